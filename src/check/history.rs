@@ -1,0 +1,98 @@
+//! Client histories, Jepsen style.
+//!
+//! One *invoke* per logical operation (retries are attempts inside it), then
+//! exactly one completion: *ok*, *fail* (certainly did not happen) or *info*
+//! (unknown: a final timeout is always info, never fail). Entries are in
+//! event order; `step` is the engine's event sequence number.
+
+use crate::nodes::{NodeId, Operation, Value};
+use crate::sim::time::SimTime;
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HistoryKind {
+    Invoke,
+    Ok,
+    Fail,
+    Info,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct HistoryEvent {
+    pub step: u64,
+    pub time: SimTime,
+    /// The client process (each has at most one operation open).
+    pub process: u32,
+    /// Index of the scenario's `[[clients]]` entry.
+    pub client: u16,
+    pub op_id: u64,
+    pub kind: HistoryKind,
+    pub op: Operation,
+    /// For an ok read, the value read (`None`: the key was absent).
+    pub value: Option<Value>,
+    /// The node whose reply completed the operation.
+    pub node: Option<NodeId>,
+}
+
+impl Serialize for SimTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(self.0)
+    }
+}
+
+/// The append-only history of a run, kept outside the simulation state.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    pub events: Vec<HistoryEvent>,
+}
+
+/// One operation with its invocation and completion paired.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompletedOp {
+    pub process: u32,
+    pub client: u16,
+    pub op_id: u64,
+    pub op: Operation,
+    pub invoked: SimTime,
+    pub invoke_step: u64,
+    /// `None` while still open at the end of the run.
+    pub completed: Option<(SimTime, u64)>,
+    pub outcome: Option<HistoryKind>,
+    pub value: Option<Value>,
+}
+
+impl History {
+    /// Pairs invocations with completions, in invocation order.
+    pub fn operations(&self) -> Vec<CompletedOp> {
+        let mut ops: Vec<CompletedOp> = Vec::new();
+        let mut open = std::collections::BTreeMap::new();
+        for e in &self.events {
+            match e.kind {
+                HistoryKind::Invoke => {
+                    open.insert(e.op_id, ops.len());
+                    ops.push(CompletedOp {
+                        process: e.process,
+                        client: e.client,
+                        op_id: e.op_id,
+                        op: e.op,
+                        invoked: e.time,
+                        invoke_step: e.step,
+                        completed: None,
+                        outcome: None,
+                        value: None,
+                    });
+                }
+                kind => {
+                    if let Some(i) = open.remove(&e.op_id) {
+                        let op: &mut CompletedOp = &mut ops[i];
+                        op.completed = Some((e.time, e.step));
+                        op.outcome = Some(kind);
+                        op.value = e.value;
+                    }
+                }
+            }
+        }
+        ops
+    }
+}

@@ -1,0 +1,81 @@
+//! Checks: invariants over histories and observations, and the scenario's
+//! expectations.
+//!
+//! A protocol's checker watches what the protocol *published*
+//! (observations) and what clients *saw* (the history) — never private
+//! fields — and runs online, so a violation is known at the step it happens
+//! (design rule 9). It ends with a [`Report`]: one [`Verdict`] per named
+//! invariant, plus named metrics (lost writes, stale reads, lag) that
+//! scenario expectations can compare against.
+
+pub mod expect;
+pub mod history;
+
+pub use expect::{Expectation, ExpectationResult};
+pub use history::{History, HistoryEvent, HistoryKind};
+
+use crate::nodes::{Cluster, NodeId, Protocol};
+use crate::sim::fault::Fault;
+use crate::sim::time::SimTime;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// When something happened: the event sequence number and virtual time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct At {
+    pub step: u64,
+    pub time: SimTime,
+}
+
+/// The verdict on one invariant.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Verdict {
+    pub name: &'static str,
+    pub holds: bool,
+    /// What was found, in words (the first violation, or a summary).
+    pub detail: String,
+    /// When it first broke.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_violation: Option<At>,
+}
+
+/// Everything a checker concluded.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Report {
+    pub checks: Vec<Verdict>,
+    pub metrics: BTreeMap<&'static str, f64>,
+}
+
+impl Report {
+    pub fn verdict(&self, name: &str) -> Option<&Verdict> {
+        self.checks.iter().find(|v| v.name == name)
+    }
+}
+
+/// A protocol's online checker. Cloned with snapshots, so it rewinds with
+/// the simulation.
+pub trait Checker<P: Protocol>: Clone {
+    /// The invariants this checker decides, with one line each saying what
+    /// they mean (shown by `distlab list` and validated in scenarios).
+    const CHECKS: &'static [(&'static str, &'static str)];
+    /// The metrics it reports.
+    const METRICS: &'static [(&'static str, &'static str)];
+
+    fn new(params: &P::Params, cluster: &Cluster) -> Self;
+    /// A node published an observation.
+    fn on_observation(&mut self, at: At, node: NodeId, observation: &P::Observation);
+    /// A client history event was recorded.
+    fn on_history(&mut self, _at: At, _event: &HistoryEvent) {}
+    /// A fault was applied.
+    fn on_fault(&mut self, _at: At, _fault: &Fault) {}
+    /// The verdicts as of now (the run may go on).
+    fn report(&self, now: SimTime) -> Report;
+}
+
+/// A record of one observation, for reports and the TUI.
+#[derive(Clone, Debug)]
+pub struct ObservationRecord<O> {
+    pub at: At,
+    pub node: NodeId,
+    pub observation: O,
+}

@@ -1,0 +1,168 @@
+//! `distlab bench`: simulator speed on fixed workloads, tracing off.
+//!
+//! Reads the wall clock — the only command that does, and only around
+//! whole runs, never inside the simulator.
+
+use super::Outcome;
+use crate::protocols::RunOptions;
+use crate::sim::{SimTime, TraceLevel};
+use serde::Serialize;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Only this workload.
+    #[arg(long)]
+    pub workload: Option<String>,
+    /// Multiply each workload's simulated duration (longer runs, steadier
+    /// figures; and a memory check: peak memory should not grow with it).
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+}
+
+/// A fixed benchmark workload.
+pub struct Workload {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub scenario: &'static str,
+}
+
+pub const WORKLOADS: &[Workload] = &[
+    Workload {
+        name: "echo",
+        about: "1 pinger, 4 echo servers, 1ms constant latency, 16 pings in flight per server",
+        scenario: r#"
+[scenario]
+name = "bench-echo"
+protocol = "echo"
+duration = "20s"
+[cluster]
+nodes = 5
+[protocol]
+window = 16
+[network]
+latency = "1ms"
+"#,
+    },
+    Workload {
+        name: "primary-replica",
+        about: "5 nodes, async replication, 16 closed-loop writers, 1ms constant latency",
+        scenario: r#"
+[scenario]
+name = "bench-primary-replica"
+protocol = "primary-replica"
+duration = "10s"
+[cluster]
+nodes = 5
+[protocol]
+mode = "async"
+[network]
+latency = "1ms"
+[[clients]]
+processes = 16
+ops = 10000000
+interval = "0"
+read_fraction = 0.0
+keys = 64
+timeout = "1s"
+"#,
+    },
+];
+
+#[derive(Debug, Serialize)]
+pub struct BenchResult {
+    pub name: &'static str,
+    pub simulated_seconds: f64,
+    pub wall_seconds: f64,
+    pub events: u64,
+    pub delivered: u64,
+    pub events_per_sec: f64,
+    pub delivered_per_sec: f64,
+}
+
+/// Runs one workload with tracing, history and checks off.
+pub fn measure(w: &Workload, scale: f64) -> anyhow::Result<BenchResult> {
+    let scenario =
+        crate::scenario::load_str(w.name, w.scenario).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let options = RunOptions {
+        seed: None,
+        trace: TraceLevel::Off,
+        record_history: false,
+        checks: false,
+    };
+    let mut run = scenario.protocol.build(&scenario, options);
+    let until = SimTime((scenario.duration.0 as f64 * scale) as u64);
+    let start = std::time::Instant::now();
+    run.run_until(until);
+    let wall = start.elapsed().as_secs_f64();
+    let s = run.stats();
+    Ok(BenchResult {
+        name: w.name,
+        simulated_seconds: until.0 as f64 / 1e6,
+        wall_seconds: wall,
+        events: s.events,
+        delivered: s.delivered,
+        events_per_sec: s.events as f64 / wall,
+        delivered_per_sec: s.delivered as f64 / wall,
+    })
+}
+
+/// Peak resident memory of this process, in MB (Linux; `None` elsewhere).
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    if !(args.scale > 0.0 && args.scale <= 1000.0) {
+        anyhow::bail!("--scale must be in (0, 1000]");
+    }
+    let chosen: Vec<&Workload> = match &args.workload {
+        None => WORKLOADS.iter().collect(),
+        Some(name) => {
+            let w = WORKLOADS.iter().find(|w| w.name == name).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no workload `{name}`; the workloads are: {}",
+                    WORKLOADS
+                        .iter()
+                        .map(|w| w.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+            vec![w]
+        }
+    };
+    let mut results = Vec::new();
+    for w in chosen {
+        let r = measure(w, args.scale)?;
+        if !args.json {
+            println!(
+                "{:<16} {:>12.0} events/s {:>12.0} delivered/s   ({} events, {} delivered, {:.1}s simulated in {:.2}s)   {}",
+                r.name,
+                r.events_per_sec,
+                r.delivered_per_sec,
+                r.events,
+                r.delivered,
+                r.simulated_seconds,
+                r.wall_seconds,
+                w.about
+            );
+        }
+        results.push(r);
+    }
+    let rss = peak_rss_mb();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({ "workloads": results, "peak_rss_mb": rss })
+        );
+    } else if let Some(mb) = rss {
+        println!("peak memory: {mb:.1} MB");
+    }
+    Ok(Outcome::Success)
+}

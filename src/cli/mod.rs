@@ -1,0 +1,93 @@
+//! The `distlab` command line: one file per subcommand.
+
+mod bench;
+mod list;
+mod run;
+mod validate;
+
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+
+/// A deterministic simulator and teaching lab for distributed data systems.
+#[derive(Parser, Debug)]
+#[command(name = "distlab", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List the protocols and the bundled lessons.
+    List(list::Args),
+    /// Run a scenario and report its checks and expectations.
+    Run(run::Args),
+    /// Check scenario files without running them.
+    Validate(validate::Args),
+    /// Measure simulator speed on fixed workloads (tracing off).
+    Bench(bench::Args),
+}
+
+/// How a command ended, when it did not fail on bad input.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    /// A check or expectation was not met (exit status 1).
+    ExpectationFailed,
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::List(a) => list::run(a),
+        Command::Run(a) => run::run(a),
+        Command::Validate(a) => validate::run(a),
+        Command::Bench(a) => bench::run(a),
+    }
+}
+
+/// Where the bundled lessons are: `./scenarios` when run from a checkout,
+/// else the folder this binary was built from.
+pub fn scenarios_dir() -> PathBuf {
+    let here = Path::new("scenarios");
+    if here.is_dir() {
+        here.to_path_buf()
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+    }
+}
+
+/// Resolves a scenario argument: a path, or a lesson name such as
+/// `primary-replica/async-crash` under the scenarios folder.
+pub fn resolve(arg: &Path) -> PathBuf {
+    if arg.exists() {
+        return arg.to_path_buf();
+    }
+    let dir = scenarios_dir();
+    for candidate in [dir.join(arg), dir.join(arg).with_extension("toml")] {
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    arg.to_path_buf()
+}
+
+/// Every `.toml` file under `dir`, sorted.
+pub fn scenario_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "toml") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}

@@ -1,0 +1,255 @@
+//! `distlab run FILE`: run a scenario once, print what happened, the
+//! verdict of every check and expectation, and the trace digest.
+
+use super::Outcome;
+use crate::check::{ExpectationResult, Report};
+use crate::protocols::RunOptions;
+use crate::scenario::Scenario;
+use crate::sim::{Driver, Stats, TraceLevel};
+use crate::util::fmt_num;
+use anyhow::Context as _;
+use serde::Serialize;
+use std::io::Write as _;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A scenario file, or a lesson name such as `primary-replica/async-crash`.
+    pub file: PathBuf,
+    /// Use this seed instead of the scenario's.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Write every trace event to this file as JSON lines.
+    #[arg(long, value_name = "OUT.jsonl")]
+    pub trace: Option<PathBuf>,
+    /// How much to trace (`digest` unless --trace asks for `full`).
+    #[arg(long, value_enum)]
+    pub trace_level: Option<TraceLevel>,
+}
+
+/// Everything a run produced, as `--json` prints it.
+#[derive(Debug, Serialize)]
+pub struct RunSummary {
+    pub scenario: String,
+    pub protocol: &'static str,
+    pub seed: u64,
+    /// The trace digest (absent at trace level `off`).
+    pub digest: Option<String>,
+    pub events: u64,
+    pub messages: Messages,
+    pub ops: Ops,
+    pub checks: Vec<CheckOut>,
+    pub metrics: std::collections::BTreeMap<&'static str, f64>,
+    pub expectations: Vec<ExpectationResult>,
+    pub faults: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Messages {
+    pub sent: u64,
+    pub delivered: u64,
+    pub dropped: u64,
+    pub duplicated: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Ops {
+    pub invoked: u64,
+    pub ok: u64,
+    pub fail: u64,
+    pub info: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CheckOut {
+    pub name: &'static str,
+    pub holds: bool,
+    pub detail: String,
+}
+
+impl RunSummary {
+    pub fn all_met(&self) -> bool {
+        self.expectations.iter().all(|e| e.met)
+    }
+}
+
+/// Runs a scenario to its duration and summarises it.
+pub fn execute(scenario: &Scenario, options: RunOptions) -> (Box<dyn Driver>, RunSummary) {
+    let mut run = scenario.protocol.build(scenario, options);
+    run.run_until(scenario.duration);
+    let summary = summarise(
+        scenario,
+        run.as_ref(),
+        options.seed.unwrap_or(scenario.seed),
+    );
+    (run, summary)
+}
+
+/// The report of a run with the metrics every protocol has.
+pub fn full_report(run: &dyn Driver) -> Report {
+    let mut report = run.report();
+    let s: Stats = run.stats();
+    for (name, v) in [
+        ("ops_ok", s.ops_ok),
+        ("ops_fail", s.ops_fail),
+        ("ops_info", s.ops_info),
+        ("messages_delivered", s.delivered),
+        ("messages_dropped", s.dropped),
+        ("messages_duplicated", s.duplicated),
+    ] {
+        report.metrics.insert(name, v as f64);
+    }
+    report
+}
+
+pub fn summarise(scenario: &Scenario, run: &dyn Driver, seed: u64) -> RunSummary {
+    let report = full_report(run);
+    let s = run.stats();
+    let expectations = scenario
+        .expectations
+        .iter()
+        .map(|e| e.evaluate(&report))
+        .collect();
+    let faults = run
+        .applied_faults()
+        .iter()
+        .filter(|f| !matches!(f.fault, crate::sim::Fault::Note { .. }))
+        .map(|f| format!("{} {} ({:?})", f.at, f.fault.name(), f.origin))
+        .collect();
+    RunSummary {
+        scenario: scenario.name.clone(),
+        protocol: scenario.protocol.name(),
+        seed,
+        digest: run.digest().map(|d| d.to_string()),
+        events: s.events,
+        messages: Messages {
+            sent: s.sent,
+            delivered: s.delivered,
+            dropped: s.dropped,
+            duplicated: s.duplicated,
+        },
+        ops: Ops {
+            invoked: s.ops_invoked,
+            ok: s.ops_ok,
+            fail: s.ops_fail,
+            info: s.ops_info,
+        },
+        checks: report
+            .checks
+            .iter()
+            .map(|v| CheckOut {
+                name: v.name,
+                holds: v.holds,
+                detail: v.detail.clone(),
+            })
+            .collect(),
+        metrics: report.metrics,
+        expectations,
+        faults,
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    let path = super::resolve(&args.file);
+    let scenario = crate::scenario::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let level = args.trace_level.unwrap_or(if args.trace.is_some() {
+        TraceLevel::Full
+    } else {
+        TraceLevel::Digest
+    });
+    if args.trace.is_some() && level != TraceLevel::Full {
+        anyhow::bail!("--trace writes events, which needs --trace-level full");
+    }
+    let options = RunOptions {
+        seed: args.seed,
+        trace: level,
+        ..RunOptions::default()
+    };
+    let (run, summary) = execute(&scenario, options);
+    if let Some(out) = &args.trace {
+        write_trace(run.as_ref(), out)
+            .with_context(|| format!("writing the trace to {}", out.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print_human(&scenario, &summary, &path);
+    }
+    Ok(if summary.all_met() {
+        Outcome::Success
+    } else {
+        Outcome::ExpectationFailed
+    })
+}
+
+fn write_trace(run: &dyn Driver, out: &std::path::Path) -> anyhow::Result<()> {
+    let mut w = std::io::BufWriter::new(std::fs::File::create(out)?);
+    for e in run.trace().events() {
+        serde_json::to_writer(&mut w, e)?;
+        w.write_all(b"\n")?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn mark(ok: bool) -> &'static str {
+    if ok { "ok  " } else { "FAIL" }
+}
+
+fn print_human(scenario: &Scenario, s: &RunSummary, path: &std::path::Path) {
+    println!(
+        "{} ({}), seed {}, {} simulated",
+        s.scenario, s.protocol, s.seed, scenario.duration
+    );
+    if let Some(first) = scenario.description.lines().next() {
+        println!("  {first}");
+    }
+    println!();
+    println!(
+        "events {}   messages: sent {}, delivered {}, dropped {}, duplicated {}",
+        s.events, s.messages.sent, s.messages.delivered, s.messages.dropped, s.messages.duplicated
+    );
+    println!(
+        "client operations: {} invoked, {} ok, {} fail, {} info (unknown)",
+        s.ops.invoked, s.ops.ok, s.ops.fail, s.ops.info
+    );
+    if !s.faults.is_empty() {
+        println!("faults: {}", s.faults.join(", "));
+    }
+    println!("\nchecks:");
+    for c in &s.checks {
+        println!(
+            "  {} {:<22} {}",
+            if c.holds { "holds " } else { "BROKEN" },
+            c.name,
+            c.detail
+        );
+    }
+    println!("\nmetrics:");
+    let line: Vec<String> = s
+        .metrics
+        .iter()
+        .map(|(k, v)| format!("{k} {}", fmt_num(*v)))
+        .collect();
+    for chunk in line.chunks(4) {
+        println!("  {}", chunk.join("   "));
+    }
+    if !s.expectations.is_empty() {
+        println!("\nexpectations:");
+        for e in &s.expectations {
+            println!("  {} {:<34} {}", mark(e.met), e.name, e.detail);
+        }
+    }
+    let failed = s.expectations.iter().filter(|e| !e.met).count();
+    if failed > 0 {
+        println!(
+            "\n{failed} expectation(s) not met; reproduce with: distlab run {} --seed {}",
+            path.display(),
+            s.seed
+        );
+    }
+    println!("\ntrace-digest: {}", s.digest.as_deref().unwrap_or("(off)"));
+}

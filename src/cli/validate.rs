@@ -1,0 +1,34 @@
+//! `distlab validate FILE...`: load and check scenario files, run nothing.
+
+use super::Outcome;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Scenario files (or lesson names).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    let mut bad = 0;
+    for f in &args.files {
+        match distlab_load(f) {
+            Ok(s) => println!("ok    {}  ({}, {})", f.display(), s.name, s.protocol.name()),
+            Err(e) => {
+                bad += 1;
+                eprintln!("{e}\n");
+            }
+        }
+    }
+    if bad > 0 {
+        anyhow::bail!("{bad} of {} files are invalid", args.files.len());
+    }
+    Ok(Outcome::Success)
+}
+
+fn distlab_load(
+    f: &std::path::Path,
+) -> Result<crate::scenario::Scenario, crate::scenario::ScenarioError> {
+    crate::scenario::load(&super::resolve(f))
+}

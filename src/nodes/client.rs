@@ -1,0 +1,343 @@
+//! Simulated clients.
+//!
+//! A `[[clients]]` entry of a scenario is a group of client *processes*.
+//! Each process has one operation open at a time (Jepsen's model, see the
+//! design page's "Clients and histories"): it invokes an operation, sends it
+//! to a node chosen by its policy, and waits. A reply completes it (*ok*, or
+//! *fail* when the node says it certainly did not happen); a timeout retries
+//! it with the **same idempotency key**, so a server can recognise a retry
+//! of something it already did; after the last retry the outcome is unknown
+//! (*info*), and the process is retired and replaced by a fresh process id.
+//!
+//! This module holds the client's decisions (which operation, which node,
+//! what a reply means); the engine performs them and records the history.
+
+use super::NodeId;
+use crate::sim::network::EndpointId;
+use crate::sim::rng::{Probability, RngStream};
+use crate::sim::time::{SimDuration, SimTime};
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+/// A key of the key–value store: small integers (`k0`, `k1`, ...).
+pub type Key = u32;
+/// A value. Clients write unique values (the operation's id), so a read
+/// names exactly which write it saw.
+pub type Value = u64;
+
+/// One logical client operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "f", rename_all = "lowercase")]
+pub enum Operation {
+    Read { key: Key },
+    Write { key: Key, value: Value },
+}
+
+impl Operation {
+    pub fn key(&self) -> Key {
+        match *self {
+            Operation::Read { key } | Operation::Write { key, .. } => key,
+        }
+    }
+    pub fn is_write(&self) -> bool {
+        matches!(self, Operation::Write { .. })
+    }
+}
+
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Operation::Read { key } => write!(f, "read k{key}"),
+            Operation::Write { key, value } => write!(f, "write k{key}={value}"),
+        }
+    }
+}
+
+/// Where a reply goes: the client endpoint and which attempt of which
+/// operation it answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClientRef {
+    pub endpoint: EndpointId,
+    pub op_id: u64,
+    pub attempt: u32,
+}
+
+/// A client's request as a node receives it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ClientRequest {
+    pub from: ClientRef,
+    /// The same for every attempt of one logical operation.
+    pub idempotency_key: u64,
+    pub op: Operation,
+    /// A session token: the highest position (log index) this client has
+    /// seen; a server that offers read-your-writes waits until it has
+    /// applied at least this much before answering a read.
+    pub session: u64,
+}
+
+/// What a node answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// Done. For a read, the value (or `None`: the key was never written).
+    Ok { value: Option<Value> },
+    /// Certainly not done, and it will not be.
+    Fail { reason: &'static str },
+    /// Not done here: ask another node (`to`, if the node knows which).
+    Redirect { to: Option<NodeId> },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClientReply {
+    pub outcome: Outcome,
+    /// The position (log index) the answer reflects; feeds the client's
+    /// session token.
+    pub token: u64,
+}
+
+impl ClientReply {
+    pub fn ok(value: Option<Value>, token: u64) -> Self {
+        ClientReply {
+            outcome: Outcome::Ok { value },
+            token,
+        }
+    }
+    pub fn fail(reason: &'static str) -> Self {
+        ClientReply {
+            outcome: Outcome::Fail { reason },
+            token: 0,
+        }
+    }
+    pub fn redirect(to: Option<NodeId>) -> Self {
+        ClientReply {
+            outcome: Outcome::Redirect { to },
+            token: 0,
+        }
+    }
+}
+
+/// Which node a client sends an operation to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// The node the client believes is the primary (learned from redirects;
+    /// on a timeout it tries the next node).
+    Primary,
+    /// Any node, uniformly at random.
+    Random,
+    /// Any node except the one believed to be primary (read scaling).
+    AnyReplica,
+    /// Always this node.
+    Node(NodeId),
+}
+
+/// Read-your-writes, as a client option.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReadYourWrites {
+    Off,
+    /// After writing a key, read that key from the primary.
+    Primary,
+    /// Carry a session token; servers wait until they have caught up to it.
+    Session,
+}
+
+/// One `[[clients]]` entry, validated.
+#[derive(Clone, Debug)]
+pub struct ClientSpec {
+    pub name: String,
+    /// Concurrent processes (each with at most one operation open).
+    pub processes: u32,
+    /// Operations this entry issues in all, across its processes.
+    pub ops: u64,
+    /// Think time between one process's operations.
+    pub interval: SimDuration,
+    /// When the first operation is issued.
+    pub start: SimTime,
+    pub read_fraction: Probability,
+    /// Keys are `k0 .. k{keys-1}`, chosen uniformly.
+    pub keys: u32,
+    pub target: Target,
+    /// Where reads go, when different from `target`.
+    pub read_target: Option<Target>,
+    /// How long one attempt waits for a reply.
+    pub timeout: SimDuration,
+    /// Attempts after the first one, before giving up with *info*.
+    pub retries: u32,
+    pub read_your_writes: ReadYourWrites,
+    /// Region of this client's endpoints.
+    pub region: u16,
+}
+
+/// The attempt a process is waiting on.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Pending {
+    pub op_id: u64,
+    pub op: Operation,
+    pub attempt: u32,
+    pub invoked_at: SimTime,
+    pub target: NodeId,
+    /// Redirects followed so far; they do not use up retries, but at most
+    /// one per node is followed (no endless ping-pong).
+    pub redirects: u32,
+}
+
+/// One client process slot: a network endpoint whose process id changes
+/// when a process is retired.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ClientSlot {
+    pub spec: u16,
+    pub endpoint: EndpointId,
+    /// The current process id (as in the history).
+    pub process: u32,
+    pub rng: RngStream,
+    pub pending: Option<Pending>,
+    pub believed_primary: NodeId,
+    pub session_token: u64,
+    /// Keys this process has written (read-your-writes = primary).
+    pub written: BTreeSet<Key>,
+    /// No more operations to issue.
+    pub done: bool,
+}
+
+/// What a client does next, decided by the slot and performed by the
+/// engine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientAction {
+    /// Send (another) attempt to this node.
+    Send(NodeId),
+    /// The operation completed: ok (with the read value) or fail.
+    Complete { ok: bool, value: Option<Value> },
+    /// Out of retries: the outcome is unknown.
+    GiveUp,
+    /// A stale or duplicate reply: nothing to do.
+    Ignore,
+}
+
+impl ClientSlot {
+    /// Draws the next operation; `value` is the unique value a write writes.
+    pub fn next_operation(&mut self, spec: &ClientSpec, value: Value) -> Operation {
+        let key = if spec.keys <= 1 {
+            0
+        } else {
+            self.rng.below(spec.keys as u64) as Key
+        };
+        if self.rng.chance(spec.read_fraction) {
+            Operation::Read { key }
+        } else {
+            Operation::Write { key, value }
+        }
+    }
+
+    /// Picks the node for an operation's first attempt.
+    pub fn choose_target(&mut self, spec: &ClientSpec, op: &Operation, nodes: u32) -> NodeId {
+        let policy = match op {
+            Operation::Read { key } => {
+                if spec.read_your_writes == ReadYourWrites::Primary && self.written.contains(key) {
+                    Target::Primary
+                } else {
+                    spec.read_target.unwrap_or(spec.target)
+                }
+            }
+            Operation::Write { .. } => spec.target,
+        };
+        match policy {
+            Target::Primary => self.believed_primary,
+            Target::Node(n) => n,
+            Target::Random => NodeId(self.rng.below(nodes as u64) as u32),
+            Target::AnyReplica if nodes > 1 => {
+                let pick = self.rng.below(nodes as u64 - 1) as u32;
+                NodeId(if pick >= self.believed_primary.0 {
+                    pick + 1
+                } else {
+                    pick
+                })
+            }
+            Target::AnyReplica => NodeId(0),
+        }
+    }
+
+    /// A reply arrived for `op_id`.
+    pub fn on_reply(
+        &mut self,
+        spec: &ClientSpec,
+        op_id: u64,
+        reply: &ClientReply,
+        nodes: u32,
+    ) -> ClientAction {
+        let Some(p) = &self.pending else {
+            return ClientAction::Ignore;
+        };
+        if p.op_id != op_id {
+            return ClientAction::Ignore;
+        }
+        self.session_token = self.session_token.max(reply.token);
+        match reply.outcome {
+            Outcome::Ok { value } => {
+                if let Operation::Write { key, .. } = p.op {
+                    self.written.insert(key);
+                }
+                ClientAction::Complete { ok: true, value }
+            }
+            Outcome::Fail { .. } => ClientAction::Complete {
+                ok: false,
+                value: None,
+            },
+            Outcome::Redirect { to } => {
+                let next = to.unwrap_or(NodeId((p.target.0 + 1) % nodes));
+                if to.is_some() {
+                    self.believed_primary = next;
+                }
+                let p = self.pending.as_mut().expect("checked above");
+                if p.redirects < nodes {
+                    p.redirects += 1;
+                    p.attempt += 1;
+                    p.target = next;
+                    ClientAction::Send(next)
+                } else {
+                    self.retry(spec, next)
+                }
+            }
+        }
+    }
+
+    /// The current attempt of `op_id` timed out.
+    pub fn on_timeout(
+        &mut self,
+        spec: &ClientSpec,
+        op_id: u64,
+        attempt: u32,
+        nodes: u32,
+    ) -> ClientAction {
+        let Some(p) = &self.pending else {
+            return ClientAction::Ignore;
+        };
+        if p.op_id != op_id || p.attempt != attempt {
+            return ClientAction::Ignore;
+        }
+        // The node we tried may be down: if we were looking for the primary,
+        // suspect it and try the next node, which will redirect us.
+        let mut next = p.target;
+        let via_primary = match p.op {
+            Operation::Write { .. } => spec.target == Target::Primary,
+            Operation::Read { .. } => spec.read_target.unwrap_or(spec.target) == Target::Primary,
+        };
+        if via_primary || matches!(spec.target, Target::Random | Target::AnyReplica) {
+            next = NodeId((p.target.0 + 1) % nodes);
+            if via_primary {
+                self.believed_primary = next;
+            }
+        }
+        self.retry(spec, next)
+    }
+
+    fn retry(&mut self, spec: &ClientSpec, to: NodeId) -> ClientAction {
+        let p = self
+            .pending
+            .as_mut()
+            .expect("retry needs an open operation");
+        if p.attempt >= spec.retries + p.redirects {
+            return ClientAction::GiveUp;
+        }
+        p.attempt += 1;
+        p.target = to;
+        ClientAction::Send(to)
+    }
+}

@@ -1,0 +1,323 @@
+//! The node runtime: what a protocol is, and the context it acts through.
+//!
+//! A protocol is a pure state machine (design rule 3). Its handlers receive
+//! the node's state, the event, and a [`Context`] that *records* effects —
+//! send, set or cancel a timer, reply to a client, write to disk, publish an
+//! observation, annotate the trace — and reads only the node's own (possibly
+//! skewed) clock and its own RNG stream. The engine performs the recorded
+//! effects after the handler returns. No I/O, no globals, no access to the
+//! simulation: the same handler code can later run under exhaustive
+//! exploration or on a real network.
+//!
+//! Memory and disk are separate. [`Protocol::State`] is volatile: a crash
+//! loses it. [`Protocol::Durable`] is the disk: it changes only by
+//! [`Context::write`], a write completes after the cluster's disk latency,
+//! and a crash before completion loses the write (design rule 5). On
+//! restart the engine calls [`Protocol::recover`] with what is on disk.
+
+pub mod client;
+pub mod view;
+
+pub use client::{ClientRef, ClientReply, ClientRequest, Key, Operation, Outcome, Value};
+pub use view::{NodeView, Section};
+
+use crate::sim::network::EndpointId;
+use crate::sim::rng::RngStream;
+use crate::sim::time::{SimDuration, SimTime};
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::sync::Arc;
+
+/// A server node, `0..nodes`. Nodes are also network endpoints with the
+/// same index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    pub fn endpoint(self) -> EndpointId {
+        EndpointId(self.0)
+    }
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A timer handle, unique within one node's lifetime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TimerId(pub u64);
+
+/// A durable write handle, unique within one node's lifetime; writes
+/// complete in the order they were issued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WriteId(pub u64);
+
+/// The cluster as every node sees it: names, regions, count.
+#[derive(Clone, Debug)]
+pub struct Cluster {
+    pub names: Vec<String>,
+    /// Region of each node (index into `regions`).
+    pub region_of: Vec<u16>,
+    pub regions: Vec<String>,
+}
+
+impl Cluster {
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+    pub fn nodes(&self) -> impl Iterator<Item = NodeId> + Clone {
+        (0..self.names.len() as u32).map(NodeId)
+    }
+    pub fn name(&self, n: NodeId) -> &str {
+        &self.names[n.index()]
+    }
+}
+
+/// An operator command from the scenario's timeline or the TUI, handled by
+/// protocols that support it (see [`Protocol::COMMANDS`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Command {
+    /// Make this node the primary / leader by hand (manual failover).
+    Promote,
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Promote => "promote",
+        }
+    }
+}
+
+/// A protocol's messages name their kind for traces and views.
+pub trait Message: Clone + Debug + Hash {
+    /// The protocol step this message belongs to, e.g. `"replicate"`.
+    fn kind(&self) -> &'static str;
+}
+
+/// A protocol: its types and its handlers. See the module docs.
+/// The implementing type is a marker (`struct PrimaryReplica;`): its
+/// derives let the engine derive `Clone` and `Hash` for generic state.
+pub trait Protocol: Sized + Clone + Debug + Hash + Default + 'static {
+    /// The name used in scenario files (`protocol = "..."`).
+    const NAME: &'static str;
+    /// Operator commands this protocol handles (see [`Command`]).
+    const COMMANDS: &'static [&'static str] = &[];
+
+    /// Parameters from the scenario's `[protocol]` table.
+    type Params: Clone + Debug;
+    /// A node's volatile state (lost on crash).
+    type State: Clone + Debug + Hash;
+    /// A node's disk (survives crashes).
+    type Durable: Clone + Debug + Hash + Default;
+    /// One write to the disk.
+    type DurableWrite: Clone + Debug + Hash;
+    /// The messages nodes exchange.
+    type Msg: Message;
+    /// The timers a node sets.
+    type Timer: Clone + Debug + Hash;
+    /// What a node publishes for the checkers (design rule 9).
+    type Observation: Clone + Debug;
+
+    /// A node starts for the first time, with an empty disk.
+    fn init(ctx: &mut Context<'_, Self>) -> Self::State;
+    /// A node restarts after a crash; `disk` is what survived.
+    fn recover(ctx: &mut Context<'_, Self>, disk: &Self::Durable) -> Self::State;
+    /// A message from another node arrives.
+    fn on_message(
+        state: &mut Self::State,
+        ctx: &mut Context<'_, Self>,
+        from: NodeId,
+        msg: Self::Msg,
+    );
+    /// A timer set earlier fires.
+    fn on_timer(state: &mut Self::State, ctx: &mut Context<'_, Self>, timer: Self::Timer);
+    /// A client's request arrives.
+    fn on_client_request(
+        state: &mut Self::State,
+        ctx: &mut Context<'_, Self>,
+        request: ClientRequest,
+    );
+    /// A write issued with [`Context::write`] is now on disk.
+    fn on_persisted(_state: &mut Self::State, _ctx: &mut Context<'_, Self>, _write: WriteId) {}
+    /// An operator command (only those named in [`Protocol::COMMANDS`]).
+    fn on_command(_state: &mut Self::State, _ctx: &mut Context<'_, Self>, _command: &Command) {}
+    /// Applies a completed write to the disk.
+    fn apply_write(disk: &mut Self::Durable, write: &Self::DurableWrite);
+    /// Describes a node for the CLI and the TUI, generically.
+    fn view(state: &Self::State, disk: &Self::Durable, cluster: &Cluster) -> NodeView;
+}
+
+/// The effects a handler recorded, performed by the engine afterwards.
+/// Reused between steps so the inner loop does not allocate.
+#[derive(Debug)]
+pub struct Outbox<P: Protocol> {
+    pub sends: Vec<(NodeId, P::Msg)>,
+    pub timers: Vec<(TimerId, SimDuration, P::Timer)>,
+    pub cancels: Vec<TimerId>,
+    pub replies: Vec<(ClientRef, ClientReply)>,
+    pub writes: Vec<(WriteId, P::DurableWrite)>,
+    pub observations: Vec<P::Observation>,
+    pub notes: Vec<String>,
+}
+
+impl<P: Protocol> Default for Outbox<P> {
+    fn default() -> Self {
+        Outbox {
+            sends: Vec::new(),
+            timers: Vec::new(),
+            cancels: Vec::new(),
+            replies: Vec::new(),
+            writes: Vec::new(),
+            observations: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+}
+
+impl<P: Protocol> Outbox<P> {
+    pub fn is_empty(&self) -> bool {
+        self.sends.is_empty()
+            && self.timers.is_empty()
+            && self.cancels.is_empty()
+            && self.replies.is_empty()
+            && self.writes.is_empty()
+            && self.observations.is_empty()
+            && self.notes.is_empty()
+    }
+}
+
+/// A node's local clock: real time plus an offset, running fast or slow by
+/// `drift_ppm` parts per million since the clock was last set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Clock {
+    /// Real time when the clock was last set.
+    pub set_at: SimTime,
+    /// What the clock read then, in µs (may be negative: behind real time).
+    pub reading_at_set_us: i64,
+    /// How fast it runs: +100 gains 100 µs per real second.
+    pub drift_ppm: i64,
+}
+
+impl Clock {
+    /// A clock `offset_us` ahead of real time at `now`, drifting as given.
+    pub fn new(now: SimTime, offset_us: i64, drift_ppm: i64) -> Self {
+        Clock {
+            set_at: now,
+            reading_at_set_us: now.0 as i64 + offset_us,
+            drift_ppm,
+        }
+    }
+    /// The local reading at real time `now`, in µs.
+    pub fn read(&self, now: SimTime) -> i64 {
+        let elapsed = now.0.saturating_sub(self.set_at.0) as i128;
+        (self.reading_at_set_us as i128 + elapsed + elapsed * self.drift_ppm as i128 / 1_000_000)
+            as i64
+    }
+    /// Local minus real time, in µs, at `now`.
+    pub fn offset_us(&self, now: SimTime) -> i64 {
+        self.read(now) - now.0 as i64
+    }
+    /// How much real time passes while this clock advances by `local`.
+    pub fn real_duration(&self, local: SimDuration) -> SimDuration {
+        if self.drift_ppm == 0 {
+            return local;
+        }
+        let rate = (1_000_000 + self.drift_ppm).max(1) as u128;
+        SimDuration((local.0 as u128 * 1_000_000 / rate) as u64)
+    }
+}
+
+/// What a handler may see and do. See the module docs.
+pub struct Context<'a, P: Protocol> {
+    pub(crate) me: NodeId,
+    pub(crate) now: SimTime,
+    pub(crate) clock: Clock,
+    pub(crate) params: &'a P::Params,
+    pub(crate) cluster: &'a Arc<Cluster>,
+    pub(crate) rng: &'a mut RngStream,
+    pub(crate) next_timer: &'a mut u64,
+    pub(crate) next_write: &'a mut u64,
+    pub(crate) notes_on: bool,
+    pub(crate) out: &'a mut Outbox<P>,
+}
+
+impl<'a, P: Protocol> Context<'a, P> {
+    /// This node.
+    pub fn me(&self) -> NodeId {
+        self.me
+    }
+    /// The protocol's parameters from the scenario.
+    pub fn params(&self) -> &'a P::Params {
+        self.params
+    }
+    /// The cluster's membership.
+    pub fn cluster(&self) -> &Cluster {
+        self.cluster
+    }
+    /// Every other node.
+    pub fn peers(&self) -> impl Iterator<Item = NodeId> + use<'_, 'a, P> {
+        let me = self.me;
+        self.cluster.nodes().filter(move |&n| n != me)
+    }
+    /// This node's local clock reading in µs — skewed by its offset and
+    /// drift, exactly as a real node's `now()` would be.
+    pub fn local_time_us(&self) -> i64 {
+        self.clock.read(self.now)
+    }
+    /// This node's own random stream.
+    pub fn rng(&mut self) -> &mut RngStream {
+        self.rng
+    }
+    /// Sends `msg` to node `to`; the network decides when (and whether) it
+    /// arrives.
+    pub fn send(&mut self, to: NodeId, msg: P::Msg) {
+        debug_assert_ne!(to, self.me, "a node does not message itself; act directly");
+        self.out.sends.push((to, msg));
+    }
+    /// Sends a copy of `msg` to every other node.
+    pub fn broadcast(&mut self, msg: P::Msg) {
+        for to in self.cluster.nodes() {
+            if to != self.me {
+                self.out.sends.push((to, msg.clone()));
+            }
+        }
+    }
+    /// Fires `timer` after `delay` of this node's *local* time.
+    pub fn set_timer(&mut self, delay: SimDuration, timer: P::Timer) -> TimerId {
+        *self.next_timer += 1;
+        let id = TimerId(*self.next_timer);
+        self.out.timers.push((id, delay, timer));
+        id
+    }
+    /// Cancels a timer; cancelling one that already fired is harmless.
+    pub fn cancel_timer(&mut self, id: TimerId) {
+        self.out.cancels.push(id);
+    }
+    /// Answers a client's request.
+    pub fn reply(&mut self, to: ClientRef, reply: ClientReply) {
+        self.out.replies.push((to, reply));
+    }
+    /// Starts a durable write; [`Protocol::on_persisted`] is called when it
+    /// is on disk. A crash before then loses it.
+    pub fn write(&mut self, write: P::DurableWrite) -> WriteId {
+        *self.next_write += 1;
+        let id = WriteId(*self.next_write);
+        self.out.writes.push((id, write));
+        id
+    }
+    /// Publishes an observation for the checkers.
+    pub fn observe(&mut self, observation: P::Observation) {
+        self.out.observations.push(observation);
+    }
+    /// Annotates the trace. The text is built only when the trace is kept in
+    /// full, so notes cost nothing in fast runs.
+    pub fn note(&mut self, text: impl FnOnce() -> String) {
+        if self.notes_on {
+            self.out.notes.push(text());
+        }
+    }
+}

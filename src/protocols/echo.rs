@@ -1,0 +1,303 @@
+//! Echo: the smallest protocol, for learning the network model and for
+//! benchmarking the engine.
+//!
+//! # Model
+//! One node, the *pinger* (the first node unless `pinger` says otherwise),
+//! keeps `window` pings in flight to every other node, the *servers*. A
+//! server answers each `Ping(seq)` with `Pong(seq)`; each pong lets the
+//! pinger send the next ping to that server. This is the shape other
+//! simulators are benchmarked with (one client, four echo servers, 16
+//! requests in flight per server), so our figures compare side by side.
+//!
+//! # What it shows
+//! Everything here is the network's doing: the round-trip time is two
+//! latency draws; a lost ping or pong shrinks the window for good (echo
+//! does not retransmit — watch `outstanding` grow under loss or a
+//! partition); a duplicated message produces a duplicate pong; reordering
+//! makes a pong overtake an earlier one.
+//!
+//! # Durable state
+//! None: echo keeps nothing on disk, so a crashed server forgets nothing
+//! that matters, and a crashed pinger restarts with a fresh window.
+
+use crate::check::{At, Checker, Report, Verdict};
+use crate::nodes::{
+    ClientReply, ClientRequest, Cluster, Context, Message, NodeId, NodeView, Protocol,
+};
+use crate::scenario::{ParamContext, ScenarioError, raw::S};
+use crate::sim::time::{SimDuration, SimTime};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Echo;
+
+#[derive(Clone, Debug)]
+pub struct EchoParams {
+    pub pinger: NodeId,
+    /// Pings in flight per server.
+    pub window: u32,
+    /// A ping unanswered for longer than this breaks `every-ping-answered`.
+    pub patience: SimDuration,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawEchoParams {
+    #[serde(default)]
+    pinger: Option<S<String>>,
+    #[serde(default)]
+    window: Option<S<u32>>,
+    #[serde(default)]
+    patience: Option<S<String>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum EchoMsg {
+    Ping { seq: u64 },
+    Pong { seq: u64 },
+}
+
+impl Message for EchoMsg {
+    fn kind(&self) -> &'static str {
+        match self {
+            EchoMsg::Ping { .. } => "ping",
+            EchoMsg::Pong { .. } => "pong",
+        }
+    }
+}
+
+/// A node's state: the pinger's bookkeeping per server (servers keep only
+/// a count).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct EchoState {
+    /// Per server: the next sequence number to send.
+    next_seq: BTreeMap<NodeId, u64>,
+    /// Pongs received (pinger) or pings answered (server).
+    count: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EchoObservation {
+    PingSent { server: NodeId, seq: u64 },
+    PongReceived { server: NodeId, seq: u64 },
+}
+
+impl Echo {
+    fn send_ping(state: &mut EchoState, ctx: &mut Context<'_, Self>, server: NodeId) {
+        let seq = state.next_seq.entry(server).or_insert(0);
+        *seq += 1;
+        let seq = *seq;
+        ctx.send(server, EchoMsg::Ping { seq });
+        ctx.observe(EchoObservation::PingSent { server, seq });
+    }
+}
+
+impl Protocol for Echo {
+    const NAME: &'static str = "echo";
+    type Params = EchoParams;
+    type State = EchoState;
+    type Durable = ();
+    type DurableWrite = ();
+    type Msg = EchoMsg;
+    type Timer = ();
+    type Observation = EchoObservation;
+
+    fn init(ctx: &mut Context<'_, Self>) -> EchoState {
+        let mut state = EchoState {
+            next_seq: BTreeMap::new(),
+            count: 0,
+        };
+        if ctx.me() == ctx.params().pinger {
+            let servers: Vec<NodeId> = ctx.peers().collect();
+            for server in servers {
+                for _ in 0..ctx.params().window {
+                    Self::send_ping(&mut state, ctx, server);
+                }
+            }
+        }
+        state
+    }
+
+    fn recover(ctx: &mut Context<'_, Self>, _disk: &()) -> EchoState {
+        Self::init(ctx)
+    }
+
+    fn on_message(state: &mut EchoState, ctx: &mut Context<'_, Self>, from: NodeId, msg: EchoMsg) {
+        match msg {
+            EchoMsg::Ping { seq } => {
+                state.count += 1;
+                ctx.send(from, EchoMsg::Pong { seq });
+            }
+            EchoMsg::Pong { seq } => {
+                state.count += 1;
+                ctx.observe(EchoObservation::PongReceived { server: from, seq });
+                Self::send_ping(state, ctx, from);
+            }
+        }
+    }
+
+    fn on_timer(_: &mut EchoState, _: &mut Context<'_, Self>, _: ()) {}
+
+    fn on_client_request(_: &mut EchoState, ctx: &mut Context<'_, Self>, request: ClientRequest) {
+        ctx.reply(
+            request.from,
+            ClientReply::fail("echo serves no client operations"),
+        );
+    }
+
+    fn apply_write(_: &mut (), _: &()) {}
+
+    fn view(state: &EchoState, _: &(), cluster: &Cluster) -> NodeView {
+        let pinger = !state.next_seq.is_empty();
+        let mut v = NodeView::new(if pinger { "pinger" } else { "server" }, None);
+        let s = v.section(if pinger { "pings" } else { "answered" });
+        if pinger {
+            s.row("pongs received", state.count);
+            for (server, seq) in &state.next_seq {
+                s.row(format!("sent to {}", cluster.name(*server)), seq);
+            }
+        } else {
+            s.row("pings answered", state.count);
+        }
+        v
+    }
+}
+
+impl super::Configure for Echo {
+    type Raw = RawEchoParams;
+    const SUMMARY: &'static str = "one pinger keeps a window of pings in flight to echo servers: the network model, and the benchmark";
+
+    fn configure(raw: RawEchoParams, cx: &ParamContext<'_>) -> Result<EchoParams, ScenarioError> {
+        let pinger = raw
+            .pinger
+            .as_ref()
+            .map(|p| cx.node(p))
+            .transpose()?
+            .unwrap_or(NodeId(0));
+        let window = raw.window.as_ref().map_or(16, |w| *w.get_ref());
+        if !(1..=1024).contains(&window) {
+            return Err(cx.error(
+                raw.window.as_ref().expect("given").span(),
+                "window must be between 1 and 1024",
+            ));
+        }
+        if cx.cluster.len() < 2 {
+            return Err(cx.error(0..0, "echo needs at least two nodes: a pinger and a server"));
+        }
+        let patience = raw
+            .patience
+            .as_ref()
+            .map(|p| cx.duration(p))
+            .transpose()?
+            .unwrap_or(SimDuration::from_secs(1));
+        Ok(EchoParams {
+            pinger,
+            window,
+            patience,
+        })
+    }
+}
+
+/// Watches pings and pongs: round-trip times, duplicates, reordering, and
+/// pings left unanswered.
+#[derive(Clone, Debug, Default)]
+pub struct EchoChecker {
+    /// Send time of every unanswered ping, by `(server, seq)`.
+    outstanding: BTreeMap<(NodeId, u64), SimTime>,
+    answered: BTreeMap<(NodeId, u64), ()>,
+    /// Highest pong sequence seen per server (for reordering).
+    highest: BTreeMap<NodeId, u64>,
+    pongs: u64,
+    duplicates: u64,
+    reordered: u64,
+    rtt_sum_us: u128,
+    rtt_max_us: u64,
+    patience: SimDuration,
+}
+
+impl Checker<Echo> for EchoChecker {
+    const CHECKS: &'static [(&'static str, &'static str)] = &[(
+        "every-ping-answered",
+        "no ping waits longer than `patience` for its pong",
+    )];
+    const METRICS: &'static [(&'static str, &'static str)] = &[
+        ("pongs", "pongs received (including duplicates)"),
+        ("duplicate_pongs", "pongs for a ping already answered"),
+        (
+            "reordered_pongs",
+            "pongs that arrived after a later ping's pong",
+        ),
+        ("outstanding", "pings never answered"),
+        ("rtt_mean_ms", "mean round-trip time"),
+        ("rtt_max_ms", "largest round-trip time"),
+    ];
+
+    fn new(params: &EchoParams, _: &Cluster) -> Self {
+        EchoChecker {
+            patience: params.patience,
+            ..Default::default()
+        }
+    }
+
+    fn on_observation(&mut self, at: At, _node: NodeId, obs: &EchoObservation) {
+        match *obs {
+            EchoObservation::PingSent { server, seq } => {
+                self.outstanding.insert((server, seq), at.time);
+            }
+            EchoObservation::PongReceived { server, seq } => {
+                self.pongs += 1;
+                if let Some(sent) = self.outstanding.remove(&(server, seq)) {
+                    let rtt = at.time.since(sent).0;
+                    self.rtt_sum_us += rtt as u128;
+                    self.rtt_max_us = self.rtt_max_us.max(rtt);
+                    self.answered.insert((server, seq), ());
+                } else {
+                    self.duplicates += 1;
+                }
+                let high = self.highest.entry(server).or_insert(0);
+                if seq < *high {
+                    self.reordered += 1;
+                }
+                *high = (*high).max(seq);
+            }
+        }
+    }
+
+    fn report(&self, now: SimTime) -> Report {
+        let late = self
+            .outstanding
+            .iter()
+            .find(|(_, sent)| now.since(**sent) > self.patience);
+        let answered = self.answered.len() as f64;
+        let mut r = Report::default();
+        r.checks.push(Verdict {
+            name: "every-ping-answered",
+            holds: late.is_none(),
+            detail: match late {
+                Some(((server, seq), sent)) => format!(
+                    "ping {seq} to node {} sent at {sent} was never answered",
+                    server.0 + 1
+                ),
+                None => format!("{} pings answered", self.answered.len()),
+            },
+            first_violation: None,
+        });
+        r.metrics.insert("pongs", self.pongs as f64);
+        r.metrics.insert("duplicate_pongs", self.duplicates as f64);
+        r.metrics.insert("reordered_pongs", self.reordered as f64);
+        r.metrics
+            .insert("outstanding", self.outstanding.len() as f64);
+        r.metrics.insert(
+            "rtt_mean_ms",
+            if answered > 0.0 {
+                self.rtt_sum_us as f64 / answered / 1000.0
+            } else {
+                0.0
+            },
+        );
+        r.metrics
+            .insert("rtt_max_ms", self.rtt_max_us as f64 / 1000.0);
+        r
+    }
+}

@@ -1,0 +1,152 @@
+//! The protocols, and the registry that maps a scenario's `protocol = "..."`
+//! to a protocol's parameter parser, checks and constructor (design rule 4).
+//!
+//! To add a protocol: write `src/protocols/NAME.rs` with a type
+//! implementing [`crate::nodes::Protocol`] and [`Configure`], a checker
+//! implementing [`crate::check::Checker`], and add one line to
+//! [`registry`].
+
+pub mod echo;
+pub mod primary_replica;
+
+use crate::check::Checker;
+use crate::nodes::Protocol;
+use crate::scenario::{ParamContext, Scenario, ScenarioError};
+use crate::sim::{Driver, Sim, SimConfig, TraceLevel};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use std::any::Any;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+/// How a protocol reads its `[protocol]` table.
+pub trait Configure: Protocol<Params: Send + Sync> {
+    /// The table as written (serde, `deny_unknown_fields`, spans kept).
+    type Raw: DeserializeOwned + Default;
+    /// One line for `distlab list`.
+    const SUMMARY: &'static str;
+    /// Validates the raw table into parameters, with positioned errors.
+    fn configure(raw: Self::Raw, cx: &ParamContext<'_>) -> Result<Self::Params, ScenarioError>;
+}
+
+/// How to run a scenario.
+#[derive(Clone, Copy, Debug)]
+pub struct RunOptions {
+    /// Overrides the scenario's seed.
+    pub seed: Option<u64>,
+    pub trace: TraceLevel,
+    pub record_history: bool,
+    pub checks: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            seed: None,
+            trace: TraceLevel::Digest,
+            record_history: true,
+            checks: true,
+        }
+    }
+}
+
+/// Metrics every run reports, whatever the protocol.
+pub const GENERIC_METRICS: &[(&str, &str)] = &[
+    ("ops_ok", "client operations that completed ok"),
+    ("ops_fail", "client operations that certainly failed"),
+    ("ops_info", "client operations with unknown outcome"),
+    ("messages_delivered", "messages delivered"),
+    (
+        "messages_dropped",
+        "messages dropped (loss, partition, crashed receiver)",
+    ),
+    ("messages_duplicated", "messages the network duplicated"),
+];
+
+/// A protocol as the rest of the program sees it.
+pub trait ProtocolEntry: Sync {
+    fn name(&self) -> &'static str;
+    fn summary(&self) -> &'static str;
+    fn commands(&self) -> &'static [&'static str];
+    fn checks(&self) -> &'static [(&'static str, &'static str)];
+    fn metrics(&self) -> &'static [(&'static str, &'static str)];
+    /// The second loading pass: reads `[protocol]` with spans.
+    fn parse_params(
+        &self,
+        cx: &ParamContext<'_>,
+    ) -> Result<Arc<dyn Any + Send + Sync>, ScenarioError>;
+    /// Builds a run of `scenario`.
+    fn build(&self, scenario: &Scenario, options: RunOptions) -> Box<dyn Driver>;
+}
+
+struct Entry<P, C>(PhantomData<fn() -> (P, C)>);
+
+#[derive(Deserialize)]
+struct ProtocolTable<T> {
+    #[serde(default)]
+    protocol: Option<T>,
+}
+
+impl<P: Configure, C: Checker<P> + 'static> ProtocolEntry for Entry<P, C> {
+    fn name(&self) -> &'static str {
+        P::NAME
+    }
+    fn summary(&self) -> &'static str {
+        P::SUMMARY
+    }
+    fn commands(&self) -> &'static [&'static str] {
+        P::COMMANDS
+    }
+    fn checks(&self) -> &'static [(&'static str, &'static str)] {
+        C::CHECKS
+    }
+    fn metrics(&self) -> &'static [(&'static str, &'static str)] {
+        C::METRICS
+    }
+    fn parse_params(
+        &self,
+        cx: &ParamContext<'_>,
+    ) -> Result<Arc<dyn Any + Send + Sync>, ScenarioError> {
+        let table: ProtocolTable<P::Raw> = toml::from_str(cx.source)
+            .map_err(|e| crate::scenario::error::from_toml(cx.file, cx.source, &e))?;
+        let params = P::configure(table.protocol.unwrap_or_default(), cx)?;
+        Ok(Arc::new(params))
+    }
+    fn build(&self, s: &Scenario, options: RunOptions) -> Box<dyn Driver> {
+        let params: &P::Params = s
+            .params
+            .downcast_ref()
+            .expect("parameters were parsed by this protocol");
+        let seed = options.seed.unwrap_or(s.seed);
+        Box::new(Sim::<P, C>::new(SimConfig {
+            seed,
+            params: params.clone(),
+            cluster: s.cluster.clone(),
+            network: s.network.clone(),
+            clients: s.clients.clone(),
+            faults: s.faults_for_seed(seed),
+            disk_latency: s.disk_latency,
+            clocks: s.clocks.clone(),
+            trace: options.trace,
+            record_history: options.record_history,
+            checks: options.checks,
+        }))
+    }
+}
+
+/// Every protocol, in the order `distlab list` shows them.
+pub fn registry() -> &'static [&'static dyn ProtocolEntry] {
+    &[
+        &Entry::<echo::Echo, echo::EchoChecker>(PhantomData),
+        &Entry::<primary_replica::PrimaryReplica, primary_replica::ReplicationChecker>(PhantomData),
+    ]
+}
+
+pub fn find(name: &str) -> Option<&'static dyn ProtocolEntry> {
+    registry().iter().copied().find(|p| p.name() == name)
+}
+
+/// Builds a run of a scenario with the given options.
+pub fn build(scenario: &Scenario, options: RunOptions) -> Result<Box<dyn Driver>, ScenarioError> {
+    Ok(scenario.protocol.build(scenario, options))
+}

@@ -1,0 +1,353 @@
+//! The checks of primary–replica replication.
+//!
+//! The checker rebuilds every node's log from what the nodes *published*
+//! (`Appended`, `Truncated`, `Recovered`) and reads the client history; it
+//! never looks at protocol state. Positions of writes are `(epoch, index)`:
+//! a later epoch's entry supersedes an earlier epoch's at any index, as in
+//! the log comparison of the election rule.
+
+use super::{Observation, Params, PrimaryReplica};
+use crate::check::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
+use crate::nodes::{Cluster, Key, NodeId, Operation, Value};
+use crate::sim::fault::Fault;
+use crate::sim::time::SimTime;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A write's place in the replicated history.
+type Pos = (u64, u64);
+
+#[derive(Clone, Debug, Default)]
+struct Violation {
+    first: Option<(At, String)>,
+    count: u64,
+}
+
+impl Violation {
+    fn record(&mut self, at: At, what: impl FnOnce() -> String) {
+        self.count += 1;
+        if self.first.is_none() {
+            self.first = Some((at, what()));
+        }
+    }
+    fn verdict(&self, name: &'static str, ok: String) -> Verdict {
+        Verdict {
+            name,
+            holds: self.first.is_none(),
+            detail: match &self.first {
+                Some((at, what)) if self.count > 1 => format!(
+                    "{what} (at {}, step {}; {} times in all)",
+                    at.time, at.step, self.count
+                ),
+                Some((at, what)) => format!("{what} (at {}, step {})", at.time, at.step),
+                None => ok,
+            },
+            first_violation: self.first.as_ref().map(|f| f.0),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ReplicationChecker {
+    names: Vec<String>,
+    /// Each node's log as published: `(epoch, value)` per index.
+    logs: Vec<Vec<(u64, Value)>>,
+    /// Who became primary in each epoch.
+    primaries: BTreeMap<u64, NodeId>,
+    /// Where each value was written by its primary.
+    position: BTreeMap<Value, Pos>,
+    /// When the primary appended `(epoch, index)` (for lag).
+    appended_at: BTreeMap<Pos, SimTime>,
+    lag_sum_us: u128,
+    lag_max_us: u64,
+    lag_samples: u64,
+    /// Writes clients saw acknowledged: value → (key, position).
+    acked: BTreeMap<Value, Key>,
+    /// Per key: acknowledged writes as (ack time, position).
+    acked_by_key: BTreeMap<Key, Vec<(SimTime, Pos)>>,
+    /// Open operations: op id → (invoke time, process).
+    invoked: BTreeMap<u64, (SimTime, u32)>,
+    /// Per (process, key): position of that process's last acked write.
+    own_writes: BTreeMap<(u32, Key), Pos>,
+    truncated_entries: u64,
+    prefix: Violation,
+    split_brain: Violation,
+    stale: Violation,
+    ryw: Violation,
+}
+
+impl ReplicationChecker {
+    fn name(&self, n: NodeId) -> &str {
+        &self.names[n.index()]
+    }
+
+    /// The node that became primary in the highest epoch.
+    fn final_primary(&self) -> Option<NodeId> {
+        self.primaries.values().next_back().copied()
+    }
+
+    fn pos_of(&self, v: Option<Value>) -> Pos {
+        v.and_then(|v| self.position.get(&v).copied())
+            .unwrap_or((0, 0))
+    }
+
+    fn lost_writes(&self) -> Vec<Value> {
+        let Some(p) = self.final_primary() else {
+            return Vec::new();
+        };
+        let kept: BTreeSet<Value> = self.logs[p.index()].iter().map(|e| e.1).collect();
+        self.acked
+            .keys()
+            .filter(|v| !kept.contains(v))
+            .copied()
+            .collect()
+    }
+}
+
+impl Checker<PrimaryReplica> for ReplicationChecker {
+    const CHECKS: &'static [(&'static str, &'static str)] = &[
+        (
+            "log-prefix",
+            "every replica's log is a prefix of the log of the primary it copies from",
+        ),
+        (
+            "acked-writes-durable",
+            "every write acknowledged to a client is in the final primary's log",
+        ),
+        (
+            "single-primary",
+            "no primary acknowledges a write after a newer primary was elected (no split brain)",
+        ),
+        (
+            "no-stale-reads",
+            "no read returns an older value than a write acknowledged before the read began",
+        ),
+        (
+            "read-your-writes",
+            "no client reads an older value than its own acknowledged write",
+        ),
+    ];
+    const METRICS: &'static [(&'static str, &'static str)] = &[
+        ("acked_writes", "writes acknowledged to clients"),
+        (
+            "lost_acked_writes",
+            "acknowledged writes missing from the final primary's log",
+        ),
+        (
+            "stale_reads",
+            "reads older than a write acknowledged before they began",
+        ),
+        (
+            "ryw_violations",
+            "reads older than the reader's own acknowledged write",
+        ),
+        (
+            "lag_max_ms",
+            "largest delay from primary append to replica append",
+        ),
+        (
+            "lag_mean_ms",
+            "mean delay from primary append to replica append",
+        ),
+        ("failovers", "primaries elected or promoted after the first"),
+        (
+            "truncated_entries",
+            "log entries replicas discarded because the primary's log disagreed",
+        ),
+    ];
+
+    fn new(_: &Params, cluster: &Cluster) -> Self {
+        ReplicationChecker {
+            names: cluster.names.clone(),
+            logs: vec![Vec::new(); cluster.len()],
+            primaries: BTreeMap::new(),
+            position: BTreeMap::new(),
+            appended_at: BTreeMap::new(),
+            lag_sum_us: 0,
+            lag_max_us: 0,
+            lag_samples: 0,
+            acked: BTreeMap::new(),
+            acked_by_key: BTreeMap::new(),
+            invoked: BTreeMap::new(),
+            own_writes: BTreeMap::new(),
+            truncated_entries: 0,
+            prefix: Violation::default(),
+            split_brain: Violation::default(),
+            stale: Violation::default(),
+            ryw: Violation::default(),
+        }
+    }
+
+    fn on_observation(&mut self, at: At, node: NodeId, obs: &Observation) {
+        match *obs {
+            Observation::BecamePrimary { epoch } => {
+                self.primaries.insert(epoch, node);
+            }
+            Observation::SteppedDown { .. } => {}
+            Observation::Appended { entry, from } => {
+                let log = &mut self.logs[node.index()];
+                let i = entry.index as usize;
+                debug_assert_eq!(log.len() + 1, i, "a log grows at its end");
+                log.truncate(i - 1);
+                log.push((entry.epoch, entry.value));
+                if from == node {
+                    self.position
+                        .entry(entry.value)
+                        .or_insert((entry.epoch, entry.index));
+                    self.appended_at.insert((entry.epoch, entry.index), at.time);
+                    return;
+                }
+                if let Some(t) = self.appended_at.get(&(entry.epoch, entry.index)) {
+                    let lag = at.time.since(*t).0;
+                    self.lag_sum_us += lag as u128;
+                    self.lag_max_us = self.lag_max_us.max(lag);
+                    self.lag_samples += 1;
+                }
+                // The replica's entry and the one before it must be the
+                // primary's (by induction, the whole prefix then is).
+                let primary_log = &self.logs[from.index()];
+                let mine = &self.logs[node.index()];
+                for j in [i, i - 1].into_iter().filter(|&j| j >= 1) {
+                    if primary_log.get(j - 1) != mine.get(j - 1) {
+                        let (r, p) = (self.name(node).to_string(), self.name(from).to_string());
+                        self.prefix.record(at, || {
+                            format!("{r}'s log differs from primary {p}'s at index {j}")
+                        });
+                        break;
+                    }
+                }
+            }
+            Observation::Truncated { keep } => {
+                let log = &mut self.logs[node.index()];
+                self.truncated_entries += log.len().saturating_sub(keep as usize) as u64;
+                log.truncate(keep as usize);
+            }
+            Observation::Recovered { len } => self.logs[node.index()].truncate(len as usize),
+            Observation::Acknowledged { epoch, index, .. } => {
+                if let Some((&newest, &p)) = self.primaries.iter().next_back()
+                    && newest > epoch
+                {
+                    let (old, new) = (self.name(node).to_string(), self.name(p).to_string());
+                    self.split_brain.record(at, || {
+                        format!("{old} (epoch {epoch}) acknowledged the write at index {index} after {new} became primary in epoch {newest}")
+                    });
+                }
+            }
+        }
+    }
+
+    fn on_history(&mut self, at: At, e: &HistoryEvent) {
+        match (e.kind, e.op) {
+            (HistoryKind::Invoke, _) => {
+                self.invoked.insert(e.op_id, (e.time, e.process));
+            }
+            (HistoryKind::Ok, Operation::Write { key, value }) => {
+                self.invoked.remove(&e.op_id);
+                let pos = self.pos_of(Some(value));
+                self.acked.insert(value, key);
+                self.acked_by_key
+                    .entry(key)
+                    .or_default()
+                    .push((e.time, pos));
+                let own = self.own_writes.entry((e.process, key)).or_insert(pos);
+                *own = (*own).max(pos);
+            }
+            (HistoryKind::Ok, Operation::Read { key }) => {
+                let Some((invoked, process)) = self.invoked.remove(&e.op_id) else {
+                    return;
+                };
+                let seen = self.pos_of(e.value);
+                let newest_before = self
+                    .acked_by_key
+                    .get(&key)
+                    .into_iter()
+                    .flatten()
+                    .filter(|(t, _)| *t < invoked)
+                    .map(|(_, p)| *p)
+                    .max();
+                let node = e.node.map_or("?".to_string(), |n| self.name(n).to_string());
+                let shown = e.value.map_or("nothing".into(), |v| v.to_string());
+                if let Some(newest) = newest_before
+                    && seen < newest
+                {
+                    self.stale.record(at, || {
+                        format!("a read of k{key} at {node} returned {shown}, but a write at index {} was acknowledged before the read began", newest.1)
+                    });
+                }
+                if let Some(own) = self.own_writes.get(&(process, key))
+                    && seen < *own
+                {
+                    self.ryw.record(at, || {
+                        format!("process {process} read {shown} for k{key} at {node}, older than its own write at index {}", own.1)
+                    });
+                }
+            }
+            _ => {
+                self.invoked.remove(&e.op_id);
+            }
+        }
+    }
+
+    fn on_fault(&mut self, _at: At, _fault: &Fault) {}
+
+    fn report(&self, _now: SimTime) -> Report {
+        let lost = self.lost_writes();
+        let mut r = Report::default();
+        r.checks.push(self.prefix.verdict(
+            "log-prefix",
+            "every replica log is a prefix of its primary's".into(),
+        ));
+        r.checks.push(Verdict {
+            name: "acked-writes-durable",
+            holds: lost.is_empty(),
+            detail: if lost.is_empty() {
+                format!("all {} acknowledged writes survive", self.acked.len())
+            } else {
+                let shown: Vec<String> = lost
+                    .iter()
+                    .take(5)
+                    .map(|v| format!("k{}={v}", self.acked[v]))
+                    .collect();
+                format!(
+                    "{} of {} acknowledged writes are not in {}'s final log: {}{}",
+                    lost.len(),
+                    self.acked.len(),
+                    self.final_primary().map_or("?", |p| self.name(p)),
+                    shown.join(", "),
+                    if lost.len() > 5 { ", ..." } else { "" }
+                )
+            },
+            first_violation: None,
+        });
+        r.checks.push(self.split_brain.verdict(
+            "single-primary",
+            "only the newest primary acknowledged writes".into(),
+        ));
+        r.checks.push(
+            self.stale
+                .verdict("no-stale-reads", "no read was stale".into()),
+        );
+        r.checks.push(self.ryw.verdict(
+            "read-your-writes",
+            "every client read its own writes".into(),
+        ));
+        r.metrics.insert("acked_writes", self.acked.len() as f64);
+        r.metrics.insert("lost_acked_writes", lost.len() as f64);
+        r.metrics.insert("stale_reads", self.stale.count as f64);
+        r.metrics.insert("ryw_violations", self.ryw.count as f64);
+        r.metrics
+            .insert("lag_max_ms", self.lag_max_us as f64 / 1000.0);
+        r.metrics.insert(
+            "lag_mean_ms",
+            if self.lag_samples > 0 {
+                self.lag_sum_us as f64 / self.lag_samples as f64 / 1000.0
+            } else {
+                0.0
+            },
+        );
+        r.metrics
+            .insert("failovers", self.primaries.len().saturating_sub(1) as f64);
+        r.metrics
+            .insert("truncated_entries", self.truncated_entries as f64);
+        r
+    }
+}

@@ -1,0 +1,957 @@
+//! Primary–replica (master–slave) replication with failover.
+//!
+//! # Model
+//! One node is the **primary**; the others are **replicas**. Clients send
+//! writes to the primary (a replica answers a write with a redirect to the
+//! primary it knows). Reads go to the primary or to a replica, as the
+//! client's policy says. The primary keeps an ordered **log** of writes;
+//! replicas copy it in order and apply it to their key–value store.
+//!
+//! # The algorithm
+//! 1. *Write.* The primary appends the write to its log as entry
+//!    `(epoch, index)`, starts writing it to disk, and sends it to every
+//!    replica in a `Replicate` message that also names the entry before it
+//!    (`prev_index`, `prev_epoch`).
+//! 2. *Replicate.* A replica accepts entries only if it holds the entry
+//!    before them (the *log-matching* rule); otherwise it answers `Behind`
+//!    with how much of the log it has, and the primary resends from there.
+//!    Where its log disagrees with the primary's (left over from an old
+//!    primary), it truncates its log and takes the primary's. Once the
+//!    entries are on its disk it answers `Ack` with its match index.
+//! 3. *Acknowledge.* When the write counts as **committed** the primary
+//!    answers the client. That moment is the replication mode:
+//!    - `async`: as soon as the primary's own disk has it — fast, but a
+//!      primary crash loses what the replicas had not received yet;
+//!    - `semi-sync`: when it is on disk at the primary and at least one
+//!      replica has acknowledged it;
+//!    - `sync`: when every replica has acknowledged it — nothing
+//!      acknowledged can be lost, but one slow or dead replica stalls every
+//!      write.
+//! 4. *Heartbeat.* Every `heartbeat` the primary sends each replica a
+//!    `Replicate` with no entries, carrying its commit index; it also
+//!    repairs lost messages (a replica that is behind says so).
+//! 5. *Failover.* A replica that hears nothing from the primary for
+//!    `failover_timeout` (plus a random jitter, so two replicas rarely try
+//!    at once) becomes a **candidate**: it increments the **epoch** (term),
+//!    votes for itself, and asks the others for votes. A node votes for at
+//!    most one candidate per epoch, and only for one whose log is at least
+//!    as up to date as its own (compared by last epoch, then last index).
+//!    A candidate with votes from a majority of all nodes becomes primary —
+//!    so the most up-to-date replica a majority can vouch for is promoted.
+//!    A timeline `promote` does the same by hand, without a vote.
+//! 6. *Fencing.* Every message carries the sender's epoch. With `fencing =
+//!    true`, a node rejects a `Replicate` from an older epoch and answers
+//!    with the newer one, and an old primary that hears of a newer epoch
+//!    steps down. With `fencing = false` replicas follow whoever sends to
+//!    them, and an old primary that comes back keeps acting as primary:
+//!    **split brain**.
+//!
+//! # What is durable
+//! The log, the current epoch, and whom this node voted for in it. A write
+//! is acknowledged (by the primary to a client, by a replica to the
+//! primary) only after it is on disk, so a crash loses only what nobody
+//! was told about. A restarted node comes back as a replica with its disk
+//! and learns the current primary from its heartbeats.
+//!
+//! # Invariants (checked in [`checker`])
+//! - `log-prefix`: every replica's log is a prefix of the log of the
+//!   primary it copies from.
+//! - `acked-writes-durable`: every acknowledged write is in the final
+//!   primary's log. Holds in `sync` mode; `async` loses writes when the
+//!   primary crashes before replicating them.
+//! - `single-primary`: no primary acknowledges a write after a newer
+//!   primary was elected (no split brain).
+//! - `no-stale-reads`, `read-your-writes`: what readers see (replica reads
+//!   are stale under lag; read-your-writes needs the client option).
+//!
+//! # Failure story
+//! Replicas lag (async): a read at a replica can miss an acknowledged
+//! write. The primary crashes (async): writes it acknowledged but had not
+//! shipped are lost when a replica is promoted, and truncated from the old
+//! primary's log when it returns. A replica is down (sync): writes stall
+//! until it returns. The primary pauses (a long GC pause) and comes back:
+//! with fencing it learns of the new epoch and steps down; without, two
+//! primaries accept writes.
+//!
+//! Sources: Kleppmann, *Designing Data-Intensive Applications*, ch. 5
+//! ("Leaders and Followers", "Handling Node Outages"); the election rule is
+//! Raft's (Ongaro & Ousterhout, 2014, §5.4.1).
+
+pub mod checker;
+mod params;
+
+pub use checker::ReplicationChecker;
+pub use params::{Failover, Mode, Params, RawParams};
+
+use crate::nodes::{
+    ClientRef, ClientReply, ClientRequest, Cluster, Command, Context, Key, Message, NodeId,
+    NodeView, Operation, Protocol, TimerId, Value, WriteId,
+};
+use crate::sim::time::SimDuration;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct PrimaryReplica;
+
+/// One write in the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Entry {
+    /// The epoch of the primary that appended it.
+    pub epoch: u64,
+    /// Position in the log, from 1.
+    pub index: u64,
+    pub key: Key,
+    pub value: Value,
+    /// The client endpoint and idempotency key of the write, so a retried
+    /// request is recognised instead of applied twice.
+    pub client: u32,
+    pub idempotency_key: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Msg {
+    /// Primary → replica: entries after `(prev_index, prev_epoch)`, or none
+    /// (a heartbeat).
+    Replicate {
+        epoch: u64,
+        prev_index: u64,
+        prev_epoch: u64,
+        entries: Vec<Entry>,
+        commit: u64,
+    },
+    /// Replica → primary: I hold your log up to `match_index`.
+    Ack { epoch: u64, match_index: u64 },
+    /// Replica → primary: I lack the entry before those; I have `have`.
+    Behind { epoch: u64, have: u64 },
+    /// Replica → old primary: there is a newer epoch (fencing).
+    Fenced { epoch: u64 },
+    /// Candidate → all: vote for me in `epoch`.
+    RequestVote {
+        epoch: u64,
+        last_epoch: u64,
+        last_index: u64,
+    },
+    /// Voter → candidate.
+    Vote { epoch: u64, granted: bool },
+}
+
+impl Message for Msg {
+    fn kind(&self) -> &'static str {
+        match self {
+            Msg::Replicate { entries, .. } if entries.is_empty() => "heartbeat",
+            Msg::Replicate { .. } => "replicate",
+            Msg::Ack { .. } => "ack",
+            Msg::Behind { .. } => "behind",
+            Msg::Fenced { .. } => "fenced",
+            Msg::RequestVote { .. } => "request-vote",
+            Msg::Vote { .. } => "vote",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// Primary: time to send heartbeats.
+    Heartbeat,
+    /// Primary (async with `ship_interval`): time to ship new entries.
+    Ship,
+    /// Replica or candidate: the primary has been silent too long.
+    PrimarySilent,
+}
+
+/// The disk: the log, the epoch, and the vote cast in it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Disk {
+    pub epoch: u64,
+    pub voted_for: Option<NodeId>,
+    pub log: Vec<Entry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum DiskWrite {
+    /// Record the epoch and this node's vote in it.
+    Epoch {
+        epoch: u64,
+        voted_for: Option<NodeId>,
+    },
+    Append(Entry),
+    /// Keep only entries `1..=keep`.
+    Truncate {
+        keep: u64,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    Primary,
+    Replica,
+    Candidate,
+}
+
+/// What the primary remembers about one replica.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Progress {
+    /// Highest index known to be on the replica's disk.
+    pub match_index: u64,
+    /// Next index to send.
+    pub next_index: u64,
+}
+
+/// A node's state in memory.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct State {
+    // --- every node ---
+    pub role: Role,
+    pub epoch: u64,
+    pub voted_for: Option<NodeId>,
+    pub log: Vec<Entry>,
+    /// How much of the log is on this node's disk.
+    pub persisted: u64,
+    /// The primary this node follows (as far as it knows).
+    pub primary: Option<NodeId>,
+    /// Highest index known committed.
+    pub commit: u64,
+    /// The key–value store: the applied prefix of the log.
+    pub store: BTreeMap<Key, (Value, u64)>,
+    /// How far `store` has applied the log.
+    pub applied: u64,
+    silence_timer: Option<TimerId>,
+    /// Log length on disk once each outstanding disk write completes.
+    disk_marks: BTreeMap<WriteId, u64>,
+    /// Local time the primary was last heard from (leader stickiness: a
+    /// replica that hears its primary does not vote for another).
+    last_heard_us: i64,
+
+    // --- replica ---
+    /// Acks owed to the primary once the disk holds `match_index` entries:
+    /// (primary, epoch, match index).
+    acks_owed: Vec<(NodeId, u64, u64)>,
+    /// Session reads waiting for this node to catch up: (client, key,
+    /// token).
+    waiting_reads: Vec<(ClientRef, Key, u64)>,
+
+    // --- candidate ---
+    votes: u32,
+
+    // --- primary ---
+    /// A `Ship` timer is pending.
+    ship_scheduled: bool,
+    progress: BTreeMap<NodeId, Progress>,
+    /// Clients waiting for their write to commit: index → client.
+    waiting_writes: BTreeMap<u64, Vec<ClientRef>>,
+    /// The last write of each client endpoint: idempotency key → index.
+    client_table: BTreeMap<u32, (u64, u64)>,
+}
+
+/// What a node publishes for the checkers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Observation {
+    BecamePrimary {
+        epoch: u64,
+    },
+    SteppedDown {
+        epoch: u64,
+    },
+    /// This node put `entry` into its log (`from`: whose log it copies).
+    Appended {
+        entry: Entry,
+        from: NodeId,
+    },
+    /// This node cut its log back to `keep` entries.
+    Truncated {
+        keep: u64,
+    },
+    /// After a restart: the log on disk has `len` entries.
+    Recovered {
+        len: u64,
+    },
+    /// The primary acknowledged a client's write.
+    Acknowledged {
+        epoch: u64,
+        index: u64,
+        value: Value,
+    },
+}
+
+impl State {
+    fn new(me: NodeId, disk: &Disk, initial_primary: NodeId, recovering: bool) -> Self {
+        let mut s = State {
+            role: Role::Replica,
+            epoch: disk.epoch,
+            voted_for: disk.voted_for,
+            log: disk.log.clone(),
+            persisted: disk.log.len() as u64,
+            primary: None,
+            commit: 0,
+            store: BTreeMap::new(),
+            applied: 0,
+            silence_timer: None,
+            disk_marks: BTreeMap::new(),
+            last_heard_us: i64::MIN,
+            acks_owed: Vec::new(),
+            waiting_reads: Vec::new(),
+            votes: 0,
+            ship_scheduled: false,
+            progress: BTreeMap::new(),
+            waiting_writes: BTreeMap::new(),
+            client_table: BTreeMap::new(),
+        };
+        if !recovering && me == initial_primary {
+            s.role = Role::Primary;
+        }
+        if !recovering {
+            s.primary = Some(initial_primary);
+        }
+        s
+    }
+
+    fn last_index(&self) -> u64 {
+        self.log.len() as u64
+    }
+    fn last_epoch(&self) -> u64 {
+        self.log.last().map_or(0, |e| e.epoch)
+    }
+    fn epoch_at(&self, index: u64) -> u64 {
+        if index == 0 {
+            0
+        } else {
+            self.log.get(index as usize - 1).map_or(0, |e| e.epoch)
+        }
+    }
+    /// Applies log entries to the store up to `upto`.
+    fn apply_up_to(&mut self, upto: u64) {
+        let upto = upto.min(self.last_index());
+        while self.applied < upto {
+            let e = self.log[self.applied as usize];
+            self.store.insert(e.key, (e.value, e.index));
+            self.applied += 1;
+        }
+    }
+    /// After a truncation below `applied`: rebuild the store.
+    fn rebuild_store(&mut self, upto: u64) {
+        self.store.clear();
+        self.applied = 0;
+        self.apply_up_to(upto);
+    }
+}
+
+type Ctx<'a, 'b> = &'a mut Context<'b, PrimaryReplica>;
+
+impl PrimaryReplica {
+    // ----- timers ---------------------------------------------------------
+
+    fn arm_silence_timer(state: &mut State, ctx: Ctx) {
+        if let Some(t) = state.silence_timer.take() {
+            ctx.cancel_timer(t);
+        }
+        if ctx.params().failover == Failover::Manual {
+            return;
+        }
+        let base = ctx.params().failover_timeout.as_micros();
+        let jitter = ctx.rng().below(base / 2 + 1);
+        state.silence_timer = Some(ctx.set_timer(SimDuration(base + jitter), Timer::PrimarySilent));
+    }
+
+    // ----- the primary ----------------------------------------------------
+
+    /// Takes over as primary in `state.epoch`.
+    fn become_primary(state: &mut State, ctx: Ctx) {
+        state.role = Role::Primary;
+        state.primary = Some(ctx.me());
+        if let Some(t) = state.silence_timer.take() {
+            ctx.cancel_timer(t);
+        }
+        let next = state.last_index() + 1;
+        state.progress = ctx
+            .peers()
+            .map(|p| {
+                (
+                    p,
+                    Progress {
+                        match_index: 0,
+                        next_index: next,
+                    },
+                )
+            })
+            .collect();
+        state.client_table.clear();
+        for e in &state.log {
+            state
+                .client_table
+                .insert(e.client, (e.idempotency_key, e.index));
+        }
+        state.waiting_writes.clear();
+        ctx.observe(Observation::BecamePrimary { epoch: state.epoch });
+        ctx.note(|| format!("becomes primary in epoch {}", state.epoch));
+        Self::send_heartbeats(state, ctx);
+        ctx.set_timer(ctx.params().heartbeat, Timer::Heartbeat);
+    }
+
+    fn step_down(state: &mut State, ctx: Ctx, epoch: u64, primary: Option<NodeId>) {
+        if state.role == Role::Primary {
+            ctx.observe(Observation::SteppedDown { epoch: state.epoch });
+            ctx.note(|| format!("steps down: epoch {epoch} is newer than {}", state.epoch));
+        }
+        state.role = Role::Replica;
+        state.primary = primary;
+        // Writes waiting here will never be acknowledged by this node; the
+        // clients time out and retry at the new primary with the same
+        // idempotency key.
+        state.waiting_writes.clear();
+        state.progress.clear();
+        if epoch > state.epoch {
+            Self::adopt_epoch(state, ctx, epoch, None);
+        }
+        Self::arm_silence_timer(state, ctx);
+    }
+
+    /// Records a (newer) epoch durably.
+    fn adopt_epoch(state: &mut State, ctx: Ctx, epoch: u64, voted_for: Option<NodeId>) {
+        if epoch != state.epoch || voted_for != state.voted_for {
+            state.epoch = epoch;
+            state.voted_for = voted_for;
+            ctx.write(DiskWrite::Epoch { epoch, voted_for });
+        }
+    }
+
+    /// Starts a log write to disk, remembering how long the log on disk
+    /// will be when it completes.
+    fn write_log(state: &mut State, ctx: Ctx, write: DiskWrite) {
+        let len_after = match write {
+            DiskWrite::Append(e) => e.index,
+            DiskWrite::Truncate { keep } => keep,
+            DiskWrite::Epoch { .. } => unreachable!("epochs are written by adopt_epoch"),
+        };
+        let id = ctx.write(write);
+        state.disk_marks.insert(id, len_after);
+    }
+
+    /// A client write reaches the primary: append it, or recognise a retry.
+    fn accept_write(
+        state: &mut State,
+        ctx: Ctx,
+        client: ClientRef,
+        key: Key,
+        value: Value,
+        idempotency_key: u64,
+    ) {
+        if let Some(&(k, index)) = state.client_table.get(&client.endpoint.0)
+            && k == idempotency_key
+            && state
+                .log
+                .get(index as usize - 1)
+                .is_some_and(|e| e.value == value)
+        {
+            // A retry of a write already in the log: answer when committed.
+            if index <= state.commit {
+                ctx.reply(client, ClientReply::ok(None, index));
+            } else {
+                state.waiting_writes.entry(index).or_default().push(client);
+            }
+            return;
+        }
+        let entry = Entry {
+            epoch: state.epoch,
+            index: state.last_index() + 1,
+            key,
+            value,
+            client: client.endpoint.0,
+            idempotency_key,
+        };
+        state.log.push(entry);
+        state
+            .client_table
+            .insert(client.endpoint.0, (idempotency_key, entry.index));
+        state
+            .waiting_writes
+            .entry(entry.index)
+            .or_default()
+            .push(client);
+        Self::write_log(state, ctx, DiskWrite::Append(entry));
+        ctx.observe(Observation::Appended {
+            entry,
+            from: ctx.me(),
+        });
+        let ship_interval = ctx.params().ship_interval;
+        if ship_interval == SimDuration::ZERO {
+            Self::send_heartbeats(state, ctx);
+        } else if !state.ship_scheduled {
+            // Async with batching: ship later, together with what follows.
+            state.ship_scheduled = true;
+            ctx.set_timer(ship_interval, Timer::Ship);
+        }
+    }
+
+    /// Sends a replica everything from its `next_index` (at most a batch),
+    /// or a heartbeat if it has everything.
+    fn replicate_to(state: &mut State, ctx: Ctx, replica: NodeId) {
+        const BATCH: u64 = 64;
+        let last = state.last_index();
+        let Some(p) = state.progress.get_mut(&replica) else {
+            return;
+        };
+        let from = p.next_index.clamp(1, last + 1);
+        let to = (from + BATCH - 1).min(last);
+        // Optimistic: assume these arrive; a `Behind` answer corrects it.
+        p.next_index = to.max(from - 1) + 1;
+        let entries: Vec<Entry> = if from <= to {
+            state.log[from as usize - 1..to as usize].to_vec()
+        } else {
+            Vec::new()
+        };
+        let prev_index = from - 1;
+        ctx.send(
+            replica,
+            Msg::Replicate {
+                epoch: state.epoch,
+                prev_index,
+                prev_epoch: state.epoch_at(prev_index),
+                entries,
+                commit: state.commit,
+            },
+        );
+    }
+
+    /// Sends every replica what it is missing (or a heartbeat).
+    fn send_heartbeats(state: &mut State, ctx: Ctx) {
+        let (me, n) = (ctx.me(), ctx.cluster().len() as u32);
+        for replica in (0..n).map(NodeId).filter(|&r| r != me) {
+            Self::replicate_to(state, ctx, replica);
+        }
+    }
+
+    /// The highest index that counts as committed under the mode.
+    fn committed_index(state: &State, ctx: Ctx) -> u64 {
+        let own = state.persisted;
+        let mut acks: Vec<u64> = state
+            .progress
+            .values()
+            .map(|p| p.match_index.min(own))
+            .collect();
+        acks.sort_unstable_by(|a, b| b.cmp(a));
+        match ctx.params().mode {
+            Mode::Async => own,
+            Mode::SemiSync => acks.first().copied().unwrap_or(own),
+            Mode::Sync => acks.last().copied().unwrap_or(own),
+        }
+    }
+
+    /// Advances the commit index and answers the clients whose writes are
+    /// now committed.
+    fn advance_commit(state: &mut State, ctx: Ctx) {
+        let new = Self::committed_index(state, ctx).max(state.commit);
+        if new == state.commit {
+            return;
+        }
+        state.commit = new;
+        state.apply_up_to(new);
+        let still_waiting = state.waiting_writes.split_off(&(new + 1));
+        let done = std::mem::replace(&mut state.waiting_writes, still_waiting);
+        for (index, clients) in done {
+            let e = state.log[index as usize - 1];
+            for c in clients {
+                ctx.observe(Observation::Acknowledged {
+                    epoch: state.epoch,
+                    index,
+                    value: e.value,
+                });
+                ctx.reply(c, ClientReply::ok(None, index));
+            }
+        }
+    }
+
+    // ----- the replica ----------------------------------------------------
+
+    /// `Replicate` from a primary: fencing, the log-matching rule, then
+    /// append.
+    #[allow(clippy::too_many_arguments)]
+    fn on_replicate(
+        state: &mut State,
+        ctx: Ctx,
+        from: NodeId,
+        epoch: u64,
+        prev_index: u64,
+        prev_epoch: u64,
+        entries: Vec<Entry>,
+        commit: u64,
+    ) {
+        let fencing = ctx.params().fencing;
+        if fencing && epoch < state.epoch {
+            // Fencing: an old primary is told about the newer epoch.
+            ctx.send(from, Msg::Fenced { epoch: state.epoch });
+            return;
+        }
+        match state.role {
+            Role::Primary if fencing && epoch > state.epoch => {
+                Self::step_down(state, ctx, epoch, Some(from))
+            }
+            // A primary takes no entries from another primary. Without
+            // fencing nobody tells it to stop: split brain.
+            Role::Primary => return,
+            Role::Candidate if epoch >= state.epoch => {
+                Self::step_down(state, ctx, epoch, Some(from))
+            }
+            _ => {}
+        }
+        if epoch > state.epoch {
+            Self::adopt_epoch(state, ctx, epoch, None);
+        }
+        state.primary = Some(from);
+        state.last_heard_us = ctx.local_time_us();
+        Self::arm_silence_timer(state, ctx);
+
+        // Log matching: accept entries only after the entry they follow.
+        if prev_index > state.last_index() || state.epoch_at(prev_index) != prev_epoch {
+            let have = state.last_index().min(prev_index.saturating_sub(1));
+            ctx.send(from, Msg::Behind { epoch, have });
+            return;
+        }
+        let match_index = prev_index + entries.len() as u64;
+        for e in entries {
+            match state.log.get(e.index as usize - 1) {
+                Some(mine) if mine.epoch == e.epoch => continue,
+                Some(_) => Self::truncate(state, ctx, e.index - 1),
+                None => {}
+            }
+            state.log.push(e);
+            Self::write_log(state, ctx, DiskWrite::Append(e));
+            ctx.observe(Observation::Appended { entry: e, from });
+        }
+        state.commit = state.commit.max(commit.min(match_index));
+        state.apply_up_to(state.last_index());
+        Self::serve_waiting_reads(state, ctx);
+        // Acknowledge only what is on disk.
+        state.acks_owed.push((from, epoch, match_index));
+        Self::send_owed_acks(state, ctx);
+    }
+
+    /// Drops entries after `keep`: they came from a primary whose log lost.
+    fn truncate(state: &mut State, ctx: Ctx, keep: u64) {
+        ctx.note(|| {
+            format!("truncates its log to {keep}: entries after it disagree with the primary's")
+        });
+        state.log.truncate(keep as usize);
+        state.persisted = state.persisted.min(keep);
+        Self::write_log(state, ctx, DiskWrite::Truncate { keep });
+        ctx.observe(Observation::Truncated { keep });
+        if state.applied > keep {
+            state.rebuild_store(keep);
+        }
+    }
+
+    fn send_owed_acks(state: &mut State, ctx: Ctx) {
+        let persisted = state.persisted;
+        state.acks_owed.retain(|&(primary, epoch, match_index)| {
+            if match_index <= persisted {
+                ctx.send(primary, Msg::Ack { epoch, match_index });
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    fn serve_waiting_reads(state: &mut State, ctx: Ctx) {
+        let applied = state.applied;
+        let (ready, waiting): (Vec<_>, Vec<_>) = state
+            .waiting_reads
+            .drain(..)
+            .partition(|(_, _, token)| *token <= applied);
+        state.waiting_reads = waiting;
+        for (client, key, _) in ready {
+            ctx.reply(
+                client,
+                ClientReply::ok(state.store.get(&key).map(|v| v.0), applied),
+            );
+        }
+    }
+
+    // ----- elections ------------------------------------------------------
+
+    fn start_election(state: &mut State, ctx: Ctx) {
+        state.role = Role::Candidate;
+        state.primary = None;
+        let epoch = state.epoch + 1;
+        Self::adopt_epoch(state, ctx, epoch, Some(ctx.me()));
+        state.votes = 1;
+        ctx.note(|| format!("primary silent: stands for election in epoch {epoch}"));
+        ctx.broadcast(Msg::RequestVote {
+            epoch,
+            last_epoch: state.last_epoch(),
+            last_index: state.last_index(),
+        });
+        Self::arm_silence_timer(state, ctx);
+        if state.votes as usize > ctx.cluster().len() / 2 {
+            Self::become_primary(state, ctx);
+        }
+    }
+
+    fn on_request_vote(
+        state: &mut State,
+        ctx: Ctx,
+        candidate: NodeId,
+        epoch: u64,
+        last_epoch: u64,
+        last_index: u64,
+    ) {
+        let heard_recently = state.role == Role::Replica
+            && ctx.local_time_us() - state.last_heard_us
+                < ctx.params().failover_timeout.as_micros() as i64;
+        if heard_recently {
+            // Our primary is alive as far as we can tell: no election.
+            ctx.send(
+                candidate,
+                Msg::Vote {
+                    epoch: state.epoch,
+                    granted: false,
+                },
+            );
+            return;
+        }
+        if epoch > state.epoch {
+            if state.role == Role::Primary && !ctx.params().fencing {
+                // An unfenced primary does not hear of newer epochs.
+                return;
+            }
+            if state.role != Role::Replica {
+                Self::step_down(state, ctx, epoch, None);
+            }
+            Self::adopt_epoch(state, ctx, epoch, None);
+        }
+        let up_to_date = (last_epoch, last_index) >= (state.last_epoch(), state.last_index());
+        let granted =
+            epoch == state.epoch && state.voted_for.is_none_or(|v| v == candidate) && up_to_date;
+        if granted {
+            Self::adopt_epoch(state, ctx, epoch, Some(candidate));
+            Self::arm_silence_timer(state, ctx);
+        }
+        ctx.send(
+            candidate,
+            Msg::Vote {
+                epoch: state.epoch,
+                granted,
+            },
+        );
+    }
+}
+
+impl Protocol for PrimaryReplica {
+    const NAME: &'static str = "primary-replica";
+    const COMMANDS: &'static [&'static str] = &["promote"];
+    type Params = Params;
+    type State = State;
+    type Durable = Disk;
+    type DurableWrite = DiskWrite;
+    type Msg = Msg;
+    type Timer = Timer;
+    type Observation = Observation;
+
+    fn init(ctx: &mut Context<'_, Self>) -> State {
+        let primary = ctx.params().initial_primary;
+        let mut state = State::new(ctx.me(), &Disk::default(), primary, false);
+        if state.role == Role::Primary {
+            Self::become_primary(&mut state, ctx);
+        } else {
+            Self::arm_silence_timer(&mut state, ctx);
+        }
+        state
+    }
+
+    fn recover(ctx: &mut Context<'_, Self>, disk: &Disk) -> State {
+        let mut state = State::new(ctx.me(), disk, ctx.params().initial_primary, true);
+        ctx.observe(Observation::Recovered {
+            len: state.last_index(),
+        });
+        ctx.note(|| {
+            format!(
+                "recovers from disk: epoch {}, {} log entries; rejoins as a replica",
+                disk.epoch,
+                disk.log.len()
+            )
+        });
+        Self::arm_silence_timer(&mut state, ctx);
+        state
+    }
+
+    fn on_message(state: &mut State, ctx: &mut Context<'_, Self>, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::Replicate {
+                epoch,
+                prev_index,
+                prev_epoch,
+                entries,
+                commit,
+            } => Self::on_replicate(
+                state, ctx, from, epoch, prev_index, prev_epoch, entries, commit,
+            ),
+            Msg::Ack { epoch, match_index }
+                if state.role == Role::Primary && epoch == state.epoch =>
+            {
+                if let Some(p) = state.progress.get_mut(&from) {
+                    p.match_index = p.match_index.max(match_index);
+                    p.next_index = p.next_index.max(match_index + 1);
+                }
+                Self::advance_commit(state, ctx);
+            }
+            Msg::Behind { epoch, have } if state.role == Role::Primary && epoch == state.epoch => {
+                if let Some(p) = state.progress.get_mut(&from) {
+                    p.next_index = have + 1;
+                }
+                Self::replicate_to(state, ctx, from);
+            }
+            Msg::Fenced { epoch } if epoch > state.epoch && ctx.params().fencing => {
+                Self::step_down(state, ctx, epoch, None)
+            }
+            Msg::RequestVote {
+                epoch,
+                last_epoch,
+                last_index,
+            } => Self::on_request_vote(state, ctx, from, epoch, last_epoch, last_index),
+            Msg::Vote { epoch, granted }
+                if state.role == Role::Candidate && epoch == state.epoch && granted =>
+            {
+                state.votes += 1;
+                if state.votes as usize > ctx.cluster().len() / 2 {
+                    Self::become_primary(state, ctx);
+                }
+            }
+            Msg::Vote { epoch, .. } if epoch > state.epoch => {
+                Self::step_down(state, ctx, epoch, None)
+            }
+            // Anything else is stale: from an old epoch, or for a role this
+            // node no longer has.
+            _ => {}
+        }
+    }
+
+    fn on_timer(state: &mut State, ctx: &mut Context<'_, Self>, timer: Timer) {
+        match timer {
+            Timer::Heartbeat if state.role == Role::Primary => {
+                Self::send_heartbeats(state, ctx);
+                ctx.set_timer(ctx.params().heartbeat, Timer::Heartbeat);
+            }
+            Timer::Ship => {
+                state.ship_scheduled = false;
+                if state.role == Role::Primary {
+                    Self::send_heartbeats(state, ctx);
+                }
+            }
+            Timer::PrimarySilent if state.role != Role::Primary => {
+                state.silence_timer = None;
+                Self::start_election(state, ctx);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_client_request(state: &mut State, ctx: &mut Context<'_, Self>, request: ClientRequest) {
+        match request.op {
+            Operation::Write { key, value } if state.role == Role::Primary => Self::accept_write(
+                state,
+                ctx,
+                request.from,
+                key,
+                value,
+                request.idempotency_key,
+            ),
+            Operation::Write { .. } => ctx.reply(
+                request.from,
+                ClientReply::redirect(state.primary.filter(|&p| p != ctx.me())),
+            ),
+            Operation::Read { key } if state.role == Role::Primary => {
+                // The primary answers from committed state only.
+                ctx.reply(
+                    request.from,
+                    ClientReply::ok(state.store.get(&key).map(|v| v.0), state.commit),
+                );
+            }
+            Operation::Read { key } if request.session > state.applied => {
+                // Read-your-writes by session token: wait until caught up.
+                state
+                    .waiting_reads
+                    .push((request.from, key, request.session));
+            }
+            Operation::Read { key } => ctx.reply(
+                request.from,
+                ClientReply::ok(state.store.get(&key).map(|v| v.0), state.applied),
+            ),
+        }
+    }
+
+    fn on_persisted(state: &mut State, ctx: &mut Context<'_, Self>, write: WriteId) {
+        let Some(len) = state.disk_marks.remove(&write) else {
+            return;
+        };
+        state.persisted = len.min(state.last_index());
+        match state.role {
+            Role::Primary => Self::advance_commit(state, ctx),
+            _ => Self::send_owed_acks(state, ctx),
+        }
+    }
+
+    fn on_command(state: &mut State, ctx: &mut Context<'_, Self>, command: &Command) {
+        match command {
+            Command::Promote if state.role != Role::Primary => {
+                let epoch = state.epoch + 1;
+                Self::adopt_epoch(state, ctx, epoch, Some(ctx.me()));
+                ctx.note(|| format!("promoted by hand in epoch {epoch}"));
+                Self::become_primary(state, ctx);
+            }
+            Command::Promote => {}
+        }
+    }
+
+    fn apply_write(disk: &mut Disk, write: &DiskWrite) {
+        match *write {
+            DiskWrite::Epoch { epoch, voted_for } => {
+                disk.epoch = epoch;
+                disk.voted_for = voted_for;
+            }
+            DiskWrite::Append(e) => {
+                debug_assert_eq!(
+                    e.index as usize,
+                    disk.log.len() + 1,
+                    "the log on disk grows one entry at a time"
+                );
+                disk.log.push(e);
+            }
+            DiskWrite::Truncate { keep } => disk.log.truncate(keep as usize),
+        }
+    }
+
+    fn view(state: &State, disk: &Disk, cluster: &Cluster) -> NodeView {
+        let role = match state.role {
+            Role::Primary => "primary",
+            Role::Replica => "replica",
+            Role::Candidate => "candidate",
+        };
+        let mut v = NodeView::new(role, Some(state.epoch));
+        let log = v.section("log");
+        log.row("length", state.last_index())
+            .row("on disk", disk.log.len())
+            .row("commit", state.commit);
+        if let Some(p) = state.primary {
+            log.row("follows", cluster.name(p));
+        }
+        for e in state.log.iter().rev().take(5).rev() {
+            log.row(
+                format!("#{} (epoch {})", e.index, e.epoch),
+                format!("k{} = {}", e.key, e.value),
+            );
+        }
+        let store = v.section("store");
+        for (k, (val, idx)) in &state.store {
+            store.row(format!("k{k}"), format!("{val} (#{idx})"));
+        }
+        if state.role == Role::Primary {
+            let r = v.section("replicas");
+            for (n, p) in &state.progress {
+                r.row(
+                    cluster.name(*n),
+                    format!("match {} next {}", p.match_index, p.next_index),
+                );
+            }
+        }
+        v
+    }
+}

@@ -1,0 +1,135 @@
+//! The `[protocol]` table of `primary-replica`.
+
+use crate::nodes::NodeId;
+use crate::protocols::Configure;
+use crate::scenario::{ParamContext, ScenarioError, raw::S};
+use crate::sim::time::SimDuration;
+use serde::Deserialize;
+
+/// When the primary acknowledges a write (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    Async,
+    SemiSync,
+    Sync,
+}
+
+/// Whether replicas elect a new primary by themselves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Failover {
+    /// Replicas that hear no heartbeat hold an election.
+    Auto,
+    /// Only a timeline `promote` changes the primary.
+    Manual,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Params {
+    pub mode: Mode,
+    /// How often the primary sends heartbeats.
+    pub heartbeat: SimDuration,
+    /// Silence after which a replica stands for election.
+    pub failover_timeout: SimDuration,
+    /// Async mode: how often the primary ships new log entries (zero: at
+    /// once). Acknowledged writes wait up to this long on the primary
+    /// alone — the window a crash loses.
+    pub ship_interval: SimDuration,
+    pub failover: Failover,
+    /// Reject messages from older epochs (see "Fencing").
+    pub fencing: bool,
+    pub initial_primary: NodeId,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawParams {
+    /// `async` (default), `semi-sync` or `sync`.
+    #[serde(default)]
+    pub mode: Option<Mode>,
+    /// Default 50ms.
+    #[serde(default)]
+    pub heartbeat: Option<S<String>>,
+    /// Default 300ms.
+    #[serde(default)]
+    pub failover_timeout: Option<S<String>>,
+    /// Async only; default 0 (ship at once).
+    #[serde(default)]
+    pub ship_interval: Option<S<String>>,
+    /// `auto` (default) or `manual`.
+    #[serde(default)]
+    pub failover: Option<Failover>,
+    /// Default true.
+    #[serde(default)]
+    pub fencing: Option<bool>,
+    /// Default: the first node.
+    #[serde(default)]
+    pub initial_primary: Option<S<String>>,
+}
+
+impl Configure for super::PrimaryReplica {
+    type Raw = RawParams;
+    const SUMMARY: &'static str = "one primary ships its log to replicas (async / semi-sync / sync); failover by election with epochs that fence the old primary";
+
+    fn configure(raw: RawParams, cx: &ParamContext<'_>) -> Result<Params, ScenarioError> {
+        let heartbeat = raw
+            .heartbeat
+            .as_ref()
+            .map(|d| cx.duration(d))
+            .transpose()?
+            .unwrap_or(SimDuration::from_millis(50));
+        if heartbeat.0 == 0 {
+            return Err(cx.error(
+                raw.heartbeat.as_ref().expect("given").span(),
+                "heartbeat must be more than zero",
+            ));
+        }
+        let failover_timeout = raw
+            .failover_timeout
+            .as_ref()
+            .map(|d| cx.duration(d))
+            .transpose()?
+            .unwrap_or(SimDuration::from_millis(300));
+        if failover_timeout <= heartbeat {
+            let span = raw
+                .failover_timeout
+                .as_ref()
+                .or(raw.heartbeat.as_ref())
+                .map_or(0..0, |d| d.span());
+            return Err(cx
+                .error(span, format!("failover_timeout ({failover_timeout}) must be longer than heartbeat ({heartbeat})"))
+                .with_help("otherwise replicas elect a new primary between two heartbeats of a healthy one"));
+        }
+        let mode = raw.mode.unwrap_or(Mode::Async);
+        let ship_interval = raw
+            .ship_interval
+            .as_ref()
+            .map(|d| cx.duration(d))
+            .transpose()?
+            .unwrap_or(SimDuration::ZERO);
+        if ship_interval.0 > 0 && mode != Mode::Async {
+            return Err(cx
+                .error(
+                    raw.ship_interval.as_ref().expect("given").span(),
+                    "ship_interval applies to mode = \"async\" only",
+                )
+                .with_help("semi-sync and sync ship at once: a client is waiting"));
+        }
+        let initial_primary = raw
+            .initial_primary
+            .as_ref()
+            .map(|n| cx.node(n))
+            .transpose()?
+            .unwrap_or(NodeId(0));
+        Ok(Params {
+            mode,
+            heartbeat,
+            failover_timeout,
+            ship_interval,
+            failover: raw.failover.unwrap_or(Failover::Auto),
+            fencing: raw.fencing.unwrap_or(true),
+            initial_primary,
+        })
+    }
+}

@@ -1,0 +1,983 @@
+//! Scenario files: the lesson format instructors write.
+//!
+//! A scenario is TOML with these tables (every field is documented in the
+//! book's scenario reference, and `distlab schema`-style listing comes
+//! from [`raw`]):
+//!
+//! ```toml
+//! [scenario]            # name, description, protocol, seed, duration
+//! [cluster]             # nodes (count or names), regions, disk_latency,
+//!                       # [cluster.node.NAME] clock_offset, clock_drift_ppm
+//! [protocol]            # the protocol's own parameters
+//! [network]             # latency, distribution, spread, sigma, drop,
+//!                       # duplicate, reorder, reorder_delay, fifo,
+//!                       # [[network.region_latency]]
+//! [[clients]]           # processes, ops, interval, read_fraction, keys,
+//!                       # target, read_target, timeout, retries, ...
+//! [[timeline]]          # at = "250ms" and one action, and/or a note
+//! [nemesis]             # random faults for property tests
+//! [[expect]]            # which checks hold or break; metric bounds
+//! ```
+//!
+//! Loading is two-pass (see the design page): the file is read with spans,
+//! then the `[protocol]` table is handed to the named protocol's parameter
+//! type over the same text. Every error names `file:line:column`, says what
+//! was expected, and suggests the near miss. Every quantity has a limit
+//! ([`limits`]), so a mistyped file gets an error, not an exhausted machine.
+
+pub mod error;
+pub mod raw;
+
+pub use error::{ScenarioError, did_you_mean};
+
+use crate::check::Expectation;
+use crate::nodes::client::{ClientSpec, ReadYourWrites, Target};
+use crate::nodes::{Cluster, Command, NodeId};
+use crate::protocols::{self, ProtocolEntry};
+use crate::sim::fault::{Fault, NemesisConfig, NemesisFault, Origin, TimedFault};
+use crate::sim::network::{EndpointId, LatencyDist, LinkFaults, NetworkConfig, Real};
+use crate::sim::rng::Probability;
+use crate::sim::time::{SimDuration, SimTime, parse_duration};
+use raw::*;
+use std::any::Any;
+use std::sync::Arc;
+
+/// Upper bounds on what a file may ask for.
+pub mod limits {
+    pub const NODES: usize = 64;
+    pub const CLIENT_PROCESSES: u32 = 1_024;
+    pub const OPS_PER_CLIENT: u64 = 10_000_000;
+    pub const KEYS: u32 = 1_000_000;
+    /// One simulated day.
+    pub const DURATION_US: u64 = 86_400_000_000;
+    pub const TIMELINE_ENTRIES: usize = 10_000;
+    pub const RETRIES: u32 = 100;
+}
+
+/// A validated scenario, ready to run.
+#[derive(Clone)]
+pub struct Scenario {
+    /// The file it came from (for messages).
+    pub file: String,
+    pub name: String,
+    pub description: String,
+    pub protocol: &'static dyn ProtocolEntry,
+    pub seed: u64,
+    pub duration: SimTime,
+    pub cluster: Arc<Cluster>,
+    pub disk_latency: SimDuration,
+    /// `(offset_us, drift_ppm)` per node.
+    pub clocks: Vec<(i64, i64)>,
+    pub network: Arc<NetworkConfig>,
+    pub clients: Vec<ClientSpec>,
+    /// Timeline entries (faults and notes), in file order.
+    pub timeline: Vec<TimedFault>,
+    pub nemesis: Option<NemesisConfig>,
+    pub expectations: Vec<Expectation>,
+    /// The protocol's parsed parameters (its `Params` type).
+    pub params: Arc<dyn Any + Send + Sync>,
+}
+
+impl std::fmt::Debug for Scenario {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scenario")
+            .field("file", &self.file)
+            .field("name", &self.name)
+            .field("protocol", &self.protocol.name())
+            .finish()
+    }
+}
+
+impl Scenario {
+    /// Every fault of a run with `seed`: the timeline plus the nemesis's
+    /// schedule drawn from that seed.
+    pub fn faults_for_seed(&self, seed: u64) -> Vec<TimedFault> {
+        let mut all = self.timeline.clone();
+        if let Some(n) = &self.nemesis {
+            all.extend(n.schedule(seed, self.cluster.len() as u32));
+        }
+        all
+    }
+}
+
+/// Reads and validates a scenario file.
+pub fn load(path: &std::path::Path) -> Result<Scenario, ScenarioError> {
+    let file = path.display().to_string();
+    let source = std::fs::read_to_string(path)
+        .map_err(|e| ScenarioError::whole(&file, format!("cannot read the file: {e}")))?;
+    load_str(&file, &source)
+}
+
+/// Validates scenario text; `file` is used in messages.
+pub fn load_str(file: &str, source: &str) -> Result<Scenario, ScenarioError> {
+    let raw: RawFile = toml::from_str(source).map_err(|e| error::from_toml(file, source, &e))?;
+    Loader { file, source }.scenario(raw)
+}
+
+/// What a protocol's parameter parser gets: the text (for the second pass)
+/// and the cluster (to check node names).
+pub struct ParamContext<'a> {
+    pub file: &'a str,
+    pub source: &'a str,
+    pub cluster: &'a Cluster,
+}
+
+impl ParamContext<'_> {
+    /// An error at a span of the scenario text.
+    pub fn error(&self, span: std::ops::Range<usize>, message: impl Into<String>) -> ScenarioError {
+        ScenarioError::at(self.file, self.source, span, message)
+    }
+    /// Resolves a node name, with a did-you-mean.
+    pub fn node(&self, name: &S<String>) -> Result<NodeId, ScenarioError> {
+        node_by_name(self.file, self.source, self.cluster, name)
+    }
+    /// Parses a duration value.
+    pub fn duration(&self, d: &S<String>) -> Result<SimDuration, ScenarioError> {
+        parse_duration(d.get_ref()).map_err(|m| self.error(d.span(), m))
+    }
+}
+
+fn node_by_name(
+    file: &str,
+    source: &str,
+    cluster: &Cluster,
+    name: &S<String>,
+) -> Result<NodeId, ScenarioError> {
+    match cluster.names.iter().position(|n| n == name.get_ref()) {
+        Some(i) => Ok(NodeId(i as u32)),
+        None => {
+            let e = ScenarioError::at(
+                file,
+                source,
+                name.span(),
+                format!("there is no node `{}`", name.get_ref()),
+            );
+            Err(
+                match did_you_mean(name.get_ref(), cluster.names.iter().map(String::as_str)) {
+                    Some(m) => e.with_help(format!("did you mean `{m}`?")),
+                    None => e.with_help(format!("the nodes are: {}", cluster.names.join(", "))),
+                },
+            )
+        }
+    }
+}
+
+struct Loader<'a> {
+    file: &'a str,
+    source: &'a str,
+}
+
+impl Loader<'_> {
+    fn err(&self, span: std::ops::Range<usize>, message: impl Into<String>) -> ScenarioError {
+        ScenarioError::at(self.file, self.source, span, message)
+    }
+
+    fn duration(&self, d: &S<String>) -> Result<SimDuration, ScenarioError> {
+        parse_duration(d.get_ref()).map_err(|m| self.err(d.span(), m))
+    }
+
+    fn opt_duration(
+        &self,
+        d: &Option<S<String>>,
+        default: SimDuration,
+    ) -> Result<SimDuration, ScenarioError> {
+        d.as_ref().map_or(Ok(default), |d| self.duration(d))
+    }
+
+    /// A signed duration such as `"-50ms"`, in µs.
+    fn signed_us(&self, d: &S<String>) -> Result<i64, ScenarioError> {
+        let text = d.get_ref().trim();
+        let (neg, rest) = match text.strip_prefix('-') {
+            Some(r) => (true, r),
+            None => (false, text.strip_prefix('+').unwrap_or(text)),
+        };
+        let us = parse_duration(rest)
+            .map_err(|m| self.err(d.span(), m))?
+            .as_micros() as i64;
+        Ok(if neg { -us } else { us })
+    }
+
+    fn probability(&self, p: &Option<S<f64>>, what: &str) -> Result<Probability, ScenarioError> {
+        match p {
+            None => Ok(Probability::NEVER),
+            Some(p) if (0.0..=1.0).contains(p.get_ref()) => Ok(Probability::new(*p.get_ref())),
+            Some(p) => Err(self.err(
+                p.span(),
+                format!(
+                    "{what} must be a probability between 0 and 1, not {}",
+                    p.get_ref()
+                ),
+            )),
+        }
+    }
+
+    fn scenario(&self, raw: RawFile) -> Result<Scenario, ScenarioError> {
+        let meta = raw.scenario.get_ref();
+        let proto_name = meta.protocol.get_ref();
+        let protocol = protocols::find(proto_name).ok_or_else(|| {
+            let e = self.err(
+                meta.protocol.span(),
+                format!("unknown protocol `{proto_name}`"),
+            );
+            match did_you_mean(proto_name, protocols::registry().iter().map(|p| p.name())) {
+                Some(m) => e.with_help(format!("did you mean `{m}`?")),
+                None => e.with_help(format!(
+                    "the protocols are: {}",
+                    protocols::registry()
+                        .iter()
+                        .map(|p| p.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            }
+        })?;
+        let duration = self.duration(&meta.duration)?;
+        if duration.0 == 0 || duration.0 > limits::DURATION_US {
+            return Err(self.err(
+                meta.duration.span(),
+                "duration must be more than zero and at most one simulated day (\"24h\")",
+            ));
+        }
+        if meta.name.get_ref().trim().is_empty() {
+            return Err(self.err(meta.name.span(), "name must not be empty"));
+        }
+
+        let (cluster, clocks, disk_latency) = self.cluster(&raw)?;
+        let client_regions: Vec<Option<String>> = raw
+            .clients
+            .iter()
+            .map(|c| c.get_ref().region.as_ref().map(|r| r.get_ref().clone()))
+            .collect();
+        let _ = client_regions;
+        let clients = self.clients(&raw, &cluster)?;
+        let network = self.network(&raw, &cluster, &clients)?;
+        let cx = ParamContext {
+            file: self.file,
+            source: self.source,
+            cluster: &cluster,
+        };
+        let params = protocol.parse_params(&cx)?;
+        let timeline = self.timeline(&raw, &cluster, &clients, protocol)?;
+        let nemesis = self.nemesis(&raw, duration)?;
+        let expectations = self.expectations(&raw, protocol)?;
+        Ok(Scenario {
+            file: self.file.to_string(),
+            name: meta.name.get_ref().clone(),
+            description: meta
+                .description
+                .clone()
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+            protocol,
+            seed: meta.seed.unwrap_or(1),
+            duration: SimTime(duration.0),
+            cluster: Arc::new(cluster),
+            disk_latency,
+            clocks,
+            network: Arc::new(network),
+            clients,
+            timeline,
+            nemesis,
+            expectations,
+            params,
+        })
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn cluster(
+        &self,
+        raw: &RawFile,
+    ) -> Result<(Cluster, Vec<(i64, i64)>, SimDuration), ScenarioError> {
+        let Some(c) = &raw.cluster else {
+            return Err(ScenarioError::at(
+                self.file,
+                self.source,
+                raw.scenario.span(),
+                "the scenario has no [cluster] table",
+            )
+            .with_help("add `[cluster]` with `nodes = 3` (or a list of names)"));
+        };
+        let c = c.get_ref();
+        let names: Vec<String> = match c.nodes.get_ref() {
+            toml::Value::Integer(n) if (1..=limits::NODES as i64).contains(n) => {
+                (1..=*n).map(|i| format!("n{i}")).collect()
+            }
+            toml::Value::Integer(_) => {
+                return Err(self.err(
+                    c.nodes.span(),
+                    format!("nodes must be between 1 and {}", limits::NODES),
+                ));
+            }
+            toml::Value::Array(items) => {
+                let mut names = Vec::new();
+                for v in items {
+                    match v.as_str() {
+                        Some(s)
+                            if !s.is_empty()
+                                && s.chars().all(|ch| {
+                                    ch.is_ascii_alphanumeric() || ch == '-' || ch == '_'
+                                }) =>
+                        {
+                            if names.iter().any(|n: &String| n == s) {
+                                return Err(
+                                    self.err(c.nodes.span(), format!("node `{s}` is listed twice"))
+                                );
+                            }
+                            names.push(s.to_string())
+                        }
+                        _ => {
+                            return Err(self.err(c.nodes.span(), "node names must be non-empty strings of letters, digits, `-` and `_`"));
+                        }
+                    }
+                }
+                if names.is_empty() || names.len() > limits::NODES {
+                    return Err(self.err(
+                        c.nodes.span(),
+                        format!("there must be between 1 and {} nodes", limits::NODES),
+                    ));
+                }
+                names
+            }
+            _ => return Err(self.err(
+                c.nodes.span(),
+                "nodes must be a count (`nodes = 3`) or a list of names (`nodes = [\"a\", \"b\"]`)",
+            )),
+        };
+        let mut cluster = Cluster {
+            region_of: vec![0; names.len()],
+            regions: vec!["default".into()],
+            names,
+        };
+        if !c.regions.is_empty() {
+            cluster.regions = c.regions.keys().cloned().collect();
+            let mut assigned = vec![false; cluster.names.len()];
+            for (ri, members) in c.regions.values().enumerate() {
+                for m in members {
+                    // Clients may be listed in regions too; they are checked
+                    // with the clients.
+                    if let Some(i) = cluster.names.iter().position(|n| n == m.get_ref()) {
+                        if assigned[i] {
+                            return Err(self.err(
+                                m.span(),
+                                format!("node `{}` is in two regions", m.get_ref()),
+                            ));
+                        }
+                        assigned[i] = true;
+                        cluster.region_of[i] = ri as u16;
+                    }
+                }
+            }
+            if let Some(i) = assigned.iter().position(|a| !a) {
+                return Err(ScenarioError::at(
+                    self.file,
+                    self.source,
+                    c.nodes.span(),
+                    format!("node `{}` is in no region", cluster.names[i]),
+                )
+                .with_help("with regions, every node must be listed in one"));
+            }
+        }
+        let mut clocks = vec![(0i64, 0i64); cluster.names.len()];
+        for (name, node) in &c.node {
+            let id = node_by_name(self.file, self.source, &cluster, name)?;
+            let offset = node
+                .clock_offset
+                .as_ref()
+                .map(|o| self.signed_us(o))
+                .transpose()?
+                .unwrap_or(0);
+            let drift = node.clock_drift_ppm.unwrap_or(0);
+            if drift.abs() > 100_000 {
+                return Err(self.err(name.span(), "clock_drift_ppm must be within ±100000 (10%)"));
+            }
+            clocks[id.index()] = (offset, drift);
+        }
+        let disk = self.opt_duration(&c.disk_latency, SimDuration::ZERO)?;
+        Ok((cluster, clocks, disk))
+    }
+
+    fn target(&self, t: &S<String>, cluster: &Cluster) -> Result<Target, ScenarioError> {
+        match t.get_ref().as_str() {
+            "primary" => Ok(Target::Primary),
+            "random" => Ok(Target::Random),
+            "any-replica" => Ok(Target::AnyReplica),
+            other => match cluster.names.iter().position(|n| n == other) {
+                Some(i) => Ok(Target::Node(NodeId(i as u32))),
+                None => {
+                    let options: Vec<&str> = ["primary", "random", "any-replica"]
+                        .into_iter()
+                        .chain(cluster.names.iter().map(String::as_str))
+                        .collect();
+                    let e = self.err(t.span(), format!("unknown target `{other}`: expected primary, random, any-replica or a node name"));
+                    Err(match did_you_mean(other, options) {
+                        Some(m) => e.with_help(format!("did you mean `{m}`?")),
+                        None => e,
+                    })
+                }
+            },
+        }
+    }
+
+    fn clients(&self, raw: &RawFile, cluster: &Cluster) -> Result<Vec<ClientSpec>, ScenarioError> {
+        let mut out: Vec<ClientSpec> = Vec::new();
+        let mut total = 0u32;
+        for (i, c) in raw.clients.iter().enumerate() {
+            let c = c.get_ref();
+            let name = c
+                .name
+                .as_ref()
+                .map_or(format!("c{}", i + 1), |n| n.get_ref().clone());
+            if let Some(n) = &c.name
+                && (cluster.names.contains(n.get_ref())
+                    || out.iter().any(|o| &o.name == n.get_ref()))
+            {
+                return Err(self.err(
+                    n.span(),
+                    format!("the name `{}` is already taken", n.get_ref()),
+                ));
+            }
+            let processes = c.processes.as_ref().map_or(1, |p| *p.get_ref());
+            total += processes;
+            if processes == 0 || total > limits::CLIENT_PROCESSES {
+                let span = c.processes.as_ref().map_or(c.ops.span(), |p| p.span());
+                return Err(self.err(
+                    span,
+                    format!(
+                        "processes must be at least 1, and at most {} in all",
+                        limits::CLIENT_PROCESSES
+                    ),
+                ));
+            }
+            if *c.ops.get_ref() > limits::OPS_PER_CLIENT {
+                return Err(self.err(
+                    c.ops.span(),
+                    format!("ops must be at most {}", limits::OPS_PER_CLIENT),
+                ));
+            }
+            let keys = c.keys.as_ref().map_or(1, |k| *k.get_ref());
+            if keys == 0 || keys > limits::KEYS {
+                let k = c.keys.as_ref().expect("keys given when out of range");
+                return Err(self.err(
+                    k.span(),
+                    format!("keys must be between 1 and {}", limits::KEYS),
+                ));
+            }
+            let retries = c.retries.as_ref().map_or(2, |r| *r.get_ref());
+            if retries > limits::RETRIES {
+                let r = c.retries.as_ref().expect("given");
+                return Err(self.err(
+                    r.span(),
+                    format!("retries must be at most {}", limits::RETRIES),
+                ));
+            }
+            let ryw = match c.read_your_writes.as_ref() {
+                None => ReadYourWrites::Off,
+                Some(r) => match r.get_ref().as_str() {
+                    "off" => ReadYourWrites::Off,
+                    "primary" => ReadYourWrites::Primary,
+                    "session" => ReadYourWrites::Session,
+                    other => {
+                        let e = self.err(r.span(), format!("unknown read_your_writes `{other}`: expected off, primary or session"));
+                        return Err(match did_you_mean(other, ["off", "primary", "session"]) {
+                            Some(m) => e.with_help(format!("did you mean `{m}`?")),
+                            None => e,
+                        });
+                    }
+                },
+            };
+            let region = match &c.region {
+                None => 0,
+                Some(r) => cluster
+                    .regions
+                    .iter()
+                    .position(|x| x == r.get_ref())
+                    .ok_or_else(|| {
+                        self.err(r.span(), format!("there is no region `{}`", r.get_ref()))
+                            .with_help(format!("the regions are: {}", cluster.regions.join(", ")))
+                    })? as u16,
+            };
+            let timeout = self.opt_duration(&c.timeout, SimDuration::from_millis(500))?;
+            if timeout.0 == 0 {
+                return Err(self.err(
+                    c.timeout.as_ref().expect("given").span(),
+                    "timeout must be more than zero",
+                ));
+            }
+            out.push(ClientSpec {
+                name,
+                processes,
+                ops: *c.ops.get_ref(),
+                interval: self.opt_duration(&c.interval, SimDuration::from_millis(10))?,
+                start: SimTime(self.opt_duration(&c.start, SimDuration::ZERO)?.0),
+                read_fraction: match &c.read_fraction {
+                    None => Probability::new(0.5),
+                    some => self.probability(some, "read_fraction")?,
+                },
+                keys,
+                target: c
+                    .target
+                    .as_ref()
+                    .map(|t| self.target(t, cluster))
+                    .transpose()?
+                    .unwrap_or(Target::Primary),
+                read_target: c
+                    .read_target
+                    .as_ref()
+                    .map(|t| self.target(t, cluster))
+                    .transpose()?,
+                timeout,
+                retries,
+                read_your_writes: ryw,
+                region,
+            });
+        }
+        Ok(out)
+    }
+
+    fn network(
+        &self,
+        raw: &RawFile,
+        cluster: &Cluster,
+        clients: &[ClientSpec],
+    ) -> Result<NetworkConfig, ScenarioError> {
+        let default = RawNetwork::default();
+        let n = raw.network.as_ref().unwrap_or(&default);
+        let latency = self
+            .opt_duration(&n.latency, SimDuration::from_millis(1))?
+            .0;
+        let spread = self.opt_duration(&n.spread, SimDuration(latency / 4))?.0;
+        let dist = |latency: u64| -> Result<LatencyDist, ScenarioError> {
+            Ok(match n.distribution.unwrap_or(Distribution::Constant) {
+                Distribution::Constant => LatencyDist::Constant { us: latency },
+                Distribution::Uniform => LatencyDist::Uniform {
+                    min_us: latency.saturating_sub(spread),
+                    max_us: latency + spread,
+                },
+                Distribution::Normal => LatencyDist::Normal {
+                    mean_us: latency,
+                    stddev_us: spread,
+                },
+                Distribution::Exponential => LatencyDist::Exponential { mean_us: latency },
+                Distribution::LogNormal => {
+                    let sigma = n.sigma.as_ref().map_or(0.5, |s| *s.get_ref());
+                    if !(0.0..=5.0).contains(&sigma) {
+                        let s = n.sigma.as_ref().expect("given");
+                        return Err(self.err(s.span(), "sigma must be between 0 and 5"));
+                    }
+                    LatencyDist::LogNormal {
+                        median_us: latency,
+                        sigma: Real(sigma),
+                    }
+                }
+            })
+        };
+        let base = dist(latency)?;
+        let faults = LinkFaults {
+            drop: self.probability(&n.drop, "drop")?,
+            duplicate: self.probability(&n.duplicate, "duplicate")?,
+            reorder: self.probability(&n.reorder, "reorder")?,
+        };
+        let fifo = n.fifo.as_ref().is_some_and(|f| *f.get_ref());
+        if fifo && !faults.reorder.is_never() {
+            let r = n.reorder.as_ref().expect("reorder set");
+            return Err(self
+                .err(
+                    r.span(),
+                    "reorder contradicts fifo = true: FIFO links never reorder",
+                )
+                .with_help("remove one of the two"));
+        }
+        let regions = cluster.regions.len();
+        let mut region_latency = vec![None; regions * regions];
+        for rl in &n.region_latency {
+            let rl = rl.get_ref();
+            let find = |r: &S<String>| {
+                cluster
+                    .regions
+                    .iter()
+                    .position(|x| x == r.get_ref())
+                    .ok_or_else(|| {
+                        let e = self.err(r.span(), format!("there is no region `{}`", r.get_ref()));
+                        match did_you_mean(r.get_ref(), cluster.regions.iter().map(String::as_str))
+                        {
+                            Some(m) => e.with_help(format!("did you mean `{m}`?")),
+                            None => e.with_help(
+                                "declare regions in [cluster] regions = { name = [nodes...] }",
+                            ),
+                        }
+                    })
+            };
+            let (a, b) = (find(&rl.from)?, find(&rl.to)?);
+            let d = dist(self.duration(&rl.latency)?.0)?;
+            region_latency[a * regions + b] = Some(d.clone());
+            if rl.symmetric.unwrap_or(true) {
+                region_latency[b * regions + a] = Some(d);
+            }
+        }
+        let mut region_of: Vec<u16> = cluster.region_of.clone();
+        for c in clients {
+            region_of.extend(std::iter::repeat_n(c.region, c.processes as usize));
+        }
+        Ok(NetworkConfig {
+            latency: base.clone(),
+            faults,
+            reorder_delay: self.opt_duration(
+                &n.reorder_delay,
+                SimDuration((base.mean_us() * 4.0) as u64 + 1),
+            )?,
+            fifo,
+            region_of,
+            region_names: cluster.regions.clone(),
+            region_latency,
+        })
+    }
+
+    /// Resolves a node or client name to its endpoints.
+    fn endpoints(
+        &self,
+        name: &S<String>,
+        cluster: &Cluster,
+        clients: &[ClientSpec],
+    ) -> Result<Vec<EndpointId>, ScenarioError> {
+        if let Some(i) = cluster.names.iter().position(|n| n == name.get_ref()) {
+            return Ok(vec![EndpointId(i as u32)]);
+        }
+        let mut next = cluster.len() as u32;
+        for c in clients {
+            if &c.name == name.get_ref() {
+                return Ok((next..next + c.processes).map(EndpointId).collect());
+            }
+            next += c.processes;
+        }
+        let all: Vec<&str> = cluster
+            .names
+            .iter()
+            .chain(clients.iter().map(|c| &c.name))
+            .map(String::as_str)
+            .collect();
+        let e = self.err(
+            name.span(),
+            format!("there is no node or client `{}`", name.get_ref()),
+        );
+        Err(match did_you_mean(name.get_ref(), all.iter().copied()) {
+            Some(m) => e.with_help(format!("did you mean `{m}`?")),
+            None => e.with_help(format!("the nodes and clients are: {}", all.join(", "))),
+        })
+    }
+
+    fn timeline(
+        &self,
+        raw: &RawFile,
+        cluster: &Cluster,
+        clients: &[ClientSpec],
+        protocol: &dyn ProtocolEntry,
+    ) -> Result<Vec<TimedFault>, ScenarioError> {
+        if raw.timeline.len() > limits::TIMELINE_ENTRIES {
+            return Err(self.err(
+                raw.timeline[limits::TIMELINE_ENTRIES].span(),
+                format!("at most {} timeline entries", limits::TIMELINE_ENTRIES),
+            ));
+        }
+        let node = |n: &S<String>| node_by_name(self.file, self.source, cluster, n);
+        let mut out = Vec::new();
+        for entry in &raw.timeline {
+            let t = entry.get_ref();
+            let at = SimTime(self.duration(&t.at)?.0);
+            let mut actions: Vec<Fault> = Vec::new();
+            if let Some(n) = &t.crash {
+                actions.push(Fault::Crash(node(n)?));
+            }
+            if let Some(n) = &t.restart {
+                actions.push(Fault::Restart(node(n)?));
+            }
+            if let Some(n) = &t.pause {
+                actions.push(Fault::Pause(node(n)?));
+            }
+            if let Some(n) = &t.resume {
+                actions.push(Fault::Resume(node(n)?));
+            }
+            if let Some(groups) = &t.partition {
+                let mut seen = std::collections::BTreeSet::new();
+                let mut out_groups = Vec::new();
+                for g in groups {
+                    let mut eps = Vec::new();
+                    for name in g {
+                        for e in self.endpoints(name, cluster, clients)? {
+                            if !seen.insert(e) {
+                                return Err(self.err(
+                                    name.span(),
+                                    format!(
+                                        "`{}` is in two groups of the partition",
+                                        name.get_ref()
+                                    ),
+                                ));
+                            }
+                            eps.push(e);
+                        }
+                    }
+                    out_groups.push(eps);
+                }
+                if let Some(missing) = cluster.nodes().find(|n| !seen.contains(&n.endpoint())) {
+                    return Err(self.err(entry.span(), format!("the partition leaves out node `{}`", cluster.name(missing)))
+                        .with_help("every node must be in exactly one group (clients may be left out: they then reach every node)"));
+                }
+                actions.push(Fault::Partition(out_groups));
+            }
+            if let Some(c) = &t.cut {
+                for from in self.endpoints(&c.from, cluster, clients)? {
+                    for to in self.endpoints(&c.to, cluster, clients)? {
+                        actions.push(Fault::Cut { from, to });
+                    }
+                }
+            }
+            if t.heal == Some(true) {
+                actions.push(Fault::Heal);
+            }
+            if let Some(c) = &t.clock {
+                let offset_us = c
+                    .offset
+                    .as_ref()
+                    .map(|o| self.signed_us(o))
+                    .transpose()?
+                    .unwrap_or(0);
+                actions.push(Fault::Clock {
+                    node: node(&c.node)?,
+                    offset_us,
+                    drift_ppm: c.drift_ppm.unwrap_or(0),
+                });
+            }
+            if let Some(l) = &t.link {
+                let one = |x: &Option<S<String>>| -> Result<Option<EndpointId>, ScenarioError> {
+                    match x {
+                        None => Ok(None),
+                        Some(name) => {
+                            let eps = self.endpoints(name, cluster, clients)?;
+                            if eps.len() != 1 {
+                                return Err(self.err(
+                                    name.span(),
+                                    "a link names one node or one single-process client",
+                                ));
+                            }
+                            Ok(Some(eps[0]))
+                        }
+                    }
+                };
+                let faults = LinkFaults {
+                    drop: self.probability(&l.drop, "drop")?,
+                    duplicate: self.probability(&l.duplicate, "duplicate")?,
+                    reorder: self.probability(&l.reorder, "reorder")?,
+                };
+                actions.push(Fault::Link {
+                    from: one(&l.from)?,
+                    to: one(&l.to)?,
+                    faults,
+                });
+            }
+            if let Some(n) = &t.promote {
+                if !protocol.commands().contains(&"promote") {
+                    return Err(self.err(
+                        n.span(),
+                        format!("protocol `{}` has no manual promote", protocol.name()),
+                    ));
+                }
+                actions.push(Fault::Command {
+                    node: node(n)?,
+                    command: Command::Promote,
+                });
+            }
+            for (id, make) in [
+                (t.drop_message, Fault::DropMessage as fn(u64) -> Fault),
+                (t.duplicate_message, Fault::DuplicateMessage),
+                (t.deliver_next, Fault::DeliverNext),
+            ] {
+                if let Some(id) = id {
+                    actions.push(make(id));
+                }
+            }
+            if actions.len() > 1 {
+                return Err(self
+                    .err(
+                        entry.span(),
+                        format!(
+                            "a timeline entry takes one action, this one has {}",
+                            actions.len()
+                        ),
+                    )
+                    .with_help("split it into several [[timeline]] entries at the same time"));
+            }
+            if t.wait.is_some() && t.note.is_none() {
+                return Err(self.err(entry.span(), "`wait` goes with a `note`"));
+            }
+            if actions.is_empty() && t.note.is_none() {
+                return Err(self.err(entry.span(), "this timeline entry does nothing").with_help(
+                    "give it an action (crash, restart, pause, resume, partition, cut, heal, clock, link, promote, drop_message, duplicate_message, deliver_next) or a note",
+                ));
+            }
+            if let Some(text) = &t.note {
+                out.push(TimedFault {
+                    at,
+                    step: t.step,
+                    fault: Fault::Note {
+                        text: text.trim().to_string(),
+                        pause: t.wait.unwrap_or(false),
+                    },
+                    origin: Origin::Timeline,
+                });
+            }
+            if let Some(a) = actions.pop() {
+                out.push(TimedFault {
+                    at,
+                    step: t.step,
+                    fault: a,
+                    origin: Origin::Timeline,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn nemesis(
+        &self,
+        raw: &RawFile,
+        duration: SimDuration,
+    ) -> Result<Option<NemesisConfig>, ScenarioError> {
+        let Some(n) = &raw.nemesis else {
+            return Ok(None);
+        };
+        let n = n.get_ref();
+        let names = ["crash", "pause", "partition", "clock", "loss"];
+        let mut faults = Vec::new();
+        for f in &n.faults {
+            faults.push(match f.get_ref().as_str() {
+                "crash" => NemesisFault::Crash,
+                "pause" => NemesisFault::Pause,
+                "partition" => NemesisFault::Partition,
+                "clock" => NemesisFault::Clock,
+                "loss" => NemesisFault::Loss,
+                other => {
+                    let e = self.err(
+                        f.span(),
+                        format!(
+                            "unknown nemesis fault `{other}`: expected one of {}",
+                            names.join(", ")
+                        ),
+                    );
+                    return Err(match did_you_mean(other, names) {
+                        Some(m) => e.with_help(format!("did you mean `{m}`?")),
+                        None => e,
+                    });
+                }
+            });
+        }
+        let mean_interval = self.duration(&n.interval)?;
+        if mean_interval.0 == 0 {
+            return Err(self.err(n.interval.span(), "interval must be more than zero"));
+        }
+        let loss = n.loss.as_ref().map_or(0.2, |l| *l.get_ref());
+        if !(0.0..=1.0).contains(&loss) {
+            return Err(self.err(
+                n.loss.as_ref().expect("given").span(),
+                "loss must be a probability between 0 and 1",
+            ));
+        }
+        Ok(Some(NemesisConfig {
+            faults,
+            mean_interval,
+            heal_after: self.opt_duration(&n.heal_after, SimDuration(mean_interval.0 / 2))?,
+            start: SimTime(self.opt_duration(&n.start, SimDuration::ZERO)?.0),
+            stop: SimTime(
+                self.opt_duration(&n.stop, SimDuration(duration.0 * 3 / 4))?
+                    .0,
+            ),
+            clock_skew: self.opt_duration(&n.clock_skew, SimDuration::from_millis(100))?,
+            loss,
+        }))
+    }
+
+    fn expectations(
+        &self,
+        raw: &RawFile,
+        protocol: &dyn ProtocolEntry,
+    ) -> Result<Vec<Expectation>, ScenarioError> {
+        let mut out = Vec::new();
+        for e in &raw.expect {
+            let x = e.get_ref();
+            match (&x.check, &x.metric) {
+                (Some(check), None) => {
+                    let names: Vec<&str> = protocol.checks().iter().map(|c| c.0).collect();
+                    if !names.contains(&check.get_ref().as_str()) {
+                        let err = self.err(
+                            check.span(),
+                            format!(
+                                "protocol `{}` has no check `{}`",
+                                protocol.name(),
+                                check.get_ref()
+                            ),
+                        );
+                        return Err(match did_you_mean(check.get_ref(), names.iter().copied()) {
+                            Some(m) => err.with_help(format!("did you mean `{m}`?")),
+                            None => err.with_help(format!("its checks are: {}", names.join(", "))),
+                        });
+                    }
+                    if x.at_least.is_some() || x.at_most.is_some() {
+                        return Err(
+                            self.err(e.span(), "at_least / at_most go with `metric`, not `check`")
+                        );
+                    }
+                    out.push(Expectation::Check {
+                        name: check.get_ref().clone(),
+                        holds: x.holds.unwrap_or(true),
+                    });
+                }
+                (None, Some(metric)) => {
+                    let names: Vec<&str> = protocol
+                        .metrics()
+                        .iter()
+                        .map(|m| m.0)
+                        .chain(protocols::GENERIC_METRICS.iter().map(|m| m.0))
+                        .collect();
+                    if !names.contains(&metric.get_ref().as_str()) {
+                        let err = self.err(
+                            metric.span(),
+                            format!(
+                                "protocol `{}` has no metric `{}`",
+                                protocol.name(),
+                                metric.get_ref()
+                            ),
+                        );
+                        return Err(
+                            match did_you_mean(metric.get_ref(), names.iter().copied()) {
+                                Some(m) => err.with_help(format!("did you mean `{m}`?")),
+                                None => {
+                                    err.with_help(format!("its metrics are: {}", names.join(", ")))
+                                }
+                            },
+                        );
+                    }
+                    if x.holds.is_some() {
+                        return Err(self.err(e.span(), "`holds` goes with `check`, not `metric`"));
+                    }
+                    if x.at_least.is_none() && x.at_most.is_none() {
+                        return Err(self.err(
+                            e.span(),
+                            "a metric expectation needs at_least, at_most, or both",
+                        ));
+                    }
+                    out.push(Expectation::Metric {
+                        name: metric.get_ref().clone(),
+                        at_least: x.at_least,
+                        at_most: x.at_most,
+                    });
+                }
+                _ => {
+                    return Err(self.err(
+                        e.span(),
+                        "an [[expect]] entry names either a `check` or a `metric`",
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,137 @@
+//! The object-safe driver over the generic engine (design rule 4).
+//!
+//! `Sim<P, C>` is monomorphised per protocol for speed; everything outside
+//! the engine — the CLI, the TUI, the checkers' harness, the shrinker —
+//! drives a `Box<dyn Driver>` and never names a protocol type.
+
+use super::engine::{InFlight, InterventionError, NodeStatus, Sim, Stats, StepRecord};
+use super::fault::{Fault, TimedFault};
+use super::hash::Digest;
+use super::network::EndpointId;
+use super::time::SimTime;
+use super::trace::Trace;
+use crate::check::{Checker, History, Report};
+use crate::nodes::{NodeId, NodeView, Protocol};
+use std::any::Any;
+
+/// An opaque snapshot of a run, restorable into the driver that took it.
+pub struct Snapshot(Box<dyn Any>);
+
+/// A node as the generic views show it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct NodeSummary {
+    pub name: String,
+    pub status: NodeStatus,
+    /// Local clock minus real time, in µs.
+    pub clock_offset_us: i64,
+    /// The protocol's view; `None` while the node is down.
+    pub view: Option<NodeView>,
+}
+
+pub trait Driver {
+    fn protocol(&self) -> &'static str;
+    fn now(&self) -> SimTime;
+    fn stats(&self) -> Stats;
+    /// Processes one event; `None` when nothing is left.
+    fn step(&mut self) -> Option<StepRecord>;
+    fn run_until(&mut self, until: SimTime);
+    /// See [`Sim::run_until_quiet`].
+    fn run_until_quiet(&mut self, limit: SimTime) -> bool;
+    fn intervene(&mut self, fault: Fault) -> Result<StepRecord, InterventionError>;
+    fn snapshot(&self) -> Snapshot;
+    /// Restores a snapshot taken from this driver. Panics on a snapshot of
+    /// another protocol, which is a programming error.
+    fn restore(&mut self, snapshot: &Snapshot);
+    fn state_hash(&self) -> Digest;
+    /// The trace digest (`None` at trace level `off`).
+    fn digest(&self) -> Option<Digest>;
+    fn trace(&self) -> &Trace;
+    fn history(&self) -> &History;
+    fn report(&self) -> Report;
+    fn nodes(&self) -> Vec<NodeSummary>;
+    fn in_flight(&self) -> Vec<InFlight>;
+    fn endpoint_name(&self, e: EndpointId) -> String;
+    fn applied_faults(&self) -> &[TimedFault];
+    fn scheduled_faults(&self) -> &[TimedFault];
+    /// Observations so far, as text (for reports and the TUI).
+    fn observation_log(&self) -> Vec<(crate::check::At, NodeId, String)>;
+}
+
+impl<P: Protocol, C: Checker<P> + 'static> Driver for Sim<P, C> {
+    fn protocol(&self) -> &'static str {
+        P::NAME
+    }
+    fn now(&self) -> SimTime {
+        Sim::now(self)
+    }
+    fn stats(&self) -> Stats {
+        Sim::stats(self)
+    }
+    fn step(&mut self) -> Option<StepRecord> {
+        Sim::step(self)
+    }
+    fn run_until(&mut self, until: SimTime) {
+        Sim::run_until(self, until)
+    }
+    fn run_until_quiet(&mut self, limit: SimTime) -> bool {
+        Sim::run_until_quiet(self, limit)
+    }
+    fn intervene(&mut self, fault: Fault) -> Result<StepRecord, InterventionError> {
+        Sim::intervene(self, fault)
+    }
+    fn snapshot(&self) -> Snapshot {
+        Snapshot(Box::new(Sim::snapshot(self)))
+    }
+    fn restore(&mut self, snapshot: &Snapshot) {
+        let snap = snapshot
+            .0
+            .downcast_ref()
+            .expect("a snapshot is restored into the driver that took it");
+        Sim::restore(self, snap)
+    }
+    fn state_hash(&self) -> Digest {
+        Sim::state_hash(self)
+    }
+    fn digest(&self) -> Option<Digest> {
+        Sim::trace(self).digest()
+    }
+    fn trace(&self) -> &Trace {
+        Sim::trace(self)
+    }
+    fn history(&self) -> &History {
+        Sim::history(self)
+    }
+    fn report(&self) -> Report {
+        Sim::report(self)
+    }
+    fn nodes(&self) -> Vec<NodeSummary> {
+        self.config()
+            .cluster
+            .nodes()
+            .map(|n| NodeSummary {
+                name: self.config().cluster.name(n).to_string(),
+                status: self.node_status(n),
+                clock_offset_us: self.node_clock_offset_us(n),
+                view: self.node_view(n),
+            })
+            .collect()
+    }
+    fn in_flight(&self) -> Vec<InFlight> {
+        Sim::in_flight(self)
+    }
+    fn endpoint_name(&self, e: EndpointId) -> String {
+        Sim::endpoint_name(self, e)
+    }
+    fn applied_faults(&self) -> &[TimedFault] {
+        Sim::applied_faults(self)
+    }
+    fn scheduled_faults(&self) -> &[TimedFault] {
+        Sim::scheduled_faults(self)
+    }
+    fn observation_log(&self) -> Vec<(crate::check::At, NodeId, String)> {
+        self.observations()
+            .iter()
+            .map(|o| (o.at, o.node, format!("{:?}", o.observation)))
+            .collect()
+    }
+}

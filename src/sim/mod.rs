@@ -1,0 +1,20 @@
+//! The simulation engine: virtual time, the event queue, seeded RNG
+//! streams, the network, faults, the trace, and the object-safe
+//! [`Driver`] that the CLI, the TUI and the checkers use.
+
+pub mod driver;
+pub mod engine;
+pub mod fault;
+pub mod hash;
+pub mod network;
+pub mod rng;
+pub mod time;
+pub mod trace;
+
+pub use driver::{Driver, NodeSummary, Snapshot};
+pub use engine::{InFlight, InterventionError, NodeStatus, Sim, SimConfig, Stats, StepRecord};
+pub use fault::{Fault, Origin, TimedFault};
+pub use hash::Digest;
+pub use network::EndpointId;
+pub use time::{SimDuration, SimTime};
+pub use trace::{TraceEvent, TraceKind, TraceLevel};

@@ -1,0 +1,390 @@
+//! The simulated network: latency, loss, duplication, reordering, FIFO
+//! links, regions and partitions.
+//!
+//! Every fault knob lives here, in [`NetworkConfig`] and [`LinkFaults`], and
+//! every random decision about a message is one of the small predicates in
+//! [`Network::route`], drawing from the stream of the message's directed
+//! link only. A message on link `a → b` never consumes randomness of link
+//! `c → d`, so dropping or adding one fault changes nothing on unrelated
+//! links (design rule 1).
+//!
+//! Draw order per message on a link (fixed, part of the digest contract):
+//! loss, latency, reorder, then duplication and the copy's latency.
+
+use super::rng::{Probability, RngStream, StreamKind};
+use super::time::{SimDuration, SimTime};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// An endpoint of the network: a node (`0..nodes`) or a client process slot
+/// (`nodes..`). Clients sit on the network like nodes (design rule 5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct EndpointId(pub u32);
+
+/// A float that hashes by its bits, for the few real-valued parameters kept
+/// in hashed state (log-normal σ).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Real(pub f64);
+impl std::hash::Hash for Real {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0.to_bits());
+    }
+}
+
+/// The one-way delay of a message, drawn per message. All times in µs.
+#[derive(Clone, Debug, PartialEq, Hash)]
+pub enum LatencyDist {
+    /// Always exactly this long.
+    Constant { us: u64 },
+    /// Uniform in `[min_us, max_us]`.
+    Uniform { min_us: u64, max_us: u64 },
+    /// Normal with this mean and standard deviation, cut off at zero.
+    Normal { mean_us: u64, stddev_us: u64 },
+    /// Exponential with this mean (memoryless: a long tail of slow messages).
+    Exponential { mean_us: u64 },
+    /// Log-normal with this median and shape σ: the heavy tail measured on
+    /// real networks.
+    LogNormal { median_us: u64, sigma: Real },
+}
+
+impl LatencyDist {
+    /// Draws one delay. `Constant` draws nothing.
+    pub fn sample(&self, rng: &mut RngStream) -> SimDuration {
+        let us = match *self {
+            LatencyDist::Constant { us } => return SimDuration(us),
+            LatencyDist::Uniform { min_us, max_us } => {
+                return SimDuration(min_us + rng.below(max_us - min_us + 1));
+            }
+            LatencyDist::Normal { mean_us, stddev_us } => {
+                mean_us as f64 + stddev_us as f64 * rng.standard_normal()
+            }
+            LatencyDist::Exponential { mean_us } => rng.exponential(mean_us as f64),
+            LatencyDist::LogNormal { median_us, sigma } => {
+                median_us as f64 * libm::exp(sigma.0 * rng.standard_normal())
+            }
+        };
+        SimDuration(if us <= 0.0 { 0 } else { us.round() as u64 })
+    }
+
+    /// The distribution's mean, in µs (for reports and default reorder
+    /// delays).
+    pub fn mean_us(&self) -> f64 {
+        match *self {
+            LatencyDist::Constant { us } => us as f64,
+            LatencyDist::Uniform { min_us, max_us } => (min_us + max_us) as f64 / 2.0,
+            LatencyDist::Normal { mean_us, .. } | LatencyDist::Exponential { mean_us } => {
+                mean_us as f64
+            }
+            LatencyDist::LogNormal { median_us, sigma } => {
+                median_us as f64 * libm::exp(sigma.0 * sigma.0 / 2.0)
+            }
+        }
+    }
+}
+
+/// Per-link fault probabilities. A timeline entry can change them for one
+/// link, or for all links, mid-run.
+#[derive(Clone, Debug, Default, PartialEq, Hash)]
+pub struct LinkFaults {
+    /// Probability a message is lost.
+    pub drop: Probability,
+    /// Probability a delivered message is delivered a second time (the copy
+    /// gets its own latency draw).
+    pub duplicate: Probability,
+    /// Probability a message is held back by an extra delay drawn uniformly
+    /// from `[0, reorder_delay]`, so that later messages overtake it.
+    pub reorder: Probability,
+}
+
+/// The network as the scenario describes it. Immutable during a run; the
+/// parts faults can change live in [`Network`].
+#[derive(Clone, Debug)]
+pub struct NetworkConfig {
+    /// Latency within a region (or everywhere, without regions).
+    pub latency: LatencyDist,
+    /// Fault probabilities on every link unless a link overrides them.
+    pub faults: LinkFaults,
+    /// Largest extra delay of a reordered message.
+    pub reorder_delay: SimDuration,
+    /// Deliver messages on each link in the order they were sent.
+    pub fifo: bool,
+    /// Region of each endpoint (index into `region_names`).
+    pub region_of: Vec<u16>,
+    pub region_names: Vec<String>,
+    /// Latency between regions, `region_latency[a * regions + b]`; `None`
+    /// falls back to `latency`.
+    pub region_latency: Vec<Option<LatencyDist>>,
+}
+
+/// Why a message was not delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DropReason {
+    /// The link's loss probability fired.
+    Loss,
+    /// A partition or one-way cut separates sender and receiver.
+    Partition,
+    /// The receiver was crashed when the message arrived.
+    NodeDown,
+    /// Dropped by hand (an intervention).
+    Intervention,
+}
+
+/// What the network decided for one message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    Drop(DropReason),
+    Deliver {
+        at: SimTime,
+        /// A second copy, when duplication fired.
+        duplicate_at: Option<SimTime>,
+    },
+}
+
+/// The network's live state: partitions, cuts, per-link overrides, the link
+/// RNG streams and FIFO bookkeeping. Part of the snapshotted state.
+#[derive(Clone, Debug, Hash)]
+pub struct Network {
+    config: Arc<NetworkConfig>,
+    endpoints: usize,
+    /// Partition group of each endpoint; group 0 reaches everyone (clients
+    /// that a partition does not name).
+    group: Vec<u16>,
+    /// One-way cuts `(from, to)`.
+    cuts: BTreeSet<(u32, u32)>,
+    /// Per-link fault overrides, `links[from * endpoints + to]`; `None` uses
+    /// the config's faults.
+    overrides: Vec<Option<LinkFaults>>,
+    rng: Vec<RngStream>,
+    /// Latest arrival scheduled on each link (FIFO links only).
+    fifo_tail: Vec<SimTime>,
+}
+
+impl std::hash::Hash for NetworkConfig {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {
+        // Immutable for the whole run: nothing that changes lives here.
+    }
+}
+
+impl Network {
+    pub fn new(config: Arc<NetworkConfig>, endpoints: usize, seed: u64) -> Self {
+        let mut rng = Vec::with_capacity(endpoints * endpoints);
+        for from in 0..endpoints {
+            for to in 0..endpoints {
+                rng.push(RngStream::new(
+                    seed,
+                    StreamKind::Link,
+                    from as u64,
+                    to as u64,
+                ));
+            }
+        }
+        Network {
+            fifo_tail: if config.fifo {
+                vec![SimTime::ZERO; endpoints * endpoints]
+            } else {
+                Vec::new()
+            },
+            config,
+            endpoints,
+            group: vec![0; endpoints],
+            cuts: BTreeSet::new(),
+            overrides: vec![None; endpoints * endpoints],
+            rng,
+        }
+    }
+
+    pub fn config(&self) -> &NetworkConfig {
+        &self.config
+    }
+
+    /// Can a message from `from` reach `to` right now?
+    #[inline]
+    pub fn reachable(&self, from: EndpointId, to: EndpointId) -> bool {
+        let (gf, gt) = (self.group[from.0 as usize], self.group[to.0 as usize]);
+        (gf == 0 || gt == 0 || gf == gt)
+            && (self.cuts.is_empty() || !self.cuts.contains(&(from.0, to.0)))
+    }
+
+    /// Splits the network into groups; endpoints not named keep reaching
+    /// everyone. Replaces any earlier partition (cuts stay).
+    pub fn partition(&mut self, groups: &[Vec<EndpointId>]) {
+        self.group.iter_mut().for_each(|g| *g = 0);
+        for (i, members) in groups.iter().enumerate() {
+            for e in members {
+                self.group[e.0 as usize] = i as u16 + 1;
+            }
+        }
+    }
+
+    /// Cuts the link `from → to` only (messages the other way still pass).
+    pub fn cut(&mut self, from: EndpointId, to: EndpointId) {
+        self.cuts.insert((from.0, to.0));
+    }
+
+    /// Removes every partition and cut. Link fault overrides stay: they are
+    /// a property of the links, not a partition.
+    pub fn heal(&mut self) {
+        self.group.iter_mut().for_each(|g| *g = 0);
+        self.cuts.clear();
+    }
+
+    /// Sets the fault probabilities of one link (`Some`) or of all links.
+    pub fn set_link_faults(
+        &mut self,
+        from: Option<EndpointId>,
+        to: Option<EndpointId>,
+        faults: LinkFaults,
+    ) {
+        for f in 0..self.endpoints {
+            for t in 0..self.endpoints {
+                if from.is_none_or(|x| x.0 as usize == f) && to.is_none_or(|x| x.0 as usize == t) {
+                    self.overrides[f * self.endpoints + t] = Some(faults.clone());
+                }
+            }
+        }
+    }
+
+    /// A human description of the partition state, e.g. `{n1} | {n2 n3}`.
+    pub fn groups(&self) -> Vec<Vec<EndpointId>> {
+        let max = self.group.iter().copied().max().unwrap_or(0);
+        (1..=max)
+            .map(|g| {
+                (0..self.endpoints)
+                    .filter(|&e| self.group[e] == g)
+                    .map(|e| EndpointId(e as u32))
+                    .collect()
+            })
+            .filter(|v: &Vec<_>| !v.is_empty())
+            .collect()
+    }
+
+    pub fn cuts(&self) -> impl Iterator<Item = (EndpointId, EndpointId)> + '_ {
+        self.cuts
+            .iter()
+            .map(|&(a, b)| (EndpointId(a), EndpointId(b)))
+    }
+
+    fn latency_for(&self, from: EndpointId, to: EndpointId) -> &LatencyDist {
+        let cfg = &*self.config;
+        if cfg.region_names.len() > 1 {
+            let (ra, rb) = (
+                cfg.region_of[from.0 as usize] as usize,
+                cfg.region_of[to.0 as usize] as usize,
+            );
+            if let Some(Some(d)) = cfg.region_latency.get(ra * cfg.region_names.len() + rb) {
+                return d;
+            }
+        }
+        &cfg.latency
+    }
+
+    /// Decides the fate of one message sent at `now` on `from → to`.
+    pub fn route(&mut self, from: EndpointId, to: EndpointId, now: SimTime) -> Route {
+        if !self.reachable(from, to) {
+            return Route::Drop(DropReason::Partition);
+        }
+        let link = from.0 as usize * self.endpoints + to.0 as usize;
+        let faults = self.overrides[link].as_ref().unwrap_or(&self.config.faults);
+        let (drop, dup, reorder) = (faults.drop, faults.duplicate, faults.reorder);
+        // Borrow the latency distribution by value-cheap clone only when it
+        // draws; constant latency (the common case) costs nothing.
+        let dist = self.latency_for(from, to).clone();
+        let reorder_delay = self.config.reorder_delay;
+        let rng = &mut self.rng[link];
+        if rng.chance(drop) {
+            return Route::Drop(DropReason::Loss);
+        }
+        let mut at = now.after(dist.sample(rng));
+        if rng.chance(reorder) {
+            at = at.after(SimDuration(rng.below(reorder_delay.0 + 1)));
+        }
+        let duplicate_at = if rng.chance(dup) {
+            Some(now.after(dist.sample(rng)))
+        } else {
+            None
+        };
+        if self.config.fifo {
+            let tail = &mut self.fifo_tail[link];
+            at = at.max(*tail);
+            *tail = at;
+        }
+        Route::Deliver { at, duplicate_at }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(fifo: bool) -> Arc<NetworkConfig> {
+        Arc::new(NetworkConfig {
+            latency: LatencyDist::Uniform {
+                min_us: 1_000,
+                max_us: 9_000,
+            },
+            faults: LinkFaults::default(),
+            reorder_delay: SimDuration::from_millis(10),
+            fifo,
+            region_of: vec![0; 3],
+            region_names: vec!["default".into()],
+            region_latency: vec![None],
+        })
+    }
+
+    /// FIFO links never let a later message arrive before an earlier one.
+    #[test]
+    fn fifo_links_keep_send_order() {
+        let mut net = Network::new(config(true), 3, 9);
+        let mut last = SimTime::ZERO;
+        for i in 0..200 {
+            match net.route(EndpointId(0), EndpointId(1), SimTime(i * 100)) {
+                Route::Deliver { at, .. } => {
+                    assert!(at >= last);
+                    last = at;
+                }
+                Route::Drop(r) => panic!("no loss configured, got {r:?}"),
+            }
+        }
+    }
+
+    /// A one-way cut stops one direction only; heal restores both.
+    #[test]
+    fn one_way_cut_and_heal() {
+        let mut net = Network::new(config(false), 3, 9);
+        net.cut(EndpointId(0), EndpointId(1));
+        assert!(!net.reachable(EndpointId(0), EndpointId(1)));
+        assert!(net.reachable(EndpointId(1), EndpointId(0)));
+        net.partition(&[vec![EndpointId(0)], vec![EndpointId(1)]]);
+        assert!(!net.reachable(EndpointId(1), EndpointId(0)));
+        assert!(
+            net.reachable(EndpointId(2), EndpointId(0)),
+            "unnamed endpoints reach everyone"
+        );
+        net.heal();
+        assert!(net.reachable(EndpointId(0), EndpointId(1)));
+    }
+
+    /// Changing one link's faults leaves another link's draws untouched.
+    #[test]
+    fn links_draw_independently() {
+        let mut a = Network::new(config(false), 3, 5);
+        let mut b = Network::new(config(false), 3, 5);
+        b.set_link_faults(
+            Some(EndpointId(0)),
+            Some(EndpointId(1)),
+            LinkFaults {
+                drop: Probability::new(0.5),
+                ..Default::default()
+            },
+        );
+        for i in 0..50 {
+            let _ = b.route(EndpointId(0), EndpointId(1), SimTime(i));
+            assert_eq!(
+                a.route(EndpointId(2), EndpointId(1), SimTime(i)),
+                b.route(EndpointId(2), EndpointId(1), SimTime(i))
+            );
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! The trace: what happened, at three levels (design rule 8).
+//!
+//! - `off`: nothing is recorded, not even the digest (benchmarks only);
+//! - `digest`: a running XXH3-128 over a canonical fixed-width encoding of
+//!   every event — enough to tell whether two runs were identical, at
+//!   nearly full speed;
+//! - `full`: the digest plus every event, with human text.
+//!
+//! The trace lives outside the snapshotted simulation state; rewinding
+//! truncates it.
+
+use super::hash::Digest;
+use serde::Serialize;
+use xxhash_rust::xxh3::Xxh3;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
+pub enum TraceLevel {
+    Off,
+    Digest,
+    Full,
+}
+
+/// The kinds of trace event. The numbering is part of the digest encoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[repr(u8)]
+pub enum TraceKind {
+    Start = 1,
+    Send = 2,
+    Deliver = 3,
+    Drop = 4,
+    Duplicate = 5,
+    Timer = 6,
+    Persisted = 7,
+    Invoke = 8,
+    Complete = 9,
+    Retry = 10,
+    Crash = 11,
+    Restart = 12,
+    Pause = 13,
+    Resume = 14,
+    Partition = 15,
+    Heal = 16,
+    Clock = 17,
+    Link = 18,
+    Command = 19,
+    Observation = 20,
+    Note = 21,
+    Hold = 22,
+}
+
+/// One trace event. `node` and `peer` are endpoint indices (`u32::MAX`:
+/// none), `msg` a message id (0: none).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TraceEvent {
+    pub step: u64,
+    pub time_us: u64,
+    pub kind: TraceKind,
+    #[serde(skip_serializing_if = "is_none_u32")]
+    pub node: u32,
+    #[serde(skip_serializing_if = "is_none_u32")]
+    pub peer: u32,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub msg: u64,
+    pub text: String,
+}
+
+fn is_none_u32(x: &u32) -> bool {
+    *x == u32::MAX
+}
+fn is_zero(x: &u64) -> bool {
+    *x == 0
+}
+
+pub const NONE: u32 = u32::MAX;
+
+/// The trace of one run.
+#[derive(Clone)]
+pub struct Trace {
+    level: TraceLevel,
+    hasher: Xxh3,
+    count: u64,
+    events: Vec<TraceEvent>,
+}
+
+/// Where a trace was, for rewinding.
+#[derive(Clone)]
+pub struct TraceMark {
+    hasher: Xxh3,
+    count: u64,
+    events: usize,
+}
+
+impl Trace {
+    pub fn new(level: TraceLevel) -> Self {
+        Trace {
+            level,
+            hasher: Xxh3::new(),
+            count: 0,
+            events: Vec::new(),
+        }
+    }
+    pub fn level(&self) -> TraceLevel {
+        self.level
+    }
+    /// Whether human text is wanted (build it only then).
+    #[inline]
+    pub fn full(&self) -> bool {
+        self.level == TraceLevel::Full
+    }
+    #[inline]
+    pub fn on(&self) -> bool {
+        self.level != TraceLevel::Off
+    }
+
+    /// Records one event. `payload` is a canonical hash of the message or
+    /// detail (0 when there is none); `text` is only called at `full`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn record(
+        &mut self,
+        step: u64,
+        time_us: u64,
+        kind: TraceKind,
+        node: u32,
+        peer: u32,
+        msg: u64,
+        payload: u64,
+        text: impl FnOnce() -> String,
+    ) {
+        if self.level == TraceLevel::Off {
+            return;
+        }
+        let mut buf = [0u8; 41];
+        buf[0..8].copy_from_slice(&step.to_le_bytes());
+        buf[8..16].copy_from_slice(&time_us.to_le_bytes());
+        buf[16] = kind as u8;
+        buf[17..21].copy_from_slice(&node.to_le_bytes());
+        buf[21..25].copy_from_slice(&peer.to_le_bytes());
+        buf[25..33].copy_from_slice(&msg.to_le_bytes());
+        buf[33..41].copy_from_slice(&payload.to_le_bytes());
+        self.hasher.update(&buf);
+        self.count += 1;
+        if self.level == TraceLevel::Full {
+            self.events.push(TraceEvent {
+                step,
+                time_us,
+                kind,
+                node,
+                peer,
+                msg,
+                text: text(),
+            });
+        }
+    }
+
+    /// The digest of everything recorded so far (`None` at level `off`).
+    pub fn digest(&self) -> Option<Digest> {
+        (self.level != TraceLevel::Off).then(|| Digest(self.hasher.digest128()))
+    }
+    /// Events recorded (at every level but `off`).
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+    /// The events, at level `full` (empty otherwise).
+    pub fn events(&self) -> &[TraceEvent] {
+        &self.events
+    }
+    pub fn mark(&self) -> TraceMark {
+        TraceMark {
+            hasher: self.hasher.clone(),
+            count: self.count,
+            events: self.events.len(),
+        }
+    }
+    pub fn rewind(&mut self, mark: &TraceMark) {
+        self.hasher = mark.hasher.clone();
+        self.count = mark.count;
+        self.events.truncate(mark.events);
+    }
+}
