@@ -1,9 +1,9 @@
 //! The `distlab` command line: one file per subcommand.
 
-mod bench;
-mod list;
-mod run;
-mod validate;
+pub mod bench;
+pub mod list;
+pub mod run;
+pub mod validate;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};

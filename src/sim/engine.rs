@@ -940,19 +940,16 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 if let Some(c) = self.checker.as_mut() {
                     c.on_observation(at, node, &obs);
                 }
-                if self.trace.full() {
-                    let text = format!("{obs:?}");
-                    self.trace.record(
-                        step,
-                        now.0,
-                        TraceKind::Observation,
-                        node.0,
-                        NONE,
-                        0,
-                        0,
-                        || text,
-                    );
-                }
+                self.trace.record(
+                    step,
+                    now.0,
+                    TraceKind::Observation,
+                    node.0,
+                    NONE,
+                    0,
+                    0,
+                    || format!("{obs:?}"),
+                );
                 if self.cfg.record_history {
                     self.observations.push(ObservationRecord {
                         at,
@@ -963,8 +960,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             }
         }
         for text in out.notes.drain(..) {
-            self.trace
-                .record(step, now.0, TraceKind::Note, node.0, NONE, 0, 0, || text);
+            self.trace.annotate(step, now.0, node.0, text);
         }
         self.out = out;
         // Writes that completed within the step report back now, after the

@@ -154,6 +154,23 @@ impl Trace {
         }
     }
 
+    /// Records a human annotation (a protocol's note) at level `full` only.
+    /// Notes are commentary, not behaviour: they stay out of the digest, so
+    /// the digest is the same at every level.
+    pub fn annotate(&mut self, step: u64, time_us: u64, node: u32, text: String) {
+        if self.level == TraceLevel::Full {
+            self.events.push(TraceEvent {
+                step,
+                time_us,
+                kind: TraceKind::Note,
+                node,
+                peer: NONE,
+                msg: 0,
+                text,
+            });
+        }
+    }
+
     /// The digest of everything recorded so far (`None` at level `off`).
     pub fn digest(&self) -> Option<Digest> {
         (self.level != TraceLevel::Off).then(|| Digest(self.hasher.digest128()))

@@ -55,8 +55,9 @@ pub struct ReplicationChecker {
     primaries: BTreeMap<u64, NodeId>,
     /// Where each value was written by its primary.
     position: BTreeMap<Value, Pos>,
-    /// When the primary appended `(epoch, index)` (for lag).
-    appended_at: BTreeMap<Pos, SimTime>,
+    /// What the primary of `epoch` appended at `index`: the value, and the
+    /// entry before it (`(epoch, value)`), with the time (for lag).
+    appended: BTreeMap<Pos, (Value, Option<(u64, Value)>, SimTime)>,
     lag_sum_us: u128,
     lag_max_us: u64,
     lag_samples: u64,
@@ -161,7 +162,7 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
             logs: vec![Vec::new(); cluster.len()],
             primaries: BTreeMap::new(),
             position: BTreeMap::new(),
-            appended_at: BTreeMap::new(),
+            appended: BTreeMap::new(),
             lag_sum_us: 0,
             lag_max_us: 0,
             lag_samples: 0,
@@ -188,31 +189,35 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                 let i = entry.index as usize;
                 debug_assert_eq!(log.len() + 1, i, "a log grows at its end");
                 log.truncate(i - 1);
+                let before = log.last().copied();
                 log.push((entry.epoch, entry.value));
+                let pos = (entry.epoch, entry.index);
                 if from == node {
-                    self.position
-                        .entry(entry.value)
-                        .or_insert((entry.epoch, entry.index));
-                    self.appended_at.insert((entry.epoch, entry.index), at.time);
+                    self.position.entry(entry.value).or_insert(pos);
+                    self.appended.insert(pos, (entry.value, before, at.time));
                     return;
                 }
-                if let Some(t) = self.appended_at.get(&(entry.epoch, entry.index)) {
-                    let lag = at.time.since(*t).0;
-                    self.lag_sum_us += lag as u128;
-                    self.lag_max_us = self.lag_max_us.max(lag);
-                    self.lag_samples += 1;
-                }
-                // The replica's entry and the one before it must be the
-                // primary's (by induction, the whole prefix then is).
-                let primary_log = &self.logs[from.index()];
-                let mine = &self.logs[node.index()];
-                for j in [i, i - 1].into_iter().filter(|&j| j >= 1) {
-                    if primary_log.get(j - 1) != mine.get(j - 1) {
-                        let (r, p) = (self.name(node).to_string(), self.name(from).to_string());
+                // Log matching, per epoch: the replica's entry is the one the
+                // primary of that epoch appended there, and so is the entry
+                // before it (by induction, so is the whole prefix).
+                match self.appended.get(&pos) {
+                    Some(&(value, prev, t)) if value == entry.value && prev == before => {
+                        let lag = at.time.since(t).0;
+                        self.lag_sum_us += lag as u128;
+                        self.lag_max_us = self.lag_max_us.max(lag);
+                        self.lag_samples += 1;
+                    }
+                    found => {
+                        let r = self.name(node).to_string();
+                        let p = self.name(from).to_string();
+                        let why = if found.is_none() {
+                            "an entry no primary of that epoch appended"
+                        } else {
+                            "a different history"
+                        };
                         self.prefix.record(at, || {
-                            format!("{r}'s log differs from primary {p}'s at index {j}")
+                            format!("{r} copied index {i} (epoch {}) from {p} with {why}: its log is not a prefix of the primary's", entry.epoch)
                         });
-                        break;
                     }
                 }
             }
@@ -349,5 +354,118 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
         r.metrics
             .insert("truncated_entries", self.truncated_entries as f64);
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocols::primary_replica::Entry;
+
+    fn entry(epoch: u64, index: u64, value: Value) -> Entry {
+        Entry {
+            epoch,
+            index,
+            key: 0,
+            value,
+            client: 9,
+            idempotency_key: value,
+        }
+    }
+
+    fn at(step: u64) -> At {
+        At {
+            step,
+            time: SimTime(step * 1000),
+        }
+    }
+
+    fn checker() -> ReplicationChecker {
+        let cluster = Cluster {
+            names: vec!["n1".into(), "n2".into()],
+            region_of: vec![0, 0],
+            regions: vec!["r".into()],
+        };
+        let params = Params {
+            mode: super::super::Mode::Sync,
+            heartbeat: crate::sim::SimDuration::from_millis(50),
+            failover_timeout: crate::sim::SimDuration::from_millis(300),
+            ship_interval: crate::sim::SimDuration::ZERO,
+            failover: super::super::Failover::Auto,
+            fencing: true,
+            initial_primary: NodeId(0),
+        };
+        ReplicationChecker::new(&params, &cluster)
+    }
+
+    /// `log-prefix` fires when a replica holds an entry its primary never
+    /// wrote there, and stays quiet when it copies faithfully.
+    #[test]
+    fn log_prefix_fires_on_divergence() {
+        let (p, r) = (NodeId(0), NodeId(1));
+        let mut c = checker();
+        c.on_observation(at(1), p, &Observation::BecamePrimary { epoch: 0 });
+        c.on_observation(
+            at(2),
+            p,
+            &Observation::Appended {
+                entry: entry(0, 1, 10),
+                from: p,
+            },
+        );
+        c.on_observation(
+            at(3),
+            r,
+            &Observation::Appended {
+                entry: entry(0, 1, 10),
+                from: p,
+            },
+        );
+        assert!(c.report(SimTime(0)).verdict("log-prefix").unwrap().holds);
+        c.on_observation(
+            at(4),
+            p,
+            &Observation::Appended {
+                entry: entry(0, 2, 20),
+                from: p,
+            },
+        );
+        // The replica claims a different value at index 2.
+        c.on_observation(
+            at(5),
+            r,
+            &Observation::Appended {
+                entry: entry(0, 2, 21),
+                from: p,
+            },
+        );
+        let v = c.report(SimTime(0));
+        let v = v.verdict("log-prefix").unwrap();
+        assert!(!v.holds, "{v:?}");
+        assert_eq!(v.first_violation.unwrap().step, 5);
+    }
+
+    /// `single-primary` fires when an old primary acknowledges after a newer
+    /// one was elected.
+    #[test]
+    fn single_primary_fires_on_split_brain() {
+        let mut c = checker();
+        c.on_observation(at(1), NodeId(0), &Observation::BecamePrimary { epoch: 0 });
+        c.on_observation(at(2), NodeId(1), &Observation::BecamePrimary { epoch: 1 });
+        c.on_observation(
+            at(3),
+            NodeId(0),
+            &Observation::Acknowledged {
+                epoch: 0,
+                index: 4,
+                value: 7,
+            },
+        );
+        assert!(
+            !c.report(SimTime(0))
+                .verdict("single-primary")
+                .unwrap()
+                .holds
+        );
     }
 }

@@ -695,7 +695,7 @@ impl PrimaryReplica {
         last_index: u64,
     ) {
         let heard_recently = state.role == Role::Replica
-            && ctx.local_time_us() - state.last_heard_us
+            && ctx.local_time_us().saturating_sub(state.last_heard_us)
                 < ctx.params().failover_timeout.as_micros() as i64;
         if heard_recently {
             // Our primary is alive as far as we can tell: no election.
