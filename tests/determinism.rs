@@ -34,28 +34,19 @@ fn same_seed_same_digest_across_processes() {
 /// The digest does not depend on how much is traced.
 #[test]
 fn digest_is_the_same_at_digest_and_full_levels() {
-    for rel in [
-        "primary-replica/split-brain.toml",
-        "basics/loss-duplication.toml",
-        "primary-replica/async-lag.toml",
-    ] {
+    for rel in
+        ["primary-replica/split-brain.toml", "basics/loss-duplication.toml", "primary-replica/async-lag.toml"]
+    {
         let s = lesson(rel);
         let d = run(&s, options(TraceLevel::Digest, None));
         let f = run(&s, options(TraceLevel::Full, None));
         assert_eq!(d.digest(), f.digest(), "{rel}");
         assert_eq!(d.state_hash(), f.state_hash(), "{rel}");
         assert!(!f.trace().events().is_empty());
-        assert!(
-            d.trace().events().is_empty(),
-            "digest level keeps no events"
-        );
+        assert!(d.trace().events().is_empty(), "digest level keeps no events");
         let off = run(&s, options(TraceLevel::Off, None));
         assert_eq!(off.digest(), None, "level off computes no digest");
-        assert_eq!(
-            off.state_hash(),
-            d.state_hash(),
-            "{rel}: tracing never changes what happens"
-        );
+        assert_eq!(off.state_hash(), d.state_hash(), "{rel}: tracing never changes what happens");
     }
 }
 
@@ -63,13 +54,8 @@ fn digest_is_the_same_at_digest_and_full_levels() {
 #[test]
 fn different_seeds_differ() {
     let s = lesson("primary-replica/async-lag.toml");
-    let digests: std::collections::BTreeSet<_> = (1..=5)
-        .map(|seed| {
-            run(&s, options(TraceLevel::Digest, Some(seed)))
-                .digest()
-                .unwrap()
-        })
-        .collect();
+    let digests: std::collections::BTreeSet<_> =
+        (1..=5).map(|seed| run(&s, options(TraceLevel::Digest, Some(seed))).digest().unwrap()).collect();
     assert_eq!(digests.len(), 5);
 }
 
@@ -96,11 +82,7 @@ fn snapshot_restore_and_replay() {
     for _ in 0..500 {
         d.step();
     }
-    assert_eq!(
-        d.state_hash(),
-        hash1,
-        "replay after restore reproduces the state"
-    );
+    assert_eq!(d.state_hash(), hash1, "replay after restore reproduces the state");
     assert_eq!(d.digest(), digest1, "and the same events");
 }
 
@@ -113,19 +95,11 @@ fn interventions_rewind() {
     d.run_until(SimTime(300_000));
     let snap = d.snapshot();
     let before = d.state_hash();
-    let msg = d
-        .in_flight()
-        .first()
-        .map(|m| m.id)
-        .expect("messages in flight");
+    let msg = d.in_flight().first().map(|m| m.id).expect("messages in flight");
     d.intervene(Fault::DropMessage(msg)).unwrap();
     assert!(d.in_flight().iter().all(|m| m.id != msg));
-    d.intervene(Fault::Crash(distlab::nodes::NodeId(1)))
-        .unwrap();
-    assert!(
-        d.intervene(Fault::DropMessage(u64::MAX)).is_err(),
-        "unknown messages are refused"
-    );
+    d.intervene(Fault::Crash(distlab::nodes::NodeId(1))).unwrap();
+    assert!(d.intervene(Fault::DropMessage(u64::MAX)).is_err(), "unknown messages are refused");
     assert_ne!(d.state_hash(), before);
     d.restore(&snap);
     assert_eq!(d.state_hash(), before);
@@ -137,20 +111,12 @@ fn interventions_rewind() {
 fn a_fault_elsewhere_does_not_shift_unrelated_links() {
     let with = lesson("basics/partition.toml");
     let mut without = with.clone();
-    without
-        .timeline
-        .retain(|f| !matches!(f.fault, Fault::Partition(_) | Fault::Heal));
+    without.timeline.retain(|f| !matches!(f.fault, Fault::Partition(_) | Fault::Heal));
     // Random latency, so equal times really mean equal draws.
     let mut cfg = (*with.network).clone();
     cfg.latency = distlab::sim::network::LatencyDist::Exponential { mean_us: 10_000 };
-    let with = distlab::scenario::Scenario {
-        network: std::sync::Arc::new(cfg.clone()),
-        ..with
-    };
-    let without = distlab::scenario::Scenario {
-        network: std::sync::Arc::new(cfg),
-        ..without
-    };
+    let with = distlab::scenario::Scenario { network: std::sync::Arc::new(cfg.clone()), ..with };
+    let without = distlab::scenario::Scenario { network: std::sync::Arc::new(cfg), ..without };
     let deliveries = |s: &distlab::scenario::Scenario| -> Vec<(u64, u32, u32)> {
         let d = run(s, options(TraceLevel::Full, None));
         d.trace()

@@ -14,60 +14,30 @@ fn every_lesson_meets_its_expectations() {
     let mut failures = Vec::new();
     for f in files {
         let s = distlab::scenario::load(&f).unwrap_or_else(|e| panic!("{e}"));
-        assert!(
-            !s.description.is_empty(),
-            "{}: a lesson explains itself",
-            f.display()
-        );
-        assert!(
-            !s.expectations.is_empty(),
-            "{}: a lesson states what it shows",
-            f.display()
-        );
+        assert!(!s.description.is_empty(), "{}: a lesson explains itself", f.display());
+        assert!(!s.expectations.is_empty(), "{}: a lesson states what it shows", f.display());
         let (_, summary) = distlab::cli::run::execute(&s, options(TraceLevel::Digest, None));
         for e in summary.expectations.iter().filter(|e| !e.met) {
             failures.push(format!("{}: {} ({})", f.display(), e.name, e.detail));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "unmet expectations:\n{}",
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "unmet expectations:\n{}", failures.join("\n"));
 }
 
 /// Each primary-replica check fires where the lesson says it must.
 #[test]
 fn each_check_fires() {
-    let crash = run(
-        &lesson("primary-replica/async-crash.toml"),
-        options(TraceLevel::Digest, None),
-    );
+    let crash = run(&lesson("primary-replica/async-crash.toml"), options(TraceLevel::Digest, None));
     assert!(!holds(crash.as_ref(), "acked-writes-durable"));
     assert!(crash.report().metrics["lost_acked_writes"] >= 1.0);
-    let lag = run(
-        &lesson("primary-replica/async-lag.toml"),
-        options(TraceLevel::Digest, None),
-    );
+    let lag = run(&lesson("primary-replica/async-lag.toml"), options(TraceLevel::Digest, None));
     assert!(!holds(lag.as_ref(), "no-stale-reads"));
     assert!(!holds(lag.as_ref(), "read-your-writes"));
-    let brain = run(
-        &lesson("primary-replica/split-brain.toml"),
-        options(TraceLevel::Digest, None),
-    );
+    let brain = run(&lesson("primary-replica/split-brain.toml"), options(TraceLevel::Digest, None));
     assert!(!holds(brain.as_ref(), "single-primary"));
-    let fenced = run(
-        &lesson("primary-replica/fencing.toml"),
-        options(TraceLevel::Digest, None),
-    );
-    assert!(
-        holds(fenced.as_ref(), "single-primary"),
-        "the twin with fencing holds"
-    );
-    let lossy = run(
-        &lesson("basics/loss-duplication.toml"),
-        options(TraceLevel::Digest, None),
-    );
+    let fenced = run(&lesson("primary-replica/fencing.toml"), options(TraceLevel::Digest, None));
+    assert!(holds(fenced.as_ref(), "single-primary"), "the twin with fencing holds");
+    let lossy = run(&lesson("basics/loss-duplication.toml"), options(TraceLevel::Digest, None));
     assert!(!holds(lossy.as_ref(), "every-ping-answered"));
 }
 
@@ -78,41 +48,20 @@ fn exit_statuses() {
     let bin = env!("CARGO_BIN_EXE_distlab");
     let dir = env!("CARGO_MANIFEST_DIR");
     let status = |args: &[&str]| {
-        std::process::Command::new(bin)
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap()
-            .status
-            .code()
+        std::process::Command::new(bin).args(args).current_dir(dir).output().unwrap().status.code()
     };
-    assert_eq!(
-        status(&["run", "scenarios/primary-replica/async-crash.toml"]),
-        Some(0)
-    );
+    assert_eq!(status(&["run", "scenarios/primary-replica/async-crash.toml"]), Some(0));
     // The fencing lesson expects single-primary to hold; with fencing off
     // (the split-brain twin) it would not. A lesson by name also works.
     assert_eq!(status(&["run", "primary-replica/fencing"]), Some(0));
     let tmp = std::env::temp_dir().join(format!("distlab-exit-{}.toml", std::process::id()));
-    let text =
-        std::fs::read_to_string(format!("{dir}/scenarios/primary-replica/fencing.toml")).unwrap();
+    let text = std::fs::read_to_string(format!("{dir}/scenarios/primary-replica/fencing.toml")).unwrap();
     std::fs::write(&tmp, text.replace("fencing = true", "fencing = false")).unwrap();
-    assert_eq!(
-        status(&["run", tmp.to_str().unwrap()]),
-        Some(1),
-        "an unmet expectation exits 1"
-    );
+    assert_eq!(status(&["run", tmp.to_str().unwrap()]), Some(1), "an unmet expectation exits 1");
     std::fs::write(&tmp, "[scenario]\nname = 'x'\n").unwrap();
-    assert_eq!(
-        status(&["run", tmp.to_str().unwrap()]),
-        Some(2),
-        "bad input exits 2"
-    );
+    assert_eq!(status(&["run", tmp.to_str().unwrap()]), Some(2), "bad input exits 2");
     assert_eq!(status(&["validate", tmp.to_str().unwrap()]), Some(2));
     std::fs::remove_file(&tmp).ok();
-    assert_eq!(
-        status(&["validate", "scenarios/basics/latency.toml"]),
-        Some(0)
-    );
+    assert_eq!(status(&["validate", "scenarios/basics/latency.toml"]), Some(0));
     assert_eq!(status(&["list"]), Some(0));
 }

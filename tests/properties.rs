@@ -11,6 +11,7 @@ use distlab::scenario::{Scenario, load_str};
 use distlab::sim::network::EndpointId;
 use distlab::sim::{Fault, Origin, SimTime, TimedFault, TraceLevel};
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 
 fn base(mode: &str, nodes: u32, nemesis: bool) -> Scenario {
     let nemesis = if nemesis {
@@ -28,6 +29,7 @@ duration = "2s"
 nodes = {nodes}
 [protocol]
 mode = "{mode}"
+compact_after = 8   # compact often, so compaction meets every fault
 [network]
 latency = "3ms"
 distribution = "exponential"
@@ -59,12 +61,7 @@ fn fault(nodes: u32) -> impl Strategy<Value = TimedFault> {
             ]),
             _ => Fault::Heal,
         };
-        TimedFault {
-            at: SimTime(ms * 1000),
-            step: None,
-            fault,
-            origin: Origin::Timeline,
-        }
+        TimedFault { at: SimTime(ms * 1000), step: None, fault, origin: Origin::Timeline }
     })
 }
 
@@ -78,7 +75,12 @@ fn verdicts(s: &Scenario, seed: u64) -> distlab::check::Report {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: 200,
+        // Integration tests have no lib.rs beside them: name the file.
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("tests/properties.proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
 
     /// Sync mode: whatever crashes, pauses and partitions happen, every
     /// acknowledged write survives, logs are prefixes, one primary acks.
@@ -128,18 +130,10 @@ fn async_loses_writes_somewhere_sync_nowhere() {
     for seed in 0..40 {
         let mut s = base("async", 3, true);
         // Ship in batches, so a crash catches unshipped writes.
-        let mut cfg = s
-            .params
-            .downcast_ref::<distlab::protocols::primary_replica::Params>()
-            .unwrap()
-            .clone();
+        let mut cfg = s.params.downcast_ref::<distlab::protocols::primary_replica::Params>().unwrap().clone();
         cfg.ship_interval = distlab::sim::SimDuration::from_millis(40);
         s.params = std::sync::Arc::new(cfg);
-        if !verdicts(&s, seed)
-            .verdict("acked-writes-durable")
-            .unwrap()
-            .holds
-        {
+        if !verdicts(&s, seed).verdict("acked-writes-durable").unwrap().holds {
             lost_async += 1;
         }
         let sync = base("sync", 3, true);
@@ -150,8 +144,28 @@ fn async_loses_writes_somewhere_sync_nowhere() {
             v.verdict("acked-writes-durable").unwrap().detail
         );
     }
-    assert!(
-        lost_async > 0,
-        "the nemesis never caught async replication losing a write"
+    assert!(lost_async > 0, "the nemesis never caught async replication losing a write");
+}
+
+/// Regression (found by `sync_never_loses_acknowledged_writes`): a primary
+/// paused across an election resumes and processes the acks it received
+/// before the pause. Acknowledging those fully replicated writes is not
+/// split brain; `single-primary` once said it was.
+#[test]
+fn resumed_primary_acking_old_writes_is_not_split_brain() {
+    let pause = |at_ms: u64, f: Fault| TimedFault {
+        at: SimTime(at_ms * 1000),
+        step: None,
+        fault: f,
+        origin: Origin::Timeline,
+    };
+    let s = with_faults(
+        base("sync", 3, false),
+        vec![pause(92, Fault::Pause(NodeId(0))), pause(1258, Fault::Resume(NodeId(0)))],
     );
+    let r = verdicts(&s, 10447930204166915860);
+    assert!(r.metrics["failovers"] >= 1.0, "the pause caused an election");
+    for check in ["single-primary", "acked-writes-durable", "log-prefix"] {
+        assert!(r.verdict(check).unwrap().holds, "{check}: {}", r.verdict(check).unwrap().detail);
+    }
 }

@@ -13,11 +13,7 @@ pub enum Expectation {
     /// The named check holds (`true`) or is shown to break (`false`).
     Check { name: String, holds: bool },
     /// A metric lies within bounds (inclusive).
-    Metric {
-        name: String,
-        at_least: Option<f64>,
-        at_most: Option<f64>,
-    },
+    Metric { name: String, at_least: Option<f64>, at_most: Option<f64> },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -35,25 +31,15 @@ impl Expectation {
                 match report.verdict(name) {
                     Some(v) => ExpectationResult {
                         met: v.holds == *holds,
-                        detail: if v.holds {
-                            "it held".into()
-                        } else {
-                            format!("it broke: {}", v.detail)
-                        },
+                        detail: if v.holds { "it held".into() } else { format!("it broke: {}", v.detail) },
                         name: label,
                     },
-                    None => ExpectationResult {
-                        name: label,
-                        met: false,
-                        detail: "no such check was run".into(),
-                    },
+                    None => {
+                        ExpectationResult { name: label, met: false, detail: "no such check was run".into() }
+                    }
                 }
             }
-            Expectation::Metric {
-                name,
-                at_least,
-                at_most,
-            } => {
+            Expectation::Metric { name, at_least, at_most } => {
                 let mut label = name.clone();
                 if let Some(lo) = at_least {
                     label.push_str(&format!(" >= {lo}"));
@@ -67,11 +53,7 @@ impl Expectation {
                         detail: format!("it was {}", crate::util::fmt_num(v)),
                         name: label,
                     },
-                    None => ExpectationResult {
-                        name: label,
-                        met: false,
-                        detail: "no such metric".into(),
-                    },
+                    None => ExpectationResult { name: label, met: false, detail: "no such metric".into() },
                 }
             }
         }

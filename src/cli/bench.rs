@@ -84,14 +84,8 @@ pub struct BenchResult {
 
 /// Runs one workload with tracing, history and checks off.
 pub fn measure(w: &Workload, scale: f64) -> anyhow::Result<BenchResult> {
-    let scenario =
-        crate::scenario::load_str(w.name, w.scenario).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let options = RunOptions {
-        seed: None,
-        trace: TraceLevel::Off,
-        record_history: false,
-        checks: false,
-    };
+    let scenario = crate::scenario::load_str(w.name, w.scenario).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let options = RunOptions { seed: None, trace: TraceLevel::Off, record_history: false, checks: false };
     let mut run = scenario.protocol.build(&scenario, options);
     let until = SimTime((scenario.duration.0 as f64 * scale) as u64);
     let start = std::time::Instant::now();
@@ -127,11 +121,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             let w = WORKLOADS.iter().find(|w| w.name == name).ok_or_else(|| {
                 anyhow::anyhow!(
                     "no workload `{name}`; the workloads are: {}",
-                    WORKLOADS
-                        .iter()
-                        .map(|w| w.name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    WORKLOADS.iter().map(|w| w.name).collect::<Vec<_>>().join(", ")
                 )
             })?;
             vec![w]
@@ -157,10 +147,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     }
     let rss = peak_rss_mb();
     if args.json {
-        println!(
-            "{}",
-            serde_json::json!({ "workloads": results, "peak_rss_mb": rss })
-        );
+        println!("{}", serde_json::json!({ "workloads": results, "peak_rss_mb": rss }));
     } else if let Some(mb) = rss {
         println!("peak memory: {mb:.1} MB");
     }

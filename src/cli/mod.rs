@@ -49,11 +49,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
 /// else the folder this binary was built from.
 pub fn scenarios_dir() -> PathBuf {
     let here = Path::new("scenarios");
-    if here.is_dir() {
-        here.to_path_buf()
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
-    }
+    if here.is_dir() { here.to_path_buf() } else { Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios") }
 }
 
 /// Resolves a scenario argument: a path, or a lesson name such as

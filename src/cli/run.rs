@@ -80,11 +80,7 @@ impl RunSummary {
 pub fn execute(scenario: &Scenario, options: RunOptions) -> (Box<dyn Driver>, RunSummary) {
     let mut run = scenario.protocol.build(scenario, options);
     run.run_until(scenario.duration);
-    let summary = summarise(
-        scenario,
-        run.as_ref(),
-        options.seed.unwrap_or(scenario.seed),
-    );
+    let summary = summarise(scenario, run.as_ref(), options.seed.unwrap_or(scenario.seed));
     (run, summary)
 }
 
@@ -108,11 +104,7 @@ pub fn full_report(run: &dyn Driver) -> Report {
 pub fn summarise(scenario: &Scenario, run: &dyn Driver, seed: u64) -> RunSummary {
     let report = full_report(run);
     let s = run.stats();
-    let expectations = scenario
-        .expectations
-        .iter()
-        .map(|e| e.evaluate(&report))
-        .collect();
+    let expectations = scenario.expectations.iter().map(|e| e.evaluate(&report)).collect();
     let faults = run
         .applied_faults()
         .iter()
@@ -131,20 +123,11 @@ pub fn summarise(scenario: &Scenario, run: &dyn Driver, seed: u64) -> RunSummary
             dropped: s.dropped,
             duplicated: s.duplicated,
         },
-        ops: Ops {
-            invoked: s.ops_invoked,
-            ok: s.ops_ok,
-            fail: s.ops_fail,
-            info: s.ops_info,
-        },
+        ops: Ops { invoked: s.ops_invoked, ok: s.ops_ok, fail: s.ops_fail, info: s.ops_info },
         checks: report
             .checks
             .iter()
-            .map(|v| CheckOut {
-                name: v.name,
-                holds: v.holds,
-                detail: v.detail.clone(),
-            })
+            .map(|v| CheckOut { name: v.name, holds: v.holds, detail: v.detail.clone() })
             .collect(),
         metrics: report.metrics,
         expectations,
@@ -155,34 +138,22 @@ pub fn summarise(scenario: &Scenario, run: &dyn Driver, seed: u64) -> RunSummary
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let path = super::resolve(&args.file);
     let scenario = crate::scenario::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let level = args.trace_level.unwrap_or(if args.trace.is_some() {
-        TraceLevel::Full
-    } else {
-        TraceLevel::Digest
-    });
+    let level =
+        args.trace_level.unwrap_or(if args.trace.is_some() { TraceLevel::Full } else { TraceLevel::Digest });
     if args.trace.is_some() && level != TraceLevel::Full {
         anyhow::bail!("--trace writes events, which needs --trace-level full");
     }
-    let options = RunOptions {
-        seed: args.seed,
-        trace: level,
-        ..RunOptions::default()
-    };
+    let options = RunOptions { seed: args.seed, trace: level, ..RunOptions::default() };
     let (run, summary) = execute(&scenario, options);
     if let Some(out) = &args.trace {
-        write_trace(run.as_ref(), out)
-            .with_context(|| format!("writing the trace to {}", out.display()))?;
+        write_trace(run.as_ref(), out).with_context(|| format!("writing the trace to {}", out.display()))?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         print_human(&scenario, &summary, &path);
     }
-    Ok(if summary.all_met() {
-        Outcome::Success
-    } else {
-        Outcome::ExpectationFailed
-    })
+    Ok(if summary.all_met() { Outcome::Success } else { Outcome::ExpectationFailed })
 }
 
 fn write_trace(run: &dyn Driver, out: &std::path::Path) -> anyhow::Result<()> {
@@ -200,10 +171,7 @@ fn mark(ok: bool) -> &'static str {
 }
 
 fn print_human(scenario: &Scenario, s: &RunSummary, path: &std::path::Path) {
-    println!(
-        "{} ({}), seed {}, {} simulated",
-        s.scenario, s.protocol, s.seed, scenario.duration
-    );
+    println!("{} ({}), seed {}, {} simulated", s.scenario, s.protocol, s.seed, scenario.duration);
     if let Some(first) = scenario.description.lines().next() {
         println!("  {first}");
     }
@@ -221,19 +189,10 @@ fn print_human(scenario: &Scenario, s: &RunSummary, path: &std::path::Path) {
     }
     println!("\nchecks:");
     for c in &s.checks {
-        println!(
-            "  {} {:<22} {}",
-            if c.holds { "holds " } else { "BROKEN" },
-            c.name,
-            c.detail
-        );
+        println!("  {} {:<22} {}", if c.holds { "holds " } else { "BROKEN" }, c.name, c.detail);
     }
     println!("\nmetrics:");
-    let line: Vec<String> = s
-        .metrics
-        .iter()
-        .map(|(k, v)| format!("{k} {}", fmt_num(*v)))
-        .collect();
+    let line: Vec<String> = s.metrics.iter().map(|(k, v)| format!("{k} {}", fmt_num(*v))).collect();
     for chunk in line.chunks(4) {
         println!("  {}", chunk.join("   "));
     }

@@ -27,8 +27,6 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-fn distlab_load(
-    f: &std::path::Path,
-) -> Result<crate::scenario::Scenario, crate::scenario::ScenarioError> {
+fn distlab_load(f: &std::path::Path) -> Result<crate::scenario::Scenario, crate::scenario::ScenarioError> {
     crate::scenario::load(&super::resolve(f))
 }

@@ -96,22 +96,13 @@ pub struct ClientReply {
 
 impl ClientReply {
     pub fn ok(value: Option<Value>, token: u64) -> Self {
-        ClientReply {
-            outcome: Outcome::Ok { value },
-            token,
-        }
+        ClientReply { outcome: Outcome::Ok { value }, token }
     }
     pub fn fail(reason: &'static str) -> Self {
-        ClientReply {
-            outcome: Outcome::Fail { reason },
-            token: 0,
-        }
+        ClientReply { outcome: Outcome::Fail { reason }, token: 0 }
     }
     pub fn redirect(to: Option<NodeId>) -> Self {
-        ClientReply {
-            outcome: Outcome::Redirect { to },
-            token: 0,
-        }
+        ClientReply { outcome: Outcome::Redirect { to }, token: 0 }
     }
 }
 
@@ -214,11 +205,7 @@ pub enum ClientAction {
 impl ClientSlot {
     /// Draws the next operation; `value` is the unique value a write writes.
     pub fn next_operation(&mut self, spec: &ClientSpec, value: Value) -> Operation {
-        let key = if spec.keys <= 1 {
-            0
-        } else {
-            self.rng.below(spec.keys as u64) as Key
-        };
+        let key = if spec.keys <= 1 { 0 } else { self.rng.below(spec.keys as u64) as Key };
         if self.rng.chance(spec.read_fraction) {
             Operation::Read { key }
         } else {
@@ -244,11 +231,7 @@ impl ClientSlot {
             Target::Random => NodeId(self.rng.below(nodes as u64) as u32),
             Target::AnyReplica if nodes > 1 => {
                 let pick = self.rng.below(nodes as u64 - 1) as u32;
-                NodeId(if pick >= self.believed_primary.0 {
-                    pick + 1
-                } else {
-                    pick
-                })
+                NodeId(if pick >= self.believed_primary.0 { pick + 1 } else { pick })
             }
             Target::AnyReplica => NodeId(0),
         }
@@ -276,10 +259,7 @@ impl ClientSlot {
                 }
                 ClientAction::Complete { ok: true, value }
             }
-            Outcome::Fail { .. } => ClientAction::Complete {
-                ok: false,
-                value: None,
-            },
+            Outcome::Fail { .. } => ClientAction::Complete { ok: false, value: None },
             Outcome::Redirect { to } => {
                 let next = to.unwrap_or(NodeId((p.target.0 + 1) % nodes));
                 if to.is_some() {
@@ -299,13 +279,7 @@ impl ClientSlot {
     }
 
     /// The current attempt of `op_id` timed out.
-    pub fn on_timeout(
-        &mut self,
-        spec: &ClientSpec,
-        op_id: u64,
-        attempt: u32,
-        nodes: u32,
-    ) -> ClientAction {
+    pub fn on_timeout(&mut self, spec: &ClientSpec, op_id: u64, attempt: u32, nodes: u32) -> ClientAction {
         let Some(p) = &self.pending else {
             return ClientAction::Ignore;
         };
@@ -329,10 +303,7 @@ impl ClientSlot {
     }
 
     fn retry(&mut self, spec: &ClientSpec, to: NodeId) -> ClientAction {
-        let p = self
-            .pending
-            .as_mut()
-            .expect("retry needs an open operation");
+        let p = self.pending.as_mut().expect("retry needs an open operation");
         if p.attempt >= spec.retries + p.redirects {
             return ClientAction::GiveUp;
         }

@@ -127,20 +127,11 @@ pub trait Protocol: Sized + Clone + Debug + Hash + Default + 'static {
     /// A node restarts after a crash; `disk` is what survived.
     fn recover(ctx: &mut Context<'_, Self>, disk: &Self::Durable) -> Self::State;
     /// A message from another node arrives.
-    fn on_message(
-        state: &mut Self::State,
-        ctx: &mut Context<'_, Self>,
-        from: NodeId,
-        msg: Self::Msg,
-    );
+    fn on_message(state: &mut Self::State, ctx: &mut Context<'_, Self>, from: NodeId, msg: Self::Msg);
     /// A timer set earlier fires.
     fn on_timer(state: &mut Self::State, ctx: &mut Context<'_, Self>, timer: Self::Timer);
     /// A client's request arrives.
-    fn on_client_request(
-        state: &mut Self::State,
-        ctx: &mut Context<'_, Self>,
-        request: ClientRequest,
-    );
+    fn on_client_request(state: &mut Self::State, ctx: &mut Context<'_, Self>, request: ClientRequest);
     /// A write issued with [`Context::write`] is now on disk.
     fn on_persisted(_state: &mut Self::State, _ctx: &mut Context<'_, Self>, _write: WriteId) {}
     /// An operator command (only those named in [`Protocol::COMMANDS`]).
@@ -205,17 +196,12 @@ pub struct Clock {
 impl Clock {
     /// A clock `offset_us` ahead of real time at `now`, drifting as given.
     pub fn new(now: SimTime, offset_us: i64, drift_ppm: i64) -> Self {
-        Clock {
-            set_at: now,
-            reading_at_set_us: now.0 as i64 + offset_us,
-            drift_ppm,
-        }
+        Clock { set_at: now, reading_at_set_us: now.0 as i64 + offset_us, drift_ppm }
     }
     /// The local reading at real time `now`, in µs.
     pub fn read(&self, now: SimTime) -> i64 {
         let elapsed = now.0.saturating_sub(self.set_at.0) as i128;
-        (self.reading_at_set_us as i128 + elapsed + elapsed * self.drift_ppm as i128 / 1_000_000)
-            as i64
+        (self.reading_at_set_us as i128 + elapsed + elapsed * self.drift_ppm as i128 / 1_000_000) as i64
     }
     /// Local minus real time, in µs, at `now`.
     pub fn offset_us(&self, now: SimTime) -> i64 {

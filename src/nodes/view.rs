@@ -22,18 +22,11 @@ pub struct Section {
 
 impl NodeView {
     pub fn new(role: impl Into<String>, epoch: Option<u64>) -> Self {
-        NodeView {
-            role: role.into(),
-            epoch,
-            sections: Vec::new(),
-        }
+        NodeView { role: role.into(), epoch, sections: Vec::new() }
     }
     /// Adds a section and returns it for rows.
     pub fn section(&mut self, title: impl Into<String>) -> &mut Section {
-        self.sections.push(Section {
-            title: title.into(),
-            rows: Vec::new(),
-        });
+        self.sections.push(Section { title: title.into(), rows: Vec::new() });
         self.sections.last_mut().expect("just pushed")
     }
 }

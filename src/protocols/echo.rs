@@ -21,9 +21,7 @@
 //! that matters, and a crashed pinger restarts with a fresh window.
 
 use crate::check::{At, Checker, Report, Verdict};
-use crate::nodes::{
-    ClientReply, ClientRequest, Cluster, Context, Message, NodeId, NodeView, Protocol,
-};
+use crate::nodes::{ClientReply, ClientRequest, Cluster, Context, Message, NodeId, NodeView, Protocol};
 use crate::scenario::{ParamContext, ScenarioError, raw::S};
 use crate::sim::time::{SimDuration, SimTime};
 use serde::Deserialize;
@@ -104,10 +102,7 @@ impl Protocol for Echo {
     type Observation = EchoObservation;
 
     fn init(ctx: &mut Context<'_, Self>) -> EchoState {
-        let mut state = EchoState {
-            next_seq: BTreeMap::new(),
-            count: 0,
-        };
+        let mut state = EchoState { next_seq: BTreeMap::new(), count: 0 };
         if ctx.me() == ctx.params().pinger {
             let servers: Vec<NodeId> = ctx.peers().collect();
             for server in servers {
@@ -140,10 +135,7 @@ impl Protocol for Echo {
     fn on_timer(_: &mut EchoState, _: &mut Context<'_, Self>, _: ()) {}
 
     fn on_client_request(_: &mut EchoState, ctx: &mut Context<'_, Self>, request: ClientRequest) {
-        ctx.reply(
-            request.from,
-            ClientReply::fail("echo serves no client operations"),
-        );
+        ctx.reply(request.from, ClientReply::fail("echo serves no client operations"));
     }
 
     fn apply_write(_: &mut (), _: &()) {}
@@ -166,36 +158,23 @@ impl Protocol for Echo {
 
 impl super::Configure for Echo {
     type Raw = RawEchoParams;
-    const SUMMARY: &'static str = "one pinger keeps a window of pings in flight to echo servers: the network model, and the benchmark";
+    const SUMMARY: &'static str =
+        "one pinger keeps a window of pings in flight to echo servers: the network model, and the benchmark";
 
     fn configure(raw: RawEchoParams, cx: &ParamContext<'_>) -> Result<EchoParams, ScenarioError> {
-        let pinger = raw
-            .pinger
-            .as_ref()
-            .map(|p| cx.node(p))
-            .transpose()?
-            .unwrap_or(NodeId(0));
+        let pinger = raw.pinger.as_ref().map(|p| cx.node(p)).transpose()?.unwrap_or(NodeId(0));
         let window = raw.window.as_ref().map_or(16, |w| *w.get_ref());
         if !(1..=1024).contains(&window) {
-            return Err(cx.error(
-                raw.window.as_ref().expect("given").span(),
-                "window must be between 1 and 1024",
-            ));
+            return Err(
+                cx.error(raw.window.as_ref().expect("given").span(), "window must be between 1 and 1024")
+            );
         }
         if cx.cluster.len() < 2 {
             return Err(cx.error(0..0, "echo needs at least two nodes: a pinger and a server"));
         }
-        let patience = raw
-            .patience
-            .as_ref()
-            .map(|p| cx.duration(p))
-            .transpose()?
-            .unwrap_or(SimDuration::from_secs(1));
-        Ok(EchoParams {
-            pinger,
-            window,
-            patience,
-        })
+        let patience =
+            raw.patience.as_ref().map(|p| cx.duration(p)).transpose()?.unwrap_or(SimDuration::from_secs(1));
+        Ok(EchoParams { pinger, window, patience })
     }
 }
 
@@ -217,27 +196,19 @@ pub struct EchoChecker {
 }
 
 impl Checker<Echo> for EchoChecker {
-    const CHECKS: &'static [(&'static str, &'static str)] = &[(
-        "every-ping-answered",
-        "no ping waits longer than `patience` for its pong",
-    )];
+    const CHECKS: &'static [(&'static str, &'static str)] =
+        &[("every-ping-answered", "no ping waits longer than `patience` for its pong")];
     const METRICS: &'static [(&'static str, &'static str)] = &[
         ("pongs", "pongs received (including duplicates)"),
         ("duplicate_pongs", "pongs for a ping already answered"),
-        (
-            "reordered_pongs",
-            "pongs that arrived after a later ping's pong",
-        ),
+        ("reordered_pongs", "pongs that arrived after a later ping's pong"),
         ("outstanding", "pings never answered"),
         ("rtt_mean_ms", "mean round-trip time"),
         ("rtt_max_ms", "largest round-trip time"),
     ];
 
     fn new(params: &EchoParams, _: &Cluster) -> Self {
-        EchoChecker {
-            patience: params.patience,
-            ..Default::default()
-        }
+        EchoChecker { patience: params.patience, ..Default::default() }
     }
 
     fn on_observation(&mut self, at: At, _node: NodeId, obs: &EchoObservation) {
@@ -265,20 +236,16 @@ impl Checker<Echo> for EchoChecker {
     }
 
     fn report(&self, now: SimTime) -> Report {
-        let late = self
-            .outstanding
-            .iter()
-            .find(|(_, sent)| now.since(**sent) > self.patience);
+        let late = self.outstanding.iter().find(|(_, sent)| now.since(**sent) > self.patience);
         let answered = self.answered.len() as f64;
         let mut r = Report::default();
         r.checks.push(Verdict {
             name: "every-ping-answered",
             holds: late.is_none(),
             detail: match late {
-                Some(((server, seq), sent)) => format!(
-                    "ping {seq} to node {} sent at {sent} was never answered",
-                    server.0 + 1
-                ),
+                Some(((server, seq), sent)) => {
+                    format!("ping {seq} to node {} sent at {sent} was never answered", server.0 + 1)
+                }
                 None => format!("{} pings answered", self.answered.len()),
             },
             first_violation: None,
@@ -286,18 +253,12 @@ impl Checker<Echo> for EchoChecker {
         r.metrics.insert("pongs", self.pongs as f64);
         r.metrics.insert("duplicate_pongs", self.duplicates as f64);
         r.metrics.insert("reordered_pongs", self.reordered as f64);
-        r.metrics
-            .insert("outstanding", self.outstanding.len() as f64);
+        r.metrics.insert("outstanding", self.outstanding.len() as f64);
         r.metrics.insert(
             "rtt_mean_ms",
-            if answered > 0.0 {
-                self.rtt_sum_us as f64 / answered / 1000.0
-            } else {
-                0.0
-            },
+            if answered > 0.0 { self.rtt_sum_us as f64 / answered / 1000.0 } else { 0.0 },
         );
-        r.metrics
-            .insert("rtt_max_ms", self.rtt_max_us as f64 / 1000.0);
+        r.metrics.insert("rtt_max_ms", self.rtt_max_us as f64 / 1000.0);
         r
     }
 }

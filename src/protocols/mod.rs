@@ -41,12 +41,7 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions {
-            seed: None,
-            trace: TraceLevel::Digest,
-            record_history: true,
-            checks: true,
-        }
+        RunOptions { seed: None, trace: TraceLevel::Digest, record_history: true, checks: true }
     }
 }
 
@@ -56,10 +51,7 @@ pub const GENERIC_METRICS: &[(&str, &str)] = &[
     ("ops_fail", "client operations that certainly failed"),
     ("ops_info", "client operations with unknown outcome"),
     ("messages_delivered", "messages delivered"),
-    (
-        "messages_dropped",
-        "messages dropped (loss, partition, crashed receiver)",
-    ),
+    ("messages_dropped", "messages dropped (loss, partition, crashed receiver)"),
     ("messages_duplicated", "messages the network duplicated"),
 ];
 
@@ -71,10 +63,7 @@ pub trait ProtocolEntry: Sync {
     fn checks(&self) -> &'static [(&'static str, &'static str)];
     fn metrics(&self) -> &'static [(&'static str, &'static str)];
     /// The second loading pass: reads `[protocol]` with spans.
-    fn parse_params(
-        &self,
-        cx: &ParamContext<'_>,
-    ) -> Result<Arc<dyn Any + Send + Sync>, ScenarioError>;
+    fn parse_params(&self, cx: &ParamContext<'_>) -> Result<Arc<dyn Any + Send + Sync>, ScenarioError>;
     /// Builds a run of `scenario`.
     fn build(&self, scenario: &Scenario, options: RunOptions) -> Box<dyn Driver>;
 }
@@ -103,20 +92,14 @@ impl<P: Configure, C: Checker<P> + 'static> ProtocolEntry for Entry<P, C> {
     fn metrics(&self) -> &'static [(&'static str, &'static str)] {
         C::METRICS
     }
-    fn parse_params(
-        &self,
-        cx: &ParamContext<'_>,
-    ) -> Result<Arc<dyn Any + Send + Sync>, ScenarioError> {
+    fn parse_params(&self, cx: &ParamContext<'_>) -> Result<Arc<dyn Any + Send + Sync>, ScenarioError> {
         let table: ProtocolTable<P::Raw> = toml::from_str(cx.source)
             .map_err(|e| crate::scenario::error::from_toml(cx.file, cx.source, &e))?;
         let params = P::configure(table.protocol.unwrap_or_default(), cx)?;
         Ok(Arc::new(params))
     }
     fn build(&self, s: &Scenario, options: RunOptions) -> Box<dyn Driver> {
-        let params: &P::Params = s
-            .params
-            .downcast_ref()
-            .expect("parameters were parsed by this protocol");
+        let params: &P::Params = s.params.downcast_ref().expect("parameters were parsed by this protocol");
         let seed = options.seed.unwrap_or(s.seed);
         Box::new(Sim::<P, C>::new(SimConfig {
             seed,

@@ -14,7 +14,7 @@ pub struct ScenarioError {
     pub message: String,
     pub help: Option<String>,
     /// The offending source line and the caret range within it.
-    snippet: Option<(String, usize, usize)>,
+    snippet: Option<Box<(String, usize, usize)>>,
 }
 
 impl ScenarioError {
@@ -22,25 +22,18 @@ impl ScenarioError {
     pub fn at(file: &str, source: &str, span: Range<usize>, message: impl Into<String>) -> Self {
         let start = span.start.min(source.len());
         let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = source[start..]
-            .find('\n')
-            .map_or(source.len(), |i| start + i);
+        let line_end = source[start..].find('\n').map_or(source.len(), |i| start + i);
         let line = source[..start].matches('\n').count() + 1;
         let column = source[line_start..start].chars().count() + 1;
-        let text = source[line_start..line_end]
-            .trim_end_matches('\r')
-            .to_string();
-        let width = source[start..span.end.clamp(start, line_end.max(start))]
-            .chars()
-            .count()
-            .max(1);
+        let text = source[line_start..line_end].trim_end_matches('\r').to_string();
+        let width = source[start..span.end.clamp(start, line_end.max(start))].chars().count().max(1);
         ScenarioError {
             file: file.to_string(),
             line,
             column,
             message: message.into(),
             help: None,
-            snippet: Some((text, column, width)),
+            snippet: Some(Box::new((text, column, width))),
         }
     }
 
@@ -74,15 +67,11 @@ impl ScenarioError {
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.location(), self.message)?;
-        if let Some((text, col, width)) = &self.snippet {
+        if let Some(snippet) = &self.snippet {
+            let (text, col, width) = &**snippet;
             let num = self.line.to_string();
             let pad = " ".repeat(num.len());
-            write!(
-                f,
-                "\n{pad} |\n{num} | {text}\n{pad} | {}{}",
-                " ".repeat(col - 1),
-                "^".repeat(*width)
-            )?;
+            write!(f, "\n{pad} |\n{num} | {text}\n{pad} | {}{}", " ".repeat(col - 1), "^".repeat(*width))?;
         }
         if let Some(help) = &self.help {
             write!(f, "\n  = help: {help}")?;
@@ -94,10 +83,7 @@ impl fmt::Display for ScenarioError {
 impl std::error::Error for ScenarioError {}
 
 /// The closest candidate to `word`, if it is close enough to be a typo.
-pub fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))
@@ -121,16 +107,13 @@ pub fn from_toml(file: &str, source: &str, err: &toml::de::Error) -> ScenarioErr
 /// Parses serde's "unknown field `x`, expected one of `a`, `b`" (and the
 /// same for variants) into a "did you mean" help line.
 fn suggestion_for(message: &str) -> Option<String> {
-    let rest = message
-        .strip_prefix("unknown field `")
-        .or_else(|| message.strip_prefix("unknown variant `"))?;
+    let rest =
+        message.strip_prefix("unknown field `").or_else(|| message.strip_prefix("unknown variant `"))?;
     let (word, expected) = rest.split_once('`')?;
     let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
     match did_you_mean(word, candidates.iter().copied()) {
         Some(best) => Some(format!("did you mean `{best}`?")),
-        None if !candidates.is_empty() => {
-            Some(format!("expected one of: {}", candidates.join(", ")))
-        }
+        None if !candidates.is_empty() => Some(format!("expected one of: {}", candidates.join(", "))),
         None => None,
     }
 }
@@ -151,13 +134,9 @@ mod tests {
     /// serde's unknown-field message becomes a did-you-mean.
     #[test]
     fn near_miss() {
-        let s = suggestion_for("unknown field `repliation`, expected one of `mode`, `replication`")
-            .unwrap();
+        let s = suggestion_for("unknown field `repliation`, expected one of `mode`, `replication`").unwrap();
         assert_eq!(s, "did you mean `replication`?");
-        assert_eq!(
-            did_you_mean("asynk", ["async", "sync", "semi-sync"]),
-            Some("async")
-        );
+        assert_eq!(did_you_mean("asynk", ["async", "sync", "semi-sync"]), Some("async"));
         assert_eq!(did_you_mean("zzz", ["async"]), None);
     }
 }

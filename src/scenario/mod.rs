@@ -152,12 +152,10 @@ fn node_by_name(
                 name.span(),
                 format!("there is no node `{}`", name.get_ref()),
             );
-            Err(
-                match did_you_mean(name.get_ref(), cluster.names.iter().map(String::as_str)) {
-                    Some(m) => e.with_help(format!("did you mean `{m}`?")),
-                    None => e.with_help(format!("the nodes are: {}", cluster.names.join(", "))),
-                },
-            )
+            Err(match did_you_mean(name.get_ref(), cluster.names.iter().map(String::as_str)) {
+                Some(m) => e.with_help(format!("did you mean `{m}`?")),
+                None => e.with_help(format!("the nodes are: {}", cluster.names.join(", "))),
+            })
         }
     }
 }
@@ -191,9 +189,7 @@ impl Loader<'_> {
             Some(r) => (true, r),
             None => (false, text.strip_prefix('+').unwrap_or(text)),
         };
-        let us = parse_duration(rest)
-            .map_err(|m| self.err(d.span(), m))?
-            .as_micros() as i64;
+        let us = parse_duration(rest).map_err(|m| self.err(d.span(), m))?.as_micros() as i64;
         Ok(if neg { -us } else { us })
     }
 
@@ -201,13 +197,8 @@ impl Loader<'_> {
         match p {
             None => Ok(Probability::NEVER),
             Some(p) if (0.0..=1.0).contains(p.get_ref()) => Ok(Probability::new(*p.get_ref())),
-            Some(p) => Err(self.err(
-                p.span(),
-                format!(
-                    "{what} must be a probability between 0 and 1, not {}",
-                    p.get_ref()
-                ),
-            )),
+            Some(p) => Err(self
+                .err(p.span(), format!("{what} must be a probability between 0 and 1, not {}", p.get_ref()))),
         }
     }
 
@@ -215,19 +206,12 @@ impl Loader<'_> {
         let meta = raw.scenario.get_ref();
         let proto_name = meta.protocol.get_ref();
         let protocol = protocols::find(proto_name).ok_or_else(|| {
-            let e = self.err(
-                meta.protocol.span(),
-                format!("unknown protocol `{proto_name}`"),
-            );
+            let e = self.err(meta.protocol.span(), format!("unknown protocol `{proto_name}`"));
             match did_you_mean(proto_name, protocols::registry().iter().map(|p| p.name())) {
                 Some(m) => e.with_help(format!("did you mean `{m}`?")),
                 None => e.with_help(format!(
                     "the protocols are: {}",
-                    protocols::registry()
-                        .iter()
-                        .map(|p| p.name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    protocols::registry().iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
                 )),
             }
         })?;
@@ -243,19 +227,12 @@ impl Loader<'_> {
         }
 
         let (cluster, clocks, disk_latency) = self.cluster(&raw)?;
-        let client_regions: Vec<Option<String>> = raw
-            .clients
-            .iter()
-            .map(|c| c.get_ref().region.as_ref().map(|r| r.get_ref().clone()))
-            .collect();
+        let client_regions: Vec<Option<String>> =
+            raw.clients.iter().map(|c| c.get_ref().region.as_ref().map(|r| r.get_ref().clone())).collect();
         let _ = client_regions;
         let clients = self.clients(&raw, &cluster)?;
         let network = self.network(&raw, &cluster, &clients)?;
-        let cx = ParamContext {
-            file: self.file,
-            source: self.source,
-            cluster: &cluster,
-        };
+        let cx = ParamContext { file: self.file, source: self.source, cluster: &cluster };
         let params = protocol.parse_params(&cx)?;
         let timeline = self.timeline(&raw, &cluster, &clients, protocol)?;
         let nemesis = self.nemesis(&raw, duration)?;
@@ -263,12 +240,7 @@ impl Loader<'_> {
         Ok(Scenario {
             file: self.file.to_string(),
             name: meta.name.get_ref().clone(),
-            description: meta
-                .description
-                .clone()
-                .unwrap_or_default()
-                .trim()
-                .to_string(),
+            description: meta.description.clone().unwrap_or_default().trim().to_string(),
             protocol,
             seed: meta.seed.unwrap_or(1),
             duration: SimTime(duration.0),
@@ -285,10 +257,7 @@ impl Loader<'_> {
     }
 
     #[allow(clippy::type_complexity)]
-    fn cluster(
-        &self,
-        raw: &RawFile,
-    ) -> Result<(Cluster, Vec<(i64, i64)>, SimDuration), ScenarioError> {
+    fn cluster(&self, raw: &RawFile) -> Result<(Cluster, Vec<(i64, i64)>, SimDuration), ScenarioError> {
         let Some(c) = &raw.cluster else {
             return Err(ScenarioError::at(
                 self.file,
@@ -304,10 +273,9 @@ impl Loader<'_> {
                 (1..=*n).map(|i| format!("n{i}")).collect()
             }
             toml::Value::Integer(_) => {
-                return Err(self.err(
-                    c.nodes.span(),
-                    format!("nodes must be between 1 and {}", limits::NODES),
-                ));
+                return Err(
+                    self.err(c.nodes.span(), format!("nodes must be between 1 and {}", limits::NODES))
+                );
             }
             toml::Value::Array(items) => {
                 let mut names = Vec::new();
@@ -315,19 +283,19 @@ impl Loader<'_> {
                     match v.as_str() {
                         Some(s)
                             if !s.is_empty()
-                                && s.chars().all(|ch| {
-                                    ch.is_ascii_alphanumeric() || ch == '-' || ch == '_'
-                                }) =>
+                                && s.chars()
+                                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_') =>
                         {
                             if names.iter().any(|n: &String| n == s) {
-                                return Err(
-                                    self.err(c.nodes.span(), format!("node `{s}` is listed twice"))
-                                );
+                                return Err(self.err(c.nodes.span(), format!("node `{s}` is listed twice")));
                             }
                             names.push(s.to_string())
                         }
                         _ => {
-                            return Err(self.err(c.nodes.span(), "node names must be non-empty strings of letters, digits, `-` and `_`"));
+                            return Err(self.err(
+                                c.nodes.span(),
+                                "node names must be non-empty strings of letters, digits, `-` and `_`",
+                            ));
                         }
                     }
                 }
@@ -339,16 +307,14 @@ impl Loader<'_> {
                 }
                 names
             }
-            _ => return Err(self.err(
-                c.nodes.span(),
-                "nodes must be a count (`nodes = 3`) or a list of names (`nodes = [\"a\", \"b\"]`)",
-            )),
+            _ => {
+                return Err(self.err(
+                    c.nodes.span(),
+                    "nodes must be a count (`nodes = 3`) or a list of names (`nodes = [\"a\", \"b\"]`)",
+                ));
+            }
         };
-        let mut cluster = Cluster {
-            region_of: vec![0; names.len()],
-            regions: vec!["default".into()],
-            names,
-        };
+        let mut cluster = Cluster { region_of: vec![0; names.len()], regions: vec!["default".into()], names };
         if !c.regions.is_empty() {
             cluster.regions = c.regions.keys().cloned().collect();
             let mut assigned = vec![false; cluster.names.len()];
@@ -358,10 +324,9 @@ impl Loader<'_> {
                     // with the clients.
                     if let Some(i) = cluster.names.iter().position(|n| n == m.get_ref()) {
                         if assigned[i] {
-                            return Err(self.err(
-                                m.span(),
-                                format!("node `{}` is in two regions", m.get_ref()),
-                            ));
+                            return Err(
+                                self.err(m.span(), format!("node `{}` is in two regions", m.get_ref()))
+                            );
                         }
                         assigned[i] = true;
                         cluster.region_of[i] = ri as u16;
@@ -381,12 +346,7 @@ impl Loader<'_> {
         let mut clocks = vec![(0i64, 0i64); cluster.names.len()];
         for (name, node) in &c.node {
             let id = node_by_name(self.file, self.source, &cluster, name)?;
-            let offset = node
-                .clock_offset
-                .as_ref()
-                .map(|o| self.signed_us(o))
-                .transpose()?
-                .unwrap_or(0);
+            let offset = node.clock_offset.as_ref().map(|o| self.signed_us(o)).transpose()?.unwrap_or(0);
             let drift = node.clock_drift_ppm.unwrap_or(0);
             if drift.abs() > 100_000 {
                 return Err(self.err(name.span(), "clock_drift_ppm must be within ±100000 (10%)"));
@@ -402,20 +362,22 @@ impl Loader<'_> {
             "primary" => Ok(Target::Primary),
             "random" => Ok(Target::Random),
             "any-replica" => Ok(Target::AnyReplica),
-            other => match cluster.names.iter().position(|n| n == other) {
-                Some(i) => Ok(Target::Node(NodeId(i as u32))),
-                None => {
-                    let options: Vec<&str> = ["primary", "random", "any-replica"]
-                        .into_iter()
-                        .chain(cluster.names.iter().map(String::as_str))
-                        .collect();
-                    let e = self.err(t.span(), format!("unknown target `{other}`: expected primary, random, any-replica or a node name"));
-                    Err(match did_you_mean(other, options) {
-                        Some(m) => e.with_help(format!("did you mean `{m}`?")),
-                        None => e,
-                    })
+            other => {
+                match cluster.names.iter().position(|n| n == other) {
+                    Some(i) => Ok(Target::Node(NodeId(i as u32))),
+                    None => {
+                        let options: Vec<&str> = ["primary", "random", "any-replica"]
+                            .into_iter()
+                            .chain(cluster.names.iter().map(String::as_str))
+                            .collect();
+                        let e = self.err(t.span(), format!("unknown target `{other}`: expected primary, random, any-replica or a node name"));
+                        Err(match did_you_mean(other, options) {
+                            Some(m) => e.with_help(format!("did you mean `{m}`?")),
+                            None => e,
+                        })
+                    }
                 }
-            },
+            }
         }
     }
 
@@ -424,18 +386,11 @@ impl Loader<'_> {
         let mut total = 0u32;
         for (i, c) in raw.clients.iter().enumerate() {
             let c = c.get_ref();
-            let name = c
-                .name
-                .as_ref()
-                .map_or(format!("c{}", i + 1), |n| n.get_ref().clone());
+            let name = c.name.as_ref().map_or(format!("c{}", i + 1), |n| n.get_ref().clone());
             if let Some(n) = &c.name
-                && (cluster.names.contains(n.get_ref())
-                    || out.iter().any(|o| &o.name == n.get_ref()))
+                && (cluster.names.contains(n.get_ref()) || out.iter().any(|o| &o.name == n.get_ref()))
             {
-                return Err(self.err(
-                    n.span(),
-                    format!("the name `{}` is already taken", n.get_ref()),
-                ));
+                return Err(self.err(n.span(), format!("the name `{}` is already taken", n.get_ref())));
             }
             let processes = c.processes.as_ref().map_or(1, |p| *p.get_ref());
             total += processes;
@@ -443,33 +398,21 @@ impl Loader<'_> {
                 let span = c.processes.as_ref().map_or(c.ops.span(), |p| p.span());
                 return Err(self.err(
                     span,
-                    format!(
-                        "processes must be at least 1, and at most {} in all",
-                        limits::CLIENT_PROCESSES
-                    ),
+                    format!("processes must be at least 1, and at most {} in all", limits::CLIENT_PROCESSES),
                 ));
             }
             if *c.ops.get_ref() > limits::OPS_PER_CLIENT {
-                return Err(self.err(
-                    c.ops.span(),
-                    format!("ops must be at most {}", limits::OPS_PER_CLIENT),
-                ));
+                return Err(self.err(c.ops.span(), format!("ops must be at most {}", limits::OPS_PER_CLIENT)));
             }
             let keys = c.keys.as_ref().map_or(1, |k| *k.get_ref());
             if keys == 0 || keys > limits::KEYS {
                 let k = c.keys.as_ref().expect("keys given when out of range");
-                return Err(self.err(
-                    k.span(),
-                    format!("keys must be between 1 and {}", limits::KEYS),
-                ));
+                return Err(self.err(k.span(), format!("keys must be between 1 and {}", limits::KEYS)));
             }
             let retries = c.retries.as_ref().map_or(2, |r| *r.get_ref());
             if retries > limits::RETRIES {
                 let r = c.retries.as_ref().expect("given");
-                return Err(self.err(
-                    r.span(),
-                    format!("retries must be at most {}", limits::RETRIES),
-                ));
+                return Err(self.err(r.span(), format!("retries must be at most {}", limits::RETRIES)));
             }
             let ryw = match c.read_your_writes.as_ref() {
                 None => ReadYourWrites::Off,
@@ -478,7 +421,10 @@ impl Loader<'_> {
                     "primary" => ReadYourWrites::Primary,
                     "session" => ReadYourWrites::Session,
                     other => {
-                        let e = self.err(r.span(), format!("unknown read_your_writes `{other}`: expected off, primary or session"));
+                        let e = self.err(
+                            r.span(),
+                            format!("unknown read_your_writes `{other}`: expected off, primary or session"),
+                        );
                         return Err(match did_you_mean(other, ["off", "primary", "session"]) {
                             Some(m) => e.with_help(format!("did you mean `{m}`?")),
                             None => e,
@@ -488,21 +434,16 @@ impl Loader<'_> {
             };
             let region = match &c.region {
                 None => 0,
-                Some(r) => cluster
-                    .regions
-                    .iter()
-                    .position(|x| x == r.get_ref())
-                    .ok_or_else(|| {
-                        self.err(r.span(), format!("there is no region `{}`", r.get_ref()))
-                            .with_help(format!("the regions are: {}", cluster.regions.join(", ")))
-                    })? as u16,
+                Some(r) => cluster.regions.iter().position(|x| x == r.get_ref()).ok_or_else(|| {
+                    self.err(r.span(), format!("there is no region `{}`", r.get_ref()))
+                        .with_help(format!("the regions are: {}", cluster.regions.join(", ")))
+                })? as u16,
             };
             let timeout = self.opt_duration(&c.timeout, SimDuration::from_millis(500))?;
             if timeout.0 == 0 {
-                return Err(self.err(
-                    c.timeout.as_ref().expect("given").span(),
-                    "timeout must be more than zero",
-                ));
+                return Err(
+                    self.err(c.timeout.as_ref().expect("given").span(), "timeout must be more than zero")
+                );
             }
             out.push(ClientSpec {
                 name,
@@ -521,11 +462,7 @@ impl Loader<'_> {
                     .map(|t| self.target(t, cluster))
                     .transpose()?
                     .unwrap_or(Target::Primary),
-                read_target: c
-                    .read_target
-                    .as_ref()
-                    .map(|t| self.target(t, cluster))
-                    .transpose()?,
+                read_target: c.read_target.as_ref().map(|t| self.target(t, cluster)).transpose()?,
                 timeout,
                 retries,
                 read_your_writes: ryw,
@@ -543,21 +480,15 @@ impl Loader<'_> {
     ) -> Result<NetworkConfig, ScenarioError> {
         let default = RawNetwork::default();
         let n = raw.network.as_ref().unwrap_or(&default);
-        let latency = self
-            .opt_duration(&n.latency, SimDuration::from_millis(1))?
-            .0;
+        let latency = self.opt_duration(&n.latency, SimDuration::from_millis(1))?.0;
         let spread = self.opt_duration(&n.spread, SimDuration(latency / 4))?.0;
         let dist = |latency: u64| -> Result<LatencyDist, ScenarioError> {
             Ok(match n.distribution.unwrap_or(Distribution::Constant) {
                 Distribution::Constant => LatencyDist::Constant { us: latency },
-                Distribution::Uniform => LatencyDist::Uniform {
-                    min_us: latency.saturating_sub(spread),
-                    max_us: latency + spread,
-                },
-                Distribution::Normal => LatencyDist::Normal {
-                    mean_us: latency,
-                    stddev_us: spread,
-                },
+                Distribution::Uniform => {
+                    LatencyDist::Uniform { min_us: latency.saturating_sub(spread), max_us: latency + spread }
+                }
+                Distribution::Normal => LatencyDist::Normal { mean_us: latency, stddev_us: spread },
                 Distribution::Exponential => LatencyDist::Exponential { mean_us: latency },
                 Distribution::LogNormal => {
                     let sigma = n.sigma.as_ref().map_or(0.5, |s| *s.get_ref());
@@ -565,10 +496,7 @@ impl Loader<'_> {
                         let s = n.sigma.as_ref().expect("given");
                         return Err(self.err(s.span(), "sigma must be between 0 and 5"));
                     }
-                    LatencyDist::LogNormal {
-                        median_us: latency,
-                        sigma: Real(sigma),
-                    }
+                    LatencyDist::LogNormal { median_us: latency, sigma: Real(sigma) }
                 }
             })
         };
@@ -582,10 +510,7 @@ impl Loader<'_> {
         if fifo && !faults.reorder.is_never() {
             let r = n.reorder.as_ref().expect("reorder set");
             return Err(self
-                .err(
-                    r.span(),
-                    "reorder contradicts fifo = true: FIFO links never reorder",
-                )
+                .err(r.span(), "reorder contradicts fifo = true: FIFO links never reorder")
                 .with_help("remove one of the two"));
         }
         let regions = cluster.regions.len();
@@ -593,20 +518,13 @@ impl Loader<'_> {
         for rl in &n.region_latency {
             let rl = rl.get_ref();
             let find = |r: &S<String>| {
-                cluster
-                    .regions
-                    .iter()
-                    .position(|x| x == r.get_ref())
-                    .ok_or_else(|| {
-                        let e = self.err(r.span(), format!("there is no region `{}`", r.get_ref()));
-                        match did_you_mean(r.get_ref(), cluster.regions.iter().map(String::as_str))
-                        {
-                            Some(m) => e.with_help(format!("did you mean `{m}`?")),
-                            None => e.with_help(
-                                "declare regions in [cluster] regions = { name = [nodes...] }",
-                            ),
-                        }
-                    })
+                cluster.regions.iter().position(|x| x == r.get_ref()).ok_or_else(|| {
+                    let e = self.err(r.span(), format!("there is no region `{}`", r.get_ref()));
+                    match did_you_mean(r.get_ref(), cluster.regions.iter().map(String::as_str)) {
+                        Some(m) => e.with_help(format!("did you mean `{m}`?")),
+                        None => e.with_help("declare regions in [cluster] regions = { name = [nodes...] }"),
+                    }
+                })
             };
             let (a, b) = (find(&rl.from)?, find(&rl.to)?);
             let d = dist(self.duration(&rl.latency)?.0)?;
@@ -622,10 +540,8 @@ impl Loader<'_> {
         Ok(NetworkConfig {
             latency: base.clone(),
             faults,
-            reorder_delay: self.opt_duration(
-                &n.reorder_delay,
-                SimDuration((base.mean_us() * 4.0) as u64 + 1),
-            )?,
+            reorder_delay: self
+                .opt_duration(&n.reorder_delay, SimDuration((base.mean_us() * 4.0) as u64 + 1))?,
             fifo,
             region_of,
             region_names: cluster.regions.clone(),
@@ -650,16 +566,9 @@ impl Loader<'_> {
             }
             next += c.processes;
         }
-        let all: Vec<&str> = cluster
-            .names
-            .iter()
-            .chain(clients.iter().map(|c| &c.name))
-            .map(String::as_str)
-            .collect();
-        let e = self.err(
-            name.span(),
-            format!("there is no node or client `{}`", name.get_ref()),
-        );
+        let all: Vec<&str> =
+            cluster.names.iter().chain(clients.iter().map(|c| &c.name)).map(String::as_str).collect();
+        let e = self.err(name.span(), format!("there is no node or client `{}`", name.get_ref()));
         Err(match did_you_mean(name.get_ref(), all.iter().copied()) {
             Some(m) => e.with_help(format!("did you mean `{m}`?")),
             None => e.with_help(format!("the nodes and clients are: {}", all.join(", "))),
@@ -707,10 +616,7 @@ impl Loader<'_> {
                             if !seen.insert(e) {
                                 return Err(self.err(
                                     name.span(),
-                                    format!(
-                                        "`{}` is in two groups of the partition",
-                                        name.get_ref()
-                                    ),
+                                    format!("`{}` is in two groups of the partition", name.get_ref()),
                                 ));
                             }
                             eps.push(e);
@@ -735,12 +641,7 @@ impl Loader<'_> {
                 actions.push(Fault::Heal);
             }
             if let Some(c) = &t.clock {
-                let offset_us = c
-                    .offset
-                    .as_ref()
-                    .map(|o| self.signed_us(o))
-                    .transpose()?
-                    .unwrap_or(0);
+                let offset_us = c.offset.as_ref().map(|o| self.signed_us(o)).transpose()?.unwrap_or(0);
                 actions.push(Fault::Clock {
                     node: node(&c.node)?,
                     offset_us,
@@ -754,10 +655,8 @@ impl Loader<'_> {
                         Some(name) => {
                             let eps = self.endpoints(name, cluster, clients)?;
                             if eps.len() != 1 {
-                                return Err(self.err(
-                                    name.span(),
-                                    "a link names one node or one single-process client",
-                                ));
+                                return Err(self
+                                    .err(name.span(), "a link names one node or one single-process client"));
                             }
                             Ok(Some(eps[0]))
                         }
@@ -768,23 +667,15 @@ impl Loader<'_> {
                     duplicate: self.probability(&l.duplicate, "duplicate")?,
                     reorder: self.probability(&l.reorder, "reorder")?,
                 };
-                actions.push(Fault::Link {
-                    from: one(&l.from)?,
-                    to: one(&l.to)?,
-                    faults,
-                });
+                actions.push(Fault::Link { from: one(&l.from)?, to: one(&l.to)?, faults });
             }
             if let Some(n) = &t.promote {
                 if !protocol.commands().contains(&"promote") {
-                    return Err(self.err(
-                        n.span(),
-                        format!("protocol `{}` has no manual promote", protocol.name()),
-                    ));
+                    return Err(
+                        self.err(n.span(), format!("protocol `{}` has no manual promote", protocol.name()))
+                    );
                 }
-                actions.push(Fault::Command {
-                    node: node(n)?,
-                    command: Command::Promote,
-                });
+                actions.push(Fault::Command { node: node(n)?, command: Command::Promote });
             }
             for (id, make) in [
                 (t.drop_message, Fault::DropMessage as fn(u64) -> Fault),
@@ -799,10 +690,7 @@ impl Loader<'_> {
                 return Err(self
                     .err(
                         entry.span(),
-                        format!(
-                            "a timeline entry takes one action, this one has {}",
-                            actions.len()
-                        ),
+                        format!("a timeline entry takes one action, this one has {}", actions.len()),
                     )
                     .with_help("split it into several [[timeline]] entries at the same time"));
             }
@@ -818,30 +706,18 @@ impl Loader<'_> {
                 out.push(TimedFault {
                     at,
                     step: t.step,
-                    fault: Fault::Note {
-                        text: text.trim().to_string(),
-                        pause: t.wait.unwrap_or(false),
-                    },
+                    fault: Fault::Note { text: text.trim().to_string(), pause: t.wait.unwrap_or(false) },
                     origin: Origin::Timeline,
                 });
             }
             if let Some(a) = actions.pop() {
-                out.push(TimedFault {
-                    at,
-                    step: t.step,
-                    fault: a,
-                    origin: Origin::Timeline,
-                });
+                out.push(TimedFault { at, step: t.step, fault: a, origin: Origin::Timeline });
             }
         }
         Ok(out)
     }
 
-    fn nemesis(
-        &self,
-        raw: &RawFile,
-        duration: SimDuration,
-    ) -> Result<Option<NemesisConfig>, ScenarioError> {
+    fn nemesis(&self, raw: &RawFile, duration: SimDuration) -> Result<Option<NemesisConfig>, ScenarioError> {
         let Some(n) = &raw.nemesis else {
             return Ok(None);
         };
@@ -858,10 +734,7 @@ impl Loader<'_> {
                 other => {
                     let e = self.err(
                         f.span(),
-                        format!(
-                            "unknown nemesis fault `{other}`: expected one of {}",
-                            names.join(", ")
-                        ),
+                        format!("unknown nemesis fault `{other}`: expected one of {}", names.join(", ")),
                     );
                     return Err(match did_you_mean(other, names) {
                         Some(m) => e.with_help(format!("did you mean `{m}`?")),
@@ -876,20 +749,15 @@ impl Loader<'_> {
         }
         let loss = n.loss.as_ref().map_or(0.2, |l| *l.get_ref());
         if !(0.0..=1.0).contains(&loss) {
-            return Err(self.err(
-                n.loss.as_ref().expect("given").span(),
-                "loss must be a probability between 0 and 1",
-            ));
+            return Err(self
+                .err(n.loss.as_ref().expect("given").span(), "loss must be a probability between 0 and 1"));
         }
         Ok(Some(NemesisConfig {
             faults,
             mean_interval,
             heal_after: self.opt_duration(&n.heal_after, SimDuration(mean_interval.0 / 2))?,
             start: SimTime(self.opt_duration(&n.start, SimDuration::ZERO)?.0),
-            stop: SimTime(
-                self.opt_duration(&n.stop, SimDuration(duration.0 * 3 / 4))?
-                    .0,
-            ),
+            stop: SimTime(self.opt_duration(&n.stop, SimDuration(duration.0 * 3 / 4))?.0),
             clock_skew: self.opt_duration(&n.clock_skew, SimDuration::from_millis(100))?,
             loss,
         }))
@@ -909,11 +777,7 @@ impl Loader<'_> {
                     if !names.contains(&check.get_ref().as_str()) {
                         let err = self.err(
                             check.span(),
-                            format!(
-                                "protocol `{}` has no check `{}`",
-                                protocol.name(),
-                                check.get_ref()
-                            ),
+                            format!("protocol `{}` has no check `{}`", protocol.name(), check.get_ref()),
                         );
                         return Err(match did_you_mean(check.get_ref(), names.iter().copied()) {
                             Some(m) => err.with_help(format!("did you mean `{m}`?")),
@@ -921,9 +785,7 @@ impl Loader<'_> {
                         });
                     }
                     if x.at_least.is_some() || x.at_most.is_some() {
-                        return Err(
-                            self.err(e.span(), "at_least / at_most go with `metric`, not `check`")
-                        );
+                        return Err(self.err(e.span(), "at_least / at_most go with `metric`, not `check`"));
                     }
                     out.push(Expectation::Check {
                         name: check.get_ref().clone(),
@@ -940,29 +802,20 @@ impl Loader<'_> {
                     if !names.contains(&metric.get_ref().as_str()) {
                         let err = self.err(
                             metric.span(),
-                            format!(
-                                "protocol `{}` has no metric `{}`",
-                                protocol.name(),
-                                metric.get_ref()
-                            ),
+                            format!("protocol `{}` has no metric `{}`", protocol.name(), metric.get_ref()),
                         );
-                        return Err(
-                            match did_you_mean(metric.get_ref(), names.iter().copied()) {
-                                Some(m) => err.with_help(format!("did you mean `{m}`?")),
-                                None => {
-                                    err.with_help(format!("its metrics are: {}", names.join(", ")))
-                                }
-                            },
-                        );
+                        return Err(match did_you_mean(metric.get_ref(), names.iter().copied()) {
+                            Some(m) => err.with_help(format!("did you mean `{m}`?")),
+                            None => err.with_help(format!("its metrics are: {}", names.join(", "))),
+                        });
                     }
                     if x.holds.is_some() {
                         return Err(self.err(e.span(), "`holds` goes with `check`, not `metric`"));
                     }
                     if x.at_least.is_none() && x.at_most.is_none() {
-                        return Err(self.err(
-                            e.span(),
-                            "a metric expectation needs at_least, at_most, or both",
-                        ));
+                        return Err(
+                            self.err(e.span(), "a metric expectation needs at_least, at_most, or both")
+                        );
                     }
                     out.push(Expectation::Metric {
                         name: metric.get_ref().clone(),
@@ -971,10 +824,9 @@ impl Loader<'_> {
                     });
                 }
                 _ => {
-                    return Err(self.err(
-                        e.span(),
-                        "an [[expect]] entry names either a `check` or a `metric`",
-                    ));
+                    return Err(
+                        self.err(e.span(), "an [[expect]] entry names either a `check` or a `metric`")
+                    );
                 }
             }
         }

@@ -83,10 +83,7 @@ impl<P: Protocol, C: Checker<P> + 'static> Driver for Sim<P, C> {
         Snapshot(Box::new(Sim::snapshot(self)))
     }
     fn restore(&mut self, snapshot: &Snapshot) {
-        let snap = snapshot
-            .0
-            .downcast_ref()
-            .expect("a snapshot is restored into the driver that took it");
+        let snap = snapshot.0.downcast_ref().expect("a snapshot is restored into the driver that took it");
         Sim::restore(self, snap)
     }
     fn state_hash(&self) -> Digest {
@@ -129,9 +126,6 @@ impl<P: Protocol, C: Checker<P> + 'static> Driver for Sim<P, C> {
         Sim::scheduled_faults(self)
     }
     fn observation_log(&self) -> Vec<(crate::check::At, NodeId, String)> {
-        self.observations()
-            .iter()
-            .map(|o| (o.at, o.node, format!("{:?}", o.observation)))
-            .collect()
+        self.observations().iter().map(|o| (o.at, o.node, format!("{:?}", o.observation))).collect()
     }
 }

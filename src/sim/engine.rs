@@ -23,8 +23,8 @@ use super::trace::{NONE, Trace, TraceKind, TraceLevel};
 use crate::check::{At, Checker, History, HistoryEvent, HistoryKind, ObservationRecord, Report};
 use crate::nodes::client::{ClientAction, ClientSlot, ClientSpec, Pending as PendingOp};
 use crate::nodes::{
-    ClientRef, ClientReply, ClientRequest, Clock, Cluster, Context, Message, NodeId, Outbox,
-    Protocol, TimerId, WriteId,
+    ClientRef, ClientReply, ClientRequest, Clock, Cluster, Context, Message, NodeId, Outbox, Protocol,
+    TimerId, WriteId,
 };
 use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 use std::hash::{Hash, Hasher};
@@ -68,11 +68,7 @@ pub enum Payload<M> {
     /// Client to node.
     Request(ClientRequest),
     /// Node to client.
-    Reply {
-        op_id: u64,
-        attempt: u32,
-        reply: ClientReply,
-    },
+    Reply { op_id: u64, attempt: u32, reply: ClientReply },
 }
 
 /// A pending event in the slab.
@@ -135,6 +131,9 @@ impl PartialOrd for Entry {
 }
 
 const NORMAL: u64 = 1 << 63;
+
+/// A pending event of protocol `P`.
+type PendingEvent<P> = Event<<P as Protocol>::Msg, <P as Protocol>::Timer>;
 
 /// A node's runtime around the protocol's state.
 #[derive(Clone, Debug, Hash)]
@@ -201,23 +200,13 @@ impl<P: Protocol> Hash for SimState<P> {
     fn hash<H: Hasher>(&self, h: &mut H) {
         self.now.hash(h);
         self.stats.hash(h);
-        (
-            self.next_key,
-            self.next_msg,
-            self.next_op,
-            self.next_process,
-        )
-            .hash(h);
+        (self.next_key, self.next_msg, self.next_op, self.next_process).hash(h);
         // The queue in pop order, without slot numbers (which are an
         // artefact of the slab's free list).
         let mut live: Vec<&Slot<P::Msg, P::Timer>> = self
             .queue
             .iter()
-            .filter_map(|e| {
-                self.slab[e.slot as usize]
-                    .as_ref()
-                    .filter(|s| s.key == e.key)
-            })
+            .filter_map(|e| self.slab[e.slot as usize].as_ref().filter(|s| s.key == e.key))
             .collect();
         live.sort_by_key(|s| (s.time, s.key));
         live.len().hash(h);
@@ -229,10 +218,7 @@ impl<P: Protocol> Hash for SimState<P> {
             (n.status, &n.state, &n.disk, &n.unflushed, &n.timers).hash(h);
             (n.next_timer, n.next_write, n.incarnation, n.clock, &n.rng).hash(h);
             for &slot in &n.held {
-                self.slab[slot as usize]
-                    .as_ref()
-                    .map(|s| (&s.event, s.key))
-                    .hash(h);
+                self.slab[slot as usize].as_ref().map(|s| (&s.event, s.key)).hash(h);
             }
         }
         self.clients.hash(h);
@@ -293,6 +279,9 @@ pub struct Sim<P: Protocol, C: Checker<P>> {
     /// Faults applied so far, including interventions, in order.
     applied: Vec<TimedFault>,
     out: Outbox<P>,
+    /// Reused buffer of writes completed within a step (no allocation in
+    /// the inner loop).
+    persisted_scratch: Vec<WriteId>,
 }
 
 impl<P: Protocol, C: Checker<P>> Sim<P, C> {
@@ -300,20 +289,11 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// time zero, as step zero).
     pub fn new(cfg: SimConfig<P>) -> Self {
         let nodes_n = cfg.cluster.len();
-        let endpoints = nodes_n
-            + cfg
-                .clients
-                .iter()
-                .map(|c| c.processes as usize)
-                .sum::<usize>();
+        let endpoints = nodes_n + cfg.clients.iter().map(|c| c.processes as usize).sum::<usize>();
         let mut faults: Vec<TimedFault> = Vec::new();
         let mut keyed: Vec<TimedFault> = Vec::new();
         for f in &cfg.faults {
-            if f.step.is_some() {
-                keyed.push(f.clone())
-            } else {
-                faults.push(f.clone())
-            }
+            if f.step.is_some() { keyed.push(f.clone()) } else { faults.push(f.clone()) }
         }
         faults.sort_by_key(|f| f.at); // stable: equal times keep file order
         keyed.sort_by_key(|f| f.step);
@@ -384,23 +364,21 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             observations: Vec::new(),
             applied: Vec::new(),
             out: Outbox::default(),
+            persisted_scratch: Vec::new(),
         };
         for i in 0..sim.faults.len() {
             let at = sim.faults[i].at;
             sim.schedule_first(at, Event::Fault { index: i as u32 });
         }
         for n in 0..nodes_n {
-            sim.trace
-                .record(0, 0, TraceKind::Start, n as u32, NONE, 0, 0, || {
-                    "node starts".into()
-                });
+            sim.trace.record(0, 0, TraceKind::Start, n as u32, NONE, 0, 0, || "node starts".into());
             sim.boot(NodeId(n as u32), false);
         }
         for slot in 0..sim.state.clients.len() {
             let c = &sim.state.clients[slot];
             let spec = &sim.cfg.clients[c.spec as usize];
-            let stagger = spec.interval.0 * (slot as u64 % spec.processes.max(1) as u64)
-                / spec.processes.max(1) as u64;
+            let stagger =
+                spec.interval.0 * (slot as u64 % spec.processes.max(1) as u64) / spec.processes.max(1) as u64;
             let at = spec.start.after(SimDuration(stagger));
             sim.schedule(at, Event::ClientNext { slot: slot as u32 });
         }
@@ -421,11 +399,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 (self.state.slab.len() - 1) as u32
             }
         };
-        self.state.queue.push(Entry {
-            time: time.0,
-            key,
-            slot: idx,
-        });
+        self.state.queue.push(Entry { time: time.0, key, slot: idx });
         idx
     }
 
@@ -443,15 +417,13 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     }
 
     /// Pops the next live event, skipping stale entries.
-    fn pop(&mut self) -> Option<(SimTime, u32, Event<P::Msg, P::Timer>)> {
+    fn pop(&mut self) -> Option<(SimTime, PendingEvent<P>)> {
         while let Some(e) = self.state.queue.pop() {
             let live = matches!(&self.state.slab[e.slot as usize], Some(s) if s.key == e.key);
             if live {
-                let slot = self.state.slab[e.slot as usize]
-                    .take()
-                    .expect("checked live");
+                let slot = self.state.slab[e.slot as usize].take().expect("checked live");
                 self.state.free.push(e.slot);
-                return Some((SimTime(e.time), e.slot, slot.event));
+                return Some((SimTime(e.time), slot.event));
             }
         }
         None
@@ -481,7 +453,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 self.state.now = self.state.now.max(f.at);
                 return Some(self.apply_fault(f));
             }
-            let (time, _slot, event) = self.pop()?;
+            let (time, event) = self.pop()?;
             debug_assert!(time >= self.state.now, "time went backwards");
             self.state.now = time;
             if let Some(rec) = self.process(event) {
@@ -502,9 +474,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     }
 
     fn keyed_due(&self) -> bool {
-        self.keyed
-            .get(self.state.next_keyed)
-            .is_some_and(|f| f.step == Some(self.state.stats.events + 1))
+        self.keyed.get(self.state.next_keyed).is_some_and(|f| f.step == Some(self.state.stats.events + 1))
     }
 
     /// Runs until no message is in flight, no client operation is open or
@@ -528,11 +498,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     pub fn is_quiet(&self) -> bool {
         self.state.in_flight == 0
             && self.state.faults_pending == 0
-            && self
-                .state
-                .clients
-                .iter()
-                .all(|c| c.done && c.pending.is_none())
+            && self.state.clients.iter().all(|c| c.done && c.pending.is_none())
     }
 
     /// A record for the step just taken.
@@ -543,14 +509,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         peer: Option<EndpointId>,
         msg: Option<u64>,
     ) -> StepRecord {
-        StepRecord {
-            step: self.state.stats.events,
-            time: self.state.now,
-            kind,
-            node,
-            peer,
-            msg,
-        }
+        StepRecord { step: self.state.stats.events, time: self.state.now, kind, node, peer, msg }
     }
 
     fn begin_step(&mut self) -> u64 {
@@ -559,10 +518,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     }
 
     fn at(&self) -> At {
-        At {
-            step: self.state.stats.events,
-            time: self.state.now,
-        }
+        At { step: self.state.stats.events, time: self.state.now }
     }
 
     /// Handles one popped event; `None` if it turned out to be void
@@ -570,48 +526,25 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// held for a paused node.
     fn process(&mut self, event: Event<P::Msg, P::Timer>) -> Option<StepRecord> {
         match event {
-            Event::Deliver {
-                id,
-                from,
-                to,
-                payload,
-            } => {
+            Event::Deliver { id, from, to, payload } => {
                 self.state.in_flight -= 1;
                 Some(self.deliver(id, from, to, payload))
             }
-            Event::Timer {
-                node,
-                incarnation,
-                id,
-                timer,
-            } => {
+            Event::Timer { node, incarnation, id, timer } => {
                 let rt = &mut self.state.nodes[node.index()];
                 if rt.incarnation != incarnation || !rt.timers.contains(&id) {
                     return None;
                 }
                 if rt.status == NodeStatus::Paused {
-                    self.hold(
-                        node,
-                        Event::Timer {
-                            node,
-                            incarnation,
-                            id,
-                            timer,
-                        },
-                    );
+                    self.hold(node, Event::Timer { node, incarnation, id, timer });
                     return None;
                 }
                 rt.timers.remove(&id);
                 let step = self.begin_step();
                 let now = self.state.now.0;
                 let full = self.trace.full();
-                let text = if full {
-                    format!("{timer:?}")
-                } else {
-                    String::new()
-                };
-                self.trace
-                    .record(step, now, TraceKind::Timer, node.0, NONE, 0, id.0, || text);
+                let text = if full { format!("{timer:?}") } else { String::new() };
+                self.trace.record(step, now, TraceKind::Timer, node.0, NONE, 0, id.0, || text);
                 self.handle(node, |s, ctx| P::on_timer(s, ctx, timer));
                 Some(self.record(TraceKind::Timer, Some(node.endpoint()), None, None))
             }
@@ -629,49 +562,27 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 let (id, write) = rt.unflushed.pop_front().expect("a disk event has a write");
                 P::apply_write(&mut rt.disk, &write);
                 let now = self.state.now.0;
-                self.trace.record(
-                    step,
-                    now,
-                    TraceKind::Persisted,
-                    node.0,
-                    NONE,
-                    0,
-                    id.0,
-                    || format!("on disk: {write:?}"),
-                );
+                self.trace.record(step, now, TraceKind::Persisted, node.0, NONE, 0, id.0, || {
+                    format!("on disk: {write:?}")
+                });
                 self.handle(node, |s, ctx| P::on_persisted(s, ctx, id));
                 Some(self.record(TraceKind::Persisted, Some(node.endpoint()), None, None))
             }
             Event::ClientNext { slot } => self.client_next(slot),
-            Event::ClientTimeout {
-                slot,
-                op_id,
-                attempt,
-            } => {
+            Event::ClientTimeout { slot, op_id, attempt } => {
                 let c = &self.state.clients[slot as usize];
-                if c.pending
-                    .as_ref()
-                    .is_none_or(|p| p.op_id != op_id || p.attempt != attempt)
-                {
+                if c.pending.as_ref().is_none_or(|p| p.op_id != op_id || p.attempt != attempt) {
                     return None;
                 }
                 let (spec_i, endpoint) = (c.spec as usize, c.endpoint);
                 let step = self.begin_step();
                 let now = self.state.now.0;
-                self.trace.record(
-                    step,
-                    now,
-                    TraceKind::Timer,
-                    endpoint.0,
-                    NONE,
-                    0,
-                    op_id,
-                    || format!("client timeout: op {op_id} attempt {attempt}"),
-                );
+                self.trace.record(step, now, TraceKind::Timer, endpoint.0, NONE, 0, op_id, || {
+                    format!("client timeout: op {op_id} attempt {attempt}")
+                });
                 let spec = &self.cfg.clients[spec_i];
                 let nodes = self.cfg.cluster.len() as u32;
-                let action =
-                    self.state.clients[slot as usize].on_timeout(spec, op_id, attempt, nodes);
+                let action = self.state.clients[slot as usize].on_timeout(spec, op_id, attempt, nodes);
                 self.client_act(slot, action, None);
                 Some(self.record(TraceKind::Timer, Some(endpoint), None, None))
             }
@@ -689,11 +600,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         self.state.next_key += 1;
         let key = NORMAL | self.state.next_key;
         let now = self.state.now;
-        let slot = Slot {
-            key,
-            time: now,
-            event,
-        };
+        let slot = Slot { key, time: now, event };
         let idx = match self.state.free.pop() {
             Some(i) => {
                 self.state.slab[i as usize] = Some(slot);
@@ -704,46 +611,27 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 (self.state.slab.len() - 1) as u32
             }
         };
-        if let Some(Slot {
-            event: Event::Deliver { .. },
-            ..
-        }) = &self.state.slab[idx as usize]
-        {
+        if let Some(Slot { event: Event::Deliver { .. }, .. }) = &self.state.slab[idx as usize] {
             self.state.in_flight += 1;
         }
         self.state.nodes[node.index()].held.push(idx);
     }
 
-    fn deliver(
-        &mut self,
-        id: u64,
-        from: EndpointId,
-        to: EndpointId,
-        payload: Payload<P::Msg>,
-    ) -> StepRecord {
+    fn deliver(&mut self, id: u64, from: EndpointId, to: EndpointId, payload: Payload<P::Msg>) -> StepRecord {
         let nodes = self.cfg.cluster.len() as u32;
         if to.0 < nodes {
             let node = NodeId(to.0);
             match self.state.nodes[node.index()].status {
                 NodeStatus::Paused => {
-                    self.hold(
-                        node,
-                        Event::Deliver {
-                            id,
-                            from,
-                            to,
-                            payload,
-                        },
-                    );
+                    self.hold(node, Event::Deliver { id, from, to, payload });
                     // Holding is not an event of its own; the delivery is
                     // processed on resume. Report the hold as a step so
                     // callers see time pass.
                     let step = self.begin_step();
                     let now = self.state.now.0;
-                    self.trace
-                        .record(step, now, TraceKind::Hold, to.0, from.0, id, 0, || {
-                            "held: node is paused".into()
-                        });
+                    self.trace.record(step, now, TraceKind::Hold, to.0, from.0, id, 0, || {
+                        "held: node is paused".into()
+                    });
                     return self.record(TraceKind::Hold, Some(to), Some(from), Some(id));
                 }
                 NodeStatus::Down => return self.drop_msg(id, from, to, DropReason::NodeDown),
@@ -757,25 +645,14 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         self.state.stats.delivered += 1;
         let now = self.state.now.0;
         let full = self.trace.full();
-        let text = if full {
-            describe(&payload)
-        } else {
-            String::new()
-        };
-        self.trace
-            .record(step, now, TraceKind::Deliver, to.0, from.0, id, 0, || text);
+        let text = if full { describe(&payload) } else { String::new() };
+        self.trace.record(step, now, TraceKind::Deliver, to.0, from.0, id, 0, || text);
         match payload {
-            Payload::Peer(msg) => self.handle(NodeId(to.0), |s, ctx| {
-                P::on_message(s, ctx, NodeId(from.0), msg)
-            }),
-            Payload::Request(req) => {
-                self.handle(NodeId(to.0), |s, ctx| P::on_client_request(s, ctx, req))
+            Payload::Peer(msg) => {
+                self.handle(NodeId(to.0), |s, ctx| P::on_message(s, ctx, NodeId(from.0), msg))
             }
-            Payload::Reply {
-                op_id,
-                attempt: _,
-                reply,
-            } => {
+            Payload::Request(req) => self.handle(NodeId(to.0), |s, ctx| P::on_client_request(s, ctx, req)),
+            Payload::Reply { op_id, attempt: _, reply } => {
                 let slot = (to.0 - nodes) as usize;
                 let c = &mut self.state.clients[slot];
                 let spec = &self.cfg.clients[c.spec as usize];
@@ -786,26 +663,13 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         self.record(TraceKind::Deliver, Some(to), Some(from), Some(id))
     }
 
-    fn drop_msg(
-        &mut self,
-        id: u64,
-        from: EndpointId,
-        to: EndpointId,
-        reason: DropReason,
-    ) -> StepRecord {
+    fn drop_msg(&mut self, id: u64, from: EndpointId, to: EndpointId, reason: DropReason) -> StepRecord {
         let step = self.begin_step();
         self.state.stats.dropped += 1;
         let now = self.state.now.0;
-        self.trace.record(
-            step,
-            now,
-            TraceKind::Drop,
-            to.0,
-            from.0,
-            id,
-            reason as u64,
-            || format!("dropped: {reason:?}"),
-        );
+        self.trace.record(step, now, TraceKind::Drop, to.0, from.0, id, reason as u64, || {
+            format!("dropped: {reason:?}")
+        });
         self.record(TraceKind::Drop, Some(to), Some(from), Some(id))
     }
 }
@@ -813,10 +677,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
 fn describe<M: Message>(p: &Payload<M>) -> String {
     match p {
         Payload::Peer(m) => format!("{m:?}"),
-        Payload::Request(r) => format!(
-            "request {} (op {}, attempt {})",
-            r.op, r.from.op_id, r.from.attempt
-        ),
+        Payload::Request(r) => format!("request {} (op {}, attempt {})", r.op, r.from.op_id, r.from.attempt),
         Payload::Reply { op_id, reply, .. } => format!("reply to op {op_id}: {:?}", reply.outcome),
     }
 }
@@ -869,11 +730,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             notes_on,
             out: &mut self.out,
         };
-        let state = if recovering {
-            P::recover(&mut ctx, &rt.disk)
-        } else {
-            P::init(&mut ctx)
-        };
+        let state = if recovering { P::recover(&mut ctx, &rt.disk) } else { P::init(&mut ctx) };
         rt.state = Some(state);
         rt.status = NodeStatus::Up;
         self.perform(node);
@@ -890,7 +747,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         let now = self.state.now;
         let incarnation = self.state.nodes[node.index()].incarnation;
 
-        let mut persisted_now = Vec::new();
+        let mut persisted_now = std::mem::take(&mut self.persisted_scratch);
         for (id, write) in out.writes.drain(..) {
             let rt = &mut self.state.nodes[node.index()];
             if self.cfg.disk_latency == SimDuration::ZERO && rt.unflushed.is_empty() {
@@ -910,15 +767,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             let rt = &mut self.state.nodes[node.index()];
             rt.timers.insert(id);
             let at = now.after(rt.clock.real_duration(delay));
-            self.schedule(
-                at,
-                Event::Timer {
-                    node,
-                    incarnation,
-                    id,
-                    timer,
-                },
-            );
+            self.schedule(at, Event::Timer { node, incarnation, id, timer });
         }
         for (to, msg) in out.sends.drain(..) {
             self.send(node.endpoint(), to.endpoint(), Payload::Peer(msg));
@@ -927,11 +776,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             self.send(
                 node.endpoint(),
                 to.endpoint,
-                Payload::Reply {
-                    op_id: to.op_id,
-                    attempt: to.attempt,
-                    reply,
-                },
+                Payload::Reply { op_id: to.op_id, attempt: to.attempt, reply },
             );
         }
         if !out.observations.is_empty() {
@@ -940,22 +785,10 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 if let Some(c) = self.checker.as_mut() {
                     c.on_observation(at, node, &obs);
                 }
-                self.trace.record(
-                    step,
-                    now.0,
-                    TraceKind::Observation,
-                    node.0,
-                    NONE,
-                    0,
-                    0,
-                    || format!("{obs:?}"),
-                );
+                self.trace
+                    .record(step, now.0, TraceKind::Observation, node.0, NONE, 0, 0, || format!("{obs:?}"));
                 if self.cfg.record_history {
-                    self.observations.push(ObservationRecord {
-                        at,
-                        node,
-                        observation: obs,
-                    });
+                    self.observations.push(ObservationRecord { at, node, observation: obs });
                 }
             }
         }
@@ -965,11 +798,12 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         self.out = out;
         // Writes that completed within the step report back now, after the
         // handler's other effects, as the disk would.
-        for id in persisted_now {
+        for id in persisted_now.drain(..) {
             if self.state.nodes[node.index()].state.is_some() {
                 self.handle(node, |s, ctx| P::on_persisted(s, ctx, id));
             }
         }
+        self.persisted_scratch = persisted_now;
     }
 
     /// Puts a message on the network.
@@ -982,64 +816,29 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         if self.trace.on() {
             let h = crate::sim::hash::stable_hash(&payload).0 as u64;
             let full = self.trace.full();
-            let text = if full {
-                describe(&payload)
-            } else {
-                String::new()
-            };
-            self.trace
-                .record(step, now.0, TraceKind::Send, from.0, to.0, id, h, || text);
+            let text = if full { describe(&payload) } else { String::new() };
+            self.trace.record(step, now.0, TraceKind::Send, from.0, to.0, id, h, || text);
         }
         match self.state.network.route(from, to, now) {
             Route::Drop(reason) => {
                 self.state.stats.dropped += 1;
-                self.trace.record(
-                    step,
-                    now.0,
-                    TraceKind::Drop,
-                    to.0,
-                    from.0,
-                    id,
-                    reason as u64,
-                    || format!("lost in the network: {reason:?}"),
-                );
+                self.trace.record(step, now.0, TraceKind::Drop, to.0, from.0, id, reason as u64, || {
+                    format!("lost in the network: {reason:?}")
+                });
             }
             Route::Deliver { at, duplicate_at } => {
                 if let Some(dup_at) = duplicate_at {
                     self.state.next_msg += 1;
                     let dup = self.state.next_msg;
                     self.state.stats.duplicated += 1;
-                    self.trace.record(
-                        step,
-                        now.0,
-                        TraceKind::Duplicate,
-                        to.0,
-                        from.0,
-                        dup,
-                        id,
-                        || format!("network duplicates message {id}"),
-                    );
+                    self.trace.record(step, now.0, TraceKind::Duplicate, to.0, from.0, dup, id, || {
+                        format!("network duplicates message {id}")
+                    });
                     self.state.in_flight += 1;
-                    self.schedule(
-                        dup_at,
-                        Event::Deliver {
-                            id: dup,
-                            from,
-                            to,
-                            payload: payload.clone(),
-                        },
-                    );
+                    self.schedule(dup_at, Event::Deliver { id: dup, from, to, payload: payload.clone() });
                 }
                 self.state.in_flight += 1;
-                self.schedule(
-                    at,
-                    Event::Deliver {
-                        id,
-                        from,
-                        to,
-                        payload,
-                    },
-                );
+                self.schedule(at, Event::Deliver { id, from, to, payload });
             }
         }
     }
@@ -1057,12 +856,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         if self.state.issued[spec_i] >= self.cfg.clients[spec_i].ops {
             // The last operation of this entry: every slot of the entry is
             // done issuing (open operations still complete).
-            for c in self
-                .state
-                .clients
-                .iter_mut()
-                .filter(|c| c.spec as usize == spec_i)
-            {
+            for c in self.state.clients.iter_mut().filter(|c| c.spec as usize == spec_i) {
                 c.done = true;
             }
         }
@@ -1075,50 +869,24 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         let c = &mut self.state.clients[slot as usize];
         let op = c.next_operation(spec, op_id);
         let target = c.choose_target(spec, &op, nodes);
-        c.pending = Some(PendingOp {
-            op_id,
-            op,
-            attempt: 0,
-            invoked_at: now,
-            target,
-            redirects: 0,
-        });
+        c.pending = Some(PendingOp { op_id, op, attempt: 0, invoked_at: now, target, redirects: 0 });
         let (endpoint, process) = (c.endpoint, c.process);
         self.state.stats.ops_invoked += 1;
-        self.trace.record(
-            step,
-            now.0,
-            TraceKind::Invoke,
-            endpoint.0,
-            target.0,
-            op_id,
-            0,
-            || format!("process {process} invokes {op}"),
-        );
+        self.trace.record(step, now.0, TraceKind::Invoke, endpoint.0, target.0, op_id, 0, || {
+            format!("process {process} invokes {op}")
+        });
         self.history_event(slot, HistoryKind::Invoke, op_id, op, None, None);
         self.send_attempt(slot);
-        Some(self.record(
-            TraceKind::Invoke,
-            Some(endpoint),
-            Some(target.endpoint()),
-            None,
-        ))
+        Some(self.record(TraceKind::Invoke, Some(endpoint), Some(target.endpoint()), None))
     }
 
     /// Sends the open operation's current attempt and arms its timeout.
     fn send_attempt(&mut self, slot: u32) {
         let c = &self.state.clients[slot as usize];
-        let p = c
-            .pending
-            .as_ref()
-            .expect("an attempt needs an open operation");
+        let p = c.pending.as_ref().expect("an attempt needs an open operation");
         let spec = &self.cfg.clients[c.spec as usize];
         let req = ClientRequest {
-            from: ClientRef {
-                endpoint: c.endpoint,
-                op_id: p.op_id,
-                attempt: p.attempt,
-            },
+            from: ClientRef { endpoint: c.endpoint, op_id: p.op_id, attempt: p.attempt },
             idempotency_key: p.op_id,
             op: p.op,
             session: if spec.read_your_writes == crate::nodes::client::ReadYourWrites::Session {
@@ -1130,14 +898,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         let (endpoint, target, op_id, attempt) = (c.endpoint, p.target, p.op_id, p.attempt);
         let at = self.state.now.after(spec.timeout);
         self.send(endpoint, target.endpoint(), Payload::Request(req));
-        self.schedule(
-            at,
-            Event::ClientTimeout {
-                slot,
-                op_id,
-                attempt,
-            },
-        );
+        self.schedule(at, Event::ClientTimeout { slot, op_id, attempt });
     }
 
     fn client_act(&mut self, slot: u32, action: ClientAction, from: Option<NodeId>) {
@@ -1148,28 +909,15 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             ClientAction::Send(to) => {
                 let c = &self.state.clients[slot as usize];
                 let (endpoint, op_id) = (c.endpoint, c.pending.as_ref().map_or(0, |p| p.op_id));
-                self.trace.record(
-                    step,
-                    now.0,
-                    TraceKind::Retry,
-                    endpoint.0,
-                    to.0,
-                    op_id,
-                    0,
-                    || format!("retry op {op_id} at node {}", to.0),
-                );
+                self.trace.record(step, now.0, TraceKind::Retry, endpoint.0, to.0, op_id, 0, || {
+                    format!("retry op {op_id} at node {}", to.0)
+                });
                 self.send_attempt(slot);
             }
             ClientAction::Complete { ok, value } => {
-                let p = self.state.clients[slot as usize]
-                    .pending
-                    .take()
-                    .expect("completing an open operation");
-                let kind = if ok {
-                    HistoryKind::Ok
-                } else {
-                    HistoryKind::Fail
-                };
+                let p =
+                    self.state.clients[slot as usize].pending.take().expect("completing an open operation");
+                let kind = if ok { HistoryKind::Ok } else { HistoryKind::Fail };
                 if ok {
                     self.state.stats.ops_ok += 1
                 } else {
@@ -1178,10 +926,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 self.complete(slot, kind, p.op_id, p.op, value, from);
             }
             ClientAction::GiveUp => {
-                let p = self.state.clients[slot as usize]
-                    .pending
-                    .take()
-                    .expect("giving up an open operation");
+                let p =
+                    self.state.clients[slot as usize].pending.take().expect("giving up an open operation");
                 self.state.stats.ops_info += 1;
                 self.complete(slot, HistoryKind::Info, p.op_id, p.op, None, None);
                 // A process whose last operation is unknown is retired; a
@@ -1254,13 +1000,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             node,
         };
         if let Some(ch) = self.checker.as_mut() {
-            ch.on_history(
-                At {
-                    step: ev.step,
-                    time: ev.time,
-                },
-                &ev,
-            );
+            ch.on_history(At { step: ev.step, time: ev.time }, &ev);
         }
         if self.cfg.record_history {
             self.history.events.push(ev);
@@ -1321,19 +1061,13 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 self.state.network.heal();
                 TraceKind::Heal
             }
-            Fault::Clock {
-                node,
-                offset_us,
-                drift_ppm,
-            } => {
+            Fault::Clock { node, offset_us, drift_ppm } => {
                 node_ep = Some(node.endpoint());
                 self.state.nodes[node.index()].clock = Clock::new(now, *offset_us, *drift_ppm);
                 TraceKind::Clock
             }
             Fault::Link { from, to, faults } => {
-                self.state
-                    .network
-                    .set_link_faults(*from, *to, faults.clone());
+                self.state.network.set_link_faults(*from, *to, faults.clone());
                 TraceKind::Link
             }
             Fault::Command { node, .. } => {
@@ -1351,28 +1085,14 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             }
             Fault::DuplicateMessage(id) => {
                 if let Some(slot) = self.find_message(*id)
-                    && let Some(Slot {
-                        time,
-                        event:
-                            Event::Deliver {
-                                from, to, payload, ..
-                            },
-                        ..
-                    }) = self.state.slab[slot].clone()
+                    && let Some(Slot { time, event: Event::Deliver { from, to, payload, .. }, .. }) =
+                        self.state.slab[slot].clone()
                 {
                     self.state.next_msg += 1;
                     let dup = self.state.next_msg;
                     self.state.stats.duplicated += 1;
                     self.state.in_flight += 1;
-                    self.schedule(
-                        time,
-                        Event::Deliver {
-                            id: dup,
-                            from,
-                            to,
-                            payload,
-                        },
-                    );
+                    self.schedule(time, Event::Deliver { id: dup, from, to, payload });
                 }
                 TraceKind::Duplicate
             }
@@ -1383,11 +1103,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                     let s = self.state.slab[slot].as_mut().expect("found");
                     s.key = key;
                     s.time = now;
-                    self.state.queue.push(Entry {
-                        time: now.0,
-                        key,
-                        slot: slot as u32,
-                    });
+                    self.state.queue.push(Entry { time: now.0, key, slot: slot as u32 });
                 }
                 TraceKind::Deliver
             }
@@ -1396,21 +1112,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         let text_fault = &f.fault;
         let payload = crate::sim::hash::stable_hash(text_fault).0 as u64;
         let full = self.trace.full();
-        let text = if full {
-            self.describe_fault(text_fault)
-        } else {
-            String::new()
-        };
-        self.trace.record(
-            step,
-            now.0,
-            kind,
-            node_ep.map_or(NONE, |e| e.0),
-            NONE,
-            0,
-            payload,
-            || text,
-        );
+        let text = if full { self.describe_fault(text_fault) } else { String::new() };
+        self.trace.record(step, now.0, kind, node_ep.map_or(NONE, |e| e.0), NONE, 0, payload, || text);
         if let Some(c) = self.checker.as_mut() {
             c.on_fault(at, &f.fault);
         }
@@ -1420,12 +1123,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 self.state.nodes[n.index()].incarnation += 1;
                 self.boot(*n, true);
             }
-            Fault::Resume(n) if self.state.nodes[n.index()].status == NodeStatus::Paused => {
-                self.resume(*n)
-            }
-            Fault::Command { node, command }
-                if self.state.nodes[node.index()].status == NodeStatus::Up =>
-            {
+            Fault::Resume(n) if self.state.nodes[n.index()].status == NodeStatus::Paused => self.resume(*n),
+            Fault::Command { node, command } if self.state.nodes[node.index()].status == NodeStatus::Up => {
                 let command = command.clone();
                 self.handle(*node, |s, ctx| P::on_command(s, ctx, &command));
             }
@@ -1450,11 +1149,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         };
         // Messages held while paused are lost with the node.
         for slot in held {
-            if let Some(Slot {
-                event: Event::Deliver { .. },
-                ..
-            }) = self.state.slab[slot as usize].take()
-            {
+            if let Some(Slot { event: Event::Deliver { .. }, .. }) = self.state.slab[slot as usize].take() {
                 self.state.in_flight -= 1;
                 self.state.stats.dropped += 1;
             }
@@ -1484,15 +1179,10 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         self.state
             .slab
             .iter()
-            .position(
-                |s| matches!(s, Some(Slot { event: Event::Deliver { id: m, .. }, .. }) if *m == id),
-            )
+            .position(|s| matches!(s, Some(Slot { event: Event::Deliver { id: m, .. }, .. }) if *m == id))
             .filter(|&slot| {
                 self.state.queue.iter().any(|e| {
-                    e.slot as usize == slot
-                        && self.state.slab[slot]
-                            .as_ref()
-                            .is_some_and(|s| s.key == e.key)
+                    e.slot as usize == slot && self.state.slab[slot].as_ref().is_some_and(|s| s.key == e.key)
                 })
             })
     }
@@ -1503,9 +1193,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     pub fn intervene(&mut self, fault: Fault) -> Result<StepRecord, InterventionError> {
         let nodes = self.cfg.cluster.len() as u32;
         match &fault {
-            Fault::Crash(n) | Fault::Restart(n) | Fault::Pause(n) | Fault::Resume(n)
-                if n.0 >= nodes =>
-            {
+            Fault::Crash(n) | Fault::Restart(n) | Fault::Pause(n) | Fault::Resume(n) if n.0 >= nodes => {
                 return Err(InterventionError::NoSuchNode(n.0));
             }
             Fault::DropMessage(id) | Fault::DuplicateMessage(id) | Fault::DeliverNext(id)
@@ -1538,12 +1226,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         } else {
             let c = &self.state.clients[(e.0 - nodes) as usize];
             let spec = &self.cfg.clients[c.spec as usize];
-            let first = self
-                .state
-                .clients
-                .iter()
-                .position(|x| x.spec == c.spec)
-                .unwrap_or(0) as u32;
+            let first = self.state.clients.iter().position(|x| x.spec == c.spec).unwrap_or(0) as u32;
             if spec.processes == 1 {
                 spec.name.clone()
             } else {
@@ -1570,14 +1253,9 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             ),
             Fault::Cut { from, to } => format!("cut {} -> {}", ep(from), ep(to)),
             Fault::Heal => "network heals".into(),
-            Fault::Clock {
-                node: n,
-                offset_us,
-                drift_ppm,
-            } => format!(
-                "{} clock offset {offset_us}us drift {drift_ppm}ppm",
-                node(n)
-            ),
+            Fault::Clock { node: n, offset_us, drift_ppm } => {
+                format!("{} clock offset {offset_us}us drift {drift_ppm}ppm", node(n))
+            }
             Fault::Link { from, to, faults } => format!(
                 "link {} -> {}: drop {} duplicate {} reorder {}",
                 from.as_ref().map_or("*".into(), ep),
@@ -1627,10 +1305,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         &self.faults
     }
     pub fn report(&self) -> Report {
-        self.checker
-            .as_ref()
-            .map(|c| c.report(self.state.now))
-            .unwrap_or_default()
+        self.checker.as_ref().map(|c| c.report(self.state.now)).unwrap_or_default()
     }
     pub fn node_status(&self, n: NodeId) -> NodeStatus {
         self.state.nodes[n.index()].status
@@ -1642,9 +1317,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// is still shown through `disk_view`).
     pub fn node_view(&self, n: NodeId) -> Option<crate::nodes::NodeView> {
         let rt = &self.state.nodes[n.index()];
-        rt.state
-            .as_ref()
-            .map(|s| P::view(s, &rt.disk, &self.cfg.cluster))
+        rt.state.as_ref().map(|s| P::view(s, &rt.disk, &self.cfg.cluster))
     }
     pub fn node_state(&self, n: NodeId) -> Option<&P::State> {
         self.state.nodes[n.index()].state.as_ref()
@@ -1663,16 +1336,9 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             .queue
             .iter()
             .filter_map(|e| {
-                let s = self.state.slab[e.slot as usize]
-                    .as_ref()
-                    .filter(|s| s.key == e.key)?;
+                let s = self.state.slab[e.slot as usize].as_ref().filter(|s| s.key == e.key)?;
                 match &s.event {
-                    Event::Deliver {
-                        id,
-                        from,
-                        to,
-                        payload,
-                    } => Some((
+                    Event::Deliver { id, from, to, payload } => Some((
                         e.time,
                         e.key,
                         InFlight {

@@ -25,17 +25,9 @@ pub enum Fault {
     /// Remove every partition and cut.
     Heal,
     /// Set a node's clock offset (µs, local minus real) and drift (ppm).
-    Clock {
-        node: NodeId,
-        offset_us: i64,
-        drift_ppm: i64,
-    },
+    Clock { node: NodeId, offset_us: i64, drift_ppm: i64 },
     /// Change fault probabilities of one link, or all (`None` = every).
-    Link {
-        from: Option<EndpointId>,
-        to: Option<EndpointId>,
-        faults: LinkFaults,
-    },
+    Link { from: Option<EndpointId>, to: Option<EndpointId>, faults: LinkFaults },
     /// An operator command to one node (manual failover).
     Command { node: NodeId, command: Command },
     /// Drop a message in flight (by id).
@@ -132,9 +124,7 @@ impl NemesisConfig {
             return out;
         }
         loop {
-            t = t.after(SimDuration(
-                rng.exponential(self.mean_interval.0 as f64) as u64
-            ));
+            t = t.after(SimDuration(rng.exponential(self.mean_interval.0 as f64) as u64));
             let end = t.after(self.heal_after);
             if end > self.stop {
                 break;
@@ -159,19 +149,10 @@ impl NemesisConfig {
                     (Fault::Partition(vec![group(a), group(b)]), Fault::Heal)
                 }
                 NemesisFault::Clock => {
-                    let skew =
-                        rng.below(self.clock_skew.0 * 2 + 1) as i64 - self.clock_skew.0 as i64;
+                    let skew = rng.below(self.clock_skew.0 * 2 + 1) as i64 - self.clock_skew.0 as i64;
                     (
-                        Fault::Clock {
-                            node,
-                            offset_us: skew,
-                            drift_ppm: 0,
-                        },
-                        Fault::Clock {
-                            node,
-                            offset_us: 0,
-                            drift_ppm: 0,
-                        },
+                        Fault::Clock { node, offset_us: skew, drift_ppm: 0 },
+                        Fault::Clock { node, offset_us: 0, drift_ppm: 0 },
                     )
                 }
                 NemesisFault::Loss => (
@@ -183,25 +164,11 @@ impl NemesisConfig {
                             ..Default::default()
                         },
                     },
-                    Fault::Link {
-                        from: None,
-                        to: None,
-                        faults: LinkFaults::default(),
-                    },
+                    Fault::Link { from: None, to: None, faults: LinkFaults::default() },
                 ),
             };
-            out.push(TimedFault {
-                at: t,
-                step: None,
-                fault: begin,
-                origin: Origin::Nemesis,
-            });
-            out.push(TimedFault {
-                at: end,
-                step: None,
-                fault: undo,
-                origin: Origin::Nemesis,
-            });
+            out.push(TimedFault { at: t, step: None, fault: begin, origin: Origin::Nemesis });
+            out.push(TimedFault { at: end, step: None, fault: undo, origin: Origin::Nemesis });
             t = end;
         }
         out

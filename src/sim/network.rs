@@ -73,9 +73,7 @@ impl LatencyDist {
         match *self {
             LatencyDist::Constant { us } => us as f64,
             LatencyDist::Uniform { min_us, max_us } => (min_us + max_us) as f64 / 2.0,
-            LatencyDist::Normal { mean_us, .. } | LatencyDist::Exponential { mean_us } => {
-                mean_us as f64
-            }
+            LatencyDist::Normal { mean_us, .. } | LatencyDist::Exponential { mean_us } => mean_us as f64,
             LatencyDist::LogNormal { median_us, sigma } => {
                 median_us as f64 * libm::exp(sigma.0 * sigma.0 / 2.0)
             }
@@ -172,20 +170,11 @@ impl Network {
         let mut rng = Vec::with_capacity(endpoints * endpoints);
         for from in 0..endpoints {
             for to in 0..endpoints {
-                rng.push(RngStream::new(
-                    seed,
-                    StreamKind::Link,
-                    from as u64,
-                    to as u64,
-                ));
+                rng.push(RngStream::new(seed, StreamKind::Link, from as u64, to as u64));
             }
         }
         Network {
-            fifo_tail: if config.fifo {
-                vec![SimTime::ZERO; endpoints * endpoints]
-            } else {
-                Vec::new()
-            },
+            fifo_tail: if config.fifo { vec![SimTime::ZERO; endpoints * endpoints] } else { Vec::new() },
             config,
             endpoints,
             group: vec![0; endpoints],
@@ -203,8 +192,7 @@ impl Network {
     #[inline]
     pub fn reachable(&self, from: EndpointId, to: EndpointId) -> bool {
         let (gf, gt) = (self.group[from.0 as usize], self.group[to.0 as usize]);
-        (gf == 0 || gt == 0 || gf == gt)
-            && (self.cuts.is_empty() || !self.cuts.contains(&(from.0, to.0)))
+        (gf == 0 || gt == 0 || gf == gt) && (self.cuts.is_empty() || !self.cuts.contains(&(from.0, to.0)))
     }
 
     /// Splits the network into groups; endpoints not named keep reaching
@@ -231,12 +219,7 @@ impl Network {
     }
 
     /// Sets the fault probabilities of one link (`Some`) or of all links.
-    pub fn set_link_faults(
-        &mut self,
-        from: Option<EndpointId>,
-        to: Option<EndpointId>,
-        faults: LinkFaults,
-    ) {
+    pub fn set_link_faults(&mut self, from: Option<EndpointId>, to: Option<EndpointId>, faults: LinkFaults) {
         for f in 0..self.endpoints {
             for t in 0..self.endpoints {
                 if from.is_none_or(|x| x.0 as usize == f) && to.is_none_or(|x| x.0 as usize == t) {
@@ -251,28 +234,20 @@ impl Network {
         let max = self.group.iter().copied().max().unwrap_or(0);
         (1..=max)
             .map(|g| {
-                (0..self.endpoints)
-                    .filter(|&e| self.group[e] == g)
-                    .map(|e| EndpointId(e as u32))
-                    .collect()
+                (0..self.endpoints).filter(|&e| self.group[e] == g).map(|e| EndpointId(e as u32)).collect()
             })
             .filter(|v: &Vec<_>| !v.is_empty())
             .collect()
     }
 
     pub fn cuts(&self) -> impl Iterator<Item = (EndpointId, EndpointId)> + '_ {
-        self.cuts
-            .iter()
-            .map(|&(a, b)| (EndpointId(a), EndpointId(b)))
+        self.cuts.iter().map(|&(a, b)| (EndpointId(a), EndpointId(b)))
     }
 
     fn latency_for(&self, from: EndpointId, to: EndpointId) -> &LatencyDist {
         let cfg = &*self.config;
         if cfg.region_names.len() > 1 {
-            let (ra, rb) = (
-                cfg.region_of[from.0 as usize] as usize,
-                cfg.region_of[to.0 as usize] as usize,
-            );
+            let (ra, rb) = (cfg.region_of[from.0 as usize] as usize, cfg.region_of[to.0 as usize] as usize);
             if let Some(Some(d)) = cfg.region_latency.get(ra * cfg.region_names.len() + rb) {
                 return d;
             }
@@ -300,11 +275,7 @@ impl Network {
         if rng.chance(reorder) {
             at = at.after(SimDuration(rng.below(reorder_delay.0 + 1)));
         }
-        let duplicate_at = if rng.chance(dup) {
-            Some(now.after(dist.sample(rng)))
-        } else {
-            None
-        };
+        let duplicate_at = if rng.chance(dup) { Some(now.after(dist.sample(rng))) } else { None };
         if self.config.fifo {
             let tail = &mut self.fifo_tail[link];
             at = at.max(*tail);
@@ -320,10 +291,7 @@ mod tests {
 
     fn config(fifo: bool) -> Arc<NetworkConfig> {
         Arc::new(NetworkConfig {
-            latency: LatencyDist::Uniform {
-                min_us: 1_000,
-                max_us: 9_000,
-            },
+            latency: LatencyDist::Uniform { min_us: 1_000, max_us: 9_000 },
             faults: LinkFaults::default(),
             reorder_delay: SimDuration::from_millis(10),
             fifo,
@@ -358,10 +326,7 @@ mod tests {
         assert!(net.reachable(EndpointId(1), EndpointId(0)));
         net.partition(&[vec![EndpointId(0)], vec![EndpointId(1)]]);
         assert!(!net.reachable(EndpointId(1), EndpointId(0)));
-        assert!(
-            net.reachable(EndpointId(2), EndpointId(0)),
-            "unnamed endpoints reach everyone"
-        );
+        assert!(net.reachable(EndpointId(2), EndpointId(0)), "unnamed endpoints reach everyone");
         net.heal();
         assert!(net.reachable(EndpointId(0), EndpointId(1)));
     }
@@ -374,10 +339,7 @@ mod tests {
         b.set_link_faults(
             Some(EndpointId(0)),
             Some(EndpointId(1)),
-            LinkFaults {
-                drop: Probability::new(0.5),
-                ..Default::default()
-            },
+            LinkFaults { drop: Probability::new(0.5), ..Default::default() },
         );
         for i in 0..50 {
             let _ = b.route(EndpointId(0), EndpointId(1), SimTime(i));

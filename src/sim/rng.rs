@@ -150,10 +150,7 @@ mod tests {
         assert_eq!(xs, xs2);
         assert_ne!(xs, ys);
         // Pinned values: a change here changes every digest ever recorded.
-        assert_eq!(
-            RngStream::new(1, StreamKind::Node, 0, 0).next_u64(),
-            0x275f_2ae7_91fe_f8a1
-        );
+        assert_eq!(RngStream::new(1, StreamKind::Node, 0, 0).next_u64(), 0x275f_2ae7_91fe_f8a1);
     }
 
     /// Probabilities hit about as often as they say, and the extremes draw
@@ -161,9 +158,7 @@ mod tests {
     #[test]
     fn chance_matches_probability() {
         let mut s = RngStream::new(3, StreamKind::Client, 0, 0);
-        let hits = (0..100_000)
-            .filter(|_| s.chance(Probability::new(0.25)))
-            .count();
+        let hits = (0..100_000).filter(|_| s.chance(Probability::new(0.25))).count();
         assert!((24_000..26_000).contains(&hits), "{hits}");
         let before = s.position();
         assert!(!s.chance(Probability::NEVER));

@@ -99,9 +99,7 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, String> {
     }
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| {
-            format!("`{t}` has no unit; write e.g. \"{t}ms\" (units: us, ms, s, m, h)")
-        })?;
+        .ok_or_else(|| format!("`{t}` has no unit; write e.g. \"{t}ms\" (units: us, ms, s, m, h)"))?;
     let (num, unit) = t.split_at(split);
     let scale: u64 = match unit.trim() {
         "us" | "µs" => 1,
@@ -110,17 +108,13 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, String> {
         "m" | "min" => 60_000_000,
         "h" => 3_600_000_000,
         other => {
-            return Err(format!(
-                "unknown time unit `{other}` in `{t}` (expected us, ms, s, m or h)"
-            ));
+            return Err(format!("unknown time unit `{other}` in `{t}` (expected us, ms, s, m or h)"));
         }
     };
     if num.is_empty() {
         return Err(format!("`{t}` has no number before its unit"));
     }
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("`{num}` in `{t}` is not a number"))?;
+    let value: f64 = num.parse().map_err(|_| format!("`{num}` in `{t}` is not a number"))?;
     let us = value * scale as f64;
     if !us.is_finite() || us > 1e15 {
         return Err(format!("`{t}` is too long (at most about 31 years)"));
@@ -159,11 +153,7 @@ mod tests {
     #[test]
     fn bad_durations_say_what_was_expected() {
         assert!(parse_duration("250").unwrap_err().contains("no unit"));
-        assert!(
-            parse_duration("3 weeks")
-                .unwrap_err()
-                .contains("unknown time unit")
-        );
+        assert!(parse_duration("3 weeks").unwrap_err().contains("unknown time unit"));
         assert!(parse_duration("ms").unwrap_err().contains("no number"));
         assert!(parse_duration("0.1us").unwrap_err().contains("finer"));
     }

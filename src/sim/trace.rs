@@ -93,12 +93,7 @@ pub struct TraceMark {
 
 impl Trace {
     pub fn new(level: TraceLevel) -> Self {
-        Trace {
-            level,
-            hasher: Xxh3::new(),
-            count: 0,
-            events: Vec::new(),
-        }
+        Trace { level, hasher: Xxh3::new(), count: 0, events: Vec::new() }
     }
     pub fn level(&self) -> TraceLevel {
         self.level
@@ -142,15 +137,7 @@ impl Trace {
         self.hasher.update(&buf);
         self.count += 1;
         if self.level == TraceLevel::Full {
-            self.events.push(TraceEvent {
-                step,
-                time_us,
-                kind,
-                node,
-                peer,
-                msg,
-                text: text(),
-            });
+            self.events.push(TraceEvent { step, time_us, kind, node, peer, msg, text: text() });
         }
     }
 
@@ -184,11 +171,7 @@ impl Trace {
         &self.events
     }
     pub fn mark(&self) -> TraceMark {
-        TraceMark {
-            hasher: self.hasher.clone(),
-            count: self.count,
-            events: self.events.len(),
-        }
+        TraceMark { hasher: self.hasher.clone(), count: self.count, events: self.events.len() }
     }
     pub fn rewind(&mut self, mark: &TraceMark) {
         self.hasher = mark.hasher.clone();

@@ -7,9 +7,7 @@ use distlab::sim::{Driver, TraceLevel};
 use std::path::{Path, PathBuf};
 
 pub fn lesson(rel: &str) -> Scenario {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(rel);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(rel);
     distlab::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -18,11 +16,7 @@ pub fn all_lessons() -> Vec<PathBuf> {
 }
 
 pub fn options(trace: TraceLevel, seed: Option<u64>) -> RunOptions {
-    RunOptions {
-        seed,
-        trace,
-        ..RunOptions::default()
-    }
+    RunOptions { seed, trace, ..RunOptions::default() }
 }
 
 /// Runs a scenario to its end.
@@ -33,8 +27,5 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Box<dyn Driver> {
 }
 
 pub fn holds(d: &dyn Driver, check: &str) -> bool {
-    d.report()
-        .verdict(check)
-        .unwrap_or_else(|| panic!("no check {check}"))
-        .holds
+    d.report().verdict(check).unwrap_or_else(|| panic!("no check {check}")).holds
 }

@@ -16,6 +16,10 @@ use std::collections::{BTreeMap, BTreeSet};
 /// A write's place in the replicated history.
 type Pos = (u64, u64);
 
+/// What a primary appended at a position: the value, the entry before it
+/// (`(epoch, value)`), and when.
+type PrimaryAppend = (Value, Option<(u64, Value)>, SimTime);
+
 #[derive(Clone, Debug, Default)]
 struct Violation {
     first: Option<(At, String)>,
@@ -34,10 +38,9 @@ impl Violation {
             name,
             holds: self.first.is_none(),
             detail: match &self.first {
-                Some((at, what)) if self.count > 1 => format!(
-                    "{what} (at {}, step {}; {} times in all)",
-                    at.time, at.step, self.count
-                ),
+                Some((at, what)) if self.count > 1 => {
+                    format!("{what} (at {}, step {}; {} times in all)", at.time, at.step, self.count)
+                }
                 Some((at, what)) => format!("{what} (at {}, step {})", at.time, at.step),
                 None => ok,
             },
@@ -52,12 +55,13 @@ pub struct ReplicationChecker {
     /// Each node's log as published: `(epoch, value)` per index.
     logs: Vec<Vec<(u64, Value)>>,
     /// Who became primary in each epoch.
-    primaries: BTreeMap<u64, NodeId>,
+    /// Who became primary in each epoch, and when.
+    primaries: BTreeMap<u64, (NodeId, SimTime)>,
     /// Where each value was written by its primary.
     position: BTreeMap<Value, Pos>,
     /// What the primary of `epoch` appended at `index`: the value, and the
     /// entry before it (`(epoch, value)`), with the time (for lag).
-    appended: BTreeMap<Pos, (Value, Option<(u64, Value)>, SimTime)>,
+    appended: BTreeMap<Pos, PrimaryAppend>,
     lag_sum_us: u128,
     lag_max_us: u64,
     lag_samples: u64,
@@ -83,12 +87,11 @@ impl ReplicationChecker {
 
     /// The node that became primary in the highest epoch.
     fn final_primary(&self) -> Option<NodeId> {
-        self.primaries.values().next_back().copied()
+        self.primaries.values().next_back().map(|p| p.0)
     }
 
     fn pos_of(&self, v: Option<Value>) -> Pos {
-        v.and_then(|v| self.position.get(&v).copied())
-            .unwrap_or((0, 0))
+        v.and_then(|v| self.position.get(&v).copied()).unwrap_or((0, 0))
     }
 
     fn lost_writes(&self) -> Vec<Value> {
@@ -96,64 +99,30 @@ impl ReplicationChecker {
             return Vec::new();
         };
         let kept: BTreeSet<Value> = self.logs[p.index()].iter().map(|e| e.1).collect();
-        self.acked
-            .keys()
-            .filter(|v| !kept.contains(v))
-            .copied()
-            .collect()
+        self.acked.keys().filter(|v| !kept.contains(v)).copied().collect()
     }
 }
 
 impl Checker<PrimaryReplica> for ReplicationChecker {
     const CHECKS: &'static [(&'static str, &'static str)] = &[
-        (
-            "log-prefix",
-            "every replica's log is a prefix of the log of the primary it copies from",
-        ),
-        (
-            "acked-writes-durable",
-            "every write acknowledged to a client is in the final primary's log",
-        ),
+        ("log-prefix", "every replica's log is a prefix of the log of the primary it copies from"),
+        ("acked-writes-durable", "every write acknowledged to a client is in the final primary's log"),
         (
             "single-primary",
-            "no primary acknowledges a write after a newer primary was elected (no split brain)",
+            "no primary acknowledges a write it accepted after a newer primary was elected (no split brain)",
         ),
-        (
-            "no-stale-reads",
-            "no read returns an older value than a write acknowledged before the read began",
-        ),
-        (
-            "read-your-writes",
-            "no client reads an older value than its own acknowledged write",
-        ),
+        ("no-stale-reads", "no read returns an older value than a write acknowledged before the read began"),
+        ("read-your-writes", "no client reads an older value than its own acknowledged write"),
     ];
     const METRICS: &'static [(&'static str, &'static str)] = &[
         ("acked_writes", "writes acknowledged to clients"),
-        (
-            "lost_acked_writes",
-            "acknowledged writes missing from the final primary's log",
-        ),
-        (
-            "stale_reads",
-            "reads older than a write acknowledged before they began",
-        ),
-        (
-            "ryw_violations",
-            "reads older than the reader's own acknowledged write",
-        ),
-        (
-            "lag_max_ms",
-            "largest delay from primary append to replica append",
-        ),
-        (
-            "lag_mean_ms",
-            "mean delay from primary append to replica append",
-        ),
+        ("lost_acked_writes", "acknowledged writes missing from the final primary's log"),
+        ("stale_reads", "reads older than a write acknowledged before they began"),
+        ("ryw_violations", "reads older than the reader's own acknowledged write"),
+        ("lag_max_ms", "largest delay from primary append to replica append"),
+        ("lag_mean_ms", "mean delay from primary append to replica append"),
         ("failovers", "primaries elected or promoted after the first"),
-        (
-            "truncated_entries",
-            "log entries replicas discarded because the primary's log disagreed",
-        ),
+        ("truncated_entries", "log entries replicas discarded because the primary's log disagreed"),
     ];
 
     fn new(_: &Params, cluster: &Cluster) -> Self {
@@ -181,7 +150,7 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
     fn on_observation(&mut self, at: At, node: NodeId, obs: &Observation) {
         match *obs {
             Observation::BecamePrimary { epoch } => {
-                self.primaries.insert(epoch, node);
+                self.primaries.insert(epoch, (node, at.time));
             }
             Observation::SteppedDown { .. } => {}
             Observation::Appended { entry, from } => {
@@ -228,12 +197,19 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
             }
             Observation::Recovered { len } => self.logs[node.index()].truncate(len as usize),
             Observation::Acknowledged { epoch, index, .. } => {
-                if let Some((&newest, &p)) = self.primaries.iter().next_back()
-                    && newest > epoch
+                // Split brain: the write was *accepted* by this primary after
+                // a newer one was elected. (An old primary may still
+                // acknowledge writes it had fully replicated before: they
+                // are safe, and `acked-writes-durable` watches them.)
+                let Some(&(_, _, accepted)) = self.appended.get(&(epoch, index)) else { return };
+                if let Some((&newer, &(p, elected))) =
+                    self.primaries.range(epoch + 1..).find(|(_, (_, t))| *t <= accepted)
                 {
                     let (old, new) = (self.name(node).to_string(), self.name(p).to_string());
                     self.split_brain.record(at, || {
-                        format!("{old} (epoch {epoch}) acknowledged the write at index {index} after {new} became primary in epoch {newest}")
+                        format!(
+                            "{old} (epoch {epoch}) accepted a write at {accepted} and acknowledged it, though {new} had become primary in epoch {newer} at {elected}"
+                        )
                     });
                 }
             }
@@ -249,10 +225,7 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                 self.invoked.remove(&e.op_id);
                 let pos = self.pos_of(Some(value));
                 self.acked.insert(value, key);
-                self.acked_by_key
-                    .entry(key)
-                    .or_default()
-                    .push((e.time, pos));
+                self.acked_by_key.entry(key).or_default().push((e.time, pos));
                 let own = self.own_writes.entry((e.process, key)).or_insert(pos);
                 *own = (*own).max(pos);
             }
@@ -297,21 +270,16 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
     fn report(&self, _now: SimTime) -> Report {
         let lost = self.lost_writes();
         let mut r = Report::default();
-        r.checks.push(self.prefix.verdict(
-            "log-prefix",
-            "every replica log is a prefix of its primary's".into(),
-        ));
+        r.checks
+            .push(self.prefix.verdict("log-prefix", "every replica log is a prefix of its primary's".into()));
         r.checks.push(Verdict {
             name: "acked-writes-durable",
             holds: lost.is_empty(),
             detail: if lost.is_empty() {
                 format!("all {} acknowledged writes survive", self.acked.len())
             } else {
-                let shown: Vec<String> = lost
-                    .iter()
-                    .take(5)
-                    .map(|v| format!("k{}={v}", self.acked[v]))
-                    .collect();
+                let shown: Vec<String> =
+                    lost.iter().take(5).map(|v| format!("k{}={v}", self.acked[v])).collect();
                 format!(
                     "{} of {} acknowledged writes are not in {}'s final log: {}{}",
                     lost.len(),
@@ -323,24 +291,16 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
             },
             first_violation: None,
         });
-        r.checks.push(self.split_brain.verdict(
-            "single-primary",
-            "only the newest primary acknowledged writes".into(),
-        ));
         r.checks.push(
-            self.stale
-                .verdict("no-stale-reads", "no read was stale".into()),
+            self.split_brain.verdict("single-primary", "only the newest primary acknowledged writes".into()),
         );
-        r.checks.push(self.ryw.verdict(
-            "read-your-writes",
-            "every client read its own writes".into(),
-        ));
+        r.checks.push(self.stale.verdict("no-stale-reads", "no read was stale".into()));
+        r.checks.push(self.ryw.verdict("read-your-writes", "every client read its own writes".into()));
         r.metrics.insert("acked_writes", self.acked.len() as f64);
         r.metrics.insert("lost_acked_writes", lost.len() as f64);
         r.metrics.insert("stale_reads", self.stale.count as f64);
         r.metrics.insert("ryw_violations", self.ryw.count as f64);
-        r.metrics
-            .insert("lag_max_ms", self.lag_max_us as f64 / 1000.0);
+        r.metrics.insert("lag_max_ms", self.lag_max_us as f64 / 1000.0);
         r.metrics.insert(
             "lag_mean_ms",
             if self.lag_samples > 0 {
@@ -349,10 +309,8 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                 0.0
             },
         );
-        r.metrics
-            .insert("failovers", self.primaries.len().saturating_sub(1) as f64);
-        r.metrics
-            .insert("truncated_entries", self.truncated_entries as f64);
+        r.metrics.insert("failovers", self.primaries.len().saturating_sub(1) as f64);
+        r.metrics.insert("truncated_entries", self.truncated_entries as f64);
         r
     }
 }
@@ -363,21 +321,11 @@ mod tests {
     use crate::protocols::primary_replica::Entry;
 
     fn entry(epoch: u64, index: u64, value: Value) -> Entry {
-        Entry {
-            epoch,
-            index,
-            key: 0,
-            value,
-            client: 9,
-            idempotency_key: value,
-        }
+        Entry { epoch, index, key: 0, value, client: 9, idempotency_key: value }
     }
 
     fn at(step: u64) -> At {
-        At {
-            step,
-            time: SimTime(step * 1000),
-        }
+        At { step, time: SimTime(step * 1000) }
     }
 
     fn checker() -> ReplicationChecker {
@@ -391,6 +339,7 @@ mod tests {
             heartbeat: crate::sim::SimDuration::from_millis(50),
             failover_timeout: crate::sim::SimDuration::from_millis(300),
             ship_interval: crate::sim::SimDuration::ZERO,
+            compact_after: 0,
             failover: super::super::Failover::Auto,
             fencing: true,
             initial_primary: NodeId(0),
@@ -405,67 +354,38 @@ mod tests {
         let (p, r) = (NodeId(0), NodeId(1));
         let mut c = checker();
         c.on_observation(at(1), p, &Observation::BecamePrimary { epoch: 0 });
-        c.on_observation(
-            at(2),
-            p,
-            &Observation::Appended {
-                entry: entry(0, 1, 10),
-                from: p,
-            },
-        );
-        c.on_observation(
-            at(3),
-            r,
-            &Observation::Appended {
-                entry: entry(0, 1, 10),
-                from: p,
-            },
-        );
+        c.on_observation(at(2), p, &Observation::Appended { entry: entry(0, 1, 10), from: p });
+        c.on_observation(at(3), r, &Observation::Appended { entry: entry(0, 1, 10), from: p });
         assert!(c.report(SimTime(0)).verdict("log-prefix").unwrap().holds);
-        c.on_observation(
-            at(4),
-            p,
-            &Observation::Appended {
-                entry: entry(0, 2, 20),
-                from: p,
-            },
-        );
+        c.on_observation(at(4), p, &Observation::Appended { entry: entry(0, 2, 20), from: p });
         // The replica claims a different value at index 2.
-        c.on_observation(
-            at(5),
-            r,
-            &Observation::Appended {
-                entry: entry(0, 2, 21),
-                from: p,
-            },
-        );
+        c.on_observation(at(5), r, &Observation::Appended { entry: entry(0, 2, 21), from: p });
         let v = c.report(SimTime(0));
         let v = v.verdict("log-prefix").unwrap();
         assert!(!v.holds, "{v:?}");
         assert_eq!(v.first_violation.unwrap().step, 5);
     }
 
-    /// `single-primary` fires when an old primary acknowledges after a newer
-    /// one was elected.
+    /// `single-primary` fires when an old primary accepts and acknowledges
+    /// a write after a newer primary was elected, and not for a write it had
+    /// accepted before the election.
     #[test]
     fn single_primary_fires_on_split_brain() {
+        let (old, new) = (NodeId(0), NodeId(1));
         let mut c = checker();
-        c.on_observation(at(1), NodeId(0), &Observation::BecamePrimary { epoch: 0 });
-        c.on_observation(at(2), NodeId(1), &Observation::BecamePrimary { epoch: 1 });
-        c.on_observation(
-            at(3),
-            NodeId(0),
-            &Observation::Acknowledged {
-                epoch: 0,
-                index: 4,
-                value: 7,
-            },
-        );
+        c.on_observation(at(1), old, &Observation::BecamePrimary { epoch: 0 });
+        c.on_observation(at(2), old, &Observation::Appended { entry: entry(0, 1, 10), from: old });
+        c.on_observation(at(3), new, &Observation::BecamePrimary { epoch: 1 });
+        c.on_observation(at(4), old, &Observation::Acknowledged { epoch: 0, index: 1, value: 10 });
         assert!(
-            !c.report(SimTime(0))
-                .verdict("single-primary")
-                .unwrap()
-                .holds
+            c.report(SimTime(0)).verdict("single-primary").unwrap().holds,
+            "accepted before the election"
         );
+        c.on_observation(at(5), old, &Observation::Appended { entry: entry(0, 2, 20), from: old });
+        c.on_observation(at(6), old, &Observation::Acknowledged { epoch: 0, index: 2, value: 20 });
+        let r = c.report(SimTime(0));
+        let v = r.verdict("single-primary").unwrap();
+        assert!(!v.holds);
+        assert_eq!(v.first_violation.unwrap().step, 6);
     }
 }

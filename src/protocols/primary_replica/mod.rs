@@ -59,8 +59,8 @@
 //! - `acked-writes-durable`: every acknowledged write is in the final
 //!   primary's log. Holds in `sync` mode; `async` loses writes when the
 //!   primary crashes before replicating them.
-//! - `single-primary`: no primary acknowledges a write after a newer
-//!   primary was elected (no split brain).
+//! - `single-primary`: no primary acknowledges a write it accepted after a
+//!   newer primary was elected (no split brain).
 //! - `no-stale-reads`, `read-your-writes`: what readers see (replica reads
 //!   are stale under lag; read-your-writes needs the client option).
 //!
@@ -84,11 +84,11 @@ pub use checker::ReplicationChecker;
 pub use params::{Failover, Mode, Params, RawParams};
 
 use crate::nodes::{
-    ClientRef, ClientReply, ClientRequest, Cluster, Command, Context, Key, Message, NodeId,
-    NodeView, Operation, Protocol, TimerId, Value, WriteId,
+    ClientRef, ClientReply, ClientRequest, Cluster, Command, Context, Key, Message, NodeId, NodeView,
+    Operation, Protocol, TimerId, Value, WriteId,
 };
 use crate::sim::time::SimDuration;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct PrimaryReplica;
@@ -108,17 +108,24 @@ pub struct Entry {
     pub idempotency_key: u64,
 }
 
+/// Primary → replica: the entries after `(prev_index, prev_epoch)`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Replicate {
+    pub epoch: u64,
+    pub prev_index: u64,
+    pub prev_epoch: u64,
+    /// Empty: a heartbeat.
+    pub entries: Vec<Entry>,
+    /// The primary's commit index.
+    pub commit: u64,
+    /// Entries up to here every node has: safe to compact.
+    pub compacted: u64,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Msg {
-    /// Primary → replica: entries after `(prev_index, prev_epoch)`, or none
-    /// (a heartbeat).
-    Replicate {
-        epoch: u64,
-        prev_index: u64,
-        prev_epoch: u64,
-        entries: Vec<Entry>,
-        commit: u64,
-    },
+    /// Primary → replica: log entries, or none (a heartbeat).
+    Replicate(Replicate),
     /// Replica → primary: I hold your log up to `match_index`.
     Ack { epoch: u64, match_index: u64 },
     /// Replica → primary: I lack the entry before those; I have `have`.
@@ -126,11 +133,7 @@ pub enum Msg {
     /// Replica → old primary: there is a newer epoch (fencing).
     Fenced { epoch: u64 },
     /// Candidate → all: vote for me in `epoch`.
-    RequestVote {
-        epoch: u64,
-        last_epoch: u64,
-        last_index: u64,
-    },
+    RequestVote { epoch: u64, last_epoch: u64, last_index: u64 },
     /// Voter → candidate.
     Vote { epoch: u64, granted: bool },
 }
@@ -138,8 +141,8 @@ pub enum Msg {
 impl Message for Msg {
     fn kind(&self) -> &'static str {
         match self {
-            Msg::Replicate { entries, .. } if entries.is_empty() => "heartbeat",
-            Msg::Replicate { .. } => "replicate",
+            Msg::Replicate(r) if r.entries.is_empty() => "heartbeat",
+            Msg::Replicate(_) => "replicate",
             Msg::Ack { .. } => "ack",
             Msg::Behind { .. } => "behind",
             Msg::Fenced { .. } => "fenced",
@@ -159,12 +162,70 @@ pub enum Timer {
     PrimarySilent,
 }
 
+/// The replicated log. Entries up to `base` have been *compacted*: folded
+/// into `snapshot`, the store as of `base` (a checkpoint), and dropped. A
+/// node compacts only entries every node has acknowledged, so no node ever
+/// needs a compacted entry again.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Log {
+    pub base: u64,
+    /// The epoch of the entry at `base`.
+    pub base_epoch: u64,
+    /// The store as of `base`.
+    pub snapshot: BTreeMap<Key, (Value, u64)>,
+    /// Entries `base + 1 ..= last_index()`.
+    pub entries: Vec<Entry>,
+}
+
+impl Log {
+    pub fn last_index(&self) -> u64 {
+        self.base + self.entries.len() as u64
+    }
+    pub fn last_epoch(&self) -> u64 {
+        self.entries.last().map_or(self.base_epoch, |e| e.epoch)
+    }
+    /// The entry at `index`, unless it was compacted (or is not there).
+    pub fn get(&self, index: u64) -> Option<&Entry> {
+        index.checked_sub(self.base + 1).and_then(|i| self.entries.get(i as usize))
+    }
+    /// The epoch of the entry at `index`; `None` if compacted or absent.
+    pub fn epoch_at(&self, index: u64) -> Option<u64> {
+        if index == self.base { Some(self.base_epoch) } else { self.get(index).map(|e| e.epoch) }
+    }
+    /// Entries `from ..= to` (both after `base`).
+    pub fn slice(&self, from: u64, to: u64) -> &[Entry] {
+        &self.entries[(from - self.base - 1) as usize..(to - self.base) as usize]
+    }
+    pub fn push(&mut self, e: Entry) {
+        debug_assert_eq!(e.index, self.last_index() + 1, "a log grows one entry at a time");
+        self.entries.push(e);
+    }
+    /// Keeps entries `..= keep`.
+    pub fn truncate(&mut self, keep: u64) {
+        assert!(keep >= self.base, "compacted entries are never truncated: every node acknowledged them");
+        self.entries.truncate((keep - self.base) as usize);
+    }
+    /// Folds entries `..= upto` into the snapshot.
+    pub fn compact(&mut self, upto: u64) {
+        let upto = upto.min(self.last_index());
+        if upto <= self.base {
+            return;
+        }
+        let n = (upto - self.base) as usize;
+        for e in self.entries.drain(..n) {
+            self.snapshot.insert(e.key, (e.value, e.index));
+            self.base_epoch = e.epoch;
+        }
+        self.base = upto;
+    }
+}
+
 /// The disk: the log, the epoch, and the vote cast in it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Disk {
     pub epoch: u64,
     pub voted_for: Option<NodeId>,
-    pub log: Vec<Entry>,
+    pub log: Log,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -178,6 +239,10 @@ pub enum DiskWrite {
     /// Keep only entries `1..=keep`.
     Truncate {
         keep: u64,
+    },
+    /// Fold entries `..=upto` into the snapshot (log compaction).
+    Compact {
+        upto: u64,
     },
 }
 
@@ -204,7 +269,7 @@ pub struct State {
     pub role: Role,
     pub epoch: u64,
     pub voted_for: Option<NodeId>,
-    pub log: Vec<Entry>,
+    pub log: Log,
     /// How much of the log is on this node's disk.
     pub persisted: u64,
     /// The primary this node follows (as far as it knows).
@@ -216,8 +281,10 @@ pub struct State {
     /// How far `store` has applied the log.
     pub applied: u64,
     silence_timer: Option<TimerId>,
+    /// Local time at which the primary counts as silent.
+    silence_deadline_us: i64,
     /// Log length on disk once each outstanding disk write completes.
-    disk_marks: BTreeMap<WriteId, u64>,
+    disk_marks: VecDeque<(WriteId, u64)>,
     /// Local time the primary was last heard from (leader stickiness: a
     /// replica that hears its primary does not vote for another).
     last_heard_us: i64,
@@ -280,13 +347,14 @@ impl State {
             epoch: disk.epoch,
             voted_for: disk.voted_for,
             log: disk.log.clone(),
-            persisted: disk.log.len() as u64,
+            persisted: disk.log.last_index(),
             primary: None,
-            commit: 0,
-            store: BTreeMap::new(),
-            applied: 0,
+            commit: disk.log.base,
+            store: disk.log.snapshot.clone(),
+            applied: disk.log.base,
             silence_timer: None,
-            disk_marks: BTreeMap::new(),
+            silence_deadline_us: 0,
+            disk_marks: VecDeque::new(),
             last_heard_us: i64::MIN,
             acks_owed: Vec::new(),
             waiting_reads: Vec::new(),
@@ -306,31 +374,24 @@ impl State {
     }
 
     fn last_index(&self) -> u64 {
-        self.log.len() as u64
+        self.log.last_index()
     }
     fn last_epoch(&self) -> u64 {
-        self.log.last().map_or(0, |e| e.epoch)
-    }
-    fn epoch_at(&self, index: u64) -> u64 {
-        if index == 0 {
-            0
-        } else {
-            self.log.get(index as usize - 1).map_or(0, |e| e.epoch)
-        }
+        self.log.last_epoch()
     }
     /// Applies log entries to the store up to `upto`.
     fn apply_up_to(&mut self, upto: u64) {
         let upto = upto.min(self.last_index());
         while self.applied < upto {
-            let e = self.log[self.applied as usize];
+            let e = *self.log.get(self.applied + 1).expect("entries after `applied` are in the log");
             self.store.insert(e.key, (e.value, e.index));
             self.applied += 1;
         }
     }
     /// After a truncation below `applied`: rebuild the store.
     fn rebuild_store(&mut self, upto: u64) {
-        self.store.clear();
-        self.applied = 0;
+        self.store = self.log.snapshot.clone();
+        self.applied = self.log.base;
         self.apply_up_to(upto);
     }
 }
@@ -340,16 +401,19 @@ type Ctx<'a, 'b> = &'a mut Context<'b, PrimaryReplica>;
 impl PrimaryReplica {
     // ----- timers ---------------------------------------------------------
 
+    /// Restarts the countdown to suspecting the primary: `failover_timeout`
+    /// plus a random jitter from now. One timer stays pending; when it
+    /// fires early (the deadline moved on), it is set again for the rest.
     fn arm_silence_timer(state: &mut State, ctx: Ctx) {
-        if let Some(t) = state.silence_timer.take() {
-            ctx.cancel_timer(t);
-        }
         if ctx.params().failover == Failover::Manual {
             return;
         }
         let base = ctx.params().failover_timeout.as_micros();
         let jitter = ctx.rng().below(base / 2 + 1);
-        state.silence_timer = Some(ctx.set_timer(SimDuration(base + jitter), Timer::PrimarySilent));
+        state.silence_deadline_us = ctx.local_time_us().saturating_add((base + jitter) as i64);
+        if state.silence_timer.is_none() {
+            state.silence_timer = Some(ctx.set_timer(SimDuration(base + jitter), Timer::PrimarySilent));
+        }
     }
 
     // ----- the primary ----------------------------------------------------
@@ -362,23 +426,10 @@ impl PrimaryReplica {
             ctx.cancel_timer(t);
         }
         let next = state.last_index() + 1;
-        state.progress = ctx
-            .peers()
-            .map(|p| {
-                (
-                    p,
-                    Progress {
-                        match_index: 0,
-                        next_index: next,
-                    },
-                )
-            })
-            .collect();
+        state.progress = ctx.peers().map(|p| (p, Progress { match_index: 0, next_index: next })).collect();
         state.client_table.clear();
-        for e in &state.log {
-            state
-                .client_table
-                .insert(e.client, (e.idempotency_key, e.index));
+        for e in &state.log.entries {
+            state.client_table.insert(e.client, (e.idempotency_key, e.index));
         }
         state.waiting_writes.clear();
         ctx.observe(Observation::BecamePrimary { epoch: state.epoch });
@@ -420,10 +471,12 @@ impl PrimaryReplica {
         let len_after = match write {
             DiskWrite::Append(e) => e.index,
             DiskWrite::Truncate { keep } => keep,
-            DiskWrite::Epoch { .. } => unreachable!("epochs are written by adopt_epoch"),
+            DiskWrite::Epoch { .. } | DiskWrite::Compact { .. } => {
+                unreachable!("only appends and truncations change the log's length")
+            }
         };
         let id = ctx.write(write);
-        state.disk_marks.insert(id, len_after);
+        state.disk_marks.push_back((id, len_after));
     }
 
     /// A client write reaches the primary: append it, or recognise a retry.
@@ -437,10 +490,7 @@ impl PrimaryReplica {
     ) {
         if let Some(&(k, index)) = state.client_table.get(&client.endpoint.0)
             && k == idempotency_key
-            && state
-                .log
-                .get(index as usize - 1)
-                .is_some_and(|e| e.value == value)
+            && state.log.get(index).is_some_and(|e| e.value == value)
         {
             // A retry of a write already in the log: answer when committed.
             if index <= state.commit {
@@ -459,19 +509,10 @@ impl PrimaryReplica {
             idempotency_key,
         };
         state.log.push(entry);
-        state
-            .client_table
-            .insert(client.endpoint.0, (idempotency_key, entry.index));
-        state
-            .waiting_writes
-            .entry(entry.index)
-            .or_default()
-            .push(client);
+        state.client_table.insert(client.endpoint.0, (idempotency_key, entry.index));
+        state.waiting_writes.entry(entry.index).or_default().push(client);
         Self::write_log(state, ctx, DiskWrite::Append(entry));
-        ctx.observe(Observation::Appended {
-            entry,
-            from: ctx.me(),
-        });
+        ctx.observe(Observation::Appended { entry, from: ctx.me() });
         let ship_interval = ctx.params().ship_interval;
         if ship_interval == SimDuration::ZERO {
             Self::send_heartbeats(state, ctx);
@@ -486,29 +527,23 @@ impl PrimaryReplica {
     /// or a heartbeat if it has everything.
     fn replicate_to(state: &mut State, ctx: Ctx, replica: NodeId) {
         const BATCH: u64 = 64;
-        let last = state.last_index();
+        let (last, base) = (state.last_index(), state.log.base);
         let Some(p) = state.progress.get_mut(&replica) else {
             return;
         };
-        let from = p.next_index.clamp(1, last + 1);
+        // Every node has what was compacted, so nobody needs it resent.
+        let from = p.next_index.clamp(base + 1, last + 1);
         let to = (from + BATCH - 1).min(last);
         // Optimistic: assume these arrive; a `Behind` answer corrects it.
         p.next_index = to.max(from - 1) + 1;
-        let entries: Vec<Entry> = if from <= to {
-            state.log[from as usize - 1..to as usize].to_vec()
-        } else {
-            Vec::new()
-        };
+        let entries: Vec<Entry> = if from <= to { state.log.slice(from, to).to_vec() } else { Vec::new() };
         let prev_index = from - 1;
+        let prev_epoch =
+            state.log.epoch_at(prev_index).expect("the entry before `from` is the base or in the log");
+        let (epoch, commit, compacted) = (state.epoch, state.commit, state.log.base);
         ctx.send(
             replica,
-            Msg::Replicate {
-                epoch: state.epoch,
-                prev_index,
-                prev_epoch: state.epoch_at(prev_index),
-                entries,
-                commit: state.commit,
-            },
+            Msg::Replicate(Replicate { epoch, prev_index, prev_epoch, entries, commit, compacted }),
         );
     }
 
@@ -523,11 +558,7 @@ impl PrimaryReplica {
     /// The highest index that counts as committed under the mode.
     fn committed_index(state: &State, ctx: Ctx) -> u64 {
         let own = state.persisted;
-        let mut acks: Vec<u64> = state
-            .progress
-            .values()
-            .map(|p| p.match_index.min(own))
-            .collect();
+        let mut acks: Vec<u64> = state.progress.values().map(|p| p.match_index.min(own)).collect();
         acks.sort_unstable_by(|a, b| b.cmp(a));
         match ctx.params().mode {
             Mode::Async => own,
@@ -548,15 +579,35 @@ impl PrimaryReplica {
         let still_waiting = state.waiting_writes.split_off(&(new + 1));
         let done = std::mem::replace(&mut state.waiting_writes, still_waiting);
         for (index, clients) in done {
-            let e = state.log[index as usize - 1];
+            let e = *state.log.get(index).expect("a write waiting for commit is not compacted");
             for c in clients {
-                ctx.observe(Observation::Acknowledged {
-                    epoch: state.epoch,
-                    index,
-                    value: e.value,
-                });
+                ctx.observe(Observation::Acknowledged { epoch: state.epoch, index, value: e.value });
                 ctx.reply(c, ClientReply::ok(None, index));
             }
+        }
+        Self::maybe_compact(state, ctx);
+    }
+
+    // ----- log compaction -------------------------------------------------
+
+    /// Folds the log up to `upto` into a snapshot, in memory and on disk.
+    fn compact(state: &mut State, ctx: Ctx, upto: u64) {
+        state.log.compact(upto);
+        ctx.write(DiskWrite::Compact { upto: state.log.base });
+    }
+
+    /// The primary compacts, `compact_after` entries at a time, what every
+    /// replica has acknowledged and is committed; replicas follow the
+    /// `compacted` mark it sends.
+    fn maybe_compact(state: &mut State, ctx: Ctx) {
+        let every = ctx.params().compact_after;
+        if every == 0 {
+            return;
+        }
+        let everywhere = state.progress.values().map(|p| p.match_index).min().unwrap_or(state.commit);
+        let safe = everywhere.min(state.commit).min(state.applied);
+        if safe >= state.log.base + every {
+            Self::compact(state, ctx, safe);
         }
     }
 
@@ -564,17 +615,8 @@ impl PrimaryReplica {
 
     /// `Replicate` from a primary: fencing, the log-matching rule, then
     /// append.
-    #[allow(clippy::too_many_arguments)]
-    fn on_replicate(
-        state: &mut State,
-        ctx: Ctx,
-        from: NodeId,
-        epoch: u64,
-        prev_index: u64,
-        prev_epoch: u64,
-        entries: Vec<Entry>,
-        commit: u64,
-    ) {
+    fn on_replicate(state: &mut State, ctx: Ctx, from: NodeId, r: Replicate) {
+        let Replicate { epoch, prev_index, prev_epoch, entries, commit, compacted } = r;
         let fencing = ctx.params().fencing;
         if fencing && epoch < state.epoch {
             // Fencing: an old primary is told about the newer epoch.
@@ -582,15 +624,11 @@ impl PrimaryReplica {
             return;
         }
         match state.role {
-            Role::Primary if fencing && epoch > state.epoch => {
-                Self::step_down(state, ctx, epoch, Some(from))
-            }
+            Role::Primary if fencing && epoch > state.epoch => Self::step_down(state, ctx, epoch, Some(from)),
             // A primary takes no entries from another primary. Without
             // fencing nobody tells it to stop: split brain.
             Role::Primary => return,
-            Role::Candidate if epoch >= state.epoch => {
-                Self::step_down(state, ctx, epoch, Some(from))
-            }
+            Role::Candidate if epoch >= state.epoch => Self::step_down(state, ctx, epoch, Some(from)),
             _ => {}
         }
         if epoch > state.epoch {
@@ -601,14 +639,21 @@ impl PrimaryReplica {
         Self::arm_silence_timer(state, ctx);
 
         // Log matching: accept entries only after the entry they follow.
-        if prev_index > state.last_index() || state.epoch_at(prev_index) != prev_epoch {
+        // (An entry this node compacted is one every node acknowledged: it
+        // matches.)
+        let matches = match state.log.epoch_at(prev_index) {
+            Some(e) => e == prev_epoch,
+            None => prev_index < state.log.base,
+        };
+        if !matches {
             let have = state.last_index().min(prev_index.saturating_sub(1));
             ctx.send(from, Msg::Behind { epoch, have });
             return;
         }
         let match_index = prev_index + entries.len() as u64;
-        for e in entries {
-            match state.log.get(e.index as usize - 1) {
+        let base = state.log.base;
+        for e in entries.into_iter().filter(|e| e.index > base) {
+            match state.log.get(e.index) {
                 Some(mine) if mine.epoch == e.epoch => continue,
                 Some(_) => Self::truncate(state, ctx, e.index - 1),
                 None => {}
@@ -620,6 +665,9 @@ impl PrimaryReplica {
         state.commit = state.commit.max(commit.min(match_index));
         state.apply_up_to(state.last_index());
         Self::serve_waiting_reads(state, ctx);
+        if compacted > state.log.base {
+            Self::compact(state, ctx, compacted.min(state.applied));
+        }
         // Acknowledge only what is on disk.
         state.acks_owed.push((from, epoch, match_index));
         Self::send_owed_acks(state, ctx);
@@ -627,10 +675,8 @@ impl PrimaryReplica {
 
     /// Drops entries after `keep`: they came from a primary whose log lost.
     fn truncate(state: &mut State, ctx: Ctx, keep: u64) {
-        ctx.note(|| {
-            format!("truncates its log to {keep}: entries after it disagree with the primary's")
-        });
-        state.log.truncate(keep as usize);
+        ctx.note(|| format!("truncates its log to {keep}: entries after it disagree with the primary's"));
+        state.log.truncate(keep);
         state.persisted = state.persisted.min(keep);
         Self::write_log(state, ctx, DiskWrite::Truncate { keep });
         ctx.observe(Observation::Truncated { keep });
@@ -653,16 +699,11 @@ impl PrimaryReplica {
 
     fn serve_waiting_reads(state: &mut State, ctx: Ctx) {
         let applied = state.applied;
-        let (ready, waiting): (Vec<_>, Vec<_>) = state
-            .waiting_reads
-            .drain(..)
-            .partition(|(_, _, token)| *token <= applied);
+        let (ready, waiting): (Vec<_>, Vec<_>) =
+            state.waiting_reads.drain(..).partition(|(_, _, token)| *token <= applied);
         state.waiting_reads = waiting;
         for (client, key, _) in ready {
-            ctx.reply(
-                client,
-                ClientReply::ok(state.store.get(&key).map(|v| v.0), applied),
-            );
+            ctx.reply(client, ClientReply::ok(state.store.get(&key).map(|v| v.0), applied));
         }
     }
 
@@ -699,13 +740,7 @@ impl PrimaryReplica {
                 < ctx.params().failover_timeout.as_micros() as i64;
         if heard_recently {
             // Our primary is alive as far as we can tell: no election.
-            ctx.send(
-                candidate,
-                Msg::Vote {
-                    epoch: state.epoch,
-                    granted: false,
-                },
-            );
+            ctx.send(candidate, Msg::Vote { epoch: state.epoch, granted: false });
             return;
         }
         if epoch > state.epoch {
@@ -719,19 +754,12 @@ impl PrimaryReplica {
             Self::adopt_epoch(state, ctx, epoch, None);
         }
         let up_to_date = (last_epoch, last_index) >= (state.last_epoch(), state.last_index());
-        let granted =
-            epoch == state.epoch && state.voted_for.is_none_or(|v| v == candidate) && up_to_date;
+        let granted = epoch == state.epoch && state.voted_for.is_none_or(|v| v == candidate) && up_to_date;
         if granted {
             Self::adopt_epoch(state, ctx, epoch, Some(candidate));
             Self::arm_silence_timer(state, ctx);
         }
-        ctx.send(
-            candidate,
-            Msg::Vote {
-                epoch: state.epoch,
-                granted,
-            },
-        );
+        ctx.send(candidate, Msg::Vote { epoch: state.epoch, granted });
     }
 }
 
@@ -759,14 +787,12 @@ impl Protocol for PrimaryReplica {
 
     fn recover(ctx: &mut Context<'_, Self>, disk: &Disk) -> State {
         let mut state = State::new(ctx.me(), disk, ctx.params().initial_primary, true);
-        ctx.observe(Observation::Recovered {
-            len: state.last_index(),
-        });
+        ctx.observe(Observation::Recovered { len: state.last_index() });
         ctx.note(|| {
             format!(
                 "recovers from disk: epoch {}, {} log entries; rejoins as a replica",
                 disk.epoch,
-                disk.log.len()
+                disk.log.last_index()
             )
         });
         Self::arm_silence_timer(&mut state, ctx);
@@ -775,18 +801,8 @@ impl Protocol for PrimaryReplica {
 
     fn on_message(state: &mut State, ctx: &mut Context<'_, Self>, from: NodeId, msg: Msg) {
         match msg {
-            Msg::Replicate {
-                epoch,
-                prev_index,
-                prev_epoch,
-                entries,
-                commit,
-            } => Self::on_replicate(
-                state, ctx, from, epoch, prev_index, prev_epoch, entries, commit,
-            ),
-            Msg::Ack { epoch, match_index }
-                if state.role == Role::Primary && epoch == state.epoch =>
-            {
+            Msg::Replicate(r) => Self::on_replicate(state, ctx, from, r),
+            Msg::Ack { epoch, match_index } if state.role == Role::Primary && epoch == state.epoch => {
                 if let Some(p) = state.progress.get_mut(&from) {
                     p.match_index = p.match_index.max(match_index);
                     p.next_index = p.next_index.max(match_index + 1);
@@ -802,11 +818,9 @@ impl Protocol for PrimaryReplica {
             Msg::Fenced { epoch } if epoch > state.epoch && ctx.params().fencing => {
                 Self::step_down(state, ctx, epoch, None)
             }
-            Msg::RequestVote {
-                epoch,
-                last_epoch,
-                last_index,
-            } => Self::on_request_vote(state, ctx, from, epoch, last_epoch, last_index),
+            Msg::RequestVote { epoch, last_epoch, last_index } => {
+                Self::on_request_vote(state, ctx, from, epoch, last_epoch, last_index)
+            }
             Msg::Vote { epoch, granted }
                 if state.role == Role::Candidate && epoch == state.epoch && granted =>
             {
@@ -815,9 +829,7 @@ impl Protocol for PrimaryReplica {
                     Self::become_primary(state, ctx);
                 }
             }
-            Msg::Vote { epoch, .. } if epoch > state.epoch => {
-                Self::step_down(state, ctx, epoch, None)
-            }
+            Msg::Vote { epoch, .. } if epoch > state.epoch => Self::step_down(state, ctx, epoch, None),
             // Anything else is stale: from an old epoch, or for a role this
             // node no longer has.
             _ => {}
@@ -836,9 +848,16 @@ impl Protocol for PrimaryReplica {
                     Self::send_heartbeats(state, ctx);
                 }
             }
-            Timer::PrimarySilent if state.role != Role::Primary => {
+            Timer::PrimarySilent => {
                 state.silence_timer = None;
-                Self::start_election(state, ctx);
+                let left = state.silence_deadline_us.saturating_sub(ctx.local_time_us());
+                if state.role == Role::Primary {
+                    // A primary suspects nobody.
+                } else if left > 0 {
+                    state.silence_timer = Some(ctx.set_timer(SimDuration(left as u64), Timer::PrimarySilent));
+                } else {
+                    Self::start_election(state, ctx);
+                }
             }
             _ => {}
         }
@@ -846,42 +865,33 @@ impl Protocol for PrimaryReplica {
 
     fn on_client_request(state: &mut State, ctx: &mut Context<'_, Self>, request: ClientRequest) {
         match request.op {
-            Operation::Write { key, value } if state.role == Role::Primary => Self::accept_write(
-                state,
-                ctx,
-                request.from,
-                key,
-                value,
-                request.idempotency_key,
-            ),
-            Operation::Write { .. } => ctx.reply(
-                request.from,
-                ClientReply::redirect(state.primary.filter(|&p| p != ctx.me())),
-            ),
+            Operation::Write { key, value } if state.role == Role::Primary => {
+                Self::accept_write(state, ctx, request.from, key, value, request.idempotency_key)
+            }
+            Operation::Write { .. } => {
+                ctx.reply(request.from, ClientReply::redirect(state.primary.filter(|&p| p != ctx.me())))
+            }
             Operation::Read { key } if state.role == Role::Primary => {
                 // The primary answers from committed state only.
-                ctx.reply(
-                    request.from,
-                    ClientReply::ok(state.store.get(&key).map(|v| v.0), state.commit),
-                );
+                ctx.reply(request.from, ClientReply::ok(state.store.get(&key).map(|v| v.0), state.commit));
             }
             Operation::Read { key } if request.session > state.applied => {
                 // Read-your-writes by session token: wait until caught up.
-                state
-                    .waiting_reads
-                    .push((request.from, key, request.session));
+                state.waiting_reads.push((request.from, key, request.session));
             }
-            Operation::Read { key } => ctx.reply(
-                request.from,
-                ClientReply::ok(state.store.get(&key).map(|v| v.0), state.applied),
-            ),
+            Operation::Read { key } => {
+                ctx.reply(request.from, ClientReply::ok(state.store.get(&key).map(|v| v.0), state.applied))
+            }
         }
     }
 
     fn on_persisted(state: &mut State, ctx: &mut Context<'_, Self>, write: WriteId) {
-        let Some(len) = state.disk_marks.remove(&write) else {
+        // Disk writes complete in the order they were issued; epoch writes
+        // carry no log length and are not in `disk_marks`.
+        let Some(&(_, len)) = state.disk_marks.front().filter(|m| m.0 == write) else {
             return;
         };
+        state.disk_marks.pop_front();
         state.persisted = len.min(state.last_index());
         match state.role {
             Role::Primary => Self::advance_commit(state, ctx),
@@ -907,15 +917,9 @@ impl Protocol for PrimaryReplica {
                 disk.epoch = epoch;
                 disk.voted_for = voted_for;
             }
-            DiskWrite::Append(e) => {
-                debug_assert_eq!(
-                    e.index as usize,
-                    disk.log.len() + 1,
-                    "the log on disk grows one entry at a time"
-                );
-                disk.log.push(e);
-            }
-            DiskWrite::Truncate { keep } => disk.log.truncate(keep as usize),
+            DiskWrite::Append(e) => disk.log.push(e),
+            DiskWrite::Truncate { keep } => disk.log.truncate(keep),
+            DiskWrite::Compact { upto } => disk.log.compact(upto),
         }
     }
 
@@ -928,16 +932,16 @@ impl Protocol for PrimaryReplica {
         let mut v = NodeView::new(role, Some(state.epoch));
         let log = v.section("log");
         log.row("length", state.last_index())
-            .row("on disk", disk.log.len())
+            .row("on disk", disk.log.last_index())
             .row("commit", state.commit);
+        if state.log.base > 0 {
+            log.row("compacted", format!("entries 1..={} (snapshot)", state.log.base));
+        }
         if let Some(p) = state.primary {
             log.row("follows", cluster.name(p));
         }
-        for e in state.log.iter().rev().take(5).rev() {
-            log.row(
-                format!("#{} (epoch {})", e.index, e.epoch),
-                format!("k{} = {}", e.key, e.value),
-            );
+        for e in state.log.entries.iter().rev().take(5).rev() {
+            log.row(format!("#{} (epoch {})", e.index, e.epoch), format!("k{} = {}", e.key, e.value));
         }
         let store = v.section("store");
         for (k, (val, idx)) in &state.store {
@@ -946,10 +950,7 @@ impl Protocol for PrimaryReplica {
         if state.role == Role::Primary {
             let r = v.section("replicas");
             for (n, p) in &state.progress {
-                r.row(
-                    cluster.name(*n),
-                    format!("match {} next {}", p.match_index, p.next_index),
-                );
+                r.row(cluster.name(*n), format!("match {} next {}", p.match_index, p.next_index));
             }
         }
         v

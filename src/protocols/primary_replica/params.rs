@@ -36,6 +36,9 @@ pub struct Params {
     /// once). Acknowledged writes wait up to this long on the primary
     /// alone — the window a crash loses.
     pub ship_interval: SimDuration,
+    /// Compact the log (fold it into a snapshot) every this many entries
+    /// that every node has; 0 keeps the whole log.
+    pub compact_after: u64,
     pub failover: Failover,
     /// Reject messages from older epochs (see "Fencing").
     pub fencing: bool,
@@ -57,6 +60,9 @@ pub struct RawParams {
     /// Async only; default 0 (ship at once).
     #[serde(default)]
     pub ship_interval: Option<S<String>>,
+    /// Default 4096 entries; 0 = never compact.
+    #[serde(default)]
+    pub compact_after: Option<u64>,
     /// `auto` (default) or `manual`.
     #[serde(default)]
     pub failover: Option<Failover>,
@@ -80,10 +86,9 @@ impl Configure for super::PrimaryReplica {
             .transpose()?
             .unwrap_or(SimDuration::from_millis(50));
         if heartbeat.0 == 0 {
-            return Err(cx.error(
-                raw.heartbeat.as_ref().expect("given").span(),
-                "heartbeat must be more than zero",
-            ));
+            return Err(
+                cx.error(raw.heartbeat.as_ref().expect("given").span(), "heartbeat must be more than zero")
+            );
         }
         let failover_timeout = raw
             .failover_timeout
@@ -92,22 +97,21 @@ impl Configure for super::PrimaryReplica {
             .transpose()?
             .unwrap_or(SimDuration::from_millis(300));
         if failover_timeout <= heartbeat {
-            let span = raw
-                .failover_timeout
-                .as_ref()
-                .or(raw.heartbeat.as_ref())
-                .map_or(0..0, |d| d.span());
+            let span = raw.failover_timeout.as_ref().or(raw.heartbeat.as_ref()).map_or(0..0, |d| d.span());
             return Err(cx
-                .error(span, format!("failover_timeout ({failover_timeout}) must be longer than heartbeat ({heartbeat})"))
-                .with_help("otherwise replicas elect a new primary between two heartbeats of a healthy one"));
+                .error(
+                    span,
+                    format!(
+                        "failover_timeout ({failover_timeout}) must be longer than heartbeat ({heartbeat})"
+                    ),
+                )
+                .with_help(
+                    "otherwise replicas elect a new primary between two heartbeats of a healthy one",
+                ));
         }
         let mode = raw.mode.unwrap_or(Mode::Async);
-        let ship_interval = raw
-            .ship_interval
-            .as_ref()
-            .map(|d| cx.duration(d))
-            .transpose()?
-            .unwrap_or(SimDuration::ZERO);
+        let ship_interval =
+            raw.ship_interval.as_ref().map(|d| cx.duration(d)).transpose()?.unwrap_or(SimDuration::ZERO);
         if ship_interval.0 > 0 && mode != Mode::Async {
             return Err(cx
                 .error(
@@ -116,17 +120,14 @@ impl Configure for super::PrimaryReplica {
                 )
                 .with_help("semi-sync and sync ship at once: a client is waiting"));
         }
-        let initial_primary = raw
-            .initial_primary
-            .as_ref()
-            .map(|n| cx.node(n))
-            .transpose()?
-            .unwrap_or(NodeId(0));
+        let initial_primary =
+            raw.initial_primary.as_ref().map(|n| cx.node(n)).transpose()?.unwrap_or(NodeId(0));
         Ok(Params {
             mode,
             heartbeat,
             failover_timeout,
             ship_interval,
+            compact_after: raw.compact_after.unwrap_or(4096),
             failover: raw.failover.unwrap_or(Failover::Auto),
             fencing: raw.fencing.unwrap_or(true),
             initial_primary,
