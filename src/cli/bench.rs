@@ -37,7 +37,7 @@ pub const WORKLOADS: &[Workload] = &[
 [scenario]
 name = "bench-echo"
 protocol = "echo"
-duration = "20s"
+duration = "100s"
 [cluster]
 nodes = 5
 [protocol]
@@ -53,7 +53,7 @@ latency = "1ms"
 [scenario]
 name = "bench-primary-replica"
 protocol = "primary-replica"
-duration = "10s"
+duration = "50s"
 [cluster]
 nodes = 5
 [protocol]

@@ -29,11 +29,19 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         let rel = f.strip_prefix(&dir).unwrap_or(&f).with_extension("");
         match crate::scenario::load(&f) {
             Ok(s) => {
-                let first = s.description.lines().next().unwrap_or("").trim();
-                println!("  {:<40} {}", rel.display(), first);
+                println!("  {:<36} {}", rel.display(), first_sentence(&s.description));
             }
             Err(e) => println!("  {:<40} INVALID: {}", rel.display(), e.message),
         }
     }
     Ok(Outcome::Success)
+}
+
+/// The first sentence of a description, on one line.
+fn first_sentence(text: &str) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.find(". ") {
+        Some(i) => flat[..=i].to_string(),
+        None => flat,
+    }
 }

@@ -193,6 +193,7 @@ pub struct EchoChecker {
     rtt_sum_us: u128,
     rtt_max_us: u64,
     patience: SimDuration,
+    names: Vec<String>,
 }
 
 impl Checker<Echo> for EchoChecker {
@@ -207,8 +208,8 @@ impl Checker<Echo> for EchoChecker {
         ("rtt_max_ms", "largest round-trip time"),
     ];
 
-    fn new(params: &EchoParams, _: &Cluster) -> Self {
-        EchoChecker { patience: params.patience, ..Default::default() }
+    fn new(params: &EchoParams, cluster: &Cluster) -> Self {
+        EchoChecker { patience: params.patience, names: cluster.names.clone(), ..Default::default() }
     }
 
     fn on_observation(&mut self, at: At, _node: NodeId, obs: &EchoObservation) {
@@ -244,7 +245,7 @@ impl Checker<Echo> for EchoChecker {
             holds: late.is_none(),
             detail: match late {
                 Some(((server, seq), sent)) => {
-                    format!("ping {seq} to node {} sent at {sent} was never answered", server.0 + 1)
+                    format!("ping {seq} to {} sent at {sent} was never answered", self.names[server.index()])
                 }
                 None => format!("{} pings answered", self.answered.len()),
             },

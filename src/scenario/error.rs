@@ -111,11 +111,8 @@ fn suggestion_for(message: &str) -> Option<String> {
         message.strip_prefix("unknown field `").or_else(|| message.strip_prefix("unknown variant `"))?;
     let (word, expected) = rest.split_once('`')?;
     let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-    match did_you_mean(word, candidates.iter().copied()) {
-        Some(best) => Some(format!("did you mean `{best}`?")),
-        None if !candidates.is_empty() => Some(format!("expected one of: {}", candidates.join(", "))),
-        None => None,
-    }
+    // Without a near miss the message already lists what was expected.
+    did_you_mean(word, candidates.iter().copied()).map(|best| format!("did you mean `{best}`?"))
 }
 
 #[cfg(test)]

@@ -227,9 +227,6 @@ impl Loader<'_> {
         }
 
         let (cluster, clocks, disk_latency) = self.cluster(&raw)?;
-        let client_regions: Vec<Option<String>> =
-            raw.clients.iter().map(|c| c.get_ref().region.as_ref().map(|r| r.get_ref().clone())).collect();
-        let _ = client_regions;
         let clients = self.clients(&raw, &cluster)?;
         let network = self.network(&raw, &cluster, &clients)?;
         let cx = ParamContext { file: self.file, source: self.source, cluster: &cluster };

@@ -1,0 +1,89 @@
+//! Engine semantics: client histories follow the Jepsen rules, and crashes
+//! lose exactly what was not on disk.
+
+mod common;
+
+use common::*;
+use distlab::check::HistoryKind;
+use distlab::nodes::NodeId;
+use distlab::scenario::load_str;
+use distlab::sim::{Fault, NodeStatus, SimTime, TraceLevel};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// In every lesson's history: one invoke per operation and at most one
+/// completion; a process has at most one operation open; a process whose
+/// operation ended in `info` never invokes again (it was retired).
+#[test]
+fn histories_follow_the_jepsen_rules() {
+    let mut infos = 0;
+    for f in all_lessons() {
+        let s = distlab::scenario::load(&f).unwrap();
+        let d = run(&s, options(TraceLevel::Digest, None));
+        let mut open: BTreeMap<u32, u64> = BTreeMap::new();
+        let mut invoked = BTreeSet::new();
+        let mut completed = BTreeSet::new();
+        let mut retired = BTreeSet::new();
+        let mut last_step = 0;
+        for e in &d.history().events {
+            assert!(e.step >= last_step, "{}: history is in event order", f.display());
+            last_step = e.step;
+            match e.kind {
+                HistoryKind::Invoke => {
+                    assert!(invoked.insert(e.op_id), "{}: op {} invoked twice", f.display(), e.op_id);
+                    assert!(!retired.contains(&e.process), "{}: retired process {} invoked", f.display(), e.process);
+                    assert!(open.insert(e.process, e.op_id).is_none(), "{}: process {} has two open ops", f.display(), e.process);
+                }
+                kind => {
+                    assert!(completed.insert(e.op_id), "{}: op {} completed twice", f.display(), e.op_id);
+                    assert_eq!(open.remove(&e.process), Some(e.op_id), "{}: completion matches the open op", f.display());
+                    if kind == HistoryKind::Info {
+                        infos += 1;
+                        retired.insert(e.process);
+                    }
+                }
+            }
+        }
+    }
+    assert!(infos > 0, "some lesson times out an operation, so the retire rule was exercised");
+}
+
+/// With a slow disk, a crash loses the writes not yet on disk, and the node
+/// recovers with exactly what its disk held.
+#[test]
+fn a_crash_loses_unflushed_writes() {
+    let s = load_str(
+        "disk.toml",
+        r#"
+[scenario]
+name = "slow-disk"
+protocol = "primary-replica"
+duration = "1s"
+[cluster]
+nodes = 3
+disk_latency = "30ms"
+[protocol]
+mode = "async"
+[network]
+latency = "1ms"
+[[clients]]
+processes = 4
+ops = 1000
+interval = "1ms"
+read_fraction = 0.0
+"#,
+    )
+    .unwrap();
+    let mut d = s.protocol.build(&s, options(TraceLevel::Digest, None));
+    d.run_until(SimTime(200_000));
+    let row = |d: &dyn distlab::sim::Driver, label: &str| -> u64 {
+        let v = d.nodes()[1].view.clone().expect("n2 is up");
+        v.sections[0].rows.iter().find(|r| r.0 == label).unwrap().1.parse().unwrap()
+    };
+    let (in_memory, on_disk) = (row(d.as_ref(), "length"), row(d.as_ref(), "on disk"));
+    assert!(on_disk < in_memory, "a 30ms disk lags the log ({on_disk} < {in_memory})");
+    d.intervene(Fault::Crash(NodeId(1))).unwrap();
+    assert_eq!(d.nodes()[1].status, NodeStatus::Down);
+    assert!(d.nodes()[1].view.is_none(), "memory is gone");
+    d.intervene(Fault::Restart(NodeId(1))).unwrap();
+    assert_eq!(row(d.as_ref(), "length"), on_disk, "it recovers with what its disk held");
+}
