@@ -30,12 +30,27 @@ fn histories_follow_the_jepsen_rules() {
             match e.kind {
                 HistoryKind::Invoke => {
                     assert!(invoked.insert(e.op_id), "{}: op {} invoked twice", f.display(), e.op_id);
-                    assert!(!retired.contains(&e.process), "{}: retired process {} invoked", f.display(), e.process);
-                    assert!(open.insert(e.process, e.op_id).is_none(), "{}: process {} has two open ops", f.display(), e.process);
+                    assert!(
+                        !retired.contains(&e.process),
+                        "{}: retired process {} invoked",
+                        f.display(),
+                        e.process
+                    );
+                    assert!(
+                        open.insert(e.process, e.op_id).is_none(),
+                        "{}: process {} has two open ops",
+                        f.display(),
+                        e.process
+                    );
                 }
                 kind => {
                     assert!(completed.insert(e.op_id), "{}: op {} completed twice", f.display(), e.op_id);
-                    assert_eq!(open.remove(&e.process), Some(e.op_id), "{}: completion matches the open op", f.display());
+                    assert_eq!(
+                        open.remove(&e.process),
+                        Some(e.op_id),
+                        "{}: completion matches the open op",
+                        f.display()
+                    );
                     if kind == HistoryKind::Info {
                         infos += 1;
                         retired.insert(e.process);
