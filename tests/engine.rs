@@ -102,3 +102,38 @@ read_fraction = 0.0
     d.intervene(Fault::Restart(NodeId(1))).unwrap();
     assert_eq!(row(d.as_ref(), "length"), on_disk, "it recovers with what its disk held");
 }
+
+/// `run_until_quiet` stops once clients are done and nothing is in flight
+/// (heartbeat timers alone do not keep a run busy); echo never goes quiet.
+#[test]
+fn run_until_quiet() {
+    let s = lesson("primary-replica/async-lag.toml");
+    let mut d = s.protocol.build(&s, options(TraceLevel::Digest, None));
+    assert!(d.run_until_quiet(SimTime(60_000_000)), "the workload ends and the cluster settles");
+    let st = d.stats();
+    assert_eq!(st.ops_invoked, st.ops_ok + st.ops_fail + st.ops_info, "no operation is left open");
+    assert!(d.in_flight().is_empty());
+    let e = lesson("basics/latency.toml");
+    let mut d = e.protocol.build(&e, options(TraceLevel::Digest, None));
+    assert!(!d.run_until_quiet(SimTime(100_000)), "pings are always in flight");
+    assert!(d.now() <= SimTime(100_000));
+}
+
+/// `--trace` writes one JSON object per event, in step order.
+#[test]
+fn trace_file_is_json_lines() {
+    let out = std::env::temp_dir().join(format!("distlab-trace-{}.jsonl", std::process::id()));
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_distlab"))
+        .args(["run", "basics/partition", "--trace", out.to_str().unwrap()])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+        .status;
+    assert!(status.success());
+    let text = std::fs::read_to_string(&out).unwrap();
+    std::fs::remove_file(&out).ok();
+    let events: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(events.len() > 100);
+    assert!(events.windows(2).all(|w| w[0]["step"].as_u64() <= w[1]["step"].as_u64()));
+    assert!(events.iter().any(|e| e["kind"] == "partition" && e["text"].as_str().unwrap().contains("{n3}")));
+}
