@@ -212,7 +212,7 @@ impl Clock {
         if self.drift_ppm == 0 {
             return local;
         }
-        let rate = (1_000_000 + self.drift_ppm).max(1) as u128;
+        let rate = 1_000_000i64.saturating_add(self.drift_ppm).max(1) as u128;
         SimDuration((local.0 as u128 * 1_000_000 / rate) as u64)
     }
 }

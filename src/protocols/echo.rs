@@ -170,7 +170,9 @@ impl super::Configure for Echo {
             );
         }
         if cx.cluster.len() < 2 {
-            return Err(cx.error(0..0, "echo needs at least two nodes: a pinger and a server"));
+            return Err(
+                cx.error(cx.nodes_span.clone(), "echo needs at least two nodes: a pinger and a server")
+            );
         }
         let patience =
             raw.patience.as_ref().map(|p| cx.duration(p)).transpose()?.unwrap_or(SimDuration::from_secs(1));

@@ -54,6 +54,9 @@ pub mod limits {
     pub const RETRIES: u32 = 100;
 }
 
+/// The largest clock drift a file may ask for, in parts per million.
+const MAX_DRIFT_PPM: i64 = 100_000;
+
 /// A validated scenario, ready to run.
 #[derive(Clone)]
 pub struct Scenario {
@@ -119,6 +122,8 @@ pub fn load_str(file: &str, source: &str) -> Result<Scenario, ScenarioError> {
 pub struct ParamContext<'a> {
     pub file: &'a str,
     pub source: &'a str,
+    /// Where `[cluster] nodes` is, for errors about the cluster's size.
+    pub nodes_span: std::ops::Range<usize>,
     pub cluster: &'a Cluster,
 }
 
@@ -229,9 +234,11 @@ impl Loader<'_> {
         let (cluster, clocks, disk_latency) = self.cluster(&raw)?;
         let clients = self.clients(&raw, &cluster)?;
         let network = self.network(&raw, &cluster, &clients)?;
-        let cx = ParamContext { file: self.file, source: self.source, cluster: &cluster };
+        let nodes_span = raw.cluster.as_ref().map_or(0..0, |c| c.get_ref().nodes.span());
+        let cx = ParamContext { file: self.file, source: self.source, nodes_span, cluster: &cluster };
         let params = protocol.parse_params(&cx)?;
-        let timeline = self.timeline(&raw, &cluster, &clients, protocol)?;
+        self.check_region_members(&raw, &cluster, &clients)?;
+        let timeline = self.timeline(&raw, &cluster, &clients, protocol, SimTime(duration.0))?;
         let nemesis = self.nemesis(&raw, duration)?;
         let expectations = self.expectations(&raw, protocol)?;
         Ok(Scenario {
@@ -345,8 +352,10 @@ impl Loader<'_> {
             let id = node_by_name(self.file, self.source, &cluster, name)?;
             let offset = node.clock_offset.as_ref().map(|o| self.signed_us(o)).transpose()?.unwrap_or(0);
             let drift = node.clock_drift_ppm.unwrap_or(0);
-            if drift.abs() > 100_000 {
-                return Err(self.err(name.span(), "clock_drift_ppm must be within ±100000 (10%)"));
+            if drift.abs() > MAX_DRIFT_PPM {
+                return Err(
+                    self.err(name.span(), format!("clock_drift_ppm must be within ±{MAX_DRIFT_PPM} (10%)"))
+                );
             }
             clocks[id.index()] = (offset, drift);
         }
@@ -384,13 +393,23 @@ impl Loader<'_> {
         for (i, c) in raw.clients.iter().enumerate() {
             let c = c.get_ref();
             let name = c.name.as_ref().map_or(format!("c{}", i + 1), |n| n.get_ref().clone());
-            if let Some(n) = &c.name
-                && (cluster.names.contains(n.get_ref()) || out.iter().any(|o| &o.name == n.get_ref()))
+            // Default names (`c2`) count too: every endpoint name is unique.
+            let later_default = |n: &str| {
+                raw.clients
+                    .iter()
+                    .enumerate()
+                    .any(|(j, o)| j > i && o.get_ref().name.is_none() && format!("c{}", j + 1) == n)
+            };
+            if cluster.names.contains(&name)
+                || out.iter().any(|o| o.name == name)
+                || (c.name.is_some() && later_default(&name))
             {
-                return Err(self.err(n.span(), format!("the name `{}` is already taken", n.get_ref())));
+                let span = c.name.as_ref().map_or(raw.clients[i].span(), |n| n.span());
+                return Err(self.err(span, format!("the name `{name}` is already taken"))
+                    .with_help("nodes and clients share one namespace; an unnamed client is called c1, c2, ... by its position"));
             }
             let processes = c.processes.as_ref().map_or(1, |p| *p.get_ref());
-            total += processes;
+            total = total.saturating_add(processes);
             if processes == 0 || total > limits::CLIENT_PROCESSES {
                 let span = c.processes.as_ref().map_or(c.ops.span(), |p| p.span());
                 return Err(self.err(
@@ -429,12 +448,29 @@ impl Loader<'_> {
                     }
                 },
             };
-            let region = match &c.region {
-                None => 0,
-                Some(r) => cluster.regions.iter().position(|x| x == r.get_ref()).ok_or_else(|| {
-                    self.err(r.span(), format!("there is no region `{}`", r.get_ref()))
-                        .with_help(format!("the regions are: {}", cluster.regions.join(", ")))
-                })? as u16,
+            // A client's region: its own `region`, or the [cluster] region
+            // list that names it.
+            let listed = raw.cluster.as_ref().and_then(|cl| {
+                cl.get_ref().regions.values().position(|members| members.iter().any(|m| m.get_ref() == &name))
+            });
+            let region = match (&c.region, listed) {
+                (None, listed) => listed.unwrap_or(0) as u16,
+                (Some(r), listed) => {
+                    let given = cluster.regions.iter().position(|x| x == r.get_ref()).ok_or_else(|| {
+                        self.err(r.span(), format!("there is no region `{}`", r.get_ref()))
+                            .with_help(format!("the regions are: {}", cluster.regions.join(", ")))
+                    })?;
+                    if listed.is_some_and(|l| l != given) {
+                        return Err(self.err(
+                            r.span(),
+                            format!(
+                                "client `{name}` is also listed in region `{}`",
+                                cluster.regions[listed.unwrap_or(0)]
+                            ),
+                        ));
+                    }
+                    given as u16
+                }
             };
             let timeout = self.opt_duration(&c.timeout, SimDuration::from_millis(500))?;
             if timeout.0 == 0 {
@@ -572,12 +608,27 @@ impl Loader<'_> {
         })
     }
 
+    /// Every name in `[cluster] regions` is a node or a client.
+    fn check_region_members(
+        &self,
+        raw: &RawFile,
+        cluster: &Cluster,
+        clients: &[ClientSpec],
+    ) -> Result<(), ScenarioError> {
+        let Some(c) = &raw.cluster else { return Ok(()) };
+        for m in c.get_ref().regions.values().flatten() {
+            self.endpoints(m, cluster, clients)?;
+        }
+        Ok(())
+    }
+
     fn timeline(
         &self,
         raw: &RawFile,
         cluster: &Cluster,
         clients: &[ClientSpec],
         protocol: &dyn ProtocolEntry,
+        end: SimTime,
     ) -> Result<Vec<TimedFault>, ScenarioError> {
         if raw.timeline.len() > limits::TIMELINE_ENTRIES {
             return Err(self.err(
@@ -590,6 +641,17 @@ impl Loader<'_> {
         for entry in &raw.timeline {
             let t = entry.get_ref();
             let at = SimTime(self.duration(&t.at)?.0);
+            if at > end {
+                return Err(self
+                    .err(
+                        t.at.span(),
+                        format!(
+                            "`at` is after the end of the scenario (duration {})",
+                            crate::sim::SimDuration(end.0)
+                        ),
+                    )
+                    .with_help("a timeline entry after the end never happens"));
+            }
             let mut actions: Vec<Fault> = Vec::new();
             if let Some(n) = &t.crash {
                 actions.push(Fault::Crash(node(n)?));
@@ -639,6 +701,11 @@ impl Loader<'_> {
             }
             if let Some(c) = &t.clock {
                 let offset_us = c.offset.as_ref().map(|o| self.signed_us(o)).transpose()?.unwrap_or(0);
+                if c.drift_ppm.is_some_and(|d| d.abs() > MAX_DRIFT_PPM) {
+                    return Err(
+                        self.err(c.node.span(), format!("drift_ppm must be within ±{MAX_DRIFT_PPM} (10%)"))
+                    );
+                }
                 actions.push(Fault::Clock {
                     node: node(&c.node)?,
                     offset_us,
@@ -749,12 +816,28 @@ impl Loader<'_> {
             return Err(self
                 .err(n.loss.as_ref().expect("given").span(), "loss must be a probability between 0 and 1"));
         }
+        let start = SimTime(self.opt_duration(&n.start, SimDuration::ZERO)?.0);
+        let stop = SimTime(self.opt_duration(&n.stop, SimDuration(duration.0 * 3 / 4))?.0);
+        if stop <= start {
+            let span = n.stop.as_ref().or(n.start.as_ref()).map_or(n.interval.span(), |d| d.span());
+            return Err(self.err(span, format!("the nemesis stops ({stop}) before it starts ({start})")));
+        }
+        // Bound the schedule's size: about `window / interval` faults.
+        if stop.since(start).0 / mean_interval.0 > limits::TIMELINE_ENTRIES as u64 {
+            return Err(self.err(
+                n.interval.span(),
+                format!(
+                    "interval {mean_interval} would schedule more than {} faults; make it longer",
+                    limits::TIMELINE_ENTRIES
+                ),
+            ));
+        }
         Ok(Some(NemesisConfig {
             faults,
             mean_interval,
             heal_after: self.opt_duration(&n.heal_after, SimDuration(mean_interval.0 / 2))?,
-            start: SimTime(self.opt_duration(&n.start, SimDuration::ZERO)?.0),
-            stop: SimTime(self.opt_duration(&n.stop, SimDuration(duration.0 * 3 / 4))?.0),
+            start,
+            stop,
             clock_skew: self.opt_duration(&n.clock_skew, SimDuration::from_millis(100))?,
             loss,
         }))

@@ -94,6 +94,9 @@ impl fmt::Display for SimDuration {
 /// `"2m"`, `"0"`. The error says what was expected.
 pub fn parse_duration(text: &str) -> Result<SimDuration, String> {
     let t = text.trim();
+    if t.starts_with('-') {
+        return Err(format!("`{t}` is negative; a duration is zero or more"));
+    }
     if t == "0" {
         return Ok(SimDuration::ZERO);
     }
