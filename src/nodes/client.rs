@@ -84,6 +84,10 @@ pub enum Outcome {
     Fail { reason: &'static str },
     /// Not done here: ask another node (`to`, if the node knows which).
     Redirect { to: Option<NodeId> },
+    /// The server gave up without knowing whether it took effect (e.g. a
+    /// write reached some replicas but too few answered in time). The
+    /// client records *info* and retires the process, as for a timeout.
+    Unknown { reason: &'static str },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -103,6 +107,9 @@ impl ClientReply {
     }
     pub fn redirect(to: Option<NodeId>) -> Self {
         ClientReply { outcome: Outcome::Redirect { to }, token: 0 }
+    }
+    pub fn unknown(reason: &'static str) -> Self {
+        ClientReply { outcome: Outcome::Unknown { reason }, token: 0 }
     }
 }
 
@@ -260,6 +267,7 @@ impl ClientSlot {
                 ClientAction::Complete { ok: true, value }
             }
             Outcome::Fail { .. } => ClientAction::Complete { ok: false, value: None },
+            Outcome::Unknown { .. } => ClientAction::GiveUp,
             Outcome::Redirect { to } => {
                 let next = to.unwrap_or(NodeId((p.target.0 + 1) % nodes));
                 if to.is_some() {

@@ -8,6 +8,7 @@
 
 pub mod echo;
 pub mod primary_replica;
+pub mod quorum;
 
 use crate::check::Checker;
 use crate::nodes::Protocol;
@@ -122,6 +123,7 @@ pub fn registry() -> &'static [&'static dyn ProtocolEntry] {
     &[
         &Entry::<echo::Echo, echo::EchoChecker>(PhantomData),
         &Entry::<primary_replica::PrimaryReplica, primary_replica::ReplicationChecker>(PhantomData),
+        &Entry::<quorum::Quorum, quorum::QuorumChecker>(PhantomData),
     ]
 }
 

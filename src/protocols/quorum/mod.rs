@@ -1,0 +1,621 @@
+//! Quorum replication with tunable N, R and W (Dynamo / Cassandra style).
+//!
+//! # Model
+//! Every key lives on `n` replicas: the first `n` nodes clockwise from the
+//! key's position on a consistent-hash ring (every node, when the cluster
+//! has `n` nodes). A client may send a request to *any* node; that node
+//! becomes the request's **coordinator**.
+//!
+//! # The algorithm
+//! 1. *Write.* The coordinator stamps the value with a **version** —
+//!    `(its clock in µs, its node id)`, the newest-wins order Cassandra
+//!    uses — and sends `Store` to the key's `n` replicas. Each replica keeps
+//!    the value if its version is newer than what it has, and answers
+//!    `Stored` once the value is on disk. After `w` acknowledgements the
+//!    coordinator tells the client "ok".
+//! 2. *Read.* The coordinator sends `Fetch` to the `n` replicas and answers
+//!    after `r` replies, with the value of the newest version among them.
+//! 3. *Why it works.* If `r + w > n`, every set of `r` replicas shares at
+//!    least one replica with every set of `w` replicas, so a read sees the
+//!    newest acknowledged write (or something newer). If `r + w ≤ n`, a
+//!    read can miss it entirely: a **stale read**.
+//! 4. *Unavailability.* If fewer than `w` (or `r`) replicas answer within
+//!    `timeout`, the coordinator gives up: a read *fails*; a write's outcome
+//!    is *unknown* (some replicas may have stored it). `all` is the first
+//!    to become unavailable when a replica is unreachable; `one` the last.
+//! 5. *Read repair* (option): replicas that answered a read with an older
+//!    version are sent the newest one.
+//! 6. *Sloppy quorum and hinted handoff* (option): when a replica does not
+//!    answer, the coordinator suspects it for a while and writes to the
+//!    next node on the ring instead, a **stand-in**, with a *hint* naming
+//!    the replica it stands in for. The stand-in keeps trying to hand the
+//!    value back; once the replica has it, the hint is dropped. Writes stay
+//!    available through a partition — but a read quorum may then miss a
+//!    write quorum even with `r + w > n`.
+//! 7. *Write-back* (option, after Attiya, Bar-Noy and Dolev): before
+//!    answering a read, the coordinator stores the value it is about to
+//!    return on `w` replicas. Without it, two reads can disagree about a
+//!    write still in progress (one sees it, a later one does not); with it,
+//!    reads are linearizable.
+//!
+//! # What is durable
+//! Each replica's key–value store, with versions, and a stand-in's hints.
+//! A replica acknowledges a `Store` only after it is on disk. Coordinations
+//! in progress are volatile: a crashed coordinator's clients time out.
+//!
+//! # Invariants (checked in [`checker`])
+//! - `fresh-reads`: every read returns a version at least as new as every
+//!   write acknowledged before the read began. Holds when `r + w > n`
+//!   without sloppy quorum (and synchronised clocks: versions come from
+//!   clocks); breaks when `r + w ≤ n`.
+//!
+//! Sources: DeCandia et al., "Dynamo: Amazon's Highly Available Key-value
+//! Store" (SOSP 2007); Kleppmann, *Designing Data-Intensive Applications*,
+//! ch. 5 ("Quorums for reading and writing", "Sloppy Quorums and Hinted
+//! Handoff"); Attiya, Bar-Noy & Dolev, "Sharing memory robustly in
+//! message-passing systems" (JACM 1995).
+
+pub mod checker;
+mod params;
+
+pub use checker::QuorumChecker;
+pub use params::{Level, Params, RawParams};
+
+use crate::nodes::{
+    ClientRef, ClientReply, ClientRequest, Cluster, Context, Key, Message, NodeId, NodeView, Operation,
+    Protocol, TimerId, Value, WriteId,
+};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Quorum;
+
+/// Which write is newer: the later clock reading, ties broken by node id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version {
+    pub clock_us: i64,
+    pub node: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Msg {
+    /// Coordinator → replica (or stand-in, with `hint_for`): keep this value
+    /// if it is newer. `req` 0 asks for no answer (read repair).
+    Store { req: u64, key: Key, version: Version, value: Value, hint_for: Option<NodeId> },
+    /// Replica → coordinator: it is on my disk.
+    Stored { req: u64 },
+    /// Coordinator → replica: what do you have for `key`?
+    Fetch { req: u64, key: Key },
+    /// Replica → coordinator.
+    Fetched { req: u64, found: Option<(Version, Value)> },
+    /// Stand-in → replica: a value written while you were unreachable.
+    Handoff { key: Key, version: Version, value: Value },
+    /// Replica → stand-in: got it; drop the hint.
+    HandedOff { key: Key, version: Version },
+}
+
+impl Message for Msg {
+    fn kind(&self) -> &'static str {
+        match self {
+            Msg::Store { req: 0, .. } => "repair",
+            Msg::Store { hint_for: Some(_), .. } => "store-hinted",
+            Msg::Store { .. } => "store",
+            Msg::Stored { .. } => "stored",
+            Msg::Fetch { .. } => "fetch",
+            Msg::Fetched { .. } => "fetched",
+            Msg::Handoff { .. } => "handoff",
+            Msg::HandedOff { .. } => "handed-off",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// The coordinator of `req` stops waiting.
+    Deadline { req: u64 },
+    /// A stand-in retries handing its hints back.
+    Handoff,
+}
+
+/// The disk: versioned values, and hints held for other replicas.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Disk {
+    pub store: BTreeMap<Key, (Version, Value)>,
+    /// (replica the value belongs to, key) → the value to hand back.
+    pub hints: BTreeMap<(NodeId, Key), (Version, Value)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum DiskWrite {
+    Put { key: Key, version: Version, value: Value },
+    Hint { replica: NodeId, key: Key, version: Version, value: Value },
+    DropHint { replica: NodeId, key: Key, version: Version },
+}
+
+/// What a coordination is doing.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Phase {
+    /// Waiting for `w` acknowledgements of this write.
+    Write { version: Version, value: Value },
+    /// Waiting for `r` replies to a read.
+    Read,
+    /// A read that found `found` and is storing it back on `w` replicas
+    /// before answering (write-back).
+    WriteBack { found: Option<(Version, Value)> },
+}
+
+/// One client request in progress at its coordinator.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Coordination {
+    client: ClientRef,
+    key: Key,
+    phase: Phase,
+    /// Nodes asked in this phase, and whether each counts toward the quorum.
+    asked: BTreeMap<NodeId, bool>,
+    /// Nodes that answered in this phase.
+    answered: BTreeSet<NodeId>,
+    /// Answers that count toward the quorum.
+    counted: usize,
+    needed: usize,
+    /// Reads: every reply, for choosing the newest and for read repair.
+    replies: Vec<(NodeId, Option<(Version, Value)>)>,
+    /// The client has its answer; the entry stays until the deadline to
+    /// read-repair late replies.
+    answered_client: bool,
+    deadline: TimerId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct State {
+    // --- replica ---
+    pub store: BTreeMap<Key, (Version, Value)>,
+    /// Acknowledgements owed once a write is on disk: write → (coordinator,
+    /// request); the coordinator may be this node.
+    acks_after: VecDeque<(WriteId, NodeId, u64)>,
+
+    // --- stand-in ---
+    pub hints: BTreeMap<(NodeId, Key), (Version, Value)>,
+    handoff_timer: bool,
+
+    // --- coordinator ---
+    next_req: u64,
+    coordinating: BTreeMap<u64, Coordination>,
+    /// Replicas that did not answer in time, suspected until this local
+    /// time (sloppy quorum only).
+    suspected: BTreeMap<NodeId, i64>,
+    /// The newest version this node has issued or seen: a coordinator never
+    /// stamps a write older than what it has already seen.
+    newest_seen: Option<Version>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Observation {
+    /// A coordinator stamped a client's write.
+    Versioned { key: Key, value: Value, version: Version },
+    /// A replica stored a value (possibly as a stand-in).
+    Stored { key: Key, version: Version, hinted: bool },
+    /// A read found older versions and repaired them.
+    Repaired { key: Key, replicas: u32 },
+    /// A stand-in handed a hinted value back.
+    HandedOff { key: Key, to: NodeId },
+    /// A coordinator gave up: too few replicas answered.
+    Unavailable { key: Key, answered: u32, needed: u32 },
+}
+
+type Ctx<'a, 'b> = &'a mut Context<'b, Quorum>;
+
+impl Quorum {
+    // ----- the coordinator ------------------------------------------------
+
+    /// Sends a phase's requests to the key's replicas (or, sloppily, to
+    /// stand-ins for suspected ones) and arms the deadline.
+    fn start(state: &mut State, ctx: Ctx, client: ClientRef, key: Key, phase: Phase) {
+        state.next_req += 1;
+        let req = state.next_req;
+        let deadline = ctx.set_timer(ctx.params().timeout, Timer::Deadline { req });
+        let c = Coordination {
+            client,
+            key,
+            phase,
+            asked: BTreeMap::new(),
+            answered: BTreeSet::new(),
+            counted: 0,
+            needed: 0,
+            replies: Vec::new(),
+            answered_client: false,
+            deadline,
+        };
+        Self::ask_and_wait(state, ctx, req, c);
+    }
+
+    /// Registers the coordination, asks, and handles this node's own part
+    /// (it may be one of the replicas).
+    fn ask_and_wait(state: &mut State, ctx: Ctx, req: u64, mut c: Coordination) {
+        let local = Self::ask(state, ctx, req, &mut c);
+        state.coordinating.insert(req, c);
+        if let Some(msg) = local {
+            Self::handle_locally(state, ctx, req, msg);
+        }
+        Self::maybe_finish(state, ctx, req);
+    }
+
+    /// Picks whom to ask for the coordination's current phase and asks the
+    /// others; returns the request for this node itself, if it is asked.
+    fn ask(state: &State, ctx: Ctx, req: u64, c: &mut Coordination) -> Option<Msg> {
+        let p = ctx.params();
+        let me = ctx.me();
+        let my_region = p.region_of[me.index()];
+        c.asked.clear();
+        c.answered.clear();
+        c.counted = 0;
+        c.replies.clear();
+        let now = ctx.local_time_us();
+        let suspected = |n: &NodeId| p.sloppy && state.suspected.get(n).is_some_and(|&until| until > now);
+        // (node, counts toward the quorum, stands in for)
+        let mut targets: Vec<(NodeId, Option<NodeId>)> = Vec::new();
+        let mut standins = p.ring_from(c.key).skip(p.n).filter(|n| !suspected(n));
+        for replica in p.preference_list(c.key) {
+            if !suspected(&replica) {
+                targets.push((replica, None));
+            } else if let Some(standin) = standins.next() {
+                targets.push((standin, Some(replica)));
+            }
+        }
+        let local_count = targets.iter().filter(|(n, _)| p.region_of[n.index()] == my_region).count();
+        c.needed = match (&c.phase, p.local) {
+            (_, true) => local_count / 2 + 1,
+            (Phase::Read, false) => p.r,
+            (_, false) => p.w,
+        };
+        let mut local = None;
+        for (node, hint_for) in targets {
+            c.asked.insert(node, !p.local || p.region_of[node.index()] == my_region);
+            let msg = match &c.phase {
+                Phase::Read => Msg::Fetch { req, key: c.key },
+                Phase::Write { version, value } => {
+                    Msg::Store { req, key: c.key, version: *version, value: *value, hint_for }
+                }
+                Phase::WriteBack { found: Some((version, value)) } => {
+                    Msg::Store { req, key: c.key, version: *version, value: *value, hint_for }
+                }
+                Phase::WriteBack { found: None } => unreachable!("only a found value is written back"),
+            };
+            if node == me {
+                local = Some(msg);
+            } else {
+                ctx.send(node, msg);
+            }
+        }
+        local
+    }
+
+    /// The coordinator is itself one of the nodes it asks.
+    fn handle_locally(state: &mut State, ctx: Ctx, req: u64, msg: Msg) {
+        let me = ctx.me();
+        match msg {
+            Msg::Fetch { key, .. } => {
+                let found = state.store.get(&key).copied();
+                Self::on_fetched(state, ctx, me, req, found);
+            }
+            Msg::Store { key, version, value, hint_for, .. } => {
+                Self::store(state, ctx, me, req, key, version, value, hint_for)
+            }
+            _ => unreachable!("a coordinator only fetches and stores locally"),
+        }
+    }
+
+    /// An answer from `from` for `req`: count it, and finish if enough.
+    fn count_answer(
+        state: &mut State,
+        ctx: Ctx,
+        from: NodeId,
+        req: u64,
+        found: Option<Option<(Version, Value)>>,
+    ) {
+        state.suspected.remove(&from);
+        let Some(c) = state.coordinating.get_mut(&req) else { return };
+        if !c.asked.contains_key(&from) || !c.answered.insert(from) {
+            return; // not asked in this phase, or a duplicate
+        }
+        if let Some(found) = found {
+            if let Some((v, _)) = found {
+                state.newest_seen = state.newest_seen.max(Some(v));
+            }
+            c.replies.push((from, found));
+            if c.answered_client && ctx.params().read_repair {
+                Self::read_repair(state, ctx, req);
+                return;
+            }
+        }
+        if c.asked[&from] {
+            c.counted += 1;
+        }
+        Self::maybe_finish(state, ctx, req);
+    }
+
+    fn on_fetched(state: &mut State, ctx: Ctx, from: NodeId, req: u64, found: Option<(Version, Value)>) {
+        Self::count_answer(state, ctx, from, req, Some(found));
+    }
+
+    /// Finishes a phase once enough replicas answered.
+    fn maybe_finish(state: &mut State, ctx: Ctx, req: u64) {
+        let Some(c) = state.coordinating.get_mut(&req) else { return };
+        if c.answered_client || c.counted < c.needed {
+            return;
+        }
+        match c.phase.clone() {
+            Phase::Write { .. } => {
+                c.answered_client = true;
+                ctx.reply(c.client, ClientReply::ok(None, 0));
+            }
+            Phase::Read => {
+                let newest = c.replies.iter().filter_map(|r| r.1).max();
+                if ctx.params().write_back && newest.is_some() {
+                    let mut c = state.coordinating.remove(&req).expect("present");
+                    c.phase = Phase::WriteBack { found: newest };
+                    return Self::ask_and_wait(state, ctx, req, c);
+                }
+                c.answered_client = true;
+                ctx.reply(c.client, ClientReply::ok(newest.map(|(_, v)| v), 0));
+                if ctx.params().read_repair {
+                    Self::read_repair(state, ctx, req);
+                }
+            }
+            Phase::WriteBack { found } => {
+                c.answered_client = true;
+                ctx.reply(c.client, ClientReply::ok(found.map(|(_, v)| v), 0));
+            }
+        }
+    }
+
+    /// Sends the newest version to every replica that answered with older.
+    fn read_repair(state: &mut State, ctx: Ctx, req: u64) {
+        let Some(c) = state.coordinating.get_mut(&req) else { return };
+        let Some((version, value)) = c.replies.iter().filter_map(|r| r.1).max() else { return };
+        let key = c.key;
+        let stale: Vec<NodeId> =
+            c.replies.iter().filter(|(_, f)| f.is_none_or(|(v, _)| v < version)).map(|(n, _)| *n).collect();
+        // Repaired replicas now hold the newest version.
+        for (_, f) in c.replies.iter_mut() {
+            *f = Some((version, value));
+        }
+        if stale.is_empty() {
+            return;
+        }
+        ctx.observe(Observation::Repaired { key, replicas: stale.len() as u32 });
+        for node in stale {
+            let msg = Msg::Store { req: 0, key, version, value, hint_for: None };
+            if node == ctx.me() {
+                Self::handle_locally(state, ctx, 0, msg);
+            } else {
+                ctx.send(node, msg);
+            }
+        }
+    }
+
+    /// The deadline of `req`: answered already (stop read-repairing), or
+    /// give up and suspect the silent replicas.
+    fn on_deadline(state: &mut State, ctx: Ctx, req: u64) {
+        let Some(c) = state.coordinating.remove(&req) else { return };
+        if c.answered_client {
+            return;
+        }
+        let until = ctx.local_time_us().saturating_add(4 * ctx.params().timeout.as_micros() as i64);
+        for n in c.asked.keys().filter(|n| !c.answered.contains(n)) {
+            state.suspected.insert(*n, until);
+        }
+        ctx.observe(Observation::Unavailable {
+            key: c.key,
+            answered: c.counted as u32,
+            needed: c.needed as u32,
+        });
+        let reply = match c.phase {
+            Phase::Read => ClientReply::fail("unavailable: too few replicas answered"),
+            // Some replicas may have stored it: the outcome is unknown.
+            Phase::Write { .. } | Phase::WriteBack { .. } => {
+                ClientReply::unknown("timed out: too few replicas acknowledged")
+            }
+        };
+        ctx.reply(c.client, reply);
+    }
+
+    // ----- the replica ----------------------------------------------------
+
+    /// Keeps `value` if it is newer, and acknowledges once it is on disk.
+    #[allow(clippy::too_many_arguments)]
+    fn store(
+        state: &mut State,
+        ctx: Ctx,
+        coordinator: NodeId,
+        req: u64,
+        key: Key,
+        version: Version,
+        value: Value,
+        hint_for: Option<NodeId>,
+    ) {
+        state.newest_seen = state.newest_seen.max(Some(version));
+        let newer = state.store.get(&key).is_none_or(|(v, _)| *v < version);
+        if newer {
+            state.store.insert(key, (version, value));
+            ctx.observe(Observation::Stored { key, version, hinted: hint_for.is_some() });
+        }
+        let write = if let Some(replica) = hint_for {
+            state.hints.insert((replica, key), (version, value));
+            Self::arm_handoff(state, ctx);
+            Some(ctx.write(DiskWrite::Hint { replica, key, version, value }))
+        } else if newer {
+            Some(ctx.write(DiskWrite::Put { key, version, value }))
+        } else {
+            None
+        };
+        match (write, req) {
+            (_, 0) => {} // read repair: nobody waits
+            (Some(w), _) => state.acks_after.push_back((w, coordinator, req)),
+            (None, _) => Self::acknowledge(state, ctx, coordinator, req),
+        }
+    }
+
+    fn acknowledge(state: &mut State, ctx: Ctx, coordinator: NodeId, req: u64) {
+        if coordinator == ctx.me() {
+            Self::count_answer(state, ctx, coordinator, req, None);
+        } else {
+            ctx.send(coordinator, Msg::Stored { req });
+        }
+    }
+
+    // ----- hinted handoff -------------------------------------------------
+
+    fn arm_handoff(state: &mut State, ctx: Ctx) {
+        if !state.handoff_timer && !state.hints.is_empty() {
+            state.handoff_timer = true;
+            ctx.set_timer(ctx.params().handoff_interval, Timer::Handoff);
+        }
+    }
+
+    fn hand_off(state: &mut State, ctx: Ctx) {
+        state.handoff_timer = false;
+        let hints: Vec<_> = state
+            .hints
+            .iter()
+            .map(|(&(replica, key), &(version, value))| (replica, key, version, value))
+            .collect();
+        for (replica, key, version, value) in hints {
+            ctx.send(replica, Msg::Handoff { key, version, value });
+        }
+        Self::arm_handoff(state, ctx);
+    }
+}
+
+impl Protocol for Quorum {
+    const NAME: &'static str = "quorum";
+    type Params = Params;
+    type State = State;
+    type Durable = Disk;
+    type DurableWrite = DiskWrite;
+    type Msg = Msg;
+    type Timer = Timer;
+    type Observation = Observation;
+
+    fn init(ctx: &mut Context<'_, Self>) -> State {
+        Self::recover(ctx, &Disk::default())
+    }
+
+    fn recover(ctx: &mut Context<'_, Self>, disk: &Disk) -> State {
+        let mut state = State {
+            store: disk.store.clone(),
+            acks_after: VecDeque::new(),
+            hints: disk.hints.clone(),
+            handoff_timer: false,
+            next_req: 0,
+            coordinating: BTreeMap::new(),
+            suspected: BTreeMap::new(),
+            newest_seen: disk.store.values().map(|(v, _)| *v).max(),
+        };
+        Self::arm_handoff(&mut state, ctx);
+        state
+    }
+
+    fn on_message(state: &mut State, ctx: &mut Context<'_, Self>, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::Store { req, key, version, value, hint_for } => {
+                Self::store(state, ctx, from, req, key, version, value, hint_for)
+            }
+            Msg::Stored { req } => Self::count_answer(state, ctx, from, req, None),
+            Msg::Fetch { req, key } => {
+                let found = state.store.get(&key).copied();
+                ctx.send(from, Msg::Fetched { req, found });
+            }
+            Msg::Fetched { req, found } => Self::on_fetched(state, ctx, from, req, found),
+            Msg::Handoff { key, version, value } => {
+                Self::store(state, ctx, from, 0, key, version, value, None);
+                ctx.send(from, Msg::HandedOff { key, version });
+            }
+            Msg::HandedOff { key, version } => {
+                if state.hints.get(&(from, key)).is_some_and(|(v, _)| *v == version) {
+                    state.hints.remove(&(from, key));
+                    ctx.write(DiskWrite::DropHint { replica: from, key, version });
+                    ctx.observe(Observation::HandedOff { key, to: from });
+                }
+            }
+        }
+    }
+
+    fn on_timer(state: &mut State, ctx: &mut Context<'_, Self>, timer: Timer) {
+        match timer {
+            Timer::Deadline { req } => Self::on_deadline(state, ctx, req),
+            Timer::Handoff => Self::hand_off(state, ctx),
+        }
+    }
+
+    fn on_client_request(state: &mut State, ctx: &mut Context<'_, Self>, request: ClientRequest) {
+        let key = request.op.key();
+        let phase = match request.op {
+            Operation::Read { .. } => Phase::Read,
+            Operation::Write { value, .. } => {
+                // Stamp with the local clock, but never older than a version
+                // this node has already seen.
+                let mut version = Version { clock_us: ctx.local_time_us(), node: ctx.me().0 };
+                if let Some(seen) = state.newest_seen
+                    && version <= seen
+                {
+                    version.clock_us = seen.clock_us + 1;
+                }
+                state.newest_seen = Some(version);
+                ctx.observe(Observation::Versioned { key, value, version });
+                Phase::Write { version, value }
+            }
+        };
+        Self::start(state, ctx, request.from, key, phase);
+    }
+
+    fn on_persisted(state: &mut State, ctx: &mut Context<'_, Self>, write: WriteId) {
+        // Writes complete in order; hint drops and repairs owe no ack.
+        while let Some(&(w, coordinator, req)) = state.acks_after.front() {
+            if w > write {
+                break;
+            }
+            state.acks_after.pop_front();
+            Self::acknowledge(state, ctx, coordinator, req);
+        }
+    }
+
+    fn apply_write(disk: &mut Disk, write: &DiskWrite) {
+        match *write {
+            DiskWrite::Put { key, version, value } => {
+                if disk.store.get(&key).is_none_or(|(v, _)| *v < version) {
+                    disk.store.insert(key, (version, value));
+                }
+            }
+            DiskWrite::Hint { replica, key, version, value } => {
+                disk.hints.insert((replica, key), (version, value));
+            }
+            DiskWrite::DropHint { replica, key, version } => {
+                if disk.hints.get(&(replica, key)).is_some_and(|(v, _)| *v == version) {
+                    disk.hints.remove(&(replica, key));
+                }
+            }
+        }
+    }
+
+    fn view(state: &State, _disk: &Disk, cluster: &Cluster) -> NodeView {
+        let mut v =
+            NodeView::new(if state.coordinating.is_empty() { "replica" } else { "coordinator" }, None);
+        let s = v.section("store");
+        for (k, (ver, val)) in &state.store {
+            s.row(format!("k{k}"), format!("{val} (v{}@{})", ver.clock_us, cluster.names[ver.node as usize]));
+        }
+        if !state.hints.is_empty() {
+            let h = v.section("hints");
+            for ((replica, k), (_, val)) in &state.hints {
+                h.row(format!("k{k} for {}", cluster.name(*replica)), val);
+            }
+        }
+        if !state.coordinating.is_empty() {
+            let c = v.section("coordinating");
+            for (req, co) in &state.coordinating {
+                c.row(format!("#{req} k{}", co.key), format!("{}/{} answers", co.counted, co.needed));
+            }
+        }
+        v
+    }
+}

@@ -1,0 +1,189 @@
+//! The `[protocol]` table of `quorum`.
+
+use crate::nodes::{Cluster, Key, NodeId};
+use crate::protocols::Configure;
+use crate::scenario::{ParamContext, ScenarioError, raw::S};
+use crate::sim::rng::mix64;
+use crate::sim::time::SimDuration;
+use serde::Deserialize;
+
+/// Named consistency levels (as in Cassandra).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Level {
+    /// r = w = 1.
+    One,
+    /// r = w = a majority of the n replicas.
+    Quorum,
+    /// r = w = n.
+    All,
+    /// A majority of the replicas in the coordinator's own region.
+    LocalQuorum,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Params {
+    /// Replicas per key.
+    pub n: usize,
+    /// Replies a read waits for.
+    pub r: usize,
+    /// Acknowledgements a write waits for.
+    pub w: usize,
+    /// Count only replicas in the coordinator's region (`local-quorum`).
+    pub local: bool,
+    /// How long a coordinator waits before giving up.
+    pub timeout: SimDuration,
+    /// Send newer values to replicas that answered a read with older ones.
+    pub read_repair: bool,
+    /// Sloppy quorum: write to stand-ins when replicas are unreachable,
+    /// with hints to hand the value back later.
+    pub sloppy: bool,
+    /// How often a stand-in tries to hand its hints back.
+    pub handoff_interval: SimDuration,
+    /// A read writes the value it returns back to `w` replicas before
+    /// answering (ABD): reads become linearizable.
+    pub write_back: bool,
+    /// The ring: nodes in token order.
+    pub ring: Vec<NodeId>,
+    /// Each node's region.
+    pub region_of: Vec<u16>,
+}
+
+impl Params {
+    /// The `n` replicas of `key`: the first `n` nodes clockwise from the
+    /// key's position on the consistent-hash ring. With `n` equal to the
+    /// cluster size that is every node.
+    pub fn preference_list(&self, key: Key) -> impl Iterator<Item = NodeId> + '_ {
+        self.ring_from(key).take(self.n)
+    }
+
+    /// Every node, clockwise from `key`'s position: the preference list,
+    /// then the stand-ins a sloppy quorum may use.
+    pub fn ring_from(&self, key: Key) -> impl Iterator<Item = NodeId> + '_ {
+        let pos = ring_position_of_key(key);
+        let start = self.ring.partition_point(|n| token(*n) < pos);
+        (0..self.ring.len()).map(move |i| self.ring[(start + i) % self.ring.len()])
+    }
+}
+
+fn token(n: NodeId) -> u64 {
+    mix64(0x7175_6f72_756d ^ n.0 as u64)
+}
+
+fn ring_position_of_key(k: Key) -> u64 {
+    mix64(0x6b65_7973 ^ ((k as u64) << 20))
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawParams {
+    /// Replicas per key (default: every node, at most 3... see configure).
+    #[serde(default)]
+    pub n: Option<S<usize>>,
+    #[serde(default)]
+    pub r: Option<S<usize>>,
+    #[serde(default)]
+    pub w: Option<S<usize>>,
+    /// `one`, `quorum`, `all` or `local-quorum`: sets r and w.
+    #[serde(default)]
+    pub consistency: Option<S<Level>>,
+    #[serde(default)]
+    pub timeout: Option<S<String>>,
+    #[serde(default)]
+    pub read_repair: Option<bool>,
+    #[serde(default)]
+    pub sloppy: Option<bool>,
+    #[serde(default)]
+    pub handoff_interval: Option<S<String>>,
+    #[serde(default)]
+    pub write_back: Option<bool>,
+}
+
+fn ring_of(cluster: &Cluster) -> Vec<NodeId> {
+    let mut ring: Vec<NodeId> = cluster.nodes().collect();
+    ring.sort_by_key(|n| token(*n));
+    ring
+}
+
+impl Configure for super::Quorum {
+    type Raw = RawParams;
+    const SUMMARY: &'static str = "every key on n replicas; reads wait for r replies, writes for w acks (one / quorum / all / local-quorum); read repair, sloppy quorum with hinted handoff";
+
+    fn configure(raw: RawParams, cx: &ParamContext<'_>) -> Result<Params, ScenarioError> {
+        let nodes = cx.cluster.len();
+        let n = raw.n.as_ref().map_or(nodes.min(3), |n| *n.get_ref());
+        if n == 0 || n > nodes {
+            let span = raw.n.as_ref().map_or(0..0, |n| n.span());
+            return Err(
+                cx.error(span, format!("n must be between 1 and the number of nodes ({nodes}), not {n}"))
+            );
+        }
+        let level = raw.consistency.as_ref().map(|l| *l.get_ref());
+        let majority = n / 2 + 1;
+        let (mut r, mut w) = match level {
+            None | Some(Level::Quorum) => (majority, majority),
+            Some(Level::One) => (1, 1),
+            Some(Level::All) => (n, n),
+            Some(Level::LocalQuorum) => (0, 0), // counted per region at run time
+        };
+        let local = level == Some(Level::LocalQuorum);
+        if local && cx.cluster.regions.len() < 2 {
+            let span = raw.consistency.as_ref().expect("local-quorum was given").span();
+            return Err(cx
+                .error(span, "local-quorum needs regions")
+                .with_help("declare them in [cluster] regions = { eu = [...], us = [...] }"));
+        }
+        for (name, given, slot) in [("r", &raw.r, &mut r), ("w", &raw.w, &mut w)] {
+            if let Some(v) = given {
+                if local {
+                    return Err(
+                        cx.error(v.span(), format!("{name} is set by local-quorum; remove one of the two"))
+                    );
+                }
+                if *v.get_ref() == 0 || *v.get_ref() > n {
+                    return Err(cx.error(
+                        v.span(),
+                        format!("{name} must be between 1 and n ({n}), not {}", v.get_ref()),
+                    ));
+                }
+                *slot = *v.get_ref();
+            }
+        }
+        let timeout = raw
+            .timeout
+            .as_ref()
+            .map(|d| cx.duration(d))
+            .transpose()?
+            .unwrap_or(SimDuration::from_millis(100));
+        if timeout.0 == 0 {
+            return Err(
+                cx.error(raw.timeout.as_ref().expect("given").span(), "timeout must be more than zero")
+            );
+        }
+        let handoff_interval = raw
+            .handoff_interval
+            .as_ref()
+            .map(|d| cx.duration(d))
+            .transpose()?
+            .unwrap_or(SimDuration::from_millis(100));
+        if handoff_interval.0 == 0 {
+            return Err(cx.error(
+                raw.handoff_interval.as_ref().expect("given").span(),
+                "handoff_interval must be more than zero",
+            ));
+        }
+        Ok(Params {
+            n,
+            r,
+            w,
+            local,
+            timeout,
+            read_repair: raw.read_repair.unwrap_or(false),
+            sloppy: raw.sloppy.unwrap_or(false),
+            handoff_interval,
+            write_back: raw.write_back.unwrap_or(false),
+            ring: ring_of(cx.cluster),
+            region_of: cx.cluster.region_of.clone(),
+        })
+    }
+}
