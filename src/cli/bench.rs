@@ -69,6 +69,31 @@ keys = 64
 timeout = "1s"
 "#,
     },
+    Workload {
+        name: "quorum",
+        about: "5 nodes, n = 3, r = w = 2, 16 closed-loop clients at random coordinators, 1ms constant latency",
+        scenario: r#"
+[scenario]
+name = "bench-quorum"
+protocol = "quorum"
+duration = "50s"
+[cluster]
+nodes = 5
+[protocol]
+n = 3
+consistency = "quorum"
+[network]
+latency = "1ms"
+[[clients]]
+processes = 16
+ops = 10000000
+interval = "0"
+read_fraction = 0.5
+keys = 64
+target = "random"
+timeout = "1s"
+"#,
+    },
 ];
 
 #[derive(Debug, Serialize)]

@@ -358,13 +358,18 @@ impl Quorum {
                 c.answered_client = true;
                 ctx.reply(c.client, ClientReply::ok(newest.map(|(_, v)| v), 0));
                 if ctx.params().read_repair {
-                    Self::read_repair(state, ctx, req);
+                    // Stay until the deadline to repair late replies too.
+                    return Self::read_repair(state, ctx, req);
                 }
             }
             Phase::WriteBack { found } => {
                 c.answered_client = true;
                 ctx.reply(c.client, ClientReply::ok(found.map(|(_, v)| v), 0));
             }
+        }
+        // Done: late answers are ignored.
+        if let Some(c) = state.coordinating.remove(&req) {
+            ctx.cancel_timer(c.deadline);
         }
     }
 
