@@ -53,6 +53,8 @@ pub trait Driver {
     fn endpoint_name(&self, e: EndpointId) -> String;
     fn applied_faults(&self) -> &[TimedFault];
     fn scheduled_faults(&self) -> &[TimedFault];
+    /// A fault in words, with names (`n1 crashes`).
+    fn describe_fault(&self, fault: &Fault) -> String;
     /// Observations so far, as text (for reports and the TUI).
     fn observation_log(&self) -> Vec<(crate::check::At, NodeId, String)>;
 }

@@ -1235,7 +1235,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         }
     }
 
-    fn describe_fault(&self, f: &Fault) -> String {
+    /// A fault in words, with node and client names (`n1 crashes`).
+    pub fn describe_fault(&self, f: &Fault) -> String {
         let ep = |e: &EndpointId| self.endpoint_name(*e);
         let node = |n: &NodeId| self.cfg.cluster.name(*n).to_string();
         match f {
