@@ -127,6 +127,9 @@ impl<P: Protocol, C: Checker<P> + 'static> Driver for Sim<P, C> {
     fn scheduled_faults(&self) -> &[TimedFault] {
         Sim::scheduled_faults(self)
     }
+    fn describe_fault(&self, fault: &Fault) -> String {
+        Sim::describe_fault(self, fault)
+    }
     fn observation_log(&self) -> Vec<(crate::check::At, NodeId, String)> {
         self.observations().iter().map(|o| (o.at, o.node, format!("{:?}", o.observation))).collect()
     }
