@@ -137,3 +137,20 @@ fn trace_file_is_json_lines() {
     assert!(events.windows(2).all(|w| w[0]["step"].as_u64() <= w[1]["step"].as_u64()));
     assert!(events.iter().any(|e| e["kind"] == "partition" && e["text"].as_str().unwrap().contains("{n3}")));
 }
+
+/// Regression: a client retrying (5ms timeout, 20ms away) a write whose log
+/// entry was already compacted must not get it appended again.
+#[test]
+fn retries_after_compaction_apply_once() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/regressions/compaction-idempotency.toml");
+    let s = distlab::scenario::load(&path).unwrap();
+    let d = run(&s, options(TraceLevel::Digest, None));
+    let r = d.report();
+    assert!(
+        r.verdict("writes-applied-once").unwrap().holds,
+        "{}",
+        r.verdict("writes-applied-once").unwrap().detail
+    );
+    assert!(d.stats().ops_ok >= 100);
+}

@@ -14,6 +14,10 @@ use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
 fn base(mode: &str, nodes: u32, nemesis: bool) -> Scenario {
+    base_with_disk(mode, nodes, nemesis, 0)
+}
+
+fn base_with_disk(mode: &str, nodes: u32, nemesis: bool, disk_ms: u64) -> Scenario {
     let nemesis = if nemesis {
         "[nemesis]\nfaults = [\"crash\", \"pause\", \"partition\", \"loss\", \"clock\"]\ninterval = \"250ms\"\nheal_after = \"200ms\"\nstop = \"1500ms\"\n"
     } else {
@@ -27,6 +31,7 @@ protocol = "primary-replica"
 duration = "2s"
 [cluster]
 nodes = {nodes}
+disk_latency = "{disk_ms}ms"
 [protocol]
 mode = "{mode}"
 compact_after = 8   # compact often, so compaction meets every fault
@@ -85,13 +90,18 @@ proptest! {
     /// Sync mode: whatever crashes, pauses and partitions happen, every
     /// acknowledged write survives, logs are prefixes, one primary acks.
     #[test]
-    fn sync_never_loses_acknowledged_writes(seed in any::<u64>(), nodes in 3u32..=5, faults in prop::collection::vec(fault(5), 0..8)) {
+    fn sync_never_loses_acknowledged_writes(
+        seed in any::<u64>(),
+        nodes in 3u32..=5,
+        disk_ms in prop::sample::select(vec![0u64, 2, 10]),
+        faults in prop::collection::vec(fault(5), 0..8),
+    ) {
         let faults = faults.into_iter().filter(|f| match &f.fault {
             Fault::Crash(n) | Fault::Restart(n) | Fault::Pause(n) | Fault::Resume(n) => n.0 < nodes,
             Fault::Partition(g) => g.iter().flatten().all(|e| e.0 < nodes),
             _ => true,
         }).collect();
-        let s = with_faults(base("sync", nodes, false), faults);
+        let s = with_faults(base_with_disk("sync", nodes, false, disk_ms), faults);
         let r = verdicts(&s, seed);
         for check in ["acked-writes-durable", "log-prefix", "single-primary"] {
             let v = r.verdict(check).unwrap();
@@ -102,8 +112,12 @@ proptest! {
     /// Every mode, under the random nemesis: replica logs are always
     /// prefixes of their primary's (the log-matching rule).
     #[test]
-    fn logs_are_prefixes_in_every_mode(seed in any::<u64>(), mode in prop::sample::select(vec!["async", "semi-sync", "sync"])) {
-        let s = base(mode, 3, true);
+    fn logs_are_prefixes_in_every_mode(
+        seed in any::<u64>(),
+        mode in prop::sample::select(vec!["async", "semi-sync", "sync"]),
+        disk_ms in prop::sample::select(vec![0u64, 5]),
+    ) {
+        let s = base_with_disk(mode, 3, true, disk_ms);
         let r = verdicts(&s, seed);
         let v = r.verdict("log-prefix").unwrap();
         prop_assert!(v.holds, "{}", v.detail);

@@ -57,6 +57,9 @@ pub struct ReplicationChecker {
     /// Who became primary in each epoch.
     /// Who became primary in each epoch, and when.
     primaries: BTreeMap<u64, (NodeId, SimTime)>,
+    /// Times a node became primary (in a new epoch, or a second one in
+    /// the same epoch).
+    failovers: u64,
     /// Where each value was written by its primary.
     position: BTreeMap<Value, Pos>,
     /// What the primary of `epoch` appended at `index`: the value, and the
@@ -94,6 +97,22 @@ impl ReplicationChecker {
         v.and_then(|v| self.position.get(&v).copied()).unwrap_or((0, 0))
     }
 
+    /// Values that stand more than once in the final primary's log: a
+    /// retried write applied twice.
+    fn duplicated_writes(&self) -> Vec<Value> {
+        let Some(p) = self.final_primary() else {
+            return Vec::new();
+        };
+        let mut seen = BTreeSet::new();
+        let mut dups = BTreeSet::new();
+        for &(_, v) in &self.logs[p.index()] {
+            if !seen.insert(v) {
+                dups.insert(v);
+            }
+        }
+        dups.into_iter().collect()
+    }
+
     fn lost_writes(&self) -> Vec<Value> {
         let Some(p) = self.final_primary() else {
             return Vec::new();
@@ -107,6 +126,10 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
     const CHECKS: &'static [(&'static str, &'static str)] = &[
         ("log-prefix", "every replica's log is a prefix of the log of the primary it copies from"),
         ("acked-writes-durable", "every write acknowledged to a client is in the final primary's log"),
+        (
+            "writes-applied-once",
+            "no client write stands twice in the final primary's log (retries carry idempotency keys)",
+        ),
         (
             "single-primary",
             "no primary acknowledges a write it accepted after a newer primary was elected (no split brain)",
@@ -130,6 +153,7 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
             names: cluster.names.clone(),
             logs: vec![Vec::new(); cluster.len()],
             primaries: BTreeMap::new(),
+            failovers: 0,
             position: BTreeMap::new(),
             appended: BTreeMap::new(),
             lag_sum_us: 0,
@@ -150,7 +174,20 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
     fn on_observation(&mut self, at: At, node: NodeId, obs: &Observation) {
         match *obs {
             Observation::BecamePrimary { epoch } => {
-                self.primaries.insert(epoch, (node, at.time));
+                // One primary per epoch: a second one is split brain even
+                // before it acknowledges anything.
+                if let Some(&(first, _)) = self.primaries.get(&epoch)
+                    && first != node
+                {
+                    let (a, b) = (self.name(first).to_string(), self.name(node).to_string());
+                    self.split_brain
+                        .record(at, || format!("{a} and {b} both became primary in epoch {epoch}"));
+                    self.failovers += 1;
+                    return;
+                }
+                if self.primaries.insert(epoch, (node, at.time)).is_none() {
+                    self.failovers += 1;
+                }
             }
             Observation::SteppedDown { .. } => {}
             Observation::Appended { entry, from } => {
@@ -291,6 +328,17 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
             },
             first_violation: None,
         });
+        let dups = self.duplicated_writes();
+        r.checks.push(Verdict {
+            name: "writes-applied-once",
+            holds: dups.is_empty(),
+            detail: if dups.is_empty() {
+                "no write was applied twice".into()
+            } else {
+                format!("{} writes stand more than once in the final log, e.g. value {}", dups.len(), dups[0])
+            },
+            first_violation: None,
+        });
         r.checks.push(
             self.split_brain.verdict("single-primary", "only the newest primary acknowledged writes".into()),
         );
@@ -309,7 +357,7 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                 0.0
             },
         );
-        r.metrics.insert("failovers", self.primaries.len().saturating_sub(1) as f64);
+        r.metrics.insert("failovers", self.failovers.saturating_sub(1) as f64);
         r.metrics.insert("truncated_entries", self.truncated_entries as f64);
         r
     }
@@ -387,5 +435,29 @@ mod tests {
         let v = r.verdict("single-primary").unwrap();
         assert!(!v.holds);
         assert_eq!(v.first_violation.unwrap().step, 6);
+    }
+
+    /// `writes-applied-once` fires when one value stands twice in the final
+    /// primary's log.
+    #[test]
+    fn writes_applied_once_fires_on_a_duplicate() {
+        let p = NodeId(0);
+        let mut c = checker();
+        c.on_observation(at(1), p, &Observation::BecamePrimary { epoch: 0 });
+        c.on_observation(at(2), p, &Observation::Appended { entry: entry(0, 1, 10), from: p });
+        assert!(c.report(SimTime(0)).verdict("writes-applied-once").unwrap().holds);
+        c.on_observation(at(3), p, &Observation::Appended { entry: entry(0, 2, 10), from: p });
+        assert!(!c.report(SimTime(0)).verdict("writes-applied-once").unwrap().holds);
+    }
+
+    /// `single-primary` fires when two nodes become primary in one epoch
+    /// (what a forgotten vote allows), before either acknowledges anything.
+    #[test]
+    fn single_primary_fires_on_two_primaries_in_one_epoch() {
+        let mut c = checker();
+        c.on_observation(at(1), NodeId(0), &Observation::BecamePrimary { epoch: 1 });
+        assert!(c.report(SimTime(0)).verdict("single-primary").unwrap().holds);
+        c.on_observation(at(2), NodeId(1), &Observation::BecamePrimary { epoch: 1 });
+        assert!(!c.report(SimTime(0)).verdict("single-primary").unwrap().holds);
     }
 }

@@ -173,6 +173,10 @@ pub struct Log {
     pub base_epoch: u64,
     /// The store as of `base`.
     pub snapshot: BTreeMap<Key, (Value, u64)>,
+    /// The last compacted write of each client endpoint: (idempotency key,
+    /// index). Kept with the snapshot so a retry of a compacted write is
+    /// still recognised (Raft's client sessions).
+    pub sessions: BTreeMap<u32, (u64, u64)>,
     /// Entries `base + 1 ..= last_index()`.
     pub entries: Vec<Entry>,
 }
@@ -214,6 +218,7 @@ impl Log {
         let n = (upto - self.base) as usize;
         for e in self.entries.drain(..n) {
             self.snapshot.insert(e.key, (e.value, e.index));
+            self.sessions.insert(e.client, (e.idempotency_key, e.index));
             self.base_epoch = e.epoch;
         }
         self.base = upto;
@@ -244,6 +249,17 @@ pub enum DiskWrite {
     Compact {
         upto: u64,
     },
+}
+
+/// What waits for the epoch and vote to be on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum AfterEpoch {
+    /// Answer a candidate.
+    Vote { candidate: NodeId, epoch: u64, granted: bool },
+    /// Count our own vote and ask the others for theirs.
+    StandForElection { epoch: u64 },
+    /// Become primary by hand (promote).
+    TakeOver { epoch: u64 },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -281,6 +297,9 @@ pub struct State {
     /// How far `store` has applied the log.
     pub applied: u64,
     silence_timer: Option<TimerId>,
+    /// The latest epoch/vote write not yet on disk, and what waits for it.
+    epoch_write: Option<WriteId>,
+    after_epoch: Vec<AfterEpoch>,
     /// Local time at which the primary counts as silent.
     silence_deadline_us: i64,
     /// Log length on disk once each outstanding disk write completes.
@@ -353,6 +372,8 @@ impl State {
             store: disk.log.snapshot.clone(),
             applied: disk.log.base,
             silence_timer: None,
+            epoch_write: None,
+            after_epoch: Vec::new(),
             silence_deadline_us: 0,
             disk_marks: VecDeque::new(),
             last_heard_us: i64::MIN,
@@ -427,7 +448,7 @@ impl PrimaryReplica {
         }
         let next = state.last_index() + 1;
         state.progress = ctx.peers().map(|p| (p, Progress { match_index: 0, next_index: next })).collect();
-        state.client_table.clear();
+        state.client_table = state.log.sessions.clone();
         for e in &state.log.entries {
             state.client_table.insert(e.client, (e.idempotency_key, e.index));
         }
@@ -461,7 +482,43 @@ impl PrimaryReplica {
         if epoch != state.epoch || voted_for != state.voted_for {
             state.epoch = epoch;
             state.voted_for = voted_for;
-            ctx.write(DiskWrite::Epoch { epoch, voted_for });
+            state.epoch_write = Some(ctx.write(DiskWrite::Epoch { epoch, voted_for }));
+        }
+    }
+
+    /// Does `then` once the current epoch and vote are on disk: a vote
+    /// that a crash could forget would let this node vote twice in one
+    /// epoch, and two primaries could share it.
+    fn once_epoch_durable(state: &mut State, ctx: Ctx, then: AfterEpoch) {
+        if state.epoch_write.is_some() {
+            state.after_epoch.push(then);
+        } else {
+            Self::after_epoch_durable(state, ctx, then);
+        }
+    }
+
+    fn after_epoch_durable(state: &mut State, ctx: Ctx, then: AfterEpoch) {
+        match then {
+            AfterEpoch::Vote { candidate, epoch, granted } => {
+                ctx.send(candidate, Msg::Vote { epoch, granted })
+            }
+            AfterEpoch::StandForElection { epoch }
+                if state.role == Role::Candidate && state.epoch == epoch =>
+            {
+                state.votes += 1; // our own vote, now durable
+                ctx.broadcast(Msg::RequestVote {
+                    epoch,
+                    last_epoch: state.last_epoch(),
+                    last_index: state.last_index(),
+                });
+                if state.votes as usize > ctx.cluster().len() / 2 {
+                    Self::become_primary(state, ctx);
+                }
+            }
+            AfterEpoch::TakeOver { epoch } if state.epoch == epoch && state.role != Role::Primary => {
+                Self::become_primary(state, ctx)
+            }
+            AfterEpoch::StandForElection { .. } | AfterEpoch::TakeOver { .. } => {} // overtaken meanwhile
         }
     }
 
@@ -490,7 +547,9 @@ impl PrimaryReplica {
     ) {
         if let Some(&(k, index)) = state.client_table.get(&client.endpoint.0)
             && k == idempotency_key
-            && state.log.get(index).is_some_and(|e| e.value == value)
+            // Compacted entries are committed everywhere; others must still
+            // be this write (not truncated and replaced).
+            && (index <= state.log.base || state.log.get(index).is_some_and(|e| e.value == value))
         {
             // A retry of a write already in the log: answer when committed.
             if index <= state.commit {
@@ -678,6 +737,10 @@ impl PrimaryReplica {
         ctx.note(|| format!("truncates its log to {keep}: entries after it disagree with the primary's"));
         state.log.truncate(keep);
         state.persisted = state.persisted.min(keep);
+        // Appends still on their way to disk were of the discarded entries;
+        // acks owed for them would acknowledge entries that are gone.
+        state.disk_marks.clear();
+        state.acks_owed.retain(|&(_, _, match_index)| match_index <= keep);
         Self::write_log(state, ctx, DiskWrite::Truncate { keep });
         ctx.observe(Observation::Truncated { keep });
         if state.applied > keep {
@@ -714,17 +777,10 @@ impl PrimaryReplica {
         state.primary = None;
         let epoch = state.epoch + 1;
         Self::adopt_epoch(state, ctx, epoch, Some(ctx.me()));
-        state.votes = 1;
+        state.votes = 0;
         ctx.note(|| format!("primary silent: stands for election in epoch {epoch}"));
-        ctx.broadcast(Msg::RequestVote {
-            epoch,
-            last_epoch: state.last_epoch(),
-            last_index: state.last_index(),
-        });
         Self::arm_silence_timer(state, ctx);
-        if state.votes as usize > ctx.cluster().len() / 2 {
-            Self::become_primary(state, ctx);
-        }
+        Self::once_epoch_durable(state, ctx, AfterEpoch::StandForElection { epoch });
     }
 
     fn on_request_vote(
@@ -759,7 +815,8 @@ impl PrimaryReplica {
             Self::adopt_epoch(state, ctx, epoch, Some(candidate));
             Self::arm_silence_timer(state, ctx);
         }
-        ctx.send(candidate, Msg::Vote { epoch: state.epoch, granted });
+        let epoch = state.epoch;
+        Self::once_epoch_durable(state, ctx, AfterEpoch::Vote { candidate, epoch, granted });
     }
 }
 
@@ -886,8 +943,14 @@ impl Protocol for PrimaryReplica {
     }
 
     fn on_persisted(state: &mut State, ctx: &mut Context<'_, Self>, write: WriteId) {
-        // Disk writes complete in the order they were issued; epoch writes
-        // carry no log length and are not in `disk_marks`.
+        // Disk writes complete in the order they were issued.
+        if state.epoch_write.is_some_and(|w| w <= write) {
+            state.epoch_write = None;
+            for then in std::mem::take(&mut state.after_epoch) {
+                Self::after_epoch_durable(state, ctx, then);
+            }
+        }
+        // Epoch writes carry no log length and are not in `disk_marks`.
         let Some(&(_, len)) = state.disk_marks.front().filter(|m| m.0 == write) else {
             return;
         };
@@ -905,7 +968,7 @@ impl Protocol for PrimaryReplica {
                 let epoch = state.epoch + 1;
                 Self::adopt_epoch(state, ctx, epoch, Some(ctx.me()));
                 ctx.note(|| format!("promoted by hand in epoch {epoch}"));
-                Self::become_primary(state, ctx);
+                Self::once_epoch_durable(state, ctx, AfterEpoch::TakeOver { epoch });
             }
             Command::Promote => {}
         }
