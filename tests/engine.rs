@@ -154,3 +154,107 @@ fn retries_after_compaction_apply_once() {
     );
     assert!(d.stats().ops_ok >= 100);
 }
+
+fn scenario(text: &str) -> distlab::scenario::Scenario {
+    load_str("t.toml", text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+const PR: &str = r#"
+[scenario]
+name = "t"
+protocol = "primary-replica"
+duration = "1s"
+[cluster]
+nodes = 3
+[network]
+latency = "1ms"
+[[clients]]
+name = "app"
+processes = 2
+ops = 100
+interval = "5ms"
+read_fraction = 0.0
+"#;
+
+/// A step-keyed entry with an action and a note applies both, exactly
+/// before the event it names, without moving the clock.
+#[test]
+fn step_keyed_entries_apply_every_action() {
+    let s =
+        scenario(&format!("{PR}\n[[timeline]]\nat = \"0ms\"\nstep = 40\ncrash = \"n2\"\nnote = \"now\"\n"));
+    let mut d = s.protocol.build(&s, options(TraceLevel::Full, None));
+    d.run_until(s.duration);
+    let applied: Vec<_> = d.applied_faults().iter().map(|f| f.fault.name()).collect();
+    assert_eq!(applied, ["note", "crash"]);
+    assert_eq!(d.nodes()[1].status, NodeStatus::Down);
+    let steps: Vec<u64> = d
+        .trace()
+        .events()
+        .iter()
+        .filter(|e| e.text == "now" || e.text == "n2 crashes")
+        .map(|e| e.step)
+        .collect();
+    assert_eq!(steps, [40, 41]);
+    let times: Vec<u64> = d.trace().events().iter().map(|e| e.time_us).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "time never runs backwards");
+}
+
+/// Undoing a nemesis fault restores the scenario's own settings: after the
+/// nemesis stops, configured duplication still happens.
+#[test]
+fn nemesis_undo_restores_the_network() {
+    let text = PR.replace("latency = \"1ms\"", "latency = \"1ms\"\nduplicate = 0.2")
+        + "[nemesis]\nfaults = [\"loss\"]\ninterval = \"100ms\"\nstop = \"500ms\"\n";
+    let s = scenario(&text);
+    let d = run(&s, options(TraceLevel::Full, None));
+    assert!(d.applied_faults().iter().any(|f| f.fault.name() == "link"), "the nemesis ran");
+    let late_dups = d
+        .trace()
+        .events()
+        .iter()
+        .filter(|e| e.kind == distlab::sim::TraceKind::Duplicate && e.time_us > 600_000)
+        .count();
+    assert!(late_dups > 0, "duplication is back after the nemesis stopped");
+}
+
+/// A cut may name a client with several processes: every process is cut.
+#[test]
+fn cut_names_a_multi_process_client() {
+    let s =
+        scenario(&format!("{PR}\n[[timeline]]\nat = \"100ms\"\ncut = {{ from = \"app\", to = \"n1\" }}\n"));
+    let d = run(&s, options(TraceLevel::Digest, None));
+    let cuts: Vec<_> = d.applied_faults().iter().filter(|f| f.fault.name() == "cut").collect();
+    assert_eq!(cuts.len(), 1);
+    assert!(d.stats().ops_ok < 100, "the clients lost their primary at 100ms");
+}
+
+/// A disk write due while its node is paused completes on time: a crash
+/// during the pause does not lose it.
+#[test]
+fn disk_writes_complete_during_a_pause() {
+    let s = scenario(&PR.replace("nodes = 3", "nodes = 3\ndisk_latency = \"20ms\""));
+    let mut d = s.protocol.build(&s, options(TraceLevel::Digest, None));
+    d.run_until(SimTime(200_000));
+    let row = |d: &dyn distlab::sim::Driver, label: &str| -> u64 {
+        let v = d.nodes()[1].view.clone().expect("n2 is up");
+        v.sections[0].rows.iter().find(|r| r.0 == label).unwrap().1.parse().unwrap()
+    };
+    let in_memory = row(d.as_ref(), "length");
+    d.intervene(Fault::Pause(NodeId(1))).unwrap();
+    d.run_until(SimTime(260_000));
+    d.intervene(Fault::Crash(NodeId(1))).unwrap();
+    d.intervene(Fault::Restart(NodeId(1))).unwrap();
+    assert!(row(d.as_ref(), "length") >= in_memory, "what was in flight to disk before the pause is on disk");
+}
+
+/// Interventions with ids that do not exist are refused, not panics.
+#[test]
+fn bad_interventions_are_refused() {
+    let s = scenario(PR);
+    let mut d = s.protocol.build(&s, options(TraceLevel::Digest, None));
+    use distlab::sim::network::EndpointId;
+    assert!(d.intervene(Fault::Clock { node: NodeId(9), offset_us: 0, drift_ppm: 0 }).is_err());
+    assert!(d.intervene(Fault::Cut { from: vec![EndpointId(99)], to: vec![EndpointId(0)] }).is_err());
+    assert!(d.intervene(Fault::Partition(vec![vec![EndpointId(77)]])).is_err());
+    assert!(d.intervene(Fault::Clock { node: NodeId(0), offset_us: 0, drift_ppm: i64::MIN }).is_err());
+}

@@ -97,7 +97,7 @@ impl Scenario {
     pub fn faults_for_seed(&self, seed: u64) -> Vec<TimedFault> {
         let mut all = self.timeline.clone();
         if let Some(n) = &self.nemesis {
-            all.extend(n.schedule(seed, self.cluster.len() as u32));
+            all.extend(n.schedule(seed, self.cluster.len() as u32, &self.clocks));
         }
         all
     }
@@ -238,7 +238,7 @@ impl Loader<'_> {
         let cx = ParamContext { file: self.file, source: self.source, nodes_span, cluster: &cluster };
         let params = protocol.parse_params(&cx)?;
         self.check_region_members(&raw, &cluster, &clients)?;
-        let timeline = self.timeline(&raw, &cluster, &clients, protocol, SimTime(duration.0))?;
+        let timeline = self.timeline(&raw, &cluster, &clients, protocol, SimTime(duration.0), &network)?;
         let nemesis = self.nemesis(&raw, duration)?;
         let expectations = self.expectations(&raw, protocol)?;
         Ok(Scenario {
@@ -352,7 +352,7 @@ impl Loader<'_> {
             let id = node_by_name(self.file, self.source, &cluster, name)?;
             let offset = node.clock_offset.as_ref().map(|o| self.signed_us(o)).transpose()?.unwrap_or(0);
             let drift = node.clock_drift_ppm.unwrap_or(0);
-            if drift.abs() > MAX_DRIFT_PPM {
+            if drift.checked_abs().is_none_or(|d| d > MAX_DRIFT_PPM) {
                 return Err(
                     self.err(name.span(), format!("clock_drift_ppm must be within ±{MAX_DRIFT_PPM} (10%)"))
                 );
@@ -629,6 +629,7 @@ impl Loader<'_> {
         clients: &[ClientSpec],
         protocol: &dyn ProtocolEntry,
         end: SimTime,
+        network: &NetworkConfig,
     ) -> Result<Vec<TimedFault>, ScenarioError> {
         if raw.timeline.len() > limits::TIMELINE_ENTRIES {
             return Err(self.err(
@@ -641,6 +642,9 @@ impl Loader<'_> {
         for entry in &raw.timeline {
             let t = entry.get_ref();
             let at = SimTime(self.duration(&t.at)?.0);
+            if t.step == Some(0) {
+                return Err(self.err(entry.span(), "step counts from 1 (the first event)"));
+            }
             if at > end {
                 return Err(self
                     .err(
@@ -690,18 +694,16 @@ impl Loader<'_> {
                 actions.push(Fault::Partition(out_groups));
             }
             if let Some(c) = &t.cut {
-                for from in self.endpoints(&c.from, cluster, clients)? {
-                    for to in self.endpoints(&c.to, cluster, clients)? {
-                        actions.push(Fault::Cut { from, to });
-                    }
-                }
+                let (from, to) =
+                    (self.endpoints(&c.from, cluster, clients)?, self.endpoints(&c.to, cluster, clients)?);
+                actions.push(Fault::Cut { from, to });
             }
             if t.heal == Some(true) {
                 actions.push(Fault::Heal);
             }
             if let Some(c) = &t.clock {
                 let offset_us = c.offset.as_ref().map(|o| self.signed_us(o)).transpose()?.unwrap_or(0);
-                if c.drift_ppm.is_some_and(|d| d.abs() > MAX_DRIFT_PPM) {
+                if c.drift_ppm.is_some_and(|d| d.checked_abs().is_none_or(|d| d > MAX_DRIFT_PPM)) {
                     return Err(
                         self.err(c.node.span(), format!("drift_ppm must be within ±{MAX_DRIFT_PPM} (10%)"))
                     );
@@ -726,12 +728,18 @@ impl Loader<'_> {
                         }
                     }
                 };
-                let faults = LinkFaults {
-                    drop: self.probability(&l.drop, "drop")?,
-                    duplicate: self.probability(&l.duplicate, "duplicate")?,
-                    reorder: self.probability(&l.reorder, "reorder")?,
+                // Fields left out keep the scenario's [network] setting.
+                let base = &network.faults;
+                let or_base = |p: &Option<S<f64>>, what: &str, b| match p {
+                    None => Ok(b),
+                    some => self.probability(some, what),
                 };
-                actions.push(Fault::Link { from: one(&l.from)?, to: one(&l.to)?, faults });
+                let faults = LinkFaults {
+                    drop: or_base(&l.drop, "drop", base.drop)?,
+                    duplicate: or_base(&l.duplicate, "duplicate", base.duplicate)?,
+                    reorder: or_base(&l.reorder, "reorder", base.reorder)?,
+                };
+                actions.push(Fault::Link { from: one(&l.from)?, to: one(&l.to)?, faults: Some(faults) });
             }
             if let Some(n) = &t.promote {
                 if !protocol.commands().contains(&"promote") {

@@ -91,6 +91,12 @@ enum Event<M, T> {
         node: NodeId,
         incarnation: u32,
     },
+    /// Tell a node that was paused that write `id` is on disk.
+    Persisted {
+        node: NodeId,
+        incarnation: u32,
+        id: WriteId,
+    },
     ClientNext {
         slot: u32,
     },
@@ -445,12 +451,12 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// Processes the next event. `None` when nothing is left to happen.
     pub fn step(&mut self) -> Option<StepRecord> {
         loop {
-            if let Some(f) = self.keyed.get(self.state.next_keyed)
-                && f.step == Some(self.state.stats.events + 1)
-            {
-                let f = f.clone();
+            // Step-keyed faults run exactly before the event they name (one
+            // per step; several with one number run back to back). Their
+            // `at` is informational: the clock is where that step was.
+            if self.keyed_due() {
+                let f = self.keyed[self.state.next_keyed].clone();
                 self.state.next_keyed += 1;
-                self.state.now = self.state.now.max(f.at);
                 return Some(self.apply_fault(f));
             }
             let (time, event) = self.pop()?;
@@ -474,7 +480,9 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     }
 
     fn keyed_due(&self) -> bool {
-        self.keyed.get(self.state.next_keyed).is_some_and(|f| f.step == Some(self.state.stats.events + 1))
+        self.keyed
+            .get(self.state.next_keyed)
+            .is_some_and(|f| f.step.is_some_and(|s| s <= self.state.stats.events + 1))
     }
 
     /// Runs until no message is in flight, no client operation is open or
@@ -549,21 +557,39 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 Some(self.record(TraceKind::Timer, Some(node.endpoint()), None, None))
             }
             Event::Disk { node, incarnation } => {
-                let rt = &self.state.nodes[node.index()];
-                if rt.incarnation != incarnation {
+                if self.state.nodes[node.index()].incarnation != incarnation {
                     return None;
                 }
-                if rt.status == NodeStatus::Paused {
-                    self.hold(node, Event::Disk { node, incarnation });
-                    return None;
-                }
+                // The disk finishes the write on time, even while the node
+                // is paused; only telling the node waits for it to resume.
                 let step = self.begin_step();
                 let rt = &mut self.state.nodes[node.index()];
                 let (id, write) = rt.unflushed.pop_front().expect("a disk event has a write");
                 P::apply_write(&mut rt.disk, &write);
+                let paused = rt.status == NodeStatus::Paused;
                 let now = self.state.now.0;
                 self.trace.record(step, now, TraceKind::Persisted, node.0, NONE, 0, id.0, || {
                     format!("on disk: {write:?}")
+                });
+                if paused {
+                    self.hold(node, Event::Persisted { node, incarnation, id });
+                } else {
+                    self.handle(node, |s, ctx| P::on_persisted(s, ctx, id));
+                }
+                Some(self.record(TraceKind::Persisted, Some(node.endpoint()), None, None))
+            }
+            Event::Persisted { node, incarnation, id } => {
+                if self.state.nodes[node.index()].incarnation != incarnation {
+                    return None;
+                }
+                if self.state.nodes[node.index()].status == NodeStatus::Paused {
+                    self.hold(node, Event::Persisted { node, incarnation, id });
+                    return None;
+                }
+                let step = self.begin_step();
+                let now = self.state.now.0;
+                self.trace.record(step, now, TraceKind::Persisted, node.0, NONE, 0, id.0, || {
+                    "told: the write is on disk".into()
                 });
                 self.handle(node, |s, ctx| P::on_persisted(s, ctx, id));
                 Some(self.record(TraceKind::Persisted, Some(node.endpoint()), None, None))
@@ -1054,7 +1080,11 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 TraceKind::Partition
             }
             Fault::Cut { from, to } => {
-                self.state.network.cut(*from, *to);
+                for f in from {
+                    for t in to {
+                        self.state.network.cut(*f, *t);
+                    }
+                }
                 TraceKind::Partition
             }
             Fault::Heal => {
@@ -1192,9 +1222,36 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// saved run replays it exactly.
     pub fn intervene(&mut self, fault: Fault) -> Result<StepRecord, InterventionError> {
         let nodes = self.cfg.cluster.len() as u32;
+        let endpoints = nodes + self.state.clients.len() as u32;
+        let bad_endpoint = |e: &EndpointId| e.0 >= endpoints;
         match &fault {
-            Fault::Crash(n) | Fault::Restart(n) | Fault::Pause(n) | Fault::Resume(n) if n.0 >= nodes => {
+            Fault::Crash(n)
+            | Fault::Restart(n)
+            | Fault::Pause(n)
+            | Fault::Resume(n)
+            | Fault::Clock { node: n, .. }
+            | Fault::Command { node: n, .. }
+                if n.0 >= nodes =>
+            {
                 return Err(InterventionError::NoSuchNode(n.0));
+            }
+            Fault::Partition(groups) if groups.iter().flatten().any(bad_endpoint) => {
+                return Err(InterventionError::NotApplicable(
+                    "the partition names an endpoint that does not exist".into(),
+                ));
+            }
+            Fault::Cut { from, to } if from.iter().chain(to).any(bad_endpoint) => {
+                return Err(InterventionError::NotApplicable(
+                    "the cut names an endpoint that does not exist".into(),
+                ));
+            }
+            Fault::Link { from, to, .. } if from.iter().chain(to.iter()).any(bad_endpoint) => {
+                return Err(InterventionError::NotApplicable(
+                    "the link names an endpoint that does not exist".into(),
+                ));
+            }
+            Fault::Clock { drift_ppm, .. } if drift_ppm.unsigned_abs() > 100_000 => {
+                return Err(InterventionError::NotApplicable("drift must be within ±100000 ppm".into()));
             }
             Fault::DropMessage(id) | Fault::DuplicateMessage(id) | Fault::DeliverNext(id)
                 if self.find_message(*id).is_none() =>
@@ -1252,19 +1309,26 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                     .collect::<Vec<_>>()
                     .join(" | ")
             ),
-            Fault::Cut { from, to } => format!("cut {} -> {}", ep(from), ep(to)),
+            Fault::Cut { from, to } => {
+                let names = |v: &[EndpointId]| v.iter().map(ep).collect::<Vec<_>>().join(" ");
+                format!("cut {} -> {}", names(from), names(to))
+            }
             Fault::Heal => "network heals".into(),
             Fault::Clock { node: n, offset_us, drift_ppm } => {
                 format!("{} clock offset {offset_us}us drift {drift_ppm}ppm", node(n))
             }
-            Fault::Link { from, to, faults } => format!(
-                "link {} -> {}: drop {} duplicate {} reorder {}",
-                from.as_ref().map_or("*".into(), ep),
-                to.as_ref().map_or("*".into(), ep),
-                faults.drop.as_f64(),
-                faults.duplicate.as_f64(),
-                faults.reorder.as_f64()
-            ),
+            Fault::Link { from, to, faults } => {
+                let (f, t) = (from.as_ref().map_or("*".into(), ep), to.as_ref().map_or("*".into(), ep));
+                match faults {
+                    Some(x) => format!(
+                        "link {f} -> {t}: drop {} duplicate {} reorder {}",
+                        x.drop.as_f64(),
+                        x.duplicate.as_f64(),
+                        x.reorder.as_f64()
+                    ),
+                    None => format!("link {f} -> {t}: back to the scenario's network"),
+                }
+            }
             Fault::Command { node: n, command } => {
                 format!("{} ordered to {}", node(n), command.name())
             }

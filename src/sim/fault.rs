@@ -21,13 +21,14 @@ pub enum Fault {
     /// Split the network into groups that cannot reach each other.
     Partition(Vec<Vec<EndpointId>>),
     /// Cut one direction of one link.
-    Cut { from: EndpointId, to: EndpointId },
+    Cut { from: Vec<EndpointId>, to: Vec<EndpointId> },
     /// Remove every partition and cut.
     Heal,
     /// Set a node's clock offset (µs, local minus real) and drift (ppm).
     Clock { node: NodeId, offset_us: i64, drift_ppm: i64 },
-    /// Change fault probabilities of one link, or all (`None` = every).
-    Link { from: Option<EndpointId>, to: Option<EndpointId>, faults: LinkFaults },
+    /// Change fault probabilities of one link, or all (`None` = every);
+    /// `faults: None` puts the links back to the scenario's `[network]`.
+    Link { from: Option<EndpointId>, to: Option<EndpointId>, faults: Option<LinkFaults> },
     /// An operator command to one node (manual failover).
     Command { node: NodeId, command: Command },
     /// Drop a message in flight (by id).
@@ -116,7 +117,10 @@ impl NemesisConfig {
     /// Draws the whole fault schedule up front from the nemesis stream, so
     /// it is data: printable, shrinkable, replayable as timeline entries.
     /// Faults never overlap: each is undone before the next begins.
-    pub fn schedule(&self, seed: u64, nodes: u32) -> Vec<TimedFault> {
+    /// Undoing a fault restores the scenario's own setting: the network's
+    /// fault probabilities, and each node's clock from `clocks` (`(offset_us,
+    /// drift_ppm)` per node).
+    pub fn schedule(&self, seed: u64, nodes: u32, clocks: &[(i64, i64)]) -> Vec<TimedFault> {
         let mut rng = RngStream::new(seed, StreamKind::Nemesis, 0, 0);
         let mut out = Vec::new();
         let mut t = self.start;
@@ -150,21 +154,21 @@ impl NemesisConfig {
                 }
                 NemesisFault::Clock => {
                     let skew = rng.below(self.clock_skew.0 * 2 + 1) as i64 - self.clock_skew.0 as i64;
-                    (
-                        Fault::Clock { node, offset_us: skew, drift_ppm: 0 },
-                        Fault::Clock { node, offset_us: 0, drift_ppm: 0 },
-                    )
+                    (Fault::Clock { node, offset_us: skew, drift_ppm: 0 }, {
+                        let (offset_us, drift_ppm) = clocks.get(node.index()).copied().unwrap_or((0, 0));
+                        Fault::Clock { node, offset_us, drift_ppm }
+                    })
                 }
                 NemesisFault::Loss => (
                     Fault::Link {
                         from: None,
                         to: None,
-                        faults: LinkFaults {
+                        faults: Some(LinkFaults {
                             drop: super::rng::Probability::new(self.loss),
                             ..Default::default()
-                        },
+                        }),
                     },
-                    Fault::Link { from: None, to: None, faults: LinkFaults::default() },
+                    Fault::Link { from: None, to: None, faults: None },
                 ),
             };
             out.push(TimedFault { at: t, step: None, fault: begin, origin: Origin::Nemesis });

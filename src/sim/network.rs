@@ -218,12 +218,18 @@ impl Network {
         self.cuts.clear();
     }
 
-    /// Sets the fault probabilities of one link (`Some`) or of all links.
-    pub fn set_link_faults(&mut self, from: Option<EndpointId>, to: Option<EndpointId>, faults: LinkFaults) {
+    /// Sets the fault probabilities of one link (`Some`) or of all links;
+    /// `None` faults return them to the configured ones.
+    pub fn set_link_faults(
+        &mut self,
+        from: Option<EndpointId>,
+        to: Option<EndpointId>,
+        faults: Option<LinkFaults>,
+    ) {
         for f in 0..self.endpoints {
             for t in 0..self.endpoints {
                 if from.is_none_or(|x| x.0 as usize == f) && to.is_none_or(|x| x.0 as usize == t) {
-                    self.overrides[f * self.endpoints + t] = Some(faults.clone());
+                    self.overrides[f * self.endpoints + t] = faults.clone();
                 }
             }
         }
@@ -339,7 +345,7 @@ mod tests {
         b.set_link_faults(
             Some(EndpointId(0)),
             Some(EndpointId(1)),
-            LinkFaults { drop: Probability::new(0.5), ..Default::default() },
+            Some(LinkFaults { drop: Probability::new(0.5), ..Default::default() }),
         );
         for i in 0..50 {
             let _ = b.route(EndpointId(0), EndpointId(1), SimTime(i));

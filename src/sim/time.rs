@@ -60,11 +60,11 @@ impl SimDuration {
 fn format_micros(us: u64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     if us == 0 {
         write!(f, "0s")
-    } else if us % 1_000_000 == 0 {
+    } else if us.is_multiple_of(1_000_000) {
         write!(f, "{}s", us / 1_000_000)
     } else if us >= 1_000_000 {
         write!(f, "{}s", trim_decimal(us as f64 / 1e6))
-    } else if us % 1_000 == 0 {
+    } else if us.is_multiple_of(1_000) {
         write!(f, "{}ms", us / 1_000)
     } else if us >= 1_000 {
         write!(f, "{}ms", trim_decimal(us as f64 / 1e3))

@@ -66,7 +66,9 @@
 //!
 //! # Failure story
 //! Replicas lag (async): a read at a replica can miss an acknowledged
-//! write. The primary crashes (async): writes it acknowledged but had not
+//! write. Replicas also apply entries as they arrive, before the primary
+//! counts them committed, so a replica read can return a write that is
+//! later lost in a failover (MySQL's "phantom read" of semi-sync). The primary crashes (async): writes it acknowledged but had not
 //! shipped are lost when a replica is promoted, and truncated from the old
 //! primary's log when it returns. A replica is down (sync): writes stall
 //! until it returns. The primary pauses (a long GC pause) and comes back:
@@ -929,7 +931,9 @@ impl Protocol for PrimaryReplica {
                 ctx.reply(request.from, ClientReply::redirect(state.primary.filter(|&p| p != ctx.me())))
             }
             Operation::Read { key } if state.role == Role::Primary => {
-                // The primary answers from committed state only.
+                // The primary answers from what it has applied: committed
+                // entries, plus — just after a failover — the entries it
+                // inherited and has not yet seen acknowledged.
                 ctx.reply(request.from, ClientReply::ok(state.store.get(&key).map(|v| v.0), state.commit));
             }
             Operation::Read { key } if request.session > state.applied => {

@@ -85,9 +85,9 @@ impl Configure for super::PrimaryReplica {
             .map(|d| cx.duration(d))
             .transpose()?
             .unwrap_or(SimDuration::from_millis(50));
-        if heartbeat.0 == 0 {
+        if heartbeat < SimDuration::from_millis(1) {
             return Err(
-                cx.error(raw.heartbeat.as_ref().expect("given").span(), "heartbeat must be more than zero")
+                cx.error(raw.heartbeat.as_ref().expect("given").span(), "heartbeat must be at least 1ms")
             );
         }
         let failover_timeout = raw
