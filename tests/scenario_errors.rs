@@ -70,7 +70,7 @@ crash = 1
 "#,
         "11:9",
         "invalid type: integer `1`, expected a string",
-        None,
+        Some("names are strings too"),
     ),
     // ---- [scenario] --------------------------------------------------
     (
