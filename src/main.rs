@@ -7,6 +7,7 @@ use distlab::cli::{Cli, Outcome};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     match distlab::cli::run(cli) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
@@ -17,3 +18,17 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// Rust ignores SIGPIPE, so `distlab list | head` would panic when `head`
+/// closes the pipe. Restore the default: end quietly, as `cat` does.
+#[cfg(unix)]
+fn restore_sigpipe() {
+    // SAFETY: sets one signal's disposition to its default, before any
+    // thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn restore_sigpipe() {}

@@ -136,6 +136,10 @@ fn trace_file_is_json_lines() {
     assert!(events.len() > 100);
     assert!(events.windows(2).all(|w| w[0]["step"].as_u64() <= w[1]["step"].as_u64()));
     assert!(events.iter().any(|e| e["kind"] == "partition" && e["text"].as_str().unwrap().contains("{n3}")));
+    assert!(
+        events.iter().any(|e| e["kind"] == "deliver" && e["node"] == "n2" && e["peer"] == "n1"),
+        "endpoints by name"
+    );
 }
 
 /// Regression: a client retrying (5ms timeout, 20ms away) a write whose log

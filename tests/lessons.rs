@@ -65,3 +65,16 @@ fn exit_statuses() {
     assert_eq!(status(&["validate", "scenarios/basics/latency.toml"]), Some(0));
     assert_eq!(status(&["list"]), Some(0));
 }
+
+/// A mistyped lesson name exits 2 with a suggestion.
+#[test]
+fn mistyped_lesson_names_get_a_suggestion() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_distlab"))
+        .args(["run", "primary-replica/fencin"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("did you mean `primary-replica/fencing`?"), "{stderr}");
+}

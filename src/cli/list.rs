@@ -24,24 +24,17 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         }
     }
     let dir = super::scenarios_dir();
-    println!("\nlessons (in {}):", dir.display());
-    for f in super::scenario_files(&dir) {
-        let rel = f.strip_prefix(&dir).unwrap_or(&f).with_extension("");
-        match crate::scenario::load(&f) {
-            Ok(s) => {
-                println!("  {:<36} {}", rel.display(), first_sentence(&s.description));
-            }
-            Err(e) => println!("  {:<40} INVALID: {}", rel.display(), e.message),
+    println!("\nlessons (in {}; run one with `distlab run NAME`):", dir.display());
+    let lessons: Vec<_> = super::scenario_files(&dir)
+        .into_iter()
+        .map(|f| (f.strip_prefix(&dir).unwrap_or(&f).with_extension("").display().to_string(), f))
+        .collect();
+    let width = lessons.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    for (name, f) in &lessons {
+        match crate::scenario::load(f) {
+            Ok(s) => println!("  {name:<width$}  {}", super::first_sentence(&s.description)),
+            Err(e) => println!("  {name:<width$}  INVALID: {}", e.message),
         }
     }
     Ok(Outcome::Success)
-}
-
-/// The first sentence of a description, on one line.
-fn first_sentence(text: &str) -> String {
-    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match flat.find(". ") {
-        Some(i) => flat[..=i].to_string(),
-        None => flat,
-    }
 }

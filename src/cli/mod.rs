@@ -5,6 +5,7 @@ pub mod list;
 pub mod run;
 pub mod validate;
 
+use crate::scenario::{Scenario, ScenarioError, did_you_mean};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
@@ -65,6 +66,52 @@ pub fn resolve(arg: &Path) -> PathBuf {
         }
     }
     arg.to_path_buf()
+}
+
+/// Resolves a scenario argument and loads it. When the argument is neither
+/// a file nor a bundled lesson, the error suggests the nearest lesson name.
+pub fn load(arg: &Path) -> Result<Scenario, ScenarioError> {
+    let path = resolve(arg);
+    if path.exists() {
+        return crate::scenario::load(&path);
+    }
+    let error =
+        ScenarioError::whole(&arg.display().to_string(), "no such file, and no bundled lesson by that name");
+    Err(match nearest_lesson(arg) {
+        Some(name) => error.with_help(format!("did you mean `{name}`? (`distlab list` shows every lesson)")),
+        None => error.with_help("`distlab list` shows the bundled lessons"),
+    })
+}
+
+/// The bundled lesson name (`primary-replica/fencing`) closest to a
+/// mistyped argument, given as a name, a path or a bare file name.
+fn nearest_lesson(arg: &Path) -> Option<String> {
+    let dir = scenarios_dir();
+    let names: Vec<String> = scenario_files(&dir)
+        .iter()
+        .map(|f| f.strip_prefix(&dir).unwrap_or(f).with_extension("").to_string_lossy().replace('\\', "/"))
+        .collect();
+    let arg = arg.to_string_lossy().replace('\\', "/");
+    let word = arg.strip_prefix("./").unwrap_or(&arg);
+    let word = word.strip_prefix("scenarios/").unwrap_or(word);
+    let word = word.strip_suffix(".toml").unwrap_or(word);
+    if let Some(best) = did_you_mean(word, names.iter().map(String::as_str)) {
+        return Some(best.to_string());
+    }
+    // A lesson named without its folder (`fencin`): compare the last parts.
+    let last = |name: &str| name.rsplit('/').next().unwrap_or_default().to_string();
+    let lasts: Vec<String> = names.iter().map(|n| last(n)).collect();
+    let best = did_you_mean(&last(word), lasts.iter().map(String::as_str))?;
+    names.iter().find(|n| last(n) == best).cloned()
+}
+
+/// The first sentence of a description, on one line.
+pub fn first_sentence(text: &str) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.find(". ") {
+        Some(i) => flat[..=i].to_string(),
+        None => flat,
+    }
 }
 
 /// Every `.toml` file under `dir`, sorted.

@@ -5,10 +5,12 @@ use super::Outcome;
 use crate::check::{ExpectationResult, Report};
 use crate::protocols::RunOptions;
 use crate::scenario::Scenario;
-use crate::sim::{Driver, Stats, TraceLevel};
+use crate::sim::trace::NONE;
+use crate::sim::{Driver, EndpointId, Origin, Stats, TraceKind, TraceLevel};
 use crate::util::fmt_num;
 use anyhow::Context as _;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::PathBuf;
 
@@ -109,7 +111,7 @@ pub fn summarise(scenario: &Scenario, run: &dyn Driver, seed: u64) -> RunSummary
         .applied_faults()
         .iter()
         .filter(|f| !matches!(f.fault, crate::sim::Fault::Note { .. }))
-        .map(|f| format!("{} {} ({:?})", f.at, f.fault.name(), f.origin))
+        .map(|f| format!("{} {} ({})", f.at, run.describe_fault(&f.fault), origin_name(f.origin)))
         .collect();
     RunSummary {
         scenario: scenario.name.clone(),
@@ -137,7 +139,7 @@ pub fn summarise(scenario: &Scenario, run: &dyn Driver, seed: u64) -> RunSummary
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let path = super::resolve(&args.file);
-    let scenario = crate::scenario::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let scenario = super::load(&args.file).map_err(|e| anyhow::anyhow!("{e}"))?;
     let level =
         args.trace_level.unwrap_or(if args.trace.is_some() { TraceLevel::Full } else { TraceLevel::Digest });
     if args.trace.is_some() && level != TraceLevel::Full {
@@ -156,10 +158,56 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     Ok(if summary.all_met() { Outcome::Success } else { Outcome::ExpectationFailed })
 }
 
+/// Where a fault came from, as the summary names it.
+fn origin_name(origin: Origin) -> &'static str {
+    match origin {
+        Origin::Timeline => "timeline",
+        Origin::Nemesis => "nemesis",
+        Origin::Intervention => "intervention",
+    }
+}
+
+/// One line of the `--trace` file: a [`TraceEvent`] with its endpoints
+/// named (`n1`, `app.0`) instead of numbered.
+#[derive(Serialize)]
+struct TraceLine<'a> {
+    step: u64,
+    time_us: u64,
+    kind: TraceKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    peer: Option<&'a str>,
+    /// A message id; for client operation events, the operation id.
+    #[serde(skip_serializing_if = "is_zero")]
+    msg: u64,
+    text: &'a str,
+}
+
+fn is_zero(x: &u64) -> bool {
+    *x == 0
+}
+
 fn write_trace(run: &dyn Driver, out: &std::path::Path) -> anyhow::Result<()> {
     let mut w = std::io::BufWriter::new(std::fs::File::create(out)?);
+    let mut names: HashMap<u32, String> = HashMap::new();
     for e in run.trace().events() {
-        serde_json::to_writer(&mut w, e)?;
+        for ep in [e.node, e.peer] {
+            if ep != NONE {
+                names.entry(ep).or_insert_with(|| run.endpoint_name(EndpointId(ep)));
+            }
+        }
+        let name = |ep: u32| if ep == NONE { None } else { names.get(&ep).map(String::as_str) };
+        let line = TraceLine {
+            step: e.step,
+            time_us: e.time_us,
+            kind: e.kind,
+            node: name(e.node),
+            peer: name(e.peer),
+            msg: e.msg,
+            text: &e.text,
+        };
+        serde_json::to_writer(&mut w, &line)?;
         w.write_all(b"\n")?;
     }
     w.flush()?;
@@ -172,7 +220,8 @@ fn mark(ok: bool) -> &'static str {
 
 fn print_human(scenario: &Scenario, s: &RunSummary, path: &std::path::Path) {
     println!("{} ({}), seed {}, {} simulated", s.scenario, s.protocol, s.seed, scenario.duration);
-    if let Some(first) = scenario.description.lines().next() {
+    let first = super::first_sentence(&scenario.description);
+    if !first.is_empty() {
         println!("  {first}");
     }
     println!();

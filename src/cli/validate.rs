@@ -13,7 +13,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let mut bad = 0;
     for f in &args.files {
-        match distlab_load(f) {
+        match super::load(f) {
             Ok(s) => println!("ok    {}  ({}, {})", f.display(), s.name, s.protocol.name()),
             Err(e) => {
                 bad += 1;
@@ -25,8 +25,4 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         anyhow::bail!("{bad} of {} files are invalid", args.files.len());
     }
     Ok(Outcome::Success)
-}
-
-fn distlab_load(f: &std::path::Path) -> Result<crate::scenario::Scenario, crate::scenario::ScenarioError> {
-    crate::scenario::load(&super::resolve(f))
 }

@@ -101,7 +101,8 @@ pub fn from_toml(file: &str, source: &str, err: &toml::de::Error) -> ScenarioErr
     if let Some(help) = suggestion_for(&message) {
         e = e.with_help(help);
     } else if message.starts_with("invalid type: integer") && message.contains("expected a string") {
-        e = e.with_help("durations are strings with a unit, e.g. \"5ms\"; names are strings too, e.g. \"n1\"");
+        e = e
+            .with_help("durations are strings with a unit, e.g. \"5ms\"; names are strings too, e.g. \"n1\"");
     }
     e
 }

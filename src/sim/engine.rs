@@ -935,8 +935,9 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             ClientAction::Send(to) => {
                 let c = &self.state.clients[slot as usize];
                 let (endpoint, op_id) = (c.endpoint, c.pending.as_ref().map_or(0, |p| p.op_id));
+                let name = self.cfg.cluster.name(to).to_string();
                 self.trace.record(step, now.0, TraceKind::Retry, endpoint.0, to.0, op_id, 0, || {
-                    format!("retry op {op_id} at node {}", to.0)
+                    format!("retry op {op_id} at {name}")
                 });
                 self.send_attempt(slot);
             }
