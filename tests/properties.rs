@@ -8,7 +8,6 @@ mod common;
 use common::*;
 use distlab::nodes::NodeId;
 use distlab::scenario::{Scenario, load_str};
-use distlab::sim::network::EndpointId;
 use distlab::sim::{Fault, Origin, SimTime, TimedFault, TraceLevel};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
@@ -51,25 +50,6 @@ retries = 3
     load_str("property.toml", &text).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// One random fault: `(time in ms, kind, node)`.
-fn fault(nodes: u32) -> impl Strategy<Value = TimedFault> {
-    (50u64..1800, 0u8..6, 0..nodes).prop_map(move |(ms, kind, n)| {
-        let node = NodeId(n);
-        let fault = match kind {
-            0 => Fault::Crash(node),
-            1 => Fault::Restart(node),
-            2 => Fault::Pause(node),
-            3 => Fault::Resume(node),
-            4 => Fault::Partition(vec![
-                vec![EndpointId(n)],
-                (0..nodes).filter(|&x| x != n).map(EndpointId).collect(),
-            ]),
-            _ => Fault::Heal,
-        };
-        TimedFault { at: SimTime(ms * 1000), step: None, fault, origin: Origin::Timeline }
-    })
-}
-
 fn with_faults(mut s: Scenario, faults: Vec<TimedFault>) -> Scenario {
     s.timeline = faults;
     s
@@ -94,7 +74,7 @@ proptest! {
         seed in any::<u64>(),
         nodes in 3u32..=5,
         disk_ms in prop::sample::select(vec![0u64, 2, 10]),
-        faults in prop::collection::vec(fault(5), 0..8),
+        faults in prop::collection::vec(random_fault(5), 0..8),
     ) {
         let faults = faults.into_iter().filter(|f| match &f.fault {
             Fault::Crash(n) | Fault::Restart(n) | Fault::Pause(n) | Fault::Resume(n) => n.0 < nodes,

@@ -7,7 +7,6 @@ mod common;
 use common::*;
 use distlab::nodes::NodeId;
 use distlab::scenario::{Scenario, load_str};
-use distlab::sim::network::EndpointId;
 use distlab::sim::{Fault, Origin, SimTime, TimedFault, TraceLevel};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
@@ -42,24 +41,6 @@ retries = 1
     load_str("quorum-property.toml", &text).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn fault(nodes: u32) -> impl Strategy<Value = TimedFault> {
-    (50u64..1800, 0u8..6, 0..nodes).prop_map(move |(ms, kind, n)| {
-        let node = NodeId(n);
-        let fault = match kind {
-            0 => Fault::Crash(node),
-            1 => Fault::Restart(node),
-            2 => Fault::Pause(node),
-            3 => Fault::Resume(node),
-            4 => Fault::Partition(vec![
-                vec![EndpointId(n)],
-                (0..nodes).filter(|&x| x != n).map(EndpointId).collect(),
-            ]),
-            _ => Fault::Heal,
-        };
-        TimedFault { at: SimTime(ms * 1000), step: None, fault, origin: Origin::Timeline }
-    })
-}
-
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 150,
@@ -74,7 +55,7 @@ proptest! {
     fn strict_quorum_reads_are_fresh(
         seed in any::<u64>(),
         extra in prop::sample::select(vec!["", "read_repair = true", "write_back = true"]),
-        faults in prop::collection::vec(fault(5), 0..8),
+        faults in prop::collection::vec(random_fault(5), 0..8),
     ) {
         let mut s = base(3, 5, "quorum", extra);
         s.timeline = faults;

@@ -217,16 +217,24 @@ impl Clock {
     }
 }
 
+/// The parts of a node's runtime its context reads and advances: its
+/// clock, its random stream, and the counters behind timer and write
+/// handles.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NodeIo {
+    pub clock: Clock,
+    pub rng: RngStream,
+    pub next_timer: u64,
+    pub next_write: u64,
+}
+
 /// What a handler may see and do. See the module docs.
 pub struct Context<'a, P: Protocol> {
     pub(crate) me: NodeId,
     pub(crate) now: SimTime,
-    pub(crate) clock: Clock,
     pub(crate) params: &'a P::Params,
     pub(crate) cluster: &'a Arc<Cluster>,
-    pub(crate) rng: &'a mut RngStream,
-    pub(crate) next_timer: &'a mut u64,
-    pub(crate) next_write: &'a mut u64,
+    pub(crate) io: &'a mut NodeIo,
     pub(crate) notes_on: bool,
     pub(crate) out: &'a mut Outbox<P>,
 }
@@ -252,11 +260,11 @@ impl<'a, P: Protocol> Context<'a, P> {
     /// This node's local clock reading in µs — skewed by its offset and
     /// drift, exactly as a real node's `now()` would be.
     pub fn local_time_us(&self) -> i64 {
-        self.clock.read(self.now)
+        self.io.clock.read(self.now)
     }
     /// This node's own random stream.
     pub fn rng(&mut self) -> &mut RngStream {
-        self.rng
+        &mut self.io.rng
     }
     /// Sends `msg` to node `to`; the network decides when (and whether) it
     /// arrives.
@@ -274,8 +282,8 @@ impl<'a, P: Protocol> Context<'a, P> {
     }
     /// Fires `timer` after `delay` of this node's *local* time.
     pub fn set_timer(&mut self, delay: SimDuration, timer: P::Timer) -> TimerId {
-        *self.next_timer += 1;
-        let id = TimerId(*self.next_timer);
+        self.io.next_timer += 1;
+        let id = TimerId(self.io.next_timer);
         self.out.timers.push((id, delay, timer));
         id
     }
@@ -290,8 +298,8 @@ impl<'a, P: Protocol> Context<'a, P> {
     /// Starts a durable write; [`Protocol::on_persisted`] is called when it
     /// is on disk. A crash before then loses it.
     pub fn write(&mut self, write: P::DurableWrite) -> WriteId {
-        *self.next_write += 1;
-        let id = WriteId(*self.next_write);
+        self.io.next_write += 1;
+        let id = WriteId(self.io.next_write);
         self.out.writes.push((id, write));
         id
     }

@@ -152,12 +152,10 @@ struct NodeRt<P: Protocol> {
     unflushed: VecDeque<(WriteId, P::DurableWrite)>,
     /// Live timers; a popped timer not in here was cancelled.
     timers: BTreeSet<TimerId>,
-    next_timer: u64,
-    next_write: u64,
+    /// Clock, RNG stream and handle counters (what a context needs).
+    io: crate::nodes::NodeIo,
     /// Bumped on crash and restart: events of an earlier life are void.
     incarnation: u32,
-    clock: Clock,
-    rng: RngStream,
     /// Events that arrived while paused, in arrival order.
     held: Vec<u32>,
 }
@@ -222,7 +220,7 @@ impl<P: Protocol> Hash for SimState<P> {
         }
         for n in &self.nodes {
             (n.status, &n.state, &n.disk, &n.unflushed, &n.timers).hash(h);
-            (n.next_timer, n.next_write, n.incarnation, n.clock, &n.rng).hash(h);
+            (&n.io, n.incarnation).hash(h);
             for &slot in &n.held {
                 self.slab[slot as usize].as_ref().map(|s| (&s.event, s.key)).hash(h);
             }
@@ -310,14 +308,16 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 disk: P::Durable::default(),
                 unflushed: VecDeque::new(),
                 timers: BTreeSet::new(),
-                next_timer: 0,
-                next_write: 0,
                 incarnation: 0,
-                clock: {
-                    let (off, drift) = cfg.clocks.get(i).copied().unwrap_or((0, 0));
-                    Clock::new(SimTime::ZERO, off, drift)
+                io: crate::nodes::NodeIo {
+                    clock: {
+                        let (off, drift) = cfg.clocks.get(i).copied().unwrap_or((0, 0));
+                        Clock::new(SimTime::ZERO, off, drift)
+                    },
+                    rng: RngStream::new(cfg.seed, StreamKind::Node, i as u64, 0),
+                    next_timer: 0,
+                    next_write: 0,
                 },
-                rng: RngStream::new(cfg.seed, StreamKind::Node, i as u64, 0),
                 held: Vec::new(),
             })
             .collect();
@@ -710,30 +710,29 @@ fn describe<M: Message>(p: &Payload<M>) -> String {
 
 // ----- effects: running handlers and performing what they recorded -------
 
+/// The context a handler of `node` acts through.
+fn context<'a, P: Protocol>(
+    node: NodeId,
+    now: SimTime,
+    notes_on: bool,
+    cfg: &'a SimConfig<P>,
+    io: &'a mut crate::nodes::NodeIo,
+    out: &'a mut Outbox<P>,
+) -> Context<'a, P> {
+    Context { me: node, now, params: &cfg.params, cluster: &cfg.cluster, io, notes_on, out }
+}
+
 impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// Runs one handler of a live node and performs its effects.
     fn handle(&mut self, node: NodeId, f: impl FnOnce(&mut P::State, &mut Context<'_, P>)) {
         let cfg = self.cfg.clone();
-        let now = self.state.now;
-        let notes_on = self.trace.full();
+        let (now, notes_on) = (self.state.now, self.trace.full());
         let rt = &mut self.state.nodes[node.index()];
         let Some(state) = rt.state.as_mut() else {
             debug_assert!(false, "handlers run only on live nodes");
             return;
         };
-        let mut ctx = Context {
-            me: node,
-            now,
-            clock: rt.clock,
-            params: &cfg.params,
-            cluster: &cfg.cluster,
-            rng: &mut rt.rng,
-            next_timer: &mut rt.next_timer,
-            next_write: &mut rt.next_write,
-            notes_on,
-            out: &mut self.out,
-        };
-        f(state, &mut ctx);
+        f(state, &mut context(node, now, notes_on, &cfg, &mut rt.io, &mut self.out));
         self.perform(node);
     }
 
@@ -741,22 +740,10 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// crash.
     fn boot(&mut self, node: NodeId, recovering: bool) {
         let cfg = self.cfg.clone();
-        let now = self.state.now;
-        let notes_on = self.trace.full();
+        let (now, notes_on) = (self.state.now, self.trace.full());
         let rt = &mut self.state.nodes[node.index()];
-        let mut ctx = Context {
-            me: node,
-            now,
-            clock: rt.clock,
-            params: &cfg.params,
-            cluster: &cfg.cluster,
-            rng: &mut rt.rng,
-            next_timer: &mut rt.next_timer,
-            next_write: &mut rt.next_write,
-            notes_on,
-            out: &mut self.out,
-        };
-        let state = if recovering { P::recover(&mut ctx, &rt.disk) } else { P::init(&mut ctx) };
+        let ctx = &mut context(node, now, notes_on, &cfg, &mut rt.io, &mut self.out);
+        let state = if recovering { P::recover(ctx, &rt.disk) } else { P::init(ctx) };
         rt.state = Some(state);
         rt.status = NodeStatus::Up;
         self.perform(node);
@@ -792,7 +779,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         for (id, delay, timer) in out.timers.drain(..) {
             let rt = &mut self.state.nodes[node.index()];
             rt.timers.insert(id);
-            let at = now.after(rt.clock.real_duration(delay));
+            let at = now.after(rt.io.clock.real_duration(delay));
             self.schedule(at, Event::Timer { node, incarnation, id, timer });
         }
         for (to, msg) in out.sends.drain(..) {
@@ -1094,7 +1081,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             }
             Fault::Clock { node, offset_us, drift_ppm } => {
                 node_ep = Some(node.endpoint());
-                self.state.nodes[node.index()].clock = Clock::new(now, *offset_us, *drift_ppm);
+                self.state.nodes[node.index()].io.clock = Clock::new(now, *offset_us, *drift_ppm);
                 TraceKind::Clock
             }
             Fault::Link { from, to, faults } => {
@@ -1377,7 +1364,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         self.state.nodes[n.index()].status
     }
     pub fn node_clock_offset_us(&self, n: NodeId) -> i64 {
-        self.state.nodes[n.index()].clock.offset_us(self.state.now)
+        self.state.nodes[n.index()].io.clock.offset_us(self.state.now)
     }
     /// The protocol's view of a node (`None` while it is down, but the disk
     /// is still shown through `disk_view`).

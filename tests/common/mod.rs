@@ -29,3 +29,27 @@ pub fn run(s: &Scenario, opts: RunOptions) -> Box<dyn Driver> {
 pub fn holds(d: &dyn Driver, check: &str) -> bool {
     d.report().verdict(check).unwrap_or_else(|| panic!("no check {check}")).holds
 }
+
+/// One random fault for property tests: a crash, restart, pause, resume,
+/// an isolation of one node, or heal, at 50ms..1.8s, on one of `nodes`.
+pub fn random_fault(nodes: u32) -> impl proptest::strategy::Strategy<Value = distlab::sim::TimedFault> {
+    use distlab::nodes::NodeId;
+    use distlab::sim::network::EndpointId;
+    use distlab::sim::{Fault, Origin, SimTime, TimedFault};
+    use proptest::strategy::Strategy;
+    (50u64..1800, 0u8..6, 0..nodes).prop_map(move |(ms, kind, n)| {
+        let node = NodeId(n);
+        let fault = match kind {
+            0 => Fault::Crash(node),
+            1 => Fault::Restart(node),
+            2 => Fault::Pause(node),
+            3 => Fault::Resume(node),
+            4 => Fault::Partition(vec![
+                vec![EndpointId(n)],
+                (0..nodes).filter(|&x| x != n).map(EndpointId).collect(),
+            ]),
+            _ => Fault::Heal,
+        };
+        TimedFault { at: SimTime(ms * 1000), step: None, fault, origin: Origin::Timeline }
+    })
+}
