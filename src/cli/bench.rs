@@ -70,6 +70,30 @@ timeout = "1s"
 "#,
     },
     Workload {
+        name: "multi-master",
+        about: "5 masters, LWW, 16 closed-loop writers at random masters, anti-entropy every 200ms, 1ms constant latency",
+        scenario: r#"
+[scenario]
+name = "bench-multi-master"
+protocol = "multi-master"
+duration = "50s"
+[cluster]
+nodes = 5
+[protocol]
+anti_entropy = "200ms"
+[network]
+latency = "1ms"
+[[clients]]
+processes = 16
+ops = 10000000
+interval = "0"
+read_fraction = 0.2
+keys = 64
+target = "random"
+timeout = "1s"
+"#,
+    },
+    Workload {
         name: "quorum",
         about: "5 nodes, n = 3, r = w = 2, 16 closed-loop clients at random coordinators, 1ms constant latency",
         scenario: r#"

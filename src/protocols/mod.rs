@@ -7,6 +7,7 @@
 //! [`registry`].
 
 pub mod echo;
+pub mod multi_master;
 pub mod primary_replica;
 pub mod quorum;
 
@@ -123,6 +124,7 @@ pub fn registry() -> &'static [&'static dyn ProtocolEntry] {
     &[
         &Entry::<echo::Echo, echo::EchoChecker>(PhantomData),
         &Entry::<primary_replica::PrimaryReplica, primary_replica::ReplicationChecker>(PhantomData),
+        &Entry::<multi_master::MultiMaster, multi_master::MultiMasterChecker>(PhantomData),
         &Entry::<quorum::Quorum, quorum::QuorumChecker>(PhantomData),
     ]
 }
