@@ -73,6 +73,9 @@ pub struct ClientRequest {
     /// seen; a server that offers read-your-writes waits until it has
     /// applied at least this much before answering a read.
     pub session: u64,
+    /// The client's clock (µs) when it invoked the operation — the same on
+    /// every retry. Protocols that take "client-side timestamps" use it.
+    pub invoked_at_us: i64,
 }
 
 /// What a node answers.

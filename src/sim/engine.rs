@@ -902,6 +902,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             from: ClientRef { endpoint: c.endpoint, op_id: p.op_id, attempt: p.attempt },
             idempotency_key: p.op_id,
             op: p.op,
+            invoked_at_us: p.invoked_at.0 as i64,
             session: if spec.read_your_writes == crate::nodes::client::ReadYourWrites::Session {
                 c.session_token
             } else {

@@ -7,9 +7,11 @@
 //! becomes the request's **coordinator**.
 //!
 //! # The algorithm
-//! 1. *Write.* The coordinator stamps the value with a **version** —
-//!    `(its clock in µs, its node id)`, the newest-wins order Cassandra
-//!    uses — and sends `Store` to the key's `n` replicas. Each replica keeps
+//! 1. *Write.* The value gets a **version**, the newest-wins order
+//!    Cassandra uses: by default a *client-side timestamp* — `(the client's
+//!    clock when it invoked the write, the client)` — or, with `timestamps =
+//!    "coordinator"`, `(the coordinator's clock, its node id)`. The
+//!    coordinator sends `Store` to the key's `n` replicas. Each replica keeps
 //!    the value if its version is newer than what it has, and answers
 //!    `Stored` once the value is on disk. After `w` acknowledgements the
 //!    coordinator tells the client "ok".
@@ -38,6 +40,13 @@
 //!    write still in progress (one sees it, a later one does not); with it,
 //!    reads are linearizable.
 //!
+//! *Why client-side timestamps.* A coordinator that stamps a write when it
+//! *receives* it can stamp an old request late: one held by a long GC
+//! pause, or delayed by the network, gets a fresh timestamp and overwrites
+//! writes made since — even with `r + w > n`. Stamping at the client fixes
+//! the order at invocation. Either way versions come from clocks, so clock
+//! skew bends them (see the multi-master lessons).
+//!
 //! # What is durable
 //! Each replica's key–value store, with versions, and a stand-in's hints.
 //! A replica acknowledges a `Store` only after it is on disk. Coordinations
@@ -59,7 +68,7 @@ pub mod checker;
 mod params;
 
 pub use checker::QuorumChecker;
-pub use params::{Level, Params, RawParams};
+pub use params::{Level, Params, RawParams, Timestamps};
 
 use crate::nodes::{
     ClientRef, ClientReply, ClientRequest, Cluster, Context, Key, Message, NodeId, NodeView, Operation,
@@ -70,11 +79,13 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Quorum;
 
-/// Which write is newer: the later clock reading, ties broken by node id.
+/// Which write is newer: the later timestamp, ties broken by the writer
+/// (the client's endpoint with client-side timestamps, the coordinator's
+/// node id with coordinator timestamps).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Version {
     pub clock_us: i64,
-    pub node: u32,
+    pub writer: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -132,6 +143,22 @@ pub enum DiskWrite {
     DropHint { replica: NodeId, key: Key, version: Version },
 }
 
+/// An answer a replica owes once its disk has caught up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Ack {
+    /// `Stored` to a coordinator (possibly this node).
+    Stored { coordinator: NodeId, req: u64 },
+    /// `HandedOff` to the stand-in that held the hint.
+    HandedOff { standin: NodeId, key: Key, version: Version },
+}
+
+/// What a replica answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Answer {
+    Stored,
+    Fetched(Option<(Version, Value)>),
+}
+
 /// What a coordination is doing.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Phase {
@@ -169,15 +196,20 @@ struct Coordination {
 pub struct State {
     // --- replica ---
     pub store: BTreeMap<Key, (Version, Value)>,
-    /// Acknowledgements owed once a write is on disk: write → (coordinator,
-    /// request); the coordinator may be this node.
-    acks_after: VecDeque<(WriteId, NodeId, u64)>,
+    /// Answers owed once everything up to a disk write is on disk.
+    acks_after: VecDeque<(WriteId, Ack)>,
+    /// The latest disk write issued, and the latest known to be on disk.
+    last_write: Option<WriteId>,
+    on_disk: Option<WriteId>,
 
     // --- stand-in ---
     pub hints: BTreeMap<(NodeId, Key), (Version, Value)>,
     handoff_timer: bool,
 
     // --- coordinator ---
+    /// Request ids are `req_base + counter`; the base is drawn afresh at
+    /// every boot, so answers to requests from before a crash never match.
+    req_base: u64,
     next_req: u64,
     coordinating: BTreeMap<u64, Coordination>,
     /// Replicas that did not answer in time, suspected until this local
@@ -186,6 +218,11 @@ pub struct State {
     /// The newest version this node has issued or seen: a coordinator never
     /// stamps a write older than what it has already seen.
     newest_seen: Option<Version>,
+    /// The latest write of each client endpoint: (idempotency key, the
+    /// version it was stamped with). A repeated request (a duplicate, or a
+    /// retry) keeps its version, so storing it again changes nothing;
+    /// stamped anew it would overwrite writes made since.
+    stamped: BTreeMap<u32, (u64, Version)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -210,8 +247,7 @@ impl Quorum {
     /// Sends a phase's requests to the key's replicas (or, sloppily, to
     /// stand-ins for suspected ones) and arms the deadline.
     fn start(state: &mut State, ctx: Ctx, client: ClientRef, key: Key, phase: Phase) {
-        state.next_req += 1;
-        let req = state.next_req;
+        let req = Self::new_request(state);
         let deadline = ctx.set_timer(ctx.params().timeout, Timer::Deadline { req });
         let c = Coordination {
             client,
@@ -226,6 +262,11 @@ impl Quorum {
             deadline,
         };
         Self::ask_and_wait(state, ctx, req, c);
+    }
+
+    fn new_request(state: &mut State) -> u64 {
+        state.next_req += 1;
+        state.req_base.wrapping_add(state.next_req)
     }
 
     /// Registers the coordination, asks, and handles this node's own part
@@ -251,14 +292,27 @@ impl Quorum {
         c.replies.clear();
         let now = ctx.local_time_us();
         let suspected = |n: &NodeId| p.sloppy && state.suspected.get(n).is_some_and(|&until| until > now);
-        // (node, counts toward the quorum, stands in for)
+        // (node, stands in for)
         let mut targets: Vec<(NodeId, Option<NodeId>)> = Vec::new();
-        let mut standins = p.ring_from(c.key).skip(p.n).filter(|n| !suspected(n));
-        for replica in p.preference_list(c.key) {
-            if !suspected(&replica) {
-                targets.push((replica, None));
-            } else if let Some(standin) = standins.next() {
-                targets.push((standin, Some(replica)));
+        if p.local {
+            // local-quorum: n replicas in every region; only this region's
+            // count toward the quorum.
+            for region in 0..p.regions {
+                targets.extend(
+                    p.ring_from(c.key)
+                        .filter(|n| p.region_of[n.index()] == region)
+                        .take(p.n)
+                        .map(|n| (n, None)),
+                );
+            }
+        } else {
+            let mut standins = p.ring_from(c.key).skip(p.n).filter(|n| !suspected(n));
+            for replica in p.preference_list(c.key) {
+                if !suspected(&replica) {
+                    targets.push((replica, None));
+                } else if let Some(standin) = standins.next() {
+                    targets.push((standin, Some(replica)));
+                }
             }
         }
         let local_count = targets.iter().filter(|(n, _)| p.region_of[n.index()] == my_region).count();
@@ -295,29 +349,29 @@ impl Quorum {
         match msg {
             Msg::Fetch { key, .. } => {
                 let found = state.store.get(&key).copied();
-                Self::on_fetched(state, ctx, me, req, found);
+                Self::count_answer(state, ctx, me, req, Answer::Fetched(found));
             }
             Msg::Store { key, version, value, hint_for, .. } => {
-                Self::store(state, ctx, me, req, key, version, value, hint_for)
+                let ack = (req != 0).then_some(Ack::Stored { coordinator: me, req });
+                Self::store(state, ctx, key, version, value, hint_for, ack)
             }
             _ => unreachable!("a coordinator only fetches and stores locally"),
         }
     }
 
     /// An answer from `from` for `req`: count it, and finish if enough.
-    fn count_answer(
-        state: &mut State,
-        ctx: Ctx,
-        from: NodeId,
-        req: u64,
-        found: Option<Option<(Version, Value)>>,
-    ) {
+    fn count_answer(state: &mut State, ctx: Ctx, from: NodeId, req: u64, answer: Answer) {
         state.suspected.remove(&from);
         let Some(c) = state.coordinating.get_mut(&req) else { return };
-        if !c.asked.contains_key(&from) || !c.answered.insert(from) {
-            return; // not asked in this phase, or a duplicate
+        let fits = matches!(
+            (&c.phase, answer),
+            (Phase::Read, Answer::Fetched(_))
+                | (Phase::Write { .. } | Phase::WriteBack { .. }, Answer::Stored)
+        );
+        if !fits || !c.asked.contains_key(&from) || !c.answered.insert(from) {
+            return; // not an answer to this phase, not asked, or a duplicate
         }
-        if let Some(found) = found {
+        if let Answer::Fetched(found) = answer {
             if let Some((v, _)) = found {
                 state.newest_seen = state.newest_seen.max(Some(v));
             }
@@ -331,10 +385,6 @@ impl Quorum {
             c.counted += 1;
         }
         Self::maybe_finish(state, ctx, req);
-    }
-
-    fn on_fetched(state: &mut State, ctx: Ctx, from: NodeId, req: u64, found: Option<(Version, Value)>) {
-        Self::count_answer(state, ctx, from, req, Some(found));
     }
 
     /// Finishes a phase once enough replicas answered.
@@ -351,7 +401,12 @@ impl Quorum {
             Phase::Read => {
                 let newest = c.replies.iter().filter_map(|r| r.1).max();
                 if ctx.params().write_back && newest.is_some() {
+                    // A new phase under a new request id and deadline, so no
+                    // answer of the read phase can count for it.
                     let mut c = state.coordinating.remove(&req).expect("present");
+                    ctx.cancel_timer(c.deadline);
+                    let req = Self::new_request(state);
+                    c.deadline = ctx.set_timer(ctx.params().timeout, Timer::Deadline { req });
                     c.phase = Phase::WriteBack { found: newest };
                     return Self::ask_and_wait(state, ctx, req, c);
                 }
@@ -415,56 +470,66 @@ impl Quorum {
             needed: c.needed as u32,
         });
         let reply = match c.phase {
-            Phase::Read => ClientReply::fail("unavailable: too few replicas answered"),
-            // Some replicas may have stored it: the outcome is unknown.
-            Phase::Write { .. } | Phase::WriteBack { .. } => {
-                ClientReply::unknown("timed out: too few replicas acknowledged")
+            // A read changes nothing (a write-back only re-stores a value
+            // already written): it certainly failed.
+            Phase::Read | Phase::WriteBack { .. } => {
+                ClientReply::fail("unavailable: too few replicas answered")
             }
+            // Some replicas may have stored it: the outcome is unknown.
+            Phase::Write { .. } => ClientReply::unknown("timed out: too few replicas acknowledged"),
         };
         ctx.reply(c.client, reply);
     }
 
     // ----- the replica ----------------------------------------------------
 
-    /// Keeps `value` if it is newer, and acknowledges once it is on disk.
-    #[allow(clippy::too_many_arguments)]
+    /// Keeps `value` if it is newer (as a stand-in: keeps the hint if it
+    /// is newer), then owes `ack` once the disk has caught up — also when
+    /// nothing new was written, since an older write of the same value may
+    /// still be on its way to disk.
     fn store(
         state: &mut State,
         ctx: Ctx,
-        coordinator: NodeId,
-        req: u64,
         key: Key,
         version: Version,
         value: Value,
         hint_for: Option<NodeId>,
+        ack: Option<Ack>,
     ) {
         state.newest_seen = state.newest_seen.max(Some(version));
-        let newer = state.store.get(&key).is_none_or(|(v, _)| *v < version);
-        if newer {
-            state.store.insert(key, (version, value));
-            ctx.observe(Observation::Stored { key, version, hinted: hint_for.is_some() });
+        if let Some(replica) = hint_for {
+            ctx.observe(Observation::Stored { key, version, hinted: true });
+            if state.hints.get(&(replica, key)).is_none_or(|(v, _)| *v < version) {
+                state.hints.insert((replica, key), (version, value));
+                Self::disk_write(state, ctx, DiskWrite::Hint { replica, key, version, value });
+                Self::arm_handoff(state, ctx);
+            }
         }
-        let write = if let Some(replica) = hint_for {
-            state.hints.insert((replica, key), (version, value));
-            Self::arm_handoff(state, ctx);
-            Some(ctx.write(DiskWrite::Hint { replica, key, version, value }))
-        } else if newer {
-            Some(ctx.write(DiskWrite::Put { key, version, value }))
-        } else {
-            None
-        };
-        match (write, req) {
-            (_, 0) => {} // read repair: nobody waits
-            (Some(w), _) => state.acks_after.push_back((w, coordinator, req)),
-            (None, _) => Self::acknowledge(state, ctx, coordinator, req),
+        if state.store.get(&key).is_none_or(|(v, _)| *v < version) {
+            state.store.insert(key, (version, value));
+            if hint_for.is_none() {
+                ctx.observe(Observation::Stored { key, version, hinted: false });
+            }
+            Self::disk_write(state, ctx, DiskWrite::Put { key, version, value });
+        }
+        let Some(ack) = ack else { return }; // read repair: nobody waits
+        match state.last_write {
+            Some(w) if state.on_disk < Some(w) => state.acks_after.push_back((w, ack)),
+            _ => Self::acknowledge(state, ctx, ack),
         }
     }
 
-    fn acknowledge(state: &mut State, ctx: Ctx, coordinator: NodeId, req: u64) {
-        if coordinator == ctx.me() {
-            Self::count_answer(state, ctx, coordinator, req, None);
-        } else {
-            ctx.send(coordinator, Msg::Stored { req });
+    fn disk_write(state: &mut State, ctx: Ctx, write: DiskWrite) {
+        state.last_write = Some(ctx.write(write));
+    }
+
+    fn acknowledge(state: &mut State, ctx: Ctx, ack: Ack) {
+        match ack {
+            Ack::Stored { coordinator, req } if coordinator == ctx.me() => {
+                Self::count_answer(state, ctx, coordinator, req, Answer::Stored)
+            }
+            Ack::Stored { coordinator, req } => ctx.send(coordinator, Msg::Stored { req }),
+            Ack::HandedOff { standin, key, version } => ctx.send(standin, Msg::HandedOff { key, version }),
         }
     }
 
@@ -509,12 +574,17 @@ impl Protocol for Quorum {
         let mut state = State {
             store: disk.store.clone(),
             acks_after: VecDeque::new(),
+            last_write: None,
+            on_disk: None,
             hints: disk.hints.clone(),
             handoff_timer: false,
+            // The node's stream is not rewound by a crash: a fresh base.
+            req_base: ctx.rng().next_u64() & !0xffff_ffff,
             next_req: 0,
             coordinating: BTreeMap::new(),
             suspected: BTreeMap::new(),
             newest_seen: disk.store.values().map(|(v, _)| *v).max(),
+            stamped: BTreeMap::new(),
         };
         Self::arm_handoff(&mut state, ctx);
         state
@@ -523,22 +593,25 @@ impl Protocol for Quorum {
     fn on_message(state: &mut State, ctx: &mut Context<'_, Self>, from: NodeId, msg: Msg) {
         match msg {
             Msg::Store { req, key, version, value, hint_for } => {
-                Self::store(state, ctx, from, req, key, version, value, hint_for)
+                let ack = (req != 0).then_some(Ack::Stored { coordinator: from, req });
+                Self::store(state, ctx, key, version, value, hint_for, ack)
             }
-            Msg::Stored { req } => Self::count_answer(state, ctx, from, req, None),
+            Msg::Stored { req } => Self::count_answer(state, ctx, from, req, Answer::Stored),
             Msg::Fetch { req, key } => {
                 let found = state.store.get(&key).copied();
                 ctx.send(from, Msg::Fetched { req, found });
             }
-            Msg::Fetched { req, found } => Self::on_fetched(state, ctx, from, req, found),
+            Msg::Fetched { req, found } => Self::count_answer(state, ctx, from, req, Answer::Fetched(found)),
             Msg::Handoff { key, version, value } => {
-                Self::store(state, ctx, from, 0, key, version, value, None);
-                ctx.send(from, Msg::HandedOff { key, version });
+                // "Got it" only once it is on disk: the stand-in then drops
+                // its hint, the last other copy.
+                let ack = Ack::HandedOff { standin: from, key, version };
+                Self::store(state, ctx, key, version, value, None, Some(ack));
             }
             Msg::HandedOff { key, version } => {
                 if state.hints.get(&(from, key)).is_some_and(|(v, _)| *v == version) {
                     state.hints.remove(&(from, key));
-                    ctx.write(DiskWrite::DropHint { replica: from, key, version });
+                    Self::disk_write(state, ctx, DiskWrite::DropHint { replica: from, key, version });
                     ctx.observe(Observation::HandedOff { key, to: from });
                 }
             }
@@ -556,17 +629,37 @@ impl Protocol for Quorum {
         let key = request.op.key();
         let phase = match request.op {
             Operation::Read { .. } => Phase::Read,
-            Operation::Write { value, .. } => {
-                // Stamp with the local clock, but never older than a version
-                // this node has already seen.
-                let mut version = Version { clock_us: ctx.local_time_us(), node: ctx.me().0 };
-                if let Some(seen) = state.newest_seen
-                    && version <= seen
-                {
-                    version.clock_us = seen.clock_us + 1;
-                }
-                state.newest_seen = Some(version);
+            Operation::Write { value, .. } if ctx.params().timestamps == Timestamps::Client => {
+                // Client-side timestamp: when the client invoked the write.
+                // A request delayed in the network (or held by a paused
+                // coordinator) keeps its age, and a retry its version.
+                let version = Version { clock_us: request.invoked_at_us, writer: request.from.endpoint.0 };
                 ctx.observe(Observation::Versioned { key, value, version });
+                Phase::Write { version, value }
+            }
+            Operation::Write { value, .. } => {
+                let client = request.from.endpoint.0;
+                let version = match state.stamped.get(&client) {
+                    Some(&(k, version)) if k == request.idempotency_key => version,
+                    // A client has one operation open at a time, and its
+                    // keys grow: an older key is a stale duplicate of an
+                    // operation that has finished. Drop it.
+                    Some(&(k, _)) if request.idempotency_key < k => return,
+                    _ => {
+                        // Stamp with the local clock, but never older than a
+                        // version this node has already seen.
+                        let mut version = Version { clock_us: ctx.local_time_us(), writer: ctx.me().0 };
+                        if let Some(seen) = state.newest_seen
+                            && version <= seen
+                        {
+                            version.clock_us = seen.clock_us + 1;
+                        }
+                        state.newest_seen = Some(version);
+                        state.stamped.insert(client, (request.idempotency_key, version));
+                        ctx.observe(Observation::Versioned { key, value, version });
+                        version
+                    }
+                };
                 Phase::Write { version, value }
             }
         };
@@ -574,13 +667,14 @@ impl Protocol for Quorum {
     }
 
     fn on_persisted(state: &mut State, ctx: &mut Context<'_, Self>, write: WriteId) {
-        // Writes complete in order; hint drops and repairs owe no ack.
-        while let Some(&(w, coordinator, req)) = state.acks_after.front() {
+        // Writes complete in order: everything up to `write` is on disk.
+        state.on_disk = Some(write);
+        while let Some(&(w, ack)) = state.acks_after.front() {
             if w > write {
                 break;
             }
             state.acks_after.pop_front();
-            Self::acknowledge(state, ctx, coordinator, req);
+            Self::acknowledge(state, ctx, ack);
         }
     }
 
@@ -592,7 +686,9 @@ impl Protocol for Quorum {
                 }
             }
             DiskWrite::Hint { replica, key, version, value } => {
-                disk.hints.insert((replica, key), (version, value));
+                if disk.hints.get(&(replica, key)).is_none_or(|(v, _)| *v < version) {
+                    disk.hints.insert((replica, key), (version, value));
+                }
             }
             DiskWrite::DropHint { replica, key, version } => {
                 if disk.hints.get(&(replica, key)).is_some_and(|(v, _)| *v == version) {
@@ -607,7 +703,12 @@ impl Protocol for Quorum {
             NodeView::new(if state.coordinating.is_empty() { "replica" } else { "coordinator" }, None);
         let s = v.section("store");
         for (k, (ver, val)) in &state.store {
-            s.row(format!("k{k}"), format!("{val} (v{}@{})", ver.clock_us, cluster.names[ver.node as usize]));
+            let writer = cluster
+                .names
+                .get(ver.writer as usize)
+                .cloned()
+                .unwrap_or_else(|| format!("client #{}", ver.writer));
+            s.row(format!("k{k}"), format!("{val} (v{}@{writer})", ver.clock_us));
         }
         if !state.hints.is_empty() {
             let h = v.section("hints");

@@ -8,7 +8,7 @@ use crate::sim::time::SimDuration;
 use serde::Deserialize;
 
 /// Named consistency levels (as in Cassandra).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Level {
     /// r = w = 1.
@@ -21,8 +21,20 @@ pub enum Level {
     LocalQuorum,
 }
 
+/// Who stamps a write's version (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Timestamps {
+    /// The client, when it invokes the write.
+    Client,
+    /// The coordinator, when it receives the request.
+    Coordinator,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Params {
+    /// Who stamps versions.
+    pub timestamps: Timestamps,
     /// Replicas per key.
     pub n: usize,
     /// Replies a read waits for.
@@ -47,6 +59,8 @@ pub struct Params {
     pub ring: Vec<NodeId>,
     /// Each node's region.
     pub region_of: Vec<u16>,
+    /// How many regions there are.
+    pub regions: u16,
 }
 
 impl Params {
@@ -63,6 +77,18 @@ impl Params {
         let pos = ring_position_of_key(key);
         let start = self.ring.partition_point(|n| token(*n) < pos);
         (0..self.ring.len()).map(move |i| self.ring[(start + i) % self.ring.len()])
+    }
+}
+
+impl std::fmt::Debug for Level {
+    /// As written in scenario files.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Level::One => "\"one\"",
+            Level::Quorum => "\"quorum\"",
+            Level::All => "\"all\"",
+            Level::LocalQuorum => "\"local-quorum\"",
+        })
     }
 }
 
@@ -97,6 +123,9 @@ pub struct RawParams {
     pub handoff_interval: Option<S<String>>,
     #[serde(default)]
     pub write_back: Option<bool>,
+    /// `client` (default) or `coordinator`.
+    #[serde(default)]
+    pub timestamps: Option<Timestamps>,
 }
 
 fn ring_of(cluster: &Cluster) -> Vec<NodeId> {
@@ -133,12 +162,35 @@ impl Configure for super::Quorum {
                 .error(span, "local-quorum needs regions")
                 .with_help("declare them in [cluster] regions = { eu = [...], us = [...] }"));
         }
+        if local {
+            // n replicas in every region.
+            for (i, region) in cx.cluster.regions.iter().enumerate() {
+                let size = cx.cluster.region_of.iter().filter(|&&r| r as usize == i).count();
+                if size < n {
+                    let span = raw.consistency.as_ref().expect("local-quorum was given").span();
+                    return Err(cx.error(
+                        span,
+                        format!("local-quorum keeps n = {n} replicas in every region, but region `{region}` has {size} nodes"),
+                    ));
+                }
+            }
+            if raw.sloppy == Some(true) {
+                let span = raw.consistency.as_ref().expect("local-quorum was given").span();
+                return Err(cx.error(span, "local-quorum and sloppy = true do not go together here"));
+            }
+        }
         for (name, given, slot) in [("r", &raw.r, &mut r), ("w", &raw.w, &mut w)] {
             if let Some(v) = given {
-                if local {
-                    return Err(
-                        cx.error(v.span(), format!("{name} is set by local-quorum; remove one of the two"))
-                    );
+                if let Some(level) = &raw.consistency {
+                    return Err(cx
+                        .error(
+                            v.span(),
+                            format!(
+                                "{name} is set by consistency = {:?}; remove one of the two",
+                                level.get_ref()
+                            ),
+                        )
+                        .with_help("a consistency level is a name for r and w"));
                 }
                 if *v.get_ref() == 0 || *v.get_ref() > n {
                     return Err(cx.error(
@@ -173,6 +225,7 @@ impl Configure for super::Quorum {
             ));
         }
         Ok(Params {
+            timestamps: raw.timestamps.unwrap_or(Timestamps::Client),
             n,
             r,
             w,
@@ -184,6 +237,7 @@ impl Configure for super::Quorum {
             write_back: raw.write_back.unwrap_or(false),
             ring: ring_of(cx.cluster),
             region_of: cx.cluster.region_of.clone(),
+            regions: cx.cluster.regions.len() as u16,
         })
     }
 }
