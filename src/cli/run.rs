@@ -100,6 +100,21 @@ pub fn full_report(run: &dyn Driver) -> Report {
     ] {
         report.metrics.insert(name, v as f64);
     }
+    // Client latency of the operations that completed ok, invoke to reply.
+    let mut latencies: Vec<u64> = run
+        .history()
+        .operations()
+        .iter()
+        .filter(|o| o.outcome == Some(crate::check::HistoryKind::Ok))
+        .filter_map(|o| o.completed.map(|(t, _)| t.since(o.invoked).as_micros()))
+        .collect();
+    latencies.sort_unstable();
+    if !latencies.is_empty() {
+        let mean = latencies.iter().sum::<u64>() as f64 / latencies.len() as f64;
+        let p99 = latencies[(latencies.len() * 99).div_ceil(100) - 1];
+        report.metrics.insert("latency_mean_ms", mean / 1000.0);
+        report.metrics.insert("latency_p99_ms", p99 as f64 / 1000.0);
+    }
     report
 }
 

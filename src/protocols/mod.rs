@@ -55,6 +55,8 @@ pub const GENERIC_METRICS: &[(&str, &str)] = &[
     ("messages_delivered", "messages delivered"),
     ("messages_dropped", "messages dropped (loss, partition, crashed receiver)"),
     ("messages_duplicated", "messages the network duplicated"),
+    ("latency_mean_ms", "mean client latency of operations that completed ok, invoke to reply"),
+    ("latency_p99_ms", "99th percentile of that latency"),
 ];
 
 /// A protocol as the rest of the program sees it.
