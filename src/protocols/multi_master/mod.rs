@@ -46,14 +46,14 @@ pub mod checker;
 pub use checker::MultiMasterChecker;
 
 use crate::nodes::{
-    ClientRef, ClientReply, ClientRequest, Cluster, Context, Key, Message, NodeId, NodeView, Operation,
-    Protocol, Value, WriteId,
+    AfterDisk, ClientRef, ClientReply, ClientRequest, Cluster, Context, Key, Message, NodeId, NodeView,
+    Operation, Protocol, Value, WriteId,
 };
 use crate::protocols::Configure;
 use crate::scenario::{ParamContext, ScenarioError, raw::S};
 use crate::sim::time::SimDuration;
 use serde::Deserialize;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct MultiMaster;
@@ -144,7 +144,7 @@ pub enum DiskWrite {
 pub struct State {
     pub store: Store,
     /// Clients waiting for their write to reach the disk.
-    acks_after: VecDeque<(WriteId, ClientRef)>,
+    acks_after: AfterDisk<ClientRef>,
     /// The clock part of this node's latest stamp.
     last_stamp_us: i64,
 }
@@ -183,7 +183,7 @@ impl MultiMaster {
         let stamp = Stamp { clock_us, node: ctx.me().0 };
         ctx.observe(Observation::Accepted { key, value, stamp });
         match Self::keep_if_newer(state, ctx, key, stamp, value) {
-            Some(w) => state.acks_after.push_back((w, client)),
+            Some(w) => state.acks_after.push(w, client),
             // Already older than what this node holds: LWW discards it at
             // once, and the client is told "ok" all the same.
             None => ctx.reply(client, ClientReply::ok(None, 0)),
@@ -255,7 +255,7 @@ impl Protocol for MultiMaster {
         let me = ctx.me().0;
         let last_stamp_us =
             disk.values().filter(|(s, _)| s.node == me).map(|(s, _)| s.clock_us).max().unwrap_or(i64::MIN);
-        State { store: disk.clone(), acks_after: VecDeque::new(), last_stamp_us }
+        State { store: disk.clone(), acks_after: AfterDisk::default(), last_stamp_us }
     }
 
     fn on_message(state: &mut State, ctx: &mut Context<'_, Self>, from: NodeId, msg: Msg) {
@@ -283,11 +283,7 @@ impl Protocol for MultiMaster {
     }
 
     fn on_persisted(state: &mut State, ctx: &mut Context<'_, Self>, write: WriteId) {
-        while let Some(&(w, client)) = state.acks_after.front() {
-            if w > write {
-                break;
-            }
-            state.acks_after.pop_front();
+        while let Some(client) = state.acks_after.pop_due(write) {
             ctx.reply(client, ClientReply::ok(None, 0));
         }
     }

@@ -71,10 +71,10 @@ pub use checker::QuorumChecker;
 pub use params::{Level, Params, RawParams, Timestamps};
 
 use crate::nodes::{
-    ClientRef, ClientReply, ClientRequest, Cluster, Context, Key, Message, NodeId, NodeView, Operation,
-    Protocol, TimerId, Value, WriteId,
+    AfterDisk, ClientRef, ClientReply, ClientRequest, Cluster, Context, Key, Message, NodeId, NodeView,
+    Operation, Protocol, TimerId, Value, WriteId,
 };
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Quorum;
@@ -197,7 +197,7 @@ pub struct State {
     // --- replica ---
     pub store: BTreeMap<Key, (Version, Value)>,
     /// Answers owed once everything up to a disk write is on disk.
-    acks_after: VecDeque<(WriteId, Ack)>,
+    acks_after: AfterDisk<Ack>,
     /// The latest disk write issued, and the latest known to be on disk.
     last_write: Option<WriteId>,
     on_disk: Option<WriteId>,
@@ -514,7 +514,7 @@ impl Quorum {
         }
         let Some(ack) = ack else { return }; // read repair: nobody waits
         match state.last_write {
-            Some(w) if state.on_disk < Some(w) => state.acks_after.push_back((w, ack)),
+            Some(w) if state.on_disk < Some(w) => state.acks_after.push(w, ack),
             _ => Self::acknowledge(state, ctx, ack),
         }
     }
@@ -573,7 +573,7 @@ impl Protocol for Quorum {
     fn recover(ctx: &mut Context<'_, Self>, disk: &Disk) -> State {
         let mut state = State {
             store: disk.store.clone(),
-            acks_after: VecDeque::new(),
+            acks_after: AfterDisk::default(),
             last_write: None,
             on_disk: None,
             hints: disk.hints.clone(),
@@ -669,11 +669,7 @@ impl Protocol for Quorum {
     fn on_persisted(state: &mut State, ctx: &mut Context<'_, Self>, write: WriteId) {
         // Writes complete in order: everything up to `write` is on disk.
         state.on_disk = Some(write);
-        while let Some(&(w, ack)) = state.acks_after.front() {
-            if w > write {
-                break;
-            }
-            state.acks_after.pop_front();
+        while let Some(ack) = state.acks_after.pop_due(write) {
             Self::acknowledge(state, ctx, ack);
         }
     }
