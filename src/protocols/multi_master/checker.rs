@@ -16,8 +16,6 @@ pub struct MultiMasterChecker {
     names: Vec<String>,
     /// What each node holds now.
     holds: Vec<BTreeMap<Key, (Stamp, Value)>>,
-    /// The greatest stamp any node ever held, per key.
-    greatest: BTreeMap<Key, (Stamp, Value)>,
     /// Invocation time of every operation (writes write their op id).
     invoked: BTreeMap<u64, SimTime>,
     /// Acknowledged writes: value → key.
@@ -41,10 +39,30 @@ impl MultiMasterChecker {
         None
     }
 
+    /// Writes that could rightly win for a key: acknowledged writes, and
+    /// values some node still holds. (A write lost in a crash before any
+    /// disk had it was never acknowledged: it may vanish.)
+    fn candidates(&self) -> BTreeMap<Key, Vec<(Stamp, Value)>> {
+        let mut out: BTreeMap<Key, Vec<(Stamp, Value)>> = BTreeMap::new();
+        for (&value, &key) in &self.acked {
+            if let Some(&(_, stamp)) = self.stamps.get(&value) {
+                out.entry(key).or_default().push((stamp, value));
+            }
+        }
+        for h in &self.holds {
+            for (&key, &held) in h {
+                out.entry(key).or_default().push(held);
+            }
+        }
+        out
+    }
+
     /// Acknowledged writes that LWW discards in favour of a write that
-    /// began earlier (a greater stamp on an earlier write): (key, the lost
-    /// write, the earlier write that beat it).
+    /// began earlier and could rightly win (a greater `(stamp, value)`):
+    /// (key, the lost write, the earlier write that beat it).
     fn lost_updates(&self) -> Vec<(Key, Value, Value)> {
+        let winners: std::collections::BTreeSet<Value> =
+            self.candidates().into_values().flatten().map(|(_, v)| v).collect();
         // Per key, writes in invocation order with their stamps.
         let mut by_key: BTreeMap<Key, Vec<(SimTime, Value, Stamp)>> = BTreeMap::new();
         for (&value, &(key, stamp)) in &self.stamps {
@@ -55,7 +73,8 @@ impl MultiMasterChecker {
         let mut lost = Vec::new();
         for (key, mut writes) in by_key {
             writes.sort();
-            // The greatest stamp among writes invoked strictly earlier.
+            // The greatest (stamp, value) among winners invoked strictly
+            // earlier.
             let mut best: Option<(Stamp, Value)> = None;
             let mut i = 0;
             while i < writes.len() {
@@ -63,14 +82,14 @@ impl MultiMasterChecker {
                 let same_time = writes[i..].iter().take_while(|w| w.0 == t).count();
                 for &(_, value, stamp) in &writes[i..i + same_time] {
                     if self.acked.contains_key(&value)
-                        && let Some((b, winner)) = best
-                        && b > stamp
+                        && let Some(b) = best
+                        && b > (stamp, value)
                     {
-                        lost.push((key, value, winner));
+                        lost.push((key, value, b.1));
                     }
                 }
                 for &(_, value, stamp) in &writes[i..i + same_time] {
-                    if best.is_none_or(|(b, _)| stamp > b) {
+                    if winners.contains(&value) && best.is_none_or(|b| (stamp, value) > b) {
                         best = Some((stamp, value));
                     }
                 }
@@ -112,10 +131,6 @@ impl Checker<MultiMaster> for MultiMasterChecker {
             }
             Observation::Holds { key, value, stamp } => {
                 self.holds[node.index()].insert(key, (stamp, value));
-                let g = self.greatest.entry(key).or_insert((stamp, value));
-                if stamp > g.0 {
-                    *g = (stamp, value);
-                }
             }
             Observation::Restarted => self.holds[node.index()].clear(),
         }
@@ -161,18 +176,24 @@ impl Checker<MultiMaster> for MultiMasterChecker {
             },
             first_violation: None,
         });
-        let wrong = self.holds.iter().enumerate().find_map(|(i, h)| {
-            h.iter().find(|(k, held)| self.greatest.get(k).is_some_and(|g| g != *held)).map(|(k, _)| (i, *k))
-        });
+        let greatest: BTreeMap<Key, (Stamp, Value)> =
+            self.candidates().into_iter().filter_map(|(k, c)| c.into_iter().max().map(|m| (k, m))).collect();
+        let wrong = self
+            .holds
+            .iter()
+            .enumerate()
+            .find_map(|(i, h)| greatest.iter().find(|(k, g)| h.get(k) != Some(g)).map(|(k, _)| (i, *k)));
         r.checks.push(Verdict {
             name: "lww-greatest",
             holds: wrong.is_none(),
             detail: match wrong {
                 Some((i, k)) => format!(
                     "{} holds k{k} = {}, not the greatest-stamped value {}",
-                    self.names[i], self.holds[i][&k].1, self.greatest[&k].1
+                    self.names[i],
+                    self.holds[i].get(&k).map_or("nothing".to_string(), |h| h.1.to_string()),
+                    greatest[&k].1
                 ),
-                None => "every node holds the greatest-stamped value it saw".into(),
+                None => "every node holds the greatest-stamped value".into(),
             },
             first_violation: None,
         });

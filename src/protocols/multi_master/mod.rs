@@ -8,9 +8,11 @@
 //!
 //! # The algorithm (last-write-wins)
 //! 1. *Write.* The node that takes a client's write stamps it with
-//!    `(its local clock in µs, its node id)`, keeps it if that stamp is
-//!    greater than the stamp of what it holds for the key, answers the
-//!    client once the write is on disk, and sends `Replicate` to every peer.
+//!    `(its local clock in µs, its node id)` and sends `Replicate` to every
+//!    peer. If that stamp is greater than the stamp of what it holds for
+//!    the key, it keeps the write and answers the client once the write is
+//!    on disk; if not, LWW discards the write on arrival — and the client
+//!    is told "ok" all the same.
 //! 2. *Replicate.* A node keeps a replicated value only if its stamp is
 //!    greater than what it holds. Every node thus ends with the value of
 //!    the greatest stamp it has seen: the "last" write — by the clocks.
@@ -22,8 +24,9 @@
 //!    partition, and possibly stale.
 //!
 //! # What is durable
-//! The store, with stamps. A client's write is acknowledged after it is on
-//! the accepting node's disk; replication is fire-and-forget.
+//! The store, with stamps. A client's write that the node keeps is
+//! acknowledged after it is on the accepting node's disk; replication is
+//! fire-and-forget.
 //!
 //! # Invariants and what breaks (checked in [`checker`])
 //! - `convergence`: when the network is quiet after the last fault, all
@@ -166,7 +169,14 @@ impl MultiMaster {
     /// Keeps `value` if its stamp is the greatest seen for `key` (LWW).
     /// Returns the write that puts it on disk, if it was kept.
     fn keep_if_newer(state: &mut State, ctx: Ctx, key: Key, stamp: Stamp, value: Value) -> Option<WriteId> {
-        if state.store.get(&key).is_some_and(|(s, _)| *s >= stamp) {
+        if stamp.node == ctx.me().0 {
+            // One of our own stamps, back from a peer: never issue it again
+            // (after a crash, the disk may not have remembered it).
+            state.last_stamp_us = state.last_stamp_us.max(stamp.clock_us);
+        }
+        // Equal stamps cannot normally happen; should they, the value
+        // breaks the tie, so every node still picks the same write.
+        if state.store.get(&key).is_some_and(|&(s, v)| (s, v) >= (stamp, value)) {
             return None;
         }
         state.store.insert(key, (stamp, value));
@@ -207,16 +217,16 @@ impl MultiMaster {
     }
 
     fn on_sync(state: &mut State, ctx: Ctx, from: NodeId, entries: Vec<(Key, Stamp, Value)>, reply: bool) {
-        let mut theirs: BTreeMap<Key, Stamp> = BTreeMap::new();
+        let mut theirs: BTreeMap<Key, (Stamp, Value)> = BTreeMap::new();
         for (key, stamp, value) in entries {
-            theirs.insert(key, stamp);
+            theirs.insert(key, (stamp, value));
             Self::keep_if_newer(state, ctx, key, stamp, value);
         }
         if !reply {
             let newer: Vec<_> = state
                 .store
                 .iter()
-                .filter(|(k, (s, _))| theirs.get(k).is_none_or(|t| t < s))
+                .filter(|(k, mine)| theirs.get(k).is_none_or(|t| t < *mine))
                 .map(|(k, (s, v))| (*k, *s, *v))
                 .collect();
             if !newer.is_empty() {
@@ -290,7 +300,7 @@ impl Protocol for MultiMaster {
 
     fn apply_write(disk: &mut Store, write: &DiskWrite) {
         let DiskWrite::Put { key, stamp, value } = *write;
-        if disk.get(&key).is_none_or(|(s, _)| *s < stamp) {
+        if disk.get(&key).is_none_or(|&(s, v)| (s, v) < (stamp, value)) {
             disk.insert(key, (stamp, value));
         }
     }
