@@ -88,12 +88,6 @@ fn writes_held_through_a_pause_get_distinct_stamps() {
     assert!(r.verdict("convergence").unwrap().holds, "{}", r.verdict("convergence").unwrap().detail);
 }
 
-fn regression(name: &str) -> distlab::check::Report {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions").join(name);
-    let s = distlab::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    run(&s, options(TraceLevel::Off, None)).report()
-}
-
 /// Regressions from the multi-master review: a stamp reused after a crash
 /// no longer leaves nodes apart, and neither `lww-greatest` nor
 /// `no-lost-updates` blames a write that lost only to an unacknowledged

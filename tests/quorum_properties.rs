@@ -114,12 +114,6 @@ fn unavailable_operations_fail_instead_of_hanging() {
     assert_eq!(st.ops_invoked, st.ops_ok + st.ops_fail + st.ops_info);
 }
 
-fn regression(name: &str) -> distlab::check::Report {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions").join(name);
-    let s = distlab::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    run(&s, options(TraceLevel::Off, None)).report()
-}
-
 /// Regressions from the quorum review: stale answers across a restart, an
 /// acknowledgement before the disk, and a write-back counting read replies
 /// no longer produce a stale read; local-quorum is available without

@@ -54,6 +54,21 @@ impl ScenarioError {
         self
     }
 
+    /// Adds "did you mean `x`?" when `word` is a near miss of a candidate,
+    /// otherwise the `otherwise` help (typically the list of valid names).
+    pub fn suggest<'a>(
+        self,
+        word: &str,
+        candidates: impl IntoIterator<Item = &'a str>,
+        otherwise: Option<String>,
+    ) -> Self {
+        match (did_you_mean(word, candidates), otherwise) {
+            (Some(m), _) => self.with_help(format!("did you mean `{m}`?")),
+            (None, Some(help)) => self.with_help(help),
+            (None, None) => self,
+        }
+    }
+
     /// `file:line:column` (or just the file).
     pub fn location(&self) -> String {
         if self.line == 0 {

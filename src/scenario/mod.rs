@@ -157,10 +157,11 @@ fn node_by_name(
                 name.span(),
                 format!("there is no node `{}`", name.get_ref()),
             );
-            Err(match did_you_mean(name.get_ref(), cluster.names.iter().map(String::as_str)) {
-                Some(m) => e.with_help(format!("did you mean `{m}`?")),
-                None => e.with_help(format!("the nodes are: {}", cluster.names.join(", "))),
-            })
+            Err(e.suggest(
+                name.get_ref(),
+                cluster.names.iter().map(String::as_str),
+                Some(format!("the nodes are: {}", cluster.names.join(", "))),
+            ))
         }
     }
 }
@@ -212,13 +213,14 @@ impl Loader<'_> {
         let proto_name = meta.protocol.get_ref();
         let protocol = protocols::find(proto_name).ok_or_else(|| {
             let e = self.err(meta.protocol.span(), format!("unknown protocol `{proto_name}`"));
-            match did_you_mean(proto_name, protocols::registry().iter().map(|p| p.name())) {
-                Some(m) => e.with_help(format!("did you mean `{m}`?")),
-                None => e.with_help(format!(
+            e.suggest(
+                proto_name,
+                protocols::registry().iter().map(|p| p.name()),
+                Some(format!(
                     "the protocols are: {}",
                     protocols::registry().iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
                 )),
-            }
+            )
         })?;
         let duration = self.duration(&meta.duration)?;
         if duration.0 == 0 || duration.0 > limits::DURATION_US {
@@ -377,10 +379,7 @@ impl Loader<'_> {
                             .chain(cluster.names.iter().map(String::as_str))
                             .collect();
                         let e = self.err(t.span(), format!("unknown target `{other}`: expected primary, random, any-replica or a node name"));
-                        Err(match did_you_mean(other, options) {
-                            Some(m) => e.with_help(format!("did you mean `{m}`?")),
-                            None => e,
-                        })
+                        Err(e.suggest(other, options, None))
                     }
                 }
             }
@@ -441,10 +440,7 @@ impl Loader<'_> {
                             r.span(),
                             format!("unknown read_your_writes `{other}`: expected off, primary or session"),
                         );
-                        return Err(match did_you_mean(other, ["off", "primary", "session"]) {
-                            Some(m) => e.with_help(format!("did you mean `{m}`?")),
-                            None => e,
-                        });
+                        return Err(e.suggest(other, ["off", "primary", "session"], None));
                     }
                 },
             };
@@ -553,10 +549,11 @@ impl Loader<'_> {
             let find = |r: &S<String>| {
                 cluster.regions.iter().position(|x| x == r.get_ref()).ok_or_else(|| {
                     let e = self.err(r.span(), format!("there is no region `{}`", r.get_ref()));
-                    match did_you_mean(r.get_ref(), cluster.regions.iter().map(String::as_str)) {
-                        Some(m) => e.with_help(format!("did you mean `{m}`?")),
-                        None => e.with_help("declare regions in [cluster] regions = { name = [nodes...] }"),
-                    }
+                    e.suggest(
+                        r.get_ref(),
+                        cluster.regions.iter().map(String::as_str),
+                        Some("declare regions in [cluster] regions = { name = [nodes...] }".into()),
+                    )
                 })
             };
             let (a, b) = (find(&rl.from)?, find(&rl.to)?);
@@ -602,10 +599,11 @@ impl Loader<'_> {
         let all: Vec<&str> =
             cluster.names.iter().chain(clients.iter().map(|c| &c.name)).map(String::as_str).collect();
         let e = self.err(name.span(), format!("there is no node or client `{}`", name.get_ref()));
-        Err(match did_you_mean(name.get_ref(), all.iter().copied()) {
-            Some(m) => e.with_help(format!("did you mean `{m}`?")),
-            None => e.with_help(format!("the nodes and clients are: {}", all.join(", "))),
-        })
+        Err(e.suggest(
+            name.get_ref(),
+            all.iter().copied(),
+            Some(format!("the nodes and clients are: {}", all.join(", "))),
+        ))
     }
 
     /// Every name in `[cluster] regions` is a node or a client.
@@ -808,10 +806,7 @@ impl Loader<'_> {
                         f.span(),
                         format!("unknown nemesis fault `{other}`: expected one of {}", names.join(", ")),
                     );
-                    return Err(match did_you_mean(other, names) {
-                        Some(m) => e.with_help(format!("did you mean `{m}`?")),
-                        None => e,
-                    });
+                    return Err(e.suggest(other, names, None));
                 }
             });
         }
@@ -867,10 +862,11 @@ impl Loader<'_> {
                             check.span(),
                             format!("protocol `{}` has no check `{}`", protocol.name(), check.get_ref()),
                         );
-                        return Err(match did_you_mean(check.get_ref(), names.iter().copied()) {
-                            Some(m) => err.with_help(format!("did you mean `{m}`?")),
-                            None => err.with_help(format!("its checks are: {}", names.join(", "))),
-                        });
+                        return Err(err.suggest(
+                            check.get_ref(),
+                            names.iter().copied(),
+                            Some(format!("its checks are: {}", names.join(", "))),
+                        ));
                     }
                     if x.at_least.is_some() || x.at_most.is_some() {
                         return Err(self.err(e.span(), "at_least / at_most go with `metric`, not `check`"));
@@ -892,10 +888,11 @@ impl Loader<'_> {
                             metric.span(),
                             format!("protocol `{}` has no metric `{}`", protocol.name(), metric.get_ref()),
                         );
-                        return Err(match did_you_mean(metric.get_ref(), names.iter().copied()) {
-                            Some(m) => err.with_help(format!("did you mean `{m}`?")),
-                            None => err.with_help(format!("its metrics are: {}", names.join(", "))),
-                        });
+                        return Err(err.suggest(
+                            metric.get_ref(),
+                            names.iter().copied(),
+                            Some(format!("its metrics are: {}", names.join(", "))),
+                        ));
                     }
                     if x.holds.is_some() {
                         return Err(self.err(e.span(), "`holds` goes with `check`, not `metric`"));

@@ -393,9 +393,9 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
 
     // ----- the queue ------------------------------------------------------
 
-    fn push(&mut self, time: SimTime, key: u64, event: Event<P::Msg, P::Timer>) -> u32 {
-        let slot = Slot { key, time, event };
-        let idx = match self.state.free.pop() {
+    /// Puts an event in a free slab slot (reusing freed ones).
+    fn alloc(&mut self, slot: Slot<P::Msg, P::Timer>) -> u32 {
+        match self.state.free.pop() {
             Some(i) => {
                 self.state.slab[i as usize] = Some(slot);
                 i
@@ -404,9 +404,12 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 self.state.slab.push(Some(slot));
                 (self.state.slab.len() - 1) as u32
             }
-        };
-        self.state.queue.push(Entry { time: time.0, key, slot: idx });
-        idx
+        }
+    }
+
+    fn push(&mut self, time: SimTime, key: u64, event: Event<P::Msg, P::Timer>) {
+        let slot = self.alloc(Slot { key, time, event });
+        self.state.queue.push(Entry { time: time.0, key, slot });
     }
 
     fn schedule(&mut self, time: SimTime, event: Event<P::Msg, P::Timer>) {
@@ -623,23 +626,12 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     fn hold(&mut self, node: NodeId, event: Event<P::Msg, P::Timer>) {
         // Park the event in the slab under a key no queue entry has, so it
         // survives snapshots and is counted by the state hash.
+        if matches!(event, Event::Deliver { .. }) {
+            self.state.in_flight += 1; // still in flight: it arrives on resume
+        }
         self.state.next_key += 1;
         let key = NORMAL | self.state.next_key;
-        let now = self.state.now;
-        let slot = Slot { key, time: now, event };
-        let idx = match self.state.free.pop() {
-            Some(i) => {
-                self.state.slab[i as usize] = Some(slot);
-                i
-            }
-            None => {
-                self.state.slab.push(Some(slot));
-                (self.state.slab.len() - 1) as u32
-            }
-        };
-        if let Some(Slot { event: Event::Deliver { .. }, .. }) = &self.state.slab[idx as usize] {
-            self.state.in_flight += 1;
-        }
+        let idx = self.alloc(Slot { key, time: self.state.now, event });
         self.state.nodes[node.index()].held.push(idx);
     }
 
@@ -1185,10 +1177,6 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         for slot in held {
             if let Some(s) = self.state.slab[slot as usize].take() {
                 self.state.free.push(slot);
-                if matches!(s.event, Event::Deliver { .. }) {
-                    self.state.in_flight -= 1;
-                    self.state.in_flight += 1;
-                }
                 self.schedule(now, s.event);
             }
         }

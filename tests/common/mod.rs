@@ -53,3 +53,11 @@ pub fn random_fault(nodes: u32) -> impl proptest::strategy::Strategy<Value = dis
         TimedFault { at: SimTime(ms * 1000), step: None, fault, origin: Origin::Timeline }
     })
 }
+
+/// Runs a scenario from `tests/regressions/` (tracing off) and returns its
+/// report.
+pub fn regression(name: &str) -> distlab::check::Report {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions").join(name);
+    let s = distlab::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    run(&s, options(TraceLevel::Off, None)).report()
+}
