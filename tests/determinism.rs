@@ -130,3 +130,17 @@ fn a_fault_elsewhere_does_not_shift_unrelated_links() {
     assert!(a.len() > 100);
     assert_eq!(a, b);
 }
+
+/// The digest the README quotes for its quick-start lesson is the one the
+/// simulator produces, so the README cannot drift from the code.
+#[test]
+fn readme_digest_is_current() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let quoted = readme
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("trace-digest: "))
+        .expect("the README quotes a trace digest");
+    let s = lesson("primary-replica/async-crash.toml");
+    let d = run(&s, options(TraceLevel::Digest, None));
+    assert_eq!(d.digest().unwrap().to_string(), quoted, "update the README's quick-start output");
+}
