@@ -5,7 +5,7 @@
 //! (unknown: a final timeout is always info, never fail). Entries are in
 //! event order; `step` is the engine's event sequence number.
 
-use crate::nodes::{NodeId, Operation, Value};
+use crate::nodes::{Answer, NodeId, Operation};
 use crate::sim::time::SimTime;
 use serde::Serialize;
 
@@ -29,8 +29,8 @@ pub struct HistoryEvent {
     pub op_id: u64,
     pub kind: HistoryKind,
     pub op: Operation,
-    /// For an ok read, the value read (`None`: the key was absent).
-    pub value: Option<Value>,
+    /// For an ok operation, what it returned.
+    pub value: Answer,
     /// The node whose reply completed the operation.
     pub node: Option<NodeId>,
 }
@@ -59,7 +59,7 @@ pub struct CompletedOp {
     /// `None` while still open at the end of the run.
     pub completed: Option<(SimTime, u64)>,
     pub outcome: Option<HistoryKind>,
-    pub value: Option<Value>,
+    pub value: Answer,
 }
 
 impl History {
@@ -80,7 +80,7 @@ impl History {
                         invoke_step: e.step,
                         completed: None,
                         outcome: None,
-                        value: None,
+                        value: Answer::None,
                     });
                 }
                 kind => {
@@ -88,7 +88,7 @@ impl History {
                         let op: &mut CompletedOp = &mut ops[i];
                         op.completed = Some((e.time, e.step));
                         op.outcome = Some(kind);
-                        op.value = e.value;
+                        op.value = e.value.clone();
                     }
                 }
             }

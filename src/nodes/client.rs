@@ -25,19 +25,58 @@ pub type Key = u32;
 /// names exactly which write it saw.
 pub type Value = u64;
 
-/// One logical client operation.
+/// An item of a shopping cart or of a shop's inventory.
+pub type Item = u32;
+
+/// One logical client operation. Which operations a protocol's clients
+/// invoke is the protocol's *workload* ([`crate::nodes::Protocol::next_operation`]):
+/// the replication protocols serve reads and writes of a key–value store,
+/// multi-master's merge lessons add to shopping carts, two-phase commit
+/// runs transfers and the saga places orders.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(tag = "f", rename_all = "lowercase")]
+#[serde(tag = "f", rename_all = "kebab-case")]
 pub enum Operation {
-    Read { key: Key },
-    Write { key: Key, value: Value },
+    Read {
+        key: Key,
+    },
+    Write {
+        key: Key,
+        value: Value,
+    },
+    /// Put `qty` units of `item` into the shopping cart stored at `key`.
+    CartAdd {
+        key: Key,
+        item: Item,
+        qty: u32,
+    },
+    /// Move `amount` from account `from` to account `to`.
+    Transfer {
+        from: Key,
+        to: Key,
+        amount: u64,
+    },
+    /// Customer `customer` orders `qty` units of `item`, paying `amount`.
+    Order {
+        customer: Key,
+        item: Item,
+        qty: u32,
+        amount: u64,
+    },
 }
 
 impl Operation {
+    /// The key the operation touches (the first one, for a transfer; the
+    /// customer, for an order).
     pub fn key(&self) -> Key {
         match *self {
-            Operation::Read { key } | Operation::Write { key, .. } => key,
+            Operation::Read { key } | Operation::Write { key, .. } | Operation::CartAdd { key, .. } => key,
+            Operation::Transfer { from, .. } => from,
+            Operation::Order { customer, .. } => customer,
         }
+    }
+    /// Whether the operation only reads.
+    pub fn is_read(&self) -> bool {
+        matches!(self, Operation::Read { .. })
     }
     pub fn is_write(&self) -> bool {
         matches!(self, Operation::Write { .. })
@@ -49,6 +88,75 @@ impl std::fmt::Display for Operation {
         match self {
             Operation::Read { key } => write!(f, "read k{key}"),
             Operation::Write { key, value } => write!(f, "write k{key}={value}"),
+            Operation::CartAdd { key, item, qty } => write!(f, "add {qty} x item{item} to cart k{key}"),
+            Operation::Transfer { from, to, amount } => write!(f, "transfer {amount} from a{from} to a{to}"),
+            Operation::Order { customer, item, qty, amount } => {
+                write!(f, "order {qty} x item{item} for c{customer}, paying {amount}")
+            }
+        }
+    }
+}
+
+/// The reason a key–value store gives for an operation it does not serve.
+pub const NOT_KEY_VALUE: &str = "a key-value store serves reads and writes only";
+
+/// The key–value workload: a read with probability `read_fraction`,
+/// otherwise a write of the unique value `id`, to a key drawn uniformly.
+pub fn key_value_operation(spec: &ClientSpec, rng: &mut RngStream, id: u64) -> Operation {
+    let key = draw_key(spec, rng);
+    if rng.chance(spec.read_fraction) { Operation::Read { key } } else { Operation::Write { key, value: id } }
+}
+
+/// A key drawn uniformly from the client's `keys`.
+pub fn draw_key(spec: &ClientSpec, rng: &mut RngStream) -> Key {
+    if spec.keys <= 1 { 0 } else { rng.below(spec.keys as u64) as Key }
+}
+
+/// What an operation that completed *ok* returned.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(untagged)]
+pub enum Answer {
+    /// Nothing: an acknowledgement, or a read of a key never written.
+    #[default]
+    None,
+    /// One value (a register, a balance).
+    Value(Value),
+    /// Concurrent versions of a key that a version-vector store keeps
+    /// side by side for the reader to resolve (sorted).
+    Siblings(Vec<Value>),
+    /// A shopping cart: quantity per item.
+    Cart(std::collections::BTreeMap<Item, u32>),
+}
+
+impl Answer {
+    /// The single value read, if the answer is one.
+    pub fn as_value(&self) -> Option<Value> {
+        match *self {
+            Answer::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl From<Option<Value>> for Answer {
+    fn from(v: Option<Value>) -> Self {
+        v.map_or(Answer::None, Answer::Value)
+    }
+}
+
+impl std::fmt::Display for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Answer::None => Ok(()),
+            Answer::Value(v) => write!(f, "{v}"),
+            Answer::Siblings(vs) => {
+                let vs: Vec<String> = vs.iter().map(|v| v.to_string()).collect();
+                write!(f, "siblings [{}]", vs.join(", "))
+            }
+            Answer::Cart(items) => {
+                let items: Vec<String> = items.iter().map(|(i, q)| format!("item{i} x{q}")).collect();
+                write!(f, "cart {{{}}}", items.join(", "))
+            }
         }
     }
 }
@@ -79,10 +187,10 @@ pub struct ClientRequest {
 }
 
 /// What a node answers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Outcome {
-    /// Done. For a read, the value (or `None`: the key was never written).
-    Ok { value: Option<Value> },
+    /// Done, with what a read returned.
+    Ok { answer: Answer },
     /// Certainly not done, and it will not be.
     Fail { reason: &'static str },
     /// Not done here: ask another node (`to`, if the node knows which).
@@ -93,7 +201,7 @@ pub enum Outcome {
     Unknown { reason: &'static str },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ClientReply {
     pub outcome: Outcome,
     /// The position (log index) the answer reflects; feeds the client's
@@ -102,8 +210,13 @@ pub struct ClientReply {
 }
 
 impl ClientReply {
+    /// Done; a read returns `value` (`None`: the key was never written).
     pub fn ok(value: Option<Value>, token: u64) -> Self {
-        ClientReply { outcome: Outcome::Ok { value }, token }
+        Self::answer(value.into(), token)
+    }
+    /// Done, returning `answer`.
+    pub fn answer(answer: Answer, token: u64) -> Self {
+        ClientReply { outcome: Outcome::Ok { answer }, token }
     }
     pub fn fail(reason: &'static str) -> Self {
         ClientReply { outcome: Outcome::Fail { reason }, token: 0 }
@@ -204,8 +317,8 @@ pub struct ClientSlot {
 pub enum ClientAction {
     /// Send (another) attempt to this node.
     Send(NodeId),
-    /// The operation completed: ok (with the read value) or fail.
-    Complete { ok: bool, value: Option<Value> },
+    /// The operation completed: ok (with what it returned) or fail.
+    Complete { ok: bool, answer: Answer },
     /// Out of retries: the outcome is unknown.
     GiveUp,
     /// A stale or duplicate reply: nothing to do.
@@ -213,16 +326,6 @@ pub enum ClientAction {
 }
 
 impl ClientSlot {
-    /// Draws the next operation; `value` is the unique value a write writes.
-    pub fn next_operation(&mut self, spec: &ClientSpec, value: Value) -> Operation {
-        let key = if spec.keys <= 1 { 0 } else { self.rng.below(spec.keys as u64) as Key };
-        if self.rng.chance(spec.read_fraction) {
-            Operation::Read { key }
-        } else {
-            Operation::Write { key, value }
-        }
-    }
-
     /// Picks the node for an operation's first attempt.
     pub fn choose_target(&mut self, spec: &ClientSpec, op: &Operation, nodes: u32) -> NodeId {
         let policy = match op {
@@ -233,7 +336,7 @@ impl ClientSlot {
                     spec.read_target.unwrap_or(spec.target)
                 }
             }
-            Operation::Write { .. } => spec.target,
+            _ => spec.target,
         };
         match policy {
             Target::Primary => self.believed_primary,
@@ -262,16 +365,16 @@ impl ClientSlot {
             return ClientAction::Ignore;
         }
         self.session_token = self.session_token.max(reply.token);
-        match reply.outcome {
-            Outcome::Ok { value } => {
+        match &reply.outcome {
+            Outcome::Ok { answer } => {
                 if let Operation::Write { key, .. } = p.op {
                     self.written.insert(key);
                 }
-                ClientAction::Complete { ok: true, value }
+                ClientAction::Complete { ok: true, answer: answer.clone() }
             }
-            Outcome::Fail { .. } => ClientAction::Complete { ok: false, value: None },
+            Outcome::Fail { .. } => ClientAction::Complete { ok: false, answer: Answer::None },
             Outcome::Unknown { .. } => ClientAction::GiveUp,
-            Outcome::Redirect { to } => {
+            &Outcome::Redirect { to } => {
                 let next = to.unwrap_or(NodeId((p.target.0 + 1) % nodes));
                 if to.is_some() {
                     self.believed_primary = next;
@@ -301,8 +404,8 @@ impl ClientSlot {
         // suspect it and try the next node, which will redirect us.
         let mut next = p.target;
         let via_primary = match p.op {
-            Operation::Write { .. } => spec.target == Target::Primary,
             Operation::Read { .. } => spec.read_target.unwrap_or(spec.target) == Target::Primary,
+            _ => spec.target == Target::Primary,
         };
         if via_primary || matches!(spec.target, Target::Random | Target::AnyReplica) {
             next = NodeId((p.target.0 + 1) % nodes);

@@ -18,7 +18,9 @@
 pub mod client;
 pub mod view;
 
-pub use client::{ClientRef, ClientReply, ClientRequest, Key, Operation, Outcome, Value};
+pub use client::{
+    Answer, ClientRef, ClientReply, ClientRequest, ClientSpec, Item, Key, Operation, Outcome, Value,
+};
 pub use view::{NodeView, Section};
 
 use crate::sim::network::EndpointId;
@@ -169,6 +171,13 @@ pub trait Protocol: Sized + Clone + Debug + Hash + Default + 'static {
     fn on_command(_state: &mut Self::State, _ctx: &mut Context<'_, Self>, _command: &Command) {}
     /// Applies a completed write to the disk.
     fn apply_write(disk: &mut Self::Durable, write: &Self::DurableWrite);
+    /// Draws a client's next operation: the protocol's *workload*. `id` is
+    /// the operation's id, unique in the run (writes write it as their
+    /// value, so a read names the write it saw). The default is the
+    /// key–value workload of reads and writes.
+    fn next_operation(_params: &Self::Params, spec: &ClientSpec, rng: &mut RngStream, id: u64) -> Operation {
+        client::key_value_operation(spec, rng, id)
+    }
     /// Describes a node for the CLI and the TUI, generically.
     fn view(state: &Self::State, disk: &Self::Durable, cluster: &Cluster) -> NodeView;
 }

@@ -23,8 +23,8 @@ use super::trace::{NONE, Trace, TraceKind, TraceLevel};
 use crate::check::{At, Checker, History, HistoryEvent, HistoryKind, ObservationRecord, Report};
 use crate::nodes::client::{ClientAction, ClientSlot, ClientSpec, Pending as PendingOp};
 use crate::nodes::{
-    ClientRef, ClientReply, ClientRequest, Clock, Cluster, Context, Message, NodeId, Outbox, Protocol,
-    TimerId, WriteId,
+    Answer, ClientRef, ClientReply, ClientRequest, Clock, Cluster, Context, Message, NodeId, Outbox,
+    Protocol, TimerId, WriteId,
 };
 use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 use std::hash::{Hash, Hasher};
@@ -872,7 +872,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         let nodes = self.cfg.cluster.len() as u32;
         let spec = &self.cfg.clients[spec_i];
         let c = &mut self.state.clients[slot as usize];
-        let op = c.next_operation(spec, op_id);
+        let op = P::next_operation(&self.cfg.params, spec, &mut c.rng, op_id);
         let target = c.choose_target(spec, &op, nodes);
         c.pending = Some(PendingOp { op_id, op, attempt: 0, invoked_at: now, target, redirects: 0 });
         let (endpoint, process) = (c.endpoint, c.process);
@@ -880,7 +880,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         self.trace.record(step, now.0, TraceKind::Invoke, endpoint.0, target.0, op_id, 0, || {
             format!("process {process} invokes {op}")
         });
-        self.history_event(slot, HistoryKind::Invoke, op_id, op, None, None);
+        self.history_event(slot, HistoryKind::Invoke, op_id, op, Answer::None, None);
         self.send_attempt(slot);
         Some(self.record(TraceKind::Invoke, Some(endpoint), Some(target.endpoint()), None))
     }
@@ -921,7 +921,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 });
                 self.send_attempt(slot);
             }
-            ClientAction::Complete { ok, value } => {
+            ClientAction::Complete { ok, answer } => {
                 let p =
                     self.state.clients[slot as usize].pending.take().expect("completing an open operation");
                 let kind = if ok { HistoryKind::Ok } else { HistoryKind::Fail };
@@ -930,13 +930,13 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 } else {
                     self.state.stats.ops_fail += 1
                 }
-                self.complete(slot, kind, p.op_id, p.op, value, from);
+                self.complete(slot, kind, p.op_id, p.op, answer, from);
             }
             ClientAction::GiveUp => {
                 let p =
                     self.state.clients[slot as usize].pending.take().expect("giving up an open operation");
                 self.state.stats.ops_info += 1;
-                self.complete(slot, HistoryKind::Info, p.op_id, p.op, None, None);
+                self.complete(slot, HistoryKind::Info, p.op_id, p.op, Answer::None, None);
                 // A process whose last operation is unknown is retired; a
                 // fresh process takes the slot (Jepsen's rule).
                 let fresh = self.state.next_process;
@@ -955,7 +955,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         kind: HistoryKind,
         op_id: u64,
         op: crate::nodes::Operation,
-        value: Option<u64>,
+        value: Answer,
         from: Option<NodeId>,
     ) {
         let now = self.state.now;
@@ -973,7 +973,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             || {
                 format!(
                     "process {process}: {op} -> {kind:?}{}",
-                    value.map(|v| format!(" {v}")).unwrap_or_default()
+                    if value == Answer::None { String::new() } else { format!(" {value}") }
                 )
             },
         );
@@ -988,7 +988,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         kind: HistoryKind,
         op_id: u64,
         op: crate::nodes::Operation,
-        value: Option<u64>,
+        value: Answer,
         node: Option<NodeId>,
     ) {
         if !self.cfg.record_history && self.checker.is_none() {

@@ -289,6 +289,7 @@ impl Protocol for MultiMaster {
             Operation::Read { key } => {
                 ctx.reply(request.from, ClientReply::ok(state.store.get(&key).map(|(_, v)| *v), 0));
             }
+            _ => ctx.reply(request.from, ClientReply::fail(crate::nodes::client::NOT_KEY_VALUE)),
         }
     }
 

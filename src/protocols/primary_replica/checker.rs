@@ -270,7 +270,7 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                 let Some((invoked, process)) = self.invoked.remove(&e.op_id) else {
                     return;
                 };
-                let seen = self.pos_of(e.value);
+                let seen = self.pos_of(e.value.as_value());
                 let newest_before = self
                     .acked_by_key
                     .get(&key)
@@ -280,7 +280,7 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                     .map(|(_, p)| *p)
                     .max();
                 let node = e.node.map_or("?".to_string(), |n| self.name(n).to_string());
-                let shown = e.value.map_or("nothing".into(), |v| v.to_string());
+                let shown = e.value.as_value().map_or("nothing".into(), |v| v.to_string());
                 if let Some(newest) = newest_before
                     && seen < newest
                 {

@@ -943,6 +943,7 @@ impl Protocol for PrimaryReplica {
             Operation::Read { key } => {
                 ctx.reply(request.from, ClientReply::ok(state.store.get(&key).map(|v| v.0), state.applied))
             }
+            _ => ctx.reply(request.from, ClientReply::fail(crate::nodes::client::NOT_KEY_VALUE)),
         }
     }
 

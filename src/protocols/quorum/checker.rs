@@ -138,7 +138,7 @@ impl Checker<Quorum> for QuorumChecker {
                 self.completed_ok += 1;
                 self.reads_ok += 1;
                 let Some(invoked) = self.reads.remove(&e.op_id) else { return };
-                if let Some(why) = self.staleness(key, invoked, e.value) {
+                if let Some(why) = self.staleness(key, invoked, e.value.as_value()) {
                     self.stale_reads += 1;
                     if self.first_stale.is_none() {
                         let node = e.node.map_or("?", |n| self.names[n.index()].as_str());

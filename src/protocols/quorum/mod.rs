@@ -629,6 +629,9 @@ impl Protocol for Quorum {
         let key = request.op.key();
         let phase = match request.op {
             Operation::Read { .. } => Phase::Read,
+            Operation::CartAdd { .. } | Operation::Transfer { .. } | Operation::Order { .. } => {
+                return ctx.reply(request.from, ClientReply::fail(crate::nodes::client::NOT_KEY_VALUE));
+            }
             Operation::Write { value, .. } if ctx.params().timestamps == Timestamps::Client => {
                 // Client-side timestamp: when the client invoked the write.
                 // A request delayed in the network (or held by a paused
