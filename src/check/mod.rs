@@ -10,6 +10,7 @@
 
 pub mod expect;
 pub mod history;
+pub mod linearizability;
 
 pub use expect::{Expectation, ExpectationResult};
 pub use history::{History, HistoryEvent, HistoryKind};

@@ -1,0 +1,411 @@
+//! A linearizability checker for key–value histories.
+//!
+//! A history is **linearizable** (Herlihy & Wing, 1990) when every
+//! operation can be given a single instant between its invocation and its
+//! completion such that, taken in the order of those instants, the
+//! operations are a legal run of one sequential register per key. In
+//! Jepsen's terms: an *ok* operation took effect exactly once inside its
+//! interval; a *fail* operation never did; an *info* operation (unknown
+//! outcome) either took effect at some instant after its invocation or
+//! never did.
+//!
+//! # The algorithm
+//! Wing & Gong's search (1993) with Lowe's memoisation (2017), as in
+//! Porcupine:
+//! 1. Split the history by key. Linearizability is *local* (Herlihy &
+//!    Wing's P-compositionality): the whole history is linearizable iff
+//!    each key's sub-history is, so each key is checked on its own.
+//! 2. List the key's call and return events in time order. Repeatedly try
+//!    to linearize the first pending call whose operation the register can
+//!    take in its current state: remove the call and its return from the
+//!    list, push it on a stack, and start again from the front. Reaching a
+//!    *return* event means the operation it closes must already have been
+//!    linearized and was not: backtrack (pop the last choice, restore the
+//!    state and try the next candidate).
+//! 3. Memoise `(set of linearized operations, register state)`: reaching
+//!    the same configuration twice cannot lead anywhere new. This is what
+//!    makes the search fast on real histories.
+//!
+//! Info writes get a return at infinity: they may be linearized anywhere
+//! after their invocation — including after everything else, which is the
+//! same as never. Info reads and failed operations constrain nothing and
+//! are left out.
+//!
+//! # What a violation says
+//! The longest linearizable prefix the search found, the register's value
+//! after it, and the operations that were candidates to go next but none of
+//! which the register could take — the smallest picture of why no order
+//! exists (a read of a value that was overwritten before it began, a read
+//! of a value never written...).
+
+use super::history::{CompletedOp, History, HistoryKind};
+use crate::nodes::{Key, Operation, Value};
+use crate::sim::time::SimTime;
+use std::collections::{BTreeMap, HashSet};
+
+/// One register operation as the checker sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegisterOp {
+    pub op_id: u64,
+    pub kind: RegisterKind,
+    /// Invocation, as an event sequence number (steps are totally ordered).
+    pub call: u64,
+    /// Completion; `None` for an operation whose outcome is unknown.
+    pub ret: Option<u64>,
+    /// Times, for explanations.
+    pub invoked: SimTime,
+    pub completed: Option<SimTime>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegisterKind {
+    /// A write of a value.
+    Write(Value),
+    /// A read that returned this value (`None`: the key was absent).
+    Read(Option<Value>),
+}
+
+impl std::fmt::Display for RegisterOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            RegisterKind::Write(v) => write!(f, "op {} write {v}", self.op_id)?,
+            RegisterKind::Read(Some(v)) => write!(f, "op {} read -> {v}", self.op_id)?,
+            RegisterKind::Read(None) => write!(f, "op {} read -> nothing", self.op_id)?,
+        }
+        match self.completed {
+            Some(c) => write!(f, " [{} .. {}]", self.invoked, c),
+            None => write!(f, " [{} .. unknown]", self.invoked),
+        }
+    }
+}
+
+/// Why a key's history is not linearizable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    pub key: Key,
+    /// The longest linearizable prefix found, in order.
+    pub prefix: Vec<RegisterOp>,
+    /// The register's value after that prefix.
+    pub state: Option<Value>,
+    /// The operations that could go next by time, none of which the
+    /// register could take.
+    pub stuck: Vec<RegisterOp>,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.state.map_or("nothing".to_string(), |v| v.to_string());
+        write!(
+            f,
+            "k{} is not linearizable: after {} operations in some legal order the register holds {state}, \
+             and none of these can come next: ",
+            self.key,
+            self.prefix.len()
+        )?;
+        let stuck: Vec<String> = self.stuck.iter().map(|o| o.to_string()).collect();
+        write!(f, "{}", stuck.join("; "))
+    }
+}
+
+/// The verdict on a whole history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Linearizability {
+    pub keys: usize,
+    pub operations: usize,
+    /// The first key (in key order) that is not linearizable.
+    pub violation: Option<Violation>,
+}
+
+/// The register operations of a history, by key (see the module docs for
+/// which operations count).
+pub fn register_ops(history: &History) -> BTreeMap<Key, Vec<RegisterOp>> {
+    ops_by_key(&history.operations())
+}
+
+fn ops_by_key(ops: &[CompletedOp]) -> BTreeMap<Key, Vec<RegisterOp>> {
+    let mut by_key: BTreeMap<Key, Vec<RegisterOp>> = BTreeMap::new();
+    for op in ops {
+        let done = op.outcome == Some(HistoryKind::Ok);
+        let unknown = matches!(op.outcome, None | Some(HistoryKind::Info));
+        let (key, kind) = match op.op {
+            Operation::Write { key, value } if done || unknown => (key, RegisterKind::Write(value)),
+            Operation::Read { key } if done => (key, RegisterKind::Read(op.value.as_value())),
+            _ => continue,
+        };
+        by_key.entry(key).or_default().push(RegisterOp {
+            op_id: op.op_id,
+            kind,
+            call: op.invoke_step,
+            ret: if done { op.completed.map(|(_, step)| step) } else { None },
+            invoked: op.invoked,
+            completed: if done { op.completed.map(|(t, _)| t) } else { None },
+        });
+    }
+    by_key
+}
+
+/// Checks every key of a key–value history.
+pub fn check_history(history: &History) -> Linearizability {
+    let by_key = register_ops(history);
+    let mut out = Linearizability {
+        keys: by_key.len(),
+        operations: by_key.values().map(Vec::len).sum(),
+        violation: None,
+    };
+    for (key, ops) in by_key {
+        if let Err(v) = check_register(key, &ops) {
+            out.violation = Some(v);
+            break;
+        }
+    }
+    out
+}
+
+/// One event of the search list: the call or the return of an operation.
+#[derive(Clone, Copy, Debug)]
+struct Event {
+    op: usize,
+    call: bool,
+}
+
+/// Wing–Gong search with Lowe's memoisation over one key's operations,
+/// for a register that starts empty.
+pub fn check_register(key: Key, ops: &[RegisterOp]) -> Result<(), Violation> {
+    // Events in time order; an unknown return goes after everything.
+    let mut events: Vec<(u64, u8, Event)> = Vec::with_capacity(ops.len() * 2);
+    for (i, op) in ops.iter().enumerate() {
+        events.push((op.call, 1, Event { op: i, call: true }));
+        events.push((op.ret.unwrap_or(u64::MAX), 0, Event { op: i, call: false }));
+    }
+    // At one instant, returns before calls: an operation that returned
+    // "at the same time" another was invoked is not concurrent with it.
+    events.sort_by_key(|&(t, order, e)| (t, order, e.op));
+    let events: Vec<Event> = events.into_iter().map(|(_, _, e)| e).collect();
+
+    // A doubly linked list over the events, with a head sentinel at index
+    // `n` (so `next[n]` is the first live event). `NIL` ends the list.
+    let n = events.len();
+    const NIL: usize = usize::MAX;
+    let mut next: Vec<usize> = (1..=n).map(|i| if i < n { i } else { NIL }).collect();
+    next.push(if n > 0 { 0 } else { NIL });
+    let mut prev: Vec<usize> = (0..n).map(|i| if i == 0 { n } else { i - 1 }).collect();
+    prev.push(NIL);
+    let mut ret_of = vec![0usize; ops.len()];
+    for (i, e) in events.iter().enumerate() {
+        if !e.call {
+            ret_of[e.op] = i;
+        }
+    }
+    let unlink = |next: &mut Vec<usize>, prev: &mut Vec<usize>, i: usize| {
+        let (p, nx) = (prev[i], next[i]);
+        next[p] = nx;
+        if nx != NIL {
+            prev[nx] = p;
+        }
+    };
+    let relink = |next: &mut Vec<usize>, prev: &mut Vec<usize>, i: usize| {
+        let (p, nx) = (prev[i], next[i]);
+        next[p] = i;
+        if nx != NIL {
+            prev[nx] = i;
+        }
+    };
+
+    let words = ops.len().div_ceil(64);
+    let mut linearized = vec![0u64; words];
+    let mut seen: HashSet<(Vec<u64>, Option<Value>)> = HashSet::new();
+    let mut state: Option<Value> = None;
+    // The choices made: (call event index, state before it).
+    let mut stack: Vec<(usize, Option<Value>)> = Vec::new();
+    let mut best: (Vec<usize>, Option<Value>) = (Vec::new(), None);
+    let mut best_stuck: Vec<usize> = Vec::new();
+    let mut cur = next[n];
+    while next[n] != NIL {
+        if cur == NIL {
+            // Cannot happen: the list always ends with a return event.
+            break;
+        }
+        let e = events[cur];
+        if e.call {
+            let op = &ops[e.op];
+            let after = match op.kind {
+                RegisterKind::Write(v) => Some(Some(v)),
+                RegisterKind::Read(r) if r == state => Some(state),
+                RegisterKind::Read(_) => None,
+            };
+            if let Some(after) = after {
+                linearized[e.op / 64] |= 1 << (e.op % 64);
+                if seen.insert((linearized.clone(), after)) {
+                    stack.push((cur, state));
+                    state = after;
+                    unlink(&mut next, &mut prev, cur);
+                    unlink(&mut next, &mut prev, ret_of[e.op]);
+                    cur = next[n];
+                    continue;
+                }
+                linearized[e.op / 64] &= !(1 << (e.op % 64));
+            }
+            cur = next[cur];
+        } else {
+            // A return: its operation should have been linearized by now.
+            if stack.len() >= best.0.len() {
+                best = (stack.iter().map(|&(c, _)| events[c].op).collect(), state);
+                best_stuck = candidates(&events, &next, n);
+            }
+            let Some((call, before)) = stack.pop() else {
+                let prefix = best.0.iter().map(|&i| ops[i].clone()).collect();
+                let stuck = best_stuck.iter().map(|&i| ops[i].clone()).collect();
+                return Err(Violation { key, prefix, state: best.1, stuck });
+            };
+            let op = events[call].op;
+            relink(&mut next, &mut prev, ret_of[op]);
+            relink(&mut next, &mut prev, call);
+            linearized[op / 64] &= !(1 << (op % 64));
+            state = before;
+            cur = next[call];
+        }
+    }
+    Ok(())
+}
+
+/// The operations whose calls come before the first return still in the
+/// list: the ones that could be linearized next.
+fn candidates(events: &[Event], next: &[usize], head: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut i = next[head];
+    while i != usize::MAX {
+        let e = events[i];
+        if !e.call {
+            out.push(e.op);
+            break;
+        }
+        out.push(e.op);
+        i = next[i];
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(id: u64, v: Value, call: u64, ret: Option<u64>) -> RegisterOp {
+        op(id, RegisterKind::Write(v), call, ret)
+    }
+    fn r(id: u64, v: Option<Value>, call: u64, ret: u64) -> RegisterOp {
+        op(id, RegisterKind::Read(v), call, Some(ret))
+    }
+    fn op(op_id: u64, kind: RegisterKind, call: u64, ret: Option<u64>) -> RegisterOp {
+        RegisterOp {
+            op_id,
+            kind,
+            call,
+            ret,
+            invoked: SimTime(call * 1000),
+            completed: ret.map(|r| SimTime(r * 1000)),
+        }
+    }
+
+    #[test]
+    fn sequential_history_is_linearizable() {
+        let ops = [w(1, 1, 0, Some(1)), r(2, Some(1), 2, 3), w(3, 2, 4, Some(5)), r(4, Some(2), 6, 7)];
+        assert!(check_register(0, &ops).is_ok());
+    }
+
+    #[test]
+    fn read_of_the_initial_absence_is_fine() {
+        assert!(check_register(0, &[r(1, None, 0, 1), w(2, 5, 2, Some(3))]).is_ok());
+    }
+
+    #[test]
+    fn concurrent_read_may_see_either_value() {
+        // The write of 2 overlaps both reads: one sees 1, the next 2.
+        let ops = [w(1, 1, 0, Some(1)), w(2, 2, 2, Some(9)), r(3, Some(1), 3, 4), r(4, Some(2), 5, 6)];
+        assert!(check_register(0, &ops).is_ok());
+    }
+
+    #[test]
+    fn stale_read_is_not_linearizable() {
+        // Write 2 completed before the read began, yet the read saw 1.
+        let ops = [w(1, 1, 0, Some(1)), w(2, 2, 2, Some(3)), r(3, Some(1), 4, 5)];
+        let v = check_register(7, &ops).unwrap_err();
+        assert_eq!(v.key, 7);
+        assert_eq!(v.state, Some(2));
+        assert!(v.stuck.iter().any(|o| o.op_id == 3), "{v}");
+        assert!(v.to_string().contains("op 3 read -> 1"), "{v}");
+    }
+
+    #[test]
+    fn new_then_old_reads_are_not_linearizable() {
+        // Both reads overlap the write of 2, but once one read has seen 2 a
+        // later read cannot see 1 again.
+        let ops = [w(1, 1, 0, Some(1)), w(2, 2, 2, Some(20)), r(3, Some(2), 3, 4), r(4, Some(1), 5, 6)];
+        assert!(check_register(0, &ops).is_err());
+    }
+
+    #[test]
+    fn lost_write_is_not_linearizable() {
+        // Write 2 was acknowledged, then a read after it sees nothing.
+        let ops = [w(1, 2, 0, Some(1)), r(2, None, 2, 3)];
+        assert!(check_register(0, &ops).is_err());
+    }
+
+    #[test]
+    fn read_of_a_value_never_written_is_not_linearizable() {
+        assert!(check_register(0, &[w(1, 1, 0, Some(1)), r(2, Some(9), 2, 3)]).is_err());
+    }
+
+    #[test]
+    fn unknown_write_may_have_happened() {
+        // The write of 2 timed out (info), yet a later read sees it: fine.
+        let ops = [w(1, 1, 0, Some(1)), w(2, 2, 2, None), r(3, Some(2), 10, 11)];
+        assert!(check_register(0, &ops).is_ok());
+    }
+
+    #[test]
+    fn unknown_write_may_never_have_happened() {
+        // The write of 2 timed out and nobody ever sees it: also fine.
+        let ops = [w(1, 1, 0, Some(1)), w(2, 2, 2, None), r(3, Some(1), 10, 11), r(4, Some(1), 12, 13)];
+        assert!(check_register(0, &ops).is_ok());
+    }
+
+    #[test]
+    fn unknown_write_cannot_take_effect_before_its_invocation() {
+        // A read completing before the write was even invoked saw its value.
+        let ops = [r(1, Some(2), 0, 1), w(2, 2, 5, None)];
+        assert!(check_register(0, &ops).is_err());
+    }
+
+    #[test]
+    fn unknown_write_cannot_flicker() {
+        // Seen, then unseen: it took effect once, not twice.
+        let ops = [w(1, 1, 0, Some(1)), w(2, 2, 2, None), r(3, Some(2), 3, 4), r(4, Some(1), 5, 6)];
+        assert!(check_register(0, &ops).is_err());
+    }
+
+    #[test]
+    fn returns_before_calls_at_the_same_instant() {
+        // Write 1 returns at step 5, the read is invoked at step 5 — they
+        // do not overlap, so the read must see 1.
+        assert!(check_register(0, &[w(1, 1, 0, Some(5)), r(2, None, 5, 6)]).is_err());
+        assert!(check_register(0, &[w(1, 1, 0, Some(5)), r(2, Some(1), 5, 6)]).is_ok());
+    }
+
+    #[test]
+    fn empty_history_is_linearizable() {
+        assert!(check_register(0, &[]).is_ok());
+    }
+
+    #[test]
+    fn many_concurrent_writers_are_checked_quickly() {
+        // 12 fully concurrent writes, then a read of the one that is last:
+        // the memo keeps the search to 2^12 states, not 12!.
+        let mut ops: Vec<RegisterOp> = (0..12).map(|i| w(i, i + 1, i, Some(100 + i))).collect();
+        ops.push(r(99, Some(7), 200, 201));
+        assert!(check_register(0, &ops).is_ok());
+        ops.push(r(100, Some(1000), 202, 203));
+        assert!(check_register(0, &ops).is_err());
+    }
+}
