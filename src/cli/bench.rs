@@ -152,6 +152,65 @@ pub fn measure(w: &Workload, scale: f64) -> anyhow::Result<BenchResult> {
     })
 }
 
+/// The linearizability checker's workload: a history of 100 000 operations
+/// over 100 keys by 10 concurrent clients, from a strict quorum with
+/// write-back (so it is linearizable and the search must go all the way).
+pub const LINEARIZABILITY: Workload = Workload {
+    name: "linearizability",
+    about: "check a 100 000-operation history (100 keys, 10 concurrent clients, strict quorum + write-back)",
+    scenario: r#"
+[scenario]
+name = "bench-linearizability"
+protocol = "quorum"
+duration = "1000s"
+[cluster]
+nodes = 3
+[protocol]
+consistency = "quorum"
+write_back = true
+[network]
+latency = "1ms"
+distribution = "exponential"
+[[clients]]
+processes = 10
+ops = 100000
+interval = "0"
+read_fraction = 0.5
+keys = 100
+target = "random"
+timeout = "1s"
+"#,
+};
+
+#[derive(Debug, Serialize)]
+pub struct CheckerResult {
+    pub name: &'static str,
+    pub operations: usize,
+    pub keys: usize,
+    pub linearizable: bool,
+    pub wall_seconds: f64,
+    pub operations_per_sec: f64,
+}
+
+/// Simulates the history (untimed), then times the checker on it.
+pub fn measure_linearizability(w: &Workload) -> anyhow::Result<CheckerResult> {
+    let scenario = crate::scenario::load_str(w.name, w.scenario).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let options = RunOptions { seed: None, trace: TraceLevel::Off, record_history: true, checks: false };
+    let mut run = scenario.protocol.build(&scenario, options);
+    run.run_until(scenario.duration);
+    let start = std::time::Instant::now();
+    let verdict = crate::check::linearizability::check_history(run.history());
+    let wall = start.elapsed().as_secs_f64();
+    Ok(CheckerResult {
+        name: w.name,
+        operations: verdict.operations,
+        keys: verdict.keys,
+        linearizable: verdict.violation.is_none(),
+        wall_seconds: wall,
+        operations_per_sec: verdict.operations as f64 / wall,
+    })
+}
+
 /// Peak resident memory of this process, in MB (Linux; `None` elsewhere).
 fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -164,13 +223,16 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     if !(args.scale > 0.0 && args.scale <= 1000.0) {
         anyhow::bail!("--scale must be in (0, 1000]");
     }
-    let chosen: Vec<&Workload> = match &args.workload {
+    let checker = args.workload.as_deref().is_none_or(|w| w == LINEARIZABILITY.name);
+    let chosen: Vec<&Workload> = match args.workload.as_deref() {
         None => WORKLOADS.iter().collect(),
+        Some(name) if name == LINEARIZABILITY.name => Vec::new(),
         Some(name) => {
             let w = WORKLOADS.iter().find(|w| w.name == name).ok_or_else(|| {
                 anyhow::anyhow!(
-                    "no workload `{name}`; the workloads are: {}",
-                    WORKLOADS.iter().map(|w| w.name).collect::<Vec<_>>().join(", ")
+                    "no workload `{name}`; the workloads are: {}, {}",
+                    WORKLOADS.iter().map(|w| w.name).collect::<Vec<_>>().join(", "),
+                    LINEARIZABILITY.name
                 )
             })?;
             vec![w]
@@ -194,9 +256,26 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         }
         results.push(r);
     }
+    let mut checkers = Vec::new();
+    if checker {
+        let r = measure_linearizability(&LINEARIZABILITY)?;
+        if !args.json {
+            println!(
+                "{:<16} {:>12.0} ops/s checked   ({} operations over {} keys in {:.3}s, {})   {}",
+                r.name,
+                r.operations_per_sec,
+                r.operations,
+                r.keys,
+                r.wall_seconds,
+                if r.linearizable { "linearizable" } else { "NOT linearizable" },
+                LINEARIZABILITY.about
+            );
+        }
+        checkers.push(r);
+    }
     let rss = peak_rss_mb();
     if args.json {
-        println!("{}", serde_json::json!({ "workloads": results, "peak_rss_mb": rss }));
+        println!("{}", serde_json::json!({ "workloads": results, "checkers": checkers, "peak_rss_mb": rss }));
     } else if let Some(mb) = rss {
         println!("peak memory: {mb:.1} MB");
     }

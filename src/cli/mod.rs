@@ -1,6 +1,7 @@
 //! The `distlab` command line: one file per subcommand.
 
 pub mod bench;
+pub mod check;
 pub mod list;
 pub mod run;
 pub mod validate;
@@ -25,6 +26,8 @@ pub enum Command {
     Run(run::Args),
     /// Check scenario files without running them.
     Validate(validate::Args),
+    /// Run a scenario over many seeds and report the seeds that break an invariant.
+    Check(check::Args),
     /// Measure simulator speed on fixed workloads (tracing off).
     Bench(bench::Args),
 }
@@ -42,6 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::List(a) => list::run(a),
         Command::Run(a) => run::run(a),
         Command::Validate(a) => validate::run(a),
+        Command::Check(a) => check::run(a),
         Command::Bench(a) => bench::run(a),
     }
 }

@@ -29,6 +29,11 @@ pub trait Configure: Protocol<Params: Send + Sync> {
     const SUMMARY: &'static str;
     /// Validates the raw table into parameters, with positioned errors.
     fn configure(raw: Self::Raw, cx: &ParamContext<'_>) -> Result<Self::Params, ScenarioError>;
+    /// Whether, with these parameters, the protocol promises that client
+    /// histories are linearizable (then `distlab check` verifies it).
+    fn promises_linearizability(_params: &Self::Params) -> bool {
+        false
+    }
 }
 
 /// How to run a scenario.
@@ -70,6 +75,9 @@ pub trait ProtocolEntry: Sync {
     fn parse_params(&self, cx: &ParamContext<'_>) -> Result<Arc<dyn Any + Send + Sync>, ScenarioError>;
     /// Builds a run of `scenario`.
     fn build(&self, scenario: &Scenario, options: RunOptions) -> Box<dyn Driver>;
+    /// See [`Configure::promises_linearizability`]; `params` are the
+    /// parameters this protocol parsed.
+    fn promises_linearizability(&self, params: &(dyn Any + Send + Sync)) -> bool;
 }
 
 struct Entry<P, C>(PhantomData<fn() -> (P, C)>);
@@ -101,6 +109,9 @@ impl<P: Configure, C: Checker<P> + 'static> ProtocolEntry for Entry<P, C> {
             .map_err(|e| crate::scenario::error::from_toml(cx.file, cx.source, &e))?;
         let params = P::configure(table.protocol.unwrap_or_default(), cx)?;
         Ok(Arc::new(params))
+    }
+    fn promises_linearizability(&self, params: &(dyn Any + Send + Sync)) -> bool {
+        params.downcast_ref::<P::Params>().is_some_and(P::promises_linearizability)
     }
     fn build(&self, s: &Scenario, options: RunOptions) -> Box<dyn Driver> {
         let params: &P::Params = s.params.downcast_ref().expect("parameters were parsed by this protocol");

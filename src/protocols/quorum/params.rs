@@ -138,6 +138,15 @@ impl Configure for super::Quorum {
     type Raw = RawParams;
     const SUMMARY: &'static str = "every key on n replicas; reads wait for r replies, writes for w acks (one / quorum / all / local-quorum); read repair, sloppy quorum with hinted handoff";
 
+    /// ABD (Attiya, Bar-Noy & Dolev): with r + w > n every read quorum
+    /// meets every write quorum, and the write-back makes a read's value
+    /// safe before it is returned; client-side timestamps follow real time
+    /// (a write invoked after another completed has a greater version). A
+    /// sloppy quorum or a per-region quorum gives the overlap up.
+    fn promises_linearizability(p: &Params) -> bool {
+        p.r + p.w > p.n && p.write_back && !p.sloppy && !p.local && p.timestamps == super::Timestamps::Client
+    }
+
     fn configure(raw: RawParams, cx: &ParamContext<'_>) -> Result<Params, ScenarioError> {
         let nodes = cx.cluster.len();
         let n = raw.n.as_ref().map_or(nodes.min(3), |n| *n.get_ref());

@@ -1,0 +1,287 @@
+//! `distlab check FILE`: run a scenario over many seeds and report which
+//! break an invariant.
+//!
+//! Each seed is one run of the scenario with that seed — the same
+//! timeline, and the scenario's `[nemesis]` (if any) drawing a different
+//! fault schedule — with tracing off. A seed **fails** when one of the
+//! protocol's checks does not hold (except the checks the scenario itself
+//! expects to break: the lesson says they do), or when the protocol
+//! promises linearizability for these parameters and the history is not
+//! linearizable. Seeds run on every core; the result is the same whatever
+//! `--jobs` is, and `--shard I/N` checks only every N-th seed starting at
+//! the I-th, so a batch scheduler can spread one range over many machines.
+
+use super::Outcome;
+use crate::check::Expectation;
+use crate::check::linearizability::check_history;
+use crate::protocols::RunOptions;
+use crate::scenario::Scenario;
+use crate::sim::TraceLevel;
+use anyhow::{Context as _, bail};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A scenario file, or a lesson name such as `quorum/strict-quorum`.
+    pub file: PathBuf,
+    /// The seeds: `A..B` (B excluded) or `A..=B`.
+    #[arg(long, default_value = "0..100", value_parser = parse_seeds)]
+    pub seeds: Seeds,
+    /// Worker threads (default: every core).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Check only slice I of N (1-based): the seeds at positions I-1,
+    /// I-1+N, I-1+2N, ... of the range.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A half-open range of seeds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Seeds {
+    pub start: u64,
+    /// Excluded.
+    pub end: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Shard {
+    /// 1-based.
+    pub index: u64,
+    pub of: u64,
+}
+
+/// The most seeds one command checks.
+pub const MAX_SEEDS: u64 = 10_000_000;
+
+pub fn parse_seeds(s: &str) -> Result<Seeds, String> {
+    let bad = || format!("expected a seed range such as `0..1000` or `5..=9`, found `{s}`");
+    let (a, b, inclusive) = if let Some((a, b)) = s.split_once("..=") {
+        (a, b, true)
+    } else if let Some((a, b)) = s.split_once("..") {
+        (a, b, false)
+    } else {
+        return Err(bad());
+    };
+    let start: u64 = a.trim().parse().map_err(|_| bad())?;
+    let last: u64 = b.trim().parse().map_err(|_| bad())?;
+    let end = if inclusive { last.checked_add(1).ok_or_else(bad)? } else { last };
+    if end <= start {
+        return Err(format!("the seed range `{s}` is empty"));
+    }
+    if end - start > MAX_SEEDS {
+        return Err(format!("at most {MAX_SEEDS} seeds per command (use --shard to split a range)"));
+    }
+    Ok(Seeds { start, end })
+}
+
+pub fn parse_shard(s: &str) -> Result<Shard, String> {
+    let bad = || format!("expected a shard such as `1/4` (the first of four slices), found `{s}`");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let index: u64 = i.trim().parse().map_err(|_| bad())?;
+    let of: u64 = n.trim().parse().map_err(|_| bad())?;
+    if of == 0 || index == 0 || index > of {
+        return Err(format!("a shard is I/N with 1 <= I <= N, found `{s}`"));
+    }
+    Ok(Shard { index, of })
+}
+
+impl Seeds {
+    /// The seeds this shard checks, in order.
+    pub fn slice(&self, shard: Option<Shard>) -> Vec<u64> {
+        let (skip, step) = shard.map_or((0, 1), |s| (s.index - 1, s.of));
+        (self.start..self.end).skip(skip as usize).step_by(step as usize).collect()
+    }
+}
+
+/// Why one seed failed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Failure {
+    pub seed: u64,
+    /// The violated check (`linearizability` for the history check).
+    pub check: String,
+    pub detail: String,
+}
+
+/// What `check` found.
+#[derive(Debug, Serialize)]
+pub struct CheckSummary {
+    pub scenario: String,
+    pub protocol: &'static str,
+    pub seeds: Seeds,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+    pub checked: usize,
+    pub failed: usize,
+    /// Whether each history was also checked for linearizability.
+    pub linearizability: bool,
+    /// Every failing seed, in seed order.
+    pub failures: Vec<Failure>,
+}
+
+/// Runs one seed and returns why it failed, if it did.
+pub fn check_seed(scenario: &Scenario, seed: u64, linearizable: bool) -> Option<Failure> {
+    let options =
+        RunOptions { seed: Some(seed), trace: TraceLevel::Off, record_history: linearizable, checks: true };
+    let mut run = scenario.protocol.build(scenario, options);
+    run.run_until(scenario.duration);
+    let expected_to_break = |name: &str| {
+        scenario
+            .expectations
+            .iter()
+            .any(|e| matches!(e, Expectation::Check { name: n, holds: false } if n == name))
+    };
+    let report = run.report();
+    if let Some(v) = report.checks.iter().find(|v| !v.holds && !expected_to_break(v.name)) {
+        return Some(Failure { seed, check: v.name.to_string(), detail: v.detail.clone() });
+    }
+    if linearizable && let Some(v) = check_history(run.history()).violation {
+        return Some(Failure { seed, check: "linearizability".into(), detail: v.to_string() });
+    }
+    None
+}
+
+/// Checks every seed of `seeds` on `jobs` threads; results in seed order.
+pub fn check_seeds(
+    scenario: &Scenario,
+    seeds: &[u64],
+    jobs: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Vec<Option<Failure>> {
+    let linearizable = scenario.protocol.promises_linearizability(scenario.params.as_ref());
+    let results: Mutex<Vec<Option<Failure>>> = Mutex::new(vec![None; seeds.len()]);
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let failed = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&seed) = seeds.get(i) else { break };
+                    let outcome = check_seed(scenario, seed, linearizable);
+                    if outcome.is_some() {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    results.lock().expect("no worker panics while holding the lock")[i] = outcome;
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, failed.load(Ordering::Relaxed));
+                }
+            });
+        }
+    });
+    results.into_inner().expect("workers have finished")
+}
+
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    let scenario = super::load(&args.file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let seeds = args.seeds.slice(args.shard);
+    if seeds.is_empty() {
+        bail!(
+            "shard {}/{} of {}..{} holds no seeds",
+            args.shard.map_or(1, |s| s.index),
+            args.shard.map_or(1, |s| s.of),
+            args.seeds.start,
+            args.seeds.end
+        );
+    }
+    let jobs = match args.jobs {
+        Some(0) => bail!("--jobs must be at least 1"),
+        Some(j) => j,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let bar = (!args.json).then(|| {
+        let bar = indicatif::ProgressBar::new(seeds.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} seeds  {msg}  [{elapsed}, eta {eta}]",
+            )
+            .expect("a valid template"),
+        );
+        bar
+    });
+    let progress = |done: usize, failed: usize| {
+        if let Some(bar) = &bar {
+            bar.set_position(done as u64);
+            if failed > 0 {
+                bar.set_message(format!("{failed} failed"));
+            }
+        }
+    };
+    let results = check_seeds(&scenario, &seeds, jobs, &progress);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let failures: Vec<Failure> = results.into_iter().flatten().collect();
+    let summary = CheckSummary {
+        scenario: scenario.name.clone(),
+        protocol: scenario.protocol.name(),
+        seeds: args.seeds,
+        shard: args.shard,
+        checked: seeds.len(),
+        failed: failures.len(),
+        linearizability: scenario.protocol.promises_linearizability(scenario.params.as_ref()),
+        failures,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary).context("printing JSON")?);
+    } else {
+        print_human(&summary, &args.file);
+    }
+    Ok(if summary.failed == 0 { Outcome::Success } else { Outcome::ExpectationFailed })
+}
+
+fn print_human(s: &CheckSummary, file: &std::path::Path) {
+    let shard = s.shard.map(|sh| format!(", shard {}/{}", sh.index, sh.of)).unwrap_or_default();
+    println!("scenario: {} (protocol {})", s.scenario, s.protocol);
+    println!(
+        "seeds {}..{}{shard}: {} checked, {} failed{}",
+        s.seeds.start,
+        s.seeds.end,
+        s.checked,
+        s.failed,
+        if s.linearizability { " (histories also checked for linearizability)" } else { "" }
+    );
+    if let Some(f) = s.failures.first() {
+        println!("first failure: seed {}: `{}` does not hold: {}", f.seed, f.check, f.detail);
+        println!("replay it: distlab run {} --seed {}", file.display(), f.seed);
+        if s.failures.len() > 1 {
+            let more: Vec<String> = s.failures.iter().skip(1).take(20).map(|f| f.seed.to_string()).collect();
+            let ellipsis = if s.failures.len() > 21 { ", ..." } else { "" };
+            println!("other failing seeds: {}{ellipsis}", more.join(", "));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_ranges() {
+        assert_eq!(parse_seeds("0..100"), Ok(Seeds { start: 0, end: 100 }));
+        assert_eq!(parse_seeds("5..=9"), Ok(Seeds { start: 5, end: 10 }));
+        assert!(parse_seeds("9..5").unwrap_err().contains("empty"));
+        assert!(parse_seeds("abc").unwrap_err().contains("expected a seed range"));
+        assert!(parse_seeds("0..=18446744073709551615").is_err());
+        assert!(parse_seeds("0..100000000").unwrap_err().contains("--shard"));
+    }
+
+    #[test]
+    fn shards_cover_the_range_once() {
+        let seeds = Seeds { start: 10, end: 27 };
+        let mut all: Vec<u64> = (1..=4).flat_map(|i| seeds.slice(Some(Shard { index: i, of: 4 }))).collect();
+        all.sort();
+        assert_eq!(all, (10..27).collect::<Vec<_>>());
+        assert_eq!(seeds.slice(Some(Shard { index: 2, of: 4 })), vec![11, 15, 19, 23]);
+        assert!(parse_shard("0/4").is_err());
+        assert!(parse_shard("5/4").is_err());
+        assert!(parse_shard("1-4").is_err());
+        assert_eq!(parse_shard("3/4"), Ok(Shard { index: 3, of: 4 }));
+    }
+}
