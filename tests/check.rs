@@ -114,3 +114,73 @@ fn the_binary_exits_0_1_and_2() {
     assert_eq!(run(&dir.join("missing.toml"), &[]).status.code(), Some(2));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A failing seed shrinks to fewer faults, and the written file replays the
+/// failure: it loads, it breaks the same check, and `distlab run` on it
+/// meets its expectation that the check breaks.
+#[test]
+fn a_failing_seed_shrinks_to_a_replayable_scenario() {
+    let text = r#"# async primary-replica under a nemesis
+[scenario]
+name = "pr-nemesis"
+protocol = "primary-replica"
+duration = "3s"
+seed = 1
+
+[cluster]
+nodes = 3
+
+[protocol]
+mode = "async"
+
+[network]
+latency = "5ms"
+
+[[clients]]
+name = "w"
+processes = 2
+ops = 400
+interval = "5ms"
+read_fraction = 0.2
+keys = 2
+timeout = "200ms"
+
+[nemesis]
+faults = ["crash", "pause", "partition"]
+interval = "300ms"
+heal_after = "200ms"
+stop = "2500ms"
+"#;
+    let s = load_str("pr-nemesis.toml", text).unwrap();
+    let schedule = s.nemesis.as_ref().unwrap().schedule(1, 3, &s.clocks).len();
+    let shrunk = distlab::cli::shrink::shrink(&s, 1, false).expect("seed 1 fails");
+    assert!(shrunk.faults.len() < schedule, "{} of {schedule} faults kept", shrunk.faults.len());
+    assert_eq!(shrunk.failure.check, "no-stale-reads");
+
+    let dir = std::env::temp_dir().join(format!("distlab-shrink-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (file, out) = (dir.join("pr.toml"), dir.join("cx.toml"));
+    std::fs::write(&file, text).unwrap();
+    let bin = env!("CARGO_BIN_EXE_distlab");
+    let status = Command::new(bin)
+        .args([
+            "check",
+            file.to_str().unwrap(),
+            "--seeds",
+            "1..2",
+            "--save-counterexample",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(status.status.code(), Some(1), "{}", String::from_utf8_lossy(&status.stderr));
+    let saved = std::fs::read_to_string(&out).unwrap();
+    assert!(!saved.contains("[nemesis]"), "{saved}");
+    assert!(saved.contains("crash = \"n1\"") || saved.contains("pause = ") || saved.contains("partition = "));
+    assert!(saved.contains("note = ") && saved.contains("check = \"no-stale-reads\""), "{saved}");
+    let replay = Command::new(bin).args(["run", out.to_str().unwrap()]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&replay.stdout);
+    assert_eq!(replay.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("ok   no-stale-reads breaks"), "{stdout}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -16,7 +16,7 @@ use crate::check::Expectation;
 use crate::check::linearizability::check_history;
 use crate::protocols::RunOptions;
 use crate::scenario::Scenario;
-use crate::sim::TraceLevel;
+use crate::sim::{SimTime, TraceLevel};
 use anyhow::{Context as _, bail};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -40,6 +40,10 @@ pub struct Args {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Shrink the first failing seed and write it as a scenario file that
+    /// replays it (`distlab run OUT.toml`).
+    #[arg(long, value_name = "OUT.toml")]
+    pub save_counterexample: Option<PathBuf>,
 }
 
 /// A half-open range of seeds.
@@ -107,6 +111,9 @@ pub struct Failure {
     /// The violated check (`linearizability` for the history check).
     pub check: String,
     pub detail: String,
+    /// When the violation happened, if the check knows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<SimTime>,
 }
 
 /// What `check` found.
@@ -127,22 +134,37 @@ pub struct CheckSummary {
 
 /// Runs one seed and returns why it failed, if it did.
 pub fn check_seed(scenario: &Scenario, seed: u64, linearizable: bool) -> Option<Failure> {
+    first_failure(scenario, seed, linearizable, true)
+}
+
+/// The first check that does not hold in a run of `seed` (skipping, if
+/// `skip_expected`, the checks the scenario expects to break).
+pub fn first_failure(
+    scenario: &Scenario,
+    seed: u64,
+    linearizable: bool,
+    skip_expected: bool,
+) -> Option<Failure> {
     let options =
         RunOptions { seed: Some(seed), trace: TraceLevel::Off, record_history: linearizable, checks: true };
     let mut run = scenario.protocol.build(scenario, options);
     run.run_until(scenario.duration);
     let expected_to_break = |name: &str| {
-        scenario
-            .expectations
-            .iter()
-            .any(|e| matches!(e, Expectation::Check { name: n, holds: false } if n == name))
+        skip_expected
+            && scenario
+                .expectations
+                .iter()
+                .any(|e| matches!(e, Expectation::Check { name: n, holds: false } if n == name))
     };
     let report = run.report();
     if let Some(v) = report.checks.iter().find(|v| !v.holds && !expected_to_break(v.name)) {
-        return Some(Failure { seed, check: v.name.to_string(), detail: v.detail.clone() });
+        let at = v.first_violation.map(|a| a.time);
+        return Some(Failure { seed, check: v.name.to_string(), detail: v.detail.clone(), at });
     }
     if linearizable && let Some(v) = check_history(run.history()).violation {
-        return Some(Failure { seed, check: "linearizability".into(), detail: v.to_string() });
+        // Clear once the last of the stuck operations has completed.
+        let at = v.stuck.iter().filter_map(|o| o.completed).max();
+        return Some(Failure { seed, check: "linearizability".into(), detail: v.to_string(), at });
     }
     None
 }
@@ -233,7 +255,47 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     } else {
         print_human(&summary, &args.file);
     }
+    if let (Some(out), Some(first)) = (&args.save_counterexample, summary.failures.first()) {
+        save_counterexample(&scenario, &args.file, first.seed, out, args.json)?;
+    }
     Ok(if summary.failed == 0 { Outcome::Success } else { Outcome::ExpectationFailed })
+}
+
+/// Shrinks a failing seed, writes the scenario file, and confirms that the
+/// file reproduces the failure.
+fn save_counterexample(
+    scenario: &Scenario,
+    arg: &std::path::Path,
+    seed: u64,
+    out: &std::path::Path,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let linearizable = scenario.protocol.promises_linearizability(scenario.params.as_ref());
+    let shrunk = super::shrink::shrink(scenario, seed, linearizable)
+        .ok_or_else(|| anyhow::anyhow!("seed {seed} no longer fails"))?;
+    let path = super::resolve(arg);
+    let source = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let text = super::shrink::counterexample_file(scenario, &source, &shrunk, &arg.display().to_string());
+    std::fs::write(out, &text).with_context(|| format!("writing {}", out.display()))?;
+    let saved =
+        crate::scenario::load(out).map_err(|e| anyhow::anyhow!("the counterexample does not load: {e}"))?;
+    // The file expects the check to break: count it all the same.
+    let replay = first_failure(&saved, seed, linearizable, false);
+    if replay.as_ref().map(|f| &f.check) != Some(&shrunk.failure.check) {
+        bail!("{} was written but does not reproduce the failure", out.display());
+    }
+    if !quiet {
+        let kept = shrunk.faults.len();
+        let ops: u64 = shrunk.ops.iter().sum();
+        println!(
+            "shrunk seed {seed} to {kept} nemesis fault{} and {ops} operations ({} runs); wrote {}",
+            if kept == 1 { "" } else { "s" },
+            shrunk.runs,
+            out.display()
+        );
+        println!("replay it: distlab run {}", out.display());
+    }
+    Ok(())
 }
 
 fn print_human(s: &CheckSummary, file: &std::path::Path) {

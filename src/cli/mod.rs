@@ -4,6 +4,7 @@ pub mod bench;
 pub mod check;
 pub mod list;
 pub mod run;
+pub mod shrink;
 pub mod validate;
 
 use crate::scenario::{Scenario, ScenarioError, did_you_mean};
