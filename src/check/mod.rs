@@ -11,6 +11,7 @@
 pub mod expect;
 pub mod history;
 pub mod linearizability;
+pub mod models;
 
 pub use expect::{Expectation, ExpectationResult};
 pub use history::{History, HistoryEvent, HistoryKind};

@@ -109,6 +109,11 @@ pub fn full_report(run: &dyn Driver) -> Report {
         .filter_map(|o| o.completed.map(|(t, _)| t.since(o.invoked).as_micros()))
         .collect();
     latencies.sort_unstable();
+    let history = run.history();
+    report.metrics.insert("ryw_anomalies", crate::check::models::read_your_writes(history).len() as f64);
+    report
+        .metrics
+        .insert("monotonic_read_anomalies", crate::check::models::monotonic_reads(history).len() as f64);
     if !latencies.is_empty() {
         let mean = latencies.iter().sum::<u64>() as f64 / latencies.len() as f64;
         let p99 = latencies[(latencies.len() * 99).div_ceil(100) - 1];

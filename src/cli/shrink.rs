@@ -265,7 +265,10 @@ mod tests {
     fn rewrite_drops_the_nemesis_and_fixes_seed_and_ops() {
         let src = "[scenario]\nname = \"x\" # keep\n\n[[clients]]\nops = 100\n\n[nemesis]\nfaults = [\"crash\"]\n\n[[clients]]\nops = 7\n";
         let out = rewrite(src, 42, &[50, 3]);
-        assert_eq!(out, "[scenario]\nname = \"x\" # keep\n\nseed = 42\n[[clients]]\nops = 50\n\n[[clients]]\nops = 3\n");
+        assert_eq!(
+            out,
+            "[scenario]\nname = \"x\" # keep\n\nseed = 42\n[[clients]]\nops = 50\n\n[[clients]]\nops = 3\n"
+        );
         let out = rewrite("[scenario]\nseed = 1\nname = \"y\"\n[nemesis]\nstop = \"1s\"\n", 9, &[]);
         assert_eq!(out, "[scenario]\nseed = 9\nname = \"y\"\n");
         assert_eq!(rewrite("[scenario]\nname = \"z\"\n", 5, &[]), "[scenario]\nname = \"z\"\nseed = 5\n");

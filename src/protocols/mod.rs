@@ -62,6 +62,14 @@ pub const GENERIC_METRICS: &[(&str, &str)] = &[
     ("messages_duplicated", "messages the network duplicated"),
     ("latency_mean_ms", "mean client latency of operations that completed ok, invoke to reply"),
     ("latency_p99_ms", "99th percentile of that latency"),
+    (
+        "ryw_anomalies",
+        "key-value reads that returned something older than the same process's earlier write (read your writes)",
+    ),
+    (
+        "monotonic_read_anomalies",
+        "key-value reads that returned something older than the same process had read before (monotonic reads)",
+    ),
 ];
 
 /// A protocol as the rest of the program sees it.
