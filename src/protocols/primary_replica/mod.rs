@@ -811,7 +811,9 @@ impl PrimaryReplica {
             }
             Self::adopt_epoch(state, ctx, epoch, None);
         }
-        let up_to_date = (last_epoch, last_index) >= (state.last_epoch(), state.last_index());
+        let up_to_date = (last_epoch, last_index) >= (state.last_epoch(), state.last_index())
+            // The bug: forget the election restriction.
+            || ctx.params().bug == Some(params::Bug::VoteForStaleLog);
         let granted = epoch == state.epoch && state.voted_for.is_none_or(|v| v == candidate) && up_to_date;
         if granted {
             Self::adopt_epoch(state, ctx, epoch, Some(candidate));

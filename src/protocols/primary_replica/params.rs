@@ -25,8 +25,20 @@ pub enum Failover {
     Manual,
 }
 
+/// Deliberately broken variants, for exercises: find the bug with
+/// `distlab check` (see `scenarios/primary-replica/exercise-*.toml`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bug {
+    /// Replicas vote for any candidate of a newer epoch, without checking
+    /// that its log is at least as up to date as their own.
+    VoteForStaleLog,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Params {
+    /// A deliberate bug (exercises), or none.
+    pub bug: Option<Bug>,
     pub mode: Mode,
     /// How often the primary sends heartbeats.
     pub heartbeat: SimDuration,
@@ -72,6 +84,9 @@ pub struct RawParams {
     /// Default: the first node.
     #[serde(default)]
     pub initial_primary: Option<S<String>>,
+    /// A deliberately broken variant, for exercises.
+    #[serde(default)]
+    pub bug: Option<Bug>,
 }
 
 impl Configure for super::PrimaryReplica {
@@ -123,6 +138,7 @@ impl Configure for super::PrimaryReplica {
         let initial_primary =
             raw.initial_primary.as_ref().map(|n| cx.node(n)).transpose()?.unwrap_or(NodeId(0));
         Ok(Params {
+            bug: raw.bug,
             mode,
             heartbeat,
             failover_timeout,

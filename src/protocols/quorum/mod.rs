@@ -399,7 +399,11 @@ impl Quorum {
                 ctx.reply(c.client, ClientReply::ok(None, 0));
             }
             Phase::Read => {
-                let newest = c.replies.iter().filter_map(|r| r.1).max();
+                let newest = match ctx.params().bug {
+                    // The bug: trust whichever replica answered first.
+                    Some(params::Bug::FirstReplyWins) => c.replies.first().and_then(|r| r.1),
+                    None => c.replies.iter().filter_map(|r| r.1).max(),
+                };
                 if ctx.params().write_back && newest.is_some() {
                     // A new phase under a new request id and deadline, so no
                     // answer of the read phase can count for it.

@@ -31,8 +31,20 @@ pub enum Timestamps {
     Coordinator,
 }
 
+/// Deliberately broken variants, for exercises: find the bug with
+/// `distlab check` (see `scenarios/quorum/exercise-*.toml`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bug {
+    /// A read answers with the value of the first of its `r` replies
+    /// instead of the newest version among them.
+    FirstReplyWins,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Params {
+    /// A deliberate bug (exercises), or none.
+    pub bug: Option<Bug>,
     /// Who stamps versions.
     pub timestamps: Timestamps,
     /// Replicas per key.
@@ -126,6 +138,9 @@ pub struct RawParams {
     /// `client` (default) or `coordinator`.
     #[serde(default)]
     pub timestamps: Option<Timestamps>,
+    /// A deliberately broken variant, for exercises.
+    #[serde(default)]
+    pub bug: Option<Bug>,
 }
 
 fn ring_of(cluster: &Cluster) -> Vec<NodeId> {
@@ -234,6 +249,7 @@ impl Configure for super::Quorum {
             ));
         }
         Ok(Params {
+            bug: raw.bug,
             timestamps: raw.timestamps.unwrap_or(Timestamps::Client),
             n,
             r,
