@@ -383,6 +383,7 @@ mod tests {
             regions: vec!["r".into()],
         };
         let params = Params {
+            bug: None,
             mode: super::super::Mode::Sync,
             heartbeat: crate::sim::SimDuration::from_millis(50),
             failover_timeout: crate::sim::SimDuration::from_millis(300),
