@@ -166,7 +166,8 @@ pub enum Action {
 
 impl Action {
     /// The saga's steps, in order.
-    pub const STEPS: [Action; 4] = [Action::CreateOrder, Action::Charge, Action::Reserve, Action::ApproveOrder];
+    pub const STEPS: [Action; 4] =
+        [Action::CreateOrder, Action::Charge, Action::Reserve, Action::ApproveOrder];
 
     /// What undoes this step, if it can be undone. The reservation is the
     /// pivot and approval the retriable step after it: neither has one.
@@ -276,7 +277,9 @@ impl Reason {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum StepResult {
     /// Done; creating an order gives its number.
-    Done { order: Option<OrderNo> },
+    Done {
+        order: Option<OrderNo>,
+    },
     Failed(Reason),
 }
 
@@ -303,16 +306,46 @@ pub enum SagaOutcome {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Msg {
     // --- orchestrator → services: the steps ---
-    CreateOrder { key: u64, saga: SagaId, order: Order },
-    Charge { key: u64, saga: SagaId, customer: Key, amount: u64 },
-    Reserve { key: u64, saga: SagaId, item: Item, qty: u32 },
-    ApproveOrder { key: u64, saga: SagaId, order: OrderNo },
+    CreateOrder {
+        key: u64,
+        saga: SagaId,
+        order: Order,
+    },
+    Charge {
+        key: u64,
+        saga: SagaId,
+        customer: Key,
+        amount: u64,
+    },
+    Reserve {
+        key: u64,
+        saga: SagaId,
+        item: Item,
+        qty: u32,
+    },
+    ApproveOrder {
+        key: u64,
+        saga: SagaId,
+        order: OrderNo,
+    },
     // --- orchestrator → services: the compensations ---
-    CancelOrder { key: u64, saga: SagaId, order: OrderNo },
-    Refund { key: u64, saga: SagaId, customer: Key, amount: u64 },
+    CancelOrder {
+        key: u64,
+        saga: SagaId,
+        order: OrderNo,
+    },
+    Refund {
+        key: u64,
+        saga: SagaId,
+        customer: Key,
+        amount: u64,
+    },
     // --- service → orchestrator ---
     /// The result of the request with this key.
-    Reply { key: u64, result: StepResult },
+    Reply {
+        key: u64,
+        result: StepResult,
+    },
 }
 
 impl Msg {
@@ -395,6 +428,9 @@ pub struct Disk {
     pub stock: BTreeMap<Item, u64>,
     /// Processed idempotency keys and their results (idempotency on).
     pub processed: BTreeMap<u64, StepResult>,
+    // --- every node ---
+    /// Writes this disk has completed (see [`Observation`]).
+    pub writes: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -418,25 +454,80 @@ pub enum Effect {
     Reserved { item: Item, qty: u32 },
 }
 
+/// What nodes publish for the checker.
+///
+/// Durable facts (a log record, a service's effect) are published when
+/// the node makes them — in memory, with the disk write on its way — and
+/// name that write by its number (`write`: the node's `n`-th write since
+/// its disk was new). A write can be lost in a crash; it can also reach
+/// the disk while the node never hears of it (the node was paused, then
+/// crashed). So at every start a node says how many of its writes its disk
+/// holds (`Restarted`), and the checker forgets the facts of the writes
+/// that did not make it. Writes complete in order: what survives is a
+/// prefix.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Observation {
-    // --- the orchestrator, once the record is on its disk ---
-    SagaBegun { saga: SagaId, order: Order },
-    StepDone { saga: SagaId, step: Action },
-    StepFailed { saga: SagaId, step: Action, reason: Reason },
-    Compensated { saga: SagaId, compensation: Action },
-    /// The saga's last record is on disk.
-    SagaEnded { saga: SagaId, outcome: SagaOutcome },
+    // --- the orchestrator, as it writes the record ---
+    SagaBegun {
+        saga: SagaId,
+        order: Order,
+        write: u64,
+    },
+    StepDone {
+        saga: SagaId,
+        step: Action,
+        write: u64,
+    },
+    StepFailed {
+        saga: SagaId,
+        step: Action,
+        reason: Reason,
+        write: u64,
+    },
+    Compensated {
+        saga: SagaId,
+        compensation: Action,
+        write: u64,
+    },
+    /// The record just written ends the saga.
+    SagaEnded {
+        saga: SagaId,
+        outcome: SagaOutcome,
+        write: u64,
+    },
     /// A request went unanswered for `step_timeout` and was sent again.
-    Retried { saga: SagaId, action: Action },
+    Retried {
+        saga: SagaId,
+        action: Action,
+    },
     /// After a restart, an unfinished saga resumed from its log.
-    Resumed { saga: SagaId },
-    // --- the services, once the write is on disk ---
-    /// A request took effect.
-    Applied { saga: SagaId, action: Action, key: u64, effect: Effect },
-    /// A service answered; `repeat`: from its store of processed keys,
-    /// without executing anything.
-    Replied { saga: SagaId, action: Action, key: u64, result: StepResult, repeat: bool },
+    Resumed {
+        saga: SagaId,
+    },
+    // --- the services ---
+    /// A request took effect (as it is written to disk).
+    Applied {
+        saga: SagaId,
+        action: Action,
+        key: u64,
+        effect: Effect,
+        write: u64,
+    },
+    /// A service answered (once its disk had caught up); `repeat`: from
+    /// its store of processed keys, without executing anything.
+    Replied {
+        saga: SagaId,
+        action: Action,
+        key: u64,
+        result: StepResult,
+        repeat: bool,
+    },
+    // --- any node with a role ---
+    /// The node (re)started; its disk holds its first `writes_on_disk`
+    /// writes.
+    Restarted {
+        writes_on_disk: u64,
+    },
 }
 
 /// Answers owed once the disk has caught up with the writes before them.
@@ -486,7 +577,10 @@ enum Phase {
     /// A record is on its way to disk; the saga moves on once it is there.
     Logging,
     /// Waiting for a service to answer `action`.
-    Awaiting { action: Action, timer: TimerId },
+    Awaiting {
+        action: Action,
+        timer: TimerId,
+    },
     Ended(SagaOutcome),
 }
 
@@ -612,9 +706,10 @@ impl SagaRun {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Orchestrator {
     sagas: BTreeMap<SagaId, SagaRun>,
-    /// Sagas waiting for one of their records to reach the disk, with the
-    /// observation to publish then.
-    logging: DiskQueue<(SagaId, Observation)>,
+    /// Sagas waiting for one of their records to reach the disk.
+    logging: DiskQueue<SagaId>,
+    /// Writes issued since the disk was new.
+    writes: u64,
 }
 
 // ----- the services ---------------------------------------------------------
@@ -627,7 +722,6 @@ struct Answer {
     action: Action,
     key: u64,
     result: StepResult,
-    effect: Option<Effect>,
     repeat: bool,
 }
 
@@ -643,6 +737,8 @@ pub struct Service {
     start_balance: u64,
     start_stock: u64,
     answers: DiskQueue<Answer>,
+    /// Writes issued since the disk was new.
+    writes: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -657,7 +753,9 @@ type Ctx<'a, 'b> = &'a mut Context<'b, Saga>;
 
 impl Orchestrator {
     fn recover(ctx: Ctx, disk: &Disk) -> Orchestrator {
-        let mut o = Orchestrator { sagas: BTreeMap::new(), logging: DiskQueue::default() };
+        ctx.observe(Observation::Restarted { writes_on_disk: disk.writes });
+        let mut o =
+            Orchestrator { sagas: BTreeMap::new(), logging: DiskQueue::default(), writes: disk.writes };
         for (&saga, records) in &disk.saga_log {
             let Some(Record::Begin { order }) = records.first() else {
                 unreachable!("a saga's log starts with Begin");
@@ -705,15 +803,20 @@ impl Orchestrator {
         let run = self.sagas.get_mut(&saga).expect("logging a known saga");
         run.apply(&record);
         run.phase = Phase::Logging;
-        let observation = match record {
-            Record::Begin { order } => Observation::SagaBegun { saga, order },
-            Record::StepDone { step, .. } => Observation::StepDone { saga, step },
-            Record::StepFailed { step, reason } => Observation::StepFailed { saga, step, reason },
-            Record::Compensated { compensation } => Observation::Compensated { saga, compensation },
-        };
         let w = ctx.write(DiskWrite::Log { saga, record });
+        self.writes += 1;
+        let write = self.writes;
+        ctx.observe(match record {
+            Record::Begin { order } => Observation::SagaBegun { saga, order, write },
+            Record::StepDone { step, .. } => Observation::StepDone { saga, step, write },
+            Record::StepFailed { step, reason } => Observation::StepFailed { saga, step, reason, write },
+            Record::Compensated { compensation } => Observation::Compensated { saga, compensation, write },
+        });
+        if let Next::End(outcome) = run.next() {
+            ctx.observe(Observation::SagaEnded { saga, outcome, write });
+        }
         self.logging.issued(w);
-        let owed = self.logging.owe((saga, observation));
+        let owed = self.logging.owe(saga);
         debug_assert!(owed.is_none(), "a record just written is not on disk yet");
     }
 
@@ -731,7 +834,6 @@ impl Orchestrator {
             }
             Next::End(outcome) => {
                 run.phase = Phase::Ended(outcome);
-                ctx.observe(Observation::SagaEnded { saga, outcome });
                 if let Some(client) = run.client {
                     ctx.reply(client, client_reply(outcome));
                 }
@@ -757,7 +859,9 @@ impl Orchestrator {
             StepResult::Done { order } => Record::StepDone { step: action, order_no: order },
             StepResult::Failed(reason) => {
                 assert!(action.may_fail(), "{} cannot fail", action.name());
-                ctx.note(|| format!("saga {saga}: {} failed ({}); compensating", action.name(), reason.text()));
+                ctx.note(|| {
+                    format!("saga {saga}: {} failed ({}); compensating", action.name(), reason.text())
+                });
                 Record::StepFailed { step: action, reason }
             }
         };
@@ -778,9 +882,8 @@ impl Orchestrator {
     }
 
     fn on_persisted(&mut self, ctx: Ctx, w: WriteId) {
-        let due: Vec<(SagaId, Observation)> = self.logging.persisted(w).collect();
-        for (saga, observation) in due {
-            ctx.observe(observation);
+        let due: Vec<SagaId> = self.logging.persisted(w).collect();
+        for saga in due {
             self.advance(ctx, saga);
         }
     }
@@ -805,8 +908,10 @@ fn client_reply(outcome: SagaOutcome) -> ClientReply {
 
 impl Service {
     fn recover(ctx: Ctx, role: Role, disk: &Disk) -> Service {
+        ctx.observe(Observation::Restarted { writes_on_disk: disk.writes });
         let p = ctx.params();
         Service {
+            writes: disk.writes,
             role,
             orders: disk.orders.clone(),
             balances: disk.balances.clone(),
@@ -829,7 +934,7 @@ impl Service {
         let idempotent = ctx.params().idempotency;
         if idempotent && let Some(&result) = self.processed.get(&key) {
             ctx.note(|| format!("key {key} seen before: answering \"{result}\" again, executing nothing"));
-            return self.answer(ctx, Answer { to: from, saga, action, key, result, effect: None, repeat: true });
+            return self.answer(ctx, Answer { to: from, saga, action, key, result, repeat: true });
         }
         let (result, row, effect) = self.execute(ctx, &msg);
         let remember = idempotent.then(|| {
@@ -839,8 +944,12 @@ impl Service {
         if row.is_some() || remember.is_some() {
             let w = ctx.write(DiskWrite::Local { row, processed: remember });
             self.answers.issued(w);
+            self.writes += 1;
+            if let Some(effect) = effect {
+                ctx.observe(Observation::Applied { saga, action, key, effect, write: self.writes });
+            }
         }
-        self.answer(ctx, Answer { to: from, saga, action, key, result, effect, repeat: false });
+        self.answer(ctx, Answer { to: from, saga, action, key, result, repeat: false });
     }
 
     /// The local transaction: decides, and changes the row in memory.
@@ -897,7 +1006,11 @@ impl Service {
 
     /// Approving or cancelling: naturally idempotent — setting the status a
     /// second time changes nothing.
-    fn set_status(&mut self, order: OrderNo, status: OrderStatus) -> (StepResult, Option<Row>, Option<Effect>) {
+    fn set_status(
+        &mut self,
+        order: OrderNo,
+        status: OrderStatus,
+    ) -> (StepResult, Option<Row>, Option<Effect>) {
         let done = StepResult::Done { order: None };
         let Some(row) = self.orders.get_mut(&order) else {
             // The order's creation was answered only once on disk, so the
@@ -925,9 +1038,6 @@ impl Service {
     }
 
     fn send_answer(ctx: Ctx, a: Answer) {
-        if let Some(effect) = a.effect {
-            ctx.observe(Observation::Applied { saga: a.saga, action: a.action, key: a.key, effect });
-        }
         ctx.observe(Observation::Replied {
             saga: a.saga,
             action: a.action,
@@ -1007,6 +1117,7 @@ impl Protocol for Saga {
     }
 
     fn apply_write(disk: &mut Disk, write: &DiskWrite) {
+        disk.writes += 1;
         match *write {
             DiskWrite::Log { saga, record } => disk.saga_log.entry(saga).or_default().push(record),
             DiskWrite::Local { row, processed } => {
@@ -1053,7 +1164,9 @@ impl Protocol for Saga {
                 }
                 let ended = o.sagas.len() - running.len();
                 let s = v.section(format!("sagas ended ({ended}), latest"));
-                for (saga, run) in o.sagas.iter().rev().filter(|(_, r)| matches!(r.phase, Phase::Ended(_))).take(SHOWN) {
+                for (saga, run) in
+                    o.sagas.iter().rev().filter(|(_, r)| matches!(r.phase, Phase::Ended(_))).take(SHOWN)
+                {
                     s.row(format!("saga {saga}"), run.describe());
                 }
                 let s = v.section("saga log (disk), latest sagas");

@@ -137,9 +137,9 @@ fn rate(cx: &ParamContext<'_>, given: &Option<S<f64>>, name: &str) -> Result<Pro
     match given {
         None => Ok(Probability::NEVER),
         Some(p) if (0.0..=1.0).contains(p.get_ref()) => Ok(Probability::new(*p.get_ref())),
-        Some(p) => {
-            Err(cx.error(p.span(), format!("{name} must be a probability between 0 and 1, not {}", p.get_ref())))
-        }
+        Some(p) => Err(
+            cx.error(p.span(), format!("{name} must be a probability between 0 and 1, not {}", p.get_ref()))
+        ),
     }
 }
 
@@ -190,9 +190,10 @@ impl Configure for super::Saga {
                 }
             };
             if let Some((other, _, _)) = chosen.iter().find(|(_, n, _)| *n == node) {
-                let span = given.as_ref().map(|g| g.span()).or_else(|| {
-                    chosen.iter().find(|(o, _, _)| o == other).and_then(|c| c.2.clone())
-                });
+                let span = given
+                    .as_ref()
+                    .map(|g| g.span())
+                    .or_else(|| chosen.iter().find(|(o, _, _)| o == other).and_then(|c| c.2.clone()));
                 return Err(cx
                     .error(
                         span.unwrap_or(0..0),
