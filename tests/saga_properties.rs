@@ -95,7 +95,8 @@ proptest! {
 
     /// With idempotency on, under any schedule of crashes, restarts,
     /// pauses and isolations (of the orchestrator or any service), with
-    /// loss and duplication, random step failures and disk latency: every
+    /// loss and duplication, random step failures, disk latency and a
+    /// retention that outlives the outages: every
     /// check holds and, once the faults stop, every saga ends.
     #[test]
     fn idempotent_sagas_are_atomic_under_faults(
@@ -104,6 +105,8 @@ proptest! {
             "",
             "payment_fail_rate = 0.2",
             "inventory_fail_rate = 0.3\norder_fail_rate = 0.1",
+            // Keys, logs and orders expire, but outlive every outage.
+            "inventory_fail_rate = 0.3\nretention = \"2500ms\"",
         ]),
         network in prop::sample::select(vec!["", "duplicate = 0.2", "drop = 0.1\nduplicate = 0.1"]),
         disk_ms in prop::sample::select(vec![0u64, 2]),
@@ -265,6 +268,7 @@ fn parameter_errors_are_positioned() {
         ("4", "orchestrator = \"n2\"", "10:16", "order_service and orchestrator are both n2"),
         ("4", "inventory_fail_rate = 1.5", "10:23", "inventory_fail_rate must be a probability"),
         ("4", "step_timeout = \"0ms\"", "10:16", "step_timeout must be at least 1ms"),
+        ("4", "retention = \"50ms\"", "10:13", "retention (50ms) must be longer than step_timeout (100ms)"),
         ("4", "items = 0", "10:9", "items must be between 1 and"),
         ("4", "max_qty = 5000", "10:11", "max_qty must be between 1 and 1000"),
         ("4", "credit = -1", "10:10", "credit must be between 0 and"),

@@ -80,6 +80,17 @@
 //! again changes nothing — while charging, refunding, reserving and
 //! creating are not: they add or subtract, or make something new.
 //!
+//! # Retention
+//! Nothing is kept forever. A service forgets a processed key `retention`
+//! after storing it; the orchestrator forgets an ended saga `retention`
+//! after it ended; the order service archives an approved or cancelled
+//! order `retention` after it finished (the simulation drops archived
+//! orders: no saga touches them again). So a key must outlive every retry
+//! made with it: a request re-sent after its key expired is executed again
+//! (the `key-expiry` lesson), and a client retrying after its saga was
+//! forgotten begins it anew. The default, an hour, outlives every lesson;
+//! the benchmark keeps 1s, so memory stays bounded however long it runs.
+//!
 //! # What is durable
 //! - The orchestrator's **saga log**, per saga: `Begin { order }`, then
 //!   `StepDone { step, order_no }` or `StepFailed { step, reason }` for
@@ -90,8 +101,13 @@
 //!   records say which step comes next, and sending it again is harmless
 //!   because of its idempotency key. Which client waits for a saga is not
 //!   logged either: the client's retry finds the saga again.
-//! - Each service's table (orders; credit balances; stock) and, with
-//!   idempotency on, every processed key with its result.
+//! - Each service's table (orders, with the last order number given;
+//!   credit balances; stock) and, with idempotency on, every processed key
+//!   with its result and the number of the write that stored it.
+//! - On every node, how many writes the disk has completed. Observations of
+//!   durable facts name their write, and a restarted node publishes this
+//!   count, so the checker can forget what a crash lost (see
+//!   [`Observation`]).
 //!
 //! Why log every answer before acting on it: a decision the orchestrator
 //! acts on (go forward, or compensate) must survive its crash, or it might
@@ -112,16 +128,38 @@
 //! - `money-conserved`: charges − refunds = the amounts of completed sagas,
 //!   and units reserved = the quantities of completed sagas.
 //!
-//! All four hold with idempotency on, under any crashes, pauses,
-//! partitions, loss and duplication: sagas still running when the run ends
-//! are counted (`sagas_unfinished`), not judged. With idempotency off,
-//! duplication or retries break `applied-once`, `money-conserved` and
-//! `semantic-atomicity`.
+//! All four hold with idempotency on (and a retention longer than any
+//! outage), under any crashes, pauses, partitions, loss and duplication:
+//! sagas still running when the run ends are counted (`sagas_unfinished`),
+//! not judged; once the faults stop, every saga ends. With idempotency off,
+//! duplication, retries after a timeout, or an orchestrator's recovery
+//! break `applied-once`, `money-conserved` and `semantic-atomicity`.
+//! Nothing breaks `compensation-order` here — the orchestrator waits for
+//! each compensation before the next — so only the checker's unit tests
+//! show it firing.
 //!
 //! What sagas do *not* give: isolation. Between a charge and its refund,
 //! other sagas see the lower balance (and may be declined for it); a
 //! compensation is a new transaction that runs later, not an undo of the
 //! past.
+//!
+//! # Parameters (`[protocol]`)
+//! | parameter | default | meaning |
+//! | --- | --- | --- |
+//! | `orchestrator`, `order_service`, `payment_service`, `inventory_service` | `n1` .. `n4` | the node of each role (distinct; other nodes only redirect clients) |
+//! | `idempotency` | `true` | services remember processed keys |
+//! | `order_fail_rate`, `payment_fail_rate`, `inventory_fail_rate` | `0` | chance a step fails for no reason of credit or stock |
+//! | `step_timeout` | `100ms` | the orchestrator re-sends an unanswered request after this |
+//! | `retention` | `1h` | how long keys, ended sagas and finished orders are kept (longer than `step_timeout`) |
+//! | `credit` | `1000` | each customer's starting credit |
+//! | `stock` | `20` | each item's starting stock |
+//! | `items`, `max_qty`, `price` | `4`, `3`, `10` | the workload (below) |
+//!
+//! The workload ([`Protocol::next_operation`]) is orders only — a client's
+//! `read_fraction` does not apply: customer `c0 .. c{keys-1}` from the
+//! client's `keys`, an item from `items`, 1 ..= `max_qty` units, paying
+//! qty × `price`. Clients should target the orchestrator (`target =
+//! "primary"`, the default, finds it).
 //!
 //! Sources: Garcia-Molina & Salem, "Sagas" (SIGMOD 1987); Richardson,
 //! *Microservices Patterns* (2018), ch. 4 (orchestration; compensatable,
@@ -142,6 +180,7 @@ use crate::nodes::{
     NodeId, NodeView, Operation, Protocol, TimerId, WriteId, client,
 };
 use crate::sim::rng::RngStream;
+use crate::sim::time::SimDuration;
 use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -376,6 +415,38 @@ impl Message for Msg {
 pub enum Timer {
     /// No answer yet to `action` of `saga`: send it again.
     Retry { saga: SagaId, action: Action },
+    /// Time to forget what is older than `retention`.
+    Expire,
+}
+
+/// Things a node forgets once they are older than `retention`, oldest
+/// first, with the local time each was made. Volatile: after a restart,
+/// everything on disk counts as made at the restart.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+struct Expiry<T> {
+    queue: std::collections::VecDeque<(i64, T)>,
+}
+
+impl<T> Expiry<T> {
+    fn push(&mut self, now_us: i64, item: T) {
+        self.queue.push_back((now_us, item));
+    }
+    /// Items made at or before `cutoff_us`, oldest first.
+    fn due(&mut self, cutoff_us: i64) -> impl Iterator<Item = T> + '_ {
+        std::iter::from_fn(move || {
+            if self.queue.front().is_some_and(|(t, _)| *t <= cutoff_us) {
+                self.queue.pop_front().map(|(_, item)| item)
+            } else {
+                None
+            }
+        })
+    }
+}
+
+/// Sets the next `Expire` timer.
+fn arm_expiry(ctx: Ctx) {
+    let every = SimDuration((ctx.params().retention.0 / 4).max(1000));
+    ctx.set_timer(every, Timer::Expire);
 }
 
 /// One record of the saga log.
@@ -423,11 +494,16 @@ pub struct Disk {
     // --- orchestrator ---
     pub saga_log: BTreeMap<SagaId, Vec<Record>>,
     // --- services ---
+    /// Orders, until archived `retention` after they were approved or
+    /// cancelled.
     pub orders: BTreeMap<OrderNo, OrderRow>,
+    /// The last order number given.
+    pub last_order: OrderNo,
     pub balances: BTreeMap<Key, u64>,
     pub stock: BTreeMap<Item, u64>,
-    /// Processed idempotency keys and their results (idempotency on).
-    pub processed: BTreeMap<u64, StepResult>,
+    /// Processed idempotency keys (idempotency on): the result, and the
+    /// number of the write that stored it (keys expire by it).
+    pub processed: BTreeMap<u64, (StepResult, u64)>,
     // --- every node ---
     /// Writes this disk has completed (see [`Observation`]).
     pub writes: u64,
@@ -441,6 +517,13 @@ pub enum DiskWrite {
     /// with idempotency on, the key with its result — one write, so a crash
     /// keeps both or neither.
     Local { row: Option<Row>, processed: Option<(u64, StepResult)> },
+    /// Retention: forget the keys stored by writes up to this one.
+    ForgetKeys { through_write: u64 },
+    /// Retention: forget an ended saga's log.
+    ForgetSaga { saga: SagaId },
+    /// Retention: move finished orders to the archive (which the
+    /// simulation does not keep: no saga touches them again).
+    ArchiveOrders { orders: Vec<OrderNo> },
 }
 
 /// What a service's request changed, as the checker sees it.
@@ -710,6 +793,8 @@ pub struct Orchestrator {
     logging: DiskQueue<SagaId>,
     /// Writes issued since the disk was new.
     writes: u64,
+    /// Ended sagas, to forget after `retention`.
+    ended: Expiry<SagaId>,
 }
 
 // ----- the services ---------------------------------------------------------
@@ -730,9 +815,14 @@ struct Answer {
 pub struct Service {
     role: Role,
     orders: BTreeMap<OrderNo, OrderRow>,
+    last_order: OrderNo,
+    /// Approved or cancelled orders, to archive after `retention`.
+    finished_orders: Expiry<OrderNo>,
     balances: BTreeMap<Key, u64>,
     stock: BTreeMap<Item, u64>,
-    processed: BTreeMap<u64, StepResult>,
+    processed: BTreeMap<u64, (StepResult, u64)>,
+    /// Writes that stored keys, to forget after `retention`.
+    stored_keys: Expiry<u64>,
     /// Untouched rows hold these (`credit`, `stock`).
     start_balance: u64,
     start_stock: u64,
@@ -754,8 +844,14 @@ type Ctx<'a, 'b> = &'a mut Context<'b, Saga>;
 impl Orchestrator {
     fn recover(ctx: Ctx, disk: &Disk) -> Orchestrator {
         ctx.observe(Observation::Restarted { writes_on_disk: disk.writes });
-        let mut o =
-            Orchestrator { sagas: BTreeMap::new(), logging: DiskQueue::default(), writes: disk.writes };
+        let mut o = Orchestrator {
+            sagas: BTreeMap::new(),
+            logging: DiskQueue::default(),
+            writes: disk.writes,
+            ended: Expiry::default(),
+        };
+        arm_expiry(ctx);
+        let now = ctx.local_time_us();
         for (&saga, records) in &disk.saga_log {
             let Some(Record::Begin { order }) = records.first() else {
                 unreachable!("a saga's log starts with Begin");
@@ -765,7 +861,10 @@ impl Orchestrator {
                 run.apply(r);
             }
             match run.next() {
-                Next::End(outcome) => run.phase = Phase::Ended(outcome),
+                Next::End(outcome) => {
+                    run.phase = Phase::Ended(outcome);
+                    o.ended.push(now, saga);
+                }
                 Next::Send(_) => ctx.observe(Observation::Resumed { saga }),
             }
             o.sagas.insert(saga, run);
@@ -834,6 +933,7 @@ impl Orchestrator {
             }
             Next::End(outcome) => {
                 run.phase = Phase::Ended(outcome);
+                self.ended.push(ctx.local_time_us(), saga);
                 if let Some(client) = run.client {
                     ctx.reply(client, client_reply(outcome));
                 }
@@ -887,6 +987,19 @@ impl Orchestrator {
             self.advance(ctx, saga);
         }
     }
+
+    /// Retention: forgets sagas that ended more than `retention` ago. A
+    /// client's retry after that would begin the saga anew.
+    fn expire(&mut self, ctx: Ctx) {
+        arm_expiry(ctx);
+        let cutoff = ctx.local_time_us() - ctx.params().retention.as_micros() as i64;
+        let old: Vec<SagaId> = self.ended.due(cutoff).collect();
+        for saga in old {
+            self.sagas.remove(&saga);
+            ctx.write(DiskWrite::ForgetSaga { saga });
+            self.writes += 1;
+        }
+    }
 }
 
 fn service_node(ctx: &Context<'_, Saga>, action: Action) -> NodeId {
@@ -909,14 +1022,27 @@ fn client_reply(outcome: SagaOutcome) -> ClientReply {
 impl Service {
     fn recover(ctx: Ctx, role: Role, disk: &Disk) -> Service {
         ctx.observe(Observation::Restarted { writes_on_disk: disk.writes });
+        arm_expiry(ctx);
+        let now = ctx.local_time_us();
+        let mut stored_keys = Expiry::default();
+        stored_keys.push(now, disk.writes);
+        let mut finished_orders = Expiry::default();
+        for (&no, row) in &disk.orders {
+            if row.status != OrderStatus::Pending {
+                finished_orders.push(now, no);
+            }
+        }
         let p = ctx.params();
         Service {
             writes: disk.writes,
             role,
             orders: disk.orders.clone(),
+            last_order: disk.last_order,
+            finished_orders,
             balances: disk.balances.clone(),
             stock: disk.stock.clone(),
             processed: disk.processed.clone(),
+            stored_keys,
             start_balance: p.credit,
             start_stock: p.stock,
             answers: DiskQueue::default(),
@@ -932,19 +1058,20 @@ impl Service {
             return;
         }
         let idempotent = ctx.params().idempotency;
-        if idempotent && let Some(&result) = self.processed.get(&key) {
+        if idempotent && let Some(&(result, _)) = self.processed.get(&key) {
             ctx.note(|| format!("key {key} seen before: answering \"{result}\" again, executing nothing"));
             return self.answer(ctx, Answer { to: from, saga, action, key, result, repeat: true });
         }
         let (result, row, effect) = self.execute(ctx, &msg);
-        let remember = idempotent.then(|| {
-            self.processed.insert(key, result);
-            (key, result)
-        });
-        if row.is_some() || remember.is_some() {
+        if row.is_some() || idempotent {
+            let remember = idempotent.then_some((key, result));
             let w = ctx.write(DiskWrite::Local { row, processed: remember });
             self.answers.issued(w);
             self.writes += 1;
+            if idempotent {
+                self.processed.insert(key, (result, self.writes));
+                self.stored_keys.push(ctx.local_time_us(), self.writes);
+            }
             if let Some(effect) = effect {
                 ctx.observe(Observation::Applied { saga, action, key, effect, write: self.writes });
             }
@@ -962,14 +1089,15 @@ impl Service {
                 if ctx.rng().chance(p.order_fail_rate) {
                     return (StepResult::Failed(Reason::OrderRejected), None, None);
                 }
-                let no = self.orders.last_key_value().map_or(1, |(n, _)| n + 1);
+                self.last_order += 1;
+                let no = self.last_order;
                 let row = OrderRow { saga, order, status: OrderStatus::Pending };
                 self.orders.insert(no, row);
                 let effect = Effect::OrderCreated { order: no };
                 (StepResult::Done { order: Some(no) }, Some(Row::Order(no, row)), Some(effect))
             }
-            Msg::ApproveOrder { order, .. } => self.set_status(order, OrderStatus::Approved),
-            Msg::CancelOrder { order, .. } => self.set_status(order, OrderStatus::Cancelled),
+            Msg::ApproveOrder { order, .. } => self.set_status(ctx, order, OrderStatus::Approved),
+            Msg::CancelOrder { order, .. } => self.set_status(ctx, order, OrderStatus::Cancelled),
             Msg::Charge { customer, amount, .. } => {
                 let balance = self.balances.get(&customer).copied().unwrap_or(self.start_balance);
                 if balance < amount {
@@ -1008,14 +1136,16 @@ impl Service {
     /// second time changes nothing.
     fn set_status(
         &mut self,
+        ctx: Ctx,
         order: OrderNo,
         status: OrderStatus,
     ) -> (StepResult, Option<Row>, Option<Effect>) {
         let done = StepResult::Done { order: None };
         let Some(row) = self.orders.get_mut(&order) else {
             // The order's creation was answered only once on disk, so the
-            // order service has it.
-            debug_assert!(false, "order {order} is unknown");
+            // order is here, or finished and archived: this is a copy that
+            // arrived more than `retention` late.
+            ctx.note(|| format!("order {order} is archived: nothing to do"));
             return (done, None, None);
         };
         if row.status == status {
@@ -1023,6 +1153,7 @@ impl Service {
         }
         debug_assert_eq!(row.status, OrderStatus::Pending, "a saga never both approves and cancels an order");
         row.status = status;
+        self.finished_orders.push(ctx.local_time_us(), order);
         let effect = match status {
             OrderStatus::Approved => Effect::OrderApproved { order },
             _ => Effect::OrderCancelled { order },
@@ -1052,6 +1183,28 @@ impl Service {
         let due: Vec<Answer> = self.answers.persisted(w).collect();
         for a in due {
             Self::send_answer(ctx, a);
+        }
+    }
+
+    /// Retention: forgets the keys stored more than `retention` ago. A
+    /// request repeating one after that is executed again.
+    fn expire(&mut self, ctx: Ctx) {
+        arm_expiry(ctx);
+        let cutoff = ctx.local_time_us() - ctx.params().retention.as_micros() as i64;
+        let orders: Vec<OrderNo> = self.finished_orders.due(cutoff).collect();
+        if !orders.is_empty() {
+            for no in &orders {
+                self.orders.remove(no);
+            }
+            ctx.write(DiskWrite::ArchiveOrders { orders });
+            self.writes += 1;
+        }
+        let Some(through_write) = self.stored_keys.due(cutoff).last() else { return };
+        let before = self.processed.len();
+        self.processed.retain(|_, (_, w)| *w > through_write);
+        if self.processed.len() < before {
+            ctx.write(DiskWrite::ForgetKeys { through_write });
+            self.writes += 1;
         }
     }
 }
@@ -1089,7 +1242,9 @@ impl Protocol for Saga {
     fn on_timer(state: &mut State, ctx: &mut Context<'_, Self>, timer: Timer) {
         match (state, timer) {
             (State::Orchestrator(o), Timer::Retry { saga, action }) => o.on_retry(ctx, saga, action),
-            _ => unreachable!("only the orchestrator sets timers"),
+            (State::Orchestrator(o), Timer::Expire) => o.expire(ctx),
+            (State::Service(s), Timer::Expire) => s.expire(ctx),
+            _ => {}
         }
     }
 
@@ -1120,10 +1275,20 @@ impl Protocol for Saga {
         disk.writes += 1;
         match *write {
             DiskWrite::Log { saga, record } => disk.saga_log.entry(saga).or_default().push(record),
+            DiskWrite::ForgetSaga { saga } => {
+                disk.saga_log.remove(&saga);
+            }
+            DiskWrite::ForgetKeys { through_write } => disk.processed.retain(|_, (_, w)| *w > through_write),
+            DiskWrite::ArchiveOrders { ref orders } => {
+                for no in orders {
+                    disk.orders.remove(no);
+                }
+            }
             DiskWrite::Local { row, processed } => {
                 match row {
                     Some(Row::Order(no, order)) => {
                         disk.orders.insert(no, order);
+                        disk.last_order = disk.last_order.max(no);
                     }
                     Some(Row::Balance(customer, balance)) => {
                         disk.balances.insert(customer, balance);
@@ -1134,7 +1299,7 @@ impl Protocol for Saga {
                     None => {}
                 }
                 if let Some((key, result)) = processed {
-                    disk.processed.insert(key, result);
+                    disk.processed.insert(key, (result, disk.writes));
                 }
             }
         }

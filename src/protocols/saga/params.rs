@@ -31,6 +31,9 @@ pub struct Params {
     /// How long the orchestrator waits for a service's answer before
     /// sending the same request again (same idempotency key).
     pub step_timeout: SimDuration,
+    /// How long services keep processed idempotency keys, and the
+    /// orchestrator the log of an ended saga.
+    pub retention: SimDuration,
     /// Workload: items are `item0 .. item{items-1}`.
     pub items: u32,
     /// Workload: an order is for 1 ..= `max_qty` units.
@@ -116,6 +119,9 @@ pub struct RawParams {
     /// Default 100ms.
     #[serde(default)]
     pub step_timeout: Option<S<String>>,
+    /// Default 1h.
+    #[serde(default)]
+    pub retention: Option<S<String>>,
     /// Default 4.
     #[serde(default)]
     pub items: Option<S<i64>>,
@@ -214,6 +220,23 @@ impl Configure for super::Saga {
                 .error(raw.step_timeout.as_ref().expect("given").span(), "step_timeout must be at least 1ms")
                 .with_help("the orchestrator re-sends an unanswered request every step_timeout"));
         }
+        let retention = raw
+            .retention
+            .as_ref()
+            .map(|d| cx.duration(d))
+            .transpose()?
+            .unwrap_or(SimDuration::from_secs(3600));
+        if retention <= step_timeout {
+            let span = raw.retention.as_ref().or(raw.step_timeout.as_ref()).map_or(0..0, |d| d.span());
+            return Err(cx
+                .error(
+                    span,
+                    format!("retention ({retention}) must be longer than step_timeout ({step_timeout})"),
+                )
+                .with_help(
+                    "a service must remember a key for longer than the orchestrator keeps re-sending it",
+                ));
+        }
         let items = count(cx, &raw.items, "items", 1..=MAX_ITEMS, 4)?;
         let max_qty = count(cx, &raw.max_qty, "max_qty", 1..=MAX_QTY, 3)?;
         let price = count(cx, &raw.price, "price", 1..=MAX_PRICE, 10)?;
@@ -229,6 +252,7 @@ impl Configure for super::Saga {
             payment_fail_rate: rate(cx, &raw.payment_fail_rate, "payment_fail_rate")?,
             inventory_fail_rate: rate(cx, &raw.inventory_fail_rate, "inventory_fail_rate")?,
             step_timeout,
+            retention,
             items: items as u32,
             max_qty: max_qty as u32,
             price: price as u64,
