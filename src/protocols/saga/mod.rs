@@ -53,10 +53,10 @@
 //!    Compensations cannot fail; they are retried until done.
 //! 5. *End.* When the last step's (or compensation's) record is on disk the
 //!    saga has ended: the client is told ok (completed), or fail with
-//!    "compensated: <reason>" — the order certainly did not happen, and
+//!    `"compensated: <reason>"` — the order certainly did not happen, and
 //!    will not.
 //! 6. *Recovery.* A restarted orchestrator reads its saga log, rebuilds
-//!    every saga's position by replaying its records ([`SagaRun::apply`],
+//!    every saga's position by replaying its records (`SagaRun::apply`,
 //!    the same code that advances a saga live), and resumes every
 //!    unfinished saga by sending its current step or compensation again,
 //!    with the same idempotency key.
