@@ -118,6 +118,31 @@ target = "random"
 timeout = "1s"
 "#,
     },
+    Workload {
+        name: "saga",
+        about: "orchestrator + 3 services, idempotency keys kept 1s, 16 closed-loop clients placing orders, 1ms constant latency",
+        scenario: r#"
+[scenario]
+name = "bench-saga"
+protocol = "saga"
+duration = "50s"
+[cluster]
+nodes = 4
+[protocol]
+items = 64
+credit = 1000000000000000
+stock = 1000000000000
+retention = "1s"
+[network]
+latency = "1ms"
+[[clients]]
+processes = 16
+ops = 10000000
+interval = "0"
+keys = 64
+timeout = "1s"
+"#,
+    },
 ];
 
 #[derive(Debug, Serialize)]

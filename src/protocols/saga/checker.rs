@@ -1,0 +1,737 @@
+//! The checks of the saga.
+//!
+//! The checker follows what the orchestrator *logged* (a record, as it is
+//! written), what the services *did* (an `Applied` effect, as it is
+//! written) and what clients were told (the history; a saga is named by
+//! its client's operation id, which is the request's idempotency key). A
+//! node that restarts says how many of its writes its disk kept, and the
+//! checker forgets the facts of the writes a crash lost (see
+//! [`Observation`]). The verdicts are reached over the facts that
+//! survive, so they are computed when the report is asked for.
+//!
+//! It judges the services' effects, not the orchestrator's word for them:
+//! a saga the orchestrator calls completed but whose customer was charged
+//! twice is not atomic. Sagas still running when the run ends are counted
+//! (`sagas_unfinished`), not judged: their effects are legitimately
+//! partial.
+
+use super::{Action, Effect, Observation, Order, OrderNo, Params, Saga, SagaId, SagaOutcome};
+use crate::check::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
+use crate::nodes::{Cluster, NodeId, Operation};
+use crate::sim::time::SimTime;
+use std::collections::BTreeMap;
+
+/// Which write of which node a fact depends on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Written {
+    node: NodeId,
+    write: u64,
+}
+
+impl Written {
+    /// Whether the fact was lost when `node` restarted with
+    /// `writes_on_disk` writes on its disk.
+    fn lost(&self, node: NodeId, writes_on_disk: u64) -> bool {
+        self.node == node && self.write > writes_on_disk
+    }
+}
+
+/// One effect a service applied for a saga.
+#[derive(Clone, Copy, Debug)]
+struct Applied {
+    action: Action,
+    effect: Effect,
+    at: At,
+    written: Written,
+}
+
+/// What the checker knows of one saga.
+#[derive(Clone, Debug, Default)]
+struct SagaFacts {
+    /// From `SagaBegun`: the saga's input, and when it began.
+    begun: Option<(Order, At, Written)>,
+    /// Steps and compensations the orchestrator logged, in order.
+    steps: Vec<(Action, Written)>,
+    compensations: Vec<(Action, Written)>,
+    ended: Option<(SagaOutcome, At, Written)>,
+    /// Every effect the services applied for this saga, in order.
+    effects: Vec<Applied>,
+    /// What the client was told: ok (`true`) or fail (`false`).
+    told: Option<(bool, At)>,
+}
+
+impl SagaFacts {
+    fn forget_lost(&mut self, node: NodeId, writes_on_disk: u64) {
+        let lost = |w: &Written| w.lost(node, writes_on_disk);
+        if self.begun.is_some_and(|b| lost(&b.2)) {
+            self.begun = None;
+        }
+        if self.ended.is_some_and(|e| lost(&e.2)) {
+            self.ended = None;
+        }
+        self.steps.retain(|s| !lost(&s.1));
+        self.compensations.retain(|c| !lost(&c.1));
+        self.effects.retain(|e| !lost(&e.written));
+    }
+
+    fn order(&self) -> Option<Order> {
+        self.begun.map(|b| b.0)
+    }
+
+    fn logged(list: &[(Action, Written)]) -> Vec<Action> {
+        list.iter().map(|l| l.0).collect()
+    }
+
+    /// When `action` first took effect.
+    fn first_effect(&self, action: Action) -> Option<At> {
+        self.effects.iter().find(|e| e.action == action).map(|e| e.at)
+    }
+
+    /// Money charged minus refunded, and units reserved, for this saga.
+    fn net(&self) -> (i128, i128) {
+        let mut money = 0i128;
+        let mut units = 0i128;
+        for e in &self.effects {
+            match e.effect {
+                Effect::Charged { amount, .. } => money += amount as i128,
+                Effect::Refunded { amount, .. } => money -= amount as i128,
+                Effect::Reserved { qty, .. } => units += qty as i128,
+                _ => {}
+            }
+        }
+        (money, units)
+    }
+
+    /// Each order created for this saga, with whether it was approved and
+    /// whether it was cancelled.
+    fn orders(&self) -> BTreeMap<OrderNo, (bool, bool)> {
+        let mut orders: BTreeMap<OrderNo, (bool, bool)> = BTreeMap::new();
+        for e in &self.effects {
+            match e.effect {
+                Effect::OrderCreated { order } => {
+                    orders.entry(order).or_default();
+                }
+                Effect::OrderApproved { order } => orders.entry(order).or_default().0 = true,
+                Effect::OrderCancelled { order } => orders.entry(order).or_default().1 = true,
+                _ => {}
+            }
+        }
+        orders
+    }
+
+    /// Orders created for this saga that are neither approved nor
+    /// cancelled.
+    fn orphans(&self) -> usize {
+        self.orders().values().filter(|(approved, cancelled)| !approved && !cancelled).count()
+    }
+
+    /// The effects that repeat an action that had already taken effect.
+    fn duplicates(&self) -> impl Iterator<Item = (usize, &Applied)> {
+        self.effects.iter().enumerate().filter_map(|(i, e)| {
+            let before = self.effects[..i].iter().filter(|p| p.action == e.action).count();
+            (before > 0).then_some((before + 1, e))
+        })
+    }
+
+    /// The first compensation that took effect out of order, if one did:
+    /// its step must have taken effect before it, and every compensated
+    /// step completed after that step must be compensated before it.
+    fn misordered(&self) -> Option<(At, String)> {
+        let mut comps: Vec<(At, Action)> = [Action::CancelOrder, Action::Refund]
+            .into_iter()
+            .filter_map(|c| self.first_effect(c).map(|at| (at, c)))
+            .collect();
+        comps.sort();
+        for (at, comp) in comps {
+            let step =
+                Action::STEPS.into_iter().find(|s| s.compensation() == Some(comp)).expect("a compensation");
+            let Some(step_at) = self.first_effect(step).filter(|t| *t < at) else {
+                return Some((at, format!("{} took effect, but {} had not", comp.name(), step.name())));
+            };
+            for later in Action::STEPS {
+                let Some(later_comp) = later.compensation() else { continue };
+                if later == step || self.first_effect(later).is_none_or(|t| t < step_at) {
+                    continue;
+                }
+                if self.first_effect(later_comp).is_none_or(|t| t > at) {
+                    return Some((
+                        at,
+                        format!(
+                            "{} took effect before {}, though {} was completed after {}",
+                            comp.name(),
+                            later_comp.name(),
+                            later.name(),
+                            step.name()
+                        ),
+                    ));
+                }
+            }
+        }
+        None
+    }
+
+    /// Why this ended saga is not atomic, if it is not.
+    fn atomicity_violation(&self, saga: SagaId) -> Option<String> {
+        let (outcome, _, _) = self.ended?;
+        let Some(order) = self.order() else {
+            return Some(format!("saga {saga} ended but never began"));
+        };
+        let (money, units) = self.net();
+        let orders = self.orders();
+        let steps = Self::logged(&self.steps);
+        let compensations = Self::logged(&self.compensations);
+        match outcome {
+            SagaOutcome::Completed => {
+                if steps != Action::STEPS || !compensations.is_empty() {
+                    return Some(format!(
+                        "saga {saga} completed with steps {steps:?} and compensations {compensations:?} logged"
+                    ));
+                }
+                if orders.len() != 1 || orders.values().any(|&(approved, cancelled)| !approved || cancelled) {
+                    return Some(format!(
+                        "saga {saga} completed, but its orders are {} (one approved order expected)",
+                        describe_orders(&orders)
+                    ));
+                }
+                if money != order.amount as i128 {
+                    return Some(format!(
+                        "saga {saga} completed, but c{} was charged a net {money} for an order of {}",
+                        order.customer, order.amount
+                    ));
+                }
+                if units != order.qty as i128 {
+                    return Some(format!(
+                        "saga {saga} completed, but {units} units of item{} were reserved for an order of {}",
+                        order.item, order.qty
+                    ));
+                }
+            }
+            SagaOutcome::Compensated(reason) => {
+                let mut owed: Vec<Action> =
+                    Action::STEPS[..steps.len()].iter().filter_map(|s| s.compensation()).collect();
+                let mut ran = compensations.clone();
+                owed.sort();
+                ran.sort();
+                if owed != ran {
+                    return Some(format!(
+                        "saga {saga} ended compensated ({}) after steps {steps:?}, but ran compensations {compensations:?}",
+                        reason.text(),
+                    ));
+                }
+                if orders.values().any(|&(_, cancelled)| !cancelled) {
+                    return Some(format!(
+                        "saga {saga} was compensated, but its orders are {}",
+                        describe_orders(&orders)
+                    ));
+                }
+                if money != 0 {
+                    return Some(format!(
+                        "saga {saga} was compensated, but c{} was charged a net {money}",
+                        order.customer
+                    ));
+                }
+                if units != 0 {
+                    return Some(format!(
+                        "saga {saga} was compensated, but {units} units of item{} stay reserved",
+                        order.item
+                    ));
+                }
+            }
+        }
+        match (self.told, outcome) {
+            (Some((true, _)), SagaOutcome::Compensated(_)) => {
+                Some(format!("saga {saga} was compensated, but its client was told ok"))
+            }
+            (Some((false, _)), SagaOutcome::Completed) => {
+                Some(format!("saga {saga} completed, but its client was told it failed"))
+            }
+            _ => None,
+        }
+    }
+
+    /// When this saga's story was last added to.
+    fn last_at(&self) -> Option<At> {
+        let effects = self.effects.iter().map(|e| e.at);
+        self.ended.map(|e| e.1).into_iter().chain(effects).chain(self.told.map(|t| t.1)).max()
+    }
+}
+
+fn describe_orders(orders: &BTreeMap<OrderNo, (bool, bool)>) -> String {
+    if orders.is_empty() {
+        return "none".into();
+    }
+    let each: Vec<String> = orders
+        .iter()
+        .map(|(no, (approved, cancelled))| {
+            let status = match (approved, cancelled) {
+                (false, false) => "pending",
+                (true, false) => "approved",
+                (false, true) => "cancelled",
+                (true, true) => "approved and cancelled",
+            };
+            format!("order {no} {status}")
+        })
+        .collect();
+    each.join(", ")
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SagaChecker {
+    sagas: BTreeMap<SagaId, SagaFacts>,
+    retries: u64,
+    suppressed: u64,
+    resumed: u64,
+}
+
+impl SagaChecker {
+    fn facts(&mut self, saga: SagaId) -> &mut SagaFacts {
+        self.sagas.entry(saga).or_default()
+    }
+}
+
+impl Checker<Saga> for SagaChecker {
+    const CHECKS: &'static [(&'static str, &'static str)] = &[
+        (
+            "semantic-atomicity",
+            "every saga that ended did all its steps (one approved order, charged and reserved once) or compensated every completed step (orders cancelled, charges refunded, nothing reserved), and its client was told which",
+        ),
+        ("applied-once", "no action of a saga (charge, refund, reserve, create, ...) takes effect twice"),
+        (
+            "compensation-order",
+            "compensations take effect in the reverse order of the steps they undo, each after its step",
+        ),
+        (
+            "money-conserved",
+            "over the sagas that ended: charges − refunds = the amounts of completed orders, and units reserved = their quantities",
+        ),
+    ];
+    const METRICS: &'static [(&'static str, &'static str)] = &[
+        ("sagas_begun", "sagas the orchestrator logged as begun"),
+        ("sagas_completed", "sagas that ended with every step done"),
+        ("sagas_compensated", "sagas that ended with their completed steps compensated"),
+        ("sagas_unfinished", "sagas still running when the run ended"),
+        ("duplicate_effects", "effects applied again for a (saga, action) that had already taken effect"),
+        ("double_charges", "charges applied again for a saga already charged"),
+        ("orphan_orders", "orders of ended sagas left neither approved nor cancelled"),
+        ("compensations", "compensations the orchestrator logged as done"),
+        ("refunds", "refunds the payment service applied"),
+        ("step_retries", "requests the orchestrator sent again after step_timeout"),
+        ("duplicates_suppressed", "requests a service answered from its idempotency keys, without executing"),
+        ("sagas_resumed", "unfinished sagas an orchestrator resumed from its log after a restart"),
+        ("saga_latency_mean_ms", "mean time from a saga's begin record to its last record"),
+    ];
+
+    fn new(_: &Params, _: &Cluster) -> Self {
+        SagaChecker::default()
+    }
+
+    fn on_observation(&mut self, at: At, node: NodeId, obs: &Observation) {
+        let written = |write| Written { node, write };
+        match *obs {
+            Observation::SagaBegun { saga, order, write } => {
+                self.facts(saga).begun = Some((order, at, written(write)));
+            }
+            Observation::StepDone { saga, step, write } => {
+                self.facts(saga).steps.push((step, written(write)))
+            }
+            Observation::StepFailed { .. } => {}
+            Observation::Compensated { saga, compensation, write } => {
+                self.facts(saga).compensations.push((compensation, written(write)));
+            }
+            Observation::SagaEnded { saga, outcome, write } => {
+                self.facts(saga).ended = Some((outcome, at, written(write)));
+            }
+            Observation::Retried { .. } => self.retries += 1,
+            Observation::Resumed { .. } => self.resumed += 1,
+            Observation::Applied { saga, action, effect, write, .. } => {
+                self.facts(saga).effects.push(Applied { action, effect, at, written: written(write) });
+            }
+            Observation::Replied { repeat, .. } => {
+                if repeat {
+                    self.suppressed += 1;
+                }
+            }
+            Observation::Restarted { writes_on_disk } => {
+                for facts in self.sagas.values_mut() {
+                    facts.forget_lost(node, writes_on_disk);
+                }
+            }
+        }
+    }
+
+    fn on_history(&mut self, at: At, e: &HistoryEvent) {
+        if !matches!(e.op, Operation::Order { .. }) {
+            return;
+        }
+        match e.kind {
+            HistoryKind::Ok => self.facts(e.op_id).told = Some((true, at)),
+            HistoryKind::Fail => self.facts(e.op_id).told = Some((false, at)),
+            HistoryKind::Invoke | HistoryKind::Info => {}
+        }
+    }
+
+    fn report(&self, _now: SimTime) -> Report {
+        let mut r = Report::default();
+        let ended: Vec<(&SagaId, &SagaFacts)> =
+            self.sagas.iter().filter(|(_, f)| f.ended.is_some()).collect();
+        let begun = self.sagas.values().filter(|f| f.begun.is_some()).count();
+        let completed =
+            ended.iter().filter(|(_, f)| matches!(f.ended, Some((SagaOutcome::Completed, _, _)))).count();
+        let compensated = ended.len() - completed;
+
+        // semantic-atomicity: every ended saga, judged by its effects; and
+        // no effect or answer for a saga that never began.
+        let mut broken: Vec<(At, String)> = ended
+            .iter()
+            .filter_map(|(saga, f)| {
+                f.atomicity_violation(**saga).map(|why| (f.last_at().expect("ended"), why))
+            })
+            .collect();
+        for (saga, f) in &self.sagas {
+            if f.begun.is_none() && (!f.effects.is_empty() || f.told.is_some_and(|t| t.0)) {
+                let at = f.last_at().expect("something happened");
+                broken.push((at, format!("saga {saga} took effect or was acknowledged, but never began")));
+            }
+        }
+        broken.sort_by_key(|b| b.0);
+        r.checks.push(Verdict {
+            name: "semantic-atomicity",
+            holds: broken.is_empty(),
+            detail: match broken.first() {
+                Some((_, why)) => {
+                    format!("{why} ({} of {} ended sagas not atomic)", broken.len(), ended.len())
+                }
+                None => format!(
+                    "all {} ended sagas are atomic: {completed} completed, {compensated} compensated",
+                    ended.len()
+                ),
+            },
+            first_violation: broken.first().map(|b| b.0),
+        });
+
+        // applied-once
+        let mut duplicates: Vec<(At, String)> = Vec::new();
+        let mut double_charges = 0;
+        let duplicate_effects: usize = self.sagas.values().map(|f| f.duplicates().count()).sum();
+        for (saga, f) in &self.sagas {
+            for (nth, e) in f.duplicates() {
+                if e.action == Action::Charge {
+                    double_charges += 1;
+                }
+                let times = f.effects.iter().filter(|o| o.action == e.action).count();
+                let each = match e.effect {
+                    Effect::Charged { customer, amount } => {
+                        format!(" (c{customer} charged {amount} each time)")
+                    }
+                    Effect::Refunded { customer, amount } => {
+                        format!(" (c{customer} refunded {amount} each time)")
+                    }
+                    Effect::Reserved { item, qty } => format!(" ({qty} units of item{item} each time)"),
+                    Effect::OrderCreated { .. } => " (a new order each time)".to_string(),
+                    _ => String::new(),
+                };
+                // One line per (saga, action), dated by its first repeat.
+                if nth == 2 {
+                    let what = format!("saga {saga}: {} took effect {times} times{each}", e.action.name());
+                    duplicates.push((e.at, what));
+                }
+            }
+        }
+        duplicates.sort_by_key(|d| d.0);
+        r.checks.push(Verdict {
+            name: "applied-once",
+            holds: duplicates.is_empty(),
+            detail: match duplicates.first() {
+                Some((_, what)) => format!(
+                    "{what}; {} actions took effect more than once, {duplicate_effects} extra effects in all",
+                    duplicates.len()
+                ),
+                None => "every action took effect at most once".into(),
+            },
+            first_violation: duplicates.first().map(|d| d.0),
+        });
+
+        // compensation-order
+        let mut misordered: Vec<(At, String)> = self
+            .sagas
+            .iter()
+            .filter_map(|(saga, f)| f.misordered().map(|(at, why)| (at, format!("saga {saga}: {why}"))))
+            .collect();
+        misordered.sort_by_key(|m| m.0);
+        let compensations: usize = self.sagas.values().map(|f| f.compensations.len()).sum();
+        r.checks.push(Verdict {
+            name: "compensation-order",
+            holds: misordered.is_empty(),
+            detail: match misordered.first() {
+                Some((_, what)) => what.clone(),
+                None => format!("{compensations} compensations, each in reverse order of its step"),
+            },
+            first_violation: misordered.first().map(|m| m.0),
+        });
+
+        // money-conserved
+        let (mut charged, mut refunded, mut reserved) = (0i128, 0i128, 0i128);
+        let (mut owed_money, mut owed_units) = (0i128, 0i128);
+        for (_, f) in &ended {
+            for e in &f.effects {
+                match e.effect {
+                    Effect::Charged { amount, .. } => charged += amount as i128,
+                    Effect::Refunded { amount, .. } => refunded += amount as i128,
+                    Effect::Reserved { qty, .. } => reserved += qty as i128,
+                    _ => {}
+                }
+            }
+            if let (Some((SagaOutcome::Completed, _, _)), Some(o)) = (f.ended, f.order()) {
+                owed_money += o.amount as i128;
+                owed_units += o.qty as i128;
+            }
+        }
+        let money_ok = charged - refunded == owed_money;
+        let units_ok = reserved == owed_units;
+        r.checks.push(Verdict {
+            name: "money-conserved",
+            holds: money_ok && units_ok,
+            detail: format!(
+                "charges {charged} − refunds {refunded} = {}{} completed orders' total {owed_money}; units reserved {reserved} {} their {owed_units}",
+                charged - refunded,
+                if money_ok { " =" } else { ", but" },
+                if units_ok { "=" } else { "≠" },
+            ),
+            first_violation: None,
+        });
+
+        let latencies: Vec<u64> = ended
+            .iter()
+            .filter_map(|(_, f)| Some(f.ended?.1.time.0.saturating_sub(f.begun?.1.time.0)))
+            .collect();
+        let mean_ms = if latencies.is_empty() {
+            0.0
+        } else {
+            latencies.iter().sum::<u64>() as f64 / latencies.len() as f64 / 1000.0
+        };
+        let orphans: usize = ended.iter().map(|(_, f)| f.orphans()).sum();
+        let refunds =
+            self.sagas.values().flat_map(|f| &f.effects).filter(|e| e.action == Action::Refund).count();
+        r.metrics.insert("sagas_begun", begun as f64);
+        r.metrics.insert("sagas_completed", completed as f64);
+        r.metrics.insert("sagas_compensated", compensated as f64);
+        r.metrics.insert("sagas_unfinished", begun.saturating_sub(ended.len()) as f64);
+        r.metrics.insert("duplicate_effects", duplicate_effects as f64);
+        r.metrics.insert("double_charges", double_charges as f64);
+        r.metrics.insert("orphan_orders", orphans as f64);
+        r.metrics.insert("compensations", compensations as f64);
+        r.metrics.insert("refunds", refunds as f64);
+        r.metrics.insert("step_retries", self.retries as f64);
+        r.metrics.insert("duplicates_suppressed", self.suppressed as f64);
+        r.metrics.insert("sagas_resumed", self.resumed as f64);
+        r.metrics.insert("saga_latency_mean_ms", mean_ms);
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Reason;
+    use super::*;
+
+    fn at(step: u64) -> At {
+        At { step, time: SimTime(step * 1000) }
+    }
+
+    const ORDER: Order = Order { customer: 1, item: 2, qty: 3, amount: 30 };
+    const ORCHESTRATOR: NodeId = NodeId(0);
+    const SERVICE: NodeId = NodeId(1);
+
+    /// Feeds the observations of saga 7: begun; the services' `effects` in
+    /// the order given (each forward step logged done after its first
+    /// effect);
+    /// the compensations logged; the end. Everything at its own step, on
+    /// disk as write 1, 2, 3, ... of its node.
+    fn checker_with(
+        effects: &[(Action, Effect)],
+        logged_comps: &[Action],
+        outcome: SagaOutcome,
+    ) -> SagaChecker {
+        let mut c = SagaChecker::default();
+        let mut step = 1;
+        let mut next = || {
+            step += 1;
+            at(step)
+        };
+        c.on_observation(next(), ORCHESTRATOR, &Observation::SagaBegun { saga: 7, order: ORDER, write: 1 });
+        for (i, &(action, effect)) in effects.iter().enumerate() {
+            let write = i as u64 + 1;
+            c.on_observation(
+                next(),
+                SERVICE,
+                &Observation::Applied { saga: 7, action, key: 0, effect, write },
+            );
+            if !action.is_compensation() && !effects[..i].iter().any(|e| e.0 == action) {
+                c.on_observation(
+                    next(),
+                    ORCHESTRATOR,
+                    &Observation::StepDone { saga: 7, step: action, write: 9 },
+                );
+            }
+        }
+        for &comp in logged_comps {
+            let logged = Observation::Compensated { saga: 7, compensation: comp, write: 9 };
+            c.on_observation(next(), ORCHESTRATOR, &logged);
+        }
+        c.on_observation(next(), ORCHESTRATOR, &Observation::SagaEnded { saga: 7, outcome, write: 9 });
+        c
+    }
+
+    fn holds(r: &Report, check: &str) -> bool {
+        r.verdict(check).unwrap().holds
+    }
+
+    const CREATED: (Action, Effect) = (Action::CreateOrder, Effect::OrderCreated { order: 1 });
+    const CHARGED: (Action, Effect) = (Action::Charge, Effect::Charged { customer: 1, amount: 30 });
+    const REFUNDED: (Action, Effect) = (Action::Refund, Effect::Refunded { customer: 1, amount: 30 });
+    const CANCELLED: (Action, Effect) = (Action::CancelOrder, Effect::OrderCancelled { order: 1 });
+    const RESERVED: (Action, Effect) = (Action::Reserve, Effect::Reserved { item: 2, qty: 3 });
+    const APPROVED: (Action, Effect) = (Action::ApproveOrder, Effect::OrderApproved { order: 1 });
+    const OUT_OF_STOCK: SagaOutcome = SagaOutcome::Compensated(Reason::OutOfStock);
+    const ALL: [&str; 4] = ["semantic-atomicity", "applied-once", "compensation-order", "money-conserved"];
+
+    /// The textbook compensation — refund, then cancel — passes every check.
+    #[test]
+    fn reverse_order_compensation_holds() {
+        let c = checker_with(
+            &[CREATED, CHARGED, REFUNDED, CANCELLED],
+            &[Action::Refund, Action::CancelOrder],
+            OUT_OF_STOCK,
+        );
+        let r = c.report(SimTime(0));
+        for check in ALL {
+            assert!(holds(&r, check), "{check}: {}", r.verdict(check).unwrap().detail);
+        }
+        assert_eq!(r.metrics["sagas_compensated"], 1.0);
+    }
+
+    /// Cancelling the order before refunding the later charge breaks
+    /// compensation-order — and only it: the end state is still atomic.
+    /// No configuration of the protocol does this (the orchestrator waits
+    /// for each compensation before the next), so only this test shows
+    /// the check firing.
+    #[test]
+    fn compensation_in_completion_order_fires() {
+        let c = checker_with(
+            &[CREATED, CHARGED, CANCELLED, REFUNDED],
+            &[Action::CancelOrder, Action::Refund],
+            OUT_OF_STOCK,
+        );
+        let r = c.report(SimTime(0));
+        let v = r.verdict("compensation-order").unwrap();
+        assert!(!v.holds);
+        assert!(v.detail.contains("cancel-order took effect before refund"), "{}", v.detail);
+        assert_eq!(v.first_violation, Some(at(7)), "when the cancellation took effect");
+        assert!(holds(&r, "semantic-atomicity") && holds(&r, "money-conserved") && holds(&r, "applied-once"));
+    }
+
+    /// A refund with no charge before it breaks compensation-order.
+    #[test]
+    fn compensation_before_its_step_fires() {
+        let c = checker_with(&[CREATED, REFUNDED, CANCELLED], &[Action::CancelOrder], OUT_OF_STOCK);
+        let v = c.report(SimTime(0)).verdict("compensation-order").unwrap().clone();
+        assert!(!v.holds);
+        assert!(v.detail.contains("refund took effect, but charge had not"), "{}", v.detail);
+    }
+
+    /// A compensated saga that forgot a compensation is not atomic, and
+    /// its money is not conserved.
+    #[test]
+    fn missing_compensation_breaks_atomicity() {
+        let r = checker_with(&[CREATED, CHARGED, CANCELLED], &[Action::CancelOrder], OUT_OF_STOCK)
+            .report(SimTime(0));
+        assert!(!holds(&r, "semantic-atomicity"));
+        assert!(!holds(&r, "money-conserved"));
+        assert!(holds(&r, "applied-once"));
+    }
+
+    /// A completed saga charged twice breaks applied-once, atomicity and
+    /// money; one completed normally holds them all.
+    #[test]
+    fn double_charge_fires() {
+        let ok = checker_with(&[CREATED, CHARGED, RESERVED, APPROVED], &[], SagaOutcome::Completed)
+            .report(SimTime(0));
+        for check in ALL {
+            assert!(holds(&ok, check), "{check}");
+        }
+        let twice =
+            checker_with(&[CREATED, CHARGED, CHARGED, RESERVED, APPROVED], &[], SagaOutcome::Completed)
+                .report(SimTime(0));
+        assert!(!holds(&twice, "applied-once"));
+        assert!(!holds(&twice, "semantic-atomicity"));
+        assert!(!holds(&twice, "money-conserved"));
+        assert_eq!(twice.metrics["double_charges"], 1.0);
+    }
+
+    /// An effect whose write a crash lost is forgotten when its node
+    /// restarts: the second charge (write 3) did not survive a restart with
+    /// two writes on disk, so the saga was charged once.
+    #[test]
+    fn effects_lost_in_a_crash_are_forgotten() {
+        let mut c =
+            checker_with(&[CREATED, CHARGED, CHARGED, RESERVED, APPROVED], &[], SagaOutcome::Completed);
+        c.on_observation(at(50), SERVICE, &Observation::Restarted { writes_on_disk: 2 });
+        // Writes 4 and 5 (reserve, approve) were lost too: apply them again.
+        c.on_observation(
+            at(51),
+            SERVICE,
+            &Observation::Applied { saga: 7, action: RESERVED.0, key: 0, effect: RESERVED.1, write: 3 },
+        );
+        c.on_observation(
+            at(52),
+            SERVICE,
+            &Observation::Applied { saga: 7, action: APPROVED.0, key: 0, effect: APPROVED.1, write: 4 },
+        );
+        let r = c.report(SimTime(0));
+        for check in ALL {
+            assert!(holds(&r, check), "{check}: {}", r.verdict(check).unwrap().detail);
+        }
+        // A restart of another node forgets nothing of this one.
+        c.on_observation(at(53), ORCHESTRATOR, &Observation::Restarted { writes_on_disk: 0 });
+        assert!(
+            !holds(&c.report(SimTime(0)), "semantic-atomicity"),
+            "the orchestrator's log was lost: never began"
+        );
+    }
+
+    /// An effect for a saga the orchestrator never began breaks atomicity.
+    #[test]
+    fn effect_without_saga_fires() {
+        let mut c = SagaChecker::default();
+        let applied =
+            Observation::Applied { saga: 9, action: CHARGED.0, key: 0, effect: CHARGED.1, write: 1 };
+        c.on_observation(at(1), SERVICE, &applied);
+        assert!(!holds(&c.report(SimTime(0)), "semantic-atomicity"));
+    }
+
+    /// A client told ok for a compensated saga breaks atomicity.
+    #[test]
+    fn client_told_the_wrong_outcome_fires() {
+        let mut c = checker_with(
+            &[CREATED, CHARGED, REFUNDED, CANCELLED],
+            &[Action::Refund, Action::CancelOrder],
+            OUT_OF_STOCK,
+        );
+        let op = Operation::Order { customer: 1, item: 2, qty: 3, amount: 30 };
+        let e = HistoryEvent {
+            step: 99,
+            time: SimTime(99_000),
+            process: 0,
+            client: 0,
+            op_id: 7,
+            kind: HistoryKind::Ok,
+            op,
+            value: Default::default(),
+            node: None,
+        };
+        c.on_history(at(99), &e);
+        let r = c.report(SimTime(0));
+        assert!(!holds(&r, "semantic-atomicity"));
+        assert!(r.verdict("semantic-atomicity").unwrap().detail.contains("told ok"));
+    }
+}

@@ -1,0 +1,263 @@
+//! The `[protocol]` table of `saga`.
+
+use crate::nodes::NodeId;
+use crate::protocols::Configure;
+use crate::scenario::{ParamContext, ScenarioError, raw::S};
+use crate::sim::rng::Probability;
+use crate::sim::time::SimDuration;
+use serde::Deserialize;
+
+/// The saga's parameters, validated. See the module docs for what each
+/// one does.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Params {
+    /// The node that runs sagas and keeps the saga log.
+    pub orchestrator: NodeId,
+    /// The services, one node each.
+    pub order_service: NodeId,
+    pub payment_service: NodeId,
+    pub inventory_service: NodeId,
+    /// Services remember processed idempotency keys (durably, with the
+    /// effect) and answer a repeated key without a second effect.
+    pub idempotency: bool,
+    /// Chance that the order service rejects an order.
+    pub order_fail_rate: Probability,
+    /// Chance that the payment service declines a charge the customer
+    /// could afford.
+    pub payment_fail_rate: Probability,
+    /// Chance that the inventory service declines a reservation it has
+    /// stock for.
+    pub inventory_fail_rate: Probability,
+    /// How long the orchestrator waits for a service's answer before
+    /// sending the same request again (same idempotency key).
+    pub step_timeout: SimDuration,
+    /// How long services keep processed idempotency keys, and the
+    /// orchestrator the log of an ended saga.
+    pub retention: SimDuration,
+    /// Workload: items are `item0 .. item{items-1}`.
+    pub items: u32,
+    /// Workload: an order is for 1 ..= `max_qty` units.
+    pub max_qty: u32,
+    /// Workload: the price of one unit; an order's amount is qty × price.
+    pub price: u64,
+    /// Every customer's starting credit at the payment service.
+    pub credit: u64,
+    /// Every item's starting stock at the inventory service.
+    pub stock: u64,
+}
+
+impl Params {
+    /// The node that plays `role`, if any.
+    pub fn role_of(&self, node: NodeId) -> Option<Role> {
+        [
+            (self.orchestrator, Role::Orchestrator),
+            (self.order_service, Role::OrderService),
+            (self.payment_service, Role::PaymentService),
+            (self.inventory_service, Role::InventoryService),
+        ]
+        .into_iter()
+        .find(|(n, _)| *n == node)
+        .map(|(_, r)| r)
+    }
+}
+
+/// What a node does in the saga.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Orchestrator,
+    OrderService,
+    PaymentService,
+    InventoryService,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Orchestrator => "orchestrator",
+            Role::OrderService => "order service",
+            Role::PaymentService => "payment service",
+            Role::InventoryService => "inventory service",
+        }
+    }
+}
+
+/// The most items, units per order, and so on that a scenario may ask for
+/// (so a mistyped file gets an error, not an exhausted machine).
+const MAX_ITEMS: i64 = 100_000;
+const MAX_QTY: i64 = 1_000;
+const MAX_PRICE: i64 = 1_000_000;
+const MAX_CREDIT: i64 = 1_000_000_000_000_000;
+const MAX_STOCK: i64 = 1_000_000_000_000;
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawParams {
+    /// Default `n1`.
+    #[serde(default)]
+    pub orchestrator: Option<S<String>>,
+    /// Default `n2`.
+    #[serde(default)]
+    pub order_service: Option<S<String>>,
+    /// Default `n3`.
+    #[serde(default)]
+    pub payment_service: Option<S<String>>,
+    /// Default `n4`.
+    #[serde(default)]
+    pub inventory_service: Option<S<String>>,
+    /// Default true.
+    #[serde(default)]
+    pub idempotency: Option<bool>,
+    /// Default 0.
+    #[serde(default)]
+    pub order_fail_rate: Option<S<f64>>,
+    /// Default 0.
+    #[serde(default)]
+    pub payment_fail_rate: Option<S<f64>>,
+    /// Default 0.
+    #[serde(default)]
+    pub inventory_fail_rate: Option<S<f64>>,
+    /// Default 100ms.
+    #[serde(default)]
+    pub step_timeout: Option<S<String>>,
+    /// Default 1h.
+    #[serde(default)]
+    pub retention: Option<S<String>>,
+    /// Default 4.
+    #[serde(default)]
+    pub items: Option<S<i64>>,
+    /// Default 3.
+    #[serde(default)]
+    pub max_qty: Option<S<i64>>,
+    /// Default 10.
+    #[serde(default)]
+    pub price: Option<S<i64>>,
+    /// Default 1000.
+    #[serde(default)]
+    pub credit: Option<S<i64>>,
+    /// Default 20.
+    #[serde(default)]
+    pub stock: Option<S<i64>>,
+}
+
+fn rate(cx: &ParamContext<'_>, given: &Option<S<f64>>, name: &str) -> Result<Probability, ScenarioError> {
+    match given {
+        None => Ok(Probability::NEVER),
+        Some(p) if (0.0..=1.0).contains(p.get_ref()) => Ok(Probability::new(*p.get_ref())),
+        Some(p) => Err(
+            cx.error(p.span(), format!("{name} must be a probability between 0 and 1, not {}", p.get_ref()))
+        ),
+    }
+}
+
+fn count(
+    cx: &ParamContext<'_>,
+    given: &Option<S<i64>>,
+    name: &str,
+    range: std::ops::RangeInclusive<i64>,
+    default: i64,
+) -> Result<i64, ScenarioError> {
+    match given {
+        None => Ok(default),
+        Some(v) if range.contains(v.get_ref()) => Ok(*v.get_ref()),
+        Some(v) => Err(cx.error(
+            v.span(),
+            format!("{name} must be between {} and {}, not {}", range.start(), range.end(), v.get_ref()),
+        )),
+    }
+}
+
+impl Configure for super::Saga {
+    type Raw = RawParams;
+    const SUMMARY: &'static str = "an orchestrator runs order → payment → inventory as a saga with a durable saga log; a failed step is undone by compensations in reverse order; idempotency keys make retries and duplicates harmless";
+
+    fn configure(raw: RawParams, cx: &ParamContext<'_>) -> Result<Params, ScenarioError> {
+        let nodes = cx.cluster.len();
+        let roles = [
+            ("orchestrator", &raw.orchestrator, 0u32),
+            ("order_service", &raw.order_service, 1),
+            ("payment_service", &raw.payment_service, 2),
+            ("inventory_service", &raw.inventory_service, 3),
+        ];
+        let mut chosen: Vec<(&str, NodeId, Option<std::ops::Range<usize>>)> = Vec::new();
+        for (name, given, default) in roles {
+            let node = match given {
+                Some(n) => cx.node(n)?,
+                None if (default as usize) < nodes => NodeId(default),
+                None => {
+                    return Err(cx
+                        .error(
+                            cx.nodes_span.clone(),
+                            format!(
+                                "a saga needs four nodes — the orchestrator and the order, payment and \
+                                 inventory services — but the cluster has {nodes}"
+                            ),
+                        )
+                        .with_help("use nodes = 4, or name the roles in [protocol] (orchestrator = \"n1\", order_service = \"n2\", ...)"));
+                }
+            };
+            if let Some((other, _, _)) = chosen.iter().find(|(_, n, _)| *n == node) {
+                let span = given
+                    .as_ref()
+                    .map(|g| g.span())
+                    .or_else(|| chosen.iter().find(|(o, _, _)| o == other).and_then(|c| c.2.clone()));
+                return Err(cx
+                    .error(
+                        span.unwrap_or(0..0),
+                        format!("{name} and {other} are both {}", cx.cluster.name(node)),
+                    )
+                    .with_help("each role needs a node of its own"));
+            }
+            chosen.push((name, node, given.as_ref().map(|g| g.span())));
+        }
+        let step_timeout = raw
+            .step_timeout
+            .as_ref()
+            .map(|d| cx.duration(d))
+            .transpose()?
+            .unwrap_or(SimDuration::from_millis(100));
+        if step_timeout < SimDuration::from_millis(1) {
+            return Err(cx
+                .error(raw.step_timeout.as_ref().expect("given").span(), "step_timeout must be at least 1ms")
+                .with_help("the orchestrator re-sends an unanswered request every step_timeout"));
+        }
+        let retention = raw
+            .retention
+            .as_ref()
+            .map(|d| cx.duration(d))
+            .transpose()?
+            .unwrap_or(SimDuration::from_secs(3600));
+        if retention <= step_timeout {
+            let span = raw.retention.as_ref().or(raw.step_timeout.as_ref()).map_or(0..0, |d| d.span());
+            return Err(cx
+                .error(
+                    span,
+                    format!("retention ({retention}) must be longer than step_timeout ({step_timeout})"),
+                )
+                .with_help(
+                    "a service must remember a key for longer than the orchestrator keeps re-sending it",
+                ));
+        }
+        let items = count(cx, &raw.items, "items", 1..=MAX_ITEMS, 4)?;
+        let max_qty = count(cx, &raw.max_qty, "max_qty", 1..=MAX_QTY, 3)?;
+        let price = count(cx, &raw.price, "price", 1..=MAX_PRICE, 10)?;
+        let credit = count(cx, &raw.credit, "credit", 0..=MAX_CREDIT, 1000)?;
+        let stock = count(cx, &raw.stock, "stock", 0..=MAX_STOCK, 20)?;
+        Ok(Params {
+            orchestrator: chosen[0].1,
+            order_service: chosen[1].1,
+            payment_service: chosen[2].1,
+            inventory_service: chosen[3].1,
+            idempotency: raw.idempotency.unwrap_or(true),
+            order_fail_rate: rate(cx, &raw.order_fail_rate, "order_fail_rate")?,
+            payment_fail_rate: rate(cx, &raw.payment_fail_rate, "payment_fail_rate")?,
+            inventory_fail_rate: rate(cx, &raw.inventory_fail_rate, "inventory_fail_rate")?,
+            step_timeout,
+            retention,
+            items: items as u32,
+            max_qty: max_qty as u32,
+            price: price as u64,
+            credit: credit as u64,
+            stock: stock as u64,
+        })
+    }
+}

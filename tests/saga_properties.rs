@@ -1,0 +1,292 @@
+//! Property tests for the saga: with idempotency keys, every saga ends
+//! atomically, nothing takes effect twice, compensations run in reverse
+//! order and money is conserved, whatever crashes (of the orchestrator or
+//! a service), pauses, partitions, loss and duplication happen — and no
+//! saga is left unfinished once the faults stop. Without idempotency keys
+//! the checks fire. Plus the parameter errors of `[protocol]`.
+
+mod common;
+
+use common::*;
+use distlab::nodes::NodeId;
+use distlab::scenario::{Scenario, load_str};
+use distlab::sim::{Fault, Origin, SimTime, TimedFault, TraceLevel};
+use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
+
+const CHECKS: [&str; 4] = ["semantic-atomicity", "applied-once", "compensation-order", "money-conserved"];
+
+/// Four nodes (orchestrator n1, services n2..n4), four client processes
+/// placing 60 orders spread over the first two seconds (while faults
+/// happen); small credit and stock so that charges and
+/// reservations also fail for want of them.
+fn base(protocol: &str, network: &str, disk_ms: u64) -> Scenario {
+    base_with(protocol, &format!("latency = \"3ms\"\ndistribution = \"exponential\"\n{network}"), disk_ms, "")
+}
+
+/// `base` with the whole `[network]` table given, and extra tables.
+fn base_with(protocol: &str, network: &str, disk_ms: u64, extra: &str) -> Scenario {
+    // Defaults for what `protocol` does not set itself.
+    let defaults: String = ["step_timeout = \"40ms\"", "credit = 200", "stock = 25"]
+        .into_iter()
+        .filter(|d| !protocol.lines().any(|l| l.split('=').next() == d.split('=').next()))
+        .map(|d| format!("{d}\n"))
+        .collect();
+    let text = format!(
+        r#"
+[scenario]
+name = "saga-property"
+protocol = "saga"
+duration = "3s"
+[cluster]
+nodes = 4
+disk_latency = "{disk_ms}ms"
+[protocol]
+{defaults}{protocol}
+[network]
+{network}
+[[clients]]
+processes = 4
+ops = 60
+interval = "100ms"
+keys = 3
+timeout = "200ms"
+retries = 3
+{extra}
+"#
+    );
+    load_str("saga-property.toml", &text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs `s` past its end until it is at rest: no message in flight and
+/// every client done — then a second more, so that retry timers of sagas
+/// whose last request was lost fire too (safety, then liveness).
+fn run_to_rest(s: &Scenario, seed: u64) -> Box<dyn distlab::sim::Driver> {
+    let mut d = run(s, options(TraceLevel::Off, Some(seed)));
+    assert!(d.run_until_quiet(SimTime(120_000_000)), "the run comes to rest");
+    let later = SimTime(d.now().0 + 1_000_000);
+    d.run_until(later);
+    d
+}
+
+/// Undoes every fault at 2s: restart and resume every node, heal the
+/// network, so the sagas can finish.
+fn settle(faults: &mut Vec<TimedFault>) {
+    let at = SimTime(2_000_000);
+    let mut end = vec![Fault::Heal];
+    for n in 0..4 {
+        end.push(Fault::Restart(NodeId(n)));
+        end.push(Fault::Resume(NodeId(n)));
+    }
+    faults.extend(end.into_iter().map(|fault| TimedFault {
+        at,
+        step: None,
+        fault,
+        origin: Origin::Timeline,
+    }));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 128,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("tests/saga_properties.proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
+
+    /// With idempotency on, under any schedule of crashes, restarts,
+    /// pauses and isolations (of the orchestrator or any service), with
+    /// loss and duplication, random step failures, disk latency and a
+    /// retention that outlives the outages: every
+    /// check holds and, once the faults stop, every saga ends.
+    #[test]
+    fn idempotent_sagas_are_atomic_under_faults(
+        seed in any::<u64>(),
+        rates in prop::sample::select(vec![
+            "",
+            "payment_fail_rate = 0.2",
+            "inventory_fail_rate = 0.3\norder_fail_rate = 0.1",
+            // Keys, logs and orders expire, but outlive every outage.
+            "inventory_fail_rate = 0.3\nretention = \"2500ms\"",
+        ]),
+        network in prop::sample::select(vec!["", "duplicate = 0.2", "drop = 0.1\nduplicate = 0.1"]),
+        disk_ms in prop::sample::select(vec![0u64, 2]),
+        mut faults in prop::collection::vec(random_fault(4), 0..8),
+    ) {
+        let mut s = base(rates, network, disk_ms);
+        settle(&mut faults);
+        s.timeline = faults;
+        let d = run_to_rest(&s, seed);
+        let r = d.report();
+        for check in CHECKS {
+            let v = r.verdict(check).unwrap();
+            prop_assert!(v.holds, "{check}: {}", v.detail);
+        }
+        prop_assert_eq!(r.metrics["sagas_unfinished"], 0.0, "every saga ends once the faults stop");
+        prop_assert!(r.metrics["sagas_begun"] > 0.0);
+    }
+
+    /// Without idempotency keys the checks may break, but nothing panics
+    /// and every saga still ends: the orchestrator's log and retries do
+    /// not depend on the keys.
+    #[test]
+    fn sagas_without_keys_still_end(
+        seed in any::<u64>(),
+        network in prop::sample::select(vec!["", "drop = 0.1\nduplicate = 0.1"]),
+        mut faults in prop::collection::vec(random_fault(4), 0..8),
+    ) {
+        let mut s = base("idempotency = false\ninventory_fail_rate = 0.3", network, 1);
+        settle(&mut faults);
+        s.timeline = faults;
+        let d = run_to_rest(&s, seed);
+        prop_assert_eq!(d.report().metrics["sagas_unfinished"], 0.0);
+    }
+
+    /// The same under the scenario's own random nemesis (crash, pause,
+    /// partition, loss), which undoes each fault and stops at 1.5s.
+    #[test]
+    fn idempotent_sagas_survive_the_nemesis(seed in any::<u64>()) {
+        let nemesis = r#"
+[nemesis]
+faults = ["crash", "pause", "partition", "loss"]
+interval = "150ms"
+heal_after = "120ms"
+stop = "1500ms"
+"#;
+        let network = "latency = \"3ms\"\ndistribution = \"exponential\"\nduplicate = 0.1";
+        let s = base_with("inventory_fail_rate = 0.2", network, 1, nemesis);
+        let d = run_to_rest(&s, seed);
+        let r = d.report();
+        for check in CHECKS {
+            let v = r.verdict(check).unwrap();
+            prop_assert!(v.holds, "{check}: {}", v.detail);
+        }
+        prop_assert_eq!(r.metrics["sagas_unfinished"], 0.0);
+    }
+}
+
+/// With idempotency off, duplicated messages break applied-once,
+/// money-conserved and semantic-atomicity; over the same seeds with
+/// idempotency on, all hold and duplicates are suppressed instead.
+#[test]
+fn duplicates_without_keys_break_the_checks() {
+    let without = base("idempotency = false\nstock = 1000\ncredit = 100000", "duplicate = 0.2", 0);
+    let with = base("stock = 1000\ncredit = 100000", "duplicate = 0.2", 0);
+    for seed in 0..5 {
+        let r = run(&without, options(TraceLevel::Off, Some(seed))).report();
+        for check in ["applied-once", "money-conserved", "semantic-atomicity"] {
+            assert!(!r.verdict(check).unwrap().holds, "seed {seed}: {check} should break without keys");
+        }
+        assert!(r.metrics["double_charges"] >= 1.0, "seed {seed}");
+        let r = run(&with, options(TraceLevel::Off, Some(seed))).report();
+        for check in CHECKS {
+            assert!(r.verdict(check).unwrap().holds, "seed {seed}: {}", r.verdict(check).unwrap().detail);
+        }
+        assert!(r.metrics["duplicates_suppressed"] >= 1.0, "seed {seed}");
+    }
+}
+
+/// Retries after a timeout double-charge without keys, with no network
+/// fault at all: a step_timeout shorter than a round trip makes the
+/// orchestrator resend every request.
+#[test]
+fn retries_without_keys_double_charge() {
+    let protocol = "idempotency = false\nstep_timeout = \"5ms\"\ncredit = 100000\nstock = 1000";
+    let s = base_with(protocol, "latency = \"3ms\"", 0, "");
+    let r = run(&s, options(TraceLevel::Off, None)).report();
+    assert!(r.metrics["step_retries"] >= 1.0);
+    assert!(r.metrics["double_charges"] >= 1.0);
+    assert!(!r.verdict("applied-once").unwrap().holds);
+    assert!(!r.verdict("money-conserved").unwrap().holds);
+}
+
+/// The lessons' pairs: the orchestrator crash is harmless with keys and
+/// double-applies without; compensations run refund-then-cancel.
+#[test]
+fn lessons_show_each_side() {
+    let crash = run(&lesson("saga/orchestrator-crash.toml"), options(TraceLevel::Off, None)).report();
+    assert!(crash.metrics["sagas_resumed"] >= 1.0);
+    for check in CHECKS {
+        assert!(crash.verdict(check).unwrap().holds, "{check}");
+    }
+    let no_keys =
+        run(&lesson("saga/orchestrator-crash-no-keys.toml"), options(TraceLevel::Off, None)).report();
+    assert!(!no_keys.verdict("applied-once").unwrap().holds);
+    let fails = run(&lesson("saga/inventory-fails.toml"), options(TraceLevel::Off, None)).report();
+    assert!(fails.metrics["sagas_compensated"] >= 1.0 && fails.metrics["refunds"] >= 1.0);
+    assert!(fails.verdict("compensation-order").unwrap().holds);
+}
+
+/// A client's retry finds its saga: with a client timeout far shorter than
+/// a saga, every order is sent several times, yet each begins exactly one
+/// saga, and every client ends up with its saga's outcome.
+#[test]
+fn client_retries_never_start_a_second_saga() {
+    let text = r#"
+[scenario]
+name = "retries"
+protocol = "saga"
+duration = "3s"
+[cluster]
+nodes = 4
+[protocol]
+inventory_fail_rate = 0.3
+[network]
+latency = "5ms"
+[[clients]]
+processes = 2
+ops = 20
+interval = "10ms"
+keys = 2
+timeout = "15ms"
+retries = 20
+"#;
+    let s = load_str("retries.toml", text).unwrap();
+    let mut d = s.protocol.build(&s, options(TraceLevel::Off, None));
+    d.run_until(s.duration);
+    let st = d.stats();
+    let r = d.report();
+    assert_eq!(r.metrics["sagas_begun"], 20.0, "one saga per order, however many attempts");
+    assert_eq!(st.ops_ok + st.ops_fail, 20, "every client learned its saga's outcome");
+    assert_eq!(r.metrics["sagas_completed"], st.ops_ok as f64);
+    for check in CHECKS {
+        assert!(r.verdict(check).unwrap().holds, "{check}: {}", r.verdict(check).unwrap().detail);
+    }
+}
+
+/// Bad `[protocol]` tables get positioned errors, never a panic.
+#[test]
+fn parameter_errors_are_positioned() {
+    let file = |nodes: &str, protocol: &str| {
+        format!(
+            "[scenario]\nname = \"t\"\nprotocol = \"saga\"\nduration = \"1s\"\n\n[cluster]\nnodes = {nodes}\n\n[protocol]\n{protocol}\n"
+        )
+    };
+    let cases: &[(&str, &str, &str, &str)] = &[
+        ("3", "", "7:9", "a saga needs four nodes"),
+        ("4", "payment_service = \"n5\"", "10:19", "there is no node `n5`"),
+        ("4", "payment_service = \"n2\"", "10:19", "payment_service and order_service are both n2"),
+        ("4", "orchestrator = \"n2\"", "10:16", "order_service and orchestrator are both n2"),
+        ("4", "inventory_fail_rate = 1.5", "10:23", "inventory_fail_rate must be a probability"),
+        ("4", "step_timeout = \"0ms\"", "10:16", "step_timeout must be at least 1ms"),
+        ("4", "retention = \"50ms\"", "10:13", "retention (50ms) must be longer than step_timeout (100ms)"),
+        ("4", "items = 0", "10:9", "items must be between 1 and"),
+        ("4", "max_qty = 5000", "10:11", "max_qty must be between 1 and 1000"),
+        ("4", "credit = -1", "10:10", "credit must be between 0 and"),
+        ("4", "idempotence = true", "10:1", "unknown field `idempotence`"),
+    ];
+    for (nodes, protocol, at, message) in cases {
+        let text = file(nodes, protocol);
+        let e = match load_str("t.toml", &text) {
+            Ok(_) => panic!("{protocol:?} with {nodes} nodes should be an error"),
+            Err(e) => e.to_string(),
+        };
+        assert!(e.contains(&format!("t.toml:{at}")), "{protocol:?}: expected position {at} in: {e}");
+        assert!(e.contains(message), "{protocol:?}: expected {message:?} in: {e}");
+    }
+    // Five nodes with roles named: the fifth is a bystander that redirects.
+    let ok = file("5", "orchestrator = \"n5\"\norder_service = \"n1\"")
+        + "\n[[clients]]\nops = 10\ninterval = \"10ms\"\n";
+    let s = load_str("t.toml", &ok).unwrap_or_else(|e| panic!("{e}"));
+    let r = run(&s, options(TraceLevel::Off, None)).report();
+    assert!(r.verdict("semantic-atomicity").unwrap().holds);
+}
