@@ -10,6 +10,7 @@ pub mod echo;
 pub mod multi_master;
 pub mod primary_replica;
 pub mod quorum;
+pub mod two_phase_commit;
 
 use crate::check::Checker;
 use crate::nodes::Protocol;
@@ -128,6 +129,7 @@ pub fn registry() -> &'static [&'static dyn ProtocolEntry] {
         &Entry::<primary_replica::PrimaryReplica, primary_replica::ReplicationChecker>(PhantomData),
         &Entry::<multi_master::MultiMaster, multi_master::MultiMasterChecker>(PhantomData),
         &Entry::<quorum::Quorum, quorum::QuorumChecker>(PhantomData),
+        &Entry::<two_phase_commit::TwoPhaseCommit, two_phase_commit::TwoPhaseCommitChecker>(PhantomData),
     ]
 }
 
