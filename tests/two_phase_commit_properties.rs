@@ -278,3 +278,21 @@ fn transfers_cross_participants() {
     }
     assert!(seen > 100);
 }
+
+/// Node views show each node's role; a blocked participant shows the
+/// transaction it is in doubt about and the locks it holds.
+#[test]
+fn views_show_roles_and_held_locks() {
+    let mut s = lesson("two-phase-commit/coordinator-crash.toml");
+    s.timeline.retain(|f| !matches!(f.fault, distlab::sim::Fault::Crash(_)));
+    let d = run(&lesson("two-phase-commit/coordinator-crash.toml"), options(TraceLevel::Off, None));
+    let nodes = d.nodes();
+    assert!(nodes[0].view.is_none(), "n1 is down");
+    let n3 = nodes[2].view.as_ref().unwrap();
+    assert_eq!(n3.role, "participant");
+    let doubt = n3.sections.iter().find(|s| s.title == "prepared (in doubt)").expect("n3 is in doubt");
+    assert_eq!(doubt.rows.len(), 2, "tx 1 and tx 2: {:?}", doubt.rows);
+    assert!(doubt.rows.iter().all(|(_, v)| v.starts_with("blocked, holding a")), "{:?}", doubt.rows);
+    let d = run(&s, options(TraceLevel::Off, None));
+    assert_eq!(d.nodes()[0].view.as_ref().unwrap().role, "coordinator");
+}
