@@ -349,7 +349,8 @@ pub enum Learned {
 pub enum Observation {
     /// Coordinator: `Prepare` sent for `tx` (a prepare round).
     PrepareRound { tx: Tx, transfer: Transfer },
-    /// Participant: its vote, once on disk, as it is sent.
+    /// Participant: its vote, once on disk, as it is sent (a yes vote still
+    /// undecided is reported again after a restart).
     Voted { tx: Tx, vote: Vote },
     /// Coordinator: the decision is on its disk.
     DecisionLogged { tx: Tx, decision: Decision, transfer: Transfer },
@@ -360,7 +361,8 @@ pub enum Observation {
     Ended { tx: Tx },
     /// Participant: in doubt past `decision_timeout`, holding its locks.
     Blocked { tx: Tx },
-    /// Participant: its outcome is on disk (`share` applied, for a commit).
+    /// Participant: its outcome is on disk (`share` applied, for a commit;
+    /// reported again after a restart, with `learned: Disk`).
     Decided { tx: Tx, decision: Decision, learned: Learned, share: Share },
 }
 
@@ -369,20 +371,13 @@ pub enum Observation {
 enum Owed {
     Send(NodeId, Msg),
     Publish(Observation),
-    /// Coordinator: the decision of `tx` is on disk — tell everyone.
-    Announce {
-        tx: Tx,
-    },
+    /// Coordinator: the decision of this transaction is on disk — tell
+    /// everyone.
+    Announce(Tx),
     /// Coordinator: answer a client's retry from the log.
-    Answer {
-        client: ClientRef,
-        decision: Decision,
-    },
-    /// Participant: the yes vote of `tx` is out; start waiting for the
-    /// decision.
-    AwaitDecision {
-        tx: Tx,
-    },
+    Answer(ClientRef, Decision),
+    /// Participant: the yes vote is out; start waiting for the decision.
+    AwaitDecision(Tx),
 }
 
 /// A transaction the coordinator has not finished.
@@ -463,9 +458,9 @@ impl TwoPhaseCommit {
         match owed {
             Owed::Send(to, msg) => ctx.send(to, msg),
             Owed::Publish(observation) => ctx.observe(observation),
-            Owed::Announce { tx } => Self::announce(state, ctx, tx),
-            Owed::Answer { client, decision } => ctx.reply(client, Self::client_reply(decision)),
-            Owed::AwaitDecision { tx } => Self::await_decision(state, ctx, tx),
+            Owed::Announce(tx) => Self::announce(state, ctx, tx),
+            Owed::Answer(client, decision) => ctx.reply(client, Self::client_reply(decision)),
+            Owed::AwaitDecision(tx) => Self::await_decision(state, ctx, tx),
         }
     }
 
@@ -482,7 +477,7 @@ impl TwoPhaseCommit {
     fn submit(state: &mut State, ctx: Ctx, client: ClientRef, tx: Tx, transfer: Transfer) {
         if let Some(&decision) = state.decisions.get(&tx) {
             // Decided: answer from the log (once the decision is on disk).
-            return Self::after_disk(state, ctx, Owed::Answer { client, decision });
+            return Self::after_disk(state, ctx, Owed::Answer(client, decision));
         }
         if let Some(r) = state.running.get_mut(&tx) {
             r.client = Some(client); // still voting: answer this attempt
@@ -546,7 +541,7 @@ impl TwoPhaseCommit {
         let transfer = r.transfer;
         state.decisions.insert(tx, decision);
         Self::log(state, ctx, DiskWrite::Decision { tx, decision, transfer });
-        Self::after_disk(state, ctx, Owed::Announce { tx });
+        Self::after_disk(state, ctx, Owed::Announce(tx));
     }
 
     /// Phase two: the decision is on disk — send it, answer the client.
@@ -649,7 +644,7 @@ impl TwoPhaseCommit {
                 Self::log(state, ctx, DiskWrite::Prepared { tx, transfer, share });
                 Self::after_disk(state, ctx, Owed::Publish(Observation::Voted { tx, vote }));
                 Self::after_disk(state, ctx, Owed::Send(coordinator, Msg::Vote { tx, vote }));
-                Self::after_disk(state, ctx, Owed::AwaitDecision { tx });
+                Self::after_disk(state, ctx, Owed::AwaitDecision(tx));
             }
             Vote::No(_) => {
                 // Abort at once: without this vote nobody can commit.
