@@ -143,6 +143,28 @@ keys = 64
 timeout = "1s"
 "#,
     },
+    Workload {
+        name: "two-phase-commit",
+        about: "1 coordinator, 4 participants, 16 closed-loop clients transferring between 64 accounts, 1ms constant latency",
+        scenario: r#"
+[scenario]
+name = "bench-two-phase-commit"
+protocol = "two-phase-commit"
+duration = "50s"
+[cluster]
+nodes = 5
+[protocol]
+initial_balance = 1000
+[network]
+latency = "1ms"
+[[clients]]
+processes = 16
+ops = 10000000
+interval = "0"
+keys = 64
+timeout = "1s"
+"#,
+    },
 ];
 
 #[derive(Debug, Serialize)]

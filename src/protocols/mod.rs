@@ -11,6 +11,7 @@ pub mod multi_master;
 pub mod primary_replica;
 pub mod quorum;
 pub mod saga;
+pub mod two_phase_commit;
 
 use crate::check::Checker;
 use crate::nodes::Protocol;
@@ -149,6 +150,7 @@ pub fn registry() -> &'static [&'static dyn ProtocolEntry] {
         &Entry::<multi_master::MultiMaster, multi_master::MultiMasterChecker>(PhantomData),
         &Entry::<quorum::Quorum, quorum::QuorumChecker>(PhantomData),
         &Entry::<saga::Saga, saga::SagaChecker>(PhantomData),
+        &Entry::<two_phase_commit::TwoPhaseCommit, two_phase_commit::TwoPhaseCommitChecker>(PhantomData),
     ]
 }
 

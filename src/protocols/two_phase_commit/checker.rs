@@ -1,0 +1,622 @@
+//! The checks of two-phase commit.
+//!
+//! The checker follows what the coordinator logged (`DecisionLogged`), how
+//! each participant voted (`Voted`) and what it decided (`Decided`), online:
+//! a violation is known at the observation that causes it.
+//!
+//! *Conservation*, precisely: every transfer moves money, so the sum of all
+//! balances never changes — except that the two halves of a committed
+//! transfer are applied at two nodes at two moments. Between them the money
+//! is *in flight*: the coordinator logged commit and one participant has
+//! not applied its part yet. So the invariant is: the net change of all
+//! balances (what participants report applying) plus the parts of
+//! committed transfers not yet applied at a participant that has not
+//! decided is zero, after every observation. A participant that decides
+//! against a logged commit removes its part from the flight without
+//! applying it: money vanishes (or appears). A participant that commits
+//! before any commit was logged (a heuristic commit) creates money until
+//! the coordinator logs commit, if it ever does.
+//!
+//! *In doubt*: from a participant's yes vote to its decision. The metrics
+//! count intervals still open at the end up to the end; a participant that
+//! is down is still in doubt (its `Prepared` record and its locks wait on
+//! its disk).
+
+use super::{Decision, Learned, Observation, Params, Transfer, TwoPhaseCommit, Tx, Vote};
+use crate::check::{At, Checker, Report, Verdict};
+use crate::nodes::{Cluster, NodeId};
+use crate::sim::time::SimTime;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What the checker knows of one transaction.
+#[derive(Clone, Debug, Default)]
+struct TxRecord {
+    transfer: Option<Transfer>,
+    /// The first prepare round.
+    started: Option<SimTime>,
+    /// Prepare and decision rounds sent so far.
+    rounds: u32,
+    ended: bool,
+    /// The coordinator's logged decision.
+    logged: Option<Decision>,
+    /// Participants that voted no.
+    voted_no: BTreeSet<NodeId>,
+    /// Each participant's decision.
+    decided: BTreeMap<NodeId, Decision>,
+    /// This transaction's parts in flight: committed, not yet applied.
+    in_flight: i128,
+}
+
+/// The first violation of one check, and how many there were.
+#[derive(Clone, Debug, Default)]
+struct Violations {
+    first: Option<(At, String)>,
+    count: u64,
+}
+
+impl Violations {
+    fn add(&mut self, at: At, what: impl FnOnce() -> String) {
+        self.count += 1;
+        if self.first.is_none() {
+            self.first = Some((at, what()));
+        }
+    }
+
+    fn verdict(&self, name: &'static str, fine: String) -> Verdict {
+        Verdict {
+            name,
+            holds: self.first.is_none(),
+            detail: match &self.first {
+                Some((at, what)) => {
+                    format!("{what} (at {}, step {}; {} violations)", at.time, at.step, self.count)
+                }
+                None => fine,
+            },
+            first_violation: self.first.as_ref().map(|f| f.0),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct TwoPhaseCommitChecker {
+    params: Params,
+    names: Vec<String>,
+    txs: BTreeMap<Tx, TxRecord>,
+
+    atomicity: Violations,
+    no_commit_after_no: Violations,
+    agreement: Violations,
+    conservation: Violations,
+
+    /// Net change of all balances, as participants applied commits.
+    applied: i128,
+    /// Parts of committed transfers not yet applied (sum over `txs`).
+    in_flight: i128,
+    /// `applied + in_flight` after the previous observation.
+    imbalance: i128,
+
+    committed: u64,
+    aborted: u64,
+    votes_no: u64,
+    latency_sum_us: u128,
+    rounds_sum: u64,
+    ended: u64,
+    resent: u64,
+    resolved_by_peers: u64,
+    heuristic: u64,
+    /// Open in-doubt intervals: (participant, tx) → since.
+    in_doubt: BTreeMap<(NodeId, Tx), SimTime>,
+    in_doubt_closed: u64,
+    in_doubt_sum_us: u128,
+    in_doubt_max_us: u64,
+    blocked: BTreeSet<(NodeId, Tx)>,
+}
+
+fn name(d: Decision) -> &'static str {
+    match d {
+        Decision::Commit => "commit",
+        Decision::Abort => "abort",
+    }
+}
+
+impl TwoPhaseCommitChecker {
+    fn node(&self, n: NodeId) -> &str {
+        &self.names[n.index()]
+    }
+
+    /// The parts of `tx` in flight: committed by the coordinator, at
+    /// participants that have not decided yet.
+    fn parts_in_flight(&self, r: &TxRecord) -> i128 {
+        let (Some(Decision::Commit), Some(t)) = (r.logged, r.transfer) else { return 0 };
+        let mut sum = 0;
+        if !r.decided.contains_key(&self.params.home(t.from)) {
+            sum -= t.amount as i128;
+        }
+        if !r.decided.contains_key(&self.params.home(t.to)) {
+            sum += t.amount as i128;
+        }
+        sum
+    }
+
+    /// Re-evaluates `tx`'s money in flight, then the total.
+    fn check_conservation(&mut self, at: At, tx: Tx, after: impl FnOnce() -> String) {
+        let r = &self.txs[&tx];
+        let now = self.parts_in_flight(r);
+        self.in_flight += now - r.in_flight;
+        self.txs.get_mut(&tx).expect("present").in_flight = now;
+        let off = self.applied + self.in_flight;
+        // One violation per change of the imbalance, not per observation.
+        if off != 0 && off != self.imbalance {
+            let what = if off > 0 { "created" } else { "destroyed" };
+            self.conservation.add(at, || {
+                format!("{} units of money were {what} (net, since the start) {}", off.abs(), after())
+            });
+        }
+        self.imbalance = off;
+    }
+
+    fn on_voted(&mut self, at: At, node: NodeId, tx: Tx, vote: Vote) {
+        match vote {
+            Vote::Yes => {
+                let decided = self.txs.get(&tx).is_some_and(|r| r.decided.contains_key(&node));
+                if !decided {
+                    self.in_doubt.entry((node, tx)).or_insert(at.time);
+                }
+            }
+            Vote::No(reason) => {
+                self.votes_no += 1;
+                let r = self.txs.entry(tx).or_default();
+                r.voted_no.insert(node);
+                let committed_by =
+                    (r.logged == Some(Decision::Commit)).then_some("the coordinator").or_else(|| {
+                        r.decided
+                            .iter()
+                            .find(|(_, d)| **d == Decision::Commit)
+                            .map(|(n, _)| self.names[n.index()].as_str())
+                    });
+                if let Some(who) = committed_by {
+                    let me = self.node(node).to_string();
+                    self.no_commit_after_no
+                        .add(at, || format!("{me} voted no ({reason:?}) on tx {tx}, which {who} committed"));
+                }
+            }
+        }
+    }
+
+    fn on_logged(&mut self, at: At, tx: Tx, decision: Decision, transfer: Transfer) {
+        let r = self.txs.entry(tx).or_default();
+        r.transfer = Some(transfer);
+        match r.logged {
+            Some(before) if before == decision => return, // reported again after a restart
+            Some(before) => {
+                self.agreement.add(at, || {
+                    format!("the coordinator logged {} for tx {tx}, then {}", name(before), name(decision))
+                });
+            }
+            None => {
+                if let Some(started) = r.started {
+                    self.latency_sum_us += at.time.since(started).as_micros() as u128;
+                }
+                match decision {
+                    Decision::Commit => self.committed += 1,
+                    Decision::Abort => self.aborted += 1,
+                }
+            }
+        }
+        r.logged = Some(decision);
+        let r = &self.txs[&tx];
+        if decision == Decision::Commit
+            && let Some(n) = r.voted_no.first()
+        {
+            let n = self.node(*n).to_string();
+            self.no_commit_after_no
+                .add(at, || format!("the coordinator committed tx {tx}, on which {n} voted no"));
+        }
+        if let Some((n, d)) = r.decided.iter().find(|(_, d)| **d != decision) {
+            let (n, d) = (self.node(*n).to_string(), *d);
+            self.agreement.add(at, || {
+                format!(
+                    "the coordinator logged {} for tx {tx}, but {n} had decided {}",
+                    name(decision),
+                    name(d)
+                )
+            });
+        }
+        self.check_conservation(at, tx, || {
+            format!("when the coordinator logged {} for tx {tx}", name(decision))
+        });
+    }
+
+    fn on_decided(&mut self, at: At, node: NodeId, tx: Tx, decision: Decision, learned: Learned, net: i128) {
+        let me = self.node(node).to_string();
+        let r = self.txs.entry(tx).or_default();
+        if let Some(before) = r.decided.insert(node, decision) {
+            if before != decision {
+                self.atomicity.add(at, || {
+                    format!("{me} decided tx {tx} twice: {} then {}", name(before), name(decision))
+                });
+            }
+            return; // reported again after a restart: counted the first time
+        }
+        match learned {
+            Learned::Peer => self.resolved_by_peers += 1,
+            Learned::Heuristic => self.heuristic += 1,
+            _ => {}
+        }
+        if let Some(since) = self.in_doubt.remove(&(node, tx)) {
+            let us = at.time.since(since).as_micros();
+            self.in_doubt_closed += 1;
+            self.in_doubt_sum_us += us as u128;
+            self.in_doubt_max_us = self.in_doubt_max_us.max(us);
+        }
+        if decision == Decision::Commit {
+            self.applied += net;
+        }
+        let r = &self.txs[&tx];
+        if let Some((other, d)) = r.decided.iter().find(|(_, d)| **d != decision) {
+            let other = self.node(*other).to_string();
+            let d = *d;
+            self.atomicity.add(at, || {
+                format!("{me} decided {} for tx {tx}, {other} decided {}", name(decision), name(d))
+            });
+        }
+        if let Some(logged) = r.logged
+            && logged != decision
+        {
+            self.agreement.add(at, || {
+                format!(
+                    "{me} decided {} ({learned:?}) for tx {tx}; the coordinator logged {}",
+                    name(decision),
+                    name(logged)
+                )
+            });
+        }
+        if decision == Decision::Commit
+            && let Some(n) = r.voted_no.first()
+        {
+            let n = self.node(*n).to_string();
+            self.no_commit_after_no.add(at, || format!("{me} committed tx {tx}, on which {n} voted no"));
+        }
+        self.check_conservation(at, tx, || format!("when {me} decided {} for tx {tx}", name(decision)));
+    }
+
+    /// In-doubt time of intervals closed and still open at `now`: (count,
+    /// sum, max) in µs.
+    fn in_doubt_totals(&self, now: SimTime) -> (u64, u128, u64) {
+        let mut count = self.in_doubt_closed;
+        let mut sum = self.in_doubt_sum_us;
+        let mut max = self.in_doubt_max_us;
+        for since in self.in_doubt.values() {
+            let us = now.since(*since).as_micros();
+            count += 1;
+            sum += us as u128;
+            max = max.max(us);
+        }
+        (count, sum, max)
+    }
+}
+
+impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
+    const CHECKS: &'static [(&'static str, &'static str)] = &[
+        ("atomicity", "no transaction commits at one participant and aborts at another"),
+        (
+            "no-commit-after-no",
+            "no transaction that a participant voted no on is committed, by the coordinator or at a participant",
+        ),
+        (
+            "agrees-with-coordinator",
+            "no participant decides differently from the decision the coordinator logged",
+        ),
+        (
+            "conservation",
+            "the balances plus the parts of committed transfers not yet applied always add up to the initial total",
+        ),
+    ];
+    const METRICS: &'static [(&'static str, &'static str)] = &[
+        ("tx_committed", "transactions the coordinator logged commit for"),
+        ("tx_aborted", "transactions the coordinator logged abort for"),
+        ("tx_latency_mean_ms", "mean time from the first prepare to the logged decision"),
+        (
+            "round_trips_mean",
+            "mean rounds (prepare, decision, re-sent decisions) of transactions every participant acknowledged",
+        ),
+        ("votes_no", "no votes"),
+        (
+            "in_doubt_ms_mean",
+            "mean time a participant held its locks between its yes vote and learning the outcome (open intervals up to the end)",
+        ),
+        ("in_doubt_ms_max", "the longest such time"),
+        ("blocked", "participant-transaction pairs still in doubt decision_timeout after the yes vote"),
+        ("in_doubt_at_end", "participant-transaction pairs still in doubt at the end"),
+        ("decisions_resent", "decision rounds after the first (lost messages, a recovered coordinator)"),
+        (
+            "resolved_by_peers",
+            "in-doubt participants that learned the outcome from another participant (cooperative termination)",
+        ),
+        ("heuristic_decisions", "participants that decided on their own after decision_timeout"),
+        (
+            "imbalance",
+            "money created (positive) or destroyed (negative): balances plus parts in flight, minus the initial total",
+        ),
+    ];
+
+    fn new(params: &Params, cluster: &Cluster) -> Self {
+        TwoPhaseCommitChecker {
+            params: params.clone(),
+            names: cluster.names.clone(),
+            txs: BTreeMap::new(),
+            atomicity: Violations::default(),
+            no_commit_after_no: Violations::default(),
+            agreement: Violations::default(),
+            conservation: Violations::default(),
+            applied: 0,
+            in_flight: 0,
+            imbalance: 0,
+            committed: 0,
+            aborted: 0,
+            votes_no: 0,
+            latency_sum_us: 0,
+            rounds_sum: 0,
+            ended: 0,
+            resent: 0,
+            resolved_by_peers: 0,
+            heuristic: 0,
+            in_doubt: BTreeMap::new(),
+            in_doubt_closed: 0,
+            in_doubt_sum_us: 0,
+            in_doubt_max_us: 0,
+            blocked: BTreeSet::new(),
+        }
+    }
+
+    fn on_observation(&mut self, at: At, node: NodeId, obs: &Observation) {
+        match *obs {
+            Observation::PrepareRound { tx, transfer } => {
+                let r = self.txs.entry(tx).or_default();
+                r.transfer = Some(transfer);
+                r.started.get_or_insert(at.time);
+                r.rounds += 1;
+            }
+            Observation::Voted { tx, vote } => self.on_voted(at, node, tx, vote),
+            Observation::DecisionLogged { tx, decision, transfer } => {
+                self.on_logged(at, tx, decision, transfer)
+            }
+            Observation::DecisionRound { tx, resend } => {
+                self.txs.entry(tx).or_default().rounds += 1;
+                if resend {
+                    self.resent += 1;
+                }
+            }
+            Observation::Ended { tx } => {
+                let r = self.txs.entry(tx).or_default();
+                if !r.ended {
+                    r.ended = true;
+                    self.ended += 1;
+                    self.rounds_sum += r.rounds as u64;
+                }
+            }
+            Observation::Blocked { tx } => {
+                self.blocked.insert((node, tx));
+            }
+            Observation::Decided { tx, decision, learned, share } => {
+                self.on_decided(at, node, tx, decision, learned, share.net())
+            }
+        }
+    }
+
+    fn report(&self, now: SimTime) -> Report {
+        let decided = self.committed + self.aborted;
+        let mut r = Report::default();
+        r.checks.push(self.atomicity.verdict(
+            "atomicity",
+            format!(
+                "no transaction was half committed ({} committed, {} aborted)",
+                self.committed, self.aborted
+            ),
+        ));
+        r.checks.push(
+            self.no_commit_after_no
+                .verdict("no-commit-after-no", format!("{} no votes, none overruled", self.votes_no)),
+        );
+        r.checks.push(self.agreement.verdict(
+            "agrees-with-coordinator",
+            format!("every participant decision matched the coordinator's log ({decided} decisions logged)"),
+        ));
+        r.checks
+            .push(self.conservation.verdict("conservation", "the total balance never changed".to_string()));
+        let (count, sum, max) = self.in_doubt_totals(now);
+        let mean = |sum: u128, n: u64| if n == 0 { 0.0 } else { sum as f64 / n as f64 };
+        r.metrics.insert("tx_committed", self.committed as f64);
+        r.metrics.insert("tx_aborted", self.aborted as f64);
+        r.metrics.insert("tx_latency_mean_ms", mean(self.latency_sum_us, decided) / 1000.0);
+        r.metrics.insert("round_trips_mean", mean(self.rounds_sum as u128, self.ended));
+        r.metrics.insert("votes_no", self.votes_no as f64);
+        r.metrics.insert("in_doubt_ms_mean", mean(sum, count) / 1000.0);
+        r.metrics.insert("in_doubt_ms_max", max as f64 / 1000.0);
+        r.metrics.insert("blocked", self.blocked.len() as f64);
+        r.metrics.insert("in_doubt_at_end", self.in_doubt.len() as f64);
+        r.metrics.insert("decisions_resent", self.resent as f64);
+        r.metrics.insert("resolved_by_peers", self.resolved_by_peers as f64);
+        r.metrics.insert("heuristic_decisions", self.heuristic as f64);
+        r.metrics.insert("imbalance", self.imbalance as f64);
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each check fires on hand-made observations, and holds on a clean
+    //! transaction.
+    use super::*;
+    use crate::protocols::two_phase_commit::{NoReason, Share, Termination};
+    use crate::sim::rng::Probability;
+    use crate::sim::time::SimDuration;
+
+    const N1: NodeId = NodeId(0);
+    const N2: NodeId = NodeId(1);
+    const N3: NodeId = NodeId(2);
+    /// 30 from a0 (on n2) to a1 (on n3).
+    const T: Transfer = Transfer { from: 0, to: 1, amount: 30 };
+    const DEBIT: Share = Share { debit: Some(0), credit: None, amount: 30 };
+    const CREDIT: Share = Share { debit: None, credit: Some(1), amount: 30 };
+
+    fn checker() -> TwoPhaseCommitChecker {
+        let params = Params {
+            coordinator: N1,
+            participants: vec![N2, N3],
+            initial_balance: 100,
+            max_amount: 50,
+            vote_no_rate: Probability::NEVER,
+            prepare_timeout: SimDuration::from_millis(100),
+            decision_timeout: SimDuration::from_millis(200),
+            termination: Termination::Wait,
+        };
+        let cluster = Cluster {
+            names: vec!["n1".into(), "n2".into(), "n3".into()],
+            region_of: vec![0; 3],
+            regions: vec!["default".into()],
+        };
+        TwoPhaseCommitChecker::new(&params, &cluster)
+    }
+
+    fn feed(c: &mut TwoPhaseCommitChecker, events: &[(NodeId, Observation)]) -> Report {
+        for (i, (node, obs)) in events.iter().enumerate() {
+            let at = At { step: i as u64, time: SimTime(i as u64 * 1000) };
+            c.on_observation(at, *node, obs);
+        }
+        c.report(SimTime(events.len() as u64 * 1000))
+    }
+
+    fn decided(tx: Tx, decision: Decision, share: Share) -> Observation {
+        Observation::Decided { tx, decision, learned: Learned::Coordinator, share }
+    }
+
+    fn holding(r: &Report) -> Vec<&'static str> {
+        r.checks.iter().filter(|v| v.holds).map(|v| v.name).collect()
+    }
+
+    /// A committed transfer, its halves applied one after the other: every
+    /// check holds, including conservation between the two halves.
+    #[test]
+    fn a_clean_commit_holds() {
+        let r = feed(
+            &mut checker(),
+            &[
+                (N1, Observation::PrepareRound { tx: 1, transfer: T }),
+                (N2, Observation::Voted { tx: 1, vote: Vote::Yes }),
+                (N3, Observation::Voted { tx: 1, vote: Vote::Yes }),
+                (N1, Observation::DecisionLogged { tx: 1, decision: Decision::Commit, transfer: T }),
+                (N1, Observation::DecisionRound { tx: 1, resend: false }),
+                (N2, decided(1, Decision::Commit, DEBIT)),
+                (N3, decided(1, Decision::Commit, CREDIT)),
+                (N1, Observation::Ended { tx: 1 }),
+            ],
+        );
+        assert_eq!(holding(&r).len(), 4, "{:?}", r.checks);
+        assert_eq!(r.metrics["round_trips_mean"], 2.0);
+        assert_eq!(r.metrics["in_doubt_at_end"], 0.0);
+        assert_eq!(r.metrics["imbalance"], 0.0);
+    }
+
+    /// One participant commits, the other aborts: atomicity fires (and
+    /// agreement, and conservation: the debit happened, the credit never
+    /// will).
+    #[test]
+    fn atomicity_fires() {
+        let r = feed(
+            &mut checker(),
+            &[
+                (N1, Observation::DecisionLogged { tx: 1, decision: Decision::Commit, transfer: T }),
+                (N2, decided(1, Decision::Commit, DEBIT)),
+                (
+                    N3,
+                    Observation::Decided {
+                        tx: 1,
+                        decision: Decision::Abort,
+                        learned: Learned::Heuristic,
+                        share: CREDIT,
+                    },
+                ),
+            ],
+        );
+        assert_eq!(holding(&r), ["no-commit-after-no"]);
+        assert_eq!(r.metrics["imbalance"], -30.0);
+        assert_eq!(r.metrics["heuristic_decisions"], 1.0);
+    }
+
+    /// The coordinator logs commit though a participant voted no.
+    #[test]
+    fn no_commit_after_no_fires() {
+        let r = feed(
+            &mut checker(),
+            &[
+                (N2, Observation::Voted { tx: 1, vote: Vote::No(NoReason::InsufficientFunds) }),
+                (N1, Observation::DecisionLogged { tx: 1, decision: Decision::Commit, transfer: T }),
+            ],
+        );
+        assert!(!r.verdict("no-commit-after-no").unwrap().holds);
+        assert!(r.verdict("atomicity").unwrap().holds);
+    }
+
+    /// A participant decides before the coordinator logs the opposite.
+    #[test]
+    fn agreement_fires_in_either_order() {
+        let r = feed(
+            &mut checker(),
+            &[
+                (
+                    N3,
+                    Observation::Decided {
+                        tx: 1,
+                        decision: Decision::Abort,
+                        learned: Learned::Unilateral,
+                        share: CREDIT,
+                    },
+                ),
+                (N1, Observation::DecisionLogged { tx: 1, decision: Decision::Commit, transfer: T }),
+            ],
+        );
+        assert!(!r.verdict("agrees-with-coordinator").unwrap().holds);
+        assert!(r.verdict("atomicity").unwrap().holds, "only one participant decided");
+    }
+
+    /// A participant applies a commit nobody logged: money appears.
+    #[test]
+    fn conservation_fires() {
+        let r = feed(&mut checker(), &[(N3, decided(1, Decision::Commit, CREDIT))]);
+        assert_eq!(holding(&r), ["atomicity", "no-commit-after-no", "agrees-with-coordinator"]);
+        assert_eq!(r.metrics["imbalance"], 30.0);
+    }
+
+    /// What a restarted node reports again from its disk is not counted
+    /// twice; a yes vote still open is in doubt at the end, and counts its
+    /// time up to the end.
+    #[test]
+    fn reports_after_a_restart_are_idempotent() {
+        let logged = Observation::DecisionLogged { tx: 1, decision: Decision::Commit, transfer: T };
+        let r = feed(
+            &mut checker(),
+            &[
+                (N3, Observation::Voted { tx: 2, vote: Vote::Yes }),
+                (N1, logged.clone()),
+                (N2, decided(1, Decision::Commit, DEBIT)),
+                (N1, logged),
+                (
+                    N2,
+                    Observation::Decided {
+                        tx: 1,
+                        decision: Decision::Commit,
+                        learned: Learned::Disk,
+                        share: DEBIT,
+                    },
+                ),
+                (N2, Observation::Voted { tx: 1, vote: Vote::Yes }),
+            ],
+        );
+        assert_eq!(holding(&r).len(), 4, "{:?}", r.checks);
+        assert_eq!(r.metrics["tx_committed"], 1.0);
+        assert_eq!(r.metrics["imbalance"], 0.0, "the credit is in flight to n3");
+        assert_eq!(r.metrics["in_doubt_at_end"], 1.0, "n3 on tx 2; n2's late report on tx 1 opens nothing");
+        assert_eq!(r.metrics["in_doubt_ms_max"], 6.0);
+    }
+}

@@ -1,0 +1,1010 @@
+//! Two-phase commit (2PC): transfers between accounts held on different
+//! nodes, all or nothing.
+//!
+//! # Model
+//! One node is the **coordinator** (`coordinator`, default the first node);
+//! every other node is a **participant** holding bank accounts. Account `a`
+//! (the client's key `k{a}`) lives on participant number
+//! `a % participants`, in node order, and starts with `initial_balance`.
+//! Clients submit transfers (`transfer 30 from a1 to a2`, 1 ..= `max_amount`),
+//! drawn so that the two accounts live on different participants, and send
+//! them to the coordinator (a participant redirects them there). A transfer
+//! is a **transaction**: the debit on one node and the credit on the other
+//! both happen or neither does. Its id is the client's idempotency key, the
+//! same on every retry, so a retry finds its transaction: decided, it is
+//! answered from the log; running, it waits for it; unknown, it starts.
+//! Clients only transfer: `read_fraction` does not apply to this protocol.
+//!
+//! # The algorithm
+//! 1. *Prepare* (phase one). The coordinator sends `Prepare`, with the
+//!    transfer, to the participants holding its two accounts, and waits up
+//!    to `prepare_timeout` for their votes.
+//! 2. *Vote.* A participant locks its accounts of the transfer — no-wait
+//!    locking: an account already locked by another prepared transaction
+//!    means vote no — and checks the funds: a debit larger than the balance
+//!    means vote no. It also refuses at random with probability
+//!    `vote_no_rate`. To vote **yes** it first writes `Prepared` (the
+//!    transfer) to its disk and only then sends `Vote yes`: it has promised
+//!    to commit if told to, and holds its locks until it learns the outcome.
+//!    To vote **no** it aborts at once — it may: without its yes nobody can
+//!    commit — logs that, and sends `Vote no`.
+//! 3. *Decide.* All yes: commit. Any no, or a vote still missing at
+//!    `prepare_timeout`: abort. The coordinator writes the decision to its
+//!    log and only once it is on disk sends `Commit` or `Abort` (phase two)
+//!    and answers the client (commit: ok; abort: fail, "aborted"). That is
+//!    two round trips: prepare/vote, then decision/ack.
+//! 4. *Apply.* A participant applies its part of a commit (or drops it on
+//!    abort), logs the outcome, releases its locks and sends `Ack`. The
+//!    coordinator re-sends the decision every `decision_timeout` to
+//!    participants that have not acknowledged it; once all have, it logs
+//!    `End`.
+//! 5. *Uncertainty.* Between its yes vote and the decision a participant is
+//!    **in doubt**: it cannot commit (someone may have voted no) and cannot
+//!    abort (the coordinator may have decided commit and told the others).
+//!    If the decision has not come `decision_timeout` after its vote, it is
+//!    **blocked**: it asks the coordinator (`Ask`), again every
+//!    `decision_timeout`, holding its locks all the while — other
+//!    transactions that need those accounts are refused (vote no, locked).
+//! 6. *Termination* (`termination`), what a blocked participant does:
+//!    - `"wait"` (default): asks the coordinator; only it can end the doubt.
+//!      While the coordinator is down, its in-doubt participants stay
+//!      blocked.
+//!    - `"cooperative"`: the cooperative termination protocol. It also asks
+//!      the other participants. One that knows the outcome tells it
+//!      (`Outcome`); one that has *not voted* aborts the transaction on its
+//!      own — it may, as in step 2 — remembers that (a late prepare gets a
+//!      no) and tells abort; one that is itself in doubt cannot help. When
+//!      every participant voted yes and none heard the decision, they stay
+//!      blocked: cooperative termination shortens blocking, it cannot end it.
+//!    - `"heuristic-abort"` / `"heuristic-commit"`: what real databases call
+//!      a *heuristic decision* (XA's "heuristic hazard"): the blocked
+//!      participant aborts (commits) on its own and releases its locks.
+//!      Unsafe: when the coordinator decided the other way, the transaction
+//!      is half committed and money vanishes (or appears).
+//!
+//! # What is durable
+//! - *Coordinator*: each decision, with its transfer (to re-send it), and
+//!   `End` once every participant acknowledged. Nothing is logged before the
+//!   decision: **presumed abort**. After a crash the coordinator re-sends
+//!   the decisions not yet acknowledged; a transaction with no decision in
+//!   the log is aborted — a participant that asks about one is told abort,
+//!   once the coordinator has logged it, so a client's retry hears abort
+//!   too.
+//! - *Participant*: balances, `Prepared` for each yes vote, and the outcome
+//!   of every transaction it decided (including its no votes and unilateral
+//!   aborts). After a crash it re-takes the locks of its prepared
+//!   transactions, is in doubt again, and asks at once.
+//! - A write can reach the disk while its node is paused; the node hears of
+//!   it when it resumes — or, if it crashes first, when it recovers. So a
+//!   recovering node reports what its disk holds (decisions, outcomes, yes
+//!   votes) to the checkers again; they ignore what they already knew.
+//!
+//! Every message that vouches for something on disk — a vote, an ack, an
+//! outcome told to a peer, a client's answer — is sent only once that is on
+//! disk ([`AfterDisk`]).
+//!
+//! # Invariants (checked in [`checker`])
+//! - `atomicity`: no transaction commits at one participant and aborts at
+//!   another.
+//! - `no-commit-after-no`: no transaction some participant voted no on is
+//!   committed, by the coordinator or at a participant.
+//! - `agrees-with-coordinator`: no participant decides differently from the
+//!   coordinator's logged decision.
+//! - `conservation`: money is neither created nor destroyed — the balances,
+//!   plus the parts of committed transfers some participant has yet to
+//!   apply, always add up to what the accounts started with.
+//!
+//! They hold under any crashes, pauses, partitions, loss and duplication
+//! with `wait` and `cooperative`; the price is blocking. The heuristic
+//! decisions trade them for availability.
+//!
+//! # Simplifications
+//! - A participant does its work when `Prepare` arrives (the transfer rides
+//!   on it), so "a participant that has not voted" is one the prepare has
+//!   not reached.
+//! - Nodes remember every outcome for ever (real systems forget a
+//!   transaction once everyone acknowledged, and must then take care with
+//!   late duplicates). The coordinator stops re-sending at `End`.
+//! - Abort decisions are logged and acknowledged like commits. Presumed
+//!   abort lets real coordinators skip both; here the log answers a
+//!   client's retry.
+//!
+//! Sources: Gray, "Notes on Data Base Operating Systems" (1978); Bernstein,
+//! Hadzilacos & Goodman, *Concurrency Control and Recovery in Database
+//! Systems* (1987), ch. 7 (two-phase commit, the cooperative termination
+//! protocol); Mohan, Lindsay & Obermarck, "Transaction Management in the R*
+//! Distributed Database Management System" (TODS 1986), presumed abort;
+//! Kleppmann, *Designing Data-Intensive Applications*, ch. 9 ("Atomic
+//! Commit and Two-Phase Commit", "Coordinator failure", "heuristic
+//! decisions"); Gray & Lamport, "Consensus on Transaction Commit" (2006).
+
+pub mod checker;
+mod params;
+
+pub use checker::TwoPhaseCommitChecker;
+pub use params::{Params, RawParams, Termination};
+
+use crate::nodes::client::{ClientSpec, draw_key};
+use crate::nodes::{
+    AfterDisk, ClientRef, ClientReply, ClientRequest, Cluster, Context, Key, Message, NodeId, NodeView,
+    Operation, Protocol, TimerId, WriteId,
+};
+use crate::sim::rng::RngStream;
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct TwoPhaseCommit;
+
+/// A transaction's id: the client's idempotency key.
+pub type Tx = u64;
+
+/// What a transaction does: move `amount` from account `from` to `to`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Transfer {
+    pub from: Key,
+    pub to: Key,
+    pub amount: u64,
+}
+
+/// One participant's part of a transfer: the account it debits and the one
+/// it credits, when it holds them.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Share {
+    pub debit: Option<Key>,
+    pub credit: Option<Key>,
+    pub amount: u64,
+}
+
+/// As traces show it: `30 a1→a2`.
+impl std::fmt::Debug for Transfer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} a{}→a{}", self.amount, self.from, self.to)
+    }
+}
+
+/// As traces show it: `-30 a1`, `+30 a2`, `-30 a1 +30 a3`, or `nothing`.
+impl std::fmt::Debug for Share {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(a) = self.debit {
+            parts.push(format!("-{} a{a}", self.amount));
+        }
+        if let Some(a) = self.credit {
+            parts.push(format!("+{} a{a}", self.amount));
+        }
+        if parts.is_empty() { f.write_str("nothing") } else { f.write_str(&parts.join(" ")) }
+    }
+}
+
+impl Share {
+    /// The accounts it touches (one, for a transfer to the same account).
+    pub fn accounts(&self) -> impl Iterator<Item = Key> + use<> {
+        let second = self.credit.filter(|c| Some(*c) != self.debit);
+        self.debit.into_iter().chain(second)
+    }
+    /// What committing it adds to the total of all balances (its credit
+    /// minus its debit).
+    pub fn net(&self) -> i128 {
+        let amount = self.amount as i128;
+        let credit = if self.credit.is_some() { amount } else { 0 };
+        let debit = if self.debit.is_some() { amount } else { 0 };
+        credit - debit
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Decision {
+    Commit,
+    Abort,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Vote {
+    /// Prepared: on my disk, accounts locked; I will commit if told to.
+    Yes,
+    No(NoReason),
+}
+
+/// Why a participant voted no.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NoReason {
+    /// The debit is larger than the balance.
+    InsufficientFunds,
+    /// Another prepared transaction holds a lock on one of the accounts.
+    Locked,
+    /// Refused at random (`vote_no_rate`).
+    Refused,
+    /// This participant had already aborted the transaction (a duplicate
+    /// prepare, or one that arrived after a unilateral abort).
+    AlreadyAborted,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Msg {
+    /// Coordinator → participant, phase one: can you commit your part?
+    Prepare {
+        tx: Tx,
+        transfer: Transfer,
+    },
+    /// Participant → coordinator.
+    Vote {
+        tx: Tx,
+        vote: Vote,
+    },
+    /// Coordinator → participant, phase two: the logged decision.
+    Commit {
+        tx: Tx,
+    },
+    Abort {
+        tx: Tx,
+    },
+    /// Participant → coordinator: the decision is applied and on my disk.
+    Ack {
+        tx: Tx,
+    },
+    /// Blocked participant → coordinator (and, cooperative termination,
+    /// the other participants): what was decided? The transfer lets a
+    /// recovered coordinator that has no record log an abort for it.
+    Ask {
+        tx: Tx,
+        transfer: Transfer,
+    },
+    /// Participant → blocked peer (cooperative termination): the outcome I
+    /// know.
+    Outcome {
+        tx: Tx,
+        decision: Decision,
+    },
+}
+
+impl Message for Msg {
+    fn kind(&self) -> &'static str {
+        match self {
+            Msg::Prepare { .. } => "prepare",
+            Msg::Vote { vote: Vote::Yes, .. } => "vote-yes",
+            Msg::Vote { vote: Vote::No(_), .. } => "vote-no",
+            Msg::Commit { .. } => "commit",
+            Msg::Abort { .. } => "abort",
+            Msg::Ack { .. } => "ack",
+            Msg::Ask { .. } => "ask",
+            Msg::Outcome { .. } => "outcome",
+        }
+    }
+}
+
+impl Msg {
+    /// The coordinator's phase-two message for `decision`.
+    fn decision(tx: Tx, decision: Decision) -> Msg {
+        match decision {
+            Decision::Commit => Msg::Commit { tx },
+            Decision::Abort => Msg::Abort { tx },
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// Coordinator: votes still missing now mean abort.
+    PrepareTimeout { tx: Tx },
+    /// Coordinator: re-send the decision to participants that have not
+    /// acknowledged it.
+    Resend { tx: Tx },
+    /// Participant: the decision is late — blocked.
+    DecisionTimeout { tx: Tx },
+}
+
+/// A decision on the coordinator's log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Logged {
+    pub decision: Decision,
+    pub transfer: Transfer,
+    /// Every participant acknowledged it.
+    pub ended: bool,
+}
+
+/// The disk. The coordinator uses the first part, participants the rest.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Disk {
+    // --- the coordinator's log ---
+    pub decisions: BTreeMap<Tx, Logged>,
+    // --- a participant's log ---
+    /// Accounts that have changed (the others hold `initial_balance`).
+    pub balances: BTreeMap<Key, u64>,
+    /// Yes votes without an outcome yet.
+    pub prepared: BTreeMap<Tx, (Transfer, Share)>,
+    /// Every outcome, with this participant's share of the transfer.
+    pub outcomes: BTreeMap<Tx, (Decision, Share)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum DiskWrite {
+    /// Coordinator: the decision.
+    Decision { tx: Tx, decision: Decision, transfer: Transfer },
+    /// Coordinator: every participant acknowledged.
+    End { tx: Tx },
+    /// Participant: a yes vote.
+    Prepared { tx: Tx, transfer: Transfer, share: Share },
+    /// Participant: the outcome, with the new balances of a commit.
+    Outcome { tx: Tx, decision: Decision, share: Share, balances: Vec<(Key, u64)> },
+}
+
+/// How a participant came to its decision (for the checker and the trace).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Learned {
+    /// The coordinator told it.
+    Coordinator,
+    /// Another participant told it (cooperative termination).
+    Peer,
+    /// It voted no.
+    VotedNo,
+    /// It had not voted and a blocked peer asked (cooperative termination).
+    Unilateral,
+    /// It gave up waiting (heuristic decision).
+    Heuristic,
+    /// Read back from its own disk after a restart (see `recover`).
+    Disk,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Observation {
+    /// Coordinator: `Prepare` sent for `tx` (a prepare round).
+    PrepareRound { tx: Tx, transfer: Transfer },
+    /// Participant: its vote, once on disk, as it is sent (a yes vote still
+    /// undecided is reported again after a restart).
+    Voted { tx: Tx, vote: Vote },
+    /// Coordinator: the decision is on its disk.
+    DecisionLogged { tx: Tx, decision: Decision, transfer: Transfer },
+    /// Coordinator: the decision sent to participants that have not
+    /// acknowledged it (`resend`: not for the first time).
+    DecisionRound { tx: Tx, resend: bool },
+    /// Coordinator: every participant acknowledged.
+    Ended { tx: Tx },
+    /// Participant: in doubt past `decision_timeout`, holding its locks.
+    Blocked { tx: Tx },
+    /// Participant: its outcome is on disk (`share` applied, for a commit;
+    /// reported again after a restart, with `learned: Disk`).
+    Decided { tx: Tx, decision: Decision, learned: Learned, share: Share },
+}
+
+/// What a node owes once its disk has caught up.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Owed {
+    Send(NodeId, Msg),
+    Publish(Observation),
+    /// Coordinator: the decision of this transaction is on disk — tell
+    /// everyone.
+    Announce(Tx),
+    /// Coordinator: answer a client's retry from the log.
+    Answer(ClientRef, Decision),
+    /// Participant: the yes vote is out; start waiting for the decision.
+    AwaitDecision(Tx),
+}
+
+/// A transaction the coordinator has not finished.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Running {
+    transfer: Transfer,
+    participants: Vec<NodeId>,
+    phase: Phase,
+    /// The client waiting for the outcome (its latest attempt).
+    client: Option<ClientRef>,
+    /// The prepare timeout, then the re-send timer.
+    timer: Option<TimerId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Phase {
+    /// Phase one: collecting votes (the yes votes so far).
+    Voting { yes: BTreeSet<NodeId> },
+    /// The decision is being written to the log.
+    Logging(Decision),
+    /// Phase two: the decision is logged and sent; waiting for acks.
+    Finishing { decision: Decision, acked: BTreeSet<NodeId> },
+}
+
+/// A participant's yes vote awaiting the outcome.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Prepared {
+    transfer: Transfer,
+    share: Share,
+    /// In doubt past `decision_timeout`.
+    blocked: bool,
+    timer: Option<TimerId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct State {
+    // --- both roles ---
+    /// This node is the coordinator (otherwise a participant).
+    coordinator: bool,
+    owed: AfterDisk<Owed>,
+    /// The latest disk write issued, and the latest known to be on disk.
+    last_write: Option<WriteId>,
+    on_disk: Option<WriteId>,
+
+    // --- coordinator ---
+    /// Every decision taken (mirrors the log, plus one being written).
+    decisions: BTreeMap<Tx, Decision>,
+    running: BTreeMap<Tx, Running>,
+
+    // --- participant ---
+    balances: BTreeMap<Key, u64>,
+    /// Account → the prepared transaction holding its lock.
+    locks: BTreeMap<Key, Tx>,
+    prepared: BTreeMap<Tx, Prepared>,
+    /// Every transaction this participant decided.
+    outcomes: BTreeMap<Tx, Decision>,
+}
+
+type Ctx<'a, 'b> = &'a mut Context<'b, TwoPhaseCommit>;
+
+impl TwoPhaseCommit {
+    // ----- the disk -------------------------------------------------------
+
+    fn log(state: &mut State, ctx: Ctx, write: DiskWrite) {
+        state.last_write = Some(ctx.write(write));
+    }
+
+    /// Does `owed` once everything written so far is on disk (now, if it
+    /// already is).
+    fn after_disk(state: &mut State, ctx: Ctx, owed: Owed) {
+        match state.last_write {
+            Some(w) if state.on_disk < Some(w) => state.owed.push(w, owed),
+            _ => Self::settle(state, ctx, owed),
+        }
+    }
+
+    fn settle(state: &mut State, ctx: Ctx, owed: Owed) {
+        match owed {
+            Owed::Send(to, msg) => ctx.send(to, msg),
+            Owed::Publish(observation) => ctx.observe(observation),
+            Owed::Announce(tx) => Self::announce(state, ctx, tx),
+            Owed::Answer(client, decision) => ctx.reply(client, Self::client_reply(decision)),
+            Owed::AwaitDecision(tx) => Self::await_decision(state, ctx, tx),
+        }
+    }
+
+    // ----- the coordinator ------------------------------------------------
+
+    fn client_reply(decision: Decision) -> ClientReply {
+        match decision {
+            Decision::Commit => ClientReply::ok(None, 0),
+            Decision::Abort => ClientReply::fail("aborted"),
+        }
+    }
+
+    /// A client's transfer (or its retry) arrives at the coordinator.
+    fn submit(state: &mut State, ctx: Ctx, client: ClientRef, tx: Tx, transfer: Transfer) {
+        if let Some(&decision) = state.decisions.get(&tx) {
+            // Decided: answer from the log (once the decision is on disk).
+            return Self::after_disk(state, ctx, Owed::Answer(client, decision));
+        }
+        if let Some(r) = state.running.get_mut(&tx) {
+            r.client = Some(client); // still voting: answer this attempt
+            return;
+        }
+        Self::begin(state, ctx, tx, transfer, Some(client));
+    }
+
+    /// Phase one: prepare at every participant the transfer touches.
+    fn begin(state: &mut State, ctx: Ctx, tx: Tx, transfer: Transfer, client: Option<ClientRef>) {
+        let participants: Vec<NodeId> = ctx.params().participants_of(transfer).collect();
+        for &p in &participants {
+            ctx.send(p, Msg::Prepare { tx, transfer });
+        }
+        ctx.observe(Observation::PrepareRound { tx, transfer });
+        let timer = Some(ctx.set_timer(ctx.params().prepare_timeout, Timer::PrepareTimeout { tx }));
+        let phase = Phase::Voting { yes: BTreeSet::new() };
+        state.running.insert(tx, Running { transfer, participants, phase, client, timer });
+    }
+
+    fn on_vote(state: &mut State, ctx: Ctx, from: NodeId, tx: Tx, vote: Vote) {
+        // Votes for a transaction already decided (or unknown after a crash:
+        // presumed aborted) change nothing.
+        let Some(r) = state.running.get_mut(&tx) else { return };
+        let Phase::Voting { yes } = &mut r.phase else { return };
+        if !r.participants.contains(&from) {
+            return;
+        }
+        let decision = match vote {
+            Vote::No(_) => Decision::Abort,
+            Vote::Yes => {
+                yes.insert(from);
+                if yes.len() < r.participants.len() {
+                    return; // still waiting
+                }
+                Decision::Commit
+            }
+        };
+        Self::decide(state, ctx, tx, decision);
+    }
+
+    fn on_prepare_timeout(state: &mut State, ctx: Ctx, tx: Tx) {
+        if state.running.get(&tx).is_some_and(|r| matches!(r.phase, Phase::Voting { .. })) {
+            Self::decide(state, ctx, tx, Decision::Abort);
+        }
+    }
+
+    /// The decision: to the log first; announced once it is on disk.
+    fn decide(state: &mut State, ctx: Ctx, tx: Tx, decision: Decision) {
+        let r = state.running.get_mut(&tx).expect("only a running transaction is decided");
+        assert!(
+            matches!(r.phase, Phase::Voting { .. }),
+            "tx {tx}: a transaction is decided once (it was {:?})",
+            r.phase
+        );
+        assert!(!state.decisions.contains_key(&tx), "tx {tx}: the log already holds a decision");
+        if let Some(t) = r.timer.take() {
+            ctx.cancel_timer(t);
+        }
+        r.phase = Phase::Logging(decision);
+        let transfer = r.transfer;
+        state.decisions.insert(tx, decision);
+        Self::log(state, ctx, DiskWrite::Decision { tx, decision, transfer });
+        Self::after_disk(state, ctx, Owed::Announce(tx));
+    }
+
+    /// Phase two: the decision is on disk — send it, answer the client.
+    fn announce(state: &mut State, ctx: Ctx, tx: Tx) {
+        let r = state.running.get_mut(&tx).expect("a decision being logged is running");
+        let Phase::Logging(decision) = r.phase else { unreachable!("tx {tx} is announced once") };
+        ctx.observe(Observation::DecisionLogged { tx, decision, transfer: r.transfer });
+        r.phase = Phase::Finishing { decision, acked: BTreeSet::new() };
+        if let Some(client) = r.client.take() {
+            ctx.reply(client, Self::client_reply(decision));
+        }
+        Self::send_decision(state, ctx, tx, false);
+    }
+
+    /// Sends the decision to the participants that have not acknowledged
+    /// it, and arms the re-send timer.
+    fn send_decision(state: &mut State, ctx: Ctx, tx: Tx, resend: bool) {
+        let Some(r) = state.running.get_mut(&tx) else { return };
+        let Phase::Finishing { decision, acked } = &r.phase else { return };
+        for &p in r.participants.iter().filter(|p| !acked.contains(p)) {
+            ctx.send(p, Msg::decision(tx, *decision));
+        }
+        ctx.observe(Observation::DecisionRound { tx, resend });
+        r.timer = Some(ctx.set_timer(ctx.params().decision_timeout, Timer::Resend { tx }));
+    }
+
+    fn on_ack(state: &mut State, ctx: Ctx, from: NodeId, tx: Tx) {
+        let Some(r) = state.running.get_mut(&tx) else { return };
+        let Phase::Finishing { acked, .. } = &mut r.phase else { return };
+        if !r.participants.contains(&from) {
+            return;
+        }
+        acked.insert(from);
+        if acked.len() == r.participants.len() {
+            if let Some(t) = r.timer.take() {
+                ctx.cancel_timer(t);
+            }
+            state.running.remove(&tx);
+            Self::log(state, ctx, DiskWrite::End { tx });
+            ctx.observe(Observation::Ended { tx });
+        }
+    }
+
+    /// A blocked participant asks what was decided.
+    fn on_ask_coordinator(state: &mut State, ctx: Ctx, from: NodeId, tx: Tx, transfer: Transfer) {
+        match state.running.get(&tx).map(|r| &r.phase) {
+            // Not decided, or not on disk yet: the decision goes to every
+            // participant once it is logged.
+            Some(Phase::Voting { .. } | Phase::Logging(_)) => {}
+            Some(&Phase::Finishing { decision, .. }) => ctx.send(from, Msg::decision(tx, decision)),
+            None => match state.decisions.get(&tx) {
+                // Finished: every participant acknowledged — this is an old
+                // question, but the answer is on disk.
+                Some(&decision) => ctx.send(from, Msg::decision(tx, decision)),
+                // No record: this coordinator crashed before deciding.
+                // Presumed abort — logged first, so that a client's retry
+                // hears the same.
+                None => Self::begin_presumed_abort(state, ctx, tx, transfer),
+            },
+        }
+    }
+
+    fn begin_presumed_abort(state: &mut State, ctx: Ctx, tx: Tx, transfer: Transfer) {
+        let participants = ctx.params().participants_of(transfer).collect();
+        let phase = Phase::Voting { yes: BTreeSet::new() };
+        state.running.insert(tx, Running { transfer, participants, phase, client: None, timer: None });
+        Self::decide(state, ctx, tx, Decision::Abort);
+    }
+
+    // ----- the participant ------------------------------------------------
+
+    fn balance(state: &State, ctx: Ctx, account: Key) -> u64 {
+        state.balances.get(&account).copied().unwrap_or(ctx.params().initial_balance)
+    }
+
+    /// Phase one at a participant: vote.
+    fn on_prepare(state: &mut State, ctx: Ctx, tx: Tx, transfer: Transfer) {
+        let coordinator = ctx.params().coordinator;
+        if state.prepared.contains_key(&tx) {
+            // A duplicate, or a new round after the coordinator restarted:
+            // the same vote again.
+            return Self::after_disk(state, ctx, Owed::Send(coordinator, Msg::Vote { tx, vote: Vote::Yes }));
+        }
+        if let Some(&outcome) = state.outcomes.get(&tx) {
+            let vote = match outcome {
+                Decision::Commit => Vote::Yes,
+                Decision::Abort => Vote::No(NoReason::AlreadyAborted),
+            };
+            return Self::after_disk(state, ctx, Owed::Send(coordinator, Msg::Vote { tx, vote }));
+        }
+        let share = ctx.params().share_of(ctx.me(), transfer);
+        let vote = Self::choose_vote(state, ctx, tx, share);
+        match vote {
+            Vote::Yes => {
+                for account in share.accounts() {
+                    state.locks.insert(account, tx);
+                }
+                let p = Prepared { transfer, share, blocked: false, timer: None };
+                state.prepared.insert(tx, p);
+                Self::log(state, ctx, DiskWrite::Prepared { tx, transfer, share });
+                Self::after_disk(state, ctx, Owed::Publish(Observation::Voted { tx, vote }));
+                Self::after_disk(state, ctx, Owed::Send(coordinator, Msg::Vote { tx, vote }));
+                Self::after_disk(state, ctx, Owed::AwaitDecision(tx));
+            }
+            Vote::No(_) => {
+                // Abort at once: without this vote nobody can commit.
+                Self::log_outcome(state, ctx, tx, Decision::Abort, share);
+                Self::after_disk(state, ctx, Owed::Publish(Observation::Voted { tx, vote }));
+                Self::publish_outcome(state, ctx, tx, Decision::Abort, Learned::VotedNo, share);
+                Self::after_disk(state, ctx, Owed::Send(coordinator, Msg::Vote { tx, vote }));
+            }
+        }
+    }
+
+    /// Yes if the accounts are free, the funds are there, and no random
+    /// refusal.
+    fn choose_vote(state: &State, ctx: Ctx, tx: Tx, share: Share) -> Vote {
+        if share.accounts().any(|a| state.locks.get(&a).is_some_and(|&holder| holder != tx)) {
+            return Vote::No(NoReason::Locked);
+        }
+        if let Some(from) = share.debit
+            && Self::balance(state, ctx, from) < share.amount
+        {
+            return Vote::No(NoReason::InsufficientFunds);
+        }
+        let rate = ctx.params().vote_no_rate;
+        if !rate.is_never() && ctx.rng().chance(rate) {
+            return Vote::No(NoReason::Refused);
+        }
+        Vote::Yes
+    }
+
+    /// The yes vote is out: the decision should come within
+    /// `decision_timeout`.
+    fn await_decision(state: &mut State, ctx: Ctx, tx: Tx) {
+        let timeout = ctx.params().decision_timeout;
+        if let Some(p) = state.prepared.get_mut(&tx) {
+            p.timer = Some(ctx.set_timer(timeout, Timer::DecisionTimeout { tx }));
+        }
+    }
+
+    /// The decision is late: blocked.
+    fn on_decision_timeout(state: &mut State, ctx: Ctx, tx: Tx) {
+        let Some(p) = state.prepared.get_mut(&tx) else { return };
+        p.timer = None;
+        if !p.blocked {
+            p.blocked = true;
+            ctx.observe(Observation::Blocked { tx });
+        }
+        match ctx.params().termination {
+            Termination::Wait | Termination::Cooperative => {
+                Self::ask(state, ctx, tx);
+                Self::await_decision(state, ctx, tx);
+            }
+            Termination::HeuristicAbort => {
+                Self::decide_here(state, ctx, tx, Decision::Abort, Learned::Heuristic)
+            }
+            Termination::HeuristicCommit => {
+                Self::decide_here(state, ctx, tx, Decision::Commit, Learned::Heuristic)
+            }
+        }
+    }
+
+    /// Asks the coordinator — and, with cooperative termination, the other
+    /// participants — what was decided.
+    fn ask(state: &State, ctx: Ctx, tx: Tx) {
+        let p = &state.prepared[&tx];
+        let transfer = p.transfer;
+        let params = ctx.params();
+        ctx.send(params.coordinator, Msg::Ask { tx, transfer });
+        if params.termination == Termination::Cooperative {
+            let me = ctx.me();
+            for peer in params.participants_of(transfer).filter(|&n| n != me) {
+                ctx.send(peer, Msg::Ask { tx, transfer });
+            }
+        }
+    }
+
+    /// Phase two at a participant: the coordinator's decision.
+    fn on_decision(state: &mut State, ctx: Ctx, from: NodeId, tx: Tx, decision: Decision) {
+        if state.prepared.contains_key(&tx) {
+            Self::decide_here(state, ctx, tx, decision, Learned::Coordinator);
+        } else if let Some(&mine) = state.outcomes.get(&tx) {
+            if mine != decision {
+                // Only a heuristic decision gets here.
+                ctx.note(|| {
+                    format!("heuristic hazard: tx {tx} was {mine:?} here, the coordinator says {decision:?}")
+                });
+            }
+        } else {
+            // A transaction this participant never voted yes on (its
+            // prepare was lost): only an abort can come.
+            debug_assert_eq!(decision, Decision::Abort, "tx {tx}: commit without a yes vote from here");
+            if decision == Decision::Abort {
+                let share = Share::default();
+                Self::log_outcome(state, ctx, tx, decision, share);
+                Self::publish_outcome(state, ctx, tx, decision, Learned::Coordinator, share);
+            }
+        }
+        // Acknowledged once the outcome is on disk; repeated for re-sends.
+        Self::after_disk(state, ctx, Owed::Send(from, Msg::Ack { tx }));
+    }
+
+    /// Decides a prepared transaction here: apply (or drop) the share,
+    /// release the locks.
+    fn decide_here(state: &mut State, ctx: Ctx, tx: Tx, decision: Decision, learned: Learned) {
+        let p = state.prepared.remove(&tx).expect("only a prepared transaction is decided here");
+        if let Some(t) = p.timer {
+            ctx.cancel_timer(t);
+        }
+        for account in p.share.accounts() {
+            let holder = state.locks.remove(&account);
+            assert_eq!(holder, Some(tx), "tx {tx} held the lock of a{account}");
+        }
+        Self::log_outcome(state, ctx, tx, decision, p.share);
+        Self::publish_outcome(state, ctx, tx, decision, learned, p.share);
+    }
+
+    /// Applies a commit's share to the balances and logs the outcome.
+    fn log_outcome(state: &mut State, ctx: Ctx, tx: Tx, decision: Decision, share: Share) {
+        let mut balances = Vec::new();
+        if decision == Decision::Commit {
+            if let Some(a) = share.debit {
+                let b = Self::balance(state, ctx, a);
+                assert!(b >= share.amount, "tx {tx}: a{a} was checked for funds and locked since");
+                state.balances.insert(a, b - share.amount);
+            }
+            if let Some(a) = share.credit {
+                let b = Self::balance(state, ctx, a);
+                state.balances.insert(a, b + share.amount);
+            }
+            balances = share.accounts().map(|a| (a, state.balances[&a])).collect();
+        }
+        let previous = state.outcomes.insert(tx, decision);
+        assert!(previous.is_none(), "tx {tx}: decided once per participant");
+        Self::log(state, ctx, DiskWrite::Outcome { tx, decision, share, balances });
+    }
+
+    /// Tells the checkers, once the outcome is on disk.
+    fn publish_outcome(
+        state: &mut State,
+        ctx: Ctx,
+        tx: Tx,
+        decision: Decision,
+        learned: Learned,
+        share: Share,
+    ) {
+        let decided = Observation::Decided { tx, decision, learned, share };
+        Self::after_disk(state, ctx, Owed::Publish(decided));
+    }
+
+    /// Cooperative termination: a blocked peer asks this participant.
+    fn on_ask_peer(state: &mut State, ctx: Ctx, from: NodeId, tx: Tx, transfer: Transfer) {
+        if state.prepared.contains_key(&tx) {
+            // In doubt itself: cannot help.
+            return ctx.note(|| format!("in doubt about tx {tx} too: cannot help"));
+        }
+        let decision = match state.outcomes.get(&tx) {
+            Some(&d) => d,
+            None => {
+                // Never voted: abort on its own, and remember it.
+                let share = ctx.params().share_of(ctx.me(), transfer);
+                Self::log_outcome(state, ctx, tx, Decision::Abort, share);
+                Self::publish_outcome(state, ctx, tx, Decision::Abort, Learned::Unilateral, share);
+                Decision::Abort
+            }
+        };
+        Self::after_disk(state, ctx, Owed::Send(from, Msg::Outcome { tx, decision }));
+    }
+
+    fn on_outcome(state: &mut State, ctx: Ctx, tx: Tx, decision: Decision) {
+        if state.prepared.contains_key(&tx) {
+            Self::decide_here(state, ctx, tx, decision, Learned::Peer);
+        }
+    }
+}
+
+impl Protocol for TwoPhaseCommit {
+    const NAME: &'static str = "two-phase-commit";
+    type Params = Params;
+    type State = State;
+    type Durable = Disk;
+    type DurableWrite = DiskWrite;
+    type Msg = Msg;
+    type Timer = Timer;
+    type Observation = Observation;
+
+    fn init(ctx: &mut Context<'_, Self>) -> State {
+        Self::recover(ctx, &Disk::default())
+    }
+
+    fn recover(ctx: &mut Context<'_, Self>, disk: &Disk) -> State {
+        let mut state = State {
+            coordinator: ctx.me() == ctx.params().coordinator,
+            owed: AfterDisk::default(),
+            last_write: None,
+            on_disk: None,
+            decisions: disk.decisions.iter().map(|(&tx, l)| (tx, l.decision)).collect(),
+            running: BTreeMap::new(),
+            balances: disk.balances.clone(),
+            locks: BTreeMap::new(),
+            prepared: BTreeMap::new(),
+            outcomes: disk.outcomes.iter().map(|(&tx, &(d, _))| (tx, d)).collect(),
+        };
+        // What the disk holds is reported again: a write can complete while
+        // its node is paused, and a crash before the node resumes loses the
+        // `on_persisted` that would have published it. The checker ignores
+        // what it already knew.
+        for (&tx, logged) in disk.decisions.iter().filter(|(_, l)| !l.ended) {
+            let (decision, transfer) = (logged.decision, logged.transfer);
+            ctx.observe(Observation::DecisionLogged { tx, decision, transfer });
+        }
+        for (&tx, &(decision, share)) in &disk.outcomes {
+            ctx.observe(Observation::Decided { tx, decision, learned: Learned::Disk, share });
+        }
+        for &tx in disk.prepared.keys() {
+            ctx.observe(Observation::Voted { tx, vote: Vote::Yes });
+        }
+        // Coordinator: decisions not yet acknowledged by all go out again.
+        for (&tx, logged) in disk.decisions.iter().filter(|(_, l)| !l.ended) {
+            let participants = ctx.params().participants_of(logged.transfer).collect();
+            let phase = Phase::Finishing { decision: logged.decision, acked: BTreeSet::new() };
+            let r = Running { transfer: logged.transfer, participants, phase, client: None, timer: None };
+            state.running.insert(tx, r);
+            Self::send_decision(&mut state, ctx, tx, true);
+        }
+        // Participant: prepared transactions are in doubt again — re-take
+        // their locks and ask at once.
+        for (&tx, &(transfer, share)) in &disk.prepared {
+            for account in share.accounts() {
+                let holder = state.locks.insert(account, tx);
+                assert!(holder.is_none(), "a{account} was locked by two prepared transactions");
+            }
+            state.prepared.insert(tx, Prepared { transfer, share, blocked: false, timer: None });
+            if matches!(ctx.params().termination, Termination::Wait | Termination::Cooperative) {
+                Self::ask(&state, ctx, tx);
+            }
+            Self::await_decision(&mut state, ctx, tx);
+        }
+        state
+    }
+
+    fn on_message(state: &mut State, ctx: &mut Context<'_, Self>, from: NodeId, msg: Msg) {
+        let coordinator = ctx.me() == ctx.params().coordinator;
+        match msg {
+            Msg::Prepare { tx, transfer } => Self::on_prepare(state, ctx, tx, transfer),
+            Msg::Vote { tx, vote } => Self::on_vote(state, ctx, from, tx, vote),
+            Msg::Commit { tx } => Self::on_decision(state, ctx, from, tx, Decision::Commit),
+            Msg::Abort { tx } => Self::on_decision(state, ctx, from, tx, Decision::Abort),
+            Msg::Ack { tx } => Self::on_ack(state, ctx, from, tx),
+            Msg::Ask { tx, transfer } if coordinator => {
+                Self::on_ask_coordinator(state, ctx, from, tx, transfer)
+            }
+            Msg::Ask { tx, transfer } => Self::on_ask_peer(state, ctx, from, tx, transfer),
+            Msg::Outcome { tx, decision } => Self::on_outcome(state, ctx, tx, decision),
+        }
+    }
+
+    fn on_timer(state: &mut State, ctx: &mut Context<'_, Self>, timer: Timer) {
+        match timer {
+            Timer::PrepareTimeout { tx } => Self::on_prepare_timeout(state, ctx, tx),
+            Timer::Resend { tx } => Self::send_decision(state, ctx, tx, true),
+            Timer::DecisionTimeout { tx } => Self::on_decision_timeout(state, ctx, tx),
+        }
+    }
+
+    fn on_client_request(state: &mut State, ctx: &mut Context<'_, Self>, request: ClientRequest) {
+        let Operation::Transfer { from, to, amount } = request.op else {
+            return ctx.reply(request.from, ClientReply::fail("two-phase commit serves transfers only"));
+        };
+        let coordinator = ctx.params().coordinator;
+        if ctx.me() != coordinator {
+            return ctx.reply(request.from, ClientReply::redirect(Some(coordinator)));
+        }
+        let transfer = Transfer { from, to, amount };
+        Self::submit(state, ctx, request.from, request.idempotency_key, transfer);
+    }
+
+    fn on_persisted(state: &mut State, ctx: &mut Context<'_, Self>, write: WriteId) {
+        // Writes complete in order: everything up to `write` is on disk.
+        state.on_disk = Some(write);
+        while let Some(owed) = state.owed.pop_due(write) {
+            Self::settle(state, ctx, owed);
+        }
+    }
+
+    fn apply_write(disk: &mut Disk, write: &DiskWrite) {
+        match write {
+            &DiskWrite::Decision { tx, decision, transfer } => {
+                disk.decisions.insert(tx, Logged { decision, transfer, ended: false });
+            }
+            DiskWrite::End { tx } => {
+                if let Some(l) = disk.decisions.get_mut(tx) {
+                    l.ended = true;
+                }
+            }
+            &DiskWrite::Prepared { tx, transfer, share } => {
+                disk.prepared.insert(tx, (transfer, share));
+            }
+            DiskWrite::Outcome { tx, decision, share, balances } => {
+                disk.prepared.remove(tx);
+                disk.outcomes.insert(*tx, (*decision, *share));
+                disk.balances.extend(balances.iter().copied());
+            }
+        }
+    }
+
+    fn next_operation(params: &Params, spec: &ClientSpec, rng: &mut RngStream, _id: u64) -> Operation {
+        let from = draw_key(spec, rng);
+        let to = params.counterparty(from, spec.keys, rng);
+        let amount = 1 + rng.below(params.max_amount);
+        Operation::Transfer { from, to, amount }
+    }
+
+    fn view(state: &State, _disk: &Disk, cluster: &Cluster) -> NodeView {
+        /// Rows shown per section at most (the TUI stays readable).
+        const SHOWN: usize = 16;
+        if state.coordinator {
+            let mut v = NodeView::new("coordinator", None);
+            let s = v.section("transactions");
+            for (tx, r) in state.running.iter().take(SHOWN) {
+                let t = r.transfer;
+                let what = match &r.phase {
+                    Phase::Voting { yes } => format!("voting: {} of {} yes", yes.len(), r.participants.len()),
+                    Phase::Logging(d) => format!("logging {d:?}"),
+                    Phase::Finishing { decision, acked } => {
+                        let waiting: Vec<&str> = r
+                            .participants
+                            .iter()
+                            .filter(|p| !acked.contains(p))
+                            .map(|p| cluster.name(*p))
+                            .collect();
+                        format!("{decision:?}, waiting for acks from {}", waiting.join(", "))
+                    }
+                };
+                s.row(format!("tx {tx}: {} a{}→a{}", t.amount, t.from, t.to), what);
+            }
+            let commits = state.decisions.values().filter(|d| **d == Decision::Commit).count();
+            let log = v.section("log");
+            log.row("committed", commits);
+            log.row("aborted", state.decisions.len() - commits);
+            return v;
+        }
+        let mut v = NodeView::new("participant", None);
+        let s = v.section("accounts changed");
+        for (a, b) in state.balances.iter().take(SHOWN) {
+            s.row(format!("a{a}"), b);
+        }
+        if state.balances.len() > SHOWN {
+            s.row("…", format!("{} more", state.balances.len() - SHOWN));
+        }
+        if !state.prepared.is_empty() {
+            let s = v.section("prepared (in doubt)");
+            for (tx, p) in state.prepared.iter().take(SHOWN) {
+                let locks: Vec<String> = p.share.accounts().map(|a| format!("a{a}")).collect();
+                let how = if p.blocked { "blocked" } else { "waiting" };
+                s.row(format!("tx {tx}"), format!("{how}, holding {}", locks.join(", ")));
+            }
+        }
+        let commits = state.outcomes.values().filter(|d| **d == Decision::Commit).count();
+        let o = v.section("outcomes");
+        o.row("committed", commits);
+        o.row("aborted", state.outcomes.len() - commits);
+        v
+    }
+}

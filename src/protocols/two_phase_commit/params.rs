@@ -1,0 +1,180 @@
+//! The `[protocol]` table of `two-phase-commit`, and where accounts live.
+
+use super::{Share, Transfer};
+use crate::nodes::{Key, NodeId};
+use crate::protocols::Configure;
+use crate::scenario::{ParamContext, ScenarioError, raw::S};
+use crate::sim::rng::Probability;
+use crate::sim::time::SimDuration;
+use serde::Deserialize;
+
+/// What a blocked participant (in doubt past `decision_timeout`) does. See
+/// the module docs, "Termination".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Termination {
+    /// Ask the coordinator, again and again; only it can end the doubt.
+    Wait,
+    /// The cooperative termination protocol: ask the other participants too.
+    Cooperative,
+    /// Give up and abort on its own (unsafe).
+    HeuristicAbort,
+    /// Give up and commit on its own (unsafe).
+    HeuristicCommit,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Params {
+    /// The node that runs every transaction.
+    pub coordinator: NodeId,
+    /// Every other node, in node order: participant `i` holds the accounts
+    /// `a` with `a % participants.len() == i`.
+    pub participants: Vec<NodeId>,
+    /// What every account holds at the start.
+    pub initial_balance: u64,
+    /// Transfers move 1 ..= `max_amount`.
+    pub max_amount: u64,
+    /// A participant votes no at random with this probability, even when it
+    /// could commit.
+    pub vote_no_rate: Probability,
+    /// How long the coordinator waits for votes before it aborts.
+    pub prepare_timeout: SimDuration,
+    /// How long a participant waits for the decision after voting yes
+    /// before it is blocked (and asks, again every `decision_timeout`); also
+    /// how often the coordinator re-sends a decision not yet acknowledged.
+    pub decision_timeout: SimDuration,
+    pub termination: Termination,
+}
+
+impl Params {
+    /// The participant that holds `account`.
+    pub fn home(&self, account: Key) -> NodeId {
+        self.participants[account as usize % self.participants.len()]
+    }
+
+    /// The participants a transfer touches: the home of the debited
+    /// account, then that of the credited one if it is another node.
+    pub fn participants_of(&self, t: Transfer) -> impl Iterator<Item = NodeId> + use<> {
+        let (a, b) = (self.home(t.from), self.home(t.to));
+        std::iter::once(a).chain((b != a).then_some(b))
+    }
+
+    /// `node`'s part of a transfer.
+    pub fn share_of(&self, node: NodeId, t: Transfer) -> Share {
+        Share {
+            debit: (self.home(t.from) == node).then_some(t.from),
+            credit: (self.home(t.to) == node).then_some(t.to),
+            amount: t.amount,
+        }
+    }
+
+    /// An account to credit, for a transfer out of `from` among `keys`
+    /// accounts: uniform over the accounts held by *another* participant.
+    /// (With a single account there is none: the transfer is to itself.)
+    pub fn counterparty(&self, from: Key, keys: u32, rng: &mut crate::sim::rng::RngStream) -> Key {
+        if keys <= 1 {
+            return from;
+        }
+        for _ in 0..32 {
+            let to = rng.below(keys as u64) as Key;
+            if self.home(to) != self.home(from) {
+                return to;
+            }
+        }
+        // Accounts 0 and 1 live on different participants (there are at
+        // least two), so one of them is elsewhere than `from`.
+        if self.home(0) != self.home(from) { 0 } else { 1 }
+    }
+}
+
+/// Upper bound on `initial_balance` and `max_amount`, so that the sum of a
+/// million accounts cannot overflow.
+const MONEY_MAX: u64 = 1_000_000_000_000;
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawParams {
+    /// Default: the first node.
+    #[serde(default)]
+    pub coordinator: Option<S<String>>,
+    /// Default 100.
+    #[serde(default)]
+    pub initial_balance: Option<S<u64>>,
+    /// Default 50.
+    #[serde(default)]
+    pub max_amount: Option<S<u64>>,
+    /// Default 0.
+    #[serde(default)]
+    pub vote_no_rate: Option<S<f64>>,
+    /// Default 100ms.
+    #[serde(default)]
+    pub prepare_timeout: Option<S<String>>,
+    /// Default 200ms.
+    #[serde(default)]
+    pub decision_timeout: Option<S<String>>,
+    /// `wait` (default), `cooperative`, `heuristic-abort` or
+    /// `heuristic-commit`.
+    #[serde(default)]
+    pub termination: Option<Termination>,
+}
+
+impl Configure for super::TwoPhaseCommit {
+    type Raw = RawParams;
+    const SUMMARY: &'static str = "atomic transfers across nodes: prepare, vote, commit or abort from the coordinator's log; blocking, cooperative termination, heuristic decisions";
+
+    fn configure(raw: RawParams, cx: &ParamContext<'_>) -> Result<Params, ScenarioError> {
+        if cx.cluster.len() < 3 {
+            return Err(cx
+                .error(
+                    cx.nodes_span.clone(),
+                    format!(
+                        "two-phase commit needs at least 3 nodes (a coordinator and two participants), not {}",
+                        cx.cluster.len()
+                    ),
+                )
+                .with_help("a transfer moves money between accounts held on two different participants"));
+        }
+        let coordinator = raw.coordinator.as_ref().map(|n| cx.node(n)).transpose()?.unwrap_or(NodeId(0));
+        let participants = cx.cluster.nodes().filter(|&n| n != coordinator).collect();
+        let money = |given: &Option<S<u64>>, name: &str, default: u64, min: u64| match given {
+            None => Ok(default),
+            Some(v) if (min..=MONEY_MAX).contains(v.get_ref()) => Ok(*v.get_ref()),
+            Some(v) => Err(cx.error(
+                v.span(),
+                format!("{name} must be between {min} and {MONEY_MAX}, not {}", v.get_ref()),
+            )),
+        };
+        let initial_balance = money(&raw.initial_balance, "initial_balance", 100, 0)?;
+        let max_amount = money(&raw.max_amount, "max_amount", 50, 1)?;
+        let vote_no_rate = match &raw.vote_no_rate {
+            None => Probability::NEVER,
+            Some(p) if (0.0..=1.0).contains(p.get_ref()) => Probability::new(*p.get_ref()),
+            Some(p) => {
+                return Err(cx.error(
+                    p.span(),
+                    format!("vote_no_rate is a probability, between 0 and 1, not {}", p.get_ref()),
+                ));
+            }
+        };
+        let timeout = |given: &Option<S<String>>, name: &str, default_ms: u64| {
+            let Some(d) = given else { return Ok(SimDuration::from_millis(default_ms)) };
+            let t = cx.duration(d)?;
+            if t < SimDuration::from_millis(1) {
+                return Err(cx.error(d.span(), format!("{name} must be at least 1ms, not {t}")));
+            }
+            Ok(t)
+        };
+        let prepare_timeout = timeout(&raw.prepare_timeout, "prepare_timeout", 100)?;
+        let decision_timeout = timeout(&raw.decision_timeout, "decision_timeout", 200)?;
+        Ok(Params {
+            coordinator,
+            participants,
+            initial_balance,
+            max_amount,
+            vote_no_rate,
+            prepare_timeout,
+            decision_timeout,
+            termination: raw.termination.unwrap_or(Termination::Wait),
+        })
+    }
+}
