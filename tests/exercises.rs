@@ -10,6 +10,8 @@ use std::path::Path;
 const EXERCISES: &[(&str, &str, &str)] = &[
     ("quorum/exercise-first-reply.toml", "fresh-reads", "0..10"),
     ("primary-replica/exercise-stale-vote.toml", "acked-writes-durable", "0..10"),
+    ("two-phase-commit/exercise-commit-on-timeout.toml", "atomicity", "0..10"),
+    ("saga/exercise-keys-in-memory.toml", "semantic-atomicity", "0..10"),
 ];
 
 #[test]

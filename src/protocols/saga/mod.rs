@@ -1064,7 +1064,9 @@ impl Service {
         }
         let (result, row, effect) = self.execute(ctx, &msg);
         if row.is_some() || idempotent {
-            let remember = idempotent.then_some((key, result));
+            // The bug: the key is remembered, but not on disk.
+            let on_disk = ctx.params().bug != Some(params::Bug::KeysInMemory);
+            let remember = (idempotent && on_disk).then_some((key, result));
             let w = ctx.write(DiskWrite::Local { row, processed: remember });
             self.answers.issued(w);
             self.writes += 1;

@@ -7,10 +7,22 @@ use crate::sim::rng::Probability;
 use crate::sim::time::SimDuration;
 use serde::Deserialize;
 
+/// Deliberately broken variants, for exercises: find the bug with
+/// `distlab check` (see `scenarios/saga/exercise-*.toml`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bug {
+    /// Services keep processed idempotency keys in memory only: a restart
+    /// forgets them.
+    KeysInMemory,
+}
+
 /// The saga's parameters, validated. See the module docs for what each
 /// one does.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Params {
+    /// A deliberate bug (exercises), or none.
+    pub bug: Option<Bug>,
     /// The node that runs sagas and keeps the saga log.
     pub orchestrator: NodeId,
     /// The services, one node each.
@@ -107,6 +119,9 @@ pub struct RawParams {
     /// Default true.
     #[serde(default)]
     pub idempotency: Option<bool>,
+    /// A deliberately broken variant, for exercises.
+    #[serde(default)]
+    pub bug: Option<Bug>,
     /// Default 0.
     #[serde(default)]
     pub order_fail_rate: Option<S<f64>>,
@@ -243,6 +258,7 @@ impl Configure for super::Saga {
         let credit = count(cx, &raw.credit, "credit", 0..=MAX_CREDIT, 1000)?;
         let stock = count(cx, &raw.stock, "stock", 0..=MAX_STOCK, 20)?;
         Ok(Params {
+            bug: raw.bug,
             orchestrator: chosen[0].1,
             order_service: chosen[1].1,
             payment_service: chosen[2].1,

@@ -462,6 +462,7 @@ mod tests {
 
     fn checker() -> TwoPhaseCommitChecker {
         let params = Params {
+            bug: None,
             coordinator: N1,
             participants: vec![N2, N3],
             initial_balance: 100,

@@ -521,7 +521,12 @@ impl TwoPhaseCommit {
 
     fn on_prepare_timeout(state: &mut State, ctx: Ctx, tx: Tx) {
         if state.running.get(&tx).is_some_and(|r| matches!(r.phase, Phase::Voting { .. })) {
-            Self::decide(state, ctx, tx, Decision::Abort);
+            let decision = match ctx.params().bug {
+                // The bug: silence taken for consent.
+                Some(params::Bug::CommitOnTimeout) => Decision::Commit,
+                None => Decision::Abort,
+            };
+            Self::decide(state, ctx, tx, decision);
         }
     }
 
@@ -733,9 +738,11 @@ impl TwoPhaseCommit {
             }
         } else {
             // A transaction this participant never voted yes on (its
-            // prepare was lost): only an abort can come.
-            debug_assert_eq!(decision, Decision::Abort, "tx {tx}: commit without a yes vote from here");
-            if decision == Decision::Abort {
+            // prepare was lost): only an abort can come — unless the
+            // coordinator is broken (`bug = "commit-on-timeout"`).
+            if decision == Decision::Commit {
+                ctx.note(|| format!("protocol violation: commit of tx {tx}, which was never prepared here"));
+            } else {
                 let share = Share::default();
                 Self::log_outcome(state, ctx, tx, decision, share);
                 Self::publish_outcome(state, ctx, tx, decision, Learned::Coordinator, share);

@@ -23,8 +23,20 @@ pub enum Termination {
     HeuristicCommit,
 }
 
+/// Deliberately broken variants, for exercises: find the bug with
+/// `distlab check` (see `scenarios/two-phase-commit/exercise-*.toml`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bug {
+    /// A coordinator whose votes do not all arrive in time commits instead
+    /// of aborting.
+    CommitOnTimeout,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Params {
+    /// A deliberate bug (exercises), or none.
+    pub bug: Option<Bug>,
     /// The node that runs every transaction.
     pub coordinator: NodeId,
     /// Every other node, in node order: participant `i` holds the accounts
@@ -116,6 +128,9 @@ pub struct RawParams {
     /// `heuristic-commit`.
     #[serde(default)]
     pub termination: Option<Termination>,
+    /// A deliberately broken variant, for exercises.
+    #[serde(default)]
+    pub bug: Option<Bug>,
 }
 
 impl Configure for super::TwoPhaseCommit {
@@ -167,6 +182,7 @@ impl Configure for super::TwoPhaseCommit {
         let prepare_timeout = timeout(&raw.prepare_timeout, "prepare_timeout", 100)?;
         let decision_timeout = timeout(&raw.decision_timeout, "decision_timeout", 200)?;
         Ok(Params {
+            bug: raw.bug,
             coordinator,
             participants,
             initial_balance,
