@@ -119,6 +119,7 @@ use crate::nodes::{
 use crate::sim::rng::RngStream;
 use crate::sim::time::SimDuration;
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry as Slot;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct MultiMaster;
@@ -207,29 +208,28 @@ impl MultiMaster {
             // (after a crash, the disk may not have remembered it).
             state.last_stamp_us = state.last_stamp_us.max(stamp.clock_us);
         }
-        let joined = match state.store.get(&key) {
-            Some(held) => {
-                let joined = held.join(incoming);
-                if joined == *held {
+        let held = match state.store.entry(key) {
+            Slot::Vacant(slot) => slot.insert(incoming.clone()),
+            Slot::Occupied(slot) => {
+                let held = slot.into_mut();
+                if held.absorbs(incoming) {
                     return None;
                 }
-                joined
+                *held = held.join(incoming);
+                held
             }
-            None => incoming.clone(),
         };
-        if let Entry::Siblings(s) = &joined
+        if let Entry::Siblings(s) = &*held
             && s.len() > 1
         {
             ctx.note(|| {
-                let mut values = joined.values();
+                let mut values = held.values();
                 values.sort_unstable();
                 format!("k{key} holds {} concurrent siblings: {values:?}", s.len())
             });
         }
-        ctx.observe(Observation::Holds { key, entry: joined.clone() });
-        let w = ctx.write(DiskWrite::Put { key, entry: joined.clone() });
-        state.store.insert(key, joined);
-        Some(w)
+        ctx.observe(Observation::Holds { key, entry: held.clone() });
+        Some(ctx.write(DiskWrite::Put { key, entry: held.clone() }))
     }
 
     /// A fresh LWW stamp. A node's stamps strictly increase: two writes in
@@ -276,7 +276,7 @@ impl MultiMaster {
     fn add_to_stamped_cart(state: &mut State, ctx: Ctx, client: ClientRef, key: Key, item: Item, qty: u32) {
         let cart = Self::local_cart_with(state, key, item, qty);
         let stamp = Self::next_stamp(state, ctx);
-        Self::accept_stamped(state, ctx, client, key, Entry::StampedCart { stamp, cart });
+        Self::accept_stamped(state, ctx, client, key, Entry::StampedCart { stamp, cart: Box::new(cart) });
     }
 
     /// `merge` cart: add the item to the local cart and ship the cart;
@@ -321,7 +321,8 @@ impl MultiMaster {
             None if ctx.params().data == Data::Cart => Answer::Cart(Cart::new()),
             None => Answer::None,
             Some(Entry::Register { value, .. }) => Answer::Value(*value),
-            Some(Entry::StampedCart { cart, .. } | Entry::Cart(cart)) => Answer::Cart(cart.clone()),
+            Some(Entry::StampedCart { cart, .. }) => Answer::Cart((**cart).clone()),
+            Some(Entry::Cart(cart)) => Answer::Cart(cart.clone()),
             Some(Entry::Siblings(s)) if s.len() == 1 => Answer::Value(s[0].value),
             Some(Entry::Siblings(s)) => {
                 let mut values: Vec<Value> = s.iter().map(|s| s.value).collect();
@@ -502,12 +503,12 @@ impl Protocol for MultiMaster {
     }
 
     fn apply_write(disk: &mut Store, write: &DiskWrite) {
+        // A node writes what it holds, and what it holds only grows (by
+        // joins), so each write covers every earlier one for the key.
         let DiskWrite::Put { key, entry } = write;
-        let joined = match disk.get(key) {
-            Some(held) => held.join(entry),
-            None => entry.clone(),
-        };
-        disk.insert(*key, joined);
+        if let Some(old) = disk.insert(*key, entry.clone()) {
+            debug_assert!(entry.absorbs(&old), "a disk write for k{key} does not cover the one before it");
+        }
     }
 
     fn next_operation(params: &Params, spec: &ClientSpec, rng: &mut RngStream, id: u64) -> Operation {
