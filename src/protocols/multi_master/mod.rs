@@ -156,7 +156,8 @@ pub type Store = BTreeMap<Key, Entry>;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum DiskWrite {
-    /// Join `entry` into what the disk holds for `key`.
+    /// What the node now holds for `key`; it covers every earlier write
+    /// for the key (what a node holds only grows).
     Put { key: Key, entry: Entry },
 }
 
