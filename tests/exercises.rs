@@ -12,6 +12,7 @@ const EXERCISES: &[(&str, &str, &str)] = &[
     ("primary-replica/exercise-stale-vote.toml", "acked-writes-durable", "0..10"),
     ("two-phase-commit/exercise-commit-on-timeout.toml", "atomicity", "0..10"),
     ("saga/exercise-keys-in-memory.toml", "semantic-atomicity", "0..10"),
+    ("multi-master/exercise-tie-by-arrival.toml", "convergence", "0..10"),
 ];
 
 #[test]

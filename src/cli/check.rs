@@ -147,8 +147,19 @@ pub fn first_failure(
 ) -> Option<Failure> {
     let options =
         RunOptions { seed: Some(seed), trace: TraceLevel::Off, record_history: linearizable, checks: true };
-    let mut run = scenario.protocol.build(scenario, options);
-    run.run_until(scenario.duration);
+    // A protocol's assertion that fires is a failing seed like any other,
+    // not the end of the whole search.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut run = scenario.protocol.build(scenario, options);
+        run.run_until(scenario.duration);
+        run
+    }));
+    let run = match outcome {
+        Ok(run) => run,
+        Err(payload) => {
+            return Some(Failure { seed, check: "panic".into(), detail: panic_message(&*payload), at: None });
+        }
+    };
     let expected_to_break = |name: &str| {
         skip_expected
             && scenario
@@ -167,6 +178,15 @@ pub fn first_failure(
         return Some(Failure { seed, check: "linearizability".into(), detail: v.to_string(), at });
     }
     None
+}
+
+/// The text a panic carried.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "the simulation panicked".into())
 }
 
 /// Checks every seed of `seeds` on `jobs` threads; results in seed order.
@@ -332,6 +352,15 @@ mod tests {
         assert!(parse_seeds("abc").unwrap_err().contains("expected a seed range"));
         assert!(parse_seeds("0..=18446744073709551615").is_err());
         assert!(parse_seeds("0..100000000").unwrap_err().contains("--shard"));
+    }
+
+    #[test]
+    fn a_panic_becomes_its_message() {
+        let caught =
+            std::panic::catch_unwind(|| panic!("a disk write for k{} does not cover", 3)).unwrap_err();
+        assert_eq!(panic_message(&*caught), "a disk write for k3 does not cover");
+        let caught = std::panic::catch_unwind(|| std::panic::panic_any(7u8)).unwrap_err();
+        assert_eq!(panic_message(&*caught), "the simulation panicked");
     }
 
     #[test]

@@ -427,7 +427,8 @@ mod tests {
             region_of: vec![0, 0, 0],
             regions: vec!["r".into()],
         };
-        let params = Params { resolution, data, anti_entropy: SimDuration::ZERO, items: 8, max_qty: 3 };
+        let params =
+            Params { bug: None, resolution, data, anti_entropy: SimDuration::ZERO, items: 8, max_qty: 3 };
         MultiMasterChecker::new(&params, &cluster)
     }
 

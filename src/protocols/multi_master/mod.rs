@@ -213,6 +213,13 @@ impl MultiMaster {
             Slot::Vacant(slot) => slot.insert(incoming.clone()),
             Slot::Occupied(slot) => {
                 let held = slot.into_mut();
+                if ctx.params().bug == Some(params::Bug::TieByArrival)
+                    && let (Some(mine), Some(theirs)) = (held.stamp(), incoming.stamp())
+                    && mine.clock_us == theirs.clock_us
+                {
+                    // The bug: equal clocks, so the first to arrive stays.
+                    return None;
+                }
                 if held.absorbs(incoming) {
                     return None;
                 }

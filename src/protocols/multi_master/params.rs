@@ -41,6 +41,8 @@ pub enum Data {
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Params {
+    /// A deliberate bug (exercises), or none.
+    pub bug: Option<Bug>,
     pub resolution: Resolution,
     pub data: Data,
     /// How often a node syncs its whole store with a random peer (zero:
@@ -76,6 +78,19 @@ pub struct RawParams {
     /// Cart data: the most units one cart-add puts (default 3).
     #[serde(default)]
     pub max_qty: Option<S<u32>>,
+    /// A deliberately broken variant, for exercises.
+    #[serde(default)]
+    pub bug: Option<Bug>,
+}
+
+/// Deliberately broken variants, for exercises: find the bug with
+/// `distlab check` (see `scenarios/multi-master/exercise-*.toml`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bug {
+    /// LWW: two writes stamped with the same clock reading are ordered by
+    /// which arrived first, instead of by node id.
+    TieByArrival,
 }
 
 impl Configure for MultiMaster {
@@ -133,6 +148,6 @@ impl Configure for MultiMaster {
         };
         let items = bounded(&raw.items, "items", 8, MAX_ITEMS)?;
         let max_qty = bounded(&raw.max_qty, "max_qty", 3, MAX_QTY)?;
-        Ok(Params { resolution, data, anti_entropy, items, max_qty })
+        Ok(Params { bug: raw.bug, resolution, data, anti_entropy, items, max_qty })
     }
 }
