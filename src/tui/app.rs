@@ -324,6 +324,8 @@ impl App {
     }
 
     pub fn update(&mut self, msg: Msg) {
+        // In case the tape was moved directly (tests do).
+        self.refresh();
         match msg {
             Msg::Key(key) => self.on_key(key),
             Msg::Action(a) => self.act(a),
@@ -772,7 +774,14 @@ impl App {
         self.derived.at_end = self.tape.at_end();
         if let Some(name) = self.derived.newly_broken.iter().next() {
             let detail = self.derived.report.verdict(name).map(|v| v.detail.clone()).unwrap_or_default();
-            self.say(Tone::Bad, format!("✗ {name} broke at step {step}: {detail}"));
+            let broke = format!("✗ {name} broke at step {step}: {detail}");
+            match &mut self.status {
+                Some(s) => {
+                    s.text = format!("{} · {broke}", s.text);
+                    s.tone = Tone::Bad;
+                }
+                None => self.say(Tone::Bad, broke),
+            }
         }
         if self.log.selected.is_some_and(|i| i >= self.tape.driver().trace().events().len()) {
             self.log.selected = None;

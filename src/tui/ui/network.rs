@@ -52,16 +52,23 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         let selected = i == app.message;
         let mut spans = vec![
             Span::styled(format!("{:>6} ", until(now, m.arrives)), t.dim()),
-            Span::styled(
-                format!("#{} {}→{} ", m.id, app.lesson.name(m.from.0), app.lesson.name(m.to.0)),
-                t.plain(),
-            ),
-            Span::styled(format!("{} ", m.kind), t.title()),
+            Span::styled(format!("#{} ", m.id), t.plain()),
         ];
         if let Some(orig) = d.duplicates.get(&m.id) {
             spans.push(Span::styled(format!("dup of #{orig} "), t.warn()));
         }
-        spans.push(Span::styled(m.summary.clone(), t.dim()));
+        spans.push(Span::styled(
+            format!("{}→{} ", app.lesson.name(m.from.0), app.lesson.name(m.to.0)),
+            t.plain(),
+        ));
+        spans.push(Span::styled(format!("{} ", m.kind), t.title()));
+        // The summary without a leading word that repeats the kind.
+        let summary = match m.summary.split_once(' ') {
+            Some((first, rest)) if first.eq_ignore_ascii_case(m.kind) => rest,
+            _ if m.summary.eq_ignore_ascii_case(m.kind) => "",
+            _ => m.summary.as_str(),
+        };
+        spans.push(Span::styled(summary.to_string(), t.dim()));
         let mut line = Line::from(spans);
         if selected && is_focused {
             line = line.style(t.selected());

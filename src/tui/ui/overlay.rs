@@ -6,7 +6,7 @@ use super::super::keys::{BINDINGS, Group, keys_label};
 use super::{centered, log, wrap};
 use crate::sim::NodeStatus;
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
@@ -30,31 +30,43 @@ fn boxed<'a>(app: &App, title: &'a str) -> Block<'a> {
 
 fn help(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
-    let mut lines = Vec::new();
-    let key_w = BINDINGS.iter().map(|b| keys_label(b).chars().count()).max().unwrap_or(8) + 2;
-    for g in Group::ALL {
-        if !lines.is_empty() {
-            lines.push(Line::raw(""));
+    let key_w = BINDINGS.iter().map(|b| keys_label(b).chars().count()).max().unwrap_or(8) + 1;
+    let column = |groups: &[Group]| -> Vec<Line<'static>> {
+        let mut lines = Vec::new();
+        for g in groups {
+            if !lines.is_empty() {
+                lines.push(Line::raw(""));
+            }
+            lines.push(Line::styled(g.title(), t.title()));
+            for b in BINDINGS.iter().filter(|b| b.group == *g) {
+                lines.push(Line::from(vec![
+                    Span::styled(format!(" {:<key_w$}", keys_label(b)), t.key()),
+                    Span::raw(b.help),
+                ]));
+            }
         }
-        lines.push(Line::styled(g.title(), t.title()));
-        for b in BINDINGS.iter().filter(|b| b.group == g) {
-            lines.push(Line::from(vec![
-                Span::styled(format!("  {:<key_w$}", keys_label(b)), t.key()),
-                Span::raw(b.help),
-            ]));
-        }
-    }
-    lines.push(Line::raw(""));
-    lines
-        .push(Line::styled("Interventions enter the trace like scripted faults; after a step back", t.dim()));
-    lines.push(Line::styled("they fork the run. `w` saves the run so it replays exactly.", t.dim()));
-    let h = lines.len() as u16 + 2;
-    let r = centered(area, 76, h);
+        lines
+    };
+    let left = column(&[Group::Time, Group::Intervene]);
+    let right = column(&[Group::View, Group::Session]);
+    let two = area.width >= 72;
+    let h = if two { left.len().max(right.len()) } else { left.len() + right.len() + 1 } as u16 + 2;
+    let r = centered(area, if two { 76 } else { 40 }, h);
     frame.render_widget(Clear, r);
-    let block = boxed(app, "Keys");
+    let block = boxed(app, "Keys")
+        .title_bottom(Span::styled(" after a step back, an intervention forks the run ", t.dim()));
     let inner = block.inner(r);
     frame.render_widget(block, r);
-    frame.render_widget(Paragraph::new(lines), inner);
+    if two {
+        let [a, b] = Layout::horizontal([Constraint::Percentage(50), Constraint::Fill(1)]).areas(inner);
+        frame.render_widget(Paragraph::new(left), a);
+        frame.render_widget(Paragraph::new(right), b);
+    } else {
+        let mut all = left;
+        all.push(Line::raw(""));
+        all.extend(right);
+        frame.render_widget(Paragraph::new(all), inner);
+    }
 }
 
 /// Everything about what the focused pane has selected.
