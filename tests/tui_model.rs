@@ -84,15 +84,36 @@ fn rewinding_and_replaying_reproduces_the_events() {
     }
 }
 
-/// A step back takes a replay of fewer than SNAPSHOT_EVERY steps, and the
-/// tape keeps one snapshot per SNAPSHOT_EVERY steps reached.
+/// Near the current step there is a snapshot every SNAPSHOT_EVERY steps
+/// (so a step back replays fewer than that); far from it, only every
+/// SPARSE_EVERY steps, and a jump back lays the dense ones down again.
 #[test]
-fn snapshots_bound_the_replay() {
-    let mut app = open("quorum/local-quorum.toml");
-    app.tape.seek(3 * SNAPSHOT_EVERY + 7);
-    assert_eq!(app.tape.snapshot_count(), 4, "step 0 and three multiples");
-    app.tape.seek(5);
-    assert_eq!(app.tape.snapshot_count(), 4, "rewinding keeps the snapshots");
+fn snapshots_are_dense_near_the_current_step_and_sparse_far_away() {
+    use distlab::tui::tape::{DENSE_WINDOW, SPARSE_EVERY};
+    let s = distlab::scenario::load(&lesson_path("quorum/local-quorum.toml")).unwrap();
+    let mut long = s.clone();
+    long.duration = distlab::sim::SimTime(60_000_000);
+    for c in &mut long.clients {
+        c.ops = 1_000_000;
+    }
+    let options =
+        distlab::protocols::RunOptions { trace: distlab::sim::TraceLevel::Full, ..Default::default() };
+    let mut tape = Tape::new(long.protocol.build(&long, options), long.duration);
+    tape.seek(3 * SNAPSHOT_EVERY + 7);
+    assert_eq!(tape.snapshot_count(), 4, "step 0 and three multiples");
+    tape.seek(5);
+    assert_eq!(tape.snapshot_count(), 4, "rewinding keeps the snapshots");
+    let far = 3 * SPARSE_EVERY + 5 * SNAPSHOT_EVERY + 3;
+    tape.seek(far);
+    let dense = DENSE_WINDOW / SNAPSHOT_EVERY;
+    let count = tape.snapshot_count() as u64;
+    assert!(count > dense && count <= 1 + 3 + dense + 1, "step 0, the sparse ones, the window: {count}");
+    let digest = tape.driver().digest();
+    // Far back, then forward again: the same run, and the window moved.
+    tape.seek(SNAPSHOT_EVERY + 1);
+    assert!(tape.snapshot_count() as u64 <= 1 + 3 + dense + 2);
+    tape.seek(far);
+    assert_eq!(tape.driver().digest(), digest);
 }
 
 /// Interventions are steps of their own, enter the trace like scripted

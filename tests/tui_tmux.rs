@@ -103,7 +103,19 @@ fn the_tui_in_a_real_terminal() {
     let Some(tmux) = Tmux::new("tui") else { return };
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let script = script(&tmux, "primary-replica/async-crash");
-    tmux.cmd(&["new-session", "-d", "-x", "100", "-y", "30", "-c", repo.to_str().unwrap(), "sh", "-c", &script]);
+    tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        "-c",
+        repo.to_str().unwrap(),
+        "sh",
+        "-c",
+        &script,
+    ]);
     tmux.wait_for("async-crash-loses-writes");
     tmux.wait_for("step 0");
     tmux.keys(&["Right", "l"]);
@@ -135,7 +147,19 @@ fn ctrl_c_quits_and_restores() {
     let Some(tmux) = Tmux::new("tui-ctrl-c") else { return };
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let script = script(&tmux, "quorum/strict-quorum --seed 3");
-    tmux.cmd(&["new-session", "-d", "-x", "80", "-y", "24", "-c", repo.to_str().unwrap(), "sh", "-c", &script]);
+    tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-x",
+        "80",
+        "-y",
+        "24",
+        "-c",
+        repo.to_str().unwrap(),
+        "sh",
+        "-c",
+        &script,
+    ]);
     tmux.wait_for("seed 3");
     tmux.keys(&["Space"]);
     tmux.wait_for("playing");

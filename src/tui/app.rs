@@ -715,7 +715,7 @@ impl App {
         self.derived_for = Some(key);
         let before = self.tape.views_before().map(<[NodeSummary]>::to_vec);
         let d = self.tape.driver();
-        let report = crate::cli::run::full_report(d);
+        let report = report_now(d, &self.lesson.scenario);
         let was_broken: BTreeSet<&'static str> =
             self.derived.report.checks.iter().filter(|v| !v.holds).map(|v| v.name).collect();
         let newly_broken: BTreeSet<&'static str> = report
@@ -787,5 +787,65 @@ impl App {
             self.log.selected = None;
         }
         self.message = self.message.min(self.derived.in_flight.len().saturating_sub(1));
+    }
+}
+
+/// Generic metrics computed from the whole client history: costly at every
+/// step of a long run, so only computed when the lesson expects one.
+const HISTORY_METRICS: &[&str] =
+    &["latency_mean_ms", "latency_p99_ms", "ryw_anomalies", "monotonic_read_anomalies"];
+
+/// The report as of now: the protocol's checks and metrics plus the
+/// generic counters, and the generic history metrics when the lesson's
+/// expectations name one (then exactly `distlab run`'s full report).
+fn report_now(d: &dyn Driver, scenario: &Scenario) -> Report {
+    let wanted = scenario.expectations.iter().any(|e| {
+        matches!(e, crate::check::Expectation::Metric { name, .. } if HISTORY_METRICS.contains(&name.as_str()))
+    });
+    if wanted {
+        return crate::cli::run::full_report(d);
+    }
+    let mut report = d.report();
+    let s = d.stats();
+    for (name, v) in [
+        ("ops_ok", s.ops_ok),
+        ("ops_fail", s.ops_fail),
+        ("ops_info", s.ops_info),
+        ("messages_delivered", s.delivered),
+        ("messages_dropped", s.dropped),
+        ("messages_duplicated", s.duplicated),
+    ] {
+        report.metrics.insert(name, v as f64);
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without history metrics in its expectations, a lesson's report in
+    /// the TUI has the same checks and, for every metric it has, the same
+    /// value as `distlab run`'s full report; with one, it is that report.
+    #[test]
+    fn report_now_agrees_with_the_full_report() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        for rel in ["primary-replica/async-crash.toml", "quorum/local-quorum.toml"] {
+            let mut s = crate::scenario::load(&dir.join(rel)).unwrap();
+            let mut d = s.protocol.build(&s, RunOptions::default());
+            d.run_until(s.duration);
+            let full = crate::cli::run::full_report(d.as_ref());
+            let now = report_now(d.as_ref(), &s);
+            assert_eq!(now.checks, full.checks);
+            for (k, v) in &now.metrics {
+                assert_eq!(full.metrics.get(k), Some(v), "{k}");
+            }
+            s.expectations.push(crate::check::Expectation::Metric {
+                name: "latency_p99_ms".into(),
+                at_least: None,
+                at_most: None,
+            });
+            assert_eq!(report_now(d.as_ref(), &s), full);
+        }
     }
 }

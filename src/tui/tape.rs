@@ -1,9 +1,10 @@
 //! The tape: a run the student can wind forward and back.
 //!
 //! The [`Driver`] only goes forward. The tape adds the way back (design
-//! rule 6): it snapshots the run every [`SNAPSHOT_EVERY`] steps on the way
-//! out, and to reach an earlier step it restores the nearest snapshot at or
-//! before it and replays. Replays are exact because the run is
+//! rule 6): it snapshots the run every [`SNAPSHOT_EVERY`] steps near the
+//! current step (more sparsely further away, see [`DENSE_WINDOW`]), and to
+//! reach an earlier step it restores the nearest snapshot at or before it
+//! and replays. Replays are exact because the run is
 //! deterministic — with one exception the tape takes care of itself: a
 //! student's interventions are not part of the scenario, so the tape keeps
 //! them, keyed by the step they became, and applies each again when a
@@ -21,12 +22,21 @@
 use crate::sim::{Driver, Fault, InterventionError, NodeSummary, SimTime, Snapshot, StepRecord};
 use std::collections::BTreeMap;
 
-/// Steps between two snapshots. A rewind replays at most this many steps
-/// minus one; at full trace level a step costs about a microsecond in a
-/// release build, so a rewind takes well under a millisecond (see the
-/// `tui_rewind` benchmark), and a snapshot per 512 steps keeps the memory of
-/// a 100 000-event run to a couple of hundred snapshots.
+/// Steps between two snapshots near the current step. A step back replays
+/// at most this many steps minus one; at full trace level a step costs a
+/// few microseconds in a release build, so a step back takes about a
+/// millisecond (see the `tui_rewind` benchmark).
 pub const SNAPSHOT_EVERY: u64 = 512;
+
+/// Snapshots are kept every [`SNAPSHOT_EVERY`] steps within this many steps
+/// of the current step, and only every [`SPARSE_EVERY`] steps further away.
+/// A snapshot holds the whole simulation state and the checker, which grow
+/// with the run, so keeping all of them would cost memory quadratic in the
+/// run's length; thinned, a jump far back replays at most `SPARSE_EVERY`
+/// steps (tens of milliseconds) and lays dense snapshots down again on the
+/// way.
+pub const DENSE_WINDOW: u64 = 32 * SNAPSHOT_EVERY;
+pub const SPARSE_EVERY: u64 = 16 * SNAPSHOT_EVERY;
 
 /// A run that can be wound back. See the module docs.
 pub struct Tape {
@@ -138,11 +148,22 @@ impl Tape {
         } else {
             self.records.push(rec);
         }
-        let last_snap = self.snapshots.last().map_or(0, |s| s.0);
-        if rec.step.is_multiple_of(SNAPSHOT_EVERY) && rec.step > last_snap {
-            self.snapshots.push((rec.step, self.driver.snapshot()));
+        if rec.step.is_multiple_of(SNAPSHOT_EVERY) {
+            let at = self.snapshots.partition_point(|(s, _)| *s < rec.step);
+            if self.snapshots.get(at).is_none_or(|(s, _)| *s != rec.step) {
+                self.snapshots.insert(at, (rec.step, self.driver.snapshot()));
+                self.thin();
+            }
         }
         Some(rec)
+    }
+
+    /// Drops the snapshots the thinning rule does not keep (see
+    /// [`DENSE_WINDOW`]).
+    fn thin(&mut self) {
+        let now = self.step();
+        self.snapshots
+            .retain(|(s, _)| *s == 0 || s.is_multiple_of(SPARSE_EVERY) || s.abs_diff(now) <= DENSE_WINDOW);
     }
 
     /// Records the node views as they are now, as the views before the
@@ -235,6 +256,7 @@ impl Tape {
                 break;
             }
         }
+        self.thin();
         self.before = None;
     }
 
@@ -270,6 +292,7 @@ impl Tape {
         self.records.push(rec);
         if rec.step.is_multiple_of(SNAPSHOT_EVERY) {
             self.snapshots.push((rec.step, self.driver.snapshot()));
+            self.thin();
         }
         Ok(rec)
     }

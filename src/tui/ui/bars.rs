@@ -21,7 +21,7 @@ pub fn title(app: &App, frame: &mut Frame, area: Rect) {
     let state = if app.playing {
         Span::styled(format!("▶ playing {}/s ", SPEEDS[app.speed]), t.ok())
     } else if app.derived.waiting {
-        Span::styled("⏸ note: read it, space goes on ", t.note())
+        Span::styled("◆ at a note: space goes on ", t.note())
     } else if app.derived.at_end {
         Span::styled("■ end ", t.dim())
     } else {

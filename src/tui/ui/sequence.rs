@@ -166,10 +166,10 @@ mod tests {
     fn arrows_point_at_the_receiver() {
         let mut row = vec![(' ', Style::new()); 24];
         arrow(&mut row, 2, 20, "Ack", Style::new(), '▶', '─');
-        assert_eq!(text(&row), "  ●────────Ack──────▶   ");
+        assert_eq!(text(&row), "  ●───────Ack───────▶   ");
         let mut row = vec![(' ', Style::new()); 24];
         arrow(&mut row, 10, 4, "Replicate", Style::new(), '▶', '─');
-        assert_eq!(text(&row), "    ◀─────●  Replicate  ");
+        assert_eq!(text(&row), "    ◀─────● Replicate   ");
         let mut row = vec![(' ', Style::new()); 6];
         put(&mut row, 4, "long", Style::new());
         assert_eq!(text(&row), "    lo");
