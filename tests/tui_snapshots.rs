@@ -135,3 +135,16 @@ fn no_color_uses_no_colour() {
     // The same text either way.
     assert_eq!(format!("{}", coloured.backend()), format!("{}", plain.backend()));
 }
+
+/// A cluster too large for a reachability matrix shows the partition as
+/// one line per side.
+#[test]
+fn large_cluster_partition_as_groups() {
+    let source = "[scenario]\nname = \"seven\"\nprotocol = \"echo\"\nduration = \"1s\"\n[cluster]\nnodes = 7\n";
+    let scenario = distlab::scenario::load_str("seven.toml", source).unwrap();
+    let mut app = App::new(scenario, source.into(), "seven.toml".into(), None, Theme { color: true });
+    act(&mut app, &[Action::StepForward, Action::Down, Action::Isolate]);
+    let text = format!("{}", screen(&app, 100, 30).backend());
+    assert!(text.contains("n2 → n2\n") || text.contains("n2 → n2 "), "{text}");
+    assert!(text.contains("n1 n3 n4 n5 n6 n7 → n1 n3 n4 n5 n6 n7"), "{text}");
+}

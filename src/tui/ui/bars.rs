@@ -13,11 +13,7 @@ use ratatui::widgets::Paragraph;
 pub fn title(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let s = &app.lesson.scenario;
-    let mut spans = vec![
-        Span::styled(" distlab ", t.title()),
-        Span::raw(format!("{} ", s.name)),
-        Span::styled(format!("({}) seed {} ", s.protocol.name(), app.lesson.seed), t.dim()),
-    ];
+    let mut spans = vec![Span::styled(" distlab ", t.title()), Span::raw(format!("{} ", s.name))];
     let state = if app.playing {
         Span::styled(format!("▶ playing {}/s ", SPEEDS[app.speed]), t.ok())
     } else if app.derived.waiting {
@@ -36,6 +32,8 @@ pub fn title(app: &App, frame: &mut Frame, area: Rect) {
     if n > 0 {
         spans.push(Span::styled(format!("{n} intervention{} ", if n == 1 { "" } else { "s" }), t.warn()));
     }
+    // Least important last: it is what a narrow screen cuts.
+    spans.push(Span::styled(format!(" {} · seed {}", s.protocol.name(), app.lesson.seed), t.dim()));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 

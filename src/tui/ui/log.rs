@@ -166,7 +166,7 @@ fn row<'a>(app: &App, e: &'a TraceEvent, current: u64, w: &Widths) -> Line<'a> {
     Line::from(vec![
         Span::styled(format!("{:>w$} ", e.step, w = w.step), step_style),
         Span::styled(format!("{:>w$} ", time(e), w = w.time), t.dim()),
-        Span::styled(format!("{:<8} ", kind_name(e.kind)), kind_style(app, e.kind)),
+        Span::styled(format!("{:<9} ", kind_name(e.kind)), kind_style(app, e.kind)),
         Span::styled(format!("{:<w$} ", route(app, e), w = w.route), t.plain()),
         Span::styled(e.text.as_str(), t.plain()),
     ])

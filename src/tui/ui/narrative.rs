@@ -34,7 +34,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
 
 /// The whole narrative wrapped to `width`.
 pub fn lines(app: &App, width: usize, t: &Theme) -> Vec<Line<'static>> {
-    let mut out: Vec<Line> = wrap(app.lesson.scenario.description.trim(), width)
+    let mut out: Vec<Line> = wrap(&reflow(&app.lesson.scenario.description), width)
         .into_iter()
         .map(|l| Line::styled(l, t.plain()))
         .collect();
@@ -42,8 +42,26 @@ pub fn lines(app: &App, width: usize, t: &Theme) -> Vec<Line<'static>> {
     for (i, n) in app.derived.notes.iter().enumerate() {
         let mark = if n.wait { "◆" } else { "•" };
         let style = if i == last && app.derived.waiting { t.changed() } else { t.note() };
-        let text = format!("{mark} {} {}", n.at, n.text);
+        let text = format!("{mark} {} {}", n.at, reflow(&n.text));
         out.extend(wrap(&text, width).into_iter().map(|l| Line::styled(l, style)));
     }
     out
+}
+
+/// Text as written in a TOML file, hard-wrapped: single line breaks become
+/// spaces, blank lines stay paragraph breaks.
+fn reflow(text: &str) -> String {
+    text.trim()
+        .split("\n\n")
+        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reflow_joins_lines_and_keeps_paragraphs() {
+        assert_eq!(super::reflow("one\ntwo\n\nthree\n"), "one two\nthree");
+    }
 }

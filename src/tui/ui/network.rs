@@ -10,6 +10,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+/// Larger clusters get reachability as groups, not a matrix.
+const MATRIX_MAX_NODES: usize = 6;
 /// How many recent losses are listed.
 const LOSSES_SHOWN: usize = 3;
 /// How far back (in steps) a loss still counts as recent.
@@ -93,6 +95,28 @@ fn reachability(app: &App) -> Vec<Line<'static>> {
         return vec![Line::styled("links: every node reaches every other", t.dim())];
     }
     let names: Vec<&str> = (0..reach.len() as u32).map(|i| app.lesson.name(i)).collect();
+    if reach.len() > MATRIX_MAX_NODES {
+        // Too many for a matrix: one line per set of nodes that reach the
+        // same nodes (under a partition, one line per side).
+        let mut rows: Vec<(&Vec<bool>, Vec<&str>)> = Vec::new();
+        for (a, row) in reach.iter().enumerate() {
+            match rows.iter_mut().find(|(r, _)| *r == row) {
+                Some((_, members)) => members.push(names[a]),
+                None => rows.push((row, vec![names[a]])),
+            }
+        }
+        return rows
+            .into_iter()
+            .map(|(row, members)| {
+                let to: Vec<&str> = row.iter().zip(&names).filter(|(ok, _)| **ok).map(|(_, n)| *n).collect();
+                Line::from(vec![
+                    Span::styled(format!("{} ", members.join(" ")), t.plain()),
+                    Span::styled("→ ", t.dim()),
+                    Span::styled(to.join(" "), t.warn()),
+                ])
+            })
+            .collect();
+    }
     let w = names.iter().map(|n| n.chars().count()).max().unwrap_or(2);
     let mut head = vec![Span::styled(format!("{:w$} ", "→", w = w), t.dim())];
     head.extend(names.iter().map(|n| Span::styled(format!("{n:>w$} ", w = w), t.dim())));

@@ -108,11 +108,14 @@ fn panel(
         .title(Line::from(head));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let lines = match &node.view {
-        None => vec![Line::styled("down: volatile state lost, disk kept", t.dim())],
-        Some(v) => rows(v, view_before, inner.height as usize, t),
-    };
-    frame.render_widget(Paragraph::new(lines), inner);
+    match &node.view {
+        None => frame.render_widget(
+            Paragraph::new(Line::styled("down: volatile state lost, disk kept", t.dim()))
+                .wrap(ratatui::widgets::Wrap { trim: true }),
+            inner,
+        ),
+        Some(v) => frame.render_widget(Paragraph::new(rows(v, view_before, inner.height as usize, t)), inner),
+    }
 }
 
 /// A clock offset: `+50ms`, `-1.5ms`.
