@@ -647,7 +647,7 @@ impl App {
             }
             Focus::Log => self.log_move(by),
             Focus::Narrative => {
-                self.narrative_scroll = (self.narrative_scroll as isize - by).max(0) as u16;
+                self.narrative_scroll = (self.narrative_scroll as isize - by).clamp(0, 500) as u16;
             }
         }
     }
