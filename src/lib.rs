@@ -19,7 +19,8 @@
 //!
 //! The crate's map: [`sim`] is the engine, [`nodes`] the runtime protocols
 //! act through, [`protocols`] the protocols themselves, [`scenario`] the
-//! file format, [`check`] the invariants, [`cli`] the `distlab` command.
+//! file format, [`check`] the invariants, [`cli`] the `distlab` command, [`tui`] the
+//! terminal UI.
 
 pub mod check;
 pub mod cli;
@@ -27,4 +28,5 @@ pub mod nodes;
 pub mod protocols;
 pub mod scenario;
 pub mod sim;
+pub mod tui;
 pub mod util;

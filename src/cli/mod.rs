@@ -5,6 +5,7 @@ pub mod check;
 pub mod list;
 pub mod run;
 pub mod shrink;
+pub mod tui;
 pub mod validate;
 
 use crate::scenario::{Scenario, ScenarioError, did_you_mean};
@@ -31,6 +32,8 @@ pub enum Command {
     Check(check::Args),
     /// Measure simulator speed on fixed workloads (tracing off).
     Bench(bench::Args),
+    /// Step through a lesson in the terminal: forward, back, intervene.
+    Tui(tui::Args),
 }
 
 /// How a command ended, when it did not fail on bad input.
@@ -48,6 +51,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Validate(a) => validate::run(a),
         Command::Check(a) => check::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Tui(a) => tui::run(a),
     }
 }
 

@@ -146,10 +146,19 @@ pub fn shrink(scenario: &Scenario, seed: u64, linearizable: bool) -> Option<Shru
     Some(Shrunk { seed, faults, ops, failure: t.failure, runs: t.runs })
 }
 
-/// One fault as a `[[timeline]]` entry's action.
-fn action(scenario: &Scenario, fault: &Fault) -> Option<String> {
+/// One fault as the action lines of a `[[timeline]]` entry (`crash =
+/// "n1"`), or `None` if the file format cannot name it (a cut or link
+/// naming one process of a multi-process client). Used for the shrinker's
+/// counterexamples and for runs saved from the TUI.
+pub fn timeline_action(scenario: &Scenario, fault: &Fault) -> Option<String> {
     let name = |n: NodeId| scenario.cluster.name(n).to_string();
-    let ep = |e: crate::sim::EndpointId| name(NodeId(e.0));
+    let quoted = |names: Vec<String>| names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
+    let one = |e: &Option<crate::sim::EndpointId>| -> Option<Option<String>> {
+        match e {
+            None => Some(None),
+            Some(e) => endpoint_names(scenario, &[*e]).map(|mut v| v.pop()),
+        }
+    };
     Some(match fault {
         Fault::Crash(n) => format!("crash = \"{}\"", name(*n)),
         Fault::Restart(n) => format!("restart = \"{}\"", name(*n)),
@@ -157,36 +166,83 @@ fn action(scenario: &Scenario, fault: &Fault) -> Option<String> {
         Fault::Resume(n) => format!("resume = \"{}\"", name(*n)),
         Fault::Heal => "heal = true".into(),
         Fault::Partition(groups) => {
-            let groups: Vec<String> = groups
+            let groups: Option<Vec<String>> = groups
                 .iter()
-                .map(|g| {
-                    format!(
-                        "[{}]",
-                        g.iter().map(|&e| format!("\"{}\"", ep(e))).collect::<Vec<_>>().join(", ")
-                    )
-                })
+                .map(|g| endpoint_names(scenario, g).map(|v| format!("[{}]", quoted(v))))
                 .collect();
-            format!("partition = [{}]", groups.join(", "))
+            format!("partition = [{}]", groups?.join(", "))
         }
+        Fault::Cut { from, to } => format!(
+            "cut = {{ from = {}, to = {} }}",
+            single(endpoint_names(scenario, from)?)?,
+            single(endpoint_names(scenario, to)?)?
+        ),
         Fault::Clock { node, offset_us, drift_ppm } => {
             format!(
                 "clock = {{ node = \"{}\", offset = \"{offset_us}us\", drift_ppm = {drift_ppm} }}",
                 name(*node)
             )
         }
-        Fault::Link { from: None, to: None, faults } => match faults {
-            // Back to the scenario's [network]: every field left out.
-            None => "link = {}".into(),
-            Some(f) => format!(
-                "link = {{ drop = {}, duplicate = {}, reorder = {} }}",
-                f.drop.as_f64(),
-                f.duplicate.as_f64(),
-                f.reorder.as_f64()
-            ),
-        },
-        // The nemesis makes none of the others.
-        _ => return None,
+        Fault::Link { from, to, faults } => {
+            let mut fields = Vec::new();
+            for (key, e) in [("from", from), ("to", to)] {
+                if let Some(n) = one(e)? {
+                    fields.push(format!("{key} = \"{n}\""));
+                }
+            }
+            // No faults: back to the scenario's [network], every
+            // probability left out.
+            if let Some(f) = faults {
+                fields.push(format!(
+                    "drop = {}, duplicate = {}, reorder = {}",
+                    f.drop.as_f64(),
+                    f.duplicate.as_f64(),
+                    f.reorder.as_f64()
+                ));
+            }
+            format!("link = {{ {} }}", fields.join(", ")).replace("{  }", "{}")
+        }
+        Fault::Command { node, command } => format!("{} = \"{}\"", command.name(), name(*node)),
+        Fault::DropMessage(id) => format!("drop_message = {id}"),
+        Fault::DuplicateMessage(id) => format!("duplicate_message = {id}"),
+        Fault::DeliverNext(id) => format!("deliver_next = {id}"),
+        Fault::Note { text, pause } => {
+            let text = text.replace('\\', "\\\\").replace('"', "\\\"");
+            format!("note = \"\"\"\n{text}\n\"\"\"{}", if *pause { "\nwait = true" } else { "" })
+        }
     })
+}
+
+/// A cut's side as the file writes it: one name.
+fn single(mut names: Vec<String>) -> Option<String> {
+    (names.len() == 1).then(|| format!("\"{}\"", names.pop().unwrap_or_default()))
+}
+
+/// Endpoints by the names a scenario file gives them: nodes by name, a
+/// client entry by its name when all its processes are there. `None` if
+/// some client processes are there without the rest of their entry.
+fn endpoint_names(scenario: &Scenario, endpoints: &[crate::sim::EndpointId]) -> Option<Vec<String>> {
+    let nodes = scenario.cluster.len() as u32;
+    let mut out: Vec<String> = endpoints
+        .iter()
+        .filter(|e| e.0 < nodes)
+        .map(|e| scenario.cluster.name(NodeId(e.0)).to_string())
+        .collect();
+    let mut first = nodes;
+    let mut covered = 0;
+    for c in &scenario.clients {
+        let range = first..first + c.processes;
+        let here = endpoints.iter().filter(|e| range.contains(&e.0)).count();
+        if here == c.processes as usize {
+            out.push(c.name.clone());
+        } else if here > 0 {
+            return None;
+        }
+        covered += here;
+        first += c.processes;
+    }
+    let known = endpoints.iter().filter(|e| e.0 < nodes).count() + covered;
+    (known == endpoints.len()).then_some(out)
 }
 
 /// Removes the `[nemesis]` table, fixes the seed and the clients' `ops`.
@@ -238,7 +294,7 @@ pub fn counterexample_file(scenario: &Scenario, source: &str, shrunk: &Shrunk, f
     out.push_str(&rewrite(source, shrunk.seed, &shrunk.ops));
     let _ = writeln!(out, "\n# ---- the shrunk fault schedule ----");
     for f in &shrunk.faults {
-        if let Some(a) = action(scenario, &f.fault) {
+        if let Some(a) = timeline_action(scenario, &f.fault) {
             let _ = writeln!(out, "\n[[timeline]]\nat = \"{}us\"\n{a}", f.at.0);
         }
     }

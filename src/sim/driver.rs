@@ -35,6 +35,8 @@ pub trait Driver {
     /// Processes one event; `None` when nothing is left.
     fn step(&mut self) -> Option<StepRecord>;
     fn run_until(&mut self, until: SimTime);
+    /// See [`Sim::next_time`].
+    fn next_time(&mut self) -> Option<SimTime>;
     /// See [`Sim::run_until_quiet`].
     fn run_until_quiet(&mut self, limit: SimTime) -> bool;
     fn intervene(&mut self, fault: Fault) -> Result<StepRecord, InterventionError>;
@@ -51,6 +53,8 @@ pub trait Driver {
     fn nodes(&self) -> Vec<NodeSummary>;
     fn in_flight(&self) -> Vec<InFlight>;
     fn endpoint_name(&self, e: EndpointId) -> String;
+    /// Can a message from `from` reach `to` right now (partitions, cuts)?
+    fn reachable(&self, from: EndpointId, to: EndpointId) -> bool;
     fn applied_faults(&self) -> &[TimedFault];
     fn scheduled_faults(&self) -> &[TimedFault];
     /// A fault in words, with names (`n1 crashes`).
@@ -74,6 +78,9 @@ impl<P: Protocol, C: Checker<P> + 'static> Driver for Sim<P, C> {
     }
     fn run_until(&mut self, until: SimTime) {
         Sim::run_until(self, until)
+    }
+    fn next_time(&mut self) -> Option<SimTime> {
+        Sim::next_time(self)
     }
     fn run_until_quiet(&mut self, limit: SimTime) -> bool {
         Sim::run_until_quiet(self, limit)
@@ -120,6 +127,9 @@ impl<P: Protocol, C: Checker<P> + 'static> Driver for Sim<P, C> {
     }
     fn endpoint_name(&self, e: EndpointId) -> String {
         Sim::endpoint_name(self, e)
+    }
+    fn reachable(&self, from: EndpointId, to: EndpointId) -> bool {
+        self.network().reachable(from, to)
     }
     fn applied_faults(&self) -> &[TimedFault] {
         Sim::applied_faults(self)

@@ -482,6 +482,13 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         self.state.now = self.state.now.max(until);
     }
 
+    /// When the next step happens: now, if a step-keyed fault is due;
+    /// else the next queued event's time (`None`: nothing is left). The
+    /// next step may still be later, if that event turns out to be void.
+    pub fn next_time(&mut self) -> Option<SimTime> {
+        if self.keyed_due() { Some(self.state.now) } else { self.peek_time() }
+    }
+
     fn keyed_due(&self) -> bool {
         self.keyed
             .get(self.state.next_keyed)

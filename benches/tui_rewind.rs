@@ -1,0 +1,135 @@
+//! Rewind latency of the TUI at 100 000 events into a run.
+//!
+//! `cargo bench --bench tui_rewind` (release profile). Plays a
+//! primary–replica run (crash and restart included) at full trace level to
+//! step 100 000, then measures:
+//! - a step back on the tape alone (restore the nearest snapshot, replay,
+//!   keep the views before the step), over many consecutive steps back and
+//!   over random jumps back;
+//! - a step back as the student feels it: `App::update` with the key,
+//!   including recomputing what the screen shows (views, messages in
+//!   flight, every check and metric) and drawing an 80×24 frame.
+//!
+//! Reads the wall clock, as benchmarks do; nothing in the simulator does.
+
+use distlab::tui::app::{App, Msg};
+use distlab::tui::keys::Action;
+use distlab::tui::tape::SNAPSHOT_EVERY;
+use distlab::tui::theme::Theme;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use std::time::{Duration, Instant};
+
+const SCENARIO: &str = r#"
+[scenario]
+name = "bench-tui-rewind"
+protocol = "primary-replica"
+seed = 1
+duration = "40s"
+[cluster]
+nodes = 3
+[protocol]
+mode = "async"
+ship_interval = "10ms"
+[network]
+latency = "2ms"
+distribution = "uniform"
+spread = "1ms"
+[[clients]]
+name = "app"
+processes = 4
+ops = 1000000
+interval = "1ms"
+read_fraction = 0.5
+keys = 16
+[[timeline]]
+at = "5s"
+crash = "n1"
+[[timeline]]
+at = "6s"
+restart = "n1"
+"#;
+
+const TARGET: u64 = 100_000;
+
+fn stats(mut v: Vec<Duration>) -> String {
+    v.sort();
+    let mean = v.iter().sum::<Duration>() / v.len() as u32;
+    let p99 = v[(v.len() * 99).div_ceil(100) - 1];
+    format!("mean {:.3} ms, p99 {:.3} ms, max {:.3} ms", ms(mean), ms(p99), ms(*v.last().unwrap()))
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Resident memory of this process in MiB (Linux), for the snapshot cost.
+fn rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn main() {
+    let scenario =
+        distlab::scenario::load_str("bench-tui-rewind.toml", SCENARIO).expect("the scenario is valid");
+    let mut app =
+        App::new(scenario, SCENARIO.into(), "bench-tui-rewind.toml".into(), None, Theme { color: true });
+    let t0 = Instant::now();
+    app.tape.seek(TARGET);
+    let forward = t0.elapsed();
+    assert_eq!(app.tape.step(), TARGET, "the run reaches {TARGET} events");
+    println!(
+        "forward to step {TARGET} at full trace: {:.2} s ({:.0} steps/s); {} snapshots kept (every {SNAPSHOT_EVERY} steps near the current one); RSS {}",
+        forward.as_secs_f64(),
+        TARGET as f64 / forward.as_secs_f64(),
+        app.tape.snapshot_count(),
+        rss_mib().map_or("?".into(), |m| format!("{m:.0} MiB")),
+    );
+
+    // Consecutive steps back on the tape: every replay length from the
+    // longest (just past a snapshot) down.
+    let mut backs = Vec::new();
+    for _ in 0..2 * SNAPSHOT_EVERY {
+        let t = Instant::now();
+        assert!(app.tape.back());
+        backs.push(t.elapsed());
+    }
+    println!("tape step back, {} consecutive: {}", backs.len(), stats(backs));
+
+    // Random jumps back within the last 20 000 steps (deterministic
+    // sequence), then forward again to the same step.
+    let mut jumps = Vec::new();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..200 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let to = TARGET - 1 - x % 20_000;
+        app.tape.seek(TARGET);
+        let t = Instant::now();
+        app.tape.seek(to);
+        jumps.push(t.elapsed());
+    }
+    println!("tape jump back to a random step: {}", stats(jumps));
+
+    // As the student feels it: the key, the model update and a frame.
+    app.tape.seek(TARGET);
+    app.update(Msg::Action(Action::StepForward));
+    let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let (mut keys, mut updates, mut frames) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..SNAPSHOT_EVERY {
+        let t = Instant::now();
+        app.update(Msg::Action(Action::StepBack));
+        let u = t.elapsed();
+        term.draw(|f| distlab::tui::ui::view(&app, f)).unwrap();
+        keys.push(t.elapsed());
+        updates.push(u);
+        frames.push(t.elapsed() - u);
+    }
+    println!("step back key at step ~{TARGET}, {} times:", keys.len());
+    println!("  model update (tape + views, messages, checks): {}", stats(updates));
+    println!("  drawing an 80x24 frame: {}", stats(frames));
+    println!("  together: {}", stats(keys));
+}

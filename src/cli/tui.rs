@@ -1,0 +1,19 @@
+//! `distlab tui FILE [--seed N]`: step through a lesson in the terminal.
+
+use super::Outcome;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A scenario file, or a lesson name such as `primary-replica/async-crash`.
+    pub file: PathBuf,
+    /// Use this seed instead of the scenario's.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    let app = crate::tui::App::open(&args.file, args.seed, crate::tui::theme::Theme::from_env())?;
+    crate::tui::run(app)?;
+    Ok(Outcome::Success)
+}

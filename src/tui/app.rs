@@ -1,0 +1,851 @@
+//! The app model: everything the screen shows, changed only by
+//! [`App::update`].
+//!
+//! Elm style: a key or a clock tick becomes a [`Msg`], `update` changes the
+//! model (moving the [`Tape`], changing the selection, opening an overlay)
+//! and refreshes [`Derived`] — the node views, messages in flight and check
+//! verdicts of the current step — so that drawing ([`super::ui::view`]) is a
+//! pure function of the model and never asks the simulation anything
+//! costly. Tests drive `update` and inspect the model, or render it into a
+//! test backend.
+
+use super::keys::{Action, action_for};
+use super::tape::Tape;
+use super::theme::Theme;
+use crate::check::history::CompletedOp;
+use crate::check::{ExpectationResult, Report};
+use crate::nodes::NodeId;
+use crate::protocols::RunOptions;
+use crate::scenario::Scenario;
+use crate::sim::network::EndpointId;
+use crate::sim::{
+    Driver, Fault, InFlight, NodeStatus, NodeSummary, SimTime, StepRecord, TraceEvent, TraceKind, TraceLevel,
+};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The lesson being played: what the screen names and what `w` rewrites.
+pub struct Lesson {
+    pub scenario: Scenario,
+    /// The file as written; a save writes it back with the interventions.
+    pub source: String,
+    pub path: PathBuf,
+    pub seed: u64,
+    /// Endpoint names: the nodes, then every client process.
+    pub endpoints: Vec<String>,
+}
+
+impl Lesson {
+    pub fn nodes(&self) -> usize {
+        self.scenario.cluster.len()
+    }
+    /// An endpoint's name (`n1`, `writer.0`).
+    pub fn name(&self, endpoint: u32) -> &str {
+        self.endpoints.get(endpoint as usize).map_or("?", String::as_str)
+    }
+}
+
+/// The pane that arrow keys and Enter act on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Focus {
+    Nodes,
+    Network,
+    Log,
+    Narrative,
+}
+
+impl Focus {
+    const ORDER: [Focus; 4] = [Focus::Nodes, Focus::Network, Focus::Log, Focus::Narrative];
+    fn shift(self, by: isize) -> Focus {
+        let i = Self::ORDER.iter().position(|f| *f == self).unwrap_or(0) as isize;
+        Self::ORDER[(i + by).rem_euclid(Self::ORDER.len() as isize) as usize]
+    }
+}
+
+/// What the upper half of the screen shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Center {
+    /// Node panels and the network.
+    Cluster,
+    /// The message sequence diagram.
+    Sequence,
+    /// Client operations over time.
+    History,
+}
+
+/// A window over the screen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Overlay {
+    Help,
+    /// Everything about the selected node, message, event, or the whole
+    /// narrative, depending on the focus.
+    Details,
+    Prompt(Prompt),
+}
+
+/// A one-line question.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prompt {
+    pub kind: PromptKind,
+    pub text: String,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PromptKind {
+    GotoTime,
+    Save,
+}
+
+impl PromptKind {
+    pub fn question(self) -> &'static str {
+        match self {
+            PromptKind::GotoTime => "Go to a time (600ms, 1.5s) or a step (#120):",
+            PromptKind::Save => "Save this run as a scenario file:",
+        }
+    }
+}
+
+/// Which kinds of event the log shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KindFilter {
+    All,
+    Messages,
+    Timers,
+    Clients,
+    Faults,
+    Notes,
+    Observations,
+}
+
+impl KindFilter {
+    const ORDER: [KindFilter; 7] = [
+        KindFilter::All,
+        KindFilter::Messages,
+        KindFilter::Timers,
+        KindFilter::Clients,
+        KindFilter::Faults,
+        KindFilter::Notes,
+        KindFilter::Observations,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            KindFilter::All => "all",
+            KindFilter::Messages => "messages",
+            KindFilter::Timers => "timers & disk",
+            KindFilter::Clients => "clients",
+            KindFilter::Faults => "faults",
+            KindFilter::Notes => "notes",
+            KindFilter::Observations => "observations",
+        }
+    }
+    pub fn admits(self, k: TraceKind) -> bool {
+        use TraceKind::*;
+        match self {
+            KindFilter::All => true,
+            KindFilter::Messages => matches!(k, Send | Deliver | Drop | Duplicate | Hold),
+            KindFilter::Timers => matches!(k, Timer | Persisted),
+            KindFilter::Clients => matches!(k, Invoke | Complete | Retry),
+            KindFilter::Faults => {
+                matches!(
+                    k,
+                    Start | Crash | Restart | Pause | Resume | Partition | Heal | Clock | Link | Command
+                )
+            }
+            KindFilter::Notes => k == Note,
+            KindFilter::Observations => k == Observation,
+        }
+    }
+}
+
+/// The event log's selection and filters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogState {
+    /// Index of the selected trace event; `None` follows the newest.
+    pub selected: Option<usize>,
+    /// Only events at or from this endpoint.
+    pub node: Option<u32>,
+    pub kind: KindFilter,
+}
+
+impl LogState {
+    pub fn admits(&self, e: &TraceEvent) -> bool {
+        self.kind.admits(e.kind) && self.node.is_none_or(|n| e.node == n || e.peer == n)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tone {
+    Info,
+    Good,
+    Bad,
+}
+
+/// A one-line message about the last thing done.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    pub text: String,
+    pub tone: Tone,
+}
+
+/// A timeline note that has been reached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoteSeen {
+    pub at: SimTime,
+    pub text: String,
+    /// The scenario asked the student to stop and think here.
+    pub wait: bool,
+}
+
+/// What the screen shows of the current step, computed once per move.
+#[derive(Default)]
+pub struct Derived {
+    pub nodes: Vec<NodeSummary>,
+    /// The views just before the current step (to highlight changes).
+    pub before: Option<Vec<NodeSummary>>,
+    pub in_flight: Vec<InFlight>,
+    /// Checks and metrics as of now, generic metrics included.
+    pub report: Report,
+    /// The scenario's expectations judged against `report`, in file order.
+    pub expectations: Vec<ExpectationResult>,
+    /// Checks that broke on the last move.
+    pub newly_broken: BTreeSet<&'static str>,
+    pub at_end: bool,
+    /// `reach[a][b]`: node `a` can send to node `b`.
+    pub reach: Vec<Vec<bool>>,
+    pub notes: Vec<NoteSeen>,
+    /// The current step is a note that asks the student to stop.
+    pub waiting: bool,
+    /// Client operations (only while the history view is shown).
+    pub operations: Vec<CompletedOp>,
+    /// Message ids that are duplicates (by the network or by hand), with
+    /// the id they copy.
+    pub duplicates: BTreeMap<u64, u64>,
+}
+
+/// Play speeds, in steps per second.
+pub const SPEEDS: &[u32] = &[1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 5_000, 20_000];
+
+/// How far back the network pane looks for duplicates and drops.
+const RECENT_EVENTS: usize = 4_000;
+
+/// A message to the model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Msg {
+    Key(KeyEvent),
+    Action(Action),
+    /// A frame of playing went by.
+    Tick,
+    /// The terminal changed size (the next frame redraws everything).
+    Resize,
+}
+
+/// The app. See the module docs.
+pub struct App {
+    pub lesson: Lesson,
+    pub tape: Tape,
+    pub theme: Theme,
+    pub playing: bool,
+    /// Index into [`SPEEDS`].
+    pub speed: usize,
+    pub focus: Focus,
+    pub center: Center,
+    pub overlay: Option<Overlay>,
+    /// The selected node (index).
+    pub node: usize,
+    /// The selected message (index into `derived.in_flight`).
+    pub message: usize,
+    pub log: LogState,
+    /// Narrative lines scrolled up from the newest.
+    pub narrative_scroll: u16,
+    pub status: Option<Status>,
+    pub quit: bool,
+    pub derived: Derived,
+    /// Duplicates made by hand: the copy's id → (the original's id, the
+    /// step of the intervention).
+    manual_duplicates: BTreeMap<u64, (u64, u64)>,
+    /// What `derived` was computed for: (step, frontier, interventions,
+    /// center).
+    derived_for: Option<(u64, u64, usize, Center)>,
+}
+
+impl App {
+    /// Opens a lesson at step 0.
+    pub fn new(scenario: Scenario, source: String, path: PathBuf, seed: Option<u64>, theme: Theme) -> Self {
+        let seed = seed.unwrap_or(scenario.seed);
+        let options = RunOptions { seed: Some(seed), trace: TraceLevel::Full, ..RunOptions::default() };
+        let driver = scenario.protocol.build(&scenario, options);
+        let endpoints_n =
+            scenario.cluster.len() + scenario.clients.iter().map(|c| c.processes as usize).sum::<usize>();
+        let endpoints = (0..endpoints_n as u32).map(|e| driver.endpoint_name(EndpointId(e))).collect();
+        let end = scenario.duration;
+        let mut app = App {
+            lesson: Lesson { scenario, source, path, seed, endpoints },
+            tape: Tape::new(driver, end),
+            theme,
+            playing: false,
+            speed: 3,
+            focus: Focus::Nodes,
+            center: Center::Cluster,
+            overlay: None,
+            node: 0,
+            message: 0,
+            log: LogState { selected: None, node: None, kind: KindFilter::All },
+            narrative_scroll: 0,
+            status: None,
+            quit: false,
+            derived: Derived::default(),
+            manual_duplicates: BTreeMap::new(),
+            derived_for: None,
+        };
+        app.refresh();
+        app
+    }
+
+    /// Opens a lesson file (a path or a bundled lesson name).
+    pub fn open(arg: &std::path::Path, seed: Option<u64>, theme: Theme) -> anyhow::Result<Self> {
+        let path = crate::cli::resolve(arg);
+        let scenario = crate::cli::load(arg).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let source = std::fs::read_to_string(&path)?;
+        Ok(App::new(scenario, source, path, seed, theme))
+    }
+
+    pub fn driver(&self) -> &dyn Driver {
+        self.tape.driver()
+    }
+
+    /// How long a frame of playing lasts, and how many steps it takes.
+    pub fn tick(&self) -> (Duration, u64) {
+        let per_second = SPEEDS[self.speed] as u64;
+        let frame_ms = (1000 / per_second).max(33);
+        (Duration::from_millis(frame_ms), (per_second * frame_ms).div_ceil(1000).max(1))
+    }
+
+    pub fn update(&mut self, msg: Msg) {
+        // In case the tape was moved directly (tests do).
+        self.refresh();
+        match msg {
+            Msg::Key(key) => self.on_key(key),
+            Msg::Action(a) => self.act(a),
+            Msg::Tick => self.play_frame(),
+            Msg::Resize => {}
+        }
+        self.refresh();
+    }
+
+    fn on_key(&mut self, key: KeyEvent) {
+        if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+            self.quit = true;
+            return;
+        }
+        if let Some(Overlay::Prompt(p)) = &mut self.overlay {
+            match key.code {
+                KeyCode::Esc => self.overlay = None,
+                KeyCode::Enter => {
+                    let p = p.clone();
+                    self.submit(p);
+                }
+                KeyCode::Backspace => {
+                    p.text.pop();
+                    p.error = None;
+                }
+                KeyCode::Char(c) => {
+                    p.text.push(c);
+                    p.error = None;
+                }
+                _ => {}
+            }
+            return;
+        }
+        if let Some(a) = action_for(&key) {
+            self.act(a);
+        }
+    }
+
+    /// Does what a student asked for.
+    pub fn act(&mut self, action: Action) {
+        if self.overlay.is_some() {
+            // An overlay takes the keys that close it; the rest wait.
+            match action {
+                Action::Close | Action::Help | Action::Details => self.overlay = None,
+                Action::Quit => self.quit = true,
+                _ => {}
+            }
+            return;
+        }
+        self.status = None;
+        match action {
+            Action::StepForward => {
+                self.playing = false;
+                if self.tape.forward().is_none() {
+                    self.say(Tone::Info, "the end of the scenario");
+                }
+            }
+            Action::StepBack => {
+                self.playing = false;
+                if !self.tape.back() {
+                    self.say(Tone::Info, "already at the start");
+                }
+            }
+            Action::TogglePlay => {
+                self.playing = !self.playing && !self.tape.at_end();
+            }
+            Action::Faster => self.speed = (self.speed + 1).min(SPEEDS.len() - 1),
+            Action::Slower => self.speed = self.speed.saturating_sub(1),
+            Action::NextNote => self.jump("note", |_, rec| rec.kind == TraceKind::Note),
+            Action::NextFault => {
+                let mut seen = self.driver().applied_faults().len();
+                self.jump("fault", move |d, _| {
+                    let applied = d.applied_faults();
+                    let grew = applied.len() > seen;
+                    seen = applied.len();
+                    grew && !matches!(applied.last().map(|f| &f.fault), Some(Fault::Note { .. }))
+                })
+            }
+            Action::NextViolation => self.next_violation(),
+            Action::GotoTime => self.ask(PromptKind::GotoTime, String::new()),
+            Action::GotoStart => {
+                self.playing = false;
+                self.tape.seek(0);
+            }
+            Action::FocusNext => self.focus = self.focus.shift(1),
+            Action::FocusPrev => self.focus = self.focus.shift(-1),
+            Action::Up => self.select(-1),
+            Action::Down => self.select(1),
+            Action::PageUp => self.log_move(-10),
+            Action::PageDown => self.log_move(10),
+            Action::Details => self.overlay = Some(Overlay::Details),
+            Action::FilterNode => {
+                let n = self.lesson.nodes() as u32;
+                self.log.node = match self.log.node {
+                    None if n > 0 => Some(0),
+                    Some(i) if i + 1 < n => Some(i + 1),
+                    _ => None,
+                };
+                self.log.selected = None;
+            }
+            Action::FilterKind => {
+                let i = KindFilter::ORDER.iter().position(|k| *k == self.log.kind).unwrap_or(0);
+                self.log.kind = KindFilter::ORDER[(i + 1) % KindFilter::ORDER.len()];
+                self.log.selected = None;
+            }
+            Action::ShowCluster => self.center = Center::Cluster,
+            Action::ShowSequence => {
+                self.center = if self.center == Center::Sequence { Center::Cluster } else { Center::Sequence }
+            }
+            Action::ShowHistory => {
+                self.center = if self.center == Center::History { Center::Cluster } else { Center::History }
+            }
+            Action::Crash | Action::Restart | Action::PauseResume | Action::Isolate | Action::Heal => {
+                if let Some(f) = self.node_fault(action) {
+                    self.intervene(f);
+                }
+            }
+            Action::DropMessage | Action::DuplicateMessage | Action::DeliverNext => {
+                match self.derived.in_flight.get(self.message) {
+                    None => self.say(Tone::Bad, "no message is in flight (select one in the network pane)"),
+                    Some(m) => {
+                        let id = m.id;
+                        self.intervene(match action {
+                            Action::DropMessage => Fault::DropMessage(id),
+                            Action::DuplicateMessage => Fault::DuplicateMessage(id),
+                            _ => Fault::DeliverNext(id),
+                        })
+                    }
+                }
+            }
+            Action::Save => {
+                let stem =
+                    self.lesson.path.file_stem().map_or("run".into(), |s| s.to_string_lossy().to_string());
+                self.ask(PromptKind::Save, format!("{stem}-my-run.toml"))
+            }
+            Action::Help => self.overlay = Some(Overlay::Help),
+            Action::Close => {}
+            Action::Quit => self.quit = true,
+        }
+    }
+
+    fn say(&mut self, tone: Tone, text: impl Into<String>) {
+        self.status = Some(Status { text: text.into(), tone });
+    }
+
+    fn ask(&mut self, kind: PromptKind, text: String) {
+        self.playing = false;
+        self.overlay = Some(Overlay::Prompt(Prompt { kind, text, error: None }));
+    }
+
+    fn submit(&mut self, p: Prompt) {
+        let result = match p.kind {
+            PromptKind::GotoTime => self.goto(&p.text),
+            PromptKind::Save => self.save(&p.text),
+        };
+        match result {
+            Ok(()) => self.overlay = None,
+            Err(e) => self.overlay = Some(Overlay::Prompt(Prompt { error: Some(e), ..p })),
+        }
+    }
+
+    /// Goes to `#step` or to the last step at or before a time.
+    fn goto(&mut self, text: &str) -> Result<(), String> {
+        let t = text.trim();
+        if let Some(n) = t.strip_prefix('#').or_else(|| t.strip_prefix("step ")) {
+            let step: u64 = n.trim().parse().map_err(|_| format!("`{n}` is not a step number"))?;
+            self.tape.seek(step);
+            if self.tape.step() < step {
+                self.say(Tone::Info, format!("the scenario ends at step {}", self.tape.step()));
+            }
+            return Ok(());
+        }
+        let at = SimTime(crate::sim::time::parse_duration(t)?.0);
+        if at > self.tape.end() {
+            return Err(format!("the scenario ends at {}", self.tape.end()));
+        }
+        let known = self.tape.records().last().is_some_and(|r| r.time > at);
+        if known || at < self.driver().now() {
+            let step = self.tape.last_step_at(at);
+            self.tape.seek(step);
+        } else {
+            self.tape.forward_to_time(at);
+        }
+        Ok(())
+    }
+
+    /// Steps until `stop` says so, or to the end.
+    fn jump(&mut self, what: &str, stop: impl FnMut(&dyn Driver, &StepRecord) -> bool) {
+        self.playing = false;
+        let from = self.tape.step();
+        self.tape.forward_while(u64::MAX, stop);
+        let at_end = self.tape.at_end();
+        if at_end {
+            self.say(Tone::Info, format!("no {what} after step {from}: at the end of the scenario"));
+        }
+    }
+
+    /// Steps to the first step at which a check that held breaks. Checks
+    /// are judged every [`VIOLATION_CHUNK`] steps, then step by step
+    /// within the chunk where one broke, so a long search stays fast.
+    fn next_violation(&mut self) {
+        const VIOLATION_CHUNK: u64 = 64;
+        self.playing = false;
+        let broken = |d: &dyn Driver| -> BTreeSet<&'static str> {
+            d.report().checks.iter().filter(|v| !v.holds).map(|v| v.name).collect()
+        };
+        let start = self.tape.step();
+        let mut before = broken(self.driver());
+        loop {
+            let from = self.tape.step();
+            if self.tape.forward_while(VIOLATION_CHUNK, |_, _| false) == 0 {
+                self.say(
+                    Tone::Info,
+                    format!("no check breaks after step {start}: at the end of the scenario"),
+                );
+                return;
+            }
+            let now = broken(self.driver());
+            if now.difference(&before).next().is_some() {
+                self.tape.seek(from);
+                let held = before.clone();
+                self.tape
+                    .forward_while(VIOLATION_CHUNK, move |d, _| broken(d).difference(&held).next().is_some());
+                return;
+            }
+            before = now;
+        }
+    }
+
+    /// The fault a node action asks for, or why it makes no sense now.
+    fn node_fault(&mut self, action: Action) -> Option<Fault> {
+        let n = NodeId(self.node as u32);
+        let Some(summary) = self.derived.nodes.get(self.node) else {
+            self.say(Tone::Bad, "no node is selected");
+            return None;
+        };
+        let name = summary.name.clone();
+        let status = summary.status;
+        let fault = match (action, status) {
+            (Action::Crash, NodeStatus::Down) => Err(format!("{name} is already down")),
+            (Action::Crash, _) => Ok(Fault::Crash(n)),
+            (Action::Restart, NodeStatus::Down) => Ok(Fault::Restart(n)),
+            (Action::Restart, _) => Err(format!("{name} is running; crash it first (c)")),
+            (Action::PauseResume, NodeStatus::Up) => Ok(Fault::Pause(n)),
+            (Action::PauseResume, NodeStatus::Paused) => Ok(Fault::Resume(n)),
+            (Action::PauseResume, NodeStatus::Down) => Err(format!("{name} is down; restart it first (r)")),
+            (Action::Isolate, _) => {
+                let all = self.lesson.nodes() as u32;
+                if all < 2 {
+                    Err("there is no other node to partition it from".into())
+                } else {
+                    let others = (0..all).filter(|&i| i != n.0).map(EndpointId).collect();
+                    Ok(Fault::Partition(vec![vec![EndpointId(n.0)], others]))
+                }
+            }
+            (Action::Heal, _) => {
+                if self.derived.reach.iter().all(|row| row.iter().all(|r| *r)) {
+                    Err("every node reaches every other: nothing to heal".into())
+                } else {
+                    Ok(Fault::Heal)
+                }
+            }
+            _ => Err("not a node action".into()),
+        };
+        fault.map_err(|e| self.say(Tone::Bad, e)).ok()
+    }
+
+    /// Applies an intervention as the next step.
+    fn intervene(&mut self, fault: Fault) {
+        let forking = self.tape.step() < self.tape.frontier();
+        let ids_before: BTreeSet<u64> = self.derived.in_flight.iter().map(|m| m.id).collect();
+        let words = self.driver().describe_fault(&fault);
+        match self.tape.intervene(fault.clone()) {
+            Ok(rec) => {
+                if let Fault::DuplicateMessage(original) = fault {
+                    for m in self.driver().in_flight() {
+                        if !ids_before.contains(&m.id) {
+                            self.manual_duplicates.insert(m.id, (original, rec.step));
+                        }
+                    }
+                }
+                let fork = if forking { " — the run is forked: its old future is discarded" } else { "" };
+                self.say(Tone::Info, format!("step {}: {words} (your intervention){fork}", rec.step));
+            }
+            Err(e) => self.say(Tone::Bad, format!("cannot: {e}")),
+        }
+    }
+
+    /// Writes the run as a scenario file (see [`super::save`]).
+    fn save(&mut self, text: &str) -> Result<(), String> {
+        let path = PathBuf::from(text.trim());
+        if text.trim().is_empty() {
+            return Err("give a file name".into());
+        }
+        let out = super::save::scenario_with_interventions(&self.lesson, &self.tape);
+        std::fs::write(&path, out).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let n = self.tape.interventions().len();
+        self.say(
+            Tone::Good,
+            format!(
+                "saved {} ({n} interventions): replay it with `distlab tui {}`",
+                path.display(),
+                path.display()
+            ),
+        );
+        Ok(())
+    }
+
+    /// Moves the selection of the focused pane.
+    fn select(&mut self, by: isize) {
+        match self.focus {
+            Focus::Nodes => {
+                let n = self.lesson.nodes().max(1) as isize;
+                self.node = (self.node as isize + by).rem_euclid(n) as usize;
+            }
+            Focus::Network => {
+                let n = self.derived.in_flight.len();
+                self.message = (self.message as isize + by).clamp(0, n.saturating_sub(1) as isize) as usize;
+            }
+            Focus::Log => self.log_move(by),
+            Focus::Narrative => {
+                self.narrative_scroll = (self.narrative_scroll as isize - by).clamp(0, 500) as u16;
+            }
+        }
+    }
+
+    /// Moves the log selection by `by` shown events (negative: older).
+    /// Moving past the newest follows the newest again.
+    fn log_move(&mut self, by: isize) {
+        let events = self.tape.driver().trace().events();
+        let mut at = self.log.selected.unwrap_or(events.len());
+        let mut left = by.unsigned_abs();
+        if by < 0 {
+            let mut found = self.log.selected;
+            while left > 0 && at > 0 {
+                at -= 1;
+                if self.log.admits(&events[at]) {
+                    found = Some(at);
+                    left -= 1;
+                }
+            }
+            self.log.selected = found;
+        } else if let Some(mut i) = self.log.selected {
+            while left > 0 {
+                i += 1;
+                if i >= events.len() {
+                    self.log.selected = None;
+                    return;
+                }
+                if self.log.admits(&events[i]) {
+                    self.log.selected = Some(i);
+                    left -= 1;
+                }
+            }
+        }
+    }
+
+    /// One frame of playing.
+    fn play_frame(&mut self) {
+        if !self.playing || self.overlay.is_some() {
+            return;
+        }
+        let (_, steps) = self.tick();
+        let waits = |d: &dyn Driver, rec: &StepRecord| {
+            rec.kind == TraceKind::Note
+                && matches!(
+                    d.applied_faults().last().map(|f| &f.fault),
+                    Some(Fault::Note { pause: true, .. })
+                )
+        };
+        self.tape.forward_while(steps, waits);
+        if self.tape.current().is_some_and(|rec| waits(self.tape.driver(), rec)) {
+            self.playing = false;
+            self.say(Tone::Info, "paused at a note: read it, then press space to go on");
+        } else if self.tape.at_end() {
+            self.playing = false;
+            self.say(Tone::Info, "the end of the scenario");
+        }
+    }
+
+    /// Recomputes what the screen shows, if the run moved.
+    fn refresh(&mut self) {
+        let key = (self.tape.step(), self.tape.frontier(), self.tape.interventions().len(), self.center);
+        if self.derived_for == Some(key) {
+            return;
+        }
+        self.derived_for = Some(key);
+        let before = self.tape.views_before().map(<[NodeSummary]>::to_vec);
+        let d = self.tape.driver();
+        let report = report_now(d, &self.lesson.scenario);
+        let was_broken: BTreeSet<&'static str> =
+            self.derived.report.checks.iter().filter(|v| !v.holds).map(|v| v.name).collect();
+        let newly_broken: BTreeSet<&'static str> = report
+            .checks
+            .iter()
+            .filter(|v| !v.holds && !was_broken.contains(v.name))
+            .map(|v| v.name)
+            .collect();
+        let nodes_n = self.lesson.nodes() as u32;
+        let reach = (0..nodes_n)
+            .map(|a| (0..nodes_n).map(|b| d.reachable(EndpointId(a), EndpointId(b))).collect())
+            .collect();
+        let notes = d
+            .applied_faults()
+            .iter()
+            .filter_map(|f| match &f.fault {
+                Fault::Note { text, pause } => Some(NoteSeen { at: f.at, text: text.clone(), wait: *pause }),
+                _ => None,
+            })
+            .collect();
+        let waiting = self.tape.current().is_some_and(|r| r.kind == TraceKind::Note)
+            && matches!(d.applied_faults().last().map(|f| &f.fault), Some(Fault::Note { pause: true, .. }));
+        let step = self.tape.step();
+        let mut duplicates: BTreeMap<u64, u64> = self
+            .manual_duplicates
+            .iter()
+            .filter(|(_, (orig, at))| {
+                *at <= step && self.tape.interventions().get(at) == Some(&Fault::DuplicateMessage(*orig))
+            })
+            .map(|(dup, (orig, _))| (*dup, *orig))
+            .collect();
+        let events = d.trace().events();
+        for e in events.iter().rev().take(RECENT_EVENTS) {
+            if e.kind == TraceKind::Duplicate {
+                // The network's copies: the event names the copy; its
+                // text names the original.
+                let orig = e.text.rsplit(' ').next().and_then(|s| s.parse().ok()).unwrap_or(0);
+                duplicates.insert(e.msg, orig);
+            }
+        }
+        let derived = Derived {
+            nodes: d.nodes(),
+            before,
+            in_flight: d.in_flight(),
+            expectations: self.lesson.scenario.expectations.iter().map(|e| e.evaluate(&report)).collect(),
+            report,
+            newly_broken,
+            at_end: false,
+            reach,
+            notes,
+            waiting,
+            operations: if self.center == Center::History { d.history().operations() } else { Vec::new() },
+            duplicates,
+        };
+        self.derived = derived;
+        self.derived.at_end = self.tape.at_end();
+        if let Some(name) = self.derived.newly_broken.iter().next() {
+            let detail = self.derived.report.verdict(name).map(|v| v.detail.clone()).unwrap_or_default();
+            let broke = format!("✗ {name} broke at step {step}: {detail}");
+            match &mut self.status {
+                Some(s) => {
+                    s.text = format!("{} · {broke}", s.text);
+                    s.tone = Tone::Bad;
+                }
+                None => self.say(Tone::Bad, broke),
+            }
+        }
+        if self.log.selected.is_some_and(|i| i >= self.tape.driver().trace().events().len()) {
+            self.log.selected = None;
+        }
+        self.message = self.message.min(self.derived.in_flight.len().saturating_sub(1));
+    }
+}
+
+/// Generic metrics computed from the whole client history: costly at every
+/// step of a long run, so only computed when the lesson expects one.
+const HISTORY_METRICS: &[&str] =
+    &["latency_mean_ms", "latency_p99_ms", "ryw_anomalies", "monotonic_read_anomalies"];
+
+/// The report as of now: the protocol's checks and metrics plus the
+/// generic counters, and the generic history metrics when the lesson's
+/// expectations name one (then exactly `distlab run`'s full report).
+fn report_now(d: &dyn Driver, scenario: &Scenario) -> Report {
+    let wanted = scenario.expectations.iter().any(|e| {
+        matches!(e, crate::check::Expectation::Metric { name, .. } if HISTORY_METRICS.contains(&name.as_str()))
+    });
+    if wanted {
+        return crate::cli::run::full_report(d);
+    }
+    let mut report = d.report();
+    let s = d.stats();
+    for (name, v) in [
+        ("ops_ok", s.ops_ok),
+        ("ops_fail", s.ops_fail),
+        ("ops_info", s.ops_info),
+        ("messages_delivered", s.delivered),
+        ("messages_dropped", s.dropped),
+        ("messages_duplicated", s.duplicated),
+    ] {
+        report.metrics.insert(name, v as f64);
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without history metrics in its expectations, a lesson's report in
+    /// the TUI has the same checks and, for every metric it has, the same
+    /// value as `distlab run`'s full report; with one, it is that report.
+    #[test]
+    fn report_now_agrees_with_the_full_report() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        for rel in ["primary-replica/async-crash.toml", "quorum/local-quorum.toml"] {
+            let mut s = crate::scenario::load(&dir.join(rel)).unwrap();
+            let mut d = s.protocol.build(&s, RunOptions::default());
+            d.run_until(s.duration);
+            let full = crate::cli::run::full_report(d.as_ref());
+            let now = report_now(d.as_ref(), &s);
+            assert_eq!(now.checks, full.checks);
+            for (k, v) in &now.metrics {
+                assert_eq!(full.metrics.get(k), Some(v), "{k}");
+            }
+            s.expectations.push(crate::check::Expectation::Metric {
+                name: "latency_p99_ms".into(),
+                at_least: None,
+                at_most: None,
+            });
+            assert_eq!(report_now(d.as_ref(), &s), full);
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Checks: every invariant's verdict as of the current step, what the
+//! lesson expects of it, and the metric expectations. A check that broke on
+//! the last move is highlighted the moment it happens.
+
+use super::super::app::App;
+use super::{pane, pane_title};
+use crate::check::Expectation;
+use crate::util::fmt_num;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+/// The lines the pane would like, borders included.
+pub fn height(app: &App) -> u16 {
+    let broken = app.derived.report.checks.iter().filter(|v| !v.holds).count();
+    let metrics =
+        app.lesson.scenario.expectations.iter().filter(|e| matches!(e, Expectation::Metric { .. })).count();
+    (app.derived.report.checks.len() + broken + metrics + 2) as u16
+}
+
+pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let d = &app.derived;
+    let broken = d.report.checks.iter().filter(|v| !v.holds).count();
+    let detail = if broken == 0 { "all hold".to_string() } else { format!("{broken} broken") };
+    let title = pane_title("Checks", detail, t, false);
+    let block = pane(title, false, t);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let expectations = &app.lesson.scenario.expectations;
+    let room = inner.height as usize;
+    // Check lines first; the details of broken checks only if they fit.
+    let metric_lines = expectations.iter().filter(|e| matches!(e, Expectation::Metric { .. })).count();
+    let with_details = d.report.checks.len() + broken + metric_lines <= room;
+    let mut lines = Vec::new();
+    for v in &d.report.checks {
+        let (sym, style) = if v.holds { ("✓", t.ok()) } else { ("✗", t.bad()) };
+        let name_style = if d.newly_broken.contains(v.name) { t.changed() } else { style };
+        let mut spans = vec![Span::styled(format!("{sym} "), style), Span::styled(v.name, name_style)];
+        let expected = expectations.iter().zip(&d.expectations).find_map(|(e, r)| match e {
+            Expectation::Check { name, holds } if name == v.name => Some((*holds, r.met)),
+            _ => None,
+        });
+        if let Some((holds, met)) = expected {
+            // What the lesson expects: shown met (colour, or plain under
+            // NO_COLOR) or not yet (dim).
+            let want = if holds { "lesson ✓" } else { "lesson ✗" };
+            spans.push(Span::styled(format!("  {want}"), if met { t.ok() } else { t.dim() }));
+        }
+        lines.push(Line::from(spans));
+        if !v.holds && with_details {
+            lines.push(Line::styled(format!("  {}", v.detail), t.dim()));
+        }
+    }
+    for (e, r) in expectations.iter().zip(&d.expectations) {
+        if let Expectation::Metric { name, .. } = e {
+            let now = d.report.metrics.get(name.as_str()).map_or("-".into(), |v| fmt_num(*v));
+            let (sym, style) = if r.met { ("✓", t.ok()) } else { ("…", t.dim()) };
+            lines.push(Line::from(vec![
+                Span::styled(format!("{sym} "), style),
+                Span::styled(r.name.clone(), t.plain()),
+                Span::styled(format!("  now {now}"), t.dim()),
+            ]));
+        }
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}

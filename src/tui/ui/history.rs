@@ -1,0 +1,117 @@
+//! The client history: each client process's operations as bars from
+//! invocation to completion over the recent past, ending now. Completed
+//! ok, failed, unknown (info) and still-open operations are drawn
+//! differently in glyph as well as colour (`─ × ? ┄`), so the difference
+//! survives `NO_COLOR`.
+
+use super::super::app::App;
+use super::{pane, pane_title};
+use crate::check::HistoryKind;
+use crate::check::history::CompletedOp;
+use crate::nodes::{Answer, Operation};
+use crate::sim::{SimDuration, SimTime};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use std::collections::BTreeMap;
+
+/// Width of the lane labels.
+const LABEL_W: usize = 12;
+/// Columns a typical operation should get.
+const TYPICAL_OP_W: u64 = 8;
+
+pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let ops = &app.derived.operations;
+    let now = app.driver().now();
+    let inner_w = area.width.saturating_sub(2) as usize;
+    let cols = inner_w.saturating_sub(LABEL_W).max(1) as u64;
+    let span = window(ops, cols, app.tape.end());
+    let start = SimTime(now.0.saturating_sub(span.0));
+    let detail = format!("last {span} · ok ─  fail ×  unknown ?  open ┄");
+    let block = pane(pane_title("Client history", detail, t, false), false, t);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height < 2 {
+        return;
+    }
+    let col = |at: SimTime| -> usize {
+        ((at.0.saturating_sub(start.0) as u128 * (cols as u128 - 1)) / span.0.max(1) as u128) as usize
+    };
+    // Lanes: processes with an operation in the window, in process order.
+    let mut lanes: BTreeMap<u32, Vec<&CompletedOp>> = BTreeMap::new();
+    for op in ops {
+        let end = op.completed.map_or(now, |(t, _)| t);
+        if end >= start {
+            lanes.entry(op.process).or_default().push(op);
+        }
+    }
+    let rows = inner.height as usize - 1;
+    let skip = lanes.len().saturating_sub(rows);
+    let mut lines = Vec::new();
+    for (process, ops) in lanes.iter().skip(skip) {
+        let client = ops.first().map_or("", |o| {
+            app.lesson.scenario.clients.get(o.client as usize).map_or("", |c| c.name.as_str())
+        });
+        let mut cells = vec![(' ', t.plain()); cols as usize];
+        for op in ops {
+            let end = op.completed.map_or(now, |(t, _)| t);
+            let (a, b) = (col(op.invoked.max(start)), col(end).max(col(op.invoked.max(start))));
+            let (fill, style): (char, Style) = match op.outcome {
+                Some(HistoryKind::Ok) => ('─', t.ok()),
+                Some(HistoryKind::Fail) => ('×', t.bad()),
+                Some(HistoryKind::Info) => ('?', t.warn()),
+                _ => ('┄', t.dim()),
+            };
+            for cell in cells.iter_mut().take(b + 1).skip(a) {
+                *cell = (fill, style);
+            }
+            if op.outcome.is_some() && b > a {
+                cells[a] = ('├', style);
+                cells[b] = ('┤', style);
+            }
+            let label = label(op);
+            if b > a + 1 + label.chars().count() {
+                for (i, c) in label.chars().enumerate() {
+                    cells[a + 1 + i] = (c, style);
+                }
+            }
+        }
+        let mut spans =
+            vec![Span::styled(format!("{:<w$}", format!("{client} p{process}"), w = LABEL_W), t.dim())];
+        spans.extend(cells.into_iter().map(|(c, s)| Span::styled(c.to_string(), s)));
+        lines.push(Line::from(spans));
+    }
+    if lanes.is_empty() {
+        lines.push(Line::styled("no client operation yet", t.dim()));
+    }
+    while lines.len() < rows {
+        lines.push(Line::raw(""));
+    }
+    let axis = format!("{:<w$}{}", "", start, w = LABEL_W);
+    let pad = (inner.width as usize).saturating_sub(axis.chars().count() + 4);
+    lines.push(Line::styled(format!("{axis}{:>pad$}", "now", pad = pad + 3), t.dim()));
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The time window: wide enough that a typical (median) operation gets a
+/// few columns, at least a millisecond, at most the whole scenario.
+fn window(ops: &[CompletedOp], cols: u64, end: SimTime) -> SimDuration {
+    let mut lat: Vec<u64> =
+        ops.iter().filter_map(|o| o.completed.map(|(t, _)| t.since(o.invoked).0)).collect();
+    lat.sort_unstable();
+    let typical = lat.get(lat.len() / 2).copied().unwrap_or(10_000).max(100);
+    SimDuration((typical * cols / TYPICAL_OP_W).clamp(1_000, end.0.max(1_000)))
+}
+
+/// A short label for a bar: `w k1=5`, `r k1→5`.
+fn label(op: &CompletedOp) -> String {
+    match (op.op, &op.value) {
+        (Operation::Read { key }, Answer::Value(v)) => format!("r k{key}→{v}"),
+        (Operation::Read { key }, _) => format!("r k{key}"),
+        (Operation::Write { key, value }, _) => format!("w k{key}={value}"),
+        (other, _) => other.to_string().split_whitespace().next().unwrap_or("op").to_string(),
+    }
+}

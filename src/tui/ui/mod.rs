@@ -1,0 +1,167 @@
+//! Drawing: a pure function of the [`App`], one file per pane.
+//!
+//! ```text
+//!  title: lesson, seed, step, time, playing / paused / forked
+//!  timeline: progress over the scenario's duration, fault and note markers
+//!  ┌ nodes ───────────────┐┌ network ────────┐   (or the sequence diagram,
+//!  │ one panel per node   ││ links, in flight │    or the client history)
+//!  └──────────────────────┘└─────────────────┘
+//!  ┌ log ─────────────────┐┌ checks ─────────┐
+//!  │ trace, newest last   │├ narrative ──────┤
+//!  └──────────────────────┘└─────────────────┘
+//!  footer: the last thing done, or the main keys
+//! ```
+//!
+//! Everything fits 80×24 (smaller panes clip and show the newest); larger
+//! terminals get more of each pane.
+
+mod bars;
+mod checks;
+mod history;
+mod log;
+mod narrative;
+mod network;
+mod nodes;
+mod overlay;
+mod sequence;
+
+use super::app::{App, Center, Focus};
+use super::theme::Theme;
+use crate::sim::TraceKind;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders};
+
+/// Draws the whole screen.
+pub fn view(app: &App, frame: &mut Frame) {
+    let area = frame.area();
+    let rest = area.height.saturating_sub(4);
+    let body_h = (rest * 9 / 20).max(6.min(rest));
+    let [title, timeline, body, lower, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(2),
+        Constraint::Length(body_h),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    bars::title(app, frame, title);
+    bars::timeline(app, frame, timeline);
+    match app.center {
+        Center::Cluster => {
+            let [left, right] =
+                Layout::horizontal([Constraint::Percentage(58), Constraint::Fill(1)]).areas(body);
+            nodes::draw(app, frame, left);
+            network::draw(app, frame, right);
+        }
+        Center::Sequence => sequence::draw(app, frame, body),
+        Center::History => history::draw(app, frame, body),
+    }
+    let [left, right] = Layout::horizontal([Constraint::Percentage(58), Constraint::Fill(1)]).areas(lower);
+    log::draw(app, frame, left);
+    // The checks get the room they need, unless the run stands at a note:
+    // then the narrative gets most of it.
+    let wanted = checks::height(app);
+    let narrative_min =
+        if app.derived.waiting || app.tape.current().is_some_and(|r| r.kind == TraceKind::Note) {
+            right.height * 3 / 5
+        } else {
+            4
+        };
+    let checks_h = wanted.min(right.height.saturating_sub(narrative_min));
+    let [top, bottom] = Layout::vertical([Constraint::Length(checks_h), Constraint::Fill(1)]).areas(right);
+    checks::draw(app, frame, top);
+    narrative::draw(app, frame, bottom);
+    bars::footer(app, frame, footer);
+    overlay::draw(app, frame, area);
+}
+
+/// A pane's frame: its title, and a bright border when it has the focus.
+fn pane<'a>(title: impl Into<Line<'a>>, focused: bool, theme: &Theme) -> Block<'a> {
+    Block::new().borders(Borders::ALL).border_style(theme.border(focused)).title(title.into())
+}
+
+/// A pane title: the name, then dim details.
+fn pane_title<'a>(name: &'a str, detail: String, theme: &Theme, focused: bool) -> Line<'a> {
+    let name_style = if focused { theme.title() } else { theme.plain() };
+    let mut spans = vec![Span::styled(format!(" {name} "), name_style)];
+    if !detail.is_empty() {
+        spans.push(Span::styled(format!("{detail} "), theme.dim()));
+    }
+    Line::from(spans)
+}
+
+fn focused(app: &App, f: Focus) -> bool {
+    app.focus == f && app.overlay.is_none()
+}
+
+/// A rectangle of at most `w`×`h` centred in `area`.
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
+}
+
+/// Greedy word wrap to `width` columns (counting chars; the text shown is
+/// mostly ASCII).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    for para in text.split('\n') {
+        let mut line = String::new();
+        for word in para.split_whitespace() {
+            let (lw, ww) = (line.chars().count(), word.chars().count());
+            if lw > 0 && lw + 1 + ww > width {
+                out.push(std::mem::take(&mut line));
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            if ww > width {
+                // A word longer than the line: cut it.
+                let mut chars: Vec<char> = word.chars().collect();
+                while chars.len() > width {
+                    let rest = chars.split_off(width);
+                    out.push(chars.iter().collect());
+                    chars = rest;
+                }
+                line.extend(chars);
+            } else {
+                line.push_str(word);
+            }
+        }
+        out.push(line);
+    }
+    out
+}
+
+/// A time relative to now, short: `now`, `+5ms`, `+1.2s`.
+fn until(now: crate::sim::SimTime, t: crate::sim::SimTime) -> String {
+    if t <= now { "now".into() } else { format!("+{}", t.since(now)) }
+}
+
+/// The first word of a message's debug text: its variant (`Replicate`).
+fn kind_word(text: &str) -> &str {
+    let end = text.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-')).unwrap_or(text.len());
+    if end == 0 { "?" } else { &text[..end] }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{kind_word, wrap};
+
+    #[test]
+    fn wrap_breaks_at_words_and_cuts_long_ones() {
+        assert_eq!(wrap("a bb ccc dddd", 6), vec!["a bb", "ccc", "dddd"]);
+        assert_eq!(wrap("abcdefgh", 3), vec!["abc", "def", "gh"]);
+        assert_eq!(wrap("one\n\ntwo", 10), vec!["one", "", "two"]);
+    }
+
+    #[test]
+    fn kind_word_is_the_variant() {
+        assert_eq!(kind_word("Replicate { epoch: 1 }"), "Replicate");
+        assert_eq!(kind_word("request write k1=3"), "request");
+        assert_eq!(kind_word(""), "?");
+    }
+}

@@ -1,0 +1,168 @@
+//! Overlays: the help (from the one key table), the details of what is
+//! selected, and the one-line prompts.
+
+use super::super::app::{App, Focus, Overlay, Prompt};
+use super::super::keys::{BINDINGS, Group, keys_label};
+use super::{centered, log, wrap};
+use crate::sim::NodeStatus;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+
+pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
+    match &app.overlay {
+        None => {}
+        Some(Overlay::Help) => help(app, frame, area),
+        Some(Overlay::Details) => details(app, frame, area),
+        Some(Overlay::Prompt(p)) => prompt(app, p, frame, area),
+    }
+}
+
+fn boxed<'a>(app: &App, title: &'a str) -> Block<'a> {
+    let t = &app.theme;
+    Block::new()
+        .borders(Borders::ALL)
+        .border_style(t.border(true))
+        .title(Span::styled(format!(" {title} "), t.title()))
+        .title_bottom(Span::styled(" Esc closes ", t.dim()))
+}
+
+fn help(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let key_w = BINDINGS.iter().map(|b| keys_label(b).chars().count()).max().unwrap_or(8) + 1;
+    let column = |groups: &[Group]| -> Vec<Line<'static>> {
+        let mut lines = Vec::new();
+        for g in groups {
+            if !lines.is_empty() {
+                lines.push(Line::raw(""));
+            }
+            lines.push(Line::styled(g.title(), t.title()));
+            for b in BINDINGS.iter().filter(|b| b.group == *g) {
+                lines.push(Line::from(vec![
+                    Span::styled(format!(" {:<key_w$}", keys_label(b)), t.key()),
+                    Span::raw(b.help),
+                ]));
+            }
+        }
+        lines
+    };
+    let left = column(&[Group::Time, Group::Intervene]);
+    let right = column(&[Group::View, Group::Session]);
+    let two = area.width >= 72;
+    let h = if two { left.len().max(right.len()) } else { left.len() + right.len() + 1 } as u16 + 2;
+    let r = centered(area, if two { 76 } else { 40 }, h);
+    frame.render_widget(Clear, r);
+    let block = boxed(app, "Keys")
+        .title_bottom(Span::styled(" after a step back, an intervention forks the run ", t.dim()));
+    let inner = block.inner(r);
+    frame.render_widget(block, r);
+    if two {
+        let [a, b] = Layout::horizontal([Constraint::Percentage(50), Constraint::Fill(1)]).areas(inner);
+        frame.render_widget(Paragraph::new(left), a);
+        frame.render_widget(Paragraph::new(right), b);
+    } else {
+        let mut all = left;
+        all.push(Line::raw(""));
+        all.extend(right);
+        frame.render_widget(Paragraph::new(all), inner);
+    }
+}
+
+/// Everything about what the focused pane has selected.
+fn details(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let r = centered(area, area.width.saturating_sub(6).max(20), area.height.saturating_sub(4).max(5));
+    let width = r.width.saturating_sub(2) as usize;
+    let (title, lines): (String, Vec<Line>) = match app.focus {
+        Focus::Nodes => match app.derived.nodes.get(app.node) {
+            None => ("Node".into(), vec![]),
+            Some(n) => {
+                let status = match n.status {
+                    NodeStatus::Up => "up",
+                    NodeStatus::Down => "down",
+                    NodeStatus::Paused => "paused",
+                };
+                let mut lines =
+                    vec![Line::raw(format!("status {status} · clock offset {}us", n.clock_offset_us))];
+                match &n.view {
+                    None => lines
+                        .push(Line::styled("down: the volatile state is lost; the disk is kept", t.dim())),
+                    Some(v) => {
+                        lines.push(Line::raw(format!(
+                            "role {}{}",
+                            v.role,
+                            v.epoch.map_or(String::new(), |e| format!(" · epoch {e}"))
+                        )));
+                        for s in &v.sections {
+                            lines.push(Line::styled(s.title.clone(), t.title()));
+                            for (label, value) in &s.rows {
+                                lines.push(Line::from(vec![
+                                    Span::styled(format!("  {label}: "), t.dim()),
+                                    Span::raw(value.clone()),
+                                ]));
+                            }
+                        }
+                    }
+                }
+                (format!("Node {}", n.name), lines)
+            }
+        },
+        Focus::Network => match app.derived.in_flight.get(app.message) {
+            None => ("Message".into(), vec![Line::styled("no message in flight", t.dim())]),
+            Some(m) => {
+                let mut lines = vec![Line::raw(format!(
+                    "#{} from {} to {} · {} · arrives at {}",
+                    m.id,
+                    app.lesson.name(m.from.0),
+                    app.lesson.name(m.to.0),
+                    m.kind,
+                    m.arrives
+                ))];
+                if let Some(orig) = app.derived.duplicates.get(&m.id) {
+                    lines.push(Line::styled(format!("a duplicate of #{orig}"), t.warn()));
+                }
+                lines.extend(wrap(&m.summary, width).into_iter().map(Line::raw));
+                (format!("Message #{}", m.id), lines)
+            }
+        },
+        Focus::Log => {
+            let events = app.driver().trace().events();
+            let shown = app.log.selected.or_else(|| events.iter().rposition(|e| app.log.admits(e)));
+            match shown.and_then(|i| events.get(i)) {
+                None => ("Event".into(), vec![Line::styled("no event", t.dim())]),
+                Some(e) => (
+                    format!("Event at step {}", e.step),
+                    wrap(&log::describe(app, e), width).into_iter().map(Line::raw).collect(),
+                ),
+            }
+        }
+        Focus::Narrative => ("Narrative".into(), super::narrative::lines(app, width, t)),
+    };
+    // Longer than the box: show the end.
+    let room = r.height.saturating_sub(2) as usize;
+    let lines = lines[lines.len().saturating_sub(room)..].to_vec();
+    frame.render_widget(Clear, r);
+    let block = boxed(app, &title);
+    let inner = block.inner(r);
+    frame.render_widget(block, r);
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn prompt(app: &App, p: &Prompt, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let r = centered(area, 64, 5);
+    frame.render_widget(Clear, r);
+    let block = boxed(app, "");
+    let inner = block.inner(r);
+    frame.render_widget(block, r);
+    let mut lines = vec![
+        Line::raw(p.kind.question()),
+        Line::from(vec![Span::styled("> ", t.key()), Span::raw(p.text.clone()), Span::styled("█", t.dim())]),
+    ];
+    match &p.error {
+        Some(e) => lines.push(Line::styled(e.clone(), t.bad())),
+        None => lines.push(Line::styled("Enter confirms", t.dim())),
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}

@@ -1,0 +1,151 @@
+//! Rendered screens, compared with the snapshots in `tests/snapshots/`
+//! (insta; with `CI=true` a missing or changed snapshot fails). Each
+//! protocol's lesson at a few steps, the help overlay, a violation, an
+//! intervention and a fork, the sequence and history views — at 80×24, the
+//! smallest size the UI promises, and one larger screen.
+//!
+//! To review a change: `INSTA_UPDATE=always cargo test --test tui_snapshots`
+//! and read the diff of `tests/snapshots/`.
+
+use distlab::tui::App;
+use distlab::tui::app::{Focus, Msg};
+use distlab::tui::keys::Action;
+use distlab::tui::theme::Theme;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+use std::path::Path;
+
+fn open(rel: &str) -> App {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(rel);
+    App::open(&path, None, Theme { color: true }).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn act(app: &mut App, actions: &[Action]) {
+    for a in actions {
+        app.update(Msg::Action(*a));
+    }
+}
+
+fn screen(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| distlab::tui::ui::view(app, f)).unwrap();
+    t
+}
+
+/// A primary–replica lesson: the start, the note that asks the student
+/// to wait, the crash, and the moment `acked-writes-durable` breaks.
+#[test]
+fn primary_replica_async_crash() {
+    let mut app = open("primary-replica/async-crash.toml");
+    insta::assert_snapshot!("pr_async_crash_start", screen(&app, 80, 24).backend());
+    act(&mut app, &[Action::NextNote, Action::NextNote]);
+    insta::assert_snapshot!("pr_async_crash_wait_note", screen(&app, 80, 24).backend());
+    act(&mut app, &[Action::StepForward]);
+    insta::assert_snapshot!("pr_async_crash_crashed", screen(&app, 80, 24).backend());
+    act(&mut app, &[Action::NextViolation]);
+    insta::assert_snapshot!("pr_async_crash_violation", screen(&app, 80, 24).backend());
+    insta::assert_snapshot!("pr_async_crash_violation_large", screen(&app, 140, 42).backend());
+}
+
+/// Multi-master during a partition: the reachability matrix and the
+/// nodes' diverging stores.
+#[test]
+fn multi_master_partition() {
+    let mut app = open("multi-master/partition-heal.toml");
+    act(&mut app, &[Action::NextFault]);
+    for _ in 0..40 {
+        act(&mut app, &[Action::StepForward]);
+    }
+    insta::assert_snapshot!("mm_partition", screen(&app, 80, 24).backend());
+    act(&mut app, &[Action::ShowSequence]);
+    insta::assert_snapshot!("mm_partition_sequence", screen(&app, 80, 24).backend());
+}
+
+/// Quorum with sloppy quorums: a stale read breaks `fresh-reads`; the
+/// client history shows the operations around it.
+#[test]
+fn quorum_sloppy_handoff() {
+    let mut app = open("quorum/sloppy-handoff.toml");
+    act(&mut app, &[Action::NextViolation]);
+    insta::assert_snapshot!("quorum_sloppy_violation", screen(&app, 80, 24).backend());
+    act(&mut app, &[Action::ShowHistory]);
+    insta::assert_snapshot!("quorum_sloppy_history", screen(&app, 80, 24).backend());
+}
+
+/// The basics: a lossy, duplicating network, with a message duplicated
+/// by the network marked in the network pane, and the log filtered.
+#[test]
+fn basics_loss_duplication() {
+    let mut app = open("basics/loss-duplication.toml");
+    // Step until the network has duplicated a message still in flight.
+    for _ in 0..2000 {
+        act(&mut app, &[Action::StepForward]);
+        if app.derived.in_flight.iter().any(|m| app.derived.duplicates.contains_key(&m.id)) {
+            break;
+        }
+    }
+    assert!(app.derived.in_flight.iter().any(|m| app.derived.duplicates.contains_key(&m.id)));
+    insta::assert_snapshot!("basics_duplicate_in_flight", screen(&app, 80, 24).backend());
+    act(&mut app, &[Action::FocusNext, Action::FocusNext, Action::FilterKind, Action::Up, Action::Up]);
+    assert_eq!(app.focus, Focus::Log);
+    insta::assert_snapshot!("basics_log_filtered", screen(&app, 80, 24).backend());
+}
+
+/// The help overlay lists every key.
+#[test]
+fn help_overlay() {
+    let mut app = open("primary-replica/fencing.toml");
+    act(&mut app, &[Action::Help]);
+    insta::assert_snapshot!("help", screen(&app, 80, 24).backend());
+    act(&mut app, &[Action::Close]);
+    assert!(app.overlay.is_none());
+}
+
+/// An intervention shows at once (the node is down, the title counts the
+/// intervention); one after a rewind marks the run FORKED.
+#[test]
+fn intervention_and_fork() {
+    let mut app = open("primary-replica/split-brain.toml");
+    for _ in 0..60 {
+        act(&mut app, &[Action::StepForward]);
+    }
+    act(&mut app, &[Action::Down, Action::Crash]);
+    insta::assert_snapshot!("intervention_crash", screen(&app, 80, 24).backend());
+    for _ in 0..10 {
+        act(&mut app, &[Action::StepBack]);
+    }
+    act(&mut app, &[Action::Down, Action::Isolate]);
+    insta::assert_snapshot!("intervention_fork", screen(&app, 80, 24).backend());
+}
+
+/// Under NO_COLOR nothing is coloured; with colour, what the last step
+/// changed is highlighted.
+#[test]
+fn no_color_uses_no_colour() {
+    let mut app = open("primary-replica/async-crash.toml");
+    act(&mut app, &[Action::NextNote, Action::NextNote, Action::StepForward]);
+    let coloured = screen(&app, 80, 24);
+    let cells = coloured.backend().buffer().content();
+    assert!(cells.iter().any(|c| c.bg == Color::Yellow), "the crash is highlighted");
+    app.theme = Theme { color: false };
+    let plain = screen(&app, 80, 24);
+    let cells = plain.backend().buffer().content();
+    assert!(cells.iter().all(|c| c.fg == Color::Reset && c.bg == Color::Reset), "no colour under NO_COLOR");
+    // The same text either way.
+    assert_eq!(format!("{}", coloured.backend()), format!("{}", plain.backend()));
+}
+
+/// A cluster too large for a reachability matrix shows the partition as
+/// one line per side.
+#[test]
+fn large_cluster_partition_as_groups() {
+    let source =
+        "[scenario]\nname = \"seven\"\nprotocol = \"echo\"\nduration = \"1s\"\n[cluster]\nnodes = 7\n";
+    let scenario = distlab::scenario::load_str("seven.toml", source).unwrap();
+    let mut app = App::new(scenario, source.into(), "seven.toml".into(), None, Theme { color: true });
+    act(&mut app, &[Action::StepForward, Action::Down, Action::Isolate]);
+    let text = format!("{}", screen(&app, 100, 30).backend());
+    assert!(text.contains("n2 → n2\n") || text.contains("n2 → n2 "), "{text}");
+    assert!(text.contains("n1 n3 n4 n5 n6 n7 → n1 n3 n4 n5 n6 n7"), "{text}");
+}

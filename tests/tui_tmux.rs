@@ -1,0 +1,168 @@
+//! End to end: the real binary in a real terminal (tmux). Opens a lesson,
+//! steps, jumps to a note, crashes a node by hand, checks the screen shows
+//! it, quits, and checks the terminal was restored (alternate screen left,
+//! canonical mode and echo back on). Skipped, with a message, where tmux
+//! is not installed (`.ci/run` installs it).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+    conf: PathBuf,
+    dir: PathBuf,
+}
+
+impl Tmux {
+    fn new(name: &str) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            eprintln!("tmux is not installed: skipping the end-to-end test");
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!("distlab-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = dir.join("tmux.conf");
+        // Set before the session starts: a fast exit must leave the pane.
+        std::fs::write(&conf, "set -g remain-on-exit on\nset -g status off\n").unwrap();
+        Some(Tmux { socket: format!("distlab-{name}-{}", std::process::id()), conf, dir })
+    }
+
+    fn cmd(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "-f", self.conf.to_str().unwrap()])
+            .args(args)
+            .output()
+            .expect("tmux runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.cmd(&["capture-pane", "-p"])
+    }
+
+    /// Waits until the screen shows `text` (polling, not sleeping).
+    fn wait_for(&self, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "the screen never showed {text:?}:\n{screen}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "0"];
+        args.extend_from_slice(keys);
+        self.cmd(&args);
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.cmd(&["kill-server"]);
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+/// The command line for a pane: run the TUI, then write its exit status
+/// and the terminal's mode (as `stty -a` sees it) to files.
+fn script(tmux: &Tmux, args: &str) -> String {
+    format!(
+        "{} tui {args}; echo $? > {}; stty -a > {}",
+        env!("CARGO_BIN_EXE_distlab"),
+        tmux.dir.join("status").display(),
+        tmux.dir.join("stty.txt").display()
+    )
+}
+
+/// After the TUI exited: it exited 0, the pane left the alternate screen,
+/// and the terminal is back in canonical mode with echo.
+fn assert_restored(tmux: &Tmux) {
+    let start = Instant::now();
+    while !tmux.dir.join("stty.txt").exists() {
+        assert!(start.elapsed() < Duration::from_secs(20), "the TUI did not exit:\n{}", tmux.screen());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let status = std::fs::read_to_string(tmux.dir.join("status")).unwrap();
+    assert_eq!(status.trim(), "0", "exit status");
+    assert_eq!(tmux.cmd(&["display-message", "-p", "#{alternate_on}"]).trim(), "0", "alternate screen left");
+    assert!(!tmux.screen().contains("Nodes"), "the TUI is gone from the screen:\n{}", tmux.screen());
+    let mode = std::fs::read_to_string(tmux.dir.join("stty.txt")).unwrap();
+    assert!(mode.contains(" icanon") && !mode.contains("-icanon"), "canonical mode is back: {mode}");
+    assert!(mode.contains(" echo ") && !mode.contains("-echo "), "echo is back: {mode}");
+}
+
+/// Open, step, jump, crash a node, see it, quit: the terminal is restored.
+#[test]
+fn the_tui_in_a_real_terminal() {
+    let Some(tmux) = Tmux::new("tui") else { return };
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = script(&tmux, "primary-replica/async-crash");
+    tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        "-c",
+        repo.to_str().unwrap(),
+        "sh",
+        "-c",
+        &script,
+    ]);
+    tmux.wait_for("async-crash-loses-writes");
+    tmux.wait_for("step 0");
+    tmux.keys(&["Right", "l"]);
+    tmux.wait_for("step 2 ");
+    tmux.keys(&["Left"]);
+    tmux.wait_for("step 1 of 2 seen");
+    // To the note that asks the student to wait (the note at 0ms is
+    // already behind), then the scripted crash.
+    tmux.keys(&["n"]);
+    tmux.wait_for("The primary crashes now");
+    tmux.keys(&["l"]);
+    tmux.wait_for("n1 ✗ down");
+    // Crash n2 by hand: select it, press c.
+    tmux.keys(&["j", "c"]);
+    let screen = tmux.wait_for("n2 ✗ down");
+    assert!(screen.contains("1 intervention"), "{screen}");
+    assert!(screen.contains("n2 crashes (your intervention)"), "{screen}");
+    // The help overlay opens and closes.
+    tmux.keys(&["?"]);
+    tmux.wait_for("Keys");
+    tmux.keys(&["Escape"]);
+    tmux.keys(&["q"]);
+    assert_restored(&tmux);
+}
+
+/// Ctrl-C quits too, while playing, and also restores the terminal.
+#[test]
+fn ctrl_c_quits_and_restores() {
+    let Some(tmux) = Tmux::new("tui-ctrl-c") else { return };
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = script(&tmux, "quorum/strict-quorum --seed 3");
+    tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-x",
+        "80",
+        "-y",
+        "24",
+        "-c",
+        repo.to_str().unwrap(),
+        "sh",
+        "-c",
+        &script,
+    ]);
+    tmux.wait_for("seed 3");
+    tmux.keys(&["Space"]);
+    tmux.wait_for("playing");
+    tmux.keys(&["C-c"]);
+    assert_restored(&tmux);
+}
