@@ -73,6 +73,29 @@ fn quorum_sloppy_handoff() {
     insta::assert_snapshot!("quorum_sloppy_history", screen(&app, 80, 24).backend());
 }
 
+/// Two-phase commit: the coordinator has crashed after prepare, and the
+/// participants that voted yes sit blocked, holding their locks.
+#[test]
+fn two_phase_commit_blocked() {
+    let mut app = open("two-phase-commit/coordinator-crash.toml");
+    act(&mut app, &[Action::NextFault, Action::NextFault]);
+    for _ in 0..30 {
+        act(&mut app, &[Action::StepForward]);
+    }
+    insta::assert_snapshot!("two_phase_commit_blocked", screen(&app, 80, 24).backend());
+}
+
+/// A saga compensating: the reservation failed, the refund and the
+/// cancellation follow in reverse order.
+#[test]
+fn saga_compensating() {
+    let mut app = open("saga/inventory-fails.toml");
+    for _ in 0..120 {
+        act(&mut app, &[Action::StepForward]);
+    }
+    insta::assert_snapshot!("saga_compensating", screen(&app, 80, 24).backend());
+}
+
 /// The basics: a lossy, duplicating network, with a message duplicated
 /// by the network marked in the network pane, and the log filtered.
 #[test]
