@@ -86,8 +86,9 @@ pub fn execute(scenario: &Scenario, options: RunOptions) -> (Box<dyn Driver>, Ru
     (run, summary)
 }
 
-/// The report of a run with the metrics every protocol has.
-pub fn full_report(run: &dyn Driver) -> Report {
+/// The protocol's report plus the engine's counters (cheap: no history
+/// scan).
+pub fn counters_report(run: &dyn Driver) -> Report {
     let mut report = run.report();
     let s: Stats = run.stats();
     for (name, v) in [
@@ -100,6 +101,12 @@ pub fn full_report(run: &dyn Driver) -> Report {
     ] {
         report.metrics.insert(name, v as f64);
     }
+    report
+}
+
+/// The report of a run with the metrics every protocol has.
+pub fn full_report(run: &dyn Driver) -> Report {
+    let mut report = counters_report(run);
     // Client latency of the operations that completed ok, invoke to reply.
     let mut latencies: Vec<u64> = run
         .history()

@@ -805,19 +805,7 @@ fn report_now(d: &dyn Driver, scenario: &Scenario) -> Report {
     if wanted {
         return crate::cli::run::full_report(d);
     }
-    let mut report = d.report();
-    let s = d.stats();
-    for (name, v) in [
-        ("ops_ok", s.ops_ok),
-        ("ops_fail", s.ops_fail),
-        ("ops_info", s.ops_info),
-        ("messages_delivered", s.delivered),
-        ("messages_dropped", s.dropped),
-        ("messages_duplicated", s.duplicated),
-    ] {
-        report.metrics.insert(name, v as f64);
-    }
-    report
+    crate::cli::run::counters_report(d)
 }
 
 #[cfg(test)]
