@@ -1,6 +1,7 @@
 //! Property tests for two-phase commit: with `termination` `wait` or
 //! `cooperative`, atomicity, no-commit-after-no, agreement with the
-//! coordinator's log and conservation of money hold under any crashes,
+//! coordinator's log, conservation of money and clients told the logged
+//! outcome hold under any crashes,
 //! pauses, partitions, loss and duplication; once the faults stop, nobody
 //! stays in doubt. Heuristic decisions break them, and each check is shown
 //! firing where it must.
@@ -14,7 +15,8 @@ use distlab::sim::{SimTime, TraceLevel};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
-const SAFETY: [&str; 4] = ["atomicity", "no-commit-after-no", "agrees-with-coordinator", "conservation"];
+const SAFETY: [&str; 5] =
+    ["atomicity", "no-commit-after-no", "agrees-with-coordinator", "conservation", "client-told-the-truth"];
 
 /// Four nodes (a coordinator, three participants), busy clients on few
 /// accounts (lock conflicts, insufficient funds), random latency.
@@ -65,7 +67,7 @@ proptest! {
     })]
 
     /// Any schedule of crashes, restarts, pauses and isolations (nodes may
-    /// stay down): the four safety checks hold, waiting or cooperating.
+    /// stay down): the five safety checks hold, waiting or cooperating.
     #[test]
     fn atomic_under_random_faults(
         seed in any::<u64>(),
@@ -235,6 +237,12 @@ fn bad_parameters_are_positioned_errors() {
         (3, "decision_timeout = \"0ms\"", "at least 1ms"),
         (3, "prepare_timeout = \"500us\"", "at least 1ms"),
         (3, "termination = \"optimistic\"", "unknown variant"),
+        (
+            3,
+            "termination = 5",
+            "expected one of `wait`, `cooperative`, `heuristic-abort`, `heuristic-commit`",
+        ),
+        (3, "bug = true", "expected one of `commit-on-timeout`"),
         (3, "timeout = \"1s\"", "unknown field"),
     ];
     for (nodes, protocol, expected) in cases {
@@ -256,6 +264,29 @@ fn bad_parameters_are_positioned_errors() {
 fn a_decision_persisted_during_a_pause_is_reported_after_the_crash() {
     let r = regression("2pc-paused-decision.toml");
     assert!(broken(&r, &SAFETY).is_empty(), "{:?}", r.checks);
+}
+
+/// Regression (review): a transaction with no decision in the log is
+/// settled by whoever asks first. In `coordinator-recovery` the blocked
+/// participants ask before the clients retry, and the recovered
+/// coordinator presumes abort for tx 2 and tx 3; with a 2s
+/// decision_timeout (`2pc-retry-recommits.toml`) bob's client retries
+/// first, tx 2 gets a new prepare round, both participants (still
+/// prepared) vote yes again, and it commits. Both runs are safe, and each
+/// client hears what was logged.
+#[test]
+fn a_retry_before_anyone_asks_runs_a_new_prepare_round() {
+    let asked = run(&lesson("two-phase-commit/coordinator-recovery.toml"), options(TraceLevel::Off, None));
+    let retried = regression("2pc-retry-recommits.toml");
+    let asked = asked.report();
+    for r in [&asked, &retried] {
+        assert!(broken(r, &SAFETY).is_empty(), "{:?}", r.checks);
+        assert_eq!(r.metrics["in_doubt_at_end"], 0.0);
+    }
+    assert_eq!((asked.metrics["tx_committed"], asked.metrics["tx_aborted"]), (1.0, 2.0));
+    assert_eq!((retried.metrics["tx_committed"], retried.metrics["tx_aborted"]), (2.0, 1.0));
+    let told = &retried.verdict("client-told-the-truth").unwrap().detail;
+    assert!(told.ends_with("(2 ok, 1 fail)"), "{told}");
 }
 
 /// The workload: every transfer moves 1 ..= max_amount between accounts on

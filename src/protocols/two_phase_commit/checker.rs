@@ -17,14 +17,20 @@
 //! before any commit was logged (a heuristic commit) creates money until
 //! the coordinator logs commit, if it ever does.
 //!
+//! *What clients are told* is read from the history: a transfer's
+//! transaction id is its client's idempotency key, and the engine makes
+//! that key the operation id (`ClientRequest::idempotency_key`, the same
+//! on every retry), so a history event's `op_id` names its transaction.
+//! An ok must come with a logged commit, a fail with a logged abort.
+//!
 //! *In doubt*: from a participant's yes vote to its decision. The metrics
 //! count intervals still open at the end up to the end; a participant that
 //! is down is still in doubt (its `Prepared` record and its locks wait on
 //! its disk).
 
 use super::{Decision, Learned, Observation, Params, Transfer, TwoPhaseCommit, Tx, Vote};
-use crate::check::{At, Checker, Report, Verdict};
-use crate::nodes::{Cluster, NodeId};
+use crate::check::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
+use crate::nodes::{Cluster, NodeId, Operation};
 use crate::sim::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -87,6 +93,10 @@ pub struct TwoPhaseCommitChecker {
     no_commit_after_no: Violations,
     agreement: Violations,
     conservation: Violations,
+    told_the_truth: Violations,
+    /// Clients told ok / fail.
+    told_ok: u64,
+    told_fail: u64,
 
     /// Net change of all balances, as participants applied commits.
     applied: i128,
@@ -311,19 +321,26 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
             "conservation",
             "the balances plus the parts of committed transfers not yet applied always add up to the initial total",
         ),
+        (
+            "client-told-the-truth",
+            "a client told ok has its transfer's commit in the coordinator's log, one told it failed has its abort there",
+        ),
     ];
     const METRICS: &'static [(&'static str, &'static str)] = &[
         ("tx_committed", "transactions the coordinator logged commit for"),
         ("tx_aborted", "transactions the coordinator logged abort for"),
-        ("tx_latency_mean_ms", "mean time from the first prepare to the logged decision"),
+        (
+            "tx_latency_mean_ms",
+            "mean time from the first prepare to the logged decision (left out when nothing was decided)",
+        ),
         (
             "round_trips_mean",
-            "mean rounds (prepare, decision, re-sent decisions) of transactions every participant acknowledged",
+            "mean rounds (prepare, decision, re-sent decisions) of transactions every participant acknowledged (left out when none was)",
         ),
         ("votes_no", "no votes"),
         (
             "in_doubt_ms_mean",
-            "mean time a participant held its locks between its yes vote and learning the outcome (open intervals up to the end)",
+            "mean time a participant held its locks between its yes vote and learning the outcome (open intervals up to the end; left out when nobody voted yes)",
         ),
         ("in_doubt_ms_max", "the longest such time"),
         ("blocked", "participant-transaction pairs still in doubt decision_timeout after the yes vote"),
@@ -349,6 +366,9 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
             no_commit_after_no: Violations::default(),
             agreement: Violations::default(),
             conservation: Violations::default(),
+            told_the_truth: Violations::default(),
+            told_ok: 0,
+            told_fail: 0,
             applied: 0,
             in_flight: 0,
             imbalance: 0,
@@ -404,6 +424,34 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
         }
     }
 
+    /// A client heard its transfer's outcome: the coordinator must have
+    /// logged that decision, and before telling it.
+    fn on_history(&mut self, at: At, e: &HistoryEvent) {
+        if !matches!(e.op, Operation::Transfer { .. }) {
+            return;
+        }
+        let told = match e.kind {
+            HistoryKind::Ok => Decision::Commit,
+            HistoryKind::Fail => Decision::Abort,
+            HistoryKind::Invoke | HistoryKind::Info => return,
+        };
+        match told {
+            Decision::Commit => self.told_ok += 1,
+            Decision::Abort => self.told_fail += 1,
+        }
+        // The transaction id is the idempotency key, which is the op id.
+        let tx = e.op_id;
+        let logged = self.txs.get(&tx).and_then(|r| r.logged);
+        if logged != Some(told) {
+            let heard = if told == Decision::Commit { "ok" } else { "that it failed" };
+            let log = match logged {
+                Some(d) => format!("the coordinator logged {}", name(d)),
+                None => "the coordinator logged no decision".to_string(),
+            };
+            self.told_the_truth.add(at, || format!("the client of tx {tx} was told {heard}, but {log}"));
+        }
+    }
+
     fn report(&self, now: SimTime) -> Report {
         let decided = self.committed + self.aborted;
         let mut r = Report::default();
@@ -424,14 +472,26 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
         ));
         r.checks
             .push(self.conservation.verdict("conservation", "the total balance never changed".to_string()));
+        r.checks.push(self.told_the_truth.verdict(
+            "client-told-the-truth",
+            format!(
+                "every client heard what the coordinator logged ({} ok, {} fail)",
+                self.told_ok, self.told_fail
+            ),
+        ));
         let (count, sum, max) = self.in_doubt_totals(now);
-        let mean = |sum: u128, n: u64| if n == 0 { 0.0 } else { sum as f64 / n as f64 };
+        // A mean of nothing is left out rather than shown as 0.
+        let mut mean = |metric, sum: u128, n: u64, scale: f64| {
+            if n > 0 {
+                r.metrics.insert(metric, sum as f64 / n as f64 / scale);
+            }
+        };
+        mean("tx_latency_mean_ms", self.latency_sum_us, decided, 1000.0);
+        mean("round_trips_mean", self.rounds_sum as u128, self.ended, 1.0);
+        mean("in_doubt_ms_mean", sum, count, 1000.0);
         r.metrics.insert("tx_committed", self.committed as f64);
         r.metrics.insert("tx_aborted", self.aborted as f64);
-        r.metrics.insert("tx_latency_mean_ms", mean(self.latency_sum_us, decided) / 1000.0);
-        r.metrics.insert("round_trips_mean", mean(self.rounds_sum as u128, self.ended));
         r.metrics.insert("votes_no", self.votes_no as f64);
-        r.metrics.insert("in_doubt_ms_mean", mean(sum, count) / 1000.0);
         r.metrics.insert("in_doubt_ms_max", max as f64 / 1000.0);
         r.metrics.insert("blocked", self.blocked.len() as f64);
         r.metrics.insert("in_doubt_at_end", self.in_doubt.len() as f64);
@@ -513,7 +573,7 @@ mod tests {
                 (N1, Observation::Ended { tx: 1 }),
             ],
         );
-        assert_eq!(holding(&r).len(), 4, "{:?}", r.checks);
+        assert_eq!(holding(&r).len(), 5, "{:?}", r.checks);
         assert_eq!(r.metrics["round_trips_mean"], 2.0);
         assert_eq!(r.metrics["in_doubt_at_end"], 0.0);
         assert_eq!(r.metrics["imbalance"], 0.0);
@@ -540,7 +600,7 @@ mod tests {
                 ),
             ],
         );
-        assert_eq!(holding(&r), ["no-commit-after-no"]);
+        assert_eq!(holding(&r), ["no-commit-after-no", "client-told-the-truth"]);
         assert_eq!(r.metrics["imbalance"], -30.0);
         assert_eq!(r.metrics["heuristic_decisions"], 1.0);
     }
@@ -585,8 +645,73 @@ mod tests {
     #[test]
     fn conservation_fires() {
         let r = feed(&mut checker(), &[(N3, decided(1, Decision::Commit, CREDIT))]);
-        assert_eq!(holding(&r), ["atomicity", "no-commit-after-no", "agrees-with-coordinator"]);
+        assert_eq!(
+            holding(&r),
+            ["atomicity", "no-commit-after-no", "agrees-with-coordinator", "client-told-the-truth"]
+        );
         assert_eq!(r.metrics["imbalance"], 30.0);
+    }
+
+    /// A client's answer for transaction `tx`.
+    fn told(tx: Tx, kind: HistoryKind) -> HistoryEvent {
+        HistoryEvent {
+            step: 50,
+            time: SimTime(50_000),
+            process: 0,
+            client: 0,
+            op_id: tx,
+            kind,
+            op: Operation::Transfer { from: 0, to: 1, amount: 30 },
+            value: Default::default(),
+            node: Some(N1),
+        }
+    }
+
+    /// Clients told what the coordinator logged (ok for a commit, fail for
+    /// an abort) keep client-told-the-truth; ok for an abort, or fail with
+    /// no decision logged at all, break it.
+    #[test]
+    fn client_told_the_truth_fires() {
+        let at = At { step: 50, time: SimTime(50_000) };
+        let mut c = checker();
+        feed(
+            &mut c,
+            &[
+                (N1, Observation::DecisionLogged { tx: 1, decision: Decision::Abort, transfer: T }),
+                (N1, Observation::DecisionLogged { tx: 2, decision: Decision::Commit, transfer: T }),
+            ],
+        );
+        c.on_history(at, &told(1, HistoryKind::Invoke));
+        c.on_history(at, &told(1, HistoryKind::Fail));
+        c.on_history(at, &told(2, HistoryKind::Ok));
+        c.on_history(at, &told(4, HistoryKind::Info));
+        let v = c.report(SimTime(60_000)).verdict("client-told-the-truth").unwrap().clone();
+        assert!(v.holds, "{}", v.detail);
+        assert!(v.detail.ends_with("(1 ok, 1 fail)"), "{}", v.detail);
+
+        let mut lied = c.clone();
+        lied.on_history(at, &told(1, HistoryKind::Ok));
+        let v = lied.report(SimTime(60_000)).verdict("client-told-the-truth").unwrap().clone();
+        assert!(!v.holds);
+        assert!(v.detail.contains("tx 1 was told ok, but the coordinator logged abort"), "{}", v.detail);
+        assert_eq!(v.first_violation, Some(at));
+
+        c.on_history(at, &told(3, HistoryKind::Fail));
+        let v = c.report(SimTime(60_000)).verdict("client-told-the-truth").unwrap().clone();
+        assert!(!v.holds);
+        assert!(v.detail.contains("tx 3 was told that it failed, but the coordinator logged no decision"));
+        assert_eq!(holding(&c.report(SimTime(60_000))).len(), 4, "the other checks read no history");
+    }
+
+    /// A run in which no transaction ended reports no `round_trips_mean`
+    /// (nor other means of nothing) rather than a misleading 0.
+    #[test]
+    fn means_of_nothing_are_left_out() {
+        let r = feed(&mut checker(), &[(N1, Observation::PrepareRound { tx: 1, transfer: T })]);
+        for metric in ["round_trips_mean", "tx_latency_mean_ms", "in_doubt_ms_mean"] {
+            assert!(!r.metrics.contains_key(metric), "{metric}");
+        }
+        assert_eq!(r.metrics["tx_committed"], 0.0);
     }
 
     /// What a restarted node reports again from its disk is not counted
@@ -614,7 +739,7 @@ mod tests {
                 (N2, Observation::Voted { tx: 1, vote: Vote::Yes }),
             ],
         );
-        assert_eq!(holding(&r).len(), 4, "{:?}", r.checks);
+        assert_eq!(holding(&r).len(), 5, "{:?}", r.checks);
         assert_eq!(r.metrics["tx_committed"], 1.0);
         assert_eq!(r.metrics["imbalance"], 0.0, "the credit is in flight to n3");
         assert_eq!(r.metrics["in_doubt_at_end"], 1.0, "n3 on tx 2; n2's late report on tx 1 opens nothing");

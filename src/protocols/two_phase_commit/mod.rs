@@ -12,7 +12,9 @@
 //! is a **transaction**: the debit on one node and the credit on the other
 //! both happen or neither does. Its id is the client's idempotency key, the
 //! same on every retry, so a retry finds its transaction: decided, it is
-//! answered from the log; running, it waits for it; unknown, it starts.
+//! answered from the log; running, it waits for it; unknown, it starts — a
+//! new prepare round, even for a transaction a crashed coordinator had
+//! begun and forgotten (see "What is durable" for why that is safe).
 //! Clients only transfer: `read_fraction` does not apply to this protocol.
 //!
 //! # The algorithm
@@ -65,11 +67,22 @@
 //! # What is durable
 //! - *Coordinator*: each decision, with its transfer (to re-send it), and
 //!   `End` once every participant acknowledged. Nothing is logged before the
-//!   decision: **presumed abort**. After a crash the coordinator re-sends
-//!   the decisions not yet acknowledged; a transaction with no decision in
-//!   the log is aborted — a participant that asks about one is told abort,
-//!   once the coordinator has logged it, so a client's retry hears abort
-//!   too.
+//!   decision: **presumed abort** — no record means no decision was ever
+//!   sent, so no participant can have committed. After a crash the
+//!   coordinator re-sends the decisions not yet acknowledged. A transaction
+//!   it began but has no decision for is settled by whoever asks first:
+//!   - a participant in doubt (`Ask`): the coordinator presumes abort,
+//!     logs it, and only then answers abort; a client's retry after that
+//!     hears abort from the log (the `coordinator-recovery` lesson);
+//!   - the client, retrying: the coordinator knows nothing of the transfer
+//!     and runs it as a new one — a new prepare round, which may
+//!     **commit**. That is safe because nobody was told an outcome and
+//!     participants remember theirs: one that voted yes is still prepared
+//!     (its `Prepared` record and locks survive) and votes yes again; one
+//!     that voted no, or aborted on its own (cooperative termination),
+//!     logged that abort and votes no again. So the new round commits
+//!     only if every participant is still prepared to — when the first
+//!     round could have committed too.
 //! - *Participant*: balances, `Prepared` for each yes vote, and the outcome
 //!   of every transaction it decided (including its no votes and unilateral
 //!   aborts). After a crash it re-takes the locks of its prepared
@@ -93,6 +106,8 @@
 //! - `conservation`: money is neither created nor destroyed — the balances,
 //!   plus the parts of committed transfers some participant has yet to
 //!   apply, always add up to what the accounts started with.
+//! - `client-told-the-truth`: a client told ok has its transfer's commit in
+//!   the coordinator's log, one told it failed has its abort there.
 //!
 //! They hold under any crashes, pauses, partitions, loss and duplication
 //! with `wait` and `cooperative`; the price is blocking. The heuristic
@@ -104,7 +119,10 @@
 //!   not reached.
 //! - Nodes remember every outcome for ever (real systems forget a
 //!   transaction once everyone acknowledged, and must then take care with
-//!   late duplicates). The coordinator stops re-sending at `End`.
+//!   late duplicates: a stale `Prepare` would be voted on afresh, a stale
+//!   `Ask` presumed aborted, a client's late retry run again). The
+//!   coordinator stops re-sending at `End`. So memory grows with every
+//!   transaction (about 300 bytes across the nodes).
 //! - Abort decisions are logged and acknowledged like commits. Presumed
 //!   abort lets real coordinators skip both; here the log answers a
 //!   client's retry.

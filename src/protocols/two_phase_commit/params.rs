@@ -10,8 +10,7 @@ use serde::Deserialize;
 
 /// What a blocked participant (in doubt past `decision_timeout`) does. See
 /// the module docs, "Termination".
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Termination {
     /// Ask the coordinator, again and again; only it can end the doubt.
     Wait,
@@ -25,12 +24,52 @@ pub enum Termination {
 
 /// Deliberately broken variants, for exercises: find the bug with
 /// `distlab check` (see `scenarios/two-phase-commit/exercise-*.toml`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Bug {
     /// A coordinator whose votes do not all arrive in time commits instead
     /// of aborting.
     CommitOnTimeout,
+}
+
+impl<'de> Deserialize<'de> for Termination {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use Termination::*;
+        let names = &["wait", "cooperative", "heuristic-abort", "heuristic-commit"];
+        one_of(d, names, &[Wait, Cooperative, HeuristicAbort, HeuristicCommit])
+    }
+}
+
+impl<'de> Deserialize<'de> for Bug {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        one_of(d, &["commit-on-timeout"], &[Bug::CommitOnTimeout])
+    }
+}
+
+/// Reads one of `names` (a string), as the value at the same place in
+/// `values`. Written out rather than derived so that a value of another
+/// type (`termination = 5`) gets an error that lists the names, where the
+/// derived enum says only "wanted string or table".
+fn one_of<'de, D: serde::Deserializer<'de>, T: Copy + 'static>(
+    d: D,
+    names: &'static [&'static str],
+    values: &'static [T],
+) -> Result<T, D::Error> {
+    struct Choice<T: 'static>(&'static [&'static str], &'static [T]);
+    impl<T: Copy> serde::de::Visitor<'_> for Choice<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            let quoted: Vec<String> = self.0.iter().map(|n| format!("`{n}`")).collect();
+            write!(f, "one of {}", quoted.join(", "))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+            match self.0.iter().position(|n| *n == v) {
+                Some(i) => Ok(self.1[i]),
+                None => Err(E::unknown_variant(v, self.0)),
+            }
+        }
+    }
+    debug_assert_eq!(names.len(), values.len());
+    d.deserialize_str(Choice(names, values))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
