@@ -94,6 +94,7 @@ pub struct TwoPhaseCommitChecker {
     agreement: Violations,
     conservation: Violations,
     told_the_truth: Violations,
+    runs_once: Violations,
     /// Clients told ok / fail.
     told_ok: u64,
     told_fail: u64,
@@ -114,6 +115,10 @@ pub struct TwoPhaseCommitChecker {
     resent: u64,
     resolved_by_peers: u64,
     heuristic: u64,
+    /// Retention: finished transactions forgotten (per node), and messages
+    /// about unknown transactions older than `retention`.
+    forgotten: u64,
+    too_old: u64,
     /// Open in-doubt intervals: (participant, tx) → since.
     in_doubt: BTreeMap<(NodeId, Tx), SimTime>,
     in_doubt_closed: u64,
@@ -322,6 +327,10 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
             "the balances plus the parts of committed transfers not yet applied always add up to the initial total",
         ),
         (
+            "runs-once",
+            "no transaction gets a new prepare round after its decision was logged: a transfer runs at most once",
+        ),
+        (
             "client-told-the-truth",
             "a client told ok has its transfer's commit in the coordinator's log, one told it failed has its abort there",
         ),
@@ -352,6 +361,14 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
         ),
         ("heuristic_decisions", "participants that decided on their own after decision_timeout"),
         (
+            "tx_forgotten",
+            "finished transactions forgotten after retention, counted once per node that forgot them",
+        ),
+        (
+            "too_old",
+            "messages about a transaction unknown to their node and older than retention: client told unknown, prepare or peer's question ignored, abort answered unlogged",
+        ),
+        (
             "imbalance",
             "money created (positive) or destroyed (negative): balances plus parts in flight, minus the initial total",
         ),
@@ -367,6 +384,7 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
             agreement: Violations::default(),
             conservation: Violations::default(),
             told_the_truth: Violations::default(),
+            runs_once: Violations::default(),
             told_ok: 0,
             told_fail: 0,
             applied: 0,
@@ -381,6 +399,8 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
             resent: 0,
             resolved_by_peers: 0,
             heuristic: 0,
+            forgotten: 0,
+            too_old: 0,
             in_doubt: BTreeMap::new(),
             in_doubt_closed: 0,
             in_doubt_sum_us: 0,
@@ -396,6 +416,19 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
                 r.transfer = Some(transfer);
                 r.started.get_or_insert(at.time);
                 r.rounds += 1;
+                if let Some(d) = r.logged {
+                    // A decision is observed once on disk: a new round
+                    // means the coordinator forgot it, and the transfer
+                    // runs again. (Participants that forgot their outcome
+                    // would apply it twice; this checker would take their
+                    // second report for a restart's.)
+                    self.runs_once.add(at, || {
+                        format!(
+                            "tx {tx} ran twice: a new prepare round after the coordinator logged {}",
+                            name(d)
+                        )
+                    });
+                }
             }
             Observation::Voted { tx, vote } => self.on_voted(at, node, tx, vote),
             Observation::DecisionLogged { tx, decision, transfer } => {
@@ -421,6 +454,8 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
             Observation::Decided { tx, decision, learned, share } => {
                 self.on_decided(at, node, tx, decision, learned, share.net())
             }
+            Observation::Forgot { count } => self.forgotten += count as u64,
+            Observation::TooOld { .. } => self.too_old += 1,
         }
     }
 
@@ -472,6 +507,9 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
         ));
         r.checks
             .push(self.conservation.verdict("conservation", "the total balance never changed".to_string()));
+        r.checks.push(
+            self.runs_once.verdict("runs-once", "no transaction was prepared again once decided".to_string()),
+        );
         r.checks.push(self.told_the_truth.verdict(
             "client-told-the-truth",
             format!(
@@ -499,6 +537,8 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
         r.metrics.insert("resolved_by_peers", self.resolved_by_peers as f64);
         r.metrics.insert("heuristic_decisions", self.heuristic as f64);
         r.metrics.insert("imbalance", self.imbalance as f64);
+        r.metrics.insert("tx_forgotten", self.forgotten as f64);
+        r.metrics.insert("too_old", self.too_old as f64);
         r
     }
 }
@@ -516,7 +556,7 @@ mod tests {
     const N2: NodeId = NodeId(1);
     const N3: NodeId = NodeId(2);
     /// 30 from a0 (on n2) to a1 (on n3).
-    const T: Transfer = Transfer { from: 0, to: 1, amount: 30 };
+    const T: Transfer = Transfer { from: 0, to: 1, amount: 30, invoked_at_us: 0 };
     const DEBIT: Share = Share { debit: Some(0), credit: None, amount: 30 };
     const CREDIT: Share = Share { debit: None, credit: Some(1), amount: 30 };
 
@@ -531,6 +571,7 @@ mod tests {
             prepare_timeout: SimDuration::from_millis(100),
             decision_timeout: SimDuration::from_millis(200),
             termination: Termination::Wait,
+            retention: SimDuration::from_secs(3600),
         };
         let cluster = Cluster {
             names: vec!["n1".into(), "n2".into(), "n3".into()],
@@ -573,7 +614,7 @@ mod tests {
                 (N1, Observation::Ended { tx: 1 }),
             ],
         );
-        assert_eq!(holding(&r).len(), 5, "{:?}", r.checks);
+        assert_eq!(holding(&r).len(), 6, "{:?}", r.checks);
         assert_eq!(r.metrics["round_trips_mean"], 2.0);
         assert_eq!(r.metrics["in_doubt_at_end"], 0.0);
         assert_eq!(r.metrics["imbalance"], 0.0);
@@ -600,7 +641,7 @@ mod tests {
                 ),
             ],
         );
-        assert_eq!(holding(&r), ["no-commit-after-no", "client-told-the-truth"]);
+        assert_eq!(holding(&r), ["no-commit-after-no", "runs-once", "client-told-the-truth"]);
         assert_eq!(r.metrics["imbalance"], -30.0);
         assert_eq!(r.metrics["heuristic_decisions"], 1.0);
     }
@@ -647,7 +688,13 @@ mod tests {
         let r = feed(&mut checker(), &[(N3, decided(1, Decision::Commit, CREDIT))]);
         assert_eq!(
             holding(&r),
-            ["atomicity", "no-commit-after-no", "agrees-with-coordinator", "client-told-the-truth"]
+            [
+                "atomicity",
+                "no-commit-after-no",
+                "agrees-with-coordinator",
+                "runs-once",
+                "client-told-the-truth"
+            ]
         );
         assert_eq!(r.metrics["imbalance"], 30.0);
     }
@@ -700,7 +747,25 @@ mod tests {
         let v = c.report(SimTime(60_000)).verdict("client-told-the-truth").unwrap().clone();
         assert!(!v.holds);
         assert!(v.detail.contains("tx 3 was told that it failed, but the coordinator logged no decision"));
-        assert_eq!(holding(&c.report(SimTime(60_000))).len(), 4, "the other checks read no history");
+        assert_eq!(holding(&c.report(SimTime(60_000))).len(), 5, "the other checks read no history");
+    }
+
+    /// A prepare round for a transaction whose decision is logged — the
+    /// coordinator forgot it and ran it again — breaks runs-once; rounds
+    /// before the decision (a recovered coordinator's new round) do not.
+    #[test]
+    fn a_second_run_fires() {
+        let round = (N1, Observation::PrepareRound { tx: 1, transfer: T });
+        let logged = (N1, Observation::DecisionLogged { tx: 1, decision: Decision::Commit, transfer: T });
+        let r = feed(&mut checker(), &[round.clone(), round.clone(), logged.clone()]);
+        assert!(r.verdict("runs-once").unwrap().holds);
+        let r = feed(&mut checker(), &[round.clone(), logged, round]);
+        let v = r.verdict("runs-once").unwrap();
+        assert!(!v.holds);
+        assert!(
+            v.detail.starts_with("tx 1 ran twice: a new prepare round after the coordinator logged commit")
+        );
+        assert_eq!(holding(&r).len(), 5, "only runs-once: {:?}", r.checks);
     }
 
     /// A run in which no transaction ended reports no `round_trips_mean`
@@ -739,7 +804,7 @@ mod tests {
                 (N2, Observation::Voted { tx: 1, vote: Vote::Yes }),
             ],
         );
-        assert_eq!(holding(&r).len(), 5, "{:?}", r.checks);
+        assert_eq!(holding(&r).len(), 6, "{:?}", r.checks);
         assert_eq!(r.metrics["tx_committed"], 1.0);
         assert_eq!(r.metrics["imbalance"], 0.0, "the credit is in flight to n3");
         assert_eq!(r.metrics["in_doubt_at_end"], 1.0, "n3 on tx 2; n2's late report on tx 1 opens nothing");

@@ -95,6 +95,13 @@ pub struct Params {
     /// how often the coordinator re-sends a decision not yet acknowledged.
     pub decision_timeout: SimDuration,
     pub termination: Termination,
+    /// How long nodes remember a finished transaction: the coordinator its
+    /// decision once every participant acknowledged it, a participant its
+    /// outcome — each until the transaction is older than this (by the
+    /// client's invoke time) and finished this long ago. A node that meets
+    /// a transaction it does not know, older than this, treats it as one
+    /// it may have forgotten (module docs, "Retention").
+    pub retention: SimDuration,
 }
 
 impl Params {
@@ -170,6 +177,9 @@ pub struct RawParams {
     /// A deliberately broken variant, for exercises.
     #[serde(default)]
     pub bug: Option<Bug>,
+    /// Default 1h.
+    #[serde(default)]
+    pub retention: Option<S<String>>,
 }
 
 impl Configure for super::TwoPhaseCommit {
@@ -220,6 +230,29 @@ impl Configure for super::TwoPhaseCommit {
         };
         let prepare_timeout = timeout(&raw.prepare_timeout, "prepare_timeout", 100)?;
         let decision_timeout = timeout(&raw.decision_timeout, "decision_timeout", 200)?;
+        let retention = raw
+            .retention
+            .as_ref()
+            .map(|d| cx.duration(d))
+            .transpose()?
+            .unwrap_or(SimDuration::from_secs(3600));
+        let lifetime = SimDuration(prepare_timeout.0 + decision_timeout.0);
+        if retention <= lifetime {
+            let span = raw.retention.as_ref().map_or(0..0, |d| d.span());
+            return Err(cx
+                .error(
+                    span,
+                    format!(
+                        "retention ({retention}) must be longer than prepare_timeout + decision_timeout \
+                         ({lifetime})"
+                    ),
+                )
+                .with_help(
+                    "a node treats a transaction older than retention that it does not know as one it may \
+                     have forgotten: it ignores its prepare, refuses its client — retention must outlast \
+                     a transaction's life, and the longest outage for it to still commit",
+                ));
+        }
         Ok(Params {
             bug: raw.bug,
             coordinator,
@@ -230,6 +263,7 @@ impl Configure for super::TwoPhaseCommit {
             prepare_timeout,
             decision_timeout,
             termination: raw.termination.unwrap_or(Termination::Wait),
+            retention,
         })
     }
 }
