@@ -145,7 +145,7 @@ timeout = "1s"
     },
     Workload {
         name: "two-phase-commit",
-        about: "1 coordinator, 4 participants, 16 closed-loop clients transferring between 64 accounts, 1ms constant latency",
+        about: "1 coordinator, 4 participants, finished transactions kept 1s, 16 closed-loop clients transferring between 64 accounts, 1ms constant latency",
         scenario: r#"
 [scenario]
 name = "bench-two-phase-commit"
@@ -155,6 +155,7 @@ duration = "50s"
 nodes = 5
 [protocol]
 initial_balance = 1000
+retention = "1s"
 [network]
 latency = "1ms"
 [[clients]]

@@ -9,6 +9,10 @@
 //! [`Observation`]). The verdicts are reached over the facts that
 //! survive, so they are computed when the report is asked for.
 //!
+//! A saga the orchestrator begins a second time — after it forgot the
+//! first run — breaks `semantic-atomicity` however its runs end, and the
+//! verdict says so plainly: "saga 4 ran twice: begun at … and again at …".
+//!
 //! It judges the services' effects, not the orchestrator's word for them:
 //! a saga the orchestrator calls completed but whose customer was charged
 //! twice is not atomic. Sagas still running when the run ends are counted
@@ -50,6 +54,10 @@ struct Applied {
 struct SagaFacts {
     /// From `SagaBegun`: the saga's input, and when it began.
     begun: Option<(Order, At, Written)>,
+    /// A second `SagaBegun` while the first survives: the saga ran twice.
+    again: Option<(At, Written)>,
+    /// When the orchestrator forgot the saga (retention), if it did.
+    forgotten: Option<(At, Written)>,
     /// Steps and compensations the orchestrator logged, in order.
     steps: Vec<(Action, Written)>,
     compensations: Vec<(Action, Written)>,
@@ -65,6 +73,12 @@ impl SagaFacts {
         let lost = |w: &Written| w.lost(node, writes_on_disk);
         if self.begun.is_some_and(|b| lost(&b.2)) {
             self.begun = None;
+        }
+        if self.again.is_some_and(|a| lost(&a.1)) {
+            self.again = None;
+        }
+        if self.forgotten.is_some_and(|f| lost(&f.1)) {
+            self.forgotten = None;
         }
         if self.ended.is_some_and(|e| lost(&e.2)) {
             self.ended = None;
@@ -170,8 +184,25 @@ impl SagaFacts {
         None
     }
 
-    /// Why this ended saga is not atomic, if it is not.
+    /// Why this saga ran twice, if it did: it began, and began again.
+    fn ran_twice(&self, saga: SagaId) -> Option<String> {
+        let ((_, first, _), (again, _)) = (self.begun?, self.again?);
+        let after = match self.forgotten {
+            Some((forgot, _)) if forgot < again => {
+                format!(", after the orchestrator forgot it at {}", forgot.time)
+            }
+            _ => String::new(),
+        };
+        Some(format!("saga {saga} ran twice: begun at {} and again at {}{after}", first.time, again.time))
+    }
+
+    /// Why this saga is not atomic, if it is not: it ran twice, or it
+    /// ended neither completed nor compensated (a saga still running is
+    /// not judged).
     fn atomicity_violation(&self, saga: SagaId) -> Option<String> {
+        if let Some(twice) = self.ran_twice(saga) {
+            return Some(twice);
+        }
         let (outcome, _, _) = self.ended?;
         let Some(order) = self.order() else {
             return Some(format!("saga {saga} ended but never began"));
@@ -252,7 +283,8 @@ impl SagaFacts {
     /// When this saga's story was last added to.
     fn last_at(&self) -> Option<At> {
         let effects = self.effects.iter().map(|e| e.at);
-        self.ended.map(|e| e.1).into_iter().chain(effects).chain(self.told.map(|t| t.1)).max()
+        let again = self.again.map(|a| a.0);
+        self.ended.map(|e| e.1).into_iter().chain(effects).chain(self.told.map(|t| t.1)).chain(again).max()
     }
 }
 
@@ -281,6 +313,7 @@ pub struct SagaChecker {
     retries: u64,
     suppressed: u64,
     resumed: u64,
+    refused_too_old: u64,
 }
 
 impl SagaChecker {
@@ -318,7 +351,15 @@ impl Checker<Saga> for SagaChecker {
         ("step_retries", "requests the orchestrator sent again after step_timeout"),
         ("duplicates_suppressed", "requests a service answered from its idempotency keys, without executing"),
         ("sagas_resumed", "unfinished sagas an orchestrator resumed from its log after a restart"),
-        ("saga_latency_mean_ms", "mean time from a saga's begin record to its last record"),
+        (
+            "saga_latency_mean_ms",
+            "mean time from a saga's begin record to its last record (left out when no saga ended)",
+        ),
+        ("sagas_run_twice", "sagas the orchestrator began a second time (after forgetting the first run)"),
+        (
+            "orders_refused_too_old",
+            "orders for an unknown saga refused (answered unknown) because they were invoked more than retention ago",
+        ),
     ];
 
     fn new(_: &Params, _: &Cluster) -> Self {
@@ -329,8 +370,21 @@ impl Checker<Saga> for SagaChecker {
         let written = |write| Written { node, write };
         match *obs {
             Observation::SagaBegun { saga, order, write } => {
-                self.facts(saga).begun = Some((order, at, written(write)));
+                let f = self.facts(saga);
+                if f.begun.is_some() {
+                    f.again.get_or_insert((at, written(write)));
+                } else {
+                    f.begun = Some((order, at, written(write)));
+                }
             }
+            Observation::SagaForgotten { saga, write } => {
+                // The forgetting that let it run again, not a later one.
+                let f = self.facts(saga);
+                if f.again.is_none() {
+                    f.forgotten = Some((at, written(write)));
+                }
+            }
+            Observation::RefusedTooOld { .. } => self.refused_too_old += 1,
             Observation::StepDone { saga, step, write } => {
                 self.facts(saga).steps.push((step, written(write)))
             }
@@ -379,14 +433,17 @@ impl Checker<Saga> for SagaChecker {
             ended.iter().filter(|(_, f)| matches!(f.ended, Some((SagaOutcome::Completed, _, _)))).count();
         let compensated = ended.len() - completed;
 
-        // semantic-atomicity: every ended saga, judged by its effects; and
-        // no effect or answer for a saga that never began.
-        let mut broken: Vec<(At, String)> = ended
+        // semantic-atomicity: every ended saga, judged by its effects; no
+        // saga run twice; and no effect or answer for a saga that never
+        // began.
+        let mut broken: Vec<(At, String)> = self
+            .sagas
             .iter()
             .filter_map(|(saga, f)| {
-                f.atomicity_violation(**saga).map(|why| (f.last_at().expect("ended"), why))
+                f.atomicity_violation(*saga).map(|why| (f.last_at().expect("ended or begun twice"), why))
             })
             .collect();
+        let ran_twice = self.sagas.values().filter(|f| f.again.is_some()).count();
         for (saga, f) in &self.sagas {
             if f.begun.is_none() && (!f.effects.is_empty() || f.told.is_some_and(|t| t.0)) {
                 let at = f.last_at().expect("something happened");
@@ -432,7 +489,9 @@ impl Checker<Saga> for SagaChecker {
                 };
                 // One line per (saga, action), dated by its first repeat.
                 if nth == 2 {
-                    let what = format!("saga {saga}: {} took effect {times} times{each}", e.action.name());
+                    let twice = if f.again.is_some() { " ran twice" } else { "" };
+                    let what =
+                        format!("saga {saga}{twice}: {} took effect {times} times{each}", e.action.name());
                     duplicates.push((e.at, what));
                 }
             }
@@ -504,11 +563,11 @@ impl Checker<Saga> for SagaChecker {
             .iter()
             .filter_map(|(_, f)| Some(f.ended?.1.time.0.saturating_sub(f.begun?.1.time.0)))
             .collect();
-        let mean_ms = if latencies.is_empty() {
-            0.0
-        } else {
-            latencies.iter().sum::<u64>() as f64 / latencies.len() as f64 / 1000.0
-        };
+        // No mean without a saga that ended: the metric is left out.
+        if !latencies.is_empty() {
+            let mean_ms = latencies.iter().sum::<u64>() as f64 / latencies.len() as f64 / 1000.0;
+            r.metrics.insert("saga_latency_mean_ms", mean_ms);
+        }
         let orphans: usize = ended.iter().map(|(_, f)| f.orphans()).sum();
         let refunds =
             self.sagas.values().flat_map(|f| &f.effects).filter(|e| e.action == Action::Refund).count();
@@ -524,7 +583,8 @@ impl Checker<Saga> for SagaChecker {
         r.metrics.insert("step_retries", self.retries as f64);
         r.metrics.insert("duplicates_suppressed", self.suppressed as f64);
         r.metrics.insert("sagas_resumed", self.resumed as f64);
-        r.metrics.insert("saga_latency_mean_ms", mean_ms);
+        r.metrics.insert("sagas_run_twice", ran_twice as f64);
+        r.metrics.insert("orders_refused_too_old", self.refused_too_old as f64);
         r
     }
 }
@@ -697,6 +757,41 @@ mod tests {
             !holds(&c.report(SimTime(0)), "semantic-atomicity"),
             "the orchestrator's log was lost: never began"
         );
+    }
+
+    /// A saga the orchestrator forgot and then began again (a client's
+    /// late retry, before orders too old were refused) ran twice: the
+    /// checks say so plainly, even before its second run ends.
+    #[test]
+    fn a_saga_begun_again_ran_twice() {
+        let mut c = checker_with(&[CREATED, CHARGED, RESERVED, APPROVED], &[], SagaOutcome::Completed);
+        assert!(holds(&c.report(SimTime(0)), "semantic-atomicity"));
+        c.on_observation(at(40), ORCHESTRATOR, &Observation::SagaForgotten { saga: 7, write: 10 });
+        c.on_observation(at(60), ORCHESTRATOR, &Observation::SagaBegun { saga: 7, order: ORDER, write: 11 });
+        let r = c.report(SimTime(0));
+        let v = r.verdict("semantic-atomicity").unwrap();
+        assert!(!v.holds);
+        assert!(
+            v.detail.starts_with(
+                "saga 7 ran twice: begun at 2ms and again at 60ms, after the orchestrator forgot it at 40ms"
+            ),
+            "{}",
+            v.detail
+        );
+        assert_eq!(r.metrics["sagas_run_twice"], 1.0);
+        c.on_observation(
+            at(61),
+            SERVICE,
+            &Observation::Applied { saga: 7, action: CHARGED.0, key: 0, effect: CHARGED.1, write: 5 },
+        );
+        let v = c.report(SimTime(0)).verdict("applied-once").unwrap().clone();
+        assert!(v.detail.starts_with("saga 7 ran twice: charge took effect 2 times"), "{}", v.detail);
+        // A second begin whose first was lost in a crash is no second run.
+        let mut lost = SagaChecker::default();
+        lost.on_observation(at(1), ORCHESTRATOR, &Observation::SagaBegun { saga: 7, order: ORDER, write: 1 });
+        lost.on_observation(at(2), ORCHESTRATOR, &Observation::Restarted { writes_on_disk: 0 });
+        lost.on_observation(at(3), ORCHESTRATOR, &Observation::SagaBegun { saga: 7, order: ORDER, write: 1 });
+        assert_eq!(lost.report(SimTime(0)).metrics["sagas_run_twice"], 0.0);
     }
 
     /// An effect for a saga the orchestrator never began breaks atomicity.

@@ -35,9 +35,10 @@
 //! 1. *Begin.* A client's order arrives with its idempotency key, which
 //!    names the saga (a client's retry carries the same key). If the saga
 //!    exists, the request only waits for it, or is answered at once if it
-//!    has finished: a retry never starts a second saga. Otherwise the
-//!    orchestrator logs `Begin { order }`, and only once that record is on
-//!    disk sends the first step.
+//!    has finished: a retry never starts a second saga. If it does not, and
+//!    the order is older than `retention`, it is refused (see *Retention*).
+//!    Otherwise the orchestrator logs `Begin { order, invoked_at_us }`, and
+//!    only once that record is on disk sends the first step.
 //! 2. *Steps, one at a time.* Each request carries an idempotency key
 //!    derived from (saga, action): [`idempotency_key`]. When a service
 //!    answers, the orchestrator logs the answer — `StepDone` (with the
@@ -81,18 +82,61 @@
 //! creating are not: they add or subtract, or make something new.
 //!
 //! # Retention
-//! Nothing is kept forever. A service forgets a processed key `retention`
-//! after storing it; the orchestrator forgets an ended saga `retention`
-//! after it ended; the order service archives an approved or cancelled
-//! order `retention` after it finished (the simulation drops archived
-//! orders: no saga touches them again). So a key must outlive every retry
-//! made with it: a request re-sent after its key expired is executed again
-//! (the `key-expiry` lesson), and a client retrying after its saga was
-//! forgotten begins it anew. The default, an hour, outlives every lesson;
-//! the benchmark keeps 1s, so memory stays bounded however long it runs.
+//! Nothing is kept forever: the default `retention`, an hour, outlives
+//! every lesson; the benchmark keeps 1s, so memory stays bounded however
+//! long it runs. Something may be forgotten only once nobody will ask
+//! about it again, and each kind is forgotten on that reasoning:
+//! - *A service's key* is kept for `retention` from the moment its write
+//!   (the effect and the key together) is on disk and its answer goes out
+//!   — not from when the request arrived: with a slow disk, a clock started
+//!   then could run out before the key's own answer had left. A request
+//!   repeating a forgotten key is executed again. So a key must outlive
+//!   every copy of its request still to come: the orchestrator re-sends
+//!   every `step_timeout` until an answer reaches it, so `retention` must
+//!   exceed a round trip (the answer's way back, the last copy's way in),
+//!   plus `step_timeout` for every answer lost, plus the longest outage in
+//!   between — a cut link, a paused service, an orchestrator down (it
+//!   re-sends on recovery). Validation demands `retention > step_timeout`,
+//!   the least that survives one lost answer; the network and the faults
+//!   decide the rest, and the protocol cannot know them. The `key-expiry`
+//!   lesson shows an outage longer than the keys.
+//! - *An ended saga* is forgotten by the orchestrator once it ended
+//!   `retention` ago **and** its order is older than `retention` (its age
+//!   is the orchestrator's clock minus `invoked_at_us`, the client's clock
+//!   when it invoked the order, which every attempt carries). An order for
+//!   a saga the orchestrator does not know that is older than `retention`
+//!   is refused — answered *unknown*, so the client records *info* — and
+//!   never begun: the orchestrator cannot tell a saga it ran and forgot
+//!   from one whose first attempt never arrived, and beginning it could run
+//!   it twice. So a client's retry never runs a saga twice, whatever
+//!   `retention` is; when `retention` is shorter than clients keep retrying
+//!   (`timeout` × (`retries` + 1)), late retries learn nothing
+//!   (`orders_refused_too_old`). Signed requests expire the same way (AWS
+//!   refuses one more than 15 minutes old).
+//! - *A finished order* (approved or cancelled) is archived `retention`
+//!   after that status is on disk (the simulation drops archived orders: no
+//!   saga touches them again; a late approve or cancel finds nothing to
+//!   do, which is its answer anyway).
+//!
+//! # Clocks
+//! Retention reads each node's own clock, which can be skewed
+//! (`[[timeline]] clock`, the nemesis' `clock`): keys expire by the local
+//! clock, as real TTLs do. **A service clock that jumps forward expires
+//! its keys early** — by the jump — and a re-sent request may then execute
+//! twice: the retention a service needs grows by the largest forward jump
+//! of its clock (the `clock-jump` lesson). The orchestrator reads its
+//! clock through a floor that never goes back (the latest time read,
+//! durable as of its latest forgetting), and it compares an order's age
+//! with the same clock it forgets by: a jump forward forgets sagas sooner
+//! but refuses their late orders just as soon, and a jump back cannot make
+//! a forgotten order young again. An orchestrator clock ahead of the
+//! clients' by Δ makes every order look Δ older — orders are refused
+//! sooner (more than `retention` ahead: all of them): availability, not
+//! safety.
 //!
 //! # What is durable
-//! - The orchestrator's **saga log**, per saga: `Begin { order }`, then
+//! - The orchestrator's **saga log**, per saga: `Begin { order,
+//!   invoked_at_us }`, then
 //!   `StepDone { step, order_no }` or `StepFailed { step, reason }` for
 //!   each step answered, then `Compensated { compensation }` for each
 //!   compensation done. A saga has ended when its records say so (every
@@ -100,7 +144,8 @@
 //!   record is needed. Nothing is logged when a request is *sent*: the
 //!   records say which step comes next, and sending it again is harmless
 //!   because of its idempotency key. Which client waits for a saga is not
-//!   logged either: the client's retry finds the saga again.
+//!   logged either: the client's retry finds the saga again. And the
+//!   local time of its latest forgetting (the floor of its retention clock).
 //! - Each service's table (orders, with the last order number given;
 //!   credit balances; stock) and, with idempotency on, every processed key
 //!   with its result and the number of the write that stored it.
@@ -128,12 +173,17 @@
 //! - `money-conserved`: charges − refunds = the amounts of completed sagas,
 //!   and units reserved = the quantities of completed sagas.
 //!
-//! All four hold with idempotency on (and a retention longer than any
-//! outage), under any crashes, pauses, partitions, loss and duplication:
-//! sagas still running when the run ends are counted (`sagas_unfinished`),
-//! not judged; once the faults stop, every saga ends. With idempotency off,
-//! duplication, retries after a timeout, or an orchestrator's recovery
-//! break `applied-once`, `money-conserved` and `semantic-atomicity`.
+//! All four hold with idempotency on, under any crashes, pauses,
+//! partitions, loss and duplication, as long as services keep their keys
+//! long enough: `retention` longer than any outage plus a round trip and a
+//! `step_timeout`, plus the largest forward jump of a service's clock (see
+//! *Retention* and *Clocks*). Nothing on the orchestrator's side depends on
+//! `retention`: no saga ever runs twice (the checker would say "saga 4 ran
+//! twice"). Sagas still running when the run ends are counted
+//! (`sagas_unfinished`), not judged; once the faults stop, every saga
+//! ends. With idempotency off, duplication, retries after a timeout, or an
+//! orchestrator's recovery break `applied-once`, `money-conserved` and
+//! `semantic-atomicity`.
 //! Nothing breaks `compensation-order` here — the orchestrator waits for
 //! each compensation before the next — so only the checker's unit tests
 //! show it firing.
@@ -150,7 +200,7 @@
 //! | `idempotency` | `true` | services remember processed keys |
 //! | `order_fail_rate`, `payment_fail_rate`, `inventory_fail_rate` | `0` | chance a step fails for no reason of credit or stock |
 //! | `step_timeout` | `100ms` | the orchestrator re-sends an unanswered request after this |
-//! | `retention` | `1h` | how long keys, ended sagas and finished orders are kept (longer than `step_timeout`) |
+//! | `retention` | `1h` | how long services keep keys (from when they are on disk) and finished orders, and the orchestrator ended sagas; orders older than this are not begun (longer than `step_timeout`) |
 //! | `credit` | `1000` | each customer's starting credit |
 //! | `stock` | `20` | each item's starting stock |
 //! | `items`, `max_qty`, `price` | `4`, `3`, `10` | the workload (below) |
@@ -420,8 +470,11 @@ pub enum Timer {
 }
 
 /// Things a node forgets once they are older than `retention`, oldest
-/// first, with the local time each was made. Volatile: after a restart,
-/// everything on disk counts as made at the restart.
+/// first, with the local time each one's retention started (for a key:
+/// when it reached the disk). Volatile: after a restart, everything on disk
+/// starts its retention again at the restart. An item stamped later than
+/// the next one (a clock set back) holds it up: forgotten late, never
+/// early.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 struct Expiry<T> {
     queue: std::collections::VecDeque<(i64, T)>,
@@ -452,9 +505,10 @@ fn arm_expiry(ctx: Ctx) {
 /// One record of the saga log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Record {
-    /// The saga begins, with its input. Logged before the first step is
-    /// sent.
-    Begin { order: Order },
+    /// The saga begins, with its input and when its client invoked it (the
+    /// client's clock, carried by every attempt: the request's age).
+    /// Logged before the first step is sent.
+    Begin { order: Order, invoked_at_us: i64 },
     /// A step was done (creating the order: the number it got).
     StepDone { step: Action, order_no: Option<OrderNo> },
     /// A step failed: from here on the saga compensates.
@@ -493,6 +547,9 @@ pub enum Row {
 pub struct Disk {
     // --- orchestrator ---
     pub saga_log: BTreeMap<SagaId, Vec<Record>>,
+    /// The orchestrator's clock (µs, local) when it last forgot a saga:
+    /// after a restart its retention clock never reads earlier.
+    pub forgot_at_us: i64,
     // --- services ---
     /// Orders, until archived `retention` after they were approved or
     /// cancelled.
@@ -519,8 +576,8 @@ pub enum DiskWrite {
     Local { row: Option<Row>, processed: Option<(u64, StepResult)> },
     /// Retention: forget the keys stored by writes up to this one.
     ForgetKeys { through_write: u64 },
-    /// Retention: forget an ended saga's log.
-    ForgetSaga { saga: SagaId },
+    /// Retention: forget an ended saga's log, at this local time.
+    ForgetSaga { saga: SagaId, at_us: i64 },
     /// Retention: move finished orders to the archive (which the
     /// simulation does not keep: no saga touches them again).
     ArchiveOrders { orders: Vec<OrderNo> },
@@ -585,6 +642,16 @@ pub enum Observation {
     },
     /// After a restart, an unfinished saga resumed from its log.
     Resumed {
+        saga: SagaId,
+    },
+    /// Retention: an ended saga's log is forgotten (by this write).
+    SagaForgotten {
+        saga: SagaId,
+        write: u64,
+    },
+    /// An order for a saga the orchestrator does not know, invoked more
+    /// than `retention` ago, was answered "unknown" and not begun.
+    RefusedTooOld {
         saga: SagaId,
     },
     // --- the services ---
@@ -679,6 +746,9 @@ enum Next {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SagaRun {
     order: Order,
+    /// When the client invoked the order (its clock): the saga is
+    /// forgotten only once its requests are older than `retention`.
+    invoked_at_us: i64,
     /// Set once the order service created the order.
     order_no: Option<OrderNo>,
     /// Steps done, a prefix of [`Action::STEPS`].
@@ -693,9 +763,10 @@ pub struct SagaRun {
 }
 
 impl SagaRun {
-    fn begin(order: Order) -> Self {
+    fn begin(order: Order, invoked_at_us: i64) -> Self {
         SagaRun {
             order,
+            invoked_at_us,
             order_no: None,
             done: 0,
             failed: None,
@@ -709,7 +780,9 @@ impl SagaRun {
     /// recovery both go through here.
     fn apply(&mut self, record: &Record) {
         match *record {
-            Record::Begin { order } => *self = SagaRun { client: self.client, ..SagaRun::begin(order) },
+            Record::Begin { order, invoked_at_us } => {
+                *self = SagaRun { client: self.client, ..SagaRun::begin(order, invoked_at_us) }
+            }
             Record::StepDone { step, order_no } => {
                 assert!(self.failed.is_none(), "no step is done after a step failed");
                 assert_eq!(Action::STEPS[self.done], step, "steps are done in order");
@@ -793,8 +866,14 @@ pub struct Orchestrator {
     logging: DiskQueue<SagaId>,
     /// Writes issued since the disk was new.
     writes: u64,
-    /// Ended sagas, to forget after `retention`.
+    /// Ended sagas, to forget once they ended `retention` ago and their
+    /// requests are older than `retention`.
     ended: Expiry<SagaId>,
+    /// The latest local time (µs) the orchestrator has read — durable as
+    /// of its latest forgetting. Retention reads the clock through it, so
+    /// a clock set back cannot make a forgotten saga's request young
+    /// again (see [`Orchestrator::now_us`]).
+    clock_floor_us: i64,
 }
 
 // ----- the services ---------------------------------------------------------
@@ -810,6 +889,18 @@ struct Answer {
     repeat: bool,
 }
 
+/// What a service owes once its disk has caught up with a write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Owed {
+    /// The answer to a request.
+    Answer(Answer),
+    /// The key stored by this write (the service's `n`-th) is on disk, and
+    /// its answer goes out now: its retention starts.
+    KeyStored { write: u64 },
+    /// An approved or cancelled order is on disk: its retention starts.
+    OrderFinished(OrderNo),
+}
+
 /// A service: its table, and the keys it has processed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Service {
@@ -821,12 +912,14 @@ pub struct Service {
     balances: BTreeMap<Key, u64>,
     stock: BTreeMap<Item, u64>,
     processed: BTreeMap<u64, (StepResult, u64)>,
-    /// Writes that stored keys, to forget after `retention`.
+    /// Writes that stored keys, to forget `retention` after they reached
+    /// the disk.
     stored_keys: Expiry<u64>,
     /// Untouched rows hold these (`credit`, `stock`).
     start_balance: u64,
     start_stock: u64,
-    answers: DiskQueue<Answer>,
+    /// Answers, and retention clocks to start, once the disk has caught up.
+    owed: DiskQueue<Owed>,
     /// Writes issued since the disk was new.
     writes: u64,
 }
@@ -849,21 +942,22 @@ impl Orchestrator {
             logging: DiskQueue::default(),
             writes: disk.writes,
             ended: Expiry::default(),
+            clock_floor_us: disk.forgot_at_us,
         };
         arm_expiry(ctx);
-        let now = ctx.local_time_us();
+        let now = o.now_us(ctx);
         for (&saga, records) in &disk.saga_log {
-            let Some(Record::Begin { order }) = records.first() else {
+            let Some(&Record::Begin { order, invoked_at_us }) = records.first() else {
                 unreachable!("a saga's log starts with Begin");
             };
-            let mut run = SagaRun::begin(*order);
+            let mut run = SagaRun::begin(order, invoked_at_us);
             for r in &records[1..] {
                 run.apply(r);
             }
             match run.next() {
                 Next::End(outcome) => {
                     run.phase = Phase::Ended(outcome);
-                    o.ended.push(now, saga);
+                    o.ended.push(now.max(invoked_at_us), saga);
                 }
                 Next::Send(_) => ctx.observe(Observation::Resumed { saga }),
             }
@@ -875,6 +969,14 @@ impl Orchestrator {
             o.advance(ctx, saga);
         }
         o
+    }
+
+    /// The local clock as retention reads it: never earlier than a time
+    /// already read. (A clock set back would otherwise make the request of
+    /// a saga forgotten at that time young again, and let it run twice.)
+    fn now_us(&mut self, ctx: &Context<'_, Saga>) -> i64 {
+        self.clock_floor_us = self.clock_floor_us.max(ctx.local_time_us());
+        self.clock_floor_us
     }
 
     /// A client's order (or its retry: the same idempotency key).
@@ -889,11 +991,21 @@ impl Orchestrator {
             }
             return;
         }
-        let mut run = SagaRun::begin(order);
+        let invoked_at_us = request.invoked_at_us;
+        let cutoff = self.now_us(ctx) - ctx.params().retention.as_micros() as i64;
+        if invoked_at_us <= cutoff {
+            // Older than `retention`: this saga may have run, ended and
+            // been forgotten — or never have arrived. Which, nobody can
+            // tell now; beginning it could run it twice.
+            ctx.observe(Observation::RefusedTooOld { saga });
+            ctx.note(|| format!("saga {saga}: the order is older than retention; it may have run already"));
+            return ctx.reply(request.from, ClientReply::unknown(TOO_OLD));
+        }
+        let mut run = SagaRun::begin(order, invoked_at_us);
         run.client = Some(request.from);
         self.sagas.insert(saga, run);
         ctx.note(|| format!("saga {saga} begins: logging it before the first step"));
-        self.log(ctx, saga, Record::Begin { order });
+        self.log(ctx, saga, Record::Begin { order, invoked_at_us });
     }
 
     /// Appends `record` to the saga's log; the saga moves on once it is on
@@ -906,7 +1018,7 @@ impl Orchestrator {
         self.writes += 1;
         let write = self.writes;
         ctx.observe(match record {
-            Record::Begin { order } => Observation::SagaBegun { saga, order, write },
+            Record::Begin { order, .. } => Observation::SagaBegun { saga, order, write },
             Record::StepDone { step, .. } => Observation::StepDone { saga, step, write },
             Record::StepFailed { step, reason } => Observation::StepFailed { saga, step, reason, write },
             Record::Compensated { compensation } => Observation::Compensated { saga, compensation, write },
@@ -933,10 +1045,12 @@ impl Orchestrator {
             }
             Next::End(outcome) => {
                 run.phase = Phase::Ended(outcome);
-                self.ended.push(ctx.local_time_us(), saga);
+                let invoked_at_us = run.invoked_at_us;
                 if let Some(client) = run.client {
                     ctx.reply(client, client_reply(outcome));
                 }
+                let forget_after = self.now_us(ctx).max(invoked_at_us);
+                self.ended.push(forget_after, saga);
             }
         }
     }
@@ -988,16 +1102,20 @@ impl Orchestrator {
         }
     }
 
-    /// Retention: forgets sagas that ended more than `retention` ago. A
-    /// client's retry after that would begin the saga anew.
+    /// Retention: forgets the sagas that ended more than `retention` ago
+    /// and whose requests are older than `retention`. A retry that comes
+    /// after that is refused as too old (`on_order`), never begun anew.
     fn expire(&mut self, ctx: Ctx) {
         arm_expiry(ctx);
-        let cutoff = ctx.local_time_us() - ctx.params().retention.as_micros() as i64;
+        let now = self.now_us(ctx);
+        let cutoff = now - ctx.params().retention.as_micros() as i64;
         let old: Vec<SagaId> = self.ended.due(cutoff).collect();
         for saga in old {
-            self.sagas.remove(&saga);
-            ctx.write(DiskWrite::ForgetSaga { saga });
+            let run = self.sagas.remove(&saga).expect("an ended saga is known until forgotten");
+            assert!(run.invoked_at_us <= cutoff, "saga {saga}: forgotten while its client may still retry");
+            ctx.write(DiskWrite::ForgetSaga { saga, at_us: now });
             self.writes += 1;
+            ctx.observe(Observation::SagaForgotten { saga, write: self.writes });
         }
     }
 }
@@ -1011,6 +1129,10 @@ fn service_node(ctx: &Context<'_, Saga>, action: Action) -> NodeId {
         Role::Orchestrator => unreachable!("the orchestrator performs no action itself"),
     }
 }
+
+/// What a client hears when its order is too old to begin (see
+/// [`Orchestrator::on_order`]).
+const TOO_OLD: &str = "too old: it may have run and been forgotten";
 
 fn client_reply(outcome: SagaOutcome) -> ClientReply {
     match outcome {
@@ -1045,7 +1167,7 @@ impl Service {
             stored_keys,
             start_balance: p.credit,
             start_stock: p.stock,
-            answers: DiskQueue::default(),
+            owed: DiskQueue::default(),
         }
     }
 
@@ -1068,14 +1190,21 @@ impl Service {
             let on_disk = ctx.params().bug != Some(params::Bug::KeysInMemory);
             let remember = (idempotent && on_disk).then_some((key, result));
             let w = ctx.write(DiskWrite::Local { row, processed: remember });
-            self.answers.issued(w);
+            self.owed.issued(w);
             self.writes += 1;
+            let write = self.writes;
             if idempotent {
-                self.processed.insert(key, (result, self.writes));
-                self.stored_keys.push(ctx.local_time_us(), self.writes);
+                // Remembered at once (a repeat arriving before the write
+                // is on disk is answered after it); kept for `retention`
+                // from when it is on disk and answered.
+                self.processed.insert(key, (result, write));
+                self.after_disk(ctx, Owed::KeyStored { write });
             }
             if let Some(effect) = effect {
-                ctx.observe(Observation::Applied { saga, action, key, effect, write: self.writes });
+                ctx.observe(Observation::Applied { saga, action, key, effect, write });
+                if let Effect::OrderApproved { order } | Effect::OrderCancelled { order } = effect {
+                    self.after_disk(ctx, Owed::OrderFinished(order));
+                }
             }
         }
         self.answer(ctx, Answer { to: from, saga, action, key, result, repeat: false });
@@ -1155,7 +1284,6 @@ impl Service {
         }
         debug_assert_eq!(row.status, OrderStatus::Pending, "a saga never both approves and cancels an order");
         row.status = status;
-        self.finished_orders.push(ctx.local_time_us(), order);
         let effect = match status {
             OrderStatus::Approved => Effect::OrderApproved { order },
             _ => Effect::OrderCancelled { order },
@@ -1165,8 +1293,21 @@ impl Service {
 
     /// Sends `a` once every write so far is on disk.
     fn answer(&mut self, ctx: Ctx, a: Answer) {
-        if let Some(a) = self.answers.owe(a) {
-            Self::send_answer(ctx, a);
+        self.after_disk(ctx, Owed::Answer(a));
+    }
+
+    /// Does `owed` once every write so far is on disk (now, if they are).
+    fn after_disk(&mut self, ctx: Ctx, owed: Owed) {
+        if let Some(owed) = self.owed.owe(owed) {
+            self.settle(ctx, owed);
+        }
+    }
+
+    fn settle(&mut self, ctx: Ctx, owed: Owed) {
+        match owed {
+            Owed::Answer(a) => Self::send_answer(ctx, a),
+            Owed::KeyStored { write } => self.stored_keys.push(ctx.local_time_us(), write),
+            Owed::OrderFinished(order) => self.finished_orders.push(ctx.local_time_us(), order),
         }
     }
 
@@ -1182,14 +1323,16 @@ impl Service {
     }
 
     fn on_persisted(&mut self, ctx: Ctx, w: WriteId) {
-        let due: Vec<Answer> = self.answers.persisted(w).collect();
-        for a in due {
-            Self::send_answer(ctx, a);
+        let due: Vec<Owed> = self.owed.persisted(w).collect();
+        for owed in due {
+            self.settle(ctx, owed);
         }
     }
 
-    /// Retention: forgets the keys stored more than `retention` ago. A
-    /// request repeating one after that is executed again.
+    /// Retention: forgets the keys that reached the disk more than
+    /// `retention` ago (by this node's clock), and archives the orders
+    /// finished that long ago. A request repeating a forgotten key is
+    /// executed again.
     fn expire(&mut self, ctx: Ctx) {
         arm_expiry(ctx);
         let cutoff = ctx.local_time_us() - ctx.params().retention.as_micros() as i64;
@@ -1277,8 +1420,9 @@ impl Protocol for Saga {
         disk.writes += 1;
         match *write {
             DiskWrite::Log { saga, record } => disk.saga_log.entry(saga).or_default().push(record),
-            DiskWrite::ForgetSaga { saga } => {
+            DiskWrite::ForgetSaga { saga, at_us } => {
                 disk.saga_log.remove(&saga);
+                disk.forgot_at_us = disk.forgot_at_us.max(at_us);
             }
             DiskWrite::ForgetKeys { through_write } => disk.processed.retain(|_, (_, w)| *w > through_write),
             DiskWrite::ArchiveOrders { ref orders } => {
@@ -1382,7 +1526,7 @@ impl Protocol for Saga {
 
 fn describe_record(r: &Record) -> String {
     match *r {
-        Record::Begin { order } => format!("begin (c{} pays {})", order.customer, order.amount),
+        Record::Begin { order, .. } => format!("begin (c{} pays {})", order.customer, order.amount),
         Record::StepDone { step, .. } => format!("{} done", step.name()),
         Record::StepFailed { step, reason } => format!("{} failed: {}", step.name(), reason.text()),
         Record::Compensated { compensation } => format!("{} done", compensation.name()),

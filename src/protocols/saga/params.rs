@@ -9,12 +9,33 @@ use serde::Deserialize;
 
 /// Deliberately broken variants, for exercises: find the bug with
 /// `distlab check` (see `scenarios/saga/exercise-*.toml`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Bug {
     /// Services keep processed idempotency keys in memory only: a restart
     /// forgets them.
     KeysInMemory,
+}
+
+/// Read by hand rather than derived, so that a value of another type
+/// (`bug = 5`) gets an error that lists the names, where the derived enum
+/// says only "wanted string or table".
+impl<'de> Deserialize<'de> for Bug {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl serde::de::Visitor<'_> for Name {
+            type Value = Bug;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("one of `keys-in-memory`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Bug, E> {
+                match v {
+                    "keys-in-memory" => Ok(Bug::KeysInMemory),
+                    _ => Err(E::unknown_variant(v, &["keys-in-memory"])),
+                }
+            }
+        }
+        d.deserialize_str(Name)
+    }
 }
 
 /// The saga's parameters, validated. See the module docs for what each
@@ -43,8 +64,10 @@ pub struct Params {
     /// How long the orchestrator waits for a service's answer before
     /// sending the same request again (same idempotency key).
     pub step_timeout: SimDuration,
-    /// How long services keep processed idempotency keys, and the
-    /// orchestrator the log of an ended saga.
+    /// How long services keep processed idempotency keys (from when they
+    /// are on disk) and finished orders; how long the orchestrator keeps an
+    /// ended saga, and how old an order it still begins. See the module
+    /// docs, "Retention", for what it must exceed.
     pub retention: SimDuration,
     /// Workload: items are `item0 .. item{items-1}`.
     pub items: u32,
@@ -249,7 +272,9 @@ impl Configure for super::Saga {
                     format!("retention ({retention}) must be longer than step_timeout ({step_timeout})"),
                 )
                 .with_help(
-                    "a service must remember a key for longer than the orchestrator keeps re-sending it",
+                    "a service keeps a key for retention once it is on disk, and the orchestrator re-sends \
+                     an unanswered request every step_timeout: the key must outlive at least one re-send \
+                     — in truth a round trip and the longest outage more",
                 ));
         }
         let items = count(cx, &raw.items, "items", 1..=MAX_ITEMS, 4)?;

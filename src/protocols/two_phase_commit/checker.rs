@@ -17,14 +17,20 @@
 //! before any commit was logged (a heuristic commit) creates money until
 //! the coordinator logs commit, if it ever does.
 //!
+//! *What clients are told* is read from the history: a transfer's
+//! transaction id is its client's idempotency key, and the engine makes
+//! that key the operation id (`ClientRequest::idempotency_key`, the same
+//! on every retry), so a history event's `op_id` names its transaction.
+//! An ok must come with a logged commit, a fail with a logged abort.
+//!
 //! *In doubt*: from a participant's yes vote to its decision. The metrics
 //! count intervals still open at the end up to the end; a participant that
 //! is down is still in doubt (its `Prepared` record and its locks wait on
 //! its disk).
 
 use super::{Decision, Learned, Observation, Params, Transfer, TwoPhaseCommit, Tx, Vote};
-use crate::check::{At, Checker, Report, Verdict};
-use crate::nodes::{Cluster, NodeId};
+use crate::check::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
+use crate::nodes::{Cluster, NodeId, Operation};
 use crate::sim::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -87,6 +93,11 @@ pub struct TwoPhaseCommitChecker {
     no_commit_after_no: Violations,
     agreement: Violations,
     conservation: Violations,
+    told_the_truth: Violations,
+    runs_once: Violations,
+    /// Clients told ok / fail.
+    told_ok: u64,
+    told_fail: u64,
 
     /// Net change of all balances, as participants applied commits.
     applied: i128,
@@ -104,6 +115,10 @@ pub struct TwoPhaseCommitChecker {
     resent: u64,
     resolved_by_peers: u64,
     heuristic: u64,
+    /// Retention: finished transactions forgotten (per node), and messages
+    /// about unknown transactions older than `retention`.
+    forgotten: u64,
+    too_old: u64,
     /// Open in-doubt intervals: (participant, tx) → since.
     in_doubt: BTreeMap<(NodeId, Tx), SimTime>,
     in_doubt_closed: u64,
@@ -311,19 +326,30 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
             "conservation",
             "the balances plus the parts of committed transfers not yet applied always add up to the initial total",
         ),
+        (
+            "runs-once",
+            "no transaction gets a new prepare round after its decision was logged: a transfer runs at most once",
+        ),
+        (
+            "client-told-the-truth",
+            "a client told ok has its transfer's commit in the coordinator's log, one told it failed has its abort there",
+        ),
     ];
     const METRICS: &'static [(&'static str, &'static str)] = &[
         ("tx_committed", "transactions the coordinator logged commit for"),
         ("tx_aborted", "transactions the coordinator logged abort for"),
-        ("tx_latency_mean_ms", "mean time from the first prepare to the logged decision"),
+        (
+            "tx_latency_mean_ms",
+            "mean time from the first prepare to the logged decision (left out when nothing was decided)",
+        ),
         (
             "round_trips_mean",
-            "mean rounds (prepare, decision, re-sent decisions) of transactions every participant acknowledged",
+            "mean rounds (prepare, decision, re-sent decisions) of transactions every participant acknowledged (left out when none was)",
         ),
         ("votes_no", "no votes"),
         (
             "in_doubt_ms_mean",
-            "mean time a participant held its locks between its yes vote and learning the outcome (open intervals up to the end)",
+            "mean time a participant held its locks between its yes vote and learning the outcome (open intervals up to the end; left out when nobody voted yes)",
         ),
         ("in_doubt_ms_max", "the longest such time"),
         ("blocked", "participant-transaction pairs still in doubt decision_timeout after the yes vote"),
@@ -334,6 +360,14 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
             "in-doubt participants that learned the outcome from another participant (cooperative termination)",
         ),
         ("heuristic_decisions", "participants that decided on their own after decision_timeout"),
+        (
+            "tx_forgotten",
+            "finished transactions forgotten after retention, counted once per node that forgot them",
+        ),
+        (
+            "too_old",
+            "messages about a transaction unknown to their node and older than retention: client told unknown, prepare or peer's question ignored, abort answered unlogged",
+        ),
         (
             "imbalance",
             "money created (positive) or destroyed (negative): balances plus parts in flight, minus the initial total",
@@ -349,6 +383,10 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
             no_commit_after_no: Violations::default(),
             agreement: Violations::default(),
             conservation: Violations::default(),
+            told_the_truth: Violations::default(),
+            runs_once: Violations::default(),
+            told_ok: 0,
+            told_fail: 0,
             applied: 0,
             in_flight: 0,
             imbalance: 0,
@@ -361,6 +399,8 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
             resent: 0,
             resolved_by_peers: 0,
             heuristic: 0,
+            forgotten: 0,
+            too_old: 0,
             in_doubt: BTreeMap::new(),
             in_doubt_closed: 0,
             in_doubt_sum_us: 0,
@@ -376,6 +416,19 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
                 r.transfer = Some(transfer);
                 r.started.get_or_insert(at.time);
                 r.rounds += 1;
+                if let Some(d) = r.logged {
+                    // A decision is observed once on disk: a new round
+                    // means the coordinator forgot it, and the transfer
+                    // runs again. (Participants that forgot their outcome
+                    // would apply it twice; this checker would take their
+                    // second report for a restart's.)
+                    self.runs_once.add(at, || {
+                        format!(
+                            "tx {tx} ran twice: a new prepare round after the coordinator logged {}",
+                            name(d)
+                        )
+                    });
+                }
             }
             Observation::Voted { tx, vote } => self.on_voted(at, node, tx, vote),
             Observation::DecisionLogged { tx, decision, transfer } => {
@@ -401,6 +454,36 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
             Observation::Decided { tx, decision, learned, share } => {
                 self.on_decided(at, node, tx, decision, learned, share.net())
             }
+            Observation::Forgot { count } => self.forgotten += count as u64,
+            Observation::TooOld { .. } => self.too_old += 1,
+        }
+    }
+
+    /// A client heard its transfer's outcome: the coordinator must have
+    /// logged that decision, and before telling it.
+    fn on_history(&mut self, at: At, e: &HistoryEvent) {
+        if !matches!(e.op, Operation::Transfer { .. }) {
+            return;
+        }
+        let told = match e.kind {
+            HistoryKind::Ok => Decision::Commit,
+            HistoryKind::Fail => Decision::Abort,
+            HistoryKind::Invoke | HistoryKind::Info => return,
+        };
+        match told {
+            Decision::Commit => self.told_ok += 1,
+            Decision::Abort => self.told_fail += 1,
+        }
+        // The transaction id is the idempotency key, which is the op id.
+        let tx = e.op_id;
+        let logged = self.txs.get(&tx).and_then(|r| r.logged);
+        if logged != Some(told) {
+            let heard = if told == Decision::Commit { "ok" } else { "that it failed" };
+            let log = match logged {
+                Some(d) => format!("the coordinator logged {}", name(d)),
+                None => "the coordinator logged no decision".to_string(),
+            };
+            self.told_the_truth.add(at, || format!("the client of tx {tx} was told {heard}, but {log}"));
         }
     }
 
@@ -424,14 +507,29 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
         ));
         r.checks
             .push(self.conservation.verdict("conservation", "the total balance never changed".to_string()));
+        r.checks.push(
+            self.runs_once.verdict("runs-once", "no transaction was prepared again once decided".to_string()),
+        );
+        r.checks.push(self.told_the_truth.verdict(
+            "client-told-the-truth",
+            format!(
+                "every client heard what the coordinator logged ({} ok, {} fail)",
+                self.told_ok, self.told_fail
+            ),
+        ));
         let (count, sum, max) = self.in_doubt_totals(now);
-        let mean = |sum: u128, n: u64| if n == 0 { 0.0 } else { sum as f64 / n as f64 };
+        // A mean of nothing is left out rather than shown as 0.
+        let mut mean = |metric, sum: u128, n: u64, scale: f64| {
+            if n > 0 {
+                r.metrics.insert(metric, sum as f64 / n as f64 / scale);
+            }
+        };
+        mean("tx_latency_mean_ms", self.latency_sum_us, decided, 1000.0);
+        mean("round_trips_mean", self.rounds_sum as u128, self.ended, 1.0);
+        mean("in_doubt_ms_mean", sum, count, 1000.0);
         r.metrics.insert("tx_committed", self.committed as f64);
         r.metrics.insert("tx_aborted", self.aborted as f64);
-        r.metrics.insert("tx_latency_mean_ms", mean(self.latency_sum_us, decided) / 1000.0);
-        r.metrics.insert("round_trips_mean", mean(self.rounds_sum as u128, self.ended));
         r.metrics.insert("votes_no", self.votes_no as f64);
-        r.metrics.insert("in_doubt_ms_mean", mean(sum, count) / 1000.0);
         r.metrics.insert("in_doubt_ms_max", max as f64 / 1000.0);
         r.metrics.insert("blocked", self.blocked.len() as f64);
         r.metrics.insert("in_doubt_at_end", self.in_doubt.len() as f64);
@@ -439,6 +537,8 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
         r.metrics.insert("resolved_by_peers", self.resolved_by_peers as f64);
         r.metrics.insert("heuristic_decisions", self.heuristic as f64);
         r.metrics.insert("imbalance", self.imbalance as f64);
+        r.metrics.insert("tx_forgotten", self.forgotten as f64);
+        r.metrics.insert("too_old", self.too_old as f64);
         r
     }
 }
@@ -456,7 +556,7 @@ mod tests {
     const N2: NodeId = NodeId(1);
     const N3: NodeId = NodeId(2);
     /// 30 from a0 (on n2) to a1 (on n3).
-    const T: Transfer = Transfer { from: 0, to: 1, amount: 30 };
+    const T: Transfer = Transfer { from: 0, to: 1, amount: 30, invoked_at_us: 0 };
     const DEBIT: Share = Share { debit: Some(0), credit: None, amount: 30 };
     const CREDIT: Share = Share { debit: None, credit: Some(1), amount: 30 };
 
@@ -471,6 +571,7 @@ mod tests {
             prepare_timeout: SimDuration::from_millis(100),
             decision_timeout: SimDuration::from_millis(200),
             termination: Termination::Wait,
+            retention: SimDuration::from_secs(3600),
         };
         let cluster = Cluster {
             names: vec!["n1".into(), "n2".into(), "n3".into()],
@@ -513,7 +614,7 @@ mod tests {
                 (N1, Observation::Ended { tx: 1 }),
             ],
         );
-        assert_eq!(holding(&r).len(), 4, "{:?}", r.checks);
+        assert_eq!(holding(&r).len(), 6, "{:?}", r.checks);
         assert_eq!(r.metrics["round_trips_mean"], 2.0);
         assert_eq!(r.metrics["in_doubt_at_end"], 0.0);
         assert_eq!(r.metrics["imbalance"], 0.0);
@@ -540,7 +641,7 @@ mod tests {
                 ),
             ],
         );
-        assert_eq!(holding(&r), ["no-commit-after-no"]);
+        assert_eq!(holding(&r), ["no-commit-after-no", "runs-once", "client-told-the-truth"]);
         assert_eq!(r.metrics["imbalance"], -30.0);
         assert_eq!(r.metrics["heuristic_decisions"], 1.0);
     }
@@ -585,8 +686,97 @@ mod tests {
     #[test]
     fn conservation_fires() {
         let r = feed(&mut checker(), &[(N3, decided(1, Decision::Commit, CREDIT))]);
-        assert_eq!(holding(&r), ["atomicity", "no-commit-after-no", "agrees-with-coordinator"]);
+        assert_eq!(
+            holding(&r),
+            [
+                "atomicity",
+                "no-commit-after-no",
+                "agrees-with-coordinator",
+                "runs-once",
+                "client-told-the-truth"
+            ]
+        );
         assert_eq!(r.metrics["imbalance"], 30.0);
+    }
+
+    /// A client's answer for transaction `tx`.
+    fn told(tx: Tx, kind: HistoryKind) -> HistoryEvent {
+        HistoryEvent {
+            step: 50,
+            time: SimTime(50_000),
+            process: 0,
+            client: 0,
+            op_id: tx,
+            kind,
+            op: Operation::Transfer { from: 0, to: 1, amount: 30 },
+            value: Default::default(),
+            node: Some(N1),
+        }
+    }
+
+    /// Clients told what the coordinator logged (ok for a commit, fail for
+    /// an abort) keep client-told-the-truth; ok for an abort, or fail with
+    /// no decision logged at all, break it.
+    #[test]
+    fn client_told_the_truth_fires() {
+        let at = At { step: 50, time: SimTime(50_000) };
+        let mut c = checker();
+        feed(
+            &mut c,
+            &[
+                (N1, Observation::DecisionLogged { tx: 1, decision: Decision::Abort, transfer: T }),
+                (N1, Observation::DecisionLogged { tx: 2, decision: Decision::Commit, transfer: T }),
+            ],
+        );
+        c.on_history(at, &told(1, HistoryKind::Invoke));
+        c.on_history(at, &told(1, HistoryKind::Fail));
+        c.on_history(at, &told(2, HistoryKind::Ok));
+        c.on_history(at, &told(4, HistoryKind::Info));
+        let v = c.report(SimTime(60_000)).verdict("client-told-the-truth").unwrap().clone();
+        assert!(v.holds, "{}", v.detail);
+        assert!(v.detail.ends_with("(1 ok, 1 fail)"), "{}", v.detail);
+
+        let mut lied = c.clone();
+        lied.on_history(at, &told(1, HistoryKind::Ok));
+        let v = lied.report(SimTime(60_000)).verdict("client-told-the-truth").unwrap().clone();
+        assert!(!v.holds);
+        assert!(v.detail.contains("tx 1 was told ok, but the coordinator logged abort"), "{}", v.detail);
+        assert_eq!(v.first_violation, Some(at));
+
+        c.on_history(at, &told(3, HistoryKind::Fail));
+        let v = c.report(SimTime(60_000)).verdict("client-told-the-truth").unwrap().clone();
+        assert!(!v.holds);
+        assert!(v.detail.contains("tx 3 was told that it failed, but the coordinator logged no decision"));
+        assert_eq!(holding(&c.report(SimTime(60_000))).len(), 5, "the other checks read no history");
+    }
+
+    /// A prepare round for a transaction whose decision is logged — the
+    /// coordinator forgot it and ran it again — breaks runs-once; rounds
+    /// before the decision (a recovered coordinator's new round) do not.
+    #[test]
+    fn a_second_run_fires() {
+        let round = (N1, Observation::PrepareRound { tx: 1, transfer: T });
+        let logged = (N1, Observation::DecisionLogged { tx: 1, decision: Decision::Commit, transfer: T });
+        let r = feed(&mut checker(), &[round.clone(), round.clone(), logged.clone()]);
+        assert!(r.verdict("runs-once").unwrap().holds);
+        let r = feed(&mut checker(), &[round.clone(), logged, round]);
+        let v = r.verdict("runs-once").unwrap();
+        assert!(!v.holds);
+        assert!(
+            v.detail.starts_with("tx 1 ran twice: a new prepare round after the coordinator logged commit")
+        );
+        assert_eq!(holding(&r).len(), 5, "only runs-once: {:?}", r.checks);
+    }
+
+    /// A run in which no transaction ended reports no `round_trips_mean`
+    /// (nor other means of nothing) rather than a misleading 0.
+    #[test]
+    fn means_of_nothing_are_left_out() {
+        let r = feed(&mut checker(), &[(N1, Observation::PrepareRound { tx: 1, transfer: T })]);
+        for metric in ["round_trips_mean", "tx_latency_mean_ms", "in_doubt_ms_mean"] {
+            assert!(!r.metrics.contains_key(metric), "{metric}");
+        }
+        assert_eq!(r.metrics["tx_committed"], 0.0);
     }
 
     /// What a restarted node reports again from its disk is not counted
@@ -614,7 +804,7 @@ mod tests {
                 (N2, Observation::Voted { tx: 1, vote: Vote::Yes }),
             ],
         );
-        assert_eq!(holding(&r).len(), 4, "{:?}", r.checks);
+        assert_eq!(holding(&r).len(), 6, "{:?}", r.checks);
         assert_eq!(r.metrics["tx_committed"], 1.0);
         assert_eq!(r.metrics["imbalance"], 0.0, "the credit is in flight to n3");
         assert_eq!(r.metrics["in_doubt_at_end"], 1.0, "n3 on tx 2; n2's late report on tx 1 opens nothing");

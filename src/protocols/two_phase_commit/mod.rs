@@ -12,7 +12,9 @@
 //! is a **transaction**: the debit on one node and the credit on the other
 //! both happen or neither does. Its id is the client's idempotency key, the
 //! same on every retry, so a retry finds its transaction: decided, it is
-//! answered from the log; running, it waits for it; unknown, it starts.
+//! answered from the log; running, it waits for it; unknown, it starts — a
+//! new prepare round, even for a transaction a crashed coordinator had
+//! begun and forgotten (see "What is durable" for why that is safe).
 //! Clients only transfer: `read_fraction` does not apply to this protocol.
 //!
 //! # The algorithm
@@ -65,15 +67,30 @@
 //! # What is durable
 //! - *Coordinator*: each decision, with its transfer (to re-send it), and
 //!   `End` once every participant acknowledged. Nothing is logged before the
-//!   decision: **presumed abort**. After a crash the coordinator re-sends
-//!   the decisions not yet acknowledged; a transaction with no decision in
-//!   the log is aborted — a participant that asks about one is told abort,
-//!   once the coordinator has logged it, so a client's retry hears abort
-//!   too.
+//!   decision: **presumed abort** — no record means no decision was ever
+//!   sent, so no participant can have committed. After a crash the
+//!   coordinator re-sends the decisions not yet acknowledged. A transaction
+//!   it began but has no decision for is settled by whoever asks first:
+//!   - a participant in doubt (`Ask`): the coordinator presumes abort,
+//!     logs it, and only then answers abort; a client's retry after that
+//!     hears abort from the log (the `coordinator-recovery` lesson);
+//!   - the client, retrying: the coordinator knows nothing of the transfer
+//!     and runs it as a new one — a new prepare round, which may
+//!     **commit**. That is safe because nobody was told an outcome and
+//!     participants remember theirs: one that voted yes is still prepared
+//!     (its `Prepared` record and locks survive) and votes yes again; one
+//!     that voted no, or aborted on its own (cooperative termination),
+//!     logged that abort and votes no again. So the new round commits
+//!     only if every participant is still prepared to — when the first
+//!     round could have committed too. (A participant forgets an outcome
+//!     only once the transaction is older than `retention`, and then
+//!     ignores its prepares: see *Retention*.)
 //! - *Participant*: balances, `Prepared` for each yes vote, and the outcome
 //!   of every transaction it decided (including its no votes and unilateral
-//!   aborts). After a crash it re-takes the locks of its prepared
-//!   transactions, is in doubt again, and asks at once.
+//!   aborts) until it forgets it. After a crash it re-takes the locks of
+//!   its prepared transactions, is in doubt again, and asks at once.
+//! - *Both*: the local time of the latest forgetting (the floor of the
+//!   retention clock).
 //! - A write can reach the disk while its node is paused; the node hears of
 //!   it when it resumes — or, if it crashes first, when it recovers. So a
 //!   recovering node reports what its disk holds (decisions, outcomes, yes
@@ -93,18 +110,56 @@
 //! - `conservation`: money is neither created nor destroyed — the balances,
 //!   plus the parts of committed transfers some participant has yet to
 //!   apply, always add up to what the accounts started with.
+//! - `client-told-the-truth`: a client told ok has its transfer's commit in
+//!   the coordinator's log, one told it failed has its abort there.
 //!
-//! They hold under any crashes, pauses, partitions, loss and duplication
-//! with `wait` and `cooperative`; the price is blocking. The heuristic
-//! decisions trade them for availability.
+//! - `runs-once`: no transaction gets a new prepare round after its
+//!   decision was logged — which would run the transfer twice.
+//!
+//! They hold under any crashes, pauses, partitions, loss, duplication and
+//! clock skew with `wait` and `cooperative`, whatever `retention`; the
+//! price is blocking. The heuristic decisions trade them for availability.
+//!
+//! # Retention
+//! Nothing finished is kept forever (`retention`, an hour by default; the
+//! benchmark keeps 1s, so memory stays bounded). The coordinator forgets a
+//! decision once every participant acknowledged it (`End`), a participant
+//! its outcome once decided — each only once the transaction finished
+//! `retention` ago **and** is older than `retention`: its age is the
+//! node's clock minus `invoked_at_us`, the client's clock when it invoked
+//! the transfer, which the transfer and every decision message carry.
+//!
+//! Forgetting is safe only if a late message about a forgotten transaction
+//! cannot act as if it were new: a stale `Prepare` voted on afresh would
+//! take locks (and, for a commit, apply the transfer) again; a stale
+//! `Ask` would be presumed aborted, contradicting the logged commit; a
+//! client's late retry would run the transfer twice. A node cannot tell a
+//! transaction it forgot from one it never saw, but it can tell that a
+//! transaction is older than `retention` — and every transaction it
+//! forgot is. So a message about a transaction the node does not know and
+//! that is older than `retention` is handled as one it may have forgotten:
+//! - the coordinator tells the client *unknown* (info), and does not begin;
+//! - a participant ignores a `Prepare` (the coordinator, if this is a live
+//!   round, times out and aborts) and a peer's `Ask` (a peer truly in
+//!   doubt still has the coordinator to ask);
+//! - a participant acknowledges a decision and does nothing (it decided and
+//!   forgot, or never prepared);
+//! - the coordinator answers an `Ask` abort **without logging it**: either
+//!   it crashed before deciding, and nobody committed, or it finished and
+//!   forgot, and every participant had decided — then the question is a
+//!   stale copy and its asker ignores the answer.
+//!
+//! Each node reads its clock through a floor that never goes back (durable
+//! as of its latest forgetting), and it judges ages on the same clock it
+//! forgets by — so clock jumps cannot make a forgotten transaction young
+//! again. A short `retention` costs liveness, not safety: a transaction
+//! still running when it gets that old may be refused or aborted.
+//! Validation demands `retention > prepare_timeout + decision_timeout`.
 //!
 //! # Simplifications
 //! - A participant does its work when `Prepare` arrives (the transfer rides
 //!   on it), so "a participant that has not voted" is one the prepare has
 //!   not reached.
-//! - Nodes remember every outcome for ever (real systems forget a
-//!   transaction once everyone acknowledged, and must then take care with
-//!   late duplicates). The coordinator stops re-sending at `End`.
 //! - Abort decisions are logged and acknowledged like commits. Presumed
 //!   abort lets real coordinators skip both; here the log answers a
 //!   client's retry.
@@ -130,6 +185,7 @@ use crate::nodes::{
     Operation, Protocol, TimerId, WriteId,
 };
 use crate::sim::rng::RngStream;
+use crate::sim::time::SimDuration;
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -144,6 +200,10 @@ pub struct Transfer {
     pub from: Key,
     pub to: Key,
     pub amount: u64,
+    /// When the client invoked it (µs, its clock; the same on every
+    /// retry): the transaction's age, by which nodes forget it (see
+    /// "Retention").
+    pub invoked_at_us: i64,
 }
 
 /// One participant's part of a transfer: the account it debits and the one
@@ -231,12 +291,15 @@ pub enum Msg {
         tx: Tx,
         vote: Vote,
     },
-    /// Coordinator → participant, phase two: the logged decision.
+    /// Coordinator → participant, phase two: the logged decision (with
+    /// the transaction's age, for a participant that has forgotten it).
     Commit {
         tx: Tx,
+        invoked_at_us: i64,
     },
     Abort {
         tx: Tx,
+        invoked_at_us: i64,
     },
     /// Participant → coordinator: the decision is applied and on my disk.
     Ack {
@@ -274,10 +337,10 @@ impl Message for Msg {
 
 impl Msg {
     /// The coordinator's phase-two message for `decision`.
-    fn decision(tx: Tx, decision: Decision) -> Msg {
+    fn decision(tx: Tx, decision: Decision, invoked_at_us: i64) -> Msg {
         match decision {
-            Decision::Commit => Msg::Commit { tx },
-            Decision::Abort => Msg::Abort { tx },
+            Decision::Commit => Msg::Commit { tx, invoked_at_us },
+            Decision::Abort => Msg::Abort { tx, invoked_at_us },
         }
     }
 }
@@ -291,6 +354,8 @@ pub enum Timer {
     Resend { tx: Tx },
     /// Participant: the decision is late — blocked.
     DecisionTimeout { tx: Tx },
+    /// Both: forget the finished transactions older than `retention`.
+    Expire,
 }
 
 /// A decision on the coordinator's log.
@@ -312,8 +377,13 @@ pub struct Disk {
     pub balances: BTreeMap<Key, u64>,
     /// Yes votes without an outcome yet.
     pub prepared: BTreeMap<Tx, (Transfer, Share)>,
-    /// Every outcome, with this participant's share of the transfer.
-    pub outcomes: BTreeMap<Tx, (Decision, Share)>,
+    /// Every outcome not yet forgotten, with this participant's share of
+    /// the transfer and the transfer's `invoked_at_us`.
+    pub outcomes: BTreeMap<Tx, (Decision, Share, i64)>,
+    // --- both ---
+    /// The local time (µs) of the latest forgetting: after a restart the
+    /// retention clock never reads earlier.
+    pub forgot_at_us: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -325,7 +395,10 @@ pub enum DiskWrite {
     /// Participant: a yes vote.
     Prepared { tx: Tx, transfer: Transfer, share: Share },
     /// Participant: the outcome, with the new balances of a commit.
-    Outcome { tx: Tx, decision: Decision, share: Share, balances: Vec<(Key, u64)> },
+    Outcome { tx: Tx, decision: Decision, share: Share, invoked_at_us: i64, balances: Vec<(Key, u64)> },
+    /// Retention: forget these finished transactions (decisions or
+    /// outcomes), at this local time.
+    Forget { txs: Vec<Tx>, at_us: i64 },
 }
 
 /// How a participant came to its decision (for the checker and the trace).
@@ -364,6 +437,12 @@ pub enum Observation {
     /// Participant: its outcome is on disk (`share` applied, for a commit;
     /// reported again after a restart, with `learned: Disk`).
     Decided { tx: Tx, decision: Decision, learned: Learned, share: Share },
+    /// Retention: this node forgot `count` finished transactions.
+    Forgot { count: u32 },
+    /// A message (a client's request, a prepare, a question) about a
+    /// transaction this node does not know and that is older than
+    /// `retention`: handled as one it may have forgotten.
+    TooOld { tx: Tx },
 }
 
 /// What a node owes once its disk has caught up.
@@ -421,9 +500,15 @@ pub struct State {
     /// The latest disk write issued, and the latest known to be on disk.
     last_write: Option<WriteId>,
     on_disk: Option<WriteId>,
+    /// Finished transactions to forget (see "Retention").
+    finished: Expiry,
+    /// The latest local time (µs) read for retention — durable as of the
+    /// latest forgetting (see [`TwoPhaseCommit::now_us`]).
+    clock_floor_us: i64,
 
     // --- coordinator ---
-    /// Every decision taken (mirrors the log, plus one being written).
+    /// Every decision taken and not yet forgotten (mirrors the log, plus
+    /// one being written).
     decisions: BTreeMap<Tx, Decision>,
     running: BTreeMap<Tx, Running>,
 
@@ -432,8 +517,36 @@ pub struct State {
     /// Account → the prepared transaction holding its lock.
     locks: BTreeMap<Key, Tx>,
     prepared: BTreeMap<Tx, Prepared>,
-    /// Every transaction this participant decided.
+    /// Every transaction this participant decided (and has not forgotten).
     outcomes: BTreeMap<Tx, Decision>,
+}
+
+/// Finished transactions, oldest first, each stamped with the local time
+/// after which it may be forgotten less `retention`: the later of when it
+/// finished and when its client invoked it. Volatile: after a restart,
+/// what is on disk is stamped anew. A stamp later than the next one holds
+/// it up: forgotten late, never early.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+struct Expiry {
+    queue: std::collections::VecDeque<(i64, Tx)>,
+}
+
+impl Expiry {
+    fn push(&mut self, stamp_us: i64, tx: Tx) {
+        self.queue.push_back((stamp_us, tx));
+    }
+    /// The transactions stamped at or before `cutoff_us`, oldest first.
+    fn due(&mut self, cutoff_us: i64) -> Vec<Tx> {
+        let mut due = Vec::new();
+        while let Some(&(stamp, tx)) = self.queue.front() {
+            if stamp > cutoff_us {
+                break;
+            }
+            self.queue.pop_front();
+            due.push(tx);
+        }
+        due
+    }
 }
 
 type Ctx<'a, 'b> = &'a mut Context<'b, TwoPhaseCommit>;
@@ -464,6 +577,59 @@ impl TwoPhaseCommit {
         }
     }
 
+    // ----- retention ------------------------------------------------------
+
+    /// The local clock as retention reads it: never earlier than a time
+    /// already read. (A clock set back would otherwise make a transaction
+    /// forgotten at that time young again.)
+    fn now_us(state: &mut State, ctx: &Context<'_, Self>) -> i64 {
+        state.clock_floor_us = state.clock_floor_us.max(ctx.local_time_us());
+        state.clock_floor_us
+    }
+
+    /// Whether a transaction invoked at `invoked_at_us` is older than
+    /// `retention` — one this node may have forgotten, if it does not know
+    /// it.
+    fn too_old(state: &mut State, ctx: &Context<'_, Self>, invoked_at_us: i64) -> bool {
+        invoked_at_us <= Self::now_us(state, ctx) - ctx.params().retention.as_micros() as i64
+    }
+
+    /// `tx` has finished here: forget it once it finished `retention` ago
+    /// and is older than `retention`.
+    fn finished(state: &mut State, ctx: &Context<'_, Self>, tx: Tx, invoked_at_us: i64) {
+        let stamp = Self::now_us(state, ctx).max(invoked_at_us);
+        state.finished.push(stamp, tx);
+    }
+
+    fn arm_expiry(ctx: Ctx) {
+        let every = SimDuration((ctx.params().retention.0 / 4).max(1000));
+        ctx.set_timer(every, Timer::Expire);
+    }
+
+    /// Retention: forgets the finished transactions that are due. A message
+    /// about one of them that comes later finds it older than `retention`
+    /// and unknown, and is handled as such.
+    fn expire(state: &mut State, ctx: Ctx) {
+        Self::arm_expiry(ctx);
+        let now = Self::now_us(state, ctx);
+        let txs = state.finished.due(now - ctx.params().retention.as_micros() as i64);
+        if txs.is_empty() {
+            return;
+        }
+        for tx in &txs {
+            state.decisions.remove(tx);
+            state.outcomes.remove(tx);
+        }
+        ctx.observe(Observation::Forgot { count: txs.len() as u32 });
+        Self::log(state, ctx, DiskWrite::Forget { txs, at_us: now });
+    }
+
+    /// A message about `tx`, unknown here and older than `retention`.
+    fn too_old_here(ctx: Ctx, tx: Tx, what: &'static str) {
+        ctx.observe(Observation::TooOld { tx });
+        ctx.note(|| format!("tx {tx} is unknown here and older than retention: {what}"));
+    }
+
     // ----- the coordinator ------------------------------------------------
 
     fn client_reply(decision: Decision) -> ClientReply {
@@ -482,6 +648,12 @@ impl TwoPhaseCommit {
         if let Some(r) = state.running.get_mut(&tx) {
             r.client = Some(client); // still voting: answer this attempt
             return;
+        }
+        if Self::too_old(state, ctx, transfer.invoked_at_us) {
+            // It may have run, ended and been forgotten: running it again
+            // could move the money twice. Nobody can tell now.
+            Self::too_old_here(ctx, tx, "the client is told unknown");
+            return ctx.reply(client, ClientReply::unknown("too old: it may have run and been forgotten"));
         }
         Self::begin(state, ctx, tx, transfer, Some(client));
     }
@@ -567,7 +739,7 @@ impl TwoPhaseCommit {
         let Some(r) = state.running.get_mut(&tx) else { return };
         let Phase::Finishing { decision, acked } = &r.phase else { return };
         for &p in r.participants.iter().filter(|p| !acked.contains(p)) {
-            ctx.send(p, Msg::decision(tx, *decision));
+            ctx.send(p, Msg::decision(tx, *decision, r.transfer.invoked_at_us));
         }
         ctx.observe(Observation::DecisionRound { tx, resend });
         r.timer = Some(ctx.set_timer(ctx.params().decision_timeout, Timer::Resend { tx }));
@@ -584,23 +756,39 @@ impl TwoPhaseCommit {
             if let Some(t) = r.timer.take() {
                 ctx.cancel_timer(t);
             }
+            let invoked_at_us = r.transfer.invoked_at_us;
             state.running.remove(&tx);
             Self::log(state, ctx, DiskWrite::End { tx });
             ctx.observe(Observation::Ended { tx });
+            Self::finished(state, ctx, tx, invoked_at_us);
         }
     }
 
     /// A blocked participant asks what was decided.
     fn on_ask_coordinator(state: &mut State, ctx: Ctx, from: NodeId, tx: Tx, transfer: Transfer) {
+        let invoked_at_us = transfer.invoked_at_us;
         match state.running.get(&tx).map(|r| &r.phase) {
             // Not decided, or not on disk yet: the decision goes to every
             // participant once it is logged.
             Some(Phase::Voting { .. } | Phase::Logging(_)) => {}
-            Some(&Phase::Finishing { decision, .. }) => ctx.send(from, Msg::decision(tx, decision)),
-            None => match state.decisions.get(&tx) {
+            Some(&Phase::Finishing { decision, .. }) => {
+                ctx.send(from, Msg::decision(tx, decision, invoked_at_us))
+            }
+            None => match state.decisions.get(&tx).copied() {
                 // Finished: every participant acknowledged — this is an old
                 // question, but the answer is on disk.
-                Some(&decision) => ctx.send(from, Msg::decision(tx, decision)),
+                Some(decision) => ctx.send(from, Msg::decision(tx, decision, invoked_at_us)),
+                // No record, and older than retention: either this
+                // coordinator crashed before deciding — then nobody
+                // committed — or it finished and forgot the transaction —
+                // then every participant had decided, and this question is
+                // a stale copy its asker ignores. Abort is the answer
+                // either way; it is not logged, which in the second case
+                // would contradict the forgotten decision.
+                None if Self::too_old(state, ctx, invoked_at_us) => {
+                    Self::too_old_here(ctx, tx, "answered abort, not logged");
+                    ctx.send(from, Msg::Abort { tx, invoked_at_us });
+                }
                 // No record: this coordinator crashed before deciding.
                 // Presumed abort — logged first, so that a client's retry
                 // hears the same.
@@ -637,6 +825,12 @@ impl TwoPhaseCommit {
             };
             return Self::after_disk(state, ctx, Owed::Send(coordinator, Msg::Vote { tx, vote }));
         }
+        if Self::too_old(state, ctx, transfer.invoked_at_us) {
+            // Perhaps decided here and forgotten: a stale copy. Voting
+            // afresh could lock (and, for a commit forgotten, apply) again.
+            // Silence: the coordinator, if this is a live round, aborts.
+            return Self::too_old_here(ctx, tx, "its prepare is ignored");
+        }
         let share = ctx.params().share_of(ctx.me(), transfer);
         let vote = Self::choose_vote(state, ctx, tx, share);
         match vote {
@@ -653,7 +847,7 @@ impl TwoPhaseCommit {
             }
             Vote::No(_) => {
                 // Abort at once: without this vote nobody can commit.
-                Self::log_outcome(state, ctx, tx, Decision::Abort, share);
+                Self::log_outcome(state, ctx, tx, Decision::Abort, share, transfer.invoked_at_us);
                 Self::after_disk(state, ctx, Owed::Publish(Observation::Voted { tx, vote }));
                 Self::publish_outcome(state, ctx, tx, Decision::Abort, Learned::VotedNo, share);
                 Self::after_disk(state, ctx, Owed::Send(coordinator, Msg::Vote { tx, vote }));
@@ -726,7 +920,14 @@ impl TwoPhaseCommit {
     }
 
     /// Phase two at a participant: the coordinator's decision.
-    fn on_decision(state: &mut State, ctx: Ctx, from: NodeId, tx: Tx, decision: Decision) {
+    fn on_decision(
+        state: &mut State,
+        ctx: Ctx,
+        from: NodeId,
+        tx: Tx,
+        decision: Decision,
+        invoked_at_us: i64,
+    ) {
         if state.prepared.contains_key(&tx) {
             Self::decide_here(state, ctx, tx, decision, Learned::Coordinator);
         } else if let Some(&mine) = state.outcomes.get(&tx) {
@@ -736,6 +937,11 @@ impl TwoPhaseCommit {
                     format!("heuristic hazard: tx {tx} was {mine:?} here, the coordinator says {decision:?}")
                 });
             }
+        } else if Self::too_old(state, ctx, invoked_at_us) {
+            // Decided here and forgotten (the coordinator missed the ack,
+            // or this is a stale copy), or never prepared: acknowledged,
+            // nothing to do.
+            Self::too_old_here(ctx, tx, "its decision is acknowledged, nothing done");
         } else {
             // A transaction this participant never voted yes on (its
             // prepare was lost): only an abort can come — unless the
@@ -744,7 +950,7 @@ impl TwoPhaseCommit {
                 ctx.note(|| format!("protocol violation: commit of tx {tx}, which was never prepared here"));
             } else {
                 let share = Share::default();
-                Self::log_outcome(state, ctx, tx, decision, share);
+                Self::log_outcome(state, ctx, tx, decision, share, invoked_at_us);
                 Self::publish_outcome(state, ctx, tx, decision, Learned::Coordinator, share);
             }
         }
@@ -763,12 +969,19 @@ impl TwoPhaseCommit {
             let holder = state.locks.remove(&account);
             assert_eq!(holder, Some(tx), "tx {tx} held the lock of a{account}");
         }
-        Self::log_outcome(state, ctx, tx, decision, p.share);
+        Self::log_outcome(state, ctx, tx, decision, p.share, p.transfer.invoked_at_us);
         Self::publish_outcome(state, ctx, tx, decision, learned, p.share);
     }
 
     /// Applies a commit's share to the balances and logs the outcome.
-    fn log_outcome(state: &mut State, ctx: Ctx, tx: Tx, decision: Decision, share: Share) {
+    fn log_outcome(
+        state: &mut State,
+        ctx: Ctx,
+        tx: Tx,
+        decision: Decision,
+        share: Share,
+        invoked_at_us: i64,
+    ) {
         let mut balances = Vec::new();
         if decision == Decision::Commit {
             if let Some(a) = share.debit {
@@ -784,7 +997,8 @@ impl TwoPhaseCommit {
         }
         let previous = state.outcomes.insert(tx, decision);
         assert!(previous.is_none(), "tx {tx}: decided once per participant");
-        Self::log(state, ctx, DiskWrite::Outcome { tx, decision, share, balances });
+        Self::log(state, ctx, DiskWrite::Outcome { tx, decision, share, invoked_at_us, balances });
+        Self::finished(state, ctx, tx, invoked_at_us);
     }
 
     /// Tells the checkers, once the outcome is on disk.
@@ -806,12 +1020,17 @@ impl TwoPhaseCommit {
             // In doubt itself: cannot help.
             return ctx.note(|| format!("in doubt about tx {tx} too: cannot help"));
         }
-        let decision = match state.outcomes.get(&tx) {
-            Some(&d) => d,
+        let decision = match state.outcomes.get(&tx).copied() {
+            Some(d) => d,
+            None if Self::too_old(state, ctx, transfer.invoked_at_us) => {
+                // Perhaps decided here and forgotten: a stale question (a
+                // peer in doubt now still has the coordinator to ask).
+                return Self::too_old_here(ctx, tx, "a peer's question is ignored");
+            }
             None => {
                 // Never voted: abort on its own, and remember it.
                 let share = ctx.params().share_of(ctx.me(), transfer);
-                Self::log_outcome(state, ctx, tx, Decision::Abort, share);
+                Self::log_outcome(state, ctx, tx, Decision::Abort, share, transfer.invoked_at_us);
                 Self::publish_outcome(state, ctx, tx, Decision::Abort, Learned::Unilateral, share);
                 Decision::Abort
             }
@@ -846,13 +1065,23 @@ impl Protocol for TwoPhaseCommit {
             owed: AfterDisk::default(),
             last_write: None,
             on_disk: None,
+            finished: Expiry::default(),
+            clock_floor_us: disk.forgot_at_us,
             decisions: disk.decisions.iter().map(|(&tx, l)| (tx, l.decision)).collect(),
             running: BTreeMap::new(),
             balances: disk.balances.clone(),
             locks: BTreeMap::new(),
             prepared: BTreeMap::new(),
-            outcomes: disk.outcomes.iter().map(|(&tx, &(d, _))| (tx, d)).collect(),
+            outcomes: disk.outcomes.iter().map(|(&tx, &(d, _, _))| (tx, d)).collect(),
         };
+        // Finished transactions on disk start their retention again.
+        Self::arm_expiry(ctx);
+        for (&tx, logged) in disk.decisions.iter().filter(|(_, l)| l.ended) {
+            Self::finished(&mut state, ctx, tx, logged.transfer.invoked_at_us);
+        }
+        for (&tx, &(_, _, invoked_at_us)) in &disk.outcomes {
+            Self::finished(&mut state, ctx, tx, invoked_at_us);
+        }
         // What the disk holds is reported again: a write can complete while
         // its node is paused, and a crash before the node resumes loses the
         // `on_persisted` that would have published it. The checker ignores
@@ -861,7 +1090,7 @@ impl Protocol for TwoPhaseCommit {
             let (decision, transfer) = (logged.decision, logged.transfer);
             ctx.observe(Observation::DecisionLogged { tx, decision, transfer });
         }
-        for (&tx, &(decision, share)) in &disk.outcomes {
+        for (&tx, &(decision, share, _)) in &disk.outcomes {
             ctx.observe(Observation::Decided { tx, decision, learned: Learned::Disk, share });
         }
         for &tx in disk.prepared.keys() {
@@ -896,8 +1125,12 @@ impl Protocol for TwoPhaseCommit {
         match msg {
             Msg::Prepare { tx, transfer } => Self::on_prepare(state, ctx, tx, transfer),
             Msg::Vote { tx, vote } => Self::on_vote(state, ctx, from, tx, vote),
-            Msg::Commit { tx } => Self::on_decision(state, ctx, from, tx, Decision::Commit),
-            Msg::Abort { tx } => Self::on_decision(state, ctx, from, tx, Decision::Abort),
+            Msg::Commit { tx, invoked_at_us } => {
+                Self::on_decision(state, ctx, from, tx, Decision::Commit, invoked_at_us)
+            }
+            Msg::Abort { tx, invoked_at_us } => {
+                Self::on_decision(state, ctx, from, tx, Decision::Abort, invoked_at_us)
+            }
             Msg::Ack { tx } => Self::on_ack(state, ctx, from, tx),
             Msg::Ask { tx, transfer } if coordinator => {
                 Self::on_ask_coordinator(state, ctx, from, tx, transfer)
@@ -912,6 +1145,7 @@ impl Protocol for TwoPhaseCommit {
             Timer::PrepareTimeout { tx } => Self::on_prepare_timeout(state, ctx, tx),
             Timer::Resend { tx } => Self::send_decision(state, ctx, tx, true),
             Timer::DecisionTimeout { tx } => Self::on_decision_timeout(state, ctx, tx),
+            Timer::Expire => Self::expire(state, ctx),
         }
     }
 
@@ -923,7 +1157,7 @@ impl Protocol for TwoPhaseCommit {
         if ctx.me() != coordinator {
             return ctx.reply(request.from, ClientReply::redirect(Some(coordinator)));
         }
-        let transfer = Transfer { from, to, amount };
+        let transfer = Transfer { from, to, amount, invoked_at_us: request.invoked_at_us };
         Self::submit(state, ctx, request.from, request.idempotency_key, transfer);
     }
 
@@ -948,10 +1182,17 @@ impl Protocol for TwoPhaseCommit {
             &DiskWrite::Prepared { tx, transfer, share } => {
                 disk.prepared.insert(tx, (transfer, share));
             }
-            DiskWrite::Outcome { tx, decision, share, balances } => {
+            DiskWrite::Outcome { tx, decision, share, invoked_at_us, balances } => {
                 disk.prepared.remove(tx);
-                disk.outcomes.insert(*tx, (*decision, *share));
+                disk.outcomes.insert(*tx, (*decision, *share, *invoked_at_us));
                 disk.balances.extend(balances.iter().copied());
+            }
+            DiskWrite::Forget { txs, at_us } => {
+                for tx in txs {
+                    disk.decisions.remove(tx);
+                    disk.outcomes.remove(tx);
+                }
+                disk.forgot_at_us = disk.forgot_at_us.max(*at_us);
             }
         }
     }
@@ -987,7 +1228,7 @@ impl Protocol for TwoPhaseCommit {
                 s.row(format!("tx {tx}: {} a{}→a{}", t.amount, t.from, t.to), what);
             }
             let commits = state.decisions.values().filter(|d| **d == Decision::Commit).count();
-            let log = v.section("log");
+            let log = v.section("log (decisions remembered)");
             log.row("committed", commits);
             log.row("aborted", state.decisions.len() - commits);
             return v;
@@ -1009,7 +1250,7 @@ impl Protocol for TwoPhaseCommit {
             }
         }
         let commits = state.outcomes.values().filter(|d| **d == Decision::Commit).count();
-        let o = v.section("outcomes");
+        let o = v.section("outcomes remembered");
         o.row("committed", commits);
         o.row("aborted", state.outcomes.len() - commits);
         v

@@ -10,8 +10,7 @@ use serde::Deserialize;
 
 /// What a blocked participant (in doubt past `decision_timeout`) does. See
 /// the module docs, "Termination".
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Termination {
     /// Ask the coordinator, again and again; only it can end the doubt.
     Wait,
@@ -25,12 +24,52 @@ pub enum Termination {
 
 /// Deliberately broken variants, for exercises: find the bug with
 /// `distlab check` (see `scenarios/two-phase-commit/exercise-*.toml`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Bug {
     /// A coordinator whose votes do not all arrive in time commits instead
     /// of aborting.
     CommitOnTimeout,
+}
+
+impl<'de> Deserialize<'de> for Termination {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use Termination::*;
+        let names = &["wait", "cooperative", "heuristic-abort", "heuristic-commit"];
+        one_of(d, names, &[Wait, Cooperative, HeuristicAbort, HeuristicCommit])
+    }
+}
+
+impl<'de> Deserialize<'de> for Bug {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        one_of(d, &["commit-on-timeout"], &[Bug::CommitOnTimeout])
+    }
+}
+
+/// Reads one of `names` (a string), as the value at the same place in
+/// `values`. Written out rather than derived so that a value of another
+/// type (`termination = 5`) gets an error that lists the names, where the
+/// derived enum says only "wanted string or table".
+fn one_of<'de, D: serde::Deserializer<'de>, T: Copy + 'static>(
+    d: D,
+    names: &'static [&'static str],
+    values: &'static [T],
+) -> Result<T, D::Error> {
+    struct Choice<T: 'static>(&'static [&'static str], &'static [T]);
+    impl<T: Copy> serde::de::Visitor<'_> for Choice<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            let quoted: Vec<String> = self.0.iter().map(|n| format!("`{n}`")).collect();
+            write!(f, "one of {}", quoted.join(", "))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+            match self.0.iter().position(|n| *n == v) {
+                Some(i) => Ok(self.1[i]),
+                None => Err(E::unknown_variant(v, self.0)),
+            }
+        }
+    }
+    debug_assert_eq!(names.len(), values.len());
+    d.deserialize_str(Choice(names, values))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -56,6 +95,13 @@ pub struct Params {
     /// how often the coordinator re-sends a decision not yet acknowledged.
     pub decision_timeout: SimDuration,
     pub termination: Termination,
+    /// How long nodes remember a finished transaction: the coordinator its
+    /// decision once every participant acknowledged it, a participant its
+    /// outcome — each until the transaction is older than this (by the
+    /// client's invoke time) and finished this long ago. A node that meets
+    /// a transaction it does not know, older than this, treats it as one
+    /// it may have forgotten (module docs, "Retention").
+    pub retention: SimDuration,
 }
 
 impl Params {
@@ -131,6 +177,9 @@ pub struct RawParams {
     /// A deliberately broken variant, for exercises.
     #[serde(default)]
     pub bug: Option<Bug>,
+    /// Default 1h.
+    #[serde(default)]
+    pub retention: Option<S<String>>,
 }
 
 impl Configure for super::TwoPhaseCommit {
@@ -181,6 +230,29 @@ impl Configure for super::TwoPhaseCommit {
         };
         let prepare_timeout = timeout(&raw.prepare_timeout, "prepare_timeout", 100)?;
         let decision_timeout = timeout(&raw.decision_timeout, "decision_timeout", 200)?;
+        let retention = raw
+            .retention
+            .as_ref()
+            .map(|d| cx.duration(d))
+            .transpose()?
+            .unwrap_or(SimDuration::from_secs(3600));
+        let lifetime = SimDuration(prepare_timeout.0 + decision_timeout.0);
+        if retention <= lifetime {
+            let span = raw.retention.as_ref().map_or(0..0, |d| d.span());
+            return Err(cx
+                .error(
+                    span,
+                    format!(
+                        "retention ({retention}) must be longer than prepare_timeout + decision_timeout \
+                         ({lifetime})"
+                    ),
+                )
+                .with_help(
+                    "a node treats a transaction older than retention that it does not know as one it may \
+                     have forgotten: it ignores its prepare, refuses its client — retention must outlast \
+                     a transaction's life, and the longest outage for it to still commit",
+                ));
+        }
         Ok(Params {
             bug: raw.bug,
             coordinator,
@@ -191,6 +263,7 @@ impl Configure for super::TwoPhaseCommit {
             prepare_timeout,
             decision_timeout,
             termination: raw.termination.unwrap_or(Termination::Wait),
+            retention,
         })
     }
 }
