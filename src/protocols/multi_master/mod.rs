@@ -326,16 +326,16 @@ impl MultiMaster {
     /// A read answers from the local store.
     fn read(state: &State, ctx: Ctx, client: ClientRef, key: Key) {
         let answer = match state.store.get(&key) {
-            None if ctx.params().data == Data::Cart => Answer::Cart(Cart::new()),
+            None if ctx.params().data == Data::Cart => Answer::Cart(Box::default()),
             None => Answer::None,
             Some(Entry::Register { value, .. }) => Answer::Value(*value),
-            Some(Entry::StampedCart { cart, .. }) => Answer::Cart((**cart).clone()),
-            Some(Entry::Cart(cart)) => Answer::Cart(cart.clone()),
+            Some(Entry::StampedCart { cart, .. }) => Answer::Cart(cart.clone()),
+            Some(Entry::Cart(cart)) => Answer::Cart(Box::new(cart.clone())),
             Some(Entry::Siblings(s)) if s.len() == 1 => Answer::Value(s[0].value),
             Some(Entry::Siblings(s)) => {
                 let mut values: Vec<Value> = s.iter().map(|s| s.value).collect();
                 values.sort_unstable();
-                Answer::Siblings(values)
+                Answer::Siblings(values.into())
             }
         };
         ctx.reply(client, ClientReply::answer(answer, 0));

@@ -812,7 +812,7 @@ mod tests {
             &[Action::Refund, Action::CancelOrder],
             OUT_OF_STOCK,
         );
-        let op = Operation::Order { customer: 1, item: 2, qty: 3, amount: 30 };
+        let op = Operation::Order { customer: 1, item: 2, qty: 3 };
         let e = HistoryEvent {
             step: 99,
             time: SimTime(99_000),

@@ -1395,7 +1395,8 @@ impl Protocol for Saga {
 
     fn on_client_request(state: &mut State, ctx: &mut Context<'_, Self>, request: ClientRequest) {
         match (state, request.op) {
-            (State::Orchestrator(o), Operation::Order { customer, item, qty, amount }) => {
+            (State::Orchestrator(o), Operation::Order { customer, item, qty }) => {
+                let amount = qty as u64 * ctx.params().price;
                 o.on_order(ctx, request, Order { customer, item, qty, amount })
             }
             (State::Orchestrator(_), _) => {
@@ -1458,7 +1459,7 @@ impl Protocol for Saga {
         let customer = client::draw_key(spec, rng);
         let item = rng.below(p.items as u64) as Item;
         let qty = 1 + rng.below(p.max_qty as u64) as u32;
-        Operation::Order { customer, item, qty, amount: qty as u64 * p.price }
+        Operation::Order { customer, item, qty }
     }
 
     fn view(state: &State, disk: &Disk, _cluster: &Cluster) -> NodeView {

@@ -1157,7 +1157,7 @@ impl Protocol for TwoPhaseCommit {
         if ctx.me() != coordinator {
             return ctx.reply(request.from, ClientReply::redirect(Some(coordinator)));
         }
-        let transfer = Transfer { from, to, amount, invoked_at_us: request.invoked_at_us };
+        let transfer = Transfer { from, to, amount: amount as u64, invoked_at_us: request.invoked_at_us };
         Self::submit(state, ctx, request.from, request.idempotency_key, transfer);
     }
 
@@ -1200,7 +1200,7 @@ impl Protocol for TwoPhaseCommit {
     fn next_operation(params: &Params, spec: &ClientSpec, rng: &mut RngStream, _id: u64) -> Operation {
         let from = draw_key(spec, rng);
         let to = params.counterparty(from, spec.keys, rng);
-        let amount = 1 + rng.below(params.max_amount);
+        let amount = 1 + rng.below(params.max_amount) as u32;
         Operation::Transfer { from, to, amount }
     }
 

@@ -200,16 +200,16 @@ impl Configure for super::TwoPhaseCommit {
         }
         let coordinator = raw.coordinator.as_ref().map(|n| cx.node(n)).transpose()?.unwrap_or(NodeId(0));
         let participants = cx.cluster.nodes().filter(|&n| n != coordinator).collect();
-        let money = |given: &Option<S<u64>>, name: &str, default: u64, min: u64| match given {
-            None => Ok(default),
-            Some(v) if (min..=MONEY_MAX).contains(v.get_ref()) => Ok(*v.get_ref()),
-            Some(v) => Err(cx.error(
-                v.span(),
-                format!("{name} must be between {min} and {MONEY_MAX}, not {}", v.get_ref()),
-            )),
-        };
-        let initial_balance = money(&raw.initial_balance, "initial_balance", 100, 0)?;
-        let max_amount = money(&raw.max_amount, "max_amount", 50, 1)?;
+        let money =
+            |given: &Option<S<u64>>, name: &str, default: u64, min: u64, max: u64| match given {
+                None => Ok(default),
+                Some(v) if (min..=max).contains(v.get_ref()) => Ok(*v.get_ref()),
+                Some(v) => Err(cx
+                    .error(v.span(), format!("{name} must be between {min} and {max}, not {}", v.get_ref()))),
+            };
+        let initial_balance = money(&raw.initial_balance, "initial_balance", 100, 0, MONEY_MAX)?;
+        // A transfer's amount travels in a 32-bit field of the request.
+        let max_amount = money(&raw.max_amount, "max_amount", 50, 1, u32::MAX as u64)?;
         let vote_no_rate = match &raw.vote_no_rate {
             None => Probability::NEVER,
             Some(p) if (0.0..=1.0).contains(p.get_ref()) => Probability::new(*p.get_ref()),
