@@ -453,6 +453,13 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
 
     /// Processes the next event. `None` when nothing is left to happen.
     pub fn step(&mut self) -> Option<StepRecord> {
+        self.step_within(SimTime(u64::MAX))
+    }
+
+    /// Processes the next event at or before `limit`; `None` when there is
+    /// none. (An event can turn out to be void — a cancelled timer, a
+    /// message to a crashed node — and the next one may lie past `limit`.)
+    fn step_within(&mut self, limit: SimTime) -> Option<StepRecord> {
         loop {
             // Step-keyed faults run exactly before the event they name (one
             // per step; several with one number run back to back). Their
@@ -461,6 +468,9 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 let f = self.keyed[self.state.next_keyed].clone();
                 self.state.next_keyed += 1;
                 return Some(self.apply_fault(f));
+            }
+            if self.peek_time()? > limit {
+                return None;
             }
             let (time, event) = self.pop()?;
             debug_assert!(time >= self.state.now, "time went backwards");
@@ -475,7 +485,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// to `until`.
     pub fn run_until(&mut self, until: SimTime) {
         while self.peek_time().is_some_and(|t| t <= until) || self.keyed_due() {
-            if self.step().is_none() {
+            if self.step_within(until).is_none() {
                 break;
             }
         }
