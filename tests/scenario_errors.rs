@@ -942,6 +942,25 @@ holds = false
         Some("did you mean `acked-writes-durable`?"),
     ),
     (
+        "an ungraded check with holds",
+        r#"[scenario]
+name = "t"
+protocol = "primary-replica"
+duration = "1s"
+
+[cluster]
+nodes = 3
+
+[[expect]]
+check = "acked-writes-durable"
+graded = false
+holds = false
+"#,
+        "9:1",
+        "a check that is not graded has no `holds`",
+        Some("does not judge it either way"),
+    ),
+    (
         "expect a metric without bounds",
         r#"[scenario]
 name = "t"

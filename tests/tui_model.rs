@@ -282,6 +282,24 @@ fn jumps_land_where_they_say() {
     assert!(p.error.as_deref().is_some_and(|e| e.contains("ends at 2s")), "{p:?}");
 }
 
+/// A jump past the moment a check broke names the step where it broke
+/// (the checker's record), not the step the jump landed on.
+#[test]
+fn a_jump_past_a_violation_names_where_it_broke() {
+    let mut app = open("quorum/sloppy-handoff.toml");
+    app.update(Msg::Action(Action::GotoTime));
+    for c in "2s".chars() {
+        app.update(key(ratatui::crossterm::event::KeyCode::Char(c)));
+    }
+    app.update(key(ratatui::crossterm::event::KeyCode::Enter));
+    let v = app.derived.report.verdict("fresh-reads").unwrap().clone();
+    assert!(!v.holds);
+    let at = v.first_violation.expect("fresh-reads records where it broke").step;
+    assert!(at < app.tape.step());
+    let status = app.status.as_ref().map(|s| s.text.clone()).unwrap_or_default();
+    assert!(status.contains(&format!("fresh-reads broke at step {at}:")), "{status}");
+}
+
 /// Playing stops at a note that asks the student to wait, and at the end
 /// of the scenario, where the clock stays within the scenario's duration.
 #[test]

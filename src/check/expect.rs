@@ -12,6 +12,10 @@ use serde::Serialize;
 pub enum Expectation {
     /// The named check holds (`true`) or is shown to break (`false`).
     Check { name: String, holds: bool },
+    /// The lesson does not judge the named check: it may hold or break
+    /// (say, last-write-wins losing concurrent writes in a lesson about
+    /// something else). Always met; `distlab check` ignores it too.
+    Ungraded { name: String },
     /// A metric lies within bounds (inclusive).
     Metric { name: String, at_least: Option<f64>, at_most: Option<f64> },
 }
@@ -39,6 +43,15 @@ impl Expectation {
                     }
                 }
             }
+            Expectation::Ungraded { name } => ExpectationResult {
+                name: format!("{name} (not graded)"),
+                met: true,
+                detail: match report.verdict(name) {
+                    Some(v) if v.holds => "it held".into(),
+                    Some(v) => format!("it broke: {}", v.detail),
+                    None => "no such check was run".into(),
+                },
+            },
             Expectation::Metric { name, at_least, at_most } => {
                 let mut label = name.clone();
                 if let Some(lo) = at_least {

@@ -303,10 +303,12 @@ pub fn counterexample_file(scenario: &Scenario, source: &str, shrunk: &Shrunk, f
         .replace('"', "\\\"");
     let at = shrunk.failure.at.unwrap_or(scenario.duration);
     let _ = writeln!(out, "\n[[timeline]]\nat = \"{}us\"\nnote = \"\"\"\n{note}\n\"\"\"\nwait = true", at.0);
-    let expected = scenario
-        .expectations
-        .iter()
-        .any(|e| matches!(e, crate::check::Expectation::Check { name, .. } if *name == shrunk.failure.check));
+    let expected = scenario.expectations.iter().any(|e| match e {
+        crate::check::Expectation::Check { name, .. } | crate::check::Expectation::Ungraded { name } => {
+            *name == shrunk.failure.check
+        }
+        _ => false,
+    });
     if !expected && shrunk.failure.check != "linearizability" {
         let _ = writeln!(out, "\n[[expect]]\ncheck = \"{}\"\nholds = false", shrunk.failure.check);
     }

@@ -871,10 +871,18 @@ impl Loader<'_> {
                     if x.at_least.is_some() || x.at_most.is_some() {
                         return Err(self.err(e.span(), "at_least / at_most go with `metric`, not `check`"));
                     }
-                    out.push(Expectation::Check {
-                        name: check.get_ref().clone(),
-                        holds: x.holds.unwrap_or(true),
-                    });
+                    match x.graded {
+                        Some(false) if x.holds.is_some() => {
+                            return Err(self
+                                .err(e.span(), "a check that is not graded has no `holds`")
+                                .with_help("`graded = false` says the lesson does not judge it either way"));
+                        }
+                        Some(false) => out.push(Expectation::Ungraded { name: check.get_ref().clone() }),
+                        _ => out.push(Expectation::Check {
+                            name: check.get_ref().clone(),
+                            holds: x.holds.unwrap_or(true),
+                        }),
+                    }
                 }
                 (None, Some(metric)) => {
                     let names: Vec<&str> = protocol

@@ -250,6 +250,10 @@ pub struct RawExpect {
     pub check: Option<S<String>>,
     #[serde(default)]
     pub holds: Option<bool>,
+    /// `false`: the lesson does not judge this check (it may hold or
+    /// break); `distlab check` ignores it too.
+    #[serde(default)]
+    pub graded: Option<bool>,
     #[serde(default)]
     pub metric: Option<S<String>>,
     #[serde(default)]

@@ -269,6 +269,8 @@ pub struct App {
     /// What `derived` was computed for: (step, frontier, interventions,
     /// center).
     derived_for: Option<(u64, u64, usize, Center)>,
+    /// The last move stopped exactly where a check broke (next violation).
+    landed_on_violation: bool,
 }
 
 impl App {
@@ -299,6 +301,7 @@ impl App {
             derived: Derived::default(),
             manual_duplicates: BTreeMap::new(),
             derived_for: None,
+            landed_on_violation: false,
         };
         app.refresh();
         app
@@ -549,6 +552,7 @@ impl App {
                 let held = before.clone();
                 self.tape
                     .forward_while(VIOLATION_CHUNK, move |d, _| broken(d).difference(&held).next().is_some());
+                self.landed_on_violation = true;
                 return;
             }
             before = now;
@@ -712,6 +716,8 @@ impl App {
         if self.derived_for == Some(key) {
             return;
         }
+        let viewed_before = self.derived_for.map(|k| k.0);
+        let landed = std::mem::take(&mut self.landed_on_violation);
         self.derived_for = Some(key);
         let before = self.tape.views_before().map(<[NodeSummary]>::to_vec);
         let d = self.tape.driver();
@@ -773,8 +779,20 @@ impl App {
         self.derived = derived;
         self.derived.at_end = self.tape.at_end();
         if let Some(name) = self.derived.newly_broken.iter().next() {
-            let detail = self.derived.report.verdict(name).map(|v| v.detail.clone()).unwrap_or_default();
-            let broke = format!("✗ {name} broke at step {step}: {detail}");
+            let verdict = self.derived.report.verdict(name);
+            let detail = verdict.map(|v| v.detail.clone()).unwrap_or_default();
+            // After a jump, "newly" means since the last view, not at this
+            // step: name the step the check itself recorded, if it did.
+            let broke = match (verdict.and_then(|v| v.first_violation), viewed_before) {
+                (Some(at), _) => format!("✗ {name} broke at step {}: {detail}", at.step),
+                (None, Some(b)) if landed || b + 1 == step => {
+                    format!("✗ {name} broke at step {step}: {detail}")
+                }
+                (None, Some(b)) if b < step => {
+                    format!("✗ {name} broke between step {b} and step {step}: {detail}")
+                }
+                (None, _) => format!("✗ {name} broke by step {step}: {detail}"),
+            };
             match &mut self.status {
                 Some(s) => {
                     s.text = format!("{} · {broke}", s.text);
