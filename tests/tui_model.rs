@@ -324,6 +324,19 @@ fn playing_stops_at_wait_notes_and_at_the_end() {
     assert_eq!(app.tape.step(), distlab_run_events("primary-replica/async-crash.toml"));
 }
 
+/// Seeking past the end stops exactly where `distlab run` stops, for
+/// every lesson (a void event at the end must not let a later one in).
+#[test]
+fn the_end_is_where_distlab_run_ends_for_every_lesson() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    for f in distlab::cli::scenario_files(&dir) {
+        let rel = f.strip_prefix(&dir).unwrap().to_string_lossy().replace('\\', "/");
+        let mut app = open(&rel);
+        app.tape.seek(u64::MAX);
+        assert_eq!(app.tape.step(), distlab_run_events(&rel), "{rel}");
+    }
+}
+
 /// The step count of `distlab run` on a lesson: the TUI's end is the same.
 fn distlab_run_events(rel: &str) -> u64 {
     let s = distlab::scenario::load(&lesson_path(rel)).unwrap();

@@ -34,6 +34,9 @@ pub trait Driver {
     fn stats(&self) -> Stats;
     /// Processes one event; `None` when nothing is left.
     fn step(&mut self) -> Option<StepRecord>;
+    /// Processes the next event at or before `limit` (see
+    /// [`Sim::step_within`]); `None` when there is none.
+    fn step_within(&mut self, limit: SimTime) -> Option<StepRecord>;
     fn run_until(&mut self, until: SimTime);
     /// See [`Sim::next_time`].
     fn next_time(&mut self) -> Option<SimTime>;
@@ -75,6 +78,9 @@ impl<P: Protocol, C: Checker<P> + 'static> Driver for Sim<P, C> {
     }
     fn step(&mut self) -> Option<StepRecord> {
         Sim::step(self)
+    }
+    fn step_within(&mut self, limit: SimTime) -> Option<StepRecord> {
+        Sim::step_within(self, limit)
     }
     fn run_until(&mut self, until: SimTime) {
         Sim::run_until(self, until)

@@ -459,7 +459,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// Processes the next event at or before `limit`; `None` when there is
     /// none. (An event can turn out to be void — a cancelled timer, a
     /// message to a crashed node — and the next one may lie past `limit`.)
-    fn step_within(&mut self, limit: SimTime) -> Option<StepRecord> {
+    pub fn step_within(&mut self, limit: SimTime) -> Option<StepRecord> {
         loop {
             // Step-keyed faults run exactly before the event they name (one
             // per step; several with one number run back to back). Their

@@ -139,7 +139,9 @@ impl Tape {
                 let f = f.clone();
                 self.driver.intervene(f).expect("an intervention replays as it was first applied")
             }
-            None => self.driver.step()?,
+            // Bounded: a void event at the end must not let a later one
+            // through (`distlab run` stops there too).
+            None => self.driver.step_within(self.end)?,
         };
         debug_assert_eq!(rec.step, next, "every step is numbered one more than the last");
         let i = rec.step as usize - 1;
