@@ -265,8 +265,10 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     } else {
         print_human(&summary, &args.file);
     }
-    if let (Some(out), Some(first)) = (&args.save_counterexample, summary.failures.first()) {
-        save_counterexample(&scenario, &args.file, first.seed, out, args.json)?;
+    match (&args.save_counterexample, summary.failures.first()) {
+        (Some(out), Some(first)) => save_counterexample(&scenario, &args.file, first.seed, out, args.json)?,
+        (Some(out), None) if !args.json => println!("no seed failed: nothing to save to {}", out.display()),
+        _ => {}
     }
     Ok(if summary.failed == 0 { Outcome::Success } else { Outcome::ExpectationFailed })
 }

@@ -94,12 +94,16 @@ impl Checker<Quorum> for QuorumChecker {
         ("read_repairs", "repair rounds: reads (or late replies) that sent newer values to stale replicas"),
         ("hinted_stores", "writes a stand-in took for an unreachable replica"),
         ("handoffs", "hinted values handed back to their replica"),
-        ("quorums_overlap", "1 when r + w > n (and no sloppy quorum), else 0"),
+        (
+            "quorums_overlap",
+            "1 when every read quorum meets every write quorum (r + w > n, no sloppy or local quorum), else 0",
+        ),
     ];
 
     fn new(p: &Params, cluster: &Cluster) -> Self {
         QuorumChecker {
-            overlap: p.local || (p.r + p.w > p.n && !p.sloppy),
+            // A local quorum overlaps only within its own region.
+            overlap: !p.local && p.r + p.w > p.n && !p.sloppy,
             names: cluster.names.clone(),
             ..Default::default()
         }
