@@ -213,6 +213,8 @@ pub fn check_register(key: Key, ops: &[RegisterOp]) -> Result<(), Violation> {
 
     let words = ops.len().div_ceil(64);
     let mut linearized = vec![0u64; words];
+    // Lowe's memo. Only ever asked "seen before?", never iterated, so its
+    // hash order cannot reach the verdict or the explanation.
     let mut seen: HashSet<(Vec<u64>, Option<Value>)> = HashSet::new();
     let mut state: Option<Value> = None;
     // The choices made: (call event index, state before it).

@@ -140,6 +140,58 @@ impl ParamContext<'_> {
     pub fn duration(&self, d: &S<String>) -> Result<SimDuration, ScenarioError> {
         parse_duration(d.get_ref()).map_err(|m| self.error(d.span(), m))
     }
+    /// Reads an optional number that must lie in `range`; `default` when
+    /// left out.
+    pub fn within<T>(
+        &self,
+        given: &Option<S<T>>,
+        name: &str,
+        range: std::ops::RangeInclusive<T>,
+        default: T,
+    ) -> Result<T, ScenarioError>
+    where
+        T: Copy + PartialOrd + std::fmt::Display,
+    {
+        match given {
+            None => Ok(default),
+            Some(v) if range.contains(v.get_ref()) => Ok(*v.get_ref()),
+            Some(v) => Err(self.error(
+                v.span(),
+                format!("{name} must be between {} and {}, not {}", range.start(), range.end(), v.get_ref()),
+            )),
+        }
+    }
+    /// Parses an optional duration, `default` when left out.
+    pub fn duration_or(
+        &self,
+        d: &Option<S<String>>,
+        default: SimDuration,
+    ) -> Result<SimDuration, ScenarioError> {
+        d.as_ref().map_or(Ok(default), |d| self.duration(d))
+    }
+    /// Reads an optional probability (never, when left out), as the
+    /// scenario's own `[network]` fields are read.
+    pub fn probability(&self, p: &Option<S<f64>>, what: &str) -> Result<Probability, ScenarioError> {
+        probability(self.file, self.source, p, what)
+    }
+}
+
+fn probability(
+    file: &str,
+    source: &str,
+    p: &Option<S<f64>>,
+    what: &str,
+) -> Result<Probability, ScenarioError> {
+    match p {
+        None => Ok(Probability::NEVER),
+        Some(p) if (0.0..=1.0).contains(p.get_ref()) => Ok(Probability::new(*p.get_ref())),
+        Some(p) => Err(ScenarioError::at(
+            file,
+            source,
+            p.span(),
+            format!("{what} must be a probability between 0 and 1, not {}", p.get_ref()),
+        )),
+    }
 }
 
 fn node_by_name(
@@ -200,12 +252,7 @@ impl Loader<'_> {
     }
 
     fn probability(&self, p: &Option<S<f64>>, what: &str) -> Result<Probability, ScenarioError> {
-        match p {
-            None => Ok(Probability::NEVER),
-            Some(p) if (0.0..=1.0).contains(p.get_ref()) => Ok(Probability::new(*p.get_ref())),
-            Some(p) => Err(self
-                .err(p.span(), format!("{what} must be a probability between 0 and 1, not {}", p.get_ref()))),
-        }
+        probability(self.file, self.source, p, what)
     }
 
     fn scenario(&self, raw: RawFile) -> Result<Scenario, ScenarioError> {

@@ -98,12 +98,7 @@ impl Configure for MultiMaster {
     const SUMMARY: &'static str = "every node takes writes and replicates them asynchronously; conflicts resolved by last-write-wins on skewable clocks, a shopping-cart merge, or version vectors with siblings; anti-entropy";
 
     fn configure(raw: RawParams, cx: &ParamContext<'_>) -> Result<Params, ScenarioError> {
-        let anti_entropy = raw
-            .anti_entropy
-            .as_ref()
-            .map(|d| cx.duration(d))
-            .transpose()?
-            .unwrap_or(SimDuration::from_millis(200));
+        let anti_entropy = cx.duration_or(&raw.anti_entropy, SimDuration::from_millis(200))?;
         if anti_entropy.0 > 0 && anti_entropy < SimDuration::from_millis(1) {
             return Err(cx.error(
                 raw.anti_entropy.as_ref().expect("given").span(),
@@ -139,12 +134,7 @@ impl Configure for MultiMaster {
                         "add data = \"cart\" (with resolution = \"lww\" or \"merge\"), or remove it",
                     ));
             }
-            if *v.get_ref() == 0 || *v.get_ref() > max {
-                return Err(
-                    cx.error(v.span(), format!("{name} must be between 1 and {max}, not {}", v.get_ref()))
-                );
-            }
-            Ok(*v.get_ref())
+            cx.within(given, name, 1..=max, default)
         };
         let items = bounded(&raw.items, "items", 8, MAX_ITEMS)?;
         let max_qty = bounded(&raw.max_qty, "max_qty", 3, MAX_QTY)?;

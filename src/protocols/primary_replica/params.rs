@@ -94,23 +94,13 @@ impl Configure for super::PrimaryReplica {
     const SUMMARY: &'static str = "one primary ships its log to replicas (async / semi-sync / sync); failover by election with epochs that fence the old primary";
 
     fn configure(raw: RawParams, cx: &ParamContext<'_>) -> Result<Params, ScenarioError> {
-        let heartbeat = raw
-            .heartbeat
-            .as_ref()
-            .map(|d| cx.duration(d))
-            .transpose()?
-            .unwrap_or(SimDuration::from_millis(50));
+        let heartbeat = cx.duration_or(&raw.heartbeat, SimDuration::from_millis(50))?;
         if heartbeat < SimDuration::from_millis(1) {
             return Err(
                 cx.error(raw.heartbeat.as_ref().expect("given").span(), "heartbeat must be at least 1ms")
             );
         }
-        let failover_timeout = raw
-            .failover_timeout
-            .as_ref()
-            .map(|d| cx.duration(d))
-            .transpose()?
-            .unwrap_or(SimDuration::from_millis(300));
+        let failover_timeout = cx.duration_or(&raw.failover_timeout, SimDuration::from_millis(300))?;
         if failover_timeout <= heartbeat {
             let span = raw.failover_timeout.as_ref().or(raw.heartbeat.as_ref()).map_or(0..0, |d| d.span());
             return Err(cx
@@ -125,8 +115,7 @@ impl Configure for super::PrimaryReplica {
                 ));
         }
         let mode = raw.mode.unwrap_or(Mode::Async);
-        let ship_interval =
-            raw.ship_interval.as_ref().map(|d| cx.duration(d)).transpose()?.unwrap_or(SimDuration::ZERO);
+        let ship_interval = cx.duration_or(&raw.ship_interval, SimDuration::ZERO)?;
         if ship_interval.0 > 0 && mode != Mode::Async {
             return Err(cx
                 .error(

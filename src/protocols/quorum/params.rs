@@ -225,23 +225,13 @@ impl Configure for super::Quorum {
                 *slot = *v.get_ref();
             }
         }
-        let timeout = raw
-            .timeout
-            .as_ref()
-            .map(|d| cx.duration(d))
-            .transpose()?
-            .unwrap_or(SimDuration::from_millis(100));
+        let timeout = cx.duration_or(&raw.timeout, SimDuration::from_millis(100))?;
         if timeout.0 == 0 {
             return Err(
                 cx.error(raw.timeout.as_ref().expect("given").span(), "timeout must be more than zero")
             );
         }
-        let handoff_interval = raw
-            .handoff_interval
-            .as_ref()
-            .map(|d| cx.duration(d))
-            .transpose()?
-            .unwrap_or(SimDuration::from_millis(100));
+        let handoff_interval = cx.duration_or(&raw.handoff_interval, SimDuration::from_millis(100))?;
         if handoff_interval.0 == 0 {
             return Err(cx.error(
                 raw.handoff_interval.as_ref().expect("given").span(),

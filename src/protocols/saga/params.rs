@@ -177,33 +177,6 @@ pub struct RawParams {
     pub stock: Option<S<i64>>,
 }
 
-fn rate(cx: &ParamContext<'_>, given: &Option<S<f64>>, name: &str) -> Result<Probability, ScenarioError> {
-    match given {
-        None => Ok(Probability::NEVER),
-        Some(p) if (0.0..=1.0).contains(p.get_ref()) => Ok(Probability::new(*p.get_ref())),
-        Some(p) => Err(
-            cx.error(p.span(), format!("{name} must be a probability between 0 and 1, not {}", p.get_ref()))
-        ),
-    }
-}
-
-fn count(
-    cx: &ParamContext<'_>,
-    given: &Option<S<i64>>,
-    name: &str,
-    range: std::ops::RangeInclusive<i64>,
-    default: i64,
-) -> Result<i64, ScenarioError> {
-    match given {
-        None => Ok(default),
-        Some(v) if range.contains(v.get_ref()) => Ok(*v.get_ref()),
-        Some(v) => Err(cx.error(
-            v.span(),
-            format!("{name} must be between {} and {}, not {}", range.start(), range.end(), v.get_ref()),
-        )),
-    }
-}
-
 impl Configure for super::Saga {
     type Raw = RawParams;
     const SUMMARY: &'static str = "an orchestrator runs order → payment → inventory as a saga with a durable saga log; a failed step is undone by compensations in reverse order; idempotency keys make retries and duplicates harmless";
@@ -247,23 +220,13 @@ impl Configure for super::Saga {
             }
             chosen.push((name, node, given.as_ref().map(|g| g.span())));
         }
-        let step_timeout = raw
-            .step_timeout
-            .as_ref()
-            .map(|d| cx.duration(d))
-            .transpose()?
-            .unwrap_or(SimDuration::from_millis(100));
+        let step_timeout = cx.duration_or(&raw.step_timeout, SimDuration::from_millis(100))?;
         if step_timeout < SimDuration::from_millis(1) {
             return Err(cx
                 .error(raw.step_timeout.as_ref().expect("given").span(), "step_timeout must be at least 1ms")
                 .with_help("the orchestrator re-sends an unanswered request every step_timeout"));
         }
-        let retention = raw
-            .retention
-            .as_ref()
-            .map(|d| cx.duration(d))
-            .transpose()?
-            .unwrap_or(SimDuration::from_secs(3600));
+        let retention = cx.duration_or(&raw.retention, SimDuration::from_secs(3600))?;
         if retention <= step_timeout {
             let span = raw.retention.as_ref().or(raw.step_timeout.as_ref()).map_or(0..0, |d| d.span());
             return Err(cx
@@ -277,11 +240,11 @@ impl Configure for super::Saga {
                      — in truth a round trip and the longest outage more",
                 ));
         }
-        let items = count(cx, &raw.items, "items", 1..=MAX_ITEMS, 4)?;
-        let max_qty = count(cx, &raw.max_qty, "max_qty", 1..=MAX_QTY, 3)?;
-        let price = count(cx, &raw.price, "price", 1..=MAX_PRICE, 10)?;
-        let credit = count(cx, &raw.credit, "credit", 0..=MAX_CREDIT, 1000)?;
-        let stock = count(cx, &raw.stock, "stock", 0..=MAX_STOCK, 20)?;
+        let items = cx.within(&raw.items, "items", 1..=MAX_ITEMS, 4)?;
+        let max_qty = cx.within(&raw.max_qty, "max_qty", 1..=MAX_QTY, 3)?;
+        let price = cx.within(&raw.price, "price", 1..=MAX_PRICE, 10)?;
+        let credit = cx.within(&raw.credit, "credit", 0..=MAX_CREDIT, 1000)?;
+        let stock = cx.within(&raw.stock, "stock", 0..=MAX_STOCK, 20)?;
         Ok(Params {
             bug: raw.bug,
             orchestrator: chosen[0].1,
@@ -289,9 +252,9 @@ impl Configure for super::Saga {
             payment_service: chosen[2].1,
             inventory_service: chosen[3].1,
             idempotency: raw.idempotency.unwrap_or(true),
-            order_fail_rate: rate(cx, &raw.order_fail_rate, "order_fail_rate")?,
-            payment_fail_rate: rate(cx, &raw.payment_fail_rate, "payment_fail_rate")?,
-            inventory_fail_rate: rate(cx, &raw.inventory_fail_rate, "inventory_fail_rate")?,
+            order_fail_rate: cx.probability(&raw.order_fail_rate, "order_fail_rate")?,
+            payment_fail_rate: cx.probability(&raw.payment_fail_rate, "payment_fail_rate")?,
+            inventory_fail_rate: cx.probability(&raw.inventory_fail_rate, "inventory_fail_rate")?,
             step_timeout,
             retention,
             items: items as u32,

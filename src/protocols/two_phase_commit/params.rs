@@ -200,26 +200,10 @@ impl Configure for super::TwoPhaseCommit {
         }
         let coordinator = raw.coordinator.as_ref().map(|n| cx.node(n)).transpose()?.unwrap_or(NodeId(0));
         let participants = cx.cluster.nodes().filter(|&n| n != coordinator).collect();
-        let money =
-            |given: &Option<S<u64>>, name: &str, default: u64, min: u64, max: u64| match given {
-                None => Ok(default),
-                Some(v) if (min..=max).contains(v.get_ref()) => Ok(*v.get_ref()),
-                Some(v) => Err(cx
-                    .error(v.span(), format!("{name} must be between {min} and {max}, not {}", v.get_ref()))),
-            };
-        let initial_balance = money(&raw.initial_balance, "initial_balance", 100, 0, MONEY_MAX)?;
+        let initial_balance = cx.within(&raw.initial_balance, "initial_balance", 0..=MONEY_MAX, 100)?;
         // A transfer's amount travels in a 32-bit field of the request.
-        let max_amount = money(&raw.max_amount, "max_amount", 50, 1, u32::MAX as u64)?;
-        let vote_no_rate = match &raw.vote_no_rate {
-            None => Probability::NEVER,
-            Some(p) if (0.0..=1.0).contains(p.get_ref()) => Probability::new(*p.get_ref()),
-            Some(p) => {
-                return Err(cx.error(
-                    p.span(),
-                    format!("vote_no_rate is a probability, between 0 and 1, not {}", p.get_ref()),
-                ));
-            }
-        };
+        let max_amount = cx.within(&raw.max_amount, "max_amount", 1..=u32::MAX as u64, 50)?;
+        let vote_no_rate = cx.probability(&raw.vote_no_rate, "vote_no_rate")?;
         let timeout = |given: &Option<S<String>>, name: &str, default_ms: u64| {
             let Some(d) = given else { return Ok(SimDuration::from_millis(default_ms)) };
             let t = cx.duration(d)?;
@@ -230,12 +214,7 @@ impl Configure for super::TwoPhaseCommit {
         };
         let prepare_timeout = timeout(&raw.prepare_timeout, "prepare_timeout", 100)?;
         let decision_timeout = timeout(&raw.decision_timeout, "decision_timeout", 200)?;
-        let retention = raw
-            .retention
-            .as_ref()
-            .map(|d| cx.duration(d))
-            .transpose()?
-            .unwrap_or(SimDuration::from_secs(3600));
+        let retention = cx.duration_or(&raw.retention, SimDuration::from_secs(3600))?;
         let lifetime = SimDuration(prepare_timeout.0 + decision_timeout.0);
         if retention <= lifetime {
             let span = raw.retention.as_ref().map_or(0..0, |d| d.span());
