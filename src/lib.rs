@@ -25,6 +25,7 @@
 pub mod check;
 pub mod cli;
 pub mod nodes;
+pub mod plot;
 pub mod protocols;
 pub mod scenario;
 pub mod sim;

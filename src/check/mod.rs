@@ -72,6 +72,15 @@ pub trait Checker<P: Protocol>: Clone {
     fn on_fault(&mut self, _at: At, _fault: &Fault) {}
     /// The verdicts as of now (the run may go on).
     fn report(&self, now: SimTime) -> Report;
+    /// The gauges it keeps, with one line each: quantities that have a
+    /// value *now* (replication lag, participants in doubt), which `distlab
+    /// sweep` and `distlab run --trace` sample over the run to draw them
+    /// against time. Most checkers keep none.
+    const GAUGES: &'static [(&'static str, &'static str)] = &[];
+    /// The gauges' values now, in the order of [`Checker::GAUGES`].
+    fn gauges(&self, _now: SimTime) -> Vec<(&'static str, f64)> {
+        Vec::new()
+    }
 }
 
 /// A record of one observation, for reports and the TUI.

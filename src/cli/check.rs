@@ -12,6 +12,7 @@
 //! the I-th, so a batch scheduler can spread one range over many machines.
 
 use super::Outcome;
+use super::panic_message;
 use crate::check::Expectation;
 use crate::check::linearizability::check_history;
 use crate::protocols::RunOptions;
@@ -20,7 +21,6 @@ use crate::sim::{SimTime, TraceLevel};
 use anyhow::{Context as _, bail};
 use serde::Serialize;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[derive(clap::Args, Debug)]
@@ -170,15 +170,6 @@ pub fn check_seed(scenario: &Scenario, seed: u64, linearizable: bool) -> Option<
     None
 }
 
-/// The text a panic carried.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "the simulation panicked".into())
-}
-
 /// Checks every seed of `seeds` on `jobs` threads; results in seed order.
 pub fn check_seeds(
     scenario: &Scenario,
@@ -187,27 +178,14 @@ pub fn check_seeds(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Vec<Option<Failure>> {
     let linearizable = scenario.protocol.promises_linearizability(scenario.params.as_ref());
-    let results: Mutex<Vec<Option<Failure>>> = Mutex::new(vec![None; seeds.len()]);
-    let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
     let failed = AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..jobs.max(1) {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&seed) = seeds.get(i) else { break };
-                    let outcome = check_seed(scenario, seed, linearizable);
-                    if outcome.is_some() {
-                        failed.fetch_add(1, Ordering::Relaxed);
-                    }
-                    results.lock().expect("no worker panics while holding the lock")[i] = outcome;
-                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, failed.load(Ordering::Relaxed));
-                }
-            });
+    super::parallel_map(seeds, jobs, &|done| progress(done, failed.load(Ordering::Relaxed)), |&seed| {
+        let outcome = check_seed(scenario, seed, linearizable);
+        if outcome.is_some() {
+            failed.fetch_add(1, Ordering::Relaxed);
         }
-    });
-    results.into_inner().expect("workers have finished")
+        outcome
+    })
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
@@ -222,21 +200,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             args.seeds.end
         );
     }
-    let jobs = match args.jobs {
-        Some(0) => bail!("--jobs must be at least 1"),
-        Some(j) => j,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
-    let bar = (!args.json).then(|| {
-        let bar = indicatif::ProgressBar::new(seeds.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} seeds  {msg}  [{elapsed}, eta {eta}]",
-            )
-            .expect("a valid template"),
-        );
-        bar
-    });
+    let jobs = super::jobs(args.jobs)?;
+    let bar = (!args.json).then(|| super::progress_bar(seeds.len() as u64, "seeds"));
     let progress = |done: usize, failed: usize| {
         if let Some(bar) = &bar {
             bar.set_position(done as u64);

@@ -3,8 +3,10 @@
 pub mod bench;
 pub mod check;
 pub mod list;
+pub mod plot;
 pub mod run;
 pub mod shrink;
+pub mod sweep;
 pub mod tui;
 pub mod validate;
 
@@ -34,6 +36,10 @@ pub enum Command {
     Bench(bench::Args),
     /// Step through a lesson in the terminal: forward, back, intervene.
     Tui(tui::Args),
+    /// Run a scenario over a grid of parameter values and many seeds; write CSV and charts.
+    Sweep(sweep::Args),
+    /// Draw one run's charts (latency, messages in flight, gauges) from a saved trace.
+    Plot(plot::Args),
 }
 
 /// How a command ended, when it did not fail on bad input.
@@ -52,6 +58,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Check(a) => check::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Tui(a) => tui::run(a),
+        Command::Sweep(a) => sweep::run(a),
+        Command::Plot(a) => plot::run(a),
     }
 }
 
@@ -112,6 +120,71 @@ fn nearest_lesson(arg: &Path) -> Option<String> {
     let lasts: Vec<String> = names.iter().map(|n| last(n)).collect();
     let best = did_you_mean(&last(word), lasts.iter().map(String::as_str))?;
     names.iter().find(|n| last(n) == best).cloned()
+}
+
+/// `--jobs`: at least one, every core by default.
+pub fn jobs(asked: Option<usize>) -> anyhow::Result<usize> {
+    match asked {
+        Some(0) => anyhow::bail!("--jobs must be at least 1"),
+        Some(j) => Ok(j),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
+/// A progress bar on stderr (drawn only when stderr is a terminal).
+pub fn progress_bar(len: u64, unit: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{bar:40}} {{pos}}/{{len}} {unit}  {{msg}}  [{{elapsed}}, eta {{eta}}]"
+        ))
+        .expect("a valid template"),
+    );
+    bar
+}
+
+/// `f` over `items` on `jobs` threads; results in the items' order, so
+/// they never depend on the number of threads. `progress` is told how many
+/// are done after each one.
+pub fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    progress: &(dyn Fn(usize) + Sync),
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let results: std::sync::Mutex<Vec<Option<R>>> =
+        std::sync::Mutex::new(std::iter::repeat_with(|| None).take(items.len()).collect());
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let r = f(item);
+                    results.lock().expect("no worker panics while holding the lock")[i] = Some(r);
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("workers have finished")
+        .into_iter()
+        .map(|r| r.expect("every item ran"))
+        .collect()
+}
+
+/// The text a panic carried.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "the simulation panicked".into())
 }
 
 /// The first sentence of a description, on one line.

@@ -6,7 +6,7 @@ use crate::check::{ExpectationResult, Report};
 use crate::protocols::RunOptions;
 use crate::scenario::Scenario;
 use crate::sim::trace::NONE;
-use crate::sim::{Driver, EndpointId, Origin, Stats, TraceKind, TraceLevel};
+use crate::sim::{Driver, EndpointId, Origin, SimTime, Stats, TraceKind, TraceLevel};
 use crate::util::fmt_num;
 use anyhow::Context as _;
 use serde::Serialize;
@@ -86,6 +86,35 @@ pub fn execute(scenario: &Scenario, options: RunOptions) -> (Box<dyn Driver>, Ru
     (run, summary)
 }
 
+/// How many times a traced run samples its gauges (at evenly spaced times,
+/// the start and the end included).
+pub const TRACE_SAMPLES: u32 = 200;
+
+/// The gauges at one instant of a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    pub time: SimTime,
+    pub gauges: Vec<(&'static str, f64)>,
+}
+
+/// The time of sample `i` of `samples` over `duration`.
+pub fn sample_time(duration: SimTime, i: u32, samples: u32) -> SimTime {
+    SimTime((duration.0 as u128 * i as u128 / samples.max(1) as u128) as u64)
+}
+
+/// Runs `run` to `until`, reading its gauges at `samples` evenly spaced
+/// times on the way (and at the start). Stepping in windows changes
+/// nothing: `run_until` never goes past its bound.
+pub fn run_sampled(run: &mut dyn Driver, until: SimTime, samples: u32) -> Vec<Sample> {
+    (0..=samples)
+        .map(|i| {
+            let time = sample_time(until, i, samples);
+            run.run_until(time);
+            Sample { time, gauges: run.gauges() }
+        })
+        .collect()
+}
+
 /// The protocol's report plus the engine's counters (cheap: no history
 /// scan).
 pub fn counters_report(run: &dyn Driver) -> Report {
@@ -107,14 +136,7 @@ pub fn counters_report(run: &dyn Driver) -> Report {
 /// The report of a run with the metrics every protocol has.
 pub fn full_report(run: &dyn Driver) -> Report {
     let mut report = counters_report(run);
-    // Client latency of the operations that completed ok, invoke to reply.
-    let mut latencies: Vec<u64> = run
-        .history()
-        .operations()
-        .iter()
-        .filter(|o| o.outcome == Some(crate::check::HistoryKind::Ok))
-        .filter_map(|o| o.completed.map(|(t, _)| t.since(o.invoked).as_micros()))
-        .collect();
+    let mut latencies = ok_latencies_us(run);
     latencies.sort_unstable();
     let history = run.history();
     report.metrics.insert("ryw_anomalies", crate::check::models::read_your_writes(history).len() as f64);
@@ -128,6 +150,17 @@ pub fn full_report(run: &dyn Driver) -> Report {
         report.metrics.insert("latency_p99_ms", p99 as f64 / 1000.0);
     }
     report
+}
+
+/// Client latency of the operations that completed ok, invoke to reply, in
+/// µs (in invocation order).
+pub fn ok_latencies_us(run: &dyn Driver) -> Vec<u64> {
+    run.history()
+        .operations()
+        .iter()
+        .filter(|o| o.outcome == Some(crate::check::HistoryKind::Ok))
+        .filter_map(|o| o.completed.map(|(t, _)| t.since(o.invoked).as_micros()))
+        .collect()
 }
 
 pub fn summarise(scenario: &Scenario, run: &dyn Driver, seed: u64) -> RunSummary {
@@ -173,10 +206,15 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         anyhow::bail!("--trace writes events, which needs --trace-level full");
     }
     let options = RunOptions { seed: args.seed, trace: level, ..RunOptions::default() };
-    let (run, summary) = execute(&scenario, options);
-    if let Some(out) = &args.trace {
-        write_trace(run.as_ref(), out).with_context(|| format!("writing the trace to {}", out.display()))?;
-    }
+    let summary = if let Some(out) = &args.trace {
+        let mut run = scenario.protocol.build(&scenario, options);
+        let samples = run_sampled(run.as_mut(), scenario.duration, TRACE_SAMPLES);
+        write_trace(run.as_ref(), &samples, out)
+            .with_context(|| format!("writing the trace to {}", out.display()))?;
+        summarise(&scenario, run.as_ref(), args.seed.unwrap_or(scenario.seed))
+    } else {
+        execute(&scenario, options).1
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -215,10 +253,37 @@ fn is_zero(x: &u64) -> bool {
     *x == 0
 }
 
-fn write_trace(run: &dyn Driver, out: &std::path::Path) -> anyhow::Result<()> {
+/// A line of the `--trace` file with the gauges at one instant (`kind` is
+/// `sample`; `step` is the last event's at or before `time_us`).
+#[derive(Serialize)]
+struct SampleLine<'a> {
+    step: u64,
+    time_us: u64,
+    kind: &'static str,
+    gauges: std::collections::BTreeMap<&'a str, f64>,
+}
+
+fn write_trace(run: &dyn Driver, samples: &[Sample], out: &std::path::Path) -> anyhow::Result<()> {
     let mut w = std::io::BufWriter::new(std::fs::File::create(out)?);
     let mut names: HashMap<u32, String> = HashMap::new();
+    let mut samples = samples.iter().peekable();
+    let mut step = 0;
+    let mut write_samples = |w: &mut std::io::BufWriter<std::fs::File>, before: Option<u64>, step: u64| {
+        while let Some(s) = samples.next_if(|s| before.is_none_or(|t| s.time.0 < t)) {
+            let line = SampleLine {
+                step,
+                time_us: s.time.0,
+                kind: "sample",
+                gauges: s.gauges.iter().map(|&(k, v)| (k, v)).collect(),
+            };
+            serde_json::to_writer(&mut *w, &line)?;
+            w.write_all(b"\n")?;
+        }
+        anyhow::Ok(())
+    };
     for e in run.trace().events() {
+        write_samples(&mut w, Some(e.time_us), step)?;
+        step = e.step;
         for ep in [e.node, e.peer] {
             if ep != NONE {
                 names.entry(ep).or_insert_with(|| run.endpoint_name(EndpointId(ep)));
@@ -237,6 +302,7 @@ fn write_trace(run: &dyn Driver, out: &std::path::Path) -> anyhow::Result<()> {
         serde_json::to_writer(&mut w, &line)?;
         w.write_all(b"\n")?;
     }
+    write_samples(&mut w, None, step)?;
     w.flush()?;
     Ok(())
 }

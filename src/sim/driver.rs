@@ -53,6 +53,10 @@ pub trait Driver {
     fn trace(&self) -> &Trace;
     fn history(&self) -> &History;
     fn report(&self) -> Report;
+    /// Values with a meaning at this instant, sampled over a run to draw
+    /// them against time: `messages_in_flight`, then the checker's
+    /// [`Checker::GAUGES`].
+    fn gauges(&self) -> Vec<(&'static str, f64)>;
     fn nodes(&self) -> Vec<NodeSummary>;
     fn in_flight(&self) -> Vec<InFlight>;
     fn endpoint_name(&self, e: EndpointId) -> String;
@@ -115,6 +119,11 @@ impl<P: Protocol, C: Checker<P> + 'static> Driver for Sim<P, C> {
     }
     fn report(&self) -> Report {
         Sim::report(self)
+    }
+    fn gauges(&self) -> Vec<(&'static str, f64)> {
+        let mut g = vec![("messages_in_flight", Sim::in_flight(self).len() as f64)];
+        g.extend(self.checker_gauges());
+        g
     }
     fn nodes(&self) -> Vec<NodeSummary> {
         self.config()

@@ -1366,6 +1366,10 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     pub fn report(&self) -> Report {
         self.checker.as_ref().map(|c| c.report(self.state.now)).unwrap_or_default()
     }
+    /// The checker's gauges now (none when checks are off).
+    pub fn checker_gauges(&self) -> Vec<(&'static str, f64)> {
+        self.checker.as_ref().map(|c| c.gauges(self.state.now)).unwrap_or_default()
+    }
     pub fn node_status(&self, n: NodeId) -> NodeStatus {
         self.state.nodes[n.index()].status
     }

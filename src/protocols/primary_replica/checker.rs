@@ -77,6 +77,11 @@ pub struct ReplicationChecker {
     /// Per (process, key): position of that process's last acked write.
     own_writes: BTreeMap<(u32, Key), Pos>,
     truncated_entries: u64,
+    /// When each log position was first acknowledged to a client.
+    acked_at: BTreeMap<Pos, SimTime>,
+    /// Nodes crashed and not yet restarted (their lag is not replication
+    /// lag: nothing is being sent to them).
+    down: BTreeSet<NodeId>,
     prefix: Violation,
     split_brain: Violation,
     stale: Violation,
@@ -164,6 +169,8 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
             invoked: BTreeMap::new(),
             own_writes: BTreeMap::new(),
             truncated_entries: 0,
+            acked_at: BTreeMap::new(),
+            down: BTreeSet::new(),
             prefix: Violation::default(),
             split_brain: Violation::default(),
             stale: Violation::default(),
@@ -234,6 +241,7 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
             }
             Observation::Recovered { len } => self.logs[node.index()].truncate(len as usize),
             Observation::Acknowledged { epoch, index, .. } => {
+                self.acked_at.entry((epoch, index)).or_insert(at.time);
                 // Split brain: the write was *accepted* by this primary after
                 // a newer one was elected. (An old primary may still
                 // acknowledge writes it had fully replicated before: they
@@ -302,7 +310,49 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
         }
     }
 
-    fn on_fault(&mut self, _at: At, _fault: &Fault) {}
+    fn on_fault(&mut self, _at: At, fault: &Fault) {
+        match *fault {
+            Fault::Crash(n) => {
+                self.down.insert(n);
+            }
+            Fault::Restart(n) => {
+                self.down.remove(&n);
+            }
+            _ => {}
+        }
+    }
+
+    const GAUGES: &'static [(&'static str, &'static str)] = &[(
+        "replication_lag_ms",
+        "how long ago the oldest acknowledged write that some running replica still lacks was acknowledged (0 under sync replication)",
+    )];
+
+    /// Replication lag as a client feels it: a replica is behind by the
+    /// writes clients were told are done and it does not have yet, from
+    /// the latest primary's log. Under sync replication every replica has
+    /// a write before it is acknowledged, so the lag is zero; after the
+    /// primary crashes it grows until a new primary is elected (whose log
+    /// is then the reference: writes it lacks are lost, not lagging).
+    fn gauges(&self, now: SimTime) -> Vec<(&'static str, f64)> {
+        let Some(p) = self.final_primary() else {
+            return Vec::new();
+        };
+        let primary_log = &self.logs[p.index()];
+        let mut lag_us = 0;
+        for (i, log) in self.logs.iter().enumerate() {
+            let n = NodeId(i as u32);
+            if n == p || self.down.contains(&n) {
+                continue;
+            }
+            let oldest_missing = (log.len()..primary_log.len())
+                .filter_map(|i| self.acked_at.get(&(primary_log[i].0, i as u64 + 1)))
+                .min();
+            if let Some(&acked) = oldest_missing {
+                lag_us = lag_us.max(now.since(acked).as_micros());
+            }
+        }
+        vec![("replication_lag_ms", lag_us as f64 / 1000.0)]
+    }
 
     fn report(&self, _now: SimTime) -> Report {
         let lost = self.lost_writes();
@@ -436,6 +486,30 @@ mod tests {
         let v = r.verdict("single-primary").unwrap();
         assert!(!v.holds);
         assert_eq!(v.first_violation.unwrap().step, 6);
+    }
+
+    /// The lag gauge: zero while the replica has every acknowledged write,
+    /// the age of the oldest one it lacks otherwise, and nothing counted
+    /// for a crashed replica.
+    #[test]
+    fn replication_lag_is_the_age_of_the_oldest_acknowledged_write_missing() {
+        let (p, r) = (NodeId(0), NodeId(1));
+        let mut c = checker();
+        let lag = |c: &ReplicationChecker, ms: u64| c.gauges(SimTime(ms * 1000))[0].1;
+        c.on_observation(at(1), p, &Observation::BecamePrimary { epoch: 0 });
+        c.on_observation(at(2), p, &Observation::Appended { entry: entry(0, 1, 10), from: p });
+        assert_eq!(lag(&c, 50), 0.0, "appended but not acknowledged: no client is waiting for it");
+        c.on_observation(at(3), p, &Observation::Acknowledged { epoch: 0, index: 1, value: 10 });
+        c.on_observation(at(4), p, &Observation::Appended { entry: entry(0, 2, 20), from: p });
+        c.on_observation(at(5), p, &Observation::Acknowledged { epoch: 0, index: 2, value: 20 });
+        assert_eq!(lag(&c, 50), 47.0, "write 10 was acknowledged at 3ms");
+        c.on_observation(at(6), r, &Observation::Appended { entry: entry(0, 1, 10), from: p });
+        assert_eq!(lag(&c, 50), 45.0, "now write 20 (acknowledged at 5ms) is the oldest missing");
+        c.on_fault(at(7), &Fault::Crash(r));
+        assert_eq!(lag(&c, 50), 0.0, "a crashed replica is not lagging");
+        c.on_fault(at(8), &Fault::Restart(r));
+        c.on_observation(at(9), r, &Observation::Appended { entry: entry(0, 2, 20), from: p });
+        assert_eq!(lag(&c, 50), 0.0);
     }
 
     /// `writes-applied-once` fires when one value stands twice in the final

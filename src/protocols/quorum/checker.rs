@@ -89,6 +89,7 @@ impl Checker<Quorum> for QuorumChecker {
     )];
     const METRICS: &'static [(&'static str, &'static str)] = &[
         ("stale_reads", "reads older than a write acknowledged before they began"),
+        ("stale_read_rate", "stale reads as a fraction of the reads that completed ok (0 when none did)"),
         ("availability", "fraction of completed client operations that were ok"),
         ("unavailable", "coordinations that gave up: too few replicas answered"),
         ("read_repairs", "repair rounds: reads (or late replies) that sent newer values to stale replicas"),
@@ -175,6 +176,10 @@ impl Checker<Quorum> for QuorumChecker {
             first_violation: self.first_stale.as_ref().map(|f| f.0),
         });
         r.metrics.insert("stale_reads", self.stale_reads as f64);
+        r.metrics.insert(
+            "stale_read_rate",
+            if self.reads_ok == 0 { 0.0 } else { self.stale_reads as f64 / self.reads_ok as f64 },
+        );
         // Of the operations that completed (still-open ones at the end of
         // the run are neither available nor unavailable).
         r.metrics.insert(

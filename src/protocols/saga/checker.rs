@@ -342,6 +342,8 @@ impl Checker<Saga> for SagaChecker {
         ("sagas_begun", "sagas the orchestrator logged as begun"),
         ("sagas_completed", "sagas that ended with every step done"),
         ("sagas_compensated", "sagas that ended with their completed steps compensated"),
+        ("completion_rate", "sagas completed as a fraction of sagas begun (left out when none began)"),
+        ("compensation_rate", "sagas compensated as a fraction of sagas begun (left out when none began)"),
         ("sagas_unfinished", "sagas still running when the run ended"),
         ("duplicate_effects", "effects applied again for a (saga, action) that had already taken effect"),
         ("double_charges", "charges applied again for a saga already charged"),
@@ -574,6 +576,10 @@ impl Checker<Saga> for SagaChecker {
         r.metrics.insert("sagas_begun", begun as f64);
         r.metrics.insert("sagas_completed", completed as f64);
         r.metrics.insert("sagas_compensated", compensated as f64);
+        if begun > 0 {
+            r.metrics.insert("completion_rate", completed as f64 / begun as f64);
+            r.metrics.insert("compensation_rate", compensated as f64 / begun as f64);
+        }
         r.metrics.insert("sagas_unfinished", begun.saturating_sub(ended.len()) as f64);
         r.metrics.insert("duplicate_effects", duplicate_effects as f64);
         r.metrics.insert("double_charges", double_charges as f64);

@@ -335,6 +335,10 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
             "a client told ok has its transfer's commit in the coordinator's log, one told it failed has its abort there",
         ),
     ];
+    const GAUGES: &'static [(&'static str, &'static str)] = &[(
+        "participants_in_doubt",
+        "participant-transaction pairs that voted yes and do not know the outcome yet (holding their locks)",
+    )];
     const METRICS: &'static [(&'static str, &'static str)] = &[
         ("tx_committed", "transactions the coordinator logged commit for"),
         ("tx_aborted", "transactions the coordinator logged abort for"),
@@ -485,6 +489,10 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
             };
             self.told_the_truth.add(at, || format!("the client of tx {tx} was told {heard}, but {log}"));
         }
+    }
+
+    fn gauges(&self, _now: SimTime) -> Vec<(&'static str, f64)> {
+        vec![("participants_in_doubt", self.in_doubt.len() as f64)]
     }
 
     fn report(&self, now: SimTime) -> Report {

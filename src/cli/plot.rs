@@ -1,0 +1,179 @@
+//! `distlab plot TRACE.jsonl`: draw one run's charts from the trace that
+//! `distlab run --trace` saved.
+//!
+//! - `latency`: every client operation's latency, at the time it ended,
+//!   coloured by outcome (ok, fail, info);
+//! - `messages-in-flight`: sent (and duplicated) minus delivered (and
+//!   dropped), after every event;
+//! - one chart per gauge the trace sampled (`replication_lag_ms`,
+//!   `participants_in_doubt`, ...).
+//!
+//! Faults (crash, restart, pause, partition, heal, clock, link) are marked
+//! on every chart.
+
+use super::Outcome;
+use crate::plot::{self, Chart, Figure, Formats, Kind, Marker, Series};
+use anyhow::{Context as _, bail};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::io::BufRead as _;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A trace written by `distlab run FILE --trace TRACE.jsonl`.
+    pub trace: PathBuf,
+    /// The folder for the charts (default: beside the trace, named after
+    /// it: `run.jsonl` → `run-charts/`).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Draw SVG only (PNG copies are drawn too by default).
+    #[arg(long)]
+    pub no_png: bool,
+}
+
+/// The fields of a trace line that the charts read.
+#[derive(Deserialize)]
+struct Line {
+    time_us: u64,
+    kind: String,
+    #[serde(default)]
+    msg: u64,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    gauges: BTreeMap<String, f64>,
+}
+
+/// What the charts are drawn from.
+#[derive(Debug, Default, PartialEq)]
+pub struct RunData {
+    /// (end time s, latency ms) per outcome: ok, fail, info.
+    pub latency: [Vec<(f64, f64)>; 3],
+    /// (time s, messages in flight) after each change.
+    pub in_flight: Vec<(f64, f64)>,
+    /// Gauge → (time s, value).
+    pub gauges: BTreeMap<String, Vec<(f64, f64)>>,
+    pub faults: Vec<Marker>,
+    pub events: usize,
+}
+
+/// Trace kinds that are faults, marked on the charts.
+const FAULT_KINDS: &[&str] = &["crash", "restart", "pause", "resume", "partition", "heal", "clock", "link"];
+
+/// Reads a trace file.
+pub fn read(path: &Path) -> anyhow::Result<RunData> {
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut data = RunData::default();
+    let mut invoked: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut in_flight: i64 = 0;
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("reading {}", path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let l: Line = serde_json::from_str(&line).map_err(|e| {
+            anyhow::anyhow!(
+                "{}:{}: not a line of a distlab trace ({e}); write one with `distlab run FILE --trace {}`",
+                path.display(),
+                i + 1,
+                path.display()
+            )
+        })?;
+        let t = l.time_us as f64 / 1e6;
+        data.events += 1;
+        match l.kind.as_str() {
+            "invoke" => {
+                invoked.insert(l.msg, l.time_us);
+            }
+            "complete" => {
+                if let Some(start) = invoked.remove(&l.msg) {
+                    let outcome = match l.text.rsplit("-> ").next().unwrap_or_default() {
+                        o if o.starts_with("Ok") => 0,
+                        o if o.starts_with("Fail") => 1,
+                        _ => 2,
+                    };
+                    data.latency[outcome].push((t, l.time_us.saturating_sub(start) as f64 / 1000.0));
+                }
+            }
+            "send" | "duplicate" => in_flight += 1,
+            "deliver" | "drop" => in_flight -= 1,
+            "sample" => {
+                for (name, v) in l.gauges {
+                    if name != "messages_in_flight" {
+                        data.gauges.entry(name).or_default().push((t, v));
+                    }
+                }
+                continue;
+            }
+            kind if FAULT_KINDS.contains(&kind) => data.faults.push(Marker { x: t, label: l.text }),
+            _ => continue,
+        }
+        if matches!(l.kind.as_str(), "send" | "duplicate" | "deliver" | "drop") {
+            match data.in_flight.last_mut() {
+                Some(last) if last.0 == t => last.1 = in_flight as f64,
+                _ => data.in_flight.push((t, in_flight as f64)),
+            }
+        }
+    }
+    if data.events == 0 {
+        bail!("{} is empty: no trace events to draw", path.display());
+    }
+    Ok(data)
+}
+
+/// The charts of one run, by file name.
+pub fn charts(data: &RunData, title: &str) -> Vec<(String, Figure)> {
+    let mut latency =
+        Chart::new(format!("{title}: client latency"), "time the operation ended (s)", "latency (ms)");
+    latency.kind = Kind::Points;
+    for (name, points) in ["ok", "fail", "info (unknown)"].into_iter().zip(&data.latency) {
+        if !points.is_empty() {
+            latency.series.push(Series { name: name.into(), points: points.clone() });
+        }
+    }
+    latency.markers = data.faults.clone();
+    let mut in_flight =
+        Chart::new(format!("{title}: messages in flight"), "time (s)", "messages in flight (count)");
+    in_flight.series.push(Series { name: String::new(), points: data.in_flight.clone() });
+    in_flight.markers = data.faults.clone();
+    let mut out =
+        vec![("latency".to_string(), Figure::from(latency)), ("messages-in-flight".into(), in_flight.into())];
+    for (name, points) in &data.gauges {
+        let unit = if name.ends_with("_ms") { "ms" } else { "count" };
+        let mut chart = Chart::new(format!("{title}: {name}"), "time (s)", format!("{name} ({unit})"));
+        chart.series.push(Series { name: String::new(), points: points.clone() });
+        chart.markers = data.faults.clone();
+        out.push((name.clone(), chart.into()));
+    }
+    out
+}
+
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    let data = read(&args.trace)?;
+    let stem =
+        args.trace.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "trace".into());
+    let out = args.out.unwrap_or_else(|| args.trace.with_file_name(format!("{stem}-charts")));
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let charts = charts(&data, &stem);
+    let formats = Formats { svg: true, png: !args.no_png };
+    let mut written = 0;
+    for (name, figure) in &charts {
+        written += plot::save(figure, &out.join(name), formats)?.len();
+    }
+    let ops: usize = data.latency.iter().map(Vec::len).sum();
+    println!(
+        "{}: {} events, {ops} client operations, {} faults, gauges: {}",
+        args.trace.display(),
+        data.events,
+        data.faults.len(),
+        if data.gauges.is_empty() {
+            "none".to_string()
+        } else {
+            data.gauges.keys().cloned().collect::<Vec<_>>().join(", ")
+        },
+    );
+    let names: Vec<&str> = charts.iter().map(|c| c.0.as_str()).collect();
+    println!("wrote {written} files to {}: {}", out.display(), names.join(", "));
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,714 @@
+//! `distlab sweep FILE --vary KEY=VALUES ... --out DIR`: run a scenario over
+//! a grid of parameter values and many seeds, and draw the trade-offs.
+//!
+//! Every configuration of the grid is the scenario file with the varied
+//! values written in ([`grid`]), validated before anything runs. Each
+//! (configuration, seed) is one run with tracing off, on every core; the
+//! gauges (replication lag, participants in doubt, messages in flight) are
+//! sampled at evenly spaced times. Results are gathered in (configuration,
+//! seed) order, so the files do not depend on `--jobs`:
+//!
+//! - `runs.csv`: one row per run: the values, the seed, the client
+//!   operations, every check (1 held, 0 broke) and every metric;
+//! - `summary.csv`: one row per configuration: checks as the fraction of
+//!   seeds they held in, metrics as the mean over seeds, client latency
+//!   percentiles over all seeds' operations;
+//! - `latency.csv`: each configuration's latency distribution (percentiles
+//!   0 to 100);
+//! - `gauges.csv`: each gauge over time, mean and max over seeds;
+//! - charts, as SVG and PNG: `latency-cdf`, one per metric (mean over seeds
+//!   against the first varied key, a line per combination of the others),
+//!   and one per gauge against time with the timeline's faults marked.
+
+pub mod grid;
+
+use super::Outcome;
+use super::check::{Seeds, parse_seeds};
+use super::run::{ok_latencies_us, run_sampled, sample_time};
+use crate::plot::{self, Chart, Figure, Formats, Legend, Marker, Series};
+use crate::protocols::RunOptions;
+use crate::scenario::Scenario;
+use crate::sim::{Fault, TraceLevel};
+use crate::util::fmt_num;
+use anyhow::{Context as _, bail};
+use grid::{Vary, parse_vary};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A scenario file, or a lesson name such as `quorum/weak-quorum`.
+    pub file: PathBuf,
+    /// A key of the file and the values to give it: `protocol.w=1,2,3`,
+    /// `protocol.r=1..3` (both ends included), `network.drop=0..0.1/0.05`,
+    /// `nodes.n1.clock_offset=0ms..200ms/50ms`, `protocol.mode=async,sync`.
+    /// Repeat for a grid; the first is the charts' x axis.
+    #[arg(long = "vary", value_name = "KEY=VALUES", required = true, value_parser = parse_vary)]
+    pub vary: Vec<Vary>,
+    /// The seeds of every configuration: `A..B` (B excluded) or `A..=B`.
+    #[arg(long, default_value = "0..20", value_parser = parse_seeds)]
+    pub seeds: Seeds,
+    /// Worker threads (default: every core).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// The folder for the CSV files and charts (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Draw only these charts: a metric, or a check (the fraction of seeds
+    /// it held in); several joined by commas share one picture, side by
+    /// side. Repeatable. Default: a chart for every metric that differs
+    /// between configurations.
+    #[arg(long = "plot", value_name = "NAME[,NAME...]")]
+    pub plot: Vec<String>,
+    /// Gauge samples per run, for the charts against time.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(2..=10_000))]
+    pub samples: u32,
+    /// Draw SVG only (PNG copies are drawn too by default).
+    #[arg(long)]
+    pub no_png: bool,
+    /// Leave out the configurations the scenario rejects (a combination of
+    /// values that does not go together) instead of stopping; they are
+    /// listed.
+    #[arg(long)]
+    pub skip_invalid: bool,
+}
+
+/// The most runs (configurations × seeds) one sweep may ask for.
+pub const MAX_RUNS: usize = 10_000_000;
+
+/// One point of the grid.
+pub struct Config {
+    /// Index into each `Vary`'s values, in `--vary` order.
+    pub choice: Vec<usize>,
+    pub scenario: Scenario,
+}
+
+/// What one run produced.
+#[derive(Clone, Debug, Default)]
+pub struct RunResult {
+    pub ops: [u64; 4],
+    pub checks: Vec<(&'static str, bool)>,
+    pub metrics: BTreeMap<&'static str, f64>,
+    /// Client latency of the operations that completed ok, in µs.
+    pub latencies_us: Vec<u64>,
+    /// Gauge name → (sample index, value).
+    pub gauges: BTreeMap<&'static str, Vec<(u32, f64)>>,
+    /// The run panicked (a protocol's assertion): its message.
+    pub panic: Option<String>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    let path = super::resolve(&args.file);
+    let base = super::load(&args.file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let source = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let (configs, skipped) = configurations(&path, &source, &args.vary, args.skip_invalid)?;
+    let seeds: Vec<u64> = (args.seeds.start..args.seeds.end).collect();
+    let total = configs.len().checked_mul(seeds.len()).filter(|&n| n <= MAX_RUNS).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{} configurations × {} seeds is more than {MAX_RUNS} runs",
+            configs.len(),
+            seeds.len()
+        )
+    })?;
+    let jobs = super::jobs(args.jobs)?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    println!(
+        "sweep {} ({}): {} configurations × {} seeds = {total} runs, tracing off, {jobs} jobs",
+        base.name,
+        base.protocol.name(),
+        configs.len(),
+        seeds.len(),
+    );
+    for (with, why) in &skipped {
+        println!("  skipped {with}: {why}");
+    }
+
+    let items: Vec<(usize, u64)> =
+        (0..configs.len()).flat_map(|c| seeds.iter().map(move |&s| (c, s))).collect();
+    let bar = super::progress_bar(total as u64, "runs");
+    let results = super::parallel_map(&items, jobs, &|done| bar.set_position(done as u64), |&(c, seed)| {
+        one_run(&configs[c].scenario, seed, args.samples)
+    });
+    bar.finish_and_clear();
+
+    let sweep = Sweep { vary: &args.vary, configs: &configs, seeds: &seeds, results, samples: args.samples };
+    let panics: Vec<String> = sweep
+        .results
+        .iter()
+        .zip(&items)
+        .filter_map(|(r, (c, s))| r.panic.as_ref().map(|p| format!("{} seed {s}: {p}", sweep.label(*c))))
+        .collect();
+    let mut written = sweep.write_csv(&args.out)?;
+    let charts = sweep.charts(&base, &args.plot)?;
+    let formats = Formats { svg: true, png: !args.no_png };
+    for (name, figure) in &charts {
+        written.extend(plot::save(figure, &args.out.join(name), formats)?);
+    }
+    sweep.print_table(&args.plot);
+    println!(
+        "\nwrote {} files to {}: runs.csv, summary.csv, latency.csv, gauges.csv and {} charts ({}):",
+        written.len(),
+        args.out.display(),
+        charts.len(),
+        if args.no_png { "SVG" } else { "SVG and PNG" },
+    );
+    for chunk in charts.iter().map(|c| c.0.as_str()).collect::<Vec<_>>().chunks(6) {
+        println!("  {}", chunk.join(", "));
+    }
+    if !panics.is_empty() {
+        println!("\n{} runs panicked (left out of the figures); the first: {}", panics.len(), panics[0]);
+        return Ok(Outcome::ExpectationFailed);
+    }
+    Ok(Outcome::Success)
+}
+
+/// A configuration left out, and why: (`mode = sync, ship_interval =
+/// 100ms`, the loader's message).
+pub type Skipped = (String, String);
+
+/// Every point of the grid, loaded and validated, the first key varying
+/// slowest; with `skip_invalid`, the points the loader rejects are left
+/// out and returned apart.
+pub fn configurations(
+    path: &Path,
+    source: &str,
+    vary: &[Vary],
+    skip_invalid: bool,
+) -> anyhow::Result<(Vec<Config>, Vec<Skipped>)> {
+    for (i, v) in vary.iter().enumerate() {
+        if vary[..i].iter().any(|w| w.path == v.path) {
+            bail!("`--vary {}` is given twice", v.key);
+        }
+    }
+    let count = vary.iter().try_fold(1usize, |n, v| n.checked_mul(v.values.len()));
+    if count.is_none_or(|n| n > grid::MAX_CONFIGURATIONS) {
+        bail!("the grid has more than {} configurations", grid::MAX_CONFIGURATIONS);
+    }
+    let doc: toml_edit::DocumentMut =
+        source.parse().map_err(|e| anyhow::anyhow!("{}: not a TOML document: {e}", path.display()))?;
+    let mut configs = Vec::new();
+    let mut skipped = Vec::new();
+    let mut choice = vec![0; vary.len()];
+    loop {
+        let mut edited = doc.clone();
+        let mut with = Vec::new();
+        for (v, &i) in vary.iter().zip(&choice) {
+            grid::assign(&mut edited, v, &v.values[i])
+                .map_err(|e| anyhow::anyhow!("--vary {}: {e}", v.key))?;
+            with.push(format!("{} = {}", v.key, v.values[i].label));
+        }
+        match crate::scenario::load_str(&path.display().to_string(), &edited.to_string()) {
+            Ok(scenario) => configs.push(Config { choice: choice.clone(), scenario }),
+            Err(e) if skip_invalid => skipped.push((with.join(", "), e.message.clone())),
+            Err(e) => {
+                bail!("{e}\n  (with {}; --skip-invalid leaves such configurations out)", with.join(", "))
+            }
+        }
+        // The next choice, the last key fastest.
+        let mut k = vary.len();
+        loop {
+            if k == 0 {
+                if configs.is_empty() {
+                    bail!(
+                        "the scenario rejects every configuration of the grid; the first: {}",
+                        skipped[0].1
+                    );
+                }
+                return Ok((configs, skipped));
+            }
+            k -= 1;
+            choice[k] += 1;
+            if choice[k] < vary[k].values.len() {
+                break;
+            }
+            choice[k] = 0;
+        }
+    }
+}
+
+/// Runs one configuration with one seed, sampling the gauges.
+pub fn one_run(scenario: &Scenario, seed: u64, samples: u32) -> RunResult {
+    let options = RunOptions { seed: Some(seed), trace: TraceLevel::Off, record_history: true, checks: true };
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut run = scenario.protocol.build(scenario, options);
+        let mut gauges: BTreeMap<&'static str, Vec<(u32, f64)>> = BTreeMap::new();
+        for (i, sample) in run_sampled(run.as_mut(), scenario.duration, samples).into_iter().enumerate() {
+            for (name, value) in sample.gauges {
+                gauges.entry(name).or_default().push((i as u32, value));
+            }
+        }
+        (run, gauges)
+    }));
+    let (run, gauges) = match outcome {
+        Ok(done) => done,
+        Err(payload) => {
+            return RunResult { panic: Some(super::panic_message(&*payload)), ..RunResult::default() };
+        }
+    };
+    let report = super::run::full_report(run.as_ref());
+    let s = run.stats();
+    RunResult {
+        ops: [s.ops_invoked, s.ops_ok, s.ops_fail, s.ops_info],
+        checks: report.checks.iter().map(|v| (v.name, v.holds)).collect(),
+        metrics: report.metrics,
+        latencies_us: ok_latencies_us(run.as_ref()),
+        gauges,
+        panic: None,
+    }
+}
+
+/// The `p`-th percentile (0 to 100) of sorted values, nearest rank.
+pub fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+/// The results of a sweep, in (configuration, seed) order.
+struct Sweep<'a> {
+    vary: &'a [Vary],
+    configs: &'a [Config],
+    seeds: &'a [u64],
+    results: Vec<RunResult>,
+    samples: u32,
+}
+
+/// A configuration's results over its seeds.
+#[derive(Default)]
+struct Aggregate {
+    runs: usize,
+    ok_fraction: f64,
+    /// Check → fraction of seeds it held in.
+    held: BTreeMap<&'static str, f64>,
+    /// Metric → (mean, min, max) over the seeds that report it.
+    metrics: BTreeMap<&'static str, (f64, f64, f64)>,
+    /// Latencies of every seed's ok operations, sorted.
+    latencies_us: Vec<u64>,
+    /// Gauge → per sample index: (mean, max) over seeds.
+    gauges: BTreeMap<&'static str, Vec<Option<(f64, f64)>>>,
+}
+
+impl<'a> Sweep<'a> {
+    /// The runs of configuration `c` that did not panic.
+    fn runs(&self, c: usize) -> impl Iterator<Item = &RunResult> {
+        let n = self.seeds.len();
+        self.results[c * n..(c + 1) * n].iter().filter(|r| r.panic.is_none())
+    }
+
+    /// Short names of the keys: the last part, or the whole key where two
+    /// keys share a last part.
+    fn short_keys(&self) -> Vec<String> {
+        let last = |v: &Vary| v.path.last().cloned().unwrap_or_default();
+        self.vary
+            .iter()
+            .map(|v| {
+                if self.vary.iter().filter(|w| last(w) == last(v)).count() > 1 {
+                    v.key.clone()
+                } else {
+                    last(v)
+                }
+            })
+            .collect()
+    }
+
+    /// `w=2, r=1`: the values of configuration `c`, for legends and errors.
+    fn label(&self, c: usize) -> String {
+        self.label_of(c, &(0..self.vary.len()).collect::<Vec<_>>())
+    }
+
+    fn label_of(&self, c: usize, keys: &[usize]) -> String {
+        let short = self.short_keys();
+        keys.iter()
+            .map(|&k| format!("{}={}", short[k], self.vary[k].values[self.configs[c].choice[k]].label))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn aggregate(&self, c: usize) -> Aggregate {
+        let runs: Vec<&RunResult> = self.runs(c).collect();
+        let mut a = Aggregate { runs: runs.len(), ..Aggregate::default() };
+        if runs.is_empty() {
+            return a;
+        }
+        let (ok, done) =
+            runs.iter().fold((0, 0), |(ok, done), r| (ok + r.ops[1], done + r.ops[1] + r.ops[2] + r.ops[3]));
+        a.ok_fraction = if done == 0 { 1.0 } else { ok as f64 / done as f64 };
+        for r in &runs {
+            for &(name, holds) in &r.checks {
+                *a.held.entry(name).or_default() += f64::from(u8::from(holds)) / runs.len() as f64;
+            }
+        }
+        let mut values: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
+        for r in &runs {
+            for (&name, &v) in &r.metrics {
+                values.entry(name).or_default().push(v);
+            }
+        }
+        for (name, vs) in values {
+            let mean = vs.iter().sum::<f64>() / vs.len() as f64;
+            let min = vs.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = vs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            a.metrics.insert(name, (mean, min, max));
+        }
+        a.latencies_us = runs.iter().flat_map(|r| r.latencies_us.iter().copied()).collect();
+        a.latencies_us.sort_unstable();
+        let mut sums: BTreeMap<&'static str, Vec<(f64, f64, u32)>> = BTreeMap::new();
+        for r in &runs {
+            for (&name, samples) in &r.gauges {
+                let slots = sums
+                    .entry(name)
+                    .or_insert_with(|| vec![(0.0, f64::NEG_INFINITY, 0); self.samples as usize + 1]);
+                for &(i, v) in samples {
+                    let slot = &mut slots[i as usize];
+                    *slot = (slot.0 + v, slot.1.max(v), slot.2 + 1);
+                }
+            }
+        }
+        for (name, slots) in sums {
+            let series =
+                slots.into_iter().map(|(sum, max, n)| (n > 0).then(|| (sum / n as f64, max))).collect();
+            a.gauges.insert(name, series);
+        }
+        a
+    }
+
+    /// Every check and metric name any run reported, in first-seen order
+    /// for checks (the protocol's order) and sorted for metrics.
+    fn names(&self) -> (Vec<&'static str>, Vec<&'static str>) {
+        let mut checks: Vec<&'static str> = Vec::new();
+        let mut metrics = std::collections::BTreeSet::new();
+        for r in &self.results {
+            for &(name, _) in &r.checks {
+                if !checks.contains(&name) {
+                    checks.push(name);
+                }
+            }
+            metrics.extend(r.metrics.keys().copied());
+        }
+        (checks, metrics.into_iter().collect())
+    }
+
+    fn write_csv(&self, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
+        let (checks, metrics) = self.names();
+        let keys: Vec<&str> = self.vary.iter().map(|v| v.key.as_str()).collect();
+        let values = |c: usize| -> Vec<String> {
+            self.vary.iter().zip(&self.configs[c].choice).map(|(v, &i)| v.values[i].label.clone()).collect()
+        };
+        let num = |v: Option<f64>| v.map(fmt_csv).unwrap_or_default();
+        let mut written = Vec::new();
+        let mut file = |name: &str, header: Vec<String>, rows: Vec<Vec<String>>| -> anyhow::Result<()> {
+            let path = out.join(name);
+            let mut w =
+                csv::Writer::from_path(&path).with_context(|| format!("writing {}", path.display()))?;
+            w.write_record(&header)?;
+            for row in rows {
+                w.write_record(&row)?;
+            }
+            w.flush()?;
+            written.push(path);
+            Ok(())
+        };
+
+        let mut header: Vec<String> =
+            std::iter::once("config".to_string()).chain(keys.iter().map(|k| k.to_string())).collect();
+        let runs_header: Vec<String> = header
+            .iter()
+            .cloned()
+            .chain(["seed", "ops_invoked", "ops_ok", "ops_fail", "ops_info", "panic"].map(String::from))
+            .chain(checks.iter().map(|c| format!("check:{c}")))
+            .chain(metrics.iter().map(|m| m.to_string()))
+            .collect();
+        let mut rows = Vec::new();
+        for (i, r) in self.results.iter().enumerate() {
+            let (c, s) = (i / self.seeds.len(), self.seeds[i % self.seeds.len()]);
+            let mut row: Vec<String> = std::iter::once(c.to_string()).chain(values(c)).collect();
+            row.push(s.to_string());
+            row.extend(r.ops.iter().map(u64::to_string));
+            row.push(r.panic.clone().unwrap_or_default());
+            row.extend(checks.iter().map(|name| {
+                r.checks.iter().find(|x| x.0 == *name).map(|x| u8::from(x.1).to_string()).unwrap_or_default()
+            }));
+            row.extend(metrics.iter().map(|m| num(r.metrics.get(m).copied())));
+            rows.push(row);
+        }
+        file("runs.csv", runs_header, rows)?;
+
+        let aggregates: Vec<Aggregate> = (0..self.configs.len()).map(|c| self.aggregate(c)).collect();
+        let mut summary_header = header.clone();
+        summary_header.extend(
+            ["runs", "ok_fraction", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms"].map(String::from),
+        );
+        summary_header.extend(checks.iter().map(|c| format!("check:{c}")));
+        summary_header.extend(metrics.iter().map(|m| m.to_string()));
+        let ms = |us: Option<u64>| num(us.map(|u| u as f64 / 1000.0));
+        let rows = aggregates
+            .iter()
+            .enumerate()
+            .map(|(c, a)| {
+                let mut row: Vec<String> = std::iter::once(c.to_string()).chain(values(c)).collect();
+                row.push(a.runs.to_string());
+                row.push(fmt_csv(a.ok_fraction));
+                for p in [50.0, 90.0, 99.0] {
+                    row.push(ms(percentile(&a.latencies_us, p)));
+                }
+                row.extend(checks.iter().map(|name| num(a.held.get(name).copied())));
+                row.extend(metrics.iter().map(|m| num(a.metrics.get(m).map(|x| x.0))));
+                row
+            })
+            .collect();
+        file("summary.csv", summary_header, rows)?;
+
+        header.extend(["percentile", "latency_ms"].map(String::from));
+        let mut rows = Vec::new();
+        for (c, a) in aggregates.iter().enumerate() {
+            for p in 0..=100 {
+                let Some(us) = percentile(&a.latencies_us, p as f64) else { break };
+                let mut row: Vec<String> = std::iter::once(c.to_string()).chain(values(c)).collect();
+                row.extend([p.to_string(), fmt_csv(us as f64 / 1000.0)]);
+                rows.push(row);
+            }
+        }
+        file("latency.csv", header.clone(), rows)?;
+
+        header.truncate(1 + keys.len());
+        header.extend(["gauge", "time_ms", "mean", "max"].map(String::from));
+        let mut rows = Vec::new();
+        for (c, a) in aggregates.iter().enumerate() {
+            let duration = self.configs[c].scenario.duration;
+            for (name, series) in &a.gauges {
+                for (i, slot) in series.iter().enumerate() {
+                    let Some((mean, max)) = slot else { continue };
+                    let t = sample_time(duration, i as u32, self.samples);
+                    let mut row: Vec<String> = std::iter::once(c.to_string()).chain(values(c)).collect();
+                    row.extend([
+                        name.to_string(),
+                        fmt_csv(t.0 as f64 / 1000.0),
+                        fmt_csv(*mean),
+                        fmt_csv(*max),
+                    ]);
+                    rows.push(row);
+                }
+            }
+        }
+        file("gauges.csv", header, rows)?;
+        Ok(written)
+    }
+
+    /// The charts to draw, by file name (without extension).
+    fn charts(&self, base: &Scenario, plot: &[String]) -> anyhow::Result<Vec<(String, Figure)>> {
+        let (checks, metrics) = self.names();
+        let aggregates: Vec<Aggregate> = (0..self.configs.len()).map(|c| self.aggregate(c)).collect();
+        let mut charts =
+            vec![("latency-cdf".to_string(), Figure::from(self.latency_chart(base, &aggregates)))];
+        let picked: Vec<Vec<String>> = if plot.is_empty() {
+            metrics
+                .iter()
+                .filter(|m| {
+                    let means: Vec<Option<f64>> =
+                        aggregates.iter().map(|a| a.metrics.get(*m).map(|x| x.0)).collect();
+                    means.windows(2).any(|w| w[0] != w[1])
+                })
+                .map(|m| vec![m.to_string()])
+                .collect()
+        } else {
+            plot.iter().map(|p| p.split(',').map(|s| s.trim().to_string()).collect()).collect()
+        };
+        for names in picked {
+            let mut panels = Vec::new();
+            for name in &names {
+                let is_check = checks.contains(&name.as_str());
+                if !is_check && !metrics.contains(&name.as_str()) {
+                    let mut known: Vec<&str> = metrics.clone();
+                    known.extend(&checks);
+                    let hint = crate::scenario::did_you_mean(name, known.iter().copied())
+                        .map(|n| format!("; did you mean `{n}`?"))
+                        .unwrap_or_default();
+                    bail!(
+                        "--plot {name}: no check or metric by that name in this sweep{hint} (it has: {})",
+                        known.join(", ")
+                    );
+                }
+                panels.push(self.metric_chart(base, &aggregates, name, is_check));
+            }
+            charts.push((names.join("+"), Figure { panels }));
+        }
+        let gauges: std::collections::BTreeSet<&'static str> =
+            aggregates.iter().flat_map(|a| a.gauges.keys().copied()).collect();
+        for g in gauges {
+            charts.push((format!("{g}-over-time"), Figure::from(self.gauge_chart(base, &aggregates, g))));
+        }
+        Ok(charts)
+    }
+
+    fn latency_chart(&self, base: &Scenario, aggregates: &[Aggregate]) -> Chart {
+        let mut chart = Chart::new(
+            format!("{}: client latency, all seeds", base.name),
+            "latency of ok operations (ms)",
+            "fraction of operations at or below",
+        );
+        chart.legend = Legend::LowerRight;
+        chart.x_log = true;
+        for (c, a) in aggregates.iter().enumerate() {
+            let points = (0..=100)
+                .filter_map(|p| {
+                    percentile(&a.latencies_us, p as f64).map(|us| (us as f64 / 1000.0, p as f64 / 100.0))
+                })
+                .collect();
+            chart.series.push(Series { name: self.label(c), points });
+        }
+        chart
+    }
+
+    /// A metric (mean over seeds) or a check (fraction of seeds it held in)
+    /// against the first varied key, a line per combination of the others.
+    fn metric_chart(&self, base: &Scenario, aggregates: &[Aggregate], name: &str, is_check: bool) -> Chart {
+        let x_key = &self.vary[0];
+        let short = self.short_keys();
+        let x_label = match x_key.unit() {
+            Some(unit) => format!("{} ({unit})", x_key.key),
+            None => x_key.key.clone(),
+        };
+        let y_label = if is_check {
+            format!("fraction of {} seeds where {name} holds", self.seeds.len())
+        } else {
+            format!("{name} ({}, mean of {} seeds)", metric_unit(name), self.seeds.len())
+        };
+        let mut chart = Chart::new(format!("{}: {name} vs {}", base.name, short[0]), x_label, y_label);
+        if !x_key.numeric() {
+            chart.categories = Some(x_key.values.iter().map(|v| v.label.clone()).collect());
+        } else if x_key.values.len() <= 12 {
+            chart.x_ticks = Some(x_key.values.iter().filter_map(|v| v.number()).collect());
+        }
+        let others: Vec<usize> = (1..self.vary.len()).collect();
+        let mut lines: BTreeMap<Vec<usize>, Series> = BTreeMap::new();
+        for (c, a) in aggregates.iter().enumerate() {
+            let choice = &self.configs[c].choice;
+            let setting = &x_key.values[choice[0]];
+            let x = if x_key.numeric() { setting.number().expect("numeric") } else { choice[0] as f64 };
+            let y = if is_check { a.held.get(name).copied() } else { a.metrics.get(name).map(|m| m.0) };
+            let line = lines
+                .entry(choice[1..].to_vec())
+                .or_insert_with(|| Series { name: self.label_of(c, &others), points: Vec::new() });
+            if let Some(y) = y {
+                line.points.push((x, y));
+            }
+        }
+        chart.series = lines.into_values().collect();
+        chart
+    }
+
+    /// A gauge against time, mean over seeds, a line per configuration;
+    /// the faults every configuration's timeline shares are marked.
+    fn gauge_chart(&self, base: &Scenario, aggregates: &[Aggregate], gauge: &str) -> Chart {
+        let mut chart = Chart::new(
+            format!("{}: {gauge} over time, mean of {} seeds", base.name, self.seeds.len()),
+            "time (s)",
+            format!("{gauge} ({})", metric_unit(gauge)),
+        );
+        for (c, a) in aggregates.iter().enumerate() {
+            let duration = self.configs[c].scenario.duration;
+            let points = a
+                .gauges
+                .get(gauge)
+                .map(|series| {
+                    series
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, slot)| {
+                            slot.map(|(mean, _)| {
+                                (sample_time(duration, i as u32, self.samples).0 as f64 / 1e6, mean)
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            chart.series.push(Series { name: self.label(c), points });
+        }
+        chart.markers = shared_faults(self.configs, base);
+        chart
+    }
+
+    /// The table printed at the end: a row per configuration.
+    fn print_table(&self, plot: &[String]) {
+        let (checks, _) = self.names();
+        let short = self.short_keys();
+        let mut header: Vec<String> = short.clone();
+        header.extend(["ok ops", "p50 ms", "p99 ms"].map(String::from));
+        let columns: Vec<String> =
+            plot.iter().flat_map(|p| p.split(',')).map(|s| s.trim().to_string()).collect();
+        header.extend(columns.iter().cloned());
+        let mut rows = vec![header];
+        for c in 0..self.configs.len() {
+            let a = self.aggregate(c);
+            let mut row: Vec<String> = self
+                .vary
+                .iter()
+                .zip(&self.configs[c].choice)
+                .map(|(v, &i)| v.values[i].label.clone())
+                .collect();
+            row.push(format!("{:.3}", a.ok_fraction));
+            for p in [50.0, 99.0] {
+                row.push(percentile(&a.latencies_us, p).map_or("-".into(), |us| fmt_num(us as f64 / 1000.0)));
+            }
+            for name in &columns {
+                let v = if checks.contains(&name.as_str()) {
+                    a.held.get(name.as_str()).copied()
+                } else {
+                    a.metrics.get(name.as_str()).map(|m| m.0)
+                };
+                row.push(v.map_or("-".into(), |v| format!("{v:.3}")));
+            }
+            rows.push(row);
+        }
+        let widths: Vec<usize> = (0..rows[0].len())
+            .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+            .collect();
+        println!();
+        for row in rows {
+            let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:>w$}")).collect();
+            println!("  {}", cells.join("  ").trim_end());
+        }
+    }
+}
+
+/// The unit of a metric or gauge, from its name.
+fn metric_unit(name: &str) -> &'static str {
+    if name.ends_with("_ms") {
+        "ms"
+    } else if name.ends_with("_rate") || name == "availability" {
+        "fraction"
+    } else if name == "quorums_overlap" {
+        "1 yes, 0 no"
+    } else if name.ends_with("_mean") {
+        "mean"
+    } else {
+        "count"
+    }
+}
+
+/// Faults at the same time in every configuration's timeline (a varied
+/// fault time would mark nothing true of every line).
+fn shared_faults(configs: &[Config], base: &Scenario) -> Vec<Marker> {
+    let probe = base.protocol.build(base, RunOptions { trace: TraceLevel::Off, ..RunOptions::default() });
+    let first = &configs[0].scenario.timeline;
+    first
+        .iter()
+        .filter(|f| !matches!(f.fault, Fault::Note { .. }))
+        .filter(|f| {
+            configs.iter().all(|c| c.scenario.timeline.iter().any(|g| g.at == f.at && g.fault == f.fault))
+        })
+        .map(|f| Marker { x: f.at.0 as f64 / 1e6, label: probe.describe_fault(&f.fault) })
+        .collect()
+}
+
+/// A CSV number: integers without a decimal point, others to 6 places.
+fn fmt_csv(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        let s = format!("{v:.6}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}

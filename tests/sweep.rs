@@ -1,0 +1,213 @@
+//! `distlab sweep` and `distlab plot`, end to end: the files they write,
+//! their determinism, and their errors.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+fn distlab(args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_distlab"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("distlab runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("distlab-sweep-test-{}-{name}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    dir
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect();
+    out.sort();
+    out
+}
+
+/// The summary row of configuration `config`, as column → value.
+fn summary_row(dir: &Path, config: usize) -> std::collections::BTreeMap<String, String> {
+    let mut reader = csv::Reader::from_path(dir.join("summary.csv")).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    let row = reader.records().nth(config).unwrap().unwrap();
+    header.into_iter().zip(row.iter().map(String::from)).collect()
+}
+
+/// The same sweep on one thread and on two writes the same bytes (CSV
+/// and charts), and the figures show the quorum trade-off: r + w <= n
+/// reads go stale, r + w > n reads never do.
+#[test]
+fn sweeps_are_deterministic_and_show_the_trade_off() {
+    let (one, two) = (scratch("j1"), scratch("j2"));
+    for (dir, jobs) in [(&one, "1"), (&two, "2")] {
+        let o = distlab(&[
+            "sweep",
+            "quorum/nrw-tradeoff",
+            "--vary",
+            "protocol.r=1..2",
+            "--vary",
+            "protocol.w=1,2",
+            "--seeds",
+            "0..4",
+            "--jobs",
+            jobs,
+            "--out",
+            dir.to_str().unwrap(),
+            "--plot",
+            "availability,stale_read_rate",
+            "--plot",
+            "fresh-reads",
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(text(&o).contains("4 configurations × 4 seeds = 16 runs"), "{}", text(&o));
+    }
+    let (a, b) = (files(&one), files(&two));
+    let names: Vec<&str> = a.iter().map(|f| f.0.as_str()).collect();
+    for expected in [
+        "runs.csv",
+        "summary.csv",
+        "latency.csv",
+        "gauges.csv",
+        "latency-cdf.svg",
+        "latency-cdf.png",
+        "availability+stale_read_rate.svg",
+        "fresh-reads.svg",
+        "messages_in_flight-over-time.svg",
+    ] {
+        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+    }
+    assert_eq!(a, b, "--jobs changes nothing");
+
+    let weak = summary_row(&one, 0);
+    let strict = summary_row(&one, 3);
+    assert_eq!((weak["protocol.r"].as_str(), weak["protocol.w"].as_str()), ("1", "1"));
+    assert_eq!((strict["protocol.r"].as_str(), strict["protocol.w"].as_str()), ("2", "2"));
+    assert!(weak["stale_read_rate"].parse::<f64>().unwrap() > 0.0, "{weak:?}");
+    assert_eq!(strict["stale_read_rate"], "0", "{strict:?}");
+    assert_eq!(strict["check:fresh-reads"], "1");
+    assert_eq!(weak["runs"], "4");
+    let svg = std::fs::read_to_string(one.join("availability+stale_read_rate.svg")).unwrap();
+    for label in ["protocol.r (replicas)", "stale_read_rate (fraction, mean of 4 seeds)", "w=1", "w=2"] {
+        assert!(svg.contains(label), "the chart names {label}");
+    }
+    let runs = std::fs::read_to_string(one.join("runs.csv")).unwrap();
+    assert_eq!(runs.lines().count(), 1 + 16, "a row per run");
+    std::fs::remove_dir_all(&one).ok();
+    std::fs::remove_dir_all(&two).ok();
+}
+
+/// Bad grids are bad input (exit status 2) with a message that says what
+/// was expected, and nothing runs.
+#[test]
+fn bad_sweeps_say_why() {
+    let out = scratch("bad");
+    let dir = out.to_str().unwrap();
+    for (args, says) in [
+        (vec!["--vary", "protocol.r"], "expected KEY=VALUES"),
+        (vec!["--vary", "protocol.r=9"], "(with protocol.r = 9"),
+        (vec!["--vary", "protocol.r=9"], "nrw-tradeoff.toml:"),
+        (
+            vec!["--vary", "clients.ops=5"],
+            "`clients` is a list of tables: pick one by index, e.g. `clients.0.ops`",
+        ),
+        (vec!["--vary", "protocol.r=1", "--vary", "protocol.r=2"], "given twice"),
+        (vec!["--vary", "protocol.r=1", "--plot", "availabilty"], "did you mean `availability`?"),
+        (vec!["--vary", "network.drop=0..0.1"], "needs a step"),
+    ] {
+        let mut all = vec!["sweep", "quorum/nrw-tradeoff", "--seeds", "0..2", "--out", dir];
+        all.extend(args.iter().copied());
+        let o = distlab(&all);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(text(&o).contains(says), "{args:?} should say {says:?}: {}", text(&o));
+        assert!(!text(&o).contains("panicked"), "{}", text(&o));
+    }
+    std::fs::remove_dir_all(&out).ok();
+}
+
+/// Values that do not go together are left out with --skip-invalid, and
+/// listed; `-` leaves a key out of the file.
+#[test]
+fn skip_invalid_lists_what_it_left_out() {
+    let out = scratch("skip");
+    let o = distlab(&[
+        "sweep",
+        "primary-replica/replication-modes",
+        "--vary",
+        "protocol.mode=async,sync",
+        "--vary",
+        "protocol.ship_interval=100ms,-",
+        "--seeds",
+        "0..2",
+        "--out",
+        out.to_str().unwrap(),
+        "--no-png",
+        "--skip-invalid",
+    ]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("3 configurations × 2 seeds"), "{t}");
+    assert!(
+        t.contains("skipped protocol.mode = sync, protocol.ship_interval = 100ms: ship_interval applies to mode = \"async\" only"),
+        "{t}"
+    );
+    assert!(out.join("replication_lag_ms-over-time.svg").exists(), "the gauge is drawn over time");
+    assert!(!out.join("latency-cdf.png").exists(), "--no-png");
+    std::fs::remove_dir_all(&out).ok();
+}
+
+/// `distlab plot` draws a run from its trace; the messages in flight it
+/// counts from send/deliver/drop events agree with the engine's own
+/// gauge, sampled in the same trace.
+#[test]
+fn plot_draws_a_run_from_its_trace() {
+    let dir = scratch("plot");
+    std::fs::create_dir_all(&dir).unwrap();
+    let trace = dir.join("run.jsonl");
+    let o = distlab(&["run", "primary-replica/async-crash", "--trace", trace.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = distlab(&["plot", trace.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let charts = dir.join("run-charts");
+    for name in ["latency", "messages-in-flight", "replication_lag_ms"] {
+        for ext in ["svg", "png"] {
+            assert!(charts.join(format!("{name}.{ext}")).exists(), "{name}.{ext}: {}", text(&o));
+        }
+    }
+    let svg = std::fs::read_to_string(charts.join("latency.svg")).unwrap();
+    assert!(svg.contains("n1 crashes"), "faults are marked");
+
+    let data = distlab::cli::plot::read(&trace).unwrap();
+    let last_sample = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .rfind(|l| l.contains("\"kind\":\"sample\""))
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .unwrap();
+    let engine = last_sample["gauges"]["messages_in_flight"].as_f64().unwrap();
+    assert_eq!(data.in_flight.last().unwrap().1, engine, "events and the engine agree");
+    assert!(data.latency[0].len() > 100, "ok operations are drawn");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A file that is not a trace is bad input, named by line.
+#[test]
+fn plot_rejects_what_is_not_a_trace() {
+    let dir = scratch("notrace");
+    std::fs::create_dir_all(&dir).unwrap();
+    let bogus = dir.join("x.jsonl");
+    std::fs::write(&bogus, "{\"step\":0,\"time_us\":0,\"kind\":\"start\"}\nnot json\n").unwrap();
+    let o = distlab(&["plot", bogus.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("x.jsonl:2: not a line of a distlab trace"), "{}", text(&o));
+    let o = distlab(&["plot", dir.join("missing.jsonl").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("cannot open"), "{}", text(&o));
+    std::fs::remove_dir_all(&dir).ok();
+}
