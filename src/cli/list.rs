@@ -5,7 +5,7 @@ use crate::protocols::registry;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Also list each protocol's checks and metrics.
+    /// Also list each protocol's checks, metrics and gauges.
     #[arg(long)]
     pub verbose: bool,
 }
@@ -20,6 +20,10 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             }
             for (name, what) in p.metrics() {
                 println!("      metric {name:<22} {what}");
+            }
+            let engine = ("messages_in_flight", "messages sent and not yet delivered or dropped");
+            for (name, what) in std::iter::once(&engine).chain(p.gauges()) {
+                println!("      gauge  {name:<22} {what}");
             }
         }
     }

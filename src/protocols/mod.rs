@@ -81,6 +81,8 @@ pub trait ProtocolEntry: Sync {
     fn commands(&self) -> &'static [&'static str];
     fn checks(&self) -> &'static [(&'static str, &'static str)];
     fn metrics(&self) -> &'static [(&'static str, &'static str)];
+    /// Its checker's gauges (values over time; see `Checker::GAUGES`).
+    fn gauges(&self) -> &'static [(&'static str, &'static str)];
     /// The second loading pass: reads `[protocol]` with spans.
     fn parse_params(&self, cx: &ParamContext<'_>) -> Result<Arc<dyn Any + Send + Sync>, ScenarioError>;
     /// Builds a run of `scenario`.
@@ -113,6 +115,9 @@ impl<P: Configure, C: Checker<P> + 'static> ProtocolEntry for Entry<P, C> {
     }
     fn metrics(&self) -> &'static [(&'static str, &'static str)] {
         C::METRICS
+    }
+    fn gauges(&self) -> &'static [(&'static str, &'static str)] {
+        C::GAUGES
     }
     fn parse_params(&self, cx: &ParamContext<'_>) -> Result<Arc<dyn Any + Send + Sync>, ScenarioError> {
         let table: ProtocolTable<P::Raw> = toml::from_str(cx.source)

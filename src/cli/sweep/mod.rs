@@ -565,7 +565,6 @@ impl<'a> Sweep<'a> {
     /// against the first varied key, a line per combination of the others.
     fn metric_chart(&self, base: &Scenario, aggregates: &[Aggregate], name: &str, is_check: bool) -> Chart {
         let x_key = &self.vary[0];
-        let short = self.short_keys();
         let x_label = match x_key.unit() {
             Some(unit) => format!("{} ({unit})", x_key.key),
             None => x_key.key.clone(),
@@ -575,7 +574,7 @@ impl<'a> Sweep<'a> {
         } else {
             format!("{name} ({}, mean of {} seeds)", metric_unit(name), self.seeds.len())
         };
-        let mut chart = Chart::new(format!("{}: {name} vs {}", base.name, short[0]), x_label, y_label);
+        let mut chart = Chart::new(format!("{}: {name} vs {}", base.name, x_key.key), x_label, y_label);
         if !x_key.numeric() {
             chart.categories = Some(x_key.values.iter().map(|v| v.label.clone()).collect());
         } else if x_key.values.len() <= 12 {
@@ -675,7 +674,7 @@ impl<'a> Sweep<'a> {
 
 /// The unit of a metric or gauge, from its name.
 fn metric_unit(name: &str) -> &'static str {
-    if name.ends_with("_ms") {
+    if name.ends_with("_ms") || name.contains("_ms_") {
         "ms"
     } else if name.ends_with("_rate") || name == "availability" {
         "fraction"
