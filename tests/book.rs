@@ -910,6 +910,37 @@ mod harness {
         }
     }
 
+    /// Blessing copies a written file into the project; then the block
+    /// passes; a file that differs fails. On a stand-in project folder, so
+    /// the real one is never touched.
+    #[test]
+    fn blessing_copies_and_a_changed_file_fails() {
+        let project = std::env::temp_dir().join(format!("distlab-book-bless-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&project);
+        std::fs::create_dir_all(project.join("book/src/charts")).unwrap();
+        symlink_dir(&Path::new(REPO).join("scenarios"), &project.join("scenarios")).unwrap();
+        let config = |bless| Config { repo: project.clone(), bless, ..Config::from_env() };
+        let (blocks, _) = parse(
+            "book/src/test.md",
+            "```console\n$ distlab check quorum/exercise-first-reply --seeds 0..10 \\\n    \
+             --save-counterexample book/src/charts/found.toml\n[exit status: 1]\n```\n",
+        );
+        let written = project.join("book/src/charts/found.toml");
+
+        let f = run_block(&config(true), &blocks[0]);
+        assert!(f.is_empty(), "{f:?}");
+        let blessed = std::fs::read_to_string(&written).expect("blessing wrote the file into the project");
+        assert!(blessed.contains("[[timeline]]"));
+        assert!(run_block(&config(false), &blocks[0]).is_empty(), "the same file passes");
+
+        std::fs::write(&written, blessed.replace("seed = 1", "seed = 2")).unwrap();
+        let f = run_block(&config(false), &blocks[0]);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(f[0].message.contains("book/src/charts/found.toml, which differs"), "{}", f[0]);
+        assert_eq!(f[0].line, 1, "named by the block's line");
+        let _ = std::fs::remove_dir_all(&project);
+    }
+
     #[test]
     fn lesson_names_are_checked() {
         let repo = Path::new(REPO);
