@@ -150,25 +150,23 @@ pub fn save(figure: &Figure, stem: &Path, formats: Formats) -> Result<Vec<PathBu
     };
     if formats.svg {
         let path = file("svg");
-        {
-            let root = SVGBackend::new(&path, size).into_drawing_area();
-            draw_figure(&root, figure)
-                .and_then(|()| root.present())
-                .map_err(|e| anyhow!("drawing {}: {e}", path.display()))?;
-        }
+        render(SVGBackend::new(&path, size), figure, &path)?;
         written.push(path);
     }
     if formats.png {
         let path = file("png");
-        {
-            let root = BitMapBackend::new(&path, size).into_drawing_area();
-            draw_figure(&root, figure)
-                .and_then(|()| root.present())
-                .map_err(|e| anyhow!("drawing {}: {e}", path.display()))?;
-        }
+        render(BitMapBackend::new(&path, size), figure, &path)?;
         written.push(path);
     }
     Ok(written)
+}
+
+/// Draws `figure` with one backend and finishes its file.
+fn render<DB: DrawingBackend>(backend: DB, figure: &Figure, path: &Path) -> Result<()> {
+    let root = backend.into_drawing_area();
+    draw_figure(&root, figure)
+        .and_then(|()| root.present())
+        .map_err(|e| anyhow!("drawing {}: {e}", path.display()))
 }
 
 /// Registers the embedded font once per process.
