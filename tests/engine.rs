@@ -159,6 +159,19 @@ fn retries_after_compaction_apply_once() {
     assert!(d.stats().ops_ok >= 100);
 }
 
+/// Regression: a retry of an older write, arriving after the same client's
+/// next write, must not be appended again (the primary used to recognise
+/// only each client's last idempotency key).
+#[test]
+fn late_retries_of_finished_writes_apply_once() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/regressions/late-retry-applied-once.toml");
+    let s = distlab::scenario::load(&path).unwrap();
+    let d = run(&s, options(TraceLevel::Digest, None));
+    let v = d.report().verdict("writes-applied-once").unwrap().clone();
+    assert!(v.holds, "{}", v.detail);
+}
+
 fn scenario(text: &str) -> distlab::scenario::Scenario {
     load_str("t.toml", text).unwrap_or_else(|e| panic!("{e}"))
 }

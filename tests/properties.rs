@@ -90,9 +90,10 @@ proptest! {
     }
 
     /// Every mode, under the random nemesis: replica logs are always
-    /// prefixes of their primary's (the log-matching rule).
+    /// prefixes of their primary's (the log-matching rule), and no client
+    /// write stands twice in the final log, however late its retries come.
     #[test]
-    fn logs_are_prefixes_in_every_mode(
+    fn logs_are_prefixes_and_writes_apply_once_in_every_mode(
         seed in any::<u64>(),
         mode in prop::sample::select(vec!["async", "semi-sync", "sync"]),
         disk_ms in prop::sample::select(vec![0u64, 5]),
@@ -100,6 +101,8 @@ proptest! {
         let s = base_with_disk(mode, 3, true, disk_ms);
         let r = verdicts(&s, seed);
         let v = r.verdict("log-prefix").unwrap();
+        prop_assert!(v.holds, "{}", v.detail);
+        let v = r.verdict("writes-applied-once").unwrap();
         prop_assert!(v.holds, "{}", v.detail);
     }
 

@@ -547,6 +547,16 @@ impl PrimaryReplica {
         value: Value,
         idempotency_key: u64,
     ) {
+        // Keys grow with each of a client's writes, and a client has one
+        // write open at a time: a key older than its last one is a late
+        // retry of a write the client has finished with (ok, or failed and
+        // never to be applied). Applying it now would apply it twice, or
+        // apply what the client was told did not happen.
+        if let Some(&(last, _)) = state.client_table.get(&client.endpoint.0)
+            && idempotency_key < last
+        {
+            return;
+        }
         if let Some(&(k, index)) = state.client_table.get(&client.endpoint.0)
             && k == idempotency_key
             // Compacted entries are committed everywhere; others must still
