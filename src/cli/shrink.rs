@@ -298,7 +298,9 @@ pub fn counterexample_file(scenario: &Scenario, source: &str, shrunk: &Shrunk, f
             let _ = writeln!(out, "\n[[timeline]]\nat = \"{}us\"\n{a}", f.at.0);
         }
     }
-    let note = format!("`{}` breaks: {}", shrunk.failure.check, shrunk.failure.detail)
+    // The step numbers of the detail are the original run's: the replay's
+    // differ (its notes are events too), so the note gives times only.
+    let note = format!("`{}` breaks: {}", shrunk.failure.check, without_steps(&shrunk.failure.detail))
         .replace('\\', "\\\\")
         .replace('"', "\\\"");
     let at = shrunk.failure.at.unwrap_or(scenario.duration);
@@ -315,9 +317,33 @@ pub fn counterexample_file(scenario: &Scenario, source: &str, shrunk: &Shrunk, f
     out
 }
 
+/// `(at 1.2s, step 2026)` → `(at 1.2s)`: drops every `, step N`.
+fn without_steps(detail: &str) -> String {
+    let mut out = String::with_capacity(detail.len());
+    let mut rest = detail;
+    while let Some(i) = rest.find(", step ") {
+        let digits = rest[i + 7..].bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            out.push_str(&rest[..i + 7]);
+        } else {
+            out.push_str(&rest[..i]);
+        }
+        rest = &rest[i + 7 + digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::rewrite;
+    use super::{rewrite, without_steps};
+
+    #[test]
+    fn notes_give_times_not_the_original_run_s_steps() {
+        assert_eq!(without_steps("x (at 1.2s, step 2026)"), "x (at 1.2s)");
+        assert_eq!(without_steps("x (at 1s, step 7; 3 times in all)"), "x (at 1s; 3 times in all)");
+        assert_eq!(without_steps("a, step up, step 5"), "a, step up");
+    }
 
     #[test]
     fn rewrite_drops_the_nemesis_and_fixes_seed_and_ops() {
