@@ -184,15 +184,41 @@ fn plot_draws_a_run_from_its_trace() {
     assert!(svg.contains("n1 crashes"), "faults are marked");
 
     let data = distlab::cli::plot::read(&trace).unwrap();
-    let last_sample = std::fs::read_to_string(&trace)
-        .unwrap()
-        .lines()
-        .rfind(|l| l.contains("\"kind\":\"sample\""))
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .unwrap();
-    let engine = last_sample["gauges"]["messages_in_flight"].as_f64().unwrap();
-    assert_eq!(data.in_flight.last().unwrap().1, engine, "events and the engine agree");
     assert!(data.latency[0].len() > 100, "ok operations are drawn");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The messages in flight that `plot` counts from send / deliver / drop /
+/// hold / crash events agree with the engine's own gauge at every sample
+/// of the trace, through pauses (held messages) and crashes (held
+/// messages lost with their node).
+#[test]
+fn messages_in_flight_from_events_match_the_engine() {
+    let dir = scratch("inflight");
+    std::fs::create_dir_all(&dir).unwrap();
+    for lesson in ["primary-replica/fencing", "primary-replica/async-crash", "saga/retries-double-charge"] {
+        let trace = dir.join("t.jsonl");
+        let o = distlab(&["run", lesson, "--trace", trace.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", text(&o));
+        let data = distlab::cli::plot::read(&trace).unwrap();
+        let text = std::fs::read_to_string(&trace).unwrap();
+        let samples: Vec<(f64, f64)> = text
+            .lines()
+            .filter(|l| l.contains("\"kind\":\"sample\""))
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .map(|v| {
+                (v["time_us"].as_f64().unwrap() / 1e6, v["gauges"]["messages_in_flight"].as_f64().unwrap())
+            })
+            .collect();
+        assert!(
+            text.contains("\"kind\":\"hold\"") || lesson != "primary-replica/fencing",
+            "a pause holds messages"
+        );
+        for (t, engine) in samples {
+            let counted = data.in_flight.iter().take_while(|p| p.0 <= t).last().map_or(0.0, |p| p.1);
+            assert_eq!(counted, engine, "{lesson} at {t}s");
+        }
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -210,4 +236,30 @@ fn plot_rejects_what_is_not_a_trace() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("cannot open"), "{}", text(&o));
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A sweep may change the cluster its timeline names: the faults marked on
+/// the charts are described with the varied cluster, not the file's.
+#[test]
+fn faults_on_a_varied_cluster_are_described_with_it() {
+    let out = scratch("cluster");
+    let o = distlab(&[
+        "sweep",
+        "quorum/nrw-tradeoff",
+        "--vary",
+        "cluster.nodes=4",
+        "--vary",
+        "timeline.0.crash=n4",
+        "--vary",
+        "timeline.1.restart=n4",
+        "--seeds",
+        "0..2",
+        "--out",
+        out.to_str().unwrap(),
+        "--no-png",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let svg = std::fs::read_to_string(out.join("messages_in_flight-over-time.svg")).unwrap();
+    assert!(svg.contains("n4 crashes"), "the marker names the varied cluster's node");
+    std::fs::remove_dir_all(&out).ok();
 }

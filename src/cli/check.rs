@@ -80,7 +80,9 @@ pub fn parse_seeds(s: &str) -> Result<Seeds, String> {
         return Err(format!("the seed range `{s}` is empty"));
     }
     if end - start > MAX_SEEDS {
-        return Err(format!("at most {MAX_SEEDS} seeds per command (use --shard to split a range)"));
+        return Err(format!(
+            "at most {MAX_SEEDS} seeds per command (split the range over several commands; `check --shard` does that)"
+        ));
     }
     Ok(Seeds { start, end })
 }

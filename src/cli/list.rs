@@ -21,7 +21,10 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             for (name, what) in p.metrics() {
                 println!("      metric {name:<22} {what}");
             }
-            let engine = ("messages_in_flight", "messages sent and not yet delivered or dropped");
+            let engine = (
+                "messages_in_flight",
+                "messages sent and not yet delivered or dropped (held at a paused node included)",
+            );
             for (name, what) in std::iter::once(&engine).chain(p.gauges()) {
                 println!("      gauge  {name:<22} {what}");
             }

@@ -2,7 +2,7 @@
 //! `distlab run --trace` saved.
 //!
 //! - `latency`: every client operation's latency, at the time it ended,
-//!   coloured by outcome (ok, fail, info);
+//!   coloured by outcome (ok, fail, info) — when the run has any;
 //! - `messages-in-flight`: sent (and duplicated) minus delivered (and
 //!   dropped), after every event;
 //! - one chart per gauge the trace sampled (`replication_lag_ms`,
@@ -38,6 +38,8 @@ struct Line {
     time_us: u64,
     kind: String,
     #[serde(default)]
+    node: String,
+    #[serde(default)]
     msg: u64,
     #[serde(default)]
     text: String,
@@ -67,6 +69,9 @@ pub fn read(path: &Path) -> anyhow::Result<RunData> {
     let mut data = RunData::default();
     let mut invoked: BTreeMap<u64, u64> = BTreeMap::new();
     let mut in_flight: i64 = 0;
+    // Messages held at a paused node, by node: still in flight, and lost
+    // (with no event of their own) if the node crashes before resuming.
+    let mut held: BTreeMap<String, std::collections::BTreeSet<u64>> = BTreeMap::new();
     for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
         let line = line.with_context(|| format!("reading {}", path.display()))?;
         if line.trim().is_empty() {
@@ -74,14 +79,13 @@ pub fn read(path: &Path) -> anyhow::Result<RunData> {
         }
         let l: Line = serde_json::from_str(&line).map_err(|e| {
             anyhow::anyhow!(
-                "{}:{}: not a line of a distlab trace ({e}); write one with `distlab run FILE --trace {}`",
+                "{}:{}: not a line of a distlab trace ({e}); write one with `distlab run SCENARIO --trace OUT.jsonl`",
                 path.display(),
                 i + 1,
-                path.display()
             )
         })?;
         let t = l.time_us as f64 / 1e6;
-        data.events += 1;
+        data.events += usize::from(l.kind != "sample");
         match l.kind.as_str() {
             "invoke" => {
                 invoked.insert(l.msg, l.time_us);
@@ -97,7 +101,16 @@ pub fn read(path: &Path) -> anyhow::Result<RunData> {
                 }
             }
             "send" | "duplicate" => in_flight += 1,
-            "deliver" | "drop" => in_flight -= 1,
+            "deliver" | "drop" => {
+                in_flight -= 1;
+                if let Some(h) = held.get_mut(&l.node) {
+                    h.remove(&l.msg);
+                }
+            }
+            "hold" => {
+                held.entry(l.node.clone()).or_default().insert(l.msg);
+                continue;
+            }
             "sample" => {
                 for (name, v) in l.gauges {
                     if name != "messages_in_flight" {
@@ -106,10 +119,17 @@ pub fn read(path: &Path) -> anyhow::Result<RunData> {
                 }
                 continue;
             }
-            kind if FAULT_KINDS.contains(&kind) => data.faults.push(Marker { x: t, label: l.text }),
+            kind if FAULT_KINDS.contains(&kind) => {
+                if kind == "crash"
+                    && let Some(lost) = held.remove(&l.node)
+                {
+                    in_flight -= lost.len() as i64;
+                }
+                data.faults.push(Marker { x: t, label: l.text });
+            }
             _ => continue,
         }
-        if matches!(l.kind.as_str(), "send" | "duplicate" | "deliver" | "drop") {
+        if matches!(l.kind.as_str(), "send" | "duplicate" | "deliver" | "drop" | "crash") {
             match data.in_flight.last_mut() {
                 Some(last) if last.0 == t => last.1 = in_flight as f64,
                 _ => data.in_flight.push((t, in_flight as f64)),
@@ -133,12 +153,15 @@ pub fn charts(data: &RunData, title: &str) -> Vec<(String, Figure)> {
         }
     }
     latency.markers = data.faults.clone();
+    let mut out = Vec::new();
+    if !latency.series.is_empty() {
+        out.push(("latency".to_string(), Figure::from(latency)));
+    }
     let mut in_flight =
         Chart::new(format!("{title}: messages in flight"), "time (s)", "messages in flight (count)");
     in_flight.series.push(Series { name: String::new(), points: data.in_flight.clone() });
     in_flight.markers = data.faults.clone();
-    let mut out =
-        vec![("latency".to_string(), Figure::from(latency)), ("messages-in-flight".into(), in_flight.into())];
+    out.push(("messages-in-flight".into(), in_flight.into()));
     for (name, points) in &data.gauges {
         let unit = if name.ends_with("_ms") { "ms" } else { "count" };
         let mut chart = Chart::new(format!("{title}: {name}"), "time (s)", format!("{name} ({unit})"));
@@ -175,5 +198,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     );
     let names: Vec<&str> = charts.iter().map(|c| c.0.as_str()).collect();
     println!("wrote {written} files to {}: {}", out.display(), names.join(", "));
+    if ops == 0 {
+        println!("(no client operations in this run: no latency chart)");
+    }
     Ok(Outcome::Success)
 }

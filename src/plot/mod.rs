@@ -25,8 +25,9 @@ static DEJAVU_SANS: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 /// One panel's size in pixels; a figure puts its panels side by side.
 pub const PANEL: (u32, u32) = (760, 480);
 
-/// Tableau's ten colours: distinguishable, and kind to colour-blind readers.
-const PALETTE: [RGBColor; 10] = [
+/// Tableau's twenty colours (ten, then their light companions):
+/// distinguishable, and kind to colour-blind readers.
+const PALETTE: [RGBColor; 20] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -37,7 +38,22 @@ const PALETTE: [RGBColor; 10] = [
     RGBColor(127, 127, 127),
     RGBColor(188, 189, 34),
     RGBColor(23, 190, 207),
+    RGBColor(174, 199, 232),
+    RGBColor(255, 187, 120),
+    RGBColor(152, 223, 138),
+    RGBColor(255, 152, 150),
+    RGBColor(197, 176, 213),
+    RGBColor(196, 156, 148),
+    RGBColor(247, 182, 210),
+    RGBColor(199, 199, 199),
+    RGBColor(219, 219, 141),
+    RGBColor(158, 218, 229),
 ];
+
+/// More named lines than this get their legend beside the plot, not on it.
+const LEGEND_INSIDE_MAX: usize = 6;
+/// The width of a legend beside the plot, in pixels.
+const LEGEND_WIDTH: u32 = 190;
 
 /// How a chart draws its series.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -208,8 +224,16 @@ fn draw_chart<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &Chart) -> D
         None => format_tick(*v, x_axis.step),
     };
     let y_format = |v: &f64| format_tick(*v, y_axis.step);
-    let mut chart = ChartBuilder::on(area)
-        .caption(&c.title, (FONT, 18))
+    let named = c.series.iter().filter(|s| !s.name.is_empty()).count();
+    let area = area.margin(6, 0, 0, 0).titled(&c.title, (FONT, 18))?;
+    let (plot_area, legend_area) = if named > LEGEND_INSIDE_MAX {
+        let width = area.dim_in_pixel().0;
+        let (plot, legend) = area.split_horizontally(width.saturating_sub(LEGEND_WIDTH));
+        (plot, Some(legend))
+    } else {
+        (area, None)
+    };
+    let mut chart = ChartBuilder::on(&plot_area)
         .margin(14)
         .x_label_area_size(48)
         .y_label_area_size(72)
@@ -226,20 +250,31 @@ fn draw_chart<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &Chart) -> D
         .light_line_style(TRANSPARENT)
         .draw()?;
 
-    for m in &c.markers {
-        let grey = RGBColor(90, 90, 90);
+    // Fault markers: a dashed line each, and a label at the top, moved
+    // down a row while it would overlap a label already placed.
+    let grey = RGBColor(90, 90, 90);
+    let plot_height = f64::from(chart.plotting_area().dim_in_pixel().1.max(1));
+    let row = (y_axis.hi - y_axis.lo) * 15.0 / plot_height;
+    let mut placed: Vec<(i32, i32, usize)> = Vec::new();
+    let mut markers: Vec<&Marker> = c.markers.iter().collect();
+    markers.sort_by(|a, b| a.x.total_cmp(&b.x));
+    for m in markers {
         chart.draw_series(DashedLineSeries::new(
             [(m.x, y_axis.lo), (m.x, y_axis.hi)],
             6,
             4,
             grey.stroke_width(1),
         ))?;
-        let label_at = (m.x, y_axis.hi - (y_axis.hi - y_axis.lo) * 0.02);
-        chart.draw_series(std::iter::once(Text::new(
-            format!(" {}", m.label),
-            label_at,
-            (FONT, 12).into_font().color(&grey),
-        )))?;
+        let label = format!(" {}", m.label);
+        let start = chart.backend_coord(&(m.x, y_axis.hi)).0;
+        let end = start + (label.chars().count() as f64 * 6.8) as i32;
+        let free =
+            (0..MARKER_ROWS).find(|&r| !placed.iter().any(|&(s, e, pr)| pr == r && s < end && start < e));
+        if let Some(r) = free {
+            placed.push((start, end, r));
+            let at = (m.x, y_axis.hi - row * (0.3 + r as f64));
+            chart.draw_series(std::iter::once(Text::new(label, at, (FONT, 12).into_font().color(&grey))))?;
+        }
     }
 
     for (i, s) in c.series.iter().enumerate() {
@@ -255,13 +290,15 @@ fn draw_chart<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &Chart) -> D
                 chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 2, color.mix(0.7).filled())))?
             }
         };
-        if !s.name.is_empty() {
+        if !s.name.is_empty() && legend_area.is_none() {
             drawn
                 .label(s.name.as_str())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3)));
         }
     }
-    if c.series.iter().any(|s| !s.name.is_empty()) {
+    if let Some(legend) = &legend_area {
+        draw_legend_beside(legend, c)?;
+    } else if named > 0 {
         let legend = match c.legend {
             Legend::Auto => emptiest_corner(&x_axis, &y_axis, points()),
             chosen => chosen,
@@ -278,6 +315,38 @@ fn draw_chart<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &Chart) -> D
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.3))
             .draw()?;
+    }
+    Ok(())
+}
+
+/// The most rows of fault labels; a label with no free row is left out
+/// (its dashed line is still drawn).
+const MARKER_ROWS: usize = 6;
+
+/// A legend in its own column beside the plot: a line per named series,
+/// as many as fit, then how many more there are.
+fn draw_legend_beside<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &Chart) -> DrawResult<DB> {
+    let named: Vec<(usize, &Series)> =
+        c.series.iter().enumerate().filter(|(_, s)| !s.name.is_empty()).collect();
+    let (_, height) = area.dim_in_pixel();
+    let top = 24i32;
+    let fits = ((height as i32 - top - 40) / 15).max(1) as usize;
+    let shown = if named.len() > fits { fits - 1 } else { named.len() };
+    let font = (FONT, 11).into_font();
+    for (row, (i, s)) in named.iter().take(shown).enumerate() {
+        let y = top + row as i32 * 15;
+        let color = PALETTE[i % PALETTE.len()];
+        area.draw(&PathElement::new(vec![(6, y), (26, y)], color.stroke_width(3)))?;
+        let name: String = if s.name.chars().count() > 26 {
+            s.name.chars().take(25).chain(std::iter::once('…')).collect()
+        } else {
+            s.name.clone()
+        };
+        area.draw(&Text::new(name, (32, y - 6), font.clone()))?;
+    }
+    if shown < named.len() {
+        let y = top + shown as i32 * 15;
+        area.draw(&Text::new(format!("… and {} more", named.len() - shown), (32, y - 6), font))?;
     }
     Ok(())
 }

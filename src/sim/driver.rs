@@ -121,7 +121,7 @@ impl<P: Protocol, C: Checker<P> + 'static> Driver for Sim<P, C> {
         Sim::report(self)
     }
     fn gauges(&self) -> Vec<(&'static str, f64)> {
-        let mut g = vec![("messages_in_flight", Sim::in_flight(self).len() as f64)];
+        let mut g = vec![("messages_in_flight", self.messages_in_flight() as f64)];
         g.extend(self.checker_gauges());
         g
     }

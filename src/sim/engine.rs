@@ -523,6 +523,12 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         }
     }
 
+    /// Messages sent (or duplicated) and not yet delivered or dropped,
+    /// those held for a paused node included.
+    pub fn messages_in_flight(&self) -> u64 {
+        self.state.in_flight
+    }
+
     pub fn is_quiet(&self) -> bool {
         self.state.in_flight == 0
             && self.state.faults_pending == 0

@@ -79,7 +79,7 @@ impl Vary {
             Some("ms")
         } else if self.path.first().is_some_and(|p| p == "protocol") && matches!(last, "n" | "r" | "w") {
             Some("replicas")
-        } else if ["drop", "duplicate", "reorder", "probability", "fail", "failure"]
+        } else if ["drop", "duplicate", "reorder", "probability", "fail", "failure", "rate"]
             .iter()
             .any(|w| last == *w || last.ends_with(&format!("_{w}")) || last.starts_with(&format!("{w}_")))
         {
@@ -121,25 +121,45 @@ pub fn parse_vary(s: &str) -> Result<Vary, String> {
     Ok(Vary { key: key.to_string(), path, values: settings })
 }
 
+/// The tables of a scenario file (a test keeps this in step with
+/// `scenario::raw::RawFile`).
+pub const TABLES: &[&str] =
+    &["scenario", "cluster", "protocol", "network", "clients", "timeline", "nemesis", "expect"];
+
 /// `nodes.n1.clock_offset` → `cluster.node.n1.clock_offset`.
 fn parse_key(key: &str) -> Result<Vec<String>, String> {
     let parts: Vec<&str> = key.split('.').map(str::trim).collect();
-    if parts.iter().any(|p| p.is_empty()) {
+    if parts.len() < 2 || parts.iter().any(|p| p.is_empty()) {
         return Err(format!(
             "`{key}` is not a key path; write it as in the file, e.g. `protocol.w` or `network.drop`"
         ));
     }
     let mut path: Vec<String> = parts.iter().map(|p| p.to_string()).collect();
-    if matches!(parts[0], "nodes" | "node") && parts.len() > 1 {
+    if matches!(parts[0], "nodes" | "node") {
         path.splice(0..1, ["cluster".to_string(), "node".to_string()]);
+    }
+    if !TABLES.contains(&path[0].as_str()) {
+        let hint = crate::scenario::did_you_mean(&path[0], TABLES.iter().copied())
+            .map(|t| format!("did you mean `{t}`? "))
+            .unwrap_or_default();
+        return Err(format!(
+            "`{key}`: a scenario file has no table `{}`; {hint}(tables: {}, and `nodes.NAME` for `cluster.node.NAME`)",
+            path[0],
+            TABLES.join(", ")
+        ));
+    }
+    if path == ["scenario", "seed"] {
+        return Err("`scenario.seed`: a sweep runs the seeds of --seeds, whatever the file says".into());
     }
     Ok(path)
 }
 
 fn parse_scalar(item: &str) -> Setting {
-    let value = if item == "-" {
-        Scalar::Absent
-    } else if let Ok(i) = item.parse::<i64>() {
+    if item == "-" {
+        // Shown as what it means: the file's key is left to its default.
+        return Setting { value: Scalar::Absent, label: "default".into() };
+    }
+    let value = if let Ok(i) = item.parse::<i64>() {
         Scalar::Int(i)
     } else if let Ok(f) =
         item.parse::<f64>().map_err(|_| ()).and_then(|f| if f.is_finite() { Ok(f) } else { Err(()) })
@@ -254,6 +274,11 @@ pub fn assign(doc: &mut DocumentMut, vary: &Vary, setting: &Setting) -> Result<(
     while let Some(part) = parts.next() {
         let here = join(&walked, part);
         if table.get(part).is_none() {
+            if parts.clone().next().is_some_and(|next| next.parse::<usize>().is_ok()) {
+                return Err(format!(
+                    "`{here}` has no entries in the file, so there is none to pick by index"
+                ));
+            }
             let mut new = Table::new();
             new.set_implicit(true);
             table.insert(part, Item::Table(new));
@@ -278,8 +303,10 @@ pub fn assign(doc: &mut DocumentMut, vary: &Vary, setting: &Setting) -> Result<(
     }
     let decimal = table.get(last).and_then(Item::as_value).is_some_and(Value::is_float);
     if setting.value == Scalar::Absent {
-        table.remove(last);
-        return Ok(());
+        return match table.remove(last) {
+            Some(_) => Ok(()),
+            None => Err(format!("`{}` is not in the file, so `-` has nothing to leave out", vary.key)),
+        };
     }
     let mut value: Value = match &setting.value {
         Scalar::Int(i) if decimal => Value::from(*i as f64),
@@ -348,10 +375,25 @@ mod tests {
             ("protocol.r=1..100000", "more than 1000 values"),
             ("protocol.r=1,2,1", "twice"),
             ("protocol.r=1..x", "not two numbers"),
+            ("protocl.r=1", "no table `protocl`; did you mean `protocol`?"),
+            ("r=1", "not a key path"),
+            ("network=1", "not a key path"),
+            ("scenario.seed=1,2", "runs the seeds of --seeds"),
         ] {
             let err = parse_vary(arg).unwrap_err();
             assert!(err.contains(says), "{arg}: {err}");
         }
+    }
+
+    #[test]
+    fn the_tables_are_the_scenario_file_s() {
+        // serde names the fields it expected when it meets an unknown one.
+        let err = toml::from_str::<crate::scenario::raw::RawFile>("bogus = 1").unwrap_err().to_string();
+        for t in TABLES {
+            assert!(err.contains(&format!("`{t}`")), "{t} is not a table of RawFile: {err}");
+        }
+        let listed = err.matches('`').count() / 2 - 1; // minus `bogus`
+        assert_eq!(listed, TABLES.len(), "RawFile has a table TABLES lacks: {err}");
     }
 
     #[test]
@@ -380,7 +422,9 @@ mod tests {
             ("clients.ops=1", "is a list of tables: pick one by index, e.g. `clients.0.ops`"),
             ("clients.7.ops=1", "`clients` has 2 entries (0 to 1), not 7"),
             ("network.drop.x=1", "`network.drop` is a value, not a table"),
-            ("network=1", "`network` is a table, not a value"),
+            ("nodes.n2=1", "`nodes.n2` is a table, not a value"),
+            ("timeline.0.at=1s", "`timeline` has no entries in the file"),
+            ("network.spread=-", "`network.spread` is not in the file, so `-` has nothing to leave out"),
         ] {
             let err = set(&mut doc, arg).unwrap_err();
             assert!(err.contains(says), "{arg}: {err}");

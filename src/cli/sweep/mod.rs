@@ -60,7 +60,8 @@ pub struct Args {
     /// between configurations.
     #[arg(long = "plot", value_name = "NAME[,NAME...]")]
     pub plot: Vec<String>,
-    /// Gauge samples per run, for the charts against time.
+    /// Gauge samples per run, for the charts against time: the gauges are
+    /// read at N + 1 evenly spaced moments, the start and the end included.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(2..=10_000))]
     pub samples: u32,
     /// Draw SVG only (PNG copies are drawn too by default).
@@ -73,8 +74,11 @@ pub struct Args {
     pub skip_invalid: bool,
 }
 
-/// The most runs (configurations × seeds) one sweep may ask for.
-pub const MAX_RUNS: usize = 10_000_000;
+/// The most runs (configurations × seeds) one sweep may ask for. Every
+/// run's results are kept until the files are written (about 12 KB a run
+/// for the bundled lessons), so this bounds the memory to a few GB; split
+/// a bigger sweep over seed ranges.
+pub const MAX_RUNS: usize = 200_000;
 
 /// One point of the grid.
 pub struct Config {
@@ -101,11 +105,12 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let path = super::resolve(&args.file);
     let base = super::load(&args.file).map_err(|e| anyhow::anyhow!("{e}"))?;
     let source = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    check_plot_names(&args.plot, base.protocol)?;
     let (configs, skipped) = configurations(&path, &source, &args.vary, args.skip_invalid)?;
     let seeds: Vec<u64> = (args.seeds.start..args.seeds.end).collect();
     let total = configs.len().checked_mul(seeds.len()).filter(|&n| n <= MAX_RUNS).ok_or_else(|| {
         anyhow::anyhow!(
-            "{} configurations × {} seeds is more than {MAX_RUNS} runs",
+            "{} configurations × {} seeds is more than {MAX_RUNS} runs; sweep fewer seeds, or split them over several sweeps",
             configs.len(),
             seeds.len()
         )
@@ -160,6 +165,30 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         return Ok(Outcome::ExpectationFailed);
     }
     Ok(Outcome::Success)
+}
+
+/// `--plot` names a check or metric the protocol has: said before
+/// anything runs.
+fn check_plot_names(plot: &[String], protocol: &dyn crate::protocols::ProtocolEntry) -> anyhow::Result<()> {
+    let known: Vec<&str> = protocol
+        .checks()
+        .iter()
+        .chain(protocol.metrics())
+        .chain(crate::protocols::GENERIC_METRICS)
+        .map(|(name, _)| *name)
+        .collect();
+    for name in plot.iter().flat_map(|p| p.split(',')).map(str::trim) {
+        if !known.contains(&name) {
+            let hint = crate::scenario::did_you_mean(name, known.iter().copied())
+                .map(|n| format!("did you mean `{n}`? "))
+                .unwrap_or_default();
+            bail!(
+                "--plot {name}: {} has no check or metric by that name; {hint}(`distlab list --verbose` lists them)",
+                protocol.name()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A configuration left out, and why: (`mode = sync, ship_interval =
@@ -279,7 +308,8 @@ struct Sweep<'a> {
 #[derive(Default)]
 struct Aggregate {
     runs: usize,
-    ok_fraction: f64,
+    /// Ok operations over completed ones; `None` when none completed.
+    ok_fraction: Option<f64>,
     /// Check → fraction of seeds it held in.
     held: BTreeMap<&'static str, f64>,
     /// Metric → (mean, min, max) over the seeds that report it.
@@ -334,12 +364,16 @@ impl<'a> Sweep<'a> {
         }
         let (ok, done) =
             runs.iter().fold((0, 0), |(ok, done), r| (ok + r.ops[1], done + r.ops[1] + r.ops[2] + r.ops[3]));
-        a.ok_fraction = if done == 0 { 1.0 } else { ok as f64 / done as f64 };
+        a.ok_fraction = (done > 0).then(|| ok as f64 / done as f64);
+        let mut held: BTreeMap<&'static str, (usize, usize)> = BTreeMap::new();
         for r in &runs {
             for &(name, holds) in &r.checks {
-                *a.held.entry(name).or_default() += f64::from(u8::from(holds)) / runs.len() as f64;
+                let (yes, all) = held.entry(name).or_default();
+                *yes += usize::from(holds);
+                *all += 1;
             }
         }
+        a.held = held.into_iter().map(|(name, (yes, all))| (name, yes as f64 / all as f64)).collect();
         let mut values: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
         for r in &runs {
             for (&name, &v) in &r.metrics {
@@ -449,7 +483,7 @@ impl<'a> Sweep<'a> {
             .map(|(c, a)| {
                 let mut row: Vec<String> = std::iter::once(c.to_string()).chain(values(c)).collect();
                 row.push(a.runs.to_string());
-                row.push(fmt_csv(a.ok_fraction));
+                row.push(num(a.ok_fraction));
                 for p in [50.0, 90.0, 99.0] {
                     row.push(ms(percentile(&a.latencies_us, p)));
                 }
@@ -572,7 +606,7 @@ impl<'a> Sweep<'a> {
         let y_label = if is_check {
             format!("fraction of {} seeds where {name} holds", self.seeds.len())
         } else {
-            format!("{name} ({}, mean of {} seeds)", metric_unit(name), self.seeds.len())
+            with_unit(name, &format!("mean of {} seeds", self.seeds.len()))
         };
         let mut chart = Chart::new(format!("{}: {name} vs {}", base.name, x_key.key), x_label, y_label);
         if !x_key.numeric() {
@@ -594,7 +628,14 @@ impl<'a> Sweep<'a> {
                 line.points.push((x, y));
             }
         }
-        chart.series = lines.into_values().collect();
+        chart.series = lines
+            .into_values()
+            .map(|mut s| {
+                // In axis order, whatever order --vary listed the values in.
+                s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+                s
+            })
+            .collect();
         chart
     }
 
@@ -604,7 +645,7 @@ impl<'a> Sweep<'a> {
         let mut chart = Chart::new(
             format!("{}: {gauge} over time, mean of {} seeds", base.name, self.seeds.len()),
             "time (s)",
-            format!("{gauge} ({})", metric_unit(gauge)),
+            with_unit(gauge, ""),
         );
         for (c, a) in aggregates.iter().enumerate() {
             let duration = self.configs[c].scenario.duration;
@@ -625,7 +666,7 @@ impl<'a> Sweep<'a> {
                 .unwrap_or_default();
             chart.series.push(Series { name: self.label(c), points });
         }
-        chart.markers = shared_faults(self.configs, base);
+        chart.markers = shared_faults(self.configs);
         chart
     }
 
@@ -647,7 +688,7 @@ impl<'a> Sweep<'a> {
                 .zip(&self.configs[c].choice)
                 .map(|(v, &i)| v.values[i].label.clone())
                 .collect();
-            row.push(format!("{:.3}", a.ok_fraction));
+            row.push(a.ok_fraction.map_or("-".into(), |f| format!("{f:.3}")));
             for p in [50.0, 99.0] {
                 row.push(percentile(&a.latencies_us, p).map_or("-".into(), |us| fmt_num(us as f64 / 1000.0)));
             }
@@ -672,25 +713,41 @@ impl<'a> Sweep<'a> {
     }
 }
 
-/// The unit of a metric or gauge, from its name.
-fn metric_unit(name: &str) -> &'static str {
+/// The unit of a metric or gauge, from its name (`None`: a plain number,
+/// such as a mean count of rounds).
+fn metric_unit(name: &str) -> Option<&'static str> {
     if name.ends_with("_ms") || name.contains("_ms_") {
-        "ms"
+        Some("ms")
     } else if name.ends_with("_rate") || name == "availability" {
-        "fraction"
+        Some("fraction")
     } else if name == "quorums_overlap" {
-        "1 yes, 0 no"
+        Some("1 yes, 0 no")
     } else if name.ends_with("_mean") {
-        "mean"
+        None
     } else {
-        "count"
+        Some("count")
+    }
+}
+
+/// `name (unit, rest)`, or `name (rest)` without a unit.
+fn with_unit(name: &str, rest: &str) -> String {
+    match (metric_unit(name), rest.is_empty()) {
+        (Some(unit), true) => format!("{name} ({unit})"),
+        (Some(unit), false) => format!("{name} ({unit}, {rest})"),
+        (None, true) => name.to_string(),
+        (None, false) => format!("{name} ({rest})"),
     }
 }
 
 /// Faults at the same time in every configuration's timeline (a varied
 /// fault time would mark nothing true of every line).
-fn shared_faults(configs: &[Config], base: &Scenario) -> Vec<Marker> {
-    let probe = base.protocol.build(base, RunOptions { trace: TraceLevel::Off, ..RunOptions::default() });
+fn shared_faults(configs: &[Config]) -> Vec<Marker> {
+    // Described by a run of the first configuration: its cluster is the one
+    // the faults name (a varied cluster may have nodes the file has not).
+    let first_scenario = &configs[0].scenario;
+    let probe = first_scenario
+        .protocol
+        .build(first_scenario, RunOptions { trace: TraceLevel::Off, ..RunOptions::default() });
     let first = &configs[0].scenario.timeline;
     first
         .iter()

@@ -344,7 +344,10 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
             if n == p || self.down.contains(&n) {
                 continue;
             }
-            let oldest_missing = (log.len()..primary_log.len())
+            // What the replica holds of the primary's log: the prefix they
+            // agree on (a diverged tail, from an old epoch, holds nothing).
+            let agreed = log.iter().zip(primary_log).take_while(|(a, b)| a == b).count();
+            let oldest_missing = (agreed..primary_log.len())
                 .filter_map(|i| self.acked_at.get(&(primary_log[i].0, i as u64 + 1)))
                 .min();
             if let Some(&acked) = oldest_missing {
@@ -508,7 +511,11 @@ mod tests {
         c.on_fault(at(7), &Fault::Crash(r));
         assert_eq!(lag(&c, 50), 0.0, "a crashed replica is not lagging");
         c.on_fault(at(8), &Fault::Restart(r));
-        c.on_observation(at(9), r, &Observation::Appended { entry: entry(0, 2, 20), from: p });
+        // A diverged entry at index 2 is not write 20: still lagging.
+        c.on_observation(at(9), r, &Observation::Appended { entry: entry(0, 2, 21), from: r });
+        assert_eq!(lag(&c, 50), 45.0, "a log of the same length that disagrees still lacks write 20");
+        c.on_observation(at(10), r, &Observation::Truncated { keep: 1 });
+        c.on_observation(at(11), r, &Observation::Appended { entry: entry(0, 2, 20), from: p });
         assert_eq!(lag(&c, 50), 0.0);
     }
 
