@@ -155,8 +155,12 @@ pub trait Protocol: Sized + Clone + Debug + Hash + Default + 'static {
     /// What a node publishes for the checkers (design rule 9).
     type Observation: Clone + Debug;
 
-    /// A node starts for the first time, with an empty disk.
-    fn init(ctx: &mut Context<'_, Self>) -> Self::State;
+    /// A node starts for the first time, with an empty disk. Most protocols
+    /// need nothing more than recovering from that empty disk, which is
+    /// what this does unless a protocol says otherwise.
+    fn init(ctx: &mut Context<'_, Self>) -> Self::State {
+        Self::recover(ctx, &Self::Durable::default())
+    }
     /// A node restarts after a crash; `disk` is what survived.
     fn recover(ctx: &mut Context<'_, Self>, disk: &Self::Durable) -> Self::State;
     /// A message from another node arrives.

@@ -136,7 +136,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     });
     bar.finish_and_clear();
 
-    let sweep = Sweep { vary: &args.vary, configs: &configs, seeds: &seeds, results, samples: args.samples };
+    let sweep = Sweep::new(&args.vary, &configs, &seeds, results, args.samples);
     let panics: Vec<String> = sweep
         .results
         .iter()
@@ -302,6 +302,8 @@ struct Sweep<'a> {
     seeds: &'a [u64],
     results: Vec<RunResult>,
     samples: u32,
+    /// Each configuration's results over its seeds, gathered once.
+    aggregates: Vec<Aggregate>,
 }
 
 /// A configuration's results over its seeds.
@@ -354,6 +356,18 @@ impl<'a> Sweep<'a> {
             .map(|&k| format!("{}={}", short[k], self.vary[k].values[self.configs[c].choice[k]].label))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    fn new(
+        vary: &'a [Vary],
+        configs: &'a [Config],
+        seeds: &'a [u64],
+        results: Vec<RunResult>,
+        samples: u32,
+    ) -> Self {
+        let mut sweep = Sweep { vary, configs, seeds, results, samples, aggregates: Vec::new() };
+        sweep.aggregates = (0..configs.len()).map(|c| sweep.aggregate(c)).collect();
+        sweep
     }
 
     fn aggregate(&self, c: usize) -> Aggregate {
@@ -469,7 +483,7 @@ impl<'a> Sweep<'a> {
         }
         file("runs.csv", runs_header, rows)?;
 
-        let aggregates: Vec<Aggregate> = (0..self.configs.len()).map(|c| self.aggregate(c)).collect();
+        let aggregates = &self.aggregates;
         let mut summary_header = header.clone();
         summary_header.extend(
             ["runs", "ok_fraction", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms"].map(String::from),
@@ -533,9 +547,8 @@ impl<'a> Sweep<'a> {
     /// The charts to draw, by file name (without extension).
     fn charts(&self, base: &Scenario, plot: &[String]) -> anyhow::Result<Vec<(String, Figure)>> {
         let (checks, metrics) = self.names();
-        let aggregates: Vec<Aggregate> = (0..self.configs.len()).map(|c| self.aggregate(c)).collect();
-        let mut charts =
-            vec![("latency-cdf".to_string(), Figure::from(self.latency_chart(base, &aggregates)))];
+        let aggregates = &self.aggregates;
+        let mut charts = vec![("latency-cdf".to_string(), Figure::from(self.latency_chart(base)))];
         let picked: Vec<Vec<String>> = if plot.is_empty() {
             metrics
                 .iter()
@@ -564,19 +577,20 @@ impl<'a> Sweep<'a> {
                         known.join(", ")
                     );
                 }
-                panels.push(self.metric_chart(base, &aggregates, name, is_check));
+                panels.push(self.metric_chart(base, name, is_check));
             }
             charts.push((names.join("+"), Figure { panels }));
         }
         let gauges: std::collections::BTreeSet<&'static str> =
             aggregates.iter().flat_map(|a| a.gauges.keys().copied()).collect();
         for g in gauges {
-            charts.push((format!("{g}-over-time"), Figure::from(self.gauge_chart(base, &aggregates, g))));
+            charts.push((format!("{g}-over-time"), Figure::from(self.gauge_chart(base, g))));
         }
         Ok(charts)
     }
 
-    fn latency_chart(&self, base: &Scenario, aggregates: &[Aggregate]) -> Chart {
+    fn latency_chart(&self, base: &Scenario) -> Chart {
+        let aggregates = &self.aggregates;
         let mut chart = Chart::new(
             format!("{}: client latency, all seeds", base.name),
             "latency of ok operations (ms)",
@@ -597,7 +611,8 @@ impl<'a> Sweep<'a> {
 
     /// A metric (mean over seeds) or a check (fraction of seeds it held in)
     /// against the first varied key, a line per combination of the others.
-    fn metric_chart(&self, base: &Scenario, aggregates: &[Aggregate], name: &str, is_check: bool) -> Chart {
+    fn metric_chart(&self, base: &Scenario, name: &str, is_check: bool) -> Chart {
+        let aggregates = &self.aggregates;
         let x_key = &self.vary[0];
         let x_label = match x_key.unit() {
             Some(unit) => format!("{} ({unit})", x_key.key),
@@ -641,7 +656,8 @@ impl<'a> Sweep<'a> {
 
     /// A gauge against time, mean over seeds, a line per configuration;
     /// the faults every configuration's timeline shares are marked.
-    fn gauge_chart(&self, base: &Scenario, aggregates: &[Aggregate], gauge: &str) -> Chart {
+    fn gauge_chart(&self, base: &Scenario, gauge: &str) -> Chart {
+        let aggregates = &self.aggregates;
         let mut chart = Chart::new(
             format!("{}: {gauge} over time, mean of {} seeds", base.name, self.seeds.len()),
             "time (s)",
@@ -681,7 +697,7 @@ impl<'a> Sweep<'a> {
         header.extend(columns.iter().cloned());
         let mut rows = vec![header];
         for c in 0..self.configs.len() {
-            let a = self.aggregate(c);
+            let a = &self.aggregates[c];
             let mut row: Vec<String> = self
                 .vary
                 .iter()

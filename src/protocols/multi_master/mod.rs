@@ -425,10 +425,6 @@ impl Protocol for MultiMaster {
     type Timer = Timer;
     type Observation = Observation;
 
-    fn init(ctx: &mut Context<'_, Self>) -> State {
-        Self::recover(ctx, &Store::new())
-    }
-
     fn recover(ctx: &mut Context<'_, Self>, disk: &Store) -> State {
         ctx.observe(Observation::Restarted);
         for (&key, entry) in disk {

@@ -570,10 +570,6 @@ impl Protocol for Quorum {
     type Timer = Timer;
     type Observation = Observation;
 
-    fn init(ctx: &mut Context<'_, Self>) -> State {
-        Self::recover(ctx, &Disk::default())
-    }
-
     fn recover(ctx: &mut Context<'_, Self>, disk: &Disk) -> State {
         let mut state = State {
             store: disk.store.clone(),

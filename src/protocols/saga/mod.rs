@@ -1364,10 +1364,6 @@ impl Protocol for Saga {
     type Timer = Timer;
     type Observation = Observation;
 
-    fn init(ctx: &mut Context<'_, Self>) -> State {
-        Self::recover(ctx, &Disk::default())
-    }
-
     fn recover(ctx: &mut Context<'_, Self>, disk: &Disk) -> State {
         match ctx.params().role_of(ctx.me()) {
             Some(Role::Orchestrator) => State::Orchestrator(Orchestrator::recover(ctx, disk)),

@@ -1055,10 +1055,6 @@ impl Protocol for TwoPhaseCommit {
     type Timer = Timer;
     type Observation = Observation;
 
-    fn init(ctx: &mut Context<'_, Self>) -> State {
-        Self::recover(ctx, &Disk::default())
-    }
-
     fn recover(ctx: &mut Context<'_, Self>, disk: &Disk) -> State {
         let mut state = State {
             coordinator: ctx.me() == ctx.params().coordinator,
