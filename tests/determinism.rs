@@ -144,3 +144,45 @@ fn readme_digest_is_current() {
     let d = run(&s, options(TraceLevel::Digest, None));
     assert_eq!(d.digest().unwrap().to_string(), quoted, "update the README's quick-start output");
 }
+
+/// Streaming the trace changes nothing: the events `run --trace` writes as
+/// they happen are exactly the events a run keeping its trace in memory
+/// records (same steps, times, kinds, endpoints, ids and text, notes
+/// included), and the digest is the same.
+#[test]
+fn a_streamed_trace_is_the_trace_kept_in_memory() {
+    for rel in
+        ["primary-replica/split-brain.toml", "basics/loss-duplication.toml", "saga/orchestrator-crash.toml"]
+    {
+        let s = lesson(rel);
+        let kept = run(&s, options(TraceLevel::Full, None));
+        let out = std::env::temp_dir().join(format!("distlab-streamed-{}.jsonl", std::process::id()));
+        let streamed = distlab::cli::run::trace_to_file(
+            &s,
+            options(TraceLevel::Full, None),
+            distlab::sim::Budget::DEFAULT,
+            &out,
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(&out).unwrap();
+        std::fs::remove_file(&out).ok();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .filter(|v: &serde_json::Value| v["kind"] != "sample")
+            .collect();
+        assert_eq!(lines.len(), kept.trace().events().len(), "{rel}");
+        for (line, e) in lines.iter().zip(kept.trace().events()) {
+            let name = |ep: u32| (ep != u32::MAX).then(|| kept.endpoint_name(distlab::sim::EndpointId(ep)));
+            assert_eq!(line["step"].as_u64(), Some(e.step), "{rel}");
+            assert_eq!(line["time_us"].as_u64(), Some(e.time_us), "{rel}");
+            assert_eq!(line["kind"], serde_json::to_value(e.kind).unwrap(), "{rel}");
+            assert_eq!(line["node"].as_str().map(String::from), name(e.node), "{rel}");
+            assert_eq!(line["peer"].as_str().map(String::from), name(e.peer), "{rel}");
+            assert_eq!(line["msg"].as_u64().unwrap_or(0), e.msg, "{rel}");
+            assert_eq!(line["text"].as_str(), Some(e.text.as_str()), "{rel}");
+        }
+        assert_eq!(streamed.digest(), kept.digest(), "{rel}");
+        assert_eq!(streamed.trace().held(), 0);
+    }
+}

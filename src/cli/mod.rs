@@ -11,6 +11,7 @@ pub mod tui;
 pub mod validate;
 
 use crate::scenario::{Scenario, ScenarioError, did_you_mean};
+use crate::sim::Budget;
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
@@ -120,6 +121,40 @@ fn nearest_lesson(arg: &Path) -> Option<String> {
     let lasts: Vec<String> = names.iter().map(|n| last(n)).collect();
     let best = did_you_mean(&last(word), lasts.iter().map(String::as_str))?;
     names.iter().find(|n| last(n) == best).cloned()
+}
+
+/// The budget of every run (see [`crate::sim::budget`]), shared by the
+/// commands that run scenarios: `#[command(flatten)]` it into their
+/// arguments and give `budget()` to [`crate::sim::Driver::set_budget`]. A
+/// run that exceeds it stops and the command exits with status 2.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct BudgetArgs {
+    /// Stop a run after N events (per seed), and exit with status 2.
+    #[arg(long, value_name = "N", default_value_t = Budget::DEFAULT.events,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_events: u64,
+    /// Stop a run when more than N events happen at one instant of
+    /// simulated time (a livelock: time no longer advances), and exit with
+    /// status 2.
+    #[arg(long, value_name = "N", default_value_t = Budget::DEFAULT.events_per_instant,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_events_per_instant: u64,
+    /// Stop a run when more than N events wait at once (messages in
+    /// flight, timers, client events: the simulator's memory), and exit
+    /// with status 2.
+    #[arg(long, value_name = "N", default_value_t = Budget::DEFAULT.pending,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_pending: u64,
+}
+
+impl BudgetArgs {
+    pub fn budget(&self) -> Budget {
+        Budget {
+            events: self.max_events,
+            events_per_instant: self.max_events_per_instant,
+            pending: self.max_pending,
+        }
+    }
 }
 
 /// `--jobs`: at least one, every core by default.

@@ -1,18 +1,24 @@
 //! `distlab run FILE`: run a scenario once, print what happened, the
 //! verdict of every check and expectation, and the trace digest.
+//!
+//! `--trace` streams the events to their file as they happen (the trace
+//! keeps none in memory), so a day-long run traces in constant memory. A
+//! run stopped by a budget (a livelock at one instant, too many events, too
+//! many waiting) prints why and exits with status 2; a trace file then
+//! holds the events up to the stop.
 
 use super::Outcome;
 use crate::check::{ExpectationResult, Report};
 use crate::protocols::RunOptions;
 use crate::scenario::Scenario;
 use crate::sim::trace::NONE;
-use crate::sim::{Driver, EndpointId, Origin, SimTime, Stats, TraceKind, TraceLevel};
+use crate::sim::{Driver, EndpointId, Origin, SimTime, Stats, TraceEvent, TraceKind, TraceLevel, TraceSink};
 use crate::util::fmt_num;
 use anyhow::Context as _;
 use serde::Serialize;
-use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -30,6 +36,8 @@ pub struct Args {
     /// How much to trace (`digest` unless --trace asks for `full`).
     #[arg(long, value_enum)]
     pub trace_level: Option<TraceLevel>,
+    #[command(flatten)]
+    pub budget: super::BudgetArgs,
 }
 
 /// Everything a run produced, as `--json` prints it.
@@ -78,7 +86,8 @@ impl RunSummary {
     }
 }
 
-/// Runs a scenario to its duration and summarises it.
+/// Runs a scenario to its duration and summarises it. (A run that halts
+/// stops early: see [`Driver::halted`].)
 pub fn execute(scenario: &Scenario, options: RunOptions) -> (Box<dyn Driver>, RunSummary) {
     let mut run = scenario.protocol.build(scenario, options);
     run.run_until(scenario.duration);
@@ -104,15 +113,24 @@ pub fn sample_time(duration: SimTime, i: u32, samples: u32) -> SimTime {
 
 /// Runs `run` to `until`, reading its gauges at `samples` evenly spaced
 /// times on the way (and at the start). Stepping in windows changes
-/// nothing: `run_until` never goes past its bound.
+/// nothing: `run_until` never goes past its bound. A run that halts (see
+/// [`Driver::halted`]) is sampled no further.
 pub fn run_sampled(run: &mut dyn Driver, until: SimTime, samples: u32) -> Vec<Sample> {
-    (0..=samples)
-        .map(|i| {
-            let time = sample_time(until, i, samples);
-            run.run_until(time);
-            Sample { time, gauges: run.gauges() }
-        })
-        .collect()
+    let mut out = Vec::with_capacity(samples as usize + 1);
+    for_each_sample(run, until, samples, |s| out.push(s));
+    out
+}
+
+/// [`run_sampled`], handing each sample to `f` as soon as it is taken.
+pub fn for_each_sample(run: &mut dyn Driver, until: SimTime, samples: u32, mut f: impl FnMut(Sample)) {
+    for i in 0..=samples {
+        let time = sample_time(until, i, samples);
+        run.run_until(time);
+        if run.halted().is_some() {
+            return;
+        }
+        f(Sample { time, gauges: run.gauges() });
+    }
 }
 
 /// The protocol's report plus the engine's counters (cheap: no history
@@ -206,21 +224,56 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         anyhow::bail!("--trace writes events, which needs --trace-level full");
     }
     let options = RunOptions { seed: args.seed, trace: level, ..RunOptions::default() };
-    let summary = if let Some(out) = &args.trace {
-        let mut run = scenario.protocol.build(&scenario, options);
-        let samples = run_sampled(run.as_mut(), scenario.duration, TRACE_SAMPLES);
-        write_trace(run.as_ref(), &samples, out)
-            .with_context(|| format!("writing the trace to {}", out.display()))?;
-        summarise(&scenario, run.as_ref(), args.seed.unwrap_or(scenario.seed))
+    let seed = args.seed.unwrap_or(scenario.seed);
+    let budget = args.budget.budget();
+    let run = if let Some(out) = &args.trace {
+        trace_to_file(&scenario, options, budget, out)?
     } else {
-        execute(&scenario, options).1
+        let mut run = scenario.protocol.build(&scenario, options);
+        run.set_budget(budget);
+        if level == TraceLevel::Full {
+            // Nothing reads the events: don't keep them.
+            run.stream_trace(Box::new(Discard));
+        }
+        run.run_until(scenario.duration);
+        run
     };
+    if let Some(halt) = run.halted() {
+        let kept = args.trace.as_ref().map(|t| format!("\n  the trace up to the stop is in {}", t.display()));
+        anyhow::bail!("{} with seed {seed} stopped: {halt}{}", path.display(), kept.unwrap_or_default());
+    }
+    let summary = summarise(&scenario, run.as_ref(), seed);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         print_human(&scenario, &summary, &path);
     }
     Ok(if summary.all_met() { Outcome::Success } else { Outcome::ExpectationFailed })
+}
+
+/// Runs a scenario to its end (or until it halts) with tracing `full`,
+/// streaming every event to `out` as JSON lines as it happens, with the
+/// gauges sampled [`TRACE_SAMPLES`] times in between: the trace keeps no
+/// events in memory, however long the run.
+pub fn trace_to_file(
+    scenario: &Scenario,
+    options: RunOptions,
+    budget: crate::sim::Budget,
+    out: &std::path::Path,
+) -> anyhow::Result<Box<dyn Driver>> {
+    anyhow::ensure!(
+        options.trace == TraceLevel::Full,
+        "--trace writes events, which needs --trace-level full"
+    );
+    let writing = || format!("writing the trace to {}", out.display());
+    let mut run = scenario.protocol.build(scenario, options);
+    run.set_budget(budget);
+    let file = TraceFile::create(out, scenario, run.as_ref()).with_context(writing)?;
+    run.stream_trace(Box::new(file.clone()));
+    for_each_sample(run.as_mut(), scenario.duration, TRACE_SAMPLES, |s| file.sample(&s));
+    drop(run.take_trace_sink());
+    file.finish().with_context(writing)?;
+    Ok(run)
 }
 
 /// Where a fault came from, as the summary names it.
@@ -263,33 +316,84 @@ struct SampleLine<'a> {
     gauges: std::collections::BTreeMap<&'a str, f64>,
 }
 
-fn write_trace(run: &dyn Driver, samples: &[Sample], out: &std::path::Path) -> anyhow::Result<()> {
-    let mut w = std::io::BufWriter::new(std::fs::File::create(out)?);
-    let mut names: HashMap<u32, String> = HashMap::new();
-    let mut samples = samples.iter().peekable();
-    let mut step = 0;
-    let mut write_samples = |w: &mut std::io::BufWriter<std::fs::File>, before: Option<u64>, step: u64| {
-        while let Some(s) = samples.next_if(|s| before.is_none_or(|t| s.time.0 < t)) {
-            let line = SampleLine {
-                step,
-                time_us: s.time.0,
-                kind: "sample",
-                gauges: s.gauges.iter().map(|&(k, v)| (k, v)).collect(),
-            };
-            serde_json::to_writer(&mut *w, &line)?;
-            w.write_all(b"\n")?;
+/// The `--trace` file, written as the run goes: the engine streams each
+/// event into it (through a [`TraceSink`]) and the sampling loop adds the
+/// gauges after each sampled instant, so a sample line follows every event
+/// at or before its time. Shared between the two, hence the lock (taken
+/// once per line, never contended).
+#[derive(Clone)]
+struct TraceFile(Arc<Mutex<TraceWriter>>);
+
+struct TraceWriter {
+    out: std::io::BufWriter<std::fs::File>,
+    /// Endpoint names by index (`n1`, `app.0`).
+    names: Vec<String>,
+    /// The step of the last event written (a sample line repeats it).
+    step: u64,
+    /// The first write error; later lines are skipped.
+    error: Option<std::io::Error>,
+}
+
+impl TraceFile {
+    fn create(path: &std::path::Path, scenario: &Scenario, run: &dyn Driver) -> std::io::Result<Self> {
+        let endpoints =
+            scenario.cluster.len() as u32 + scenario.clients.iter().map(|c| c.processes).sum::<u32>();
+        let names = (0..endpoints).map(|e| run.endpoint_name(EndpointId(e))).collect();
+        let out = std::io::BufWriter::new(std::fs::File::create(path)?);
+        Ok(TraceFile(Arc::new(Mutex::new(TraceWriter { out, names, step: 0, error: None }))))
+    }
+
+    fn writer(&self) -> std::sync::MutexGuard<'_, TraceWriter> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Writes the gauges at one instant (after every event at or before it).
+    fn sample(&self, s: &Sample) {
+        let mut guard = self.writer();
+        let w = &mut *guard;
+        let line = SampleLine {
+            step: w.step,
+            time_us: s.time.0,
+            kind: "sample",
+            gauges: s.gauges.iter().map(|&(k, v)| (k, v)).collect(),
+        };
+        write_line(&mut w.out, &mut w.error, &line);
+    }
+
+    /// Flushes the file; the first error of the whole write, if any.
+    fn finish(&self) -> std::io::Result<()> {
+        let mut w = self.writer();
+        match w.error.take() {
+            Some(e) => Err(e),
+            None => w.out.flush(),
         }
-        anyhow::Ok(())
-    };
-    for e in run.trace().events() {
-        write_samples(&mut w, Some(e.time_us), step)?;
-        step = e.step;
-        for ep in [e.node, e.peer] {
-            if ep != NONE {
-                names.entry(ep).or_insert_with(|| run.endpoint_name(EndpointId(ep)));
-            }
-        }
-        let name = |ep: u32| if ep == NONE { None } else { names.get(&ep).map(String::as_str) };
+    }
+}
+
+/// Writes one JSON line, unless an earlier line failed; keeps the first
+/// error.
+fn write_line(
+    out: &mut std::io::BufWriter<std::fs::File>,
+    error: &mut Option<std::io::Error>,
+    line: &impl Serialize,
+) {
+    if error.is_some() {
+        return;
+    }
+    let written = serde_json::to_writer(&mut *out, line)
+        .map_err(std::io::Error::from)
+        .and_then(|()| out.write_all(b"\n"));
+    if let Err(e) = written {
+        *error = Some(e);
+    }
+}
+
+impl TraceSink for TraceFile {
+    fn event(&mut self, e: &TraceEvent) {
+        let mut guard = self.writer();
+        let TraceWriter { out, names, step, error } = &mut *guard;
+        *step = e.step;
+        let name = |ep: u32| if ep == NONE { None } else { names.get(ep as usize).map(String::as_str) };
         let line = TraceLine {
             step: e.step,
             time_us: e.time_us,
@@ -299,12 +403,15 @@ fn write_trace(run: &dyn Driver, samples: &[Sample], out: &std::path::Path) -> a
             msg: e.msg,
             text: &e.text,
         };
-        serde_json::to_writer(&mut w, &line)?;
-        w.write_all(b"\n")?;
+        write_line(out, error, &line);
     }
-    write_samples(&mut w, None, step)?;
-    w.flush()?;
-    Ok(())
+}
+
+/// A sink that keeps nothing: `--trace-level full` without a file.
+struct Discard;
+
+impl TraceSink for Discard {
+    fn event(&mut self, _: &TraceEvent) {}
 }
 
 fn mark(ok: bool) -> &'static str {

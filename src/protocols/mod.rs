@@ -143,6 +143,7 @@ impl<P: Configure, C: Checker<P> + 'static> ProtocolEntry for Entry<P, C> {
             trace: options.trace,
             record_history: options.record_history,
             checks: options.checks,
+            budget: crate::sim::Budget::default(),
         }))
     }
 }

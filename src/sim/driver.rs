@@ -4,14 +4,15 @@
 //! the engine — the CLI, the TUI, the checkers' harness, the shrinker —
 //! drives a `Box<dyn Driver>` and never names a protocol type.
 
+use super::budget::{Budget, Halt};
 use super::engine::{InFlight, InterventionError, NodeStatus, Sim, Stats, StepRecord};
 use super::fault::{Fault, TimedFault};
 use super::hash::Digest;
 use super::network::EndpointId;
 use super::time::SimTime;
-use super::trace::Trace;
+use super::trace::{Trace, TraceSink};
 use crate::check::{Checker, History, Report};
-use crate::nodes::{NodeId, NodeView, Protocol};
+use crate::nodes::{NodeView, Protocol};
 use std::any::Any;
 
 /// An opaque snapshot of a run, restorable into the driver that took it.
@@ -51,6 +52,20 @@ pub trait Driver {
     /// The trace digest (`None` at trace level `off`).
     fn digest(&self) -> Option<Digest>;
     fn trace(&self) -> &Trace;
+    /// Streams the trace's events to `sink` as they happen instead of
+    /// keeping them (those kept so far go first); see [`Trace::stream_to`].
+    fn stream_trace(&mut self, sink: Box<dyn TraceSink>);
+    /// Ends streaming and returns the sink, to flush and close it.
+    fn take_trace_sink(&mut self) -> Option<Box<dyn TraceSink>>;
+    /// Why the run stopped before its end: a budget was exceeded (a
+    /// livelock at one instant, the event budget, too many events
+    /// waiting). Once halted, a run takes no more steps (`step` returns
+    /// `None`, `run_until` returns at once and leaves the clock where the
+    /// run stopped) until a snapshot from before the halt is restored.
+    /// The CLI prints the message and exits with status 2.
+    fn halted(&self) -> Option<Halt>;
+    /// Replaces the run's budget; it applies from the next step on.
+    fn set_budget(&mut self, budget: Budget);
     fn history(&self) -> &History;
     fn report(&self) -> Report;
     /// Values with a meaning at this instant, sampled over a run to draw
@@ -66,8 +81,6 @@ pub trait Driver {
     fn scheduled_faults(&self) -> &[TimedFault];
     /// A fault in words, with names (`n1 crashes`).
     fn describe_fault(&self, fault: &Fault) -> String;
-    /// Observations so far, as text (for reports and the TUI).
-    fn observation_log(&self) -> Vec<(crate::check::At, NodeId, String)>;
 }
 
 impl<P: Protocol, C: Checker<P> + 'static> Driver for Sim<P, C> {
@@ -114,6 +127,18 @@ impl<P: Protocol, C: Checker<P> + 'static> Driver for Sim<P, C> {
     fn trace(&self) -> &Trace {
         Sim::trace(self)
     }
+    fn stream_trace(&mut self, sink: Box<dyn TraceSink>) {
+        Sim::stream_trace(self, sink)
+    }
+    fn take_trace_sink(&mut self) -> Option<Box<dyn TraceSink>> {
+        Sim::take_trace_sink(self)
+    }
+    fn halted(&self) -> Option<Halt> {
+        Sim::halted(self).cloned()
+    }
+    fn set_budget(&mut self, budget: Budget) {
+        Sim::set_budget(self, budget)
+    }
     fn history(&self) -> &History {
         Sim::history(self)
     }
@@ -154,8 +179,5 @@ impl<P: Protocol, C: Checker<P> + 'static> Driver for Sim<P, C> {
     }
     fn describe_fault(&self, fault: &Fault) -> String {
         Sim::describe_fault(self, fault)
-    }
-    fn observation_log(&self) -> Vec<(crate::check::At, NodeId, String)> {
-        self.observations().iter().map(|o| (o.at, o.node, format!("{:?}", o.observation))).collect()
     }
 }

@@ -13,20 +13,29 @@
 //! were scheduled (design rule 1). A slab slot remembers its key, so moving
 //! an event (deliver next) or removing it (drop) just makes the old queue
 //! entry stale.
+//!
+//! Every step is counted against the run's [`Budget`]: too many events at
+//! one instant (a livelock), too many in all, or too many waiting at once
+//! stop the run with a [`Halt`] that names what was spinning or piling up
+//! (see [`super::budget`]). Nothing the engine keeps grows with the length
+//! of a run except what a caller asked to keep: the client history when
+//! `record_history` is on, and the trace's events at level `full` when
+//! they are not streamed.
 
+use super::budget::{Budget, Halt, most_frequent};
 use super::fault::{Fault, Origin, TimedFault};
 use super::hash::{Digest, StableHasher};
 use super::network::{DropReason, EndpointId, Network, NetworkConfig, Route};
 use super::rng::{RngStream, StreamKind};
 use super::time::{SimDuration, SimTime};
 use super::trace::{NONE, Trace, TraceKind, TraceLevel};
-use crate::check::{At, Checker, History, HistoryEvent, HistoryKind, ObservationRecord, Report};
+use crate::check::{At, Checker, History, HistoryEvent, HistoryKind, Report};
 use crate::nodes::client::{ClientAction, ClientSlot, ClientSpec, Pending as PendingOp};
 use crate::nodes::{
     Answer, ClientRef, ClientReply, ClientRequest, Clock, Cluster, Context, Message, NodeId, Outbox,
     Protocol, TimerId, WriteId,
 };
-use std::collections::{BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -44,11 +53,13 @@ pub struct SimConfig<P: Protocol> {
     /// Initial clock `(offset_us, drift_ppm)` of each node.
     pub clocks: Vec<(i64, i64)>,
     pub trace: TraceLevel,
-    /// Record the client history and observation log (off for benchmarks:
-    /// then memory does not grow with run length).
+    /// Record the client history (off for benchmarks: then memory does not
+    /// grow with the number of operations).
     pub record_history: bool,
     /// Run the protocol's checker online.
     pub checks: bool,
+    /// The most work and memory the run may use (see [`Sim::set_budget`]).
+    pub budget: Budget,
 }
 
 /// Is a node running?
@@ -198,7 +209,20 @@ pub struct SimState<P: Protocol> {
     faults_pending: u64,
     /// Index of the next step-keyed fault (see `SimConfig::faults`).
     next_keyed: usize,
+    /// Budget bookkeeping, left out of the state hash (it describes how
+    /// the run is going, not what the simulated system is): the instant
+    /// of the last step and how many steps ran at it; what the last steps
+    /// at a crowded instant were (filled only near the limit); and why the
+    /// run stopped, once it has.
+    instant: SimTime,
+    steps_at_instant: u64,
+    spinning: BTreeMap<String, u64>,
+    halt: Option<Box<Halt>>,
 }
+
+/// How many of the last events before a livelock halt are counted by what
+/// they were, to name what was spinning.
+const SPIN_SAMPLE: u64 = 4096;
 
 impl<P: Protocol> Hash for SimState<P> {
     fn hash<H: Hasher>(&self, h: &mut H) {
@@ -264,7 +288,6 @@ pub struct SimSnapshot<P: Protocol, C> {
     checker: Option<C>,
     trace: super::trace::TraceMark,
     history: usize,
-    observations: usize,
     applied_faults: usize,
 }
 
@@ -279,9 +302,9 @@ pub struct Sim<P: Protocol, C: Checker<P>> {
     checker: Option<C>,
     trace: Trace,
     history: History,
-    observations: Vec<ObservationRecord<P::Observation>>,
     /// Faults applied so far, including interventions, in order.
     applied: Vec<TimedFault>,
+    budget: Budget,
     out: Outbox<P>,
     /// Reused buffer of writes completed within a step (no allocation in
     /// the inner loop).
@@ -356,9 +379,14 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             in_flight: 0,
             faults_pending: faults.len() as u64,
             next_keyed: 0,
+            instant: SimTime::ZERO,
+            steps_at_instant: 0,
+            spinning: BTreeMap::new(),
+            halt: None,
         };
         let checker = cfg.checks.then(|| C::new(&cfg.params, &cfg.cluster));
         let trace = Trace::new(cfg.trace);
+        let budget = cfg.budget;
         let mut sim = Sim {
             cfg: Arc::new(cfg),
             faults,
@@ -367,8 +395,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             checker,
             trace,
             history: History::default(),
-            observations: Vec::new(),
             applied: Vec::new(),
+            budget,
             out: Outbox::default(),
             persisted_scratch: Vec::new(),
         };
@@ -401,7 +429,12 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 i
             }
             None => {
+                // The slab grows only when every slot is taken, so its
+                // length is the number of events waiting.
                 self.state.slab.push(Some(slot));
+                if self.state.slab.len() as u64 > self.budget.pending && self.state.halt.is_none() {
+                    self.halt_pending();
+                }
                 (self.state.slab.len() - 1) as u32
             }
         }
@@ -461,6 +494,9 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// message to a crashed node — and the next one may lie past `limit`.)
     pub fn step_within(&mut self, limit: SimTime) -> Option<StepRecord> {
         loop {
+            if self.state.halt.is_some() || self.over_budget() {
+                return None;
+            }
             // Step-keyed faults run exactly before the event they name (one
             // per step; several with one number run back to back). Their
             // `at` is informational: the clock is where that step was.
@@ -469,15 +505,117 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 self.state.next_keyed += 1;
                 return Some(self.apply_fault(f));
             }
-            if self.peek_time()? > limit {
+            let next = self.peek_time()?;
+            if next > limit {
+                return None;
+            }
+            if self.crowded(next) {
                 return None;
             }
             let (time, event) = self.pop()?;
             debug_assert!(time >= self.state.now, "time went backwards");
+            // Near the limit of events at one instant, note what each one
+            // is, to name what spins if the limit is reached.
+            let sampling = time == self.state.instant
+                && self.state.steps_at_instant.saturating_add(SPIN_SAMPLE) >= self.budget.events_per_instant;
+            let label = sampling.then(|| self.label(&event));
             self.state.now = time;
             if let Some(rec) = self.process(event) {
+                if let Some(label) = label {
+                    *self.state.spinning.entry(label).or_default() += 1;
+                }
                 return Some(rec);
             }
+        }
+    }
+
+    /// Whether the run has spent its event budget (then it halts).
+    fn over_budget(&mut self) -> bool {
+        if self.state.stats.events < self.budget.events {
+            return false;
+        }
+        let (time, limit) = (self.state.now, self.budget.events);
+        self.state.halt = Some(Box::new(Halt::Events { time, limit }));
+        true
+    }
+
+    /// Whether a step at `next` would pass the limit of events at one
+    /// instant (then the run halts, naming what spun).
+    fn crowded(&mut self, next: SimTime) -> bool {
+        if next != self.state.instant || self.state.steps_at_instant < self.budget.events_per_instant {
+            return false;
+        }
+        let spinning = most_frequent(&self.state.spinning, 4);
+        let sampled = self.state.spinning.values().sum();
+        self.state.halt = Some(Box::new(Halt::Livelock {
+            time: next,
+            limit: self.budget.events_per_instant,
+            sampled,
+            spinning,
+        }));
+        true
+    }
+
+    /// Halts because more than `budget.pending` events wait, naming the
+    /// most common.
+    fn halt_pending(&mut self) {
+        let mut tally: BTreeMap<String, u64> = BTreeMap::new();
+        for s in self.state.slab.iter().flatten() {
+            *tally.entry(self.label(&s.event)).or_default() += 1;
+        }
+        self.state.halt = Some(Box::new(Halt::Pending {
+            time: self.state.now,
+            limit: self.budget.pending,
+            most: most_frequent(&tally, 4),
+        }));
+    }
+
+    /// What an event is, in words a halt message can count:
+    /// `n1 timer PrimarySilent`, `n2 receives ping from n1`.
+    fn label(&self, event: &PendingEvent<P>) -> String {
+        let node = |n: &NodeId| self.cfg.cluster.name(*n).to_string();
+        match event {
+            Event::Deliver { from, to, payload, .. } => {
+                let kind = match payload {
+                    Payload::Peer(m) => m.kind(),
+                    Payload::Request(_) => "request",
+                    Payload::Reply { .. } => "reply",
+                };
+                format!("{} receives {kind} from {}", self.endpoint_name(*to), self.endpoint_name(*from))
+            }
+            Event::Timer { node: n, timer, .. } => {
+                // The timer's name, without its fields.
+                let text = format!("{timer:?}");
+                let name = text.split([' ', '(', '{']).next().unwrap_or_default();
+                format!("{} timer {name}", node(n))
+            }
+            Event::Disk { node: n, .. } => format!("{} disk write completes", node(n)),
+            Event::Persisted { node: n, .. } => format!("{} is told a write is on disk", node(n)),
+            Event::ClientNext { slot } => format!("{} issues an operation", self.client_name(*slot)),
+            Event::ClientTimeout { slot, .. } => format!("{} times out", self.client_name(*slot)),
+            Event::Fault { index } => self.describe_fault(&self.faults[*index as usize].fault),
+        }
+    }
+
+    fn client_name(&self, slot: u32) -> String {
+        self.endpoint_name(self.state.clients[slot as usize].endpoint)
+    }
+
+    /// Why the run stopped before its end, if it did: a budget was
+    /// exceeded (see [`super::budget`]). A halted run takes no more steps
+    /// until a snapshot from before the halt is restored.
+    pub fn halted(&self) -> Option<&Halt> {
+        self.state.halt.as_deref()
+    }
+
+    /// Replaces the run's budget (the one in [`SimConfig::budget`]). It
+    /// applies from the next step on; a run already holding more pending
+    /// events than the new budget allows halts at once.
+    pub fn set_budget(&mut self, budget: Budget) {
+        self.budget = budget;
+        let pending = self.state.slab.len() - self.state.free.len();
+        if pending as u64 > budget.pending && self.state.halt.is_none() {
+            self.halt_pending();
         }
     }
 
@@ -489,7 +627,9 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 break;
             }
         }
-        self.state.now = self.state.now.max(until);
+        if self.state.halt.is_none() {
+            self.state.now = self.state.now.max(until);
+        }
     }
 
     /// When the next step happens: now, if a step-keyed fault is due;
@@ -507,15 +647,15 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
 
     /// Runs until no message is in flight, no client operation is open or
     /// still to be issued, and no scripted fault is pending (timers alone do
-    /// not count: heartbeats never stop), or until `limit`. Returns whether
-    /// the system went quiet.
+    /// not count: heartbeats never stop), or until `limit`, or until the
+    /// run halts. Returns whether the system went quiet.
     pub fn run_until_quiet(&mut self, limit: SimTime) -> bool {
         loop {
             if self.is_quiet() {
                 return true;
             }
             match self.peek_time() {
-                Some(t) if t <= limit => {
+                Some(t) if t <= limit && self.state.halt.is_none() => {
                     self.step();
                 }
                 _ => return self.is_quiet(),
@@ -548,6 +688,15 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
 
     fn begin_step(&mut self) -> u64 {
         self.state.stats.events += 1;
+        if self.state.now == self.state.instant {
+            self.state.steps_at_instant += 1;
+        } else {
+            self.state.instant = self.state.now;
+            self.state.steps_at_instant = 1;
+            if !self.state.spinning.is_empty() {
+                self.state.spinning.clear();
+            }
+        }
         self.state.stats.events
     }
 
@@ -815,9 +964,6 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 }
                 self.trace
                     .record(step, now.0, TraceKind::Observation, node.0, NONE, 0, 0, || format!("{obs:?}"));
-                if self.cfg.record_history {
-                    self.observations.push(ObservationRecord { at, node, observation: obs });
-                }
             }
         }
         for text in out.notes.drain(..) {
@@ -1355,11 +1501,16 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     pub fn trace(&self) -> &Trace {
         &self.trace
     }
+    /// Streams the trace to `sink` from now on (see [`Trace::stream_to`]).
+    pub fn stream_trace(&mut self, sink: Box<dyn super::trace::TraceSink>) {
+        self.trace.stream_to(sink);
+    }
+    /// Ends streaming and returns the sink.
+    pub fn take_trace_sink(&mut self) -> Option<Box<dyn super::trace::TraceSink>> {
+        self.trace.take_sink()
+    }
     pub fn history(&self) -> &History {
         &self.history
-    }
-    pub fn observations(&self) -> &[ObservationRecord<P::Observation>] {
-        &self.observations
     }
     /// Faults applied so far (timeline, nemesis, interventions), in order.
     pub fn applied_faults(&self) -> &[TimedFault] {
@@ -1444,7 +1595,6 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             checker: self.checker.clone(),
             trace: self.trace.mark(),
             history: self.history.events.len(),
-            observations: self.observations.len(),
             applied_faults: self.applied.len(),
         }
     }
@@ -1456,7 +1606,6 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         self.checker = snap.checker.clone();
         self.trace.rewind(&snap.trace);
         self.history.events.truncate(snap.history);
-        self.observations.truncate(snap.observations);
         self.applied.truncate(snap.applied_faults);
     }
 }

@@ -2,6 +2,7 @@
 //! streams, the network, faults, the trace, and the object-safe
 //! [`Driver`] that the CLI, the TUI and the checkers use.
 
+pub mod budget;
 pub mod driver;
 pub mod engine;
 pub mod fault;
@@ -11,10 +12,11 @@ pub mod rng;
 pub mod time;
 pub mod trace;
 
+pub use budget::{Budget, Halt};
 pub use driver::{Driver, NodeSummary, Snapshot};
 pub use engine::{InFlight, InterventionError, NodeStatus, Sim, SimConfig, Stats, StepRecord};
 pub use fault::{Fault, Origin, TimedFault};
 pub use hash::Digest;
 pub use network::EndpointId;
 pub use time::{SimDuration, SimTime};
-pub use trace::{TraceEvent, TraceKind, TraceLevel};
+pub use trace::{TraceEvent, TraceKind, TraceLevel, TraceSink};

@@ -8,6 +8,11 @@
 //!
 //! The trace lives outside the snapshotted simulation state; rewinding
 //! truncates it.
+//!
+//! At `full`, the events are either kept in memory (the TUI steps back and
+//! forth through them) or handed to a [`TraceSink`] as they happen and not
+//! kept (`distlab run --trace` streams them to its file): nothing in the
+//! trace then grows with the length of the run.
 
 use super::hash::Digest;
 use serde::Serialize;
@@ -74,13 +79,21 @@ fn is_zero(x: &u64) -> bool {
 
 pub const NONE: u32 = u32::MAX;
 
+/// Where a streamed trace's events go, in order, as they happen. The sink
+/// deals with its own errors (a file sink remembers the first and reports
+/// it when the run ends): the run does not stop for them.
+pub trait TraceSink: Send {
+    fn event(&mut self, event: &TraceEvent);
+}
+
 /// The trace of one run.
-#[derive(Clone)]
 pub struct Trace {
     level: TraceLevel,
     hasher: Xxh3,
     count: u64,
+    /// The events at level `full`, unless they are streamed to `sink`.
     events: Vec<TraceEvent>,
+    sink: Option<Box<dyn TraceSink>>,
 }
 
 /// Where a trace was, for rewinding.
@@ -93,7 +106,38 @@ pub struct TraceMark {
 
 impl Trace {
     pub fn new(level: TraceLevel) -> Self {
-        Trace { level, hasher: Xxh3::new(), count: 0, events: Vec::new() }
+        Trace { level, hasher: Xxh3::new(), count: 0, events: Vec::new(), sink: None }
+    }
+
+    /// From now on, hands every event to `sink` instead of keeping it:
+    /// first the events kept so far (those of the nodes' start), then each
+    /// one as it is recorded. A streamed trace cannot be rewound past what
+    /// it has written (the TUI, which rewinds, keeps its trace in memory).
+    pub fn stream_to(&mut self, mut sink: Box<dyn TraceSink>) {
+        for e in self.events.drain(..) {
+            sink.event(&e);
+        }
+        self.events = Vec::new();
+        self.sink = Some(sink);
+    }
+
+    /// Takes the sink back (the run is over, or it is to be closed).
+    pub fn take_sink(&mut self) -> Option<Box<dyn TraceSink>> {
+        self.sink.take()
+    }
+
+    /// Events held in memory (zero while streaming, and below level
+    /// `full`): what the trace costs in memory.
+    pub fn held(&self) -> usize {
+        self.events.len()
+    }
+
+    #[inline]
+    fn keep(&mut self, event: TraceEvent) {
+        match self.sink.as_mut() {
+            Some(sink) => sink.event(&event),
+            None => self.events.push(event),
+        }
     }
     pub fn level(&self) -> TraceLevel {
         self.level
@@ -137,7 +181,7 @@ impl Trace {
         self.hasher.update(&buf);
         self.count += 1;
         if self.level == TraceLevel::Full {
-            self.events.push(TraceEvent { step, time_us, kind, node, peer, msg, text: text() });
+            self.keep(TraceEvent { step, time_us, kind, node, peer, msg, text: text() });
         }
     }
 
@@ -146,15 +190,7 @@ impl Trace {
     /// the digest is the same at every level.
     pub fn annotate(&mut self, step: u64, time_us: u64, node: u32, text: String) {
         if self.level == TraceLevel::Full {
-            self.events.push(TraceEvent {
-                step,
-                time_us,
-                kind: TraceKind::Note,
-                node,
-                peer: NONE,
-                msg: 0,
-                text,
-            });
+            self.keep(TraceEvent { step, time_us, kind: TraceKind::Note, node, peer: NONE, msg: 0, text });
         }
     }
 
@@ -166,7 +202,7 @@ impl Trace {
     pub fn count(&self) -> u64 {
         self.count
     }
-    /// The events, at level `full` (empty otherwise).
+    /// The events, at level `full` (empty otherwise, and while streaming).
     pub fn events(&self) -> &[TraceEvent] {
         &self.events
     }

@@ -19,6 +19,13 @@
 //! - charts, as SVG and PNG: `latency-cdf`, one per metric (mean over seeds
 //!   against the first varied key, a line per combination of the others),
 //!   and one per gauge against time with the timeline's faults marked.
+//!
+//! Every run has the budget of `--max-events` and its siblings (see
+//! [`crate::sim::budget`]). A run that exceeds it (a configuration that
+//! livelocks at one instant, say `network.latency=0`) is left out of the
+//! figures, like a run that panicked; its row in `runs.csv` is empty. The
+//! sweep writes its files, lists those runs, and exits with status 2: the
+//! grid asked for something the simulator cannot run.
 
 pub mod grid;
 
@@ -72,6 +79,8 @@ pub struct Args {
     /// listed.
     #[arg(long)]
     pub skip_invalid: bool,
+    #[command(flatten)]
+    pub budget: super::BudgetArgs,
 }
 
 /// The most runs (configurations × seeds) one sweep may ask for. Every
@@ -99,6 +108,8 @@ pub struct RunResult {
     pub gauges: BTreeMap<&'static str, Vec<(u32, f64)>>,
     /// The run panicked (a protocol's assertion): its message.
     pub panic: Option<String>,
+    /// The run was stopped by its budget: why (see [`crate::sim::Halt`]).
+    pub halted: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
@@ -132,7 +143,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         (0..configs.len()).flat_map(|c| seeds.iter().map(move |&s| (c, s))).collect();
     let bar = super::progress_bar(total as u64, "runs");
     let results = super::parallel_map(&items, jobs, &|done| bar.set_position(done as u64), |&(c, seed)| {
-        one_run(&configs[c].scenario, seed, args.samples)
+        one_run(&configs[c].scenario, seed, args.samples, args.budget.budget())
     });
     bar.finish_and_clear();
 
@@ -142,6 +153,12 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         .iter()
         .zip(&items)
         .filter_map(|(r, (c, s))| r.panic.as_ref().map(|p| format!("{} seed {s}: {p}", sweep.label(*c))))
+        .collect();
+    let halted: Vec<String> = sweep
+        .results
+        .iter()
+        .zip(&items)
+        .filter_map(|(r, (c, s))| r.halted.as_ref().map(|h| format!("{} seed {s}: {h}", sweep.label(*c))))
         .collect();
     let mut written = sweep.write_csv(&args.out)?;
     let charts = sweep.charts(&base, &args.plot)?;
@@ -162,6 +179,15 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     }
     if !panics.is_empty() {
         println!("\n{} runs panicked (left out of the figures); the first: {}", panics.len(), panics[0]);
+    }
+    if !halted.is_empty() {
+        bail!(
+            "{} runs were stopped by their budget (left out of the figures); the first: {}",
+            halted.len(),
+            halted[0]
+        );
+    }
+    if !panics.is_empty() {
         return Ok(Outcome::ExpectationFailed);
     }
     Ok(Outcome::Success)
@@ -256,10 +282,11 @@ pub fn configurations(
 }
 
 /// Runs one configuration with one seed, sampling the gauges.
-pub fn one_run(scenario: &Scenario, seed: u64, samples: u32) -> RunResult {
+pub fn one_run(scenario: &Scenario, seed: u64, samples: u32, budget: crate::sim::Budget) -> RunResult {
     let options = RunOptions { seed: Some(seed), trace: TraceLevel::Off, record_history: true, checks: true };
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut run = scenario.protocol.build(scenario, options);
+        run.set_budget(budget);
         let mut gauges: BTreeMap<&'static str, Vec<(u32, f64)>> = BTreeMap::new();
         for (i, sample) in run_sampled(run.as_mut(), scenario.duration, samples).into_iter().enumerate() {
             for (name, value) in sample.gauges {
@@ -274,6 +301,9 @@ pub fn one_run(scenario: &Scenario, seed: u64, samples: u32) -> RunResult {
             return RunResult { panic: Some(super::panic_message(&*payload)), ..RunResult::default() };
         }
     };
+    if let Some(halt) = run.halted() {
+        return RunResult { halted: Some(halt.to_string()), ..RunResult::default() };
+    }
     let report = super::run::full_report(run.as_ref());
     let s = run.stats();
     RunResult {
@@ -283,6 +313,7 @@ pub fn one_run(scenario: &Scenario, seed: u64, samples: u32) -> RunResult {
         latencies_us: ok_latencies_us(run.as_ref()),
         gauges,
         panic: None,
+        halted: None,
     }
 }
 
@@ -323,10 +354,10 @@ struct Aggregate {
 }
 
 impl<'a> Sweep<'a> {
-    /// The runs of configuration `c` that did not panic.
+    /// The runs of configuration `c` that neither panicked nor halted.
     fn runs(&self, c: usize) -> impl Iterator<Item = &RunResult> {
         let n = self.seeds.len();
-        self.results[c * n..(c + 1) * n].iter().filter(|r| r.panic.is_none())
+        self.results[c * n..(c + 1) * n].iter().filter(|r| r.panic.is_none() && r.halted.is_none())
     }
 
     /// Short names of the keys: the last part, or the whole key where two
