@@ -40,7 +40,10 @@ fn zero_latency_livelock_exits_2_naming_what_spun() {
         stderr.contains("livelock at t=0s: more than 1000000 events without simulated time advancing"),
         "{stderr}"
     );
-    assert!(stderr.contains("the last 4096: 2048 × n1 receives pong from n2, 2048 × n2 receives ping from n1\n"), "{stderr}");
+    assert!(
+        stderr.contains("the last 4096: 2048 × n1 receives pong from n2, 2048 × n2 receives ping from n1\n"),
+        "{stderr}"
+    );
     assert!(stderr.contains("--max-events-per-instant"), "the message names the flag: {stderr}");
     assert!(out.stdout.is_empty(), "no summary of a run that did not finish");
 }
@@ -172,6 +175,32 @@ fn a_drifting_clock_never_hangs_the_run() {
     }
 }
 
+/// Regression: echo's pinger sent a new ping for every pong, duplicates
+/// included, so duplication without loss grew the pings in flight
+/// exponentially until the run aborted out of memory. Now at most
+/// `window` pings per server are in flight, so the messages in flight stay
+/// below a small bound all run long, and no budget is needed.
+#[test]
+fn echo_duplication_without_loss_stays_bounded() {
+    let s = regression_scenario("echo-duplication-without-loss.toml");
+    let mut d = s.protocol.build(&s, options(TraceLevel::Off, None));
+    // 2 servers × window 4 pings, each possibly duplicated, and its pongs.
+    let bound = 2.0 * 4.0 * 4.0;
+    let mut most = 0.0f64;
+    for i in 1..=100 {
+        d.run_until(SimTime(s.duration.0 * i / 100));
+        let in_flight = d.gauges()[0];
+        assert_eq!(in_flight.0, "messages_in_flight");
+        most = most.max(in_flight.1);
+        assert!(in_flight.1 <= bound, "{} messages in flight at {}", in_flight.1, d.now());
+    }
+    assert!(d.halted().is_none());
+    let r = d.report();
+    assert!(r.metrics["duplicate_pongs"] > 100.0, "the network did duplicate");
+    assert_eq!(r.metrics["outstanding"], 8.0, "the window stays 4 per server");
+    assert!(most >= 8.0);
+}
+
 /// `run --trace` streams its events: after a long traced run the trace
 /// holds no event in memory, and every event recorded is in the file.
 /// (The trace used to keep every event until the run ended: a day-long
@@ -223,7 +252,10 @@ fn too_many_pending_events_stop_a_run() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("more than 5 events pending at t=0s"), "{stderr}");
-    assert!(stderr.contains("most are: 4 × n2 receives ping from n1, 4 × n3 receives ping from n1\n"), "{stderr}");
+    assert!(
+        stderr.contains("most are: 4 × n2 receives ping from n1, 4 × n3 receives ping from n1\n"),
+        "{stderr}"
+    );
 }
 
 /// `sweep` leaves a run stopped by its budget out of the figures, still
