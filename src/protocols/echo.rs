@@ -39,7 +39,7 @@ use crate::nodes::{ClientReply, ClientRequest, Cluster, Context, Message, NodeId
 use crate::scenario::{ParamContext, ScenarioError, raw::S};
 use crate::sim::time::{SimDuration, SimTime};
 use serde::Deserialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, VecDeque};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Echo;
@@ -83,13 +83,44 @@ impl Message for EchoMsg {
 /// a count).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct EchoState {
-    /// Per server: the last sequence number sent.
-    next_seq: BTreeMap<NodeId, u64>,
-    /// Per server: the pings sent and not yet answered (at most `window`).
-    in_flight: BTreeMap<NodeId, BTreeSet<u64>>,
+    /// The pinger's pings, per server (empty on a server).
+    servers: BTreeMap<NodeId, Pings>,
     /// Pongs received, duplicates included (pinger), or pings answered
     /// (server).
     count: u64,
+}
+
+/// The pings sent to one server.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Pings {
+    /// The last sequence number sent.
+    last_seq: u64,
+    /// The pings not answered yet, oldest first (at most `window`). Pongs
+    /// mostly come back in order, so the answered ping is usually the
+    /// oldest; otherwise it is found by binary search.
+    waiting: VecDeque<u64>,
+}
+
+impl Pings {
+    /// The next ping's sequence number, now waiting for its pong.
+    fn next(&mut self) -> u64 {
+        self.last_seq += 1;
+        self.waiting.push_back(self.last_seq);
+        self.last_seq
+    }
+
+    /// Takes the ping `seq` as answered; `false` if it was not waiting (a
+    /// duplicate pong).
+    fn answer(&mut self, seq: u64) -> bool {
+        if self.waiting.front() == Some(&seq) {
+            self.waiting.pop_front();
+            return true;
+        }
+        match self.waiting.binary_search(&seq) {
+            Ok(i) => self.waiting.remove(i).is_some(),
+            Err(_) => false,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,11 +130,7 @@ pub enum EchoObservation {
 }
 
 impl Echo {
-    fn send_ping(state: &mut EchoState, ctx: &mut Context<'_, Self>, server: NodeId) {
-        let seq = state.next_seq.entry(server).or_insert(0);
-        *seq += 1;
-        let seq = *seq;
-        state.in_flight.entry(server).or_default().insert(seq);
+    fn send_ping(ctx: &mut Context<'_, Self>, server: NodeId, seq: u64) {
         ctx.send(server, EchoMsg::Ping { seq });
         ctx.observe(EchoObservation::PingSent { server, seq });
     }
@@ -120,12 +147,13 @@ impl Protocol for Echo {
     type Observation = EchoObservation;
 
     fn init(ctx: &mut Context<'_, Self>) -> EchoState {
-        let mut state = EchoState { next_seq: BTreeMap::new(), in_flight: BTreeMap::new(), count: 0 };
+        let mut state = EchoState { servers: BTreeMap::new(), count: 0 };
         if ctx.me() == ctx.params().pinger {
             let servers: Vec<NodeId> = ctx.peers().collect();
             for server in servers {
+                let pings = state.servers.entry(server).or_default();
                 for _ in 0..ctx.params().window {
-                    Self::send_ping(&mut state, ctx, server);
+                    Self::send_ping(ctx, server, pings.next());
                 }
             }
         }
@@ -145,11 +173,13 @@ impl Protocol for Echo {
             EchoMsg::Pong { seq } => {
                 state.count += 1;
                 ctx.observe(EchoObservation::PongReceived { server: from, seq });
-                let answered = state.in_flight.get_mut(&from).is_some_and(|waiting| waiting.remove(&seq));
-                if answered {
-                    Self::send_ping(state, ctx, from);
+                // The pong of a waiting ping lets the next ping go; a
+                // duplicate pong (its ping was answered already) does not.
+                if let Some(pings) = state.servers.get_mut(&from)
+                    && pings.answer(seq)
+                {
+                    Self::send_ping(ctx, from, pings.next());
                 }
-                // else: a duplicate pong; its ping was answered already.
             }
         }
     }
@@ -163,13 +193,13 @@ impl Protocol for Echo {
     fn apply_write(_: &mut (), _: &()) {}
 
     fn view(state: &EchoState, _: &(), cluster: &Cluster) -> NodeView {
-        let pinger = !state.next_seq.is_empty();
+        let pinger = !state.servers.is_empty();
         let mut v = NodeView::new(if pinger { "pinger" } else { "server" }, None);
         let s = v.section(if pinger { "pings" } else { "answered" });
         if pinger {
             s.row("pongs received", state.count);
-            for (server, seq) in &state.next_seq {
-                s.row(format!("sent to {}", cluster.name(*server)), seq);
+            for (server, pings) in &state.servers {
+                s.row(format!("sent to {}", cluster.name(*server)), pings.last_seq);
             }
         } else {
             s.row("pings answered", state.count);

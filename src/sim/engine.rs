@@ -211,12 +211,16 @@ pub struct SimState<P: Protocol> {
     next_keyed: usize,
     /// Budget bookkeeping, left out of the state hash (it describes how
     /// the run is going, not what the simulated system is): the instant
-    /// of the last step and how many steps ran at it; what the last steps
-    /// at a crowded instant were (filled only near the limit); and why the
-    /// run stopped, once it has.
+    /// of the last step, and the steps before it (so the steps at it are
+    /// `stats.events - events_before_instant`); near the limit, what the
+    /// last steps at that instant were, which instant that was, and what
+    /// the next event is (with the step count when it was noted: it counts
+    /// once it has run); and why the run stopped, once it has.
     instant: SimTime,
-    steps_at_instant: u64,
+    events_before_instant: u64,
     spinning: BTreeMap<String, u64>,
+    spinning_at: SimTime,
+    spin_next: Option<(String, u64)>,
     halt: Option<Box<Halt>>,
 }
 
@@ -305,6 +309,9 @@ pub struct Sim<P: Protocol, C: Checker<P>> {
     /// Faults applied so far, including interventions, in order.
     applied: Vec<TimedFault>,
     budget: Budget,
+    /// Steps at one instant from which the engine notes what each step is
+    /// (`budget.events_per_instant - SPIN_SAMPLE`).
+    crowd_from: u64,
     out: Outbox<P>,
     /// Reused buffer of writes completed within a step (no allocation in
     /// the inner loop).
@@ -380,8 +387,10 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             faults_pending: faults.len() as u64,
             next_keyed: 0,
             instant: SimTime::ZERO,
-            steps_at_instant: 0,
+            events_before_instant: 0,
             spinning: BTreeMap::new(),
+            spinning_at: SimTime::ZERO,
+            spin_next: None,
             halt: None,
         };
         let checker = cfg.checks.then(|| C::new(&cfg.params, &cfg.cluster));
@@ -397,6 +406,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             history: History::default(),
             applied: Vec::new(),
             budget,
+            crowd_from: budget.events_per_instant.saturating_sub(SPIN_SAMPLE),
             out: Outbox::default(),
             persisted_scratch: Vec::new(),
         };
@@ -428,23 +438,29 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 self.state.slab[i as usize] = Some(slot);
                 i
             }
-            None => {
-                // The slab grows only when every slot is taken, so its
-                // length is the number of events waiting.
-                self.state.slab.push(Some(slot));
-                if self.state.slab.len() as u64 > self.budget.pending && self.state.halt.is_none() {
-                    self.halt_pending();
-                }
-                (self.state.slab.len() - 1) as u32
-            }
+            None => self.grow(slot),
         }
     }
 
+    /// Puts an event in a new slab slot. The slab grows only when every
+    /// slot is taken, so its length is the number of events waiting: the
+    /// `pending` budget is checked here, off the hot path.
+    #[inline(never)]
+    fn grow(&mut self, slot: Slot<P::Msg, P::Timer>) -> u32 {
+        self.state.slab.push(Some(slot));
+        if self.state.slab.len() as u64 > self.budget.pending && self.state.halt.is_none() {
+            self.halt_pending();
+        }
+        (self.state.slab.len() - 1) as u32
+    }
+
+    #[inline(always)]
     fn push(&mut self, time: SimTime, key: u64, event: Event<P::Msg, P::Timer>) {
         let slot = self.alloc(Slot { key, time, event });
         self.state.queue.push(Entry { time: time.0, key, slot });
     }
 
+    #[inline(always)]
     fn schedule(&mut self, time: SimTime, event: Event<P::Msg, P::Timer>) {
         self.state.next_key += 1;
         let key = NORMAL | self.state.next_key;
@@ -494,7 +510,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// message to a crashed node — and the next one may lie past `limit`.)
     pub fn step_within(&mut self, limit: SimTime) -> Option<StepRecord> {
         loop {
-            if self.state.halt.is_some() || self.over_budget() {
+            if self.state.halt.is_some() {
                 return None;
             }
             // Step-keyed faults run exactly before the event they name (one
@@ -509,55 +525,72 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             if next > limit {
                 return None;
             }
-            if self.crowded(next) {
+            if self.state.stats.events >= self.budget.events {
+                let (time, limit) = (self.state.now, self.budget.events);
+                self.state.halt = Some(Box::new(Halt::Events { time, limit }));
+                return None;
+            }
+            // Near the limit of events at one instant: halt at the limit,
+            // and below it note what each event is.
+            if next == self.state.instant
+                && self.state.stats.events - self.state.events_before_instant >= self.crowd_from
+                && self.crowded(next)
+            {
                 return None;
             }
             let (time, event) = self.pop()?;
             debug_assert!(time >= self.state.now, "time went backwards");
-            // Near the limit of events at one instant, note what each one
-            // is, to name what spins if the limit is reached.
-            let sampling = time == self.state.instant
-                && self.state.steps_at_instant.saturating_add(SPIN_SAMPLE) >= self.budget.events_per_instant;
-            let label = sampling.then(|| self.label(&event));
             self.state.now = time;
             if let Some(rec) = self.process(event) {
-                if let Some(label) = label {
-                    *self.state.spinning.entry(label).or_default() += 1;
+                if time != self.state.instant {
+                    // The first step at a new instant.
+                    self.state.instant = time;
+                    self.state.events_before_instant = self.state.stats.events - 1;
                 }
                 return Some(rec);
             }
         }
     }
 
-    /// Whether the run has spent its event budget (then it halts).
-    fn over_budget(&mut self) -> bool {
-        if self.state.stats.events < self.budget.events {
-            return false;
-        }
-        let (time, limit) = (self.state.now, self.budget.events);
-        self.state.halt = Some(Box::new(Halt::Events { time, limit }));
-        true
-    }
-
-    /// Whether a step at `next` would pass the limit of events at one
-    /// instant (then the run halts, naming what spun).
+    /// At a crowded instant, within [`SPIN_SAMPLE`] events of the limit:
+    /// halts at the limit, naming what spun (then `true`); below it, notes
+    /// what the next event is. Off the hot path: a run that can finish
+    /// never comes here.
+    #[cold]
+    #[inline(never)]
     fn crowded(&mut self, next: SimTime) -> bool {
-        if next != self.state.instant || self.state.steps_at_instant < self.budget.events_per_instant {
-            return false;
+        let steps = self.state.stats.events - self.state.events_before_instant;
+        if self.state.spinning_at != next {
+            self.state.spinning.clear();
+            self.state.spinning_at = next;
+            self.state.spin_next = None;
         }
-        let spinning = most_frequent(&self.state.spinning, 4);
-        let sampled = self.state.spinning.values().sum();
-        self.state.halt = Some(Box::new(Halt::Livelock {
-            time: next,
-            limit: self.budget.events_per_instant,
-            sampled,
-            spinning,
-        }));
-        true
+        // The event noted last time counts if it was a step (not void).
+        if let Some((what, events)) = self.state.spin_next.take()
+            && self.state.stats.events > events
+        {
+            *self.state.spinning.entry(what).or_default() += 1;
+        }
+        if steps >= self.budget.events_per_instant {
+            self.state.halt = Some(Box::new(Halt::Livelock {
+                time: next,
+                limit: self.budget.events_per_instant,
+                sampled: self.state.spinning.values().sum(),
+                spinning: most_frequent(&self.state.spinning, 4),
+            }));
+            return true;
+        }
+        // `peek_time` left a live entry on top.
+        let top = self.state.queue.peek().expect("an event is due");
+        let slot = self.state.slab[top.slot as usize].as_ref().expect("the top entry is live");
+        self.state.spin_next = Some((self.label(&slot.event), self.state.stats.events));
+        false
     }
 
     /// Halts because more than `budget.pending` events wait, naming the
-    /// most common.
+    /// most common. (Off the hot path.)
+    #[cold]
+    #[inline(never)]
     fn halt_pending(&mut self) {
         let mut tally: BTreeMap<String, u64> = BTreeMap::new();
         for s in self.state.slab.iter().flatten() {
@@ -613,6 +646,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// events than the new budget allows halts at once.
     pub fn set_budget(&mut self, budget: Budget) {
         self.budget = budget;
+        self.crowd_from = budget.events_per_instant.saturating_sub(SPIN_SAMPLE);
         let pending = self.state.slab.len() - self.state.free.len();
         if pending as u64 > budget.pending && self.state.halt.is_none() {
             self.halt_pending();
@@ -688,15 +722,6 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
 
     fn begin_step(&mut self) -> u64 {
         self.state.stats.events += 1;
-        if self.state.now == self.state.instant {
-            self.state.steps_at_instant += 1;
-        } else {
-            self.state.instant = self.state.now;
-            self.state.steps_at_instant = 1;
-            if !self.state.spinning.is_empty() {
-                self.state.spinning.clear();
-            }
-        }
         self.state.stats.events
     }
 
@@ -949,12 +974,16 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         for (to, msg) in out.sends.drain(..) {
             self.send(node.endpoint(), to.endpoint(), Payload::Peer(msg));
         }
-        for (to, reply) in out.replies.drain(..) {
-            self.send(
-                node.endpoint(),
-                to.endpoint,
-                Payload::Reply { op_id: to.op_id, attempt: to.attempt, reply },
-            );
+        // (Most handlers reply to no client: skip the drain, which costs
+        // even when empty.)
+        if !out.replies.is_empty() {
+            for (to, reply) in out.replies.drain(..) {
+                self.send(
+                    node.endpoint(),
+                    to.endpoint,
+                    Payload::Reply { op_id: to.op_id, attempt: to.attempt, reply },
+                );
+            }
         }
         if !out.observations.is_empty() {
             let at = self.at();
