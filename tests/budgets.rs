@@ -10,7 +10,7 @@ use common::*;
 use distlab::check::{At, Checker, Report};
 use distlab::nodes::{ClientRequest, Cluster, Context, Message, NodeId, NodeView, Protocol};
 use distlab::scenario::Scenario;
-use distlab::sim::{Budget, Driver, Halt, Sim, SimConfig, SimDuration, SimTime, TraceLevel};
+use distlab::sim::{Budget, Halt, Sim, SimConfig, SimDuration, SimTime, TraceLevel};
 use std::path::Path;
 use std::process::{Command, Output};
 

@@ -33,7 +33,8 @@ pub trait Driver {
     fn protocol(&self) -> &'static str;
     fn now(&self) -> SimTime;
     fn stats(&self) -> Stats;
-    /// Processes one event; `None` when nothing is left.
+    /// Processes one event; `None` when nothing is left, or the run has
+    /// halted (see [`Driver::halted`]).
     fn step(&mut self) -> Option<StepRecord>;
     /// Processes the next event at or before `limit` (see
     /// [`Sim::step_within`]); `None` when there is none.
