@@ -26,6 +26,7 @@
 //! ([`limits`]), so a mistyped file gets an error, not an exhausted machine.
 
 pub mod error;
+pub mod fuzz;
 pub mod raw;
 
 pub use error::{ScenarioError, did_you_mean};
@@ -57,6 +58,8 @@ pub mod limits {
     /// One simulated day.
     pub const DURATION_US: u64 = 86_400_000_000;
     pub const TIMELINE_ENTRIES: usize = 10_000;
+    /// `[[expect]]` entries (each is a line of `distlab run`'s report).
+    pub const EXPECT_ENTRIES: usize = 1_000;
     pub const RETRIES: u32 = 100;
     /// Regions of `[cluster] regions` (the latency matrix is regions²).
     pub const REGIONS: usize = 64;
@@ -453,8 +456,12 @@ impl Loader<'_> {
         let mut cluster = Cluster { region_of: vec![0; names.len()], regions: vec!["default".into()], names };
         if !c.regions.is_empty() {
             if c.regions.len() > limits::REGIONS {
-                let extra = c.regions.keys().nth(limits::REGIONS).expect("more than REGIONS");
-                return Err(self.err(extra.span(), format!("at most {} regions", limits::REGIONS)));
+                // Point at the first region past the limit in file order
+                // (the map is in alphabetical order).
+                let mut spans: Vec<_> = c.regions.keys().map(|r| r.span()).collect();
+                spans.sort_by_key(|s| s.start);
+                let extra = spans.swap_remove(limits::REGIONS);
+                return Err(self.err(extra, format!("at most {} regions", limits::REGIONS)));
             }
             // Each name (a node or a client) is listed at most once, and
             // there cannot be more of them than nodes and client entries.
@@ -1055,6 +1062,12 @@ impl Loader<'_> {
         raw: &RawFile,
         protocol: &dyn ProtocolEntry,
     ) -> Result<Vec<Expectation>, ScenarioError> {
+        if raw.expect.len() > limits::EXPECT_ENTRIES {
+            return Err(self.err(
+                raw.expect[limits::EXPECT_ENTRIES].span(),
+                format!("at most {} [[expect]] entries", limits::EXPECT_ENTRIES),
+            ));
+        }
         let mut out = Vec::new();
         for e in &raw.expect {
             let x = e.get_ref();
