@@ -233,7 +233,7 @@ fn mutated_scenarios_keep_the_loaders_promises() {
     let seeds = seeds();
     assert!(seeds.len() > 50, "{} seeds", seeds.len());
     let cases = std::env::var("DISTLAB_FUZZ_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(CASES);
-    let mut rng = Rng(0x5eed_0f_d15_71ab);
+    let mut rng = Rng(0x0005_eed0_fd15_71ab);
     let inputs = seeds.iter().cloned().chain((0..cases).map(|_| mutate(&mut rng, &seeds)));
     for (i, data) in inputs.enumerate() {
         if let Err(panic) = catch_unwind(AssertUnwindSafe(|| distlab::scenario::fuzz::load_any(&data))) {

@@ -1480,7 +1480,7 @@ fn generated_files_past_a_limit_point_at_the_mistake() {
         ),
         (
             "a long description",
-            format!("{BASE}").replace("[cluster]", &format!("description = \"{long}\"\n\n[cluster]")),
+            BASE.replace("[cluster]", &format!("description = \"{long}\"\n\n[cluster]")),
             "6:15",
             "description must be at most 20000 characters",
         ),

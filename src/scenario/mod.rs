@@ -23,7 +23,17 @@
 //! then the `[protocol]` table is handed to the named protocol's parameter
 //! type over the same text. Every error names `file:line:column`, says what
 //! was expected, and suggests the near miss. Every quantity has a limit
-//! ([`limits`]), so a mistyped file gets an error, not an exhausted machine.
+//! ([`limits`]), so a mistyped file gets an error, not an exhausted machine:
+//! the file itself (a regular file of at most 1 MiB, [`read_source`]), and
+//! everything in it; no check costs more than the file's size times the
+//! (bounded) number of names.
+//!
+//! A file may come from anyone, so what it says for people to read — the
+//! name, the description, the notes — is kept with its control characters
+//! as visible escapes ([`crate::util::escape`]); names of nodes, clients and
+//! regions are plain identifiers; and errors quote the file only through
+//! [`ScenarioError`], which escapes and clips. Whatever prints a loaded
+//! scenario or an error (every command, the TUI) so prints it safely.
 
 pub mod error;
 pub mod fuzz;
