@@ -295,8 +295,8 @@ fn generated() -> Vec<(&'static str, Vec<u8>, &'static str)> {
             format!("{BASE}\n[protocol]\nmode = \"{}\"\n", long("x", 900_000)).into_bytes(),
             "unknown variant `xxx",
         ),
-        ("10mb-line", format!("{BASE}# {}\n", long("x", 10_000_000)).into_bytes(), "larger than 1024 KiB"),
-        ("over-1mib-of-lines", format!("{BASE}{}", "# padding\n".repeat(110_000)).into_bytes(), "larger than 1024 KiB"),
+        ("10mb-line", format!("{BASE}# {}\n", long("x", 10_000_000)).into_bytes(), "larger than 1 MiB"),
+        ("over-1mib-of-lines", format!("{BASE}{}", "# padding\n".repeat(110_000)).into_bytes(), "larger than 1 MiB"),
         ("deep-arrays", format!("{BASE}\n[protocol]\nx = {}{}\n", long("[", 200_000), long("]", 200_000)).into_bytes(), ""),
         (
             "deep-inline-tables",
@@ -493,7 +493,7 @@ fn plot_reads_only_bounded_regular_files() {
     let dir = scratch("plot-input");
     let long = dir.join("one-line.jsonl");
     std::fs::write(&long, "x".repeat(2 << 20)).expect("write");
-    let mut cases = vec![(long, "longer than 1024 KiB"), (dir.clone(), "not a regular file")];
+    let mut cases = vec![(long, "longer than 1 MiB"), (dir.clone(), "not a regular file")];
     if Path::new("/dev/zero").exists() {
         cases.push((PathBuf::from("/dev/zero"), "not a regular file"));
     }

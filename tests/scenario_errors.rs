@@ -1490,7 +1490,7 @@ fn generated_files_past_a_limit_point_at_the_mistake() {
             "11:8",
             "a note must be at most 20000 characters",
         ),
-        ("text over 1 MiB", format!("{BASE}# {}\n", "x".repeat(1 << 20)), "0:0", "larger than 1024 KiB"),
+        ("text over 1 MiB", format!("{BASE}# {}\n", "x".repeat(1 << 20)), "0:0", "larger than 1 MiB"),
     ];
     let failures: Vec<String> = cases
         .iter()

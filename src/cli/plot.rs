@@ -109,7 +109,7 @@ pub fn read(path: &Path) -> anyhow::Result<RunData> {
             )
         };
         if bytes.len() as u64 > TRACE_LINE_BYTES {
-            return Err(not_a_trace(format!("longer than {} KiB", TRACE_LINE_BYTES / 1024)));
+            return Err(not_a_trace(format!("longer than {} MiB", TRACE_LINE_BYTES >> 20)));
         }
         let line = std::str::from_utf8(&bytes).map_err(|_| not_a_trace("not UTF-8".into()))?;
         if line.trim().is_empty() {

@@ -167,7 +167,7 @@ pub fn read_source(path: &std::path::Path) -> Result<String, ScenarioError> {
     let too_big = || {
         ScenarioError::whole(
             &file,
-            format!("the file is larger than {} KiB, the limit for a scenario", limits::FILE_BYTES / 1024),
+            format!("the file is larger than {} MiB, the limit for a scenario", limits::FILE_BYTES >> 20),
         )
     };
     if meta.len() > limits::FILE_BYTES {
@@ -194,7 +194,7 @@ pub fn load_str(file: &str, source: &str) -> Result<Scenario, ScenarioError> {
     if source.len() as u64 > limits::FILE_BYTES {
         return Err(ScenarioError::whole(
             file,
-            format!("the text is larger than {} KiB, the limit for a scenario", limits::FILE_BYTES / 1024),
+            format!("the text is larger than {} MiB, the limit for a scenario", limits::FILE_BYTES >> 20),
         ));
     }
     let raw: RawFile = toml::from_str(source).map_err(|e| error::from_toml(file, source, &e))?;
