@@ -1,4 +1,19 @@
-//! Small helpers shared by reports.
+//! Small helpers shared by reports: number formatting, and making text read
+//! from a file safe to print.
+//!
+//! A scenario file (or a trace, or a file name) may come from anyone: a
+//! downloaded lesson could put terminal escape sequences in its name or its
+//! notes to retitle the terminal, clear it and print a fake "all checks
+//! hold". So text from a file reaches the terminal only through
+//! [`escape`] or [`escape_text`], which show every control character as a
+//! visible escape (`ESC` as `\x1b`) instead of sending it. The scenario
+//! loader applies them once (a loaded [`crate::scenario::Scenario`] and
+//! every [`crate::scenario::ScenarioError`] hold printable text only), and
+//! the commands apply them to what they print from elsewhere (file names,
+//! gauge names from a trace).
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
 
 /// Formats a number without a trailing `.0` for whole values.
 pub fn fmt_num(v: f64) -> String {
@@ -6,5 +21,114 @@ pub fn fmt_num(v: f64) -> String {
         format!("{}", v as i64)
     } else {
         format!("{v:.3}").trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// True for the characters a terminal may act on rather than show: the C0
+/// and C1 control characters and DEL (`char::is_control`), and the Unicode
+/// bidirectional overrides and isolates, which reorder what is shown
+/// (text that reads differently from what it is).
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// One line of text from a file, safe to print: every control character
+/// (newlines and tabs too) is shown as an escape: `\n`, `\t`, `\r`, `\x1b`
+/// for the other ASCII ones, `\u{9b}` beyond ASCII. Idempotent (the
+/// result has nothing left to escape); borrows when there is nothing to do.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    escape_with(text, |_| false)
+}
+
+/// Prose from a file (a description, a note), safe to print: like
+/// [`escape`], but line breaks and tabs are kept as they are.
+pub fn escape_text(text: &str) -> Cow<'_, str> {
+    escape_with(text, |c| c == '\n' || c == '\t')
+}
+
+fn escape_with(text: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !text.chars().any(|c| is_unsafe_char(c) && !keep(c)) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if keep(c) || !is_unsafe_char(c) {
+            out.push(c);
+        } else {
+            push_escaped(&mut out, c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Appends the visible form of an unsafe character.
+fn push_escaped(out: &mut String, c: char) {
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\t' => out.push_str("\\t"),
+        '\r' => out.push_str("\\r"),
+        c if (c as u32) < 0x80 => {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        }
+        c => {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        }
+    }
+}
+
+/// The visible form of one character: itself when safe, else its escape
+/// (as [`escape`] writes it).
+pub fn escape_char(c: char) -> Cow<'static, str> {
+    if is_unsafe_char(c) {
+        let mut s = String::new();
+        push_escaped(&mut s, c);
+        Cow::Owned(s)
+    } else {
+        Cow::Owned(c.to_string())
+    }
+}
+
+/// At most `max_chars` characters of `text`: longer text keeps its start
+/// and ends with `…`. For echoing a value from a file in a message (a
+/// 10 MB value is shown by its first characters).
+pub fn clip(text: &str, max_chars: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(max_chars) {
+        None => Cow::Borrowed(text),
+        Some((end, _)) => {
+            // Leave room for the ellipsis within max_chars.
+            let keep = text.char_indices().nth(max_chars.saturating_sub(1)).map_or(end, |(i, _)| i);
+            Cow::Owned(format!("{}…", &text[..keep]))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Terminal escape sequences come out as visible text with no control
+    /// character left; plain text is borrowed unchanged.
+    #[test]
+    fn escapes_controls_visibly() {
+        let hostile = "\u{1b}]0;pwned\u{7}\u{1b}[2J all checks hold\r\n\u{9b}31m\u{202e}gpj.exe\u{7f}";
+        let shown = escape(hostile);
+        assert_eq!(shown, "\\x1b]0;pwned\\x07\\x1b[2J all checks hold\\r\\n\\u{9b}31m\\u{202e}gpj.exe\\x7f");
+        assert!(!shown.chars().any(is_unsafe_char));
+        assert_eq!(escape(&shown), shown, "idempotent");
+        assert!(matches!(escape("plain · µs — ok"), Cow::Borrowed(_)));
+        assert_eq!(escape_text("two\nlines\tand \u{1b}[2J"), "two\nlines\tand \\x1b[2J");
+        assert_eq!(escape_char('\u{1b}'), "\\x1b");
+        assert_eq!(escape_char('é'), "é");
+    }
+
+    /// Clipping keeps at most the asked number of characters, counting the
+    /// ellipsis, and never splits a character.
+    #[test]
+    fn clips_long_text() {
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip("exactly10!", 10), "exactly10!");
+        assert_eq!(clip("µµµµµµµµµµµµ", 5), "µµµµ…");
+        assert_eq!(clip(&"x".repeat(10_000_000), 8).chars().count(), 8);
     }
 }

@@ -2,6 +2,7 @@
 
 use super::Outcome;
 use crate::protocols::registry;
+use crate::util::escape;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -31,12 +32,20 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         }
     }
     let dir = super::scenarios_dir();
-    println!("\nlessons (in {}; run one with `distlab run NAME`):", dir.display());
+    println!("\nlessons (in {}; run one with `distlab run NAME`):", escape(&dir.display().to_string()));
     let lessons: Vec<_> = super::scenario_files(&dir)
         .into_iter()
-        .map(|f| (f.strip_prefix(&dir).unwrap_or(&f).with_extension("").display().to_string(), f))
+        .map(|f| {
+            (
+                escape(&f.strip_prefix(&dir).unwrap_or(&f).with_extension("").display().to_string())
+                    .into_owned(),
+                f,
+            )
+        })
         .collect();
     let width = lessons.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    // A lesson's description and an error's message are printable (the
+    // loader escapes them); its name comes from a file name, escaped above.
     for (name, f) in &lessons {
         match crate::scenario::load(f) {
             Ok(s) => println!("  {name:<width$}  {}", super::first_sentence(&s.description)),

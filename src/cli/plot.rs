@@ -13,10 +13,11 @@
 
 use super::Outcome;
 use crate::plot::{self, Chart, Figure, Formats, Kind, Marker, Series};
+use crate::util::{clip, escape};
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::io::BufRead as _;
+use std::io::{BufRead as _, Read as _};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
@@ -60,30 +61,61 @@ pub struct RunData {
     pub events: usize,
 }
 
+/// A trace line is at most this long (a note is at most 20,000
+/// characters; events are short).
+const TRACE_LINE_BYTES: u64 = 1 << 20;
+/// At most this many gauges are drawn (a protocol has a few).
+const MAX_GAUGES: usize = 100;
+/// A gauge's name is shown by at most this many characters.
+const GAUGE_NAME_CHARS: usize = 80;
+/// A fault's label on a chart is at most this many characters.
+const LABEL_CHARS: usize = 120;
+
 /// Trace kinds that are faults, marked on the charts.
 const FAULT_KINDS: &[&str] = &["crash", "restart", "pause", "resume", "partition", "heal", "clock", "link"];
 
 /// Reads a trace file.
 pub fn read(path: &Path) -> anyhow::Result<RunData> {
-    let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let shown = escape(&path.display().to_string()).into_owned();
+    // Look before opening: a FIFO would block, a device never end.
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot open {shown}"))?;
+    if !meta.is_file() {
+        bail!("cannot read {shown}: it is not a regular file");
+    }
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open {shown}"))?;
+    let mut reader = std::io::BufReader::new(file);
     let mut data = RunData::default();
     let mut invoked: BTreeMap<u64, u64> = BTreeMap::new();
     let mut in_flight: i64 = 0;
     // Messages held at a paused node, by node: still in flight, and lost
     // (with no event of their own) if the node crashes before resuming.
     let mut held: BTreeMap<String, std::collections::BTreeSet<u64>> = BTreeMap::new();
-    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.with_context(|| format!("reading {}", path.display()))?;
+    let mut bytes = Vec::new();
+    for i in 0.. {
+        // One line at a time, each at most TRACE_LINE_BYTES: a file with no
+        // line breaks is not read into memory whole.
+        bytes.clear();
+        let read = (&mut reader)
+            .take(TRACE_LINE_BYTES + 1)
+            .read_until(b'\n', &mut bytes)
+            .with_context(|| format!("reading {shown}"))?;
+        if read == 0 {
+            break;
+        }
+        let not_a_trace = |why: String| {
+            anyhow::anyhow!(
+                "{shown}:{}: not a line of a distlab trace ({why}); write one with `distlab run SCENARIO --trace OUT.jsonl`",
+                i + 1,
+            )
+        };
+        if bytes.len() as u64 > TRACE_LINE_BYTES {
+            return Err(not_a_trace(format!("longer than {} MiB", TRACE_LINE_BYTES >> 20)));
+        }
+        let line = std::str::from_utf8(&bytes).map_err(|_| not_a_trace("not UTF-8".into()))?;
         if line.trim().is_empty() {
             continue;
         }
-        let l: Line = serde_json::from_str(&line).map_err(|e| {
-            anyhow::anyhow!(
-                "{}:{}: not a line of a distlab trace ({e}); write one with `distlab run SCENARIO --trace OUT.jsonl`",
-                path.display(),
-                i + 1,
-            )
-        })?;
+        let l: Line = serde_json::from_str(line).map_err(|e| not_a_trace(e.to_string()))?;
         let t = l.time_us as f64 / 1e6;
         data.events += usize::from(l.kind != "sample");
         match l.kind.as_str() {
@@ -113,9 +145,19 @@ pub fn read(path: &Path) -> anyhow::Result<RunData> {
             }
             "sample" => {
                 for (name, v) in l.gauges {
-                    if name != "messages_in_flight" {
-                        data.gauges.entry(name).or_default().push((t, v));
+                    if name == "messages_in_flight" {
+                        continue;
                     }
+                    // A name from the file: printable, and short enough
+                    // for a title.
+                    let name = escape(&clip(&name, GAUGE_NAME_CHARS)).into_owned();
+                    if !data.gauges.contains_key(&name) && data.gauges.len() == MAX_GAUGES {
+                        bail!(
+                            "{shown}:{}: more than {MAX_GAUGES} gauges; a distlab trace samples a few",
+                            i + 1
+                        );
+                    }
+                    data.gauges.entry(name).or_default().push((t, v));
                 }
                 continue;
             }
@@ -125,7 +167,7 @@ pub fn read(path: &Path) -> anyhow::Result<RunData> {
                 {
                     in_flight -= lost.len() as i64;
                 }
-                data.faults.push(Marker { x: t, label: l.text });
+                data.faults.push(Marker { x: t, label: escape(&clip(&l.text, LABEL_CHARS)).into_owned() });
             }
             _ => continue,
         }
@@ -137,13 +179,16 @@ pub fn read(path: &Path) -> anyhow::Result<RunData> {
         }
     }
     if data.events == 0 {
-        bail!("{} is empty: no trace events to draw", path.display());
+        bail!("{shown} is empty: no trace events to draw");
     }
     Ok(data)
 }
 
-/// The charts of one run, by file name.
+/// The charts of one run, by file stem: `latency`, `messages-in-flight`,
+/// and one per gauge, named by [`plot::file_stem`] (so a gauge name read
+/// from the trace cannot leave the output folder) and made unique.
 pub fn charts(data: &RunData, title: &str) -> Vec<(String, Figure)> {
+    let title = escape(title);
     let mut latency =
         Chart::new(format!("{title}: client latency"), "time the operation ended (s)", "latency (ms)");
     latency.kind = Kind::Points;
@@ -167,7 +212,13 @@ pub fn charts(data: &RunData, title: &str) -> Vec<(String, Figure)> {
         let mut chart = Chart::new(format!("{title}: {name}"), "time (s)", format!("{name} ({unit})"));
         chart.series.push(Series { name: String::new(), points: points.clone() });
         chart.markers = data.faults.clone();
-        out.push((name.clone(), chart.into()));
+        let stem = plot::file_stem(name);
+        let taken = |s: &str| out.iter().any(|(o, _): &(String, Figure)| o.eq_ignore_ascii_case(s));
+        let unique = (1..)
+            .map(|k| if k == 1 { stem.clone() } else { format!("{stem}-{k}") })
+            .find(|s| !taken(s))
+            .expect("some suffix is free");
+        out.push((unique, chart.into()));
     }
     out
 }
@@ -187,7 +238,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let ops: usize = data.latency.iter().map(Vec::len).sum();
     println!(
         "{}: {} events, {ops} client operations, {} faults, gauges: {}",
-        args.trace.display(),
+        escape(&args.trace.display().to_string()),
         data.events,
         data.faults.len(),
         if data.gauges.is_empty() {
@@ -197,7 +248,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         },
     );
     let names: Vec<&str> = charts.iter().map(|c| c.0.as_str()).collect();
-    println!("wrote {written} files to {}: {}", out.display(), names.join(", "));
+    println!("wrote {written} files to {}: {}", escape(&out.display().to_string()), names.join(", "));
     if ops == 0 {
         println!("(no client operations in this run: no latency chart)");
     }

@@ -1,6 +1,7 @@
 //! `distlab validate FILE...`: load and check scenario files, run nothing.
 
 use super::Outcome;
+use crate::util::escape;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -14,7 +15,11 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let mut bad = 0;
     for f in &args.files {
         match super::load(f) {
-            Ok(s) => println!("ok    {}  ({}, {})", f.display(), s.name, s.protocol.name()),
+            // The name is printable (the loader escapes it); the path is
+            // escaped here.
+            Ok(s) => {
+                println!("ok    {}  ({}, {})", escape(&f.display().to_string()), s.name, s.protocol.name())
+            }
             Err(e) => {
                 bad += 1;
                 eprintln!("{e}\n");

@@ -177,6 +177,23 @@ pub fn save(figure: &Figure, stem: &Path, formats: Formats) -> Result<Vec<PathBu
     Ok(written)
 }
 
+/// The longest file stem [`file_stem`] makes, in bytes.
+pub const STEM_BYTES: usize = 64;
+
+/// A file stem for a chart named `name`, safe to join to the output folder:
+/// ASCII letters, digits, `-` and `_` are kept, anything else (`/`, `.`,
+/// `\`, spaces, control characters) becomes `_`, at most [`STEM_BYTES`]
+/// long, never empty. A name read from a file (a trace's gauge `../../x`
+/// or `/etc/x`) so cannot leave the folder or name a hidden file.
+pub fn file_stem(name: &str) -> String {
+    let stem: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .take(STEM_BYTES)
+        .collect();
+    if stem.is_empty() { "chart".to_string() } else { stem }
+}
+
 /// Draws `figure` with one backend and finishes its file.
 fn render<DB: DrawingBackend>(backend: DB, figure: &Figure, path: &Path) -> Result<()> {
     let root = backend.into_drawing_area();
@@ -504,6 +521,25 @@ fn format_tick(v: f64, step: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (issue 11, item 18): a chart's name from a trace was
+    /// joined to the output folder as it was. Stems keep to one plain
+    /// path component.
+    #[test]
+    fn file_stems_stay_in_the_folder() {
+        assert_eq!(file_stem("replication_lag_ms"), "replication_lag_ms");
+        assert_eq!(file_stem("../../x"), "______x");
+        assert_eq!(file_stem("/etc/passwd"), "_etc_passwd");
+        assert_eq!(file_stem("..\\evil"), "___evil");
+        assert_eq!(file_stem(""), "chart");
+        assert_eq!(file_stem("\u{1b}[2J"), "__2J");
+        assert_eq!(file_stem(&"é".repeat(100)).len(), STEM_BYTES);
+        for name in ["..", ".", "a/b", "C:\\x", "\0"] {
+            let p = std::path::Path::new("out").join(file_stem(name));
+            assert_eq!(p.parent(), Some(std::path::Path::new("out")), "{name}");
+            assert!(!file_stem(name).starts_with('.'));
+        }
+    }
 
     #[test]
     fn axes_end_on_round_ticks() {

@@ -23,9 +23,20 @@
 //! then the `[protocol]` table is handed to the named protocol's parameter
 //! type over the same text. Every error names `file:line:column`, says what
 //! was expected, and suggests the near miss. Every quantity has a limit
-//! ([`limits`]), so a mistyped file gets an error, not an exhausted machine.
+//! ([`limits`]), so a mistyped file gets an error, not an exhausted machine:
+//! the file itself (a regular file of at most 1 MiB, [`read_source`]), and
+//! everything in it; no check costs more than the file's size times the
+//! (bounded) number of names.
+//!
+//! A file may come from anyone, so what it says for people to read — the
+//! name, the description, the notes — is kept with its control characters
+//! as visible escapes ([`crate::util::escape`]); names of nodes, clients and
+//! regions are plain identifiers; and errors quote the file only through
+//! [`ScenarioError`], which escapes and clips. Whatever prints a loaded
+//! scenario or an error (every command, the TUI) so prints it safely.
 
 pub mod error;
+pub mod fuzz;
 pub mod raw;
 
 pub use error::{ScenarioError, did_you_mean};
@@ -38,20 +49,49 @@ use crate::sim::fault::{Fault, NemesisConfig, NemesisFault, Origin, TimedFault};
 use crate::sim::network::{EndpointId, LatencyDist, LinkFaults, NetworkConfig, Real};
 use crate::sim::rng::Probability;
 use crate::sim::time::{SimDuration, SimTime, parse_duration};
+use crate::util::{escape, escape_text};
 use raw::*;
 use std::any::Any;
 use std::sync::Arc;
 
-/// Upper bounds on what a file may ask for.
+/// Upper bounds on what a file may ask for (documented in the book's
+/// scenario reference, "Limits"). Each is far above what a lesson needs
+/// and low enough that loading and running stay bounded.
 pub mod limits {
+    /// The size of a scenario file, in bytes (1 MiB).
+    pub const FILE_BYTES: u64 = 1 << 20;
     pub const NODES: usize = 64;
     pub const CLIENT_PROCESSES: u32 = 1_024;
-    pub const OPS_PER_CLIENT: u64 = 10_000_000;
+    /// Operations of one `[[clients]]` entry, and of all of them together.
+    pub const OPS: u64 = 10_000_000;
     pub const KEYS: u32 = 1_000_000;
     /// One simulated day.
     pub const DURATION_US: u64 = 86_400_000_000;
     pub const TIMELINE_ENTRIES: usize = 10_000;
+    /// `[[expect]]` entries (each is a line of `distlab run`'s report).
+    pub const EXPECT_ENTRIES: usize = 1_000;
     pub const RETRIES: u32 = 100;
+    /// Regions of `[cluster] regions` (the latency matrix is regions²).
+    pub const REGIONS: usize = 64;
+    /// A node, client or region name, in characters.
+    pub const NAME_CHARS: usize = 64;
+    /// `[scenario] name`, in characters.
+    pub const TITLE_CHARS: usize = 200;
+    /// `[scenario] description` and a timeline `note`, in characters.
+    pub const TEXT_CHARS: usize = 20_000;
+}
+
+/// What a node, client or region name may be, as error messages say it.
+fn name_rule() -> String {
+    format!("1 to {} letters, digits, `-` and `_`", limits::NAME_CHARS)
+}
+
+/// A node, client or region name: 1 to [`limits::NAME_CHARS`] ASCII
+/// letters, digits, `-` and `_` (so it prints safely, and `NAME.0` names
+/// a client's process unambiguously).
+fn is_name(s: &str) -> bool {
+    (1..=limits::NAME_CHARS).contains(&s.len())
+        && s.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
 }
 
 /// The largest clock drift a file may ask for, in parts per million.
@@ -105,14 +145,58 @@ impl Scenario {
 
 /// Reads and validates a scenario file.
 pub fn load(path: &std::path::Path) -> Result<Scenario, ScenarioError> {
+    let source = read_source(path)?;
+    load_str(&path.display().to_string(), &source)
+}
+
+/// Reads a scenario file's text: a regular file (not a FIFO, which would
+/// block, nor a device such as `/dev/zero`, which never ends) of at most
+/// [`limits::FILE_BYTES`], in UTF-8.
+pub fn read_source(path: &std::path::Path) -> Result<String, ScenarioError> {
+    use std::io::Read as _;
     let file = path.display().to_string();
-    let source = std::fs::read_to_string(path)
-        .map_err(|e| ScenarioError::whole(&file, format!("cannot read the file: {e}")))?;
-    load_str(&file, &source)
+    let cannot = |e: std::io::Error| ScenarioError::whole(&file, format!("cannot read the file: {e}"));
+    // Look before opening: opening a FIFO for reading waits for a writer.
+    let meta = std::fs::metadata(path).map_err(cannot)?;
+    if !meta.is_file() {
+        let what =
+            if meta.is_dir() { "a folder" } else { "not a regular file (a device, a pipe or a socket)" };
+        return Err(ScenarioError::whole(&file, format!("cannot read the file: it is {what}"))
+            .with_help("a scenario is a .toml file"));
+    }
+    let too_big = || {
+        ScenarioError::whole(
+            &file,
+            format!("the file is larger than {} MiB, the limit for a scenario", limits::FILE_BYTES >> 20),
+        )
+    };
+    if meta.len() > limits::FILE_BYTES {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::new();
+    // The file may have grown since: read one byte past the limit at most.
+    std::fs::File::open(path)
+        .and_then(|f| f.take(limits::FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(cannot)?;
+    if bytes.len() as u64 > limits::FILE_BYTES {
+        return Err(too_big());
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let text = String::from_utf8_lossy(e.as_bytes());
+        // The lossy text has the same bytes up to the first bad one.
+        ScenarioError::at(&file, &text, valid..valid + 1, "the file is not UTF-8 text")
+    })
 }
 
 /// Validates scenario text; `file` is used in messages.
 pub fn load_str(file: &str, source: &str) -> Result<Scenario, ScenarioError> {
+    if source.len() as u64 > limits::FILE_BYTES {
+        return Err(ScenarioError::whole(
+            file,
+            format!("the text is larger than {} MiB, the limit for a scenario", limits::FILE_BYTES >> 20),
+        ));
+    }
     let raw: RawFile = toml::from_str(source).map_err(|e| error::from_toml(file, source, &e))?;
     Loader { file, source }.scenario(raw)
 }
@@ -279,6 +363,17 @@ impl Loader<'_> {
         if meta.name.get_ref().trim().is_empty() {
             return Err(self.err(meta.name.span(), "name must not be empty"));
         }
+        if meta.name.get_ref().chars().count() > limits::TITLE_CHARS {
+            return Err(self
+                .err(meta.name.span(), format!("name must be at most {} characters", limits::TITLE_CHARS)));
+        }
+        if let Some(d) = &meta.description
+            && d.get_ref().chars().count() > limits::TEXT_CHARS
+        {
+            return Err(
+                self.err(d.span(), format!("description must be at most {} characters", limits::TEXT_CHARS))
+            );
+        }
 
         let (cluster, clocks, disk_latency) = self.cluster(&raw)?;
         let clients = self.clients(&raw, &cluster)?;
@@ -292,8 +387,14 @@ impl Loader<'_> {
         let expectations = self.expectations(&raw, protocol)?;
         Ok(Scenario {
             file: self.file.to_string(),
-            name: meta.name.get_ref().clone(),
-            description: meta.description.clone().unwrap_or_default().trim().to_string(),
+            // Text for people, shown on terminals: control characters
+            // become visible escapes here, once, for every command and the
+            // TUI (see `crate::util`).
+            name: escape(meta.name.get_ref()).into_owned(),
+            description: meta
+                .description
+                .as_ref()
+                .map_or(String::new(), |d| escape_text(d.get_ref().trim()).into_owned()),
             protocol,
             seed: meta.seed.unwrap_or(1),
             duration: SimTime(duration.0),
@@ -331,32 +432,27 @@ impl Loader<'_> {
                 );
             }
             toml::Value::Array(items) => {
+                if items.is_empty() || items.len() > limits::NODES {
+                    return Err(self.err(
+                        c.nodes.span(),
+                        format!("there must be between 1 and {} nodes", limits::NODES),
+                    ));
+                }
                 let mut names = Vec::new();
                 for v in items {
                     match v.as_str() {
-                        Some(s)
-                            if !s.is_empty()
-                                && s.chars()
-                                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_') =>
-                        {
+                        Some(s) if is_name(s) => {
                             if names.iter().any(|n: &String| n == s) {
                                 return Err(self.err(c.nodes.span(), format!("node `{s}` is listed twice")));
                             }
                             names.push(s.to_string())
                         }
                         _ => {
-                            return Err(self.err(
-                                c.nodes.span(),
-                                "node names must be non-empty strings of letters, digits, `-` and `_`",
-                            ));
+                            return Err(
+                                self.err(c.nodes.span(), format!("node names must be {}", name_rule()))
+                            );
                         }
                     }
-                }
-                if names.is_empty() || names.len() > limits::NODES {
-                    return Err(self.err(
-                        c.nodes.span(),
-                        format!("there must be between 1 and {} nodes", limits::NODES),
-                    ));
                 }
                 names
             }
@@ -369,18 +465,47 @@ impl Loader<'_> {
         };
         let mut cluster = Cluster { region_of: vec![0; names.len()], regions: vec!["default".into()], names };
         if !c.regions.is_empty() {
-            cluster.regions = c.regions.keys().cloned().collect();
+            if c.regions.len() > limits::REGIONS {
+                // Point at the first region past the limit in file order
+                // (the map is in alphabetical order).
+                let mut spans: Vec<_> = c.regions.keys().map(|r| r.span()).collect();
+                spans.sort_by_key(|s| s.start);
+                let extra = spans.swap_remove(limits::REGIONS);
+                return Err(self.err(extra, format!("at most {} regions", limits::REGIONS)));
+            }
+            // Each name (a node or a client) is listed at most once, and
+            // there cannot be more of them than nodes and client entries.
+            let most = limits::NODES + limits::CLIENT_PROCESSES as usize;
+            let mut listed = std::collections::BTreeSet::new();
+            for (region, members) in &c.regions {
+                if !is_name(region.get_ref()) {
+                    return Err(self.err(region.span(), format!("region names must be {}", name_rule())));
+                }
+                for m in members {
+                    if !listed.insert(m.get_ref().as_str()) {
+                        return Err(self
+                            .err(m.span(), format!("`{}` is listed in two regions", m.get_ref()))
+                            .with_help("a node or a client sits in one region"));
+                    }
+                    if listed.len() > most {
+                        return Err(self.err(
+                            m.span(),
+                            format!(
+                                "the regions list more than {most} names ({} nodes and {} clients at most)",
+                                limits::NODES,
+                                limits::CLIENT_PROCESSES
+                            ),
+                        ));
+                    }
+                }
+            }
+            cluster.regions = c.regions.keys().map(|r| r.get_ref().clone()).collect();
             let mut assigned = vec![false; cluster.names.len()];
             for (ri, members) in c.regions.values().enumerate() {
                 for m in members {
                     // Clients may be listed in regions too; they are checked
                     // with the clients.
                     if let Some(i) = cluster.names.iter().position(|n| n == m.get_ref()) {
-                        if assigned[i] {
-                            return Err(
-                                self.err(m.span(), format!("node `{}` is in two regions", m.get_ref()))
-                            );
-                        }
                         assigned[i] = true;
                         cluster.region_of[i] = ri as u16;
                     }
@@ -434,17 +559,38 @@ impl Loader<'_> {
     }
 
     fn clients(&self, raw: &RawFile, cluster: &Cluster) -> Result<Vec<ClientSpec>, ScenarioError> {
+        // Each entry has a process at least: more entries than processes
+        // is an error before any work per entry.
+        if raw.clients.len() > limits::CLIENT_PROCESSES as usize {
+            return Err(self.err(
+                raw.clients[limits::CLIENT_PROCESSES as usize].span(),
+                format!(
+                    "at most {} [[clients]] entries (and {} processes in all)",
+                    limits::CLIENT_PROCESSES,
+                    limits::CLIENT_PROCESSES
+                ),
+            ));
+        }
         let mut out: Vec<ClientSpec> = Vec::new();
         let mut total = 0u32;
+        let mut total_ops = 0u64;
         for (i, c) in raw.clients.iter().enumerate() {
             let c = c.get_ref();
+            if let Some(n) = &c.name
+                && !is_name(n.get_ref())
+            {
+                return Err(self.err(n.span(), format!("client names must be {}", name_rule())));
+            }
             let name = c.name.as_ref().map_or(format!("c{}", i + 1), |n| n.get_ref().clone());
             // Default names (`c2`) count too: every endpoint name is unique.
             let later_default = |n: &str| {
-                raw.clients
-                    .iter()
-                    .enumerate()
-                    .any(|(j, o)| j > i && o.get_ref().name.is_none() && format!("c{}", j + 1) == n)
+                let j =
+                    n.strip_prefix('c').and_then(|k| k.parse::<usize>().ok()).and_then(|k| k.checked_sub(1));
+                j.is_some_and(|j| {
+                    j > i
+                        && format!("c{}", j + 1) == n
+                        && raw.clients.get(j).is_some_and(|o| o.get_ref().name.is_none())
+                })
             };
             if cluster.names.contains(&name)
                 || out.iter().any(|o| o.name == name)
@@ -463,8 +609,19 @@ impl Loader<'_> {
                     format!("processes must be at least 1, and at most {} in all", limits::CLIENT_PROCESSES),
                 ));
             }
-            if *c.ops.get_ref() > limits::OPS_PER_CLIENT {
-                return Err(self.err(c.ops.span(), format!("ops must be at most {}", limits::OPS_PER_CLIENT)));
+            let before = total_ops;
+            total_ops = before.saturating_add(*c.ops.get_ref());
+            if total_ops > limits::OPS {
+                return Err(self
+                    .err(
+                        c.ops.span(),
+                        format!("ops must be at most {} in all [[clients]] entries", limits::OPS),
+                    )
+                    .with_help(if i == 0 {
+                        "a run is bounded by its operations".to_string()
+                    } else {
+                        format!("the entries before this one ask for {before} already")
+                    }));
             }
             let keys = c.keys.as_ref().map_or(1, |k| *k.get_ref());
             if keys == 0 || keys > limits::KEYS {
@@ -558,6 +715,13 @@ impl Loader<'_> {
         let n = raw.network.as_ref().unwrap_or(&default);
         let latency = self.opt_duration(&n.latency, SimDuration::from_millis(1))?.0;
         let spread = self.opt_duration(&n.spread, SimDuration(latency / 4))?.0;
+        // Checked whatever the distribution (only log-normal reads it), so
+        // a NaN never sits in a file unnoticed.
+        let sigma = n.sigma.as_ref().map_or(0.5, |s| *s.get_ref());
+        if !(0.0..=5.0).contains(&sigma) {
+            let s = n.sigma.as_ref().expect("given");
+            return Err(self.err(s.span(), format!("sigma must be between 0 and 5, not {sigma}")));
+        }
         let dist = |latency: u64| -> Result<LatencyDist, ScenarioError> {
             Ok(match n.distribution.unwrap_or(Distribution::Constant) {
                 Distribution::Constant => LatencyDist::Constant { us: latency },
@@ -566,14 +730,7 @@ impl Loader<'_> {
                 }
                 Distribution::Normal => LatencyDist::Normal { mean_us: latency, stddev_us: spread },
                 Distribution::Exponential => LatencyDist::Exponential { mean_us: latency },
-                Distribution::LogNormal => {
-                    let sigma = n.sigma.as_ref().map_or(0.5, |s| *s.get_ref());
-                    if !(0.0..=5.0).contains(&sigma) {
-                        let s = n.sigma.as_ref().expect("given");
-                        return Err(self.err(s.span(), "sigma must be between 0 and 5"));
-                    }
-                    LatencyDist::LogNormal { median_us: latency, sigma: Real(sigma) }
-                }
+                Distribution::LogNormal => LatencyDist::LogNormal { median_us: latency, sigma: Real(sigma) },
             })
         };
         let base = dist(latency)?;
@@ -718,6 +875,14 @@ impl Loader<'_> {
                 let mut seen = std::collections::BTreeSet::new();
                 let mut out_groups = Vec::new();
                 for g in groups {
+                    // Non-empty groups of distinct names: so there are at
+                    // most as many groups as endpoints, far below the
+                    // engine's 65,536 group numbers.
+                    if g.is_empty() {
+                        return Err(self
+                            .err(entry.span(), "a group of the partition is empty")
+                            .with_help("every group names at least one node or client"));
+                    }
                     let mut eps = Vec::new();
                     for name in g {
                         for e in self.endpoints(name, cluster, clients)? {
@@ -820,10 +985,19 @@ impl Loader<'_> {
                 ));
             }
             if let Some(text) = &t.note {
+                if text.get_ref().chars().count() > limits::TEXT_CHARS {
+                    return Err(self.err(
+                        text.span(),
+                        format!("a note must be at most {} characters", limits::TEXT_CHARS),
+                    ));
+                }
                 out.push(TimedFault {
                     at,
                     step: t.step,
-                    fault: Fault::Note { text: text.trim().to_string(), pause: t.wait.unwrap_or(false) },
+                    fault: Fault::Note {
+                        text: escape_text(text.get_ref().trim()).into_owned(),
+                        pause: t.wait.unwrap_or(false),
+                    },
                     origin: Origin::Timeline,
                 });
             }
@@ -898,6 +1072,12 @@ impl Loader<'_> {
         raw: &RawFile,
         protocol: &dyn ProtocolEntry,
     ) -> Result<Vec<Expectation>, ScenarioError> {
+        if raw.expect.len() > limits::EXPECT_ENTRIES {
+            return Err(self.err(
+                raw.expect[limits::EXPECT_ENTRIES].span(),
+                format!("at most {} [[expect]] entries", limits::EXPECT_ENTRIES),
+            ));
+        }
         let mut out = Vec::new();
         for e in &raw.expect {
             let x = e.get_ref();
@@ -957,11 +1137,27 @@ impl Loader<'_> {
                             self.err(e.span(), "a metric expectation needs at_least, at_most, or both")
                         );
                     }
-                    out.push(Expectation::Metric {
-                        name: metric.get_ref().clone(),
-                        at_least: x.at_least,
-                        at_most: x.at_most,
-                    });
+                    for (bound, what) in [(&x.at_least, "at_least"), (&x.at_most, "at_most")] {
+                        if let Some(b) = bound
+                            && !b.get_ref().is_finite()
+                        {
+                            return Err(self.err(
+                                b.span(),
+                                format!("{what} must be a finite number, not {}", b.get_ref()),
+                            ));
+                        }
+                    }
+                    let (at_least, at_most) =
+                        (x.at_least.as_ref().map(|b| *b.get_ref()), x.at_most.as_ref().map(|b| *b.get_ref()));
+                    if let (Some(lo), Some(hi)) = (at_least, at_most)
+                        && lo > hi
+                    {
+                        return Err(self.err(
+                            x.at_most.as_ref().expect("given").span(),
+                            format!("at_most ({hi}) is below at_least ({lo}): no value meets both"),
+                        ));
+                    }
+                    out.push(Expectation::Metric { name: metric.get_ref().clone(), at_least, at_most });
                 }
                 _ => {
                     return Err(

@@ -37,7 +37,7 @@ pub struct RawFile {
 pub struct RawMeta {
     pub name: S<String>,
     #[serde(default)]
-    pub description: Option<String>,
+    pub description: Option<S<String>>,
     pub protocol: S<String>,
     #[serde(default)]
     pub seed: Option<u64>,
@@ -52,7 +52,7 @@ pub struct RawCluster {
     pub nodes: S<toml::Value>,
     /// Region name → its nodes (and clients).
     #[serde(default)]
-    pub regions: BTreeMap<String, Vec<S<String>>>,
+    pub regions: BTreeMap<S<String>, Vec<S<String>>>,
     #[serde(default)]
     pub disk_latency: Option<S<String>>,
     /// Per-node settings, `[cluster.node.n2]`.
@@ -185,7 +185,7 @@ pub struct RawTimeline {
     #[serde(default)]
     pub deliver_next: Option<u64>,
     #[serde(default)]
-    pub note: Option<String>,
+    pub note: Option<S<String>>,
     /// With a note: the TUI pauses here for the student.
     #[serde(default)]
     pub wait: Option<bool>,
@@ -257,7 +257,7 @@ pub struct RawExpect {
     #[serde(default)]
     pub metric: Option<S<String>>,
     #[serde(default)]
-    pub at_least: Option<f64>,
+    pub at_least: Option<S<f64>>,
     #[serde(default)]
-    pub at_most: Option<f64>,
+    pub at_most: Option<S<f64>>,
 }
