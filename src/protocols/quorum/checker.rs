@@ -102,12 +102,7 @@ impl Checker<Quorum> for QuorumChecker {
     ];
 
     fn new(p: &Params, cluster: &Cluster) -> Self {
-        QuorumChecker {
-            // A local quorum overlaps only within its own region.
-            overlap: !p.local && p.r + p.w > p.n && !p.sloppy,
-            names: cluster.names.clone(),
-            ..Default::default()
-        }
+        QuorumChecker { overlap: p.quorums_overlap(), names: cluster.names.clone(), ..Default::default() }
     }
 
     fn on_observation(&mut self, _at: At, _node: NodeId, obs: &Observation) {
