@@ -240,8 +240,32 @@ fn versions_do_not_tie_within_a_microsecond() {
     }
 }
 
+/// Issue 11, item 9: `fresh-reads` orders events as the history does. A
+/// process's write acknowledged in the microsecond its next read begins
+/// (no latency, no think time) comes before that read; a read of another,
+/// cut-off replica that misses it is stale, and the check says so.
+#[test]
+fn fresh_reads_orders_events_within_a_microsecond() {
+    let r = regression("quorum-stale-same-microsecond.toml");
+    let v = r.verdict("fresh-reads").unwrap();
+    assert!(!v.holds, "the stale reads in one microsecond were missed: {}", v.detail);
+    assert!(r.metrics["stale_reads"] >= 1.0);
+}
+
 /// A scenario from `tests/regressions/`.
 fn regression_scenario(name: &str) -> Scenario {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions").join(name);
     distlab::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Issue 11, item 9: the session checks order writes as the history does.
+/// A process that writes k0=1, then 3, and reads 1 — all in one
+/// microsecond — did not read its own write; `ryw_anomalies` counts it.
+#[test]
+fn read_your_writes_orders_events_within_a_microsecond() {
+    let d = run(&regression_scenario("quorum-ryw-same-microsecond.toml"), options(TraceLevel::Off, None));
+    let anomalies = distlab::check::models::read_your_writes(d.history());
+    assert_eq!(anomalies.len(), 1, "the anomaly in one microsecond was missed: {anomalies:?}");
+    let a = &anomalies[0];
+    assert_eq!((a.returned, a.newer_than), (Some(1), 3), "{a}");
 }
