@@ -1,5 +1,11 @@
 //! `distlab bench`: simulator speed on fixed workloads, tracing off.
 //!
+//! History and checks are off too, except in the workloads that measure
+//! the checkers (`quorum-long`, or any workload with `--checks`): a
+//! checker must cost the same per event however long the run, so a long
+//! run with checks on shows one that does work per event that grows with
+//! the history.
+//!
 //! Reads the wall clock — the only command that does, and only around
 //! whole runs, never inside the simulator.
 
@@ -20,6 +26,10 @@ pub struct Args {
     /// figures; and a memory check: peak memory should not grow with it).
     #[arg(long, default_value_t = 1.0)]
     pub scale: f64,
+    /// Run the protocol's checkers too (online, as `distlab run` and
+    /// `distlab check` do), to measure what they cost.
+    #[arg(long)]
+    pub checks: bool,
 }
 
 /// A fixed benchmark workload.
@@ -27,6 +37,8 @@ pub struct Workload {
     pub name: &'static str,
     pub about: &'static str,
     pub scenario: &'static str,
+    /// Run with the protocol's checkers on.
+    pub checks: bool,
 }
 
 pub const WORKLOADS: &[Workload] = &[
@@ -45,6 +57,7 @@ window = 16
 [network]
 latency = "1ms"
 "#,
+        checks: false,
     },
     Workload {
         name: "primary-replica",
@@ -68,6 +81,7 @@ read_fraction = 0.0
 keys = 64
 timeout = "1s"
 "#,
+        checks: false,
     },
     Workload {
         name: "multi-master",
@@ -92,6 +106,7 @@ keys = 64
 target = "random"
 timeout = "1s"
 "#,
+        checks: false,
     },
     Workload {
         name: "quorum",
@@ -117,6 +132,7 @@ keys = 64
 target = "random"
 timeout = "1s"
 "#,
+        checks: false,
     },
     Workload {
         name: "saga",
@@ -142,6 +158,7 @@ interval = "0"
 keys = 64
 timeout = "1s"
 "#,
+        checks: false,
     },
     Workload {
         name: "two-phase-commit",
@@ -165,12 +182,71 @@ interval = "0"
 keys = 64
 timeout = "1s"
 "#,
+        checks: false,
+    },
+    Workload {
+        name: "quorum-long",
+        about: "the quorum workload for 400s with its checker on (1.6 million operations): a checker's cost per event must not grow with the run",
+        scenario: r#"
+[scenario]
+name = "bench-quorum-long"
+protocol = "quorum"
+duration = "400s"
+[cluster]
+nodes = 5
+[protocol]
+n = 3
+consistency = "quorum"
+[network]
+latency = "1ms"
+[[clients]]
+processes = 16
+ops = 10000000
+interval = "0"
+read_fraction = 0.5
+keys = 64
+target = "random"
+timeout = "1s"
+"#,
+        checks: true,
+    },
+    Workload {
+        name: "saga-long",
+        about: "the saga workload for 200s with a node crashing every 200ms or so, checker on: a restart must not cost the checker a pass over every saga so far",
+        scenario: r#"
+[scenario]
+name = "bench-saga-long"
+protocol = "saga"
+duration = "200s"
+[cluster]
+nodes = 4
+[protocol]
+items = 64
+credit = 1000000000000000
+stock = 1000000000000
+retention = "1s"
+[network]
+latency = "1ms"
+[[clients]]
+processes = 16
+ops = 10000000
+interval = "0"
+keys = 64
+timeout = "1s"
+[nemesis]
+faults = ["crash"]
+interval = "200ms"
+stop = "200s"
+"#,
+        checks: true,
     },
 ];
 
 #[derive(Debug, Serialize)]
 pub struct BenchResult {
     pub name: &'static str,
+    /// Whether the protocol's checkers ran.
+    pub checks: bool,
     pub simulated_seconds: f64,
     pub wall_seconds: f64,
     pub events: u64,
@@ -179,10 +255,12 @@ pub struct BenchResult {
     pub delivered_per_sec: f64,
 }
 
-/// Runs one workload with tracing, history and checks off.
-pub fn measure(w: &Workload, scale: f64) -> anyhow::Result<BenchResult> {
+/// Runs one workload with tracing and history off, and checks off unless
+/// the workload or `checks` asks for them.
+pub fn measure(w: &Workload, scale: f64, checks: bool) -> anyhow::Result<BenchResult> {
     let scenario = crate::scenario::load_str(w.name, w.scenario).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let options = RunOptions { seed: None, trace: TraceLevel::Off, record_history: false, checks: false };
+    let checks = checks || w.checks;
+    let options = RunOptions { seed: None, trace: TraceLevel::Off, record_history: false, checks };
     let mut run = scenario.protocol.build(&scenario, options);
     let until = SimTime((scenario.duration.0 as f64 * scale) as u64);
     let start = std::time::Instant::now();
@@ -191,6 +269,7 @@ pub fn measure(w: &Workload, scale: f64) -> anyhow::Result<BenchResult> {
     let s = run.stats();
     Ok(BenchResult {
         name: w.name,
+        checks,
         simulated_seconds: until.0 as f64 / 1e6,
         wall_seconds: wall,
         events: s.events,
@@ -228,6 +307,7 @@ keys = 100
 target = "random"
 timeout = "1s"
 "#,
+    checks: false,
 };
 
 #[derive(Debug, Serialize)]
@@ -288,10 +368,10 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     };
     let mut results = Vec::new();
     for w in chosen {
-        let r = measure(w, args.scale)?;
+        let r = measure(w, args.scale, args.checks)?;
         if !args.json {
             println!(
-                "{:<16} {:>12.0} events/s {:>12.0} delivered/s   ({} events, {} delivered, {:.1}s simulated in {:.2}s)   {}",
+                "{:<16} {:>12.0} events/s {:>12.0} delivered/s   ({} events, {} delivered, {:.1}s simulated in {:.2}s{})   {}",
                 r.name,
                 r.events_per_sec,
                 r.delivered_per_sec,
@@ -299,6 +379,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                 r.delivered,
                 r.simulated_seconds,
                 r.wall_seconds,
+                if r.checks { ", checks on" } else { "" },
                 w.about
             );
         }
