@@ -346,11 +346,63 @@ fn forgotten_transactions_are_safe_against_stale_messages() {
 /// 150ms after they end, and a client whose answer is lost (3% loss)
 /// retries after 300ms. The coordinator refuses a transaction it does not
 /// know that is older than `retention` — the client is told unknown —
-/// rather than run it again. (Without the refusal the retry runs the
-/// transfer a second time, on most of these seeds.)
+/// rather than run it again. Without the refusal (`bug = "no-age-check"`)
+/// the retry runs the transfer a second time, and `runs-once` breaks, on
+/// most of these seeds.
 #[test]
 fn a_late_retry_of_a_forgotten_transaction_is_refused() {
-    let text = r#"
+    let text = LATE_RETRY;
+    let s = load_str("2pc-forgotten-retry.toml", text).unwrap_or_else(|e| panic!("{e}"));
+    let (mut refused, mut info) = (0.0, 0);
+    for seed in 0..30 {
+        let d = run(&s, options(TraceLevel::Off, Some(seed)));
+        let r = d.report();
+        assert!(broken(&r, &SAFETY).is_empty(), "seed {seed}: {:?}", r.checks);
+        assert!(r.metrics["tx_forgotten"] >= 50.0, "seed {seed}");
+        refused += r.metrics["too_old"];
+        info += d.stats().ops_info;
+    }
+    assert!(refused >= 10.0 && info >= 10, "late retries refused: {refused}, clients told unknown: {info}");
+
+    let buggy = text.replace("[protocol]\n", "[protocol]\nbug = \"no-age-check\"\n");
+    let s = load_str("2pc-forgotten-retry-bug.toml", &buggy).unwrap_or_else(|e| panic!("{e}"));
+    let ran_twice = (0..30)
+        .filter(|&seed| {
+            !run(&s, options(TraceLevel::Off, Some(seed))).report().verdict("runs-once").unwrap().holds
+        })
+        .count();
+    assert!(ran_twice >= 15, "runs-once broke on only {ran_twice} of 30 seeds without the age check");
+}
+
+/// Issue 11, item 10: `runs-once` and `client-told-the-truth`, which no
+/// fault schedule breaks on the correct protocol, shown firing on real
+/// runs of two broken variants: a coordinator that runs a forgotten
+/// transaction's late retry again (`2pc-no-age-check.toml`, found by
+/// `distlab check` and shrunk), and one that answers its client before
+/// its decision is on disk and then crashes (`2pc-answer-before-log.toml`).
+/// Each breaks its check and nothing else; the same runs without the bug
+/// break nothing.
+#[test]
+fn broken_variants_break_runs_once_and_client_told_the_truth() {
+    for (file, bug, check) in [
+        ("2pc-no-age-check.toml", "no-age-check", "runs-once"),
+        ("2pc-answer-before-log.toml", "answer-before-log", "client-told-the-truth"),
+    ] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions").join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let r = run(&load_str(file, &text).unwrap_or_else(|e| panic!("{e}")), options(TraceLevel::Off, None))
+            .report();
+        assert_eq!(broken(&r, &SAFETY), [check], "{file}: {:?}", r.checks);
+        let line = format!("bug = \"{bug}\"\n");
+        assert!(text.contains(&line), "{file} sets {line}");
+        let fixed = load_str(file, &text.replace(&line, "")).unwrap_or_else(|e| panic!("{e}"));
+        let r = run(&fixed, options(TraceLevel::Off, None)).report();
+        assert!(broken(&r, &SAFETY).is_empty(), "{file} without the bug: {:?}", r.checks);
+    }
+}
+
+/// The workload of `a_late_retry_of_a_forgotten_transaction_is_refused`.
+const LATE_RETRY: &str = r#"
 [scenario]
 name = "2pc-forgotten-retry"
 protocol = "two-phase-commit"
@@ -374,18 +426,6 @@ keys = 9
 timeout = "300ms"
 retries = 3
 "#;
-    let s = load_str("2pc-forgotten-retry.toml", text).unwrap_or_else(|e| panic!("{e}"));
-    let (mut refused, mut info) = (0.0, 0);
-    for seed in 0..30 {
-        let d = run(&s, options(TraceLevel::Off, Some(seed)));
-        let r = d.report();
-        assert!(broken(&r, &SAFETY).is_empty(), "seed {seed}: {:?}", r.checks);
-        assert!(r.metrics["tx_forgotten"] >= 50.0, "seed {seed}");
-        refused += r.metrics["too_old"];
-        info += d.stats().ops_info;
-    }
-    assert!(refused >= 10.0 && info >= 10, "late retries refused: {refused}, clients told unknown: {info}");
-}
 
 /// The workload: every transfer moves 1 ..= max_amount between accounts on
 /// two different participants (with three participants, account `a` lives
