@@ -6,6 +6,11 @@
 //! run with checks on shows one that does work per event that grows with
 //! the history.
 //!
+//! `--faults` runs any workload under a nemesis (crashes, pauses,
+//! partitions, clock jumps, message loss) for its whole length, with
+//! duplicated messages and disk latency: the recovery paths must keep
+//! memory bounded too, and `--scale` shows whether they do.
+//!
 //! Reads the wall clock — the only command that does, and only around
 //! whole runs, never inside the simulator.
 
@@ -30,6 +35,11 @@ pub struct Args {
     /// `distlab check` do), to measure what they cost.
     #[arg(long)]
     pub checks: bool,
+    /// Run under a nemesis (crash, pause, partition, clock, loss; a fault
+    /// every 300ms or so, for the whole run), with 5% of messages
+    /// duplicated and 1ms disk latency.
+    #[arg(long)]
+    pub faults: bool,
 }
 
 /// A fixed benchmark workload.
@@ -247,6 +257,8 @@ pub struct BenchResult {
     pub name: &'static str,
     /// Whether the protocol's checkers ran.
     pub checks: bool,
+    /// Whether it ran under faults (`--faults`).
+    pub faults: bool,
     pub simulated_seconds: f64,
     pub wall_seconds: f64,
     pub events: u64,
@@ -256,13 +268,17 @@ pub struct BenchResult {
 }
 
 /// Runs one workload with tracing and history off, and checks off unless
-/// the workload or `checks` asks for them.
-pub fn measure(w: &Workload, scale: f64, checks: bool) -> anyhow::Result<BenchResult> {
-    let scenario = crate::scenario::load_str(w.name, w.scenario).map_err(|e| anyhow::anyhow!("{e}"))?;
+/// the workload or `checks` asks for them; under faults if `faults`.
+pub fn measure(w: &Workload, scale: f64, checks: bool, faults: bool) -> anyhow::Result<BenchResult> {
+    let text = if faults { with_faults(w.scenario) } else { w.scenario.to_string() };
+    let mut scenario = crate::scenario::load_str(w.name, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
     let checks = checks || w.checks;
     let options = RunOptions { seed: None, trace: TraceLevel::Off, record_history: false, checks };
-    let mut run = scenario.protocol.build(&scenario, options);
     let until = SimTime((scenario.duration.0 as f64 * scale) as u64);
+    if faults && let Some(n) = &mut scenario.nemesis {
+        n.stop = until; // faults all the way, however long the run
+    }
+    let mut run = scenario.protocol.build(&scenario, options);
     let start = std::time::Instant::now();
     run.run_until(until);
     let wall = start.elapsed().as_secs_f64();
@@ -270,6 +286,7 @@ pub fn measure(w: &Workload, scale: f64, checks: bool) -> anyhow::Result<BenchRe
     Ok(BenchResult {
         name: w.name,
         checks,
+        faults,
         simulated_seconds: until.0 as f64 / 1e6,
         wall_seconds: wall,
         events: s.events,
@@ -277,6 +294,23 @@ pub fn measure(w: &Workload, scale: f64, checks: bool) -> anyhow::Result<BenchRe
         events_per_sec: s.events as f64 / wall,
         delivered_per_sec: s.delivered as f64 / wall,
     })
+}
+
+/// A workload's scenario made hostile (`--faults`): 1ms disk latency, 5%
+/// of messages duplicated, and a nemesis, unless it has one already.
+fn with_faults(scenario: &str) -> String {
+    let mut text = scenario.replacen("[cluster]\n", "[cluster]\ndisk_latency = \"1ms\"\n", 1).replacen(
+        "[network]\n",
+        "[network]\nduplicate = 0.05\n",
+        1,
+    );
+    if !text.contains("[nemesis]") {
+        text.push_str(
+            "[nemesis]\nfaults = [\"crash\", \"pause\", \"partition\", \"clock\", \"loss\"]\n\
+             interval = \"300ms\"\nclock_skew = \"200ms\"\n",
+        );
+    }
+    text
 }
 
 /// The linearizability checker's workload: a history of 100 000 operations
@@ -368,10 +402,10 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     };
     let mut results = Vec::new();
     for w in chosen {
-        let r = measure(w, args.scale, args.checks)?;
+        let r = measure(w, args.scale, args.checks, args.faults)?;
         if !args.json {
             println!(
-                "{:<16} {:>12.0} events/s {:>12.0} delivered/s   ({} events, {} delivered, {:.1}s simulated in {:.2}s{})   {}",
+                "{:<16} {:>12.0} events/s {:>12.0} delivered/s   ({} events, {} delivered, {:.1}s simulated in {:.2}s{}{})   {}",
                 r.name,
                 r.events_per_sec,
                 r.delivered_per_sec,
@@ -380,6 +414,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                 r.simulated_seconds,
                 r.wall_seconds,
                 if r.checks { ", checks on" } else { "" },
+                if r.faults { ", under faults" } else { "" },
                 w.about
             );
         }
@@ -409,4 +444,23 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         println!("peak memory: {mb:.1} MB");
     }
     Ok(Outcome::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--faults` makes every workload hostile: it still loads, and it has
+    /// a nemesis, duplicated messages and disk latency.
+    #[test]
+    fn every_workload_loads_under_faults() {
+        for w in WORKLOADS.iter().chain([&LINEARIZABILITY]) {
+            let s = crate::scenario::load_str(w.name, &with_faults(w.scenario))
+                .unwrap_or_else(|e| panic!("{}: {e}", w.name));
+            let n = s.nemesis.as_ref().unwrap_or_else(|| panic!("{}: no nemesis", w.name));
+            assert!(!n.faults.is_empty(), "{}", w.name);
+            assert!(!s.network.faults.duplicate.is_never(), "{}: no duplication", w.name);
+            assert!(s.disk_latency.0 > 0, "{}: no disk latency", w.name);
+        }
+    }
 }
