@@ -29,6 +29,49 @@ fn base(protocol: &str, network: &str, disk_ms: u64) -> Scenario {
 
 /// `base` with the whole `[network]` table given, and extra tables.
 fn base_with(protocol: &str, network: &str, disk_ms: u64, extra: &str) -> Scenario {
+    scenario(protocol, network, disk_ms, extra, Knobs::default())
+}
+
+/// The cluster and network knobs the properties draw: 4 or 5 nodes (the
+/// fifth has no role: it redirects clients), latencies that are often
+/// zero (a normal distribution cut off at zero, or none at all), zero
+/// think time, and a service's clock drifting by 10% either way.
+#[derive(Clone, Copy, Debug)]
+struct Knobs {
+    nodes: u32,
+    /// `[network]` latency and distribution.
+    latency: (&'static str, &'static str),
+    interval: &'static str,
+    /// Clock drift of n2 (the order service), in ppm.
+    drift_ppm: i64,
+}
+
+impl Default for Knobs {
+    fn default() -> Self {
+        Knobs { nodes: 4, latency: ("3ms", "exponential"), interval: "100ms", drift_ppm: 0 }
+    }
+}
+
+fn knobs() -> impl Strategy<Value = Knobs> {
+    (
+        prop::sample::select(vec![4u32, 5]),
+        prop::sample::select(vec![("3ms", "exponential"), ("0", "constant"), ("1ms", "normal")]),
+        prop::sample::select(vec!["100ms", "0"]),
+        prop::sample::select(vec![0i64, 100_000, -100_000]),
+    )
+        .prop_map(|(nodes, latency, interval, drift_ppm)| Knobs { nodes, latency, interval, drift_ppm })
+}
+
+/// `base` with the cluster and network `k`; `network` adds lines to
+/// `[network]`.
+fn hostile(protocol: &str, network: &str, disk_ms: u64, extra: &str, k: Knobs) -> Scenario {
+    let (latency, distribution) = k.latency;
+    let network = format!("latency = \"{latency}\"\ndistribution = \"{distribution}\"\n{network}");
+    scenario(protocol, &network, disk_ms, extra, k)
+}
+
+fn scenario(protocol: &str, network: &str, disk_ms: u64, extra: &str, k: Knobs) -> Scenario {
+    let Knobs { nodes, interval, drift_ppm, .. } = k;
     // Defaults for what `protocol` does not set itself.
     let defaults: String = ["step_timeout = \"40ms\"", "credit = 200", "stock = 25"]
         .into_iter()
@@ -42,8 +85,10 @@ name = "saga-property"
 protocol = "saga"
 duration = "3s"
 [cluster]
-nodes = 4
+nodes = {nodes}
 disk_latency = "{disk_ms}ms"
+[cluster.node.n2]
+clock_drift_ppm = {drift_ppm}
 [protocol]
 {defaults}{protocol}
 [network]
@@ -51,7 +96,7 @@ disk_latency = "{disk_ms}ms"
 [[clients]]
 processes = 4
 ops = 60
-interval = "100ms"
+interval = "{interval}"
 keys = 3
 timeout = "200ms"
 retries = 3
@@ -72,12 +117,12 @@ fn run_to_rest(s: &Scenario, seed: u64) -> Box<dyn distlab::sim::Driver> {
     d
 }
 
-/// Undoes every fault at 2s: restart and resume every node, heal the
-/// network, so the sagas can finish.
-fn settle(faults: &mut Vec<TimedFault>) {
+/// Undoes every fault at 2s: restart and resume every node of `nodes`,
+/// heal the network, so the sagas can finish.
+fn settle(faults: &mut Vec<TimedFault>, nodes: u32) {
     let at = SimTime(2_000_000);
     let mut end = vec![Fault::Heal];
-    for n in 0..4 {
+    for n in 0..nodes {
         end.push(Fault::Restart(NodeId(n)));
         end.push(Fault::Resume(NodeId(n)));
     }
@@ -99,8 +144,10 @@ proptest! {
     /// With idempotency on, under any schedule of crashes, restarts,
     /// pauses and isolations (of the orchestrator or any service), with
     /// loss and duplication, random step failures, disk latency and a
-    /// retention that outlives the outages: every
-    /// check holds and, once the faults stop, every saga ends.
+    /// retention that outlives the outages — on 4 or 5 nodes, with
+    /// latencies often zero, zero think time and a drifting clock (the
+    /// knobs) — every check holds and, once the faults stop, every saga
+    /// ends.
     #[test]
     fn idempotent_sagas_are_atomic_under_faults(
         seed in any::<u64>(),
@@ -113,10 +160,10 @@ proptest! {
         ]),
         network in prop::sample::select(vec!["", "duplicate = 0.2", "drop = 0.1\nduplicate = 0.1"]),
         disk_ms in prop::sample::select(vec![0u64, 2]),
-        mut faults in prop::collection::vec(random_fault(4), 0..8),
+        (k, mut faults) in knobs().prop_flat_map(|k| (Just(k), prop::collection::vec(random_fault(k.nodes), 0..8))),
     ) {
-        let mut s = base(rates, network, disk_ms);
-        settle(&mut faults);
+        let mut s = hostile(rates, network, disk_ms, "", k);
+        settle(&mut faults, k.nodes);
         s.timeline = faults;
         let d = run_to_rest(&s, seed);
         let r = d.report();
@@ -138,7 +185,7 @@ proptest! {
         mut faults in prop::collection::vec(random_fault(4), 0..8),
     ) {
         let mut s = base("idempotency = false\ninventory_fail_rate = 0.3", network, 1);
-        settle(&mut faults);
+        settle(&mut faults, 4);
         s.timeline = faults;
         let d = run_to_rest(&s, seed);
         prop_assert_eq!(d.report().metrics["sagas_unfinished"], 0.0);
@@ -151,11 +198,12 @@ proptest! {
     /// `retention` exceeds the outages, a round trip, a `step_timeout` and
     /// the largest jump (the nemesis skews clocks by up to 100ms): with the
     /// default hour, and with 1s, which keys, ended sagas and finished
-    /// orders do reach during the run.
+    /// orders do reach during the run. With the knobs drawn too.
     #[test]
     fn idempotent_sagas_survive_the_nemesis(
         seed in any::<u64>(),
         retention in prop::sample::select(vec!["", "retention = \"1s\"\n"]),
+        k in knobs(),
     ) {
         let nemesis = r#"
 [nemesis]
@@ -164,8 +212,7 @@ interval = "150ms"
 heal_after = "120ms"
 stop = "1500ms"
 "#;
-        let network = "latency = \"3ms\"\ndistribution = \"exponential\"\nduplicate = 0.1";
-        let s = base_with(&format!("{retention}inventory_fail_rate = 0.2"), network, 1, nemesis);
+        let s = hostile(&format!("{retention}inventory_fail_rate = 0.2"), "duplicate = 0.1", 1, nemesis, k);
         let d = run_to_rest(&s, seed);
         let r = d.report();
         for check in CHECKS {

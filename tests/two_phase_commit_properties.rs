@@ -2,8 +2,9 @@
 //! `cooperative`, atomicity, no-commit-after-no, agreement with the
 //! coordinator's log, conservation of money and clients told the logged
 //! outcome hold under any crashes,
-//! pauses, partitions, loss and duplication; once the faults stop, nobody
-//! stays in doubt. Heuristic decisions break them, and each check is shown
+//! pauses, partitions, loss and duplication, on 4 or 5 nodes, with zero
+//! latency and think time and a drifting clock; once the faults stop,
+//! nobody stays in doubt. Heuristic decisions break them, and each check is shown
 //! firing where it must.
 
 mod common;
@@ -34,6 +35,42 @@ fn base(termination: &str, disk_ms: u64, dup: f64, extra: &str) -> Scenario {
 /// `[protocol]`; a retention also reorders messages by up to 100ms, so
 /// that stale copies arrive late.
 fn base_retaining(retention: &str, termination: &str, disk_ms: u64, dup: f64, extra: &str) -> Scenario {
+    hostile(retention, termination, disk_ms, dup, extra, Knobs::default())
+}
+
+/// The cluster and network knobs the properties draw: 4 or 5 nodes (a
+/// coordinator and 3 or 4 participants), latencies that are often zero (a
+/// normal distribution cut off at zero, or none at all), zero think time,
+/// and a participant's clock drifting by 10% either way.
+#[derive(Clone, Copy, Debug)]
+struct Knobs {
+    nodes: u32,
+    /// `[network]` latency and distribution.
+    latency: (&'static str, &'static str),
+    interval: &'static str,
+    /// Clock drift of n2, in ppm.
+    drift_ppm: i64,
+}
+
+impl Default for Knobs {
+    fn default() -> Self {
+        Knobs { nodes: 4, latency: ("3ms", "exponential"), interval: "2ms", drift_ppm: 0 }
+    }
+}
+
+fn knobs() -> impl Strategy<Value = Knobs> {
+    (
+        prop::sample::select(vec![4u32, 5]),
+        prop::sample::select(vec![("3ms", "exponential"), ("0", "constant"), ("1ms", "normal")]),
+        prop::sample::select(vec!["2ms", "0"]),
+        prop::sample::select(vec![0i64, 100_000, -100_000]),
+    )
+        .prop_map(|(nodes, latency, interval, drift_ppm)| Knobs { nodes, latency, interval, drift_ppm })
+}
+
+/// `base_retaining` with the cluster and network `k`.
+fn hostile(retention: &str, termination: &str, disk_ms: u64, dup: f64, extra: &str, k: Knobs) -> Scenario {
+    let Knobs { nodes, latency: (latency, distribution), interval, drift_ppm } = k;
     let reorder = if retention.is_empty() { "" } else { "reorder = 0.2\nreorder_delay = \"100ms\"" };
     let text = format!(
         r#"
@@ -42,8 +79,10 @@ name = "2pc-property"
 protocol = "two-phase-commit"
 duration = "3s"
 [cluster]
-nodes = 4
+nodes = {nodes}
 disk_latency = "{disk_ms}ms"
+[cluster.node.n2]
+clock_drift_ppm = {drift_ppm}
 [protocol]
 termination = "{termination}"
 initial_balance = 60
@@ -53,14 +92,14 @@ prepare_timeout = "40ms"
 decision_timeout = "60ms"
 {retention}
 [network]
-latency = "3ms"
-distribution = "exponential"
+latency = "{latency}"
+distribution = "{distribution}"
 duplicate = {dup}
 {reorder}
 [[clients]]
 processes = 4
 ops = 300
-interval = "2ms"
+interval = "{interval}"
 keys = 9
 timeout = "150ms"
 retries = 3
@@ -83,16 +122,18 @@ proptest! {
     })]
 
     /// Any schedule of crashes, restarts, pauses and isolations (nodes may
-    /// stay down): the six safety checks hold, waiting or cooperating.
+    /// stay down), on 4 or 5 nodes, with latencies often zero, zero think
+    /// time and a drifting clock (the knobs, in both properties here): the
+    /// six safety checks hold, waiting or cooperating.
     #[test]
     fn atomic_under_random_faults(
         seed in any::<u64>(),
         termination in prop::sample::select(vec!["wait", "cooperative"]),
         disk_ms in prop::sample::select(vec![0u64, 2, 7]),
         dup in prop::sample::select(vec![0.0, 0.1, 0.3]),
-        faults in prop::collection::vec(random_fault(4), 0..8),
+        (k, faults) in knobs().prop_flat_map(|k| (Just(k), prop::collection::vec(random_fault(k.nodes), 0..8))),
     ) {
-        let mut s = base(termination, disk_ms, dup, "");
+        let mut s = hostile("", termination, disk_ms, dup, "", k);
         s.timeline = faults;
         let r = run(&s, options(TraceLevel::Off, Some(seed))).report();
         for check in SAFETY {
@@ -115,9 +156,10 @@ proptest! {
         termination in prop::sample::select(vec!["wait", "cooperative"]),
         disk_ms in prop::sample::select(vec![0u64, 2, 7]),
         retention in prop::sample::select(vec!["", "retention = \"150ms\""]),
+        k in knobs(),
     ) {
         let dup = if retention.is_empty() { 0.05 } else { 0.2 };
-        let s = base_retaining(retention, termination, disk_ms, dup, NEMESIS);
+        let s = hostile(retention, termination, disk_ms, dup, NEMESIS, k);
         let mut d = s.protocol.build(&s, options(TraceLevel::Off, Some(seed)));
         prop_assert!(d.run_until_quiet(SimTime(60_000_000)), "the clients finish once the faults stop");
         // Quiet means no message in flight; a participant whose decision was
@@ -346,11 +388,63 @@ fn forgotten_transactions_are_safe_against_stale_messages() {
 /// 150ms after they end, and a client whose answer is lost (3% loss)
 /// retries after 300ms. The coordinator refuses a transaction it does not
 /// know that is older than `retention` — the client is told unknown —
-/// rather than run it again. (Without the refusal the retry runs the
-/// transfer a second time, on most of these seeds.)
+/// rather than run it again. Without the refusal (`bug = "no-age-check"`)
+/// the retry runs the transfer a second time, and `runs-once` breaks, on
+/// most of these seeds.
 #[test]
 fn a_late_retry_of_a_forgotten_transaction_is_refused() {
-    let text = r#"
+    let text = LATE_RETRY;
+    let s = load_str("2pc-forgotten-retry.toml", text).unwrap_or_else(|e| panic!("{e}"));
+    let (mut refused, mut info) = (0.0, 0);
+    for seed in 0..30 {
+        let d = run(&s, options(TraceLevel::Off, Some(seed)));
+        let r = d.report();
+        assert!(broken(&r, &SAFETY).is_empty(), "seed {seed}: {:?}", r.checks);
+        assert!(r.metrics["tx_forgotten"] >= 50.0, "seed {seed}");
+        refused += r.metrics["too_old"];
+        info += d.stats().ops_info;
+    }
+    assert!(refused >= 10.0 && info >= 10, "late retries refused: {refused}, clients told unknown: {info}");
+
+    let buggy = text.replace("[protocol]\n", "[protocol]\nbug = \"no-age-check\"\n");
+    let s = load_str("2pc-forgotten-retry-bug.toml", &buggy).unwrap_or_else(|e| panic!("{e}"));
+    let ran_twice = (0..30)
+        .filter(|&seed| {
+            !run(&s, options(TraceLevel::Off, Some(seed))).report().verdict("runs-once").unwrap().holds
+        })
+        .count();
+    assert!(ran_twice >= 15, "runs-once broke on only {ran_twice} of 30 seeds without the age check");
+}
+
+/// Issue 11, item 10: `runs-once` and `client-told-the-truth`, which no
+/// fault schedule breaks on the correct protocol, shown firing on real
+/// runs of two broken variants: a coordinator that runs a forgotten
+/// transaction's late retry again (`2pc-no-age-check.toml`, found by
+/// `distlab check` and shrunk), and one that answers its client before
+/// its decision is on disk and then crashes (`2pc-answer-before-log.toml`).
+/// Each breaks its check and nothing else; the same runs without the bug
+/// break nothing.
+#[test]
+fn broken_variants_break_runs_once_and_client_told_the_truth() {
+    for (file, bug, check) in [
+        ("2pc-no-age-check.toml", "no-age-check", "runs-once"),
+        ("2pc-answer-before-log.toml", "answer-before-log", "client-told-the-truth"),
+    ] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions").join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let r = run(&load_str(file, &text).unwrap_or_else(|e| panic!("{e}")), options(TraceLevel::Off, None))
+            .report();
+        assert_eq!(broken(&r, &SAFETY), [check], "{file}: {:?}", r.checks);
+        let line = format!("bug = \"{bug}\"\n");
+        assert!(text.contains(&line), "{file} sets {line}");
+        let fixed = load_str(file, &text.replace(&line, "")).unwrap_or_else(|e| panic!("{e}"));
+        let r = run(&fixed, options(TraceLevel::Off, None)).report();
+        assert!(broken(&r, &SAFETY).is_empty(), "{file} without the bug: {:?}", r.checks);
+    }
+}
+
+/// The workload of `a_late_retry_of_a_forgotten_transaction_is_refused`.
+const LATE_RETRY: &str = r#"
 [scenario]
 name = "2pc-forgotten-retry"
 protocol = "two-phase-commit"
@@ -374,18 +468,6 @@ keys = 9
 timeout = "300ms"
 retries = 3
 "#;
-    let s = load_str("2pc-forgotten-retry.toml", text).unwrap_or_else(|e| panic!("{e}"));
-    let (mut refused, mut info) = (0.0, 0);
-    for seed in 0..30 {
-        let d = run(&s, options(TraceLevel::Off, Some(seed)));
-        let r = d.report();
-        assert!(broken(&r, &SAFETY).is_empty(), "seed {seed}: {:?}", r.checks);
-        assert!(r.metrics["tx_forgotten"] >= 50.0, "seed {seed}");
-        refused += r.metrics["too_old"];
-        info += d.stats().ops_info;
-    }
-    assert!(refused >= 10.0 && info >= 10, "late retries refused: {refused}, clients told unknown: {info}");
-}
 
 /// The workload: every transfer moves 1 ..= max_amount between accounts on
 /// two different participants (with three participants, account `a` lives

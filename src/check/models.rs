@@ -12,7 +12,9 @@
 //! "Older" needs an order on writes. Clients write unique values, and the
 //! history says when each write ran: write *a* is older than write *b* when
 //! *a* completed before *b* was invoked (real-time order — every store that
-//! respects causality must put *a* first). Concurrent writes are not
+//! respects causality must put *a* first). "Before" is the history's order
+//! (event steps), as in the linearizability checker, so a write that
+//! completes in the microsecond the next one is invoked still precedes it. Concurrent writes are not
 //! ordered, so a read may return either without an anomaly. A read of
 //! nothing after a write the process knows of is older than everything. An
 //! operation with unknown outcome only orders what is certain: an info
@@ -48,8 +50,9 @@ impl std::fmt::Display for Anomaly {
     }
 }
 
-/// When each write ran: value → (invoked, completed if known).
-struct Writes(BTreeMap<Value, (SimTime, Option<SimTime>)>);
+/// When each write ran, as event steps: value → (invoked, completed if
+/// known).
+struct Writes(BTreeMap<Value, (u64, Option<u64>)>);
 
 impl Writes {
     fn of(ops: &[CompletedOp]) -> Self {
@@ -58,7 +61,7 @@ impl Writes {
                 .filter_map(|o| match o.op {
                     Operation::Write { value, .. } if o.outcome != Some(HistoryKind::Fail) => {
                         let done = if o.outcome == Some(HistoryKind::Ok) { o.completed } else { None };
-                        Some((value, (o.invoked, done.map(|(t, _)| t))))
+                        Some((value, (o.invoke_step, done.map(|(_, step)| step))))
                     }
                     _ => None,
                 })

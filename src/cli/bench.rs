@@ -1,5 +1,16 @@
 //! `distlab bench`: simulator speed on fixed workloads, tracing off.
 //!
+//! History and checks are off too, except in the workloads that measure
+//! the checkers (`quorum-long`, or any workload with `--checks`): a
+//! checker must cost the same per event however long the run, so a long
+//! run with checks on shows one that does work per event that grows with
+//! the history.
+//!
+//! `--faults` runs any workload under a nemesis (crashes, pauses,
+//! partitions, clock jumps, message loss) for its whole length, with
+//! duplicated messages and disk latency: the recovery paths must keep
+//! memory bounded too, and `--scale` shows whether they do.
+//!
 //! Reads the wall clock — the only command that does, and only around
 //! whole runs, never inside the simulator.
 
@@ -20,6 +31,15 @@ pub struct Args {
     /// figures; and a memory check: peak memory should not grow with it).
     #[arg(long, default_value_t = 1.0)]
     pub scale: f64,
+    /// Run the protocol's checkers too (online, as `distlab run` and
+    /// `distlab check` do), to measure what they cost.
+    #[arg(long)]
+    pub checks: bool,
+    /// Run under a nemesis (crash, pause, partition, clock, loss; a fault
+    /// every 300ms or so, for the whole run), with 5% of messages
+    /// duplicated and 1ms disk latency.
+    #[arg(long)]
+    pub faults: bool,
 }
 
 /// A fixed benchmark workload.
@@ -27,6 +47,8 @@ pub struct Workload {
     pub name: &'static str,
     pub about: &'static str,
     pub scenario: &'static str,
+    /// Run with the protocol's checkers on.
+    pub checks: bool,
 }
 
 pub const WORKLOADS: &[Workload] = &[
@@ -45,6 +67,7 @@ window = 16
 [network]
 latency = "1ms"
 "#,
+        checks: false,
     },
     Workload {
         name: "primary-replica",
@@ -68,6 +91,7 @@ read_fraction = 0.0
 keys = 64
 timeout = "1s"
 "#,
+        checks: false,
     },
     Workload {
         name: "multi-master",
@@ -92,6 +116,7 @@ keys = 64
 target = "random"
 timeout = "1s"
 "#,
+        checks: false,
     },
     Workload {
         name: "quorum",
@@ -117,6 +142,7 @@ keys = 64
 target = "random"
 timeout = "1s"
 "#,
+        checks: false,
     },
     Workload {
         name: "saga",
@@ -142,6 +168,7 @@ interval = "0"
 keys = 64
 timeout = "1s"
 "#,
+        checks: false,
     },
     Workload {
         name: "two-phase-commit",
@@ -165,12 +192,73 @@ interval = "0"
 keys = 64
 timeout = "1s"
 "#,
+        checks: false,
+    },
+    Workload {
+        name: "quorum-long",
+        about: "the quorum workload for 400s with its checker on (1.6 million operations): a checker's cost per event must not grow with the run",
+        scenario: r#"
+[scenario]
+name = "bench-quorum-long"
+protocol = "quorum"
+duration = "400s"
+[cluster]
+nodes = 5
+[protocol]
+n = 3
+consistency = "quorum"
+[network]
+latency = "1ms"
+[[clients]]
+processes = 16
+ops = 10000000
+interval = "0"
+read_fraction = 0.5
+keys = 64
+target = "random"
+timeout = "1s"
+"#,
+        checks: true,
+    },
+    Workload {
+        name: "saga-long",
+        about: "the saga workload for 200s with a node crashing every 200ms or so, checker on: a restart must not cost the checker a pass over every saga so far",
+        scenario: r#"
+[scenario]
+name = "bench-saga-long"
+protocol = "saga"
+duration = "200s"
+[cluster]
+nodes = 4
+[protocol]
+items = 64
+credit = 1000000000000000
+stock = 1000000000000
+retention = "1s"
+[network]
+latency = "1ms"
+[[clients]]
+processes = 16
+ops = 10000000
+interval = "0"
+keys = 64
+timeout = "1s"
+[nemesis]
+faults = ["crash"]
+interval = "200ms"
+stop = "200s"
+"#,
+        checks: true,
     },
 ];
 
 #[derive(Debug, Serialize)]
 pub struct BenchResult {
     pub name: &'static str,
+    /// Whether the protocol's checkers ran.
+    pub checks: bool,
+    /// Whether it ran under faults (`--faults`).
+    pub faults: bool,
     pub simulated_seconds: f64,
     pub wall_seconds: f64,
     pub events: u64,
@@ -179,18 +267,26 @@ pub struct BenchResult {
     pub delivered_per_sec: f64,
 }
 
-/// Runs one workload with tracing, history and checks off.
-pub fn measure(w: &Workload, scale: f64) -> anyhow::Result<BenchResult> {
-    let scenario = crate::scenario::load_str(w.name, w.scenario).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let options = RunOptions { seed: None, trace: TraceLevel::Off, record_history: false, checks: false };
-    let mut run = scenario.protocol.build(&scenario, options);
+/// Runs one workload with tracing and history off, and checks off unless
+/// the workload or `checks` asks for them; under faults if `faults`.
+pub fn measure(w: &Workload, scale: f64, checks: bool, faults: bool) -> anyhow::Result<BenchResult> {
+    let text = if faults { with_faults(w.scenario) } else { w.scenario.to_string() };
+    let mut scenario = crate::scenario::load_str(w.name, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let checks = checks || w.checks;
+    let options = RunOptions { seed: None, trace: TraceLevel::Off, record_history: false, checks };
     let until = SimTime((scenario.duration.0 as f64 * scale) as u64);
+    if faults && let Some(n) = &mut scenario.nemesis {
+        n.stop = until; // faults all the way, however long the run
+    }
+    let mut run = scenario.protocol.build(&scenario, options);
     let start = std::time::Instant::now();
     run.run_until(until);
     let wall = start.elapsed().as_secs_f64();
     let s = run.stats();
     Ok(BenchResult {
         name: w.name,
+        checks,
+        faults,
         simulated_seconds: until.0 as f64 / 1e6,
         wall_seconds: wall,
         events: s.events,
@@ -198,6 +294,23 @@ pub fn measure(w: &Workload, scale: f64) -> anyhow::Result<BenchResult> {
         events_per_sec: s.events as f64 / wall,
         delivered_per_sec: s.delivered as f64 / wall,
     })
+}
+
+/// A workload's scenario made hostile (`--faults`): 1ms disk latency, 5%
+/// of messages duplicated, and a nemesis, unless it has one already.
+fn with_faults(scenario: &str) -> String {
+    let mut text = scenario.replacen("[cluster]\n", "[cluster]\ndisk_latency = \"1ms\"\n", 1).replacen(
+        "[network]\n",
+        "[network]\nduplicate = 0.05\n",
+        1,
+    );
+    if !text.contains("[nemesis]") {
+        text.push_str(
+            "[nemesis]\nfaults = [\"crash\", \"pause\", \"partition\", \"clock\", \"loss\"]\n\
+             interval = \"300ms\"\nclock_skew = \"200ms\"\n",
+        );
+    }
+    text
 }
 
 /// The linearizability checker's workload: a history of 100 000 operations
@@ -228,6 +341,7 @@ keys = 100
 target = "random"
 timeout = "1s"
 "#,
+    checks: false,
 };
 
 #[derive(Debug, Serialize)]
@@ -288,10 +402,10 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     };
     let mut results = Vec::new();
     for w in chosen {
-        let r = measure(w, args.scale)?;
+        let r = measure(w, args.scale, args.checks, args.faults)?;
         if !args.json {
             println!(
-                "{:<16} {:>12.0} events/s {:>12.0} delivered/s   ({} events, {} delivered, {:.1}s simulated in {:.2}s)   {}",
+                "{:<16} {:>12.0} events/s {:>12.0} delivered/s   ({} events, {} delivered, {:.1}s simulated in {:.2}s{}{})   {}",
                 r.name,
                 r.events_per_sec,
                 r.delivered_per_sec,
@@ -299,6 +413,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                 r.delivered,
                 r.simulated_seconds,
                 r.wall_seconds,
+                if r.checks { ", checks on" } else { "" },
+                if r.faults { ", under faults" } else { "" },
                 w.about
             );
         }
@@ -328,4 +444,23 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         println!("peak memory: {mb:.1} MB");
     }
     Ok(Outcome::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--faults` makes every workload hostile: it still loads, and it has
+    /// a nemesis, duplicated messages and disk latency.
+    #[test]
+    fn every_workload_loads_under_faults() {
+        for w in WORKLOADS.iter().chain([&LINEARIZABILITY]) {
+            let s = crate::scenario::load_str(w.name, &with_faults(w.scenario))
+                .unwrap_or_else(|e| panic!("{}: {e}", w.name));
+            let n = s.nemesis.as_ref().unwrap_or_else(|| panic!("{}: no nemesis", w.name));
+            assert!(!n.faults.is_empty(), "{}", w.name);
+            assert!(!s.network.faults.duplicate.is_never(), "{}: no duplication", w.name);
+            assert!(s.disk_latency.0 > 0, "{}: no disk latency", w.name);
+        }
+    }
 }

@@ -32,8 +32,12 @@ pub struct MultiMasterChecker {
     data: Data,
     /// What each node holds now.
     holds: Vec<BTreeMap<Key, Entry>>,
-    /// Invocation time of every operation (writes write their op id).
-    invoked: BTreeMap<u64, SimTime>,
+    /// History events seen so far: the next event's position.
+    events: u64,
+    /// When every operation was invoked, as its position in the history
+    /// (writes write their op id). Positions order events within one
+    /// microsecond too, as the linearizability checker does.
+    invoked: BTreeMap<u64, u64>,
     /// Acknowledged register writes: value → key.
     acked: BTreeMap<Value, Key>,
     /// Acknowledged cart-adds: (op, key, item, qty).
@@ -127,38 +131,29 @@ impl MultiMasterChecker {
         let winners: BTreeSet<Value> =
             self.candidates().into_values().flatten().flat_map(|e| e.values()).collect();
         // Per key, writes in invocation order with their stamps.
-        let mut by_key: BTreeMap<Key, Vec<(SimTime, Value, Stamp)>> = BTreeMap::new();
+        let mut by_key: BTreeMap<Key, Vec<(u64, Value, Stamp)>> = BTreeMap::new();
         for (key, entry) in self.accepted.values() {
             if let Entry::Register { stamp, value } = *entry
-                && let Some(&t) = self.invoked.get(&value)
+                && let Some(&invoked) = self.invoked.get(&value)
             {
-                by_key.entry(*key).or_default().push((t, value, stamp));
+                by_key.entry(*key).or_default().push((invoked, value, stamp));
             }
         }
         let mut lost = Vec::new();
         for (key, mut writes) in by_key {
             writes.sort();
-            // The greatest (stamp, value) among winners invoked strictly
-            // earlier.
+            // The greatest (stamp, value) among winners invoked earlier.
             let mut best: Option<(Stamp, Value)> = None;
-            let mut i = 0;
-            while i < writes.len() {
-                let t = writes[i].0;
-                let same_time = writes[i..].iter().take_while(|w| w.0 == t).count();
-                for &(_, value, stamp) in &writes[i..i + same_time] {
-                    if self.acked.contains_key(&value)
-                        && let Some(b) = best
-                        && b > (stamp, value)
-                    {
-                        lost.push((key, value, b.1));
-                    }
+            for (_, value, stamp) in writes {
+                if self.acked.contains_key(&value)
+                    && let Some(b) = best
+                    && b > (stamp, value)
+                {
+                    lost.push((key, value, b.1));
                 }
-                for &(_, value, stamp) in &writes[i..i + same_time] {
-                    if winners.contains(&value) && best.is_none_or(|b| (stamp, value) > b) {
-                        best = Some((stamp, value));
-                    }
+                if winners.contains(&value) && best.is_none_or(|b| (stamp, value) > b) {
+                    best = Some((stamp, value));
                 }
-                i += same_time;
             }
         }
         lost
@@ -240,6 +235,7 @@ impl Checker<MultiMaster> for MultiMasterChecker {
             resolution: params.resolution,
             data: params.data,
             holds: vec![BTreeMap::new(); cluster.len()],
+            events: 0,
             invoked: BTreeMap::new(),
             acked: BTreeMap::new(),
             acked_adds: Vec::new(),
@@ -275,9 +271,11 @@ impl Checker<MultiMaster> for MultiMasterChecker {
     }
 
     fn on_history(&mut self, _at: At, e: &HistoryEvent) {
+        let position = self.events;
+        self.events += 1;
         match (e.kind, e.op) {
             (HistoryKind::Invoke, _) => {
-                self.invoked.insert(e.op_id, e.time);
+                self.invoked.insert(e.op_id, position);
             }
             (HistoryKind::Ok, Operation::Write { key, value }) => {
                 self.acked.insert(value, key);

@@ -7,6 +7,20 @@
 //! returned in either order.) A client writes a unique value, its
 //! operation id, so a value names its write and that write's times. Clock
 //! skew, which bends the versions, cannot hide a stale read from this.
+//!
+//! "Before" is the history's order, as in the linearizability checker:
+//! events in one microsecond are still ordered (one process's write that
+//! completes and its next operation, invoked in the same microsecond, are
+//! not concurrent).
+//!
+//! # Cost
+//! Linear in the history: per key the checker keeps only the acknowledged
+//! write that *began* last, and a read remembers it when it is invoked. A
+//! read is stale exactly when it returns nothing while such a write
+//! exists, or a value acknowledged before that write began (any other
+//! write acknowledged before the read began started earlier still, so it
+//! supersedes the value read only if this one does). Each event costs a
+//! map lookup: O(n log n) for n events.
 
 use super::{Observation, Params, Quorum};
 use crate::check::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
@@ -14,22 +28,40 @@ use crate::nodes::{Cluster, Key, NodeId, Operation, Value};
 use crate::sim::time::SimTime;
 use std::collections::BTreeMap;
 
+/// A moment of the history: its position in history order (which orders
+/// events in one microsecond) and its time, for explanations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Moment {
+    order: u64,
+    time: SimTime,
+}
+
 /// A client's write: its key, when it was invoked, and when it was
 /// acknowledged (`None`: not, or not yet).
 #[derive(Clone, Copy, Debug)]
 struct Write {
     key: Key,
-    invoked: SimTime,
-    acked: Option<SimTime>,
+    invoked: Moment,
+    acked: Option<Moment>,
+}
+
+/// Of the writes to a key acknowledged so far, the one invoked last.
+#[derive(Clone, Copy, Debug)]
+struct LatestBegun {
+    value: Value,
+    invoked: Moment,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct QuorumChecker {
+    /// History events seen so far: the next event's position.
+    events: u64,
     writes: BTreeMap<Value, Write>,
-    /// Per key: acknowledged writes as (ack time, value).
-    acked: BTreeMap<Key, Vec<(SimTime, Value)>>,
-    /// Open reads: op id → invoke time.
-    reads: BTreeMap<u64, SimTime>,
+    /// Per key: of the acknowledged writes, the one invoked last.
+    latest_acked: BTreeMap<Key, LatestBegun>,
+    /// Open reads: op id → what `latest_acked` held for the key when the
+    /// read was invoked.
+    reads: BTreeMap<u64, Option<LatestBegun>>,
     stale_reads: u64,
     first_stale: Option<(At, String)>,
     reads_ok: u64,
@@ -44,41 +76,30 @@ pub struct QuorumChecker {
 }
 
 impl QuorumChecker {
-    /// Why the read of `key` (invoked at `invoked`) returning `value` is
-    /// stale, if it is.
-    fn staleness(&self, key: Key, invoked: SimTime, value: Option<Value>) -> Option<String> {
+    /// Why a read of `key` returning `value` is stale, given the
+    /// acknowledged write invoked last before the read began, if it is.
+    fn staleness(&self, key: Key, before: Option<LatestBegun>, value: Option<Value>) -> Option<String> {
         let seen = value.map(|v| (v, self.writes.get(&v)));
         if let Some((v, Some(w))) = seen
             && w.key != key
         {
             return Some(format!("returned {v}, a value written to k{}", w.key));
         }
-        let before: Vec<Value> = self
-            .acked
-            .get(&key)
-            .into_iter()
-            .flatten()
-            .filter(|(t, _)| *t < invoked)
-            .map(|(_, v)| *v)
-            .collect();
-        for newer in before {
-            let n = &self.writes[&newer];
-            let superseded = match seen {
-                None => true,
-                Some((v, _)) if v == newer => false,
-                // The value read was acknowledged before the newer write began.
-                Some((_, Some(w))) => w.acked.is_some_and(|done| done < n.invoked),
-                Some((_, None)) => false,
-            };
-            if superseded {
-                let shown = value.map_or("nothing".to_string(), |v| v.to_string());
-                return Some(format!(
-                    "returned {shown}, but write {newer} (begun at {}) was acknowledged before the read began",
-                    n.invoked
-                ));
-            }
-        }
-        None
+        let newer = before?;
+        let superseded = match seen {
+            None => true,
+            Some((v, _)) if v == newer.value => false,
+            // The value read was acknowledged before the newer write began.
+            Some((_, Some(w))) => w.acked.is_some_and(|done| done < newer.invoked),
+            Some((_, None)) => false,
+        };
+        superseded.then(|| {
+            let shown = value.map_or("nothing".to_string(), |v| v.to_string());
+            format!(
+                "returned {shown}, but write {} (begun at {}) was acknowledged before the read began",
+                newer.value, newer.invoked.time
+            )
+        })
     }
 }
 
@@ -102,12 +123,7 @@ impl Checker<Quorum> for QuorumChecker {
     ];
 
     fn new(p: &Params, cluster: &Cluster) -> Self {
-        QuorumChecker {
-            // A local quorum overlaps only within its own region.
-            overlap: !p.local && p.r + p.w > p.n && !p.sloppy,
-            names: cluster.names.clone(),
-            ..Default::default()
-        }
+        QuorumChecker { overlap: p.quorums_overlap(), names: cluster.names.clone(), ..Default::default() }
     }
 
     fn on_observation(&mut self, _at: At, _node: NodeId, obs: &Observation) {
@@ -122,28 +138,33 @@ impl Checker<Quorum> for QuorumChecker {
     }
 
     fn on_history(&mut self, at: At, e: &HistoryEvent) {
+        let now = Moment { order: self.events, time: e.time };
+        self.events += 1;
         if e.kind != HistoryKind::Invoke {
             self.completed += 1;
         }
         match (e.kind, e.op) {
             (HistoryKind::Invoke, Operation::Write { key, value }) => {
-                self.writes.insert(value, Write { key, invoked: e.time, acked: None });
+                self.writes.insert(value, Write { key, invoked: now, acked: None });
             }
-            (HistoryKind::Invoke, Operation::Read { .. }) => {
-                self.reads.insert(e.op_id, e.time);
+            (HistoryKind::Invoke, Operation::Read { key }) => {
+                self.reads.insert(e.op_id, self.latest_acked.get(&key).copied());
             }
             (HistoryKind::Ok, Operation::Write { key, value }) => {
                 self.completed_ok += 1;
-                if let Some(w) = self.writes.get_mut(&value) {
-                    w.acked = Some(e.time);
+                let Some(w) = self.writes.get_mut(&value) else { return };
+                w.acked = Some(now);
+                let invoked = w.invoked;
+                let latest = self.latest_acked.entry(key).or_insert(LatestBegun { value, invoked });
+                if latest.invoked < invoked {
+                    *latest = LatestBegun { value, invoked };
                 }
-                self.acked.entry(key).or_default().push((e.time, value));
             }
             (HistoryKind::Ok, Operation::Read { key }) => {
                 self.completed_ok += 1;
                 self.reads_ok += 1;
-                let Some(invoked) = self.reads.remove(&e.op_id) else { return };
-                if let Some(why) = self.staleness(key, invoked, e.value.as_value()) {
+                let Some(before) = self.reads.remove(&e.op_id) else { return };
+                if let Some(why) = self.staleness(key, before, e.value.as_value()) {
                     self.stale_reads += 1;
                     if self.first_stale.is_none() {
                         let node = e.node.map_or("?", |n| self.names[n.index()].as_str());

@@ -9,8 +9,9 @@
 //! # The algorithm
 //! 1. *Write.* The value gets a **version**, the newest-wins order
 //!    Cassandra uses: by default a *client-side timestamp* — `(the client's
-//!    clock when it invoked the write, the client)` — or, with `timestamps =
-//!    "coordinator"`, `(the coordinator's clock, its node id)`. The
+//!    clock when it invoked the write, the client, the client's sequence
+//!    number)` — or, with `timestamps = "coordinator"`, `(the coordinator's
+//!    clock, its node id)`. The
 //!    coordinator sends `Store` to the key's `n` replicas. Each replica keeps
 //!    the value if its version is newer than what it has, and answers
 //!    `Stored` once the value is on disk. After `w` acknowledgements the
@@ -39,6 +40,26 @@
 //!    return on `w` replicas. Without it, two reads can disagree about a
 //!    write still in progress (one sees it, a later one does not); with it,
 //!    reads are linearizable.
+//! 8. *Commit wait* (Spanner's rule, when r + w > n without sloppy or local
+//!    quorums): a coordinator does not acknowledge a store — a write, or a
+//!    read's write-back — in the microsecond its version may carry. If its
+//!    quorum answered before its own clock ticked since the phase began (no
+//!    latency at all), it waits for the tick. Clocks count microseconds, so
+//!    without it a write completing in the microsecond it was invoked ties
+//!    with a write another client invokes after it in that microsecond, and
+//!    the writer ids, not real time, pick the winner.
+//!
+//! Versions of one writer always increase: two writes a client invokes in
+//! one microsecond differ in the sequence number. Together with the commit
+//! wait, a write invoked after another completed (or after a read returned
+//! it) has the greater version — the real-time order that freshness and
+//! linearizability need.
+//!
+//! The commit wait trusts "my clock has not ticked" to mean "no real time
+//! has passed". A time-keyed clock fault is applied before anything else
+//! in its microsecond, so it cannot fool that; only an operator stepping a
+//! clock *between two events of one microsecond* (a `step`-keyed timeline
+//! entry) could. A real node would use its monotonic clock here.
 //!
 //! *Why client-side timestamps.* A coordinator that stamps a write when it
 //! *receives* it can stamp an old request late: one held by a long GC
@@ -62,7 +83,8 @@
 //! Store" (SOSP 2007); Kleppmann, *Designing Data-Intensive Applications*,
 //! ch. 5 ("Quorums for reading and writing", "Sloppy Quorums and Hinted
 //! Handoff"); Attiya, Bar-Noy & Dolev, "Sharing memory robustly in
-//! message-passing systems" (JACM 1995).
+//! message-passing systems" (JACM 1995); Corbett et al., "Spanner:
+//! Google's Globally-Distributed Database" (OSDI 2012), for commit wait.
 
 pub mod checker;
 mod params;
@@ -74,6 +96,7 @@ use crate::nodes::{
     AfterDisk, ClientRef, ClientReply, ClientRequest, Cluster, Context, Key, Message, NodeId, NodeView,
     Operation, Protocol, TimerId, Value, WriteId,
 };
+use crate::sim::time::SimDuration;
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -81,11 +104,25 @@ pub struct Quorum;
 
 /// Which write is newer: the later timestamp, ties broken by the writer
 /// (the client's endpoint with client-side timestamps, the coordinator's
-/// node id with coordinator timestamps).
+/// node id with coordinator timestamps), then by the writer's sequence
+/// number.
+///
+/// The sequence number keeps one writer's versions strictly increasing
+/// when its clock has not moved between two writes — a client that
+/// invokes its next write in the microsecond its last one was invoked
+/// (zero think time and a write that completed at once). Without it the
+/// two writes would carry the same version, replicas would keep the first,
+/// and the second would be acknowledged yet never visible. (Cassandra's
+/// drivers do the same with a monotonic timestamp generator.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Version {
     pub clock_us: i64,
     pub writer: u32,
+    /// Client-side timestamps: the write's idempotency key, which grows
+    /// with every operation of a client endpoint (and is the same for
+    /// every attempt of one write). Coordinator timestamps: 0 (the
+    /// coordinator already stamps each write above everything it has seen).
+    pub seq: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -124,6 +161,8 @@ impl Message for Msg {
 pub enum Timer {
     /// The coordinator of `req` stops waiting.
     Deadline { req: u64 },
+    /// The clock has ticked since the phase of `req` began: answer now.
+    CommitWait { req: u64 },
     /// A stand-in retries handing its hints back.
     Handoff,
 }
@@ -189,6 +228,10 @@ struct Coordination {
     /// The client has its answer; the entry stays until the deadline to
     /// read-repair late replies.
     answered_client: bool,
+    /// This node's clock when the phase's requests went out (commit wait).
+    began_local_us: i64,
+    /// The quorum has answered; the answer waits for the clock to tick.
+    commit_waiting: bool,
     deadline: TimerId,
 }
 
@@ -241,6 +284,11 @@ pub enum Observation {
 
 type Ctx<'a, 'b> = &'a mut Context<'b, Quorum>;
 
+/// How long a commit wait lasts on the local clock: at least one real
+/// microsecond on a clock drifting by up to ±10% (the limit a scenario may
+/// set), however the engine rounds.
+const COMMIT_WAIT: SimDuration = SimDuration::from_micros(2);
+
 impl Quorum {
     // ----- the coordinator ------------------------------------------------
 
@@ -259,6 +307,8 @@ impl Quorum {
             needed: 0,
             replies: Vec::new(),
             answered_client: false,
+            began_local_us: 0,
+            commit_waiting: false,
             deadline,
         };
         Self::ask_and_wait(state, ctx, req, c);
@@ -291,6 +341,8 @@ impl Quorum {
         c.counted = 0;
         c.replies.clear();
         let now = ctx.local_time_us();
+        c.began_local_us = now;
+        c.commit_waiting = false;
         let suspected = |n: &NodeId| p.sloppy && state.suspected.get(n).is_some_and(|&until| until > now);
         // (node, stands in for)
         let mut targets: Vec<(NodeId, Option<NodeId>)> = Vec::new();
@@ -390,9 +442,24 @@ impl Quorum {
     /// Finishes a phase once enough replicas answered.
     fn maybe_finish(state: &mut State, ctx: Ctx, req: u64) {
         let Some(c) = state.coordinating.get_mut(&req) else { return };
-        if c.answered_client || c.counted < c.needed {
+        if c.answered_client || c.commit_waiting || c.counted < c.needed {
             return;
         }
+        let stores = matches!(c.phase, Phase::Write { .. } | Phase::WriteBack { .. });
+        if stores && ctx.params().quorums_overlap() && ctx.local_time_us() == c.began_local_us {
+            // Commit wait: the version may carry this very microsecond.
+            c.commit_waiting = true;
+            ctx.set_timer(COMMIT_WAIT, Timer::CommitWait { req });
+            return;
+        }
+        Self::finish(state, ctx, req);
+    }
+
+    /// The phase's quorum has answered (and the clock has ticked since it
+    /// began, if it stored a version): answer the client, or go on to the
+    /// write-back.
+    fn finish(state: &mut State, ctx: Ctx, req: u64) {
+        let Some(c) = state.coordinating.get_mut(&req) else { return };
         match c.phase.clone() {
             Phase::Write { .. } => {
                 c.answered_client = true;
@@ -462,6 +529,11 @@ impl Quorum {
     fn on_deadline(state: &mut State, ctx: Ctx, req: u64) {
         let Some(c) = state.coordinating.remove(&req) else { return };
         if c.answered_client {
+            return;
+        }
+        if c.commit_waiting {
+            // The quorum answered; the commit wait answers the client.
+            state.coordinating.insert(req, c);
             return;
         }
         let until = ctx.local_time_us().saturating_add(4 * ctx.params().timeout.as_micros() as i64);
@@ -621,6 +693,7 @@ impl Protocol for Quorum {
     fn on_timer(state: &mut State, ctx: &mut Context<'_, Self>, timer: Timer) {
         match timer {
             Timer::Deadline { req } => Self::on_deadline(state, ctx, req),
+            Timer::CommitWait { req } => Self::finish(state, ctx, req),
             Timer::Handoff => Self::hand_off(state, ctx),
         }
     }
@@ -636,7 +709,11 @@ impl Protocol for Quorum {
                 // Client-side timestamp: when the client invoked the write.
                 // A request delayed in the network (or held by a paused
                 // coordinator) keeps its age, and a retry its version.
-                let version = Version { clock_us: request.invoked_at_us, writer: request.from.endpoint.0 };
+                let version = Version {
+                    clock_us: request.invoked_at_us,
+                    writer: request.from.endpoint.0,
+                    seq: request.idempotency_key,
+                };
                 ctx.observe(Observation::Versioned { key, value, version });
                 Phase::Write { version, value }
             }
@@ -651,7 +728,8 @@ impl Protocol for Quorum {
                     _ => {
                         // Stamp with the local clock, but never older than a
                         // version this node has already seen.
-                        let mut version = Version { clock_us: ctx.local_time_us(), writer: ctx.me().0 };
+                        let mut version =
+                            Version { clock_us: ctx.local_time_us(), writer: ctx.me().0, seq: 0 };
                         if let Some(seen) = state.newest_seen
                             && version <= seen
                         {

@@ -76,6 +76,14 @@ pub struct Params {
 }
 
 impl Params {
+    /// Whether every read quorum meets every write quorum: r + w > n, and
+    /// neither a sloppy quorum (stand-ins) nor a per-region quorum (a local
+    /// quorum overlaps only within its region) gives the overlap up. Reads
+    /// are promised fresh exactly then.
+    pub fn quorums_overlap(&self) -> bool {
+        self.r + self.w > self.n && !self.sloppy && !self.local
+    }
+
     /// The `n` replicas of `key`: the first `n` nodes clockwise from the
     /// key's position on the consistent-hash ring. With `n` equal to the
     /// cluster size that is every node.
@@ -159,7 +167,7 @@ impl Configure for super::Quorum {
     /// (a write invoked after another completed has a greater version). A
     /// sloppy quorum or a per-region quorum gives the overlap up.
     fn promises_linearizability(p: &Params) -> bool {
-        p.r + p.w > p.n && p.write_back && !p.sloppy && !p.local && p.timestamps == super::Timestamps::Client
+        p.quorums_overlap() && p.write_back && p.timestamps == super::Timestamps::Client
     }
 
     fn configure(raw: RawParams, cx: &ParamContext<'_>) -> Result<Params, ScenarioError> {

@@ -23,7 +23,7 @@ use super::{Action, Effect, Observation, Order, OrderNo, Params, Saga, SagaId, S
 use crate::check::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
 use crate::nodes::{Cluster, NodeId, Operation};
 use crate::sim::time::SimTime;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Which write of which node a fact depends on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -310,6 +310,12 @@ fn describe_orders(orders: &BTreeMap<OrderNo, (bool, bool)>) -> String {
 #[derive(Clone, Debug, Default)]
 pub struct SagaChecker {
     sagas: BTreeMap<SagaId, SagaFacts>,
+    /// Per node, (write, saga) for every fact resting on one of its writes
+    /// since it last restarted. A restart loses the writes past what its
+    /// disk holds and keeps the others for good, so it needs to look only
+    /// at these — not at every saga of the run — and then forgets them:
+    /// each entry is looked at once.
+    unsettled: BTreeMap<NodeId, Vec<(u64, SagaId)>>,
     retries: u64,
     suppressed: u64,
     resumed: u64,
@@ -317,8 +323,28 @@ pub struct SagaChecker {
 }
 
 impl SagaChecker {
-    fn facts(&mut self, saga: SagaId) -> &mut SagaFacts {
+    /// The facts of `saga`, about to gain one that rests on `node`'s
+    /// write number `write`.
+    fn facts(&mut self, saga: SagaId, node: NodeId, write: u64) -> &mut SagaFacts {
+        self.unsettled.entry(node).or_default().push((write, saga));
         self.sagas.entry(saga).or_default()
+    }
+
+    /// `node` restarted with its first `writes_on_disk` writes: forgets the
+    /// facts of the writes it lost. Its writes are all settled now, kept or
+    /// lost.
+    fn restarted(&mut self, node: NodeId, writes_on_disk: u64) {
+        let Some(unsettled) = self.unsettled.remove(&node) else { return };
+        let lost: BTreeSet<SagaId> = unsettled
+            .into_iter()
+            .filter(|&(write, _)| write > writes_on_disk)
+            .map(|(_, saga)| saga)
+            .collect();
+        for saga in lost {
+            if let Some(facts) = self.sagas.get_mut(&saga) {
+                facts.forget_lost(node, writes_on_disk);
+            }
+        }
     }
 }
 
@@ -372,7 +398,7 @@ impl Checker<Saga> for SagaChecker {
         let written = |write| Written { node, write };
         match *obs {
             Observation::SagaBegun { saga, order, write } => {
-                let f = self.facts(saga);
+                let f = self.facts(saga, node, write);
                 if f.begun.is_some() {
                     f.again.get_or_insert((at, written(write)));
                 } else {
@@ -381,37 +407,38 @@ impl Checker<Saga> for SagaChecker {
             }
             Observation::SagaForgotten { saga, write } => {
                 // The forgetting that let it run again, not a later one.
-                let f = self.facts(saga);
+                let f = self.facts(saga, node, write);
                 if f.again.is_none() {
                     f.forgotten = Some((at, written(write)));
                 }
             }
             Observation::RefusedTooOld { .. } => self.refused_too_old += 1,
             Observation::StepDone { saga, step, write } => {
-                self.facts(saga).steps.push((step, written(write)))
+                self.facts(saga, node, write).steps.push((step, written(write)))
             }
             Observation::StepFailed { .. } => {}
             Observation::Compensated { saga, compensation, write } => {
-                self.facts(saga).compensations.push((compensation, written(write)));
+                self.facts(saga, node, write).compensations.push((compensation, written(write)));
             }
             Observation::SagaEnded { saga, outcome, write } => {
-                self.facts(saga).ended = Some((outcome, at, written(write)));
+                self.facts(saga, node, write).ended = Some((outcome, at, written(write)));
             }
             Observation::Retried { .. } => self.retries += 1,
             Observation::Resumed { .. } => self.resumed += 1,
             Observation::Applied { saga, action, effect, write, .. } => {
-                self.facts(saga).effects.push(Applied { action, effect, at, written: written(write) });
+                self.facts(saga, node, write).effects.push(Applied {
+                    action,
+                    effect,
+                    at,
+                    written: written(write),
+                });
             }
             Observation::Replied { repeat, .. } => {
                 if repeat {
                     self.suppressed += 1;
                 }
             }
-            Observation::Restarted { writes_on_disk } => {
-                for facts in self.sagas.values_mut() {
-                    facts.forget_lost(node, writes_on_disk);
-                }
-            }
+            Observation::Restarted { writes_on_disk } => self.restarted(node, writes_on_disk),
         }
     }
 
@@ -420,8 +447,8 @@ impl Checker<Saga> for SagaChecker {
             return;
         }
         match e.kind {
-            HistoryKind::Ok => self.facts(e.op_id).told = Some((true, at)),
-            HistoryKind::Fail => self.facts(e.op_id).told = Some((false, at)),
+            HistoryKind::Ok => self.sagas.entry(e.op_id).or_default().told = Some((true, at)),
+            HistoryKind::Fail => self.sagas.entry(e.op_id).or_default().told = Some((false, at)),
             HistoryKind::Invoke | HistoryKind::Info => {}
         }
     }

@@ -119,6 +119,11 @@
 //! They hold under any crashes, pauses, partitions, loss, duplication and
 //! clock skew with `wait` and `cooperative`, whatever `retention`; the
 //! price is blocking. The heuristic decisions trade them for availability.
+//! Three deliberately broken variants (`bug`) show checks firing:
+//! `commit-on-timeout` (atomicity), `answer-before-log` (the client hears
+//! a decision a crash then loses: `client-told-the-truth`) and
+//! `no-age-check` (a forgotten transaction's late retry runs again:
+//! `runs-once`).
 //!
 //! # Retention
 //! Nothing finished is kept forever (`retention`, an hour by default; the
@@ -591,6 +596,10 @@ impl TwoPhaseCommit {
     /// `retention` — one this node may have forgotten, if it does not know
     /// it.
     fn too_old(state: &mut State, ctx: &Context<'_, Self>, invoked_at_us: i64) -> bool {
+        if ctx.params().bug == Some(params::Bug::NoAgeCheck) {
+            // The bug: an unknown transaction is always a new one.
+            return false;
+        }
         invoked_at_us <= Self::now_us(state, ctx) - ctx.params().retention.as_micros() as i64
     }
 
@@ -696,7 +705,7 @@ impl TwoPhaseCommit {
             let decision = match ctx.params().bug {
                 // The bug: silence taken for consent.
                 Some(params::Bug::CommitOnTimeout) => Decision::Commit,
-                None => Decision::Abort,
+                _ => Decision::Abort,
             };
             Self::decide(state, ctx, tx, decision);
         }
@@ -715,6 +724,12 @@ impl TwoPhaseCommit {
             ctx.cancel_timer(t);
         }
         r.phase = Phase::Logging(decision);
+        if ctx.params().bug == Some(params::Bug::AnswerBeforeLog)
+            && let Some(client) = r.client.take()
+        {
+            // The bug: the client hears the decision before it is on disk.
+            ctx.reply(client, Self::client_reply(decision));
+        }
         let transfer = r.transfer;
         state.decisions.insert(tx, decision);
         Self::log(state, ctx, DiskWrite::Decision { tx, decision, transfer });

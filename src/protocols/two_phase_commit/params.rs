@@ -29,6 +29,14 @@ pub enum Bug {
     /// A coordinator whose votes do not all arrive in time commits instead
     /// of aborting.
     CommitOnTimeout,
+    /// The coordinator answers the client as soon as it decides, before
+    /// the decision is on its disk: a crash in between loses a decision
+    /// the client has heard (`client-told-the-truth`).
+    AnswerBeforeLog,
+    /// Nodes handle a message about a transaction they do not know as
+    /// new, however old it is: a client's retry that arrives after the
+    /// coordinator forgot the transaction runs it again (`runs-once`).
+    NoAgeCheck,
 }
 
 impl<'de> Deserialize<'de> for Termination {
@@ -41,7 +49,11 @@ impl<'de> Deserialize<'de> for Termination {
 
 impl<'de> Deserialize<'de> for Bug {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        one_of(d, &["commit-on-timeout"], &[Bug::CommitOnTimeout])
+        one_of(
+            d,
+            &["commit-on-timeout", "answer-before-log", "no-age-check"],
+            &[Bug::CommitOnTimeout, Bug::AnswerBeforeLog, Bug::NoAgeCheck],
+        )
     }
 }
 
