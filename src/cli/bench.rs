@@ -16,7 +16,7 @@
 
 use super::Outcome;
 use crate::protocols::RunOptions;
-use crate::sim::{SimTime, TraceLevel};
+use crate::sim::{Budget, SimTime, TraceLevel};
 use serde::Serialize;
 
 #[derive(clap::Args, Debug)]
@@ -279,9 +279,16 @@ pub fn measure(w: &Workload, scale: f64, checks: bool, faults: bool) -> anyhow::
         n.stop = until; // faults all the way, however long the run
     }
     let mut run = scenario.protocol.build(&scenario, options);
+    // A benchmark may run far longer than any lesson (`--scale`), so it
+    // lifts the total-events budget; the spin and in-flight guards stay,
+    // and a run they stop is an error, never a silently shorter figure.
+    run.set_budget(Budget { events: u64::MAX, ..Budget::DEFAULT });
     let start = std::time::Instant::now();
     run.run_until(until);
     let wall = start.elapsed().as_secs_f64();
+    if let Some(halt) = run.halted() {
+        anyhow::bail!("benchmark {} stopped: {halt}", w.name);
+    }
     let s = run.stats();
     Ok(BenchResult {
         name: w.name,
@@ -360,6 +367,9 @@ pub fn measure_linearizability(w: &Workload) -> anyhow::Result<CheckerResult> {
     let options = RunOptions { seed: None, trace: TraceLevel::Off, record_history: true, checks: false };
     let mut run = scenario.protocol.build(&scenario, options);
     run.run_until(scenario.duration);
+    if let Some(halt) = run.halted() {
+        anyhow::bail!("benchmark {} stopped: {halt}", w.name);
+    }
     let start = std::time::Instant::now();
     let verdict = crate::check::linearizability::check_history(run.history());
     let wall = start.elapsed().as_secs_f64();
