@@ -140,23 +140,56 @@ pub enum Route {
     },
 }
 
-/// The network's live state: partitions, cuts, per-link overrides, the link
-/// RNG streams and FIFO bookkeeping. Part of the snapshotted state.
+/// The network's live state: partitions, cuts, per-link fault overrides, the
+/// link RNG streams and FIFO bookkeeping. Part of the snapshotted state.
+///
+/// Link state is *sparse*: a link gets its RNG stream and FIFO tail the
+/// first time a message crosses it, and fault overrides are a short list of
+/// rules, not a value per link. Clients only ever talk to nodes, so a run
+/// with 1,024 client processes keeps a few thousand links, not the million
+/// a dense endpoints² table would hold (and clone into every snapshot).
 #[derive(Clone, Debug, Hash)]
 pub struct Network {
     config: Arc<NetworkConfig>,
-    endpoints: usize,
+    seed: u64,
     /// Partition group of each endpoint; group 0 reaches everyone (clients
     /// that a partition does not name).
-    group: Vec<u16>,
+    group: Vec<u32>,
     /// One-way cuts `(from, to)`.
     cuts: BTreeSet<(u32, u32)>,
-    /// Per-link fault overrides, `links[from * endpoints + to]`; `None` uses
-    /// the config's faults.
-    overrides: Vec<Option<LinkFaults>>,
-    rng: Vec<RngStream>,
-    /// Latest arrival scheduled on each link (FIFO links only).
-    fifo_tail: Vec<SimTime>,
+    /// Fault overrides, oldest first: the newest rule that matches a link
+    /// decides its faults (`None`: the configured ones). A rule that covers
+    /// everything an older one covers replaces it, so the list stays as
+    /// short as the distinct overrides in force.
+    overrides: Vec<Override>,
+    /// The links messages have crossed, per sender, sorted by receiver.
+    links: Vec<Vec<(u32, Link)>>,
+}
+
+/// One `set_link_faults` rule: links `from → to` (`None`: any).
+#[derive(Clone, Debug, Hash)]
+struct Override {
+    from: Option<u32>,
+    to: Option<u32>,
+    faults: Option<LinkFaults>,
+}
+
+impl Override {
+    fn matches(&self, from: u32, to: u32) -> bool {
+        self.from.is_none_or(|f| f == from) && self.to.is_none_or(|t| t == to)
+    }
+    /// Every link `other` matches, this one matches too.
+    fn covers(&self, other: &Override) -> bool {
+        (self.from.is_none() || self.from == other.from) && (self.to.is_none() || self.to == other.to)
+    }
+}
+
+/// What one directed link remembers.
+#[derive(Clone, Debug, Hash)]
+struct Link {
+    rng: RngStream,
+    /// Latest arrival scheduled on the link (FIFO links only).
+    fifo_tail: SimTime,
 }
 
 impl std::hash::Hash for NetworkConfig {
@@ -167,20 +200,13 @@ impl std::hash::Hash for NetworkConfig {
 
 impl Network {
     pub fn new(config: Arc<NetworkConfig>, endpoints: usize, seed: u64) -> Self {
-        let mut rng = Vec::with_capacity(endpoints * endpoints);
-        for from in 0..endpoints {
-            for to in 0..endpoints {
-                rng.push(RngStream::new(seed, StreamKind::Link, from as u64, to as u64));
-            }
-        }
         Network {
-            fifo_tail: if config.fifo { vec![SimTime::ZERO; endpoints * endpoints] } else { Vec::new() },
             config,
-            endpoints,
+            seed,
             group: vec![0; endpoints],
             cuts: BTreeSet::new(),
-            overrides: vec![None; endpoints * endpoints],
-            rng,
+            overrides: Vec::new(),
+            links: vec![Vec::new(); endpoints],
         }
     }
 
@@ -200,8 +226,11 @@ impl Network {
     pub fn partition(&mut self, groups: &[Vec<EndpointId>]) {
         self.group.iter_mut().for_each(|g| *g = 0);
         for (i, members) in groups.iter().enumerate() {
+            // At most one group per endpoint: the loader rejects empty
+            // groups and names listed twice, so this never wraps.
+            let group = u32::try_from(i + 1).expect("fewer groups than endpoints");
             for e in members {
-                self.group[e.0 as usize] = i as u16 + 1;
+                self.group[e.0 as usize] = group;
             }
         }
     }
@@ -218,7 +247,8 @@ impl Network {
         self.cuts.clear();
     }
 
-    /// Sets the fault probabilities of one link (`Some`) or of all links;
+    /// Sets the fault probabilities of one link (`Some` ends) or of all
+    /// links from or to an endpoint, or of every link (`None` ends);
     /// `None` faults return them to the configured ones.
     pub fn set_link_faults(
         &mut self,
@@ -226,13 +256,12 @@ impl Network {
         to: Option<EndpointId>,
         faults: Option<LinkFaults>,
     ) {
-        for f in 0..self.endpoints {
-            for t in 0..self.endpoints {
-                if from.is_none_or(|x| x.0 as usize == f) && to.is_none_or(|x| x.0 as usize == t) {
-                    self.overrides[f * self.endpoints + t] = faults.clone();
-                }
-            }
+        let rule = Override { from: from.map(|e| e.0), to: to.map(|e| e.0), faults };
+        self.overrides.retain(|old| !rule.covers(old));
+        if rule.from.is_none() && rule.to.is_none() && rule.faults.is_none() {
+            return; // every link back to the configuration: no rule needed
         }
+        self.overrides.push(rule);
     }
 
     /// A human description of the partition state, e.g. `{n1} | {n2 n3}`.
@@ -240,7 +269,7 @@ impl Network {
         let max = self.group.iter().copied().max().unwrap_or(0);
         (1..=max)
             .map(|g| {
-                (0..self.endpoints).filter(|&e| self.group[e] == g).map(|e| EndpointId(e as u32)).collect()
+                (0..self.group.len()).filter(|&e| self.group[e] == g).map(|e| EndpointId(e as u32)).collect()
             })
             .filter(|v: &Vec<_>| !v.is_empty())
             .collect()
@@ -261,19 +290,44 @@ impl Network {
         &cfg.latency
     }
 
+    /// The fault probabilities of link `from → to` now.
+    fn faults(&self, from: u32, to: u32) -> &LinkFaults {
+        if !self.overrides.is_empty()
+            && let Some(rule) = self.overrides.iter().rev().find(|r| r.matches(from, to))
+            && let Some(f) = &rule.faults
+        {
+            return f;
+        }
+        &self.config.faults
+    }
+
+    /// The state of link `from → to`, made the first time it is used.
+    fn link(&mut self, from: u32, to: u32) -> &mut Link {
+        let row = &mut self.links[from as usize];
+        let i = match row.binary_search_by_key(&to, |(t, _)| *t) {
+            Ok(i) => i,
+            Err(i) => {
+                let rng = RngStream::new(self.seed, StreamKind::Link, from as u64, to as u64);
+                row.insert(i, (to, Link { rng, fifo_tail: SimTime::ZERO }));
+                i
+            }
+        };
+        &mut row[i].1
+    }
+
     /// Decides the fate of one message sent at `now` on `from → to`.
     pub fn route(&mut self, from: EndpointId, to: EndpointId, now: SimTime) -> Route {
         if !self.reachable(from, to) {
             return Route::Drop(DropReason::Partition);
         }
-        let link = from.0 as usize * self.endpoints + to.0 as usize;
-        let faults = self.overrides[link].as_ref().unwrap_or(&self.config.faults);
+        let faults = self.faults(from.0, to.0);
         let (drop, dup, reorder) = (faults.drop, faults.duplicate, faults.reorder);
         // Borrow the latency distribution by value-cheap clone only when it
         // draws; constant latency (the common case) costs nothing.
         let dist = self.latency_for(from, to).clone();
-        let reorder_delay = self.config.reorder_delay;
-        let rng = &mut self.rng[link];
+        let (reorder_delay, fifo) = (self.config.reorder_delay, self.config.fifo);
+        let link = self.link(from.0, to.0);
+        let rng = &mut link.rng;
         if rng.chance(drop) {
             return Route::Drop(DropReason::Loss);
         }
@@ -282,12 +336,16 @@ impl Network {
             at = at.after(SimDuration(rng.below(reorder_delay.0 + 1)));
         }
         let duplicate_at = if rng.chance(dup) { Some(now.after(dist.sample(rng))) } else { None };
-        if self.config.fifo {
-            let tail = &mut self.fifo_tail[link];
-            at = at.max(*tail);
-            *tail = at;
+        if fifo {
+            at = at.max(link.fifo_tail);
+            link.fifo_tail = at;
         }
         Route::Deliver { at, duplicate_at }
+    }
+
+    /// How many links have state (for memory tests).
+    pub fn links_in_use(&self) -> usize {
+        self.links.iter().map(Vec::len).sum()
     }
 }
 
@@ -354,5 +412,39 @@ mod tests {
                 b.route(EndpointId(2), EndpointId(1), SimTime(i))
             );
         }
+    }
+
+    /// Overrides behave as a table written link by link: the newest write
+    /// to a link decides it, and `None` faults return a link to the
+    /// configuration even under an older override for every link.
+    #[test]
+    fn the_newest_override_of_a_link_decides() {
+        let lossy = |p: f64| Some(LinkFaults { drop: Probability::new(p), ..Default::default() });
+        let mut net = Network::new(config(false), 3, 1);
+        let (a, b) = (EndpointId(0), EndpointId(1));
+        net.set_link_faults(None, None, lossy(1.0));
+        net.set_link_faults(Some(a), Some(b), None);
+        assert_eq!(net.faults(0, 1).drop, Probability::new(0.0), "a -> b is back to the configuration");
+        assert_eq!(net.faults(0, 2).drop, Probability::new(1.0), "a -> c is still lossy");
+        net.set_link_faults(Some(a), None, lossy(0.5));
+        assert_eq!(net.faults(0, 1).drop, Probability::new(0.5), "the newer rule for a's links wins");
+        assert_eq!(net.faults(2, 1).drop, Probability::new(1.0));
+        net.set_link_faults(None, None, None);
+        assert!(net.overrides.is_empty(), "a reset of every link leaves no rule");
+        assert_eq!(net.faults(0, 1).drop, Probability::new(0.0));
+    }
+
+    /// Link state exists only for links a message crossed: many client
+    /// endpoints that talk to one node cost one link each way, not a row
+    /// of the whole table.
+    #[test]
+    fn link_state_is_sparse() {
+        let endpoints = 1_088;
+        let mut net = Network::new(config(false), endpoints, 3);
+        for client in 64..endpoints as u32 {
+            let _ = net.route(EndpointId(client), EndpointId(0), SimTime(1));
+            let _ = net.route(EndpointId(0), EndpointId(client), SimTime(2));
+        }
+        assert_eq!(net.links_in_use(), 2 * (endpoints - 64));
     }
 }
