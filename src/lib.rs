@@ -17,9 +17,11 @@
 //! assert!(run.stats().delivered > 0);
 //! ```
 //!
-//! The crate's map: [`sim`] is the engine, [`nodes`] the runtime protocols
-//! act through, [`protocols`] the protocols themselves, [`scenario`] the
-//! file format, [`check`] the invariants, [`cli`] the `distlab` command, [`tui`] the
+//! The crate's map: [`time`] and [`rng`] are virtual time and seeded
+//! randomness, below everything; [`nodes`] is the contract protocols act
+//! through (it imports nothing from the engine); [`sim`] is the engine;
+//! [`protocols`] the protocols themselves; [`scenario`] the file format;
+//! [`check`] the invariants; [`cli`] the `distlab` command; [`tui`] the
 //! terminal UI.
 
 pub mod check;
@@ -27,7 +29,9 @@ pub mod cli;
 pub mod nodes;
 pub mod plot;
 pub mod protocols;
+pub mod rng;
 pub mod scenario;
 pub mod sim;
+pub mod time;
 pub mod tui;
 pub mod util;

@@ -6,7 +6,7 @@
 //! event order; `step` is the engine's event sequence number.
 
 use crate::nodes::{Answer, NodeId, Operation};
-use crate::sim::time::SimTime;
+use crate::time::SimTime;
 use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]

@@ -40,7 +40,7 @@
 
 use super::history::{CompletedOp, History, HistoryKind};
 use crate::nodes::{Key, Operation, Value};
-use crate::sim::time::SimTime;
+use crate::time::SimTime;
 use std::collections::{BTreeMap, HashSet};
 
 /// One register operation as the checker sees it.

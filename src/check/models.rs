@@ -22,7 +22,7 @@
 
 use super::history::{CompletedOp, History, HistoryKind};
 use crate::nodes::{Key, Operation, Value};
-use crate::sim::time::SimTime;
+use crate::time::SimTime;
 use std::collections::BTreeMap;
 
 /// One anomaly: which process read what, and what it should have seen.

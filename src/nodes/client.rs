@@ -12,10 +12,10 @@
 //! This module holds the client's decisions (which operation, which node,
 //! what a reply means); the engine performs them and records the history.
 
+use super::EndpointId;
 use super::NodeId;
-use crate::sim::network::EndpointId;
-use crate::sim::rng::{Probability, RngStream};
-use crate::sim::time::{SimDuration, SimTime};
+use crate::rng::{Probability, RngStream};
+use crate::time::{SimDuration, SimTime};
 use serde::Serialize;
 use std::collections::BTreeSet;
 

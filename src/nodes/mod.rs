@@ -23,12 +23,17 @@ pub use client::{
 };
 pub use view::{NodeView, Section};
 
-use crate::sim::network::EndpointId;
-use crate::sim::rng::RngStream;
-use crate::sim::time::{SimDuration, SimTime};
+use crate::rng::RngStream;
+use crate::time::{SimDuration, SimTime};
 use std::fmt::Debug;
 use std::hash::Hash;
 use std::sync::Arc;
+
+/// An endpoint of the network: a node (`0..nodes`) or a client process slot
+/// (`nodes..`). Clients sit on the network like nodes (design rule 5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct EndpointId(pub u32);
 
 /// A server node, `0..nodes`. Nodes are also network endpoints with the
 /// same index.

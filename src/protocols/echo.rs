@@ -37,7 +37,7 @@
 use crate::check::{At, Checker, Report, Verdict};
 use crate::nodes::{ClientReply, ClientRequest, Cluster, Context, Message, NodeId, NodeView, Protocol};
 use crate::scenario::{ParamContext, ScenarioError, raw::S};
-use crate::sim::time::{SimDuration, SimTime};
+use crate::time::{SimDuration, SimTime};
 use serde::Deserialize;
 use std::collections::{BTreeMap, VecDeque};
 

@@ -1,9 +1,12 @@
 //! The protocols, and the registry that maps a scenario's `protocol = "..."`
 //! to a protocol's parameter parser, checks and constructor (design rule 4).
 //!
-//! To add a protocol: write `src/protocols/NAME.rs` with a type
-//! implementing [`crate::nodes::Protocol`] and [`Configure`], a checker
-//! implementing [`crate::check::Checker`], and add one line to
+//! Each protocol is a folder, `src/protocols/NAME/`: `mod.rs` holds the
+//! module docs (model, guarantees, what is durable, the failure story) and
+//! the handlers, `params.rs` the `[protocol]` table, and `checker.rs` its
+//! invariants (only the tiny `echo` is a single file). To add a protocol:
+//! write a type implementing [`crate::nodes::Protocol`] and [`Configure`],
+//! a checker implementing [`crate::check::Checker`], and add one line to
 //! [`registry`].
 
 pub mod echo;

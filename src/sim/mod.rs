@@ -8,15 +8,17 @@ pub mod engine;
 pub mod fault;
 pub mod hash;
 pub mod network;
-pub mod rng;
-pub mod time;
 pub mod trace;
 
+// Time and randomness sit below both the engine and the protocol contract
+// (`crate::time`, `crate::rng`); re-exported here under their old paths.
+pub use crate::{rng, time};
+
+pub use crate::nodes::EndpointId;
 pub use budget::{Budget, Halt};
 pub use driver::{Driver, NodeSummary, Snapshot};
 pub use engine::{InFlight, InterventionError, NodeStatus, Sim, SimConfig, Stats, StepRecord};
 pub use fault::{Fault, Origin, TimedFault};
 pub use hash::Digest;
-pub use network::EndpointId;
 pub use time::{SimDuration, SimTime};
 pub use trace::{TraceEvent, TraceKind, TraceLevel, TraceSink};

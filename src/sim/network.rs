@@ -16,11 +16,7 @@ use super::time::{SimDuration, SimTime};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-/// An endpoint of the network: a node (`0..nodes`) or a client process slot
-/// (`nodes..`). Clients sit on the network like nodes (design rule 5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(transparent)]
-pub struct EndpointId(pub u32);
+pub use crate::nodes::EndpointId;
 
 /// A float that hashes by its bits, for the few real-valued parameters kept
 /// in hashed state (log-normal σ).

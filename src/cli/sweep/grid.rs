@@ -12,7 +12,7 @@
 //! and validated like any scenario file, so a value out of range gets the
 //! loader's own error.
 
-use crate::sim::time::{SimDuration, parse_duration};
+use crate::time::{SimDuration, parse_duration};
 use toml_edit::{DocumentMut, Item, Table, TableLike, Value};
 
 /// The most values one `--vary` may expand to.

@@ -22,7 +22,7 @@ use super::entry::{Entry, Stamp, VersionVector};
 use super::{Data, MultiMaster, Observation, Params, Resolution};
 use crate::check::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
 use crate::nodes::{Answer, Cluster, Item, Key, NodeId, Operation, Value};
-use crate::sim::time::SimTime;
+use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Debug)]
@@ -413,7 +413,7 @@ impl Checker<MultiMaster> for MultiMasterChecker {
 mod tests {
     use super::*;
     use crate::protocols::multi_master::{Sibling, VersionVector};
-    use crate::sim::time::SimDuration;
+    use crate::time::SimDuration;
 
     fn at(step: u64) -> At {
         At { step, time: SimTime(step * 1000) }

@@ -116,8 +116,8 @@ use crate::nodes::{
     AfterDisk, Answer, ClientRef, ClientReply, ClientRequest, ClientSpec, Cluster, Context, Item, Key,
     Message, NodeId, NodeView, Operation, Protocol, Value, WriteId,
 };
-use crate::sim::rng::RngStream;
-use crate::sim::time::SimDuration;
+use crate::rng::RngStream;
+use crate::time::SimDuration;
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry as Slot;
 

@@ -3,7 +3,7 @@
 use super::MultiMaster;
 use crate::protocols::Configure;
 use crate::scenario::{ParamContext, ScenarioError, raw::S};
-use crate::sim::time::SimDuration;
+use crate::time::SimDuration;
 use serde::Deserialize;
 
 /// How concurrent writes to one key are reconciled.

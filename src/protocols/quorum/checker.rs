@@ -25,7 +25,7 @@
 use super::{Observation, Params, Quorum};
 use crate::check::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
 use crate::nodes::{Cluster, Key, NodeId, Operation, Value};
-use crate::sim::time::SimTime;
+use crate::time::SimTime;
 use std::collections::BTreeMap;
 
 /// A moment of the history: its position in history order (which orders

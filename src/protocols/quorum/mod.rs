@@ -96,7 +96,7 @@ use crate::nodes::{
     AfterDisk, ClientRef, ClientReply, ClientRequest, Cluster, Context, Key, Message, NodeId, NodeView,
     Operation, Protocol, TimerId, Value, WriteId,
 };
-use crate::sim::time::SimDuration;
+use crate::time::SimDuration;
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

@@ -2,9 +2,9 @@
 
 use crate::nodes::{Cluster, Key, NodeId};
 use crate::protocols::Configure;
+use crate::rng::mix64;
 use crate::scenario::{ParamContext, ScenarioError, raw::S};
-use crate::sim::rng::mix64;
-use crate::sim::time::SimDuration;
+use crate::time::SimDuration;
 use serde::Deserialize;
 
 /// Named consistency levels (as in Cassandra).

@@ -22,7 +22,7 @@
 use super::{Action, Effect, Observation, Order, OrderNo, Params, Saga, SagaId, SagaOutcome};
 use crate::check::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
 use crate::nodes::{Cluster, NodeId, Operation};
-use crate::sim::time::SimTime;
+use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Which write of which node a fact depends on.

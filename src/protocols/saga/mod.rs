@@ -229,8 +229,8 @@ use crate::nodes::{
     AfterDisk, ClientRef, ClientReply, ClientRequest, ClientSpec, Cluster, Context, Item, Key, Message,
     NodeId, NodeView, Operation, Protocol, TimerId, WriteId, client,
 };
-use crate::sim::rng::RngStream;
-use crate::sim::time::SimDuration;
+use crate::rng::RngStream;
+use crate::time::SimDuration;
 use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

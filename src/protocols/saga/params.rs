@@ -2,9 +2,9 @@
 
 use crate::nodes::NodeId;
 use crate::protocols::Configure;
+use crate::rng::Probability;
 use crate::scenario::{ParamContext, ScenarioError, raw::S};
-use crate::sim::rng::Probability;
-use crate::sim::time::SimDuration;
+use crate::time::SimDuration;
 use serde::Deserialize;
 
 /// Deliberately broken variants, for exercises: find the bug with

@@ -31,7 +31,7 @@
 use super::{Decision, Learned, Observation, Params, Transfer, TwoPhaseCommit, Tx, Vote};
 use crate::check::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
 use crate::nodes::{Cluster, NodeId, Operation};
-use crate::sim::time::SimTime;
+use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What the checker knows of one transaction.
@@ -557,8 +557,8 @@ mod tests {
     //! transaction.
     use super::*;
     use crate::protocols::two_phase_commit::{NoReason, Share, Termination};
-    use crate::sim::rng::Probability;
-    use crate::sim::time::SimDuration;
+    use crate::rng::Probability;
+    use crate::time::SimDuration;
 
     const N1: NodeId = NodeId(0);
     const N2: NodeId = NodeId(1);

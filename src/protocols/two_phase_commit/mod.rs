@@ -189,8 +189,8 @@ use crate::nodes::{
     AfterDisk, ClientRef, ClientReply, ClientRequest, Cluster, Context, Key, Message, NodeId, NodeView,
     Operation, Protocol, TimerId, WriteId,
 };
-use crate::sim::rng::RngStream;
-use crate::sim::time::SimDuration;
+use crate::rng::RngStream;
+use crate::time::SimDuration;
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

@@ -3,9 +3,9 @@
 use super::{Share, Transfer};
 use crate::nodes::{Key, NodeId};
 use crate::protocols::Configure;
+use crate::rng::Probability;
 use crate::scenario::{ParamContext, ScenarioError, raw::S};
-use crate::sim::rng::Probability;
-use crate::sim::time::SimDuration;
+use crate::time::SimDuration;
 use serde::Deserialize;
 
 /// What a blocked participant (in doubt past `decision_timeout`) does. See
@@ -141,7 +141,7 @@ impl Params {
     /// An account to credit, for a transfer out of `from` among `keys`
     /// accounts: uniform over the accounts held by *another* participant.
     /// (With a single account there is none: the transfer is to itself.)
-    pub fn counterparty(&self, from: Key, keys: u32, rng: &mut crate::sim::rng::RngStream) -> Key {
+    pub fn counterparty(&self, from: Key, keys: u32, rng: &mut crate::rng::RngStream) -> Key {
         if keys <= 1 {
             return from;
         }
