@@ -45,7 +45,7 @@ fn every_buggy_variant_is_caught_and_the_correct_protocol_passes() {
 #[test]
 fn every_exercise_is_listed() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    for f in distlab::cli::scenario_files(&dir) {
+    for f in distlab::scenario::library::scenario_files(&dir) {
         let rel = f.strip_prefix(&dir).unwrap().to_string_lossy().replace('\\', "/");
         if f.file_stem().unwrap().to_string_lossy().starts_with("exercise-") {
             assert!(EXERCISES.iter().any(|e| e.0 == rel), "{rel} is not in EXERCISES");

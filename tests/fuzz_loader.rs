@@ -160,7 +160,7 @@ impl Rng {
 
 /// Every `.toml` under a folder of the repository.
 fn files_under(dir: &str) -> Vec<PathBuf> {
-    distlab::cli::scenario_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join(dir))
+    distlab::scenario::library::scenario_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join(dir))
 }
 
 /// The seeds: the lessons, the regression scenarios and the hostile corpus.

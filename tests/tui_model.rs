@@ -329,7 +329,7 @@ fn playing_stops_at_wait_notes_and_at_the_end() {
 #[test]
 fn the_end_is_where_distlab_run_ends_for_every_lesson() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    for f in distlab::cli::scenario_files(&dir) {
+    for f in distlab::scenario::library::scenario_files(&dir) {
         let rel = f.strip_prefix(&dir).unwrap().to_string_lossy().replace('\\', "/");
         let mut app = open(&rel);
         app.tape.seek(u64::MAX);
@@ -371,7 +371,9 @@ fn tape_forks_discard_the_old_future() {
 #[test]
 fn every_lesson_works_in_the_tui() {
     use ratatui::{Terminal, backend::TestBackend};
-    for path in distlab::cli::scenario_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")) {
+    for path in
+        distlab::scenario::library::scenario_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"))
+    {
         let mut app = App::open(&path, None, Theme { color: true }).unwrap();
         let mut small = Terminal::new(TestBackend::new(80, 24)).unwrap();
         let mut large = Terminal::new(TestBackend::new(160, 48)).unwrap();

@@ -12,13 +12,14 @@ pub mod expect;
 pub mod history;
 pub mod linearizability;
 pub mod models;
+pub mod report;
 
 pub use expect::{Expectation, ExpectationResult};
 pub use history::{History, HistoryEvent, HistoryKind};
 
 use crate::nodes::{Cluster, NodeId, Protocol};
 use crate::sim::fault::Fault;
-use crate::sim::time::SimTime;
+use crate::time::SimTime;
 use serde::Serialize;
 use std::collections::BTreeMap;
 

@@ -8,11 +8,12 @@
 //! holds the events up to the stop.
 
 use super::Outcome;
-use crate::check::{ExpectationResult, Report};
+use crate::check::ExpectationResult;
+pub use crate::check::report::{counters_report, full_report, ok_latencies_us};
 use crate::protocols::RunOptions;
 use crate::scenario::Scenario;
 use crate::sim::trace::NONE;
-use crate::sim::{Driver, EndpointId, Origin, SimTime, Stats, TraceEvent, TraceKind, TraceLevel, TraceSink};
+use crate::sim::{Driver, EndpointId, Origin, SimTime, TraceEvent, TraceKind, TraceLevel, TraceSink};
 use crate::util::fmt_num;
 use anyhow::Context as _;
 use serde::Serialize;
@@ -131,54 +132,6 @@ pub fn for_each_sample(run: &mut dyn Driver, until: SimTime, samples: u32, mut f
         }
         f(Sample { time, gauges: run.gauges() });
     }
-}
-
-/// The protocol's report plus the engine's counters (cheap: no history
-/// scan).
-pub fn counters_report(run: &dyn Driver) -> Report {
-    let mut report = run.report();
-    let s: Stats = run.stats();
-    for (name, v) in [
-        ("ops_ok", s.ops_ok),
-        ("ops_fail", s.ops_fail),
-        ("ops_info", s.ops_info),
-        ("messages_delivered", s.delivered),
-        ("messages_dropped", s.dropped),
-        ("messages_duplicated", s.duplicated),
-    ] {
-        report.metrics.insert(name, v as f64);
-    }
-    report
-}
-
-/// The report of a run with the metrics every protocol has.
-pub fn full_report(run: &dyn Driver) -> Report {
-    let mut report = counters_report(run);
-    let mut latencies = ok_latencies_us(run);
-    latencies.sort_unstable();
-    let history = run.history();
-    report.metrics.insert("ryw_anomalies", crate::check::models::read_your_writes(history).len() as f64);
-    report
-        .metrics
-        .insert("monotonic_read_anomalies", crate::check::models::monotonic_reads(history).len() as f64);
-    if !latencies.is_empty() {
-        let mean = latencies.iter().sum::<u64>() as f64 / latencies.len() as f64;
-        let p99 = latencies[(latencies.len() * 99).div_ceil(100) - 1];
-        report.metrics.insert("latency_mean_ms", mean / 1000.0);
-        report.metrics.insert("latency_p99_ms", p99 as f64 / 1000.0);
-    }
-    report
-}
-
-/// Client latency of the operations that completed ok, invoke to reply, in
-/// µs (in invocation order).
-pub fn ok_latencies_us(run: &dyn Driver) -> Vec<u64> {
-    run.history()
-        .operations()
-        .iter()
-        .filter(|o| o.outcome == Some(crate::check::HistoryKind::Ok))
-        .filter_map(|o| o.completed.map(|(t, _)| t.since(o.invoked).as_micros()))
-        .collect()
 }
 
 pub fn summarise(scenario: &Scenario, run: &dyn Driver, seed: u64) -> RunSummary {

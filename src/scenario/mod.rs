@@ -37,6 +37,7 @@
 
 pub mod error;
 pub mod fuzz;
+pub mod library;
 pub mod raw;
 
 pub use error::{ScenarioError, did_you_mean};
@@ -45,10 +46,10 @@ use crate::check::Expectation;
 use crate::nodes::client::{ClientSpec, ReadYourWrites, Target};
 use crate::nodes::{Cluster, Command, NodeId};
 use crate::protocols::{self, ProtocolEntry};
+use crate::rng::Probability;
 use crate::sim::fault::{Fault, NemesisConfig, NemesisFault, Origin, TimedFault};
 use crate::sim::network::{EndpointId, LatencyDist, LinkFaults, NetworkConfig, Real};
-use crate::sim::rng::Probability;
-use crate::sim::time::{SimDuration, SimTime, parse_duration};
+use crate::time::{SimDuration, SimTime, parse_duration};
 use crate::util::{escape, escape_text};
 use raw::*;
 use std::any::Any;

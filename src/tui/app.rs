@@ -309,8 +309,8 @@ impl App {
 
     /// Opens a lesson file (a path or a bundled lesson name).
     pub fn open(arg: &std::path::Path, seed: Option<u64>, theme: Theme) -> anyhow::Result<Self> {
-        let path = crate::cli::resolve(arg);
-        let scenario = crate::cli::load(arg).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let path = crate::scenario::library::resolve(arg);
+        let scenario = crate::scenario::library::load(arg).map_err(|e| anyhow::anyhow!("{e}"))?;
         let source = std::fs::read_to_string(&path)?;
         Ok(App::new(scenario, source, path, seed, theme))
     }
@@ -501,7 +501,7 @@ impl App {
             }
             return Ok(());
         }
-        let at = SimTime(crate::sim::time::parse_duration(t)?.0);
+        let at = SimTime(crate::time::parse_duration(t)?.0);
         if at > self.tape.end() {
             return Err(format!("the scenario ends at {}", self.tape.end()));
         }
@@ -821,9 +821,9 @@ fn report_now(d: &dyn Driver, scenario: &Scenario) -> Report {
         matches!(e, crate::check::Expectation::Metric { name, .. } if HISTORY_METRICS.contains(&name.as_str()))
     });
     if wanted {
-        return crate::cli::run::full_report(d);
+        return crate::check::report::full_report(d);
     }
-    crate::cli::run::counters_report(d)
+    crate::check::report::counters_report(d)
 }
 
 #[cfg(test)]
@@ -840,7 +840,7 @@ mod tests {
             let mut s = crate::scenario::load(&dir.join(rel)).unwrap();
             let mut d = s.protocol.build(&s, RunOptions::default());
             d.run_until(s.duration);
-            let full = crate::cli::run::full_report(d.as_ref());
+            let full = crate::check::report::full_report(d.as_ref());
             let now = report_now(d.as_ref(), &s);
             assert_eq!(now.checks, full.checks);
             for (k, v) in &now.metrics {

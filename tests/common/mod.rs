@@ -12,7 +12,7 @@ pub fn lesson(rel: &str) -> Scenario {
 }
 
 pub fn all_lessons() -> Vec<PathBuf> {
-    distlab::cli::scenario_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"))
+    distlab::scenario::library::scenario_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"))
 }
 
 pub fn options(trace: TraceLevel, seed: Option<u64>) -> RunOptions {

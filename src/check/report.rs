@@ -1,0 +1,53 @@
+//! The report of one run: the protocol's checks and metrics, the engine's
+//! counters, and the metrics every protocol has (client latency, the
+//! session-guarantee anomaly counts). `distlab run`, sweeps and the TUI
+//! all read a run through these.
+
+use super::{HistoryKind, Report};
+use crate::sim::{Driver, Stats};
+
+/// The protocol's report plus the engine's counters (cheap: no history
+/// scan).
+pub fn counters_report(run: &dyn Driver) -> Report {
+    let mut report = run.report();
+    let s: Stats = run.stats();
+    for (name, v) in [
+        ("ops_ok", s.ops_ok),
+        ("ops_fail", s.ops_fail),
+        ("ops_info", s.ops_info),
+        ("messages_delivered", s.delivered),
+        ("messages_dropped", s.dropped),
+        ("messages_duplicated", s.duplicated),
+    ] {
+        report.metrics.insert(name, v as f64);
+    }
+    report
+}
+
+/// The report of a run with the metrics every protocol has.
+pub fn full_report(run: &dyn Driver) -> Report {
+    let mut report = counters_report(run);
+    let mut latencies = ok_latencies_us(run);
+    latencies.sort_unstable();
+    let history = run.history();
+    report.metrics.insert("ryw_anomalies", super::models::read_your_writes(history).len() as f64);
+    report.metrics.insert("monotonic_read_anomalies", super::models::monotonic_reads(history).len() as f64);
+    if !latencies.is_empty() {
+        let mean = latencies.iter().sum::<u64>() as f64 / latencies.len() as f64;
+        let p99 = latencies[(latencies.len() * 99).div_ceil(100) - 1];
+        report.metrics.insert("latency_mean_ms", mean / 1000.0);
+        report.metrics.insert("latency_p99_ms", p99 as f64 / 1000.0);
+    }
+    report
+}
+
+/// Client latency of the operations that completed ok, invoke to reply, in
+/// µs (in invocation order).
+pub fn ok_latencies_us(run: &dyn Driver) -> Vec<u64> {
+    run.history()
+        .operations()
+        .iter()
+        .filter(|o| o.outcome == Some(HistoryKind::Ok))
+        .filter_map(|o| o.completed.map(|(t, _)| t.since(o.invoked).as_micros()))
+        .collect()
+}
