@@ -7,7 +7,7 @@ use common::*;
 use distlab::check::HistoryKind;
 use distlab::nodes::NodeId;
 use distlab::scenario::load_str;
-use distlab::sim::{Fault, NodeStatus, SimTime, TraceLevel};
+use distlab::sim::{Fault, NodeStatus, SimTime, TraceKind, TraceLevel};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// In every lesson's history: one invoke per operation and at most one
@@ -274,4 +274,83 @@ fn bad_interventions_are_refused() {
     assert!(d.intervene(Fault::Cut { from: vec![EndpointId(99)], to: vec![EndpointId(0)] }).is_err());
     assert!(d.intervene(Fault::Partition(vec![vec![EndpointId(77)]])).is_err());
     assert!(d.intervene(Fault::Clock { node: NodeId(0), offset_us: 0, drift_ppm: i64::MIN }).is_err());
+}
+
+const TWO_PC_SLOW_DISK: &str = r#"
+[scenario]
+name = "slow-disk-2pc"
+protocol = "two-phase-commit"
+duration = "1s"
+[cluster]
+nodes = 3
+disk_latency = "7ms"
+[network]
+latency = "2ms"
+[[clients]]
+processes = 2
+ops = 20
+interval = "5ms"
+"#;
+
+/// `once_durable` on a real run: with a 7ms disk, every yes vote leaves
+/// its participant exactly when the `Prepared` record it vouches for is on
+/// disk (the same step), never earlier; every Commit leaves the
+/// coordinator when its decision is on disk.
+#[test]
+fn once_durable_sends_when_the_disk_has_it() {
+    let s = scenario(TWO_PC_SLOW_DISK);
+    let d = run(&s, options(TraceLevel::Full, None));
+    let events = d.trace().events();
+    let mut votes = 0;
+    let mut commits = 0;
+    for e in events.iter().filter(|e| e.kind == TraceKind::Send) {
+        let wanted = if e.text.starts_with("Vote { tx") && e.text.contains("Yes") {
+            votes += 1;
+            "on disk: Prepared"
+        } else if e.text.starts_with("Commit {") {
+            commits += 1;
+            "on disk: Decision"
+        } else {
+            continue;
+        };
+        let same_step = events.iter().filter(|p| p.step == e.step && p.kind == TraceKind::Persisted);
+        assert!(
+            same_step.into_iter().any(|p| p.node == e.node && p.text.starts_with(wanted)),
+            "step {}: {} sent before `{wanted}`",
+            e.step,
+            e.text
+        );
+    }
+    assert!(votes >= 10 && commits >= 5, "the run exercised it: {votes} yes votes, {commits} commits");
+}
+
+/// A crash before the disk has the write loses what waited for it: the
+/// participant that crashes 3ms after a prepare arrives (its 7ms write
+/// unfinished) never sends that vote.
+#[test]
+fn once_durable_effects_die_with_the_node() {
+    let s = scenario(TWO_PC_SLOW_DISK);
+    let mut d = s.protocol.build(&s, options(TraceLevel::Full, None));
+    // Run until n2 receives its first Prepare, then 3ms more: the vote waits.
+    while !d
+        .trace()
+        .events()
+        .iter()
+        .any(|e| e.kind == TraceKind::Deliver && e.node == 1 && e.text.starts_with("Prepare"))
+    {
+        d.step().expect("the run goes on");
+    }
+    let t = d.now();
+    d.run_until(SimTime(t.0 + 3_000));
+    let votes_before = |d: &dyn distlab::sim::Driver| {
+        d.trace()
+            .events()
+            .iter()
+            .filter(|e| e.kind == TraceKind::Send && e.node == 1 && e.text.starts_with("Vote"))
+            .count()
+    };
+    assert_eq!(votes_before(d.as_ref()), 0, "the vote waits for the disk");
+    d.intervene(Fault::Crash(NodeId(1))).unwrap();
+    d.run_until(SimTime(t.0 + 20_000));
+    assert_eq!(votes_before(d.as_ref()), 0, "a crashed node's waiting vote is gone");
 }

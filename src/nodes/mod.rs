@@ -158,7 +158,7 @@ pub trait Protocol: Sized + Clone + Debug + Hash + Default + 'static {
     /// The timers a node sets.
     type Timer: Clone + Debug + Hash;
     /// What a node publishes for the checkers (design rule 9).
-    type Observation: Clone + Debug;
+    type Observation: Clone + Debug + Hash;
 
     /// A node starts for the first time, with an empty disk. Most protocols
     /// need nothing more than recovering from that empty disk, which is
@@ -202,6 +202,45 @@ pub struct Outbox<P: Protocol> {
     pub writes: Vec<(WriteId, P::DurableWrite)>,
     pub observations: Vec<P::Observation>,
     pub notes: Vec<String>,
+    /// Effects recorded inside [`Context::once_durable`], each with the
+    /// latest write issued when it was recorded: the engine performs it
+    /// once that write (and so every earlier one) is on disk.
+    pub held: Vec<(WriteId, Held<P>)>,
+    /// While recording inside [`Context::once_durable`]: the write to wait
+    /// for.
+    pub hold: Option<WriteId>,
+}
+
+/// An effect that waits for the disk (see [`Context::once_durable`]).
+#[derive(Debug)]
+pub enum Held<P: Protocol> {
+    Send(NodeId, P::Msg),
+    Timer(TimerId, SimDuration, P::Timer),
+    Reply(ClientRef, ClientReply),
+    Observe(P::Observation),
+}
+
+impl<P: Protocol> Clone for Held<P> {
+    fn clone(&self) -> Self {
+        match self {
+            Held::Send(to, m) => Held::Send(*to, m.clone()),
+            Held::Timer(id, d, t) => Held::Timer(*id, *d, t.clone()),
+            Held::Reply(to, r) => Held::Reply(*to, r.clone()),
+            Held::Observe(o) => Held::Observe(o.clone()),
+        }
+    }
+}
+
+impl<P: Protocol> Hash for Held<P> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        std::mem::discriminant(self).hash(h);
+        match self {
+            Held::Send(to, m) => (to, m).hash(h),
+            Held::Timer(id, d, t) => (id, d, t).hash(h),
+            Held::Reply(to, r) => (to, r).hash(h),
+            Held::Observe(o) => o.hash(h),
+        }
+    }
 }
 
 impl<P: Protocol> Default for Outbox<P> {
@@ -214,6 +253,8 @@ impl<P: Protocol> Default for Outbox<P> {
             writes: Vec::new(),
             observations: Vec::new(),
             notes: Vec::new(),
+            held: Vec::new(),
+            hold: None,
         }
     }
 }
@@ -227,6 +268,7 @@ impl<P: Protocol> Outbox<P> {
             && self.writes.is_empty()
             && self.observations.is_empty()
             && self.notes.is_empty()
+            && self.held.is_empty()
     }
 }
 
@@ -274,7 +316,10 @@ pub struct NodeIo {
     pub clock: Clock,
     pub rng: RngStream,
     pub next_timer: u64,
+    /// The latest write issued.
     pub next_write: u64,
+    /// The latest write the node has been told is on disk.
+    pub on_disk: u64,
 }
 
 /// What a handler may see and do. See the module docs.
@@ -319,13 +364,16 @@ impl<'a, P: Protocol> Context<'a, P> {
     /// arrives.
     pub fn send(&mut self, to: NodeId, msg: P::Msg) {
         debug_assert_ne!(to, self.me, "a node does not message itself; act directly");
-        self.out.sends.push((to, msg));
+        match self.out.hold {
+            Some(w) => self.out.held.push((w, Held::Send(to, msg))),
+            None => self.out.sends.push((to, msg)),
+        }
     }
     /// Sends a copy of `msg` to every other node.
     pub fn broadcast(&mut self, msg: P::Msg) {
         for to in self.cluster.nodes() {
             if to != self.me {
-                self.out.sends.push((to, msg.clone()));
+                self.send(to, msg.clone());
             }
         }
     }
@@ -333,7 +381,10 @@ impl<'a, P: Protocol> Context<'a, P> {
     pub fn set_timer(&mut self, delay: SimDuration, timer: P::Timer) -> TimerId {
         self.io.next_timer += 1;
         let id = TimerId(self.io.next_timer);
-        self.out.timers.push((id, delay, timer));
+        match self.out.hold {
+            Some(w) => self.out.held.push((w, Held::Timer(id, delay, timer))),
+            None => self.out.timers.push((id, delay, timer)),
+        }
         id
     }
     /// Cancels a timer; cancelling one that already fired is harmless.
@@ -342,7 +393,10 @@ impl<'a, P: Protocol> Context<'a, P> {
     }
     /// Answers a client's request.
     pub fn reply(&mut self, to: ClientRef, reply: ClientReply) {
-        self.out.replies.push((to, reply));
+        match self.out.hold {
+            Some(w) => self.out.held.push((w, Held::Reply(to, reply))),
+            None => self.out.replies.push((to, reply)),
+        }
     }
     /// Starts a durable write; [`Protocol::on_persisted`] is called when it
     /// is on disk. A crash before then loses it.
@@ -354,7 +408,27 @@ impl<'a, P: Protocol> Context<'a, P> {
     }
     /// Publishes an observation for the checkers.
     pub fn observe(&mut self, observation: P::Observation) {
-        self.out.observations.push(observation);
+        match self.out.hold {
+            Some(w) => self.out.held.push((w, Held::Observe(observation))),
+            None => self.out.observations.push(observation),
+        }
+    }
+    /// Does what `then` sends, replies, publishes and arms only once every
+    /// write this node has issued so far is on disk — at once, if it
+    /// already is. The rule behind every "answer only what is durable":
+    /// log the decision, and *once it is durable*, announce it. A crash
+    /// before then loses the writes and these effects with them.
+    ///
+    /// Writes issued inside `then` are not waited for (they start now,
+    /// like any other write).
+    pub fn once_durable(&mut self, then: impl FnOnce(&mut Self)) {
+        if self.io.next_write <= self.io.on_disk {
+            return then(self); // nothing to wait for
+        }
+        let outer = self.out.hold;
+        self.out.hold = Some(WriteId(self.io.next_write));
+        then(self);
+        self.out.hold = outer;
     }
     /// Annotates the trace. The text is built only when the trace is kept in
     /// full, so notes cost nothing in fast runs.

@@ -123,7 +123,7 @@ impl Pings {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum EchoObservation {
     PingSent { server: NodeId, seq: u64 },
     PongReceived { server: NodeId, seq: u64 },

@@ -32,7 +32,7 @@ use super::trace::{NONE, Trace, TraceKind, TraceLevel};
 use crate::check::{At, Checker, History, HistoryEvent, HistoryKind, Report};
 use crate::nodes::client::{ClientAction, ClientSlot, ClientSpec, Pending as PendingOp};
 use crate::nodes::{
-    Answer, ClientRef, ClientReply, ClientRequest, Clock, Cluster, Context, Message, NodeId, Outbox,
+    Answer, ClientRef, ClientReply, ClientRequest, Clock, Cluster, Context, Held, Message, NodeId, Outbox,
     Protocol, TimerId, WriteId,
 };
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
@@ -169,6 +169,9 @@ struct NodeRt<P: Protocol> {
     incarnation: u32,
     /// Events that arrived while paused, in arrival order.
     held: Vec<u32>,
+    /// Effects waiting for the disk ([`Context::once_durable`]), each with
+    /// the write it waits for, in the order recorded.
+    after_disk: VecDeque<(WriteId, Held<P>)>,
 }
 
 /// Counters of a run.
@@ -247,7 +250,7 @@ impl<P: Protocol> Hash for SimState<P> {
             s.event.hash(h);
         }
         for n in &self.nodes {
-            (n.status, &n.state, &n.disk, &n.unflushed, &n.timers).hash(h);
+            (n.status, &n.state, &n.disk, &n.unflushed, &n.timers, &n.after_disk).hash(h);
             (&n.io, n.incarnation).hash(h);
             for &slot in &n.held {
                 self.slab[slot as usize].as_ref().map(|s| (&s.event, s.key)).hash(h);
@@ -347,8 +350,10 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                     rng: RngStream::new(cfg.seed, StreamKind::Node, i as u64, 0),
                     next_timer: 0,
                     next_write: 0,
+                    on_disk: 0,
                 },
                 held: Vec::new(),
+                after_disk: VecDeque::new(),
             })
             .collect();
         let mut clients = Vec::new();
@@ -774,7 +779,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 if paused {
                     self.hold(node, Event::Persisted { node, incarnation, id });
                 } else {
-                    self.handle(node, |s, ctx| P::on_persisted(s, ctx, id));
+                    self.persisted(node, id);
                 }
                 Some(self.record(TraceKind::Persisted, Some(node.endpoint()), None, None))
             }
@@ -791,7 +796,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 self.trace.record(step, now, TraceKind::Persisted, node.0, NONE, 0, id.0, || {
                     "told: the write is on disk".into()
                 });
-                self.handle(node, |s, ctx| P::on_persisted(s, ctx, id));
+                self.persisted(node, id);
                 Some(self.record(TraceKind::Persisted, Some(node.endpoint()), None, None))
             }
             Event::ClientNext { slot } => self.client_next(slot),
@@ -962,8 +967,16 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 self.schedule(at, Event::Disk { node, incarnation });
             }
         }
+        if !out.held.is_empty() {
+            let rt = &mut self.state.nodes[node.index()];
+            rt.after_disk.extend(out.held.drain(..));
+        }
         for id in out.cancels.drain(..) {
-            self.state.nodes[node.index()].timers.remove(&id);
+            let rt = &mut self.state.nodes[node.index()];
+            if !rt.timers.remove(&id) {
+                // Perhaps one still waiting for the disk.
+                rt.after_disk.retain(|(_, e)| !matches!(e, Held::Timer(t, ..) if *t == id));
+            }
         }
         for (id, delay, timer) in out.timers.drain(..) {
             let rt = &mut self.state.nodes[node.index()];
@@ -1003,10 +1016,29 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         // handler's other effects, as the disk would.
         for id in persisted_now.drain(..) {
             if self.state.nodes[node.index()].state.is_some() {
-                self.handle(node, |s, ctx| P::on_persisted(s, ctx, id));
+                self.persisted(node, id);
             }
         }
         self.persisted_scratch = persisted_now;
+    }
+
+    /// The node hears that write `id` (and every earlier one) is on disk:
+    /// what waited for it ([`Context::once_durable`]) is performed with the
+    /// effects of the protocol's [`Protocol::on_persisted`], as if that
+    /// handler had done it.
+    fn persisted(&mut self, node: NodeId, id: WriteId) {
+        let rt = &mut self.state.nodes[node.index()];
+        rt.io.on_disk = rt.io.on_disk.max(id.0);
+        while rt.after_disk.front().is_some_and(|(w, _)| *w <= id) {
+            match rt.after_disk.pop_front().map(|(_, e)| e) {
+                Some(Held::Send(to, msg)) => self.out.sends.push((to, msg)),
+                Some(Held::Timer(t, delay, timer)) => self.out.timers.push((t, delay, timer)),
+                Some(Held::Reply(to, reply)) => self.out.replies.push((to, reply)),
+                Some(Held::Observe(o)) => self.out.observations.push(o),
+                None => {}
+            }
+        }
+        self.handle(node, |s, ctx| P::on_persisted(s, ctx, id));
     }
 
     /// Puts a message on the network.
@@ -1353,6 +1385,9 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             rt.state = None;
             rt.unflushed.clear();
             rt.timers.clear();
+            rt.after_disk.clear();
+            // The writes in flight are lost: none is outstanding now.
+            rt.io.on_disk = rt.io.next_write;
             rt.incarnation += 1;
             std::mem::take(&mut rt.held)
         };

@@ -332,7 +332,7 @@ pub struct State {
 }
 
 /// What a node publishes for the checkers.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Observation {
     BecamePrimary {
         epoch: u64,

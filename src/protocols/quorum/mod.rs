@@ -268,7 +268,7 @@ pub struct State {
     stamped: BTreeMap<u32, (u64, Version)>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Observation {
     /// A coordinator stamped a client's write.
     Versioned { key: Key, value: Value, version: Version },

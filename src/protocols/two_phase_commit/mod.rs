@@ -98,7 +98,7 @@
 //!
 //! Every message that vouches for something on disk — a vote, an ack, an
 //! outcome told to a peer, a client's answer — is sent only once that is on
-//! disk ([`AfterDisk`]).
+//! disk ([`Context::once_durable`]).
 //!
 //! # Invariants (checked in [`checker`])
 //! - `atomicity`: no transaction commits at one participant and aborts at
@@ -186,8 +186,8 @@ pub use params::{Params, RawParams, Termination};
 
 use crate::nodes::client::{ClientSpec, draw_key};
 use crate::nodes::{
-    AfterDisk, ClientRef, ClientReply, ClientRequest, Cluster, Context, Key, Message, NodeId, NodeView,
-    Operation, Protocol, TimerId, WriteId,
+    ClientRef, ClientReply, ClientRequest, Cluster, Context, Key, Message, NodeId, NodeView, Operation,
+    Protocol, TimerId,
 };
 use crate::rng::RngStream;
 use crate::time::SimDuration;
@@ -450,20 +450,6 @@ pub enum Observation {
     TooOld { tx: Tx },
 }
 
-/// What a node owes once its disk has caught up.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum Owed {
-    Send(NodeId, Msg),
-    Publish(Observation),
-    /// Coordinator: the decision of this transaction is on disk — tell
-    /// everyone.
-    Announce(Tx),
-    /// Coordinator: answer a client's retry from the log.
-    Answer(ClientRef, Decision),
-    /// Participant: the yes vote is out; start waiting for the decision.
-    AwaitDecision(Tx),
-}
-
 /// A transaction the coordinator has not finished.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Running {
@@ -480,9 +466,8 @@ struct Running {
 enum Phase {
     /// Phase one: collecting votes (the yes votes so far).
     Voting { yes: BTreeSet<NodeId> },
-    /// The decision is being written to the log.
-    Logging(Decision),
-    /// Phase two: the decision is logged and sent; waiting for acks.
+    /// Phase two: the decision is logged (and, once durable, sent);
+    /// waiting for acks.
     Finishing { decision: Decision, acked: BTreeSet<NodeId> },
 }
 
@@ -501,10 +486,6 @@ pub struct State {
     // --- both roles ---
     /// This node is the coordinator (otherwise a participant).
     coordinator: bool,
-    owed: AfterDisk<Owed>,
-    /// The latest disk write issued, and the latest known to be on disk.
-    last_write: Option<WriteId>,
-    on_disk: Option<WriteId>,
     /// Finished transactions to forget (see "Retention").
     finished: Expiry,
     /// The latest local time (µs) read for retention — durable as of the
@@ -559,27 +540,8 @@ type Ctx<'a, 'b> = &'a mut Context<'b, TwoPhaseCommit>;
 impl TwoPhaseCommit {
     // ----- the disk -------------------------------------------------------
 
-    fn log(state: &mut State, ctx: Ctx, write: DiskWrite) {
-        state.last_write = Some(ctx.write(write));
-    }
-
-    /// Does `owed` once everything written so far is on disk (now, if it
-    /// already is).
-    fn after_disk(state: &mut State, ctx: Ctx, owed: Owed) {
-        match state.last_write {
-            Some(w) if state.on_disk < Some(w) => state.owed.push(w, owed),
-            _ => Self::settle(state, ctx, owed),
-        }
-    }
-
-    fn settle(state: &mut State, ctx: Ctx, owed: Owed) {
-        match owed {
-            Owed::Send(to, msg) => ctx.send(to, msg),
-            Owed::Publish(observation) => ctx.observe(observation),
-            Owed::Announce(tx) => Self::announce(state, ctx, tx),
-            Owed::Answer(client, decision) => ctx.reply(client, Self::client_reply(decision)),
-            Owed::AwaitDecision(tx) => Self::await_decision(state, ctx, tx),
-        }
+    fn log(ctx: Ctx, write: DiskWrite) {
+        ctx.write(write);
     }
 
     // ----- retention ------------------------------------------------------
@@ -630,7 +592,7 @@ impl TwoPhaseCommit {
             state.outcomes.remove(tx);
         }
         ctx.observe(Observation::Forgot { count: txs.len() as u32 });
-        Self::log(state, ctx, DiskWrite::Forget { txs, at_us: now });
+        Self::log(ctx, DiskWrite::Forget { txs, at_us: now });
     }
 
     /// A message about `tx`, unknown here and older than `retention`.
@@ -652,7 +614,7 @@ impl TwoPhaseCommit {
     fn submit(state: &mut State, ctx: Ctx, client: ClientRef, tx: Tx, transfer: Transfer) {
         if let Some(&decision) = state.decisions.get(&tx) {
             // Decided: answer from the log (once the decision is on disk).
-            return Self::after_disk(state, ctx, Owed::Answer(client, decision));
+            return ctx.once_durable(|ctx| ctx.reply(client, Self::client_reply(decision)));
         }
         if let Some(r) = state.running.get_mut(&tx) {
             r.client = Some(client); // still voting: answer this attempt
@@ -711,7 +673,8 @@ impl TwoPhaseCommit {
         }
     }
 
-    /// The decision: to the log first; announced once it is on disk.
+    /// The decision: log it; once it is durable, answer the client and
+    /// send it to every participant (phase two).
     fn decide(state: &mut State, ctx: Ctx, tx: Tx, decision: Decision) {
         let r = state.running.get_mut(&tx).expect("only a running transaction is decided");
         assert!(
@@ -723,35 +686,28 @@ impl TwoPhaseCommit {
         if let Some(t) = r.timer.take() {
             ctx.cancel_timer(t);
         }
-        r.phase = Phase::Logging(decision);
         if ctx.params().bug == Some(params::Bug::AnswerBeforeLog)
             && let Some(client) = r.client.take()
         {
             // The bug: the client hears the decision before it is on disk.
             ctx.reply(client, Self::client_reply(decision));
         }
-        let transfer = r.transfer;
         state.decisions.insert(tx, decision);
-        Self::log(state, ctx, DiskWrite::Decision { tx, decision, transfer });
-        Self::after_disk(state, ctx, Owed::Announce(tx));
-    }
-
-    /// Phase two: the decision is on disk — send it, answer the client.
-    fn announce(state: &mut State, ctx: Ctx, tx: Tx) {
-        let r = state.running.get_mut(&tx).expect("a decision being logged is running");
-        let Phase::Logging(decision) = r.phase else { unreachable!("tx {tx} is announced once") };
-        ctx.observe(Observation::DecisionLogged { tx, decision, transfer: r.transfer });
         r.phase = Phase::Finishing { decision, acked: BTreeSet::new() };
-        if let Some(client) = r.client.take() {
-            ctx.reply(client, Self::client_reply(decision));
-        }
-        Self::send_decision(state, ctx, tx, false);
+        let transfer = r.transfer;
+        Self::log(ctx, DiskWrite::Decision { tx, decision, transfer });
+        ctx.once_durable(|ctx| {
+            ctx.observe(Observation::DecisionLogged { tx, decision, transfer });
+            if let Some(client) = r.client.take() {
+                ctx.reply(client, Self::client_reply(decision));
+            }
+            Self::send_decision(r, ctx, tx, false);
+        });
     }
 
     /// Sends the decision to the participants that have not acknowledged
     /// it, and arms the re-send timer.
-    fn send_decision(state: &mut State, ctx: Ctx, tx: Tx, resend: bool) {
-        let Some(r) = state.running.get_mut(&tx) else { return };
+    fn send_decision(r: &mut Running, ctx: Ctx, tx: Tx, resend: bool) {
         let Phase::Finishing { decision, acked } = &r.phase else { return };
         for &p in r.participants.iter().filter(|p| !acked.contains(p)) {
             ctx.send(p, Msg::decision(tx, *decision, r.transfer.invoked_at_us));
@@ -773,7 +729,7 @@ impl TwoPhaseCommit {
             }
             let invoked_at_us = r.transfer.invoked_at_us;
             state.running.remove(&tx);
-            Self::log(state, ctx, DiskWrite::End { tx });
+            Self::log(ctx, DiskWrite::End { tx });
             ctx.observe(Observation::Ended { tx });
             Self::finished(state, ctx, tx, invoked_at_us);
         }
@@ -783,11 +739,12 @@ impl TwoPhaseCommit {
     fn on_ask_coordinator(state: &mut State, ctx: Ctx, from: NodeId, tx: Tx, transfer: Transfer) {
         let invoked_at_us = transfer.invoked_at_us;
         match state.running.get(&tx).map(|r| &r.phase) {
-            // Not decided, or not on disk yet: the decision goes to every
-            // participant once it is logged.
-            Some(Phase::Voting { .. } | Phase::Logging(_)) => {}
+            // Not decided: the decision goes to every participant once it
+            // is logged.
+            Some(Phase::Voting { .. }) => {}
+            // Decided: answered once the decision is on disk.
             Some(&Phase::Finishing { decision, .. }) => {
-                ctx.send(from, Msg::decision(tx, decision, invoked_at_us))
+                ctx.once_durable(|ctx| ctx.send(from, Msg::decision(tx, decision, invoked_at_us)))
             }
             None => match state.decisions.get(&tx).copied() {
                 // Finished: every participant acknowledged — this is an old
@@ -831,14 +788,14 @@ impl TwoPhaseCommit {
         if state.prepared.contains_key(&tx) {
             // A duplicate, or a new round after the coordinator restarted:
             // the same vote again.
-            return Self::after_disk(state, ctx, Owed::Send(coordinator, Msg::Vote { tx, vote: Vote::Yes }));
+            return ctx.once_durable(|ctx| ctx.send(coordinator, Msg::Vote { tx, vote: Vote::Yes }));
         }
         if let Some(&outcome) = state.outcomes.get(&tx) {
             let vote = match outcome {
                 Decision::Commit => Vote::Yes,
                 Decision::Abort => Vote::No(NoReason::AlreadyAborted),
             };
-            return Self::after_disk(state, ctx, Owed::Send(coordinator, Msg::Vote { tx, vote }));
+            return ctx.once_durable(|ctx| ctx.send(coordinator, Msg::Vote { tx, vote }));
         }
         if Self::too_old(state, ctx, transfer.invoked_at_us) {
             // Perhaps decided here and forgotten: a stale copy. Voting
@@ -855,17 +812,21 @@ impl TwoPhaseCommit {
                 }
                 let p = Prepared { transfer, share, blocked: false, timer: None };
                 state.prepared.insert(tx, p);
-                Self::log(state, ctx, DiskWrite::Prepared { tx, transfer, share });
-                Self::after_disk(state, ctx, Owed::Publish(Observation::Voted { tx, vote }));
-                Self::after_disk(state, ctx, Owed::Send(coordinator, Msg::Vote { tx, vote }));
-                Self::after_disk(state, ctx, Owed::AwaitDecision(tx));
+                Self::log(ctx, DiskWrite::Prepared { tx, transfer, share });
+                ctx.once_durable(|ctx| {
+                    ctx.observe(Observation::Voted { tx, vote });
+                    ctx.send(coordinator, Msg::Vote { tx, vote });
+                    Self::await_decision(state, ctx, tx);
+                });
             }
             Vote::No(_) => {
                 // Abort at once: without this vote nobody can commit.
                 Self::log_outcome(state, ctx, tx, Decision::Abort, share, transfer.invoked_at_us);
-                Self::after_disk(state, ctx, Owed::Publish(Observation::Voted { tx, vote }));
-                Self::publish_outcome(state, ctx, tx, Decision::Abort, Learned::VotedNo, share);
-                Self::after_disk(state, ctx, Owed::Send(coordinator, Msg::Vote { tx, vote }));
+                ctx.once_durable(|ctx| {
+                    ctx.observe(Observation::Voted { tx, vote });
+                    Self::publish_outcome(ctx, tx, Decision::Abort, Learned::VotedNo, share);
+                    ctx.send(coordinator, Msg::Vote { tx, vote });
+                });
             }
         }
     }
@@ -966,11 +927,11 @@ impl TwoPhaseCommit {
             } else {
                 let share = Share::default();
                 Self::log_outcome(state, ctx, tx, decision, share, invoked_at_us);
-                Self::publish_outcome(state, ctx, tx, decision, Learned::Coordinator, share);
+                Self::publish_outcome(ctx, tx, decision, Learned::Coordinator, share);
             }
         }
         // Acknowledged once the outcome is on disk; repeated for re-sends.
-        Self::after_disk(state, ctx, Owed::Send(from, Msg::Ack { tx }));
+        ctx.once_durable(|ctx| ctx.send(from, Msg::Ack { tx }));
     }
 
     /// Decides a prepared transaction here: apply (or drop) the share,
@@ -985,7 +946,7 @@ impl TwoPhaseCommit {
             assert_eq!(holder, Some(tx), "tx {tx} held the lock of a{account}");
         }
         Self::log_outcome(state, ctx, tx, decision, p.share, p.transfer.invoked_at_us);
-        Self::publish_outcome(state, ctx, tx, decision, learned, p.share);
+        Self::publish_outcome(ctx, tx, decision, learned, p.share);
     }
 
     /// Applies a commit's share to the balances and logs the outcome.
@@ -1012,21 +973,14 @@ impl TwoPhaseCommit {
         }
         let previous = state.outcomes.insert(tx, decision);
         assert!(previous.is_none(), "tx {tx}: decided once per participant");
-        Self::log(state, ctx, DiskWrite::Outcome { tx, decision, share, invoked_at_us, balances });
+        Self::log(ctx, DiskWrite::Outcome { tx, decision, share, invoked_at_us, balances });
         Self::finished(state, ctx, tx, invoked_at_us);
     }
 
     /// Tells the checkers, once the outcome is on disk.
-    fn publish_outcome(
-        state: &mut State,
-        ctx: Ctx,
-        tx: Tx,
-        decision: Decision,
-        learned: Learned,
-        share: Share,
-    ) {
+    fn publish_outcome(ctx: Ctx, tx: Tx, decision: Decision, learned: Learned, share: Share) {
         let decided = Observation::Decided { tx, decision, learned, share };
-        Self::after_disk(state, ctx, Owed::Publish(decided));
+        ctx.once_durable(|ctx| ctx.observe(decided));
     }
 
     /// Cooperative termination: a blocked peer asks this participant.
@@ -1046,11 +1000,11 @@ impl TwoPhaseCommit {
                 // Never voted: abort on its own, and remember it.
                 let share = ctx.params().share_of(ctx.me(), transfer);
                 Self::log_outcome(state, ctx, tx, Decision::Abort, share, transfer.invoked_at_us);
-                Self::publish_outcome(state, ctx, tx, Decision::Abort, Learned::Unilateral, share);
+                Self::publish_outcome(ctx, tx, Decision::Abort, Learned::Unilateral, share);
                 Decision::Abort
             }
         };
-        Self::after_disk(state, ctx, Owed::Send(from, Msg::Outcome { tx, decision }));
+        ctx.once_durable(|ctx| ctx.send(from, Msg::Outcome { tx, decision }));
     }
 
     fn on_outcome(state: &mut State, ctx: Ctx, tx: Tx, decision: Decision) {
@@ -1073,9 +1027,6 @@ impl Protocol for TwoPhaseCommit {
     fn recover(ctx: &mut Context<'_, Self>, disk: &Disk) -> State {
         let mut state = State {
             coordinator: ctx.me() == ctx.params().coordinator,
-            owed: AfterDisk::default(),
-            last_write: None,
-            on_disk: None,
             finished: Expiry::default(),
             clock_floor_us: disk.forgot_at_us,
             decisions: disk.decisions.iter().map(|(&tx, l)| (tx, l.decision)).collect(),
@@ -1111,9 +1062,9 @@ impl Protocol for TwoPhaseCommit {
         for (&tx, logged) in disk.decisions.iter().filter(|(_, l)| !l.ended) {
             let participants = ctx.params().participants_of(logged.transfer).collect();
             let phase = Phase::Finishing { decision: logged.decision, acked: BTreeSet::new() };
-            let r = Running { transfer: logged.transfer, participants, phase, client: None, timer: None };
+            let mut r = Running { transfer: logged.transfer, participants, phase, client: None, timer: None };
+            Self::send_decision(&mut r, ctx, tx, true);
             state.running.insert(tx, r);
-            Self::send_decision(&mut state, ctx, tx, true);
         }
         // Participant: prepared transactions are in doubt again — re-take
         // their locks and ask at once.
@@ -1154,7 +1105,11 @@ impl Protocol for TwoPhaseCommit {
     fn on_timer(state: &mut State, ctx: &mut Context<'_, Self>, timer: Timer) {
         match timer {
             Timer::PrepareTimeout { tx } => Self::on_prepare_timeout(state, ctx, tx),
-            Timer::Resend { tx } => Self::send_decision(state, ctx, tx, true),
+            Timer::Resend { tx } => {
+                if let Some(r) = state.running.get_mut(&tx) {
+                    Self::send_decision(r, ctx, tx, true)
+                }
+            }
             Timer::DecisionTimeout { tx } => Self::on_decision_timeout(state, ctx, tx),
             Timer::Expire => Self::expire(state, ctx),
         }
@@ -1170,14 +1125,6 @@ impl Protocol for TwoPhaseCommit {
         }
         let transfer = Transfer { from, to, amount: amount as u64, invoked_at_us: request.invoked_at_us };
         Self::submit(state, ctx, request.from, request.idempotency_key, transfer);
-    }
-
-    fn on_persisted(state: &mut State, ctx: &mut Context<'_, Self>, write: WriteId) {
-        // Writes complete in order: everything up to `write` is on disk.
-        state.on_disk = Some(write);
-        while let Some(owed) = state.owed.pop_due(write) {
-            Self::settle(state, ctx, owed);
-        }
     }
 
     fn apply_write(disk: &mut Disk, write: &DiskWrite) {
@@ -1225,7 +1172,6 @@ impl Protocol for TwoPhaseCommit {
                 let t = r.transfer;
                 let what = match &r.phase {
                     Phase::Voting { yes } => format!("voting: {} of {} yes", yes.len(), r.participants.len()),
-                    Phase::Logging(d) => format!("logging {d:?}"),
                     Phase::Finishing { decision, acked } => {
                         let waiting: Vec<&str> = r
                             .participants
