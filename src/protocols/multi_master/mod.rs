@@ -113,8 +113,8 @@ pub use params::{Data, Params, RawParams, Resolution};
 
 use crate::nodes::client::{self, NOT_KEY_VALUE};
 use crate::nodes::{
-    AfterDisk, Answer, ClientRef, ClientReply, ClientRequest, ClientSpec, Cluster, Context, Item, Key,
-    Message, NodeId, NodeView, Operation, Protocol, Value, WriteId,
+    Answer, ClientRef, ClientReply, ClientRequest, ClientSpec, Cluster, Context, Item, Key, Message, NodeId,
+    NodeView, Operation, Protocol, Value, WriteId,
 };
 use crate::rng::RngStream;
 use crate::time::SimDuration;
@@ -161,21 +161,9 @@ pub enum DiskWrite {
     Put { key: Key, entry: Entry },
 }
 
-/// What a node owes once a disk write completes.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum Owed {
-    /// The client's answer.
-    Ack(ClientRef),
-    /// The client's answer, and the new version for every peer (version
-    /// vectors: a version leaves the node only once it is on disk).
-    AckAndReplicate { client: ClientRef, key: Key, version: Entry },
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct State {
     pub store: Store,
-    /// Answers (and versions to replicate) waiting for the disk.
-    after_disk: AfterDisk<Owed>,
     /// The clock part of this node's latest LWW stamp.
     last_stamp_us: i64,
     /// Version vectors: keys whose latest own write is not on disk yet,
@@ -253,7 +241,7 @@ impl MultiMaster {
     fn accept_stamped(state: &mut State, ctx: Ctx, client: ClientRef, key: Key, entry: Entry) {
         ctx.observe(Observation::Accepted { key, op: client.op_id, entry: entry.clone() });
         match Self::learn(state, ctx, key, &entry) {
-            Some(w) => state.after_disk.push(w, Owed::Ack(client)),
+            Some(_) => ctx.once_durable(|ctx| ctx.reply(client, ClientReply::ok(None, 0))),
             // Already older than what this node holds: LWW discards it at
             // once, and the client is told "ok" all the same.
             None => {
@@ -292,13 +280,12 @@ impl MultiMaster {
     fn add_to_merged_cart(state: &mut State, ctx: Ctx, client: ClientRef, key: Key, item: Item, qty: u32) {
         let entry = Entry::Cart(Self::local_cart_with(state, key, item, qty));
         ctx.observe(Observation::Accepted { key, op: client.op_id, entry: entry.clone() });
-        let w = match Self::learn(state, ctx, key, &entry) {
-            Some(w) => w,
+        if Self::learn(state, ctx, key, &entry).is_none() {
             // The cart had the item already — perhaps only in memory,
             // learned from a peer: answer once the cart is on our disk.
-            None => ctx.write(DiskWrite::Put { key, entry: entry.clone() }),
-        };
-        state.after_disk.push(w, Owed::Ack(client));
+            ctx.write(DiskWrite::Put { key, entry: entry.clone() });
+        }
+        ctx.once_durable(|ctx| ctx.reply(client, ClientReply::ok(None, 0)));
         ctx.broadcast(Msg::Replicate { key, entry });
     }
 
@@ -320,7 +307,11 @@ impl MultiMaster {
         let w = Self::learn(state, ctx, key, &version)
             .expect("a new version dominates every sibling this node holds, so it replaces them");
         state.unshipped.insert(key, w);
-        state.after_disk.push(w, Owed::AckAndReplicate { client, key, version });
+        // A version leaves the node only once it is on disk.
+        ctx.once_durable(|ctx| {
+            ctx.reply(client, ClientReply::ok(None, 0));
+            ctx.broadcast(Msg::Replicate { key, entry: version });
+        });
     }
 
     /// A read answers from the local store.
@@ -445,12 +436,7 @@ impl Protocol for MultiMaster {
             .map(|s| s.clock_us)
             .max()
             .unwrap_or(i64::MIN);
-        State {
-            store: disk.clone(),
-            after_disk: AfterDisk::default(),
-            last_stamp_us,
-            unshipped: BTreeMap::new(),
-        }
+        State { store: disk.clone(), last_stamp_us, unshipped: BTreeMap::new() }
     }
 
     fn on_message(state: &mut State, ctx: &mut Context<'_, Self>, from: NodeId, msg: Msg) {
@@ -491,16 +477,7 @@ impl Protocol for MultiMaster {
         }
     }
 
-    fn on_persisted(state: &mut State, ctx: &mut Context<'_, Self>, write: WriteId) {
-        while let Some(owed) = state.after_disk.pop_due(write) {
-            match owed {
-                Owed::Ack(client) => ctx.reply(client, ClientReply::ok(None, 0)),
-                Owed::AckAndReplicate { client, key, version } => {
-                    ctx.reply(client, ClientReply::ok(None, 0));
-                    ctx.broadcast(Msg::Replicate { key, entry: version });
-                }
-            }
-        }
+    fn on_persisted(state: &mut State, _ctx: &mut Context<'_, Self>, write: WriteId) {
         if !state.unshipped.is_empty() {
             state.unshipped.retain(|_, w| *w > write);
         }
