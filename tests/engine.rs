@@ -354,3 +354,38 @@ fn once_durable_effects_die_with_the_node() {
     d.run_until(SimTime(t.0 + 20_000));
     assert_eq!(votes_before(d.as_ref()), 0, "a crashed node's waiting vote is gone");
 }
+
+/// `loopback` on a real run: with w = n = 3 a write needs the
+/// coordinator's own copy, which it hands itself once durable; with a 5ms
+/// disk every write still completes, and none before its coordinator's
+/// copy is on disk.
+#[test]
+fn a_coordinator_counts_its_own_copy_once_durable() {
+    let s = scenario(
+        r#"
+[scenario]
+name = "own-copy"
+protocol = "quorum"
+duration = "1s"
+[cluster]
+nodes = 3
+disk_latency = "5ms"
+[protocol]
+n = 3
+w = 3
+r = 1
+[network]
+latency = "1ms"
+[[clients]]
+processes = 2
+ops = 40
+interval = "5ms"
+read_fraction = 0.0
+"#,
+    );
+    let d = run(&s, options(TraceLevel::Digest, None));
+    let s = d.stats();
+    assert_eq!((s.ops_ok, s.ops_fail, s.ops_info), (40, 0, 0), "every write reached all three copies");
+    let latencies: Vec<u64> = distlab::check::report::ok_latencies_us(d.as_ref());
+    assert!(latencies.iter().all(|&l| l >= 5_000), "no write is acknowledged before the disk has it");
+}

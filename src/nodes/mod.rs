@@ -4,7 +4,9 @@
 //! the node's state, the event, and a [`Context`] that *records* effects —
 //! send, set or cancel a timer, reply to a client, write to disk, publish an
 //! observation, annotate the trace — and reads only the node's own (possibly
-//! skewed) clock and its own RNG stream. The engine performs the recorded
+//! skewed) clock and its own RNG stream. What vouches for data on disk is
+//! recorded inside [`Context::once_durable`]: it happens once every write
+//! issued so far is on disk, and never if the node crashes first. The engine performs the recorded
 //! effects after the handler returns. No I/O, no globals, no access to the
 //! simulation: the same handler code can later run under exhaustive
 //! exploration or on a real network.
@@ -202,6 +204,8 @@ pub struct Outbox<P: Protocol> {
     pub writes: Vec<(WriteId, P::DurableWrite)>,
     pub observations: Vec<P::Observation>,
     pub notes: Vec<String>,
+    /// Messages to this node itself ([`Context::loopback`]).
+    pub loopback: Vec<P::Msg>,
     /// Effects recorded inside [`Context::once_durable`], each with the
     /// latest write issued when it was recorded: the engine performs it
     /// once that write (and so every earlier one) is on disk.
@@ -218,6 +222,7 @@ pub enum Held<P: Protocol> {
     Timer(TimerId, SimDuration, P::Timer),
     Reply(ClientRef, ClientReply),
     Observe(P::Observation),
+    Loopback(P::Msg),
 }
 
 impl<P: Protocol> Clone for Held<P> {
@@ -227,6 +232,7 @@ impl<P: Protocol> Clone for Held<P> {
             Held::Timer(id, d, t) => Held::Timer(*id, *d, t.clone()),
             Held::Reply(to, r) => Held::Reply(*to, r.clone()),
             Held::Observe(o) => Held::Observe(o.clone()),
+            Held::Loopback(m) => Held::Loopback(m.clone()),
         }
     }
 }
@@ -239,6 +245,7 @@ impl<P: Protocol> Hash for Held<P> {
             Held::Timer(id, d, t) => (id, d, t).hash(h),
             Held::Reply(to, r) => (to, r).hash(h),
             Held::Observe(o) => o.hash(h),
+            Held::Loopback(m) => m.hash(h),
         }
     }
 }
@@ -253,6 +260,7 @@ impl<P: Protocol> Default for Outbox<P> {
             writes: Vec::new(),
             observations: Vec::new(),
             notes: Vec::new(),
+            loopback: Vec::new(),
             held: Vec::new(),
             hold: None,
         }
@@ -268,6 +276,7 @@ impl<P: Protocol> Outbox<P> {
             && self.writes.is_empty()
             && self.observations.is_empty()
             && self.notes.is_empty()
+            && self.loopback.is_empty()
             && self.held.is_empty()
     }
 }
@@ -367,6 +376,17 @@ impl<'a, P: Protocol> Context<'a, P> {
         match self.out.hold {
             Some(w) => self.out.held.push((w, Held::Send(to, msg))),
             None => self.out.sends.push((to, msg)),
+        }
+    }
+    /// Hands `msg` to this node's own [`Protocol::on_message`] (from
+    /// itself) right after the current handler, never over the network:
+    /// for a node that is one of the parties it addresses (a coordinator
+    /// that also stores a copy). Mostly used inside [`Self::once_durable`],
+    /// where it means "once this is on disk, count my own answer".
+    pub fn loopback(&mut self, msg: P::Msg) {
+        match self.out.hold {
+            Some(w) => self.out.held.push((w, Held::Loopback(msg))),
+            None => self.out.loopback.push(msg),
         }
     }
     /// Sends a copy of `msg` to every other node.

@@ -1011,7 +1011,15 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         for text in out.notes.drain(..) {
             self.trace.annotate(step, now.0, node.0, text);
         }
+        let loopback = std::mem::take(&mut out.loopback);
         self.out = out;
+        // Messages to itself are handled now, one handler each, as long as
+        // the node lives.
+        for msg in loopback {
+            if self.state.nodes[node.index()].state.is_some() {
+                self.handle(node, |s, ctx| P::on_message(s, ctx, node, msg));
+            }
+        }
         // Writes that completed within the step report back now, after the
         // handler's other effects, as the disk would.
         for id in persisted_now.drain(..) {
@@ -1035,6 +1043,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 Some(Held::Timer(t, delay, timer)) => self.out.timers.push((t, delay, timer)),
                 Some(Held::Reply(to, reply)) => self.out.replies.push((to, reply)),
                 Some(Held::Observe(o)) => self.out.observations.push(o),
+                Some(Held::Loopback(m)) => self.out.loopback.push(m),
                 None => {}
             }
         }

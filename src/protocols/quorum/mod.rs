@@ -93,8 +93,8 @@ pub use checker::QuorumChecker;
 pub use params::{Level, Params, RawParams, Timestamps};
 
 use crate::nodes::{
-    AfterDisk, ClientRef, ClientReply, ClientRequest, Cluster, Context, Key, Message, NodeId, NodeView,
-    Operation, Protocol, TimerId, Value, WriteId,
+    ClientRef, ClientReply, ClientRequest, Cluster, Context, Key, Message, NodeId, NodeView, Operation,
+    Protocol, TimerId, Value,
 };
 use crate::time::SimDuration;
 use std::collections::{BTreeMap, BTreeSet};
@@ -182,7 +182,7 @@ pub enum DiskWrite {
     DropHint { replica: NodeId, key: Key, version: Version },
 }
 
-/// An answer a replica owes once its disk has caught up.
+/// Whom a replica tells once its disk has caught up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Ack {
     /// `Stored` to a coordinator (possibly this node).
@@ -239,11 +239,6 @@ struct Coordination {
 pub struct State {
     // --- replica ---
     pub store: BTreeMap<Key, (Version, Value)>,
-    /// Answers owed once everything up to a disk write is on disk.
-    acks_after: AfterDisk<Ack>,
-    /// The latest disk write issued, and the latest known to be on disk.
-    last_write: Option<WriteId>,
-    on_disk: Option<WriteId>,
 
     // --- stand-in ---
     pub hints: BTreeMap<(NodeId, Key), (Version, Value)>,
@@ -577,7 +572,7 @@ impl Quorum {
             ctx.observe(Observation::Stored { key, version, hinted: true });
             if state.hints.get(&(replica, key)).is_none_or(|(v, _)| *v < version) {
                 state.hints.insert((replica, key), (version, value));
-                Self::disk_write(state, ctx, DiskWrite::Hint { replica, key, version, value });
+                Self::disk_write(ctx, DiskWrite::Hint { replica, key, version, value });
                 Self::arm_handoff(state, ctx);
             }
         }
@@ -586,24 +581,20 @@ impl Quorum {
             if hint_for.is_none() {
                 ctx.observe(Observation::Stored { key, version, hinted: false });
             }
-            Self::disk_write(state, ctx, DiskWrite::Put { key, version, value });
+            Self::disk_write(ctx, DiskWrite::Put { key, version, value });
         }
         let Some(ack) = ack else { return }; // read repair: nobody waits
-        match state.last_write {
-            Some(w) if state.on_disk < Some(w) => state.acks_after.push(w, ack),
-            _ => Self::acknowledge(state, ctx, ack),
-        }
+        ctx.once_durable(|ctx| Self::acknowledge(ctx, ack));
     }
 
-    fn disk_write(state: &mut State, ctx: Ctx, write: DiskWrite) {
-        state.last_write = Some(ctx.write(write));
+    fn disk_write(ctx: Ctx, write: DiskWrite) {
+        ctx.write(write);
     }
 
-    fn acknowledge(state: &mut State, ctx: Ctx, ack: Ack) {
+    fn acknowledge(ctx: Ctx, ack: Ack) {
         match ack {
-            Ack::Stored { coordinator, req } if coordinator == ctx.me() => {
-                Self::count_answer(state, ctx, coordinator, req, Answer::Stored)
-            }
+            // The coordinator's own copy counts like any replica's.
+            Ack::Stored { coordinator, req } if coordinator == ctx.me() => ctx.loopback(Msg::Stored { req }),
             Ack::Stored { coordinator, req } => ctx.send(coordinator, Msg::Stored { req }),
             Ack::HandedOff { standin, key, version } => ctx.send(standin, Msg::HandedOff { key, version }),
         }
@@ -645,9 +636,6 @@ impl Protocol for Quorum {
     fn recover(ctx: &mut Context<'_, Self>, disk: &Disk) -> State {
         let mut state = State {
             store: disk.store.clone(),
-            acks_after: AfterDisk::default(),
-            last_write: None,
-            on_disk: None,
             hints: disk.hints.clone(),
             handoff_timer: false,
             // The node's stream is not rewound by a crash: a fresh base.
@@ -683,7 +671,7 @@ impl Protocol for Quorum {
             Msg::HandedOff { key, version } => {
                 if state.hints.get(&(from, key)).is_some_and(|(v, _)| *v == version) {
                     state.hints.remove(&(from, key));
-                    Self::disk_write(state, ctx, DiskWrite::DropHint { replica: from, key, version });
+                    Self::disk_write(ctx, DiskWrite::DropHint { replica: from, key, version });
                     ctx.observe(Observation::HandedOff { key, to: from });
                 }
             }
@@ -745,14 +733,6 @@ impl Protocol for Quorum {
             }
         };
         Self::start(state, ctx, request.from, key, phase);
-    }
-
-    fn on_persisted(state: &mut State, ctx: &mut Context<'_, Self>, write: WriteId) {
-        // Writes complete in order: everything up to `write` is on disk.
-        state.on_disk = Some(write);
-        while let Some(ack) = state.acks_after.pop_due(write) {
-            Self::acknowledge(state, ctx, ack);
-        }
     }
 
     fn apply_write(disk: &mut Disk, write: &DiskWrite) {
