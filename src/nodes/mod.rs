@@ -18,6 +18,7 @@
 //! restart the engine calls [`Protocol::recover`] with what is on disk.
 
 pub mod client;
+pub mod retention;
 pub mod view;
 
 pub use client::{
@@ -60,37 +61,6 @@ pub struct TimerId(pub u64);
 /// complete in the order they were issued.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct WriteId(pub u64);
-
-/// What a node owes once its disk has caught up with a write — typically an
-/// answer that must not be sent before the data it vouches for is durable.
-/// Disk writes complete in the order they were issued, so when write `w`
-/// completes, everything queued up to `w` is due.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct AfterDisk<T> {
-    queue: std::collections::VecDeque<(WriteId, T)>,
-}
-
-impl<T> Default for AfterDisk<T> {
-    fn default() -> Self {
-        AfterDisk { queue: std::collections::VecDeque::new() }
-    }
-}
-
-impl<T> AfterDisk<T> {
-    /// Owes `item` once write `w` (and so every earlier one) is on disk.
-    pub fn push(&mut self, w: WriteId, item: T) {
-        debug_assert!(self.queue.back().is_none_or(|(last, _)| *last <= w), "writes complete in order");
-        self.queue.push_back((w, item));
-    }
-    /// The next item due now that `persisted` is on disk, if any.
-    pub fn pop_due(&mut self, persisted: WriteId) -> Option<T> {
-        if self.queue.front().is_some_and(|(w, _)| *w <= persisted) {
-            self.queue.pop_front().map(|(_, t)| t)
-        } else {
-            None
-        }
-    }
-}
 
 /// The cluster as every node sees it: names, regions, count.
 #[derive(Clone, Debug)]

@@ -225,9 +225,10 @@ mod params;
 pub use checker::SagaChecker;
 pub use params::{Params, RawParams, Role};
 
+use crate::nodes::retention::{ClockFloor, Expiry};
 use crate::nodes::{
-    AfterDisk, ClientRef, ClientReply, ClientRequest, ClientSpec, Cluster, Context, Item, Key, Message,
-    NodeId, NodeView, Operation, Protocol, TimerId, WriteId, client,
+    ClientRef, ClientReply, ClientRequest, ClientSpec, Cluster, Context, Item, Key, Message, NodeId,
+    NodeView, Operation, Protocol, TimerId, WriteId, client,
 };
 use crate::rng::RngStream;
 use crate::time::SimDuration;
@@ -469,33 +470,6 @@ pub enum Timer {
     Expire,
 }
 
-/// Things a node forgets once they are older than `retention`, oldest
-/// first, with the local time each one's retention started (for a key:
-/// when it reached the disk). Volatile: after a restart, everything on disk
-/// starts its retention again at the restart. An item stamped later than
-/// the next one (a clock set back) holds it up: forgotten late, never
-/// early.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-struct Expiry<T> {
-    queue: std::collections::VecDeque<(i64, T)>,
-}
-
-impl<T> Expiry<T> {
-    fn push(&mut self, now_us: i64, item: T) {
-        self.queue.push_back((now_us, item));
-    }
-    /// Items made at or before `cutoff_us`, oldest first.
-    fn due(&mut self, cutoff_us: i64) -> impl Iterator<Item = T> + '_ {
-        std::iter::from_fn(move || {
-            if self.queue.front().is_some_and(|(t, _)| *t <= cutoff_us) {
-                self.queue.pop_front().map(|(_, item)| item)
-            } else {
-                None
-            }
-        })
-    }
-}
-
 /// Sets the next `Expire` timer.
 fn arm_expiry(ctx: Ctx) {
     let every = SimDuration((ctx.params().retention.0 / 4).max(1000));
@@ -680,45 +654,6 @@ pub enum Observation {
     },
 }
 
-/// Answers owed once the disk has caught up with the writes before them.
-/// Disk writes complete in order, so an answer queued after write `w` is
-/// due when `w` is on disk.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct DiskQueue<T> {
-    owed: AfterDisk<T>,
-    last_write: Option<WriteId>,
-    on_disk: Option<WriteId>,
-}
-
-impl<T> Default for DiskQueue<T> {
-    fn default() -> Self {
-        DiskQueue { owed: AfterDisk::default(), last_write: None, on_disk: None }
-    }
-}
-
-impl<T> DiskQueue<T> {
-    /// Records a write just issued.
-    fn issued(&mut self, w: WriteId) {
-        self.last_write = Some(w);
-    }
-    /// Owes `item` once everything written so far is on disk; returns it
-    /// back if that is already so.
-    fn owe(&mut self, item: T) -> Option<T> {
-        match self.last_write {
-            Some(w) if self.on_disk < Some(w) => {
-                self.owed.push(w, item);
-                None
-            }
-            _ => Some(item),
-        }
-    }
-    /// Write `w` is on disk: the items now due, one at a time.
-    fn persisted(&mut self, w: WriteId) -> impl Iterator<Item = T> + '_ {
-        self.on_disk = Some(w);
-        std::iter::from_fn(move || self.owed.pop_due(w))
-    }
-}
-
 // ----- the orchestrator -----------------------------------------------------
 
 /// Where a saga stands now.
@@ -862,8 +797,6 @@ impl SagaRun {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Orchestrator {
     sagas: BTreeMap<SagaId, SagaRun>,
-    /// Sagas waiting for one of their records to reach the disk.
-    logging: DiskQueue<SagaId>,
     /// Writes issued since the disk was new.
     writes: u64,
     /// Ended sagas, to forget once they ended `retention` ago and their
@@ -873,7 +806,7 @@ pub struct Orchestrator {
     /// of its latest forgetting. Retention reads the clock through it, so
     /// a clock set back cannot make a forgotten saga's request young
     /// again (see [`Orchestrator::now_us`]).
-    clock_floor_us: i64,
+    clock_floor: ClockFloor,
 }
 
 // ----- the services ---------------------------------------------------------
@@ -887,18 +820,6 @@ struct Answer {
     key: u64,
     result: StepResult,
     repeat: bool,
-}
-
-/// What a service owes once its disk has caught up with a write.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Owed {
-    /// The answer to a request.
-    Answer(Answer),
-    /// The key stored by this write (the service's `n`-th) is on disk, and
-    /// its answer goes out now: its retention starts.
-    KeyStored { write: u64 },
-    /// An approved or cancelled order is on disk: its retention starts.
-    OrderFinished(OrderNo),
 }
 
 /// A service: its table, and the keys it has processed.
@@ -918,8 +839,6 @@ pub struct Service {
     /// Untouched rows hold these (`credit`, `stock`).
     start_balance: u64,
     start_stock: u64,
-    /// Answers, and retention clocks to start, once the disk has caught up.
-    owed: DiskQueue<Owed>,
     /// Writes issued since the disk was new.
     writes: u64,
 }
@@ -939,10 +858,9 @@ impl Orchestrator {
         ctx.observe(Observation::Restarted { writes_on_disk: disk.writes });
         let mut o = Orchestrator {
             sagas: BTreeMap::new(),
-            logging: DiskQueue::default(),
             writes: disk.writes,
             ended: Expiry::default(),
-            clock_floor_us: disk.forgot_at_us,
+            clock_floor: ClockFloor::new(disk.forgot_at_us),
         };
         arm_expiry(ctx);
         let now = o.now_us(ctx);
@@ -966,7 +884,7 @@ impl Orchestrator {
         let unfinished: Vec<SagaId> =
             o.sagas.iter().filter(|(_, r)| r.phase == Phase::Logging).map(|(s, _)| *s).collect();
         for saga in unfinished {
-            o.advance(ctx, saga);
+            o.advance(ctx, saga, None);
         }
         o
     }
@@ -975,8 +893,7 @@ impl Orchestrator {
     /// already read. (A clock set back would otherwise make the request of
     /// a saga forgotten at that time young again, and let it run twice.)
     fn now_us(&mut self, ctx: &Context<'_, Saga>) -> i64 {
-        self.clock_floor_us = self.clock_floor_us.max(ctx.local_time_us());
-        self.clock_floor_us
+        self.clock_floor.read(ctx.local_time_us())
     }
 
     /// A client's order (or its retry: the same idempotency key).
@@ -987,7 +904,8 @@ impl Orchestrator {
             // otherwise answer this attempt when it does.
             run.client = Some(request.from);
             if let Phase::Ended(outcome) = run.phase {
-                ctx.reply(request.from, client_reply(outcome));
+                // (Once its end is on disk.)
+                ctx.once_durable(|ctx| ctx.reply(request.from, client_reply(outcome)));
             }
             return;
         }
@@ -1026,16 +944,18 @@ impl Orchestrator {
         if let Next::End(outcome) = run.next() {
             ctx.observe(Observation::SagaEnded { saga, outcome, write });
         }
-        self.logging.issued(w);
-        let owed = self.logging.owe(saga);
-        debug_assert!(owed.is_none(), "a record just written is not on disk yet");
+        // Nothing the record decides leaves before it is on disk.
+        ctx.once_durable(|ctx| self.advance(ctx, saga, Some(w)));
     }
 
-    /// The saga's last record is on disk: act on it — send the next step or
-    /// compensation, or end the saga and answer its client.
-    fn advance(&mut self, ctx: Ctx, saga: SagaId) {
+    /// Acts on the saga's last record (what it sends waits until that is
+    /// on disk): send the next step or compensation, or end the saga and
+    /// answer its client.
+    /// `logged` is the record's write (none after a restart: the log is on
+    /// disk); an ended saga's retention starts once it is on disk.
+    fn advance(&mut self, ctx: Ctx, saga: SagaId, logged: Option<WriteId>) {
         let run = self.sagas.get_mut(&saga).expect("advancing a known saga");
-        debug_assert_eq!(run.phase, Phase::Logging, "a saga moves on once its record is on disk");
+        debug_assert_eq!(run.phase, Phase::Logging, "a saga acts on its latest record once");
         match run.next() {
             Next::Send(action) => {
                 let service = service_node(ctx, action);
@@ -1049,8 +969,13 @@ impl Orchestrator {
                 if let Some(client) = run.client {
                     ctx.reply(client, client_reply(outcome));
                 }
-                let forget_after = self.now_us(ctx).max(invoked_at_us);
-                self.ended.push(forget_after, saga);
+                match logged {
+                    Some(w) => self.ended.push_once_durable_not_before(w, invoked_at_us, saga),
+                    None => {
+                        let now = self.now_us(ctx);
+                        self.ended.push(now.max(invoked_at_us), saga)
+                    }
+                }
             }
         }
     }
@@ -1093,13 +1018,6 @@ impl Orchestrator {
         ctx.send(service_node(ctx, action), run.request(saga, action));
         let timer = ctx.set_timer(ctx.params().step_timeout, Timer::Retry { saga, action });
         run.phase = Phase::Awaiting { action, timer };
-    }
-
-    fn on_persisted(&mut self, ctx: Ctx, w: WriteId) {
-        let due: Vec<SagaId> = self.logging.persisted(w).collect();
-        for saga in due {
-            self.advance(ctx, saga);
-        }
     }
 
     /// Retention: forgets the sagas that ended more than `retention` ago
@@ -1167,7 +1085,6 @@ impl Service {
             stored_keys,
             start_balance: p.credit,
             start_stock: p.stock,
-            owed: DiskQueue::default(),
         }
     }
 
@@ -1190,7 +1107,6 @@ impl Service {
             let on_disk = ctx.params().bug != Some(params::Bug::KeysInMemory);
             let remember = (idempotent && on_disk).then_some((key, result));
             let w = ctx.write(DiskWrite::Local { row, processed: remember });
-            self.owed.issued(w);
             self.writes += 1;
             let write = self.writes;
             if idempotent {
@@ -1198,12 +1114,12 @@ impl Service {
                 // is on disk is answered after it); kept for `retention`
                 // from when it is on disk and answered.
                 self.processed.insert(key, (result, write));
-                self.after_disk(ctx, Owed::KeyStored { write });
+                self.stored_keys.push_once_durable(w, write);
             }
             if let Some(effect) = effect {
                 ctx.observe(Observation::Applied { saga, action, key, effect, write });
                 if let Effect::OrderApproved { order } | Effect::OrderCancelled { order } = effect {
-                    self.after_disk(ctx, Owed::OrderFinished(order));
+                    self.finished_orders.push_once_durable(w, order);
                 }
             }
         }
@@ -1293,22 +1209,14 @@ impl Service {
 
     /// Sends `a` once every write so far is on disk.
     fn answer(&mut self, ctx: Ctx, a: Answer) {
-        self.after_disk(ctx, Owed::Answer(a));
+        ctx.once_durable(|ctx| Self::send_answer(ctx, a));
     }
 
-    /// Does `owed` once every write so far is on disk (now, if they are).
-    fn after_disk(&mut self, ctx: Ctx, owed: Owed) {
-        if let Some(owed) = self.owed.owe(owed) {
-            self.settle(ctx, owed);
-        }
-    }
-
-    fn settle(&mut self, ctx: Ctx, owed: Owed) {
-        match owed {
-            Owed::Answer(a) => Self::send_answer(ctx, a),
-            Owed::KeyStored { write } => self.stored_keys.push(ctx.local_time_us(), write),
-            Owed::OrderFinished(order) => self.finished_orders.push(ctx.local_time_us(), order),
-        }
+    /// Write `w` is on disk: the retention of its key and order starts.
+    fn on_persisted(&mut self, ctx: Ctx, w: WriteId) {
+        let now = ctx.local_time_us();
+        self.stored_keys.persisted(w, now);
+        self.finished_orders.persisted(w, now);
     }
 
     fn send_answer(ctx: Ctx, a: Answer) {
@@ -1320,13 +1228,6 @@ impl Service {
             repeat: a.repeat,
         });
         ctx.send(a.to, Msg::Reply { key: a.key, result: a.result });
-    }
-
-    fn on_persisted(&mut self, ctx: Ctx, w: WriteId) {
-        let due: Vec<Owed> = self.owed.persisted(w).collect();
-        for owed in due {
-            self.settle(ctx, owed);
-        }
     }
 
     /// Retention: forgets the keys that reached the disk more than
@@ -1407,7 +1308,10 @@ impl Protocol for Saga {
 
     fn on_persisted(state: &mut State, ctx: &mut Context<'_, Self>, write: WriteId) {
         match state {
-            State::Orchestrator(o) => o.on_persisted(ctx, write),
+            State::Orchestrator(o) => {
+                let now = o.now_us(ctx);
+                o.ended.persisted(write, now);
+            }
             State::Service(s) => s.on_persisted(ctx, write),
             State::Bystander => {}
         }

@@ -185,6 +185,7 @@ pub use checker::TwoPhaseCommitChecker;
 pub use params::{Params, RawParams, Termination};
 
 use crate::nodes::client::{ClientSpec, draw_key};
+use crate::nodes::retention::{ClockFloor, Expiry};
 use crate::nodes::{
     ClientRef, ClientReply, ClientRequest, Cluster, Context, Key, Message, NodeId, NodeView, Operation,
     Protocol, TimerId,
@@ -487,10 +488,10 @@ pub struct State {
     /// This node is the coordinator (otherwise a participant).
     coordinator: bool,
     /// Finished transactions to forget (see "Retention").
-    finished: Expiry,
+    finished: Expiry<Tx>,
     /// The latest local time (µs) read for retention — durable as of the
     /// latest forgetting (see [`TwoPhaseCommit::now_us`]).
-    clock_floor_us: i64,
+    clock_floor: ClockFloor,
 
     // --- coordinator ---
     /// Every decision taken and not yet forgotten (mirrors the log, plus
@@ -505,34 +506,6 @@ pub struct State {
     prepared: BTreeMap<Tx, Prepared>,
     /// Every transaction this participant decided (and has not forgotten).
     outcomes: BTreeMap<Tx, Decision>,
-}
-
-/// Finished transactions, oldest first, each stamped with the local time
-/// after which it may be forgotten less `retention`: the later of when it
-/// finished and when its client invoked it. Volatile: after a restart,
-/// what is on disk is stamped anew. A stamp later than the next one holds
-/// it up: forgotten late, never early.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-struct Expiry {
-    queue: std::collections::VecDeque<(i64, Tx)>,
-}
-
-impl Expiry {
-    fn push(&mut self, stamp_us: i64, tx: Tx) {
-        self.queue.push_back((stamp_us, tx));
-    }
-    /// The transactions stamped at or before `cutoff_us`, oldest first.
-    fn due(&mut self, cutoff_us: i64) -> Vec<Tx> {
-        let mut due = Vec::new();
-        while let Some(&(stamp, tx)) = self.queue.front() {
-            if stamp > cutoff_us {
-                break;
-            }
-            self.queue.pop_front();
-            due.push(tx);
-        }
-        due
-    }
 }
 
 type Ctx<'a, 'b> = &'a mut Context<'b, TwoPhaseCommit>;
@@ -550,8 +523,7 @@ impl TwoPhaseCommit {
     /// already read. (A clock set back would otherwise make a transaction
     /// forgotten at that time young again.)
     fn now_us(state: &mut State, ctx: &Context<'_, Self>) -> i64 {
-        state.clock_floor_us = state.clock_floor_us.max(ctx.local_time_us());
-        state.clock_floor_us
+        state.clock_floor.read(ctx.local_time_us())
     }
 
     /// Whether a transaction invoked at `invoked_at_us` is older than
@@ -583,7 +555,7 @@ impl TwoPhaseCommit {
     fn expire(state: &mut State, ctx: Ctx) {
         Self::arm_expiry(ctx);
         let now = Self::now_us(state, ctx);
-        let txs = state.finished.due(now - ctx.params().retention.as_micros() as i64);
+        let txs: Vec<Tx> = state.finished.due(now - ctx.params().retention.as_micros() as i64).collect();
         if txs.is_empty() {
             return;
         }
@@ -1028,7 +1000,7 @@ impl Protocol for TwoPhaseCommit {
         let mut state = State {
             coordinator: ctx.me() == ctx.params().coordinator,
             finished: Expiry::default(),
-            clock_floor_us: disk.forgot_at_us,
+            clock_floor: ClockFloor::new(disk.forgot_at_us),
             decisions: disk.decisions.iter().map(|(&tx, l)| (tx, l.decision)).collect(),
             running: BTreeMap::new(),
             balances: disk.balances.clone(),
