@@ -1,0 +1,160 @@
+//! The rule table: the messages and timers of two-phase commit, and which
+//! handler each one runs. Read this first; each handler is in
+//! `coordinator.rs`, `participant.rs` or (advanced) `termination.rs` and
+//! `retention.rs`.
+
+use super::*;
+
+impl Protocol for TwoPhaseCommit {
+    const NAME: &'static str = "two-phase-commit";
+    type Params = Params;
+    type State = State;
+    type Durable = Disk;
+    type DurableWrite = DiskWrite;
+    type Msg = Msg;
+    type Timer = Timer;
+    type Observation = Observation;
+
+    fn on_message(state: &mut State, ctx: &mut Context<'_, Self>, from: NodeId, msg: Msg) {
+        let coordinator = ctx.me() == ctx.params().coordinator;
+        match msg {
+            Msg::Prepare { tx, transfer } => Self::vote(state, ctx, tx, transfer),
+            Msg::Vote { tx, vote } => Self::on_vote(state, ctx, from, tx, vote),
+            Msg::Commit { tx, invoked_at_us } => {
+                Self::complete(state, ctx, from, tx, Decision::Commit, invoked_at_us)
+            }
+            Msg::Abort { tx, invoked_at_us } => {
+                Self::complete(state, ctx, from, tx, Decision::Abort, invoked_at_us)
+            }
+            Msg::Ack { tx } => Self::on_ack(state, ctx, from, tx),
+            Msg::Ask { tx, transfer } if coordinator => {
+                Self::on_ask_coordinator(state, ctx, from, tx, transfer)
+            }
+            Msg::Ask { tx, transfer } => Self::on_ask_peer(state, ctx, from, tx, transfer),
+            Msg::Outcome { tx, decision } => Self::on_outcome(state, ctx, tx, decision),
+        }
+    }
+
+    fn on_timer(state: &mut State, ctx: &mut Context<'_, Self>, timer: Timer) {
+        match timer {
+            Timer::PrepareTimeout { tx } => Self::on_prepare_timeout(state, ctx, tx),
+            Timer::Resend { tx } => {
+                if let Some(r) = state.running.get_mut(&tx) {
+                    Self::send_decision(r, ctx, tx, true)
+                }
+            }
+            Timer::DecisionTimeout { tx } => Self::on_decision_timeout(state, ctx, tx),
+            Timer::Expire => Self::expire(state, ctx),
+        }
+    }
+
+    fn on_client_request(state: &mut State, ctx: &mut Context<'_, Self>, request: ClientRequest) {
+        let Operation::Transfer { from, to, amount } = request.op else {
+            return ctx.reply(request.from, ClientReply::fail("two-phase commit serves transfers only"));
+        };
+        let coordinator = ctx.params().coordinator;
+        if ctx.me() != coordinator {
+            return ctx.reply(request.from, ClientReply::redirect(Some(coordinator)));
+        }
+        let transfer = Transfer { from, to, amount: amount as u64, invoked_at_us: request.invoked_at_us };
+        Self::submit(state, ctx, request.from, request.idempotency_key, transfer);
+    }
+
+    fn recover(ctx: &mut Context<'_, Self>, disk: &Disk) -> State {
+        Self::recover_from(ctx, disk)
+    }
+
+    fn apply_write(disk: &mut Disk, write: &DiskWrite) {
+        Self::apply(disk, write)
+    }
+
+    fn next_operation(params: &Params, spec: &ClientSpec, rng: &mut RngStream, _id: u64) -> Operation {
+        let from = draw_key(spec, rng);
+        let to = params.counterparty(from, spec.keys, rng);
+        let amount = 1 + rng.below(params.max_amount) as u32;
+        Operation::Transfer { from, to, amount }
+    }
+
+    fn view(state: &State, _disk: &Disk, cluster: &Cluster) -> NodeView {
+        Self::view_of(state, cluster)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Msg {
+    /// Coordinator → participant, phase one: can you commit your part?
+    Prepare {
+        tx: Tx,
+        transfer: Transfer,
+    },
+    /// Participant → coordinator.
+    Vote {
+        tx: Tx,
+        vote: Vote,
+    },
+    /// Coordinator → participant, phase two: the logged decision (with
+    /// the transaction's age, for a participant that has forgotten it).
+    Commit {
+        tx: Tx,
+        invoked_at_us: i64,
+    },
+    Abort {
+        tx: Tx,
+        invoked_at_us: i64,
+    },
+    /// Participant → coordinator: the decision is applied and on my disk.
+    Ack {
+        tx: Tx,
+    },
+    /// Blocked participant → coordinator (and, cooperative termination,
+    /// the other participants): what was decided? The transfer lets a
+    /// recovered coordinator that has no record log an abort for it.
+    Ask {
+        tx: Tx,
+        transfer: Transfer,
+    },
+    /// Participant → blocked peer (cooperative termination): the outcome I
+    /// know.
+    Outcome {
+        tx: Tx,
+        decision: Decision,
+    },
+}
+
+impl Message for Msg {
+    fn kind(&self) -> &'static str {
+        match self {
+            Msg::Prepare { .. } => "prepare",
+            Msg::Vote { vote: Vote::Yes, .. } => "vote-yes",
+            Msg::Vote { vote: Vote::No(_), .. } => "vote-no",
+            Msg::Commit { .. } => "commit",
+            Msg::Abort { .. } => "abort",
+            Msg::Ack { .. } => "ack",
+            Msg::Ask { .. } => "ask",
+            Msg::Outcome { .. } => "outcome",
+        }
+    }
+}
+
+impl Msg {
+    /// The coordinator's phase-two message for `decision`.
+    pub(super) fn decision(tx: Tx, decision: Decision, invoked_at_us: i64) -> Msg {
+        match decision {
+            Decision::Commit => Msg::Commit { tx, invoked_at_us },
+            Decision::Abort => Msg::Abort { tx, invoked_at_us },
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// Coordinator: votes still missing now mean abort.
+    PrepareTimeout { tx: Tx },
+    /// Coordinator: re-send the decision to participants that have not
+    /// acknowledged it.
+    Resend { tx: Tx },
+    /// Participant: the decision is late — blocked.
+    DecisionTimeout { tx: Tx },
+    /// Both: forget the finished transactions older than `retention`.
+    Expire,
+}

@@ -1,0 +1,189 @@
+//! A participant: it votes on a prepare, and completes the transaction
+//! when the decision comes.
+//!
+//! 2. *Vote.* A participant locks its accounts of the transfer — no-wait
+//!    locking: an account already locked by another prepared transaction
+//!    means vote no — and checks the funds: a debit larger than the balance
+//!    means vote no. It also refuses at random with probability
+//!    `vote_no_rate`. To vote **yes** it first writes `Prepared` (the
+//!    transfer) to its disk and only then sends `Vote yes`: it has promised
+//!    to commit if told to, and holds its locks until it learns the outcome.
+//!    To vote **no** it aborts at once — it may: without its yes nobody can
+//!    commit — logs that, and sends `Vote no`.
+//! 4. *Complete.* A participant applies its part of a commit (or drops it on
+//!    abort), logs the outcome, releases its locks and sends `Ack`. The
+//!    coordinator re-sends the decision every `decision_timeout` to
+//!    participants that have not acknowledged it; once all have, it logs
+//!    `End`.
+
+use super::*;
+
+impl TwoPhaseCommit {
+    /// Phase one at a participant: vote.
+    pub(super) fn vote(state: &mut State, ctx: Ctx, tx: Tx, transfer: Transfer) {
+        let coordinator = ctx.params().coordinator;
+        if state.prepared.contains_key(&tx) {
+            // A duplicate, or a new round after the coordinator restarted:
+            // the same vote again.
+            return ctx.once_durable(|ctx| ctx.send(coordinator, Msg::Vote { tx, vote: Vote::Yes }));
+        }
+        if let Some(&outcome) = state.outcomes.get(&tx) {
+            let vote = match outcome {
+                Decision::Commit => Vote::Yes,
+                Decision::Abort => Vote::No(NoReason::AlreadyAborted),
+            };
+            return ctx.once_durable(|ctx| ctx.send(coordinator, Msg::Vote { tx, vote }));
+        }
+        if Self::too_old(state, ctx, transfer.invoked_at_us) {
+            // Perhaps decided here and forgotten: a stale copy. Voting
+            // afresh could lock (and, for a commit forgotten, apply) again.
+            // Silence: the coordinator, if this is a live round, aborts.
+            return Self::too_old_here(ctx, tx, "its prepare is ignored");
+        }
+        let share = ctx.params().share_of(ctx.me(), transfer);
+        let vote = Self::choose_vote(state, ctx, tx, share);
+        match vote {
+            Vote::Yes => {
+                for account in share.accounts() {
+                    state.locks.insert(account, tx);
+                }
+                let p = Prepared { transfer, share, blocked: false, timer: None };
+                state.prepared.insert(tx, p);
+                Self::log(ctx, DiskWrite::Prepared { tx, transfer, share });
+                ctx.once_durable(|ctx| {
+                    ctx.observe(Observation::Voted { tx, vote });
+                    ctx.send(coordinator, Msg::Vote { tx, vote });
+                    Self::await_decision(state, ctx, tx);
+                });
+            }
+            Vote::No(_) => {
+                // Abort at once: without this vote nobody can commit.
+                Self::log_outcome(state, ctx, tx, Decision::Abort, share, transfer.invoked_at_us);
+                ctx.once_durable(|ctx| {
+                    ctx.observe(Observation::Voted { tx, vote });
+                    Self::publish_outcome(ctx, tx, Decision::Abort, Learned::VotedNo, share);
+                    ctx.send(coordinator, Msg::Vote { tx, vote });
+                });
+            }
+        }
+    }
+
+    /// Yes if the accounts are free, the funds are there, and no random
+    /// refusal.
+    pub(super) fn choose_vote(state: &State, ctx: Ctx, tx: Tx, share: Share) -> Vote {
+        if share.accounts().any(|a| state.locks.get(&a).is_some_and(|&holder| holder != tx)) {
+            return Vote::No(NoReason::Locked);
+        }
+        if let Some(from) = share.debit
+            && Self::balance(state, ctx, from) < share.amount
+        {
+            return Vote::No(NoReason::InsufficientFunds);
+        }
+        let rate = ctx.params().vote_no_rate;
+        if !rate.is_never() && ctx.rng().chance(rate) {
+            return Vote::No(NoReason::Refused);
+        }
+        Vote::Yes
+    }
+
+    /// The yes vote is out: the decision should come within
+    /// `decision_timeout`.
+    pub(super) fn await_decision(state: &mut State, ctx: Ctx, tx: Tx) {
+        let timeout = ctx.params().decision_timeout;
+        if let Some(p) = state.prepared.get_mut(&tx) {
+            p.timer = Some(ctx.set_timer(timeout, Timer::DecisionTimeout { tx }));
+        }
+    }
+
+    /// Phase two at a participant: the coordinator's decision.
+    pub(super) fn complete(
+        state: &mut State,
+        ctx: Ctx,
+        from: NodeId,
+        tx: Tx,
+        decision: Decision,
+        invoked_at_us: i64,
+    ) {
+        if state.prepared.contains_key(&tx) {
+            Self::decide_here(state, ctx, tx, decision, Learned::Coordinator);
+        } else if let Some(&mine) = state.outcomes.get(&tx) {
+            if mine != decision {
+                // Only a heuristic decision gets here.
+                ctx.note(|| {
+                    format!("heuristic hazard: tx {tx} was {mine:?} here, the coordinator says {decision:?}")
+                });
+            }
+        } else if Self::too_old(state, ctx, invoked_at_us) {
+            // Decided here and forgotten (the coordinator missed the ack,
+            // or this is a stale copy), or never prepared: acknowledged,
+            // nothing to do.
+            Self::too_old_here(ctx, tx, "its decision is acknowledged, nothing done");
+        } else {
+            // A transaction this participant never voted yes on (its
+            // prepare was lost): only an abort can come — unless the
+            // coordinator is broken (`bug = "commit-on-timeout"`).
+            if decision == Decision::Commit {
+                ctx.note(|| format!("protocol violation: commit of tx {tx}, which was never prepared here"));
+            } else {
+                let share = Share::default();
+                Self::log_outcome(state, ctx, tx, decision, share, invoked_at_us);
+                Self::publish_outcome(ctx, tx, decision, Learned::Coordinator, share);
+            }
+        }
+        // Acknowledged once the outcome is on disk; repeated for re-sends.
+        ctx.once_durable(|ctx| ctx.send(from, Msg::Ack { tx }));
+    }
+
+    /// Decides a prepared transaction here: apply (or drop) the share,
+    /// release the locks.
+    pub(super) fn decide_here(state: &mut State, ctx: Ctx, tx: Tx, decision: Decision, learned: Learned) {
+        let p = state.prepared.remove(&tx).expect("only a prepared transaction is decided here");
+        if let Some(t) = p.timer {
+            ctx.cancel_timer(t);
+        }
+        for account in p.share.accounts() {
+            let holder = state.locks.remove(&account);
+            assert_eq!(holder, Some(tx), "tx {tx} held the lock of a{account}");
+        }
+        Self::log_outcome(state, ctx, tx, decision, p.share, p.transfer.invoked_at_us);
+        Self::publish_outcome(ctx, tx, decision, learned, p.share);
+    }
+
+    /// Applies a commit's share to the balances and logs the outcome.
+    pub(super) fn log_outcome(
+        state: &mut State,
+        ctx: Ctx,
+        tx: Tx,
+        decision: Decision,
+        share: Share,
+        invoked_at_us: i64,
+    ) {
+        let mut balances = Vec::new();
+        if decision == Decision::Commit {
+            if let Some(a) = share.debit {
+                let b = Self::balance(state, ctx, a);
+                assert!(b >= share.amount, "tx {tx}: a{a} was checked for funds and locked since");
+                state.balances.insert(a, b - share.amount);
+            }
+            if let Some(a) = share.credit {
+                let b = Self::balance(state, ctx, a);
+                state.balances.insert(a, b + share.amount);
+            }
+            balances = share.accounts().map(|a| (a, state.balances[&a])).collect();
+        }
+        let previous = state.outcomes.insert(tx, decision);
+        assert!(previous.is_none(), "tx {tx}: decided once per participant");
+        Self::log(ctx, DiskWrite::Outcome { tx, decision, share, invoked_at_us, balances });
+        Self::finished(state, ctx, tx, invoked_at_us);
+    }
+
+    /// Tells the checkers, once the outcome is on disk.
+    pub(super) fn publish_outcome(ctx: Ctx, tx: Tx, decision: Decision, learned: Learned, share: Share) {
+        let decided = Observation::Decided { tx, decision, learned, share };
+        ctx.once_durable(|ctx| ctx.observe(decided));
+    }
+
+    pub(super) fn balance(state: &State, ctx: Ctx, account: Key) -> u64 {
+        state.balances.get(&account).copied().unwrap_or(ctx.params().initial_balance)
+    }
+}
