@@ -105,6 +105,7 @@
 
 pub mod checker;
 pub mod entry;
+pub mod exercises;
 mod params;
 
 pub use checker::MultiMasterChecker;
@@ -201,11 +202,10 @@ impl MultiMaster {
             Slot::Vacant(slot) => slot.insert(incoming.clone()),
             Slot::Occupied(slot) => {
                 let held = slot.into_mut();
-                if ctx.params().bug == Some(params::Bug::TieByArrival)
+                if exercises::tie_break(ctx.params()) == exercises::TieBreak::FirstArrival
                     && let (Some(mine), Some(theirs)) = (held.stamp(), incoming.stamp())
                     && mine.clock_us == theirs.clock_us
                 {
-                    // The bug: equal clocks, so the first to arrive stays.
                     return None;
                 }
                 if held.absorbs(incoming) {

@@ -87,6 +87,7 @@
 //! Google's Globally-Distributed Database" (OSDI 2012), for commit wait.
 
 pub mod checker;
+pub mod exercises;
 mod params;
 
 pub use checker::QuorumChecker;
@@ -461,11 +462,7 @@ impl Quorum {
                 ctx.reply(c.client, ClientReply::ok(None, 0));
             }
             Phase::Read => {
-                let newest = match ctx.params().bug {
-                    // The bug: trust whichever replica answered first.
-                    Some(params::Bug::FirstReplyWins) => c.replies.first().and_then(|r| r.1),
-                    None => c.replies.iter().filter_map(|r| r.1).max(),
-                };
+                let newest = exercises::pick_read_value(ctx.params(), &c.replies);
                 if ctx.params().write_back && newest.is_some() {
                     // A new phase under a new request id and deadline, so no
                     // answer of the read phase can count for it.

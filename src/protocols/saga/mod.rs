@@ -220,6 +220,7 @@
 //! Keys in Postgres" (2017).
 
 pub mod checker;
+pub mod exercises;
 mod params;
 
 pub use checker::SagaChecker;
@@ -1103,8 +1104,7 @@ impl Service {
         }
         let (result, row, effect) = self.execute(ctx, &msg);
         if row.is_some() || idempotent {
-            // The bug: the key is remembered, but not on disk.
-            let on_disk = ctx.params().bug != Some(params::Bug::KeysInMemory);
+            let on_disk = exercises::keys_on_disk(ctx.params());
             let remember = (idempotent && on_disk).then_some((key, result));
             let w = ctx.write(DiskWrite::Local { row, processed: remember });
             self.writes += 1;
