@@ -1,0 +1,136 @@
+//! The rule table: the messages and timers of multi-master replication,
+//! and which handler each one runs. Read this first; the handlers are in
+//! `writes.rs` and `anti_entropy.rs`.
+
+use super::*;
+
+impl Protocol for MultiMaster {
+    const NAME: &'static str = "multi-master";
+    type Params = Params;
+    type State = State;
+    type Durable = Store;
+    type DurableWrite = DiskWrite;
+    type Msg = Msg;
+    type Timer = Timer;
+    type Observation = Observation;
+
+    fn on_client_request(state: &mut State, ctx: &mut Context<'_, Self>, request: ClientRequest) {
+        let client = request.from;
+        let params = ctx.params();
+        match (request.op, params.resolution, params.data) {
+            (Operation::Read { key }, _, _) => Self::read(state, ctx, client, key),
+            (Operation::Write { key, value }, Resolution::Lww, Data::Register) => {
+                Self::write_register(state, ctx, client, key, value)
+            }
+            (Operation::Write { key, value }, Resolution::VersionVector, Data::Register) => {
+                Self::write_version(state, ctx, client, key, value)
+            }
+            (Operation::CartAdd { key, item, qty }, Resolution::Lww, Data::Cart) => {
+                Self::add_to_stamped_cart(state, ctx, client, key, item, qty)
+            }
+            (Operation::CartAdd { key, item, qty }, Resolution::Merge, Data::Cart) => {
+                Self::add_to_merged_cart(state, ctx, client, key, item, qty)
+            }
+            (_, _, Data::Register) => ctx.reply(client, ClientReply::fail(NOT_KEY_VALUE)),
+            (_, _, Data::Cart) => ctx.reply(client, ClientReply::fail(NOT_A_CART)),
+        }
+    }
+
+    fn on_message(state: &mut State, ctx: &mut Context<'_, Self>, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::Replicate { key, entry } => {
+                Self::assert_own_versions_known(state, ctx, key, &entry);
+                Self::learn(state, ctx, key, &entry);
+            }
+            Msg::Sync { entries, reply } => Self::on_sync(state, ctx, from, entries, reply),
+        }
+    }
+
+    fn on_timer(state: &mut State, ctx: &mut Context<'_, Self>, timer: Timer) {
+        match timer {
+            Timer::AntiEntropy => Self::anti_entropy(state, ctx),
+        }
+    }
+
+    fn on_persisted(state: &mut State, _ctx: &mut Context<'_, Self>, write: WriteId) {
+        if !state.unshipped.is_empty() {
+            state.unshipped.retain(|_, w| *w > write);
+        }
+    }
+
+    fn recover(ctx: &mut Context<'_, Self>, disk: &Store) -> State {
+        ctx.observe(Observation::Restarted);
+        for (&key, entry) in disk {
+            ctx.observe(Observation::Holds { key, entry: entry.clone() });
+        }
+        let every = ctx.params().anti_entropy;
+        if every > SimDuration::ZERO {
+            // Spread the first round so nodes do not sync in lockstep.
+            let first = ctx.rng().below(every.as_micros()) + 1;
+            ctx.set_timer(SimDuration(first), Timer::AntiEntropy);
+        }
+        // After a restart, never reuse a stamp this node gave before.
+        let me = ctx.me().0;
+        let last_stamp_us = disk
+            .values()
+            .filter_map(Entry::stamp)
+            .filter(|s| s.node == me)
+            .map(|s| s.clock_us)
+            .max()
+            .unwrap_or(i64::MIN);
+        State { store: disk.clone(), last_stamp_us, unshipped: BTreeMap::new() }
+    }
+
+    fn apply_write(disk: &mut Store, write: &DiskWrite) {
+        Self::apply(disk, write)
+    }
+
+    fn next_operation(params: &Params, spec: &ClientSpec, rng: &mut RngStream, id: u64) -> Operation {
+        match params.data {
+            Data::Register => client::key_value_operation(spec, rng, id),
+            Data::Cart => cart_operation(params, spec, rng),
+        }
+    }
+
+    fn view(state: &State, _disk: &Store, cluster: &Cluster) -> NodeView {
+        Self::view_of(state, cluster)
+    }
+}
+
+/// The cart workload: a read with probability `read_fraction`, otherwise
+/// `1..=max_qty` units of one of `items` items, into a cart drawn
+/// uniformly from the client's `keys`.
+fn cart_operation(params: &Params, spec: &ClientSpec, rng: &mut RngStream) -> Operation {
+    let key = client::draw_key(spec, rng);
+    if rng.chance(spec.read_fraction) {
+        return Operation::Read { key };
+    }
+    let item = rng.below(params.items as u64) as Item;
+    let qty = 1 + rng.below(params.max_qty as u64) as u32;
+    Operation::CartAdd { key, item, qty }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Msg {
+    /// A client's write, pushed to every peer once it is accepted (under
+    /// version vectors: once it is on the accepting node's disk).
+    Replicate { key: Key, entry: Entry },
+    /// Anti-entropy: my whole store; send back whatever you have that I
+    /// lack.
+    Sync { entries: Vec<(Key, Entry)>, reply: bool },
+}
+
+impl Message for Msg {
+    fn kind(&self) -> &'static str {
+        match self {
+            Msg::Replicate { .. } => "replicate",
+            Msg::Sync { reply: false, .. } => "sync",
+            Msg::Sync { reply: true, .. } => "sync-back",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Timer {
+    AntiEntropy,
+}
