@@ -166,3 +166,50 @@ fn resumed_primary_acking_old_writes_is_not_split_brain() {
         assert!(r.verdict(check).unwrap().holds, "{check}: {}", r.verdict(check).unwrap().detail);
     }
 }
+
+/// Runs a scenario to its end, but gives up after `max_steps` events:
+/// `None` when the run did not reach its end (it spun at one instant or
+/// drowned in messages).
+fn run_within_steps(s: &Scenario, seed: Option<u64>, max_steps: u64) -> Option<Box<dyn distlab::sim::Driver>> {
+    let mut d = s.protocol.build(s, options(TraceLevel::Off, seed));
+    for _ in 0..max_steps {
+        if d.step_within(s.duration).is_none() {
+            return Some(d);
+        }
+    }
+    None
+}
+
+/// Regressions of issue 11, one scenario each in
+/// `tests/regressions/pr-*.toml` (each file's comment names the bug it
+/// pins and how it was found): every one runs to its end within a step
+/// budget, and meets every expectation it states.
+#[test]
+fn primary_replica_regressions() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("pr-"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    let mut failures = Vec::new();
+    for path in &files {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let s = distlab::scenario::load(path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!s.expectations.is_empty(), "{name} states no expectation");
+        let Some(d) = run_within_steps(&s, None, 2_000_000) else {
+            failures.push(format!("{name}: did not reach its end within 2,000,000 steps"));
+            continue;
+        };
+        let report = d.report();
+        for e in &s.expectations {
+            let r = e.evaluate(&report);
+            if !r.met {
+                failures.push(format!("{name}: {}: {}", r.name, r.detail));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -925,6 +925,10 @@ impl Protocol for PrimaryReplica {
                 if state.role == Role::Primary {
                     // A primary suspects nobody.
                 } else if left > 0 {
+                    // The deadline moved on (the primary was heard from):
+                    // wait for the rest. A timer of 1µs or more always
+                    // lets the clock move on (`Clock::real_duration` rounds
+                    // up), so this cannot re-arm at one instant forever.
                     state.silence_timer = Some(ctx.set_timer(SimDuration(left as u64), Timer::PrimarySilent));
                 } else {
                     Self::start_election(state, ctx);
