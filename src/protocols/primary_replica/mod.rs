@@ -90,7 +90,7 @@ use crate::nodes::{
     Operation, Protocol, TimerId, Value, WriteId,
 };
 use crate::sim::time::SimDuration;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct PrimaryReplica;
@@ -319,7 +319,11 @@ pub struct State {
     waiting_reads: Vec<(ClientRef, Key, u64)>,
 
     // --- candidate ---
-    votes: u32,
+    /// Who granted this candidate their vote in its epoch (itself
+    /// included). A set of voters, not a count of messages: a duplicated
+    /// `Vote`, or a second grant to a duplicated `RequestVote`, is the same
+    /// voter again and must not count twice.
+    votes: BTreeSet<NodeId>,
 
     // --- primary ---
     /// A `Ship` timer is pending.
@@ -381,7 +385,7 @@ impl State {
             last_heard_us: i64::MIN,
             acks_owed: Vec::new(),
             waiting_reads: Vec::new(),
-            votes: 0,
+            votes: BTreeSet::new(),
             ship_scheduled: false,
             progress: BTreeMap::new(),
             waiting_writes: BTreeMap::new(),
@@ -507,13 +511,13 @@ impl PrimaryReplica {
             AfterEpoch::StandForElection { epoch }
                 if state.role == Role::Candidate && state.epoch == epoch =>
             {
-                state.votes += 1; // our own vote, now durable
+                state.votes.insert(ctx.me()); // our own vote, now durable
                 ctx.broadcast(Msg::RequestVote {
                     epoch,
                     last_epoch: state.last_epoch(),
                     last_index: state.last_index(),
                 });
-                if state.votes as usize > ctx.cluster().len() / 2 {
+                if Self::has_majority(&state.votes, ctx) {
                     Self::become_primary(state, ctx);
                 }
             }
@@ -789,10 +793,16 @@ impl PrimaryReplica {
         state.primary = None;
         let epoch = state.epoch + 1;
         Self::adopt_epoch(state, ctx, epoch, Some(ctx.me()));
-        state.votes = 0;
+        state.votes.clear();
         ctx.note(|| format!("primary silent: stands for election in epoch {epoch}"));
         Self::arm_silence_timer(state, ctx);
         Self::once_epoch_durable(state, ctx, AfterEpoch::StandForElection { epoch });
+    }
+
+    /// More than half of *all* nodes voted for us: any two majorities
+    /// share a node, and a node votes once per epoch.
+    fn has_majority(voters: &BTreeSet<NodeId>, ctx: Ctx) -> bool {
+        voters.len() > ctx.cluster().len() / 2
     }
 
     fn on_request_vote(
@@ -895,8 +905,8 @@ impl Protocol for PrimaryReplica {
             Msg::Vote { epoch, granted }
                 if state.role == Role::Candidate && epoch == state.epoch && granted =>
             {
-                state.votes += 1;
-                if state.votes as usize > ctx.cluster().len() / 2 {
+                state.votes.insert(from);
+                if Self::has_majority(&state.votes, ctx) {
                     Self::become_primary(state, ctx);
                 }
             }
