@@ -203,7 +203,7 @@ fn primary_replica_regressions() {
             failures.push(format!("{name}: did not reach its end within 2,000,000 steps"));
             continue;
         };
-        let report = d.report();
+        let report = distlab::cli::run::full_report(d.as_ref());
         for e in &s.expectations {
             let r = e.evaluate(&report);
             if !r.met {
@@ -212,4 +212,44 @@ fn primary_replica_regressions() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Writes the history shows acknowledged (ok) that no `Acknowledged`
+/// observation published: the checks that read observations
+/// (`single-primary`, the lag gauge) never saw them.
+fn unpublished_acks(d: &dyn distlab::sim::Driver) -> Vec<u64> {
+    let published: std::collections::BTreeSet<u64> = d
+        .observation_log()
+        .iter()
+        .filter_map(|(_, _, text)| {
+            let rest = text.strip_prefix("Acknowledged {")?;
+            let v = rest.split("value: ").nth(1)?;
+            v.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok()
+        })
+        .collect();
+    d.history()
+        .events
+        .iter()
+        .filter_map(|e| match (e.kind, e.op) {
+            (distlab::check::HistoryKind::Ok, distlab::nodes::Operation::Write { value, .. }) => Some(value),
+            _ => None,
+        })
+        .filter(|v| !published.contains(v))
+        .collect()
+}
+
+/// Regression (issue 11, item 7): a write acknowledged on the retry path
+/// (the client retried a write already in the log) was answered without
+/// publishing `Acknowledged`. In `pr-figure-8`, write 8 is acknowledged
+/// that way; under the nemesis many are.
+#[test]
+fn every_acknowledged_write_is_published() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions/pr-figure-8.toml");
+    let s = distlab::scenario::load(&path).unwrap();
+    let d = run(&s, options(TraceLevel::Full, None));
+    assert_eq!(unpublished_acks(d.as_ref()), Vec::<u64>::new());
+    for seed in 0..10 {
+        let d = run(&base("semi-sync", 3, true), options(TraceLevel::Full, Some(seed)));
+        assert_eq!(unpublished_acks(d.as_ref()), Vec::<u64>::new(), "seed {seed}");
+    }
 }

@@ -5,6 +5,29 @@
 //! never looks at protocol state. Positions of writes are `(epoch, index)`:
 //! a later epoch's entry supersedes an earlier epoch's at any index, as in
 //! the log comparison of the election rule.
+//!
+//! # Positions and order
+//! A write can stand at more than one position over a run: appended by a
+//! primary that is then deposed, truncated, and appended again (a retry)
+//! by the next primary. It is judged at its *surviving* position — the
+//! highest `(epoch, index)` any primary appended it at so far — not at the
+//! first, dead one. Reads and writes are ordered as the history orders
+//! them (by step, as the linearizability checker does), never by comparing
+//! microseconds: one process's write and its next read may share a
+//! microsecond, and the read still began after the write was acknowledged.
+//!
+//! # What it keeps
+//! Memory grows with the writes of the run, because its checks need them:
+//! every node's published log (one `(epoch, value)` per entry: the prefix
+//! check compares each copied entry with the entry before it, and
+//! `acked-writes-durable` and `writes-applied-once` read the final
+//! primary's whole log), each value's position (a read may return any
+//! value ever written), what each primary appended where (the prefix check
+//! and the lag), and every acknowledged value (`acked-writes-durable`).
+//! For reads it keeps only what is open or current: per key the newest
+//! acknowledged position, per open read the position it must not be older
+//! than, and per live process its own newest write per key (dropped when
+//! the process is retired).
 
 use super::{Observation, Params, PrimaryReplica};
 use crate::check::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
@@ -16,9 +39,13 @@ use std::collections::{BTreeMap, BTreeSet};
 /// A write's place in the replicated history.
 type Pos = (u64, u64);
 
-/// What a primary appended at a position: the value, the entry before it
-/// (`(epoch, value)`), and when.
-type PrimaryAppend = (Value, Option<(u64, Value)>, SimTime);
+/// One published log entry: its epoch, and the value written (`None`: a
+/// no-op).
+type Slot = (u64, Option<Value>);
+
+/// What a primary appended at a position: the value, the entry before it,
+/// and when.
+type PrimaryAppend = (Option<Value>, Option<Slot>, SimTime);
 
 #[derive(Clone, Debug, Default)]
 struct Violation {
@@ -49,32 +76,41 @@ impl Violation {
     }
 }
 
+/// An open read: who reads, and the newest position acknowledged on its
+/// key before it began.
+#[derive(Clone, Copy, Debug)]
+struct OpenRead {
+    process: u32,
+    newest_before: Option<Pos>,
+}
+
 #[derive(Clone, Debug)]
 pub struct ReplicationChecker {
     names: Vec<String>,
-    /// Each node's log as published: `(epoch, value)` per index.
-    logs: Vec<Vec<(u64, Value)>>,
-    /// Who became primary in each epoch.
+    /// Each node's log as published, one slot per index.
+    logs: Vec<Vec<Slot>>,
     /// Who became primary in each epoch, and when.
     primaries: BTreeMap<u64, (NodeId, SimTime)>,
     /// Times a node became primary (in a new epoch, or a second one in
     /// the same epoch).
     failovers: u64,
-    /// Where each value was written by its primary.
+    /// Each value's surviving position: the highest a primary appended it
+    /// at so far.
     position: BTreeMap<Value, Pos>,
-    /// What the primary of `epoch` appended at `index`: the value, and the
-    /// entry before it (`(epoch, value)`), with the time (for lag).
+    /// What the primary of `epoch` appended at `index` (for the prefix
+    /// check, the lag, and when it accepted a write).
     appended: BTreeMap<Pos, PrimaryAppend>,
     lag_sum_us: u128,
     lag_max_us: u64,
     lag_samples: u64,
-    /// Writes clients saw acknowledged: value → (key, position).
+    /// Writes clients saw acknowledged: value → key.
     acked: BTreeMap<Value, Key>,
-    /// Per key: acknowledged writes as (ack time, position).
-    acked_by_key: BTreeMap<Key, Vec<(SimTime, Pos)>>,
-    /// Open operations: op id → (invoke time, process).
-    invoked: BTreeMap<u64, (SimTime, u32)>,
-    /// Per (process, key): position of that process's last acked write.
+    /// Per key: the newest position of a write acknowledged so far.
+    newest_acked: BTreeMap<Key, Pos>,
+    /// Reads in progress, by op id.
+    open_reads: BTreeMap<u64, OpenRead>,
+    /// Per (live process, key): position of that process's newest acked
+    /// write.
     own_writes: BTreeMap<(u32, Key), Pos>,
     truncated_entries: u64,
     /// When each log position was first acknowledged to a client.
@@ -110,7 +146,7 @@ impl ReplicationChecker {
         };
         let mut seen = BTreeSet::new();
         let mut dups = BTreeSet::new();
-        for &(_, v) in &self.logs[p.index()] {
+        for v in self.logs[p.index()].iter().filter_map(|e| e.1) {
             if !seen.insert(v) {
                 dups.insert(v);
             }
@@ -122,7 +158,7 @@ impl ReplicationChecker {
         let Some(p) = self.final_primary() else {
             return Vec::new();
         };
-        let kept: BTreeSet<Value> = self.logs[p.index()].iter().map(|e| e.1).collect();
+        let kept: BTreeSet<Value> = self.logs[p.index()].iter().filter_map(|e| e.1).collect();
         self.acked.keys().filter(|v| !kept.contains(v)).copied().collect()
     }
 }
@@ -165,8 +201,8 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
             lag_max_us: 0,
             lag_samples: 0,
             acked: BTreeMap::new(),
-            acked_by_key: BTreeMap::new(),
-            invoked: BTreeMap::new(),
+            newest_acked: BTreeMap::new(),
+            open_reads: BTreeMap::new(),
             own_writes: BTreeMap::new(),
             truncated_entries: 0,
             acked_at: BTreeMap::new(),
@@ -203,18 +239,23 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                 debug_assert_eq!(log.len() + 1, i, "a log grows at its end");
                 log.truncate(i - 1);
                 let before = log.last().copied();
-                log.push((entry.epoch, entry.value));
+                let value = entry.write.map(|w| w.value);
+                log.push((entry.epoch, value));
                 let pos = (entry.epoch, entry.index);
                 if from == node {
-                    self.position.entry(entry.value).or_insert(pos);
-                    self.appended.insert(pos, (entry.value, before, at.time));
+                    if let Some(v) = value {
+                        // A later epoch's append supersedes a truncated one.
+                        let p = self.position.entry(v).or_insert(pos);
+                        *p = (*p).max(pos);
+                    }
+                    self.appended.insert(pos, (value, before, at.time));
                     return;
                 }
                 // Log matching, per epoch: the replica's entry is the one the
                 // primary of that epoch appended there, and so is the entry
                 // before it (by induction, so is the whole prefix).
                 match self.appended.get(&pos) {
-                    Some(&(value, prev, t)) if value == entry.value && prev == before => {
+                    Some(&(v, prev, t)) if v == value && prev == before => {
                         let lag = at.time.since(t).0;
                         self.lag_sum_us += lag as u128;
                         self.lag_max_us = self.lag_max_us.max(lag);
@@ -240,12 +281,22 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                 log.truncate(keep as usize);
             }
             Observation::Recovered { len } => self.logs[node.index()].truncate(len as usize),
-            Observation::Acknowledged { epoch, index, .. } => {
+            Observation::Acknowledged { index, value } => {
+                // The acknowledged entry, as this primary published it.
+                let Some(&(epoch, v)) = self.logs[node.index()].get(index as usize - 1) else {
+                    return;
+                };
+                debug_assert_eq!(v, Some(value), "a primary acknowledges the write at that index");
                 self.acked_at.entry((epoch, index)).or_insert(at.time);
                 // Split brain: the write was *accepted* by this primary after
                 // a newer one was elected. (An old primary may still
                 // acknowledge writes it had fully replicated before: they
-                // are safe, and `acked-writes-durable` watches them.)
+                // are safe, and `acked-writes-durable` watches them. And an
+                // entry inherited from an older epoch was accepted by
+                // another primary.)
+                if self.primaries.get(&epoch).map(|p| p.0) != Some(node) {
+                    return;
+                }
                 let Some(&(_, _, accepted)) = self.appended.get(&(epoch, index)) else { return };
                 if let Some((&newer, &(p, elected))) =
                     self.primaries.range(epoch + 1..).find(|(_, (_, t))| *t <= accepted)
@@ -261,32 +312,29 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
         }
     }
 
+    /// History events arrive in step order, so "acknowledged before the
+    /// read began" is "acknowledged at an earlier step than the read's
+    /// invocation": the newest acknowledged position is noted then.
     fn on_history(&mut self, at: At, e: &HistoryEvent) {
         match (e.kind, e.op) {
-            (HistoryKind::Invoke, _) => {
-                self.invoked.insert(e.op_id, (e.time, e.process));
+            (HistoryKind::Invoke, Operation::Read { key }) => {
+                let newest_before = self.newest_acked.get(&key).copied();
+                self.open_reads.insert(e.op_id, OpenRead { process: e.process, newest_before });
             }
+            (HistoryKind::Invoke, _) => {}
             (HistoryKind::Ok, Operation::Write { key, value }) => {
-                self.invoked.remove(&e.op_id);
                 let pos = self.pos_of(Some(value));
                 self.acked.insert(value, key);
-                self.acked_by_key.entry(key).or_default().push((e.time, pos));
+                let newest = self.newest_acked.entry(key).or_insert(pos);
+                *newest = (*newest).max(pos);
                 let own = self.own_writes.entry((e.process, key)).or_insert(pos);
                 *own = (*own).max(pos);
             }
             (HistoryKind::Ok, Operation::Read { key }) => {
-                let Some((invoked, process)) = self.invoked.remove(&e.op_id) else {
+                let Some(OpenRead { process, newest_before }) = self.open_reads.remove(&e.op_id) else {
                     return;
                 };
                 let seen = self.pos_of(e.value.as_value());
-                let newest_before = self
-                    .acked_by_key
-                    .get(&key)
-                    .into_iter()
-                    .flatten()
-                    .filter(|(t, _)| *t < invoked)
-                    .map(|(_, p)| *p)
-                    .max();
                 let node = e.node.map_or("?".to_string(), |n| self.name(n).to_string());
                 let shown = e.value.as_value().map_or("nothing".into(), |v| v.to_string());
                 if let Some(newest) = newest_before
@@ -304,8 +352,18 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                     });
                 }
             }
+            (HistoryKind::Info, _) => {
+                // The process is retired: a fresh process id replaces it.
+                self.open_reads.remove(&e.op_id);
+                let p = e.process;
+                let mine: Vec<(u32, Key)> =
+                    self.own_writes.range((p, Key::MIN)..=(p, Key::MAX)).map(|(k, _)| *k).collect();
+                for k in mine {
+                    self.own_writes.remove(&k);
+                }
+            }
             _ => {
-                self.invoked.remove(&e.op_id);
+                self.open_reads.remove(&e.op_id);
             }
         }
     }
@@ -419,10 +477,11 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocols::primary_replica::Entry;
+    use crate::protocols::primary_replica::{ClientWrite, Entry};
 
     fn entry(epoch: u64, index: u64, value: Value) -> Entry {
-        Entry { epoch, index, key: 0, value, client: 9, idempotency_key: value }
+        let write = ClientWrite { key: 0, value, client: 9, idempotency_key: value };
+        Entry { epoch, index, write: Some(write) }
     }
 
     fn at(step: u64) -> At {
@@ -478,13 +537,13 @@ mod tests {
         c.on_observation(at(1), old, &Observation::BecamePrimary { epoch: 0 });
         c.on_observation(at(2), old, &Observation::Appended { entry: entry(0, 1, 10), from: old });
         c.on_observation(at(3), new, &Observation::BecamePrimary { epoch: 1 });
-        c.on_observation(at(4), old, &Observation::Acknowledged { epoch: 0, index: 1, value: 10 });
+        c.on_observation(at(4), old, &Observation::Acknowledged { index: 1, value: 10 });
         assert!(
             c.report(SimTime(0)).verdict("single-primary").unwrap().holds,
             "accepted before the election"
         );
         c.on_observation(at(5), old, &Observation::Appended { entry: entry(0, 2, 20), from: old });
-        c.on_observation(at(6), old, &Observation::Acknowledged { epoch: 0, index: 2, value: 20 });
+        c.on_observation(at(6), old, &Observation::Acknowledged { index: 2, value: 20 });
         let r = c.report(SimTime(0));
         let v = r.verdict("single-primary").unwrap();
         assert!(!v.holds);
@@ -502,9 +561,9 @@ mod tests {
         c.on_observation(at(1), p, &Observation::BecamePrimary { epoch: 0 });
         c.on_observation(at(2), p, &Observation::Appended { entry: entry(0, 1, 10), from: p });
         assert_eq!(lag(&c, 50), 0.0, "appended but not acknowledged: no client is waiting for it");
-        c.on_observation(at(3), p, &Observation::Acknowledged { epoch: 0, index: 1, value: 10 });
+        c.on_observation(at(3), p, &Observation::Acknowledged { index: 1, value: 10 });
         c.on_observation(at(4), p, &Observation::Appended { entry: entry(0, 2, 20), from: p });
-        c.on_observation(at(5), p, &Observation::Acknowledged { epoch: 0, index: 2, value: 20 });
+        c.on_observation(at(5), p, &Observation::Acknowledged { index: 2, value: 20 });
         assert_eq!(lag(&c, 50), 47.0, "write 10 was acknowledged at 3ms");
         c.on_observation(at(6), r, &Observation::Appended { entry: entry(0, 1, 10), from: p });
         assert_eq!(lag(&c, 50), 45.0, "now write 20 (acknowledged at 5ms) is the oldest missing");

@@ -95,13 +95,21 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct PrimaryReplica;
 
-/// One write in the log.
+/// One entry of the log: a client's write, or the no-op a new primary
+/// appends to commit what it inherited (see "Failover").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Entry {
     /// The epoch of the primary that appended it.
     pub epoch: u64,
     /// Position in the log, from 1.
     pub index: u64,
+    /// The write, or `None` for a no-op.
+    pub write: Option<ClientWrite>,
+}
+
+/// A client's write, as it stands in the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClientWrite {
     pub key: Key,
     pub value: Value,
     /// The client endpoint and idempotency key of the write, so a retried
@@ -219,8 +227,10 @@ impl Log {
         }
         let n = (upto - self.base) as usize;
         for e in self.entries.drain(..n) {
-            self.snapshot.insert(e.key, (e.value, e.index));
-            self.sessions.insert(e.client, (e.idempotency_key, e.index));
+            if let Some(w) = e.write {
+                self.snapshot.insert(w.key, (w.value, e.index));
+                self.sessions.insert(w.client, (w.idempotency_key, e.index));
+            }
             self.base_epoch = e.epoch;
         }
         self.base = upto;
@@ -357,9 +367,9 @@ pub enum Observation {
     Recovered {
         len: u64,
     },
-    /// The primary acknowledged a client's write.
+    /// The primary acknowledged a client's write: the one at `index` of
+    /// its log (whichever epoch appended it).
     Acknowledged {
-        epoch: u64,
         index: u64,
         value: Value,
     },
@@ -411,7 +421,9 @@ impl State {
         let upto = upto.min(self.last_index());
         while self.applied < upto {
             let e = *self.log.get(self.applied + 1).expect("entries after `applied` are in the log");
-            self.store.insert(e.key, (e.value, e.index));
+            if let Some(w) = e.write {
+                self.store.insert(w.key, (w.value, e.index));
+            }
             self.applied += 1;
         }
     }
@@ -456,11 +468,19 @@ impl PrimaryReplica {
         state.progress = ctx.peers().map(|p| (p, Progress { match_index: 0, next_index: next })).collect();
         state.client_table = state.log.sessions.clone();
         for e in &state.log.entries {
-            state.client_table.insert(e.client, (e.idempotency_key, e.index));
+            if let Some(w) = e.write {
+                state.client_table.insert(w.client, (w.idempotency_key, e.index));
+            }
         }
         state.waiting_writes.clear();
         ctx.observe(Observation::BecamePrimary { epoch: state.epoch });
         ctx.note(|| format!("becomes primary in epoch {}", state.epoch));
+        if state.last_index() > state.commit {
+            // Entries it inherited may not be committed, and a primary
+            // commits only entries of its own epoch (see
+            // `committed_index`): a no-op of this epoch commits them with it.
+            Self::append(state, ctx, None);
+        }
         Self::send_heartbeats(state, ctx);
         ctx.set_timer(ctx.params().heartbeat, Timer::Heartbeat);
     }
@@ -565,29 +585,21 @@ impl PrimaryReplica {
             && k == idempotency_key
             // Compacted entries are committed everywhere; others must still
             // be this write (not truncated and replaced).
-            && (index <= state.log.base || state.log.get(index).is_some_and(|e| e.value == value))
+            && (index <= state.log.base
+                || state.log.get(index).is_some_and(|e| e.write.is_some_and(|w| w.value == value)))
         {
             // A retry of a write already in the log: answer when committed.
             if index <= state.commit {
-                ctx.reply(client, ClientReply::ok(None, index));
+                Self::acknowledge(ctx, client, index, value);
             } else {
                 state.waiting_writes.entry(index).or_default().push(client);
             }
             return;
         }
-        let entry = Entry {
-            epoch: state.epoch,
-            index: state.last_index() + 1,
-            key,
-            value,
-            client: client.endpoint.0,
-            idempotency_key,
-        };
-        state.log.push(entry);
-        state.client_table.insert(client.endpoint.0, (idempotency_key, entry.index));
-        state.waiting_writes.entry(entry.index).or_default().push(client);
-        Self::write_log(state, ctx, DiskWrite::Append(entry));
-        ctx.observe(Observation::Appended { entry, from: ctx.me() });
+        let write = ClientWrite { key, value, client: client.endpoint.0, idempotency_key };
+        let index = Self::append(state, ctx, Some(write));
+        state.client_table.insert(client.endpoint.0, (idempotency_key, index));
+        state.waiting_writes.entry(index).or_default().push(client);
         let ship_interval = ctx.params().ship_interval;
         if ship_interval == SimDuration::ZERO {
             Self::send_heartbeats(state, ctx);
@@ -596,6 +608,23 @@ impl PrimaryReplica {
             state.ship_scheduled = true;
             ctx.set_timer(ship_interval, Timer::Ship);
         }
+    }
+
+    /// Appends an entry of this epoch (a write, or a no-op) to the log and
+    /// starts writing it to disk; returns its index.
+    fn append(state: &mut State, ctx: Ctx, write: Option<ClientWrite>) -> u64 {
+        let entry = Entry { epoch: state.epoch, index: state.last_index() + 1, write };
+        state.log.push(entry);
+        Self::write_log(state, ctx, DiskWrite::Append(entry));
+        ctx.observe(Observation::Appended { entry, from: ctx.me() });
+        entry.index
+    }
+
+    /// Tells a client its write (at `index`) is committed, and the
+    /// checkers that it was acknowledged.
+    fn acknowledge(ctx: Ctx, client: ClientRef, index: u64, value: Value) {
+        ctx.observe(Observation::Acknowledged { index, value });
+        ctx.reply(client, ClientReply::ok(None, index));
     }
 
     /// Sends a replica everything from its `next_index` (at most a batch),
@@ -631,15 +660,24 @@ impl PrimaryReplica {
     }
 
     /// The highest index that counts as committed under the mode.
+    ///
+    /// Only an entry of the primary's *own* epoch is committed by counting
+    /// where it is stored; the entries before it commit with it. An entry
+    /// of an older epoch may be on enough nodes and still be replaced: a
+    /// node whose last entry is of a newer epoch (appended by a primary in
+    /// between, and never replicated) can win an election with the votes of
+    /// nodes that hold the old entry, and overwrite it. (Raft, §5.4.2 and
+    /// its Figure 8.)
     fn committed_index(state: &State, ctx: Ctx) -> u64 {
         let own = state.persisted;
         let mut acks: Vec<u64> = state.progress.values().map(|p| p.match_index.min(own)).collect();
         acks.sort_unstable_by(|a, b| b.cmp(a));
-        match ctx.params().mode {
+        let stored = match ctx.params().mode {
             Mode::Async => own,
             Mode::SemiSync => acks.first().copied().unwrap_or(own),
             Mode::Sync => acks.last().copied().unwrap_or(own),
-        }
+        };
+        if state.log.epoch_at(stored) == Some(state.epoch) { stored } else { state.commit }
     }
 
     /// Advances the commit index and answers the clients whose writes are
@@ -655,9 +693,9 @@ impl PrimaryReplica {
         let done = std::mem::replace(&mut state.waiting_writes, still_waiting);
         for (index, clients) in done {
             let e = *state.log.get(index).expect("a write waiting for commit is not compacted");
+            let w = e.write.expect("clients wait only for writes, not no-ops");
             for c in clients {
-                ctx.observe(Observation::Acknowledged { epoch: state.epoch, index, value: e.value });
-                ctx.reply(c, ClientReply::ok(None, index));
+                Self::acknowledge(ctx, c, index, w.value);
             }
         }
         Self::maybe_compact(state, ctx);
@@ -868,6 +906,11 @@ impl Protocol for PrimaryReplica {
 
     fn recover(ctx: &mut Context<'_, Self>, disk: &Disk) -> State {
         let mut state = State::new(ctx.me(), disk, ctx.params().initial_primary, true);
+        // The store is not on disk: rebuild it from the log that is, as a
+        // replica applies entries as they arrive. (Starting from the
+        // snapshot alone, a restarted node answered reads with what it held
+        // at its last compaction, though the newer writes were on its disk.)
+        state.apply_up_to(state.last_index());
         ctx.observe(Observation::Recovered { len: state.last_index() });
         ctx.note(|| {
             format!(
@@ -1035,7 +1078,8 @@ impl Protocol for PrimaryReplica {
             log.row("follows", cluster.name(p));
         }
         for e in state.log.entries.iter().rev().take(5).rev() {
-            log.row(format!("#{} (epoch {})", e.index, e.epoch), format!("k{} = {}", e.key, e.value));
+            let what = e.write.map_or("no-op".to_string(), |w| format!("k{} = {}", w.key, w.value));
+            log.row(format!("#{} (epoch {})", e.index, e.epoch), what);
         }
         let store = v.section("store");
         for (k, (val, idx)) in &state.store {
