@@ -170,7 +170,11 @@ fn resumed_primary_acking_old_writes_is_not_split_brain() {
 /// Runs a scenario to its end, but gives up after `max_steps` events:
 /// `None` when the run did not reach its end (it spun at one instant or
 /// drowned in messages).
-fn run_within_steps(s: &Scenario, seed: Option<u64>, max_steps: u64) -> Option<Box<dyn distlab::sim::Driver>> {
+fn run_within_steps(
+    s: &Scenario,
+    seed: Option<u64>,
+    max_steps: u64,
+) -> Option<Box<dyn distlab::sim::Driver>> {
     let mut d = s.protocol.build(s, options(TraceLevel::Off, seed));
     for _ in 0..max_steps {
         if d.step_within(s.duration).is_none() {
@@ -252,4 +256,18 @@ fn every_acknowledged_write_is_published() {
         let d = run(&base("semi-sync", 3, true), options(TraceLevel::Full, Some(seed)));
         assert_eq!(unpublished_acks(d.as_ref()), Vec::<u64>::new(), "seed {seed}");
     }
+}
+
+/// Regression (issue 11, item 9): with one process, a stale read is
+/// exactly a read older than the process's own write, so the two counts
+/// agree, although each operation starts in the microsecond the one
+/// before it ended (see `tests/regressions/pr-same-microsecond.toml`).
+#[test]
+fn one_process_stale_reads_are_its_read_your_writes_violations() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions/pr-same-microsecond.toml");
+    let s = distlab::scenario::load(&path).unwrap();
+    let r = run(&s, options(TraceLevel::Off, None)).report();
+    assert!(r.metrics["stale_reads"] > 0.0, "the lesson's replicas lag");
+    assert_eq!(r.metrics["stale_reads"], r.metrics["ryw_violations"]);
 }

@@ -601,4 +601,100 @@ mod tests {
         c.on_observation(at(2), NodeId(1), &Observation::BecamePrimary { epoch: 1 });
         assert!(!c.report(SimTime(0)).verdict("single-primary").unwrap().holds);
     }
+
+    /// A history event of process `process` at `step`, all in one
+    /// microsecond (time 7ms): only the steps order them.
+    fn event(
+        step: u64,
+        process: u32,
+        op_id: u64,
+        kind: HistoryKind,
+        op: Operation,
+        read: Option<Value>,
+    ) -> (At, HistoryEvent) {
+        let time = SimTime(7000);
+        let e = HistoryEvent {
+            step,
+            time,
+            process,
+            client: 0,
+            op_id,
+            kind,
+            op,
+            value: read.into(),
+            node: Some(NodeId(1)),
+        };
+        (At { step, time }, e)
+    }
+
+    /// Regression (issue 11, item 9): a process's write acknowledged and
+    /// its next read invoked in the same microsecond are still in order
+    /// (by step): a stale read then counts. Comparing microseconds with
+    /// `<` called them concurrent and missed it.
+    #[test]
+    fn same_microsecond_operations_are_ordered_by_step() {
+        let p = NodeId(0);
+        let mut c = checker();
+        c.on_observation(at(1), p, &Observation::BecamePrimary { epoch: 0 });
+        c.on_observation(at(2), p, &Observation::Appended { entry: entry(0, 1, 10), from: p });
+        c.on_observation(at(3), p, &Observation::Appended { entry: entry(0, 2, 20), from: p });
+        let write = Operation::Write { key: 0, value: 20 };
+        let read = Operation::Read { key: 0 };
+        for (at, e) in [
+            event(10, 5, 1, HistoryKind::Invoke, write, None),
+            event(11, 5, 1, HistoryKind::Ok, write, None),
+            event(12, 6, 2, HistoryKind::Invoke, read, None),
+            event(13, 6, 2, HistoryKind::Ok, read, Some(10)),
+        ] {
+            c.on_history(at, &e);
+        }
+        let r = c.report(SimTime(7000));
+        let v = r.verdict("no-stale-reads").unwrap();
+        assert!(!v.holds, "the read began after write 20 was acknowledged, and returned 10");
+        assert_eq!(v.first_violation.unwrap().step, 13);
+    }
+
+    /// Regression (issue 11, item 8): a write appended by a primary that
+    /// is then deposed, truncated, and appended again by the next primary
+    /// is judged at its surviving position. Judged at its first (dead)
+    /// one, a read of it looked older than a write it actually follows.
+    #[test]
+    fn a_reappended_write_is_judged_where_it_survives() {
+        let (old, new) = (NodeId(0), NodeId(1));
+        let mut c = checker();
+        c.on_observation(at(1), old, &Observation::BecamePrimary { epoch: 0 });
+        c.on_observation(at(2), old, &Observation::Appended { entry: entry(0, 1, 10), from: old });
+        // Write 30 lands at index 2 on the old primary only, then it is deposed.
+        c.on_observation(at(3), old, &Observation::Appended { entry: entry(0, 2, 30), from: old });
+        c.on_observation(at(4), new, &Observation::Appended { entry: entry(0, 1, 10), from: old });
+        c.on_observation(at(5), new, &Observation::BecamePrimary { epoch: 1 });
+        // The new primary takes write 20 at index 2, then the retry of 30 at 3.
+        c.on_observation(at(6), new, &Observation::Appended { entry: entry(1, 2, 20), from: new });
+        c.on_observation(at(7), new, &Observation::Appended { entry: entry(1, 3, 30), from: new });
+        let (w20, w30) = (Operation::Write { key: 0, value: 20 }, Operation::Write { key: 0, value: 30 });
+        let read = Operation::Read { key: 0 };
+        for (at, e) in [
+            event(10, 5, 1, HistoryKind::Invoke, w20, None),
+            event(11, 5, 1, HistoryKind::Ok, w20, None),
+            event(12, 6, 2, HistoryKind::Invoke, w30, None),
+            event(13, 6, 2, HistoryKind::Ok, w30, None),
+            event(14, 7, 3, HistoryKind::Invoke, read, None),
+            event(15, 7, 3, HistoryKind::Ok, read, Some(30)),
+        ] {
+            c.on_history(at, &e);
+        }
+        let r = c.report(SimTime(7000));
+        for check in ["no-stale-reads", "read-your-writes"] {
+            let v = r.verdict(check).unwrap();
+            assert!(v.holds, "{check}: 30 survives at index 3, after 20: {}", v.detail);
+        }
+        // And a read of 20 after 30 was acknowledged is stale.
+        for (at, e) in [
+            event(16, 7, 4, HistoryKind::Invoke, read, None),
+            event(17, 7, 4, HistoryKind::Ok, read, Some(20)),
+        ] {
+            c.on_history(at, &e);
+        }
+        assert!(!c.report(SimTime(7000)).verdict("no-stale-reads").unwrap().holds);
+    }
 }
