@@ -138,8 +138,10 @@ pub enum Msg {
     Replicate(Replicate),
     /// Replica → primary: I hold your log up to `match_index`.
     Ack { epoch: u64, match_index: u64 },
-    /// Replica → primary: I lack the entry before those; I have `have`.
-    Behind { epoch: u64, have: u64 },
+    /// Replica → primary: I refuse the entries after `refused` (the
+    /// `prev_index` of your `Replicate`): I lack that entry, or mine there
+    /// differs. I may match up to `have`.
+    Behind { epoch: u64, refused: u64, have: u64 },
     /// Replica → old primary: there is a newer epoch (fencing).
     Fenced { epoch: u64 },
     /// Candidate → all: vote for me in `epoch`.
@@ -288,6 +290,12 @@ pub struct Progress {
     pub match_index: u64,
     /// Next index to send.
     pub next_index: u64,
+    /// The replica refused an entry, and the primary is looking for where
+    /// their logs agree: it sends from `next_index` without moving it on,
+    /// and answers only the refusal of that very position. (Otherwise it
+    /// sends optimistically, moving `next_index` past what it sent.) Raft
+    /// implementations call these *probe* and *replicate* states.
+    pub probing: bool,
 }
 
 /// A node's state in memory.
@@ -465,7 +473,8 @@ impl PrimaryReplica {
             ctx.cancel_timer(t);
         }
         let next = state.last_index() + 1;
-        state.progress = ctx.peers().map(|p| (p, Progress { match_index: 0, next_index: next })).collect();
+        state.progress =
+            ctx.peers().map(|p| (p, Progress { match_index: 0, next_index: next, probing: false })).collect();
         state.client_table = state.log.sessions.clone();
         for e in &state.log.entries {
             if let Some(w) = e.write {
@@ -638,8 +647,10 @@ impl PrimaryReplica {
         // Every node has what was compacted, so nobody needs it resent.
         let from = p.next_index.clamp(base + 1, last + 1);
         let to = (from + BATCH - 1).min(last);
-        // Optimistic: assume these arrive; a `Behind` answer corrects it.
-        p.next_index = to.max(from - 1) + 1;
+        if !p.probing {
+            // Optimistic: assume these arrive; a `Behind` answer corrects it.
+            p.next_index = to.max(from - 1) + 1;
+        }
         let entries: Vec<Entry> = if from <= to { state.log.slice(from, to).to_vec() } else { Vec::new() };
         let prev_index = from - 1;
         let prev_epoch =
@@ -701,6 +712,28 @@ impl PrimaryReplica {
         Self::maybe_compact(state, ctx);
     }
 
+    /// A replica refused entries after `refused`. Only news moves the
+    /// primary back: the refusal of what it sends now (while probing), or
+    /// of entries the replica has not acknowledged (before). A stale or
+    /// duplicated refusal is ignored — answering each one with a resend
+    /// multiplied the messages of every refusal the network duplicated,
+    /// and with two unfenced primaries pulling a replica back and forth
+    /// the resends never ended. Anything still missing goes out again
+    /// with the next heartbeat.
+    fn on_behind(state: &mut State, ctx: Ctx, replica: NodeId, refused: u64, have: u64) {
+        let Some(p) = state.progress.get_mut(&replica) else {
+            return;
+        };
+        let news = if p.probing { refused + 1 == p.next_index } else { refused >= p.match_index };
+        if !news {
+            return;
+        }
+        debug_assert!(have < refused.max(1), "a replica may match only below what it refused");
+        p.probing = true;
+        p.next_index = have + 1;
+        Self::replicate_to(state, ctx, replica);
+    }
+
     // ----- log compaction -------------------------------------------------
 
     /// Folds the log up to `upto` into a snapshot, in memory and on disk.
@@ -760,7 +793,7 @@ impl PrimaryReplica {
         };
         if !matches {
             let have = state.last_index().min(prev_index.saturating_sub(1));
-            ctx.send(from, Msg::Behind { epoch, have });
+            ctx.send(from, Msg::Behind { epoch, refused: prev_index, have });
             return;
         }
         let match_index = prev_index + entries.len() as u64;
@@ -929,15 +962,15 @@ impl Protocol for PrimaryReplica {
             Msg::Ack { epoch, match_index } if state.role == Role::Primary && epoch == state.epoch => {
                 if let Some(p) = state.progress.get_mut(&from) {
                     p.match_index = p.match_index.max(match_index);
+                    if p.probing && match_index + 1 >= p.next_index {
+                        p.probing = false; // found where the logs agree
+                    }
                     p.next_index = p.next_index.max(match_index + 1);
                 }
                 Self::advance_commit(state, ctx);
             }
-            Msg::Behind { epoch, have } if state.role == Role::Primary && epoch == state.epoch => {
-                if let Some(p) = state.progress.get_mut(&from) {
-                    p.next_index = have + 1;
-                }
-                Self::replicate_to(state, ctx, from);
+            Msg::Behind { epoch, refused, have } if state.role == Role::Primary && epoch == state.epoch => {
+                Self::on_behind(state, ctx, from, refused, have)
             }
             Msg::Fenced { epoch } if epoch > state.epoch && ctx.params().fencing => {
                 Self::step_down(state, ctx, epoch, None)
