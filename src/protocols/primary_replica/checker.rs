@@ -281,20 +281,21 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                 log.truncate(keep as usize);
             }
             Observation::Recovered { len } => self.logs[node.index()].truncate(len as usize),
-            Observation::Acknowledged { index, value } => {
+            Observation::Acknowledged { epoch: acked_in, index, value } => {
                 // The acknowledged entry, as this primary published it.
                 let Some(&(epoch, v)) = self.logs[node.index()].get(index as usize - 1) else {
                     return;
                 };
                 debug_assert_eq!(v, Some(value), "a primary acknowledges the write at that index");
                 self.acked_at.entry((epoch, index)).or_insert(at.time);
-                // Split brain: the write was *accepted* by this primary after
-                // a newer one was elected. (An old primary may still
-                // acknowledge writes it had fully replicated before: they
-                // are safe, and `acked-writes-durable` watches them. And an
-                // entry inherited from an older epoch was accepted by
-                // another primary.)
-                if self.primaries.get(&epoch).map(|p| p.0) != Some(node) {
+                // Split brain: the primary of `epoch` acknowledges a write
+                // it *accepted* after a newer primary was elected. (An old
+                // primary may still acknowledge writes it had fully
+                // replicated before: they are safe, and
+                // `acked-writes-durable` watches them. A write inherited
+                // from an older epoch, even its own, is committed in this
+                // one, by the majority that elected it.)
+                if acked_in != epoch {
                     return;
                 }
                 let Some(&(_, _, accepted)) = self.appended.get(&(epoch, index)) else { return };
@@ -537,13 +538,13 @@ mod tests {
         c.on_observation(at(1), old, &Observation::BecamePrimary { epoch: 0 });
         c.on_observation(at(2), old, &Observation::Appended { entry: entry(0, 1, 10), from: old });
         c.on_observation(at(3), new, &Observation::BecamePrimary { epoch: 1 });
-        c.on_observation(at(4), old, &Observation::Acknowledged { index: 1, value: 10 });
+        c.on_observation(at(4), old, &Observation::Acknowledged { epoch: 0, index: 1, value: 10 });
         assert!(
             c.report(SimTime(0)).verdict("single-primary").unwrap().holds,
             "accepted before the election"
         );
         c.on_observation(at(5), old, &Observation::Appended { entry: entry(0, 2, 20), from: old });
-        c.on_observation(at(6), old, &Observation::Acknowledged { index: 2, value: 20 });
+        c.on_observation(at(6), old, &Observation::Acknowledged { epoch: 0, index: 2, value: 20 });
         let r = c.report(SimTime(0));
         let v = r.verdict("single-primary").unwrap();
         assert!(!v.holds);
@@ -561,9 +562,9 @@ mod tests {
         c.on_observation(at(1), p, &Observation::BecamePrimary { epoch: 0 });
         c.on_observation(at(2), p, &Observation::Appended { entry: entry(0, 1, 10), from: p });
         assert_eq!(lag(&c, 50), 0.0, "appended but not acknowledged: no client is waiting for it");
-        c.on_observation(at(3), p, &Observation::Acknowledged { index: 1, value: 10 });
+        c.on_observation(at(3), p, &Observation::Acknowledged { epoch: 0, index: 1, value: 10 });
         c.on_observation(at(4), p, &Observation::Appended { entry: entry(0, 2, 20), from: p });
-        c.on_observation(at(5), p, &Observation::Acknowledged { index: 2, value: 20 });
+        c.on_observation(at(5), p, &Observation::Acknowledged { epoch: 0, index: 2, value: 20 });
         assert_eq!(lag(&c, 50), 47.0, "write 10 was acknowledged at 3ms");
         c.on_observation(at(6), r, &Observation::Appended { entry: entry(0, 1, 10), from: p });
         assert_eq!(lag(&c, 50), 45.0, "now write 20 (acknowledged at 5ms) is the oldest missing");
@@ -696,5 +697,23 @@ mod tests {
             c.on_history(at, &e);
         }
         assert!(!c.report(SimTime(7000)).verdict("no-stale-reads").unwrap().holds);
+    }
+
+    /// A primary that accepted a write in an old epoch (after a newer
+    /// primary was elected), then won a later epoch and acknowledged the
+    /// write there, committed it with a majority: not split brain. (Found
+    /// by `distlab check`, semi-sync on 3 nodes, seed 4855.)
+    #[test]
+    fn acknowledging_an_inherited_write_in_a_new_epoch_is_not_split_brain() {
+        let (a, b) = (NodeId(0), NodeId(1));
+        let mut c = checker();
+        c.on_observation(at(1), a, &Observation::BecamePrimary { epoch: 0 });
+        c.on_observation(at(2), b, &Observation::BecamePrimary { epoch: 1 });
+        c.on_observation(at(3), a, &Observation::Appended { entry: entry(0, 1, 10), from: a });
+        c.on_observation(at(4), a, &Observation::BecamePrimary { epoch: 2 });
+        c.on_observation(at(5), a, &Observation::Acknowledged { epoch: 2, index: 1, value: 10 });
+        assert!(c.report(SimTime(0)).verdict("single-primary").unwrap().holds);
+        c.on_observation(at(6), a, &Observation::Acknowledged { epoch: 0, index: 1, value: 10 });
+        assert!(!c.report(SimTime(0)).verdict("single-primary").unwrap().holds, "acknowledged in epoch 0");
     }
 }

@@ -375,9 +375,10 @@ pub enum Observation {
     Recovered {
         len: u64,
     },
-    /// The primary acknowledged a client's write: the one at `index` of
-    /// its log (whichever epoch appended it).
+    /// The primary of `epoch` acknowledged a client's write: the one at
+    /// `index` of its log (appended in this epoch or inherited).
     Acknowledged {
+        epoch: u64,
         index: u64,
         value: Value,
     },
@@ -599,7 +600,7 @@ impl PrimaryReplica {
         {
             // A retry of a write already in the log: answer when committed.
             if index <= state.commit {
-                Self::acknowledge(ctx, client, index, value);
+                Self::acknowledge(state, ctx, client, index, value);
             } else {
                 state.waiting_writes.entry(index).or_default().push(client);
             }
@@ -631,8 +632,8 @@ impl PrimaryReplica {
 
     /// Tells a client its write (at `index`) is committed, and the
     /// checkers that it was acknowledged.
-    fn acknowledge(ctx: Ctx, client: ClientRef, index: u64, value: Value) {
-        ctx.observe(Observation::Acknowledged { index, value });
+    fn acknowledge(state: &State, ctx: Ctx, client: ClientRef, index: u64, value: Value) {
+        ctx.observe(Observation::Acknowledged { epoch: state.epoch, index, value });
         ctx.reply(client, ClientReply::ok(None, index));
     }
 
@@ -706,7 +707,7 @@ impl PrimaryReplica {
             let e = *state.log.get(index).expect("a write waiting for commit is not compacted");
             let w = e.write.expect("clients wait only for writes, not no-ops");
             for c in clients {
-                Self::acknowledge(ctx, c, index, w.value);
+                Self::acknowledge(state, ctx, c, index, w.value);
             }
         }
         Self::maybe_compact(state, ctx);
