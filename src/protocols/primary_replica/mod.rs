@@ -436,6 +436,18 @@ impl State {
             self.applied += 1;
         }
     }
+    /// The session token of log position `index`: its epoch and index in
+    /// one number, so that tokens compare as positions do (by epoch, then
+    /// index) and a client keeps the newest by keeping the largest. The
+    /// index alone is not enough: after a failover a replica may hold, at
+    /// the index of a client's write, an entry of an older epoch that will
+    /// be truncated, and it must not count as caught up. (A compacted
+    /// position, on every node, gets epoch 0.)
+    fn session_token(&self, index: u64) -> u64 {
+        let epoch = self.log.epoch_at(index).unwrap_or(0);
+        debug_assert!(epoch < 1 << 24 && index < 1 << 40, "a position fits a session token");
+        (epoch << 40) | index
+    }
     /// After a truncation below `applied`: rebuild the store.
     fn rebuild_store(&mut self, upto: u64) {
         self.store = self.log.snapshot.clone();
@@ -634,7 +646,7 @@ impl PrimaryReplica {
     /// checkers that it was acknowledged.
     fn acknowledge(state: &State, ctx: Ctx, client: ClientRef, index: u64, value: Value) {
         ctx.observe(Observation::Acknowledged { epoch: state.epoch, index, value });
-        ctx.reply(client, ClientReply::ok(None, index));
+        ctx.reply(client, ClientReply::ok(None, state.session_token(index)));
     }
 
     /// Sends a replica everything from its `next_index` (at most a batch),
@@ -701,6 +713,7 @@ impl PrimaryReplica {
         }
         state.commit = new;
         state.apply_up_to(new);
+        Self::serve_waiting_reads(state, ctx);
         let still_waiting = state.waiting_writes.split_off(&(new + 1));
         let done = std::mem::replace(&mut state.waiting_writes, still_waiting);
         for (index, clients) in done {
@@ -849,7 +862,7 @@ impl PrimaryReplica {
     }
 
     fn serve_waiting_reads(state: &mut State, ctx: Ctx) {
-        let applied = state.applied;
+        let applied = state.session_token(state.applied);
         let (ready, waiting): (Vec<_>, Vec<_>) =
             state.waiting_reads.drain(..).partition(|(_, _, token)| *token <= applied);
         state.waiting_reads = waiting;
@@ -1033,18 +1046,22 @@ impl Protocol for PrimaryReplica {
             Operation::Write { .. } => {
                 ctx.reply(request.from, ClientReply::redirect(state.primary.filter(|&p| p != ctx.me())))
             }
+            Operation::Read { key } if request.session > state.session_token(state.applied) => {
+                // Read-your-writes by session token: wait until caught up.
+                // A primary waits too: one deposed without knowing it has
+                // not seen the client's newer writes, and never will.
+                state.waiting_reads.push((request.from, key, request.session));
+            }
             Operation::Read { key } if state.role == Role::Primary => {
                 // The primary answers from what it has applied: committed
                 // entries, plus — just after a failover — the entries it
                 // inherited and has not yet seen acknowledged.
-                ctx.reply(request.from, ClientReply::ok(state.store.get(&key).map(|v| v.0), state.commit));
-            }
-            Operation::Read { key } if request.session > state.applied => {
-                // Read-your-writes by session token: wait until caught up.
-                state.waiting_reads.push((request.from, key, request.session));
+                let token = state.session_token(state.commit);
+                ctx.reply(request.from, ClientReply::ok(state.store.get(&key).map(|v| v.0), token));
             }
             Operation::Read { key } => {
-                ctx.reply(request.from, ClientReply::ok(state.store.get(&key).map(|v| v.0), state.applied))
+                let token = state.session_token(state.applied);
+                ctx.reply(request.from, ClientReply::ok(state.store.get(&key).map(|v| v.0), token))
             }
             _ => ctx.reply(request.from, ClientReply::fail(crate::nodes::client::NOT_KEY_VALUE)),
         }
