@@ -505,6 +505,7 @@ mod tests {
             failover: super::super::Failover::Auto,
             fencing: true,
             initial_primary: NodeId(0),
+            reads: super::super::Reads::Any,
         };
         ReplicationChecker::new(&params, &cluster)
     }

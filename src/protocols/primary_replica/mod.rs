@@ -3,9 +3,10 @@
 //! # Model
 //! One node is the **primary**; the others are **replicas**. Clients send
 //! writes to the primary (a replica answers a write with a redirect to the
-//! primary it knows). Reads go to the primary or to a replica, as the
-//! client's policy says. The primary keeps an ordered **log** of writes;
-//! replicas copy it in order and apply it to their key–value store.
+//! primary it knows). Reads go where the client's policy sends them; who
+//! answers them is the `reads` parameter (see "Reads"). The primary keeps
+//! an ordered **log** of writes; replicas copy it in order and apply it to
+//! their key–value store.
 //!
 //! # The algorithm
 //! 1. *Write.* The primary appends the write to its log as entry
@@ -19,7 +20,10 @@
 //!    primary), it truncates its log and takes the primary's. Once the
 //!    entries are on its disk it answers `Ack` with its match index.
 //! 3. *Acknowledge.* When the write counts as **committed** the primary
-//!    answers the client. That moment is the replication mode:
+//!    answers the client. A primary counts where an entry of its *own*
+//!    epoch is stored; the entries before it commit with it (an older
+//!    epoch's entry can be on enough nodes and still be overwritten:
+//!    Raft's Figure 8). That moment is the replication mode:
 //!    - `async`: as soon as the primary's own disk has it — fast, but a
 //!      primary crash loses what the replicas had not received yet;
 //!    - `semi-sync`: when it is on disk at the primary and at least one
@@ -38,13 +42,29 @@
 //!    as up to date as its own (compared by last epoch, then last index).
 //!    A candidate with votes from a majority of all nodes becomes primary —
 //!    so the most up-to-date replica a majority can vouch for is promoted.
-//!    A timeline `promote` does the same by hand, without a vote.
+//!    A timeline `promote` does the same by hand, without a vote. A new
+//!    primary that inherited entries it cannot know are committed appends
+//!    a **no-op** entry of its epoch: when the no-op commits, so do they.
 //! 6. *Fencing.* Every message carries the sender's epoch. With `fencing =
 //!    true`, a node rejects a `Replicate` from an older epoch and answers
 //!    with the newer one, and an old primary that hears of a newer epoch
 //!    steps down. With `fencing = false` replicas follow whoever sends to
 //!    them, and an old primary that comes back keeps acting as primary:
 //!    **split brain**.
+//!
+//! # Reads
+//! With `reads = "any"` (the default) every node answers a read from what
+//! it has applied. A replica applies entries as they arrive, so it lags:
+//! its reads can be stale, and can show a write that is later lost. With
+//! `reads = "primary"` a replica redirects a read to the primary, as it
+//! does a write, and reads see no replication lag; but a primary that has
+//! been deposed without hearing of it (cut off, or paused) still answers,
+//! so outside `sync` mode a read can still be stale during a failover.
+//! (Linearizable reads would need the primary to confirm it still leads,
+//! with a round of heartbeats or a lease: Raft, §8. Not done here.)
+//! A client with `read_your_writes = "session"` carries a **session
+//! token**, the newest log position `(epoch, index)` it has seen; any node,
+//! the primary too, waits until it has applied that far before answering.
 //!
 //! # What is durable
 //! The log, the current epoch, and whom this node voted for in it. A write
@@ -57,33 +77,49 @@
 //! - `log-prefix`: every replica's log is a prefix of the log of the
 //!   primary it copies from.
 //! - `acked-writes-durable`: every acknowledged write is in the final
-//!   primary's log. Holds in `sync` mode; `async` loses writes when the
-//!   primary crashes before replicating them.
+//!   primary's log.
 //! - `single-primary`: no primary acknowledges a write it accepted after a
 //!   newer primary was elected (no split brain).
-//! - `no-stale-reads`, `read-your-writes`: what readers see (replica reads
-//!   are stale under lag; read-your-writes needs the client option).
+//! - `no-stale-reads`, `read-your-writes`: what readers see.
+//!
+//! `log-prefix` and `writes-applied-once` hold in every mode. With fencing
+//! on, under crashes, pauses, partitions, lossy and duplicating links and
+//! drifting clocks (measured with `distlab check` over thousands of seeds,
+//! see the book's chapter):
+//! - `sync` keeps all six: an acknowledged write is on every node.
+//! - `semi-sync` on **three** nodes keeps `acked-writes-durable` and
+//!   `single-primary` (the primary and one replica are a majority), and
+//!   `read-your-writes` with session tokens; reads can be stale.
+//! - `semi-sync` on five nodes, and `async`, keep neither: a write on two
+//!   nodes (or one) is not on every election majority, and a deposed
+//!   primary still gathers enough acknowledgements to acknowledge writes.
 //!
 //! # Failure story
 //! Replicas lag (async): a read at a replica can miss an acknowledged
 //! write. Replicas also apply entries as they arrive, before the primary
 //! counts them committed, so a replica read can return a write that is
-//! later lost in a failover (MySQL's "phantom read" of semi-sync). The primary crashes (async): writes it acknowledged but had not
-//! shipped are lost when a replica is promoted, and truncated from the old
-//! primary's log when it returns. A replica is down (sync): writes stall
-//! until it returns. The primary pauses (a long GC pause) and comes back:
-//! with fencing it learns of the new epoch and steps down; without, two
-//! primaries accept writes.
+//! later lost in a failover (MySQL's "phantom read" of semi-sync). The
+//! primary crashes (async): writes it acknowledged but had not shipped are
+//! lost when a replica is promoted, and truncated from the old primary's
+//! log when it returns. A replica is down (sync): writes stall until it
+//! returns. The primary pauses (a long GC pause) and comes back: with
+//! fencing it learns of the new epoch and steps down; without, two
+//! primaries accept writes. A partition cuts the primary off with fewer
+//! than a majority: a new primary is elected on the other side, and until
+//! the old one hears of it, it still answers reads (stale ones, outside
+//! `sync`) and, in `async` or in `semi-sync` with a replica beside it,
+//! acknowledges writes the new primary will discard.
 //!
 //! Sources: Kleppmann, *Designing Data-Intensive Applications*, ch. 5
-//! ("Leaders and Followers", "Handling Node Outages"); the election rule is
-//! Raft's (Ongaro & Ousterhout, 2014, §5.4.1).
+//! ("Leaders and Followers", "Handling Node Outages"); the election rule
+//! and the commit rule are Raft's (Ongaro & Ousterhout, 2014, §5.4.1 and
+//! §5.4.2).
 
 pub mod checker;
 mod params;
 
 pub use checker::ReplicationChecker;
-pub use params::{Failover, Mode, Params, RawParams};
+pub use params::{Failover, Mode, Params, RawParams, Reads};
 
 use crate::nodes::{
     ClientRef, ClientReply, ClientRequest, Cluster, Command, Context, Key, Message, NodeId, NodeView,
@@ -1044,6 +1080,10 @@ impl Protocol for PrimaryReplica {
                 Self::accept_write(state, ctx, request.from, key, value, request.idempotency_key)
             }
             Operation::Write { .. } => {
+                ctx.reply(request.from, ClientReply::redirect(state.primary.filter(|&p| p != ctx.me())))
+            }
+            Operation::Read { .. } if state.role != Role::Primary && ctx.params().reads == Reads::Primary => {
+                // Primary-only reads: a replica sends the client on.
                 ctx.reply(request.from, ClientReply::redirect(state.primary.filter(|&p| p != ctx.me())))
             }
             Operation::Read { key } if request.session > state.session_token(state.applied) => {
