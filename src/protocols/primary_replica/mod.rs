@@ -82,17 +82,21 @@
 //!   newer primary was elected (no split brain).
 //! - `no-stale-reads`, `read-your-writes`: what readers see.
 //!
-//! `log-prefix` and `writes-applied-once` hold in every mode. With fencing
-//! on, under crashes, pauses, partitions, lossy and duplicating links and
-//! drifting clocks (measured with `distlab check` over thousands of seeds,
-//! see the book's chapter):
-//! - `sync` keeps all six: an acknowledged write is on every node.
+//! What holds, with fencing on, under crashes, pauses, partitions, lossy
+//! and duplicating links and drifting clocks (measured with `distlab
+//! check` over thousands of seeds, see the book's chapter):
+//! - every mode keeps `log-prefix` and `writes-applied-once`;
+//! - `sync` keeps all six: an acknowledged write is on every node;
 //! - `semi-sync` on **three** nodes keeps `acked-writes-durable` and
 //!   `single-primary` (the primary and one replica are a majority), and
-//!   `read-your-writes` with session tokens; reads can be stale.
-//! - `semi-sync` on five nodes, and `async`, keep neither: a write on two
-//!   nodes (or one) is not on every election majority, and a deposed
-//!   primary still gathers enough acknowledgements to acknowledge writes.
+//!   `read-your-writes` with session tokens; reads can be stale;
+//! - `semi-sync` on five nodes, and `async`, keep neither, nor
+//!   read-your-writes even with tokens: a write on two nodes (or one) is
+//!   not on every election majority, and a deposed primary with one
+//!   replica that has not heard of the new epoch still acknowledges.
+//!
+//! Without fencing, `writes-applied-once` holds and runs end, but a
+//! replica pulled between two primaries can break `log-prefix`.
 //!
 //! # Failure story
 //! Replicas lag (async): a read at a replica can miss an acknowledged
