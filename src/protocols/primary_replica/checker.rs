@@ -9,9 +9,13 @@
 //! # Positions and order
 //! A write can stand at more than one position over a run: appended by a
 //! primary that is then deposed, truncated, and appended again (a retry)
-//! by the next primary. It is judged at its *surviving* position — the
-//! highest `(epoch, index)` any primary appended it at so far — not at the
-//! first, dead one. Reads and writes are ordered as the history orders
+//! by the next primary. It is judged at its *surviving* position, not at
+//! the first, dead one: where the newest primary that acknowledged it
+//! holds it (an acknowledged entry is committed there), or, for a write
+//! no primary has acknowledged, the highest `(epoch, index)` any primary
+//! appended it at so far. (Not simply the highest append: a deposed
+//! primary can re-append a retried write at a higher position after a
+//! newer primary committed it lower down, and that append dies.) Reads and writes are ordered as the history orders
 //! them (by step, as the linearizability checker does), never by comparing
 //! microseconds: one process's write and its next read may share a
 //! microsecond, and the read still began after the write was acknowledged.
@@ -21,9 +25,10 @@
 //! every node's published log (one `(epoch, value)` per entry: the prefix
 //! check compares each copied entry with the entry before it, and
 //! `acked-writes-durable` and `writes-applied-once` read the final
-//! primary's whole log), each value's position (a read may return any
-//! value ever written), what each primary appended where (the prefix check
-//! and the lag), and every acknowledged value (`acked-writes-durable`).
+//! primary's whole log), each value's highest append and where it was
+//! acknowledged (a read may return any value ever written), what each
+//! primary appended where (the prefix check and the lag), and every
+//! acknowledged value (`acked-writes-durable`).
 //! For reads it keeps only what is open or current: per key the newest
 //! acknowledged position, per open read the position it must not be older
 //! than, and per live process its own newest write per key (dropped when
@@ -94,9 +99,11 @@ pub struct ReplicationChecker {
     /// Times a node became primary (in a new epoch, or a second one in
     /// the same epoch).
     failovers: u64,
-    /// Each value's surviving position: the highest a primary appended it
-    /// at so far.
+    /// The highest position a primary appended each value at so far.
     position: BTreeMap<Value, Pos>,
+    /// Where the primary of the newest epoch that acknowledged each value
+    /// holds it: (that epoch, the position).
+    committed: BTreeMap<Value, (u64, Pos)>,
     /// What the primary of `epoch` appended at `index` (for the prefix
     /// check, the lag, and when it accepted a write).
     appended: BTreeMap<Pos, PrimaryAppend>,
@@ -135,7 +142,9 @@ impl ReplicationChecker {
     }
 
     fn pos_of(&self, v: Option<Value>) -> Pos {
-        v.and_then(|v| self.position.get(&v).copied()).unwrap_or((0, 0))
+        let surviving =
+            |v| self.committed.get(&v).map(|&(_, pos)| pos).or_else(|| self.position.get(&v).copied());
+        v.and_then(surviving).unwrap_or((0, 0))
     }
 
     /// Values that stand more than once in the final primary's log: a
@@ -196,6 +205,7 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
             primaries: BTreeMap::new(),
             failovers: 0,
             position: BTreeMap::new(),
+            committed: BTreeMap::new(),
             appended: BTreeMap::new(),
             lag_sum_us: 0,
             lag_max_us: 0,
@@ -288,6 +298,10 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                 };
                 debug_assert_eq!(v, Some(value), "a primary acknowledges the write at that index");
                 self.acked_at.entry((epoch, index)).or_insert(at.time);
+                let c = self.committed.entry(value).or_insert((acked_in, (epoch, index)));
+                if acked_in >= c.0 {
+                    *c = (acked_in, (epoch, index));
+                }
                 // Split brain: the primary of `epoch` acknowledges a write
                 // it *accepted* after a newer primary was elected. (An old
                 // primary may still acknowledge writes it had fully
