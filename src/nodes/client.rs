@@ -178,9 +178,10 @@ pub struct ClientRequest {
     /// The same for every attempt of one logical operation.
     pub idempotency_key: u64,
     pub op: Operation,
-    /// A session token: the highest position (log index) this client has
-    /// seen; a server that offers read-your-writes waits until it has
-    /// applied at least this much before answering a read.
+    /// A session token: the largest token this client has seen in replies
+    /// (a position in the protocol's order, such as a log index); a server
+    /// that offers read-your-writes waits until it has applied at least
+    /// this much before answering a read.
     pub session: u64,
     /// The client's clock (µs) when it invoked the operation — the same on
     /// every retry. Protocols that take "client-side timestamps" use it.
@@ -205,8 +206,10 @@ pub enum Outcome {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ClientReply {
     pub outcome: Outcome,
-    /// The position (log index) the answer reflects; feeds the client's
-    /// session token.
+    /// The position the answer reflects, as a number that grows with
+    /// position in the protocol's order (primary–replica packs the epoch
+    /// and the log index); the client keeps the largest as its session
+    /// token.
     pub token: u64,
 }
 

@@ -277,13 +277,23 @@ impl Clock {
     pub fn offset_us(&self, now: SimTime) -> i64 {
         self.read(now) - now.0 as i64
     }
-    /// How much real time passes while this clock advances by `local`.
+    /// How much real time passes while this clock advances by `local`:
+    /// the timer delay the engine schedules for a local timer.
+    ///
+    /// Rounded *up*, so a timer never fires before its local delay has
+    /// passed on a fast clock (one that gains), and a delay of at least
+    /// 1µs always moves real time forward. Rounding down made a 1µs timer
+    /// on a fast clock fire 0µs later, before the clock had moved: a
+    /// handler that re-arms for "the time still left" then re-armed at the
+    /// same instant forever. (On a slow clock the reading truncates toward
+    /// zero, so a timer may fire up to 1µs early by the local clock; real
+    /// time still moves forward.)
     pub fn real_duration(&self, local: SimDuration) -> SimDuration {
         if self.drift_ppm == 0 {
             return local;
         }
         let rate = 1_000_000i64.saturating_add(self.drift_ppm).max(1) as u128;
-        SimDuration((local.0 as u128 * 1_000_000 / rate) as u64)
+        SimDuration((local.0 as u128 * 1_000_000).div_ceil(rate) as u64)
     }
 }
 
@@ -425,6 +435,52 @@ impl<'a, P: Protocol> Context<'a, P> {
     pub fn note(&mut self, text: impl FnOnce() -> String) {
         if self.notes_on {
             self.out.notes.push(text());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Clock;
+    use crate::sim::time::{SimDuration, SimTime};
+
+    /// Regression (issue 11, a hang under clock drift): a local timer of
+    /// 1µs or more always takes at least 1µs of real time, whatever the
+    /// drift; rounding down gave 0µs on a fast clock, and a re-arming
+    /// timer spun at one instant forever.
+    #[test]
+    fn a_local_timer_always_moves_real_time_forward() {
+        for drift_ppm in [-100_000, -1, 1, 50, 100_000] {
+            let clock = Clock::new(SimTime(0), 0, drift_ppm);
+            for local in [1, 2, 3, 999, 1_000_000] {
+                let real = clock.real_duration(SimDuration(local));
+                assert!(real.0 >= 1, "drift {drift_ppm}ppm: a {local}µs timer took no real time");
+            }
+        }
+    }
+
+    /// On a clock that gains, a timer fires no earlier than its delay by
+    /// the local clock (and no later than 1µs after), from any moment:
+    /// the local reading over the real duration advances by the delay.
+    #[test]
+    fn a_fast_clock_timer_fires_once_its_local_delay_has_passed() {
+        for drift_ppm in [1, 7, 50, 999, 100_000] {
+            for set_at in [0u64, 1, 333, 999_999] {
+                let clock = Clock::new(SimTime(set_at), 12, drift_ppm);
+                for start in [set_at, set_at + 1, set_at + 17, set_at + 1_000_003] {
+                    for local in [1u64, 2, 5, 19, 1_000, 123_457] {
+                        let real = clock.real_duration(SimDuration(local));
+                        let advanced = clock.read(SimTime(start + real.0)) - clock.read(SimTime(start));
+                        assert!(
+                            advanced >= local as i64,
+                            "drift {drift_ppm}: {local}µs local took {}µs real, advanced only {advanced}µs",
+                            real.0
+                        );
+                        let earlier = clock.read(SimTime(start + real.0 - 1)) - clock.read(SimTime(start));
+                        assert!(earlier < local as i64 + 1, "not more than 1µs late");
+                    }
+                }
+            }
         }
     }
 }

@@ -5,6 +5,34 @@
 //! never looks at protocol state. Positions of writes are `(epoch, index)`:
 //! a later epoch's entry supersedes an earlier epoch's at any index, as in
 //! the log comparison of the election rule.
+//!
+//! # Positions and order
+//! A write can stand at more than one position over a run: appended by a
+//! primary that is then deposed, truncated, and appended again (a retry)
+//! by the next primary. It is judged at its *surviving* position, not at
+//! the first, dead one: where the newest primary that acknowledged it
+//! holds it (an acknowledged entry is committed there), or, for a write
+//! no primary has acknowledged, the highest `(epoch, index)` any primary
+//! appended it at so far. (Not simply the highest append: a deposed
+//! primary can re-append a retried write at a higher position after a
+//! newer primary committed it lower down, and that append dies.) Reads and writes are ordered as the history orders
+//! them (by step, as the linearizability checker does), never by comparing
+//! microseconds: one process's write and its next read may share a
+//! microsecond, and the read still began after the write was acknowledged.
+//!
+//! # What it keeps
+//! Memory grows with the writes of the run, because its checks need them:
+//! every node's published log (one `(epoch, value)` per entry: the prefix
+//! check compares each copied entry with the entry before it, and
+//! `acked-writes-durable` and `writes-applied-once` read the final
+//! primary's whole log), each value's highest append and where it was
+//! acknowledged (a read may return any value ever written), what each
+//! primary appended where (the prefix check and the lag), and every
+//! acknowledged value (`acked-writes-durable`).
+//! For reads it keeps only what is open or current: per key the newest
+//! acknowledged position, per open read the position it must not be older
+//! than, and per live process its own newest write per key (dropped when
+//! the process is retired).
 
 use super::{Observation, Params, PrimaryReplica};
 use crate::check::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
@@ -16,9 +44,13 @@ use std::collections::{BTreeMap, BTreeSet};
 /// A write's place in the replicated history.
 type Pos = (u64, u64);
 
-/// What a primary appended at a position: the value, the entry before it
-/// (`(epoch, value)`), and when.
-type PrimaryAppend = (Value, Option<(u64, Value)>, SimTime);
+/// One published log entry: its epoch, and the value written (`None`: a
+/// no-op).
+type Slot = (u64, Option<Value>);
+
+/// What a primary appended at a position: the value, the entry before it,
+/// and when.
+type PrimaryAppend = (Option<Value>, Option<Slot>, SimTime);
 
 #[derive(Clone, Debug, Default)]
 struct Violation {
@@ -49,32 +81,43 @@ impl Violation {
     }
 }
 
+/// An open read: who reads, and the newest position acknowledged on its
+/// key before it began.
+#[derive(Clone, Copy, Debug)]
+struct OpenRead {
+    process: u32,
+    newest_before: Option<Pos>,
+}
+
 #[derive(Clone, Debug)]
 pub struct ReplicationChecker {
     names: Vec<String>,
-    /// Each node's log as published: `(epoch, value)` per index.
-    logs: Vec<Vec<(u64, Value)>>,
-    /// Who became primary in each epoch.
+    /// Each node's log as published, one slot per index.
+    logs: Vec<Vec<Slot>>,
     /// Who became primary in each epoch, and when.
     primaries: BTreeMap<u64, (NodeId, SimTime)>,
     /// Times a node became primary (in a new epoch, or a second one in
     /// the same epoch).
     failovers: u64,
-    /// Where each value was written by its primary.
+    /// The highest position a primary appended each value at so far.
     position: BTreeMap<Value, Pos>,
-    /// What the primary of `epoch` appended at `index`: the value, and the
-    /// entry before it (`(epoch, value)`), with the time (for lag).
+    /// Where the primary of the newest epoch that acknowledged each value
+    /// holds it: (that epoch, the position).
+    committed: BTreeMap<Value, (u64, Pos)>,
+    /// What the primary of `epoch` appended at `index` (for the prefix
+    /// check, the lag, and when it accepted a write).
     appended: BTreeMap<Pos, PrimaryAppend>,
     lag_sum_us: u128,
     lag_max_us: u64,
     lag_samples: u64,
-    /// Writes clients saw acknowledged: value → (key, position).
+    /// Writes clients saw acknowledged: value → key.
     acked: BTreeMap<Value, Key>,
-    /// Per key: acknowledged writes as (ack time, position).
-    acked_by_key: BTreeMap<Key, Vec<(SimTime, Pos)>>,
-    /// Open operations: op id → (invoke time, process).
-    invoked: BTreeMap<u64, (SimTime, u32)>,
-    /// Per (process, key): position of that process's last acked write.
+    /// Per key: the newest position of a write acknowledged so far.
+    newest_acked: BTreeMap<Key, Pos>,
+    /// Reads in progress, by op id.
+    open_reads: BTreeMap<u64, OpenRead>,
+    /// Per (live process, key): position of that process's newest acked
+    /// write.
     own_writes: BTreeMap<(u32, Key), Pos>,
     truncated_entries: u64,
     /// When each log position was first acknowledged to a client.
@@ -99,7 +142,9 @@ impl ReplicationChecker {
     }
 
     fn pos_of(&self, v: Option<Value>) -> Pos {
-        v.and_then(|v| self.position.get(&v).copied()).unwrap_or((0, 0))
+        let surviving =
+            |v| self.committed.get(&v).map(|&(_, pos)| pos).or_else(|| self.position.get(&v).copied());
+        v.and_then(surviving).unwrap_or((0, 0))
     }
 
     /// Values that stand more than once in the final primary's log: a
@@ -110,7 +155,7 @@ impl ReplicationChecker {
         };
         let mut seen = BTreeSet::new();
         let mut dups = BTreeSet::new();
-        for &(_, v) in &self.logs[p.index()] {
+        for v in self.logs[p.index()].iter().filter_map(|e| e.1) {
             if !seen.insert(v) {
                 dups.insert(v);
             }
@@ -122,7 +167,7 @@ impl ReplicationChecker {
         let Some(p) = self.final_primary() else {
             return Vec::new();
         };
-        let kept: BTreeSet<Value> = self.logs[p.index()].iter().map(|e| e.1).collect();
+        let kept: BTreeSet<Value> = self.logs[p.index()].iter().filter_map(|e| e.1).collect();
         self.acked.keys().filter(|v| !kept.contains(v)).copied().collect()
     }
 }
@@ -160,13 +205,14 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
             primaries: BTreeMap::new(),
             failovers: 0,
             position: BTreeMap::new(),
+            committed: BTreeMap::new(),
             appended: BTreeMap::new(),
             lag_sum_us: 0,
             lag_max_us: 0,
             lag_samples: 0,
             acked: BTreeMap::new(),
-            acked_by_key: BTreeMap::new(),
-            invoked: BTreeMap::new(),
+            newest_acked: BTreeMap::new(),
+            open_reads: BTreeMap::new(),
             own_writes: BTreeMap::new(),
             truncated_entries: 0,
             acked_at: BTreeMap::new(),
@@ -203,18 +249,23 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                 debug_assert_eq!(log.len() + 1, i, "a log grows at its end");
                 log.truncate(i - 1);
                 let before = log.last().copied();
-                log.push((entry.epoch, entry.value));
+                let value = entry.write.map(|w| w.value);
+                log.push((entry.epoch, value));
                 let pos = (entry.epoch, entry.index);
                 if from == node {
-                    self.position.entry(entry.value).or_insert(pos);
-                    self.appended.insert(pos, (entry.value, before, at.time));
+                    if let Some(v) = value {
+                        // A later epoch's append supersedes a truncated one.
+                        let p = self.position.entry(v).or_insert(pos);
+                        *p = (*p).max(pos);
+                    }
+                    self.appended.insert(pos, (value, before, at.time));
                     return;
                 }
                 // Log matching, per epoch: the replica's entry is the one the
                 // primary of that epoch appended there, and so is the entry
                 // before it (by induction, so is the whole prefix).
                 match self.appended.get(&pos) {
-                    Some(&(value, prev, t)) if value == entry.value && prev == before => {
+                    Some(&(v, prev, t)) if v == value && prev == before => {
                         let lag = at.time.since(t).0;
                         self.lag_sum_us += lag as u128;
                         self.lag_max_us = self.lag_max_us.max(lag);
@@ -240,12 +291,27 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                 log.truncate(keep as usize);
             }
             Observation::Recovered { len } => self.logs[node.index()].truncate(len as usize),
-            Observation::Acknowledged { epoch, index, .. } => {
+            Observation::Acknowledged { epoch: acked_in, index, value } => {
+                // The acknowledged entry, as this primary published it.
+                let Some(&(epoch, v)) = self.logs[node.index()].get(index as usize - 1) else {
+                    return;
+                };
+                debug_assert_eq!(v, Some(value), "a primary acknowledges the write at that index");
                 self.acked_at.entry((epoch, index)).or_insert(at.time);
-                // Split brain: the write was *accepted* by this primary after
-                // a newer one was elected. (An old primary may still
-                // acknowledge writes it had fully replicated before: they
-                // are safe, and `acked-writes-durable` watches them.)
+                let c = self.committed.entry(value).or_insert((acked_in, (epoch, index)));
+                if acked_in >= c.0 {
+                    *c = (acked_in, (epoch, index));
+                }
+                // Split brain: the primary of `epoch` acknowledges a write
+                // it *accepted* after a newer primary was elected. (An old
+                // primary may still acknowledge writes it had fully
+                // replicated before: they are safe, and
+                // `acked-writes-durable` watches them. A write inherited
+                // from an older epoch, even its own, is committed in this
+                // one, by the majority that elected it.)
+                if acked_in != epoch {
+                    return;
+                }
                 let Some(&(_, _, accepted)) = self.appended.get(&(epoch, index)) else { return };
                 if let Some((&newer, &(p, elected))) =
                     self.primaries.range(epoch + 1..).find(|(_, (_, t))| *t <= accepted)
@@ -261,32 +327,29 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
         }
     }
 
+    /// History events arrive in step order, so "acknowledged before the
+    /// read began" is "acknowledged at an earlier step than the read's
+    /// invocation": the newest acknowledged position is noted then.
     fn on_history(&mut self, at: At, e: &HistoryEvent) {
         match (e.kind, e.op) {
-            (HistoryKind::Invoke, _) => {
-                self.invoked.insert(e.op_id, (e.time, e.process));
+            (HistoryKind::Invoke, Operation::Read { key }) => {
+                let newest_before = self.newest_acked.get(&key).copied();
+                self.open_reads.insert(e.op_id, OpenRead { process: e.process, newest_before });
             }
+            (HistoryKind::Invoke, _) => {}
             (HistoryKind::Ok, Operation::Write { key, value }) => {
-                self.invoked.remove(&e.op_id);
                 let pos = self.pos_of(Some(value));
                 self.acked.insert(value, key);
-                self.acked_by_key.entry(key).or_default().push((e.time, pos));
+                let newest = self.newest_acked.entry(key).or_insert(pos);
+                *newest = (*newest).max(pos);
                 let own = self.own_writes.entry((e.process, key)).or_insert(pos);
                 *own = (*own).max(pos);
             }
             (HistoryKind::Ok, Operation::Read { key }) => {
-                let Some((invoked, process)) = self.invoked.remove(&e.op_id) else {
+                let Some(OpenRead { process, newest_before }) = self.open_reads.remove(&e.op_id) else {
                     return;
                 };
                 let seen = self.pos_of(e.value.as_value());
-                let newest_before = self
-                    .acked_by_key
-                    .get(&key)
-                    .into_iter()
-                    .flatten()
-                    .filter(|(t, _)| *t < invoked)
-                    .map(|(_, p)| *p)
-                    .max();
                 let node = e.node.map_or("?".to_string(), |n| self.name(n).to_string());
                 let shown = e.value.as_value().map_or("nothing".into(), |v| v.to_string());
                 if let Some(newest) = newest_before
@@ -304,8 +367,18 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                     });
                 }
             }
+            (HistoryKind::Info, _) => {
+                // The process is retired: a fresh process id replaces it.
+                self.open_reads.remove(&e.op_id);
+                let p = e.process;
+                let mine: Vec<(u32, Key)> =
+                    self.own_writes.range((p, Key::MIN)..=(p, Key::MAX)).map(|(k, _)| *k).collect();
+                for k in mine {
+                    self.own_writes.remove(&k);
+                }
+            }
             _ => {
-                self.invoked.remove(&e.op_id);
+                self.open_reads.remove(&e.op_id);
             }
         }
     }
@@ -419,10 +492,11 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocols::primary_replica::Entry;
+    use crate::protocols::primary_replica::{ClientWrite, Entry};
 
     fn entry(epoch: u64, index: u64, value: Value) -> Entry {
-        Entry { epoch, index, key: 0, value, client: 9, idempotency_key: value }
+        let write = ClientWrite { key: 0, value, client: 9, idempotency_key: value };
+        Entry { epoch, index, write: Some(write) }
     }
 
     fn at(step: u64) -> At {
@@ -445,6 +519,7 @@ mod tests {
             failover: super::super::Failover::Auto,
             fencing: true,
             initial_primary: NodeId(0),
+            reads: super::super::Reads::Any,
         };
         ReplicationChecker::new(&params, &cluster)
     }
@@ -541,5 +616,119 @@ mod tests {
         assert!(c.report(SimTime(0)).verdict("single-primary").unwrap().holds);
         c.on_observation(at(2), NodeId(1), &Observation::BecamePrimary { epoch: 1 });
         assert!(!c.report(SimTime(0)).verdict("single-primary").unwrap().holds);
+    }
+
+    /// A history event of process `process` at `step`, all in one
+    /// microsecond (time 7ms): only the steps order them.
+    fn event(
+        step: u64,
+        process: u32,
+        op_id: u64,
+        kind: HistoryKind,
+        op: Operation,
+        read: Option<Value>,
+    ) -> (At, HistoryEvent) {
+        let time = SimTime(7000);
+        let e = HistoryEvent {
+            step,
+            time,
+            process,
+            client: 0,
+            op_id,
+            kind,
+            op,
+            value: read.into(),
+            node: Some(NodeId(1)),
+        };
+        (At { step, time }, e)
+    }
+
+    /// Regression (issue 11, item 9): a process's write acknowledged and
+    /// its next read invoked in the same microsecond are still in order
+    /// (by step): a stale read then counts. Comparing microseconds with
+    /// `<` called them concurrent and missed it.
+    #[test]
+    fn same_microsecond_operations_are_ordered_by_step() {
+        let p = NodeId(0);
+        let mut c = checker();
+        c.on_observation(at(1), p, &Observation::BecamePrimary { epoch: 0 });
+        c.on_observation(at(2), p, &Observation::Appended { entry: entry(0, 1, 10), from: p });
+        c.on_observation(at(3), p, &Observation::Appended { entry: entry(0, 2, 20), from: p });
+        let write = Operation::Write { key: 0, value: 20 };
+        let read = Operation::Read { key: 0 };
+        for (at, e) in [
+            event(10, 5, 1, HistoryKind::Invoke, write, None),
+            event(11, 5, 1, HistoryKind::Ok, write, None),
+            event(12, 6, 2, HistoryKind::Invoke, read, None),
+            event(13, 6, 2, HistoryKind::Ok, read, Some(10)),
+        ] {
+            c.on_history(at, &e);
+        }
+        let r = c.report(SimTime(7000));
+        let v = r.verdict("no-stale-reads").unwrap();
+        assert!(!v.holds, "the read began after write 20 was acknowledged, and returned 10");
+        assert_eq!(v.first_violation.unwrap().step, 13);
+    }
+
+    /// Regression (issue 11, item 8): a write appended by a primary that
+    /// is then deposed, truncated, and appended again by the next primary
+    /// is judged at its surviving position. Judged at its first (dead)
+    /// one, a read of it looked older than a write it actually follows.
+    #[test]
+    fn a_reappended_write_is_judged_where_it_survives() {
+        let (old, new) = (NodeId(0), NodeId(1));
+        let mut c = checker();
+        c.on_observation(at(1), old, &Observation::BecamePrimary { epoch: 0 });
+        c.on_observation(at(2), old, &Observation::Appended { entry: entry(0, 1, 10), from: old });
+        // Write 30 lands at index 2 on the old primary only, then it is deposed.
+        c.on_observation(at(3), old, &Observation::Appended { entry: entry(0, 2, 30), from: old });
+        c.on_observation(at(4), new, &Observation::Appended { entry: entry(0, 1, 10), from: old });
+        c.on_observation(at(5), new, &Observation::BecamePrimary { epoch: 1 });
+        // The new primary takes write 20 at index 2, then the retry of 30 at 3.
+        c.on_observation(at(6), new, &Observation::Appended { entry: entry(1, 2, 20), from: new });
+        c.on_observation(at(7), new, &Observation::Appended { entry: entry(1, 3, 30), from: new });
+        let (w20, w30) = (Operation::Write { key: 0, value: 20 }, Operation::Write { key: 0, value: 30 });
+        let read = Operation::Read { key: 0 };
+        for (at, e) in [
+            event(10, 5, 1, HistoryKind::Invoke, w20, None),
+            event(11, 5, 1, HistoryKind::Ok, w20, None),
+            event(12, 6, 2, HistoryKind::Invoke, w30, None),
+            event(13, 6, 2, HistoryKind::Ok, w30, None),
+            event(14, 7, 3, HistoryKind::Invoke, read, None),
+            event(15, 7, 3, HistoryKind::Ok, read, Some(30)),
+        ] {
+            c.on_history(at, &e);
+        }
+        let r = c.report(SimTime(7000));
+        for check in ["no-stale-reads", "read-your-writes"] {
+            let v = r.verdict(check).unwrap();
+            assert!(v.holds, "{check}: 30 survives at index 3, after 20: {}", v.detail);
+        }
+        // And a read of 20 after 30 was acknowledged is stale.
+        for (at, e) in [
+            event(16, 7, 4, HistoryKind::Invoke, read, None),
+            event(17, 7, 4, HistoryKind::Ok, read, Some(20)),
+        ] {
+            c.on_history(at, &e);
+        }
+        assert!(!c.report(SimTime(7000)).verdict("no-stale-reads").unwrap().holds);
+    }
+
+    /// A primary that accepted a write in an old epoch (after a newer
+    /// primary was elected), then won a later epoch and acknowledged the
+    /// write there, committed it with a majority: not split brain. (Found
+    /// by `distlab check`, semi-sync on 3 nodes, seed 4855.)
+    #[test]
+    fn acknowledging_an_inherited_write_in_a_new_epoch_is_not_split_brain() {
+        let (a, b) = (NodeId(0), NodeId(1));
+        let mut c = checker();
+        c.on_observation(at(1), a, &Observation::BecamePrimary { epoch: 0 });
+        c.on_observation(at(2), b, &Observation::BecamePrimary { epoch: 1 });
+        c.on_observation(at(3), a, &Observation::Appended { entry: entry(0, 1, 10), from: a });
+        c.on_observation(at(4), a, &Observation::BecamePrimary { epoch: 2 });
+        c.on_observation(at(5), a, &Observation::Acknowledged { epoch: 2, index: 1, value: 10 });
+        assert!(c.report(SimTime(0)).verdict("single-primary").unwrap().holds);
+        c.on_observation(at(6), a, &Observation::Acknowledged { epoch: 0, index: 1, value: 10 });
+        assert!(!c.report(SimTime(0)).verdict("single-primary").unwrap().holds, "acknowledged in epoch 0");
     }
 }

@@ -3,9 +3,10 @@
 //! # Model
 //! One node is the **primary**; the others are **replicas**. Clients send
 //! writes to the primary (a replica answers a write with a redirect to the
-//! primary it knows). Reads go to the primary or to a replica, as the
-//! client's policy says. The primary keeps an ordered **log** of writes;
-//! replicas copy it in order and apply it to their key–value store.
+//! primary it knows). Reads go where the client's policy sends them; who
+//! answers them is the `reads` parameter (see "Reads"). The primary keeps
+//! an ordered **log** of writes; replicas copy it in order and apply it to
+//! their key–value store.
 //!
 //! # The algorithm
 //! 1. *Write.* The primary appends the write to its log as entry
@@ -19,7 +20,10 @@
 //!    primary), it truncates its log and takes the primary's. Once the
 //!    entries are on its disk it answers `Ack` with its match index.
 //! 3. *Acknowledge.* When the write counts as **committed** the primary
-//!    answers the client. That moment is the replication mode:
+//!    answers the client. A primary counts where an entry of its *own*
+//!    epoch is stored; the entries before it commit with it (an older
+//!    epoch's entry can be on enough nodes and still be overwritten:
+//!    Raft's Figure 8). That moment is the replication mode:
 //!    - `async`: as soon as the primary's own disk has it — fast, but a
 //!      primary crash loses what the replicas had not received yet;
 //!    - `semi-sync`: when it is on disk at the primary and at least one
@@ -38,13 +42,29 @@
 //!    as up to date as its own (compared by last epoch, then last index).
 //!    A candidate with votes from a majority of all nodes becomes primary —
 //!    so the most up-to-date replica a majority can vouch for is promoted.
-//!    A timeline `promote` does the same by hand, without a vote.
+//!    A timeline `promote` does the same by hand, without a vote. A new
+//!    primary that inherited entries it cannot know are committed appends
+//!    a **no-op** entry of its epoch: when the no-op commits, so do they.
 //! 6. *Fencing.* Every message carries the sender's epoch. With `fencing =
 //!    true`, a node rejects a `Replicate` from an older epoch and answers
 //!    with the newer one, and an old primary that hears of a newer epoch
 //!    steps down. With `fencing = false` replicas follow whoever sends to
 //!    them, and an old primary that comes back keeps acting as primary:
 //!    **split brain**.
+//!
+//! # Reads
+//! With `reads = "any"` (the default) every node answers a read from what
+//! it has applied. A replica applies entries as they arrive, so it lags:
+//! its reads can be stale, and can show a write that is later lost. With
+//! `reads = "primary"` a replica redirects a read to the primary, as it
+//! does a write, and reads see no replication lag; but a primary that has
+//! been deposed without hearing of it (cut off, or paused) still answers,
+//! so outside `sync` mode a read can still be stale during a failover.
+//! (Linearizable reads would need the primary to confirm it still leads,
+//! with a round of heartbeats or a lease: Raft, §8. Not done here.)
+//! A client with `read_your_writes = "session"` carries a **session
+//! token**, the newest log position `(epoch, index)` it has seen; any node,
+//! the primary too, waits until it has applied that far before answering.
 //!
 //! # What is durable
 //! The log, the current epoch, and whom this node voted for in it. A write
@@ -57,51 +77,79 @@
 //! - `log-prefix`: every replica's log is a prefix of the log of the
 //!   primary it copies from.
 //! - `acked-writes-durable`: every acknowledged write is in the final
-//!   primary's log. Holds in `sync` mode; `async` loses writes when the
-//!   primary crashes before replicating them.
+//!   primary's log.
 //! - `single-primary`: no primary acknowledges a write it accepted after a
 //!   newer primary was elected (no split brain).
-//! - `no-stale-reads`, `read-your-writes`: what readers see (replica reads
-//!   are stale under lag; read-your-writes needs the client option).
+//! - `no-stale-reads`, `read-your-writes`: what readers see.
+//!
+//! What holds, with fencing on, under crashes, pauses, partitions, lossy
+//! and duplicating links and drifting clocks (measured with `distlab
+//! check` over thousands of seeds, see the book's chapter):
+//! - every mode keeps `log-prefix` and `writes-applied-once`;
+//! - `sync` keeps all six: an acknowledged write is on every node;
+//! - `semi-sync` on **three** nodes keeps `acked-writes-durable` and
+//!   `single-primary` (the primary and one replica are a majority), and
+//!   `read-your-writes` with session tokens; reads can be stale;
+//! - `semi-sync` on five nodes, and `async`, keep neither, nor
+//!   read-your-writes even with tokens: a write on two nodes (or one) is
+//!   not on every election majority, and a deposed primary with one
+//!   replica that has not heard of the new epoch still acknowledges.
+//!
+//! Without fencing, `writes-applied-once` holds and runs end, but a
+//! replica pulled between two primaries can break `log-prefix`.
 //!
 //! # Failure story
 //! Replicas lag (async): a read at a replica can miss an acknowledged
 //! write. Replicas also apply entries as they arrive, before the primary
 //! counts them committed, so a replica read can return a write that is
-//! later lost in a failover (MySQL's "phantom read" of semi-sync). The primary crashes (async): writes it acknowledged but had not
-//! shipped are lost when a replica is promoted, and truncated from the old
-//! primary's log when it returns. A replica is down (sync): writes stall
-//! until it returns. The primary pauses (a long GC pause) and comes back:
-//! with fencing it learns of the new epoch and steps down; without, two
-//! primaries accept writes.
+//! later lost in a failover (MySQL's "phantom read" of semi-sync). The
+//! primary crashes (async): writes it acknowledged but had not shipped are
+//! lost when a replica is promoted, and truncated from the old primary's
+//! log when it returns. A replica is down (sync): writes stall until it
+//! returns. The primary pauses (a long GC pause) and comes back: with
+//! fencing it learns of the new epoch and steps down; without, two
+//! primaries accept writes. A partition cuts the primary off with fewer
+//! than a majority: a new primary is elected on the other side, and until
+//! the old one hears of it, it still answers reads (stale ones, outside
+//! `sync`) and, in `async` or in `semi-sync` with a replica beside it,
+//! acknowledges writes the new primary will discard.
 //!
 //! Sources: Kleppmann, *Designing Data-Intensive Applications*, ch. 5
-//! ("Leaders and Followers", "Handling Node Outages"); the election rule is
-//! Raft's (Ongaro & Ousterhout, 2014, §5.4.1).
+//! ("Leaders and Followers", "Handling Node Outages"); the election rule
+//! and the commit rule are Raft's (Ongaro & Ousterhout, 2014, §5.4.1 and
+//! §5.4.2).
 
 pub mod checker;
 mod params;
 
 pub use checker::ReplicationChecker;
-pub use params::{Failover, Mode, Params, RawParams};
+pub use params::{Failover, Mode, Params, RawParams, Reads};
 
 use crate::nodes::{
     ClientRef, ClientReply, ClientRequest, Cluster, Command, Context, Key, Message, NodeId, NodeView,
     Operation, Protocol, TimerId, Value, WriteId,
 };
 use crate::sim::time::SimDuration;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct PrimaryReplica;
 
-/// One write in the log.
+/// One entry of the log: a client's write, or the no-op a new primary
+/// appends to commit what it inherited (see "Failover").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Entry {
     /// The epoch of the primary that appended it.
     pub epoch: u64,
     /// Position in the log, from 1.
     pub index: u64,
+    /// The write, or `None` for a no-op.
+    pub write: Option<ClientWrite>,
+}
+
+/// A client's write, as it stands in the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClientWrite {
     pub key: Key,
     pub value: Value,
     /// The client endpoint and idempotency key of the write, so a retried
@@ -130,8 +178,10 @@ pub enum Msg {
     Replicate(Replicate),
     /// Replica → primary: I hold your log up to `match_index`.
     Ack { epoch: u64, match_index: u64 },
-    /// Replica → primary: I lack the entry before those; I have `have`.
-    Behind { epoch: u64, have: u64 },
+    /// Replica → primary: I refuse the entries after `refused` (the
+    /// `prev_index` of your `Replicate`): I lack that entry, or mine there
+    /// differs. I may match up to `have`.
+    Behind { epoch: u64, refused: u64, have: u64 },
     /// Replica → old primary: there is a newer epoch (fencing).
     Fenced { epoch: u64 },
     /// Candidate → all: vote for me in `epoch`.
@@ -219,8 +269,10 @@ impl Log {
         }
         let n = (upto - self.base) as usize;
         for e in self.entries.drain(..n) {
-            self.snapshot.insert(e.key, (e.value, e.index));
-            self.sessions.insert(e.client, (e.idempotency_key, e.index));
+            if let Some(w) = e.write {
+                self.snapshot.insert(w.key, (w.value, e.index));
+                self.sessions.insert(w.client, (w.idempotency_key, e.index));
+            }
             self.base_epoch = e.epoch;
         }
         self.base = upto;
@@ -278,6 +330,12 @@ pub struct Progress {
     pub match_index: u64,
     /// Next index to send.
     pub next_index: u64,
+    /// The replica refused an entry, and the primary is looking for where
+    /// their logs agree: it sends from `next_index` without moving it on,
+    /// and answers only the refusal of that very position. (Otherwise it
+    /// sends optimistically, moving `next_index` past what it sent.) Raft
+    /// implementations call these *probe* and *replicate* states.
+    pub probing: bool,
 }
 
 /// A node's state in memory.
@@ -319,7 +377,11 @@ pub struct State {
     waiting_reads: Vec<(ClientRef, Key, u64)>,
 
     // --- candidate ---
-    votes: u32,
+    /// Who granted this candidate their vote in its epoch (itself
+    /// included). A set of voters, not a count of messages: a duplicated
+    /// `Vote`, or a second grant to a duplicated `RequestVote`, is the same
+    /// voter again and must not count twice.
+    votes: BTreeSet<NodeId>,
 
     // --- primary ---
     /// A `Ship` timer is pending.
@@ -353,7 +415,8 @@ pub enum Observation {
     Recovered {
         len: u64,
     },
-    /// The primary acknowledged a client's write.
+    /// The primary of `epoch` acknowledged a client's write: the one at
+    /// `index` of its log (appended in this epoch or inherited).
     Acknowledged {
         epoch: u64,
         index: u64,
@@ -381,7 +444,7 @@ impl State {
             last_heard_us: i64::MIN,
             acks_owed: Vec::new(),
             waiting_reads: Vec::new(),
-            votes: 0,
+            votes: BTreeSet::new(),
             ship_scheduled: false,
             progress: BTreeMap::new(),
             waiting_writes: BTreeMap::new(),
@@ -407,9 +470,23 @@ impl State {
         let upto = upto.min(self.last_index());
         while self.applied < upto {
             let e = *self.log.get(self.applied + 1).expect("entries after `applied` are in the log");
-            self.store.insert(e.key, (e.value, e.index));
+            if let Some(w) = e.write {
+                self.store.insert(w.key, (w.value, e.index));
+            }
             self.applied += 1;
         }
+    }
+    /// The session token of log position `index`: its epoch and index in
+    /// one number, so that tokens compare as positions do (by epoch, then
+    /// index) and a client keeps the newest by keeping the largest. The
+    /// index alone is not enough: after a failover a replica may hold, at
+    /// the index of a client's write, an entry of an older epoch that will
+    /// be truncated, and it must not count as caught up. (A compacted
+    /// position, on every node, gets epoch 0.)
+    fn session_token(&self, index: u64) -> u64 {
+        let epoch = self.log.epoch_at(index).unwrap_or(0);
+        debug_assert!(epoch < 1 << 24 && index < 1 << 40, "a position fits a session token");
+        (epoch << 40) | index
     }
     /// After a truncation below `applied`: rebuild the store.
     fn rebuild_store(&mut self, upto: u64) {
@@ -449,14 +526,23 @@ impl PrimaryReplica {
             ctx.cancel_timer(t);
         }
         let next = state.last_index() + 1;
-        state.progress = ctx.peers().map(|p| (p, Progress { match_index: 0, next_index: next })).collect();
+        state.progress =
+            ctx.peers().map(|p| (p, Progress { match_index: 0, next_index: next, probing: false })).collect();
         state.client_table = state.log.sessions.clone();
         for e in &state.log.entries {
-            state.client_table.insert(e.client, (e.idempotency_key, e.index));
+            if let Some(w) = e.write {
+                state.client_table.insert(w.client, (w.idempotency_key, e.index));
+            }
         }
         state.waiting_writes.clear();
         ctx.observe(Observation::BecamePrimary { epoch: state.epoch });
         ctx.note(|| format!("becomes primary in epoch {}", state.epoch));
+        if state.last_index() > state.commit {
+            // Entries it inherited may not be committed, and a primary
+            // commits only entries of its own epoch (see
+            // `committed_index`): a no-op of this epoch commits them with it.
+            Self::append(state, ctx, None);
+        }
         Self::send_heartbeats(state, ctx);
         ctx.set_timer(ctx.params().heartbeat, Timer::Heartbeat);
     }
@@ -507,13 +593,13 @@ impl PrimaryReplica {
             AfterEpoch::StandForElection { epoch }
                 if state.role == Role::Candidate && state.epoch == epoch =>
             {
-                state.votes += 1; // our own vote, now durable
+                state.votes.insert(ctx.me()); // our own vote, now durable
                 ctx.broadcast(Msg::RequestVote {
                     epoch,
                     last_epoch: state.last_epoch(),
                     last_index: state.last_index(),
                 });
-                if state.votes as usize > ctx.cluster().len() / 2 {
+                if Self::has_majority(&state.votes, ctx) {
                     Self::become_primary(state, ctx);
                 }
             }
@@ -561,29 +647,21 @@ impl PrimaryReplica {
             && k == idempotency_key
             // Compacted entries are committed everywhere; others must still
             // be this write (not truncated and replaced).
-            && (index <= state.log.base || state.log.get(index).is_some_and(|e| e.value == value))
+            && (index <= state.log.base
+                || state.log.get(index).is_some_and(|e| e.write.is_some_and(|w| w.value == value)))
         {
             // A retry of a write already in the log: answer when committed.
             if index <= state.commit {
-                ctx.reply(client, ClientReply::ok(None, index));
+                Self::acknowledge(state, ctx, client, index, value);
             } else {
                 state.waiting_writes.entry(index).or_default().push(client);
             }
             return;
         }
-        let entry = Entry {
-            epoch: state.epoch,
-            index: state.last_index() + 1,
-            key,
-            value,
-            client: client.endpoint.0,
-            idempotency_key,
-        };
-        state.log.push(entry);
-        state.client_table.insert(client.endpoint.0, (idempotency_key, entry.index));
-        state.waiting_writes.entry(entry.index).or_default().push(client);
-        Self::write_log(state, ctx, DiskWrite::Append(entry));
-        ctx.observe(Observation::Appended { entry, from: ctx.me() });
+        let write = ClientWrite { key, value, client: client.endpoint.0, idempotency_key };
+        let index = Self::append(state, ctx, Some(write));
+        state.client_table.insert(client.endpoint.0, (idempotency_key, index));
+        state.waiting_writes.entry(index).or_default().push(client);
         let ship_interval = ctx.params().ship_interval;
         if ship_interval == SimDuration::ZERO {
             Self::send_heartbeats(state, ctx);
@@ -592,6 +670,23 @@ impl PrimaryReplica {
             state.ship_scheduled = true;
             ctx.set_timer(ship_interval, Timer::Ship);
         }
+    }
+
+    /// Appends an entry of this epoch (a write, or a no-op) to the log and
+    /// starts writing it to disk; returns its index.
+    fn append(state: &mut State, ctx: Ctx, write: Option<ClientWrite>) -> u64 {
+        let entry = Entry { epoch: state.epoch, index: state.last_index() + 1, write };
+        state.log.push(entry);
+        Self::write_log(state, ctx, DiskWrite::Append(entry));
+        ctx.observe(Observation::Appended { entry, from: ctx.me() });
+        entry.index
+    }
+
+    /// Tells a client its write (at `index`) is committed, and the
+    /// checkers that it was acknowledged.
+    fn acknowledge(state: &State, ctx: Ctx, client: ClientRef, index: u64, value: Value) {
+        ctx.observe(Observation::Acknowledged { epoch: state.epoch, index, value });
+        ctx.reply(client, ClientReply::ok(None, state.session_token(index)));
     }
 
     /// Sends a replica everything from its `next_index` (at most a batch),
@@ -605,8 +700,10 @@ impl PrimaryReplica {
         // Every node has what was compacted, so nobody needs it resent.
         let from = p.next_index.clamp(base + 1, last + 1);
         let to = (from + BATCH - 1).min(last);
-        // Optimistic: assume these arrive; a `Behind` answer corrects it.
-        p.next_index = to.max(from - 1) + 1;
+        if !p.probing {
+            // Optimistic: assume these arrive; a `Behind` answer corrects it.
+            p.next_index = to.max(from - 1) + 1;
+        }
         let entries: Vec<Entry> = if from <= to { state.log.slice(from, to).to_vec() } else { Vec::new() };
         let prev_index = from - 1;
         let prev_epoch =
@@ -627,15 +724,24 @@ impl PrimaryReplica {
     }
 
     /// The highest index that counts as committed under the mode.
+    ///
+    /// Only an entry of the primary's *own* epoch is committed by counting
+    /// where it is stored; the entries before it commit with it. An entry
+    /// of an older epoch may be on enough nodes and still be replaced: a
+    /// node whose last entry is of a newer epoch (appended by a primary in
+    /// between, and never replicated) can win an election with the votes of
+    /// nodes that hold the old entry, and overwrite it. (Raft, §5.4.2 and
+    /// its Figure 8.)
     fn committed_index(state: &State, ctx: Ctx) -> u64 {
         let own = state.persisted;
         let mut acks: Vec<u64> = state.progress.values().map(|p| p.match_index.min(own)).collect();
         acks.sort_unstable_by(|a, b| b.cmp(a));
-        match ctx.params().mode {
+        let stored = match ctx.params().mode {
             Mode::Async => own,
             Mode::SemiSync => acks.first().copied().unwrap_or(own),
             Mode::Sync => acks.last().copied().unwrap_or(own),
-        }
+        };
+        if state.log.epoch_at(stored) == Some(state.epoch) { stored } else { state.commit }
     }
 
     /// Advances the commit index and answers the clients whose writes are
@@ -647,16 +753,39 @@ impl PrimaryReplica {
         }
         state.commit = new;
         state.apply_up_to(new);
+        Self::serve_waiting_reads(state, ctx);
         let still_waiting = state.waiting_writes.split_off(&(new + 1));
         let done = std::mem::replace(&mut state.waiting_writes, still_waiting);
         for (index, clients) in done {
             let e = *state.log.get(index).expect("a write waiting for commit is not compacted");
+            let w = e.write.expect("clients wait only for writes, not no-ops");
             for c in clients {
-                ctx.observe(Observation::Acknowledged { epoch: state.epoch, index, value: e.value });
-                ctx.reply(c, ClientReply::ok(None, index));
+                Self::acknowledge(state, ctx, c, index, w.value);
             }
         }
         Self::maybe_compact(state, ctx);
+    }
+
+    /// A replica refused entries after `refused`. Only news moves the
+    /// primary back: the refusal of what it sends now (while probing), or
+    /// of entries the replica has not acknowledged (before). A stale or
+    /// duplicated refusal is ignored — answering each one with a resend
+    /// multiplied the messages of every refusal the network duplicated,
+    /// and with two unfenced primaries pulling a replica back and forth
+    /// the resends never ended. Anything still missing goes out again
+    /// with the next heartbeat.
+    fn on_behind(state: &mut State, ctx: Ctx, replica: NodeId, refused: u64, have: u64) {
+        let Some(p) = state.progress.get_mut(&replica) else {
+            return;
+        };
+        let news = if p.probing { refused + 1 == p.next_index } else { refused >= p.match_index };
+        if !news {
+            return;
+        }
+        debug_assert!(have < refused.max(1), "a replica may match only below what it refused");
+        p.probing = true;
+        p.next_index = have + 1;
+        Self::replicate_to(state, ctx, replica);
     }
 
     // ----- log compaction -------------------------------------------------
@@ -718,7 +847,7 @@ impl PrimaryReplica {
         };
         if !matches {
             let have = state.last_index().min(prev_index.saturating_sub(1));
-            ctx.send(from, Msg::Behind { epoch, have });
+            ctx.send(from, Msg::Behind { epoch, refused: prev_index, have });
             return;
         }
         let match_index = prev_index + entries.len() as u64;
@@ -773,7 +902,7 @@ impl PrimaryReplica {
     }
 
     fn serve_waiting_reads(state: &mut State, ctx: Ctx) {
-        let applied = state.applied;
+        let applied = state.session_token(state.applied);
         let (ready, waiting): (Vec<_>, Vec<_>) =
             state.waiting_reads.drain(..).partition(|(_, _, token)| *token <= applied);
         state.waiting_reads = waiting;
@@ -789,10 +918,16 @@ impl PrimaryReplica {
         state.primary = None;
         let epoch = state.epoch + 1;
         Self::adopt_epoch(state, ctx, epoch, Some(ctx.me()));
-        state.votes = 0;
+        state.votes.clear();
         ctx.note(|| format!("primary silent: stands for election in epoch {epoch}"));
         Self::arm_silence_timer(state, ctx);
         Self::once_epoch_durable(state, ctx, AfterEpoch::StandForElection { epoch });
+    }
+
+    /// More than half of *all* nodes voted for us: any two majorities
+    /// share a node, and a node votes once per epoch.
+    fn has_majority(voters: &BTreeSet<NodeId>, ctx: Ctx) -> bool {
+        voters.len() > ctx.cluster().len() / 2
     }
 
     fn on_request_vote(
@@ -858,6 +993,11 @@ impl Protocol for PrimaryReplica {
 
     fn recover(ctx: &mut Context<'_, Self>, disk: &Disk) -> State {
         let mut state = State::new(ctx.me(), disk, ctx.params().initial_primary, true);
+        // The store is not on disk: rebuild it from the log that is, as a
+        // replica applies entries as they arrive. (Starting from the
+        // snapshot alone, a restarted node answered reads with what it held
+        // at its last compaction, though the newer writes were on its disk.)
+        state.apply_up_to(state.last_index());
         ctx.observe(Observation::Recovered { len: state.last_index() });
         ctx.note(|| {
             format!(
@@ -876,15 +1016,15 @@ impl Protocol for PrimaryReplica {
             Msg::Ack { epoch, match_index } if state.role == Role::Primary && epoch == state.epoch => {
                 if let Some(p) = state.progress.get_mut(&from) {
                     p.match_index = p.match_index.max(match_index);
+                    if p.probing && match_index + 1 >= p.next_index {
+                        p.probing = false; // found where the logs agree
+                    }
                     p.next_index = p.next_index.max(match_index + 1);
                 }
                 Self::advance_commit(state, ctx);
             }
-            Msg::Behind { epoch, have } if state.role == Role::Primary && epoch == state.epoch => {
-                if let Some(p) = state.progress.get_mut(&from) {
-                    p.next_index = have + 1;
-                }
-                Self::replicate_to(state, ctx, from);
+            Msg::Behind { epoch, refused, have } if state.role == Role::Primary && epoch == state.epoch => {
+                Self::on_behind(state, ctx, from, refused, have)
             }
             Msg::Fenced { epoch } if epoch > state.epoch && ctx.params().fencing => {
                 Self::step_down(state, ctx, epoch, None)
@@ -895,8 +1035,8 @@ impl Protocol for PrimaryReplica {
             Msg::Vote { epoch, granted }
                 if state.role == Role::Candidate && epoch == state.epoch && granted =>
             {
-                state.votes += 1;
-                if state.votes as usize > ctx.cluster().len() / 2 {
+                state.votes.insert(from);
+                if Self::has_majority(&state.votes, ctx) {
                     Self::become_primary(state, ctx);
                 }
             }
@@ -925,6 +1065,10 @@ impl Protocol for PrimaryReplica {
                 if state.role == Role::Primary {
                     // A primary suspects nobody.
                 } else if left > 0 {
+                    // The deadline moved on (the primary was heard from):
+                    // wait for the rest. A timer of 1µs or more always
+                    // lets the clock move on (`Clock::real_duration` rounds
+                    // up), so this cannot re-arm at one instant forever.
                     state.silence_timer = Some(ctx.set_timer(SimDuration(left as u64), Timer::PrimarySilent));
                 } else {
                     Self::start_election(state, ctx);
@@ -942,18 +1086,26 @@ impl Protocol for PrimaryReplica {
             Operation::Write { .. } => {
                 ctx.reply(request.from, ClientReply::redirect(state.primary.filter(|&p| p != ctx.me())))
             }
+            Operation::Read { .. } if state.role != Role::Primary && ctx.params().reads == Reads::Primary => {
+                // Primary-only reads: a replica sends the client on.
+                ctx.reply(request.from, ClientReply::redirect(state.primary.filter(|&p| p != ctx.me())))
+            }
+            Operation::Read { key } if request.session > state.session_token(state.applied) => {
+                // Read-your-writes by session token: wait until caught up.
+                // A primary waits too: one deposed without knowing it has
+                // not seen the client's newer writes, and never will.
+                state.waiting_reads.push((request.from, key, request.session));
+            }
             Operation::Read { key } if state.role == Role::Primary => {
                 // The primary answers from what it has applied: committed
                 // entries, plus — just after a failover — the entries it
                 // inherited and has not yet seen acknowledged.
-                ctx.reply(request.from, ClientReply::ok(state.store.get(&key).map(|v| v.0), state.commit));
-            }
-            Operation::Read { key } if request.session > state.applied => {
-                // Read-your-writes by session token: wait until caught up.
-                state.waiting_reads.push((request.from, key, request.session));
+                let token = state.session_token(state.commit);
+                ctx.reply(request.from, ClientReply::ok(state.store.get(&key).map(|v| v.0), token));
             }
             Operation::Read { key } => {
-                ctx.reply(request.from, ClientReply::ok(state.store.get(&key).map(|v| v.0), state.applied))
+                let token = state.session_token(state.applied);
+                ctx.reply(request.from, ClientReply::ok(state.store.get(&key).map(|v| v.0), token))
             }
             _ => ctx.reply(request.from, ClientReply::fail(crate::nodes::client::NOT_KEY_VALUE)),
         }
@@ -1021,7 +1173,8 @@ impl Protocol for PrimaryReplica {
             log.row("follows", cluster.name(p));
         }
         for e in state.log.entries.iter().rev().take(5).rev() {
-            log.row(format!("#{} (epoch {})", e.index, e.epoch), format!("k{} = {}", e.key, e.value));
+            let what = e.write.map_or("no-op".to_string(), |w| format!("k{} = {}", w.key, w.value));
+            log.row(format!("#{} (epoch {})", e.index, e.epoch), what);
         }
         let store = v.section("store");
         for (k, (val, idx)) in &state.store {

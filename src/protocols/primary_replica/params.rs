@@ -15,6 +15,18 @@ pub enum Mode {
     Sync,
 }
 
+/// Which nodes answer reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reads {
+    /// Any node answers from what it has applied: replicas scale reads and
+    /// lag (stale reads; read-your-writes only with a session token).
+    Any,
+    /// Only a node that believes it is the primary answers; a replica
+    /// redirects the read to the primary it knows, as it does a write.
+    Primary,
+}
+
 /// Whether replicas elect a new primary by themselves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -55,6 +67,8 @@ pub struct Params {
     /// Reject messages from older epochs (see "Fencing").
     pub fencing: bool,
     pub initial_primary: NodeId,
+    /// Which nodes answer reads (see "Reads").
+    pub reads: Reads,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -84,6 +98,9 @@ pub struct RawParams {
     /// Default: the first node.
     #[serde(default)]
     pub initial_primary: Option<S<String>>,
+    /// `any` (default) or `primary`.
+    #[serde(default)]
+    pub reads: Option<Reads>,
     /// A deliberately broken variant, for exercises.
     #[serde(default)]
     pub bug: Option<Bug>,
@@ -136,6 +153,7 @@ impl Configure for super::PrimaryReplica {
             failover: raw.failover.unwrap_or(Failover::Auto),
             fencing: raw.fencing.unwrap_or(true),
             initial_primary,
+            reads: raw.reads.unwrap_or(Reads::Any),
         })
     }
 }
