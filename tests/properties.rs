@@ -465,10 +465,12 @@ fn primary_replica_regressions() {
 /// (`single-primary`, the lag gauge) never saw them.
 fn unpublished_acks(d: &dyn distlab::sim::Driver) -> Vec<u64> {
     let published: std::collections::BTreeSet<u64> = d
-        .observation_log()
+        .trace()
+        .events()
         .iter()
-        .filter_map(|(_, _, text)| {
-            let rest = text.strip_prefix("Acknowledged {")?;
+        .filter(|e| e.kind == distlab::sim::TraceKind::Observation)
+        .filter_map(|e| {
+            let rest = e.text.strip_prefix("Acknowledged {")?;
             let v = rest.split("value: ").nth(1)?;
             v.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok()
         })

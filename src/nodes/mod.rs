@@ -442,7 +442,7 @@ impl<'a, P: Protocol> Context<'a, P> {
 #[cfg(test)]
 mod tests {
     use super::Clock;
-    use crate::sim::time::{SimDuration, SimTime};
+    use crate::time::{SimDuration, SimTime};
 
     /// Regression (issue 11, a hang under clock drift): a local timer of
     /// 1µs or more always takes at least 1µs of real time, whatever the

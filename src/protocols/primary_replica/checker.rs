@@ -38,7 +38,7 @@ use super::{Observation, Params, PrimaryReplica};
 use crate::check::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
 use crate::nodes::{Cluster, Key, NodeId, Operation, Value};
 use crate::sim::fault::Fault;
-use crate::sim::time::SimTime;
+use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A write's place in the replicated history.

@@ -129,7 +129,7 @@ use crate::nodes::{
     ClientRef, ClientReply, ClientRequest, Cluster, Command, Context, Key, Message, NodeId, NodeView,
     Operation, Protocol, TimerId, Value, WriteId,
 };
-use crate::sim::time::SimDuration;
+use crate::time::SimDuration;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

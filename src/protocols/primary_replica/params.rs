@@ -3,7 +3,7 @@
 use crate::nodes::NodeId;
 use crate::protocols::Configure;
 use crate::scenario::{ParamContext, ScenarioError, raw::S};
-use crate::sim::time::SimDuration;
+use crate::time::SimDuration;
 use serde::Deserialize;
 
 /// When the primary acknowledges a write (see the module docs).
