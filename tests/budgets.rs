@@ -80,7 +80,7 @@ enum SpinTimer {
     Recheck { round: u64 },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 struct NoMsg;
 
 impl Message for NoMsg {

@@ -28,6 +28,8 @@ pub use view::{NodeView, Section};
 
 use crate::rng::RngStream;
 use crate::time::{SimDuration, SimTime};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::fmt::Debug;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -40,7 +42,7 @@ pub struct EndpointId(pub u32);
 
 /// A server node, `0..nodes`. Nodes are also network endpoints with the
 /// same index.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct NodeId(pub u32);
 
@@ -103,7 +105,7 @@ impl Command {
 }
 
 /// A protocol's messages name their kind for traces and views.
-pub trait Message: Clone + Debug + Hash {
+pub trait Message: Clone + Debug + Hash + Serialize + DeserializeOwned {
     /// The protocol step this message belongs to, e.g. `"replicate"`.
     fn kind(&self) -> &'static str;
 }
@@ -120,17 +122,17 @@ pub trait Protocol: Sized + Clone + Debug + Hash + Default + 'static {
     /// Parameters from the scenario's `[protocol]` table.
     type Params: Clone + Debug;
     /// A node's volatile state (lost on crash).
-    type State: Clone + Debug + Hash;
+    type State: Clone + Debug + Eq + Hash;
     /// A node's disk (survives crashes).
     type Durable: Clone + Debug + Hash + Default;
     /// One write to the disk.
-    type DurableWrite: Clone + Debug + Hash;
+    type DurableWrite: Clone + Debug + Hash + Serialize + DeserializeOwned;
     /// The messages nodes exchange.
     type Msg: Message;
     /// The timers a node sets.
     type Timer: Clone + Debug + Hash;
     /// What a node publishes for the checkers (design rule 9).
-    type Observation: Clone + Debug + Hash;
+    type Observation: Clone + Debug + Hash + Serialize + DeserializeOwned;
 
     /// A node starts for the first time, with an empty disk. Most protocols
     /// need nothing more than recovering from that empty disk, which is

@@ -64,7 +64,7 @@ pub struct RawEchoParams {
     patience: Option<S<String>>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum EchoMsg {
     Ping { seq: u64 },
     Pong { seq: u64 },
@@ -123,7 +123,7 @@ impl Pings {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum EchoObservation {
     PingSent { server: NodeId, seq: u64 },
     PongReceived { server: NodeId, seq: u64 },

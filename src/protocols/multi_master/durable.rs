@@ -13,7 +13,7 @@
 //!
 use super::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum DiskWrite {
     /// What the node now holds for `key`; it covers every earlier write
     /// for the key (what a node holds only grows).

@@ -27,7 +27,7 @@ use std::hash::{Hash, Hasher};
 
 /// A last-write-wins stamp: the accepting node's clock, ties broken by
 /// node id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Stamp {
     pub clock_us: i64,
     pub node: u32,
@@ -53,7 +53,9 @@ pub fn merge_carts(a: &Cart, b: &Cart) -> Cart {
 /// coordinated and that this version has seen (Parker et al., "Detection
 /// of mutual inconsistency in distributed systems", IEEE TSE 1983). One
 /// entry per node of the cluster.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct VersionVector(pub Vec<u64>);
 
 impl VersionVector {
@@ -118,7 +120,7 @@ impl VersionVector {
 
 /// One version of a register under version vectors: a value and the
 /// vector saying which writes it has seen.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Sibling {
     pub vector: VersionVector,
     pub value: Value,
@@ -126,7 +128,7 @@ pub struct Sibling {
 
 /// What a node holds for one key. Which kind depends on the scenario's
 /// `resolution` and `data`; one run holds one kind.
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Entry {
     /// `lww` register: the value with the greatest stamp.
     Register { stamp: Stamp, value: Value },

@@ -110,7 +110,7 @@ fn cart_operation(params: &Params, spec: &ClientSpec, rng: &mut RngStream) -> Op
     Operation::CartAdd { key, item, qty }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Msg {
     /// A client's write, pushed to every peer once it is accepted (under
     /// version vectors: once it is on the accepting node's disk).

@@ -125,7 +125,7 @@ pub struct State {
     unshipped: BTreeMap<Key, WriteId>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Observation {
     /// A node accepted client operation `op` (a write or a cart-add), which
     /// it turned into `entry`: a stamped value or cart, a cart with the

@@ -137,7 +137,7 @@ pub struct PrimaryReplica;
 
 /// One entry of the log: a client's write, or the no-op a new primary
 /// appends to commit what it inherited (see "Failover").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     /// The epoch of the primary that appended it.
     pub epoch: u64,
@@ -148,7 +148,7 @@ pub struct Entry {
 }
 
 /// A client's write, as it stands in the log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ClientWrite {
     pub key: Key,
     pub value: Value,
@@ -159,7 +159,7 @@ pub struct ClientWrite {
 }
 
 /// Primary → replica: the entries after `(prev_index, prev_epoch)`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Replicate {
     pub epoch: u64,
     pub prev_index: u64,
@@ -172,7 +172,7 @@ pub struct Replicate {
     pub compacted: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Msg {
     /// Primary → replica: log entries, or none (a heartbeat).
     Replicate(Replicate),
@@ -287,7 +287,7 @@ pub struct Disk {
     pub log: Log,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum DiskWrite {
     /// Record the epoch and this node's vote in it.
     Epoch {
@@ -394,7 +394,7 @@ pub struct State {
 }
 
 /// What a node publishes for the checkers.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Observation {
     BecamePrimary {
         epoch: u64,

@@ -14,7 +14,7 @@ pub struct Disk {
     pub hints: BTreeMap<(NodeId, Key), (Version, Value)>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum DiskWrite {
     Put { key: Key, version: Version, value: Value },
     Hint { replica: NodeId, key: Key, version: Version, value: Value },

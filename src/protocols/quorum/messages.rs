@@ -125,7 +125,7 @@ impl Protocol for Quorum {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Msg {
     /// Coordinator → replica (or stand-in, with `hint_for`): keep this value
     /// if it is newer. `req` 0 asks for no answer (read repair).

@@ -78,7 +78,7 @@ pub struct Quorum;
 /// two writes would carry the same version, replicas would keep the first,
 /// and the second would be acknowledged yet never visible. (Cassandra's
 /// drivers do the same with a monotonic timestamp generator.)
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Version {
     pub clock_us: i64,
     pub writer: u32,
@@ -161,7 +161,7 @@ pub struct State {
     stamped: BTreeMap<u32, (u64, Version)>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Observation {
     /// A coordinator stamped a client's write.
     Versioned { key: Key, value: Value, version: Version },

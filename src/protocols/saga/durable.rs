@@ -29,7 +29,7 @@
 use super::*;
 
 /// One record of the saga log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Record {
     /// The saga begins, with its input and when its client invoked it (the
     /// client's clock, carried by every attempt: the request's age).
@@ -44,14 +44,14 @@ pub enum Record {
 }
 
 /// An order as the order service keeps it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct OrderRow {
     pub saga: SagaId,
     pub order: Order,
     pub status: OrderStatus,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum OrderStatus {
     Pending,
     Approved,
@@ -59,7 +59,7 @@ pub enum OrderStatus {
 }
 
 /// A row a service's local transaction writes, with its new value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Row {
     Order(OrderNo, OrderRow),
     /// A customer's credit balance.
@@ -92,7 +92,7 @@ pub struct Disk {
     pub writes: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum DiskWrite {
     /// The orchestrator appends a record to a saga's log.
     Log { saga: SagaId, record: Record },

@@ -85,7 +85,7 @@ impl Protocol for Saga {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Msg {
     // --- orchestrator → services: the steps ---
     CreateOrder {

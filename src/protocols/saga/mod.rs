@@ -138,7 +138,7 @@ pub type OrderNo = u64;
 
 /// What the orchestrator asks a service to do: the four steps and the two
 /// compensations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Action {
     CreateOrder,
     Charge,
@@ -217,7 +217,7 @@ fn decode_key(key: u64) -> Option<(SagaId, Action)> {
 }
 
 /// An order: the saga's input.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Order {
     pub customer: Key,
     pub item: Item,
@@ -226,7 +226,7 @@ pub struct Order {
 }
 
 /// Why a step failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Reason {
     OrderRejected,
     InsufficientCredit,
@@ -258,7 +258,7 @@ impl Reason {
 }
 
 /// A service's answer to one request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum StepResult {
     /// Done; creating an order gives its number.
     Done {
@@ -278,7 +278,7 @@ impl std::fmt::Display for StepResult {
 }
 
 /// How a saga ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum SagaOutcome {
     /// Every step done.
     Completed,

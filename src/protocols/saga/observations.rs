@@ -3,7 +3,7 @@
 use super::*;
 
 /// What a service's request changed, as the checker sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Effect {
     OrderCreated { order: OrderNo },
     OrderApproved { order: OrderNo },
@@ -24,7 +24,7 @@ pub enum Effect {
 /// holds (`Restarted`), and the checker forgets the facts of the writes
 /// that did not make it. Writes complete in order: what survives is a
 /// prefix.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Observation {
     // --- the orchestrator, as it writes the record ---
     SagaBegun {

@@ -65,7 +65,7 @@ pub struct Disk {
     pub forgot_at_us: i64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum DiskWrite {
     /// Coordinator: the decision.
     Decision { tx: Tx, decision: Decision, transfer: Transfer },

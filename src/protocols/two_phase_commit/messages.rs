@@ -80,7 +80,7 @@ impl Protocol for TwoPhaseCommit {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Msg {
     /// Coordinator → participant, phase one: can you commit your part?
     Prepare {

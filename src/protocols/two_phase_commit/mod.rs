@@ -127,7 +127,7 @@ pub struct TwoPhaseCommit;
 pub type Tx = u64;
 
 /// What a transaction does: move `amount` from account `from` to `to`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Transfer {
     pub from: Key,
     pub to: Key,
@@ -140,7 +140,7 @@ pub struct Transfer {
 
 /// One participant's part of a transfer: the account it debits and the one
 /// it credits, when it holds them.
-#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Share {
     pub debit: Option<Key>,
     pub credit: Option<Key>,
@@ -184,13 +184,13 @@ impl Share {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Decision {
     Commit,
     Abort,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Vote {
     /// Prepared: on my disk, accounts locked; I will commit if told to.
     Yes,
@@ -198,7 +198,7 @@ pub enum Vote {
 }
 
 /// Why a participant voted no.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum NoReason {
     /// The debit is larger than the balance.
     InsufficientFunds,

@@ -3,7 +3,7 @@
 use super::*;
 
 /// How a participant came to its decision (for the checker and the trace).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Learned {
     /// The coordinator told it.
     Coordinator,
@@ -19,7 +19,7 @@ pub enum Learned {
     Disk,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Observation {
     /// Coordinator: `Prepare` sent for `tx` (a prepare round).
     PrepareRound { tx: Tx, transfer: Transfer },
