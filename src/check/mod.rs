@@ -9,6 +9,7 @@
 //! scenario expectations can compare against.
 
 pub mod expect;
+pub mod grade;
 pub mod history;
 pub mod linearizability;
 pub mod models;
@@ -17,6 +18,7 @@ pub use expect::{Expectation, ExpectationResult};
 pub use history::{History, HistoryEvent, HistoryKind};
 
 use crate::nodes::{Cluster, NodeId, Protocol};
+use crate::sim::driver::NodeSummary;
 use crate::sim::fault::Fault;
 use crate::sim::time::SimTime;
 use serde::Serialize;
@@ -79,6 +81,19 @@ pub trait Checker<P: Protocol>: Clone {
     const GAUGES: &'static [(&'static str, &'static str)] = &[];
     /// The gauges' values now, in the order of [`Checker::GAUGES`].
     fn gauges(&self, _now: SimTime) -> Vec<(&'static str, f64)> {
+        Vec::new()
+    }
+    /// What is still unfinished now, one line in words each (`n3 is in
+    /// doubt about tx 77`, `n2 has 40 of the primary n1's 45 log
+    /// entries`); empty once the run has settled. `distlab check` asks
+    /// after its liveness phase — every fault healed, no new client
+    /// operation, a bounded time to settle — and requires it empty where
+    /// the protocol promises liveness
+    /// ([`crate::protocols::Promises`]). `nodes` are the nodes as they
+    /// are now (status and the protocol's own view), for what the
+    /// observations do not say (which nodes act as primary). The default
+    /// knows of nothing pending.
+    fn pending(&self, _now: SimTime, _nodes: &[NodeSummary]) -> Vec<String> {
         Vec::new()
     }
 }

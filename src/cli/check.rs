@@ -1,23 +1,30 @@
-//! `distlab check FILE`: run a scenario over many seeds and report which
-//! break an invariant.
+//! `distlab check FILE`: run a scenario over many seeds and grade it.
 //!
 //! Each seed is one run of the scenario with that seed — the same
 //! timeline, and the scenario's `[nemesis]` (if any) drawing a different
-//! fault schedule — with tracing off. A seed **fails** when one of the
-//! protocol's checks does not hold (except the checks the scenario itself
-//! expects to break: the lesson says they do), or when the protocol
-//! promises linearizability for these parameters and the history is not
-//! linearizable. Seeds run on every core; the result is the same whatever
-//! `--jobs` is, and `--shard I/N` checks only every N-th seed starting at
-//! the I-th, so a batch scheduler can spread one range over many machines.
+//! fault schedule — with tracing off, followed by a *liveness phase* (every
+//! fault healed, nothing new from clients, up to `--settle` to finish).
+//! What is graded comes from the lesson's expectations, or, under
+//! `--nemesis`, from what the protocol promises; see [`crate::check::grade`].
+//! A seed **fails** when it fails a graded item: a check that must hold
+//! breaks, a metric is out of its bounds, a promised linearizability or
+//! liveness does not hold, or the run panics. A check the lesson expects to
+//! break must break in at least one seed. Seeds run on every core; the
+//! result is the same whatever `--jobs` is, and `--shard I/N` checks only
+//! every N-th seed starting at the I-th, so a batch scheduler can spread
+//! one range over many machines.
 
 use super::Outcome;
-use super::panic_message;
+use super::shrink::ShrinkBudget;
 use crate::check::Expectation;
-use crate::check::linearizability::check_history;
-use crate::protocols::RunOptions;
+use crate::check::grade::{
+    DEFAULT_SETTLE, Grading, ItemVerdict, LINEARIZABILITY, NotGradedVerdict, Plan, SeedResult, Tally,
+    grade_seed,
+};
+use crate::protocols::LIVENESS;
 use crate::scenario::Scenario;
-use crate::sim::{SimTime, TraceLevel};
+use crate::sim::SimDuration;
+use crate::sim::fault::NemesisConfig;
 use anyhow::{Context as _, bail};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -44,6 +51,32 @@ pub struct Args {
     /// replays it (`distlab run OUT.toml`).
     #[arg(long, value_name = "OUT.toml")]
     pub save_counterexample: Option<PathBuf>,
+    /// Run under another nemesis than the scenario's, and grade what the
+    /// protocol promises for its parameters instead of the lesson's
+    /// expectations: `aggressive` (every kind of fault, up to three at
+    /// once), `none`, or a file holding a `[nemesis]` table.
+    #[arg(long, value_name = "aggressive|none|FILE")]
+    pub nemesis: Option<String>,
+    /// How long each seed's liveness phase lets the run settle after the
+    /// scenario's end (every fault healed, no new client operation)
+    /// before what is still pending is reported.
+    #[arg(long, default_value = "5s", value_parser = parse_settle)]
+    pub settle: SimDuration,
+    /// The most candidate runs `--save-counterexample` may try while
+    /// shrinking; then it keeps the smallest failing run found so far.
+    #[arg(long, default_value_t = ShrinkBudget::default().runs, value_name = "N")]
+    pub shrink_runs: usize,
+}
+
+/// The longest `--settle`: one simulated hour.
+pub const MAX_SETTLE: SimDuration = SimDuration::from_secs(3600);
+
+pub fn parse_settle(s: &str) -> Result<SimDuration, String> {
+    let d = crate::sim::time::parse_duration(s)?;
+    if d > MAX_SETTLE {
+        return Err(format!("--settle is at most {MAX_SETTLE}"));
+    }
+    Ok(d)
 }
 
 /// A half-open range of seeds.
@@ -106,19 +139,95 @@ impl Seeds {
     }
 }
 
-/// Why one seed failed.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Failure {
-    pub seed: u64,
-    /// The violated check (`linearizability` for the history check).
-    pub check: String,
-    pub detail: String,
-    /// When the violation happened, if the check knows.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub at: Option<SimTime>,
+pub use crate::check::grade::Failure;
+
+/// Which nemesis the seeds run under (`--nemesis`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NemesisChoice {
+    /// The scenario's own `[nemesis]` (or none): grade the lesson's
+    /// expectations.
+    Scenario,
+    /// [`NemesisConfig::aggressive`]: every kind of fault, overlapping.
+    Aggressive,
+    /// No nemesis at all (the timeline stays).
+    None,
+    /// A file holding one `[nemesis]` table.
+    File(PathBuf),
 }
 
-/// What `check` found.
+impl NemesisChoice {
+    pub fn parse(s: &str) -> NemesisChoice {
+        match s {
+            "aggressive" => NemesisChoice::Aggressive,
+            "none" => NemesisChoice::None,
+            file => NemesisChoice::File(PathBuf::from(file)),
+        }
+    }
+
+    /// As the summary names it.
+    pub fn describe(&self) -> String {
+        match self {
+            NemesisChoice::Scenario => "scenario".into(),
+            NemesisChoice::Aggressive => "aggressive".into(),
+            NemesisChoice::None => "none".into(),
+            NemesisChoice::File(f) => f.display().to_string(),
+        }
+    }
+
+    /// The scenario as the seeds run it, and how they are graded: a lesson
+    /// under another nemesis than its own is graded by what its protocol
+    /// promises (its expectations describe its own faults).
+    pub fn apply(&self, scenario: &Scenario) -> anyhow::Result<(Scenario, Grading)> {
+        let mut s = scenario.clone();
+        s.nemesis = match self {
+            NemesisChoice::Scenario => return Ok((s, Grading::Expectations)),
+            NemesisChoice::Aggressive => Some(NemesisConfig::aggressive(s.duration)),
+            NemesisChoice::None => None,
+            NemesisChoice::File(f) => {
+                let file = f.display().to_string();
+                let text = std::fs::read_to_string(f).with_context(|| format!("reading {file}"))?;
+                let n = crate::scenario::load_nemesis_str(&file, &text, s.duration)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                Some(n)
+            }
+        };
+        Ok((s, Grading::Promises))
+    }
+}
+
+/// A seed and a note about it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SeedNote {
+    pub seed: u64,
+    pub detail: String,
+}
+
+/// What was still pending after one seed's liveness phase.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SeedPending {
+    pub seed: u64,
+    pub items: Vec<String>,
+}
+
+/// What `--save-counterexample` did.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CounterexampleOut {
+    pub seed: u64,
+    pub file: String,
+    /// The graded item it breaks.
+    pub check: String,
+    /// Nemesis faults kept.
+    pub faults: usize,
+    /// Client operations kept.
+    pub ops: u64,
+    /// Candidate runs tried.
+    pub runs: usize,
+    /// The shrinker's run budget ran out (the file still reproduces, it
+    /// may just be larger than it could be).
+    pub gave_up: bool,
+}
+
+/// What `check` found (and `--json` prints).
 #[derive(Debug, Serialize)]
 pub struct CheckSummary {
     pub scenario: String,
@@ -126,72 +235,96 @@ pub struct CheckSummary {
     pub seeds: Seeds,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shard: Option<Shard>,
+    /// `scenario` (the file's own `[nemesis]`, or none), `aggressive`,
+    /// `none`, or the `--nemesis` file.
+    pub nemesis: String,
+    /// What was graded: the lesson's `expectations`, or the protocol's
+    /// `promises`.
+    pub grading: Grading,
+    /// The liveness phase's length, in µs.
+    pub settle_us: u64,
     pub checked: usize,
+    /// Seeds that failed a graded item (or panicked).
     pub failed: usize,
+    /// Seeds whose linearizability search gave up (neither passed nor
+    /// failed for it).
+    pub unknown: usize,
+    /// Seeds whose run panicked (also counted in `failed`).
+    pub panicked: usize,
+    /// The command's verdict: no seed failed and every graded item was
+    /// met (exit status 0).
+    pub passed: bool,
     /// Whether each history was also checked for linearizability.
     pub linearizability: bool,
-    /// Every failing seed, in seed order.
+    /// Every graded item, with its verdict over the seeds.
+    pub graded: Vec<ItemVerdict>,
+    /// What was not graded, and why.
+    pub not_graded: Vec<NotGradedVerdict>,
+    /// Every failing seed, in seed order, with its first failure.
     pub failures: Vec<Failure>,
+    /// Seeds left unknown for linearizability, and which key.
+    pub unknown_seeds: Vec<SeedNote>,
+    /// Seeds with something still pending after the liveness phase.
+    pub pending: Vec<SeedPending>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counterexample: Option<CounterexampleOut>,
 }
 
-/// Runs one seed and returns why it failed, if it did: the first check
-/// that does not hold, skipping those the scenario expects to break or
-/// does not grade.
-pub fn check_seed(scenario: &Scenario, seed: u64, linearizable: bool) -> Option<Failure> {
-    let options =
-        RunOptions { seed: Some(seed), trace: TraceLevel::Off, record_history: linearizable, checks: true };
-    // A protocol's assertion that fires is a failing seed like any other,
-    // not the end of the whole search.
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let mut run = scenario.protocol.build(scenario, options);
-        run.run_until(scenario.duration);
-        run
-    }));
-    let run = match outcome {
-        Ok(run) => run,
-        Err(payload) => {
-            return Some(Failure { seed, check: "panic".into(), detail: panic_message(&*payload), at: None });
-        }
-    };
-    let expected_to_break = |name: &str| {
-        scenario.expectations.iter().any(|e| match e {
-            Expectation::Check { name: n, holds: false } | Expectation::Ungraded { name: n } => n == name,
-            _ => false,
+/// How one `check` grades: the plan, and the scenario as its seeds run.
+pub struct Grader {
+    pub scenario: Scenario,
+    pub plan: Plan,
+}
+
+impl Grader {
+    pub fn new(scenario: Scenario, grading: Grading, settle: SimDuration) -> Grader {
+        let plan = Plan::new(&scenario, grading, settle);
+        Grader { scenario, plan }
+    }
+
+    /// The lesson's own nemesis, its expectations, the default settle.
+    pub fn of_lesson(scenario: &Scenario) -> Grader {
+        Grader::new(scenario.clone(), Grading::Expectations, DEFAULT_SETTLE)
+    }
+
+    pub fn seed(&self, seed: u64) -> SeedResult {
+        grade_seed(&self.plan, &self.scenario, seed)
+    }
+
+    /// Grades every seed on `jobs` threads; results in seed order.
+    pub fn seeds(
+        &self,
+        seeds: &[u64],
+        jobs: usize,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Vec<SeedResult> {
+        let failed = AtomicUsize::new(0);
+        super::parallel_map(seeds, jobs, &|done| progress(done, failed.load(Ordering::Relaxed)), |&seed| {
+            let result = self.seed(seed);
+            if result.failure.is_some() {
+                failed.fetch_add(1, Ordering::Relaxed);
+            }
+            result
         })
-    };
-    let report = run.report();
-    if let Some(v) = report.checks.iter().find(|v| !v.holds && !expected_to_break(v.name)) {
-        let at = v.first_violation.map(|a| a.time);
-        return Some(Failure { seed, check: v.name.to_string(), detail: v.detail.clone(), at });
     }
-    if linearizable && let Some(v) = check_history(run.history()).violation {
-        // Clear once the last of the stuck operations has completed.
-        let at = v.stuck.iter().filter_map(|o| o.completed).max();
-        return Some(Failure { seed, check: "linearizability".into(), detail: v.to_string(), at });
-    }
-    None
 }
 
-/// Checks every seed of `seeds` on `jobs` threads; results in seed order.
+/// Checks every seed of `seeds` as `distlab check` does by default (the
+/// lesson's expectations, its own nemesis); each seed's first failure, in
+/// seed order.
 pub fn check_seeds(
     scenario: &Scenario,
     seeds: &[u64],
     jobs: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Vec<Option<Failure>> {
-    let linearizable = scenario.protocol.promises_linearizability(scenario.params.as_ref());
-    let failed = AtomicUsize::new(0);
-    super::parallel_map(seeds, jobs, &|done| progress(done, failed.load(Ordering::Relaxed)), |&seed| {
-        let outcome = check_seed(scenario, seed, linearizable);
-        if outcome.is_some() {
-            failed.fetch_add(1, Ordering::Relaxed);
-        }
-        outcome
-    })
+    Grader::of_lesson(scenario).seeds(seeds, jobs, progress).into_iter().map(|r| r.failure).collect()
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let scenario = super::load(&args.file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let lesson = super::load(&args.file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let choice = args.nemesis.as_deref().map_or(NemesisChoice::Scenario, NemesisChoice::parse);
+    let (scenario, grading) = choice.apply(&lesson)?;
     let seeds = args.seeds.slice(args.shard);
     if seeds.is_empty() {
         bail!(
@@ -203,6 +336,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         );
     }
     let jobs = super::jobs(args.jobs)?;
+    let grader = Grader::new(scenario, grading, args.settle);
     let bar = (!args.json).then(|| super::progress_bar(seeds.len() as u64, "seeds"));
     let progress = |done: usize, failed: usize| {
         if let Some(bar) = &bar {
@@ -212,89 +346,209 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             }
         }
     };
-    let results = check_seeds(&scenario, &seeds, jobs, &progress);
+    let results = grader.seeds(&seeds, jobs, &progress);
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let failures: Vec<Failure> = results.into_iter().flatten().collect();
-    let summary = CheckSummary {
-        scenario: scenario.name.clone(),
-        protocol: scenario.protocol.name(),
-        seeds: args.seeds,
-        shard: args.shard,
-        checked: seeds.len(),
-        failed: failures.len(),
-        linearizability: scenario.protocol.promises_linearizability(scenario.params.as_ref()),
-        failures,
-    };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary).context("printing JSON")?);
-    } else {
-        print_human(&summary, &args.file);
+    let mut summary = summarise(&grader, &args, &choice, &results);
+    let replay = replay_command(&args, &choice, &grader.plan, summary.failures.first());
+    if !args.json {
+        print_human(&summary, &replay);
     }
+    let mut saved = None;
     match (&args.save_counterexample, summary.failures.first()) {
-        (Some(out), Some(first)) => save_counterexample(&scenario, &args.file, first.seed, out, args.json)?,
+        (Some(out), Some(first)) => {
+            let budget = ShrinkBudget { runs: args.shrink_runs, ..ShrinkBudget::default() };
+            saved = Some(save_counterexample(&grader, &args.file, first, out, budget, args.json)?);
+        }
         (Some(out), None) if !args.json => println!("no seed failed: nothing to save to {}", out.display()),
         _ => {}
     }
-    Ok(if summary.failed == 0 { Outcome::Success } else { Outcome::ExpectationFailed })
+    summary.counterexample = saved;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary).context("printing JSON")?);
+    }
+    Ok(if summary.passed { Outcome::Success } else { Outcome::ExpectationFailed })
+}
+
+/// The summary of graded seeds.
+pub fn summarise(
+    grader: &Grader,
+    args: &Args,
+    choice: &NemesisChoice,
+    results: &[SeedResult],
+) -> CheckSummary {
+    let plan = &grader.plan;
+    let tally = Tally::new(plan, results);
+    let graded = tally.verdicts(plan);
+    let failures: Vec<Failure> = results.iter().filter_map(|r| r.failure.clone()).collect();
+    let unknown_seeds: Vec<SeedNote> = results
+        .iter()
+        .filter_map(|r| r.unknown().map(|d| SeedNote { seed: r.seed, detail: d.to_string() }))
+        .collect();
+    let pending: Vec<SeedPending> = results
+        .iter()
+        .filter(|r| !r.pending.is_empty())
+        .map(|r| SeedPending { seed: r.seed, items: r.pending.clone() })
+        .collect();
+    CheckSummary {
+        scenario: grader.scenario.name.clone(),
+        protocol: grader.scenario.protocol.name(),
+        seeds: args.seeds,
+        shard: args.shard,
+        nemesis: choice.describe(),
+        grading: plan.grading,
+        settle_us: plan.settle.as_micros(),
+        checked: results.len(),
+        failed: failures.len(),
+        unknown: unknown_seeds.len(),
+        panicked: tally.panics.len(),
+        passed: failures.is_empty() && graded.iter().all(|v| v.met),
+        linearizability: plan.item(LINEARIZABILITY).is_some(),
+        not_graded: tally.not_graded(plan),
+        graded,
+        failures,
+        unknown_seeds,
+        pending,
+        counterexample: None,
+    }
+}
+
+/// The command that replays a failing seed: `distlab run` shows a seed of
+/// the lesson as it is (with its own nemesis) up to its end; a failure
+/// under another nemesis, or in the liveness phase, is replayed by `check`
+/// on that one seed.
+fn replay_command(args: &Args, choice: &NemesisChoice, plan: &Plan, first: Option<&Failure>) -> String {
+    let Some(f) = first else { return String::new() };
+    let file = args.file.display();
+    let phase_two =
+        f.check == LIVENESS || f.check == LINEARIZABILITY || f.detail.ends_with("(in the liveness phase)");
+    if *choice == NemesisChoice::Scenario && !phase_two {
+        return format!("distlab run {file} --seed {}", f.seed);
+    }
+    let nemesis = match choice {
+        NemesisChoice::Scenario => String::new(),
+        other => format!(" --nemesis {}", other.describe()),
+    };
+    let settle =
+        if plan.settle == DEFAULT_SETTLE { String::new() } else { format!(" --settle {}", plan.settle) };
+    format!("distlab check {file}{nemesis}{settle} --seeds {}..={}", f.seed, f.seed)
 }
 
 /// Shrinks a failing seed, writes the scenario file, and confirms that the
 /// file reproduces the failure.
 fn save_counterexample(
-    scenario: &Scenario,
+    grader: &Grader,
     arg: &std::path::Path,
-    seed: u64,
+    first: &Failure,
     out: &std::path::Path,
+    budget: ShrinkBudget,
     quiet: bool,
-) -> anyhow::Result<()> {
-    let linearizable = scenario.protocol.promises_linearizability(scenario.params.as_ref());
-    let shrunk = super::shrink::shrink(scenario, seed, linearizable)
+) -> anyhow::Result<CounterexampleOut> {
+    let seed = first.seed;
+    let shrunk = super::shrink::shrink(grader, seed, budget)
         .ok_or_else(|| anyhow::anyhow!("seed {seed} no longer fails"))?;
     let path = super::resolve(arg);
     let source = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let text = super::shrink::counterexample_file(scenario, &source, &shrunk, &arg.display().to_string());
+    let text = super::shrink::counterexample_file(grader, &source, &shrunk, &arg.display().to_string());
     std::fs::write(out, &text).with_context(|| format!("writing {}", out.display()))?;
     let saved =
         crate::scenario::load(out).map_err(|e| anyhow::anyhow!("the counterexample does not load: {e}"))?;
-    // The file expects the check to break: count it all the same.
+    // The file expects the check to break: grade it as the seed was
+    // graded (it must hold), and it must fail the same way.
     let mut saved = saved;
-    saved
-        .expectations
-        .retain(|e| !matches!(e, Expectation::Check { name, holds: false } if *name == shrunk.failure.check));
-    let replay = check_seed(&saved, seed, linearizable);
-    if replay.as_ref().map(|f| &f.check) != Some(&shrunk.failure.check) {
+    for e in &mut saved.expectations {
+        if let Expectation::Check { name, holds } = e
+            && *name == shrunk.failure.check
+        {
+            *holds = true;
+        }
+    }
+    let replay = Grader::new(saved, grader.plan.grading, grader.plan.settle).seed(seed);
+    if replay.failure.as_ref().map(|f| &f.check) != Some(&shrunk.failure.check) {
         bail!("{} was written but does not reproduce the failure", out.display());
     }
+    let kept = shrunk.faults.len();
+    let ops: u64 = shrunk.ops.iter().sum();
     if !quiet {
-        let kept = shrunk.faults.len();
-        let ops: u64 = shrunk.ops.iter().sum();
         println!(
-            "shrunk seed {seed} to {kept} nemesis fault{} and {ops} operations ({} runs); wrote {}",
+            "shrunk seed {seed} to {kept} nemesis fault{} and {ops} operations ({} runs{}); wrote {}",
             if kept == 1 { "" } else { "s" },
             shrunk.runs,
+            if shrunk.gave_up { ", then the shrinker gave up: its run budget was spent" } else { "" },
             out.display()
         );
         println!("replay it: distlab run {}", out.display());
     }
-    Ok(())
+    Ok(CounterexampleOut {
+        seed,
+        file: out.display().to_string(),
+        check: shrunk.failure.check.clone(),
+        faults: kept,
+        ops,
+        runs: shrunk.runs,
+        gave_up: shrunk.gave_up,
+    })
 }
 
-fn print_human(s: &CheckSummary, file: &std::path::Path) {
+fn mark(ok: bool) -> &'static str {
+    if ok { "ok  " } else { "FAIL" }
+}
+
+fn print_human(s: &CheckSummary, replay: &str) {
     let shard = s.shard.map(|sh| format!(", shard {}/{}", sh.index, sh.of)).unwrap_or_default();
     println!("scenario: {} (protocol {})", s.scenario, s.protocol);
+    let unknown = if s.unknown > 0 { format!(", {} unknown", s.unknown) } else { String::new() };
+    let panicked = if s.panicked > 0 { format!(" ({} panicked)", s.panicked) } else { String::new() };
     println!(
-        "seeds {}..{}{shard}: {} checked, {} failed{}",
+        "seeds {}..{}{shard}: {} checked, {} failed{panicked}{unknown}{}",
         s.seeds.start,
         s.seeds.end,
         s.checked,
         s.failed,
         if s.linearizability { " (histories also checked for linearizability)" } else { "" }
     );
+    match s.grading {
+        Grading::Expectations => println!("graded, as the lesson expects:"),
+        Grading::Promises => println!("graded, as {} promises (nemesis: {}):", s.protocol, s.nemesis),
+    }
+    let width = s
+        .graded
+        .iter()
+        .map(|v| v.item.label.len())
+        .chain(s.not_graded.iter().map(|n| n.not_graded.name.len()))
+        .max()
+        .unwrap_or(0)
+        .max(24);
+    for v in &s.graded {
+        println!("  {} {:<width$}  {}", mark(v.met), v.item.label, v.detail);
+    }
+    if !s.not_graded.is_empty() {
+        println!("not graded:");
+        for n in &s.not_graded {
+            let seen = n.seen.as_ref().map(|x| format!(" ({x})")).unwrap_or_default();
+            println!("       {:<width$}  {}{seen}", n.not_graded.name, n.not_graded.why);
+        }
+    }
+    if !s.pending.is_empty() {
+        println!(
+            "still pending {} after the faults ended, in {} seeds:",
+            crate::sim::SimDuration(s.settle_us),
+            s.pending.len()
+        );
+        for p in s.pending.iter().take(3) {
+            println!("  seed {}: {}", p.seed, p.items.join("; "));
+        }
+        if s.pending.len() > 3 {
+            println!("  ...");
+        }
+    }
+    for u in s.unknown_seeds.iter().take(3) {
+        println!("linearizability unknown in seed {}: {}", u.seed, u.detail);
+    }
     if let Some(f) = s.failures.first() {
         println!("first failure: seed {}: `{}` does not hold: {}", f.seed, f.check, f.detail);
-        println!("replay it: distlab run {} --seed {}", file.display(), f.seed);
+        println!("replay it: {replay}");
         if s.failures.len() > 1 {
             let more: Vec<String> = s.failures.iter().skip(1).take(20).map(|f| f.seed.to_string()).collect();
             let ellipsis = if s.failures.len() > 21 { ", ..." } else { "" };
@@ -305,6 +559,7 @@ fn print_human(s: &CheckSummary, file: &std::path::Path) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::panic_message;
     use super::*;
 
     #[test]

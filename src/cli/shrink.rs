@@ -1,14 +1,22 @@
 //! Shrinking a failing seed to a small scenario a student can replay.
 //!
 //! A failing seed's faults are the scenario's timeline plus the schedule
-//! its `[nemesis]` drew. The shrinker turns that schedule into explicit
-//! faults and makes the run smaller while it still fails the same check:
-//! 1. drop nemesis faults — each fault together with the fault that undoes
-//!    it (crash with its restart), then single faults;
+//! its nemesis drew. The shrinker turns that schedule into explicit faults
+//! and makes the run smaller while it still fails the same graded item:
+//! 1. drop nemesis faults, each together with the fault that undoes it
+//!    (crash with its restart; the schedule keeps them side by side):
+//!    first half of them at once, then quarters, and so on down to one
+//!    pair at a time (Zeller's delta debugging), so a schedule of
+//!    thousands of faults loses most of them in a few runs; then single
+//!    faults;
 //! 2. move each remaining fault later, by halves of the time left, while it
 //!    still fails (a later fault disturbs less of the run before it);
 //! 3. shorten the workload: halve each client's operation count while it
 //!    still fails.
+//!
+//! Every candidate is a whole run, so shrinking has a budget
+//! ([`ShrinkBudget`]): when it is spent the shrinker stops and keeps the
+//! smallest failing run found so far, and says it gave up.
 //!
 //! The scenario's own timeline is kept as written: it is the lesson's. The
 //! result is written as an ordinary scenario file — the original text with
@@ -16,11 +24,25 @@
 //! the kept faults appended as `[[timeline]]` entries, with a note at the
 //! violation — and loaded and run again to confirm that it reproduces.
 
-use super::check::{Failure, check_seed};
+use super::check::{Failure, Grader};
+use crate::check::grade::grade_seed;
 use crate::nodes::NodeId;
 use crate::scenario::Scenario;
 use crate::sim::{Fault, Origin, SimTime, TimedFault};
 use std::fmt::Write as _;
+
+/// How much shrinking may cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShrinkBudget {
+    /// Candidate runs at most (each a whole run of the scenario).
+    pub runs: usize,
+}
+
+impl Default for ShrinkBudget {
+    fn default() -> Self {
+        ShrinkBudget { runs: 500 }
+    }
+}
 
 /// A shrunk counterexample.
 #[derive(Clone, Debug)]
@@ -33,6 +55,8 @@ pub struct Shrunk {
     pub failure: Failure,
     /// Candidate runs tried.
     pub runs: usize,
+    /// The budget ran out before the shrinker was done.
+    pub gave_up: bool,
 }
 
 /// The scenario with the nemesis replaced by `faults` and the clients'
@@ -47,21 +71,27 @@ fn candidate(base: &Scenario, faults: &[TimedFault], ops: &[u64]) -> Scenario {
     s
 }
 
-/// Runs candidates: does this smaller run still fail the same check?
+/// Runs candidates: does this smaller run still fail the same way?
 struct Trial<'a> {
-    scenario: &'a Scenario,
+    grader: &'a Grader,
     seed: u64,
-    linearizable: bool,
     check: String,
     runs: usize,
+    budget: ShrinkBudget,
+    gave_up: bool,
     /// The failure of the last candidate that still failed.
     failure: Failure,
 }
 
 impl Trial<'_> {
     fn fails(&mut self, faults: &[TimedFault], ops: &[u64]) -> bool {
+        if self.runs >= self.budget.runs {
+            self.gave_up = true;
+            return false;
+        }
         self.runs += 1;
-        match check_seed(&candidate(self.scenario, faults, ops), self.seed, self.linearizable) {
+        let scenario = candidate(&self.grader.scenario, faults, ops);
+        match grade_seed(&self.grader.plan, &scenario, self.seed).failure {
             Some(f) if f.check == self.check => {
                 self.failure = f;
                 true
@@ -70,34 +100,49 @@ impl Trial<'_> {
         }
     }
 
-    /// Drops faults — pairs first (the nemesis schedules each fault and its
-    /// undo next to each other), then single ones — and again until none
-    /// can go (dropping a late fault can make an early one unnecessary).
-    fn drop_faults(&mut self, faults: &mut Vec<TimedFault>, ops: &[u64]) {
+    /// Drops groups of faults: `groups.len() / 2` at a time, then half as
+    /// many, down to one group, and again until none can go (dropping a
+    /// late fault can make an early one unnecessary).
+    fn drop_groups(&mut self, groups: &mut Vec<Vec<TimedFault>>, ops: &[u64]) {
+        let flat = |g: &[Vec<TimedFault>]| g.iter().flatten().cloned().collect::<Vec<_>>();
         loop {
-            let before = faults.len();
-            for width in [2, 1] {
+            let before = groups.len();
+            let mut width = (groups.len() / 2).max(1);
+            while width >= 1 && !groups.is_empty() && !self.gave_up {
                 let mut i = 0;
-                while i + width <= faults.len() {
-                    let mut fewer = faults.clone();
-                    fewer.drain(i..i + width);
-                    if self.fails(&fewer, ops) {
-                        *faults = fewer;
+                while i < groups.len() && !self.gave_up {
+                    let end = (i + width).min(groups.len());
+                    let mut fewer = groups.clone();
+                    fewer.drain(i..end);
+                    if self.fails(&flat(&fewer), ops) {
+                        *groups = fewer;
                     } else {
-                        i += width;
+                        i = end;
                     }
                 }
+                width /= 2;
             }
-            if faults.len() == before {
+            if groups.len() == before || self.gave_up {
                 return;
             }
         }
     }
+
+    /// Drops faults: each with its undo, then single ones.
+    fn drop_faults(&mut self, faults: &mut Vec<TimedFault>, ops: &[u64]) {
+        let mut pairs: Vec<Vec<TimedFault>> = faults.chunks(2).map(<[TimedFault]>::to_vec).collect();
+        self.drop_groups(&mut pairs, ops);
+        let mut singles: Vec<Vec<TimedFault>> = pairs.into_iter().flatten().map(|f| vec![f]).collect();
+        self.drop_groups(&mut singles, ops);
+        *faults = singles.into_iter().flatten().collect();
+    }
 }
 
-/// Shrinks a failing seed. `None` if the seed does not fail.
-pub fn shrink(scenario: &Scenario, seed: u64, linearizable: bool) -> Option<Shrunk> {
-    let first = check_seed(scenario, seed, linearizable)?;
+/// Shrinks a failing seed within `budget`. `None` if the seed does not
+/// fail.
+pub fn shrink(grader: &Grader, seed: u64, budget: ShrinkBudget) -> Option<Shrunk> {
+    let scenario = &grader.scenario;
+    let first = grader.seed(seed).failure?;
     let mut faults: Vec<TimedFault> = scenario
         .nemesis
         .as_ref()
@@ -107,10 +152,12 @@ pub fn shrink(scenario: &Scenario, seed: u64, linearizable: bool) -> Option<Shru
         .map(|f| TimedFault { origin: Origin::Timeline, ..f })
         .collect();
     let mut ops: Vec<u64> = scenario.clients.iter().map(|c| c.ops).collect();
-    let mut t = Trial { scenario, seed, linearizable, check: first.check.clone(), runs: 0, failure: first };
+    let mut t =
+        Trial { grader, seed, check: first.check.clone(), runs: 0, budget, gave_up: false, failure: first };
     if !t.fails(&faults, &ops) {
-        // Cannot happen: the same faults, now from the timeline.
-        return Some(Shrunk { seed, faults, ops, failure: t.failure, runs: t.runs });
+        // The same faults, now from the timeline: only an exhausted
+        // budget gets here.
+        return Some(Shrunk { seed, faults, ops, failure: t.failure, runs: t.runs, gave_up: t.gave_up });
     }
     // 1. Fewer faults.
     t.drop_faults(&mut faults, &ops);
@@ -119,7 +166,7 @@ pub fn shrink(scenario: &Scenario, seed: u64, linearizable: bool) -> Option<Shru
     for i in 0..faults.len() {
         let limit = faults.get(i + 1).map_or(scenario.duration, |f| f.at);
         let mut gap = limit.0.saturating_sub(faults[i].at.0) / 2;
-        while gap >= 1000 {
+        while gap >= 1000 && !t.gave_up {
             let mut later = faults.clone();
             later[i].at = SimTime(later[i].at.0 + gap);
             if t.fails(&later, &ops) {
@@ -130,7 +177,7 @@ pub fn shrink(scenario: &Scenario, seed: u64, linearizable: bool) -> Option<Shru
     }
     // 3. A shorter workload.
     for c in 0..ops.len() {
-        while ops[c] > 1 {
+        while ops[c] > 1 && !t.gave_up {
             let mut fewer = ops.clone();
             fewer[c] /= 2;
             if !t.fails(&faults, &fewer) {
@@ -141,9 +188,12 @@ pub fn shrink(scenario: &Scenario, seed: u64, linearizable: bool) -> Option<Shru
     }
     // Moving and shortening can make more faults unnecessary.
     t.drop_faults(&mut faults, &ops);
-    // Leave the recorded failure that of the final candidate.
+    // Leave the recorded failure that of the final candidate (outside the
+    // budget: one run, and the file must be described by it).
+    let gave_up = t.gave_up;
+    t.budget.runs = usize::MAX;
     t.fails(&faults, &ops);
-    Some(Shrunk { seed, faults, ops, failure: t.failure, runs: t.runs })
+    Some(Shrunk { seed, faults, ops, failure: t.failure, runs: t.runs, gave_up })
 }
 
 /// One fault as the action lines of a `[[timeline]]` entry (`crash =
@@ -245,12 +295,21 @@ fn endpoint_names(scenario: &Scenario, endpoints: &[crate::sim::EndpointId]) -> 
     (known == endpoints.len()).then_some(out)
 }
 
-/// Removes the `[nemesis]` table, fixes the seed and the clients' `ops`.
-fn rewrite(source: &str, seed: u64, ops: &[u64]) -> String {
+/// Removes the `[nemesis]` table (and the `[[expect]]` entries about the
+/// check `drop_expect`), fixes the seed and the clients' `ops`.
+fn rewrite(source: &str, seed: u64, ops: &[u64], drop_expect: Option<&str>) -> String {
     let mut out = String::new();
     let mut table = String::new();
     let mut client = 0usize;
     let mut seed_written = false;
+    // The `[[expect]]` entry being read, kept back until it is known
+    // whether it is about `drop_expect`.
+    let mut expect: Option<(String, bool)> = None;
+    let about = |t: &str| {
+        let (key, value) = t.split_once('=').unwrap_or_default();
+        let value = value.split('#').next().unwrap_or_default().trim().trim_matches('"');
+        key.trim() == "check" && Some(value) == drop_expect
+    };
     for line in source.lines() {
         let t = line.trim();
         if t.starts_with('[') {
@@ -258,12 +317,26 @@ fn rewrite(source: &str, seed: u64, ops: &[u64]) -> String {
                 let _ = writeln!(out, "seed = {seed}");
                 seed_written = true;
             }
+            if let Some((text, dropped)) = expect.take()
+                && !dropped
+            {
+                out.push_str(&text);
+            }
             table = t.split('#').next().unwrap_or_default().trim().to_string();
             if table == "[[clients]]" {
                 client += 1;
             }
+            if table == "[[expect]]" {
+                expect = Some((String::new(), false));
+            }
         }
         if table == "[nemesis]" {
+            continue;
+        }
+        if let Some((text, dropped)) = expect.as_mut() {
+            *dropped |= about(t);
+            text.push_str(line);
+            text.push('\n');
             continue;
         }
         let key = t.split('=').next().unwrap_or_default().trim();
@@ -277,6 +350,11 @@ fn rewrite(source: &str, seed: u64, ops: &[u64]) -> String {
             out.push('\n');
         }
     }
+    if let Some((text, dropped)) = expect
+        && !dropped
+    {
+        out.push_str(&text);
+    }
     if table == "[scenario]" && !seed_written {
         let _ = writeln!(out, "seed = {seed}");
     }
@@ -284,14 +362,23 @@ fn rewrite(source: &str, seed: u64, ops: &[u64]) -> String {
 }
 
 /// The counterexample as a scenario file.
-pub fn counterexample_file(scenario: &Scenario, source: &str, shrunk: &Shrunk, from: &str) -> String {
+pub fn counterexample_file(grader: &Grader, source: &str, shrunk: &Shrunk, from: &str) -> String {
+    let scenario = &grader.scenario;
     let mut out = format!(
         "# A counterexample found by `distlab check {from}`: seed {} breaks `{}`.\n\
-         # Shrunk from the nemesis's schedule to the faults below ({} runs tried).\n\
+         # Shrunk from the nemesis's schedule to the faults below ({} runs tried{}).\n\
          # Replay it with `distlab run` or step through it with `distlab tui`.\n\n",
-        shrunk.seed, shrunk.failure.check, shrunk.runs
+        shrunk.seed,
+        shrunk.failure.check,
+        shrunk.runs,
+        if shrunk.gave_up { ", then the budget was spent" } else { "" }
     );
-    out.push_str(&rewrite(source, shrunk.seed, &shrunk.ops));
+    // Only a check of the protocol can be expected in a file (not a
+    // metric's bound, linearizability or liveness): the file expects it to
+    // break, in place of what the lesson said about it.
+    let check = shrunk.failure.check.as_str();
+    let a_check = scenario.protocol.checks().iter().any(|c| c.0 == check);
+    out.push_str(&rewrite(source, shrunk.seed, &shrunk.ops, a_check.then_some(check)));
     let _ = writeln!(out, "\n# ---- the shrunk fault schedule ----");
     for f in &shrunk.faults {
         if let Some(a) = timeline_action(scenario, &f.fault) {
@@ -305,13 +392,7 @@ pub fn counterexample_file(scenario: &Scenario, source: &str, shrunk: &Shrunk, f
         .replace('"', "\\\"");
     let at = shrunk.failure.at.unwrap_or(scenario.duration);
     let _ = writeln!(out, "\n[[timeline]]\nat = \"{}us\"\nnote = \"\"\"\n{note}\n\"\"\"\nwait = true", at.0);
-    let expected = scenario.expectations.iter().any(|e| match e {
-        crate::check::Expectation::Check { name, .. } | crate::check::Expectation::Ungraded { name } => {
-            *name == shrunk.failure.check
-        }
-        _ => false,
-    });
-    if !expected && shrunk.failure.check != "linearizability" {
+    if a_check {
         let _ = writeln!(out, "\n[[expect]]\ncheck = \"{}\"\nholds = false", shrunk.failure.check);
     }
     out
@@ -348,13 +429,29 @@ mod tests {
     #[test]
     fn rewrite_drops_the_nemesis_and_fixes_seed_and_ops() {
         let src = "[scenario]\nname = \"x\" # keep\n\n[[clients]]\nops = 100\n\n[nemesis]\nfaults = [\"crash\"]\n\n[[clients]]\nops = 7\n";
-        let out = rewrite(src, 42, &[50, 3]);
+        let out = rewrite(src, 42, &[50, 3], None);
         assert_eq!(
             out,
             "[scenario]\nname = \"x\" # keep\n\nseed = 42\n[[clients]]\nops = 50\n\n[[clients]]\nops = 3\n"
         );
-        let out = rewrite("[scenario]\nseed = 1\nname = \"y\"\n[nemesis]\nstop = \"1s\"\n", 9, &[]);
+        let out = rewrite("[scenario]\nseed = 1\nname = \"y\"\n[nemesis]\nstop = \"1s\"\n", 9, &[], None);
         assert_eq!(out, "[scenario]\nseed = 9\nname = \"y\"\n");
-        assert_eq!(rewrite("[scenario]\nname = \"z\"\n", 5, &[]), "[scenario]\nname = \"z\"\nseed = 5\n");
+        assert_eq!(
+            rewrite("[scenario]\nname = \"z\"\n", 5, &[], None),
+            "[scenario]\nname = \"z\"\nseed = 5\n"
+        );
+    }
+
+    /// The lesson's own expectation about the check a counterexample
+    /// breaks is dropped (the file expects the break instead); the others
+    /// stay.
+    #[test]
+    fn rewrite_drops_the_expectation_about_the_broken_check() {
+        let src = "[scenario]\nname = \"x\"\n\n[[expect]]\ncheck = \"a\"\nholds = true\n\n[[expect]]\ncheck = \"b\" # why\nholds = true\n\n[[expect]]\nmetric = \"m\"\nat_least = 1\n";
+        let out = rewrite(src, 1, &[], Some("b"));
+        assert_eq!(
+            out,
+            "[scenario]\nname = \"x\"\n\nseed = 1\n[[expect]]\ncheck = \"a\"\nholds = true\n\n[[expect]]\nmetric = \"m\"\nat_least = 1\n"
+        );
     }
 }

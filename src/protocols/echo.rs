@@ -264,4 +264,31 @@ impl Checker<Echo> for EchoChecker {
         r.metrics.insert("rtt_max_ms", self.rtt_max_us as f64 / 1000.0);
         r
     }
+
+    /// Pings still unanswered (the pinger never re-sends one).
+    fn pending(&self, _now: SimTime, _nodes: &[crate::sim::NodeSummary]) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .outstanding
+            .iter()
+            .take(5)
+            .map(|((server, seq), sent)| {
+                format!("ping {seq} to {} (sent at {sent}) is unanswered", self.names[server.index()])
+            })
+            .collect();
+        if self.outstanding.len() > 5 {
+            out.push(format!("and {} more pings", self.outstanding.len() - 5));
+        }
+        out
+    }
+}
+
+/// The pinger never re-sends a ping: a lost one stays unanswered.
+impl super::Promises for Echo {
+    fn promise(_: &EchoParams, _nodes: usize, check: &str) -> Result<(), &'static str> {
+        match check {
+            "every-ping-answered" | super::LIVENESS => Err("a lost ping is never sent again"),
+            crate::check::grade::LINEARIZABILITY => Err("its clients do not read or write"),
+            _ => Err("not a check of this protocol"),
+        }
+    }
 }

@@ -38,6 +38,22 @@ pub trait Configure: Protocol<Params: Send + Sync> {
     }
 }
 
+/// The name under which [`Promises::promise`] answers for liveness: once
+/// every fault is healed, the run settles (the checker's
+/// [`Checker::pending`] comes empty).
+pub const LIVENESS: &str = "liveness";
+
+/// What a protocol promises with given parameters, whatever the faults:
+/// what `distlab check --nemesis aggressive` grades, and whether
+/// `distlab check` requires liveness. A deliberate `bug` promises what
+/// the correct protocol would (it is there to be caught).
+pub trait Promises: Protocol {
+    /// `Ok(())` when, with `params` on `nodes` nodes, `check` (one of the
+    /// checker's checks, or [`LIVENESS`]) holds in every run; `Err(why)`,
+    /// one line a student can read, when it does not.
+    fn promise(params: &Self::Params, nodes: usize, check: &str) -> Result<(), &'static str>;
+}
+
 /// How to run a scenario.
 #[derive(Clone, Copy, Debug)]
 pub struct RunOptions {
@@ -90,6 +106,14 @@ pub trait ProtocolEntry: Sync {
     /// See [`Configure::promises_linearizability`]; `params` are the
     /// parameters this protocol parsed.
     fn promises_linearizability(&self, params: &(dyn Any + Send + Sync)) -> bool;
+    /// See [`Promises::promise`]; `params` are the parameters this
+    /// protocol parsed.
+    fn promise(
+        &self,
+        params: &(dyn Any + Send + Sync),
+        nodes: usize,
+        check: &str,
+    ) -> Result<(), &'static str>;
 }
 
 struct Entry<P, C>(PhantomData<fn() -> (P, C)>);
@@ -100,7 +124,7 @@ struct ProtocolTable<T> {
     protocol: Option<T>,
 }
 
-impl<P: Configure, C: Checker<P> + 'static> ProtocolEntry for Entry<P, C> {
+impl<P: Configure + Promises, C: Checker<P> + 'static> ProtocolEntry for Entry<P, C> {
     fn name(&self) -> &'static str {
         P::NAME
     }
@@ -127,6 +151,15 @@ impl<P: Configure, C: Checker<P> + 'static> ProtocolEntry for Entry<P, C> {
     }
     fn promises_linearizability(&self, params: &(dyn Any + Send + Sync)) -> bool {
         params.downcast_ref::<P::Params>().is_some_and(P::promises_linearizability)
+    }
+    fn promise(
+        &self,
+        params: &(dyn Any + Send + Sync),
+        nodes: usize,
+        check: &str,
+    ) -> Result<(), &'static str> {
+        let params = params.downcast_ref::<P::Params>().ok_or("parameters of another protocol")?;
+        P::promise(params, nodes, check)
     }
     fn build(&self, s: &Scenario, options: RunOptions) -> Box<dyn Driver> {
         let params: &P::Params = s.params.downcast_ref().expect("parameters were parsed by this protocol");

@@ -68,6 +68,13 @@ pub trait Driver {
     fn describe_fault(&self, fault: &Fault) -> String;
     /// Observations so far, as text (for reports and the TUI).
     fn observation_log(&self) -> Vec<(crate::check::At, NodeId, String)>;
+    /// Begins the liveness phase: every fault ends and clients issue
+    /// nothing new (see [`Sim::end_faults`]).
+    fn end_faults(&mut self);
+    /// What is still unfinished now, one line each: client operations
+    /// still open, then what the protocol's checker reports
+    /// ([`Checker::pending`]). Empty once the run has settled.
+    fn pending(&self) -> Vec<String>;
 }
 
 impl<P: Protocol, C: Checker<P> + 'static> Driver for Sim<P, C> {
@@ -157,5 +164,18 @@ impl<P: Protocol, C: Checker<P> + 'static> Driver for Sim<P, C> {
     }
     fn observation_log(&self) -> Vec<(crate::check::At, NodeId, String)> {
         self.observations().iter().map(|o| (o.at, o.node, format!("{:?}", o.observation))).collect()
+    }
+    fn end_faults(&mut self) {
+        Sim::end_faults(self)
+    }
+    fn pending(&self) -> Vec<String> {
+        let s = Sim::stats(self);
+        let open = s.ops_invoked - s.ops_ok - s.ops_fail - s.ops_info;
+        let mut out = Vec::new();
+        if open > 0 {
+            out.push(format!("{open} client operation{} still open", if open == 1 { "" } else { "s" }));
+        }
+        out.extend(self.checker_pending(&Driver::nodes(self)));
+        out
     }
 }

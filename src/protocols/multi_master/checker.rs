@@ -409,6 +409,30 @@ impl Checker<MultiMaster> for MultiMasterChecker {
         }
         r
     }
+
+    /// Liveness: every node holds the same entry for every key.
+    fn pending(&self, _now: SimTime, _nodes: &[crate::sim::NodeSummary]) -> Vec<String> {
+        let divergent = self.divergent_keys();
+        let mut out: Vec<String> = divergent
+            .iter()
+            .take(5)
+            .map(|&k| {
+                let other =
+                    self.holds.iter().position(|h| h.get(&k) != self.holds[0].get(&k)).expect("divergent");
+                format!(
+                    "k{k}: {} holds {} but {} holds {}",
+                    self.names[0],
+                    self.show(0, k),
+                    self.names[other],
+                    self.show(other, k)
+                )
+            })
+            .collect();
+        if divergent.len() > 5 {
+            out.push(format!("and {} more divergent keys", divergent.len() - 5));
+        }
+        out
+    }
 }
 
 #[cfg(test)]
