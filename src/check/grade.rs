@@ -17,8 +17,9 @@
 //! protocol promises it, and liveness is required where it promises that.
 //!
 //! [`grade_seed`] runs one seed in two phases:
-//! 1. the scenario, to its `duration`. Checks and metrics are judged here:
-//!    a lesson's expectations describe the end of its story;
+//! 1. the scenario, to its `duration`. What the lesson says about the end
+//!    of its story is judged here, as `distlab run` judges it: the breaks
+//!    it expects, its metric bounds, and the checks it expects to hold;
 //! 2. the **liveness phase** (TigerBeetle's VOPR): every fault ends — the
 //!    network heals, crashed nodes restart, paused ones resume, clocks are
 //!    set back — clients issue nothing new, and the run has up to `settle`
@@ -27,10 +28,19 @@
 //!    hold is judged again (a violation while recovering is one all the
 //!    same), and the whole history is checked for linearizability.
 //!
-//! A seed that panics fails as `panic`. A linearizability search that
-//! runs out of its budget leaves the seed *unknown* for it: neither passed
-//! nor failed, and counted apart. [`Tally`] adds the seeds up, item by
-//! item.
+//! A check the lesson names must hold at the end of the scenario *and*
+//! after the liveness phase. A check graded only because the protocol
+//! promises it is judged once the run has settled: a check of the final
+//! state (convergence, the final log) is fair only then, while an online
+//! check remembers its first violation from either phase. Either way a
+//! failure's detail is the one `distlab run` shows for that seed when the
+//! check broke before the scenario's end, and says `phase: liveness` when
+//! it broke only after.
+//!
+//! A seed that panics fails as `panic`, counted apart (it showed nothing
+//! else). A linearizability search that runs out of its budget leaves the
+//! seed *unknown* for it: neither passed nor failed, and counted apart.
+//! [`Tally`] adds the seeds up, item by item.
 
 use super::Expectation;
 use super::linearizability::{STATE_BUDGET, check_history_within};
@@ -221,6 +231,20 @@ pub struct Failure {
     /// When the violation happened, if the check knows.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub at: Option<SimTime>,
+    /// Before the scenario's end, or in (or after) the liveness phase.
+    pub phase: Phase,
+}
+
+/// When in a seed a graded item broke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Before the scenario's end: `distlab run FILE --seed N` shows it.
+    Scenario,
+    /// In the liveness phase, or judged after it (liveness,
+    /// linearizability of the whole history): `distlab check FILE --seeds
+    /// N..=N` replays it.
+    Liveness,
 }
 
 /// What one seed showed for one item.
@@ -230,6 +254,7 @@ pub enum Seen {
     Broke {
         detail: String,
         at: Option<SimTime>,
+        phase: Phase,
     },
     /// A metric's value.
     Value(f64),
@@ -264,17 +289,30 @@ impl SeedResult {
     }
 }
 
-/// Does this item fail in a seed where it showed `seen`? The detail if so.
-fn fails(judge: Judge, seen: &Seen) -> Option<(String, Option<SimTime>)> {
+/// How an item failed in one seed.
+struct Fails {
+    detail: String,
+    at: Option<SimTime>,
+    phase: Phase,
+}
+
+/// Does this item fail in a seed where it showed `seen`? How, if so.
+fn fails(judge: Judge, seen: &Seen) -> Option<Fails> {
     match (judge, seen) {
-        (Judge::Holds | Judge::Linearizable | Judge::Settles, Seen::Broke { detail, at }) => {
-            Some((detail.clone(), *at))
+        (Judge::Holds | Judge::Linearizable | Judge::Settles, Seen::Broke { detail, at, phase }) => {
+            Some(Fails { detail: detail.clone(), at: *at, phase: *phase })
         }
         (Judge::Metric { at_least, at_most }, Seen::Value(v)) => {
             let within = at_least.is_none_or(|lo| *v >= lo) && at_most.is_none_or(|hi| *v <= hi);
-            (!within).then(|| (format!("it was {}", crate::util::fmt_num(*v)), None))
+            (!within).then(|| Fails {
+                detail: format!("it was {}", crate::util::fmt_num(*v)),
+                at: None,
+                phase: Phase::Scenario,
+            })
         }
-        (Judge::Metric { .. }, _) => Some(("no such metric was reported".into(), None)),
+        (Judge::Metric { .. }, _) => {
+            Some(Fails { detail: "no such metric was reported".into(), at: None, phase: Phase::Scenario })
+        }
         _ => None,
     }
 }
@@ -299,16 +337,23 @@ pub fn grade_seed(plan: &Plan, scenario: &Scenario, seed: u64) -> SeedResult {
                 seen: vec![Seen::Absent; plan.items.len()],
                 not_graded_seen: vec![Seen::Absent; plan.not_graded.len()],
                 pending: Vec::new(),
-                failure: Some(Failure { seed, check: PANIC.into(), detail, at: None }),
+                failure: Some(Failure {
+                    seed,
+                    check: PANIC.into(),
+                    detail,
+                    at: None,
+                    phase: Phase::Scenario,
+                }),
             };
         }
     };
     let failure = plan.items.iter().zip(&seen).find_map(|(item, seen)| {
-        fails(item.judge, seen).map(|(detail, at)| Failure {
+        fails(item.judge, seen).map(|f| Failure {
             seed,
             check: item.label_for_failure(),
-            detail,
-            at,
+            detail: f.detail,
+            at: f.at,
+            phase: f.phase,
         })
     });
     SeedResult { seed, seen, not_graded_seen, pending, failure }
@@ -334,68 +379,78 @@ fn observe(plan: &Plan, scenario: &Scenario, options: RunOptions) -> Observed {
     run.run_until(scenario.duration);
     let metrics_needed = plan.items.iter().any(|i| matches!(i.judge, Judge::Metric { .. }));
     let at_end = if metrics_needed { crate::cli::run::full_report(run.as_ref()) } else { run.report() };
-    let check_seen = |report: &super::Report, name: &str| match report.verdict(name) {
+    let pending = settle(run.as_mut(), scenario.duration, plan.settle);
+    let after = run.report();
+    let check_seen = |report: &super::Report, name: &str, phase: Phase| match report.verdict(name) {
         Some(v) if v.holds => Seen::Held,
-        Some(v) => Seen::Broke { detail: v.detail.clone(), at: v.first_violation.map(|a| a.time) },
+        Some(v) => Seen::Broke { detail: v.detail.clone(), at: v.first_violation.map(|a| a.time), phase },
         None => Seen::Absent,
     };
-    let not_graded_seen = plan.not_graded.iter().map(|n| check_seen(&at_end, &n.name)).collect();
-    let mut seen: Vec<Seen> = plan
+    // A check that must hold, over both phases (see the module docs):
+    // `strict` for one the lesson names, which must hold at its end too.
+    let must_hold = |name: &str, strict: bool| {
+        let end = check_seen(&at_end, name, Phase::Scenario);
+        let settled = check_seen(&after, name, Phase::Liveness);
+        match (end, settled) {
+            (broke @ Seen::Broke { .. }, Seen::Broke { .. }) => broke,
+            (broke @ Seen::Broke { .. }, _) if strict => broke,
+            (Seen::Broke { .. }, settled) => settled,
+            (_, broke @ Seen::Broke { .. }) => broke,
+            (end, _) => end,
+        }
+    };
+    let seen = plan
         .items
         .iter()
-        .map(|i| match i.judge {
-            Judge::Holds | Judge::Breaks => check_seen(&at_end, &i.name),
+        .map(|item| match item.judge {
+            Judge::Breaks => check_seen(&at_end, &item.name, Phase::Scenario),
             Judge::Metric { .. } => {
-                at_end.metrics.get(i.name.as_str()).map_or(Seen::Absent, |v| Seen::Value(*v))
+                at_end.metrics.get(item.name.as_str()).map_or(Seen::Absent, |v| Seen::Value(*v))
             }
-            Judge::Linearizable | Judge::Settles => Seen::Held,
-        })
-        .collect();
-    let pending = settle(run.as_mut(), scenario.duration.after(plan.settle));
-    let after = run.report();
-    for (item, seen) in plan.items.iter().zip(seen.iter_mut()) {
-        match item.judge {
-            Judge::Holds if *seen == Seen::Held => {
-                if let Seen::Broke { detail, at } = check_seen(&after, &item.name) {
-                    *seen = Seen::Broke { detail: format!("{detail} (in the liveness phase)"), at };
-                }
-            }
+            Judge::Holds => must_hold(&item.name, item.named),
             Judge::Linearizable => {
                 let verdict = check_history_within(run.history(), plan.linearizability_budget);
                 if let Some(v) = verdict.violation {
                     let at = v.stuck.iter().filter_map(|o| o.completed).max();
-                    *seen = Seen::Broke { detail: v.to_string(), at };
+                    Seen::Broke { detail: v.to_string(), at, phase: Phase::Liveness }
                 } else if let Some(u) = verdict.unknown {
-                    *seen = Seen::Unknown(u.to_string());
+                    Seen::Unknown(u.to_string())
+                } else {
+                    Seen::Held
                 }
             }
-            Judge::Settles if !pending.is_empty() => {
-                *seen = Seen::Broke {
-                    detail: format!(
-                        "still pending {} after the faults ended: {}",
-                        plan.settle,
-                        pending.join("; ")
-                    ),
-                    at: None,
-                };
-            }
-            _ => {}
-        }
-    }
+            Judge::Settles if pending.is_empty() => Seen::Held,
+            Judge::Settles => Seen::Broke {
+                detail: format!(
+                    "still pending {} after the faults ended: {}",
+                    plan.settle,
+                    pending.join("; ")
+                ),
+                at: None,
+                phase: Phase::Liveness,
+            },
+        })
+        .collect();
+    let not_graded_seen = plan.not_graded.iter().map(|n| must_hold(&n.name, false)).collect();
     (seen, not_graded_seen, pending)
 }
 
-/// The liveness phase: ends every fault and runs until nothing is pending
-/// or `deadline`. Returns what is still pending.
-pub fn settle(run: &mut dyn Driver, deadline: SimTime) -> Vec<String> {
+/// The liveness phase: ends every fault at `end` (the scenario's end) and
+/// runs, a [`SETTLE_STEP`] at a time, until nothing is pending or `settle`
+/// has passed. Returns what is still pending. It takes at most `settle /
+/// SETTLE_STEP + 1` steps whatever the run does (a run that stops early
+/// cannot keep it waiting).
+pub fn settle(run: &mut dyn Driver, end: SimTime, settle: SimDuration) -> Vec<String> {
     run.end_faults();
+    let deadline = end.after(settle);
+    let mut t = end;
     loop {
         let pending = run.pending();
-        if pending.is_empty() || run.now() >= deadline {
+        if pending.is_empty() || t >= deadline {
             return pending;
         }
-        let next = SimTime(run.now().0.saturating_add(SETTLE_STEP.0).min(deadline.0));
-        run.run_until(next);
+        t = SimTime(t.0.saturating_add(SETTLE_STEP.0).min(deadline.0));
+        run.run_until(t);
     }
 }
 
@@ -507,7 +562,7 @@ impl Tally {
                 continue;
             }
             for (i, item) in plan.items.iter().enumerate() {
-                let failed = fails(item.judge, &r.seen[i]).map(|(d, _)| d);
+                let failed = fails(item.judge, &r.seen[i]).map(|f| f.detail);
                 t.items[i].add(r.seed, &r.seen[i], failed);
             }
             for (i, seen) in r.not_graded_seen.iter().enumerate() {

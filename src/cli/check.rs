@@ -18,7 +18,7 @@ use super::Outcome;
 use super::shrink::ShrinkBudget;
 use crate::check::Expectation;
 use crate::check::grade::{
-    DEFAULT_SETTLE, Grading, ItemVerdict, LINEARIZABILITY, NotGradedVerdict, Plan, SeedResult, Tally,
+    DEFAULT_SETTLE, Grading, ItemVerdict, LINEARIZABILITY, NotGradedVerdict, Phase, Plan, SeedResult, Tally,
     grade_seed,
 };
 use crate::protocols::LIVENESS;
@@ -147,7 +147,8 @@ pub enum NemesisChoice {
     /// The scenario's own `[nemesis]` (or none): grade the lesson's
     /// expectations.
     Scenario,
-    /// [`NemesisConfig::aggressive`]: every kind of fault, overlapping.
+    /// [`NemesisConfig::aggressive`]: every kind of fault, overlapping,
+    /// and at least [`AGGRESSIVE_DISK_LATENCY`] per durable write.
     Aggressive,
     /// No nemesis at all (the timeline stays).
     None,
@@ -181,7 +182,12 @@ impl NemesisChoice {
         let mut s = scenario.clone();
         s.nemesis = match self {
             NemesisChoice::Scenario => return Ok((s, Grading::Expectations)),
-            NemesisChoice::Aggressive => Some(NemesisConfig::aggressive(s.duration)),
+            NemesisChoice::Aggressive => {
+                // Disk latency is no nemesis fault (it is the same for
+                // every write of a run): the hostile run gets some.
+                s.disk_latency = s.disk_latency.max(AGGRESSIVE_DISK_LATENCY);
+                Some(NemesisConfig::aggressive(s.duration))
+            }
             NemesisChoice::None => None,
             NemesisChoice::File(f) => {
                 let file = f.display().to_string();
@@ -194,6 +200,10 @@ impl NemesisChoice {
         Ok((s, Grading::Promises))
     }
 }
+
+/// The least disk latency a run under `--nemesis aggressive` has: a
+/// crash then loses writes still on their way to the disk.
+pub const AGGRESSIVE_DISK_LATENCY: SimDuration = SimDuration::from_millis(1);
 
 /// A seed and a note about it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -421,9 +431,7 @@ pub fn summarise(
 fn replay_command(args: &Args, choice: &NemesisChoice, plan: &Plan, first: Option<&Failure>) -> String {
     let Some(f) = first else { return String::new() };
     let file = args.file.display();
-    let phase_two =
-        f.check == LIVENESS || f.check == LINEARIZABILITY || f.detail.ends_with("(in the liveness phase)");
-    if *choice == NemesisChoice::Scenario && !phase_two {
+    if *choice == NemesisChoice::Scenario && f.phase == Phase::Scenario {
         return format!("distlab run {file} --seed {}", f.seed);
     }
     let nemesis = match choice {
@@ -547,7 +555,13 @@ fn print_human(s: &CheckSummary, replay: &str) {
         println!("linearizability unknown in seed {}: {}", u.seed, u.detail);
     }
     if let Some(f) = s.failures.first() {
-        println!("first failure: seed {}: `{}` does not hold: {}", f.seed, f.check, f.detail);
+        let when = match f.phase {
+            Phase::Liveness if f.check != LIVENESS && f.check != LINEARIZABILITY => {
+                " (in the liveness phase)"
+            }
+            _ => "",
+        };
+        println!("first failure: seed {}: `{}` does not hold: {}{when}", f.seed, f.check, f.detail);
         println!("replay it: {replay}");
         if s.failures.len() > 1 {
             let more: Vec<String> = s.failures.iter().skip(1).take(20).map(|f| f.seed.to_string()).collect();
