@@ -226,14 +226,18 @@ pub struct CounterexampleOut {
     pub file: String,
     /// The graded item it breaks.
     pub check: String,
+    /// Faults the nemesis drew for the seed (a fault and its undo count
+    /// as two).
+    pub schedule: usize,
     /// Nemesis faults kept.
     pub faults: usize,
     /// Client operations kept.
     pub ops: u64,
-    /// Candidate runs tried.
+    /// Candidate runs tried (at most `--shrink-runs`).
     pub runs: usize,
-    /// The shrinker's run budget ran out (the file still reproduces, it
-    /// may just be larger than it could be).
+    /// The shrinker's run budget ran out: it gave up after `runs` runs
+    /// (the file still reproduces, it may just be larger than it could
+    /// be).
     pub gave_up: bool,
 }
 
@@ -454,8 +458,7 @@ fn save_counterexample(
     quiet: bool,
 ) -> anyhow::Result<CounterexampleOut> {
     let seed = first.seed;
-    let shrunk = super::shrink::shrink(grader, seed, budget)
-        .ok_or_else(|| anyhow::anyhow!("seed {seed} no longer fails"))?;
+    let shrunk = super::shrink::shrink(grader, seed, budget)?;
     let path = super::resolve(arg);
     let source = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let text = super::shrink::counterexample_file(grader, &source, &shrunk, &arg.display().to_string());
@@ -480,10 +483,10 @@ fn save_counterexample(
     let ops: u64 = shrunk.ops.iter().sum();
     if !quiet {
         println!(
-            "shrunk seed {seed} to {kept} nemesis fault{} and {ops} operations ({} runs{}); wrote {}",
+            "shrunk seed {seed} from {} to {kept} nemesis fault{} and {ops} operations ({}); wrote {}",
+            shrunk.schedule,
             if kept == 1 { "" } else { "s" },
-            shrunk.runs,
-            if shrunk.gave_up { ", then the shrinker gave up: its run budget was spent" } else { "" },
+            shrunk.runs_in_words(),
             out.display()
         );
         println!("replay it: distlab run {}", out.display());
@@ -492,6 +495,7 @@ fn save_counterexample(
         seed,
         file: out.display().to_string(),
         check: shrunk.failure.check.clone(),
+        schedule: shrunk.schedule,
         faults: kept,
         ops,
         runs: shrunk.runs,

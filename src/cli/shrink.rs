@@ -3,6 +3,9 @@
 //! A failing seed's faults are the scenario's timeline plus the schedule
 //! its nemesis drew. The shrinker turns that schedule into explicit faults
 //! and makes the run smaller while it still fails the same graded item:
+//! 0. drop at once every nemesis fault that begins after the violation
+//!    (a deterministic run before time t does not depend on what happens
+//!    after it, so for an online check this one run keeps failing);
 //! 1. drop nemesis faults, each together with the fault that undoes it
 //!    (crash with its restart; the schedule keeps them side by side):
 //!    first half of them at once, then quarters, and so on down to one
@@ -15,8 +18,14 @@
 //!    still fails.
 //!
 //! Every candidate is a whole run, so shrinking has a budget
-//! ([`ShrinkBudget`]): when it is spent the shrinker stops and keeps the
-//! smallest failing run found so far, and says it gave up.
+//! ([`ShrinkBudget`]): at most `runs` candidate runs, each with at most the
+//! schedule the nemesis drew (which [`crate::sim::fault::MAX_SCHEDULE_FAULTS`]
+//! bounds). When the runs are spent the shrinker stops, keeps the smallest
+//! failing run found so far, and says it gave up after that many runs. The
+//! faults it keeps must fit in a scenario file (`faults`, at most
+//! [`crate::scenario::limits::TIMELINE_ENTRIES`] timeline entries with the
+//! lesson's own): a counterexample that does not is an error that says to
+//! raise `--shrink-runs`, never a file that does not load.
 //!
 //! The scenario's own timeline is kept as written: it is the lesson's. The
 //! result is written as an ordinary scenario file — the original text with
@@ -36,12 +45,30 @@ use std::fmt::Write as _;
 pub struct ShrinkBudget {
     /// Candidate runs at most (each a whole run of the scenario).
     pub runs: usize,
+    /// Timeline entries the counterexample file may hold at most: the
+    /// lesson's own, the faults kept, and the note at the violation.
+    pub timeline: usize,
 }
 
 impl Default for ShrinkBudget {
     fn default() -> Self {
-        ShrinkBudget { runs: 500 }
+        ShrinkBudget { runs: 500, timeline: crate::scenario::limits::TIMELINE_ENTRIES }
     }
+}
+
+/// Why no counterexample could be made.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ShrinkError {
+    /// The seed passes: nothing to shrink.
+    #[error("seed {0} does not fail")]
+    Passes(u64),
+    /// The runs were spent before the faults fit in a scenario file.
+    #[error(
+        "the shrinker gave up after {runs} runs with {faults} faults still kept: with the lesson's \
+         {timeline} timeline entries and the note that is more than the {limit} a scenario file may \
+         hold; raise --shrink-runs (it was {runs})"
+    )]
+    TooLarge { runs: usize, faults: usize, timeline: usize, limit: usize },
 }
 
 /// A shrunk counterexample.
@@ -53,10 +80,24 @@ pub struct Shrunk {
     /// Operations per `[[clients]]` entry.
     pub ops: Vec<u64>,
     pub failure: Failure,
-    /// Candidate runs tried.
+    /// Candidate runs tried, within the budget (the last run, which
+    /// records the kept candidate's failure, is not counted).
     pub runs: usize,
     /// The budget ran out before the shrinker was done.
     pub gave_up: bool,
+    /// Faults the nemesis drew for the seed: what shrinking began from.
+    pub schedule: usize,
+}
+
+impl Shrunk {
+    /// `57 runs`, or `gave up after 500 runs` when the budget was spent.
+    pub fn runs_in_words(&self) -> String {
+        if self.gave_up {
+            format!("gave up after {} runs, the --shrink-runs budget; it may not be the smallest", self.runs)
+        } else {
+            format!("{} runs", self.runs)
+        }
+    }
 }
 
 /// The scenario with the nemesis replaced by `faults` and the clients'
@@ -138,11 +179,10 @@ impl Trial<'_> {
     }
 }
 
-/// Shrinks a failing seed within `budget`. `None` if the seed does not
-/// fail.
-pub fn shrink(grader: &Grader, seed: u64, budget: ShrinkBudget) -> Option<Shrunk> {
+/// Shrinks a failing seed within `budget` (see the module docs).
+pub fn shrink(grader: &Grader, seed: u64, budget: ShrinkBudget) -> Result<Shrunk, ShrinkError> {
     let scenario = &grader.scenario;
-    let first = grader.seed(seed).failure?;
+    let first = grader.seed(seed).failure.ok_or(ShrinkError::Passes(seed))?;
     let mut faults: Vec<TimedFault> = scenario
         .nemesis
         .as_ref()
@@ -152,12 +192,31 @@ pub fn shrink(grader: &Grader, seed: u64, budget: ShrinkBudget) -> Option<Shrunk
         .map(|f| TimedFault { origin: Origin::Timeline, ..f })
         .collect();
     let mut ops: Vec<u64> = scenario.clients.iter().map(|c| c.ops).collect();
+    let schedule = faults.len();
+    let at = first.at;
     let mut t =
         Trial { grader, seed, check: first.check.clone(), runs: 0, budget, gave_up: false, failure: first };
+    let done = |t: Trial, faults: Vec<TimedFault>, ops: Vec<u64>| {
+        let timeline = scenario.timeline.len();
+        let limit = budget.timeline;
+        if timeline + faults.len() + 1 > limit {
+            return Err(ShrinkError::TooLarge { runs: t.runs, faults: faults.len(), timeline, limit });
+        }
+        Ok(Shrunk { seed, faults, ops, failure: t.failure, runs: t.runs, gave_up: t.gave_up, schedule })
+    };
     if !t.fails(&faults, &ops) {
         // The same faults, now from the timeline: only an exhausted
         // budget gets here.
-        return Some(Shrunk { seed, faults, ops, failure: t.failure, runs: t.runs, gave_up: t.gave_up });
+        return done(t, faults, ops);
+    }
+    // 0. Nothing that begins after the violation (each fault with its
+    //    undo, which may come later).
+    if let Some(at) = at {
+        let before: Vec<TimedFault> =
+            faults.chunks(2).filter(|pair| pair[0].at <= at).flatten().cloned().collect();
+        if before.len() < faults.len() && t.fails(&before, &ops) {
+            faults = before;
+        }
     }
     // 1. Fewer faults.
     t.drop_faults(&mut faults, &ops);
@@ -190,10 +249,12 @@ pub fn shrink(grader: &Grader, seed: u64, budget: ShrinkBudget) -> Option<Shrunk
     t.drop_faults(&mut faults, &ops);
     // Leave the recorded failure that of the final candidate (outside the
     // budget: one run, and the file must be described by it).
-    let gave_up = t.gave_up;
+    let (gave_up, runs) = (t.gave_up, t.runs);
     t.budget.runs = usize::MAX;
     t.fails(&faults, &ops);
-    Some(Shrunk { seed, faults, ops, failure: t.failure, runs: t.runs, gave_up })
+    t.runs = runs;
+    t.gave_up = gave_up;
+    done(t, faults, ops)
 }
 
 /// One fault as the action lines of a `[[timeline]]` entry (`crash =
@@ -366,12 +427,12 @@ pub fn counterexample_file(grader: &Grader, source: &str, shrunk: &Shrunk, from:
     let scenario = &grader.scenario;
     let mut out = format!(
         "# A counterexample found by `distlab check {from}`: seed {} breaks `{}`.\n\
-         # Shrunk from the nemesis's schedule to the faults below ({} runs tried{}).\n\
+         # Shrunk from the nemesis's {} faults to the faults below ({}).\n\
          # Replay it with `distlab run` or step through it with `distlab tui`.\n\n",
         shrunk.seed,
         shrunk.failure.check,
-        shrunk.runs,
-        if shrunk.gave_up { ", then the budget was spent" } else { "" }
+        shrunk.schedule,
+        shrunk.runs_in_words()
     );
     // Only a check of the protocol can be expected in a file (not a
     // metric's bound, linearizability or liveness): the file expects it to

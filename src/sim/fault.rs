@@ -154,6 +154,14 @@ pub struct NemesisConfig {
 /// The most faults a nemesis may keep in force at once.
 pub const MAX_CONCURRENT_FAULTS: u32 = 64;
 
+/// The longest schedule a nemesis draws, in entries (a fault and its undo
+/// are two): the schedule is drawn whole, kept in memory and shrunk, so it
+/// has a bound whatever the configuration. A scenario file never gets near
+/// it: the loader refuses a `[nemesis]` whose interval would draw more
+/// than [`crate::scenario::limits::TIMELINE_ENTRIES`] (10,000) faults, and
+/// this is twice that.
+pub const MAX_SCHEDULE_FAULTS: usize = 40_000;
+
 /// What the schedule has in force at some time, so that overlapping
 /// faults never undo each other: each node carries at most one node fault
 /// (crash, pause, clock, drift), the network at most one partition and at
@@ -220,6 +228,9 @@ impl NemesisConfig {
     /// if a fault holds it, the next free one; a partition waits for the
     /// last to heal, and a link fault (loss, duplication) for the last to
     /// be restored: a turn that finds no free target is skipped.
+    ///
+    /// The schedule ends early rather than grow past
+    /// [`MAX_SCHEDULE_FAULTS`] entries.
     pub fn schedule(&self, seed: u64, nodes: u32, clocks: &[(i64, i64)]) -> Vec<TimedFault> {
         let mut rng = RngStream::new(seed, StreamKind::Nemesis, 0, 0);
         let mut out = Vec::new();
@@ -238,7 +249,7 @@ impl NemesisConfig {
             })
             .collect();
         let mut in_force = InForce { node_until: vec![SimTime::ZERO; nodes as usize], ..Default::default() };
-        loop {
+        while out.len() < MAX_SCHEDULE_FAULTS {
             t = t.after(SimDuration(rng.exponential(self.mean_interval.0 as f64) as u64));
             let end = t.after(self.heal_after);
             if end > self.stop {
@@ -484,6 +495,20 @@ mod tests {
             clocks[node.index()] = Clock::new(f.at, offset_us, drift_ppm);
         }
         assert!(drifted);
+    }
+
+    /// Regression: the schedule had no bound; a nemesis drawing a fault
+    /// every microsecond for an hour filled memory with billions of them.
+    /// It now stops at `MAX_SCHEDULE_FAULTS` entries, still in pairs.
+    #[test]
+    fn a_schedule_has_a_bounded_size() {
+        let n = NemesisConfig::new(vec![NemesisFault::Crash], SimDuration(1), SimTime(3_600_000_000));
+        let s = n.schedule(1, 3, &[]);
+        assert_eq!(s.len(), MAX_SCHEDULE_FAULTS);
+        assert!(matches!(
+            (&s[s.len() - 2].fault, &s[s.len() - 1].fault),
+            (Fault::Crash(_), Fault::Restart(_))
+        ));
     }
 
     /// Duplication is a fault of every link, set and then restored.
