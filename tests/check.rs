@@ -362,6 +362,7 @@ fn the_json_summary_is_complete() {
         "failed",
         "unknown",
         "panicked",
+        "halted",
         "passed",
         "linearizability",
         "graded",
@@ -525,4 +526,40 @@ fn a_10000_fault_schedule_shrinks_within_its_budget() {
     let saved = std::fs::read_to_string(&out).unwrap();
     assert!(saved.contains("gave up after 5 runs"), "{}", &saved[..400]);
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A check the lesson names is judged at the end of its story, as
+/// `distlab run` judges it; a check graded only because the protocol
+/// promises it is judged once the liveness phase has healed the faults.
+/// Masters split by a partition that lasts to the end have not converged
+/// at the end; after the liveness phase they have. And the failure of a
+/// check that broke before the end carries the detail `distlab run`
+/// shows for that seed (not the one after the liveness phase, which has
+/// counted more operations).
+#[test]
+fn a_named_check_is_judged_at_the_end_and_a_promised_one_once_settled() {
+    let text = std::fs::read_to_string(lesson_path("multi-master/partition-heal.toml")).unwrap();
+    let heal = text.find("[[timeline]]\nat = \"1200ms\"").unwrap();
+    let unhealed = &text[..heal];
+    let s = load_str("unhealed.toml", unhealed).unwrap_or_else(|e| panic!("{e}"));
+    let promised = Grader::of_lesson(&s);
+    assert!(!promised.plan.item("convergence").unwrap().named);
+    let r = promised.seed(33);
+    assert!(r.failure.is_none(), "convergence holds once the partition heals: {:?}", r.failure);
+
+    let named = format!("{unhealed}\n[[expect]]\ncheck = \"convergence\"\nholds = true\n");
+    let s = load_str("unhealed.toml", &named).unwrap_or_else(|e| panic!("{e}"));
+    let f = Grader::of_lesson(&s).seed(33).failure.expect("the lesson's own end has not converged");
+    assert_eq!((f.check.as_str(), f.phase), ("convergence", distlab::check::grade::Phase::Scenario));
+    let mut run = s.protocol.build(&s, distlab::protocols::RunOptions::default());
+    run.run_until(s.duration);
+    assert_eq!(run.report().verdict("convergence").unwrap().detail, f.detail);
+
+    // An online check's detail is the one `distlab run --seed 1` shows.
+    let lesson = distlab::scenario::load(&lesson_path("quorum/exercise-first-reply.toml")).unwrap();
+    let f = Grader::of_lesson(&lesson).seed(1).failure.unwrap();
+    let options = distlab::protocols::RunOptions { seed: Some(1), ..Default::default() };
+    let mut run = lesson.protocol.build(&lesson, options);
+    run.run_until(lesson.duration);
+    assert_eq!(run.report().verdict("fresh-reads").unwrap().detail, f.detail);
 }

@@ -37,10 +37,13 @@
 //! check broke before the scenario's end, and says `phase: liveness` when
 //! it broke only after.
 //!
-//! A seed that panics fails as `panic`, counted apart (it showed nothing
-//! else). A linearizability search that runs out of its budget leaves the
-//! seed *unknown* for it: neither passed nor failed, and counted apart.
-//! [`Tally`] adds the seeds up, item by item.
+//! A seed whose run does not reach its end is graded on nothing else and
+//! counted apart, never passed: one that panics (a protocol's assertion)
+//! fails as `panic`, one the engine stops for exceeding its budget (a
+//! livelock, a message storm) fails as `halt` — each with its message and
+//! the phase it stopped in. A linearizability search that runs out of its
+//! budget leaves the seed *unknown* for it: neither passed nor failed, and
+//! counted apart. [`Tally`] adds the seeds up, item by item.
 
 use super::Expectation;
 use super::linearizability::{STATE_BUDGET, check_history_within};
@@ -54,6 +57,18 @@ pub const LINEARIZABILITY: &str = "linearizability";
 
 /// The failure of a seed whose run panicked (a protocol's assertion).
 pub const PANIC: &str = "panic";
+
+/// The failure of a seed whose run the engine stopped before its end: it
+/// exceeded a budget (see [`halted`]).
+pub const HALT: &str = "halt";
+
+/// Did the run stop before `until`? The engine halts a run that exceeds
+/// its budget and leaves its clock where it stopped (its `run_until` does
+/// not advance the clock past a halt), so a clock short of `until` after
+/// `run_until(until)` is a halt. The message says where.
+pub fn halted(run: &dyn Driver, until: SimTime) -> Option<String> {
+    (run.now() < until).then(|| format!("the run stopped at {} before reaching {until}", run.now()))
+}
 
 /// How long the liveness phase lets a run settle, by default.
 pub const DEFAULT_SETTLE: SimDuration = SimDuration::from_secs(5);
@@ -225,7 +240,8 @@ pub fn metric_label(name: &str, at_least: Option<f64>, at_most: Option<f64>) -> 
 pub struct Failure {
     pub seed: u64,
     /// The graded item: a check, a metric's label, `linearizability`,
-    /// `liveness`, or `panic` when the run panicked.
+    /// `liveness`; or `panic` when the run panicked, `halt` when the
+    /// engine stopped it (its budget).
     pub check: String,
     pub detail: String,
     /// When the violation happened, if the check knows.
@@ -318,8 +334,8 @@ fn fails(judge: Judge, seen: &Seen) -> Option<Fails> {
 }
 
 /// Runs one seed of `scenario` and grades it by `plan` (see the module
-/// docs). A panic in the run is the seed's failure, not the end of the
-/// search.
+/// docs). A panic in the run, or a halt, is the seed's failure, not the
+/// end of the search.
 pub fn grade_seed(plan: &Plan, scenario: &Scenario, seed: u64) -> SeedResult {
     let options = RunOptions {
         seed: Some(seed),
@@ -327,25 +343,20 @@ pub fn grade_seed(plan: &Plan, scenario: &Scenario, seed: u64) -> SeedResult {
         record_history: plan.needs_history(),
         checks: true,
     };
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| observe(plan, scenario, options)));
+    let phase = std::cell::Cell::new(Phase::Scenario);
+    let outcome =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| observe(plan, scenario, options, &phase)));
+    let stopped = |check: &str, detail: String| SeedResult {
+        seed,
+        seen: vec![Seen::Absent; plan.items.len()],
+        not_graded_seen: vec![Seen::Absent; plan.not_graded.len()],
+        pending: Vec::new(),
+        failure: Some(Failure { seed, check: check.into(), detail, at: None, phase: phase.get() }),
+    };
     let (seen, not_graded_seen, pending) = match outcome {
-        Ok(observed) => observed,
-        Err(payload) => {
-            let detail = crate::cli::panic_message(&*payload);
-            return SeedResult {
-                seed,
-                seen: vec![Seen::Absent; plan.items.len()],
-                not_graded_seen: vec![Seen::Absent; plan.not_graded.len()],
-                pending: Vec::new(),
-                failure: Some(Failure {
-                    seed,
-                    check: PANIC.into(),
-                    detail,
-                    at: None,
-                    phase: Phase::Scenario,
-                }),
-            };
-        }
+        Ok(Ok(observed)) => observed,
+        Ok(Err(Halted(detail))) => return stopped(HALT, detail),
+        Err(payload) => return stopped(PANIC, crate::cli::panic_message(&*payload)),
     };
     let failure = plan.items.iter().zip(&seen).find_map(|(item, seen)| {
         fails(item.judge, seen).map(|f| Failure {
@@ -372,14 +383,27 @@ impl Item {
 
 type Observed = (Vec<Seen>, Vec<Seen>, Vec<String>);
 
+/// A run the engine stopped before its end, and where.
+struct Halted(String);
+
 /// The two phases of one seed: what each item showed, what each
-/// not-graded check showed, and what was left pending.
-fn observe(plan: &Plan, scenario: &Scenario, options: RunOptions) -> Observed {
+/// not-graded check showed, and what was left pending. `phase` follows
+/// the run (for a panic's report).
+fn observe(
+    plan: &Plan,
+    scenario: &Scenario,
+    options: RunOptions,
+    phase: &std::cell::Cell<Phase>,
+) -> Result<Observed, Halted> {
     let mut run = scenario.protocol.build(scenario, options);
     run.run_until(scenario.duration);
+    if let Some(why) = halted(run.as_ref(), scenario.duration) {
+        return Err(Halted(why));
+    }
     let metrics_needed = plan.items.iter().any(|i| matches!(i.judge, Judge::Metric { .. }));
     let at_end = if metrics_needed { crate::cli::run::full_report(run.as_ref()) } else { run.report() };
-    let pending = settle(run.as_mut(), scenario.duration, plan.settle);
+    phase.set(Phase::Liveness);
+    let pending = settle(run.as_mut(), scenario.duration, plan.settle).map_err(Halted)?;
     let after = run.report();
     let check_seen = |report: &super::Report, name: &str, phase: Phase| match report.verdict(name) {
         Some(v) if v.holds => Seen::Held,
@@ -432,25 +456,28 @@ fn observe(plan: &Plan, scenario: &Scenario, options: RunOptions) -> Observed {
         })
         .collect();
     let not_graded_seen = plan.not_graded.iter().map(|n| must_hold(&n.name, false)).collect();
-    (seen, not_graded_seen, pending)
+    Ok((seen, not_graded_seen, pending))
 }
 
 /// The liveness phase: ends every fault at `end` (the scenario's end) and
 /// runs, a [`SETTLE_STEP`] at a time, until nothing is pending or `settle`
-/// has passed. Returns what is still pending. It takes at most `settle /
-/// SETTLE_STEP + 1` steps whatever the run does (a run that stops early
-/// cannot keep it waiting).
-pub fn settle(run: &mut dyn Driver, end: SimTime, settle: SimDuration) -> Vec<String> {
+/// has passed. Returns what is still pending, or why the run stopped
+/// ([`halted`]). It takes at most `settle / SETTLE_STEP + 1` steps
+/// whatever the run does.
+pub fn settle(run: &mut dyn Driver, end: SimTime, settle: SimDuration) -> Result<Vec<String>, String> {
     run.end_faults();
     let deadline = end.after(settle);
     let mut t = end;
     loop {
         let pending = run.pending();
         if pending.is_empty() || t >= deadline {
-            return pending;
+            return Ok(pending);
         }
         t = SimTime(t.0.saturating_add(SETTLE_STEP.0).min(deadline.0));
         run.run_until(t);
+        if let Some(why) = halted(run, t) {
+            return Err(why);
+        }
     }
 }
 
@@ -544,6 +571,8 @@ pub struct Tally {
     pub seeds: usize,
     /// Seeds whose run panicked, with the panic's message.
     pub panics: Vec<(u64, String)>,
+    /// Seeds whose run the engine halted, with why.
+    pub halts: Vec<(u64, String)>,
 }
 
 impl Tally {
@@ -554,12 +583,21 @@ impl Tally {
             pending_seeds: 0,
             seeds: results.len(),
             panics: Vec::new(),
+            halts: Vec::new(),
         };
         for r in results {
-            // A seed that panicked showed nothing: it is counted apart.
-            if let Some(f) = r.failure.as_ref().filter(|f| f.check == PANIC) {
-                t.panics.push((r.seed, f.detail.clone()));
-                continue;
+            // A seed that panicked or halted showed nothing: it is
+            // counted apart.
+            match r.failure.as_ref() {
+                Some(f) if f.check == PANIC => {
+                    t.panics.push((r.seed, f.detail.clone()));
+                    continue;
+                }
+                Some(f) if f.check == HALT => {
+                    t.halts.push((r.seed, f.detail.clone()));
+                    continue;
+                }
+                _ => {}
             }
             for (i, item) in plan.items.iter().enumerate() {
                 let failed = fails(item.judge, &r.seen[i]).map(|f| f.detail);

@@ -18,8 +18,8 @@ use super::Outcome;
 use super::shrink::ShrinkBudget;
 use crate::check::Expectation;
 use crate::check::grade::{
-    DEFAULT_SETTLE, Grading, ItemVerdict, LINEARIZABILITY, NotGradedVerdict, Phase, Plan, SeedResult, Tally,
-    grade_seed,
+    DEFAULT_SETTLE, Grading, HALT, ItemVerdict, LINEARIZABILITY, NotGradedVerdict, PANIC, Phase, Plan,
+    SeedResult, Tally, grade_seed,
 };
 use crate::protocols::LIVENESS;
 use crate::scenario::Scenario;
@@ -263,8 +263,12 @@ pub struct CheckSummary {
     /// Seeds whose linearizability search gave up (neither passed nor
     /// failed for it).
     pub unknown: usize,
-    /// Seeds whose run panicked (also counted in `failed`).
+    /// Seeds whose run panicked (also counted in `failed`; graded on
+    /// nothing else).
     pub panicked: usize,
+    /// Seeds whose run the engine stopped before its end for exceeding
+    /// its budget (also counted in `failed`; graded on nothing else).
+    pub halted: usize,
     /// The command's verdict: no seed failed and every graded item was
     /// met (exit status 0).
     pub passed: bool,
@@ -417,6 +421,7 @@ pub fn summarise(
         failed: failures.len(),
         unknown: unknown_seeds.len(),
         panicked: tally.panics.len(),
+        halted: tally.halts.len(),
         passed: failures.is_empty() && graded.iter().all(|v| v.met),
         linearizability: plan.item(LINEARIZABILITY).is_some(),
         not_graded: tally.not_graded(plan),
@@ -511,7 +516,12 @@ fn print_human(s: &CheckSummary, replay: &str) {
     let shard = s.shard.map(|sh| format!(", shard {}/{}", sh.index, sh.of)).unwrap_or_default();
     println!("scenario: {} (protocol {})", s.scenario, s.protocol);
     let unknown = if s.unknown > 0 { format!(", {} unknown", s.unknown) } else { String::new() };
-    let panicked = if s.panicked > 0 { format!(" ({} panicked)", s.panicked) } else { String::new() };
+    let stopped: Vec<String> = [(s.panicked, "panicked"), (s.halted, "halted")]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+    let panicked = if stopped.is_empty() { String::new() } else { format!(" ({})", stopped.join(", ")) };
     println!(
         "seeds {}..{}{shard}: {} checked, {} failed{panicked}{unknown}{}",
         s.seeds.start,
@@ -534,6 +544,25 @@ fn print_human(s: &CheckSummary, replay: &str) {
         .max(24);
     for v in &s.graded {
         println!("  {} {:<width$}  {}", mark(v.met), v.item.label, v.detail);
+    }
+    // Seeds that stopped were graded on nothing: say so beside the items.
+    let stops = [
+        (PANIC, "runs without panicking", "panicked"),
+        (HALT, "runs within its budget", "halted: the engine stopped it"),
+    ];
+    for (check, label, what) in stops {
+        let seeds: Vec<String> =
+            s.failures.iter().filter(|f| f.check == check).map(|f| f.seed.to_string()).collect();
+        if !seeds.is_empty() {
+            let shown = seeds.iter().take(10).cloned().collect::<Vec<_>>().join(", ");
+            let more = if seeds.len() > 10 { ", ..." } else { "" };
+            println!(
+                "  {} {label:<width$}  {what} in {}/{} seeds (seeds {shown}{more})",
+                mark(false),
+                seeds.len(),
+                s.checked
+            );
+        }
     }
     if !s.not_graded.is_empty() {
         println!("not graded:");
