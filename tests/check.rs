@@ -563,3 +563,18 @@ fn a_named_check_is_judged_at_the_end_and_a_promised_one_once_settled() {
     run.run_until(lesson.duration);
     assert_eq!(run.report().verdict("fresh-reads").unwrap().detail, f.detail);
 }
+
+/// Regression: echo's pinger never stops sending, so the liveness phase
+/// found pings in flight in every seed and reported them as pending (2000
+/// of 2000 seeds of basics/latency). Only a ping unanswered for longer
+/// than `patience` — what breaks `every-ping-answered` — is pending: none
+/// on a healthy network, the lost ones behind a partition.
+#[test]
+fn echo_reports_only_lost_pings_as_pending() {
+    let healthy = distlab::scenario::load(&lesson_path("basics/latency.toml")).unwrap();
+    let r = Grader::of_lesson(&healthy).seed(0);
+    assert!(r.pending.is_empty(), "{:?}", r.pending);
+    let cut = distlab::scenario::load(&lesson_path("basics/partition.toml")).unwrap();
+    let r = Grader::of_lesson(&cut).seed(0);
+    assert!(r.pending.first().is_some_and(|p| p.ends_with("is unanswered")), "{:?}", r.pending);
+}

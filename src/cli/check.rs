@@ -60,7 +60,7 @@ pub struct Args {
     /// How long each seed's liveness phase lets the run settle after the
     /// scenario's end (every fault healed, no new client operation)
     /// before what is still pending is reported.
-    #[arg(long, default_value = "5s", value_parser = parse_settle)]
+    #[arg(long, default_value = "10s", value_parser = parse_settle)]
     pub settle: SimDuration,
     /// The most candidate runs `--save-counterexample` may try while
     /// shrinking; then it keeps the smallest failing run found so far.
@@ -531,7 +531,7 @@ fn print_human(s: &CheckSummary, replay: &str) {
         if s.linearizability { " (histories also checked for linearizability)" } else { "" }
     );
     match s.grading {
-        Grading::Expectations => println!("graded, as the lesson expects:"),
+        Grading::Expectations => println!("graded, as the lesson expects and {} promises:", s.protocol),
         Grading::Promises => println!("graded, as {} promises (nemesis: {}):", s.protocol, s.nemesis),
     }
     let width = s
@@ -617,6 +617,19 @@ mod tests {
         assert!(parse_seeds("abc").unwrap_err().contains("expected a seed range"));
         assert!(parse_seeds("0..=18446744073709551615").is_err());
         assert!(parse_seeds("0..100000000").unwrap_err().contains("--shard"));
+    }
+
+    /// `--settle`'s default is the library's.
+    #[test]
+    fn the_settle_default_is_the_library_s() {
+        use clap::Parser as _;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: Args,
+        }
+        let cli = Cli::try_parse_from(["check", "x.toml"]).unwrap();
+        assert_eq!(cli.args.settle, DEFAULT_SETTLE);
     }
 
     #[test]
