@@ -378,6 +378,7 @@ fn the_json_summary_is_complete() {
         "name",
         "label",
         "judge",
+        "named",
         "met",
         "detail",
         "seeds",
@@ -391,6 +392,29 @@ fn the_json_summary_is_complete() {
     }
     let ng = &json["not_graded"][0];
     assert!(ng.get("name").is_some() && ng.get("why").is_some(), "{ng:#}");
+}
+
+/// `--json` carries what is still pending after the liveness phase, seed
+/// by seed, and each metric bound with its bounds and range.
+#[test]
+fn the_json_summary_carries_pending_items_and_metric_bounds() {
+    let lesson = lesson_path("two-phase-commit/coordinator-crash.toml");
+    let out = distlab(&["check", lesson.to_str().unwrap(), "--seeds", "0..2", "--settle", "0", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let json = json_of(&out);
+    let pending = json["pending"].as_array().unwrap();
+    assert_eq!(pending.len(), 2, "{json:#}");
+    assert_eq!(pending[0]["seed"], 0);
+    assert!(pending[0]["items"][0].as_str().unwrap().contains("is in doubt about tx"), "{json:#}");
+    let graded = json["graded"].as_array().unwrap();
+    let metric = graded.iter().find(|g| g["name"] == "in_doubt_ms_max").expect("the metric bound is graded");
+    assert_eq!(metric["judge"]["metric"]["at_least"], 2900.0, "{metric:#}");
+    assert!(metric["min"].is_number() && metric["max"].is_number(), "{metric:#}");
+    let liveness = graded.iter().find(|g| g["name"] == "liveness").unwrap();
+    assert_eq!(
+        (liveness["met"].as_bool(), liveness["failed_seeds"].as_array().unwrap().len()),
+        (Some(false), 2)
+    );
 }
 
 /// A failing seed shrinks to fewer faults, and the written file replays the

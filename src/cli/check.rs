@@ -632,6 +632,53 @@ mod tests {
         assert_eq!(cli.args.settle, DEFAULT_SETTLE);
     }
 
+    /// A seed that panicked or that the engine halted is graded on
+    /// nothing else: it fails, is counted apart, and `--json` says which
+    /// seed, what kind and why, beside the graded items' tallies.
+    #[test]
+    fn panics_and_halts_fail_and_are_counted_apart_in_the_json() {
+        use crate::check::grade::Seen;
+        use clap::Parser as _;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: Args,
+        }
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quorum/strict-quorum.toml");
+        let grader = Grader::of_lesson(&crate::scenario::load(&path).unwrap());
+        let mut results = vec![grader.seed(0), grader.seed(1), grader.seed(2)];
+        assert!(results.iter().all(|r| r.failure.is_none()));
+        let stopped = |seed: u64, check: &str, detail: &str| SeedResult {
+            seed,
+            seen: vec![Seen::Absent; grader.plan.items.len()],
+            not_graded_seen: vec![Seen::Absent; grader.plan.not_graded.len()],
+            pending: Vec::new(),
+            failure: Some(Failure {
+                seed,
+                check: check.into(),
+                detail: detail.into(),
+                at: None,
+                phase: Phase::Liveness,
+            }),
+        };
+        results[1] = stopped(1, PANIC, "index out of bounds");
+        results[2] = stopped(2, HALT, "the run stopped at 1s before reaching 3s");
+        let args = Cli::try_parse_from(["check", "x.toml", "--seeds", "0..3"]).unwrap().args;
+        let s = summarise(&grader, &args, &NemesisChoice::Scenario, &results);
+        assert_eq!((s.checked, s.failed, s.panicked, s.halted, s.passed), (3, 2, 1, 1, false));
+        // The stopped seeds showed nothing: the items are tallied on seed 0.
+        assert!(s.graded.iter().all(|v| v.met && v.tally.seeds == 1), "{:?}", s.graded);
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["panicked"], 1);
+        assert_eq!(json["halted"], 1);
+        assert_eq!(json["failures"][0]["check"], "panic");
+        assert_eq!(json["failures"][0]["detail"], "index out of bounds");
+        assert_eq!(json["failures"][0]["phase"], "liveness");
+        assert_eq!(json["failures"][1]["check"], "halt");
+        assert_eq!(json["failures"][1]["seed"], 2);
+    }
+
     #[test]
     fn a_panic_becomes_its_message() {
         let caught =
