@@ -142,7 +142,7 @@ fn a_lesson_s_expected_break_is_tallied_and_its_metric_bounds_judged_per_seed() 
     assert_eq!(breaks["judge"], "breaks");
     assert_eq!(breaks["met"], true);
     let broke = breaks["broke"].as_u64().unwrap();
-    assert!(broke >= 10 && broke < 20, "{breaks:#}");
+    assert!((10..20).contains(&broke), "{breaks:#}");
     assert_eq!(breaks["detail"], format!("broke in {broke}/20 seeds, as expected"));
     let bound = graded(&json, "stale_reads");
     assert_eq!(bound["label"], "stale_reads >= 1");

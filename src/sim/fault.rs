@@ -452,7 +452,7 @@ mod tests {
         for seed in 0..50 {
             let s = n.schedule(seed, 5, CLOCKS);
             assert_eq!(s, n.schedule(seed, 5, CLOCKS), "the same seed, the same schedule");
-            assert!(s.len() % 2 == 0);
+            assert!(s.len().is_multiple_of(2));
             let pairs: Vec<(&TimedFault, &TimedFault)> = s.chunks(2).map(|p| (&p[0], &p[1])).collect();
             for (i, (a, b)) in pairs.iter().enumerate() {
                 assert_eq!(b.at, a.at.after(n.heal_after), "{:?} is undone heal_after later", a.fault);
