@@ -602,3 +602,39 @@ fn echo_reports_only_lost_pings_as_pending() {
     let r = Grader::of_lesson(&cut).seed(0);
     assert!(r.pending.first().is_some_and(|p| p.ends_with("is unanswered")), "{:?}", r.pending);
 }
+
+/// Regression: a counterexample found under `--nemesis aggressive` was
+/// written without the disk latency that nemesis adds (1ms per durable
+/// write), so its file replayed another run (primary-replica/
+/// replication-modes seed 87 under aggressive: its file showed n3 where
+/// the seed showed n2). The file now says `disk_latency` in `[cluster]`.
+#[test]
+fn a_counterexample_keeps_the_aggressive_nemesis_s_disk_latency() {
+    use distlab::cli::check::NemesisChoice;
+    use distlab::cli::shrink::{Shrunk, counterexample_file};
+    let path = lesson_path("primary-replica/replication-modes.toml");
+    let source = std::fs::read_to_string(&path).unwrap();
+    let lesson = distlab::scenario::load(&path).unwrap();
+    assert_eq!(lesson.disk_latency, SimDuration::ZERO);
+    let (scenario, grading) = NemesisChoice::Aggressive.apply(&lesson).unwrap();
+    let grader = Grader::new(scenario, grading, SimDuration::from_secs(10));
+    let shrunk = Shrunk {
+        seed: 87,
+        faults: Vec::new(),
+        ops: lesson.clients.iter().map(|c| c.ops).collect(),
+        failure: distlab::cli::check::Failure {
+            seed: 87,
+            check: "liveness".into(),
+            detail: "pending".into(),
+            at: None,
+            phase: distlab::check::grade::Phase::Liveness,
+        },
+        runs: 1,
+        gave_up: false,
+        schedule: 16,
+    };
+    let text = counterexample_file(&grader, &source, &shrunk, "x");
+    let saved = load_str("cx.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(saved.disk_latency, grader.scenario.disk_latency, "{text}");
+    assert_eq!(saved.disk_latency, SimDuration::from_millis(1));
+}

@@ -37,7 +37,7 @@ use super::check::{Failure, Grader};
 use crate::check::grade::grade_seed;
 use crate::nodes::NodeId;
 use crate::scenario::Scenario;
-use crate::sim::{Fault, Origin, SimTime, TimedFault};
+use crate::sim::{Fault, Origin, SimDuration, SimTime, TimedFault};
 use std::fmt::Write as _;
 
 /// How much shrinking may cost.
@@ -358,9 +358,21 @@ fn endpoint_names(scenario: &Scenario, endpoints: &[crate::sim::EndpointId]) -> 
 
 /// Removes the `[nemesis]` table (and the `[[expect]]` entries about the
 /// check `drop_expect`), fixes the seed and the clients' `ops`.
-fn rewrite(source: &str, seed: u64, ops: &[u64], drop_expect: Option<&str>) -> String {
+fn rewrite(
+    source: &str,
+    seed: u64,
+    ops: &[u64],
+    drop_expect: Option<&str>,
+    disk_latency: Option<SimDuration>,
+) -> String {
     let mut out = String::new();
     let mut table = String::new();
+    // `[cluster] disk_latency`, when the run had one the file must say
+    // (`--nemesis aggressive` adds it): written in place of the file's own,
+    // or at the end of `[cluster]`, or in a `[cluster]` of its own.
+    let disk_line = disk_latency.map(|d| format!("disk_latency = \"{}us\"", d.0));
+    let mut disk_written = disk_line.is_none();
+    let mut cluster_seen = false;
     let mut client = 0usize;
     let mut seed_written = false;
     // The `[[expect]]` entry being read, kept back until it is known
@@ -383,7 +395,12 @@ fn rewrite(source: &str, seed: u64, ops: &[u64], drop_expect: Option<&str>) -> S
             {
                 out.push_str(&text);
             }
+            if table == "[cluster]" && !disk_written {
+                let _ = writeln!(out, "{}", disk_line.as_deref().unwrap_or_default());
+                disk_written = true;
+            }
             table = t.split('#').next().unwrap_or_default().trim().to_string();
+            cluster_seen |= table == "[cluster]";
             if table == "[[clients]]" {
                 client += 1;
             }
@@ -406,6 +423,9 @@ fn rewrite(source: &str, seed: u64, ops: &[u64], drop_expect: Option<&str>) -> S
             seed_written = true;
         } else if table == "[[clients]]" && key == "ops" && t.contains('=') {
             let _ = writeln!(out, "ops = {}", ops[client - 1]);
+        } else if table == "[cluster]" && key == "disk_latency" && disk_line.is_some() {
+            let _ = writeln!(out, "{}", disk_line.as_deref().unwrap_or_default());
+            disk_written = true;
         } else {
             out.push_str(line);
             out.push('\n');
@@ -418,6 +438,10 @@ fn rewrite(source: &str, seed: u64, ops: &[u64], drop_expect: Option<&str>) -> S
     }
     if table == "[scenario]" && !seed_written {
         let _ = writeln!(out, "seed = {seed}");
+    }
+    if !disk_written {
+        let header = if cluster_seen && table == "[cluster]" { "" } else { "\n[cluster]\n" };
+        let _ = writeln!(out, "{header}{}", disk_line.as_deref().unwrap_or_default());
     }
     out
 }
@@ -439,7 +463,10 @@ pub fn counterexample_file(grader: &Grader, source: &str, shrunk: &Shrunk, from:
     // break, in place of what the lesson said about it.
     let check = shrunk.failure.check.as_str();
     let a_check = scenario.protocol.checks().iter().any(|c| c.0 == check);
-    out.push_str(&rewrite(source, shrunk.seed, &shrunk.ops, a_check.then_some(check)));
+    // The run's disk latency, where it is not the file's own (under
+    // `--nemesis aggressive`).
+    let disk = (scenario.disk_latency > SimDuration::ZERO).then_some(scenario.disk_latency);
+    out.push_str(&rewrite(source, shrunk.seed, &shrunk.ops, a_check.then_some(check), disk));
     let _ = writeln!(out, "\n# ---- the shrunk fault schedule ----");
     for f in &shrunk.faults {
         if let Some(a) = timeline_action(scenario, &f.fault) {
@@ -480,6 +507,22 @@ fn without_steps(detail: &str) -> String {
 mod tests {
     use super::{rewrite, without_steps};
 
+    /// The run's disk latency replaces the file's, ends its `[cluster]`,
+    /// or comes in a `[cluster]` of its own.
+    #[test]
+    fn the_disk_latency_is_written_where_it_belongs() {
+        let d = Some(crate::sim::SimDuration::from_millis(1));
+        let out =
+            rewrite("[scenario]\nseed = 1\n[cluster]\nnodes = 3\ndisk_latency = \"5ms\"\n", 2, &[], None, d);
+        assert_eq!(out, "[scenario]\nseed = 2\n[cluster]\nnodes = 3\ndisk_latency = \"1000us\"\n");
+        let out = rewrite("[scenario]\nseed = 1\n[cluster]\nnodes = 3\n[network]\n", 2, &[], None, d);
+        assert_eq!(out, "[scenario]\nseed = 2\n[cluster]\nnodes = 3\ndisk_latency = \"1000us\"\n[network]\n");
+        let out = rewrite("[scenario]\nseed = 1\n[cluster]\nnodes = 3\n", 2, &[], None, d);
+        assert_eq!(out, "[scenario]\nseed = 2\n[cluster]\nnodes = 3\ndisk_latency = \"1000us\"\n");
+        let out = rewrite("[scenario]\nseed = 1\n", 2, &[], None, d);
+        assert_eq!(out, "[scenario]\nseed = 2\n\n[cluster]\ndisk_latency = \"1000us\"\n");
+    }
+
     #[test]
     fn notes_give_times_not_the_original_run_s_steps() {
         assert_eq!(without_steps("x (at 1.2s, step 2026)"), "x (at 1.2s)");
@@ -490,15 +533,16 @@ mod tests {
     #[test]
     fn rewrite_drops_the_nemesis_and_fixes_seed_and_ops() {
         let src = "[scenario]\nname = \"x\" # keep\n\n[[clients]]\nops = 100\n\n[nemesis]\nfaults = [\"crash\"]\n\n[[clients]]\nops = 7\n";
-        let out = rewrite(src, 42, &[50, 3], None);
+        let out = rewrite(src, 42, &[50, 3], None, None);
         assert_eq!(
             out,
             "[scenario]\nname = \"x\" # keep\n\nseed = 42\n[[clients]]\nops = 50\n\n[[clients]]\nops = 3\n"
         );
-        let out = rewrite("[scenario]\nseed = 1\nname = \"y\"\n[nemesis]\nstop = \"1s\"\n", 9, &[], None);
+        let out =
+            rewrite("[scenario]\nseed = 1\nname = \"y\"\n[nemesis]\nstop = \"1s\"\n", 9, &[], None, None);
         assert_eq!(out, "[scenario]\nseed = 9\nname = \"y\"\n");
         assert_eq!(
-            rewrite("[scenario]\nname = \"z\"\n", 5, &[], None),
+            rewrite("[scenario]\nname = \"z\"\n", 5, &[], None, None),
             "[scenario]\nname = \"z\"\nseed = 5\n"
         );
     }
@@ -509,7 +553,7 @@ mod tests {
     #[test]
     fn rewrite_drops_the_expectation_about_the_broken_check() {
         let src = "[scenario]\nname = \"x\"\n\n[[expect]]\ncheck = \"a\"\nholds = true\n\n[[expect]]\ncheck = \"b\" # why\nholds = true\n\n[[expect]]\nmetric = \"m\"\nat_least = 1\n";
-        let out = rewrite(src, 1, &[], Some("b"));
+        let out = rewrite(src, 1, &[], Some("b"), None);
         assert_eq!(
             out,
             "[scenario]\nname = \"x\"\n\nseed = 1\n[[expect]]\ncheck = \"a\"\nholds = true\n\n[[expect]]\nmetric = \"m\"\nat_least = 1\n"
