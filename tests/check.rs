@@ -638,3 +638,34 @@ fn a_counterexample_keeps_the_aggressive_nemesis_s_disk_latency() {
     assert_eq!(saved.disk_latency, grader.scenario.disk_latency, "{text}");
     assert_eq!(saved.disk_latency, SimDuration::from_millis(1));
 }
+
+/// Regression: a failure found in the liveness phase (after the
+/// scenario's end) put the counterexample's note at the failure's time,
+/// after the end, and the file did not load (primary-replica/split-brain
+/// seed 77 under --nemesis aggressive: "`at` is after the end of the
+/// scenario"). The note now goes at the end.
+#[test]
+fn a_counterexample_of_a_liveness_phase_failure_loads() {
+    use distlab::cli::shrink::{Shrunk, counterexample_file};
+    let path = lesson_path("primary-replica/split-brain.toml");
+    let source = std::fs::read_to_string(&path).unwrap();
+    let lesson = distlab::scenario::load(&path).unwrap();
+    let grader = Grader::of_lesson(&lesson);
+    let shrunk = Shrunk {
+        seed: 77,
+        faults: Vec::new(),
+        ops: lesson.clients.iter().map(|c| c.ops).collect(),
+        failure: distlab::cli::check::Failure {
+            seed: 77,
+            check: "log-prefix".into(),
+            detail: "n2 copied index 36 (epoch 0) from n1 with a different history".into(),
+            at: Some(lesson.duration.after(SimDuration::from_millis(14))),
+            phase: distlab::check::grade::Phase::Liveness,
+        },
+        runs: 1,
+        gave_up: false,
+        schedule: 16,
+    };
+    let text = counterexample_file(&grader, &source, &shrunk, "x");
+    load_str("cx.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+}

@@ -475,10 +475,22 @@ pub fn counterexample_file(grader: &Grader, source: &str, shrunk: &Shrunk, from:
     }
     // The step numbers of the detail are the original run's: the replay's
     // differ (its notes are events too), so the note gives times only.
-    let note = format!("`{}` breaks: {}", shrunk.failure.check, without_steps(&shrunk.failure.detail))
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"");
-    let at = shrunk.failure.at.unwrap_or(scenario.duration);
+    // A failure in the liveness phase (after the scenario's end) gets its
+    // note at the end: a timeline entry after it would not load, and
+    // `distlab check` on the file replays the phase.
+    let after_end = shrunk
+        .failure
+        .at
+        .map_or(shrunk.failure.phase == crate::check::grade::Phase::Liveness, |a| a > scenario.duration);
+    let note = format!(
+        "`{}` breaks{}: {}",
+        shrunk.failure.check,
+        if after_end { " after the end, in the liveness phase (replay it with distlab check)" } else { "" },
+        without_steps(&shrunk.failure.detail)
+    )
+    .replace('\\', "\\\\")
+    .replace('"', "\\\"");
+    let at = shrunk.failure.at.filter(|a| *a <= scenario.duration).unwrap_or(scenario.duration);
     let _ = writeln!(out, "\n[[timeline]]\nat = \"{}us\"\nnote = \"\"\"\n{note}\n\"\"\"\nwait = true", at.0);
     if a_check {
         let _ = writeln!(out, "\n[[expect]]\ncheck = \"{}\"\nholds = false", shrunk.failure.check);
