@@ -15,6 +15,15 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+/// The text a panic carried.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "the simulation panicked".into())
+}
+
 /// Formats a number without a trailing `.0` for whole values.
 pub fn fmt_num(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
@@ -101,6 +110,41 @@ pub fn clip(text: &str, max_chars: usize) -> Cow<'_, str> {
             Cow::Owned(format!("{}…", &text[..keep]))
         }
     }
+}
+
+/// `f` over `items` on `jobs` threads; results in the items' order, so
+/// they never depend on the number of threads. `progress` is told how many
+/// are done after each one.
+pub fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    progress: &(dyn Fn(usize) + Sync),
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let results: std::sync::Mutex<Vec<Option<R>>> =
+        std::sync::Mutex::new(std::iter::repeat_with(|| None).take(items.len()).collect());
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let r = f(item);
+                    results.lock().expect("no worker panics while holding the lock")[i] = Some(r);
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("workers have finished")
+        .into_iter()
+        .map(|r| r.expect("every item ran"))
+        .collect()
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! finds a failing seed within a stated bound, and the same scenario
 //! without its `bug` line passes the same seeds.
 
-use distlab::cli::check::{check_seeds, parse_seeds};
+use distlab::check::harness::{check_seeds, parse_seeds};
 use distlab::scenario::load_str;
 use std::path::Path;
 

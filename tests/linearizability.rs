@@ -10,7 +10,9 @@
 mod common;
 
 use common::*;
-use distlab::check::linearizability::{RegisterKind, RegisterOp, check_history, check_register};
+use distlab::check::linearizability::{
+    RegisterKind, RegisterOp, STATE_BUDGET, check_history, check_history_within, check_register,
+};
 use distlab::sim::{SimTime, TraceLevel};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
@@ -85,7 +87,8 @@ proptest! {
     #[test]
     fn register_histories_are_linearizable((specs, processes) in specs()) {
         let ops = generate(&specs, processes);
-        prop_assert!(check_register(0, &ops).is_ok(), "{:?}", check_register(0, &ops).unwrap_err().to_string());
+        let verdict = check_register(0, &ops, STATE_BUDGET);
+        prop_assert!(verdict.is_linearizable(), "{:?}", verdict);
     }
 
     /// A read that returns a value overwritten, in real time, before it
@@ -112,7 +115,7 @@ proptest! {
         prop_assume!(!triples.is_empty());
         let (_, r, v1) = triples[pick.index(triples.len())];
         ops[r].kind = RegisterKind::Read(Some(v1));
-        prop_assert!(check_register(0, &ops).is_err());
+        prop_assert!(check_register(0, &ops, STATE_BUDGET).violation().is_some());
     }
 }
 
@@ -125,6 +128,13 @@ fn strict_quorum_with_write_back_is_linearizable() {
     let result = check_history(sim.history());
     assert!(result.operations > 100, "{} operations", result.operations);
     assert!(result.violation.is_none(), "{}", result.violation.unwrap());
+    assert!(result.unknown.is_none(), "a real history fits the budget: {:?}", result.unknown);
+    assert!(
+        result.states < 20 * result.operations as u64,
+        "{} states for {} operations",
+        result.states,
+        result.operations
+    );
 }
 
 /// On a real run: r + w ≤ n gives stale reads, which are not linearizable;
@@ -142,4 +152,18 @@ fn weak_quorum_is_not_linearizable() {
 fn with_protocol_line(text: &str, line: &str) -> distlab::scenario::Scenario {
     let text = text.replacen("[protocol]\n", &format!("[protocol]\n{line}\n"), 1);
     distlab::scenario::load_str("with-line.toml", &text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A real history's search is cut short by a small budget: the verdict is
+/// "unknown", never "linearizable" (and never a false violation).
+#[test]
+fn a_budget_too_small_gives_unknown_not_a_verdict() {
+    let text = std::fs::read_to_string("scenarios/quorum/strict-quorum.toml").unwrap();
+    let s = with_protocol_line(&text, "write_back = true");
+    let sim = run(&s, options(TraceLevel::Off, None));
+    let result = check_history_within(sim.history(), 5);
+    assert!(result.violation.is_none());
+    assert!(!result.is_linearizable());
+    let unknown = result.unknown.expect("5 states are not enough for any key");
+    assert_eq!(unknown.states, 5);
 }

@@ -31,6 +31,16 @@
 //! same as never. Info reads and failed operations constrain nothing and
 //! are left out.
 //!
+//! # A budget
+//! The search is exponential in the worst case: many concurrent writes
+//! whose outcome is unknown, followed by a read none of their orders can
+//! explain, make it try every subset. Each key's search therefore stops
+//! after [`STATE_BUDGET`] memoised states (the memo is what grows: about
+//! `ops / 8` bytes a state) and says so — the key's verdict is then
+//! *unknown after N states*: neither linearizable nor not. Real histories
+//! need about one state per operation (the memo cuts the rest), so the
+//! budget is reached only by pathological ones.
+//!
 //! # What a violation says
 //! The longest linearizable prefix the search found, the register's value
 //! after it, and the operations that were candidates to go next but none of
@@ -107,6 +117,53 @@ impl std::fmt::Display for Violation {
     }
 }
 
+/// The most states one key's search explores before it gives up (see the
+/// module docs, "A budget"): at most a few hundred MB of memo for keys of
+/// thousands of operations, a few seconds of search.
+pub const STATE_BUDGET: u64 = 1_000_000;
+
+/// A key whose search gave up: the budget ran out before it found an
+/// order or ruled every order out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unknown {
+    pub key: Key,
+    /// The key's operations.
+    pub operations: usize,
+    /// States explored when it gave up (the budget).
+    pub states: u64,
+}
+
+impl std::fmt::Display for Unknown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "k{} ({} operations): unknown after {} states (the search gave up)",
+            self.key, self.operations, self.states
+        )
+    }
+}
+
+/// The verdict on one key's operations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RegisterVerdict {
+    Linearizable,
+    NotLinearizable(Violation),
+    /// The search gave up: no verdict.
+    Unknown(Unknown),
+}
+
+impl RegisterVerdict {
+    pub fn is_linearizable(&self) -> bool {
+        matches!(self, RegisterVerdict::Linearizable)
+    }
+    pub fn violation(&self) -> Option<&Violation> {
+        match self {
+            RegisterVerdict::NotLinearizable(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
 /// The verdict on a whole history.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Linearizability {
@@ -114,6 +171,19 @@ pub struct Linearizability {
     pub operations: usize,
     /// The first key (in key order) that is not linearizable.
     pub violation: Option<Violation>,
+    /// The first key whose search gave up (keys after it are still
+    /// checked: a violation elsewhere is a verdict all the same).
+    pub unknown: Option<Unknown>,
+    /// States explored, over every key searched.
+    pub states: u64,
+}
+
+impl Linearizability {
+    /// Linearizable, as far as the search could tell: no violation, and
+    /// no key left unknown.
+    pub fn is_linearizable(&self) -> bool {
+        self.violation.is_none() && self.unknown.is_none()
+    }
 }
 
 /// The register operations of a history, by key (see the module docs for
@@ -144,18 +214,35 @@ fn ops_by_key(ops: &[CompletedOp]) -> BTreeMap<Key, Vec<RegisterOp>> {
     by_key
 }
 
-/// Checks every key of a key–value history.
+/// Checks every key of a key–value history, each within
+/// [`STATE_BUDGET`] states.
 pub fn check_history(history: &History) -> Linearizability {
+    check_history_within(history, STATE_BUDGET)
+}
+
+/// Checks every key, each within `budget` states. Stops at the first key
+/// that is not linearizable; a key left unknown does not stop it.
+pub fn check_history_within(history: &History, budget: u64) -> Linearizability {
     let by_key = register_ops(history);
     let mut out = Linearizability {
         keys: by_key.len(),
         operations: by_key.values().map(Vec::len).sum(),
         violation: None,
+        unknown: None,
+        states: 0,
     };
     for (key, ops) in by_key {
-        if let Err(v) = check_register(key, &ops) {
-            out.violation = Some(v);
-            break;
+        let (verdict, states) = search(key, &ops, budget);
+        out.states += states;
+        match verdict {
+            RegisterVerdict::Linearizable => {}
+            RegisterVerdict::NotLinearizable(v) => {
+                out.violation = Some(v);
+                break;
+            }
+            RegisterVerdict::Unknown(u) => {
+                out.unknown.get_or_insert(u);
+            }
         }
     }
     out
@@ -169,8 +256,13 @@ struct Event {
 }
 
 /// Wing–Gong search with Lowe's memoisation over one key's operations,
-/// for a register that starts empty.
-pub fn check_register(key: Key, ops: &[RegisterOp]) -> Result<(), Violation> {
+/// for a register that starts empty, within `budget` states.
+pub fn check_register(key: Key, ops: &[RegisterOp], budget: u64) -> RegisterVerdict {
+    search(key, ops, budget).0
+}
+
+/// The search, and how many states it explored.
+fn search(key: Key, ops: &[RegisterOp], budget: u64) -> (RegisterVerdict, u64) {
     // Events in time order; an unknown return goes after everything.
     let mut events: Vec<(u64, u8, Event)> = Vec::with_capacity(ops.len() * 2);
     for (i, op) in ops.iter().enumerate() {
@@ -238,6 +330,13 @@ pub fn check_register(key: Key, ops: &[RegisterOp]) -> Result<(), Violation> {
             if let Some(after) = after {
                 linearized[e.op / 64] |= 1 << (e.op % 64);
                 if seen.insert((linearized.clone(), after)) {
+                    if seen.len() as u64 > budget {
+                        let states = budget;
+                        return (
+                            RegisterVerdict::Unknown(Unknown { key, operations: ops.len(), states }),
+                            states,
+                        );
+                    }
                     stack.push((cur, state));
                     state = after;
                     unlink(&mut next, &mut prev, cur);
@@ -257,7 +356,8 @@ pub fn check_register(key: Key, ops: &[RegisterOp]) -> Result<(), Violation> {
             let Some((call, before)) = stack.pop() else {
                 let prefix = best.0.iter().map(|&i| ops[i].clone()).collect();
                 let stuck = best_stuck.iter().map(|&i| ops[i].clone()).collect();
-                return Err(Violation { key, prefix, state: best.1, stuck });
+                let violation = Violation { key, prefix, state: best.1, stuck };
+                return (RegisterVerdict::NotLinearizable(violation), seen.len() as u64);
             };
             let op = events[call].op;
             relink(&mut next, &mut prev, ret_of[op]);
@@ -267,7 +367,7 @@ pub fn check_register(key: Key, ops: &[RegisterOp]) -> Result<(), Violation> {
             cur = next[call];
         }
     }
-    Ok(())
+    (RegisterVerdict::Linearizable, seen.len() as u64)
 }
 
 /// The operations whose calls come before the first return still in the
@@ -299,6 +399,12 @@ mod tests {
     fn r(id: u64, v: Option<Value>, call: u64, ret: u64) -> RegisterOp {
         op(id, RegisterKind::Read(v), call, Some(ret))
     }
+    fn ok(ops: &[RegisterOp]) -> bool {
+        check_register(0, ops, STATE_BUDGET).is_linearizable()
+    }
+    fn bad(ops: &[RegisterOp]) -> bool {
+        check_register(0, ops, STATE_BUDGET).violation().is_some()
+    }
     fn op(op_id: u64, kind: RegisterKind, call: u64, ret: Option<u64>) -> RegisterOp {
         RegisterOp {
             op_id,
@@ -313,26 +419,26 @@ mod tests {
     #[test]
     fn sequential_history_is_linearizable() {
         let ops = [w(1, 1, 0, Some(1)), r(2, Some(1), 2, 3), w(3, 2, 4, Some(5)), r(4, Some(2), 6, 7)];
-        assert!(check_register(0, &ops).is_ok());
+        assert!(ok(&ops));
     }
 
     #[test]
     fn read_of_the_initial_absence_is_fine() {
-        assert!(check_register(0, &[r(1, None, 0, 1), w(2, 5, 2, Some(3))]).is_ok());
+        assert!(ok(&[r(1, None, 0, 1), w(2, 5, 2, Some(3))]));
     }
 
     #[test]
     fn concurrent_read_may_see_either_value() {
         // The write of 2 overlaps both reads: one sees 1, the next 2.
         let ops = [w(1, 1, 0, Some(1)), w(2, 2, 2, Some(9)), r(3, Some(1), 3, 4), r(4, Some(2), 5, 6)];
-        assert!(check_register(0, &ops).is_ok());
+        assert!(ok(&ops));
     }
 
     #[test]
     fn stale_read_is_not_linearizable() {
         // Write 2 completed before the read began, yet the read saw 1.
         let ops = [w(1, 1, 0, Some(1)), w(2, 2, 2, Some(3)), r(3, Some(1), 4, 5)];
-        let v = check_register(7, &ops).unwrap_err();
+        let v = check_register(7, &ops, STATE_BUDGET).violation().cloned().expect("a violation");
         assert_eq!(v.key, 7);
         assert_eq!(v.state, Some(2));
         assert!(v.stuck.iter().any(|o| o.op_id == 3), "{v}");
@@ -344,60 +450,60 @@ mod tests {
         // Both reads overlap the write of 2, but once one read has seen 2 a
         // later read cannot see 1 again.
         let ops = [w(1, 1, 0, Some(1)), w(2, 2, 2, Some(20)), r(3, Some(2), 3, 4), r(4, Some(1), 5, 6)];
-        assert!(check_register(0, &ops).is_err());
+        assert!(bad(&ops));
     }
 
     #[test]
     fn lost_write_is_not_linearizable() {
         // Write 2 was acknowledged, then a read after it sees nothing.
         let ops = [w(1, 2, 0, Some(1)), r(2, None, 2, 3)];
-        assert!(check_register(0, &ops).is_err());
+        assert!(bad(&ops));
     }
 
     #[test]
     fn read_of_a_value_never_written_is_not_linearizable() {
-        assert!(check_register(0, &[w(1, 1, 0, Some(1)), r(2, Some(9), 2, 3)]).is_err());
+        assert!(bad(&[w(1, 1, 0, Some(1)), r(2, Some(9), 2, 3)]));
     }
 
     #[test]
     fn unknown_write_may_have_happened() {
         // The write of 2 timed out (info), yet a later read sees it: fine.
         let ops = [w(1, 1, 0, Some(1)), w(2, 2, 2, None), r(3, Some(2), 10, 11)];
-        assert!(check_register(0, &ops).is_ok());
+        assert!(ok(&ops));
     }
 
     #[test]
     fn unknown_write_may_never_have_happened() {
         // The write of 2 timed out and nobody ever sees it: also fine.
         let ops = [w(1, 1, 0, Some(1)), w(2, 2, 2, None), r(3, Some(1), 10, 11), r(4, Some(1), 12, 13)];
-        assert!(check_register(0, &ops).is_ok());
+        assert!(ok(&ops));
     }
 
     #[test]
     fn unknown_write_cannot_take_effect_before_its_invocation() {
         // A read completing before the write was even invoked saw its value.
         let ops = [r(1, Some(2), 0, 1), w(2, 2, 5, None)];
-        assert!(check_register(0, &ops).is_err());
+        assert!(bad(&ops));
     }
 
     #[test]
     fn unknown_write_cannot_flicker() {
         // Seen, then unseen: it took effect once, not twice.
         let ops = [w(1, 1, 0, Some(1)), w(2, 2, 2, None), r(3, Some(2), 3, 4), r(4, Some(1), 5, 6)];
-        assert!(check_register(0, &ops).is_err());
+        assert!(bad(&ops));
     }
 
     #[test]
     fn returns_before_calls_at_the_same_instant() {
         // Write 1 returns at step 5, the read is invoked at step 5 — they
         // do not overlap, so the read must see 1.
-        assert!(check_register(0, &[w(1, 1, 0, Some(5)), r(2, None, 5, 6)]).is_err());
-        assert!(check_register(0, &[w(1, 1, 0, Some(5)), r(2, Some(1), 5, 6)]).is_ok());
+        assert!(bad(&[w(1, 1, 0, Some(5)), r(2, None, 5, 6)]));
+        assert!(ok(&[w(1, 1, 0, Some(5)), r(2, Some(1), 5, 6)]));
     }
 
     #[test]
     fn empty_history_is_linearizable() {
-        assert!(check_register(0, &[]).is_ok());
+        assert!(ok(&[]));
     }
 
     #[test]
@@ -406,8 +512,33 @@ mod tests {
         // the memo keeps the search to 2^12 states, not 12!.
         let mut ops: Vec<RegisterOp> = (0..12).map(|i| w(i, i + 1, i, Some(100 + i))).collect();
         ops.push(r(99, Some(7), 200, 201));
-        assert!(check_register(0, &ops).is_ok());
+        assert!(ok(&ops));
         ops.push(r(100, Some(1000), 202, 203));
-        assert!(check_register(0, &ops).is_err());
+        assert!(bad(&ops));
+    }
+
+    /// The pathological case the budget exists for: many concurrent
+    /// writes of unknown outcome, then a read of a value none of them
+    /// wrote. Every subset of the writes is a state; without a budget the
+    /// search tries all 2^40. With one it gives up, says so, and claims no
+    /// verdict.
+    #[test]
+    fn a_pathological_history_is_unknown_within_the_budget() {
+        let mut ops: Vec<RegisterOp> = (0..40).map(|i| w(i, i + 1, i, None)).collect();
+        ops.push(r(99, Some(1000), 100, 101));
+        match check_register(3, &ops, 10_000) {
+            RegisterVerdict::Unknown(u) => {
+                assert_eq!((u.key, u.operations, u.states), (3, 41, 10_000));
+                assert_eq!(
+                    u.to_string(),
+                    "k3 (41 operations): unknown after 10000 states (the search gave up)"
+                );
+            }
+            other => panic!("expected unknown, got {other:?}"),
+        }
+        // A small enough case is still decided under the same budget.
+        let mut few: Vec<RegisterOp> = (0..8).map(|i| w(i, i + 1, i, None)).collect();
+        few.push(r(99, Some(1000), 100, 101));
+        assert!(check_register(0, &few, 10_000).violation().is_some());
     }
 }

@@ -5,13 +5,13 @@ pub mod check;
 pub mod list;
 pub mod plot;
 pub mod run;
-pub mod shrink;
 pub mod sweep;
 pub mod tui;
 pub mod validate;
 
 pub use crate::scenario::library::{load, resolve, scenario_files, scenarios_dir};
 use crate::sim::Budget;
+pub use crate::util::{panic_message, parallel_map};
 use clap::{Parser, Subcommand};
 
 /// A deterministic simulator and teaching lab for distributed data systems.
@@ -66,22 +66,21 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
 /// The budget of every run (see [`crate::sim::budget`]), shared by the
 /// commands that run scenarios: `#[command(flatten)]` it into their
 /// arguments and give `budget()` to [`crate::sim::Driver::set_budget`]. A
-/// run that exceeds it stops and the command exits with status 2.
+/// run that exceeds it stops: `run` and `sweep` exit with status 2,
+/// `check` fails that seed as `halt`.
 #[derive(clap::Args, Debug, Clone, Copy)]
 pub struct BudgetArgs {
-    /// Stop a run after N events (per seed), and exit with status 2.
+    /// Stop a run after N events (per seed).
     #[arg(long, value_name = "N", default_value_t = Budget::DEFAULT.events,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_events: u64,
     /// Stop a run when more than N events happen at one instant of
-    /// simulated time (a livelock: time no longer advances), and exit with
-    /// status 2.
+    /// simulated time (a livelock: time no longer advances).
     #[arg(long, value_name = "N", default_value_t = Budget::DEFAULT.events_per_instant,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_events_per_instant: u64,
     /// Stop a run when more than N events wait at once (messages in
-    /// flight, timers, client events: the simulator's memory), and exit
-    /// with status 2.
+    /// flight, timers, client events: the simulator's memory).
     #[arg(long, value_name = "N", default_value_t = Budget::DEFAULT.pending,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_pending: u64,
@@ -116,50 +115,6 @@ pub fn progress_bar(len: u64, unit: &str) -> indicatif::ProgressBar {
         .expect("a valid template"),
     );
     bar
-}
-
-/// `f` over `items` on `jobs` threads; results in the items' order, so
-/// they never depend on the number of threads. `progress` is told how many
-/// are done after each one.
-pub fn parallel_map<T: Sync, R: Send>(
-    items: &[T],
-    jobs: usize,
-    progress: &(dyn Fn(usize) + Sync),
-    f: impl Fn(&T) -> R + Sync,
-) -> Vec<R> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let results: std::sync::Mutex<Vec<Option<R>>> =
-        std::sync::Mutex::new(std::iter::repeat_with(|| None).take(items.len()).collect());
-    let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..jobs.max(1) {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(item) = items.get(i) else { break };
-                    let r = f(item);
-                    results.lock().expect("no worker panics while holding the lock")[i] = Some(r);
-                    progress(done.fetch_add(1, Ordering::Relaxed) + 1);
-                }
-            });
-        }
-    });
-    results
-        .into_inner()
-        .expect("workers have finished")
-        .into_iter()
-        .map(|r| r.expect("every item ran"))
-        .collect()
-}
-
-/// The text a panic carried.
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "the simulation panicked".into())
 }
 
 /// The first sentence of a description, on one line.

@@ -34,9 +34,9 @@
 //! None: echo keeps nothing on disk, so a crashed server forgets nothing
 //! that matters, and a crashed pinger restarts with a fresh window.
 
-use crate::check::{At, Checker, Report, Verdict};
 use crate::nodes::{ClientReply, ClientRequest, Cluster, Context, Message, NodeId, NodeView, Protocol};
 use crate::scenario::{ParamContext, ScenarioError, raw::S};
+use crate::sim::{At, Checker, Report, Verdict};
 use crate::time::{SimDuration, SimTime};
 use serde::Deserialize;
 use std::collections::{BTreeMap, VecDeque};
@@ -317,5 +317,35 @@ impl Checker<Echo> for EchoChecker {
         );
         r.metrics.insert("rtt_max_ms", self.rtt_max_us as f64 / 1000.0);
         r
+    }
+
+    /// Pings unanswered for longer than `patience` (the pinger never
+    /// re-sends one): what breaks `every-ping-answered`. The pinger never
+    /// stops, so a ping still on its way is not pending.
+    fn pending(&self, now: SimTime, _nodes: &[crate::sim::NodeSummary]) -> Vec<String> {
+        let lost: Vec<_> =
+            self.outstanding.iter().filter(|(_, sent)| now.since(**sent) > self.patience).collect();
+        let mut out: Vec<String> = lost
+            .iter()
+            .take(5)
+            .map(|((server, seq), sent)| {
+                format!("ping {seq} to {} (sent at {sent}) is unanswered", self.names[server.index()])
+            })
+            .collect();
+        if lost.len() > 5 {
+            out.push(format!("and {} more pings", lost.len() - 5));
+        }
+        out
+    }
+}
+
+/// The pinger never re-sends a ping: a lost one stays unanswered.
+impl super::Promises for Echo {
+    fn promise(_: &EchoParams, _nodes: usize, check: &str) -> Result<(), &'static str> {
+        match check {
+            "every-ping-answered" | super::LIVENESS => Err("a lost ping is never sent again"),
+            super::LINEARIZABILITY => Err("its clients do not read or write"),
+            _ => Err("not a check of this protocol"),
+        }
     }
 }

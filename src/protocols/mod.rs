@@ -6,7 +6,7 @@
 //! the handlers, `params.rs` the `[protocol]` table, and `checker.rs` its
 //! invariants (only the tiny `echo` is a single file). To add a protocol:
 //! write a type implementing [`crate::nodes::Protocol`] and [`Configure`],
-//! a checker implementing [`crate::check::Checker`], and add one line to
+//! a checker implementing [`crate::sim::Checker`], and add one line to
 //! [`registry`].
 
 pub mod echo;
@@ -16,9 +16,9 @@ pub mod quorum;
 pub mod saga;
 pub mod two_phase_commit;
 
-use crate::check::Checker;
 use crate::nodes::Protocol;
 use crate::scenario::{ParamContext, Scenario, ScenarioError};
+use crate::sim::Checker;
 use crate::sim::{Driver, Sim, SimConfig, TraceLevel};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -39,6 +39,26 @@ pub trait Configure: Protocol<Params: Send + Sync> {
     fn promises_linearizability(_params: &Self::Params) -> bool {
         false
     }
+}
+
+/// The name under which [`Promises::promise`] answers for liveness: once
+/// every fault is healed, the run settles (the checker's
+/// [`Checker::pending`] comes empty).
+pub const LIVENESS: &str = "liveness";
+
+/// The name under which [`Promises::promise`] answers for
+/// linearizability: every client history of the run is linearizable.
+pub const LINEARIZABILITY: &str = "linearizability";
+
+/// What a protocol promises with given parameters, whatever the faults:
+/// what `distlab check --nemesis aggressive` grades, and whether
+/// `distlab check` requires liveness. A deliberate `bug` promises what
+/// the correct protocol would (it is there to be caught).
+pub trait Promises: Protocol {
+    /// `Ok(())` when, with `params` on `nodes` nodes, `check` (one of the
+    /// checker's checks, or [`LIVENESS`]) holds in every run; `Err(why)`,
+    /// one line a student can read, when it does not.
+    fn promise(params: &Self::Params, nodes: usize, check: &str) -> Result<(), &'static str>;
 }
 
 /// How to run a scenario.
@@ -93,6 +113,14 @@ pub trait ProtocolEntry: Sync {
     /// See [`Configure::promises_linearizability`]; `params` are the
     /// parameters this protocol parsed.
     fn promises_linearizability(&self, params: &(dyn Any + Send + Sync)) -> bool;
+    /// See [`Promises::promise`]; `params` are the parameters this
+    /// protocol parsed.
+    fn promise(
+        &self,
+        params: &(dyn Any + Send + Sync),
+        nodes: usize,
+        check: &str,
+    ) -> Result<(), &'static str>;
 }
 
 struct Entry<P, C>(PhantomData<fn() -> (P, C)>);
@@ -103,7 +131,7 @@ struct ProtocolTable<T> {
     protocol: Option<T>,
 }
 
-impl<P: Configure, C: Checker<P> + 'static> ProtocolEntry for Entry<P, C> {
+impl<P: Configure + Promises, C: Checker<P> + 'static> ProtocolEntry for Entry<P, C> {
     fn name(&self) -> &'static str {
         P::NAME
     }
@@ -130,6 +158,15 @@ impl<P: Configure, C: Checker<P> + 'static> ProtocolEntry for Entry<P, C> {
     }
     fn promises_linearizability(&self, params: &(dyn Any + Send + Sync)) -> bool {
         params.downcast_ref::<P::Params>().is_some_and(P::promises_linearizability)
+    }
+    fn promise(
+        &self,
+        params: &(dyn Any + Send + Sync),
+        nodes: usize,
+        check: &str,
+    ) -> Result<(), &'static str> {
+        let params = params.downcast_ref::<P::Params>().ok_or("parameters of another protocol")?;
+        P::promise(params, nodes, check)
     }
     fn build(&self, s: &Scenario, options: RunOptions) -> Box<dyn Driver> {
         let params: &P::Params = s.params.downcast_ref().expect("parameters were parsed by this protocol");

@@ -47,7 +47,7 @@ use crate::nodes::client::{ClientSpec, ReadYourWrites, Target};
 use crate::nodes::{Cluster, Command, NodeId};
 use crate::protocols::{self, ProtocolEntry};
 use crate::rng::Probability;
-use crate::sim::fault::{Fault, NemesisConfig, NemesisFault, Origin, TimedFault};
+use crate::sim::fault::{Fault, MAX_CONCURRENT_FAULTS, NemesisConfig, NemesisFault, Origin, TimedFault};
 use crate::sim::network::{EndpointId, LatencyDist, LinkFaults, NetworkConfig, Real};
 use crate::time::{SimDuration, SimTime, parse_duration};
 use crate::util::{escape, escape_text};
@@ -200,6 +200,14 @@ pub fn load_str(file: &str, source: &str) -> Result<Scenario, ScenarioError> {
     }
     let raw: RawFile = toml::from_str(source).map_err(|e| error::from_toml(file, source, &e))?;
     Loader { file, source }.scenario(raw)
+}
+
+/// Reads a file holding one `[nemesis]` table (the fields of a scenario's
+/// `[nemesis]`), for a scenario of `duration` (the default `stop` is
+/// three quarters of it); `file` is used in messages.
+pub fn load_nemesis_str(file: &str, source: &str, duration: SimTime) -> Result<NemesisConfig, ScenarioError> {
+    let raw: RawNemesisFile = toml::from_str(source).map_err(|e| error::from_toml(file, source, &e))?;
+    Loader { file, source }.nemesis_table(raw.nemesis.get_ref(), SimDuration(duration.0))
 }
 
 /// What a protocol's parameter parser gets: the text (for the second pass)
@@ -1013,34 +1021,53 @@ impl Loader<'_> {
         let Some(n) = &raw.nemesis else {
             return Ok(None);
         };
-        let n = n.get_ref();
-        let names = ["crash", "pause", "partition", "clock", "loss"];
+        self.nemesis_table(n.get_ref(), duration).map(Some)
+    }
+
+    /// Validates a `[nemesis]` table (of a scenario, or of a file given to
+    /// `distlab check --nemesis`).
+    fn nemesis_table(&self, n: &RawNemesis, duration: SimDuration) -> Result<NemesisConfig, ScenarioError> {
+        let names: Vec<&str> = NemesisFault::ALL.iter().map(|k| k.0).collect();
         let mut faults = Vec::new();
         for f in &n.faults {
-            faults.push(match f.get_ref().as_str() {
-                "crash" => NemesisFault::Crash,
-                "pause" => NemesisFault::Pause,
-                "partition" => NemesisFault::Partition,
-                "clock" => NemesisFault::Clock,
-                "loss" => NemesisFault::Loss,
-                other => {
+            match NemesisFault::ALL.iter().find(|k| k.0 == f.get_ref()) {
+                Some(&(_, kind)) => faults.push(kind),
+                None => {
+                    let other = f.get_ref();
                     let e = self.err(
                         f.span(),
                         format!("unknown nemesis fault `{other}`: expected one of {}", names.join(", ")),
                     );
-                    return Err(e.suggest(other, names, None));
+                    return Err(e.suggest(other, names.iter().copied(), None));
                 }
-            });
+            }
         }
         let mean_interval = self.duration(&n.interval)?;
         if mean_interval.0 == 0 {
             return Err(self.err(n.interval.span(), "interval must be more than zero"));
         }
-        let loss = n.loss.as_ref().map_or(0.2, |l| *l.get_ref());
-        if !(0.0..=1.0).contains(&loss) {
-            return Err(self
-                .err(n.loss.as_ref().expect("given").span(), "loss must be a probability between 0 and 1"));
-        }
+        let probability = |p: &Option<S<f64>>, default: f64, what: &str| match p {
+            None => Ok(default),
+            Some(p) if (0.0..=1.0).contains(p.get_ref()) => Ok(*p.get_ref()),
+            Some(p) => Err(self.err(p.span(), format!("{what} must be a probability between 0 and 1"))),
+        };
+        let loss = probability(&n.loss, 0.2, "loss")?;
+        let duplicate = probability(&n.duplicate, 0.2, "duplicate")?;
+        let max_drift_ppm = match &n.max_drift_ppm {
+            None => 1000,
+            Some(d) if d.get_ref().checked_abs().is_some_and(|d| d <= MAX_DRIFT_PPM) => d.get_ref().abs(),
+            Some(d) => {
+                return Err(self.err(d.span(), format!("max_drift_ppm must be within ±{MAX_DRIFT_PPM}")));
+            }
+        };
+        let max_concurrent = match &n.max_concurrent {
+            None => 1,
+            Some(m) if (1..=MAX_CONCURRENT_FAULTS).contains(m.get_ref()) => *m.get_ref(),
+            Some(m) => {
+                return Err(self
+                    .err(m.span(), format!("max_concurrent must be between 1 and {MAX_CONCURRENT_FAULTS}")));
+            }
+        };
         let start = SimTime(self.opt_duration(&n.start, SimDuration::ZERO)?.0);
         let stop = SimTime(self.opt_duration(&n.stop, SimDuration(duration.0 * 3 / 4))?.0);
         if stop <= start {
@@ -1057,7 +1084,7 @@ impl Loader<'_> {
                 ),
             ));
         }
-        Ok(Some(NemesisConfig {
+        Ok(NemesisConfig {
             faults,
             mean_interval,
             heal_after: self.opt_duration(&n.heal_after, SimDuration(mean_interval.0 / 2))?,
@@ -1065,7 +1092,10 @@ impl Loader<'_> {
             stop,
             clock_skew: self.opt_duration(&n.clock_skew, SimDuration::from_millis(100))?,
             loss,
-        }))
+            duplicate,
+            max_drift_ppm,
+            max_concurrent,
+        })
     }
 
     fn expectations(

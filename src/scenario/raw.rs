@@ -240,6 +240,24 @@ pub struct RawNemesis {
     pub clock_skew: Option<S<String>>,
     #[serde(default)]
     pub loss: Option<S<f64>>,
+    /// The duplication probability of every link during a `duplicate`
+    /// fault.
+    #[serde(default)]
+    pub duplicate: Option<S<f64>>,
+    /// The largest drift a `drift` fault sets, either way.
+    #[serde(default)]
+    pub max_drift_ppm: Option<S<i64>>,
+    /// How many faults may be in force at once (default 1: none overlap).
+    #[serde(default)]
+    pub max_concurrent: Option<S<u32>>,
+}
+
+/// A file of its own holding one `[nemesis]` table, for `distlab check
+/// --nemesis FILE`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawNemesisFile {
+    pub nemesis: S<RawNemesis>,
 }
 
 /// `[[expect]]`: a check holds / breaks, or a metric's bounds.

@@ -8,10 +8,11 @@ use super::budget::{Budget, Halt};
 use super::engine::{InFlight, InterventionError, NodeStatus, Sim, Stats, StepRecord};
 use super::fault::{Fault, TimedFault};
 use super::hash::Digest;
+use super::history::History;
+use super::monitor::{Checker, Report};
 use super::network::EndpointId;
 use super::time::SimTime;
 use super::trace::{Trace, TraceSink};
-use crate::check::{Checker, History, Report};
 use crate::nodes::{NodeView, Protocol};
 use std::any::Any;
 
@@ -82,6 +83,13 @@ pub trait Driver {
     fn scheduled_faults(&self) -> &[TimedFault];
     /// A fault in words, with names (`n1 crashes`).
     fn describe_fault(&self, fault: &Fault) -> String;
+    /// Begins the liveness phase: every fault ends and clients issue
+    /// nothing new (see [`Sim::end_faults`]).
+    fn end_faults(&mut self);
+    /// What is still unfinished now, one line each: client operations
+    /// still open, then what the protocol's checker reports
+    /// ([`Checker::pending`]). Empty once the run has settled.
+    fn pending(&self) -> Vec<String>;
 }
 
 impl<P: Protocol, C: Checker<P> + 'static> Driver for Sim<P, C> {
@@ -180,5 +188,18 @@ impl<P: Protocol, C: Checker<P> + 'static> Driver for Sim<P, C> {
     }
     fn describe_fault(&self, fault: &Fault) -> String {
         Sim::describe_fault(self, fault)
+    }
+    fn end_faults(&mut self) {
+        Sim::end_faults(self)
+    }
+    fn pending(&self) -> Vec<String> {
+        let s = Sim::stats(self);
+        let open = s.ops_invoked - s.ops_ok - s.ops_fail - s.ops_info;
+        let mut out = Vec::new();
+        if open > 0 {
+            out.push(format!("{open} client operation{} still open", if open == 1 { "" } else { "s" }));
+        }
+        out.extend(self.checker_pending(&Driver::nodes(self)));
+        out
     }
 }

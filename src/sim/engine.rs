@@ -25,11 +25,12 @@
 use super::budget::{Budget, Halt, most_frequent};
 use super::fault::{Fault, Origin, TimedFault};
 use super::hash::{Digest, StableHasher};
+use super::history::{History, HistoryEvent, HistoryKind};
+use super::monitor::{At, Checker, Report};
 use super::network::{DropReason, EndpointId, Network, NetworkConfig, Route};
 use super::rng::{RngStream, StreamKind};
 use super::time::{SimDuration, SimTime};
 use super::trace::{NONE, Trace, TraceKind, TraceLevel};
-use crate::check::{At, Checker, History, HistoryEvent, HistoryKind, Report};
 use crate::nodes::client::{ClientAction, ClientSlot, ClientSpec, Pending as PendingOp};
 use crate::nodes::{
     Answer, ClientRef, ClientReply, ClientRequest, Clock, Cluster, Context, Held, Message, NodeId, Outbox,
@@ -1556,6 +1557,60 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             Fault::DeliverNext(id) => format!("message {id} delivered next"),
             Fault::Note { text, .. } => text.clone(),
         }
+    }
+}
+
+// ----- the liveness phase ---------------------------------------------------
+
+impl<P: Protocol, C: Checker<P>> Sim<P, C> {
+    /// Ends every fault, for the liveness phase of `distlab check`
+    /// (TigerBeetle's VOPR "transition to liveness mode"): scripted faults
+    /// not yet applied are dropped, clients issue no new operation (open
+    /// ones run to their end), and then, each as a nemesis fault applied
+    /// now, the network heals (partitions and cuts gone, every link back
+    /// to `[network]`), every crashed node restarts, every paused node
+    /// resumes, and every clock is set back to the scenario's own (its
+    /// configured offset and drift, as if never disturbed).
+    pub fn end_faults(&mut self) {
+        for slot in 0..self.state.slab.len() {
+            if matches!(&self.state.slab[slot], Some(Slot { event: Event::Fault { .. }, .. })) {
+                self.state.slab[slot] = None;
+                self.state.free.push(slot as u32);
+            }
+        }
+        self.state.faults_pending = 0;
+        self.state.next_keyed = self.keyed.len();
+        for (i, spec) in self.cfg.clients.iter().enumerate() {
+            self.state.issued[i] = spec.ops;
+        }
+        for c in &mut self.state.clients {
+            c.done = true;
+        }
+        let now = self.state.now;
+        let mut heals = vec![Fault::Heal, Fault::Link { from: None, to: None, faults: None }];
+        for (i, rt) in self.state.nodes.iter().enumerate() {
+            let n = NodeId(i as u32);
+            match rt.status {
+                NodeStatus::Down => heals.push(Fault::Restart(n)),
+                NodeStatus::Paused => heals.push(Fault::Resume(n)),
+                NodeStatus::Up => {}
+            }
+            let (offset_us, drift_ppm) = self.cfg.clocks.get(i).copied().unwrap_or((0, 0));
+            let own = Clock::new(SimTime::ZERO, offset_us, drift_ppm);
+            let clock = rt.io.clock;
+            if clock.offset_us(now) != own.offset_us(now) || clock.drift_ppm != drift_ppm {
+                heals.push(Fault::Clock { node: n, offset_us: own.offset_us(now), drift_ppm });
+            }
+        }
+        for fault in heals {
+            self.apply_fault(TimedFault { at: now, step: None, fault, origin: Origin::Nemesis });
+        }
+    }
+
+    /// What the checker reports still pending now (nothing when checks
+    /// are off); see [`Checker::pending`].
+    pub fn checker_pending(&self, nodes: &[super::driver::NodeSummary]) -> Vec<String> {
+        self.checker.as_ref().map(|c| c.pending(self.state.now, nodes)).unwrap_or_default()
     }
 }
 

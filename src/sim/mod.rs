@@ -7,6 +7,8 @@ pub mod driver;
 pub mod engine;
 pub mod fault;
 pub mod hash;
+pub mod history;
+pub mod monitor;
 pub mod network;
 pub mod trace;
 
@@ -20,5 +22,7 @@ pub use driver::{Driver, NodeSummary, Snapshot};
 pub use engine::{InFlight, InterventionError, NodeStatus, Sim, SimConfig, Stats, StepRecord};
 pub use fault::{Fault, Origin, TimedFault};
 pub use hash::Digest;
+pub use history::{History, HistoryEvent, HistoryKind};
+pub use monitor::{At, Checker, ObservationRecord, Report, Verdict};
 pub use time::{SimDuration, SimTime};
 pub use trace::{TraceEvent, TraceKind, TraceLevel, TraceSink};

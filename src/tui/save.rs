@@ -5,12 +5,12 @@
 //! by its step (`step = N`) as well as its time: a step-keyed entry runs
 //! exactly before event `N`, so `distlab run` or `distlab tui` on the saved
 //! file replays this run event for event (same trace digest). The actions
-//! are written by [`crate::cli::shrink::timeline_action`], the writer the
+//! are written by [`crate::check::shrink::timeline_action`], the writer the
 //! shrinker's counterexamples use.
 
 use super::app::Lesson;
 use super::tape::Tape;
-use crate::cli::shrink::timeline_action;
+use crate::check::shrink::timeline_action;
 use std::fmt::Write as _;
 
 /// The scenario text for the run on `tape`.

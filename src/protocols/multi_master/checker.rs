@@ -20,8 +20,8 @@
 
 use super::entry::{Entry, Stamp, VersionVector};
 use super::{Data, MultiMaster, Observation, Params, Resolution};
-use crate::check::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
 use crate::nodes::{Answer, Cluster, Item, Key, NodeId, Operation, Value};
+use crate::sim::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -406,6 +406,30 @@ impl Checker<MultiMaster> for MultiMasterChecker {
             r.metrics.insert("siblings_at_end", at_end as f64);
         }
         r
+    }
+
+    /// Liveness: every node holds the same entry for every key.
+    fn pending(&self, _now: SimTime, _nodes: &[crate::sim::NodeSummary]) -> Vec<String> {
+        let divergent = self.divergent_keys();
+        let mut out: Vec<String> = divergent
+            .iter()
+            .take(5)
+            .map(|&k| {
+                let other =
+                    self.holds.iter().position(|h| h.get(&k) != self.holds[0].get(&k)).expect("divergent");
+                format!(
+                    "k{k}: {} holds {} but {} holds {}",
+                    self.names[0],
+                    self.show(0, k),
+                    self.names[other],
+                    self.show(other, k)
+                )
+            })
+            .collect();
+        if divergent.len() > 5 {
+            out.push(format!("and {} more divergent keys", divergent.len() - 5));
+        }
+        out
     }
 }
 

@@ -141,3 +141,29 @@ impl Configure for MultiMaster {
         Ok(Params { bug: raw.bug, resolution, data, anti_entropy, items, max_qty })
     }
 }
+
+/// What multi-master replication promises, check by check (the book's
+/// multi-master chapter, "What it promises").
+impl crate::protocols::Promises for MultiMaster {
+    fn promise(p: &Params, _nodes: usize, check: &str) -> Result<(), &'static str> {
+        let anti_entropy = p.anti_entropy.0 > 0;
+        match check {
+            "convergence" | "lww-greatest" | crate::protocols::LIVENESS if !anti_entropy => {
+                Err("without anti-entropy a lost copy of a write is never sent again")
+            }
+            "convergence" | "lww-greatest" | crate::protocols::LIVENESS => Ok(()),
+            "no-lost-updates" => Err("last-write-wins trusts clocks: a clock behind loses every race"),
+            "concurrent-writes-kept" if p.resolution == Resolution::VersionVector => Ok(()),
+            "concurrent-writes-kept" => Err("last-write-wins keeps one of two concurrent writes"),
+            "no-lost-additions" if p.resolution == Resolution::Merge && anti_entropy => Ok(()),
+            "no-lost-additions" if p.resolution == Resolution::Merge => {
+                Err("without anti-entropy a lost copy of an addition is never sent again")
+            }
+            "no-lost-additions" => Err("a last-write-wins cart keeps one of two concurrent carts"),
+            crate::protocols::LINEARIZABILITY => {
+                Err("every master accepts writes on its own and copies them later")
+            }
+            _ => Err("not a check of this protocol"),
+        }
+    }
+}

@@ -35,9 +35,9 @@
 //! the process is retired).
 
 use super::{Observation, Params, PrimaryReplica};
-use crate::check::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
 use crate::nodes::{Cluster, Key, NodeId, Operation, Value};
 use crate::sim::fault::Fault;
+use crate::sim::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -486,6 +486,44 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
         r.metrics.insert("failovers", self.failovers.saturating_sub(1) as f64);
         r.metrics.insert("truncated_entries", self.truncated_entries as f64);
         r
+    }
+
+    /// Liveness: exactly one node acts as primary, and every other node's
+    /// log (as published) is the primary's.
+    fn pending(&self, _now: SimTime, nodes: &[crate::sim::NodeSummary]) -> Vec<String> {
+        let mut out = Vec::new();
+        let primaries: Vec<usize> = (0..nodes.len())
+            .filter(|&i| nodes[i].view.as_ref().is_some_and(|v| v.role == "primary"))
+            .collect();
+        let [p] = primaries[..] else {
+            let names: Vec<&str> = primaries.iter().map(|&i| nodes[i].name.as_str()).collect();
+            out.push(match names.len() {
+                0 => "no node acts as primary".to_string(),
+                _ => format!("{} nodes act as primary: {}", names.len(), names.join(", ")),
+            });
+            return out;
+        };
+        let primary_log = &self.logs[p];
+        for (i, log) in self.logs.iter().enumerate().filter(|&(i, _)| i != p) {
+            let agreed = log.iter().zip(primary_log).take_while(|(a, b)| a == b).count();
+            let (me, primary) = (&nodes[i].name, &nodes[p].name);
+            if agreed == primary_log.len() && agreed < log.len() {
+                out.push(format!(
+                    "{me} holds {} log entries past the end of the primary {primary}'s (from epoch {}), not truncated",
+                    log.len() - agreed,
+                    log[agreed].0
+                ));
+            } else if agreed < log.len() {
+                out.push(format!("{me}'s log differs from the primary {primary}'s at index {}", agreed + 1));
+            } else if log.len() < primary_log.len() {
+                out.push(format!(
+                    "{me} has {} of the primary {primary}'s {} log entries",
+                    log.len(),
+                    primary_log.len()
+                ));
+            }
+        }
+        out
     }
 }
 

@@ -157,3 +157,45 @@ impl Configure for super::PrimaryReplica {
         })
     }
 }
+
+/// What primary–replica promises, check by check (the book's
+/// primary–replica chapter, "What it promises").
+impl crate::protocols::Promises for super::PrimaryReplica {
+    fn promise(p: &Params, nodes: usize, check: &str) -> Result<(), &'static str> {
+        let elected = p.failover == Failover::Auto && p.fencing;
+        match check {
+            "log-prefix" | "writes-applied-once" => Ok(()),
+            "acked-writes-durable" => match p.mode {
+                Mode::Async => Err("async replication acknowledges a write before any replica has it"),
+                _ if p.failover == Failover::Manual => {
+                    Err("a manual promote may pick a replica that lacks acknowledged writes")
+                }
+                _ if !p.fencing => Err("without fencing an old primary keeps writes a new one never sees"),
+                Mode::SemiSync if nodes > 3 => {
+                    Err("semi-sync on more than 3 nodes: a majority can elect a replica without the one copy")
+                }
+                _ => Ok(()),
+            },
+            "single-primary" => match p.mode {
+                _ if !p.fencing => Err("without fencing an old primary keeps acknowledging writes"),
+                Mode::Async => {
+                    Err("an async primary acknowledges on its own disk, before it can learn it was deposed")
+                }
+                _ => Ok(()),
+            },
+            "no-stale-reads" => {
+                Err("reads are served without a lease: a lagging replica or a deposed primary answers")
+            }
+            crate::protocols::LINEARIZABILITY => Err("reads are served without a lease (see no-stale-reads)"),
+            "read-your-writes" => Err("a client option (read_your_writes), not a promise of the protocol"),
+            crate::protocols::LIVENESS if elected => Ok(()),
+            crate::protocols::LIVENESS if !p.fencing => {
+                Err("without fencing two nodes may go on acting as primary after the network heals")
+            }
+            crate::protocols::LIVENESS => {
+                Err("with manual failover only an operator's promote replaces a primary")
+            }
+            _ => Err("not a check of this protocol"),
+        }
+    }
+}

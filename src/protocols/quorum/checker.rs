@@ -23,8 +23,8 @@
 //! map lookup: O(n log n) for n events.
 
 use super::{Observation, Params, Quorum};
-use crate::check::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
 use crate::nodes::{Cluster, Key, NodeId, Operation, Value};
+use crate::sim::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
 use crate::time::SimTime;
 use std::collections::BTreeMap;
 
@@ -213,5 +213,35 @@ impl Checker<Quorum> for QuorumChecker {
         r.metrics.insert("handoffs", self.handoffs as f64);
         r.metrics.insert("quorums_overlap", if self.overlap { 1.0 } else { 0.0 });
         r
+    }
+
+    /// Liveness: no coordination still open, and no stand-in still holding
+    /// hints (read from the nodes' views). Replicas need not agree: with
+    /// no anti-entropy, a replica that missed a write keeps its old value
+    /// until a read repairs it.
+    fn pending(&self, _now: SimTime, nodes: &[crate::sim::NodeSummary]) -> Vec<String> {
+        let mut out = Vec::new();
+        for n in nodes {
+            let Some(view) = &n.view else { continue };
+            for s in &view.sections {
+                let rows: Vec<String> = s.rows.iter().map(|(label, _)| label.clone()).collect();
+                match s.title.as_str() {
+                    "hints" if !rows.is_empty() => out.push(format!(
+                        "{} still holds {} hint(s): {}",
+                        n.name,
+                        rows.len(),
+                        rows.join(", ")
+                    )),
+                    "coordinating" if !rows.is_empty() => out.push(format!(
+                        "{} still coordinates {} request(s): {}",
+                        n.name,
+                        rows.len(),
+                        rows.join(", ")
+                    )),
+                    _ => {}
+                }
+            }
+        }
+        out
     }
 }

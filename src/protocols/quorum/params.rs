@@ -264,3 +264,32 @@ impl Configure for super::Quorum {
         })
     }
 }
+
+/// What the quorum store promises, check by check (the book's quorum
+/// chapter, "What it promises").
+impl crate::protocols::Promises for super::Quorum {
+    fn promise(p: &Params, _nodes: usize, check: &str) -> Result<(), &'static str> {
+        match check {
+            "fresh-reads" if p.sloppy => Err("a sloppy quorum writes to stand-ins a read quorum may miss"),
+            "fresh-reads" if p.local => Err("a local quorum overlaps only within its own region"),
+            "fresh-reads" if p.r + p.w <= p.n => Err("with r + w <= n a read quorum can miss the last write"),
+            "fresh-reads" if p.timestamps != Timestamps::Client => {
+                Err("coordinator timestamps follow skewed clocks, not real time")
+            }
+            "fresh-reads" => Ok(()),
+            crate::protocols::LINEARIZABILITY => {
+                Self::promise(p, _nodes, "fresh-reads").and(if p.write_back {
+                    Ok(())
+                } else {
+                    Err("without the write-back (ABD) two reads can see a write in flight in either order")
+                })
+            }
+            // Every coordination ends (at its deadline), and a stand-in
+            // hands its hints back once the replica answers. Replicas are
+            // not promised to converge: there is no anti-entropy, only
+            // read repair.
+            crate::protocols::LIVENESS => Ok(()),
+            _ => Err("not a check of this protocol"),
+        }
+    }
+}

@@ -20,8 +20,8 @@
 //! partial.
 
 use super::{Action, Effect, Observation, Order, OrderNo, Params, Saga, SagaId, SagaOutcome};
-use crate::check::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
 use crate::nodes::{Cluster, NodeId, Operation};
+use crate::sim::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -619,6 +619,24 @@ impl Checker<Saga> for SagaChecker {
         r.metrics.insert("sagas_run_twice", ran_twice as f64);
         r.metrics.insert("orders_refused_too_old", self.refused_too_old as f64);
         r
+    }
+
+    /// Liveness: every saga the orchestrator began has ended (completed or
+    /// compensated).
+    fn pending(&self, _now: SimTime, _nodes: &[crate::sim::NodeSummary]) -> Vec<String> {
+        let open: Vec<String> = self
+            .sagas
+            .iter()
+            .filter(|(_, f)| f.ended.is_none() && f.forgotten.is_none())
+            .filter_map(|(saga, f)| {
+                f.begun.map(|b| format!("saga {saga} (begun at {}) has not ended", b.1.time))
+            })
+            .collect();
+        let mut out: Vec<String> = open.iter().take(10).cloned().collect();
+        if open.len() > 10 {
+            out.push(format!("and {} more sagas", open.len() - 10));
+        }
+        out
     }
 }
 

@@ -265,3 +265,31 @@ impl Configure for super::Saga {
         })
     }
 }
+
+/// The shortest `retention` under which the saga promises its checks: longer
+/// than the outages and clock jumps a nemesis makes (see the module docs,
+/// "Retention" and "Clocks").
+pub const PROMISED_RETENTION: SimDuration = SimDuration::from_secs(1);
+
+/// What the saga promises, check by check (the book's saga chapter, "What
+/// it promises").
+impl crate::protocols::Promises for super::Saga {
+    fn promise(p: &Params, _nodes: usize, check: &str) -> Result<(), &'static str> {
+        match check {
+            "compensation-order" => Ok(()),
+            "semantic-atomicity" | "applied-once" | "money-conserved" if !p.idempotency => {
+                Err("without idempotency keys a re-sent request takes effect again")
+            }
+            "semantic-atomicity" | "applied-once" | "money-conserved" if p.retention < PROMISED_RETENTION => {
+                Err("keys kept less than 1s may expire before a re-sent request (or a clock jump) arrives")
+            }
+            "semantic-atomicity" | "applied-once" | "money-conserved" => Ok(()),
+            // A restarted orchestrator resumes every saga its log holds.
+            crate::protocols::LIVENESS => Ok(()),
+            crate::protocols::LINEARIZABILITY => {
+                Err("its clients place orders, not reads and writes of registers")
+            }
+            _ => Err("not a check of this protocol"),
+        }
+    }
+}

@@ -29,8 +29,8 @@
 //! its disk).
 
 use super::{Decision, Learned, Observation, Params, Transfer, TwoPhaseCommit, Tx, Vote};
-use crate::check::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
 use crate::nodes::{Cluster, NodeId, Operation};
+use crate::sim::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -548,6 +548,34 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
         r.metrics.insert("tx_forgotten", self.forgotten as f64);
         r.metrics.insert("too_old", self.too_old as f64);
         r
+    }
+
+    /// Liveness: no participant in doubt (holding locks), and every
+    /// decision the coordinator logged acknowledged by every participant
+    /// (the transaction ended). A transaction with no logged decision is
+    /// aborted by presumption: nothing is left to do for it.
+    fn pending(&self, _now: SimTime, _nodes: &[crate::sim::NodeSummary]) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .in_doubt
+            .iter()
+            .map(|((n, tx), since)| {
+                format!("{} is in doubt about tx {tx} since {since}, holding its locks", self.node(*n))
+            })
+            .collect();
+        for (tx, r) in &self.txs {
+            if let Some(d) = r.logged.filter(|_| !r.ended) {
+                out.push(format!(
+                    "the coordinator's {} of tx {tx} is not acknowledged by every participant",
+                    name(d)
+                ));
+            }
+        }
+        if out.len() > 10 {
+            let more = out.len() - 10;
+            out.truncate(10);
+            out.push(format!("and {more} more"));
+        }
+        out
     }
 }
 

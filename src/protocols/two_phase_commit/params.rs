@@ -258,3 +258,28 @@ impl Configure for super::TwoPhaseCommit {
         })
     }
 }
+
+/// What two-phase commit promises, check by check (the book's
+/// two-phase-commit chapter, "What it promises").
+impl crate::protocols::Promises for super::TwoPhaseCommit {
+    fn promise(p: &Params, _nodes: usize, check: &str) -> Result<(), &'static str> {
+        let heuristic = matches!(p.termination, Termination::HeuristicAbort | Termination::HeuristicCommit);
+        match check {
+            "atomicity" | "agrees-with-coordinator" | "conservation" if heuristic => {
+                Err("a heuristic decision may contradict the coordinator's")
+            }
+            "no-commit-after-no" if p.termination == Termination::HeuristicCommit => {
+                Err("a heuristic commit ignores a no vote it never heard")
+            }
+            "atomicity" | "agrees-with-coordinator" | "conservation" | "no-commit-after-no" => Ok(()),
+            "runs-once" | "client-told-the-truth" => Ok(()),
+            // The liveness phase restarts a crashed coordinator, which
+            // finishes what its log holds; participants in doubt ask again.
+            crate::protocols::LIVENESS => Ok(()),
+            crate::protocols::LINEARIZABILITY => {
+                Err("its clients make transfers, not reads and writes of registers")
+            }
+            _ => Err("not a check of this protocol"),
+        }
+    }
+}

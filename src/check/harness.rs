@@ -1,0 +1,192 @@
+//! The seed harness: which seeds, under which nemesis, graded how — what
+//! `distlab check` runs, and what tests and other tools can run the same
+//! way without the command line.
+
+use super::grade::{DEFAULT_SETTLE, Failure, Grading, Plan, SeedResult, grade_seed};
+use crate::scenario::Scenario;
+use crate::sim::SimDuration;
+use crate::sim::fault::NemesisConfig;
+use anyhow::Context as _;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A half-open range of seeds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Seeds {
+    pub start: u64,
+    /// Excluded.
+    pub end: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Shard {
+    /// 1-based.
+    pub index: u64,
+    pub of: u64,
+}
+
+/// The most seeds one command checks.
+pub const MAX_SEEDS: u64 = 10_000_000;
+
+pub fn parse_seeds(s: &str) -> Result<Seeds, String> {
+    let bad = || format!("expected a seed range such as `0..1000` or `5..=9`, found `{s}`");
+    let (a, b, inclusive) = if let Some((a, b)) = s.split_once("..=") {
+        (a, b, true)
+    } else if let Some((a, b)) = s.split_once("..") {
+        (a, b, false)
+    } else {
+        return Err(bad());
+    };
+    let start: u64 = a.trim().parse().map_err(|_| bad())?;
+    let last: u64 = b.trim().parse().map_err(|_| bad())?;
+    let end = if inclusive { last.checked_add(1).ok_or_else(bad)? } else { last };
+    if end <= start {
+        return Err(format!("the seed range `{s}` is empty"));
+    }
+    if end - start > MAX_SEEDS {
+        return Err(format!(
+            "at most {MAX_SEEDS} seeds per command (split the range over several commands; `check --shard` does that)"
+        ));
+    }
+    Ok(Seeds { start, end })
+}
+
+pub fn parse_shard(s: &str) -> Result<Shard, String> {
+    let bad = || format!("expected a shard such as `1/4` (the first of four slices), found `{s}`");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let index: u64 = i.trim().parse().map_err(|_| bad())?;
+    let of: u64 = n.trim().parse().map_err(|_| bad())?;
+    if of == 0 || index == 0 || index > of {
+        return Err(format!("a shard is I/N with 1 <= I <= N, found `{s}`"));
+    }
+    Ok(Shard { index, of })
+}
+
+impl Seeds {
+    /// The seeds this shard checks, in order.
+    pub fn slice(&self, shard: Option<Shard>) -> Vec<u64> {
+        let (skip, step) = shard.map_or((0, 1), |s| (s.index - 1, s.of));
+        (self.start..self.end).skip(skip as usize).step_by(step as usize).collect()
+    }
+}
+
+/// Which nemesis the seeds run under (`--nemesis`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NemesisChoice {
+    /// The scenario's own `[nemesis]` (or none): grade the lesson's
+    /// expectations.
+    Scenario,
+    /// [`NemesisConfig::aggressive`]: every kind of fault, overlapping,
+    /// and at least [`AGGRESSIVE_DISK_LATENCY`] per durable write.
+    Aggressive,
+    /// No nemesis at all (the timeline stays).
+    None,
+    /// A file holding one `[nemesis]` table.
+    File(PathBuf),
+}
+
+impl NemesisChoice {
+    pub fn parse(s: &str) -> NemesisChoice {
+        match s {
+            "aggressive" => NemesisChoice::Aggressive,
+            "none" => NemesisChoice::None,
+            file => NemesisChoice::File(PathBuf::from(file)),
+        }
+    }
+
+    /// As the summary names it.
+    pub fn describe(&self) -> String {
+        match self {
+            NemesisChoice::Scenario => "scenario".into(),
+            NemesisChoice::Aggressive => "aggressive".into(),
+            NemesisChoice::None => "none".into(),
+            NemesisChoice::File(f) => f.display().to_string(),
+        }
+    }
+
+    /// The scenario as the seeds run it, and how they are graded: a lesson
+    /// under another nemesis than its own is graded by what its protocol
+    /// promises (its expectations describe its own faults).
+    pub fn apply(&self, scenario: &Scenario) -> anyhow::Result<(Scenario, Grading)> {
+        let mut s = scenario.clone();
+        s.nemesis = match self {
+            NemesisChoice::Scenario => return Ok((s, Grading::Expectations)),
+            NemesisChoice::Aggressive => {
+                // Disk latency is no nemesis fault (it is the same for
+                // every write of a run): the hostile run gets some.
+                s.disk_latency = s.disk_latency.max(AGGRESSIVE_DISK_LATENCY);
+                Some(NemesisConfig::aggressive(s.duration))
+            }
+            NemesisChoice::None => None,
+            NemesisChoice::File(f) => {
+                let file = f.display().to_string();
+                let text = std::fs::read_to_string(f).with_context(|| format!("reading {file}"))?;
+                let n = crate::scenario::load_nemesis_str(&file, &text, s.duration)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                Some(n)
+            }
+        };
+        Ok((s, Grading::Promises))
+    }
+}
+
+/// The least disk latency a run under `--nemesis aggressive` has: a
+/// crash then loses writes still on their way to the disk.
+pub const AGGRESSIVE_DISK_LATENCY: SimDuration = SimDuration::from_millis(1);
+
+/// How one `check` grades: the plan, and the scenario as its seeds run.
+pub struct Grader {
+    pub scenario: Scenario,
+    pub plan: Plan,
+}
+
+impl Grader {
+    pub fn new(scenario: Scenario, grading: Grading, settle: SimDuration) -> Grader {
+        let plan = Plan::new(&scenario, grading, settle);
+        Grader { scenario, plan }
+    }
+
+    /// The lesson's own nemesis, its expectations, the default settle.
+    pub fn of_lesson(scenario: &Scenario) -> Grader {
+        Grader::new(scenario.clone(), Grading::Expectations, DEFAULT_SETTLE)
+    }
+
+    pub fn seed(&self, seed: u64) -> SeedResult {
+        grade_seed(&self.plan, &self.scenario, seed)
+    }
+
+    /// Grades every seed on `jobs` threads; results in seed order.
+    pub fn seeds(
+        &self,
+        seeds: &[u64],
+        jobs: usize,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Vec<SeedResult> {
+        let failed = AtomicUsize::new(0);
+        crate::util::parallel_map(
+            seeds,
+            jobs,
+            &|done| progress(done, failed.load(Ordering::Relaxed)),
+            |&seed| {
+                let result = self.seed(seed);
+                if result.failure.is_some() {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+                result
+            },
+        )
+    }
+}
+
+/// Checks every seed of `seeds` as `distlab check` does by default (the
+/// lesson's expectations, its own nemesis); each seed's first failure, in
+/// seed order.
+pub fn check_seeds(
+    scenario: &Scenario,
+    seeds: &[u64],
+    jobs: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Vec<Option<Failure>> {
+    Grader::of_lesson(scenario).seeds(seeds, jobs, progress).into_iter().map(|r| r.failure).collect()
+}
