@@ -8,7 +8,6 @@
 //! invariant, plus named metrics (lost writes, stale reads, lag) that
 //! scenario expectations can compare against.
 
-pub mod expect;
 pub mod grade;
 pub mod harness;
 pub mod linearizability;
@@ -16,6 +15,6 @@ pub mod models;
 pub mod report;
 pub mod shrink;
 
+pub use crate::scenario::expect::{self, Expectation, ExpectationResult};
 pub use crate::sim::history::{self, History, HistoryEvent, HistoryKind};
 pub use crate::sim::monitor::{At, Checker, ObservationRecord, Report, Verdict};
-pub use expect::{Expectation, ExpectationResult};

@@ -36,13 +36,13 @@
 //! scenario or an error (every command, the TUI) so prints it safely.
 
 pub mod error;
+pub mod expect;
 pub mod fuzz;
 pub mod library;
 pub mod raw;
 
 pub use error::{ScenarioError, did_you_mean};
 
-use crate::check::Expectation;
 use crate::nodes::client::{ClientSpec, ReadYourWrites, Target};
 use crate::nodes::{Cluster, Command, NodeId};
 use crate::protocols::{self, ProtocolEntry};
@@ -51,6 +51,7 @@ use crate::sim::fault::{Fault, MAX_CONCURRENT_FAULTS, NemesisConfig, NemesisFaul
 use crate::sim::network::{EndpointId, LatencyDist, LinkFaults, NetworkConfig, Real};
 use crate::time::{SimDuration, SimTime, parse_duration};
 use crate::util::{escape, escape_text};
+use expect::Expectation;
 use raw::*;
 use std::any::Any;
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 //! run then passes when the check breaks (exit status 0) and fails when the
 //! protocol unexpectedly survives (exit status 1).
 
-use super::Report;
+use crate::sim::Report;
 use serde::Serialize;
 
 #[derive(Clone, Debug, PartialEq)]
