@@ -21,17 +21,19 @@
 //! randomness, below everything; [`nodes`] is the contract protocols act
 //! through (it imports nothing from the engine); [`sim`] is the engine;
 //! [`protocols`] the protocols themselves; [`scenario`] the file format;
-//! [`check`] the invariants; [`cli`] the `distlab` command; [`tui`] the
-//! terminal UI.
+//! [`check`] the invariants and the harness that runs them over seeds;
+//! [`tui`] the terminal UI; [`plot`] charts. The `distlab` command line
+//! is the binary's own (`src/cli/`), not part of the library.
 
 pub mod check;
-pub mod cli;
 pub mod nodes;
+#[cfg(feature = "plot")]
 pub mod plot;
 pub mod protocols;
 pub mod rng;
 pub mod scenario;
 pub mod sim;
 pub mod time;
+#[cfg(feature = "tui")]
 pub mod tui;
 pub mod util;

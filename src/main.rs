@@ -2,14 +2,16 @@
 //! outcome to an exit status (0 ok, 1 a check or expectation failed, 2 bad
 //! input) in one place.
 
+mod cli;
+
 use clap::Parser;
-use distlab::cli::{Cli, Outcome};
+use cli::{Cli, Outcome};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     restore_sigpipe();
     let cli = Cli::parse();
-    match distlab::cli::run(cli) {
+    match cli::run(cli) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::ExpectationFailed) => ExitCode::from(1),
         Err(e) => {

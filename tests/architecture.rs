@@ -107,6 +107,18 @@ fn imports_go_down_only() {
     assert!(problems.is_empty(), "{} imports against the layering:\n{}", problems.len(), problems.join("\n"));
 }
 
+/// The command line is the binary's own: the library does not declare it,
+/// so a library user (tests embedding the simulator, a live runtime, an
+/// explorer) never compiles clap's argument types.
+#[test]
+fn the_library_has_no_cli_module() {
+    let lib = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
+    assert!(!lib.lines().any(|l| {
+        let l = l.trim_start();
+        l.starts_with("pub mod cli") || l.starts_with("mod cli")
+    }));
+}
+
 /// The scanner finds what it should and ignores comments and longer names.
 #[test]
 fn the_scanner_fires() {

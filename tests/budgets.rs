@@ -210,7 +210,7 @@ fn a_traced_run_keeps_no_events_in_memory() {
     let mut s = lesson("basics/latency.toml");
     s.duration = SimTime(30_000_000);
     let out = std::env::temp_dir().join(format!("distlab-budgets-{}.jsonl", std::process::id()));
-    let d = distlab::cli::run::trace_to_file(&s, options(TraceLevel::Full, None), Budget::DEFAULT, &out)
+    let d = distlab::check::run::trace_to_file(&s, options(TraceLevel::Full, None), Budget::DEFAULT, &out)
         .expect("the trace is written");
     let lines =
         std::fs::read_to_string(&out).unwrap().lines().filter(|l| !l.contains(r#""kind":"sample""#)).count();

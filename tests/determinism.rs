@@ -157,7 +157,7 @@ fn a_streamed_trace_is_the_trace_kept_in_memory() {
         let s = lesson(rel);
         let kept = run(&s, options(TraceLevel::Full, None));
         let out = std::env::temp_dir().join(format!("distlab-streamed-{}.jsonl", std::process::id()));
-        let streamed = distlab::cli::run::trace_to_file(
+        let streamed = distlab::check::run::trace_to_file(
             &s,
             options(TraceLevel::Full, None),
             distlab::sim::Budget::DEFAULT,

@@ -23,7 +23,7 @@ fn every_lesson_meets_its_expectations() {
         } else {
             assert!(!s.expectations.is_empty(), "{}: a lesson states what it shows", f.display());
         }
-        let (_, summary) = distlab::cli::run::execute(&s, options(TraceLevel::Digest, None));
+        let (_, summary) = distlab::check::run::execute(&s, options(TraceLevel::Digest, None));
         for e in summary.expectations.iter().filter(|e| !e.met) {
             failures.push(format!("{}: {} ({})", f.display(), e.name, e.detail));
         }

@@ -449,7 +449,7 @@ fn primary_replica_regressions() {
             failures.push(format!("{name}: did not reach its end within 2,000,000 steps"));
             continue;
         };
-        let report = distlab::cli::run::full_report(d.as_ref());
+        let report = distlab::check::run::full_report(d.as_ref());
         for e in &s.expectations {
             let r = e.evaluate(&report);
             if !r.met {

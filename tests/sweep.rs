@@ -183,7 +183,7 @@ fn plot_draws_a_run_from_its_trace() {
     let svg = std::fs::read_to_string(charts.join("latency.svg")).unwrap();
     assert!(svg.contains("n1 crashes"), "faults are marked");
 
-    let data = distlab::cli::plot::read(&trace).unwrap();
+    let data = distlab::plot::trace::read(&trace).unwrap();
     assert!(data.latency[0].len() > 100, "ok operations are drawn");
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -200,7 +200,7 @@ fn messages_in_flight_from_events_match_the_engine() {
         let trace = dir.join("t.jsonl");
         let o = distlab(&["run", lesson, "--trace", trace.to_str().unwrap()]);
         assert!(o.status.success(), "{}", text(&o));
-        let data = distlab::cli::plot::read(&trace).unwrap();
+        let data = distlab::plot::trace::read(&trace).unwrap();
         let text = std::fs::read_to_string(&trace).unwrap();
         let samples: Vec<(f64, f64)> = text
             .lines()

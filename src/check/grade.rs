@@ -474,7 +474,7 @@ fn observe(
 }
 
 /// The liveness phase: ends every fault at `end` (the scenario's end) and
-/// runs, a [`SETTLE_STEP`] at a time, until nothing is pending or `settle`
+/// runs, a `SETTLE_STEP` (100ms) at a time, until nothing is pending or `settle`
 /// has passed. Returns what is still pending, or why the run stopped
 /// ([`halted`]). It takes at most `settle / SETTLE_STEP + 1` steps
 /// whatever the run does.

@@ -13,6 +13,7 @@ pub mod harness;
 pub mod linearizability;
 pub mod models;
 pub mod report;
+pub mod run;
 pub mod shrink;
 
 pub use crate::scenario::expect::{self, Expectation, ExpectationResult};

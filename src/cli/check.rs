@@ -5,7 +5,7 @@
 //! fault schedule — with tracing off, followed by a *liveness phase* (every
 //! fault healed, nothing new from clients, up to `--settle` to finish).
 //! What is graded comes from the lesson's expectations, or, under
-//! `--nemesis`, from what the protocol promises; see [`crate::check::grade`].
+//! `--nemesis`, from what the protocol promises; see [`distlab::check::grade`].
 //! A seed **fails** when it fails a graded item: a check that must hold
 //! breaks, a metric is out of its bounds, a promised linearizability or
 //! liveness does not hold, or the run panics. A check the lesson expects to
@@ -15,17 +15,17 @@
 //! one range over many machines.
 
 use super::Outcome;
-use crate::check::Expectation;
-pub use crate::check::grade::Failure;
-use crate::check::grade::{
+use anyhow::{Context as _, bail};
+use distlab::check::Expectation;
+pub use distlab::check::grade::Failure;
+use distlab::check::grade::{
     DEFAULT_SETTLE, Grading, HALT, ItemVerdict, LINEARIZABILITY, NotGradedVerdict, PANIC, Phase, Plan,
     SeedResult, Tally,
 };
-pub use crate::check::harness::*;
-use crate::check::shrink::ShrinkBudget;
-use crate::protocols::LIVENESS;
-use crate::sim::SimDuration;
-use anyhow::{Context as _, bail};
+pub use distlab::check::harness::*;
+use distlab::check::shrink::ShrinkBudget;
+use distlab::protocols::LIVENESS;
+use distlab::sim::SimDuration;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -75,7 +75,7 @@ pub struct Args {
 pub const MAX_SETTLE: SimDuration = SimDuration::from_secs(3600);
 
 pub fn parse_settle(s: &str) -> Result<SimDuration, String> {
-    let d = crate::sim::time::parse_duration(s)?;
+    let d = distlab::sim::time::parse_duration(s)?;
     if d > MAX_SETTLE {
         return Err(format!("--settle is at most {MAX_SETTLE}"));
     }
@@ -290,14 +290,14 @@ fn save_counterexample(
     quiet: bool,
 ) -> anyhow::Result<CounterexampleOut> {
     let seed = first.seed;
-    let shrunk = crate::check::shrink::shrink(grader, seed, budget)?;
+    let shrunk = distlab::check::shrink::shrink(grader, seed, budget)?;
     let path = super::resolve(arg);
     let source = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let text =
-        crate::check::shrink::counterexample_file(grader, &source, &shrunk, &arg.display().to_string());
+        distlab::check::shrink::counterexample_file(grader, &source, &shrunk, &arg.display().to_string());
     std::fs::write(out, &text).with_context(|| format!("writing {}", out.display()))?;
     let saved =
-        crate::scenario::load(out).map_err(|e| anyhow::anyhow!("the counterexample does not load: {e}"))?;
+        distlab::scenario::load(out).map_err(|e| anyhow::anyhow!("the counterexample does not load: {e}"))?;
     // The file expects the check to break: grade it as the seed was
     // graded (it must hold), and it must fail the same way.
     let mut saved = saved;
@@ -324,7 +324,7 @@ fn save_counterexample(
             shrunk.runs_in_words(),
             out.display()
         );
-        if shrunk.failure.phase == crate::check::grade::Phase::Liveness {
+        if shrunk.failure.phase == distlab::check::grade::Phase::Liveness {
             println!("replay it: distlab check {} --seeds {seed}..{}", out.display(), seed + 1);
         } else {
             println!("replay it: distlab run {}", out.display());
@@ -408,7 +408,7 @@ fn print_human(s: &CheckSummary, replay: &str) {
     if !s.pending.is_empty() {
         println!(
             "still pending {} after the faults ended, in {} seeds:",
-            crate::sim::SimDuration(s.settle_us),
+            distlab::sim::SimDuration(s.settle_us),
             s.pending.len()
         );
         for p in s.pending.iter().take(3) {
@@ -471,8 +471,8 @@ mod tests {
     /// seed, what kind and why, beside the graded items' tallies.
     #[test]
     fn panics_and_halts_fail_and_are_counted_apart_in_the_json() {
-        use crate::check::grade::Seen;
         use clap::Parser as _;
+        use distlab::check::grade::Seen;
         #[derive(clap::Parser)]
         struct Cli {
             #[command(flatten)]
@@ -480,7 +480,7 @@ mod tests {
         }
         let path =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quorum/strict-quorum.toml");
-        let grader = Grader::of_lesson(&crate::scenario::load(&path).unwrap());
+        let grader = Grader::of_lesson(&distlab::scenario::load(&path).unwrap());
         let mut results = vec![grader.seed(0), grader.seed(1), grader.seed(2)];
         assert!(results.iter().all(|r| r.failure.is_none()));
         let stopped = |seed: u64, check: &str, detail: &str| SeedResult {

@@ -1,8 +1,8 @@
 //! `distlab list`: the protocols and the bundled lessons, one line each.
 
 use super::Outcome;
-use crate::protocols::registry;
-use crate::util::escape;
+use distlab::protocols::registry;
+use distlab::util::escape;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -47,7 +47,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     // A lesson's description and an error's message are printable (the
     // loader escapes them); its name comes from a file name, escaped above.
     for (name, f) in &lessons {
-        match crate::scenario::load(f) {
+        match distlab::scenario::load(f) {
             Ok(s) => println!("  {name:<width$}  {}", super::first_sentence(&s.description)),
             Err(e) => println!("  {name:<width$}  INVALID: {}", e.message),
         }

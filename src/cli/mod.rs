@@ -9,10 +9,10 @@ pub mod sweep;
 pub mod tui;
 pub mod validate;
 
-pub use crate::scenario::library::{load, resolve, scenario_files, scenarios_dir};
-use crate::sim::Budget;
-pub use crate::util::{panic_message, parallel_map};
 use clap::{Parser, Subcommand};
+pub use distlab::scenario::library::{load, resolve, scenario_files, scenarios_dir};
+use distlab::sim::Budget;
+pub use distlab::util::{panic_message, parallel_map};
 
 /// A deterministic simulator and teaching lab for distributed data systems.
 #[derive(Parser, Debug)]
@@ -63,9 +63,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     }
 }
 
-/// The budget of every run (see [`crate::sim::budget`]), shared by the
+/// The budget of every run (see [`distlab::sim::budget`]), shared by the
 /// commands that run scenarios: `#[command(flatten)]` it into their
-/// arguments and give `budget()` to [`crate::sim::Driver::set_budget`]. A
+/// arguments and give `budget()` to [`distlab::sim::Driver::set_budget`]. A
 /// run that exceeds it stops: `run` and `sweep` exit with status 2,
 /// `check` fails that seed as `halt`.
 #[derive(clap::Args, Debug, Clone, Copy)]

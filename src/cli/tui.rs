@@ -13,7 +13,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    let app = crate::tui::App::open(&args.file, args.seed, crate::tui::theme::Theme::from_env())?;
-    crate::tui::run(app)?;
+    let app = distlab::tui::App::open(&args.file, args.seed, distlab::tui::theme::Theme::from_env())?;
+    distlab::tui::run(app)?;
     Ok(Outcome::Success)
 }

@@ -1,7 +1,7 @@
 //! `distlab validate FILE...`: load and check scenario files, run nothing.
 
 use super::Outcome;
-use crate::util::escape;
+use distlab::util::escape;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]

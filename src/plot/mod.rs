@@ -11,6 +11,8 @@
 //! the same on a headless machine with no fonts installed. Drawing uses no
 //! clock and no randomness: the same figure gives the same bytes.
 
+pub mod trace;
+
 use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};

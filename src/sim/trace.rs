@@ -18,7 +18,9 @@ use super::hash::Digest;
 use serde::Serialize;
 use xxhash_rust::xxh3::Xxh3;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
+/// How much of a run is traced: nothing (benchmarks), the digest only,
+/// or every event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TraceLevel {
     Off,
     Digest,

@@ -12,7 +12,7 @@
 //! and validated like any scenario file, so a value out of range gets the
 //! loader's own error.
 
-use crate::time::{SimDuration, parse_duration};
+use distlab::time::{SimDuration, parse_duration};
 use toml_edit::{DocumentMut, Item, Table, TableLike, Value};
 
 /// The most values one `--vary` may expand to.
@@ -139,7 +139,7 @@ fn parse_key(key: &str) -> Result<Vec<String>, String> {
         path.splice(0..1, ["cluster".to_string(), "node".to_string()]);
     }
     if !TABLES.contains(&path[0].as_str()) {
-        let hint = crate::scenario::did_you_mean(&path[0], TABLES.iter().copied())
+        let hint = distlab::scenario::did_you_mean(&path[0], TABLES.iter().copied())
             .map(|t| format!("did you mean `{t}`? "))
             .unwrap_or_default();
         return Err(format!(
@@ -388,7 +388,7 @@ mod tests {
     #[test]
     fn the_tables_are_the_scenario_file_s() {
         // serde names the fields it expected when it meets an unknown one.
-        let err = toml::from_str::<crate::scenario::raw::RawFile>("bogus = 1").unwrap_err().to_string();
+        let err = toml::from_str::<distlab::scenario::raw::RawFile>("bogus = 1").unwrap_err().to_string();
         for t in TABLES {
             assert!(err.contains(&format!("`{t}`")), "{t} is not a table of RawFile: {err}");
         }

@@ -21,7 +21,7 @@
 //!   and one per gauge against time with the timeline's faults marked.
 //!
 //! Every run has the budget of `--max-events` and its siblings (see
-//! [`crate::sim::budget`]). A run that exceeds it (a configuration that
+//! [`distlab::sim::budget`]). A run that exceeds it (a configuration that
 //! livelocks at one instant, say `network.latency=0`) is left out of the
 //! figures, like a run that panicked; its row in `runs.csv` is empty. The
 //! sweep writes its files, lists those runs, and exits with status 2: the
@@ -32,12 +32,12 @@ pub mod grid;
 use super::Outcome;
 use super::check::{Seeds, parse_seeds};
 use super::run::{ok_latencies_us, run_sampled, sample_time};
-use crate::plot::{self, Chart, Figure, Formats, Legend, Marker, Series};
-use crate::protocols::RunOptions;
-use crate::scenario::Scenario;
-use crate::sim::{Fault, TraceLevel};
-use crate::util::fmt_num;
 use anyhow::{Context as _, bail};
+use distlab::plot::{self, Chart, Figure, Formats, Legend, Marker, Series};
+use distlab::protocols::RunOptions;
+use distlab::scenario::Scenario;
+use distlab::sim::{Fault, TraceLevel};
+use distlab::util::fmt_num;
 use grid::{Vary, parse_vary};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -108,7 +108,7 @@ pub struct RunResult {
     pub gauges: BTreeMap<&'static str, Vec<(u32, f64)>>,
     /// The run panicked (a protocol's assertion): its message.
     pub panic: Option<String>,
-    /// The run was stopped by its budget: why (see [`crate::sim::Halt`]).
+    /// The run was stopped by its budget: why (see [`distlab::sim::Halt`]).
     pub halted: Option<String>,
 }
 
@@ -195,17 +195,17 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
 
 /// `--plot` names a check or metric the protocol has: said before
 /// anything runs.
-fn check_plot_names(plot: &[String], protocol: &dyn crate::protocols::ProtocolEntry) -> anyhow::Result<()> {
+fn check_plot_names(plot: &[String], protocol: &dyn distlab::protocols::ProtocolEntry) -> anyhow::Result<()> {
     let known: Vec<&str> = protocol
         .checks()
         .iter()
         .chain(protocol.metrics())
-        .chain(crate::protocols::GENERIC_METRICS)
+        .chain(distlab::protocols::GENERIC_METRICS)
         .map(|(name, _)| *name)
         .collect();
     for name in plot.iter().flat_map(|p| p.split(',')).map(str::trim) {
         if !known.contains(&name) {
-            let hint = crate::scenario::did_you_mean(name, known.iter().copied())
+            let hint = distlab::scenario::did_you_mean(name, known.iter().copied())
                 .map(|n| format!("did you mean `{n}`? "))
                 .unwrap_or_default();
             bail!(
@@ -252,7 +252,7 @@ pub fn configurations(
                 .map_err(|e| anyhow::anyhow!("--vary {}: {e}", v.key))?;
             with.push(format!("{} = {}", v.key, v.values[i].label));
         }
-        match crate::scenario::load_str(&path.display().to_string(), &edited.to_string()) {
+        match distlab::scenario::load_str(&path.display().to_string(), &edited.to_string()) {
             Ok(scenario) => configs.push(Config { choice: choice.clone(), scenario }),
             Err(e) if skip_invalid => skipped.push((with.join(", "), e.message.clone())),
             Err(e) => {
@@ -282,7 +282,7 @@ pub fn configurations(
 }
 
 /// Runs one configuration with one seed, sampling the gauges.
-pub fn one_run(scenario: &Scenario, seed: u64, samples: u32, budget: crate::sim::Budget) -> RunResult {
+pub fn one_run(scenario: &Scenario, seed: u64, samples: u32, budget: distlab::sim::Budget) -> RunResult {
     let options = RunOptions { seed: Some(seed), trace: TraceLevel::Off, record_history: true, checks: true };
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut run = scenario.protocol.build(scenario, options);
@@ -600,7 +600,7 @@ impl<'a> Sweep<'a> {
                 if !is_check && !metrics.contains(&name.as_str()) {
                     let mut known: Vec<&str> = metrics.clone();
                     known.extend(&checks);
-                    let hint = crate::scenario::did_you_mean(name, known.iter().copied())
+                    let hint = distlab::scenario::did_you_mean(name, known.iter().copied())
                         .map(|n| format!("; did you mean `{n}`?"))
                         .unwrap_or_default();
                     bail!(

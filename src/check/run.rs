@@ -1,0 +1,304 @@
+//! Running one scenario: to its end, sampling gauges along the way, or
+//! streaming its trace to a file; and the summary `distlab run` prints
+//! (as text or JSON).
+
+use crate::check::ExpectationResult;
+pub use crate::check::report::{counters_report, full_report, ok_latencies_us};
+use crate::protocols::RunOptions;
+use crate::scenario::Scenario;
+use crate::sim::trace::NONE;
+use crate::sim::{Driver, EndpointId, Origin, SimTime, TraceEvent, TraceKind, TraceLevel, TraceSink};
+use anyhow::Context as _;
+use serde::Serialize;
+use std::io::Write as _;
+use std::sync::{Arc, Mutex};
+
+/// Everything a run produced, as `--json` prints it.
+#[derive(Debug, Serialize)]
+pub struct RunSummary {
+    pub scenario: String,
+    pub protocol: &'static str,
+    pub seed: u64,
+    /// The trace digest (absent at trace level `off`).
+    pub digest: Option<String>,
+    pub events: u64,
+    pub messages: Messages,
+    pub ops: Ops,
+    pub checks: Vec<CheckOut>,
+    pub metrics: std::collections::BTreeMap<&'static str, f64>,
+    pub expectations: Vec<ExpectationResult>,
+    pub faults: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Messages {
+    pub sent: u64,
+    pub delivered: u64,
+    pub dropped: u64,
+    pub duplicated: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Ops {
+    pub invoked: u64,
+    pub ok: u64,
+    pub fail: u64,
+    pub info: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CheckOut {
+    pub name: &'static str,
+    pub holds: bool,
+    pub detail: String,
+}
+
+impl RunSummary {
+    pub fn all_met(&self) -> bool {
+        self.expectations.iter().all(|e| e.met)
+    }
+}
+
+/// Runs a scenario to its duration and summarises it. (A run that halts
+/// stops early: see [`Driver::halted`].)
+pub fn execute(scenario: &Scenario, options: RunOptions) -> (Box<dyn Driver>, RunSummary) {
+    let mut run = scenario.protocol.build(scenario, options);
+    run.run_until(scenario.duration);
+    let summary = summarise(scenario, run.as_ref(), options.seed.unwrap_or(scenario.seed));
+    (run, summary)
+}
+
+/// How many times a traced run samples its gauges (at evenly spaced times,
+/// the start and the end included).
+pub const TRACE_SAMPLES: u32 = 200;
+
+/// The gauges at one instant of a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    pub time: SimTime,
+    pub gauges: Vec<(&'static str, f64)>,
+}
+
+/// The time of sample `i` of `samples` over `duration`.
+pub fn sample_time(duration: SimTime, i: u32, samples: u32) -> SimTime {
+    SimTime((duration.0 as u128 * i as u128 / samples.max(1) as u128) as u64)
+}
+
+/// Runs `run` to `until`, reading its gauges at `samples` evenly spaced
+/// times on the way (and at the start). Stepping in windows changes
+/// nothing: `run_until` never goes past its bound. A run that halts (see
+/// [`Driver::halted`]) is sampled no further.
+pub fn run_sampled(run: &mut dyn Driver, until: SimTime, samples: u32) -> Vec<Sample> {
+    let mut out = Vec::with_capacity(samples as usize + 1);
+    for_each_sample(run, until, samples, |s| out.push(s));
+    out
+}
+
+/// [`run_sampled`], handing each sample to `f` as soon as it is taken.
+pub fn for_each_sample(run: &mut dyn Driver, until: SimTime, samples: u32, mut f: impl FnMut(Sample)) {
+    for i in 0..=samples {
+        let time = sample_time(until, i, samples);
+        run.run_until(time);
+        if run.halted().is_some() {
+            return;
+        }
+        f(Sample { time, gauges: run.gauges() });
+    }
+}
+
+pub fn summarise(scenario: &Scenario, run: &dyn Driver, seed: u64) -> RunSummary {
+    let report = full_report(run);
+    let s = run.stats();
+    let expectations = scenario.expectations.iter().map(|e| e.evaluate(&report)).collect();
+    let faults = run
+        .applied_faults()
+        .iter()
+        .filter(|f| !matches!(f.fault, crate::sim::Fault::Note { .. }))
+        .map(|f| format!("{} {} ({})", f.at, run.describe_fault(&f.fault), origin_name(f.origin)))
+        .collect();
+    RunSummary {
+        scenario: scenario.name.clone(),
+        protocol: scenario.protocol.name(),
+        seed,
+        digest: run.digest().map(|d| d.to_string()),
+        events: s.events,
+        messages: Messages {
+            sent: s.sent,
+            delivered: s.delivered,
+            dropped: s.dropped,
+            duplicated: s.duplicated,
+        },
+        ops: Ops { invoked: s.ops_invoked, ok: s.ops_ok, fail: s.ops_fail, info: s.ops_info },
+        checks: report
+            .checks
+            .iter()
+            .map(|v| CheckOut { name: v.name, holds: v.holds, detail: v.detail.clone() })
+            .collect(),
+        metrics: report.metrics,
+        expectations,
+        faults,
+    }
+}
+
+/// Runs a scenario to its end (or until it halts) with tracing `full`,
+/// streaming every event to `out` as JSON lines as it happens, with the
+/// gauges sampled [`TRACE_SAMPLES`] times in between: the trace keeps no
+/// events in memory, however long the run.
+pub fn trace_to_file(
+    scenario: &Scenario,
+    options: RunOptions,
+    budget: crate::sim::Budget,
+    out: &std::path::Path,
+) -> anyhow::Result<Box<dyn Driver>> {
+    anyhow::ensure!(
+        options.trace == TraceLevel::Full,
+        "--trace writes events, which needs --trace-level full"
+    );
+    let writing = || format!("writing the trace to {}", out.display());
+    let mut run = scenario.protocol.build(scenario, options);
+    run.set_budget(budget);
+    let file = TraceFile::create(out, scenario, run.as_ref()).with_context(writing)?;
+    run.stream_trace(Box::new(file.clone()));
+    for_each_sample(run.as_mut(), scenario.duration, TRACE_SAMPLES, |s| file.sample(&s));
+    drop(run.take_trace_sink());
+    file.finish().with_context(writing)?;
+    Ok(run)
+}
+
+/// Where a fault came from, as the summary names it.
+fn origin_name(origin: Origin) -> &'static str {
+    match origin {
+        Origin::Timeline => "timeline",
+        Origin::Nemesis => "nemesis",
+        Origin::Intervention => "intervention",
+    }
+}
+
+/// One line of the `--trace` file: a [`TraceEvent`] with its endpoints
+/// named (`n1`, `app.0`) instead of numbered.
+#[derive(Serialize)]
+struct TraceLine<'a> {
+    step: u64,
+    time_us: u64,
+    kind: TraceKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    peer: Option<&'a str>,
+    /// A message id; for client operation events, the operation id.
+    #[serde(skip_serializing_if = "is_zero")]
+    msg: u64,
+    text: &'a str,
+}
+
+fn is_zero(x: &u64) -> bool {
+    *x == 0
+}
+
+/// A line of the `--trace` file with the gauges at one instant (`kind` is
+/// `sample`; `step` is the last event's at or before `time_us`).
+#[derive(Serialize)]
+struct SampleLine<'a> {
+    step: u64,
+    time_us: u64,
+    kind: &'static str,
+    gauges: std::collections::BTreeMap<&'a str, f64>,
+}
+
+/// The `--trace` file, written as the run goes: the engine streams each
+/// event into it (through a [`TraceSink`]) and the sampling loop adds the
+/// gauges after each sampled instant, so a sample line follows every event
+/// at or before its time. Shared between the two, hence the lock (taken
+/// once per line, never contended).
+#[derive(Clone)]
+struct TraceFile(Arc<Mutex<TraceWriter>>);
+
+struct TraceWriter {
+    out: std::io::BufWriter<std::fs::File>,
+    /// Endpoint names by index (`n1`, `app.0`).
+    names: Vec<String>,
+    /// The step of the last event written (a sample line repeats it).
+    step: u64,
+    /// The first write error; later lines are skipped.
+    error: Option<std::io::Error>,
+}
+
+impl TraceFile {
+    fn create(path: &std::path::Path, scenario: &Scenario, run: &dyn Driver) -> std::io::Result<Self> {
+        let endpoints =
+            scenario.cluster.len() as u32 + scenario.clients.iter().map(|c| c.processes).sum::<u32>();
+        let names = (0..endpoints).map(|e| run.endpoint_name(EndpointId(e))).collect();
+        let out = std::io::BufWriter::new(std::fs::File::create(path)?);
+        Ok(TraceFile(Arc::new(Mutex::new(TraceWriter { out, names, step: 0, error: None }))))
+    }
+
+    fn writer(&self) -> std::sync::MutexGuard<'_, TraceWriter> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Writes the gauges at one instant (after every event at or before it).
+    fn sample(&self, s: &Sample) {
+        let mut guard = self.writer();
+        let w = &mut *guard;
+        let line = SampleLine {
+            step: w.step,
+            time_us: s.time.0,
+            kind: "sample",
+            gauges: s.gauges.iter().map(|&(k, v)| (k, v)).collect(),
+        };
+        write_line(&mut w.out, &mut w.error, &line);
+    }
+
+    /// Flushes the file; the first error of the whole write, if any.
+    fn finish(&self) -> std::io::Result<()> {
+        let mut w = self.writer();
+        match w.error.take() {
+            Some(e) => Err(e),
+            None => w.out.flush(),
+        }
+    }
+}
+
+/// Writes one JSON line, unless an earlier line failed; keeps the first
+/// error.
+fn write_line(
+    out: &mut std::io::BufWriter<std::fs::File>,
+    error: &mut Option<std::io::Error>,
+    line: &impl Serialize,
+) {
+    if error.is_some() {
+        return;
+    }
+    let written = serde_json::to_writer(&mut *out, line)
+        .map_err(std::io::Error::from)
+        .and_then(|()| out.write_all(b"\n"));
+    if let Err(e) = written {
+        *error = Some(e);
+    }
+}
+
+impl TraceSink for TraceFile {
+    fn event(&mut self, e: &TraceEvent) {
+        let mut guard = self.writer();
+        let TraceWriter { out, names, step, error } = &mut *guard;
+        *step = e.step;
+        let name = |ep: u32| if ep == NONE { None } else { names.get(ep as usize).map(String::as_str) };
+        let line = TraceLine {
+            step: e.step,
+            time_us: e.time_us,
+            kind: e.kind,
+            node: name(e.node),
+            peer: name(e.peer),
+            msg: e.msg,
+            text: &e.text,
+        };
+        write_line(out, error, &line);
+    }
+}
+
+/// A sink that keeps nothing: `--trace-level full` without a file.
+pub struct Discard;
+
+impl TraceSink for Discard {
+    fn event(&mut self, _: &TraceEvent) {}
+}

@@ -1,0 +1,205 @@
+//! One run's charts from the trace `distlab run --trace` saved: reading
+//! the JSON lines (bounded: a hostile file ends in an error, never an
+//! exhausted machine) and drawing latency, messages in flight and every
+//! gauge, faults marked.
+
+use crate::plot::{self, Chart, Figure, Kind, Marker, Series};
+use crate::util::{clip, escape};
+use anyhow::{Context as _, bail};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, Read as _};
+use std::path::Path;
+
+/// The fields of a trace line that the charts read.
+#[derive(Deserialize)]
+struct Line {
+    time_us: u64,
+    kind: String,
+    #[serde(default)]
+    node: String,
+    #[serde(default)]
+    msg: u64,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    gauges: BTreeMap<String, f64>,
+}
+
+/// What the charts are drawn from.
+#[derive(Debug, Default, PartialEq)]
+pub struct RunData {
+    /// (end time s, latency ms) per outcome: ok, fail, info.
+    pub latency: [Vec<(f64, f64)>; 3],
+    /// (time s, messages in flight) after each change.
+    pub in_flight: Vec<(f64, f64)>,
+    /// Gauge → (time s, value).
+    pub gauges: BTreeMap<String, Vec<(f64, f64)>>,
+    pub faults: Vec<Marker>,
+    pub events: usize,
+}
+
+/// A trace line is at most this long (a note is at most 20,000
+/// characters; events are short).
+const TRACE_LINE_BYTES: u64 = 1 << 20;
+
+/// At most this many gauges are drawn (a protocol has a few).
+const MAX_GAUGES: usize = 100;
+
+/// A gauge's name is shown by at most this many characters.
+const GAUGE_NAME_CHARS: usize = 80;
+
+/// A fault's label on a chart is at most this many characters.
+const LABEL_CHARS: usize = 120;
+
+/// Trace kinds that are faults, marked on the charts.
+const FAULT_KINDS: &[&str] = &["crash", "restart", "pause", "resume", "partition", "heal", "clock", "link"];
+
+/// Reads a trace file.
+pub fn read(path: &Path) -> anyhow::Result<RunData> {
+    let shown = escape(&path.display().to_string()).into_owned();
+    // Look before opening: a FIFO would block, a device never end.
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot open {shown}"))?;
+    if !meta.is_file() {
+        bail!("cannot read {shown}: it is not a regular file");
+    }
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open {shown}"))?;
+    let mut reader = std::io::BufReader::new(file);
+    let mut data = RunData::default();
+    let mut invoked: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut in_flight: i64 = 0;
+    // Messages held at a paused node, by node: still in flight, and lost
+    // (with no event of their own) if the node crashes before resuming.
+    let mut held: BTreeMap<String, std::collections::BTreeSet<u64>> = BTreeMap::new();
+    let mut bytes = Vec::new();
+    for i in 0.. {
+        // One line at a time, each at most TRACE_LINE_BYTES: a file with no
+        // line breaks is not read into memory whole.
+        bytes.clear();
+        let read = (&mut reader)
+            .take(TRACE_LINE_BYTES + 1)
+            .read_until(b'\n', &mut bytes)
+            .with_context(|| format!("reading {shown}"))?;
+        if read == 0 {
+            break;
+        }
+        let not_a_trace = |why: String| {
+            anyhow::anyhow!(
+                "{shown}:{}: not a line of a distlab trace ({why}); write one with `distlab run SCENARIO --trace OUT.jsonl`",
+                i + 1,
+            )
+        };
+        if bytes.len() as u64 > TRACE_LINE_BYTES {
+            return Err(not_a_trace(format!("longer than {} MiB", TRACE_LINE_BYTES >> 20)));
+        }
+        let line = std::str::from_utf8(&bytes).map_err(|_| not_a_trace("not UTF-8".into()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let l: Line = serde_json::from_str(line).map_err(|e| not_a_trace(e.to_string()))?;
+        let t = l.time_us as f64 / 1e6;
+        data.events += usize::from(l.kind != "sample");
+        match l.kind.as_str() {
+            "invoke" => {
+                invoked.insert(l.msg, l.time_us);
+            }
+            "complete" => {
+                if let Some(start) = invoked.remove(&l.msg) {
+                    let outcome = match l.text.rsplit("-> ").next().unwrap_or_default() {
+                        o if o.starts_with("Ok") => 0,
+                        o if o.starts_with("Fail") => 1,
+                        _ => 2,
+                    };
+                    data.latency[outcome].push((t, l.time_us.saturating_sub(start) as f64 / 1000.0));
+                }
+            }
+            "send" | "duplicate" => in_flight += 1,
+            "deliver" | "drop" => {
+                in_flight -= 1;
+                if let Some(h) = held.get_mut(&l.node) {
+                    h.remove(&l.msg);
+                }
+            }
+            "hold" => {
+                held.entry(l.node.clone()).or_default().insert(l.msg);
+                continue;
+            }
+            "sample" => {
+                for (name, v) in l.gauges {
+                    if name == "messages_in_flight" {
+                        continue;
+                    }
+                    // A name from the file: printable, and short enough
+                    // for a title.
+                    let name = escape(&clip(&name, GAUGE_NAME_CHARS)).into_owned();
+                    if !data.gauges.contains_key(&name) && data.gauges.len() == MAX_GAUGES {
+                        bail!(
+                            "{shown}:{}: more than {MAX_GAUGES} gauges; a distlab trace samples a few",
+                            i + 1
+                        );
+                    }
+                    data.gauges.entry(name).or_default().push((t, v));
+                }
+                continue;
+            }
+            kind if FAULT_KINDS.contains(&kind) => {
+                if kind == "crash"
+                    && let Some(lost) = held.remove(&l.node)
+                {
+                    in_flight -= lost.len() as i64;
+                }
+                data.faults.push(Marker { x: t, label: escape(&clip(&l.text, LABEL_CHARS)).into_owned() });
+            }
+            _ => continue,
+        }
+        if matches!(l.kind.as_str(), "send" | "duplicate" | "deliver" | "drop" | "crash") {
+            match data.in_flight.last_mut() {
+                Some(last) if last.0 == t => last.1 = in_flight as f64,
+                _ => data.in_flight.push((t, in_flight as f64)),
+            }
+        }
+    }
+    if data.events == 0 {
+        bail!("{shown} is empty: no trace events to draw");
+    }
+    Ok(data)
+}
+
+/// The charts of one run, by file stem: `latency`, `messages-in-flight`,
+/// and one per gauge, named by [`plot::file_stem`] (so a gauge name read
+/// from the trace cannot leave the output folder) and made unique.
+pub fn charts(data: &RunData, title: &str) -> Vec<(String, Figure)> {
+    let title = escape(title);
+    let mut latency =
+        Chart::new(format!("{title}: client latency"), "time the operation ended (s)", "latency (ms)");
+    latency.kind = Kind::Points;
+    for (name, points) in ["ok", "fail", "info (unknown)"].into_iter().zip(&data.latency) {
+        if !points.is_empty() {
+            latency.series.push(Series { name: name.into(), points: points.clone() });
+        }
+    }
+    latency.markers = data.faults.clone();
+    let mut out = Vec::new();
+    if !latency.series.is_empty() {
+        out.push(("latency".to_string(), Figure::from(latency)));
+    }
+    let mut in_flight =
+        Chart::new(format!("{title}: messages in flight"), "time (s)", "messages in flight (count)");
+    in_flight.series.push(Series { name: String::new(), points: data.in_flight.clone() });
+    in_flight.markers = data.faults.clone();
+    out.push(("messages-in-flight".into(), in_flight.into()));
+    for (name, points) in &data.gauges {
+        let unit = if name.ends_with("_ms") { "ms" } else { "count" };
+        let mut chart = Chart::new(format!("{title}: {name}"), "time (s)", format!("{name} ({unit})"));
+        chart.series.push(Series { name: String::new(), points: points.clone() });
+        chart.markers = data.faults.clone();
+        let stem = plot::file_stem(name);
+        let taken = |s: &str| out.iter().any(|(o, _): &(String, Figure)| o.eq_ignore_ascii_case(s));
+        let unique = (1..)
+            .map(|k| if k == 1 { stem.clone() } else { format!("{stem}-{k}") })
+            .find(|s| !taken(s))
+            .expect("some suffix is free");
+        out.push((unique, chart.into()));
+    }
+    out
+}
