@@ -26,7 +26,7 @@ pub use client::{
 };
 pub use view::{NodeView, Section};
 
-use crate::rng::RngStream;
+use crate::rng::{Probability, RngStream};
 use crate::time::{SimDuration, SimTime};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -347,9 +347,17 @@ impl<'a, P: Protocol> Context<'a, P> {
     pub fn local_time_us(&self) -> i64 {
         self.io.clock.read(self.now)
     }
-    /// This node's own random stream.
-    pub fn rng(&mut self) -> &mut RngStream {
-        &mut self.io.rng
+    /// A nondeterministic choice among `n` options: a number in `0..n`.
+    /// The only randomness a handler has. The simulator draws it from this
+    /// node's seeded stream (so runs replay); an exhaustive explorer would
+    /// branch on it; a live runtime would use the system's randomness.
+    pub fn choose(&mut self, n: u64) -> u64 {
+        self.io.rng.below(n)
+    }
+    /// True with probability `p`: a weighted choice between two outcomes
+    /// (draws nothing when `p` is 0 or 1).
+    pub fn chance(&mut self, p: Probability) -> bool {
+        self.io.rng.chance(p)
     }
     /// Sends `msg` to node `to`; the network decides when (and whether) it
     /// arrives.

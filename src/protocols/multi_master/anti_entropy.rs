@@ -12,7 +12,7 @@ impl MultiMaster {
         if n < 2 {
             return;
         }
-        let mut peer = ctx.rng().below(n - 1) as u32;
+        let mut peer = ctx.choose(n - 1) as u32;
         if peer >= ctx.me().0 {
             peer += 1;
         }

@@ -66,7 +66,7 @@ impl Protocol for MultiMaster {
         let every = ctx.params().anti_entropy;
         if every > SimDuration::ZERO {
             // Spread the first round so nodes do not sync in lockstep.
-            let first = ctx.rng().below(every.as_micros()) + 1;
+            let first = ctx.choose(every.as_micros()) + 1;
             ctx.set_timer(SimDuration(first), Timer::AntiEntropy);
         }
         // After a restart, never reuse a stamp this node gave before.

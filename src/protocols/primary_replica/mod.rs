@@ -509,7 +509,7 @@ impl PrimaryReplica {
             return;
         }
         let base = ctx.params().failover_timeout.as_micros();
-        let jitter = ctx.rng().below(base / 2 + 1);
+        let jitter = ctx.choose(base / 2 + 1);
         state.silence_deadline_us = ctx.local_time_us().saturating_add((base + jitter) as i64);
         if state.silence_timer.is_none() {
             state.silence_timer = Some(ctx.set_timer(SimDuration(base + jitter), Timer::PrimarySilent));

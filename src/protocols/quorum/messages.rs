@@ -105,7 +105,7 @@ impl Protocol for Quorum {
             hints: disk.hints.clone(),
             handoff_timer: false,
             // The node's stream is not rewound by a crash: a fresh base.
-            req_base: ctx.rng().next_u64() & !0xffff_ffff,
+            req_base: ctx.choose(1 << 32) << 32,
             next_req: 0,
             coordinating: BTreeMap::new(),
             suspected: BTreeMap::new(),

@@ -94,7 +94,7 @@ impl Service {
         let done = StepResult::Done { order: None };
         match *msg {
             Msg::CreateOrder { saga, order, .. } => {
-                if ctx.rng().chance(p.order_fail_rate) {
+                if ctx.chance(p.order_fail_rate) {
                     return (StepResult::Failed(Reason::OrderRejected), None, None);
                 }
                 self.last_order += 1;
@@ -111,7 +111,7 @@ impl Service {
                 if balance < amount {
                     return (StepResult::Failed(Reason::InsufficientCredit), None, None);
                 }
-                if ctx.rng().chance(p.payment_fail_rate) {
+                if ctx.chance(p.payment_fail_rate) {
                     return (StepResult::Failed(Reason::PaymentDeclined), None, None);
                 }
                 self.balances.insert(customer, balance - amount);
@@ -129,7 +129,7 @@ impl Service {
                 if on_hand < qty as u64 {
                     return (StepResult::Failed(Reason::OutOfStock), None, None);
                 }
-                if ctx.rng().chance(p.inventory_fail_rate) {
+                if ctx.chance(p.inventory_fail_rate) {
                     return (StepResult::Failed(Reason::ReservationDeclined), None, None);
                 }
                 self.stock.insert(item, on_hand - qty as u64);

@@ -80,7 +80,7 @@ impl TwoPhaseCommit {
             return Vote::No(NoReason::InsufficientFunds);
         }
         let rate = ctx.params().vote_no_rate;
-        if !rate.is_never() && ctx.rng().chance(rate) {
+        if !rate.is_never() && ctx.chance(rate) {
             return Vote::No(NoReason::Refused);
         }
         Vote::Yes
