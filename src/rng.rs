@@ -105,7 +105,9 @@ impl RngStream {
 
 /// A probability stored as a 64-bit threshold, so it is exact, hashable and
 /// compared with integers only. `0` never happens; `u64::MAX` always does.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Probability(u64);
 
 impl Probability {

@@ -35,7 +35,7 @@ pub type Item = u32;
 /// the replication protocols serve reads and writes of a key–value store,
 /// multi-master's merge lessons add to shopping carts, two-phase commit
 /// runs transfers and the saga places orders.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(tag = "f", rename_all = "kebab-case")]
 pub enum Operation {
     Read {
@@ -113,7 +113,7 @@ pub fn draw_key(spec: &ClientSpec, rng: &mut RngStream) -> Key {
 }
 
 /// What an operation that completed *ok* returned.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum Answer {
     /// Nothing: an acknowledgement, or a read of a key never written.
@@ -164,7 +164,7 @@ impl std::fmt::Display for Answer {
 
 /// Where a reply goes: the client endpoint and which attempt of which
 /// operation it answers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ClientRef {
     pub endpoint: EndpointId,
     pub op_id: u64,
@@ -172,7 +172,7 @@ pub struct ClientRef {
 }
 
 /// A client's request as a node receives it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ClientRequest {
     pub from: ClientRef,
     /// The same for every attempt of one logical operation.
@@ -189,7 +189,7 @@ pub struct ClientRequest {
 }
 
 /// What a node answers.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Outcome {
     /// Done, with what a read returned.
     Ok { answer: Answer },
@@ -203,7 +203,7 @@ pub enum Outcome {
     Unknown { reason: &'static str },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct ClientReply {
     pub outcome: Outcome,
     /// The position the answer reflects, as a number that grows with

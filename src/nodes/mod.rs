@@ -36,7 +36,7 @@ use std::sync::Arc;
 
 /// An endpoint of the network: a node (`0..nodes`) or a client process slot
 /// (`nodes..`). Clients sit on the network like nodes (design rule 5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct EndpointId(pub u32);
 
@@ -90,7 +90,7 @@ impl Cluster {
 
 /// An operator command from the scenario's timeline or the TUI, handled by
 /// protocols that support it (see [`Protocol::COMMANDS`]).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Command {
     /// Make this node the primary / leader by hand (manual failover).
     Promote,

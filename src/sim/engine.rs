@@ -73,7 +73,7 @@ pub enum NodeStatus {
 }
 
 /// What a message carries on the wire.
-#[derive(Clone, Debug, Hash)]
+#[derive(Clone, Debug, Hash, serde::Serialize)]
 pub enum Payload<M> {
     /// Node to node.
     Peer(M),
@@ -1059,7 +1059,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         let now = self.state.now;
         let step = self.state.stats.events;
         if self.trace.on() {
-            let h = crate::sim::hash::stable_hash(&payload).0 as u64;
+            let h = super::canon::hash(&payload) as u64;
             let full = self.trace.full();
             let text = if full { describe(&payload) } else { String::new() };
             self.trace.record(step, now.0, TraceKind::Send, from.0, to.0, id, h, || text);
@@ -1361,7 +1361,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             Fault::Note { .. } => TraceKind::Note,
         };
         let text_fault = &f.fault;
-        let payload = crate::sim::hash::stable_hash(text_fault).0 as u64;
+        let payload = super::canon::hash(text_fault) as u64;
         let full = self.trace.full();
         let text = if full { self.describe_fault(text_fault) } else { String::new() };
         self.trace.record(step, now.0, kind, node_ep.map_or(NONE, |e| e.0), NONE, 0, payload, || text);

@@ -8,7 +8,7 @@ use super::rng::{RngStream, StreamKind};
 use super::time::{SimDuration, SimTime};
 use crate::nodes::{Clock, Command, NodeId};
 
-#[derive(Clone, Debug, PartialEq, Hash)]
+#[derive(Clone, Debug, PartialEq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Fault {
     /// Lose volatile state, timers, unflushed writes and held messages.
     Crash(NodeId),

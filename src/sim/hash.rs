@@ -5,12 +5,19 @@
 //! lengths before sequences, no `Debug` strings, never `DefaultHasher` (whose
 //! algorithm is allowed to change). The encoding is versioned by
 //! [`DIGEST_VERSION`]: change the encoding, bump the version.
+//!
+//! The trace digest hashes each event's fixed fields and, for a message or
+//! a fault, a payload hash over serde's data model ([`super::canon`]),
+//! which depends on no compiler's `Hash` derive (v2; v1 fed derived
+//! `Hash` impls, whose byte stream std does not promise to keep). The
+//! state hash, used in memory only (rewind, snapshots), still uses
+//! [`StableHasher`] over derived `Hash`.
 
 use std::hash::Hasher;
 use xxhash_rust::xxh3::Xxh3;
 
 /// Names the hash function and the event encoding. Printed with digests.
-pub const DIGEST_VERSION: &str = "xxh3-128/v1";
+pub const DIGEST_VERSION: &str = "xxh3-128/v2";
 
 /// A `std::hash::Hasher` that feeds a canonical little-endian encoding into
 /// XXH3-128. Deriving `Hash` on a type and feeding it here gives a portable

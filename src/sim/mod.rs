@@ -3,6 +3,7 @@
 //! [`Driver`] that the CLI, the TUI and the checkers use.
 
 pub mod budget;
+pub mod canon;
 pub mod driver;
 pub mod engine;
 pub mod fault;

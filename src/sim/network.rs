@@ -79,7 +79,7 @@ impl LatencyDist {
 
 /// Per-link fault probabilities. A timeline entry can change them for one
 /// link, or for all links, mid-run.
-#[derive(Clone, Debug, Default, PartialEq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct LinkFaults {
     /// Probability a message is lost.
     pub drop: Probability,
