@@ -290,7 +290,16 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                 self.truncated_entries += log.len().saturating_sub(keep as usize) as u64;
                 log.truncate(keep as usize);
             }
-            Observation::Recovered { len } => self.logs[node.index()].truncate(len as usize),
+            Observation::Recovered { base, ref entries } => {
+                // The node's log is now its disk's, which is not always a
+                // prefix of the log it published: a truncation still on its
+                // way to disk at the crash is undone, and the entries it cut
+                // are back. Only the compacted prefix is surely unchanged.
+                let log = &mut self.logs[node.index()];
+                debug_assert!(log.len() as u64 >= base, "a node compacts only entries it published");
+                log.truncate(base as usize);
+                log.extend(entries.iter().map(|e| (e.epoch, e.write.map(|w| w.value))));
+            }
             Observation::Acknowledged { epoch: acked_in, index, value } => {
                 // The acknowledged entry, as this primary published it.
                 let Some(&(epoch, v)) = self.logs[node.index()].get(index as usize - 1) else {
@@ -542,9 +551,13 @@ mod tests {
     }
 
     fn checker() -> ReplicationChecker {
+        checker_of(2)
+    }
+
+    fn checker_of(nodes: usize) -> ReplicationChecker {
         let cluster = Cluster {
-            names: vec!["n1".into(), "n2".into()],
-            region_of: vec![0, 0],
+            names: (1..=nodes).map(|i| format!("n{i}")).collect(),
+            region_of: vec![0; nodes],
             regions: vec!["r".into()],
         };
         let params = Params {
@@ -630,6 +643,39 @@ mod tests {
         c.on_observation(at(10), r, &Observation::Truncated { keep: 1 });
         c.on_observation(at(11), r, &Observation::Appended { entry: entry(0, 2, 20), from: p });
         assert_eq!(lag(&c, 50), 0.0);
+    }
+
+    /// A restart gives a node its disk's log, which can hold entries it had
+    /// cut in memory (the truncation was still on its way to disk): the
+    /// checker takes that log, and the next append lands after it. (It used
+    /// to cut its copy to the disk's length only, keeping the entry that
+    /// had replaced the cut ones.)
+    #[test]
+    fn a_restart_brings_back_the_log_on_disk() {
+        let (p, r, old) = (NodeId(0), NodeId(1), NodeId(2));
+        let mut c = checker_of(3);
+        c.on_observation(at(1), old, &Observation::BecamePrimary { epoch: 0 });
+        c.on_observation(at(1), old, &Observation::Appended { entry: entry(0, 1, 10), from: old });
+        c.on_observation(at(1), old, &Observation::Appended { entry: entry(0, 2, 99), from: old });
+        c.on_observation(at(1), p, &Observation::Appended { entry: entry(0, 1, 10), from: old });
+        c.on_observation(at(1), r, &Observation::Appended { entry: entry(0, 1, 10), from: old });
+        c.on_observation(at(1), p, &Observation::BecamePrimary { epoch: 1 });
+        for (i, v) in [(2, 20), (3, 30)] {
+            c.on_observation(at(i), p, &Observation::Appended { entry: entry(1, i, v), from: p });
+            c.on_observation(at(i), r, &Observation::Appended { entry: entry(1, i, v), from: p });
+        }
+        // The unfenced old primary's entry: the replica cuts 2..3 for it,
+        // in memory only, and crashes.
+        c.on_observation(at(4), r, &Observation::Truncated { keep: 1 });
+        c.on_observation(at(4), r, &Observation::Appended { entry: entry(0, 2, 99), from: old });
+        let on_disk = vec![entry(0, 1, 10), entry(1, 2, 20), entry(1, 3, 30)];
+        c.on_observation(at(5), r, &Observation::Recovered { base: 0, entries: on_disk });
+        c.on_observation(at(6), p, &Observation::Appended { entry: entry(1, 4, 40), from: p });
+        c.on_observation(at(7), r, &Observation::Appended { entry: entry(1, 4, 40), from: p });
+        let v = c.report(SimTime(0));
+        let v = v.verdict("log-prefix").unwrap();
+        assert!(v.holds, "{}", v.detail);
+        assert_eq!(c.logs[r.index()], c.logs[p.index()]);
     }
 
     /// `writes-applied-once` fires when one value stands twice in the final

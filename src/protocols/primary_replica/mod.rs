@@ -71,7 +71,11 @@
 //! is acknowledged (by the primary to a client, by a replica to the
 //! primary) only after it is on disk, so a crash loses only what nobody
 //! was told about. A restarted node comes back as a replica with its disk
-//! and learns the current primary from its heartbeats.
+//! and learns the current primary from its heartbeats. Its log is then the
+//! one on disk, which can differ from the one it held at the crash by more
+//! than its length: a truncation not yet on disk is lost too, and the
+//! entries it cut are back (the primary cuts them again, as any other
+//! disagreeing entries).
 //!
 //! # Invariants (checked in [`checker`])
 //! - `log-prefix`: every replica's log is a prefix of the log of the
@@ -411,9 +415,16 @@ pub enum Observation {
     Truncated {
         keep: u64,
     },
-    /// After a restart: the log on disk has `len` entries.
+    /// After a restart: the log on disk, which is now this node's log.
+    /// It is the log the node held when its last completed disk write was
+    /// issued, not the one it held at the crash: the writes still on their
+    /// way to disk are lost, appends and truncations alike, so entries it
+    /// had cut can be back.
     Recovered {
-        len: u64,
+        /// Entries up to here are compacted (the node published them).
+        base: u64,
+        /// The entries after `base`.
+        entries: Vec<Entry>,
     },
     /// The primary of `epoch` acknowledged a client's write: the one at
     /// `index` of its log (appended in this epoch or inherited).
@@ -998,7 +1009,7 @@ impl Protocol for PrimaryReplica {
         // snapshot alone, a restarted node answered reads with what it held
         // at its last compaction, though the newer writes were on its disk.)
         state.apply_up_to(state.last_index());
-        ctx.observe(Observation::Recovered { len: state.last_index() });
+        ctx.observe(Observation::Recovered { base: disk.log.base, entries: disk.log.entries.clone() });
         ctx.note(|| {
             format!(
                 "recovers from disk: epoch {}, {} log entries; rejoins as a replica",
