@@ -20,6 +20,9 @@ use std::fmt;
 use xxhash_rust::xxh3::Xxh3;
 
 /// Where the encoding goes: into the hash, or (to show it) into bytes.
+// One lives on the stack for one encoding; boxing the hasher would cost an
+// allocation per message hashed.
+#[allow(clippy::large_enum_variant)]
 enum Sink {
     Hash(Xxh3),
     Bytes(Vec<u8>),
