@@ -43,8 +43,11 @@
 //!    A candidate with votes from a majority of all nodes becomes primary —
 //!    so the most up-to-date replica a majority can vouch for is promoted.
 //!    A timeline `promote` does the same by hand, without a vote. A new
-//!    primary that inherited entries it cannot know are committed appends
-//!    a **no-op** entry of its epoch: when the no-op commits, so do they.
+//!    primary appends a **no-op** entry of its epoch at once: when it
+//!    commits, so do the entries it inherited; and where it lands on a
+//!    replica holding entries past the new primary's log (a deposed
+//!    primary's writes that nobody else got), they disagree with it and
+//!    are truncated.
 //! 6. *Fencing.* Every message carries the sender's epoch. With `fencing =
 //!    true`, a node rejects a `Replicate` from an older epoch and answers
 //!    with the newer one, and an old primary that hears of a newer epoch
@@ -537,14 +540,24 @@ impl PrimaryReplica {
         state.waiting_writes.clear();
         ctx.observe(Observation::BecamePrimary { epoch: state.epoch });
         ctx.note(|| format!("becomes primary in epoch {}", state.epoch));
-        if state.last_index() > state.commit {
-            // Entries it inherited may not be committed, and a primary
-            // commits only entries of its own epoch (see
-            // `committed_index`): a no-op of this epoch commits them with it.
-            Self::append(state, ctx, None);
+        if state.epoch > 0 {
+            // (Epoch 0's primary starts the log: nothing came before it.)
+            Self::append_no_op(state, ctx);
         }
         Self::send_heartbeats(state, ctx);
         ctx.set_timer(ctx.params().heartbeat, Timer::Heartbeat);
+    }
+
+    /// A new primary starts its epoch with a no-op entry, for two reasons.
+    /// Entries it inherited may not be committed, and a primary commits
+    /// only entries of its own epoch (see `committed_index`): the no-op
+    /// commits them with it. And a replica may hold entries past the end
+    /// of its log, from an old primary that shipped them to that replica
+    /// alone: they match nothing the new primary sends until an entry of
+    /// the new epoch lands at their index and truncates them. Without the
+    /// no-op, once clients stopped writing they stayed for ever.
+    fn append_no_op(state: &mut State, ctx: Ctx) {
+        Self::append(state, ctx, None);
     }
 
     fn step_down(state: &mut State, ctx: Ctx, epoch: u64, primary: Option<NodeId>) {
