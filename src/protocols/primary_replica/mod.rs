@@ -901,8 +901,7 @@ impl PrimaryReplica {
         let Some(epoch) = state.log.get(refused).map(|e| e.epoch) else {
             return state.last_index().min(below);
         };
-        let first_of_epoch =
-            state.log.entries.iter().find(|e| e.epoch == epoch).map_or(refused, |e| e.index);
+        let first_of_epoch = state.log.entries.iter().find(|e| e.epoch == epoch).map_or(refused, |e| e.index);
         first_of_epoch.saturating_sub(1).max(state.log.base).min(below)
     }
 
