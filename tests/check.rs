@@ -728,3 +728,22 @@ fn a_counterexample_replays_with_run_when_the_failure_did() {
     assert!(stdout.contains("BROKEN acked-writes-durable"), "{stdout}");
     assert_eq!(ran.status.code(), Some(0), "the file's expectation (it breaks) is met: {stdout}");
 }
+
+/// Regression (issue 11): primary-replica under the aggressive nemesis did
+/// not settle in these seeds. A deposed primary kept entries past the end
+/// of the new primary's log, which heartbeats matched and never truncated
+/// (replication-modes 25, read-your-writes 155; see
+/// `tests/regressions/pr-lingering-entries.toml`), or its divergent
+/// entries were walked back one per round trip, too slowly for the
+/// liveness phase (replication-modes 619; `pr-walk-back.toml`).
+#[test]
+fn primary_replica_settles_after_the_aggressive_nemesis() {
+    for (lesson, seed) in [("replication-modes", 25), ("replication-modes", 619), ("read-your-writes", 155)] {
+        let (lesson, seeds) = (format!("primary-replica/{lesson}"), format!("{seed}..{}", seed + 1));
+        let out = distlab(&["check", &lesson, "--nemesis", "aggressive", "--seeds", &seeds, "--json"]);
+        let json = json_of(&out);
+        let liveness = graded(&json, LIVENESS);
+        assert_eq!(liveness["met"], true, "{lesson} seed {seed}: {liveness:#}");
+        assert_eq!(out.status.code(), Some(0), "{lesson} seed {seed}: {json:#}");
+    }
+}

@@ -15,7 +15,9 @@
 //!    (`prev_index`, `prev_epoch`).
 //! 2. *Replicate.* A replica accepts entries only if it holds the entry
 //!    before them (the *log-matching* rule); otherwise it answers `Behind`
-//!    with how much of the log it has, and the primary resends from there.
+//!    with how much of the log it may share, and the primary resends from
+//!    there. (Where its entry is of another epoch, it skips that whole
+//!    epoch: one round trip per epoch, not per entry.)
 //!    Where its log disagrees with the primary's (left over from an old
 //!    primary), it truncates its log and takes the primary's. Once the
 //!    entries are on its disk it answers `Ack` with its match index.
@@ -43,8 +45,11 @@
 //!    A candidate with votes from a majority of all nodes becomes primary —
 //!    so the most up-to-date replica a majority can vouch for is promoted.
 //!    A timeline `promote` does the same by hand, without a vote. A new
-//!    primary that inherited entries it cannot know are committed appends
-//!    a **no-op** entry of its epoch: when the no-op commits, so do they.
+//!    primary appends a **no-op** entry of its epoch at once: when it
+//!    commits, so do the entries it inherited; and where it lands on a
+//!    replica holding entries past the new primary's log (a deposed
+//!    primary's writes that nobody else got), they disagree with it and
+//!    are truncated.
 //! 6. *Fencing.* Every message carries the sender's epoch. With `fencing =
 //!    true`, a node rejects a `Replicate` from an older epoch and answers
 //!    with the newer one, and an old primary that hears of a newer epoch
@@ -548,14 +553,24 @@ impl PrimaryReplica {
         state.waiting_writes.clear();
         ctx.observe(Observation::BecamePrimary { epoch: state.epoch });
         ctx.note(|| format!("becomes primary in epoch {}", state.epoch));
-        if state.last_index() > state.commit {
-            // Entries it inherited may not be committed, and a primary
-            // commits only entries of its own epoch (see
-            // `committed_index`): a no-op of this epoch commits them with it.
-            Self::append(state, ctx, None);
+        if state.epoch > 0 {
+            // (Epoch 0's primary starts the log: nothing came before it.)
+            Self::append_no_op(state, ctx);
         }
         Self::send_heartbeats(state, ctx);
         ctx.set_timer(ctx.params().heartbeat, Timer::Heartbeat);
+    }
+
+    /// A new primary starts its epoch with a no-op entry, for two reasons.
+    /// Entries it inherited may not be committed, and a primary commits
+    /// only entries of its own epoch (see `committed_index`): the no-op
+    /// commits them with it. And a replica may hold entries past the end
+    /// of its log, from an old primary that shipped them to that replica
+    /// alone: they match nothing the new primary sends until an entry of
+    /// the new epoch lands at their index and truncates them. Without the
+    /// no-op, once clients stopped writing they stayed for ever.
+    fn append_no_op(state: &mut State, ctx: Ctx) {
+        Self::append(state, ctx, None);
     }
 
     fn step_down(state: &mut State, ctx: Ctx, epoch: u64, primary: Option<NodeId>) {
@@ -857,7 +872,7 @@ impl PrimaryReplica {
             None => prev_index < state.log.base,
         };
         if !matches {
-            let have = state.last_index().min(prev_index.saturating_sub(1));
+            let have = Self::may_match_up_to(state, prev_index);
             ctx.send(from, Msg::Behind { epoch, refused: prev_index, have });
             return;
         }
@@ -882,6 +897,23 @@ impl PrimaryReplica {
         // Acknowledge only what is on disk.
         state.acks_owed.push((from, epoch, match_index));
         Self::send_owed_acks(state, ctx);
+    }
+
+    /// Where this replica's log may agree with the primary's, given that it
+    /// refused the entries after `refused`. A replica that lacks that entry
+    /// may match up to its end. One whose entry there is of another epoch
+    /// names the entry before the first it holds *of that epoch*: the whole
+    /// epoch is suspect, so the primary skips it in one round trip instead
+    /// of stepping back one entry per round trip (Raft, §5.3) — hundreds
+    /// of a deposed primary's entries took longer to walk back than a
+    /// healed network gave.
+    fn may_match_up_to(state: &State, refused: u64) -> u64 {
+        let below = refused.saturating_sub(1);
+        let Some(epoch) = state.log.get(refused).map(|e| e.epoch) else {
+            return state.last_index().min(below);
+        };
+        let first_of_epoch = state.log.entries.iter().find(|e| e.epoch == epoch).map_or(refused, |e| e.index);
+        first_of_epoch.saturating_sub(1).max(state.log.base).min(below)
     }
 
     /// Drops entries after `keep`: they came from a primary whose log lost.
