@@ -1,10 +1,10 @@
 //! The coordinator: phase one (prepare, collect the votes), the decision,
 //! and phase two (send it until every participant acknowledged it).
 //!
-//! 1. *Prepare* (phase one). The coordinator sends `Prepare`, with the
+//! - Step 1, *Prepare* (phase one). The coordinator sends `Prepare`, with the
 //!    transfer, to the participants holding its two accounts, and waits up
 //!    to `prepare_timeout` for their votes.
-//! 3. *Decide.* All yes: commit. Any no, or a vote still missing at
+//! - Step 3, *Decide.* All yes: commit. Any no, or a vote still missing at
 //!    `prepare_timeout`: abort. The coordinator writes the decision to its
 //!    log and only once it is on disk sends `Commit` or `Abort` (phase two)
 //!    and answers the client (commit: ok; abort: fail, "aborted"). That is
