@@ -945,7 +945,10 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     }
 
     /// Performs the effects in the outbox, in a fixed order: durable writes,
-    /// timers, sends, replies, observations, notes.
+    /// effects that wait for them (`once_durable`: kept per node until
+    /// [`Sim::persisted`]), cancels, timers, sends, replies, observations,
+    /// notes; then messages the node sent itself (`loopback`), each in a
+    /// handler of its own.
     fn perform(&mut self, node: NodeId) {
         if self.out.is_empty() {
             return;
