@@ -2,13 +2,13 @@
 //! and phase two (send it until every participant acknowledged it).
 //!
 //! - Step 1, *Prepare* (phase one). The coordinator sends `Prepare`, with the
-//!    transfer, to the participants holding its two accounts, and waits up
-//!    to `prepare_timeout` for their votes.
+//!   transfer, to the participants holding its two accounts, and waits up
+//!   to `prepare_timeout` for their votes.
 //! - Step 3, *Decide.* All yes: commit. Any no, or a vote still missing at
-//!    `prepare_timeout`: abort. The coordinator writes the decision to its
-//!    log and only once it is on disk sends `Commit` or `Abort` (phase two)
-//!    and answers the client (commit: ok; abort: fail, "aborted"). That is
-//!    two round trips: prepare/vote, then decision/ack.
+//!   `prepare_timeout`: abort. The coordinator writes the decision to its
+//!   log and only once it is on disk sends `Commit` or `Abort` (phase two)
+//!   and answers the client (commit: ok; abort: fail, "aborted"). That is
+//!   two round trips: prepare/vote, then decision/ack.
 //!
 //! Then it re-sends the decision every `decision_timeout` to participants
 //! that have not acknowledged it; once all have, it logs `End`.

@@ -2,19 +2,19 @@
 //! when the decision comes.
 //!
 //! - Step 2, *Vote.* A participant locks its accounts of the transfer — no-wait
-//!    locking: an account already locked by another prepared transaction
-//!    means vote no — and checks the funds: a debit larger than the balance
-//!    means vote no. It also refuses at random with probability
-//!    `vote_no_rate`. To vote **yes** it first writes `Prepared` (the
-//!    transfer) to its disk and only then sends `Vote yes`: it has promised
-//!    to commit if told to, and holds its locks until it learns the outcome.
-//!    To vote **no** it aborts at once — it may: without its yes nobody can
-//!    commit — logs that, and sends `Vote no`.
+//!   locking: an account already locked by another prepared transaction
+//!   means vote no — and checks the funds: a debit larger than the balance
+//!   means vote no. It also refuses at random with probability
+//!   `vote_no_rate`. To vote **yes** it first writes `Prepared` (the
+//!   transfer) to its disk and only then sends `Vote yes`: it has promised
+//!   to commit if told to, and holds its locks until it learns the outcome.
+//!   To vote **no** it aborts at once — it may: without its yes nobody can
+//!   commit — logs that, and sends `Vote no`.
 //! - Step 4, *Complete.* A participant applies its part of a commit (or drops it on
-//!    abort), logs the outcome, releases its locks and sends `Ack`. The
-//!    coordinator re-sends the decision every `decision_timeout` to
-//!    participants that have not acknowledged it; once all have, it logs
-//!    `End`.
+//!   abort), logs the outcome, releases its locks and sends `Ack`. The
+//!   coordinator re-sends the decision every `decision_timeout` to
+//!   participants that have not acknowledged it; once all have, it logs
+//!   `End`.
 
 use super::*;
 
