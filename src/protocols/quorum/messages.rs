@@ -35,7 +35,7 @@ impl Protocol for Quorum {
             Msg::HandedOff { key, version } => {
                 if state.hints.get(&(from, key)).is_some_and(|(v, _)| *v == version) {
                     state.hints.remove(&(from, key));
-                    Self::disk_write(ctx, DiskWrite::DropHint { replica: from, key, version });
+                    ctx.write(DiskWrite::DropHint { replica: from, key, version });
                     ctx.observe(Observation::HandedOff { key, to: from });
                 }
             }

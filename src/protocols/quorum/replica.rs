@@ -31,7 +31,7 @@ impl Quorum {
             ctx.observe(Observation::Stored { key, version, hinted: true });
             if state.hints.get(&(replica, key)).is_none_or(|(v, _)| *v < version) {
                 state.hints.insert((replica, key), (version, value));
-                Self::disk_write(ctx, DiskWrite::Hint { replica, key, version, value });
+                ctx.write(DiskWrite::Hint { replica, key, version, value });
                 Self::arm_handoff(state, ctx);
             }
         }
@@ -40,14 +40,10 @@ impl Quorum {
             if hint_for.is_none() {
                 ctx.observe(Observation::Stored { key, version, hinted: false });
             }
-            Self::disk_write(ctx, DiskWrite::Put { key, version, value });
+            ctx.write(DiskWrite::Put { key, version, value });
         }
         let Some(ack) = ack else { return }; // read repair: nobody waits
         ctx.once_durable(|ctx| Self::acknowledge(ctx, ack));
-    }
-
-    pub(super) fn disk_write(ctx: Ctx, write: DiskWrite) {
-        ctx.write(write);
     }
 
     pub(super) fn acknowledge(ctx: Ctx, ack: Ack) {
