@@ -144,7 +144,21 @@ fn interventions_replay_and_fork() {
     app.tape.seek(80);
     app.update(Msg::Action(Action::StepForward)); // refresh the derived views
     app.node = 2;
+    // A fork asks first: `n` keeps the run as it was...
     app.update(Msg::Action(Action::PauseResume));
+    let Some(distlab::tui::app::Overlay::Prompt(p)) = &app.overlay else { panic!("no fork question") };
+    assert!(
+        p.kind.question().contains("after step 81 and 1 intervention is discarded"),
+        "{}",
+        p.kind.question()
+    );
+    app.update(key(ratatui::crossterm::event::KeyCode::Char('n')));
+    assert!(app.overlay.is_none());
+    assert!(!app.tape.forked());
+    assert_eq!(app.tape.interventions().len(), 1);
+    // ...and `y` forks it.
+    app.update(Msg::Action(Action::PauseResume));
+    app.update(key(ratatui::crossterm::event::KeyCode::Char('y')));
     assert!(app.tape.forked());
     assert_eq!(app.tape.frontier(), 82, "the old future is discarded");
     let kept: Vec<u64> = app.tape.interventions().keys().copied().collect();
@@ -400,4 +414,41 @@ fn every_lesson_works_in_the_tui() {
         app.tape.seek(end);
         assert_eq!(app.tape.step(), end, "{}", path.display());
     }
+}
+
+/// Regression (issue 13): Tab in the history and sequence views visited
+/// the hidden network pane, and `d` then dropped a message the student
+/// could not see. Tab visits only the panes on the screen (the checks
+/// pane included, so clipped reasons can be read), and an intervention
+/// whose selection is off the screen is refused with what to do.
+#[test]
+fn tab_visits_only_what_is_on_the_screen() {
+    use distlab::tui::app::{Center, Focus};
+    let mut app = open("primary-replica/async-crash.toml");
+    app.tape.seek(6);
+    app.update(Msg::Action(Action::StepForward));
+    assert!(!app.derived.in_flight.is_empty(), "a message is in flight to drop");
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        seen.push(app.focus);
+        app.update(Msg::Action(Action::FocusNext));
+    }
+    assert_eq!(seen, [Focus::Nodes, Focus::Network, Focus::Log, Focus::Checks, Focus::Narrative]);
+    app.update(Msg::Action(Action::ShowHistory));
+    assert_eq!(app.center, Center::History);
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        app.update(Msg::Action(Action::FocusNext));
+        seen.push(app.focus);
+    }
+    assert!(seen.iter().all(|f| Focus::order(Center::History).contains(f)), "{seen:?}");
+    let before = app.tape.interventions().len();
+    app.update(Msg::Action(Action::DropMessage));
+    app.update(Msg::Action(Action::Crash));
+    assert_eq!(app.tape.interventions().len(), before, "nothing was done out of sight");
+    assert!(app.status.as_ref().is_some_and(|s| s.text.contains("press 1")), "{:?}", app.status);
+    // Back on the cluster view, `d` drops the message the student sees.
+    app.update(Msg::Action(Action::ShowCluster));
+    app.update(Msg::Action(Action::DropMessage));
+    assert_eq!(app.tape.interventions().len(), before + 1);
 }

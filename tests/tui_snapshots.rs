@@ -139,6 +139,10 @@ fn intervention_and_fork() {
         act(&mut app, &[Action::StepBack]);
     }
     act(&mut app, &[Action::Down, Action::Isolate]);
+    // Forking asks first (what would be discarded), then `y` does it.
+    insta::assert_snapshot!("intervention_fork_question", screen(&app, 80, 24).backend());
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    app.update(Msg::Key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::NONE)));
     insta::assert_snapshot!("intervention_fork", screen(&app, 80, 24).backend());
 }
 

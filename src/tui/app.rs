@@ -53,14 +53,25 @@ pub enum Focus {
     Nodes,
     Network,
     Log,
+    Checks,
     Narrative,
 }
 
 impl Focus {
-    const ORDER: [Focus; 4] = [Focus::Nodes, Focus::Network, Focus::Log, Focus::Narrative];
-    fn shift(self, by: isize) -> Focus {
-        let i = Self::ORDER.iter().position(|f| *f == self).unwrap_or(0) as isize;
-        Self::ORDER[(i + by).rem_euclid(Self::ORDER.len() as isize) as usize]
+    /// The panes Tab visits: only those on the screen. The sequence view
+    /// keeps the node lanes (a node is still selected there); the history
+    /// view has neither nodes nor messages to select.
+    pub fn order(center: Center) -> &'static [Focus] {
+        match center {
+            Center::Cluster => &[Focus::Nodes, Focus::Network, Focus::Log, Focus::Checks, Focus::Narrative],
+            Center::Sequence => &[Focus::Nodes, Focus::Log, Focus::Checks, Focus::Narrative],
+            Center::History => &[Focus::Log, Focus::Checks, Focus::Narrative],
+        }
+    }
+    fn shift(self, center: Center, by: isize) -> Focus {
+        let order = Self::order(center);
+        let i = order.iter().position(|f| *f == self).unwrap_or(0) as isize;
+        order[(i + by).rem_euclid(order.len() as isize) as usize]
     }
 }
 
@@ -76,7 +87,7 @@ pub enum Center {
 }
 
 /// A window over the screen.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Overlay {
     Help,
     /// Everything about the selected node, message, event, or the whole
@@ -86,25 +97,47 @@ pub enum Overlay {
 }
 
 /// A one-line question.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Prompt {
     pub kind: PromptKind,
     pub text: String,
     pub error: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum PromptKind {
     GotoTime,
     Save,
+    /// Confirm an intervention that forks the run: stepped back, a new
+    /// intervention discards the run's old future (and the interventions
+    /// in it). `y`/Enter does it, `n`/Esc does not.
+    Fork {
+        fault: Fault,
+        after: u64,
+        discards: usize,
+    },
 }
 
 impl PromptKind {
-    pub fn question(self) -> &'static str {
+    pub fn question(&self) -> String {
         match self {
-            PromptKind::GotoTime => "Go to a time (600ms, 1.5s) or a step (#120):",
-            PromptKind::Save => "Save this run as a scenario file:",
+            PromptKind::GotoTime => "Go to a time (600ms, 1.5s) or a step (#120):".into(),
+            PromptKind::Save => "Save this run as a scenario file:".into(),
+            PromptKind::Fork { after, discards, .. } => {
+                let lost = match discards {
+                    0 => String::new(),
+                    1 => " and 1 intervention".into(),
+                    n => format!(" and {n} interventions"),
+                };
+                format!(
+                    "This forks the run: what you saw after step {after}{lost} is discarded. Go on? (y/n)"
+                )
+            }
         }
+    }
+    /// A yes/no question rather than a line of text.
+    pub fn is_confirmation(&self) -> bool {
+        matches!(self, PromptKind::Fork { .. })
     }
 }
 
@@ -260,6 +293,8 @@ pub struct App {
     pub log: LogState,
     /// Narrative lines scrolled up from the newest.
     pub narrative_scroll: u16,
+    /// How far the checks pane is scrolled down (lines).
+    pub checks_scroll: u16,
     pub status: Option<Status>,
     pub quit: bool,
     pub derived: Derived,
@@ -296,6 +331,7 @@ impl App {
             message: 0,
             log: LogState { selected: None, node: None, kind: KindFilter::All },
             narrative_scroll: 0,
+            checks_scroll: 0,
             status: None,
             quit: false,
             derived: Derived::default(),
@@ -344,6 +380,20 @@ impl App {
             return;
         }
         if let Some(Overlay::Prompt(p)) = &mut self.overlay {
+            if p.kind.is_confirmation() {
+                match key.code {
+                    KeyCode::Enter | KeyCode::Char('y' | 'Y') => {
+                        let p = p.clone();
+                        self.submit(p);
+                    }
+                    KeyCode::Esc | KeyCode::Char('n' | 'N') => {
+                        self.overlay = None;
+                        self.say(Tone::Info, "nothing changed: the run was not forked");
+                    }
+                    _ => {}
+                }
+                return;
+            }
             match key.code {
                 KeyCode::Esc => self.overlay = None,
                 KeyCode::Enter => {
@@ -413,8 +463,8 @@ impl App {
                 self.playing = false;
                 self.tape.seek(0);
             }
-            Action::FocusNext => self.focus = self.focus.shift(1),
-            Action::FocusPrev => self.focus = self.focus.shift(-1),
+            Action::FocusNext => self.focus = self.focus.shift(self.center, 1),
+            Action::FocusPrev => self.focus = self.focus.shift(self.center, -1),
             Action::Up => self.select(-1),
             Action::Down => self.select(1),
             Action::PageUp => self.log_move(-10),
@@ -434,17 +484,24 @@ impl App {
                 self.log.kind = KindFilter::ORDER[(i + 1) % KindFilter::ORDER.len()];
                 self.log.selected = None;
             }
-            Action::ShowCluster => self.center = Center::Cluster,
+            Action::ShowCluster => self.show(Center::Cluster),
             Action::ShowSequence => {
-                self.center = if self.center == Center::Sequence { Center::Cluster } else { Center::Sequence }
+                self.show(if self.center == Center::Sequence { Center::Cluster } else { Center::Sequence })
             }
             Action::ShowHistory => {
-                self.center = if self.center == Center::History { Center::Cluster } else { Center::History }
+                self.show(if self.center == Center::History { Center::Cluster } else { Center::History })
             }
             Action::Crash | Action::Restart | Action::PauseResume | Action::Isolate | Action::Heal => {
-                if let Some(f) = self.node_fault(action) {
+                if !Focus::order(self.center).contains(&Focus::Nodes) {
+                    self.say(Tone::Bad, "no node is on the screen: press 1 for the nodes, then choose one");
+                } else if let Some(f) = self.node_fault(action) {
                     self.intervene(f);
                 }
+            }
+            Action::DropMessage | Action::DuplicateMessage | Action::DeliverNext
+                if !Focus::order(self.center).contains(&Focus::Network) =>
+            {
+                self.say(Tone::Bad, "no message is on the screen: press 1 for the network, then choose one")
             }
             Action::DropMessage | Action::DuplicateMessage | Action::DeliverNext => {
                 match self.derived.in_flight.get(self.message) {
@@ -470,6 +527,15 @@ impl App {
         }
     }
 
+    /// Shows `center` in the upper half; the focus leaves a pane that is
+    /// no longer on the screen.
+    fn show(&mut self, center: Center) {
+        self.center = center;
+        if !Focus::order(center).contains(&self.focus) {
+            self.focus = Focus::Log;
+        }
+    }
+
     fn say(&mut self, tone: Tone, text: impl Into<String>) {
         self.status = Some(Status { text: text.into(), tone });
     }
@@ -480,9 +546,14 @@ impl App {
     }
 
     fn submit(&mut self, p: Prompt) {
-        let result = match p.kind {
+        let result = match &p.kind {
             PromptKind::GotoTime => self.goto(&p.text),
             PromptKind::Save => self.save(&p.text),
+            PromptKind::Fork { fault, .. } => {
+                self.overlay = None;
+                self.perform(fault.clone());
+                return;
+            }
         };
         match result {
             Ok(()) => self.overlay = None,
@@ -597,8 +668,20 @@ impl App {
         fault.map_err(|e| self.say(Tone::Bad, e)).ok()
     }
 
-    /// Applies an intervention as the next step.
+    /// Applies an intervention as the next step — after asking, when it
+    /// would fork the run (discard what was seen after this step).
     fn intervene(&mut self, fault: Fault) {
+        let after = self.tape.step();
+        if after < self.tape.frontier() {
+            let discards = self.tape.interventions().range(after + 1..).count();
+            self.ask(PromptKind::Fork { fault, after, discards }, String::new());
+            return;
+        }
+        self.perform(fault);
+    }
+
+    /// Applies an intervention as the next step.
+    fn perform(&mut self, fault: Fault) {
         let forking = self.tape.step() < self.tape.frontier();
         let ids_before: BTreeSet<u64> = self.derived.in_flight.iter().map(|m| m.id).collect();
         let words = self.driver().describe_fault(&fault);
@@ -650,6 +733,9 @@ impl App {
                 self.message = (self.message as isize + by).clamp(0, n.saturating_sub(1) as isize) as usize;
             }
             Focus::Log => self.log_move(by),
+            Focus::Checks => {
+                self.checks_scroll = (self.checks_scroll as isize + by).clamp(0, 500) as u16;
+            }
             Focus::Narrative => {
                 self.narrative_scroll = (self.narrative_scroll as isize - by).clamp(0, 500) as u16;
             }

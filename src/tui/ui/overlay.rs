@@ -137,6 +137,7 @@ fn details(app: &App, frame: &mut Frame, area: Rect) {
                 ),
             }
         }
+        Focus::Checks => ("Checks".into(), super::checks::lines(app, true, width)),
         Focus::Narrative => ("Narrative".into(), super::narrative::lines(app, width, t)),
     };
     // Longer than the box: show the end.
@@ -156,13 +157,19 @@ fn prompt(app: &App, p: &Prompt, frame: &mut Frame, area: Rect) {
     let block = boxed(app, "");
     let inner = block.inner(r);
     frame.render_widget(block, r);
-    let mut lines = vec![
-        Line::raw(p.kind.question()),
-        Line::from(vec![Span::styled("> ", t.key()), Span::raw(p.text.clone()), Span::styled("█", t.dim())]),
-    ];
-    match &p.error {
-        Some(e) => lines.push(Line::styled(e.clone(), t.bad())),
-        None => lines.push(Line::styled("Enter confirms", t.dim())),
+    let mut lines = vec![Line::raw(p.kind.question())];
+    if p.kind.is_confirmation() {
+        lines.push(Line::styled("y or Enter: yes · n or Esc: no", t.dim()));
+    } else {
+        lines.push(Line::from(vec![
+            Span::styled("> ", t.key()),
+            Span::raw(p.text.clone()),
+            Span::styled("█", t.dim()),
+        ]));
+        match &p.error {
+            Some(e) => lines.push(Line::styled(e.clone(), t.bad())),
+            None => lines.push(Line::styled("Enter confirms", t.dim())),
+        }
     }
-    frame.render_widget(Paragraph::new(lines), inner);
+    frame.render_widget(Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: true }), inner);
 }
