@@ -452,3 +452,76 @@ fn tab_visits_only_what_is_on_the_screen() {
     app.update(Msg::Action(Action::DropMessage));
     assert_eq!(app.tape.interventions().len(), before + 1);
 }
+
+mod common;
+
+/// Regression (issue 13): at the end of a lesson the TUI must show the
+/// verdicts `distlab run` prints — the same checks, reasons, metrics the
+/// lesson expects, and expectations met — for every bundled lesson. (2PC
+/// coordinator-crash showed `in_doubt_ms_max` at 2825 where `run` says
+/// 2979: the TUI judged at the last event, `run` at the scenario's end.)
+#[test]
+fn every_lesson_ends_with_the_verdicts_of_run() {
+    let mut differ = Vec::new();
+    for path in common::all_lessons() {
+        let mut app = App::open(&path, None, Theme { color: true }).unwrap();
+        let scenario = app.lesson.scenario.clone();
+        app.tape.forward_while(u64::MAX, |_, _| false);
+        app.update(Msg::Action(Action::StepForward)); // at the end: refreshes
+        let (_, run) = distlab::check::run::execute(&scenario, Default::default());
+        let tui: Vec<(&str, bool, &str)> =
+            app.derived.report.checks.iter().map(|v| (v.name, v.holds, v.detail.as_str())).collect();
+        let cli: Vec<(&str, bool, &str)> =
+            run.checks.iter().map(|c| (c.name, c.holds, c.detail.as_str())).collect();
+        if tui != cli {
+            differ.push(format!("{}: checks\n  tui {tui:?}\n  run {cli:?}", path.display()));
+        }
+        for (t, r) in app.derived.expectations.iter().zip(&run.expectations) {
+            if (t.met, &t.name, &t.detail) != (r.met, &r.name, &r.detail) {
+                differ.push(format!("{}: expectation\n  tui {t:?}\n  run {r:?}", path.display()));
+            }
+        }
+    }
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+}
+
+/// Types `text` into the open prompt and presses Enter.
+fn type_in(app: &mut App, text: &str) {
+    use ratatui::crossterm::event::KeyCode;
+    for c in text.chars() {
+        app.update(key(KeyCode::Char(c)));
+    }
+    app.update(key(KeyCode::Enter));
+}
+
+/// Regression (issue 13): `g TIME` must land on the same step however
+/// much of the run was already seen — the last step at or before TIME.
+/// (In a saga lesson `g 2s` from the start stopped at 1.012s, and `→`
+/// then jumped to 1.441s.)
+#[test]
+fn goto_lands_on_the_same_step_however_much_was_seen() {
+    let mut differ = Vec::new();
+    for path in common::all_lessons() {
+        let mut seen = App::open(&path, None, Theme { color: true }).unwrap();
+        seen.tape.forward_while(u64::MAX, |_, _| false);
+        let end = seen.tape.end();
+        for frac in [3, 2] {
+            let at = distlab::sim::SimTime(end.0 / frac);
+            let text = format!("{}ms", at.0 as f64 / 1000.0);
+            let expected = seen.tape.last_step_at(at);
+            let mut fresh = App::open(&path, None, Theme { color: true }).unwrap();
+            fresh.update(Msg::Action(Action::GotoTime));
+            type_in(&mut fresh, &text);
+            seen.update(Msg::Action(Action::GotoTime));
+            type_in(&mut seen, &text);
+            let (a, b) = (fresh.tape.step(), seen.tape.step());
+            if (a, b) != (expected, expected) {
+                differ.push(format!(
+                    "{}: g {text}: fresh {a}, after seeing all {b}, expected {expected}",
+                    path.display()
+                ));
+            }
+        }
+    }
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+}

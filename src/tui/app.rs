@@ -303,7 +303,7 @@ pub struct App {
     manual_duplicates: BTreeMap<u64, (u64, u64)>,
     /// What `derived` was computed for: (step, frontier, interventions,
     /// center).
-    derived_for: Option<(u64, u64, usize, Center)>,
+    derived_for: Option<(u64, u64, usize, Center, SimTime)>,
     /// The last move stopped exactly where a check broke (next violation).
     landed_on_violation: bool,
 }
@@ -798,14 +798,25 @@ impl App {
 
     /// Recomputes what the screen shows, if the run moved.
     fn refresh(&mut self) {
-        let key = (self.tape.step(), self.tape.frontier(), self.tape.interventions().len(), self.center);
+        // The views before this step first: getting them may replay the
+        // step, which leaves the clock at it. Then whether the run is
+        // over, which moves the clock on to the scenario's end, where
+        // `distlab run` judges it (see `Tape::at_end`).
+        let before = self.tape.views_before().map(<[NodeSummary]>::to_vec);
+        let at_end = self.tape.at_end();
+        let key = (
+            self.tape.step(),
+            self.tape.frontier(),
+            self.tape.interventions().len(),
+            self.center,
+            self.driver().now(),
+        );
         if self.derived_for == Some(key) {
             return;
         }
         let viewed_before = self.derived_for.map(|k| k.0);
         let landed = std::mem::take(&mut self.landed_on_violation);
         self.derived_for = Some(key);
-        let before = self.tape.views_before().map(<[NodeSummary]>::to_vec);
         let d = self.tape.driver();
         let report = report_now(d, &self.lesson.scenario);
         let was_broken: BTreeSet<&'static str> =
@@ -855,7 +866,7 @@ impl App {
             expectations: self.lesson.scenario.expectations.iter().map(|e| e.evaluate(&report)).collect(),
             report,
             newly_broken,
-            at_end: false,
+            at_end,
             reach,
             notes,
             waiting,
@@ -863,7 +874,6 @@ impl App {
             duplicates,
         };
         self.derived = derived;
-        self.derived.at_end = self.tape.at_end();
         if let Some(name) = self.derived.newly_broken.iter().next() {
             let verdict = self.derived.report.verdict(name);
             let detail = verdict.map(|v| v.detail.clone()).unwrap_or_default();
