@@ -266,6 +266,7 @@ fn jumps_land_where_they_say() {
     let holds = |app: &App| app.derived.report.verdict("acked-writes-durable").unwrap().holds;
     assert!(holds(&app));
     app.update(Msg::Action(Action::NextViolation));
+    settle(&mut app);
     let at = app.tape.step();
     assert!(!holds(&app), "stopped where the check broke");
     assert!(app.derived.newly_broken.contains("acked-writes-durable"));
@@ -398,6 +399,7 @@ fn every_lesson_works_in_the_tui() {
             .take(40)
         {
             app.update(Msg::Action(action));
+            settle(&mut app);
             for center in [Action::ShowSequence, Action::ShowHistory, Action::ShowCluster] {
                 app.update(Msg::Action(center));
                 small.draw(|f| distlab::tui::ui::view(&app, f)).unwrap();
@@ -524,4 +526,51 @@ fn goto_lands_on_the_same_step_however_much_was_seen() {
         }
     }
     assert!(differ.is_empty(), "{}", differ.join("\n"));
+}
+
+/// Lets a search (`v`) run to its end, a slice per frame.
+fn settle(app: &mut App) {
+    while app.searching() {
+        app.update(Msg::Tick);
+    }
+}
+
+/// Regression (issue 13): `v` took 7–8 s at 130k events, blocking every
+/// key. It now runs in slices between frames, shows where it is, stops
+/// on any key (which does nothing else), and lands on the first step at
+/// which a check that held breaks — the step a step-by-step search finds.
+#[test]
+fn next_violation_runs_in_slices_and_a_key_stops_it() {
+    use ratatui::crossterm::event::KeyCode;
+    let mut app = open("primary-replica/async-crash.toml");
+    app.search_slice = std::time::Duration::ZERO; // one chunk a slice
+    app.update(Msg::Action(Action::NextViolation));
+    assert!(app.searching(), "the first chunk does not reach the violation");
+    assert!(app.status.as_ref().is_some_and(|s| s.text.contains("any key stops")), "{:?}", app.status);
+    let reached = app.tape.step();
+    app.update(key(KeyCode::Char('x'))); // `x` would partition a node
+    assert!(!app.searching());
+    assert!(app.tape.interventions().is_empty(), "the key only stopped the search");
+    assert_eq!(app.tape.step(), reached);
+    assert!(app.status.as_ref().is_some_and(|s| s.text.contains("stopped")), "{:?}", app.status);
+
+    // Again, to the end of the search, a chunk a frame.
+    app.update(Msg::Action(Action::GotoStart));
+    app.update(Msg::Action(Action::NextViolation));
+    let mut frames = 0;
+    while app.searching() {
+        app.update(Msg::Tick);
+        frames += 1;
+    }
+    assert!(frames > 1, "{frames}");
+    let found = app.tape.step();
+    // Step by step from the start: the first step where a check breaks.
+    let mut slow = open("primary-replica/async-crash.toml");
+    let first = loop {
+        slow.tape.forward().expect("a check breaks before the end");
+        if slow.driver().report().checks.iter().any(|v| !v.holds) {
+            break slow.tape.step();
+        }
+    };
+    assert_eq!(found, first);
 }

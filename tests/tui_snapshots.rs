@@ -24,6 +24,10 @@ fn open(rel: &str) -> App {
 fn act(app: &mut App, actions: &[Action]) {
     for a in actions {
         app.update(Msg::Action(*a));
+        // A search (`v`) goes on between frames.
+        while app.searching() {
+            app.update(Msg::Tick);
+        }
     }
 }
 

@@ -86,6 +86,31 @@ pub enum Center {
     History,
 }
 
+/// A search for the next step at which a check breaks (`v`).
+#[derive(Clone, Debug)]
+struct Search {
+    /// Where it started.
+    start: u64,
+    /// The checks already broken there (only a new one stops the search).
+    held: BTreeSet<&'static str>,
+    /// Steps to take before judging the checks again.
+    chunk: u64,
+}
+
+impl Search {
+    const FIRST_CHUNK: u64 = 64;
+    const MAX_CHUNK: u64 = 16_384;
+}
+
+/// How long one slice of a search may take before the screen is drawn
+/// again and keys are read (so a key stops it).
+const SEARCH_SLICE: Duration = Duration::from_millis(40);
+
+/// The names of the checks broken now.
+fn broken_checks(d: &dyn Driver) -> BTreeSet<&'static str> {
+    d.report().checks.iter().filter(|v| !v.holds).map(|v| v.name).collect()
+}
+
 /// A window over the screen.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Overlay {
@@ -306,6 +331,11 @@ pub struct App {
     derived_for: Option<(u64, u64, usize, Center, SimTime)>,
     /// The last move stopped exactly where a check broke (next violation).
     landed_on_violation: bool,
+    /// A search for the next violation under way (`v`).
+    search: Option<Search>,
+    /// How long one slice of a search may take ([`SEARCH_SLICE`]; tests
+    /// set zero: one chunk a slice).
+    pub search_slice: Duration,
 }
 
 impl App {
@@ -338,6 +368,8 @@ impl App {
             manual_duplicates: BTreeMap::new(),
             derived_for: None,
             landed_on_violation: false,
+            search: None,
+            search_slice: SEARCH_SLICE,
         };
         app.refresh();
         app
@@ -368,6 +400,7 @@ impl App {
         match msg {
             Msg::Key(key) => self.on_key(key),
             Msg::Action(a) => self.act(a),
+            Msg::Tick if self.searching() => self.search_slice(self.search_slice),
             Msg::Tick => self.play_frame(),
             Msg::Resize => {}
         }
@@ -377,6 +410,11 @@ impl App {
     fn on_key(&mut self, key: KeyEvent) {
         if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
             self.quit = true;
+            return;
+        }
+        if self.searching() {
+            // Any key stops a search (and does nothing else).
+            self.stop_search();
             return;
         }
         if let Some(Overlay::Prompt(p)) = &mut self.overlay {
@@ -597,36 +635,89 @@ impl App {
         }
     }
 
-    /// Steps to the first step at which a check that held breaks. Checks
-    /// are judged every [`VIOLATION_CHUNK`] steps, then step by step
-    /// within the chunk where one broke, so a long search stays fast.
+    /// Starts looking for the first step at which a check that held
+    /// breaks. The search runs a slice at a time ([`App::search_slice`],
+    /// from [`Msg::Tick`]), so the screen shows its progress and any key
+    /// stops it.
     fn next_violation(&mut self) {
-        const VIOLATION_CHUNK: u64 = 64;
         self.playing = false;
-        let broken = |d: &dyn Driver| -> BTreeSet<&'static str> {
-            d.report().checks.iter().filter(|v| !v.holds).map(|v| v.name).collect()
-        };
         let start = self.tape.step();
-        let mut before = broken(self.driver());
-        loop {
+        let held = broken_checks(self.driver());
+        self.search = Some(Search { start, held, chunk: Search::FIRST_CHUNK });
+        self.search_slice(self.search_slice);
+    }
+
+    /// Whether a search for the next violation is under way.
+    pub fn searching(&self) -> bool {
+        self.search.is_some()
+    }
+
+    /// Stops the search where it got to.
+    fn stop_search(&mut self) {
+        if let Some(s) = self.search.take() {
+            self.say(
+                Tone::Info,
+                format!(
+                    "stopped: no check broke between step {} and step {} (g #{} goes back)",
+                    s.start,
+                    self.tape.step(),
+                    s.start
+                ),
+            );
+        }
+    }
+
+    /// Searches for at most `budget` of wall-clock time. Checks are judged
+    /// after chunks of steps that grow while nothing breaks; in a chunk
+    /// where one broke, the search goes straight to the step the check
+    /// recorded (its first violation), or else runs the chunk again in
+    /// small pieces and then step by step.
+    fn search_slice(&mut self, budget: Duration) {
+        let started = std::time::Instant::now();
+        while let Some(search) = &mut self.search {
             let from = self.tape.step();
-            if self.tape.forward_while(VIOLATION_CHUNK, |_, _| false) == 0 {
+            let chunk = search.chunk;
+            if self.tape.forward_while(chunk, |_, _| false) == 0 {
+                let start = search.start;
+                self.search = None;
                 self.say(
                     Tone::Info,
                     format!("no check breaks after step {start}: at the end of the scenario"),
                 );
                 return;
             }
-            let now = broken(self.driver());
-            if now.difference(&before).next().is_some() {
+            let report = self.tape.driver().report();
+            let search = self.search.as_mut().expect("searching");
+            let newly: Vec<_> =
+                report.checks.iter().filter(|v| !v.holds && !search.held.contains(v.name)).collect();
+            if newly.is_empty() {
+                search.chunk = (chunk * 2).min(Search::MAX_CHUNK);
+            } else if let Some(step) =
+                newly.iter().filter_map(|v| v.first_violation).map(|at| at.step).filter(|&s| s > from).min()
+            {
+                self.tape.seek(step);
+                self.search = None;
+                self.status = None;
+                self.landed_on_violation = true;
+                return;
+            } else if chunk > 1 {
+                // No step recorded: narrow down, from where this chunk began.
+                search.chunk = (chunk / 16).max(1);
                 self.tape.seek(from);
-                let held = before.clone();
-                self.tape
-                    .forward_while(VIOLATION_CHUNK, move |d, _| broken(d).difference(&held).next().is_some());
+            } else {
+                self.search = None;
+                self.status = None;
                 self.landed_on_violation = true;
                 return;
             }
-            before = now;
+            if started.elapsed() >= budget {
+                let step = self.tape.step();
+                self.say(
+                    Tone::Info,
+                    format!("looking for a check that breaks: at step {step}… (any key stops)"),
+                );
+                return;
+            }
         }
     }
 

@@ -76,7 +76,10 @@ fn event_loop(terminal: &mut DefaultTerminal, app: &mut App) -> std::io::Result<
             return Ok(());
         }
         let was_playing = app.playing;
-        let ev = if app.playing {
+        let ev = if app.searching() {
+            // A search runs in slices between frames; a key stops it.
+            if event::poll(std::time::Duration::ZERO)? { Some(event::read()?) } else { None }
+        } else if app.playing {
             let (frame, _) = app.tick();
             let wait = frame.saturating_sub(last_frame.elapsed());
             if event::poll(wait)? { Some(event::read()?) } else { None }
