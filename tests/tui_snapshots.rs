@@ -180,3 +180,28 @@ fn large_cluster_partition_as_groups() {
     assert!(text.contains("n2 → n2\n") || text.contains("n2 → n2 "), "{text}");
     assert!(text.contains("n1 n3 n4 n5 n6 n7 → n1 n3 n4 n5 n6 n7"), "{text}");
 }
+
+/// Regression (issue 13): at the end of cart-merge the history pane said
+/// "no client operation yet" after 26 operations (its window was sized
+/// from latencies and ended at now, long after the clients went quiet).
+/// It reaches back to the last operation, scrolls, zooms to the whole
+/// run, and Enter lists every operation with its value.
+#[test]
+fn history_shows_every_operation() {
+    let mut app = open("multi-master/cart-merge.toml");
+    app.tape.forward_while(u64::MAX, |_, _| false);
+    act(&mut app, &[Action::ShowHistory]);
+    let n = app.derived.operations.len();
+    assert!(n >= 20, "{n}");
+    let text = format!("{}", screen(&app, 80, 24).backend());
+    assert!(!text.contains("no client operation yet"), "{text}");
+    assert!(text.contains(&format!("{n} ops")), "{text}");
+    insta::assert_snapshot!("history_end_of_cart_merge", screen(&app, 80, 24).backend());
+    act(&mut app, &[Action::ZoomHistory]);
+    let whole = format!("{}", screen(&app, 80, 24).backend());
+    assert!(whole.contains("whole run"), "{whole}");
+    act(&mut app, &[Action::Details]);
+    let list = format!("{}", screen(&app, 80, 24).backend());
+    assert!(list.contains(&format!("Client history: {n} operations")), "{list}");
+    assert!(list.contains("→ ok"), "{list}");
+}

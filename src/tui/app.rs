@@ -52,6 +52,8 @@ impl Lesson {
 pub enum Focus {
     Nodes,
     Network,
+    /// The client history (its own view).
+    History,
     Log,
     Checks,
     Narrative,
@@ -65,7 +67,7 @@ impl Focus {
         match center {
             Center::Cluster => &[Focus::Nodes, Focus::Network, Focus::Log, Focus::Checks, Focus::Narrative],
             Center::Sequence => &[Focus::Nodes, Focus::Log, Focus::Checks, Focus::Narrative],
-            Center::History => &[Focus::Log, Focus::Checks, Focus::Narrative],
+            Center::History => &[Focus::History, Focus::Log, Focus::Checks, Focus::Narrative],
         }
     }
     fn shift(self, center: Center, by: isize) -> Focus {
@@ -320,6 +322,10 @@ pub struct App {
     pub narrative_scroll: u16,
     /// How far the checks pane is scrolled down (lines).
     pub checks_scroll: u16,
+    /// The client history: lanes scrolled up from the newest, and whether
+    /// it shows the whole run rather than the recent past.
+    pub history_scroll: u16,
+    pub history_whole: bool,
     pub status: Option<Status>,
     pub quit: bool,
     pub derived: Derived,
@@ -362,6 +368,8 @@ impl App {
             log: LogState { selected: None, node: None, kind: KindFilter::All },
             narrative_scroll: 0,
             checks_scroll: 0,
+            history_scroll: 0,
+            history_whole: false,
             status: None,
             quit: false,
             derived: Derived::default(),
@@ -559,6 +567,13 @@ impl App {
                     self.lesson.path.file_stem().map_or("run".into(), |s| s.to_string_lossy().to_string());
                 self.ask(PromptKind::Save, format!("{stem}-my-run.toml"))
             }
+            Action::ZoomHistory => {
+                if self.center == Center::History {
+                    self.history_whole = !self.history_whole;
+                } else {
+                    self.say(Tone::Info, "z zooms the client history: press 3 to show it");
+                }
+            }
             Action::Help => self.overlay = Some(Overlay::Help),
             Action::Close => {}
             Action::Quit => self.quit = true,
@@ -569,7 +584,9 @@ impl App {
     /// no longer on the screen.
     fn show(&mut self, center: Center) {
         self.center = center;
-        if !Focus::order(center).contains(&self.focus) {
+        if center == Center::History {
+            self.focus = Focus::History;
+        } else if !Focus::order(center).contains(&self.focus) {
             self.focus = Focus::Log;
         }
     }
@@ -826,6 +843,10 @@ impl App {
             Focus::Log => self.log_move(by),
             Focus::Checks => {
                 self.checks_scroll = (self.checks_scroll as isize + by).clamp(0, 500) as u16;
+            }
+            Focus::History => {
+                let lanes = self.derived.operations.iter().map(|o| o.process).max().map_or(0, |p| p + 1);
+                self.history_scroll = (self.history_scroll as isize - by).clamp(0, lanes as isize) as u16;
             }
             Focus::Narrative => {
                 self.narrative_scroll = (self.narrative_scroll as isize - by).clamp(0, 500) as u16;

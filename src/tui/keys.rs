@@ -34,6 +34,7 @@ pub enum Action {
     ShowCluster,
     ShowSequence,
     ShowHistory,
+    ZoomHistory,
     // Interventions.
     Crash,
     Restart,
@@ -279,6 +280,13 @@ pub const BINDINGS: &[Binding] = &[
         group: Group::View,
         help: "client history",
         footer: Some("hist"),
+    },
+    Binding {
+        keys: &[C('z')],
+        action: Action::ZoomHistory,
+        group: Group::View,
+        help: "history: zoom to whole run",
+        footer: None,
     },
     Binding {
         keys: &[C('c')],
