@@ -7,6 +7,7 @@
 //! To review a change: `INSTA_UPDATE=always cargo test --test tui_snapshots`
 //! and read the diff of `tests/snapshots/`.
 
+use distlab::sim::TraceKind;
 use distlab::tui::App;
 use distlab::tui::app::{Focus, Msg};
 use distlab::tui::keys::Action;
@@ -204,4 +205,47 @@ fn history_shows_every_operation() {
     let list = format!("{}", screen(&app, 80, 24).backend());
     assert!(list.contains(&format!("Client history: {n} operations")), "{list}");
     assert!(list.contains("→ ok"), "{list}");
+}
+
+/// Regression (issue 13): the sequence view drew each message at its
+/// delivery from the sender's lifeline with a filled dot, so a crashed
+/// 2PC coordinator appeared to send. The space-time diagram draws the
+/// send where it happens (`●`), the delivery from a hollow `○` with how
+/// long it travelled, the crash on the lifeline (`✗`, then `┆` while
+/// down), losses ending in `✗` with why; Enter explains the message at
+/// the bottom: where it was sent and what became of it.
+#[test]
+fn space_time_diagram_of_a_coordinator_crash() {
+    let mut app = open("two-phase-commit/coordinator-crash.toml");
+    app.tape.seek(32);
+    act(&mut app, &[Action::ShowSequence]);
+    // Up three rows: the crash, and what was delivered and lost after it.
+    act(&mut app, &[Action::Up, Action::Up, Action::Up]);
+    let text = format!("{}", screen(&app, 80, 24).backend());
+    insta::assert_snapshot!("space_time_coordinator_crash", screen(&app, 80, 24).backend());
+    assert!(text.contains("✗ n1 crashes"), "{text}");
+    let commit = text.lines().find(|l| l.contains("#12 Commit 1 +10ms")).expect("the commit's delivery");
+    assert!(
+        commit.contains('○') && !commit.contains('●'),
+        "delivered after the crash, sent before it:\n{text}"
+    );
+    assert!(text.contains("lost: Partition"), "{text}");
+    // After the crash, n1 sends nothing, and its lifeline shows it down.
+    let events = app.driver().trace().events();
+    let crash = events.iter().find(|e| e.kind == TraceKind::Crash).unwrap().step;
+    assert!(!events.iter().any(|e| e.kind == TraceKind::Send && e.node == 0 && e.step > crash));
+    let crash_line = text.lines().find(|l| l.contains("n1 crashes")).unwrap();
+    let n1 = crash_line.chars().position(|c| c == '✗').unwrap();
+    for l in text.lines().skip_while(|l| !l.contains("n1 crashes")).skip(1).take_while(|l| l.contains('│'))
+    {
+        assert_ne!(l.chars().nth(n1), Some('●'), "n1 acts after its crash:\n{text}");
+    }
+    // Enter explains the message at the bottom: a reply delivered...
+    act(&mut app, &[Action::Details]);
+    let why = format!("{}", screen(&app, 80, 24).backend());
+    assert!(why.contains("Message #14") && why.contains("delivered to"), "{why}");
+    // ...and one row down, a vote lost at the crashed coordinator.
+    act(&mut app, &[Action::Close, Action::Down, Action::Details]);
+    let why = format!("{}", screen(&app, 80, 24).backend());
+    assert!(why.contains("Message #15") && why.contains("sent by n2 to n1") && why.contains("lost"), "{why}");
 }

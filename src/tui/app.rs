@@ -52,6 +52,8 @@ impl Lesson {
 pub enum Focus {
     Nodes,
     Network,
+    /// The space-time diagram (its own view).
+    Sequence,
     /// The client history (its own view).
     History,
     Log,
@@ -60,13 +62,12 @@ pub enum Focus {
 }
 
 impl Focus {
-    /// The panes Tab visits: only those on the screen. The sequence view
-    /// keeps the node lanes (a node is still selected there); the history
-    /// view has neither nodes nor messages to select.
+    /// The panes Tab visits: only those on the screen (the diagram and
+    /// the history have no node or message to select).
     pub fn order(center: Center) -> &'static [Focus] {
         match center {
             Center::Cluster => &[Focus::Nodes, Focus::Network, Focus::Log, Focus::Checks, Focus::Narrative],
-            Center::Sequence => &[Focus::Nodes, Focus::Log, Focus::Checks, Focus::Narrative],
+            Center::Sequence => &[Focus::Sequence, Focus::Log, Focus::Checks, Focus::Narrative],
             Center::History => &[Focus::History, Focus::Log, Focus::Checks, Focus::Narrative],
         }
     }
@@ -82,7 +83,7 @@ impl Focus {
 pub enum Center {
     /// Node panels and the network.
     Cluster,
-    /// The message sequence diagram.
+    /// The space-time diagram.
     Sequence,
     /// Client operations over time.
     History,
@@ -326,6 +327,8 @@ pub struct App {
     /// it shows the whole run rather than the recent past.
     pub history_scroll: u16,
     pub history_whole: bool,
+    /// The space-time diagram: rows scrolled up from the newest.
+    pub sequence_scroll: u32,
     pub status: Option<Status>,
     pub quit: bool,
     pub derived: Derived,
@@ -370,6 +373,7 @@ impl App {
             checks_scroll: 0,
             history_scroll: 0,
             history_whole: false,
+            sequence_scroll: 0,
             status: None,
             quit: false,
             derived: Derived::default(),
@@ -513,8 +517,13 @@ impl App {
             Action::FocusPrev => self.focus = self.focus.shift(self.center, -1),
             Action::Up => self.select(-1),
             Action::Down => self.select(1),
-            Action::PageUp => self.log_move(-10),
-            Action::PageDown => self.log_move(10),
+            Action::PageUp | Action::PageDown => {
+                let by = if action == Action::PageUp { -10 } else { 10 };
+                match self.focus {
+                    Focus::Sequence | Focus::History | Focus::Checks => self.select(by),
+                    _ => self.log_move(by),
+                }
+            }
             Action::Details => self.overlay = Some(Overlay::Details),
             Action::FilterNode => {
                 let n = self.lesson.nodes() as u32;
@@ -586,6 +595,8 @@ impl App {
         self.center = center;
         if center == Center::History {
             self.focus = Focus::History;
+        } else if center == Center::Sequence {
+            self.focus = Focus::Sequence;
         } else if !Focus::order(center).contains(&self.focus) {
             self.focus = Focus::Log;
         }
@@ -843,6 +854,11 @@ impl App {
             Focus::Log => self.log_move(by),
             Focus::Checks => {
                 self.checks_scroll = (self.checks_scroll as isize + by).clamp(0, 500) as u16;
+            }
+            Focus::Sequence => {
+                let rows = super::ui::sequence_rows(self).len() as i64;
+                self.sequence_scroll =
+                    (self.sequence_scroll as i64 - by as i64).clamp(0, (rows - 1).max(0)) as u32;
             }
             Focus::History => {
                 let lanes = self.derived.operations.iter().map(|o| o.process).max().map_or(0, |p| p + 1);

@@ -271,7 +271,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[C('2'), C('m')],
         action: Action::ShowSequence,
         group: Group::View,
-        help: "message sequence",
+        help: "space-time diagram",
         footer: Some("seq"),
     },
     Binding {

@@ -134,6 +134,7 @@ pub fn footer(app: &App, frame: &mut Frame, area: Rect) {
         Focus::Network => &[("d/D/e", "drop/dup/next")],
         Focus::Log => &[("o/t", "filter"), ("Enter", "details")],
         Focus::Checks => &[("↑/↓", "scroll"), ("Enter", "all reasons")],
+        Focus::Sequence => &[("↑/↓", "scroll"), ("Enter", "why")],
         Focus::History => &[("↑/↓", "scroll"), ("z", "zoom"), ("Enter", "every operation")],
         Focus::Narrative => &[("↑/↓", "scroll"), ("Enter", "all")],
     };

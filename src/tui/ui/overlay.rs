@@ -138,6 +138,10 @@ fn details(app: &App, frame: &mut Frame, area: Rect) {
             }
         }
         Focus::Checks => ("Checks".into(), super::checks::lines(app, true, width)),
+        Focus::Sequence => {
+            let (title, lines) = super::sequence::details(app);
+            (title, lines.iter().flat_map(|l| wrap(l, width)).map(Line::raw).collect())
+        }
         Focus::History => (
             format!("Client history: {} operations", app.derived.operations.len()),
             super::history::operation_lines(app).iter().flat_map(|l| wrap(l, width)).map(Line::raw).collect(),
