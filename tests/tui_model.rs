@@ -393,6 +393,7 @@ fn every_lesson_works_in_the_tui() {
         let mut small = Terminal::new(TestBackend::new(80, 24)).unwrap();
         let mut large = Terminal::new(TestBackend::new(160, 48)).unwrap();
         let mut stops = 0;
+        let (mut last, mut still) = (0, 0);
         for action in [Action::NextNote, Action::NextFault, Action::NextViolation, Action::NextNote]
             .into_iter()
             .cycle()
@@ -406,7 +407,10 @@ fn every_lesson_works_in_the_tui() {
                 large.draw(|f| distlab::tui::ui::view(&app, f)).unwrap();
             }
             stops += 1;
-            if app.derived.at_end {
+            // Every kind of jump stays put once nothing is left ahead.
+            still = if app.tape.step() == last { still + 1 } else { 0 };
+            last = app.tape.step();
+            if app.derived.at_end || still >= 4 {
                 break;
             }
         }
@@ -573,4 +577,28 @@ fn next_violation_runs_in_slices_and_a_key_stops_it() {
         }
     };
     assert_eq!(found, first);
+}
+
+/// `n` stops at the protocol's own notes too, and a jump with nothing
+/// ahead stays where it was (issue 13) instead of running to the end.
+#[test]
+fn jumps_stop_at_protocol_notes_and_stay_put_when_nothing_is_ahead() {
+    let mut app = open("primary-replica/async-crash.toml");
+    app.update(Msg::Action(Action::NextFault)); // the crash at 600ms
+    app.update(Msg::Action(Action::NextNote));
+    let events = app.driver().trace().events();
+    let step = app.tape.step();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.step == step && e.kind == TraceKind::Note && e.text.contains("stands for election")),
+        "stopped at the protocol's note: {:?}",
+        events.iter().filter(|e| e.step == step).collect::<Vec<_>>()
+    );
+    // Past the last fault: `f` stays put.
+    while app.tape.forward().is_some() && app.driver().now().0 < 1_900_000 {}
+    let here = app.tape.step();
+    app.update(Msg::Action(Action::NextFault));
+    assert_eq!(app.tape.step(), here);
+    assert!(app.status.as_ref().is_some_and(|s| s.text.contains("stayed here")), "{:?}", app.status);
 }

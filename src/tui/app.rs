@@ -497,7 +497,17 @@ impl App {
             }
             Action::Faster => self.speed = (self.speed + 1).min(SPEEDS.len() - 1),
             Action::Slower => self.speed = self.speed.saturating_sub(1),
-            Action::NextNote => self.jump("note", |_, rec| rec.kind == TraceKind::Note),
+            Action::NextNote => self.jump("note", |d, rec| {
+                // A timeline note, or a protocol's own ("becomes primary
+                // in epoch 1") among the step's events.
+                rec.kind == TraceKind::Note
+                    || d.trace()
+                        .events()
+                        .iter()
+                        .rev()
+                        .take_while(|e| e.step == rec.step)
+                        .any(|e| e.kind == TraceKind::Note)
+            }),
             Action::NextFault => {
                 let mut seen = self.driver().applied_faults().len();
                 self.jump("fault", move |d, _| {
@@ -652,14 +662,19 @@ impl App {
         Ok(())
     }
 
-    /// Steps until `stop` says so, or to the end.
-    fn jump(&mut self, what: &str, stop: impl FnMut(&dyn Driver, &StepRecord) -> bool) {
+    /// Steps until `stop` says so; if nothing after this step is what
+    /// the student looks for, stays put and says so.
+    fn jump(&mut self, what: &str, mut stop: impl FnMut(&dyn Driver, &StepRecord) -> bool) {
         self.playing = false;
         let from = self.tape.step();
-        self.tape.forward_while(u64::MAX, stop);
-        let at_end = self.tape.at_end();
-        if at_end {
-            self.say(Tone::Info, format!("no {what} after step {from}: at the end of the scenario"));
+        let mut found = false;
+        self.tape.forward_while(u64::MAX, |d, rec| {
+            found = stop(d, rec);
+            found
+        });
+        if !found {
+            self.tape.seek(from);
+            self.say(Tone::Info, format!("no {what} after step {from}: stayed here"));
         }
     }
 
