@@ -723,10 +723,8 @@ impl App {
             if self.tape.forward_while(chunk, |_, _| false) == 0 {
                 let start = search.start;
                 self.search = None;
-                self.say(
-                    Tone::Info,
-                    format!("no check breaks after step {start}: at the end of the scenario"),
-                );
+                self.tape.seek(start);
+                self.say(Tone::Info, format!("no check breaks after step {start}: stayed here"));
                 return;
             }
             let report = self.tape.driver().report();
