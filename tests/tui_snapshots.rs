@@ -128,6 +128,35 @@ fn help_overlay() {
     insta::assert_snapshot!("help", screen(&app, 80, 24).backend());
     act(&mut app, &[Action::Close]);
     assert!(app.overlay.is_none());
+    // `?` twice: what every symbol means, at 80x24.
+    act(&mut app, &[Action::Help, Action::Help]);
+    insta::assert_snapshot!("legend", screen(&app, 80, 24).backend());
+    act(&mut app, &[Action::Help]);
+    assert!(app.overlay.is_none());
+}
+
+/// Every symbol the diagram, the history and the timeline draw is in the
+/// legend (issue 13: a legend for every symbol).
+#[test]
+fn the_legend_names_every_symbol_drawn() {
+    use distlab::tui::ui::LEGEND;
+    let legend: String = LEGEND.iter().flat_map(|(_, s)| s.iter().map(|(sym, _)| *sym)).collect();
+    let mut app = open("two-phase-commit/coordinator-crash.toml");
+    let mut drawn = std::collections::BTreeSet::new();
+    for center in [Action::ShowSequence, Action::ShowHistory, Action::ShowCluster] {
+        act(&mut app, &[Action::GotoStart, center]);
+        for _ in 0..60 {
+            act(&mut app, &[Action::StepForward]);
+            let text = format!("{}", screen(&app, 100, 30).backend());
+            for line in text.lines().skip(1).take(13) {
+                drawn.extend(line.chars().filter(|c| "●○▶◀▷◁✗↻⏸┆╎╌├┤×┄◆•━".contains(*c)));
+            }
+        }
+    }
+    let missing: Vec<char> =
+        drawn.iter().copied().filter(|c| !legend.contains(*c) && !"◀◁".contains(*c)).collect();
+    assert!(missing.is_empty(), "drawn but not in the legend: {missing:?}");
+    assert!(drawn.len() >= 8, "{drawn:?}");
 }
 
 /// An intervention shows at once (the node is down, the title counts the

@@ -118,6 +118,8 @@ fn broken_checks(d: &dyn Driver) -> BTreeSet<&'static str> {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Overlay {
     Help,
+    /// What every symbol on the screen means (`?` twice).
+    Legend,
     /// Everything about the selected node, message, event, or the whole
     /// narrative, depending on the focus.
     Details,
@@ -472,6 +474,7 @@ impl App {
         if self.overlay.is_some() {
             // An overlay takes the keys that close it; the rest wait.
             match action {
+                Action::Help if self.overlay == Some(Overlay::Help) => self.overlay = Some(Overlay::Legend),
                 Action::Close | Action::Help | Action::Details => self.overlay = None,
                 Action::Quit => self.quit = true,
                 _ => {}

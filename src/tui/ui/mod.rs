@@ -25,6 +25,7 @@ mod nodes;
 mod overlay;
 mod sequence;
 
+pub use overlay::LEGEND;
 pub use sequence::rows as sequence_rows;
 
 use super::app::{App, Center, Focus};
