@@ -1,7 +1,10 @@
 //! What the engine tells a protocol's checker, and what a checker
 //! concludes: the [`Checker`] trait (a monitor of one run), [`Report`],
-//! [`Verdict`], [`At`]. They live with the engine, which drives them, so
-//! the engine never names the checks built on them (`crate::check`).
+//! [`Verdict`], [`At`]; what a checker declares it decides and measures
+//! ([`CheckInfo`], [`MetricInfo`], [`GaugeInfo`], each metric and gauge
+//! with its [`Unit`]); and the [`ViolationTracker`] every checker keeps
+//! per invariant. They live with the engine, which drives them, so the
+//! engine never names the checks built on them (`crate::check`).
 
 use super::driver::NodeSummary;
 use super::fault::Fault;
@@ -43,14 +46,106 @@ impl Report {
     }
 }
 
+/// What a quantity is measured in: said once where the metric or gauge is
+/// declared, and read by everything that shows one (`distlab list`, the
+/// sweep's axis labels, `distlab plot`), never guessed from its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Unit {
+    /// A number of things (operations, messages, rounds), or a mean of
+    /// such numbers.
+    Count,
+    /// Simulated milliseconds.
+    Ms,
+    /// A fraction, from 0 to 1.
+    Ratio,
+    /// A yes-or-no property of the run's configuration: 1 yes, 0 no.
+    Flag,
+    /// Units of money (the balances of two-phase commit's accounts).
+    Money,
+}
+
+impl Unit {
+    /// How the unit is written after a quantity's name (`lag_max_ms (ms)`)
+    /// and in `distlab list --verbose`: at most 8 characters.
+    pub const fn suffix(self) -> &'static str {
+        match self {
+            Unit::Count => "count",
+            Unit::Ms => "ms",
+            Unit::Ratio => "fraction",
+            Unit::Flag => "0 or 1",
+            Unit::Money => "money",
+        }
+    }
+}
+
+impl std::fmt::Display for Unit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.suffix())
+    }
+}
+
+/// An invariant a checker decides: its name (what scenarios' `[[expect]]
+/// check = ...` and `distlab check` name) and one line saying what it
+/// means (shown by `distlab list --verbose`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckInfo {
+    pub name: &'static str,
+    pub meaning: &'static str,
+}
+
+impl CheckInfo {
+    pub const fn new(name: &'static str, meaning: &'static str) -> Self {
+        CheckInfo { name, meaning }
+    }
+}
+
+/// A number a checker reports at the end of a run (see [`Report::metrics`]):
+/// its name, one line saying what it counts or measures, and its unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MetricInfo {
+    pub name: &'static str,
+    pub unit: Unit,
+    pub meaning: &'static str,
+}
+
+impl MetricInfo {
+    pub const fn new(name: &'static str, unit: Unit, meaning: &'static str) -> Self {
+        MetricInfo { name, unit, meaning }
+    }
+}
+
+/// A quantity with a value at every instant of a run (see
+/// [`Checker::gauges`]): its name, what it measures, and its unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GaugeInfo {
+    pub name: &'static str,
+    pub unit: Unit,
+    pub meaning: &'static str,
+}
+
+impl GaugeInfo {
+    pub const fn new(name: &'static str, unit: Unit, meaning: &'static str) -> Self {
+        GaugeInfo { name, unit, meaning }
+    }
+}
+
+/// The gauge every run has, whatever the protocol: the engine's own
+/// (`Driver::gauges` reports it first).
+pub const MESSAGES_IN_FLIGHT: GaugeInfo = GaugeInfo::new(
+    "messages_in_flight",
+    Unit::Count,
+    "messages sent and not yet delivered or dropped (held at a paused node included)",
+);
+
 /// A protocol's online checker. Cloned with snapshots, so it rewinds with
 /// the simulation.
 pub trait Checker<P: Protocol>: Clone {
     /// The invariants this checker decides, with one line each saying what
     /// they mean (shown by `distlab list` and validated in scenarios).
-    const CHECKS: &'static [(&'static str, &'static str)];
-    /// The metrics it reports.
-    const METRICS: &'static [(&'static str, &'static str)];
+    const CHECKS: &'static [CheckInfo];
+    /// The metrics it reports (each one `report` puts in
+    /// [`Report::metrics`] is declared here, with its unit).
+    const METRICS: &'static [MetricInfo];
 
     fn new(params: &P::Params, cluster: &Cluster) -> Self;
     /// A node published an observation.
@@ -65,7 +160,7 @@ pub trait Checker<P: Protocol>: Clone {
     /// value *now* (replication lag, participants in doubt), which `distlab
     /// sweep` and `distlab run --trace` sample over the run to draw them
     /// against time. Most checkers keep none.
-    const GAUGES: &'static [(&'static str, &'static str)] = &[];
+    const GAUGES: &'static [GaugeInfo] = &[];
     /// The gauges' values now, in the order of [`Checker::GAUGES`].
     fn gauges(&self, _now: SimTime) -> Vec<(&'static str, f64)> {
         Vec::new()

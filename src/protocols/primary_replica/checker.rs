@@ -37,6 +37,7 @@
 use super::{Observation, Params, PrimaryReplica};
 use crate::nodes::{Cluster, Key, NodeId, Operation, Value};
 use crate::sim::fault::Fault;
+use crate::sim::monitor::{CheckInfo, GaugeInfo, MetricInfo, Unit};
 use crate::sim::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
@@ -173,29 +174,54 @@ impl ReplicationChecker {
 }
 
 impl Checker<PrimaryReplica> for ReplicationChecker {
-    const CHECKS: &'static [(&'static str, &'static str)] = &[
-        ("log-prefix", "every replica's log is a prefix of the log of the primary it copies from"),
-        ("acked-writes-durable", "every write acknowledged to a client is in the final primary's log"),
-        (
+    const CHECKS: &'static [CheckInfo] = &[
+        CheckInfo::new(
+            "log-prefix",
+            "every replica's log is a prefix of the log of the primary it copies from",
+        ),
+        CheckInfo::new(
+            "acked-writes-durable",
+            "every write acknowledged to a client is in the final primary's log",
+        ),
+        CheckInfo::new(
             "writes-applied-once",
             "no client write stands twice in the final primary's log (retries carry idempotency keys)",
         ),
-        (
+        CheckInfo::new(
             "single-primary",
             "no primary acknowledges a write it accepted after a newer primary was elected (no split brain)",
         ),
-        ("no-stale-reads", "no read returns an older value than a write acknowledged before the read began"),
-        ("read-your-writes", "no client reads an older value than its own acknowledged write"),
+        CheckInfo::new(
+            "no-stale-reads",
+            "no read returns an older value than a write acknowledged before the read began",
+        ),
+        CheckInfo::new("read-your-writes", "no client reads an older value than its own acknowledged write"),
     ];
-    const METRICS: &'static [(&'static str, &'static str)] = &[
-        ("acked_writes", "writes acknowledged to clients"),
-        ("lost_acked_writes", "acknowledged writes missing from the final primary's log"),
-        ("stale_reads", "reads older than a write acknowledged before they began"),
-        ("ryw_violations", "reads older than the reader's own acknowledged write"),
-        ("lag_max_ms", "largest delay from primary append to replica append"),
-        ("lag_mean_ms", "mean delay from primary append to replica append"),
-        ("failovers", "primaries elected or promoted after the first"),
-        ("truncated_entries", "log entries replicas discarded because the primary's log disagreed"),
+    const METRICS: &'static [MetricInfo] = &[
+        MetricInfo::new("acked_writes", Unit::Count, "writes acknowledged to clients"),
+        MetricInfo::new(
+            "lost_acked_writes",
+            Unit::Count,
+            "acknowledged writes missing from the final primary's log",
+        ),
+        MetricInfo::new(
+            "stale_reads",
+            Unit::Count,
+            "reads older than a write acknowledged before they began",
+        ),
+        MetricInfo::new(
+            "ryw_violations",
+            Unit::Count,
+            "reads older than the reader's own acknowledged write",
+        ),
+        MetricInfo::new("lag_max_ms", Unit::Ms, "largest delay from primary append to replica append"),
+        MetricInfo::new("lag_mean_ms", Unit::Ms, "mean delay from primary append to replica append"),
+        MetricInfo::new("failovers", Unit::Count, "primaries elected or promoted after the first"),
+        MetricInfo::new(
+            "truncated_entries",
+            Unit::Count,
+            "log entries replicas discarded because the primary's log disagreed",
+        ),
     ];
 
     fn new(_: &Params, cluster: &Cluster) -> Self {
@@ -404,8 +430,9 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
         }
     }
 
-    const GAUGES: &'static [(&'static str, &'static str)] = &[(
+    const GAUGES: &'static [GaugeInfo] = &[GaugeInfo::new(
         "replication_lag_ms",
+        Unit::Ms,
         "how long ago the oldest acknowledged write that some running replica still lacks was acknowledged (0 under sync replication)",
     )];
 

@@ -24,6 +24,7 @@
 
 use super::{Observation, Params, Quorum};
 use crate::nodes::{Cluster, Key, NodeId, Operation, Value};
+use crate::sim::monitor::{CheckInfo, MetricInfo, Unit};
 use crate::sim::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
 use crate::time::SimTime;
 use std::collections::BTreeMap;
@@ -104,20 +105,33 @@ impl QuorumChecker {
 }
 
 impl Checker<Quorum> for QuorumChecker {
-    const CHECKS: &'static [(&'static str, &'static str)] = &[(
+    const CHECKS: &'static [CheckInfo] = &[CheckInfo::new(
         "fresh-reads",
         "no read returns a value older than a write acknowledged before the read began (in real time)",
     )];
-    const METRICS: &'static [(&'static str, &'static str)] = &[
-        ("stale_reads", "reads older than a write acknowledged before they began"),
-        ("stale_read_rate", "stale reads as a fraction of the reads that completed ok (0 when none did)"),
-        ("availability", "fraction of completed client operations that were ok"),
-        ("unavailable", "coordinations that gave up: too few replicas answered"),
-        ("read_repairs", "repair rounds: reads (or late replies) that sent newer values to stale replicas"),
-        ("hinted_stores", "writes a stand-in took for an unreachable replica"),
-        ("handoffs", "hinted values handed back to their replica"),
-        (
+    const METRICS: &'static [MetricInfo] = &[
+        MetricInfo::new(
+            "stale_reads",
+            Unit::Count,
+            "reads older than a write acknowledged before they began",
+        ),
+        MetricInfo::new(
+            "stale_read_rate",
+            Unit::Ratio,
+            "stale reads as a fraction of the reads that completed ok (0 when none did)",
+        ),
+        MetricInfo::new("availability", Unit::Ratio, "fraction of completed client operations that were ok"),
+        MetricInfo::new("unavailable", Unit::Count, "coordinations that gave up: too few replicas answered"),
+        MetricInfo::new(
+            "read_repairs",
+            Unit::Count,
+            "repair rounds: reads (or late replies) that sent newer values to stale replicas",
+        ),
+        MetricInfo::new("hinted_stores", Unit::Count, "writes a stand-in took for an unreachable replica"),
+        MetricInfo::new("handoffs", Unit::Count, "hinted values handed back to their replica"),
+        MetricInfo::new(
             "quorums_overlap",
+            Unit::Flag,
             "1 when every read quorum meets every write quorum (r + w > n, no sloppy or local quorum), else 0",
         ),
     ];

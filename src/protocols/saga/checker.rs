@@ -21,6 +21,7 @@
 
 use super::{Action, Effect, Observation, Order, OrderNo, Params, Saga, SagaId, SagaOutcome};
 use crate::nodes::{Cluster, NodeId, Operation};
+use crate::sim::monitor::{CheckInfo, MetricInfo, Unit};
 use crate::sim::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
@@ -349,43 +350,84 @@ impl SagaChecker {
 }
 
 impl Checker<Saga> for SagaChecker {
-    const CHECKS: &'static [(&'static str, &'static str)] = &[
-        (
+    const CHECKS: &'static [CheckInfo] = &[
+        CheckInfo::new(
             "semantic-atomicity",
             "every saga that ended did all its steps (one approved order, charged and reserved once) or compensated every completed step (orders cancelled, charges refunded, nothing reserved), and its client was told which",
         ),
-        ("applied-once", "no action of a saga (charge, refund, reserve, create, ...) takes effect twice"),
-        (
+        CheckInfo::new(
+            "applied-once",
+            "no action of a saga (charge, refund, reserve, create, ...) takes effect twice",
+        ),
+        CheckInfo::new(
             "compensation-order",
             "compensations take effect in the reverse order of the steps they undo, each after its step",
         ),
-        (
+        CheckInfo::new(
             "money-conserved",
             "over the sagas that ended: charges − refunds = the amounts of completed orders, and units reserved = their quantities",
         ),
     ];
-    const METRICS: &'static [(&'static str, &'static str)] = &[
-        ("sagas_begun", "sagas the orchestrator logged as begun"),
-        ("sagas_completed", "sagas that ended with every step done"),
-        ("sagas_compensated", "sagas that ended with their completed steps compensated"),
-        ("completion_rate", "sagas completed as a fraction of sagas begun (left out when none began)"),
-        ("compensation_rate", "sagas compensated as a fraction of sagas begun (left out when none began)"),
-        ("sagas_unfinished", "sagas still running when the run ended"),
-        ("duplicate_effects", "effects applied again for a (saga, action) that had already taken effect"),
-        ("double_charges", "charges applied again for a saga already charged"),
-        ("orphan_orders", "orders of ended sagas left neither approved nor cancelled"),
-        ("compensations", "compensations the orchestrator logged as done"),
-        ("refunds", "refunds the payment service applied"),
-        ("step_retries", "requests the orchestrator sent again after step_timeout"),
-        ("duplicates_suppressed", "requests a service answered from its idempotency keys, without executing"),
-        ("sagas_resumed", "unfinished sagas an orchestrator resumed from its log after a restart"),
-        (
+    const METRICS: &'static [MetricInfo] = &[
+        MetricInfo::new("sagas_begun", Unit::Count, "sagas the orchestrator logged as begun"),
+        MetricInfo::new("sagas_completed", Unit::Count, "sagas that ended with every step done"),
+        MetricInfo::new(
+            "sagas_compensated",
+            Unit::Count,
+            "sagas that ended with their completed steps compensated",
+        ),
+        MetricInfo::new(
+            "completion_rate",
+            Unit::Ratio,
+            "sagas completed as a fraction of sagas begun (left out when none began)",
+        ),
+        MetricInfo::new(
+            "compensation_rate",
+            Unit::Ratio,
+            "sagas compensated as a fraction of sagas begun (left out when none began)",
+        ),
+        MetricInfo::new("sagas_unfinished", Unit::Count, "sagas still running when the run ended"),
+        MetricInfo::new(
+            "duplicate_effects",
+            Unit::Count,
+            "effects applied again for a (saga, action) that had already taken effect",
+        ),
+        MetricInfo::new("double_charges", Unit::Count, "charges applied again for a saga already charged"),
+        MetricInfo::new(
+            "orphan_orders",
+            Unit::Count,
+            "orders of ended sagas left neither approved nor cancelled",
+        ),
+        MetricInfo::new("compensations", Unit::Count, "compensations the orchestrator logged as done"),
+        MetricInfo::new("refunds", Unit::Count, "refunds the payment service applied"),
+        MetricInfo::new(
+            "step_retries",
+            Unit::Count,
+            "requests the orchestrator sent again after step_timeout",
+        ),
+        MetricInfo::new(
+            "duplicates_suppressed",
+            Unit::Count,
+            "requests a service answered from its idempotency keys, without executing",
+        ),
+        MetricInfo::new(
+            "sagas_resumed",
+            Unit::Count,
+            "unfinished sagas an orchestrator resumed from its log after a restart",
+        ),
+        MetricInfo::new(
             "saga_latency_mean_ms",
+            Unit::Ms,
             "mean time from a saga's begin record to its last record (left out when no saga ended)",
         ),
-        ("sagas_run_twice", "sagas the orchestrator began a second time (after forgetting the first run)"),
-        (
+        MetricInfo::new(
+            "sagas_run_twice",
+            Unit::Count,
+            "sagas the orchestrator began a second time (after forgetting the first run)",
+        ),
+        MetricInfo::new(
             "orders_refused_too_old",
+            Unit::Count,
             "orders for an unknown saga refused (answered unknown) because they were invoked more than retention ago",
         ),
     ];

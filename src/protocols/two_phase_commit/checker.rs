@@ -30,6 +30,7 @@
 
 use super::{Decision, Learned, Observation, Params, Transfer, TwoPhaseCommit, Tx, Vote};
 use crate::nodes::{Cluster, NodeId, Operation};
+use crate::sim::monitor::{CheckInfo, GaugeInfo, MetricInfo, Unit};
 use crate::sim::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
@@ -312,68 +313,92 @@ impl TwoPhaseCommitChecker {
 }
 
 impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
-    const CHECKS: &'static [(&'static str, &'static str)] = &[
-        ("atomicity", "no transaction commits at one participant and aborts at another"),
-        (
+    const CHECKS: &'static [CheckInfo] = &[
+        CheckInfo::new("atomicity", "no transaction commits at one participant and aborts at another"),
+        CheckInfo::new(
             "no-commit-after-no",
             "no transaction that a participant voted no on is committed, by the coordinator or at a participant",
         ),
-        (
+        CheckInfo::new(
             "agrees-with-coordinator",
             "no participant decides differently from the decision the coordinator logged",
         ),
-        (
+        CheckInfo::new(
             "conservation",
             "the balances plus the parts of committed transfers not yet applied always add up to the initial total",
         ),
-        (
+        CheckInfo::new(
             "runs-once",
             "no transaction gets a new prepare round after its decision was logged: a transfer runs at most once",
         ),
-        (
+        CheckInfo::new(
             "client-told-the-truth",
             "a client told ok has its transfer's commit in the coordinator's log, one told it failed has its abort there",
         ),
     ];
-    const GAUGES: &'static [(&'static str, &'static str)] = &[(
+    const GAUGES: &'static [GaugeInfo] = &[GaugeInfo::new(
         "participants_in_doubt",
+        Unit::Count,
         "participant-transaction pairs that voted yes and do not know the outcome yet (holding their locks)",
     )];
-    const METRICS: &'static [(&'static str, &'static str)] = &[
-        ("tx_committed", "transactions the coordinator logged commit for"),
-        ("tx_aborted", "transactions the coordinator logged abort for"),
-        (
+    const METRICS: &'static [MetricInfo] = &[
+        MetricInfo::new("tx_committed", Unit::Count, "transactions the coordinator logged commit for"),
+        MetricInfo::new("tx_aborted", Unit::Count, "transactions the coordinator logged abort for"),
+        MetricInfo::new(
             "tx_latency_mean_ms",
+            Unit::Ms,
             "mean time from the first prepare to the logged decision (left out when nothing was decided)",
         ),
-        (
+        MetricInfo::new(
             "round_trips_mean",
+            Unit::Count,
             "mean rounds (prepare, decision, re-sent decisions) of transactions every participant acknowledged (left out when none was)",
         ),
-        ("votes_no", "no votes"),
-        (
+        MetricInfo::new("votes_no", Unit::Count, "no votes"),
+        MetricInfo::new(
             "in_doubt_ms_mean",
+            Unit::Ms,
             "mean time a participant held its locks between its yes vote and learning the outcome (open intervals up to the end; left out when nobody voted yes)",
         ),
-        ("in_doubt_ms_max", "the longest such time"),
-        ("blocked", "participant-transaction pairs still in doubt decision_timeout after the yes vote"),
-        ("in_doubt_at_end", "participant-transaction pairs still in doubt at the end"),
-        ("decisions_resent", "decision rounds after the first (lost messages, a recovered coordinator)"),
-        (
+        MetricInfo::new("in_doubt_ms_max", Unit::Ms, "the longest such time"),
+        MetricInfo::new(
+            "blocked",
+            Unit::Count,
+            "participant-transaction pairs still in doubt decision_timeout after the yes vote",
+        ),
+        MetricInfo::new(
+            "in_doubt_at_end",
+            Unit::Count,
+            "participant-transaction pairs still in doubt at the end",
+        ),
+        MetricInfo::new(
+            "decisions_resent",
+            Unit::Count,
+            "decision rounds after the first (lost messages, a recovered coordinator)",
+        ),
+        MetricInfo::new(
             "resolved_by_peers",
+            Unit::Count,
             "in-doubt participants that learned the outcome from another participant (cooperative termination)",
         ),
-        ("heuristic_decisions", "participants that decided on their own after decision_timeout"),
-        (
+        MetricInfo::new(
+            "heuristic_decisions",
+            Unit::Count,
+            "participants that decided on their own after decision_timeout",
+        ),
+        MetricInfo::new(
             "tx_forgotten",
+            Unit::Count,
             "finished transactions forgotten after retention, counted once per node that forgot them",
         ),
-        (
+        MetricInfo::new(
             "too_old",
+            Unit::Count,
             "messages about a transaction unknown to their node and older than retention: client told unknown, prepare or peer's question ignored, abort answered unlogged",
         ),
-        (
+        MetricInfo::new(
             "imbalance",
+            Unit::Money,
             "money created (positive) or destroyed (negative): balances plus parts in flight, minus the initial total",
         ),
     ];
