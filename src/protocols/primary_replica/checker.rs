@@ -37,7 +37,7 @@
 use super::{Observation, Params, PrimaryReplica};
 use crate::nodes::{Cluster, Key, NodeId, Operation, Value};
 use crate::sim::fault::Fault;
-use crate::sim::monitor::{CheckInfo, GaugeInfo, MetricInfo, Unit};
+use crate::sim::monitor::{CheckInfo, GaugeInfo, MetricInfo, Unit, ViolationTracker};
 use crate::sim::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
@@ -53,33 +53,9 @@ type Slot = (u64, Option<Value>);
 /// and when.
 type PrimaryAppend = (Option<Value>, Option<Slot>, SimTime);
 
-#[derive(Clone, Debug, Default)]
-struct Violation {
-    first: Option<(At, String)>,
-    count: u64,
-}
-
-impl Violation {
-    fn record(&mut self, at: At, what: impl FnOnce() -> String) {
-        self.count += 1;
-        if self.first.is_none() {
-            self.first = Some((at, what()));
-        }
-    }
-    fn verdict(&self, name: &'static str, ok: String) -> Verdict {
-        Verdict {
-            name,
-            holds: self.first.is_none(),
-            detail: match &self.first {
-                Some((at, what)) if self.count > 1 => {
-                    format!("{what} (at {}, step {}; {} times in all)", at.time, at.step, self.count)
-                }
-                Some((at, what)) => format!("{what} (at {}, step {})", at.time, at.step),
-                None => ok,
-            },
-            first_violation: self.first.as_ref().map(|f| f.0),
-        }
-    }
+/// How a verdict counts its violations: only when there was more than one.
+fn times_in_all(count: u64) -> Option<String> {
+    (count > 1).then(|| format!("{count} times in all"))
 }
 
 /// An open read: who reads, and the newest position acknowledged on its
@@ -126,10 +102,10 @@ pub struct ReplicationChecker {
     /// Nodes crashed and not yet restarted (their lag is not replication
     /// lag: nothing is being sent to them).
     down: BTreeSet<NodeId>,
-    prefix: Violation,
-    split_brain: Violation,
-    stale: Violation,
-    ryw: Violation,
+    prefix: ViolationTracker,
+    split_brain: ViolationTracker,
+    stale: ViolationTracker,
+    ryw: ViolationTracker,
 }
 
 impl ReplicationChecker {
@@ -243,10 +219,10 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
             truncated_entries: 0,
             acked_at: BTreeMap::new(),
             down: BTreeSet::new(),
-            prefix: Violation::default(),
-            split_brain: Violation::default(),
-            stale: Violation::default(),
-            ryw: Violation::default(),
+            prefix: ViolationTracker::default(),
+            split_brain: ViolationTracker::default(),
+            stale: ViolationTracker::default(),
+            ryw: ViolationTracker::default(),
         }
     }
 
@@ -469,8 +445,11 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
     fn report(&self, _now: SimTime) -> Report {
         let lost = self.lost_writes();
         let mut r = Report::default();
-        r.checks
-            .push(self.prefix.verdict("log-prefix", "every replica log is a prefix of its primary's".into()));
+        r.checks.push(self.prefix.verdict(
+            "log-prefix",
+            "every replica log is a prefix of its primary's".into(),
+            times_in_all,
+        ));
         r.checks.push(Verdict {
             name: "acked-writes-durable",
             holds: lost.is_empty(),
@@ -501,15 +480,21 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
             },
             first_violation: None,
         });
-        r.checks.push(
-            self.split_brain.verdict("single-primary", "only the newest primary acknowledged writes".into()),
-        );
-        r.checks.push(self.stale.verdict("no-stale-reads", "no read was stale".into()));
-        r.checks.push(self.ryw.verdict("read-your-writes", "every client read its own writes".into()));
+        r.checks.push(self.split_brain.verdict(
+            "single-primary",
+            "only the newest primary acknowledged writes".into(),
+            times_in_all,
+        ));
+        r.checks.push(self.stale.verdict("no-stale-reads", "no read was stale".into(), times_in_all));
+        r.checks.push(self.ryw.verdict(
+            "read-your-writes",
+            "every client read its own writes".into(),
+            times_in_all,
+        ));
         r.metrics.insert("acked_writes", self.acked.len() as f64);
         r.metrics.insert("lost_acked_writes", lost.len() as f64);
-        r.metrics.insert("stale_reads", self.stale.count as f64);
-        r.metrics.insert("ryw_violations", self.ryw.count as f64);
+        r.metrics.insert("stale_reads", self.stale.count() as f64);
+        r.metrics.insert("ryw_violations", self.ryw.count() as f64);
         r.metrics.insert("lag_max_ms", self.lag_max_us as f64 / 1000.0);
         r.metrics.insert(
             "lag_mean_ms",

@@ -24,8 +24,8 @@
 
 use super::{Observation, Params, Quorum};
 use crate::nodes::{Cluster, Key, NodeId, Operation, Value};
-use crate::sim::monitor::{CheckInfo, MetricInfo, Unit};
-use crate::sim::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
+use crate::sim::monitor::{CheckInfo, MetricInfo, Unit, ViolationTracker};
+use crate::sim::{At, Checker, HistoryEvent, HistoryKind, Report};
 use crate::time::SimTime;
 use std::collections::BTreeMap;
 
@@ -63,8 +63,8 @@ pub struct QuorumChecker {
     /// Open reads: op id → what `latest_acked` held for the key when the
     /// read was invoked.
     reads: BTreeMap<u64, Option<LatestBegun>>,
-    stale_reads: u64,
-    first_stale: Option<(At, String)>,
+    /// Stale reads: the first, and how many.
+    stale: ViolationTracker,
     reads_ok: u64,
     completed: u64,
     completed_ok: u64,
@@ -179,12 +179,8 @@ impl Checker<Quorum> for QuorumChecker {
                 self.reads_ok += 1;
                 let Some(before) = self.reads.remove(&e.op_id) else { return };
                 if let Some(why) = self.staleness(key, before, e.value.as_value()) {
-                    self.stale_reads += 1;
-                    if self.first_stale.is_none() {
-                        let node = e.node.map_or("?", |n| self.names[n.index()].as_str());
-                        self.first_stale =
-                            Some((at, format!("a read of k{key} coordinated by {node} {why}")));
-                    }
+                    let node = e.node.map_or("?", |n| self.names[n.index()].as_str());
+                    self.stale.record(at, || format!("a read of k{key} coordinated by {node} {why}"));
                 }
             }
             (_, Operation::Read { .. }) => {
@@ -196,24 +192,16 @@ impl Checker<Quorum> for QuorumChecker {
 
     fn report(&self, _now: SimTime) -> Report {
         let mut r = Report::default();
-        r.checks.push(Verdict {
-            name: "fresh-reads",
-            holds: self.first_stale.is_none(),
-            detail: match &self.first_stale {
-                Some((at, what)) => {
-                    format!(
-                        "{what} (at {}, step {}; {} stale reads of {})",
-                        at.time, at.step, self.stale_reads, self.reads_ok
-                    )
-                }
-                None => format!("all {} reads were fresh", self.reads_ok),
-            },
-            first_violation: self.first_stale.as_ref().map(|f| f.0),
-        });
-        r.metrics.insert("stale_reads", self.stale_reads as f64);
+        r.checks.push(self.stale.verdict(
+            "fresh-reads",
+            format!("all {} reads were fresh", self.reads_ok),
+            |stale| Some(format!("{stale} stale reads of {}", self.reads_ok)),
+        ));
+        let stale_reads = self.stale.count();
+        r.metrics.insert("stale_reads", stale_reads as f64);
         r.metrics.insert(
             "stale_read_rate",
-            if self.reads_ok == 0 { 0.0 } else { self.stale_reads as f64 / self.reads_ok as f64 },
+            if self.reads_ok == 0 { 0.0 } else { stale_reads as f64 / self.reads_ok as f64 },
         );
         // Of the operations that completed (still-open ones at the end of
         // the run are neither available nor unavailable).
