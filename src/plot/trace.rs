@@ -226,13 +226,13 @@ mod tests {
     /// A gauge's chart is labelled with the unit its sample lines carry
     /// (as the protocol declares it), and with none when the trace does
     /// not say: the unit is never guessed from the name (`lag` was drawn
-    /// as a count, `hops_ms` in ms).
+    /// as a count, `hops_ms` in ms). A unit read from the file is escaped.
     #[test]
     fn gauge_charts_take_their_unit_from_the_trace() {
         let path = std::env::temp_dir().join(format!("distlab-trace-units-{}.jsonl", std::process::id()));
         let lines = [
             r#"{"step":1,"time_us":0,"kind":"send","msg":1,"text":"x"}"#,
-            r#"{"step":1,"time_us":0,"kind":"sample","gauges":{"lag":3,"hops_ms":2},"units":{"lag":"ms"}}"#,
+            r#"{"step":1,"time_us":0,"kind":"sample","gauges":{"lag":3,"hops_ms":2,"x":1},"units":{"lag":"ms","x":"\u001b]0;pwned\u0007"}}"#,
         ];
         std::fs::write(&path, lines.join("\n")).expect("write the trace");
         let data = read(&path).expect("a trace");
@@ -243,5 +243,6 @@ mod tests {
         };
         assert_eq!(label("lag"), "lag (ms)");
         assert_eq!(label("hops_ms"), "hops_ms");
+        assert!(!label("x").contains('\u{1b}'), "a unit from the file is printed escaped: {}", label("x"));
     }
 }
