@@ -2,8 +2,8 @@
 //! concludes: the [`Checker`] trait (a monitor of one run), [`Report`],
 //! [`Verdict`], [`At`]; what a checker declares it decides and measures
 //! ([`CheckInfo`], [`MetricInfo`], [`GaugeInfo`], each metric and gauge
-//! with its [`Unit`]); and the [`ViolationTracker`] every checker keeps
-//! per invariant. They live with the engine, which drives them, so the
+//! with its [`Unit`]); and the [`ViolationTracker`] a checker keeps per
+//! invariant whose violations have a moment. They live with the engine, which drives them, so the
 //! engine never names the checks built on them (`crate::check`).
 
 use super::driver::NodeSummary;
