@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use distlab::check::{At, Checker, Report};
+use distlab::check::{At, CheckInfo, Checker, MetricInfo, Report};
 use distlab::nodes::{ClientRequest, Cluster, Context, Message, NodeId, NodeView, Protocol};
 use distlab::scenario::Scenario;
 use distlab::sim::{Budget, Halt, Sim, SimConfig, SimDuration, SimTime, TraceLevel};
@@ -121,8 +121,8 @@ impl Protocol for Spinner {
 struct NoChecks;
 
 impl Checker<Spinner> for NoChecks {
-    const CHECKS: &'static [(&'static str, &'static str)] = &[];
-    const METRICS: &'static [(&'static str, &'static str)] = &[];
+    const CHECKS: &'static [CheckInfo] = &[];
+    const METRICS: &'static [MetricInfo] = &[];
     fn new(_: &(), _: &Cluster) -> Self {
         NoChecks
     }

@@ -1,6 +1,7 @@
 //! `distlab list`: the protocols and the bundled lessons, one line each.
 
 use super::Outcome;
+use distlab::check::MESSAGES_IN_FLIGHT;
 use distlab::protocols::registry;
 use distlab::util::escape;
 
@@ -16,18 +17,14 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     for p in registry() {
         println!("  {:<18} {}", p.name(), p.summary());
         if args.verbose {
-            for (name, what) in p.checks() {
-                println!("      check  {name:<22} {what}");
+            for c in p.checks() {
+                println!("      check  {:<22} {}", c.name, c.meaning);
             }
-            for (name, what) in p.metrics() {
-                println!("      metric {name:<22} {what}");
+            for m in p.metrics() {
+                println!("      metric {:<22} {:<8} {}", m.name, m.unit, m.meaning);
             }
-            let engine = (
-                "messages_in_flight",
-                "messages sent and not yet delivered or dropped (held at a paused node included)",
-            );
-            for (name, what) in std::iter::once(&engine).chain(p.gauges()) {
-                println!("      gauge  {name:<22} {what}");
+            for g in std::iter::once(&MESSAGES_IN_FLIGHT).chain(p.gauges()) {
+                println!("      gauge  {:<22} {:<8} {}", g.name, g.unit, g.meaning);
             }
         }
     }
