@@ -42,9 +42,20 @@ pub struct EndpointId(pub u32);
 
 /// A server node, `0..nodes`. Nodes are also network endpoints with the
 /// same index.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct NodeId(pub u32);
+
+/// A node prints as a student reads it: `n1` for the first node (the
+/// default name), never `NodeId(0)` — message and observation texts in
+/// traces and the TUI are their `Debug` forms. (A lesson that names its
+/// nodes shows the names wherever the engine knows the cluster; inside a
+/// message's text a node is its position, `n1`, `n2`, ….)
+impl std::fmt::Debug for NodeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "n{}", self.0 as u64 + 1)
+    }
+}
 
 impl NodeId {
     pub fn endpoint(self) -> EndpointId {
