@@ -95,8 +95,8 @@ impl Protocol for Ticker {
 struct NoChecks;
 
 impl Checker<Ticker> for NoChecks {
-    const CHECKS: &'static [(&'static str, &'static str)] = &[];
-    const METRICS: &'static [(&'static str, &'static str)] = &[];
+    const CHECKS: &'static [distlab::check::CheckInfo] = &[];
+    const METRICS: &'static [distlab::check::MetricInfo] = &[];
     fn new(_: &(), _: &Cluster) -> Self {
         NoChecks
     }
