@@ -136,10 +136,10 @@ pub use params::{Failover, Mode, Params, RawParams, Reads};
 
 use crate::nodes::{
     ClientRef, ClientReply, ClientRequest, Cluster, Command, Context, Key, Message, NodeId, NodeView,
-    Operation, Protocol, TimerId, Value, WriteId,
+    Operation, Protocol, TimerId, Value,
 };
 use crate::time::SimDuration;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct PrimaryReplica;
@@ -195,8 +195,11 @@ pub enum Msg {
     Fenced { epoch: u64 },
     /// Candidate → all: vote for me in `epoch`.
     RequestVote { epoch: u64, last_epoch: u64, last_index: u64 },
-    /// Voter → candidate.
+    /// Voter → candidate. (A candidate's own vote reaches it by
+    /// loopback, once it is on its disk.)
     Vote { epoch: u64, granted: bool },
+    /// A node → itself: a hand promotion's epoch is on disk; take over.
+    TakeOver { epoch: u64 },
 }
 
 impl Message for Msg {
@@ -209,6 +212,7 @@ impl Message for Msg {
             Msg::Fenced { .. } => "fenced",
             Msg::RequestVote { .. } => "request-vote",
             Msg::Vote { .. } => "vote",
+            Msg::TakeOver { .. } => "take-over",
         }
     }
 }
@@ -314,17 +318,6 @@ pub enum DiskWrite {
     },
 }
 
-/// What waits for the epoch and vote to be on disk.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum AfterEpoch {
-    /// Answer a candidate.
-    Vote { candidate: NodeId, epoch: u64, granted: bool },
-    /// Count our own vote and ask the others for theirs.
-    StandForElection { epoch: u64 },
-    /// Become primary by hand (promote).
-    TakeOver { epoch: u64 },
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Role {
     Primary,
@@ -355,7 +348,8 @@ pub struct State {
     pub epoch: u64,
     pub voted_for: Option<NodeId>,
     pub log: Log,
-    /// How much of the log is on this node's disk.
+    /// Primary: how much of its own log is on its own disk, as its own
+    /// `Ack`s (by loopback) report it.
     pub persisted: u64,
     /// The primary this node follows (as far as it knows).
     pub primary: Option<NodeId>,
@@ -366,21 +360,13 @@ pub struct State {
     /// How far `store` has applied the log.
     pub applied: u64,
     silence_timer: Option<TimerId>,
-    /// The latest epoch/vote write not yet on disk, and what waits for it.
-    epoch_write: Option<WriteId>,
-    after_epoch: Vec<AfterEpoch>,
     /// Local time at which the primary counts as silent.
     silence_deadline_us: i64,
-    /// Log length on disk once each outstanding disk write completes.
-    disk_marks: VecDeque<(WriteId, u64)>,
     /// Local time the primary was last heard from (leader stickiness: a
     /// replica that hears its primary does not vote for another).
     last_heard_us: i64,
 
     // --- replica ---
-    /// Acks owed to the primary once the disk holds `match_index` entries:
-    /// (primary, epoch, match index).
-    acks_owed: Vec<(NodeId, u64, u64)>,
     /// Session reads waiting for this node to catch up: (client, key,
     /// token).
     waiting_reads: Vec<(ClientRef, Key, u64)>,
@@ -447,18 +433,14 @@ impl State {
             epoch: disk.epoch,
             voted_for: disk.voted_for,
             log: disk.log.clone(),
-            persisted: disk.log.last_index(),
+            persisted: 0,
             primary: None,
             commit: disk.log.base,
             store: disk.log.snapshot.clone(),
             applied: disk.log.base,
             silence_timer: None,
-            epoch_write: None,
-            after_epoch: Vec::new(),
             silence_deadline_us: 0,
-            disk_marks: VecDeque::new(),
             last_heard_us: i64::MIN,
-            acks_owed: Vec::new(),
             waiting_reads: Vec::new(),
             votes: BTreeSet::new(),
             ship_scheduled: false,
@@ -551,6 +533,8 @@ impl PrimaryReplica {
             }
         }
         state.waiting_writes.clear();
+        // Its own disk counts from its own acks, as a replica's does.
+        state.persisted = 0;
         ctx.observe(Observation::BecamePrimary { epoch: state.epoch });
         ctx.note(|| format!("becomes primary in epoch {}", state.epoch));
         if state.epoch > 0 {
@@ -591,63 +575,17 @@ impl PrimaryReplica {
         Self::arm_silence_timer(state, ctx);
     }
 
-    /// Records a (newer) epoch durably.
+    /// Records a (newer) epoch, and the vote cast in it, durably. What a
+    /// node says from it — a vote, a request for votes — leaves only once
+    /// it is on disk (`once_durable`): a vote that a crash could forget
+    /// would let this node vote twice in one epoch, and two primaries could
+    /// share it.
     fn adopt_epoch(state: &mut State, ctx: Ctx, epoch: u64, voted_for: Option<NodeId>) {
         if epoch != state.epoch || voted_for != state.voted_for {
             state.epoch = epoch;
             state.voted_for = voted_for;
-            state.epoch_write = Some(ctx.write(DiskWrite::Epoch { epoch, voted_for }));
+            ctx.write(DiskWrite::Epoch { epoch, voted_for });
         }
-    }
-
-    /// Does `then` once the current epoch and vote are on disk: a vote
-    /// that a crash could forget would let this node vote twice in one
-    /// epoch, and two primaries could share it.
-    fn once_epoch_durable(state: &mut State, ctx: Ctx, then: AfterEpoch) {
-        if state.epoch_write.is_some() {
-            state.after_epoch.push(then);
-        } else {
-            Self::after_epoch_durable(state, ctx, then);
-        }
-    }
-
-    fn after_epoch_durable(state: &mut State, ctx: Ctx, then: AfterEpoch) {
-        match then {
-            AfterEpoch::Vote { candidate, epoch, granted } => {
-                ctx.send(candidate, Msg::Vote { epoch, granted })
-            }
-            AfterEpoch::StandForElection { epoch }
-                if state.role == Role::Candidate && state.epoch == epoch =>
-            {
-                state.votes.insert(ctx.me()); // our own vote, now durable
-                ctx.broadcast(Msg::RequestVote {
-                    epoch,
-                    last_epoch: state.last_epoch(),
-                    last_index: state.last_index(),
-                });
-                if Self::has_majority(&state.votes, ctx) {
-                    Self::become_primary(state, ctx);
-                }
-            }
-            AfterEpoch::TakeOver { epoch } if state.epoch == epoch && state.role != Role::Primary => {
-                Self::become_primary(state, ctx)
-            }
-            AfterEpoch::StandForElection { .. } | AfterEpoch::TakeOver { .. } => {} // overtaken meanwhile
-        }
-    }
-
-    /// Starts a log write to disk, remembering how long the log on disk
-    /// will be when it completes.
-    fn write_log(state: &mut State, ctx: Ctx, write: DiskWrite) {
-        let len_after = match write {
-            DiskWrite::Append(e) => e.index,
-            DiskWrite::Truncate { keep } => keep,
-            DiskWrite::Epoch { .. } | DiskWrite::Compact { .. } => {
-                unreachable!("only appends and truncations change the log's length")
-            }
-        };
-        let id = ctx.write(write);
-        state.disk_marks.push_back((id, len_after));
     }
 
     /// A client write reaches the primary: append it, or recognise a retry.
@@ -703,8 +641,12 @@ impl PrimaryReplica {
     fn append(state: &mut State, ctx: Ctx, write: Option<ClientWrite>) -> u64 {
         let entry = Entry { epoch: state.epoch, index: state.last_index() + 1, write };
         state.log.push(entry);
-        Self::write_log(state, ctx, DiskWrite::Append(entry));
+        ctx.write(DiskWrite::Append(entry));
         ctx.observe(Observation::Appended { entry, from: ctx.me() });
+        // The primary's own copy counts by the same rule as a replica's:
+        // an `Ack`, once it is on disk.
+        let epoch = state.epoch;
+        ctx.once_durable(|ctx| ctx.loopback(Msg::Ack { epoch, match_index: entry.index }));
         entry.index
     }
 
@@ -885,18 +827,17 @@ impl PrimaryReplica {
                 None => {}
             }
             state.log.push(e);
-            Self::write_log(state, ctx, DiskWrite::Append(e));
+            ctx.write(DiskWrite::Append(e));
             ctx.observe(Observation::Appended { entry: e, from });
         }
+        // Acknowledge only what is on disk.
+        ctx.once_durable(|ctx| ctx.send(from, Msg::Ack { epoch, match_index }));
         state.commit = state.commit.max(commit.min(match_index));
         state.apply_up_to(state.last_index());
         Self::serve_waiting_reads(state, ctx);
         if compacted > state.log.base {
             Self::compact(state, ctx, compacted.min(state.applied));
         }
-        // Acknowledge only what is on disk.
-        state.acks_owed.push((from, epoch, match_index));
-        Self::send_owed_acks(state, ctx);
     }
 
     /// Where this replica's log may agree with the primary's, given that it
@@ -920,28 +861,11 @@ impl PrimaryReplica {
     fn truncate(state: &mut State, ctx: Ctx, keep: u64) {
         ctx.note(|| format!("truncates its log to {keep}: entries after it disagree with the primary's"));
         state.log.truncate(keep);
-        state.persisted = state.persisted.min(keep);
-        // Appends still on their way to disk were of the discarded entries;
-        // acks owed for them would acknowledge entries that are gone.
-        state.disk_marks.clear();
-        state.acks_owed.retain(|&(_, _, match_index)| match_index <= keep);
-        Self::write_log(state, ctx, DiskWrite::Truncate { keep });
+        ctx.write(DiskWrite::Truncate { keep });
         ctx.observe(Observation::Truncated { keep });
         if state.applied > keep {
             state.rebuild_store(keep);
         }
-    }
-
-    fn send_owed_acks(state: &mut State, ctx: Ctx) {
-        let persisted = state.persisted;
-        state.acks_owed.retain(|&(primary, epoch, match_index)| {
-            if match_index <= persisted {
-                ctx.send(primary, Msg::Ack { epoch, match_index });
-                false
-            } else {
-                true
-            }
-        });
     }
 
     fn serve_waiting_reads(state: &mut State, ctx: Ctx) {
@@ -964,7 +888,13 @@ impl PrimaryReplica {
         state.votes.clear();
         ctx.note(|| format!("primary silent: stands for election in epoch {epoch}"));
         Self::arm_silence_timer(state, ctx);
-        Self::once_epoch_durable(state, ctx, AfterEpoch::StandForElection { epoch });
+        // Once the vote for itself is on disk: ask the others, and count
+        // its own vote as any other.
+        let (last_epoch, last_index) = (state.last_epoch(), state.last_index());
+        ctx.once_durable(|ctx| {
+            ctx.broadcast(Msg::RequestVote { epoch, last_epoch, last_index });
+            ctx.loopback(Msg::Vote { epoch, granted: true });
+        });
     }
 
     /// More than half of *all* nodes voted for us: any two majorities
@@ -1008,7 +938,7 @@ impl PrimaryReplica {
             Self::arm_silence_timer(state, ctx);
         }
         let epoch = state.epoch;
-        Self::once_epoch_durable(state, ctx, AfterEpoch::Vote { candidate, epoch, granted });
+        ctx.once_durable(|ctx| ctx.send(candidate, Msg::Vote { epoch, granted }));
     }
 }
 
@@ -1057,7 +987,9 @@ impl Protocol for PrimaryReplica {
         match msg {
             Msg::Replicate(r) => Self::on_replicate(state, ctx, from, r),
             Msg::Ack { epoch, match_index } if state.role == Role::Primary && epoch == state.epoch => {
-                if let Some(p) = state.progress.get_mut(&from) {
+                if from == ctx.me() {
+                    state.persisted = state.persisted.max(match_index);
+                } else if let Some(p) = state.progress.get_mut(&from) {
                     p.match_index = p.match_index.max(match_index);
                     if p.probing && match_index + 1 >= p.next_index {
                         p.probing = false; // found where the logs agree
@@ -1084,6 +1016,9 @@ impl Protocol for PrimaryReplica {
                 }
             }
             Msg::Vote { epoch, .. } if epoch > state.epoch => Self::step_down(state, ctx, epoch, None),
+            Msg::TakeOver { epoch } if state.epoch == epoch && state.role != Role::Primary => {
+                Self::become_primary(state, ctx)
+            }
             // Anything else is stale: from an old epoch, or for a role this
             // node no longer has.
             _ => {}
@@ -1154,33 +1089,13 @@ impl Protocol for PrimaryReplica {
         }
     }
 
-    fn on_persisted(state: &mut State, ctx: &mut Context<'_, Self>, write: WriteId) {
-        // Disk writes complete in the order they were issued.
-        if state.epoch_write.is_some_and(|w| w <= write) {
-            state.epoch_write = None;
-            for then in std::mem::take(&mut state.after_epoch) {
-                Self::after_epoch_durable(state, ctx, then);
-            }
-        }
-        // Epoch writes carry no log length and are not in `disk_marks`.
-        let Some(&(_, len)) = state.disk_marks.front().filter(|m| m.0 == write) else {
-            return;
-        };
-        state.disk_marks.pop_front();
-        state.persisted = len.min(state.last_index());
-        match state.role {
-            Role::Primary => Self::advance_commit(state, ctx),
-            _ => Self::send_owed_acks(state, ctx),
-        }
-    }
-
     fn on_command(state: &mut State, ctx: &mut Context<'_, Self>, command: &Command) {
         match command {
             Command::Promote if state.role != Role::Primary => {
                 let epoch = state.epoch + 1;
                 Self::adopt_epoch(state, ctx, epoch, Some(ctx.me()));
                 ctx.note(|| format!("promoted by hand in epoch {epoch}"));
-                Self::once_epoch_durable(state, ctx, AfterEpoch::TakeOver { epoch });
+                ctx.once_durable(|ctx| ctx.loopback(Msg::TakeOver { epoch }));
             }
             Command::Promote => {}
         }
