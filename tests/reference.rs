@@ -76,7 +76,7 @@ fn code_tables() -> BTreeMap<String, BTreeSet<String>> {
     t.insert("[[expect]]".to_string(), fields_of::<RawExpect>());
     t.insert(
         "Metrics of every run".to_string(),
-        distlab::protocols::GENERIC_METRICS.iter().map(|m| m.0.to_string()).collect(),
+        distlab::protocols::GENERIC_METRICS.iter().map(|m| m.name.to_string()).collect(),
     );
     for p in distlab::protocols::registry() {
         t.insert(p.name().to_string(), protocol_fields(p.name()));

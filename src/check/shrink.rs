@@ -486,7 +486,7 @@ pub fn counterexample_file(grader: &Grader, source: &str, shrunk: &Shrunk, from:
     // metric's bound, linearizability or liveness): the file expects it to
     // break, in place of what the lesson said about it.
     let check = shrunk.failure.check.as_str();
-    let a_check = scenario.protocol.checks().iter().any(|c| c.0 == check);
+    let a_check = scenario.protocol.checks().iter().any(|c| c.name == check);
     // The run's disk latency, where it is not the file's own (under
     // `--nemesis aggressive`).
     let disk = (scenario.disk_latency > SimDuration::ZERO).then_some(scenario.disk_latency);

@@ -10,7 +10,7 @@ pub mod tui;
 pub mod validate;
 
 use clap::{Parser, Subcommand};
-pub use distlab::scenario::library::{load, resolve, scenario_files, scenarios_dir};
+pub use distlab::scenario::library::{load, resolve, scenarios_dir};
 use distlab::sim::Budget;
 pub use distlab::util::{panic_message, parallel_map};
 

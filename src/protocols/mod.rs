@@ -19,6 +19,7 @@ pub mod two_phase_commit;
 use crate::nodes::Protocol;
 use crate::scenario::{ParamContext, Scenario, ScenarioError};
 use crate::sim::Checker;
+use crate::sim::monitor::{CheckInfo, GaugeInfo, MetricInfo, Unit};
 use crate::sim::{Driver, Sim, SimConfig, TraceLevel};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -78,21 +79,27 @@ impl Default for RunOptions {
 }
 
 /// Metrics every run reports, whatever the protocol.
-pub const GENERIC_METRICS: &[(&str, &str)] = &[
-    ("ops_ok", "client operations that completed ok"),
-    ("ops_fail", "client operations that certainly failed"),
-    ("ops_info", "client operations with unknown outcome"),
-    ("messages_delivered", "messages delivered"),
-    ("messages_dropped", "messages dropped (loss, partition, crashed receiver)"),
-    ("messages_duplicated", "messages the network duplicated"),
-    ("latency_mean_ms", "mean client latency of operations that completed ok, invoke to reply"),
-    ("latency_p99_ms", "99th percentile of that latency"),
-    (
+pub const GENERIC_METRICS: &[MetricInfo] = &[
+    MetricInfo::new("ops_ok", Unit::Count, "client operations that completed ok"),
+    MetricInfo::new("ops_fail", Unit::Count, "client operations that certainly failed"),
+    MetricInfo::new("ops_info", Unit::Count, "client operations with unknown outcome"),
+    MetricInfo::new("messages_delivered", Unit::Count, "messages delivered"),
+    MetricInfo::new("messages_dropped", Unit::Count, "messages dropped (loss, partition, crashed receiver)"),
+    MetricInfo::new("messages_duplicated", Unit::Count, "messages the network duplicated"),
+    MetricInfo::new(
+        "latency_mean_ms",
+        Unit::Ms,
+        "mean client latency of operations that completed ok, invoke to reply",
+    ),
+    MetricInfo::new("latency_p99_ms", Unit::Ms, "99th percentile of that latency"),
+    MetricInfo::new(
         "ryw_anomalies",
+        Unit::Count,
         "key-value reads that returned something older than the same process's earlier write (read your writes)",
     ),
-    (
+    MetricInfo::new(
         "monotonic_read_anomalies",
+        Unit::Count,
         "key-value reads that returned something older than the same process had read before (monotonic reads)",
     ),
 ];
@@ -102,10 +109,15 @@ pub trait ProtocolEntry: Sync {
     fn name(&self) -> &'static str;
     fn summary(&self) -> &'static str;
     fn commands(&self) -> &'static [&'static str];
-    fn checks(&self) -> &'static [(&'static str, &'static str)];
-    fn metrics(&self) -> &'static [(&'static str, &'static str)];
-    /// Its checker's gauges (values over time; see `Checker::GAUGES`).
-    fn gauges(&self) -> &'static [(&'static str, &'static str)];
+    /// Its checker's checks (see `Checker::CHECKS`).
+    fn checks(&self) -> &'static [CheckInfo];
+    /// Its checker's metrics, with their units (see `Checker::METRICS`);
+    /// every run also reports [`GENERIC_METRICS`].
+    fn metrics(&self) -> &'static [MetricInfo];
+    /// Its checker's gauges (values over time; see `Checker::GAUGES`);
+    /// every run also has the engine's
+    /// [`MESSAGES_IN_FLIGHT`](crate::sim::monitor::MESSAGES_IN_FLIGHT).
+    fn gauges(&self) -> &'static [GaugeInfo];
     /// The second loading pass: reads `[protocol]` with spans.
     fn parse_params(&self, cx: &ParamContext<'_>) -> Result<Arc<dyn Any + Send + Sync>, ScenarioError>;
     /// Builds a run of `scenario`.
@@ -141,13 +153,13 @@ impl<P: Configure + Promises, C: Checker<P> + 'static> ProtocolEntry for Entry<P
     fn commands(&self) -> &'static [&'static str] {
         P::COMMANDS
     }
-    fn checks(&self) -> &'static [(&'static str, &'static str)] {
+    fn checks(&self) -> &'static [CheckInfo] {
         C::CHECKS
     }
-    fn metrics(&self) -> &'static [(&'static str, &'static str)] {
+    fn metrics(&self) -> &'static [MetricInfo] {
         C::METRICS
     }
-    fn gauges(&self) -> &'static [(&'static str, &'static str)] {
+    fn gauges(&self) -> &'static [GaugeInfo] {
         C::GAUGES
     }
     fn parse_params(&self, cx: &ParamContext<'_>) -> Result<Arc<dyn Any + Send + Sync>, ScenarioError> {

@@ -31,15 +31,16 @@ impl PrimaryReplica {
         let base = ctx.params().failover_timeout.as_micros();
         let jitter = ctx.choose(base / 2 + 1);
         state.silence_deadline_us = ctx.local_time_us().saturating_add((base + jitter) as i64);
-        if state.silence_timer.is_none() {
-            state.silence_timer = Some(ctx.set_timer(SimDuration(base + jitter), Timer::PrimarySilent));
+        if !state.silence_timer {
+            state.silence_timer = true;
+            ctx.set_timer(Timer::PrimarySilent, SimDuration(base + jitter));
         }
     }
 
     /// The silence timer fired: stand for election, unless the primary was
     /// heard from meanwhile (or this node is the primary).
     pub(super) fn on_primary_silent(state: &mut State, ctx: Ctx) {
-        state.silence_timer = None;
+        state.silence_timer = false;
         let left = state.silence_deadline_us.saturating_sub(ctx.local_time_us());
         if state.is_primary() {
             // A primary suspects nobody.
@@ -48,7 +49,8 @@ impl PrimaryReplica {
             // the rest. A timer of 1µs or more always lets the clock move
             // on (`Clock::real_duration` rounds up), so this cannot re-arm
             // at one instant forever.
-            state.silence_timer = Some(ctx.set_timer(SimDuration(left as u64), Timer::PrimarySilent));
+            state.silence_timer = true;
+            ctx.set_timer(Timer::PrimarySilent, SimDuration(left as u64));
         } else {
             Self::start_election(state, ctx);
         }
@@ -138,8 +140,8 @@ impl PrimaryReplica {
         state.role =
             Role::Primary(Leading { stored: 0, progress, waiting_writes: BTreeMap::new(), client_table });
         state.primary = Some(ctx.me());
-        if let Some(t) = state.silence_timer.take() {
-            ctx.cancel_timer(t);
+        if std::mem::take(&mut state.silence_timer) {
+            ctx.cancel_timer(&Timer::PrimarySilent);
         }
         ctx.observe(Observation::BecamePrimary { epoch: state.epoch });
         ctx.note(|| format!("becomes primary in epoch {}", state.epoch));
@@ -148,7 +150,7 @@ impl PrimaryReplica {
             Self::append_no_op(state, ctx);
         }
         Self::send_heartbeats(state, ctx);
-        ctx.set_timer(ctx.params().heartbeat, Timer::Heartbeat);
+        ctx.set_timer(Timer::Heartbeat, ctx.params().heartbeat);
     }
 
     /// A new primary starts its epoch with a no-op entry, for two reasons.

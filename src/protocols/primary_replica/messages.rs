@@ -43,7 +43,7 @@ impl Protocol for PrimaryReplica {
         match timer {
             Timer::Heartbeat if state.is_primary() => {
                 Self::send_heartbeats(state, ctx);
-                ctx.set_timer(ctx.params().heartbeat, Timer::Heartbeat);
+                ctx.set_timer(Timer::Heartbeat, ctx.params().heartbeat);
             }
             Timer::Heartbeat => {}
             Timer::Ship => {
@@ -143,7 +143,7 @@ impl Message for Msg {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Timer {
     /// Primary: time to send heartbeats.
     Heartbeat,

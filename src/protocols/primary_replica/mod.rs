@@ -115,7 +115,7 @@ pub use params::{Failover, Mode, Params, RawParams, Reads};
 
 use crate::nodes::{
     ClientRef, ClientReply, ClientRequest, Cluster, Command, Context, Key, Message, NodeId, NodeView,
-    Operation, Protocol, TimerId, Value,
+    Operation, Protocol, Value,
 };
 use crate::time::SimDuration;
 use std::collections::{BTreeMap, BTreeSet};
@@ -185,7 +185,8 @@ pub struct State {
     /// Session reads waiting for this node to catch up: (client, key,
     /// token).
     waiting_reads: Vec<(ClientRef, Key, u64)>,
-    silence_timer: Option<TimerId>,
+    /// The `PrimarySilent` timer is pending.
+    silence_timer: bool,
     /// Local time at which the primary counts as silent.
     silence_deadline_us: i64,
     /// Local time the primary was last heard from (leader stickiness: a
@@ -208,7 +209,7 @@ impl State {
             store: disk.log.snapshot.clone(),
             applied: disk.log.base,
             waiting_reads: Vec::new(),
-            silence_timer: None,
+            silence_timer: false,
             silence_deadline_us: 0,
             last_heard_us: i64::MIN,
             ship_scheduled: false,

@@ -65,7 +65,7 @@ impl PrimaryReplica {
         } else if !state.ship_scheduled {
             // Async with batching: ship later, together with what follows.
             state.ship_scheduled = true;
-            ctx.set_timer(ship_interval, Timer::Ship);
+            ctx.set_timer(Timer::Ship, ship_interval);
         }
     }
 
