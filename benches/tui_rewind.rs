@@ -8,7 +8,12 @@
 //!   over random jumps back;
 //! - a step back as the student feels it: `App::update` with the key,
 //!   including recomputing what the screen shows (views, messages in
-//!   flight, every check and metric) and drawing an 80×24 frame.
+//!   flight, every check and metric) and drawing an 80×24 frame;
+//! - a step and a frame of the space-time diagram (which reads the whole
+//!   trace so far);
+//! - `g #STEP` to a seen step, key to frame;
+//! - `v` from the start: how long one slice keeps the keys waiting (the
+//!   search runs in slices between frames), and the whole search.
 //!
 //! Reads the wall clock, as benchmarks do; nothing in the simulator does.
 
@@ -18,6 +23,7 @@ use distlab::tui::tape::SNAPSHOT_EVERY;
 use distlab::tui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::time::{Duration, Instant};
 
 const SCENARIO: &str = r#"
@@ -132,4 +138,56 @@ fn main() {
     println!("  model update (tape + views, messages, checks): {}", stats(updates));
     println!("  drawing an 80x24 frame: {}", stats(frames));
     println!("  together: {}", stats(keys));
+
+    // The space-time diagram at step ~100 000: a step and a frame.
+    app.update(Msg::Action(Action::ShowSequence));
+    let mut diagram = Vec::new();
+    for _ in 0..200 {
+        let t = Instant::now();
+        app.update(Msg::Action(Action::StepForward));
+        term.draw(|f| distlab::tui::ui::view(&app, f)).unwrap();
+        diagram.push(t.elapsed());
+    }
+    println!("step + 80x24 frame of the space-time diagram at step ~{TARGET}: {}", stats(diagram));
+    app.update(Msg::Action(Action::ShowCluster));
+
+    // `g #STEP` to a random seen step: the prompt's Enter to the frame.
+    let mut gotos = Vec::new();
+    for _ in 0..100 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let to = 1 + x % TARGET;
+        app.update(Msg::Action(Action::GotoTime));
+        for c in format!("#{to}").chars() {
+            app.update(Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)));
+        }
+        let t = Instant::now();
+        app.update(Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+        term.draw(|f| distlab::tui::ui::view(&app, f)).unwrap();
+        gotos.push(t.elapsed());
+        assert_eq!(app.tape.step(), to);
+    }
+    println!("g #STEP to a seen step, Enter to frame: {}", stats(gotos));
+
+    // `v` from the start: the first check that breaks (after the crash at
+    // 5s). Slices keep keys waiting at most one slice each.
+    app.update(Msg::Action(Action::GotoStart));
+    let t = Instant::now();
+    let mut slices = Vec::new();
+    let s = Instant::now();
+    app.update(Msg::Action(Action::NextViolation));
+    slices.push(s.elapsed());
+    while app.searching() {
+        let s = Instant::now();
+        app.update(Msg::Tick);
+        slices.push(s.elapsed());
+    }
+    println!(
+        "v from step 0: landed at step {} in {:.0} ms over {} slices; a slice (keys wait at most this): {}",
+        app.tape.step(),
+        ms(t.elapsed()),
+        slices.len(),
+        stats(slices)
+    );
 }
