@@ -49,9 +49,10 @@ const MINIMAL: &str =
 /// scenario file reaches it.
 fn protocol_fields(name: &str) -> BTreeSet<String> {
     let minimal = MINIMAL.replace("PROTOCOL", name);
-    distlab::scenario::load_str("t.toml", &minimal).unwrap_or_else(|e| panic!("{name}: {e}"));
+    distlab::scenario::load_str(&distlab::protocols::registry(), "t.toml", &minimal)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
     let with_bogus = format!("{minimal}\n[protocol]\n{BOGUS} = 1\n");
-    match distlab::scenario::load_str("t.toml", &with_bogus) {
+    match distlab::scenario::load_str(&distlab::protocols::registry(), "t.toml", &with_bogus) {
         Ok(_) => panic!("{name}: an unknown [protocol] field was accepted"),
         Err(e) => expected_fields(&e.to_string()),
     }
@@ -78,7 +79,7 @@ fn code_tables() -> BTreeMap<String, BTreeSet<String>> {
         "Metrics of every run".to_string(),
         distlab::protocols::GENERIC_METRICS.iter().map(|m| m.0.to_string()).collect(),
     );
-    for p in distlab::protocols::registry() {
+    for p in distlab::protocols::registry().iter() {
         t.insert(p.name().to_string(), protocol_fields(p.name()));
     }
     t
@@ -202,7 +203,8 @@ fn the_reference_examples_load() {
             (None, l) if l.starts_with("```toml") => block = Some(String::new()),
             (Some(b), l) if l.starts_with("```") => {
                 if b.contains("[scenario]") {
-                    distlab::scenario::load_str("reference.md", b).unwrap_or_else(|e| panic!("{e}\n{b}"));
+                    distlab::scenario::load_str(&distlab::protocols::registry(), "reference.md", b)
+                        .unwrap_or_else(|e| panic!("{e}\n{b}"));
                     loaded += 1;
                 }
                 block = None;

@@ -13,7 +13,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     println!("protocols:");
-    for p in registry() {
+    for p in registry().iter() {
         println!("  {:<18} {}", p.name(), p.summary());
         if args.verbose {
             for (name, what) in p.checks() {
@@ -47,7 +47,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     // A lesson's description and an error's message are printable (the
     // loader escapes them); its name comes from a file name, escaped above.
     for (name, f) in &lessons {
-        match distlab::scenario::load(f) {
+        match super::load(f) {
             Ok(s) => println!("  {name:<width$}  {}", super::first_sentence(&s.description)),
             Err(e) => println!("  {name:<width$}  INVALID: {}", e.message),
         }

@@ -10,7 +10,8 @@ pub mod tui;
 pub mod validate;
 
 use clap::{Parser, Subcommand};
-pub use distlab::scenario::library::{load, resolve, scenario_files, scenarios_dir};
+pub use distlab::scenario::library::{resolve, scenario_files, scenarios_dir};
+use distlab::scenario::{Scenario, ScenarioError};
 use distlab::sim::Budget;
 pub use distlab::util::{panic_message, parallel_map};
 
@@ -124,4 +125,10 @@ pub fn first_sentence(text: &str) -> String {
         Some(i) => flat[..=i].to_string(),
         None => flat,
     }
+}
+
+/// Resolves a scenario argument (a file or a bundled lesson name) and
+/// loads it with the bundled protocols.
+pub fn load(arg: &std::path::Path) -> Result<Scenario, ScenarioError> {
+    distlab::scenario::library::load(&distlab::protocols::registry(), arg)
 }

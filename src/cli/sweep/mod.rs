@@ -116,7 +116,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let path = super::resolve(&args.file);
     let base = super::load(&args.file).map_err(|e| anyhow::anyhow!("{e}"))?;
     let source = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    check_plot_names(&args.plot, base.protocol)?;
+    check_plot_names(&args.plot, &*base.protocol)?;
     let (configs, skipped) = configurations(&path, &source, &args.vary, args.skip_invalid)?;
     let seeds: Vec<u64> = (args.seeds.start..args.seeds.end).collect();
     let total = configs.len().checked_mul(seeds.len()).filter(|&n| n <= MAX_RUNS).ok_or_else(|| {
@@ -252,7 +252,11 @@ pub fn configurations(
                 .map_err(|e| anyhow::anyhow!("--vary {}: {e}", v.key))?;
             with.push(format!("{} = {}", v.key, v.values[i].label));
         }
-        match distlab::scenario::load_str(&path.display().to_string(), &edited.to_string()) {
+        match distlab::scenario::load_str(
+            &distlab::protocols::registry(),
+            &path.display().to_string(),
+            &edited.to_string(),
+        ) {
             Ok(scenario) => configs.push(Config { choice: choice.clone(), scenario }),
             Err(e) if skip_invalid => skipped.push((with.join(", "), e.message.clone())),
             Err(e) => {
