@@ -649,7 +649,7 @@ fn a_counterexample_keeps_the_aggressive_nemesis_s_disk_latency() {
         gave_up: false,
         schedule: 16,
     };
-    let text = counterexample_file(&grader, &source, &shrunk, "x");
+    let text = counterexample_file(&grader, &source, &shrunk, "x").unwrap();
     let saved =
         load_str(&distlab::protocols::registry(), "cx.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert_eq!(saved.disk_latency, grader.scenario.disk_latency, "{text}");
@@ -683,7 +683,7 @@ fn a_counterexample_of_a_liveness_phase_failure_loads() {
         gave_up: false,
         schedule: 16,
     };
-    let text = counterexample_file(&grader, &source, &shrunk, "x");
+    let text = counterexample_file(&grader, &source, &shrunk, "x").unwrap();
     load_str(&distlab::protocols::registry(), "cx.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     // `run` stops at the end, before the phase: the file says to replay
     // it with check.

@@ -294,7 +294,8 @@ fn save_counterexample(
     let path = super::resolve(arg);
     let source = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let text =
-        distlab::check::shrink::counterexample_file(grader, &source, &shrunk, &arg.display().to_string());
+        distlab::check::shrink::counterexample_file(grader, &source, &shrunk, &arg.display().to_string())
+            .with_context(|| format!("writing a counterexample from {}", path.display()))?;
     std::fs::write(out, &text).with_context(|| format!("writing {}", out.display()))?;
     let saved = super::load(out).map_err(|e| anyhow::anyhow!("the counterexample does not load: {e}"))?;
     // The file expects the check to break: grade it as the seed was

@@ -43,6 +43,7 @@ pub mod fuzz;
 pub mod library;
 pub mod raw;
 pub mod registry;
+pub mod writer;
 
 pub use error::{ScenarioError, did_you_mean};
 pub use registry::{ProtocolEntry, Registry, RunOptions};

@@ -635,7 +635,8 @@ impl App {
         if text.trim().is_empty() {
             return Err("give a file name".into());
         }
-        let out = super::save::scenario_with_interventions(&self.lesson, &self.tape);
+        let out = super::save::scenario_with_interventions(&self.lesson, &self.tape)
+            .map_err(|e| format!("cannot save: {e}"))?;
         std::fs::write(&path, out).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         let n = self.tape.interventions().len();
         self.say(
