@@ -21,10 +21,12 @@ struct GreetParams {
     rounds: u32,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawGreetParams {
+    /// How many times the first node greets each other node.
     #[serde(default)]
+    #[schemars(with = "Option<u32>")]
     rounds: Option<S<u32>>,
 }
 
@@ -174,6 +176,25 @@ fn a_scenario_names_a_protocol_registered_by_its_user() {
     let zero = LESSON.replace("rounds = 3", "rounds = 0");
     let e = load_str(&with_greet(), "greet.toml", &zero).unwrap_err();
     assert_eq!((e.message.as_str(), e.line, e.column), ("rounds must be at least 1", 12, 10), "{e}");
+}
+
+/// `distlab schema`'s schema of a registry describes the protocols added
+/// to it: the name, its `[protocol]` table, its checks.
+#[test]
+fn the_schema_knows_a_registered_protocol() {
+    let schema = distlab::scenario::schema::json_schema(&with_greet());
+    let names = &schema["definitions"]["RawMeta"]["properties"]["protocol"]["enum"];
+    assert!(names.as_array().unwrap().contains(&"greet".into()), "{names}");
+    let greet = schema["allOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c.pointer("/if/properties/scenario/properties/protocol/const") == Some(&"greet".into()))
+        .expect("a condition for greet");
+    let then = &greet["then"]["properties"];
+    assert_eq!(then["expect"]["items"]["properties"]["check"]["enum"], serde_json::json!(["everyone-greeted"]));
+    let params = then["protocol"]["$ref"].as_str().unwrap().trim_start_matches("#/definitions/");
+    assert!(schema["definitions"][params]["properties"]["rounds"].is_object(), "{schema:#}");
 }
 
 #[test]

@@ -5,6 +5,7 @@ pub mod check;
 pub mod list;
 pub mod plot;
 pub mod run;
+pub mod schema;
 pub mod sweep;
 pub mod tui;
 pub mod validate;
@@ -31,6 +32,8 @@ pub enum Command {
     Run(run::Args),
     /// Check scenario files without running them.
     Validate(validate::Args),
+    /// Print the scenario format's JSON Schema (for editors and tools).
+    Schema(schema::Args),
     /// Run a scenario over many seeds and report the seeds that break an invariant.
     Check(check::Args),
     /// Measure simulator speed on fixed workloads (tracing off).
@@ -56,6 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::List(a) => list::run(a),
         Command::Run(a) => run::run(a),
         Command::Validate(a) => validate::run(a),
+        Command::Schema(a) => schema::run(a),
         Command::Check(a) => check::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Tui(a) => tui::run(a),

@@ -30,8 +30,10 @@ use std::sync::Arc;
 
 /// How a protocol reads its `[protocol]` table.
 pub trait Configure: Protocol<Params: Send + Sync> {
-    /// The table as written (serde, `deny_unknown_fields`, spans kept).
-    type Raw: DeserializeOwned + Default;
+    /// The table as written (serde, `deny_unknown_fields`, spans kept),
+    /// with its JSON Schema (`distlab schema`; a `Spanned<T>` field says
+    /// `#[schemars(with = "T")]`).
+    type Raw: DeserializeOwned + Default + schemars::JsonSchema;
     /// One line for `distlab list`.
     const SUMMARY: &'static str;
     /// Validates the raw table into parameters, with positioned errors.
@@ -127,6 +129,9 @@ impl<P: Configure + Promises, C: Checker<P> + 'static> ProtocolEntry for Entry<P
     }
     fn promises_linearizability(&self, params: &(dyn Any + Send + Sync)) -> bool {
         params.downcast_ref::<P::Params>().is_some_and(P::promises_linearizability)
+    }
+    fn params_schema(&self, generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        generator.subschema_for::<P::Raw>()
     }
     fn promise(
         &self,

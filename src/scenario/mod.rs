@@ -1,8 +1,8 @@
 //! Scenario files: the lesson format instructors write.
 //!
 //! A scenario is TOML with these tables (every field is documented in the
-//! book's scenario reference, and `distlab schema`-style listing comes
-//! from [`raw`]):
+//! book's scenario reference; [`schema`] gives them as a JSON Schema,
+//! derived from [`raw`], for `distlab schema` and editors):
 //!
 //! ```toml
 //! [scenario]            # name, description, protocol, seed, duration
@@ -30,6 +30,9 @@
 //! everything in it; no check costs more than the file's size times the
 //! (bounded) number of names.
 //!
+//! [`writer`] writes scenario files back (the shrinker's counterexamples,
+//! the TUI's saved runs), editing a lesson's text as TOML.
+//!
 //! A file may come from anyone, so what it says for people to read — the
 //! name, the description, the notes — is kept with its control characters
 //! as visible escapes ([`crate::util::escape`]); names of nodes, clients and
@@ -43,6 +46,7 @@ pub mod fuzz;
 pub mod library;
 pub mod raw;
 pub mod registry;
+pub mod schema;
 pub mod writer;
 
 pub use error::{ScenarioError, did_you_mean};

@@ -63,6 +63,11 @@ pub trait ProtocolEntry: Send + Sync {
         nodes: usize,
         check: &str,
     ) -> Result<(), &'static str>;
+    /// The JSON Schema of its `[protocol]` table, for `distlab schema`
+    /// (see [`super::schema`]); any table, unless the entry says more.
+    fn params_schema(&self, _generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "object" })
+    }
 }
 
 /// The protocols a scenario file may name, in the order `distlab list`
