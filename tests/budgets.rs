@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use distlab::check::{At, Checker, Report};
+use distlab::check::{At, CheckInfo, Checker, MetricInfo, Report};
 use distlab::nodes::{ClientRequest, Cluster, Context, Message, NodeId, NodeView, Protocol};
 use distlab::scenario::Scenario;
 use distlab::sim::{Budget, Halt, Sim, SimConfig, SimDuration, SimTime, TraceLevel};
@@ -75,7 +75,7 @@ fn a_halted_run_takes_no_more_steps() {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 struct Spinner;
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum SpinTimer {
     Recheck { round: u64 },
 }
@@ -101,14 +101,14 @@ impl Protocol for Spinner {
 
     fn recover(ctx: &mut Context<'_, Self>, _: &()) -> u64 {
         if ctx.me() == NodeId(1) {
-            ctx.set_timer(SimDuration::from_millis(5), SpinTimer::Recheck { round: 0 });
+            ctx.set_timer(SpinTimer::Recheck { round: 0 }, SimDuration::from_millis(5));
         }
         0
     }
     fn on_message(_: &mut u64, _: &mut Context<'_, Self>, _: NodeId, _: NoMsg) {}
     fn on_timer(round: &mut u64, ctx: &mut Context<'_, Self>, _: SpinTimer) {
         *round += 1;
-        ctx.set_timer(SimDuration::ZERO, SpinTimer::Recheck { round: *round });
+        ctx.set_timer(SpinTimer::Recheck { round: *round }, SimDuration::ZERO);
     }
     fn on_client_request(_: &mut u64, _: &mut Context<'_, Self>, _: ClientRequest) {}
     fn apply_write(_: &mut (), _: &()) {}
@@ -121,8 +121,8 @@ impl Protocol for Spinner {
 struct NoChecks;
 
 impl Checker<Spinner> for NoChecks {
-    const CHECKS: &'static [(&'static str, &'static str)] = &[];
-    const METRICS: &'static [(&'static str, &'static str)] = &[];
+    const CHECKS: &'static [CheckInfo] = &[];
+    const METRICS: &'static [MetricInfo] = &[];
     fn new(_: &(), _: &Cluster) -> Self {
         NoChecks
     }

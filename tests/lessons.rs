@@ -32,6 +32,49 @@ fn every_lesson_meets_its_expectations() {
     assert!(failures.is_empty(), "unmet expectations:\n{}", failures.join("\n"));
 }
 
+/// Every check a lesson's run decides, every metric it reports and every
+/// gauge it samples is declared: in its checker's `CHECKS`, `METRICS`,
+/// `GAUGES`, or among the metrics and the gauge every run has. What is
+/// declared is what `distlab list` shows, what `[[expect]]` may name, and
+/// where the charts read a quantity's unit from; a metric a checker
+/// reports without declaring it would be unreachable from a lesson and
+/// drawn without its unit.
+#[test]
+fn every_reported_check_metric_and_gauge_is_declared() {
+    use distlab::check::MESSAGES_IN_FLIGHT;
+    let mut undeclared = Vec::new();
+    let mut protocols = std::collections::BTreeSet::new();
+    for f in all_lessons() {
+        let s =
+            distlab::scenario::load(&distlab::protocols::registry(), &f).unwrap_or_else(|e| panic!("{e}"));
+        let p = &s.protocol;
+        protocols.insert(p.name());
+        let mut run = p.build(&s, options(TraceLevel::Digest, None));
+        let samples = distlab::check::run::run_sampled(run.as_mut(), s.duration, 8);
+        let report = distlab::check::report::full_report(run.as_ref());
+        let checks: Vec<&str> = p.checks().iter().map(|c| c.name).collect();
+        let metrics: Vec<&str> =
+            p.metrics().iter().chain(distlab::protocols::GENERIC_METRICS).map(|m| m.name).collect();
+        let gauges: Vec<&str> = p.gauges().iter().chain([&MESSAGES_IN_FLIGHT]).map(|g| g.name).collect();
+        let mut missing = |kind: &str, name: &str, declared: &[&str]| {
+            if !declared.contains(&name) {
+                undeclared.push(format!("{}: {} reports {kind} `{name}`, undeclared", f.display(), p.name()));
+            }
+        };
+        for v in &report.checks {
+            missing("check", v.name, &checks);
+        }
+        for m in report.metrics.keys() {
+            missing("metric", m, &metrics);
+        }
+        for (g, _) in samples.iter().flat_map(|s| &s.gauges) {
+            missing("gauge", g, &gauges);
+        }
+    }
+    assert_eq!(protocols.len(), distlab::protocols::registry().len(), "every protocol has a lesson");
+    assert!(undeclared.is_empty(), "{}", undeclared.join("\n"));
+}
+
 /// Each primary-replica check fires where the lesson says it must.
 #[test]
 fn each_check_fires() {

@@ -136,7 +136,7 @@ fn parser_tables() -> BTreeMap<String, BTreeSet<String>> {
     t.insert("[[expect]]".to_string(), fields_of::<RawExpect>());
     t.insert(
         "Metrics of every run".to_string(),
-        distlab::protocols::GENERIC_METRICS.iter().map(|m| m.0.to_string()).collect(),
+        distlab::protocols::GENERIC_METRICS.iter().map(|m| m.name.to_string()).collect(),
     );
     for p in distlab::protocols::registry().iter() {
         t.insert(p.name().to_string(), protocol_fields(p.name()));

@@ -6,6 +6,7 @@
 use distlab::nodes::{ClientReply, ClientRequest, Cluster, Context, Message, NodeId, NodeView, Protocol};
 use distlab::protocols::{Configure, LIVENESS, Promises, entry, registry};
 use distlab::scenario::{ParamContext, Registry, ScenarioError, load_str, raw::S};
+use distlab::sim::monitor::{CheckInfo, MetricInfo, Unit};
 use distlab::sim::{At, Checker, Report, TraceLevel, Verdict};
 use distlab::time::SimTime;
 use serde::{Deserialize, Serialize};
@@ -108,9 +109,9 @@ struct GreetChecker {
 }
 
 impl Checker<Greet> for GreetChecker {
-    const CHECKS: &'static [(&'static str, &'static str)] =
-        &[("everyone-greeted", "every node but the first received a hello")];
-    const METRICS: &'static [(&'static str, &'static str)] = &[("hellos", "hellos received")];
+    const CHECKS: &'static [CheckInfo] =
+        &[CheckInfo::new("everyone-greeted", "every node but the first received a hello")];
+    const METRICS: &'static [MetricInfo] = &[MetricInfo::new("hellos", Unit::Count, "hellos received")];
     fn new(_: &GreetParams, cluster: &Cluster) -> Self {
         GreetChecker { nodes: cluster.len(), greeted: BTreeSet::new(), hellos: 0 }
     }
@@ -192,7 +193,10 @@ fn the_schema_knows_a_registered_protocol() {
         .find(|c| c.pointer("/if/properties/scenario/properties/protocol/const") == Some(&"greet".into()))
         .expect("a condition for greet");
     let then = &greet["then"]["properties"];
-    assert_eq!(then["expect"]["items"]["properties"]["check"]["enum"], serde_json::json!(["everyone-greeted"]));
+    assert_eq!(
+        then["expect"]["items"]["properties"]["check"]["enum"],
+        serde_json::json!(["everyone-greeted"])
+    );
     let params = then["protocol"]["$ref"].as_str().unwrap().trim_start_matches("#/definitions/");
     assert!(schema["definitions"][params]["properties"]["rounds"].is_object(), "{schema:#}");
 }

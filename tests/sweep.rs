@@ -185,6 +185,9 @@ fn plot_draws_a_run_from_its_trace() {
 
     let data = distlab::plot::trace::read(&trace).unwrap();
     assert!(data.latency[0].len() > 100, "ok operations are drawn");
+    assert_eq!(data.units["replication_lag_ms"], "ms", "the trace carries the declared unit");
+    let svg = std::fs::read_to_string(charts.join("replication_lag_ms.svg")).unwrap();
+    assert!(svg.contains("replication_lag_ms (ms)"), "the axis shows it");
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -146,7 +146,21 @@ fn interventions_replay_and_fork() {
     app.tape.seek(80);
     app.update(Msg::Action(Action::StepForward)); // refresh the derived views
     app.node = 2;
+    // A fork asks first: `n` keeps the run as it was...
     app.update(Msg::Action(Action::PauseResume));
+    let Some(distlab::tui::app::Overlay::Prompt(p)) = &app.overlay else { panic!("no fork question") };
+    assert!(
+        p.kind.question().contains("after step 81 and 1 intervention is discarded"),
+        "{}",
+        p.kind.question()
+    );
+    app.update(key(ratatui::crossterm::event::KeyCode::Char('n')));
+    assert!(app.overlay.is_none());
+    assert!(!app.tape.forked());
+    assert_eq!(app.tape.interventions().len(), 1);
+    // ...and `y` forks it.
+    app.update(Msg::Action(Action::PauseResume));
+    app.update(key(ratatui::crossterm::event::KeyCode::Char('y')));
     assert!(app.tape.forked());
     assert_eq!(app.tape.frontier(), 82, "the old future is discarded");
     let kept: Vec<u64> = app.tape.interventions().keys().copied().collect();
@@ -255,6 +269,7 @@ fn jumps_land_where_they_say() {
     let holds = |app: &App| app.derived.report.verdict("acked-writes-durable").unwrap().holds;
     assert!(holds(&app));
     app.update(Msg::Action(Action::NextViolation));
+    settle(&mut app);
     let at = app.tape.step();
     assert!(!holds(&app), "stopped where the check broke");
     assert!(app.derived.newly_broken.contains("acked-writes-durable"));
@@ -385,19 +400,24 @@ fn every_lesson_works_in_the_tui() {
         let mut small = Terminal::new(TestBackend::new(80, 24)).unwrap();
         let mut large = Terminal::new(TestBackend::new(160, 48)).unwrap();
         let mut stops = 0;
+        let (mut last, mut still) = (0, 0);
         for action in [Action::NextNote, Action::NextFault, Action::NextViolation, Action::NextNote]
             .into_iter()
             .cycle()
             .take(40)
         {
             app.update(Msg::Action(action));
+            settle(&mut app);
             for center in [Action::ShowSequence, Action::ShowHistory, Action::ShowCluster] {
                 app.update(Msg::Action(center));
                 small.draw(|f| distlab::tui::ui::view(&app, f)).unwrap();
                 large.draw(|f| distlab::tui::ui::view(&app, f)).unwrap();
             }
             stops += 1;
-            if app.derived.at_end {
+            // Every kind of jump stays put once nothing is left ahead.
+            still = if app.tape.step() == last { still + 1 } else { 0 };
+            last = app.tape.step();
+            if app.derived.at_end || still >= 4 {
                 break;
             }
         }
@@ -407,4 +427,185 @@ fn every_lesson_works_in_the_tui() {
         app.tape.seek(end);
         assert_eq!(app.tape.step(), end, "{}", path.display());
     }
+}
+
+/// Regression (issue 13): Tab in the history and sequence views visited
+/// the hidden network pane, and `d` then dropped a message the student
+/// could not see. Tab visits only the panes on the screen (the checks
+/// pane included, so clipped reasons can be read), and an intervention
+/// whose selection is off the screen is refused with what to do.
+#[test]
+fn tab_visits_only_what_is_on_the_screen() {
+    use distlab::tui::app::{Center, Focus};
+    let mut app = open("primary-replica/async-crash.toml");
+    app.tape.seek(6);
+    app.update(Msg::Action(Action::StepForward));
+    assert!(!app.derived.in_flight.is_empty(), "a message is in flight to drop");
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        seen.push(app.focus);
+        app.update(Msg::Action(Action::FocusNext));
+    }
+    assert_eq!(seen, [Focus::Nodes, Focus::Network, Focus::Log, Focus::Checks, Focus::Narrative]);
+    app.update(Msg::Action(Action::ShowHistory));
+    assert_eq!(app.center, Center::History);
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        app.update(Msg::Action(Action::FocusNext));
+        seen.push(app.focus);
+    }
+    assert!(seen.iter().all(|f| Focus::order(Center::History).contains(f)), "{seen:?}");
+    let before = app.tape.interventions().len();
+    app.update(Msg::Action(Action::DropMessage));
+    app.update(Msg::Action(Action::Crash));
+    assert_eq!(app.tape.interventions().len(), before, "nothing was done out of sight");
+    assert!(app.status.as_ref().is_some_and(|s| s.text.contains("press 1")), "{:?}", app.status);
+    // Back on the cluster view, `d` drops the message the student sees.
+    app.update(Msg::Action(Action::ShowCluster));
+    app.update(Msg::Action(Action::DropMessage));
+    assert_eq!(app.tape.interventions().len(), before + 1);
+}
+
+mod common;
+
+/// Regression (issue 13): at the end of a lesson the TUI must show the
+/// verdicts `distlab run` prints — the same checks, reasons, metrics the
+/// lesson expects, and expectations met — for every bundled lesson. (2PC
+/// coordinator-crash showed `in_doubt_ms_max` at 2825 where `run` says
+/// 2979: the TUI judged at the last event, `run` at the scenario's end.)
+#[test]
+fn every_lesson_ends_with_the_verdicts_of_run() {
+    let mut differ = Vec::new();
+    for path in common::all_lessons() {
+        let mut app = App::open(&path, None, Theme { color: true }).unwrap();
+        let scenario = app.lesson.scenario.clone();
+        app.tape.forward_while(u64::MAX, |_, _| false);
+        app.update(Msg::Action(Action::StepForward)); // at the end: refreshes
+        let (_, run) = distlab::check::run::execute(&scenario, Default::default());
+        let tui: Vec<(&str, bool, &str)> =
+            app.derived.report.checks.iter().map(|v| (v.name, v.holds, v.detail.as_str())).collect();
+        let cli: Vec<(&str, bool, &str)> =
+            run.checks.iter().map(|c| (c.name, c.holds, c.detail.as_str())).collect();
+        if tui != cli {
+            differ.push(format!("{}: checks\n  tui {tui:?}\n  run {cli:?}", path.display()));
+        }
+        for (t, r) in app.derived.expectations.iter().zip(&run.expectations) {
+            if (t.met, &t.name, &t.detail) != (r.met, &r.name, &r.detail) {
+                differ.push(format!("{}: expectation\n  tui {t:?}\n  run {r:?}", path.display()));
+            }
+        }
+    }
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+}
+
+/// Types `text` into the open prompt and presses Enter.
+fn type_in(app: &mut App, text: &str) {
+    use ratatui::crossterm::event::KeyCode;
+    for c in text.chars() {
+        app.update(key(KeyCode::Char(c)));
+    }
+    app.update(key(KeyCode::Enter));
+}
+
+/// Regression (issue 13): `g TIME` must land on the same step however
+/// much of the run was already seen — the last step at or before TIME.
+/// (In a saga lesson `g 2s` from the start stopped at 1.012s, and `→`
+/// then jumped to 1.441s.)
+#[test]
+fn goto_lands_on_the_same_step_however_much_was_seen() {
+    let mut differ = Vec::new();
+    for path in common::all_lessons() {
+        let mut seen = App::open(&path, None, Theme { color: true }).unwrap();
+        seen.tape.forward_while(u64::MAX, |_, _| false);
+        let end = seen.tape.end();
+        for frac in [3, 2] {
+            let at = distlab::sim::SimTime(end.0 / frac);
+            let text = format!("{}ms", at.0 as f64 / 1000.0);
+            let expected = seen.tape.last_step_at(at);
+            let mut fresh = App::open(&path, None, Theme { color: true }).unwrap();
+            fresh.update(Msg::Action(Action::GotoTime));
+            type_in(&mut fresh, &text);
+            seen.update(Msg::Action(Action::GotoTime));
+            type_in(&mut seen, &text);
+            let (a, b) = (fresh.tape.step(), seen.tape.step());
+            if (a, b) != (expected, expected) {
+                differ.push(format!(
+                    "{}: g {text}: fresh {a}, after seeing all {b}, expected {expected}",
+                    path.display()
+                ));
+            }
+        }
+    }
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+}
+
+/// Lets a search (`v`) run to its end, a slice per frame.
+fn settle(app: &mut App) {
+    while app.searching() {
+        app.update(Msg::Tick);
+    }
+}
+
+/// Regression (issue 13): `v` took 7–8 s at 130k events, blocking every
+/// key. It now runs in slices between frames, shows where it is, stops
+/// on any key (which does nothing else), and lands on the first step at
+/// which a check that held breaks — the step a step-by-step search finds.
+#[test]
+fn next_violation_runs_in_slices_and_a_key_stops_it() {
+    use ratatui::crossterm::event::KeyCode;
+    let mut app = open("primary-replica/async-crash.toml");
+    app.search_slice = std::time::Duration::ZERO; // one chunk a slice
+    app.update(Msg::Action(Action::NextViolation));
+    assert!(app.searching(), "the first chunk does not reach the violation");
+    assert!(app.status.as_ref().is_some_and(|s| s.text.contains("any key stops")), "{:?}", app.status);
+    let reached = app.tape.step();
+    app.update(key(KeyCode::Char('x'))); // `x` would partition a node
+    assert!(!app.searching());
+    assert!(app.tape.interventions().is_empty(), "the key only stopped the search");
+    assert_eq!(app.tape.step(), reached);
+    assert!(app.status.as_ref().is_some_and(|s| s.text.contains("stopped")), "{:?}", app.status);
+
+    // Again, to the end of the search, a chunk a frame.
+    app.update(Msg::Action(Action::GotoStart));
+    app.update(Msg::Action(Action::NextViolation));
+    let mut frames = 0;
+    while app.searching() {
+        app.update(Msg::Tick);
+        frames += 1;
+    }
+    assert!(frames > 1, "{frames}");
+    let found = app.tape.step();
+    // Step by step from the start: the first step where a check breaks.
+    let mut slow = open("primary-replica/async-crash.toml");
+    let first = loop {
+        slow.tape.forward().expect("a check breaks before the end");
+        if slow.driver().report().checks.iter().any(|v| !v.holds) {
+            break slow.tape.step();
+        }
+    };
+    assert_eq!(found, first);
+}
+
+/// `n` stops at the protocol's own notes too, and a jump with nothing
+/// ahead stays where it was (issue 13) instead of running to the end.
+#[test]
+fn jumps_stop_at_protocol_notes_and_stay_put_when_nothing_is_ahead() {
+    let mut app = open("primary-replica/async-crash.toml");
+    app.update(Msg::Action(Action::NextFault)); // the crash at 600ms
+    app.update(Msg::Action(Action::NextNote));
+    let events = app.driver().trace().events();
+    let step = app.tape.step();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.step == step && e.kind == TraceKind::Note && e.text.contains("stands for election")),
+        "stopped at the protocol's note: {:?}",
+        events.iter().filter(|e| e.step == step).collect::<Vec<_>>()
+    );
+    // Past the last fault: `f` stays put.
+    while app.tape.forward().is_some() && app.driver().now().0 < 1_900_000 {}
+    let here = app.tape.step();
+    app.update(Msg::Action(Action::NextFault));
+    assert_eq!(app.tape.step(), here);
+    assert!(app.status.as_ref().is_some_and(|s| s.text.contains("stayed here")), "{:?}", app.status);
 }

@@ -7,6 +7,7 @@
 //! To review a change: `INSTA_UPDATE=always cargo test --test tui_snapshots`
 //! and read the diff of `tests/snapshots/`.
 
+use distlab::sim::TraceKind;
 use distlab::tui::App;
 use distlab::tui::app::{Focus, Msg};
 use distlab::tui::keys::Action;
@@ -24,6 +25,10 @@ fn open(rel: &str) -> App {
 fn act(app: &mut App, actions: &[Action]) {
     for a in actions {
         app.update(Msg::Action(*a));
+        // A search (`v`) goes on between frames.
+        while app.searching() {
+            app.update(Msg::Tick);
+        }
     }
 }
 
@@ -123,6 +128,35 @@ fn help_overlay() {
     insta::assert_snapshot!("help", screen(&app, 80, 24).backend());
     act(&mut app, &[Action::Close]);
     assert!(app.overlay.is_none());
+    // `?` twice: what every symbol means, at 80x24.
+    act(&mut app, &[Action::Help, Action::Help]);
+    insta::assert_snapshot!("legend", screen(&app, 80, 24).backend());
+    act(&mut app, &[Action::Help]);
+    assert!(app.overlay.is_none());
+}
+
+/// Every symbol the diagram, the history and the timeline draw is in the
+/// legend (issue 13: a legend for every symbol).
+#[test]
+fn the_legend_names_every_symbol_drawn() {
+    use distlab::tui::ui::LEGEND;
+    let legend: String = LEGEND.iter().flat_map(|(_, s)| s.iter().map(|(sym, _)| *sym)).collect();
+    let mut app = open("two-phase-commit/coordinator-crash.toml");
+    let mut drawn = std::collections::BTreeSet::new();
+    for center in [Action::ShowSequence, Action::ShowHistory, Action::ShowCluster] {
+        act(&mut app, &[Action::GotoStart, center]);
+        for _ in 0..60 {
+            act(&mut app, &[Action::StepForward]);
+            let text = format!("{}", screen(&app, 100, 30).backend());
+            for line in text.lines().skip(1).take(13) {
+                drawn.extend(line.chars().filter(|c| "●○▶◀▷◁✗↻⏸┆╎╌├┤×┄◆•━".contains(*c)));
+            }
+        }
+    }
+    let missing: Vec<char> =
+        drawn.iter().copied().filter(|c| !legend.contains(*c) && !"◀◁".contains(*c)).collect();
+    assert!(missing.is_empty(), "drawn but not in the legend: {missing:?}");
+    assert!(drawn.len() >= 8, "{drawn:?}");
 }
 
 /// An intervention shows at once (the node is down, the title counts the
@@ -139,6 +173,10 @@ fn intervention_and_fork() {
         act(&mut app, &[Action::StepBack]);
     }
     act(&mut app, &[Action::Down, Action::Isolate]);
+    // Forking asks first (what would be discarded), then `y` does it.
+    insta::assert_snapshot!("intervention_fork_question", screen(&app, 80, 24).backend());
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    app.update(Msg::Key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::NONE)));
     insta::assert_snapshot!("intervention_fork", screen(&app, 80, 24).backend());
 }
 
@@ -172,4 +210,72 @@ fn large_cluster_partition_as_groups() {
     let text = format!("{}", screen(&app, 100, 30).backend());
     assert!(text.contains("n2 → n2\n") || text.contains("n2 → n2 "), "{text}");
     assert!(text.contains("n1 n3 n4 n5 n6 n7 → n1 n3 n4 n5 n6 n7"), "{text}");
+}
+
+/// Regression (issue 13): at the end of cart-merge the history pane said
+/// "no client operation yet" after 26 operations (its window was sized
+/// from latencies and ended at now, long after the clients went quiet).
+/// It reaches back to the last operation, scrolls, zooms to the whole
+/// run, and Enter lists every operation with its value.
+#[test]
+fn history_shows_every_operation() {
+    let mut app = open("multi-master/cart-merge.toml");
+    app.tape.forward_while(u64::MAX, |_, _| false);
+    act(&mut app, &[Action::ShowHistory]);
+    let n = app.derived.operations.len();
+    assert!(n >= 20, "{n}");
+    let text = format!("{}", screen(&app, 80, 24).backend());
+    assert!(!text.contains("no client operation yet"), "{text}");
+    assert!(text.contains(&format!("{n} ops")), "{text}");
+    insta::assert_snapshot!("history_end_of_cart_merge", screen(&app, 80, 24).backend());
+    act(&mut app, &[Action::ZoomHistory]);
+    let whole = format!("{}", screen(&app, 80, 24).backend());
+    assert!(whole.contains("whole run"), "{whole}");
+    act(&mut app, &[Action::Details]);
+    let list = format!("{}", screen(&app, 80, 24).backend());
+    assert!(list.contains(&format!("Client history: {n} operations")), "{list}");
+    assert!(list.contains("→ ok"), "{list}");
+}
+
+/// Regression (issue 13): the sequence view drew each message at its
+/// delivery from the sender's lifeline with a filled dot, so a crashed
+/// 2PC coordinator appeared to send. The space-time diagram draws the
+/// send where it happens (`●`), the delivery from a hollow `○` with how
+/// long it travelled, the crash on the lifeline (`✗`, then `┆` while
+/// down), losses ending in `✗` with why; Enter explains the message at
+/// the bottom: where it was sent and what became of it.
+#[test]
+fn space_time_diagram_of_a_coordinator_crash() {
+    let mut app = open("two-phase-commit/coordinator-crash.toml");
+    app.tape.seek(32);
+    act(&mut app, &[Action::ShowSequence]);
+    // Up three rows: the crash, and what was delivered and lost after it.
+    act(&mut app, &[Action::Up, Action::Up, Action::Up]);
+    let text = format!("{}", screen(&app, 80, 24).backend());
+    insta::assert_snapshot!("space_time_coordinator_crash", screen(&app, 80, 24).backend());
+    assert!(text.contains("✗ n1 crashes"), "{text}");
+    let commit = text.lines().find(|l| l.contains("#12 Commit 1 +10ms")).expect("the commit's delivery");
+    assert!(
+        commit.contains('○') && !commit.contains('●'),
+        "delivered after the crash, sent before it:\n{text}"
+    );
+    assert!(text.contains("lost: Partition"), "{text}");
+    // After the crash, n1 sends nothing, and its lifeline shows it down.
+    let events = app.driver().trace().events();
+    let crash = events.iter().find(|e| e.kind == TraceKind::Crash).unwrap().step;
+    assert!(!events.iter().any(|e| e.kind == TraceKind::Send && e.node == 0 && e.step > crash));
+    let crash_line = text.lines().find(|l| l.contains("n1 crashes")).unwrap();
+    let n1 = crash_line.chars().position(|c| c == '✗').unwrap();
+    for l in text.lines().skip_while(|l| !l.contains("n1 crashes")).skip(1).take_while(|l| l.contains('│'))
+    {
+        assert_ne!(l.chars().nth(n1), Some('●'), "n1 acts after its crash:\n{text}");
+    }
+    // Enter explains the message at the bottom: a reply delivered...
+    act(&mut app, &[Action::Details]);
+    let why = format!("{}", screen(&app, 80, 24).backend());
+    assert!(why.contains("Message #14") && why.contains("delivered to"), "{why}");
+    // ...and one row down, a vote lost at the crashed coordinator.
+    act(&mut app, &[Action::Close, Action::Down, Action::Details]);
+    let why = format!("{}", screen(&app, 80, 24).backend());
+    assert!(why.contains("Message #15") && why.contains("sent by n2 to n1") && why.contains("lost"), "{why}");
 }

@@ -166,3 +166,41 @@ fn ctrl_c_quits_and_restores() {
     tmux.keys(&["C-c"]);
     assert_restored(&tmux);
 }
+
+/// Regression (issue 13): Esc then ← arrives as `Esc Esc [ D` (Option+←
+/// sends the same on some terminals); the decoder read it as Esc, `[`,
+/// `D`, and `D` duplicated the selected message. Now it changes nothing;
+/// a `D` typed on purpose still duplicates (so the test can tell).
+#[test]
+fn an_escape_sequence_never_intervenes() {
+    let Some(tmux) = Tmux::new("tui-escape") else { return };
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = script(&tmux, "primary-replica/async-crash");
+    tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        "-c",
+        repo.to_str().unwrap(),
+        "sh",
+        "-c",
+        &script,
+    ]);
+    tmux.wait_for("step 0");
+    tmux.keys(&["l", "l", "l", "l", "l", "l"]);
+    tmux.wait_for("step 6 ");
+    // Select the network pane, where `D` duplicates the selected message.
+    tmux.keys(&["Tab"]);
+    tmux.cmd(&["send-keys", "-t", "0", "-H", "1b", "1b", "5b", "44"]);
+    tmux.cmd(&["send-keys", "-t", "0", "-H", "1b", "1b", "5b", "31", "3b", "33", "44"]);
+    tmux.keys(&["l"]);
+    let screen = tmux.wait_for("step 7 ");
+    assert!(!screen.contains("intervention"), "an escape sequence intervened:\n{screen}");
+    tmux.keys(&["D"]);
+    tmux.wait_for("1 intervention");
+    tmux.keys(&["q"]);
+    assert_restored(&tmux);
+}

@@ -159,7 +159,7 @@ impl Plan {
         let mut item = |name: &str, label: String, judge: Judge, named: bool| {
             items.push(Item { name: name.to_string(), label, judge, named });
         };
-        for &(check, _) in protocol.checks() {
+        for check in protocol.checks().iter().map(|c| c.name) {
             let expected = scenario.expectations.iter().find_map(|e| match e {
                 Expectation::Check { name, holds } if name == check => Some(Some(*holds)),
                 Expectation::Ungraded { name } if name == check => Some(None),

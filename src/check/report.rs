@@ -3,8 +3,18 @@
 //! session-guarantee anomaly counts). `distlab run`, sweeps and the TUI
 //! all read a run through these.
 
-use super::{HistoryKind, Report};
+use super::{HistoryKind, MESSAGES_IN_FLIGHT, Report, Unit};
+use crate::protocols::{GENERIC_METRICS, ProtocolEntry};
 use crate::sim::{Driver, Stats};
+
+/// The unit `protocol` declares for the metric or gauge `name` (its
+/// checker's, or one every run has); `None` for a name it does not
+/// declare.
+pub fn unit_of(protocol: &dyn ProtocolEntry, name: &str) -> Option<Unit> {
+    let metrics = protocol.metrics().iter().chain(GENERIC_METRICS).map(|m| (m.name, m.unit));
+    let gauges = protocol.gauges().iter().chain([&MESSAGES_IN_FLIGHT]).map(|g| (g.name, g.unit));
+    metrics.chain(gauges).find(|&(n, _)| n == name).map(|(_, unit)| unit)
+}
 
 /// The protocol's report plus the engine's counters (cheap: no history
 /// scan).

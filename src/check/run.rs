@@ -196,13 +196,16 @@ fn is_zero(x: &u64) -> bool {
 }
 
 /// A line of the `--trace` file with the gauges at one instant (`kind` is
-/// `sample`; `step` is the last event's at or before `time_us`).
+/// `sample`; `step` is the last event's at or before `time_us`), and each
+/// gauge's unit as the protocol declares it (so `distlab plot` labels its
+/// axes without knowing the protocol).
 #[derive(Serialize)]
 struct SampleLine<'a> {
     step: u64,
     time_us: u64,
     kind: &'static str,
     gauges: std::collections::BTreeMap<&'a str, f64>,
+    units: std::collections::BTreeMap<&'a str, &'static str>,
 }
 
 /// The `--trace` file, written as the run goes: the engine streams each
@@ -219,6 +222,8 @@ struct TraceWriter {
     names: Vec<String>,
     /// The step of the last event written (a sample line repeats it).
     step: u64,
+    /// Each gauge's unit, as its sample lines write it.
+    units: std::collections::BTreeMap<&'static str, &'static str>,
     /// The first write error; later lines are skipped.
     error: Option<std::io::Error>,
 }
@@ -228,8 +233,12 @@ impl TraceFile {
         let endpoints =
             scenario.cluster.len() as u32 + scenario.clients.iter().map(|c| c.processes).sum::<u32>();
         let names = (0..endpoints).map(|e| run.endpoint_name(EndpointId(e))).collect();
+        let units = std::iter::once(&crate::check::MESSAGES_IN_FLIGHT)
+            .chain(scenario.protocol.gauges())
+            .map(|g| (g.name, g.unit.suffix()))
+            .collect();
         let out = std::io::BufWriter::new(std::fs::File::create(path)?);
-        Ok(TraceFile(Arc::new(Mutex::new(TraceWriter { out, names, step: 0, error: None }))))
+        Ok(TraceFile(Arc::new(Mutex::new(TraceWriter { out, names, step: 0, units, error: None }))))
     }
 
     fn writer(&self) -> std::sync::MutexGuard<'_, TraceWriter> {
@@ -245,6 +254,7 @@ impl TraceFile {
             time_us: s.time.0,
             kind: "sample",
             gauges: s.gauges.iter().map(|&(k, v)| (k, v)).collect(),
+            units: s.gauges.iter().filter_map(|&(k, _)| Some((k, *w.units.get(k)?))).collect(),
         };
         write_line(&mut w.out, &mut w.error, &line);
     }
@@ -280,7 +290,7 @@ fn write_line(
 impl TraceSink for TraceFile {
     fn event(&mut self, e: &TraceEvent) {
         let mut guard = self.writer();
-        let TraceWriter { out, names, step, error } = &mut *guard;
+        let TraceWriter { out, names, step, error, .. } = &mut *guard;
         *step = e.step;
         let name = |ep: u32| if ep == NONE { None } else { names.get(ep as usize).map(String::as_str) };
         let line = TraceLine {

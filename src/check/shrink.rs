@@ -306,7 +306,7 @@ pub fn counterexample_file(
     // metric's bound, linearizability or liveness): the file expects it to
     // break, in place of what the lesson said about it.
     let check = shrunk.failure.check.as_str();
-    let a_check = scenario.protocol.checks().iter().any(|c| c.0 == check);
+    let a_check = scenario.protocol.checks().iter().any(|c| c.name == check);
     file.without_nemesis().seed(shrunk.seed).client_ops(&shrunk.ops);
     if a_check {
         file.without_expectations_of(check);

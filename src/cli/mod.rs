@@ -11,7 +11,7 @@ pub mod tui;
 pub mod validate;
 
 use clap::{Parser, Subcommand};
-pub use distlab::scenario::library::{resolve, scenario_files, scenarios_dir};
+pub use distlab::scenario::library::{resolve, scenarios_dir};
 use distlab::scenario::{Scenario, ScenarioError};
 use distlab::sim::Budget;
 pub use distlab::util::{panic_message, parallel_map};

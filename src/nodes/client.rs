@@ -194,16 +194,25 @@ pub enum Outcome {
     /// Done, with what a read returned.
     Ok { answer: Answer },
     /// Certainly not done, and it will not be.
-    Fail { reason: &'static str },
+    Fail { reason: Reason },
     /// Not done here: ask another node (`to`, if the node knows which).
     Redirect { to: Option<NodeId> },
     /// The server gave up without knowing whether it took effect (e.g. a
     /// write reached some replicas but too few answered in time). The
     /// client records *info* and retires the process, as for a timeout.
-    Unknown { reason: &'static str },
+    Unknown { reason: Reason },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+/// Why a node did not do what a client asked, in words: owned, so a reply
+/// that came off a wire (a live runtime decodes them) carries it as well
+/// as one built from a fixed text in the protocol's code. A `Box<str>`
+/// rather than a `Cow<'static, str>`: replies travel through the event
+/// queue, and the `Cow` made every reply 40 bytes instead of 32
+/// (the `operation_stays_small` test); the allocation is paid only by
+/// failures.
+pub type Reason = Box<str>;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ClientReply {
     pub outcome: Outcome,
     /// The position the answer reflects, as a number that grows with
@@ -222,14 +231,14 @@ impl ClientReply {
     pub fn answer(answer: Answer, token: u64) -> Self {
         ClientReply { outcome: Outcome::Ok { answer }, token }
     }
-    pub fn fail(reason: &'static str) -> Self {
-        ClientReply { outcome: Outcome::Fail { reason }, token: 0 }
+    pub fn fail(reason: impl Into<Reason>) -> Self {
+        ClientReply { outcome: Outcome::Fail { reason: reason.into() }, token: 0 }
     }
     pub fn redirect(to: Option<NodeId>) -> Self {
         ClientReply { outcome: Outcome::Redirect { to }, token: 0 }
     }
-    pub fn unknown(reason: &'static str) -> Self {
-        ClientReply { outcome: Outcome::Unknown { reason }, token: 0 }
+    pub fn unknown(reason: impl Into<Reason>) -> Self {
+        ClientReply { outcome: Outcome::Unknown { reason: reason.into() }, token: 0 }
     }
 }
 
@@ -441,5 +450,22 @@ mod tests {
         assert_eq!(std::mem::size_of::<super::Operation>(), 16);
         // Replies too: 32 bytes, as before answers could be carts.
         assert_eq!(std::mem::size_of::<super::ClientReply>(), 32);
+    }
+
+    /// A reply survives a wire: its reason comes back owned, equal to the
+    /// fixed text the node sent.
+    #[test]
+    fn replies_deserialize() {
+        use super::{Answer, ClientReply};
+        for reply in [
+            ClientReply::fail("not the primary"),
+            ClientReply::unknown(String::from("too few replicas answered")),
+            ClientReply::answer(Answer::Value(7), 3),
+            ClientReply::redirect(Some(crate::nodes::NodeId(2))),
+        ] {
+            let wire = serde_json::to_string(&reply).unwrap();
+            let back: ClientReply = serde_json::from_str(&wire).unwrap();
+            assert_eq!(back, reply, "{wire}");
+        }
     }
 }

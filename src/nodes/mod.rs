@@ -42,9 +42,20 @@ pub struct EndpointId(pub u32);
 
 /// A server node, `0..nodes`. Nodes are also network endpoints with the
 /// same index.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct NodeId(pub u32);
+
+/// A node prints as a student reads it: `n1` for the first node (the
+/// default name), never `NodeId(0)` — message and observation texts in
+/// traces and the TUI are their `Debug` forms. (A lesson that names its
+/// nodes shows the names wherever the engine knows the cluster; inside a
+/// message's text a node is its position, `n1`, `n2`, ….)
+impl std::fmt::Debug for NodeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "n{}", self.0 as u64 + 1)
+    }
+}
 
 impl NodeId {
     pub fn endpoint(self) -> EndpointId {
@@ -55,7 +66,12 @@ impl NodeId {
     }
 }
 
-/// A timer handle, unique within one node's lifetime.
+/// A timer's generation: each [`Context::set_timer`] gets the next one,
+/// unique within one node's lifetime. Protocols never see it: they name a
+/// timer by its key ([`Protocol::Timer`]). The runtime keeps the latest
+/// generation per key, so a timer that was replaced or cancelled, and still
+/// fires, is recognised as stale and ignored; traces show it as the timer's
+/// id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TimerId(pub u64);
 
@@ -129,8 +145,11 @@ pub trait Protocol: Sized + Clone + Debug + Hash + Default + 'static {
     type DurableWrite: Clone + Debug + Hash + Serialize + DeserializeOwned;
     /// The messages nodes exchange.
     type Msg: Message;
-    /// The timers a node sets.
-    type Timer: Clone + Debug + Hash;
+    /// The timers a node sets, by *key*: at most one timer per key is
+    /// pending; setting a key again replaces it, and a timer is cancelled by
+    /// its key. A timer that needs an identity per item carries it in its
+    /// key (`Timer::VoteTimeout(tx)`).
+    type Timer: Clone + Debug + Ord + Hash;
     /// What a node publishes for the checkers (design rule 9).
     type Observation: Clone + Debug + Hash + Serialize + DeserializeOwned;
 
@@ -170,8 +189,8 @@ pub trait Protocol: Sized + Clone + Debug + Hash + Default + 'static {
 #[derive(Debug)]
 pub struct Outbox<P: Protocol> {
     pub sends: Vec<(NodeId, P::Msg)>,
-    pub timers: Vec<(TimerId, SimDuration, P::Timer)>,
-    pub cancels: Vec<TimerId>,
+    /// Timers set and cancelled, in the order recorded.
+    pub timers: Vec<TimerOp<P>>,
     pub replies: Vec<(ClientRef, ClientReply)>,
     pub writes: Vec<(WriteId, P::DurableWrite)>,
     pub observations: Vec<P::Observation>,
@@ -185,6 +204,16 @@ pub struct Outbox<P: Protocol> {
     /// While recording inside [`Context::once_durable`]: the write to wait
     /// for.
     pub hold: Option<WriteId>,
+}
+
+/// Setting or cancelling a timer (see [`Context::set_timer`]).
+#[derive(Debug)]
+pub enum TimerOp<P: Protocol> {
+    /// Arm `timer` (replacing a pending one with the same key) to fire after
+    /// the local delay; the id is its generation.
+    Set(TimerId, SimDuration, P::Timer),
+    /// Disarm the pending timer with this key, if any.
+    Cancel(P::Timer),
 }
 
 /// An effect that waits for the disk (see [`Context::once_durable`]).
@@ -227,7 +256,6 @@ impl<P: Protocol> Default for Outbox<P> {
         Outbox {
             sends: Vec::new(),
             timers: Vec::new(),
-            cancels: Vec::new(),
             replies: Vec::new(),
             writes: Vec::new(),
             observations: Vec::new(),
@@ -243,7 +271,6 @@ impl<P: Protocol> Outbox<P> {
     pub fn is_empty(&self) -> bool {
         self.sends.is_empty()
             && self.timers.is_empty()
-            && self.cancels.is_empty()
             && self.replies.is_empty()
             && self.writes.is_empty()
             && self.observations.is_empty()
@@ -387,19 +414,24 @@ impl<'a, P: Protocol> Context<'a, P> {
             }
         }
     }
-    /// Fires `timer` after `delay` of this node's *local* time.
-    pub fn set_timer(&mut self, delay: SimDuration, timer: P::Timer) -> TimerId {
+    /// Fires `timer` after `after` of this node's *local* time. A pending
+    /// timer with the same key is replaced: only this one fires.
+    pub fn set_timer(&mut self, timer: P::Timer, after: SimDuration) {
         self.io.next_timer += 1;
         let id = TimerId(self.io.next_timer);
         match self.out.hold {
-            Some(w) => self.out.held.push((w, Held::Timer(id, delay, timer))),
-            None => self.out.timers.push((id, delay, timer)),
+            Some(w) => self.out.held.push((w, Held::Timer(id, after, timer))),
+            None => self.out.timers.push(TimerOp::Set(id, after, timer)),
         }
-        id
     }
-    /// Cancels a timer; cancelling one that already fired is harmless.
-    pub fn cancel_timer(&mut self, id: TimerId) {
-        self.out.cancels.push(id);
+    /// Cancels the pending timer with this key — also one still waiting
+    /// for the disk inside [`Self::once_durable`]. Cancelling a timer that
+    /// is not pending (it fired, or was never set) is harmless.
+    pub fn cancel_timer(&mut self, timer: &P::Timer) {
+        // One this handler set to wait for the disk is gone at once; the
+        // runtime cancels the rest.
+        self.out.held.retain(|(_, e)| !matches!(e, Held::Timer(_, _, t) if t == timer));
+        self.out.timers.push(TimerOp::Cancel(timer.clone()));
     }
     /// Answers a client's request.
     pub fn reply(&mut self, to: ClientRef, reply: ClientReply) {

@@ -24,6 +24,10 @@ struct Line {
     text: String,
     #[serde(default)]
     gauges: BTreeMap<String, f64>,
+    /// A sample's gauges' units (`ms`, `count`), as the protocol declares
+    /// them.
+    #[serde(default)]
+    units: BTreeMap<String, String>,
 }
 
 /// What the charts are drawn from.
@@ -35,6 +39,8 @@ pub struct RunData {
     pub in_flight: Vec<(f64, f64)>,
     /// Gauge → (time s, value).
     pub gauges: BTreeMap<String, Vec<(f64, f64)>>,
+    /// Gauge → its unit, where the trace says (escaped, clipped).
+    pub units: BTreeMap<String, String>,
     pub faults: Vec<Marker>,
     pub events: usize,
 }
@@ -48,6 +54,9 @@ const MAX_GAUGES: usize = 100;
 
 /// A gauge's name is shown by at most this many characters.
 const GAUGE_NAME_CHARS: usize = 80;
+
+/// A gauge's unit is shown by at most this many characters.
+const UNIT_CHARS: usize = 40;
 
 /// A fault's label on a chart is at most this many characters.
 const LABEL_CHARS: usize = 120;
@@ -125,18 +134,21 @@ pub fn read(path: &Path) -> anyhow::Result<RunData> {
                 continue;
             }
             "sample" => {
-                for (name, v) in l.gauges {
-                    if name == "messages_in_flight" {
+                for (raw, v) in l.gauges {
+                    if raw == "messages_in_flight" {
                         continue;
                     }
                     // A name from the file: printable, and short enough
                     // for a title.
-                    let name = escape(&clip(&name, GAUGE_NAME_CHARS)).into_owned();
+                    let name = escape(&clip(&raw, GAUGE_NAME_CHARS)).into_owned();
                     if !data.gauges.contains_key(&name) && data.gauges.len() == MAX_GAUGES {
                         bail!(
                             "{shown}:{}: more than {MAX_GAUGES} gauges; a distlab trace samples a few",
                             i + 1
                         );
+                    }
+                    if let Some(unit) = l.units.get(&raw) {
+                        data.units.insert(name.clone(), escape(&clip(unit, UNIT_CHARS)).into_owned());
                     }
                     data.gauges.entry(name).or_default().push((t, v));
                 }
@@ -189,8 +201,11 @@ pub fn charts(data: &RunData, title: &str) -> Vec<(String, Figure)> {
     in_flight.markers = data.faults.clone();
     out.push(("messages-in-flight".into(), in_flight.into()));
     for (name, points) in &data.gauges {
-        let unit = if name.ends_with("_ms") { "ms" } else { "count" };
-        let mut chart = Chart::new(format!("{title}: {name}"), "time (s)", format!("{name} ({unit})"));
+        let y_label = match data.units.get(name) {
+            Some(unit) => format!("{name} ({unit})"),
+            None => name.clone(),
+        };
+        let mut chart = Chart::new(format!("{title}: {name}"), "time (s)", y_label);
         chart.series.push(Series { name: String::new(), points: points.clone() });
         chart.markers = data.faults.clone();
         let stem = plot::file_stem(name);
@@ -202,4 +217,32 @@ pub fn charts(data: &RunData, title: &str) -> Vec<(String, Figure)> {
         out.push((unique, chart.into()));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A gauge's chart is labelled with the unit its sample lines carry
+    /// (as the protocol declares it), and with none when the trace does
+    /// not say: the unit is never guessed from the name (`lag` was drawn
+    /// as a count, `hops_ms` in ms). A unit read from the file is escaped.
+    #[test]
+    fn gauge_charts_take_their_unit_from_the_trace() {
+        let path = std::env::temp_dir().join(format!("distlab-trace-units-{}.jsonl", std::process::id()));
+        let lines = [
+            r#"{"step":1,"time_us":0,"kind":"send","msg":1,"text":"x"}"#,
+            r#"{"step":1,"time_us":0,"kind":"sample","gauges":{"lag":3,"hops_ms":2,"x":1},"units":{"lag":"ms","x":"\u001b]0;pwned\u0007"}}"#,
+        ];
+        std::fs::write(&path, lines.join("\n")).expect("write the trace");
+        let data = read(&path).expect("a trace");
+        std::fs::remove_file(&path).ok();
+        let label = |name: &str| {
+            let (_, figure) = charts(&data, "t").into_iter().find(|c| c.0 == name).expect("drawn");
+            figure.panels[0].y_label.clone()
+        };
+        assert_eq!(label("lag"), "lag (ms)");
+        assert_eq!(label("hops_ms"), "hops_ms");
+        assert!(!label("x").contains('\u{1b}'), "a unit from the file is printed escaped: {}", label("x"));
+    }
 }

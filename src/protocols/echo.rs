@@ -36,6 +36,7 @@
 
 use crate::nodes::{ClientReply, ClientRequest, Cluster, Context, Message, NodeId, NodeView, Protocol};
 use crate::scenario::{ParamContext, ScenarioError, raw::S};
+use crate::sim::monitor::{CheckInfo, MetricInfo, Unit};
 use crate::sim::{At, Checker, Report, Verdict};
 use crate::time::{SimDuration, SimTime};
 use serde::Deserialize;
@@ -257,15 +258,15 @@ pub struct EchoChecker {
 }
 
 impl Checker<Echo> for EchoChecker {
-    const CHECKS: &'static [(&'static str, &'static str)] =
-        &[("every-ping-answered", "no ping waits longer than `patience` for its pong")];
-    const METRICS: &'static [(&'static str, &'static str)] = &[
-        ("pongs", "pongs received (including duplicates)"),
-        ("duplicate_pongs", "pongs for a ping already answered"),
-        ("reordered_pongs", "pongs that arrived after a later ping's pong"),
-        ("outstanding", "pings never answered"),
-        ("rtt_mean_ms", "mean round-trip time"),
-        ("rtt_max_ms", "largest round-trip time"),
+    const CHECKS: &'static [CheckInfo] =
+        &[CheckInfo::new("every-ping-answered", "no ping waits longer than `patience` for its pong")];
+    const METRICS: &'static [MetricInfo] = &[
+        MetricInfo::new("pongs", Unit::Count, "pongs received (including duplicates)"),
+        MetricInfo::new("duplicate_pongs", Unit::Count, "pongs for a ping already answered"),
+        MetricInfo::new("reordered_pongs", Unit::Count, "pongs that arrived after a later ping's pong"),
+        MetricInfo::new("outstanding", Unit::Count, "pings never answered"),
+        MetricInfo::new("rtt_mean_ms", Unit::Ms, "mean round-trip time"),
+        MetricInfo::new("rtt_max_ms", Unit::Ms, "largest round-trip time"),
     ];
 
     fn new(params: &EchoParams, cluster: &Cluster) -> Self {

@@ -21,6 +21,7 @@ pub mod two_phase_commit;
 use crate::nodes::Protocol;
 use crate::scenario::{ParamContext, Registry, Scenario, ScenarioError};
 use crate::sim::Checker;
+use crate::sim::monitor::{CheckInfo, GaugeInfo, MetricInfo, Unit};
 use crate::sim::{Driver, Sim, SimConfig};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -68,21 +69,27 @@ pub trait Promises: Protocol {
 pub use crate::scenario::{ProtocolEntry, RunOptions};
 
 /// Metrics every run reports, whatever the protocol.
-pub const GENERIC_METRICS: &[(&str, &str)] = &[
-    ("ops_ok", "client operations that completed ok"),
-    ("ops_fail", "client operations that certainly failed"),
-    ("ops_info", "client operations with unknown outcome"),
-    ("messages_delivered", "messages delivered"),
-    ("messages_dropped", "messages dropped (loss, partition, crashed receiver)"),
-    ("messages_duplicated", "messages the network duplicated"),
-    ("latency_mean_ms", "mean client latency of operations that completed ok, invoke to reply"),
-    ("latency_p99_ms", "99th percentile of that latency"),
-    (
+pub const GENERIC_METRICS: &[MetricInfo] = &[
+    MetricInfo::new("ops_ok", Unit::Count, "client operations that completed ok"),
+    MetricInfo::new("ops_fail", Unit::Count, "client operations that certainly failed"),
+    MetricInfo::new("ops_info", Unit::Count, "client operations with unknown outcome"),
+    MetricInfo::new("messages_delivered", Unit::Count, "messages delivered"),
+    MetricInfo::new("messages_dropped", Unit::Count, "messages dropped (loss, partition, crashed receiver)"),
+    MetricInfo::new("messages_duplicated", Unit::Count, "messages the network duplicated"),
+    MetricInfo::new(
+        "latency_mean_ms",
+        Unit::Ms,
+        "mean client latency of operations that completed ok, invoke to reply",
+    ),
+    MetricInfo::new("latency_p99_ms", Unit::Ms, "99th percentile of that latency"),
+    MetricInfo::new(
         "ryw_anomalies",
+        Unit::Count,
         "key-value reads that returned something older than the same process's earlier write (read your writes)",
     ),
-    (
+    MetricInfo::new(
         "monotonic_read_anomalies",
+        Unit::Count,
         "key-value reads that returned something older than the same process had read before (monotonic reads)",
     ),
 ];
@@ -112,13 +119,13 @@ impl<P: Configure + Promises, C: Checker<P> + 'static> ProtocolEntry for Entry<P
     fn commands(&self) -> &'static [&'static str] {
         P::COMMANDS
     }
-    fn checks(&self) -> &'static [(&'static str, &'static str)] {
+    fn checks(&self) -> &'static [CheckInfo] {
         C::CHECKS
     }
-    fn metrics(&self) -> &'static [(&'static str, &'static str)] {
+    fn metrics(&self) -> &'static [MetricInfo] {
         C::METRICS
     }
-    fn gauges(&self) -> &'static [(&'static str, &'static str)] {
+    fn gauges(&self) -> &'static [GaugeInfo] {
         C::GAUGES
     }
     fn parse_params(&self, cx: &ParamContext<'_>) -> Result<Arc<dyn Any + Send + Sync>, ScenarioError> {
@@ -173,7 +180,7 @@ pub fn registry() -> Registry {
         .with(entry::<quorum::Quorum, quorum::QuorumChecker>())
         .with(entry::<saga::Saga, saga::SagaChecker>())
         .with(entry::<two_phase_commit::TwoPhaseCommit, two_phase_commit::TwoPhaseCommitChecker>())
-        .with_every_run_metrics(GENERIC_METRICS.iter().map(|m| m.0))
+        .with_every_run_metrics(GENERIC_METRICS.iter().map(|m| m.name))
 }
 
 /// Builds a run of a scenario with the given options.

@@ -85,3 +85,64 @@ pub fn scenario_files(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// One chapter of the course: its title and its lessons in teaching order
+/// (names such as `primary-replica/async-crash`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chapter {
+    pub title: String,
+    pub lessons: Vec<String>,
+}
+
+/// The course file in a scenarios folder: the order the book teaches the
+/// lessons in.
+pub const COURSE_FILE: &str = "course.txt";
+
+/// The lessons under `dir` in course order: the chapters of its
+/// [`COURSE_FILE`] (lessons it names that do not exist are left out),
+/// then a chapter "Other lessons" for lessons it does not name. Without a
+/// course file, one chapter per folder, in name order.
+pub fn course(dir: &Path) -> Vec<Chapter> {
+    let names: Vec<String> = scenario_files(dir)
+        .iter()
+        .map(|f| f.strip_prefix(dir).unwrap_or(f).with_extension("").to_string_lossy().replace('\\', "/"))
+        .collect();
+    let mut chapters: Vec<Chapter> = Vec::new();
+    if let Ok(text) = std::fs::read_to_string(dir.join(COURSE_FILE)) {
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            match line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                Some(title) => chapters.push(Chapter { title: title.to_string(), lessons: Vec::new() }),
+                None if names.iter().any(|n| n == line) => match chapters.last_mut() {
+                    Some(c) => c.lessons.push(line.to_string()),
+                    None => {
+                        chapters.push(Chapter { title: "Lessons".into(), lessons: vec![line.to_string()] })
+                    }
+                },
+                None => {}
+            }
+        }
+    }
+    let listed: Vec<&String> = chapters.iter().flat_map(|c| &c.lessons).collect();
+    let others: Vec<String> = names.iter().filter(|n| !listed.contains(n)).cloned().collect();
+    if !others.is_empty() {
+        if chapters.is_empty() {
+            for name in others {
+                let folder = name.split('/').next().unwrap_or_default().to_string();
+                match chapters.last_mut().filter(|c| c.title == folder) {
+                    Some(c) => c.lessons.push(name),
+                    None => chapters.push(Chapter { title: folder, lessons: vec![name] }),
+                }
+            }
+        } else {
+            chapters.push(Chapter { title: "Other lessons".into(), lessons: others });
+        }
+    }
+    chapters.retain(|c| !c.lessons.is_empty());
+    chapters
+}
+
+/// Whether a lesson is an exercise (find the bug): its file name starts
+/// with `exercise-`.
+pub fn is_exercise(name: &str) -> bool {
+    name.rsplit('/').next().is_some_and(|f| f.starts_with("exercise-"))
+}

@@ -1123,7 +1123,7 @@ impl Loader<'_> {
             let x = e.get_ref();
             match (&x.check, &x.metric) {
                 (Some(check), None) => {
-                    let names: Vec<&str> = protocol.checks().iter().map(|c| c.0).collect();
+                    let names: Vec<&str> = protocol.checks().iter().map(|c| c.name).collect();
                     if !names.contains(&check.get_ref().as_str()) {
                         let err = self.err(
                             check.span(),
@@ -1155,7 +1155,7 @@ impl Loader<'_> {
                     let names: Vec<&str> = protocol
                         .metrics()
                         .iter()
-                        .map(|m| m.0)
+                        .map(|m| m.name)
                         .chain(every_run_metrics.iter().copied())
                         .collect();
                     if !names.contains(&metric.get_ref().as_str()) {

@@ -17,6 +17,7 @@
 //! (`tests/registry.rs` does this with a whole protocol.)
 
 use super::{ParamContext, Scenario, ScenarioError};
+use crate::sim::monitor::{CheckInfo, GaugeInfo, MetricInfo};
 use crate::sim::{Driver, TraceLevel};
 use std::any::Any;
 use std::sync::Arc;
@@ -42,10 +43,16 @@ pub trait ProtocolEntry: Send + Sync {
     fn name(&self) -> &'static str;
     fn summary(&self) -> &'static str;
     fn commands(&self) -> &'static [&'static str];
-    fn checks(&self) -> &'static [(&'static str, &'static str)];
-    fn metrics(&self) -> &'static [(&'static str, &'static str)];
-    /// Its checker's gauges (values over time; see `Checker::GAUGES`).
-    fn gauges(&self) -> &'static [(&'static str, &'static str)];
+    /// Its checker's checks (see `Checker::CHECKS`).
+    fn checks(&self) -> &'static [CheckInfo];
+    /// Its checker's metrics, with their units (see `Checker::METRICS`);
+    /// every run also reports the registry's
+    /// [`every_run_metrics`](Registry::every_run_metrics).
+    fn metrics(&self) -> &'static [MetricInfo];
+    /// Its checker's gauges (values over time; see `Checker::GAUGES`);
+    /// every run also has the engine's
+    /// [`MESSAGES_IN_FLIGHT`](crate::sim::monitor::MESSAGES_IN_FLIGHT).
+    fn gauges(&self) -> &'static [GaugeInfo];
     /// The second loading pass: reads `[protocol]` with spans.
     fn parse_params(&self, cx: &ParamContext<'_>) -> Result<Arc<dyn Any + Send + Sync>, ScenarioError>;
     /// Builds a run of `scenario`.
@@ -118,6 +125,16 @@ impl Registry {
     /// Every protocol, in the order they were registered.
     pub fn iter(&self) -> impl Iterator<Item = &dyn ProtocolEntry> {
         self.entries.iter().map(|p| p.as_ref())
+    }
+
+    /// How many protocols there are.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there is no protocol.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 
     /// The names of every protocol, in order.

@@ -29,9 +29,9 @@ pub fn json_schema(registry: &Registry) -> Value {
     let mut conditions = Vec::new();
     for p in registry.iter() {
         let params = p.params_schema(&mut generator).to_value();
-        let checks: Vec<&str> = p.checks().iter().map(|c| c.0).collect();
+        let checks: Vec<&str> = p.checks().iter().map(|c| c.name).collect();
         let metrics: Vec<&str> =
-            p.metrics().iter().map(|m| m.0).chain(registry.every_run_metrics().iter().copied()).collect();
+            p.metrics().iter().map(|m| m.name).chain(registry.every_run_metrics().iter().copied()).collect();
         conditions.push(json!({
             "if": {
                 "required": ["scenario"],

@@ -34,7 +34,7 @@ use super::trace::{NONE, Trace, TraceKind, TraceLevel};
 use crate::nodes::client::{ClientAction, ClientSlot, ClientSpec, Pending as PendingOp};
 use crate::nodes::{
     Answer, ClientRef, ClientReply, ClientRequest, Clock, Cluster, Context, Held, Message, NodeId, Outbox,
-    Protocol, TimerId, WriteId,
+    Protocol, TimerId, TimerOp, WriteId,
 };
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::hash::{Hash, Hasher};
@@ -162,8 +162,10 @@ struct NodeRt<P: Protocol> {
     disk: P::Durable,
     /// Writes issued but not yet on disk, oldest first.
     unflushed: VecDeque<(WriteId, P::DurableWrite)>,
-    /// Live timers; a popped timer not in here was cancelled.
-    timers: BTreeSet<TimerId>,
+    /// Pending timers by key, with the generation that counts: a popped
+    /// timer whose generation is not the one here was replaced or
+    /// cancelled.
+    timers: BTreeMap<P::Timer, TimerId>,
     /// Clock, RNG stream and handle counters (what a context needs).
     io: crate::nodes::NodeIo,
     /// Bumped on crash and restart: events of an earlier life are void.
@@ -341,7 +343,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 state: None,
                 disk: P::Durable::default(),
                 unflushed: VecDeque::new(),
-                timers: BTreeSet::new(),
+                timers: BTreeMap::new(),
                 incarnation: 0,
                 io: crate::nodes::NodeIo {
                     clock: {
@@ -746,14 +748,14 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             }
             Event::Timer { node, incarnation, id, timer } => {
                 let rt = &mut self.state.nodes[node.index()];
-                if rt.incarnation != incarnation || !rt.timers.contains(&id) {
+                if rt.incarnation != incarnation || rt.timers.get(&timer) != Some(&id) {
                     return None;
                 }
                 if rt.status == NodeStatus::Paused {
                     self.hold(node, Event::Timer { node, incarnation, id, timer });
                     return None;
                 }
-                rt.timers.remove(&id);
+                rt.timers.remove(&timer);
                 let step = self.begin_step();
                 let now = self.state.now.0;
                 let full = self.trace.full();
@@ -945,10 +947,11 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     }
 
     /// Performs the effects in the outbox, in a fixed order: durable writes,
-    /// effects that wait for them (`once_durable`: kept per node until
-    /// [`Sim::persisted`]), cancels, timers, sends, replies, observations,
-    /// notes; then messages the node sent itself (`loopback`), each in a
-    /// handler of its own.
+    /// timers (set and cancelled by key, in the order recorded), effects
+    /// that wait for the writes (`once_durable`: kept per node until
+    /// [`Sim::persisted`]), sends, replies, observations, notes; then
+    /// messages the node sent itself (`loopback`), each in a handler of its
+    /// own.
     fn perform(&mut self, node: NodeId) {
         if self.out.is_empty() {
             return;
@@ -971,22 +974,29 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 self.schedule(at, Event::Disk { node, incarnation });
             }
         }
+        // Timers by key, in the order set and cancelled: setting a key
+        // replaces its pending timer (the old event, still queued, is stale:
+        // its generation is no longer the key's), cancelling removes it —
+        // and one set earlier that still waits for the disk.
+        for op in out.timers.drain(..) {
+            let rt = &mut self.state.nodes[node.index()];
+            match op {
+                TimerOp::Cancel(timer) => {
+                    rt.timers.remove(&timer);
+                    if !rt.after_disk.is_empty() {
+                        rt.after_disk.retain(|(_, e)| !matches!(e, Held::Timer(_, _, t) if *t == timer));
+                    }
+                }
+                TimerOp::Set(id, delay, timer) => {
+                    let at = now.after(rt.io.clock.real_duration(delay));
+                    rt.timers.insert(timer.clone(), id);
+                    self.schedule(at, Event::Timer { node, incarnation, id, timer });
+                }
+            }
+        }
         if !out.held.is_empty() {
             let rt = &mut self.state.nodes[node.index()];
             rt.after_disk.extend(out.held.drain(..));
-        }
-        for id in out.cancels.drain(..) {
-            let rt = &mut self.state.nodes[node.index()];
-            if !rt.timers.remove(&id) {
-                // Perhaps one still waiting for the disk.
-                rt.after_disk.retain(|(_, e)| !matches!(e, Held::Timer(t, ..) if *t == id));
-            }
-        }
-        for (id, delay, timer) in out.timers.drain(..) {
-            let rt = &mut self.state.nodes[node.index()];
-            rt.timers.insert(id);
-            let at = now.after(rt.io.clock.real_duration(delay));
-            self.schedule(at, Event::Timer { node, incarnation, id, timer });
         }
         for (to, msg) in out.sends.drain(..) {
             self.send(node.endpoint(), to.endpoint(), Payload::Peer(msg));
@@ -1044,7 +1054,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         while rt.after_disk.front().is_some_and(|(w, _)| *w <= id) {
             match rt.after_disk.pop_front().map(|(_, e)| e) {
                 Some(Held::Send(to, msg)) => self.out.sends.push((to, msg)),
-                Some(Held::Timer(t, delay, timer)) => self.out.timers.push((t, delay, timer)),
+                Some(Held::Timer(t, delay, timer)) => self.out.timers.push(TimerOp::Set(t, delay, timer)),
                 Some(Held::Reply(to, reply)) => self.out.replies.push((to, reply)),
                 Some(Held::Observe(o)) => self.out.observations.push(o),
                 Some(Held::Loopback(m)) => self.out.loopback.push(m),

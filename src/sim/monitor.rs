@@ -1,7 +1,10 @@
 //! What the engine tells a protocol's checker, and what a checker
 //! concludes: the [`Checker`] trait (a monitor of one run), [`Report`],
-//! [`Verdict`], [`At`]. They live with the engine, which drives them, so
-//! the engine never names the checks built on them (`crate::check`).
+//! [`Verdict`], [`At`]; what a checker declares it decides and measures
+//! ([`CheckInfo`], [`MetricInfo`], [`GaugeInfo`], each metric and gauge
+//! with its [`Unit`]); and the [`ViolationTracker`] a checker keeps per
+//! invariant whose violations have a moment. They live with the engine, which drives them, so the
+//! engine never names the checks built on them (`crate::check`).
 
 use super::driver::NodeSummary;
 use super::fault::Fault;
@@ -43,14 +46,182 @@ impl Report {
     }
 }
 
+/// What a checker keeps of one invariant's violations: the earliest one
+/// (when, and in words) and how many there were. A checker records each
+/// violation as it finds it — online, at the observation that causes it,
+/// or at report time from facts that survived — and turns the tracker
+/// into the invariant's [`Verdict`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ViolationTracker {
+    first: Option<(At, String)>,
+    count: u64,
+}
+
+impl ViolationTracker {
+    /// Records a violation at `at`. `what` says it in words; it is asked
+    /// for only when this is the earliest violation so far (of several
+    /// at the same moment, the first recorded is kept), so a checker
+    /// builds the words once per invariant, not once per violation.
+    pub fn record(&mut self, at: At, what: impl FnOnce() -> String) {
+        self.count += 1;
+        if self.first.as_ref().is_none_or(|(first, _)| at < *first) {
+            self.first = Some((at, what()));
+        }
+    }
+
+    /// Whether nothing was recorded: the invariant holds.
+    pub fn holds(&self) -> bool {
+        self.first.is_none()
+    }
+
+    /// How many violations were recorded.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The earliest violation: when, and in words.
+    pub fn first(&self) -> Option<(At, &str)> {
+        self.first.as_ref().map(|(at, what)| (*at, what.as_str()))
+    }
+
+    /// The verdict on invariant `name`: it holds, detailed `fine`, when
+    /// nothing was recorded; otherwise it broke at the earliest
+    /// violation, detailed `{what} (at {time}, step {step})`, or `{what}
+    /// (at {time}, step {step}; {tally})` when `tally(count)` has
+    /// something to add (`3 violations`, `5 stale reads of 40`).
+    pub fn verdict(
+        &self,
+        name: &'static str,
+        fine: String,
+        tally: impl FnOnce(u64) -> Option<String>,
+    ) -> Verdict {
+        self.verdict_with(name, fine, |at, what, count| match tally(count) {
+            Some(tally) => format!("{what} (at {}, step {}; {tally})", at.time, at.step),
+            None => format!("{what} (at {}, step {})", at.time, at.step),
+        })
+    }
+
+    /// [`ViolationTracker::verdict`] with the broken verdict's detail in
+    /// the checker's own words: `detail(at, what, count)` of the earliest
+    /// violation.
+    pub fn verdict_with(
+        &self,
+        name: &'static str,
+        fine: String,
+        detail: impl FnOnce(At, &str, u64) -> String,
+    ) -> Verdict {
+        Verdict {
+            name,
+            holds: self.holds(),
+            detail: match &self.first {
+                Some((at, what)) => detail(*at, what, self.count),
+                None => fine,
+            },
+            first_violation: self.first.as_ref().map(|f| f.0),
+        }
+    }
+}
+
+/// What a quantity is measured in: said once where the metric or gauge is
+/// declared, and read by everything that shows one (`distlab list`, the
+/// sweep's axis labels, `distlab plot`), never guessed from its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Unit {
+    /// A number of things (operations, messages, rounds), or a mean of
+    /// such numbers.
+    Count,
+    /// Simulated milliseconds.
+    Ms,
+    /// A fraction, from 0 to 1.
+    Ratio,
+    /// A yes-or-no property of the run's configuration: 1 yes, 0 no.
+    Flag,
+    /// Units of money (the balances of two-phase commit's accounts).
+    Money,
+}
+
+impl Unit {
+    /// How the unit is written after a quantity's name (`lag_max_ms (ms)`)
+    /// and in `distlab list --verbose`: at most 8 characters.
+    pub const fn suffix(self) -> &'static str {
+        match self {
+            Unit::Count => "count",
+            Unit::Ms => "ms",
+            Unit::Ratio => "fraction",
+            Unit::Flag => "0 or 1",
+            Unit::Money => "money",
+        }
+    }
+}
+
+impl std::fmt::Display for Unit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.suffix())
+    }
+}
+
+/// An invariant a checker decides: its name (what scenarios' `[[expect]]
+/// check = ...` and `distlab check` name) and one line saying what it
+/// means (shown by `distlab list --verbose`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckInfo {
+    pub name: &'static str,
+    pub meaning: &'static str,
+}
+
+impl CheckInfo {
+    pub const fn new(name: &'static str, meaning: &'static str) -> Self {
+        CheckInfo { name, meaning }
+    }
+}
+
+/// A number a checker reports at the end of a run (see [`Report::metrics`]):
+/// its name, one line saying what it counts or measures, and its unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MetricInfo {
+    pub name: &'static str,
+    pub unit: Unit,
+    pub meaning: &'static str,
+}
+
+impl MetricInfo {
+    pub const fn new(name: &'static str, unit: Unit, meaning: &'static str) -> Self {
+        MetricInfo { name, unit, meaning }
+    }
+}
+
+/// A quantity with a value at every instant of a run (see
+/// [`Checker::gauges`]): its name, what it measures, and its unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GaugeInfo {
+    pub name: &'static str,
+    pub unit: Unit,
+    pub meaning: &'static str,
+}
+
+impl GaugeInfo {
+    pub const fn new(name: &'static str, unit: Unit, meaning: &'static str) -> Self {
+        GaugeInfo { name, unit, meaning }
+    }
+}
+
+/// The gauge every run has, whatever the protocol: the engine's own
+/// (`Driver::gauges` reports it first).
+pub const MESSAGES_IN_FLIGHT: GaugeInfo = GaugeInfo::new(
+    "messages_in_flight",
+    Unit::Count,
+    "messages sent and not yet delivered or dropped (held at a paused node included)",
+);
+
 /// A protocol's online checker. Cloned with snapshots, so it rewinds with
 /// the simulation.
 pub trait Checker<P: Protocol>: Clone {
     /// The invariants this checker decides, with one line each saying what
     /// they mean (shown by `distlab list` and validated in scenarios).
-    const CHECKS: &'static [(&'static str, &'static str)];
-    /// The metrics it reports.
-    const METRICS: &'static [(&'static str, &'static str)];
+    const CHECKS: &'static [CheckInfo];
+    /// The metrics it reports (each one `report` puts in
+    /// [`Report::metrics`] is declared here, with its unit).
+    const METRICS: &'static [MetricInfo];
 
     fn new(params: &P::Params, cluster: &Cluster) -> Self;
     /// A node published an observation.
@@ -65,7 +236,7 @@ pub trait Checker<P: Protocol>: Clone {
     /// value *now* (replication lag, participants in doubt), which `distlab
     /// sweep` and `distlab run --trace` sample over the run to draw them
     /// against time. Most checkers keep none.
-    const GAUGES: &'static [(&'static str, &'static str)] = &[];
+    const GAUGES: &'static [GaugeInfo] = &[];
     /// The gauges' values now, in the order of [`Checker::GAUGES`].
     fn gauges(&self, _now: SimTime) -> Vec<(&'static str, f64)> {
         Vec::new()
@@ -91,4 +262,56 @@ pub struct ObservationRecord<O> {
     pub at: At,
     pub node: NodeId,
     pub observation: O,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(step: u64, ms: u64) -> At {
+        At { step, time: SimTime(ms * 1000) }
+    }
+
+    /// The tracker keeps the earliest violation and counts them all; the
+    /// words of a later one are never built.
+    #[test]
+    fn a_tracker_keeps_the_earliest_violation_and_counts_every_one() {
+        let mut t = ViolationTracker::default();
+        assert!(t.holds());
+        assert_eq!(t.verdict("x", "fine".into(), |_| None).detail, "fine");
+        t.record(at(5, 2), || "first".into());
+        t.record(at(6, 2), || panic!("a later violation's words are not needed"));
+        assert_eq!((t.count(), t.first()), (2, Some((at(5, 2), "first"))));
+        // Recorded out of order (at report time): the earliest wins; of
+        // two at the same moment, the first recorded.
+        t.record(at(3, 1), || "earlier".into());
+        t.record(at(3, 1), || panic!("a tie keeps the first recorded"));
+        assert_eq!((t.count(), t.first()), (4, Some((at(3, 1), "earlier"))));
+    }
+
+    /// A verdict: the earliest violation in words, dated, with the
+    /// checker's tally, and when it broke; or the checker's words for a
+    /// run in which it held.
+    #[test]
+    fn a_tracker_turns_into_a_verdict() {
+        let mut t = ViolationTracker::default();
+        let held = t.verdict("log-prefix", "all good".into(), |n| Some(format!("{n} times")));
+        assert_eq!(
+            held,
+            Verdict { name: "log-prefix", holds: true, detail: "all good".into(), first_violation: None }
+        );
+        t.record(at(7, 12), || "n2 diverged".into());
+        let once = |n: u64| (n > 1).then(|| format!("{n} times in all"));
+        let v = t.verdict("log-prefix", "all good".into(), once);
+        assert_eq!((v.holds, v.first_violation), (false, Some(at(7, 12))));
+        assert_eq!(v.detail, "n2 diverged (at 12ms, step 7)");
+        t.record(at(9, 15), String::new);
+        assert_eq!(
+            t.verdict("log-prefix", String::new(), once).detail,
+            "n2 diverged (at 12ms, step 7; 2 times in all)"
+        );
+        let worded = t
+            .verdict_with("log-prefix", String::new(), |at, what, n| format!("{what}: {n} from {}", at.step));
+        assert_eq!(worded.detail, "n2 diverged: 2 from 7");
+    }
 }

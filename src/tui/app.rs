@@ -52,15 +52,29 @@ impl Lesson {
 pub enum Focus {
     Nodes,
     Network,
+    /// The space-time diagram (its own view).
+    Sequence,
+    /// The client history (its own view).
+    History,
     Log,
+    Checks,
     Narrative,
 }
 
 impl Focus {
-    const ORDER: [Focus; 4] = [Focus::Nodes, Focus::Network, Focus::Log, Focus::Narrative];
-    fn shift(self, by: isize) -> Focus {
-        let i = Self::ORDER.iter().position(|f| *f == self).unwrap_or(0) as isize;
-        Self::ORDER[(i + by).rem_euclid(Self::ORDER.len() as isize) as usize]
+    /// The panes Tab visits: only those on the screen (the diagram and
+    /// the history have no node or message to select).
+    pub fn order(center: Center) -> &'static [Focus] {
+        match center {
+            Center::Cluster => &[Focus::Nodes, Focus::Network, Focus::Log, Focus::Checks, Focus::Narrative],
+            Center::Sequence => &[Focus::Sequence, Focus::Log, Focus::Checks, Focus::Narrative],
+            Center::History => &[Focus::History, Focus::Log, Focus::Checks, Focus::Narrative],
+        }
+    }
+    fn shift(self, center: Center, by: isize) -> Focus {
+        let order = Self::order(center);
+        let i = order.iter().position(|f| *f == self).unwrap_or(0) as isize;
+        order[(i + by).rem_euclid(order.len() as isize) as usize]
     }
 }
 
@@ -69,16 +83,43 @@ impl Focus {
 pub enum Center {
     /// Node panels and the network.
     Cluster,
-    /// The message sequence diagram.
+    /// The space-time diagram.
     Sequence,
     /// Client operations over time.
     History,
 }
 
+/// A search for the next step at which a check breaks (`v`).
+#[derive(Clone, Debug)]
+struct Search {
+    /// Where it started.
+    start: u64,
+    /// The checks already broken there (only a new one stops the search).
+    held: BTreeSet<&'static str>,
+    /// Steps to take before judging the checks again.
+    chunk: u64,
+}
+
+impl Search {
+    const FIRST_CHUNK: u64 = 64;
+    const MAX_CHUNK: u64 = 16_384;
+}
+
+/// How long one slice of a search may take before the screen is drawn
+/// again and keys are read (so a key stops it).
+const SEARCH_SLICE: Duration = Duration::from_millis(40);
+
+/// The names of the checks broken now.
+fn broken_checks(d: &dyn Driver) -> BTreeSet<&'static str> {
+    d.report().checks.iter().filter(|v| !v.holds).map(|v| v.name).collect()
+}
+
 /// A window over the screen.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Overlay {
     Help,
+    /// What every symbol on the screen means (`?` twice).
+    Legend,
     /// Everything about the selected node, message, event, or the whole
     /// narrative, depending on the focus.
     Details,
@@ -86,25 +127,47 @@ pub enum Overlay {
 }
 
 /// A one-line question.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Prompt {
     pub kind: PromptKind,
     pub text: String,
     pub error: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum PromptKind {
     GotoTime,
     Save,
+    /// Confirm an intervention that forks the run: stepped back, a new
+    /// intervention discards the run's old future (and the interventions
+    /// in it). `y`/Enter does it, `n`/Esc does not.
+    Fork {
+        fault: Fault,
+        after: u64,
+        discards: usize,
+    },
 }
 
 impl PromptKind {
-    pub fn question(self) -> &'static str {
+    pub fn question(&self) -> String {
         match self {
-            PromptKind::GotoTime => "Go to a time (600ms, 1.5s) or a step (#120):",
-            PromptKind::Save => "Save this run as a scenario file:",
+            PromptKind::GotoTime => "Go to a time (600ms, 1.5s) or a step (#120):".into(),
+            PromptKind::Save => "Save this run as a scenario file:".into(),
+            PromptKind::Fork { after, discards, .. } => {
+                let lost = match discards {
+                    0 => String::new(),
+                    1 => " and 1 intervention".into(),
+                    n => format!(" and {n} interventions"),
+                };
+                format!(
+                    "This forks the run: what you saw after step {after}{lost} is discarded. Go on? (y/n)"
+                )
+            }
         }
+    }
+    /// A yes/no question rather than a line of text.
+    pub fn is_confirmation(&self) -> bool {
+        matches!(self, PromptKind::Fork { .. })
     }
 }
 
@@ -260,6 +323,14 @@ pub struct App {
     pub log: LogState,
     /// Narrative lines scrolled up from the newest.
     pub narrative_scroll: u16,
+    /// How far the checks pane is scrolled down (lines).
+    pub checks_scroll: u16,
+    /// The client history: lanes scrolled up from the newest, and whether
+    /// it shows the whole run rather than the recent past.
+    pub history_scroll: u16,
+    pub history_whole: bool,
+    /// The space-time diagram: rows scrolled up from the newest.
+    pub sequence_scroll: u32,
     pub status: Option<Status>,
     pub quit: bool,
     pub derived: Derived,
@@ -268,9 +339,14 @@ pub struct App {
     manual_duplicates: BTreeMap<u64, (u64, u64)>,
     /// What `derived` was computed for: (step, frontier, interventions,
     /// center).
-    derived_for: Option<(u64, u64, usize, Center)>,
+    derived_for: Option<(u64, u64, usize, Center, SimTime)>,
     /// The last move stopped exactly where a check broke (next violation).
     landed_on_violation: bool,
+    /// A search for the next violation under way (`v`).
+    search: Option<Search>,
+    /// How long one slice of a search may take ([`SEARCH_SLICE`]; tests
+    /// set zero: one chunk a slice).
+    pub search_slice: Duration,
 }
 
 impl App {
@@ -296,12 +372,18 @@ impl App {
             message: 0,
             log: LogState { selected: None, node: None, kind: KindFilter::All },
             narrative_scroll: 0,
+            checks_scroll: 0,
+            history_scroll: 0,
+            history_whole: false,
+            sequence_scroll: 0,
             status: None,
             quit: false,
             derived: Derived::default(),
             manual_duplicates: BTreeMap::new(),
             derived_for: None,
             landed_on_violation: false,
+            search: None,
+            search_slice: SEARCH_SLICE,
         };
         app.refresh();
         app
@@ -343,6 +425,7 @@ impl App {
         match msg {
             Msg::Key(key) => self.on_key(key),
             Msg::Action(a) => self.act(a),
+            Msg::Tick if self.searching() => self.search_slice(self.search_slice),
             Msg::Tick => self.play_frame(),
             Msg::Resize => {}
         }
@@ -354,7 +437,26 @@ impl App {
             self.quit = true;
             return;
         }
+        if self.searching() {
+            // Any key stops a search (and does nothing else).
+            self.stop_search();
+            return;
+        }
         if let Some(Overlay::Prompt(p)) = &mut self.overlay {
+            if p.kind.is_confirmation() {
+                match key.code {
+                    KeyCode::Enter | KeyCode::Char('y' | 'Y') => {
+                        let p = p.clone();
+                        self.submit(p);
+                    }
+                    KeyCode::Esc | KeyCode::Char('n' | 'N') => {
+                        self.overlay = None;
+                        self.say(Tone::Info, "nothing changed: the run was not forked");
+                    }
+                    _ => {}
+                }
+                return;
+            }
             match key.code {
                 KeyCode::Esc => self.overlay = None,
                 KeyCode::Enter => {
@@ -383,6 +485,7 @@ impl App {
         if self.overlay.is_some() {
             // An overlay takes the keys that close it; the rest wait.
             match action {
+                Action::Help if self.overlay == Some(Overlay::Help) => self.overlay = Some(Overlay::Legend),
                 Action::Close | Action::Help | Action::Details => self.overlay = None,
                 Action::Quit => self.quit = true,
                 _ => {}
@@ -408,7 +511,17 @@ impl App {
             }
             Action::Faster => self.speed = (self.speed + 1).min(SPEEDS.len() - 1),
             Action::Slower => self.speed = self.speed.saturating_sub(1),
-            Action::NextNote => self.jump("note", |_, rec| rec.kind == TraceKind::Note),
+            Action::NextNote => self.jump("note", |d, rec| {
+                // A timeline note, or a protocol's own ("becomes primary
+                // in epoch 1") among the step's events.
+                rec.kind == TraceKind::Note
+                    || d.trace()
+                        .events()
+                        .iter()
+                        .rev()
+                        .take_while(|e| e.step == rec.step)
+                        .any(|e| e.kind == TraceKind::Note)
+            }),
             Action::NextFault => {
                 let mut seen = self.driver().applied_faults().len();
                 self.jump("fault", move |d, _| {
@@ -424,12 +537,17 @@ impl App {
                 self.playing = false;
                 self.tape.seek(0);
             }
-            Action::FocusNext => self.focus = self.focus.shift(1),
-            Action::FocusPrev => self.focus = self.focus.shift(-1),
+            Action::FocusNext => self.focus = self.focus.shift(self.center, 1),
+            Action::FocusPrev => self.focus = self.focus.shift(self.center, -1),
             Action::Up => self.select(-1),
             Action::Down => self.select(1),
-            Action::PageUp => self.log_move(-10),
-            Action::PageDown => self.log_move(10),
+            Action::PageUp | Action::PageDown => {
+                let by = if action == Action::PageUp { -10 } else { 10 };
+                match self.focus {
+                    Focus::Sequence | Focus::History | Focus::Checks => self.select(by),
+                    _ => self.log_move(by),
+                }
+            }
             Action::Details => self.overlay = Some(Overlay::Details),
             Action::FilterNode => {
                 let n = self.lesson.nodes() as u32;
@@ -445,17 +563,24 @@ impl App {
                 self.log.kind = KindFilter::ORDER[(i + 1) % KindFilter::ORDER.len()];
                 self.log.selected = None;
             }
-            Action::ShowCluster => self.center = Center::Cluster,
+            Action::ShowCluster => self.show(Center::Cluster),
             Action::ShowSequence => {
-                self.center = if self.center == Center::Sequence { Center::Cluster } else { Center::Sequence }
+                self.show(if self.center == Center::Sequence { Center::Cluster } else { Center::Sequence })
             }
             Action::ShowHistory => {
-                self.center = if self.center == Center::History { Center::Cluster } else { Center::History }
+                self.show(if self.center == Center::History { Center::Cluster } else { Center::History })
             }
             Action::Crash | Action::Restart | Action::PauseResume | Action::Isolate | Action::Heal => {
-                if let Some(f) = self.node_fault(action) {
+                if !Focus::order(self.center).contains(&Focus::Nodes) {
+                    self.say(Tone::Bad, "no node is on the screen: press 1 for the nodes, then choose one");
+                } else if let Some(f) = self.node_fault(action) {
                     self.intervene(f);
                 }
+            }
+            Action::DropMessage | Action::DuplicateMessage | Action::DeliverNext
+                if !Focus::order(self.center).contains(&Focus::Network) =>
+            {
+                self.say(Tone::Bad, "no message is on the screen: press 1 for the network, then choose one")
             }
             Action::DropMessage | Action::DuplicateMessage | Action::DeliverNext => {
                 match self.derived.in_flight.get(self.message) {
@@ -475,9 +600,29 @@ impl App {
                     self.lesson.path.file_stem().map_or("run".into(), |s| s.to_string_lossy().to_string());
                 self.ask(PromptKind::Save, format!("{stem}-my-run.toml"))
             }
+            Action::ZoomHistory => {
+                if self.center == Center::History {
+                    self.history_whole = !self.history_whole;
+                } else {
+                    self.say(Tone::Info, "z zooms the client history: press 3 to show it");
+                }
+            }
             Action::Help => self.overlay = Some(Overlay::Help),
             Action::Close => {}
             Action::Quit => self.quit = true,
+        }
+    }
+
+    /// Shows `center` in the upper half; the focus leaves a pane that is
+    /// no longer on the screen.
+    fn show(&mut self, center: Center) {
+        self.center = center;
+        if center == Center::History {
+            self.focus = Focus::History;
+        } else if center == Center::Sequence {
+            self.focus = Focus::Sequence;
+        } else if !Focus::order(center).contains(&self.focus) {
+            self.focus = Focus::Log;
         }
     }
 
@@ -491,9 +636,14 @@ impl App {
     }
 
     fn submit(&mut self, p: Prompt) {
-        let result = match p.kind {
+        let result = match &p.kind {
             PromptKind::GotoTime => self.goto(&p.text),
             PromptKind::Save => self.save(&p.text),
+            PromptKind::Fork { fault, .. } => {
+                self.overlay = None;
+                self.perform(fault.clone());
+                return;
+            }
         };
         match result {
             Ok(()) => self.overlay = None,
@@ -526,47 +676,103 @@ impl App {
         Ok(())
     }
 
-    /// Steps until `stop` says so, or to the end.
-    fn jump(&mut self, what: &str, stop: impl FnMut(&dyn Driver, &StepRecord) -> bool) {
+    /// Steps until `stop` says so; if nothing after this step is what
+    /// the student looks for, stays put and says so.
+    fn jump(&mut self, what: &str, mut stop: impl FnMut(&dyn Driver, &StepRecord) -> bool) {
         self.playing = false;
         let from = self.tape.step();
-        self.tape.forward_while(u64::MAX, stop);
-        let at_end = self.tape.at_end();
-        if at_end {
-            self.say(Tone::Info, format!("no {what} after step {from}: at the end of the scenario"));
+        let mut found = false;
+        self.tape.forward_while(u64::MAX, |d, rec| {
+            found = stop(d, rec);
+            found
+        });
+        if !found {
+            self.tape.seek(from);
+            self.say(Tone::Info, format!("no {what} after step {from}: stayed here"));
         }
     }
 
-    /// Steps to the first step at which a check that held breaks. Checks
-    /// are judged every [`VIOLATION_CHUNK`] steps, then step by step
-    /// within the chunk where one broke, so a long search stays fast.
+    /// Starts looking for the first step at which a check that held
+    /// breaks. The search runs a slice at a time ([`App::search_slice`],
+    /// from [`Msg::Tick`]), so the screen shows its progress and any key
+    /// stops it.
     fn next_violation(&mut self) {
-        const VIOLATION_CHUNK: u64 = 64;
         self.playing = false;
-        let broken = |d: &dyn Driver| -> BTreeSet<&'static str> {
-            d.report().checks.iter().filter(|v| !v.holds).map(|v| v.name).collect()
-        };
         let start = self.tape.step();
-        let mut before = broken(self.driver());
-        loop {
+        let held = broken_checks(self.driver());
+        self.search = Some(Search { start, held, chunk: Search::FIRST_CHUNK });
+        self.search_slice(self.search_slice);
+    }
+
+    /// Whether a search for the next violation is under way.
+    pub fn searching(&self) -> bool {
+        self.search.is_some()
+    }
+
+    /// Stops the search where it got to.
+    fn stop_search(&mut self) {
+        if let Some(s) = self.search.take() {
+            self.say(
+                Tone::Info,
+                format!(
+                    "stopped: no check broke between step {} and step {} (g #{} goes back)",
+                    s.start,
+                    self.tape.step(),
+                    s.start
+                ),
+            );
+        }
+    }
+
+    /// Searches for at most `budget` of wall-clock time. Checks are judged
+    /// after chunks of steps that grow while nothing breaks; in a chunk
+    /// where one broke, the search goes straight to the step the check
+    /// recorded (its first violation), or else runs the chunk again in
+    /// small pieces and then step by step.
+    fn search_slice(&mut self, budget: Duration) {
+        let started = std::time::Instant::now();
+        while let Some(search) = &mut self.search {
             let from = self.tape.step();
-            if self.tape.forward_while(VIOLATION_CHUNK, |_, _| false) == 0 {
-                self.say(
-                    Tone::Info,
-                    format!("no check breaks after step {start}: at the end of the scenario"),
-                );
+            let chunk = search.chunk;
+            if self.tape.forward_while(chunk, |_, _| false) == 0 {
+                let start = search.start;
+                self.search = None;
+                self.tape.seek(start);
+                self.say(Tone::Info, format!("no check breaks after step {start}: stayed here"));
                 return;
             }
-            let now = broken(self.driver());
-            if now.difference(&before).next().is_some() {
+            let report = self.tape.driver().report();
+            let search = self.search.as_mut().expect("searching");
+            let newly: Vec<_> =
+                report.checks.iter().filter(|v| !v.holds && !search.held.contains(v.name)).collect();
+            if newly.is_empty() {
+                search.chunk = (chunk * 2).min(Search::MAX_CHUNK);
+            } else if let Some(step) =
+                newly.iter().filter_map(|v| v.first_violation).map(|at| at.step).filter(|&s| s > from).min()
+            {
+                self.tape.seek(step);
+                self.search = None;
+                self.status = None;
+                self.landed_on_violation = true;
+                return;
+            } else if chunk > 1 {
+                // No step recorded: narrow down, from where this chunk began.
+                search.chunk = (chunk / 16).max(1);
                 self.tape.seek(from);
-                let held = before.clone();
-                self.tape
-                    .forward_while(VIOLATION_CHUNK, move |d, _| broken(d).difference(&held).next().is_some());
+            } else {
+                self.search = None;
+                self.status = None;
                 self.landed_on_violation = true;
                 return;
             }
-            before = now;
+            if started.elapsed() >= budget {
+                let step = self.tape.step();
+                self.say(
+                    Tone::Info,
+                    format!("looking for a check that breaks: at step {step}… (any key stops)"),
+                );
+                return;
+            }
         }
     }
 
@@ -608,8 +814,20 @@ impl App {
         fault.map_err(|e| self.say(Tone::Bad, e)).ok()
     }
 
-    /// Applies an intervention as the next step.
+    /// Applies an intervention as the next step — after asking, when it
+    /// would fork the run (discard what was seen after this step).
     fn intervene(&mut self, fault: Fault) {
+        let after = self.tape.step();
+        if after < self.tape.frontier() {
+            let discards = self.tape.interventions().range(after + 1..).count();
+            self.ask(PromptKind::Fork { fault, after, discards }, String::new());
+            return;
+        }
+        self.perform(fault);
+    }
+
+    /// Applies an intervention as the next step.
+    fn perform(&mut self, fault: Fault) {
         let forking = self.tape.step() < self.tape.frontier();
         let ids_before: BTreeSet<u64> = self.derived.in_flight.iter().map(|m| m.id).collect();
         let words = self.driver().describe_fault(&fault);
@@ -662,6 +880,18 @@ impl App {
                 self.message = (self.message as isize + by).clamp(0, n.saturating_sub(1) as isize) as usize;
             }
             Focus::Log => self.log_move(by),
+            Focus::Checks => {
+                self.checks_scroll = (self.checks_scroll as isize + by).clamp(0, 500) as u16;
+            }
+            Focus::Sequence => {
+                let rows = super::ui::sequence_rows(self).len() as i64;
+                self.sequence_scroll =
+                    (self.sequence_scroll as i64 - by as i64).clamp(0, (rows - 1).max(0)) as u32;
+            }
+            Focus::History => {
+                let lanes = self.derived.operations.iter().map(|o| o.process).max().map_or(0, |p| p + 1);
+                self.history_scroll = (self.history_scroll as isize - by).clamp(0, lanes as isize) as u16;
+            }
             Focus::Narrative => {
                 self.narrative_scroll = (self.narrative_scroll as isize - by).clamp(0, 500) as u16;
             }
@@ -724,14 +954,25 @@ impl App {
 
     /// Recomputes what the screen shows, if the run moved.
     fn refresh(&mut self) {
-        let key = (self.tape.step(), self.tape.frontier(), self.tape.interventions().len(), self.center);
+        // The views before this step first: getting them may replay the
+        // step, which leaves the clock at it. Then whether the run is
+        // over, which moves the clock on to the scenario's end, where
+        // `distlab run` judges it (see `Tape::at_end`).
+        let before = self.tape.views_before().map(<[NodeSummary]>::to_vec);
+        let at_end = self.tape.at_end();
+        let key = (
+            self.tape.step(),
+            self.tape.frontier(),
+            self.tape.interventions().len(),
+            self.center,
+            self.driver().now(),
+        );
         if self.derived_for == Some(key) {
             return;
         }
         let viewed_before = self.derived_for.map(|k| k.0);
         let landed = std::mem::take(&mut self.landed_on_violation);
         self.derived_for = Some(key);
-        let before = self.tape.views_before().map(<[NodeSummary]>::to_vec);
         let d = self.tape.driver();
         let report = report_now(d, &self.lesson.scenario);
         let was_broken: BTreeSet<&'static str> =
@@ -781,7 +1022,7 @@ impl App {
             expectations: self.lesson.scenario.expectations.iter().map(|e| e.evaluate(&report)).collect(),
             report,
             newly_broken,
-            at_end: false,
+            at_end,
             reach,
             notes,
             waiting,
@@ -789,7 +1030,6 @@ impl App {
             duplicates,
         };
         self.derived = derived;
-        self.derived.at_end = self.tape.at_end();
         if let Some(name) = self.derived.newly_broken.iter().next() {
             let verdict = self.derived.report.verdict(name);
             let detail = verdict.map(|v| v.detail.clone()).unwrap_or_default();

@@ -34,6 +34,7 @@ pub enum Action {
     ShowCluster,
     ShowSequence,
     ShowHistory,
+    ZoomHistory,
     // Interventions.
     Crash,
     Restart,
@@ -61,6 +62,12 @@ pub enum Key {
 impl Key {
     fn matches(&self, ev: &KeyEvent) -> bool {
         let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
+        // Alt/Option chords are bound to nothing: terminals send them for
+        // word moves (Option+← is `Esc b` or `Esc Esc [ D`), never meaning
+        // the plain key.
+        if ev.modifiers.intersects(KeyModifiers::ALT | KeyModifiers::META | KeyModifiers::SUPER) {
+            return false;
+        }
         match (self, ev.code) {
             (Key::Char(c), KeyCode::Char(k)) => !ctrl && *c == k,
             (Key::Ctrl(c), KeyCode::Char(k)) => ctrl && c.eq_ignore_ascii_case(&k),
@@ -264,7 +271,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[C('2'), C('m')],
         action: Action::ShowSequence,
         group: Group::View,
-        help: "message sequence",
+        help: "space-time diagram",
         footer: Some("seq"),
     },
     Binding {
@@ -273,6 +280,13 @@ pub const BINDINGS: &[Binding] = &[
         group: Group::View,
         help: "client history",
         footer: Some("hist"),
+    },
+    Binding {
+        keys: &[C('z')],
+        action: Action::ZoomHistory,
+        group: Group::View,
+        help: "history: zoom to whole run",
+        footer: None,
     },
     Binding {
         keys: &[C('c')],
@@ -366,6 +380,62 @@ pub fn action_for(ev: &KeyEvent) -> Option<Action> {
     BINDINGS.iter().find(|b| b.keys.iter().any(|k| k.matches(ev))).map(|b| b.action)
 }
 
+/// Keeps the tail of a terminal escape sequence from being read as keys.
+///
+/// Terminals encode keys like ← as escape sequences (`Esc [ D`). When a
+/// sequence arrives after another Esc — Esc pressed just before an arrow,
+/// or Option/Alt+← on terminals that send `Esc Esc [ D` — the decoder sees
+/// `Esc Esc`, reports Esc, and reads what is left as the keys `[` and `D`:
+/// and `D` duplicates a message. A student never types `[` within a few
+/// milliseconds of Esc, so the filter drops a `[` or `O` that arrives
+/// *immediately* after an Esc, and the parameter and final bytes of the
+/// sequence that arrive with it. Whether a key arrived immediately (in the
+/// same burst of input as the one before) is the caller's to say.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EscapeFilter {
+    state: EscapeState,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum EscapeState {
+    #[default]
+    Idle,
+    /// An Esc was just read.
+    AfterEsc,
+    /// Inside the rest of a sequence (`[` or `O` read): parameters follow,
+    /// then one final byte.
+    InSequence,
+}
+
+impl EscapeFilter {
+    /// `ev` if it is a key the student pressed; `None` if it is the tail of
+    /// an escape sequence. `immediate`: it arrived together with the key
+    /// before it (no pause a human could make).
+    pub fn accept(&mut self, ev: KeyEvent, immediate: bool) -> Option<KeyEvent> {
+        let state = if immediate { self.state } else { EscapeState::Idle };
+        let plain = !ev.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+        match (state, ev.code) {
+            (EscapeState::AfterEsc, KeyCode::Char('[' | 'O')) if plain => {
+                self.state = EscapeState::InSequence;
+                None
+            }
+            (EscapeState::InSequence, KeyCode::Char(c)) if c.is_ascii_digit() || c == ';' || c == '?' => None,
+            (EscapeState::InSequence, KeyCode::Char(c)) if ('@'..='~').contains(&c) => {
+                self.state = EscapeState::Idle;
+                None
+            }
+            (_, KeyCode::Esc) => {
+                self.state = EscapeState::AfterEsc;
+                Some(ev)
+            }
+            _ => {
+                self.state = EscapeState::Idle;
+                Some(ev)
+            }
+        }
+    }
+}
+
 /// The keys of an action as the help and the footer write them
 /// (`→/l`).
 pub fn keys_label(b: &Binding) -> String {
@@ -399,5 +469,55 @@ mod tests {
         assert_eq!(action_for(&key(KeyCode::Char('q'))), Some(Action::Quit));
         assert_eq!(action_for(&KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Action::Quit));
         assert_eq!(action_for(&KeyEvent::new(KeyCode::Char('H'), KeyModifiers::SHIFT)), Some(Action::Heal));
+    }
+
+    /// Regression (issue 13): Esc then ←, or Option+← sent as
+    /// `Esc Esc [ D`, reached the app as Esc, `[`, `D` — and `D`
+    /// duplicated the selected message. Only the Esc survives now; the
+    /// same keys typed by a human (with pauses) still act.
+    #[test]
+    fn an_escape_sequence_after_esc_is_not_keys() {
+        let key = |code| KeyEvent::new(code, KeyModifiers::NONE);
+        let shifted = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::SHIFT);
+        let burst = [key(KeyCode::Esc), key(KeyCode::Char('[')), shifted('D')];
+        let mut f = EscapeFilter::default();
+        let through: Vec<KeyEvent> =
+            burst.iter().enumerate().filter_map(|(i, ev)| f.accept(*ev, i > 0)).collect();
+        assert_eq!(through, vec![key(KeyCode::Esc)]);
+        assert!(through.iter().all(|ev| action_for(ev) != Some(Action::DuplicateMessage)));
+        // Esc Esc [ 1 ; 3 D (Alt+← on some terminals), then a real key.
+        let mut f = EscapeFilter::default();
+        let burst = [
+            key(KeyCode::Esc),
+            key(KeyCode::Char('[')),
+            key(KeyCode::Char('1')),
+            key(KeyCode::Char(';')),
+            key(KeyCode::Char('3')),
+            shifted('D'),
+        ];
+        let through: Vec<KeyEvent> =
+            burst.iter().enumerate().filter_map(|(i, ev)| f.accept(*ev, i > 0)).collect();
+        assert_eq!(through, vec![key(KeyCode::Esc)]);
+        assert_eq!(f.accept(shifted('D'), false), Some(shifted('D')), "typed later, D is a key");
+        // Typed by a human: Esc, a pause, then `[` and `D` are keys.
+        let mut f = EscapeFilter::default();
+        assert!(f.accept(key(KeyCode::Esc), false).is_some());
+        assert!(f.accept(key(KeyCode::Char('[')), false).is_some());
+        assert!(f.accept(shifted('D'), false).is_some());
+        // Keys in a burst that is not an escape sequence pass (a paste).
+        let mut f = EscapeFilter::default();
+        assert!(f.accept(key(KeyCode::Char('l')), false).is_some());
+        assert!(f.accept(key(KeyCode::Char('l')), true).is_some());
+    }
+
+    /// Alt/Option chords never act: `Esc b` (Option+← on macOS) decodes
+    /// as Alt+b, and Alt+← as ← with Alt.
+    #[test]
+    fn alt_chords_do_nothing() {
+        for code in
+            [KeyCode::Left, KeyCode::Right, KeyCode::Char('b'), KeyCode::Char('d'), KeyCode::Char('D')]
+        {
+            assert_eq!(action_for(&KeyEvent::new(code, KeyModifiers::ALT)), None, "{code:?}");
+        }
     }
 }

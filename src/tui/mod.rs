@@ -37,6 +37,7 @@ pub mod ui;
 pub use app::{App, Msg};
 pub use tape::Tape;
 
+use keys::EscapeFilter;
 use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
 use std::io::IsTerminal as _;
@@ -62,6 +63,10 @@ pub fn run(mut app: App) -> anyhow::Result<()> {
 fn event_loop(terminal: &mut DefaultTerminal, app: &mut App) -> std::io::Result<()> {
     let mut last_frame = Instant::now();
     let mut dirty = true;
+    // Escape sequences split by the decoder (see `EscapeFilter`): whether
+    // the next key was already waiting when the last one was handled.
+    let mut filter = EscapeFilter::default();
+    let mut in_burst = false;
     loop {
         if dirty {
             terminal.draw(|f| ui::view(app, f))?;
@@ -71,7 +76,10 @@ fn event_loop(terminal: &mut DefaultTerminal, app: &mut App) -> std::io::Result<
             return Ok(());
         }
         let was_playing = app.playing;
-        let ev = if app.playing {
+        let ev = if app.searching() {
+            // A search runs in slices between frames; a key stops it.
+            if event::poll(std::time::Duration::ZERO)? { Some(event::read()?) } else { None }
+        } else if app.playing {
             let (frame, _) = app.tick();
             let wait = frame.saturating_sub(last_frame.elapsed());
             if event::poll(wait)? { Some(event::read()?) } else { None }
@@ -79,6 +87,7 @@ fn event_loop(terminal: &mut DefaultTerminal, app: &mut App) -> std::io::Result<
             // Paused: sleep until the student does something.
             Some(event::read()?)
         };
+        let was_key = matches!(ev, Some(Event::Key(_)));
         match ev {
             None => {
                 app.update(Msg::Tick);
@@ -86,7 +95,9 @@ fn event_loop(terminal: &mut DefaultTerminal, app: &mut App) -> std::io::Result<
                 dirty = true;
             }
             Some(Event::Key(k)) if k.kind == KeyEventKind::Press => {
-                app.update(Msg::Key(k));
+                if let Some(k) = filter.accept(k, in_burst) {
+                    app.update(Msg::Key(k));
+                }
                 if app.playing && !was_playing {
                     last_frame = Instant::now();
                 }
@@ -98,5 +109,6 @@ fn event_loop(terminal: &mut DefaultTerminal, app: &mut App) -> std::io::Result<
             }
             Some(_) => {}
         }
+        in_burst = was_key && event::poll(std::time::Duration::ZERO)?;
     }
 }

@@ -119,17 +119,30 @@ impl Tape {
     }
 
     /// Whether the run is over: nothing left before the scenario's end.
+    /// Then the clock moves on to the end, as `distlab run`'s does: what
+    /// is measured up to *now* (time in doubt, lag) is measured where
+    /// `run` measures it, and the last screen shows `run`'s verdicts.
     pub fn at_end(&mut self) -> bool {
         if self.interventions.contains_key(&(self.step() + 1)) {
             return false;
         }
-        self.driver.next_time().is_none_or(|t| t > self.end)
+        let over = self.driver.next_time().is_none_or(|t| t > self.end);
+        if over && self.driver.now() < self.end {
+            self.driver.run_until(self.end);
+        }
+        over
     }
 
     /// Takes one step (replaying an intervention if one was made here).
     /// Keeps the record and, at a new multiple of [`SNAPSHOT_EVERY`], a
     /// snapshot. `None` at the end.
     fn advance(&mut self) -> Option<StepRecord> {
+        self.advance_within(self.end)
+    }
+
+    /// [`Tape::advance`], taking no event later than `limit` — not even
+    /// after a void one (a cancelled timer) that was due before it.
+    fn advance_within(&mut self, limit: SimTime) -> Option<StepRecord> {
         if self.at_end() {
             return None;
         }
@@ -141,7 +154,7 @@ impl Tape {
             }
             // Bounded: a void event at the end must not let a later one
             // through (`distlab run` stops there too).
-            None => self.driver.step_within(self.end)?,
+            None => self.driver.step_within(limit.min(self.end))?,
         };
         debug_assert_eq!(rec.step, next, "every step is numbered one more than the last");
         let i = rec.step as usize - 1;
@@ -211,7 +224,7 @@ impl Tape {
         while self.interventions.contains_key(&(self.step() + 1))
             || self.driver.next_time().is_some_and(|n| n <= t)
         {
-            if self.advance().is_none() {
+            if self.advance_within(t).is_none() {
                 break;
             }
         }

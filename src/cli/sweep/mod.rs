@@ -33,8 +33,9 @@ use super::Outcome;
 use super::check::{Seeds, parse_seeds};
 use super::run::{ok_latencies_us, run_sampled, sample_time};
 use anyhow::{Context as _, bail};
+use distlab::check::report::unit_of;
 use distlab::plot::{self, Chart, Figure, Formats, Legend, Marker, Series};
-use distlab::protocols::RunOptions;
+use distlab::protocols::{ProtocolEntry, RunOptions};
 use distlab::scenario::Scenario;
 use distlab::sim::{Fault, TraceLevel};
 use distlab::util::fmt_num;
@@ -195,13 +196,12 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
 
 /// `--plot` names a check or metric the protocol has: said before
 /// anything runs.
-fn check_plot_names(plot: &[String], protocol: &dyn distlab::protocols::ProtocolEntry) -> anyhow::Result<()> {
+fn check_plot_names(plot: &[String], protocol: &dyn ProtocolEntry) -> anyhow::Result<()> {
     let known: Vec<&str> = protocol
         .checks()
         .iter()
-        .chain(protocol.metrics())
-        .chain(distlab::protocols::GENERIC_METRICS)
-        .map(|(name, _)| *name)
+        .map(|c| c.name)
+        .chain(protocol.metrics().iter().chain(distlab::protocols::GENERIC_METRICS).map(|m| m.name))
         .collect();
     for name in plot.iter().flat_map(|p| p.split(',')).map(str::trim) {
         if !known.contains(&name) {
@@ -656,7 +656,7 @@ impl<'a> Sweep<'a> {
         let y_label = if is_check {
             format!("fraction of {} seeds where {name} holds", self.seeds.len())
         } else {
-            with_unit(name, &format!("mean of {} seeds", self.seeds.len()))
+            with_unit(&*base.protocol, name, &format!("mean of {} seeds", self.seeds.len()))
         };
         let mut chart = Chart::new(format!("{}: {name} vs {}", base.name, x_key.key), x_label, y_label);
         if !x_key.numeric() {
@@ -696,7 +696,7 @@ impl<'a> Sweep<'a> {
         let mut chart = Chart::new(
             format!("{}: {gauge} over time, mean of {} seeds", base.name, self.seeds.len()),
             "time (s)",
-            with_unit(gauge, ""),
+            with_unit(&*base.protocol, gauge, ""),
         );
         for (c, a) in aggregates.iter().enumerate() {
             let duration = self.configs[c].scenario.duration;
@@ -764,25 +764,10 @@ impl<'a> Sweep<'a> {
     }
 }
 
-/// The unit of a metric or gauge, from its name (`None`: a plain number,
-/// such as a mean count of rounds).
-fn metric_unit(name: &str) -> Option<&'static str> {
-    if name.ends_with("_ms") || name.contains("_ms_") {
-        Some("ms")
-    } else if name.ends_with("_rate") || name == "availability" {
-        Some("fraction")
-    } else if name == "quorums_overlap" {
-        Some("1 yes, 0 no")
-    } else if name.ends_with("_mean") {
-        None
-    } else {
-        Some("count")
-    }
-}
-
-/// `name (unit, rest)`, or `name (rest)` without a unit.
-fn with_unit(name: &str, rest: &str) -> String {
-    match (metric_unit(name), rest.is_empty()) {
+/// `name (unit, rest)`, with the unit `protocol` declares for the metric
+/// or gauge `name` (`name (rest)` for a name it does not declare).
+fn with_unit(protocol: &dyn ProtocolEntry, name: &str, rest: &str) -> String {
+    match (unit_of(protocol, name), rest.is_empty()) {
         (Some(unit), true) => format!("{name} ({unit})"),
         (Some(unit), false) => format!("{name} ({unit}, {rest})"),
         (None, true) => name.to_string(),
@@ -817,5 +802,32 @@ fn fmt_csv(v: f64) -> String {
     } else {
         let s = format!("{v:.6}");
         s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Axis labels carry the unit the checker declares, not one guessed
+    /// from the name: two-phase commit's `imbalance` is money and its
+    /// `round_trips_mean` a count, which the names' `_mean`/no suffix
+    /// guessed as a count and as no unit at all.
+    #[test]
+    fn axis_labels_carry_the_declared_unit() {
+        let registry = distlab::protocols::registry();
+        let tpc = &**registry.find("two-phase-commit").expect("registered");
+        assert_eq!(with_unit(tpc, "imbalance", ""), "imbalance (money)");
+        assert_eq!(
+            with_unit(tpc, "round_trips_mean", "mean of 5 seeds"),
+            "round_trips_mean (count, mean of 5 seeds)"
+        );
+        assert_eq!(with_unit(tpc, "in_doubt_ms_max", ""), "in_doubt_ms_max (ms)");
+        assert_eq!(with_unit(tpc, "participants_in_doubt", ""), "participants_in_doubt (count)");
+        assert_eq!(with_unit(tpc, "latency_p99_ms", ""), "latency_p99_ms (ms)", "a metric of every run");
+        let quorum = &**registry.find("quorum").expect("registered");
+        assert_eq!(with_unit(quorum, "quorums_overlap", ""), "quorums_overlap (0 or 1)");
+        assert_eq!(with_unit(quorum, "availability", ""), "availability (fraction)");
+        assert_eq!(with_unit(quorum, "no_such_metric", "x"), "no_such_metric (x)", "undeclared: no unit");
     }
 }

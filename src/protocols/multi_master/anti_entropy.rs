@@ -7,7 +7,7 @@ use super::*;
 impl MultiMaster {
     pub(super) fn anti_entropy(state: &mut State, ctx: Ctx) {
         let every = ctx.params().anti_entropy;
-        ctx.set_timer(every, Timer::AntiEntropy);
+        ctx.set_timer(Timer::AntiEntropy, every);
         let n = ctx.cluster().len() as u64;
         if n < 2 {
             return;

@@ -21,6 +21,7 @@
 use super::entry::{Entry, Stamp, VersionVector};
 use super::{Data, MultiMaster, Observation, Params, Resolution};
 use crate::nodes::{Answer, Cluster, Item, Key, NodeId, Operation, Value};
+use crate::sim::monitor::{CheckInfo, MetricInfo, Unit};
 use crate::sim::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
@@ -196,37 +197,61 @@ impl MultiMasterChecker {
 }
 
 impl Checker<MultiMaster> for MultiMasterChecker {
-    const CHECKS: &'static [(&'static str, &'static str)] = &[
-        ("convergence", "at the end, every node holds the same value, cart or siblings for every key"),
-        (
+    const CHECKS: &'static [CheckInfo] = &[
+        CheckInfo::new(
+            "convergence",
+            "at the end, every node holds the same value, cart or siblings for every key",
+        ),
+        CheckInfo::new(
             "lww-greatest",
             "lww: the value (or cart) nodes hold is the write with the greatest (timestamp, node)",
         ),
-        (
+        CheckInfo::new(
             "no-lost-updates",
             "lww registers: no acknowledged write is overwritten by a write that began earlier",
         ),
-        (
+        CheckInfo::new(
             "concurrent-writes-kept",
             "registers: no acknowledged write vanishes unless a write that had seen it replaced it",
         ),
-        (
+        CheckInfo::new(
             "no-lost-additions",
             "carts: every acknowledged cart-add is in every node's final cart with at least its quantity",
         ),
     ];
-    const METRICS: &'static [(&'static str, &'static str)] = &[
-        ("divergent_keys", "keys on which nodes disagree at the end"),
-        ("writes_accepted", "client writes (and cart-adds) accepted by some node"),
-        ("lost_updates", "lww registers: acknowledged writes overwritten by a write that began earlier"),
-        (
+    const METRICS: &'static [MetricInfo] = &[
+        MetricInfo::new("divergent_keys", Unit::Count, "keys on which nodes disagree at the end"),
+        MetricInfo::new(
+            "writes_accepted",
+            Unit::Count,
+            "client writes (and cart-adds) accepted by some node",
+        ),
+        MetricInfo::new(
+            "lost_updates",
+            Unit::Count,
+            "lww registers: acknowledged writes overwritten by a write that began earlier",
+        ),
+        MetricInfo::new(
             "concurrent_writes_lost",
+            Unit::Count,
             "registers: acknowledged writes gone at the end, replaced by writes that had not seen them",
         ),
-        ("lost_additions", "carts: acknowledged cart-adds missing (or short) in some node's final cart"),
-        ("reads_with_siblings", "version-vector: reads that returned several siblings"),
-        ("siblings_max", "version-vector: the most siblings one read returned"),
-        ("siblings_at_end", "version-vector: the most siblings a node holds for one key at the end"),
+        MetricInfo::new(
+            "lost_additions",
+            Unit::Count,
+            "carts: acknowledged cart-adds missing (or short) in some node's final cart",
+        ),
+        MetricInfo::new(
+            "reads_with_siblings",
+            Unit::Count,
+            "version-vector: reads that returned several siblings",
+        ),
+        MetricInfo::new("siblings_max", Unit::Count, "version-vector: the most siblings one read returned"),
+        MetricInfo::new(
+            "siblings_at_end",
+            Unit::Count,
+            "version-vector: the most siblings a node holds for one key at the end",
+        ),
     ];
 
     fn new(params: &Params, cluster: &Cluster) -> Self {

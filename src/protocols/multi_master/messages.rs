@@ -67,7 +67,7 @@ impl Protocol for MultiMaster {
         if every > SimDuration::ZERO {
             // Spread the first round so nodes do not sync in lockstep.
             let first = ctx.choose(every.as_micros()) + 1;
-            ctx.set_timer(SimDuration(first), Timer::AntiEntropy);
+            ctx.set_timer(Timer::AntiEntropy, SimDuration(first));
         }
         // After a restart, never reuse a stamp this node gave before.
         let me = ctx.me().0;
@@ -130,7 +130,7 @@ impl Message for Msg {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Timer {
     AntiEntropy,
 }

@@ -37,6 +37,7 @@
 use super::{Observation, Params, PrimaryReplica};
 use crate::nodes::{Cluster, Key, NodeId, Operation, Value};
 use crate::sim::fault::Fault;
+use crate::sim::monitor::{CheckInfo, GaugeInfo, MetricInfo, Unit, ViolationTracker};
 use crate::sim::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
@@ -52,33 +53,9 @@ type Slot = (u64, Option<Value>);
 /// and when.
 type PrimaryAppend = (Option<Value>, Option<Slot>, SimTime);
 
-#[derive(Clone, Debug, Default)]
-struct Violation {
-    first: Option<(At, String)>,
-    count: u64,
-}
-
-impl Violation {
-    fn record(&mut self, at: At, what: impl FnOnce() -> String) {
-        self.count += 1;
-        if self.first.is_none() {
-            self.first = Some((at, what()));
-        }
-    }
-    fn verdict(&self, name: &'static str, ok: String) -> Verdict {
-        Verdict {
-            name,
-            holds: self.first.is_none(),
-            detail: match &self.first {
-                Some((at, what)) if self.count > 1 => {
-                    format!("{what} (at {}, step {}; {} times in all)", at.time, at.step, self.count)
-                }
-                Some((at, what)) => format!("{what} (at {}, step {})", at.time, at.step),
-                None => ok,
-            },
-            first_violation: self.first.as_ref().map(|f| f.0),
-        }
-    }
+/// How a verdict counts its violations: only when there was more than one.
+fn times_in_all(count: u64) -> Option<String> {
+    (count > 1).then(|| format!("{count} times in all"))
 }
 
 /// An open read: who reads, and the newest position acknowledged on its
@@ -125,10 +102,10 @@ pub struct ReplicationChecker {
     /// Nodes crashed and not yet restarted (their lag is not replication
     /// lag: nothing is being sent to them).
     down: BTreeSet<NodeId>,
-    prefix: Violation,
-    split_brain: Violation,
-    stale: Violation,
-    ryw: Violation,
+    prefix: ViolationTracker,
+    split_brain: ViolationTracker,
+    stale: ViolationTracker,
+    ryw: ViolationTracker,
 }
 
 impl ReplicationChecker {
@@ -173,29 +150,54 @@ impl ReplicationChecker {
 }
 
 impl Checker<PrimaryReplica> for ReplicationChecker {
-    const CHECKS: &'static [(&'static str, &'static str)] = &[
-        ("log-prefix", "every replica's log is a prefix of the log of the primary it copies from"),
-        ("acked-writes-durable", "every write acknowledged to a client is in the final primary's log"),
-        (
+    const CHECKS: &'static [CheckInfo] = &[
+        CheckInfo::new(
+            "log-prefix",
+            "every replica's log is a prefix of the log of the primary it copies from",
+        ),
+        CheckInfo::new(
+            "acked-writes-durable",
+            "every write acknowledged to a client is in the final primary's log",
+        ),
+        CheckInfo::new(
             "writes-applied-once",
             "no client write stands twice in the final primary's log (retries carry idempotency keys)",
         ),
-        (
+        CheckInfo::new(
             "single-primary",
             "no primary acknowledges a write it accepted after a newer primary was elected (no split brain)",
         ),
-        ("no-stale-reads", "no read returns an older value than a write acknowledged before the read began"),
-        ("read-your-writes", "no client reads an older value than its own acknowledged write"),
+        CheckInfo::new(
+            "no-stale-reads",
+            "no read returns an older value than a write acknowledged before the read began",
+        ),
+        CheckInfo::new("read-your-writes", "no client reads an older value than its own acknowledged write"),
     ];
-    const METRICS: &'static [(&'static str, &'static str)] = &[
-        ("acked_writes", "writes acknowledged to clients"),
-        ("lost_acked_writes", "acknowledged writes missing from the final primary's log"),
-        ("stale_reads", "reads older than a write acknowledged before they began"),
-        ("ryw_violations", "reads older than the reader's own acknowledged write"),
-        ("lag_max_ms", "largest delay from primary append to replica append"),
-        ("lag_mean_ms", "mean delay from primary append to replica append"),
-        ("failovers", "primaries elected or promoted after the first"),
-        ("truncated_entries", "log entries replicas discarded because the primary's log disagreed"),
+    const METRICS: &'static [MetricInfo] = &[
+        MetricInfo::new("acked_writes", Unit::Count, "writes acknowledged to clients"),
+        MetricInfo::new(
+            "lost_acked_writes",
+            Unit::Count,
+            "acknowledged writes missing from the final primary's log",
+        ),
+        MetricInfo::new(
+            "stale_reads",
+            Unit::Count,
+            "reads older than a write acknowledged before they began",
+        ),
+        MetricInfo::new(
+            "ryw_violations",
+            Unit::Count,
+            "reads older than the reader's own acknowledged write",
+        ),
+        MetricInfo::new("lag_max_ms", Unit::Ms, "largest delay from primary append to replica append"),
+        MetricInfo::new("lag_mean_ms", Unit::Ms, "mean delay from primary append to replica append"),
+        MetricInfo::new("failovers", Unit::Count, "primaries elected or promoted after the first"),
+        MetricInfo::new(
+            "truncated_entries",
+            Unit::Count,
+            "log entries replicas discarded because the primary's log disagreed",
+        ),
     ];
 
     fn new(_: &Params, cluster: &Cluster) -> Self {
@@ -217,10 +219,10 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
             truncated_entries: 0,
             acked_at: BTreeMap::new(),
             down: BTreeSet::new(),
-            prefix: Violation::default(),
-            split_brain: Violation::default(),
-            stale: Violation::default(),
-            ryw: Violation::default(),
+            prefix: ViolationTracker::default(),
+            split_brain: ViolationTracker::default(),
+            stale: ViolationTracker::default(),
+            ryw: ViolationTracker::default(),
         }
     }
 
@@ -404,8 +406,9 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
         }
     }
 
-    const GAUGES: &'static [(&'static str, &'static str)] = &[(
+    const GAUGES: &'static [GaugeInfo] = &[GaugeInfo::new(
         "replication_lag_ms",
+        Unit::Ms,
         "how long ago the oldest acknowledged write that some running replica still lacks was acknowledged (0 under sync replication)",
     )];
 
@@ -442,8 +445,11 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
     fn report(&self, _now: SimTime) -> Report {
         let lost = self.lost_writes();
         let mut r = Report::default();
-        r.checks
-            .push(self.prefix.verdict("log-prefix", "every replica log is a prefix of its primary's".into()));
+        r.checks.push(self.prefix.verdict(
+            "log-prefix",
+            "every replica log is a prefix of its primary's".into(),
+            times_in_all,
+        ));
         r.checks.push(Verdict {
             name: "acked-writes-durable",
             holds: lost.is_empty(),
@@ -474,15 +480,21 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
             },
             first_violation: None,
         });
-        r.checks.push(
-            self.split_brain.verdict("single-primary", "only the newest primary acknowledged writes".into()),
-        );
-        r.checks.push(self.stale.verdict("no-stale-reads", "no read was stale".into()));
-        r.checks.push(self.ryw.verdict("read-your-writes", "every client read its own writes".into()));
+        r.checks.push(self.split_brain.verdict(
+            "single-primary",
+            "only the newest primary acknowledged writes".into(),
+            times_in_all,
+        ));
+        r.checks.push(self.stale.verdict("no-stale-reads", "no read was stale".into(), times_in_all));
+        r.checks.push(self.ryw.verdict(
+            "read-your-writes",
+            "every client read its own writes".into(),
+            times_in_all,
+        ));
         r.metrics.insert("acked_writes", self.acked.len() as f64);
         r.metrics.insert("lost_acked_writes", lost.len() as f64);
-        r.metrics.insert("stale_reads", self.stale.count as f64);
-        r.metrics.insert("ryw_violations", self.ryw.count as f64);
+        r.metrics.insert("stale_reads", self.stale.count() as f64);
+        r.metrics.insert("ryw_violations", self.ryw.count() as f64);
         r.metrics.insert("lag_max_ms", self.lag_max_us as f64 / 1000.0);
         r.metrics.insert(
             "lag_mean_ms",

@@ -136,7 +136,7 @@ pub use params::{Failover, Mode, Params, RawParams, Reads};
 
 use crate::nodes::{
     ClientRef, ClientReply, ClientRequest, Cluster, Command, Context, Key, Message, NodeId, NodeView,
-    Operation, Protocol, TimerId, Value, WriteId,
+    Operation, Protocol, Value, WriteId,
 };
 use crate::time::SimDuration;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -213,7 +213,7 @@ impl Message for Msg {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Timer {
     /// Primary: time to send heartbeats.
     Heartbeat,
@@ -365,7 +365,8 @@ pub struct State {
     pub store: BTreeMap<Key, (Value, u64)>,
     /// How far `store` has applied the log.
     pub applied: u64,
-    silence_timer: Option<TimerId>,
+    /// The `PrimarySilent` timer is pending.
+    silence_timer: bool,
     /// The latest epoch/vote write not yet on disk, and what waits for it.
     epoch_write: Option<WriteId>,
     after_epoch: Vec<AfterEpoch>,
@@ -452,7 +453,7 @@ impl State {
             commit: disk.log.base,
             store: disk.log.snapshot.clone(),
             applied: disk.log.base,
-            silence_timer: None,
+            silence_timer: false,
             epoch_write: None,
             after_epoch: Vec::new(),
             silence_deadline_us: 0,
@@ -527,8 +528,9 @@ impl PrimaryReplica {
         let base = ctx.params().failover_timeout.as_micros();
         let jitter = ctx.choose(base / 2 + 1);
         state.silence_deadline_us = ctx.local_time_us().saturating_add((base + jitter) as i64);
-        if state.silence_timer.is_none() {
-            state.silence_timer = Some(ctx.set_timer(SimDuration(base + jitter), Timer::PrimarySilent));
+        if !state.silence_timer {
+            state.silence_timer = true;
+            ctx.set_timer(Timer::PrimarySilent, SimDuration(base + jitter));
         }
     }
 
@@ -538,8 +540,8 @@ impl PrimaryReplica {
     fn become_primary(state: &mut State, ctx: Ctx) {
         state.role = Role::Primary;
         state.primary = Some(ctx.me());
-        if let Some(t) = state.silence_timer.take() {
-            ctx.cancel_timer(t);
+        if std::mem::take(&mut state.silence_timer) {
+            ctx.cancel_timer(&Timer::PrimarySilent);
         }
         let next = state.last_index() + 1;
         state.progress =
@@ -558,7 +560,7 @@ impl PrimaryReplica {
             Self::append_no_op(state, ctx);
         }
         Self::send_heartbeats(state, ctx);
-        ctx.set_timer(ctx.params().heartbeat, Timer::Heartbeat);
+        ctx.set_timer(Timer::Heartbeat, ctx.params().heartbeat);
     }
 
     /// A new primary starts its epoch with a no-op entry, for two reasons.
@@ -694,7 +696,7 @@ impl PrimaryReplica {
         } else if !state.ship_scheduled {
             // Async with batching: ship later, together with what follows.
             state.ship_scheduled = true;
-            ctx.set_timer(ship_interval, Timer::Ship);
+            ctx.set_timer(Timer::Ship, ship_interval);
         }
     }
 
@@ -1094,7 +1096,7 @@ impl Protocol for PrimaryReplica {
         match timer {
             Timer::Heartbeat if state.role == Role::Primary => {
                 Self::send_heartbeats(state, ctx);
-                ctx.set_timer(ctx.params().heartbeat, Timer::Heartbeat);
+                ctx.set_timer(Timer::Heartbeat, ctx.params().heartbeat);
             }
             Timer::Ship => {
                 state.ship_scheduled = false;
@@ -1103,7 +1105,7 @@ impl Protocol for PrimaryReplica {
                 }
             }
             Timer::PrimarySilent => {
-                state.silence_timer = None;
+                state.silence_timer = false;
                 let left = state.silence_deadline_us.saturating_sub(ctx.local_time_us());
                 if state.role == Role::Primary {
                     // A primary suspects nobody.
@@ -1112,7 +1114,8 @@ impl Protocol for PrimaryReplica {
                     // wait for the rest. A timer of 1µs or more always
                     // lets the clock move on (`Clock::real_duration` rounds
                     // up), so this cannot re-arm at one instant forever.
-                    state.silence_timer = Some(ctx.set_timer(SimDuration(left as u64), Timer::PrimarySilent));
+                    state.silence_timer = true;
+                    ctx.set_timer(Timer::PrimarySilent, SimDuration(left as u64));
                 } else {
                     Self::start_election(state, ctx);
                 }

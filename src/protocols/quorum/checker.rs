@@ -24,7 +24,8 @@
 
 use super::{Observation, Params, Quorum};
 use crate::nodes::{Cluster, Key, NodeId, Operation, Value};
-use crate::sim::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
+use crate::sim::monitor::{CheckInfo, MetricInfo, Unit, ViolationTracker};
+use crate::sim::{At, Checker, HistoryEvent, HistoryKind, Report};
 use crate::time::SimTime;
 use std::collections::BTreeMap;
 
@@ -62,8 +63,8 @@ pub struct QuorumChecker {
     /// Open reads: op id → what `latest_acked` held for the key when the
     /// read was invoked.
     reads: BTreeMap<u64, Option<LatestBegun>>,
-    stale_reads: u64,
-    first_stale: Option<(At, String)>,
+    /// Stale reads: the first, and how many.
+    stale: ViolationTracker,
     reads_ok: u64,
     completed: u64,
     completed_ok: u64,
@@ -104,20 +105,33 @@ impl QuorumChecker {
 }
 
 impl Checker<Quorum> for QuorumChecker {
-    const CHECKS: &'static [(&'static str, &'static str)] = &[(
+    const CHECKS: &'static [CheckInfo] = &[CheckInfo::new(
         "fresh-reads",
         "no read returns a value older than a write acknowledged before the read began (in real time)",
     )];
-    const METRICS: &'static [(&'static str, &'static str)] = &[
-        ("stale_reads", "reads older than a write acknowledged before they began"),
-        ("stale_read_rate", "stale reads as a fraction of the reads that completed ok (0 when none did)"),
-        ("availability", "fraction of completed client operations that were ok"),
-        ("unavailable", "coordinations that gave up: too few replicas answered"),
-        ("read_repairs", "repair rounds: reads (or late replies) that sent newer values to stale replicas"),
-        ("hinted_stores", "writes a stand-in took for an unreachable replica"),
-        ("handoffs", "hinted values handed back to their replica"),
-        (
+    const METRICS: &'static [MetricInfo] = &[
+        MetricInfo::new(
+            "stale_reads",
+            Unit::Count,
+            "reads older than a write acknowledged before they began",
+        ),
+        MetricInfo::new(
+            "stale_read_rate",
+            Unit::Ratio,
+            "stale reads as a fraction of the reads that completed ok (0 when none did)",
+        ),
+        MetricInfo::new("availability", Unit::Ratio, "fraction of completed client operations that were ok"),
+        MetricInfo::new("unavailable", Unit::Count, "coordinations that gave up: too few replicas answered"),
+        MetricInfo::new(
+            "read_repairs",
+            Unit::Count,
+            "repair rounds: reads (or late replies) that sent newer values to stale replicas",
+        ),
+        MetricInfo::new("hinted_stores", Unit::Count, "writes a stand-in took for an unreachable replica"),
+        MetricInfo::new("handoffs", Unit::Count, "hinted values handed back to their replica"),
+        MetricInfo::new(
             "quorums_overlap",
+            Unit::Flag,
             "1 when every read quorum meets every write quorum (r + w > n, no sloppy or local quorum), else 0",
         ),
     ];
@@ -165,12 +179,8 @@ impl Checker<Quorum> for QuorumChecker {
                 self.reads_ok += 1;
                 let Some(before) = self.reads.remove(&e.op_id) else { return };
                 if let Some(why) = self.staleness(key, before, e.value.as_value()) {
-                    self.stale_reads += 1;
-                    if self.first_stale.is_none() {
-                        let node = e.node.map_or("?", |n| self.names[n.index()].as_str());
-                        self.first_stale =
-                            Some((at, format!("a read of k{key} coordinated by {node} {why}")));
-                    }
+                    let node = e.node.map_or("?", |n| self.names[n.index()].as_str());
+                    self.stale.record(at, || format!("a read of k{key} coordinated by {node} {why}"));
                 }
             }
             (_, Operation::Read { .. }) => {
@@ -182,24 +192,16 @@ impl Checker<Quorum> for QuorumChecker {
 
     fn report(&self, _now: SimTime) -> Report {
         let mut r = Report::default();
-        r.checks.push(Verdict {
-            name: "fresh-reads",
-            holds: self.first_stale.is_none(),
-            detail: match &self.first_stale {
-                Some((at, what)) => {
-                    format!(
-                        "{what} (at {}, step {}; {} stale reads of {})",
-                        at.time, at.step, self.stale_reads, self.reads_ok
-                    )
-                }
-                None => format!("all {} reads were fresh", self.reads_ok),
-            },
-            first_violation: self.first_stale.as_ref().map(|f| f.0),
-        });
-        r.metrics.insert("stale_reads", self.stale_reads as f64);
+        r.checks.push(self.stale.verdict(
+            "fresh-reads",
+            format!("all {} reads were fresh", self.reads_ok),
+            |stale| Some(format!("{stale} stale reads of {}", self.reads_ok)),
+        ));
+        let stale_reads = self.stale.count();
+        r.metrics.insert("stale_reads", stale_reads as f64);
         r.metrics.insert(
             "stale_read_rate",
-            if self.reads_ok == 0 { 0.0 } else { self.stale_reads as f64 / self.reads_ok as f64 },
+            if self.reads_ok == 0 { 0.0 } else { stale_reads as f64 / self.reads_ok as f64 },
         );
         // Of the operations that completed (still-open ones at the end of
         // the run are neither available nor unavailable).

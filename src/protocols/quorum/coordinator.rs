@@ -67,7 +67,7 @@ impl Quorum {
     /// stand-ins for suspected ones) and arms the deadline.
     pub(super) fn start(state: &mut State, ctx: Ctx, client: ClientRef, key: Key, phase: Phase) {
         let req = Self::new_request(state);
-        let deadline = ctx.set_timer(ctx.params().timeout, Timer::Deadline { req });
+        ctx.set_timer(Timer::Deadline { req }, ctx.params().timeout);
         let c = Coordination {
             client,
             key,
@@ -80,7 +80,6 @@ impl Quorum {
             answered_client: false,
             began_local_us: 0,
             commit_waiting: false,
-            deadline,
         };
         Self::ask_and_wait(state, ctx, req, c);
     }
@@ -220,7 +219,7 @@ impl Quorum {
         if stores && ctx.params().quorums_overlap() && ctx.local_time_us() == c.began_local_us {
             // Commit wait: the version may carry this very microsecond.
             c.commit_waiting = true;
-            ctx.set_timer(COMMIT_WAIT, Timer::CommitWait { req });
+            ctx.set_timer(Timer::CommitWait { req }, COMMIT_WAIT);
             return;
         }
         Self::finish(state, ctx, req);
@@ -242,9 +241,9 @@ impl Quorum {
                     // A new phase under a new request id and deadline, so no
                     // answer of the read phase can count for it.
                     let mut c = state.coordinating.remove(&req).expect("present");
-                    ctx.cancel_timer(c.deadline);
+                    ctx.cancel_timer(&Timer::Deadline { req });
                     let req = Self::new_request(state);
-                    c.deadline = ctx.set_timer(ctx.params().timeout, Timer::Deadline { req });
+                    ctx.set_timer(Timer::Deadline { req }, ctx.params().timeout);
                     c.phase = Phase::WriteBack { found: newest };
                     return Self::ask_and_wait(state, ctx, req, c);
                 }
@@ -261,8 +260,8 @@ impl Quorum {
             }
         }
         // Done: late answers are ignored.
-        if let Some(c) = state.coordinating.remove(&req) {
-            ctx.cancel_timer(c.deadline);
+        if state.coordinating.remove(&req).is_some() {
+            ctx.cancel_timer(&Timer::Deadline { req });
         }
     }
 

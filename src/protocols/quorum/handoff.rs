@@ -14,7 +14,7 @@ impl Quorum {
     pub(super) fn arm_handoff(state: &mut State, ctx: Ctx) {
         if !state.handoff_timer && !state.hints.is_empty() {
             state.handoff_timer = true;
-            ctx.set_timer(ctx.params().handoff_interval, Timer::Handoff);
+            ctx.set_timer(Timer::Handoff, ctx.params().handoff_interval);
         }
     }
 

@@ -157,7 +157,7 @@ impl Message for Msg {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Timer {
     /// The coordinator of `req` stops waiting.
     Deadline { req: u64 },

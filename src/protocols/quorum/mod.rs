@@ -58,7 +58,7 @@ use replica::Ack;
 
 use crate::nodes::{
     ClientRef, ClientReply, ClientRequest, Cluster, Context, Key, Message, NodeId, NodeView, Operation,
-    Protocol, TimerId, Value,
+    Protocol, Value,
 };
 use crate::time::SimDuration;
 use std::collections::{BTreeMap, BTreeSet};
@@ -130,7 +130,6 @@ struct Coordination {
     began_local_us: i64,
     /// The quorum has answered; the answer waits for the clock to tick.
     commit_waiting: bool,
-    deadline: TimerId,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

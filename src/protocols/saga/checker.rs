@@ -21,6 +21,7 @@
 
 use super::{Action, Effect, Observation, Order, OrderNo, Params, Saga, SagaId, SagaOutcome};
 use crate::nodes::{Cluster, NodeId, Operation};
+use crate::sim::monitor::{CheckInfo, MetricInfo, Unit, ViolationTracker};
 use crate::sim::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
@@ -349,43 +350,84 @@ impl SagaChecker {
 }
 
 impl Checker<Saga> for SagaChecker {
-    const CHECKS: &'static [(&'static str, &'static str)] = &[
-        (
+    const CHECKS: &'static [CheckInfo] = &[
+        CheckInfo::new(
             "semantic-atomicity",
             "every saga that ended did all its steps (one approved order, charged and reserved once) or compensated every completed step (orders cancelled, charges refunded, nothing reserved), and its client was told which",
         ),
-        ("applied-once", "no action of a saga (charge, refund, reserve, create, ...) takes effect twice"),
-        (
+        CheckInfo::new(
+            "applied-once",
+            "no action of a saga (charge, refund, reserve, create, ...) takes effect twice",
+        ),
+        CheckInfo::new(
             "compensation-order",
             "compensations take effect in the reverse order of the steps they undo, each after its step",
         ),
-        (
+        CheckInfo::new(
             "money-conserved",
             "over the sagas that ended: charges − refunds = the amounts of completed orders, and units reserved = their quantities",
         ),
     ];
-    const METRICS: &'static [(&'static str, &'static str)] = &[
-        ("sagas_begun", "sagas the orchestrator logged as begun"),
-        ("sagas_completed", "sagas that ended with every step done"),
-        ("sagas_compensated", "sagas that ended with their completed steps compensated"),
-        ("completion_rate", "sagas completed as a fraction of sagas begun (left out when none began)"),
-        ("compensation_rate", "sagas compensated as a fraction of sagas begun (left out when none began)"),
-        ("sagas_unfinished", "sagas still running when the run ended"),
-        ("duplicate_effects", "effects applied again for a (saga, action) that had already taken effect"),
-        ("double_charges", "charges applied again for a saga already charged"),
-        ("orphan_orders", "orders of ended sagas left neither approved nor cancelled"),
-        ("compensations", "compensations the orchestrator logged as done"),
-        ("refunds", "refunds the payment service applied"),
-        ("step_retries", "requests the orchestrator sent again after step_timeout"),
-        ("duplicates_suppressed", "requests a service answered from its idempotency keys, without executing"),
-        ("sagas_resumed", "unfinished sagas an orchestrator resumed from its log after a restart"),
-        (
+    const METRICS: &'static [MetricInfo] = &[
+        MetricInfo::new("sagas_begun", Unit::Count, "sagas the orchestrator logged as begun"),
+        MetricInfo::new("sagas_completed", Unit::Count, "sagas that ended with every step done"),
+        MetricInfo::new(
+            "sagas_compensated",
+            Unit::Count,
+            "sagas that ended with their completed steps compensated",
+        ),
+        MetricInfo::new(
+            "completion_rate",
+            Unit::Ratio,
+            "sagas completed as a fraction of sagas begun (left out when none began)",
+        ),
+        MetricInfo::new(
+            "compensation_rate",
+            Unit::Ratio,
+            "sagas compensated as a fraction of sagas begun (left out when none began)",
+        ),
+        MetricInfo::new("sagas_unfinished", Unit::Count, "sagas still running when the run ended"),
+        MetricInfo::new(
+            "duplicate_effects",
+            Unit::Count,
+            "effects applied again for a (saga, action) that had already taken effect",
+        ),
+        MetricInfo::new("double_charges", Unit::Count, "charges applied again for a saga already charged"),
+        MetricInfo::new(
+            "orphan_orders",
+            Unit::Count,
+            "orders of ended sagas left neither approved nor cancelled",
+        ),
+        MetricInfo::new("compensations", Unit::Count, "compensations the orchestrator logged as done"),
+        MetricInfo::new("refunds", Unit::Count, "refunds the payment service applied"),
+        MetricInfo::new(
+            "step_retries",
+            Unit::Count,
+            "requests the orchestrator sent again after step_timeout",
+        ),
+        MetricInfo::new(
+            "duplicates_suppressed",
+            Unit::Count,
+            "requests a service answered from its idempotency keys, without executing",
+        ),
+        MetricInfo::new(
+            "sagas_resumed",
+            Unit::Count,
+            "unfinished sagas an orchestrator resumed from its log after a restart",
+        ),
+        MetricInfo::new(
             "saga_latency_mean_ms",
+            Unit::Ms,
             "mean time from a saga's begin record to its last record (left out when no saga ended)",
         ),
-        ("sagas_run_twice", "sagas the orchestrator began a second time (after forgetting the first run)"),
-        (
+        MetricInfo::new(
+            "sagas_run_twice",
+            Unit::Count,
+            "sagas the orchestrator began a second time (after forgetting the first run)",
+        ),
+        MetricInfo::new(
             "orders_refused_too_old",
+            Unit::Count,
             "orders for an unknown saga refused (answered unknown) because they were invoked more than retention ago",
         ),
     ];
@@ -465,38 +507,30 @@ impl Checker<Saga> for SagaChecker {
         // semantic-atomicity: every ended saga, judged by its effects; no
         // saga run twice; and no effect or answer for a saga that never
         // began.
-        let mut broken: Vec<(At, String)> = self
-            .sagas
-            .iter()
-            .filter_map(|(saga, f)| {
-                f.atomicity_violation(*saga).map(|why| (f.last_at().expect("ended or begun twice"), why))
-            })
-            .collect();
+        let mut broken = ViolationTracker::default();
+        for (saga, f) in &self.sagas {
+            if let Some(why) = f.atomicity_violation(*saga) {
+                broken.record(f.last_at().expect("ended or begun twice"), || why);
+            }
+        }
         let ran_twice = self.sagas.values().filter(|f| f.again.is_some()).count();
         for (saga, f) in &self.sagas {
             if f.begun.is_none() && (!f.effects.is_empty() || f.told.is_some_and(|t| t.0)) {
                 let at = f.last_at().expect("something happened");
-                broken.push((at, format!("saga {saga} took effect or was acknowledged, but never began")));
+                broken.record(at, || format!("saga {saga} took effect or was acknowledged, but never began"));
             }
         }
-        broken.sort_by_key(|b| b.0);
-        r.checks.push(Verdict {
-            name: "semantic-atomicity",
-            holds: broken.is_empty(),
-            detail: match broken.first() {
-                Some((_, why)) => {
-                    format!("{why} ({} of {} ended sagas not atomic)", broken.len(), ended.len())
-                }
-                None => format!(
-                    "all {} ended sagas are atomic: {completed} completed, {compensated} compensated",
-                    ended.len()
-                ),
-            },
-            first_violation: broken.first().map(|b| b.0),
-        });
+        r.checks.push(broken.verdict_with(
+            "semantic-atomicity",
+            format!(
+                "all {} ended sagas are atomic: {completed} completed, {compensated} compensated",
+                ended.len()
+            ),
+            |_, why, count| format!("{why} ({count} of {} ended sagas not atomic)", ended.len()),
+        ));
 
         // applied-once
-        let mut duplicates: Vec<(At, String)> = Vec::new();
+        let mut duplicates = ViolationTracker::default();
         let mut double_charges = 0;
         let duplicate_effects: usize = self.sagas.values().map(|f| f.duplicates().count()).sum();
         for (saga, f) in &self.sagas {
@@ -504,58 +538,52 @@ impl Checker<Saga> for SagaChecker {
                 if e.action == Action::Charge {
                     double_charges += 1;
                 }
-                let times = f.effects.iter().filter(|o| o.action == e.action).count();
-                let each = match e.effect {
-                    Effect::Charged { customer, amount } => {
-                        format!(" (c{customer} charged {amount} each time)")
-                    }
-                    Effect::Refunded { customer, amount } => {
-                        format!(" (c{customer} refunded {amount} each time)")
-                    }
-                    Effect::Reserved { item, qty } => format!(" ({qty} units of item{item} each time)"),
-                    Effect::OrderCreated { .. } => " (a new order each time)".to_string(),
-                    _ => String::new(),
-                };
-                // One line per (saga, action), dated by its first repeat.
+                // One violation per (saga, action), dated by its first repeat.
                 if nth == 2 {
-                    let twice = if f.again.is_some() { " ran twice" } else { "" };
-                    let what =
-                        format!("saga {saga}{twice}: {} took effect {times} times{each}", e.action.name());
-                    duplicates.push((e.at, what));
+                    duplicates.record(e.at, || {
+                        let times = f.effects.iter().filter(|o| o.action == e.action).count();
+                        let each = match e.effect {
+                            Effect::Charged { customer, amount } => {
+                                format!(" (c{customer} charged {amount} each time)")
+                            }
+                            Effect::Refunded { customer, amount } => {
+                                format!(" (c{customer} refunded {amount} each time)")
+                            }
+                            Effect::Reserved { item, qty } => {
+                                format!(" ({qty} units of item{item} each time)")
+                            }
+                            Effect::OrderCreated { .. } => " (a new order each time)".to_string(),
+                            _ => String::new(),
+                        };
+                        let twice = if f.again.is_some() { " ran twice" } else { "" };
+                        format!("saga {saga}{twice}: {} took effect {times} times{each}", e.action.name())
+                    });
                 }
             }
         }
-        duplicates.sort_by_key(|d| d.0);
-        r.checks.push(Verdict {
-            name: "applied-once",
-            holds: duplicates.is_empty(),
-            detail: match duplicates.first() {
-                Some((_, what)) => format!(
-                    "{what}; {} actions took effect more than once, {duplicate_effects} extra effects in all",
-                    duplicates.len()
-                ),
-                None => "every action took effect at most once".into(),
+        r.checks.push(duplicates.verdict_with(
+            "applied-once",
+            "every action took effect at most once".into(),
+            |_, what, count| {
+                format!(
+                    "{what}; {count} actions took effect more than once, {duplicate_effects} extra effects in all"
+                )
             },
-            first_violation: duplicates.first().map(|d| d.0),
-        });
+        ));
 
         // compensation-order
-        let mut misordered: Vec<(At, String)> = self
-            .sagas
-            .iter()
-            .filter_map(|(saga, f)| f.misordered().map(|(at, why)| (at, format!("saga {saga}: {why}"))))
-            .collect();
-        misordered.sort_by_key(|m| m.0);
+        let mut misordered = ViolationTracker::default();
+        for (saga, f) in &self.sagas {
+            if let Some((at, why)) = f.misordered() {
+                misordered.record(at, || format!("saga {saga}: {why}"));
+            }
+        }
         let compensations: usize = self.sagas.values().map(|f| f.compensations.len()).sum();
-        r.checks.push(Verdict {
-            name: "compensation-order",
-            holds: misordered.is_empty(),
-            detail: match misordered.first() {
-                Some((_, what)) => what.clone(),
-                None => format!("{compensations} compensations, each in reverse order of its step"),
-            },
-            first_violation: misordered.first().map(|m| m.0),
-        });
+        r.checks.push(misordered.verdict_with(
+            "compensation-order",
+            format!("{compensations} compensations, each in reverse order of its step"),
+            |_, what, _| what.to_string(),
+        ));
 
         // money-conserved
         let (mut charged, mut refunded, mut reserved) = (0i128, 0i128, 0i128);

@@ -154,7 +154,7 @@ impl Message for Msg {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Timer {
     /// No answer yet to `action` of `saga`: send it again.
     Retry { saga: SagaId, action: Action },

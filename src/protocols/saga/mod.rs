@@ -121,7 +121,7 @@ use retention::arm_expiry;
 use crate::nodes::retention::{ClockFloor, Expiry};
 use crate::nodes::{
     ClientRef, ClientReply, ClientRequest, ClientSpec, Cluster, Context, Item, Key, Message, NodeId,
-    NodeView, Operation, Protocol, TimerId, WriteId, client,
+    NodeView, Operation, Protocol, WriteId, client,
 };
 use crate::rng::RngStream;
 use crate::time::SimDuration;
@@ -295,7 +295,6 @@ enum Phase {
     /// Waiting for a service to answer `action`.
     Awaiting {
         action: Action,
-        timer: TimerId,
     },
     Ended(SagaOutcome),
 }

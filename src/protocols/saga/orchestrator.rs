@@ -213,8 +213,8 @@ impl Orchestrator {
             Next::Send(action) => {
                 let service = service_node(ctx, action);
                 ctx.send(service, run.request(saga, action));
-                let timer = ctx.set_timer(ctx.params().step_timeout, Timer::Retry { saga, action });
-                run.phase = Phase::Awaiting { action, timer };
+                ctx.set_timer(Timer::Retry { saga, action }, ctx.params().step_timeout);
+                run.phase = Phase::Awaiting { action };
             }
             Next::End(outcome) => {
                 run.phase = Phase::Ended(outcome);
@@ -237,7 +237,7 @@ impl Orchestrator {
     pub(super) fn on_reply(&mut self, ctx: Ctx, key: u64, result: StepResult) {
         let Some((saga, action)) = decode_key(key) else { return };
         let Some(run) = self.sagas.get_mut(&saga) else { return };
-        let Phase::Awaiting { action: awaited, timer } = run.phase else {
+        let Phase::Awaiting { action: awaited } = run.phase else {
             return; // a duplicate, or an answer to a request re-sent before
         };
         if awaited != action {
@@ -257,7 +257,7 @@ impl Orchestrator {
                 Record::StepFailed { step: action, reason }
             }
         };
-        ctx.cancel_timer(timer);
+        ctx.cancel_timer(&Timer::Retry { saga, action });
         self.log(ctx, saga, record);
     }
 
@@ -269,8 +269,8 @@ impl Orchestrator {
         }
         ctx.observe(Observation::Retried { saga, action });
         ctx.send(service_node(ctx, action), run.request(saga, action));
-        let timer = ctx.set_timer(ctx.params().step_timeout, Timer::Retry { saga, action });
-        run.phase = Phase::Awaiting { action, timer };
+        ctx.set_timer(Timer::Retry { saga, action }, ctx.params().step_timeout);
+        run.phase = Phase::Awaiting { action };
     }
 }
 

@@ -58,7 +58,7 @@ use super::*;
 /// Sets the next `Expire` timer.
 pub(super) fn arm_expiry(ctx: Ctx) {
     let every = SimDuration((ctx.params().retention.0 / 4).max(1000));
-    ctx.set_timer(every, Timer::Expire);
+    ctx.set_timer(Timer::Expire, every);
 }
 
 impl Orchestrator {

@@ -30,7 +30,8 @@
 
 use super::{Decision, Learned, Observation, Params, Transfer, TwoPhaseCommit, Tx, Vote};
 use crate::nodes::{Cluster, NodeId, Operation};
-use crate::sim::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
+use crate::sim::monitor::{CheckInfo, GaugeInfo, MetricInfo, Unit, ViolationTracker};
+use crate::sim::{At, Checker, HistoryEvent, HistoryKind, Report};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -53,34 +54,9 @@ struct TxRecord {
     in_flight: i128,
 }
 
-/// The first violation of one check, and how many there were.
-#[derive(Clone, Debug, Default)]
-struct Violations {
-    first: Option<(At, String)>,
-    count: u64,
-}
-
-impl Violations {
-    fn add(&mut self, at: At, what: impl FnOnce() -> String) {
-        self.count += 1;
-        if self.first.is_none() {
-            self.first = Some((at, what()));
-        }
-    }
-
-    fn verdict(&self, name: &'static str, fine: String) -> Verdict {
-        Verdict {
-            name,
-            holds: self.first.is_none(),
-            detail: match &self.first {
-                Some((at, what)) => {
-                    format!("{what} (at {}, step {}; {} violations)", at.time, at.step, self.count)
-                }
-                None => fine,
-            },
-            first_violation: self.first.as_ref().map(|f| f.0),
-        }
-    }
+/// How a verdict counts its violations: always.
+fn violations(count: u64) -> Option<String> {
+    Some(format!("{count} violations"))
 }
 
 #[derive(Clone, Debug)]
@@ -89,12 +65,12 @@ pub struct TwoPhaseCommitChecker {
     names: Vec<String>,
     txs: BTreeMap<Tx, TxRecord>,
 
-    atomicity: Violations,
-    no_commit_after_no: Violations,
-    agreement: Violations,
-    conservation: Violations,
-    told_the_truth: Violations,
-    runs_once: Violations,
+    atomicity: ViolationTracker,
+    no_commit_after_no: ViolationTracker,
+    agreement: ViolationTracker,
+    conservation: ViolationTracker,
+    told_the_truth: ViolationTracker,
+    runs_once: ViolationTracker,
     /// Clients told ok / fail.
     told_ok: u64,
     told_fail: u64,
@@ -163,7 +139,7 @@ impl TwoPhaseCommitChecker {
         // One violation per change of the imbalance, not per observation.
         if off != 0 && off != self.imbalance {
             let what = if off > 0 { "created" } else { "destroyed" };
-            self.conservation.add(at, || {
+            self.conservation.record(at, || {
                 format!("{} units of money were {what} (net, since the start) {}", off.abs(), after())
             });
         }
@@ -191,8 +167,9 @@ impl TwoPhaseCommitChecker {
                     });
                 if let Some(who) = committed_by {
                     let me = self.node(node).to_string();
-                    self.no_commit_after_no
-                        .add(at, || format!("{me} voted no ({reason:?}) on tx {tx}, which {who} committed"));
+                    self.no_commit_after_no.record(at, || {
+                        format!("{me} voted no ({reason:?}) on tx {tx}, which {who} committed")
+                    });
                 }
             }
         }
@@ -204,7 +181,7 @@ impl TwoPhaseCommitChecker {
         match r.logged {
             Some(before) if before == decision => return, // reported again after a restart
             Some(before) => {
-                self.agreement.add(at, || {
+                self.agreement.record(at, || {
                     format!("the coordinator logged {} for tx {tx}, then {}", name(before), name(decision))
                 });
             }
@@ -225,11 +202,11 @@ impl TwoPhaseCommitChecker {
         {
             let n = self.node(*n).to_string();
             self.no_commit_after_no
-                .add(at, || format!("the coordinator committed tx {tx}, on which {n} voted no"));
+                .record(at, || format!("the coordinator committed tx {tx}, on which {n} voted no"));
         }
         if let Some((n, d)) = r.decided.iter().find(|(_, d)| **d != decision) {
             let (n, d) = (self.node(*n).to_string(), *d);
-            self.agreement.add(at, || {
+            self.agreement.record(at, || {
                 format!(
                     "the coordinator logged {} for tx {tx}, but {n} had decided {}",
                     name(decision),
@@ -247,7 +224,7 @@ impl TwoPhaseCommitChecker {
         let r = self.txs.entry(tx).or_default();
         if let Some(before) = r.decided.insert(node, decision) {
             if before != decision {
-                self.atomicity.add(at, || {
+                self.atomicity.record(at, || {
                     format!("{me} decided tx {tx} twice: {} then {}", name(before), name(decision))
                 });
             }
@@ -271,14 +248,14 @@ impl TwoPhaseCommitChecker {
         if let Some((other, d)) = r.decided.iter().find(|(_, d)| **d != decision) {
             let other = self.node(*other).to_string();
             let d = *d;
-            self.atomicity.add(at, || {
+            self.atomicity.record(at, || {
                 format!("{me} decided {} for tx {tx}, {other} decided {}", name(decision), name(d))
             });
         }
         if let Some(logged) = r.logged
             && logged != decision
         {
-            self.agreement.add(at, || {
+            self.agreement.record(at, || {
                 format!(
                     "{me} decided {} ({learned:?}) for tx {tx}; the coordinator logged {}",
                     name(decision),
@@ -290,7 +267,7 @@ impl TwoPhaseCommitChecker {
             && let Some(n) = r.voted_no.first()
         {
             let n = self.node(*n).to_string();
-            self.no_commit_after_no.add(at, || format!("{me} committed tx {tx}, on which {n} voted no"));
+            self.no_commit_after_no.record(at, || format!("{me} committed tx {tx}, on which {n} voted no"));
         }
         self.check_conservation(at, tx, || format!("when {me} decided {} for tx {tx}", name(decision)));
     }
@@ -312,68 +289,92 @@ impl TwoPhaseCommitChecker {
 }
 
 impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
-    const CHECKS: &'static [(&'static str, &'static str)] = &[
-        ("atomicity", "no transaction commits at one participant and aborts at another"),
-        (
+    const CHECKS: &'static [CheckInfo] = &[
+        CheckInfo::new("atomicity", "no transaction commits at one participant and aborts at another"),
+        CheckInfo::new(
             "no-commit-after-no",
             "no transaction that a participant voted no on is committed, by the coordinator or at a participant",
         ),
-        (
+        CheckInfo::new(
             "agrees-with-coordinator",
             "no participant decides differently from the decision the coordinator logged",
         ),
-        (
+        CheckInfo::new(
             "conservation",
             "the balances plus the parts of committed transfers not yet applied always add up to the initial total",
         ),
-        (
+        CheckInfo::new(
             "runs-once",
             "no transaction gets a new prepare round after its decision was logged: a transfer runs at most once",
         ),
-        (
+        CheckInfo::new(
             "client-told-the-truth",
             "a client told ok has its transfer's commit in the coordinator's log, one told it failed has its abort there",
         ),
     ];
-    const GAUGES: &'static [(&'static str, &'static str)] = &[(
+    const GAUGES: &'static [GaugeInfo] = &[GaugeInfo::new(
         "participants_in_doubt",
+        Unit::Count,
         "participant-transaction pairs that voted yes and do not know the outcome yet (holding their locks)",
     )];
-    const METRICS: &'static [(&'static str, &'static str)] = &[
-        ("tx_committed", "transactions the coordinator logged commit for"),
-        ("tx_aborted", "transactions the coordinator logged abort for"),
-        (
+    const METRICS: &'static [MetricInfo] = &[
+        MetricInfo::new("tx_committed", Unit::Count, "transactions the coordinator logged commit for"),
+        MetricInfo::new("tx_aborted", Unit::Count, "transactions the coordinator logged abort for"),
+        MetricInfo::new(
             "tx_latency_mean_ms",
+            Unit::Ms,
             "mean time from the first prepare to the logged decision (left out when nothing was decided)",
         ),
-        (
+        MetricInfo::new(
             "round_trips_mean",
+            Unit::Count,
             "mean rounds (prepare, decision, re-sent decisions) of transactions every participant acknowledged (left out when none was)",
         ),
-        ("votes_no", "no votes"),
-        (
+        MetricInfo::new("votes_no", Unit::Count, "no votes"),
+        MetricInfo::new(
             "in_doubt_ms_mean",
+            Unit::Ms,
             "mean time a participant held its locks between its yes vote and learning the outcome (open intervals up to the end; left out when nobody voted yes)",
         ),
-        ("in_doubt_ms_max", "the longest such time"),
-        ("blocked", "participant-transaction pairs still in doubt decision_timeout after the yes vote"),
-        ("in_doubt_at_end", "participant-transaction pairs still in doubt at the end"),
-        ("decisions_resent", "decision rounds after the first (lost messages, a recovered coordinator)"),
-        (
+        MetricInfo::new("in_doubt_ms_max", Unit::Ms, "the longest such time"),
+        MetricInfo::new(
+            "blocked",
+            Unit::Count,
+            "participant-transaction pairs still in doubt decision_timeout after the yes vote",
+        ),
+        MetricInfo::new(
+            "in_doubt_at_end",
+            Unit::Count,
+            "participant-transaction pairs still in doubt at the end",
+        ),
+        MetricInfo::new(
+            "decisions_resent",
+            Unit::Count,
+            "decision rounds after the first (lost messages, a recovered coordinator)",
+        ),
+        MetricInfo::new(
             "resolved_by_peers",
+            Unit::Count,
             "in-doubt participants that learned the outcome from another participant (cooperative termination)",
         ),
-        ("heuristic_decisions", "participants that decided on their own after decision_timeout"),
-        (
+        MetricInfo::new(
+            "heuristic_decisions",
+            Unit::Count,
+            "participants that decided on their own after decision_timeout",
+        ),
+        MetricInfo::new(
             "tx_forgotten",
+            Unit::Count,
             "finished transactions forgotten after retention, counted once per node that forgot them",
         ),
-        (
+        MetricInfo::new(
             "too_old",
+            Unit::Count,
             "messages about a transaction unknown to their node and older than retention: client told unknown, prepare or peer's question ignored, abort answered unlogged",
         ),
-        (
+        MetricInfo::new(
             "imbalance",
+            Unit::Money,
             "money created (positive) or destroyed (negative): balances plus parts in flight, minus the initial total",
         ),
     ];
@@ -383,12 +384,12 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
             params: params.clone(),
             names: cluster.names.clone(),
             txs: BTreeMap::new(),
-            atomicity: Violations::default(),
-            no_commit_after_no: Violations::default(),
-            agreement: Violations::default(),
-            conservation: Violations::default(),
-            told_the_truth: Violations::default(),
-            runs_once: Violations::default(),
+            atomicity: ViolationTracker::default(),
+            no_commit_after_no: ViolationTracker::default(),
+            agreement: ViolationTracker::default(),
+            conservation: ViolationTracker::default(),
+            told_the_truth: ViolationTracker::default(),
+            runs_once: ViolationTracker::default(),
             told_ok: 0,
             told_fail: 0,
             applied: 0,
@@ -426,7 +427,7 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
                     // runs again. (Participants that forgot their outcome
                     // would apply it twice; this checker would take their
                     // second report for a restart's.)
-                    self.runs_once.add(at, || {
+                    self.runs_once.record(at, || {
                         format!(
                             "tx {tx} ran twice: a new prepare round after the coordinator logged {}",
                             name(d)
@@ -487,7 +488,7 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
                 Some(d) => format!("the coordinator logged {}", name(d)),
                 None => "the coordinator logged no decision".to_string(),
             };
-            self.told_the_truth.add(at, || format!("the client of tx {tx} was told {heard}, but {log}"));
+            self.told_the_truth.record(at, || format!("the client of tx {tx} was told {heard}, but {log}"));
         }
     }
 
@@ -504,26 +505,35 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
                 "no transaction was half committed ({} committed, {} aborted)",
                 self.committed, self.aborted
             ),
+            violations,
         ));
-        r.checks.push(
-            self.no_commit_after_no
-                .verdict("no-commit-after-no", format!("{} no votes, none overruled", self.votes_no)),
-        );
+        r.checks.push(self.no_commit_after_no.verdict(
+            "no-commit-after-no",
+            format!("{} no votes, none overruled", self.votes_no),
+            violations,
+        ));
         r.checks.push(self.agreement.verdict(
             "agrees-with-coordinator",
             format!("every participant decision matched the coordinator's log ({decided} decisions logged)"),
+            violations,
         ));
-        r.checks
-            .push(self.conservation.verdict("conservation", "the total balance never changed".to_string()));
-        r.checks.push(
-            self.runs_once.verdict("runs-once", "no transaction was prepared again once decided".to_string()),
-        );
+        r.checks.push(self.conservation.verdict(
+            "conservation",
+            "the total balance never changed".to_string(),
+            violations,
+        ));
+        r.checks.push(self.runs_once.verdict(
+            "runs-once",
+            "no transaction was prepared again once decided".to_string(),
+            violations,
+        ));
         r.checks.push(self.told_the_truth.verdict(
             "client-told-the-truth",
             format!(
                 "every client heard what the coordinator logged ({} ok, {} fail)",
                 self.told_ok, self.told_fail
             ),
+            violations,
         ));
         let (count, sum, max) = self.in_doubt_totals(now);
         // A mean of nothing is left out rather than shown as 0.

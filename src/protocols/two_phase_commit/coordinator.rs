@@ -48,9 +48,9 @@ impl TwoPhaseCommit {
             ctx.send(p, Msg::Prepare { tx, transfer });
         }
         ctx.observe(Observation::PrepareRound { tx, transfer });
-        let timer = Some(ctx.set_timer(ctx.params().prepare_timeout, Timer::PrepareTimeout { tx }));
+        ctx.set_timer(Timer::PrepareTimeout { tx }, ctx.params().prepare_timeout);
         let phase = Phase::Voting { yes: BTreeSet::new() };
-        state.running.insert(tx, Running { transfer, participants, phase, client, timer });
+        state.running.insert(tx, Running { transfer, participants, phase, client });
     }
 
     pub(super) fn on_vote(state: &mut State, ctx: Ctx, from: NodeId, tx: Tx, vote: Vote) {
@@ -91,9 +91,7 @@ impl TwoPhaseCommit {
             r.phase
         );
         assert!(!state.decisions.contains_key(&tx), "tx {tx}: the log already holds a decision");
-        if let Some(t) = r.timer.take() {
-            ctx.cancel_timer(t);
-        }
+        ctx.cancel_timer(&Timer::PrepareTimeout { tx });
         if exercises::answer_before_logging(ctx.params())
             && let Some(client) = r.client.take()
         {
@@ -120,7 +118,7 @@ impl TwoPhaseCommit {
             ctx.send(p, Msg::decision(tx, *decision, r.transfer.invoked_at_us));
         }
         ctx.observe(Observation::DecisionRound { tx, resend });
-        r.timer = Some(ctx.set_timer(ctx.params().decision_timeout, Timer::Resend { tx }));
+        ctx.set_timer(Timer::Resend { tx }, ctx.params().decision_timeout);
     }
 
     pub(super) fn on_ack(state: &mut State, ctx: Ctx, from: NodeId, tx: Tx) {
@@ -131,9 +129,7 @@ impl TwoPhaseCommit {
         }
         acked.insert(from);
         if acked.len() == r.participants.len() {
-            if let Some(t) = r.timer.take() {
-                ctx.cancel_timer(t);
-            }
+            ctx.cancel_timer(&Timer::Resend { tx });
             let invoked_at_us = r.transfer.invoked_at_us;
             state.running.remove(&tx);
             Self::log(ctx, DiskWrite::End { tx });
@@ -179,7 +175,7 @@ impl TwoPhaseCommit {
     pub(super) fn presume_abort(state: &mut State, ctx: Ctx, tx: Tx, transfer: Transfer) {
         let participants = ctx.params().participants_of(transfer).collect();
         let phase = Phase::Voting { yes: BTreeSet::new() };
-        state.running.insert(tx, Running { transfer, participants, phase, client: None, timer: None });
+        state.running.insert(tx, Running { transfer, participants, phase, client: None });
         Self::decide(state, ctx, tx, Decision::Abort);
     }
 

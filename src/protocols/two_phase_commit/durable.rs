@@ -123,7 +123,7 @@ impl TwoPhaseCommit {
         for (&tx, logged) in disk.decisions.iter().filter(|(_, l)| !l.ended) {
             let participants = ctx.params().participants_of(logged.transfer).collect();
             let phase = Phase::Finishing { decision: logged.decision, acked: BTreeSet::new() };
-            let mut r = Running { transfer: logged.transfer, participants, phase, client: None, timer: None };
+            let mut r = Running { transfer: logged.transfer, participants, phase, client: None };
             Self::send_decision(&mut r, ctx, tx, true);
             state.running.insert(tx, r);
         }
@@ -134,7 +134,7 @@ impl TwoPhaseCommit {
                 let holder = state.locks.insert(account, tx);
                 assert!(holder.is_none(), "a{account} was locked by two prepared transactions");
             }
-            state.prepared.insert(tx, Prepared { transfer, share, blocked: false, timer: None });
+            state.prepared.insert(tx, Prepared { transfer, share, blocked: false });
             if matches!(ctx.params().termination, Termination::Wait | Termination::Cooperative) {
                 Self::ask(&state, ctx, tx);
             }

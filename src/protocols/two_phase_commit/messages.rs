@@ -146,7 +146,7 @@ impl Msg {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Timer {
     /// Coordinator: votes still missing now mean abort.
     PrepareTimeout { tx: Tx },

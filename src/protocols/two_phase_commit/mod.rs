@@ -114,7 +114,7 @@ use crate::nodes::client::{ClientSpec, draw_key};
 use crate::nodes::retention::{ClockFloor, Expiry};
 use crate::nodes::{
     ClientRef, ClientReply, ClientRequest, Cluster, Context, Key, Message, NodeId, NodeView, Operation,
-    Protocol, TimerId,
+    Protocol,
 };
 use crate::rng::RngStream;
 use crate::time::SimDuration;
@@ -245,8 +245,6 @@ struct Running {
     phase: Phase,
     /// The client waiting for the outcome (its latest attempt).
     client: Option<ClientRef>,
-    /// The prepare timeout, then the re-send timer.
-    timer: Option<TimerId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -265,7 +263,6 @@ struct Prepared {
     share: Share,
     /// In doubt past `decision_timeout`.
     blocked: bool,
-    timer: Option<TimerId>,
 }
 
 type Ctx<'a, 'b> = &'a mut Context<'b, TwoPhaseCommit>;

@@ -47,7 +47,7 @@ impl TwoPhaseCommit {
                 for account in share.accounts() {
                     state.locks.insert(account, tx);
                 }
-                let p = Prepared { transfer, share, blocked: false, timer: None };
+                let p = Prepared { transfer, share, blocked: false };
                 state.prepared.insert(tx, p);
                 Self::log(ctx, DiskWrite::Prepared { tx, transfer, share });
                 ctx.once_durable(|ctx| {
@@ -90,8 +90,8 @@ impl TwoPhaseCommit {
     /// `decision_timeout`.
     pub(super) fn await_decision(state: &mut State, ctx: Ctx, tx: Tx) {
         let timeout = ctx.params().decision_timeout;
-        if let Some(p) = state.prepared.get_mut(&tx) {
-            p.timer = Some(ctx.set_timer(timeout, Timer::DecisionTimeout { tx }));
+        if state.prepared.contains_key(&tx) {
+            ctx.set_timer(Timer::DecisionTimeout { tx }, timeout);
         }
     }
 
@@ -138,9 +138,7 @@ impl TwoPhaseCommit {
     /// release the locks.
     pub(super) fn decide_here(state: &mut State, ctx: Ctx, tx: Tx, decision: Decision, learned: Learned) {
         let p = state.prepared.remove(&tx).expect("only a prepared transaction is decided here");
-        if let Some(t) = p.timer {
-            ctx.cancel_timer(t);
-        }
+        ctx.cancel_timer(&Timer::DecisionTimeout { tx });
         for account in p.share.accounts() {
             let holder = state.locks.remove(&account);
             assert_eq!(holder, Some(tx), "tx {tx} held the lock of a{account}");

@@ -64,7 +64,7 @@ impl TwoPhaseCommit {
 
     pub(super) fn arm_expiry(ctx: Ctx) {
         let every = SimDuration((ctx.params().retention.0 / 4).max(1000));
-        ctx.set_timer(every, Timer::Expire);
+        ctx.set_timer(Timer::Expire, every);
     }
 
     /// Retention: forgets the finished transactions that are due. A message

@@ -31,7 +31,6 @@ impl TwoPhaseCommit {
     /// The decision is late: blocked.
     pub(super) fn on_decision_timeout(state: &mut State, ctx: Ctx, tx: Tx) {
         let Some(p) = state.prepared.get_mut(&tx) else { return };
-        p.timer = None;
         if !p.blocked {
             p.blocked = true;
             ctx.observe(Observation::Blocked { tx });

@@ -2,8 +2,8 @@
 //! lesson expects of it, and the metric expectations. A check that broke on
 //! the last move is highlighted the moment it happens.
 
-use super::super::app::App;
-use super::{pane, pane_title};
+use super::super::app::{App, Focus};
+use super::{focused, pane, pane_title, wrap};
 use crate::check::Expectation;
 use crate::util::fmt_num;
 use ratatui::Frame;
@@ -24,15 +24,31 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let d = &app.derived;
     let broken = d.report.checks.iter().filter(|v| !v.holds).count();
     let detail = if broken == 0 { "all hold".to_string() } else { format!("{broken} broken") };
-    let title = pane_title("Checks", detail, t, false);
-    let block = pane(title, false, t);
+    let is_focused = focused(app, Focus::Checks);
+    let title = pane_title("Checks", detail, t, is_focused);
+    let block = pane(title, is_focused, t);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let expectations = &app.lesson.scenario.expectations;
     let room = inner.height as usize;
-    // Check lines first; the details of broken checks only if they fit.
-    let metric_lines = expectations.iter().filter(|e| matches!(e, Expectation::Metric { .. })).count();
-    let with_details = d.report.checks.len() + broken + metric_lines <= room;
+    // Check lines first; the details of broken checks only if they fit
+    // (or the student is reading this pane: then it scrolls).
+    let metric_lines =
+        app.lesson.scenario.expectations.iter().filter(|e| matches!(e, Expectation::Metric { .. })).count();
+    let with_details = is_focused || d.report.checks.len() + broken + metric_lines <= room;
+    // Unfocused, a reason takes one line (clipped); focused, it wraps.
+    let width = if is_focused { inner.width as usize } else { usize::MAX };
+    let lines = lines(app, with_details, width);
+    let skip = if is_focused { (app.checks_scroll as usize).min(lines.len().saturating_sub(1)) } else { 0 };
+    frame.render_widget(Paragraph::new(lines[skip..].to_vec()), inner);
+}
+
+/// The pane's lines: each check (with why it broke, if `with_details`,
+/// wrapped to `width`; `usize::MAX`: one line each), then the metric
+/// expectations.
+pub fn lines(app: &App, with_details: bool, width: usize) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    let d = &app.derived;
+    let expectations = &app.lesson.scenario.expectations;
     let mut lines = Vec::new();
     for v in &d.report.checks {
         let (sym, style) = if v.holds { ("✓", t.ok()) } else { ("✗", t.bad()) };
@@ -50,7 +66,13 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         }
         lines.push(Line::from(spans));
         if !v.holds && with_details {
-            lines.push(Line::styled(format!("  {}", v.detail), t.dim()));
+            if width == usize::MAX {
+                lines.push(Line::styled(format!("  {}", v.detail), t.dim()));
+            } else {
+                for l in wrap(&v.detail, width.saturating_sub(2)) {
+                    lines.push(Line::styled(format!("  {l}"), t.dim()));
+                }
+            }
         }
     }
     for (e, r) in expectations.iter().zip(&d.expectations) {
@@ -64,5 +86,5 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             ]));
         }
     }
-    frame.render_widget(Paragraph::new(lines), inner);
+    lines
 }

@@ -4,8 +4,8 @@
 //! differently in glyph as well as colour (`─ × ? ┄`), so the difference
 //! survives `NO_COLOR`.
 
-use super::super::app::App;
-use super::{pane, pane_title};
+use super::super::app::{App, Focus};
+use super::{focused, pane, pane_title};
 use crate::check::HistoryKind;
 use crate::check::history::CompletedOp;
 use crate::nodes::{Answer, Operation};
@@ -28,10 +28,16 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let now = app.driver().now();
     let inner_w = area.width.saturating_sub(2) as usize;
     let cols = inner_w.saturating_sub(LABEL_W).max(1) as u64;
-    let span = window(ops, cols, app.tape.end());
+    let span = if app.history_whole {
+        SimDuration(now.0.max(1_000))
+    } else {
+        window(ops, cols, app.tape.end(), now)
+    };
     let start = SimTime(now.0.saturating_sub(span.0));
-    let detail = format!("last {span} · ok ─  fail ×  unknown ?  open ┄");
-    let block = pane(pane_title("Client history", detail, t, false), false, t);
+    let is_focused = focused(app, Focus::History);
+    let what = if app.history_whole { "whole run".to_string() } else { format!("last {span}") };
+    let detail = format!("{what} · {} ops · ok ─  fail ×  unknown ?  open ┄", ops.len());
+    let block = pane(pane_title("Client history", detail, t, is_focused), is_focused, t);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if inner.height < 2 {
@@ -49,7 +55,8 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         }
     }
     let rows = inner.height as usize - 1;
-    let skip = lanes.len().saturating_sub(rows);
+    // The newest lanes, scrolled up by `history_scroll`.
+    let skip = lanes.len().saturating_sub(rows).saturating_sub(app.history_scroll as usize);
     let mut lines = Vec::new();
     for (process, ops) in lanes.iter().skip(skip) {
         let client = ops.first().map_or("", |o| {
@@ -96,14 +103,45 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-/// The time window: wide enough that a typical (median) operation gets a
-/// few columns, at least a millisecond, at most the whole scenario.
-fn window(ops: &[CompletedOp], cols: u64, end: SimTime) -> SimDuration {
+/// The time window, ending now: wide enough that a typical (median)
+/// operation gets a few columns, at least a millisecond, at most the whole
+/// scenario — and reaching back at least to the last operation, so that
+/// the pane never says there is none after the clients went quiet.
+fn window(ops: &[CompletedOp], cols: u64, end: SimTime, now: SimTime) -> SimDuration {
     let mut lat: Vec<u64> =
         ops.iter().filter_map(|o| o.completed.map(|(t, _)| t.since(o.invoked).0)).collect();
     lat.sort_unstable();
     let typical = lat.get(lat.len() / 2).copied().unwrap_or(10_000).max(100);
-    SimDuration((typical * cols / TYPICAL_OP_W).clamp(1_000, end.0.max(1_000)))
+    let recent = SimDuration((typical * cols / TYPICAL_OP_W).clamp(1_000, end.0.max(1_000)));
+    let last = ops.iter().map(|o| o.completed.map_or(now, |(t, _)| t)).max();
+    match last {
+        Some(last) => SimDuration(recent.0.max(now.since(last).0 + recent.0 / 4)),
+        None => recent,
+    }
+}
+
+/// One line per operation, oldest first: who, what, when, how it ended.
+pub fn operation_lines(app: &App) -> Vec<String> {
+    let ops = &app.derived.operations;
+    if ops.is_empty() {
+        return vec!["no client operation yet".into()];
+    }
+    ops.iter()
+        .map(|op| {
+            let client = app.lesson.scenario.clients.get(op.client as usize).map_or("", |c| c.name.as_str());
+            let end = match (op.outcome, op.completed) {
+                (Some(HistoryKind::Ok), Some((t, _))) => {
+                    let value = op.value.to_string();
+                    let value = if value.is_empty() { String::new() } else { format!(" {value}") };
+                    format!("ok{value} at {t} ({})", t.since(op.invoked))
+                }
+                (Some(HistoryKind::Fail), Some((t, _))) => format!("fail at {t}"),
+                (Some(HistoryKind::Info), Some((t, _))) => format!("unknown at {t}"),
+                _ => "open".into(),
+            };
+            format!("{} {client} p{} op {}: {} → {end}", op.invoked, op.process, op.op_id, op.op)
+        })
+        .collect()
 }
 
 /// A short label for a bar: `w k1=5`, `r k1→5`.

@@ -3,7 +3,7 @@
 //! ```text
 //!  title: lesson, seed, step, time, playing / paused / forked
 //!  timeline: progress over the scenario's duration, fault and note markers
-//!  ┌ nodes ───────────────┐┌ network ────────┐   (or the sequence diagram,
+//!  ┌ nodes ───────────────┐┌ network ────────┐   (or the space-time diagram,
 //!  │ one panel per node   ││ links, in flight │    or the client history)
 //!  └──────────────────────┘└─────────────────┘
 //!  ┌ log ─────────────────┐┌ checks ─────────┐
@@ -24,6 +24,9 @@ mod network;
 mod nodes;
 mod overlay;
 mod sequence;
+
+pub use overlay::LEGEND;
+pub use sequence::rows as sequence_rows;
 
 use super::app::{App, Center, Focus};
 use super::theme::Theme;
@@ -141,27 +144,14 @@ fn until(now: crate::sim::SimTime, t: crate::sim::SimTime) -> String {
     if t <= now { "now".into() } else { format!("+{}", t.since(now)) }
 }
 
-/// The first word of a message's debug text: its variant (`Replicate`).
-fn kind_word(text: &str) -> &str {
-    let end = text.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-')).unwrap_or(text.len());
-    if end == 0 { "?" } else { &text[..end] }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{kind_word, wrap};
+    use super::wrap;
 
     #[test]
     fn wrap_breaks_at_words_and_cuts_long_ones() {
         assert_eq!(wrap("a bb ccc dddd", 6), vec!["a bb", "ccc", "dddd"]);
         assert_eq!(wrap("abcdefgh", 3), vec!["abc", "def", "gh"]);
         assert_eq!(wrap("one\n\ntwo", 10), vec!["one", "", "two"]);
-    }
-
-    #[test]
-    fn kind_word_is_the_variant() {
-        assert_eq!(kind_word("Replicate { epoch: 1 }"), "Replicate");
-        assert_eq!(kind_word("request write k1=3"), "request");
-        assert_eq!(kind_word(""), "?");
     }
 }

@@ -14,6 +14,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     match &app.overlay {
         None => {}
         Some(Overlay::Help) => help(app, frame, area),
+        Some(Overlay::Legend) => legend(app, frame, area),
         Some(Overlay::Details) => details(app, frame, area),
         Some(Overlay::Prompt(p)) => prompt(app, p, frame, area),
     }
@@ -53,8 +54,7 @@ fn help(app: &App, frame: &mut Frame, area: Rect) {
     let h = if two { left.len().max(right.len()) } else { left.len() + right.len() + 1 } as u16 + 2;
     let r = centered(area, if two { 76 } else { 40 }, h);
     frame.render_widget(Clear, r);
-    let block = boxed(app, "Keys")
-        .title_bottom(Span::styled(" after a step back, an intervention forks the run ", t.dim()));
+    let block = boxed(app, "Keys").title_bottom(Span::styled(" ? again: what the symbols mean ", t.dim()));
     let inner = block.inner(r);
     frame.render_widget(block, r);
     if two {
@@ -67,6 +67,67 @@ fn help(app: &App, frame: &mut Frame, area: Rect) {
         all.extend(right);
         frame.render_widget(Paragraph::new(all), inner);
     }
+}
+
+/// Every symbol the screen uses, by where it appears.
+pub const LEGEND: &[(&str, &[(&str, &str)])] = &[
+    (
+        "Timeline (top)",
+        &[
+            ("●", "now"),
+            ("━", "seen"),
+            ("C R P U", "crash, restart, pause, resume"),
+            ("X H", "partition/cut, heal"),
+            ("K L !", "clock, link, command"),
+            ("d D e", "drop, duplicate, deliver next"),
+            ("• ◆", "a note, one that waits"),
+        ],
+    ),
+    ("Nodes", &[("●", "up"), ("✗", "down"), ("⏸", "paused"), ("▸", "selected"), ("e3", "epoch 3")]),
+    (
+        "Space-time diagram",
+        &[
+            ("●", "sends (#id → to)"),
+            ("○─▶", "delivered; sent earlier"),
+            ("○─✗", "lost, and why"),
+            ("●┄▷", "still in flight"),
+            ("✗ ↻", "crash, restart"),
+            ("⏸ ▶", "pause, resume"),
+            ("┆ ╎", "lifeline down, paused"),
+            ("╌", "partition or heal"),
+        ],
+    ),
+    ("Client history", &[("├─┤", "ok"), ("×", "failed"), ("?", "unknown (info)"), ("┄", "still open")]),
+    ("Checks", &[("✓ ✗", "holds, broken"), ("lesson ✓", "what the lesson expects"), ("…", "not met yet")]),
+];
+
+fn legend(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let mut lines = Vec::new();
+    for (place, symbols) in LEGEND {
+        lines.push(Line::styled(*place, t.title()));
+        let mut row: Vec<Span> = Vec::new();
+        let mut used = 0;
+        let width = area.width.saturating_sub(4) as usize;
+        for (sym, meaning) in *symbols {
+            let item = format!(" {sym} {meaning} ");
+            let w = item.chars().count() + 1;
+            if used + w > width && !row.is_empty() {
+                lines.push(Line::from(std::mem::take(&mut row)));
+                used = 0;
+            }
+            row.push(Span::styled(format!(" {sym}"), t.key()));
+            row.push(Span::raw(format!(" {meaning}  ")));
+            used += w + 1;
+        }
+        lines.push(Line::from(row));
+    }
+    let r = centered(area, area.width.saturating_sub(2).max(20), lines.len() as u16 + 2);
+    frame.render_widget(Clear, r);
+    let block = boxed(app, "What the symbols mean");
+    let inner = block.inner(r);
+    frame.render_widget(block, r);
+    frame.render_widget(Paragraph::new(lines), inner);
 }
 
 /// Everything about what the focused pane has selected.
@@ -137,6 +198,15 @@ fn details(app: &App, frame: &mut Frame, area: Rect) {
                 ),
             }
         }
+        Focus::Checks => ("Checks".into(), super::checks::lines(app, true, width)),
+        Focus::Sequence => {
+            let (title, lines) = super::sequence::details(app);
+            (title, lines.iter().flat_map(|l| wrap(l, width)).map(Line::raw).collect())
+        }
+        Focus::History => (
+            format!("Client history: {} operations", app.derived.operations.len()),
+            super::history::operation_lines(app).iter().flat_map(|l| wrap(l, width)).map(Line::raw).collect(),
+        ),
         Focus::Narrative => ("Narrative".into(), super::narrative::lines(app, width, t)),
     };
     // Longer than the box: show the end.
@@ -156,13 +226,19 @@ fn prompt(app: &App, p: &Prompt, frame: &mut Frame, area: Rect) {
     let block = boxed(app, "");
     let inner = block.inner(r);
     frame.render_widget(block, r);
-    let mut lines = vec![
-        Line::raw(p.kind.question()),
-        Line::from(vec![Span::styled("> ", t.key()), Span::raw(p.text.clone()), Span::styled("█", t.dim())]),
-    ];
-    match &p.error {
-        Some(e) => lines.push(Line::styled(e.clone(), t.bad())),
-        None => lines.push(Line::styled("Enter confirms", t.dim())),
+    let mut lines = vec![Line::raw(p.kind.question())];
+    if p.kind.is_confirmation() {
+        lines.push(Line::styled("y or Enter: yes · n or Esc: no", t.dim()));
+    } else {
+        lines.push(Line::from(vec![
+            Span::styled("> ", t.key()),
+            Span::raw(p.text.clone()),
+            Span::styled("█", t.dim()),
+        ]));
+        match &p.error {
+            Some(e) => lines.push(Line::styled(e.clone(), t.bad())),
+            None => lines.push(Line::styled("Enter confirms", t.dim())),
+        }
     }
-    frame.render_widget(Paragraph::new(lines), inner);
+    frame.render_widget(Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: true }), inner);
 }

@@ -1,0 +1,180 @@
+//! Keyed timers (issue 12): a protocol names a timer by its key; setting a
+//! key again replaces the pending timer, cancelling takes the key, and a
+//! replaced or cancelled timer that is still queued is void when its time
+//! comes. These run a toy protocol whose node records every timer that
+//! fires, with the local time.
+
+use distlab::check::{At, Checker, Report};
+use distlab::nodes::{ClientRequest, Cluster, Context, Message, NodeId, NodeView, Protocol};
+use distlab::sim::{Budget, Sim, SimConfig, SimDuration, SimTime, TraceKind, TraceLevel};
+use std::sync::Arc;
+
+/// Timers keyed by what they are for; `Item(n)` carries an identity.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Tick {
+    Replaced,
+    Cancelled,
+    Item(u32),
+    SetThenCancelled,
+    CancelledThenSet,
+    HeldThenCancelled,
+    Held,
+    Rearmed,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+struct Ticker;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+struct NoMsg;
+
+impl Message for NoMsg {
+    fn kind(&self) -> &'static str {
+        "none"
+    }
+}
+
+/// Every timer that fired, with the local time in ms.
+type Fired = Vec<(Tick, i64)>;
+
+const MS: u64 = 1_000;
+
+impl Protocol for Ticker {
+    const NAME: &'static str = "ticker";
+    type Params = ();
+    type State = Fired;
+    type Durable = ();
+    type DurableWrite = ();
+    type Msg = NoMsg;
+    type Timer = Tick;
+    type Observation = ();
+
+    fn recover(ctx: &mut Context<'_, Self>, _: &()) -> Fired {
+        if ctx.me() != NodeId(0) {
+            return Vec::new();
+        }
+        // Set twice: only the second counts.
+        ctx.set_timer(Tick::Replaced, SimDuration(10 * MS));
+        ctx.set_timer(Tick::Replaced, SimDuration(30 * MS));
+        ctx.set_timer(Tick::Cancelled, SimDuration(20 * MS));
+        ctx.cancel_timer(&Tick::Cancelled);
+        // Distinct keys are distinct timers.
+        ctx.set_timer(Tick::Item(1), SimDuration(5 * MS));
+        ctx.set_timer(Tick::Item(2), SimDuration(5 * MS));
+        // In one handler, the order counts.
+        ctx.set_timer(Tick::SetThenCancelled, SimDuration(7 * MS));
+        ctx.cancel_timer(&Tick::SetThenCancelled);
+        ctx.cancel_timer(&Tick::CancelledThenSet);
+        ctx.set_timer(Tick::CancelledThenSet, SimDuration(8 * MS));
+        // Timers that wait for the disk (a 2ms write).
+        ctx.write(());
+        ctx.once_durable(|ctx| {
+            ctx.set_timer(Tick::HeldThenCancelled, SimDuration(MS));
+            ctx.set_timer(Tick::Held, SimDuration(MS));
+        });
+        ctx.cancel_timer(&Tick::HeldThenCancelled);
+        ctx.set_timer(Tick::Rearmed, SimDuration(40 * MS));
+        Vec::new()
+    }
+    fn on_message(_: &mut Fired, _: &mut Context<'_, Self>, _: NodeId, _: NoMsg) {}
+    fn on_timer(fired: &mut Fired, ctx: &mut Context<'_, Self>, tick: Tick) {
+        fired.push((tick.clone(), ctx.local_time_us() / MS as i64));
+        if tick == Tick::Rearmed && fired.iter().filter(|(t, _)| *t == Tick::Rearmed).count() == 1 {
+            // Re-armed from its own handler: fires again.
+            ctx.set_timer(Tick::Rearmed, SimDuration(5 * MS));
+        }
+    }
+    fn on_client_request(_: &mut Fired, _: &mut Context<'_, Self>, _: ClientRequest) {}
+    fn apply_write(_: &mut (), _: &()) {}
+    fn view(_: &Fired, _: &(), _: &Cluster) -> NodeView {
+        NodeView::new("ticker", None)
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct NoChecks;
+
+impl Checker<Ticker> for NoChecks {
+    const CHECKS: &'static [distlab::check::CheckInfo] = &[];
+    const METRICS: &'static [distlab::check::MetricInfo] = &[];
+    fn new(_: &(), _: &Cluster) -> Self {
+        NoChecks
+    }
+    fn on_observation(&mut self, _: At, _: NodeId, _: &()) {}
+    fn report(&self, _: SimTime) -> Report {
+        Report::default()
+    }
+}
+
+fn ticker() -> Sim<Ticker, NoChecks> {
+    let s = distlab::scenario::load_str(
+        &distlab::protocols::registry(),
+        "ticker.toml",
+        "[scenario]\nname = \"t\"\nprotocol = \"echo\"\nduration = \"1s\"\n[cluster]\nnodes = 2\n",
+    )
+    .expect("a valid scenario");
+    Sim::new(SimConfig {
+        seed: 1,
+        params: (),
+        cluster: Arc::clone(&s.cluster),
+        network: s.network.clone(),
+        clients: Vec::new(),
+        faults: Vec::new(),
+        disk_latency: SimDuration(2 * MS),
+        clocks: Vec::new(),
+        trace: TraceLevel::Full,
+        record_history: false,
+        checks: false,
+        budget: Budget::DEFAULT,
+    })
+}
+
+#[test]
+fn a_timer_is_named_by_its_key() {
+    let mut sim = ticker();
+    sim.run_until(SimTime(100 * MS));
+    let fired = sim.node_state(NodeId(0)).expect("n1 is up").clone();
+    assert_eq!(
+        fired,
+        vec![
+            (Tick::Held, 3), // armed once the write is on disk at 2ms
+            (Tick::Item(1), 5),
+            (Tick::Item(2), 5),
+            (Tick::CancelledThenSet, 8),
+            (Tick::Replaced, 30),
+            (Tick::Rearmed, 40),
+            (Tick::Rearmed, 45),
+        ]
+    );
+    // The replaced `Replaced` (10ms) and the cancelled ones were queued and
+    // are void: no step, no trace event.
+    let timer_steps = sim.trace().events().iter().filter(|e| e.kind == TraceKind::Timer).count();
+    assert_eq!(timer_steps, fired.len());
+}
+
+/// A crash forgets every pending timer; after the restart, the node's
+/// timers are those its recovery sets.
+#[test]
+fn a_crash_forgets_pending_timers() {
+    let mut sim = ticker();
+    sim.run_until(SimTime(6 * MS));
+    sim.intervene(distlab::sim::Fault::Crash(NodeId(0))).unwrap();
+    sim.run_until(SimTime(12 * MS));
+    sim.intervene(distlab::sim::Fault::Restart(NodeId(0))).unwrap();
+    sim.run_until(SimTime(100 * MS));
+    let fired = sim.node_state(NodeId(0)).expect("n1 is up again").clone();
+    // Recovery at 12ms set them all again, from then.
+    assert_eq!(
+        fired,
+        vec![
+            (Tick::Held, 15),
+            (Tick::Item(1), 17),
+            (Tick::Item(2), 17),
+            (Tick::CancelledThenSet, 20),
+            (Tick::Replaced, 42),
+            (Tick::Rearmed, 52),
+            (Tick::Rearmed, 57),
+        ],
+        "the first life's timers (`Replaced` at 30ms, `Rearmed` at 40ms) never fire"
+    );
+}
