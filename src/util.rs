@@ -112,6 +112,39 @@ pub fn clip(text: &str, max_chars: usize) -> Cow<'_, str> {
     }
 }
 
+/// Greedy word wrap to `width` columns (counting chars; the text shown is
+/// mostly ASCII).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    for para in text.split('\n') {
+        let mut line = String::new();
+        for word in para.split_whitespace() {
+            let (lw, ww) = (line.chars().count(), word.chars().count());
+            if lw > 0 && lw + 1 + ww > width {
+                out.push(std::mem::take(&mut line));
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            if ww > width {
+                // A word longer than the line: cut it.
+                let mut chars: Vec<char> = word.chars().collect();
+                while chars.len() > width {
+                    let rest = chars.split_off(width);
+                    out.push(chars.iter().collect());
+                    chars = rest;
+                }
+                line.extend(chars);
+            } else {
+                line.push_str(word);
+            }
+        }
+        out.push(line);
+    }
+    out
+}
+
 /// `f` over `items` on `jobs` threads; results in the items' order, so
 /// they never depend on the number of threads. `progress` is told how many
 /// are done after each one.
@@ -149,6 +182,14 @@ pub fn parallel_map<T: Sync, R: Send>(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn wrap_breaks_at_words_and_cuts_long_ones() {
+        use super::wrap;
+        assert_eq!(wrap("a bb ccc dddd", 6), vec!["a bb", "ccc", "dddd"]);
+        assert_eq!(wrap("abcdefgh", 3), vec!["abc", "def", "gh"]);
+        assert_eq!(wrap("one\n\ntwo", 10), vec!["one", "", "two"]);
+    }
+
     use super::*;
 
     /// Terminal escape sequences come out as visible text with no control

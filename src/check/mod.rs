@@ -8,6 +8,7 @@
 //! invariant, plus named metrics (lost writes, stale reads, lag) that
 //! scenario expectations can compare against.
 
+pub mod explain;
 pub mod grade;
 pub mod harness;
 pub mod linearizability;

@@ -28,9 +28,14 @@ pub struct Args {
     /// Write every trace event to this file as JSON lines.
     #[arg(long, value_name = "OUT.jsonl")]
     pub trace: Option<PathBuf>,
-    /// How much to trace (`digest` unless --trace asks for `full`).
+    /// How much to trace (`digest` unless --trace or --explain asks for `full`).
     #[arg(long, value_parser = parse_trace_level, value_name = "off|digest|full")]
     pub trace_level: Option<TraceLevel>,
+    /// Tell the lesson in words before the report: the whole description,
+    /// each timeline note and fault at its time with the events that follow
+    /// it, and the protocol's own notes (for reading without the TUI).
+    #[arg(long, conflicts_with = "json")]
+    pub explain: bool,
     #[command(flatten)]
     pub budget: super::BudgetArgs,
 }
@@ -48,10 +53,16 @@ fn parse_trace_level(s: &str) -> Result<TraceLevel, String> {
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let path = super::resolve(&args.file);
     let scenario = super::load(&args.file).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let level =
-        args.trace_level.unwrap_or(if args.trace.is_some() { TraceLevel::Full } else { TraceLevel::Digest });
+    let wants_events = args.trace.is_some() || args.explain;
+    let level = args.trace_level.unwrap_or(if wants_events { TraceLevel::Full } else { TraceLevel::Digest });
     if args.trace.is_some() && level != TraceLevel::Full {
         anyhow::bail!("--trace writes events, which needs --trace-level full");
+    }
+    if args.explain && level != TraceLevel::Full {
+        anyhow::bail!("--explain tells the events, which needs --trace-level full");
+    }
+    if args.explain && args.trace.is_some() {
+        anyhow::bail!("--explain and --trace: run twice (the trace file streams its events and keeps none)");
     }
     let options = RunOptions { seed: args.seed, trace: level, ..RunOptions::default() };
     let seed = args.seed.unwrap_or(scenario.seed);
@@ -61,7 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     } else {
         let mut run = scenario.protocol.build(&scenario, options);
         run.set_budget(budget);
-        if level == TraceLevel::Full {
+        if level == TraceLevel::Full && !args.explain {
             // Nothing reads the events: don't keep them.
             run.stream_trace(Box::new(Discard));
         }
@@ -73,6 +84,12 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         anyhow::bail!("{} with seed {seed} stopped: {halt}{}", path.display(), kept.unwrap_or_default());
     }
     let summary = summarise(&scenario, run.as_ref(), seed);
+    if args.explain {
+        for line in distlab::check::explain::explain(&scenario, run.as_ref(), seed) {
+            println!("{line}");
+        }
+        println!("\n{}\n", "─".repeat(78));
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {

@@ -31,6 +31,7 @@ pub use sequence::rows as sequence_rows;
 use super::app::{App, Center, Focus};
 use super::theme::Theme;
 use crate::sim::TraceKind;
+use crate::util::wrap;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -106,52 +107,7 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
 }
 
-/// Greedy word wrap to `width` columns (counting chars; the text shown is
-/// mostly ASCII).
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(1);
-    let mut out = Vec::new();
-    for para in text.split('\n') {
-        let mut line = String::new();
-        for word in para.split_whitespace() {
-            let (lw, ww) = (line.chars().count(), word.chars().count());
-            if lw > 0 && lw + 1 + ww > width {
-                out.push(std::mem::take(&mut line));
-            }
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            if ww > width {
-                // A word longer than the line: cut it.
-                let mut chars: Vec<char> = word.chars().collect();
-                while chars.len() > width {
-                    let rest = chars.split_off(width);
-                    out.push(chars.iter().collect());
-                    chars = rest;
-                }
-                line.extend(chars);
-            } else {
-                line.push_str(word);
-            }
-        }
-        out.push(line);
-    }
-    out
-}
-
 /// A time relative to now, short: `now`, `+5ms`, `+1.2s`.
 fn until(now: crate::sim::SimTime, t: crate::sim::SimTime) -> String {
     if t <= now { "now".into() } else { format!("+{}", t.since(now)) }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::wrap;
-
-    #[test]
-    fn wrap_breaks_at_words_and_cuts_long_ones() {
-        assert_eq!(wrap("a bb ccc dddd", 6), vec!["a bb", "ccc", "dddd"]);
-        assert_eq!(wrap("abcdefgh", 3), vec!["abc", "def", "gh"]);
-        assert_eq!(wrap("one\n\ntwo", 10), vec!["one", "", "two"]);
-    }
 }
