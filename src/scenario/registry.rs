@@ -9,12 +9,24 @@
 //! set is `distlab::protocols::registry()`, and a library user adds their
 //! own protocol to it and loads files naming it:
 //!
-//! ```ignore
+//! ```text
 //! let registry = distlab::protocols::registry().with(distlab::protocols::entry::<MyProtocol, MyChecker>());
 //! let scenario = distlab::scenario::load(&registry, Path::new("my-lesson.toml"))?;
 //! ```
 //!
-//! (`tests/registry.rs` does this with a whole protocol.)
+//! (`tests/registry.rs` does this with a whole protocol.) A registry knows
+//! only what was put in it:
+//!
+//! ```
+//! use distlab::protocols::{echo, entry};
+//! use distlab::scenario::{Registry, load_str};
+//! let only_echo = Registry::new().with(entry::<echo::Echo, echo::EchoChecker>());
+//! let file = "[scenario]\nname = \"ping\"\nprotocol = \"echo\"\nduration = \"10ms\"\n[cluster]\nnodes = 2\n";
+//! assert_eq!(load_str(&only_echo, "ping.toml", file).unwrap().protocol.name(), "echo");
+//! let quorum = file.replace("echo", "quorum");
+//! let e = load_str(&only_echo, "q.toml", &quorum).unwrap_err();
+//! assert_eq!(e.message, "unknown protocol `quorum`");
+//! ```
 
 use super::{ParamContext, Scenario, ScenarioError};
 use crate::sim::monitor::{CheckInfo, GaugeInfo, MetricInfo};

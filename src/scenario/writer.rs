@@ -101,9 +101,9 @@ impl ScenarioWriter {
     }
 
     /// A comment (`text`'s lines as `# ` comments) before the next entry
-    /// added.
+    /// added (after any comment given before it).
     pub fn comment(&mut self, text: &str) -> &mut Self {
-        self.comment = Some(comment_lines(text));
+        self.comment.get_or_insert_default().push_str(&comment_lines(text));
         self
     }
 
@@ -401,11 +401,11 @@ mod tests {
     fn expectations_of_a_check_are_replaced() {
         let src = "[scenario]\nname = \"x\"\n\n[[expect]]\ncheck = \"a\"\nholds = true\n\n[[expect]]\ncheck = 'b' # why\nholds = true\n\n[[expect]]\nmetric = \"m\"\nat_least = 1\n\n[network]\nlatency = \"1ms\"\n";
         let out = edit(src, |w| {
-            w.without_expectations_of("b").comment("new").expect_check("b", false);
+            w.without_expectations_of("b").comment("new").comment("two").expect_check("b", false);
         });
         assert_eq!(
             out,
-            "[scenario]\nname = \"x\"\n\n[[expect]]\ncheck = \"a\"\nholds = true\n\n[[expect]]\nmetric = \"m\"\nat_least = 1\n\n[network]\nlatency = \"1ms\"\n\n# new\n\n[[expect]]\ncheck = \"b\"\nholds = false\n"
+            "[scenario]\nname = \"x\"\n\n[[expect]]\ncheck = \"a\"\nholds = true\n\n[[expect]]\nmetric = \"m\"\nat_least = 1\n\n[network]\nlatency = \"1ms\"\n\n# new\n# two\n\n[[expect]]\ncheck = \"b\"\nholds = false\n"
         );
     }
 
