@@ -553,3 +553,43 @@ fn primary_only_reads_are_answered_by_the_primary() {
     assert!(served.contains(&NodeId(0)), "a replica answers reads");
     assert!(stale > 0.0, "and some of them are stale");
 }
+
+/// What vouches for a write leaves only once the write is on disk
+/// (`ctx.once_durable`): a replica's `Ack`, and the primary's count of its
+/// own copy (an `Ack` to itself, by loopback). With a 1ms network and a
+/// 5ms disk, an async write takes at least 1 + 5 + 1 ms (the primary's
+/// disk), a semi-sync one at least 1 + (1 + 5 + 1) + 1 ms (a replica's
+/// disk, then its ack). Counting either copy before its disk has it
+/// answers in 2ms or 7ms.
+#[test]
+fn acks_wait_for_the_disk_they_vouch_for() {
+    for (mode, floor_us) in [("async", 7_000), ("semi-sync", 9_000)] {
+        let text = format!(
+            r#"
+[scenario]
+name = "acks-wait"
+protocol = "primary-replica"
+duration = "1s"
+[cluster]
+nodes = 3
+disk_latency = "5ms"
+[protocol]
+mode = "{mode}"
+[network]
+latency = "1ms"
+[[clients]]
+processes = 2
+ops = 40
+interval = "5ms"
+read_fraction = 0.0
+"#
+        );
+        let s = load_str("acks-wait.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+        let d = run(&s, options(TraceLevel::Off, None));
+        let st = d.stats();
+        assert_eq!((st.ops_ok, st.ops_fail, st.ops_info), (40, 0, 0), "{mode}: every write acknowledged");
+        let latencies = distlab::check::report::ok_latencies_us(d.as_ref());
+        let fastest = latencies.iter().min().copied().unwrap();
+        assert!(fastest >= floor_us, "{mode}: a write acknowledged in {fastest}µs, before the disk had it");
+    }
+}

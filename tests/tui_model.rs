@@ -609,3 +609,60 @@ fn jumps_stop_at_protocol_notes_and_stay_put_when_nothing_is_ahead() {
     assert_eq!(app.tape.step(), here);
     assert!(app.status.as_ref().is_some_and(|s| s.text.contains("stayed here")), "{:?}", app.status);
 }
+
+/// Causes linked to effects (issue 13): in the checks pane, Enter on a
+/// broken check goes to the step where it broke — the step the check
+/// recorded, or for a check of a final state the first step at which it
+/// reads broken — and says why.
+#[test]
+fn enter_on_a_broken_check_goes_where_it_broke() {
+    let mut app = open("primary-replica/async-crash.toml");
+    app.tape.forward_while(u64::MAX, |_, _| false);
+    for _ in 0..3 {
+        app.update(Msg::Action(Action::FocusNext));
+    }
+    assert_eq!(app.focus, Focus::Checks);
+    let i = app.derived.report.checks.iter().position(|v| v.name == "acked-writes-durable").unwrap();
+    for _ in 0..i {
+        app.update(Msg::Action(Action::Down));
+    }
+    app.update(Msg::Action(Action::Details));
+    settle(&mut app); // this check judges a final state: a search finds the step
+    let at = app.tape.step();
+    let holds = |app: &App| app.derived.report.verdict("acked-writes-durable").unwrap().holds;
+    assert!(!holds(&app));
+    assert!(
+        app.status.as_ref().is_some_and(|s| s.text.contains("acked-writes-durable broke")),
+        "{:?}",
+        app.status
+    );
+    app.update(Msg::Action(Action::StepBack));
+    assert!(holds(&app), "one step earlier it held: {at} is where it broke");
+}
+
+/// The same for a check that records the step it broke at (quorum's
+/// stale read): Enter goes straight there.
+#[test]
+fn enter_on_a_check_with_a_recorded_step_goes_straight_there() {
+    let mut app = open("quorum/sloppy-handoff.toml");
+    app.tape.forward_while(u64::MAX, |_, _| false);
+    app.update(Msg::Action(Action::StepForward));
+    let (i, v) =
+        app.derived.report.checks.iter().enumerate().find(|(_, v)| !v.holds).expect("a broken check");
+    let recorded = v.first_violation.expect("the check recorded where it broke").step;
+    let name = v.name;
+    while app.focus != Focus::Checks {
+        app.update(Msg::Action(Action::FocusNext));
+    }
+    for _ in 0..i {
+        app.update(Msg::Action(Action::Down));
+    }
+    app.update(Msg::Action(Action::Details));
+    assert!(!app.searching(), "no search: the step is known");
+    assert_eq!(app.tape.step(), recorded);
+    assert!(
+        app.status.as_ref().is_some_and(|s| s.text.contains(&format!("where {name} broke"))),
+        "{:?}",
+        app.status
+    );
+}

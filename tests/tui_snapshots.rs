@@ -279,3 +279,31 @@ fn space_time_diagram_of_a_coordinator_crash() {
     let why = format!("{}", screen(&app, 80, 24).backend());
     assert!(why.contains("Message #15") && why.contains("sent by n2 to n1") && why.contains("lost"), "{why}");
 }
+
+/// The space-time diagram and the client history at 80x24, one lesson per
+/// protocol, where something happens: after the lesson's first fault
+/// (or a third of the run where there is none) and 30 steps more.
+#[test]
+fn new_views_for_every_protocol() {
+    for (name, rel) in [
+        ("echo", "basics/loss-duplication.toml"),
+        ("pr", "primary-replica/fencing.toml"),
+        ("mm", "multi-master/cart-merge-partition.toml"),
+        ("quorum", "quorum/partition-all.toml"),
+        ("twopc", "two-phase-commit/cooperative-termination.toml"),
+        ("saga", "saga/orchestrator-crash.toml"),
+    ] {
+        let mut app = open(rel);
+        act(&mut app, &[Action::NextFault]);
+        if app.tape.step() == 0 {
+            app.tape.forward_to_time(distlab::sim::SimTime(app.tape.end().0 / 3));
+        }
+        for _ in 0..30 {
+            act(&mut app, &[Action::StepForward]);
+        }
+        act(&mut app, &[Action::ShowSequence]);
+        insta::assert_snapshot!(format!("diagram_{name}"), screen(&app, 80, 24).backend());
+        act(&mut app, &[Action::ShowHistory]);
+        insta::assert_snapshot!(format!("history_{name}"), screen(&app, 80, 24).backend());
+    }
+}

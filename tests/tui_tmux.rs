@@ -196,11 +196,49 @@ fn an_escape_sequence_never_intervenes() {
     tmux.keys(&["Tab"]);
     tmux.cmd(&["send-keys", "-t", "0", "-H", "1b", "1b", "5b", "44"]);
     tmux.cmd(&["send-keys", "-t", "0", "-H", "1b", "1b", "5b", "31", "3b", "33", "44"]);
+    // Esc then d / D typed fast: decoded as Alt+d, Alt+D.
+    tmux.cmd(&["send-keys", "-t", "0", "-H", "1b", "64"]);
+    tmux.cmd(&["send-keys", "-t", "0", "-H", "1b", "44"]);
     tmux.keys(&["l"]);
     let screen = tmux.wait_for("step 7 ");
     assert!(!screen.contains("intervention"), "an escape sequence intervened:\n{screen}");
     tmux.keys(&["D"]);
     tmux.wait_for("1 intervention");
+    tmux.keys(&["q"]);
+    assert_restored(&tmux);
+}
+
+/// From a check failure to its cause (issue 13): at the end of async-crash,
+/// Tab to the checks, select the broken check, Enter: the run goes back
+/// to the step where it broke and says why.
+#[test]
+fn a_check_failure_jumps_to_its_cause() {
+    let Some(tmux) = Tmux::new("tui-cause") else { return };
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = script(&tmux, "primary-replica/async-crash");
+    tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        "-c",
+        repo.to_str().unwrap(),
+        "sh",
+        "-c",
+        &script,
+    ]);
+    tmux.wait_for("step 0");
+    tmux.keys(&["g"]);
+    tmux.wait_for("Go to a time");
+    tmux.keys(&["2s", "Enter"]);
+    tmux.wait_for("acked-writes-durable");
+    tmux.keys(&["Tab", "Tab", "Tab", "Down", "Enter"]);
+    tmux.wait_for("step 339: where acked-writes-durable broke");
+    // And the space-time diagram shows what happened there.
+    tmux.keys(&["m"]);
+    tmux.wait_for("Space-time diagram");
     tmux.keys(&["q"]);
     assert_restored(&tmux);
 }

@@ -98,6 +98,8 @@ struct Search {
     held: BTreeSet<&'static str>,
     /// Steps to take before judging the checks again.
     chunk: u64,
+    /// Only this check stops the search (a jump to where it broke).
+    only: Option<&'static str>,
 }
 
 impl Search {
@@ -323,8 +325,9 @@ pub struct App {
     pub log: LogState,
     /// Narrative lines scrolled up from the newest.
     pub narrative_scroll: u16,
-    /// How far the checks pane is scrolled down (lines).
-    pub checks_scroll: u16,
+    /// The check selected in the checks pane (an index into the report's
+    /// checks): Enter jumps to where it broke.
+    pub checks_sel: usize,
     /// The client history: lanes scrolled up from the newest, and whether
     /// it shows the whole run rather than the recent past.
     pub history_scroll: u16,
@@ -372,7 +375,7 @@ impl App {
             message: 0,
             log: LogState { selected: None, node: None, kind: KindFilter::All },
             narrative_scroll: 0,
-            checks_scroll: 0,
+            checks_sel: 0,
             history_scroll: 0,
             history_whole: false,
             sequence_scroll: 0,
@@ -548,6 +551,7 @@ impl App {
                     _ => self.log_move(by),
                 }
             }
+            Action::Details if self.focus == Focus::Checks => self.jump_to_cause(),
             Action::Details => self.overlay = Some(Overlay::Details),
             Action::FilterNode => {
                 let n = self.lesson.nodes() as u32;
@@ -700,7 +704,7 @@ impl App {
         self.playing = false;
         let start = self.tape.step();
         let held = broken_checks(self.driver());
-        self.search = Some(Search { start, held, chunk: Search::FIRST_CHUNK });
+        self.search = Some(Search { start, held, chunk: Search::FIRST_CHUNK, only: None });
         self.search_slice(self.search_slice);
     }
 
@@ -743,8 +747,13 @@ impl App {
             }
             let report = self.tape.driver().report();
             let search = self.search.as_mut().expect("searching");
-            let newly: Vec<_> =
-                report.checks.iter().filter(|v| !v.holds && !search.held.contains(v.name)).collect();
+            let newly: Vec<_> = report
+                .checks
+                .iter()
+                .filter(|v| {
+                    !v.holds && !search.held.contains(v.name) && search.only.is_none_or(|n| n == v.name)
+                })
+                .collect();
             if newly.is_empty() {
                 search.chunk = (chunk * 2).min(Search::MAX_CHUNK);
             } else if let Some(step) =
@@ -760,8 +769,15 @@ impl App {
                 search.chunk = (chunk / 16).max(1);
                 self.tape.seek(from);
             } else {
+                // Landed, step by step: say where (a jump to one check's
+                // cause says it here; `v` lets the refresh name what broke).
+                let only = search.only.and_then(|n| report.verdict(n).map(|v| (n, v.detail.clone())));
                 self.search = None;
                 self.status = None;
+                if let Some((name, detail)) = only {
+                    let step = self.tape.step();
+                    self.say(Tone::Bad, format!("step {step}: where {name} broke — {detail}"));
+                }
                 self.landed_on_violation = true;
                 return;
             }
@@ -773,6 +789,31 @@ impl App {
                 );
                 return;
             }
+        }
+    }
+
+    /// Goes to the step at which the selected check broke (the step the
+    /// check recorded), or shows every reason when it holds or recorded
+    /// none.
+    fn jump_to_cause(&mut self) {
+        let Some(v) = self.derived.report.checks.get(self.checks_sel).cloned() else { return };
+        match (v.holds, v.first_violation) {
+            (false, Some(at)) => {
+                self.playing = false;
+                self.tape.seek(at.step);
+                self.say(Tone::Bad, format!("step {}: where {} broke — {}", at.step, v.name, v.detail));
+            }
+            (false, None) => {
+                // The check recorded no step (it judges a final state):
+                // search from the start for the step where it first
+                // reads broken, as `v` does.
+                self.playing = false;
+                self.tape.seek(0);
+                let held = broken_checks(self.driver());
+                self.search = Some(Search { start: 0, held, chunk: Search::FIRST_CHUNK, only: Some(v.name) });
+                self.search_slice(self.search_slice);
+            }
+            _ => self.overlay = Some(Overlay::Details),
         }
     }
 
@@ -881,7 +922,8 @@ impl App {
             }
             Focus::Log => self.log_move(by),
             Focus::Checks => {
-                self.checks_scroll = (self.checks_scroll as isize + by).clamp(0, 500) as u16;
+                let n = self.derived.report.checks.len().max(1) as isize;
+                self.checks_sel = (self.checks_sel as isize + by).clamp(0, n - 1) as usize;
             }
             Focus::Sequence => {
                 let rows = super::ui::sequence_rows(self).len() as i64;
@@ -1030,7 +1072,9 @@ impl App {
             duplicates,
         };
         self.derived = derived;
-        if let Some(name) = self.derived.newly_broken.iter().next() {
+        // (A jump to a check's cause has said where it broke already.)
+        let said = landed && self.status.is_some();
+        if let Some(name) = self.derived.newly_broken.iter().next().filter(|_| !said) {
             let verdict = self.derived.report.verdict(name);
             let detail = verdict.map(|v| v.detail.clone()).unwrap_or_default();
             // After a jump, "newly" means since the last view, not at this

@@ -62,12 +62,6 @@ pub enum Key {
 impl Key {
     fn matches(&self, ev: &KeyEvent) -> bool {
         let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
-        // Alt/Option chords are bound to nothing: terminals send them for
-        // word moves (Option+← is `Esc b` or `Esc Esc [ D`), never meaning
-        // the plain key.
-        if ev.modifiers.intersects(KeyModifiers::ALT | KeyModifiers::META | KeyModifiers::SUPER) {
-            return false;
-        }
         match (self, ev.code) {
             (Key::Char(c), KeyCode::Char(k)) => !ctrl && *c == k,
             (Key::Ctrl(c), KeyCode::Char(k)) => ctrl && c.eq_ignore_ascii_case(&k),
@@ -375,9 +369,19 @@ pub const BINDINGS: &[Binding] = &[
 ];
 
 /// The action a key asks for, if any.
+///
+/// An Alt/Option chord is what a terminal sends for Esc pressed quickly
+/// before a key (`Esc q` decodes as Alt+q), and for word moves (Option+←
+/// is `Esc b`, or ← with Alt): it acts as the plain key, except that it
+/// never intervenes — an intervention takes the plain key.
 pub fn action_for(ev: &KeyEvent) -> Option<Action> {
     // Shifted letters arrive as the capital with SHIFT set; BackTab too.
-    BINDINGS.iter().find(|b| b.keys.iter().any(|k| k.matches(ev))).map(|b| b.action)
+    let alt = ev.modifiers.intersects(KeyModifiers::ALT | KeyModifiers::META | KeyModifiers::SUPER);
+    BINDINGS
+        .iter()
+        .find(|b| b.keys.iter().any(|k| k.matches(ev)))
+        .filter(|b| !(alt && b.group == Group::Intervene))
+        .map(|b| b.action)
 }
 
 /// Keeps the tail of a terminal escape sequence from being read as keys.
@@ -510,14 +514,17 @@ mod tests {
         assert!(f.accept(key(KeyCode::Char('l')), true).is_some());
     }
 
-    /// Alt/Option chords never act: `Esc b` (Option+← on macOS) decodes
-    /// as Alt+b, and Alt+← as ← with Alt.
+    /// Alt/Option chords never intervene (`Esc d` typed fast decodes as
+    /// Alt+d); otherwise they act as the plain key, so Esc then q, typed
+    /// fast, still quits.
     #[test]
-    fn alt_chords_do_nothing() {
-        for code in
-            [KeyCode::Left, KeyCode::Right, KeyCode::Char('b'), KeyCode::Char('d'), KeyCode::Char('D')]
-        {
-            assert_eq!(action_for(&KeyEvent::new(code, KeyModifiers::ALT)), None, "{code:?}");
+    fn alt_chords_never_intervene() {
+        let alt = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::ALT);
+        for c in ['c', 'r', 'p', 'x', 'H', 'd', 'D', 'e'] {
+            assert_eq!(action_for(&alt(c)), None, "{c}");
         }
+        assert_eq!(action_for(&alt('b')), None, "Option+← on macOS: bound to nothing");
+        assert_eq!(action_for(&alt('q')), Some(Action::Quit));
+        assert_eq!(action_for(&KeyEvent::new(KeyCode::Left, KeyModifiers::ALT)), Some(Action::StepBack));
     }
 }

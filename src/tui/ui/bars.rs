@@ -133,7 +133,7 @@ pub fn footer(app: &App, frame: &mut Frame, area: Rect) {
         Focus::Nodes => &[("c/r/p", "crash/restart/pause"), ("x/H", "cut/heal")],
         Focus::Network => &[("d/D/e", "drop/dup/next")],
         Focus::Log => &[("o/t", "filter"), ("Enter", "details")],
-        Focus::Checks => &[("↑/↓", "scroll"), ("Enter", "all reasons")],
+        Focus::Checks => &[("↑/↓", "select"), ("Enter", "where it broke")],
         Focus::Sequence => &[("↑/↓", "scroll"), ("Enter", "why")],
         Focus::History => &[("↑/↓", "scroll"), ("z", "zoom"), ("Enter", "every operation")],
         Focus::Narrative => &[("↑/↓", "scroll"), ("Enter", "all")],

@@ -37,23 +37,44 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let with_details = is_focused || d.report.checks.len() + broken + metric_lines <= room;
     // Unfocused, a reason takes one line (clipped); focused, it wraps.
     let width = if is_focused { inner.width as usize } else { usize::MAX };
-    let lines = lines(app, with_details, width);
-    let skip = if is_focused { (app.checks_scroll as usize).min(lines.len().saturating_sub(1)) } else { 0 };
-    frame.render_widget(Paragraph::new(lines[skip..].to_vec()), inner);
+    let (lines, selected_at) = lines_with_selection(app, with_details, width, is_focused);
+    // Keep the selected check on the screen.
+    let skip = selected_at.map_or(0, |at| (at + 1).saturating_sub(room));
+    frame.render_widget(Paragraph::new(lines[skip.min(lines.len())..].to_vec()), inner);
 }
 
 /// The pane's lines: each check (with why it broke, if `with_details`,
 /// wrapped to `width`; `usize::MAX`: one line each), then the metric
 /// expectations.
 pub fn lines(app: &App, with_details: bool, width: usize) -> Vec<Line<'static>> {
+    lines_with_selection(app, with_details, width, false).0
+}
+
+/// [`lines`], marking the selected check (`▸`) when `select`, and the line
+/// it is on.
+fn lines_with_selection(
+    app: &App,
+    with_details: bool,
+    width: usize,
+    select: bool,
+) -> (Vec<Line<'static>>, Option<usize>) {
     let t = &app.theme;
     let d = &app.derived;
     let expectations = &app.lesson.scenario.expectations;
     let mut lines = Vec::new();
-    for v in &d.report.checks {
+    let mut selected_at = None;
+    for (i, v) in d.report.checks.iter().enumerate() {
         let (sym, style) = if v.holds { ("✓", t.ok()) } else { ("✗", t.bad()) };
         let name_style = if d.newly_broken.contains(v.name) { t.changed() } else { style };
-        let mut spans = vec![Span::styled(format!("{sym} "), style), Span::styled(v.name, name_style)];
+        let chosen = select && i == app.checks_sel;
+        if chosen {
+            selected_at = Some(lines.len());
+        }
+        let sym = if chosen { format!("▸{sym}") } else { format!("{sym} ") };
+        let mut spans = vec![Span::styled(sym, style), Span::styled(v.name, name_style)];
+        if chosen && !v.holds && v.first_violation.is_some() {
+            spans.push(Span::styled("  Enter: where it broke", t.dim()));
+        }
         let expected = expectations.iter().zip(&d.expectations).find_map(|(e, r)| match e {
             Expectation::Check { name, holds } if name == v.name => Some((*holds, r.met)),
             _ => None,
@@ -86,5 +107,5 @@ pub fn lines(app: &App, with_details: bool, width: usize) -> Vec<Line<'static>> 
             ]));
         }
     }
-    lines
+    (lines, selected_at)
 }

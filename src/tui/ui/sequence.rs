@@ -142,7 +142,10 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 let x = x_of(from);
                 row[x] = ('●', t.plain());
                 let text = format!("#{} {label} → {}", e.msg, name(e.peer));
-                let at = if to < from { x.saturating_sub(text.chars().count() + 1) } else { x + 2 };
+                let len = text.chars().count();
+                // Toward the receiver, where the arrow will go; never over
+                // the time column.
+                let at = if to < from && x >= TIME_W + len + 1 { x - len - 1 } else { x + 2 };
                 put(&mut row, at, &text, t.dim());
             }
             TraceKind::Deliver => {
@@ -292,8 +295,10 @@ pub fn short_label(text: &str) -> String {
         }
         let first = rest.split([',', '}']).next().unwrap_or("").trim();
         let value = first.split_once(": ").map_or(first, |(_, v)| v);
+        // A long number is an id nobody reads (`Fetch 352567002400`).
+        let id_like = value.len() > 6 && value.chars().all(|c| c.is_ascii_digit());
         let value: String = value.chars().take(12).collect();
-        return if value.is_empty() { kind.to_string() } else { format!("{kind} {value}") };
+        return if value.is_empty() || id_like { kind.to_string() } else { format!("{kind} {value}") };
     }
     let text = if paren < usize::MAX { text[..paren].trim_end() } else { text };
     // `Replicate(Replicate { epoch: 0, .. })`: the outer name;
@@ -397,5 +402,6 @@ mod tests {
         assert_eq!(short_label("reply to op 1: Ok { answer: None }"), "reply to op 1: Ok");
         assert_eq!(short_label("Replicate(Replicate { epoch: 0, entries: [] })"), "Replicate");
         assert_eq!(short_label("AntiEntropy"), "AntiEntropy");
+        assert_eq!(short_label("Fetch { req: 352567002400, key: 1 }"), "Fetch");
     }
 }

@@ -1,0 +1,40 @@
+//! What a node publishes for the checkers ([`super::checker`]).
+
+use super::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Observation {
+    BecamePrimary {
+        epoch: u64,
+    },
+    SteppedDown {
+        epoch: u64,
+    },
+    /// This node put `entry` into its log (`from`: whose log it copies).
+    Appended {
+        entry: Entry,
+        from: NodeId,
+    },
+    /// This node cut its log back to `keep` entries.
+    Truncated {
+        keep: u64,
+    },
+    /// After a restart: the log on disk, which is now this node's log.
+    /// It is the log the node held when its last completed disk write was
+    /// issued, not the one it held at the crash: the writes still on their
+    /// way to disk are lost, appends and truncations alike, so entries it
+    /// had cut can be back.
+    Recovered {
+        /// Entries up to here are compacted (the node published them).
+        base: u64,
+        /// The entries after `base`.
+        entries: Vec<Entry>,
+    },
+    /// The primary of `epoch` acknowledged a client's write: the one at
+    /// `index` of its log (appended in this epoch or inherited).
+    Acknowledged {
+        epoch: u64,
+        index: u64,
+        value: Value,
+    },
+}
