@@ -584,7 +584,8 @@ interval = "5ms"
 read_fraction = 0.0
 "#
         );
-        let s = load_str("acks-wait.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+        let s = load_str(&distlab::protocols::registry(), "acks-wait.toml", &text)
+            .unwrap_or_else(|e| panic!("{e}"));
         let d = run(&s, options(TraceLevel::Off, None));
         let st = d.stats();
         assert_eq!((st.ops_ok, st.ops_fail, st.ops_info), (40, 0, 0), "{mode}: every write acknowledged");
