@@ -145,7 +145,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 let len = text.chars().count();
                 // Toward the receiver, where the arrow will go; never over
                 // the time column.
-                let at = if to < from && x >= TIME_W + len + 1 { x - len - 1 } else { x + 2 };
+                let at = if to < from && x > TIME_W + len { x - len - 1 } else { x + 2 };
                 put(&mut row, at, &text, t.dim());
             }
             TraceKind::Deliver => {
