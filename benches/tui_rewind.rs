@@ -79,7 +79,8 @@ fn rss_mib() -> Option<f64> {
 
 fn main() {
     let scenario =
-        distlab::scenario::load_str("bench-tui-rewind.toml", SCENARIO).expect("the scenario is valid");
+        distlab::scenario::load_str(&distlab::protocols::registry(), "bench-tui-rewind.toml", SCENARIO)
+            .expect("the scenario is valid");
     let mut app =
         App::new(scenario, SCENARIO.into(), "bench-tui-rewind.toml".into(), None, Theme { color: true });
     let t0 = Instant::now();

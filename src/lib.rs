@@ -4,7 +4,7 @@
 //! Load a scenario, build a run, drive it:
 //!
 //! ```
-//! let scenario = distlab::scenario::load_str("example.toml", r#"
+//! let scenario = distlab::scenario::load_str(&distlab::protocols::registry(), "example.toml", r#"
 //! [scenario]
 //! name = "tiny"
 //! protocol = "echo"

@@ -72,12 +72,7 @@ fn naming(text: &str, target: &str) -> Vec<(usize, String)> {
 /// `(file under src/, module it names)`. A ratchet: the test fails on any
 /// import not listed here, and on a listed one that is gone (delete it
 /// from the list in the change that removes it).
-const NOT_YET: &[(&str, &str)] = &[
-    // The loader finds protocols in the static registry (a Registry
-    // users can extend is issue 12 work still to do).
-    ("scenario/mod.rs", "protocols"),
-    ("scenario/fuzz.rs", "protocols"),
-];
+const NOT_YET: &[(&str, &str)] = &[];
 
 #[test]
 fn imports_go_down_only() {

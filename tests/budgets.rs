@@ -16,7 +16,7 @@ use std::process::{Command, Output};
 
 fn regression_scenario(name: &str) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions").join(name);
-    distlab::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
+    distlab::scenario::load(&distlab::protocols::registry(), &path).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn distlab(args: &[&str]) -> Output {
@@ -292,7 +292,7 @@ fn sweep_reports_runs_stopped_by_their_budget() {
 #[test]
 fn lessons_run_far_below_the_default_budget() {
     for path in all_lessons() {
-        let s = distlab::scenario::load(&path).unwrap();
+        let s = distlab::scenario::load(&distlab::protocols::registry(), &path).unwrap();
         let d = run(&s, options(TraceLevel::Off, None));
         assert!(d.halted().is_none(), "{}: {}", path.display(), d.halted().unwrap());
         assert!(d.stats().events < Budget::DEFAULT.events / 1000, "{}", path.display());

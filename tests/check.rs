@@ -45,7 +45,8 @@ stop = "1500ms"
 {extra}
 "#
     );
-    let s = load_str("check-quorum.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    let s = load_str(&distlab::protocols::registry(), "check-quorum.toml", &text)
+        .unwrap_or_else(|e| panic!("{e}"));
     (text, s)
 }
 
@@ -190,7 +191,7 @@ fn an_expected_break_that_never_happens_fails() {
 #[test]
 fn the_liveness_phase_resolves_a_crashed_coordinator_and_reports_what_is_pending() {
     let lesson = lesson_path("two-phase-commit/coordinator-crash.toml");
-    let s = distlab::scenario::load(&lesson).unwrap();
+    let s = distlab::scenario::load(&distlab::protocols::registry(), &lesson).unwrap();
     let settled = Grader::new(s.clone(), Grading::Expectations, SimDuration::from_secs(5)).seed(0);
     assert!(settled.pending.is_empty(), "{:?}", settled.pending);
     assert!(settled.failure.is_none(), "{:?}", settled.failure);
@@ -216,7 +217,11 @@ fn the_liveness_phase_resolves_a_crashed_coordinator_and_reports_what_is_pending
 /// holds.
 #[test]
 fn liveness_fails_where_a_bug_keeps_nodes_apart() {
-    let s = distlab::scenario::load(&lesson_path("multi-master/exercise-tie-by-arrival.toml")).unwrap();
+    let s = distlab::scenario::load(
+        &distlab::protocols::registry(),
+        &lesson_path("multi-master/exercise-tie-by-arrival.toml"),
+    )
+    .unwrap();
     let r = Grader::of_lesson(&s).seed(2);
     assert!(!r.pending.is_empty());
     assert!(r.pending[0].starts_with("k0: n1 holds"), "{:?}", r.pending);
@@ -250,7 +255,7 @@ fn an_aggressive_nemesis_grades_the_protocol_s_promises() {
     assert_eq!(out.status.code(), Some(if json["passed"] == true { 0 } else { 1 }));
 
     // The hostile schedule overlaps faults and uses the new kinds.
-    let s = distlab::scenario::load(&lesson).unwrap();
+    let s = distlab::scenario::load(&distlab::protocols::registry(), &lesson).unwrap();
     let (aggressive, grading) =
         distlab::check::harness::NemesisChoice::Aggressive.apply(&s).expect("the preset applies");
     assert_eq!(grading, Grading::Promises);
@@ -457,7 +462,7 @@ stop = "2500ms"
 check = "no-stale-reads"
 holds = true
 "#;
-    let s = load_str("pr-nemesis.toml", text).unwrap();
+    let s = load_str(&distlab::protocols::registry(), "pr-nemesis.toml", text).unwrap();
     let schedule = s.nemesis.as_ref().unwrap().schedule(4, 3, &s.clocks).len();
     let shrunk = distlab::check::shrink::shrink(&Grader::of_lesson(&s), 4, ShrinkBudget::default())
         .expect("seed 4 fails");
@@ -501,7 +506,7 @@ fn a_10000_fault_schedule_shrinks_within_its_budget() {
         "{}[nemesis]\nfaults = [\"pause\"]\ninterval = \"150us\"\nheal_after = \"75us\"\nstop = \"1500ms\"\n",
         &text[..nemesis]
     );
-    let s = load_str("dense.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    let s = load_str(&distlab::protocols::registry(), "dense.toml", &text).unwrap_or_else(|e| panic!("{e}"));
     let schedule = s.nemesis.as_ref().unwrap().schedule(1, 3, &s.clocks).len();
     assert!(schedule >= 10_000, "{schedule} faults");
     let grader = Grader::of_lesson(&s);
@@ -567,14 +572,16 @@ fn a_named_check_is_judged_at_the_end_and_a_promised_one_once_settled() {
     let text = std::fs::read_to_string(lesson_path("multi-master/partition-heal.toml")).unwrap();
     let heal = text.find("[[timeline]]\nat = \"1200ms\"").unwrap();
     let unhealed = &text[..heal];
-    let s = load_str("unhealed.toml", unhealed).unwrap_or_else(|e| panic!("{e}"));
+    let s = load_str(&distlab::protocols::registry(), "unhealed.toml", unhealed)
+        .unwrap_or_else(|e| panic!("{e}"));
     let promised = Grader::of_lesson(&s);
     assert!(!promised.plan.item("convergence").unwrap().named);
     let r = promised.seed(33);
     assert!(r.failure.is_none(), "convergence holds once the partition heals: {:?}", r.failure);
 
     let named = format!("{unhealed}\n[[expect]]\ncheck = \"convergence\"\nholds = true\n");
-    let s = load_str("unhealed.toml", &named).unwrap_or_else(|e| panic!("{e}"));
+    let s =
+        load_str(&distlab::protocols::registry(), "unhealed.toml", &named).unwrap_or_else(|e| panic!("{e}"));
     let f = Grader::of_lesson(&s).seed(33).failure.expect("the lesson's own end has not converged");
     assert_eq!((f.check.as_str(), f.phase), ("convergence", distlab::check::grade::Phase::Scenario));
     let mut run = s.protocol.build(&s, distlab::protocols::RunOptions::default());
@@ -582,7 +589,11 @@ fn a_named_check_is_judged_at_the_end_and_a_promised_one_once_settled() {
     assert_eq!(run.report().verdict("convergence").unwrap().detail, f.detail);
 
     // An online check's detail is the one `distlab run --seed 1` shows.
-    let lesson = distlab::scenario::load(&lesson_path("quorum/exercise-first-reply.toml")).unwrap();
+    let lesson = distlab::scenario::load(
+        &distlab::protocols::registry(),
+        &lesson_path("quorum/exercise-first-reply.toml"),
+    )
+    .unwrap();
     let f = Grader::of_lesson(&lesson).seed(1).failure.unwrap();
     let options = distlab::protocols::RunOptions { seed: Some(1), ..Default::default() };
     let mut run = lesson.protocol.build(&lesson, options);
@@ -597,10 +608,13 @@ fn a_named_check_is_judged_at_the_end_and_a_promised_one_once_settled() {
 /// on a healthy network, the lost ones behind a partition.
 #[test]
 fn echo_reports_only_lost_pings_as_pending() {
-    let healthy = distlab::scenario::load(&lesson_path("basics/latency.toml")).unwrap();
+    let healthy =
+        distlab::scenario::load(&distlab::protocols::registry(), &lesson_path("basics/latency.toml"))
+            .unwrap();
     let r = Grader::of_lesson(&healthy).seed(0);
     assert!(r.pending.is_empty(), "{:?}", r.pending);
-    let cut = distlab::scenario::load(&lesson_path("basics/partition.toml")).unwrap();
+    let cut = distlab::scenario::load(&distlab::protocols::registry(), &lesson_path("basics/partition.toml"))
+        .unwrap();
     let r = Grader::of_lesson(&cut).seed(0);
     assert!(r.pending.first().is_some_and(|p| p.ends_with("is unanswered")), "{:?}", r.pending);
 }
@@ -616,7 +630,7 @@ fn a_counterexample_keeps_the_aggressive_nemesis_s_disk_latency() {
     use distlab::check::shrink::{Shrunk, counterexample_file};
     let path = lesson_path("primary-replica/replication-modes.toml");
     let source = std::fs::read_to_string(&path).unwrap();
-    let lesson = distlab::scenario::load(&path).unwrap();
+    let lesson = distlab::scenario::load(&distlab::protocols::registry(), &path).unwrap();
     assert_eq!(lesson.disk_latency, SimDuration::ZERO);
     let (scenario, grading) = NemesisChoice::Aggressive.apply(&lesson).unwrap();
     let grader = Grader::new(scenario, grading, SimDuration::from_secs(10));
@@ -635,8 +649,9 @@ fn a_counterexample_keeps_the_aggressive_nemesis_s_disk_latency() {
         gave_up: false,
         schedule: 16,
     };
-    let text = counterexample_file(&grader, &source, &shrunk, "x");
-    let saved = load_str("cx.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let text = counterexample_file(&grader, &source, &shrunk, "x").unwrap();
+    let saved =
+        load_str(&distlab::protocols::registry(), "cx.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert_eq!(saved.disk_latency, grader.scenario.disk_latency, "{text}");
     assert_eq!(saved.disk_latency, SimDuration::from_millis(1));
 }
@@ -651,7 +666,7 @@ fn a_counterexample_of_a_liveness_phase_failure_loads() {
     use distlab::check::shrink::{Shrunk, counterexample_file};
     let path = lesson_path("primary-replica/split-brain.toml");
     let source = std::fs::read_to_string(&path).unwrap();
-    let lesson = distlab::scenario::load(&path).unwrap();
+    let lesson = distlab::scenario::load(&distlab::protocols::registry(), &path).unwrap();
     let grader = Grader::of_lesson(&lesson);
     let shrunk = Shrunk {
         seed: 77,
@@ -668,8 +683,8 @@ fn a_counterexample_of_a_liveness_phase_failure_loads() {
         gave_up: false,
         schedule: 16,
     };
-    let text = counterexample_file(&grader, &source, &shrunk, "x");
-    load_str("cx.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let text = counterexample_file(&grader, &source, &shrunk, "x").unwrap();
+    load_str(&distlab::protocols::registry(), "cx.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     // `run` stops at the end, before the phase: the file says to replay
     // it with check.
     assert!(text.contains("replay it with `distlab check FILE --seeds 77..78`"), "{text}");

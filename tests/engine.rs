@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 fn histories_follow_the_jepsen_rules() {
     let mut infos = 0;
     for f in all_lessons() {
-        let s = distlab::scenario::load(&f).unwrap();
+        let s = distlab::scenario::load(&distlab::protocols::registry(), &f).unwrap();
         let d = run(&s, options(TraceLevel::Digest, None));
         let mut open: BTreeMap<u32, u64> = BTreeMap::new();
         let mut invoked = BTreeSet::new();
@@ -67,6 +67,7 @@ fn histories_follow_the_jepsen_rules() {
 #[test]
 fn a_crash_loses_unflushed_writes() {
     let s = load_str(
+        &distlab::protocols::registry(),
         "disk.toml",
         r#"
 [scenario]
@@ -148,7 +149,7 @@ fn trace_file_is_json_lines() {
 fn retries_after_compaction_apply_once() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/regressions/compaction-idempotency.toml");
-    let s = distlab::scenario::load(&path).unwrap();
+    let s = distlab::scenario::load(&distlab::protocols::registry(), &path).unwrap();
     let d = run(&s, options(TraceLevel::Digest, None));
     let r = d.report();
     assert!(
@@ -166,14 +167,14 @@ fn retries_after_compaction_apply_once() {
 fn late_retries_of_finished_writes_apply_once() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/regressions/late-retry-applied-once.toml");
-    let s = distlab::scenario::load(&path).unwrap();
+    let s = distlab::scenario::load(&distlab::protocols::registry(), &path).unwrap();
     let d = run(&s, options(TraceLevel::Digest, None));
     let v = d.report().verdict("writes-applied-once").unwrap().clone();
     assert!(v.holds, "{}", v.detail);
 }
 
 fn scenario(text: &str) -> distlab::scenario::Scenario {
-    load_str("t.toml", text).unwrap_or_else(|e| panic!("{e}"))
+    load_str(&distlab::protocols::registry(), "t.toml", text).unwrap_or_else(|e| panic!("{e}"))
 }
 
 const PR: &str = r#"

@@ -23,7 +23,7 @@ fn every_buggy_variant_is_caught_and_the_correct_protocol_passes() {
         assert!(text.contains("\nbug = "), "{file} names its bug");
         let seeds = parse_seeds(range).unwrap().slice(None);
 
-        let buggy = load_str(file, &text).unwrap_or_else(|e| panic!("{e}"));
+        let buggy = load_str(&distlab::protocols::registry(), file, &text).unwrap_or_else(|e| panic!("{e}"));
         let found = check_seeds(&buggy, &seeds, 2, &|_, _| {});
         let first =
             found.iter().flatten().next().unwrap_or_else(|| panic!("{file}: no failing seed in {range}"));
@@ -31,7 +31,8 @@ fn every_buggy_variant_is_caught_and_the_correct_protocol_passes() {
 
         let correct: String =
             text.lines().filter(|l| !l.starts_with("bug = ")).map(|l| format!("{l}\n")).collect();
-        let correct = load_str(file, &correct).unwrap_or_else(|e| panic!("{e}"));
+        let correct =
+            load_str(&distlab::protocols::registry(), file, &correct).unwrap_or_else(|e| panic!("{e}"));
         let passed = check_seeds(&correct, &seeds, 2, &|_, _| {});
         assert!(
             passed.iter().all(Option::is_none),

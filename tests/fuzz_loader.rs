@@ -235,8 +235,11 @@ fn mutated_scenarios_keep_the_loaders_promises() {
     let cases = std::env::var("DISTLAB_FUZZ_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(CASES);
     let mut rng = Rng(0x0005_eed0_fd15_71ab);
     let inputs = seeds.iter().cloned().chain((0..cases).map(|_| mutate(&mut rng, &seeds)));
+    let registry = distlab::protocols::registry();
     for (i, data) in inputs.enumerate() {
-        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| distlab::scenario::fuzz::load_any(&data))) {
+        if let Err(panic) =
+            catch_unwind(AssertUnwindSafe(|| distlab::scenario::fuzz::load_any(&registry, &data)))
+        {
             let why = panic
                 .downcast_ref::<String>()
                 .cloned()

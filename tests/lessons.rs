@@ -13,7 +13,8 @@ fn every_lesson_meets_its_expectations() {
     assert!(files.len() >= 10, "the lesson library is there");
     let mut failures = Vec::new();
     for f in files {
-        let s = distlab::scenario::load(&f).unwrap_or_else(|e| panic!("{e}"));
+        let s =
+            distlab::scenario::load(&distlab::protocols::registry(), &f).unwrap_or_else(|e| panic!("{e}"));
         assert!(!s.description.is_empty(), "{}: a lesson explains itself", f.display());
         let exercise = f.file_stem().is_some_and(|n| n.to_string_lossy().starts_with("exercise-"));
         if exercise {
@@ -44,8 +45,9 @@ fn every_reported_check_metric_and_gauge_is_declared() {
     let mut undeclared = Vec::new();
     let mut protocols = std::collections::BTreeSet::new();
     for f in all_lessons() {
-        let s = distlab::scenario::load(&f).unwrap_or_else(|e| panic!("{e}"));
-        let p = s.protocol;
+        let s =
+            distlab::scenario::load(&distlab::protocols::registry(), &f).unwrap_or_else(|e| panic!("{e}"));
+        let p = &s.protocol;
         protocols.insert(p.name());
         let mut run = p.build(&s, options(TraceLevel::Digest, None));
         let samples = distlab::check::run::run_sampled(run.as_mut(), s.duration, 8);

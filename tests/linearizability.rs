@@ -151,7 +151,8 @@ fn weak_quorum_is_not_linearizable() {
 /// The lesson's text with `line` added to its `[protocol]` table.
 fn with_protocol_line(text: &str, line: &str) -> distlab::scenario::Scenario {
     let text = text.replacen("[protocol]\n", &format!("[protocol]\n{line}\n"), 1);
-    distlab::scenario::load_str("with-line.toml", &text).unwrap_or_else(|e| panic!("{e}"))
+    distlab::scenario::load_str(&distlab::protocols::registry(), "with-line.toml", &text)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A real history's search is cut short by a small budget: the verdict is

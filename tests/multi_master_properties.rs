@@ -95,7 +95,7 @@ target = "random"
 timeout = "100ms"
 {extra}"#
     );
-    load_str("mm-property.toml", &text).unwrap_or_else(|e| panic!("{e}"))
+    load_str(&distlab::protocols::registry(), "mm-property.toml", &text).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// LWW registers, as before carts and version vectors.
@@ -274,7 +274,8 @@ crash = "n1"
 at = "30ms"
 restart = "n1"
 "#;
-    let s = load_str("mm-vv-crash.toml", text).unwrap_or_else(|e| panic!("{e}"));
+    let s =
+        load_str(&distlab::protocols::registry(), "mm-vv-crash.toml", text).unwrap_or_else(|e| panic!("{e}"));
     let d = run(&s, options(TraceLevel::Off, None));
     let r = d.report();
     assert_eq!(d.stats().ops_info, 1, "Alice's write was lost in the crash");
@@ -330,7 +331,7 @@ fn bad_parameters_point_at_the_mistake() {
         let text = format!(
             "[scenario]\nname = \"t\"\nprotocol = \"multi-master\"\nduration = \"1s\"\n[cluster]\nnodes = 3\n[protocol]\n{table}\n"
         );
-        let err = match load_str("bad.toml", &text) {
+        let err = match load_str(&distlab::protocols::registry(), "bad.toml", &text) {
             Ok(_) => panic!("{table:?} loaded"),
             Err(e) => e,
         };

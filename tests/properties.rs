@@ -47,7 +47,7 @@ timeout = "100ms"
 retries = 3
 {nemesis}"#
     );
-    load_str("property.toml", &text).unwrap_or_else(|e| panic!("{e}"))
+    load_str(&distlab::protocols::registry(), "property.toml", &text).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn with_faults(mut s: Scenario, faults: Vec<TimedFault>) -> Scenario {
@@ -230,7 +230,8 @@ stop = "1600ms"
         fencing = h.fencing,
         dup = h.duplicate,
     );
-    load_str("hostile-property.toml", &text).unwrap_or_else(|e| panic!("{e}"))
+    load_str(&distlab::protocols::registry(), "hostile-property.toml", &text)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Runs a hostile cluster with a step budget (a run that spins at one
@@ -330,7 +331,7 @@ heal_after = "60ms"
 stop = "1800ms"
 "#
         );
-        let s = load_str("elections.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+        let s = load_str(&distlab::protocols::registry(), "elections.toml", &text).unwrap_or_else(|e| panic!("{e}"));
         let d = run_within_steps(&s, Some(seed), 400_000)
             .ok_or_else(|| TestCaseError::fail("did not reach its end within 400,000 steps"))?;
         let r = d.report();
@@ -443,7 +444,8 @@ fn primary_replica_regressions() {
     let mut failures = Vec::new();
     for path in &files {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        let s = distlab::scenario::load(path).unwrap_or_else(|e| panic!("{e}"));
+        let s =
+            distlab::scenario::load(&distlab::protocols::registry(), path).unwrap_or_else(|e| panic!("{e}"));
         assert!(!s.expectations.is_empty(), "{name} states no expectation");
         let Some(d) = run_within_steps(&s, None, 2_000_000) else {
             failures.push(format!("{name}: did not reach its end within 2,000,000 steps"));
@@ -493,7 +495,7 @@ fn unpublished_acks(d: &dyn distlab::sim::Driver) -> Vec<u64> {
 #[test]
 fn every_acknowledged_write_is_published() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions/pr-figure-8.toml");
-    let s = distlab::scenario::load(&path).unwrap();
+    let s = distlab::scenario::load(&distlab::protocols::registry(), &path).unwrap();
     let d = run(&s, options(TraceLevel::Full, None));
     assert_eq!(unpublished_acks(d.as_ref()), Vec::<u64>::new());
     for seed in 0..10 {
@@ -510,7 +512,7 @@ fn every_acknowledged_write_is_published() {
 fn one_process_stale_reads_are_its_read_your_writes_violations() {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions/pr-same-microsecond.toml");
-    let s = distlab::scenario::load(&path).unwrap();
+    let s = distlab::scenario::load(&distlab::protocols::registry(), &path).unwrap();
     let r = run(&s, options(TraceLevel::Off, None)).report();
     assert!(r.metrics["stale_reads"] > 0.0, "the lesson's replicas lag");
     assert_eq!(r.metrics["stale_reads"], r.metrics["ryw_violations"]);
@@ -526,7 +528,7 @@ fn primary_only_reads_are_answered_by_the_primary() {
     use distlab::protocols::primary_replica::{Params, Reads};
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions/pr-primary-reads.toml");
-    let s = distlab::scenario::load(&path).unwrap();
+    let s = distlab::scenario::load(&distlab::protocols::registry(), &path).unwrap();
     assert_eq!(s.params.downcast_ref::<Params>().unwrap().reads, Reads::Primary);
     let read_servers = |s: &Scenario| -> (std::collections::BTreeSet<NodeId>, f64) {
         let d = run(s, options(TraceLevel::Off, None));
@@ -582,7 +584,8 @@ interval = "5ms"
 read_fraction = 0.0
 "#
         );
-        let s = load_str("acks-wait.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+        let s = load_str(&distlab::protocols::registry(), "acks-wait.toml", &text)
+            .unwrap_or_else(|e| panic!("{e}"));
         let d = run(&s, options(TraceLevel::Off, None));
         let st = d.stats();
         assert_eq!((st.ops_ok, st.ops_fail, st.ops_info), (40, 0, 0), "{mode}: every write acknowledged");

@@ -96,7 +96,7 @@ timeout = "300ms"
 retries = 1
 "#
     );
-    load_str("quorum-property.toml", &text).unwrap_or_else(|e| panic!("{e}"))
+    load_str(&distlab::protocols::registry(), "quorum-property.toml", &text).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A fault for the quorum properties: the common ones, or a node's clock
@@ -255,7 +255,7 @@ fn fresh_reads_orders_events_within_a_microsecond() {
 /// A scenario from `tests/regressions/`.
 fn regression_scenario(name: &str) -> Scenario {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions").join(name);
-    distlab::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
+    distlab::scenario::load(&distlab::protocols::registry(), &path).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Issue 11, item 9: the session checks order writes as the history does.

@@ -1,13 +1,16 @@
 //! The scenario file reference (`book/src/reference.md`) documents exactly
 //! the fields the code reads, so it cannot drift.
 //!
-//! The fields come from the code itself: every table of a scenario file is
-//! a serde struct with `deny_unknown_fields` (`distlab::scenario::raw`, and
-//! each protocol's parameters behind the registry), and serde's error for
-//! an unknown field lists every field the struct has. So the test feeds
-//! each one a bogus key and reads the list back. A new field, table or
-//! protocol the reference does not document fails the test; so does a
-//! documented field the code does not read.
+//! The tables and their fields come from the scenario format's JSON Schema
+//! (`distlab schema`, derived from the structs the loader reads: see
+//! `distlab::scenario::schema`). A new field, table or protocol the
+//! reference does not document fails the test; so does a documented field
+//! the code does not read. The schema itself is checked against the
+//! parser: every table of a scenario file is a serde struct with
+//! `deny_unknown_fields` (`distlab::scenario::raw`, and each protocol's
+//! parameters behind the registry), and serde's error for an unknown field
+//! lists every field the struct has; the test feeds each one a bogus key
+//! and reads the list back.
 //!
 //! The reference's layout: a heading names the table it documents by its
 //! first inline code span (`` ## `[network]` ``, `` ### `quorum` `` for
@@ -17,6 +20,7 @@
 
 use distlab::scenario::raw::*;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 const BOGUS: &str = "no_such_field_in_the_reference";
@@ -49,17 +53,73 @@ const MINIMAL: &str =
 /// scenario file reaches it.
 fn protocol_fields(name: &str) -> BTreeSet<String> {
     let minimal = MINIMAL.replace("PROTOCOL", name);
-    distlab::scenario::load_str("t.toml", &minimal).unwrap_or_else(|e| panic!("{name}: {e}"));
+    distlab::scenario::load_str(&distlab::protocols::registry(), "t.toml", &minimal)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
     let with_bogus = format!("{minimal}\n[protocol]\n{BOGUS} = 1\n");
-    match distlab::scenario::load_str("t.toml", &with_bogus) {
+    match distlab::scenario::load_str(&distlab::protocols::registry(), "t.toml", &with_bogus) {
         Ok(_) => panic!("{name}: an unknown [protocol] field was accepted"),
         Err(e) => expected_fields(&e.to_string()),
     }
 }
 
 /// Every table a scenario file may hold, by the reference's section key,
-/// with its fields as the code reads them.
+/// with its fields as the schema names them: `The tables` (the top
+/// level), `[name]` and `[[name]]` (a table, an array of tables), nested
+/// ones as `[name.inner]`, `[[name.inner]]` or `[name.inner.NAME]` (a
+/// table of tables by name), an inline table of an array's entry by its
+/// key alone (`cut`), a protocol's `[protocol]` table by the protocol's
+/// name, and the metrics every run reports.
 fn code_tables() -> BTreeMap<String, BTreeSet<String>> {
+    let schema = distlab::scenario::schema::json_schema(&distlab::protocols::registry());
+    let defs = &schema["definitions"];
+    // A subschema, through its `$ref` (alone or as `allOf: [{$ref}]`).
+    let resolve = |s: &Value| -> Value {
+        let r = s.get("$ref").or_else(|| s.pointer("/allOf/0/$ref"));
+        match r.and_then(Value::as_str).and_then(|r| r.strip_prefix("#/definitions/")) {
+            Some(name) => defs[name].clone(),
+            None => s.clone(),
+        }
+    };
+    let fields = |s: &Value| -> BTreeSet<String> {
+        resolve(s)["properties"].as_object().map(|p| p.keys().cloned().collect()).unwrap_or_default()
+    };
+    let is_table = |s: &Value| resolve(s).get("properties").is_some();
+    let mut t = BTreeMap::new();
+    t.insert("The tables".to_string(), fields(&schema));
+    for (key, prop) in schema["properties"].as_object().unwrap() {
+        if key == "protocol" {
+            continue;
+        }
+        let array = prop["type"] == "array";
+        let table = if array { prop["items"].clone() } else { prop.clone() };
+        let name = if array { format!("[[{key}]]") } else { format!("[{key}]") };
+        t.insert(name, fields(&table));
+        for (inner, p) in resolve(&table)["properties"].as_object().unwrap() {
+            let p = resolve(p);
+            if is_table(&p) {
+                // An inline table of an array's entries, by its key.
+                t.insert(if array { inner.clone() } else { format!("[{key}.{inner}]") }, fields(&p));
+            } else if p["type"] == "array" && is_table(&p["items"]) {
+                t.insert(format!("[[{key}.{inner}]]"), fields(&p["items"]));
+            } else if p["additionalProperties"].is_object() && is_table(&p["additionalProperties"]) {
+                t.insert(format!("[{key}.{inner}.NAME]"), fields(&p["additionalProperties"]));
+            }
+        }
+    }
+    for c in schema["allOf"].as_array().unwrap() {
+        let name = c.pointer("/if/properties/scenario/properties/protocol/const").unwrap();
+        t.insert(name.as_str().unwrap().to_string(), fields(&c["then"]["properties"]["protocol"]));
+    }
+    t.insert(
+        "Metrics of every run".to_string(),
+        distlab::protocols::registry().every_run_metrics().iter().map(|m| m.to_string()).collect(),
+    );
+    t
+}
+
+/// The same, read from the parser: serde's field lists (see the module
+/// docs), each protocol's through the registry as a file reaches it.
+fn parser_tables() -> BTreeMap<String, BTreeSet<String>> {
     let mut t = BTreeMap::new();
     t.insert("The tables".to_string(), fields_of::<RawFile>());
     t.insert("[scenario]".to_string(), fields_of::<RawMeta>());
@@ -78,7 +138,7 @@ fn code_tables() -> BTreeMap<String, BTreeSet<String>> {
         "Metrics of every run".to_string(),
         distlab::protocols::GENERIC_METRICS.iter().map(|m| m.name.to_string()).collect(),
     );
-    for p in distlab::protocols::registry() {
+    for p in distlab::protocols::registry().iter() {
         t.insert(p.name().to_string(), protocol_fields(p.name()));
     }
     t
@@ -159,6 +219,17 @@ fn the_reference_documents_every_field_and_only_those() {
     assert!(problems.is_empty(), "book/src/reference.md drifted from the code:\n{}", problems.join("\n"));
 }
 
+/// The schema the reference is checked against names exactly the tables
+/// and fields the parser reads.
+#[test]
+fn the_schema_names_the_fields_the_parser_reads() {
+    let (schema, parser) = (code_tables(), parser_tables());
+    assert_eq!(schema.keys().collect::<Vec<_>>(), parser.keys().collect::<Vec<_>>());
+    for (section, fields) in &parser {
+        assert_eq!(&schema[section], fields, "{section}");
+    }
+}
+
 /// The drift check fires: a missing field, an extra one, and an unknown
 /// section are all caught (on a made-up reference), and the field lists
 /// come out of serde's messages whole.
@@ -202,7 +273,8 @@ fn the_reference_examples_load() {
             (None, l) if l.starts_with("```toml") => block = Some(String::new()),
             (Some(b), l) if l.starts_with("```") => {
                 if b.contains("[scenario]") {
-                    distlab::scenario::load_str("reference.md", b).unwrap_or_else(|e| panic!("{e}\n{b}"));
+                    distlab::scenario::load_str(&distlab::protocols::registry(), "reference.md", b)
+                        .unwrap_or_else(|e| panic!("{e}\n{b}"));
                     loaded += 1;
                 }
                 block = None;

@@ -103,7 +103,7 @@ retries = 3
 {extra}
 "#
     );
-    load_str("saga-property.toml", &text).unwrap_or_else(|e| panic!("{e}"))
+    load_str(&distlab::protocols::registry(), "saga-property.toml", &text).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Runs `s` past its end until it is at rest: no message in flight and
@@ -299,7 +299,7 @@ keys = 2
 timeout = "15ms"
 retries = 20
 "#;
-    let s = load_str("retries.toml", text).unwrap();
+    let s = load_str(&distlab::protocols::registry(), "retries.toml", text).unwrap();
     let mut d = s.protocol.build(&s, options(TraceLevel::Off, None));
     d.run_until(s.duration);
     let st = d.stats();
@@ -359,7 +359,8 @@ fn forgotten_saga(extra: &str) -> Scenario {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions/saga-forgotten-saga.toml");
     let text = std::fs::read_to_string(path).unwrap() + extra;
-    load_str("saga-forgotten-saga.toml", &text).unwrap_or_else(|e| panic!("{e}"))
+    load_str(&distlab::protocols::registry(), "saga-forgotten-saga.toml", &text)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Regression (review): one lost client reply made a whole saga run
@@ -437,7 +438,7 @@ fn parameter_errors_are_positioned() {
     ];
     for (nodes, protocol, at, message) in cases {
         let text = file(nodes, protocol);
-        let e = match load_str("t.toml", &text) {
+        let e = match load_str(&distlab::protocols::registry(), "t.toml", &text) {
             Ok(_) => panic!("{protocol:?} with {nodes} nodes should be an error"),
             Err(e) => e.to_string(),
         };
@@ -447,7 +448,7 @@ fn parameter_errors_are_positioned() {
     // Five nodes with roles named: the fifth is a bystander that redirects.
     let ok = file("5", "orchestrator = \"n5\"\norder_service = \"n1\"")
         + "\n[[clients]]\nops = 10\ninterval = \"10ms\"\n";
-    let s = load_str("t.toml", &ok).unwrap_or_else(|e| panic!("{e}"));
+    let s = load_str(&distlab::protocols::registry(), "t.toml", &ok).unwrap_or_else(|e| panic!("{e}"));
     let r = run(&s, options(TraceLevel::Off, None)).report();
     assert!(r.verdict("semantic-atomicity").unwrap().holds);
 }

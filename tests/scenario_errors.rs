@@ -1368,12 +1368,13 @@ partition = [["n1", "n2", "n3"], []]
 
 /// Loads `text`, turning a panic into a failure message.
 fn load(text: &str) -> Result<Result<(), ScenarioError>, String> {
-    catch_unwind(AssertUnwindSafe(|| load_str("bad.toml", text).map(|_| ()))).map_err(|p| {
-        p.downcast_ref::<String>()
-            .cloned()
-            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "(non-string panic)".into())
-    })
+    catch_unwind(AssertUnwindSafe(|| load_str(&distlab::protocols::registry(), "bad.toml", text).map(|_| ())))
+        .map_err(|p| {
+            p.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "(non-string panic)".into())
+        })
 }
 
 /// What is wrong with one row's error, if anything.
@@ -1432,7 +1433,7 @@ fn bad_scenarios_point_at_the_mistake() {
 /// error comes from the mistake it is about.
 #[test]
 fn base_is_valid() {
-    if let Err(e) = load_str("base.toml", BASE) {
+    if let Err(e) = load_str(&distlab::protocols::registry(), "base.toml", BASE) {
         panic!("{e}");
     }
 }
@@ -1511,7 +1512,7 @@ fn control_characters_in_text_are_kept_as_visible_escapes() {
         "name = \"t\"",
         "name = \"\\u001b]0;pwned\\u0007\\u001b[2J all checks hold\"\ndescription = \"one\\ntwo \\u009b31m\"",
     ) + "\n[[timeline]]\nat = \"1ms\"\nnote = \"clear \\u001b[2J\\u202e\"\n";
-    let s = load_str("esc.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    let s = load_str(&distlab::protocols::registry(), "esc.toml", &text).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(s.name, "\\x1b]0;pwned\\x07\\x1b[2J all checks hold");
     assert_eq!(s.description, "one\ntwo \\u{9b}31m");
     let note = s.timeline.iter().find_map(|f| match &f.fault {

@@ -108,6 +108,7 @@ impl Checker<Ticker> for NoChecks {
 
 fn ticker() -> Sim<Ticker, NoChecks> {
     let s = distlab::scenario::load_str(
+        &distlab::protocols::registry(),
         "ticker.toml",
         "[scenario]\nname = \"t\"\nprotocol = \"echo\"\nduration = \"1s\"\n[cluster]\nnodes = 2\n",
     )

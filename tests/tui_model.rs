@@ -90,7 +90,9 @@ fn rewinding_and_replaying_reproduces_the_events() {
 #[test]
 fn snapshots_are_dense_near_the_current_step_and_sparse_far_away() {
     use distlab::tui::tape::{DENSE_WINDOW, SPARSE_EVERY};
-    let s = distlab::scenario::load(&lesson_path("quorum/local-quorum.toml")).unwrap();
+    let s =
+        distlab::scenario::load(&distlab::protocols::registry(), &lesson_path("quorum/local-quorum.toml"))
+            .unwrap();
     let mut long = s.clone();
     long.duration = distlab::sim::SimTime(60_000_000);
     for c in &mut long.clients {
@@ -226,7 +228,8 @@ fn a_saved_run_replays_exactly() {
     app.update(key(ratatui::crossterm::event::KeyCode::Enter));
     assert!(app.overlay.is_none(), "saved: {:?}", app.status);
 
-    let saved = distlab::scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    let saved =
+        distlab::scenario::load(&distlab::protocols::registry(), &file).unwrap_or_else(|e| panic!("{e}"));
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(text.contains("step = 201\npartition = [[\"n3\"], [\"n1\", \"n2\"]]"), "{text}");
     let options = distlab::protocols::RunOptions {
@@ -354,7 +357,7 @@ fn the_end_is_where_distlab_run_ends_for_every_lesson() {
 
 /// The step count of `distlab run` on a lesson: the TUI's end is the same.
 fn distlab_run_events(rel: &str) -> u64 {
-    let s = distlab::scenario::load(&lesson_path(rel)).unwrap();
+    let s = distlab::scenario::load(&distlab::protocols::registry(), &lesson_path(rel)).unwrap();
     let mut d = s.protocol.build(&s, Default::default());
     d.run_until(s.duration);
     d.stats().events
@@ -364,7 +367,11 @@ fn distlab_run_events(rel: &str) -> u64 {
 /// after a rewind, and a fork leaves no trace of the old future.
 #[test]
 fn tape_forks_discard_the_old_future() {
-    let s = distlab::scenario::load(&lesson_path("multi-master/concurrent-writes.toml")).unwrap();
+    let s = distlab::scenario::load(
+        &distlab::protocols::registry(),
+        &lesson_path("multi-master/concurrent-writes.toml"),
+    )
+    .unwrap();
     let options =
         distlab::protocols::RunOptions { trace: distlab::sim::TraceLevel::Full, ..Default::default() };
     let mut tape = Tape::new(s.protocol.build(&s, options), s.duration);

@@ -203,7 +203,8 @@ fn no_color_uses_no_colour() {
 fn large_cluster_partition_as_groups() {
     let source =
         "[scenario]\nname = \"seven\"\nprotocol = \"echo\"\nduration = \"1s\"\n[cluster]\nnodes = 7\n";
-    let scenario = distlab::scenario::load_str("seven.toml", source).unwrap();
+    let scenario =
+        distlab::scenario::load_str(&distlab::protocols::registry(), "seven.toml", source).unwrap();
     let mut app = App::new(scenario, source.into(), "seven.toml".into(), None, Theme { color: true });
     act(&mut app, &[Action::StepForward, Action::Down, Action::Isolate]);
     let text = format!("{}", screen(&app, 100, 30).backend());

@@ -105,7 +105,7 @@ timeout = "150ms"
 retries = 3
 {extra}"#
     );
-    load_str("2pc-property.toml", &text).unwrap_or_else(|e| panic!("{e}"))
+    load_str(&distlab::protocols::registry(), "2pc-property.toml", &text).unwrap_or_else(|e| panic!("{e}"))
 }
 
 const NEMESIS: &str = "[nemesis]\nfaults = [\"crash\", \"pause\", \"partition\", \"loss\", \"clock\"]\ninterval = \"150ms\"\nheal_after = \"120ms\"\nstop = \"1500ms\"\n";
@@ -211,7 +211,8 @@ fn heuristic_abort_after_a_coordinator_crash_breaks_atomicity() {
     let text = std::fs::read_to_string(path).unwrap();
     let waiting = text.replace("termination = \"heuristic-abort\"", "termination = \"wait\"");
     assert_ne!(text, waiting);
-    let s = load_str("wait-twin.toml", &waiting).unwrap_or_else(|e| panic!("{e}"));
+    let s = load_str(&distlab::protocols::registry(), "wait-twin.toml", &waiting)
+        .unwrap_or_else(|e| panic!("{e}"));
     let r = run(&s, options(TraceLevel::Off, None)).report();
     assert!(broken(&r, &SAFETY).is_empty(), "{:?}", r.checks);
     assert!(r.metrics["in_doubt_at_end"] >= 1.0);
@@ -315,7 +316,7 @@ fn bad_parameters_are_positioned_errors() {
         (3, "timeout = \"1s\"", "unknown field"),
     ];
     for (nodes, protocol, expected) in cases {
-        let e = load_str("bad.toml", &scenario(nodes, protocol))
+        let e = load_str(&distlab::protocols::registry(), "bad.toml", &scenario(nodes, protocol))
             .err()
             .unwrap_or_else(|| panic!("{protocol} loads"));
         let text = e.to_string();
@@ -394,7 +395,8 @@ fn forgotten_transactions_are_safe_against_stale_messages() {
 #[test]
 fn a_late_retry_of_a_forgotten_transaction_is_refused() {
     let text = LATE_RETRY;
-    let s = load_str("2pc-forgotten-retry.toml", text).unwrap_or_else(|e| panic!("{e}"));
+    let s = load_str(&distlab::protocols::registry(), "2pc-forgotten-retry.toml", text)
+        .unwrap_or_else(|e| panic!("{e}"));
     let (mut refused, mut info) = (0.0, 0);
     for seed in 0..30 {
         let d = run(&s, options(TraceLevel::Off, Some(seed)));
@@ -407,7 +409,8 @@ fn a_late_retry_of_a_forgotten_transaction_is_refused() {
     assert!(refused >= 10.0 && info >= 10, "late retries refused: {refused}, clients told unknown: {info}");
 
     let buggy = text.replace("[protocol]\n", "[protocol]\nbug = \"no-age-check\"\n");
-    let s = load_str("2pc-forgotten-retry-bug.toml", &buggy).unwrap_or_else(|e| panic!("{e}"));
+    let s = load_str(&distlab::protocols::registry(), "2pc-forgotten-retry-bug.toml", &buggy)
+        .unwrap_or_else(|e| panic!("{e}"));
     let ran_twice = (0..30)
         .filter(|&seed| {
             !run(&s, options(TraceLevel::Off, Some(seed))).report().verdict("runs-once").unwrap().holds
@@ -432,12 +435,16 @@ fn broken_variants_break_runs_once_and_client_told_the_truth() {
     ] {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions").join(file);
         let text = std::fs::read_to_string(&path).unwrap();
-        let r = run(&load_str(file, &text).unwrap_or_else(|e| panic!("{e}")), options(TraceLevel::Off, None))
-            .report();
+        let r = run(
+            &load_str(&distlab::protocols::registry(), file, &text).unwrap_or_else(|e| panic!("{e}")),
+            options(TraceLevel::Off, None),
+        )
+        .report();
         assert_eq!(broken(&r, &SAFETY), [check], "{file}: {:?}", r.checks);
         let line = format!("bug = \"{bug}\"\n");
         assert!(text.contains(&line), "{file} sets {line}");
-        let fixed = load_str(file, &text.replace(&line, "")).unwrap_or_else(|e| panic!("{e}"));
+        let fixed = load_str(&distlab::protocols::registry(), file, &text.replace(&line, ""))
+            .unwrap_or_else(|e| panic!("{e}"));
         let r = run(&fixed, options(TraceLevel::Off, None)).report();
         assert!(broken(&r, &SAFETY).is_empty(), "{file} without the bug: {:?}", r.checks);
     }

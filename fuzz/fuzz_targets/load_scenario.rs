@@ -11,6 +11,6 @@ fuzz_target!(|data: &[u8]| {
     // The loader refuses files over its limit before parsing; so do we,
     // so the fuzzer spends its time on inputs a file could hold.
     if data.len() as u64 <= distlab::scenario::limits::FILE_BYTES {
-        distlab::scenario::fuzz::load_any(data);
+        distlab::scenario::fuzz::load_any(&distlab::protocols::registry(), data);
     }
 });

@@ -150,7 +150,7 @@ pub struct Plan {
 impl Plan {
     /// The plan for `scenario`, graded by `grading`.
     pub fn new(scenario: &Scenario, grading: Grading, settle: SimDuration) -> Plan {
-        let protocol = scenario.protocol;
+        let protocol = &scenario.protocol;
         let params = scenario.params.as_ref();
         let nodes = scenario.cluster.len();
         let promise = |check: &str| protocol.promise(params, nodes, check);

@@ -35,10 +35,9 @@
 
 use super::grade::{Failure, Phase, grade_seed};
 use super::harness::Grader;
-use crate::nodes::NodeId;
 use crate::scenario::Scenario;
+use crate::scenario::writer::{NotToml, ScenarioWriter};
 use crate::sim::{Fault, Origin, SimDuration, SimTime, TimedFault};
-use std::fmt::Write as _;
 
 /// How much shrinking may cost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -269,233 +268,57 @@ pub fn shrink(grader: &Grader, seed: u64, budget: ShrinkBudget) -> Result<Shrunk
     done(t, faults, ops)
 }
 
-/// One fault as the action lines of a `[[timeline]]` entry (`crash =
-/// "n1"`), or `None` if the file format cannot name it (a cut or link
-/// naming one process of a multi-process client). Used for the shrinker's
-/// counterexamples and for runs saved from the TUI.
-pub fn timeline_action(scenario: &Scenario, fault: &Fault) -> Option<String> {
-    let name = |n: NodeId| scenario.cluster.name(n).to_string();
-    let quoted = |names: Vec<String>| names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
-    let one = |e: &Option<crate::sim::EndpointId>| -> Option<Option<String>> {
-        match e {
-            None => Some(None),
-            Some(e) => endpoint_names(scenario, &[*e]).map(|mut v| v.pop()),
-        }
-    };
-    Some(match fault {
-        Fault::Crash(n) => format!("crash = \"{}\"", name(*n)),
-        Fault::Restart(n) => format!("restart = \"{}\"", name(*n)),
-        Fault::Pause(n) => format!("pause = \"{}\"", name(*n)),
-        Fault::Resume(n) => format!("resume = \"{}\"", name(*n)),
-        Fault::Heal => "heal = true".into(),
-        Fault::Partition(groups) => {
-            let groups: Option<Vec<String>> = groups
-                .iter()
-                .map(|g| endpoint_names(scenario, g).map(|v| format!("[{}]", quoted(v))))
-                .collect();
-            format!("partition = [{}]", groups?.join(", "))
-        }
-        Fault::Cut { from, to } => format!(
-            "cut = {{ from = {}, to = {} }}",
-            single(endpoint_names(scenario, from)?)?,
-            single(endpoint_names(scenario, to)?)?
-        ),
-        Fault::Clock { node, offset_us, drift_ppm } => {
-            format!(
-                "clock = {{ node = \"{}\", offset = \"{offset_us}us\", drift_ppm = {drift_ppm} }}",
-                name(*node)
-            )
-        }
-        Fault::Link { from, to, faults } => {
-            let mut fields = Vec::new();
-            for (key, e) in [("from", from), ("to", to)] {
-                if let Some(n) = one(e)? {
-                    fields.push(format!("{key} = \"{n}\""));
-                }
-            }
-            // No faults: back to the scenario's [network], every
-            // probability left out.
-            if let Some(f) = faults {
-                fields.push(format!(
-                    "drop = {}, duplicate = {}, reorder = {}",
-                    f.drop.as_f64(),
-                    f.duplicate.as_f64(),
-                    f.reorder.as_f64()
-                ));
-            }
-            format!("link = {{ {} }}", fields.join(", ")).replace("{  }", "{}")
-        }
-        Fault::Command { node, command } => format!("{} = \"{}\"", command.name(), name(*node)),
-        Fault::DropMessage(id) => format!("drop_message = {id}"),
-        Fault::DuplicateMessage(id) => format!("duplicate_message = {id}"),
-        Fault::DeliverNext(id) => format!("deliver_next = {id}"),
-        Fault::Note { text, pause } => {
-            let text = text.replace('\\', "\\\\").replace('"', "\\\"");
-            format!("note = \"\"\"\n{text}\n\"\"\"{}", if *pause { "\nwait = true" } else { "" })
-        }
-    })
-}
-
-/// A cut's side as the file writes it: one name.
-fn single(mut names: Vec<String>) -> Option<String> {
-    (names.len() == 1).then(|| format!("\"{}\"", names.pop().unwrap_or_default()))
-}
-
-/// Endpoints by the names a scenario file gives them: nodes by name, a
-/// client entry by its name when all its processes are there. `None` if
-/// some client processes are there without the rest of their entry.
-fn endpoint_names(scenario: &Scenario, endpoints: &[crate::sim::EndpointId]) -> Option<Vec<String>> {
-    let nodes = scenario.cluster.len() as u32;
-    let mut out: Vec<String> = endpoints
-        .iter()
-        .filter(|e| e.0 < nodes)
-        .map(|e| scenario.cluster.name(NodeId(e.0)).to_string())
-        .collect();
-    let mut first = nodes;
-    let mut covered = 0;
-    for c in &scenario.clients {
-        let range = first..first + c.processes;
-        let here = endpoints.iter().filter(|e| range.contains(&e.0)).count();
-        if here == c.processes as usize {
-            out.push(c.name.clone());
-        } else if here > 0 {
-            return None;
-        }
-        covered += here;
-        first += c.processes;
-    }
-    let known = endpoints.iter().filter(|e| e.0 < nodes).count() + covered;
-    (known == endpoints.len()).then_some(out)
-}
-
-/// Removes the `[nemesis]` table (and the `[[expect]]` entries about the
-/// check `drop_expect`), fixes the seed and the clients' `ops`.
-fn rewrite(
+/// The counterexample as a scenario file: the lesson's text as written
+/// (`source`), without `[nemesis]`, with the seed and the clients' `ops`
+/// fixed, the run's disk latency where the nemesis set one, the shrunk
+/// faults as `[[timeline]]` entries, a note where the check breaks, and
+/// an expectation that it does (in place of the lesson's own about it).
+pub fn counterexample_file(
+    grader: &Grader,
     source: &str,
-    seed: u64,
-    ops: &[u64],
-    drop_expect: Option<&str>,
-    disk_latency: Option<SimDuration>,
-) -> String {
-    let mut out = String::new();
-    let mut table = String::new();
-    // `[cluster] disk_latency`, when the run had one the file must say
-    // (`--nemesis aggressive` adds it): written in place of the file's own,
-    // or at the end of `[cluster]`, or in a `[cluster]` of its own.
-    let disk_line = disk_latency.map(|d| format!("disk_latency = \"{}us\"", d.0));
-    let mut disk_written = disk_line.is_none();
-    let mut cluster_seen = false;
-    let mut client = 0usize;
-    let mut seed_written = false;
-    // The `[[expect]]` entry being read, kept back until it is known
-    // whether it is about `drop_expect`.
-    let mut expect: Option<(String, bool)> = None;
-    let about = |t: &str| {
-        let (key, value) = t.split_once('=').unwrap_or_default();
-        let value = value.split('#').next().unwrap_or_default().trim().trim_matches('"');
-        key.trim() == "check" && Some(value) == drop_expect
-    };
-    for line in source.lines() {
-        let t = line.trim();
-        if t.starts_with('[') {
-            if table == "[scenario]" && !seed_written {
-                let _ = writeln!(out, "seed = {seed}");
-                seed_written = true;
-            }
-            if let Some((text, dropped)) = expect.take()
-                && !dropped
-            {
-                out.push_str(&text);
-            }
-            if table == "[cluster]" && !disk_written {
-                let _ = writeln!(out, "{}", disk_line.as_deref().unwrap_or_default());
-                disk_written = true;
-            }
-            table = t.split('#').next().unwrap_or_default().trim().to_string();
-            cluster_seen |= table == "[cluster]";
-            if table == "[[clients]]" {
-                client += 1;
-            }
-            if table == "[[expect]]" {
-                expect = Some((String::new(), false));
-            }
-        }
-        if table == "[nemesis]" {
-            continue;
-        }
-        if let Some((text, dropped)) = expect.as_mut() {
-            *dropped |= about(t);
-            text.push_str(line);
-            text.push('\n');
-            continue;
-        }
-        let key = t.split('=').next().unwrap_or_default().trim();
-        if table == "[scenario]" && key == "seed" {
-            let _ = writeln!(out, "seed = {seed}");
-            seed_written = true;
-        } else if table == "[[clients]]" && key == "ops" && t.contains('=') {
-            let _ = writeln!(out, "ops = {}", ops[client - 1]);
-        } else if table == "[cluster]" && key == "disk_latency" && disk_line.is_some() {
-            let _ = writeln!(out, "{}", disk_line.as_deref().unwrap_or_default());
-            disk_written = true;
-        } else {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    if let Some((text, dropped)) = expect
-        && !dropped
-    {
-        out.push_str(&text);
-    }
-    if table == "[scenario]" && !seed_written {
-        let _ = writeln!(out, "seed = {seed}");
-    }
-    if !disk_written {
-        let header = if cluster_seen && table == "[cluster]" { "" } else { "\n[cluster]\n" };
-        let _ = writeln!(out, "{header}{}", disk_line.as_deref().unwrap_or_default());
-    }
-    out
-}
-
-/// The counterexample as a scenario file.
-pub fn counterexample_file(grader: &Grader, source: &str, shrunk: &Shrunk, from: &str) -> String {
+    shrunk: &Shrunk,
+    from: &str,
+) -> Result<String, NotToml> {
     let scenario = &grader.scenario;
     let replay = if shrunk.failure.phase == Phase::Liveness {
         // `run` and `tui` stop at the scenario's end, before the liveness
         // phase heals every fault: only `check` replays it.
         format!(
-            "# It breaks only in check's liveness phase, after every fault is healed:\n\
-             # replay it with `distlab check FILE --seeds {}..{}`.",
+            "It breaks only in check's liveness phase, after every fault is healed:\n\
+             replay it with `distlab check FILE --seeds {}..{}`.",
             shrunk.seed,
             shrunk.seed + 1
         )
     } else {
-        "# Replay it with `distlab run` or step through it with `distlab tui`.".to_string()
+        "Replay it with `distlab run` or step through it with `distlab tui`.".to_string()
     };
-    let mut out = format!(
-        "# A counterexample found by `distlab check {from}`: seed {} breaks `{}`.\n\
-         # Shrunk from the nemesis's {} faults to the faults below ({}).\n\
-         {replay}\n\n",
+    let mut file = ScenarioWriter::new(source)?;
+    file.header(&format!(
+        "A counterexample found by `distlab check {from}`: seed {} breaks `{}`.\n\
+         Shrunk from the nemesis's {} faults to the faults below ({}).\n\
+         {replay}",
         shrunk.seed,
         shrunk.failure.check,
         shrunk.schedule,
         shrunk.runs_in_words()
-    );
+    ));
     // Only a check of the protocol can be expected in a file (not a
     // metric's bound, linearizability or liveness): the file expects it to
     // break, in place of what the lesson said about it.
     let check = shrunk.failure.check.as_str();
     let a_check = scenario.protocol.checks().iter().any(|c| c.name == check);
+    file.without_nemesis().seed(shrunk.seed).client_ops(&shrunk.ops);
+    if a_check {
+        file.without_expectations_of(check);
+    }
     // The run's disk latency, where it is not the file's own (under
     // `--nemesis aggressive`).
-    let disk = (scenario.disk_latency > SimDuration::ZERO).then_some(scenario.disk_latency);
-    out.push_str(&rewrite(source, shrunk.seed, &shrunk.ops, a_check.then_some(check), disk));
-    let _ = writeln!(out, "\n# ---- the shrunk fault schedule ----");
+    if scenario.disk_latency > SimDuration::ZERO {
+        file.disk_latency(scenario.disk_latency);
+    }
+    file.comment("---- the shrunk fault schedule ----");
     for f in &shrunk.faults {
-        if let Some(a) = timeline_action(scenario, &f.fault) {
-            let _ = writeln!(out, "\n[[timeline]]\nat = \"{}us\"\n{a}", f.at.0);
-        }
+        file.timeline(scenario, f.at, None, &f.fault);
     }
     // The step numbers of the detail are the original run's: the replay's
     // differ (its notes are events too), so the note gives times only.
@@ -509,15 +332,13 @@ pub fn counterexample_file(grader: &Grader, source: &str, shrunk: &Shrunk, from:
         shrunk.failure.check,
         if after_end { " after the end, in the liveness phase (replay it with distlab check)" } else { "" },
         without_steps(&shrunk.failure.detail)
-    )
-    .replace('\\', "\\\\")
-    .replace('"', "\\\"");
+    );
     let at = shrunk.failure.at.filter(|a| *a <= scenario.duration).unwrap_or(scenario.duration);
-    let _ = writeln!(out, "\n[[timeline]]\nat = \"{}us\"\nnote = \"\"\"\n{note}\n\"\"\"\nwait = true", at.0);
+    file.timeline(scenario, at, None, &Fault::Note { text: note, pause: true });
     if a_check {
-        let _ = writeln!(out, "\n[[expect]]\ncheck = \"{}\"\nholds = false", shrunk.failure.check);
+        file.expect_check(check, false);
     }
-    out
+    Ok(file.finish())
 }
 
 /// `(at 1.2s, step 2026)` → `(at 1.2s)`: drops every `, step N`.
@@ -539,58 +360,12 @@ fn without_steps(detail: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{rewrite, without_steps};
-
-    /// The run's disk latency replaces the file's, ends its `[cluster]`,
-    /// or comes in a `[cluster]` of its own.
-    #[test]
-    fn the_disk_latency_is_written_where_it_belongs() {
-        let d = Some(crate::sim::SimDuration::from_millis(1));
-        let out =
-            rewrite("[scenario]\nseed = 1\n[cluster]\nnodes = 3\ndisk_latency = \"5ms\"\n", 2, &[], None, d);
-        assert_eq!(out, "[scenario]\nseed = 2\n[cluster]\nnodes = 3\ndisk_latency = \"1000us\"\n");
-        let out = rewrite("[scenario]\nseed = 1\n[cluster]\nnodes = 3\n[network]\n", 2, &[], None, d);
-        assert_eq!(out, "[scenario]\nseed = 2\n[cluster]\nnodes = 3\ndisk_latency = \"1000us\"\n[network]\n");
-        let out = rewrite("[scenario]\nseed = 1\n[cluster]\nnodes = 3\n", 2, &[], None, d);
-        assert_eq!(out, "[scenario]\nseed = 2\n[cluster]\nnodes = 3\ndisk_latency = \"1000us\"\n");
-        let out = rewrite("[scenario]\nseed = 1\n", 2, &[], None, d);
-        assert_eq!(out, "[scenario]\nseed = 2\n\n[cluster]\ndisk_latency = \"1000us\"\n");
-    }
+    use super::without_steps;
 
     #[test]
     fn notes_give_times_not_the_original_run_s_steps() {
         assert_eq!(without_steps("x (at 1.2s, step 2026)"), "x (at 1.2s)");
         assert_eq!(without_steps("x (at 1s, step 7; 3 times in all)"), "x (at 1s; 3 times in all)");
         assert_eq!(without_steps("a, step up, step 5"), "a, step up");
-    }
-
-    #[test]
-    fn rewrite_drops_the_nemesis_and_fixes_seed_and_ops() {
-        let src = "[scenario]\nname = \"x\" # keep\n\n[[clients]]\nops = 100\n\n[nemesis]\nfaults = [\"crash\"]\n\n[[clients]]\nops = 7\n";
-        let out = rewrite(src, 42, &[50, 3], None, None);
-        assert_eq!(
-            out,
-            "[scenario]\nname = \"x\" # keep\n\nseed = 42\n[[clients]]\nops = 50\n\n[[clients]]\nops = 3\n"
-        );
-        let out =
-            rewrite("[scenario]\nseed = 1\nname = \"y\"\n[nemesis]\nstop = \"1s\"\n", 9, &[], None, None);
-        assert_eq!(out, "[scenario]\nseed = 9\nname = \"y\"\n");
-        assert_eq!(
-            rewrite("[scenario]\nname = \"z\"\n", 5, &[], None, None),
-            "[scenario]\nname = \"z\"\nseed = 5\n"
-        );
-    }
-
-    /// The lesson's own expectation about the check a counterexample
-    /// breaks is dropped (the file expects the break instead); the others
-    /// stay.
-    #[test]
-    fn rewrite_drops_the_expectation_about_the_broken_check() {
-        let src = "[scenario]\nname = \"x\"\n\n[[expect]]\ncheck = \"a\"\nholds = true\n\n[[expect]]\ncheck = \"b\" # why\nholds = true\n\n[[expect]]\nmetric = \"m\"\nat_least = 1\n";
-        let out = rewrite(src, 1, &[], Some("b"), None);
-        assert_eq!(
-            out,
-            "[scenario]\nname = \"x\"\n\nseed = 1\n[[expect]]\ncheck = \"a\"\nholds = true\n\n[[expect]]\nmetric = \"m\"\nat_least = 1\n"
-        );
     }
 }

@@ -271,7 +271,8 @@ pub struct BenchResult {
 /// the workload or `checks` asks for them; under faults if `faults`.
 pub fn measure(w: &Workload, scale: f64, checks: bool, faults: bool) -> anyhow::Result<BenchResult> {
     let text = if faults { with_faults(w.scenario) } else { w.scenario.to_string() };
-    let mut scenario = distlab::scenario::load_str(w.name, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut scenario = distlab::scenario::load_str(&distlab::protocols::registry(), w.name, &text)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let checks = checks || w.checks;
     let options = RunOptions { seed: None, trace: TraceLevel::Off, record_history: false, checks };
     let until = SimTime((scenario.duration.0 as f64 * scale) as u64);
@@ -363,7 +364,8 @@ pub struct CheckerResult {
 
 /// Simulates the history (untimed), then times the checker on it.
 pub fn measure_linearizability(w: &Workload) -> anyhow::Result<CheckerResult> {
-    let scenario = distlab::scenario::load_str(w.name, w.scenario).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let scenario = distlab::scenario::load_str(&distlab::protocols::registry(), w.name, w.scenario)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let options = RunOptions { seed: None, trace: TraceLevel::Off, record_history: true, checks: false };
     let mut run = scenario.protocol.build(&scenario, options);
     run.run_until(scenario.duration);
@@ -465,8 +467,12 @@ mod tests {
     #[test]
     fn every_workload_loads_under_faults() {
         for w in WORKLOADS.iter().chain([&LINEARIZABILITY]) {
-            let s = distlab::scenario::load_str(w.name, &with_faults(w.scenario))
-                .unwrap_or_else(|e| panic!("{}: {e}", w.name));
+            let s = distlab::scenario::load_str(
+                &distlab::protocols::registry(),
+                w.name,
+                &with_faults(w.scenario),
+            )
+            .unwrap_or_else(|e| panic!("{}: {e}", w.name));
             let n = s.nemesis.as_ref().unwrap_or_else(|| panic!("{}: no nemesis", w.name));
             assert!(!n.faults.is_empty(), "{}", w.name);
             assert!(!s.network.faults.duplicate.is_never(), "{}: no duplication", w.name);

@@ -294,10 +294,10 @@ fn save_counterexample(
     let path = super::resolve(arg);
     let source = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let text =
-        distlab::check::shrink::counterexample_file(grader, &source, &shrunk, &arg.display().to_string());
+        distlab::check::shrink::counterexample_file(grader, &source, &shrunk, &arg.display().to_string())
+            .with_context(|| format!("writing a counterexample from {}", path.display()))?;
     std::fs::write(out, &text).with_context(|| format!("writing {}", out.display()))?;
-    let saved =
-        distlab::scenario::load(out).map_err(|e| anyhow::anyhow!("the counterexample does not load: {e}"))?;
+    let saved = super::load(out).map_err(|e| anyhow::anyhow!("the counterexample does not load: {e}"))?;
     // The file expects the check to break: grade it as the seed was
     // graded (it must hold), and it must fail the same way.
     let mut saved = saved;
@@ -480,7 +480,7 @@ mod tests {
         }
         let path =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quorum/strict-quorum.toml");
-        let grader = Grader::of_lesson(&distlab::scenario::load(&path).unwrap());
+        let grader = Grader::of_lesson(&super::super::load(&path).unwrap());
         let mut results = vec![grader.seed(0), grader.seed(1), grader.seed(2)];
         assert!(results.iter().all(|r| r.failure.is_none()));
         let stopped = |seed: u64, check: &str, detail: &str| SeedResult {

@@ -14,7 +14,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     println!("protocols:");
-    for p in registry() {
+    for p in registry().iter() {
         println!("  {:<18} {}", p.name(), p.summary());
         if args.verbose {
             for c in p.checks() {
@@ -40,7 +40,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     // loader escapes them); its name comes from a file name, escaped here.
     let line = |name: &str| {
         let shown = escape(name);
-        match distlab::scenario::load(&dir.join(name).with_extension("toml")) {
+        match super::load(&dir.join(name).with_extension("toml")) {
             Ok(s) => println!("    {shown:<width$}  {}", super::first_sentence(&s.description)),
             Err(e) => println!("    {shown:<width$}  INVALID: {}", e.message),
         }

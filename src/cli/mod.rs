@@ -5,12 +5,14 @@ pub mod check;
 pub mod list;
 pub mod plot;
 pub mod run;
+pub mod schema;
 pub mod sweep;
 pub mod tui;
 pub mod validate;
 
 use clap::{Parser, Subcommand};
-pub use distlab::scenario::library::{load, resolve, scenarios_dir};
+pub use distlab::scenario::library::{resolve, scenarios_dir};
+use distlab::scenario::{Scenario, ScenarioError};
 use distlab::sim::Budget;
 pub use distlab::util::{panic_message, parallel_map};
 
@@ -30,6 +32,8 @@ pub enum Command {
     Run(run::Args),
     /// Check scenario files without running them.
     Validate(validate::Args),
+    /// Print the scenario format's JSON Schema (for editors and tools).
+    Schema(schema::Args),
     /// Run a scenario over many seeds and report the seeds that break an invariant.
     Check(check::Args),
     /// Measure simulator speed on fixed workloads (tracing off).
@@ -55,6 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::List(a) => list::run(a),
         Command::Run(a) => run::run(a),
         Command::Validate(a) => validate::run(a),
+        Command::Schema(a) => schema::run(a),
         Command::Check(a) => check::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Tui(a) => tui::run(a),
@@ -124,4 +129,10 @@ pub fn first_sentence(text: &str) -> String {
         Some(i) => flat[..=i].to_string(),
         None => flat,
     }
+}
+
+/// Resolves a scenario argument (a file or a bundled lesson name) and
+/// loads it with the bundled protocols.
+pub fn load(arg: &std::path::Path) -> Result<Scenario, ScenarioError> {
+    distlab::scenario::library::load(&distlab::protocols::registry(), arg)
 }

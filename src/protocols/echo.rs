@@ -54,14 +54,18 @@ pub struct EchoParams {
     pub patience: SimDuration,
 }
 
-#[derive(Deserialize, Default, Debug)]
+#[derive(Deserialize, Default, Debug, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "EchoParams")]
 pub struct RawEchoParams {
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pinger: Option<S<String>>,
     #[serde(default)]
+    #[schemars(with = "Option<u32>")]
     window: Option<S<u32>>,
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     patience: Option<S<String>>,
 }
 

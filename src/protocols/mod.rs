@@ -5,9 +5,11 @@
 //! module docs (model, guarantees, what is durable, the failure story) and
 //! the handlers, `params.rs` the `[protocol]` table, and `checker.rs` its
 //! invariants (only the tiny `echo` is a single file). To add a protocol:
-//! write a type implementing [`crate::nodes::Protocol`] and [`Configure`],
-//! a checker implementing [`crate::sim::Checker`], and add one line to
-//! [`registry`].
+//! write a type implementing [`crate::nodes::Protocol`], [`Configure`] and
+//! [`Promises`], a checker implementing [`crate::sim::Checker`], and add
+//! one line to [`registry`] — or, outside this crate, add
+//! [`entry::<P, C>()`](entry) to the registry you load files with:
+//! `registry().with(entry::<P, C>())`.
 
 pub mod echo;
 pub mod multi_master;
@@ -17,10 +19,10 @@ pub mod saga;
 pub mod two_phase_commit;
 
 use crate::nodes::Protocol;
-use crate::scenario::{ParamContext, Scenario, ScenarioError};
+use crate::scenario::{ParamContext, Registry, Scenario, ScenarioError};
 use crate::sim::Checker;
 use crate::sim::monitor::{CheckInfo, GaugeInfo, MetricInfo, Unit};
-use crate::sim::{Driver, Sim, SimConfig, TraceLevel};
+use crate::sim::{Driver, Sim, SimConfig};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::any::Any;
@@ -29,8 +31,10 @@ use std::sync::Arc;
 
 /// How a protocol reads its `[protocol]` table.
 pub trait Configure: Protocol<Params: Send + Sync> {
-    /// The table as written (serde, `deny_unknown_fields`, spans kept).
-    type Raw: DeserializeOwned + Default;
+    /// The table as written (serde, `deny_unknown_fields`, spans kept),
+    /// with its JSON Schema (`distlab schema`; a `Spanned<T>` field says
+    /// `#[schemars(with = "T")]`).
+    type Raw: DeserializeOwned + Default + schemars::JsonSchema;
     /// One line for `distlab list`.
     const SUMMARY: &'static str;
     /// Validates the raw table into parameters, with positioned errors.
@@ -62,21 +66,7 @@ pub trait Promises: Protocol {
     fn promise(params: &Self::Params, nodes: usize, check: &str) -> Result<(), &'static str>;
 }
 
-/// How to run a scenario.
-#[derive(Clone, Copy, Debug)]
-pub struct RunOptions {
-    /// Overrides the scenario's seed.
-    pub seed: Option<u64>,
-    pub trace: TraceLevel,
-    pub record_history: bool,
-    pub checks: bool,
-}
-
-impl Default for RunOptions {
-    fn default() -> Self {
-        RunOptions { seed: None, trace: TraceLevel::Digest, record_history: true, checks: true }
-    }
-}
+pub use crate::scenario::{ProtocolEntry, RunOptions};
 
 /// Metrics every run reports, whatever the protocol.
 pub const GENERIC_METRICS: &[MetricInfo] = &[
@@ -104,38 +94,14 @@ pub const GENERIC_METRICS: &[MetricInfo] = &[
     ),
 ];
 
-/// A protocol as the rest of the program sees it.
-pub trait ProtocolEntry: Sync {
-    fn name(&self) -> &'static str;
-    fn summary(&self) -> &'static str;
-    fn commands(&self) -> &'static [&'static str];
-    /// Its checker's checks (see `Checker::CHECKS`).
-    fn checks(&self) -> &'static [CheckInfo];
-    /// Its checker's metrics, with their units (see `Checker::METRICS`);
-    /// every run also reports [`GENERIC_METRICS`].
-    fn metrics(&self) -> &'static [MetricInfo];
-    /// Its checker's gauges (values over time; see `Checker::GAUGES`);
-    /// every run also has the engine's
-    /// [`MESSAGES_IN_FLIGHT`](crate::sim::monitor::MESSAGES_IN_FLIGHT).
-    fn gauges(&self) -> &'static [GaugeInfo];
-    /// The second loading pass: reads `[protocol]` with spans.
-    fn parse_params(&self, cx: &ParamContext<'_>) -> Result<Arc<dyn Any + Send + Sync>, ScenarioError>;
-    /// Builds a run of `scenario`.
-    fn build(&self, scenario: &Scenario, options: RunOptions) -> Box<dyn Driver>;
-    /// See [`Configure::promises_linearizability`]; `params` are the
-    /// parameters this protocol parsed.
-    fn promises_linearizability(&self, params: &(dyn Any + Send + Sync)) -> bool;
-    /// See [`Promises::promise`]; `params` are the parameters this
-    /// protocol parsed.
-    fn promise(
-        &self,
-        params: &(dyn Any + Send + Sync),
-        nodes: usize,
-        check: &str,
-    ) -> Result<(), &'static str>;
-}
+/// The registry entry of protocol `P` checked by `C` (see [`entry`]).
+pub struct Entry<P, C>(PhantomData<fn() -> (P, C)>);
 
-struct Entry<P, C>(PhantomData<fn() -> (P, C)>);
+/// The registry entry of protocol `P` checked by `C`: what a library user
+/// adds to [`registry`] to load scenario files naming their own protocol.
+pub fn entry<P: Configure + Promises, C: Checker<P> + 'static>() -> Entry<P, C> {
+    Entry(PhantomData)
+}
 
 #[derive(Deserialize)]
 struct ProtocolTable<T> {
@@ -171,6 +137,9 @@ impl<P: Configure + Promises, C: Checker<P> + 'static> ProtocolEntry for Entry<P
     fn promises_linearizability(&self, params: &(dyn Any + Send + Sync)) -> bool {
         params.downcast_ref::<P::Params>().is_some_and(P::promises_linearizability)
     }
+    fn params_schema(&self, generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        generator.subschema_for::<P::Raw>()
+    }
     fn promise(
         &self,
         params: &(dyn Any + Send + Sync),
@@ -200,20 +169,18 @@ impl<P: Configure + Promises, C: Checker<P> + 'static> ProtocolEntry for Entry<P
     }
 }
 
-/// Every protocol, in the order `distlab list` shows them.
-pub fn registry() -> &'static [&'static dyn ProtocolEntry] {
-    &[
-        &Entry::<echo::Echo, echo::EchoChecker>(PhantomData),
-        &Entry::<primary_replica::PrimaryReplica, primary_replica::ReplicationChecker>(PhantomData),
-        &Entry::<multi_master::MultiMaster, multi_master::MultiMasterChecker>(PhantomData),
-        &Entry::<quorum::Quorum, quorum::QuorumChecker>(PhantomData),
-        &Entry::<saga::Saga, saga::SagaChecker>(PhantomData),
-        &Entry::<two_phase_commit::TwoPhaseCommit, two_phase_commit::TwoPhaseCommitChecker>(PhantomData),
-    ]
-}
-
-pub fn find(name: &str) -> Option<&'static dyn ProtocolEntry> {
-    registry().iter().copied().find(|p| p.name() == name)
+/// The bundled protocols, in the order `distlab list` shows them, and the
+/// metrics every run reports ([`GENERIC_METRICS`]). Add your own with
+/// [`Registry::with`] and [`entry`].
+pub fn registry() -> Registry {
+    Registry::new()
+        .with(entry::<echo::Echo, echo::EchoChecker>())
+        .with(entry::<primary_replica::PrimaryReplica, primary_replica::ReplicationChecker>())
+        .with(entry::<multi_master::MultiMaster, multi_master::MultiMasterChecker>())
+        .with(entry::<quorum::Quorum, quorum::QuorumChecker>())
+        .with(entry::<saga::Saga, saga::SagaChecker>())
+        .with(entry::<two_phase_commit::TwoPhaseCommit, two_phase_commit::TwoPhaseCommitChecker>())
+        .with_every_run_metrics(GENERIC_METRICS.iter().map(|m| m.name))
 }
 
 /// Builds a run of a scenario with the given options.

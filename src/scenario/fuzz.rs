@@ -4,8 +4,7 @@
 //! lessons and the hostile corpus, run by `cargo test`) both call
 //! [`load_any`], so they check the same things.
 
-use super::{ScenarioError, limits, load_str};
-use crate::protocols::RunOptions;
+use super::{Registry, RunOptions, ScenarioError, limits, load_str};
 use crate::sim::{Fault, TraceLevel};
 use crate::util::is_unsafe_char;
 
@@ -18,8 +17,8 @@ pub const STEPS: usize = 2_000;
 /// window of its line, each character at most ten bytes once escaped.
 pub const ERROR_BYTES: usize = 16 * 1024;
 
-/// Loads arbitrary bytes as a scenario and checks what the loader
-/// promises, panicking (so the fuzzer reports it) when a promise is
+/// Loads arbitrary bytes as a scenario (naming a protocol of `registry`)
+/// and checks what the loader promises, panicking (so the fuzzer reports it) when a promise is
 /// broken:
 ///
 /// - it returns, without a panic;
@@ -29,11 +28,11 @@ pub const ERROR_BYTES: usize = 16 * 1024;
 /// - a loaded scenario respects the documented limits, holds printable
 ///   text only (line breaks and tabs in prose), and its run can be built
 ///   and stepped [`STEPS`] events without a panic.
-pub fn load_any(data: &[u8]) {
+pub fn load_any(registry: &Registry, data: &[u8]) {
     // Text that is not UTF-8 is refused by `read_source` before the
     // loader; feed the loader the text a lossy reading gives.
     let text = String::from_utf8_lossy(data);
-    match load_str("fuzz.toml", &text) {
+    match load_str(registry, "fuzz.toml", &text) {
         Err(e) => check_error(&text, &e),
         Ok(s) => {
             assert!(s.cluster.len() <= limits::NODES);

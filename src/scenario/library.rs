@@ -2,7 +2,7 @@
 //! lesson (`primary-replica/async-crash`): what the command line, the TUI
 //! and the tests share to find and load a scenario.
 
-use super::{Scenario, ScenarioError, did_you_mean};
+use super::{Registry, Scenario, ScenarioError, did_you_mean};
 use std::path::{Path, PathBuf};
 
 /// Where the bundled lessons are: `./scenarios` when run from a checkout,
@@ -27,12 +27,13 @@ pub fn resolve(arg: &Path) -> PathBuf {
     arg.to_path_buf()
 }
 
-/// Resolves a scenario argument and loads it. When the argument is neither
-/// a file nor a bundled lesson, the error suggests the nearest lesson name.
-pub fn load(arg: &Path) -> Result<Scenario, ScenarioError> {
+/// Resolves a scenario argument and loads it (naming a protocol of
+/// `registry`). When the argument is neither a file nor a bundled lesson,
+/// the error suggests the nearest lesson name.
+pub fn load(registry: &Registry, arg: &Path) -> Result<Scenario, ScenarioError> {
     let path = resolve(arg);
     if path.exists() {
-        return crate::scenario::load(&path);
+        return crate::scenario::load(registry, &path);
     }
     let error =
         ScenarioError::whole(&arg.display().to_string(), "no such file, and no bundled lesson by that name");

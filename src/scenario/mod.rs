@@ -1,8 +1,8 @@
 //! Scenario files: the lesson format instructors write.
 //!
 //! A scenario is TOML with these tables (every field is documented in the
-//! book's scenario reference, and `distlab schema`-style listing comes
-//! from [`raw`]):
+//! book's scenario reference; [`schema`] gives them as a JSON Schema,
+//! derived from [`raw`], for `distlab schema` and editors):
 //!
 //! ```toml
 //! [scenario]            # name, description, protocol, seed, duration
@@ -21,12 +21,17 @@
 //!
 //! Loading is two-pass (see the design page): the file is read with spans,
 //! then the `[protocol]` table is handed to the named protocol's parameter
-//! type over the same text. Every error names `file:line:column`, says what
+//! type over the same text. The loader finds that protocol in the
+//! [`Registry`] it is given ([`registry`]), never in a list of its own: the
+//! file format names no protocol, and a library user registers theirs. Every error names `file:line:column`, says what
 //! was expected, and suggests the near miss. Every quantity has a limit
 //! ([`limits`]), so a mistyped file gets an error, not an exhausted machine:
 //! the file itself (a regular file of at most 1 MiB, [`read_source`]), and
 //! everything in it; no check costs more than the file's size times the
 //! (bounded) number of names.
+//!
+//! [`writer`] writes scenario files back (the shrinker's counterexamples,
+//! the TUI's saved runs), editing a lesson's text as TOML.
 //!
 //! A file may come from anyone, so what it says for people to read — the
 //! name, the description, the notes — is kept with its control characters
@@ -40,12 +45,15 @@ pub mod expect;
 pub mod fuzz;
 pub mod library;
 pub mod raw;
+pub mod registry;
+pub mod schema;
+pub mod writer;
 
 pub use error::{ScenarioError, did_you_mean};
+pub use registry::{ProtocolEntry, Registry, RunOptions};
 
 use crate::nodes::client::{ClientSpec, ReadYourWrites, Target};
 use crate::nodes::{Cluster, Command, NodeId};
-use crate::protocols::{self, ProtocolEntry};
 use crate::rng::Probability;
 use crate::sim::fault::{Fault, MAX_CONCURRENT_FAULTS, NemesisConfig, NemesisFault, Origin, TimedFault};
 use crate::sim::network::{EndpointId, LatencyDist, LinkFaults, NetworkConfig, Real};
@@ -106,7 +114,7 @@ pub struct Scenario {
     pub file: String,
     pub name: String,
     pub description: String,
-    pub protocol: &'static dyn ProtocolEntry,
+    pub protocol: Arc<dyn ProtocolEntry>,
     pub seed: u64,
     pub duration: SimTime,
     pub cluster: Arc<Cluster>,
@@ -145,10 +153,11 @@ impl Scenario {
     }
 }
 
-/// Reads and validates a scenario file.
-pub fn load(path: &std::path::Path) -> Result<Scenario, ScenarioError> {
+/// Reads and validates a scenario file; `registry` holds the protocols it
+/// may name.
+pub fn load(registry: &Registry, path: &std::path::Path) -> Result<Scenario, ScenarioError> {
     let source = read_source(path)?;
-    load_str(&path.display().to_string(), &source)
+    load_str(registry, &path.display().to_string(), &source)
 }
 
 /// Reads a scenario file's text: a regular file (not a FIFO, which would
@@ -191,8 +200,9 @@ pub fn read_source(path: &std::path::Path) -> Result<String, ScenarioError> {
     })
 }
 
-/// Validates scenario text; `file` is used in messages.
-pub fn load_str(file: &str, source: &str) -> Result<Scenario, ScenarioError> {
+/// Validates scenario text; `file` is used in messages, `registry` holds
+/// the protocols it may name.
+pub fn load_str(registry: &Registry, file: &str, source: &str) -> Result<Scenario, ScenarioError> {
     if source.len() as u64 > limits::FILE_BYTES {
         return Err(ScenarioError::whole(
             file,
@@ -200,7 +210,7 @@ pub fn load_str(file: &str, source: &str) -> Result<Scenario, ScenarioError> {
         ));
     }
     let raw: RawFile = toml::from_str(source).map_err(|e| error::from_toml(file, source, &e))?;
-    Loader { file, source }.scenario(raw)
+    Loader { file, source }.scenario(registry, raw)
 }
 
 /// Reads a file holding one `[nemesis]` table (the fields of a scenario's
@@ -349,18 +359,15 @@ impl Loader<'_> {
         probability(self.file, self.source, p, what)
     }
 
-    fn scenario(&self, raw: RawFile) -> Result<Scenario, ScenarioError> {
+    fn scenario(&self, registry: &Registry, raw: RawFile) -> Result<Scenario, ScenarioError> {
         let meta = raw.scenario.get_ref();
         let proto_name = meta.protocol.get_ref();
-        let protocol = protocols::find(proto_name).ok_or_else(|| {
+        let protocol = registry.find(proto_name).cloned().ok_or_else(|| {
             let e = self.err(meta.protocol.span(), format!("unknown protocol `{proto_name}`"));
             e.suggest(
                 proto_name,
-                protocols::registry().iter().map(|p| p.name()),
-                Some(format!(
-                    "the protocols are: {}",
-                    protocols::registry().iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
-                )),
+                registry.names(),
+                Some(format!("the protocols are: {}", registry.names().collect::<Vec<_>>().join(", "))),
             )
         })?;
         let duration = self.duration(&meta.duration)?;
@@ -392,9 +399,9 @@ impl Loader<'_> {
         let cx = ParamContext { file: self.file, source: self.source, nodes_span, cluster: &cluster };
         let params = protocol.parse_params(&cx)?;
         self.check_region_members(&raw, &cluster, &clients)?;
-        let timeline = self.timeline(&raw, &cluster, &clients, protocol, SimTime(duration.0), &network)?;
+        let timeline = self.timeline(&raw, &cluster, &clients, &*protocol, SimTime(duration.0), &network)?;
         let nemesis = self.nemesis(&raw, duration)?;
-        let expectations = self.expectations(&raw, protocol)?;
+        let expectations = self.expectations(&raw, &*protocol, registry.every_run_metrics())?;
         Ok(Scenario {
             file: self.file.to_string(),
             // Text for people, shown on terminals: control characters
@@ -1103,6 +1110,7 @@ impl Loader<'_> {
         &self,
         raw: &RawFile,
         protocol: &dyn ProtocolEntry,
+        every_run_metrics: &[&'static str],
     ) -> Result<Vec<Expectation>, ScenarioError> {
         if raw.expect.len() > limits::EXPECT_ENTRIES {
             return Err(self.err(
@@ -1148,7 +1156,7 @@ impl Loader<'_> {
                         .metrics()
                         .iter()
                         .map(|m| m.name)
-                        .chain(protocols::GENERIC_METRICS.iter().map(|m| m.name))
+                        .chain(every_run_metrics.iter().copied())
                         .collect();
                     if !names.contains(&metric.get_ref().as_str()) {
                         let err = self.err(

@@ -392,10 +392,21 @@ impl App {
         app
     }
 
-    /// Opens a lesson file (a path or a bundled lesson name).
+    /// Opens a lesson file (a path or a bundled lesson name) naming one of
+    /// the bundled protocols.
     pub fn open(arg: &std::path::Path, seed: Option<u64>, theme: Theme) -> anyhow::Result<Self> {
+        Self::open_with(&crate::protocols::registry(), arg, seed, theme)
+    }
+
+    /// Opens a lesson file naming a protocol of `registry`.
+    pub fn open_with(
+        registry: &crate::scenario::Registry,
+        arg: &std::path::Path,
+        seed: Option<u64>,
+        theme: Theme,
+    ) -> anyhow::Result<Self> {
         let path = crate::scenario::library::resolve(arg);
-        let scenario = crate::scenario::library::load(arg).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let scenario = crate::scenario::library::load(registry, arg).map_err(|e| anyhow::anyhow!("{e}"))?;
         let source = std::fs::read_to_string(&path)?;
         Ok(App::new(scenario, source, path, seed, theme))
     }
@@ -883,7 +894,8 @@ impl App {
         if text.trim().is_empty() {
             return Err("give a file name".into());
         }
-        let out = super::save::scenario_with_interventions(&self.lesson, &self.tape);
+        let out = super::save::scenario_with_interventions(&self.lesson, &self.tape)
+            .map_err(|e| format!("cannot save: {e}"))?;
         std::fs::write(&path, out).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         let n = self.tape.interventions().len();
         self.say(
@@ -1121,7 +1133,7 @@ mod tests {
     fn report_now_agrees_with_the_full_report() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
         for rel in ["primary-replica/async-crash.toml", "quorum/local-quorum.toml"] {
-            let mut s = crate::scenario::load(&dir.join(rel)).unwrap();
+            let mut s = crate::scenario::load(&crate::protocols::registry(), &dir.join(rel)).unwrap();
             let mut d = s.protocol.build(&s, RunOptions::default());
             d.run_until(s.duration);
             let full = crate::check::report::full_report(d.as_ref());

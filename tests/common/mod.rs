@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 pub fn lesson(rel: &str) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(rel);
-    distlab::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
+    distlab::scenario::load(&distlab::protocols::registry(), &path).unwrap_or_else(|e| panic!("{e}"))
 }
 
 pub fn all_lessons() -> Vec<PathBuf> {
@@ -58,6 +58,6 @@ pub fn random_fault(nodes: u32) -> impl proptest::strategy::Strategy<Value = dis
 /// report.
 pub fn regression(name: &str) -> distlab::check::Report {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions").join(name);
-    let s = distlab::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let s = distlab::scenario::load(&distlab::protocols::registry(), &path).unwrap_or_else(|e| panic!("{e}"));
     run(&s, options(TraceLevel::Off, None)).report()
 }

@@ -117,7 +117,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let path = super::resolve(&args.file);
     let base = super::load(&args.file).map_err(|e| anyhow::anyhow!("{e}"))?;
     let source = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    check_plot_names(&args.plot, base.protocol)?;
+    check_plot_names(&args.plot, &*base.protocol)?;
     let (configs, skipped) = configurations(&path, &source, &args.vary, args.skip_invalid)?;
     let seeds: Vec<u64> = (args.seeds.start..args.seeds.end).collect();
     let total = configs.len().checked_mul(seeds.len()).filter(|&n| n <= MAX_RUNS).ok_or_else(|| {
@@ -252,7 +252,11 @@ pub fn configurations(
                 .map_err(|e| anyhow::anyhow!("--vary {}: {e}", v.key))?;
             with.push(format!("{} = {}", v.key, v.values[i].label));
         }
-        match distlab::scenario::load_str(&path.display().to_string(), &edited.to_string()) {
+        match distlab::scenario::load_str(
+            &distlab::protocols::registry(),
+            &path.display().to_string(),
+            &edited.to_string(),
+        ) {
             Ok(scenario) => configs.push(Config { choice: choice.clone(), scenario }),
             Err(e) if skip_invalid => skipped.push((with.join(", "), e.message.clone())),
             Err(e) => {
@@ -652,7 +656,7 @@ impl<'a> Sweep<'a> {
         let y_label = if is_check {
             format!("fraction of {} seeds where {name} holds", self.seeds.len())
         } else {
-            with_unit(base.protocol, name, &format!("mean of {} seeds", self.seeds.len()))
+            with_unit(&*base.protocol, name, &format!("mean of {} seeds", self.seeds.len()))
         };
         let mut chart = Chart::new(format!("{}: {name} vs {}", base.name, x_key.key), x_label, y_label);
         if !x_key.numeric() {
@@ -692,7 +696,7 @@ impl<'a> Sweep<'a> {
         let mut chart = Chart::new(
             format!("{}: {gauge} over time, mean of {} seeds", base.name, self.seeds.len()),
             "time (s)",
-            with_unit(base.protocol, gauge, ""),
+            with_unit(&*base.protocol, gauge, ""),
         );
         for (c, a) in aggregates.iter().enumerate() {
             let duration = self.configs[c].scenario.duration;
@@ -811,7 +815,8 @@ mod tests {
     /// guessed as a count and as no unit at all.
     #[test]
     fn axis_labels_carry_the_declared_unit() {
-        let tpc = distlab::protocols::find("two-phase-commit").expect("registered");
+        let registry = distlab::protocols::registry();
+        let tpc = &**registry.find("two-phase-commit").expect("registered");
         assert_eq!(with_unit(tpc, "imbalance", ""), "imbalance (money)");
         assert_eq!(
             with_unit(tpc, "round_trips_mean", "mean of 5 seeds"),
@@ -820,7 +825,7 @@ mod tests {
         assert_eq!(with_unit(tpc, "in_doubt_ms_max", ""), "in_doubt_ms_max (ms)");
         assert_eq!(with_unit(tpc, "participants_in_doubt", ""), "participants_in_doubt (count)");
         assert_eq!(with_unit(tpc, "latency_p99_ms", ""), "latency_p99_ms (ms)", "a metric of every run");
-        let quorum = distlab::protocols::find("quorum").expect("registered");
+        let quorum = &**registry.find("quorum").expect("registered");
         assert_eq!(with_unit(quorum, "quorums_overlap", ""), "quorums_overlap (0 or 1)");
         assert_eq!(with_unit(quorum, "availability", ""), "availability (fraction)");
         assert_eq!(with_unit(quorum, "no_such_metric", "x"), "no_such_metric (x)", "undeclared: no unit");

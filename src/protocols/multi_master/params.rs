@@ -7,7 +7,7 @@ use crate::time::SimDuration;
 use serde::Deserialize;
 
 /// How concurrent writes to one key are reconciled.
-#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Resolution {
     /// Last-write-wins: the greatest `(timestamp, node)` stamp survives.
@@ -30,7 +30,7 @@ impl Resolution {
 }
 
 /// What a key holds.
-#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Data {
     /// One value; clients read and write it.
@@ -59,24 +59,30 @@ pub struct Params {
 pub const MAX_ITEMS: u32 = 1000;
 pub const MAX_QTY: u32 = 1000;
 
-#[derive(Deserialize, Default, Debug)]
+#[derive(Deserialize, Default, Debug, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "MultiMasterParams")]
 pub struct RawParams {
     /// `lww` (default), `merge` or `version-vector`.
     #[serde(default)]
+    #[schemars(with = "Option<Resolution>")]
     pub resolution: Option<S<Resolution>>,
     /// `register` or `cart`; default `cart` under `merge`, `register`
     /// otherwise.
     #[serde(default)]
+    #[schemars(with = "Option<Data>")]
     pub data: Option<S<Data>>,
     /// Default 200ms; "0" turns anti-entropy off.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub anti_entropy: Option<S<String>>,
     /// Cart data: how many distinct items (default 8).
     #[serde(default)]
+    #[schemars(with = "Option<u32>")]
     pub items: Option<S<u32>>,
     /// Cart data: the most units one cart-add puts (default 3).
     #[serde(default)]
+    #[schemars(with = "Option<u32>")]
     pub max_qty: Option<S<u32>>,
     /// A deliberately broken variant, for exercises.
     #[serde(default)]
@@ -85,7 +91,7 @@ pub struct RawParams {
 
 /// Deliberately broken variants, for exercises: find the bug with
 /// `distlab check` (see `scenarios/multi-master/exercise-*.toml`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Bug {
     /// LWW: two writes stamped with the same clock reading are ordered by

@@ -7,7 +7,7 @@ use crate::time::SimDuration;
 use serde::Deserialize;
 
 /// When the primary acknowledges a write (see the module docs).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     Async,
@@ -16,7 +16,7 @@ pub enum Mode {
 }
 
 /// Which nodes answer reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Reads {
     /// Any node answers from what it has applied: replicas scale reads and
@@ -28,7 +28,7 @@ pub enum Reads {
 }
 
 /// Whether replicas elect a new primary by themselves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Failover {
     /// Replicas that hear no heartbeat hold an election.
@@ -39,7 +39,7 @@ pub enum Failover {
 
 /// Deliberately broken variants, for exercises: find the bug with
 /// `distlab check` (see `scenarios/primary-replica/exercise-*.toml`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Bug {
     /// Replicas vote for any candidate of a newer epoch, without checking
@@ -71,20 +71,24 @@ pub struct Params {
     pub reads: Reads,
 }
 
-#[derive(Deserialize, Default, Debug)]
+#[derive(Deserialize, Default, Debug, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "PrimaryReplicaParams")]
 pub struct RawParams {
     /// `async` (default), `semi-sync` or `sync`.
     #[serde(default)]
     pub mode: Option<Mode>,
     /// Default 50ms.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub heartbeat: Option<S<String>>,
     /// Default 300ms.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub failover_timeout: Option<S<String>>,
     /// Async only; default 0 (ship at once).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub ship_interval: Option<S<String>>,
     /// Default 4096 entries; 0 = never compact.
     #[serde(default)]
@@ -97,6 +101,7 @@ pub struct RawParams {
     pub fencing: Option<bool>,
     /// Default: the first node.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub initial_primary: Option<S<String>>,
     /// `any` (default) or `primary`.
     #[serde(default)]

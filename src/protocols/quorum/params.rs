@@ -8,7 +8,7 @@ use crate::time::SimDuration;
 use serde::Deserialize;
 
 /// Named consistency levels (as in Cassandra).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Level {
     /// r = w = 1.
@@ -22,7 +22,7 @@ pub enum Level {
 }
 
 /// Who stamps a write's version (see the module docs).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Timestamps {
     /// The client, when it invokes the write.
@@ -33,7 +33,7 @@ pub enum Timestamps {
 
 /// Deliberately broken variants, for exercises: find the bug with
 /// `distlab check` (see `scenarios/quorum/exercise-*.toml`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Bug {
     /// A read answers with the value of the first of its `r` replies
@@ -120,26 +120,33 @@ fn ring_position_of_key(k: Key) -> u64 {
     mix64(0x6b65_7973 ^ ((k as u64) << 20))
 }
 
-#[derive(Deserialize, Default, Debug)]
+#[derive(Deserialize, Default, Debug, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "QuorumParams")]
 pub struct RawParams {
     /// Replicas per key (default: every node, at most 3... see configure).
     #[serde(default)]
+    #[schemars(with = "Option<usize>")]
     pub n: Option<S<usize>>,
     #[serde(default)]
+    #[schemars(with = "Option<usize>")]
     pub r: Option<S<usize>>,
     #[serde(default)]
+    #[schemars(with = "Option<usize>")]
     pub w: Option<S<usize>>,
     /// `one`, `quorum`, `all` or `local-quorum`: sets r and w.
     #[serde(default)]
+    #[schemars(with = "Option<Level>")]
     pub consistency: Option<S<Level>>,
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub timeout: Option<S<String>>,
     #[serde(default)]
     pub read_repair: Option<bool>,
     #[serde(default)]
     pub sloppy: Option<bool>,
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub handoff_interval: Option<S<String>>,
     #[serde(default)]
     pub write_back: Option<bool>,

@@ -30,11 +30,26 @@ impl<'de> Deserialize<'de> for Bug {
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Bug, E> {
                 match v {
                     "keys-in-memory" => Ok(Bug::KeysInMemory),
-                    _ => Err(E::unknown_variant(v, &["keys-in-memory"])),
+                    _ => Err(E::unknown_variant(v, BUGS)),
                 }
             }
         }
         d.deserialize_str(Name)
+    }
+}
+
+/// The names `bug` takes.
+const BUGS: &[&str] = &["keys-in-memory"];
+
+impl schemars::JsonSchema for Bug {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SagaBug".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        crate::scenario::schema::one_of(BUGS)
     }
 }
 
@@ -124,20 +139,25 @@ const MAX_PRICE: i64 = 1_000_000;
 const MAX_CREDIT: i64 = 1_000_000_000_000_000;
 const MAX_STOCK: i64 = 1_000_000_000_000;
 
-#[derive(Deserialize, Default, Debug)]
+#[derive(Deserialize, Default, Debug, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "SagaParams")]
 pub struct RawParams {
     /// Default `n1`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub orchestrator: Option<S<String>>,
     /// Default `n2`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub order_service: Option<S<String>>,
     /// Default `n3`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub payment_service: Option<S<String>>,
     /// Default `n4`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub inventory_service: Option<S<String>>,
     /// Default true.
     #[serde(default)]
@@ -147,33 +167,43 @@ pub struct RawParams {
     pub bug: Option<Bug>,
     /// Default 0.
     #[serde(default)]
+    #[schemars(with = "Option<f64>")]
     pub order_fail_rate: Option<S<f64>>,
     /// Default 0.
     #[serde(default)]
+    #[schemars(with = "Option<f64>")]
     pub payment_fail_rate: Option<S<f64>>,
     /// Default 0.
     #[serde(default)]
+    #[schemars(with = "Option<f64>")]
     pub inventory_fail_rate: Option<S<f64>>,
     /// Default 100ms.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub step_timeout: Option<S<String>>,
     /// Default 1h.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub retention: Option<S<String>>,
     /// Default 4.
     #[serde(default)]
+    #[schemars(with = "Option<i64>")]
     pub items: Option<S<i64>>,
     /// Default 3.
     #[serde(default)]
+    #[schemars(with = "Option<i64>")]
     pub max_qty: Option<S<i64>>,
     /// Default 10.
     #[serde(default)]
+    #[schemars(with = "Option<i64>")]
     pub price: Option<S<i64>>,
     /// Default 1000.
     #[serde(default)]
+    #[schemars(with = "Option<i64>")]
     pub credit: Option<S<i64>>,
     /// Default 20.
     #[serde(default)]
+    #[schemars(with = "Option<i64>")]
     pub stock: Option<S<i64>>,
 }
 

@@ -39,21 +39,44 @@ pub enum Bug {
     NoAgeCheck,
 }
 
+/// The names `termination` takes, and `bug`.
+const TERMINATIONS: &[&str] = &["wait", "cooperative", "heuristic-abort", "heuristic-commit"];
+const BUGS: &[&str] = &["commit-on-timeout", "answer-before-log", "no-age-check"];
+
 impl<'de> Deserialize<'de> for Termination {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use Termination::*;
-        let names = &["wait", "cooperative", "heuristic-abort", "heuristic-commit"];
-        one_of(d, names, &[Wait, Cooperative, HeuristicAbort, HeuristicCommit])
+        one_of(d, TERMINATIONS, &[Wait, Cooperative, HeuristicAbort, HeuristicCommit])
     }
 }
 
 impl<'de> Deserialize<'de> for Bug {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        one_of(
-            d,
-            &["commit-on-timeout", "answer-before-log", "no-age-check"],
-            &[Bug::CommitOnTimeout, Bug::AnswerBeforeLog, Bug::NoAgeCheck],
-        )
+        one_of(d, BUGS, &[Bug::CommitOnTimeout, Bug::AnswerBeforeLog, Bug::NoAgeCheck])
+    }
+}
+
+impl schemars::JsonSchema for Termination {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Termination".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        crate::scenario::schema::one_of(TERMINATIONS)
+    }
+}
+
+impl schemars::JsonSchema for Bug {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TwoPhaseCommitBug".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        crate::scenario::schema::one_of(BUGS)
     }
 }
 
@@ -161,26 +184,33 @@ impl Params {
 /// million accounts cannot overflow.
 const MONEY_MAX: u64 = 1_000_000_000_000;
 
-#[derive(Deserialize, Default, Debug)]
+#[derive(Deserialize, Default, Debug, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "TwoPhaseCommitParams")]
 pub struct RawParams {
     /// Default: the first node.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub coordinator: Option<S<String>>,
     /// Default 100.
     #[serde(default)]
+    #[schemars(with = "Option<u64>")]
     pub initial_balance: Option<S<u64>>,
     /// Default 50.
     #[serde(default)]
+    #[schemars(with = "Option<u64>")]
     pub max_amount: Option<S<u64>>,
     /// Default 0.
     #[serde(default)]
+    #[schemars(with = "Option<f64>")]
     pub vote_no_rate: Option<S<f64>>,
     /// Default 100ms.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub prepare_timeout: Option<S<String>>,
     /// Default 200ms.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub decision_timeout: Option<S<String>>,
     /// `wait` (default), `cooperative`, `heuristic-abort` or
     /// `heuristic-commit`.
@@ -191,6 +221,7 @@ pub struct RawParams {
     pub bug: Option<Bug>,
     /// Default 1h.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub retention: Option<S<String>>,
 }
 

@@ -1,0 +1,157 @@
+//! The scenario format's JSON Schema (`distlab schema`,
+//! `distlab::scenario::schema`): every bundled lesson, regression, book
+//! example and reference example validates against it; files with a
+//! mistake the schema can see fail it (and the loader too); the copy
+//! committed for editors (`scenarios/scenario.schema.json`) is current.
+
+use distlab::protocols::registry;
+use distlab::scenario::library::scenario_files;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+const URL: &str = "file:///scenario.schema.json";
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn schema() -> Value {
+    distlab::scenario::schema::json_schema(&registry())
+}
+
+/// The schema, compiled by an independent validator.
+struct Validator {
+    schemas: boon::Schemas,
+    index: boon::SchemaIndex,
+}
+
+impl Validator {
+    fn new() -> Self {
+        let mut schemas = boon::Schemas::new();
+        let mut compiler = boon::Compiler::new();
+        compiler.add_resource(URL, schema()).unwrap();
+        let index =
+            compiler.compile(URL, &mut schemas).unwrap_or_else(|e| panic!("the schema compiles: {e:#}"));
+        Validator { schemas, index }
+    }
+
+    /// `Err(why)` when the TOML text does not fit the schema.
+    fn check(&self, text: &str) -> Result<(), String> {
+        let value: Value = toml::from_str(text).map_err(|e| format!("not TOML: {e}"))?;
+        self.schemas.validate(&value, self.index).map_err(|e| format!("{e:#}"))
+    }
+}
+
+/// The bundled scenario files: lessons, regressions, the book's examples
+/// (but the one with a mistake), the hostile corpus's valid files.
+fn bundled() -> Vec<PathBuf> {
+    let mut files = scenario_files(&root().join("scenarios"));
+    for dir in ["tests/regressions", "book/examples", "tests/hostile/valid"] {
+        files.extend(scenario_files(&root().join(dir)));
+    }
+    files.retain(|f| !f.starts_with(root().join("book/examples/mistakes")));
+    files
+}
+
+/// The complete scenarios shown in the reference (`toml` blocks with a
+/// `[scenario]` table).
+fn reference_examples() -> Vec<String> {
+    let text = std::fs::read_to_string(root().join("book/src/reference.md")).unwrap();
+    let mut out = Vec::new();
+    let mut block: Option<String> = None;
+    for line in text.lines() {
+        match (&mut block, line.trim_start()) {
+            (None, l) if l.starts_with("```toml") => block = Some(String::new()),
+            (Some(b), l) if l.starts_with("```") => {
+                if b.contains("[scenario]") {
+                    out.push(b.clone());
+                }
+                block = None;
+            }
+            (Some(b), _) => {
+                b.push_str(line);
+                b.push('\n');
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn every_bundled_scenario_fits_the_schema() {
+    let v = Validator::new();
+    let files = bundled();
+    assert!(files.len() > 80, "{} files", files.len());
+    let mut problems = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        if let Err(e) = v.check(&text) {
+            problems.push(format!("{}: {e}", f.display()));
+        }
+        // Each of them loads, so what the schema accepts here, the loader
+        // does too.
+        distlab::scenario::load(&registry(), f).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let examples = reference_examples();
+    assert!(!examples.is_empty());
+    for (i, text) in examples.iter().enumerate() {
+        if let Err(e) = v.check(text) {
+            problems.push(format!("reference.md example {i}: {e}"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} files do not fit the schema:\n{}",
+        problems.len(),
+        problems.join("\n\n")
+    );
+}
+
+/// The book's example of a mistyped parameter fails the schema, and so do
+/// files with one mistake the schema can see; the loader refuses each.
+#[test]
+fn files_with_a_mistake_fail_the_schema() {
+    let v = Validator::new();
+    let typo = std::fs::read_to_string(root().join("book/examples/mistakes/typo.toml")).unwrap();
+    let e = v.check(&typo).unwrap_err();
+    assert!(e.contains("failover_timout"), "{e}");
+
+    let good = std::fs::read_to_string(root().join("scenarios/primary-replica/async-crash.toml")).unwrap();
+    v.check(&good).unwrap();
+    let mistakes = [
+        // A table no scenario has.
+        (format!("{good}\n[networks]\nlatency = \"1ms\"\n"), "networks"),
+        // A value of the wrong type.
+        (good.replacen("nodes = 3", "nodes = \"three\"", 1), "/cluster/nodes"),
+        // A protocol no one registered.
+        (good.replacen("protocol = \"primary-replica\"", "protocol = \"raft\"", 1), "/scenario/protocol"),
+        // Another protocol's parameter.
+        (good.replacen("[protocol]\n", "[protocol]\nr = 2\n", 1), "/protocol"),
+        // Another protocol's check.
+        (format!("{good}\n[[expect]]\ncheck = \"fresh-reads\"\n"), "/expect/"),
+        // A metric no one reports.
+        (format!("{good}\n[[expect]]\nmetric = \"lost_writes\"\nat_most = 0\n"), "/expect/"),
+        // A name that is no choice of the parameter.
+        (good.replacen("mode = \"async\"", "mode = \"eventual\"", 1), "/protocol/mode"),
+    ];
+    for (text, place) in &mistakes {
+        assert!(text != &good, "the mistake was made: {place}");
+        let e = v.check(text).expect_err(place);
+        assert!(e.contains(place), "{place}: {e}");
+        distlab::scenario::load_str(&registry(), "mistake.toml", text).expect_err(place);
+    }
+}
+
+/// Editors read the committed copy (`.taplo.toml`): it is what
+/// `distlab schema` prints. `DISTLAB_BLESS=1` rewrites it.
+#[test]
+fn the_committed_schema_is_current() {
+    let path = root().join("scenarios/scenario.schema.json");
+    let now = serde_json::to_string_pretty(&schema()).unwrap() + "\n";
+    if std::env::var_os("DISTLAB_BLESS").is_some() {
+        std::fs::write(&path, &now).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(committed == now, "{} is stale: run `DISTLAB_BLESS=1 cargo test --test schema`", path.display());
+}
