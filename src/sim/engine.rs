@@ -33,8 +33,8 @@ use super::time::{SimDuration, SimTime};
 use super::trace::{NONE, Trace, TraceKind, TraceLevel};
 use crate::nodes::client::{ClientAction, ClientSlot, ClientSpec, Pending as PendingOp};
 use crate::nodes::{
-    Answer, ClientRef, ClientReply, ClientRequest, Clock, Cluster, Context, Held, Message, NodeId, Outbox,
-    Protocol, TimerId, TimerOp, WriteId,
+    Answer, ClientRef, ClientReply, ClientRequest, Clock, Cluster, Context, Effect, Message, NodeId, Outbox,
+    Protocol, TimerId, WriteId,
 };
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::hash::{Hash, Hasher};
@@ -174,7 +174,7 @@ struct NodeRt<P: Protocol> {
     held: Vec<u32>,
     /// Effects waiting for the disk ([`Context::once_durable`]), each with
     /// the write it waits for, in the order recorded.
-    after_disk: VecDeque<(WriteId, Held<P>)>,
+    after_disk: VecDeque<(WriteId, Effect<P>)>,
 }
 
 /// Counters of a run.
@@ -322,6 +322,8 @@ pub struct Sim<P: Protocol, C: Checker<P>> {
     /// Reused buffer of writes completed within a step (no allocation in
     /// the inner loop).
     persisted_scratch: Vec<WriteId>,
+    /// Reused buffer of messages a handler sent its own node.
+    loopback_scratch: Vec<P::Msg>,
 }
 
 impl<P: Protocol, C: Checker<P>> Sim<P, C> {
@@ -417,6 +419,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             crowd_from: budget.events_per_instant.saturating_sub(SPIN_SAMPLE),
             out: Outbox::default(),
             persisted_scratch: Vec::new(),
+            loopback_scratch: Vec::new(),
         };
         for i in 0..sim.faults.len() {
             let at = sim.faults[i].at;
@@ -946,12 +949,41 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         self.perform(node);
     }
 
-    /// Performs the effects in the outbox, in a fixed order: durable writes,
-    /// timers (set and cancelled by key, in the order recorded), effects
-    /// that wait for the writes (`once_durable`: kept per node until
-    /// [`Sim::persisted`]), sends, replies, observations, notes; then
-    /// messages the node sent itself (`loopback`), each in a handler of its
-    /// own.
+    /// Performs the effects the handler recorded ([`Effect`]). This is the
+    /// one place their meaning is written down:
+    ///
+    /// - `Write`: the write joins the node's unflushed writes and reaches
+    ///   the disk `disk_latency` later, writes in issue order (a zero
+    ///   latency disk with nothing unflushed completes it within the step,
+    ///   and the node hears of it after the handler's other effects). A
+    ///   crash before then loses it.
+    /// - `SetTimer`: arms the timer with this key after its delay on the
+    ///   node's *local* clock, scaled to real time by the clock's drift
+    ///   (rounded up: a timer always moves time forward by at least 1µs).
+    ///   A pending timer with the same key is replaced: the key now names
+    ///   this generation, and the old event, still queued, is void when
+    ///   popped. `CancelTimer`: the key names no timer any more (and a
+    ///   timer with this key still waiting for the disk is dropped).
+    ///   Timers are set and cancelled in the order recorded.
+    /// - Gated effects (recorded inside `once_durable`) wait in the node's
+    ///   `after_disk` queue, in the order recorded, until the write they
+    ///   name is on disk ([`Sim::persisted`]); then they are performed as
+    ///   if the `on_persisted` handler had recorded them. A crash drops
+    ///   them with the writes.
+    /// - `Send` and `Reply`: onto the network (which draws delay, loss and
+    ///   duplication for each); `Observe`: to the checker and the trace;
+    ///   `Note`: to the trace.
+    /// - `Loopback`: the node's own `on_message` runs with the message
+    ///   right after this handler, in a handler of its own, if the node is
+    ///   still up.
+    /// - Every effect of a node's earlier life is void: events carry the
+    ///   node's incarnation, bumped on crash and restart.
+    ///
+    /// The order is the handler's: effects are performed in the order
+    /// recorded (the network draws each message's delay as it is sent, so
+    /// this order is part of the run), except the two that run handlers of
+    /// their own, after this one: loopbacks, then the news of writes a
+    /// zero-latency disk completed.
     fn perform(&mut self, node: NodeId) {
         if self.out.is_empty() {
             return;
@@ -959,81 +991,72 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         let mut out = std::mem::take(&mut self.out);
         let step = self.state.stats.events;
         let now = self.state.now;
+        let at = self.at();
         let incarnation = self.state.nodes[node.index()].incarnation;
-
         let mut persisted_now = std::mem::take(&mut self.persisted_scratch);
-        for (id, write) in out.writes.drain(..) {
-            let rt = &mut self.state.nodes[node.index()];
-            if self.cfg.disk_latency == SimDuration::ZERO && rt.unflushed.is_empty() {
-                // A zero-latency disk completes the write within the step.
-                P::apply_write(&mut rt.disk, &write);
-                persisted_now.push(id);
-            } else {
-                rt.unflushed.push_back((id, write));
-                let at = now.after(self.cfg.disk_latency);
-                self.schedule(at, Event::Disk { node, incarnation });
+        let mut loopback = std::mem::take(&mut self.loopback_scratch);
+
+        for (gate, effect) in out.effects.drain(..) {
+            if let Some(w) = gate {
+                self.state.nodes[node.index()].after_disk.push_back((w, effect));
+                continue;
             }
-        }
-        // Timers by key, in the order set and cancelled: setting a key
-        // replaces its pending timer (the old event, still queued, is stale:
-        // its generation is no longer the key's), cancelling removes it —
-        // and one set earlier that still waits for the disk.
-        for op in out.timers.drain(..) {
-            let rt = &mut self.state.nodes[node.index()];
-            match op {
-                TimerOp::Cancel(timer) => {
-                    rt.timers.remove(&timer);
-                    if !rt.after_disk.is_empty() {
-                        rt.after_disk.retain(|(_, e)| !matches!(e, Held::Timer(_, _, t) if *t == timer));
+            match effect {
+                Effect::Write { id, write } => {
+                    let rt = &mut self.state.nodes[node.index()];
+                    if self.cfg.disk_latency == SimDuration::ZERO && rt.unflushed.is_empty() {
+                        // A zero-latency disk completes the write within the step.
+                        P::apply_write(&mut rt.disk, &write);
+                        persisted_now.push(id);
+                    } else {
+                        rt.unflushed.push_back((id, write));
+                        let at = now.after(self.cfg.disk_latency);
+                        self.schedule(at, Event::Disk { node, incarnation });
                     }
                 }
-                TimerOp::Set(id, delay, timer) => {
-                    let at = now.after(rt.io.clock.real_duration(delay));
-                    rt.timers.insert(timer.clone(), id);
-                    self.schedule(at, Event::Timer { node, incarnation, id, timer });
+                Effect::SetTimer { timer, after, generation } => {
+                    let rt = &mut self.state.nodes[node.index()];
+                    let at = now.after(rt.io.clock.real_duration(after));
+                    rt.timers.insert(timer.clone(), generation);
+                    self.schedule(at, Event::Timer { node, incarnation, id: generation, timer });
                 }
-            }
-        }
-        if !out.held.is_empty() {
-            let rt = &mut self.state.nodes[node.index()];
-            rt.after_disk.extend(out.held.drain(..));
-        }
-        for (to, msg) in out.sends.drain(..) {
-            self.send(node.endpoint(), to.endpoint(), Payload::Peer(msg));
-        }
-        // (Most handlers reply to no client: skip the drain, which costs
-        // even when empty.)
-        if !out.replies.is_empty() {
-            for (to, reply) in out.replies.drain(..) {
-                self.send(
+                Effect::CancelTimer(timer) => {
+                    // Also one set earlier to wait for the disk (in this
+                    // handler too: it is in `after_disk` by now).
+                    let rt = &mut self.state.nodes[node.index()];
+                    rt.timers.remove(&timer);
+                    if !rt.after_disk.is_empty() {
+                        rt.after_disk
+                            .retain(|(_, e)| !matches!(e, Effect::SetTimer { timer: t, .. } if *t == timer));
+                    }
+                }
+                Effect::Send { to, msg } => self.send(node.endpoint(), to.endpoint(), Payload::Peer(msg)),
+                Effect::Reply { to, reply } => self.send(
                     node.endpoint(),
                     to.endpoint,
                     Payload::Reply { op_id: to.op_id, attempt: to.attempt, reply },
-                );
-            }
-        }
-        if !out.observations.is_empty() {
-            let at = self.at();
-            for obs in out.observations.drain(..) {
-                if let Some(c) = self.checker.as_mut() {
-                    c.on_observation(at, node, &obs);
+                ),
+                Effect::Observe(obs) => {
+                    if let Some(c) = self.checker.as_mut() {
+                        c.on_observation(at, node, &obs);
+                    }
+                    self.trace.record(step, now.0, TraceKind::Observation, node.0, NONE, 0, 0, || {
+                        format!("{obs:?}")
+                    });
                 }
-                self.trace
-                    .record(step, now.0, TraceKind::Observation, node.0, NONE, 0, 0, || format!("{obs:?}"));
+                Effect::Note(text) => self.trace.annotate(step, now.0, node.0, text),
+                Effect::Loopback(msg) => loopback.push(msg),
             }
         }
-        for text in out.notes.drain(..) {
-            self.trace.annotate(step, now.0, node.0, text);
-        }
-        let loopback = std::mem::take(&mut out.loopback);
         self.out = out;
         // Messages to itself are handled now, one handler each, as long as
         // the node lives.
-        for msg in loopback {
+        for msg in loopback.drain(..) {
             if self.state.nodes[node.index()].state.is_some() {
                 self.handle(node, |s, ctx| P::on_message(s, ctx, node, msg));
             }
         }
+        self.loopback_scratch = loopback;
         // Writes that completed within the step report back now, after the
         // handler's other effects, as the disk would.
         for id in persisted_now.drain(..) {
@@ -1047,18 +1070,13 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// The node hears that write `id` (and every earlier one) is on disk:
     /// what waited for it ([`Context::once_durable`]) is performed with the
     /// effects of the protocol's [`Protocol::on_persisted`], as if that
-    /// handler had done it.
+    /// handler had recorded it first.
     fn persisted(&mut self, node: NodeId, id: WriteId) {
         let rt = &mut self.state.nodes[node.index()];
         rt.io.on_disk = rt.io.on_disk.max(id.0);
         while rt.after_disk.front().is_some_and(|(w, _)| *w <= id) {
-            match rt.after_disk.pop_front().map(|(_, e)| e) {
-                Some(Held::Send(to, msg)) => self.out.sends.push((to, msg)),
-                Some(Held::Timer(t, delay, timer)) => self.out.timers.push(TimerOp::Set(t, delay, timer)),
-                Some(Held::Reply(to, reply)) => self.out.replies.push((to, reply)),
-                Some(Held::Observe(o)) => self.out.observations.push(o),
-                Some(Held::Loopback(m)) => self.out.loopback.push(m),
-                None => {}
+            if let Some((_, effect)) = rt.after_disk.pop_front() {
+                self.out.effects.push((None, effect));
             }
         }
         self.handle(node, |s, ctx| P::on_persisted(s, ctx, id));
