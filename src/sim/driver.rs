@@ -5,10 +5,12 @@
 //! drives a `Box<dyn Driver>` and never names a protocol type.
 
 use super::budget::{Budget, Halt};
-use super::engine::{InFlight, InterventionError, NodeStatus, Sim, Stats, StepRecord};
+use super::engine::{InFlight, Sim, Stats, StepRecord};
 use super::fault::{Fault, TimedFault};
+use super::faults::InterventionError;
 use super::hash::Digest;
 use super::history::History;
+use super::host::NodeStatus;
 use super::monitor::{Checker, Report};
 use super::network::EndpointId;
 use super::time::SimTime;
