@@ -53,6 +53,11 @@ pub trait Driver {
     /// another protocol, which is a programming error.
     fn restore(&mut self, snapshot: &Snapshot);
     fn state_hash(&self) -> Digest;
+    /// The model fingerprint: the simulated system's state without the
+    /// engine's bookkeeping (counters, ids, sequence keys, slab slots,
+    /// timer generations, random-stream positions), equal for equal
+    /// states however they were reached. See `sim::fingerprint`.
+    fn fingerprint(&self) -> Digest;
     /// The trace digest (`None` at trace level `off`).
     fn digest(&self) -> Option<Digest>;
     fn trace(&self) -> &Trace;
@@ -131,6 +136,9 @@ impl<P: Protocol, C: Checker<P> + 'static> Driver for Sim<P, C> {
     }
     fn state_hash(&self) -> Digest {
         Sim::state_hash(self)
+    }
+    fn fingerprint(&self) -> Digest {
+        Sim::fingerprint(self)
     }
     fn digest(&self) -> Option<Digest> {
         Sim::trace(self).digest()

@@ -9,6 +9,7 @@ pub mod driver;
 pub mod engine;
 pub mod fault;
 mod faults;
+mod fingerprint;
 pub mod hash;
 pub mod history;
 mod host;
