@@ -254,7 +254,7 @@ fn space_time_diagram_of_a_coordinator_crash() {
     let text = format!("{}", screen(&app, 80, 24).backend());
     insta::assert_snapshot!("space_time_coordinator_crash", screen(&app, 80, 24).backend());
     assert!(text.contains("✗ n1 crashes"), "{text}");
-    let commit = text.lines().find(|l| l.contains("#12 Commit 1 +10ms")).expect("the commit's delivery");
+    let commit = text.lines().find(|l| l.contains("#13 Commit 1 +10ms")).expect("the commit's delivery");
     assert!(
         commit.contains('○') && !commit.contains('●'),
         "delivered after the crash, sent before it:\n{text}"
@@ -270,10 +270,16 @@ fn space_time_diagram_of_a_coordinator_crash() {
     {
         assert_ne!(l.chars().nth(n1), Some('●'), "n1 acts after its crash:\n{text}");
     }
-    // Enter explains the message at the bottom: a reply delivered...
+    // Enter explains the message at the bottom: a commit lost to the
+    // partition...
     act(&mut app, &[Action::Details]);
     let why = format!("{}", screen(&app, 80, 24).backend());
-    assert!(why.contains("Message #14") && why.contains("delivered to"), "{why}");
+    assert!(why.contains("Message #14") && why.contains("lost") && why.contains("Partition"), "{why}");
+    // ...one row up, the commit delivered to n2 after the crash...
+    act(&mut app, &[Action::Close, Action::Up, Action::Details]);
+    let why = format!("{}", screen(&app, 80, 24).backend());
+    assert!(why.contains("Message #13") && why.contains("delivered to n2"), "{why}");
+    act(&mut app, &[Action::Close, Action::Down]);
     // ...and one row down, a vote lost at the crashed coordinator.
     act(&mut app, &[Action::Close, Action::Down, Action::Details]);
     let why = format!("{}", screen(&app, 80, 24).backend());

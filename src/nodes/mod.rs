@@ -184,99 +184,92 @@ pub trait Protocol: Sized + Clone + Debug + Hash + Default + 'static {
     fn view(state: &Self::State, disk: &Self::Durable, cluster: &Cluster) -> NodeView;
 }
 
-/// The effects a handler recorded, performed by the engine afterwards.
-/// Reused between steps so the inner loop does not allocate.
+/// One thing a handler did, recorded by its [`Context`] and performed by
+/// the runtime after the handler returns. What each means is written down
+/// once, in the simulator's host (`sim::host`), which performs them.
 #[derive(Debug)]
-pub struct Outbox<P: Protocol> {
-    pub sends: Vec<(NodeId, P::Msg)>,
-    /// Timers set and cancelled, in the order recorded.
-    pub timers: Vec<TimerOp<P>>,
-    pub replies: Vec<(ClientRef, ClientReply)>,
-    pub writes: Vec<(WriteId, P::DurableWrite)>,
-    pub observations: Vec<P::Observation>,
-    pub notes: Vec<String>,
-    /// Messages to this node itself ([`Context::loopback`]).
-    pub loopback: Vec<P::Msg>,
-    /// Effects recorded inside [`Context::once_durable`], each with the
-    /// latest write issued when it was recorded: the engine performs it
-    /// once that write (and so every earlier one) is on disk.
-    pub held: Vec<(WriteId, Held<P>)>,
-    /// While recording inside [`Context::once_durable`]: the write to wait
-    /// for.
-    pub hold: Option<WriteId>,
-}
-
-/// Setting or cancelling a timer (see [`Context::set_timer`]).
-#[derive(Debug)]
-pub enum TimerOp<P: Protocol> {
-    /// Arm `timer` (replacing a pending one with the same key) to fire after
-    /// the local delay; the id is its generation.
-    Set(TimerId, SimDuration, P::Timer),
-    /// Disarm the pending timer with this key, if any.
-    Cancel(P::Timer),
-}
-
-/// An effect that waits for the disk (see [`Context::once_durable`]).
-#[derive(Debug)]
-pub enum Held<P: Protocol> {
-    Send(NodeId, P::Msg),
-    Timer(TimerId, SimDuration, P::Timer),
-    Reply(ClientRef, ClientReply),
-    Observe(P::Observation),
+pub enum Effect<P: Protocol> {
+    /// Send `msg` to node `to` over the network ([`Context::send`]).
+    Send { to: NodeId, msg: P::Msg },
+    /// Hand `msg` to this node's own `on_message` ([`Context::loopback`]).
     Loopback(P::Msg),
+    /// Answer a client ([`Context::reply`]).
+    Reply { to: ClientRef, reply: ClientReply },
+    /// Arm the timer with this key, replacing a pending one
+    /// ([`Context::set_timer`]). `generation` is drawn when the handler
+    /// sets it, so the ids a trace shows follow the handler's order.
+    SetTimer { timer: P::Timer, after: SimDuration, generation: TimerId },
+    /// Disarm the timer with this key ([`Context::cancel_timer`]).
+    CancelTimer(P::Timer),
+    /// Start durable write `id` ([`Context::write`]).
+    Write { id: WriteId, write: P::DurableWrite },
+    /// Publish an observation for the checkers ([`Context::observe`]).
+    Observe(P::Observation),
+    /// Annotate the trace ([`Context::note`]).
+    Note(String),
 }
 
-impl<P: Protocol> Clone for Held<P> {
+impl<P: Protocol> Clone for Effect<P> {
     fn clone(&self) -> Self {
         match self {
-            Held::Send(to, m) => Held::Send(*to, m.clone()),
-            Held::Timer(id, d, t) => Held::Timer(*id, *d, t.clone()),
-            Held::Reply(to, r) => Held::Reply(*to, r.clone()),
-            Held::Observe(o) => Held::Observe(o.clone()),
-            Held::Loopback(m) => Held::Loopback(m.clone()),
+            Effect::Send { to, msg } => Effect::Send { to: *to, msg: msg.clone() },
+            Effect::Loopback(m) => Effect::Loopback(m.clone()),
+            Effect::Reply { to, reply } => Effect::Reply { to: *to, reply: reply.clone() },
+            Effect::SetTimer { timer, after, generation } => {
+                Effect::SetTimer { timer: timer.clone(), after: *after, generation: *generation }
+            }
+            Effect::CancelTimer(t) => Effect::CancelTimer(t.clone()),
+            Effect::Write { id, write } => Effect::Write { id: *id, write: write.clone() },
+            Effect::Observe(o) => Effect::Observe(o.clone()),
+            Effect::Note(text) => Effect::Note(text.clone()),
         }
     }
 }
 
-impl<P: Protocol> Hash for Held<P> {
+impl<P: Protocol> Hash for Effect<P> {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         std::mem::discriminant(self).hash(h);
         match self {
-            Held::Send(to, m) => (to, m).hash(h),
-            Held::Timer(id, d, t) => (id, d, t).hash(h),
-            Held::Reply(to, r) => (to, r).hash(h),
-            Held::Observe(o) => o.hash(h),
-            Held::Loopback(m) => m.hash(h),
+            Effect::Send { to, msg } => (to, msg).hash(h),
+            Effect::Loopback(m) => m.hash(h),
+            Effect::Reply { to, reply } => (to, reply).hash(h),
+            Effect::SetTimer { timer, after, generation } => (timer, after, generation).hash(h),
+            Effect::CancelTimer(t) => t.hash(h),
+            Effect::Write { id, write } => (id, write).hash(h),
+            Effect::Observe(o) => o.hash(h),
+            Effect::Note(text) => text.hash(h),
         }
     }
+}
+
+/// An effect and its gate: `Some(w)` holds it until write `w` (and so
+/// every earlier one) is on disk ([`Context::once_durable`]).
+pub type Gated<P> = (Option<WriteId>, Effect<P>);
+
+/// The effects a handler recorded, in the order it recorded them; the
+/// runtime performs them after the handler returns. Reused between steps
+/// so the inner loop does not allocate.
+#[derive(Debug)]
+pub struct Outbox<P: Protocol> {
+    pub effects: Vec<Gated<P>>,
+    /// While recording inside [`Context::once_durable`]: the write to wait
+    /// for.
+    hold: Option<WriteId>,
 }
 
 impl<P: Protocol> Default for Outbox<P> {
     fn default() -> Self {
-        Outbox {
-            sends: Vec::new(),
-            timers: Vec::new(),
-            replies: Vec::new(),
-            writes: Vec::new(),
-            observations: Vec::new(),
-            notes: Vec::new(),
-            loopback: Vec::new(),
-            held: Vec::new(),
-            hold: None,
-        }
+        Outbox { effects: Vec::new(), hold: None }
     }
 }
 
 impl<P: Protocol> Outbox<P> {
     pub fn is_empty(&self) -> bool {
-        self.sends.is_empty()
-            && self.timers.is_empty()
-            && self.replies.is_empty()
-            && self.writes.is_empty()
-            && self.observations.is_empty()
-            && self.notes.is_empty()
-            && self.loopback.is_empty()
-            && self.held.is_empty()
+        self.effects.is_empty()
+    }
+    /// Records an effect, gated if inside [`Context::once_durable`].
+    fn push(&mut self, effect: Effect<P>) {
+        self.effects.push((self.hold, effect));
     }
 }
 
@@ -390,10 +383,7 @@ impl<'a, P: Protocol> Context<'a, P> {
     /// arrives.
     pub fn send(&mut self, to: NodeId, msg: P::Msg) {
         debug_assert_ne!(to, self.me, "a node does not message itself; act directly");
-        match self.out.hold {
-            Some(w) => self.out.held.push((w, Held::Send(to, msg))),
-            None => self.out.sends.push((to, msg)),
-        }
+        self.out.push(Effect::Send { to, msg });
     }
     /// Hands `msg` to this node's own [`Protocol::on_message`] (from
     /// itself) right after the current handler, never over the network:
@@ -401,10 +391,7 @@ impl<'a, P: Protocol> Context<'a, P> {
     /// that also stores a copy). Mostly used inside [`Self::once_durable`],
     /// where it means "once this is on disk, count my own answer".
     pub fn loopback(&mut self, msg: P::Msg) {
-        match self.out.hold {
-            Some(w) => self.out.held.push((w, Held::Loopback(msg))),
-            None => self.out.loopback.push(msg),
-        }
+        self.out.push(Effect::Loopback(msg));
     }
     /// Sends a copy of `msg` to every other node.
     pub fn broadcast(&mut self, msg: P::Msg) {
@@ -418,42 +405,32 @@ impl<'a, P: Protocol> Context<'a, P> {
     /// timer with the same key is replaced: only this one fires.
     pub fn set_timer(&mut self, timer: P::Timer, after: SimDuration) {
         self.io.next_timer += 1;
-        let id = TimerId(self.io.next_timer);
-        match self.out.hold {
-            Some(w) => self.out.held.push((w, Held::Timer(id, after, timer))),
-            None => self.out.timers.push(TimerOp::Set(id, after, timer)),
-        }
+        let generation = TimerId(self.io.next_timer);
+        self.out.push(Effect::SetTimer { timer, after, generation });
     }
     /// Cancels the pending timer with this key — also one still waiting
     /// for the disk inside [`Self::once_durable`]. Cancelling a timer that
     /// is not pending (it fired, or was never set) is harmless.
     pub fn cancel_timer(&mut self, timer: &P::Timer) {
-        // One this handler set to wait for the disk is gone at once; the
-        // runtime cancels the rest.
-        self.out.held.retain(|(_, e)| !matches!(e, Held::Timer(_, _, t) if t == timer));
-        self.out.timers.push(TimerOp::Cancel(timer.clone()));
+        // A cancel itself never waits.
+        self.out.effects.push((None, Effect::CancelTimer(timer.clone())));
     }
     /// Answers a client's request.
     pub fn reply(&mut self, to: ClientRef, reply: ClientReply) {
-        match self.out.hold {
-            Some(w) => self.out.held.push((w, Held::Reply(to, reply))),
-            None => self.out.replies.push((to, reply)),
-        }
+        self.out.push(Effect::Reply { to, reply });
     }
     /// Starts a durable write; [`Protocol::on_persisted`] is called when it
     /// is on disk. A crash before then loses it.
     pub fn write(&mut self, write: P::DurableWrite) -> WriteId {
         self.io.next_write += 1;
         let id = WriteId(self.io.next_write);
-        self.out.writes.push((id, write));
+        // A write starts now, even inside `once_durable`.
+        self.out.effects.push((None, Effect::Write { id, write }));
         id
     }
     /// Publishes an observation for the checkers.
     pub fn observe(&mut self, observation: P::Observation) {
-        match self.out.hold {
-            Some(w) => self.out.held.push((w, Held::Observe(observation))),
-            None => self.out.observations.push(observation),
-        }
+        self.out.push(Effect::Observe(observation));
     }
     /// Does what `then` sends, replies, publishes and arms only once every
     /// write this node has issued so far is on disk — at once, if it
@@ -476,7 +453,8 @@ impl<'a, P: Protocol> Context<'a, P> {
     /// full, so notes cost nothing in fast runs.
     pub fn note(&mut self, text: impl FnOnce() -> String) {
         if self.notes_on {
-            self.out.notes.push(text());
+            // A note describes the handler's step: it never waits.
+            self.out.effects.push((None, Effect::Note(text())));
         }
     }
 }

@@ -5,10 +5,12 @@
 //! drives a `Box<dyn Driver>` and never names a protocol type.
 
 use super::budget::{Budget, Halt};
-use super::engine::{InFlight, InterventionError, NodeStatus, Sim, Stats, StepRecord};
+use super::engine::{InFlight, Sim, Stats, StepRecord};
 use super::fault::{Fault, TimedFault};
+use super::faults::InterventionError;
 use super::hash::Digest;
 use super::history::History;
+use super::host::NodeStatus;
 use super::monitor::{Checker, Report};
 use super::network::EndpointId;
 use super::time::SimTime;
@@ -51,6 +53,11 @@ pub trait Driver {
     /// another protocol, which is a programming error.
     fn restore(&mut self, snapshot: &Snapshot);
     fn state_hash(&self) -> Digest;
+    /// The model fingerprint: the simulated system's state without the
+    /// engine's bookkeeping (counters, ids, sequence keys, slab slots,
+    /// timer generations, random-stream positions), equal for equal
+    /// states however they were reached. See `sim::fingerprint`.
+    fn fingerprint(&self) -> Digest;
     /// The trace digest (`None` at trace level `off`).
     fn digest(&self) -> Option<Digest>;
     fn trace(&self) -> &Trace;
@@ -129,6 +136,9 @@ impl<P: Protocol, C: Checker<P> + 'static> Driver for Sim<P, C> {
     }
     fn state_hash(&self) -> Digest {
         Sim::state_hash(self)
+    }
+    fn fingerprint(&self) -> Digest {
+        Sim::fingerprint(self)
     }
     fn digest(&self) -> Option<Digest> {
         Sim::trace(self).digest()

@@ -4,13 +4,18 @@
 
 pub mod budget;
 pub mod canon;
+mod clients;
 pub mod driver;
 pub mod engine;
 pub mod fault;
+mod faults;
+mod fingerprint;
 pub mod hash;
 pub mod history;
+mod host;
 pub mod monitor;
 pub mod network;
+mod queue;
 pub mod trace;
 
 // Time and randomness sit below both the engine and the protocol contract
@@ -20,10 +25,12 @@ pub use crate::{rng, time};
 pub use crate::nodes::EndpointId;
 pub use budget::{Budget, Halt};
 pub use driver::{Driver, NodeSummary, Snapshot};
-pub use engine::{InFlight, InterventionError, NodeStatus, Sim, SimConfig, Stats, StepRecord};
+pub use engine::{InFlight, Sim, SimConfig, Stats, StepRecord};
 pub use fault::{Fault, Origin, TimedFault};
+pub use faults::InterventionError;
 pub use hash::Digest;
 pub use history::{History, HistoryEvent, HistoryKind};
+pub use host::NodeStatus;
 pub use monitor::{At, Checker, ObservationRecord, Report, Verdict};
 pub use time::{SimDuration, SimTime};
 pub use trace::{TraceEvent, TraceKind, TraceLevel, TraceSink};

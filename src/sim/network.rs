@@ -195,6 +195,16 @@ impl std::hash::Hash for NetworkConfig {
 }
 
 impl Network {
+    /// Hashes the faults in force (partitions, cuts, link overrides) and
+    /// nothing of the links' state (FIFO tails, RNG positions): the
+    /// network's part of the model fingerprint.
+    pub(super) fn hash_faults<H: std::hash::Hasher>(&self, h: &mut H) {
+        use std::hash::Hash;
+        (&self.group, &self.cuts, &self.overrides).hash(h);
+    }
+}
+
+impl Network {
     pub fn new(config: Arc<NetworkConfig>, endpoints: usize, seed: u64) -> Self {
         Network {
             config,

@@ -1,0 +1,188 @@
+//! The event queue: a time-ordered heap of small entries over a slab of
+//! pending events.
+//!
+//! Entries are `(time, key, slot)`; `key` orders events at equal times:
+//! scripted faults and "deliver next" interventions carry a key with the
+//! top bit clear and run before everything else at their time, other
+//! events run in the order they were scheduled (design rule 1). A slab
+//! slot remembers its key, so moving an event (deliver next) or removing
+//! it (drop) just makes the old queue entry stale; a stale entry is skipped
+//! when it comes up. The slab grows only when every slot is taken, so its
+//! length is the number of events waiting (the `pending` budget).
+
+use super::engine::Sim;
+use super::monitor::Checker;
+use super::network::EndpointId;
+use super::time::SimTime;
+use crate::nodes::{ClientReply, ClientRequest, Message, NodeId, Protocol, TimerId, WriteId};
+
+/// What a message carries on the wire.
+#[derive(Clone, Debug, Hash, serde::Serialize)]
+pub enum Payload<M> {
+    /// Node to node.
+    Peer(M),
+    /// Client to node.
+    Request(ClientRequest),
+    /// Node to client.
+    Reply { op_id: u64, attempt: u32, reply: ClientReply },
+}
+
+/// A pending event in the slab.
+#[derive(Clone, Debug, Hash)]
+pub(super) enum Event<M, T> {
+    Deliver {
+        id: u64,
+        from: EndpointId,
+        to: EndpointId,
+        payload: Payload<M>,
+    },
+    Timer {
+        node: NodeId,
+        incarnation: u32,
+        id: TimerId,
+        timer: T,
+    },
+    /// The oldest unflushed write of `node` reaches its disk.
+    Disk {
+        node: NodeId,
+        incarnation: u32,
+    },
+    /// Tell a node that was paused that write `id` is on disk.
+    Persisted {
+        node: NodeId,
+        incarnation: u32,
+        id: WriteId,
+    },
+    ClientNext {
+        slot: u32,
+    },
+    ClientTimeout {
+        slot: u32,
+        op_id: u64,
+        attempt: u32,
+    },
+    Fault {
+        index: u32,
+    },
+}
+
+#[derive(Clone, Debug, Hash)]
+pub(super) struct Slot<M, T> {
+    pub(super) key: u64,
+    pub(super) time: SimTime,
+    pub(super) event: Event<M, T>,
+}
+
+/// A queue entry: small and `Copy`. Ordered so the max-heap pops the
+/// earliest `(time, key)` first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Entry {
+    pub(super) time: u64,
+    pub(super) key: u64,
+    pub(super) slot: u32,
+}
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (other.time, other.key).cmp(&(self.time, self.key))
+    }
+}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+pub(super) const NORMAL: u64 = 1 << 63;
+
+/// A pending event of protocol `P`.
+pub(super) type PendingEvent<P> = Event<<P as Protocol>::Msg, <P as Protocol>::Timer>;
+
+impl<P: Protocol, C: Checker<P>> Sim<P, C> {
+    /// Puts an event in a free slab slot (reusing freed ones).
+    pub(super) fn alloc(&mut self, slot: Slot<P::Msg, P::Timer>) -> u32 {
+        match self.state.free.pop() {
+            Some(i) => {
+                self.state.slab[i as usize] = Some(slot);
+                i
+            }
+            None => self.grow(slot),
+        }
+    }
+
+    /// Puts an event in a new slab slot. The slab grows only when every
+    /// slot is taken, so its length is the number of events waiting: the
+    /// `pending` budget is checked here, off the hot path.
+    #[inline(never)]
+    pub(super) fn grow(&mut self, slot: Slot<P::Msg, P::Timer>) -> u32 {
+        self.state.slab.push(Some(slot));
+        if self.state.slab.len() as u64 > self.budget.pending && self.state.halt.is_none() {
+            self.halt_pending();
+        }
+        (self.state.slab.len() - 1) as u32
+    }
+
+    #[inline(always)]
+    pub(super) fn push(&mut self, time: SimTime, key: u64, event: Event<P::Msg, P::Timer>) {
+        let slot = self.alloc(Slot { key, time, event });
+        self.state.queue.push(Entry { time: time.0, key, slot });
+    }
+
+    #[inline(always)]
+    pub(super) fn schedule(&mut self, time: SimTime, event: Event<P::Msg, P::Timer>) {
+        self.state.next_key += 1;
+        let key = NORMAL | self.state.next_key;
+        self.push(time, key, event);
+    }
+
+    /// Schedules ahead of normal events at the same time.
+    pub(super) fn schedule_first(&mut self, time: SimTime, event: Event<P::Msg, P::Timer>) {
+        self.state.next_key += 1;
+        let key = self.state.next_key;
+        self.push(time, key, event);
+    }
+
+    /// Pops the next live event, skipping stale entries.
+    pub(super) fn pop(&mut self) -> Option<(SimTime, PendingEvent<P>)> {
+        while let Some(e) = self.state.queue.pop() {
+            let live = matches!(&self.state.slab[e.slot as usize], Some(s) if s.key == e.key);
+            if live {
+                let slot = self.state.slab[e.slot as usize].take().expect("checked live");
+                self.state.free.push(e.slot);
+                return Some((SimTime(e.time), slot.event));
+            }
+        }
+        None
+    }
+
+    /// The time of the next live event, if any.
+    pub(super) fn peek_time(&mut self) -> Option<SimTime> {
+        while let Some(e) = self.state.queue.peek().copied() {
+            if matches!(&self.state.slab[e.slot as usize], Some(s) if s.key == e.key) {
+                return Some(SimTime(e.time));
+            }
+            self.state.queue.pop();
+        }
+        None
+    }
+
+    pub(super) fn find_message(&self, id: u64) -> Option<usize> {
+        self.state
+            .slab
+            .iter()
+            .position(|s| matches!(s, Some(Slot { event: Event::Deliver { id: m, .. }, .. }) if *m == id))
+            .filter(|&slot| {
+                self.state.queue.iter().any(|e| {
+                    e.slot as usize == slot && self.state.slab[slot].as_ref().is_some_and(|s| s.key == e.key)
+                })
+            })
+    }
+}
+
+/// A message in words, for the trace and views.
+pub(super) fn describe<M: Message>(p: &Payload<M>) -> String {
+    match p {
+        Payload::Peer(m) => format!("{m:?}"),
+        Payload::Request(r) => format!("request {} (op {}, attempt {})", r.op, r.from.op_id, r.from.attempt),
+        Payload::Reply { op_id, reply, .. } => format!("reply to op {op_id}: {:?}", reply.outcome),
+    }
+}
