@@ -98,6 +98,7 @@ impl Protocol for Spinner {
     type Msg = NoMsg;
     type Timer = SpinTimer;
     type Observation = ();
+    type Workload = distlab::nodes::KeyValue<()>;
 
     fn recover(ctx: &mut Context<'_, Self>, _: &()) -> u64 {
         if ctx.me() == NodeId(1) {

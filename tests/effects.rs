@@ -29,6 +29,7 @@ impl Protocol for Recorder {
     type Msg = Hello;
     type Timer = ();
     type Observation = u8;
+    type Workload = distlab::nodes::KeyValue<()>;
 
     fn recover(ctx: &mut Context<'_, Self>, _: &()) {
         if ctx.me() != NodeId(0) {

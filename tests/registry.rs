@@ -55,6 +55,7 @@ impl Protocol for Greet {
     type Msg = GreetMsg;
     type Timer = ();
     type Observation = Greeted;
+    type Workload = distlab::nodes::KeyValue<GreetParams>;
 
     fn recover(ctx: &mut Context<'_, Self>, _disk: &()) -> u64 {
         if ctx.me() == NodeId(0) {

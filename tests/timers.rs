@@ -48,6 +48,7 @@ impl Protocol for Ticker {
     type Msg = NoMsg;
     type Timer = Tick;
     type Observation = ();
+    type Workload = distlab::nodes::KeyValue<()>;
 
     fn recover(ctx: &mut Context<'_, Self>, _: &()) -> Fired {
         if ctx.me() != NodeId(0) {

@@ -49,7 +49,7 @@
 //! of a value never written...).
 
 use super::history::{CompletedOp, History, HistoryKind};
-use crate::nodes::{Key, Operation, Value};
+use crate::nodes::{Key, RegisterView, Value};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, HashSet};
 
@@ -197,9 +197,9 @@ fn ops_by_key(ops: &[CompletedOp]) -> BTreeMap<Key, Vec<RegisterOp>> {
     for op in ops {
         let done = op.outcome == Some(HistoryKind::Ok);
         let unknown = matches!(op.outcome, None | Some(HistoryKind::Info));
-        let (key, kind) = match op.op {
-            Operation::Write { key, value } if done || unknown => (key, RegisterKind::Write(value)),
-            Operation::Read { key } if done => (key, RegisterKind::Read(op.value.as_value())),
+        let (key, kind) = match op.register {
+            Some(RegisterView::Write { key, value }) if done || unknown => (key, RegisterKind::Write(value)),
+            Some(RegisterView::Read { key, value }) if done => (key, RegisterKind::Read(value)),
             _ => continue,
         };
         by_key.entry(key).or_default().push(RegisterOp {

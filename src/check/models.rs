@@ -21,7 +21,7 @@
 //! write has no known completion, so nothing is older than it by time.
 
 use super::history::{CompletedOp, History, HistoryKind};
-use crate::nodes::{Key, Operation, Value};
+use crate::nodes::{Key, RegisterView, Value};
 use crate::time::SimTime;
 use std::collections::BTreeMap;
 
@@ -58,8 +58,8 @@ impl Writes {
     fn of(ops: &[CompletedOp]) -> Self {
         Writes(
             ops.iter()
-                .filter_map(|o| match o.op {
-                    Operation::Write { value, .. } if o.outcome != Some(HistoryKind::Fail) => {
+                .filter_map(|o| match o.register {
+                    Some(RegisterView::Write { value, .. }) if o.outcome != Some(HistoryKind::Fail) => {
                         let done = if o.outcome == Some(HistoryKind::Ok) { o.completed } else { None };
                         Some((value, (o.invoke_step, done.map(|(_, step)| step))))
                     }
@@ -97,31 +97,31 @@ fn by_process(ops: &[CompletedOp]) -> BTreeMap<u32, Vec<&CompletedOp>> {
 /// Reads that returned something older than the process's own earlier
 /// write to the key.
 pub fn read_your_writes(history: &History) -> Vec<Anomaly> {
-    session_anomalies(history, |op| matches!(op, Operation::Write { .. }))
+    session_anomalies(history, |op| matches!(op, RegisterView::Write { .. }))
 }
 
 /// Reads that returned something older than what the process had read
 /// before from the key.
 pub fn monotonic_reads(history: &History) -> Vec<Anomaly> {
-    session_anomalies(history, |op| matches!(op, Operation::Read { .. }))
+    session_anomalies(history, |op| matches!(op, RegisterView::Read { .. }))
 }
 
 /// The shared walk: per process, remember per key the newest value the
 /// process knows of from operations of the kind `counts`, and flag reads
 /// older than it.
-fn session_anomalies(history: &History, counts: fn(&Operation) -> bool) -> Vec<Anomaly> {
+fn session_anomalies(history: &History, counts: fn(&RegisterView) -> bool) -> Vec<Anomaly> {
     let ops = history.operations();
     let writes = Writes::of(&ops);
     let mut out = Vec::new();
     for (process, mine) in by_process(&ops) {
         let mut known: BTreeMap<Key, Value> = BTreeMap::new();
         for o in mine {
-            let (key, value) = match o.op {
-                Operation::Write { key, value } => (key, Some(value)),
-                Operation::Read { key } => (key, o.value.as_value()),
-                _ => continue,
+            let Some(register) = o.register else { continue };
+            let (key, value) = match register {
+                RegisterView::Write { key, value } => (key, Some(value)),
+                RegisterView::Read { key, value } => (key, value),
             };
-            if let Operation::Read { .. } = o.op
+            if let RegisterView::Read { .. } = register
                 && let Some(&newer) = known.get(&key)
                 && writes.older(value, newer)
             {
@@ -135,7 +135,7 @@ fn session_anomalies(history: &History, counts: fn(&Operation) -> bool) -> Vec<A
                 });
                 continue;
             }
-            if counts(&o.op)
+            if counts(&register)
                 && let Some(v) = value
                 && known.get(&key).is_none_or(|&k| writes.older(Some(k), v))
             {
@@ -150,7 +150,8 @@ fn session_anomalies(history: &History, counts: fn(&Operation) -> bool) -> Vec<A
 mod tests {
     use super::*;
     use crate::check::HistoryEvent;
-    use crate::nodes::Answer;
+    use crate::nodes::workload::register_of;
+    use crate::nodes::{Answer, Operation};
 
     /// A history from (process, op, invoke ms, complete ms, read result).
     fn history(ops: &[(u32, Operation, u64, u64, Option<Value>)]) -> History {
@@ -165,6 +166,7 @@ mod tests {
                 op_id: id,
                 kind,
                 op,
+                register: register_of(&op, (kind != HistoryKind::Invoke).then_some(&value)),
                 value,
                 node: None,
             };

@@ -14,6 +14,7 @@
 
 use super::EndpointId;
 use super::NodeId;
+use super::workload::{RegisterView, Workload};
 use crate::rng::{Probability, RngStream};
 use crate::time::{SimDuration, SimTime};
 use serde::Serialize;
@@ -31,7 +32,7 @@ pub type Item = u32;
 /// One logical client operation. It travels in every request, and requests
 /// are moved through the event queue, so it is kept to 16 bytes (its
 /// fields are 32-bit; a test pins the size). Which operations a protocol's
-/// clients invoke is the protocol's *workload* ([`crate::nodes::Protocol::next_operation`]):
+/// clients invoke is the protocol's *workload* ([`crate::nodes::Protocol::Workload`]):
 /// the replication protocols serve reads and writes of a key–value store,
 /// multi-master's merge lessons add to shopping carts, two-phase commit
 /// runs transfers and the saga places orders.
@@ -340,16 +341,21 @@ pub enum ClientAction {
 
 impl ClientSlot {
     /// Picks the node for an operation's first attempt.
-    pub fn choose_target(&mut self, spec: &ClientSpec, op: &Operation, nodes: u32) -> NodeId {
-        let policy = match op {
-            Operation::Read { key } => {
-                if spec.read_your_writes == ReadYourWrites::Primary && self.written.contains(key) {
-                    Target::Primary
-                } else {
-                    spec.read_target.unwrap_or(spec.target)
-                }
+    pub fn choose_target<W: Workload<Op = Operation>>(
+        &mut self,
+        spec: &ClientSpec,
+        op: &Operation,
+        nodes: u32,
+    ) -> NodeId {
+        let policy = if W::is_read(op) {
+            let wrote = matches!(W::as_register(op, None), Some(RegisterView::Read { key, .. }) if self.written.contains(&key));
+            if spec.read_your_writes == ReadYourWrites::Primary && wrote {
+                Target::Primary
+            } else {
+                spec.read_target.unwrap_or(spec.target)
             }
-            _ => spec.target,
+        } else {
+            spec.target
         };
         match policy {
             Target::Primary => self.believed_primary,
@@ -364,7 +370,7 @@ impl ClientSlot {
     }
 
     /// A reply arrived for `op_id`.
-    pub fn on_reply(
+    pub fn on_reply<W: Workload<Op = Operation>>(
         &mut self,
         spec: &ClientSpec,
         op_id: u64,
@@ -380,7 +386,7 @@ impl ClientSlot {
         self.session_token = self.session_token.max(reply.token);
         match &reply.outcome {
             Outcome::Ok { answer } => {
-                if let Operation::Write { key, .. } = p.op {
+                if let Some(RegisterView::Write { key, .. }) = W::as_register(&p.op, None) {
                     self.written.insert(key);
                 }
                 ClientAction::Complete { ok: true, answer: answer.clone() }
@@ -406,7 +412,13 @@ impl ClientSlot {
     }
 
     /// The current attempt of `op_id` timed out.
-    pub fn on_timeout(&mut self, spec: &ClientSpec, op_id: u64, attempt: u32, nodes: u32) -> ClientAction {
+    pub fn on_timeout<W: Workload<Op = Operation>>(
+        &mut self,
+        spec: &ClientSpec,
+        op_id: u64,
+        attempt: u32,
+        nodes: u32,
+    ) -> ClientAction {
         let Some(p) = &self.pending else {
             return ClientAction::Ignore;
         };
@@ -416,9 +428,10 @@ impl ClientSlot {
         // The node we tried may be down: if we were looking for the primary,
         // suspect it and try the next node, which will redirect us.
         let mut next = p.target;
-        let via_primary = match p.op {
-            Operation::Read { .. } => spec.read_target.unwrap_or(spec.target) == Target::Primary,
-            _ => spec.target == Target::Primary,
+        let via_primary = if W::is_read(&p.op) {
+            spec.read_target.unwrap_or(spec.target) == Target::Primary
+        } else {
+            spec.target == Target::Primary
         };
         if via_primary || matches!(spec.target, Target::Random | Target::AnyReplica) {
             next = NodeId((p.target.0 + 1) % nodes);

@@ -20,11 +20,13 @@
 pub mod client;
 pub mod retention;
 pub mod view;
+pub mod workload;
 
 pub use client::{
     Answer, ClientRef, ClientReply, ClientRequest, ClientSpec, Item, Key, Operation, Outcome, Value,
 };
 pub use view::{NodeView, Section};
+pub use workload::{KeyValue, RegisterView, Workload};
 
 use crate::rng::{Probability, RngStream};
 use crate::time::{SimDuration, SimTime};
@@ -152,6 +154,10 @@ pub trait Protocol: Sized + Clone + Debug + Hash + Default + 'static {
     type Timer: Clone + Debug + Ord + Hash;
     /// What a node publishes for the checkers (design rule 9).
     type Observation: Clone + Debug + Hash + Serialize + DeserializeOwned;
+    /// The client operations this protocol serves and how clients draw
+    /// them: its *workload* ([`KeyValue`] for the key–value stores).
+    /// Its operations are still the shared [`Operation`] for now.
+    type Workload: Workload<Params = Self::Params, Op = Operation, Answer = Answer>;
 
     /// A node starts for the first time, with an empty disk. Most protocols
     /// need nothing more than recovering from that empty disk, which is
@@ -173,13 +179,6 @@ pub trait Protocol: Sized + Clone + Debug + Hash + Default + 'static {
     fn on_command(_state: &mut Self::State, _ctx: &mut Context<'_, Self>, _command: &Command) {}
     /// Applies a completed write to the disk.
     fn apply_write(disk: &mut Self::Durable, write: &Self::DurableWrite);
-    /// Draws a client's next operation: the protocol's *workload*. `id` is
-    /// the operation's id, unique in the run (writes write it as their
-    /// value, so a read names the write it saw). The default is the
-    /// key–value workload of reads and writes.
-    fn next_operation(_params: &Self::Params, spec: &ClientSpec, rng: &mut RngStream, id: u64) -> Operation {
-        client::key_value_operation(spec, rng, id)
-    }
     /// Describes a node for the CLI and the TUI, generically.
     fn view(state: &Self::State, disk: &Self::Durable, cluster: &Cluster) -> NodeView;
 }

@@ -150,6 +150,7 @@ impl Protocol for Echo {
     type Msg = EchoMsg;
     type Timer = ();
     type Observation = EchoObservation;
+    type Workload = crate::nodes::KeyValue<EchoParams>;
 
     fn init(ctx: &mut Context<'_, Self>) -> EchoState {
         let mut state = EchoState { servers: BTreeMap::new(), count: 0 };

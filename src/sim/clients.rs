@@ -10,7 +10,7 @@ use super::monitor::{At, Checker};
 use super::queue::{Event, Payload};
 use super::trace::{NONE, TraceKind};
 use crate::nodes::client::{ClientAction, Pending as PendingOp};
-use crate::nodes::{Answer, ClientRef, ClientRequest, NodeId, Protocol};
+use crate::nodes::{Answer, ClientRef, ClientRequest, NodeId, Protocol, Workload};
 
 impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     pub(super) fn client_next(&mut self, slot: u32) -> Option<StepRecord> {
@@ -35,8 +35,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         let nodes = self.cfg.cluster.len() as u32;
         let spec = &self.cfg.clients[spec_i];
         let c = &mut self.state.clients[slot as usize];
-        let op = P::next_operation(&self.cfg.params, spec, &mut c.rng, op_id);
-        let target = c.choose_target(spec, &op, nodes);
+        let op = <P::Workload as Workload>::next_op(&self.cfg.params, spec, &mut c.rng, op_id);
+        let target = c.choose_target::<P::Workload>(spec, &op, nodes);
         c.pending = Some(PendingOp { op_id, op, attempt: 0, invoked_at: now, target, redirects: 0 });
         let (endpoint, process) = (c.endpoint, c.process);
         self.state.stats.ops_invoked += 1;
@@ -158,6 +158,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             return;
         }
         let c = &self.state.clients[slot as usize];
+        let answer = if kind == HistoryKind::Invoke { None } else { Some(&value) };
+        let register = <P::Workload as Workload>::as_register(&op, answer);
         let ev = HistoryEvent {
             step: self.state.stats.events,
             time: self.state.now,
@@ -168,6 +170,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             op,
             value,
             node,
+            register,
         };
         if let Some(ch) = self.checker.as_mut() {
             ch.on_history(At { step: ev.step, time: ev.time }, &ev);
@@ -196,7 +199,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         });
         let spec = &self.cfg.clients[spec_i];
         let nodes = self.cfg.cluster.len() as u32;
-        let action = self.state.clients[slot as usize].on_timeout(spec, op_id, attempt, nodes);
+        let action = self.state.clients[slot as usize].on_timeout::<P::Workload>(spec, op_id, attempt, nodes);
         self.client_act(slot, action, None);
         Some(self.record(TraceKind::Timer, Some(endpoint), None, None))
     }

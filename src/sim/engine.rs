@@ -621,7 +621,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 let slot = (to.0 - nodes) as usize;
                 let c = &mut self.state.clients[slot];
                 let spec = &self.cfg.clients[c.spec as usize];
-                let action = c.on_reply(spec, op_id, &reply, nodes);
+                let action = c.on_reply::<P::Workload>(spec, op_id, &reply, nodes);
                 self.client_act(slot as u32, action, Some(NodeId(from.0)));
             }
         }

@@ -5,7 +5,7 @@
 //! (unknown: a final timeout is always info, never fail). Entries are in
 //! event order; `step` is the engine's event sequence number.
 
-use crate::nodes::{Answer, NodeId, Operation};
+use crate::nodes::{Answer, NodeId, Operation, RegisterView};
 use crate::time::SimTime;
 use serde::Serialize;
 
@@ -33,6 +33,12 @@ pub struct HistoryEvent {
     pub value: Answer,
     /// The node whose reply completed the operation.
     pub node: Option<NodeId>,
+    /// The erased view for readers that do not know the protocol: the
+    /// operation as a register access (with what it returned, on a
+    /// completion), from the protocol's [`crate::nodes::Workload`] when the
+    /// event was recorded. `None`: not a register operation.
+    #[serde(skip)]
+    pub register: Option<RegisterView>,
 }
 
 impl Serialize for SimTime {
@@ -60,6 +66,9 @@ pub struct CompletedOp {
     pub completed: Option<(SimTime, u64)>,
     pub outcome: Option<HistoryKind>,
     pub value: Answer,
+    /// The register view (see [`HistoryEvent::register`]): the
+    /// completion's, or the invocation's while the operation is open.
+    pub register: Option<RegisterView>,
 }
 
 impl History {
@@ -81,6 +90,7 @@ impl History {
                         completed: None,
                         outcome: None,
                         value: Answer::None,
+                        register: e.register,
                     });
                 }
                 kind => {
@@ -89,6 +99,7 @@ impl History {
                         op.completed = Some((e.time, e.step));
                         op.outcome = Some(kind);
                         op.value = e.value.clone();
+                        op.register = e.register;
                     }
                 }
             }

@@ -481,6 +481,7 @@ mod tests {
 
     fn ok(op_id: u64, op: Operation) -> HistoryEvent {
         HistoryEvent {
+            register: None,
             step: op_id,
             time: SimTime(op_id),
             process: 0,

@@ -13,6 +13,7 @@ impl Protocol for MultiMaster {
     type Msg = Msg;
     type Timer = Timer;
     type Observation = Observation;
+    type Workload = Carts;
 
     fn on_client_request(state: &mut State, ctx: &mut Context<'_, Self>, request: ClientRequest) {
         let client = request.from;
@@ -85,13 +86,6 @@ impl Protocol for MultiMaster {
         Self::apply(disk, write)
     }
 
-    fn next_operation(params: &Params, spec: &ClientSpec, rng: &mut RngStream, id: u64) -> Operation {
-        match params.data {
-            Data::Register => client::key_value_operation(spec, rng, id),
-            Data::Cart => cart_operation(params, spec, rng),
-        }
-    }
-
     fn view(state: &State, _disk: &Store, cluster: &Cluster) -> NodeView {
         Self::view_of(state, cluster)
     }
@@ -133,4 +127,32 @@ impl Message for Msg {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Timer {
     AntiEntropy,
+}
+
+/// Multi-master's workload: reads and writes of registers, or reads of
+/// shopping carts and additions to them (`data = "cart"`).
+pub struct Carts;
+
+impl crate::nodes::Workload for Carts {
+    type Params = Params;
+    type Op = Operation;
+    type Answer = crate::nodes::Answer;
+    fn next_op(params: &Params, spec: &ClientSpec, rng: &mut RngStream, id: u64) -> Operation {
+        match params.data {
+            Data::Register => client::key_value_operation(spec, rng, id),
+            Data::Cart => cart_operation(params, spec, rng),
+        }
+    }
+    fn as_register(
+        op: &Operation,
+        answer: Option<&crate::nodes::Answer>,
+    ) -> Option<crate::nodes::RegisterView> {
+        crate::nodes::workload::register_of(op, answer)
+    }
+    fn is_read(op: &Operation) -> bool {
+        op.is_read()
+    }
+    fn key(op: &Operation) -> Option<crate::nodes::Key> {
+        Some(op.key())
+    }
 }

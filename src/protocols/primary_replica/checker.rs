@@ -726,6 +726,7 @@ mod tests {
     ) -> (At, HistoryEvent) {
         let time = SimTime(7000);
         let e = HistoryEvent {
+            register: None,
             step,
             time,
             process,

@@ -14,6 +14,7 @@ impl Protocol for PrimaryReplica {
     type Msg = Msg;
     type Timer = Timer;
     type Observation = Observation;
+    type Workload = crate::nodes::KeyValue<Params>;
 
     fn on_message(state: &mut State, ctx: &mut Context<'_, Self>, from: NodeId, msg: Msg) {
         match msg {

@@ -893,6 +893,7 @@ mod tests {
         );
         let op = Operation::Order { customer: 1, item: 2, qty: 3 };
         let e = HistoryEvent {
+            register: None,
             step: 99,
             time: SimTime(99_000),
             process: 0,

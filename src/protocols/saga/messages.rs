@@ -13,6 +13,7 @@ impl Protocol for Saga {
     type Msg = Msg;
     type Timer = Timer;
     type Observation = Observation;
+    type Workload = Orders;
 
     fn on_message(state: &mut State, ctx: &mut Context<'_, Self>, from: NodeId, msg: Msg) {
         match (state, msg) {
@@ -68,16 +69,6 @@ impl Protocol for Saga {
 
     fn apply_write(disk: &mut Disk, write: &DiskWrite) {
         Self::apply(disk, write)
-    }
-
-    /// The workload: orders only (`read_fraction` does not apply). A
-    /// customer from the client's `keys`, an item from `items`, 1 ..=
-    /// `max_qty` units at `price` each.
-    fn next_operation(p: &Params, spec: &ClientSpec, rng: &mut RngStream, _id: u64) -> Operation {
-        let customer = client::draw_key(spec, rng);
-        let item = rng.below(p.items as u64) as Item;
-        let qty = 1 + rng.below(p.max_qty as u64) as u32;
-        Operation::Order { customer, item, qty }
     }
 
     fn view(state: &State, disk: &Disk, _cluster: &Cluster) -> NodeView {
@@ -160,4 +151,22 @@ pub enum Timer {
     Retry { saga: SagaId, action: Action },
     /// Time to forget what is older than `retention`.
     Expire,
+}
+
+/// The saga's workload: orders.
+pub struct Orders;
+
+impl crate::nodes::Workload for Orders {
+    type Params = Params;
+    type Op = Operation;
+    type Answer = crate::nodes::Answer;
+    /// The workload: orders only (`read_fraction` does not apply). A
+    /// customer from the client's `keys`, an item from `items`, 1 ..=
+    /// `max_qty` units at `price` each.
+    fn next_op(p: &Params, spec: &ClientSpec, rng: &mut RngStream, _id: u64) -> Operation {
+        let customer = client::draw_key(spec, rng);
+        let item = rng.below(p.items as u64) as Item;
+        let qty = 1 + rng.below(p.max_qty as u64) as u32;
+        Operation::Order { customer, item, qty }
+    }
 }

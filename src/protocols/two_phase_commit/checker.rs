@@ -748,6 +748,7 @@ mod tests {
     /// A client's answer for transaction `tx`.
     fn told(tx: Tx, kind: HistoryKind) -> HistoryEvent {
         HistoryEvent {
+            register: None,
             step: 50,
             time: SimTime(50_000),
             process: 0,

@@ -14,6 +14,7 @@ impl Protocol for TwoPhaseCommit {
     type Msg = Msg;
     type Timer = Timer;
     type Observation = Observation;
+    type Workload = Transfers;
 
     fn on_message(state: &mut State, ctx: &mut Context<'_, Self>, from: NodeId, msg: Msg) {
         let coordinator = ctx.me() == ctx.params().coordinator;
@@ -66,13 +67,6 @@ impl Protocol for TwoPhaseCommit {
 
     fn apply_write(disk: &mut Disk, write: &DiskWrite) {
         Self::apply(disk, write)
-    }
-
-    fn next_operation(params: &Params, spec: &ClientSpec, rng: &mut RngStream, _id: u64) -> Operation {
-        let from = draw_key(spec, rng);
-        let to = params.counterparty(from, spec.keys, rng);
-        let amount = 1 + rng.below(params.max_amount) as u32;
-        Operation::Transfer { from, to, amount }
     }
 
     fn view(state: &State, _disk: &Disk, cluster: &Cluster) -> NodeView {
@@ -157,4 +151,19 @@ pub enum Timer {
     DecisionTimeout { tx: Tx },
     /// Both: forget the finished transactions older than `retention`.
     Expire,
+}
+
+/// Two-phase commit's workload: transfers between accounts.
+pub struct Transfers;
+
+impl crate::nodes::Workload for Transfers {
+    type Params = Params;
+    type Op = Operation;
+    type Answer = crate::nodes::Answer;
+    fn next_op(params: &Params, spec: &ClientSpec, rng: &mut RngStream, _id: u64) -> Operation {
+        let from = draw_key(spec, rng);
+        let to = params.counterparty(from, spec.keys, rng);
+        let amount = 1 + rng.below(params.max_amount) as u32;
+        Operation::Transfer { from, to, amount }
+    }
 }

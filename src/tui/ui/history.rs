@@ -8,7 +8,7 @@ use super::super::app::{App, Focus};
 use super::{focused, pane, pane_title};
 use crate::check::HistoryKind;
 use crate::check::history::CompletedOp;
-use crate::nodes::{Answer, Operation};
+use crate::nodes::RegisterView;
 use crate::sim::{SimDuration, SimTime};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -146,10 +146,10 @@ pub fn operation_lines(app: &App) -> Vec<String> {
 
 /// A short label for a bar: `w k1=5`, `r k1→5`.
 fn label(op: &CompletedOp) -> String {
-    match (op.op, &op.value) {
-        (Operation::Read { key }, Answer::Value(v)) => format!("r k{key}→{v}"),
-        (Operation::Read { key }, _) => format!("r k{key}"),
-        (Operation::Write { key, value }, _) => format!("w k{key}={value}"),
-        (other, _) => other.to_string().split_whitespace().next().unwrap_or("op").to_string(),
+    match op.register {
+        Some(RegisterView::Read { key, value: Some(v) }) => format!("r k{key}→{v}"),
+        Some(RegisterView::Read { key, value: None }) => format!("r k{key}"),
+        Some(RegisterView::Write { key, value }) => format!("w k{key}={value}"),
+        None => op.op.to_string().split_whitespace().next().unwrap_or("op").to_string(),
     }
 }
