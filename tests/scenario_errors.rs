@@ -591,7 +591,7 @@ ops = 10
 target = "primery"
 "#,
         "11:10",
-        "unknown target `primery`: expected primary, random, any-replica or a node name",
+        "unknown target `primery`: expected primary (or leader), random, any-replica or a node name",
         Some("did you mean `primary`?"),
     ),
     (
@@ -627,7 +627,7 @@ ops = 10
 read_your_writes = "sesion"
 "#,
         "11:20",
-        "unknown read_your_writes `sesion`: expected off, primary or session",
+        "unknown read_your_writes `sesion`: expected off, primary (or leader) or session",
         Some("did you mean `session`?"),
     ),
     (
@@ -1520,4 +1520,27 @@ fn control_characters_in_text_are_kept_as_visible_escapes() {
         _ => None,
     });
     assert_eq!(note.as_deref(), Some("clear \\x1b[2J\\u{202e}"));
+}
+
+/// `leader` names the same client policies as `primary` (the generic
+/// client knows leaders, not primaries): for `target`, `read_target` and
+/// `read_your_writes` both spellings load to the same policy.
+#[test]
+fn leader_is_a_synonym_for_primary() {
+    use distlab::nodes::client::{ReadYourWrites, Target};
+    let clients = |word: &str| {
+        format!(
+            "{BASE}\n[[clients]]\nops = 20\ntarget = \"{word}\"\nread_target = \"{word}\"\nread_your_writes = \"{word}\"\n"
+        )
+    };
+    let reg = distlab::protocols::registry();
+    let a = load_str(&reg, "a.toml", &clients("primary")).unwrap_or_else(|e| panic!("{e}"));
+    let b = load_str(&reg, "b.toml", &clients("leader")).unwrap_or_else(|e| panic!("{e}"));
+    for s in [&a, &b] {
+        let c = &s.clients[0];
+        assert_eq!(
+            (c.target, c.read_target, c.read_your_writes),
+            (Target::Leader, Some(Target::Leader), ReadYourWrites::Leader)
+        );
+    }
 }

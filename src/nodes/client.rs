@@ -246,12 +246,13 @@ impl ClientReply {
 /// Which node a client sends an operation to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
-    /// The node the client believes is the primary (learned from redirects;
-    /// on a timeout it tries the next node).
-    Primary,
+    /// The node the client believes leads (the primary, for primary–replica):
+    /// at first the first node, then the one redirects name; on a timeout it
+    /// tries the next node. Scenario files say `primary` or `leader`.
+    Leader,
     /// Any node, uniformly at random.
     Random,
-    /// Any node except the one believed to be primary (read scaling).
+    /// Any node except the one believed to lead (read scaling).
     AnyReplica,
     /// Always this node.
     Node(NodeId),
@@ -261,8 +262,9 @@ pub enum Target {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ReadYourWrites {
     Off,
-    /// After writing a key, read that key from the primary.
-    Primary,
+    /// After writing a key, read that key from the node believed to lead
+    /// (`primary` or `leader` in scenario files).
+    Leader,
     /// Carry a session token; servers wait until they have caught up to it.
     Session,
 }
@@ -317,9 +319,9 @@ pub struct ClientSlot {
     pub process: u32,
     pub rng: RngStream,
     pub pending: Option<Pending>,
-    pub believed_primary: NodeId,
+    pub believed_leader: NodeId,
     pub session_token: u64,
-    /// Keys this process has written (read-your-writes = primary).
+    /// Keys this process has written (read-your-writes = leader).
     pub written: BTreeSet<Key>,
     /// No more operations to issue.
     pub done: bool,
@@ -349,8 +351,8 @@ impl ClientSlot {
     ) -> NodeId {
         let policy = if W::is_read(op) {
             let wrote = matches!(W::as_register(op, None), Some(RegisterView::Read { key, .. }) if self.written.contains(&key));
-            if spec.read_your_writes == ReadYourWrites::Primary && wrote {
-                Target::Primary
+            if spec.read_your_writes == ReadYourWrites::Leader && wrote {
+                Target::Leader
             } else {
                 spec.read_target.unwrap_or(spec.target)
             }
@@ -358,12 +360,12 @@ impl ClientSlot {
             spec.target
         };
         match policy {
-            Target::Primary => self.believed_primary,
+            Target::Leader => self.believed_leader,
             Target::Node(n) => n,
             Target::Random => NodeId(self.rng.below(nodes as u64) as u32),
             Target::AnyReplica if nodes > 1 => {
                 let pick = self.rng.below(nodes as u64 - 1) as u32;
-                NodeId(if pick >= self.believed_primary.0 { pick + 1 } else { pick })
+                NodeId(if pick >= self.believed_leader.0 { pick + 1 } else { pick })
             }
             Target::AnyReplica => NodeId(0),
         }
@@ -396,7 +398,7 @@ impl ClientSlot {
             &Outcome::Redirect { to } => {
                 let next = to.unwrap_or(NodeId((p.target.0 + 1) % nodes));
                 if to.is_some() {
-                    self.believed_primary = next;
+                    self.believed_leader = next;
                 }
                 let p = self.pending.as_mut().expect("checked above");
                 if p.redirects < nodes {
@@ -425,18 +427,18 @@ impl ClientSlot {
         if p.op_id != op_id || p.attempt != attempt {
             return ClientAction::Ignore;
         }
-        // The node we tried may be down: if we were looking for the primary,
+        // The node we tried may be down: if we were looking for the leader,
         // suspect it and try the next node, which will redirect us.
         let mut next = p.target;
-        let via_primary = if W::is_read(&p.op) {
-            spec.read_target.unwrap_or(spec.target) == Target::Primary
+        let via_leader = if W::is_read(&p.op) {
+            spec.read_target.unwrap_or(spec.target) == Target::Leader
         } else {
-            spec.target == Target::Primary
+            spec.target == Target::Leader
         };
-        if via_primary || matches!(spec.target, Target::Random | Target::AnyReplica) {
+        if via_leader || matches!(spec.target, Target::Random | Target::AnyReplica) {
             next = NodeId((p.target.0 + 1) % nodes);
-            if via_primary {
-                self.believed_primary = next;
+            if via_leader {
+                self.believed_leader = next;
             }
         }
         self.retry(spec, next)

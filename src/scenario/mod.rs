@@ -556,22 +556,20 @@ impl Loader<'_> {
 
     fn target(&self, t: &S<String>, cluster: &Cluster) -> Result<Target, ScenarioError> {
         match t.get_ref().as_str() {
-            "primary" => Ok(Target::Primary),
+            "primary" | "leader" => Ok(Target::Leader),
             "random" => Ok(Target::Random),
             "any-replica" => Ok(Target::AnyReplica),
-            other => {
-                match cluster.names.iter().position(|n| n == other) {
-                    Some(i) => Ok(Target::Node(NodeId(i as u32))),
-                    None => {
-                        let options: Vec<&str> = ["primary", "random", "any-replica"]
-                            .into_iter()
-                            .chain(cluster.names.iter().map(String::as_str))
-                            .collect();
-                        let e = self.err(t.span(), format!("unknown target `{other}`: expected primary, random, any-replica or a node name"));
-                        Err(e.suggest(other, options, None))
-                    }
+            other => match cluster.names.iter().position(|n| n == other) {
+                Some(i) => Ok(Target::Node(NodeId(i as u32))),
+                None => {
+                    let options: Vec<&str> = ["primary", "leader", "random", "any-replica"]
+                        .into_iter()
+                        .chain(cluster.names.iter().map(String::as_str))
+                        .collect();
+                    let e = self.err(t.span(), format!("unknown target `{other}`: expected primary (or leader), random, any-replica or a node name"));
+                    Err(e.suggest(other, options, None))
                 }
-            }
+            },
         }
     }
 
@@ -654,14 +652,14 @@ impl Loader<'_> {
                 None => ReadYourWrites::Off,
                 Some(r) => match r.get_ref().as_str() {
                     "off" => ReadYourWrites::Off,
-                    "primary" => ReadYourWrites::Primary,
+                    "primary" | "leader" => ReadYourWrites::Leader,
                     "session" => ReadYourWrites::Session,
                     other => {
                         let e = self.err(
                             r.span(),
-                            format!("unknown read_your_writes `{other}`: expected off, primary or session"),
+                            format!("unknown read_your_writes `{other}`: expected off, primary (or leader) or session"),
                         );
-                        return Err(e.suggest(other, ["off", "primary", "session"], None));
+                        return Err(e.suggest(other, ["off", "primary", "leader", "session"], None));
                     }
                 },
             };
@@ -711,7 +709,7 @@ impl Loader<'_> {
                     .as_ref()
                     .map(|t| self.target(t, cluster))
                     .transpose()?
-                    .unwrap_or(Target::Primary),
+                    .unwrap_or(Target::Leader),
                 read_target: c.read_target.as_ref().map(|t| self.target(t, cluster)).transpose()?,
                 timeout,
                 retries,

@@ -212,8 +212,8 @@ pub struct RawClient {
     #[serde(default)]
     #[schemars(with = "Option<u32>")]
     pub keys: Option<S<u32>>,
-    /// Where requests go: `primary` (default), `random`, `any-replica`, or a
-    /// node.
+    /// Where requests go: `primary` (default; `leader` is a synonym: the
+    /// node the client last heard leads), `random`, `any-replica`, or a node.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub target: Option<S<String>>,
@@ -229,7 +229,7 @@ pub struct RawClient {
     #[serde(default)]
     #[schemars(with = "Option<u32>")]
     pub retries: Option<S<u32>>,
-    /// `off` (default), `primary` or `session`.
+    /// `off` (default), `primary` (synonym `leader`) or `session`.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub read_your_writes: Option<S<String>>,

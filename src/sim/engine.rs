@@ -256,7 +256,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                     process: endpoint - nodes_n as u32,
                     rng: RngStream::new(cfg.seed, StreamKind::Client, s as u64, p as u64),
                     pending: None,
-                    believed_primary: NodeId(0),
+                    believed_leader: NodeId(0),
                     session_token: 0,
                     written: BTreeSet::new(),
                     done: false,

@@ -121,7 +121,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         }
         messages.hash(&mut h);
         for (slot, c) in self.state.clients.iter().enumerate() {
-            (c.spec, c.endpoint, c.believed_primary, c.session_token, &c.written, c.done).hash(&mut h);
+            (c.spec, c.endpoint, c.believed_leader, c.session_token, &c.written, c.done).hash(&mut h);
             c.pending
                 .as_ref()
                 .map(|p| {
