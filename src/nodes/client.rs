@@ -172,13 +172,14 @@ pub struct ClientRef {
     pub attempt: u32,
 }
 
-/// A client's request as a node receives it.
+/// A client's request as a node receives it, carrying one operation of
+/// the protocol's workload (`O`: [`crate::nodes::OpOf`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub struct ClientRequest {
+pub struct ClientRequest<O = Operation> {
     pub from: ClientRef,
     /// The same for every attempt of one logical operation.
     pub idempotency_key: u64,
-    pub op: Operation,
+    pub op: O,
     /// A session token: the largest token this client has seen in replies
     /// (a position in the protocol's order, such as a log index); a server
     /// that offers read-your-writes waits until it has applied at least
@@ -189,11 +190,12 @@ pub struct ClientRequest {
     pub invoked_at_us: i64,
 }
 
-/// What a node answers.
+/// What a node answers; `A` is the workload's answer
+/// ([`crate::nodes::AnswerOf`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum Outcome {
+pub enum Outcome<A = Answer> {
     /// Done, with what a read returned.
-    Ok { answer: Answer },
+    Ok { answer: A },
     /// Certainly not done, and it will not be.
     Fail { reason: Reason },
     /// Not done here: ask another node (`to`, if the node knows which).
@@ -214,8 +216,8 @@ pub enum Outcome {
 pub type Reason = Box<str>;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub struct ClientReply {
-    pub outcome: Outcome,
+pub struct ClientReply<A = Answer> {
+    pub outcome: Outcome<A>,
     /// The position the answer reflects, as a number that grows with
     /// position in the protocol's order (primary–replica packs the epoch
     /// and the log index); the client keeps the largest as its session
@@ -223,13 +225,16 @@ pub struct ClientReply {
     pub token: u64,
 }
 
-impl ClientReply {
+impl<A: From<Option<Value>>> ClientReply<A> {
     /// Done; a read returns `value` (`None`: the key was never written).
     pub fn ok(value: Option<Value>, token: u64) -> Self {
         Self::answer(value.into(), token)
     }
+}
+
+impl<A> ClientReply<A> {
     /// Done, returning `answer`.
-    pub fn answer(answer: Answer, token: u64) -> Self {
+    pub fn answer(answer: A, token: u64) -> Self {
         ClientReply { outcome: Outcome::Ok { answer }, token }
     }
     pub fn fail(reason: impl Into<Reason>) -> Self {
@@ -298,9 +303,9 @@ pub struct ClientSpec {
 
 /// The attempt a process is waiting on.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Pending {
+pub struct Pending<O = Operation> {
     pub op_id: u64,
-    pub op: Operation,
+    pub op: O,
     pub attempt: u32,
     pub invoked_at: SimTime,
     pub target: NodeId,
@@ -312,13 +317,13 @@ pub struct Pending {
 /// One client process slot: a network endpoint whose process id changes
 /// when a process is retired.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ClientSlot {
+pub struct ClientSlot<O = Operation> {
     pub spec: u16,
     pub endpoint: EndpointId,
     /// The current process id (as in the history).
     pub process: u32,
     pub rng: RngStream,
-    pub pending: Option<Pending>,
+    pub pending: Option<Pending<O>>,
     pub believed_leader: NodeId,
     pub session_token: u64,
     /// Keys this process has written (read-your-writes = leader).
@@ -330,25 +335,20 @@ pub struct ClientSlot {
 /// What a client does next, decided by the slot and performed by the
 /// engine.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ClientAction {
+pub enum ClientAction<A = Answer> {
     /// Send (another) attempt to this node.
     Send(NodeId),
     /// The operation completed: ok (with what it returned) or fail.
-    Complete { ok: bool, answer: Answer },
+    Complete { ok: bool, answer: A },
     /// Out of retries: the outcome is unknown.
     GiveUp,
     /// A stale or duplicate reply: nothing to do.
     Ignore,
 }
 
-impl ClientSlot {
+impl<O> ClientSlot<O> {
     /// Picks the node for an operation's first attempt.
-    pub fn choose_target<W: Workload<Op = Operation>>(
-        &mut self,
-        spec: &ClientSpec,
-        op: &Operation,
-        nodes: u32,
-    ) -> NodeId {
+    pub fn choose_target<W: Workload<Op = O>>(&mut self, spec: &ClientSpec, op: &O, nodes: u32) -> NodeId {
         let policy = if W::is_read(op) {
             let wrote = matches!(W::as_register(op, None), Some(RegisterView::Read { key, .. }) if self.written.contains(&key));
             if spec.read_your_writes == ReadYourWrites::Leader && wrote {
@@ -372,13 +372,13 @@ impl ClientSlot {
     }
 
     /// A reply arrived for `op_id`.
-    pub fn on_reply<W: Workload<Op = Operation>>(
+    pub fn on_reply<W: Workload<Op = O>>(
         &mut self,
         spec: &ClientSpec,
         op_id: u64,
-        reply: &ClientReply,
+        reply: &ClientReply<W::Answer>,
         nodes: u32,
-    ) -> ClientAction {
+    ) -> ClientAction<W::Answer> {
         let Some(p) = &self.pending else {
             return ClientAction::Ignore;
         };
@@ -393,7 +393,7 @@ impl ClientSlot {
                 }
                 ClientAction::Complete { ok: true, answer: answer.clone() }
             }
-            Outcome::Fail { .. } => ClientAction::Complete { ok: false, answer: Answer::None },
+            Outcome::Fail { .. } => ClientAction::Complete { ok: false, answer: W::Answer::default() },
             Outcome::Unknown { .. } => ClientAction::GiveUp,
             &Outcome::Redirect { to } => {
                 let next = to.unwrap_or(NodeId((p.target.0 + 1) % nodes));
@@ -414,13 +414,13 @@ impl ClientSlot {
     }
 
     /// The current attempt of `op_id` timed out.
-    pub fn on_timeout<W: Workload<Op = Operation>>(
+    pub fn on_timeout<W: Workload<Op = O>>(
         &mut self,
         spec: &ClientSpec,
         op_id: u64,
         attempt: u32,
         nodes: u32,
-    ) -> ClientAction {
+    ) -> ClientAction<W::Answer> {
         let Some(p) = &self.pending else {
             return ClientAction::Ignore;
         };
@@ -444,7 +444,7 @@ impl ClientSlot {
         self.retry(spec, next)
     }
 
-    fn retry(&mut self, spec: &ClientSpec, to: NodeId) -> ClientAction {
+    fn retry<A>(&mut self, spec: &ClientSpec, to: NodeId) -> ClientAction<A> {
         let p = self.pending.as_mut().expect("retry needs an open operation");
         if p.attempt >= spec.retries + p.redirects {
             return ClientAction::GiveUp;

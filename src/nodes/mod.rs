@@ -28,6 +28,11 @@ pub use client::{
 pub use view::{NodeView, Section};
 pub use workload::{KeyValue, RegisterView, Workload};
 
+/// A protocol's client operation (its workload's `Op`).
+pub type OpOf<P> = <<P as Protocol>::Workload as Workload>::Op;
+/// What a protocol answers an operation with (its workload's `Answer`).
+pub type AnswerOf<P> = <<P as Protocol>::Workload as Workload>::Answer;
+
 use crate::rng::{Probability, RngStream};
 use crate::time::{SimDuration, SimTime};
 use serde::Serialize;
@@ -172,7 +177,11 @@ pub trait Protocol: Sized + Clone + Debug + Hash + Default + 'static {
     /// A timer set earlier fires.
     fn on_timer(state: &mut Self::State, ctx: &mut Context<'_, Self>, timer: Self::Timer);
     /// A client's request arrives.
-    fn on_client_request(state: &mut Self::State, ctx: &mut Context<'_, Self>, request: ClientRequest);
+    fn on_client_request(
+        state: &mut Self::State,
+        ctx: &mut Context<'_, Self>,
+        request: ClientRequest<OpOf<Self>>,
+    );
     /// A write issued with [`Context::write`] is now on disk.
     fn on_persisted(_state: &mut Self::State, _ctx: &mut Context<'_, Self>, _write: WriteId) {}
     /// An operator command (only those named in [`Protocol::COMMANDS`]).
@@ -193,7 +202,7 @@ pub enum Effect<P: Protocol> {
     /// Hand `msg` to this node's own `on_message` ([`Context::loopback`]).
     Loopback(P::Msg),
     /// Answer a client ([`Context::reply`]).
-    Reply { to: ClientRef, reply: ClientReply },
+    Reply { to: ClientRef, reply: ClientReply<AnswerOf<P>> },
     /// Arm the timer with this key, replacing a pending one
     /// ([`Context::set_timer`]). `generation` is drawn when the handler
     /// sets it, so the ids a trace shows follow the handler's order.
@@ -415,7 +424,7 @@ impl<'a, P: Protocol> Context<'a, P> {
         self.out.effects.push((None, Effect::CancelTimer(timer.clone())));
     }
     /// Answers a client's request.
-    pub fn reply(&mut self, to: ClientRef, reply: ClientReply) {
+    pub fn reply(&mut self, to: ClientRef, reply: ClientReply<AnswerOf<P>>) {
         self.out.push(Effect::Reply { to, reply });
     }
     /// Starts a durable write; [`Protocol::on_persisted`] is called when it
