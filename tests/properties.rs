@@ -480,8 +480,10 @@ fn unpublished_acks(d: &dyn distlab::sim::Driver) -> Vec<u64> {
     d.history()
         .events
         .iter()
-        .filter_map(|e| match (e.kind, e.op) {
-            (distlab::check::HistoryKind::Ok, distlab::nodes::Operation::Write { value, .. }) => Some(value),
+        .filter_map(|e| match (e.kind, e.register) {
+            (distlab::check::HistoryKind::Ok, Some(distlab::nodes::RegisterView::Write { value, .. })) => {
+                Some(value)
+            }
             _ => None,
         })
         .filter(|v| !published.contains(v))
@@ -536,7 +538,10 @@ fn primary_only_reads_are_answered_by_the_primary() {
             .history()
             .events
             .iter()
-            .filter(|e| e.kind == distlab::check::HistoryKind::Ok && e.op.is_read())
+            .filter(|e| {
+                e.kind == distlab::check::HistoryKind::Ok
+                    && matches!(e.register, Some(distlab::nodes::RegisterView::Read { .. }))
+            })
             .filter_map(|e| e.node)
             .collect();
         (served, d.report().metrics["stale_reads"])

@@ -18,7 +18,7 @@ pub mod run;
 pub mod shrink;
 
 pub use crate::scenario::expect::{self, Expectation, ExpectationResult};
-pub use crate::sim::history::{self, History, HistoryEvent, HistoryKind};
+pub use crate::sim::history::{self, History, HistoryEvent, HistoryKind, TypedEvent};
 pub use crate::sim::monitor::{
     At, CheckInfo, Checker, GaugeInfo, MESSAGES_IN_FLIGHT, MetricInfo, ObservationRecord, Report, Unit,
     Verdict, ViolationTracker,

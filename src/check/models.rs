@@ -174,7 +174,7 @@ mod tests {
             events.push(ev(HistoryKind::Ok, done, value.into()));
         }
         events.sort_by_key(|e| e.step);
-        History { events }
+        History { events: events.iter().map(HistoryEvent::erase).collect() }
     }
     fn w(value: Value) -> Operation {
         Operation::Write { key: 0, value }

@@ -161,8 +161,7 @@ pub trait Protocol: Sized + Clone + Debug + Hash + Default + 'static {
     type Observation: Clone + Debug + Hash + Serialize + DeserializeOwned;
     /// The client operations this protocol serves and how clients draw
     /// them: its *workload* ([`KeyValue`] for the key–value stores).
-    /// Its operations are still the shared [`Operation`] for now.
-    type Workload: Workload<Params = Self::Params, Op = Operation, Answer = Answer>;
+    type Workload: Workload<Params = Self::Params>;
 
     /// A node starts for the first time, with an empty disk. Most protocols
     /// need nothing more than recovering from that empty disk, which is

@@ -10,7 +10,7 @@ use super::monitor::{At, Checker};
 use super::queue::{Event, Payload};
 use super::trace::{NONE, TraceKind};
 use crate::nodes::client::{ClientAction, Pending as PendingOp};
-use crate::nodes::{Answer, ClientRef, ClientRequest, NodeId, Protocol, Workload};
+use crate::nodes::{AnswerOf, ClientRef, ClientRequest, NodeId, OpOf, Protocol, Workload};
 
 impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     pub(super) fn client_next(&mut self, slot: u32) -> Option<StepRecord> {
@@ -37,13 +37,14 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         let c = &mut self.state.clients[slot as usize];
         let op = <P::Workload as Workload>::next_op(&self.cfg.params, spec, &mut c.rng, op_id);
         let target = c.choose_target::<P::Workload>(spec, &op, nodes);
-        c.pending = Some(PendingOp { op_id, op, attempt: 0, invoked_at: now, target, redirects: 0 });
+        c.pending =
+            Some(PendingOp { op_id, op: op.clone(), attempt: 0, invoked_at: now, target, redirects: 0 });
         let (endpoint, process) = (c.endpoint, c.process);
         self.state.stats.ops_invoked += 1;
         self.trace.record(step, now.0, TraceKind::Invoke, endpoint.0, target.0, op_id, 0, || {
             format!("process {process} invokes {op}")
         });
-        self.history_event(slot, HistoryKind::Invoke, op_id, op, Answer::None, None);
+        self.history_event(slot, HistoryKind::Invoke, op_id, op, AnswerOf::<P>::default(), None);
         self.send_attempt(slot);
         Some(self.record(TraceKind::Invoke, Some(endpoint), Some(target.endpoint()), None))
     }
@@ -56,7 +57,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         let req = ClientRequest {
             from: ClientRef { endpoint: c.endpoint, op_id: p.op_id, attempt: p.attempt },
             idempotency_key: p.op_id,
-            op: p.op,
+            op: p.op.clone(),
             invoked_at_us: p.invoked_at.0 as i64,
             session: if spec.read_your_writes == crate::nodes::client::ReadYourWrites::Session {
                 c.session_token
@@ -70,7 +71,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         self.schedule(at, Event::ClientTimeout { slot, op_id, attempt });
     }
 
-    pub(super) fn client_act(&mut self, slot: u32, action: ClientAction, from: Option<NodeId>) {
+    pub(super) fn client_act(&mut self, slot: u32, action: ClientAction<AnswerOf<P>>, from: Option<NodeId>) {
         let now = self.state.now;
         let step = self.state.stats.events;
         match action {
@@ -99,7 +100,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 let p =
                     self.state.clients[slot as usize].pending.take().expect("giving up an open operation");
                 self.state.stats.ops_info += 1;
-                self.complete(slot, HistoryKind::Info, p.op_id, p.op, Answer::None, None);
+                self.complete(slot, HistoryKind::Info, p.op_id, p.op, AnswerOf::<P>::default(), None);
                 // A process whose last operation is unknown is retired; a
                 // fresh process takes the slot (Jepsen's rule).
                 let fresh = self.state.next_process;
@@ -117,8 +118,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         slot: u32,
         kind: HistoryKind,
         op_id: u64,
-        op: crate::nodes::Operation,
-        value: Answer,
+        op: OpOf<P>,
+        value: AnswerOf<P>,
         from: Option<NodeId>,
     ) {
         let now = self.state.now;
@@ -136,7 +137,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             || {
                 format!(
                     "process {process}: {op} -> {kind:?}{}",
-                    if value == Answer::None { String::new() } else { format!(" {value}") }
+                    if value == AnswerOf::<P>::default() { String::new() } else { format!(" {value}") }
                 )
             },
         );
@@ -150,8 +151,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         slot: u32,
         kind: HistoryKind,
         op_id: u64,
-        op: crate::nodes::Operation,
-        value: Answer,
+        op: OpOf<P>,
+        value: AnswerOf<P>,
         node: Option<NodeId>,
     ) {
         if !self.cfg.record_history && self.checker.is_none() {
@@ -176,7 +177,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             ch.on_history(At { step: ev.step, time: ev.time }, &ev);
         }
         if self.cfg.record_history {
-            self.history.events.push(ev);
+            self.history.events.push(ev.erase());
         }
     }
 

@@ -29,7 +29,7 @@ use super::history::History;
 use super::host::{NodeRt, NodeStatus};
 use super::monitor::{At, Checker, Report};
 use super::network::{DropReason, EndpointId, Network, NetworkConfig};
-use super::queue::{Entry, Event, Payload, PendingEvent, Slot, describe};
+use super::queue::{Entry, Event, Payload, PendingEvent, PendingSlot, WirePayload, describe};
 use super::rng::{RngStream, StreamKind};
 use super::time::{SimDuration, SimTime};
 use super::trace::{NONE, Trace, TraceKind, TraceLevel};
@@ -87,10 +87,10 @@ pub struct SimState<P: Protocol> {
     pub(super) next_op: u64,
     pub(super) next_process: u32,
     pub(super) queue: BinaryHeap<Entry>,
-    pub(super) slab: Vec<Option<Slot<P::Msg, P::Timer>>>,
+    pub(super) slab: Vec<Option<PendingSlot<P>>>,
     pub(super) free: Vec<u32>,
     pub(super) nodes: Vec<NodeRt<P>>,
-    pub(super) clients: Vec<ClientSlot>,
+    pub(super) clients: Vec<ClientSlot<crate::nodes::OpOf<P>>>,
     /// Operations issued so far per `[[clients]]` entry.
     pub(super) issued: Vec<u64>,
     pub(super) network: Network,
@@ -126,7 +126,7 @@ impl<P: Protocol> Hash for SimState<P> {
         (self.next_key, self.next_msg, self.next_op, self.next_process).hash(h);
         // The queue in pop order, without slot numbers (which are an
         // artefact of the slab's free list).
-        let mut live: Vec<&Slot<P::Msg, P::Timer>> = self
+        let mut live: Vec<&PendingSlot<P>> = self
             .queue
             .iter()
             .filter_map(|e| self.slab[e.slot as usize].as_ref().filter(|s| s.key == e.key))
@@ -557,7 +557,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// Handles one popped event; `None` if it turned out to be void
     /// (a cancelled timer, an event of a crashed node's earlier life) or was
     /// held for a paused node.
-    pub(super) fn process(&mut self, event: Event<P::Msg, P::Timer>) -> Option<StepRecord> {
+    pub(super) fn process(&mut self, event: PendingEvent<P>) -> Option<StepRecord> {
         match event {
             Event::Deliver { id, from, to, payload } => {
                 self.state.in_flight -= 1;
@@ -581,7 +581,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         id: u64,
         from: EndpointId,
         to: EndpointId,
-        payload: Payload<P::Msg>,
+        payload: WirePayload<P>,
     ) -> StepRecord {
         let nodes = self.cfg.cluster.len() as u32;
         if to.0 < nodes {

@@ -47,7 +47,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             .queue
             .iter()
             .filter_map(|e| self.state.slab[e.slot as usize].as_ref().filter(|s| s.key == e.key))
-            .map(|s: &Slot<_, _>| (left(s.time.0), &s.event))
+            .map(|s: &Slot<_, _, _, _>| (left(s.time.0), &s.event))
             .collect();
         for rt in &self.state.nodes {
             for &slot in &rt.held {
@@ -125,7 +125,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             c.pending
                 .as_ref()
                 .map(|p| {
-                    (p.op_id, p.op, p.attempt, p.target, p.redirects, now.saturating_sub(p.invoked_at.0))
+                    (p.op_id, &p.op, p.attempt, p.target, p.redirects, now.saturating_sub(p.invoked_at.0))
                 })
                 .hash(&mut h);
             let events = client_events.iter().filter(|e| e.0 as usize == slot);

@@ -5,7 +5,7 @@
 //! (unknown: a final timeout is always info, never fail). Entries are in
 //! event order; `step` is the engine's event sequence number.
 
-use crate::nodes::{Answer, NodeId, Operation, RegisterView};
+use crate::nodes::{NodeId, RegisterView};
 use crate::time::SimTime;
 use serde::Serialize;
 
@@ -18,8 +18,14 @@ pub enum HistoryKind {
     Info,
 }
 
+/// One history event. A protocol's checker sees it typed (`O`, `A`: the
+/// protocol's workload's operation and answer, [`TypedEvent`]); the
+/// history a run keeps, read by everything that does not know the
+/// protocol (the TUI, the session-guarantee and linearizability checks,
+/// reports), holds the erased form: the operation and the answer as their
+/// `Display` text, plus the [`register`](Self::register) view.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
-pub struct HistoryEvent {
+pub struct HistoryEvent<O = String, A = String> {
     pub step: u64,
     pub time: SimTime,
     /// The client process (each has at most one operation open).
@@ -28,9 +34,9 @@ pub struct HistoryEvent {
     pub client: u16,
     pub op_id: u64,
     pub kind: HistoryKind,
-    pub op: Operation,
+    pub op: O,
     /// For an ok operation, what it returned.
-    pub value: Answer,
+    pub value: A,
     /// The node whose reply completed the operation.
     pub node: Option<NodeId>,
     /// The erased view for readers that do not know the protocol: the
@@ -39,6 +45,27 @@ pub struct HistoryEvent {
     /// event was recorded. `None`: not a register operation.
     #[serde(skip)]
     pub register: Option<RegisterView>,
+}
+
+/// A history event of protocol `P`, as its checker sees it.
+pub type TypedEvent<P> = HistoryEvent<crate::nodes::OpOf<P>, crate::nodes::AnswerOf<P>>;
+
+impl<O: std::fmt::Display, A: std::fmt::Display> HistoryEvent<O, A> {
+    /// The erased form the run's history keeps.
+    pub fn erase(&self) -> HistoryEvent {
+        HistoryEvent {
+            step: self.step,
+            time: self.time,
+            process: self.process,
+            client: self.client,
+            op_id: self.op_id,
+            kind: self.kind,
+            op: self.op.to_string(),
+            value: self.value.to_string(),
+            node: self.node,
+            register: self.register,
+        }
+    }
 }
 
 impl Serialize for SimTime {
@@ -59,13 +86,15 @@ pub struct CompletedOp {
     pub process: u32,
     pub client: u16,
     pub op_id: u64,
-    pub op: Operation,
+    /// The operation, in words.
+    pub op: String,
     pub invoked: SimTime,
     pub invoke_step: u64,
     /// `None` while still open at the end of the run.
     pub completed: Option<(SimTime, u64)>,
     pub outcome: Option<HistoryKind>,
-    pub value: Answer,
+    /// What an ok operation returned, in words (empty: nothing).
+    pub value: String,
     /// The register view (see [`HistoryEvent::register`]): the
     /// completion's, or the invocation's while the operation is open.
     pub register: Option<RegisterView>,
@@ -84,12 +113,12 @@ impl History {
                         process: e.process,
                         client: e.client,
                         op_id: e.op_id,
-                        op: e.op,
+                        op: e.op.clone(),
                         invoked: e.time,
                         invoke_step: e.step,
                         completed: None,
                         outcome: None,
-                        value: Answer::None,
+                        value: String::new(),
                         register: e.register,
                     });
                 }

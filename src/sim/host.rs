@@ -10,7 +10,7 @@
 use super::engine::{Sim, SimConfig, StepRecord};
 use super::monitor::Checker;
 use super::network::{EndpointId, Route};
-use super::queue::{Event, NORMAL, Payload, Slot, describe};
+use super::queue::{Event, NORMAL, Payload, PendingEvent, Slot, WirePayload, describe};
 use super::time::{SimDuration, SimTime};
 use super::trace::{NONE, TraceKind};
 use crate::nodes::{Context, Effect, NodeId, Outbox, Protocol, TimerId, WriteId};
@@ -224,7 +224,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     }
 
     /// Puts a message on the network.
-    pub(super) fn send(&mut self, from: EndpointId, to: EndpointId, payload: Payload<P::Msg>) {
+    pub(super) fn send(&mut self, from: EndpointId, to: EndpointId, payload: WirePayload<P>) {
         self.state.next_msg += 1;
         let id = self.state.next_msg;
         self.state.stats.sent += 1;
@@ -260,7 +260,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         }
     }
 
-    pub(super) fn hold(&mut self, node: NodeId, event: Event<P::Msg, P::Timer>) {
+    pub(super) fn hold(&mut self, node: NodeId, event: PendingEvent<P>) {
         // Park the event in the slab under a key no queue entry has, so it
         // survives snapshots and is counted by the state hash.
         if matches!(event, Event::Deliver { .. }) {

@@ -29,7 +29,7 @@ pub use engine::{InFlight, Sim, SimConfig, Stats, StepRecord};
 pub use fault::{Fault, Origin, TimedFault};
 pub use faults::InterventionError;
 pub use hash::Digest;
-pub use history::{History, HistoryEvent, HistoryKind};
+pub use history::{History, HistoryEvent, HistoryKind, TypedEvent};
 pub use host::NodeStatus;
 pub use monitor::{At, Checker, ObservationRecord, Report, Verdict};
 pub use time::{SimDuration, SimTime};

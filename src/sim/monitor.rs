@@ -8,7 +8,7 @@
 
 use super::driver::NodeSummary;
 use super::fault::Fault;
-use super::history::HistoryEvent;
+use super::history::TypedEvent;
 use crate::nodes::{Cluster, NodeId, Protocol};
 use crate::time::SimTime;
 use serde::Serialize;
@@ -227,7 +227,7 @@ pub trait Checker<P: Protocol>: Clone {
     /// A node published an observation.
     fn on_observation(&mut self, at: At, node: NodeId, observation: &P::Observation);
     /// A client history event was recorded.
-    fn on_history(&mut self, _at: At, _event: &HistoryEvent) {}
+    fn on_history(&mut self, _at: At, _event: &TypedEvent<P>) {}
     /// A fault was applied.
     fn on_fault(&mut self, _at: At, _fault: &Fault) {}
     /// The verdicts as of now (the run may go on).

@@ -14,27 +14,27 @@ use super::engine::Sim;
 use super::monitor::Checker;
 use super::network::EndpointId;
 use super::time::SimTime;
-use crate::nodes::{ClientReply, ClientRequest, Message, NodeId, Protocol, TimerId, WriteId};
+use crate::nodes::{AnswerOf, ClientReply, ClientRequest, Message, NodeId, OpOf, Protocol, TimerId, WriteId};
 
 /// What a message carries on the wire.
 #[derive(Clone, Debug, Hash, serde::Serialize)]
-pub enum Payload<M> {
+pub enum Payload<M, O, A> {
     /// Node to node.
     Peer(M),
     /// Client to node.
-    Request(ClientRequest),
+    Request(ClientRequest<O>),
     /// Node to client.
-    Reply { op_id: u64, attempt: u32, reply: ClientReply },
+    Reply { op_id: u64, attempt: u32, reply: ClientReply<A> },
 }
 
 /// A pending event in the slab.
 #[derive(Clone, Debug, Hash)]
-pub(super) enum Event<M, T> {
+pub(super) enum Event<M, T, O, A> {
     Deliver {
         id: u64,
         from: EndpointId,
         to: EndpointId,
-        payload: Payload<M>,
+        payload: Payload<M, O, A>,
     },
     Timer {
         node: NodeId,
@@ -67,10 +67,10 @@ pub(super) enum Event<M, T> {
 }
 
 #[derive(Clone, Debug, Hash)]
-pub(super) struct Slot<M, T> {
+pub(super) struct Slot<M, T, O, A> {
     pub(super) key: u64,
     pub(super) time: SimTime,
-    pub(super) event: Event<M, T>,
+    pub(super) event: Event<M, T, O, A>,
 }
 
 /// A queue entry: small and `Copy`. Ordered so the max-heap pops the
@@ -95,11 +95,15 @@ impl PartialOrd for Entry {
 pub(super) const NORMAL: u64 = 1 << 63;
 
 /// A pending event of protocol `P`.
-pub(super) type PendingEvent<P> = Event<<P as Protocol>::Msg, <P as Protocol>::Timer>;
+pub(super) type PendingEvent<P> = Event<<P as Protocol>::Msg, <P as Protocol>::Timer, OpOf<P>, AnswerOf<P>>;
+/// A slab slot of protocol `P`.
+pub(super) type PendingSlot<P> = Slot<<P as Protocol>::Msg, <P as Protocol>::Timer, OpOf<P>, AnswerOf<P>>;
+/// A message of protocol `P` on the wire.
+pub(super) type WirePayload<P> = Payload<<P as Protocol>::Msg, OpOf<P>, AnswerOf<P>>;
 
 impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// Puts an event in a free slab slot (reusing freed ones).
-    pub(super) fn alloc(&mut self, slot: Slot<P::Msg, P::Timer>) -> u32 {
+    pub(super) fn alloc(&mut self, slot: PendingSlot<P>) -> u32 {
         match self.state.free.pop() {
             Some(i) => {
                 self.state.slab[i as usize] = Some(slot);
@@ -113,7 +117,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// slot is taken, so its length is the number of events waiting: the
     /// `pending` budget is checked here, off the hot path.
     #[inline(never)]
-    pub(super) fn grow(&mut self, slot: Slot<P::Msg, P::Timer>) -> u32 {
+    pub(super) fn grow(&mut self, slot: PendingSlot<P>) -> u32 {
         self.state.slab.push(Some(slot));
         if self.state.slab.len() as u64 > self.budget.pending && self.state.halt.is_none() {
             self.halt_pending();
@@ -122,20 +126,20 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     }
 
     #[inline(always)]
-    pub(super) fn push(&mut self, time: SimTime, key: u64, event: Event<P::Msg, P::Timer>) {
+    pub(super) fn push(&mut self, time: SimTime, key: u64, event: PendingEvent<P>) {
         let slot = self.alloc(Slot { key, time, event });
         self.state.queue.push(Entry { time: time.0, key, slot });
     }
 
     #[inline(always)]
-    pub(super) fn schedule(&mut self, time: SimTime, event: Event<P::Msg, P::Timer>) {
+    pub(super) fn schedule(&mut self, time: SimTime, event: PendingEvent<P>) {
         self.state.next_key += 1;
         let key = NORMAL | self.state.next_key;
         self.push(time, key, event);
     }
 
     /// Schedules ahead of normal events at the same time.
-    pub(super) fn schedule_first(&mut self, time: SimTime, event: Event<P::Msg, P::Timer>) {
+    pub(super) fn schedule_first(&mut self, time: SimTime, event: PendingEvent<P>) {
         self.state.next_key += 1;
         let key = self.state.next_key;
         self.push(time, key, event);
@@ -179,7 +183,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
 }
 
 /// A message in words, for the trace and views.
-pub(super) fn describe<M: Message>(p: &Payload<M>) -> String {
+pub(super) fn describe<M: Message, O: std::fmt::Display, A: std::fmt::Debug>(p: &Payload<M, O, A>) -> String {
     match p {
         Payload::Peer(m) => format!("{m:?}"),
         Payload::Request(r) => format!("request {} (op {}, attempt {})", r.op, r.from.op_id, r.from.attempt),

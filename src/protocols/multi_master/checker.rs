@@ -22,7 +22,7 @@ use super::entry::{Entry, Stamp, VersionVector};
 use super::{Data, MultiMaster, Observation, Params, Resolution};
 use crate::nodes::{Answer, Cluster, Item, Key, NodeId, Operation, Value};
 use crate::sim::monitor::{CheckInfo, MetricInfo, Unit};
-use crate::sim::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
+use crate::sim::{At, Checker, HistoryKind, Report, TypedEvent, Verdict};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -295,7 +295,7 @@ impl Checker<MultiMaster> for MultiMasterChecker {
         }
     }
 
-    fn on_history(&mut self, _at: At, e: &HistoryEvent) {
+    fn on_history(&mut self, _at: At, e: &TypedEvent<MultiMaster>) {
         let position = self.events;
         self.events += 1;
         match (e.kind, e.op) {
@@ -479,8 +479,8 @@ mod tests {
         MultiMasterChecker::new(&params, &cluster)
     }
 
-    fn ok(op_id: u64, op: Operation) -> HistoryEvent {
-        HistoryEvent {
+    fn ok(op_id: u64, op: Operation) -> TypedEvent<MultiMaster> {
+        crate::sim::HistoryEvent {
             register: None,
             step: op_id,
             time: SimTime(op_id),

@@ -38,7 +38,7 @@ use super::{Observation, Params, PrimaryReplica};
 use crate::nodes::{Cluster, Key, NodeId, Operation, Value};
 use crate::sim::fault::Fault;
 use crate::sim::monitor::{CheckInfo, GaugeInfo, MetricInfo, Unit, ViolationTracker};
-use crate::sim::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
+use crate::sim::{At, Checker, HistoryKind, Report, TypedEvent, Verdict};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -341,7 +341,7 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
     /// History events arrive in step order, so "acknowledged before the
     /// read began" is "acknowledged at an earlier step than the read's
     /// invocation": the newest acknowledged position is noted then.
-    fn on_history(&mut self, at: At, e: &HistoryEvent) {
+    fn on_history(&mut self, at: At, e: &TypedEvent<PrimaryReplica>) {
         match (e.kind, e.op) {
             (HistoryKind::Invoke, Operation::Read { key }) => {
                 let newest_before = self.newest_acked.get(&key).copied();
@@ -723,9 +723,9 @@ mod tests {
         kind: HistoryKind,
         op: Operation,
         read: Option<Value>,
-    ) -> (At, HistoryEvent) {
+    ) -> (At, TypedEvent<PrimaryReplica>) {
         let time = SimTime(7000);
-        let e = HistoryEvent {
+        let e = crate::sim::HistoryEvent {
             register: None,
             step,
             time,

@@ -25,7 +25,7 @@
 use super::{Observation, Params, Quorum};
 use crate::nodes::{Cluster, Key, NodeId, Operation, Value};
 use crate::sim::monitor::{CheckInfo, MetricInfo, Unit, ViolationTracker};
-use crate::sim::{At, Checker, HistoryEvent, HistoryKind, Report};
+use crate::sim::{At, Checker, HistoryKind, Report, TypedEvent};
 use crate::time::SimTime;
 use std::collections::BTreeMap;
 
@@ -151,7 +151,7 @@ impl Checker<Quorum> for QuorumChecker {
         }
     }
 
-    fn on_history(&mut self, at: At, e: &HistoryEvent) {
+    fn on_history(&mut self, at: At, e: &TypedEvent<Quorum>) {
         let now = Moment { order: self.events, time: e.time };
         self.events += 1;
         if e.kind != HistoryKind::Invoke {

@@ -22,7 +22,7 @@
 use super::{Action, Effect, Observation, Order, OrderNo, Params, Saga, SagaId, SagaOutcome};
 use crate::nodes::{Cluster, NodeId, Operation};
 use crate::sim::monitor::{CheckInfo, MetricInfo, Unit, ViolationTracker};
-use crate::sim::{At, Checker, HistoryEvent, HistoryKind, Report, Verdict};
+use crate::sim::{At, Checker, HistoryKind, Report, TypedEvent, Verdict};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -484,7 +484,7 @@ impl Checker<Saga> for SagaChecker {
         }
     }
 
-    fn on_history(&mut self, at: At, e: &HistoryEvent) {
+    fn on_history(&mut self, at: At, e: &TypedEvent<Saga>) {
         if !matches!(e.op, Operation::Order { .. }) {
             return;
         }
@@ -892,7 +892,7 @@ mod tests {
             OUT_OF_STOCK,
         );
         let op = Operation::Order { customer: 1, item: 2, qty: 3 };
-        let e = HistoryEvent {
+        let e = crate::sim::HistoryEvent {
             register: None,
             step: 99,
             time: SimTime(99_000),

@@ -31,7 +31,7 @@
 use super::{Decision, Learned, Observation, Params, Transfer, TwoPhaseCommit, Tx, Vote};
 use crate::nodes::{Cluster, NodeId, Operation};
 use crate::sim::monitor::{CheckInfo, GaugeInfo, MetricInfo, Unit, ViolationTracker};
-use crate::sim::{At, Checker, HistoryEvent, HistoryKind, Report};
+use crate::sim::{At, Checker, HistoryKind, Report, TypedEvent};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -466,7 +466,7 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
 
     /// A client heard its transfer's outcome: the coordinator must have
     /// logged that decision, and before telling it.
-    fn on_history(&mut self, at: At, e: &HistoryEvent) {
+    fn on_history(&mut self, at: At, e: &TypedEvent<TwoPhaseCommit>) {
         if !matches!(e.op, Operation::Transfer { .. }) {
             return;
         }
@@ -746,8 +746,8 @@ mod tests {
     }
 
     /// A client's answer for transaction `tx`.
-    fn told(tx: Tx, kind: HistoryKind) -> HistoryEvent {
-        HistoryEvent {
+    fn told(tx: Tx, kind: HistoryKind) -> TypedEvent<TwoPhaseCommit> {
+        crate::sim::HistoryEvent {
             register: None,
             step: 50,
             time: SimTime(50_000),
