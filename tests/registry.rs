@@ -1,13 +1,19 @@
 //! A library user adds their own protocol to the registry and runs a
 //! scenario file naming it: the loader knows protocols only through the
 //! registry it is given (`distlab::scenario::Registry`), not a list
-//! compiled into it.
+//! compiled into it. Greet also has operations of its own (a
+//! [`Workload`]): clients ask a node to greet a name, and its checker and
+//! the run's history see them.
 
-use distlab::nodes::{ClientReply, ClientRequest, Cluster, Context, Message, NodeId, NodeView, Protocol};
+use distlab::nodes::client::ClientSpec;
+use distlab::nodes::{
+    ClientReply, ClientRequest, Cluster, Context, Message, NodeId, NodeView, Protocol, Workload,
+};
 use distlab::protocols::{Configure, LIVENESS, Promises, entry, registry};
+use distlab::rng::RngStream;
 use distlab::scenario::{ParamContext, Registry, ScenarioError, load_str, raw::S};
 use distlab::sim::monitor::{CheckInfo, MetricInfo, Unit};
-use distlab::sim::{At, Checker, Report, TraceLevel, Verdict};
+use distlab::sim::{At, Checker, HistoryKind, Report, TraceLevel, TypedEvent, Verdict};
 use distlab::time::SimTime;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -45,6 +51,43 @@ impl Message for GreetMsg {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 struct Greeted;
 
+/// Greet's client operations: greet a name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+enum GreetOp {
+    Greet { name: String },
+}
+
+impl std::fmt::Display for GreetOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let GreetOp::Greet { name } = self;
+        write!(f, "greet {name}")
+    }
+}
+
+/// What a node answers: a greeting.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+struct Greeting(String);
+
+impl std::fmt::Display for Greeting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Greet's workload: each client asks to greet one of a few names.
+struct Greetings;
+
+const NAMES: [&str; 3] = ["ada", "grace", "edsger"];
+
+impl Workload for Greetings {
+    type Params = GreetParams;
+    type Op = GreetOp;
+    type Answer = Greeting;
+    fn next_op(_: &GreetParams, _: &ClientSpec, rng: &mut RngStream, _id: u64) -> GreetOp {
+        GreetOp::Greet { name: NAMES[rng.below(NAMES.len() as u64) as usize].to_string() }
+    }
+}
+
 impl Protocol for Greet {
     const NAME: &'static str = "greet";
     type Params = GreetParams;
@@ -55,7 +98,7 @@ impl Protocol for Greet {
     type Msg = GreetMsg;
     type Timer = ();
     type Observation = Greeted;
-    type Workload = distlab::nodes::KeyValue<GreetParams>;
+    type Workload = Greetings;
 
     fn recover(ctx: &mut Context<'_, Self>, _disk: &()) -> u64 {
         if ctx.me() == NodeId(0) {
@@ -70,8 +113,9 @@ impl Protocol for Greet {
         ctx.observe(Greeted);
     }
     fn on_timer(_: &mut u64, _: &mut Context<'_, Self>, _: ()) {}
-    fn on_client_request(_: &mut u64, ctx: &mut Context<'_, Self>, request: ClientRequest) {
-        ctx.reply(request.from, ClientReply::fail("greet serves no client operations"));
+    fn on_client_request(_: &mut u64, ctx: &mut Context<'_, Self>, request: ClientRequest<GreetOp>) {
+        let GreetOp::Greet { name } = request.op;
+        ctx.reply(request.from, ClientReply::answer(Greeting(format!("hello, {name}")), 0));
     }
     fn apply_write(_: &mut (), _: &()) {}
     fn view(state: &u64, _: &(), _: &Cluster) -> NodeView {
@@ -101,20 +145,39 @@ impl Promises for Greet {
     }
 }
 
-/// Holds when every node but the first was greeted.
+/// Holds when every node but the first was greeted, and every client
+/// was greeted by the name it gave.
 #[derive(Clone, Debug)]
 struct GreetChecker {
     nodes: usize,
     greeted: BTreeSet<NodeId>,
     hellos: u64,
+    /// Client operations answered ok, and those whose greeting was wrong.
+    answered: u64,
+    wrong: u64,
 }
 
 impl Checker<Greet> for GreetChecker {
-    const CHECKS: &'static [CheckInfo] =
-        &[CheckInfo::new("everyone-greeted", "every node but the first received a hello")];
-    const METRICS: &'static [MetricInfo] = &[MetricInfo::new("hellos", Unit::Count, "hellos received")];
+    const CHECKS: &'static [CheckInfo] = &[
+        CheckInfo::new("everyone-greeted", "every node but the first received a hello"),
+        CheckInfo::new("greeted-by-name", "every client greeting names the name the client gave"),
+    ];
+    const METRICS: &'static [MetricInfo] = &[
+        MetricInfo::new("hellos", Unit::Count, "hellos received"),
+        MetricInfo::new("greetings", Unit::Count, "client greetings answered"),
+    ];
     fn new(_: &GreetParams, cluster: &Cluster) -> Self {
-        GreetChecker { nodes: cluster.len(), greeted: BTreeSet::new(), hellos: 0 }
+        GreetChecker { nodes: cluster.len(), greeted: BTreeSet::new(), hellos: 0, answered: 0, wrong: 0 }
+    }
+    /// The checker sees its own operations, typed.
+    fn on_history(&mut self, _at: At, e: &TypedEvent<Greet>) {
+        if e.kind == HistoryKind::Ok {
+            let GreetOp::Greet { name } = &e.op;
+            self.answered += 1;
+            if e.value.0 != format!("hello, {name}") {
+                self.wrong += 1;
+            }
+        }
     }
     fn on_observation(&mut self, _at: At, node: NodeId, _: &Greeted) {
         self.greeted.insert(node);
@@ -128,7 +191,14 @@ impl Checker<Greet> for GreetChecker {
             detail: format!("{} of {} nodes greeted", self.greeted.len(), self.nodes - 1),
             first_violation: None,
         });
+        r.checks.push(Verdict {
+            name: "greeted-by-name",
+            holds: self.wrong == 0,
+            detail: format!("{} of {} greetings wrong", self.wrong, self.answered),
+            first_violation: None,
+        });
         r.metrics.insert("hellos", self.hellos as f64);
+        r.metrics.insert("greetings", self.answered as f64);
         r
     }
 }
@@ -196,10 +266,41 @@ fn the_schema_knows_a_registered_protocol() {
     let then = &greet["then"]["properties"];
     assert_eq!(
         then["expect"]["items"]["properties"]["check"]["enum"],
-        serde_json::json!(["everyone-greeted"])
+        serde_json::json!(["everyone-greeted", "greeted-by-name"])
     );
     let params = then["protocol"]["$ref"].as_str().unwrap().trim_start_matches("#/definitions/");
     assert!(schema["definitions"][params]["properties"]["rounds"].is_object(), "{schema:#}");
+}
+
+/// A user protocol's own operations, end to end: clients draw them from
+/// its workload, its handler reads them typed, its checker judges the
+/// typed answers, and the run's history (read by the TUI and reports,
+/// which know no protocol) shows them in words.
+#[test]
+fn a_registered_protocol_serves_operations_of_its_own() {
+    let lesson = format!(
+        "{LESSON}\n[[clients]]\nops = 12\ntarget = \"random\"\n\n[[expect]]\ncheck = \"greeted-by-name\"\n"
+    );
+    let s = load_str(&with_greet(), "greet.toml", &lesson).unwrap_or_else(|e| panic!("{e}"));
+    let (run, summary) = distlab::check::run::execute(
+        &s,
+        distlab::protocols::RunOptions {
+            trace: TraceLevel::Digest,
+            record_history: true,
+            ..Default::default()
+        },
+    );
+    assert!(summary.all_met(), "{:?}", summary.expectations);
+    assert_eq!(run.report().metrics["greetings"], 12.0);
+    let ops = run.history().operations();
+    assert_eq!(ops.len(), 12);
+    for op in &ops {
+        let name = op.op.strip_prefix("greet ").unwrap_or_else(|| panic!("{}", op.op));
+        assert!(NAMES.contains(&name), "{}", op.op);
+        assert_eq!(op.outcome, Some(HistoryKind::Ok));
+        assert_eq!(op.value, format!("hello, {name}"));
+        assert_eq!(op.register, None, "a greeting is no register operation");
+    }
 }
 
 #[test]
