@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use distlab::check::{At, CheckInfo, Checker, MetricInfo, Report};
-use distlab::nodes::{ClientRequest, Cluster, Context, Message, NodeId, NodeView, Protocol};
+use distlab::nodes::{ClientRequest, Cluster, Context, KvOp, Message, NodeId, NodeView, Protocol};
 use distlab::scenario::Scenario;
 use distlab::sim::{Budget, Halt, Sim, SimConfig, SimDuration, SimTime, TraceLevel};
 use std::path::Path;
@@ -111,7 +111,7 @@ impl Protocol for Spinner {
         *round += 1;
         ctx.set_timer(SpinTimer::Recheck { round: *round }, SimDuration::ZERO);
     }
-    fn on_client_request(_: &mut u64, _: &mut Context<'_, Self>, _: ClientRequest) {}
+    fn on_client_request(_: &mut u64, _: &mut Context<'_, Self>, _: ClientRequest<KvOp>) {}
     fn apply_write(_: &mut (), _: &()) {}
     fn view(_: &u64, _: &(), _: &Cluster) -> NodeView {
         NodeView::new("spinner", None)

@@ -4,7 +4,7 @@
 //! handler. A toy protocol records them and the trace shows the order.
 
 use distlab::check::{At, Checker, Report};
-use distlab::nodes::{ClientRequest, Cluster, Context, Message, NodeId, NodeView, Protocol};
+use distlab::nodes::{ClientRequest, Cluster, Context, KvOp, Message, NodeId, NodeView, Protocol};
 use distlab::sim::{Budget, Sim, SimConfig, SimDuration, SimTime, TraceKind, TraceLevel};
 use std::sync::Arc;
 
@@ -55,7 +55,7 @@ impl Protocol for Recorder {
         }
     }
     fn on_timer(_: &mut (), _: &mut Context<'_, Self>, _: ()) {}
-    fn on_client_request(_: &mut (), _: &mut Context<'_, Self>, _: ClientRequest) {}
+    fn on_client_request(_: &mut (), _: &mut Context<'_, Self>, _: ClientRequest<KvOp>) {}
     fn apply_write(_: &mut (), _: &()) {}
     fn view(_: &(), _: &(), _: &Cluster) -> NodeView {
         NodeView::new("recorder", None)

@@ -5,7 +5,7 @@
 //! fires, with the local time.
 
 use distlab::check::{At, Checker, Report};
-use distlab::nodes::{ClientRequest, Cluster, Context, Message, NodeId, NodeView, Protocol};
+use distlab::nodes::{ClientRequest, Cluster, Context, KvOp, Message, NodeId, NodeView, Protocol};
 use distlab::sim::{Budget, Sim, SimConfig, SimDuration, SimTime, TraceKind, TraceLevel};
 use std::sync::Arc;
 
@@ -85,7 +85,7 @@ impl Protocol for Ticker {
             ctx.set_timer(Tick::Rearmed, SimDuration(5 * MS));
         }
     }
-    fn on_client_request(_: &mut Fired, _: &mut Context<'_, Self>, _: ClientRequest) {}
+    fn on_client_request(_: &mut Fired, _: &mut Context<'_, Self>, _: ClientRequest<KvOp>) {}
     fn apply_write(_: &mut (), _: &()) {}
     fn view(_: &Fired, _: &(), _: &Cluster) -> NodeView {
         NodeView::new("ticker", None)

@@ -12,11 +12,11 @@
 //! quorum, echo); multi-master's carts, two-phase commit's transfers and
 //! the saga's orders live with their protocols.
 //!
-//! Their operations and answers are, for now, still the one closed
-//! [`Operation`] / [`Answer`] pair every protocol shares; each workload's
-//! own `Op` type is the next step (issue 12). The engine, the client and
-//! the history already reach operations only through this trait and the
-//! erased view, except where they still name `Operation` as the type.
+//! The key–value workload has its own types ([`KvOp`], [`KvAnswer`]);
+//! multi-master, 2PC and the saga still use the shared
+//! [`Operation`] / [`Answer`] (the next step gives each its own). The
+//! engine, the client and the history reach operations only through this
+//! trait and the erased view.
 
 use super::client::{Answer, ClientSpec, Key, Operation, Value};
 use crate::rng::RngStream;
@@ -84,6 +84,70 @@ pub fn register_of(op: &Operation, answer: Option<&Answer>) -> Option<RegisterVi
     }
 }
 
+/// An operation of the key–value workload: read a key, or write a value
+/// to it. Encoded as the shared [`Operation`]'s reads and writes were (the
+/// same tags, so payload hashes and traces did not change with it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(tag = "f", rename_all = "kebab-case")]
+pub enum KvOp {
+    Read { key: Key },
+    Write { key: Key, value: Value },
+}
+
+impl KvOp {
+    pub fn key(&self) -> Key {
+        match *self {
+            KvOp::Read { key } | KvOp::Write { key, .. } => key,
+        }
+    }
+}
+
+impl Display for KvOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KvOp::Read { key } => write!(f, "read k{key}"),
+            KvOp::Write { key, value } => write!(f, "write k{key}={value}"),
+        }
+    }
+}
+
+/// What a key–value store answers: nothing (a write's acknowledgement, a
+/// read of a key never written) or the value read. An enum rather than an
+/// `Option`, encoded untagged as the shared [`Answer`] was, so that digests
+/// did not change.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum KvAnswer {
+    #[default]
+    None,
+    Value(Value),
+}
+
+impl KvAnswer {
+    /// The value read, if any.
+    pub fn as_value(&self) -> Option<Value> {
+        match *self {
+            KvAnswer::Value(v) => Some(v),
+            KvAnswer::None => None,
+        }
+    }
+}
+
+impl From<Option<Value>> for KvAnswer {
+    fn from(v: Option<Value>) -> Self {
+        v.map_or(KvAnswer::None, KvAnswer::Value)
+    }
+}
+
+impl Display for KvAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KvAnswer::None => Ok(()),
+            KvAnswer::Value(v) => write!(f, "{v}"),
+        }
+    }
+}
+
 /// The key–value workload: a read with probability `read_fraction`,
 /// otherwise a write of the unique value `id`, to a key drawn uniformly.
 /// `P` is the protocol's parameters (the draw does not read them).
@@ -91,18 +155,23 @@ pub struct KeyValue<P>(PhantomData<fn() -> P>);
 
 impl<P: 'static> Workload for KeyValue<P> {
     type Params = P;
-    type Op = Operation;
-    type Answer = Answer;
-    fn next_op(_params: &P, spec: &ClientSpec, rng: &mut RngStream, id: u64) -> Operation {
-        super::client::key_value_operation(spec, rng, id)
+    type Op = KvOp;
+    type Answer = KvAnswer;
+    fn next_op(_params: &P, spec: &ClientSpec, rng: &mut RngStream, id: u64) -> KvOp {
+        // The same draws as `client::key_value_operation`.
+        let key = super::client::draw_key(spec, rng);
+        if rng.chance(spec.read_fraction) { KvOp::Read { key } } else { KvOp::Write { key, value: id } }
     }
-    fn as_register(op: &Operation, answer: Option<&Answer>) -> Option<RegisterView> {
-        register_of(op, answer)
+    fn as_register(op: &KvOp, answer: Option<&KvAnswer>) -> Option<RegisterView> {
+        Some(match *op {
+            KvOp::Read { key } => RegisterView::Read { key, value: answer.and_then(KvAnswer::as_value) },
+            KvOp::Write { key, value } => RegisterView::Write { key, value },
+        })
     }
-    fn is_read(op: &Operation) -> bool {
-        op.is_read()
+    fn is_read(op: &KvOp) -> bool {
+        matches!(op, KvOp::Read { .. })
     }
-    fn key(op: &Operation) -> Option<Key> {
+    fn key(op: &KvOp) -> Option<Key> {
         Some(op.key())
     }
 }

@@ -34,7 +34,7 @@
 //! None: echo keeps nothing on disk, so a crashed server forgets nothing
 //! that matters, and a crashed pinger restarts with a fresh window.
 
-use crate::nodes::{ClientReply, ClientRequest, Cluster, Context, Message, NodeId, NodeView, Protocol};
+use crate::nodes::{ClientReply, ClientRequest, Cluster, Context, KvOp, Message, NodeId, NodeView, Protocol};
 use crate::scenario::{ParamContext, ScenarioError, raw::S};
 use crate::sim::monitor::{CheckInfo, MetricInfo, Unit};
 use crate::sim::{At, Checker, Report, Verdict};
@@ -192,7 +192,7 @@ impl Protocol for Echo {
 
     fn on_timer(_: &mut EchoState, _: &mut Context<'_, Self>, _: ()) {}
 
-    fn on_client_request(_: &mut EchoState, ctx: &mut Context<'_, Self>, request: ClientRequest) {
+    fn on_client_request(_: &mut EchoState, ctx: &mut Context<'_, Self>, request: ClientRequest<KvOp>) {
         ctx.reply(request.from, ClientReply::fail("echo serves no client operations"));
     }
 

@@ -35,7 +35,7 @@
 //! the process is retired).
 
 use super::{Observation, Params, PrimaryReplica};
-use crate::nodes::{Cluster, Key, NodeId, Operation, Value};
+use crate::nodes::{Cluster, Key, KvOp, NodeId, Value};
 use crate::sim::fault::Fault;
 use crate::sim::monitor::{CheckInfo, GaugeInfo, MetricInfo, Unit, ViolationTracker};
 use crate::sim::{At, Checker, HistoryKind, Report, TypedEvent, Verdict};
@@ -343,12 +343,12 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
     /// invocation": the newest acknowledged position is noted then.
     fn on_history(&mut self, at: At, e: &TypedEvent<PrimaryReplica>) {
         match (e.kind, e.op) {
-            (HistoryKind::Invoke, Operation::Read { key }) => {
+            (HistoryKind::Invoke, KvOp::Read { key }) => {
                 let newest_before = self.newest_acked.get(&key).copied();
                 self.open_reads.insert(e.op_id, OpenRead { process: e.process, newest_before });
             }
             (HistoryKind::Invoke, _) => {}
-            (HistoryKind::Ok, Operation::Write { key, value }) => {
+            (HistoryKind::Ok, KvOp::Write { key, value }) => {
                 let pos = self.pos_of(Some(value));
                 self.acked.insert(value, key);
                 let newest = self.newest_acked.entry(key).or_insert(pos);
@@ -356,7 +356,7 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                 let own = self.own_writes.entry((e.process, key)).or_insert(pos);
                 *own = (*own).max(pos);
             }
-            (HistoryKind::Ok, Operation::Read { key }) => {
+            (HistoryKind::Ok, KvOp::Read { key }) => {
                 let Some(OpenRead { process, newest_before }) = self.open_reads.remove(&e.op_id) else {
                     return;
                 };
@@ -721,7 +721,7 @@ mod tests {
         process: u32,
         op_id: u64,
         kind: HistoryKind,
-        op: Operation,
+        op: KvOp,
         read: Option<Value>,
     ) -> (At, TypedEvent<PrimaryReplica>) {
         let time = SimTime(7000);
@@ -751,8 +751,8 @@ mod tests {
         c.on_observation(at(1), p, &Observation::BecamePrimary { epoch: 0 });
         c.on_observation(at(2), p, &Observation::Appended { entry: entry(0, 1, 10), from: p });
         c.on_observation(at(3), p, &Observation::Appended { entry: entry(0, 2, 20), from: p });
-        let write = Operation::Write { key: 0, value: 20 };
-        let read = Operation::Read { key: 0 };
+        let write = KvOp::Write { key: 0, value: 20 };
+        let read = KvOp::Read { key: 0 };
         for (at, e) in [
             event(10, 5, 1, HistoryKind::Invoke, write, None),
             event(11, 5, 1, HistoryKind::Ok, write, None),
@@ -784,8 +784,8 @@ mod tests {
         // The new primary takes write 20 at index 2, then the retry of 30 at 3.
         c.on_observation(at(6), new, &Observation::Appended { entry: entry(1, 2, 20), from: new });
         c.on_observation(at(7), new, &Observation::Appended { entry: entry(1, 3, 30), from: new });
-        let (w20, w30) = (Operation::Write { key: 0, value: 20 }, Operation::Write { key: 0, value: 30 });
-        let read = Operation::Read { key: 0 };
+        let (w20, w30) = (KvOp::Write { key: 0, value: 20 }, KvOp::Write { key: 0, value: 30 });
+        let read = KvOp::Read { key: 0 };
         for (at, e) in [
             event(10, 5, 1, HistoryKind::Invoke, w20, None),
             event(11, 5, 1, HistoryKind::Ok, w20, None),

@@ -57,14 +57,13 @@ impl Protocol for PrimaryReplica {
         }
     }
 
-    fn on_client_request(state: &mut State, ctx: &mut Context<'_, Self>, request: ClientRequest) {
+    fn on_client_request(state: &mut State, ctx: &mut Context<'_, Self>, request: ClientRequest<KvOp>) {
         match request.op {
-            Operation::Write { key, value } if state.is_primary() => {
+            KvOp::Write { key, value } if state.is_primary() => {
                 Self::accept_write(state, ctx, request.from, key, value, request.idempotency_key)
             }
-            Operation::Write { .. } => Self::redirect(state, ctx, request.from),
-            Operation::Read { key } => Self::read(state, ctx, request.from, key, request.session),
-            _ => ctx.reply(request.from, ClientReply::fail(crate::nodes::client::NOT_KEY_VALUE)),
+            KvOp::Write { .. } => Self::redirect(state, ctx, request.from),
+            KvOp::Read { key } => Self::read(state, ctx, request.from, key, request.session),
         }
     }
 

@@ -23,7 +23,7 @@
 //! map lookup: O(n log n) for n events.
 
 use super::{Observation, Params, Quorum};
-use crate::nodes::{Cluster, Key, NodeId, Operation, Value};
+use crate::nodes::{Cluster, Key, KvOp, NodeId, Value};
 use crate::sim::monitor::{CheckInfo, MetricInfo, Unit, ViolationTracker};
 use crate::sim::{At, Checker, HistoryKind, Report, TypedEvent};
 use crate::time::SimTime;
@@ -158,13 +158,13 @@ impl Checker<Quorum> for QuorumChecker {
             self.completed += 1;
         }
         match (e.kind, e.op) {
-            (HistoryKind::Invoke, Operation::Write { key, value }) => {
+            (HistoryKind::Invoke, KvOp::Write { key, value }) => {
                 self.writes.insert(value, Write { key, invoked: now, acked: None });
             }
-            (HistoryKind::Invoke, Operation::Read { key }) => {
+            (HistoryKind::Invoke, KvOp::Read { key }) => {
                 self.reads.insert(e.op_id, self.latest_acked.get(&key).copied());
             }
-            (HistoryKind::Ok, Operation::Write { key, value }) => {
+            (HistoryKind::Ok, KvOp::Write { key, value }) => {
                 self.completed_ok += 1;
                 let Some(w) = self.writes.get_mut(&value) else { return };
                 w.acked = Some(now);
@@ -174,7 +174,7 @@ impl Checker<Quorum> for QuorumChecker {
                     *latest = LatestBegun { value, invoked };
                 }
             }
-            (HistoryKind::Ok, Operation::Read { key }) => {
+            (HistoryKind::Ok, KvOp::Read { key }) => {
                 self.completed_ok += 1;
                 self.reads_ok += 1;
                 let Some(before) = self.reads.remove(&e.op_id) else { return };
@@ -183,7 +183,7 @@ impl Checker<Quorum> for QuorumChecker {
                     self.stale.record(at, || format!("a read of k{key} coordinated by {node} {why}"));
                 }
             }
-            (_, Operation::Read { .. }) => {
+            (_, KvOp::Read { .. }) => {
                 self.reads.remove(&e.op_id);
             }
             _ => {}

@@ -51,14 +51,11 @@ impl Protocol for Quorum {
         }
     }
 
-    fn on_client_request(state: &mut State, ctx: &mut Context<'_, Self>, request: ClientRequest) {
+    fn on_client_request(state: &mut State, ctx: &mut Context<'_, Self>, request: ClientRequest<KvOp>) {
         let key = request.op.key();
         let phase = match request.op {
-            Operation::Read { .. } => Phase::Read,
-            Operation::CartAdd { .. } | Operation::Transfer { .. } | Operation::Order { .. } => {
-                return ctx.reply(request.from, ClientReply::fail(crate::nodes::client::NOT_KEY_VALUE));
-            }
-            Operation::Write { value, .. } if ctx.params().timestamps == Timestamps::Client => {
+            KvOp::Read { .. } => Phase::Read,
+            KvOp::Write { value, .. } if ctx.params().timestamps == Timestamps::Client => {
                 // Client-side timestamp: when the client invoked the write.
                 // A request delayed in the network (or held by a paused
                 // coordinator) keeps its age, and a retry its version.
@@ -70,7 +67,7 @@ impl Protocol for Quorum {
                 ctx.observe(Observation::Versioned { key, value, version });
                 Phase::Write { version, value }
             }
-            Operation::Write { value, .. } => {
+            KvOp::Write { value, .. } => {
                 let client = request.from.endpoint.0;
                 let version = match state.stamped.get(&client) {
                     Some(&(k, version)) if k == request.idempotency_key => version,

@@ -57,8 +57,8 @@ pub use params::{Level, Params, RawParams, Timestamps};
 use replica::Ack;
 
 use crate::nodes::{
-    ClientRef, ClientReply, ClientRequest, Cluster, Context, Key, Message, NodeId, NodeView, Operation,
-    Protocol, Value,
+    ClientRef, ClientReply, ClientRequest, Cluster, Context, Key, KvOp, Message, NodeId, NodeView, Protocol,
+    Value,
 };
 use crate::time::SimDuration;
 use std::collections::{BTreeMap, BTreeSet};
