@@ -26,7 +26,7 @@ pub use client::{
     Answer, ClientRef, ClientReply, ClientRequest, ClientSpec, Item, Key, Operation, Outcome, Value,
 };
 pub use view::{NodeView, Section};
-pub use workload::{KeyValue, KvAnswer, KvOp, RegisterView, Workload};
+pub use workload::{Done, KeyValue, KvAnswer, KvOp, RegisterView, Workload};
 
 /// A protocol's client operation (its workload's `Op`).
 pub type OpOf<P> = <<P as Protocol>::Workload as Workload>::Op;

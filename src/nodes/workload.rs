@@ -148,6 +148,18 @@ impl Display for KvAnswer {
     }
 }
 
+/// The answer of a workload whose operations return nothing but their
+/// success (a transfer, an order). Encoded as nothing, as the shared
+/// [`Answer`]'s `None` was.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+pub struct Done;
+
+impl Display for Done {
+    fn fmt(&self, _f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Ok(())
+    }
+}
+
 /// The key–value workload: a read with probability `read_fraction`,
 /// otherwise a write of the unique value `id`, to a key drawn uniformly.
 /// `P` is the protocol's parameters (the draw does not read them).

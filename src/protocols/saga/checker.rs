@@ -19,8 +19,9 @@
 //! (`sagas_unfinished`), not judged: their effects are legitimately
 //! partial.
 
+use super::OrderOp;
 use super::{Action, Effect, Observation, Order, OrderNo, Params, Saga, SagaId, SagaOutcome};
-use crate::nodes::{Cluster, NodeId, Operation};
+use crate::nodes::{Cluster, NodeId};
 use crate::sim::monitor::{CheckInfo, MetricInfo, Unit, ViolationTracker};
 use crate::sim::{At, Checker, HistoryKind, Report, TypedEvent, Verdict};
 use crate::time::SimTime;
@@ -485,7 +486,7 @@ impl Checker<Saga> for SagaChecker {
     }
 
     fn on_history(&mut self, at: At, e: &TypedEvent<Saga>) {
-        if !matches!(e.op, Operation::Order { .. }) {
+        if !matches!(e.op, OrderOp::Order { .. }) {
             return;
         }
         match e.kind {
@@ -891,7 +892,7 @@ mod tests {
             &[Action::Refund, Action::CancelOrder],
             OUT_OF_STOCK,
         );
-        let op = Operation::Order { customer: 1, item: 2, qty: 3 };
+        let op = OrderOp::Order { customer: 1, item: 2, qty: 3 };
         let e = crate::sim::HistoryEvent {
             register: None,
             step: 99,

@@ -112,7 +112,7 @@ pub mod view;
 
 pub use checker::SagaChecker;
 pub use durable::{Disk, DiskWrite, OrderRow, OrderStatus, Record, Row};
-pub use messages::{Msg, Timer};
+pub use messages::{Msg, OrderOp, Orders, Timer};
 pub use observations::{Effect, Observation};
 pub use params::{Params, RawParams, Role};
 
@@ -121,7 +121,7 @@ use retention::arm_expiry;
 use crate::nodes::retention::{ClockFloor, Expiry};
 use crate::nodes::{
     ClientRef, ClientReply, ClientRequest, ClientSpec, Cluster, Context, Item, Key, Message, NodeId,
-    NodeView, Operation, Protocol, WriteId, client,
+    NodeView, Protocol, WriteId, client,
 };
 use crate::rng::RngStream;
 use crate::time::SimDuration;

@@ -150,7 +150,7 @@ impl Orchestrator {
     }
 
     /// A client's order (or its retry: the same idempotency key).
-    pub(super) fn on_order(&mut self, ctx: Ctx, request: ClientRequest, order: Order) {
+    pub(super) fn on_order(&mut self, ctx: Ctx, request: ClientRequest<OrderOp>, order: Order) {
         let saga = request.idempotency_key;
         if let Some(run) = self.sagas.get_mut(&saga) {
             // A retry: never a second saga. Answer if it has ended,
@@ -288,9 +288,9 @@ pub(super) fn service_node(ctx: &Context<'_, Saga>, action: Action) -> NodeId {
 /// [`Orchestrator::on_order`]).
 pub(super) const TOO_OLD: &str = "too old: it may have run and been forgotten";
 
-pub(super) fn client_reply(outcome: SagaOutcome) -> ClientReply {
+pub(super) fn client_reply(outcome: SagaOutcome) -> ClientReply<crate::nodes::Done> {
     match outcome {
-        SagaOutcome::Completed => ClientReply::ok(None, 0),
+        SagaOutcome::Completed => ClientReply::answer(crate::nodes::Done, 0),
         SagaOutcome::Compensated(reason) => ClientReply::fail(reason.client_reason()),
     }
 }

@@ -28,8 +28,9 @@
 //! is down is still in doubt (its `Prepared` record and its locks wait on
 //! its disk).
 
+use super::TransferOp;
 use super::{Decision, Learned, Observation, Params, Transfer, TwoPhaseCommit, Tx, Vote};
-use crate::nodes::{Cluster, NodeId, Operation};
+use crate::nodes::{Cluster, NodeId};
 use crate::sim::monitor::{CheckInfo, GaugeInfo, MetricInfo, Unit, ViolationTracker};
 use crate::sim::{At, Checker, HistoryKind, Report, TypedEvent};
 use crate::time::SimTime;
@@ -467,7 +468,7 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
     /// A client heard its transfer's outcome: the coordinator must have
     /// logged that decision, and before telling it.
     fn on_history(&mut self, at: At, e: &TypedEvent<TwoPhaseCommit>) {
-        if !matches!(e.op, Operation::Transfer { .. }) {
+        if !matches!(e.op, TransferOp::Transfer { .. }) {
             return;
         }
         let told = match e.kind {
@@ -755,7 +756,7 @@ mod tests {
             client: 0,
             op_id: tx,
             kind,
-            op: Operation::Transfer { from: 0, to: 1, amount: 30 },
+            op: TransferOp::Transfer { from: 0, to: 1, amount: 30 },
             value: Default::default(),
             node: Some(N1),
         }

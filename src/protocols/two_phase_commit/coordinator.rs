@@ -179,9 +179,9 @@ impl TwoPhaseCommit {
         Self::decide(state, ctx, tx, Decision::Abort);
     }
 
-    pub(super) fn client_reply(decision: Decision) -> ClientReply {
+    pub(super) fn client_reply(decision: Decision) -> ClientReply<crate::nodes::Done> {
         match decision {
-            Decision::Commit => ClientReply::ok(None, 0),
+            Decision::Commit => ClientReply::answer(crate::nodes::Done, 0),
             Decision::Abort => ClientReply::fail("aborted"),
         }
     }

@@ -49,10 +49,8 @@ impl Protocol for TwoPhaseCommit {
         }
     }
 
-    fn on_client_request(state: &mut State, ctx: &mut Context<'_, Self>, request: ClientRequest) {
-        let Operation::Transfer { from, to, amount } = request.op else {
-            return ctx.reply(request.from, ClientReply::fail("two-phase commit serves transfers only"));
-        };
+    fn on_client_request(state: &mut State, ctx: &mut Context<'_, Self>, request: ClientRequest<TransferOp>) {
+        let TransferOp::Transfer { from, to, amount } = request.op;
         let coordinator = ctx.params().coordinator;
         if ctx.me() != coordinator {
             return ctx.reply(request.from, ClientReply::redirect(Some(coordinator)));
@@ -156,14 +154,29 @@ pub enum Timer {
 /// Two-phase commit's workload: transfers between accounts.
 pub struct Transfers;
 
+/// A client's transfer: move `amount` from account `from` to account
+/// `to`. (Tagged `transfer`, as the shared operation was: same encoding.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "f", rename_all = "kebab-case")]
+pub enum TransferOp {
+    Transfer { from: Key, to: Key, amount: u32 },
+}
+
+impl std::fmt::Display for TransferOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let TransferOp::Transfer { from, to, amount } = self;
+        write!(f, "transfer {amount} from a{from} to a{to}")
+    }
+}
+
 impl crate::nodes::Workload for Transfers {
     type Params = Params;
-    type Op = Operation;
-    type Answer = crate::nodes::Answer;
-    fn next_op(params: &Params, spec: &ClientSpec, rng: &mut RngStream, _id: u64) -> Operation {
+    type Op = TransferOp;
+    type Answer = crate::nodes::Done;
+    fn next_op(params: &Params, spec: &ClientSpec, rng: &mut RngStream, _id: u64) -> TransferOp {
         let from = draw_key(spec, rng);
         let to = params.counterparty(from, spec.keys, rng);
         let amount = 1 + rng.below(params.max_amount) as u32;
-        Operation::Transfer { from, to, amount }
+        TransferOp::Transfer { from, to, amount }
     }
 }

@@ -106,15 +106,14 @@ pub mod view;
 
 pub use checker::TwoPhaseCommitChecker;
 pub use durable::{Disk, DiskWrite, Logged};
-pub use messages::{Msg, Timer};
+pub use messages::{Msg, Timer, TransferOp, Transfers};
 pub use observations::{Learned, Observation};
 pub use params::{Params, RawParams, Termination};
 
 use crate::nodes::client::{ClientSpec, draw_key};
 use crate::nodes::retention::{ClockFloor, Expiry};
 use crate::nodes::{
-    ClientRef, ClientReply, ClientRequest, Cluster, Context, Key, Message, NodeId, NodeView, Operation,
-    Protocol,
+    ClientRef, ClientReply, ClientRequest, Cluster, Context, Key, Message, NodeId, NodeView, Protocol,
 };
 use crate::rng::RngStream;
 use crate::time::SimDuration;
