@@ -150,15 +150,14 @@ fn session_anomalies(history: &History, counts: fn(&RegisterView) -> bool) -> Ve
 mod tests {
     use super::*;
     use crate::check::HistoryEvent;
-    use crate::nodes::workload::register_of;
-    use crate::nodes::{Answer, Operation};
+    use crate::nodes::{KeyValue, KvAnswer, KvOp, Workload};
 
     /// A history from (process, op, invoke ms, complete ms, read result).
-    fn history(ops: &[(u32, Operation, u64, u64, Option<Value>)]) -> History {
+    fn history(ops: &[(u32, KvOp, u64, u64, Option<Value>)]) -> History {
         let mut events = Vec::new();
         for (i, &(process, op, inv, done, value)) in ops.iter().enumerate() {
             let id = i as u64 + 1;
-            let ev = |kind, t: u64, value: Answer| HistoryEvent {
+            let ev = |kind, t: u64, value: KvAnswer| HistoryEvent {
                 step: t,
                 time: SimTime(t * 1000),
                 process,
@@ -166,20 +165,20 @@ mod tests {
                 op_id: id,
                 kind,
                 op,
-                register: register_of(&op, (kind != HistoryKind::Invoke).then_some(&value)),
+                register: KeyValue::<()>::as_register(&op, (kind != HistoryKind::Invoke).then_some(&value)),
                 value,
                 node: None,
             };
-            events.push(ev(HistoryKind::Invoke, inv, Answer::None));
+            events.push(ev(HistoryKind::Invoke, inv, KvAnswer::None));
             events.push(ev(HistoryKind::Ok, done, value.into()));
         }
         events.sort_by_key(|e| e.step);
         History { events: events.iter().map(HistoryEvent::erase).collect() }
     }
-    fn w(value: Value) -> Operation {
-        Operation::Write { key: 0, value }
+    fn w(value: Value) -> KvOp {
+        KvOp::Write { key: 0, value }
     }
-    const R: Operation = Operation::Read { key: 0 };
+    const R: KvOp = KvOp::Read { key: 0 };
 
     #[test]
     fn reading_your_own_write_or_newer_is_fine() {

@@ -17,7 +17,6 @@ use super::NodeId;
 use super::workload::{RegisterView, Workload};
 use crate::rng::{Probability, RngStream};
 use crate::time::{SimDuration, SimTime};
-use serde::Serialize;
 use std::collections::BTreeSet;
 
 /// A key of the key–value store: small integers (`k0`, `k1`, ...).
@@ -29,138 +28,9 @@ pub type Value = u64;
 /// An item of a shopping cart or of a shop's inventory.
 pub type Item = u32;
 
-/// One logical client operation. It travels in every request, and requests
-/// are moved through the event queue, so it is kept to 16 bytes (its
-/// fields are 32-bit; a test pins the size). Which operations a protocol's
-/// clients invoke is the protocol's *workload* ([`crate::nodes::Protocol::Workload`]):
-/// the replication protocols serve reads and writes of a key–value store,
-/// multi-master's merge lessons add to shopping carts, two-phase commit
-/// runs transfers and the saga places orders.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
-#[serde(tag = "f", rename_all = "kebab-case")]
-pub enum Operation {
-    Read {
-        key: Key,
-    },
-    Write {
-        key: Key,
-        value: Value,
-    },
-    /// Put `qty` units of `item` into the shopping cart stored at `key`.
-    CartAdd {
-        key: Key,
-        item: Item,
-        qty: u32,
-    },
-    /// Move `amount` from account `from` to account `to`.
-    Transfer {
-        from: Key,
-        to: Key,
-        amount: u32,
-    },
-    /// Customer `customer` orders `qty` units of `item` (the shop sets the
-    /// price).
-    Order {
-        customer: Key,
-        item: Item,
-        qty: u32,
-    },
-}
-
-impl Operation {
-    /// The key the operation touches (the first one, for a transfer; the
-    /// customer, for an order).
-    pub fn key(&self) -> Key {
-        match *self {
-            Operation::Read { key } | Operation::Write { key, .. } | Operation::CartAdd { key, .. } => key,
-            Operation::Transfer { from, .. } => from,
-            Operation::Order { customer, .. } => customer,
-        }
-    }
-    /// Whether the operation only reads.
-    pub fn is_read(&self) -> bool {
-        matches!(self, Operation::Read { .. })
-    }
-    pub fn is_write(&self) -> bool {
-        matches!(self, Operation::Write { .. })
-    }
-}
-
-impl std::fmt::Display for Operation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Operation::Read { key } => write!(f, "read k{key}"),
-            Operation::Write { key, value } => write!(f, "write k{key}={value}"),
-            Operation::CartAdd { key, item, qty } => write!(f, "add {qty} x item{item} to cart k{key}"),
-            Operation::Transfer { from, to, amount } => write!(f, "transfer {amount} from a{from} to a{to}"),
-            Operation::Order { customer, item, qty } => write!(f, "order {qty} x item{item} for c{customer}"),
-        }
-    }
-}
-
-/// The reason a key–value store gives for an operation it does not serve.
-pub const NOT_KEY_VALUE: &str = "a key-value store serves reads and writes only";
-
-/// The key–value workload: a read with probability `read_fraction`,
-/// otherwise a write of the unique value `id`, to a key drawn uniformly.
-pub fn key_value_operation(spec: &ClientSpec, rng: &mut RngStream, id: u64) -> Operation {
-    let key = draw_key(spec, rng);
-    if rng.chance(spec.read_fraction) { Operation::Read { key } } else { Operation::Write { key, value: id } }
-}
-
 /// A key drawn uniformly from the client's `keys`.
 pub fn draw_key(spec: &ClientSpec, rng: &mut RngStream) -> Key {
     if spec.keys <= 1 { 0 } else { rng.below(spec.keys as u64) as Key }
-}
-
-/// What an operation that completed *ok* returned.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
-#[serde(untagged)]
-pub enum Answer {
-    /// Nothing: an acknowledgement, or a read of a key never written.
-    #[default]
-    None,
-    /// One value (a register, a balance).
-    Value(Value),
-    /// Concurrent versions of a key that a version-vector store keeps
-    /// side by side for the reader to resolve (sorted).
-    Siblings(Box<[Value]>),
-    /// A shopping cart: quantity per item. (Boxed, like the siblings, so
-    /// that every reply stays small.)
-    Cart(Box<std::collections::BTreeMap<Item, u32>>),
-}
-
-impl Answer {
-    /// The single value read, if the answer is one.
-    pub fn as_value(&self) -> Option<Value> {
-        match *self {
-            Answer::Value(v) => Some(v),
-            _ => None,
-        }
-    }
-}
-
-impl From<Option<Value>> for Answer {
-    fn from(v: Option<Value>) -> Self {
-        v.map_or(Answer::None, Answer::Value)
-    }
-}
-
-impl std::fmt::Display for Answer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Answer::None => Ok(()),
-            Answer::Value(v) => write!(f, "{v}"),
-            Answer::Siblings(vs) => {
-                let vs: Vec<String> = vs.iter().map(|v| v.to_string()).collect();
-                write!(f, "siblings [{}]", vs.join(", "))
-            }
-            Answer::Cart(items) => {
-                let items: Vec<String> = items.iter().map(|(i, q)| format!("item{i} x{q}")).collect();
-                write!(f, "cart {{{}}}", items.join(", "))
-            }
-        }
-    }
 }
 
 /// Where a reply goes: the client endpoint and which attempt of which
@@ -175,7 +45,7 @@ pub struct ClientRef {
 /// A client's request as a node receives it, carrying one operation of
 /// the protocol's workload (`O`: [`crate::nodes::OpOf`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub struct ClientRequest<O = Operation> {
+pub struct ClientRequest<O> {
     pub from: ClientRef,
     /// The same for every attempt of one logical operation.
     pub idempotency_key: u64,
@@ -193,7 +63,7 @@ pub struct ClientRequest<O = Operation> {
 /// What a node answers; `A` is the workload's answer
 /// ([`crate::nodes::AnswerOf`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum Outcome<A = Answer> {
+pub enum Outcome<A> {
     /// Done, with what a read returned.
     Ok { answer: A },
     /// Certainly not done, and it will not be.
@@ -216,7 +86,7 @@ pub enum Outcome<A = Answer> {
 pub type Reason = Box<str>;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub struct ClientReply<A = Answer> {
+pub struct ClientReply<A> {
     pub outcome: Outcome<A>,
     /// The position the answer reflects, as a number that grows with
     /// position in the protocol's order (primary–replica packs the epoch
@@ -303,7 +173,7 @@ pub struct ClientSpec {
 
 /// The attempt a process is waiting on.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Pending<O = Operation> {
+pub struct Pending<O> {
     pub op_id: u64,
     pub op: O,
     pub attempt: u32,
@@ -317,7 +187,7 @@ pub struct Pending<O = Operation> {
 /// One client process slot: a network endpoint whose process id changes
 /// when a process is retired.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ClientSlot<O = Operation> {
+pub struct ClientSlot<O> {
     pub spec: u16,
     pub endpoint: EndpointId,
     /// The current process id (as in the history).
@@ -335,7 +205,7 @@ pub struct ClientSlot<O = Operation> {
 /// What a client does next, decided by the slot and performed by the
 /// engine.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ClientAction<A = Answer> {
+pub enum ClientAction<A> {
     /// Send (another) attempt to this node.
     Send(NodeId),
     /// The operation completed: ok (with what it returned) or fail.
@@ -462,24 +332,26 @@ mod tests {
     /// bytes cost the echo benchmark about 10%).
     #[test]
     fn operation_stays_small() {
-        assert_eq!(std::mem::size_of::<super::Operation>(), 16);
-        // Replies too: 32 bytes, as before answers could be carts.
-        assert_eq!(std::mem::size_of::<super::ClientReply>(), 32);
+        use crate::nodes::{KvAnswer, KvOp};
+        assert_eq!(std::mem::size_of::<KvOp>(), 16);
+        // Replies too: 32 bytes (multi-master's, with carts, as well).
+        assert_eq!(std::mem::size_of::<super::ClientReply<KvAnswer>>(), 32);
     }
 
     /// A reply survives a wire: its reason comes back owned, equal to the
     /// fixed text the node sent.
     #[test]
     fn replies_deserialize() {
-        use super::{Answer, ClientReply};
+        use super::ClientReply;
+        use crate::nodes::KvAnswer;
         for reply in [
             ClientReply::fail("not the primary"),
             ClientReply::unknown(String::from("too few replicas answered")),
-            ClientReply::answer(Answer::Value(7), 3),
+            ClientReply::answer(KvAnswer::Value(7), 3),
             ClientReply::redirect(Some(crate::nodes::NodeId(2))),
         ] {
             let wire = serde_json::to_string(&reply).unwrap();
-            let back: ClientReply = serde_json::from_str(&wire).unwrap();
+            let back: ClientReply<KvAnswer> = serde_json::from_str(&wire).unwrap();
             assert_eq!(back, reply, "{wire}");
         }
     }

@@ -22,9 +22,7 @@ pub mod retention;
 pub mod view;
 pub mod workload;
 
-pub use client::{
-    Answer, ClientRef, ClientReply, ClientRequest, ClientSpec, Item, Key, Operation, Outcome, Value,
-};
+pub use client::{ClientRef, ClientReply, ClientRequest, ClientSpec, Item, Key, Outcome, Value};
 pub use view::{NodeView, Section};
 pub use workload::{Done, KeyValue, KvAnswer, KvOp, RegisterView, Workload};
 

@@ -12,13 +12,12 @@
 //! quorum, echo); multi-master's carts, two-phase commit's transfers and
 //! the saga's orders live with their protocols.
 //!
-//! The key–value workload has its own types ([`KvOp`], [`KvAnswer`]);
-//! multi-master, 2PC and the saga still use the shared
-//! [`Operation`] / [`Answer`] (the next step gives each its own). The
-//! engine, the client and the history reach operations only through this
-//! trait and the erased view.
+//! Each workload has its own operation and answer types (there is no
+//! global list of operations: a protocol a user registers brings its
+//! own). The engine, the client and the history reach operations only
+//! through this trait and the erased view.
 
-use super::client::{Answer, ClientSpec, Key, Operation, Value};
+use super::client::{ClientSpec, Key, Value};
 use crate::rng::RngStream;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -74,19 +73,10 @@ impl RegisterView {
     }
 }
 
-/// The register view of the shared operations: reads and writes are
-/// register accesses, everything else is not.
-pub fn register_of(op: &Operation, answer: Option<&Answer>) -> Option<RegisterView> {
-    match *op {
-        Operation::Read { key } => Some(RegisterView::Read { key, value: answer.and_then(Answer::as_value) }),
-        Operation::Write { key, value } => Some(RegisterView::Write { key, value }),
-        _ => None,
-    }
-}
-
 /// An operation of the key–value workload: read a key, or write a value
-/// to it. Encoded as the shared [`Operation`]'s reads and writes were (the
-/// same tags, so payload hashes and traces did not change with it).
+/// to it. Encoded as the shared `Operation` enum it replaced encoded
+/// reads and writes (the same tags), so payload hashes and traces did not
+/// change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(tag = "f", rename_all = "kebab-case")]
 pub enum KvOp {
@@ -113,7 +103,7 @@ impl Display for KvOp {
 
 /// What a key–value store answers: nothing (a write's acknowledgement, a
 /// read of a key never written) or the value read. An enum rather than an
-/// `Option`, encoded untagged as the shared [`Answer`] was, so that digests
+/// `Option`, encoded untagged as the shared `Answer` enum was, so that digests
 /// did not change.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -150,7 +140,7 @@ impl Display for KvAnswer {
 
 /// The answer of a workload whose operations return nothing but their
 /// success (a transfer, an order). Encoded as nothing, as the shared
-/// [`Answer`]'s `None` was.
+/// `Answer` enum's `None` was.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 pub struct Done;
 
@@ -170,7 +160,7 @@ impl<P: 'static> Workload for KeyValue<P> {
     type Op = KvOp;
     type Answer = KvAnswer;
     fn next_op(_params: &P, spec: &ClientSpec, rng: &mut RngStream, id: u64) -> KvOp {
-        // The same draws as `client::key_value_operation`.
+        // The same draws as the shared operation enum's key-value draw had.
         let key = super::client::draw_key(spec, rng);
         if rng.chance(spec.read_fraction) { KvOp::Read { key } } else { KvOp::Write { key, value: id } }
     }

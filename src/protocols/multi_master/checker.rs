@@ -19,8 +19,9 @@
 //! | `no-lost-additions` | carts (`lww`, `merge`) |
 
 use super::entry::{Entry, Stamp, VersionVector};
+use super::{CartAnswer, CartOp};
 use super::{Data, MultiMaster, Observation, Params, Resolution};
-use crate::nodes::{Answer, Cluster, Item, Key, NodeId, Operation, Value};
+use crate::nodes::{Cluster, Item, Key, NodeId, Value};
 use crate::sim::monitor::{CheckInfo, MetricInfo, Unit};
 use crate::sim::{At, Checker, HistoryKind, Report, TypedEvent, Verdict};
 use crate::time::SimTime;
@@ -302,17 +303,17 @@ impl Checker<MultiMaster> for MultiMasterChecker {
             (HistoryKind::Invoke, _) => {
                 self.invoked.insert(e.op_id, position);
             }
-            (HistoryKind::Ok, Operation::Write { key, value }) => {
+            (HistoryKind::Ok, CartOp::Write { key, value }) => {
                 self.acked.insert(value, key);
             }
-            (HistoryKind::Ok, Operation::CartAdd { key, item, qty }) => {
+            (HistoryKind::Ok, CartOp::CartAdd { key, item, qty }) => {
                 self.acked_adds.push((e.op_id, key, item, qty));
             }
-            (HistoryKind::Ok, Operation::Read { .. }) => {
-                if let Answer::Siblings(values) = &e.value {
+            (HistoryKind::Ok, CartOp::Read { .. }) => {
+                if let CartAnswer::Siblings(values) = &e.value {
                     self.reads_with_siblings += 1;
                     self.siblings_max = self.siblings_max.max(values.len());
-                } else if matches!(e.value, Answer::Value(_)) {
+                } else if matches!(e.value, CartAnswer::Value(_)) {
                     self.siblings_max = self.siblings_max.max(1);
                 }
             }
@@ -479,7 +480,7 @@ mod tests {
         MultiMasterChecker::new(&params, &cluster)
     }
 
-    fn ok(op_id: u64, op: Operation) -> TypedEvent<MultiMaster> {
+    fn ok(op_id: u64, op: CartOp) -> TypedEvent<MultiMaster> {
         crate::sim::HistoryEvent {
             register: None,
             step: op_id,
@@ -489,7 +490,7 @@ mod tests {
             op_id,
             kind: HistoryKind::Ok,
             op,
-            value: Answer::None,
+            value: CartAnswer::None,
             node: None,
         }
     }
@@ -519,7 +520,7 @@ mod tests {
                 &Observation::Accepted { key: 0, op, entry: version.clone() },
             );
             c.on_observation(at(op), NodeId(node), &Observation::Holds { key: 0, entry: version });
-            c.on_history(at(op), &ok(op, Operation::Write { key: 0, value: op }));
+            c.on_history(at(op), &ok(op, CartOp::Write { key: 0, value: op }));
         }
         c
     }
@@ -559,7 +560,7 @@ mod tests {
         c.on_observation(at(5), NodeId(2), &Observation::Holds { key: 0, entry: both });
         let third = siblings(&[(&[1, 1, 1], 3)]);
         c.on_observation(at(6), NodeId(2), &Observation::Accepted { key: 0, op: 3, entry: third.clone() });
-        c.on_history(at(6), &ok(3, Operation::Write { key: 0, value: 3 }));
+        c.on_history(at(6), &ok(3, CartOp::Write { key: 0, value: 3 }));
         for n in 0..3 {
             c.on_observation(at(7), NodeId(n), &Observation::Holds { key: 0, entry: third.clone() });
         }
@@ -582,7 +583,7 @@ mod tests {
     #[test]
     fn no_lost_additions_fires_on_a_missing_or_short_item() {
         let mut c = checker(Resolution::Merge, Data::Cart);
-        c.on_history(at(1), &ok(1, Operation::CartAdd { key: 0, item: 4, qty: 2 }));
+        c.on_history(at(1), &ok(1, CartOp::CartAdd { key: 0, item: 4, qty: 2 }));
         let cart = |q: u32| Entry::Cart([(4, q)].into_iter().collect());
         for n in 0..3 {
             c.on_observation(at(2), NodeId(n), &Observation::Holds { key: 0, entry: cart(2) });

@@ -241,7 +241,7 @@ impl Entry {
 
 /// `{item1 x2, item4 x1}`.
 pub fn describe_cart(cart: &Cart) -> String {
-    crate::nodes::Answer::Cart(Box::new(cart.clone())).to_string()
+    super::CartAnswer::Cart(Box::new(cart.clone())).to_string()
 }
 
 /// The versions of `a ∪ b` that no other version in it dominates, sorted

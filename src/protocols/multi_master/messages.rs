@@ -15,21 +15,21 @@ impl Protocol for MultiMaster {
     type Observation = Observation;
     type Workload = Carts;
 
-    fn on_client_request(state: &mut State, ctx: &mut Context<'_, Self>, request: ClientRequest) {
+    fn on_client_request(state: &mut State, ctx: &mut Context<'_, Self>, request: ClientRequest<CartOp>) {
         let client = request.from;
         let params = ctx.params();
         match (request.op, params.resolution, params.data) {
-            (Operation::Read { key }, _, _) => Self::read(state, ctx, client, key),
-            (Operation::Write { key, value }, Resolution::Lww, Data::Register) => {
+            (CartOp::Read { key }, _, _) => Self::read(state, ctx, client, key),
+            (CartOp::Write { key, value }, Resolution::Lww, Data::Register) => {
                 Self::write_register(state, ctx, client, key, value)
             }
-            (Operation::Write { key, value }, Resolution::VersionVector, Data::Register) => {
+            (CartOp::Write { key, value }, Resolution::VersionVector, Data::Register) => {
                 Self::write_version(state, ctx, client, key, value)
             }
-            (Operation::CartAdd { key, item, qty }, Resolution::Lww, Data::Cart) => {
+            (CartOp::CartAdd { key, item, qty }, Resolution::Lww, Data::Cart) => {
                 Self::add_to_stamped_cart(state, ctx, client, key, item, qty)
             }
-            (Operation::CartAdd { key, item, qty }, Resolution::Merge, Data::Cart) => {
+            (CartOp::CartAdd { key, item, qty }, Resolution::Merge, Data::Cart) => {
                 Self::add_to_merged_cart(state, ctx, client, key, item, qty)
             }
             (_, _, Data::Register) => ctx.reply(client, ClientReply::fail(NOT_KEY_VALUE)),
@@ -91,19 +91,6 @@ impl Protocol for MultiMaster {
     }
 }
 
-/// The cart workload: a read with probability `read_fraction`, otherwise
-/// `1..=max_qty` units of one of `items` items, into a cart drawn
-/// uniformly from the client's `keys`.
-fn cart_operation(params: &Params, spec: &ClientSpec, rng: &mut RngStream) -> Operation {
-    let key = client::draw_key(spec, rng);
-    if rng.chance(spec.read_fraction) {
-        return Operation::Read { key };
-    }
-    let item = rng.below(params.items as u64) as Item;
-    let qty = 1 + rng.below(params.max_qty as u64) as u32;
-    Operation::CartAdd { key, item, qty }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Msg {
     /// A client's write, pushed to every peer once it is accepted (under
@@ -127,32 +114,4 @@ impl Message for Msg {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Timer {
     AntiEntropy,
-}
-
-/// Multi-master's workload: reads and writes of registers, or reads of
-/// shopping carts and additions to them (`data = "cart"`).
-pub struct Carts;
-
-impl crate::nodes::Workload for Carts {
-    type Params = Params;
-    type Op = Operation;
-    type Answer = crate::nodes::Answer;
-    fn next_op(params: &Params, spec: &ClientSpec, rng: &mut RngStream, id: u64) -> Operation {
-        match params.data {
-            Data::Register => client::key_value_operation(spec, rng, id),
-            Data::Cart => cart_operation(params, spec, rng),
-        }
-    }
-    fn as_register(
-        op: &Operation,
-        answer: Option<&crate::nodes::Answer>,
-    ) -> Option<crate::nodes::RegisterView> {
-        crate::nodes::workload::register_of(op, answer)
-    }
-    fn is_read(op: &Operation) -> bool {
-        op.is_read()
-    }
-    fn key(op: &Operation) -> Option<crate::nodes::Key> {
-        Some(op.key())
-    }
 }

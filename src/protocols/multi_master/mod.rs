@@ -79,7 +79,7 @@
 //! "Detection of mutual inconsistency in distributed systems" (IEEE TSE
 //! 1983); Shapiro et al., "Conflict-free replicated data types" (SSS 2011).
 //!
-//! [`Answer::Siblings`]: crate::nodes::Answer::Siblings
+//! [`Answer::Siblings`]: CartAnswer::Siblings
 
 pub mod anti_entropy;
 pub mod checker;
@@ -89,6 +89,7 @@ pub mod exercises;
 pub mod messages;
 mod params;
 pub mod view;
+pub mod workload;
 pub mod writes;
 
 pub use checker::MultiMasterChecker;
@@ -96,13 +97,12 @@ pub use durable::DiskWrite;
 pub use entry::{Cart, Entry, Sibling, Stamp, VersionVector};
 pub use messages::{Msg, Timer};
 pub use params::{Data, Params, RawParams, Resolution};
+pub use workload::{CartAnswer, CartOp, Carts};
 
-use crate::nodes::client::{self, NOT_KEY_VALUE};
 use crate::nodes::{
-    Answer, ClientRef, ClientReply, ClientRequest, ClientSpec, Cluster, Context, Item, Key, Message, NodeId,
-    NodeView, Operation, Protocol, Value, WriteId,
+    ClientRef, ClientReply, ClientRequest, Cluster, Context, Item, Key, Message, NodeId, NodeView, Protocol,
+    Value, WriteId,
 };
-use crate::rng::RngStream;
 use crate::time::SimDuration;
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry as Slot;
@@ -111,6 +111,8 @@ use std::collections::btree_map::Entry as Slot;
 pub struct MultiMaster;
 
 /// The reason a cart store gives for an operation it does not serve.
+/// The reason a register store gives for a cart operation.
+pub const NOT_KEY_VALUE: &str = "a key-value store serves reads and writes only";
 pub const NOT_A_CART: &str = "a cart store serves cart-adds and reads only";
 
 pub type Store = BTreeMap<Key, Entry>;

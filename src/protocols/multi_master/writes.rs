@@ -23,7 +23,7 @@
 //!   seen — and so replaces — everything X has, and is *concurrent* with
 //!   writes X has not seen. The join keeps the siblings no other sibling
 //!   dominates. A read returns every sibling (one value when there is one;
-//!   [`Answer::Siblings`], sorted, when there are several); the next write
+//!   [`Answer::Siblings`](CartAnswer::Siblings), sorted, when there are several); the next write
 //!   through a node that holds them replaces them all.
 //!
 use super::*;
@@ -172,16 +172,16 @@ impl MultiMaster {
     /// A read answers from the local store.
     pub(super) fn read(state: &State, ctx: Ctx, client: ClientRef, key: Key) {
         let answer = match state.store.get(&key) {
-            None if ctx.params().data == Data::Cart => Answer::Cart(Box::default()),
-            None => Answer::None,
-            Some(Entry::Register { value, .. }) => Answer::Value(*value),
-            Some(Entry::StampedCart { cart, .. }) => Answer::Cart(cart.clone()),
-            Some(Entry::Cart(cart)) => Answer::Cart(Box::new(cart.clone())),
-            Some(Entry::Siblings(s)) if s.len() == 1 => Answer::Value(s[0].value),
+            None if ctx.params().data == Data::Cart => CartAnswer::Cart(Box::default()),
+            None => CartAnswer::None,
+            Some(Entry::Register { value, .. }) => CartAnswer::Value(*value),
+            Some(Entry::StampedCart { cart, .. }) => CartAnswer::Cart(cart.clone()),
+            Some(Entry::Cart(cart)) => CartAnswer::Cart(Box::new(cart.clone())),
+            Some(Entry::Siblings(s)) if s.len() == 1 => CartAnswer::Value(s[0].value),
             Some(Entry::Siblings(s)) => {
                 let mut values: Vec<Value> = s.iter().map(|s| s.value).collect();
                 values.sort_unstable();
-                Answer::Siblings(values.into())
+                CartAnswer::Siblings(values.into())
             }
         };
         ctx.reply(client, ClientReply::answer(answer, 0));
