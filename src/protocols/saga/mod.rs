@@ -85,7 +85,7 @@
 //! | `stock` | `20` | each item's starting stock |
 //! | `items`, `max_qty`, `price` | `4`, `3`, `10` | the workload (below) |
 //!
-//! The workload ([`Orders`](messages::Orders)) is orders only — a client's
+//! The workload ([`Orders`]) is orders only — a client's
 //! `read_fraction` does not apply: customer `c0 .. c{keys-1}` from the
 //! client's `keys`, an item from `items`, 1 ..= `max_qty` units, paying
 //! qty × `price`. Clients should target the orchestrator (`target =
