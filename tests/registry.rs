@@ -26,6 +26,8 @@ struct Greet;
 #[derive(Clone, Debug)]
 struct GreetParams {
     rounds: u32,
+    /// A broken variant: nodes answer clients without their name.
+    rude: bool,
 }
 
 #[derive(Deserialize, Default, schemars::JsonSchema)]
@@ -35,6 +37,10 @@ struct RawGreetParams {
     #[serde(default)]
     #[schemars(with = "Option<u32>")]
     rounds: Option<S<u32>>,
+    /// Answer clients rudely (a broken variant, for the checker to catch).
+    #[serde(default)]
+    #[schemars(with = "Option<bool>")]
+    rude: Option<S<bool>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -115,7 +121,8 @@ impl Protocol for Greet {
     fn on_timer(_: &mut u64, _: &mut Context<'_, Self>, _: ()) {}
     fn on_client_request(_: &mut u64, ctx: &mut Context<'_, Self>, request: ClientRequest<GreetOp>) {
         let GreetOp::Greet { name } = request.op;
-        ctx.reply(request.from, ClientReply::answer(Greeting(format!("hello, {name}")), 0));
+        let greeting = if ctx.params().rude { "go away".to_string() } else { format!("hello, {name}") };
+        ctx.reply(request.from, ClientReply::answer(Greeting(greeting), 0));
     }
     fn apply_write(_: &mut (), _: &()) {}
     fn view(state: &u64, _: &(), _: &Cluster) -> NodeView {
@@ -131,7 +138,10 @@ impl Configure for Greet {
     fn configure(raw: RawGreetParams, cx: &ParamContext<'_>) -> Result<GreetParams, ScenarioError> {
         match raw.rounds {
             Some(r) if *r.get_ref() == 0 => Err(cx.error(r.span(), "rounds must be at least 1")),
-            r => Ok(GreetParams { rounds: r.map_or(1, |r| *r.get_ref()) }),
+            r => Ok(GreetParams {
+                rounds: r.map_or(1, |r| *r.get_ref()),
+                rude: raw.rude.is_some_and(|r| *r.get_ref()),
+            }),
         }
     }
 }
@@ -301,6 +311,14 @@ fn a_registered_protocol_serves_operations_of_its_own() {
         assert_eq!(op.value, format!("hello, {name}"));
         assert_eq!(op.register, None, "a greeting is no register operation");
     }
+    // The checker fires on a real run of a node that answers wrongly.
+    let rude = lesson.replace("rounds = 3", "rounds = 3\nrude = true");
+    let s = load_str(&with_greet(), "rude.toml", &rude).unwrap_or_else(|e| panic!("{e}"));
+    let (run, summary) = distlab::check::run::execute(&s, distlab::protocols::RunOptions::default());
+    assert!(!summary.all_met());
+    let verdict = run.report().checks.into_iter().find(|v| v.name == "greeted-by-name").unwrap();
+    assert!(!verdict.holds, "{verdict:?}");
+    assert_eq!(verdict.detail, "12 of 12 greetings wrong");
 }
 
 #[test]
