@@ -666,3 +666,34 @@ fn enter_on_a_check_with_a_recorded_step_goes_straight_there() {
         app.status
     );
 }
+
+/// What a node waits for and what a crashed node will recover (issue 13):
+/// pending timers per node, events held for a paused node, and a down
+/// node's disk as recovery will read it.
+#[test]
+fn nodes_show_timers_held_events_and_what_recovery_reads() {
+    let mut app = open("primary-replica/async-crash.toml");
+    app.tape.forward_to_time(distlab::sim::SimTime(700_000));
+    app.update(Msg::Action(Action::StepForward));
+    let n = &app.derived.nodes;
+    assert_eq!(n[0].status, NodeStatus::Down);
+    let disk = n[0].recovers_to.as_ref().expect("a down node shows what recovery reads");
+    assert!(disk.sections.iter().flat_map(|s| &s.rows).any(|(l, v)| l == "length" && v == "80"), "{disk:?}");
+    assert!(n[0].timers.is_empty(), "a down node has no timers");
+    assert!(n[1].timers.iter().any(|(k, at)| k == "PrimarySilent" && *at > app.driver().now()), "{:?}", n[1].timers);
+    assert!(n[1].recovers_to.is_none());
+
+    let mut app = open("primary-replica/fencing.toml");
+    app.tape.forward_to_time(distlab::sim::SimTime(900_000));
+    app.update(Msg::Action(Action::StepForward));
+    let n = &app.derived.nodes;
+    assert_eq!(n[0].status, NodeStatus::Paused);
+    assert!(n[0].held > 0, "messages wait for the paused node");
+    let text = {
+        use ratatui::{Terminal, backend::TestBackend};
+        let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        t.draw(|f| distlab::tui::ui::view(&app, f)).unwrap();
+        format!("{}", t.backend())
+    };
+    assert!(text.contains(&format!("⏲ {} held", n[0].held)), "{text}");
+}

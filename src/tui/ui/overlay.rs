@@ -83,7 +83,17 @@ pub const LEGEND: &[(&str, &[(&str, &str)])] = &[
             ("• ◆", "a note, one that waits"),
         ],
     ),
-    ("Nodes", &[("●", "up"), ("✗", "down"), ("⏸", "paused"), ("▸", "selected"), ("e3", "epoch 3")]),
+    (
+        "Nodes",
+        &[
+            ("●", "up"),
+            ("✗", "down (and what recovery reads)"),
+            ("‖", "paused"),
+            ("▸", "selected"),
+            ("e3", "epoch 3"),
+            ("⏲", "pending timers, events held"),
+        ],
+    ),
     (
         "Space-time diagram",
         &[
