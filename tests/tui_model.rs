@@ -680,7 +680,11 @@ fn nodes_show_timers_held_events_and_what_recovery_reads() {
     let disk = n[0].recovers_to.as_ref().expect("a down node shows what recovery reads");
     assert!(disk.sections.iter().flat_map(|s| &s.rows).any(|(l, v)| l == "length" && v == "80"), "{disk:?}");
     assert!(n[0].timers.is_empty(), "a down node has no timers");
-    assert!(n[1].timers.iter().any(|(k, at)| k == "PrimarySilent" && *at > app.driver().now()), "{:?}", n[1].timers);
+    assert!(
+        n[1].timers.iter().any(|(k, at)| k == "PrimarySilent" && *at > app.driver().now()),
+        "{:?}",
+        n[1].timers
+    );
     assert!(n[1].recovers_to.is_none());
 
     let mut app = open("primary-replica/fencing.toml");

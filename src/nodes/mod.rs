@@ -335,16 +335,35 @@ pub struct NodeIo {
 
 /// What a handler may see and do. See the module docs.
 pub struct Context<'a, P: Protocol> {
-    pub(crate) me: NodeId,
-    pub(crate) now: SimTime,
-    pub(crate) params: &'a P::Params,
-    pub(crate) cluster: &'a Arc<Cluster>,
-    pub(crate) io: &'a mut NodeIo,
-    pub(crate) notes_on: bool,
-    pub(crate) out: &'a mut Outbox<P>,
+    me: NodeId,
+    now: SimTime,
+    params: &'a P::Params,
+    cluster: &'a Arc<Cluster>,
+    io: &'a mut NodeIo,
+    notes_on: bool,
+    out: &'a mut Outbox<P>,
 }
 
 impl<'a, P: Protocol> Context<'a, P> {
+    /// A context for one handler of node `me`, built by whatever runtime
+    /// runs the protocol — the simulator's host, an explorer, a live
+    /// runtime on real sockets. `now` is real time (the node reads its
+    /// local clock through `io.clock`); `io` holds the node's clock,
+    /// random stream and handle counters; the handler's effects are
+    /// recorded in `out`, in order, for the runtime to perform afterwards
+    /// (see [`Effect`]). `notes` says whether [`Context::note`] builds its
+    /// text (off in fast runs).
+    pub fn new(
+        me: NodeId,
+        now: SimTime,
+        params: &'a P::Params,
+        cluster: &'a Arc<Cluster>,
+        io: &'a mut NodeIo,
+        notes: bool,
+        out: &'a mut Outbox<P>,
+    ) -> Self {
+        Context { me, now, params, cluster, io, notes_on: notes, out }
+    }
     /// This node.
     pub fn me(&self) -> NodeId {
         self.me

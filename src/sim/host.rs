@@ -60,7 +60,7 @@ pub(super) fn context<'a, P: Protocol>(
     io: &'a mut crate::nodes::NodeIo,
     out: &'a mut Outbox<P>,
 ) -> Context<'a, P> {
-    Context { me: node, now, params: &cfg.params, cluster: &cfg.cluster, io, notes_on, out }
+    Context::new(node, now, &cfg.params, &cfg.cluster, io, notes_on, out)
 }
 
 impl<P: Protocol, C: Checker<P>> Sim<P, C> {
