@@ -24,7 +24,7 @@ pub mod view;
 pub use client::{
     Answer, ClientRef, ClientReply, ClientRequest, ClientSpec, Item, Key, Operation, Outcome, Value,
 };
-pub use view::{NodeView, Section};
+pub use view::{LogCell, LogView, NodeView, Section};
 
 use crate::rng::{Probability, RngStream};
 use crate::time::{SimDuration, SimTime};

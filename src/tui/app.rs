@@ -69,6 +69,7 @@ impl Focus {
             Center::Cluster => &[Focus::Nodes, Focus::Network, Focus::Log, Focus::Checks, Focus::Narrative],
             Center::Sequence => &[Focus::Sequence, Focus::Log, Focus::Checks, Focus::Narrative],
             Center::History => &[Focus::History, Focus::Log, Focus::Checks, Focus::Narrative],
+            Center::Logs => &[Focus::Log, Focus::Checks, Focus::Narrative],
         }
     }
     fn shift(self, center: Center, by: isize) -> Focus {
@@ -87,6 +88,8 @@ pub enum Center {
     Sequence,
     /// Client operations over time.
     History,
+    /// The nodes' replicated logs aligned by index (log protocols).
+    Logs,
 }
 
 /// A search for the next step at which a check breaks (`v`).
@@ -603,6 +606,12 @@ impl App {
                 let stem =
                     self.lesson.path.file_stem().map_or("run".into(), |s| s.to_string_lossy().to_string());
                 self.ask(PromptKind::Save, format!("{stem}-my-run.toml"))
+            }
+            Action::ShowLogs if !super::ui::has_logs(self) => {
+                self.say(Tone::Info, "this protocol keeps no replicated log to align (try primary-replica)")
+            }
+            Action::ShowLogs => {
+                self.show(if self.center == Center::Logs { Center::Cluster } else { Center::Logs })
             }
             Action::ZoomHistory => {
                 if self.center == Center::History {

@@ -19,12 +19,14 @@ mod bars;
 mod checks;
 mod history;
 mod log;
+mod logs;
 mod narrative;
 mod network;
 mod nodes;
 mod overlay;
 mod sequence;
 
+pub use logs::any as has_logs;
 pub use overlay::LEGEND;
 pub use sequence::rows as sequence_rows;
 
@@ -61,6 +63,7 @@ pub fn view(app: &App, frame: &mut Frame) {
         }
         Center::Sequence => sequence::draw(app, frame, body),
         Center::History => history::draw(app, frame, body),
+        Center::Logs => logs::draw(app, frame, body),
     }
     let [left, right] = Layout::horizontal([Constraint::Percentage(58), Constraint::Fill(1)]).areas(lower);
     log::draw(app, frame, left);

@@ -107,6 +107,16 @@ pub const LEGEND: &[(&str, &[(&str, &str)])] = &[
             ("╌", "partition or heal"),
         ],
     ),
+    (
+        "Logs (4)",
+        &[
+            ("e3", "appended in epoch 3"),
+            ("✗", "differs from most nodes"),
+            ("▁", "not on disk yet"),
+            ("····", "older, not shown"),
+            ("cut", "just truncated"),
+        ],
+    ),
     ("Client history", &[("├─┤", "ok"), ("×", "failed"), ("?", "unknown (info)"), ("┄", "still open")]),
     ("Checks", &[("✓ ✗", "holds, broken"), ("lesson ✓", "what the lesson expects"), ("…", "not met yet")]),
 ];
