@@ -254,7 +254,7 @@ fn space_time_diagram_of_a_coordinator_crash() {
     let text = format!("{}", screen(&app, 80, 24).backend());
     insta::assert_snapshot!("space_time_coordinator_crash", screen(&app, 80, 24).backend());
     assert!(text.contains("✗ n1 crashes"), "{text}");
-    let commit = text.lines().find(|l| l.contains("#13 Commit 1 +10ms")).expect("the commit's delivery");
+    let commit = text.lines().find(|l| l.contains("#13 Commit tx 1 +10ms")).expect("the commit's delivery");
     assert!(
         commit.contains('○') && !commit.contains('●'),
         "delivered after the crash, sent before it:\n{text}"

@@ -124,6 +124,13 @@ impl Command {
 pub trait Message: Clone + Debug + Hash + Serialize + DeserializeOwned {
     /// The protocol step this message belongs to, e.g. `"replicate"`.
     fn kind(&self) -> &'static str;
+    /// A short label in the protocol's words for the space-time diagram
+    /// (`Commit tx 1`, `Vote yes tx 3`, `Charge order 6`): what a student
+    /// needs to follow the arrow, never the whole `Debug` form. The kind,
+    /// unless the protocol says more.
+    fn label(&self) -> String {
+        self.kind().to_string()
+    }
 }
 
 /// A protocol: its types and its handlers. See the module docs.

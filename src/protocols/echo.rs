@@ -82,6 +82,12 @@ impl Message for EchoMsg {
             EchoMsg::Pong { .. } => "pong",
         }
     }
+    fn label(&self) -> String {
+        match self {
+            EchoMsg::Ping { seq } => format!("Ping {seq}"),
+            EchoMsg::Pong { seq } => format!("Pong {seq}"),
+        }
+    }
 }
 
 /// A node's state: the pinger's bookkeeping per server (servers keep only
