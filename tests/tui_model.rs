@@ -636,6 +636,9 @@ fn enter_on_a_broken_check_goes_where_it_broke() {
         "{:?}",
         app.status
     );
+    // The whole reason is open over the screen (the pane clips it).
+    assert_eq!(app.overlay, Some(distlab::tui::app::Overlay::Details));
+    app.update(Msg::Action(Action::Close));
     app.update(Msg::Action(Action::StepBack));
     assert!(holds(&app), "one step earlier it held: {at} is where it broke");
 }
@@ -700,4 +703,27 @@ fn nodes_show_timers_held_events_and_what_recovery_reads() {
         format!("{}", t.backend())
     };
     assert!(text.contains(&format!("⏲ {} held", n[0].held)), "{text}");
+}
+
+/// The student walk-through (issue 13) found the narrative scrolling
+/// backwards: at the start, ↓ did nothing and the first ↑ jumped near the
+/// end. ↓ now moves down the text from where it is, ↑ back up.
+#[test]
+fn the_narrative_scrolls_the_way_the_arrows_point() {
+    use ratatui::{Terminal, backend::TestBackend};
+    let mut app = open("two-phase-commit/coordinator-crash.toml");
+    let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let draw = |app: &App, term: &mut Terminal<TestBackend>| {
+        term.draw(|f| distlab::tui::ui::view(app, f)).unwrap();
+        app.narrative_drawn.get().0
+    };
+    while app.focus != Focus::Narrative {
+        app.update(Msg::Action(Action::FocusNext));
+    }
+    assert_eq!(draw(&app, &mut term), 0, "the description from its start");
+    app.update(Msg::Action(Action::Down));
+    assert_eq!(draw(&app, &mut term), 1, "down moves down the text");
+    app.update(Msg::Action(Action::Down));
+    app.update(Msg::Action(Action::Up));
+    assert_eq!(draw(&app, &mut term), 1, "up moves back");
 }

@@ -227,6 +227,11 @@ fn history_shows_every_operation() {
     let text = format!("{}", screen(&app, 80, 24).backend());
     assert!(!text.contains("no client operation yet"), "{text}");
     assert!(text.contains(&format!("{n} ops")), "{text}");
+    // Every client's last operation is in view (the walk-through saw only
+    // carol's at the end).
+    for who in ["alice", "bob", "carol"] {
+        assert!(text.contains(who), "{who} is missing:\n{text}");
+    }
     insta::assert_snapshot!("history_end_of_cart_merge", screen(&app, 80, 24).backend());
     act(&mut app, &[Action::ZoomHistory]);
     let whole = format!("{}", screen(&app, 80, 24).backend());

@@ -327,7 +327,13 @@ pub struct App {
     pub message: usize,
     pub log: LogState,
     /// Narrative lines scrolled up from the newest.
-    pub narrative_scroll: u16,
+    /// The narrative's first line shown, once the student scrolled it
+    /// (`None`: follow — the description's start before the first note,
+    /// then the newest note).
+    pub narrative_top: Option<u16>,
+    /// The narrative's top line and the largest top as last drawn (the
+    /// view knows the pane's size; ↑/↓ move from what is on screen).
+    pub narrative_drawn: std::cell::Cell<(u16, u16)>,
     /// The check selected in the checks pane (an index into the report's
     /// checks): Enter jumps to where it broke.
     pub checks_sel: usize,
@@ -377,7 +383,8 @@ impl App {
             node: 0,
             message: 0,
             log: LogState { selected: None, node: None, kind: KindFilter::All },
-            narrative_scroll: 0,
+            narrative_top: None,
+            narrative_drawn: std::cell::Cell::new((0, 0)),
             checks_sel: 0,
             history_scroll: 0,
             history_whole: false,
@@ -786,6 +793,7 @@ impl App {
                 if let Some((name, detail)) = only {
                     let step = self.tape.step();
                     self.say(Tone::Bad, format!("step {step}: where {name} broke — {detail}"));
+                    self.overlay = Some(Overlay::Details);
                 }
                 self.landed_on_violation = true;
                 return;
@@ -805,12 +813,18 @@ impl App {
     /// check recorded), or shows every reason when it holds or recorded
     /// none.
     fn jump_to_cause(&mut self) {
-        let Some(v) = self.derived.report.checks.get(self.checks_sel).cloned() else { return };
+        let Some(v) = self.derived.report.checks.get(self.checks_sel).cloned() else {
+            // A metric the lesson expects: every check and expectation.
+            self.overlay = Some(Overlay::Details);
+            return;
+        };
         match (v.holds, v.first_violation) {
             (false, Some(at)) => {
                 self.playing = false;
                 self.tape.seek(at.step);
                 self.say(Tone::Bad, format!("step {}: where {} broke — {}", at.step, v.name, v.detail));
+                // The whole reason, which the pane clips at 80x24.
+                self.overlay = Some(Overlay::Details);
             }
             (false, None) => {
                 // The check recorded no step (it judges a final state):
@@ -931,7 +945,15 @@ impl App {
             }
             Focus::Log => self.log_move(by),
             Focus::Checks => {
-                let n = self.derived.report.checks.len().max(1) as isize;
+                // The checks, then the metrics the lesson expects.
+                let metrics = self
+                    .lesson
+                    .scenario
+                    .expectations
+                    .iter()
+                    .filter(|e| matches!(e, crate::check::Expectation::Metric { .. }))
+                    .count();
+                let n = (self.derived.report.checks.len() + metrics).max(1) as isize;
                 self.checks_sel = (self.checks_sel as isize + by).clamp(0, n - 1) as usize;
             }
             Focus::Sequence => {
@@ -944,7 +966,12 @@ impl App {
                 self.history_scroll = (self.history_scroll as isize - by).clamp(0, lanes as isize) as u16;
             }
             Focus::Narrative => {
-                self.narrative_scroll = (self.narrative_scroll as isize - by).clamp(0, 500) as u16;
+                let (drawn, max_top) = self.narrative_drawn.get();
+                let from = self.narrative_top.unwrap_or(drawn);
+                let top = (from as isize + by).clamp(0, max_top as isize) as u16;
+                // Scrolled back to the bottom: follow the newest again.
+                self.narrative_top =
+                    if top == max_top && by > 0 && !self.derived.notes.is_empty() { None } else { Some(top) };
             }
         }
     }
@@ -1022,6 +1049,10 @@ impl App {
             return;
         }
         let viewed_before = self.derived_for.map(|k| k.0);
+        if viewed_before != Some(self.tape.step()) {
+            // A step moved the run: the diagram follows the newest again.
+            self.sequence_scroll = 0;
+        }
         let landed = std::mem::take(&mut self.landed_on_violation);
         self.derived_for = Some(key);
         let d = self.tape.driver();

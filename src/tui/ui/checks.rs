@@ -70,7 +70,7 @@ fn lines_with_selection(
         if chosen {
             selected_at = Some(lines.len());
         }
-        let sym = if chosen { format!("▸{sym}") } else { format!("{sym} ") };
+        let sym = if chosen { format!("▸{sym} ") } else { format!("{sym} ") };
         let mut spans = vec![Span::styled(sym, style), Span::styled(v.name, name_style)];
         if chosen && !v.holds && v.first_violation.is_some() {
             spans.push(Span::styled("  Enter: where it broke", t.dim()));
@@ -96,12 +96,18 @@ fn lines_with_selection(
             }
         }
     }
+    let mut i = d.report.checks.len();
     for (e, r) in expectations.iter().zip(&d.expectations) {
         if let Expectation::Metric { name, .. } = e {
             let now = d.report.metrics.get(name.as_str()).map_or("-".into(), |v| fmt_num(*v));
             let (sym, style) = if r.met { ("✓", t.ok()) } else { ("…", t.dim()) };
+            let chosen = select && i == app.checks_sel;
+            if chosen {
+                selected_at = Some(lines.len());
+            }
+            i += 1;
             lines.push(Line::from(vec![
-                Span::styled(format!("{sym} "), style),
+                Span::styled(if chosen { format!("▸{sym} ") } else { format!("{sym} ") }, style),
                 Span::styled(r.name.clone(), t.plain()),
                 Span::styled(format!("  now {now}"), t.dim()),
             ]));

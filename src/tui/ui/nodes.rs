@@ -42,7 +42,8 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         let cell = Rect {
             x: inner.x + c * w,
             y: inner.y + r * h,
-            width: if c + 1 == cols { inner.width - c * w } else { w },
+            // A column apart, so one panel's text never runs into the next.
+            width: if c + 1 == cols { inner.width - c * w } else { w.saturating_sub(1) },
             height: if r + 1 == rows { inner.height - r * h } else { h },
         };
         let before = app.derived.before.as_ref().and_then(|b| b.get(i));
@@ -123,12 +124,15 @@ fn panel(
             frame.render_widget(Paragraph::new(lines), inner);
         }
         Some(v) => {
-            let mut lines = Vec::new();
-            if let Some(line) = waiting(node, now, inner.width as usize, t) {
-                lines.push(line);
+            // The protocol's rows first; what the node waits for on the
+            // last line, when there is room for it.
+            let wait = waiting(node, now, inner.width as usize, t);
+            let rows_room = (inner.height as usize).saturating_sub(usize::from(wait.is_some()));
+            let mut lines = rows(v, view_before, rows_room, t);
+            lines.truncate(rows_room);
+            if let Some(w) = wait.filter(|_| lines.len() < inner.height as usize) {
+                lines.push(w);
             }
-            let room = (inner.height as usize).saturating_sub(lines.len());
-            lines.extend(rows(v, view_before, room, t));
             frame.render_widget(Paragraph::new(lines), inner);
         }
     }
