@@ -727,3 +727,35 @@ fn the_narrative_scrolls_the_way_the_arrows_point() {
     app.update(Msg::Action(Action::Up));
     assert_eq!(draw(&app, &mut term), 1, "up moves back");
 }
+
+/// A check of the state at the end (multi-master's convergence) broken
+/// mid-run is no violation: the walk-through's `v` stopped at step 4 of
+/// cart-merge with "✗ convergence" in a lesson that expects it to hold.
+/// `v` passes it by, and the pane says it is judged at the end.
+#[test]
+fn checks_of_the_end_state_are_not_violations_mid_run() {
+    use ratatui::{Terminal, backend::TestBackend};
+    let mut app = open("multi-master/cart-merge.toml");
+    assert!(app.judged_at_end("convergence"));
+    app.update(Msg::Action(Action::NextViolation));
+    settle(&mut app);
+    assert!(
+        app.status.as_ref().is_some_and(|s| s.text.contains("no check breaks")),
+        "v stopped at step {}: {:?}",
+        app.tape.step(),
+        app.status
+    );
+    // Mid-run, a moment when the nodes disagree: shown as not judged yet.
+    app.tape.seek(4);
+    app.update(Msg::Action(Action::StepForward));
+    app.update(Msg::Action(Action::StepBack));
+    let diverged = !app.derived.report.verdict("convergence").unwrap().holds;
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| distlab::tui::ui::view(&app, f)).unwrap();
+    let text = format!("{}", t.backend());
+    if diverged {
+        assert!(text.contains("convergence  judged at the end"), "{text}");
+        assert!(!text.contains("✗ convergence"), "{text}");
+    }
+    assert!(diverged, "step 4 of cart-merge has the carts apart (the walk-through's case)");
+}

@@ -167,11 +167,21 @@ impl std::fmt::Display for Unit {
 pub struct CheckInfo {
     pub name: &'static str,
     pub meaning: &'static str,
+    /// Judged on the state at the end of the run (`convergence`: every
+    /// node holds the same value *at the end*). Before the end its verdict
+    /// says what it would be if the run ended now, and breaking there is
+    /// no violation: the TUI shows it as not judged yet and `v` does not
+    /// stop at it.
+    pub at_end: bool,
 }
 
 impl CheckInfo {
     pub const fn new(name: &'static str, meaning: &'static str) -> Self {
-        CheckInfo { name, meaning }
+        CheckInfo { name, meaning, at_end: false }
+    }
+    /// This check is judged at the end of the run (see [`CheckInfo::at_end`]).
+    pub const fn at_end(self) -> Self {
+        CheckInfo { at_end: true, ..self }
     }
 }
 

@@ -724,6 +724,13 @@ impl App {
         self.search_slice(self.search_slice);
     }
 
+    /// Whether a check is judged on the state at the end of the run (see
+    /// [`crate::sim::monitor::CheckInfo::at_end`]): before the end, its
+    /// breaking is no violation.
+    pub fn judged_at_end(&self, check: &str) -> bool {
+        self.lesson.scenario.protocol.checks().iter().any(|c| c.name == check && c.at_end)
+    }
+
     /// Whether a search for the next violation is under way.
     pub fn searching(&self) -> bool {
         self.search.is_some()
@@ -762,12 +769,17 @@ impl App {
                 return;
             }
             let report = self.tape.driver().report();
+            let at_end: BTreeSet<&str> =
+                self.lesson.scenario.protocol.checks().iter().filter(|c| c.at_end).map(|c| c.name).collect();
             let search = self.search.as_mut().expect("searching");
             let newly: Vec<_> = report
                 .checks
                 .iter()
                 .filter(|v| {
-                    !v.holds && !search.held.contains(v.name) && search.only.is_none_or(|n| n == v.name)
+                    !v.holds
+                        && !search.held.contains(v.name)
+                        && search.only.is_none_or(|n| n == v.name)
+                        && (search.only.is_some() || !at_end.contains(v.name))
                 })
                 .collect();
             if newly.is_empty() {
@@ -1063,6 +1075,7 @@ impl App {
             .checks
             .iter()
             .filter(|v| !v.holds && !was_broken.contains(v.name))
+            .filter(|v| at_end || !self.judged_at_end(v.name))
             .map(|v| v.name)
             .collect();
         let nodes_n = self.lesson.nodes() as u32;
