@@ -312,7 +312,11 @@ impl Checker<Echo> for EchoChecker {
             holds: late.is_none(),
             detail: match late {
                 Some(((server, seq), sent)) => {
-                    format!("ping {seq} to {} sent at {sent} was never answered", self.names[server.index()])
+                    format!(
+                        "ping {seq} to {} sent at {sent} was not answered within its patience of {}",
+                        self.names[server.index()],
+                        self.patience
+                    )
                 }
                 None => format!("{} pings answered", self.answered),
             },
