@@ -137,10 +137,15 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         }
         row
     };
+    let explained = shown.last().copied();
     for &i in shown {
         let e = &events[i];
         let mut row = blank(&life, t);
         put(&mut row, 0, &format!("{:>8}", SimTime(e.time_us).to_string()), t.dim());
+        if is_focused && Some(i) == explained {
+            // The row Enter explains.
+            put(&mut row, 0, "▸", t.title());
+        }
         let label = label_of(e);
         match e.kind {
             TraceKind::Send => {
