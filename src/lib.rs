@@ -22,8 +22,11 @@
 //! through (it imports nothing from the engine); [`sim`] is the engine;
 //! [`protocols`] the protocols themselves; [`scenario`] the file format;
 //! [`check`] the invariants and the harness that runs them over seeds;
-//! [`tui`] the terminal UI; [`plot`] charts. The `distlab` command line
-//! is the binary's own (`src/cli/`), not part of the library.
+//! `tui` the terminal UI and `plot` charts, behind the cargo features of
+//! those names (on by default; a library user embedding the simulator in
+//! tests turns them off with `default-features = false` and compiles
+//! neither ratatui nor plotters). The `distlab` command line is the
+//! binary's own (`src/cli/`), not part of the library.
 
 pub mod check;
 pub mod nodes;

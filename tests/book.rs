@@ -884,7 +884,7 @@ mod harness {
     fn commands_of_a_block_share_a_folder_and_blocks_do_not() {
         // The trace the first command writes is there for the second (it
         // is no scenario, so validate reads it and rejects it).
-        let md = "```console\n$ distlab run quorum/weak-quorum --trace t.jsonl\n\
+        let md = "```console\n$ distlab run two-phase-commit/coordinator-crash --trace t.jsonl\n\
                   $ distlab validate t.jsonl\nt.jsonl:1:1: invalid key-value pair, expected key\n[exit status: 2]\n```\n";
         assert!(run(md).is_empty(), "{:?}", run(md));
         // A fresh folder: t.jsonl is not there any more.

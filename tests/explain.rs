@@ -51,3 +51,12 @@ fn explain_needs_the_events() {
     let out = distlab(&["run", "basics/latency", "--explain", "--json"]);
     assert_eq!(out.status.code(), Some(2), "conflicting flags are bad input");
 }
+
+/// A lesson with no timeline still says what to do (the walk-through found
+/// an empty "What happens:").
+#[test]
+fn a_lesson_without_a_timeline_says_so() {
+    let out = distlab(&["run", "quorum/weak-quorum", "--explain"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("What happens:\n  no timeline note, fault or protocol note"), "{text}");
+}

@@ -179,3 +179,55 @@ fn a_crash_forgets_pending_timers() {
         "the first life's timers (`Replaced` at 30ms, `Rearmed` at 40ms) never fire"
     );
 }
+
+/// The contract is runtime-neutral (issue 12): a runtime outside the
+/// simulator builds a `Context` for a handler, runs it, and reads the
+/// effects it recorded, in order — what a live runtime or an explorer
+/// does with the same protocol code.
+#[test]
+fn a_runtime_outside_the_simulator_runs_a_handler() {
+    use distlab::nodes::{Clock, Effect, NodeIo, Outbox, WriteId};
+    use distlab::rng::{RngStream, StreamKind};
+    let cluster =
+        Arc::new(Cluster { names: vec!["n1".into()], region_of: vec![0], regions: vec!["here".into()] });
+    let mut io = NodeIo {
+        clock: Clock::new(SimTime(0), 0, 0),
+        rng: RngStream::new(1, StreamKind::Node, 0, 0),
+        next_timer: 0,
+        next_write: 0,
+        on_disk: 0,
+    };
+    let mut out = Outbox::<Ticker>::default();
+    let mut ctx = Context::new(NodeId(0), SimTime(0), &(), &cluster, &mut io, false, &mut out);
+    let fired = Ticker::recover(&mut ctx, &());
+    assert!(fired.is_empty());
+    let first: Vec<String> = out
+        .effects
+        .iter()
+        .take(4)
+        .map(|(gate, e)| match e {
+            Effect::SetTimer { timer, after, .. } => format!("{gate:?} set {timer:?} {after}"),
+            Effect::CancelTimer(timer) => format!("{gate:?} cancel {timer:?}"),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        first,
+        [
+            "None set Replaced 10ms",
+            "None set Replaced 30ms",
+            "None set Cancelled 20ms",
+            "None cancel Cancelled"
+        ]
+    );
+    // The timers armed inside once_durable wait for the write before them.
+    let held: Vec<&Tick> = out
+        .effects
+        .iter()
+        .filter_map(|(gate, e)| match e {
+            Effect::SetTimer { timer, .. } if *gate == Some(WriteId(1)) => Some(timer),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(held, [&Tick::HeldThenCancelled, &Tick::Held]);
+}

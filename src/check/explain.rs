@@ -63,6 +63,9 @@ pub fn explain(scenario: &Scenario, run: &dyn Driver, seed: u64) -> Vec<String> 
             _ => {}
         }
     }
+    if out.last().is_some_and(|l| l == "What happens:") {
+        out.push("  no timeline note, fault or protocol note in this lesson: run it, or step through it with `distlab tui`".into());
+    }
     if hidden_notes > 0 {
         out.push(format!(
             "  … and {hidden_notes} more protocol notes (`distlab tui` steps through them all)"

@@ -189,6 +189,9 @@ struct TraceLine<'a> {
     #[serde(skip_serializing_if = "is_zero")]
     msg: u64,
     text: &'a str,
+    /// A message's short label (sends and deliveries).
+    #[serde(skip_serializing_if = "str::is_empty")]
+    label: &'a str,
 }
 
 fn is_zero(x: &u64) -> bool {
@@ -301,6 +304,7 @@ impl TraceSink for TraceFile {
             peer: name(e.peer),
             msg: e.msg,
             text: &e.text,
+            label: &e.label,
         };
         write_line(out, error, &line);
     }

@@ -18,7 +18,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         println!("  {:<18} {}", p.name(), p.summary());
         if args.verbose {
             for c in p.checks() {
-                println!("      check  {:<22} {}", c.name, c.meaning);
+                let when = if c.at_end { " (judged at the end)" } else { "" };
+                println!("      check  {:<22} {}{when}", c.name, c.meaning);
             }
             for m in p.metrics() {
                 println!("      metric {:<22} {:<8} {}", m.name, m.unit, m.meaning);

@@ -23,7 +23,7 @@ pub mod view;
 pub mod workload;
 
 pub use client::{ClientRef, ClientReply, ClientRequest, ClientSpec, Item, Key, Outcome, Value};
-pub use view::{NodeView, Section};
+pub use view::{LogCell, LogView, NodeView, Section};
 pub use workload::{Done, KeyValue, KvAnswer, KvOp, RegisterView, Workload};
 
 /// A protocol's client operation (its workload's `Op`).
@@ -129,6 +129,13 @@ impl Command {
 pub trait Message: Clone + Debug + Hash + Serialize + DeserializeOwned {
     /// The protocol step this message belongs to, e.g. `"replicate"`.
     fn kind(&self) -> &'static str;
+    /// A short label in the protocol's words for the space-time diagram
+    /// (`Commit tx 1`, `Vote yes tx 3`, `Charge order 6`): what a student
+    /// needs to follow the arrow, never the whole `Debug` form. The kind,
+    /// unless the protocol says more.
+    fn label(&self) -> String {
+        self.kind().to_string()
+    }
 }
 
 /// A protocol: its types and its handlers. See the module docs.
@@ -340,16 +347,35 @@ pub struct NodeIo {
 
 /// What a handler may see and do. See the module docs.
 pub struct Context<'a, P: Protocol> {
-    pub(crate) me: NodeId,
-    pub(crate) now: SimTime,
-    pub(crate) params: &'a P::Params,
-    pub(crate) cluster: &'a Arc<Cluster>,
-    pub(crate) io: &'a mut NodeIo,
-    pub(crate) notes_on: bool,
-    pub(crate) out: &'a mut Outbox<P>,
+    me: NodeId,
+    now: SimTime,
+    params: &'a P::Params,
+    cluster: &'a Arc<Cluster>,
+    io: &'a mut NodeIo,
+    notes_on: bool,
+    out: &'a mut Outbox<P>,
 }
 
 impl<'a, P: Protocol> Context<'a, P> {
+    /// A context for one handler of node `me`, built by whatever runtime
+    /// runs the protocol — the simulator's host, an explorer, a live
+    /// runtime on real sockets. `now` is real time (the node reads its
+    /// local clock through `io.clock`); `io` holds the node's clock,
+    /// random stream and handle counters; the handler's effects are
+    /// recorded in `out`, in order, for the runtime to perform afterwards
+    /// (see [`Effect`]). `notes` says whether [`Context::note`] builds its
+    /// text (off in fast runs).
+    pub fn new(
+        me: NodeId,
+        now: SimTime,
+        params: &'a P::Params,
+        cluster: &'a Arc<Cluster>,
+        io: &'a mut NodeIo,
+        notes: bool,
+        out: &'a mut Outbox<P>,
+    ) -> Self {
+        Context { me, now, params, cluster, io, notes_on: notes, out }
+    }
     /// This node.
     pub fn me(&self) -> NodeId {
         self.me

@@ -12,6 +12,38 @@ pub struct NodeView {
     /// Epoch / term / view number, where the protocol has one.
     pub epoch: Option<u64>,
     pub sections: Vec<Section>,
+    /// A replicated log, for protocols that keep one (primary–replica):
+    /// the TUI aligns the nodes' logs by index, RaftScope-style.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<LogView>,
+}
+
+/// The tail of a node's replicated log, for aligning logs across nodes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LogView {
+    /// The last index in the log (0: empty).
+    pub last: u64,
+    /// Entries up to here are committed.
+    pub commit: u64,
+    /// Entries up to here are on this node's disk.
+    pub on_disk: u64,
+    /// The last few entries, oldest first ([`LogView::TAIL`] at most).
+    pub entries: Vec<LogCell>,
+}
+
+impl LogView {
+    /// How many of the last entries a view carries.
+    pub const TAIL: usize = 48;
+}
+
+/// One log entry as the aligned view shows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LogCell {
+    pub index: u64,
+    /// The epoch (term) of the leader that appended it.
+    pub epoch: u64,
+    /// What it holds, short: `k1=5`, `no-op`.
+    pub label: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -22,7 +54,7 @@ pub struct Section {
 
 impl NodeView {
     pub fn new(role: impl Into<String>, epoch: Option<u64>) -> Self {
-        NodeView { role: role.into(), epoch, sections: Vec::new() }
+        NodeView { role: role.into(), epoch, sections: Vec::new(), log: None }
     }
     /// Adds a section and returns it for rows.
     pub fn section(&mut self, title: impl Into<String>) -> &mut Section {

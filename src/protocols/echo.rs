@@ -82,6 +82,12 @@ impl Message for EchoMsg {
             EchoMsg::Pong { .. } => "pong",
         }
     }
+    fn label(&self) -> String {
+        match self {
+            EchoMsg::Ping { seq } => format!("Ping {seq}"),
+            EchoMsg::Pong { seq } => format!("Pong {seq}"),
+        }
+    }
 }
 
 /// A node's state: the pinger's bookkeeping per server (servers keep only
@@ -307,7 +313,11 @@ impl Checker<Echo> for EchoChecker {
             holds: late.is_none(),
             detail: match late {
                 Some(((server, seq), sent)) => {
-                    format!("ping {seq} to {} sent at {sent} was never answered", self.names[server.index()])
+                    format!(
+                        "ping {seq} to {} sent at {sent} was not answered within its patience of {}",
+                        self.names[server.index()],
+                        self.patience
+                    )
                 }
                 None => format!("{} pings answered", self.answered),
             },

@@ -1,10 +1,18 @@
 //! The protocols, and the registry that maps a scenario's `protocol = "..."`
 //! to a protocol's parameter parser, checks and constructor (design rule 4).
 //!
-//! Each protocol is a folder, `src/protocols/NAME/`: `mod.rs` holds the
-//! module docs (model, guarantees, what is durable, the failure story) and
-//! the handlers, `params.rs` the `[protocol]` table, and `checker.rs` its
-//! invariants (only the tiny `echo` is a single file). To add a protocol:
+//! Each protocol is a folder with one layout, `src/protocols/NAME/`:
+//! `mod.rs` holds the module docs (model, the book's steps mapped to the
+//! functions that do them, guarantees, what is durable, the failure story)
+//! and the state; `messages.rs` is the rule table — the messages and
+//! timers, and which handler each one runs, dispatch first; one file per
+//! role, handlers in the book's order (two-phase commit's
+//! `coordinator.rs` and `participant.rs`, primary–replica's `primary.rs`,
+//! `replica.rs` and `election.rs`, ...), advanced parts in files of their
+//! own and marked so; `durable.rs` the disk and recovery; `exercises.rs`
+//! the policy hooks the exercises override; `params.rs` the `[protocol]`
+//! table; `view.rs` what the TUI shows; `checker.rs` the invariants. Only
+//! the tiny `echo` is a single file. To add a protocol:
 //! write a type implementing [`crate::nodes::Protocol`], [`Configure`] and
 //! [`Promises`], a checker implementing [`crate::sim::Checker`], and add
 //! one line to [`registry`] — or, outside this crate, add

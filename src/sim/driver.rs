@@ -30,6 +30,12 @@ pub struct NodeSummary {
     pub clock_offset_us: i64,
     /// The protocol's view; `None` while the node is down.
     pub view: Option<NodeView>,
+    /// While down: the view of what recovery will read from its disk.
+    pub recovers_to: Option<NodeView>,
+    /// Pending timers, soonest first: key and when it fires.
+    pub timers: Vec<(String, SimTime)>,
+    /// Events waiting for the node to resume (while paused).
+    pub held: usize,
 }
 
 pub trait Driver {
@@ -178,6 +184,9 @@ impl<P: Protocol, C: Checker<P> + 'static> Driver for Sim<P, C> {
                 status: self.node_status(n),
                 clock_offset_us: self.node_clock_offset_us(n),
                 view: self.node_view(n),
+                recovers_to: self.node_recovery_view(n),
+                timers: self.node_timers(n),
+                held: self.node_held(n),
             })
             .collect()
     }

@@ -29,7 +29,7 @@ use super::history::History;
 use super::host::{NodeRt, NodeStatus};
 use super::monitor::{At, Checker, Report};
 use super::network::{DropReason, EndpointId, Network, NetworkConfig};
-use super::queue::{Entry, Event, Payload, PendingEvent, PendingSlot, WirePayload, describe};
+use super::queue::{Entry, Event, Payload, PendingEvent, PendingSlot, WirePayload, describe, label};
 use super::rng::{RngStream, StreamKind};
 use super::time::{SimDuration, SimTime};
 use super::trace::{NONE, Trace, TraceKind, TraceLevel};
@@ -610,8 +610,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         self.state.stats.delivered += 1;
         let now = self.state.now.0;
         let full = self.trace.full();
-        let text = if full { describe(&payload) } else { String::new() };
-        self.trace.record(step, now, TraceKind::Deliver, to.0, from.0, id, 0, || text);
+        let text = if full { (describe(&payload), label(&payload)) } else { Default::default() };
+        self.trace.record_message(step, now, TraceKind::Deliver, to.0, from.0, id, 0, || text);
         match payload {
             Payload::Peer(msg) => {
                 self.handle(NodeId(to.0), |s, ctx| P::on_message(s, ctx, NodeId(from.0), msg))

@@ -10,7 +10,7 @@
 use super::engine::{Sim, SimConfig, StepRecord};
 use super::monitor::Checker;
 use super::network::{EndpointId, Route};
-use super::queue::{Event, NORMAL, Payload, PendingEvent, Slot, WirePayload, describe};
+use super::queue::{Event, NORMAL, Payload, PendingEvent, Slot, WirePayload, describe, label};
 use super::time::{SimDuration, SimTime};
 use super::trace::{NONE, TraceKind};
 use crate::nodes::{Context, Effect, NodeId, Outbox, Protocol, TimerId, WriteId};
@@ -60,7 +60,7 @@ pub(super) fn context<'a, P: Protocol>(
     io: &'a mut crate::nodes::NodeIo,
     out: &'a mut Outbox<P>,
 ) -> Context<'a, P> {
-    Context { me: node, now, params: &cfg.params, cluster: &cfg.cluster, io, notes_on, out }
+    Context::new(node, now, &cfg.params, &cfg.cluster, io, notes_on, out)
 }
 
 impl<P: Protocol, C: Checker<P>> Sim<P, C> {
@@ -233,8 +233,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         if self.trace.on() {
             let h = super::canon::hash(&payload) as u64;
             let full = self.trace.full();
-            let text = if full { describe(&payload) } else { String::new() };
-            self.trace.record(step, now.0, TraceKind::Send, from.0, to.0, id, h, || text);
+            let text = if full { (describe(&payload), label(&payload)) } else { Default::default() };
+            self.trace.record_message(step, now.0, TraceKind::Send, from.0, to.0, id, h, || text);
         }
         match self.state.network.route(from, to, now) {
             Route::Drop(reason) => {

@@ -13,6 +13,7 @@ mod fingerprint;
 pub mod hash;
 pub mod history;
 mod host;
+mod inspect;
 pub mod monitor;
 pub mod network;
 mod queue;

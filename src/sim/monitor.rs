@@ -96,8 +96,8 @@ impl ViolationTracker {
         tally: impl FnOnce(u64) -> Option<String>,
     ) -> Verdict {
         self.verdict_with(name, fine, |at, what, count| match tally(count) {
-            Some(tally) => format!("{what} (at {}, step {}; {tally})", at.time, at.step),
-            None => format!("{what} (at {}, step {})", at.time, at.step),
+            Some(tally) => format!("{what} (broke at {}, step {}; {tally})", at.time, at.step),
+            None => format!("{what} (broke at {}, step {})", at.time, at.step),
         })
     }
 
@@ -167,11 +167,21 @@ impl std::fmt::Display for Unit {
 pub struct CheckInfo {
     pub name: &'static str,
     pub meaning: &'static str,
+    /// Judged on the state at the end of the run (`convergence`: every
+    /// node holds the same value *at the end*). Before the end its verdict
+    /// says what it would be if the run ended now, and breaking there is
+    /// no violation: the TUI shows it as not judged yet and `v` does not
+    /// stop at it.
+    pub at_end: bool,
 }
 
 impl CheckInfo {
     pub const fn new(name: &'static str, meaning: &'static str) -> Self {
-        CheckInfo { name, meaning }
+        CheckInfo { name, meaning, at_end: false }
+    }
+    /// This check is judged at the end of the run (see [`CheckInfo::at_end`]).
+    pub const fn at_end(self) -> Self {
+        CheckInfo { at_end: true, ..self }
     }
 }
 
@@ -304,11 +314,11 @@ mod tests {
         let once = |n: u64| (n > 1).then(|| format!("{n} times in all"));
         let v = t.verdict("log-prefix", "all good".into(), once);
         assert_eq!((v.holds, v.first_violation), (false, Some(at(7, 12))));
-        assert_eq!(v.detail, "n2 diverged (at 12ms, step 7)");
+        assert_eq!(v.detail, "n2 diverged (broke at 12ms, step 7)");
         t.record(at(9, 15), String::new);
         assert_eq!(
             t.verdict("log-prefix", String::new(), once).detail,
-            "n2 diverged (at 12ms, step 7; 2 times in all)"
+            "n2 diverged (broke at 12ms, step 7; 2 times in all)"
         );
         let worded = t
             .verdict_with("log-prefix", String::new(), |at, what, n| format!("{what}: {n} from {}", at.step));

@@ -183,6 +183,25 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
 }
 
 /// A message in words, for the trace and views.
+/// A payload's short label for the diagram: the protocol's own
+/// ([`Message::label`]) or, for client traffic, what the client asked and
+/// how it was answered.
+pub(super) fn label<M: Message, O: std::fmt::Display, A: std::fmt::Display>(p: &Payload<M, O, A>) -> String {
+    match p {
+        Payload::Peer(m) => m.label(),
+        Payload::Request(r) => r.op.to_string(),
+        Payload::Reply { reply, .. } => match &reply.outcome {
+            crate::nodes::client::Outcome::Ok { answer } => {
+                let a = answer.to_string();
+                if a.is_empty() { "reply ok".into() } else { format!("reply ok {a}") }
+            }
+            crate::nodes::client::Outcome::Fail { .. } => "reply fail".into(),
+            crate::nodes::client::Outcome::Redirect { .. } => "reply redirect".into(),
+            crate::nodes::client::Outcome::Unknown { .. } => "reply unknown".into(),
+        },
+    }
+}
+
 pub(super) fn describe<M: Message, O: std::fmt::Display, A: std::fmt::Debug>(p: &Payload<M, O, A>) -> String {
     match p {
         Payload::Peer(m) => format!("{m:?}"),

@@ -70,6 +70,11 @@ pub struct TraceEvent {
     #[serde(skip_serializing_if = "is_zero")]
     pub msg: u64,
     pub text: String,
+    /// For a message sent or delivered: its short label in the protocol's
+    /// words ([`crate::nodes::Message::label`]), for the space-time
+    /// diagram.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub label: String,
 }
 
 fn is_none_u32(x: &u32) -> bool {
@@ -169,6 +174,24 @@ impl Trace {
         payload: u64,
         text: impl FnOnce() -> String,
     ) {
+        self.record_message(step, time_us, kind, node, peer, msg, payload, || (text(), String::new()));
+    }
+
+    /// [`Trace::record`] for a message sent or delivered, with its short
+    /// label (built, like the text, only at `full`).
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn record_message(
+        &mut self,
+        step: u64,
+        time_us: u64,
+        kind: TraceKind,
+        node: u32,
+        peer: u32,
+        msg: u64,
+        payload: u64,
+        text_and_label: impl FnOnce() -> (String, String),
+    ) {
         if self.level == TraceLevel::Off {
             return;
         }
@@ -183,7 +206,8 @@ impl Trace {
         self.hasher.update(&buf);
         self.count += 1;
         if self.level == TraceLevel::Full {
-            self.keep(TraceEvent { step, time_us, kind, node, peer, msg, text: text() });
+            let (text, label) = text_and_label();
+            self.keep(TraceEvent { step, time_us, kind, node, peer, msg, text, label });
         }
     }
 
@@ -192,7 +216,16 @@ impl Trace {
     /// the digest is the same at every level.
     pub fn annotate(&mut self, step: u64, time_us: u64, node: u32, text: String) {
         if self.level == TraceLevel::Full {
-            self.keep(TraceEvent { step, time_us, kind: TraceKind::Note, node, peer: NONE, msg: 0, text });
+            self.keep(TraceEvent {
+                step,
+                time_us,
+                kind: TraceKind::Note,
+                node,
+                peer: NONE,
+                msg: 0,
+                text,
+                label: String::new(),
+            });
         }
     }
 

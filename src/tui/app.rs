@@ -69,6 +69,7 @@ impl Focus {
             Center::Cluster => &[Focus::Nodes, Focus::Network, Focus::Log, Focus::Checks, Focus::Narrative],
             Center::Sequence => &[Focus::Sequence, Focus::Log, Focus::Checks, Focus::Narrative],
             Center::History => &[Focus::History, Focus::Log, Focus::Checks, Focus::Narrative],
+            Center::Logs => &[Focus::Log, Focus::Checks, Focus::Narrative],
         }
     }
     fn shift(self, center: Center, by: isize) -> Focus {
@@ -87,6 +88,8 @@ pub enum Center {
     Sequence,
     /// Client operations over time.
     History,
+    /// The nodes' replicated logs aligned by index (log protocols).
+    Logs,
 }
 
 /// A search for the next step at which a check breaks (`v`).
@@ -324,7 +327,13 @@ pub struct App {
     pub message: usize,
     pub log: LogState,
     /// Narrative lines scrolled up from the newest.
-    pub narrative_scroll: u16,
+    /// The narrative's first line shown, once the student scrolled it
+    /// (`None`: follow — the description's start before the first note,
+    /// then the newest note).
+    pub narrative_top: Option<u16>,
+    /// The narrative's top line and the largest top as last drawn (the
+    /// view knows the pane's size; ↑/↓ move from what is on screen).
+    pub narrative_drawn: std::cell::Cell<(u16, u16)>,
     /// The check selected in the checks pane (an index into the report's
     /// checks): Enter jumps to where it broke.
     pub checks_sel: usize,
@@ -374,7 +383,8 @@ impl App {
             node: 0,
             message: 0,
             log: LogState { selected: None, node: None, kind: KindFilter::All },
-            narrative_scroll: 0,
+            narrative_top: None,
+            narrative_drawn: std::cell::Cell::new((0, 0)),
             checks_sel: 0,
             history_scroll: 0,
             history_whole: false,
@@ -604,6 +614,12 @@ impl App {
                     self.lesson.path.file_stem().map_or("run".into(), |s| s.to_string_lossy().to_string());
                 self.ask(PromptKind::Save, format!("{stem}-my-run.toml"))
             }
+            Action::ShowLogs if !super::ui::has_logs(self) => {
+                self.say(Tone::Info, "this protocol keeps no replicated log to align (try primary-replica)")
+            }
+            Action::ShowLogs => {
+                self.show(if self.center == Center::Logs { Center::Cluster } else { Center::Logs })
+            }
             Action::ZoomHistory => {
                 if self.center == Center::History {
                     self.history_whole = !self.history_whole;
@@ -708,6 +724,13 @@ impl App {
         self.search_slice(self.search_slice);
     }
 
+    /// Whether a check is judged on the state at the end of the run (see
+    /// [`crate::sim::monitor::CheckInfo::at_end`]): before the end, its
+    /// breaking is no violation.
+    pub fn judged_at_end(&self, check: &str) -> bool {
+        self.lesson.scenario.protocol.checks().iter().any(|c| c.name == check && c.at_end)
+    }
+
     /// Whether a search for the next violation is under way.
     pub fn searching(&self) -> bool {
         self.search.is_some()
@@ -746,12 +769,17 @@ impl App {
                 return;
             }
             let report = self.tape.driver().report();
+            let at_end: BTreeSet<&str> =
+                self.lesson.scenario.protocol.checks().iter().filter(|c| c.at_end).map(|c| c.name).collect();
             let search = self.search.as_mut().expect("searching");
             let newly: Vec<_> = report
                 .checks
                 .iter()
                 .filter(|v| {
-                    !v.holds && !search.held.contains(v.name) && search.only.is_none_or(|n| n == v.name)
+                    !v.holds
+                        && !search.held.contains(v.name)
+                        && search.only.is_none_or(|n| n == v.name)
+                        && (search.only.is_some() || !at_end.contains(v.name))
                 })
                 .collect();
             if newly.is_empty() {
@@ -777,6 +805,7 @@ impl App {
                 if let Some((name, detail)) = only {
                     let step = self.tape.step();
                     self.say(Tone::Bad, format!("step {step}: where {name} broke — {detail}"));
+                    self.overlay = Some(Overlay::Details);
                 }
                 self.landed_on_violation = true;
                 return;
@@ -796,12 +825,18 @@ impl App {
     /// check recorded), or shows every reason when it holds or recorded
     /// none.
     fn jump_to_cause(&mut self) {
-        let Some(v) = self.derived.report.checks.get(self.checks_sel).cloned() else { return };
+        let Some(v) = self.derived.report.checks.get(self.checks_sel).cloned() else {
+            // A metric the lesson expects: every check and expectation.
+            self.overlay = Some(Overlay::Details);
+            return;
+        };
         match (v.holds, v.first_violation) {
             (false, Some(at)) => {
                 self.playing = false;
                 self.tape.seek(at.step);
                 self.say(Tone::Bad, format!("step {}: where {} broke — {}", at.step, v.name, v.detail));
+                // The whole reason, which the pane clips at 80x24.
+                self.overlay = Some(Overlay::Details);
             }
             (false, None) => {
                 // The check recorded no step (it judges a final state):
@@ -922,7 +957,15 @@ impl App {
             }
             Focus::Log => self.log_move(by),
             Focus::Checks => {
-                let n = self.derived.report.checks.len().max(1) as isize;
+                // The checks, then the metrics the lesson expects.
+                let metrics = self
+                    .lesson
+                    .scenario
+                    .expectations
+                    .iter()
+                    .filter(|e| matches!(e, crate::check::Expectation::Metric { .. }))
+                    .count();
+                let n = (self.derived.report.checks.len() + metrics).max(1) as isize;
                 self.checks_sel = (self.checks_sel as isize + by).clamp(0, n - 1) as usize;
             }
             Focus::Sequence => {
@@ -935,7 +978,12 @@ impl App {
                 self.history_scroll = (self.history_scroll as isize - by).clamp(0, lanes as isize) as u16;
             }
             Focus::Narrative => {
-                self.narrative_scroll = (self.narrative_scroll as isize - by).clamp(0, 500) as u16;
+                let (drawn, max_top) = self.narrative_drawn.get();
+                let from = self.narrative_top.unwrap_or(drawn);
+                let top = (from as isize + by).clamp(0, max_top as isize) as u16;
+                // Scrolled back to the bottom: follow the newest again.
+                self.narrative_top =
+                    if top == max_top && by > 0 && !self.derived.notes.is_empty() { None } else { Some(top) };
             }
         }
     }
@@ -1013,6 +1061,10 @@ impl App {
             return;
         }
         let viewed_before = self.derived_for.map(|k| k.0);
+        if viewed_before != Some(self.tape.step()) {
+            // A step moved the run: the diagram follows the newest again.
+            self.sequence_scroll = 0;
+        }
         let landed = std::mem::take(&mut self.landed_on_violation);
         self.derived_for = Some(key);
         let d = self.tape.driver();
@@ -1023,6 +1075,7 @@ impl App {
             .checks
             .iter()
             .filter(|v| !v.holds && !was_broken.contains(v.name))
+            .filter(|v| at_end || !self.judged_at_end(v.name))
             .map(|v| v.name)
             .collect();
         let nodes_n = self.lesson.nodes() as u32;

@@ -34,6 +34,7 @@ pub enum Action {
     ShowCluster,
     ShowSequence,
     ShowHistory,
+    ShowLogs,
     ZoomHistory,
     // Interventions.
     Crash,
@@ -274,6 +275,13 @@ pub const BINDINGS: &[Binding] = &[
         group: Group::View,
         help: "client history",
         footer: Some("hist"),
+    },
+    Binding {
+        keys: &[C('4')],
+        action: Action::ShowLogs,
+        group: Group::View,
+        help: "logs aligned by index",
+        footer: None,
     },
     Binding {
         keys: &[C('z')],

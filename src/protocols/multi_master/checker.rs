@@ -202,11 +202,13 @@ impl Checker<MultiMaster> for MultiMasterChecker {
         CheckInfo::new(
             "convergence",
             "at the end, every node holds the same value, cart or siblings for every key",
-        ),
+        )
+        .at_end(),
         CheckInfo::new(
             "lww-greatest",
             "lww: the value (or cart) nodes hold is the write with the greatest (timestamp, node)",
-        ),
+        )
+        .at_end(),
         CheckInfo::new(
             "no-lost-updates",
             "lww registers: no acknowledged write is overwritten by a write that began earlier",
@@ -214,11 +216,13 @@ impl Checker<MultiMaster> for MultiMasterChecker {
         CheckInfo::new(
             "concurrent-writes-kept",
             "registers: no acknowledged write vanishes unless a write that had seen it replaced it",
-        ),
+        )
+        .at_end(),
         CheckInfo::new(
             "no-lost-additions",
             "carts: every acknowledged cart-add is in every node's final cart with at least its quantity",
-        ),
+        )
+        .at_end(),
     ];
     const METRICS: &'static [MetricInfo] = &[
         MetricInfo::new("divergent_keys", Unit::Count, "keys on which nodes disagree at the end"),

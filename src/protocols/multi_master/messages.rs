@@ -109,6 +109,13 @@ impl Message for Msg {
             Msg::Sync { reply: true, .. } => "sync-back",
         }
     }
+    fn label(&self) -> String {
+        match self {
+            Msg::Replicate { key, .. } => format!("Replicate k{key}"),
+            Msg::Sync { entries, reply: false } => format!("Sync {} keys", entries.len()),
+            Msg::Sync { entries, reply: true } => format!("Sync {} keys, reply", entries.len()),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -141,6 +141,26 @@ impl Message for Msg {
             Msg::TakeOver { .. } => "take-over",
         }
     }
+    fn label(&self) -> String {
+        match self {
+            Msg::Replicate(r) if r.entries.is_empty() => format!("Heartbeat e{}", r.epoch),
+            Msg::Replicate(r) => {
+                let (first, last) = (r.prev_index + 1, r.prev_index + r.entries.len() as u64);
+                if first == last {
+                    format!("Replicate #{first} e{}", r.epoch)
+                } else {
+                    format!("Replicate #{first}..{last} e{}", r.epoch)
+                }
+            }
+            Msg::Ack { epoch, match_index } => format!("Ack #{match_index} e{epoch}"),
+            Msg::Behind { refused, .. } => format!("Behind at #{refused}"),
+            Msg::Fenced { epoch } => format!("Fenced e{epoch}"),
+            Msg::RequestVote { epoch, .. } => format!("RequestVote e{epoch}"),
+            Msg::Vote { epoch, granted: true } => format!("Vote yes e{epoch}"),
+            Msg::Vote { epoch, granted: false } => format!("Vote no e{epoch}"),
+            Msg::TakeOver { epoch } => format!("TakeOver e{epoch}"),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -34,6 +34,20 @@ impl PrimaryReplica {
                 r.row(cluster.name(*n), format!("match {} next {}", p.match_index, p.next_index));
             }
         }
+        let tail = state.log.entries.len().saturating_sub(LogView::TAIL);
+        v.log = Some(LogView {
+            last: state.last_index(),
+            commit: state.commit,
+            on_disk: disk.log.last_index(),
+            entries: state.log.entries[tail..]
+                .iter()
+                .map(|e| LogCell {
+                    index: e.index,
+                    epoch: e.epoch,
+                    label: e.write.map_or("no-op".to_string(), |w| format!("k{}={}", w.key, w.value)),
+                })
+                .collect(),
+        });
         v
     }
 }

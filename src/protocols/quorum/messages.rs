@@ -153,6 +153,19 @@ impl Message for Msg {
             Msg::HandedOff { .. } => "handed-off",
         }
     }
+    fn label(&self) -> String {
+        match self {
+            Msg::Store { req: 0, key, value, .. } => format!("Repair k{key}={value}"),
+            Msg::Store { key, value, hint_for: Some(n), .. } => format!("Store k{key}={value} for {n:?}"),
+            Msg::Store { key, value, .. } => format!("Store k{key}={value}"),
+            Msg::Stored { .. } => "Stored".into(),
+            Msg::Fetch { key, .. } => format!("Fetch k{key}"),
+            Msg::Fetched { found: Some((_, v)), .. } => format!("Fetched {v}"),
+            Msg::Fetched { found: None, .. } => "Fetched nothing".into(),
+            Msg::Handoff { key, value, .. } => format!("Handoff k{key}={value}"),
+            Msg::HandedOff { key, .. } => format!("HandedOff k{key}"),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -140,6 +140,17 @@ impl Message for Msg {
             None => "reply",
         }
     }
+    fn label(&self) -> String {
+        match self {
+            Msg::CreateOrder { saga, .. } => format!("CreateOrder saga {saga}"),
+            Msg::Charge { saga, amount, .. } => format!("Charge {amount} saga {saga}"),
+            Msg::Reserve { saga, qty, .. } => format!("Reserve {qty} saga {saga}"),
+            Msg::ApproveOrder { saga, order, .. } => format!("Approve order {order} saga {saga}"),
+            Msg::CancelOrder { saga, order, .. } => format!("Cancel order {order} saga {saga}"),
+            Msg::Refund { saga, amount, .. } => format!("Refund {amount} saga {saga}"),
+            Msg::Reply { result, .. } => format!("Reply {result}"),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -126,6 +126,18 @@ impl Message for Msg {
             Msg::Outcome { .. } => "outcome",
         }
     }
+    fn label(&self) -> String {
+        match self {
+            Msg::Prepare { tx, .. } => format!("Prepare tx {tx}"),
+            Msg::Vote { tx, vote: Vote::Yes } => format!("Vote yes tx {tx}"),
+            Msg::Vote { tx, vote: Vote::No(_) } => format!("Vote no tx {tx}"),
+            Msg::Commit { tx, .. } => format!("Commit tx {tx}"),
+            Msg::Abort { tx, .. } => format!("Abort tx {tx}"),
+            Msg::Ack { tx } => format!("Ack tx {tx}"),
+            Msg::Ask { tx, .. } => format!("Ask tx {tx}"),
+            Msg::Outcome { tx, decision } => format!("Outcome {decision:?} tx {tx}"),
+        }
+    }
 }
 
 impl Msg {

@@ -22,7 +22,8 @@ pub fn height(app: &App) -> u16 {
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let d = &app.derived;
-    let broken = d.report.checks.iter().filter(|v| !v.holds).count();
+    let broken =
+        d.report.checks.iter().filter(|v| !v.holds && (d.at_end || !app.judged_at_end(v.name))).count();
     let detail = if broken == 0 { "all hold".to_string() } else { format!("{broken} broken") };
     let is_focused = focused(app, Focus::Checks);
     let title = pane_title("Checks", detail, t, is_focused);
@@ -64,15 +65,26 @@ fn lines_with_selection(
     let mut lines = Vec::new();
     let mut selected_at = None;
     for (i, v) in d.report.checks.iter().enumerate() {
-        let (sym, style) = if v.holds { ("✓", t.ok()) } else { ("✗", t.bad()) };
+        // A check of the state at the end, broken before the end: not a
+        // violation (yet), shown as not judged.
+        let not_yet = !v.holds && !d.at_end && app.judged_at_end(v.name);
+        let (sym, style) = if v.holds {
+            ("✓", t.ok())
+        } else if not_yet {
+            ("…", t.dim())
+        } else {
+            ("✗", t.bad())
+        };
         let name_style = if d.newly_broken.contains(v.name) { t.changed() } else { style };
         let chosen = select && i == app.checks_sel;
         if chosen {
             selected_at = Some(lines.len());
         }
-        let sym = if chosen { format!("▸{sym}") } else { format!("{sym} ") };
+        let sym = if chosen { format!("▸{sym} ") } else { format!("{sym} ") };
         let mut spans = vec![Span::styled(sym, style), Span::styled(v.name, name_style)];
-        if chosen && !v.holds && v.first_violation.is_some() {
+        if not_yet {
+            spans.push(Span::styled("  judged at the end", t.dim()));
+        } else if chosen && !v.holds && v.first_violation.is_some() {
             spans.push(Span::styled("  Enter: where it broke", t.dim()));
         }
         let expected = expectations.iter().zip(&d.expectations).find_map(|(e, r)| match e {
@@ -86,7 +98,7 @@ fn lines_with_selection(
             spans.push(Span::styled(format!("  {want}"), if met { t.ok() } else { t.dim() }));
         }
         lines.push(Line::from(spans));
-        if !v.holds && with_details {
+        if !v.holds && with_details && !not_yet {
             if width == usize::MAX {
                 lines.push(Line::styled(format!("  {}", v.detail), t.dim()));
             } else {
@@ -96,12 +108,18 @@ fn lines_with_selection(
             }
         }
     }
+    let mut i = d.report.checks.len();
     for (e, r) in expectations.iter().zip(&d.expectations) {
         if let Expectation::Metric { name, .. } = e {
             let now = d.report.metrics.get(name.as_str()).map_or("-".into(), |v| fmt_num(*v));
             let (sym, style) = if r.met { ("✓", t.ok()) } else { ("…", t.dim()) };
+            let chosen = select && i == app.checks_sel;
+            if chosen {
+                selected_at = Some(lines.len());
+            }
+            i += 1;
             lines.push(Line::from(vec![
-                Span::styled(format!("{sym} "), style),
+                Span::styled(if chosen { format!("▸{sym} ") } else { format!("{sym} ") }, style),
                 Span::styled(r.name.clone(), t.plain()),
                 Span::styled(format!("  now {now}"), t.dim()),
             ]));

@@ -113,9 +113,17 @@ fn window(ops: &[CompletedOp], cols: u64, end: SimTime, now: SimTime) -> SimDura
     lat.sort_unstable();
     let typical = lat.get(lat.len() / 2).copied().unwrap_or(10_000).max(100);
     let recent = SimDuration((typical * cols / TYPICAL_OP_W).clamp(1_000, end.0.max(1_000)));
-    let last = ops.iter().map(|o| o.completed.map_or(now, |(t, _)| t)).max();
-    match last {
-        Some(last) => SimDuration(recent.0.max(now.since(last).0 + recent.0 / 4)),
+    // Every process's last operation in view: the earliest of their ends.
+    let mut last_of: std::collections::BTreeMap<u32, SimTime> = std::collections::BTreeMap::new();
+    for o in ops {
+        let end = o.completed.map_or(now, |(t, _)| t);
+        let e = last_of.entry(o.process).or_insert(end);
+        *e = (*e).max(end);
+    }
+    match last_of.values().min() {
+        Some(last) => {
+            SimDuration(recent.0.max(now.since(*last).0 + recent.0 / 4)).min(SimDuration(now.0.max(1_000)))
+        }
         None => recent,
     }
 }

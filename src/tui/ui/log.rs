@@ -80,7 +80,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         let what = if events.is_empty() { "nothing has happened yet" } else { "no event matches the filter" };
         frame.render_widget(Paragraph::new(Line::styled(what, t.dim())), list);
     } else {
-        frame.render_widget(Paragraph::new(lines), list);
+        frame.render_widget(Paragraph::new(super::fit(lines, list.width as usize)), list);
     }
 
     // Details of the selected event, else of the newest shown.

@@ -19,12 +19,14 @@ mod bars;
 mod checks;
 mod history;
 mod log;
+mod logs;
 mod narrative;
 mod network;
 mod nodes;
 mod overlay;
 mod sequence;
 
+pub use logs::any as has_logs;
 pub use overlay::LEGEND;
 pub use sequence::rows as sequence_rows;
 
@@ -61,6 +63,7 @@ pub fn view(app: &App, frame: &mut Frame) {
         }
         Center::Sequence => sequence::draw(app, frame, body),
         Center::History => history::draw(app, frame, body),
+        Center::Logs => logs::draw(app, frame, body),
     }
     let [left, right] = Layout::horizontal([Constraint::Percentage(58), Constraint::Fill(1)]).areas(lower);
     log::draw(app, frame, left);
@@ -107,7 +110,55 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
 }
 
+/// Lines cut to `width` columns, a cut one ending in `…`, so that a
+/// clipped value never reads as another (`seq: 5` for `seq: 57`).
+fn fit<'a>(lines: Vec<Line<'a>>, width: usize) -> Vec<Line<'a>> {
+    lines
+        .into_iter()
+        .map(|line| {
+            let total: usize = line.spans.iter().map(|s| s.content.chars().count()).sum();
+            if total <= width || width == 0 {
+                return line;
+            }
+            let mut left = width - 1;
+            let mut spans = Vec::new();
+            for s in line.spans {
+                if left == 0 {
+                    break;
+                }
+                let n = s.content.chars().count();
+                if n <= left {
+                    left -= n;
+                    spans.push(s);
+                } else {
+                    spans.push(Span::styled(s.content.chars().take(left).collect::<String>(), s.style));
+                    left = 0;
+                }
+            }
+            let style = spans.last().map(|s| s.style).unwrap_or_default();
+            spans.push(Span::styled("…", style));
+            Line { spans, ..line }
+        })
+        .collect()
+}
+
 /// A time relative to now, short: `now`, `+5ms`, `+1.2s`.
 fn until(now: crate::sim::SimTime, t: crate::sim::SimTime) -> String {
     if t <= now { "now".into() } else { format!("+{}", t.since(now)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit;
+    use ratatui::text::{Line, Span};
+
+    /// A cut line ends in `…`, so `seq: 57` never reads as `seq: 5`.
+    #[test]
+    fn a_cut_line_says_so() {
+        let line = Line::from(vec![Span::raw("pong "), Span::raw("{ seq: 57 }")]);
+        let cut = fit(vec![line.clone()], 12);
+        let text: String = cut[0].spans.iter().map(|s| s.content.as_ref()).collect();
+        assert_eq!(text, "pong { seq:…");
+        assert_eq!(fit(vec![line], 40)[0].spans.len(), 2, "a line that fits is left alone");
+    }
 }

@@ -20,16 +20,18 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let lines = lines(app, inner.width as usize, t);
-    // Before the first note, the description from its start; after,
-    // bottom-anchored so the newest note is in view unless scrolled.
+    // Unless the student scrolled: before the first note, the description
+    // from its start; after, the newest note at the bottom.
     let h = inner.height as usize;
-    let end = if notes == 0 && app.narrative_scroll == 0 {
-        h.min(lines.len())
-    } else {
-        lines.len().saturating_sub(app.narrative_scroll as usize).max(h.min(lines.len()))
+    let max_top = lines.len().saturating_sub(h);
+    let top = match app.narrative_top {
+        Some(top) => (top as usize).min(max_top),
+        None if notes == 0 => 0,
+        None => max_top,
     };
-    let start = end.saturating_sub(h);
-    frame.render_widget(Paragraph::new(lines[start..end].to_vec()), inner);
+    // What was drawn, for ↑/↓ to move from (see `App::narrative_top`).
+    app.narrative_drawn.set((top as u16, max_top as u16));
+    frame.render_widget(Paragraph::new(lines[top..(top + h).min(lines.len())].to_vec()), inner);
 }
 
 /// The whole narrative wrapped to `width`.

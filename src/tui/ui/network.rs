@@ -83,7 +83,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         lines.push(Line::styled("no message in flight", t.dim()));
     }
     lines.extend(losses);
-    frame.render_widget(Paragraph::new(lines), inner);
+    frame.render_widget(Paragraph::new(super::fit(lines, inner.width as usize)), inner);
 }
 
 /// One line when every node reaches every other; else a matrix of who can

@@ -42,11 +42,13 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         let cell = Rect {
             x: inner.x + c * w,
             y: inner.y + r * h,
-            width: if c + 1 == cols { inner.width - c * w } else { w },
+            // A column apart, so one panel's text never runs into the next.
+            width: if c + 1 == cols { inner.width - c * w } else { w.saturating_sub(1) },
             height: if r + 1 == rows { inner.height - r * h } else { h },
         };
         let before = app.derived.before.as_ref().and_then(|b| b.get(i));
-        panel(frame, cell, node, before, i == app.node, is_focused, t);
+        let now = app.driver().now();
+        panel(frame, cell, node, before, now, i == app.node, is_focused, t);
     }
 }
 
@@ -60,11 +62,13 @@ fn grid(n: u16, width: u16, height: u16) -> (u16, u16) {
     (cols, n.div_ceil(cols))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn panel(
     frame: &mut Frame,
     area: Rect,
     node: &NodeSummary,
     before: Option<&NodeSummary>,
+    now: crate::sim::SimTime,
     selected: bool,
     pane_focused: bool,
     t: &Theme,
@@ -109,13 +113,60 @@ fn panel(
     let inner = block.inner(area);
     frame.render_widget(block, area);
     match &node.view {
-        None => frame.render_widget(
-            Paragraph::new(Line::styled("down: volatile state lost, disk kept", t.dim()))
-                .wrap(ratatui::widgets::Wrap { trim: true }),
-            inner,
-        ),
-        Some(v) => frame.render_widget(Paragraph::new(rows(v, view_before, inner.height as usize, t)), inner),
+        None => {
+            // Down: the volatile state is gone; show what recovery will
+            // read from the disk.
+            let mut lines = vec![Line::styled("down · disk holds:", t.dim())];
+            if let Some(r) = &node.recovers_to {
+                let room = (inner.height as usize).saturating_sub(1);
+                lines.extend(rows(r, None, room, t).into_iter().map(|l| l.style(t.dim())));
+            }
+            frame.render_widget(Paragraph::new(lines), inner);
+        }
+        Some(v) => {
+            // The protocol's rows first; what the node waits for on the
+            // last line, when there is room for it.
+            let wait = waiting(node, now, inner.width as usize, t);
+            let rows_room = (inner.height as usize).saturating_sub(usize::from(wait.is_some()));
+            let mut lines = rows(v, view_before, rows_room, t);
+            lines.truncate(rows_room);
+            if let Some(w) = wait.filter(|_| lines.len() < inner.height as usize) {
+                lines.push(w);
+            }
+            frame.render_widget(Paragraph::new(lines), inner);
+        }
     }
+}
+
+/// What the node waits for, on one line: its pending timers, soonest
+/// first (`⏲ PrimarySilent +96ms`), and while paused the events held for
+/// it (`3 held`).
+fn waiting<'a>(node: &NodeSummary, now: crate::sim::SimTime, width: usize, t: &Theme) -> Option<Line<'a>> {
+    let mut parts: Vec<String> = Vec::new();
+    if node.held > 0 {
+        parts.push(format!("{} held", node.held));
+    }
+    for (key, at) in &node.timers {
+        let name: String = key.split([' ', '(', '{']).next().unwrap_or(key).to_string();
+        parts.push(format!("{name} {}", super::until(now, *at)));
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    // As many as fit, then how many more.
+    let mut text = String::from("⏲ ");
+    for (i, p) in parts.iter().enumerate() {
+        let more = parts.len() - i - 1;
+        let tail = if more > 0 { format!(" +{more} more") } else { String::new() };
+        let sep = if i == 0 { "" } else { ", " };
+        if i > 0 && text.chars().count() + sep.len() + p.chars().count() + tail.len() > width {
+            text.push_str(&format!(" +{} more", parts.len() - i));
+            break;
+        }
+        text.push_str(sep);
+        text.push_str(p);
+    }
+    Some(Line::styled(text, t.dim()))
 }
 
 /// A clock offset: `+50ms`, `-1.5ms`.

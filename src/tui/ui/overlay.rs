@@ -1,7 +1,7 @@
 //! Overlays: the help (from the one key table), the details of what is
 //! selected, and the one-line prompts.
 
-use super::super::app::{App, Focus, Overlay, Prompt};
+use super::super::app::{App, Focus, Overlay, Prompt, PromptKind};
 use super::super::keys::{BINDINGS, Group, keys_label};
 use super::{centered, log, wrap};
 use crate::sim::NodeStatus;
@@ -83,7 +83,17 @@ pub const LEGEND: &[(&str, &[(&str, &str)])] = &[
             ("• ◆", "a note, one that waits"),
         ],
     ),
-    ("Nodes", &[("●", "up"), ("✗", "down"), ("⏸", "paused"), ("▸", "selected"), ("e3", "epoch 3")]),
+    (
+        "Nodes",
+        &[
+            ("●", "up"),
+            ("✗", "down (and what recovery reads)"),
+            ("‖", "paused"),
+            ("▸", "selected"),
+            ("e3", "epoch 3"),
+            ("⏲", "pending timers, events held"),
+        ],
+    ),
     (
         "Space-time diagram",
         &[
@@ -95,6 +105,16 @@ pub const LEGEND: &[(&str, &[(&str, &str)])] = &[
             ("⏸ ▶", "pause, resume"),
             ("┆ ╎", "lifeline down, paused"),
             ("╌", "partition or heal"),
+        ],
+    ),
+    (
+        "Logs (4)",
+        &[
+            ("e3", "appended in epoch 3"),
+            ("✗", "differs from most nodes"),
+            ("▁", "not on disk yet"),
+            ("····", "older, not shown"),
+            ("cut", "just truncated"),
         ],
     ),
     ("Client history", &[("├─┤", "ok"), ("×", "failed"), ("?", "unknown (info)"), ("┄", "still open")]),
@@ -198,7 +218,21 @@ fn details(app: &App, frame: &mut Frame, area: Rect) {
                 ),
             }
         }
-        Focus::Checks => ("Checks".into(), super::checks::lines(app, true, width)),
+        Focus::Checks => {
+            // The selected check's whole reason first, then every check
+            // and what the lesson expects.
+            let mut lines = Vec::new();
+            if let Some(v) = app.derived.report.checks.get(app.checks_sel).filter(|v| !v.holds) {
+                let at = v.first_violation.map_or(String::new(), |at| format!(" (step {})", at.step));
+                lines.push(Line::styled(format!("✗ {}{at}", v.name), t.bad()));
+                lines.extend(
+                    wrap(&v.detail, width.saturating_sub(2)).into_iter().map(|l| Line::raw(format!("  {l}"))),
+                );
+                lines.push(Line::raw(""));
+            }
+            lines.extend(super::checks::lines(app, true, width));
+            (format!("Checks at step {}", app.tape.step()), lines)
+        }
         Focus::Sequence => {
             let (title, lines) = super::sequence::details(app);
             (title, lines.iter().flat_map(|l| wrap(l, width)).map(Line::raw).collect())
@@ -209,9 +243,14 @@ fn details(app: &App, frame: &mut Frame, area: Rect) {
         ),
         Focus::Narrative => ("Narrative".into(), super::narrative::lines(app, width, t)),
     };
-    // Longer than the box: show the end.
+    // Longer than the box: the checks from their top (what matters is
+    // first), the rest to their end (the newest).
     let room = r.height.saturating_sub(2) as usize;
-    let lines = lines[lines.len().saturating_sub(room)..].to_vec();
+    let lines = if app.focus == Focus::Checks {
+        lines[..lines.len().min(room)].to_vec()
+    } else {
+        lines[lines.len().saturating_sub(room)..].to_vec()
+    };
     frame.render_widget(Clear, r);
     let block = boxed(app, &title);
     let inner = block.inner(r);
@@ -223,7 +262,12 @@ fn prompt(app: &App, p: &Prompt, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let r = centered(area, 64, 5);
     frame.render_widget(Clear, r);
-    let block = boxed(app, "");
+    let title = match p.kind {
+        PromptKind::GotoTime => "Go to",
+        PromptKind::Save => "Save",
+        PromptKind::Fork { .. } => "Fork the run?",
+    };
+    let block = boxed(app, title);
     let inner = block.inner(r);
     frame.render_widget(block, r);
     let mut lines = vec![Line::raw(p.kind.question())];

@@ -112,13 +112,19 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         mark_life(&mut life, e, nodes);
     }
     // When each message was sent (for the deliveries shown).
-    let wanted: BTreeSet<u64> =
-        shown.iter().map(|&i| &events[i]).filter(|e| e.kind == TraceKind::Deliver).map(|e| e.msg).collect();
-    let sent: BTreeMap<u64, u64> = events[..first]
+    // When each message shown was sent, and its label (deliveries and
+    // losses show both).
+    let wanted: BTreeSet<u64> = shown
+        .iter()
+        .map(|&i| &events[i])
+        .filter(|e| matches!(e.kind, TraceKind::Deliver | TraceKind::Drop))
+        .map(|e| e.msg)
+        .collect();
+    let sent: BTreeMap<u64, (u64, String)> = events[..first]
         .iter()
         .chain(shown.iter().map(|&i| &events[i]))
         .filter(|e| e.kind == TraceKind::Send && wanted.contains(&e.msg))
-        .map(|e| (e.msg, e.time_us))
+        .map(|e| (e.msg, (e.time_us, label_of(e))))
         .collect();
     let blank = |life: &[Life], t: &Theme| -> Vec<(char, Style)> {
         let mut row = vec![(' ', t.plain()); width];
@@ -131,11 +137,16 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         }
         row
     };
+    let explained = shown.last().copied();
     for &i in shown {
         let e = &events[i];
         let mut row = blank(&life, t);
         put(&mut row, 0, &format!("{:>8}", SimTime(e.time_us).to_string()), t.dim());
-        let label = short_label(&e.text);
+        if is_focused && Some(i) == explained {
+            // The row Enter explains.
+            put(&mut row, 0, "▸", t.title());
+        }
+        let label = label_of(e);
         match e.kind {
             TraceKind::Send => {
                 let (from, to) = (lane_of(e.node), lane_of(e.peer));
@@ -150,7 +161,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             }
             TraceKind::Deliver => {
                 let (from, to) = (lane_of(e.peer), lane_of(e.node));
-                let after = sent.get(&e.msg).map(|s| e.time_us.saturating_sub(*s));
+                let after = sent.get(&e.msg).map(|s| e.time_us.saturating_sub(s.0));
                 let text = match after {
                     Some(d) => format!("#{} {label} +{}", e.msg, crate::sim::SimDuration(d)),
                     None => format!("#{} {label}", e.msg),
@@ -164,7 +175,10 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                     &mut row,
                     x_of(from),
                     x_of(to),
-                    &format!("#{} lost: {why}", e.msg),
+                    &match sent.get(&e.msg) {
+                        Some((_, l)) => format!("#{} {l} lost: {why}", e.msg),
+                        None => format!("#{} lost: {why}", e.msg),
+                    },
                     t.bad(),
                     '○',
                     '✗',
@@ -280,6 +294,12 @@ fn mark_life(life: &mut [Life], e: &TraceEvent, nodes: usize) {
         TraceKind::Restart | TraceKind::Resume => life[lane] = Life::Up,
         _ => {}
     }
+}
+
+/// A message event's label: the protocol's own, recorded with the event,
+/// or one made from its text.
+fn label_of(e: &TraceEvent) -> String {
+    if e.label.is_empty() { short_label(&e.text) } else { e.label.clone() }
 }
 
 /// A message's short label: its kind and its first field's value
