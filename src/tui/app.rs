@@ -356,7 +356,7 @@ pub struct App {
     landed_on_violation: bool,
     /// A search for the next violation under way (`v`).
     search: Option<Search>,
-    /// How long one slice of a search may take ([`SEARCH_SLICE`]; tests
+    /// How long one slice of a search may take (40 ms; tests
     /// set zero: one chunk a slice).
     pub search_slice: Duration,
 }
