@@ -459,7 +459,7 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                 let shown: Vec<String> =
                     lost.iter().take(5).map(|v| format!("k{}={v}", self.acked[v])).collect();
                 format!(
-                    "{} of {} acknowledged writes are not in {}'s final log: {}{}",
+                    "{} of {} acknowledged writes are not in the log of {}, the newest primary: {}{}",
                     lost.len(),
                     self.acked.len(),
                     self.final_primary().map_or("?", |p| self.name(p)),
