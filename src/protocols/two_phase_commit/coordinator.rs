@@ -17,7 +17,7 @@ use super::*;
 
 impl TwoPhaseCommit {
     /// A client's transfer (or its retry) arrives at the coordinator.
-    pub(super) fn submit(state: &mut State, ctx: Ctx, client: ClientRef, tx: Tx, transfer: Transfer) {
+    pub(super) fn submit(state: &mut Coordinator, ctx: Ctx, client: ClientRef, tx: Tx, transfer: Transfer) {
         if let Some(&decision) = state.decisions.get(&tx) {
             // Decided: answer from the log (once the decision is on disk).
             return ctx.once_durable(|ctx| ctx.reply(client, Self::client_reply(decision)));
@@ -26,7 +26,7 @@ impl TwoPhaseCommit {
             r.client = Some(client); // still voting: answer this attempt
             return;
         }
-        if Self::too_old(state, ctx, transfer.invoked_at_us) {
+        if state.retention.too_old(ctx, transfer.invoked_at_us) {
             // It may have run, ended and been forgotten: running it again
             // could move the money twice. Nobody can tell now.
             Self::too_old_here(ctx, tx, "the client is told unknown");
@@ -37,7 +37,7 @@ impl TwoPhaseCommit {
 
     /// Phase one: prepare at every participant the transfer touches.
     pub(super) fn prepare(
-        state: &mut State,
+        state: &mut Coordinator,
         ctx: Ctx,
         tx: Tx,
         transfer: Transfer,
@@ -53,7 +53,7 @@ impl TwoPhaseCommit {
         state.running.insert(tx, Running { transfer, participants, phase, client });
     }
 
-    pub(super) fn on_vote(state: &mut State, ctx: Ctx, from: NodeId, tx: Tx, vote: Vote) {
+    pub(super) fn on_vote(state: &mut Coordinator, ctx: Ctx, from: NodeId, tx: Tx, vote: Vote) {
         // Votes for a transaction already decided (or unknown after a crash:
         // presumed aborted) change nothing.
         let Some(r) = state.running.get_mut(&tx) else { return };
@@ -74,7 +74,7 @@ impl TwoPhaseCommit {
         Self::decide(state, ctx, tx, decision);
     }
 
-    pub(super) fn on_prepare_timeout(state: &mut State, ctx: Ctx, tx: Tx) {
+    pub(super) fn on_prepare_timeout(state: &mut Coordinator, ctx: Ctx, tx: Tx) {
         if state.running.get(&tx).is_some_and(|r| matches!(r.phase, Phase::Voting { .. })) {
             let decision = exercises::on_missing_votes(ctx.params());
             Self::decide(state, ctx, tx, decision);
@@ -83,7 +83,7 @@ impl TwoPhaseCommit {
 
     /// The decision: log it; once it is durable, answer the client and
     /// send it to every participant (phase two).
-    pub(super) fn decide(state: &mut State, ctx: Ctx, tx: Tx, decision: Decision) {
+    pub(super) fn decide(state: &mut Coordinator, ctx: Ctx, tx: Tx, decision: Decision) {
         let r = state.running.get_mut(&tx).expect("only a running transaction is decided");
         assert!(
             matches!(r.phase, Phase::Voting { .. }),
@@ -121,7 +121,15 @@ impl TwoPhaseCommit {
         ctx.set_timer(Timer::Resend { tx }, ctx.params().decision_timeout);
     }
 
-    pub(super) fn on_ack(state: &mut State, ctx: Ctx, from: NodeId, tx: Tx) {
+    /// No ack from every participant within `decision_timeout`: send the
+    /// decision again to those missing.
+    pub(super) fn resend_decision(state: &mut Coordinator, ctx: Ctx, tx: Tx) {
+        if let Some(r) = state.running.get_mut(&tx) {
+            Self::send_decision(r, ctx, tx, true)
+        }
+    }
+
+    pub(super) fn on_ack(state: &mut Coordinator, ctx: Ctx, from: NodeId, tx: Tx) {
         let Some(r) = state.running.get_mut(&tx) else { return };
         let Phase::Finishing { acked, .. } = &mut r.phase else { return };
         if !r.participants.contains(&from) {
@@ -134,12 +142,18 @@ impl TwoPhaseCommit {
             state.running.remove(&tx);
             Self::log(ctx, DiskWrite::End { tx });
             ctx.observe(Observation::Ended { tx });
-            Self::finished(state, ctx, tx, invoked_at_us);
+            state.retention.finished(ctx, tx, invoked_at_us);
         }
     }
 
     /// A blocked participant asks what was decided.
-    pub(super) fn on_ask_coordinator(state: &mut State, ctx: Ctx, from: NodeId, tx: Tx, transfer: Transfer) {
+    pub(super) fn on_ask_coordinator(
+        state: &mut Coordinator,
+        ctx: Ctx,
+        from: NodeId,
+        tx: Tx,
+        transfer: Transfer,
+    ) {
         let invoked_at_us = transfer.invoked_at_us;
         match state.running.get(&tx).map(|r| &r.phase) {
             // Not decided: the decision goes to every participant once it
@@ -160,7 +174,7 @@ impl TwoPhaseCommit {
                 // a stale copy its asker ignores. Abort is the answer
                 // either way; it is not logged, which in the second case
                 // would contradict the forgotten decision.
-                None if Self::too_old(state, ctx, invoked_at_us) => {
+                None if state.retention.too_old(ctx, invoked_at_us) => {
                     Self::too_old_here(ctx, tx, "answered abort, not logged");
                     ctx.send(from, Msg::Abort { tx, invoked_at_us });
                 }
@@ -172,7 +186,7 @@ impl TwoPhaseCommit {
         }
     }
 
-    pub(super) fn presume_abort(state: &mut State, ctx: Ctx, tx: Tx, transfer: Transfer) {
+    pub(super) fn presume_abort(state: &mut Coordinator, ctx: Ctx, tx: Tx, transfer: Transfer) {
         let participants = ctx.params().participants_of(transfer).collect();
         let phase = Phase::Voting { yes: BTreeSet::new() };
         state.running.insert(tx, Running { transfer, participants, phase, client: None });

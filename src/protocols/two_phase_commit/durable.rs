@@ -86,40 +86,31 @@ impl TwoPhaseCommit {
     }
 
     pub(super) fn recover_from(ctx: Ctx, disk: &Disk) -> State {
-        let mut state = State {
-            coordinator: ctx.me() == ctx.params().coordinator,
-            finished: Expiry::default(),
-            clock_floor: ClockFloor::new(disk.forgot_at_us),
-            decisions: disk.decisions.iter().map(|(&tx, l)| (tx, l.decision)).collect(),
-            running: BTreeMap::new(),
-            balances: disk.balances.clone(),
-            locks: BTreeMap::new(),
-            prepared: BTreeMap::new(),
-            outcomes: disk.outcomes.iter().map(|(&tx, &(d, _, _))| (tx, d)).collect(),
-        };
         // Finished transactions on disk start their retention again.
         Self::arm_expiry(ctx);
-        for (&tx, logged) in disk.decisions.iter().filter(|(_, l)| l.ended) {
-            Self::finished(&mut state, ctx, tx, logged.transfer.invoked_at_us);
+        let retention = Retention::new(disk.forgot_at_us);
+        if ctx.me() == ctx.params().coordinator {
+            State::Coordinator(Self::recover_coordinator(ctx, disk, retention))
+        } else {
+            State::Participant(Self::recover_participant(ctx, disk, retention))
         }
-        for (&tx, &(_, _, invoked_at_us)) in &disk.outcomes {
-            Self::finished(&mut state, ctx, tx, invoked_at_us);
+    }
+
+    /// The coordinator re-sends the decisions not yet acknowledged by all.
+    fn recover_coordinator(ctx: Ctx, disk: &Disk, retention: Retention) -> Coordinator {
+        let decisions = disk.decisions.iter().map(|(&tx, l)| (tx, l.decision)).collect();
+        let mut state = Coordinator { decisions, running: BTreeMap::new(), retention };
+        for (&tx, logged) in disk.decisions.iter().filter(|(_, l)| l.ended) {
+            state.retention.finished(ctx, tx, logged.transfer.invoked_at_us);
         }
         // What the disk holds is reported again: a write can complete while
         // its node is paused, and a crash before the node resumes loses the
-        // `on_persisted` that would have published it. The checker ignores
+        // `once_durable` that would have published it. The checker ignores
         // what it already knew.
         for (&tx, logged) in disk.decisions.iter().filter(|(_, l)| !l.ended) {
             let (decision, transfer) = (logged.decision, logged.transfer);
             ctx.observe(Observation::DecisionLogged { tx, decision, transfer });
         }
-        for (&tx, &(decision, share, _)) in &disk.outcomes {
-            ctx.observe(Observation::Decided { tx, decision, learned: Learned::Disk, share });
-        }
-        for &tx in disk.prepared.keys() {
-            ctx.observe(Observation::Voted { tx, vote: Vote::Yes });
-        }
-        // Coordinator: decisions not yet acknowledged by all go out again.
         for (&tx, logged) in disk.decisions.iter().filter(|(_, l)| !l.ended) {
             let participants = ctx.params().participants_of(logged.transfer).collect();
             let phase = Phase::Finishing { decision: logged.decision, acked: BTreeSet::new() };
@@ -127,8 +118,29 @@ impl TwoPhaseCommit {
             Self::send_decision(&mut r, ctx, tx, true);
             state.running.insert(tx, r);
         }
-        // Participant: prepared transactions are in doubt again — re-take
-        // their locks and ask at once.
+        state
+    }
+
+    /// A participant's prepared transactions are in doubt again: it
+    /// re-takes their locks and asks at once.
+    fn recover_participant(ctx: Ctx, disk: &Disk, retention: Retention) -> Participant {
+        let mut state = Participant {
+            balances: disk.balances.clone(),
+            locks: BTreeMap::new(),
+            prepared: BTreeMap::new(),
+            outcomes: disk.outcomes.iter().map(|(&tx, &(d, _, _))| (tx, d)).collect(),
+            retention,
+        };
+        for (&tx, &(_, _, invoked_at_us)) in &disk.outcomes {
+            state.retention.finished(ctx, tx, invoked_at_us);
+        }
+        // Reported again, as the coordinator's decisions are.
+        for (&tx, &(decision, share, _)) in &disk.outcomes {
+            ctx.observe(Observation::Decided { tx, decision, learned: Learned::Disk, share });
+        }
+        for &tx in disk.prepared.keys() {
+            ctx.observe(Observation::Voted { tx, vote: Vote::Yes });
+        }
         for (&tx, &(transfer, share)) in &disk.prepared {
             for account in share.accounts() {
                 let holder = state.locks.insert(account, tx);

@@ -17,46 +17,56 @@ impl Protocol for TwoPhaseCommit {
     type Workload = Transfers;
 
     fn on_message(state: &mut State, ctx: &mut Context<'_, Self>, from: NodeId, msg: Msg) {
-        let coordinator = ctx.me() == ctx.params().coordinator;
-        match msg {
-            Msg::Prepare { tx, transfer } => Self::vote(state, ctx, tx, transfer),
-            Msg::Vote { tx, vote } => Self::on_vote(state, ctx, from, tx, vote),
-            Msg::Commit { tx, invoked_at_us } => {
-                Self::complete(state, ctx, from, tx, Decision::Commit, invoked_at_us)
+        match (state, msg) {
+            // The coordinator.
+            (State::Coordinator(c), Msg::Vote { tx, vote }) => Self::on_vote(c, ctx, from, tx, vote),
+            (State::Coordinator(c), Msg::Ack { tx }) => Self::on_ack(c, ctx, from, tx),
+            (State::Coordinator(c), Msg::Ask { tx, transfer }) => {
+                Self::on_ask_coordinator(c, ctx, from, tx, transfer)
             }
-            Msg::Abort { tx, invoked_at_us } => {
-                Self::complete(state, ctx, from, tx, Decision::Abort, invoked_at_us)
+            // A participant.
+            (State::Participant(p), Msg::Prepare { tx, transfer }) => Self::vote(p, ctx, tx, transfer),
+            (State::Participant(p), Msg::Commit { tx, invoked_at_us }) => {
+                Self::complete(p, ctx, from, tx, Decision::Commit, invoked_at_us)
             }
-            Msg::Ack { tx } => Self::on_ack(state, ctx, from, tx),
-            Msg::Ask { tx, transfer } if coordinator => {
-                Self::on_ask_coordinator(state, ctx, from, tx, transfer)
+            (State::Participant(p), Msg::Abort { tx, invoked_at_us }) => {
+                Self::complete(p, ctx, from, tx, Decision::Abort, invoked_at_us)
             }
-            Msg::Ask { tx, transfer } => Self::on_ask_peer(state, ctx, from, tx, transfer),
-            Msg::Outcome { tx, decision } => Self::on_outcome(state, ctx, tx, decision),
+            (State::Participant(p), Msg::Ask { tx, transfer }) => {
+                Self::on_ask_peer(p, ctx, from, tx, transfer)
+            }
+            (State::Participant(p), Msg::Outcome { tx, decision }) => Self::on_outcome(p, ctx, tx, decision),
+            // Nobody sends these to this role.
+            (State::Coordinator(_), Msg::Prepare { .. } | Msg::Commit { .. } | Msg::Abort { .. })
+            | (State::Coordinator(_), Msg::Outcome { .. })
+            | (State::Participant(_), Msg::Vote { .. } | Msg::Ack { .. }) => {}
         }
     }
 
     fn on_timer(state: &mut State, ctx: &mut Context<'_, Self>, timer: Timer) {
-        match timer {
-            Timer::PrepareTimeout { tx } => Self::on_prepare_timeout(state, ctx, tx),
-            Timer::Resend { tx } => {
-                if let Some(r) = state.running.get_mut(&tx) {
-                    Self::send_decision(r, ctx, tx, true)
-                }
-            }
-            Timer::DecisionTimeout { tx } => Self::on_decision_timeout(state, ctx, tx),
-            Timer::Expire => Self::expire(state, ctx),
+        match (state, timer) {
+            (State::Coordinator(c), Timer::PrepareTimeout { tx }) => Self::on_prepare_timeout(c, ctx, tx),
+            (State::Coordinator(c), Timer::Resend { tx }) => Self::resend_decision(c, ctx, tx),
+            (State::Participant(p), Timer::DecisionTimeout { tx }) => Self::on_decision_timeout(p, ctx, tx),
+            (state, Timer::Expire) => Self::expire(state, ctx),
+            // Each role arms only its own timers.
+            (State::Coordinator(_), Timer::DecisionTimeout { .. })
+            | (State::Participant(_), Timer::PrepareTimeout { .. } | Timer::Resend { .. }) => {}
         }
     }
 
     fn on_client_request(state: &mut State, ctx: &mut Context<'_, Self>, request: ClientRequest<TransferOp>) {
         let TransferOp::Transfer { from, to, amount } = request.op;
-        let coordinator = ctx.params().coordinator;
-        if ctx.me() != coordinator {
-            return ctx.reply(request.from, ClientReply::redirect(Some(coordinator)));
+        match state {
+            State::Coordinator(c) => {
+                let transfer =
+                    Transfer { from, to, amount: amount as u64, invoked_at_us: request.invoked_at_us };
+                Self::submit(c, ctx, request.from, request.idempotency_key, transfer)
+            }
+            State::Participant(_) => {
+                ctx.reply(request.from, ClientReply::redirect(Some(ctx.params().coordinator)))
+            }
         }
-        let transfer = Transfer { from, to, amount: amount as u64, invoked_at_us: request.invoked_at_us };
-        Self::submit(state, ctx, request.from, request.idempotency_key, transfer);
     }
 
     fn recover(ctx: &mut Context<'_, Self>, disk: &Disk) -> State {

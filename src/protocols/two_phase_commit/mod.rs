@@ -34,8 +34,10 @@
 //!    does not come (`on_decision_timeout`, `ask`; cooperative
 //!    termination: `on_ask_peer`).
 //!
-//! [`messages`] is the rule table: every message and timer, and the
-//! handler it runs. [`durable`] is what survives a crash and how a node
+//! A node's [`State`] is its role's: a [`Coordinator`] (the decisions and
+//! the transactions running) or a [`Participant`] (balances, locks, yes
+//! votes in doubt, outcomes). [`messages`] is the rule table: every
+//! message and timer, the role it is for, and the handler it runs. [`durable`] is what survives a crash and how a node
 //! recovers (presumed abort); [`retention`] (advanced) how finished
 //! transactions are forgotten safely.
 //!
@@ -210,30 +212,56 @@ pub enum NoReason {
     AlreadyAborted,
 }
 
+/// A node's state: its role's.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct State {
-    // --- both roles ---
-    /// This node is the coordinator (otherwise a participant).
-    coordinator: bool,
-    /// Finished transactions to forget (see "Retention").
-    finished: Expiry<Tx>,
-    /// The latest local time (µs) read for retention — durable as of the
-    /// latest forgetting (see [`TwoPhaseCommit::now_us`]).
-    clock_floor: ClockFloor,
+pub enum State {
+    Coordinator(Coordinator),
+    Participant(Participant),
+}
 
-    // --- coordinator ---
+/// The coordinator's state.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Coordinator {
     /// Every decision taken and not yet forgotten (mirrors the log, plus
     /// one being written).
     decisions: BTreeMap<Tx, Decision>,
+    /// The transactions not yet finished: voting, or deciding.
     running: BTreeMap<Tx, Running>,
+    retention: Retention,
+}
 
-    // --- participant ---
+/// A participant's state.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Participant {
+    /// Accounts that have changed (the others hold `initial_balance`).
     balances: BTreeMap<Key, u64>,
     /// Account → the prepared transaction holding its lock.
     locks: BTreeMap<Key, Tx>,
+    /// Yes votes awaiting the decision: in doubt.
     prepared: BTreeMap<Tx, Prepared>,
     /// Every transaction this participant decided (and has not forgotten).
     outcomes: BTreeMap<Tx, Decision>,
+    retention: Retention,
+}
+
+/// What both roles keep to forget finished transactions (see
+/// [`retention`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Retention {
+    /// Finished transactions to forget.
+    finished: Expiry<Tx>,
+    /// The latest local time (µs) read for retention — durable as of the
+    /// latest forgetting (see [`Retention::now_us`]).
+    clock_floor: ClockFloor,
+}
+
+impl State {
+    fn retention(&mut self) -> &mut Retention {
+        match self {
+            State::Coordinator(c) => &mut c.retention,
+            State::Participant(p) => &mut p.retention,
+        }
+    }
 }
 
 /// A transaction the coordinator has not finished.

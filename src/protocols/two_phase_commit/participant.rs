@@ -20,7 +20,7 @@ use super::*;
 
 impl TwoPhaseCommit {
     /// Phase one at a participant: vote.
-    pub(super) fn vote(state: &mut State, ctx: Ctx, tx: Tx, transfer: Transfer) {
+    pub(super) fn vote(state: &mut Participant, ctx: Ctx, tx: Tx, transfer: Transfer) {
         let coordinator = ctx.params().coordinator;
         if state.prepared.contains_key(&tx) {
             // A duplicate, or a new round after the coordinator restarted:
@@ -34,7 +34,7 @@ impl TwoPhaseCommit {
             };
             return ctx.once_durable(|ctx| ctx.send(coordinator, Msg::Vote { tx, vote }));
         }
-        if Self::too_old(state, ctx, transfer.invoked_at_us) {
+        if state.retention.too_old(ctx, transfer.invoked_at_us) {
             // Perhaps decided here and forgotten: a stale copy. Voting
             // afresh could lock (and, for a commit forgotten, apply) again.
             // Silence: the coordinator, if this is a live round, aborts.
@@ -70,7 +70,7 @@ impl TwoPhaseCommit {
 
     /// Yes if the accounts are free, the funds are there, and no random
     /// refusal.
-    pub(super) fn choose_vote(state: &State, ctx: Ctx, tx: Tx, share: Share) -> Vote {
+    pub(super) fn choose_vote(state: &Participant, ctx: Ctx, tx: Tx, share: Share) -> Vote {
         if share.accounts().any(|a| state.locks.get(&a).is_some_and(|&holder| holder != tx)) {
             return Vote::No(NoReason::Locked);
         }
@@ -88,7 +88,7 @@ impl TwoPhaseCommit {
 
     /// The yes vote is out: the decision should come within
     /// `decision_timeout`.
-    pub(super) fn await_decision(state: &mut State, ctx: Ctx, tx: Tx) {
+    pub(super) fn await_decision(state: &mut Participant, ctx: Ctx, tx: Tx) {
         let timeout = ctx.params().decision_timeout;
         if state.prepared.contains_key(&tx) {
             ctx.set_timer(Timer::DecisionTimeout { tx }, timeout);
@@ -97,7 +97,7 @@ impl TwoPhaseCommit {
 
     /// Phase two at a participant: the coordinator's decision.
     pub(super) fn complete(
-        state: &mut State,
+        state: &mut Participant,
         ctx: Ctx,
         from: NodeId,
         tx: Tx,
@@ -113,7 +113,7 @@ impl TwoPhaseCommit {
                     format!("heuristic hazard: tx {tx} was {mine:?} here, the coordinator says {decision:?}")
                 });
             }
-        } else if Self::too_old(state, ctx, invoked_at_us) {
+        } else if state.retention.too_old(ctx, invoked_at_us) {
             // Decided here and forgotten (the coordinator missed the ack,
             // or this is a stale copy), or never prepared: acknowledged,
             // nothing to do.
@@ -136,7 +136,13 @@ impl TwoPhaseCommit {
 
     /// Decides a prepared transaction here: apply (or drop) the share,
     /// release the locks.
-    pub(super) fn decide_here(state: &mut State, ctx: Ctx, tx: Tx, decision: Decision, learned: Learned) {
+    pub(super) fn decide_here(
+        state: &mut Participant,
+        ctx: Ctx,
+        tx: Tx,
+        decision: Decision,
+        learned: Learned,
+    ) {
         let p = state.prepared.remove(&tx).expect("only a prepared transaction is decided here");
         ctx.cancel_timer(&Timer::DecisionTimeout { tx });
         for account in p.share.accounts() {
@@ -149,7 +155,7 @@ impl TwoPhaseCommit {
 
     /// Applies a commit's share to the balances and logs the outcome.
     pub(super) fn log_outcome(
-        state: &mut State,
+        state: &mut Participant,
         ctx: Ctx,
         tx: Tx,
         decision: Decision,
@@ -172,7 +178,7 @@ impl TwoPhaseCommit {
         let previous = state.outcomes.insert(tx, decision);
         assert!(previous.is_none(), "tx {tx}: decided once per participant");
         Self::log(ctx, DiskWrite::Outcome { tx, decision, share, invoked_at_us, balances });
-        Self::finished(state, ctx, tx, invoked_at_us);
+        state.retention.finished(ctx, tx, invoked_at_us);
     }
 
     /// Tells the checkers, once the outcome is on disk.
@@ -181,7 +187,7 @@ impl TwoPhaseCommit {
         ctx.once_durable(|ctx| ctx.observe(decided));
     }
 
-    pub(super) fn balance(state: &State, ctx: Ctx, account: Key) -> u64 {
+    pub(super) fn balance(state: &Participant, ctx: Ctx, account: Key) -> u64 {
         state.balances.get(&account).copied().unwrap_or(ctx.params().initial_balance)
     }
 }

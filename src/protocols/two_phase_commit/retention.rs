@@ -37,31 +37,45 @@
 //!
 use super::*;
 
-impl TwoPhaseCommit {
+impl Retention {
+    pub(super) fn new(forgot_at_us: i64) -> Self {
+        Retention { finished: Expiry::default(), clock_floor: ClockFloor::new(forgot_at_us) }
+    }
+
     /// The local clock as retention reads it: never earlier than a time
     /// already read. (A clock set back would otherwise make a transaction
     /// forgotten at that time young again.)
-    pub(super) fn now_us(state: &mut State, ctx: &Context<'_, Self>) -> i64 {
-        state.clock_floor.read(ctx.local_time_us())
+    pub(super) fn now_us(&mut self, ctx: &Context<'_, TwoPhaseCommit>) -> i64 {
+        self.clock_floor.read(ctx.local_time_us())
     }
 
     /// Whether a transaction invoked at `invoked_at_us` is older than
     /// `retention` — one this node may have forgotten, if it does not know
     /// it.
-    pub(super) fn too_old(state: &mut State, ctx: &Context<'_, Self>, invoked_at_us: i64) -> bool {
+    pub(super) fn too_old(&mut self, ctx: &Context<'_, TwoPhaseCommit>, invoked_at_us: i64) -> bool {
         if !exercises::judge_age_of_unknown(ctx.params()) {
             return false;
         }
-        invoked_at_us <= Self::now_us(state, ctx) - ctx.params().retention.as_micros() as i64
+        invoked_at_us <= self.now_us(ctx) - ctx.params().retention.as_micros() as i64
     }
 
     /// `tx` has finished here: forget it once it finished `retention` ago
     /// and is older than `retention`.
-    pub(super) fn finished(state: &mut State, ctx: &Context<'_, Self>, tx: Tx, invoked_at_us: i64) {
-        let stamp = Self::now_us(state, ctx).max(invoked_at_us);
-        state.finished.push(stamp, tx);
+    pub(super) fn finished(&mut self, ctx: &Context<'_, TwoPhaseCommit>, tx: Tx, invoked_at_us: i64) {
+        let stamp = self.now_us(ctx).max(invoked_at_us);
+        self.finished.push(stamp, tx);
     }
 
+    /// The finished transactions due to be forgotten now, and the local
+    /// time it is.
+    fn due(&mut self, ctx: &Context<'_, TwoPhaseCommit>) -> (Vec<Tx>, i64) {
+        let now = self.now_us(ctx);
+        let txs = self.finished.due(now - ctx.params().retention.as_micros() as i64).collect();
+        (txs, now)
+    }
+}
+
+impl TwoPhaseCommit {
     pub(super) fn arm_expiry(ctx: Ctx) {
         let every = SimDuration((ctx.params().retention.0 / 4).max(1000));
         ctx.set_timer(Timer::Expire, every);
@@ -72,14 +86,15 @@ impl TwoPhaseCommit {
     /// and unknown, and is handled as such.
     pub(super) fn expire(state: &mut State, ctx: Ctx) {
         Self::arm_expiry(ctx);
-        let now = Self::now_us(state, ctx);
-        let txs: Vec<Tx> = state.finished.due(now - ctx.params().retention.as_micros() as i64).collect();
+        let (txs, now) = state.retention().due(ctx);
         if txs.is_empty() {
             return;
         }
         for tx in &txs {
-            state.decisions.remove(tx);
-            state.outcomes.remove(tx);
+            match state {
+                State::Coordinator(c) => c.decisions.remove(tx),
+                State::Participant(p) => p.outcomes.remove(tx),
+            };
         }
         ctx.observe(Observation::Forgot { count: txs.len() as u32 });
         Self::log(ctx, DiskWrite::Forget { txs, at_us: now });

@@ -29,7 +29,7 @@ use super::*;
 
 impl TwoPhaseCommit {
     /// The decision is late: blocked.
-    pub(super) fn on_decision_timeout(state: &mut State, ctx: Ctx, tx: Tx) {
+    pub(super) fn on_decision_timeout(state: &mut Participant, ctx: Ctx, tx: Tx) {
         let Some(p) = state.prepared.get_mut(&tx) else { return };
         if !p.blocked {
             p.blocked = true;
@@ -51,7 +51,7 @@ impl TwoPhaseCommit {
 
     /// Asks the coordinator — and, with cooperative termination, the other
     /// participants — what was decided.
-    pub(super) fn ask(state: &State, ctx: Ctx, tx: Tx) {
+    pub(super) fn ask(state: &Participant, ctx: Ctx, tx: Tx) {
         let p = &state.prepared[&tx];
         let transfer = p.transfer;
         let params = ctx.params();
@@ -65,14 +65,14 @@ impl TwoPhaseCommit {
     }
 
     /// Cooperative termination: a blocked peer asks this participant.
-    pub(super) fn on_ask_peer(state: &mut State, ctx: Ctx, from: NodeId, tx: Tx, transfer: Transfer) {
+    pub(super) fn on_ask_peer(state: &mut Participant, ctx: Ctx, from: NodeId, tx: Tx, transfer: Transfer) {
         if state.prepared.contains_key(&tx) {
             // In doubt itself: cannot help.
             return ctx.note(|| format!("in doubt about tx {tx} too: cannot help"));
         }
         let decision = match state.outcomes.get(&tx).copied() {
             Some(d) => d,
-            None if Self::too_old(state, ctx, transfer.invoked_at_us) => {
+            None if state.retention.too_old(ctx, transfer.invoked_at_us) => {
                 // Perhaps decided here and forgotten: a stale question (a
                 // peer in doubt now still has the coordinator to ask).
                 return Self::too_old_here(ctx, tx, "a peer's question is ignored");
@@ -88,7 +88,7 @@ impl TwoPhaseCommit {
         ctx.once_durable(|ctx| ctx.send(from, Msg::Outcome { tx, decision }));
     }
 
-    pub(super) fn on_outcome(state: &mut State, ctx: Ctx, tx: Tx, decision: Decision) {
+    pub(super) fn on_outcome(state: &mut Participant, ctx: Ctx, tx: Tx, decision: Decision) {
         if state.prepared.contains_key(&tx) {
             Self::decide_here(state, ctx, tx, decision, Learned::Peer);
         }

@@ -2,35 +2,44 @@
 
 use super::*;
 
+/// Rows shown per section at most (the TUI stays readable).
+const SHOWN: usize = 16;
+
 impl TwoPhaseCommit {
     pub(super) fn view_of(state: &State, cluster: &Cluster) -> NodeView {
-        /// Rows shown per section at most (the TUI stays readable).
-        const SHOWN: usize = 16;
-        if state.coordinator {
-            let mut v = NodeView::new("coordinator", None);
-            let s = v.section("transactions");
-            for (tx, r) in state.running.iter().take(SHOWN) {
-                let t = r.transfer;
-                let what = match &r.phase {
-                    Phase::Voting { yes } => format!("voting: {} of {} yes", yes.len(), r.participants.len()),
-                    Phase::Finishing { decision, acked } => {
-                        let waiting: Vec<&str> = r
-                            .participants
-                            .iter()
-                            .filter(|p| !acked.contains(p))
-                            .map(|p| cluster.name(*p))
-                            .collect();
-                        format!("{decision:?}, waiting for acks from {}", waiting.join(", "))
-                    }
-                };
-                s.row(format!("tx {tx}: {} a{}→a{}", t.amount, t.from, t.to), what);
-            }
-            let commits = state.decisions.values().filter(|d| **d == Decision::Commit).count();
-            let log = v.section("log (decisions remembered)");
-            log.row("committed", commits);
-            log.row("aborted", state.decisions.len() - commits);
-            return v;
+        match state {
+            State::Coordinator(c) => Self::coordinator_view(c, cluster),
+            State::Participant(p) => Self::participant_view(p),
         }
+    }
+
+    fn coordinator_view(state: &Coordinator, cluster: &Cluster) -> NodeView {
+        let mut v = NodeView::new("coordinator", None);
+        let s = v.section("transactions");
+        for (tx, r) in state.running.iter().take(SHOWN) {
+            let t = r.transfer;
+            let what = match &r.phase {
+                Phase::Voting { yes } => format!("voting: {} of {} yes", yes.len(), r.participants.len()),
+                Phase::Finishing { decision, acked } => {
+                    let waiting: Vec<&str> = r
+                        .participants
+                        .iter()
+                        .filter(|p| !acked.contains(p))
+                        .map(|p| cluster.name(*p))
+                        .collect();
+                    format!("{decision:?}, waiting for acks from {}", waiting.join(", "))
+                }
+            };
+            s.row(format!("tx {tx}: {} a{}→a{}", t.amount, t.from, t.to), what);
+        }
+        let commits = state.decisions.values().filter(|d| **d == Decision::Commit).count();
+        let log = v.section("log (decisions remembered)");
+        log.row("committed", commits);
+        log.row("aborted", state.decisions.len() - commits);
+        v
+    }
+
+    fn participant_view(state: &Participant) -> NodeView {
         let mut v = NodeView::new("participant", None);
         let s = v.section("accounts changed");
         for (a, b) in state.balances.iter().take(SHOWN) {
