@@ -9,6 +9,7 @@
 //! scenario expectations can compare against.
 
 pub mod explain;
+pub mod export;
 pub mod grade;
 pub mod harness;
 pub mod linearizability;
@@ -16,6 +17,7 @@ pub mod models;
 pub mod report;
 pub mod run;
 pub mod shrink;
+pub mod trace_file;
 
 pub use crate::scenario::expect::{self, Expectation, ExpectationResult};
 pub use crate::sim::history::{self, History, HistoryEvent, HistoryKind, TypedEvent};

@@ -4,10 +4,14 @@
 
 use crate::check::ExpectationResult;
 pub use crate::check::report::{counters_report, full_report, ok_latencies_us};
+use crate::nodes::RegisterView;
 use crate::protocols::RunOptions;
 use crate::scenario::Scenario;
 use crate::sim::trace::NONE;
-use crate::sim::{Driver, EndpointId, Origin, SimTime, TraceEvent, TraceKind, TraceLevel, TraceSink};
+use crate::sim::{
+    Driver, EndpointId, HistoryEvent, HistoryKind, Origin, SimTime, TraceEvent, TraceKind, TraceLevel,
+    TraceSink,
+};
 use anyhow::Context as _;
 use serde::Serialize;
 use std::io::Write as _;
@@ -194,6 +198,41 @@ struct TraceLine<'a> {
     label: &'a str,
 }
 
+/// A line of the `--trace` file with one client history entry (`kind` is
+/// `op`), right after the `invoke` or `complete` event that records it:
+/// what `distlab export` turns into Jepsen, Porcupine and JSON-lines
+/// histories. `f`, `key` and `value` are there for operations on a
+/// register (reads and writes of a key): a read's `value` is what it
+/// returned, on its completion.
+#[derive(Serialize)]
+struct OpLine<'a> {
+    step: u64,
+    time_us: u64,
+    kind: &'static str,
+    /// `invoke`, then one of `ok`, `fail` (it did not happen) or `info`
+    /// (unknown).
+    #[serde(rename = "type")]
+    outcome: HistoryKind,
+    process: u32,
+    /// The scenario's `[[clients]]` entry.
+    client: u16,
+    op_id: u64,
+    /// The operation in words.
+    op: &'a str,
+    /// What an ok operation returned, in words.
+    #[serde(skip_serializing_if = "str::is_empty")]
+    answer: &'a str,
+    /// The node whose reply completed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    f: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<u64>,
+}
+
 fn is_zero(x: &u64) -> bool {
     *x == 0
 }
@@ -305,6 +344,32 @@ impl TraceSink for TraceFile {
             msg: e.msg,
             text: &e.text,
             label: &e.label,
+        };
+        write_line(out, error, &line);
+    }
+
+    fn history(&mut self, h: &HistoryEvent) {
+        let mut guard = self.writer();
+        let TraceWriter { out, names, error, .. } = &mut *guard;
+        let (f, key, value) = match h.register {
+            Some(RegisterView::Read { key, value }) => (Some("read"), Some(key), value),
+            Some(RegisterView::Write { key, value }) => (Some("write"), Some(key), Some(value)),
+            None => (None, None, None),
+        };
+        let line = OpLine {
+            step: h.step,
+            time_us: h.time.0,
+            kind: "op",
+            outcome: h.kind,
+            process: h.process,
+            client: h.client,
+            op_id: h.op_id,
+            op: &h.op,
+            answer: if h.kind == HistoryKind::Ok { &h.value } else { "" },
+            node: h.node.and_then(|n| names.get(n.index()).map(String::as_str)),
+            f,
+            key,
+            value,
         };
         write_line(out, error, &line);
     }

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod export;
 pub mod list;
 pub mod plot;
 pub mod run;
@@ -44,6 +45,8 @@ pub enum Command {
     Sweep(sweep::Args),
     /// Draw one run's charts (latency, messages in flight, gauges) from a saved trace.
     Plot(plot::Args),
+    /// Write a saved trace as a Jepsen or Porcupine history, a ShiViz log, or JSON lines.
+    Export(export::Args),
 }
 
 /// How a command ended, when it did not fail on bad input.
@@ -65,6 +68,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Tui(a) => tui::run(a),
         Command::Sweep(a) => sweep::run(a),
         Command::Plot(a) => plot::run(a),
+        Command::Export(a) => export::run(a),
     }
 }
 

@@ -28,7 +28,12 @@ pub struct Args {
     /// Write every trace event to this file as JSON lines.
     #[arg(long, value_name = "OUT.jsonl")]
     pub trace: Option<PathBuf>,
-    /// How much to trace (`digest` unless --trace or --explain asks for `full`).
+    /// Also write the run in another tool's format, FORMAT=PATH (repeat for
+    /// several): jepsen, porcupine, shiviz or jsonl, as `distlab export`
+    /// writes them.
+    #[arg(long, value_name = "FORMAT=PATH", value_parser = parse_export)]
+    pub export: Vec<(super::export::Format, PathBuf)>,
+    /// How much to trace (`digest` unless --trace, --export or --explain asks for `full`).
     #[arg(long, value_parser = parse_trace_level, value_name = "off|digest|full")]
     pub trace_level: Option<TraceLevel>,
     /// Tell the lesson in words before the report: the whole description,
@@ -38,6 +43,17 @@ pub struct Args {
     pub explain: bool,
     #[command(flatten)]
     pub budget: super::BudgetArgs,
+}
+
+/// `--export FORMAT=PATH`.
+fn parse_export(s: &str) -> Result<(super::export::Format, PathBuf), String> {
+    let (format, path) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected FORMAT=PATH (e.g. jepsen=history.edn), found `{s}`"))?;
+    if path.is_empty() {
+        return Err(format!("`{s}` names no file: expected FORMAT=PATH"));
+    }
+    Ok((super::export::parse_format(format)?, PathBuf::from(path)))
 }
 
 /// `--trace-level`: the library's TraceLevel, named on the command line.
@@ -53,7 +69,7 @@ fn parse_trace_level(s: &str) -> Result<TraceLevel, String> {
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let path = super::resolve(&args.file);
     let scenario = super::load(&args.file).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let wants_events = args.trace.is_some() || args.explain;
+    let wants_events = args.trace.is_some() || !args.export.is_empty() || args.explain;
     let level = args.trace_level.unwrap_or(if wants_events { TraceLevel::Full } else { TraceLevel::Digest });
     if args.trace.is_some() && level != TraceLevel::Full {
         anyhow::bail!("--trace writes events, which needs --trace-level full");
@@ -61,13 +77,24 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     if args.explain && level != TraceLevel::Full {
         anyhow::bail!("--explain tells the events, which needs --trace-level full");
     }
-    if args.explain && args.trace.is_some() {
-        anyhow::bail!("--explain and --trace: run twice (the trace file streams its events and keeps none)");
+    if args.explain && (args.trace.is_some() || !args.export.is_empty()) {
+        anyhow::bail!(
+            "--explain and --trace or --export: run twice (the trace file streams its events and keeps none)"
+        );
     }
+    if !args.export.is_empty() && level != TraceLevel::Full {
+        anyhow::bail!("--export writes events, which needs --trace-level full");
+    }
+    // --export reads the trace back: the one asked for, or a temporary one.
+    let temporary = (args.trace.is_none() && !args.export.is_empty()).then(|| {
+        let name = format!("distlab-export-{}.jsonl", std::process::id());
+        TempFile(std::env::temp_dir().join(name))
+    });
+    let trace_out = args.trace.clone().or_else(|| temporary.as_ref().map(|t| t.0.clone()));
     let options = RunOptions { seed: args.seed, trace: level, ..RunOptions::default() };
     let seed = args.seed.unwrap_or(scenario.seed);
     let budget = args.budget.budget();
-    let run = if let Some(out) = &args.trace {
+    let run = if let Some(out) = &trace_out {
         trace_to_file(&scenario, options, budget, out)?
     } else {
         let mut run = scenario.protocol.build(&scenario, options);
@@ -83,6 +110,12 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         let kept = args.trace.as_ref().map(|t| format!("\n  the trace up to the stop is in {}", t.display()));
         anyhow::bail!("{} with seed {seed} stopped: {halt}{}", path.display(), kept.unwrap_or_default());
     }
+    if let Some(trace) = &trace_out {
+        for (format, out) in &args.export {
+            super::export::write_export(trace, *format, out, super::export::SHIVIZ_EVENTS)?;
+        }
+    }
+    drop(temporary);
     let summary = summarise(&scenario, run.as_ref(), seed);
     if args.explain {
         for line in distlab::check::explain::explain(&scenario, run.as_ref(), seed) {
@@ -96,6 +129,15 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         print_human(&scenario, &summary, &path);
     }
     Ok(if summary.all_met() { Outcome::Success } else { Outcome::ExpectationFailed })
+}
+
+/// A file removed when dropped.
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 fn mark(ok: bool) -> &'static str {

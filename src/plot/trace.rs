@@ -3,12 +3,12 @@
 //! exhausted machine) and drawing latency, messages in flight and every
 //! gauge, faults marked.
 
+use crate::check::trace_file::for_each_line;
 use crate::plot::{self, Chart, Figure, Kind, Marker, Series};
 use crate::util::{clip, escape};
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::io::{BufRead as _, Read as _};
 use std::path::Path;
 
 /// The fields of a trace line that the charts read.
@@ -45,10 +45,6 @@ pub struct RunData {
     pub events: usize,
 }
 
-/// A trace line is at most this long (a note is at most 20,000
-/// characters; events are short).
-const TRACE_LINE_BYTES: u64 = 1 << 20;
-
 /// At most this many gauges are drawn (a protocol has a few).
 const MAX_GAUGES: usize = 100;
 
@@ -67,47 +63,16 @@ const FAULT_KINDS: &[&str] = &["crash", "restart", "pause", "resume", "partition
 /// Reads a trace file.
 pub fn read(path: &Path) -> anyhow::Result<RunData> {
     let shown = escape(&path.display().to_string()).into_owned();
-    // Look before opening: a FIFO would block, a device never end.
-    let meta = std::fs::metadata(path).with_context(|| format!("cannot open {shown}"))?;
-    if !meta.is_file() {
-        bail!("cannot read {shown}: it is not a regular file");
-    }
-    let file = std::fs::File::open(path).with_context(|| format!("cannot open {shown}"))?;
-    let mut reader = std::io::BufReader::new(file);
     let mut data = RunData::default();
     let mut invoked: BTreeMap<u64, u64> = BTreeMap::new();
     let mut in_flight: i64 = 0;
     // Messages held at a paused node, by node: still in flight, and lost
     // (with no event of their own) if the node crashes before resuming.
     let mut held: BTreeMap<String, std::collections::BTreeSet<u64>> = BTreeMap::new();
-    let mut bytes = Vec::new();
-    for i in 0.. {
-        // One line at a time, each at most TRACE_LINE_BYTES: a file with no
-        // line breaks is not read into memory whole.
-        bytes.clear();
-        let read = (&mut reader)
-            .take(TRACE_LINE_BYTES + 1)
-            .read_until(b'\n', &mut bytes)
-            .with_context(|| format!("reading {shown}"))?;
-        if read == 0 {
-            break;
-        }
-        let not_a_trace = |why: String| {
-            anyhow::anyhow!(
-                "{shown}:{}: not a line of a distlab trace ({why}); write one with `distlab run SCENARIO --trace OUT.jsonl`",
-                i + 1,
-            )
-        };
-        if bytes.len() as u64 > TRACE_LINE_BYTES {
-            return Err(not_a_trace(format!("longer than {} MiB", TRACE_LINE_BYTES >> 20)));
-        }
-        let line = std::str::from_utf8(&bytes).map_err(|_| not_a_trace("not UTF-8".into()))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let l: Line = serde_json::from_str(line).map_err(|e| not_a_trace(e.to_string()))?;
+    for_each_line(path, |_, l: Line| {
         let t = l.time_us as f64 / 1e6;
-        data.events += usize::from(l.kind != "sample");
+        // Sample lines and history lines (`op`) are not events.
+        data.events += usize::from(l.kind != "sample" && l.kind != "op");
         match l.kind.as_str() {
             "invoke" => {
                 invoked.insert(l.msg, l.time_us);
@@ -131,7 +96,7 @@ pub fn read(path: &Path) -> anyhow::Result<RunData> {
             }
             "hold" => {
                 held.entry(l.node.clone()).or_default().insert(l.msg);
-                continue;
+                return Ok(());
             }
             "sample" => {
                 for (raw, v) in l.gauges {
@@ -142,17 +107,14 @@ pub fn read(path: &Path) -> anyhow::Result<RunData> {
                     // for a title.
                     let name = escape(&clip(&raw, GAUGE_NAME_CHARS)).into_owned();
                     if !data.gauges.contains_key(&name) && data.gauges.len() == MAX_GAUGES {
-                        bail!(
-                            "{shown}:{}: more than {MAX_GAUGES} gauges; a distlab trace samples a few",
-                            i + 1
-                        );
+                        bail!("more than {MAX_GAUGES} gauges; a distlab trace samples a few");
                     }
                     if let Some(unit) = l.units.get(&raw) {
                         data.units.insert(name.clone(), escape(&clip(unit, UNIT_CHARS)).into_owned());
                     }
                     data.gauges.entry(name).or_default().push((t, v));
                 }
-                continue;
+                return Ok(());
             }
             kind if FAULT_KINDS.contains(&kind) => {
                 if kind == "crash"
@@ -162,7 +124,7 @@ pub fn read(path: &Path) -> anyhow::Result<RunData> {
                 }
                 data.faults.push(Marker { x: t, label: escape(&clip(&l.text, LABEL_CHARS)).into_owned() });
             }
-            _ => continue,
+            _ => return Ok(()),
         }
         if matches!(l.kind.as_str(), "send" | "duplicate" | "deliver" | "drop" | "crash") {
             match data.in_flight.last_mut() {
@@ -170,7 +132,8 @@ pub fn read(path: &Path) -> anyhow::Result<RunData> {
                 _ => data.in_flight.push((t, in_flight as f64)),
             }
         }
-    }
+        Ok(())
+    })?;
     if data.events == 0 {
         bail!("{shown} is empty: no trace events to draw");
     }

@@ -155,7 +155,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         value: AnswerOf<P>,
         node: Option<NodeId>,
     ) {
-        if !self.cfg.record_history && self.checker.is_none() {
+        if !self.cfg.record_history && self.checker.is_none() && !self.trace.streaming() {
             return;
         }
         let c = &self.state.clients[slot as usize];
@@ -176,8 +176,12 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         if let Some(ch) = self.checker.as_mut() {
             ch.on_history(At { step: ev.step, time: ev.time }, &ev);
         }
-        if self.cfg.record_history {
-            self.history.events.push(ev.erase());
+        if self.cfg.record_history || self.trace.streaming() {
+            let erased = ev.erase();
+            self.trace.history(&erased);
+            if self.cfg.record_history {
+                self.history.events.push(erased);
+            }
         }
     }
 

@@ -15,6 +15,7 @@
 //! trace then grows with the length of the run.
 
 use super::hash::Digest;
+use super::history::HistoryEvent;
 use serde::Serialize;
 use xxhash_rust::xxh3::Xxh3;
 
@@ -91,6 +92,10 @@ pub const NONE: u32 = u32::MAX;
 /// it when the run ends): the run does not stop for them.
 pub trait TraceSink: Send {
     fn event(&mut self, event: &TraceEvent);
+    /// A client history entry (an invocation or a completion), right after
+    /// the trace event that records it. Only sinks that write the history
+    /// (the `--trace` file) care.
+    fn history(&mut self, _entry: &HistoryEvent) {}
 }
 
 /// The trace of one run.
@@ -131,6 +136,20 @@ impl Trace {
     /// Takes the sink back (the run is over, or it is to be closed).
     pub fn take_sink(&mut self) -> Option<Box<dyn TraceSink>> {
         self.sink.take()
+    }
+
+    /// Whether events go to a sink (which may want the history too, see
+    /// [`Trace::history`]).
+    #[inline]
+    pub fn streaming(&self) -> bool {
+        self.sink.is_some()
+    }
+
+    /// Hands a client history entry to the sink, if events are streamed.
+    pub fn history(&mut self, entry: &HistoryEvent) {
+        if let Some(sink) = self.sink.as_mut() {
+            sink.history(entry);
+        }
     }
 
     /// Events held in memory (zero while streaming, and below level

@@ -1,0 +1,58 @@
+//! Reading a `--trace` file back: one bounded JSON line at a time, so a
+//! hostile file (no line breaks, a FIFO, a device) ends in an error, never
+//! an exhausted machine. `distlab plot` and `distlab export` read traces
+//! through it.
+
+use anyhow::{Context as _, bail};
+use serde::de::DeserializeOwned;
+use std::io::{BufRead as _, Read as _};
+use std::path::Path;
+
+/// A trace line is at most this long (a note is at most 20,000
+/// characters; events are short).
+pub const TRACE_LINE_BYTES: u64 = 1 << 20;
+
+/// Calls `each(line_number, line)` for every non-empty line of the trace
+/// at `path`, parsed as `L`, in order; stops at the first error (`each`'s,
+/// or a line that is not JSON of that shape, named by `file:line`).
+pub fn for_each_line<L: DeserializeOwned>(
+    path: &Path,
+    mut each: impl FnMut(usize, L) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let shown = crate::util::escape(&path.display().to_string()).into_owned();
+    // Look before opening: a FIFO would block, a device never end.
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot open {shown}"))?;
+    if !meta.is_file() {
+        bail!("cannot read {shown}: it is not a regular file");
+    }
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open {shown}"))?;
+    let mut reader = std::io::BufReader::new(file);
+    let mut bytes = Vec::new();
+    for i in 1.. {
+        // One line at a time, each at most TRACE_LINE_BYTES: a file with no
+        // line breaks is not read into memory whole.
+        bytes.clear();
+        let read = (&mut reader)
+            .take(TRACE_LINE_BYTES + 1)
+            .read_until(b'\n', &mut bytes)
+            .with_context(|| format!("reading {shown}"))?;
+        if read == 0 {
+            break;
+        }
+        let not_a_trace = |why: String| {
+            anyhow::anyhow!(
+                "{shown}:{i}: not a line of a distlab trace ({why}); write one with `distlab run SCENARIO --trace OUT.jsonl`",
+            )
+        };
+        if bytes.len() as u64 > TRACE_LINE_BYTES {
+            return Err(not_a_trace(format!("longer than {} MiB", TRACE_LINE_BYTES >> 20)));
+        }
+        let line = std::str::from_utf8(&bytes).map_err(|_| not_a_trace("not UTF-8".into()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed: L = serde_json::from_str(line).map_err(|e| not_a_trace(e.to_string()))?;
+        each(i, parsed).with_context(|| format!("{shown}:{i}"))?;
+    }
+    Ok(())
+}
