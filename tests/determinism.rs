@@ -148,7 +148,8 @@ fn readme_digest_is_current() {
 /// Streaming the trace changes nothing: the events `run --trace` writes as
 /// they happen are exactly the events a run keeping its trace in memory
 /// records (same steps, times, kinds, endpoints, ids and text, notes
-/// included), and the digest is the same.
+/// included), its history lines are the run's history, and the digest is
+/// the same.
 #[test]
 fn a_streamed_trace_is_the_trace_kept_in_memory() {
     for rel in
@@ -166,11 +167,20 @@ fn a_streamed_trace_is_the_trace_kept_in_memory() {
         .unwrap();
         let text = std::fs::read_to_string(&out).unwrap();
         std::fs::remove_file(&out).ok();
-        let lines: Vec<serde_json::Value> = text
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .filter(|v: &serde_json::Value| v["kind"] != "sample")
-            .collect();
+        let all: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<&serde_json::Value> =
+            all.iter().filter(|v| v["kind"] != "sample" && v["kind"] != "op").collect();
+        // The history lines are the run's history, entry for entry.
+        let ops: Vec<&serde_json::Value> = all.iter().filter(|v| v["kind"] == "op").collect();
+        let history = &kept.history().events;
+        assert_eq!(ops.len(), history.len(), "{rel}");
+        for (line, h) in ops.iter().zip(history) {
+            assert_eq!(line["step"].as_u64(), Some(h.step), "{rel}");
+            assert_eq!(line["type"], serde_json::to_value(h.kind).unwrap(), "{rel}");
+            assert_eq!(line["process"].as_u64(), Some(u64::from(h.process)), "{rel}");
+            assert_eq!(line["op_id"].as_u64(), Some(h.op_id), "{rel}");
+            assert_eq!(line["op"].as_str(), Some(h.op.as_str()), "{rel}");
+        }
         assert_eq!(lines.len(), kept.trace().events().len(), "{rel}");
         for (line, e) in lines.iter().zip(kept.trace().events()) {
             let name = |ep: u32| (ep != u32::MAX).then(|| kept.endpoint_name(distlab::sim::EndpointId(ep)));
