@@ -11,10 +11,16 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     restore_sigpipe();
     let cli = Cli::parse();
+    let json = cli.command.json();
     match cli::run(cli) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::ExpectationFailed) => ExitCode::from(1),
         Err(e) => {
+            if json {
+                // What a script reads: `{"error": "...", "status": 2}`.
+                let error = serde_json::json!({ "error": format!("{e:#}"), "status": 2 });
+                println!("{error}");
+            }
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }

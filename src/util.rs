@@ -217,3 +217,67 @@ mod tests {
         assert_eq!(clip(&"x".repeat(10_000_000), 8).chars().count(), 8);
     }
 }
+
+/// Serde helpers for JSON output: a float holding a whole number is
+/// written as an integer (`3`, not `3.0`). Metrics are counted in floats
+/// inside; a script reading `--json` should see counts as integers.
+pub mod whole {
+    use serde::{Serialize, Serializer};
+
+    /// The largest magnitude written as an integer (beyond it a float's
+    /// whole value may not be exact).
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+
+    fn write<S: Serializer>(x: f64, s: S) -> Result<S::Ok, S::Error> {
+        if x.fract() == 0.0 && x.abs() <= EXACT { s.serialize_i64(x as i64) } else { s.serialize_f64(x) }
+    }
+
+    /// For a `f64` field: `#[serde(serialize_with = "crate::util::whole::number")]`.
+    pub fn number<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+        write(*x, s)
+    }
+
+    /// For an `Option<f64>` field.
+    pub fn option<S: Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match x {
+            Some(x) => s.serialize_some(&Whole(*x)),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// For a map of names to `f64`.
+    pub fn map<S: Serializer, K: Serialize>(
+        m: &std::collections::BTreeMap<K, f64>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_map(m.iter().map(|(k, v)| (k, Whole(*v))))
+    }
+
+    struct Whole(f64);
+
+    impl Serialize for Whole {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            write(self.0, s)
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[derive(serde::Serialize)]
+        struct T {
+            #[serde(serialize_with = "super::number")]
+            a: f64,
+            #[serde(serialize_with = "super::option")]
+            b: Option<f64>,
+            #[serde(serialize_with = "super::map")]
+            c: std::collections::BTreeMap<&'static str, f64>,
+        }
+
+        #[test]
+        fn whole_floats_are_integers_and_the_rest_stay_floats() {
+            let t = T { a: 3.0, b: Some(0.25), c: [("n", 400.0), ("r", 1.5), ("x", f64::NAN)].into() };
+            let json = serde_json::to_string(&t).unwrap();
+            assert_eq!(json, r#"{"a":3,"b":0.25,"c":{"n":400,"r":1.5,"x":null}}"#);
+        }
+    }
+}

@@ -99,9 +99,9 @@ pub enum Judge {
     Breaks,
     /// The metric lies within bounds in every seed.
     Metric {
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none", serialize_with = "crate::util::whole::option")]
         at_least: Option<f64>,
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none", serialize_with = "crate::util::whole::option")]
         at_most: Option<f64>,
     },
     /// Every history is linearizable.
@@ -516,9 +516,9 @@ pub struct ItemTally {
     /// Seeds this item failed, in seed order.
     pub failed_seeds: Vec<u64>,
     /// A metric's smallest and largest value.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "crate::util::whole::option")]
     pub min: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "crate::util::whole::option")]
     pub max: Option<f64>,
     /// The first seed it failed (or broke, for a not-graded check), and
     /// what it showed.

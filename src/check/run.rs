@@ -14,7 +14,7 @@ use crate::sim::{
 };
 use anyhow::Context as _;
 use serde::Serialize;
-use std::io::Write as _;
+use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 /// Everything a run produced, as `--json` prints it.
@@ -29,6 +29,7 @@ pub struct RunSummary {
     pub messages: Messages,
     pub ops: Ops,
     pub checks: Vec<CheckOut>,
+    #[serde(serialize_with = "crate::util::whole::map")]
     pub metrics: std::collections::BTreeMap<&'static str, f64>,
     pub expectations: Vec<ExpectationResult>,
     pub faults: Vec<String>,
@@ -259,7 +260,7 @@ struct SampleLine<'a> {
 struct TraceFile(Arc<Mutex<TraceWriter>>);
 
 struct TraceWriter {
-    out: std::io::BufWriter<std::fs::File>,
+    out: std::io::BufWriter<Box<dyn Write + Send>>,
     /// Endpoint names by index (`n1`, `app.0`).
     names: Vec<String>,
     /// The step of the last event written (a sample line repeats it).
@@ -279,7 +280,13 @@ impl TraceFile {
             .chain(scenario.protocol.gauges())
             .map(|g| (g.name, g.unit.suffix()))
             .collect();
-        let out = std::io::BufWriter::new(std::fs::File::create(path)?);
+        // `-`: standard output.
+        let sink: Box<dyn Write + Send> = if path == std::path::Path::new("-") {
+            Box::new(std::io::stdout())
+        } else {
+            Box::new(std::fs::File::create(path)?)
+        };
+        let out = std::io::BufWriter::new(sink);
         Ok(TraceFile(Arc::new(Mutex::new(TraceWriter { out, names, step: 0, units, error: None }))))
     }
 
@@ -314,7 +321,7 @@ impl TraceFile {
 /// Writes one JSON line, unless an earlier line failed; keeps the first
 /// error.
 fn write_line(
-    out: &mut std::io::BufWriter<std::fs::File>,
+    out: &mut std::io::BufWriter<Box<dyn Write + Send>>,
     error: &mut Option<std::io::Error>,
     line: &impl Serialize,
 ) {

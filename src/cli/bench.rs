@@ -20,12 +20,16 @@ use distlab::sim::{Budget, SimTime, TraceLevel};
 use serde::Serialize;
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  distlab bench
+  distlab bench --workload echo --json
+  distlab bench --checks --scale 20")]
 pub struct Args {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
     /// Only this workload.
-    #[arg(long)]
+    #[arg(long, value_parser = workload_names())]
     pub workload: Option<String>,
     /// Multiply each workload's simulated duration (longer runs, steadier
     /// figures; and a memory check: peak memory should not grow with it).
@@ -40,6 +44,15 @@ pub struct Args {
     /// duplicated and 1ms disk latency.
     #[arg(long)]
     pub faults: bool,
+}
+
+/// `--workload`: the workloads' names, which `--help` lists.
+fn workload_names() -> clap::builder::PossibleValuesParser {
+    let names = WORKLOADS
+        .iter()
+        .chain([&LINEARIZABILITY])
+        .map(|w| clap::builder::PossibleValue::new(w.name).help(w.about));
+    clap::builder::PossibleValuesParser::new(names)
 }
 
 /// A fixed benchmark workload.

@@ -15,6 +15,7 @@
 //! one range over many machines.
 
 use super::Outcome;
+use super::style::mark;
 use anyhow::{Context as _, bail};
 use distlab::check::Expectation;
 pub use distlab::check::grade::Failure;
@@ -30,6 +31,10 @@ use serde::Serialize;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  distlab check quorum/strict-quorum --seeds 0..2000 -j 2
+  distlab check primary-replica/async-crash --nemesis aggressive --save-counterexample found.toml
+  distlab check my-lesson.toml --seeds 0..10000 --shard 1/4 --json")]
 pub struct Args {
     /// A scenario file, or a lesson name such as `quorum/strict-quorum`.
     pub file: PathBuf,
@@ -37,7 +42,7 @@ pub struct Args {
     #[arg(long, default_value = "0..100", value_parser = parse_seeds)]
     pub seeds: Seeds,
     /// Worker threads (default: every core).
-    #[arg(long)]
+    #[arg(long, short)]
     pub jobs: Option<usize>,
     /// Check only slice I of N (1-based): the seeds at positions I-1,
     /// I-1+N, I-1+2N, ... of the range.
@@ -342,10 +347,6 @@ fn save_counterexample(
     })
 }
 
-fn mark(ok: bool) -> &'static str {
-    if ok { "ok  " } else { "FAIL" }
-}
-
 fn print_human(s: &CheckSummary, replay: &str) {
     let shard = s.shard.map(|sh| format!(", shard {}/{}", sh.index, sh.of)).unwrap_or_default();
     println!("scenario: {} (protocol {})", s.scenario, s.protocol);
@@ -377,7 +378,7 @@ fn print_human(s: &CheckSummary, replay: &str) {
         .unwrap_or(0)
         .max(24);
     for v in &s.graded {
-        println!("  {} {:<width$}  {}", mark(v.met), v.item.label, v.detail);
+        anstream::println!("  {} {:<width$}  {}", mark(v.met), v.item.label, v.detail);
     }
     // Seeds that stopped were graded on nothing: say so beside the items.
     let stops = [
@@ -390,7 +391,7 @@ fn print_human(s: &CheckSummary, replay: &str) {
         if !seeds.is_empty() {
             let shown = seeds.iter().take(10).cloned().collect::<Vec<_>>().join(", ");
             let more = if seeds.len() > 10 { ", ..." } else { "" };
-            println!(
+            anstream::println!(
                 "  {} {label:<width$}  {what} in {}/{} seeds (seeds {shown}{more})",
                 mark(false),
                 seeds.len(),

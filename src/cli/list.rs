@@ -6,6 +6,9 @@ use distlab::protocols::registry;
 use distlab::util::escape;
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  distlab list
+  distlab list --verbose")]
 pub struct Args {
     /// Also list each protocol's checks, metrics and gauges.
     #[arg(long)]

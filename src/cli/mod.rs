@@ -7,6 +7,8 @@ pub mod list;
 pub mod plot;
 pub mod run;
 pub mod schema;
+pub mod shell;
+pub mod style;
 pub mod sweep;
 pub mod tui;
 pub mod validate;
@@ -21,6 +23,10 @@ pub use distlab::util::{panic_message, parallel_map};
 #[derive(Parser, Debug)]
 #[command(name = "distlab", version, about, long_about = None)]
 pub struct Cli {
+    /// When to colour verdicts: auto (on a terminal, unless NO_COLOR is
+    /// set), always or never.
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    pub color: clap::ColorChoice,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -47,6 +53,23 @@ pub enum Command {
     Plot(plot::Args),
     /// Write a saved trace as a Jepsen or Porcupine history, a ShiViz log, or JSON lines.
     Export(export::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(shell::CompletionsArgs),
+    /// Write the man pages: distlab.1 and one per subcommand.
+    Man(shell::ManArgs),
+}
+
+impl Command {
+    /// Whether the command was asked for JSON (`--json`): then an error is
+    /// printed as JSON too.
+    pub fn json(&self) -> bool {
+        match self {
+            Command::Run(a) => a.json,
+            Command::Check(a) => a.json,
+            Command::Bench(a) => a.json,
+            _ => false,
+        }
+    }
 }
 
 /// How a command ended, when it did not fail on bad input.
@@ -58,6 +81,7 @@ pub enum Outcome {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    style::set_color(cli.color);
     match cli.command {
         Command::List(a) => list::run(a),
         Command::Run(a) => run::run(a),
@@ -69,6 +93,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Sweep(a) => sweep::run(a),
         Command::Plot(a) => plot::run(a),
         Command::Export(a) => export::run(a),
+        Command::Completions(a) => shell::completions(a),
+        Command::Man(a) => shell::man(a),
     }
 }
 
@@ -139,4 +165,32 @@ pub fn first_sentence(text: &str) -> String {
 /// loads it with the bundled protocols.
 pub fn load(arg: &std::path::Path) -> Result<Scenario, ScenarioError> {
     distlab::scenario::library::load(&distlab::protocols::registry(), arg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::{CommandFactory as _, Parser as _};
+
+    /// Every subcommand's `--help` ends with examples, and each example
+    /// parses (so none goes stale when an option changes).
+    #[test]
+    fn every_subcommand_has_examples_that_parse() {
+        for sub in Cli::command().get_subcommands() {
+            let name = sub.get_name();
+            let help = sub.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+            let examples: Vec<&str> = help.lines().skip_while(|l| *l != "Examples:").skip(1).collect();
+            assert!(!examples.is_empty(), "`distlab {name} --help` has no examples");
+            for example in examples.iter().filter(|e| e.trim_start().starts_with("distlab ")) {
+                // Up to a shell redirection or comment.
+                let words: Vec<&str> = example
+                    .split_whitespace()
+                    .take_while(|w| !matches!(*w, ">" | "#" | "&&" | "|"))
+                    .collect();
+                if let Err(e) = Cli::try_parse_from(&words) {
+                    panic!("`{example}` does not parse:\n{e}");
+                }
+            }
+        }
+    }
 }

@@ -19,6 +19,9 @@ use distlab::util::escape;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  distlab run primary-replica/async-crash --trace run.jsonl
+  distlab plot run.jsonl --out charts")]
 pub struct Args {
     /// A trace written by `distlab run FILE --trace TRACE.jsonl`.
     pub trace: PathBuf,

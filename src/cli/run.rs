@@ -16,6 +16,11 @@ use distlab::util::fmt_num;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  distlab run primary-replica/async-crash
+  distlab run quorum/weak-quorum --seed 7 --json
+  distlab run two-phase-commit/coordinator-crash --explain
+  distlab run my-lesson.toml --trace run.jsonl --export jepsen=history.edn")]
 pub struct Args {
     /// A scenario file, or a lesson name such as `primary-replica/async-crash`.
     pub file: PathBuf,
@@ -25,7 +30,8 @@ pub struct Args {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Write every trace event to this file as JSON lines.
+    /// Write every trace event to this file as JSON lines (`-`: standard
+    /// output, and the report goes to standard error).
     #[arg(long, value_name = "OUT.jsonl")]
     pub trace: Option<PathBuf>,
     /// Also write the run in another tool's format, FORMAT=PATH (repeat for
@@ -85,6 +91,11 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     if !args.export.is_empty() && level != TraceLevel::Full {
         anyhow::bail!("--export writes events, which needs --trace-level full");
     }
+    let to_stdout = usize::from(args.trace.as_deref() == Some(std::path::Path::new("-")))
+        + args.export.iter().filter(|(_, p)| p == std::path::Path::new("-")).count();
+    if to_stdout > 1 {
+        anyhow::bail!("only one of --trace and --export can write to standard output (`-`)");
+    }
     // --export reads the trace back: the one asked for, or a temporary one.
     let temporary = (args.trace.is_none() && !args.export.is_empty()).then(|| {
         let name = format!("distlab-export-{}.jsonl", std::process::id());
@@ -123,10 +134,14 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         }
         println!("\n{}\n", "─".repeat(78));
     }
+    // When the trace or an export goes to standard output, the report
+    // goes to standard error.
+    let mut out: Box<dyn std::io::Write> =
+        if to_stdout > 0 { Box::new(anstream::stderr()) } else { Box::new(anstream::stdout()) };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&summary)?)?;
     } else {
-        print_human(&scenario, &summary, &path);
+        print_human(&mut out, &scenario, &summary, &path)?;
     }
     Ok(if summary.all_met() { Outcome::Success } else { Outcome::ExpectationFailed })
 }
@@ -140,50 +155,55 @@ impl Drop for TempFile {
     }
 }
 
-fn mark(ok: bool) -> &'static str {
-    if ok { "ok  " } else { "FAIL" }
-}
-
-fn print_human(scenario: &Scenario, s: &RunSummary, path: &std::path::Path) {
-    println!("{} ({}), seed {}, {} simulated", s.scenario, s.protocol, s.seed, scenario.duration);
+fn print_human(
+    out: &mut dyn std::io::Write,
+    scenario: &Scenario,
+    s: &RunSummary,
+    path: &std::path::Path,
+) -> std::io::Result<()> {
+    writeln!(out, "{} ({}), seed {}, {} simulated", s.scenario, s.protocol, s.seed, scenario.duration)?;
     let first = super::first_sentence(&scenario.description);
     if !first.is_empty() {
-        println!("  {first}");
+        writeln!(out, "  {first}")?;
     }
-    println!();
-    println!(
+    writeln!(out)?;
+    writeln!(
+        out,
         "events {}   messages: sent {}, delivered {}, dropped {}, duplicated {}",
         s.events, s.messages.sent, s.messages.delivered, s.messages.dropped, s.messages.duplicated
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "client operations: {} invoked, {} ok, {} fail, {} info (unknown)",
         s.ops.invoked, s.ops.ok, s.ops.fail, s.ops.info
-    );
+    )?;
     if !s.faults.is_empty() {
-        println!("faults: {}", s.faults.join(", "));
+        writeln!(out, "faults: {}", s.faults.join(", "))?;
     }
-    println!("\nchecks:");
+    writeln!(out, "\nchecks:")?;
     for c in &s.checks {
-        println!("  {} {:<22} {}", if c.holds { "holds " } else { "BROKEN" }, c.name, c.detail);
+        writeln!(out, "  {} {:<22} {}", super::style::holds(c.holds), c.name, c.detail)?;
     }
-    println!("\nmetrics:");
+    writeln!(out, "\nmetrics:")?;
     let line: Vec<String> = s.metrics.iter().map(|(k, v)| format!("{k} {}", fmt_num(*v))).collect();
     for chunk in line.chunks(4) {
-        println!("  {}", chunk.join("   "));
+        writeln!(out, "  {}", chunk.join("   "))?;
     }
     if !s.expectations.is_empty() {
-        println!("\nexpectations:");
+        writeln!(out, "\nexpectations:")?;
         for e in &s.expectations {
-            println!("  {} {:<34} {}", mark(e.met), e.name, e.detail);
+            writeln!(out, "  {} {:<34} {}", super::style::mark(e.met), e.name, e.detail)?;
         }
     }
     let failed = s.expectations.iter().filter(|e| !e.met).count();
     if failed > 0 {
-        println!(
+        writeln!(
+            out,
             "\n{failed} expectation(s) not met; reproduce with: distlab run {} --seed {}",
             path.display(),
             s.seed
-        );
+        )?;
     }
-    println!("\ntrace-digest: {}", s.digest.as_deref().unwrap_or("(off)"));
+    writeln!(out, "\ntrace-digest: {}", s.digest.as_deref().unwrap_or("(off)"))?;
+    Ok(())
 }

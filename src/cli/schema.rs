@@ -6,6 +6,8 @@ use anyhow::Context as _;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  distlab schema --out scenario.schema.json")]
 pub struct Args {
     /// Write the schema to FILE instead of standard output.
     #[arg(long, value_name = "FILE")]

@@ -4,6 +4,9 @@ use super::Outcome;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  distlab tui primary-replica/async-crash
+  distlab tui found.toml --seed 3")]
 pub struct Args {
     /// A scenario file, or a lesson name such as `primary-replica/async-crash`.
     pub file: PathBuf,

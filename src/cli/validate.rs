@@ -5,6 +5,9 @@ use distlab::util::escape;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  distlab validate my-lesson.toml
+  distlab validate scenarios/quorum/strict-quorum.toml scenarios/saga/orchestrator-crash.toml")]
 pub struct Args {
     /// Scenario files (or lesson names).
     #[arg(required = true)]
