@@ -69,7 +69,7 @@ at = "100ms"
 crash = 1
 "#,
         "11:9",
-        "invalid type: integer `1`, expected a string",
+        "expected a string, found 1",
         Some("names are strings too"),
     ),
     // ---- [scenario] --------------------------------------------------

@@ -232,8 +232,13 @@ impl Plan {
     }
 }
 
-/// `stale_reads >= 1`, `in_doubt_at_end >= 4 and <= 4`.
+/// `stale_reads >= 1`, `lag_ms >= 1 and <= 5`, `in_doubt_at_end = 4`.
 pub fn metric_label(name: &str, at_least: Option<f64>, at_most: Option<f64>) -> String {
+    if let (Some(lo), Some(hi)) = (at_least, at_most)
+        && lo == hi
+    {
+        return format!("{name} = {}", crate::util::fmt_num(lo));
+    }
     let mut label = name.to_string();
     if let Some(lo) = at_least {
         label.push_str(&format!(" >= {}", crate::util::fmt_num(lo)));

@@ -30,7 +30,28 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         }
     }
     if bad > 0 {
-        anyhow::bail!("{bad} of {} files are invalid", args.files.len());
+        anyhow::bail!("{}", invalid_count(bad, args.files.len()));
     }
     Ok(Outcome::Success)
+}
+
+/// `the file is invalid`, `1 of 3 files is invalid`, `2 of 3 files are invalid`.
+fn invalid_count(bad: usize, files: usize) -> String {
+    match (bad, files) {
+        (_, 1) => "the file is invalid".into(),
+        (1, n) => format!("1 of {n} files is invalid"),
+        (b, n) if b == n => format!("all {n} files are invalid"),
+        (b, n) => format!("{b} of {n} files are invalid"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_read_as_english() {
+        assert_eq!(super::invalid_count(1, 1), "the file is invalid");
+        assert_eq!(super::invalid_count(1, 3), "1 of 3 files is invalid");
+        assert_eq!(super::invalid_count(2, 3), "2 of 3 files are invalid");
+        assert_eq!(super::invalid_count(2, 2), "all 2 files are invalid");
+    }
 }

@@ -205,16 +205,53 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
 /// Turns a TOML / serde error into a positioned error with a suggestion
 /// for unknown fields and unknown variants.
 pub fn from_toml(file: &str, source: &str, err: &toml::de::Error) -> ScenarioError {
-    let message = err.message().trim().to_string();
+    let message = plain_words(err.message().trim());
     let span = err.span().unwrap_or(0..0);
     let mut e = ScenarioError::at(file, source, span, message.clone());
     if let Some(help) = suggestion_for(&message) {
         e = e.with_help(help);
-    } else if message.starts_with("invalid type: integer") && message.contains("expected a string") {
+    } else if message.starts_with("expected a string, found") && !message.contains("found the string") {
         e = e
             .with_help("durations are strings with a unit, e.g. \"5ms\"; names are strings too, e.g. \"n1\"");
     }
     e
+}
+
+/// serde's "invalid type: floating point `1.5`, expected u64" in the
+/// words of the scenario format: "expected a whole number, found 1.5".
+/// Other messages are kept.
+fn plain_words(message: &str) -> String {
+    let rest = message.strip_prefix("invalid type: ").or_else(|| message.strip_prefix("invalid value: "));
+    let Some((found, expected)) = rest.and_then(|r| r.split_once(", expected ")) else {
+        return message.to_string();
+    };
+    let expected = match expected {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number (0 or more)",
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number",
+        "f32" | "f64" => "a number",
+        "a sequence" => "a list (`[...]`)",
+        "a map" => "a table",
+        e if e.starts_with("struct ") => "a table",
+        e if e.starts_with("a borrowed string") => "a string",
+        e => e,
+    };
+    let value = |s: &str| s.trim_start_matches('`').trim_end_matches('`').to_string();
+    let found = if let Some(v) = found.strip_prefix("floating point ") {
+        value(v)
+    } else if let Some(v) = found.strip_prefix("integer ") {
+        value(v)
+    } else if let Some(v) = found.strip_prefix("boolean ") {
+        value(v)
+    } else if let Some(v) = found.strip_prefix("string ") {
+        format!("the string {v}")
+    } else {
+        match found {
+            "sequence" => "a list".to_string(),
+            "map" => "a table".to_string(),
+            other => other.to_string(),
+        }
+    };
+    format!("expected {expected}, found {found}")
 }
 
 /// Parses serde's "unknown field `x`, expected one of `a`, `b`" (and the
@@ -239,6 +276,26 @@ mod tests {
         let e = ScenarioError::at("f.toml", src, 6..8, "bad");
         assert_eq!((e.line, e.column), (2, 1));
         assert_eq!(e.to_string(), "f.toml:2:1: bad\n  |\n2 | bb = 2\n  | ^^");
+    }
+
+    /// serde's type names become the scenario format's words.
+    #[test]
+    fn no_serde_jargon() {
+        assert_eq!(
+            plain_words("invalid type: floating point `1.5`, expected u64"),
+            "expected a whole number (0 or more), found 1.5"
+        );
+        assert_eq!(
+            plain_words("invalid value: integer `-1`, expected u32"),
+            "expected a whole number (0 or more), found -1"
+        );
+        assert_eq!(
+            plain_words("invalid type: string \"three\", expected usize"),
+            "expected a whole number (0 or more), found the string \"three\""
+        );
+        assert_eq!(plain_words("invalid type: sequence, expected f64"), "expected a number, found a list");
+        assert_eq!(plain_words("invalid type: integer `3`, expected a string"), "expected a string, found 3");
+        assert_eq!(plain_words("missing field `name`"), "missing field `name`");
     }
 
     /// serde's unknown-field message becomes a did-you-mean.

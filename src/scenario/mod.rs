@@ -567,7 +567,11 @@ impl Loader<'_> {
                         .chain(cluster.names.iter().map(String::as_str))
                         .collect();
                     let e = self.err(t.span(), format!("unknown target `{other}`: expected primary (or leader), random, any-replica or a node name"));
-                    Err(e.suggest(other, options, None))
+                    Err(e.suggest(
+                        other,
+                        options,
+                        Some(format!("the nodes are: {}", cluster.names.join(", "))),
+                    ))
                 }
             },
         }

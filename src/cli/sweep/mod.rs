@@ -44,6 +44,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  distlab sweep quorum/nrw-tradeoff --vary protocol.w=1,2,3 --out sweep-w
+  distlab sweep primary-replica/replication-modes --vary protocol.mode=async,semi-sync,sync --vary protocol.ship_interval=100ms,- --skip-invalid -j 2 --out modes")]
 pub struct Args {
     /// A scenario file, or a lesson name such as `quorum/weak-quorum`.
     pub file: PathBuf,
@@ -57,7 +60,7 @@ pub struct Args {
     #[arg(long, default_value = "0..20", value_parser = parse_seeds)]
     pub seeds: Seeds,
     /// Worker threads (default: every core).
-    #[arg(long)]
+    #[arg(long, short)]
     pub jobs: Option<usize>,
     /// The folder for the CSV files and charts (created if missing).
     #[arg(long, value_name = "DIR")]
