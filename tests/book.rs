@@ -710,6 +710,43 @@ fn every_lesson_the_book_names_exists() {
     assert!(named > 0);
 }
 
+/// The book shows example files inline (so it reads on a forge without
+/// mdBook's `{{#include}}`); each shown copy, marked
+/// `<!-- the file PATH, checked by tests/book.rs -->` above its fence, is
+/// the file as it is, and no chapter uses `{{#include}}`.
+#[test]
+fn files_the_book_shows_are_the_files() {
+    let repo = PathBuf::from(REPO);
+    let marker = "<!-- the file ";
+    let mut shown = 0;
+    for file in chapters(&repo) {
+        let text = std::fs::read_to_string(repo.join(&file)).expect("reading a chapter");
+        assert!(!text.contains("{{#include"), "{file}: show the file inline (marked), not {{{{#include}}}}");
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let Some(rest) = line.strip_prefix(marker) else { continue };
+            let path = rest.split(',').next().expect("a path");
+            assert!(
+                lines.get(i + 1).is_some_and(|l| l.starts_with("```")),
+                "{file}:{}: a fence follows the marker",
+                i + 1
+            );
+            let body: Vec<&str> =
+                lines[i + 2..].iter().take_while(|l| !l.starts_with("```")).copied().collect();
+            let on_disk = std::fs::read_to_string(repo.join(path))
+                .unwrap_or_else(|e| panic!("{file}:{}: {path}: {e}", i + 1));
+            assert_eq!(
+                body.join("\n") + "\n",
+                on_disk,
+                "{file}:{}: the copy of {path} differs from the file",
+                i + 1
+            );
+            shown += 1;
+        }
+    }
+    assert!(shown >= 2, "the two example lessons are shown");
+}
+
 // ---------------------------------------------------------------------------
 // The harness itself
 

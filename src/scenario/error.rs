@@ -205,8 +205,13 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
 /// Turns a TOML / serde error into a positioned error with a suggestion
 /// for unknown fields and unknown variants.
 pub fn from_toml(file: &str, source: &str, err: &toml::de::Error) -> ScenarioError {
-    let message = plain_words(err.message().trim());
     let span = err.span().unwrap_or(0..0);
+    let mut message = plain_words(err.message().trim());
+    // TOML's date-times reach serde as a table: say what was written.
+    let written = source.get(span.clone()).unwrap_or_default().trim_start();
+    if message.ends_with(", found a table") && written.starts_with(|c: char| c.is_ascii_digit()) {
+        message = message.replace(", found a table", ", found a date-time");
+    }
     let mut e = ScenarioError::at(file, source, span, message.clone());
     if let Some(help) = suggestion_for(&message) {
         e = e.with_help(help);
