@@ -433,7 +433,7 @@ fn plot_writes_only_inside_its_folder() {
             }
         }
     }
-    // messages-in-flight and one chart per gauge, none overwriting another.
+    // messages_in_flight-over-time and one chart per gauge, none overwriting another.
     if written != 1 + gauges.len() {
         problems.push(format!("{written} files in --out, expected {}", 1 + gauges.len()));
     }

@@ -175,12 +175,12 @@ fn plot_draws_a_run_from_its_trace() {
     let o = distlab(&["plot", trace.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
     let charts = dir.join("run-charts");
-    for name in ["latency", "messages-in-flight", "replication_lag_ms"] {
+    for name in ["latency-over-time", "messages_in_flight-over-time", "replication_lag_ms-over-time"] {
         for ext in ["svg", "png"] {
             assert!(charts.join(format!("{name}.{ext}")).exists(), "{name}.{ext}: {}", text(&o));
         }
     }
-    let svg = std::fs::read_to_string(charts.join("latency.svg")).unwrap();
+    let svg = std::fs::read_to_string(charts.join("latency-over-time.svg")).unwrap();
     assert!(svg.contains("n1 crashes"), "faults are marked");
 
     let data = distlab::plot::trace::read(&trace).unwrap();

@@ -1,12 +1,13 @@
 //! `distlab plot TRACE.jsonl`: draw one run's charts from the trace that
 //! `distlab run --trace` saved.
 //!
-//! - `latency`: every client operation's latency, at the time it ended,
+//! - `latency-over-time`: every client operation's latency, at the time it ended,
 //!   coloured by outcome (ok, fail, info) — when the run has any;
-//! - `messages-in-flight`: sent (and duplicated) minus delivered (and
+//! - `messages_in_flight-over-time`: sent (and duplicated) minus delivered (and
 //!   dropped), after every event;
-//! - one chart per gauge the trace sampled (`replication_lag_ms`,
-//!   `participants_in_doubt`, ...).
+//! - one chart per gauge the trace sampled (`replication_lag_ms-over-time`,
+//!   `participants_in_doubt-over-time`, ...), named as `distlab sweep`
+//!   names its charts over time.
 //!
 //! Faults (crash, restart, pause, partition, heal, clock, link) are marked
 //! on every chart.

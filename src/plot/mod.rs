@@ -11,6 +11,7 @@
 //! the same on a headless machine with no fonts installed. Drawing uses no
 //! clock and no randomness: the same figure gives the same bytes.
 
+mod svg_text;
 pub mod trace;
 
 use anyhow::{Result, anyhow};
@@ -168,7 +169,13 @@ pub fn save(figure: &Figure, stem: &Path, formats: Formats) -> Result<Vec<PathBu
     };
     if formats.svg {
         let path = file("svg");
-        render(SVGBackend::new(&path, size), figure, &path)?;
+        let mut svg = String::new();
+        render(SVGBackend::with_string(&mut svg, size), figure, &path)?;
+        // The text as the embedded font's outlines, as the PNG draws it.
+        let font = ab_glyph::FontRef::try_from_slice(DEJAVU_SANS)
+            .map_err(|_| anyhow!("the embedded DejaVu Sans font could not be read"))?;
+        let svg = svg_text::outline_text(&svg, &font);
+        std::fs::write(&path, svg).map_err(|e| anyhow!("writing {}: {e}", path.display()))?;
         written.push(path);
     }
     if formats.png {

@@ -140,9 +140,11 @@ pub fn read(path: &Path) -> anyhow::Result<RunData> {
     Ok(data)
 }
 
-/// The charts of one run, by file stem: `latency`, `messages-in-flight`,
-/// and one per gauge, named by [`plot::file_stem`] (so a gauge name read
-/// from the trace cannot leave the output folder) and made unique.
+/// The charts of one run, by file stem, named as `distlab sweep` names its
+/// charts over time: `latency-over-time`, `messages_in_flight-over-time`,
+/// and `GAUGE-over-time` per gauge, the gauge's name made safe by
+/// [`plot::file_stem`] (so a name read from the trace cannot leave the
+/// output folder) and unique.
 pub fn charts(data: &RunData, title: &str) -> Vec<(String, Figure)> {
     let title = escape(title);
     let mut latency =
@@ -156,13 +158,13 @@ pub fn charts(data: &RunData, title: &str) -> Vec<(String, Figure)> {
     latency.markers = data.faults.clone();
     let mut out = Vec::new();
     if !latency.series.is_empty() {
-        out.push(("latency".to_string(), Figure::from(latency)));
+        out.push(("latency-over-time".to_string(), Figure::from(latency)));
     }
     let mut in_flight =
         Chart::new(format!("{title}: messages in flight"), "time (s)", "messages in flight (count)");
     in_flight.series.push(Series { name: String::new(), points: data.in_flight.clone() });
     in_flight.markers = data.faults.clone();
-    out.push(("messages-in-flight".into(), in_flight.into()));
+    out.push(("messages_in_flight-over-time".into(), in_flight.into()));
     for (name, points) in &data.gauges {
         let y_label = match data.units.get(name) {
             Some(unit) => format!("{name} ({unit})"),
@@ -171,7 +173,7 @@ pub fn charts(data: &RunData, title: &str) -> Vec<(String, Figure)> {
         let mut chart = Chart::new(format!("{title}: {name}"), "time (s)", y_label);
         chart.series.push(Series { name: String::new(), points: points.clone() });
         chart.markers = data.faults.clone();
-        let stem = plot::file_stem(name);
+        let stem = format!("{}-over-time", plot::file_stem(name));
         let taken = |s: &str| out.iter().any(|(o, _): &(String, Figure)| o.eq_ignore_ascii_case(s));
         let unique = (1..)
             .map(|k| if k == 1 { stem.clone() } else { format!("{stem}-{k}") })
@@ -201,7 +203,8 @@ mod tests {
         let data = read(&path).expect("a trace");
         std::fs::remove_file(&path).ok();
         let label = |name: &str| {
-            let (_, figure) = charts(&data, "t").into_iter().find(|c| c.0 == name).expect("drawn");
+            let stem = format!("{name}-over-time");
+            let (_, figure) = charts(&data, "t").into_iter().find(|c| c.0 == stem).expect("drawn");
             figure.panels[0].y_label.clone()
         };
         assert_eq!(label("lag"), "lag (ms)");
