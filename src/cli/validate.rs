@@ -1,6 +1,8 @@
 //! `distlab validate FILE...`: load and check scenario files, run nothing.
 
 use super::Outcome;
+use distlab::scenario::ScenarioError;
+use distlab::scenario::diagnose::{self, MAX_ERRORS};
 use distlab::util::escape;
 use std::path::PathBuf;
 
@@ -9,7 +11,8 @@ use std::path::PathBuf;
   distlab validate my-lesson.toml
   distlab validate scenarios/quorum/strict-quorum.toml scenarios/saga/orchestrator-crash.toml")]
 pub struct Args {
-    /// Scenario files (or lesson names).
+    /// Scenario files (or lesson names). Each file's errors are all shown,
+    /// up to 10.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
 }
@@ -23,9 +26,11 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             Ok(s) => {
                 println!("ok    {}  ({}, {})", escape(&f.display().to_string()), s.name, s.protocol.name())
             }
-            Err(e) => {
+            Err(first) => {
                 bad += 1;
-                eprintln!("{e}\n");
+                for e in every_error(f, first) {
+                    eprintln!("{e}\n");
+                }
             }
         }
     }
@@ -33,6 +38,26 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         anyhow::bail!("{}", invalid_count(bad, args.files.len()));
     }
     Ok(Outcome::Success)
+}
+
+/// The file's errors, up to [`MAX_ERRORS`]: after the first, the loader
+/// sets the part of the file it points at aside and looks again (see
+/// [`distlab::scenario::diagnose`]).
+fn every_error(arg: &std::path::Path, first: ScenarioError) -> Vec<String> {
+    let path = super::resolve(arg);
+    let Ok(source) = distlab::scenario::read_source(&path) else { return vec![first.to_string()] };
+    let file = path.display().to_string();
+    let mut errors = diagnose::errors(&distlab::protocols::registry(), &file, &source, MAX_ERRORS);
+    if errors.is_empty() {
+        errors.push(first);
+    }
+    let mut shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    if errors.len() == MAX_ERRORS {
+        shown.push(format!(
+            "(validate shows at most {MAX_ERRORS} errors per file; fix these and run it again)"
+        ));
+    }
+    shown
 }
 
 /// `the file is invalid`, `1 of 3 files is invalid`, `2 of 3 files are invalid`.

@@ -40,6 +40,7 @@
 //! [`ScenarioError`], which escapes and clips. Whatever prints a loaded
 //! scenario or an error (every command, the TUI) so prints it safely.
 
+pub mod diagnose;
 pub mod error;
 pub mod expect;
 pub mod fuzz;
