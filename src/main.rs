@@ -4,6 +4,11 @@
 
 mod cli;
 
+/// Every allocation is counted (one relaxed atomic add), so `distlab
+/// bench` reports allocations per event.
+#[global_allocator]
+static ALLOCATOR: cli::alloc::Counting = cli::alloc::Counting;
+
 use clap::Parser;
 use cli::{Cli, Outcome};
 use std::process::ExitCode;

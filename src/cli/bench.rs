@@ -23,7 +23,7 @@ use serde::Serialize;
 #[command(after_help = "Examples:
   distlab bench
   distlab bench --workload echo --json
-  distlab bench --checks --scale 20")]
+  distlab bench --checks --scale 1 --scale 20   # cost per event and memory flat as runs grow?")]
 pub struct Args {
     /// Print JSON.
     #[arg(long)]
@@ -33,8 +33,10 @@ pub struct Args {
     pub workload: Option<String>,
     /// Multiply each workload's simulated duration (longer runs, steadier
     /// figures; and a memory check: peak memory should not grow with it).
-    #[arg(long, default_value_t = 1.0)]
-    pub scale: f64,
+    /// Give it twice (`--scale 1 --scale 20`) to run every workload at
+    /// both and print how time per event and peak memory changed.
+    #[arg(long, default_value = "1", value_name = "X")]
+    pub scale: Vec<f64>,
     /// Run the protocol's checkers too (online, as `distlab run` and
     /// `distlab check` do), to measure what they cost.
     #[arg(long)]
@@ -278,6 +280,15 @@ pub struct BenchResult {
     pub delivered: u64,
     pub events_per_sec: f64,
     pub delivered_per_sec: f64,
+    /// The duration multiplier (`--scale`).
+    pub scale: f64,
+    /// Wall time per simulated event.
+    pub ns_per_event: f64,
+    /// Heap allocations (and reallocations) per event.
+    pub allocations_per_event: f64,
+    /// Peak resident memory during this workload, MB (Linux: the peak is
+    /// reset before each workload).
+    pub peak_rss_mb: Option<f64>,
 }
 
 /// Runs one workload with tracing and history off, and checks off unless
@@ -292,6 +303,8 @@ pub fn measure(w: &Workload, scale: f64, checks: bool, faults: bool) -> anyhow::
     if faults && let Some(n) = &mut scenario.nemesis {
         n.stop = until; // faults all the way, however long the run
     }
+    reset_peak_rss();
+    let allocations = super::alloc::count();
     let mut run = scenario.protocol.build(&scenario, options);
     // A benchmark may run far longer than any lesson (`--scale`), so it
     // lifts the total-events budget; the spin and in-flight guards stay,
@@ -300,10 +313,12 @@ pub fn measure(w: &Workload, scale: f64, checks: bool, faults: bool) -> anyhow::
     let start = std::time::Instant::now();
     run.run_until(until);
     let wall = start.elapsed().as_secs_f64();
+    let allocations = super::alloc::count() - allocations;
     if let Some(halt) = run.halted() {
         anyhow::bail!("benchmark {} stopped: {halt}", w.name);
     }
     let s = run.stats();
+    let per_event = |x: f64| if s.events == 0 { 0.0 } else { x / s.events as f64 };
     Ok(BenchResult {
         name: w.name,
         checks,
@@ -314,6 +329,10 @@ pub fn measure(w: &Workload, scale: f64, checks: bool, faults: bool) -> anyhow::
         delivered: s.delivered,
         events_per_sec: s.events as f64 / wall,
         delivered_per_sec: s.delivered as f64 / wall,
+        scale,
+        ns_per_event: per_event(wall * 1e9),
+        allocations_per_event: per_event(allocations as f64),
+        peak_rss_mb: peak_rss_mb(),
     })
 }
 
@@ -398,6 +417,12 @@ pub fn measure_linearizability(w: &Workload) -> anyhow::Result<CheckerResult> {
     })
 }
 
+/// Starts measuring the peak resident memory afresh (Linux: writing 5 to
+/// `/proc/self/clear_refs` resets `VmHWM`; elsewhere nothing happens).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
 /// Peak resident memory of this process, in MB (Linux; `None` elsewhere).
 fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -407,8 +432,8 @@ fn peak_rss_mb() -> Option<f64> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    if !(args.scale > 0.0 && args.scale <= 1000.0) {
-        anyhow::bail!("--scale must be in (0, 1000]");
+    if let Some(bad) = args.scale.iter().find(|s| !(**s > 0.0 && **s <= 1000.0)) {
+        anyhow::bail!("--scale must be in (0, 1000], not {bad}");
     }
     let checker = args.workload.as_deref().is_none_or(|w| w == LINEARIZABILITY.name);
     let chosen: Vec<&Workload> = match args.workload.as_deref() {
@@ -427,24 +452,26 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     };
     let mut results = Vec::new();
     for w in chosen {
-        let r = measure(w, args.scale, args.checks, args.faults)?;
-        if !args.json {
-            println!(
-                "{:<16} {:>12.0} events/s {:>12.0} delivered/s   ({} events, {} delivered, {:.1}s simulated in {:.2}s{}{})   {}",
-                r.name,
-                r.events_per_sec,
-                r.delivered_per_sec,
-                r.events,
-                r.delivered,
-                r.simulated_seconds,
-                r.wall_seconds,
-                if r.checks { ", checks on" } else { "" },
-                if r.faults { ", under faults" } else { "" },
-                w.about
-            );
+        let mut first: Option<BenchResult> = None;
+        for &scale in &args.scale {
+            let r = measure(w, scale, args.checks, args.faults)?;
+            if !args.json {
+                print_result(&r, w);
+                if let Some(f) = &first {
+                    print_growth(f, &r);
+                }
+            }
+            if first.is_none() {
+                first = Some(r);
+            } else {
+                results.push(r);
+            }
         }
-        results.push(r);
+        results.extend(first);
     }
+    results.sort_by(|a, b| {
+        (a.name, a.scale).partial_cmp(&(b.name, b.scale)).unwrap_or(std::cmp::Ordering::Equal)
+    });
     let mut checkers = Vec::new();
     if checker {
         let r = measure_linearizability(&LINEARIZABILITY)?;
@@ -462,13 +489,53 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         }
         checkers.push(r);
     }
-    let rss = peak_rss_mb();
+    // The process's peak: the largest of the workloads' (each measured
+    // from its start) and the checkers'.
+    let rss = results.iter().filter_map(|r| r.peak_rss_mb).chain(peak_rss_mb()).reduce(f64::max);
     if args.json {
         println!("{}", serde_json::json!({ "workloads": results, "checkers": checkers, "peak_rss_mb": rss }));
     } else if let Some(mb) = rss {
         println!("peak memory: {mb:.1} MB");
     }
     Ok(Outcome::Success)
+}
+
+fn print_result(r: &BenchResult, w: &Workload) {
+    let rss = r.peak_rss_mb.map(|mb| format!(", peak {mb:.1} MB")).unwrap_or_default();
+    println!(
+        "{:<16} {:>12.0} events/s {:>12.0} delivered/s {:>7.1} ns/event {:>6.2} allocs/event   ({} events, {} delivered, {:.1}s simulated in {:.2}s{}{}{rss})   {}",
+        r.name,
+        r.events_per_sec,
+        r.delivered_per_sec,
+        r.ns_per_event,
+        r.allocations_per_event,
+        r.events,
+        r.delivered,
+        r.simulated_seconds,
+        r.wall_seconds,
+        if r.checks { ", checks on" } else { "" },
+        if r.faults { ", under faults" } else { "" },
+        w.about
+    );
+}
+
+/// How a workload's cost per event and peak memory changed from one
+/// `--scale` to the next (flat: within 10%).
+fn print_growth(a: &BenchResult, b: &BenchResult) {
+    let ratio = |x: f64, y: f64| if x > 0.0 { y / x } else { f64::NAN };
+    let time = ratio(a.ns_per_event, b.ns_per_event);
+    let memory = match (a.peak_rss_mb, b.peak_rss_mb) {
+        (Some(x), Some(y)) => format!(", peak memory x{:.2}", ratio(x, y)),
+        _ => String::new(),
+    };
+    let flat = time <= 1.1 && a.peak_rss_mb.zip(b.peak_rss_mb).is_none_or(|(x, y)| ratio(x, y) <= 1.1);
+    println!(
+        "{:<16} scale {} -> {}: time per event x{time:.2}{memory}  ({})",
+        "",
+        a.scale,
+        b.scale,
+        if flat { "flat" } else { "GROWS" }
+    );
 }
 
 #[cfg(test)]

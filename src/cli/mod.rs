@@ -1,5 +1,6 @@
 //! The `distlab` command line: one file per subcommand.
 
+pub mod alloc;
 pub mod bench;
 pub mod check;
 pub mod export;
