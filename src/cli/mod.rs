@@ -4,6 +4,7 @@ pub mod bench;
 pub mod check;
 pub mod export;
 pub mod list;
+pub mod merge;
 pub mod plot;
 pub mod run;
 pub mod schema;
@@ -43,6 +44,8 @@ pub enum Command {
     Tui(tui::Args),
     /// Run a scenario over a grid of parameter values and many seeds; write CSV and charts.
     Sweep(sweep::Args),
+    /// Merge the shards of a sweep (`sweep --shard I/N`) into its CSV files and charts.
+    Merge(merge::Args),
     /// Draw one run's charts (latency, messages in flight, gauges) from a saved trace.
     Plot(plot::Args),
     /// Write a saved trace as a Jepsen or Porcupine history, a ShiViz log, or JSON lines.
@@ -67,6 +70,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Bench(a) => bench::run(a),
         Command::Tui(a) => tui::run(a),
         Command::Sweep(a) => sweep::run(a),
+        Command::Merge(a) => merge::run(a),
         Command::Plot(a) => plot::run(a),
         Command::Export(a) => export::run(a),
     }
