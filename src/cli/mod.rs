@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod check;
 pub mod export;
+pub mod grade;
 pub mod list;
 pub mod merge;
 pub mod plot;
@@ -46,6 +47,8 @@ pub enum Command {
     Sweep(sweep::Args),
     /// Merge the shards of a sweep (`sweep --shard I/N`) into its CSV files and charts.
     Merge(merge::Args),
+    /// Grade a course's lessons and exercises at once (one table, or JSON), for autograders.
+    Grade(grade::Args),
     /// Draw one run's charts (latency, messages in flight, gauges) from a saved trace.
     Plot(plot::Args),
     /// Write a saved trace as a Jepsen or Porcupine history, a ShiViz log, or JSON lines.
@@ -71,6 +74,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Tui(a) => tui::run(a),
         Command::Sweep(a) => sweep::run(a),
         Command::Merge(a) => merge::run(a),
+        Command::Grade(a) => grade::run(a),
         Command::Plot(a) => plot::run(a),
         Command::Export(a) => export::run(a),
     }
