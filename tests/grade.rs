@@ -181,6 +181,17 @@ fn bad_input_is_named_and_nothing_runs() {
         "[scenario]\nname = \"x\"\nprotocol = \"quorom\"\nduration = \"1s\"\n",
     )
     .unwrap();
+    let last_seed = scratch("last-seed");
+    let weak = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quorum/weak-quorum.toml"),
+    )
+    .unwrap();
+    assert!(weak.contains("\nseed = 21\n"));
+    std::fs::write(
+        last_seed.join("max.toml"),
+        weak.replace("\nseed = 21\n", "\nseed = 18446744073709551615\n"),
+    )
+    .unwrap();
     let empty = dir.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     for (args, says) in [
@@ -189,6 +200,7 @@ fn bad_input_is_named_and_nothing_runs() {
         (vec!["quorum/weak-quorm"], "did you mean `quorum/weak-quorum`?"),
         (vec![empty.to_str().unwrap()], "a folder with no *.toml scenario files"),
         (vec!["quorum/weak-quorum", "--seeds", "5..5"], "is empty"),
+        (vec![last_seed.to_str().unwrap()], "max.toml: its seed 18446744073709551615 is past the last seed"),
     ] {
         let mut all = vec!["grade"];
         all.extend(args.iter().copied());
@@ -198,4 +210,5 @@ fn bad_input_is_named_and_nothing_runs() {
         assert!(!text(&o).contains("lessons passed"), "nothing was graded: {}", text(&o));
     }
     std::fs::remove_dir_all(&dir).ok();
+    std::fs::remove_dir_all(&last_seed).ok();
 }

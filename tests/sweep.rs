@@ -322,6 +322,7 @@ fn shards_merge_into_the_unsharded_sweep() {
     let out = root.join("bad");
     let out = out.to_str().unwrap();
     let second = rest.join("shard-2-of-3.json");
+    let summary = whole.join("summary.csv").to_str().unwrap().to_string();
     for (args, says) in [
         (vec![one_s], "missing shards 2/3, 3/3 of sweep".to_string()),
         (vec![one_s, rest_s, rest_s], format!("shard 2/3 is given twice: {}", second.display())),
@@ -329,6 +330,7 @@ fn shards_merge_into_the_unsharded_sweep() {
         (vec![one_s, other_s], "--seeds `0..3` against `0..4`".to_string()),
         (vec![one_s, root.join("nothing").to_str().unwrap()], "no such file or folder".to_string()),
         (vec![whole.to_str().unwrap()], "holds no sweep shard".to_string()),
+        (vec![summary.as_str()], format!("{summary}:1:1: not a JSON object")),
     ] {
         let mut all = vec!["merge"];
         all.extend(args.iter().copied());

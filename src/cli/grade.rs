@@ -18,7 +18,7 @@
 //! passed, 1 when one failed.
 
 use super::Outcome;
-use super::check::{Seeds, parse_seeds};
+use super::check::{MAX_SEEDS, Seeds, parse_seeds};
 use anyhow::{Context as _, bail};
 use distlab::check::grade::{Failure, ItemVerdict, Phase};
 use distlab::check::harness::Grader;
@@ -108,10 +108,26 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         );
     }
     let jobs = super::jobs(args.jobs)?;
-    let ranges: Vec<Seeds> = graders
-        .iter()
-        .map(|(_, g)| args.seeds.unwrap_or(Seeds { start: g.scenario.seed, end: g.scenario.seed + 1 }))
-        .collect();
+    let mut ranges: Vec<Seeds> = Vec::new();
+    for (shown, g) in &graders {
+        let own = g.scenario.seed;
+        ranges.push(match (args.seeds, own.checked_add(1)) {
+            (Some(seeds), _) => seeds,
+            (None, Some(end)) => Seeds { start: own, end },
+            // As `check --seeds` cannot name it either.
+            (None, None) => {
+                bail!("{shown}: its seed {own} is past the last seed a range can hold; give --seeds")
+            }
+        });
+    }
+    let runs = ranges.iter().try_fold(0u64, |n, r| n.checked_add(r.end - r.start));
+    if runs.is_none_or(|n| n > MAX_SEEDS) {
+        bail!(
+            "{} lessons × {} seeds is more than {MAX_SEEDS} runs; grade fewer seeds or fewer files per command",
+            graders.len(),
+            ranges.first().map_or(0, |r| r.end - r.start)
+        );
+    }
     let items: Vec<(usize, u64)> =
         ranges.iter().enumerate().flat_map(|(l, r)| (r.start..r.end).map(move |s| (l, s))).collect();
     if !args.json {

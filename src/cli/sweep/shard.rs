@@ -215,15 +215,20 @@ pub fn write(out: &Path, file: &ShardFile) -> anyhow::Result<PathBuf> {
 pub fn read(path: &Path) -> anyhow::Result<ShardFile> {
     let name = path.display();
     let text = std::fs::read_to_string(path).with_context(|| format!("{name}: cannot read it"))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("{name}:{}:{}: not JSON: {e}", e.line(), e.column()))?;
-    if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+    /// Only the format: the rest is skipped unread.
+    #[derive(Deserialize)]
+    struct Header {
+        format: Option<String>,
+    }
+    let header: Header = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{name}:{}:{}: not a JSON object: {e}", e.line(), e.column()))?;
+    if header.format.as_deref() != Some(FORMAT) {
         bail!(
             "{name}: not a sweep shard (its `format` is not \"{FORMAT}\"); write one with `distlab sweep --shard I/N`"
         );
     }
     let file: ShardFile =
-        serde_json::from_value(value).map_err(|e| anyhow::anyhow!("{name}: a damaged sweep shard: {e}"))?;
+        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{name}: a damaged sweep shard: {e}"))?;
     let [index, of] = file.shard;
     if of == 0 || index == 0 || index > of {
         bail!("{name}: a damaged sweep shard: it says it is shard {index}/{of}");
