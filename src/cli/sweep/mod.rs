@@ -63,7 +63,7 @@ pub struct Args {
     #[arg(long, default_value = "0..20", value_parser = parse_seeds)]
     pub seeds: Seeds,
     /// Worker threads (default: every core).
-    #[arg(long)]
+    #[arg(short = 'j', long)]
     pub jobs: Option<usize>,
     /// Run only slice I of N (1-based) of the sweep's (configuration,
     /// seed) runs: those at positions I-1, I-1+N, I-1+2N, ... Writes

@@ -359,3 +359,73 @@ pub fn assemble(
     let results = results.into_iter().map(|r| r.expect("every position filled")).collect();
     Ok(Merged { spec, of, results })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decimals read back to the same bits, the awkward ones included
+    /// (a JSON number may be read back one unit in the last place off).
+    #[test]
+    fn decimals_read_back_exactly() {
+        let awkward = [
+            0.1 + 0.2,
+            1.0 / 3.0,
+            -0.0,
+            5e-324,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            123456.789012345,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ];
+        for x in awkward {
+            let text = serde_json::to_string(&Exact(x)).unwrap();
+            let back: Exact = serde_json::from_str(&text).unwrap();
+            assert_eq!(back.0.to_bits(), x.to_bits(), "{x:?} written as {text}");
+        }
+        assert!(
+            serde_json::from_str::<Exact>("\"one\"")
+                .unwrap_err()
+                .to_string()
+                .contains("`one` is not a number")
+        );
+    }
+
+    /// The N shards of a sweep hold every run once.
+    #[test]
+    fn shards_cover_the_runs_once() {
+        for (total, of) in [(16, 3), (12, 12), (5, 2), (1, 1)] {
+            let mut all: Vec<usize> =
+                (1..=of).flat_map(|index| positions(total, Shard { index, of })).collect();
+            all.sort();
+            assert_eq!(all, (0..total).collect::<Vec<_>>(), "{total} runs in {of} shards");
+        }
+        assert_eq!(positions(10, Shard { index: 2, of: 4 }).collect::<Vec<_>>(), [1, 5, 9]);
+        assert_eq!(positions(3, Shard { index: 4, of: 4 }).count(), 0, "more shards than runs");
+    }
+
+    /// Two specs that differ say where.
+    #[test]
+    fn a_difference_is_named() {
+        let a = Spec {
+            distlab: "0.1.0".into(),
+            source: "[scenario]\nname = \"a\"\n".into(),
+            vary: vec!["protocol.r=1..3".into()],
+            seeds: [0, 20],
+            samples: 100,
+            plot: vec![],
+            no_png: false,
+            skip_invalid: false,
+            budget: [1, 2, 3],
+        };
+        let mut b = a.clone();
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        b.source = "[scenario]\nname = \"b\"\n".into();
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        assert_eq!(a.difference(&b), "the scenario files differ at line 2");
+        b.vary = vec!["protocol.r=1..2".into()];
+        assert_eq!(a.difference(&b), "--vary `protocol.r=1..3` against `protocol.r=1..2`");
+    }
+}
