@@ -266,3 +266,82 @@ fn faults_on_a_varied_cluster_are_described_with_it() {
     assert!(svg.contains("n4 crashes"), "the marker names the varied cluster's node");
     std::fs::remove_dir_all(&out).ok();
 }
+
+/// A sweep run as three shards (`--shard I/N`, two of them sharing a
+/// folder) and merged writes the same bytes, every CSV and chart, as the
+/// sweep run in one go.
+#[test]
+fn shards_merge_into_the_unsharded_sweep() {
+    let root = scratch("shards");
+    let sweep_seeds = |seeds: &str, extra: &[&str], out: &Path| {
+        let mut args = vec![
+            "sweep",
+            "quorum/nrw-tradeoff",
+            "--vary",
+            "protocol.r=1..2",
+            "--vary",
+            "protocol.w=1,2",
+            "--seeds",
+            seeds,
+            "--plot",
+            "availability,stale_read_rate",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        distlab(&args)
+    };
+    let sweep = |extra: &[&str], out: &Path| sweep_seeds("0..3", extra, out);
+    let whole = root.join("whole");
+    let o = sweep(&[], &whole);
+    assert!(o.status.success(), "{}", text(&o));
+    let (one, rest) = (root.join("one"), root.join("rest"));
+    for (shard, dir) in [("1/3", &one), ("2/3", &rest), ("3/3", &rest)] {
+        let o = sweep(&["--shard", shard], dir);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(text(&o).contains(&format!("shard {shard} runs 4 of them")), "{}", text(&o));
+    }
+    assert_eq!(files(&one).len(), 1, "a shard writes its shard file only");
+    let merged = root.join("merged");
+    let o =
+        distlab(&["merge", one.to_str().unwrap(), rest.to_str().unwrap(), "--out", merged.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("merge 3 shards of sweep nrw-tradeoff (quorum): 4 configurations × 3 seeds"));
+    let (a, b) = (files(&whole), files(&merged));
+    assert_eq!(a.iter().map(|f| &f.0).collect::<Vec<_>>(), b.iter().map(|f| &f.0).collect::<Vec<_>>());
+    for ((name, x), (_, y)) in a.iter().zip(&b) {
+        assert!(x == y, "{name} differs between the sweep and its merged shards");
+    }
+    assert!(a.iter().any(|f| f.0 == "summary.csv") && a.iter().any(|f| f.0 == "latency-cdf.svg"));
+
+    // Bad input, named: a shard missing, a shard twice, another sweep's.
+    let other = root.join("other");
+    let o = sweep_seeds("0..4", &["--shard", "2/3"], &other);
+    assert!(o.status.success(), "{}", text(&o));
+    let (one_s, rest_s, other_s) = (one.to_str().unwrap(), rest.to_str().unwrap(), other.to_str().unwrap());
+    let out = root.join("bad");
+    let out = out.to_str().unwrap();
+    let second = rest.join("shard-2-of-3.json");
+    let summary = whole.join("summary.csv").to_str().unwrap().to_string();
+    for (args, says) in [
+        (vec![one_s], "missing shards 2/3, 3/3 of sweep".to_string()),
+        (vec![one_s, rest_s, rest_s], format!("shard 2/3 is given twice: {}", second.display())),
+        (vec![one_s, other_s], "are shards of different sweeps".to_string()),
+        (vec![one_s, other_s], "--seeds `0..3` against `0..4`".to_string()),
+        (vec![one_s, root.join("nothing").to_str().unwrap()], "no such file or folder".to_string()),
+        (vec![whole.to_str().unwrap()], "holds no sweep shard".to_string()),
+        (vec![summary.as_str()], format!("{summary}:1:1: not a JSON object")),
+    ] {
+        let mut all = vec!["merge"];
+        all.extend(args.iter().copied());
+        all.extend(["--out", out]);
+        let o = distlab(&all);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(text(&o).contains(&says), "{args:?} should say {says:?}: {}", text(&o));
+    }
+    assert!(!Path::new(out).exists(), "nothing is written from bad shards");
+    let o = sweep(&["--shard", "13/13"], &other);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("shard 13/13 holds no runs: the sweep has only 12"), "{}", text(&o));
+    std::fs::remove_dir_all(&root).ok();
+}

@@ -2,7 +2,9 @@
 //! `distlab check` runs, and what tests and other tools can run the same
 //! way without the command line.
 
-use super::grade::{DEFAULT_SETTLE, Failure, Grading, Plan, SeedResult, grade_seed};
+use super::grade::{
+    DEFAULT_SETTLE, Failure, Grading, ItemVerdict, NotGradedVerdict, Plan, SeedResult, Tally, grade_seed,
+};
 use crate::scenario::Scenario;
 use crate::sim::SimDuration;
 use crate::sim::fault::NemesisConfig;
@@ -176,6 +178,32 @@ impl Grader {
                 result
             },
         )
+    }
+}
+
+/// A scenario's seeds added up and judged, as `distlab check` (and
+/// `distlab grade`, for each file) gives its verdict.
+#[derive(Clone, Debug)]
+pub struct Verdict {
+    pub tally: Tally,
+    /// Every graded item's verdict over the seeds.
+    pub graded: Vec<ItemVerdict>,
+    pub not_graded: Vec<NotGradedVerdict>,
+    /// Every failing seed's first failure, in seed order.
+    pub failures: Vec<Failure>,
+    /// No seed failed and every graded item was met.
+    pub passed: bool,
+}
+
+impl Grader {
+    /// The verdict on `results` (this grader's seeds).
+    pub fn verdict(&self, results: &[SeedResult]) -> Verdict {
+        let tally = Tally::new(&self.plan, results);
+        let graded = tally.verdicts(&self.plan);
+        let not_graded = tally.not_graded(&self.plan);
+        let failures: Vec<Failure> = results.iter().filter_map(|r| r.failure.clone()).collect();
+        let passed = failures.is_empty() && graded.iter().all(|v| v.met);
+        Verdict { tally, graded, not_graded, failures, passed }
     }
 }
 

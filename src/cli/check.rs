@@ -21,7 +21,7 @@ use distlab::check::Expectation;
 pub use distlab::check::grade::Failure;
 use distlab::check::grade::{
     DEFAULT_SETTLE, Grading, HALT, ItemVerdict, LINEARIZABILITY, NotGradedVerdict, PANIC, Phase, Plan,
-    SeedResult, Tally,
+    SeedResult,
 };
 pub use distlab::check::harness::*;
 use distlab::check::shrink::ShrinkBudget;
@@ -229,9 +229,7 @@ pub fn summarise(
     results: &[SeedResult],
 ) -> CheckSummary {
     let plan = &grader.plan;
-    let tally = Tally::new(plan, results);
-    let graded = tally.verdicts(plan);
-    let failures: Vec<Failure> = results.iter().filter_map(|r| r.failure.clone()).collect();
+    let Verdict { tally, graded, not_graded, failures, passed } = grader.verdict(results);
     let unknown_seeds: Vec<SeedNote> = results
         .iter()
         .filter_map(|r| r.unknown().map(|d| SeedNote { seed: r.seed, detail: d.to_string() }))
@@ -254,9 +252,9 @@ pub fn summarise(
         unknown: unknown_seeds.len(),
         panicked: tally.panics.len(),
         halted: tally.halts.len(),
-        passed: failures.is_empty() && graded.iter().all(|v| v.met),
+        passed,
         linearizability: plan.item(LINEARIZABILITY).is_some(),
-        not_graded: tally.not_graded(plan),
+        not_graded,
         graded,
         failures,
         unknown_seeds,

@@ -4,7 +4,9 @@ pub mod alloc;
 pub mod bench;
 pub mod check;
 pub mod export;
+pub mod grade;
 pub mod list;
+pub mod merge;
 pub mod plot;
 pub mod run;
 pub mod schema;
@@ -50,6 +52,10 @@ pub enum Command {
     Tui(tui::Args),
     /// Run a scenario over a grid of parameter values and many seeds; write CSV and charts.
     Sweep(sweep::Args),
+    /// Merge the shards of a sweep (`sweep --shard I/N`) into its CSV files and charts.
+    Merge(merge::Args),
+    /// Grade a course's lessons and exercises at once (one table, or JSON), for autograders.
+    Grade(grade::Args),
     /// Draw one run's charts (latency, messages in flight, gauges) from a saved trace.
     Plot(plot::Args),
     /// Write a saved trace as a Jepsen or Porcupine history, a ShiViz log, or JSON lines.
@@ -68,6 +74,7 @@ impl Command {
             Command::Run(a) => a.json,
             Command::Check(a) => a.json,
             Command::Bench(a) => a.json,
+            Command::Grade(a) => a.json,
             _ => false,
         }
     }
@@ -92,6 +99,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Bench(a) => bench::run(a),
         Command::Tui(a) => tui::run(a),
         Command::Sweep(a) => sweep::run(a),
+        Command::Merge(a) => merge::run(a),
+        Command::Grade(a) => grade::run(a),
         Command::Plot(a) => plot::run(a),
         Command::Export(a) => export::run(a),
         Command::Completions(a) => shell::completions(a),

@@ -23,6 +23,9 @@ pub const MAX_CONFIGURATIONS: usize = 10_000;
 /// One `--vary KEY=VALUES`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Vary {
+    /// The whole argument as given (`protocol.r=1..3`): what a sweep shard
+    /// records, and `distlab merge` parses again.
+    pub spec: String,
     /// As written (`nodes.n1.clock_offset`).
     pub key: String,
     /// The path in the file (`cluster`, `node`, `n1`, `clock_offset`).
@@ -118,7 +121,7 @@ pub fn parse_vary(s: &str) -> Result<Vary, String> {
             return Err(format!("`{key}` lists the value `{}` twice", v.label));
         }
     }
-    Ok(Vary { key: key.to_string(), path, values: settings })
+    Ok(Vary { spec: s.trim().to_string(), key: key.to_string(), path, values: settings })
 }
 
 /// The tables of a scenario file (a test keeps this in step with

@@ -26,11 +26,17 @@
 //! figures, like a run that panicked; its row in `runs.csv` is empty. The
 //! sweep writes its files, lists those runs, and exits with status 2: the
 //! grid asked for something the simulator cannot run.
+//!
+//! `--shard I/N` runs one slice of the runs and writes their raw results
+//! instead ([`shard`]); `distlab merge` (`super::merge`) puts every
+//! shard's results back in order and writes the same files, byte for
+//! byte, as the sweep run in one go.
 
 pub mod grid;
+pub mod shard;
 
 use super::Outcome;
-use super::check::{Seeds, parse_seeds};
+use super::check::{Seeds, Shard, parse_seeds, parse_shard};
 use super::run::{ok_latencies_us, run_sampled, sample_time};
 use anyhow::{Context as _, bail};
 use distlab::check::report::unit_of;
@@ -62,6 +68,12 @@ pub struct Args {
     /// Worker threads (default: every core).
     #[arg(long, short)]
     pub jobs: Option<usize>,
+    /// Run only slice I of N (1-based) of the sweep's (configuration,
+    /// seed) runs: those at positions I-1, I-1+N, I-1+2N, ... Writes
+    /// `shard-I-of-N.json` into `--out` instead of the CSV files and
+    /// charts; `distlab merge` makes them from every shard.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
     /// The folder for the CSV files and charts (created if missing).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -104,12 +116,12 @@ pub struct Config {
 #[derive(Clone, Debug, Default)]
 pub struct RunResult {
     pub ops: [u64; 4],
-    pub checks: Vec<(&'static str, bool)>,
-    pub metrics: BTreeMap<&'static str, f64>,
+    pub checks: Vec<(String, bool)>,
+    pub metrics: BTreeMap<String, f64>,
     /// Client latency of the operations that completed ok, in µs.
     pub latencies_us: Vec<u64>,
     /// Gauge name → (sample index, value).
-    pub gauges: BTreeMap<&'static str, Vec<(u32, f64)>>,
+    pub gauges: BTreeMap<String, Vec<(u32, f64)>>,
     /// The run panicked (a protocol's assertion): its message.
     pub panic: Option<String>,
     /// The run was stopped by its budget: why (see [`distlab::sim::Halt`]).
@@ -131,9 +143,28 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         )
     })?;
     let jobs = super::jobs(args.jobs)?;
+    let items: Vec<(usize, u64)> =
+        (0..configs.len()).flat_map(|c| seeds.iter().map(move |&s| (c, s))).collect();
+    let mine: Vec<usize> = match args.shard {
+        Some(shard) => shard::positions(total, shard).collect(),
+        None => (0..total).collect(),
+    };
+    if let Some(shard) = args.shard
+        && mine.is_empty()
+    {
+        bail!(
+            "shard {}/{} holds no runs: the sweep has only {total} (split it into at most {total} shards)",
+            shard.index,
+            shard.of
+        );
+    }
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let share = match args.shard {
+        Some(shard) => format!("; shard {}/{} runs {} of them", shard.index, shard.of, mine.len()),
+        None => String::new(),
+    };
     println!(
-        "sweep {} ({}): {} configurations × {} seeds = {total} runs, tracing off, {jobs} jobs",
+        "sweep {} ({}): {} configurations × {} seeds = {total} runs{share}, tracing off, {jobs} jobs",
         base.name,
         base.protocol.name(),
         configs.len(),
@@ -143,43 +174,76 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         println!("  skipped {with}: {why}");
     }
 
-    let items: Vec<(usize, u64)> =
-        (0..configs.len()).flat_map(|c| seeds.iter().map(move |&s| (c, s))).collect();
-    let bar = super::progress_bar(total as u64, "runs");
-    let results = super::parallel_map(&items, jobs, &|done| bar.set_position(done as u64), |&(c, seed)| {
+    let bar = super::progress_bar(mine.len() as u64, "runs");
+    let results = super::parallel_map(&mine, jobs, &|done| bar.set_position(done as u64), |&i| {
+        let (c, seed) = items[i];
         one_run(&configs[c].scenario, seed, args.samples, args.budget.budget())
     });
     bar.finish_and_clear();
 
-    let sweep = Sweep::new(&args.vary, &configs, &seeds, results, args.samples);
-    let panics: Vec<String> = sweep
-        .results
-        .iter()
-        .zip(&items)
-        .filter_map(|(r, (c, s))| r.panic.as_ref().map(|p| format!("{} seed {s}: {p}", sweep.label(*c))))
-        .collect();
-    let halted: Vec<String> = sweep
-        .results
-        .iter()
-        .zip(&items)
-        .filter_map(|(r, (c, s))| r.halted.as_ref().map(|h| format!("{} seed {s}: {h}", sweep.label(*c))))
-        .collect();
-    let mut written = sweep.write_csv(&args.out)?;
-    let charts = sweep.charts(&base, &args.plot)?;
-    let formats = Formats { svg: true, png: !args.no_png };
-    for (name, figure) in &charts {
-        written.extend(plot::save(figure, &args.out.join(name), formats)?);
-    }
-    sweep.print_table(&args.plot);
+    let Some(shard) = args.shard else {
+        let output = Output {
+            base: &base,
+            vary: &args.vary,
+            configs: &configs,
+            seeds: &seeds,
+            samples: args.samples,
+            plot: &args.plot,
+            no_png: args.no_png,
+            out: &args.out,
+        };
+        return output.write(results);
+    };
+    let budget = args.budget.budget();
+    let spec = shard::Spec {
+        distlab: env!("CARGO_PKG_VERSION").to_string(),
+        source,
+        vary: args.vary.iter().map(|v| v.spec.clone()).collect(),
+        seeds: [args.seeds.start, args.seeds.end],
+        samples: args.samples,
+        plot: args.plot.clone(),
+        no_png: args.no_png,
+        skip_invalid: args.skip_invalid,
+        budget: [budget.events, budget.events_per_instant, budget.pending],
+    };
+    let file = shard::ShardFile {
+        format: shard::FORMAT.to_string(),
+        fingerprint: spec.fingerprint(),
+        shard: [shard.index, shard.of],
+        file: path.display().to_string(),
+        sweep: spec,
+        runs: mine
+            .iter()
+            .zip(&results)
+            .map(|(&i, r)| shard::RunRecord::new(items[i].0, items[i].1, r))
+            .collect(),
+    };
+    let written = shard::write(&args.out, &file)?;
     println!(
-        "\nwrote {} files to {}: runs.csv, summary.csv, latency.csv, gauges.csv and {} charts ({}):",
-        written.len(),
-        args.out.display(),
-        charts.len(),
-        if args.no_png { "SVG" } else { "SVG and PNG" },
+        "\nwrote shard {}/{} of sweep {} ({} runs) to {}\nwhen every shard is done: distlab merge {} --out DIR",
+        shard.index,
+        shard.of,
+        file.fingerprint,
+        mine.len(),
+        written.display(),
+        args.out.display()
     );
-    for chunk in charts.iter().map(|c| c.0.as_str()).collect::<Vec<_>>().chunks(6) {
-        println!("  {}", chunk.join(", "));
+    let label = |i: usize| format!("configuration {} seed {}", items[i].0, items[i].1);
+    stopped_runs(mine.iter().zip(&results).map(|(&i, r)| (label(i), r)))
+}
+
+/// Says which runs panicked or were stopped by their budget (left out of
+/// the figures), and how the sweep ends: bad input (exit status 2) when a
+/// run exceeded its budget, a failure (1) when one panicked.
+fn stopped_runs<'r>(runs: impl Iterator<Item = (String, &'r RunResult)>) -> anyhow::Result<Outcome> {
+    let (mut panics, mut halted) = (Vec::new(), Vec::new());
+    for (label, r) in runs {
+        if let Some(p) = &r.panic {
+            panics.push(format!("{label}: {p}"));
+        }
+        if let Some(h) = &r.halted {
+            halted.push(format!("{label}: {h}"));
+        }
     }
     if !panics.is_empty() {
         println!("\n{} runs panicked (left out of the figures); the first: {}", panics.len(), panics[0]);
@@ -195,6 +259,49 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         return Ok(Outcome::ExpectationFailed);
     }
     Ok(Outcome::Success)
+}
+
+/// Where and how a sweep's files are written: by `sweep`, or by `merge`
+/// from the shards of one.
+pub struct Output<'a> {
+    pub base: &'a Scenario,
+    pub vary: &'a [Vary],
+    pub configs: &'a [Config],
+    pub seeds: &'a [u64],
+    pub samples: u32,
+    pub plot: &'a [String],
+    pub no_png: bool,
+    pub out: &'a Path,
+}
+
+impl Output<'_> {
+    /// Writes the CSV files and charts of every run's `results` (in
+    /// (configuration, seed) order), prints the table, and says how the
+    /// sweep ends.
+    pub fn write(&self, results: Vec<RunResult>) -> anyhow::Result<Outcome> {
+        std::fs::create_dir_all(self.out).with_context(|| format!("creating {}", self.out.display()))?;
+        let sweep = Sweep::new(self.vary, self.configs, self.seeds, results, self.samples);
+        let mut written = sweep.write_csv(self.out)?;
+        let charts = sweep.charts(self.base, self.plot)?;
+        let formats = Formats { svg: true, png: !self.no_png };
+        for (name, figure) in &charts {
+            written.extend(plot::save(figure, &self.out.join(name), formats)?);
+        }
+        sweep.print_table(self.plot);
+        println!(
+            "\nwrote {} files to {}: runs.csv, summary.csv, latency.csv, gauges.csv and {} charts ({}):",
+            written.len(),
+            self.out.display(),
+            charts.len(),
+            if self.no_png { "SVG" } else { "SVG and PNG" },
+        );
+        for chunk in charts.iter().map(|c| c.0.as_str()).collect::<Vec<_>>().chunks(6) {
+            println!("  {}", chunk.join(", "));
+        }
+        let n = self.seeds.len();
+        let label = |i: usize| format!("{} seed {}", sweep.label(i / n), self.seeds[i % n]);
+        stopped_runs(sweep.results.iter().enumerate().map(|(i, r)| (label(i), r)))
+    }
 }
 
 /// `--plot` names a check or metric the protocol has: said before
@@ -294,10 +401,10 @@ pub fn one_run(scenario: &Scenario, seed: u64, samples: u32, budget: distlab::si
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut run = scenario.protocol.build(scenario, options);
         run.set_budget(budget);
-        let mut gauges: BTreeMap<&'static str, Vec<(u32, f64)>> = BTreeMap::new();
+        let mut gauges: BTreeMap<String, Vec<(u32, f64)>> = BTreeMap::new();
         for (i, sample) in run_sampled(run.as_mut(), scenario.duration, samples).into_iter().enumerate() {
             for (name, value) in sample.gauges {
-                gauges.entry(name).or_default().push((i as u32, value));
+                gauges.entry(name.to_string()).or_default().push((i as u32, value));
             }
         }
         (run, gauges)
@@ -315,8 +422,8 @@ pub fn one_run(scenario: &Scenario, seed: u64, samples: u32, budget: distlab::si
     let s = run.stats();
     RunResult {
         ops: [s.ops_invoked, s.ops_ok, s.ops_fail, s.ops_info],
-        checks: report.checks.iter().map(|v| (v.name, v.holds)).collect(),
-        metrics: report.metrics,
+        checks: report.checks.iter().map(|v| (v.name.to_string(), v.holds)).collect(),
+        metrics: report.metrics.into_iter().map(|(name, v)| (name.to_string(), v)).collect(),
         latencies_us: ok_latencies_us(run.as_ref()),
         gauges,
         panic: None,
@@ -351,13 +458,13 @@ struct Aggregate {
     /// Ok operations over completed ones; `None` when none completed.
     ok_fraction: Option<f64>,
     /// Check → fraction of seeds it held in.
-    held: BTreeMap<&'static str, f64>,
+    held: BTreeMap<String, f64>,
     /// Metric → (mean, min, max) over the seeds that report it.
-    metrics: BTreeMap<&'static str, (f64, f64, f64)>,
+    metrics: BTreeMap<String, (f64, f64, f64)>,
     /// Latencies of every seed's ok operations, sorted.
     latencies_us: Vec<u64>,
     /// Gauge → per sample index: (mean, max) over seeds.
-    gauges: BTreeMap<&'static str, Vec<Option<(f64, f64)>>>,
+    gauges: BTreeMap<String, Vec<Option<(f64, f64)>>>,
 }
 
 impl<'a> Sweep<'a> {
@@ -417,19 +524,19 @@ impl<'a> Sweep<'a> {
         let (ok, done) =
             runs.iter().fold((0, 0), |(ok, done), r| (ok + r.ops[1], done + r.ops[1] + r.ops[2] + r.ops[3]));
         a.ok_fraction = (done > 0).then(|| ok as f64 / done as f64);
-        let mut held: BTreeMap<&'static str, (usize, usize)> = BTreeMap::new();
+        let mut held: BTreeMap<String, (usize, usize)> = BTreeMap::new();
         for r in &runs {
-            for &(name, holds) in &r.checks {
-                let (yes, all) = held.entry(name).or_default();
-                *yes += usize::from(holds);
+            for (name, holds) in &r.checks {
+                let (yes, all) = held.entry(name.clone()).or_default();
+                *yes += usize::from(*holds);
                 *all += 1;
             }
         }
         a.held = held.into_iter().map(|(name, (yes, all))| (name, yes as f64 / all as f64)).collect();
-        let mut values: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
+        let mut values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
         for r in &runs {
-            for (&name, &v) in &r.metrics {
-                values.entry(name).or_default().push(v);
+            for (name, &v) in &r.metrics {
+                values.entry(name.clone()).or_default().push(v);
             }
         }
         for (name, vs) in values {
@@ -440,11 +547,11 @@ impl<'a> Sweep<'a> {
         }
         a.latencies_us = runs.iter().flat_map(|r| r.latencies_us.iter().copied()).collect();
         a.latencies_us.sort_unstable();
-        let mut sums: BTreeMap<&'static str, Vec<(f64, f64, u32)>> = BTreeMap::new();
+        let mut sums: BTreeMap<String, Vec<(f64, f64, u32)>> = BTreeMap::new();
         for r in &runs {
-            for (&name, samples) in &r.gauges {
+            for (name, samples) in &r.gauges {
                 let slots = sums
-                    .entry(name)
+                    .entry(name.clone())
                     .or_insert_with(|| vec![(0.0, f64::NEG_INFINITY, 0); self.samples as usize + 1]);
                 for &(i, v) in samples {
                     let slot = &mut slots[i as usize];
@@ -462,16 +569,16 @@ impl<'a> Sweep<'a> {
 
     /// Every check and metric name any run reported, in first-seen order
     /// for checks (the protocol's order) and sorted for metrics.
-    fn names(&self) -> (Vec<&'static str>, Vec<&'static str>) {
-        let mut checks: Vec<&'static str> = Vec::new();
+    fn names(&self) -> (Vec<&str>, Vec<&str>) {
+        let mut checks: Vec<&str> = Vec::new();
         let mut metrics = std::collections::BTreeSet::new();
         for r in &self.results {
-            for &(name, _) in &r.checks {
-                if !checks.contains(&name) {
+            for (name, _) in &r.checks {
+                if !checks.contains(&name.as_str()) {
                     checks.push(name);
                 }
             }
-            metrics.extend(r.metrics.keys().copied());
+            metrics.extend(r.metrics.keys().map(String::as_str));
         }
         (checks, metrics.into_iter().collect())
     }
@@ -516,7 +623,7 @@ impl<'a> Sweep<'a> {
             row.extend(checks.iter().map(|name| {
                 r.checks.iter().find(|x| x.0 == *name).map(|x| u8::from(x.1).to_string()).unwrap_or_default()
             }));
-            row.extend(metrics.iter().map(|m| num(r.metrics.get(m).copied())));
+            row.extend(metrics.iter().map(|m| num(r.metrics.get(*m).copied())));
             rows.push(row);
         }
         file("runs.csv", runs_header, rows)?;
@@ -539,8 +646,8 @@ impl<'a> Sweep<'a> {
                 for p in [50.0, 90.0, 99.0] {
                     row.push(ms(percentile(&a.latencies_us, p)));
                 }
-                row.extend(checks.iter().map(|name| num(a.held.get(name).copied())));
-                row.extend(metrics.iter().map(|m| num(a.metrics.get(m).map(|x| x.0))));
+                row.extend(checks.iter().map(|name| num(a.held.get(*name).copied())));
+                row.extend(metrics.iter().map(|m| num(a.metrics.get(*m).map(|x| x.0))));
                 row
             })
             .collect();
@@ -592,7 +699,7 @@ impl<'a> Sweep<'a> {
                 .iter()
                 .filter(|m| {
                     let means: Vec<Option<f64>> =
-                        aggregates.iter().map(|a| a.metrics.get(*m).map(|x| x.0)).collect();
+                        aggregates.iter().map(|a| a.metrics.get(**m).map(|x| x.0)).collect();
                     means.windows(2).any(|w| w[0] != w[1])
                 })
                 .map(|m| vec![m.to_string()])
@@ -619,8 +726,8 @@ impl<'a> Sweep<'a> {
             }
             charts.push((names.join("+"), Figure { panels }));
         }
-        let gauges: std::collections::BTreeSet<&'static str> =
-            aggregates.iter().flat_map(|a| a.gauges.keys().copied()).collect();
+        let gauges: std::collections::BTreeSet<&str> =
+            aggregates.iter().flat_map(|a| a.gauges.keys().map(String::as_str)).collect();
         for g in gauges {
             charts.push((format!("{g}-over-time"), Figure::from(self.gauge_chart(base, g))));
         }
