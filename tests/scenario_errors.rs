@@ -1544,3 +1544,50 @@ fn leader_is_a_synonym_for_primary() {
         );
     }
 }
+
+// ---- every mistake of a file (scenario::diagnose) -----------------------
+
+use distlab::scenario::diagnose;
+
+fn errors(src: &str) -> Vec<distlab::scenario::ScenarioError> {
+    diagnose::errors(&distlab::protocols::registry(), "f.toml", src, diagnose::MAX_ERRORS)
+}
+
+const HEAD: &str =
+    "[scenario]\nname = \"t\"\nprotocol = \"quorum\"\nduration = \"1s\"\n\n[cluster]\nnodes = 3\n\n";
+
+/// Four independent mistakes, each found at its line.
+#[test]
+fn independent_mistakes_are_all_reported_where_they_are() {
+    let src = format!(
+        "{HEAD}[network]\nlatency = \"5 parsecs\"\n\n[[clients]]\nname = \"app\"\nprocesses = 1\nops = 2.5\nkeys = 1\n\n[[timeline]]\nat = \"10ms\"\ncrash = \"n9\"\n\n[[expect]]\ncheck = \"fresh-reeds\"\n"
+    );
+    let found = errors(&src);
+    let lines: Vec<usize> = found.iter().map(|e| e.line).collect();
+    assert_eq!(lines, vec![10, 15, 20, 23], "{found:#?}");
+    assert!(found[1].message.contains("whole number"), "{}", found[1]);
+    assert!(found[2].message.contains("n9"), "{}", found[2]);
+}
+
+/// No mistake, none; one, one; a missing table, not repeated.
+#[test]
+fn one_mistake_is_one_error_and_a_valid_file_none() {
+    let valid = format!("{HEAD}[[clients]]\nname = \"app\"\nprocesses = 1\nops = 2\nkeys = 1\n");
+    assert!(errors(&valid).is_empty());
+    let one = valid.replace("ops = 2", "ops = -2");
+    assert_eq!(errors(&one).len(), 1);
+    // A missing required table is not reported again and again.
+    let no_cluster = valid.replace("[cluster]\nnodes = 3\n", "").replace("duration = \"1s\"", "duration = 3");
+    let e = errors(&no_cluster);
+    assert!(!e.is_empty() && e.len() <= 2, "{e:#?}");
+}
+
+/// Thirty mistakes: ten reported.
+#[test]
+fn the_limit_holds() {
+    let mut src = HEAD.to_string();
+    for i in 0..30 {
+        src.push_str(&format!("[[timeline]]\nat = \"{i}ms\"\ncrash = \"x{i}\"\n\n"));
+    }
+    assert_eq!(errors(&src).len(), diagnose::MAX_ERRORS);
+}

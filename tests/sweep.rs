@@ -111,8 +111,11 @@ fn bad_sweeps_say_why() {
     let dir = out.to_str().unwrap();
     for (args, says) in [
         (vec!["--vary", "protocol.r"], "expected KEY=VALUES"),
-        (vec!["--vary", "protocol.r=9"], "(with protocol.r = 9"),
-        (vec!["--vary", "protocol.r=9"], "nrw-tradeoff.toml:"),
+        // A value the sweep wrote is shown in the argument, not in a copy
+        // of the file the user never saw.
+        (vec!["--vary", "protocol.r=1,9"], "--vary protocol.r=1,9: r must be between 1 and n (3), not 9"),
+        (vec!["--vary", "protocol.r=1,9"], "  | --vary protocol.r=1,9\n  |                     ^\n"),
+        (vec!["--vary", "protocol.rr=1"], "  | --vary protocol.rr=1\n  |                 ^^\n"),
         (
             vec!["--vary", "clients.ops=5"],
             "`clients` is a list of tables: pick one by index, e.g. `clients.0.ops`",

@@ -109,38 +109,6 @@ fn commented(line: &str) -> String {
 mod tests {
     use super::*;
 
-    fn registry() -> Registry {
-        crate::protocols::registry()
-    }
-
-    const HEAD: &str =
-        "[scenario]\nname = \"t\"\nprotocol = \"quorum\"\nduration = \"1s\"\n\n[cluster]\nnodes = 3\n\n";
-
-    #[test]
-    fn independent_mistakes_are_all_reported_where_they_are() {
-        let src = format!(
-            "{HEAD}[network]\nlatency = \"5 parsecs\"\n\n[[clients]]\nname = \"app\"\nprocesses = 1\nops = 2.5\nkeys = 1\n\n[[timeline]]\nat = \"10ms\"\ncrash = \"n9\"\n\n[[expect]]\ncheck = \"fresh-reeds\"\n"
-        );
-        let errors = errors(&registry(), "f.toml", &src, MAX_ERRORS);
-        let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
-        assert_eq!(lines, vec![10, 15, 20, 23], "{errors:#?}");
-        assert!(errors[1].message.contains("whole number"), "{}", errors[1]);
-        assert!(errors[2].message.contains("n9"), "{}", errors[2]);
-    }
-
-    #[test]
-    fn one_mistake_is_one_error_and_a_valid_file_none() {
-        let valid = format!("{HEAD}[[clients]]\nname = \"app\"\nprocesses = 1\nops = 2\nkeys = 1\n");
-        assert!(errors(&registry(), "f.toml", &valid, MAX_ERRORS).is_empty());
-        let one = valid.replace("ops = 2", "ops = -2");
-        assert_eq!(errors(&registry(), "f.toml", &one, MAX_ERRORS).len(), 1);
-        // A missing required table is not reported again and again.
-        let no_cluster =
-            valid.replace("[cluster]\nnodes = 3\n", "").replace("duration = \"1s\"", "duration = 3");
-        let e = errors(&registry(), "f.toml", &no_cluster, MAX_ERRORS);
-        assert!(!e.is_empty() && e.len() <= 2, "{e:#?}");
-    }
-
     #[test]
     fn set_aside_keeps_every_offset() {
         let src = "a = 1\ndescription = \"\"\"\nx\ny\n\"\"\"\nb = [1,\n 2]\nc = 3\n";
@@ -151,14 +119,5 @@ mod tests {
         let out = set_aside(src, 6).unwrap();
         assert!(out.lines().nth(5).unwrap().starts_with('#') && out.lines().nth(6).unwrap().starts_with('#'));
         assert_eq!(out.lines().nth(7), Some("c = 3"));
-    }
-
-    #[test]
-    fn the_limit_holds() {
-        let mut src = HEAD.to_string();
-        for i in 0..30 {
-            src.push_str(&format!("[[timeline]]\nat = \"{i}ms\"\ncrash = \"x{i}\"\n\n"));
-        }
-        assert_eq!(errors(&registry(), "f.toml", &src, MAX_ERRORS).len(), MAX_ERRORS);
     }
 }

@@ -33,6 +33,57 @@ pub struct Vary {
     pub values: Vec<Setting>,
 }
 
+/// An error of a configuration the sweep wrote, when it is about a line
+/// the sweep wrote (a varied key's): shown against the `--vary` argument,
+/// the caret under the value (or, for a key the file does not know, the
+/// key), instead of a line of the edited copy the user never saw.
+pub fn at_argument(
+    e: &distlab::scenario::ScenarioError,
+    edited: &str,
+    vary: &[Vary],
+    choice: &[usize],
+) -> Option<String> {
+    let line = edited.lines().nth(e.line.checked_sub(1)?)?.trim_start();
+    let (v, &i) = vary.iter().zip(choice).find(|(v, _)| {
+        let last = v.path.last().map_or("", String::as_str);
+        line.strip_prefix(last).is_some_and(|rest| rest.trim_start().starts_with('='))
+    })?;
+    let (key, values) = v.spec.split_once('=')?;
+    let arg = format!("--vary {}", v.spec);
+    let values_at = "--vary ".len() + key.len() + 1;
+    let (at, width) = if e.message.starts_with("unknown field") {
+        let last = v.path.last().map_or("", String::as_str);
+        let k = key.rfind(last).unwrap_or(0);
+        ("--vary ".len() + k, last.len().max(1))
+    } else {
+        // The value's place in a list (`1,9`); a range's values are not
+        // written out, so the caret spans them all.
+        let mut offset = 0;
+        let mut found = None;
+        for item in values.split(',') {
+            if item.trim() == v.values[i].label {
+                found = Some((values_at + offset, item.len().max(1)));
+                break;
+            }
+            offset += item.len() + 1;
+        }
+        found.unwrap_or((values_at, values.len().max(1)))
+    };
+    let mut out = format!(
+        "--vary {}: {} (with {} = {})\n  |\n  | {arg}\n  | {}{}",
+        v.spec,
+        e.message,
+        v.key,
+        v.values[i].label,
+        " ".repeat(at),
+        "^".repeat(width)
+    );
+    if let Some(help) = &e.help {
+        out.push_str(&format!("\n  = help: {help}"));
+    }
+    Some(out)
+}
+
 /// One value of a varied key.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Setting {

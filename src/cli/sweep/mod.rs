@@ -362,14 +362,17 @@ pub fn configurations(
                 .map_err(|e| anyhow::anyhow!("--vary {}: {e}", v.key))?;
             with.push(format!("{} = {}", v.key, v.values[i].label));
         }
-        match distlab::scenario::load_str(
-            &distlab::protocols::registry(),
-            &path.display().to_string(),
-            &edited.to_string(),
-        ) {
+        let text = edited.to_string();
+        match distlab::scenario::load_str(&distlab::protocols::registry(), &path.display().to_string(), &text)
+        {
             Ok(scenario) => configs.push(Config { choice: choice.clone(), scenario }),
             Err(e) if skip_invalid => skipped.push((with.join(", "), e.message.clone())),
             Err(e) => {
+                // A value the sweep wrote is shown where the user wrote
+                // it: in the --vary argument.
+                if let Some(shown) = grid::at_argument(&e, &text, vary, &choice) {
+                    bail!("{shown}\n  (--skip-invalid leaves such configurations out)");
+                }
                 bail!("{e}\n  (with {}; --skip-invalid leaves such configurations out)", with.join(", "))
             }
         }
