@@ -189,7 +189,7 @@ fn plot_draws_a_run_from_its_trace() {
     let data = distlab::plot::trace::read(&trace).unwrap();
     assert!(data.latency[0].len() > 100, "ok operations are drawn");
     assert_eq!(data.units["replication_lag_ms"], "ms", "the trace carries the declared unit");
-    let svg = std::fs::read_to_string(charts.join("replication_lag_ms.svg")).unwrap();
+    let svg = std::fs::read_to_string(charts.join("replication_lag_ms-over-time.svg")).unwrap();
     assert!(svg.contains("replication_lag_ms (ms)"), "the axis shows it");
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -347,4 +347,69 @@ fn shards_merge_into_the_unsharded_sweep() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("shard 13/13 holds no runs: the sweep has only 12"), "{}", text(&o));
     std::fs::remove_dir_all(&root).ok();
+}
+
+/// `--out` into a folder no sweep wrote is refused before anything runs;
+/// a second sweep into a sweep's folder replaces what the first wrote (no
+/// chart of the earlier grid lingers); `summary.csv` names each column
+/// once.
+#[test]
+fn out_folders_are_owned_and_columns_unique() {
+    let out = scratch("owned");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    let dir = out.to_str().unwrap();
+    let o = distlab(&[
+        "sweep",
+        "quorum/nrw-tradeoff",
+        "--vary",
+        "protocol.w=1,2",
+        "--seeds",
+        "0..1",
+        "--no-png",
+        "--out",
+        dir,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("is not empty and no sweep wrote it"), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "mine");
+    std::fs::remove_dir_all(&out).unwrap();
+
+    let first = [
+        "sweep",
+        "quorum/nrw-tradeoff",
+        "--vary",
+        "protocol.w=1,2",
+        "--seeds",
+        "0..1",
+        "--no-png",
+        "--plot",
+        "stale_reads",
+        "--out",
+        dir,
+    ];
+    assert!(distlab(&first).status.success());
+    assert!(out.join("stale_reads.svg").exists());
+    let header = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    let columns: Vec<&str> = header.lines().next().unwrap().split(',').collect();
+    let unique: std::collections::BTreeSet<&str> = columns.iter().copied().collect();
+    assert_eq!(unique.len(), columns.len(), "a column twice: {columns:?}");
+    let second = [
+        "sweep",
+        "quorum/nrw-tradeoff",
+        "--vary",
+        "protocol.w=1,2",
+        "--seeds",
+        "0..1",
+        "--no-png",
+        "--plot",
+        "availability",
+        "--out",
+        dir,
+    ];
+    let o = distlab(&second);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(out.join("availability.svg").exists());
+    assert!(!out.join("stale_reads.svg").exists(), "the first sweep's chart is gone");
+    std::fs::remove_dir_all(&out).ok();
 }

@@ -32,6 +32,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    super::sweep::claim_out(&args.out)?;
     let mut files = Vec::new();
     for arg in &args.shards {
         for path in shard::find(arg)? {

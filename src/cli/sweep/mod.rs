@@ -158,7 +158,12 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             shard.of
         );
     }
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    if args.shard.is_some() {
+        // Shards share a folder: each writes only its own file.
+        std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    } else {
+        claim_out(&args.out)?;
+    }
     let share = match args.shard {
         Some(shard) => format!("; shard {}/{} runs {} of them", shard.index, shard.of, mine.len()),
         None => String::new(),
@@ -279,7 +284,9 @@ impl Output<'_> {
     /// (configuration, seed) order), prints the table, and says how the
     /// sweep ends.
     pub fn write(&self, results: Vec<RunResult>) -> anyhow::Result<Outcome> {
+        claim_out(self.out)?;
         std::fs::create_dir_all(self.out).with_context(|| format!("creating {}", self.out.display()))?;
+        clean_owned(self.out)?;
         let sweep = Sweep::new(self.vary, self.configs, self.seeds, results, self.samples);
         let mut written = sweep.write_csv(self.out)?;
         let charts = sweep.charts(self.base, self.plot)?;
@@ -287,6 +294,7 @@ impl Output<'_> {
         for (name, figure) in &charts {
             written.extend(plot::save(figure, &self.out.join(name), formats)?);
         }
+        own(self.out, &written)?;
         sweep.print_table(self.plot);
         println!(
             "\nwrote {} files to {}: runs.csv, summary.csv, latency.csv, gauges.csv and {} charts ({}):",
@@ -302,6 +310,53 @@ impl Output<'_> {
         let label = |i: usize| format!("{} seed {}", sweep.label(i / n), self.seeds[i % n]);
         stopped_runs(sweep.results.iter().enumerate().map(|(i, r)| (label(i), r)))
     }
+}
+
+/// The file in an output folder listing the files a sweep (or merge)
+/// wrote there: what the next sweep into the folder removes first, so no
+/// chart of an earlier grid lingers beside the new ones.
+pub const OWNED: &str = ".distlab-sweep";
+
+/// Refuses `dir` as an output folder (before anything runs) if it holds
+/// files that no sweep wrote; a folder that does not exist yet is fine.
+pub fn claim_out(dir: &Path) -> anyhow::Result<()> {
+    let shown = dir.display();
+    if !dir.exists() {
+        return Ok(());
+    }
+    let mut entries = std::fs::read_dir(dir).with_context(|| format!("reading {shown}"))?;
+    let empty = entries.next().is_none();
+    if !empty && !dir.join(OWNED).is_file() {
+        bail!(
+            "--out {shown} is not empty and no sweep wrote it: choose a new or empty folder              (a sweep replaces only what an earlier sweep wrote there)"
+        );
+    }
+    Ok(())
+}
+
+/// Removes the files an earlier sweep listed in `dir`'s [`OWNED`] file.
+fn clean_owned(dir: &Path) -> anyhow::Result<()> {
+    let Ok(list) = std::fs::read_to_string(dir.join(OWNED)) else { return Ok(()) };
+    for name in list.lines().map(str::trim).filter(|n| !n.is_empty()) {
+        // Only plain names: a damaged list cannot reach outside `dir`.
+        if name.contains(['/', '\\']) || name.starts_with('.') {
+            continue;
+        }
+        let path = dir.join(name);
+        if path.is_file() {
+            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Lists the files this sweep wrote in `dir`'s [`OWNED`] file.
+fn own(dir: &Path, written: &[PathBuf]) -> anyhow::Result<()> {
+    let mut names: Vec<String> =
+        written.iter().filter_map(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).collect();
+    names.sort();
+    let path = dir.join(OWNED);
+    std::fs::write(&path, names.join("\n") + "\n").with_context(|| format!("writing {}", path.display()))
 }
 
 /// `--plot` names a check or metric the protocol has: said before
@@ -634,7 +689,17 @@ impl<'a> Sweep<'a> {
         let aggregates = &self.aggregates;
         let mut summary_header = header.clone();
         summary_header.extend(
-            ["runs", "ok_fraction", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms"].map(String::from),
+            // `pooled_`: over every seed's operations together, so they
+            // never share a name with a protocol's metric (a per-seed
+            // `latency_p99_ms`, averaged over seeds).
+            [
+                "runs",
+                "ok_fraction",
+                "pooled_latency_p50_ms",
+                "pooled_latency_p90_ms",
+                "pooled_latency_p99_ms",
+            ]
+            .map(String::from),
         );
         summary_header.extend(checks.iter().map(|c| format!("check:{c}")));
         summary_header.extend(metrics.iter().map(|m| m.to_string()));
