@@ -281,3 +281,28 @@ pub mod whole {
         }
     }
 }
+
+/// `n` and a noun, singular for one: `1 key`, `3 keys`. `noun` takes an
+/// `s` for the plural; see [`count_as`] for the others.
+pub fn count(n: impl TryInto<u64>, noun: &str) -> String {
+    let n: u64 = n.try_into().unwrap_or(u64::MAX);
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
+/// `n` and a noun with an irregular plural: `1 process`, `2 processes`.
+pub fn count_as(n: impl TryInto<u64>, singular: &str, plural: &str) -> String {
+    let n: u64 = n.try_into().unwrap_or(u64::MAX);
+    if n == 1 { format!("1 {singular}") } else { format!("{n} {plural}") }
+}
+
+#[cfg(test)]
+mod count_tests {
+    #[test]
+    fn one_is_singular() {
+        assert_eq!(super::count(1u32, "key"), "1 key");
+        assert_eq!(super::count(0u32, "key"), "0 keys");
+        assert_eq!(super::count(3usize, "seed"), "3 seeds");
+        assert_eq!(super::count_as(1u8, "process", "processes"), "1 process");
+        assert_eq!(super::count_as(2u64, "process", "processes"), "2 processes");
+    }
+}

@@ -22,6 +22,7 @@ use super::check::{MAX_SEEDS, Seeds, parse_seeds};
 use anyhow::{Context as _, bail};
 use distlab::check::grade::{Failure, ItemVerdict, Phase};
 use distlab::check::harness::Grader;
+use distlab::util::count;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -139,7 +140,12 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             Some(s) => format!("over seeds {}..{}", s.start, s.end),
             None => "(each at its own seed)".to_string(),
         };
-        println!("grading {} lessons {over}: {} runs, {jobs} jobs", graders.len(), items.len());
+        println!(
+            "grading {} {over}: {}, {}",
+            count(graders.len(), "lesson"),
+            count(items.len(), "run"),
+            count(jobs, "job")
+        );
     }
     let bar = (!args.json).then(|| super::progress_bar(items.len() as u64, "runs"));
     let results = super::parallel_map(
@@ -288,9 +294,9 @@ fn print_table(s: &GradeSummary) {
         }
     }
     println!(
-        "\n{} of {} lessons passed{}",
+        "\n{} of {} passed{}",
         s.total.passed,
-        s.total.lessons,
+        count(s.total.lessons, "lesson"),
         if s.passed { "" } else { " (`distlab check FILE` reports on one in full)" }
     );
 }

@@ -14,6 +14,7 @@
 use super::Outcome;
 use super::sweep::{Output, configurations, grid, shard};
 use anyhow::Context as _;
+use distlab::util::count;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
@@ -57,13 +58,13 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let seeds: Vec<u64> = (first.sweep.seeds[0]..first.sweep.seeds[1]).collect();
     let merged = shard::assemble(files, &configs, &seeds).context("merging")?;
     println!(
-        "merge {} shards of sweep {} ({}): {} configurations × {} seeds = {} runs",
-        merged.of,
+        "merge {} of sweep {} ({}): {} × {} = {}",
+        count(merged.of, "shard"),
         base.name,
         base.protocol.name(),
-        configs.len(),
-        seeds.len(),
-        merged.results.len()
+        count(configs.len(), "configuration"),
+        count(seeds.len(), "seed"),
+        count(merged.results.len(), "run")
     );
     for (with, why) in &skipped {
         println!("  skipped {with}: {why}");

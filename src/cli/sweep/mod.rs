@@ -44,7 +44,7 @@ use distlab::plot::{self, Chart, Figure, Formats, Legend, Marker, Series};
 use distlab::protocols::{ProtocolEntry, RunOptions};
 use distlab::scenario::Scenario;
 use distlab::sim::{Fault, TraceLevel};
-use distlab::util::fmt_num;
+use distlab::util::{count, fmt_num};
 use grid::{Vary, parse_vary};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -169,11 +169,13 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         None => String::new(),
     };
     println!(
-        "sweep {} ({}): {} configurations × {} seeds = {total} runs{share}, tracing off, {jobs} jobs",
+        "sweep {} ({}): {} × {} = {}{share}, tracing off, {}",
         base.name,
         base.protocol.name(),
-        configs.len(),
-        seeds.len(),
+        count(configs.len(), "configuration"),
+        count(seeds.len(), "seed"),
+        count(total, "run"),
+        count(jobs, "job"),
     );
     for (with, why) in &skipped {
         println!("  skipped {with}: {why}");
@@ -832,9 +834,9 @@ impl<'a> Sweep<'a> {
             None => x_key.key.clone(),
         };
         let y_label = if is_check {
-            format!("fraction of {} seeds where {name} holds", self.seeds.len())
+            format!("fraction of {} where {name} holds", count(self.seeds.len(), "seed"))
         } else {
-            with_unit(&*base.protocol, name, &format!("mean of {} seeds", self.seeds.len()))
+            with_unit(&*base.protocol, name, &format!("mean of {}", count(self.seeds.len(), "seed")))
         };
         let mut chart = Chart::new(format!("{}: {name} vs {}", base.name, x_key.key), x_label, y_label);
         if !x_key.numeric() {
@@ -872,7 +874,7 @@ impl<'a> Sweep<'a> {
     fn gauge_chart(&self, base: &Scenario, gauge: &str) -> Chart {
         let aggregates = &self.aggregates;
         let mut chart = Chart::new(
-            format!("{}: {gauge} over time, mean of {} seeds", base.name, self.seeds.len()),
+            format!("{}: {gauge} over time, mean of {}", base.name, count(self.seeds.len(), "seed")),
             "time (s)",
             with_unit(&*base.protocol, gauge, ""),
         );

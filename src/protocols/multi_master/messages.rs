@@ -3,6 +3,7 @@
 //! `writes.rs` and `anti_entropy.rs`.
 
 use super::*;
+use crate::util::count;
 
 impl Protocol for MultiMaster {
     const NAME: &'static str = "multi-master";
@@ -112,8 +113,8 @@ impl Message for Msg {
     fn label(&self) -> String {
         match self {
             Msg::Replicate { key, .. } => format!("Replicate k{key}"),
-            Msg::Sync { entries, reply: false } => format!("Sync {} keys", entries.len()),
-            Msg::Sync { entries, reply: true } => format!("Sync {} keys, reply", entries.len()),
+            Msg::Sync { entries, reply: false } => format!("Sync {}", count(entries.len(), "key")),
+            Msg::Sync { entries, reply: true } => format!("Sync {}, reply", count(entries.len(), "key")),
         }
     }
 }
