@@ -193,7 +193,7 @@ impl MultiMasterChecker {
     }
 
     fn verdict(name: &'static str, holds: bool, detail: String) -> Verdict {
-        Verdict { name, holds, detail, first_violation: None }
+        Verdict::new(name, holds, detail)
     }
 }
 

@@ -615,6 +615,7 @@ impl Checker<Saga> for SagaChecker {
                 if units_ok { "=" } else { "≠" },
             ),
             first_violation: None,
+            causes: Vec::new(),
         });
 
         let latencies: Vec<u64> = ended
