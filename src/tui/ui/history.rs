@@ -2,7 +2,9 @@
 //! invocation to completion over the recent past, ending now. Completed
 //! ok, failed, unknown (info) and still-open operations are drawn
 //! differently in glyph as well as colour (`─ × ? ┄`), so the difference
-//! survives `NO_COLOR`.
+//! survives `NO_COLOR`. The operations a broken check names among its
+//! causes are drawn heavy and underlined (`┝━┥`): the violating
+//! operations.
 
 use super::super::app::{App, Focus};
 use super::{focused, pane, pane_title};
@@ -34,6 +36,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         window(ops, cols, app.tape.end(), now)
     };
     let start = SimTime(now.0.saturating_sub(span.0));
+    let named = named_ops(app);
     let is_focused = focused(app, Focus::History);
     let what = if app.history_whole { "whole run".to_string() } else { format!("last {span}") };
     let detail = format!("{what} · {} ops · ok ─  fail ×  unknown ?  open ┄", ops.len());
@@ -72,12 +75,18 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 Some(HistoryKind::Info) => ('?', t.warn()),
                 _ => ('┄', t.dim()),
             };
+            let violating = named.contains_key(&op.op_id);
+            let (fill, style, caps) = match (violating, fill) {
+                (true, '─') => ('━', t.evidence(), ('┝', '┥')),
+                (true, _) => (fill, t.evidence(), ('├', '┤')),
+                _ => (fill, style, ('├', '┤')),
+            };
             for cell in cells.iter_mut().take(b + 1).skip(a) {
                 *cell = (fill, style);
             }
             if op.outcome.is_some() && b > a {
-                cells[a] = ('├', style);
-                cells[b] = ('┤', style);
+                cells[a] = (caps.0, style);
+                cells[b] = (caps.1, style);
             }
             let label = label(op);
             if b > a + 1 + label.chars().count() {
@@ -101,6 +110,22 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let pad = (inner.width as usize).saturating_sub(axis.chars().count() + 4);
     lines.push(Line::styled(format!("{axis}{:>pad$}", "now", pad = pad + 3), t.dim()));
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The client operations a broken check names among its causes (the
+/// violating operations), with the check: the checks broken now, and the
+/// one whose causes the student is walking through (which may hold at
+/// this step, before it broke).
+pub fn named_ops(app: &App) -> BTreeMap<u64, &'static str> {
+    let mut out = BTreeMap::new();
+    let broken = app.derived.report.checks.iter().filter(|v| !v.holds).map(|v| (v.name, &v.causes[..]));
+    let walked = app.evidence.iter().map(|e| (e.check, &e.causes[..]));
+    for (check, causes) in walked.chain(broken) {
+        for op in causes.iter().filter_map(|c| c.op) {
+            out.entry(op).or_insert(check);
+        }
+    }
+    out
 }
 
 /// The time window, ending now: wide enough that a typical (median)
@@ -134,6 +159,7 @@ pub fn operation_lines(app: &App) -> Vec<String> {
     if ops.is_empty() {
         return vec!["no client operation yet".into()];
     }
+    let named = named_ops(app);
     ops.iter()
         .map(|op| {
             let client = app.lesson.scenario.clients.get(op.client as usize).map_or("", |c| c.name.as_str());
@@ -147,7 +173,8 @@ pub fn operation_lines(app: &App) -> Vec<String> {
                 (Some(HistoryKind::Info), Some((t, _))) => format!("unknown at {t}"),
                 _ => "open".into(),
             };
-            format!("{} {client} p{} op {}: {} → {end}", op.invoked, op.process, op.op_id, op.op)
+            let why = named.get(&op.op_id).map_or(String::new(), |c| format!("  ← {c} names it"));
+            format!("{} {client} p{} op {}: {} → {end}{why}", op.invoked, op.process, op.op_id, op.op)
         })
         .collect()
 }
