@@ -815,3 +815,29 @@ fn a_chosen_cause_of_a_broken_check_lands_on_its_step() {
     assert!(!app.searching());
     assert_eq!(app.tape.step(), ev.causes[crash - 1].step);
 }
+
+/// The history view marks why the client history is not linearizable
+/// (issue 13): the stuck operations as violating, the longest legal
+/// order found apart — the checker's own verdict on the run so far.
+#[test]
+fn the_history_view_marks_the_operations_no_legal_order_can_place() {
+    let mut app = open("quorum/weak-quorum.toml");
+    app.tape.forward_while(u64::MAX, |_, _| false);
+    app.update(Msg::Action(Action::StepForward));
+    assert!(app.derived.not_linearizable.is_none(), "computed only while the history is shown");
+    app.update(Msg::Action(Action::ShowHistory));
+    let v = app.derived.not_linearizable.clone().expect("a weak quorum's history is not linearizable");
+    let expected = distlab::check::linearizability::check_history(app.driver().history()).violation.unwrap();
+    assert_eq!(v, expected, "the view shows the checker's verdict");
+    let named = distlab::tui::ui::named_ops(&app);
+    for op in v.stuck_ops() {
+        assert_eq!(named.get(&op), Some(&"linearizability"), "stuck op {op} is marked");
+    }
+    let lines = distlab::tui::ui::history_lines(&app);
+    assert!(lines[0].contains("is not linearizable"), "{}", lines[0]);
+    let legal = v.prefix_ops().next().expect("a legal prefix");
+    assert!(
+        lines.iter().any(|l| l.contains(&format!("op {legal}:")) && l.ends_with("(in the legal order)")),
+        "{lines:?}"
+    );
+}

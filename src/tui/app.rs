@@ -315,6 +315,10 @@ pub struct Derived {
     pub waiting: bool,
     /// Client operations (only while the history view is shown).
     pub operations: Vec<CompletedOp>,
+    /// Why the client history so far is not linearizable, if it is not
+    /// (only while the history view is shown; register operations only;
+    /// a search cut short by [`HISTORY_LIN_BUDGET`] says nothing).
+    pub not_linearizable: Option<crate::check::linearizability::Violation>,
     /// Message ids that are duplicates (by the network or by hand), with
     /// the id they copy.
     pub duplicates: BTreeMap<u64, u64>,
@@ -322,6 +326,10 @@ pub struct Derived {
 
 /// Play speeds, in steps per second.
 pub const SPEEDS: &[u32] = &[1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 5_000, 20_000];
+
+/// The states the history view's linearizability search may explore per
+/// key, so that a step stays fast with the view open.
+pub const HISTORY_LIN_BUDGET: u64 = 20_000;
 
 /// How far back the network pane looks for duplicates and drops.
 const RECENT_EVENTS: usize = 4_000;
@@ -1210,6 +1218,11 @@ impl App {
             notes,
             waiting,
             operations: if self.center == Center::History { d.history().operations() } else { Vec::new() },
+            not_linearizable: if self.center == Center::History {
+                crate::check::linearizability::check_history_within(d.history(), HISTORY_LIN_BUDGET).violation
+            } else {
+                None
+            },
             duplicates,
         };
         self.derived = derived;

@@ -37,9 +37,14 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     };
     let start = SimTime(now.0.saturating_sub(span.0));
     let named = named_ops(app);
+    let lin = app.derived.not_linearizable.as_ref();
+    let legal: std::collections::BTreeSet<u64> = lin.map(|v| v.prefix_ops().collect()).unwrap_or_default();
     let is_focused = focused(app, Focus::History);
     let what = if app.history_whole { "whole run".to_string() } else { format!("last {span}") };
-    let detail = format!("{what} · {} ops · ok ─  fail ×  unknown ?  open ┄", ops.len());
+    let detail = match app.derived.not_linearizable.as_ref() {
+        Some(v) => format!("{what} · {} ops · ✗ k{} not linearizable: ┝━┥ stuck", ops.len(), v.key),
+        None => format!("{what} · {} ops · ok ─  fail ×  unknown ?  open ┄", ops.len()),
+    };
     let block = pane(pane_title("Client history", detail, t, is_focused), is_focused, t);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -79,6 +84,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             let (fill, style, caps) = match (violating, fill) {
                 (true, '─') => ('━', t.evidence(), ('┝', '┥')),
                 (true, _) => (fill, t.evidence(), ('├', '┤')),
+                (false, '─') if legal.contains(&op.op_id) => ('═', style, ('╞', '╡')),
                 _ => (fill, style, ('├', '┤')),
             };
             for cell in cells.iter_mut().take(b + 1).skip(a) {
@@ -118,6 +124,11 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
 /// this step, before it broke).
 pub fn named_ops(app: &App) -> BTreeMap<u64, &'static str> {
     let mut out = BTreeMap::new();
+    // The operations no legal order can place next: why the history is
+    // not linearizable.
+    for op in app.derived.not_linearizable.iter().flat_map(|v| v.stuck_ops()) {
+        out.insert(op, "linearizability");
+    }
     let broken = app.derived.report.checks.iter().filter(|v| !v.holds).map(|v| (v.name, &v.causes[..]));
     let walked = app.evidence.iter().map(|e| (e.check, &e.causes[..]));
     for (check, causes) in walked.chain(broken) {
@@ -160,23 +171,37 @@ pub fn operation_lines(app: &App) -> Vec<String> {
         return vec!["no client operation yet".into()];
     }
     let named = named_ops(app);
-    ops.iter()
-        .map(|op| {
-            let client = app.lesson.scenario.clients.get(op.client as usize).map_or("", |c| c.name.as_str());
-            let end = match (op.outcome, op.completed) {
-                (Some(HistoryKind::Ok), Some((t, _))) => {
-                    let value = op.value.to_string();
-                    let value = if value.is_empty() { String::new() } else { format!(" {value}") };
-                    format!("ok{value} at {t} ({})", t.since(op.invoked))
-                }
-                (Some(HistoryKind::Fail), Some((t, _))) => format!("fail at {t}"),
-                (Some(HistoryKind::Info), Some((t, _))) => format!("unknown at {t}"),
-                _ => "open".into(),
-            };
-            let why = named.get(&op.op_id).map_or(String::new(), |c| format!("  ← {c} names it"));
-            format!("{} {client} p{} op {}: {} → {end}{why}", op.invoked, op.process, op.op_id, op.op)
+    let legal: std::collections::BTreeSet<u64> =
+        app.derived.not_linearizable.iter().flat_map(|v| v.prefix_ops()).collect();
+    let mut lines: Vec<String> = app
+        .derived
+        .not_linearizable
+        .iter()
+        .flat_map(|v| {
+            std::iter::once(v.to_string())
+                .chain(v.causes().into_iter().map(|c| format!("  step {} at {}: {}", c.step, c.time, c.what)))
         })
-        .collect()
+        .collect();
+    lines.extend(ops.iter().map(|op| {
+        let client = app.lesson.scenario.clients.get(op.client as usize).map_or("", |c| c.name.as_str());
+        let end = match (op.outcome, op.completed) {
+            (Some(HistoryKind::Ok), Some((t, _))) => {
+                let value = op.value.to_string();
+                let value = if value.is_empty() { String::new() } else { format!(" {value}") };
+                format!("ok{value} at {t} ({})", t.since(op.invoked))
+            }
+            (Some(HistoryKind::Fail), Some((t, _))) => format!("fail at {t}"),
+            (Some(HistoryKind::Info), Some((t, _))) => format!("unknown at {t}"),
+            _ => "open".into(),
+        };
+        let why = match named.get(&op.op_id) {
+            Some(c) => format!("  ← {c} names it"),
+            None if legal.contains(&op.op_id) => "  (in the legal order)".to_string(),
+            None => String::new(),
+        };
+        format!("{} {client} p{} op {}: {} → {end}{why}", op.invoked, op.process, op.op_id, op.op)
+    }));
+    lines
 }
 
 /// A short label for a bar: `w k1=5`, `r k1→5`.

@@ -119,7 +119,14 @@ pub const LEGEND: &[(&str, &[(&str, &str)])] = &[
     ),
     (
         "Client history",
-        &[("├─┤", "ok"), ("×", "failed"), ("?", "unknown"), ("┄", "still open"), ("┝━┥", "a check's cause")],
+        &[
+            ("├─┤", "ok"),
+            ("×", "failed"),
+            ("?", "unknown"),
+            ("┄", "still open"),
+            ("┝━┥", "a check's cause, or stuck"),
+            ("╞═╡", "in the longest legal order (when not linearizable)"),
+        ],
     ),
     ("Checks", &[("✓ ✗", "holds, broken"), ("lesson ✓", "what the lesson expects"), ("…", "not met yet")]),
 ];
