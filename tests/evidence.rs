@@ -37,8 +37,9 @@ fn shows(d: &dyn Driver, step: u64, kind: TraceKind, node: &str, text: &str) -> 
 
 /// Primary–replica, async replication, the primary crashes: the first
 /// acknowledged write lost is named by its append at the old primary,
-/// the client's acknowledgement, the crash, and the election of the
-/// primary without it — each at the step where the trace shows it.
+/// the client's acknowledgement, the crash, the election of the primary
+/// without it, and the old primary's truncation that cut it — each at
+/// the step where the trace shows it.
 #[test]
 fn a_lost_acknowledged_write_names_its_append_ack_crash_and_election() {
     let d = run("primary-replica/async-crash.toml");
@@ -51,6 +52,7 @@ fn a_lost_acknowledged_write_names_its_append_ack_crash_and_election() {
             "the client was told k1=75 is written",
             "n1 crashed",
             "n2 became primary in epoch 1 without k1=75",
+            "n1 truncated its log to 74 entries, cutting k1=75",
         ]
     );
     let d = d.as_ref();
@@ -66,6 +68,7 @@ fn a_lost_acknowledged_write_names_its_append_ack_crash_and_election() {
         "{:?}",
         at(d, c[3].step)
     );
+    assert!(shows(d, c[4].step, TraceKind::Note, "n1", "truncates its log to 74"), "{:?}", at(d, c[4].step));
     // The write and its acknowledgement are the client's operation 75,
     // which the history view marks.
     assert_eq!((c[0].op, c[1].op, c[2].op), (Some(75), Some(75), None));

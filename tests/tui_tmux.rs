@@ -211,7 +211,7 @@ fn a_check_failure_jumps_to_its_cause() {
     tmux.wait_for("Causes — ↑↓ choose");
     tmux.wait_for("n2 became primary in epoch 1 without k1=75");
     tmux.keys(&["Down", "Down", "Down", "Enter"]);
-    tmux.wait_for("step 329: cause 3 of 4 of acked-writes-durable — n1 crashed");
+    tmux.wait_for("step 329: cause 3 of 5 of acked-writes-durable — n1 crashed");
     tmux.wait_for("n1 ✗ down");
     tmux.keys(&["Enter"]);
     tmux.wait_for("Checks at step 329");

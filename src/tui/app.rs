@@ -845,9 +845,13 @@ impl App {
                 // cause says it here; `v` lets the refresh name what broke).
                 let only = search.only.and_then(|n| report.verdict(n).map(|v| (n, v.detail.clone())));
                 if let Some(v) = search.only.and_then(|n| report.verdict(n)) {
-                    let selected =
-                        self.evidence.as_ref().filter(|e| e.check == v.name).and_then(|e| e.selected);
-                    self.evidence = Some(Evidence { selected, ..Evidence::of(v, Some(self.tape.step())) });
+                    // The causes as the student saw them when asking (later
+                    // in the run, they may name more); where it broke, found.
+                    let step = self.tape.step();
+                    match self.evidence.as_mut().filter(|e| e.check == v.name) {
+                        Some(e) => e.broke = e.broke.or(Some(step)),
+                        None => self.evidence = Some(Evidence::of(v, Some(step))),
+                    }
                 }
                 self.search = None;
                 self.status = None;

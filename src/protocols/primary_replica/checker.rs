@@ -109,8 +109,10 @@ pub struct ReplicationChecker {
     /// Nodes crashed and not yet restarted (their lag is not replication
     /// lag: nothing is being sent to them).
     down: BTreeSet<NodeId>,
-    /// Each node's latest crash (the evidence of a lost write).
+    /// Each node's latest crash and latest truncation (when, and the
+    /// entries it kept): the evidence of a lost write.
     crashed: BTreeMap<NodeId, At>,
+    truncated: BTreeMap<NodeId, (At, u64)>,
     prefix: ViolationTracker,
     split_brain: ViolationTracker,
     stale: ViolationTracker,
@@ -151,8 +153,9 @@ impl ReplicationChecker {
 
     /// The evidence of the first acknowledged write lost (the earliest
     /// told to its client): where a primary appended it, the client told
-    /// it was written, the crash of that primary after it, and the
-    /// election of the newest primary, whose log lacks it.
+    /// it was written, the crash of that primary after it, the election
+    /// of the newest primary, whose log lacks it, and the old primary's
+    /// truncation that cut it (its latest, if that one did).
     fn lost_write_causes(&self, lost: &[Value]) -> Vec<Cause> {
         let Some((v, &(key, (acked, op)))) =
             lost.iter().map(|v| (v, &self.acked[v])).min_by_key(|(_, (_, (at, _)))| at.step)
@@ -180,6 +183,16 @@ impl ReplicationChecker {
             && newest.is_none_or(|(_, (_, elected))| crash.step < elected.step)
         {
             causes.push(Cause::new(crash, format!("{} crashed", self.name(n))));
+        }
+        if let (Some(n), Some(pos)) = (by, self.position.get(v))
+            && let Some(&(cut, keep)) = self.truncated.get(&n)
+            && cut.step > acked.step
+            && keep < pos.1
+        {
+            causes.push(Cause::new(
+                cut,
+                format!("{} truncated its log to {keep} entries, cutting k{key}={v}", self.name(n)),
+            ));
         }
         if let Some((epoch, &(p, elected))) = newest {
             causes.push(Cause::new(
@@ -271,6 +284,7 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
             acked_at: BTreeMap::new(),
             down: BTreeSet::new(),
             crashed: BTreeMap::new(),
+            truncated: BTreeMap::new(),
             prefix: ViolationTracker::default(),
             split_brain: ViolationTracker::default(),
             stale: ViolationTracker::default(),
@@ -340,6 +354,7 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                 }
             }
             Observation::Truncated { keep } => {
+                self.truncated.insert(node, (at, keep));
                 let log = &mut self.logs[node.index()];
                 self.truncated_entries += log.len().saturating_sub(keep as usize) as u64;
                 log.truncate(keep as usize);
