@@ -133,6 +133,11 @@ fn causes_are_in_step_order_at_steps_the_trace_has() {
         let report = d.report();
         let broken: Vec<_> = report.checks.iter().filter(|v| !v.holds).collect();
         assert!(broken.iter().any(|v| !v.causes.is_empty()), "{rel}: a broken check names its causes");
+        if rel.starts_with("saga/") {
+            let money = report.verdict("money-conserved").unwrap();
+            assert!(!money.holds && !money.causes.is_empty(), "{rel}: the saga whose money is off");
+            assert!(money.causes.iter().all(|c| c.op == money.causes[0].op), "{rel}: one saga's story");
+        }
         for v in broken {
             assert!(v.causes.windows(2).all(|w| w[0].step <= w[1].step), "{rel} {}", v.name);
             for c in &v.causes {

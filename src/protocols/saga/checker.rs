@@ -685,6 +685,20 @@ impl Checker<Saga> for SagaChecker {
         }
         let money_ok = charged - refunded == owed_money;
         let units_ok = reserved == owed_units;
+        // The evidence: the first ended saga whose own money or units are
+        // off (what it was charged and reserved, against what it owed).
+        let off = ended.iter().find(|(_, f)| {
+            let (money, units) = f.net();
+            let owed = match (f.ended, f.order()) {
+                (Some((SagaOutcome::Completed, _, _)), Some(o)) => (o.amount as i128, o.qty as i128),
+                _ => (0, 0),
+            };
+            (money, units) != owed
+        });
+        let conserved_causes = match off {
+            Some((saga, f)) if !(money_ok && units_ok) => f.evidence(**saga, &self.names, None),
+            _ => Vec::new(),
+        };
         r.checks.push(Verdict {
             name: "money-conserved",
             holds: money_ok && units_ok,
@@ -695,7 +709,7 @@ impl Checker<Saga> for SagaChecker {
                 if units_ok { "=" } else { "≠" },
             ),
             first_violation: None,
-            causes: Vec::new(),
+            causes: conserved_causes,
         });
 
         let latencies: Vec<u64> = ended
