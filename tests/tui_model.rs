@@ -814,6 +814,15 @@ fn a_chosen_cause_of_a_broken_check_lands_on_its_step() {
     app.update(Msg::Action(Action::Details));
     assert!(!app.searching());
     assert_eq!(app.tape.step(), ev.causes[crash - 1].step);
+    // Another check's overlay lists none of these: ↓ and Enter there do
+    // not go to a cause the screen does not show.
+    let here = app.tape.step();
+    app.update(Msg::Action(Action::Up));
+    app.update(Msg::Action(Action::Details));
+    assert_eq!(app.overlay, Some(Overlay::Details));
+    app.update(Msg::Action(Action::Down));
+    app.update(Msg::Action(Action::Details));
+    assert_eq!((app.tape.step(), app.overlay.clone()), (here, None));
 }
 
 /// The history view marks why the client history is not linearizable

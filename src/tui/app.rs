@@ -878,7 +878,12 @@ impl App {
     /// choose a cause, Enter goes to its step (the overlay closes; Enter
     /// on the check opens the list again). Whether the key was taken.
     fn cause_key(&mut self, action: Action) -> bool {
-        let Some(ev) = self.evidence.as_mut().filter(|e| !e.causes.is_empty()) else { return false };
+        // Only the causes the overlay shows: those of the selected check.
+        let shown = self.derived.report.checks.get(self.checks_sel).map(|v| v.name);
+        let Some(ev) = self.evidence.as_mut().filter(|e| !e.causes.is_empty() && Some(e.check) == shown)
+        else {
+            return false;
+        };
         let last = ev.causes.len() - 1;
         match action {
             Action::Down => ev.selected = Some(ev.selected.map_or(0, |i| (i + 1).min(last))),
