@@ -168,3 +168,28 @@ fn a_budget_too_small_gives_unknown_not_a_verdict() {
     let unknown = result.unknown.expect("5 states are not enough for any key");
     assert_eq!(unknown.states, 5);
 }
+
+/// A violation's evidence (issue 13): the operation that ends the longest
+/// legal order and each stuck operation's invocation and return, each at
+/// the step where the history records that event.
+#[test]
+fn a_violation_names_its_operations_at_their_history_steps() {
+    let s = lesson("quorum/weak-quorum.toml");
+    let sim = run(&s, options(TraceLevel::Off, None));
+    let v = check_history(sim.history()).violation.expect("weak quorum must not be linearizable");
+    let causes = v.causes();
+    let stuck: Vec<u64> = v.stuck_ops().collect();
+    assert!(causes.iter().filter(|c| c.what.ends_with("(stuck)")).count() == stuck.len(), "{causes:?}");
+    let last = v.prefix_ops().last();
+    assert!(causes.iter().any(|c| c.op == last && c.what.contains("in a legal order")), "{causes:?}");
+    for c in &causes {
+        let op = c.op.expect("each cause is an operation's event");
+        assert!(stuck.contains(&op) || v.prefix_ops().any(|p| p == op), "{c:?}");
+        assert!(
+            sim.history().events.iter().any(|e| e.op_id == op && e.step == c.step && e.time == c.time),
+            "{c:?}: the history has op {op} at step {}",
+            c.step
+        );
+    }
+    assert!(causes.windows(2).all(|w| w[0].step <= w[1].step));
+}

@@ -200,12 +200,14 @@ impl Checker<Greet> for GreetChecker {
             holds: self.greeted.len() + 1 == self.nodes,
             detail: format!("{} of {} nodes greeted", self.greeted.len(), self.nodes - 1),
             first_violation: None,
+            causes: Vec::new(),
         });
         r.checks.push(Verdict {
             name: "greeted-by-name",
             holds: self.wrong == 0,
             detail: format!("{} of {} greetings wrong", self.wrong, self.answered),
             first_violation: None,
+            causes: Vec::new(),
         });
         r.metrics.insert("hellos", self.hellos as f64);
         r.metrics.insert("greetings", self.answered as f64);

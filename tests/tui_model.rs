@@ -759,3 +759,94 @@ fn checks_of_the_end_state_are_not_violations_mid_run() {
     }
     assert!(diverged, "step 4 of cart-merge has the carts apart (the walk-through's case)");
 }
+
+/// Causes linked to effects (issue 13): Enter on a broken check lists
+/// the events that caused it; ↓ chooses one and Enter lands on its step —
+/// here the crash that lost an acknowledged write — and the history view
+/// marks the violating operation. Enter on the check there lists the
+/// causes again, without moving.
+#[test]
+fn a_chosen_cause_of_a_broken_check_lands_on_its_step() {
+    use distlab::tui::app::Overlay;
+    let mut app = open("primary-replica/async-crash.toml");
+    app.tape.forward_while(u64::MAX, |_, _| false);
+    app.update(Msg::Action(Action::StepForward));
+    while app.focus != Focus::Checks {
+        app.update(Msg::Action(Action::FocusNext));
+    }
+    let i = app.derived.report.checks.iter().position(|v| v.name == "acked-writes-durable").unwrap();
+    for _ in 0..i {
+        app.update(Msg::Action(Action::Down));
+    }
+    app.update(Msg::Action(Action::Details));
+    settle(&mut app);
+    assert_eq!(app.overlay, Some(Overlay::Details));
+    let ev = app.evidence.clone().expect("the broken check's causes are listed");
+    assert_eq!(ev.check, "acked-writes-durable");
+    let crash = ev.causes.iter().position(|c| c.what == "n1 crashed").expect("the crash is a cause");
+    // ↓ to the crash (the first ↓ chooses the first cause), Enter.
+    for _ in 0..=crash {
+        app.update(Msg::Action(Action::Down));
+    }
+    assert_eq!(app.evidence.as_ref().unwrap().selected, Some(crash));
+    app.update(Msg::Action(Action::Details));
+    let step = ev.causes[crash].step;
+    assert_eq!(app.tape.step(), step);
+    assert_eq!(app.overlay, None, "the screen shows the step");
+    assert!(
+        app.driver()
+            .trace()
+            .events()
+            .iter()
+            .any(|e| e.step == step && e.kind == TraceKind::Crash && app.lesson.name(e.node) == "n1"),
+        "step {step} is where n1 crashes"
+    );
+    assert!(app.status.as_ref().is_some_and(|s| s.text.contains("n1 crashed")), "{:?}", app.status);
+    // The acknowledged write that was lost is marked in the history.
+    let op = ev.causes.iter().find_map(|c| c.op).expect("the write's client operation");
+    assert_eq!(distlab::tui::ui::named_ops(&app).get(&op), Some(&"acked-writes-durable"));
+    // Enter on the check here: the list again, the tape stays.
+    app.update(Msg::Action(Action::Details));
+    settle(&mut app);
+    assert_eq!((app.tape.step(), app.overlay.clone()), (step, Some(Overlay::Details)));
+    // ↑ then Enter: the cause before it, still without a search.
+    app.update(Msg::Action(Action::Up));
+    app.update(Msg::Action(Action::Details));
+    assert!(!app.searching());
+    assert_eq!(app.tape.step(), ev.causes[crash - 1].step);
+    // Another check's overlay lists none of these: ↓ and Enter there do
+    // not go to a cause the screen does not show.
+    let here = app.tape.step();
+    app.update(Msg::Action(Action::Up));
+    app.update(Msg::Action(Action::Details));
+    assert_eq!(app.overlay, Some(Overlay::Details));
+    app.update(Msg::Action(Action::Down));
+    app.update(Msg::Action(Action::Details));
+    assert_eq!((app.tape.step(), app.overlay.clone()), (here, None));
+}
+
+/// The history view marks why the client history is not linearizable
+/// (issue 13): the stuck operations as violating, the longest legal
+/// order found apart — the checker's own verdict on the run so far.
+#[test]
+fn the_history_view_marks_the_operations_no_legal_order_can_place() {
+    let mut app = open("quorum/weak-quorum.toml");
+    app.tape.forward_while(u64::MAX, |_, _| false);
+    app.update(Msg::Action(Action::StepForward));
+    assert!(app.derived.not_linearizable.is_none(), "computed only while the history is shown");
+    app.update(Msg::Action(Action::ShowHistory));
+    let v = app.derived.not_linearizable.clone().expect("a weak quorum's history is not linearizable");
+    let expected = distlab::check::linearizability::check_history(app.driver().history()).violation.unwrap();
+    assert_eq!(v, expected, "the view shows the checker's verdict");
+    let named = distlab::tui::ui::named_ops(&app);
+    for op in v.stuck_ops() {
+        assert_eq!(named.get(&op), Some(&"linearizability"), "stuck op {op} is marked");
+    }
+    let lines = distlab::tui::ui::history_lines(&app);
+    assert!(lines[0].contains("is not linearizable"), "{}", lines[0]);
+    let legal = v.prefix_ops().next().expect("a legal prefix");
+    assert!(
+        lines.iter().any(|l| l.contains(&format!("op {legal}:")) && l.ends_with("(in the legal order)")),
+        "{lines:?}"
+    );
+}

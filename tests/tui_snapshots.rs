@@ -336,3 +336,23 @@ fn logs_aligned_by_index() {
     act(&mut app, &[Action::ShowLogs]);
     assert!(app.status.as_ref().is_some_and(|s| s.text.contains("no replicated log")), "{:?}", app.status);
 }
+
+/// Enter on a broken check lists its causes (issue 13); ↓ chooses one,
+/// Enter goes to its step, and Enter on the check shows the list again,
+/// the cause the tape is at marked. Two-phase commit's heuristic abort:
+/// atomicity names the logged commit and both decisions.
+#[test]
+fn check_causes_overlay() {
+    let mut app = open("two-phase-commit/heuristic-abort.toml");
+    app.tape.forward_while(u64::MAX, |_, _| false);
+    act(&mut app, &[Action::StepForward]);
+    while app.focus != Focus::Checks {
+        act(&mut app, &[Action::FocusNext]);
+    }
+    act(&mut app, &[Action::Details]);
+    insta::assert_snapshot!("tpc_check_causes", screen(&app, 80, 24).backend());
+    act(&mut app, &[Action::Down, Action::Down, Action::Details]);
+    insta::assert_snapshot!("tpc_at_a_cause", screen(&app, 80, 24).backend());
+    act(&mut app, &[Action::Details]);
+    insta::assert_snapshot!("tpc_check_causes_again", screen(&app, 80, 24).backend());
+}

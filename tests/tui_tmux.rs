@@ -189,7 +189,8 @@ fn an_escape_sequence_never_intervenes() {
 
 /// From a check failure to its cause (issue 13): at the end of async-crash,
 /// Tab to the checks, select the broken check, Enter: the run goes back
-/// to the step where it broke and says why.
+/// to the step where it broke and says why, and lists the events that
+/// caused it; choosing one goes to its step.
 #[test]
 fn a_check_failure_jumps_to_its_cause() {
     let Some(tmux) = Tmux::new("tui-cause") else { return };
@@ -204,6 +205,16 @@ fn a_check_failure_jumps_to_its_cause() {
     // The whole reason is open over the screen; Esc closes it, and the
     // space-time diagram shows what happened there.
     tmux.wait_for("Checks at step 339");
+    // Its causes are listed: ↓ three times chooses the third (the crash
+    // that lost the write), Enter goes there; Enter on the check lists
+    // them again, and Esc closes the list.
+    tmux.wait_for("Causes — ↑↓ choose");
+    tmux.wait_for("n2 became primary in epoch 1 without k1=75");
+    tmux.keys(&["Down", "Down", "Down", "Enter"]);
+    tmux.wait_for("step 329: cause 3 of 5 of acked-writes-durable — n1 crashed");
+    tmux.wait_for("n1 ✗ down");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Checks at step 329");
     tmux.keys(&["Escape"]);
     std::thread::sleep(std::time::Duration::from_millis(100));
     tmux.keys(&["m"]);

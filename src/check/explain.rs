@@ -71,6 +71,24 @@ pub fn explain(scenario: &Scenario, run: &dyn Driver, seed: u64) -> Vec<String> 
             "  … and {hidden_notes} more protocol notes (`distlab tui` steps through them all)"
         ));
     }
+    out.extend(evidence(&run.report()));
+    out
+}
+
+/// Each broken check with the events that caused it (its evidence), at
+/// their steps and times: `distlab tui` goes to a step with `g #STEP`.
+pub fn evidence(report: &crate::sim::Report) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in report.checks.iter().filter(|v| !v.holds && !v.causes.is_empty()) {
+        if out.is_empty() {
+            out.push(String::new());
+            out.push("Why checks broke (the events that caused it; `g #STEP` in the TUI goes there):".into());
+        }
+        out.push(format!("  {}", v.name));
+        for c in &v.causes {
+            out.push(format!("    step {:<7} {:>9}  {}", c.step, c.time.to_string(), c.what));
+        }
+    }
     out
 }
 

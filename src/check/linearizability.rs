@@ -50,6 +50,7 @@
 
 use super::history::{CompletedOp, History, HistoryKind};
 use crate::nodes::{Key, RegisterView, Value};
+use crate::sim::{At, Cause};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, HashSet};
 
@@ -100,6 +101,58 @@ pub struct Violation {
     /// The operations that could go next by time, none of which the
     /// register could take.
     pub stuck: Vec<RegisterOp>,
+}
+
+impl Violation {
+    /// The violating operations: the candidates to go next, none of which
+    /// the register could take (op ids).
+    pub fn stuck_ops(&self) -> impl Iterator<Item = u64> + '_ {
+        self.stuck.iter().map(|o| o.op_id)
+    }
+
+    /// The operations of the longest legal order found (op ids).
+    pub fn prefix_ops(&self) -> impl Iterator<Item = u64> + '_ {
+        self.prefix.iter().map(|o| o.op_id)
+    }
+
+    /// The evidence, in step order: the operation that left the register
+    /// in its state at the end of the longest legal order (its return),
+    /// and each stuck operation's invocation and completion.
+    pub fn causes(&self) -> Vec<Cause> {
+        let mut out = Vec::new();
+        let key = self.key;
+        if let Some(last) = self.prefix.last() {
+            let (step, time) = match (last.ret, last.completed) {
+                (Some(step), Some(time)) => (step, time),
+                _ => (last.call, last.invoked),
+            };
+            let holds = self.state.map_or("nothing".to_string(), |v| v.to_string());
+            out.push(Cause::of_op(
+                At { step, time },
+                last.op_id,
+                format!(
+                    "{last}: the last of {} operations in a legal order; k{key} holds {holds}",
+                    self.prefix.len()
+                ),
+            ));
+        }
+        for o in &self.stuck {
+            out.push(Cause::of_op(
+                At { step: o.call, time: o.invoked },
+                o.op_id,
+                format!("{o} began (stuck)"),
+            ));
+            if let (Some(step), Some(time)) = (o.ret, o.completed) {
+                out.push(Cause::of_op(
+                    At { step, time },
+                    o.op_id,
+                    format!("{o} returned: none can come next"),
+                ));
+            }
+        }
+        out.sort_by_key(|c| c.step);
+        out
+    }
 }
 
 impl std::fmt::Display for Violation {

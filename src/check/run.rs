@@ -56,6 +56,13 @@ pub struct CheckOut {
     pub name: &'static str,
     pub holds: bool,
     pub detail: String,
+    /// The step at which it first broke, when the check recorded one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broke_at_step: Option<u64>,
+    /// The events that caused the first violation, in step order (absent
+    /// when it holds or the check names none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<crate::sim::Cause>,
 }
 
 impl RunSummary {
@@ -137,7 +144,13 @@ pub fn summarise(scenario: &Scenario, run: &dyn Driver, seed: u64) -> RunSummary
         checks: report
             .checks
             .iter()
-            .map(|v| CheckOut { name: v.name, holds: v.holds, detail: v.detail.clone() })
+            .map(|v| CheckOut {
+                name: v.name,
+                holds: v.holds,
+                detail: v.detail.clone(),
+                broke_at_step: v.first_violation.map(|at| at.step),
+                causes: v.causes.clone(),
+            })
             .collect(),
         metrics: report.metrics,
         expectations,

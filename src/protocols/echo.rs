@@ -322,6 +322,7 @@ impl Checker<Echo> for EchoChecker {
                 None => format!("{} pings answered", self.answered),
             },
             first_violation: None,
+            causes: Vec::new(),
         });
         r.metrics.insert("pongs", self.pongs as f64);
         r.metrics.insert("duplicate_pongs", self.duplicates as f64);

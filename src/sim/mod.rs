@@ -32,6 +32,6 @@ pub use faults::InterventionError;
 pub use hash::Digest;
 pub use history::{History, HistoryEvent, HistoryKind, TypedEvent};
 pub use host::NodeStatus;
-pub use monitor::{At, Checker, ObservationRecord, Report, Verdict};
+pub use monitor::{At, Cause, Checker, ObservationRecord, Report, Verdict};
 pub use time::{SimDuration, SimTime};
 pub use trace::{TraceEvent, TraceKind, TraceLevel, TraceSink};

@@ -21,6 +21,36 @@ pub struct At {
     pub time: SimTime,
 }
 
+/// One event that caused a violation: its step (the engine's event
+/// sequence number, the step the TUI's timeline and `g #N` go to), its
+/// time, and what happened there in words (`n1 acknowledged k1=3 to a
+/// client`). A check's evidence is a few of these, in step order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Cause {
+    pub step: u64,
+    pub time: SimTime,
+    pub what: String,
+    /// The client operation (its op id in the history) this event belongs
+    /// to, when it is one: the history view marks it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub op: Option<u64>,
+}
+
+impl Cause {
+    /// `what` happened at `at`.
+    pub fn new(at: At, what: impl Into<String>) -> Self {
+        Cause { step: at.step, time: at.time, what: what.into(), op: None }
+    }
+    /// `what` happened at `at`, an event of client operation `op_id`.
+    pub fn of_op(at: At, op_id: u64, what: impl Into<String>) -> Self {
+        Cause { op: Some(op_id), ..Cause::new(at, what) }
+    }
+    /// When it happened.
+    pub fn at(&self) -> At {
+        At { step: self.step, time: self.time }
+    }
+}
+
 /// The verdict on one invariant.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Verdict {
@@ -31,6 +61,17 @@ pub struct Verdict {
     /// When it first broke.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_violation: Option<At>,
+    /// The events that caused the first violation, in step order (empty
+    /// when it holds, or when the checker cannot name them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<Cause>,
+}
+
+impl Verdict {
+    /// A verdict with no recorded moment and no causes.
+    pub fn new(name: &'static str, holds: bool, detail: String) -> Self {
+        Verdict { name, holds, detail, first_violation: None, causes: Vec::new() }
+    }
 }
 
 /// Everything a checker concluded.
@@ -53,7 +94,7 @@ impl Report {
 /// into the invariant's [`Verdict`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ViolationTracker {
-    first: Option<(At, String)>,
+    first: Option<(At, String, Vec<Cause>)>,
     count: u64,
 }
 
@@ -63,10 +104,25 @@ impl ViolationTracker {
     /// at the same moment, the first recorded is kept), so a checker
     /// builds the words once per invariant, not once per violation.
     pub fn record(&mut self, at: At, what: impl FnOnce() -> String) {
+        self.record_because(at, || (what(), Vec::new()));
+    }
+
+    /// Records a violation at `at` with its evidence: `what` says it in
+    /// words and names the events that caused it ([`Cause`], sorted here
+    /// by step). Like [`ViolationTracker::record`], it is asked only for
+    /// the earliest violation, so evidence costs nothing on the hot path.
+    pub fn record_because(&mut self, at: At, what: impl FnOnce() -> (String, Vec<Cause>)) {
         self.count += 1;
-        if self.first.as_ref().is_none_or(|(first, _)| at < *first) {
-            self.first = Some((at, what()));
+        if self.first.as_ref().is_none_or(|(first, ..)| at < *first) {
+            let (words, mut causes) = what();
+            causes.sort_by_key(|c| c.step);
+            self.first = Some((at, words, causes));
         }
+    }
+
+    /// The events that caused the earliest violation.
+    pub fn causes(&self) -> &[Cause] {
+        self.first.as_ref().map_or(&[], |f| &f.2)
     }
 
     /// Whether nothing was recorded: the invariant holds.
@@ -81,7 +137,7 @@ impl ViolationTracker {
 
     /// The earliest violation: when, and in words.
     pub fn first(&self) -> Option<(At, &str)> {
-        self.first.as_ref().map(|(at, what)| (*at, what.as_str()))
+        self.first.as_ref().map(|(at, what, _)| (*at, what.as_str()))
     }
 
     /// The verdict on invariant `name`: it holds, detailed `fine`, when
@@ -114,10 +170,11 @@ impl ViolationTracker {
             name,
             holds: self.holds(),
             detail: match &self.first {
-                Some((at, what)) => detail(*at, what, self.count),
+                Some((at, what, _)) => detail(*at, what, self.count),
                 None => fine,
             },
             first_violation: self.first.as_ref().map(|f| f.0),
+            causes: self.causes().to_vec(),
         }
     }
 }
@@ -306,10 +363,7 @@ mod tests {
     fn a_tracker_turns_into_a_verdict() {
         let mut t = ViolationTracker::default();
         let held = t.verdict("log-prefix", "all good".into(), |n| Some(format!("{n} times")));
-        assert_eq!(
-            held,
-            Verdict { name: "log-prefix", holds: true, detail: "all good".into(), first_violation: None }
-        );
+        assert_eq!(held, Verdict::new("log-prefix", true, "all good".into()));
         t.record(at(7, 12), || "n2 diverged".into());
         let once = |n: u64| (n > 1).then(|| format!("{n} times in all"));
         let v = t.verdict("log-prefix", "all good".into(), once);

@@ -19,7 +19,8 @@ use crate::protocols::RunOptions;
 use crate::scenario::Scenario;
 use crate::sim::network::EndpointId;
 use crate::sim::{
-    Driver, Fault, InFlight, NodeStatus, NodeSummary, SimTime, StepRecord, TraceEvent, TraceKind, TraceLevel,
+    Cause, Driver, Fault, InFlight, NodeStatus, NodeSummary, SimTime, StepRecord, TraceEvent, TraceKind,
+    TraceLevel,
 };
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::{BTreeMap, BTreeSet};
@@ -129,6 +130,32 @@ pub enum Overlay {
     /// narrative, depending on the focus.
     Details,
     Prompt(Prompt),
+}
+
+/// The evidence of a broken check, kept while the student walks through
+/// its causes (stepping to a cause goes back to before the violation,
+/// where the check still holds and the report names no cause).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evidence {
+    pub check: &'static str,
+    pub detail: String,
+    /// Where it broke, when the check recorded it.
+    pub broke: Option<u64>,
+    pub causes: Vec<Cause>,
+    /// The cause selected in the overlay (`None`: none yet).
+    pub selected: Option<usize>,
+}
+
+impl Evidence {
+    fn of(v: &crate::sim::Verdict, broke: Option<u64>) -> Self {
+        Evidence {
+            check: v.name,
+            detail: v.detail.clone(),
+            broke: v.first_violation.map(|at| at.step).or(broke),
+            causes: v.causes.clone(),
+            selected: None,
+        }
+    }
 }
 
 /// A one-line question.
@@ -288,6 +315,10 @@ pub struct Derived {
     pub waiting: bool,
     /// Client operations (only while the history view is shown).
     pub operations: Vec<CompletedOp>,
+    /// Why the client history so far is not linearizable, if it is not
+    /// (only while the history view is shown; register operations only;
+    /// a search cut short by [`HISTORY_LIN_BUDGET`] says nothing).
+    pub not_linearizable: Option<crate::check::linearizability::Violation>,
     /// Message ids that are duplicates (by the network or by hand), with
     /// the id they copy.
     pub duplicates: BTreeMap<u64, u64>,
@@ -295,6 +326,10 @@ pub struct Derived {
 
 /// Play speeds, in steps per second.
 pub const SPEEDS: &[u32] = &[1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 5_000, 20_000];
+
+/// The states the history view's linearizability search may explore per
+/// key, so that a step stays fast with the view open.
+pub const HISTORY_LIN_BUDGET: u64 = 20_000;
 
 /// How far back the network pane looks for duplicates and drops.
 const RECENT_EVENTS: usize = 4_000;
@@ -337,6 +372,10 @@ pub struct App {
     /// The check selected in the checks pane (an index into the report's
     /// checks): Enter jumps to where it broke.
     pub checks_sel: usize,
+    /// The broken check whose causes the checks overlay lists (Enter on a
+    /// broken check keeps it; ↑/↓ in the overlay choose a cause, Enter
+    /// goes to its step).
+    pub evidence: Option<Evidence>,
     /// The client history: lanes scrolled up from the newest, and whether
     /// it shows the whole run rather than the recent past.
     pub history_scroll: u16,
@@ -386,6 +425,7 @@ impl App {
             narrative_top: None,
             narrative_drawn: std::cell::Cell::new((0, 0)),
             checks_sel: 0,
+            evidence: None,
             history_scroll: 0,
             history_whole: false,
             sequence_scroll: 0,
@@ -497,6 +537,10 @@ impl App {
     pub fn act(&mut self, action: Action) {
         if self.overlay.is_some() {
             // An overlay takes the keys that close it; the rest wait.
+            if self.overlay == Some(Overlay::Details) && self.focus == Focus::Checks && self.cause_key(action)
+            {
+                return;
+            }
             match action {
                 Action::Help if self.overlay == Some(Overlay::Help) => self.overlay = Some(Overlay::Legend),
                 Action::Close | Action::Help | Action::Details => self.overlay = None,
@@ -800,6 +844,15 @@ impl App {
                 // Landed, step by step: say where (a jump to one check's
                 // cause says it here; `v` lets the refresh name what broke).
                 let only = search.only.and_then(|n| report.verdict(n).map(|v| (n, v.detail.clone())));
+                if let Some(v) = search.only.and_then(|n| report.verdict(n)) {
+                    // The causes as the student saw them when asking (later
+                    // in the run, they may name more); where it broke, found.
+                    let step = self.tape.step();
+                    match self.evidence.as_mut().filter(|e| e.check == v.name) {
+                        Some(e) => e.broke = e.broke.or(Some(step)),
+                        None => self.evidence = Some(Evidence::of(v, Some(step))),
+                    }
+                }
                 self.search = None;
                 self.status = None;
                 if let Some((name, detail)) = only {
@@ -821,15 +874,65 @@ impl App {
         }
     }
 
+    /// In the checks overlay, with a broken check's causes listed: ↑/↓
+    /// choose a cause, Enter goes to its step (the overlay closes; Enter
+    /// on the check opens the list again). Whether the key was taken.
+    fn cause_key(&mut self, action: Action) -> bool {
+        // Only the causes the overlay shows: those of the selected check.
+        let shown = self.derived.report.checks.get(self.checks_sel).map(|v| v.name);
+        let Some(ev) = self.evidence.as_mut().filter(|e| !e.causes.is_empty() && Some(e.check) == shown)
+        else {
+            return false;
+        };
+        let last = ev.causes.len() - 1;
+        match action {
+            Action::Down => ev.selected = Some(ev.selected.map_or(0, |i| (i + 1).min(last))),
+            Action::Up => ev.selected = Some(ev.selected.map_or(0, |i| i.saturating_sub(1))),
+            Action::Details => {
+                let Some(i) = ev.selected else { return false };
+                let (check, cause, n) = (ev.check, ev.causes[i].clone(), ev.causes.len());
+                self.playing = false;
+                self.overlay = None;
+                self.tape.seek(cause.step);
+                let here = if self.tape.step() < cause.step { " (the scenario ends before it)" } else { "" };
+                self.say(
+                    Tone::Bad,
+                    format!(
+                        "step {}: cause {} of {n} of {check} — {}{here} (Enter: the causes again)",
+                        cause.step,
+                        i + 1,
+                        cause.what
+                    ),
+                );
+            }
+            _ => return false,
+        }
+        true
+    }
+
     /// Goes to the step at which the selected check broke (the step the
     /// check recorded), or shows every reason when it holds or recorded
-    /// none.
+    /// none. The broken check's causes are kept for the overlay; after
+    /// stepping to one (where the check may still hold), Enter on the
+    /// check shows them again.
     fn jump_to_cause(&mut self) {
         let Some(v) = self.derived.report.checks.get(self.checks_sel).cloned() else {
             // A metric the lesson expects: every check and expectation.
             self.overlay = Some(Overlay::Details);
             return;
         };
+        let step = self.tape.step();
+        let kept = self.evidence.as_ref().filter(|e| e.check == v.name);
+        if kept.is_some_and(|e| v.holds || e.causes.iter().any(|c| c.step == step)) {
+            // At one of its causes (before the check broke, or after):
+            // the list again, without moving.
+            self.overlay = Some(Overlay::Details);
+            return;
+        }
+        if !v.holds {
+            let selected = kept.and_then(|e| e.selected);
+            self.evidence = Some(Evidence { selected, ..Evidence::of(&v, None) });
+        }
         match (v.holds, v.first_violation) {
             (false, Some(at)) => {
                 self.playing = false;
@@ -905,6 +1008,8 @@ impl App {
     /// Applies an intervention as the next step.
     fn perform(&mut self, fault: Fault) {
         let forking = self.tape.step() < self.tape.frontier();
+        // The run changes: the causes listed belong to the old one.
+        self.evidence = None;
         let ids_before: BTreeSet<u64> = self.derived.in_flight.iter().map(|m| m.id).collect();
         let words = self.driver().describe_fault(&fault);
         match self.tape.intervene(fault.clone()) {
@@ -1122,6 +1227,11 @@ impl App {
             notes,
             waiting,
             operations: if self.center == Center::History { d.history().operations() } else { Vec::new() },
+            not_linearizable: if self.center == Center::History {
+                crate::check::linearizability::check_history_within(d.history(), HISTORY_LIN_BUDGET).violation
+            } else {
+                None
+            },
             duplicates,
         };
         self.derived = derived;

@@ -52,6 +52,11 @@ impl Theme {
             Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
         }
     }
+    /// What a broken check names as its cause (the violating operations
+    /// in the client history).
+    pub fn evidence(&self) -> Style {
+        self.fg(Color::Magenta).add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
+    }
     /// The selected row of the focused pane.
     pub fn selected(&self) -> Style {
         Style::new().add_modifier(Modifier::REVERSED)

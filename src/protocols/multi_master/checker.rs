@@ -23,12 +23,23 @@ use super::{CartAnswer, CartOp};
 use super::{Data, MultiMaster, Observation, Params, Resolution};
 use crate::nodes::{Cluster, Item, Key, NodeId, Value};
 use crate::sim::monitor::{CheckInfo, MetricInfo, Unit};
-use crate::sim::{At, Checker, HistoryKind, Report, TypedEvent, Verdict};
+use crate::sim::{At, Cause, Checker, HistoryKind, Report, TypedEvent, Verdict};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// When a client operation was invoked, accepted (and where) and
+/// acknowledged: the evidence of a lost write.
+#[derive(Clone, Copy, Debug, Default)]
+struct OpSteps {
+    invoked: Option<At>,
+    accepted: Option<(At, NodeId)>,
+    acked: Option<At>,
+}
+
 #[derive(Clone, Debug)]
 pub struct MultiMasterChecker {
+    /// Each client operation's steps, by op id.
+    steps: BTreeMap<u64, OpSteps>,
     names: Vec<String>,
     resolution: Resolution,
     data: Data,
@@ -192,8 +203,28 @@ impl MultiMasterChecker {
         lost
     }
 
+    /// The evidence of client operation `op` (`what`: `write k0 = 2`):
+    /// when it was invoked, accepted and where, and acknowledged.
+    fn op_causes(&self, op: u64, what: &str) -> Vec<Cause> {
+        let Some(s) = self.steps.get(&op) else { return Vec::new() };
+        let mut out = Vec::new();
+        out.extend(s.invoked.map(|at| Cause::of_op(at, op, format!("{what} began"))));
+        out.extend(
+            s.accepted
+                .map(|(at, n)| Cause::of_op(at, op, format!("{} accepted {what}", self.names[n.index()]))),
+        );
+        out.extend(s.acked.map(|at| Cause::of_op(at, op, format!("{what} was acknowledged"))));
+        out
+    }
+
+    /// `verdict` with the evidence.
+    fn verdict_because(name: &'static str, holds: bool, detail: String, mut causes: Vec<Cause>) -> Verdict {
+        causes.sort_by_key(|c| c.step);
+        Verdict { causes, ..Self::verdict(name, holds, detail) }
+    }
+
     fn verdict(name: &'static str, holds: bool, detail: String) -> Verdict {
-        Verdict { name, holds, detail, first_violation: None }
+        Verdict::new(name, holds, detail)
     }
 }
 
@@ -267,6 +298,7 @@ impl Checker<MultiMaster> for MultiMasterChecker {
             holds: vec![BTreeMap::new(); cluster.len()],
             events: 0,
             invoked: BTreeMap::new(),
+            steps: BTreeMap::new(),
             acked: BTreeMap::new(),
             acked_adds: Vec::new(),
             accepted: BTreeMap::new(),
@@ -277,10 +309,11 @@ impl Checker<MultiMaster> for MultiMasterChecker {
         }
     }
 
-    fn on_observation(&mut self, _at: At, node: NodeId, obs: &Observation) {
+    fn on_observation(&mut self, at: At, node: NodeId, obs: &Observation) {
         match obs {
             Observation::Accepted { key, op, entry } => {
                 self.writes_accepted += 1;
+                self.steps.entry(*op).or_default().accepted = Some((at, node));
                 // What the accepting node holds now is what the write has
                 // seen: the versions it replaces, it replaces knowingly.
                 if let Some(held) = self.holds[node.index()].get(key) {
@@ -300,18 +333,24 @@ impl Checker<MultiMaster> for MultiMasterChecker {
         }
     }
 
-    fn on_history(&mut self, _at: At, e: &TypedEvent<MultiMaster>) {
+    fn on_history(&mut self, at: At, e: &TypedEvent<MultiMaster>) {
         let position = self.events;
         self.events += 1;
         match (e.kind, e.op) {
+            (HistoryKind::Invoke, CartOp::Read { .. }) => {
+                self.invoked.insert(e.op_id, position);
+            }
             (HistoryKind::Invoke, _) => {
                 self.invoked.insert(e.op_id, position);
+                self.steps.entry(e.op_id).or_default().invoked = Some(at);
             }
             (HistoryKind::Ok, CartOp::Write { key, value }) => {
                 self.acked.insert(value, key);
+                self.steps.entry(e.op_id).or_default().acked = Some(at);
             }
             (HistoryKind::Ok, CartOp::CartAdd { key, item, qty }) => {
                 self.acked_adds.push((e.op_id, key, item, qty));
+                self.steps.entry(e.op_id).or_default().acked = Some(at);
             }
             (HistoryKind::Ok, CartOp::Read { .. }) => {
                 if let CartAnswer::Siblings(values) = &e.value {
@@ -381,7 +420,12 @@ impl Checker<MultiMaster> for MultiMasterChecker {
 
         if lww && registers {
             let lost = self.lost_updates();
-            r.checks.push(Self::verdict(
+            let causes = lost.first().map_or(Vec::new(), |&(k, mine, winner)| {
+                let mut c = self.op_causes(mine, &format!("write k{k} = {mine}"));
+                c.extend(self.op_causes(winner, &format!("write k{k} = {winner}")));
+                c
+            });
+            r.checks.push(Self::verdict_because(
                 "no-lost-updates",
                 lost.is_empty(),
                 match lost.first() {
@@ -391,13 +435,16 @@ impl Checker<MultiMaster> for MultiMasterChecker {
                     ),
                     None => "no acknowledged write lost to an earlier one".into(),
                 },
+                causes,
             ));
             r.metrics.insert("lost_updates", lost.len() as f64);
         }
 
         if registers {
             let lost = self.concurrent_writes_lost();
-            r.checks.push(Self::verdict(
+            let causes =
+                lost.first().map_or(Vec::new(), |&(k, v)| self.op_causes(v, &format!("write k{k} = {v}")));
+            r.checks.push(Self::verdict_because(
                 "concurrent-writes-kept",
                 lost.is_empty(),
                 match lost.first() {
@@ -408,11 +455,15 @@ impl Checker<MultiMaster> for MultiMasterChecker {
                     ),
                     None => "every acknowledged write is held, or was replaced by a write that had seen it".into(),
                 },
+                causes,
             ));
             r.metrics.insert("concurrent_writes_lost", lost.len() as f64);
         } else {
             let lost = self.lost_additions();
-            r.checks.push(Self::verdict(
+            let causes = lost.first().map_or(Vec::new(), |&(op, k, item, qty, _, _)| {
+                self.op_causes(op, &format!("op {op} (add item{item} x{qty} to cart k{k})"))
+            });
+            r.checks.push(Self::verdict_because(
                 "no-lost-additions",
                 lost.is_empty(),
                 match lost.first() {
@@ -424,6 +475,7 @@ impl Checker<MultiMaster> for MultiMasterChecker {
                     ),
                     None => format!("all {} acknowledged cart-adds are in every node's cart", self.acked_adds.len()),
                 },
+                causes,
             ));
             r.metrics.insert("lost_additions", lost.len() as f64);
         }

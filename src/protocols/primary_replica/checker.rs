@@ -38,7 +38,7 @@ use super::{Observation, Params, PrimaryReplica};
 use crate::nodes::{Cluster, Key, KvOp, NodeId, Value};
 use crate::sim::fault::Fault;
 use crate::sim::monitor::{CheckInfo, GaugeInfo, MetricInfo, Unit, ViolationTracker};
-use crate::sim::{At, Checker, HistoryKind, Report, TypedEvent, Verdict};
+use crate::sim::{At, Cause, Checker, HistoryKind, Report, TypedEvent, Verdict};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -51,7 +51,11 @@ type Slot = (u64, Option<Value>);
 
 /// What a primary appended at a position: the value, the entry before it,
 /// and when.
-type PrimaryAppend = (Option<Value>, Option<Slot>, SimTime);
+type PrimaryAppend = (Option<Value>, Option<Slot>, At);
+
+/// A client's acknowledged write, as the evidence of a check names it:
+/// when the client was told, and its operation's id.
+type AckedWrite = (At, u64);
 
 /// How a verdict counts its violations: only when there was more than one.
 fn times_in_all(count: u64) -> Option<String> {
@@ -63,7 +67,9 @@ fn times_in_all(count: u64) -> Option<String> {
 #[derive(Clone, Copy, Debug)]
 struct OpenRead {
     process: u32,
-    newest_before: Option<Pos>,
+    newest_before: Option<(Pos, AckedWrite)>,
+    /// When it began.
+    invoked: At,
 }
 
 #[derive(Clone, Debug)]
@@ -72,7 +78,7 @@ pub struct ReplicationChecker {
     /// Each node's log as published, one slot per index.
     logs: Vec<Vec<Slot>>,
     /// Who became primary in each epoch, and when.
-    primaries: BTreeMap<u64, (NodeId, SimTime)>,
+    primaries: BTreeMap<u64, (NodeId, At)>,
     /// Times a node became primary (in a new epoch, or a second one in
     /// the same epoch).
     failovers: u64,
@@ -87,10 +93,11 @@ pub struct ReplicationChecker {
     lag_sum_us: u128,
     lag_max_us: u64,
     lag_samples: u64,
-    /// Writes clients saw acknowledged: value → key.
-    acked: BTreeMap<Value, Key>,
-    /// Per key: the newest position of a write acknowledged so far.
-    newest_acked: BTreeMap<Key, Pos>,
+    /// Writes clients saw acknowledged: value → key, and when.
+    acked: BTreeMap<Value, (Key, AckedWrite)>,
+    /// Per key: the newest position of a write acknowledged so far, and
+    /// that write's acknowledgement.
+    newest_acked: BTreeMap<Key, (Pos, AckedWrite)>,
     /// Reads in progress, by op id.
     open_reads: BTreeMap<u64, OpenRead>,
     /// Per (live process, key): position of that process's newest acked
@@ -102,6 +109,10 @@ pub struct ReplicationChecker {
     /// Nodes crashed and not yet restarted (their lag is not replication
     /// lag: nothing is being sent to them).
     down: BTreeSet<NodeId>,
+    /// Each node's latest crash and latest truncation (when, and the
+    /// entries it kept): the evidence of a lost write.
+    crashed: BTreeMap<NodeId, At>,
+    truncated: BTreeMap<NodeId, (At, u64)>,
     prefix: ViolationTracker,
     split_brain: ViolationTracker,
     stale: ViolationTracker,
@@ -138,6 +149,59 @@ impl ReplicationChecker {
             }
         }
         dups.into_iter().collect()
+    }
+
+    /// The evidence of the first acknowledged write lost (the earliest
+    /// told to its client): where a primary appended it, the client told
+    /// it was written, the crash of that primary after it, the election
+    /// of the newest primary, whose log lacks it, and the old primary's
+    /// truncation that cut it (its latest, if that one did).
+    fn lost_write_causes(&self, lost: &[Value]) -> Vec<Cause> {
+        let Some((v, &(key, (acked, op)))) =
+            lost.iter().map(|v| (v, &self.acked[v])).min_by_key(|(_, (_, (at, _)))| at.step)
+        else {
+            return Vec::new();
+        };
+        let mut causes = Vec::new();
+        let mut by = None;
+        if let Some(pos) = self.position.get(v)
+            && let Some(&(_, _, appended)) = self.appended.get(pos)
+        {
+            by = self.primaries.get(&pos.0).map(|p| p.0);
+            let who = by.map_or("the primary", |n| self.name(n));
+            causes.push(Cause::of_op(
+                appended,
+                op,
+                format!("{who} appended k{key}={v} at index {} (epoch {})", pos.1, pos.0),
+            ));
+        }
+        causes.push(Cause::of_op(acked, op, format!("the client was told k{key}={v} is written")));
+        let newest = self.primaries.iter().next_back();
+        if let Some(n) = by
+            && let Some(&crash) = self.crashed.get(&n)
+            && crash.step > acked.step
+            && newest.is_none_or(|(_, (_, elected))| crash.step < elected.step)
+        {
+            causes.push(Cause::new(crash, format!("{} crashed", self.name(n))));
+        }
+        if let (Some(n), Some(pos)) = (by, self.position.get(v))
+            && let Some(&(cut, keep)) = self.truncated.get(&n)
+            && cut.step > acked.step
+            && keep < pos.1
+        {
+            causes.push(Cause::new(
+                cut,
+                format!("{} truncated its log to {keep} entries, cutting k{key}={v}", self.name(n)),
+            ));
+        }
+        if let Some((epoch, &(p, elected))) = newest {
+            causes.push(Cause::new(
+                elected,
+                format!("{} became primary in epoch {epoch} without k{key}={v}", self.name(p)),
+            ));
+        }
+        causes.sort_by_key(|c| c.step);
+        causes
     }
 
     fn lost_writes(&self) -> Vec<Value> {
@@ -219,6 +283,8 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
             truncated_entries: 0,
             acked_at: BTreeMap::new(),
             down: BTreeSet::new(),
+            crashed: BTreeMap::new(),
+            truncated: BTreeMap::new(),
             prefix: ViolationTracker::default(),
             split_brain: ViolationTracker::default(),
             stale: ViolationTracker::default(),
@@ -240,7 +306,7 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                     self.failovers += 1;
                     return;
                 }
-                if self.primaries.insert(epoch, (node, at.time)).is_none() {
+                if self.primaries.insert(epoch, (node, at)).is_none() {
                     self.failovers += 1;
                 }
             }
@@ -260,7 +326,7 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                         let p = self.position.entry(v).or_insert(pos);
                         *p = (*p).max(pos);
                     }
-                    self.appended.insert(pos, (value, before, at.time));
+                    self.appended.insert(pos, (value, before, at));
                     return;
                 }
                 // Log matching, per epoch: the replica's entry is the one the
@@ -268,7 +334,7 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                 // before it (by induction, so is the whole prefix).
                 match self.appended.get(&pos) {
                     Some(&(v, prev, t)) if v == value && prev == before => {
-                        let lag = at.time.since(t).0;
+                        let lag = at.time.since(t.time).0;
                         self.lag_sum_us += lag as u128;
                         self.lag_max_us = self.lag_max_us.max(lag);
                         self.lag_samples += 1;
@@ -288,6 +354,7 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                 }
             }
             Observation::Truncated { keep } => {
+                self.truncated.insert(node, (at, keep));
                 let log = &mut self.logs[node.index()];
                 self.truncated_entries += log.len().saturating_sub(keep as usize) as u64;
                 log.truncate(keep as usize);
@@ -323,9 +390,11 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                 if acked_in != epoch {
                     return;
                 }
-                let Some(&(_, _, accepted)) = self.appended.get(&(epoch, index)) else { return };
-                if let Some((&newer, &(p, elected))) =
-                    self.primaries.range(epoch + 1..).find(|(_, (_, t))| *t <= accepted)
+                let Some(&(_, _, At { time: accepted, .. })) = self.appended.get(&(epoch, index)) else {
+                    return;
+                };
+                if let Some((&newer, &(p, At { time: elected, .. }))) =
+                    self.primaries.range(epoch + 1..).find(|(_, (_, t))| t.time <= accepted)
                 {
                     let (old, new) = (self.name(node).to_string(), self.name(p).to_string());
                     self.split_brain.record(at, || {
@@ -345,29 +414,41 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
         match (e.kind, e.op) {
             (HistoryKind::Invoke, KvOp::Read { key }) => {
                 let newest_before = self.newest_acked.get(&key).copied();
-                self.open_reads.insert(e.op_id, OpenRead { process: e.process, newest_before });
+                self.open_reads.insert(e.op_id, OpenRead { process: e.process, newest_before, invoked: at });
             }
             (HistoryKind::Invoke, _) => {}
             (HistoryKind::Ok, KvOp::Write { key, value }) => {
                 let pos = self.pos_of(Some(value));
-                self.acked.insert(value, key);
-                let newest = self.newest_acked.entry(key).or_insert(pos);
-                *newest = (*newest).max(pos);
+                self.acked.insert(value, (key, (at, e.op_id)));
+                let newest = self.newest_acked.entry(key).or_insert((pos, (at, e.op_id)));
+                if pos > newest.0 {
+                    *newest = (pos, (at, e.op_id));
+                }
                 let own = self.own_writes.entry((e.process, key)).or_insert(pos);
                 *own = (*own).max(pos);
             }
             (HistoryKind::Ok, KvOp::Read { key }) => {
-                let Some(OpenRead { process, newest_before }) = self.open_reads.remove(&e.op_id) else {
+                let Some(OpenRead { process, newest_before, invoked }) = self.open_reads.remove(&e.op_id)
+                else {
                     return;
                 };
                 let seen = self.pos_of(e.value.as_value());
                 let node = e.node.map_or("?".to_string(), |n| self.name(n).to_string());
                 let shown = e.value.as_value().map_or("nothing".into(), |v| v.to_string());
-                if let Some(newest) = newest_before
+                if let Some((newest, (acked, write))) = newest_before
                     && seen < newest
                 {
-                    self.stale.record(at, || {
-                        format!("a read of k{key} at {node} returned {shown}, but a write at index {} was acknowledged before the read began", newest.1)
+                    let read = e.op_id;
+                    self.stale.record_because(at, || {
+                        let causes = vec![
+                            Cause::of_op(acked, write, format!("a write of k{key} (index {}) was acknowledged", newest.1)),
+                            Cause::of_op(invoked, read, format!("a read of k{key} began")),
+                            Cause::of_op(at, read, format!("the read returned {shown} from {node}")),
+                        ];
+                        (
+                            format!("a read of k{key} at {node} returned {shown}, but a write at index {} was acknowledged before the read began", newest.1),
+                            causes,
+                        )
                     });
                 }
                 if let Some(own) = self.own_writes.get(&(process, key))
@@ -394,10 +475,11 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
         }
     }
 
-    fn on_fault(&mut self, _at: At, fault: &Fault) {
+    fn on_fault(&mut self, at: At, fault: &Fault) {
         match *fault {
             Fault::Crash(n) => {
                 self.down.insert(n);
+                self.crashed.insert(n, at);
             }
             Fault::Restart(n) => {
                 self.down.remove(&n);
@@ -457,7 +539,7 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                 format!("all {} acknowledged writes survive", self.acked.len())
             } else {
                 let shown: Vec<String> =
-                    lost.iter().take(5).map(|v| format!("k{}={v}", self.acked[v])).collect();
+                    lost.iter().take(5).map(|v| format!("k{}={v}", self.acked[v].0)).collect();
                 format!(
                     "{} of {} acknowledged writes are not in the log of {}, the newest primary: {}{}",
                     lost.len(),
@@ -468,6 +550,7 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                 )
             },
             first_violation: None,
+            causes: self.lost_write_causes(&lost),
         });
         let dups = self.duplicated_writes();
         r.checks.push(Verdict {
@@ -479,6 +562,7 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                 format!("{} writes stand more than once in the final log, e.g. value {}", dups.len(), dups[0])
             },
             first_violation: None,
+            causes: Vec::new(),
         });
         r.checks.push(self.split_brain.verdict(
             "single-primary",

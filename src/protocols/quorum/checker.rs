@@ -25,7 +25,7 @@
 use super::{Observation, Params, Quorum};
 use crate::nodes::{Cluster, Key, KvOp, NodeId, Value};
 use crate::sim::monitor::{CheckInfo, MetricInfo, Unit, ViolationTracker};
-use crate::sim::{At, Checker, HistoryKind, Report, TypedEvent};
+use crate::sim::{At, Cause, Checker, HistoryKind, Report, TypedEvent};
 use crate::time::SimTime;
 use std::collections::BTreeMap;
 
@@ -35,6 +35,14 @@ use std::collections::BTreeMap;
 struct Moment {
     order: u64,
     time: SimTime,
+    /// The engine's step (for the evidence of a stale read).
+    step: u64,
+}
+
+impl Moment {
+    fn at(self) -> At {
+        At { step: self.step, time: self.time }
+    }
 }
 
 /// A client's write: its key, when it was invoked, and when it was
@@ -42,6 +50,8 @@ struct Moment {
 #[derive(Clone, Copy, Debug)]
 struct Write {
     key: Key,
+    /// The client operation.
+    op: u64,
     invoked: Moment,
     acked: Option<Moment>,
 }
@@ -51,6 +61,9 @@ struct Write {
 struct LatestBegun {
     value: Value,
     invoked: Moment,
+    /// Its client operation, and when it was acknowledged.
+    op: u64,
+    acked: Moment,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -60,9 +73,9 @@ pub struct QuorumChecker {
     writes: BTreeMap<Value, Write>,
     /// Per key: of the acknowledged writes, the one invoked last.
     latest_acked: BTreeMap<Key, LatestBegun>,
-    /// Open reads: op id → what `latest_acked` held for the key when the
-    /// read was invoked.
-    reads: BTreeMap<u64, Option<LatestBegun>>,
+    /// Open reads: op id → when the read was invoked, and what
+    /// `latest_acked` held for the key then.
+    reads: BTreeMap<u64, (Moment, Option<LatestBegun>)>,
     /// Stale reads: the first, and how many.
     stale: ViolationTracker,
     reads_ok: u64,
@@ -152,35 +165,70 @@ impl Checker<Quorum> for QuorumChecker {
     }
 
     fn on_history(&mut self, at: At, e: &TypedEvent<Quorum>) {
-        let now = Moment { order: self.events, time: e.time };
+        let now = Moment { order: self.events, time: e.time, step: at.step };
         self.events += 1;
         if e.kind != HistoryKind::Invoke {
             self.completed += 1;
         }
         match (e.kind, e.op) {
             (HistoryKind::Invoke, KvOp::Write { key, value }) => {
-                self.writes.insert(value, Write { key, invoked: now, acked: None });
+                self.writes.insert(value, Write { key, op: e.op_id, invoked: now, acked: None });
             }
             (HistoryKind::Invoke, KvOp::Read { key }) => {
-                self.reads.insert(e.op_id, self.latest_acked.get(&key).copied());
+                self.reads.insert(e.op_id, (now, self.latest_acked.get(&key).copied()));
             }
             (HistoryKind::Ok, KvOp::Write { key, value }) => {
                 self.completed_ok += 1;
                 let Some(w) = self.writes.get_mut(&value) else { return };
                 w.acked = Some(now);
-                let invoked = w.invoked;
-                let latest = self.latest_acked.entry(key).or_insert(LatestBegun { value, invoked });
-                if latest.invoked < invoked {
-                    *latest = LatestBegun { value, invoked };
+                let this = LatestBegun { value, invoked: w.invoked, op: w.op, acked: now };
+                let latest = self.latest_acked.entry(key).or_insert(this);
+                if latest.invoked < this.invoked {
+                    *latest = this;
                 }
             }
             (HistoryKind::Ok, KvOp::Read { key }) => {
                 self.completed_ok += 1;
                 self.reads_ok += 1;
-                let Some(before) = self.reads.remove(&e.op_id) else { return };
+                let Some((began, before)) = self.reads.remove(&e.op_id) else { return };
                 if let Some(why) = self.staleness(key, before, e.value.as_value()) {
                     let node = e.node.map_or("?", |n| self.names[n.index()].as_str());
-                    self.stale.record(at, || format!("a read of k{key} coordinated by {node} {why}"));
+                    let writes = &self.writes;
+                    let read = e.op_id;
+                    let value = e.value.as_value();
+                    self.stale.record_because(at, || {
+                        let shown = value.map_or("nothing".to_string(), |v| v.to_string());
+                        let mut causes = Vec::new();
+                        // The write whose value was read, when it was acknowledged.
+                        if let Some(w) = value.and_then(|v| writes.get(&v).map(|w| (v, w)))
+                            && let (v, Write { acked: Some(acked), op, key: k, .. }) = w
+                        {
+                            causes.push(Cause::of_op(
+                                acked.at(),
+                                *op,
+                                format!("write {v} to k{k} was acknowledged"),
+                            ));
+                        }
+                        if let Some(newer) = before {
+                            causes.push(Cause::of_op(
+                                newer.invoked.at(),
+                                newer.op,
+                                format!("write {} to k{key} began", newer.value),
+                            ));
+                            causes.push(Cause::of_op(
+                                newer.acked.at(),
+                                newer.op,
+                                format!("write {} to k{key} was acknowledged", newer.value),
+                            ));
+                        }
+                        causes.push(Cause::of_op(began.at(), read, format!("a read of k{key} began")));
+                        causes.push(Cause::of_op(
+                            at,
+                            read,
+                            format!("the read returned {shown} (coordinated by {node})"),
+                        ));
+                        (format!("a read of k{key} coordinated by {node} {why}"), causes)
+                    });
                 }
             }
             (_, KvOp::Read { .. }) => {

@@ -23,7 +23,7 @@ use super::OrderOp;
 use super::{Action, Effect, Observation, Order, OrderNo, Params, Saga, SagaId, SagaOutcome};
 use crate::nodes::{Cluster, NodeId};
 use crate::sim::monitor::{CheckInfo, MetricInfo, Unit, ViolationTracker};
-use crate::sim::{At, Checker, HistoryKind, Report, TypedEvent, Verdict};
+use crate::sim::{At, Cause, Checker, HistoryKind, Report, TypedEvent, Verdict};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -282,11 +282,74 @@ impl SagaFacts {
         }
     }
 
+    /// This saga's story as the evidence of a violation, in step order:
+    /// when it began (and again), each effect of `only` (every effect
+    /// when `None`), how it ended, and what its client was told. At most
+    /// [`EVIDENCE`] events.
+    fn evidence(&self, saga: SagaId, names: &[String], only: Option<Action>) -> Vec<Cause> {
+        let name = |n: NodeId| names.get(n.index()).map_or("?", String::as_str);
+        let mut out = Vec::new();
+        if let Some((order, at, w)) = self.begun {
+            let what = format!(
+                "{} began saga {saga} (c{} orders {} units for {})",
+                name(w.node),
+                order.customer,
+                order.qty,
+                order.amount
+            );
+            out.push(Cause::of_op(at, saga, what));
+        }
+        if let Some((at, w)) = self.again {
+            out.push(Cause::of_op(at, saga, format!("{} began saga {saga} again", name(w.node))));
+        }
+        if let Some((at, w)) = self.forgotten {
+            out.push(Cause::new(at, format!("{} forgot saga {saga}", name(w.node))));
+        }
+        for e in self.effects.iter().filter(|e| only.is_none_or(|a| a == e.action)) {
+            let what = format!(
+                "{}: {} for saga {saga} ({})",
+                name(e.written.node),
+                e.action.name(),
+                effect_words(e.effect)
+            );
+            out.push(Cause::of_op(e.at, saga, what));
+        }
+        if let Some((outcome, at, _)) = self.ended {
+            let how = match outcome {
+                SagaOutcome::Completed => "completed".to_string(),
+                SagaOutcome::Compensated(r) => format!("compensated ({})", r.text()),
+            };
+            out.push(Cause::of_op(at, saga, format!("saga {saga} {how}")));
+        }
+        if let Some((ok, at)) = self.told {
+            let told = if ok { "ok" } else { "that it failed" };
+            out.push(Cause::of_op(at, saga, format!("the client of saga {saga} was told {told}")));
+        }
+        out.sort_by_key(|c| c.step);
+        out.truncate(EVIDENCE);
+        out
+    }
+
     /// When this saga's story was last added to.
     fn last_at(&self) -> Option<At> {
         let effects = self.effects.iter().map(|e| e.at);
         let again = self.again.map(|a| a.0);
         self.ended.map(|e| e.1).into_iter().chain(effects).chain(self.told.map(|t| t.1)).chain(again).max()
+    }
+}
+
+/// The most events a saga's evidence names.
+const EVIDENCE: usize = 12;
+
+/// An effect in words: `charged c3 20`.
+fn effect_words(e: Effect) -> String {
+    match e {
+        Effect::OrderCreated { order } => format!("order {order} created"),
+        Effect::OrderApproved { order } => format!("order {order} approved"),
+        Effect::OrderCancelled { order } => format!("order {order} cancelled"),
+        Effect::Charged { customer, amount } => format!("c{customer} charged {amount}"),
+        Effect::Refunded { customer, amount } => format!("c{customer} refunded {amount}"),
+        Effect::Reserved { item, qty } => format!("{qty} units of item{item} reserved"),
     }
 }
 
@@ -322,6 +385,8 @@ pub struct SagaChecker {
     suppressed: u64,
     resumed: u64,
     refused_too_old: u64,
+    /// Node names, for the evidence.
+    names: Vec<String>,
 }
 
 impl SagaChecker {
@@ -433,8 +498,8 @@ impl Checker<Saga> for SagaChecker {
         ),
     ];
 
-    fn new(_: &Params, _: &Cluster) -> Self {
-        SagaChecker::default()
+    fn new(_: &Params, cluster: &Cluster) -> Self {
+        SagaChecker { names: cluster.names.clone(), ..SagaChecker::default() }
     }
 
     fn on_observation(&mut self, at: At, node: NodeId, obs: &Observation) {
@@ -511,14 +576,21 @@ impl Checker<Saga> for SagaChecker {
         let mut broken = ViolationTracker::default();
         for (saga, f) in &self.sagas {
             if let Some(why) = f.atomicity_violation(*saga) {
-                broken.record(f.last_at().expect("ended or begun twice"), || why);
+                broken.record_because(f.last_at().expect("ended or begun twice"), || {
+                    (why, f.evidence(*saga, &self.names, None))
+                });
             }
         }
         let ran_twice = self.sagas.values().filter(|f| f.again.is_some()).count();
         for (saga, f) in &self.sagas {
             if f.begun.is_none() && (!f.effects.is_empty() || f.told.is_some_and(|t| t.0)) {
                 let at = f.last_at().expect("something happened");
-                broken.record(at, || format!("saga {saga} took effect or was acknowledged, but never began"));
+                broken.record_because(at, || {
+                    (
+                        format!("saga {saga} took effect or was acknowledged, but never began"),
+                        f.evidence(*saga, &self.names, None),
+                    )
+                });
             }
         }
         r.checks.push(broken.verdict_with(
@@ -541,7 +613,7 @@ impl Checker<Saga> for SagaChecker {
                 }
                 // One violation per (saga, action), dated by its first repeat.
                 if nth == 2 {
-                    duplicates.record(e.at, || {
+                    duplicates.record_because(e.at, || {
                         let times = f.effects.iter().filter(|o| o.action == e.action).count();
                         let each = match e.effect {
                             Effect::Charged { customer, amount } => {
@@ -557,7 +629,13 @@ impl Checker<Saga> for SagaChecker {
                             _ => String::new(),
                         };
                         let twice = if f.again.is_some() { " ran twice" } else { "" };
-                        format!("saga {saga}{twice}: {} took effect {times} times{each}", e.action.name())
+                        (
+                            format!(
+                                "saga {saga}{twice}: {} took effect {times} times{each}",
+                                e.action.name()
+                            ),
+                            f.evidence(*saga, &self.names, Some(e.action)),
+                        )
                     });
                 }
             }
@@ -576,7 +654,9 @@ impl Checker<Saga> for SagaChecker {
         let mut misordered = ViolationTracker::default();
         for (saga, f) in &self.sagas {
             if let Some((at, why)) = f.misordered() {
-                misordered.record(at, || format!("saga {saga}: {why}"));
+                misordered.record_because(at, || {
+                    (format!("saga {saga}: {why}"), f.evidence(*saga, &self.names, None))
+                });
             }
         }
         let compensations: usize = self.sagas.values().map(|f| f.compensations.len()).sum();
@@ -605,6 +685,20 @@ impl Checker<Saga> for SagaChecker {
         }
         let money_ok = charged - refunded == owed_money;
         let units_ok = reserved == owed_units;
+        // The evidence: the first ended saga whose own money or units are
+        // off (what it was charged and reserved, against what it owed).
+        let off = ended.iter().find(|(_, f)| {
+            let (money, units) = f.net();
+            let owed = match (f.ended, f.order()) {
+                (Some((SagaOutcome::Completed, _, _)), Some(o)) => (o.amount as i128, o.qty as i128),
+                _ => (0, 0),
+            };
+            (money, units) != owed
+        });
+        let conserved_causes = match off {
+            Some((saga, f)) if !(money_ok && units_ok) => f.evidence(**saga, &self.names, None),
+            _ => Vec::new(),
+        };
         r.checks.push(Verdict {
             name: "money-conserved",
             holds: money_ok && units_ok,
@@ -615,6 +709,7 @@ impl Checker<Saga> for SagaChecker {
                 if units_ok { "=" } else { "≠" },
             ),
             first_violation: None,
+            causes: conserved_causes,
         });
 
         let latencies: Vec<u64> = ended

@@ -32,7 +32,7 @@ use super::TransferOp;
 use super::{Decision, Learned, Observation, Params, Transfer, TwoPhaseCommit, Tx, Vote};
 use crate::nodes::{Cluster, NodeId};
 use crate::sim::monitor::{CheckInfo, GaugeInfo, MetricInfo, Unit, ViolationTracker};
-use crate::sim::{At, Checker, HistoryKind, Report, TypedEvent};
+use crate::sim::{At, Cause, Checker, HistoryKind, Report, TypedEvent};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -45,12 +45,13 @@ struct TxRecord {
     /// Prepare and decision rounds sent so far.
     rounds: u32,
     ended: bool,
-    /// The coordinator's logged decision.
+    /// The coordinator's logged decision, and when it logged it.
     logged: Option<Decision>,
-    /// Participants that voted no.
-    voted_no: BTreeSet<NodeId>,
-    /// Each participant's decision.
-    decided: BTreeMap<NodeId, Decision>,
+    logged_at: Option<At>,
+    /// Participants that voted no, and when.
+    voted_no: BTreeMap<NodeId, At>,
+    /// Each participant's decision, and when it decided.
+    decided: BTreeMap<NodeId, (Decision, At)>,
     /// This transaction's parts in flight: committed, not yet applied.
     in_flight: i128,
 }
@@ -96,8 +97,8 @@ pub struct TwoPhaseCommitChecker {
     /// about unknown transactions older than `retention`.
     forgotten: u64,
     too_old: u64,
-    /// Open in-doubt intervals: (participant, tx) → since.
-    in_doubt: BTreeMap<(NodeId, Tx), SimTime>,
+    /// Open in-doubt intervals: (participant, tx) → since (its yes vote).
+    in_doubt: BTreeMap<(NodeId, Tx), At>,
     in_doubt_closed: u64,
     in_doubt_sum_us: u128,
     in_doubt_max_us: u64,
@@ -109,6 +110,12 @@ fn name(d: Decision) -> &'static str {
         Decision::Commit => "commit",
         Decision::Abort => "abort",
     }
+}
+
+/// What the coordinator logged for `tx`, as a cause.
+fn logged_cause(tx: Tx, r: &TxRecord) -> Option<Cause> {
+    let (d, at) = (r.logged?, r.logged_at?);
+    Some(Cause::new(at, format!("the coordinator logged {} for tx {tx}", name(d))))
 }
 
 impl TwoPhaseCommitChecker {
@@ -152,24 +159,29 @@ impl TwoPhaseCommitChecker {
             Vote::Yes => {
                 let decided = self.txs.get(&tx).is_some_and(|r| r.decided.contains_key(&node));
                 if !decided {
-                    self.in_doubt.entry((node, tx)).or_insert(at.time);
+                    self.in_doubt.entry((node, tx)).or_insert(at);
                 }
             }
             Vote::No(reason) => {
                 self.votes_no += 1;
                 let r = self.txs.entry(tx).or_default();
-                r.voted_no.insert(node);
-                let committed_by =
-                    (r.logged == Some(Decision::Commit)).then_some("the coordinator").or_else(|| {
-                        r.decided
-                            .iter()
-                            .find(|(_, d)| **d == Decision::Commit)
-                            .map(|(n, _)| self.names[n.index()].as_str())
+                r.voted_no.entry(node).or_insert(at);
+                let committed_by = (r.logged == Some(Decision::Commit))
+                    .then(|| ("the coordinator", logged_cause(tx, r)))
+                    .or_else(|| {
+                        r.decided.iter().find(|(_, (d, _))| *d == Decision::Commit).map(|(n, (_, when))| {
+                            let who = self.names[n.index()].as_str();
+                            (who, Some(Cause::new(*when, format!("{who} decided commit for tx {tx}"))))
+                        })
                     });
-                if let Some(who) = committed_by {
+                if let Some((who, commit)) = committed_by {
                     let me = self.node(node).to_string();
-                    self.no_commit_after_no.record(at, || {
-                        format!("{me} voted no ({reason:?}) on tx {tx}, which {who} committed")
+                    self.no_commit_after_no.record_because(at, || {
+                        let vote = Cause::new(at, format!("{me} voted no ({reason:?}) on tx {tx}"));
+                        (
+                            format!("{me} voted no ({reason:?}) on tx {tx}, which {who} committed"),
+                            commit.into_iter().chain([vote]).collect(),
+                        )
                     });
                 }
             }
@@ -182,8 +194,18 @@ impl TwoPhaseCommitChecker {
         match r.logged {
             Some(before) if before == decision => return, // reported again after a restart
             Some(before) => {
-                self.agreement.record(at, || {
-                    format!("the coordinator logged {} for tx {tx}, then {}", name(before), name(decision))
+                let first = logged_cause(tx, r);
+                self.agreement.record_because(at, || {
+                    let then =
+                        Cause::new(at, format!("the coordinator logged {} for tx {tx}", name(decision)));
+                    (
+                        format!(
+                            "the coordinator logged {} for tx {tx}, then {}",
+                            name(before),
+                            name(decision)
+                        ),
+                        first.into_iter().chain([then]).collect(),
+                    )
                 });
             }
             None => {
@@ -196,22 +218,33 @@ impl TwoPhaseCommitChecker {
                 }
             }
         }
+        if r.logged != Some(decision) {
+            r.logged_at = Some(at);
+        }
         r.logged = Some(decision);
         let r = &self.txs[&tx];
+        let logged = Cause::new(at, format!("the coordinator logged {} for tx {tx}", name(decision)));
         if decision == Decision::Commit
-            && let Some(n) = r.voted_no.first()
+            && let Some((n, &voted)) = r.voted_no.first_key_value()
         {
             let n = self.node(*n).to_string();
-            self.no_commit_after_no
-                .record(at, || format!("the coordinator committed tx {tx}, on which {n} voted no"));
+            self.no_commit_after_no.record_because(at, || {
+                (
+                    format!("the coordinator committed tx {tx}, on which {n} voted no"),
+                    vec![Cause::new(voted, format!("{n} voted no on tx {tx}")), logged.clone()],
+                )
+            });
         }
-        if let Some((n, d)) = r.decided.iter().find(|(_, d)| **d != decision) {
-            let (n, d) = (self.node(*n).to_string(), *d);
-            self.agreement.record(at, || {
-                format!(
-                    "the coordinator logged {} for tx {tx}, but {n} had decided {}",
-                    name(decision),
-                    name(d)
+        if let Some((n, &(d, when))) = r.decided.iter().find(|(_, (d, _))| *d != decision) {
+            let n = self.node(*n).to_string();
+            self.agreement.record_because(at, || {
+                (
+                    format!(
+                        "the coordinator logged {} for tx {tx}, but {n} had decided {}",
+                        name(decision),
+                        name(d)
+                    ),
+                    vec![Cause::new(when, format!("{n} decided {} for tx {tx}", name(d))), logged.clone()],
                 )
             });
         }
@@ -223,21 +256,30 @@ impl TwoPhaseCommitChecker {
     fn on_decided(&mut self, at: At, node: NodeId, tx: Tx, decision: Decision, learned: Learned, net: i128) {
         let me = self.node(node).to_string();
         let r = self.txs.entry(tx).or_default();
-        if let Some(before) = r.decided.insert(node, decision) {
+        let this =
+            |me: &str| Cause::new(at, format!("{me} decided {} ({learned:?}) for tx {tx}", name(decision)));
+        if let Some(&(before, when)) = r.decided.get(&node) {
             if before != decision {
-                self.atomicity.record(at, || {
-                    format!("{me} decided tx {tx} twice: {} then {}", name(before), name(decision))
+                self.atomicity.record_because(at, || {
+                    (
+                        format!("{me} decided tx {tx} twice: {} then {}", name(before), name(decision)),
+                        vec![
+                            Cause::new(when, format!("{me} decided {} for tx {tx}", name(before))),
+                            this(&me),
+                        ],
+                    )
                 });
             }
             return; // reported again after a restart: counted the first time
         }
+        r.decided.insert(node, (decision, at));
         match learned {
             Learned::Peer => self.resolved_by_peers += 1,
             Learned::Heuristic => self.heuristic += 1,
             _ => {}
         }
         if let Some(since) = self.in_doubt.remove(&(node, tx)) {
-            let us = at.time.since(since).as_micros();
+            let us = at.time.since(since.time).as_micros();
             self.in_doubt_closed += 1;
             self.in_doubt_sum_us += us as u128;
             self.in_doubt_max_us = self.in_doubt_max_us.max(us);
@@ -246,29 +288,44 @@ impl TwoPhaseCommitChecker {
             self.applied += net;
         }
         let r = &self.txs[&tx];
-        if let Some((other, d)) = r.decided.iter().find(|(_, d)| **d != decision) {
+        if let Some((other, &(d, when))) = r.decided.iter().find(|(_, (d, _))| *d != decision) {
             let other = self.node(*other).to_string();
-            let d = *d;
-            self.atomicity.record(at, || {
-                format!("{me} decided {} for tx {tx}, {other} decided {}", name(decision), name(d))
+            let (in_doubt, names) = (&self.in_doubt, &self.names);
+            self.atomicity.record_because(at, || {
+                let mut causes =
+                    vec![Cause::new(when, format!("{other} decided {} for tx {tx}", name(d))), this(&me)];
+                causes.extend(logged_cause(tx, r));
+                // Who else is still in doubt about it, holding its locks.
+                causes.extend(in_doubt.iter().filter(|((_, t), _)| *t == tx).map(|((n, _), since)| {
+                    Cause::new(*since, format!("{} voted yes on tx {tx}, still in doubt", names[n.index()]))
+                }));
+                (format!("{me} decided {} for tx {tx}, {other} decided {}", name(decision), name(d)), causes)
             });
         }
         if let Some(logged) = r.logged
             && logged != decision
         {
-            self.agreement.record(at, || {
-                format!(
-                    "{me} decided {} ({learned:?}) for tx {tx}; the coordinator logged {}",
-                    name(decision),
-                    name(logged)
+            self.agreement.record_because(at, || {
+                (
+                    format!(
+                        "{me} decided {} ({learned:?}) for tx {tx}; the coordinator logged {}",
+                        name(decision),
+                        name(logged)
+                    ),
+                    logged_cause(tx, r).into_iter().chain([this(&me)]).collect(),
                 )
             });
         }
         if decision == Decision::Commit
-            && let Some(n) = r.voted_no.first()
+            && let Some((n, &voted)) = r.voted_no.first_key_value()
         {
             let n = self.node(*n).to_string();
-            self.no_commit_after_no.record(at, || format!("{me} committed tx {tx}, on which {n} voted no"));
+            self.no_commit_after_no.record_because(at, || {
+                (
+                    format!("{me} committed tx {tx}, on which {n} voted no"),
+                    vec![Cause::new(voted, format!("{n} voted no on tx {tx}")), this(&me)],
+                )
+            });
         }
         self.check_conservation(at, tx, || format!("when {me} decided {} for tx {tx}", name(decision)));
     }
@@ -280,7 +337,7 @@ impl TwoPhaseCommitChecker {
         let mut sum = self.in_doubt_sum_us;
         let mut max = self.in_doubt_max_us;
         for since in self.in_doubt.values() {
-            let us = now.since(*since).as_micros();
+            let us = now.since(since.time).as_micros();
             count += 1;
             sum += us as u128;
             max = max.max(us);
@@ -428,10 +485,17 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
                     // runs again. (Participants that forgot their outcome
                     // would apply it twice; this checker would take their
                     // second report for a restart's.)
-                    self.runs_once.record(at, || {
-                        format!(
-                            "tx {tx} ran twice: a new prepare round after the coordinator logged {}",
-                            name(d)
+                    let logged = logged_cause(tx, r);
+                    self.runs_once.record_because(at, || {
+                        (
+                            format!(
+                                "tx {tx} ran twice: a new prepare round after the coordinator logged {}",
+                                name(d)
+                            ),
+                            logged
+                                .into_iter()
+                                .chain([Cause::new(at, format!("a new prepare round of tx {tx}"))])
+                                .collect(),
                         )
                     });
                 }
@@ -482,14 +546,24 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
         }
         // The transaction id is the idempotency key, which is the op id.
         let tx = e.op_id;
-        let logged = self.txs.get(&tx).and_then(|r| r.logged);
+        let record = self.txs.get(&tx);
+        let logged = record.and_then(|r| r.logged);
         if logged != Some(told) {
+            let log_cause = record.and_then(|r| logged_cause(tx, r));
             let heard = if told == Decision::Commit { "ok" } else { "that it failed" };
             let log = match logged {
                 Some(d) => format!("the coordinator logged {}", name(d)),
                 None => "the coordinator logged no decision".to_string(),
             };
-            self.told_the_truth.record(at, || format!("the client of tx {tx} was told {heard}, but {log}"));
+            self.told_the_truth.record_because(at, || {
+                (
+                    format!("the client of tx {tx} was told {heard}, but {log}"),
+                    log_cause
+                        .into_iter()
+                        .chain([Cause::of_op(at, e.op_id, format!("the client of tx {tx} was told {heard}"))])
+                        .collect(),
+                )
+            });
         }
     }
 
@@ -570,7 +644,7 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
             .in_doubt
             .iter()
             .map(|((n, tx), since)| {
-                format!("{} is in doubt about tx {tx} since {since}, holding its locks", self.node(*n))
+                format!("{} is in doubt about tx {tx} since {}, holding its locks", self.node(*n), since.time)
             })
             .collect();
         for (tx, r) in &self.txs {

@@ -2,7 +2,9 @@
 //! invocation to completion over the recent past, ending now. Completed
 //! ok, failed, unknown (info) and still-open operations are drawn
 //! differently in glyph as well as colour (`─ × ? ┄`), so the difference
-//! survives `NO_COLOR`.
+//! survives `NO_COLOR`. The operations a broken check names among its
+//! causes are drawn heavy and underlined (`┝━┥`): the violating
+//! operations.
 
 use super::super::app::{App, Focus};
 use super::{focused, pane, pane_title};
@@ -34,9 +36,15 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         window(ops, cols, app.tape.end(), now)
     };
     let start = SimTime(now.0.saturating_sub(span.0));
+    let named = named_ops(app);
+    let lin = app.derived.not_linearizable.as_ref();
+    let legal: std::collections::BTreeSet<u64> = lin.map(|v| v.prefix_ops().collect()).unwrap_or_default();
     let is_focused = focused(app, Focus::History);
     let what = if app.history_whole { "whole run".to_string() } else { format!("last {span}") };
-    let detail = format!("{what} · {} ops · ok ─  fail ×  unknown ?  open ┄", ops.len());
+    let detail = match app.derived.not_linearizable.as_ref() {
+        Some(v) => format!("{what} · {} ops · ✗ k{} not linearizable: ┝━┥ stuck", ops.len(), v.key),
+        None => format!("{what} · {} ops · ok ─  fail ×  unknown ?  open ┄", ops.len()),
+    };
     let block = pane(pane_title("Client history", detail, t, is_focused), is_focused, t);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -72,12 +80,19 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 Some(HistoryKind::Info) => ('?', t.warn()),
                 _ => ('┄', t.dim()),
             };
+            let violating = named.contains_key(&op.op_id);
+            let (fill, style, caps) = match (violating, fill) {
+                (true, '─') => ('━', t.evidence(), ('┝', '┥')),
+                (true, _) => (fill, t.evidence(), ('├', '┤')),
+                (false, '─') if legal.contains(&op.op_id) => ('═', style, ('╞', '╡')),
+                _ => (fill, style, ('├', '┤')),
+            };
             for cell in cells.iter_mut().take(b + 1).skip(a) {
                 *cell = (fill, style);
             }
             if op.outcome.is_some() && b > a {
-                cells[a] = ('├', style);
-                cells[b] = ('┤', style);
+                cells[a] = (caps.0, style);
+                cells[b] = (caps.1, style);
             }
             let label = label(op);
             if b > a + 1 + label.chars().count() {
@@ -101,6 +116,27 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let pad = (inner.width as usize).saturating_sub(axis.chars().count() + 4);
     lines.push(Line::styled(format!("{axis}{:>pad$}", "now", pad = pad + 3), t.dim()));
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The client operations a broken check names among its causes (the
+/// violating operations), with the check: the checks broken now, and the
+/// one whose causes the student is walking through (which may hold at
+/// this step, before it broke).
+pub fn named_ops(app: &App) -> BTreeMap<u64, &'static str> {
+    let mut out = BTreeMap::new();
+    // The operations no legal order can place next: why the history is
+    // not linearizable.
+    for op in app.derived.not_linearizable.iter().flat_map(|v| v.stuck_ops()) {
+        out.insert(op, "linearizability");
+    }
+    let broken = app.derived.report.checks.iter().filter(|v| !v.holds).map(|v| (v.name, &v.causes[..]));
+    let walked = app.evidence.iter().map(|e| (e.check, &e.causes[..]));
+    for (check, causes) in walked.chain(broken) {
+        for op in causes.iter().filter_map(|c| c.op) {
+            out.entry(op).or_insert(check);
+        }
+    }
+    out
 }
 
 /// The time window, ending now: wide enough that a typical (median)
@@ -134,22 +170,38 @@ pub fn operation_lines(app: &App) -> Vec<String> {
     if ops.is_empty() {
         return vec!["no client operation yet".into()];
     }
-    ops.iter()
-        .map(|op| {
-            let client = app.lesson.scenario.clients.get(op.client as usize).map_or("", |c| c.name.as_str());
-            let end = match (op.outcome, op.completed) {
-                (Some(HistoryKind::Ok), Some((t, _))) => {
-                    let value = op.value.to_string();
-                    let value = if value.is_empty() { String::new() } else { format!(" {value}") };
-                    format!("ok{value} at {t} ({})", t.since(op.invoked))
-                }
-                (Some(HistoryKind::Fail), Some((t, _))) => format!("fail at {t}"),
-                (Some(HistoryKind::Info), Some((t, _))) => format!("unknown at {t}"),
-                _ => "open".into(),
-            };
-            format!("{} {client} p{} op {}: {} → {end}", op.invoked, op.process, op.op_id, op.op)
+    let named = named_ops(app);
+    let legal: std::collections::BTreeSet<u64> =
+        app.derived.not_linearizable.iter().flat_map(|v| v.prefix_ops()).collect();
+    let mut lines: Vec<String> = app
+        .derived
+        .not_linearizable
+        .iter()
+        .flat_map(|v| {
+            std::iter::once(v.to_string())
+                .chain(v.causes().into_iter().map(|c| format!("  step {} at {}: {}", c.step, c.time, c.what)))
         })
-        .collect()
+        .collect();
+    lines.extend(ops.iter().map(|op| {
+        let client = app.lesson.scenario.clients.get(op.client as usize).map_or("", |c| c.name.as_str());
+        let end = match (op.outcome, op.completed) {
+            (Some(HistoryKind::Ok), Some((t, _))) => {
+                let value = op.value.to_string();
+                let value = if value.is_empty() { String::new() } else { format!(" {value}") };
+                format!("ok{value} at {t} ({})", t.since(op.invoked))
+            }
+            (Some(HistoryKind::Fail), Some((t, _))) => format!("fail at {t}"),
+            (Some(HistoryKind::Info), Some((t, _))) => format!("unknown at {t}"),
+            _ => "open".into(),
+        };
+        let why = match named.get(&op.op_id) {
+            Some(c) => format!("  ← {c} names it"),
+            None if legal.contains(&op.op_id) => "  (in the legal order)".to_string(),
+            None => String::new(),
+        };
+        format!("{} {client} p{} op {}: {} → {end}{why}", op.invoked, op.process, op.op_id, op.op)
+    }));
+    lines
 }
 
 /// A short label for a bar: `w k1=5`, `r k1→5`.

@@ -26,6 +26,7 @@ mod nodes;
 mod overlay;
 mod sequence;
 
+pub use history::{named_ops, operation_lines as history_lines};
 pub use logs::any as has_logs;
 pub use overlay::LEGEND;
 pub use sequence::rows as sequence_rows;

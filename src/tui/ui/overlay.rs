@@ -1,7 +1,7 @@
 //! Overlays: the help (from the one key table), the details of what is
 //! selected, and the one-line prompts.
 
-use super::super::app::{App, Focus, Overlay, Prompt, PromptKind};
+use super::super::app::{App, Evidence, Focus, Overlay, Prompt, PromptKind};
 use super::super::keys::{BINDINGS, Group, keys_label};
 use super::{centered, log, wrap};
 use crate::sim::NodeStatus;
@@ -117,7 +117,17 @@ pub const LEGEND: &[(&str, &[(&str, &str)])] = &[
             ("cut", "just truncated"),
         ],
     ),
-    ("Client history", &[("├─┤", "ok"), ("×", "failed"), ("?", "unknown (info)"), ("┄", "still open")]),
+    (
+        "Client history",
+        &[
+            ("├─┤", "ok"),
+            ("×", "failed"),
+            ("?", "unknown"),
+            ("┄", "still open"),
+            ("┝━┥", "a check's cause, or stuck"),
+            ("╞═╡", "in the longest legal order (when not linearizable)"),
+        ],
+    ),
     ("Checks", &[("✓ ✗", "holds, broken"), ("lesson ✓", "what the lesson expects"), ("…", "not met yet")]),
 ];
 
@@ -222,7 +232,17 @@ fn details(app: &App, frame: &mut Frame, area: Rect) {
             // The selected check's whole reason first, then every check
             // and what the lesson expects.
             let mut lines = Vec::new();
-            if let Some(v) = app.derived.report.checks.get(app.checks_sel).filter(|v| !v.holds) {
+            let selected = app.derived.report.checks.get(app.checks_sel);
+            let evidence = app.evidence.as_ref().filter(|e| selected.is_some_and(|v| v.name == e.check));
+            if let Some(e) = evidence {
+                let at = e.broke.map_or(String::new(), |s| format!(" (broke at step {s})"));
+                lines.push(Line::styled(format!("✗ {}{at}", e.check), t.bad()));
+                lines.extend(
+                    wrap(&e.detail, width.saturating_sub(2)).into_iter().map(|l| Line::raw(format!("  {l}"))),
+                );
+                lines.extend(cause_lines(app, e, width));
+                lines.push(Line::raw(""));
+            } else if let Some(v) = selected.filter(|v| !v.holds) {
                 let at = v.first_violation.map_or(String::new(), |at| format!(" (step {})", at.step));
                 lines.push(Line::styled(format!("✗ {}{at}", v.name), t.bad()));
                 lines.extend(
@@ -256,6 +276,30 @@ fn details(app: &App, frame: &mut Frame, area: Rect) {
     let inner = block.inner(r);
     frame.render_widget(block, r);
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// A broken check's causes, one line each (`▸ #312  560ms  n1 appended
+/// k1=75`), the selected one marked, the one the tape is at in bold.
+fn cause_lines(app: &App, e: &Evidence, width: usize) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    if e.causes.is_empty() {
+        return vec![Line::styled("  (this check names no causes)", t.dim())];
+    }
+    let mut lines = vec![Line::styled("Causes — ↑↓ choose, Enter goes to its step:", t.title())];
+    let here = app.tape.step();
+    for (i, c) in e.causes.iter().enumerate() {
+        let chosen = e.selected == Some(i);
+        let mark = if chosen { "▸" } else { " " };
+        let text = format!("{mark} #{:<6} {:>9}  {}", c.step, c.time.to_string(), c.what);
+        let text: String = text.chars().take(width).collect();
+        let style = match (chosen, c.step == here) {
+            (true, _) => t.selected(),
+            (false, true) => t.changed(),
+            _ => t.plain(),
+        };
+        lines.push(Line::styled(text, style));
+    }
+    lines
 }
 
 fn prompt(app: &App, p: &Prompt, frame: &mut Frame, area: Rect) {
