@@ -161,3 +161,18 @@ mod tests {
         assert!(parse_duration("0.1us").unwrap_err().contains("finer"));
     }
 }
+
+/// In JSON (as the history and `--json` outputs write it): whole
+/// microseconds.
+impl schemars::JsonSchema for SimTime {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SimTime".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "integer",
+            "minimum": 0,
+            "description": "simulated time, in microseconds since the start of the run"
+        })
+    }
+}

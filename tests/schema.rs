@@ -155,3 +155,63 @@ fn the_committed_schema_is_current() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(committed == now, "{} is stale: run `DISTLAB_BLESS=1 cargo test --test schema`", path.display());
 }
+
+// ---- the --json outputs ----------------------------------------------------
+
+/// What `run`, `check` and `grade` print with `--json` fits the schema
+/// `distlab schema --of run|check|grade` prints — on real runs: checks
+/// that hold and break (with causes), failing seeds, a counterexample, a
+/// course graded.
+#[test]
+fn json_outputs_fit_their_schemas() {
+    let exe = env!("CARGO_BIN_EXE_distlab");
+    let json = |args: &[&str]| -> Value {
+        let o = std::process::Command::new(exe).args(args).output().expect("distlab runs");
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e})"))
+    };
+    let counterexample = std::env::temp_dir().join(format!("distlab-schema-cx-{}.toml", std::process::id()));
+    let cx = counterexample.to_str().unwrap();
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        ("run", vec!["run", "quorum/weak-quorum", "--json"]),
+        ("run", vec!["run", "primary-replica/async-crash", "--json"]),
+        ("run", vec!["run", "two-phase-commit/heuristic-abort", "--json"]),
+        ("check", vec!["check", "quorum/strict-quorum", "--seeds", "0..3", "--json"]),
+        (
+            "check",
+            vec![
+                "check",
+                "quorum/exercise-first-reply",
+                "--seeds",
+                "0..5",
+                "--json",
+                "--save-counterexample",
+                cx,
+            ],
+        ),
+        ("grade", vec!["grade", "scenarios/quorum", "--json"]),
+    ];
+    for (of, args) in cases {
+        let schema = json(&["schema", "--of", of]);
+        let mut schemas = boon::Schemas::new();
+        let mut compiler = boon::Compiler::new();
+        let url = format!("file:///{of}.schema.json");
+        compiler.add_resource(&url, schema).unwrap();
+        let index = compiler
+            .compile(&url, &mut schemas)
+            .unwrap_or_else(|e| panic!("{of}: the schema compiles: {e:#}"));
+        let output = json(&args);
+        if let Err(e) = schemas.validate(&output, index) {
+            panic!("{args:?} does not fit `distlab schema --of {of}`: {e:#}");
+        }
+    }
+    std::fs::remove_file(counterexample).ok();
+    // The schemas say something: a wrong type fails.
+    let schema = json(&["schema", "--of", "run"]);
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler.add_resource("file:///run.schema.json", schema).unwrap();
+    let index = compiler.compile("file:///run.schema.json", &mut schemas).unwrap();
+    let mut output = json(&["run", "quorum/weak-quorum", "--json"]);
+    output["events"] = Value::String("many".into());
+    assert!(schemas.validate(&output, index).is_err(), "a string where a count belongs is caught");
+}

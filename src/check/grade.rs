@@ -80,7 +80,7 @@ pub const DEFAULT_SETTLE: SimDuration = SimDuration::from_secs(10);
 const SETTLE_STEP: SimDuration = SimDuration::from_millis(100);
 
 /// Where the graded items come from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Grading {
     /// The lesson's `[[expect]]` entries (and every other check holds).
@@ -90,7 +90,7 @@ pub enum Grading {
 }
 
 /// What a graded item requires.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Judge {
     /// The check holds in every seed.
@@ -111,7 +111,7 @@ pub enum Judge {
 }
 
 /// One graded item.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Item {
     /// The check or metric, or `linearizability`, `liveness`.
     pub name: String,
@@ -125,7 +125,7 @@ pub struct Item {
 }
 
 /// Something reported but not graded, and why.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct NotGraded {
     pub name: String,
     pub why: String,
@@ -254,7 +254,7 @@ pub fn metric_label(name: &str, at_least: Option<f64>, at_most: Option<f64>) -> 
 }
 
 /// Why one seed failed: the first graded item it fails, in plan order.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Failure {
     pub seed: u64,
     /// The graded item: a check, a metric's label, `linearizability`,
@@ -270,7 +270,7 @@ pub struct Failure {
 }
 
 /// When in a seed a graded item broke.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     /// Before the scenario's end: `distlab run FILE --seed N` shows it.
@@ -502,14 +502,14 @@ pub fn settle(run: &mut dyn Driver, end: SimTime, settle: SimDuration) -> Result
 
 /// The first seed an item failed or broke in (or was left unknown), and
 /// what it showed.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct FirstSeen {
     pub seed: u64,
     pub detail: String,
 }
 
 /// The seeds added up for one item (graded or not).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ItemTally {
     pub seeds: usize,
     pub held: usize,
@@ -564,7 +564,7 @@ impl ItemTally {
 }
 
 /// The verdict on one graded item over every seed.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ItemVerdict {
     #[serde(flatten)]
     pub item: Item,
@@ -576,7 +576,7 @@ pub struct ItemVerdict {
 }
 
 /// A not-graded item over every seed.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct NotGradedVerdict {
     #[serde(flatten)]
     pub not_graded: NotGraded,

@@ -18,7 +18,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 /// Everything a run produced, as `--json` prints it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct RunSummary {
     pub scenario: String,
     pub protocol: &'static str,
@@ -35,7 +35,7 @@ pub struct RunSummary {
     pub faults: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Messages {
     pub sent: u64,
     pub delivered: u64,
@@ -43,7 +43,7 @@ pub struct Messages {
     pub duplicated: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Ops {
     pub invoked: u64,
     pub ok: u64,
@@ -51,7 +51,7 @@ pub struct Ops {
     pub info: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct CheckOut {
     pub name: &'static str,
     pub holds: bool,
@@ -61,7 +61,7 @@ pub struct CheckOut {
     pub broke_at_step: Option<u64>,
     /// The events that caused the first violation, in step order (absent
     /// when it holds or the check names none).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub causes: Vec<crate::sim::Cause>,
 }
 

@@ -88,21 +88,21 @@ pub fn parse_settle(s: &str) -> Result<SimDuration, String> {
 }
 
 /// A seed and a note about it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct SeedNote {
     pub seed: u64,
     pub detail: String,
 }
 
 /// What was still pending after one seed's liveness phase.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct SeedPending {
     pub seed: u64,
     pub items: Vec<String>,
 }
 
 /// What `--save-counterexample` did.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct CounterexampleOut {
     pub seed: u64,
     pub file: String,
@@ -124,7 +124,7 @@ pub struct CounterexampleOut {
 }
 
 /// What `check` found (and `--json` prints).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct CheckSummary {
     pub scenario: String,
     pub protocol: &'static str,

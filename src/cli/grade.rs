@@ -49,7 +49,7 @@ pub struct Args {
 }
 
 /// What `grade --json` prints.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct GradeSummary {
     /// Every file passed (exit status 0).
     pub passed: bool,
@@ -59,7 +59,7 @@ pub struct GradeSummary {
     pub total: Total,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Total {
     pub lessons: usize,
     pub passed: usize,
@@ -67,7 +67,7 @@ pub struct Total {
 }
 
 /// One file's grade.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct LessonGrade {
     /// The file as found (`scenarios/quorum/weak-quorum.toml`) or the
     /// lesson name as given.

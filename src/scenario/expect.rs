@@ -20,7 +20,7 @@ pub enum Expectation {
     Metric { name: String, at_least: Option<f64>, at_most: Option<f64> },
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ExpectationResult {
     pub name: String,
     pub met: bool,

@@ -25,7 +25,7 @@ pub struct At {
 /// sequence number, the step the TUI's timeline and `g #N` go to), its
 /// time, and what happened there in words (`n1 acknowledged k1=3 to a
 /// client`). A check's evidence is a few of these, in step order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Cause {
     pub step: u64,
     pub time: SimTime,
