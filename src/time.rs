@@ -129,6 +129,21 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, String> {
     Ok(SimDuration(rounded as u64))
 }
 
+/// In JSON (as the history and `--json` outputs write it): whole
+/// microseconds.
+impl schemars::JsonSchema for SimTime {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SimTime".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "integer",
+            "minimum": 0,
+            "description": "simulated time, in microseconds since the start of the run"
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,20 +174,5 @@ mod tests {
         assert!(parse_duration("3 weeks").unwrap_err().contains("unknown time unit"));
         assert!(parse_duration("ms").unwrap_err().contains("no number"));
         assert!(parse_duration("0.1us").unwrap_err().contains("finer"));
-    }
-}
-
-/// In JSON (as the history and `--json` outputs write it): whole
-/// microseconds.
-impl schemars::JsonSchema for SimTime {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "SimTime".into()
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "type": "integer",
-            "minimum": 0,
-            "description": "simulated time, in microseconds since the start of the run"
-        })
     }
 }
