@@ -654,9 +654,13 @@ impl Tally {
                 };
                 let (met, detail) = match item.judge {
                     Judge::Breaks if t.absent == n => (false, "no such check was run".to_string()),
-                    Judge::Breaks if t.broke == 0 => {
-                        (false, format!("held in all {n} seeds: the break the lesson expects never happened"))
-                    }
+                    Judge::Breaks if t.broke == 0 => (
+                        false,
+                        format!(
+                            "held in {}: the break the lesson expects never happened",
+                            if n == 1 { "its one seed".to_string() } else { format!("all {n} seeds") }
+                        ),
+                    ),
                     Judge::Breaks => (true, format!("broke in {}/{n} seeds, as expected", t.broke)),
                     _ if failed > 0 => {
                         let what = match item.judge {

@@ -388,7 +388,7 @@ impl Checker<MultiMaster> for MultiMasterChecker {
                         self.show(other, k)
                     )
                 }
-                None => format!("all nodes agree on {} keys", self.holds[0].len()),
+                None => format!("all nodes agree on {}", crate::util::count(self.holds[0].len(), "key")),
             },
         ));
         r.metrics.insert("divergent_keys", divergent.len() as f64);

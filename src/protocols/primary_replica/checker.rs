@@ -559,7 +559,11 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
             detail: if dups.is_empty() {
                 "no write was applied twice".into()
             } else {
-                format!("{} writes stand more than once in the final log, e.g. value {}", dups.len(), dups[0])
+                format!(
+                    "{} more than once in the final log, e.g. value {}",
+                    crate::util::count_as(dups.len(), "write stands", "writes stand"),
+                    dups[0]
+                )
             },
             first_violation: None,
             causes: Vec::new(),

@@ -242,7 +242,10 @@ impl Checker<Quorum> for QuorumChecker {
         let mut r = Report::default();
         r.checks.push(self.stale.verdict(
             "fresh-reads",
-            format!("all {} reads were fresh", self.reads_ok),
+            match self.reads_ok {
+                1 => "the one read was fresh".to_string(),
+                n => format!("all {n} reads were fresh"),
+            },
             |stale| Some(format!("{stale} stale reads of {}", self.reads_ok)),
         ));
         let stale_reads = self.stale.count();
