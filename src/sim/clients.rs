@@ -177,7 +177,12 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             ch.on_history(At { step: ev.step, time: ev.time }, &ev);
         }
         if self.cfg.record_history {
-            self.history.events.push(ev.erase());
+            // A replay takes back what it recorded before.
+            let ev = match self.history_ahead.pop_front() {
+                Some(known) => known,
+                None => ev.erase(),
+            };
+            self.history.events.push(ev);
         }
     }
 
