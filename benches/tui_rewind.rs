@@ -15,6 +15,10 @@
 //! - `v` from the start: how long one slice keeps the keys waiting (the
 //!   search runs in slices between frames), and the whole search.
 //!
+//! It also counts the heap (a counting global allocator): what the app
+//! holds at step 100 000 (the tape's snapshots, step records and the
+//! trace), what one snapshot adds, and the peak.
+//!
 //! Reads the wall clock, as benchmarks do; nothing in the simulator does.
 
 use distlab::tui::app::{App, Msg};
@@ -24,7 +28,50 @@ use distlab::tui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+/// The system allocator, counting the bytes live and the most ever live.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            if new_size >= layout.size() {
+                let live =
+                    LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size - layout.size();
+                PEAK.fetch_max(live, Ordering::Relaxed);
+            } else {
+                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+            }
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn mib(bytes: usize) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
 
 const SCENARIO: &str = r#"
 [scenario]
@@ -81,6 +128,7 @@ fn main() {
     let scenario =
         distlab::scenario::load_str(&distlab::protocols::registry(), "bench-tui-rewind.toml", SCENARIO)
             .expect("the scenario is valid");
+    let heap_before = LIVE.load(Ordering::Relaxed);
     let mut app =
         App::new(scenario, SCENARIO.into(), "bench-tui-rewind.toml".into(), None, Theme { color: true });
     let t0 = Instant::now();
@@ -94,6 +142,56 @@ fn main() {
         app.tape.snapshot_count(),
         rss_mib().map_or("?".into(), |m| format!("{m:.0} MiB")),
     );
+    let held = LIVE.load(Ordering::Relaxed) - heap_before;
+    let trace = app.tape.driver().trace().events();
+    let trace_bytes: usize =
+        trace.iter().map(|e| std::mem::size_of_val(e) + e.text.capacity() + e.label.capacity()).sum();
+    let live = LIVE.load(Ordering::Relaxed);
+    let snapshot = app.tape.driver().snapshot();
+    let one = LIVE.load(Ordering::Relaxed) - live;
+    drop(snapshot);
+    println!(
+        "heap held at step {TARGET}: {:.1} MiB (of it the trace's {} events ~{:.1} MiB, the step records {:.1} MiB); a snapshot here {:.2} MiB; peak heap {:.1} MiB",
+        mib(held),
+        trace.len(),
+        mib(trace_bytes),
+        mib(std::mem::size_of_val(app.tape.records())),
+        mib(one),
+        mib(PEAK.load(Ordering::Relaxed)),
+    );
+    // What the tape's snapshots hold: the same run, untraced, snapshotted
+    // at each step the tape keeps one at; and what of a snapshot is the
+    // simulation state (the same run without its checker).
+    let build = |checks| {
+        app.lesson.scenario.protocol.build(
+            &app.lesson.scenario,
+            distlab::protocols::RunOptions {
+                checks,
+                trace: distlab::sim::TraceLevel::Off,
+                record_history: false,
+                ..Default::default()
+            },
+        )
+    };
+    let size_at = |d: &mut Box<dyn distlab::sim::Driver>, step: u64| {
+        while d.stats().events < step && d.step().is_some() {}
+        let live = LIVE.load(Ordering::Relaxed);
+        let snapshot = d.snapshot();
+        let size = LIVE.load(Ordering::Relaxed) - live;
+        drop(snapshot);
+        size
+    };
+    let mut checked = build(true);
+    let tape_bytes: usize = app.tape.snapshot_steps().map(|s| size_at(&mut checked, s)).sum();
+    let state = size_at(&mut build(false), TARGET);
+    println!(
+        "  the tape's {} snapshots: {:.1} MiB; of a snapshot at step {TARGET}, the simulation state {:.2} MiB, the checker {:.2} MiB",
+        app.tape.snapshot_count(),
+        mib(tape_bytes),
+        mib(state),
+        mib(one.saturating_sub(state))
+    );
+    drop(checked);
 
     // Consecutive steps back on the tape: every replay length from the
     // longest (just past a snapshot) down.

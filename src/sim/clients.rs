@@ -177,7 +177,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             ch.on_history(At { step: ev.step, time: ev.time }, &ev);
         }
         if self.cfg.record_history || self.trace.streaming() {
-            let erased = ev.erase();
+            // A replay takes back what it recorded before.
+            let erased = self.history_ahead.pop_front().unwrap_or_else(|| ev.erase());
             self.trace.history(&erased);
             if self.cfg.record_history {
                 self.history.events.push(erased);

@@ -58,6 +58,13 @@ pub trait Driver {
     /// Restores a snapshot taken from this driver. Panics on a snapshot of
     /// another protocol, which is a programming error.
     fn restore(&mut self, snapshot: &Snapshot);
+    /// Restores a snapshot of this line of the run, earlier or later than
+    /// now, keeping the logs' known future (see [`Sim::restore_keeping`]).
+    fn restore_keeping(&mut self, snapshot: &Snapshot);
+    /// An intervention that makes a run restored with
+    /// [`Driver::restore_keeping`] go another way from here (see
+    /// [`Sim::intervene_anew`]).
+    fn intervene_anew(&mut self, fault: Fault) -> Result<StepRecord, InterventionError>;
     fn state_hash(&self) -> Digest;
     /// The model fingerprint: the simulated system's state without the
     /// engine's bookkeeping (counters, ids, sequence keys, slab slots,
@@ -139,6 +146,13 @@ impl<P: Protocol, C: Checker<P> + 'static> Driver for Sim<P, C> {
     fn restore(&mut self, snapshot: &Snapshot) {
         let snap = snapshot.0.downcast_ref().expect("a snapshot is restored into the driver that took it");
         Sim::restore(self, snap)
+    }
+    fn restore_keeping(&mut self, snapshot: &Snapshot) {
+        let snap = snapshot.0.downcast_ref().expect("a snapshot is restored into the driver that took it");
+        Sim::restore_keeping(self, snap)
+    }
+    fn intervene_anew(&mut self, fault: Fault) -> Result<StepRecord, InterventionError> {
+        Sim::intervene_anew(self, fault)
     }
     fn state_hash(&self) -> Digest {
         Sim::state_hash(self)

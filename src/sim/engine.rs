@@ -25,7 +25,7 @@
 use super::budget::{Budget, Halt, most_frequent};
 use super::fault::TimedFault;
 use super::hash::{Digest, StableHasher};
-use super::history::History;
+use super::history::{History, HistoryEvent};
 use super::host::{NodeRt, NodeStatus};
 use super::monitor::{At, Checker, Report};
 use super::network::{DropReason, EndpointId, Network, NetworkConfig};
@@ -199,6 +199,12 @@ pub struct Sim<P: Protocol, C: Checker<P>> {
     pub(super) history: History,
     /// Faults applied so far, including interventions, in order.
     pub(super) applied: Vec<TimedFault>,
+    /// The known future of the history and the applied faults: what a
+    /// [`Sim::restore_keeping`] took off their ends, the next first (the
+    /// trace keeps its own). A replay takes each back; a restore to a
+    /// later snapshot brings them back at once.
+    pub(super) history_ahead: VecDeque<HistoryEvent>,
+    pub(super) applied_ahead: VecDeque<TimedFault>,
     pub(super) budget: Budget,
     /// Steps at one instant from which the engine notes what each step is
     /// (`budget.events_per_instant - SPIN_SAMPLE`).
@@ -300,6 +306,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             trace,
             history: History::default(),
             applied: Vec::new(),
+            history_ahead: VecDeque::new(),
+            applied_ahead: VecDeque::new(),
             budget,
             crowd_from: budget.events_per_instant.saturating_sub(SPIN_SAMPLE),
             out: Outbox::default(),
@@ -609,7 +617,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         let step = self.begin_step();
         self.state.stats.delivered += 1;
         let now = self.state.now.0;
-        let full = self.trace.full();
+        let full = self.trace.builds_text();
         let text = if full { (describe(&payload), label(&payload)) } else { Default::default() };
         self.trace.record_message(step, now, TraceKind::Deliver, to.0, from.0, id, 0, || text);
         match payload {
@@ -766,5 +774,43 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         self.trace.rewind(&snap.trace);
         self.history.events.truncate(snap.history);
         self.applied.truncate(snap.applied_faults);
+        self.forget_ahead();
+    }
+
+    /// Returns to a snapshot of this line of the run — earlier than now,
+    /// or later (one taken before a rewind) — keeping the logs after it
+    /// as the known future: a replay takes the events back instead of
+    /// building them again, and a later snapshot brings them back at
+    /// once. Only for a run that goes on as it went: before making it go
+    /// another way (an intervention not made the first time), call
+    /// [`Sim::forget_ahead`]. Panics on a snapshot past the known future
+    /// (a programming error).
+    pub fn restore_keeping(&mut self, snap: &SimSnapshot<P, C>) {
+        self.state = snap.state.clone();
+        self.checker = snap.checker.clone();
+        self.trace.rewind_keeping(&snap.trace);
+        move_to(&mut self.history.events, &mut self.history_ahead, snap.history);
+        move_to(&mut self.applied, &mut self.applied_ahead, snap.applied_faults);
+    }
+
+    /// Forgets the known future kept by [`Sim::restore_keeping`].
+    pub fn forget_ahead(&mut self) {
+        self.trace.forget_ahead();
+        self.history_ahead.clear();
+        self.applied_ahead.clear();
+    }
+}
+
+/// Makes `log` `len` long, moving what it loses to the front of `ahead`
+/// or taking what it lacks from there.
+fn move_to<T>(log: &mut Vec<T>, ahead: &mut VecDeque<T>, len: usize) {
+    if len <= log.len() {
+        for e in log.drain(len..).rev() {
+            ahead.push_front(e);
+        }
+    } else {
+        let more = len - log.len();
+        assert!(more <= ahead.len(), "a log moves forward only within its known future");
+        log.extend(ahead.drain(..more));
     }
 }

@@ -122,7 +122,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         };
         let text_fault = &f.fault;
         let payload = super::canon::hash(text_fault) as u64;
-        let full = self.trace.full();
+        let full = self.trace.builds_text();
         let text = if full { self.describe_fault(text_fault) } else { String::new() };
         self.trace.record(step, now.0, kind, node_ep.map_or(NONE, |e| e.0), NONE, 0, payload, || text);
         if let Some(c) = self.checker.as_mut() {
@@ -141,7 +141,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             }
             _ => {}
         }
-        self.applied.push(f);
+        // A replay takes back what it applied before.
+        self.applied.push(self.applied_ahead.pop_front().unwrap_or(f));
         self.record(kind, node_ep, None, None)
     }
 
@@ -149,10 +150,31 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// It is kept with the applied faults (keyed by this step number) so a
     /// saved run replays it exactly.
     pub fn intervene(&mut self, fault: Fault) -> Result<StepRecord, InterventionError> {
+        self.check_intervention(&fault)?;
+        let step = self.state.stats.events + 1;
+        Ok(self.apply_fault(TimedFault {
+            at: self.state.now,
+            step: Some(step),
+            fault,
+            origin: Origin::Intervention,
+        }))
+    }
+
+    /// [`Sim::intervene`] in a run restored with [`Sim::restore_keeping`]
+    /// that is to go another way from here: the known future is forgotten
+    /// first (if the intervention can be made at all).
+    pub fn intervene_anew(&mut self, fault: Fault) -> Result<StepRecord, InterventionError> {
+        self.check_intervention(&fault)?;
+        self.forget_ahead();
+        self.intervene(fault)
+    }
+
+    /// Whether `fault` can be made now as an intervention, or why not.
+    fn check_intervention(&self, fault: &Fault) -> Result<(), InterventionError> {
         let nodes = self.cfg.cluster.len() as u32;
         let endpoints = nodes + self.state.clients.len() as u32;
         let bad_endpoint = |e: &EndpointId| e.0 >= endpoints;
-        match &fault {
+        match fault {
             Fault::Crash(n)
             | Fault::Restart(n)
             | Fault::Pause(n)
@@ -195,13 +217,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             }
             _ => {}
         }
-        let step = self.state.stats.events + 1;
-        Ok(self.apply_fault(TimedFault {
-            at: self.state.now,
-            step: Some(step),
-            fault,
-            origin: Origin::Intervention,
-        }))
+        Ok(())
     }
 
     pub fn endpoint_name(&self, e: EndpointId) -> String {

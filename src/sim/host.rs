@@ -232,7 +232,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         let step = self.state.stats.events;
         if self.trace.on() {
             let h = super::canon::hash(&payload) as u64;
-            let full = self.trace.full();
+            let full = self.trace.builds_text();
             let text = if full { (describe(&payload), label(&payload)) } else { Default::default() };
             self.trace.record_message(step, now.0, TraceKind::Send, from.0, to.0, id, h, || text);
         }
@@ -335,7 +335,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         rt.timers.remove(&timer);
         let step = self.begin_step();
         let now = self.state.now.0;
-        let full = self.trace.full();
+        let full = self.trace.builds_text();
         let text = if full { format!("{timer:?}") } else { String::new() };
         self.trace.record(step, now, TraceKind::Timer, node.0, NONE, 0, id.0, || text);
         self.handle(node, |s, ctx| P::on_timer(s, ctx, timer));

@@ -17,6 +17,7 @@
 use super::hash::Digest;
 use super::history::HistoryEvent;
 use serde::Serialize;
+use std::collections::VecDeque;
 use xxhash_rust::xxh3::Xxh3;
 
 /// How much of a run is traced: nothing (benchmarks), the digest only,
@@ -105,6 +106,11 @@ pub struct Trace {
     count: u64,
     /// The events at level `full`, unless they are streamed to `sink`.
     events: Vec<TraceEvent>,
+    /// The known future: events a rewind took off the end of `events`
+    /// ([`Trace::rewind_keeping`]), the next one first. A replay takes
+    /// each back instead of building its text again, and a jump forward
+    /// to a later mark takes them back at once.
+    ahead: VecDeque<TraceEvent>,
     sink: Option<Box<dyn TraceSink>>,
 }
 
@@ -118,7 +124,7 @@ pub struct TraceMark {
 
 impl Trace {
     pub fn new(level: TraceLevel) -> Self {
-        Trace { level, hasher: Xxh3::new(), count: 0, events: Vec::new(), sink: None }
+        Trace { level, hasher: Xxh3::new(), count: 0, events: Vec::new(), ahead: VecDeque::new(), sink: None }
     }
 
     /// From now on, hands every event to `sink` instead of keeping it:
@@ -130,6 +136,7 @@ impl Trace {
             sink.event(&e);
         }
         self.events = Vec::new();
+        self.ahead = VecDeque::new();
         self.sink = Some(sink);
     }
 
@@ -172,6 +179,12 @@ impl Trace {
     #[inline]
     pub fn full(&self) -> bool {
         self.level == TraceLevel::Full
+    }
+    /// Whether the next event's text is to be built: at `full`, unless a
+    /// replay takes the event back from the known future.
+    #[inline]
+    pub fn builds_text(&self) -> bool {
+        self.level == TraceLevel::Full && self.ahead.is_empty()
     }
     #[inline]
     pub fn on(&self) -> bool {
@@ -225,6 +238,15 @@ impl Trace {
         self.hasher.update(&buf);
         self.count += 1;
         if self.level == TraceLevel::Full {
+            if let Some(known) = self.ahead.pop_front() {
+                debug_assert!(
+                    (known.step, known.time_us, known.kind, known.node, known.peer, known.msg)
+                        == (step, time_us, kind, node, peer, msg),
+                    "a replay records the event it recorded before"
+                );
+                self.events.push(known);
+                return;
+            }
             let (text, label) = text_and_label();
             self.keep(TraceEvent { step, time_us, kind, node, peer, msg, text, label });
         }
@@ -235,6 +257,14 @@ impl Trace {
     /// the digest is the same at every level.
     pub fn annotate(&mut self, step: u64, time_us: u64, node: u32, text: String) {
         if self.level == TraceLevel::Full {
+            if let Some(known) = self.ahead.pop_front() {
+                debug_assert!(
+                    (known.step, known.kind, &known.text) == (step, TraceKind::Note, &text),
+                    "a replay records the note it recorded before"
+                );
+                self.events.push(known);
+                return;
+            }
             self.keep(TraceEvent {
                 step,
                 time_us,
@@ -263,9 +293,37 @@ impl Trace {
     pub fn mark(&self) -> TraceMark {
         TraceMark { hasher: self.hasher.clone(), count: self.count, events: self.events.len() }
     }
+    /// Returns to `mark`, forgetting every event after it.
     pub fn rewind(&mut self, mark: &TraceMark) {
         self.hasher = mark.hasher.clone();
         self.count = mark.count;
         self.events.truncate(mark.events);
+        self.ahead.clear();
+    }
+
+    /// Returns to `mark`, earlier or later on the same line of the run,
+    /// keeping the events after it as the known future: a replay takes
+    /// them back (see [`Trace::record_message`]) and a later mark brings
+    /// them back at once. The caller vouches that the run goes on as it
+    /// went (the same steps, no intervention in between), or calls
+    /// [`Trace::forget_ahead`] first. Panics on a mark past the known
+    /// future, which is a programming error.
+    pub fn rewind_keeping(&mut self, mark: &TraceMark) {
+        self.hasher = mark.hasher.clone();
+        self.count = mark.count;
+        if mark.events <= self.events.len() {
+            for e in self.events.drain(mark.events..).rev() {
+                self.ahead.push_front(e);
+            }
+        } else {
+            let more = mark.events - self.events.len();
+            assert!(more <= self.ahead.len(), "a trace moves forward only within its known future");
+            self.events.extend(self.ahead.drain(..more));
+        }
+    }
+
+    /// Forgets the known future (the run is about to go another way).
+    pub fn forget_ahead(&mut self) {
+        self.ahead.clear();
     }
 }

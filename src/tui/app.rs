@@ -805,7 +805,7 @@ impl App {
         while let Some(search) = &mut self.search {
             let from = self.tape.step();
             let chunk = search.chunk;
-            if self.tape.forward_while(chunk, |_, _| false) == 0 {
+            if self.tape.skip(chunk) == 0 {
                 let start = search.start;
                 self.search = None;
                 self.tape.seek(start);

@@ -23,20 +23,22 @@ use crate::sim::{Driver, Fault, InterventionError, NodeSummary, SimTime, Snapsho
 use std::collections::BTreeMap;
 
 /// Steps between two snapshots near the current step. A step back replays
-/// at most this many steps minus one; at full trace level a step costs a
-/// few microseconds in a release build, so a step back takes about a
+/// at most this many steps minus one; a replay over known steps takes the
+/// trace's events back instead of building their text again, so it costs
+/// a few microseconds a step in a release build and a step back about a
 /// millisecond (see the `tui_rewind` benchmark).
 pub const SNAPSHOT_EVERY: u64 = 512;
 
 /// Snapshots are kept every [`SNAPSHOT_EVERY`] steps within this many steps
 /// of the current step, and only every [`SPARSE_EVERY`] steps further away.
 /// A snapshot holds the whole simulation state and the checker, which grow
-/// with the run, so keeping all of them would cost memory quadratic in the
-/// run's length; thinned, a jump far back replays at most `SPARSE_EVERY`
-/// steps (tens of milliseconds) and lays dense snapshots down again on the
-/// way.
-pub const DENSE_WINDOW: u64 = 32 * SNAPSHOT_EVERY;
-pub const SPARSE_EVERY: u64 = 16 * SNAPSHOT_EVERY;
+/// with the run (5 MiB at step 100 000 of the benchmark's primary–replica
+/// run), so keeping all of them would cost memory quadratic in the run's
+/// length; thinned, a jump anywhere — back, or forward over known steps —
+/// replays at most `SPARSE_EVERY` steps (a few milliseconds), and the
+/// dense ones are laid down again around wherever the tape goes.
+pub const DENSE_WINDOW: u64 = 4 * SNAPSHOT_EVERY;
+pub const SPARSE_EVERY: u64 = 8 * SNAPSHOT_EVERY;
 
 /// A run that can be wound back. See the module docs.
 pub struct Tape {
@@ -55,6 +57,12 @@ pub struct Tape {
     /// belong before).
     before: Option<(u64, Vec<NodeSummary>)>,
     forked: bool,
+    /// Steps run so far, replays included.
+    steps_run: u64,
+    /// Where a move ([`Tape::rewind_to`]) is bound: the steps it runs on
+    /// the way lay down only the snapshots the thinning keeps once it is
+    /// there (each costs a clone of the checker).
+    heading: Option<u64>,
 }
 
 impl Tape {
@@ -70,6 +78,8 @@ impl Tape {
             records: Vec::new(),
             before: None,
             forked: false,
+            steps_run: 0,
+            heading: None,
         }
     }
 
@@ -113,9 +123,20 @@ impl Tape {
         &self.interventions
     }
 
+    /// How many steps the tape has run, replays included: what its moves
+    /// cost.
+    pub fn steps_run(&self) -> u64 {
+        self.steps_run
+    }
+
     /// How many snapshots are kept.
     pub fn snapshot_count(&self) -> usize {
         self.snapshots.len()
+    }
+
+    /// The steps the kept snapshots were taken at, in order.
+    pub fn snapshot_steps(&self) -> impl Iterator<Item = u64> + '_ {
+        self.snapshots.iter().map(|(s, _)| *s)
     }
 
     /// Whether the run is over: nothing left before the scenario's end.
@@ -157,13 +178,17 @@ impl Tape {
             None => self.driver.step_within(limit.min(self.end))?,
         };
         debug_assert_eq!(rec.step, next, "every step is numbered one more than the last");
+        self.steps_run += 1;
         let i = rec.step as usize - 1;
         if i < self.records.len() {
             debug_assert_eq!(self.records[i], rec, "a replay reproduces the recorded step");
         } else {
             self.records.push(rec);
         }
-        if rec.step.is_multiple_of(SNAPSHOT_EVERY) {
+        let kept = |s: u64| {
+            s.is_multiple_of(SPARSE_EVERY) || self.heading.is_none_or(|h| h.abs_diff(s) <= DENSE_WINDOW)
+        };
+        if rec.step.is_multiple_of(SNAPSHOT_EVERY) && kept(rec.step) {
             let at = self.snapshots.partition_point(|(s, _)| *s < rec.step);
             if self.snapshots.get(at).is_none_or(|(s, _)| *s != rec.step) {
                 self.snapshots.insert(at, (rec.step, self.driver.snapshot()));
@@ -231,20 +256,25 @@ impl Tape {
     }
 
     /// Goes to step `target` (clamped to what the scenario reaches), back or
-    /// forward, and keeps the views before it.
+    /// forward, and keeps the views before it. A jump forward over known
+    /// steps restores the last snapshot on the way and replays from there.
     pub fn seek(&mut self, target: u64) {
         let before_target = target.saturating_sub(1);
-        if before_target < self.step() {
+        if before_target != self.step() {
             self.rewind_to(before_target);
         }
-        while self.step() < before_target {
-            if self.advance().is_none() {
-                return;
-            }
-        }
-        if target > self.step() {
+        if self.step() == before_target && target > self.step() {
             self.forward();
         }
+    }
+
+    /// Goes `n` steps forward (fewer at the end of the scenario), as fast
+    /// as the tape can: over known steps it jumps to the last snapshot on
+    /// the way. Keeps no views. Returns the steps taken.
+    pub fn skip(&mut self, n: u64) -> u64 {
+        let from = self.step();
+        self.rewind_to(from.saturating_add(n));
+        self.step() - from
     }
 
     /// One step back. `false` at step 0.
@@ -257,20 +287,25 @@ impl Tape {
         true
     }
 
-    /// Restores the nearest snapshot at or before `target` and replays to
-    /// it (without keeping views).
+    /// Restores the nearest snapshot at or before `target` (earlier or
+    /// later than now) and replays to it (without keeping views). The
+    /// driver keeps the logs' known future across the restore (see
+    /// [`Driver::restore_keeping`]): every snapshot kept lies on this line
+    /// of the run.
     fn rewind_to(&mut self, target: u64) {
         let i = self.snapshots.partition_point(|(s, _)| *s <= target) - 1;
         let (at, snap) = &self.snapshots[i];
         // Replay from here if that is shorter than from the snapshot.
         if self.step() > target || *at > self.step() {
-            self.driver.restore(snap);
+            self.driver.restore_keeping(snap);
         }
+        self.heading = Some(target);
         while self.step() < target {
             if self.advance().is_none() {
                 break;
             }
         }
+        self.heading = None;
         self.thin();
         self.before = None;
     }
@@ -296,8 +331,14 @@ impl Tape {
     pub fn intervene(&mut self, fault: Fault) -> Result<StepRecord, InterventionError> {
         let s = self.step();
         self.capture_before();
-        let rec = self.driver.intervene(fault.clone())?;
-        if (s as usize) < self.records.len() {
+        let forks = (s as usize) < self.records.len();
+        let rec = if forks {
+            // The known future is not this run's any more.
+            self.driver.intervene_anew(fault.clone())?
+        } else {
+            self.driver.intervene(fault.clone())?
+        };
+        if forks {
             self.records.truncate(s as usize);
             self.snapshots.retain(|(at, _)| *at <= s);
             self.interventions.retain(|at, _| *at <= s);
@@ -305,6 +346,7 @@ impl Tape {
         }
         self.interventions.insert(rec.step, fault);
         self.records.push(rec);
+        self.steps_run += 1;
         if rec.step.is_multiple_of(SNAPSHOT_EVERY) {
             self.snapshots.push((rec.step, self.driver.snapshot()));
             self.thin();
