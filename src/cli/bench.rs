@@ -418,8 +418,15 @@ pub fn measure_linearizability(w: &Workload) -> anyhow::Result<CheckerResult> {
 }
 
 /// Starts measuring the peak resident memory afresh (Linux: writing 5 to
-/// `/proc/self/clear_refs` resets `VmHWM`; elsewhere nothing happens).
+/// `/proc/self/clear_refs` resets `VmHWM` to what is resident now;
+/// elsewhere nothing happens). The allocator first gives back what an
+/// earlier workload freed, or its pages would count as this one's.
 fn reset_peak_rss() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the system.
+    unsafe {
+        libc::malloc_trim(0);
+    }
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 

@@ -28,18 +28,36 @@ use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// When a client operation was invoked, accepted (and where) and
-/// acknowledged: the evidence of a lost write.
-#[derive(Clone, Copy, Debug, Default)]
+/// acknowledged: the evidence of a lost write. Kept for every operation,
+/// so packed: [`OpSteps::NOT_YET`] stands for an event that has not
+/// happened (56 bytes an operation, not 80 with `Option`s).
+#[derive(Clone, Copy, Debug)]
 struct OpSteps {
-    invoked: Option<At>,
-    accepted: Option<(At, NodeId)>,
-    acked: Option<At>,
+    invoked: At,
+    accepted: At,
+    accepted_at: NodeId,
+    acked: At,
+}
+
+impl OpSteps {
+    const NOT_YET: At = At { step: u64::MAX, time: SimTime(u64::MAX) };
+    const NONE: OpSteps = OpSteps {
+        invoked: Self::NOT_YET,
+        accepted: Self::NOT_YET,
+        accepted_at: NodeId(0),
+        acked: Self::NOT_YET,
+    };
+
+    fn seen(at: At) -> Option<At> {
+        (at != Self::NOT_YET).then_some(at)
+    }
 }
 
 #[derive(Clone, Debug)]
 pub struct MultiMasterChecker {
-    /// Each client operation's steps, by op id.
-    steps: BTreeMap<u64, OpSteps>,
+    /// Each client operation's steps, indexed by op id (the run numbers
+    /// operations 1, 2, 3, ...: a vector, not a map, on the hot path).
+    steps: Vec<OpSteps>,
     names: Vec<String>,
     resolution: Resolution,
     data: Data,
@@ -206,15 +224,25 @@ impl MultiMasterChecker {
     /// The evidence of client operation `op` (`what`: `write k0 = 2`):
     /// when it was invoked, accepted and where, and acknowledged.
     fn op_causes(&self, op: u64, what: &str) -> Vec<Cause> {
-        let Some(s) = self.steps.get(&op) else { return Vec::new() };
+        let Some(s) = usize::try_from(op).ok().and_then(|i| self.steps.get(i)) else { return Vec::new() };
         let mut out = Vec::new();
-        out.extend(s.invoked.map(|at| Cause::of_op(at, op, format!("{what} began"))));
+        let accepted_by = &self.names[s.accepted_at.index()];
+        out.extend(OpSteps::seen(s.invoked).map(|at| Cause::of_op(at, op, format!("{what} began"))));
         out.extend(
-            s.accepted
-                .map(|(at, n)| Cause::of_op(at, op, format!("{} accepted {what}", self.names[n.index()]))),
+            OpSteps::seen(s.accepted)
+                .map(|at| Cause::of_op(at, op, format!("{accepted_by} accepted {what}"))),
         );
-        out.extend(s.acked.map(|at| Cause::of_op(at, op, format!("{what} was acknowledged"))));
+        out.extend(OpSteps::seen(s.acked).map(|at| Cause::of_op(at, op, format!("{what} was acknowledged"))));
         out
+    }
+
+    /// Operation `op`'s steps, the vector grown to hold it.
+    fn op_steps(&mut self, op: u64) -> &mut OpSteps {
+        let i = op as usize;
+        if i >= self.steps.len() {
+            self.steps.resize(i + 1, OpSteps::NONE);
+        }
+        &mut self.steps[i]
     }
 
     /// `verdict` with the evidence.
@@ -298,7 +326,7 @@ impl Checker<MultiMaster> for MultiMasterChecker {
             holds: vec![BTreeMap::new(); cluster.len()],
             events: 0,
             invoked: BTreeMap::new(),
-            steps: BTreeMap::new(),
+            steps: Vec::new(),
             acked: BTreeMap::new(),
             acked_adds: Vec::new(),
             accepted: BTreeMap::new(),
@@ -313,7 +341,8 @@ impl Checker<MultiMaster> for MultiMasterChecker {
         match obs {
             Observation::Accepted { key, op, entry } => {
                 self.writes_accepted += 1;
-                self.steps.entry(*op).or_default().accepted = Some((at, node));
+                let steps = self.op_steps(*op);
+                (steps.accepted, steps.accepted_at) = (at, node);
                 // What the accepting node holds now is what the write has
                 // seen: the versions it replaces, it replaces knowingly.
                 if let Some(held) = self.holds[node.index()].get(key) {
@@ -342,15 +371,15 @@ impl Checker<MultiMaster> for MultiMasterChecker {
             }
             (HistoryKind::Invoke, _) => {
                 self.invoked.insert(e.op_id, position);
-                self.steps.entry(e.op_id).or_default().invoked = Some(at);
+                self.op_steps(e.op_id).invoked = at;
             }
             (HistoryKind::Ok, CartOp::Write { key, value }) => {
                 self.acked.insert(value, key);
-                self.steps.entry(e.op_id).or_default().acked = Some(at);
+                self.op_steps(e.op_id).acked = at;
             }
             (HistoryKind::Ok, CartOp::CartAdd { key, item, qty }) => {
                 self.acked_adds.push((e.op_id, key, item, qty));
-                self.steps.entry(e.op_id).or_default().acked = Some(at);
+                self.op_steps(e.op_id).acked = at;
             }
             (HistoryKind::Ok, CartOp::Read { .. }) => {
                 if let CartAnswer::Siblings(values) = &e.value {
