@@ -223,7 +223,7 @@ impl TwoPhaseCommitChecker {
         }
         r.logged = Some(decision);
         let r = &self.txs[&tx];
-        let logged = Cause::new(at, format!("the coordinator logged {} for tx {tx}", name(decision)));
+        let logged = || Cause::new(at, format!("the coordinator logged {} for tx {tx}", name(decision)));
         if decision == Decision::Commit
             && let Some((n, &voted)) = r.voted_no.first_key_value()
         {
@@ -231,7 +231,7 @@ impl TwoPhaseCommitChecker {
             self.no_commit_after_no.record_because(at, || {
                 (
                     format!("the coordinator committed tx {tx}, on which {n} voted no"),
-                    vec![Cause::new(voted, format!("{n} voted no on tx {tx}")), logged.clone()],
+                    vec![Cause::new(voted, format!("{n} voted no on tx {tx}")), logged()],
                 )
             });
         }
@@ -244,7 +244,7 @@ impl TwoPhaseCommitChecker {
                         name(decision),
                         name(d)
                     ),
-                    vec![Cause::new(when, format!("{n} decided {} for tx {tx}", name(d))), logged.clone()],
+                    vec![Cause::new(when, format!("{n} decided {} for tx {tx}", name(d))), logged()],
                 )
             });
         }
