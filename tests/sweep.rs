@@ -375,39 +375,28 @@ fn out_folders_are_owned_and_columns_unique() {
     assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "mine");
     std::fs::remove_dir_all(&out).unwrap();
 
-    let first = [
-        "sweep",
-        "quorum/nrw-tradeoff",
-        "--vary",
-        "protocol.w=1,2",
-        "--seeds",
-        "0..1",
-        "--no-png",
-        "--plot",
-        "stale_reads",
-        "--out",
-        dir,
-    ];
-    assert!(distlab(&first).status.success());
+    let sweep_plotting = |metric: &str| {
+        distlab(&[
+            "sweep",
+            "quorum/nrw-tradeoff",
+            "--vary",
+            "protocol.w=1,2",
+            "--seeds",
+            "0..1",
+            "--no-png",
+            "--plot",
+            metric,
+            "--out",
+            dir,
+        ])
+    };
+    assert!(sweep_plotting("stale_reads").status.success());
     assert!(out.join("stale_reads.svg").exists());
     let header = std::fs::read_to_string(out.join("summary.csv")).unwrap();
     let columns: Vec<&str> = header.lines().next().unwrap().split(',').collect();
     let unique: std::collections::BTreeSet<&str> = columns.iter().copied().collect();
     assert_eq!(unique.len(), columns.len(), "a column twice: {columns:?}");
-    let second = [
-        "sweep",
-        "quorum/nrw-tradeoff",
-        "--vary",
-        "protocol.w=1,2",
-        "--seeds",
-        "0..1",
-        "--no-png",
-        "--plot",
-        "availability",
-        "--out",
-        dir,
-    ];
-    let o = distlab(&second);
+    let o = sweep_plotting("availability");
     assert!(o.status.success(), "{}", text(&o));
     assert!(out.join("availability.svg").exists());
     assert!(!out.join("stale_reads.svg").exists(), "the first sweep's chart is gone");

@@ -33,8 +33,8 @@
 //! operation ended `info` (unknown: it may still take effect) never
 //! invokes again — a fresh process takes its place.
 
-use super::trace_file::for_each_line;
-use serde::{Deserialize, Serialize};
+use super::trace_file::{Line, for_each_line};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -81,40 +81,6 @@ pub struct Exported {
     pub written: u64,
     /// Left out, with why, for the user to be told.
     pub left_out: Option<String>,
-}
-
-/// A trace line, as the exporters read it: an event or a history line.
-#[derive(Deserialize)]
-struct Line {
-    time_us: u64,
-    kind: String,
-    #[serde(default)]
-    node: String,
-    #[serde(default)]
-    peer: String,
-    #[serde(default)]
-    msg: u64,
-    #[serde(default)]
-    text: String,
-    #[serde(default)]
-    label: String,
-    // History lines (`op`) only:
-    #[serde(default, rename = "type")]
-    outcome: String,
-    #[serde(default)]
-    process: u32,
-    #[serde(default)]
-    op_id: u64,
-    #[serde(default)]
-    op: String,
-    #[serde(default)]
-    answer: String,
-    #[serde(default)]
-    f: Option<String>,
-    #[serde(default)]
-    key: Option<u32>,
-    #[serde(default)]
-    value: Option<u64>,
 }
 
 /// Writes the trace at `trace` to `out` in `format`. `shiviz_events` caps

@@ -4,9 +4,56 @@
 //! through it.
 
 use anyhow::{Context as _, bail};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
 use std::io::{BufRead as _, Read as _};
 use std::path::Path;
+
+/// A line of a trace file, as its readers take it: an event, a sample
+/// of the gauges (`kind` `sample`) or a client history entry (`kind`
+/// `op`); what a line does not have is left at its default.
+#[derive(Debug, Default, Deserialize)]
+pub struct Line {
+    pub time_us: u64,
+    pub kind: String,
+    #[serde(default)]
+    pub node: String,
+    #[serde(default)]
+    pub peer: String,
+    /// A message id; for client operation events, the operation id.
+    #[serde(default)]
+    pub msg: u64,
+    #[serde(default)]
+    pub text: String,
+    /// A message's short label.
+    #[serde(default)]
+    pub label: String,
+    /// A sample's gauges, and their units (`ms`, `count`) as the protocol
+    /// declares them.
+    #[serde(default)]
+    pub gauges: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub units: BTreeMap<String, String>,
+    /// A history entry's `type`: `invoke`, `ok`, `fail` or `info`.
+    #[serde(default, rename = "type")]
+    pub outcome: String,
+    #[serde(default)]
+    pub process: u32,
+    #[serde(default)]
+    pub op_id: u64,
+    #[serde(default)]
+    pub op: String,
+    #[serde(default)]
+    pub answer: String,
+    /// For a read or write of a key: `read`/`write`, the key, the value.
+    #[serde(default)]
+    pub f: Option<String>,
+    #[serde(default)]
+    pub key: Option<u32>,
+    #[serde(default)]
+    pub value: Option<u64>,
+}
 
 /// A trace line is at most this long (a note is at most 20,000
 /// characters; events are short).

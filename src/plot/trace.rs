@@ -3,32 +3,12 @@
 //! exhausted machine) and drawing latency, messages in flight and every
 //! gauge, faults marked.
 
-use crate::check::trace_file::for_each_line;
+use crate::check::trace_file::{Line, for_each_line};
 use crate::plot::{self, Chart, Figure, Kind, Marker, Series};
 use crate::util::{clip, escape};
 use anyhow::bail;
-use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
-
-/// The fields of a trace line that the charts read.
-#[derive(Deserialize)]
-struct Line {
-    time_us: u64,
-    kind: String,
-    #[serde(default)]
-    node: String,
-    #[serde(default)]
-    msg: u64,
-    #[serde(default)]
-    text: String,
-    #[serde(default)]
-    gauges: BTreeMap<String, f64>,
-    /// A sample's gauges' units (`ms`, `count`), as the protocol declares
-    /// them.
-    #[serde(default)]
-    units: BTreeMap<String, String>,
-}
 
 /// What the charts are drawn from.
 #[derive(Debug, Default, PartialEq)]
