@@ -49,7 +49,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     }
     let ops: usize = data.latency.iter().map(Vec::len).sum();
     println!(
-        "{}: {} events, {ops} client operations, {} faults, gauges: {}",
+        "{}: {} trace events, {ops} client operations, {} faults, gauges: {}",
         escape(&args.trace.display().to_string()),
         data.events,
         data.faults.len(),

@@ -520,6 +520,12 @@ impl App {
                     p.text.pop();
                     p.error = None;
                 }
+                // Ctrl-U clears the field, as in a shell (never types `u`).
+                KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    p.text.clear();
+                    p.error = None;
+                }
+                KeyCode::Char(_) if key.modifiers.contains(KeyModifiers::CONTROL) => {}
                 KeyCode::Char(c) => {
                     p.text.push(c);
                     p.error = None;
@@ -1041,8 +1047,9 @@ impl App {
         self.say(
             Tone::Good,
             format!(
-                "saved {} ({n} interventions): replay it with `distlab tui {}`",
+                "saved {} ({}): replay it with `distlab tui {}`",
                 path.display(),
+                crate::util::count(n, "intervention"),
                 path.display()
             ),
         );

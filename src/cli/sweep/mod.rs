@@ -227,7 +227,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     };
     let written = shard::write(&args.out, &file)?;
     println!(
-        "\nwrote shard {}/{} of sweep {} ({} runs) to {}\nwhen every shard is done: distlab merge {} --out DIR",
+        "\nwrote shard {}/{} of sweep {} ({} runs) to {}\nwhen every shard is done: distlab merge {} (and every other shard's folder) --out DIR",
         shard.index,
         shard.of,
         file.fingerprint,
@@ -430,7 +430,14 @@ pub fn configurations(
                 if let Some(shown) = grid::at_argument(&e, &text, vary, &choice) {
                     bail!("{shown}\n  (--skip-invalid leaves such configurations out)");
                 }
-                bail!("{e}\n  (with {}; --skip-invalid leaves such configurations out)", with.join(", "))
+                // A key that other values make invalid (`ship_interval`
+                // outside async mode) can be left out where it does not
+                // apply: `-` among its values.
+                bail!(
+                    "{e}\n  (with {}; --skip-invalid leaves such configurations out, and `-` among a key's \
+                     values leaves the key out of the file: `--vary KEY=VALUE,-`)",
+                    with.join(", ")
+                )
             }
         }
         // The next choice, the last key fastest.
