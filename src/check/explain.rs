@@ -115,10 +115,13 @@ fn is_step(k: TraceKind) -> bool {
     )
 }
 
-/// One event in words: `n2 ← n1 Replicate …`, `n3 timer PrimarySilent`.
+/// One event in words: `n2 ← n1 Replicate #5..7 e1`, `n3 timer
+/// PrimarySilent`. A message is named by its protocol-written label when
+/// it has one (the trace's text is its full contents).
 fn describe(e: &TraceEvent, name: &dyn Fn(u32) -> String) -> String {
-    let text: String = e.text.chars().take(90).collect();
-    let more = if e.text.chars().count() > 90 { "…" } else { "" };
+    let full = if e.label.is_empty() { &e.text } else { &e.label };
+    let text: String = full.chars().take(90).collect();
+    let more = if full.chars().count() > 90 { "…" } else { "" };
     match e.kind {
         TraceKind::Deliver => format!("{} ← {} {text}{more}", name(e.node), name(e.peer)),
         TraceKind::Drop => format!("{} ✗ {} #{} {text}", name(e.peer), name(e.node), e.msg),
