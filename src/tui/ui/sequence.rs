@@ -141,7 +141,9 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     for &i in shown {
         let e = &events[i];
         let mut row = blank(&life, t);
-        put(&mut row, 0, &format!("{:>8}", SimTime(e.time_us).to_string()), t.dim());
+        // Column 0 is the marker's; the time takes the next eight (or
+        // more), right-aligned, so the marker never covers a digit.
+        put(&mut row, 1, &format!("{:>8}", SimTime(e.time_us).to_string()), t.dim());
         if is_focused && Some(i) == explained {
             // The row Enter explains.
             put(&mut row, 0, "▸", t.title());
@@ -216,7 +218,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let room = inner.height as usize - lines.len();
     for m in pending.iter().take(room) {
         let mut row = blank(&life, t);
-        put(&mut row, 0, &format!("{:>8}", until(now, m.arrives)), t.dim());
+        put(&mut row, 1, &format!("{:>8}", until(now, m.arrives)), t.dim());
         let text = format!("#{} {}", m.id, m.kind);
         arrow(&mut row, x_of(lane_of(m.from.0)), x_of(lane_of(m.to.0)), &text, t.dim(), '●', '▷', '┄');
         lines.push(cells_line(&row));
