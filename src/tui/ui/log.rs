@@ -160,15 +160,19 @@ fn time(e: &TraceEvent) -> String {
     crate::sim::SimTime(e.time_us).to_string()
 }
 
+/// A row of the log: a message by its protocol-written label (its whole
+/// contents are in [`describe`], for the selected event), anything else
+/// by its text.
 fn row<'a>(app: &App, e: &'a TraceEvent, current: u64, w: &Widths) -> Line<'a> {
     let t = &app.theme;
+    let shown = if e.label.is_empty() { e.text.as_str() } else { e.label.as_str() };
     let step_style = if e.step == current { t.title() } else { t.dim() };
     Line::from(vec![
         Span::styled(format!("{:>w$} ", e.step, w = w.step), step_style),
         Span::styled(format!("{:>w$} ", time(e), w = w.time), t.dim()),
         Span::styled(format!("{:<9} ", kind_name(e.kind)), kind_style(app, e.kind)),
         Span::styled(format!("{:<w$} ", route(app, e), w = w.route), t.plain()),
-        Span::styled(e.text.as_str(), t.plain()),
+        Span::styled(shown, t.plain()),
     ])
 }
 
