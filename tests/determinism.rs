@@ -169,7 +169,9 @@ fn a_streamed_trace_is_the_trace_kept_in_memory() {
         std::fs::remove_file(&out).ok();
         let all: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         let lines: Vec<&serde_json::Value> =
-            all.iter().filter(|v| v["kind"] != "sample" && v["kind"] != "op").collect();
+            all.iter().filter(|v| !["sample", "op", "run"].contains(&v["kind"].as_str().unwrap())).collect();
+        assert_eq!(all[0]["kind"], "run", "{rel}: the first line names the run");
+        assert_eq!(all[0]["scenario"], s.name.as_str(), "{rel}");
         // The history lines are the run's history, entry for entry.
         let ops: Vec<&serde_json::Value> = all.iter().filter(|v| v["kind"] == "op").collect();
         let history = &kept.history().events;

@@ -175,7 +175,8 @@ pub fn trace_to_file(
     let writing = || format!("writing the trace to {}", out.display());
     let mut run = scenario.protocol.build(scenario, options);
     run.set_budget(budget);
-    let file = TraceFile::create(out, scenario, run.as_ref()).with_context(writing)?;
+    let seed = options.seed.unwrap_or(scenario.seed);
+    let file = TraceFile::create(out, scenario, seed, run.as_ref()).with_context(writing)?;
     run.stream_trace(Box::new(file.clone()));
     for_each_sample(run.as_mut(), scenario.duration, TRACE_SAMPLES, |s| file.sample(&s));
     drop(run.take_trace_sink());
@@ -210,6 +211,19 @@ struct TraceLine<'a> {
     /// A message's short label (sends and deliveries).
     #[serde(skip_serializing_if = "str::is_empty")]
     label: &'a str,
+}
+
+/// The first line of the `--trace` file (`kind` is `run`): the scenario,
+/// its protocol and the seed.
+#[derive(Serialize)]
+struct RunLine<'a> {
+    step: u64,
+    time_us: u64,
+    kind: &'static str,
+    scenario: &'a str,
+    protocol: &'static str,
+    seed: u64,
+    text: String,
 }
 
 /// A line of the `--trace` file with one client history entry (`kind` is
@@ -285,7 +299,12 @@ struct TraceWriter {
 }
 
 impl TraceFile {
-    fn create(path: &std::path::Path, scenario: &Scenario, run: &dyn Driver) -> std::io::Result<Self> {
+    fn create(
+        path: &std::path::Path,
+        scenario: &Scenario,
+        seed: u64,
+        run: &dyn Driver,
+    ) -> std::io::Result<Self> {
         let endpoints =
             scenario.cluster.len() as u32 + scenario.clients.iter().map(|c| c.processes).sum::<u32>();
         let names = (0..endpoints).map(|e| run.endpoint_name(EndpointId(e))).collect();
@@ -299,7 +318,20 @@ impl TraceFile {
         } else {
             Box::new(std::fs::File::create(path)?)
         };
-        let out = std::io::BufWriter::new(sink);
+        let mut out = std::io::BufWriter::new(sink);
+        // The first line says which run this is (`distlab plot` titles its
+        // charts with it).
+        let head = RunLine {
+            step: 0,
+            time_us: 0,
+            kind: "run",
+            scenario: &scenario.name,
+            protocol: scenario.protocol.name(),
+            seed,
+            text: format!("{} ({}), seed {seed}", scenario.name, scenario.protocol.name()),
+        };
+        serde_json::to_writer(&mut out, &head)?;
+        out.write_all(b"\n")?;
         Ok(TraceFile(Arc::new(Mutex::new(TraceWriter { out, names, step: 0, units, error: None }))))
     }
 

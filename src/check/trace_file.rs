@@ -53,6 +53,11 @@ pub struct Line {
     pub key: Option<u32>,
     #[serde(default)]
     pub value: Option<u64>,
+    /// The first line's (`kind` `run`): the scenario's name and seed.
+    #[serde(default)]
+    pub scenario: String,
+    #[serde(default)]
+    pub seed: Option<u64>,
 }
 
 /// A trace line is at most this long (a note is at most 20,000

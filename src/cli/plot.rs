@@ -41,7 +41,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         args.trace.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "trace".into());
     let out = args.out.unwrap_or_else(|| args.trace.with_file_name(format!("{stem}-charts")));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let charts = charts(&data, &stem);
+    // Titled with the run the trace names (older traces: the file's name).
+    let charts = charts(&data, data.run.as_deref().unwrap_or(&stem));
     let formats = Formats { svg: true, png: !args.no_png };
     let mut written = 0;
     for (name, figure) in &charts {

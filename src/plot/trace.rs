@@ -23,6 +23,9 @@ pub struct RunData {
     pub units: BTreeMap<String, String>,
     pub faults: Vec<Marker>,
     pub events: usize,
+    /// The run, from the trace's first line (`name, seed N`), escaped;
+    /// `None` for a trace without one.
+    pub run: Option<String>,
 }
 
 /// At most this many gauges are drawn (a protocol has a few).
@@ -51,8 +54,14 @@ pub fn read(path: &Path) -> anyhow::Result<RunData> {
     let mut held: BTreeMap<String, std::collections::BTreeSet<u64>> = BTreeMap::new();
     for_each_line(path, |_, l: Line| {
         let t = l.time_us as f64 / 1e6;
-        // Sample lines and history lines (`op`) are not events.
-        data.events += usize::from(l.kind != "sample" && l.kind != "op");
+        // Sample lines, history lines (`op`) and the run's line are not
+        // events.
+        data.events += usize::from(!matches!(l.kind.as_str(), "sample" | "op" | "run"));
+        if l.kind == "run" {
+            let seed = l.seed.map(|s| format!(", seed {s}")).unwrap_or_default();
+            data.run = Some(escape(&clip(&format!("{}{seed}", l.scenario), LABEL_CHARS)).into_owned());
+            return Ok(());
+        }
         match l.kind.as_str() {
             "invoke" => {
                 invoked.insert(l.msg, l.time_us);
