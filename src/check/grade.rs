@@ -49,7 +49,7 @@ use super::Expectation;
 use super::linearizability::{STATE_BUDGET, check_history_within};
 use crate::protocols::{LIVENESS, RunOptions};
 use crate::scenario::Scenario;
-use crate::sim::{Budget, Driver, SimDuration, SimTime, TraceLevel};
+use crate::sim::{Budget, Cause, Driver, SimDuration, SimTime, TraceLevel};
 use serde::Serialize;
 
 /// The name under which linearizability is graded and reported.
@@ -267,6 +267,10 @@ pub struct Failure {
     pub at: Option<SimTime>,
     /// Before the scenario's end, or in (or after) the liveness phase.
     pub phase: Phase,
+    /// The events that caused it, in step order, when the check names
+    /// them (absent otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub causes: Vec<Cause>,
 }
 
 /// When in a seed a graded item broke.
@@ -289,6 +293,8 @@ pub enum Seen {
         detail: String,
         at: Option<SimTime>,
         phase: Phase,
+        /// The events that caused it, as the check names them.
+        causes: Vec<Cause>,
     },
     /// A metric's value.
     Value(f64),
@@ -328,13 +334,14 @@ struct Fails {
     detail: String,
     at: Option<SimTime>,
     phase: Phase,
+    causes: Vec<Cause>,
 }
 
 /// Does this item fail in a seed where it showed `seen`? How, if so.
 fn fails(judge: Judge, seen: &Seen) -> Option<Fails> {
     match (judge, seen) {
-        (Judge::Holds | Judge::Linearizable | Judge::Settles, Seen::Broke { detail, at, phase }) => {
-            Some(Fails { detail: detail.clone(), at: *at, phase: *phase })
+        (Judge::Holds | Judge::Linearizable | Judge::Settles, Seen::Broke { detail, at, phase, causes }) => {
+            Some(Fails { detail: detail.clone(), at: *at, phase: *phase, causes: causes.clone() })
         }
         (Judge::Metric { at_least, at_most }, Seen::Value(v)) => {
             let within = at_least.is_none_or(|lo| *v >= lo) && at_most.is_none_or(|hi| *v <= hi);
@@ -342,11 +349,15 @@ fn fails(judge: Judge, seen: &Seen) -> Option<Fails> {
                 detail: format!("it was {}", crate::util::fmt_num(*v)),
                 at: None,
                 phase: Phase::Scenario,
+                causes: Vec::new(),
             })
         }
-        (Judge::Metric { .. }, _) => {
-            Some(Fails { detail: "no such metric was reported".into(), at: None, phase: Phase::Scenario })
-        }
+        (Judge::Metric { .. }, _) => Some(Fails {
+            detail: "no such metric was reported".into(),
+            at: None,
+            phase: Phase::Scenario,
+            causes: Vec::new(),
+        }),
         _ => None,
     }
 }
@@ -369,7 +380,14 @@ pub fn grade_seed(plan: &Plan, scenario: &Scenario, seed: u64) -> SeedResult {
         seen: vec![Seen::Absent; plan.items.len()],
         not_graded_seen: vec![Seen::Absent; plan.not_graded.len()],
         pending: Vec::new(),
-        failure: Some(Failure { seed, check: check.into(), detail, at: None, phase: phase.get() }),
+        failure: Some(Failure {
+            seed,
+            check: check.into(),
+            detail,
+            at: None,
+            phase: phase.get(),
+            causes: Vec::new(),
+        }),
     };
     let (seen, not_graded_seen, pending) = match outcome {
         Ok(Ok(observed)) => observed,
@@ -383,6 +401,7 @@ pub fn grade_seed(plan: &Plan, scenario: &Scenario, seed: u64) -> SeedResult {
             detail: f.detail,
             at: f.at,
             phase: f.phase,
+            causes: f.causes,
         })
     });
     SeedResult { seed, seen, not_graded_seen, pending, failure }
@@ -426,7 +445,12 @@ fn observe(
     let after = run.report();
     let check_seen = |report: &super::Report, name: &str, phase: Phase| match report.verdict(name) {
         Some(v) if v.holds => Seen::Held,
-        Some(v) => Seen::Broke { detail: v.detail.clone(), at: v.first_violation.map(|a| a.time), phase },
+        Some(v) => Seen::Broke {
+            detail: v.detail.clone(),
+            at: v.first_violation.map(|a| a.time),
+            phase,
+            causes: v.causes.clone(),
+        },
         None => Seen::Absent,
     };
     // A check that must hold, over both phases (see the module docs):
@@ -455,7 +479,7 @@ fn observe(
                 let verdict = check_history_within(run.history(), plan.linearizability_budget);
                 if let Some(v) = verdict.violation {
                     let at = v.stuck.iter().filter_map(|o| o.completed).max();
-                    Seen::Broke { detail: v.to_string(), at, phase: Phase::Liveness }
+                    Seen::Broke { detail: v.to_string(), at, phase: Phase::Liveness, causes: v.causes() }
                 } else if let Some(u) = verdict.unknown {
                     Seen::Unknown(u.to_string())
                 } else {
@@ -471,6 +495,7 @@ fn observe(
                 ),
                 at: None,
                 phase: Phase::Liveness,
+                causes: Vec::new(),
             },
         })
         .collect();

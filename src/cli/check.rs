@@ -493,6 +493,7 @@ mod tests {
                 detail: detail.into(),
                 at: None,
                 phase: Phase::Liveness,
+                causes: Vec::new(),
             }),
         };
         results[1] = stopped(1, PANIC, "index out of bounds");
