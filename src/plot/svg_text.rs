@@ -161,10 +161,10 @@ fn glyph_path(font: &FontRef, id: GlyphId) -> Option<String> {
 
 /// The value of attribute `name` in `attrs` (`name="value"`).
 fn attr<'a>(attrs: &'a str, name: &str) -> Option<&'a str> {
-    let key = format!(" {name}=\"");
-    let padded_start = if attrs.starts_with(&key[1..]) { Some(0) } else { None };
-    let at = padded_start.map(|_| key.len() - 1).or_else(|| attrs.find(&key).map(|i| i + key.len()))?;
-    let value = &attrs[at..];
+    let key = format!("{name}=\"");
+    // The name at the start, or after a space (so `x` never matches `dx`).
+    let at = if attrs.starts_with(&key) { 0 } else { attrs.find(&format!(" {key}"))? + 1 };
+    let value = &attrs[at + key.len()..];
     value.find('"').map(|end| &value[..end])
 }
 
