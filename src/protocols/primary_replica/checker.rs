@@ -117,6 +117,10 @@ pub struct ReplicationChecker {
     split_brain: ViolationTracker,
     stale: ViolationTracker,
     ryw: ViolationTracker,
+    /// Acknowledgements given while no replica held the write.
+    unreplicated: ViolationTracker,
+    /// Acknowledgements seen (of any write, retries included).
+    acks: u64,
 }
 
 impl ReplicationChecker {
@@ -133,6 +137,32 @@ impl ReplicationChecker {
         let surviving =
             |v| self.committed.get(&v).map(|&(_, pos)| pos).or_else(|| self.position.get(&v).copied());
         v.and_then(surviving).unwrap_or((0, 0))
+    }
+
+    /// Semi-sync's promise, at the moment `primary` acknowledges the write
+    /// of `value` at `pos` of its log: some other node's log holds it there.
+    fn on_a_replica_when_acked(&mut self, at: At, primary: NodeId, pos: Pos, value: Value) {
+        self.acks += 1;
+        let (epoch, index) = pos;
+        let holds = |(n, log): (usize, &Vec<Slot>)| {
+            n != primary.index() && log.get(index as usize - 1).is_some_and(|&(_, v)| v == Some(value))
+        };
+        if self.logs.iter().enumerate().any(holds) {
+            return;
+        }
+        let name = &self.names[primary.index()];
+        let appended = self.appended.get(&pos).map(|a| a.2);
+        self.unreplicated.record_because(at, || {
+            let mut causes = Vec::new();
+            if let Some(when) = appended {
+                causes.push(Cause::new(
+                    when,
+                    format!("{name} appended write {value} at index {index} (epoch {epoch})"),
+                ));
+            }
+            causes.push(Cause::new(at, format!("{name} acknowledged write {value}; no replica had it")));
+            (format!("{name} acknowledged write {value} (index {index}) while no replica had it"), causes)
+        });
     }
 
     /// Values that stand more than once in the final primary's log: a
@@ -236,6 +266,10 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
             "no read returns an older value than a write acknowledged before the read began",
         ),
         CheckInfo::new("read-your-writes", "no client reads an older value than its own acknowledged write"),
+        CheckInfo::new(
+            "acked-on-a-replica",
+            "every write was in at least one replica's log when the primary acknowledged it (what semi-sync and sync wait for)",
+        ),
     ];
     const METRICS: &'static [MetricInfo] = &[
         MetricInfo::new("acked_writes", Unit::Count, "writes acknowledged to clients"),
@@ -289,6 +323,8 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
             split_brain: ViolationTracker::default(),
             stale: ViolationTracker::default(),
             ryw: ViolationTracker::default(),
+            unreplicated: ViolationTracker::default(),
+            acks: 0,
         }
     }
 
@@ -375,6 +411,7 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                     return;
                 };
                 debug_assert_eq!(v, Some(value), "a primary acknowledges the write at that index");
+                self.on_a_replica_when_acked(at, node, (epoch, index), value);
                 self.acked_at.entry((epoch, index)).or_insert(at.time);
                 let c = self.committed.entry(value).or_insert((acked_in, (epoch, index)));
                 if acked_in >= c.0 {
@@ -578,6 +615,14 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
             "read-your-writes",
             "every client read its own writes".into(),
             times_in_all,
+        ));
+        r.checks.push(self.unreplicated.verdict_with(
+            "acked-on-a-replica",
+            match self.acks {
+                1 => "the one acknowledgement came after a replica had the write".to_string(),
+                n => format!("all {n} acknowledgements came after a replica had the write"),
+            },
+            |_, what, count| format!("{what} ({count} of {} acknowledgements)", self.acks),
         ));
         r.metrics.insert("acked_writes", self.acked.len() as f64);
         r.metrics.insert("lost_acked_writes", lost.len() as f64);

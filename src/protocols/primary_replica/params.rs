@@ -181,11 +181,27 @@ impl crate::protocols::Promises for super::PrimaryReplica {
                 }
                 _ => Ok(()),
             },
+            "acked-on-a-replica" => match p.mode {
+                Mode::Async => {
+                    Err("async replication acknowledges once the primary's own disk has the write")
+                }
+                _ if nodes < 2 => Err("a cluster of one node has no replica"),
+                _ if !p.fencing => {
+                    Err("without fencing a replica may swap the write for another primary's before the ack")
+                }
+                Mode::SemiSync if nodes > 3 => Err(
+                    "semi-sync on more than 3 nodes: the one replica that confirmed a write can cut it for a newer primary's log before the ack",
+                ),
+                _ => Ok(()),
+            },
             "single-primary" => match p.mode {
                 _ if !p.fencing => Err("without fencing an old primary keeps acknowledging writes"),
                 Mode::Async => {
                     Err("an async primary acknowledges on its own disk, before it can learn it was deposed")
                 }
+                Mode::SemiSync if nodes > 3 => Err(
+                    "semi-sync on more than 3 nodes: a primary cut off with one replica that has not heard of the new epoch gets its ack",
+                ),
                 _ => Ok(()),
             },
             "no-stale-reads" => {
