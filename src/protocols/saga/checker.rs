@@ -20,7 +20,9 @@
 //! partial.
 
 use super::OrderOp;
-use super::{Action, Effect, Observation, Order, OrderNo, Params, Saga, SagaId, SagaOutcome};
+use super::{
+    Action, Effect, Observation, Order, OrderNo, Params, Reason, Saga, SagaId, SagaOutcome, StepResult,
+};
 use crate::nodes::{Cluster, NodeId};
 use crate::sim::monitor::{CheckInfo, MetricInfo, Unit, ViolationTracker};
 use crate::sim::{At, Cause, Checker, HistoryKind, Report, TypedEvent, Verdict};
@@ -387,6 +389,25 @@ pub struct SagaChecker {
     refused_too_old: u64,
     /// Node names, for the evidence.
     names: Vec<String>,
+    /// The first answer each service gave for each idempotency key: a
+    /// request sent again must get the same one.
+    answers: BTreeMap<(NodeId, u64), FirstAnswer>,
+    /// Answers that differ from the first one for their key.
+    changed_answers: ViolationTracker,
+    /// Requests answered again for a key answered before.
+    answered_again: u64,
+    /// Every charge a service decided: when, for which saga, and whether
+    /// it was declined for want of credit (isolation, in the report).
+    charges: Vec<(At, SagaId, bool)>,
+}
+
+/// A service's first answer for an idempotency key.
+#[derive(Clone, Copy, Debug)]
+struct FirstAnswer {
+    result: StepResult,
+    at: At,
+    saga: SagaId,
+    action: Action,
 }
 
 impl SagaChecker {
@@ -395,6 +416,95 @@ impl SagaChecker {
     fn facts(&mut self, saga: SagaId, node: NodeId, write: u64) -> &mut SagaFacts {
         self.unsettled.entry(node).or_default().push((write, saga));
         self.sagas.entry(saga).or_default()
+    }
+
+    /// `node` answered a request with idempotency key `key`: the same
+    /// answer as the first time, if the key was answered before.
+    fn answer(&mut self, at: At, node: NodeId, key: u64, this: FirstAnswer) {
+        let first = *self.answers.entry((node, key)).or_insert(this);
+        if first.at == this.at {
+            return;
+        }
+        self.answered_again += 1;
+        if first.result == this.result {
+            return;
+        }
+        let service = &self.names[node.index()];
+        self.changed_answers.record_because(at, || {
+            let what = |a: FirstAnswer| {
+                format!("{service} answered {} for saga {}: {}", a.action.name(), a.saga, a.result)
+            };
+            (
+                format!(
+                    "{service} answered key {key} ({} for saga {}) \"{}\", then \"{}\" when it came again",
+                    this.action.name(),
+                    this.saga,
+                    first.result,
+                    this.result
+                ),
+                vec![
+                    Cause::of_op(first.at, first.saga, what(first)),
+                    Cause::of_op(at, this.saga, what(this)),
+                ],
+            )
+        });
+    }
+
+    /// Isolation: charges that saw another saga's intermediate state — a
+    /// customer's balance lowered by a charge that its saga later refunded.
+    /// Returns how many did, and how many of those were declined for want
+    /// of the credit that was about to come back.
+    fn dirty_charges(&self) -> (u64, u64) {
+        // Per customer, the sagas whose charge is in place and later
+        // refunded: (when it opens or closes, +1 / -1, saga).
+        let mut edges: Vec<(At, i8, u64, SagaId)> = Vec::new();
+        for (&saga, f) in &self.sagas {
+            let Some(order) = f.order() else { continue };
+            let (Some(charged), Some(refunded)) =
+                (f.first_effect(Action::Charge), f.first_effect(Action::Refund))
+            else {
+                continue;
+            };
+            edges.push((charged, 1, order.customer as u64, saga));
+            edges.push((refunded, -1, order.customer as u64, saga));
+        }
+        let mut attempts: Vec<(At, u64, SagaId, bool)> = self
+            .charges
+            .iter()
+            .filter_map(|&(at, saga, declined)| {
+                let customer = self.sagas.get(&saga)?.order()?.customer as u64;
+                Some((at, customer, saga, declined))
+            })
+            .collect();
+        edges.sort();
+        attempts.sort();
+        // Sweep in step order: a charge counts when, at its moment, another
+        // saga's to-be-refunded charge to the same customer is in place.
+        let mut open: BTreeMap<(u64, SagaId), u32> = BTreeMap::new();
+        let (mut dirty, mut declined) = (0, 0);
+        let mut e = edges.iter().peekable();
+        for &(at, customer, saga, was_declined) in &attempts {
+            while let Some(&&(t, delta, c, s)) = e.peek() {
+                if t > at || (t == at && delta > 0) {
+                    break;
+                }
+                let n = open.entry((c, s)).or_default();
+                if delta > 0 {
+                    *n += 1;
+                } else {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        open.remove(&(c, s));
+                    }
+                }
+                e.next();
+            }
+            if open.range((customer, 0)..=(customer, SagaId::MAX)).any(|(&(_, other), _)| other != saga) {
+                dirty += 1;
+                declined += u64::from(was_declined);
+            }
+        }
+        (dirty, declined)
     }
 
     /// `node` restarted with its first `writes_on_disk` writes: forgets the
@@ -428,6 +538,10 @@ impl Checker<Saga> for SagaChecker {
         CheckInfo::new(
             "compensation-order",
             "compensations take effect in the reverse order of the steps they undo, each after its step",
+        ),
+        CheckInfo::new(
+            "retries-same-answer",
+            "a request sent again (the same idempotency key) gets the answer the service gave the first time",
         ),
         CheckInfo::new(
             "money-conserved",
@@ -492,6 +606,46 @@ impl Checker<Saga> for SagaChecker {
             "sagas the orchestrator began a second time (after forgetting the first run)",
         ),
         MetricInfo::new(
+            "answered_again",
+            Unit::Count,
+            "requests a service answered again for an idempotency key it had answered before",
+        ),
+        MetricInfo::new(
+            "isolation_anomalies",
+            Unit::Count,
+            "charges that saw another saga's intermediate state: made while another saga's charge to the same customer was in place, a charge that saga later refunded",
+        ),
+        MetricInfo::new(
+            "declined_by_intermediate_state",
+            Unit::Count,
+            "of those, charges declined for insufficient credit: the credit was about to come back",
+        ),
+        MetricInfo::new(
+            "compensated_order_rejected",
+            Unit::Count,
+            "sagas compensated because the order service rejected the order",
+        ),
+        MetricInfo::new(
+            "compensated_insufficient_credit",
+            Unit::Count,
+            "sagas compensated because the customer's credit did not cover the amount",
+        ),
+        MetricInfo::new(
+            "compensated_payment_declined",
+            Unit::Count,
+            "sagas compensated because the payment service declined the charge",
+        ),
+        MetricInfo::new(
+            "compensated_out_of_stock",
+            Unit::Count,
+            "sagas compensated because the item was out of stock",
+        ),
+        MetricInfo::new(
+            "compensated_reservation_declined",
+            Unit::Count,
+            "sagas compensated because the inventory service declined the reservation",
+        ),
+        MetricInfo::new(
             "orders_refused_too_old",
             Unit::Count,
             "orders for an unknown saga refused (answered unknown) because they were invoked more than retention ago",
@@ -534,6 +688,9 @@ impl Checker<Saga> for SagaChecker {
             Observation::Retried { .. } => self.retries += 1,
             Observation::Resumed { .. } => self.resumed += 1,
             Observation::Applied { saga, action, effect, write, .. } => {
+                if action == Action::Charge {
+                    self.charges.push((at, saga, false));
+                }
                 self.facts(saga, node, write).effects.push(Applied {
                     action,
                     effect,
@@ -541,10 +698,17 @@ impl Checker<Saga> for SagaChecker {
                     written: written(write),
                 });
             }
-            Observation::Replied { repeat, .. } => {
+            Observation::Replied { saga, action, key, result, repeat } => {
                 if repeat {
                     self.suppressed += 1;
                 }
+                if action == Action::Charge
+                    && !repeat
+                    && result == StepResult::Failed(Reason::InsufficientCredit)
+                {
+                    self.charges.push((at, saga, true));
+                }
+                self.answer(at, node, key, FirstAnswer { result, at, saga, action });
             }
             Observation::Restarted { writes_on_disk } => self.restarted(node, writes_on_disk),
         }
@@ -666,6 +830,15 @@ impl Checker<Saga> for SagaChecker {
             |_, what, _| what.to_string(),
         ));
 
+        r.checks.push(self.changed_answers.verdict_with(
+            "retries-same-answer",
+            match self.answered_again {
+                1 => "the one request answered again got its first answer".to_string(),
+                n => format!("all {n} requests answered again got their first answer"),
+            },
+            |_, what, count| format!("{what} ({count} of {} answers changed)", self.answered_again),
+        ));
+
         // money-conserved
         let (mut charged, mut refunded, mut reserved) = (0i128, 0i128, 0i128);
         let (mut owed_money, mut owed_units) = (0i128, 0i128);
@@ -742,6 +915,17 @@ impl Checker<Saga> for SagaChecker {
         r.metrics.insert("sagas_resumed", self.resumed as f64);
         r.metrics.insert("sagas_run_twice", ran_twice as f64);
         r.metrics.insert("orders_refused_too_old", self.refused_too_old as f64);
+        r.metrics.insert("answered_again", self.answered_again as f64);
+        let (dirty, declined) = self.dirty_charges();
+        r.metrics.insert("isolation_anomalies", dirty as f64);
+        r.metrics.insert("declined_by_intermediate_state", declined as f64);
+        for reason in Reason::ALL {
+            let n = ended
+                .iter()
+                .filter(|(_, f)| f.ended.is_some_and(|e| e.0 == SagaOutcome::Compensated(reason)))
+                .count();
+            r.metrics.insert(reason.metric(), n as f64);
+        }
         r
     }
 

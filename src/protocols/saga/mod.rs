@@ -236,6 +236,26 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason, in declaration order.
+    pub const ALL: [Reason; 5] = [
+        Reason::OrderRejected,
+        Reason::InsufficientCredit,
+        Reason::PaymentDeclined,
+        Reason::OutOfStock,
+        Reason::ReservationDeclined,
+    ];
+
+    /// The metric that counts sagas compensated for this reason.
+    pub fn metric(self) -> &'static str {
+        match self {
+            Reason::OrderRejected => "compensated_order_rejected",
+            Reason::InsufficientCredit => "compensated_insufficient_credit",
+            Reason::PaymentDeclined => "compensated_payment_declined",
+            Reason::OutOfStock => "compensated_out_of_stock",
+            Reason::ReservationDeclined => "compensated_reservation_declined",
+        }
+    }
+
     pub fn text(self) -> &'static str {
         match self {
             Reason::OrderRejected => "order rejected",

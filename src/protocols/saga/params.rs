@@ -307,13 +307,17 @@ impl crate::protocols::Promises for super::Saga {
     fn promise(p: &Params, _nodes: usize, check: &str) -> Result<(), &'static str> {
         match check {
             "compensation-order" => Ok(()),
-            "semantic-atomicity" | "applied-once" | "money-conserved" if !p.idempotency => {
+            "semantic-atomicity" | "applied-once" | "money-conserved" | "retries-same-answer"
+                if !p.idempotency =>
+            {
                 Err("without idempotency keys a re-sent request takes effect again")
             }
-            "semantic-atomicity" | "applied-once" | "money-conserved" if p.retention < PROMISED_RETENTION => {
+            "semantic-atomicity" | "applied-once" | "money-conserved" | "retries-same-answer"
+                if p.retention < PROMISED_RETENTION =>
+            {
                 Err("keys kept less than 1s may expire before a re-sent request (or a clock jump) arrives")
             }
-            "semantic-atomicity" | "applied-once" | "money-conserved" => Ok(()),
+            "semantic-atomicity" | "applied-once" | "money-conserved" | "retries-same-answer" => Ok(()),
             // A restarted orchestrator resumes every saga its log holds.
             crate::protocols::LIVENESS => Ok(()),
             crate::protocols::LINEARIZABILITY => {
