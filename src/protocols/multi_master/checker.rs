@@ -17,6 +17,7 @@
 //! | `no-lost-updates` | `lww` registers |
 //! | `concurrent-writes-kept` | registers (`lww`, `version-vector`) |
 //! | `no-lost-additions` | carts (`lww`, `merge`) |
+//! | `cart-is-the-merge` | carts (`lww`, `merge`) |
 
 use super::entry::{Entry, Stamp, VersionVector};
 use super::{CartAnswer, CartOp};
@@ -221,6 +222,46 @@ impl MultiMasterChecker {
         lost
     }
 
+    /// Where a node's final cart is not the merge of the carts the adds
+    /// made: (node, key, item, what it has, what the merge says). Per item
+    /// the merge is the greatest quantity any accepted add's cart had; an
+    /// add lost in a crash before it was acknowledged may be missing, so
+    /// between the merge of the acknowledged adds' carts and the merge of
+    /// every accepted one, a quantity must be one that some cart had.
+    fn cart_merge_misses(&self) -> Vec<(usize, Key, Item, u32, u32)> {
+        // Per (key, item): every quantity an accepted cart had, and the
+        // greatest an acknowledged add's cart had.
+        let acked: BTreeSet<u64> = self.acked_adds.iter().map(|a| a.0).collect();
+        let mut had: BTreeMap<(Key, Item), (BTreeSet<u32>, u32)> = BTreeMap::new();
+        for (op, (key, entry)) in &self.accepted {
+            for (&item, &qty) in entry.cart().into_iter().flatten() {
+                let (all, floor) = had.entry((*key, item)).or_default();
+                all.insert(qty);
+                if acked.contains(op) {
+                    *floor = (*floor).max(qty);
+                }
+            }
+        }
+        let mut misses = Vec::new();
+        for (node, holds) in self.holds.iter().enumerate() {
+            let mut items: BTreeMap<(Key, Item), u32> = had.keys().map(|&ki| (ki, 0)).collect();
+            for (&key, entry) in holds {
+                for (&item, &qty) in entry.cart().into_iter().flatten() {
+                    items.insert((key, item), qty);
+                }
+            }
+            for ((key, item), have) in items {
+                let (all, floor) = had.get(&(key, item)).cloned().unwrap_or_default();
+                let merged = all.last().copied().unwrap_or(0);
+                let a_cart_had_it = have == 0 || all.contains(&have);
+                if have < floor || have > merged || !a_cart_had_it {
+                    misses.push((node, key, item, have, merged));
+                }
+            }
+        }
+        misses
+    }
+
     /// The evidence of client operation `op` (`what`: `write k0 = 2`):
     /// when it was invoked, accepted and where, and acknowledged.
     fn op_causes(&self, op: u64, what: &str) -> Vec<Cause> {
@@ -280,6 +321,11 @@ impl Checker<MultiMaster> for MultiMasterChecker {
         CheckInfo::new(
             "no-lost-additions",
             "carts: every acknowledged cart-add is in every node's final cart with at least its quantity",
+        )
+        .at_end(),
+        CheckInfo::new(
+            "cart-is-the-merge",
+            "carts: every node's final cart is the union of the carts the adds made, each item at the greatest quantity one of them had — nothing acknowledged missing, nothing invented or summed",
         )
         .at_end(),
     ];
@@ -507,6 +553,31 @@ impl Checker<MultiMaster> for MultiMasterChecker {
                 causes,
             ));
             r.metrics.insert("lost_additions", lost.len() as f64);
+            let misses = self.cart_merge_misses();
+            let carts: BTreeSet<Key> = self
+                .holds
+                .iter()
+                .flat_map(|h| h.iter().filter(|(_, e)| e.cart().is_some()).map(|(&k, _)| k))
+                .collect();
+            r.checks.push(Self::verdict(
+                "cart-is-the-merge",
+                misses.is_empty(),
+                match misses.first() {
+                    Some(&(node, k, item, have, merged)) => {
+                        let name = &self.names[node];
+                        let example = if have == 0 {
+                            format!("{name}'s cart k{k} lacks item{item}, which the merge of the adds' carts has x{merged}")
+                        } else {
+                            format!("{name} holds item{item} x{have} in cart k{k}, the merge of the adds' carts x{merged}")
+                        };
+                        format!("{} off the merge; e.g. {example}", crate::util::count(misses.len(), "item"))
+                    }
+                    None => format!(
+                        "every node holds the union of the adds' carts, each item at its greatest quantity ({})",
+                        crate::util::count(carts.len(), "cart")
+                    ),
+                },
+            ));
         }
 
         if self.resolution == Resolution::VersionVector {
@@ -608,6 +679,45 @@ mod tests {
             c.on_history(at(op), &ok(op, CartOp::Write { key: 0, value: op }));
         }
         c
+    }
+
+    /// `cart-is-the-merge` holds when every node holds the union with the
+    /// greatest quantity, and fires when a node sums the two sides'
+    /// quantities or drops an item.
+    #[test]
+    fn cart_is_the_merge_fires_on_a_sum_and_on_a_missing_item() {
+        let cart = |items: &[(Item, u32)]| Entry::Cart(items.iter().copied().collect());
+        let two_adds = || {
+            let mut c = checker(Resolution::Merge, Data::Cart);
+            for (node, op, made) in [(0, 1, cart(&[(1, 2)])), (1, 2, cart(&[(1, 3), (5, 1)]))] {
+                c.on_observation(at(op), NodeId(node), &Observation::Accepted { key: 0, op, entry: made });
+                let (item, qty) = if op == 1 { (1, 2) } else { (5, 1) };
+                c.on_history(at(op), &ok(op, CartOp::CartAdd { key: 0, item, qty }));
+            }
+            c
+        };
+        let final_carts = |c: &mut MultiMasterChecker, carts: [Entry; 3]| {
+            for (n, held) in carts.into_iter().enumerate() {
+                c.on_observation(at(9), NodeId(n as u32), &Observation::Holds { key: 0, entry: held });
+            }
+        };
+        let merged = cart(&[(1, 3), (5, 1)]);
+        let mut exact = two_adds();
+        final_carts(&mut exact, [merged.clone(), merged.clone(), merged.clone()]);
+        assert!(holds(&exact, "cart-is-the-merge"));
+
+        let mut summed = two_adds();
+        final_carts(&mut summed, [merged.clone(), cart(&[(1, 5), (5, 1)]), merged.clone()]);
+        let r = summed.report(SimTime(0));
+        let v = r.verdict("cart-is-the-merge").unwrap();
+        assert!(!v.holds);
+        assert!(v.detail.contains("n2 holds item1 x5"), "{}", v.detail);
+
+        let mut dropped = two_adds();
+        final_carts(&mut dropped, [merged.clone(), merged, cart(&[(1, 3)])]);
+        let v = dropped.report(SimTime(0)).verdict("cart-is-the-merge").unwrap().clone();
+        assert!(!v.holds);
+        assert!(v.detail.contains("n3's cart k0 lacks item5"), "{}", v.detail);
     }
 
     /// `concurrent-writes-kept` fires when a node's merge drops a

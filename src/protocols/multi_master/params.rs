@@ -166,6 +166,13 @@ impl crate::protocols::Promises for MultiMaster {
                 Err("without anti-entropy a lost copy of an addition is never sent again")
             }
             "no-lost-additions" => Err("a last-write-wins cart keeps one of two concurrent carts"),
+            "cart-is-the-merge" if p.resolution == Resolution::Merge && anti_entropy => Ok(()),
+            "cart-is-the-merge" if p.resolution == Resolution::Merge => {
+                Err("without anti-entropy a lost copy of an addition is never sent again")
+            }
+            "cart-is-the-merge" => {
+                Err("a last-write-wins cart keeps one of two concurrent carts, not their union")
+            }
             crate::protocols::LINEARIZABILITY => {
                 Err("every master accepts writes on its own and copies them later")
             }
