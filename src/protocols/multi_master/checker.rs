@@ -806,9 +806,12 @@ mod tests {
         );
         assert_eq!(
             names(checker(Resolution::Lww, Data::Cart)),
-            ["convergence", "lww-greatest", "no-lost-additions"]
+            ["convergence", "lww-greatest", "no-lost-additions", "cart-is-the-merge"]
         );
-        assert_eq!(names(checker(Resolution::Merge, Data::Cart)), ["convergence", "no-lost-additions"]);
+        assert_eq!(
+            names(checker(Resolution::Merge, Data::Cart)),
+            ["convergence", "no-lost-additions", "cart-is-the-merge"]
+        );
         assert_eq!(
             names(checker(Resolution::VersionVector, Data::Register)),
             ["convergence", "concurrent-writes-kept"]
