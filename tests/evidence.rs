@@ -56,7 +56,7 @@ fn a_lost_acknowledged_write_names_its_append_ack_crash_and_election() {
         ]
     );
     let d = d.as_ref();
-    assert!(shows(d, c[0].step, TraceKind::Observation, "n1", "value: 75"), "{:?}", at(d, c[0].step));
+    assert!(shows(d, c[0].step, TraceKind::Observation, "n1", "appended k1=75 at index 75"), "{:?}", at(d, c[0].step));
     assert!(
         shows(d, c[1].step, TraceKind::Complete, "writer.0", "write k1=75 -> Ok"),
         "{:?}",
@@ -92,9 +92,9 @@ fn a_half_committed_transaction_names_both_decisions_and_the_log() {
             "n3 decided abort (Heuristic) for tx 1",
         ]
     );
-    assert!(shows(d, c[0].step, TraceKind::Observation, "n1", "DecisionLogged { tx: 1, decision: Commit"));
-    assert!(shows(d, c[1].step, TraceKind::Observation, "n2", "Decided { tx: 1, decision: Commit"));
-    assert!(shows(d, c[2].step, TraceKind::Observation, "n3", "Decided { tx: 1, decision: Abort"));
+    assert!(shows(d, c[0].step, TraceKind::Observation, "n1", "logged commit for tx 1"));
+    assert!(shows(d, c[1].step, TraceKind::Observation, "n2", "decided commit for tx 1"));
+    assert!(shows(d, c[2].step, TraceKind::Observation, "n3", "decided abort for tx 1"));
     let broke = d.report().verdict("atomicity").unwrap().first_violation.unwrap();
     assert_eq!(c[2].at(), broke, "the last cause is the violation itself");
 }

@@ -472,9 +472,8 @@ fn unpublished_acks(d: &dyn distlab::sim::Driver) -> Vec<u64> {
         .iter()
         .filter(|e| e.kind == distlab::sim::TraceKind::Observation)
         .filter_map(|e| {
-            let rest = e.text.strip_prefix("Acknowledged {")?;
-            let v = rest.split("value: ").nth(1)?;
-            v.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok()
+            let rest = e.text.strip_prefix("acknowledged write ")?;
+            rest.split(' ').next()?.parse().ok()
         })
         .collect();
     d.history()

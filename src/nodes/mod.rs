@@ -53,7 +53,7 @@ pub struct NodeId(pub u32);
 
 /// A node prints as a student reads it: `n1` for the first node (the
 /// default name), never `NodeId(0)` — message and observation texts in
-/// traces and the TUI are their `Debug` forms. (A lesson that names its
+/// traces and the TUI use it. (A lesson that names its
 /// nodes shows the names wherever the engine knows the cluster; inside a
 /// message's text a node is its position, `n1`, `n2`, ….)
 impl std::fmt::Debug for NodeId {
@@ -194,6 +194,13 @@ pub trait Protocol: Sized + Clone + Debug + Hash + Default + 'static {
     fn apply_write(disk: &mut Self::Durable, write: &Self::DurableWrite);
     /// Describes a node for the CLI and the TUI, generically.
     fn view(state: &Self::State, disk: &Self::Durable, cluster: &Cluster) -> NodeView;
+
+    /// An observation in the protocol's words, for the trace and the TUI's
+    /// log (`appended k0=5 at 3 (epoch 1)`), as [`Message::label`] is for
+    /// messages: what a student reads, not the `Debug` form it defaults to.
+    fn label_observation(obs: &Self::Observation) -> String {
+        format!("{obs:?}")
+    }
 }
 
 /// One thing a handler did, recorded by its [`Context`] and performed by

@@ -182,7 +182,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                         c.on_observation(at, node, &obs);
                     }
                     self.trace.record(step, now.0, TraceKind::Observation, node.0, NONE, 0, 0, || {
-                        format!("{obs:?}")
+                        P::label_observation(&obs)
                     });
                 }
                 Effect::Note(text) => self.trace.annotate(step, now.0, node.0, text),

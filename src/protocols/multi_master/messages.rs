@@ -87,6 +87,10 @@ impl Protocol for MultiMaster {
         Self::apply(disk, write)
     }
 
+    fn label_observation(obs: &Observation) -> String {
+        obs.label()
+    }
+
     fn view(state: &State, _disk: &Store, cluster: &Cluster) -> NodeView {
         Self::view_of(state, cluster)
     }

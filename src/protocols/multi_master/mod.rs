@@ -141,3 +141,26 @@ pub enum Observation {
 }
 
 type Ctx<'a, 'b> = &'a mut Context<'b, MultiMaster>;
+
+impl Observation {
+    /// In the protocol's words, for the trace and the TUI's log (nodes as
+    /// `n1`, `n2`, … in stamps and vectors).
+    pub fn label(&self) -> String {
+        // The nodes an entry names: by position, as messages name them.
+        let names = |entry: &Entry| -> Vec<String> {
+            let n = match entry {
+                Entry::Register { stamp, .. } | Entry::StampedCart { stamp, .. } => stamp.node as usize + 1,
+                Entry::Siblings(s) => s.iter().map(|s| s.vector.0.len()).max().unwrap_or(0),
+                Entry::Cart(_) => 0,
+            };
+            (0..n).map(|i| format!("{:?}", NodeId(i as u32))).collect()
+        };
+        match self {
+            Observation::Accepted { key, op, entry } => {
+                format!("accepted op {op} on k{key}: {}", entry.describe(&names(entry)))
+            }
+            Observation::Holds { key, entry } => format!("holds k{key} = {}", entry.describe(&names(entry))),
+            Observation::Restarted => "started with what its disk holds".to_string(),
+        }
+    }
+}

@@ -85,6 +85,10 @@ impl Protocol for PrimaryReplica {
         Self::apply(disk, write)
     }
 
+    fn label_observation(obs: &Observation) -> String {
+        obs.label()
+    }
+
     fn view(state: &State, disk: &Disk, cluster: &Cluster) -> NodeView {
         Self::view_of(state, disk, cluster)
     }

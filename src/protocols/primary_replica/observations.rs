@@ -38,3 +38,25 @@ pub enum Observation {
         value: Value,
     },
 }
+
+impl Observation {
+    /// In the protocol's words, for the trace and the TUI's log.
+    pub fn label(&self) -> String {
+        let entry = |e: &Entry| match e.write {
+            Some(w) => format!("k{}={} at index {}, epoch {}", w.key, w.value, e.index, e.epoch),
+            None => format!("a no-op at index {}, epoch {}", e.index, e.epoch),
+        };
+        match self {
+            Observation::BecamePrimary { epoch } => format!("became primary of epoch {epoch}"),
+            Observation::SteppedDown { epoch } => format!("stepped down (epoch {epoch})"),
+            Observation::Appended { entry: e, from } => format!("appended {} (primary {from:?})", entry(e)),
+            Observation::Truncated { keep } => format!("cut its log back to {keep} entries"),
+            Observation::Recovered { base, entries } => {
+                format!("recovered its log from disk: {} entries", base + entries.len() as u64)
+            }
+            Observation::Acknowledged { epoch, index, value } => {
+                format!("acknowledged write {value} (index {index}, epoch {epoch})")
+            }
+        }
+    }
+}

@@ -118,6 +118,10 @@ impl Protocol for Quorum {
         Self::apply(disk, write)
     }
 
+    fn label_observation(obs: &Observation) -> String {
+        obs.label()
+    }
+
     fn view(state: &State, _disk: &Disk, cluster: &Cluster) -> NodeView {
         Self::view_of(state, cluster)
     }

@@ -175,3 +175,27 @@ pub enum Observation {
 }
 
 type Ctx<'a, 'b> = &'a mut Context<'b, Quorum>;
+
+impl Observation {
+    /// In the protocol's words, for the trace and the TUI's log.
+    pub fn label(&self) -> String {
+        match self {
+            Observation::Versioned { key, value, version } => {
+                format!("stamped k{key}={value} with version {}.{}", version.clock_us, version.writer)
+            }
+            Observation::Stored { key, version, hinted: true } => {
+                format!("stored k{key} v{}.{} as a stand-in (a hint)", version.clock_us, version.writer)
+            }
+            Observation::Stored { key, version, .. } => {
+                format!("stored k{key} v{}.{}", version.clock_us, version.writer)
+            }
+            Observation::Repaired { key, replicas } => {
+                format!("repaired k{key} on {replicas} stale replica(s)")
+            }
+            Observation::HandedOff { key, to } => format!("handed k{key} back to {to:?}"),
+            Observation::Unavailable { key, answered, needed } => {
+                format!("gave up on k{key}: {answered} of {needed} replicas answered")
+            }
+        }
+    }
+}

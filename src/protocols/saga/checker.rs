@@ -20,6 +20,7 @@
 //! partial.
 
 use super::OrderOp;
+use super::observations::effect_words;
 use super::{
     Action, Effect, Observation, Order, OrderNo, Params, Reason, Saga, SagaId, SagaOutcome, StepResult,
 };
@@ -342,18 +343,6 @@ impl SagaFacts {
 
 /// The most events a saga's evidence names.
 const EVIDENCE: usize = 12;
-
-/// An effect in words: `charged c3 20`.
-fn effect_words(e: Effect) -> String {
-    match e {
-        Effect::OrderCreated { order } => format!("order {order} created"),
-        Effect::OrderApproved { order } => format!("order {order} approved"),
-        Effect::OrderCancelled { order } => format!("order {order} cancelled"),
-        Effect::Charged { customer, amount } => format!("c{customer} charged {amount}"),
-        Effect::Refunded { customer, amount } => format!("c{customer} refunded {amount}"),
-        Effect::Reserved { item, qty } => format!("{qty} units of item{item} reserved"),
-    }
-}
 
 fn describe_orders(orders: &BTreeMap<OrderNo, (bool, bool)>) -> String {
     if orders.is_empty() {

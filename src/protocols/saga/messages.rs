@@ -68,6 +68,10 @@ impl Protocol for Saga {
         Self::apply(disk, write)
     }
 
+    fn label_observation(obs: &Observation) -> String {
+        obs.label()
+    }
+
     fn view(state: &State, disk: &Disk, _cluster: &Cluster) -> NodeView {
         Self::view_of(state, disk)
     }

@@ -98,3 +98,58 @@ pub enum Observation {
         writes_on_disk: u64,
     },
 }
+
+/// An effect in words: `c3 charged 20`.
+pub fn effect_words(e: Effect) -> String {
+    match e {
+        Effect::OrderCreated { order } => format!("order {order} created"),
+        Effect::OrderApproved { order } => format!("order {order} approved"),
+        Effect::OrderCancelled { order } => format!("order {order} cancelled"),
+        Effect::Charged { customer, amount } => format!("c{customer} charged {amount}"),
+        Effect::Refunded { customer, amount } => format!("c{customer} refunded {amount}"),
+        Effect::Reserved { item, qty } => format!("{qty} units of item{item} reserved"),
+    }
+}
+
+impl Observation {
+    /// In the protocol's words, for the trace and the TUI's log.
+    pub fn label(&self) -> String {
+        match *self {
+            Observation::SagaBegun { saga, order, .. } => format!(
+                "began saga {saga}: c{} orders {} of item{} for {}",
+                order.customer, order.qty, order.item, order.amount
+            ),
+            Observation::StepDone { saga, step, .. } => format!("saga {saga}: {} done", step.name()),
+            Observation::StepFailed { saga, step, reason, .. } => {
+                format!("saga {saga}: {} failed ({})", step.name(), reason.text())
+            }
+            Observation::Compensated { saga, compensation, .. } => {
+                format!("saga {saga}: compensated by {}", compensation.name())
+            }
+            Observation::SagaEnded { saga, outcome: SagaOutcome::Completed, .. } => {
+                format!("saga {saga} completed")
+            }
+            Observation::SagaEnded { saga, outcome: SagaOutcome::Compensated(reason), .. } => {
+                format!("saga {saga} ended compensated ({})", reason.text())
+            }
+            Observation::Retried { saga, action } => format!("saga {saga}: sent {} again", action.name()),
+            Observation::Resumed { saga } => format!("resumed saga {saga} from its log"),
+            Observation::SagaForgotten { saga, .. } => format!("forgot saga {saga} (retention)"),
+            Observation::RefusedTooOld { saga } => {
+                format!("refused saga {saga}: unknown and older than retention")
+            }
+            Observation::Applied { saga, action, key, effect, .. } => {
+                format!("{} for saga {saga} (key {key}): {}", action.name(), effect_words(effect))
+            }
+            Observation::Replied { saga, action, key, result, repeat: true } => {
+                format!("answered {} for saga {saga} from key {key}: {result}", action.name())
+            }
+            Observation::Replied { saga, action, result, .. } => {
+                format!("answered {} for saga {saga}: {result}", action.name())
+            }
+            Observation::Restarted { writes_on_disk } => {
+                format!("started: its disk holds {writes_on_disk} writes")
+            }
+        }
+    }
+}

@@ -77,6 +77,10 @@ impl Protocol for TwoPhaseCommit {
         Self::apply(disk, write)
     }
 
+    fn label_observation(obs: &Observation) -> String {
+        obs.label()
+    }
+
     fn view(state: &State, _disk: &Disk, cluster: &Cluster) -> NodeView {
         Self::view_of(state, cluster)
     }

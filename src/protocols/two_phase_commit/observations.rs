@@ -45,3 +45,32 @@ pub enum Observation {
     /// `retention`: handled as one it may have forgotten.
     TooOld { tx: Tx },
 }
+
+impl Observation {
+    /// In the protocol's words, for the trace and the TUI's log.
+    pub fn label(&self) -> String {
+        let decision = |d: &Decision| match d {
+            Decision::Commit => "commit",
+            Decision::Abort => "abort",
+        };
+        match self {
+            Observation::PrepareRound { tx, transfer } => format!("prepare round for tx {tx} ({transfer:?})"),
+            Observation::Voted { tx, vote: Vote::Yes } => {
+                format!("voted yes on tx {tx} (prepared, locks held)")
+            }
+            Observation::Voted { tx, vote: Vote::No(why) } => format!("voted no on tx {tx} ({why:?})"),
+            Observation::DecisionLogged { tx, decision: d, .. } => {
+                format!("logged {} for tx {tx}", decision(d))
+            }
+            Observation::DecisionRound { tx, resend: false } => format!("sent the decision on tx {tx}"),
+            Observation::DecisionRound { tx, resend: true } => format!("sent the decision on tx {tx} again"),
+            Observation::Ended { tx } => format!("tx {tx} ended: every participant acknowledged"),
+            Observation::Blocked { tx } => format!("blocked on tx {tx}: in doubt, holding its locks"),
+            Observation::Decided { tx, decision: d, learned, share } => {
+                format!("decided {} for tx {tx} ({learned:?}; {share:?})", decision(d))
+            }
+            Observation::Forgot { count } => format!("forgot {count} finished transaction(s)"),
+            Observation::TooOld { tx } => format!("tx {tx} is unknown here and older than retention"),
+        }
+    }
+}
