@@ -13,7 +13,7 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
   distlab maelstrom quorum
-  distlab maelstrom primary-replica --param 'replication = \"sync\"' --data-dir /var/tmp/n1
+  distlab maelstrom primary-replica --param 'mode=\"sync\"' --data-dir /var/tmp/n1
   maelstrom test -w lin-kv --bin ./distlab-quorum.sh --node-count 3 --time-limit 20
   distlab maelstrom echo")]
 pub struct Args {

@@ -18,8 +18,9 @@
 //! - `Send`, `Reply`, `Observe`, `Note`: handed to the caller ([`Output`]),
 //!   which owns the network.
 //!
-//! Live nodes read an unskewed clock: real time since the node's runtime
-//! started, times the speed-up. A crash is the end of the [`LiveNode`]
+//! Live nodes read an unskewed clock ([`LiveClock`]): real time since the
+//! node's runtime started, times the speed-up, from an origin (0, or the
+//! system's time for separate processes). A crash is the end of the [`LiveNode`]
 //! value (or of the process): its timers and gated effects go with it.
 
 use crate::nodes::{
@@ -48,21 +49,33 @@ pub enum Output<P: Protocol> {
 #[derive(Clone, Copy, Debug)]
 pub struct LiveClock {
     pub start: Instant,
+    /// What the clock read at `start`, in µs.
+    pub origin_us: u64,
     /// Simulated seconds per real second (1 for a real deployment).
     pub speed: f64,
 }
 
 impl LiveClock {
+    /// A clock that starts at 0 now.
     pub fn new(speed: f64) -> Self {
-        LiveClock { start: Instant::now(), speed }
+        LiveClock { start: Instant::now(), origin_us: 0, speed }
     }
-    /// The time now, in the protocol's units (µs since the start, scaled).
+    /// A clock that reads the system's time (µs since the Unix epoch), so
+    /// that separate processes on one machine agree on it, as
+    /// last-writer-wins timestamps need.
+    pub fn system() -> Self {
+        let since_epoch =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        LiveClock { start: Instant::now(), origin_us: since_epoch.as_micros() as u64, speed: 1.0 }
+    }
+    /// The time now, in the protocol's units (µs since the start, scaled,
+    /// from `origin_us`).
     pub fn now(&self) -> SimTime {
         self.at(Instant::now())
     }
     pub fn at(&self, instant: Instant) -> SimTime {
         let real = instant.saturating_duration_since(self.start).as_secs_f64();
-        SimTime((real * self.speed * 1e6) as u64)
+        SimTime(self.origin_us + (real * self.speed * 1e6) as u64)
     }
     /// The real instant `after` of protocol time from `from`.
     pub fn deadline(&self, from: Instant, after: SimDuration) -> Instant {

@@ -32,6 +32,9 @@
 //! own, so a concurrent write may slip between the two. Maelstrom's
 //! linearizability checker will find that, as it should.
 //!
+//! The node's clock is the system's (µs since the Unix epoch): nodes on
+//! one machine agree on it, as last-writer-wins versions need.
+//!
 //! Durable writes go to a log file per node, fsynced before anything
 //! gated on them is released ([`super::host`]); a node restarted with the
 //! same data directory recovers from it. Timers run on the wall clock:
@@ -129,29 +132,30 @@ pub fn serve<P: KvProtocol>(
         }
     });
     let stdout = std::io::stdout();
-    // Wait for `init`.
+    // Wait for `init`; what arrives before it (a peer initialised
+    // earlier may already talk to this node) is handled after it.
+    let mut early = Vec::new();
     let (init, me, names) = loop {
         let Ok(line) = rx.recv() else { return Ok(()) };
         let Some(msg) = parse(&line) else { continue };
         let body = &msg["body"];
-        if body["type"] == "init" {
-            let me = body["node_id"].as_str().unwrap_or_default().to_string();
-            let names: Vec<String> = body["node_ids"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect();
-            match names.iter().position(|n| *n == me) {
-                Some(i) => break (msg.clone(), NodeId(i as u32), names),
-                None => {
-                    let e = error_body(body, code::MALFORMED_REQUEST, "init: node_id is not in node_ids");
-                    emit(&mut stdout.lock(), &me, &msg["src"], e)?;
-                }
+        if body["type"] != "init" {
+            early.push(msg);
+            continue;
+        }
+        let me = body["node_id"].as_str().unwrap_or_default().to_string();
+        let names: Vec<String> = body["node_ids"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect();
+        match names.iter().position(|n| *n == me) {
+            Some(i) => break (msg.clone(), NodeId(i as u32), names),
+            None => {
+                let e = error_body(body, code::MALFORMED_REQUEST, "init: node_id is not in node_ids");
+                emit(&mut stdout.lock(), &me, &msg["src"], e)?;
             }
-        } else {
-            let e = error_body(body, code::TEMPORARILY_UNAVAILABLE, "not initialised yet");
-            emit(&mut stdout.lock(), "", &msg["src"], e)?;
         }
     };
     let p = params(&names)?;
@@ -163,7 +167,7 @@ pub fn serve<P: KvProtocol>(
     std::fs::create_dir_all(&options.data_dir)?;
     let log = options.data_dir.join(format!("{}.log", names[me.index()]));
     let mut outputs = Vec::new();
-    let node = LiveNode::<P>::start(me, p, cluster, options.seed, LiveClock::new(1.0), &log, &mut outputs)?;
+    let node = LiveNode::<P>::start(me, p, cluster, options.seed, LiveClock::system(), &log, &mut outputs)?;
     let mut server = Server {
         node,
         names,
@@ -175,6 +179,9 @@ pub fn serve<P: KvProtocol>(
     };
     let reply = json!({"type": "init_ok", "in_reply_to": init["body"]["msg_id"]});
     server.to(&init["src"], reply);
+    for msg in early {
+        server.receive(&msg, &mut outputs)?;
+    }
     server.route(outputs);
     server.flush(&stdout)?;
 
