@@ -387,7 +387,7 @@ impl<P: KvProtocol> Server<P> {
                             eprintln!("distlab maelstrom: {e}");
                         }
                     }
-                    Output::Observe(_) | Output::Note(_) => {}
+                    Output::Observe(_) | Output::Note(_) | Output::Persisted(_) => {}
                 }
             }
             pending = more;
