@@ -9,6 +9,7 @@
 //! a reply is waited for up to a minute, never assumed fast.
 
 use serde_json::{Value as Json, json};
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -34,6 +35,10 @@ struct Harness {
     next_msg: u64,
     /// Messages between nodes that were routed (for the tests' assertions).
     routed: u64,
+    /// Requests not answered yet: msg_id → (client, node asked).
+    asked: BTreeMap<u64, (String, String)>,
+    /// Replies not collected yet, by the request's msg_id.
+    answers: BTreeMap<u64, Json>,
 }
 
 impl Harness {
@@ -55,6 +60,8 @@ impl Harness {
             rx,
             next_msg: 0,
             routed: 0,
+            asked: BTreeMap::new(),
+            answers: BTreeMap::new(),
         };
         // As Maelstrom does: every process runs before any is initialised.
         h.nodes.resize_with(nodes, || None);
@@ -126,17 +133,30 @@ impl Harness {
 
     /// Sends `body` from client `c1` to node `i` and waits for the reply,
     /// routing the nodes' messages meanwhile.
-    fn call(&mut self, i: usize, mut body: Json) -> Json {
+    fn call(&mut self, i: usize, body: Json) -> Json {
+        let msg_id = self.request(i, "c1", body);
+        self.reply(msg_id)
+    }
+
+    /// Sends `body` from `client` to node `i`; its `msg_id`.
+    fn request(&mut self, i: usize, client: &str, mut body: Json) -> u64 {
         self.next_msg += 1;
         let msg_id = self.next_msg;
         body["msg_id"] = json!(msg_id);
-        let msg = json!({"src": "c1", "dest": self.names[i], "body": body});
+        let msg = json!({"src": client, "dest": self.names[i], "body": body});
         self.deliver(&msg);
+        self.asked.insert(msg_id, (client.to_string(), self.names[i].clone()));
+        msg_id
+    }
+
+    /// Waits for the reply to request `msg_id`, routing the nodes'
+    /// messages meanwhile (and keeping replies to other requests).
+    fn reply(&mut self, msg_id: u64) -> Json {
         let deadline = Instant::now() + PATIENCE;
-        loop {
+        while !self.answers.contains_key(&msg_id) {
             let left = deadline.saturating_duration_since(Instant::now());
             let msg =
-                self.rx.recv_timeout(left).unwrap_or_else(|_| panic!("no reply to {body} in {PATIENCE:?}"));
+                self.rx.recv_timeout(left).unwrap_or_else(|_| panic!("no reply to {msg_id} in {PATIENCE:?}"));
             for field in ["src", "dest", "body"] {
                 assert!(!msg[field].is_null(), "a message without {field}: {msg}");
             }
@@ -145,11 +165,14 @@ impl Harness {
             if self.names.iter().any(|n| n == dest) {
                 self.routed += 1;
                 self.deliver(&msg);
-            } else if dest == "c1" && msg["body"]["in_reply_to"] == json!(msg_id) {
-                assert_eq!(msg["src"], json!(self.names[i]), "the reply comes from the node asked: {msg}");
-                return msg["body"].clone();
+            } else if let Some(id) = msg["body"]["in_reply_to"].as_u64()
+                && let Some((client, node)) = self.asked.remove(&id)
+            {
+                assert_eq!((dest, msg["src"].as_str().unwrap()), (client.as_str(), node.as_str()), "{msg}");
+                self.answers.insert(id, msg["body"].clone());
             }
         }
+        self.answers.remove(&msg_id).unwrap()
     }
 
     /// Routes the nodes' messages for `d` (timers keep running meanwhile).
@@ -249,4 +272,36 @@ fn a_restarted_node_recovers_its_acknowledged_writes() {
     assert_eq!(h.call(0, json!({"type": "read", "key": 1}))["value"], 101);
     assert_eq!(h.call(0, json!({"type": "read", "key": 2}))["value"], 200);
     assert_eq!(error_code(&h.call(0, json!({"type": "read", "key": 3}))), 20);
+}
+
+/// Two clients' cas from the same value, at once: exactly one wins, and
+/// the other finds the winner's value (22). The node runs a cas (a read,
+/// then a write) with the other operations on its key waiting.
+fn concurrent_cas_one_wins(h: &mut Harness, at: [usize; 2]) {
+    assert_eq!(h.call(0, json!({"type": "write", "key": 5, "value": 1}))["type"], "write_ok");
+    let a = h.request(at[0], "c2", json!({"type": "cas", "key": 5, "from": 1, "to": 2}));
+    let b = h.request(at[1], "c3", json!({"type": "cas", "key": 5, "from": 1, "to": 3}));
+    let (a, b) = (h.reply(a), h.reply(b));
+    let won: Vec<bool> = [&a, &b].iter().map(|r| r["type"] == "cas_ok").collect();
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "exactly one cas wins: {a} {b}");
+    let loser = if won[0] { &b } else { &a };
+    assert_eq!(error_code(loser), 22, "{loser}");
+    let winner_value = if won[0] { 2 } else { 3 };
+    assert_eq!(h.call(0, json!({"type": "read", "key": 5}))["value"], winner_value);
+}
+
+#[test]
+fn concurrent_cas_at_one_quorum_node_is_atomic() {
+    let mut h = Harness::new("quorum", 3, &["n = 3", "r = 2", "w = 2", "timeout = \"2s\""]);
+    concurrent_cas_one_wins(&mut h, [0, 0]);
+}
+
+#[test]
+fn concurrent_cas_at_replicas_runs_on_the_primary() {
+    let mut h = Harness::new(
+        "primary-replica",
+        3,
+        &["mode = \"sync\"", "failover = \"manual\"", "reads = \"primary\""],
+    );
+    concurrent_cas_one_wins(&mut h, [1, 2]);
 }

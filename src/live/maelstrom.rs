@@ -22,15 +22,20 @@
 //!
 //! Between nodes, a body of type `distlab` carries the protocol's own
 //! message (`msg`, its serde form). A node that answers a client with a
-//! redirect (a replica, in primary–replica) has the request forwarded to
-//! the node it names (`distlab_forward`), which runs it and sends the
-//! protocol's reply back (`distlab_forwarded`); the first node answers the
-//! client. At most one forward per node in the cluster, then error 11.
+//! redirect (a replica, in primary–replica) has the operation forwarded to
+//! the node it names (`distlab_forward`), which runs it — a cas whole —
+//! and sends the answer back (`distlab_forwarded`); the first node
+//! answers the client. At most one forward per node in the cluster, then
+//! error 11.
 //!
 //! `cas` is a read followed, if the value matches, by a write, both
-//! through the protocol: the protocols offer no compare-and-set of their
-//! own, so a concurrent write may slip between the two. Maelstrom's
-//! linearizability checker will find that, as it should.
+//! through the protocol (the protocols offer no compare-and-set of their
+//! own). While a cas runs on a node, the other operations on its key that
+//! reach that node wait for it, so a cas is atomic among the operations
+//! one node runs: with primary–replica and `reads = "primary"` every
+//! operation runs on the primary. Operations at *other* nodes (a quorum
+//! coordinator elsewhere) may still slip between the read and the write;
+//! Maelstrom's linearizability checker will find that, as it should.
 //!
 //! The node's clock is the system's (µs since the Unix epoch): nodes on
 //! one machine agree on it, as last-writer-wins versions need.
@@ -76,7 +81,7 @@ pub trait KvProtocol: Protocol<Workload: Workload<Op = KvOp, Answer = KvAnswer>>
 impl<P: Protocol<Workload: Workload<Op = KvOp, Answer = KvAnswer>>> KvProtocol for P {}
 
 /// What a client operation in progress is for.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 enum Step {
     Read,
     Write,
@@ -100,8 +105,11 @@ enum Origin {
 #[derive(Clone, Debug)]
 struct Open {
     origin: Origin,
+    /// Who sent it here: a client's name, or the forwarding node's.
+    client: String,
     step: Step,
     op: KvOp,
+    /// Forwards so far (at most one per node in the cluster).
     forwards: u32,
 }
 
@@ -111,6 +119,9 @@ struct Server<P: KvProtocol> {
     names: Vec<String>,
     clients: BTreeMap<String, u32>,
     open: BTreeMap<u64, Open>,
+    /// Keys with a cas running on this node, and the operations on them
+    /// that wait for it to end, in arrival order.
+    locked: BTreeMap<u32, Vec<Open>>,
     next_op: u64,
     next_msg: u64,
     lines: Vec<String>,
@@ -173,6 +184,7 @@ pub fn serve<P: KvProtocol>(
         names,
         clients: BTreeMap::new(),
         open: BTreeMap::new(),
+        locked: BTreeMap::new(),
         next_op: 0,
         next_msg: 0,
         lines: Vec::new(),
@@ -272,23 +284,25 @@ impl<P: KvProtocol> Server<P> {
                 Err(e) => eprintln!("distlab maelstrom: a message from {src} that is not {}'s: {e}", P::NAME),
             },
             ("distlab_forward", Some(from)) => {
-                match (body["op_ref"].as_u64(), serde_json::from_value::<KvOp>(body["op"].clone())) {
-                    (Some(op_ref), Ok(op)) => {
+                let op = serde_json::from_value::<KvOp>(body["op"].clone());
+                let step = serde_json::from_value::<Step>(body["step"].clone());
+                match (body["op_ref"].as_u64(), op, step, body["forwards"].as_u64()) {
+                    (Some(op_ref), Ok(op), Ok(step), Some(forwards)) => {
                         let origin = Origin::Peer { node: from, op_ref };
-                        self.invoke(Open { origin, step: Step::Read, op, forwards: 0 }, src.clone(), outputs)?
+                        let forwards = forwards as u32;
+                        self.invoke(Open { origin, client: src.clone(), step, op, forwards }, outputs)?
                     }
                     _ => eprintln!("distlab maelstrom: a malformed forward from {src}"),
                 }
             }
-            ("distlab_forwarded", Some(_)) => {
-                match (
-                    body["op_ref"].as_u64(),
-                    serde_json::from_value::<ClientReply<KvAnswer>>(body["reply"].clone()),
-                ) {
-                    (Some(op_ref), Ok(reply)) => self.complete(op_ref, reply, outputs)?,
-                    _ => eprintln!("distlab maelstrom: a malformed forwarded reply from {src}"),
+            ("distlab_forwarded", Some(_)) => match body["op_ref"].as_u64() {
+                Some(op_ref) if body["body"].is_object() => {
+                    if let Some(open) = self.open.remove(&op_ref) {
+                        self.finish(open.origin, body["body"].clone());
+                    }
                 }
-            }
+                _ => eprintln!("distlab maelstrom: a malformed forwarded reply from {src}"),
+            },
             ("echo", _) => {
                 let reply = json!({"type": "echo_ok", "in_reply_to": body["msg_id"], "echo": body["echo"]});
                 self.to(&msg["src"], reply);
@@ -346,16 +360,28 @@ impl<P: KvProtocol> Server<P> {
         outputs: &mut Vec<Output<P>>,
     ) -> std::io::Result<()> {
         let origin = Origin::Client { src: src.to_string(), msg_id: body["msg_id"].as_u64() };
-        self.invoke(Open { origin, step, op, forwards: 0 }, src.to_string(), outputs)
+        self.invoke(Open { origin, client: src.to_string(), step, op, forwards: 0 }, outputs)
     }
 
-    /// Hands an operation to the protocol as a client request.
-    fn invoke(&mut self, open: Open, client: String, outputs: &mut Vec<Output<P>>) -> std::io::Result<()> {
+    /// Hands an operation to the protocol as a client request — unless a
+    /// cas on its key is running here: then it waits for the cas to end
+    /// (so that a cas is atomic among the operations this node runs).
+    fn invoke(&mut self, open: Open, outputs: &mut Vec<Output<P>>) -> std::io::Result<()> {
+        let key = open.op.key();
+        if !matches!(open.step, Step::CasWrite)
+            && let Some(waiting) = self.locked.get_mut(&key)
+        {
+            waiting.push(open);
+            return Ok(());
+        }
+        if matches!(open.step, Step::CasRead { .. }) {
+            self.locked.insert(key, Vec::new());
+        }
         self.next_op += 1;
         let op_id = self.next_op;
         let n = self.names.len() as u32;
         let next_client = n + self.clients.len() as u32;
-        let endpoint = EndpointId(*self.clients.entry(client).or_insert(next_client));
+        let endpoint = EndpointId(*self.clients.entry(open.client.clone()).or_insert(next_client));
         let request = ClientRequest {
             from: ClientRef { endpoint, op_id, attempt: 0 },
             // Unique in the cluster: the node's index and its counter.
@@ -366,6 +392,30 @@ impl<P: KvProtocol> Server<P> {
         };
         self.open.insert(op_id, open);
         self.node.on_client_request(request, outputs)
+    }
+
+    /// The cas on `key` ended here (answered, or forwarded away): the
+    /// operations that waited for it run, in arrival order.
+    fn unlock(&mut self, key: u32, outputs: &mut Vec<Output<P>>) -> std::io::Result<()> {
+        for open in self.locked.remove(&key).unwrap_or_default() {
+            self.invoke(open, outputs)?;
+        }
+        Ok(())
+    }
+
+    /// Sends the answer `body` to whoever waits for it: the client, or the
+    /// node that forwarded the operation here.
+    fn finish(&mut self, origin: Origin, mut body: Json) {
+        match origin {
+            Origin::Client { src, msg_id } => {
+                body["in_reply_to"] = json!(msg_id);
+                self.to(&json!(src), body);
+            }
+            Origin::Peer { node, op_ref } => {
+                let dest = json!(self.names[node.index()]);
+                self.to(&dest, json!({"type": "distlab_forwarded", "op_ref": op_ref, "body": body}));
+            }
+        }
     }
 
     /// Sends the node's outputs: messages to peers, replies to clients.
@@ -394,8 +444,7 @@ impl<P: KvProtocol> Server<P> {
         }
     }
 
-    /// The protocol answered operation `op_id` (here, or on the node it
-    /// was forwarded to).
+    /// The protocol answered operation `op_id`.
     fn complete(
         &mut self,
         op_id: u64,
@@ -403,63 +452,51 @@ impl<P: KvProtocol> Server<P> {
         outputs: &mut Vec<Output<P>>,
     ) -> std::io::Result<()> {
         let Some(mut open) = self.open.remove(&op_id) else { return Ok(()) }; // a late duplicate
-        let (src, msg_id) = match &open.origin {
-            Origin::Peer { node, op_ref } => {
-                // Forwarded: the first node decides what the reply means.
-                let dest = json!(self.names[node.index()]);
-                match serde_json::to_value(&reply) {
-                    Ok(r) => {
-                        self.to(&dest, json!({"type": "distlab_forwarded", "op_ref": op_ref, "reply": r}))
-                    }
-                    Err(e) => eprintln!("distlab maelstrom: cannot encode a reply: {e}"),
-                }
-                return Ok(());
-            }
-            Origin::Client { src, msg_id } => (src.clone(), *msg_id),
-        };
-        let dest = json!(src);
-        let error = |code: u64, text: &str| json!({"type": "error", "in_reply_to": msg_id, "code": code, "text": text});
+        let key = open.op.key();
+        let cas = matches!(open.step, Step::CasRead { .. } | Step::CasWrite);
+        let error = |code: u64, text: &str| json!({"type": "error", "code": code, "text": text});
         let body = match reply.outcome {
             Outcome::Redirect { to: Some(to) }
                 if to != self.node.me() && open.forwards < self.names.len() as u32 =>
             {
+                // The whole operation (a cas too) runs on the node named.
                 open.forwards += 1;
                 let op = serde_json::to_value(open.op).map_err(std::io::Error::other)?;
+                let step = serde_json::to_value(&open.step).map_err(std::io::Error::other)?;
+                let forward = json!({"type": "distlab_forward", "op_ref": op_id, "op": op, "step": step, "forwards": open.forwards});
                 let peer = json!(self.names[to.index()]);
                 self.open.insert(op_id, open);
-                self.to(&peer, json!({"type": "distlab_forward", "op_ref": op_id, "op": op}));
-                return Ok(());
+                self.to(&peer, forward);
+                return if cas { self.unlock(key, outputs) } else { Ok(()) };
             }
             Outcome::Redirect { .. } => error(code::TEMPORARILY_UNAVAILABLE, "no primary known to this node"),
             Outcome::Fail { reason } => error(code::TEMPORARILY_UNAVAILABLE, &reason),
             Outcome::Unknown { reason } => error(code::CRASH, &reason),
-            Outcome::Ok { answer } => match (open.step, answer) {
-                (Step::Read, KvAnswer::Value(v)) => {
-                    json!({"type": "read_ok", "in_reply_to": msg_id, "value": v})
-                }
+            Outcome::Ok { answer } => match (&open.step, answer) {
+                (Step::Read, KvAnswer::Value(v)) => json!({"type": "read_ok", "value": v}),
                 (Step::Read | Step::CasRead { .. }, KvAnswer::None) => {
                     error(code::KEY_DOES_NOT_EXIST, "the key was never written")
                 }
-                (Step::Write, _) => json!({"type": "write_ok", "in_reply_to": msg_id}),
-                (Step::CasWrite, _) => json!({"type": "cas_ok", "in_reply_to": msg_id}),
-                (Step::CasRead { from, to }, KvAnswer::Value(v)) => {
+                (Step::Write, _) => json!({"type": "write_ok"}),
+                (Step::CasWrite, _) => json!({"type": "cas_ok"}),
+                (&Step::CasRead { from, to }, KvAnswer::Value(v)) => {
                     if v != from {
                         error(code::PRECONDITION_FAILED, &format!("expected {from}, found {v}"))
                     } else {
-                        let key = open.op.key();
+                        // The key stays locked until the write is answered.
                         let write = Open {
-                            origin: open.origin,
                             step: Step::CasWrite,
                             op: KvOp::Write { key, value: to },
-                            forwards: 0,
+                            forwards: open.forwards,
+                            ..open
                         };
-                        return self.invoke(write, src, outputs);
+                        return self.invoke(write, outputs);
                     }
                 }
             },
         };
-        self.to(&dest, body);
-        Ok(())
+        self.finish(open.origin, body);
+        if cas { self.unlock(key, outputs) } else { Ok(()) }
     }
 }
 
