@@ -305,3 +305,17 @@ fn concurrent_cas_at_replicas_runs_on_the_primary() {
     );
     concurrent_cas_one_wins(&mut h, [1, 2]);
 }
+
+/// A cas that cannot finish (sync replication, a replica gone) holds
+/// back writes on its key, never reads: a read sees the value from
+/// before the cas, which is not done yet.
+#[test]
+fn a_read_does_not_wait_for_a_stuck_cas() {
+    let mut h = Harness::new("primary-replica", 3, &["mode = \"sync\"", "failover = \"manual\""]);
+    assert_eq!(h.call(0, json!({"type": "write", "key": 7, "value": 1}))["type"], "write_ok");
+    h.kill(2);
+    let stuck = h.request(0, "c2", json!({"type": "cas", "key": 7, "from": 1, "to": 2}));
+    let read = h.call(0, json!({"type": "read", "key": 7}));
+    assert_eq!(read["type"], "read_ok", "{read}");
+    assert!(h.asked.contains_key(&stuck), "the cas waits for the replica that is gone");
+}

@@ -30,7 +30,7 @@
 //!
 //! `cas` is a read followed, if the value matches, by a write, both
 //! through the protocol (the protocols offer no compare-and-set of their
-//! own). While a cas runs on a node, the other operations on its key that
+//! own). While a cas runs on a node, the writes and cas on its key that
 //! reach that node wait for it, so a cas is atomic among the operations
 //! one node runs: with primary–replica and `reads = "primary"` every
 //! operation runs on the primary. Operations at *other* nodes (a quorum
@@ -363,12 +363,15 @@ impl<P: KvProtocol> Server<P> {
         self.invoke(Open { origin, client: src.to_string(), step, op, forwards: 0 }, outputs)
     }
 
-    /// Hands an operation to the protocol as a client request — unless a
-    /// cas on its key is running here: then it waits for the cas to end
-    /// (so that a cas is atomic among the operations this node runs).
+    /// Hands an operation to the protocol as a client request — unless it
+    /// writes (a write, a cas) a key a cas is running on here: then it
+    /// waits for the cas to end, so that a cas is atomic among the
+    /// operations this node runs. A read need not wait: it sees the value
+    /// before the cas or after it, and either is a moment the cas was not
+    /// yet, or already, done.
     fn invoke(&mut self, open: Open, outputs: &mut Vec<Output<P>>) -> std::io::Result<()> {
         let key = open.op.key();
-        if !matches!(open.step, Step::CasWrite)
+        if matches!(open.step, Step::Write | Step::CasRead { .. })
             && let Some(waiting) = self.locked.get_mut(&key)
         {
             waiting.push(open);
