@@ -9,18 +9,20 @@ use std::path::{Path, PathBuf};
 
 /// A module (a folder or file under `src/`) and the modules it must not name.
 const RULES: &[(&str, &[&str])] = &[
-    ("nodes", &["sim", "check", "scenario", "protocols", "cli", "tui", "plot"]),
-    ("time", &["sim", "nodes", "check", "scenario", "protocols", "cli", "tui", "plot"]),
-    ("rng", &["sim", "nodes", "check", "scenario", "protocols", "cli", "tui", "plot"]),
-    ("util", &["sim", "nodes", "check", "scenario", "protocols", "cli", "tui", "plot"]),
-    ("sim", &["check", "scenario", "protocols", "cli", "tui", "plot"]),
-    ("scenario", &["check", "protocols", "cli", "tui", "plot"]),
+    ("nodes", &["live", "sim", "check", "scenario", "protocols", "cli", "tui", "plot"]),
+    ("time", &["live", "sim", "nodes", "check", "scenario", "protocols", "cli", "tui", "plot"]),
+    ("rng", &["live", "sim", "nodes", "check", "scenario", "protocols", "cli", "tui", "plot"]),
+    ("util", &["live", "sim", "nodes", "check", "scenario", "protocols", "cli", "tui", "plot"]),
+    ("sim", &["live", "check", "scenario", "protocols", "cli", "tui", "plot"]),
+    ("scenario", &["live", "check", "protocols", "cli", "tui", "plot"]),
     // The checks' vocabulary (the Checker trait, reports, histories) is
     // the engine's (sim::monitor); check is the harness above the
     // protocols: models, linearizability, grading, reports.
-    ("check", &["cli", "tui", "plot"]),
-    ("protocols", &["check", "cli", "tui", "plot"]),
+    ("check", &["live", "cli", "tui", "plot"]),
+    ("protocols", &["live", "check", "cli", "tui", "plot"]),
     ("tui", &["cli"]),
+    // The runtimes outside the simulator sit on top: nothing below names them.
+    ("live", &["cli", "tui", "plot"]),
     ("plot", &["cli", "tui"]),
 ];
 
@@ -100,6 +102,27 @@ fn imports_go_down_only() {
         }
     }
     assert!(problems.is_empty(), "{} imports against the layering:\n{}", problems.len(), problems.join("\n"));
+}
+
+/// The simulator core never touches an async runtime or the live
+/// runtimes' sockets and threads: what runs under the simulator stays
+/// deterministic.
+#[test]
+fn the_simulator_core_names_no_async_runtime() {
+    let mut problems = Vec::new();
+    for module in ["sim", "nodes", "protocols", "scenario", "check", "time", "rng"] {
+        for file in sources(module) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for needle in ["tokio", "std::net", "std::thread::spawn"] {
+                for (i, line) in text.lines().enumerate() {
+                    if !line.trim_start().starts_with("//") && line.contains(needle) {
+                        problems.push(format!("{}:{}: {}", file.display(), i + 1, line.trim()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "the simulator core names a runtime:\n{}", problems.join("\n"));
 }
 
 /// The command line is the binary's own: the library does not declare it,

@@ -6,6 +6,7 @@ pub mod check;
 pub mod export;
 pub mod grade;
 pub mod list;
+pub mod maelstrom;
 pub mod merge;
 pub mod plot;
 pub mod run;
@@ -56,6 +57,8 @@ pub enum Command {
     Merge(merge::Args),
     /// Grade a course's lessons and exercises at once (one table, or JSON), for autograders.
     Grade(grade::Args),
+    /// Run one node as a Maelstrom binary (JSON lines on stdin/stdout) for Jepsen's Maelstrom.
+    Maelstrom(maelstrom::Args),
     /// Draw one run's charts (latency, messages in flight, gauges) from a saved trace.
     Plot(plot::Args),
     /// Write a saved trace as a Jepsen or Porcupine history, a ShiViz log, or JSON lines.
@@ -101,6 +104,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Sweep(a) => sweep::run(a),
         Command::Merge(a) => merge::run(a),
         Command::Grade(a) => grade::run(a),
+        Command::Maelstrom(a) => maelstrom::run(a),
         Command::Plot(a) => plot::run(a),
         Command::Export(a) => export::run(a),
         Command::Completions(a) => shell::completions(a),
