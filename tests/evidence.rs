@@ -56,7 +56,11 @@ fn a_lost_acknowledged_write_names_its_append_ack_crash_and_election() {
         ]
     );
     let d = d.as_ref();
-    assert!(shows(d, c[0].step, TraceKind::Observation, "n1", "appended k1=75 at index 75"), "{:?}", at(d, c[0].step));
+    assert!(
+        shows(d, c[0].step, TraceKind::Observation, "n1", "appended k1=75 at index 75"),
+        "{:?}",
+        at(d, c[0].step)
+    );
     assert!(
         shows(d, c[1].step, TraceKind::Complete, "writer.0", "write k1=75 -> Ok"),
         "{:?}",

@@ -71,6 +71,11 @@ struct SagaFacts {
     effects: Vec<Applied>,
     /// What the client was told: ok (`true`) or fail (`false`).
     told: Option<(bool, At)>,
+    /// The services' answers to this saga's requests that executed them:
+    /// the first per action (its idempotency key), and any later one that
+    /// executed the request again. A request sent again must get the
+    /// first answer; declined charges count for isolation.
+    answers: Vec<Answered>,
 }
 
 impl SagaFacts {
@@ -378,25 +383,19 @@ pub struct SagaChecker {
     refused_too_old: u64,
     /// Node names, for the evidence.
     names: Vec<String>,
-    /// The first answer each service gave for each idempotency key: a
-    /// request sent again must get the same one.
-    answers: BTreeMap<(NodeId, u64), FirstAnswer>,
     /// Answers that differ from the first one for their key.
     changed_answers: ViolationTracker,
     /// Requests answered again for a key answered before.
     answered_again: u64,
-    /// Every charge a service decided: when, for which saga, and whether
-    /// it was declined for want of credit (isolation, in the report).
-    charges: Vec<(At, SagaId, bool)>,
 }
 
-/// A service's first answer for an idempotency key.
+/// A service's answer to a request of a saga (its key is the saga's and
+/// the action's: [`super::idempotency_key`]).
 #[derive(Clone, Copy, Debug)]
-struct FirstAnswer {
+struct Answered {
+    action: Action,
     result: StepResult,
     at: At,
-    saga: SagaId,
-    action: Action,
 }
 
 impl SagaChecker {
@@ -407,34 +406,35 @@ impl SagaChecker {
         self.sagas.entry(saga).or_default()
     }
 
-    /// `node` answered a request with idempotency key `key`: the same
-    /// answer as the first time, if the key was answered before.
-    fn answer(&mut self, at: At, node: NodeId, key: u64, this: FirstAnswer) {
-        let first = *self.answers.entry((node, key)).or_insert(this);
-        if first.at == this.at {
+    /// `node` answered `saga`'s request for `this.action`: the same answer
+    /// as the first time, if it answered before. `executed`: not from its
+    /// store of keys.
+    fn answer(&mut self, saga: SagaId, node: NodeId, this: Answered, executed: bool) {
+        let answers = &mut self.sagas.entry(saga).or_default().answers;
+        let Some(&first) = answers.iter().find(|a| a.action == this.action) else {
+            answers.push(this);
             return;
+        };
+        if executed {
+            answers.push(this);
         }
         self.answered_again += 1;
         if first.result == this.result {
             return;
         }
         let service = &self.names[node.index()];
-        self.changed_answers.record_because(at, || {
-            let what = |a: FirstAnswer| {
-                format!("{service} answered {} for saga {}: {}", a.action.name(), a.saga, a.result)
-            };
+        let key = super::idempotency_key(saga, this.action);
+        self.changed_answers.record_because(this.at, || {
+            let what =
+                |a: Answered| format!("{service} answered {} for saga {saga}: {}", a.action.name(), a.result);
             (
                 format!(
-                    "{service} answered key {key} ({} for saga {}) \"{}\", then \"{}\" when it came again",
+                    "{service} answered key {key} ({} for saga {saga}) \"{}\", then \"{}\" when it came again",
                     this.action.name(),
-                    this.saga,
                     first.result,
                     this.result
                 ),
-                vec![
-                    Cause::of_op(first.at, first.saga, what(first)),
-                    Cause::of_op(at, this.saga, what(this)),
-                ],
+                vec![Cause::of_op(first.at, saga, what(first)), Cause::of_op(this.at, saga, what(this))],
             )
         });
     }
@@ -457,14 +457,19 @@ impl SagaChecker {
             edges.push((charged, 1, order.customer as u64, saga));
             edges.push((refunded, -1, order.customer as u64, saga));
         }
-        let mut attempts: Vec<(At, u64, SagaId, bool)> = self
-            .charges
-            .iter()
-            .filter_map(|&(at, saga, declined)| {
-                let customer = self.sagas.get(&saga)?.order()?.customer as u64;
-                Some((at, customer, saga, declined))
-            })
-            .collect();
+        // Every charge a service decided: done (an effect), or declined for
+        // want of credit.
+        let mut attempts: Vec<(At, u64, SagaId, bool)> = Vec::new();
+        for (&saga, f) in &self.sagas {
+            let Some(order) = f.order() else { continue };
+            let customer = order.customer as u64;
+            let done = f.effects.iter().filter(|e| e.action == Action::Charge).map(|e| (e.at, false));
+            let declined_for_credit = |a: &&Answered| {
+                a.action == Action::Charge && a.result == StepResult::Failed(Reason::InsufficientCredit)
+            };
+            let declined = f.answers.iter().filter(declined_for_credit).map(|a| (a.at, true));
+            attempts.extend(done.chain(declined).map(|(at, d)| (at, customer, saga, d)));
+        }
         edges.sort();
         attempts.sort();
         // Sweep in step order: a charge counts when, at its moment, another
@@ -677,9 +682,6 @@ impl Checker<Saga> for SagaChecker {
             Observation::Retried { .. } => self.retries += 1,
             Observation::Resumed { .. } => self.resumed += 1,
             Observation::Applied { saga, action, effect, write, .. } => {
-                if action == Action::Charge {
-                    self.charges.push((at, saga, false));
-                }
                 self.facts(saga, node, write).effects.push(Applied {
                     action,
                     effect,
@@ -691,13 +693,12 @@ impl Checker<Saga> for SagaChecker {
                 if repeat {
                     self.suppressed += 1;
                 }
-                if action == Action::Charge
-                    && !repeat
-                    && result == StepResult::Failed(Reason::InsufficientCredit)
-                {
-                    self.charges.push((at, saga, true));
-                }
-                self.answer(at, node, key, FirstAnswer { result, at, saga, action });
+                debug_assert_eq!(
+                    key,
+                    super::idempotency_key(saga, action),
+                    "a request's key is its saga's and action's"
+                );
+                self.answer(saga, node, Answered { action, result, at }, !repeat);
             }
             Observation::Restarted { writes_on_disk } => self.restarted(node, writes_on_disk),
         }
