@@ -10,6 +10,7 @@ use super::Outcome;
 use anyhow::Context as _;
 use distlab::explore::{Bounds, Order, explore};
 use distlab::scenario::RunOptions;
+use distlab::scenario::expect::Expectation;
 use distlab::scenario::writer::ScenarioWriter;
 use distlab::sim::TraceLevel;
 use std::path::PathBuf;
@@ -74,6 +75,15 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         crashes: args.crashes,
         until: scenario.duration,
         order: if args.dfs { Order::Dfs } else { Order::Bfs },
+        at_end: scenario.protocol.checks().iter().filter(|c| c.at_end).map(|c| c.name.to_string()).collect(),
+        ungraded: scenario
+            .expectations
+            .iter()
+            .filter_map(|e| match e {
+                Expectation::Ungraded { name } => Some(name.clone()),
+                _ => None,
+            })
+            .collect(),
     };
     let out = explore(driver.as_mut(), &bounds);
     let order = if args.dfs { "dfs" } else { "bfs" };

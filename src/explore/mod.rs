@@ -23,7 +23,10 @@
 //! relative to `step` (a timer cannot overtake an earlier timer), message
 //! latencies are the seeded network's (any message can be delivered
 //! early, but `step` delivers in the seeded order), and states past the
-//! lesson's duration are not expanded. The verdict says when a bound cut
+//! lesson's duration are not expanded. Checks judged at the end of a run
+//! (`at_end`, such as `convergence`) are judged on quiescent states (no
+//! message in flight, no operation open) and at the lesson's duration;
+//! checks the lesson marks `graded = false` are not judged. The verdict says when a bound cut
 //! the search short.
 
 use crate::nodes::NodeId;
@@ -54,6 +57,20 @@ pub struct Bounds {
     /// States at or past this time are not expanded (the lesson's duration).
     pub until: SimTime,
     pub order: Order,
+    /// Checks judged only at the end of a run (`CheckInfo::at_end`): they
+    /// are evaluated on terminal states only (nothing left to happen, or
+    /// the lesson's duration reached).
+    pub at_end: Vec<String>,
+    /// Checks the lesson does not grade (`graded = false`): never a violation.
+    pub ungraded: Vec<String>,
+}
+
+impl Bounds {
+    /// Whether the check `name` is an invariant here, on a state that is
+    /// `terminal` or not.
+    fn judged(&self, name: &str, terminal: bool) -> bool {
+        !self.ungraded.iter().any(|u| u == name) && (terminal || !self.at_end.iter().any(|e| e == name))
+    }
 }
 
 /// A violation and the path to it.
@@ -144,7 +161,7 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
         violation: None,
     };
     seen.insert((driver.fingerprint().0, [0; 3]));
-    if let Some(v) = violated(driver, 0, None) {
+    if let Some(v) = violated(driver, bounds, false, 0, None) {
         out.violation = Some(v);
         out.seconds = started.elapsed().as_secs_f64();
         return out;
@@ -160,6 +177,10 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
         driver.restore(&node.snap);
         if driver.now() >= bounds.until {
             out.past_duration += 1;
+            if let Some(v) = violated(driver, bounds, true, node.depth, node.path.as_ref()) {
+                out.violation = Some(v);
+                break 'search;
+            }
             continue;
         }
         if node.depth >= bounds.depth {
@@ -168,7 +189,16 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
         }
         for mv in moves(driver, node.used, bounds) {
             driver.restore(&node.snap);
-            let Some((words, intervention)) = make(driver, &mv) else { continue };
+            let Some((words, intervention)) = make(driver, &mv) else {
+                // Nothing left to happen: the run's end.
+                if matches!(mv, Move::Step)
+                    && let Some(v) = violated(driver, bounds, true, node.depth, node.path.as_ref())
+                {
+                    out.violation = Some(v);
+                    break 'search;
+                }
+                continue;
+            };
             if driver.halted().is_some() {
                 continue;
             }
@@ -187,7 +217,8 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
             let depth = node.depth + 1;
             out.depth_reached = out.depth_reached.max(depth);
             let path = Some(Rc::new(Link { parent: node.path.clone(), words, intervention }));
-            if let Some(v) = violated(driver, depth, path.as_ref()) {
+            let quiet = quiescent(driver);
+            if let Some(v) = violated(driver, bounds, quiet, depth, path.as_ref()) {
                 out.violation = Some(v);
                 break 'search;
             }
@@ -264,10 +295,25 @@ fn make(driver: &mut dyn Driver, mv: &Move) -> Option<(String, Option<TimedFault
     Some((words, applied))
 }
 
+/// Whether nothing is under way: no message in flight, no client
+/// operation open, nothing the checker waits for. A run that stops here
+/// has ended, so the end-of-run checks are judged here too (the timers
+/// that keep running, such as anti-entropy rounds, bring the fingerprint
+/// back to states already seen rather than to an end).
+fn quiescent(driver: &dyn Driver) -> bool {
+    driver.in_flight().is_empty() && driver.pending().is_empty()
+}
+
 /// The first check of the checker that no longer holds, if any.
-fn violated(driver: &dyn Driver, depth: usize, path: Option<&Rc<Link>>) -> Option<Violation> {
+fn violated(
+    driver: &dyn Driver,
+    bounds: &Bounds,
+    terminal: bool,
+    depth: usize,
+    path: Option<&Rc<Link>>,
+) -> Option<Violation> {
     let report = driver.report();
-    let broken = report.checks.iter().find(|v| !v.holds)?;
+    let broken = report.checks.iter().find(|v| !v.holds && bounds.judged(v.name, terminal))?;
     let mut links = Vec::new();
     let mut at = path.cloned();
     while let Some(link) = at {
