@@ -85,7 +85,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             })
             .collect(),
     };
+    let before = peak_rss();
     let out = explore(driver.as_mut(), &bounds);
+    let grown = peak_rss().zip(before).map(|(after, before)| after.saturating_sub(before));
     let order = if args.dfs { "dfs" } else { "bfs" };
     println!("explore {} (seed {seed}, {order})", path.display());
     println!(
@@ -95,12 +97,15 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     println!("  states explored: {}", out.explored);
     println!("  unique states: {}", out.unique);
     println!("  depth reached: {}", out.depth_reached);
-    println!(
-        "  speed: {:.0} unique states/s ({:.2} s), about {} bytes per unique state",
-        out.states_per_second(),
-        out.seconds,
-        out.bytes_per_state
-    );
+    println!("  speed: {:.0} unique states/s ({:.2} s)", out.states_per_second(), out.seconds);
+    if let Some(grown) = grown {
+        println!(
+            "  memory: peak RSS grew {:.1} MiB, {} bytes per unique state (frontier peak {} snapshots)",
+            grown as f64 / (1024.0 * 1024.0),
+            grown / out.unique.max(1),
+            out.peak_frontier
+        );
+    }
     if let Some(v) = &out.violation {
         println!("VIOLATION: `{}` breaks after {} moves: {}", v.check, v.depth, v.detail);
         for (i, m) in v.moves.iter().enumerate() {
@@ -168,4 +173,13 @@ fn counterexample(
         }
     }
     Ok(file.finish())
+}
+
+/// The process's peak resident memory in bytes (Linux: `VmHWM` in
+/// `/proc/self/status`); `None` elsewhere.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }

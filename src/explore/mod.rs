@@ -96,9 +96,8 @@ pub struct Outcome {
     /// The deepest state reached.
     pub depth_reached: usize,
     pub seconds: f64,
-    /// Bytes held per unique state: the seen-set entry plus the frontier's
-    /// snapshots at their peak, averaged.
-    pub bytes_per_state: u64,
+    /// The most states waiting to be expanded at once (each a snapshot).
+    pub peak_frontier: usize,
     /// States whose successors were cut off by `--depth`.
     pub cut_by_depth: u64,
     /// States not expanded because they are past the lesson's duration.
@@ -154,7 +153,7 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
         unique: 1,
         depth_reached: 0,
         seconds: 0.0,
-        bytes_per_state: 0,
+        peak_frontier: 1,
         cut_by_depth: 0,
         past_duration: 0,
         hit_max_states: false,
@@ -167,9 +166,7 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
         return out;
     }
     let root_snap = driver.snapshot();
-    let snapshot_bytes = approx_snapshot_bytes(driver);
     frontier.push_back(Node { snap: root_snap, depth: 0, used: [0; 3], path: None });
-    let mut peak_frontier = 1usize;
     'search: while let Some(node) = match bounds.order {
         Order::Bfs => frontier.pop_front(),
         Order::Dfs => frontier.pop_back(),
@@ -227,12 +224,10 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
                 break 'search;
             }
             frontier.push_back(Node { snap: driver.snapshot(), depth, used, path });
-            peak_frontier = peak_frontier.max(frontier.len());
+            out.peak_frontier = out.peak_frontier.max(frontier.len());
         }
     }
     out.seconds = started.elapsed().as_secs_f64();
-    let seen_bytes = std::mem::size_of::<(u128, [u8; 3])>() as u64 * 2; // the table's load factor
-    out.bytes_per_state = seen_bytes + (peak_frontier as u64 * snapshot_bytes) / out.unique.max(1);
     out
 }
 
@@ -328,14 +323,4 @@ fn violated(
         interventions: links.iter().filter_map(|l| l.intervention.clone()).collect(),
         moves: links.iter().map(|l| l.words.clone()).collect(),
     })
-}
-
-/// A rough size of one snapshot: the nodes' views and the messages in
-/// flight, as the simulator's summaries measure them (an estimate for the
-/// memory report, not an allocation count).
-fn approx_snapshot_bytes(driver: &dyn Driver) -> u64 {
-    let nodes = driver.nodes();
-    let views: usize = nodes.iter().map(|n| format!("{:?}", n.view).len()).sum();
-    let msgs: usize = driver.in_flight().iter().map(|m| m.summary.len() + 64).sum();
-    (views + msgs + 1024) as u64
 }
