@@ -129,7 +129,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         cut.join("; ")
     };
     let past = if out.past_duration > 0 {
-        format!(" ({} states past the lesson's duration not expanded)", out.past_duration)
+        let n = out.past_duration;
+        format!(" ({n} state{} past the lesson's duration not expanded)", if n == 1 { "" } else { "s" })
     } else {
         String::new()
     };
