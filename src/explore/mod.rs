@@ -242,6 +242,11 @@ fn moves(driver: &dyn Driver, used: [u8; 3], bounds: &Bounds) -> Vec<Move> {
     if used[1] < bounds.duplicates {
         out.extend(in_flight.iter().map(|m| Move::Duplicate(m.id)));
     }
+    if bounds.crashes == 0 {
+        // With no crash budget the search neither crashes nor restarts
+        // nodes (the lesson's own timeline still does, as `step`s).
+        return out;
+    }
     for (i, n) in driver.nodes().iter().enumerate() {
         let node = NodeId(i as u32);
         match n.status {
