@@ -29,17 +29,17 @@ fn temp(name: &str) -> PathBuf {
 /// (lesson, the check that breaks, the moves on the shortest path, bounds).
 /// The book's table (book/src/explore.md) shows the same.
 const EXERCISES: &[(&str, &str, usize, &[&str])] = &[
-    ("explore/2pc-commit-on-timeout", "no-commit-after-no", 5, &["--depth", "10"]),
-    ("explore/mm-tie-by-arrival", "lww-greatest", 8, &["--depth", "20"]),
-    ("explore/quorum-first-reply", "fresh-reads", 18, &["--depth", "18", "--drops", "1"]),
+    ("explore/exercise-2pc-commit-on-timeout", "no-commit-after-no", 5, &["--depth", "10"]),
+    ("explore/exercise-mm-tie-by-arrival", "lww-greatest", 8, &["--depth", "20"]),
+    ("explore/exercise-quorum-first-reply", "fresh-reads", 18, &["--depth", "18", "--drops", "1"]),
     (
-        "explore/saga-keys-in-memory",
+        "explore/exercise-saga-keys-in-memory",
         "applied-once",
         7,
         &["--depth", "10", "--duplicates", "1", "--crashes", "1"],
     ),
     (
-        "explore/pr-stale-vote",
+        "explore/exercise-pr-stale-vote",
         "acked-writes-durable",
         15,
         &["--depth", "15", "--drops", "1", "--crashes", "1"],
@@ -79,7 +79,7 @@ fn every_exercise_is_found_and_the_correct_protocol_passes_the_same_bounds() {
 /// exit 3), and depth first finds a path no shorter.
 #[test]
 fn breadth_first_finds_a_shortest_counterexample() {
-    let lesson = "explore/2pc-commit-on-timeout";
+    let lesson = "explore/exercise-2pc-commit-on-timeout";
     let bfs = distlab(&["explore", lesson, "--bfs", "--depth", "10"]);
     assert!(stdout(&bfs).contains("breaks after 5 moves"), "{}", stdout(&bfs));
 
@@ -132,7 +132,7 @@ fn saved_counterexamples_replay_in_distlab_run() {
 
 #[test]
 fn bad_bounds_are_bad_input() {
-    let o = distlab(&["explore", "explore/2pc-commit-on-timeout", "--depth", "0"]);
+    let o = distlab(&["explore", "explore/exercise-2pc-commit-on-timeout", "--depth", "0"]);
     assert_eq!(o.status.code(), Some(2));
     let o = distlab(&["explore", "no/such-lesson"]);
     assert_eq!(o.status.code(), Some(2));

@@ -17,11 +17,11 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
-  distlab explore explore/2pc-commit-on-timeout --depth 12
-  distlab explore explore/2pc-commit-on-timeout --save-counterexample found.toml
+  distlab explore explore/exercise-2pc-commit-on-timeout --depth 12
+  distlab explore explore/exercise-2pc-commit-on-timeout --save-counterexample found.toml
   distlab explore my-lesson.toml --dfs --max-states 100000 --drops 1 --crashes 1")]
 pub struct Args {
-    /// A scenario file, or a lesson name such as `explore/2pc-commit-on-timeout`.
+    /// A scenario file, or a lesson name such as `explore/exercise-2pc-commit-on-timeout`.
     pub file: PathBuf,
     /// Longest path explored, in moves.
     #[arg(long, default_value_t = 30)]
