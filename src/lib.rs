@@ -29,6 +29,7 @@
 //! binary's own (`src/cli/`), not part of the library.
 
 pub mod check;
+pub mod explore;
 pub mod live;
 pub mod nodes;
 #[cfg(feature = "plot")]

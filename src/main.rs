@@ -1,6 +1,6 @@
 //! `distlab`: parse the command line, call into the library, map the
 //! outcome to an exit status (0 ok, 1 a check or expectation failed, 2 bad
-//! input) in one place.
+//! input, 3 `explore` cut short by a bound) in one place.
 
 mod cli;
 
@@ -20,6 +20,7 @@ fn main() -> ExitCode {
     match cli::run(cli) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::ExpectationFailed) => ExitCode::from(1),
+        Ok(Outcome::Incomplete) => ExitCode::from(cli::explore::INCOMPLETE),
         Err(e) => {
             if json {
                 // What a script reads: `{"error": "...", "status": 2}`.

@@ -48,7 +48,8 @@ fn every_exercise_is_listed() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     for f in distlab::scenario::library::scenario_files(&dir) {
         let rel = f.strip_prefix(&dir).unwrap().to_string_lossy().replace('\\', "/");
-        if f.file_stem().unwrap().to_string_lossy().starts_with("exercise-") {
+        // Those under explore/ are graded by search (tests/explore.rs).
+        if f.file_stem().unwrap().to_string_lossy().starts_with("exercise-") && !rel.starts_with("explore/") {
             assert!(EXERCISES.iter().any(|e| e.0 == rel), "{rel} is not in EXERCISES");
         }
     }

@@ -3,6 +3,7 @@
 pub mod alloc;
 pub mod bench;
 pub mod check;
+pub mod explore;
 pub mod export;
 pub mod grade;
 pub mod list;
@@ -57,6 +58,8 @@ pub enum Command {
     Merge(merge::Args),
     /// Grade a course's lessons and exercises at once (one table, or JSON), for autograders.
     Grade(grade::Args),
+    /// Search every interleaving of a lesson within bounds for a broken check.
+    Explore(explore::Args),
     /// Run one node as a Maelstrom binary (JSON lines on stdin/stdout) for Jepsen's Maelstrom.
     Maelstrom(maelstrom::Args),
     /// Draw one run's charts (latency, messages in flight, gauges) from a saved trace.
@@ -89,6 +92,9 @@ pub enum Outcome {
     Success,
     /// A check or expectation was not met (exit status 1).
     ExpectationFailed,
+    /// `explore` found no violation, but a bound cut the search short
+    /// (exit status 3).
+    Incomplete,
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
@@ -104,6 +110,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Sweep(a) => sweep::run(a),
         Command::Merge(a) => merge::run(a),
         Command::Grade(a) => grade::run(a),
+        Command::Explore(a) => explore::run(a),
         Command::Maelstrom(a) => maelstrom::run(a),
         Command::Plot(a) => plot::run(a),
         Command::Export(a) => export::run(a),

@@ -1,0 +1,186 @@
+//! `distlab explore FILE`: search every interleaving of a lesson within
+//! bounds (see [`distlab::explore`]).
+//!
+//! Exit status: 0 no violation and the search was complete; 1 a check
+//! broke (the path is printed, and saved with `--save-counterexample`);
+//! 2 bad input; 3 no violation within the bounds, but a bound
+//! (`--depth`, `--max-states`) cut the search short: not a proof.
+
+use super::Outcome;
+use anyhow::Context as _;
+use distlab::explore::{Bounds, Order, explore};
+use distlab::scenario::RunOptions;
+use distlab::scenario::expect::Expectation;
+use distlab::scenario::writer::ScenarioWriter;
+use distlab::sim::TraceLevel;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  distlab explore explore/exercise-2pc-commit-on-timeout --depth 12
+  distlab explore explore/exercise-2pc-commit-on-timeout --save-counterexample found.toml
+  distlab explore my-lesson.toml --dfs --max-states 100000 --drops 1 --crashes 1")]
+pub struct Args {
+    /// A scenario file, or a lesson name such as `explore/exercise-2pc-commit-on-timeout`.
+    pub file: PathBuf,
+    /// Longest path explored, in moves.
+    #[arg(long, default_value_t = 30)]
+    pub depth: usize,
+    /// Stop after this many unique states.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub max_states: u64,
+    /// Breadth first (the default): the counterexample found is a shortest one.
+    #[arg(long, conflicts_with = "dfs")]
+    pub bfs: bool,
+    /// Depth first.
+    #[arg(long)]
+    pub dfs: bool,
+    /// Messages the search may drop on one path.
+    #[arg(long, default_value_t = 0)]
+    pub drops: u8,
+    /// Messages the search may duplicate on one path.
+    #[arg(long, default_value_t = 0)]
+    pub duplicates: u8,
+    /// Node crashes on one path (a crashed node may restart at any point).
+    #[arg(long, default_value_t = 0)]
+    pub crashes: u8,
+    /// Use this seed instead of the scenario's (the network's latencies).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Write the path to a violation as a scenario that replays it.
+    #[arg(long, value_name = "OUT.toml")]
+    pub save_counterexample: Option<PathBuf>,
+}
+
+/// The exit status of a search that a bound cut short.
+pub const INCOMPLETE: u8 = 3;
+
+pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    let path = super::resolve(&args.file);
+    let scenario = super::load(&args.file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if args.depth == 0 {
+        anyhow::bail!("--depth must be at least 1");
+    }
+    if args.max_states == 0 {
+        anyhow::bail!("--max-states must be at least 1");
+    }
+    let seed = args.seed.unwrap_or(scenario.seed);
+    let options = RunOptions { seed: Some(seed), trace: TraceLevel::Off, ..RunOptions::default() };
+    let mut driver = scenario.protocol.build(&scenario, options);
+    let bounds = Bounds {
+        depth: args.depth,
+        max_states: args.max_states,
+        drops: args.drops,
+        duplicates: args.duplicates,
+        crashes: args.crashes,
+        until: scenario.duration,
+        order: if args.dfs { Order::Dfs } else { Order::Bfs },
+        at_end: scenario.protocol.checks().iter().filter(|c| c.at_end).map(|c| c.name.to_string()).collect(),
+        ungraded: scenario
+            .expectations
+            .iter()
+            .filter_map(|e| match e {
+                Expectation::Ungraded { name } => Some(name.clone()),
+                _ => None,
+            })
+            .collect(),
+    };
+    let before = peak_rss();
+    let out = explore(driver.as_mut(), &bounds);
+    let grown = peak_rss().zip(before).map(|(after, before)| after.saturating_sub(before));
+    let order = if args.dfs { "dfs" } else { "bfs" };
+    println!("explore {} (seed {seed}, {order})", path.display());
+    println!(
+        "  bounds: depth {}, max states {}, drops {}, duplicates {}, crashes {}, until {}",
+        bounds.depth, bounds.max_states, bounds.drops, bounds.duplicates, bounds.crashes, scenario.duration
+    );
+    println!("  states explored: {}", out.explored);
+    println!("  unique states: {}", out.unique);
+    println!("  depth reached: {}", out.depth_reached);
+    println!("  speed: {:.0} unique states/s ({:.2} s)", out.states_per_second(), out.seconds);
+    if let Some(grown) = grown {
+        println!(
+            "  memory: peak RSS grew {:.1} MiB, {} bytes per unique state (frontier peak {} snapshots)",
+            grown as f64 / (1024.0 * 1024.0),
+            grown / out.unique.max(1),
+            out.peak_frontier
+        );
+    }
+    if let Some(v) = &out.violation {
+        println!("VIOLATION: `{}` breaks after {} moves: {}", v.check, v.depth, v.detail);
+        for (i, m) in v.moves.iter().enumerate() {
+            println!("  {:>3}. {m}", i + 1);
+        }
+        if let Some(file) = &args.save_counterexample {
+            let text = counterexample(&scenario, &path, seed, order, v)?;
+            std::fs::write(file, text).with_context(|| format!("writing {}", file.display()))?;
+            println!("saved to {} (replay: distlab run {})", file.display(), file.display());
+        }
+        return Ok(Outcome::ExpectationFailed);
+    }
+    let why = |out: &distlab::explore::Outcome| {
+        let mut cut = Vec::new();
+        if out.hit_max_states {
+            cut.push("--max-states was reached".to_string());
+        }
+        if out.cut_by_depth > 0 {
+            cut.push(format!("{} states at --depth were not expanded", out.cut_by_depth));
+        }
+        cut.join("; ")
+    };
+    let past = if out.past_duration > 0 {
+        let n = out.past_duration;
+        format!(" ({n} state{} past the lesson's duration not expanded)", if n == 1 { "" } else { "s" })
+    } else {
+        String::new()
+    };
+    if out.complete() {
+        println!("no violation: every state within the bounds was explored{past}");
+        Ok(Outcome::Success)
+    } else {
+        println!("no violation within bounds (incomplete: {}){past}", why(&out));
+        Ok(Outcome::Incomplete)
+    }
+}
+
+/// The lesson with the path's interventions as step-keyed timeline entries.
+fn counterexample(
+    scenario: &distlab::scenario::Scenario,
+    path: &std::path::Path,
+    seed: u64,
+    order: &str,
+    v: &distlab::explore::Violation,
+) -> anyhow::Result<String> {
+    let source = distlab::scenario::read_source(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut file = ScenarioWriter::new(&source).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    file.header(&format!(
+        "A counterexample found by `distlab explore {} --{order}`: `{}` breaks after {} moves.\n\
+         The moves the search made are the step-keyed [[timeline]] entries at the end;\n\
+         `distlab run` or `distlab tui` on this file replays the path exactly.",
+        path.display(),
+        v.check,
+        v.depth
+    ));
+    file.seed(seed);
+    let a_check = scenario.protocol.checks().iter().any(|c| c.name == v.check);
+    if a_check {
+        file.without_expectations_of(&v.check);
+        file.expect_check(&v.check, false);
+    }
+    file.comment("---- the moves distlab explore made ----");
+    for f in &v.interventions {
+        if !file.timeline(scenario, f.at, f.step, &f.fault) {
+            file.comment(&format!("step {:?}: {:?} cannot be written as a timeline entry", f.step, f.fault));
+        }
+    }
+    Ok(file.finish())
+}
+
+/// The process's peak resident memory in bytes (Linux: `VmHWM` in
+/// `/proc/self/status`); `None` elsewhere.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}

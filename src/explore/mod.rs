@@ -1,0 +1,331 @@
+//! `distlab explore`: search every interleaving of a lesson within bounds.
+//!
+//! The explorer runs on the simulator itself. A state is a snapshot of a
+//! run ([`Driver::snapshot`]); its successors are the run after one of
+//! these moves:
+//!
+//! - `step`: the next event as the seeded run would take it (a timer, a
+//!   client's next operation, a scripted fault, or the earliest delivery);
+//! - `deliver M`: message M in flight delivered next, ahead of everything
+//!   else (the intervention `deliver-next`, then one step);
+//! - `drop M`, `duplicate M`: within `--drops` / `--duplicates`;
+//! - `crash N` (within `--crashes`), and `restart N` for a node that is down.
+//!
+//! States are deduplicated by the model fingerprint ([`Driver::fingerprint`],
+//! 128 bits, with the fault budget used so far), and every check of the
+//! protocol's checker is evaluated on every new state: a check that no
+//! longer holds is a violation. Because every move is an intervention the
+//! simulator itself makes, keyed by step, a path is saved as a scenario
+//! whose step-keyed `[[timeline]]` entries replay it exactly in
+//! `distlab run` and `distlab tui`.
+//!
+//! What is not covered: timers fire only in the order of their deadlines
+//! relative to `step` (a timer cannot overtake an earlier timer), message
+//! latencies are the seeded network's (any message can be delivered
+//! early, but `step` delivers in the seeded order), and states past the
+//! lesson's duration are not expanded. Checks judged at the end of a run
+//! (`at_end`, such as `convergence`) are judged on quiescent states (no
+//! message in flight, no operation open) and at the lesson's duration;
+//! checks the lesson marks `graded = false` are not judged. The verdict says when a bound cut
+//! the search short.
+
+use crate::nodes::NodeId;
+use crate::sim::{Driver, Fault, NodeStatus, Origin, SimTime, Snapshot, TimedFault};
+use std::collections::{HashSet, VecDeque};
+use std::rc::Rc;
+use std::time::Instant;
+
+/// Search order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// Breadth first: the first violation found is on a shortest path.
+    Bfs,
+    /// Depth first: less memory, longer paths.
+    Dfs,
+}
+
+/// The bounds of a search.
+#[derive(Clone, Debug)]
+pub struct Bounds {
+    /// Longest path, in moves.
+    pub depth: usize,
+    /// Stop after this many unique states.
+    pub max_states: u64,
+    pub drops: u8,
+    pub duplicates: u8,
+    pub crashes: u8,
+    /// States at or past this time are not expanded (the lesson's duration).
+    pub until: SimTime,
+    pub order: Order,
+    /// Checks judged only at the end of a run (`CheckInfo::at_end`): they
+    /// are evaluated on terminal states only (nothing left to happen, or
+    /// the lesson's duration reached).
+    pub at_end: Vec<String>,
+    /// Checks the lesson does not grade (`graded = false`): never a violation.
+    pub ungraded: Vec<String>,
+}
+
+impl Bounds {
+    /// Whether the check `name` is an invariant here, on a state that is
+    /// `terminal` or not.
+    fn judged(&self, name: &str, terminal: bool) -> bool {
+        !self.ungraded.iter().any(|u| u == name) && (terminal || !self.at_end.iter().any(|e| e == name))
+    }
+}
+
+/// A violation and the path to it.
+#[derive(Clone, Debug)]
+pub struct Violation {
+    pub check: String,
+    pub detail: String,
+    /// Moves from the initial state.
+    pub depth: usize,
+    /// The interventions on the path, keyed by step (empty moves — plain
+    /// steps — need no entry: a replay takes them by itself).
+    pub interventions: Vec<TimedFault>,
+    /// The path in words, one move a line.
+    pub moves: Vec<String>,
+}
+
+/// What a search found and covered.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// States generated (successors computed, duplicates included).
+    pub explored: u64,
+    pub unique: u64,
+    /// The deepest state reached.
+    pub depth_reached: usize,
+    pub seconds: f64,
+    /// The most states waiting to be expanded at once (each a snapshot).
+    pub peak_frontier: usize,
+    /// States whose successors were cut off by `--depth`.
+    pub cut_by_depth: u64,
+    /// States not expanded because they are past the lesson's duration.
+    pub past_duration: u64,
+    /// The search stopped at `--max-states`.
+    pub hit_max_states: bool,
+    pub violation: Option<Violation>,
+}
+
+impl Outcome {
+    /// Whether every state within the bounds was explored (no bound cut
+    /// the search short).
+    pub fn complete(&self) -> bool {
+        !self.hit_max_states && self.cut_by_depth == 0
+    }
+    pub fn states_per_second(&self) -> f64 {
+        if self.seconds > 0.0 { self.unique as f64 / self.seconds } else { 0.0 }
+    }
+}
+
+/// One move on a path, linked to its parent's path.
+struct Link {
+    parent: Option<Rc<Link>>,
+    words: String,
+    intervention: Option<TimedFault>,
+}
+
+struct Node {
+    snap: Snapshot,
+    depth: usize,
+    used: [u8; 3],
+    path: Option<Rc<Link>>,
+}
+
+/// A move from a state.
+#[derive(Clone, Debug)]
+enum Move {
+    Step,
+    Deliver(u64),
+    Drop(u64),
+    Duplicate(u64),
+    Crash(NodeId),
+    Restart(NodeId),
+}
+
+/// Searches `driver`'s run (fresh, at time zero) within `bounds`.
+pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
+    let started = Instant::now();
+    let mut seen: HashSet<(u128, [u8; 3])> = HashSet::new();
+    let mut frontier: VecDeque<Node> = VecDeque::new();
+    let mut out = Outcome {
+        explored: 1,
+        unique: 1,
+        depth_reached: 0,
+        seconds: 0.0,
+        peak_frontier: 1,
+        cut_by_depth: 0,
+        past_duration: 0,
+        hit_max_states: false,
+        violation: None,
+    };
+    seen.insert((driver.fingerprint().0, [0; 3]));
+    if let Some(v) = violated(driver, bounds, false, 0, None) {
+        out.violation = Some(v);
+        out.seconds = started.elapsed().as_secs_f64();
+        return out;
+    }
+    let root_snap = driver.snapshot();
+    frontier.push_back(Node { snap: root_snap, depth: 0, used: [0; 3], path: None });
+    'search: while let Some(node) = match bounds.order {
+        Order::Bfs => frontier.pop_front(),
+        Order::Dfs => frontier.pop_back(),
+    } {
+        driver.restore(&node.snap);
+        if driver.now() >= bounds.until {
+            out.past_duration += 1;
+            if let Some(v) = violated(driver, bounds, true, node.depth, node.path.as_ref()) {
+                out.violation = Some(v);
+                break 'search;
+            }
+            continue;
+        }
+        if node.depth >= bounds.depth {
+            out.cut_by_depth += 1;
+            continue;
+        }
+        for mv in moves(driver, node.used, bounds) {
+            driver.restore(&node.snap);
+            let Some((words, intervention)) = make(driver, &mv) else {
+                // Nothing left to happen: the run's end.
+                if matches!(mv, Move::Step)
+                    && let Some(v) = violated(driver, bounds, true, node.depth, node.path.as_ref())
+                {
+                    out.violation = Some(v);
+                    break 'search;
+                }
+                continue;
+            };
+            if driver.halted().is_some() {
+                continue;
+            }
+            out.explored += 1;
+            let mut used = node.used;
+            match mv {
+                Move::Drop(_) => used[0] += 1,
+                Move::Duplicate(_) => used[1] += 1,
+                Move::Crash(_) => used[2] += 1,
+                _ => {}
+            }
+            if !seen.insert((driver.fingerprint().0, used)) {
+                continue;
+            }
+            out.unique += 1;
+            let depth = node.depth + 1;
+            out.depth_reached = out.depth_reached.max(depth);
+            let path = Some(Rc::new(Link { parent: node.path.clone(), words, intervention }));
+            let quiet = quiescent(driver);
+            if let Some(v) = violated(driver, bounds, quiet, depth, path.as_ref()) {
+                out.violation = Some(v);
+                break 'search;
+            }
+            if out.unique >= bounds.max_states {
+                out.hit_max_states = true;
+                break 'search;
+            }
+            frontier.push_back(Node { snap: driver.snapshot(), depth, used, path });
+            out.peak_frontier = out.peak_frontier.max(frontier.len());
+        }
+    }
+    out.seconds = started.elapsed().as_secs_f64();
+    out
+}
+
+/// The moves possible from the state `driver` is in.
+fn moves(driver: &dyn Driver, used: [u8; 3], bounds: &Bounds) -> Vec<Move> {
+    let mut out = vec![Move::Step];
+    let in_flight = driver.in_flight();
+    out.extend(in_flight.iter().map(|m| Move::Deliver(m.id)));
+    if used[0] < bounds.drops {
+        out.extend(in_flight.iter().map(|m| Move::Drop(m.id)));
+    }
+    if used[1] < bounds.duplicates {
+        out.extend(in_flight.iter().map(|m| Move::Duplicate(m.id)));
+    }
+    if bounds.crashes == 0 {
+        // With no crash budget the search neither crashes nor restarts
+        // nodes (the lesson's own timeline still does, as `step`s).
+        return out;
+    }
+    for (i, n) in driver.nodes().iter().enumerate() {
+        let node = NodeId(i as u32);
+        match n.status {
+            NodeStatus::Up if used[2] < bounds.crashes => out.push(Move::Crash(node)),
+            NodeStatus::Down => out.push(Move::Restart(node)),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Makes `mv`; `None` when it cannot be made (nothing left to step).
+fn make(driver: &mut dyn Driver, mv: &Move) -> Option<(String, Option<TimedFault>)> {
+    let fault = match *mv {
+        Move::Step => {
+            let r = driver.step()?;
+            let words = match (r.msg, r.node) {
+                (Some(m), Some(n)) => {
+                    format!("step {}: {:?} message {m} at {}", r.step, r.kind, driver.endpoint_name(n))
+                }
+                (None, Some(n)) => format!("step {}: {:?} at {}", r.step, r.kind, driver.endpoint_name(n)),
+                _ => format!("step {}: {:?}", r.step, r.kind),
+            };
+            return Some((words, None));
+        }
+        Move::Deliver(id) => Fault::DeliverNext(id),
+        Move::Drop(id) => Fault::DropMessage(id),
+        Move::Duplicate(id) => Fault::DuplicateMessage(id),
+        Move::Crash(n) => Fault::Crash(n),
+        Move::Restart(n) => Fault::Restart(n),
+    };
+    let words = driver.describe_fault(&fault);
+    let record = driver.intervene(fault).ok()?;
+    let applied = driver
+        .applied_faults()
+        .iter()
+        .rev()
+        .find(|f| f.origin == Origin::Intervention && f.step == Some(record.step))
+        .cloned();
+    let words = format!("step {}: {words}", record.step);
+    if matches!(mv, Move::Deliver(_)) {
+        // The message goes first; deliver it now.
+        let r = driver.step()?;
+        return Some((format!("{words} (delivered at step {})", r.step), applied));
+    }
+    Some((words, applied))
+}
+
+/// Whether nothing is under way: no message in flight, no client
+/// operation open, nothing the checker waits for. A run that stops here
+/// has ended, so the end-of-run checks are judged here too (the timers
+/// that keep running, such as anti-entropy rounds, bring the fingerprint
+/// back to states already seen rather than to an end).
+fn quiescent(driver: &dyn Driver) -> bool {
+    driver.in_flight().is_empty() && driver.pending().is_empty()
+}
+
+/// The first check of the checker that no longer holds, if any.
+fn violated(
+    driver: &dyn Driver,
+    bounds: &Bounds,
+    terminal: bool,
+    depth: usize,
+    path: Option<&Rc<Link>>,
+) -> Option<Violation> {
+    let report = driver.report();
+    let broken = report.checks.iter().find(|v| !v.holds && bounds.judged(v.name, terminal))?;
+    let mut links = Vec::new();
+    let mut at = path.cloned();
+    while let Some(link) = at {
+        links.push(link.clone());
+        at = link.parent.clone();
+    }
+    links.reverse();
+    Some(Violation {
+        check: broken.name.to_string(),
+        detail: broken.detail.clone(),
+        depth,
+        interventions: links.iter().filter_map(|l| l.intervention.clone()).collect(),
+        moves: links.iter().map(|l| l.words.clone()).collect(),
+    })
+}
