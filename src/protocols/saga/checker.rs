@@ -799,7 +799,9 @@ impl Checker<Saga> for SagaChecker {
             "every action took effect at most once".into(),
             |_, what, count| {
                 format!(
-                    "{what}; {count} actions took effect more than once, {duplicate_effects} extra effects in all"
+                    "{what}; {} more than once, {} in all",
+                    crate::util::count_as(count, "action took effect", "actions took effect"),
+                    crate::util::count(duplicate_effects, "extra effect")
                 )
             },
         ));
