@@ -218,3 +218,60 @@ pub fn check_seeds(
 ) -> Vec<Option<Failure>> {
     Grader::of_lesson(scenario).seeds(seeds, jobs, progress).into_iter().map(|r| r.failure).collect()
 }
+
+/// Tests of checkers that forget what they settled.
+#[cfg(test)]
+pub(crate) mod forgetting {
+    use super::*;
+    use crate::check::grade::Seen;
+    use crate::sim::monitor::KEEP_SETTLED;
+
+    /// What a seed's grading says, without the words and evidence (a
+    /// checker that forgot a settled thing names it less fully).
+    fn outline(r: &SeedResult) -> Vec<String> {
+        let seen = r.seen.iter().chain(&r.not_graded_seen);
+        seen.map(|s| match s {
+            Seen::Broke { at, phase, .. } => format!("broke at {at:?} ({phase:?})"),
+            other => format!("{other:?}"),
+        })
+        .chain(r.failure.as_ref().map(|f| format!("failure at seed {}", f.seed)))
+        .collect()
+    }
+
+    /// Every lesson in `scenarios/{folder}`, over `seeds` of its own
+    /// nemesis and of the aggressive one, grades the same whether its
+    /// checker keeps what it settled or forgets it at once; returns how
+    /// many seeds ran.
+    pub(crate) fn grades_the_same(folder: &str, seeds: std::ops::Range<u64>) -> usize {
+        let registry = crate::protocols::registry();
+        let mut files: Vec<_> = std::fs::read_dir(format!("scenarios/{folder}"))
+            .expect("the lessons")
+            .map(|e| e.expect("an entry").path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        let mut runs = 0;
+        for file in &files {
+            let lesson = crate::scenario::load(&registry, file).expect("a lesson loads");
+            for nemesis in [NemesisChoice::Scenario, NemesisChoice::Aggressive] {
+                let (scenario, grading) = nemesis.apply(&lesson).expect("a nemesis");
+                let grader = Grader::new(scenario, grading, DEFAULT_SETTLE);
+                for seed in seeds.clone() {
+                    let kept = grader.seed(seed);
+                    KEEP_SETTLED.with(|k| k.set(Some(0)));
+                    let forgot = grader.seed(seed);
+                    KEEP_SETTLED.with(|k| k.set(None));
+                    assert_eq!(
+                        outline(&kept),
+                        outline(&forgot),
+                        "{} seed {seed} under {} nemesis",
+                        file.display(),
+                        nemesis.describe()
+                    );
+                    runs += 1;
+                }
+            }
+        }
+        runs
+    }
+}

@@ -179,6 +179,67 @@ impl ViolationTracker {
     }
 }
 
+/// A set of operation ids, one bit each: what a checker keeps of the
+/// things it has *settled* — judged as far as anything still to come can
+/// change — so that its memory stays flat as a run grows. Ids are the
+/// engine's operation ids (dense from 0); ids past [`IdBits::LIMIT`] are
+/// never kept, whatever a protocol reports, so the set stays small.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IdBits(Vec<u64>);
+
+impl IdBits {
+    /// Ids past this are never kept (a run's operation ids stay far below).
+    pub const LIMIT: u64 = 1 << 32;
+
+    /// Adds `id`; returns whether it is kept (below the limit).
+    pub fn insert(&mut self, id: u64) -> bool {
+        if id >= Self::LIMIT {
+            return false;
+        }
+        let (word, bit) = ((id / 64) as usize, id % 64);
+        if self.0.len() <= word {
+            self.0.resize(word + 1, 0);
+        }
+        self.0[word] |= 1 << bit;
+        true
+    }
+
+    /// Removes `id`; returns whether it was there.
+    pub fn remove(&mut self, id: u64) -> bool {
+        let had = self.contains(id);
+        if had {
+            self.0[(id / 64) as usize] &= !(1 << (id % 64));
+        }
+        had
+    }
+
+    pub fn contains(&self, id: u64) -> bool {
+        let (word, bit) = ((id / 64) as usize, id % 64);
+        id < Self::LIMIT && self.0.get(word).is_some_and(|w| w & (1 << bit) != 0)
+    }
+}
+
+/// How many settled things a checker keeps in full before it forgets
+/// them down to bits: `default`, or in this crate's tests what
+/// [`KEEP_SETTLED`] says (0: forget at once), so a short real run shows
+/// that forgetting changes no verdict.
+pub fn keep_settled(default: usize) -> usize {
+    #[cfg(test)]
+    {
+        KEEP_SETTLED.with(|k| k.get()).unwrap_or(default)
+    }
+    #[cfg(not(test))]
+    {
+        default
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Overrides [`keep_settled`] on this thread (tests only).
+    pub static KEEP_SETTLED: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
 /// What a quantity is measured in: said once where the metric or gauge is
 /// declared, and read by everything that shows one (`distlab list`, the
 /// sweep's axis labels, `distlab plot`), never guessed from its name.

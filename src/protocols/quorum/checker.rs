@@ -35,7 +35,7 @@
 
 use super::{Observation, Params, Quorum};
 use crate::nodes::{Cluster, Key, KvOp, NodeId, Value};
-use crate::sim::monitor::{CheckInfo, MetricInfo, Unit, ViolationTracker};
+use crate::sim::monitor::{CheckInfo, IdBits, MetricInfo, Unit, ViolationTracker};
 use crate::sim::{At, Cause, Checker, HistoryKind, Report, TypedEvent};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, VecDeque};
@@ -88,7 +88,7 @@ pub struct QuorumChecker {
     writes: BTreeMap<Value, Write>,
     /// Writes settled as superseded for every read to come (see
     /// "Memory"): a bit per value.
-    settled: Bits,
+    settled: IdBits,
     /// The latest [`RECENTLY_SETTLED`] settled writes in full, oldest
     /// first: a stale read mostly returns one of them, and its report
     /// then names the write's key and acknowledgement.
@@ -194,33 +194,6 @@ impl QuorumChecker {
             }
         }
         self.settle(key);
-    }
-}
-
-/// A set of small integers, a bit each.
-#[derive(Clone, Debug, Default)]
-struct Bits(Vec<u64>);
-
-impl Bits {
-    /// Values past this are never settled (a client's values are its
-    /// operation ids, far below it): the set stays small whatever a
-    /// protocol answers.
-    const LIMIT: u64 = 1 << 32;
-
-    fn insert(&mut self, v: u64) {
-        if v >= Self::LIMIT {
-            return;
-        }
-        let (word, bit) = ((v / 64) as usize, v % 64);
-        if self.0.len() <= word {
-            self.0.resize(word + 1, 0);
-        }
-        self.0[word] |= 1 << bit;
-    }
-
-    fn contains(&self, v: u64) -> bool {
-        let (word, bit) = ((v / 64) as usize, v % 64);
-        v < Self::LIMIT && self.0.get(word).is_some_and(|w| w & (1 << bit) != 0)
     }
 }
 

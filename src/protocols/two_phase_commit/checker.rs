@@ -27,14 +27,40 @@
 //! count intervals still open at the end up to the end; a participant that
 //! is down is still in doubt (its `Prepared` record and its locks wait on
 //! its disk).
+//!
+//! # Memory
+//! Flat as a run grows, but for three bits per transaction. A transaction
+//! is *settled* once its decision is logged, every participant it touches
+//! has decided that decision, the coordinator ended it and its client was
+//! told: nothing still to come can add to its story but repeats (a
+//! restarted node reporting again from its disk) and violations (a new
+//! prepare round, a different decision). The latest
+//! [`RECENTLY_SETTLED`] settled transactions are kept in full; older ones
+//! are *forgotten* down to three bits — settled, committed, and whether a
+//! participant voted no — which is all the checks need to judge a late
+//! report exactly (a participant that voted or has a share of the transfer
+//! is one it touches, and so has decided). Only the evidence of such a
+//! late violation is shorter: it cannot name the old decision's moment.
 
 use super::TransferOp;
-use super::{Decision, Learned, Observation, Params, Transfer, TwoPhaseCommit, Tx, Vote};
+use super::{Decision, Learned, Observation, Params, Share, Transfer, TwoPhaseCommit, Tx, Vote};
 use crate::nodes::{Cluster, NodeId};
-use crate::sim::monitor::{CheckInfo, GaugeInfo, MetricInfo, Unit, ViolationTracker};
+use crate::sim::monitor::{CheckInfo, GaugeInfo, IdBits, MetricInfo, Unit, ViolationTracker, keep_settled};
 use crate::sim::{At, Cause, Checker, HistoryKind, Report, TypedEvent};
 use crate::time::SimTime;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// How many settled transactions the checker keeps in full.
+const RECENTLY_SETTLED: usize = 4096;
+
+/// What the checker still knows of a transaction settled long ago (see
+/// "Memory"): the decision the coordinator logged and every participant
+/// it touches decided, and whether a participant voted no.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Forgotten {
+    decision: Decision,
+    voted_no: bool,
+}
 
 /// What the checker knows of one transaction.
 #[derive(Clone, Debug, Default)]
@@ -54,6 +80,32 @@ struct TxRecord {
     decided: BTreeMap<NodeId, (Decision, At)>,
     /// This transaction's parts in flight: committed, not yet applied.
     in_flight: i128,
+    /// Its client was told the outcome.
+    told: bool,
+    /// Queued among the recently settled.
+    queued: bool,
+    /// Settled long ago and forgotten, then reported on again: what the
+    /// checker still knew of it (its participants' decisions, its no votes).
+    forgotten: Option<Forgotten>,
+}
+
+impl TxRecord {
+    /// The decision another participant than `node` made that differs
+    /// from `decision`, if one did: who (when the checker still knows it)
+    /// and when.
+    fn other_decision(&self, decision: Decision) -> Option<(Option<NodeId>, Decision, Option<At>)> {
+        let known = self.decided.iter().find(|(_, (d, _))| *d != decision);
+        known
+            .map(|(n, &(d, at))| (Some(*n), d, Some(at)))
+            .or_else(|| self.forgotten.filter(|f| f.decision != decision).map(|f| (None, f.decision, None)))
+    }
+
+    /// A participant that voted no, if one did: who (when still known) and
+    /// when.
+    fn no_vote(&self) -> Option<(Option<NodeId>, Option<At>)> {
+        let known = self.voted_no.first_key_value().map(|(n, at)| (Some(*n), Some(*at)));
+        known.or_else(|| self.forgotten.filter(|f| f.voted_no).map(|_| (None, None)))
+    }
 }
 
 /// How a verdict counts its violations: always.
@@ -103,6 +155,15 @@ pub struct TwoPhaseCommitChecker {
     in_doubt_sum_us: u128,
     in_doubt_max_us: u64,
     blocked: BTreeSet<(NodeId, Tx)>,
+
+    /// Settled transactions still kept in full, oldest first (see
+    /// "Memory").
+    recently_settled: VecDeque<Tx>,
+    /// Transactions settled long ago and forgotten: whether each was, was
+    /// committed, and had a no vote.
+    long_ago: IdBits,
+    long_ago_commits: IdBits,
+    long_ago_no_votes: IdBits,
 }
 
 fn name(d: Decision) -> &'static str {
@@ -123,10 +184,74 @@ impl TwoPhaseCommitChecker {
         &self.names[n.index()]
     }
 
+    /// `n` by name, or "a participant" when the checker forgot who.
+    fn who(&self, n: Option<NodeId>) -> String {
+        n.map_or("a participant".to_string(), |n| self.node(n).to_string())
+    }
+
+    /// Brings `tx`'s record back from what the checker still knows, if it
+    /// was settled long ago and forgotten.
+    fn revive(&mut self, tx: Tx) {
+        if self.txs.contains_key(&tx) || !self.long_ago.remove(tx) {
+            return;
+        }
+        let decision = if self.long_ago_commits.remove(tx) { Decision::Commit } else { Decision::Abort };
+        let voted_no = self.long_ago_no_votes.remove(tx);
+        let forgotten = Some(Forgotten { decision, voted_no });
+        let r =
+            TxRecord { logged: Some(decision), ended: true, told: true, forgotten, ..TxRecord::default() };
+        self.txs.insert(tx, r);
+    }
+
+    /// Whether `r` is settled: its decision logged, decided by every
+    /// participant it touches (and by nobody otherwise), ended, and its
+    /// client told.
+    fn is_settled(&self, r: &TxRecord) -> bool {
+        let Some(d) = r.logged else { return false };
+        let touched = |t| self.params.participants_of(t).all(|n| r.decided.contains_key(&n));
+        r.ended
+            && r.told
+            && (r.forgotten.is_some() || r.transfer.is_some_and(touched))
+            && r.other_decision(d).is_none()
+    }
+
+    /// Counts `tx` among the recently settled if it is settled now, and
+    /// forgets the oldest of them beyond [`RECENTLY_SETTLED`].
+    fn settle(&mut self, tx: Tx) {
+        match self.txs.get(&tx) {
+            Some(r) if !r.queued && self.is_settled(r) => {}
+            _ => return,
+        }
+        self.txs.get_mut(&tx).expect("present").queued = true;
+        self.recently_settled.push_back(tx);
+        if self.recently_settled.len() > keep_settled(RECENTLY_SETTLED) {
+            let old = self.recently_settled.pop_front().expect("not empty");
+            self.forget(old);
+        }
+    }
+
+    /// Keeps only three bits of settled transaction `tx` (see "Memory"),
+    /// unless a report since it settled made it unsettled again.
+    fn forget(&mut self, tx: Tx) {
+        let Some(r) = self.txs.get(&tx) else { return };
+        if !self.is_settled(r) || tx >= IdBits::LIMIT {
+            self.txs.get_mut(&tx).expect("present").queued = false;
+            return;
+        }
+        let r = self.txs.remove(&tx).expect("present");
+        self.long_ago.insert(tx);
+        if r.logged == Some(Decision::Commit) {
+            self.long_ago_commits.insert(tx);
+        }
+        if r.no_vote().is_some() {
+            self.long_ago_no_votes.insert(tx);
+        }
+    }
+
     /// The parts of `tx` in flight: committed by the coordinator, at
     /// participants that have not decided yet.
     fn parts_in_flight(&self, r: &TxRecord) -> i128 {
-        let (Some(Decision::Commit), Some(t)) = (r.logged, r.transfer) else { return 0 };
+        let (Some(Decision::Commit), Some(t), None) = (r.logged, r.transfer, r.forgotten) else { return 0 };
         let mut sum = 0;
         if !r.decided.contains_key(&self.params.home(t.from)) {
             sum -= t.amount as i128;
@@ -157,13 +282,20 @@ impl TwoPhaseCommitChecker {
     fn on_voted(&mut self, at: At, node: NodeId, tx: Tx, vote: Vote) {
         match vote {
             Vote::Yes => {
-                let decided = self.txs.get(&tx).is_some_and(|r| r.decided.contains_key(&node));
+                // A participant that voted was prepared: one the transaction
+                // touches, so one that decided it if it was settled.
+                let decided = self.long_ago.contains(tx)
+                    || self
+                        .txs
+                        .get(&tx)
+                        .is_some_and(|r| r.decided.contains_key(&node) || r.forgotten.is_some());
                 if !decided {
                     self.in_doubt.entry((node, tx)).or_insert(at);
                 }
             }
             Vote::No(reason) => {
                 self.votes_no += 1;
+                self.revive(tx);
                 let r = self.txs.entry(tx).or_default();
                 r.voted_no.entry(node).or_insert(at);
                 let committed_by = (r.logged == Some(Decision::Commit))
@@ -189,6 +321,7 @@ impl TwoPhaseCommitChecker {
     }
 
     fn on_logged(&mut self, at: At, tx: Tx, decision: Decision, transfer: Transfer) {
+        self.revive(tx);
         let r = self.txs.entry(tx).or_default();
         r.transfer = Some(transfer);
         match r.logged {
@@ -225,48 +358,64 @@ impl TwoPhaseCommitChecker {
         let r = &self.txs[&tx];
         let logged = || Cause::new(at, format!("the coordinator logged {} for tx {tx}", name(decision)));
         if decision == Decision::Commit
-            && let Some((n, &voted)) = r.voted_no.first_key_value()
+            && let Some((n, voted)) = r.no_vote()
         {
-            let n = self.node(*n).to_string();
+            let n = self.who(n);
             self.no_commit_after_no.record_because(at, || {
+                let vote = voted.map(|voted| Cause::new(voted, format!("{n} voted no on tx {tx}")));
                 (
                     format!("the coordinator committed tx {tx}, on which {n} voted no"),
-                    vec![Cause::new(voted, format!("{n} voted no on tx {tx}")), logged()],
+                    vote.into_iter().chain([logged()]).collect(),
                 )
             });
         }
-        if let Some((n, &(d, when))) = r.decided.iter().find(|(_, (d, _))| *d != decision) {
-            let n = self.node(*n).to_string();
+        if let Some((n, d, when)) = r.other_decision(decision) {
+            let n = self.who(n);
             self.agreement.record_because(at, || {
+                let decided =
+                    when.map(|when| Cause::new(when, format!("{n} decided {} for tx {tx}", name(d))));
                 (
                     format!(
                         "the coordinator logged {} for tx {tx}, but {n} had decided {}",
                         name(decision),
                         name(d)
                     ),
-                    vec![Cause::new(when, format!("{n} decided {} for tx {tx}", name(d))), logged()],
+                    decided.into_iter().chain([logged()]).collect(),
                 )
             });
         }
         self.check_conservation(at, tx, || {
             format!("when the coordinator logged {} for tx {tx}", name(decision))
         });
+        self.settle(tx);
     }
 
-    fn on_decided(&mut self, at: At, node: NodeId, tx: Tx, decision: Decision, learned: Learned, net: i128) {
+    fn on_decided(
+        &mut self,
+        at: At,
+        node: NodeId,
+        tx: Tx,
+        decision: Decision,
+        learned: Learned,
+        share: Share,
+    ) {
         let me = self.node(node).to_string();
+        self.revive(tx);
         let r = self.txs.entry(tx).or_default();
         let this =
             |me: &str| Cause::new(at, format!("{me} decided {} ({learned:?}) for tx {tx}", name(decision)));
-        if let Some(&(before, when)) = r.decided.get(&node) {
+        // A node with a share of the transfer is one it touches: if the
+        // transaction was forgotten, that node had decided its decision.
+        let touched = share.debit.is_some() || share.credit.is_some();
+        let before = r.decided.get(&node).map(|&(d, when)| (d, Some(when)));
+        if let Some((before, when)) = before.or(r.forgotten.filter(|_| touched).map(|f| (f.decision, None))) {
             if before != decision {
                 self.atomicity.record_because(at, || {
+                    let first = when
+                        .map(|when| Cause::new(when, format!("{me} decided {} for tx {tx}", name(before))));
                     (
                         format!("{me} decided tx {tx} twice: {} then {}", name(before), name(decision)),
-                        vec![
-                            Cause::new(when, format!("{me} decided {} for tx {tx}", name(before))),
-                            this(&me),
-                        ],
+                        first.into_iter().chain([this(&me)]).collect(),
                     )
                 });
             }
@@ -285,15 +434,16 @@ impl TwoPhaseCommitChecker {
             self.in_doubt_max_us = self.in_doubt_max_us.max(us);
         }
         if decision == Decision::Commit {
-            self.applied += net;
+            self.applied += share.net();
         }
         let r = &self.txs[&tx];
-        if let Some((other, &(d, when))) = r.decided.iter().find(|(_, (d, _))| *d != decision) {
-            let other = self.node(*other).to_string();
+        if let Some((other, d, when)) = r.other_decision(decision) {
+            let other = self.who(other);
             let (in_doubt, names) = (&self.in_doubt, &self.names);
             self.atomicity.record_because(at, || {
-                let mut causes =
-                    vec![Cause::new(when, format!("{other} decided {} for tx {tx}", name(d))), this(&me)];
+                let first =
+                    when.map(|when| Cause::new(when, format!("{other} decided {} for tx {tx}", name(d))));
+                let mut causes: Vec<Cause> = first.into_iter().chain([this(&me)]).collect();
                 causes.extend(logged_cause(tx, r));
                 // Who else is still in doubt about it, holding its locks.
                 causes.extend(in_doubt.iter().filter(|((_, t), _)| *t == tx).map(|((n, _), since)| {
@@ -317,17 +467,19 @@ impl TwoPhaseCommitChecker {
             });
         }
         if decision == Decision::Commit
-            && let Some((n, &voted)) = r.voted_no.first_key_value()
+            && let Some((n, voted)) = r.no_vote()
         {
-            let n = self.node(*n).to_string();
+            let n = self.who(n);
             self.no_commit_after_no.record_because(at, || {
+                let vote = voted.map(|voted| Cause::new(voted, format!("{n} voted no on tx {tx}")));
                 (
                     format!("{me} committed tx {tx}, on which {n} voted no"),
-                    vec![Cause::new(voted, format!("{n} voted no on tx {tx}")), this(&me)],
+                    vote.into_iter().chain([this(&me)]).collect(),
                 )
             });
         }
         self.check_conservation(at, tx, || format!("when {me} decided {} for tx {tx}", name(decision)));
+        self.settle(tx);
     }
 
     /// In-doubt time of intervals closed and still open at `now`: (count,
@@ -469,12 +621,17 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
             in_doubt_sum_us: 0,
             in_doubt_max_us: 0,
             blocked: BTreeSet::new(),
+            recently_settled: VecDeque::new(),
+            long_ago: IdBits::default(),
+            long_ago_commits: IdBits::default(),
+            long_ago_no_votes: IdBits::default(),
         }
     }
 
     fn on_observation(&mut self, at: At, node: NodeId, obs: &Observation) {
         match *obs {
             Observation::PrepareRound { tx, transfer } => {
+                self.revive(tx);
                 let r = self.txs.entry(tx).or_default();
                 r.transfer = Some(transfer);
                 r.started.get_or_insert(at.time);
@@ -505,24 +662,27 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
                 self.on_logged(at, tx, decision, transfer)
             }
             Observation::DecisionRound { tx, resend } => {
+                self.revive(tx);
                 self.txs.entry(tx).or_default().rounds += 1;
                 if resend {
                     self.resent += 1;
                 }
             }
             Observation::Ended { tx } => {
+                self.revive(tx);
                 let r = self.txs.entry(tx).or_default();
                 if !r.ended {
                     r.ended = true;
                     self.ended += 1;
                     self.rounds_sum += r.rounds as u64;
                 }
+                self.settle(tx);
             }
             Observation::Blocked { tx } => {
                 self.blocked.insert((node, tx));
             }
             Observation::Decided { tx, decision, learned, share } => {
-                self.on_decided(at, node, tx, decision, learned, share.net())
+                self.on_decided(at, node, tx, decision, learned, share)
             }
             Observation::Forgot { count } => self.forgotten += count as u64,
             Observation::TooOld { .. } => self.too_old += 1,
@@ -546,6 +706,8 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
         }
         // The transaction id is the idempotency key, which is the op id.
         let tx = e.op_id;
+        self.revive(tx);
+        self.txs.entry(tx).or_default().told = true;
         let record = self.txs.get(&tx);
         let logged = record.and_then(|r| r.logged);
         if logged != Some(told) {
@@ -565,6 +727,7 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
                 )
             });
         }
+        self.settle(tx);
     }
 
     fn gauges(&self, _now: SimTime) -> Vec<(&'static str, f64)> {
@@ -931,5 +1094,14 @@ mod tests {
         assert_eq!(r.metrics["imbalance"], 0.0, "the credit is in flight to n3");
         assert_eq!(r.metrics["in_doubt_at_end"], 1.0, "n3 on tx 2; n2's late report on tx 1 opens nothing");
         assert_eq!(r.metrics["in_doubt_ms_max"], 6.0);
+    }
+
+    /// A checker that forgets every transaction the moment it settles
+    /// grades every lesson, under its own faults and the aggressive
+    /// nemesis (restarts reporting old decisions again, duplicates, new
+    /// rounds), exactly as one that keeps them all.
+    #[test]
+    fn forgetting_settled_transactions_changes_no_verdict() {
+        assert!(crate::check::harness::forgetting::grades_the_same("two-phase-commit", 0..6) > 0);
     }
 }
