@@ -1104,4 +1104,54 @@ mod tests {
     fn forgetting_settled_transactions_changes_no_verdict() {
         assert!(crate::check::harness::forgetting::grades_the_same("two-phase-commit", 0..6) > 0);
     }
+
+    /// A transaction settled long ago keeps three bits, and a late report
+    /// on it is judged as if it were kept in full: a participant that
+    /// reports its decision again is fine, one that reports the opposite
+    /// breaks atomicity, and a new prepare round breaks runs-once.
+    #[test]
+    fn a_forgotten_transaction_is_still_judged() {
+        let at = At { step: 100, time: SimTime(100_000) };
+        let settled = |c: &mut TwoPhaseCommitChecker, tx: Tx| {
+            feed(
+                c,
+                &[
+                    (N1, Observation::PrepareRound { tx, transfer: T }),
+                    (N2, Observation::Voted { tx, vote: Vote::Yes }),
+                    (N3, Observation::Voted { tx, vote: Vote::Yes }),
+                    (N1, Observation::DecisionLogged { tx, decision: Decision::Commit, transfer: T }),
+                    (N2, decided(tx, Decision::Commit, DEBIT)),
+                    (N3, decided(tx, Decision::Commit, CREDIT)),
+                    (N1, Observation::Ended { tx }),
+                ],
+            );
+            c.on_history(at, &told(tx, HistoryKind::Ok));
+        };
+        let mut c = checker();
+        for tx in 1..=RECENTLY_SETTLED as u64 + 2 {
+            settled(&mut c, tx);
+        }
+        assert!(c.long_ago.contains(1) && c.long_ago.contains(2) && !c.txs.contains_key(&1));
+        assert_eq!(c.txs.len(), RECENTLY_SETTLED, "only the latest are kept in full");
+
+        let again = |d| Observation::Decided { tx: 1, decision: d, learned: Learned::Disk, share: DEBIT };
+        c.on_observation(at, N2, &again(Decision::Commit));
+        c.on_observation(at, N2, &Observation::Voted { tx: 1, vote: Vote::Yes });
+        let r = c.report(SimTime(200_000));
+        assert_eq!(holding(&r).len(), 6, "{:?}", r.checks);
+        assert_eq!(r.metrics["tx_committed"], RECENTLY_SETTLED as f64 + 2.0, "counted once");
+        assert_eq!(r.metrics["in_doubt_at_end"], 0.0, "n2 decided tx 1 long ago");
+
+        let mut flipped = c.clone();
+        flipped.on_observation(at, N2, &again(Decision::Abort));
+        let v = flipped.report(SimTime(200_000)).verdict("atomicity").unwrap().clone();
+        assert!(!v.holds);
+        assert!(v.detail.starts_with("n2 decided tx 1 twice: commit then abort"), "{}", v.detail);
+
+        let mut rerun = c.clone();
+        rerun.on_observation(at, N1, &Observation::PrepareRound { tx: 2, transfer: T });
+        let v = rerun.report(SimTime(200_000)).verdict("runs-once").unwrap().clone();
+        assert!(!v.holds);
+        assert!(v.detail.starts_with("tx 2 ran twice"), "{}", v.detail);
+    }
 }
