@@ -5,6 +5,7 @@
 //! events in memory.
 
 mod common;
+use common::distlab;
 
 use common::*;
 use distlab::check::{At, CheckInfo, Checker, MetricInfo, Report};
@@ -12,19 +13,10 @@ use distlab::nodes::{ClientRequest, Cluster, Context, KvOp, Message, NodeId, Nod
 use distlab::scenario::Scenario;
 use distlab::sim::{Budget, Halt, Sim, SimConfig, SimDuration, SimTime, TraceLevel};
 use std::path::Path;
-use std::process::{Command, Output};
 
 fn regression_scenario(name: &str) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions").join(name);
     distlab::scenario::load(&distlab::protocols::registry(), &path).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn distlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_distlab"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run the distlab binary")
 }
 
 /// Regression: with `latency = "0"`, echo's ping and pong chase each other

@@ -11,7 +11,10 @@ use distlab::protocols::LIVENESS;
 use distlab::scenario::{Scenario, load_str};
 use distlab::sim::SimDuration;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
+use common::distlab;
 
 /// Quorum reads and writes under a random nemesis. `protocol` goes into
 /// `[protocol]`, `extra` at the end of the file.
@@ -67,10 +70,6 @@ fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("distlab-check-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn distlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_distlab")).args(args).output().expect("runs distlab")
 }
 
 fn json_of(out: &Output) -> serde_json::Value {

@@ -5,13 +5,8 @@
 
 use std::process::{Command, Output};
 
-fn distlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_distlab"))
-        .args(args)
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("distlab runs")
-}
+mod common;
+use common::distlab;
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

@@ -3,15 +3,8 @@
 //! protocol note at its time, in order, with the events after each note
 //! and fault; then the usual report.
 
-use std::process::Command;
-
-fn distlab(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_distlab"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("distlab runs")
-}
+mod common;
+use common::distlab;
 
 #[test]
 fn explain_tells_the_lesson_in_order() {

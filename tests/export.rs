@@ -7,6 +7,7 @@
 //! `DISTLAB_BLESS=1 cargo test --test export` rewrites the golden files.
 
 mod common;
+use common::distlab;
 
 use distlab::check::export::{Format, SHIVIZ_EVENTS, export};
 use distlab::check::linearizability::{RegisterKind, RegisterOp, check_history, check_register};
@@ -14,7 +15,6 @@ use distlab::check::run::trace_to_file;
 use distlab::sim::{Driver, SimTime, TraceLevel};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn temp(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("distlab-export-test-{}-{name}", std::process::id()))
@@ -350,10 +350,6 @@ fn shiviz_vector_clocks_follow_every_message() {
 }
 
 // ---- The command line ---------------------------------------------------
-
-fn distlab(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_distlab")).args(args).output().expect("distlab runs")
-}
 
 #[test]
 fn run_export_writes_each_format_and_export_rejects_what_is_not_a_trace() {

@@ -4,13 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-fn distlab(args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_distlab"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("distlab runs")
-}
+mod common;
+use common::distlab;
 
 fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))

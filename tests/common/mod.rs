@@ -6,6 +6,17 @@ use distlab::scenario::Scenario;
 use distlab::sim::{Driver, TraceLevel};
 use std::path::{Path, PathBuf};
 
+/// Runs the `distlab` binary from the crate's root (where `scenarios/`
+/// is), with `NO_COLOR` unset so that colour follows the flags alone.
+pub fn distlab(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_distlab"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run the distlab binary")
+}
+
 pub fn lesson(rel: &str) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(rel);
     distlab::scenario::load(&distlab::protocols::registry(), &path).unwrap_or_else(|e| panic!("{e}"))
