@@ -221,7 +221,7 @@ pub fn check_seeds(
 
 /// Tests of checkers that forget what they settled.
 #[cfg(test)]
-pub(crate) mod forgetting {
+mod forgetting {
     use super::*;
     use crate::check::grade::Seen;
     use crate::sim::monitor::KEEP_SETTLED;
@@ -242,7 +242,7 @@ pub(crate) mod forgetting {
     /// nemesis and of the aggressive one, grades the same whether its
     /// checker keeps what it settled or forgets it at once; returns how
     /// many seeds ran.
-    pub(crate) fn grades_the_same(folder: &str, seeds: std::ops::Range<u64>) -> usize {
+    fn grades_the_same(folder: &str, seeds: std::ops::Range<u64>) -> usize {
         let registry = crate::protocols::registry();
         let mut files: Vec<_> = std::fs::read_dir(format!("scenarios/{folder}"))
             .expect("the lessons")
@@ -273,5 +273,14 @@ pub(crate) mod forgetting {
             }
         }
         runs
+    }
+
+    /// The two-phase-commit checker forgets every transaction the moment
+    /// it settles, and grades every lesson, under its own faults and the
+    /// aggressive nemesis (restarts reporting old decisions again,
+    /// duplicates, new rounds), exactly as one that keeps them all.
+    #[test]
+    fn two_phase_commit_forgets_settled_transactions_without_changing_a_verdict() {
+        assert!(grades_the_same("two-phase-commit", 0..6) > 0);
     }
 }

@@ -1096,15 +1096,6 @@ mod tests {
         assert_eq!(r.metrics["in_doubt_ms_max"], 6.0);
     }
 
-    /// A checker that forgets every transaction the moment it settles
-    /// grades every lesson, under its own faults and the aggressive
-    /// nemesis (restarts reporting old decisions again, duplicates, new
-    /// rounds), exactly as one that keeps them all.
-    #[test]
-    fn forgetting_settled_transactions_changes_no_verdict() {
-        assert!(crate::check::harness::forgetting::grades_the_same("two-phase-commit", 0..6) > 0);
-    }
-
     /// A transaction settled long ago keeps three bits, and a late report
     /// on it is judged as if it were kept in full: a participant that
     /// reports its decision again is fine, one that reports the opposite
