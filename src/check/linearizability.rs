@@ -31,6 +31,27 @@
 //! same as never. Info reads and failed operations constrain nothing and
 //! are left out.
 //!
+//! # Unique values: zones first
+//! When every write of a key writes its own value (distlab's clients
+//! write their operation ids), each read names the write it read from,
+//! and linearizability needs no search (Gibbons & Korach, 1997; in the
+//! form of Golab, Li & Shah, 2011). A write and the reads of its value
+//! form a *cluster*, which a linearization must place as one block: the
+//! write, then its reads, with no other write between. Let `f` be the
+//! earliest return in the cluster and `s` its latest call. If `f < s`
+//! the block must span `[f, s]` — a *forward zone*; otherwise it fits at
+//! any instant of `[s, f]` — a *backward zone*. The key is linearizable
+//! iff every read's write began before the read returned, no two forward
+//! zones overlap, and no backward zone lies inside a forward zone. (The
+//! initial absence is a write before everything; a write of unknown
+//! outcome that someone read took effect, with no return; one nobody
+//! read is left out, as if it never happened.) That is `O(n log n)`: a
+//! 10 000-operation key with 16 concurrent clients is decided in
+//! milliseconds, where the search below gave up after a million states.
+//! Only a key the zones find *not* linearizable is searched, for the
+//! search's explanation; a test holds the two to the same verdict on
+//! thousands of random histories.
+//!
 //! # A budget
 //! The search is exponential in the worst case: many concurrent writes
 //! whose outcome is unknown, followed by a read none of their orders can
@@ -314,8 +335,72 @@ pub fn check_register(key: Key, ops: &[RegisterOp], budget: u64) -> RegisterVerd
     search(key, ops, budget).0
 }
 
-/// The search, and how many states it explored.
+/// The verdict, and how many states the search explored (none when the
+/// zones decided): zones first when values are unique (see the module
+/// docs), the search otherwise, and for the explanation of a violation.
 fn search(key: Key, ops: &[RegisterOp], budget: u64) -> (RegisterVerdict, u64) {
+    if zones_linearizable(ops) == Some(true) {
+        return (RegisterVerdict::Linearizable, 0);
+    }
+    wing_gong(key, ops, budget)
+}
+
+/// Gibbons and Korach's zones (see the module docs): `Some(verdict)` when
+/// every write writes its own value, `None` when some value is written
+/// twice (the reads then do not say which write they saw).
+fn zones_linearizable(ops: &[RegisterOp]) -> Option<bool> {
+    /// Times as event positions, with room for before and after all; at
+    /// one position a return comes before a call (as in the search).
+    const BEFORE: i128 = -1;
+    const NEVER: i128 = i128::MAX;
+    let call_at = |c: u64| 2 * i128::from(c) + 1;
+    let ret_at = |r: Option<u64>| r.map_or(NEVER, |r| 2 * i128::from(r));
+    // Each cluster: (its write's call, earliest return, latest call, read
+    // by someone). The initial absence is a write at BEFORE.
+    let mut clusters: BTreeMap<Option<Value>, (i128, i128, i128, bool)> = BTreeMap::new();
+    clusters.insert(None, (BEFORE, BEFORE, BEFORE, true));
+    for op in ops.iter().filter(|o| matches!(o.kind, RegisterKind::Write(_))) {
+        let RegisterKind::Write(v) = op.kind else { continue };
+        let (call, ret) = (call_at(op.call), ret_at(op.ret));
+        if clusters.insert(Some(v), (call, ret, call, false)).is_some() {
+            return None;
+        }
+    }
+    for op in ops {
+        let RegisterKind::Read(v) = op.kind else { continue };
+        let (call, ret) = (call_at(op.call), ret_at(op.ret));
+        let Some(c) = clusters.get_mut(&v) else { return Some(false) }; // a value never written
+        if ret < c.0 {
+            return Some(false); // read before its write began
+        }
+        c.1 = c.1.min(ret);
+        c.2 = c.2.max(call);
+        c.3 = true;
+    }
+    // A write of unknown outcome nobody read may never have happened.
+    let zones = clusters.values().filter(|c| c.1 != NEVER || c.3).map(|&(_, f, s, _)| (f, s));
+    // A zone as (from, to).
+    let mut forward: Vec<(i128, i128)> = Vec::new();
+    let mut backward: Vec<(i128, i128)> = Vec::new();
+    for (f, s) in zones {
+        if f < s { forward.push((f, s)) } else { backward.push((s, f)) }
+    }
+    forward.sort_unstable();
+    if forward.windows(2).any(|w| w[1].0 < w[0].1) {
+        return Some(false);
+    }
+    // Forward zones are disjoint: only the last one starting before a
+    // backward zone can hold it.
+    let inside = |&(s, f): &(i128, i128)| {
+        let i = forward.partition_point(|z| z.0 < s);
+        i > 0 && f < forward[i - 1].1
+    };
+    Some(!backward.iter().any(inside))
+}
+
+/// Wing and Gong's search with Lowe's memo, and how many states it
+/// explored.
+fn wing_gong(key: Key, ops: &[RegisterOp], budget: u64) -> (RegisterVerdict, u64) {
     // Events in time order; an unknown return goes after everything.
     let mut events: Vec<(u64, u8, Event)> = Vec::with_capacity(ops.len() * 2);
     for (i, op) in ops.iter().enumerate() {
@@ -593,5 +678,89 @@ mod tests {
         let mut few: Vec<RegisterOp> = (0..8).map(|i| w(i, i + 1, i, None)).collect();
         few.push(r(99, Some(1000), 100, 101));
         assert!(check_register(0, &few, 10_000).violation().is_some());
+    }
+
+    /// A random history of a few processes on one key, each value written
+    /// once: ops get random intervals and random points in them; reads
+    /// return the value at their point (a linearizable history), except
+    /// that some return another value; some writes' outcomes are unknown.
+    fn random_history(seed: u64) -> Vec<RegisterOp> {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let processes = 1 + next(4);
+        // Per process, sequential ops over distinct positions.
+        let mut ops: Vec<(RegisterOp, u64)> = Vec::new();
+        let mut used = std::collections::BTreeSet::new();
+        let mut id = 0;
+        for _ in 0..processes {
+            let count = 1 + next(4);
+            let mut marks: Vec<u64> = Vec::new();
+            while marks.len() < 3 * count as usize {
+                let m = next(200);
+                if used.insert(m) {
+                    marks.push(m);
+                }
+            }
+            marks.sort_unstable();
+            for c in marks.chunks(3) {
+                // call, linearization point, return
+                id += 1;
+                let kind = if next(2) == 0 { RegisterKind::Write(id) } else { RegisterKind::Read(None) };
+                let unknown = matches!(kind, RegisterKind::Write(_)) && next(5) == 0;
+                let point = c[1] * 2 + 1;
+                let ret = if unknown { None } else { Some(c[2]) };
+                ops.push((op(id, kind, c[0], ret), point));
+            }
+        }
+        // Reads return the value at their point...
+        let mut order: Vec<usize> = (0..ops.len()).collect();
+        order.sort_by_key(|&i| ops[i].1);
+        let mut value = None;
+        for i in order {
+            match ops[i].0.kind {
+                RegisterKind::Write(v) => value = Some(v),
+                RegisterKind::Read(_) => ops[i].0.kind = RegisterKind::Read(value),
+            }
+        }
+        // ... but some return another value (or nothing).
+        for (o, _) in ops.iter_mut() {
+            if matches!(o.kind, RegisterKind::Read(_)) && next(4) == 0 {
+                let v = next(id + 2);
+                o.kind = RegisterKind::Read((v > 0).then_some(v));
+            }
+        }
+        let mut ops: Vec<RegisterOp> = ops.into_iter().map(|(o, _)| o).collect();
+        ops.sort_by_key(|o| o.call);
+        ops
+    }
+
+    /// The zones and the search agree on thousands of random histories,
+    /// linearizable and not; the zones decide most of them.
+    #[test]
+    fn zones_agree_with_the_search() {
+        let (mut yes, mut no) = (0, 0);
+        for seed in 0..20_000 {
+            let ops = random_history(seed);
+            let searched = wing_gong(0, &ops, STATE_BUDGET).0;
+            assert!(!matches!(searched, RegisterVerdict::Unknown(_)));
+            let zones = zones_linearizable(&ops).expect("values are unique");
+            assert_eq!(zones, searched.is_linearizable(), "seed {seed}: {ops:#?}");
+            if zones { yes += 1 } else { no += 1 }
+        }
+        assert!(yes > 5_000 && no > 5_000, "{yes} linearizable, {no} not");
+    }
+
+    /// A value written twice leaves the reads ambiguous: the zones step
+    /// aside and the search decides.
+    #[test]
+    fn a_value_written_twice_is_searched() {
+        let ops = [w(1, 5, 0, Some(1)), w(2, 5, 2, Some(3)), r(3, Some(5), 4, 5)];
+        assert_eq!(zones_linearizable(&ops), None);
+        assert!(ok(&ops));
     }
 }
