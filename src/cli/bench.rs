@@ -385,11 +385,11 @@ timeout = "1s"
 };
 
 /// The linearizability checker on one hot key: 10 000 operations on a
-/// single key by 16 concurrent clients — the search's hard case (every
-/// operation overlaps many others), within the checker's state budget.
+/// single key by 16 concurrent clients — the hard case for a search
+/// (every operation overlaps many others), where the zones decide.
 pub const LINEARIZABILITY_HOT: Workload = Workload {
     name: "linearizability-hot",
-    about: "check a 10 000-operation history on one key by 16 concurrent clients (strict quorum + write-back), within the search's state budget",
+    about: "check a 10 000-operation history on one key by 16 concurrent clients (strict quorum + write-back): every operation overlaps many others",
     scenario: r#"
 [scenario]
 name = "bench-linearizability-hot"
