@@ -119,20 +119,33 @@ pub fn for_each_sample(run: &mut dyn Driver, until: SimTime, samples: u32, mut f
 }
 
 pub fn summarise(scenario: &Scenario, run: &dyn Driver, seed: u64) -> RunSummary {
-    let report = full_report(run);
-    let s = run.stats();
-    let expectations = scenario.expectations.iter().map(|e| e.evaluate(&report)).collect();
     let faults = run
         .applied_faults()
         .iter()
         .filter(|f| !matches!(f.fault, crate::sim::Fault::Note { .. }))
         .map(|f| format!("{} {} ({})", f.at, run.describe_fault(&f.fault), origin_name(f.origin)))
         .collect();
+    summary_of(scenario, seed, full_report(run), run.stats(), faults, run.digest().map(|d| d.to_string()))
+}
+
+/// The summary of a run from its parts: the full report (see
+/// [`full_report`]), the counters, the applied faults in words and the
+/// trace digest. [`summarise`] reads them from a simulated run; a live run
+/// (`distlab live`) collects its own.
+pub fn summary_of(
+    scenario: &Scenario,
+    seed: u64,
+    report: crate::sim::Report,
+    s: crate::sim::Stats,
+    faults: Vec<String>,
+    digest: Option<String>,
+) -> RunSummary {
+    let expectations = scenario.expectations.iter().map(|e| e.evaluate(&report)).collect();
     RunSummary {
         scenario: scenario.name.clone(),
         protocol: scenario.protocol.name(),
         seed,
-        digest: run.digest().map(|d| d.to_string()),
+        digest,
         events: s.events,
         messages: Messages {
             sent: s.sent,
@@ -185,7 +198,7 @@ pub fn trace_to_file(
 }
 
 /// Where a fault came from, as the summary names it.
-fn origin_name(origin: Origin) -> &'static str {
+pub fn origin_name(origin: Origin) -> &'static str {
     match origin {
         Origin::Timeline => "timeline",
         Origin::Nemesis => "nemesis",
