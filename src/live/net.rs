@@ -466,17 +466,27 @@ async fn emit<P: Protocol, C: Checker<P>>(
     socket: &UdpSocket,
     out: &mut Vec<Output<P>>,
 ) {
-    for o in std::mem::take(out) {
-        let bytes = match o {
-            Output::Send { to, msg } => encode::<P>(me, to.endpoint(), &Wire::Msg(msg)),
-            Output::Reply { to, reply } => encode::<P>(me, to.endpoint, &Wire::Reply(reply)),
+    // What the handlers observed first: in the simulator a step's effects
+    // all happen at that step, before any message it sent is delivered;
+    // a send below may yield to the tasks that deliver and handle it.
+    let outputs = std::mem::take(out);
+    let mut sends = Vec::with_capacity(outputs.len());
+    for o in outputs {
+        match o {
             Output::Observe(observation) => {
                 let mut w = shared.world.borrow_mut();
                 let at = shared.at(&mut w);
                 w.checker.on_observation(at, NodeId(me.0), &observation);
-                continue;
             }
-            Output::Note(_) | Output::Persisted(_) => continue,
+            Output::Note(_) | Output::Persisted(_) => {}
+            send => sends.push(send),
+        }
+    }
+    for o in sends {
+        let bytes = match o {
+            Output::Send { to, msg } => encode::<P>(me, to.endpoint(), &Wire::Msg(msg)),
+            Output::Reply { to, reply } => encode::<P>(me, to.endpoint, &Wire::Reply(reply)),
+            _ => continue,
         };
         send(shared, socket, bytes).await;
     }
