@@ -182,6 +182,8 @@ pub struct LiveNode<P: Protocol> {
     defer_sync: bool,
     /// Records read back from the log at start (`None`: a new log).
     recovered: Option<usize>,
+    /// Records in the log that an fsync has made durable.
+    durable: usize,
 }
 
 impl<P: Protocol> LiveNode<P> {
@@ -243,6 +245,7 @@ impl<P: Protocol> LiveNode<P> {
             out: Outbox::default(),
             defer_sync,
             recovered,
+            durable: recovered.unwrap_or(0),
         };
         let now = node.clock.now();
         let mut ctx = Context::new(me, now, &node.params, &node.cluster, &mut node.io, false, &mut node.out);
@@ -273,6 +276,11 @@ impl<P: Protocol> LiveNode<P> {
     /// (`None`: it started on a new log).
     pub fn recovered(&self) -> Option<usize> {
         self.recovered
+    }
+    /// Records in the log that an fsync made durable (the recovered ones
+    /// included): what a crash now leaves.
+    pub fn durable(&self) -> usize {
+        self.durable
     }
     /// Writes appended to the log and not yet fsynced (a crash now loses
     /// them).
@@ -383,6 +391,7 @@ impl<P: Protocol> LiveNode<P> {
         // which wait for the next sync.
         let synced = self.unflushed.len();
         self.log.sync()?;
+        self.durable += synced;
         for _ in 0..synced {
             // A nested sync (a handler below, not deferring) may have
             // released the rest already.

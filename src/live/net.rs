@@ -36,7 +36,7 @@ use crate::check::report::{with_counters, with_history_metrics};
 use crate::check::run::origin_name;
 use crate::nodes::client::{ClientAction, ClientSlot, ClientSpec, Pending};
 use crate::nodes::{
-    AnswerOf, ClientReply, ClientRequest, Cluster, EndpointId, NodeId, OpOf, Protocol, Workload,
+    AnswerOf, ClientRef, ClientReply, ClientRequest, Cluster, EndpointId, NodeId, OpOf, Protocol, Workload,
 };
 use crate::rng::{RngStream, StreamKind};
 use crate::scenario::Scenario;
@@ -45,7 +45,7 @@ use crate::sim::{At, Checker, Fault, History, HistoryEvent, HistoryKind, Report,
 use crate::time::{SimDuration, SimTime};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -117,7 +117,8 @@ pub fn run(scenario: &Scenario, options: &LiveOptions) -> anyhow::Result<LiveRun
 enum Wire<P: Protocol> {
     Msg(P::Msg),
     Request(ClientRequest<OpOf<P>>),
-    Reply(ClientReply<AnswerOf<P>>),
+    /// A reply, with the attempt it answers.
+    Reply(ClientRef, ClientReply<AnswerOf<P>>),
 }
 
 /// The largest UDP payload.
@@ -160,14 +161,20 @@ struct World<C> {
     /// Each endpoint's socket address (`None`: a node that is down).
     addrs: Vec<Option<SocketAddr>>,
     status: Vec<Status>,
-    /// Per node: writes appended to its log and not yet fsynced.
+    /// Per node: writes appended to its log and not yet fsynced, and
+    /// records fsynced in it.
     unsynced: Vec<usize>,
+    durable: Vec<usize>,
     nodes: Vec<Option<JoinHandle<()>>>,
     faults: Vec<String>,
     happened: Vec<String>,
     next_op: u64,
     issued: Vec<u64>,
     next_process: u32,
+    /// Datagrams the router holds, per link `(from, to)`, in the order
+    /// they are due.
+    links: BTreeMap<(u32, u32), BTreeMap<(Instant, u64), Rc<Vec<u8>>>>,
+    next_datagram: u64,
 }
 
 /// What every task reads: fixed for the run.
@@ -305,12 +312,15 @@ async fn main<P: Protocol, C: Checker<P> + 'static>(
             addrs: vec![None; endpoints],
             status: vec![Status::Up; nodes],
             unsynced: vec![0; nodes],
+            durable: vec![0; nodes],
             nodes: (0..nodes).map(|_| None).collect(),
             faults: Vec::new(),
             happened: Vec::new(),
             next_op: 0,
             issued: vec![0; scenario.clients.len()],
             next_process: processes as u32,
+            links: BTreeMap::new(),
+            next_datagram: 0,
         }),
         params,
         cluster: scenario.cluster.clone(),
@@ -420,7 +430,11 @@ async fn run_node<P: Protocol, C: Checker<P>>(
     let mut sync_at: Option<Instant> = None;
     let mut out = first;
     loop {
-        shared.world.borrow_mut().unsynced[me.index()] = node.unsynced();
+        {
+            let mut w = shared.world.borrow_mut();
+            w.unsynced[me.index()] = node.unsynced();
+            w.durable[me.index()] = node.durable();
+        }
         emit(&shared, me.endpoint(), &socket, &mut out).await;
         while shared.world.borrow().status[me.index()] == Status::Paused {
             tokio::time::sleep(Duration::from_millis(1)).await;
@@ -485,7 +499,7 @@ async fn emit<P: Protocol, C: Checker<P>>(
     for o in sends {
         let bytes = match o {
             Output::Send { to, msg } => encode::<P>(me, to.endpoint(), &Wire::Msg(msg)),
-            Output::Reply { to, reply } => encode::<P>(me, to.endpoint, &Wire::Reply(reply)),
+            Output::Reply { to, reply } => encode::<P>(me, to.endpoint, &Wire::Reply(to, reply)),
             _ => continue,
         };
         send(shared, socket, bytes).await;
@@ -530,27 +544,53 @@ async fn route<P: Protocol, C: Checker<P> + 'static>(shared: Rc<Shared<P, C>>, s
         let Route::Deliver { at, duplicate_at } = fate else { continue };
         let bytes = Rc::new(buf[..len].to_vec());
         for at in std::iter::once(at).chain(duplicate_at) {
-            let (shared, socket, bytes) = (shared.clone(), socket.clone(), bytes.clone());
-            tokio::task::spawn_local(async move {
-                sleep_until(shared.real(at).into()).await;
-                let addr = {
-                    let mut w = shared.world.borrow_mut();
-                    let down = (to.0 as usize) < w.status.len() && w.status[to.0 as usize] == Status::Down;
-                    match w.addrs[to.0 as usize] {
-                        Some(addr) if !down => {
-                            w.stats.delivered += 1;
-                            w.step += 1;
-                            addr
-                        }
-                        _ => {
-                            w.stats.dropped += 1;
-                            return;
-                        }
-                    }
-                };
-                let _ = socket.send_to(&bytes, addr).await;
-            });
+            let due = shared.real(at);
+            {
+                let mut w = shared.world.borrow_mut();
+                w.next_datagram += 1;
+                let seq = w.next_datagram;
+                w.links.entry((from.0, to.0)).or_default().insert((due, seq), bytes.clone());
+            }
+            tokio::task::spawn_local(deliver(shared.clone(), socket.clone(), (from.0, to.0), due));
         }
+    }
+}
+
+/// Delivers what is due on link `link` by `due`, in the order the
+/// network decided (a timer of the runtime has a millisecond's grain:
+/// two datagrams due within one may wake in either order, and a lesson
+/// whose links keep order must not see them swapped).
+async fn deliver<P: Protocol, C: Checker<P>>(
+    shared: Rc<Shared<P, C>>,
+    socket: Rc<UdpSocket>,
+    link: (u32, u32),
+    due: Instant,
+) {
+    sleep_until(due.into()).await;
+    let to = link.1 as usize;
+    loop {
+        let (bytes, addr) = {
+            let mut w = shared.world.borrow_mut();
+            let Some(queue) = w.links.get_mut(&link) else { return };
+            let Some(entry) = queue.first_entry() else { return };
+            if entry.key().0 > due.max(Instant::now()) {
+                return; // its own task delivers it
+            }
+            let bytes = entry.remove();
+            let down = to < w.status.len() && w.status[to] == Status::Down;
+            match w.addrs[to] {
+                Some(addr) if !down => {
+                    w.stats.delivered += 1;
+                    w.step += 1;
+                    (bytes, addr)
+                }
+                _ => {
+                    w.stats.dropped += 1;
+                    continue;
+                }
+            }
+        };
+        let _ = socket.send_to(&bytes, addr).await;
     }
 }
 
@@ -586,7 +626,7 @@ async fn client<P: Protocol, C: Checker<P>>(
         let (outcome, from) = loop {
             let Some(p) = slot.pending.as_ref() else { return };
             let request = ClientRequest {
-                from: crate::nodes::ClientRef { endpoint: slot.endpoint, op_id, attempt: p.attempt },
+                from: ClientRef { endpoint: slot.endpoint, op_id, attempt: p.attempt },
                 idempotency_key: op_id,
                 op: p.op.clone(),
                 invoked_at_us: invoked_at.0 as i64,
@@ -604,8 +644,10 @@ async fn client<P: Protocol, C: Checker<P>>(
                 tokio::select! {
                     got = socket.recv_from(&mut buf) => {
                         let Ok((len, _)) = got else { continue };
-                        let Some((from, Wire::Reply(reply))) = decode::<P>(&buf[..len]) else { continue };
-                        match slot.on_reply::<P::Workload>(&spec, op_id, &reply, nodes) {
+                        let Some((from, Wire::Reply(to, reply))) = decode::<P>(&buf[..len]) else { continue };
+                        // A late or duplicated reply names an operation
+                        // this process has finished with: ignored.
+                        match slot.on_reply::<P::Workload>(&spec, to.op_id, &reply, nodes) {
                             ClientAction::Ignore => continue,
                             action => break (action, (from.0 < nodes).then_some(NodeId(from.0))),
                         }
@@ -711,9 +753,11 @@ fn apply<P: Protocol, C: Checker<P> + 'static>(
             if let Some(task) = w.nodes[n.index()].take() {
                 task.abort();
                 let lost = std::mem::take(&mut w.unsynced[n.index()]);
+                let kept = w.durable[n.index()];
                 let (at, name) = (shared.clock.now(), shared.cluster.name(*n));
                 w.happened.push(format!(
-                    "{at} {name} crashed with {lost} write(s) appended to its log and not yet fsynced: lost"
+                    "{at} {name} crashed: {kept} fsynced write(s) stay in its log, \
+                     {lost} appended and not yet fsynced are lost"
                 ));
             }
             w.status[n.index()] = Status::Down;
