@@ -143,10 +143,19 @@ fn quorum_strict_reads_are_fresh() {
     assert!(holds(&run, "fresh-reads"), "{run:#}");
 }
 
-/// Multi-master last-writer-wins converges after a partition heals.
+/// Multi-master last-writer-wins converges after a partition heals. Live
+/// writes are slower than simulated ones (each waits for a real fsync), so
+/// the lesson's 150 writes per client would still be arriving at the end,
+/// when convergence is judged; this copy issues 30, done well before.
 #[test]
 fn multi_master_converges_after_a_partition() {
-    let (_, run) = live(&["multi-master/partition-heal", "--speed", "2"]);
+    let lesson = std::fs::read_to_string("scenarios/multi-master/partition-heal.toml").unwrap();
+    let toml = lesson.replace("ops = 150", "ops = 30");
+    assert_ne!(toml, lesson);
+    let (dir, file) = scratch("partition-heal", &toml);
+    let (_, run) = live(&[file.to_str().unwrap(), "--speed", "2"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(run["ops"]["invoked"], 60, "the workload ran to its end: {run:#}");
     assert!(holds(&run, "convergence"), "{run:#}");
     assert!(holds(&run, "lww-greatest"), "{run:#}");
     let faults = run["faults"].as_array().unwrap();
