@@ -262,3 +262,17 @@ restart = "n3"
     }
     panic!("no kill caught a write between its append and its fsync in {TRIES} seeds");
 }
+
+/// Expectations marked `sim_only` (they rest on the simulator's exact
+/// timing) are listed as not judged live and left out of the verdict;
+/// the others are judged as `run` judges them.
+#[test]
+fn sim_only_expectations_are_not_judged_live() {
+    let (_, run) = live(&["primary-replica/async-crash", "--speed", "2"]);
+    let skipped: Vec<&str> =
+        run["live"]["sim_only"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    assert_eq!(skipped, ["acked-writes-durable breaks", "lost_acked_writes >= 1"], "{run:#}");
+    let judged: Vec<&str> =
+        run["expectations"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(judged, ["log-prefix holds", "failovers >= 1", "acked-on-a-replica breaks"], "{run:#}");
+}
