@@ -150,6 +150,9 @@ enum Status {
     Paused,
 }
 
+/// The datagrams one link holds, by when they are due (and arrival).
+type LinkQueue = BTreeMap<(Instant, u64), Rc<Vec<u8>>>;
+
 /// What the tasks share (one thread: a `RefCell`, never borrowed across
 /// an `.await`).
 struct World<C> {
@@ -173,7 +176,7 @@ struct World<C> {
     next_process: u32,
     /// Datagrams the router holds, per link `(from, to)`, in the order
     /// they are due.
-    links: BTreeMap<(u32, u32), BTreeMap<(Instant, u64), Rc<Vec<u8>>>>,
+    links: BTreeMap<(u32, u32), LinkQueue>,
     next_datagram: u64,
 }
 
@@ -507,16 +510,19 @@ async fn emit<P: Protocol, C: Checker<P>>(
 }
 
 async fn send<P: Protocol, C: Checker<P>>(shared: &Shared<P, C>, socket: &UdpSocket, bytes: Vec<u8>) {
-    let mut w = shared.world.borrow_mut();
-    w.stats.sent += 1;
-    if bytes.len() > MAX_DATAGRAM {
-        w.stats.dropped += 1;
-        let at = shared.clock.now();
-        w.happened
-            .push(format!("{at} a message of {} bytes was too large for a datagram: dropped", bytes.len()));
-        return;
+    {
+        let mut w = shared.world.borrow_mut();
+        w.stats.sent += 1;
+        if bytes.len() > MAX_DATAGRAM {
+            w.stats.dropped += 1;
+            let at = shared.clock.now();
+            w.happened.push(format!(
+                "{at} a message of {} bytes was too large for a datagram: dropped",
+                bytes.len()
+            ));
+            return;
+        }
     }
-    drop(w);
     // A failed send is a lost datagram, as on any network.
     let _ = socket.send_to(&bytes, shared.router).await;
 }
