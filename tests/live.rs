@@ -276,3 +276,40 @@ fn sim_only_expectations_are_not_judged_live() {
         run["expectations"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
     assert_eq!(judged, ["log-prefix holds", "failovers >= 1", "acked-on-a-replica breaks"], "{run:#}");
 }
+
+/// `--trace` writes `run --trace`'s format, which `distlab plot` and
+/// `distlab export` read: the router's duplicates and the client history
+/// are in it.
+#[test]
+fn a_live_trace_is_read_by_plot_and_export() {
+    let (dir, _) = scratch("trace", "");
+    let trace = dir.join("live.jsonl");
+    let (_, run) = live(&["basics/loss-duplication", "--speed", "2", "--trace", trace.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let kinds: std::collections::BTreeSet<String> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Json>(l).unwrap()["kind"].as_str().unwrap().to_string())
+        .collect();
+    for kind in ["run", "send", "deliver", "drop", "duplicate", "sample"] {
+        assert!(kinds.contains(kind), "no {kind} line in the trace: {kinds:?}");
+    }
+    let duplicates = text.lines().filter(|l| l.contains("\"kind\":\"duplicate\"")).count() as f64;
+    assert_eq!(duplicates, metric(&run, "messages_duplicated"), "every duplicate the router made is traced");
+    let plot = Command::new(env!("CARGO_BIN_EXE_distlab"))
+        .args(["plot", trace.to_str().unwrap(), "--no-png", "--out"])
+        .arg(dir.join("charts"))
+        .output()
+        .unwrap();
+    assert!(plot.status.success(), "{}", String::from_utf8_lossy(&plot.stderr));
+    assert!(dir.join("charts/messages_in_flight-over-time.svg").exists());
+    // A lesson with clients: its history exports.
+    let (_, _) = live(&["quorum/strict-quorum", "--speed", "2", "--trace", trace.to_str().unwrap()]);
+    let export = Command::new(env!("CARGO_BIN_EXE_distlab"))
+        .args(["export", trace.to_str().unwrap(), "--format", "jepsen"])
+        .output()
+        .unwrap();
+    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+    let history = String::from_utf8_lossy(&export.stdout);
+    assert!(history.lines().any(|l| l.contains(":type :ok")), "{history}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -311,6 +311,38 @@ struct TraceWriter {
     error: Option<std::io::Error>,
 }
 
+/// A `--trace` file for a run that is no [`Driver`] (`distlab live`): the
+/// same lines, written as the run hands them over.
+pub struct TraceOut(TraceFile);
+
+impl TraceOut {
+    /// Creates the file and writes its first line; `names` are the
+    /// endpoints' names by index (`n1`, `app.0`).
+    pub fn create(
+        path: &std::path::Path,
+        scenario: &Scenario,
+        seed: u64,
+        names: Vec<String>,
+    ) -> std::io::Result<Self> {
+        TraceFile::create_named(path, scenario, seed, names).map(TraceOut)
+    }
+    pub fn event(&mut self, e: &TraceEvent) {
+        self.0.event(e)
+    }
+    /// A client history entry, right after the event that records it.
+    pub fn history(&mut self, h: &HistoryEvent) {
+        self.0.history(h)
+    }
+    /// The gauges at one instant.
+    pub fn sample(&self, s: &Sample) {
+        self.0.sample(s)
+    }
+    /// Flushes the file; the first error of the whole write, if any.
+    pub fn finish(&self) -> std::io::Result<()> {
+        self.0.finish()
+    }
+}
+
 impl TraceFile {
     fn create(
         path: &std::path::Path,
@@ -321,6 +353,15 @@ impl TraceFile {
         let endpoints =
             scenario.cluster.len() as u32 + scenario.clients.iter().map(|c| c.processes).sum::<u32>();
         let names = (0..endpoints).map(|e| run.endpoint_name(EndpointId(e))).collect();
+        Self::create_named(path, scenario, seed, names)
+    }
+
+    fn create_named(
+        path: &std::path::Path,
+        scenario: &Scenario,
+        seed: u64,
+        names: Vec<String>,
+    ) -> std::io::Result<Self> {
         let units = std::iter::once(&crate::check::MESSAGES_IN_FLIGHT)
             .chain(scenario.protocol.gauges())
             .map(|g| (g.name, g.unit.suffix()))

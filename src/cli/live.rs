@@ -12,7 +12,8 @@ use std::path::PathBuf;
 #[command(after_help = "Examples:
   distlab live primary-replica/async-crash --speed 5
   distlab live two-phase-commit/coordinator-crash --seed 3
-  distlab live quorum/strict-quorum --speed 10 --logs /tmp/logs")]
+  distlab live quorum/strict-quorum --speed 10 --logs /tmp/logs
+  distlab live saga/duplicates-double-charge --trace live.jsonl")]
 pub struct Args {
     /// A scenario file, or a lesson name such as `primary-replica/async-crash`.
     pub file: PathBuf,
@@ -27,6 +28,10 @@ pub struct Args {
     /// by default a temporary directory, removed at the end).
     #[arg(long, value_name = "DIR")]
     pub logs: Option<PathBuf>,
+    /// Write the run's events to this file as JSON lines, in `run --trace`'s
+    /// format (`distlab plot` and `distlab export` read it).
+    #[arg(long, value_name = "OUT.jsonl")]
+    pub trace: Option<PathBuf>,
     /// Print one JSON object (the `run --json` summary plus a `live` part).
     #[arg(long)]
     pub json: bool,
@@ -39,7 +44,10 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         anyhow::bail!("--speed must be a positive number, found {}", args.speed);
     }
     let seed = args.seed.unwrap_or(scenario.seed);
-    let options = LiveOptions { seed, speed: args.speed, logs: args.logs.clone() };
+    if args.trace.as_deref() == Some(std::path::Path::new("-")) {
+        anyhow::bail!("--trace -: a live run writes its trace to a file (the report is on standard output)");
+    }
+    let options = LiveOptions { seed, speed: args.speed, logs: args.logs.clone(), trace: args.trace.clone() };
     let live = distlab::live::net::run(&scenario, &options)?;
     let LiveRun { report, stats, faults, happened, real, history } = live;
     // Expectations resting on the simulator's exact timing are not judged.

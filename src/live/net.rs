@@ -29,19 +29,23 @@
 //! (group commit), and what `once_durable` gated waits for that fsync.
 //!
 //! Wire format: a datagram is the sender's and the receiver's endpoint
-//! numbers (4 bytes each, little-endian) and then the body as JSON.
+//! numbers (4 bytes each, little-endian), the message's number (8 bytes,
+//! as the trace names it) and then the body as JSON.
 
 use super::host::{LiveClock, LiveNode, Output};
 use crate::check::report::{with_counters, with_history_metrics};
-use crate::check::run::origin_name;
+use crate::check::run::{Sample, TRACE_SAMPLES, TraceOut, origin_name, sample_time};
 use crate::nodes::client::{ClientAction, ClientSlot, ClientSpec, Pending};
 use crate::nodes::{
-    AnswerOf, ClientRef, ClientReply, ClientRequest, Cluster, EndpointId, NodeId, OpOf, Protocol, Workload,
+    AnswerOf, ClientRef, ClientReply, ClientRequest, Cluster, EndpointId, Message, NodeId, OpOf, Protocol,
+    Workload,
 };
 use crate::rng::{RngStream, StreamKind};
 use crate::scenario::Scenario;
 use crate::sim::network::{Network, Route};
-use crate::sim::{At, Checker, Fault, History, HistoryEvent, HistoryKind, Report, Stats};
+use crate::sim::{
+    At, Checker, Fault, History, HistoryEvent, HistoryKind, Report, Stats, TraceEvent, TraceKind,
+};
 use crate::time::{SimDuration, SimTime};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -64,6 +68,10 @@ pub struct LiveOptions {
     /// Keep the nodes' logs here (one `NAME.log` each) instead of in a
     /// temporary directory removed at the end.
     pub logs: Option<PathBuf>,
+    /// Write the run's events to this file, in `distlab run --trace`'s
+    /// format (sends, deliveries, drops, faults, client operations, and
+    /// the gauges sampled 200 times).
+    pub trace: Option<PathBuf>,
 }
 
 /// What a live run produced: what the checkers concluded, the counters,
@@ -128,19 +136,24 @@ fn encode<P: Protocol>(from: EndpointId, to: EndpointId, body: &Wire<P>) -> Vec<
     let mut bytes = Vec::with_capacity(128);
     bytes.extend_from_slice(&from.0.to_le_bytes());
     bytes.extend_from_slice(&to.0.to_le_bytes());
+    bytes.extend_from_slice(&0u64.to_le_bytes()); // numbered when sent
     serde_json::to_writer(&mut bytes, body).expect("protocol messages serialize");
     bytes
 }
 
-fn header(bytes: &[u8]) -> Option<(EndpointId, EndpointId)> {
+/// A datagram's header: sender, receiver, message number.
+const HEADER: usize = 16;
+
+fn header(bytes: &[u8]) -> Option<(EndpointId, EndpointId, u64)> {
     let from = u32::from_le_bytes(bytes.get(0..4)?.try_into().ok()?);
     let to = u32::from_le_bytes(bytes.get(4..8)?.try_into().ok()?);
-    Some((EndpointId(from), EndpointId(to)))
+    let msg = u64::from_le_bytes(bytes.get(8..HEADER)?.try_into().ok()?);
+    Some((EndpointId(from), EndpointId(to), msg))
 }
 
 fn decode<P: Protocol>(bytes: &[u8]) -> Option<(EndpointId, Wire<P>)> {
-    let (from, _) = header(bytes)?;
-    Some((from, serde_json::from_slice(&bytes[8..]).ok()?))
+    let (from, ..) = header(bytes)?;
+    Some((from, serde_json::from_slice(&bytes[HEADER..]).ok()?))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,6 +191,8 @@ struct World<C> {
     /// they are due.
     links: BTreeMap<(u32, u32), LinkQueue>,
     next_datagram: u64,
+    next_msg: u64,
+    trace: Option<TraceOut>,
 }
 
 /// What every task reads: fixed for the run.
@@ -201,6 +216,30 @@ impl<P: Protocol, C: Checker<P>> Shared<P, C> {
     /// The real length of a protocol duration.
     fn real_len(&self, d: SimDuration) -> Duration {
         Duration::from_secs_f64(d.0 as f64 / 1e6 / self.clock.speed)
+    }
+    /// Writes a trace event at the current step (when tracing).
+    fn trace(
+        &self,
+        w: &mut World<C>,
+        kind: TraceKind,
+        node: u32,
+        peer: u32,
+        msg: u64,
+        text: impl FnOnce() -> String,
+        label: String,
+    ) {
+        let Some(out) = w.trace.as_mut() else { return };
+        let event = TraceEvent {
+            step: w.step,
+            time_us: self.clock.now().0,
+            kind,
+            node,
+            peer,
+            msg,
+            text: text(),
+            label,
+        };
+        out.event(&event);
     }
     /// The next step, numbered, at the protocol time now.
     fn at(&self, w: &mut World<C>) -> At {
@@ -324,6 +363,8 @@ async fn main<P: Protocol, C: Checker<P> + 'static>(
             next_process: processes as u32,
             links: BTreeMap::new(),
             next_datagram: 0,
+            next_msg: 0,
+            trace: None,
         }),
         params,
         cluster: scenario.cluster.clone(),
@@ -334,6 +375,12 @@ async fn main<P: Protocol, C: Checker<P> + 'static>(
         router: router.local_addr()?,
         disk_latency: scenario.disk_latency,
     });
+    if let Some(path) = &options.trace {
+        let names = (0..endpoints as u32).map(|e| shared.name(EndpointId(e))).collect();
+        let out = TraceOut::create(path, scenario, options.seed, names)
+            .map_err(|e| anyhow::anyhow!("writing the trace to {}: {e}", path.display()))?;
+        shared.world.borrow_mut().trace = Some(out);
+    }
     for n in scenario.cluster.nodes() {
         start_node(&shared, n)?;
     }
@@ -364,6 +411,9 @@ async fn main<P: Protocol, C: Checker<P> + 'static>(
         scenario.faults_for_seed(options.seed).into_iter().filter(|f| f.step.is_none()).collect();
     faults.sort_by_key(|f| f.at);
     tasks.push(tokio::task::spawn_local(apply_faults(shared.clone(), faults)));
+    if options.trace.is_some() {
+        tasks.push(tokio::task::spawn_local(sample(shared.clone(), scenario.duration)));
+    }
     sleep_until(shared.real(scenario.duration).into()).await;
     for t in &tasks {
         t.abort();
@@ -376,6 +426,9 @@ async fn main<P: Protocol, C: Checker<P> + 'static>(
     let mut stats = w.stats;
     stats.events = w.step;
     let report = with_history_metrics(with_counters(w.checker.report(now), stats), &w.history);
+    if let (Some(out), Some(path)) = (w.trace.take(), &options.trace) {
+        out.finish().map_err(|e| anyhow::anyhow!("writing the trace to {}: {e}", path.display()))?;
+    }
     Ok(LiveRun {
         report,
         stats,
@@ -429,7 +482,7 @@ async fn run_node<P: Protocol, C: Checker<P>>(
 ) {
     let me = node.me();
     let nodes = shared.cluster.len() as u32;
-    let mut buf = vec![0u8; MAX_DATAGRAM + 8];
+    let mut buf = vec![0u8; MAX_DATAGRAM + HEADER];
     let mut sync_at: Option<Instant> = None;
     let mut out = first;
     loop {
@@ -500,19 +553,38 @@ async fn emit<P: Protocol, C: Checker<P>>(
         }
     }
     for o in sends {
-        let bytes = match o {
-            Output::Send { to, msg } => encode::<P>(me, to.endpoint(), &Wire::Msg(msg)),
-            Output::Reply { to, reply } => encode::<P>(me, to.endpoint, &Wire::Reply(to, reply)),
+        let (bytes, label) = match o {
+            Output::Send { to, msg } => {
+                let label = msg.label();
+                (encode::<P>(me, to.endpoint(), &Wire::Msg(msg)), label)
+            }
+            Output::Reply { to, reply } => {
+                (encode::<P>(me, to.endpoint, &Wire::Reply(to, reply)), format!("reply to op {}", to.op_id))
+            }
             _ => continue,
         };
-        send(shared, socket, bytes).await;
+        send(shared, socket, bytes, label).await;
     }
 }
 
-async fn send<P: Protocol, C: Checker<P>>(shared: &Shared<P, C>, socket: &UdpSocket, bytes: Vec<u8>) {
+/// Numbers a datagram, traces it and hands it to the router.
+async fn send<P: Protocol, C: Checker<P>>(
+    shared: &Shared<P, C>,
+    socket: &UdpSocket,
+    mut bytes: Vec<u8>,
+    label: String,
+) {
     {
         let mut w = shared.world.borrow_mut();
         w.stats.sent += 1;
+        w.next_msg += 1;
+        let id = w.next_msg;
+        bytes[8..HEADER].copy_from_slice(&id.to_le_bytes());
+        if let Some((from, to, _)) = header(&bytes) {
+            w.step += 1;
+            let text = || format!("send {label}");
+            shared.trace(&mut w, TraceKind::Send, from.0, to.0, id, text, label.clone());
+        }
         if bytes.len() > MAX_DATAGRAM {
             w.stats.dropped += 1;
             let at = shared.clock.now();
@@ -530,10 +602,10 @@ async fn send<P: Protocol, C: Checker<P>>(shared: &Shared<P, C>, socket: &UdpSoc
 /// The router: decides each datagram's fate with the lesson's network,
 /// then delivers it (and a duplicate) at the time it drew.
 async fn route<P: Protocol, C: Checker<P> + 'static>(shared: Rc<Shared<P, C>>, socket: Rc<UdpSocket>) {
-    let mut buf = vec![0u8; MAX_DATAGRAM + 8];
+    let mut buf = vec![0u8; MAX_DATAGRAM + HEADER];
     loop {
         let Ok((len, _)) = socket.recv_from(&mut buf).await else { continue };
-        let Some((from, to)) = header(&buf[..len]) else { continue };
+        let Some((from, to, id)) = header(&buf[..len]) else { continue };
         let fate = {
             let mut w = shared.world.borrow_mut();
             if to.0 as usize >= w.addrs.len() {
@@ -541,8 +613,18 @@ async fn route<P: Protocol, C: Checker<P> + 'static>(shared: Rc<Shared<P, C>>, s
             }
             let fate = w.network.route(from, to, shared.clock.now());
             match fate {
-                Route::Drop(_) => w.stats.dropped += 1,
-                Route::Deliver { duplicate_at: Some(_), .. } => w.stats.duplicated += 1,
+                Route::Drop(why) => {
+                    w.stats.dropped += 1;
+                    w.step += 1;
+                    let text = || format!("message {id} dropped ({why:?})");
+                    shared.trace(&mut w, TraceKind::Drop, to.0, from.0, id, text, String::new());
+                }
+                Route::Deliver { duplicate_at: Some(_), .. } => {
+                    w.stats.duplicated += 1;
+                    w.step += 1;
+                    let text = || format!("message {id} duplicated");
+                    shared.trace(&mut w, TraceKind::Duplicate, from.0, to.0, id, text, String::new());
+                }
                 Route::Deliver { .. } => {}
             }
             fate
@@ -557,7 +639,8 @@ async fn route<P: Protocol, C: Checker<P> + 'static>(shared: Rc<Shared<P, C>>, s
                 let seq = w.next_datagram;
                 w.links.entry((from.0, to.0)).or_default().insert((due, seq), bytes.clone());
             }
-            tokio::task::spawn_local(deliver(shared.clone(), socket.clone(), (from.0, to.0), due));
+            let link = (from.0, to.0);
+            tokio::task::spawn_local(deliver(shared.clone(), socket.clone(), link, due));
         }
     }
 }
@@ -584,14 +667,19 @@ async fn deliver<P: Protocol, C: Checker<P>>(
             }
             let bytes = entry.remove();
             let down = to < w.status.len() && w.status[to] == Status::Down;
+            let id = header(&bytes).map_or(0, |(.., id)| id);
+            w.step += 1;
             match w.addrs[to] {
                 Some(addr) if !down => {
                     w.stats.delivered += 1;
-                    w.step += 1;
+                    let text = || format!("deliver message {id}");
+                    shared.trace(&mut w, TraceKind::Deliver, link.1, link.0, id, text, String::new());
                     (bytes, addr)
                 }
                 _ => {
                     w.stats.dropped += 1;
+                    let text = || format!("message {id} dropped (the receiver is down)");
+                    shared.trace(&mut w, TraceKind::Drop, link.1, link.0, id, text, String::new());
                     continue;
                 }
             }
@@ -610,7 +698,7 @@ async fn client<P: Protocol, C: Checker<P>>(
 ) {
     let spec = shared.clients[slot.spec as usize].clone();
     let nodes = shared.cluster.len() as u32;
-    let mut buf = vec![0u8; MAX_DATAGRAM + 8];
+    let mut buf = vec![0u8; MAX_DATAGRAM + HEADER];
     sleep_until(shared.real(first).into()).await;
     loop {
         let op_id = {
@@ -644,7 +732,7 @@ async fn client<P: Protocol, C: Checker<P>>(
             };
             let attempt = p.attempt;
             let bytes = encode::<P>(slot.endpoint, p.target.endpoint(), &Wire::Request(request));
-            send(&shared, &socket, bytes).await;
+            send(&shared, &socket, bytes, format!("op {op_id} attempt {attempt}")).await;
             let deadline = Instant::now() + shared.real_len(spec.timeout);
             let (action, from) = loop {
                 tokio::select! {
@@ -721,7 +809,40 @@ fn record<P: Protocol, C: Checker<P>>(
         register,
     };
     w.checker.on_history(at, &event);
-    w.history.events.push(event.erase());
+    let erased = event.erase();
+    if w.trace.is_some() {
+        let (me, peer) = (slot.endpoint.0, node.map_or(crate::sim::trace::NONE, |n| n.0));
+        let process = slot.process;
+        let (trace_kind, text) = match kind {
+            HistoryKind::Invoke => (TraceKind::Invoke, format!("process {process} invokes {}", erased.op)),
+            _ => (
+                TraceKind::Complete,
+                format!("process {process}: {} -> {kind:?} {}", erased.op, erased.value),
+            ),
+        };
+        shared.trace(&mut w, trace_kind, me, peer, op_id, || text, String::new());
+        if let Some(out) = w.trace.as_mut() {
+            out.history(&erased);
+        }
+    }
+    w.history.events.push(erased);
+}
+
+/// Samples the gauges for the trace, as `distlab run --trace` does: at
+/// [`TRACE_SAMPLES`] evenly spaced times and the start.
+async fn sample<P: Protocol, C: Checker<P>>(shared: Rc<Shared<P, C>>, duration: SimTime) {
+    for i in 0..=TRACE_SAMPLES {
+        let time = sample_time(duration, i, TRACE_SAMPLES);
+        sleep_until(shared.real(time).into()).await;
+        let w = shared.world.borrow();
+        let s = w.stats;
+        let in_flight = (s.sent + s.duplicated).saturating_sub(s.delivered + s.dropped);
+        let mut gauges = vec![("messages_in_flight", in_flight as f64)];
+        gauges.extend(w.checker.gauges(time));
+        if let Some(out) = w.trace.as_ref() {
+            out.sample(&Sample { time, gauges });
+        }
+    }
 }
 
 /// The timeline and the nemesis, applied at their times.
@@ -743,6 +864,21 @@ async fn apply_faults<P: Protocol, C: Checker<P> + 'static>(
                 w.faults.push(format!("{now} {said} ({})", origin_name(f.origin)));
                 let at = shared.at(&mut w);
                 w.checker.on_fault(at, &f.fault);
+                let node = match &f.fault {
+                    Fault::Crash(n) | Fault::Restart(n) | Fault::Pause(n) | Fault::Resume(n) => n.0,
+                    _ => crate::sim::trace::NONE,
+                };
+                let kind = match &f.fault {
+                    Fault::Crash(_) => TraceKind::Crash,
+                    Fault::Restart(_) => TraceKind::Restart,
+                    Fault::Pause(_) => TraceKind::Pause,
+                    Fault::Resume(_) => TraceKind::Resume,
+                    Fault::Heal => TraceKind::Heal,
+                    Fault::Link { .. } => TraceKind::Link,
+                    _ => TraceKind::Partition,
+                };
+                let none = crate::sim::trace::NONE;
+                shared.trace(&mut w, kind, node, none, 0, || said.clone(), String::new());
             }
             Err(why) => w.happened.push(format!("{now} {said}: not applied live ({why})")),
         }
