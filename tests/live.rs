@@ -313,3 +313,23 @@ fn a_live_trace_is_read_by_plot_and_export() {
     assert!(history.lines().any(|l| l.contains(":type :ok")), "{history}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The router keeps the lesson's link order: with `reorder` it reorders
+/// (echo counts pongs overtaking earlier ones), and on FIFO links it never
+/// does — though the runtime's timers have a millisecond's grain and
+/// wake datagrams due within one millisecond in any order.
+#[test]
+fn the_router_reorders_only_where_the_lesson_says() {
+    let (_, run) = live(&["basics/reordering", "--speed", "2"]);
+    assert!(metric(&run, "reordered_pongs") >= 1.0, "{run:#}");
+    let lesson = std::fs::read_to_string("scenarios/basics/reordering.toml").unwrap();
+    let toml = lesson.replace("reorder = 0.1\nreorder_delay = \"20ms\"", "fifo = true");
+    assert_ne!(toml, lesson);
+    let (dir, file) = scratch("fifo", &toml);
+    for speed in ["2", "10"] {
+        let (_, run) = live(&[file.to_str().unwrap(), "--speed", speed]);
+        assert!(metric(&run, "messages_delivered") >= 100.0, "{run:#}");
+        assert_eq!(metric(&run, "reordered_pongs"), 0.0, "speed {speed}: {run:#}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -51,7 +51,7 @@ use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -936,10 +936,4 @@ fn apply<P: Protocol, C: Checker<P> + 'static>(
         _ => return Err("an intervention on one simulated message".into()),
     }
     Ok(())
-}
-
-/// The log file of node `name` in a directory of logs kept with
-/// [`LiveOptions::logs`].
-pub fn log_path(dir: &Path, name: &str) -> PathBuf {
-    dir.join(format!("{name}.log"))
 }
