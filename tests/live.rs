@@ -124,6 +124,11 @@ fn saga_double_charges_without_keys_and_not_with_them() {
     let (_, run) = live(&["saga/duplicates-idempotent", "--speed", "2"]);
     assert!(holds(&run, "applied-once"), "{run:#}");
     assert!(holds(&run, "money-conserved"), "{run:#}");
+    // Broke once on the first version ("saga 32 took effect or was
+    // acknowledged, but never began"), which both let a stale reply
+    // complete the current operation and recorded observations after
+    // earlier sends; not reproduced since with either reverted alone.
+    assert!(holds(&run, "semantic-atomicity"), "{run:#}");
     assert!(metric(&run, "duplicates_suppressed") >= 1.0, "the router duplicated requests: {run:#}");
     for seed in 0..TRIES {
         let (_, run) = live(&["saga/duplicates-double-charge", "--seed", &seed.to_string(), "--speed", "2"]);
