@@ -217,13 +217,14 @@ impl<P: Protocol, C: Checker<P>> Shared<P, C> {
     fn real_len(&self, d: SimDuration) -> Duration {
         Duration::from_secs_f64(d.0 as f64 / 1e6 / self.clock.speed)
     }
-    /// Writes a trace event at the current step (when tracing).
+    /// Writes a trace event at the current step (when tracing): of
+    /// `kind`, at endpoint `node` with `peer` (`ends`), about message or
+    /// operation `msg`.
     fn trace(
         &self,
         w: &mut World<C>,
         kind: TraceKind,
-        node: u32,
-        peer: u32,
+        (node, peer): (u32, u32),
         msg: u64,
         text: impl FnOnce() -> String,
         label: String,
@@ -583,7 +584,7 @@ async fn send<P: Protocol, C: Checker<P>>(
         if let Some((from, to, _)) = header(&bytes) {
             w.step += 1;
             let text = || format!("send {label}");
-            shared.trace(&mut w, TraceKind::Send, from.0, to.0, id, text, label.clone());
+            shared.trace(&mut w, TraceKind::Send, (from.0, to.0), id, text, label.clone());
         }
         if bytes.len() > MAX_DATAGRAM {
             w.stats.dropped += 1;
@@ -617,13 +618,13 @@ async fn route<P: Protocol, C: Checker<P> + 'static>(shared: Rc<Shared<P, C>>, s
                     w.stats.dropped += 1;
                     w.step += 1;
                     let text = || format!("message {id} dropped ({why:?})");
-                    shared.trace(&mut w, TraceKind::Drop, to.0, from.0, id, text, String::new());
+                    shared.trace(&mut w, TraceKind::Drop, (to.0, from.0), id, text, String::new());
                 }
                 Route::Deliver { duplicate_at: Some(_), .. } => {
                     w.stats.duplicated += 1;
                     w.step += 1;
                     let text = || format!("message {id} duplicated");
-                    shared.trace(&mut w, TraceKind::Duplicate, from.0, to.0, id, text, String::new());
+                    shared.trace(&mut w, TraceKind::Duplicate, (from.0, to.0), id, text, String::new());
                 }
                 Route::Deliver { .. } => {}
             }
@@ -673,13 +674,13 @@ async fn deliver<P: Protocol, C: Checker<P>>(
                 Some(addr) if !down => {
                     w.stats.delivered += 1;
                     let text = || format!("deliver message {id}");
-                    shared.trace(&mut w, TraceKind::Deliver, link.1, link.0, id, text, String::new());
+                    shared.trace(&mut w, TraceKind::Deliver, (link.1, link.0), id, text, String::new());
                     (bytes, addr)
                 }
                 _ => {
                     w.stats.dropped += 1;
                     let text = || format!("message {id} dropped (the receiver is down)");
-                    shared.trace(&mut w, TraceKind::Drop, link.1, link.0, id, text, String::new());
+                    shared.trace(&mut w, TraceKind::Drop, (link.1, link.0), id, text, String::new());
                     continue;
                 }
             }
@@ -820,7 +821,7 @@ fn record<P: Protocol, C: Checker<P>>(
                 format!("process {process}: {} -> {kind:?} {}", erased.op, erased.value),
             ),
         };
-        shared.trace(&mut w, trace_kind, me, peer, op_id, || text, String::new());
+        shared.trace(&mut w, trace_kind, (me, peer), op_id, || text, String::new());
         if let Some(out) = w.trace.as_mut() {
             out.history(&erased);
         }
@@ -878,7 +879,7 @@ async fn apply_faults<P: Protocol, C: Checker<P> + 'static>(
                     _ => TraceKind::Partition,
                 };
                 let none = crate::sim::trace::NONE;
-                shared.trace(&mut w, kind, node, none, 0, || said.clone(), String::new());
+                shared.trace(&mut w, kind, (node, none), 0, || said.clone(), String::new());
             }
             Err(why) => w.happened.push(format!("{now} {said}: not applied live ({why})")),
         }
