@@ -19,8 +19,12 @@ pub fn unit_of(protocol: &dyn ProtocolEntry, name: &str) -> Option<Unit> {
 /// The protocol's report plus the engine's counters (cheap: no history
 /// scan).
 pub fn counters_report(run: &dyn Driver) -> Report {
-    let mut report = run.report();
-    let s: Stats = run.stats();
+    with_counters(run.report(), run.stats())
+}
+
+/// A checker's report plus the run's counters: what [`counters_report`]
+/// gives, for a run that is no [`Driver`] (a live run).
+pub fn with_counters(mut report: Report, s: Stats) -> Report {
     for (name, v) in [
         ("ops_ok", s.ops_ok),
         ("ops_fail", s.ops_fail),
@@ -36,10 +40,15 @@ pub fn counters_report(run: &dyn Driver) -> Report {
 
 /// The report of a run with the metrics every protocol has.
 pub fn full_report(run: &dyn Driver) -> Report {
-    let mut report = counters_report(run);
-    let mut latencies = ok_latencies_us(run);
+    with_history_metrics(counters_report(run), run.history())
+}
+
+/// A report plus the metrics read from the client history (latency, the
+/// session-guarantee anomalies): what [`full_report`] adds, for a run
+/// that is no [`Driver`] (a live run).
+pub fn with_history_metrics(mut report: Report, history: &crate::sim::History) -> Report {
+    let mut latencies = history_ok_latencies_us(history);
     latencies.sort_unstable();
-    let history = run.history();
     report.metrics.insert("ryw_anomalies", super::models::read_your_writes(history).len() as f64);
     report.metrics.insert("monotonic_read_anomalies", super::models::monotonic_reads(history).len() as f64);
     if !latencies.is_empty() {
@@ -54,7 +63,12 @@ pub fn full_report(run: &dyn Driver) -> Report {
 /// Client latency of the operations that completed ok, invoke to reply, in
 /// µs (in invocation order).
 pub fn ok_latencies_us(run: &dyn Driver) -> Vec<u64> {
-    run.history()
+    history_ok_latencies_us(run.history())
+}
+
+/// [`ok_latencies_us`] of a history.
+pub fn history_ok_latencies_us(history: &crate::sim::History) -> Vec<u64> {
+    history
         .operations()
         .iter()
         .filter(|o| o.outcome == Some(HistoryKind::Ok))

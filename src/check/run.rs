@@ -119,20 +119,33 @@ pub fn for_each_sample(run: &mut dyn Driver, until: SimTime, samples: u32, mut f
 }
 
 pub fn summarise(scenario: &Scenario, run: &dyn Driver, seed: u64) -> RunSummary {
-    let report = full_report(run);
-    let s = run.stats();
-    let expectations = scenario.expectations.iter().map(|e| e.evaluate(&report)).collect();
     let faults = run
         .applied_faults()
         .iter()
         .filter(|f| !matches!(f.fault, crate::sim::Fault::Note { .. }))
         .map(|f| format!("{} {} ({})", f.at, run.describe_fault(&f.fault), origin_name(f.origin)))
         .collect();
+    summary_of(scenario, seed, full_report(run), run.stats(), faults, run.digest().map(|d| d.to_string()))
+}
+
+/// The summary of a run from its parts: the full report (see
+/// [`full_report`]), the counters, the applied faults in words and the
+/// trace digest. [`summarise`] reads them from a simulated run; a live run
+/// (`distlab live`) collects its own.
+pub fn summary_of(
+    scenario: &Scenario,
+    seed: u64,
+    report: crate::sim::Report,
+    s: crate::sim::Stats,
+    faults: Vec<String>,
+    digest: Option<String>,
+) -> RunSummary {
+    let expectations = scenario.expectations.iter().map(|e| e.evaluate(&report)).collect();
     RunSummary {
         scenario: scenario.name.clone(),
         protocol: scenario.protocol.name(),
         seed,
-        digest: run.digest().map(|d| d.to_string()),
+        digest,
         events: s.events,
         messages: Messages {
             sent: s.sent,
@@ -185,7 +198,7 @@ pub fn trace_to_file(
 }
 
 /// Where a fault came from, as the summary names it.
-fn origin_name(origin: Origin) -> &'static str {
+pub fn origin_name(origin: Origin) -> &'static str {
     match origin {
         Origin::Timeline => "timeline",
         Origin::Nemesis => "nemesis",
@@ -298,6 +311,38 @@ struct TraceWriter {
     error: Option<std::io::Error>,
 }
 
+/// A `--trace` file for a run that is no [`Driver`] (`distlab live`): the
+/// same lines, written as the run hands them over.
+pub struct TraceOut(TraceFile);
+
+impl TraceOut {
+    /// Creates the file and writes its first line; `names` are the
+    /// endpoints' names by index (`n1`, `app.0`).
+    pub fn create(
+        path: &std::path::Path,
+        scenario: &Scenario,
+        seed: u64,
+        names: Vec<String>,
+    ) -> std::io::Result<Self> {
+        TraceFile::create_named(path, scenario, seed, names).map(TraceOut)
+    }
+    pub fn event(&mut self, e: &TraceEvent) {
+        self.0.event(e)
+    }
+    /// A client history entry, right after the event that records it.
+    pub fn history(&mut self, h: &HistoryEvent) {
+        self.0.history(h)
+    }
+    /// The gauges at one instant.
+    pub fn sample(&self, s: &Sample) {
+        self.0.sample(s)
+    }
+    /// Flushes the file; the first error of the whole write, if any.
+    pub fn finish(&self) -> std::io::Result<()> {
+        self.0.finish()
+    }
+}
+
 impl TraceFile {
     fn create(
         path: &std::path::Path,
@@ -308,6 +353,15 @@ impl TraceFile {
         let endpoints =
             scenario.cluster.len() as u32 + scenario.clients.iter().map(|c| c.processes).sum::<u32>();
         let names = (0..endpoints).map(|e| run.endpoint_name(EndpointId(e))).collect();
+        Self::create_named(path, scenario, seed, names)
+    }
+
+    fn create_named(
+        path: &std::path::Path,
+        scenario: &Scenario,
+        seed: u64,
+        names: Vec<String>,
+    ) -> std::io::Result<Self> {
         let units = std::iter::once(&crate::check::MESSAGES_IN_FLIGHT)
             .chain(scenario.protocol.gauges())
             .map(|g| (g.name, g.unit.suffix()))

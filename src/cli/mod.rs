@@ -7,6 +7,8 @@ pub mod explore;
 pub mod export;
 pub mod grade;
 pub mod list;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod maelstrom;
 pub mod merge;
 pub mod plot;
@@ -60,6 +62,9 @@ pub enum Command {
     Grade(grade::Args),
     /// Search every interleaving of a lesson within bounds for a broken check.
     Explore(explore::Args),
+    /// Run a lesson on the real (loopback) network: tokio tasks, UDP, fsynced logs.
+    #[cfg(feature = "live")]
+    Live(live::Args),
     /// Run one node as a Maelstrom binary (JSON lines on stdin/stdout) for Jepsen's Maelstrom.
     Maelstrom(maelstrom::Args),
     /// Draw one run's charts (latency, messages in flight, gauges) from a saved trace.
@@ -78,6 +83,8 @@ impl Command {
     pub fn json(&self) -> bool {
         match self {
             Command::Run(a) => a.json,
+            #[cfg(feature = "live")]
+            Command::Live(a) => a.json,
             Command::Check(a) => a.json,
             Command::Bench(a) => a.json,
             Command::Grade(a) => a.json,
@@ -111,6 +118,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Merge(a) => merge::run(a),
         Command::Grade(a) => grade::run(a),
         Command::Explore(a) => explore::run(a),
+        #[cfg(feature = "live")]
+        Command::Live(a) => live::run(a),
         Command::Maelstrom(a) => maelstrom::run(a),
         Command::Plot(a) => plot::run(a),
         Command::Export(a) => export::run(a),

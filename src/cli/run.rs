@@ -141,7 +141,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&summary)?)?;
     } else {
-        print_human(&mut out, &scenario, &summary, &path)?;
+        print_human(&mut out, &scenario, &summary, &path, None)?;
     }
     Ok(if summary.all_met() { Outcome::Success } else { Outcome::ExpectationFailed })
 }
@@ -155,13 +155,28 @@ impl Drop for TempFile {
     }
 }
 
-fn print_human(
+/// The report `run` prints, and `live` (`live`: the run's speed-up; then
+/// the first line says how the lesson ran, and no digest or replay command
+/// is offered, since a live run has neither).
+pub(super) fn print_human(
     out: &mut dyn std::io::Write,
     scenario: &Scenario,
     s: &RunSummary,
     path: &std::path::Path,
+    live: Option<f64>,
 ) -> std::io::Result<()> {
-    writeln!(out, "{} ({}), seed {}, {} simulated", s.scenario, s.protocol, s.seed, scenario.duration)?;
+    match live {
+        None => writeln!(
+            out,
+            "{} ({}), seed {}, {} simulated",
+            s.scenario, s.protocol, s.seed, scenario.duration
+        )?,
+        Some(speed) => writeln!(
+            out,
+            "{} ({}), seed {}, {} live on localhost at speed {speed}",
+            s.scenario, s.protocol, s.seed, scenario.duration
+        )?,
+    }
     let first = super::first_sentence(&scenario.description);
     if !first.is_empty() {
         writeln!(out, "  {first}")?;
@@ -196,6 +211,17 @@ fn print_human(
         }
     }
     let failed = s.expectations.iter().filter(|e| !e.met).count();
+    if live.is_some() {
+        if failed > 0 {
+            writeln!(
+                out,
+                "\n{failed} expectation(s) not met in this live run; the simulated one: distlab run {} --seed {}",
+                path.display(),
+                s.seed
+            )?;
+        }
+        return Ok(());
+    }
     if failed > 0 {
         writeln!(
             out,

@@ -24,8 +24,8 @@
 //! value (or of the process): its timers and gated effects go with it.
 
 use crate::nodes::{
-    AnswerOf, ClientRef, ClientReply, ClientRequest, Clock, Cluster, Context, Effect, NodeId, NodeIo, OpOf,
-    Outbox, Protocol, TimerId, WriteId,
+    AnswerOf, ClientRef, ClientReply, ClientRequest, Clock, Cluster, Command, Context, Effect, NodeId,
+    NodeIo, OpOf, Outbox, Protocol, TimerId, WriteId,
 };
 use crate::rng::{RngStream, StreamKind};
 use crate::time::{SimDuration, SimTime};
@@ -176,6 +176,14 @@ pub struct LiveNode<P: Protocol> {
     after_disk: VecDeque<(WriteId, Effect<P>)>,
     io: NodeIo,
     out: Outbox<P>,
+    /// Leave the handlers' writes unsynced until [`LiveNode::sync`] (a
+    /// disk with latency); otherwise each handler's writes are fsynced
+    /// before it returns.
+    defer_sync: bool,
+    /// Records read back from the log at start (`None`: a new log).
+    recovered: Option<usize>,
+    /// Records in the log that an fsync has made durable.
+    durable: usize,
 }
 
 impl<P: Protocol> LiveNode<P> {
@@ -190,7 +198,26 @@ impl<P: Protocol> LiveNode<P> {
         log_path: &Path,
         out: &mut Vec<Output<P>>,
     ) -> std::io::Result<Self> {
+        Self::start_with(me, params, cluster, seed, clock, log_path, false, out)
+    }
+
+    /// [`LiveNode::start`], with the handlers' writes left unsynced until
+    /// [`LiveNode::sync`] when `defer_sync` (the caller models a disk that
+    /// takes time: a crash before the sync loses them, and what is gated on
+    /// them waits).
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_with(
+        me: NodeId,
+        params: P::Params,
+        cluster: Arc<Cluster>,
+        seed: u64,
+        clock: LiveClock,
+        log_path: &Path,
+        defer_sync: bool,
+        out: &mut Vec<Output<P>>,
+    ) -> std::io::Result<Self> {
         let (log, records) = DurableLog::open::<P::DurableWrite>(log_path)?;
+        let recovered = records.as_ref().map(Vec::len);
         let mut disk = P::Durable::default();
         let recovering = records.is_some();
         for w in records.iter().flatten() {
@@ -216,6 +243,9 @@ impl<P: Protocol> LiveNode<P> {
             after_disk: VecDeque::new(),
             io,
             out: Outbox::default(),
+            defer_sync,
+            recovered,
+            durable: recovered.unwrap_or(0),
         };
         let now = node.clock.now();
         let mut ctx = Context::new(me, now, &node.params, &node.cluster, &mut node.io, false, &mut node.out);
@@ -241,6 +271,26 @@ impl<P: Protocol> LiveNode<P> {
     }
     pub fn log_path(&self) -> &Path {
         self.log.path()
+    }
+    /// How many records the node read back from its log when it started
+    /// (`None`: it started on a new log).
+    pub fn recovered(&self) -> Option<usize> {
+        self.recovered
+    }
+    /// Records in the log that an fsync made durable (the recovered ones
+    /// included): what a crash now leaves.
+    pub fn durable(&self) -> usize {
+        self.durable
+    }
+    /// Writes appended to the log and not yet fsynced (a crash now loses
+    /// them).
+    pub fn unsynced(&self) -> usize {
+        self.unflushed.len()
+    }
+
+    /// An operator's command (`promote`, ...).
+    pub fn on_command(&mut self, command: &Command, out: &mut Vec<Output<P>>) -> std::io::Result<()> {
+        self.handle(out, |s, ctx| P::on_command(s, ctx, command))
     }
 
     /// A message from `from` arrives.
@@ -325,12 +375,27 @@ impl<P: Protocol> LiveNode<P> {
         for msg in loopback {
             self.handle(out, |s, ctx| P::on_message(s, ctx, me, msg))?;
         }
+        if self.defer_sync {
+            return Ok(());
+        }
+        self.sync(out)
+    }
+
+    /// Makes every appended write durable (one fsync: group commit), then
+    /// applies them to the disk image and releases what waited for them.
+    pub fn sync(&mut self, out: &mut Vec<Output<P>>) -> std::io::Result<()> {
         if self.unflushed.is_empty() {
             return Ok(());
         }
-        // Group commit: one fsync for the handler's writes.
+        // Only the writes synced here: a handler run below may append more,
+        // which wait for the next sync.
+        let synced = self.unflushed.len();
         self.log.sync()?;
-        while let Some((id, write)) = self.unflushed.pop_front() {
+        self.durable += synced;
+        for _ in 0..synced {
+            // A nested sync (a handler below, not deferring) may have
+            // released the rest already.
+            let Some((id, write)) = self.unflushed.pop_front() else { break };
             P::apply_write(&mut self.disk, &write);
             self.persisted(id, out)?;
         }

@@ -13,6 +13,13 @@
 //! standard input, the node's thread waits on a channel with a timeout
 //! until its next timer. The simulator core never names this module
 //! (`tests/architecture.rs`).
+//!
+//! [`net`] runs a whole lesson on the loopback network (`distlab live`):
+//! every node and client process a tokio task with its own UDP socket, a
+//! router applying the lesson's network and faults, the same checkers.
+//! tokio is an optional dependency (the `live` feature, on by default).
 
 pub mod host;
 pub mod maelstrom;
+#[cfg(feature = "live")]
+pub mod net;

@@ -128,6 +128,10 @@ pub struct Scenario {
     pub timeline: Vec<TimedFault>,
     pub nemesis: Option<NemesisConfig>,
     pub expectations: Vec<Expectation>,
+    /// Indices into `expectations` of those marked `sim_only = true`:
+    /// they rest on the simulator's exact timing, and `distlab live` does
+    /// not judge them.
+    pub sim_only: Vec<usize>,
     /// The protocol's parsed parameters (its `Params` type).
     pub params: Arc<dyn Any + Send + Sync>,
 }
@@ -423,6 +427,13 @@ impl Loader<'_> {
             clients,
             timeline,
             nemesis,
+            sim_only: raw
+                .expect
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.get_ref().sim_only == Some(true))
+                .map(|(i, _)| i)
+                .collect(),
             expectations,
             params,
         })

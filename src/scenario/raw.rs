@@ -443,6 +443,11 @@ pub struct RawExpect {
     #[serde(default)]
     #[schemars(with = "Option<f64>")]
     pub at_most: Option<S<f64>>,
+    /// `true`: the prediction rests on the simulator's exact timing (two
+    /// events at the same instant, in a set order); `distlab live` does
+    /// not judge it and says so.
+    #[serde(default)]
+    pub sim_only: Option<bool>,
 }
 
 /// `[cluster] nodes`: a count (`3` names them `n1 n2 n3`) or a list of
