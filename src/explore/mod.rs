@@ -31,8 +31,12 @@
 
 use crate::nodes::NodeId;
 use crate::sim::{Driver, Fault, NodeStatus, Origin, SimTime, Snapshot, TimedFault};
+mod parallel;
+
+pub use parallel::explore_parallel;
+
 use std::collections::{HashSet, VecDeque};
-use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Search order.
@@ -120,7 +124,7 @@ impl Outcome {
 
 /// One move on a path, linked to its parent's path.
 struct Link {
-    parent: Option<Rc<Link>>,
+    parent: Option<Arc<Link>>,
     words: String,
     intervention: Option<TimedFault>,
 }
@@ -129,7 +133,7 @@ struct Node {
     snap: Snapshot,
     depth: usize,
     used: [u8; 3],
-    path: Option<Rc<Link>>,
+    path: Option<Arc<Link>>,
 }
 
 /// A move from a state.
@@ -184,8 +188,10 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
             out.cut_by_depth += 1;
             continue;
         }
-        for mv in moves(driver, node.used, bounds) {
-            driver.restore(&node.snap);
+        for (j, mv) in moves(driver, node.used, bounds).into_iter().enumerate() {
+            if j > 0 {
+                driver.restore(&node.snap);
+            }
             let Some((words, intervention)) = make(driver, &mv) else {
                 // Nothing left to happen: the run's end.
                 if matches!(mv, Move::Step)
@@ -213,7 +219,7 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
             out.unique += 1;
             let depth = node.depth + 1;
             out.depth_reached = out.depth_reached.max(depth);
-            let path = Some(Rc::new(Link { parent: node.path.clone(), words, intervention }));
+            let path = Some(Arc::new(Link { parent: node.path.clone(), words, intervention }));
             let quiet = quiescent(driver);
             if let Some(v) = violated(driver, bounds, quiet, depth, path.as_ref()) {
                 out.violation = Some(v);
@@ -310,10 +316,21 @@ fn violated(
     bounds: &Bounds,
     terminal: bool,
     depth: usize,
-    path: Option<&Rc<Link>>,
+    path: Option<&Arc<Link>>,
 ) -> Option<Violation> {
+    let (check, detail) = broken(driver, bounds, terminal)?;
+    Some(violation(check, detail, depth, path))
+}
+
+/// The first judged check that no longer holds: its name and detail.
+fn broken(driver: &dyn Driver, bounds: &Bounds, terminal: bool) -> Option<(String, String)> {
     let report = driver.report();
     let broken = report.checks.iter().find(|v| !v.holds && bounds.judged(v.name, terminal))?;
+    Some((broken.name.to_string(), broken.detail.clone()))
+}
+
+/// A violation of `check` at the end of `path`.
+fn violation(check: String, detail: String, depth: usize, path: Option<&Arc<Link>>) -> Violation {
     let mut links = Vec::new();
     let mut at = path.cloned();
     while let Some(link) = at {
@@ -321,11 +338,11 @@ fn violated(
         at = link.parent.clone();
     }
     links.reverse();
-    Some(Violation {
-        check: broken.name.to_string(),
-        detail: broken.detail.clone(),
+    Violation {
+        check,
+        detail,
         depth,
         interventions: links.iter().filter_map(|l| l.intervention.clone()).collect(),
         moves: links.iter().map(|l| l.words.clone()).collect(),
-    })
+    }
 }
