@@ -165,6 +165,14 @@ fn two_jobs_find_the_same_counterexamples_as_one() {
         assert!(two_text.lines().next().unwrap().ends_with(", 2 jobs)"), "{two_text}");
         assert_eq!(verdict(&one), verdict(&two_text), "{lesson}");
     }
+    // Cut short by --max-states in the middle of a level: the same states
+    // counted, the same verdict.
+    let cut = ["explore", "explore/exercise-saga-keys-in-memory", "--duplicates", "1", "--crashes", "1"];
+    let cut = [&cut[..], &["--depth", "10", "--max-states", "500"]].concat();
+    let one = stdout(&distlab(&cut));
+    let two = stdout(&distlab(&[&cut[..], &["--jobs", "2"]].concat()));
+    assert!(one.contains("--max-states was reached"), "{one}");
+    assert_eq!(verdict(&one), verdict(&two));
     let o = distlab(&["explore", "explore/exercise-2pc-commit-on-timeout", "--jobs", "2", "--dfs"]);
     assert_eq!(o.status.code(), Some(2));
     let o = distlab(&["explore", "explore/exercise-2pc-commit-on-timeout", "--jobs", "0"]);

@@ -16,6 +16,7 @@
 use super::{Bounds, Link, Move, Outcome, broken, make, moves, quiescent, violation};
 use crate::sim::{Driver, Snapshot};
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Instant;
 
@@ -49,12 +50,30 @@ struct Shard {
     level: HashMap<Key, Found>,
 }
 
+/// What the workers share while expanding one level.
+struct Level<'a> {
+    depth: usize,
+    work: &'a Mutex<Vec<(usize, Queued)>>,
+    shards: &'a [Mutex<Shard>],
+    /// New states found so far on this level, and how many the search
+    /// still takes (`--max-states`).
+    fresh: &'a AtomicU64,
+    wanted: u64,
+    /// No parent after this one needs expanding: the search stops within
+    /// it (a violation, or `--max-states`). Parents are taken in order, so
+    /// every earlier one is expanded in full, as the sequential search
+    /// would have.
+    last: &'a AtomicUsize,
+}
+
 /// What one worker did on one level.
 #[derive(Default)]
 struct Done {
     explored: u64,
-    cut_by_depth: u64,
-    past_duration: u64,
+    /// Parents (by place in the level) cut off by `--depth`, and past the
+    /// lesson's duration.
+    cut_by_depth: Vec<usize>,
+    past_duration: Vec<usize>,
     /// Terminal states of this level that break a check, by place.
     broken: Vec<(Place, (String, String), Option<Arc<Link>>)>,
 }
@@ -90,18 +109,19 @@ pub fn explore_parallel(
     let mut level = vec![Queued { snap: root.snapshot(), used: [0; 3], path: None }];
     drop(root);
     let work: Mutex<Vec<(usize, Queued)>> = Mutex::new(Vec::new());
+    let fresh = AtomicU64::new(0);
+    let last = AtomicUsize::new(usize::MAX);
     std::thread::scope(|scope| {
         let (done_tx, done_rx) = mpsc::channel::<Done>();
         let mut starts = Vec::new();
         for _ in 0..jobs {
-            let (start_tx, start_rx) = mpsc::channel::<usize>();
+            let (start_tx, start_rx) = mpsc::channel::<Level>();
             starts.push(start_tx);
             let done_tx = done_tx.clone();
-            let (shards, work) = (&shards, &work);
             scope.spawn(move || {
                 let mut driver = build();
-                for depth in start_rx {
-                    let done = expand(driver.as_mut(), bounds, depth, work, shards);
+                for level in start_rx {
+                    let done = expand(driver.as_mut(), bounds, &level);
                     if done_tx.send(done).is_err() {
                         break;
                     }
@@ -116,15 +136,25 @@ pub fn explore_parallel(
                 // Workers pop from the end: the first state last.
                 queue.extend(level.drain(..).enumerate().rev());
             }
+            fresh.store(0, Ordering::SeqCst);
+            last.store(usize::MAX, Ordering::SeqCst);
             for start in &starts {
-                start.send(depth).expect("a worker is waiting");
+                let level = Level {
+                    depth,
+                    work: &work,
+                    shards: &shards,
+                    fresh: &fresh,
+                    wanted: bounds.max_states - out.unique,
+                    last: &last,
+                };
+                start.send(level).expect("a worker is waiting");
             }
-            let mut terminal = Vec::new();
+            let (mut terminal, mut cut, mut past) = (Vec::new(), Vec::new(), Vec::new());
             for _ in 0..jobs {
                 let done = done_rx.recv().expect("a worker reports");
                 out.explored += done.explored;
-                out.cut_by_depth += done.cut_by_depth;
-                out.past_duration += done.past_duration;
+                cut.extend(done.cut_by_depth);
+                past.extend(done.past_duration);
                 terminal.extend(done.broken);
             }
             terminal.sort_by_key(|t| t.0);
@@ -138,13 +168,17 @@ pub fn explore_parallel(
                 }
             }
             found.sort_by_key(|(_, f)| f.place);
-            // Walk the level in search order, as one thread would.
+            // Walk the level in search order, as one thread would, to the
+            // parent where it stops (a violation, `--max-states`).
             let mut terminal = terminal.into_iter().peekable();
+            let mut stop = usize::MAX;
             for (_, f) in found {
-                if let Some((_, (check, detail), path)) = terminal.next_if(|t| t.0 < f.place) {
+                if let Some((place, (check, detail), path)) = terminal.next_if(|t| t.0 < f.place) {
                     out.violation = Some(violation(check, detail, depth, path.as_ref()));
+                    stop = place.0;
                     break;
                 }
+                stop = f.place.0;
                 out.unique += 1;
                 out.depth_reached = depth + 1;
                 if let Some((check, detail)) = f.broken {
@@ -159,10 +193,18 @@ pub fn explore_parallel(
             }
             if out.violation.is_none()
                 && !out.hit_max_states
-                && let Some((_, (check, detail), path)) = terminal.next()
+                && let Some((place, (check, detail), path)) = terminal.next()
             {
                 out.violation = Some(violation(check, detail, depth, path.as_ref()));
+                stop = place.0;
             }
+            if out.violation.is_none() && !out.hit_max_states {
+                stop = usize::MAX;
+            }
+            // Parents after the stop (taken by a worker before it was
+            // known) do not count.
+            out.cut_by_depth += cut.iter().filter(|&&i| i <= stop).count() as u64;
+            out.past_duration += past.iter().filter(|&&i| i <= stop).count() as u64;
             if out.violation.is_some() || out.hit_max_states {
                 break;
             }
@@ -180,26 +222,27 @@ fn shard<'a>(shards: &'a [Mutex<Shard>], key: &Key) -> &'a Mutex<Shard> {
 }
 
 /// Expands states of the level at `depth` from `work` until it is empty.
-fn expand(
-    driver: &mut dyn Driver,
-    bounds: &Bounds,
-    depth: usize,
-    work: &Mutex<Vec<(usize, Queued)>>,
-    shards: &[Mutex<Shard>],
-) -> Done {
+fn expand(driver: &mut dyn Driver, bounds: &Bounds, level: &Level) -> Done {
+    let Level { depth, work, shards, .. } = *level;
     let mut done = Done::default();
     loop {
         let Some((i, node)) = work.lock().unwrap().pop() else { break };
+        if i > level.last.load(Ordering::SeqCst) {
+            // The search stops before this parent: leave the rest.
+            work.lock().unwrap().clear();
+            break;
+        }
         driver.restore(&node.snap);
         if driver.now() >= bounds.until {
-            done.past_duration += 1;
+            done.past_duration.push(i);
             if let Some(b) = broken(driver, bounds, true) {
                 done.broken.push(((i, 0), b, node.path.clone()));
+                level.last.fetch_min(i, Ordering::SeqCst);
             }
             continue;
         }
         if depth >= bounds.depth {
-            done.cut_by_depth += 1;
+            done.cut_by_depth.push(i);
             continue;
         }
         for (j, mv) in moves(driver, node.used, bounds).into_iter().enumerate() {
@@ -211,6 +254,7 @@ fn expand(
                     && let Some(b) = broken(driver, bounds, true)
                 {
                     done.broken.push(((i, j), b, node.path.clone()));
+                    level.last.fetch_min(i, Ordering::SeqCst);
                 }
                 continue;
             };
@@ -239,9 +283,15 @@ fn expand(
                 broken: broken(driver, bounds, quiescent(driver)),
                 state: Queued { snap: driver.snapshot(), used, path },
             };
+            if found.broken.is_some() {
+                level.last.fetch_min(i, Ordering::SeqCst);
+            }
             let mut s = shard.lock().unwrap();
-            if !later(&s) {
-                s.level.insert(key, found);
+            if !later(&s)
+                && s.level.insert(key, found).is_none()
+                && level.fresh.fetch_add(1, Ordering::SeqCst) + 1 >= level.wanted
+            {
+                level.last.fetch_min(i, Ordering::SeqCst);
             }
         }
     }
