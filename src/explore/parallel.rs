@@ -50,6 +50,10 @@ struct Shard {
     level: HashMap<Key, Found>,
 }
 
+/// A terminal state that breaks a check: its place, the check (name,
+/// detail), and its path.
+type Terminal = (Place, (String, String), Option<Arc<Link>>);
+
 /// What the workers share while expanding one level.
 struct Level<'a> {
     depth: usize,
@@ -75,7 +79,7 @@ struct Done {
     cut_by_depth: Vec<usize>,
     past_duration: Vec<usize>,
     /// Terminal states of this level that break a check, by place.
-    broken: Vec<(Place, (String, String), Option<Arc<Link>>)>,
+    broken: Vec<Terminal>,
 }
 
 /// Searches breadth first with `jobs` workers, each driving its own run
