@@ -12,12 +12,18 @@
 //! - `crash N` (within `--crashes`), and `restart N` for a node that is down.
 //!
 //! States are deduplicated by the model fingerprint ([`Driver::fingerprint`],
-//! 128 bits, with the fault budget used so far), and every check of the
+//! 128 bits, with the fault budget used so far: two different states of a
+//! search of n states collide with probability about n²/2¹²⁹, 10⁻²⁵ for
+//! ten million), and every check of the
 //! protocol's checker is evaluated on every new state: a check that no
 //! longer holds is a violation. Because every move is an intervention the
 //! simulator itself makes, keyed by step, a path is saved as a scenario
 //! whose step-keyed `[[timeline]]` entries replay it exactly in
 //! `distlab run` and `distlab tui`.
+//!
+//! `--jobs N` ([`explore_parallel`]) searches breadth first on N threads,
+//! a level at a time, with a shared seen-set, and finds the same states
+//! and the same shortest counterexample as one thread.
 //!
 //! What is not covered: timers fire only in the order of their deadlines
 //! relative to `step` (a timer cannot overtake an earlier timer), message
