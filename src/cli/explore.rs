@@ -75,7 +75,14 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         anyhow::bail!("--jobs searches breadth first: it cannot be used with --dfs");
     }
     let seed = args.seed.unwrap_or(scenario.seed);
-    let options = RunOptions { seed: Some(seed), trace: TraceLevel::Off, ..RunOptions::default() };
+    // The checker reads every history event as it happens; keeping the
+    // history as well only costs time (nothing here prints it).
+    let options = RunOptions {
+        seed: Some(seed),
+        trace: TraceLevel::Off,
+        record_history: false,
+        ..RunOptions::default()
+    };
     let mut driver = scenario.protocol.build(&scenario, options);
     let bounds = Bounds {
         depth: args.depth,
