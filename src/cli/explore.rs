@@ -8,7 +8,7 @@
 
 use super::Outcome;
 use anyhow::Context as _;
-use distlab::explore::{Bounds, Order, explore};
+use distlab::explore::{Bounds, Order, explore, explore_parallel};
 use distlab::scenario::RunOptions;
 use distlab::scenario::expect::Expectation;
 use distlab::scenario::writer::ScenarioWriter;
@@ -44,6 +44,10 @@ pub struct Args {
     /// Node crashes on one path (a crashed node may restart at any point).
     #[arg(long, default_value_t = 0)]
     pub crashes: u8,
+    /// Worker threads (breadth first only): they share the seen-set and
+    /// find the same states and the same shortest counterexample as one.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub jobs: usize,
     /// Use this seed instead of the scenario's (the network's latencies).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -64,8 +68,21 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     if args.max_states == 0 {
         anyhow::bail!("--max-states must be at least 1");
     }
+    if args.jobs == 0 {
+        anyhow::bail!("--jobs must be at least 1");
+    }
+    if args.jobs > 1 && args.dfs {
+        anyhow::bail!("--jobs searches breadth first: it cannot be used with --dfs");
+    }
     let seed = args.seed.unwrap_or(scenario.seed);
-    let options = RunOptions { seed: Some(seed), trace: TraceLevel::Off, ..RunOptions::default() };
+    // The checker reads every history event as it happens; keeping the
+    // history as well only costs time (nothing here prints it).
+    let options = RunOptions {
+        seed: Some(seed),
+        trace: TraceLevel::Off,
+        record_history: false,
+        ..RunOptions::default()
+    };
     let mut driver = scenario.protocol.build(&scenario, options);
     let bounds = Bounds {
         depth: args.depth,
@@ -86,10 +103,17 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             .collect(),
     };
     let before = peak_rss();
-    let out = explore(driver.as_mut(), &bounds);
+    let out = if args.jobs > 1 {
+        drop(driver);
+        let build = || scenario.protocol.build(&scenario, options);
+        explore_parallel(&build, &bounds, args.jobs)
+    } else {
+        explore(driver.as_mut(), &bounds)
+    };
     let grown = peak_rss().zip(before).map(|(after, before)| after.saturating_sub(before));
     let order = if args.dfs { "dfs" } else { "bfs" };
-    println!("explore {} (seed {seed}, {order})", path.display());
+    let jobs = if args.jobs > 1 { format!(", {} jobs", args.jobs) } else { String::new() };
+    println!("explore {} (seed {seed}, {order}{jobs})", path.display());
     println!(
         "  bounds: depth {}, max states {}, drops {}, duplicates {}, crashes {}, until {}",
         bounds.depth, bounds.max_states, bounds.drops, bounds.duplicates, bounds.crashes, scenario.duration

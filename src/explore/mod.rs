@@ -12,12 +12,18 @@
 //! - `crash N` (within `--crashes`), and `restart N` for a node that is down.
 //!
 //! States are deduplicated by the model fingerprint ([`Driver::fingerprint`],
-//! 128 bits, with the fault budget used so far), and every check of the
+//! 128 bits, with the fault budget used so far: two different states of a
+//! search of n states collide with probability about n²/2¹²⁹, 10⁻²⁵ for
+//! ten million), and every check of the
 //! protocol's checker is evaluated on every new state: a check that no
 //! longer holds is a violation. Because every move is an intervention the
 //! simulator itself makes, keyed by step, a path is saved as a scenario
 //! whose step-keyed `[[timeline]]` entries replay it exactly in
 //! `distlab run` and `distlab tui`.
+//!
+//! `--jobs N` ([`explore_parallel`]) searches breadth first on N threads,
+//! a level at a time, with a shared seen-set, and finds the same states
+//! and the same shortest counterexample as one thread.
 //!
 //! What is not covered: timers fire only in the order of their deadlines
 //! relative to `step` (a timer cannot overtake an earlier timer), message
@@ -31,8 +37,12 @@
 
 use crate::nodes::NodeId;
 use crate::sim::{Driver, Fault, NodeStatus, Origin, SimTime, Snapshot, TimedFault};
+mod parallel;
+
+pub use parallel::explore_parallel;
+
 use std::collections::{HashSet, VecDeque};
-use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Search order.
@@ -120,7 +130,7 @@ impl Outcome {
 
 /// One move on a path, linked to its parent's path.
 struct Link {
-    parent: Option<Rc<Link>>,
+    parent: Option<Arc<Link>>,
     words: String,
     intervention: Option<TimedFault>,
 }
@@ -129,7 +139,7 @@ struct Node {
     snap: Snapshot,
     depth: usize,
     used: [u8; 3],
-    path: Option<Rc<Link>>,
+    path: Option<Arc<Link>>,
 }
 
 /// A move from a state.
@@ -184,8 +194,10 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
             out.cut_by_depth += 1;
             continue;
         }
-        for mv in moves(driver, node.used, bounds) {
-            driver.restore(&node.snap);
+        for (j, mv) in moves(driver, node.used, bounds).into_iter().enumerate() {
+            if j > 0 {
+                driver.restore(&node.snap);
+            }
             let Some((words, intervention)) = make(driver, &mv) else {
                 // Nothing left to happen: the run's end.
                 if matches!(mv, Move::Step)
@@ -213,7 +225,7 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
             out.unique += 1;
             let depth = node.depth + 1;
             out.depth_reached = out.depth_reached.max(depth);
-            let path = Some(Rc::new(Link { parent: node.path.clone(), words, intervention }));
+            let path = Some(Arc::new(Link { parent: node.path.clone(), words, intervention }));
             let quiet = quiescent(driver);
             if let Some(v) = violated(driver, bounds, quiet, depth, path.as_ref()) {
                 out.violation = Some(v);
@@ -310,10 +322,21 @@ fn violated(
     bounds: &Bounds,
     terminal: bool,
     depth: usize,
-    path: Option<&Rc<Link>>,
+    path: Option<&Arc<Link>>,
 ) -> Option<Violation> {
+    let (check, detail) = broken(driver, bounds, terminal)?;
+    Some(violation(check, detail, depth, path))
+}
+
+/// The first judged check that no longer holds: its name and detail.
+fn broken(driver: &dyn Driver, bounds: &Bounds, terminal: bool) -> Option<(String, String)> {
     let report = driver.report();
     let broken = report.checks.iter().find(|v| !v.holds && bounds.judged(v.name, terminal))?;
+    Some((broken.name.to_string(), broken.detail.clone()))
+}
+
+/// A violation of `check` at the end of `path`.
+fn violation(check: String, detail: String, depth: usize, path: Option<&Arc<Link>>) -> Violation {
     let mut links = Vec::new();
     let mut at = path.cloned();
     while let Some(link) = at {
@@ -321,11 +344,11 @@ fn violated(
         at = link.parent.clone();
     }
     links.reverse();
-    Some(Violation {
-        check: broken.name.to_string(),
-        detail: broken.detail.clone(),
+    Violation {
+        check,
+        detail,
         depth,
         interventions: links.iter().filter_map(|l| l.intervention.clone()).collect(),
         moves: links.iter().map(|l| l.words.clone()).collect(),
-    })
+    }
 }

@@ -117,7 +117,10 @@ struct ProtocolTable<T> {
     protocol: Option<T>,
 }
 
-impl<P: Configure + Promises, C: Checker<P> + 'static> ProtocolEntry for Entry<P, C> {
+impl<P: Configure + Promises, C: Checker<P> + 'static> ProtocolEntry for Entry<P, C>
+where
+    Sim<P, C>: Driver,
+{
     fn name(&self) -> &'static str {
         P::NAME
     }

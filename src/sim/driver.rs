@@ -18,8 +18,9 @@ use super::trace::{Trace, TraceSink};
 use crate::nodes::{NodeView, Protocol};
 use std::any::Any;
 
-/// An opaque snapshot of a run, restorable into the driver that took it.
-pub struct Snapshot(Box<dyn Any>);
+/// An opaque snapshot of a run, restorable into the driver that took it
+/// (or another driver of the same scenario, on another thread).
+pub struct Snapshot(Box<dyn Any + Send>);
 
 /// A node as the generic views show it.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -112,7 +113,10 @@ pub trait Driver {
     fn pending(&self) -> Vec<String>;
 }
 
-impl<P: Protocol, C: Checker<P> + 'static> Driver for Sim<P, C> {
+impl<P: Protocol, C: Checker<P> + 'static> Driver for Sim<P, C>
+where
+    super::engine::SimSnapshot<P, C>: Send,
+{
     fn protocol(&self) -> &'static str {
         P::NAME
     }

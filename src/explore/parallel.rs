@@ -1,0 +1,303 @@
+//! Breadth-first search on several threads (`--jobs N`), one level at a
+//! time, with a shared seen-set.
+//!
+//! Each worker owns a driver of the same lesson and takes the states of
+//! the current level one by one from a shared queue; a successor not seen
+//! on an earlier level goes into the seen-set's shard for its fingerprint,
+//! where a successor reached by two parents keeps the one the sequential
+//! search would have kept: the first in search order, `(parent's place in
+//! the level, move's place among the parent's moves)`. After each level
+//! the new states are put in that order. So the parallel search visits the
+//! same states in the same order as one thread does: the same unique
+//! states, the same depth, the same shortest counterexample — only
+//! `states explored` may be higher, because a level is finished before a
+//! violation in it is reported.
+
+use super::{Bounds, Link, Move, Outcome, broken, make, moves, quiescent, violation};
+use crate::sim::{Driver, Snapshot};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Instant;
+
+/// A state's identity in the seen-set: fingerprint and fault budget used.
+type Key = (u128, [u8; 3]);
+/// A place in search order: (parent's index in its level, move's index).
+type Place = (usize, usize);
+
+const SHARDS: usize = 64;
+
+/// A state waiting to be expanded.
+struct Queued {
+    snap: Snapshot,
+    used: [u8; 3],
+    path: Option<Arc<Link>>,
+}
+
+/// A new state of the next level, found at `place`.
+struct Found {
+    place: Place,
+    state: Queued,
+    /// A judged check it breaks (name, detail).
+    broken: Option<(String, String)>,
+}
+
+#[derive(Default)]
+struct Shard {
+    /// Keys of states on earlier levels.
+    seen: HashSet<Key>,
+    /// New states of the level being expanded.
+    level: HashMap<Key, Found>,
+}
+
+/// A terminal state that breaks a check: its place, the check (name,
+/// detail), and its path.
+type Terminal = (Place, (String, String), Option<Arc<Link>>);
+
+/// What the workers share while expanding one level.
+struct Level<'a> {
+    depth: usize,
+    work: &'a Mutex<Vec<(usize, Queued)>>,
+    shards: &'a [Mutex<Shard>],
+    /// New states found so far on this level, and how many the search
+    /// still takes (`--max-states`).
+    fresh: &'a AtomicU64,
+    wanted: u64,
+    /// No parent after this one needs expanding: the search stops within
+    /// it (a violation, or `--max-states`). Parents are taken in order, so
+    /// every earlier one is expanded in full, as the sequential search
+    /// would have.
+    last: &'a AtomicUsize,
+}
+
+/// What one worker did on one level.
+#[derive(Default)]
+struct Done {
+    explored: u64,
+    /// Parents (by place in the level) cut off by `--depth`, and past the
+    /// lesson's duration.
+    cut_by_depth: Vec<usize>,
+    past_duration: Vec<usize>,
+    /// Terminal states of this level that break a check, by place.
+    broken: Vec<Terminal>,
+}
+
+/// Searches breadth first with `jobs` workers, each driving its own run
+/// built by `build` (fresh, at time zero).
+pub fn explore_parallel(
+    build: &(dyn Fn() -> Box<dyn Driver> + Sync),
+    bounds: &Bounds,
+    jobs: usize,
+) -> Outcome {
+    let started = Instant::now();
+    let mut out = Outcome {
+        explored: 1,
+        unique: 1,
+        depth_reached: 0,
+        seconds: 0.0,
+        peak_frontier: 1,
+        cut_by_depth: 0,
+        past_duration: 0,
+        hit_max_states: false,
+        violation: None,
+    };
+    let root = build();
+    let root_key: Key = (root.fingerprint().0, [0; 3]);
+    if let Some((check, detail)) = broken(root.as_ref(), bounds, false) {
+        out.violation = Some(violation(check, detail, 0, None));
+        out.seconds = started.elapsed().as_secs_f64();
+        return out;
+    }
+    let shards: Vec<Mutex<Shard>> = (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect();
+    shard(&shards, &root_key).lock().unwrap().seen.insert(root_key);
+    let mut level = vec![Queued { snap: root.snapshot(), used: [0; 3], path: None }];
+    drop(root);
+    let work: Mutex<Vec<(usize, Queued)>> = Mutex::new(Vec::new());
+    let fresh = AtomicU64::new(0);
+    let last = AtomicUsize::new(usize::MAX);
+    std::thread::scope(|scope| {
+        let (done_tx, done_rx) = mpsc::channel::<Done>();
+        let mut starts = Vec::new();
+        for _ in 0..jobs {
+            let (start_tx, start_rx) = mpsc::channel::<Level>();
+            starts.push(start_tx);
+            let done_tx = done_tx.clone();
+            scope.spawn(move || {
+                let mut driver = build();
+                for level in start_rx {
+                    let done = expand(driver.as_mut(), bounds, &level);
+                    if done_tx.send(done).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let mut depth = 0;
+        while !level.is_empty() {
+            out.peak_frontier = out.peak_frontier.max(level.len());
+            {
+                let mut queue = work.lock().unwrap();
+                // Workers pop from the end: the first state last.
+                queue.extend(level.drain(..).enumerate().rev());
+            }
+            fresh.store(0, Ordering::SeqCst);
+            last.store(usize::MAX, Ordering::SeqCst);
+            for start in &starts {
+                let level = Level {
+                    depth,
+                    work: &work,
+                    shards: &shards,
+                    fresh: &fresh,
+                    wanted: bounds.max_states - out.unique,
+                    last: &last,
+                };
+                start.send(level).expect("a worker is waiting");
+            }
+            let (mut terminal, mut cut, mut past) = (Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..jobs {
+                let done = done_rx.recv().expect("a worker reports");
+                out.explored += done.explored;
+                cut.extend(done.cut_by_depth);
+                past.extend(done.past_duration);
+                terminal.extend(done.broken);
+            }
+            terminal.sort_by_key(|t| t.0);
+            let mut found: Vec<(Key, Found)> = Vec::new();
+            for s in &shards {
+                let mut s = s.lock().unwrap();
+                let s = &mut *s;
+                for (key, f) in s.level.drain() {
+                    s.seen.insert(key);
+                    found.push((key, f));
+                }
+            }
+            found.sort_by_key(|(_, f)| f.place);
+            // Walk the level in search order, as one thread would, to the
+            // parent where it stops (a violation, `--max-states`).
+            let mut terminal = terminal.into_iter().peekable();
+            let mut stop = usize::MAX;
+            for (_, f) in found {
+                if let Some((place, (check, detail), path)) = terminal.next_if(|t| t.0 < f.place) {
+                    out.violation = Some(violation(check, detail, depth, path.as_ref()));
+                    stop = place.0;
+                    break;
+                }
+                stop = f.place.0;
+                out.unique += 1;
+                out.depth_reached = depth + 1;
+                if let Some((check, detail)) = f.broken {
+                    out.violation = Some(violation(check, detail, depth + 1, f.state.path.as_ref()));
+                    break;
+                }
+                if out.unique >= bounds.max_states {
+                    out.hit_max_states = true;
+                    break;
+                }
+                level.push(f.state);
+            }
+            if out.violation.is_none()
+                && !out.hit_max_states
+                && let Some((place, (check, detail), path)) = terminal.next()
+            {
+                out.violation = Some(violation(check, detail, depth, path.as_ref()));
+                stop = place.0;
+            }
+            if out.violation.is_none() && !out.hit_max_states {
+                stop = usize::MAX;
+            }
+            // Parents after the stop (taken by a worker before it was
+            // known) do not count.
+            out.cut_by_depth += cut.iter().filter(|&&i| i <= stop).count() as u64;
+            out.past_duration += past.iter().filter(|&&i| i <= stop).count() as u64;
+            if out.violation.is_some() || out.hit_max_states {
+                break;
+            }
+            depth += 1;
+        }
+        // Dropping the senders ends the workers.
+        drop(starts);
+    });
+    out.seconds = started.elapsed().as_secs_f64();
+    out
+}
+
+fn shard<'a>(shards: &'a [Mutex<Shard>], key: &Key) -> &'a Mutex<Shard> {
+    &shards[(key.0 as usize ^ (key.0 >> 64) as usize) % shards.len()]
+}
+
+/// Expands states of the level at `depth` from `work` until it is empty.
+fn expand(driver: &mut dyn Driver, bounds: &Bounds, level: &Level) -> Done {
+    let Level { depth, work, shards, .. } = *level;
+    let mut done = Done::default();
+    loop {
+        let Some((i, node)) = work.lock().unwrap().pop() else { break };
+        if i > level.last.load(Ordering::SeqCst) {
+            // The search stops before this parent: leave the rest.
+            work.lock().unwrap().clear();
+            break;
+        }
+        driver.restore(&node.snap);
+        if driver.now() >= bounds.until {
+            done.past_duration.push(i);
+            if let Some(b) = broken(driver, bounds, true) {
+                done.broken.push(((i, 0), b, node.path.clone()));
+                level.last.fetch_min(i, Ordering::SeqCst);
+            }
+            continue;
+        }
+        if depth >= bounds.depth {
+            done.cut_by_depth.push(i);
+            continue;
+        }
+        for (j, mv) in moves(driver, node.used, bounds).into_iter().enumerate() {
+            if j > 0 {
+                driver.restore(&node.snap);
+            }
+            let Some((words, intervention)) = make(driver, &mv) else {
+                if matches!(mv, Move::Step)
+                    && let Some(b) = broken(driver, bounds, true)
+                {
+                    done.broken.push(((i, j), b, node.path.clone()));
+                    level.last.fetch_min(i, Ordering::SeqCst);
+                }
+                continue;
+            };
+            if driver.halted().is_some() {
+                continue;
+            }
+            done.explored += 1;
+            let mut used = node.used;
+            match mv {
+                Move::Drop(_) => used[0] += 1,
+                Move::Duplicate(_) => used[1] += 1,
+                Move::Crash(_) => used[2] += 1,
+                _ => {}
+            }
+            let key: Key = (driver.fingerprint().0, used);
+            let place = (i, j);
+            let shard = shard(shards, &key);
+            let later =
+                |s: &Shard| s.seen.contains(&key) || s.level.get(&key).is_some_and(|f| f.place < place);
+            if later(&shard.lock().unwrap()) {
+                continue;
+            }
+            let path = Some(Arc::new(Link { parent: node.path.clone(), words, intervention }));
+            let found = Found {
+                place,
+                broken: broken(driver, bounds, quiescent(driver)),
+                state: Queued { snap: driver.snapshot(), used, path },
+            };
+            if found.broken.is_some() {
+                level.last.fetch_min(i, Ordering::SeqCst);
+            }
+            let mut s = shard.lock().unwrap();
+            if !later(&s)
+                && s.level.insert(key, found).is_none()
+                && level.fresh.fetch_add(1, Ordering::SeqCst) + 1 >= level.wanted
+            {
+                level.last.fetch_min(i, Ordering::SeqCst);
+            }
+        }
+    }
+    done
+}
