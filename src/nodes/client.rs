@@ -169,6 +169,10 @@ pub struct ClientSpec {
     pub read_your_writes: ReadYourWrites,
     /// Region of this client's endpoints.
     pub region: u16,
+    /// Open loop: the time between arrivals (`None`: closed loop, each
+    /// process issues its next operation `interval` after the last one
+    /// completed).
+    pub arrival: Option<crate::sim::network::LatencyDist>,
 }
 
 /// The attempt a process is waiting on.

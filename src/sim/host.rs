@@ -47,6 +47,8 @@ pub(super) struct NodeRt<P: Protocol> {
     /// Effects waiting for the disk ([`Context::once_durable`]), each with
     /// the write it waits for, in the order recorded.
     pub(super) after_disk: VecDeque<(WriteId, Effect<P>)>,
+    /// The node's server, when capacity is modelled ([`super::capacity`]).
+    pub(super) load: super::capacity::NodeLoad,
 }
 
 // ----- effects: running handlers and performing what they recorded -------
@@ -263,7 +265,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     pub(super) fn hold(&mut self, node: NodeId, event: PendingEvent<P>) {
         // Park the event in the slab under a key no queue entry has, so it
         // survives snapshots and is counted by the state hash.
-        if matches!(event, Event::Deliver { .. }) {
+        if matches!(event, Event::Deliver { .. } | Event::Serve { .. }) {
             self.state.in_flight += 1; // still in flight: it arrives on resume
         }
         self.state.next_key += 1;
@@ -290,11 +292,16 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         };
         // Messages held while paused are lost with the node.
         for slot in held {
-            if let Some(Slot { event: Event::Deliver { .. }, .. }) = self.state.slab[slot as usize].take() {
+            if let Some(Slot { event: Event::Deliver { .. } | Event::Serve { .. }, .. }) =
+                self.state.slab[slot as usize].take()
+            {
                 self.state.in_flight -= 1;
                 self.state.stats.dropped += 1;
             }
             self.state.free.push(slot);
+        }
+        if self.cfg.capacity.is_some() {
+            self.empty_queue(n);
         }
     }
 

@@ -36,6 +36,14 @@ pub(super) enum Event<M, T, O, A> {
         to: EndpointId,
         payload: Payload<M, O, A>,
     },
+    /// A message that waited in its node's queue (the capacity model,
+    /// [`super::capacity`]) has been served: its handler runs now.
+    Serve {
+        id: u64,
+        from: EndpointId,
+        to: EndpointId,
+        payload: Payload<M, O, A>,
+    },
     Timer {
         node: NodeId,
         incarnation: u32,
@@ -60,6 +68,10 @@ pub(super) enum Event<M, T, O, A> {
         slot: u32,
         op_id: u64,
         attempt: u32,
+    },
+    /// The next arrival of an open-loop `[[clients]]` entry.
+    Arrival {
+        spec: u32,
     },
     Fault {
         index: u32,
