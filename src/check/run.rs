@@ -33,6 +33,9 @@ pub struct RunSummary {
     pub metrics: std::collections::BTreeMap<&'static str, f64>,
     pub expectations: Vec<ExpectationResult>,
     pub faults: Vec<String>,
+    /// Each node's load, when nodes have a capacity (`[capacity]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub load: Vec<crate::sim::LoadSummary>,
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -155,6 +158,7 @@ pub fn summarise(scenario: &Scenario, run: &dyn Driver, seed: u64) -> RunSummary
         metrics: report.metrics,
         expectations,
         faults,
+        load: if run.models_capacity() { run.loads() } else { Vec::new() },
     }
 }
 

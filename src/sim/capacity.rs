@@ -87,7 +87,7 @@ impl NodeLoad {
 }
 
 /// A node's load over a run so far, for metrics and views.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct LoadSummary {
     pub node: String,
     /// Messages and requests handled after their service.
