@@ -12,7 +12,11 @@ use crate::sim::{Driver, Stats};
 /// declare.
 pub fn unit_of(protocol: &dyn ProtocolEntry, name: &str) -> Option<Unit> {
     let metrics = protocol.metrics().iter().chain(GENERIC_METRICS).map(|m| (m.name, m.unit));
-    let gauges = protocol.gauges().iter().chain([&MESSAGES_IN_FLIGHT]).map(|g| (g.name, g.unit));
+    let gauges = protocol
+        .gauges()
+        .iter()
+        .chain([&MESSAGES_IN_FLIGHT, &crate::sim::monitor::QUEUED])
+        .map(|g| (g.name, g.unit));
     metrics.chain(gauges).find(|&(n, _)| n == name).map(|(_, unit)| unit)
 }
 

@@ -312,7 +312,8 @@ impl TraceFile {
         let endpoints =
             scenario.cluster.len() as u32 + scenario.clients.iter().map(|c| c.processes).sum::<u32>();
         let names = (0..endpoints).map(|e| run.endpoint_name(EndpointId(e))).collect();
-        let units = std::iter::once(&crate::check::MESSAGES_IN_FLIGHT)
+        let units = [&crate::check::MESSAGES_IN_FLIGHT, &crate::sim::monitor::QUEUED]
+            .into_iter()
             .chain(scenario.protocol.gauges())
             .map(|g| (g.name, g.unit.suffix()))
             .collect();

@@ -24,6 +24,11 @@
 //! any message to a crashed node); a paused node's server stops: what
 //! finishes service while it is paused is held and handled on resume.
 //!
+//! A waiting message stays an ordinary delivery event, rescheduled for
+//! the end of its service; the node's `queued` set of message ids tells a
+//! served delivery from a new arrival. (A separate event kind would make
+//! every queued event larger, and the engine slower with capacity off.)
+//!
 //! Off, none of this runs: the engine checks one `Option` per delivery.
 
 use super::network::LatencyDist;
@@ -58,8 +63,10 @@ pub struct Capacity {
 pub(super) struct NodeLoad {
     /// When the last accepted message's service ends.
     pub(super) busy_until: SimTime,
-    /// Messages accepted and not yet handled (the one in service too).
-    pub(super) waiting: u32,
+    /// Ids of the messages accepted and not yet handled (the one in
+    /// service too). Each one's delivery is rescheduled for the end of its
+    /// service: a delivery whose id is here has been served.
+    pub(super) queued: std::collections::BTreeSet<u64>,
     /// The node's service-time draws.
     pub(super) rng: RngStream,
     /// Messages handled after their service.
@@ -76,7 +83,7 @@ impl NodeLoad {
     pub(super) fn new(rng: RngStream) -> Self {
         NodeLoad {
             busy_until: SimTime::ZERO,
-            waiting: 0,
+            queued: std::collections::BTreeSet::new(),
             rng,
             served: 0,
             busy_us: 0,
@@ -112,7 +119,7 @@ impl NodeLoad {
             node,
             served: self.served,
             utilisation: if now.0 == 0 { 0.0 } else { (busy as f64 / now.0 as f64).min(1.0) },
-            waiting: self.waiting,
+            waiting: self.queued.len() as u32,
             waiting_max: self.waiting_max,
             refused: self.refused,
         }
@@ -130,9 +137,12 @@ use crate::nodes::{ClientReply, NodeId, Protocol};
 
 impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// A message or request reaches a live node whose capacity is
-    /// modelled: it is refused if the queue is full, else it waits for its
-    /// service to end (an `Event::Serve` then). A step of its own, traced
-    /// as a hold ("queued").
+    /// modelled. If it was waiting in the node's queue, its service has
+    /// ended: it is handled now. Otherwise it has just arrived: it is
+    /// refused if the queue is full, else it joins the queue and its
+    /// delivery is rescheduled for when its service ends (a step of its
+    /// own, traced as a hold: "queued").
+    #[inline(never)]
     pub(super) fn arrive(
         &mut self,
         id: u64,
@@ -140,6 +150,14 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         to: EndpointId,
         payload: WirePayload<P>,
     ) -> StepRecord {
+        let load = &mut self.state.nodes[to.0 as usize].load;
+        if load.queued.remove(&id) {
+            load.served += 1;
+            return self.hand_over(id, from, to, payload);
+        }
+        if !self.state.network.reachable(from, to) {
+            return self.drop_msg(id, from, to, DropReason::Partition);
+        }
         let cap = self.cfg.capacity.as_ref().expect("capacity is modelled");
         let dist = match payload {
             Payload::Request(_) => cap.request.as_ref(),
@@ -148,7 +166,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         let (queue, when_full) = (cap.queue, cap.when_full);
         let now = self.state.now;
         let load = &mut self.state.nodes[to.0 as usize].load;
-        if load.waiting > queue {
+        if load.queued.len() as u64 > queue as u64 {
             load.refused += 1;
             return self.refuse(id, from, to, payload, when_full);
         }
@@ -162,15 +180,15 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         let done = start.after(service);
         load.busy_until = done;
         load.busy_us += service.0;
-        load.waiting += 1;
-        load.waiting_max = load.waiting_max.max(load.waiting);
-        let ahead = load.waiting - 1;
+        load.queued.insert(id);
+        let waiting = load.queued.len() as u32;
+        load.waiting_max = load.waiting_max.max(waiting);
         let step = self.begin_step();
         self.trace.record(step, now.0, TraceKind::Hold, to.0, from.0, id, 1, || {
-            format!("queued behind {ahead}: served at {done}")
+            format!("queued behind {}: served at {done}", waiting - 1)
         });
         self.state.in_flight += 1; // still in flight until it is served
-        self.schedule(done, Event::Serve { id, from, to, payload });
+        self.schedule(done, Event::Deliver { id, from, to, payload });
         self.record(TraceKind::Hold, Some(to), Some(from), Some(id))
     }
 
@@ -188,16 +206,10 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             Payload::Request(req) if when_full == WhenFull::Reject => {
                 let step = self.begin_step();
                 let now = self.state.now.0;
-                self.trace.record(
-                    step,
-                    now,
-                    TraceKind::Drop,
-                    to.0,
-                    from.0,
-                    id,
-                    DropReason::Overloaded as u64,
-                    || "rejected: the queue is full (overloaded)".into(),
-                );
+                let reason = DropReason::Overloaded as u64;
+                self.trace.record(step, now, TraceKind::Drop, to.0, from.0, id, reason, || {
+                    "rejected: the queue is full (overloaded)".into()
+                });
                 let reply = ClientReply::fail("overloaded");
                 let (op_id, attempt) = (req.from.op_id, req.from.attempt);
                 self.send(to, from, Payload::Reply { op_id, attempt, reply });
@@ -207,43 +219,19 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         }
     }
 
-    /// A message's service has ended: its handler runs now (held if the
-    /// node is paused).
-    pub(super) fn served(
-        &mut self,
-        id: u64,
-        from: EndpointId,
-        to: EndpointId,
-        payload: WirePayload<P>,
-    ) -> Option<StepRecord> {
-        self.state.in_flight -= 1;
-        let node = NodeId(to.0);
-        match self.state.nodes[node.index()].status {
-            super::host::NodeStatus::Paused => {
-                self.hold(node, Event::Serve { id, from, to, payload });
-                None
-            }
-            // A crash emptied the queue (`empty_queue`); nothing is left
-            // to serve.
-            super::host::NodeStatus::Down => Some(self.drop_msg(id, from, to, DropReason::NodeDown)),
-            super::host::NodeStatus::Up => {
-                let load = &mut self.state.nodes[node.index()].load;
-                load.waiting -= 1;
-                load.served += 1;
-                Some(self.hand_over(id, from, to, payload))
-            }
-        }
-    }
-
     /// A crash loses what waited in the node's queue, and frees its server.
     pub(super) fn empty_queue(&mut self, n: NodeId) {
-        for i in 0..self.state.slab.len() {
-            let waiting = matches!(&self.state.slab[i], Some(Slot { event: Event::Serve { to, .. }, .. }) if to.0 == n.0);
-            if waiting {
-                self.state.slab[i] = None;
-                self.state.free.push(i as u32);
-                self.state.in_flight -= 1;
-                self.state.stats.dropped += 1;
+        let queued = std::mem::take(&mut self.state.nodes[n.index()].load.queued);
+        if !queued.is_empty() {
+            for i in 0..self.state.slab.len() {
+                let lost = matches!(&self.state.slab[i],
+                    Some(Slot { event: Event::Deliver { id, to, .. }, .. }) if to.0 == n.0 && queued.contains(id));
+                if lost {
+                    self.state.slab[i] = None;
+                    self.state.free.push(i as u32);
+                    self.state.in_flight -= 1;
+                    self.state.stats.dropped += 1;
+                }
             }
         }
         let now = self.state.now;
@@ -251,7 +239,6 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         // Service accepted but not given is not counted as busy.
         load.busy_us = load.busy_us.saturating_sub(load.busy_until.0.saturating_sub(now.0));
         load.busy_until = load.busy_until.min(now);
-        load.waiting = 0;
     }
 
     /// Each node's load so far (all zero when capacity is not modelled).

@@ -207,6 +207,9 @@ impl<P: Protocol, C: Checker<P> + 'static> Driver for Sim<P, C> {
     }
     fn gauges(&self) -> Vec<(&'static str, f64)> {
         let mut g = vec![("messages_in_flight", self.messages_in_flight() as f64)];
+        if self.config().capacity.is_some() {
+            g.push((super::monitor::QUEUED.name, self.loads().iter().map(|l| l.waiting as f64).sum()));
+        }
         g.extend(self.checker_gauges());
         g
     }

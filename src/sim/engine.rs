@@ -478,14 +478,6 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 };
                 format!("{} receives {kind} from {}", self.endpoint_name(*to), self.endpoint_name(*from))
             }
-            Event::Serve { from, to, payload, .. } => {
-                let kind = match payload {
-                    Payload::Peer(m) => m.kind(),
-                    Payload::Request(_) => "request",
-                    Payload::Reply { .. } => "reply",
-                };
-                format!("{} serves {kind} from {}", self.endpoint_name(*to), self.endpoint_name(*from))
-            }
             Event::Arrival { spec } => format!("{} arrival", self.cfg.clients[*spec as usize].name),
             Event::Timer { node: n, timer, .. } => {
                 // The timer's name, without its fields.
@@ -605,7 +597,6 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 self.state.in_flight -= 1;
                 Some(self.deliver(id, from, to, payload))
             }
-            Event::Serve { id, from, to, payload } => self.served(id, from, to, payload),
             Event::Timer { node, incarnation, id, timer } => self.timer_fires(node, incarnation, id, timer),
             Event::Disk { node, incarnation } => self.disk_completes(node, incarnation),
             Event::Persisted { node, incarnation, id } => self.told_persisted(node, incarnation, id),
@@ -647,17 +638,18 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 NodeStatus::Up => {}
             }
         }
-        if !self.state.network.reachable(from, to) {
-            return self.drop_msg(id, from, to, DropReason::Partition);
-        }
         if self.cfg.capacity.is_some() && to.0 < nodes && !matches!(payload, Payload::Reply { .. }) {
             return self.arrive(id, from, to, payload);
+        }
+        if !self.state.network.reachable(from, to) {
+            return self.drop_msg(id, from, to, DropReason::Partition);
         }
         self.hand_over(id, from, to, payload)
     }
 
     /// A message is handed to its receiver's handler (a node's, or a
     /// client's): the delivery proper.
+    #[inline(always)]
     pub(super) fn hand_over(
         &mut self,
         id: u64,

@@ -66,11 +66,6 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 Event::Deliver { from, to, payload, .. } => {
                     messages.push(super::canon::encode(&(from, to, payload)));
                 }
-                // Served at its node after waiting in the queue: the wait
-                // left counts, the message is at the node.
-                Event::Serve { from, to, payload, .. } => {
-                    messages.push(super::canon::encode(&(1u8, left, from, to, payload)));
-                }
                 Event::Arrival { spec } => client_events.push((*spec, 2, left, 0, 0)),
                 Event::Timer { node, incarnation, id, .. } => {
                     if *incarnation == self.state.nodes[node.index()].incarnation {
@@ -125,7 +120,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             }
             told.get(&node).hash(&mut h);
             if self.cfg.capacity.is_some() {
-                (rt.load.busy_until.0.saturating_sub(now), rt.load.waiting).hash(&mut h);
+                (rt.load.busy_until.0.saturating_sub(now), rt.load.queued.len()).hash(&mut h);
             }
         }
         messages.hash(&mut h);

@@ -265,7 +265,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     pub(super) fn hold(&mut self, node: NodeId, event: PendingEvent<P>) {
         // Park the event in the slab under a key no queue entry has, so it
         // survives snapshots and is counted by the state hash.
-        if matches!(event, Event::Deliver { .. } | Event::Serve { .. }) {
+        if matches!(event, Event::Deliver { .. }) {
             self.state.in_flight += 1; // still in flight: it arrives on resume
         }
         self.state.next_key += 1;
@@ -292,9 +292,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         };
         // Messages held while paused are lost with the node.
         for slot in held {
-            if let Some(Slot { event: Event::Deliver { .. } | Event::Serve { .. }, .. }) =
-                self.state.slab[slot as usize].take()
-            {
+            if let Some(Slot { event: Event::Deliver { .. }, .. }) = self.state.slab[slot as usize].take() {
                 self.state.in_flight -= 1;
                 self.state.stats.dropped += 1;
             }

@@ -36,14 +36,6 @@ pub(super) enum Event<M, T, O, A> {
         to: EndpointId,
         payload: Payload<M, O, A>,
     },
-    /// A message that waited in its node's queue (the capacity model,
-    /// [`super::capacity`]) has been served: its handler runs now.
-    Serve {
-        id: u64,
-        from: EndpointId,
-        to: EndpointId,
-        payload: Payload<M, O, A>,
-    },
     Timer {
         node: NodeId,
         incarnation: u32,
