@@ -188,3 +188,28 @@ fn hostile_values_are_refused_with_their_place() {
         assert!(e.contains(says), "{extra}: expected {says:?} in:\n{e}");
     }
 }
+
+/// Dropping by hand a request that waits in a node's queue takes it out
+/// of the queue too: the node serves the others, and ends with an empty
+/// queue (before, a dropped queued message stayed counted as waiting).
+#[test]
+fn dropping_a_queued_message_by_hand_leaves_the_queue() {
+    let s = scenario(&one_node(&format!("[capacity]\nrequest = \"1ms\"\n{CLOSED_10}")));
+    let mut d = s.protocol.build(&s, options(TraceLevel::Digest, None));
+    d.run_until(distlab::sim::SimTime(500_000));
+    let waiting = d.loads()[0].waiting;
+    assert!(waiting >= 5, "requests wait at n1: {waiting}");
+    // A request to n1 that has arrived: it is due at the end of its
+    // service, later than a network delay from now.
+    let now = d.now();
+    let queued = d
+        .in_flight()
+        .into_iter()
+        .find(|m| m.kind == "request" && m.arrives.0 > now.0 + 2_000)
+        .expect("a queued request");
+    d.intervene(distlab::sim::Fault::DropMessage(queued.id)).expect("drop it");
+    assert_eq!(d.loads()[0].waiting, waiting - 1);
+    d.run_until(s.duration);
+    assert!(d.halted().is_none());
+    assert!(d.loads()[0].waiting <= 10);
+}

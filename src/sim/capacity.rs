@@ -136,8 +136,8 @@ use super::trace::TraceKind;
 use crate::nodes::{ClientReply, NodeId, Protocol};
 
 impl<P: Protocol, C: Checker<P>> Sim<P, C> {
-    /// A message or request reaches a live node whose capacity is
-    /// modelled. If it was waiting in the node's queue, its service has
+    /// A delivery when nodes have a capacity. A message or request that
+    /// reaches a live node: If it was waiting in the node's queue, its service has
     /// ended: it is handled now. Otherwise it has just arrived: it is
     /// refused if the queue is full, else it joins the queue and its
     /// delivery is rescheduled for when its service ends (a step of its
@@ -150,6 +150,16 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         to: EndpointId,
         payload: WirePayload<P>,
     ) -> StepRecord {
+        // What capacity does not touch takes the ordinary way: replies to
+        // clients, and messages to a node that is paused (held) or down
+        // (dropped).
+        let nodes = self.cfg.cluster.len() as u32;
+        if to.0 >= nodes
+            || matches!(payload, Payload::Reply { .. })
+            || self.state.nodes[to.0 as usize].status != super::host::NodeStatus::Up
+        {
+            return self.deliver(id, from, to, payload);
+        }
         let load = &mut self.state.nodes[to.0 as usize].load;
         if load.queued.remove(&id) {
             load.served += 1;

@@ -155,6 +155,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// one has an operation open, the arrival is shed (counted, never
     /// sent). Then the next arrival is scheduled, until the entry has
     /// issued its `ops`.
+    #[inline(never)]
     pub(super) fn arrival(&mut self, spec: u32) -> Option<StepRecord> {
         let s = spec as usize;
         if self.state.issued[s] >= self.cfg.clients[s].ops {

@@ -595,6 +595,9 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         match event {
             Event::Deliver { id, from, to, payload } => {
                 self.state.in_flight -= 1;
+                if self.cfg.capacity.is_some() {
+                    return Some(self.arrive(id, from, to, payload));
+                }
                 Some(self.deliver(id, from, to, payload))
             }
             Event::Timer { node, incarnation, id, timer } => self.timer_fires(node, incarnation, id, timer),
@@ -611,6 +614,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         }
     }
 
+    #[inline(always)]
     pub(super) fn deliver(
         &mut self,
         id: u64,
@@ -637,9 +641,6 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 NodeStatus::Down => return self.drop_msg(id, from, to, DropReason::NodeDown),
                 NodeStatus::Up => {}
             }
-        }
-        if self.cfg.capacity.is_some() && to.0 < nodes && !matches!(payload, Payload::Reply { .. }) {
-            return self.arrive(id, from, to, payload);
         }
         if !self.state.network.reachable(from, to) {
             return self.drop_msg(id, from, to, DropReason::Partition);
