@@ -53,7 +53,7 @@ pub mod writer;
 pub use error::{ScenarioError, did_you_mean};
 pub use registry::{ProtocolEntry, Registry, RunOptions};
 
-use crate::nodes::client::{ClientSpec, ReadYourWrites, Target};
+use crate::nodes::client::{Arrival, ClientSpec, ReadYourWrites, Target};
 use crate::nodes::{Cluster, Command, NodeId};
 use crate::rng::Probability;
 use crate::sim::capacity::{Capacity, WhenFull};
@@ -797,7 +797,7 @@ impl Loader<'_> {
 
     /// An open-loop client's arrivals: `rate` per second, spaced by
     /// `arrival` (`None`: closed loop).
-    fn arrival(&self, c: &RawClient) -> Result<Option<LatencyDist>, ScenarioError> {
+    fn arrival(&self, c: &RawClient) -> Result<Option<Arrival>, ScenarioError> {
         let Some(rate) = &c.rate else {
             if let Some(a) = &c.arrival {
                 return Err(self.err(a.span(), "arrival needs a rate (operations per second)").with_help(
@@ -823,8 +823,8 @@ impl Loader<'_> {
         }
         let mean_us = (1e6 / r).round().max(1.0) as u64;
         match c.arrival.as_ref().map(|a| a.get_ref().as_str()) {
-            None | Some("poisson") => Ok(Some(LatencyDist::Exponential { mean_us })),
-            Some("constant") => Ok(Some(LatencyDist::Constant { us: mean_us })),
+            None | Some("poisson") => Ok(Some(Arrival { mean_gap_us: mean_us, poisson: true })),
+            Some("constant") => Ok(Some(Arrival { mean_gap_us: mean_us, poisson: false })),
             Some(other) => {
                 let a = c.arrival.as_ref().expect("given");
                 let e =

@@ -161,7 +161,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         if self.state.issued[s] >= self.cfg.clients[s].ops {
             return None;
         }
-        let gap = self.cfg.clients[s].arrival.as_ref().map(|a| a.sample(&mut self.state.arrivals[s]))?;
+        let gap = self.cfg.clients[s].arrival.as_ref().map(|a| a.next_gap(&mut self.state.arrivals[s]))?;
         let idle = self.state.clients.iter().position(|c| c.spec as u32 == spec && c.pending.is_none());
         let record = match idle {
             Some(slot) => self.client_next(slot as u32),
