@@ -67,6 +67,7 @@ pub(super) fn context<'a, P: Protocol>(
 
 impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// Runs one handler of a live node and performs its effects.
+    #[inline(always)]
     pub(super) fn handle(&mut self, node: NodeId, f: impl FnOnce(&mut P::State, &mut Context<'_, P>)) {
         let cfg = self.cfg.clone();
         let (now, notes_on) = (self.state.now, self.trace.full());
