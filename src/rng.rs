@@ -27,6 +27,10 @@ pub enum StreamKind {
     Client = 3,
     /// The random nemesis's choice of faults.
     Nemesis = 4,
+    /// One node's service times (its capacity model).
+    Service = 5,
+    /// One open-loop `[[clients]]` entry's arrival times.
+    Arrival = 6,
 }
 
 const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;

@@ -144,6 +144,7 @@ fn a_timer_re_armed_at_once_is_named() {
         record_history: false,
         checks: true,
         budget: Budget { events_per_instant: 50_000, ..Budget::DEFAULT },
+        capacity: None,
     });
     sim.run_until(SimTime(1_000_000));
     let halt = sim.halted().expect("the timer spins").to_string();

@@ -14,6 +14,7 @@ const CHAPTERS: &[(&str, &[&str])] = &[
     ("quorum", &["quorum.md"]),
     ("two-phase-commit", &["two-phase-commit.md"]),
     ("saga", &["saga.md"]),
+    ("capacity", &["capacity.md"]),
     ("explore", &["explore.md"]),
 ];
 

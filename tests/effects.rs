@@ -98,6 +98,7 @@ fn effects_are_performed_in_the_order_recorded() {
         record_history: false,
         checks: false,
         budget: Budget::DEFAULT,
+        capacity: None,
     });
     sim.run_until(SimTime(10_000));
     let n1: Vec<String> = sim

@@ -57,7 +57,9 @@ fn every_reported_check_metric_and_gauge_is_declared() {
         let checks: Vec<&str> = p.checks().iter().map(|c| c.name).collect();
         let metrics: Vec<&str> =
             p.metrics().iter().chain(distlab::protocols::GENERIC_METRICS).map(|m| m.name).collect();
-        let gauges: Vec<&str> = p.gauges().iter().chain([&MESSAGES_IN_FLIGHT]).map(|g| g.name).collect();
+        // The engine's: messages in flight, and with `[capacity]` the queues.
+        let engine = [&MESSAGES_IN_FLIGHT, &distlab::sim::monitor::QUEUED];
+        let gauges: Vec<&str> = p.gauges().iter().chain(engine).map(|g| g.name).collect();
         let mut missing = |kind: &str, name: &str, declared: &[&str]| {
             if !declared.contains(&name) {
                 undeclared.push(format!("{}: {} reports {kind} `{name}`, undeclared", f.display(), p.name()));

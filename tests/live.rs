@@ -282,6 +282,19 @@ fn sim_only_expectations_are_not_judged_live() {
     assert_eq!(judged, ["log-prefix holds", "failovers >= 1", "acked-on-a-replica breaks"], "{run:#}");
 }
 
+/// A lesson that models load (service times, open-loop arrivals) runs
+/// live on this machine's capacity: its expectations on the simulator's
+/// load metrics are not judged (they would read "no such metric"), the
+/// others are.
+#[test]
+fn the_simulators_load_model_is_not_judged_live() {
+    let (code, run) = live(&["capacity/read-scaling", "--speed", "8"]);
+    let skipped: Vec<&str> =
+        run["live"]["sim_only"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    assert_eq!(skipped, ["read_throughput_ops_s >= 2500", "utilisation_max <= 0.97"], "{run:#}");
+    assert_eq!(code, 0, "{run:#}");
+}
+
 /// `--trace` writes `run --trace`'s format, which `distlab plot` and
 /// `distlab export` read: the router's duplicates and the client history
 /// are in it.

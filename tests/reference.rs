@@ -128,6 +128,7 @@ fn parser_tables() -> BTreeMap<String, BTreeSet<String>> {
     t.insert("[network]".to_string(), fields_of::<RawNetwork>());
     t.insert("[[network.region_latency]]".to_string(), fields_of::<RawRegionLatency>());
     t.insert("[[clients]]".to_string(), fields_of::<RawClient>());
+    t.insert("[capacity]".to_string(), fields_of::<RawCapacity>());
     t.insert("[[timeline]]".to_string(), fields_of::<RawTimeline>());
     t.insert("cut".to_string(), fields_of::<RawCut>());
     t.insert("clock".to_string(), fields_of::<RawClock>());

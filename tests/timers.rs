@@ -127,6 +127,7 @@ fn ticker() -> Sim<Ticker, NoChecks> {
         record_history: false,
         checks: false,
         budget: Budget::DEFAULT,
+        capacity: None,
     })
 }
 

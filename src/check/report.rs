@@ -12,7 +12,11 @@ use crate::sim::{Driver, Stats};
 /// declare.
 pub fn unit_of(protocol: &dyn ProtocolEntry, name: &str) -> Option<Unit> {
     let metrics = protocol.metrics().iter().chain(GENERIC_METRICS).map(|m| (m.name, m.unit));
-    let gauges = protocol.gauges().iter().chain([&MESSAGES_IN_FLIGHT]).map(|g| (g.name, g.unit));
+    let gauges = protocol
+        .gauges()
+        .iter()
+        .chain([&MESSAGES_IN_FLIGHT, &crate::sim::monitor::QUEUED])
+        .map(|g| (g.name, g.unit));
     metrics.chain(gauges).find(|&(n, _)| n == name).map(|(_, unit)| unit)
 }
 
@@ -40,7 +44,13 @@ pub fn with_counters(mut report: Report, s: Stats) -> Report {
 
 /// The report of a run with the metrics every protocol has.
 pub fn full_report(run: &dyn Driver) -> Report {
-    with_history_metrics(counters_report(run), run.history())
+    let mut report = with_history_metrics(counters_report(run), run.history());
+    if run.models_load() {
+        let mut latencies = ok_latencies_us(run);
+        latencies.sort_unstable();
+        load_metrics(run, &latencies, &mut report);
+    }
+    report
 }
 
 /// A report plus the metrics read from the client history (latency, the
@@ -58,6 +68,56 @@ pub fn with_history_metrics(mut report: Report, history: &crate::sim::History) -
         report.metrics.insert("latency_p99_ms", p99 as f64 / 1000.0);
     }
     report
+}
+
+/// The metrics [`load_metrics`] adds: only a simulated run that models
+/// load has them (`distlab live` runs on the machine's own capacity).
+pub const LOAD_METRICS: &[&str] = &[
+    "throughput_ops_s",
+    "read_throughput_ops_s",
+    "write_throughput_ops_s",
+    "offered_ops_s",
+    "ops_shed",
+    "latency_p50_ms",
+    "utilisation_max",
+    "utilisation_mean",
+    "queue_max",
+    "refused",
+];
+
+/// The metrics of a run that models load ([capacity], open-loop
+/// clients): throughput (all, reads, writes, offered), the median
+/// latency, the nodes' utilisation and queues, what was refused or shed.
+/// `latencies` sorted.
+fn load_metrics(run: &dyn Driver, latencies: &[u64], report: &mut Report) {
+    let secs = run.now().0 as f64 / 1e6;
+    let per_s = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
+    let s = run.stats();
+    let ops = run.history().operations();
+    let ok = |read: bool| {
+        ops.iter()
+            .filter(|o| o.outcome == Some(HistoryKind::Ok))
+            .filter(|o| matches!(o.register, Some(crate::nodes::RegisterView::Read { .. })) == read)
+            .filter(|o| o.register.is_some())
+            .count() as u64
+    };
+    let shed = run.ops_shed();
+    report.metrics.insert("throughput_ops_s", per_s(s.ops_ok));
+    report.metrics.insert("read_throughput_ops_s", per_s(ok(true)));
+    report.metrics.insert("write_throughput_ops_s", per_s(ok(false)));
+    report.metrics.insert("offered_ops_s", per_s(s.ops_invoked + shed));
+    report.metrics.insert("ops_shed", shed as f64);
+    if !latencies.is_empty() {
+        report.metrics.insert("latency_p50_ms", latencies[latencies.len().div_ceil(2) - 1] as f64 / 1000.0);
+    }
+    let loads = run.loads();
+    if run.models_capacity() && !loads.is_empty() {
+        let util = loads.iter().map(|l| l.utilisation);
+        report.metrics.insert("utilisation_max", util.clone().fold(0.0, f64::max));
+        report.metrics.insert("utilisation_mean", util.sum::<f64>() / loads.len() as f64);
+        report.metrics.insert("queue_max", loads.iter().map(|l| l.waiting_max).max().unwrap_or(0) as f64);
+        report.metrics.insert("refused", loads.iter().map(|l| l.refused).sum::<u64>() as f64);
+    }
 }
 
 /// Client latency of the operations that completed ok, invoke to reply, in

@@ -33,6 +33,9 @@ pub struct RunSummary {
     pub metrics: std::collections::BTreeMap<&'static str, f64>,
     pub expectations: Vec<ExpectationResult>,
     pub faults: Vec<String>,
+    /// Each node's load, when nodes have a capacity (`[capacity]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub load: Vec<crate::sim::LoadSummary>,
 }
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
@@ -125,13 +128,19 @@ pub fn summarise(scenario: &Scenario, run: &dyn Driver, seed: u64) -> RunSummary
         .filter(|f| !matches!(f.fault, crate::sim::Fault::Note { .. }))
         .map(|f| format!("{} {} ({})", f.at, run.describe_fault(&f.fault), origin_name(f.origin)))
         .collect();
-    summary_of(scenario, seed, full_report(run), run.stats(), faults, run.digest().map(|d| d.to_string()))
+    let digest = run.digest().map(|d| d.to_string());
+    let mut summary = summary_of(scenario, seed, full_report(run), run.stats(), faults, digest);
+    if run.models_capacity() {
+        summary.load = run.loads();
+    }
+    summary
 }
 
 /// The summary of a run from its parts: the full report (see
 /// [`full_report`]), the counters, the applied faults in words and the
-/// trace digest. [`summarise`] reads them from a simulated run; a live run
-/// (`distlab live`) collects its own.
+/// trace digest. [`summarise`] reads them from a simulated run (and adds
+/// each node's load when nodes have a capacity); a live run (`distlab
+/// live`) collects its own.
 pub fn summary_of(
     scenario: &Scenario,
     seed: u64,
@@ -168,6 +177,7 @@ pub fn summary_of(
         metrics: report.metrics,
         expectations,
         faults,
+        load: Vec::new(),
     }
 }
 
@@ -362,7 +372,8 @@ impl TraceFile {
         seed: u64,
         names: Vec<String>,
     ) -> std::io::Result<Self> {
-        let units = std::iter::once(&crate::check::MESSAGES_IN_FLIGHT)
+        let units = [&crate::check::MESSAGES_IN_FLIGHT, &crate::sim::monitor::QUEUED]
+            .into_iter()
             .chain(scenario.protocol.gauges())
             .map(|g| (g.name, g.unit.suffix()))
             .collect();

@@ -4,8 +4,10 @@
 //! timing is real, so a live run is not replayable: the report says so.
 
 use super::Outcome;
+use distlab::check::report::LOAD_METRICS;
 use distlab::check::run::summary_of;
 use distlab::live::net::{LiveOptions, LiveRun};
+use distlab::scenario::expect::Expectation;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -50,14 +52,21 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let options = LiveOptions { seed, speed: args.speed, logs: args.logs.clone(), trace: args.trace.clone() };
     let live = distlab::live::net::run(&scenario, &options)?;
     let LiveRun { report, stats, faults, happened, real, history } = live;
-    // Expectations resting on the simulator's exact timing are not judged.
+    // Expectations resting on the simulator's exact timing are not judged,
+    // nor those on its load model (service times, queues, open-loop
+    // arrivals): a live run has this machine's capacity instead.
+    let simulated_load = |e: &Expectation| matches!(e, Expectation::Metric { name, .. } if LOAD_METRICS.contains(&name.as_str()));
+    let not_judged: Vec<usize> = (0..scenario.expectations.len())
+        .filter(|&i| scenario.sim_only.contains(&i) || simulated_load(&scenario.expectations[i]))
+        .collect();
     let mut judged = scenario.clone();
     judged.expectations = (0..scenario.expectations.len())
-        .filter(|i| !scenario.sim_only.contains(i))
+        .filter(|i| !not_judged.contains(i))
         .map(|i| scenario.expectations[i].clone())
         .collect();
     let sim_only: Vec<String> =
-        scenario.sim_only.iter().map(|&i| scenario.expectations[i].evaluate(&report).name).collect();
+        not_judged.iter().map(|&i| scenario.expectations[i].evaluate(&report).name).collect();
+    let models_load = scenario.capacity.is_some() || scenario.clients.iter().any(|c| c.arrival.is_some());
     let summary = summary_of(&judged, seed, report, stats, faults, None);
     let ops = history.operations();
     let ok = ops.iter().filter(|o| o.outcome == Some(distlab::sim::HistoryKind::Ok)).count();
@@ -78,9 +87,14 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         println!("\nlive:");
         println!("  not replayable: fault decisions are seeded (seed {seed}), message timing is real");
         println!("  {:.2}s real; {ok} ok operations, {throughput:.0} per real second", real.as_secs_f64());
+        if models_load {
+            println!(
+                "  the lesson's load model ([capacity], open-loop clients) is the simulator's: live nodes run at this machine's speed, clients closed-loop"
+            );
+        }
         if !sim_only.is_empty() {
             println!(
-                "  not judged live (sim_only, they rest on the simulator's timing): {}",
+                "  not judged live (sim_only, or the simulator's load metrics): {}",
                 sim_only.join(", ")
             );
         }

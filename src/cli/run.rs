@@ -204,6 +204,24 @@ pub(super) fn print_human(
     for chunk in line.chunks(4) {
         writeln!(out, "  {}", chunk.join("   "))?;
     }
+    if !s.load.is_empty() {
+        // Per node: what it served (and at what rate), how busy it was,
+        // the longest queue, what a full queue refused.
+        writeln!(out, "\nload per node:")?;
+        let secs = scenario.duration.0 as f64 / 1e6;
+        for l in &s.load {
+            writeln!(
+                out,
+                "  {:<6} served {} ({}/s)   utilisation {}   queue max {}   refused {}",
+                l.node,
+                l.served,
+                fmt_num(l.served as f64 / secs),
+                fmt_num(l.utilisation),
+                l.waiting_max,
+                l.refused
+            )?;
+        }
+    }
     if !s.expectations.is_empty() {
         writeln!(out, "\nexpectations:")?;
         for e in &s.expectations {

@@ -169,6 +169,31 @@ pub struct ClientSpec {
     pub read_your_writes: ReadYourWrites,
     /// Region of this client's endpoints.
     pub region: u16,
+    /// Open loop: the time between arrivals (`None`: closed loop, each
+    /// process issues its next operation `interval` after the last one
+    /// completed).
+    pub arrival: Option<Arrival>,
+}
+
+/// How an open-loop group's operations arrive: the mean gap between two,
+/// in µs, and whether gaps are exponential (a Poisson process) or all
+/// equal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Arrival {
+    pub mean_gap_us: u64,
+    pub poisson: bool,
+}
+
+impl Arrival {
+    /// The gap to the next arrival, in whole µs (a Poisson gap may round
+    /// to zero: two arrivals at one instant).
+    pub fn next_gap(&self, rng: &mut crate::rng::RngStream) -> SimDuration {
+        if !self.poisson {
+            return SimDuration(self.mean_gap_us);
+        }
+        let us = rng.exponential(self.mean_gap_us as f64);
+        SimDuration(if us <= 0.0 { 0 } else { us.round() as u64 })
+    }
 }
 
 /// The attempt a process is waiting on.

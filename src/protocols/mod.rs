@@ -96,6 +96,40 @@ pub const GENERIC_METRICS: &[MetricInfo] = &[
         "key-value reads that returned something older than the same process's earlier write (read your writes)",
     ),
     MetricInfo::new(
+        "latency_p50_ms",
+        Unit::Ms,
+        "median client latency of ok operations (runs that model load)",
+    ),
+    MetricInfo::new(
+        "throughput_ops_s",
+        Unit::Count,
+        "operations that completed ok per simulated second (runs that model load: [capacity] or an open-loop client)",
+    ),
+    MetricInfo::new(
+        "read_throughput_ops_s",
+        Unit::Count,
+        "key-value reads that completed ok per second (load)",
+    ),
+    MetricInfo::new(
+        "write_throughput_ops_s",
+        Unit::Count,
+        "key-value writes that completed ok per second (load)",
+    ),
+    MetricInfo::new(
+        "offered_ops_s",
+        Unit::Count,
+        "operations the clients offered per second: invoked plus shed (load)",
+    ),
+    MetricInfo::new("ops_shed", Unit::Count, "open-loop arrivals shed: every process of the group was busy"),
+    MetricInfo::new("utilisation_max", Unit::Ratio, "the busiest node's share of time serving ([capacity])"),
+    MetricInfo::new("utilisation_mean", Unit::Ratio, "the nodes' mean share of time serving ([capacity])"),
+    MetricInfo::new(
+        "queue_max",
+        Unit::Count,
+        "the most messages that waited at one node at once, the one in service included ([capacity])",
+    ),
+    MetricInfo::new("refused", Unit::Count, "messages and requests refused by a full queue ([capacity])"),
+    MetricInfo::new(
         "monotonic_read_anomalies",
         Unit::Count,
         "key-value reads that returned something older than the same process had read before (monotonic reads)",
@@ -176,6 +210,7 @@ where
             record_history: options.record_history,
             checks: options.checks,
             budget: crate::sim::Budget::default(),
+            capacity: s.capacity.clone(),
         }))
     }
 }

@@ -53,9 +53,10 @@ pub mod writer;
 pub use error::{ScenarioError, did_you_mean};
 pub use registry::{ProtocolEntry, Registry, RunOptions};
 
-use crate::nodes::client::{ClientSpec, ReadYourWrites, Target};
+use crate::nodes::client::{Arrival, ClientSpec, ReadYourWrites, Target};
 use crate::nodes::{Cluster, Command, NodeId};
 use crate::rng::Probability;
+use crate::sim::capacity::{Capacity, WhenFull};
 use crate::sim::fault::{Fault, MAX_CONCURRENT_FAULTS, NemesisConfig, NemesisFault, Origin, TimedFault};
 use crate::sim::network::{EndpointId, LatencyDist, LinkFaults, NetworkConfig, Real};
 use crate::time::{SimDuration, SimTime, parse_duration};
@@ -90,6 +91,12 @@ pub mod limits {
     pub const TITLE_CHARS: usize = 200;
     /// `[scenario] description` and a timeline `note`, in characters.
     pub const TEXT_CHARS: usize = 20_000;
+    /// An open-loop client's `rate`, operations per second (one a µs).
+    pub const RATE: f64 = 1_000_000.0;
+    /// `[capacity] queue`: messages waiting behind the one in service.
+    pub const QUEUE: u64 = 100_000;
+    /// `[capacity] message` and `request`: one service time (a minute).
+    pub const SERVICE_US: u64 = 60_000_000;
 }
 
 /// What a node, client or region name may be, as error messages say it.
@@ -123,6 +130,8 @@ pub struct Scenario {
     /// `(offset_us, drift_ppm)` per node.
     pub clocks: Vec<(i64, i64)>,
     pub network: Arc<NetworkConfig>,
+    /// Each node's capacity (`None`: infinite).
+    pub capacity: Option<Capacity>,
     pub clients: Vec<ClientSpec>,
     /// Timeline entries (faults and notes), in file order.
     pub timeline: Vec<TimedFault>,
@@ -400,6 +409,7 @@ impl Loader<'_> {
         let (cluster, clocks, disk_latency) = self.cluster(&raw)?;
         let clients = self.clients(&raw, &cluster)?;
         let network = self.network(&raw, &cluster, &clients)?;
+        let capacity = raw.capacity.as_ref().map(|c| self.capacity(c)).transpose()?;
         let nodes_span = raw.cluster.as_ref().map_or(0..0, |c| c.get_ref().nodes.span());
         let cx = ParamContext { file: self.file, source: self.source, nodes_span, cluster: &cluster };
         let params = protocol.parse_params(&cx)?;
@@ -424,6 +434,7 @@ impl Loader<'_> {
             disk_latency,
             clocks,
             network: Arc::new(network),
+            capacity,
             clients,
             timeline,
             nemesis,
@@ -731,9 +742,107 @@ impl Loader<'_> {
                 retries,
                 read_your_writes: ryw,
                 region,
+                arrival: self.arrival(c)?,
             });
         }
         Ok(out)
+    }
+
+    /// `[capacity]`: service times, the queue bound, what a full queue does.
+    fn capacity(&self, c: &S<RawCapacity>) -> Result<Capacity, ScenarioError> {
+        let c = c.get_ref();
+        let share = |v: &Option<S<f64>>, what: &str, default: f64, max: f64| match v {
+            None => Ok(default),
+            Some(x) if (0.0..=max).contains(x.get_ref()) => Ok(*x.get_ref()),
+            Some(x) => {
+                Err(self.err(x.span(), format!("{what} must be between 0 and {max}, not {}", x.get_ref())))
+            }
+        };
+        let spread = share(&c.spread, "spread", 0.25, 1.0)?;
+        let sigma = share(&c.sigma, "sigma", 0.5, 5.0)?;
+        let kind = c.distribution.unwrap_or(Distribution::Constant);
+        let service = |d: &Option<S<String>>| -> Result<Option<LatencyDist>, ScenarioError> {
+            let Some(d) = d else { return Ok(None) };
+            let us = self.duration(d)?.0;
+            if us > limits::SERVICE_US {
+                return Err(self.err(d.span(), "a service time must be at most \"1m\""));
+            }
+            if us == 0 {
+                return Ok(None);
+            }
+            let spread = (us as f64 * spread).round() as u64;
+            Ok(Some(match kind {
+                Distribution::Constant => LatencyDist::Constant { us },
+                Distribution::Uniform => {
+                    LatencyDist::Uniform { min_us: us.saturating_sub(spread), max_us: us + spread }
+                }
+                Distribution::Normal => LatencyDist::Normal { mean_us: us, stddev_us: spread },
+                Distribution::Exponential => LatencyDist::Exponential { mean_us: us },
+                Distribution::LogNormal => LatencyDist::LogNormal { median_us: us, sigma: Real(sigma) },
+            }))
+        };
+        let queue = c.queue.as_ref().map_or(1000, |q| *q.get_ref());
+        if queue > limits::QUEUE {
+            let q = c.queue.as_ref().expect("given");
+            return Err(self.err(q.span(), format!("queue must be at most {}", limits::QUEUE)));
+        }
+        let when_full = match c.when_full.as_ref() {
+            None => WhenFull::Reject,
+            Some(w) => match w.get_ref().as_str() {
+                "reject" => WhenFull::Reject,
+                "drop" => WhenFull::Drop,
+                other => {
+                    let e =
+                        self.err(w.span(), format!("unknown when_full `{other}`: expected reject or drop"));
+                    return Err(e.suggest(other, ["reject", "drop"], None));
+                }
+            },
+        };
+        Ok(Capacity {
+            message: service(&c.message)?,
+            request: service(&c.request)?,
+            queue: queue as u32,
+            when_full,
+        })
+    }
+
+    /// An open-loop client's arrivals: `rate` per second, spaced by
+    /// `arrival` (`None`: closed loop).
+    fn arrival(&self, c: &RawClient) -> Result<Option<Arrival>, ScenarioError> {
+        let Some(rate) = &c.rate else {
+            if let Some(a) = &c.arrival {
+                return Err(self.err(a.span(), "arrival needs a rate (operations per second)").with_help(
+                    "a client without rate is closed loop: each process waits `interval` after each answer",
+                ));
+            }
+            return Ok(None);
+        };
+        let r = *rate.get_ref();
+        if !(r > 0.0 && r <= limits::RATE) {
+            return Err(self.err(
+                rate.span(),
+                format!(
+                    "rate must be more than 0 and at most {} operations per second, not {r}",
+                    limits::RATE
+                ),
+            ));
+        }
+        if let Some(i) = &c.interval {
+            return Err(self
+                .err(i.span(), "interval is the think time of a closed-loop client; this one has a rate")
+                .with_help("remove interval (open loop: `rate` arrivals per second) or rate (closed loop)"));
+        }
+        let mean_us = (1e6 / r).round().max(1.0) as u64;
+        match c.arrival.as_ref().map(|a| a.get_ref().as_str()) {
+            None | Some("poisson") => Ok(Some(Arrival { mean_gap_us: mean_us, poisson: true })),
+            Some("constant") => Ok(Some(Arrival { mean_gap_us: mean_us, poisson: false })),
+            Some(other) => {
+                let a = c.arrival.as_ref().expect("given");
+                let e =
+                    self.err(a.span(), format!("unknown arrival `{other}`: expected poisson or constant"));
+                Err(e.suggest(other, ["poisson", "constant"], None))
+            }
+        }
     }
 
     fn network(

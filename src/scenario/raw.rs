@@ -31,6 +31,11 @@ pub struct RawFile {
     /// Latency and faults of the links.
     #[serde(default)]
     pub network: Option<RawNetwork>,
+    /// Each node's capacity: service times and a bounded queue (default:
+    /// infinite capacity).
+    #[serde(default)]
+    #[schemars(with = "Option<RawCapacity>")]
+    pub capacity: Option<S<RawCapacity>>,
     /// The workload: groups of client processes.
     #[serde(default)]
     #[schemars(with = "Vec<RawClient>")]
@@ -180,6 +185,43 @@ pub struct RawRegionLatency {
     pub symmetric: Option<bool>,
 }
 
+/// `[capacity]`: every node is one server with a bounded queue.
+#[derive(Deserialize, Debug, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCapacity {
+    /// Service time of one message from another node, e.g. "200us" (the
+    /// constant, the mean or the median; default "0": free).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub message: Option<S<String>>,
+    /// Service time of one client request (default "0": free).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub request: Option<S<String>>,
+    /// The service time distribution (default `constant`).
+    #[serde(default)]
+    pub distribution: Option<Distribution>,
+    /// Spread: half-width (uniform) or standard deviation (normal), as a
+    /// share of the typical time (default 0.25).
+    #[serde(default)]
+    #[schemars(with = "Option<f64>")]
+    pub spread: Option<S<f64>>,
+    /// Log-normal shape σ (default 0.5).
+    #[serde(default)]
+    #[schemars(with = "Option<f64>")]
+    pub sigma: Option<S<f64>>,
+    /// Messages that may wait behind the one in service (default 1000).
+    #[serde(default)]
+    #[schemars(with = "Option<u64>")]
+    pub queue: Option<S<u64>>,
+    /// What a full queue does with a newcomer: `reject` (default: a client
+    /// request is answered fail "overloaded", a peer message dropped) or
+    /// `drop`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub when_full: Option<S<String>>,
+}
+
 /// `[[clients]]`.
 #[derive(Deserialize, Debug, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -237,6 +279,16 @@ pub struct RawClient {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub region: Option<S<String>>,
+    /// Open loop: operations per second arriving whether or not earlier
+    /// ones completed (default: closed loop, see `interval`).
+    #[serde(default)]
+    #[schemars(with = "Option<f64>")]
+    pub rate: Option<S<f64>>,
+    /// How open-loop arrivals are spaced: `poisson` (default) or
+    /// `constant`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub arrival: Option<S<String>>,
 }
 
 /// `[[timeline]]`: one action (and/or a note) at a time.

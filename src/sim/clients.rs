@@ -142,8 +142,51 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             },
         );
         self.history_event(slot, kind, op_id, op, value, from);
-        let at = now.after(self.cfg.clients[spec_i].interval);
-        self.schedule(at, Event::ClientNext { slot });
+        // A closed-loop process thinks, then issues its next operation; an
+        // open-loop one waits for an arrival.
+        if self.cfg.clients[spec_i].arrival.is_none() {
+            let at = now.after(self.cfg.clients[spec_i].interval);
+            self.schedule(at, Event::ClientNext { slot });
+        }
+    }
+
+    /// An arrival of open-loop entry `spec`: the operation goes to a
+    /// process of the entry with none open (the lowest-numbered); if every
+    /// one has an operation open, the arrival is shed (counted, never
+    /// sent). Then the next arrival is scheduled, until the entry has
+    /// issued its `ops`.
+    #[inline(never)]
+    pub(super) fn arrival(&mut self, spec: u32) -> Option<StepRecord> {
+        let s = spec as usize;
+        if self.state.issued[s] >= self.cfg.clients[s].ops {
+            return None;
+        }
+        let gap = self.cfg.clients[s].arrival.as_ref().map(|a| a.next_gap(&mut self.state.arrivals[s]))?;
+        let idle = self.state.clients.iter().position(|c| c.spec as u32 == spec && c.pending.is_none());
+        let record = match idle {
+            Some(slot) => self.client_next(slot as u32),
+            None => {
+                self.state.issued[s] += 1;
+                self.state.shed[s] += 1;
+                if self.state.issued[s] >= self.cfg.clients[s].ops {
+                    for c in self.state.clients.iter_mut().filter(|c| c.spec as u32 == spec) {
+                        c.done = true;
+                    }
+                }
+                let step = self.begin_step();
+                let now = self.state.now.0;
+                let name = self.cfg.clients[s].name.clone();
+                self.trace.record(step, now, TraceKind::Note, NONE, NONE, 0, 1, || {
+                    format!("{name}: arrival shed, every process has an operation open")
+                });
+                Some(self.record(TraceKind::Note, None, None, None))
+            }
+        };
+        if self.state.issued[s] < self.cfg.clients[s].ops {
+            let at = self.state.now.after(gap);
+            self.schedule(at, Event::Arrival { spec });
+        }
+        record
     }
 
     pub(super) fn history_event(

@@ -90,6 +90,15 @@ pub trait Driver {
     /// Replaces the run's budget; it applies from the next step on.
     fn set_budget(&mut self, budget: Budget);
     fn history(&self) -> &History;
+    /// Each node's load so far ([`super::capacity`]; zeros without it).
+    fn loads(&self) -> Vec<super::capacity::LoadSummary>;
+    /// Open-loop arrivals shed so far, all `[[clients]]` entries together.
+    fn ops_shed(&self) -> u64;
+    /// Whether nodes have a capacity (`[capacity]`).
+    fn models_capacity(&self) -> bool;
+    /// Whether the run models load: nodes with a capacity, or an open-loop
+    /// client (then its report has throughput metrics).
+    fn models_load(&self) -> bool;
     fn report(&self) -> Report;
     /// Values with a meaning at this instant, sampled over a run to draw
     /// them against time: `messages_in_flight`, then the checker's
@@ -185,11 +194,26 @@ where
     fn history(&self) -> &History {
         Sim::history(self)
     }
+    fn loads(&self) -> Vec<super::capacity::LoadSummary> {
+        Sim::loads(self)
+    }
+    fn ops_shed(&self) -> u64 {
+        self.shed().iter().sum()
+    }
+    fn models_capacity(&self) -> bool {
+        self.config().capacity.is_some()
+    }
+    fn models_load(&self) -> bool {
+        self.models_capacity() || self.config().clients.iter().any(|c| c.arrival.is_some())
+    }
     fn report(&self) -> Report {
         Sim::report(self)
     }
     fn gauges(&self) -> Vec<(&'static str, f64)> {
         let mut g = vec![("messages_in_flight", self.messages_in_flight() as f64)];
+        if self.config().capacity.is_some() {
+            g.push((super::monitor::QUEUED.name, self.loads().iter().map(|l| l.waiting as f64).sum()));
+        }
         g.extend(self.checker_gauges());
         g
     }

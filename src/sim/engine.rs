@@ -23,6 +23,7 @@
 //! they are not streamed.
 
 use super::budget::{Budget, Halt, most_frequent};
+use super::capacity::{Capacity, NodeLoad};
 use super::fault::TimedFault;
 use super::hash::{Digest, StableHasher};
 use super::history::{History, HistoryEvent};
@@ -60,6 +61,9 @@ pub struct SimConfig<P: Protocol> {
     pub checks: bool,
     /// The most work and memory the run may use (see [`Sim::set_budget`]).
     pub budget: Budget,
+    /// Every node's capacity (`None`: infinite, every message is handled
+    /// the instant it arrives). See [`super::capacity`].
+    pub capacity: Option<Capacity>,
 }
 
 /// Counters of a run.
@@ -93,6 +97,11 @@ pub struct SimState<P: Protocol> {
     pub(super) clients: Vec<ClientSlot<crate::nodes::OpOf<P>>>,
     /// Operations issued so far per `[[clients]]` entry.
     pub(super) issued: Vec<u64>,
+    /// Per `[[clients]]` entry: its arrival stream (used by open-loop
+    /// entries only) and the arrivals it shed because every process of
+    /// the entry had an operation open.
+    pub(super) arrivals: Vec<RngStream>,
+    pub(super) shed: Vec<u64>,
     pub(super) network: Network,
     /// Deliveries in the queue (for quiescence).
     pub(super) in_flight: u64,
@@ -139,13 +148,13 @@ impl<P: Protocol> Hash for SimState<P> {
         }
         for n in &self.nodes {
             (n.status, &n.state, &n.disk, &n.unflushed, &n.timers, &n.after_disk).hash(h);
-            (&n.io, n.incarnation).hash(h);
+            (&n.io, n.incarnation, &n.load).hash(h);
             for &slot in &n.held {
                 self.slab[slot as usize].as_ref().map(|s| (&s.event, s.key)).hash(h);
             }
         }
         self.clients.hash(h);
-        self.issued.hash(h);
+        (&self.issued, &self.arrivals, &self.shed).hash(h);
         self.network.hash(h);
         (self.in_flight, self.faults_pending, self.next_keyed).hash(h);
     }
@@ -250,6 +259,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 },
                 held: Vec::new(),
                 after_disk: VecDeque::new(),
+                load: NodeLoad::new(RngStream::new(cfg.seed, StreamKind::Service, i as u64, 0)),
             })
             .collect();
         let mut clients = Vec::new();
@@ -283,6 +293,10 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             nodes,
             clients,
             issued: vec![0; cfg.clients.len()],
+            arrivals: (0..cfg.clients.len())
+                .map(|s| RngStream::new(cfg.seed, StreamKind::Arrival, s as u64, 0))
+                .collect(),
+            shed: vec![0; cfg.clients.len()],
             network: Network::new(cfg.network.clone(), endpoints, cfg.seed),
             in_flight: 0,
             faults_pending: faults.len() as u64,
@@ -322,9 +336,20 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             sim.trace.record(0, 0, TraceKind::Start, n as u32, NONE, 0, 0, || "node starts".into());
             sim.boot(NodeId(n as u32), false);
         }
+        // Open-loop entries: arrivals drive them (see `clients.rs`).
+        for s in 0..sim.cfg.clients.len() {
+            let spec = &sim.cfg.clients[s];
+            if spec.arrival.is_some() && spec.ops > 0 {
+                let at = spec.start;
+                sim.schedule(at, Event::Arrival { spec: s as u32 });
+            }
+        }
         for slot in 0..sim.state.clients.len() {
             let c = &sim.state.clients[slot];
             let spec = &sim.cfg.clients[c.spec as usize];
+            if spec.arrival.is_some() {
+                continue;
+            }
             let stagger =
                 spec.interval.0 * (slot as u64 % spec.processes.max(1) as u64) / spec.processes.max(1) as u64;
             let at = spec.start.after(SimDuration(stagger));
@@ -453,6 +478,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 };
                 format!("{} receives {kind} from {}", self.endpoint_name(*to), self.endpoint_name(*from))
             }
+            Event::Arrival { spec } => format!("{} arrival", self.cfg.clients[*spec as usize].name),
             Event::Timer { node: n, timer, .. } => {
                 // The timer's name, without its fields.
                 let text = format!("{timer:?}");
@@ -569,6 +595,9 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         match event {
             Event::Deliver { id, from, to, payload } => {
                 self.state.in_flight -= 1;
+                if self.cfg.capacity.is_some() {
+                    return Some(self.arrive(id, from, to, payload));
+                }
                 Some(self.deliver(id, from, to, payload))
             }
             Event::Timer { node, incarnation, id, timer } => self.timer_fires(node, incarnation, id, timer),
@@ -576,6 +605,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             Event::Persisted { node, incarnation, id } => self.told_persisted(node, incarnation, id),
             Event::ClientNext { slot } => self.client_next(slot),
             Event::ClientTimeout { slot, op_id, attempt } => self.client_timeout(slot, op_id, attempt),
+            Event::Arrival { spec } => self.arrival(spec),
             Event::Fault { index } => {
                 self.state.faults_pending -= 1;
                 let f = self.faults[index as usize].clone();
@@ -584,6 +614,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         }
     }
 
+    #[inline(always)]
     pub(super) fn deliver(
         &mut self,
         id: u64,
@@ -614,6 +645,20 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         if !self.state.network.reachable(from, to) {
             return self.drop_msg(id, from, to, DropReason::Partition);
         }
+        self.hand_over(id, from, to, payload)
+    }
+
+    /// A message is handed to its receiver's handler (a node's, or a
+    /// client's): the delivery proper.
+    #[inline(always)]
+    pub(super) fn hand_over(
+        &mut self,
+        id: u64,
+        from: EndpointId,
+        to: EndpointId,
+        payload: WirePayload<P>,
+    ) -> StepRecord {
+        let nodes = self.cfg.cluster.len() as u32;
         let step = self.begin_step();
         self.state.stats.delivered += 1;
         let now = self.state.now.0;

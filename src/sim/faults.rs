@@ -91,6 +91,10 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                     self.state.free.push(slot as u32);
                     self.state.in_flight -= 1;
                     self.state.stats.dropped += 1;
+                    // It may have been waiting in a node's queue.
+                    for rt in self.state.nodes.iter_mut().filter(|rt| !rt.load.queued.is_empty()) {
+                        rt.load.queued.remove(id);
+                    }
                 }
                 TraceKind::Drop
             }

@@ -66,6 +66,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 Event::Deliver { from, to, payload, .. } => {
                     messages.push(super::canon::encode(&(from, to, payload)));
                 }
+                Event::Arrival { spec } => client_events.push((*spec, 2, left, 0, 0)),
                 Event::Timer { node, incarnation, id, .. } => {
                     if *incarnation == self.state.nodes[node.index()].incarnation {
                         timers.insert((*node, *id), left);
@@ -118,6 +119,9 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 hash_effect(effect, &mut h);
             }
             told.get(&node).hash(&mut h);
+            if self.cfg.capacity.is_some() {
+                (rt.load.busy_until.0.saturating_sub(now), rt.load.queued.len()).hash(&mut h);
+            }
         }
         messages.hash(&mut h);
         for (slot, c) in self.state.clients.iter().enumerate() {

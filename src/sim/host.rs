@@ -47,6 +47,8 @@ pub(super) struct NodeRt<P: Protocol> {
     /// Effects waiting for the disk ([`Context::once_durable`]), each with
     /// the write it waits for, in the order recorded.
     pub(super) after_disk: VecDeque<(WriteId, Effect<P>)>,
+    /// The node's server, when capacity is modelled ([`super::capacity`]).
+    pub(super) load: super::capacity::NodeLoad,
 }
 
 // ----- effects: running handlers and performing what they recorded -------
@@ -65,6 +67,7 @@ pub(super) fn context<'a, P: Protocol>(
 
 impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// Runs one handler of a live node and performs its effects.
+    #[inline(always)]
     pub(super) fn handle(&mut self, node: NodeId, f: impl FnOnce(&mut P::State, &mut Context<'_, P>)) {
         let cfg = self.cfg.clone();
         let (now, notes_on) = (self.state.now, self.trace.full());
@@ -295,6 +298,9 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 self.state.stats.dropped += 1;
             }
             self.state.free.push(slot);
+        }
+        if self.cfg.capacity.is_some() {
+            self.empty_queue(n);
         }
     }
 

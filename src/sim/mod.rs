@@ -4,6 +4,7 @@
 
 pub mod budget;
 pub mod canon;
+pub mod capacity;
 mod clients;
 pub mod driver;
 pub mod engine;
@@ -25,6 +26,7 @@ pub use crate::{rng, time};
 
 pub use crate::nodes::EndpointId;
 pub use budget::{Budget, Halt};
+pub use capacity::{Capacity, LoadSummary, WhenFull};
 pub use driver::{Driver, NodeSummary, Snapshot};
 pub use engine::{InFlight, Sim, SimConfig, Stats, StepRecord};
 pub use fault::{Fault, Origin, TimedFault};

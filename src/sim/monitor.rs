@@ -341,6 +341,14 @@ pub const MESSAGES_IN_FLIGHT: GaugeInfo = GaugeInfo::new(
     "messages sent and not yet delivered or dropped (held at a paused node included)",
 );
 
+/// The engine's gauge of a run whose nodes have a capacity
+/// (`[capacity]`): `Driver::gauges` reports it second, then.
+pub const QUEUED: GaugeInfo = GaugeInfo::new(
+    "queued",
+    Unit::Count,
+    "messages waiting at the nodes, the ones in service included ([capacity] only)",
+);
+
 /// A protocol's online checker. Cloned with snapshots, so it rewinds with
 /// the simulation.
 pub trait Checker<P: Protocol>: Clone {

@@ -123,6 +123,8 @@ pub enum DropReason {
     NodeDown,
     /// Dropped by hand (an intervention).
     Intervention,
+    /// The receiver's queue was full (its capacity model, `[capacity]`).
+    Overloaded,
 }
 
 /// What the network decided for one message.

@@ -61,6 +61,10 @@ pub(super) enum Event<M, T, O, A> {
         op_id: u64,
         attempt: u32,
     },
+    /// The next arrival of an open-loop `[[clients]]` entry.
+    Arrival {
+        spec: u32,
+    },
     Fault {
         index: u32,
     },

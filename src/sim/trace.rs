@@ -212,7 +212,7 @@ impl Trace {
     /// [`Trace::record`] for a message sent or delivered, with its short
     /// label (built, like the text, only at `full`).
     #[allow(clippy::too_many_arguments)]
-    #[inline]
+    #[inline(always)]
     pub fn record_message(
         &mut self,
         step: u64,

@@ -1283,7 +1283,9 @@ const HISTORY_METRICS: &[&str] =
 /// generic counters, and the generic history metrics when the lesson's
 /// expectations name one (then exactly `distlab run`'s full report).
 fn report_now(d: &dyn Driver, scenario: &Scenario) -> Report {
-    let wanted = scenario.expectations.iter().any(|e| {
+    // A run that models load reports its load metrics from the history too.
+    let wanted = d.models_load()
+        || scenario.expectations.iter().any(|e| {
         matches!(e, crate::check::Expectation::Metric { name, .. } if HISTORY_METRICS.contains(&name.as_str()))
     });
     if wanted {

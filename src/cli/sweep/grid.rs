@@ -178,7 +178,7 @@ pub fn parse_vary(s: &str) -> Result<Vary, String> {
 /// The tables of a scenario file (a test keeps this in step with
 /// `scenario::raw::RawFile`).
 pub const TABLES: &[&str] =
-    &["scenario", "cluster", "protocol", "network", "clients", "timeline", "nemesis", "expect"];
+    &["scenario", "cluster", "protocol", "network", "capacity", "clients", "timeline", "nemesis", "expect"];
 
 /// `nodes.n1.clock_offset` → `cluster.node.n1.clock_offset`.
 fn parse_key(key: &str) -> Result<Vec<String>, String> {
