@@ -212,13 +212,7 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
                 continue;
             }
             out.explored += 1;
-            let mut used = node.used;
-            match mv {
-                Move::Drop(_) => used[0] += 1,
-                Move::Duplicate(_) => used[1] += 1,
-                Move::Crash(_) => used[2] += 1,
-                _ => {}
-            }
+            let used = spend(node.used, &mv);
             if !seen.insert((driver.fingerprint().0, used)) {
                 continue;
             }
@@ -244,6 +238,17 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
 }
 
 /// The moves possible from the state `driver` is in.
+/// The fault budget used after `mv`: drops, duplicates, crashes.
+fn spend(mut used: [u8; 3], mv: &Move) -> [u8; 3] {
+    match mv {
+        Move::Drop(_) => used[0] += 1,
+        Move::Duplicate(_) => used[1] += 1,
+        Move::Crash(_) => used[2] += 1,
+        _ => {}
+    }
+    used
+}
+
 fn moves(driver: &dyn Driver, used: [u8; 3], bounds: &Bounds) -> Vec<Move> {
     let mut out = vec![Move::Step];
     let in_flight = driver.in_flight();

@@ -13,7 +13,7 @@
 //! `states explored` may be higher, because a level is finished before a
 //! violation in it is reported.
 
-use super::{Bounds, Link, Move, Outcome, broken, make, moves, quiescent, violation};
+use super::{Bounds, Link, Move, Outcome, broken, make, moves, quiescent, spend, violation};
 use crate::sim::{Driver, Snapshot};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -266,13 +266,7 @@ fn expand(driver: &mut dyn Driver, bounds: &Bounds, level: &Level) -> Done {
                 continue;
             }
             done.explored += 1;
-            let mut used = node.used;
-            match mv {
-                Move::Drop(_) => used[0] += 1,
-                Move::Duplicate(_) => used[1] += 1,
-                Move::Crash(_) => used[2] += 1,
-                _ => {}
-            }
+            let used = spend(node.used, &mv);
             let key: Key = (driver.fingerprint().0, used);
             let place = (i, j);
             let shard = shard(shards, &key);

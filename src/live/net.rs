@@ -262,39 +262,7 @@ impl<P: Protocol, C: Checker<P>> Shared<P, C> {
         format!("endpoint {}", e.0)
     }
     fn describe(&self, f: &Fault) -> String {
-        let node = |n: &NodeId| self.cluster.name(*n).to_string();
-        let names = |v: &[EndpointId]| v.iter().map(|e| self.name(*e)).collect::<Vec<_>>().join(" ");
-        match f {
-            Fault::Crash(n) => format!("{} crashes", node(n)),
-            Fault::Restart(n) => format!("{} restarts", node(n)),
-            Fault::Pause(n) => format!("{} pauses", node(n)),
-            Fault::Resume(n) => format!("{} resumes", node(n)),
-            Fault::Partition(groups) => format!(
-                "partition {}",
-                groups.iter().map(|g| format!("{{{}}}", names(g))).collect::<Vec<_>>().join(" | ")
-            ),
-            Fault::Cut { from, to } => format!("cut {} -> {}", names(from), names(to)),
-            Fault::Heal => "network heals".into(),
-            Fault::Clock { node: n, offset_us, drift_ppm } => {
-                format!("{} clock offset {offset_us}us drift {drift_ppm}ppm", node(n))
-            }
-            Fault::Link { from, to, faults } => {
-                let end = |e: &Option<EndpointId>| e.map_or("*".to_string(), |e| self.name(e));
-                match faults {
-                    Some(x) => format!(
-                        "link {} -> {}: drop {} duplicate {} reorder {}",
-                        end(from),
-                        end(to),
-                        x.drop.as_f64(),
-                        x.duplicate.as_f64(),
-                        x.reorder.as_f64()
-                    ),
-                    None => format!("link {} -> {}: back to the scenario's network", end(from), end(to)),
-                }
-            }
-            Fault::Command { node: n, command } => format!("{} ordered to {}", node(n), command.name()),
-            other => other.name().to_string(),
-        }
+        f.describe(|n| self.cluster.name(n).to_string(), |e| self.name(e))
     }
 }
 

@@ -42,6 +42,50 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// The fault in words (`n1 crashes`, `partition {n1} | {n2 n3}`), with
+    /// nodes and endpoints named by the caller: the simulator and the live
+    /// runtime say faults alike.
+    pub fn describe(
+        &self,
+        node: impl Fn(NodeId) -> String,
+        endpoint: impl Fn(EndpointId) -> String,
+    ) -> String {
+        let names = |v: &[EndpointId]| v.iter().map(|e| endpoint(*e)).collect::<Vec<_>>().join(" ");
+        match self {
+            Fault::Crash(n) => format!("{} crashes", node(*n)),
+            Fault::Restart(n) => format!("{} restarts", node(*n)),
+            Fault::Pause(n) => format!("{} pauses", node(*n)),
+            Fault::Resume(n) => format!("{} resumes", node(*n)),
+            Fault::Partition(groups) => format!(
+                "partition {}",
+                groups.iter().map(|g| format!("{{{}}}", names(g))).collect::<Vec<_>>().join(" | ")
+            ),
+            Fault::Cut { from, to } => format!("cut {} -> {}", names(from), names(to)),
+            Fault::Heal => "network heals".into(),
+            Fault::Clock { node: n, offset_us, drift_ppm } => {
+                format!("{} clock offset {offset_us}us drift {drift_ppm}ppm", node(*n))
+            }
+            Fault::Link { from, to, faults } => {
+                let end = |e: &Option<EndpointId>| e.map_or("*".to_string(), &endpoint);
+                let (f, t) = (end(from), end(to));
+                match faults {
+                    Some(x) => format!(
+                        "link {f} -> {t}: drop {} duplicate {} reorder {}",
+                        x.drop.as_f64(),
+                        x.duplicate.as_f64(),
+                        x.reorder.as_f64()
+                    ),
+                    None => format!("link {f} -> {t}: back to the scenario's network"),
+                }
+            }
+            Fault::Command { node: n, command } => format!("{} ordered to {}", node(*n), command.name()),
+            Fault::DropMessage(id) => format!("message {id} dropped by hand"),
+            Fault::DuplicateMessage(id) => format!("message {id} duplicated by hand"),
+            Fault::DeliverNext(id) => format!("message {id} delivered next"),
+            Fault::Note { text, .. } => text.clone(),
+        }
+    }
+
     /// The keyword used in scenario files and traces.
     pub fn name(&self) -> &'static str {
         match self {

@@ -242,49 +242,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
 
     /// A fault in words, with node and client names (`n1 crashes`).
     pub fn describe_fault(&self, f: &Fault) -> String {
-        let ep = |e: &EndpointId| self.endpoint_name(*e);
-        let node = |n: &NodeId| self.cfg.cluster.name(*n).to_string();
-        match f {
-            Fault::Crash(n) => format!("{} crashes", node(n)),
-            Fault::Restart(n) => format!("{} restarts", node(n)),
-            Fault::Pause(n) => format!("{} pauses", node(n)),
-            Fault::Resume(n) => format!("{} resumes", node(n)),
-            Fault::Partition(groups) => format!(
-                "partition {}",
-                groups
-                    .iter()
-                    .map(|g| format!("{{{}}}", g.iter().map(ep).collect::<Vec<_>>().join(" ")))
-                    .collect::<Vec<_>>()
-                    .join(" | ")
-            ),
-            Fault::Cut { from, to } => {
-                let names = |v: &[EndpointId]| v.iter().map(ep).collect::<Vec<_>>().join(" ");
-                format!("cut {} -> {}", names(from), names(to))
-            }
-            Fault::Heal => "network heals".into(),
-            Fault::Clock { node: n, offset_us, drift_ppm } => {
-                format!("{} clock offset {offset_us}us drift {drift_ppm}ppm", node(n))
-            }
-            Fault::Link { from, to, faults } => {
-                let (f, t) = (from.as_ref().map_or("*".into(), ep), to.as_ref().map_or("*".into(), ep));
-                match faults {
-                    Some(x) => format!(
-                        "link {f} -> {t}: drop {} duplicate {} reorder {}",
-                        x.drop.as_f64(),
-                        x.duplicate.as_f64(),
-                        x.reorder.as_f64()
-                    ),
-                    None => format!("link {f} -> {t}: back to the scenario's network"),
-                }
-            }
-            Fault::Command { node: n, command } => {
-                format!("{} ordered to {}", node(n), command.name())
-            }
-            Fault::DropMessage(id) => format!("message {id} dropped by hand"),
-            Fault::DuplicateMessage(id) => format!("message {id} duplicated by hand"),
-            Fault::DeliverNext(id) => format!("message {id} delivered next"),
-            Fault::Note { text, .. } => text.clone(),
-        }
+        f.describe(|n| self.cfg.cluster.name(n).to_string(), |e| self.endpoint_name(e))
     }
 }
 
