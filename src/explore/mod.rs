@@ -118,6 +118,21 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Before any move: the root state explored, and nothing else.
+    fn at_the_root() -> Outcome {
+        Outcome {
+            explored: 1,
+            unique: 1,
+            depth_reached: 0,
+            seconds: 0.0,
+            peak_frontier: 1,
+            cut_by_depth: 0,
+            past_duration: 0,
+            hit_max_states: false,
+            violation: None,
+        }
+    }
+
     /// Whether every state within the bounds was explored (no bound cut
     /// the search short).
     pub fn complete(&self) -> bool {
@@ -158,17 +173,7 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
     let started = Instant::now();
     let mut seen: HashSet<(u128, [u8; 3])> = HashSet::new();
     let mut frontier: VecDeque<Node> = VecDeque::new();
-    let mut out = Outcome {
-        explored: 1,
-        unique: 1,
-        depth_reached: 0,
-        seconds: 0.0,
-        peak_frontier: 1,
-        cut_by_depth: 0,
-        past_duration: 0,
-        hit_max_states: false,
-        violation: None,
-    };
+    let mut out = Outcome::at_the_root();
     seen.insert((driver.fingerprint().0, [0; 3]));
     if let Some(v) = violated(driver, bounds, false, 0, None) {
         out.violation = Some(v);

@@ -90,17 +90,7 @@ pub fn explore_parallel(
     jobs: usize,
 ) -> Outcome {
     let started = Instant::now();
-    let mut out = Outcome {
-        explored: 1,
-        unique: 1,
-        depth_reached: 0,
-        seconds: 0.0,
-        peak_frontier: 1,
-        cut_by_depth: 0,
-        past_duration: 0,
-        hit_max_states: false,
-        violation: None,
-    };
+    let mut out = Outcome::at_the_root();
     let root = build();
     let root_key: Key = (root.fingerprint().0, [0; 3]);
     if let Some((check, detail)) = broken(root.as_ref(), bounds, false) {
