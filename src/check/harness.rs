@@ -238,11 +238,17 @@ mod forgetting {
         .collect()
     }
 
-    /// Every lesson in `scenarios/{folder}`, over `seeds` of its own
-    /// nemesis and of the aggressive one, grades the same whether its
-    /// checker keeps what it settled or forgets it at once; returns how
-    /// many seeds ran.
-    fn grades_the_same(folder: &str, seeds: std::ops::Range<u64>) -> usize {
+    /// Every lesson in `scenarios/{folder}`, its text passed through
+    /// `edit`, over `seeds` of its own nemesis and of the aggressive one,
+    /// grades the same whether its checker keeps everything it settled or
+    /// forgets it at once (`words`: the violations' wording too); returns
+    /// how many seeds ran.
+    fn grades_the_same_edited(
+        folder: &str,
+        seeds: std::ops::Range<u64>,
+        edit: impl Fn(&str) -> String,
+        words: bool,
+    ) -> usize {
         let registry = crate::protocols::registry();
         let mut files: Vec<_> = std::fs::read_dir(format!("scenarios/{folder}"))
             .expect("the lessons")
@@ -252,27 +258,40 @@ mod forgetting {
         files.sort();
         let mut runs = 0;
         for file in &files {
-            let lesson = crate::scenario::load(&registry, file).expect("a lesson loads");
+            let source = edit(&std::fs::read_to_string(file).expect("a lesson"));
+            let name = file.display().to_string();
+            let lesson = crate::scenario::load_str(&registry, &name, &source).expect("a lesson loads");
             for nemesis in [NemesisChoice::Scenario, NemesisChoice::Aggressive] {
                 let (scenario, grading) = nemesis.apply(&lesson).expect("a nemesis");
                 let grader = Grader::new(scenario, grading, DEFAULT_SETTLE);
                 for seed in seeds.clone() {
+                    KEEP_SETTLED.with(|k| k.set(Some(usize::MAX)));
                     let kept = grader.seed(seed);
                     KEEP_SETTLED.with(|k| k.set(Some(0)));
                     let forgot = grader.seed(seed);
                     KEEP_SETTLED.with(|k| k.set(None));
-                    assert_eq!(
-                        outline(&kept),
-                        outline(&forgot),
-                        "{} seed {seed} under {} nemesis",
-                        file.display(),
-                        nemesis.describe()
-                    );
+                    let said = |r: &SeedResult| -> Vec<String> {
+                        let all = r.seen.iter().chain(&r.not_graded_seen);
+                        all.filter_map(|s| match s {
+                            Seen::Broke { detail, .. } => Some(detail.clone()),
+                            _ => None,
+                        })
+                        .collect()
+                    };
+                    let context = format!("{name} seed {seed} under {} nemesis", nemesis.describe());
+                    assert_eq!(outline(&kept), outline(&forgot), "{context}");
+                    if words {
+                        assert_eq!(said(&kept), said(&forgot), "{context}");
+                    }
                     runs += 1;
                 }
             }
         }
         runs
+    }
+
+    fn grades_the_same(folder: &str, seeds: std::ops::Range<u64>) -> usize {
+        grades_the_same_edited(folder, seeds, str::to_string, false)
     }
 
     /// The two-phase-commit checker forgets every transaction the moment
@@ -282,5 +301,18 @@ mod forgetting {
     #[test]
     fn two_phase_commit_forgets_settled_transactions_without_changing_a_verdict() {
         assert!(grades_the_same("two-phase-commit", 0..6) > 0);
+    }
+
+    /// The primary-replica checker forgets the settled prefix of the logs
+    /// (what every node compacted on disk and holds alike) at once, and
+    /// grades every lesson — compacting every two entries, so the prefix
+    /// settles all the time, under its own faults and the aggressive
+    /// nemesis (failovers, truncations, restarts, duplicated retries) —
+    /// exactly as one that keeps the whole logs, violations' words
+    /// included.
+    #[test]
+    fn primary_replica_forgets_the_settled_logs_without_changing_a_verdict() {
+        let compact_often = |s: &str| s.replacen("[protocol]\n", "[protocol]\ncompact_after = 2\n", 1);
+        assert!(grades_the_same_edited("primary-replica", 0..6, compact_often, true) > 0);
     }
 }

@@ -21,33 +21,92 @@
 //! microsecond, and the read still began after the write was acknowledged.
 //!
 //! # What it keeps
-//! Memory grows with the writes of the run, because its checks need them:
-//! every node's published log (one `(epoch, value)` per entry: the prefix
+//! Every node's published log (one `(epoch, write)` per entry: the prefix
 //! check compares each copied entry with the entry before it, and
 //! `acked-writes-durable` and `writes-applied-once` read the final
 //! primary's whole log), each value's highest append and where it was
-//! acknowledged (a read may return any value ever written), what each
+//! acknowledged (a read may return a value long overwritten), what each
 //! primary appended where (the prefix check and the lag), and every
-//! acknowledged value (`acked-writes-durable`).
-//! For reads it keeps only what is open or current: per key the newest
-//! acknowledged position, per open read the position it must not be older
-//! than, and per live process its own newest write per key (dropped when
-//! the process is retired).
+//! acknowledged value (`acked-writes-durable`) — but only for the part of
+//! the run that can still change. For reads it keeps only what is open or
+//! current: per key the newest acknowledged position, per open read the
+//! position it must not be older than, and per live process its own
+//! newest write per key (dropped when the process is retired).
+//!
+//! # What it forgets, and why no verdict changes
+//! A node says when its log is compacted *on disk* (`Compacted`). From
+//! then on its entries up to there can never change: a truncation never
+//! reaches below the compacted base (the log refuses it), a restart
+//! recovers from the disk's base up, and an append lands after the end.
+//! Once every node has compacted past an index and all hold the same entry
+//! at each index up to it, that prefix is *settled*: it stands in every
+//! log, the final primary's included, whatever happens next. The checker
+//! then keeps of it only what a later event can still ask (see
+//! [`Settled`]): which values it holds (one bit each: none of them can be
+//! lost, and one appended again stands twice), the epoch of each run of
+//! entries (an old write acknowledged again by a retry), and the rare
+//! positions whose acknowledgement would be split brain. A settled write
+//! overwritten by a later settled write of its key is no longer any node's
+//! value for that key, so once no read that began before then is still
+//! open and its own client has its answer, nobody can read or report it
+//! again and its positions are forgotten too. So memory stays flat as a
+//! run grows (`distlab bench --checks --workload primary-replica --scale 1
+//! --scale 20`); tests grade real runs with a checker that keeps
+//! everything and one that forgets, and compare. If the nodes' settled
+//! prefixes ever differed, nothing past the difference would be forgotten.
 
+use super::Entry;
 use super::{Observation, Params, PrimaryReplica};
 use crate::nodes::{Cluster, Key, KvOp, NodeId, Value};
 use crate::sim::fault::Fault;
-use crate::sim::monitor::{CheckInfo, GaugeInfo, MetricInfo, Unit, ViolationTracker};
+use crate::sim::monitor::{CheckInfo, GaugeInfo, IdBits, MetricInfo, Unit, ViolationTracker, keep_settled};
 use crate::sim::{At, Cause, Checker, HistoryKind, Report, TypedEvent, Verdict};
 use crate::time::SimTime;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// How many settled log entries are kept in full before they are
+/// forgotten: none — no check's evidence reads them (a lost write never
+/// settles). Tests keep them all, and compare.
+const KEEP_SETTLED: usize = 0;
 
 /// A write's place in the replicated history.
 type Pos = (u64, u64);
 
-/// One published log entry: its epoch, and the value written (`None`: a
-/// no-op).
-type Slot = (u64, Option<Value>);
+/// One published log entry: its epoch, and the key and value written
+/// (`None`: a no-op).
+type Slot = (u64, Option<(Key, Value)>);
+
+fn slot_of(e: &Entry) -> Slot {
+    (e.epoch, e.write.map(|w| (w.key, w.value)))
+}
+
+/// The value a slot holds.
+fn value_of(s: &Slot) -> Option<Value> {
+    s.1.map(|w| w.1)
+}
+
+/// What the checker keeps of the settled prefix of the logs (entries
+/// `1..=len`, the same on every node, which no node can change any more).
+#[derive(Clone, Debug, Default)]
+struct Settled {
+    len: u64,
+    /// The entry at `len`: the one before the next append.
+    last: Option<Slot>,
+    /// The epoch of the settled entries, by runs: first index → epoch.
+    epochs: BTreeMap<u64, u64>,
+    /// The values the settled entries hold.
+    values: IdBits,
+    /// Values that stand twice in them.
+    twice: BTreeSet<Value>,
+    /// Acknowledged writes among them (none can be lost).
+    acked: u64,
+}
+
+impl Settled {
+    fn epoch_at(&self, index: u64) -> u64 {
+        self.epochs.range(..=index).next_back().map_or(0, |(_, &e)| e)
+    }
+}
 
 /// What a primary appended at a position: the value, the entry before it,
 /// and when.
@@ -75,8 +134,22 @@ struct OpenRead {
 #[derive(Clone, Debug)]
 pub struct ReplicationChecker {
     names: Vec<String>,
-    /// Each node's log as published, one slot per index.
+    /// Each node's log as published, one slot per index, after the
+    /// settled prefix (`logs[n][0]` is entry `settled.len + 1`).
     logs: Vec<Vec<Slot>>,
+    /// The settled prefix of every log.
+    settled: Settled,
+    /// How far each node's log is compacted on disk.
+    compacted: Vec<u64>,
+    /// Per key, the value of its latest settled write.
+    settled_value: BTreeMap<Key, Value>,
+    /// Settled values overwritten by a later settled write, with the step
+    /// it settled at: forgotten once no read open since then remains.
+    overwritten: VecDeque<(u64, Value)>,
+    /// Writes in progress (their client has no answer yet).
+    open_writes: BTreeSet<Value>,
+    /// Overwritten values forgotten when their write's client is answered.
+    forget_when_answered: BTreeSet<Value>,
     /// Who became primary in each epoch, and when.
     primaries: BTreeMap<u64, (NodeId, At)>,
     /// Times a node became primary (in a new epoch, or a second one in
@@ -144,10 +217,16 @@ impl ReplicationChecker {
     fn on_a_replica_when_acked(&mut self, at: At, primary: NodeId, pos: Pos, value: Value) {
         self.acks += 1;
         let (epoch, index) = pos;
-        let holds = |(n, log): (usize, &Vec<Slot>)| {
-            n != primary.index() && log.get(index as usize - 1).is_some_and(|&(_, v)| v == Some(value))
+        let held = if index <= self.settled.len {
+            self.logs.len() > 1 // every node holds a settled entry
+        } else {
+            let i = (index - self.settled.len) as usize - 1;
+            let holds = |(n, log): (usize, &Vec<Slot>)| {
+                n != primary.index() && log.get(i).is_some_and(|s| value_of(s) == Some(value))
+            };
+            self.logs.iter().enumerate().any(holds)
         };
-        if self.logs.iter().enumerate().any(holds) {
+        if held {
             return;
         }
         let name = &self.names[primary.index()];
@@ -172,9 +251,9 @@ impl ReplicationChecker {
             return Vec::new();
         };
         let mut seen = BTreeSet::new();
-        let mut dups = BTreeSet::new();
-        for v in self.logs[p.index()].iter().filter_map(|e| e.1) {
-            if !seen.insert(v) {
+        let mut dups = self.settled.twice.clone();
+        for v in self.logs[p.index()].iter().filter_map(value_of) {
+            if self.settled.values.contains(v) || !seen.insert(v) {
                 dups.insert(v);
             }
         }
@@ -238,8 +317,127 @@ impl ReplicationChecker {
         let Some(p) = self.final_primary() else {
             return Vec::new();
         };
-        let kept: BTreeSet<Value> = self.logs[p.index()].iter().filter_map(|e| e.1).collect();
-        self.acked.keys().filter(|v| !kept.contains(v)).copied().collect()
+        let kept: BTreeSet<Value> = self.logs[p.index()].iter().filter_map(value_of).collect();
+        self.acked
+            .keys()
+            .filter(|&&v| !kept.contains(&v) && !self.settled.values.contains(v))
+            .copied()
+            .collect()
+    }
+
+    /// Writes acknowledged to clients, settled or not.
+    fn acked_writes(&self) -> u64 {
+        self.acked.len() as u64 + self.settled.acked
+    }
+
+    /// Settles what every node has compacted on disk and holds alike (see
+    /// the module docs), but for the latest [`KEEP_SETTLED`] entries.
+    fn settle(&mut self, at: At) {
+        let everywhere = self.compacted.iter().copied().min().unwrap_or(0);
+        let upto = everywhere.saturating_sub(keep_settled(KEEP_SETTLED) as u64);
+        let want = upto.saturating_sub(self.settled.len) as usize;
+        let mut n = 0;
+        while n < want && self.settles(at, n) {
+            n += 1;
+        }
+        if n == 0 {
+            return;
+        }
+        let entries: Vec<Slot> = self.logs[0][..n].to_vec();
+        for log in &mut self.logs {
+            log.drain(..n);
+        }
+        for s in entries {
+            self.settle_entry(at, s);
+        }
+        let settled = &self.settled;
+        // Appends at settled indexes are asked about again only as the
+        // evidence of a lost write: one that never settled.
+        self.appended
+            .retain(|&(_, i), a| i > settled.len || a.0.is_some_and(|v| !settled.values.contains(v)));
+        self.acked_at.retain(|&(_, i), _| i > settled.len);
+        self.forget_overwritten();
+    }
+
+    /// Whether the `n`-th entry after the settled prefix can settle now:
+    /// every node holds the same, and nothing left to come can change how
+    /// a check judges it (its split-brain verdict, if a retry is
+    /// acknowledged again, is fixed: no newer primary came before the
+    /// write was accepted, and any still to come comes later).
+    fn settles(&self, at: At, n: usize) -> bool {
+        let Some(&s) = self.logs[0].get(n) else { return false };
+        if self.logs.iter().any(|log| log.get(n) != Some(&s)) {
+            return false;
+        }
+        if value_of(&s).is_some_and(|v| v >= IdBits::LIMIT) {
+            return false;
+        }
+        let index = self.settled.len + n as u64 + 1;
+        match self.appended.get(&(s.0, index)) {
+            Some(&(_, _, At { time: accepted, .. })) => {
+                accepted < at.time && !self.primaries.range(s.0 + 1..).any(|(_, (_, t))| t.time <= accepted)
+            }
+            None => true,
+        }
+    }
+
+    fn settle_entry(&mut self, at: At, s: Slot) {
+        let index = self.settled.len + 1;
+        self.settled.len = index;
+        self.settled.last = Some(s);
+        if self.settled.epochs.values().next_back() != Some(&s.0) {
+            self.settled.epochs.insert(index, s.0);
+        }
+        let Some((key, v)) = s.1 else { return };
+        if self.settled.values.contains(v) {
+            self.settled.twice.insert(v);
+        } else {
+            self.settled.values.insert(v); // below the limit: `settles` checked
+        }
+        if self.acked.remove(&v).is_some() {
+            self.settled.acked += 1;
+        }
+        if let Some(old) = self.settled_value.insert(key, v)
+            && old != v
+        {
+            self.overwritten.push_back((at.step, old));
+        }
+    }
+
+    /// Forgets the positions of settled values overwritten before every
+    /// read still open began (no node holds them, so no read can return
+    /// them), or, for a write still waiting for its answer, once it has it.
+    fn forget_overwritten(&mut self) {
+        let oldest_read = self.open_reads.values().map(|r| r.invoked.step).min();
+        while let Some(&(step, v)) = self.overwritten.front() {
+            if oldest_read.is_some_and(|r| r <= step) {
+                break;
+            }
+            self.overwritten.pop_front();
+            if self.open_writes.contains(&v) {
+                self.forget_when_answered.insert(v);
+            } else {
+                self.forget(v);
+            }
+        }
+    }
+
+    fn forget(&mut self, v: Value) {
+        self.position.remove(&v);
+        self.committed.remove(&v);
+    }
+
+    /// A write's client has its answer.
+    fn answered(&mut self, v: Value) {
+        self.open_writes.remove(&v);
+        if self.forget_when_answered.remove(&v) {
+            self.forget(v);
+        }
+    }
+
+    /// Whether the checker forgot where `v` stands (settled, overwritten).
+    fn forgotten(&self, v: Value) -> bool {
+        self.settled.values.contains(v) && !self.position.contains_key(&v)
     }
 }
 
@@ -302,6 +500,12 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
         ReplicationChecker {
             names: cluster.names.clone(),
             logs: vec![Vec::new(); cluster.len()],
+            settled: Settled::default(),
+            compacted: vec![0; cluster.len()],
+            settled_value: BTreeMap::new(),
+            overwritten: VecDeque::new(),
+            open_writes: BTreeSet::new(),
+            forget_when_answered: BTreeSet::new(),
             primaries: BTreeMap::new(),
             failovers: 0,
             position: BTreeMap::new(),
@@ -348,13 +552,15 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
             }
             Observation::SteppedDown { .. } => {}
             Observation::Appended { entry, from } => {
+                let base = self.settled.len;
                 let log = &mut self.logs[node.index()];
                 let i = entry.index as usize;
-                debug_assert_eq!(log.len() + 1, i, "a log grows at its end");
-                log.truncate(i - 1);
-                let before = log.last().copied();
+                debug_assert!(entry.index > base, "settled entries never change");
+                debug_assert_eq!(base as usize + log.len() + 1, i, "a log grows at its end");
+                log.truncate((i - 1).saturating_sub(base as usize));
+                let before = log.last().copied().or(self.settled.last);
                 let value = entry.write.map(|w| w.value);
-                log.push((entry.epoch, value));
+                log.push(slot_of(&entry));
                 let pos = (entry.epoch, entry.index);
                 if from == node {
                     if let Some(v) = value {
@@ -391,31 +597,60 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
             }
             Observation::Truncated { keep } => {
                 self.truncated.insert(node, (at, keep));
+                debug_assert!(keep >= self.settled.len, "settled entries are never truncated");
+                let keep = keep.saturating_sub(self.settled.len) as usize;
                 let log = &mut self.logs[node.index()];
-                self.truncated_entries += log.len().saturating_sub(keep as usize) as u64;
-                log.truncate(keep as usize);
+                self.truncated_entries += log.len().saturating_sub(keep) as u64;
+                log.truncate(keep);
             }
             Observation::Recovered { base, ref entries } => {
                 // The node's log is now its disk's, which is not always a
                 // prefix of the log it published: a truncation still on its
                 // way to disk at the crash is undone, and the entries it cut
                 // are back. Only the compacted prefix is surely unchanged.
+                let settled = self.settled.len;
+                debug_assert!(base >= settled, "a disk holds the compaction that settled entries");
                 let log = &mut self.logs[node.index()];
-                debug_assert!(log.len() as u64 >= base, "a node compacts only entries it published");
-                log.truncate(base as usize);
-                log.extend(entries.iter().map(|e| (e.epoch, e.write.map(|w| w.value))));
+                debug_assert!(
+                    settled + log.len() as u64 >= base,
+                    "a node compacts only entries it published"
+                );
+                log.truncate(base.saturating_sub(settled) as usize);
+                log.extend(entries.iter().map(slot_of));
+                let c = &mut self.compacted[node.index()];
+                *c = (*c).max(base);
+            }
+            Observation::Compacted { upto } => {
+                let c = &mut self.compacted[node.index()];
+                *c = (*c).max(upto);
+                self.settle(at);
             }
             Observation::Acknowledged { epoch: acked_in, index, value } => {
-                // The acknowledged entry, as this primary published it.
-                let Some(&(epoch, v)) = self.logs[node.index()].get(index as usize - 1) else {
-                    return;
+                // The acknowledged entry, as this primary published it (a
+                // settled one is every node's).
+                let epoch = if index <= self.settled.len {
+                    self.settled.epoch_at(index)
+                } else {
+                    let Some(s) = self.logs[node.index()].get((index - self.settled.len) as usize - 1) else {
+                        return;
+                    };
+                    debug_assert_eq!(
+                        value_of(s),
+                        Some(value),
+                        "a primary acknowledges the write at that index"
+                    );
+                    s.0
                 };
-                debug_assert_eq!(v, Some(value), "a primary acknowledges the write at that index");
                 self.on_a_replica_when_acked(at, node, (epoch, index), value);
-                self.acked_at.entry((epoch, index)).or_insert(at.time);
-                let c = self.committed.entry(value).or_insert((acked_in, (epoch, index)));
-                if acked_in >= c.0 {
-                    *c = (acked_in, (epoch, index));
+                if index > self.settled.len {
+                    // (The lag never looks at settled entries: every node has them.)
+                    self.acked_at.entry((epoch, index)).or_insert(at.time);
+                }
+                if !self.forgotten(value) {
+                    let c = self.committed.entry(value).or_insert((acked_in, (epoch, index)));
+                    if acked_in >= c.0 {
+                        *c = (acked_in, (epoch, index));
+                    }
                 }
                 // Split brain: the primary of `epoch` acknowledges a write
                 // it *accepted* after a newer primary was elected. (An old
@@ -453,10 +688,17 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                 let newest_before = self.newest_acked.get(&key).copied();
                 self.open_reads.insert(e.op_id, OpenRead { process: e.process, newest_before, invoked: at });
             }
-            (HistoryKind::Invoke, _) => {}
+            (HistoryKind::Invoke, KvOp::Write { value, .. }) => {
+                self.open_writes.insert(value);
+            }
             (HistoryKind::Ok, KvOp::Write { key, value }) => {
                 let pos = self.pos_of(Some(value));
-                self.acked.insert(value, (key, (at, e.op_id)));
+                self.answered(value);
+                if self.settled.values.contains(value) {
+                    self.settled.acked += 1; // settled: it cannot be lost
+                } else {
+                    self.acked.insert(value, (key, (at, e.op_id)));
+                }
                 let newest = self.newest_acked.entry(key).or_insert((pos, (at, e.op_id)));
                 if pos > newest.0 {
                     *newest = (pos, (at, e.op_id));
@@ -496,9 +738,12 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                     });
                 }
             }
-            (HistoryKind::Info, _) => {
+            (HistoryKind::Info, op) => {
                 // The process is retired: a fresh process id replaces it.
                 self.open_reads.remove(&e.op_id);
+                if let KvOp::Write { value, .. } = op {
+                    self.answered(value);
+                }
                 let p = e.process;
                 let mine: Vec<(u32, Key)> =
                     self.own_writes.range((p, Key::MIN)..=(p, Key::MAX)).map(|(k, _)| *k).collect();
@@ -506,8 +751,11 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                     self.own_writes.remove(&k);
                 }
             }
-            _ => {
+            (_, op) => {
                 self.open_reads.remove(&e.op_id);
+                if let KvOp::Write { value, .. } = op {
+                    self.answered(value);
+                }
             }
         }
     }
@@ -551,8 +799,9 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
             // What the replica holds of the primary's log: the prefix they
             // agree on (a diverged tail, from an old epoch, holds nothing).
             let agreed = log.iter().zip(primary_log).take_while(|(a, b)| a == b).count();
+            let base = self.settled.len;
             let oldest_missing = (agreed..primary_log.len())
-                .filter_map(|i| self.acked_at.get(&(primary_log[i].0, i as u64 + 1)))
+                .filter_map(|i| self.acked_at.get(&(primary_log[i].0, base + i as u64 + 1)))
                 .min();
             if let Some(&acked) = oldest_missing {
                 lag_us = lag_us.max(now.since(acked).as_micros());
@@ -573,14 +822,14 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
             name: "acked-writes-durable",
             holds: lost.is_empty(),
             detail: if lost.is_empty() {
-                format!("all {} acknowledged writes survive", self.acked.len())
+                format!("all {} acknowledged writes survive", self.acked_writes())
             } else {
                 let shown: Vec<String> =
                     lost.iter().take(5).map(|v| format!("k{}={v}", self.acked[v].0)).collect();
                 format!(
                     "{} of {} acknowledged writes are not in the log of {}, the newest primary: {}{}",
                     lost.len(),
-                    self.acked.len(),
+                    self.acked_writes(),
                     self.final_primary().map_or("?", |p| self.name(p)),
                     shown.join(", "),
                     if lost.len() > 5 { ", ..." } else { "" }
@@ -624,7 +873,7 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
             },
             |_, what, count| format!("{what} ({count} of {} acknowledgements)", self.acks),
         ));
-        r.metrics.insert("acked_writes", self.acked.len() as f64);
+        r.metrics.insert("acked_writes", self.acked_writes() as f64);
         r.metrics.insert("lost_acked_writes", lost.len() as f64);
         r.metrics.insert("stale_reads", self.stale.count() as f64);
         r.metrics.insert("ryw_violations", self.ryw.count() as f64);
@@ -668,12 +917,14 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                     log[agreed].0
                 ));
             } else if agreed < log.len() {
-                out.push(format!("{me}'s log differs from the primary {primary}'s at index {}", agreed + 1));
+                let index = self.settled.len as usize + agreed + 1;
+                out.push(format!("{me}'s log differs from the primary {primary}'s at index {index}"));
             } else if log.len() < primary_log.len() {
+                let base = self.settled.len as usize;
                 out.push(format!(
                     "{me} has {} of the primary {primary}'s {} log entries",
-                    log.len(),
-                    primary_log.len()
+                    base + log.len(),
+                    base + primary_log.len()
                 ));
             }
         }
@@ -960,5 +1211,101 @@ mod tests {
         assert!(c.report(SimTime(0)).verdict("single-primary").unwrap().holds);
         c.on_observation(at(6), a, &Observation::Acknowledged { epoch: 0, index: 1, value: 10 });
         assert!(!c.report(SimTime(0)).verdict("single-primary").unwrap().holds, "acknowledged in epoch 0");
+    }
+
+    /// Runs `f` with a checker that forgets settled entries at once.
+    fn forgetting<T>(f: impl FnOnce() -> T) -> T {
+        crate::sim::monitor::KEEP_SETTLED.with(|k| k.set(Some(0)));
+        let out = f();
+        crate::sim::monitor::KEEP_SETTLED.with(|k| k.set(None));
+        out
+    }
+
+    /// Both nodes append `value` (key `key`) at `index`, the primary
+    /// acknowledges it, and its client is told: steps `step..step + 5`.
+    fn write(c: &mut ReplicationChecker, step: u64, index: u64, key: Key, value: Value) {
+        let (p, r) = (NodeId(0), NodeId(1));
+        let op = KvOp::Write { key, value };
+        let (i, invoke) = event(step, 1, value, HistoryKind::Invoke, op, None);
+        c.on_history(i, &invoke);
+        let e = Entry {
+            write: Some(ClientWrite { key, ..entry(0, index, value).write.unwrap() }),
+            ..entry(0, index, value)
+        };
+        c.on_observation(at(step + 1), p, &Observation::Appended { entry: e, from: p });
+        c.on_observation(at(step + 2), r, &Observation::Appended { entry: e, from: p });
+        c.on_observation(at(step + 3), p, &Observation::Acknowledged { epoch: 0, index, value });
+        let (o, ok) = event(step + 4, 1, value, HistoryKind::Ok, op, None);
+        c.on_history(o, &ok);
+    }
+
+    fn compacted(c: &mut ReplicationChecker, step: u64, upto: u64) {
+        for n in [NodeId(0), NodeId(1)] {
+            c.on_observation(at(step), n, &Observation::Compacted { upto });
+        }
+    }
+
+    /// Settled entries leave the logs; an overwritten settled write is
+    /// forgotten only once no read that began before it was overwritten is
+    /// open: such a read may still return it, and is judged at its real
+    /// position (not stale: it began before the newer write was
+    /// acknowledged). Forgotten at once, it looked stale.
+    #[test]
+    fn a_settled_write_is_forgotten_only_when_no_read_can_return_it() {
+        forgetting(|| {
+            let mut c = checker();
+            c.on_observation(at(1), NodeId(0), &Observation::BecamePrimary { epoch: 0 });
+            write(&mut c, 10, 1, 0, 10);
+            let read = KvOp::Read { key: 0 };
+            let (i, invoke) = event(20, 2, 99, HistoryKind::Invoke, read, None);
+            c.on_history(i, &invoke);
+            write(&mut c, 30, 2, 0, 20);
+            compacted(&mut c, 40, 2);
+            assert_eq!(c.settled.len, 2);
+            assert!(c.logs.iter().all(Vec::is_empty), "settled entries leave the logs");
+            assert!(c.position.contains_key(&10), "a read open since before 20 was written may return 10");
+            let (o, ok) = event(41, 2, 99, HistoryKind::Ok, read, Some(10));
+            c.on_history(o, &ok);
+            let r = c.report(SimTime(0));
+            assert!(
+                r.verdict("no-stale-reads").unwrap().holds,
+                "{}",
+                r.verdict("no-stale-reads").unwrap().detail
+            );
+            // The next settling forgets 10: no read can return it now.
+            write(&mut c, 50, 3, 1, 30);
+            compacted(&mut c, 60, 3);
+            assert!(!c.position.contains_key(&10) && !c.committed.contains_key(&10));
+            assert!(c.position.contains_key(&20), "20 is still the value of k0");
+            let r = c.report(SimTime(0));
+            assert_eq!(r.metrics["acked_writes"], 3.0);
+            assert!(r.verdict("acked-writes-durable").unwrap().holds);
+        });
+    }
+
+    /// A settled write appended again stands twice in the final log, and a
+    /// retry acknowledged again at a settled index is judged like any
+    /// other acknowledgement.
+    #[test]
+    fn settled_writes_are_still_judged() {
+        forgetting(|| {
+            let (p, r) = (NodeId(0), NodeId(1));
+            let mut c = checker();
+            c.on_observation(at(1), p, &Observation::BecamePrimary { epoch: 0 });
+            write(&mut c, 10, 1, 0, 10);
+            compacted(&mut c, 20, 1);
+            assert_eq!(c.settled.len, 1);
+            c.on_observation(at(21), p, &Observation::Acknowledged { epoch: 0, index: 1, value: 10 });
+            let report = c.report(SimTime(0));
+            assert!(report.verdict("acked-on-a-replica").unwrap().holds);
+            assert!(report.verdict("single-primary").unwrap().holds);
+            assert!(report.verdict("writes-applied-once").unwrap().holds);
+            c.on_observation(at(22), p, &Observation::Appended { entry: entry(0, 2, 10), from: p });
+            c.on_observation(at(23), r, &Observation::Appended { entry: entry(0, 2, 10), from: p });
+            let report = c.report(SimTime(0));
+            let v = report.verdict("writes-applied-once").unwrap();
+            assert!(!v.holds, "10 stands at settled index 1 and at 2");
+            assert!(v.detail.contains("value 10"), "{}", v.detail);
+        });
     }
 }

@@ -30,6 +30,12 @@ pub enum Observation {
         /// The entries after `base`.
         entries: Vec<Entry>,
     },
+    /// This node's disk now holds its log compacted up to `upto`: entries
+    /// `..= upto` are folded into its snapshot for good. (Published once
+    /// the compaction is durable, so no crash can bring them back.)
+    Compacted {
+        upto: u64,
+    },
     /// The primary of `epoch` acknowledged a client's write: the one at
     /// `index` of its log (appended in this epoch or inherited).
     Acknowledged {
@@ -54,6 +60,7 @@ impl Observation {
             Observation::Recovered { base, entries } => {
                 format!("recovered its log from disk: {} entries", base + entries.len() as u64)
             }
+            Observation::Compacted { upto } => format!("compacted its log up to index {upto} (on disk)"),
             Observation::Acknowledged { epoch, index, value } => {
                 format!("acknowledged write {value} (index {index}, epoch {epoch})")
             }

@@ -227,9 +227,13 @@ impl PrimaryReplica {
         }
     }
 
-    /// Folds the log up to `upto` into a snapshot, in memory and on disk.
+    /// Folds the log up to `upto` into a snapshot, in memory and on disk;
+    /// once it is on disk, says so (the checkers forget what no node can
+    /// change any more).
     pub(super) fn compact(state: &mut State, ctx: Ctx, upto: u64) {
         state.log.compact(upto);
-        ctx.write(DiskWrite::Compact { upto: state.log.base });
+        let upto = state.log.base;
+        ctx.write(DiskWrite::Compact { upto });
+        ctx.once_durable(|ctx| ctx.observe(Observation::Compacted { upto }));
     }
 }
