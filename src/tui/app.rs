@@ -109,11 +109,15 @@ struct Search {
 impl Search {
     const FIRST_CHUNK: u64 = 64;
     const MAX_CHUNK: u64 = 16_384;
+    /// The smallest a slow chunk shrinks to (a report per chunk costs
+    /// too).
+    const SLOW_CHUNK: u64 = 1024;
 }
 
 /// How long one slice of a search may take before the screen is drawn
-/// again and keys are read (so a key stops it).
-const SEARCH_SLICE: Duration = Duration::from_millis(40);
+/// again and keys are read (so a key stops it): within one frame at
+/// 60 Hz, with the frame's own drawing.
+const SEARCH_SLICE: Duration = Duration::from_millis(8);
 
 /// The names of the checks broken now.
 fn broken_checks(d: &dyn Driver) -> BTreeSet<&'static str> {
@@ -395,7 +399,7 @@ pub struct App {
     landed_on_violation: bool,
     /// A search for the next violation under way (`v`).
     search: Option<Search>,
-    /// How long one slice of a search may take (40 ms; tests
+    /// How long one slice of a search may take (8 ms; tests
     /// set zero: one chunk a slice).
     pub search_slice: Duration,
 }
@@ -802,7 +806,10 @@ impl App {
     }
 
     /// Searches for at most `budget` of wall-clock time. Checks are judged
-    /// after chunks of steps that grow while nothing breaks; in a chunk
+    /// after chunks of steps that grow while nothing breaks (and shrink
+    /// when one chunk takes more than half the budget, so a slice ends in
+    /// time however slow the steps are: which steps the checks are judged
+    /// after never changes where the search lands); in a chunk
     /// where one broke, the search goes straight to the step the check
     /// recorded (its first violation), or else runs the chunk again in
     /// small pieces and then step by step.
@@ -811,6 +818,7 @@ impl App {
         while let Some(search) = &mut self.search {
             let from = self.tape.step();
             let chunk = search.chunk;
+            let chunk_started = std::time::Instant::now();
             if self.tape.skip(chunk) == 0 {
                 let start = search.start;
                 self.search = None;
@@ -833,7 +841,12 @@ impl App {
                 })
                 .collect();
             if newly.is_empty() {
-                search.chunk = (chunk * 2).min(Search::MAX_CHUNK);
+                let slow = !budget.is_zero() && chunk_started.elapsed() > budget / 2;
+                search.chunk = if slow {
+                    (chunk / 2).max(Search::SLOW_CHUNK)
+                } else {
+                    (chunk * 2).min(Search::MAX_CHUNK)
+                };
             } else if let Some(step) =
                 newly.iter().filter_map(|v| v.first_violation).map(|at| at.step).filter(|&s| s > from).min()
             {
