@@ -153,8 +153,12 @@ pub struct Work {
     pub invoked_at_us: i64,
 }
 
-/// The two workloads (`[protocol] workload`).
+/// The two workloads (`[protocol] workload`). Untagged: a transfer is
+/// encoded as it was before orders existed (its three fields, no variant
+/// index), so the trace digests of transfer runs are unchanged; the field
+/// names tell the two apart when decoded (`distlab live`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
 pub enum What {
     /// Move `amount` from account `from` to account `to`.
     Transfer { from: Key, to: Key, amount: u64 },
@@ -283,8 +287,6 @@ pub enum Vote {
 pub enum NoReason {
     /// The debit is larger than the balance (or the customer's credit).
     InsufficientFunds,
-    /// The reservation is larger than the item's stock.
-    OutOfStock,
     /// Another prepared transaction holds a lock on one of the accounts.
     Locked,
     /// Refused at random (`vote_no_rate`).
@@ -292,6 +294,9 @@ pub enum NoReason {
     /// This participant had already aborted the transaction (a duplicate
     /// prepare, or one that arrived after a unilateral abort).
     AlreadyAborted,
+    /// The reservation is larger than the item's stock (orders; last, so
+    /// that the other reasons keep their encoding).
+    OutOfStock,
 }
 
 /// A node's state: its role's.
