@@ -646,3 +646,22 @@ fn orders_have_a_leg_on_payment_and_on_inventory() {
     }
     assert!(seen > 100);
 }
+
+/// The order workload changed the shape of a transaction's data; the
+/// canonical encoding of a transfer, and of every no vote a transfer run
+/// sends, must not change with it (a first version of the change added a
+/// variant index and shifted the no-vote reasons: every 2PC lesson's
+/// digest moved). Pinned: the digests of three transfer lessons as they
+/// were before orders existed (20d4211).
+#[test]
+fn transfer_runs_keep_their_digests() {
+    for (name, digest) in [
+        ("vote-no", "1309731cbac705650074bd68a23cc748"),
+        ("coordinator-crash", "93de240cbe48570fd9796f9caaadb5a4"),
+        ("heuristic-abort", "c756f4c06de744cc7452731d0fcaa05d"),
+    ] {
+        let s = lesson(&format!("two-phase-commit/{name}.toml"));
+        let d = run(&s, options(TraceLevel::Digest, None));
+        assert_eq!(d.digest().map(|d| d.to_string()).as_deref(), Some(digest), "{name}");
+    }
+}
