@@ -128,6 +128,8 @@ pub enum Msg {
 }
 
 impl Message for Msg {
+    const KINDS: &'static [&'static str] =
+        &["prepare", "vote-yes", "vote-no", "commit", "abort", "ack", "ask", "outcome"];
     fn kind(&self) -> &'static str {
         match self {
             Msg::Prepare { .. } => "prepare",
