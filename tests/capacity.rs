@@ -313,3 +313,36 @@ fn every_kind_sent_is_listed() {
         run(&s, options(TraceLevel::Off, None));
     }
 }
+
+/// The gauge `busy` is utilisation over time: the busiest node's share
+/// of the last 100ms spent serving. Sampled every 5ms through a run, it
+/// stays near one half for a 1ms server offered 500 requests a second
+/// (its mean is the run's utilisation) and near one with ten closed-loop
+/// processes; a run without `[capacity]` has no such gauge.
+#[test]
+fn busy_is_utilisation_over_time() {
+    let open_500 =
+        "[[clients]]\nprocesses = 50\nops = 100000\nrate = 500\nread_fraction = 1.0\ntimeout = \"5s\"\n";
+    for (clients, low, high) in [(open_500, 0.4, 0.6), (CLOSED_10, 0.97, 1.0)] {
+        let s = scenario(&one_node(&format!(
+            "[capacity]\nrequest = \"1ms\"\ndistribution = \"exponential\"\n{clients}"
+        )));
+        let utilisation = full_report(&*run(&s, options(TraceLevel::Off, None))).metrics["utilisation_max"];
+        let mut d = s.protocol.build(&s, options(TraceLevel::Off, None));
+        let mut samples = Vec::new();
+        for t in (100_000..=2_000_000).step_by(5_000) {
+            d.run_until(distlab::sim::SimTime(t));
+            let busy = d.gauges().iter().find(|(name, _)| *name == "busy").expect("a busy gauge").1;
+            assert!((0.0..=1.0).contains(&busy), "a share: {busy}");
+            samples.push(busy);
+        }
+        let mean = samples.iter().sum::<f64>() / samples.len() as f64;
+        assert!((low..=high).contains(&mean), "mean busy {mean}, utilisation {utilisation}");
+        assert!((mean - utilisation).abs() < 0.05, "mean busy {mean} against utilisation {utilisation}");
+        // Over a 100ms window, never far from the mean.
+        assert!(samples.iter().all(|b| (b - mean).abs() < 0.3), "{samples:?}");
+    }
+    let free = scenario(&one_node(CLOSED_10));
+    let d = run(&free, options(TraceLevel::Off, None));
+    assert!(d.gauges().iter().all(|(name, _)| *name != "busy"));
+}

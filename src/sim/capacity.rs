@@ -96,7 +96,14 @@ pub(super) struct NodeLoad {
     /// When the disk finishes transferring the writes issued so far
     /// (`disk_bandwidth`).
     pub(super) disk_busy_until: SimTime,
+    /// The service intervals (start, end), µs, that may still overlap the
+    /// last [`BUSY_WINDOW`] (contiguous ones merged): the gauge `busy`.
+    pub(super) recent: std::collections::VecDeque<(u64, u64)>,
 }
+
+/// The window of the gauge `busy`: a node's utilisation over the last
+/// 100ms.
+pub const BUSY_WINDOW_US: u64 = 100_000;
 
 impl NodeLoad {
     pub(super) fn new(rng: RngStream) -> Self {
@@ -109,7 +116,34 @@ impl NodeLoad {
             refused: 0,
             waiting_max: 0,
             disk_busy_until: SimTime::ZERO,
+            recent: std::collections::VecDeque::new(),
         }
+    }
+
+    /// Service accepted at `now` for the interval `start .. end`: kept for
+    /// the gauge, and what can no longer overlap a window ending at `now`
+    /// or later forgotten.
+    pub(super) fn serving(&mut self, now: SimTime, start: SimTime, end: SimTime) {
+        let horizon = now.0.saturating_sub(BUSY_WINDOW_US);
+        while self.recent.front().is_some_and(|&(_, e)| e <= horizon) {
+            self.recent.pop_front();
+        }
+        match self.recent.back_mut() {
+            Some((_, e)) if *e == start.0 => *e = end.0,
+            _ => self.recent.push_back((start.0, end.0)),
+        }
+    }
+
+    /// The share of the last [`BUSY_WINDOW_US`] before `now` (of the run so
+    /// far, early on) this node spent serving.
+    pub(super) fn busy_share(&self, now: SimTime) -> f64 {
+        let from = now.0.saturating_sub(BUSY_WINDOW_US);
+        let window = now.0 - from;
+        if window == 0 {
+            return 0.0;
+        }
+        let busy: u64 = self.recent.iter().map(|&(s, e)| e.min(now.0).saturating_sub(s.max(from))).sum();
+        busy as f64 / window as f64
     }
 
     /// A durable write of `bytes` issued at `now` to a disk of `bandwidth`
@@ -248,6 +282,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             return self.hand_over(id, from, to, payload);
         }
         let done = start.after(service);
+        load.serving(now, start, done);
         load.busy_until = done;
         load.busy_us += service.0;
         load.queued.insert(id);
@@ -311,6 +346,11 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         load.busy_until = load.busy_until.min(now);
         // The writes still transferring are lost with the node's memory.
         load.disk_busy_until = load.disk_busy_until.min(now);
+        // So is the service that was still to come.
+        load.recent.retain(|&(s, _)| s < now.0);
+        if let Some((_, e)) = load.recent.back_mut() {
+            *e = (*e).min(now.0);
+        }
     }
 
     /// Each node's load so far (all zero when capacity is not modelled).
@@ -321,6 +361,13 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             .nodes()
             .map(|n| self.state.nodes[n.index()].load.summary(self.cfg.cluster.name(n).to_string(), now))
             .collect()
+    }
+
+    /// The gauge `busy`: the busiest node's share of the last
+    /// [`BUSY_WINDOW_US`] spent serving (utilisation over time).
+    pub fn busy_now(&self) -> f64 {
+        let now = self.state.now;
+        self.cfg.cluster.nodes().map(|n| self.state.nodes[n.index()].load.busy_share(now)).fold(0.0, f64::max)
     }
 
     /// Arrivals shed per `[[clients]]` entry (open-loop entries whose
@@ -354,6 +401,24 @@ mod tests {
         let later = SimTime(10_000);
         assert_eq!(load.disk_transfer(later, 500, 1_000_000), later.after(SimDuration(500)));
         assert_eq!(load.disk_transfer(later, 1, 10_000_000), later.after(SimDuration(500)), "free");
+    }
+
+    /// `busy_share` is the share of the last 100ms spent serving: contiguous
+    /// services merge, old ones are forgotten, and early in a run the
+    /// window is the run so far.
+    #[test]
+    fn busy_is_the_share_of_the_last_window() {
+        let mut load = NodeLoad::new(RngStream::new(0, crate::rng::StreamKind::Service, 0, 0));
+        let ms = |m: u64| SimTime(m * 1000);
+        load.serving(ms(0), ms(0), ms(10));
+        load.serving(ms(0), ms(10), ms(20)); // queued behind: merged
+        assert_eq!(load.recent.len(), 1);
+        assert_eq!(load.busy_share(ms(40)), 0.5, "20 of the first 40ms");
+        assert_eq!(load.busy_share(ms(100)), 0.2);
+        load.serving(ms(150), ms(150), ms(200));
+        assert_eq!(load.recent.len(), 1, "the first interval can no longer count");
+        assert_eq!(load.busy_share(ms(200)), 0.5);
+        assert_eq!(load.busy_share(ms(175)), 0.25);
     }
 
     /// A write's size is its JSON encoding.
