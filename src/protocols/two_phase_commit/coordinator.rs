@@ -2,7 +2,8 @@
 //! and phase two (send it until every participant acknowledged it).
 //!
 //! - Step 1, *Prepare* (phase one). The coordinator sends `Prepare`, with the
-//!   transfer, to the participants holding its two accounts, and waits up
+//!   transaction, to the participants it has a leg on (a transfer's two
+//!   accounts, an order's payment and inventory), and waits up
 //!   to `prepare_timeout` for their votes.
 //! - Step 3, *Decide.* All yes: commit. Any no, or a vote still missing at
 //!   `prepare_timeout`: abort. The coordinator writes the decision to its
@@ -16,7 +17,7 @@
 use super::*;
 
 impl TwoPhaseCommit {
-    /// A client's transfer (or its retry) arrives at the coordinator.
+    /// A client's transaction (or its retry) arrives at the coordinator.
     pub(super) fn submit(state: &mut Coordinator, ctx: Ctx, client: ClientRef, tx: Tx, work: Work) {
         if let Some(&decision) = state.decisions.get(&tx) {
             // Decided: answer from the log (once the decision is on disk).
@@ -35,7 +36,7 @@ impl TwoPhaseCommit {
         Self::prepare(state, ctx, tx, work, Some(client));
     }
 
-    /// Phase one: prepare at every participant the transfer touches.
+    /// Phase one: prepare at every participant the transaction touches.
     pub(super) fn prepare(state: &mut Coordinator, ctx: Ctx, tx: Tx, work: Work, client: Option<ClientRef>) {
         let participants: Vec<NodeId> = ctx.params().participants_of(work).collect();
         for &p in &participants {

@@ -1,6 +1,6 @@
 //! What each node keeps on disk, and how it recovers from it.
 //!
-//! - *Coordinator*: each decision, with its transfer (to re-send it), and
+//! - *Coordinator*: each decision, with its transaction (to re-send it), and
 //!   `End` once every participant acknowledged. Nothing is logged before the
 //!   decision: **presumed abort** — no record means no decision was ever
 //!   sent, so no participant can have committed. After a crash the
@@ -9,7 +9,7 @@
 //!   - a participant in doubt (`Ask`): the coordinator presumes abort,
 //!     logs it, and only then answers abort; a client's retry after that
 //!     hears abort from the log (the `coordinator-recovery` lesson);
-//!   - the client, retrying: the coordinator knows nothing of the transfer
+//!   - the client, retrying: the coordinator knows nothing of the transaction
 //!     and runs it as a new one — a new prepare round, which may
 //!     **commit**. That is safe because nobody was told an outcome and
 //!     participants remember theirs: one that voted yes is still prepared
@@ -57,7 +57,7 @@ pub struct Disk {
     /// Yes votes without an outcome yet.
     pub prepared: BTreeMap<Tx, (Work, Share)>,
     /// Every outcome not yet forgotten, with this participant's share of
-    /// the transfer and the transfer's `invoked_at_us`.
+    /// the transaction and the transaction's `invoked_at_us`.
     pub outcomes: BTreeMap<Tx, (Decision, Share, i64)>,
     // --- both ---
     /// The local time (µs) of the latest forgetting: after a restart the
