@@ -665,3 +665,16 @@ fn transfer_runs_keep_their_digests() {
         assert_eq!(d.digest().map(|d| d.to_string()).as_deref(), Some(digest), "{name}");
     }
 }
+
+/// With orders, the payment participant's view shows customers' credit
+/// (`c0`, ...) and the inventory's items' stock (`i0`, ...), not accounts.
+#[test]
+fn order_views_name_credit_and_stock() {
+    let d = run(&orders("wait", ""), options(TraceLevel::Off, None));
+    let nodes = d.nodes();
+    for (node, title, prefix) in [(2, "customers' credit changed", 'c'), (3, "items' stock changed", 'i')] {
+        let view = nodes[node].view.as_ref().unwrap();
+        let s = view.sections.iter().find(|s| s.title == title).unwrap_or_else(|| panic!("{view:?}"));
+        assert!(!s.rows.is_empty() && s.rows.iter().all(|(k, _)| k.starts_with(prefix)), "{:?}", s.rows);
+    }
+}

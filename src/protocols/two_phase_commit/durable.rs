@@ -125,6 +125,7 @@ impl TwoPhaseCommit {
     /// re-takes their locks and asks at once.
     fn recover_participant(ctx: Ctx, disk: &Disk, retention: Retention) -> Participant {
         let mut state = Participant {
+            holding: ctx.params().holding(ctx.me()).0,
             balances: disk.balances.clone(),
             locks: BTreeMap::new(),
             prepared: BTreeMap::new(),

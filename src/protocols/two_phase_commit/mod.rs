@@ -320,7 +320,11 @@ pub struct Coordinator {
 /// A participant's state.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Participant {
-    /// Accounts that have changed (the others hold `initial_balance`).
+    /// What its holdings are (accounts, credit or stock): fixed by the
+    /// parameters, kept for its view.
+    holding: Holding,
+    /// Holdings that have changed (the others hold what they started
+    /// with: `initial_balance`, `credit` or `stock`).
     balances: BTreeMap<Key, u64>,
     /// Account → the prepared transaction holding its lock.
     locks: BTreeMap<Key, Tx>,

@@ -41,9 +41,14 @@ impl TwoPhaseCommit {
 
     fn participant_view(state: &Participant) -> NodeView {
         let mut v = NodeView::new("participant", None);
-        let s = v.section("accounts changed");
+        let h = state.holding.prefix();
+        let s = v.section(match state.holding {
+            Holding::Account => "accounts changed",
+            Holding::Credit => "customers' credit changed",
+            Holding::Stock => "items' stock changed",
+        });
         for (a, b) in state.balances.iter().take(SHOWN) {
-            s.row(format!("a{a}"), b);
+            s.row(format!("{h}{a}"), b);
         }
         if state.balances.len() > SHOWN {
             s.row("…", format!("{} more", state.balances.len() - SHOWN));
