@@ -15,6 +15,7 @@ const CHAPTERS: &[(&str, &[&str])] = &[
     ("two-phase-commit", &["two-phase-commit.md"]),
     ("saga", &["saga.md"]),
     ("capacity", &["capacity.md"]),
+    ("compare", &["compare.md"]),
     ("explore", &["explore.md"]),
 ];
 

@@ -58,7 +58,7 @@ fn every_reported_check_metric_and_gauge_is_declared() {
         let metrics: Vec<&str> =
             p.metrics().iter().chain(distlab::protocols::GENERIC_METRICS).map(|m| m.name).collect();
         // The engine's: messages in flight, and with `[capacity]` the queues.
-        let engine = [&MESSAGES_IN_FLIGHT, &distlab::sim::monitor::QUEUED];
+        let engine = [&MESSAGES_IN_FLIGHT, &distlab::sim::monitor::QUEUED, &distlab::sim::monitor::BUSY];
         let gauges: Vec<&str> = p.gauges().iter().chain(engine).map(|g| g.name).collect();
         let mut missing = |kind: &str, name: &str, declared: &[&str]| {
             if !declared.contains(&name) {

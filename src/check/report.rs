@@ -15,7 +15,7 @@ pub fn unit_of(protocol: &dyn ProtocolEntry, name: &str) -> Option<Unit> {
     let gauges = protocol
         .gauges()
         .iter()
-        .chain([&MESSAGES_IN_FLIGHT, &crate::sim::monitor::QUEUED])
+        .chain([&MESSAGES_IN_FLIGHT, &crate::sim::monitor::QUEUED, &crate::sim::monitor::BUSY])
         .map(|g| (g.name, g.unit));
     metrics.chain(gauges).find(|&(n, _)| n == name).map(|(_, unit)| unit)
 }

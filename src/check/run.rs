@@ -372,11 +372,12 @@ impl TraceFile {
         seed: u64,
         names: Vec<String>,
     ) -> std::io::Result<Self> {
-        let units = [&crate::check::MESSAGES_IN_FLIGHT, &crate::sim::monitor::QUEUED]
-            .into_iter()
-            .chain(scenario.protocol.gauges())
-            .map(|g| (g.name, g.unit.suffix()))
-            .collect();
+        let units =
+            [&crate::check::MESSAGES_IN_FLIGHT, &crate::sim::monitor::QUEUED, &crate::sim::monitor::BUSY]
+                .into_iter()
+                .chain(scenario.protocol.gauges())
+                .map(|g| (g.name, g.unit.suffix()))
+                .collect();
         // `-`: standard output.
         let sink: Box<dyn Write + Send> = if path == std::path::Path::new("-") {
             Box::new(std::io::stdout())

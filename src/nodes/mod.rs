@@ -127,6 +127,10 @@ impl Command {
 
 /// A protocol's messages name their kind for traces and views.
 pub trait Message: Clone + Debug + Hash + Serialize + DeserializeOwned {
+    /// Every name [`kind`](Message::kind) returns: what `[capacity.kind]`
+    /// may give a service time of (empty: the protocol lists none, and a
+    /// scenario cannot).
+    const KINDS: &'static [&'static str] = &[];
     /// The protocol step this message belongs to, e.g. `"replicate"`.
     fn kind(&self) -> &'static str;
     /// A short label in the protocol's words for the space-time diagram

@@ -76,6 +76,7 @@ pub enum EchoMsg {
 }
 
 impl Message for EchoMsg {
+    const KINDS: &'static [&'static str] = &["ping", "pong"];
     fn kind(&self) -> &'static str {
         match self {
             EchoMsg::Ping { .. } => "ping",

@@ -164,6 +164,9 @@ where
     fn commands(&self) -> &'static [&'static str] {
         P::COMMANDS
     }
+    fn message_kinds(&self) -> &'static [&'static str] {
+        <P::Msg as crate::nodes::Message>::KINDS
+    }
     fn checks(&self) -> &'static [CheckInfo] {
         C::CHECKS
     }

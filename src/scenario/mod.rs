@@ -97,6 +97,8 @@ pub mod limits {
     pub const QUEUE: u64 = 100_000;
     /// `[capacity] message` and `request`: one service time (a minute).
     pub const SERVICE_US: u64 = 60_000_000;
+    /// `[capacity] disk_bandwidth`: bytes per second (a terabyte).
+    pub const DISK_BANDWIDTH: u64 = 1_000_000_000_000;
 }
 
 /// What a node, client or region name may be, as error messages say it.
@@ -409,7 +411,8 @@ impl Loader<'_> {
         let (cluster, clocks, disk_latency) = self.cluster(&raw)?;
         let clients = self.clients(&raw, &cluster)?;
         let network = self.network(&raw, &cluster, &clients)?;
-        let capacity = raw.capacity.as_ref().map(|c| self.capacity(c)).transpose()?;
+        let capacity =
+            raw.capacity.as_ref().map(|c| self.capacity(c, protocol.message_kinds())).transpose()?;
         let nodes_span = raw.cluster.as_ref().map_or(0..0, |c| c.get_ref().nodes.span());
         let cx = ParamContext { file: self.file, source: self.source, nodes_span, cluster: &cluster };
         let params = protocol.parse_params(&cx)?;
@@ -749,7 +752,11 @@ impl Loader<'_> {
     }
 
     /// `[capacity]`: service times, the queue bound, what a full queue does.
-    fn capacity(&self, c: &S<RawCapacity>) -> Result<Capacity, ScenarioError> {
+    fn capacity(
+        &self,
+        c: &S<RawCapacity>,
+        kinds: &'static [&'static str],
+    ) -> Result<Capacity, ScenarioError> {
         let c = c.get_ref();
         let share = |v: &Option<S<f64>>, what: &str, default: f64, max: f64| match v {
             None => Ok(default),
@@ -798,11 +805,40 @@ impl Loader<'_> {
                 }
             },
         };
+        let mut by_kind = Vec::new();
+        for (name, time) in c.kind.iter().flatten() {
+            let Some(&known) = kinds.iter().find(|k| **k == name.get_ref().as_str()) else {
+                let listed = if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") };
+                let e = self.err(name.span(), format!("unknown message kind `{}`", name.get_ref()));
+                return Err(e.suggest(
+                    name.get_ref(),
+                    kinds.iter().copied(),
+                    Some(format!("its kinds: {listed}")),
+                ));
+            };
+            by_kind.push((known, service(&Some(time.clone()))?));
+        }
+        let disk_bandwidth = match &c.disk_bandwidth {
+            None => None,
+            Some(b) if (1..=limits::DISK_BANDWIDTH).contains(b.get_ref()) => Some(*b.get_ref()),
+            Some(b) => {
+                return Err(self.err(
+                    b.span(),
+                    format!(
+                        "disk_bandwidth must be between 1 and {} bytes per second, not {}",
+                        limits::DISK_BANDWIDTH,
+                        b.get_ref()
+                    ),
+                ));
+            }
+        };
         Ok(Capacity {
             message: service(&c.message)?,
             request: service(&c.request)?,
             queue: queue as u32,
             when_full,
+            by_kind,
+            disk_bandwidth,
         })
     }
 

@@ -220,6 +220,17 @@ pub struct RawCapacity {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub when_full: Option<S<String>>,
+    /// Service time of one message of a kind, by the protocol's name for
+    /// it (`prepare = "2ms"`, `vote-yes = "500us"`), instead of `message`.
+    #[serde(default)]
+    #[schemars(with = "Option<std::collections::BTreeMap<String, String>>")]
+    pub kind: Option<std::collections::BTreeMap<S<String>, S<String>>>,
+    /// Disk bandwidth in bytes per second: a durable write of n bytes
+    /// takes n / bandwidth on top of `disk_latency`, one write at a time
+    /// (default: unlimited).
+    #[serde(default)]
+    #[schemars(with = "Option<u64>")]
+    pub disk_bandwidth: Option<S<u64>>,
 }
 
 /// `[[clients]]`.

@@ -55,6 +55,11 @@ pub trait ProtocolEntry: Send + Sync {
     fn name(&self) -> &'static str;
     fn summary(&self) -> &'static str;
     fn commands(&self) -> &'static [&'static str];
+    /// The kinds of its messages (see `Message::KINDS`), for
+    /// `[capacity.kind]`.
+    fn message_kinds(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// Its checker's checks (see `Checker::CHECKS`).
     fn checks(&self) -> &'static [CheckInfo];
     /// Its checker's metrics, with their units (see `Checker::METRICS`);

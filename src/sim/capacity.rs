@@ -56,6 +56,22 @@ pub struct Capacity {
     /// Messages that may wait behind the one in service.
     pub queue: u32,
     pub when_full: WhenFull,
+    /// Service times of messages of these kinds (`[capacity.kind]`),
+    /// instead of `message` (`None`: free).
+    pub by_kind: Vec<(&'static str, Option<LatencyDist>)>,
+    /// Disk bandwidth, bytes per second (`None`: unlimited).
+    pub disk_bandwidth: Option<u64>,
+}
+
+impl Capacity {
+    /// The service time of a message of `kind` from another node: its
+    /// kind's, else `message`.
+    pub fn message_service(&self, kind: &str) -> Option<&LatencyDist> {
+        match self.by_kind.iter().find(|(k, _)| *k == kind) {
+            Some((_, dist)) => dist.as_ref(),
+            None => self.message.as_ref(),
+        }
+    }
 }
 
 /// One node's server: when it is free, what waits, and its counters.
@@ -77,7 +93,17 @@ pub(super) struct NodeLoad {
     pub(super) refused: u64,
     /// The most messages that waited at once (in service included).
     pub(super) waiting_max: u32,
+    /// When the disk finishes transferring the writes issued so far
+    /// (`disk_bandwidth`).
+    pub(super) disk_busy_until: SimTime,
+    /// The service intervals (start, end), µs, that may still overlap the
+    /// last [`BUSY_WINDOW`] (contiguous ones merged): the gauge `busy`.
+    pub(super) recent: std::collections::VecDeque<(u64, u64)>,
 }
+
+/// The window of the gauge `busy`: a node's utilisation over the last
+/// 100ms.
+pub const BUSY_WINDOW_US: u64 = 100_000;
 
 impl NodeLoad {
     pub(super) fn new(rng: RngStream) -> Self {
@@ -89,8 +115,67 @@ impl NodeLoad {
             busy_us: 0,
             refused: 0,
             waiting_max: 0,
+            disk_busy_until: SimTime::ZERO,
+            recent: std::collections::VecDeque::new(),
         }
     }
+
+    /// Service accepted at `now` for the interval `start .. end`: kept for
+    /// the gauge, and what can no longer overlap a window ending at `now`
+    /// or later forgotten.
+    pub(super) fn serving(&mut self, now: SimTime, start: SimTime, end: SimTime) {
+        let horizon = now.0.saturating_sub(BUSY_WINDOW_US);
+        while self.recent.front().is_some_and(|&(_, e)| e <= horizon) {
+            self.recent.pop_front();
+        }
+        match self.recent.back_mut() {
+            Some((_, e)) if *e == start.0 => *e = end.0,
+            _ => self.recent.push_back((start.0, end.0)),
+        }
+    }
+
+    /// The share of the last [`BUSY_WINDOW_US`] before `now` (of the run so
+    /// far, early on) this node spent serving.
+    pub(super) fn busy_share(&self, now: SimTime) -> f64 {
+        let from = now.0.saturating_sub(BUSY_WINDOW_US);
+        let window = now.0 - from;
+        if window == 0 {
+            return 0.0;
+        }
+        let busy: u64 = self.recent.iter().map(|&(s, e)| e.min(now.0).saturating_sub(s.max(from))).sum();
+        busy as f64 / window as f64
+    }
+
+    /// A durable write of `bytes` issued at `now` to a disk of `bandwidth`
+    /// bytes a second: the disk transfers one write at a time, each for
+    /// bytes / bandwidth (in whole µs: a write of less than a µs's worth
+    /// is free), after those issued before.
+    /// Returns when its transfer ends (the write is on disk `disk_latency`
+    /// after that).
+    pub(super) fn disk_transfer(&mut self, now: SimTime, bytes: u64, bandwidth: u64) -> SimTime {
+        let us = (bytes as u128 * 1_000_000 / bandwidth as u128) as u64;
+        let done = self.disk_busy_until.max(now).after(super::time::SimDuration(us));
+        self.disk_busy_until = done;
+        done
+    }
+}
+
+/// The size of a durable write, in bytes: its JSON encoding (what `distlab
+/// live` appends to a node's log).
+pub(super) fn write_size<W: serde::Serialize>(write: &W) -> u64 {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut n = Count(0);
+    serde_json::to_writer(&mut n, write).expect("a durable write encodes as JSON");
+    n.0
 }
 
 /// A node's load over a run so far, for metrics and views.
@@ -169,8 +254,17 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             return self.drop_msg(id, from, to, DropReason::Partition);
         }
         let cap = self.cfg.capacity.as_ref().expect("capacity is modelled");
-        let dist = match payload {
+        let dist = match &payload {
             Payload::Request(_) => cap.request.as_ref(),
+            Payload::Peer(msg) => {
+                let kind = crate::nodes::Message::kind(msg);
+                debug_assert!(
+                    <P::Msg as crate::nodes::Message>::KINDS.contains(&kind),
+                    "{}: message kind `{kind}` is missing from Message::KINDS",
+                    P::NAME
+                );
+                cap.message_service(kind)
+            }
             _ => cap.message.as_ref(),
         };
         let (queue, when_full) = (cap.queue, cap.when_full);
@@ -188,6 +282,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             return self.hand_over(id, from, to, payload);
         }
         let done = start.after(service);
+        load.serving(now, start, done);
         load.busy_until = done;
         load.busy_us += service.0;
         load.queued.insert(id);
@@ -249,6 +344,13 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         // Service accepted but not given is not counted as busy.
         load.busy_us = load.busy_us.saturating_sub(load.busy_until.0.saturating_sub(now.0));
         load.busy_until = load.busy_until.min(now);
+        // The writes still transferring are lost with the node's memory.
+        load.disk_busy_until = load.disk_busy_until.min(now);
+        // So is the service that was still to come.
+        load.recent.retain(|&(s, _)| s < now.0);
+        if let Some((_, e)) = load.recent.back_mut() {
+            *e = (*e).min(now.0);
+        }
     }
 
     /// Each node's load so far (all zero when capacity is not modelled).
@@ -261,9 +363,67 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             .collect()
     }
 
+    /// The gauge `busy`: the busiest node's share of the last
+    /// [`BUSY_WINDOW_US`] spent serving (utilisation over time).
+    pub fn busy_now(&self) -> f64 {
+        let now = self.state.now;
+        self.cfg.cluster.nodes().map(|n| self.state.nodes[n.index()].load.busy_share(now)).fold(0.0, f64::max)
+    }
+
     /// Arrivals shed per `[[clients]]` entry (open-loop entries whose
     /// processes were all busy).
     pub fn shed(&self) -> &[u64] {
         &self.state.shed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::SimDuration;
+
+    /// A write takes its bytes over the bandwidth, one write at a time: at
+    /// a million bytes a second, 1,000 bytes take 1ms, a second write
+    /// issued at once ends 1ms after the first, a write issued later on an
+    /// idle disk starts when issued, and a write under a µs's worth is
+    /// free.
+    #[test]
+    fn the_disk_transfers_one_write_at_a_time() {
+        let mut load = NodeLoad::new(RngStream::new(0, crate::rng::StreamKind::Service, 0, 0));
+        let t0 = SimTime::ZERO;
+        assert_eq!(load.disk_transfer(t0, 1000, 1_000_000), t0.after(SimDuration::from_millis(1)));
+        assert_eq!(load.disk_transfer(t0, 1000, 1_000_000), t0.after(SimDuration::from_millis(2)));
+        assert_eq!(
+            load.disk_transfer(t0, 4000, 1_000_000),
+            t0.after(SimDuration::from_millis(6)),
+            "a big write takes longer"
+        );
+        let later = SimTime(10_000);
+        assert_eq!(load.disk_transfer(later, 500, 1_000_000), later.after(SimDuration(500)));
+        assert_eq!(load.disk_transfer(later, 1, 10_000_000), later.after(SimDuration(500)), "free");
+    }
+
+    /// `busy_share` is the share of the last 100ms spent serving: contiguous
+    /// services merge, old ones are forgotten, and early in a run the
+    /// window is the run so far.
+    #[test]
+    fn busy_is_the_share_of_the_last_window() {
+        let mut load = NodeLoad::new(RngStream::new(0, crate::rng::StreamKind::Service, 0, 0));
+        let ms = |m: u64| SimTime(m * 1000);
+        load.serving(ms(0), ms(0), ms(10));
+        load.serving(ms(0), ms(10), ms(20)); // queued behind: merged
+        assert_eq!(load.recent.len(), 1);
+        assert_eq!(load.busy_share(ms(40)), 0.5, "20 of the first 40ms");
+        assert_eq!(load.busy_share(ms(100)), 0.2);
+        load.serving(ms(150), ms(150), ms(200));
+        assert_eq!(load.recent.len(), 1, "the first interval can no longer count");
+        assert_eq!(load.busy_share(ms(200)), 0.5);
+        assert_eq!(load.busy_share(ms(175)), 0.25);
+    }
+
+    /// A write's size is its JSON encoding.
+    #[test]
+    fn a_write_is_as_big_as_its_json() {
+        assert_eq!(write_size(&("key", 12u32)), r#"["key",12]"#.len() as u64);
     }
 }

@@ -213,6 +213,7 @@ where
         let mut g = vec![("messages_in_flight", self.messages_in_flight() as f64)];
         if self.config().capacity.is_some() {
             g.push((super::monitor::QUEUED.name, self.loads().iter().map(|l| l.waiting as f64).sum()));
+            g.push((super::monitor::BUSY.name, self.busy_now()));
         }
         g.extend(self.checker_gauges());
         g

@@ -97,7 +97,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// one place their meaning is written down:
     ///
     /// - `Write`: the write joins the node's unflushed writes and reaches
-    ///   the disk `disk_latency` later, writes in issue order (a zero
+    ///   the disk `disk_latency` later (after its transfer, with a
+    ///   `[capacity] disk_bandwidth`), writes in issue order (a zero
     ///   latency disk with nothing unflushed completes it within the step,
     ///   and the node hears of it after the handler's other effects). A
     ///   crash before then loses it.
@@ -148,13 +149,22 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             match effect {
                 Effect::Write { id, write } => {
                     let rt = &mut self.state.nodes[node.index()];
-                    if self.cfg.disk_latency == SimDuration::ZERO && rt.unflushed.is_empty() {
+                    let bandwidth = self.cfg.capacity.as_ref().and_then(|c| c.disk_bandwidth);
+                    if self.cfg.disk_latency == SimDuration::ZERO
+                        && rt.unflushed.is_empty()
+                        && bandwidth.is_none()
+                    {
                         // A zero-latency disk completes the write within the step.
                         P::apply_write(&mut rt.disk, &write);
                         persisted_now.push(id);
                     } else {
+                        // With a bandwidth, the write's bytes take their time first.
+                        let start = match bandwidth {
+                            Some(bw) => rt.load.disk_transfer(now, super::capacity::write_size(&write), bw),
+                            None => now,
+                        };
                         rt.unflushed.push_back((id, write));
-                        let at = now.after(self.cfg.disk_latency);
+                        let at = start.after(self.cfg.disk_latency);
                         self.schedule(at, Event::Disk { node, incarnation });
                     }
                 }

@@ -350,6 +350,15 @@ pub const QUEUED: GaugeInfo = GaugeInfo::new(
     "messages waiting at the nodes, the ones in service included ([capacity] only)",
 );
 
+/// The engine's other gauge of a run whose nodes have a capacity:
+/// `Driver::gauges` reports it third. Utilisation over time, as
+/// `utilisation_max` is over the whole run.
+pub const BUSY: GaugeInfo = GaugeInfo::new(
+    "busy",
+    Unit::Ratio,
+    "the busiest node's share of the last 100ms spent serving ([capacity] only): utilisation over time",
+);
+
 /// A protocol's online checker. Cloned with snapshots, so it rewinds with
 /// the simulation.
 pub trait Checker<P: Protocol>: Clone {

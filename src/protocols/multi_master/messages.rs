@@ -107,6 +107,7 @@ pub enum Msg {
 }
 
 impl Message for Msg {
+    const KINDS: &'static [&'static str] = &["replicate", "sync", "sync-back"];
     fn kind(&self) -> &'static str {
         match self {
             Msg::Replicate { .. } => "replicate",

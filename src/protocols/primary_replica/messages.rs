@@ -133,6 +133,8 @@ pub struct Replicate {
 }
 
 impl Message for Msg {
+    const KINDS: &'static [&'static str] =
+        &["heartbeat", "replicate", "ack", "behind", "fenced", "request-vote", "vote", "take-over"];
     fn kind(&self) -> &'static str {
         match self {
             Msg::Replicate(r) if r.entries.is_empty() => "heartbeat",

@@ -145,6 +145,8 @@ pub enum Msg {
 }
 
 impl Message for Msg {
+    const KINDS: &'static [&'static str] =
+        &["repair", "store-hinted", "store", "stored", "fetch", "fetched", "handoff", "handed-off"];
     fn kind(&self) -> &'static str {
         match self {
             Msg::Store { req: 0, .. } => "repair",

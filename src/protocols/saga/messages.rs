@@ -138,6 +138,8 @@ impl Msg {
 }
 
 impl Message for Msg {
+    const KINDS: &'static [&'static str] =
+        &["create-order", "charge", "reserve", "approve-order", "cancel-order", "refund", "reply"];
     fn kind(&self) -> &'static str {
         match self.request() {
             Some((_, _, action)) => action.name(),

@@ -4,18 +4,22 @@
 //! each participant voted (`Voted`) and what it decided (`Decided`), online:
 //! a violation is known at the observation that causes it.
 //!
-//! *Conservation*, precisely: every transfer moves money, so the sum of all
-//! balances never changes — except that the two halves of a committed
-//! transfer are applied at two nodes at two moments. Between them the money
-//! is *in flight*: the coordinator logged commit and one participant has
-//! not applied its part yet. So the invariant is: the net change of all
-//! balances (what participants report applying) plus the parts of
-//! committed transfers not yet applied at a participant that has not
-//! decided is zero, after every observation. A participant that decides
-//! against a logged commit removes its part from the flight without
-//! applying it: money vanishes (or appears). A participant that commits
-//! before any commit was logged (a heuristic commit) creates money until
-//! the coordinator logs commit, if it ever does.
+//! *Conservation*, precisely, for money and for stock each on its own: a
+//! transaction moves what its legs debit to what they credit — a transfer
+//! from one account to another, an order from the customer's credit and
+//! the item's stock into the order — so the holdings plus what committed
+//! orders took never change. Except that the legs of a committed
+//! transaction are applied at different nodes at different moments:
+//! between them the rest is *in flight* — the coordinator logged commit
+//! and a participant has not applied its leg yet. So the invariant is: the
+//! net change of all holdings (what participants report applying), plus
+//! the legs of committed transactions not yet applied at a participant
+//! that has not decided, minus what committed orders took, is zero after
+//! every observation. A participant that decides against a logged commit
+//! removes its leg from the flight without applying it: money or stock
+//! vanishes (or appears). A participant that commits before any commit
+//! was logged (a heuristic commit) creates or destroys some until the
+//! coordinator logs commit, if it ever does.
 //!
 //! *What clients are told* is read from the history: a transfer's
 //! transaction id is its client's idempotency key, and the engine makes
@@ -43,7 +47,10 @@
 //! late violation is shorter: it cannot name the old decision's moment.
 
 use super::TransferOp;
-use super::{Decision, Learned, Observation, Params, Share, Transfer, TwoPhaseCommit, Tx, Vote};
+use super::{
+    Conserved, Decision, Learned, NoReason, Observation, Params, Share, TwoPhaseCommit, Tx, Vote, Work,
+    WorkKind,
+};
 use crate::nodes::{Cluster, NodeId};
 use crate::sim::monitor::{CheckInfo, GaugeInfo, IdBits, MetricInfo, Unit, ViolationTracker, keep_settled};
 use crate::sim::{At, Cause, Checker, HistoryKind, Report, TypedEvent};
@@ -65,7 +72,7 @@ struct Forgotten {
 /// What the checker knows of one transaction.
 #[derive(Clone, Debug, Default)]
 struct TxRecord {
-    transfer: Option<Transfer>,
+    work: Option<Work>,
     /// The first prepare round.
     started: Option<SimTime>,
     /// Prepare and decision rounds sent so far.
@@ -78,8 +85,8 @@ struct TxRecord {
     voted_no: BTreeMap<NodeId, At>,
     /// Each participant's decision, and when it decided.
     decided: BTreeMap<NodeId, (Decision, At)>,
-    /// This transaction's parts in flight: committed, not yet applied.
-    in_flight: i128,
+    /// This transaction's parts in flight, per [`Conserved`] unit.
+    in_flight: [i128; 2],
     /// Its client was told the outcome.
     told: bool,
     /// Queued among the recently settled.
@@ -129,12 +136,16 @@ pub struct TwoPhaseCommitChecker {
     told_ok: u64,
     told_fail: u64,
 
-    /// Net change of all balances, as participants applied commits.
-    applied: i128,
-    /// Parts of committed transfers not yet applied (sum over `txs`).
-    in_flight: i128,
-    /// `applied + in_flight` after the previous observation.
-    imbalance: i128,
+    /// Net change of all holdings, as participants applied commits, per
+    /// [`Conserved`] unit (money, stock).
+    applied: [i128; 2],
+    /// Legs of committed transactions not yet applied, minus what
+    /// committed orders took (sum over `txs`), per unit.
+    in_flight: [i128; 2],
+    /// `applied + in_flight` after the previous observation, per unit.
+    imbalance: [i128; 2],
+    /// No votes by reason (the `votes_no_*` metrics).
+    votes_no_by: BTreeMap<&'static str, u64>,
 
     committed: u64,
     aborted: u64,
@@ -211,7 +222,7 @@ impl TwoPhaseCommitChecker {
         let touched = |t| self.params.participants_of(t).all(|n| r.decided.contains_key(&n));
         r.ended
             && r.told
-            && (r.forgotten.is_some() || r.transfer.is_some_and(touched))
+            && (r.forgotten.is_some() || r.work.is_some_and(touched))
             && r.other_decision(d).is_none()
     }
 
@@ -248,35 +259,40 @@ impl TwoPhaseCommitChecker {
         }
     }
 
-    /// The parts of `tx` in flight: committed by the coordinator, at
-    /// participants that have not decided yet.
-    fn parts_in_flight(&self, r: &TxRecord) -> i128 {
-        let (Some(Decision::Commit), Some(t), None) = (r.logged, r.transfer, r.forgotten) else { return 0 };
-        let mut sum = 0;
-        if !r.decided.contains_key(&self.params.home(t.from)) {
-            sum -= t.amount as i128;
-        }
-        if !r.decided.contains_key(&self.params.home(t.to)) {
-            sum += t.amount as i128;
+    /// The parts of `tx` in flight, per unit: the legs of a logged commit
+    /// at participants that have not decided yet, minus everything its
+    /// legs move (what an order takes; nothing, for a transfer) — that is,
+    /// minus the legs decided.
+    fn parts_in_flight(&self, r: &TxRecord) -> [i128; 2] {
+        let mut sum = [0; 2];
+        let (Some(Decision::Commit), Some(w), None) = (r.logged, r.work, r.forgotten) else { return sum };
+        for (node, share) in self.params.legs(w) {
+            if r.decided.contains_key(&node) {
+                sum[share.holding.unit() as usize] -= share.net();
+            }
         }
         sum
     }
 
-    /// Re-evaluates `tx`'s money in flight, then the total.
-    fn check_conservation(&mut self, at: At, tx: Tx, after: impl FnOnce() -> String) {
+    /// Re-evaluates `tx`'s parts in flight, then the totals.
+    fn check_conservation(&mut self, at: At, tx: Tx, after: impl Fn() -> String) {
         let r = &self.txs[&tx];
         let now = self.parts_in_flight(r);
-        self.in_flight += now - r.in_flight;
+        let before = r.in_flight;
         self.txs.get_mut(&tx).expect("present").in_flight = now;
-        let off = self.applied + self.in_flight;
-        // One violation per change of the imbalance, not per observation.
-        if off != 0 && off != self.imbalance {
-            let what = if off > 0 { "created" } else { "destroyed" };
-            self.conservation.record(at, || {
-                format!("{} units of money were {what} (net, since the start) {}", off.abs(), after())
-            });
+        for (unit, what) in [(Conserved::Money, "money"), (Conserved::Stock, "stock")] {
+            let u = unit as usize;
+            self.in_flight[u] += now[u] - before[u];
+            let off = self.applied[u] + self.in_flight[u];
+            // One violation per change of the imbalance, not per observation.
+            if off != 0 && off != self.imbalance[u] {
+                let how = if off > 0 { "created" } else { "destroyed" };
+                self.conservation.record(at, || {
+                    format!("{} units of {what} were {how} (net, since the start) {}", off.abs(), after())
+                });
+            }
+            self.imbalance[u] = off;
         }
-        self.imbalance = off;
     }
 
     fn on_voted(&mut self, at: At, node: NodeId, tx: Tx, vote: Vote) {
@@ -295,6 +311,13 @@ impl TwoPhaseCommitChecker {
             }
             Vote::No(reason) => {
                 self.votes_no += 1;
+                let why = match reason {
+                    NoReason::InsufficientFunds => "votes_no_insufficient_funds",
+                    NoReason::OutOfStock => "votes_no_out_of_stock",
+                    NoReason::Locked => "votes_no_locked",
+                    NoReason::Refused | NoReason::AlreadyAborted => "votes_no_other",
+                };
+                *self.votes_no_by.entry(why).or_default() += 1;
                 self.revive(tx);
                 let r = self.txs.entry(tx).or_default();
                 r.voted_no.entry(node).or_insert(at);
@@ -320,10 +343,10 @@ impl TwoPhaseCommitChecker {
         }
     }
 
-    fn on_logged(&mut self, at: At, tx: Tx, decision: Decision, transfer: Transfer) {
+    fn on_logged(&mut self, at: At, tx: Tx, decision: Decision, work: Work) {
         self.revive(tx);
         let r = self.txs.entry(tx).or_default();
-        r.transfer = Some(transfer);
+        r.work = Some(work);
         match r.logged {
             Some(before) if before == decision => return, // reported again after a restart
             Some(before) => {
@@ -434,7 +457,7 @@ impl TwoPhaseCommitChecker {
             self.in_doubt_max_us = self.in_doubt_max_us.max(us);
         }
         if decision == Decision::Commit {
-            self.applied += share.net();
+            self.applied[share.holding.unit() as usize] += share.net();
         }
         let r = &self.txs[&tx];
         if let Some((other, d, when)) = r.other_decision(decision) {
@@ -511,15 +534,15 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
         ),
         CheckInfo::new(
             "conservation",
-            "the balances plus the parts of committed transfers not yet applied always add up to the initial total",
+            "money and stock are conserved: the holdings plus the legs of committed transactions not yet applied (and what committed orders took) always add up to the initial total",
         ),
         CheckInfo::new(
             "runs-once",
-            "no transaction gets a new prepare round after its decision was logged: a transfer runs at most once",
+            "no transaction gets a new prepare round after its decision was logged: a transaction runs at most once",
         ),
         CheckInfo::new(
             "client-told-the-truth",
-            "a client told ok has its transfer's commit in the coordinator's log, one told it failed has its abort there",
+            "a client told ok has its transaction's commit in the coordinator's log, one told it failed has its abort there",
         ),
     ];
     const GAUGES: &'static [GaugeInfo] = &[GaugeInfo::new(
@@ -587,6 +610,31 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
             Unit::Money,
             "money created (positive) or destroyed (negative): balances plus parts in flight, minus the initial total",
         ),
+        MetricInfo::new(
+            "stock_imbalance",
+            Unit::Count,
+            "orders: stock created (positive) or destroyed (negative): stock plus parts in flight plus units reserved by committed orders, minus the initial stock",
+        ),
+        MetricInfo::new(
+            "votes_no_insufficient_funds",
+            Unit::Count,
+            "orders: no votes of the payment participant, the customer's credit too low",
+        ),
+        MetricInfo::new(
+            "votes_no_out_of_stock",
+            Unit::Count,
+            "orders: no votes of the inventory participant, the item's stock too low",
+        ),
+        MetricInfo::new(
+            "votes_no_locked",
+            Unit::Count,
+            "orders: no votes because another prepared transaction held the lock (no-wait locking)",
+        ),
+        MetricInfo::new(
+            "votes_no_other",
+            Unit::Count,
+            "orders: other no votes (vote_no_rate, already aborted)",
+        ),
     ];
 
     fn new(params: &Params, cluster: &Cluster) -> Self {
@@ -602,9 +650,10 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
             runs_once: ViolationTracker::default(),
             told_ok: 0,
             told_fail: 0,
-            applied: 0,
-            in_flight: 0,
-            imbalance: 0,
+            applied: [0; 2],
+            in_flight: [0; 2],
+            imbalance: [0; 2],
+            votes_no_by: BTreeMap::new(),
             committed: 0,
             aborted: 0,
             votes_no: 0,
@@ -630,10 +679,10 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
 
     fn on_observation(&mut self, at: At, node: NodeId, obs: &Observation) {
         match *obs {
-            Observation::PrepareRound { tx, transfer } => {
+            Observation::PrepareRound { tx, work } => {
                 self.revive(tx);
                 let r = self.txs.entry(tx).or_default();
-                r.transfer = Some(transfer);
+                r.work = Some(work);
                 r.started.get_or_insert(at.time);
                 r.rounds += 1;
                 if let Some(d) = r.logged {
@@ -658,9 +707,7 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
                 }
             }
             Observation::Voted { tx, vote } => self.on_voted(at, node, tx, vote),
-            Observation::DecisionLogged { tx, decision, transfer } => {
-                self.on_logged(at, tx, decision, transfer)
-            }
+            Observation::DecisionLogged { tx, decision, work } => self.on_logged(at, tx, decision, work),
             Observation::DecisionRound { tx, resend } => {
                 self.revive(tx);
                 self.txs.entry(tx).or_default().rounds += 1;
@@ -692,7 +739,7 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
     /// A client heard its transfer's outcome: the coordinator must have
     /// logged that decision, and before telling it.
     fn on_history(&mut self, at: At, e: &TypedEvent<TwoPhaseCommit>) {
-        if !matches!(e.op, TransferOp::Transfer { .. }) {
+        if !matches!(e.op, TransferOp::Transfer { .. } | TransferOp::Order { .. }) {
             return;
         }
         let told = match e.kind {
@@ -757,7 +804,12 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
         ));
         r.checks.push(self.conservation.verdict(
             "conservation",
-            "the total balance never changed".to_string(),
+            match self.params.workload() {
+                WorkKind::Transfer => "the total balance never changed".to_string(),
+                WorkKind::Order => {
+                    "credit and stock, plus what committed orders took, never changed".to_string()
+                }
+            },
             violations,
         ));
         r.checks.push(self.runs_once.verdict(
@@ -792,7 +844,15 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
         r.metrics.insert("decisions_resent", self.resent as f64);
         r.metrics.insert("resolved_by_peers", self.resolved_by_peers as f64);
         r.metrics.insert("heuristic_decisions", self.heuristic as f64);
-        r.metrics.insert("imbalance", self.imbalance as f64);
+        r.metrics.insert("imbalance", self.imbalance[Conserved::Money as usize] as f64);
+        if self.params.workload() == WorkKind::Order {
+            r.metrics.insert("stock_imbalance", self.imbalance[Conserved::Stock as usize] as f64);
+            for why in
+                ["votes_no_insufficient_funds", "votes_no_out_of_stock", "votes_no_locked", "votes_no_other"]
+            {
+                r.metrics.insert(why, self.votes_no_by.get(why).copied().unwrap_or(0) as f64);
+            }
+        }
         r.metrics.insert("tx_forgotten", self.forgotten as f64);
         r.metrics.insert("too_old", self.too_old as f64);
         r
@@ -832,7 +892,8 @@ mod tests {
     //! Each check fires on hand-made observations, and holds on a clean
     //! transaction.
     use super::*;
-    use crate::protocols::two_phase_commit::{NoReason, Share, Termination};
+    use crate::protocols::two_phase_commit::params::Shop;
+    use crate::protocols::two_phase_commit::{Holding, NoReason, Share, Termination, What};
     use crate::rng::Probability;
     use crate::time::SimDuration;
 
@@ -840,11 +901,26 @@ mod tests {
     const N2: NodeId = NodeId(1);
     const N3: NodeId = NodeId(2);
     /// 30 from a0 (on n2) to a1 (on n3).
-    const T: Transfer = Transfer { from: 0, to: 1, amount: 30, invoked_at_us: 0 };
-    const DEBIT: Share = Share { debit: Some(0), credit: None, amount: 30 };
-    const CREDIT: Share = Share { debit: None, credit: Some(1), amount: 30 };
+    const T: Work = Work { what: What::Transfer { from: 0, to: 1, amount: 30 }, invoked_at_us: 0 };
+    const DEBIT: Share = Share { holding: Holding::Account, debit: Some(0), credit: None, amount: 30 };
+    const CREDIT: Share = Share { holding: Holding::Account, debit: None, credit: Some(1), amount: 30 };
+    /// An order: 2 of item 1 for customer 0, charged 20 (payment on n2,
+    /// inventory on n3).
+    const O: Work = Work { what: What::Order { customer: 0, item: 1, qty: 2, charge: 20 }, invoked_at_us: 0 };
+    const CHARGE: Share = Share { holding: Holding::Credit, debit: Some(0), credit: None, amount: 20 };
+    const RESERVE: Share = Share { holding: Holding::Stock, debit: Some(1), credit: None, amount: 2 };
 
     fn checker() -> TwoPhaseCommitChecker {
+        checker_with(None)
+    }
+
+    fn shop_checker() -> TwoPhaseCommitChecker {
+        let shop =
+            Shop { payment: N2, inventory: N3, credit: 100, stock: 5, items: 2, max_qty: 3, price: 10 };
+        checker_with(Some(shop))
+    }
+
+    fn checker_with(shop: Option<Shop>) -> TwoPhaseCommitChecker {
         let params = Params {
             bug: None,
             coordinator: N1,
@@ -856,6 +932,7 @@ mod tests {
             decision_timeout: SimDuration::from_millis(200),
             termination: Termination::Wait,
             retention: SimDuration::from_secs(3600),
+            shop,
         };
         let cluster = Cluster {
             names: vec!["n1".into(), "n2".into(), "n3".into()],
@@ -888,10 +965,10 @@ mod tests {
         let r = feed(
             &mut checker(),
             &[
-                (N1, Observation::PrepareRound { tx: 1, transfer: T }),
+                (N1, Observation::PrepareRound { tx: 1, work: T }),
                 (N2, Observation::Voted { tx: 1, vote: Vote::Yes }),
                 (N3, Observation::Voted { tx: 1, vote: Vote::Yes }),
-                (N1, Observation::DecisionLogged { tx: 1, decision: Decision::Commit, transfer: T }),
+                (N1, Observation::DecisionLogged { tx: 1, decision: Decision::Commit, work: T }),
                 (N1, Observation::DecisionRound { tx: 1, resend: false }),
                 (N2, decided(1, Decision::Commit, DEBIT)),
                 (N3, decided(1, Decision::Commit, CREDIT)),
@@ -904,6 +981,71 @@ mod tests {
         assert_eq!(r.metrics["imbalance"], 0.0);
     }
 
+    /// An order committed, its charge and its reservation applied one
+    /// after the other: money and stock are both conserved, each leg in
+    /// flight until its participant applies it.
+    #[test]
+    fn an_order_conserves_money_and_stock() {
+        let r = feed(
+            &mut shop_checker(),
+            &[
+                (N1, Observation::PrepareRound { tx: 1, work: O }),
+                (N2, Observation::Voted { tx: 1, vote: Vote::Yes }),
+                (N3, Observation::Voted { tx: 1, vote: Vote::Yes }),
+                (N1, Observation::DecisionLogged { tx: 1, decision: Decision::Commit, work: O }),
+                (N2, decided(1, Decision::Commit, CHARGE)),
+                (N3, decided(1, Decision::Commit, RESERVE)),
+            ],
+        );
+        assert_eq!(holding(&r).len(), 6, "{:?}", r.checks);
+        assert_eq!(r.metrics["imbalance"], 0.0);
+        assert_eq!(r.metrics["stock_imbalance"], 0.0);
+    }
+
+    /// The inventory drops the reservation of a committed order (as a
+    /// heuristic abort would): atomicity breaks, and the order holds 2
+    /// units nobody gave up — stock created. Money stays conserved.
+    #[test]
+    fn an_order_half_applied_breaks_stock_conservation() {
+        let r = feed(
+            &mut shop_checker(),
+            &[
+                (N1, Observation::PrepareRound { tx: 1, work: O }),
+                (N2, Observation::Voted { tx: 1, vote: Vote::Yes }),
+                (N3, Observation::Voted { tx: 1, vote: Vote::Yes }),
+                (N1, Observation::DecisionLogged { tx: 1, decision: Decision::Commit, work: O }),
+                (N2, decided(1, Decision::Commit, CHARGE)),
+                (N3, decided(1, Decision::Abort, RESERVE)),
+            ],
+        );
+        let broke: Vec<&str> = r.checks.iter().filter(|v| !v.holds).map(|v| v.name).collect();
+        assert_eq!(broke, ["atomicity", "agrees-with-coordinator", "conservation"]);
+        assert_eq!(r.metrics["imbalance"], 0.0);
+        assert_eq!(r.metrics["stock_imbalance"], 2.0);
+        let conservation = r.checks.iter().find(|v| v.name == "conservation").unwrap();
+        assert!(format!("{conservation:?}").contains("2 units of stock were created"), "{conservation:?}");
+    }
+
+    /// An order's no votes are counted by reason.
+    #[test]
+    fn order_no_votes_are_counted_by_reason() {
+        let r = feed(
+            &mut shop_checker(),
+            &[
+                (N1, Observation::PrepareRound { tx: 1, work: O }),
+                (N3, Observation::Voted { tx: 1, vote: Vote::No(NoReason::OutOfStock) }),
+                (N1, Observation::DecisionLogged { tx: 1, decision: Decision::Abort, work: O }),
+                (N1, Observation::PrepareRound { tx: 2, work: O }),
+                (N2, Observation::Voted { tx: 2, vote: Vote::No(NoReason::InsufficientFunds) }),
+                (N3, Observation::Voted { tx: 2, vote: Vote::No(NoReason::Locked) }),
+            ],
+        );
+        assert_eq!(r.metrics["votes_no_out_of_stock"], 1.0);
+        assert_eq!(r.metrics["votes_no_insufficient_funds"], 1.0);
+        assert_eq!(r.metrics["votes_no_locked"], 1.0);
+        assert_eq!(holding(&r).len(), 6);
+    }
+
     /// One participant commits, the other aborts: atomicity fires (and
     /// agreement, and conservation: the debit happened, the credit never
     /// will).
@@ -912,7 +1054,7 @@ mod tests {
         let r = feed(
             &mut checker(),
             &[
-                (N1, Observation::DecisionLogged { tx: 1, decision: Decision::Commit, transfer: T }),
+                (N1, Observation::DecisionLogged { tx: 1, decision: Decision::Commit, work: T }),
                 (N2, decided(1, Decision::Commit, DEBIT)),
                 (
                     N3,
@@ -937,7 +1079,7 @@ mod tests {
             &mut checker(),
             &[
                 (N2, Observation::Voted { tx: 1, vote: Vote::No(NoReason::InsufficientFunds) }),
-                (N1, Observation::DecisionLogged { tx: 1, decision: Decision::Commit, transfer: T }),
+                (N1, Observation::DecisionLogged { tx: 1, decision: Decision::Commit, work: T }),
             ],
         );
         assert!(!r.verdict("no-commit-after-no").unwrap().holds);
@@ -959,7 +1101,7 @@ mod tests {
                         share: CREDIT,
                     },
                 ),
-                (N1, Observation::DecisionLogged { tx: 1, decision: Decision::Commit, transfer: T }),
+                (N1, Observation::DecisionLogged { tx: 1, decision: Decision::Commit, work: T }),
             ],
         );
         assert!(!r.verdict("agrees-with-coordinator").unwrap().holds);
@@ -1009,8 +1151,8 @@ mod tests {
         feed(
             &mut c,
             &[
-                (N1, Observation::DecisionLogged { tx: 1, decision: Decision::Abort, transfer: T }),
-                (N1, Observation::DecisionLogged { tx: 2, decision: Decision::Commit, transfer: T }),
+                (N1, Observation::DecisionLogged { tx: 1, decision: Decision::Abort, work: T }),
+                (N1, Observation::DecisionLogged { tx: 2, decision: Decision::Commit, work: T }),
             ],
         );
         c.on_history(at, &told(1, HistoryKind::Invoke));
@@ -1040,8 +1182,8 @@ mod tests {
     /// before the decision (a recovered coordinator's new round) do not.
     #[test]
     fn a_second_run_fires() {
-        let round = (N1, Observation::PrepareRound { tx: 1, transfer: T });
-        let logged = (N1, Observation::DecisionLogged { tx: 1, decision: Decision::Commit, transfer: T });
+        let round = (N1, Observation::PrepareRound { tx: 1, work: T });
+        let logged = (N1, Observation::DecisionLogged { tx: 1, decision: Decision::Commit, work: T });
         let r = feed(&mut checker(), &[round.clone(), round.clone(), logged.clone()]);
         assert!(r.verdict("runs-once").unwrap().holds);
         let r = feed(&mut checker(), &[round.clone(), logged, round]);
@@ -1057,7 +1199,7 @@ mod tests {
     /// (nor other means of nothing) rather than a misleading 0.
     #[test]
     fn means_of_nothing_are_left_out() {
-        let r = feed(&mut checker(), &[(N1, Observation::PrepareRound { tx: 1, transfer: T })]);
+        let r = feed(&mut checker(), &[(N1, Observation::PrepareRound { tx: 1, work: T })]);
         for metric in ["round_trips_mean", "tx_latency_mean_ms", "in_doubt_ms_mean"] {
             assert!(!r.metrics.contains_key(metric), "{metric}");
         }
@@ -1069,7 +1211,7 @@ mod tests {
     /// time up to the end.
     #[test]
     fn reports_after_a_restart_are_idempotent() {
-        let logged = Observation::DecisionLogged { tx: 1, decision: Decision::Commit, transfer: T };
+        let logged = Observation::DecisionLogged { tx: 1, decision: Decision::Commit, work: T };
         let r = feed(
             &mut checker(),
             &[
@@ -1107,10 +1249,10 @@ mod tests {
             feed(
                 c,
                 &[
-                    (N1, Observation::PrepareRound { tx, transfer: T }),
+                    (N1, Observation::PrepareRound { tx, work: T }),
                     (N2, Observation::Voted { tx, vote: Vote::Yes }),
                     (N3, Observation::Voted { tx, vote: Vote::Yes }),
-                    (N1, Observation::DecisionLogged { tx, decision: Decision::Commit, transfer: T }),
+                    (N1, Observation::DecisionLogged { tx, decision: Decision::Commit, work: T }),
                     (N2, decided(tx, Decision::Commit, DEBIT)),
                     (N3, decided(tx, Decision::Commit, CREDIT)),
                     (N1, Observation::Ended { tx }),
@@ -1140,7 +1282,7 @@ mod tests {
         assert!(v.detail.starts_with("n2 decided tx 1 twice: commit then abort"), "{}", v.detail);
 
         let mut rerun = c.clone();
-        rerun.on_observation(at, N1, &Observation::PrepareRound { tx: 2, transfer: T });
+        rerun.on_observation(at, N1, &Observation::PrepareRound { tx: 2, work: T });
         let v = rerun.report(SimTime(200_000)).verdict("runs-once").unwrap().clone();
         assert!(!v.holds);
         assert!(v.detail.starts_with("tx 2 ran twice"), "{}", v.detail);

@@ -2,7 +2,8 @@
 //! and phase two (send it until every participant acknowledged it).
 //!
 //! - Step 1, *Prepare* (phase one). The coordinator sends `Prepare`, with the
-//!   transfer, to the participants holding its two accounts, and waits up
+//!   transaction, to the participants it has a leg on (a transfer's two
+//!   accounts, an order's payment and inventory), and waits up
 //!   to `prepare_timeout` for their votes.
 //! - Step 3, *Decide.* All yes: commit. Any no, or a vote still missing at
 //!   `prepare_timeout`: abort. The coordinator writes the decision to its
@@ -16,8 +17,8 @@
 use super::*;
 
 impl TwoPhaseCommit {
-    /// A client's transfer (or its retry) arrives at the coordinator.
-    pub(super) fn submit(state: &mut Coordinator, ctx: Ctx, client: ClientRef, tx: Tx, transfer: Transfer) {
+    /// A client's transaction (or its retry) arrives at the coordinator.
+    pub(super) fn submit(state: &mut Coordinator, ctx: Ctx, client: ClientRef, tx: Tx, work: Work) {
         if let Some(&decision) = state.decisions.get(&tx) {
             // Decided: answer from the log (once the decision is on disk).
             return ctx.once_durable(|ctx| ctx.reply(client, Self::client_reply(decision)));
@@ -26,31 +27,25 @@ impl TwoPhaseCommit {
             r.client = Some(client); // still voting: answer this attempt
             return;
         }
-        if state.retention.too_old(ctx, transfer.invoked_at_us) {
+        if state.retention.too_old(ctx, work.invoked_at_us) {
             // It may have run, ended and been forgotten: running it again
             // could move the money twice. Nobody can tell now.
             Self::too_old_here(ctx, tx, "the client is told unknown");
             return ctx.reply(client, ClientReply::unknown("too old: it may have run and been forgotten"));
         }
-        Self::prepare(state, ctx, tx, transfer, Some(client));
+        Self::prepare(state, ctx, tx, work, Some(client));
     }
 
-    /// Phase one: prepare at every participant the transfer touches.
-    pub(super) fn prepare(
-        state: &mut Coordinator,
-        ctx: Ctx,
-        tx: Tx,
-        transfer: Transfer,
-        client: Option<ClientRef>,
-    ) {
-        let participants: Vec<NodeId> = ctx.params().participants_of(transfer).collect();
+    /// Phase one: prepare at every participant the transaction touches.
+    pub(super) fn prepare(state: &mut Coordinator, ctx: Ctx, tx: Tx, work: Work, client: Option<ClientRef>) {
+        let participants: Vec<NodeId> = ctx.params().participants_of(work).collect();
         for &p in &participants {
-            ctx.send(p, Msg::Prepare { tx, transfer });
+            ctx.send(p, Msg::Prepare { tx, work });
         }
-        ctx.observe(Observation::PrepareRound { tx, transfer });
+        ctx.observe(Observation::PrepareRound { tx, work });
         ctx.set_timer(Timer::PrepareTimeout { tx }, ctx.params().prepare_timeout);
         let phase = Phase::Voting { yes: BTreeSet::new() };
-        state.running.insert(tx, Running { transfer, participants, phase, client });
+        state.running.insert(tx, Running { work, participants, phase, client });
     }
 
     pub(super) fn on_vote(state: &mut Coordinator, ctx: Ctx, from: NodeId, tx: Tx, vote: Vote) {
@@ -99,10 +94,10 @@ impl TwoPhaseCommit {
         }
         state.decisions.insert(tx, decision);
         r.phase = Phase::Finishing { decision, acked: BTreeSet::new() };
-        let transfer = r.transfer;
-        Self::log(ctx, DiskWrite::Decision { tx, decision, transfer });
+        let work = r.work;
+        Self::log(ctx, DiskWrite::Decision { tx, decision, work });
         ctx.once_durable(|ctx| {
-            ctx.observe(Observation::DecisionLogged { tx, decision, transfer });
+            ctx.observe(Observation::DecisionLogged { tx, decision, work });
             if let Some(client) = r.client.take() {
                 ctx.reply(client, Self::client_reply(decision));
             }
@@ -115,7 +110,7 @@ impl TwoPhaseCommit {
     pub(super) fn send_decision(r: &mut Running, ctx: Ctx, tx: Tx, resend: bool) {
         let Phase::Finishing { decision, acked } = &r.phase else { return };
         for &p in r.participants.iter().filter(|p| !acked.contains(p)) {
-            ctx.send(p, Msg::decision(tx, *decision, r.transfer.invoked_at_us));
+            ctx.send(p, Msg::decision(tx, *decision, r.work.invoked_at_us));
         }
         ctx.observe(Observation::DecisionRound { tx, resend });
         ctx.set_timer(Timer::Resend { tx }, ctx.params().decision_timeout);
@@ -138,7 +133,7 @@ impl TwoPhaseCommit {
         acked.insert(from);
         if acked.len() == r.participants.len() {
             ctx.cancel_timer(&Timer::Resend { tx });
-            let invoked_at_us = r.transfer.invoked_at_us;
+            let invoked_at_us = r.work.invoked_at_us;
             state.running.remove(&tx);
             Self::log(ctx, DiskWrite::End { tx });
             ctx.observe(Observation::Ended { tx });
@@ -147,14 +142,8 @@ impl TwoPhaseCommit {
     }
 
     /// A blocked participant asks what was decided.
-    pub(super) fn on_ask_coordinator(
-        state: &mut Coordinator,
-        ctx: Ctx,
-        from: NodeId,
-        tx: Tx,
-        transfer: Transfer,
-    ) {
-        let invoked_at_us = transfer.invoked_at_us;
+    pub(super) fn on_ask_coordinator(state: &mut Coordinator, ctx: Ctx, from: NodeId, tx: Tx, work: Work) {
+        let invoked_at_us = work.invoked_at_us;
         match state.running.get(&tx).map(|r| &r.phase) {
             // Not decided: the decision goes to every participant once it
             // is logged.
@@ -181,15 +170,15 @@ impl TwoPhaseCommit {
                 // No record: this coordinator crashed before deciding.
                 // Presumed abort — logged first, so that a client's retry
                 // hears the same.
-                None => Self::presume_abort(state, ctx, tx, transfer),
+                None => Self::presume_abort(state, ctx, tx, work),
             },
         }
     }
 
-    pub(super) fn presume_abort(state: &mut Coordinator, ctx: Ctx, tx: Tx, transfer: Transfer) {
-        let participants = ctx.params().participants_of(transfer).collect();
+    pub(super) fn presume_abort(state: &mut Coordinator, ctx: Ctx, tx: Tx, work: Work) {
+        let participants = ctx.params().participants_of(work).collect();
         let phase = Phase::Voting { yes: BTreeSet::new() };
-        state.running.insert(tx, Running { transfer, participants, phase, client: None });
+        state.running.insert(tx, Running { work, participants, phase, client: None });
         Self::decide(state, ctx, tx, Decision::Abort);
     }
 

@@ -1,6 +1,6 @@
 //! What each node keeps on disk, and how it recovers from it.
 //!
-//! - *Coordinator*: each decision, with its transfer (to re-send it), and
+//! - *Coordinator*: each decision, with its transaction (to re-send it), and
 //!   `End` once every participant acknowledged. Nothing is logged before the
 //!   decision: **presumed abort** — no record means no decision was ever
 //!   sent, so no participant can have committed. After a crash the
@@ -9,7 +9,7 @@
 //!   - a participant in doubt (`Ask`): the coordinator presumes abort,
 //!     logs it, and only then answers abort; a client's retry after that
 //!     hears abort from the log (the `coordinator-recovery` lesson);
-//!   - the client, retrying: the coordinator knows nothing of the transfer
+//!   - the client, retrying: the coordinator knows nothing of the transaction
 //!     and runs it as a new one — a new prepare round, which may
 //!     **commit**. That is safe because nobody was told an outcome and
 //!     participants remember theirs: one that voted yes is still prepared
@@ -41,7 +41,7 @@ use super::*;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Logged {
     pub decision: Decision,
-    pub transfer: Transfer,
+    pub work: Work,
     /// Every participant acknowledged it.
     pub ended: bool,
 }
@@ -55,9 +55,9 @@ pub struct Disk {
     /// Accounts that have changed (the others hold `initial_balance`).
     pub balances: BTreeMap<Key, u64>,
     /// Yes votes without an outcome yet.
-    pub prepared: BTreeMap<Tx, (Transfer, Share)>,
+    pub prepared: BTreeMap<Tx, (Work, Share)>,
     /// Every outcome not yet forgotten, with this participant's share of
-    /// the transfer and the transfer's `invoked_at_us`.
+    /// the transaction and the transaction's `invoked_at_us`.
     pub outcomes: BTreeMap<Tx, (Decision, Share, i64)>,
     // --- both ---
     /// The local time (µs) of the latest forgetting: after a restart the
@@ -68,11 +68,11 @@ pub struct Disk {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum DiskWrite {
     /// Coordinator: the decision.
-    Decision { tx: Tx, decision: Decision, transfer: Transfer },
+    Decision { tx: Tx, decision: Decision, work: Work },
     /// Coordinator: every participant acknowledged.
     End { tx: Tx },
     /// Participant: a yes vote.
-    Prepared { tx: Tx, transfer: Transfer, share: Share },
+    Prepared { tx: Tx, work: Work, share: Share },
     /// Participant: the outcome, with the new balances of a commit.
     Outcome { tx: Tx, decision: Decision, share: Share, invoked_at_us: i64, balances: Vec<(Key, u64)> },
     /// Retention: forget these finished transactions (decisions or
@@ -101,20 +101,20 @@ impl TwoPhaseCommit {
         let decisions = disk.decisions.iter().map(|(&tx, l)| (tx, l.decision)).collect();
         let mut state = Coordinator { decisions, running: BTreeMap::new(), retention };
         for (&tx, logged) in disk.decisions.iter().filter(|(_, l)| l.ended) {
-            state.retention.finished(ctx, tx, logged.transfer.invoked_at_us);
+            state.retention.finished(ctx, tx, logged.work.invoked_at_us);
         }
         // What the disk holds is reported again: a write can complete while
         // its node is paused, and a crash before the node resumes loses the
         // `once_durable` that would have published it. The checker ignores
         // what it already knew.
         for (&tx, logged) in disk.decisions.iter().filter(|(_, l)| !l.ended) {
-            let (decision, transfer) = (logged.decision, logged.transfer);
-            ctx.observe(Observation::DecisionLogged { tx, decision, transfer });
+            let (decision, work) = (logged.decision, logged.work);
+            ctx.observe(Observation::DecisionLogged { tx, decision, work });
         }
         for (&tx, logged) in disk.decisions.iter().filter(|(_, l)| !l.ended) {
-            let participants = ctx.params().participants_of(logged.transfer).collect();
+            let participants = ctx.params().participants_of(logged.work).collect();
             let phase = Phase::Finishing { decision: logged.decision, acked: BTreeSet::new() };
-            let mut r = Running { transfer: logged.transfer, participants, phase, client: None };
+            let mut r = Running { work: logged.work, participants, phase, client: None };
             Self::send_decision(&mut r, ctx, tx, true);
             state.running.insert(tx, r);
         }
@@ -125,6 +125,7 @@ impl TwoPhaseCommit {
     /// re-takes their locks and asks at once.
     fn recover_participant(ctx: Ctx, disk: &Disk, retention: Retention) -> Participant {
         let mut state = Participant {
+            holding: ctx.params().holding(ctx.me()).0,
             balances: disk.balances.clone(),
             locks: BTreeMap::new(),
             prepared: BTreeMap::new(),
@@ -141,12 +142,12 @@ impl TwoPhaseCommit {
         for &tx in disk.prepared.keys() {
             ctx.observe(Observation::Voted { tx, vote: Vote::Yes });
         }
-        for (&tx, &(transfer, share)) in &disk.prepared {
+        for (&tx, &(work, share)) in &disk.prepared {
             for account in share.accounts() {
                 let holder = state.locks.insert(account, tx);
                 assert!(holder.is_none(), "a{account} was locked by two prepared transactions");
             }
-            state.prepared.insert(tx, Prepared { transfer, share, blocked: false });
+            state.prepared.insert(tx, Prepared { work, share, blocked: false });
             if matches!(ctx.params().termination, Termination::Wait | Termination::Cooperative) {
                 Self::ask(&state, ctx, tx);
             }
@@ -157,16 +158,16 @@ impl TwoPhaseCommit {
 
     pub(super) fn apply(disk: &mut Disk, write: &DiskWrite) {
         match write {
-            &DiskWrite::Decision { tx, decision, transfer } => {
-                disk.decisions.insert(tx, Logged { decision, transfer, ended: false });
+            &DiskWrite::Decision { tx, decision, work } => {
+                disk.decisions.insert(tx, Logged { decision, work, ended: false });
             }
             DiskWrite::End { tx } => {
                 if let Some(l) = disk.decisions.get_mut(tx) {
                     l.ended = true;
                 }
             }
-            &DiskWrite::Prepared { tx, transfer, share } => {
-                disk.prepared.insert(tx, (transfer, share));
+            &DiskWrite::Prepared { tx, work, share } => {
+                disk.prepared.insert(tx, (work, share));
             }
             DiskWrite::Outcome { tx, decision, share, invoked_at_us, balances } => {
                 disk.prepared.remove(tx);

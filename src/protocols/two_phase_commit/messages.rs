@@ -21,20 +21,18 @@ impl Protocol for TwoPhaseCommit {
             // The coordinator.
             (State::Coordinator(c), Msg::Vote { tx, vote }) => Self::on_vote(c, ctx, from, tx, vote),
             (State::Coordinator(c), Msg::Ack { tx }) => Self::on_ack(c, ctx, from, tx),
-            (State::Coordinator(c), Msg::Ask { tx, transfer }) => {
-                Self::on_ask_coordinator(c, ctx, from, tx, transfer)
+            (State::Coordinator(c), Msg::Ask { tx, work }) => {
+                Self::on_ask_coordinator(c, ctx, from, tx, work)
             }
             // A participant.
-            (State::Participant(p), Msg::Prepare { tx, transfer }) => Self::vote(p, ctx, tx, transfer),
+            (State::Participant(p), Msg::Prepare { tx, work }) => Self::vote(p, ctx, tx, work),
             (State::Participant(p), Msg::Commit { tx, invoked_at_us }) => {
                 Self::complete(p, ctx, from, tx, Decision::Commit, invoked_at_us)
             }
             (State::Participant(p), Msg::Abort { tx, invoked_at_us }) => {
                 Self::complete(p, ctx, from, tx, Decision::Abort, invoked_at_us)
             }
-            (State::Participant(p), Msg::Ask { tx, transfer }) => {
-                Self::on_ask_peer(p, ctx, from, tx, transfer)
-            }
+            (State::Participant(p), Msg::Ask { tx, work }) => Self::on_ask_peer(p, ctx, from, tx, work),
             (State::Participant(p), Msg::Outcome { tx, decision }) => Self::on_outcome(p, ctx, tx, decision),
             // Nobody sends these to this role.
             (State::Coordinator(_), Msg::Prepare { .. } | Msg::Commit { .. } | Msg::Abort { .. })
@@ -56,12 +54,14 @@ impl Protocol for TwoPhaseCommit {
     }
 
     fn on_client_request(state: &mut State, ctx: &mut Context<'_, Self>, request: ClientRequest<TransferOp>) {
-        let TransferOp::Transfer { from, to, amount } = request.op;
+        let what = match request.op {
+            TransferOp::Transfer { from, to, amount } => What::Transfer { from, to, amount: amount as u64 },
+            TransferOp::Order { customer, item, qty } => ctx.params().order(customer, item, qty),
+        };
         match state {
             State::Coordinator(c) => {
-                let transfer =
-                    Transfer { from, to, amount: amount as u64, invoked_at_us: request.invoked_at_us };
-                Self::submit(c, ctx, request.from, request.idempotency_key, transfer)
+                let work = Work { what, invoked_at_us: request.invoked_at_us };
+                Self::submit(c, ctx, request.from, request.idempotency_key, work)
             }
             State::Participant(_) => {
                 ctx.reply(request.from, ClientReply::redirect(Some(ctx.params().coordinator)))
@@ -91,7 +91,7 @@ pub enum Msg {
     /// Coordinator → participant, phase one: can you commit your part?
     Prepare {
         tx: Tx,
-        transfer: Transfer,
+        work: Work,
     },
     /// Participant → coordinator.
     Vote {
@@ -117,7 +117,7 @@ pub enum Msg {
     /// recovered coordinator that has no record log an abort for it.
     Ask {
         tx: Tx,
-        transfer: Transfer,
+        work: Work,
     },
     /// Participant → blocked peer (cooperative termination): the outcome I
     /// know.
@@ -128,6 +128,8 @@ pub enum Msg {
 }
 
 impl Message for Msg {
+    const KINDS: &'static [&'static str] =
+        &["prepare", "vote-yes", "vote-no", "commit", "abort", "ack", "ask", "outcome"];
     fn kind(&self) -> &'static str {
         match self {
             Msg::Prepare { .. } => "prepare",
@@ -177,21 +179,26 @@ pub enum Timer {
     Expire,
 }
 
-/// Two-phase commit's workload: transfers between accounts.
+/// Two-phase commit's workload: transfers between accounts, or orders
+/// (`[protocol] workload`).
 pub struct Transfers;
 
-/// A client's transfer: move `amount` from account `from` to account
-/// `to`. (Tagged `transfer`, as the shared operation was: same encoding.)
+/// A client's transaction: move `amount` from account `from` to account
+/// `to`, or order `qty` units of `item` for `customer`. (Tagged
+/// `transfer`, as the shared operation was: same encoding.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "f", rename_all = "kebab-case")]
 pub enum TransferOp {
     Transfer { from: Key, to: Key, amount: u32 },
+    Order { customer: Key, item: Item, qty: u32 },
 }
 
 impl std::fmt::Display for TransferOp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let TransferOp::Transfer { from, to, amount } = self;
-        write!(f, "transfer {amount} from a{from} to a{to}")
+        match self {
+            TransferOp::Transfer { from, to, amount } => write!(f, "transfer {amount} from a{from} to a{to}"),
+            TransferOp::Order { customer, item, qty } => write!(f, "order {qty} x i{item} for c{customer}"),
+        }
     }
 }
 
@@ -199,7 +206,17 @@ impl crate::nodes::Workload for Transfers {
     type Params = Params;
     type Op = TransferOp;
     type Answer = crate::nodes::Done;
+    /// Transfers: from an account of the client's `keys` to one on
+    /// another participant, 1 ..= `max_amount`. Orders, as the saga's
+    /// clients draw them: a customer from the client's `keys`, an item,
+    /// 1 ..= `max_qty` units.
     fn next_op(params: &Params, spec: &ClientSpec, rng: &mut RngStream, _id: u64) -> TransferOp {
+        if let Some(shop) = &params.shop {
+            let customer = draw_key(spec, rng);
+            let item = rng.below(shop.items as u64) as Item;
+            let qty = 1 + rng.below(shop.max_qty as u64) as u32;
+            return TransferOp::Order { customer, item, qty };
+        }
         let from = draw_key(spec, rng);
         let to = params.counterparty(from, spec.keys, rng);
         let amount = 1 + rng.below(params.max_amount) as u32;

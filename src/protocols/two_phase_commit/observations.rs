@@ -22,12 +22,12 @@ pub enum Learned {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Observation {
     /// Coordinator: `Prepare` sent for `tx` (a prepare round).
-    PrepareRound { tx: Tx, transfer: Transfer },
+    PrepareRound { tx: Tx, work: Work },
     /// Participant: its vote, once on disk, as it is sent (a yes vote still
     /// undecided is reported again after a restart).
     Voted { tx: Tx, vote: Vote },
     /// Coordinator: the decision is on its disk.
-    DecisionLogged { tx: Tx, decision: Decision, transfer: Transfer },
+    DecisionLogged { tx: Tx, decision: Decision, work: Work },
     /// Coordinator: the decision sent to participants that have not
     /// acknowledged it (`resend`: not for the first time).
     DecisionRound { tx: Tx, resend: bool },
@@ -54,7 +54,7 @@ impl Observation {
             Decision::Abort => "abort",
         };
         match self {
-            Observation::PrepareRound { tx, transfer } => format!("prepare round for tx {tx} ({transfer:?})"),
+            Observation::PrepareRound { tx, work } => format!("prepare round for tx {tx} ({work:?})"),
             Observation::Voted { tx, vote: Vote::Yes } => {
                 format!("voted yes on tx {tx} (prepared, locks held)")
             }

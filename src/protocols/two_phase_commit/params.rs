@@ -1,7 +1,7 @@
 //! The `[protocol]` table of `two-phase-commit`, and where accounts live.
 
-use super::{Share, Transfer};
-use crate::nodes::{Key, NodeId};
+use super::{Holding, Share, What, Work};
+use crate::nodes::{Item, Key, NodeId};
 use crate::protocols::Configure;
 use crate::rng::Probability;
 use crate::scenario::{ParamContext, ScenarioError, raw::S};
@@ -37,6 +37,55 @@ pub enum Bug {
     /// new, however old it is: a client's retry that arrives after the
     /// coordinator forgot the transaction runs it again (`runs-once`).
     NoAgeCheck,
+}
+
+/// What the clients' transactions do (`workload`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WorkKind {
+    /// Transfers between two accounts on different participants.
+    Transfer,
+    /// Orders: a charge on the payment participant and a reservation on
+    /// the inventory participant — the saga's business operation.
+    Order,
+}
+
+const WORKLOADS: &[&str] = &["transfer", "order"];
+
+impl<'de> Deserialize<'de> for WorkKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        one_of(d, WORKLOADS, &[WorkKind::Transfer, WorkKind::Order])
+    }
+}
+
+impl schemars::JsonSchema for WorkKind {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TwoPhaseCommitWorkload".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        crate::scenario::schema::one_of(WORKLOADS)
+    }
+}
+
+/// The order workload's shop: who holds what, and what orders look like.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Shop {
+    /// The participant holding the customers' credit.
+    pub payment: NodeId,
+    /// The participant holding the items' stock.
+    pub inventory: NodeId,
+    /// Every customer's starting credit.
+    pub credit: u64,
+    /// Every item's starting stock.
+    pub stock: u64,
+    /// Items are `i0 .. i{items-1}`.
+    pub items: u32,
+    /// An order is for 1 ..= `max_qty` units.
+    pub max_qty: u32,
+    /// The price of one unit: an order charges qty × price.
+    pub price: u64,
 }
 
 /// The names `termination` takes, and `bug`.
@@ -137,28 +186,80 @@ pub struct Params {
     /// a transaction it does not know, older than this, treats it as one
     /// it may have forgotten (module docs, "Retention").
     pub retention: SimDuration,
+    /// The order workload's shop (`workload = "order"`), or none: transfers.
+    pub shop: Option<Shop>,
 }
 
 impl Params {
+    /// What the clients' transactions do.
+    pub fn workload(&self) -> WorkKind {
+        if self.shop.is_some() { WorkKind::Order } else { WorkKind::Transfer }
+    }
+
+    /// What `node`'s holdings are, and what each starts with.
+    pub fn holding(&self, node: NodeId) -> (Holding, u64) {
+        match &self.shop {
+            None => (Holding::Account, self.initial_balance),
+            Some(shop) if node == shop.inventory => (Holding::Stock, shop.stock),
+            Some(shop) => (Holding::Credit, shop.credit),
+        }
+    }
+
+    /// A transaction's legs: each participant it touches, with its share,
+    /// in the order the coordinator prepares them.
+    pub fn legs(&self, w: Work) -> impl Iterator<Item = (NodeId, Share)> + use<> {
+        let legs: [Option<(NodeId, Share)>; 2] = match (w.what, &self.shop) {
+            (What::Transfer { from, to, amount }, _) => {
+                let (a, b) = (self.home(from), self.home(to));
+                let at = |node: NodeId| Share {
+                    holding: Holding::Account,
+                    debit: (a == node).then_some(from),
+                    credit: (b == node).then_some(to),
+                    amount,
+                };
+                [Some((a, at(a))), (b != a).then(|| (b, at(b)))]
+            }
+            (What::Order { customer, item, qty, charge }, Some(shop)) => [
+                Some((
+                    shop.payment,
+                    Share { holding: Holding::Credit, debit: Some(customer), credit: None, amount: charge },
+                )),
+                Some((
+                    shop.inventory,
+                    Share { holding: Holding::Stock, debit: Some(item as Key), credit: None, amount: qty },
+                )),
+            ],
+            // Orders come only from the order workload's clients.
+            (What::Order { .. }, None) => [None, None],
+        };
+        legs.into_iter().flatten()
+    }
     /// The participant that holds `account`.
     pub fn home(&self, account: Key) -> NodeId {
         self.participants[account as usize % self.participants.len()]
     }
 
-    /// The participants a transfer touches: the home of the debited
-    /// account, then that of the credited one if it is another node.
-    pub fn participants_of(&self, t: Transfer) -> impl Iterator<Item = NodeId> + use<> {
-        let (a, b) = (self.home(t.from), self.home(t.to));
-        std::iter::once(a).chain((b != a).then_some(b))
+    /// The participants a transaction touches: for a transfer, the home
+    /// of the debited account, then that of the credited one if it is
+    /// another node; for an order, payment then inventory.
+    pub fn participants_of(&self, w: Work) -> impl Iterator<Item = NodeId> + use<> {
+        self.legs(w).map(|(node, _)| node)
     }
 
-    /// `node`'s part of a transfer.
-    pub fn share_of(&self, node: NodeId, t: Transfer) -> Share {
-        Share {
-            debit: (self.home(t.from) == node).then_some(t.from),
-            credit: (self.home(t.to) == node).then_some(t.to),
-            amount: t.amount,
-        }
+    /// `node`'s part of a transaction (nothing, if it touches none of its
+    /// holdings).
+    pub fn share_of(&self, node: NodeId, w: Work) -> Share {
+        let (holding, _) = self.holding(node);
+        self.legs(w)
+            .find(|(n, _)| *n == node)
+            .map_or(Share { holding, ..Share::default() }, |(_, share)| share)
+    }
+
+    /// An order's work: `qty` of `item` for `customer`, at the shop's
+    /// price.
+    pub fn order(&self, customer: Key, item: Item, qty: u32) -> What {
+        let price = self.shop.as_ref().map_or(0, |s| s.price);
+        What::Order { customer, item, qty: qty as u64, charge: qty as u64 * price }
     }
 
     /// An account to credit, for a transfer out of `from` among `keys`
@@ -223,6 +324,110 @@ pub struct RawParams {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub retention: Option<S<String>>,
+    /// `transfer` (default) or `order`.
+    #[serde(default)]
+    #[schemars(with = "Option<WorkKind>")]
+    pub workload: Option<S<WorkKind>>,
+    /// Orders: the participant holding the customers' credit (default the
+    /// first participant).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub payment: Option<S<String>>,
+    /// Orders: the participant holding the stock (default the second).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub inventory: Option<S<String>>,
+    /// Orders: every customer's starting credit. Default 1000.
+    #[serde(default)]
+    #[schemars(with = "Option<u64>")]
+    pub credit: Option<S<u64>>,
+    /// Orders: every item's starting stock. Default 20.
+    #[serde(default)]
+    #[schemars(with = "Option<u64>")]
+    pub stock: Option<S<u64>>,
+    /// Orders: how many items. Default 4.
+    #[serde(default)]
+    #[schemars(with = "Option<u64>")]
+    pub items: Option<S<u64>>,
+    /// Orders: the most units in an order. Default 3.
+    #[serde(default)]
+    #[schemars(with = "Option<u64>")]
+    pub max_qty: Option<S<u64>>,
+    /// Orders: the price of one unit. Default 10.
+    #[serde(default)]
+    #[schemars(with = "Option<u64>")]
+    pub price: Option<S<u64>>,
+}
+
+/// The order workload's limits: the saga's.
+const MAX_ITEMS: u64 = 100_000;
+const MAX_QTY: u64 = 1_000;
+const MAX_PRICE: u64 = 1_000_000;
+const MAX_STOCK: u64 = 1_000_000_000_000;
+
+impl RawParams {
+    /// The order workload's shop, checked; `None` for transfers (where
+    /// naming a shop's field is a mistake, and the reverse).
+    fn shop(&self, cx: &ParamContext<'_>, participants: &[NodeId]) -> Result<Option<Shop>, ScenarioError> {
+        let order = self.workload.as_ref().is_some_and(|w| *w.get_ref() == WorkKind::Order);
+        type Given = (&'static str, Option<std::ops::Range<usize>>);
+        let spans =
+            |fields: &[Given]| fields.iter().find_map(|(name, span)| span.clone().map(|s| (*name, s)));
+        let shop_fields = [
+            ("payment", self.payment.as_ref().map(|v| v.span())),
+            ("inventory", self.inventory.as_ref().map(|v| v.span())),
+            ("credit", self.credit.as_ref().map(|v| v.span())),
+            ("stock", self.stock.as_ref().map(|v| v.span())),
+            ("items", self.items.as_ref().map(|v| v.span())),
+            ("max_qty", self.max_qty.as_ref().map(|v| v.span())),
+            ("price", self.price.as_ref().map(|v| v.span())),
+        ];
+        let transfer_fields = [
+            ("initial_balance", self.initial_balance.as_ref().map(|v| v.span())),
+            ("max_amount", self.max_amount.as_ref().map(|v| v.span())),
+        ];
+        if !order {
+            if let Some((name, span)) = spans(&shop_fields) {
+                return Err(cx
+                    .error(span, format!("{name} is a field of the order workload"))
+                    .with_help("add workload = \"order\" to [protocol], or leave it out"));
+            }
+            return Ok(None);
+        }
+        if let Some((name, span)) = spans(&transfer_fields) {
+            return Err(cx
+                .error(span, format!("{name} is a field of the transfer workload, not of orders"))
+                .with_help("orders use credit, stock, items, max_qty and price"));
+        }
+        let role = |given: &Option<S<String>>,
+                    name: &str,
+                    default: NodeId|
+         -> Result<NodeId, ScenarioError> {
+            let Some(g) = given else { return Ok(default) };
+            let node = cx.node(g)?;
+            if !participants.contains(&node) {
+                return Err(cx.error(g.span(), format!("{name} must be a participant, not the coordinator")));
+            }
+            Ok(node)
+        };
+        let payment = role(&self.payment, "payment", participants[0])?;
+        let inventory = role(&self.inventory, "inventory", participants[1])?;
+        if payment == inventory {
+            let span = self.inventory.as_ref().or(self.payment.as_ref()).map_or(0..0, |v| v.span());
+            return Err(cx
+                .error(span, format!("payment and inventory are both {}", cx.cluster.name(payment)))
+                .with_help("an order's two legs live on two participants"));
+        }
+        Ok(Some(Shop {
+            payment,
+            inventory,
+            credit: cx.within(&self.credit, "credit", 0..=MONEY_MAX, 1000)?,
+            stock: cx.within(&self.stock, "stock", 0..=MAX_STOCK, 20)?,
+            items: cx.within(&self.items, "items", 1..=MAX_ITEMS, 4)? as u32,
+            max_qty: cx.within(&self.max_qty, "max_qty", 1..=MAX_QTY, 3)? as u32,
+            price: cx.within(&self.price, "price", 1..=MAX_PRICE, 10)?,
+        }))
+    }
 }
 
 impl Configure for super::TwoPhaseCommit {
@@ -242,7 +447,8 @@ impl Configure for super::TwoPhaseCommit {
                 .with_help("a transfer moves money between accounts held on two different participants"));
         }
         let coordinator = raw.coordinator.as_ref().map(|n| cx.node(n)).transpose()?.unwrap_or(NodeId(0));
-        let participants = cx.cluster.nodes().filter(|&n| n != coordinator).collect();
+        let participants: Vec<NodeId> = cx.cluster.nodes().filter(|&n| n != coordinator).collect();
+        let shop = raw.shop(cx, &participants)?;
         let initial_balance = cx.within(&raw.initial_balance, "initial_balance", 0..=MONEY_MAX, 100)?;
         // A transfer's amount travels in a 32-bit field of the request.
         let max_amount = cx.within(&raw.max_amount, "max_amount", 1..=u32::MAX as u64, 50)?;
@@ -286,6 +492,7 @@ impl Configure for super::TwoPhaseCommit {
             decision_timeout,
             termination: raw.termination.unwrap_or(Termination::Wait),
             retention,
+            shop,
         })
     }
 }
@@ -308,7 +515,7 @@ impl crate::protocols::Promises for super::TwoPhaseCommit {
             // finishes what its log holds; participants in doubt ask again.
             crate::protocols::LIVENESS => Ok(()),
             crate::protocols::LINEARIZABILITY => {
-                Err("its clients make transfers, not reads and writes of registers")
+                Err("its clients make transactions (transfers or orders), not reads and writes of registers")
             }
             _ => Err("not a check of this protocol"),
         }

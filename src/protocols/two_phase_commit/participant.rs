@@ -1,18 +1,23 @@
 //! A participant: it votes on a prepare, and completes the transaction
-//! when the decision comes.
+//! when the decision comes. Its share of the transaction — its *leg* — is
+//! what it debits and credits among its holdings: accounts (transfers),
+//! or, for orders, customers' credit (the payment participant) or items'
+//! stock (the inventory participant).
 //!
-//! - Step 2, *Vote.* A participant locks its accounts of the transfer — no-wait
-//!   locking: an account already locked by another prepared transaction
-//!   means vote no — and checks the funds: a debit larger than the balance
-//!   means vote no. It also refuses at random with probability
+//! - Step 2, *Vote.* A participant locks the holdings of its leg —
+//!   no-wait locking: one already locked by another prepared transaction
+//!   means vote no (`Locked`) — and checks the debit against what is held:
+//!   more than the balance or the customer's credit means vote no
+//!   (`InsufficientFunds`), more than the item's stock vote no
+//!   (`OutOfStock`). It also refuses at random with probability
 //!   `vote_no_rate`. To vote **yes** it first writes `Prepared` (the
-//!   transfer) to its disk and only then sends `Vote yes`: it has promised
-//!   to commit if told to, and holds its locks until it learns the outcome.
-//!   To vote **no** it aborts at once — it may: without its yes nobody can
-//!   commit — logs that, and sends `Vote no`.
-//! - Step 4, *Complete.* A participant applies its part of a commit (or drops it on
-//!   abort), logs the outcome, releases its locks and sends `Ack`. The
-//!   coordinator re-sends the decision every `decision_timeout` to
+//!   transaction and its leg) to its disk and only then sends `Vote yes`:
+//!   it has promised to commit if told to, and holds its locks until it
+//!   learns the outcome. To vote **no** it aborts at once — it may:
+//!   without its yes nobody can commit — logs that, and sends `Vote no`.
+//! - Step 4, *Complete.* A participant applies its leg on commit (or drops
+//!   it on abort), logs the outcome, releases its locks and sends `Ack`.
+//!   The coordinator re-sends the decision every `decision_timeout` to
 //!   participants that have not acknowledged it; once all have, it logs
 //!   `End`.
 
@@ -20,7 +25,7 @@ use super::*;
 
 impl TwoPhaseCommit {
     /// Phase one at a participant: vote.
-    pub(super) fn vote(state: &mut Participant, ctx: Ctx, tx: Tx, transfer: Transfer) {
+    pub(super) fn vote(state: &mut Participant, ctx: Ctx, tx: Tx, work: Work) {
         let coordinator = ctx.params().coordinator;
         if state.prepared.contains_key(&tx) {
             // A duplicate, or a new round after the coordinator restarted:
@@ -34,22 +39,22 @@ impl TwoPhaseCommit {
             };
             return ctx.once_durable(|ctx| ctx.send(coordinator, Msg::Vote { tx, vote }));
         }
-        if state.retention.too_old(ctx, transfer.invoked_at_us) {
+        if state.retention.too_old(ctx, work.invoked_at_us) {
             // Perhaps decided here and forgotten: a stale copy. Voting
             // afresh could lock (and, for a commit forgotten, apply) again.
             // Silence: the coordinator, if this is a live round, aborts.
             return Self::too_old_here(ctx, tx, "its prepare is ignored");
         }
-        let share = ctx.params().share_of(ctx.me(), transfer);
+        let share = ctx.params().share_of(ctx.me(), work);
         let vote = Self::choose_vote(state, ctx, tx, share);
         match vote {
             Vote::Yes => {
                 for account in share.accounts() {
                     state.locks.insert(account, tx);
                 }
-                let p = Prepared { transfer, share, blocked: false };
+                let p = Prepared { work, share, blocked: false };
                 state.prepared.insert(tx, p);
-                Self::log(ctx, DiskWrite::Prepared { tx, transfer, share });
+                Self::log(ctx, DiskWrite::Prepared { tx, work, share });
                 ctx.once_durable(|ctx| {
                     ctx.observe(Observation::Voted { tx, vote });
                     ctx.send(coordinator, Msg::Vote { tx, vote });
@@ -58,7 +63,7 @@ impl TwoPhaseCommit {
             }
             Vote::No(_) => {
                 // Abort at once: without this vote nobody can commit.
-                Self::log_outcome(state, ctx, tx, Decision::Abort, share, transfer.invoked_at_us);
+                Self::log_outcome(state, ctx, tx, Decision::Abort, share, work.invoked_at_us);
                 ctx.once_durable(|ctx| {
                     ctx.observe(Observation::Voted { tx, vote });
                     Self::publish_outcome(ctx, tx, Decision::Abort, Learned::VotedNo, share);
@@ -68,8 +73,8 @@ impl TwoPhaseCommit {
         }
     }
 
-    /// Yes if the accounts are free, the funds are there, and no random
-    /// refusal.
+    /// Yes if the holdings are free, the funds (or the stock) are there,
+    /// and no random refusal.
     pub(super) fn choose_vote(state: &Participant, ctx: Ctx, tx: Tx, share: Share) -> Vote {
         if share.accounts().any(|a| state.locks.get(&a).is_some_and(|&holder| holder != tx)) {
             return Vote::No(NoReason::Locked);
@@ -77,7 +82,10 @@ impl TwoPhaseCommit {
         if let Some(from) = share.debit
             && Self::balance(state, ctx, from) < share.amount
         {
-            return Vote::No(NoReason::InsufficientFunds);
+            return Vote::No(match share.holding {
+                Holding::Account | Holding::Credit => NoReason::InsufficientFunds,
+                Holding::Stock => NoReason::OutOfStock,
+            });
         }
         let rate = ctx.params().vote_no_rate;
         if !rate.is_never() && ctx.chance(rate) {
@@ -149,7 +157,7 @@ impl TwoPhaseCommit {
             let holder = state.locks.remove(&account);
             assert_eq!(holder, Some(tx), "tx {tx} held the lock of a{account}");
         }
-        Self::log_outcome(state, ctx, tx, decision, p.share, p.transfer.invoked_at_us);
+        Self::log_outcome(state, ctx, tx, decision, p.share, p.work.invoked_at_us);
         Self::publish_outcome(ctx, tx, decision, learned, p.share);
     }
 
@@ -188,6 +196,7 @@ impl TwoPhaseCommit {
     }
 
     pub(super) fn balance(state: &Participant, ctx: Ctx, account: Key) -> u64 {
-        state.balances.get(&account).copied().unwrap_or(ctx.params().initial_balance)
+        let (_, opening) = ctx.params().holding(ctx.me());
+        state.balances.get(&account).copied().unwrap_or(opening)
     }
 }

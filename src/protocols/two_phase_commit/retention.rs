@@ -6,13 +6,13 @@
 //! its outcome once decided — each only once the transaction finished
 //! `retention` ago **and** is older than `retention`: its age is the
 //! node's clock minus `invoked_at_us`, the client's clock when it invoked
-//! the transfer, which the transfer and every decision message carry.
+//! the transaction, which the transaction and every decision message carry.
 //!
 //! Forgetting is safe only if a late message about a forgotten transaction
 //! cannot act as if it were new: a stale `Prepare` voted on afresh would
-//! take locks (and, for a commit, apply the transfer) again; a stale
+//! take locks (and, for a commit, apply its leg) again; a stale
 //! `Ask` would be presumed aborted, contradicting the logged commit; a
-//! client's late retry would run the transfer twice. A node cannot tell a
+//! client's late retry would run the transaction twice. A node cannot tell a
 //! transaction it forgot from one it never saw, but it can tell that a
 //! transaction is older than `retention` — and every transaction it
 //! forgot is. So a message about a transaction the node does not know and

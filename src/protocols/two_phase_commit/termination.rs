@@ -53,34 +53,34 @@ impl TwoPhaseCommit {
     /// participants — what was decided.
     pub(super) fn ask(state: &Participant, ctx: Ctx, tx: Tx) {
         let p = &state.prepared[&tx];
-        let transfer = p.transfer;
+        let work = p.work;
         let params = ctx.params();
-        ctx.send(params.coordinator, Msg::Ask { tx, transfer });
+        ctx.send(params.coordinator, Msg::Ask { tx, work });
         if params.termination == Termination::Cooperative {
             let me = ctx.me();
-            for peer in params.participants_of(transfer).filter(|&n| n != me) {
-                ctx.send(peer, Msg::Ask { tx, transfer });
+            for peer in params.participants_of(work).filter(|&n| n != me) {
+                ctx.send(peer, Msg::Ask { tx, work });
             }
         }
     }
 
     /// Cooperative termination: a blocked peer asks this participant.
-    pub(super) fn on_ask_peer(state: &mut Participant, ctx: Ctx, from: NodeId, tx: Tx, transfer: Transfer) {
+    pub(super) fn on_ask_peer(state: &mut Participant, ctx: Ctx, from: NodeId, tx: Tx, work: Work) {
         if state.prepared.contains_key(&tx) {
             // In doubt itself: cannot help.
             return ctx.note(|| format!("in doubt about tx {tx} too: cannot help"));
         }
         let decision = match state.outcomes.get(&tx).copied() {
             Some(d) => d,
-            None if state.retention.too_old(ctx, transfer.invoked_at_us) => {
+            None if state.retention.too_old(ctx, work.invoked_at_us) => {
                 // Perhaps decided here and forgotten: a stale question (a
                 // peer in doubt now still has the coordinator to ask).
                 return Self::too_old_here(ctx, tx, "a peer's question is ignored");
             }
             None => {
                 // Never voted: abort on its own, and remember it.
-                let share = ctx.params().share_of(ctx.me(), transfer);
-                Self::log_outcome(state, ctx, tx, Decision::Abort, share, transfer.invoked_at_us);
+                let share = ctx.params().share_of(ctx.me(), work);
+                Self::log_outcome(state, ctx, tx, Decision::Abort, share, work.invoked_at_us);
                 Self::publish_outcome(ctx, tx, Decision::Abort, Learned::Unilateral, share);
                 Decision::Abort
             }

@@ -17,7 +17,7 @@ impl TwoPhaseCommit {
         let mut v = NodeView::new("coordinator", None);
         let s = v.section("transactions");
         for (tx, r) in state.running.iter().take(SHOWN) {
-            let t = r.transfer;
+            let t = r.work;
             let what = match &r.phase {
                 Phase::Voting { yes } => format!("voting: {} of {} yes", yes.len(), r.participants.len()),
                 Phase::Finishing { decision, acked } => {
@@ -30,7 +30,7 @@ impl TwoPhaseCommit {
                     format!("{decision:?}, waiting for acks from {}", waiting.join(", "))
                 }
             };
-            s.row(format!("tx {tx}: {} a{}→a{}", t.amount, t.from, t.to), what);
+            s.row(format!("tx {tx}: {t:?}"), what);
         }
         let commits = state.decisions.values().filter(|d| **d == Decision::Commit).count();
         let log = v.section("log (decisions remembered)");
@@ -41,9 +41,14 @@ impl TwoPhaseCommit {
 
     fn participant_view(state: &Participant) -> NodeView {
         let mut v = NodeView::new("participant", None);
-        let s = v.section("accounts changed");
+        let h = state.holding.prefix();
+        let s = v.section(match state.holding {
+            Holding::Account => "accounts changed",
+            Holding::Credit => "customers' credit changed",
+            Holding::Stock => "items' stock changed",
+        });
         for (a, b) in state.balances.iter().take(SHOWN) {
-            s.row(format!("a{a}"), b);
+            s.row(format!("{h}{a}"), b);
         }
         if state.balances.len() > SHOWN {
             s.row("…", format!("{} more", state.balances.len() - SHOWN));
@@ -51,7 +56,8 @@ impl TwoPhaseCommit {
         if !state.prepared.is_empty() {
             let s = v.section("prepared (in doubt)");
             for (tx, p) in state.prepared.iter().take(SHOWN) {
-                let locks: Vec<String> = p.share.accounts().map(|a| format!("a{a}")).collect();
+                let h = p.share.holding.prefix();
+                let locks: Vec<String> = p.share.accounts().map(|a| format!("{h}{a}")).collect();
                 let how = if p.blocked { "blocked" } else { "waiting" };
                 s.row(format!("tx {tx}"), format!("{how}, holding {}", locks.join(", ")));
             }
