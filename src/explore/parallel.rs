@@ -91,10 +91,10 @@ pub fn explore_parallel(
 ) -> Outcome {
     let started = Instant::now();
     let mut out = Outcome::at_the_root();
-    let root = build();
+    let mut root = build();
     let root_key: Key = (root.fingerprint().0, [0; 3]);
     if let Some((check, detail)) = broken(root.as_ref(), bounds, false) {
-        out.violation = Some(violation(check, detail, 0, None));
+        out.violation = Some(violation(check, detail, 0, None, root.as_mut()));
         out.seconds = started.elapsed().as_secs_f64();
         return out;
     }
@@ -168,7 +168,7 @@ pub fn explore_parallel(
             let mut stop = usize::MAX;
             for (_, f) in found {
                 if let Some((place, (check, detail), path)) = terminal.next_if(|t| t.0 < f.place) {
-                    out.violation = Some(violation(check, detail, depth, path.as_ref()));
+                    out.violation = Some(violation(check, detail, depth, path.as_ref(), build().as_mut()));
                     stop = place.0;
                     break;
                 }
@@ -176,7 +176,8 @@ pub fn explore_parallel(
                 out.unique += 1;
                 out.depth_reached = depth + 1;
                 if let Some((check, detail)) = f.broken {
-                    out.violation = Some(violation(check, detail, depth + 1, f.state.path.as_ref()));
+                    out.violation =
+                        Some(violation(check, detail, depth + 1, f.state.path.as_ref(), build().as_mut()));
                     break;
                 }
                 if out.unique >= bounds.max_states {
@@ -189,7 +190,7 @@ pub fn explore_parallel(
                 && !out.hit_max_states
                 && let Some((place, (check, detail), path)) = terminal.next()
             {
-                out.violation = Some(violation(check, detail, depth, path.as_ref()));
+                out.violation = Some(violation(check, detail, depth, path.as_ref(), build().as_mut()));
                 stop = place.0;
             }
             if out.violation.is_none() && !out.hit_max_states {
@@ -243,7 +244,7 @@ fn expand(driver: &mut dyn Driver, bounds: &Bounds, level: &Level) -> Done {
             if j > 0 {
                 driver.restore(&node.snap);
             }
-            let Some((words, intervention)) = make(driver, &mv) else {
+            if !make(driver, &mv) {
                 if matches!(mv, Move::Step)
                     && let Some(b) = broken(driver, bounds, true)
                 {
@@ -251,7 +252,7 @@ fn expand(driver: &mut dyn Driver, bounds: &Bounds, level: &Level) -> Done {
                     level.last.fetch_min(i, Ordering::SeqCst);
                 }
                 continue;
-            };
+            }
             if driver.halted().is_some() {
                 continue;
             }
@@ -265,7 +266,7 @@ fn expand(driver: &mut dyn Driver, bounds: &Bounds, level: &Level) -> Done {
             if later(&shard.lock().unwrap()) {
                 continue;
             }
-            let path = Some(Arc::new(Link { parent: node.path.clone(), words, intervention }));
+            let path = Some(Arc::new(Link { parent: node.path.clone(), mv }));
             let found = Found {
                 place,
                 broken: broken(driver, bounds, quiescent(driver)),

@@ -106,6 +106,9 @@ pub trait Driver {
     fn gauges(&self) -> Vec<(&'static str, f64)>;
     fn nodes(&self) -> Vec<NodeSummary>;
     fn in_flight(&self) -> Vec<InFlight>;
+    /// The ids of [`Driver::in_flight`], in its order, without describing
+    /// each message (for `distlab explore`'s inner loop).
+    fn in_flight_ids(&self) -> Vec<u64>;
     fn endpoint_name(&self, e: EndpointId) -> String;
     /// Can a message from `from` reach `to` right now (partitions, cuts)?
     fn reachable(&self, from: EndpointId, to: EndpointId) -> bool;
@@ -234,6 +237,22 @@ where
     }
     fn in_flight(&self) -> Vec<InFlight> {
         Sim::in_flight(self)
+    }
+    fn in_flight_ids(&self) -> Vec<u64> {
+        let mut v: Vec<(u64, u64, u64)> = self
+            .state
+            .queue
+            .iter()
+            .filter_map(|e| {
+                let s = self.state.slab[e.slot as usize].as_ref().filter(|s| s.key == e.key)?;
+                match s.event {
+                    super::queue::Event::Deliver { id, .. } => Some((e.time, e.key, id)),
+                    _ => None,
+                }
+            })
+            .collect();
+        v.sort_unstable();
+        v.into_iter().map(|(_, _, id)| id).collect()
     }
     fn endpoint_name(&self, e: EndpointId) -> String {
         Sim::endpoint_name(self, e)
