@@ -73,6 +73,9 @@ pub struct Bounds {
     pub at_end: Vec<String>,
     /// Checks the lesson does not grade (`graded = false`): never a violation.
     pub ungraded: Vec<String>,
+    /// Two states are one only if their checkers' states are equal too
+    /// ([`Driver::checker_digest`]), not just their model states.
+    pub checker_state: bool,
 }
 
 impl Bounds {
@@ -172,10 +175,10 @@ enum Move {
 /// Searches `driver`'s run (fresh, at time zero) within `bounds`.
 pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
     let started = Instant::now();
-    let mut seen: HashSet<(u128, [u8; 3])> = HashSet::new();
+    let mut seen: HashSet<Key> = HashSet::new();
     let mut frontier: VecDeque<Node> = VecDeque::new();
     let mut out = Outcome::at_the_root();
-    seen.insert((driver.fingerprint().0, [0; 3]));
+    seen.insert(key(driver, bounds, [0; 3]));
     if let Some((check, detail)) = broken(driver, bounds, false) {
         out.violation = Some(violation(check, detail, 0, None, driver));
         out.seconds = started.elapsed().as_secs_f64();
@@ -221,7 +224,7 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
             }
             out.explored += 1;
             let used = spend(node.used, &mv);
-            if !seen.insert((driver.fingerprint().0, used)) {
+            if !seen.insert(key(driver, bounds, used)) {
                 continue;
             }
             out.unique += 1;
@@ -249,7 +252,16 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
     out
 }
 
-/// The moves possible from the state `driver` is in.
+/// A state's identity in the seen-set: the model fingerprint, the
+/// checker's digest (zero unless `Bounds::checker_state`), and the fault
+/// budget used.
+type Key = (u128, u128, [u8; 3]);
+
+fn key(driver: &dyn Driver, bounds: &Bounds, used: [u8; 3]) -> Key {
+    let checker = if bounds.checker_state { driver.checker_digest().0 } else { 0 };
+    (driver.fingerprint().0, checker, used)
+}
+
 /// The fault budget used after `mv`: drops, duplicates, crashes.
 fn spend(mut used: [u8; 3], mv: &Move) -> [u8; 3] {
     match mv {
@@ -261,6 +273,7 @@ fn spend(mut used: [u8; 3], mv: &Move) -> [u8; 3] {
     used
 }
 
+/// The moves possible from the state `driver` is in.
 fn moves(driver: &dyn Driver, used: [u8; 3], bounds: &Bounds) -> Vec<Move> {
     let mut out = vec![Move::Step];
     let in_flight = driver.in_flight_ids();

@@ -13,15 +13,13 @@
 //! `states explored` may be higher, because a level is finished before a
 //! violation in it is reported.
 
-use super::{Bounds, Link, Move, Outcome, broken, make, moves, quiescent, spend, violation};
+use super::{Bounds, Key, Link, Move, Outcome, broken, key, make, moves, quiescent, spend, violation};
 use crate::sim::{Driver, Snapshot};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Instant;
 
-/// A state's identity in the seen-set: fingerprint and fault budget used.
-type Key = (u128, [u8; 3]);
 /// A place in search order: (parent's index in its level, move's index).
 type Place = (usize, usize);
 
@@ -92,7 +90,7 @@ pub fn explore_parallel(
     let started = Instant::now();
     let mut out = Outcome::at_the_root();
     let mut root = build();
-    let root_key: Key = (root.fingerprint().0, [0; 3]);
+    let root_key: Key = key(root.as_ref(), bounds, [0; 3]);
     if let Some((check, detail)) = broken(root.as_ref(), bounds, false) {
         out.violation = Some(violation(check, detail, 0, None, root.as_mut()));
         out.seconds = started.elapsed().as_secs_f64();
@@ -258,7 +256,7 @@ fn expand(driver: &mut dyn Driver, bounds: &Bounds, level: &Level) -> Done {
             }
             done.explored += 1;
             let used = spend(node.used, &mv);
-            let key: Key = (driver.fingerprint().0, used);
+            let key: Key = key(driver, bounds, used);
             let place = (i, j);
             let shard = shard(shards, &key);
             let later =

@@ -72,6 +72,11 @@ pub trait Driver {
     /// timer generations, random-stream positions), equal for equal
     /// states however they were reached. See `sim::fingerprint`.
     fn fingerprint(&self) -> Digest;
+    /// A digest of the checker's whole state (its `Debug` form, hashed as
+    /// it is written): two runs whose model states fingerprint equal may
+    /// still differ here, by what their checkers heard on the way. Zero
+    /// when checks are off.
+    fn checker_digest(&self) -> Digest;
     /// The trace digest (`None` at trace level `off`).
     fn digest(&self) -> Option<Digest>;
     fn trace(&self) -> &Trace;
@@ -125,7 +130,7 @@ pub trait Driver {
     fn pending(&self) -> Vec<String>;
 }
 
-impl<P: Protocol, C: Checker<P> + 'static> Driver for Sim<P, C>
+impl<P: Protocol, C: Checker<P> + std::fmt::Debug + 'static> Driver for Sim<P, C>
 where
     super::engine::SimSnapshot<P, C>: Send,
 {
@@ -237,6 +242,20 @@ where
     }
     fn in_flight(&self) -> Vec<InFlight> {
         Sim::in_flight(self)
+    }
+    fn checker_digest(&self) -> Digest {
+        /// Hashes text as it is formatted, without keeping it.
+        struct Hashing(super::hash::StableHasher);
+        impl std::fmt::Write for Hashing {
+            fn write_str(&mut self, s: &str) -> std::fmt::Result {
+                std::hash::Hasher::write(&mut self.0, s.as_bytes());
+                Ok(())
+            }
+        }
+        let Some(checker) = self.checker.as_deref() else { return Digest(0) };
+        let mut h = Hashing(super::hash::StableHasher::new());
+        std::fmt::Write::write_fmt(&mut h, format_args!("{checker:?}")).expect("hashing cannot fail");
+        Digest(h.0.finish128())
     }
     fn in_flight_ids(&self) -> Vec<u64> {
         let mut v: Vec<(u64, u64, u64)> = self
