@@ -50,6 +50,18 @@ pub(super) struct NodeRt<P: Protocol> {
     pub(super) after_disk: VecDeque<(WriteId, Effect<P>)>,
     /// The node's server, when capacity is modelled ([`super::capacity`]).
     pub(super) load: super::capacity::NodeLoad,
+    /// The hash of the protocol's state and disk, once the model
+    /// fingerprint has needed it; forgotten whenever the node may change
+    /// (`Nodes`' `IndexMut`). Not part of any hash.
+    pub(super) model_hash: ModelHash,
+}
+
+/// A cached hash: no part of the node's own hash, equal for any two.
+#[derive(Clone, Debug, Default)]
+pub(super) struct ModelHash(pub(super) std::sync::OnceLock<u128>);
+
+impl std::hash::Hash for ModelHash {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
 }
 
 /// Every node's runtime, each behind an `Arc`: a snapshot shares the nodes
@@ -102,7 +114,9 @@ impl<P: Protocol> std::ops::Index<usize> for Nodes<P> {
 impl<P: Protocol> std::ops::IndexMut<usize> for Nodes<P> {
     #[inline]
     fn index_mut(&mut self, i: usize) -> &mut NodeRt<P> {
-        Arc::make_mut(&mut self.0[i])
+        let node = Arc::make_mut(&mut self.0[i]);
+        node.model_hash.0.take();
+        node
     }
 }
 
