@@ -14,12 +14,19 @@
 //! States are deduplicated by the model fingerprint ([`Driver::fingerprint`],
 //! 128 bits, with the fault budget used so far: two different states of a
 //! search of n states collide with probability about n²/2¹²⁹, 10⁻²⁵ for
-//! ten million), and every check of the
-//! protocol's checker is evaluated on every new state: a check that no
+//! ten million) — and, with `--checker-state` ([`Bounds::checker_state`]),
+//! by a digest of the checker's state too, so two ways to one model state
+//! whose checkers heard different things are not merged. Every check of
+//! the protocol's checker is evaluated on every new state: a check that no
 //! longer holds is a violation. Because every move is an intervention the
 //! simulator itself makes, keyed by step, a path is saved as a scenario
 //! whose step-keyed `[[timeline]]` entries replay it exactly in
 //! `distlab run` and `distlab tui`.
+//!
+//! A snapshot is cheap to take and restore: the simulator keeps every
+//! node and the checker behind an `Arc`, so a move copies only what it
+//! changes. A path keeps only its moves; the path reported is replayed
+//! once from the root for its words and interventions.
 //!
 //! `--jobs N` ([`explore_parallel`]) searches breadth first on N threads,
 //! a level at a time, with a shared seen-set, and finds the same states
