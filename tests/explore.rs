@@ -4,6 +4,9 @@
 //! finds a shortest path, and a saved counterexample replays in
 //! `distlab run`.
 
+mod common;
+
+use distlab::sim::{Fault, Snapshot, TraceLevel};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -220,4 +223,41 @@ fn two_jobs_find_the_same_counterexamples_as_one() {
     assert_eq!(o.status.code(), Some(2));
     let o = distlab(&["explore", "explore/exercise-2pc-commit-on-timeout", "--jobs", "0"]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// The fingerprint keeps each node's state hash until the node changes,
+/// and snapshots share nodes: a run fingerprinted after every step (and
+/// restored, intervened on and stepped again) fingerprints as a fresh run
+/// to the same point does, whose nodes were never hashed before.
+#[test]
+fn a_fingerprint_kept_along_the_way_is_the_fresh_one() {
+    let s = common::lesson("two-phase-commit/coordinator-crash.toml");
+    let build = || s.protocol.build(&s, common::options(TraceLevel::Off, None));
+    let mut d = build();
+    let mut checked = 0;
+    for step in 1..=400u64 {
+        let snap: Snapshot = d.snapshot();
+        // A detour from the snapshot: a message duplicated, a step taken,
+        // then back.
+        if let Some(m) = d.in_flight_ids().first().copied() {
+            d.intervene(Fault::DuplicateMessage(m)).unwrap();
+            d.step();
+            d.fingerprint();
+            d.restore(&snap);
+        }
+        if d.step().is_none() {
+            break;
+        }
+        let kept = d.fingerprint();
+        if step % 40 == 0 {
+            let mut fresh = build();
+            while fresh.stats().events < d.stats().events {
+                fresh.step().expect("the fresh run goes as far");
+            }
+            assert_eq!(fresh.now(), d.now());
+            assert_eq!(kept, fresh.fingerprint(), "at step {step}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5, "the run is long enough: {checked}");
 }
