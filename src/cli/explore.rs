@@ -48,6 +48,12 @@ pub struct Args {
     /// find the same states and the same shortest counterexample as one.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub jobs: usize,
+    /// Tell states apart by their checkers' states too, not only by the
+    /// model's: slower, and the states counted may be many more (checkers
+    /// keep times and totals), but a check that depends on how a state was
+    /// reached cannot be missed by merging two ways to it.
+    #[arg(long)]
+    pub checker_state: bool,
     /// Use this seed instead of the scenario's (the network's latencies).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -101,6 +107,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
                 _ => None,
             })
             .collect(),
+        checker_state: args.checker_state,
     };
     let before = peak_rss();
     let out = if args.jobs > 1 {

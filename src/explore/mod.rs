@@ -14,12 +14,19 @@
 //! States are deduplicated by the model fingerprint ([`Driver::fingerprint`],
 //! 128 bits, with the fault budget used so far: two different states of a
 //! search of n states collide with probability about n²/2¹²⁹, 10⁻²⁵ for
-//! ten million), and every check of the
-//! protocol's checker is evaluated on every new state: a check that no
+//! ten million) — and, with `--checker-state` ([`Bounds::checker_state`]),
+//! by a digest of the checker's state too, so two ways to one model state
+//! whose checkers heard different things are not merged. Every check of
+//! the protocol's checker is evaluated on every new state: a check that no
 //! longer holds is a violation. Because every move is an intervention the
 //! simulator itself makes, keyed by step, a path is saved as a scenario
 //! whose step-keyed `[[timeline]]` entries replay it exactly in
 //! `distlab run` and `distlab tui`.
+//!
+//! A snapshot is cheap to take and restore: the simulator keeps every
+//! node and the checker behind an `Arc`, so a move copies only what it
+//! changes. A path keeps only its moves; the path reported is replayed
+//! once from the root for its words and interventions.
 //!
 //! `--jobs N` ([`explore_parallel`]) searches breadth first on N threads,
 //! a level at a time, with a shared seen-set, and finds the same states
@@ -73,6 +80,9 @@ pub struct Bounds {
     pub at_end: Vec<String>,
     /// Checks the lesson does not grade (`graded = false`): never a violation.
     pub ungraded: Vec<String>,
+    /// Two states are one only if their checkers' states are equal too
+    /// ([`Driver::checker_digest`]), not just their model states.
+    pub checker_state: bool,
 }
 
 impl Bounds {
@@ -143,11 +153,12 @@ impl Outcome {
     }
 }
 
-/// One move on a path, linked to its parent's path.
+/// One move on a path, linked to its parent's path. Only the move is
+/// kept: its words and its intervention are found again by replaying the
+/// path (see [`violation`]), once, for the path that is reported.
 struct Link {
     parent: Option<Arc<Link>>,
-    words: String,
-    intervention: Option<TimedFault>,
+    mv: Move,
 }
 
 struct Node {
@@ -171,17 +182,19 @@ enum Move {
 /// Searches `driver`'s run (fresh, at time zero) within `bounds`.
 pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
     let started = Instant::now();
-    let mut seen: HashSet<(u128, [u8; 3])> = HashSet::new();
+    let mut seen: HashSet<Key> = HashSet::new();
     let mut frontier: VecDeque<Node> = VecDeque::new();
     let mut out = Outcome::at_the_root();
-    seen.insert((driver.fingerprint().0, [0; 3]));
-    if let Some(v) = violated(driver, bounds, false, 0, None) {
-        out.violation = Some(v);
+    seen.insert(key(driver, bounds, [0; 3]));
+    if let Some((check, detail)) = broken(driver, bounds, false) {
+        out.violation = Some(violation(check, detail, 0, None, driver));
         out.seconds = started.elapsed().as_secs_f64();
         return out;
     }
-    let root_snap = driver.snapshot();
-    frontier.push_back(Node { snap: root_snap, depth: 0, used: [0; 3], path: None });
+    let root = driver.snapshot();
+    // A violation found: its path is replayed from the root for its words.
+    let mut found: Option<(String, String, usize, Option<Arc<Link>>)> = None;
+    frontier.push_back(Node { snap: driver.snapshot(), depth: 0, used: [0; 3], path: None });
     'search: while let Some(node) = match bounds.order {
         Order::Bfs => frontier.pop_front(),
         Order::Dfs => frontier.pop_back(),
@@ -189,8 +202,8 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
         driver.restore(&node.snap);
         if driver.now() >= bounds.until {
             out.past_duration += 1;
-            if let Some(v) = violated(driver, bounds, true, node.depth, node.path.as_ref()) {
-                out.violation = Some(v);
+            if let Some((check, detail)) = broken(driver, bounds, true) {
+                found = Some((check, detail, node.depth, node.path.clone()));
                 break 'search;
             }
             continue;
@@ -203,31 +216,31 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
             if j > 0 {
                 driver.restore(&node.snap);
             }
-            let Some((words, intervention)) = make(driver, &mv) else {
+            if !make(driver, &mv) {
                 // Nothing left to happen: the run's end.
                 if matches!(mv, Move::Step)
-                    && let Some(v) = violated(driver, bounds, true, node.depth, node.path.as_ref())
+                    && let Some((check, detail)) = broken(driver, bounds, true)
                 {
-                    out.violation = Some(v);
+                    found = Some((check, detail, node.depth, node.path.clone()));
                     break 'search;
                 }
                 continue;
-            };
+            }
             if driver.halted().is_some() {
                 continue;
             }
             out.explored += 1;
             let used = spend(node.used, &mv);
-            if !seen.insert((driver.fingerprint().0, used)) {
+            if !seen.insert(key(driver, bounds, used)) {
                 continue;
             }
             out.unique += 1;
             let depth = node.depth + 1;
             out.depth_reached = out.depth_reached.max(depth);
-            let path = Some(Arc::new(Link { parent: node.path.clone(), words, intervention }));
+            let path = Some(Arc::new(Link { parent: node.path.clone(), mv }));
             let quiet = quiescent(driver);
-            if let Some(v) = violated(driver, bounds, quiet, depth, path.as_ref()) {
-                out.violation = Some(v);
+            if let Some((check, detail)) = broken(driver, bounds, quiet) {
+                found = Some((check, detail, depth, path));
                 break 'search;
             }
             if out.unique >= bounds.max_states {
@@ -239,10 +252,23 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
         }
     }
     out.seconds = started.elapsed().as_secs_f64();
+    if let Some((check, detail, depth, path)) = found {
+        driver.restore(&root);
+        out.violation = Some(violation(check, detail, depth, path.as_ref(), driver));
+    }
     out
 }
 
-/// The moves possible from the state `driver` is in.
+/// A state's identity in the seen-set: the model fingerprint, the
+/// checker's digest (zero unless `Bounds::checker_state`), and the fault
+/// budget used.
+type Key = (u128, u128, [u8; 3]);
+
+fn key(driver: &dyn Driver, bounds: &Bounds, used: [u8; 3]) -> Key {
+    let checker = if bounds.checker_state { driver.checker_digest().0 } else { 0 };
+    (driver.fingerprint().0, checker, used)
+}
+
 /// The fault budget used after `mv`: drops, duplicates, crashes.
 fn spend(mut used: [u8; 3], mv: &Move) -> [u8; 3] {
     match mv {
@@ -254,15 +280,16 @@ fn spend(mut used: [u8; 3], mv: &Move) -> [u8; 3] {
     used
 }
 
+/// The moves possible from the state `driver` is in.
 fn moves(driver: &dyn Driver, used: [u8; 3], bounds: &Bounds) -> Vec<Move> {
     let mut out = vec![Move::Step];
-    let in_flight = driver.in_flight();
-    out.extend(in_flight.iter().map(|m| Move::Deliver(m.id)));
+    let in_flight = driver.in_flight_ids();
+    out.extend(in_flight.iter().map(|&m| Move::Deliver(m)));
     if used[0] < bounds.drops {
-        out.extend(in_flight.iter().map(|m| Move::Drop(m.id)));
+        out.extend(in_flight.iter().map(|&m| Move::Drop(m)));
     }
     if used[1] < bounds.duplicates {
-        out.extend(in_flight.iter().map(|m| Move::Duplicate(m.id)));
+        out.extend(in_flight.iter().map(|&m| Move::Duplicate(m)));
     }
     if bounds.crashes == 0 {
         // With no crash budget the search neither crashes nor restarts
@@ -280,8 +307,26 @@ fn moves(driver: &dyn Driver, used: [u8; 3], bounds: &Bounds) -> Vec<Move> {
     out
 }
 
-/// Makes `mv`; `None` when it cannot be made (nothing left to step).
-fn make(driver: &mut dyn Driver, mv: &Move) -> Option<(String, Option<TimedFault>)> {
+/// Makes `mv`; `false` when it cannot be made (nothing left to step).
+fn make(driver: &mut dyn Driver, mv: &Move) -> bool {
+    let fault = match *mv {
+        Move::Step => return driver.step().is_some(),
+        Move::Deliver(id) => Fault::DeliverNext(id),
+        Move::Drop(id) => Fault::DropMessage(id),
+        Move::Duplicate(id) => Fault::DuplicateMessage(id),
+        Move::Crash(n) => Fault::Crash(n),
+        Move::Restart(n) => Fault::Restart(n),
+    };
+    if driver.intervene(fault).is_err() {
+        return false;
+    }
+    // A message delivered next goes first: deliver it now.
+    !matches!(mv, Move::Deliver(_)) || driver.step().is_some()
+}
+
+/// Makes `mv` as [`make`] does, and says what it did: the move in words,
+/// and the intervention that makes it in a replay (`None` for a step).
+fn make_described(driver: &mut dyn Driver, mv: &Move) -> Option<(String, Option<TimedFault>)> {
     let fault = match *mv {
         Move::Step => {
             let r = driver.step()?;
@@ -323,19 +368,7 @@ fn make(driver: &mut dyn Driver, mv: &Move) -> Option<(String, Option<TimedFault
 /// that keep running, such as anti-entropy rounds, bring the fingerprint
 /// back to states already seen rather than to an end).
 fn quiescent(driver: &dyn Driver) -> bool {
-    driver.in_flight().is_empty() && driver.pending().is_empty()
-}
-
-/// The first check of the checker that no longer holds, if any.
-fn violated(
-    driver: &dyn Driver,
-    bounds: &Bounds,
-    terminal: bool,
-    depth: usize,
-    path: Option<&Arc<Link>>,
-) -> Option<Violation> {
-    let (check, detail) = broken(driver, bounds, terminal)?;
-    Some(violation(check, detail, depth, path))
+    driver.in_flight_ids().is_empty() && driver.pending().is_empty()
 }
 
 /// The first judged check that no longer holds: its name and detail.
@@ -345,8 +378,16 @@ fn broken(driver: &dyn Driver, bounds: &Bounds, terminal: bool) -> Option<(Strin
     Some((broken.name.to_string(), broken.detail.clone()))
 }
 
-/// A violation of `check` at the end of `path`.
-fn violation(check: String, detail: String, depth: usize, path: Option<&Arc<Link>>) -> Violation {
+/// A violation of `check` at the end of `path`: the path is replayed on
+/// `driver`, which must be at the root (the run's start), for each move's
+/// words and intervention.
+fn violation(
+    check: String,
+    detail: String,
+    depth: usize,
+    path: Option<&Arc<Link>>,
+    driver: &mut dyn Driver,
+) -> Violation {
     let mut links = Vec::new();
     let mut at = path.cloned();
     while let Some(link) = at {
@@ -354,11 +395,12 @@ fn violation(check: String, detail: String, depth: usize, path: Option<&Arc<Link
         at = link.parent.clone();
     }
     links.reverse();
-    Violation {
-        check,
-        detail,
-        depth,
-        interventions: links.iter().filter_map(|l| l.intervention.clone()).collect(),
-        moves: links.iter().map(|l| l.words.clone()).collect(),
+    let (mut moves, mut interventions) = (Vec::new(), Vec::new());
+    for link in &links {
+        let (words, intervention) =
+            make_described(driver, &link.mv).expect("a move on a path found is made again on replay");
+        moves.push(words);
+        interventions.extend(intervention);
     }
+    Violation { check, detail, depth, interventions, moves }
 }

@@ -13,15 +13,13 @@
 //! `states explored` may be higher, because a level is finished before a
 //! violation in it is reported.
 
-use super::{Bounds, Link, Move, Outcome, broken, make, moves, quiescent, spend, violation};
+use super::{Bounds, Key, Link, Move, Outcome, broken, key, make, moves, quiescent, spend, violation};
 use crate::sim::{Driver, Snapshot};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Instant;
 
-/// A state's identity in the seen-set: fingerprint and fault budget used.
-type Key = (u128, [u8; 3]);
 /// A place in search order: (parent's index in its level, move's index).
 type Place = (usize, usize);
 
@@ -91,10 +89,10 @@ pub fn explore_parallel(
 ) -> Outcome {
     let started = Instant::now();
     let mut out = Outcome::at_the_root();
-    let root = build();
-    let root_key: Key = (root.fingerprint().0, [0; 3]);
+    let mut root = build();
+    let root_key: Key = key(root.as_ref(), bounds, [0; 3]);
     if let Some((check, detail)) = broken(root.as_ref(), bounds, false) {
-        out.violation = Some(violation(check, detail, 0, None));
+        out.violation = Some(violation(check, detail, 0, None, root.as_mut()));
         out.seconds = started.elapsed().as_secs_f64();
         return out;
     }
@@ -168,7 +166,7 @@ pub fn explore_parallel(
             let mut stop = usize::MAX;
             for (_, f) in found {
                 if let Some((place, (check, detail), path)) = terminal.next_if(|t| t.0 < f.place) {
-                    out.violation = Some(violation(check, detail, depth, path.as_ref()));
+                    out.violation = Some(violation(check, detail, depth, path.as_ref(), build().as_mut()));
                     stop = place.0;
                     break;
                 }
@@ -176,7 +174,8 @@ pub fn explore_parallel(
                 out.unique += 1;
                 out.depth_reached = depth + 1;
                 if let Some((check, detail)) = f.broken {
-                    out.violation = Some(violation(check, detail, depth + 1, f.state.path.as_ref()));
+                    out.violation =
+                        Some(violation(check, detail, depth + 1, f.state.path.as_ref(), build().as_mut()));
                     break;
                 }
                 if out.unique >= bounds.max_states {
@@ -189,7 +188,7 @@ pub fn explore_parallel(
                 && !out.hit_max_states
                 && let Some((place, (check, detail), path)) = terminal.next()
             {
-                out.violation = Some(violation(check, detail, depth, path.as_ref()));
+                out.violation = Some(violation(check, detail, depth, path.as_ref(), build().as_mut()));
                 stop = place.0;
             }
             if out.violation.is_none() && !out.hit_max_states {
@@ -243,7 +242,7 @@ fn expand(driver: &mut dyn Driver, bounds: &Bounds, level: &Level) -> Done {
             if j > 0 {
                 driver.restore(&node.snap);
             }
-            let Some((words, intervention)) = make(driver, &mv) else {
+            if !make(driver, &mv) {
                 if matches!(mv, Move::Step)
                     && let Some(b) = broken(driver, bounds, true)
                 {
@@ -251,13 +250,13 @@ fn expand(driver: &mut dyn Driver, bounds: &Bounds, level: &Level) -> Done {
                     level.last.fetch_min(i, Ordering::SeqCst);
                 }
                 continue;
-            };
+            }
             if driver.halted().is_some() {
                 continue;
             }
             done.explored += 1;
             let used = spend(node.used, &mv);
-            let key: Key = (driver.fingerprint().0, used);
+            let key: Key = key(driver, bounds, used);
             let place = (i, j);
             let shard = shard(shards, &key);
             let later =
@@ -265,7 +264,7 @@ fn expand(driver: &mut dyn Driver, bounds: &Bounds, level: &Level) -> Done {
             if later(&shard.lock().unwrap()) {
                 continue;
             }
-            let path = Some(Arc::new(Link { parent: node.path.clone(), words, intervention }));
+            let path = Some(Arc::new(Link { parent: node.path.clone(), mv }));
             let found = Found {
                 place,
                 broken: broken(driver, bounds, quiescent(driver)),

@@ -216,7 +216,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             node,
             register,
         };
-        if let Some(ch) = self.checker.as_mut() {
+        if let Some(ch) = self.checker.as_mut().map(std::sync::Arc::make_mut) {
             ch.on_history(At { step: ev.step, time: ev.time }, &ev);
         }
         if self.cfg.record_history || self.trace.streaming() {

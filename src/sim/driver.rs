@@ -72,6 +72,11 @@ pub trait Driver {
     /// timer generations, random-stream positions), equal for equal
     /// states however they were reached. See `sim::fingerprint`.
     fn fingerprint(&self) -> Digest;
+    /// A digest of the checker's whole state (its `Debug` form, hashed as
+    /// it is written): two runs whose model states fingerprint equal may
+    /// still differ here, by what their checkers heard on the way. Zero
+    /// when checks are off.
+    fn checker_digest(&self) -> Digest;
     /// The trace digest (`None` at trace level `off`).
     fn digest(&self) -> Option<Digest>;
     fn trace(&self) -> &Trace;
@@ -106,6 +111,9 @@ pub trait Driver {
     fn gauges(&self) -> Vec<(&'static str, f64)>;
     fn nodes(&self) -> Vec<NodeSummary>;
     fn in_flight(&self) -> Vec<InFlight>;
+    /// The ids of [`Driver::in_flight`], in its order, without describing
+    /// each message (for `distlab explore`'s inner loop).
+    fn in_flight_ids(&self) -> Vec<u64>;
     fn endpoint_name(&self, e: EndpointId) -> String;
     /// Can a message from `from` reach `to` right now (partitions, cuts)?
     fn reachable(&self, from: EndpointId, to: EndpointId) -> bool;
@@ -122,7 +130,7 @@ pub trait Driver {
     fn pending(&self) -> Vec<String>;
 }
 
-impl<P: Protocol, C: Checker<P> + 'static> Driver for Sim<P, C>
+impl<P: Protocol, C: Checker<P> + std::fmt::Debug + 'static> Driver for Sim<P, C>
 where
     super::engine::SimSnapshot<P, C>: Send,
 {
@@ -235,6 +243,36 @@ where
     }
     fn in_flight(&self) -> Vec<InFlight> {
         Sim::in_flight(self)
+    }
+    fn checker_digest(&self) -> Digest {
+        /// Hashes text as it is formatted, without keeping it.
+        struct Hashing(super::hash::StableHasher);
+        impl std::fmt::Write for Hashing {
+            fn write_str(&mut self, s: &str) -> std::fmt::Result {
+                std::hash::Hasher::write(&mut self.0, s.as_bytes());
+                Ok(())
+            }
+        }
+        let Some(checker) = self.checker.as_deref() else { return Digest(0) };
+        let mut h = Hashing(super::hash::StableHasher::new());
+        std::fmt::Write::write_fmt(&mut h, format_args!("{checker:?}")).expect("hashing cannot fail");
+        Digest(h.0.finish128())
+    }
+    fn in_flight_ids(&self) -> Vec<u64> {
+        let mut v: Vec<(u64, u64, u64)> = self
+            .state
+            .queue
+            .iter()
+            .filter_map(|e| {
+                let s = self.state.slab[e.slot as usize].as_ref().filter(|s| s.key == e.key)?;
+                match s.event {
+                    super::queue::Event::Deliver { id, .. } => Some((e.time, e.key, id)),
+                    _ => None,
+                }
+            })
+            .collect();
+        v.sort_unstable();
+        v.into_iter().map(|(_, _, id)| id).collect()
     }
     fn endpoint_name(&self, e: EndpointId) -> String {
         Sim::endpoint_name(self, e)

@@ -93,7 +93,7 @@ pub struct SimState<P: Protocol> {
     pub(super) queue: BinaryHeap<Entry>,
     pub(super) slab: Vec<Option<PendingSlot<P>>>,
     pub(super) free: Vec<u32>,
-    pub(super) nodes: Vec<NodeRt<P>>,
+    pub(super) nodes: super::host::Nodes<P>,
     pub(super) clients: Vec<ClientSlot<crate::nodes::OpOf<P>>>,
     /// Operations issued so far per `[[clients]]` entry.
     pub(super) issued: Vec<u64>,
@@ -189,7 +189,7 @@ pub struct InFlight {
 #[derive(Clone)]
 pub struct SimSnapshot<P: Protocol, C> {
     state: SimState<P>,
-    checker: Option<C>,
+    checker: Option<Arc<C>>,
     trace: super::trace::TraceMark,
     history: usize,
     applied_faults: usize,
@@ -203,7 +203,8 @@ pub struct Sim<P: Protocol, C: Checker<P>> {
     pub(super) faults: Vec<TimedFault>,
     pub(super) keyed: Vec<TimedFault>,
     pub(super) state: SimState<P>,
-    pub(super) checker: Option<C>,
+    /// Shared with snapshots until it next changes (`Arc::make_mut`).
+    pub(super) checker: Option<Arc<C>>,
     pub(super) trace: Trace,
     pub(super) history: History,
     /// Faults applied so far, including interventions, in order.
@@ -260,6 +261,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 held: Vec::new(),
                 after_disk: VecDeque::new(),
                 load: NodeLoad::new(RngStream::new(cfg.seed, StreamKind::Service, i as u64, 0)),
+                model_hash: Default::default(),
             })
             .collect();
         let mut clients = Vec::new();
@@ -308,7 +310,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             spin_next: None,
             halt: None,
         };
-        let checker = cfg.checks.then(|| C::new(&cfg.params, &cfg.cluster));
+        let checker = cfg.checks.then(|| Arc::new(C::new(&cfg.params, &cfg.cluster)));
         let trace = Trace::new(cfg.trace);
         let budget = cfg.budget;
         let mut sim = Sim {

@@ -92,8 +92,11 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                     self.state.in_flight -= 1;
                     self.state.stats.dropped += 1;
                     // It may have been waiting in a node's queue.
-                    for rt in self.state.nodes.iter_mut().filter(|rt| !rt.load.queued.is_empty()) {
-                        rt.load.queued.remove(id);
+                    // (Indexing mutably copies a node a snapshot shares: only those it was in.)
+                    for i in 0..self.state.nodes.len() {
+                        if !self.state.nodes[i].load.queued.is_empty() {
+                            self.state.nodes[i].load.queued.remove(id);
+                        }
                     }
                 }
                 TraceKind::Drop
@@ -129,7 +132,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         let full = self.trace.builds_text();
         let text = if full { self.describe_fault(text_fault) } else { String::new() };
         self.trace.record(step, now.0, kind, node_ep.map_or(NONE, |e| e.0), NONE, 0, payload, || text);
-        if let Some(c) = self.checker.as_mut() {
+        if let Some(c) = self.checker.as_mut().map(std::sync::Arc::make_mut) {
             c.on_fault(at, &f.fault);
         }
         // Effects that run protocol handlers come after the fault's record.

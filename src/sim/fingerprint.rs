@@ -7,7 +7,7 @@
 //! its drift), the pending timers (key and time left), the effects waiting
 //! for the disk (each with how many more writes it waits for), and news of
 //! writes held for a paused node; the messages in flight as a *multiset*
-//! (each message's canonical bytes, `sim::canon`, sorted: the order they
+//! (each message's stable hash, sorted: the order they
 //! were sent in does not count); each client process (its open operation
 //! with its age, what it believes, whether it is done, its pending
 //! timeout or next operation with time left) and how many operations each
@@ -56,7 +56,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 }
             }
         }
-        let mut messages: Vec<Vec<u8>> = Vec::new();
+        let mut messages: Vec<u128> = Vec::new();
         let mut timers: BTreeMap<(NodeId, TimerId), u64> = BTreeMap::new();
         let mut told: BTreeMap<NodeId, u64> = BTreeMap::new();
         let mut client_events: Vec<(u32, u8, u64, u64, u32)> = Vec::new();
@@ -64,7 +64,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         for (left, event) in pending {
             match event {
                 Event::Deliver { from, to, payload, .. } => {
-                    messages.push(super::canon::encode(&(from, to, payload)));
+                    messages.push(super::hash::stable_hash(&(from, to, payload)).0);
                 }
                 Event::Arrival { spec } => client_events.push((*spec, 2, left, 0, 0)),
                 Event::Timer { node, incarnation, id, .. } => {
@@ -103,7 +103,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 rt.disk.hash(&mut h);
                 continue;
             }
-            (&rt.state, &rt.disk).hash(&mut h);
+            // The protocol's state and disk, hashed once per change.
+            rt.model_hash.0.get_or_init(|| super::hash::stable_hash(&(&rt.state, &rt.disk)).0).hash(&mut h);
             rt.unflushed.len().hash(&mut h);
             for (_, write) in &rt.unflushed {
                 write.hash(&mut h);

@@ -15,6 +15,7 @@ use super::time::{SimDuration, SimTime};
 use super::trace::{NONE, TraceKind};
 use crate::nodes::{Context, Effect, NodeId, Outbox, Protocol, TimerId, WriteId};
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 /// Is a node running?
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -49,6 +50,74 @@ pub(super) struct NodeRt<P: Protocol> {
     pub(super) after_disk: VecDeque<(WriteId, Effect<P>)>,
     /// The node's server, when capacity is modelled ([`super::capacity`]).
     pub(super) load: super::capacity::NodeLoad,
+    /// The hash of the protocol's state and disk, once the model
+    /// fingerprint has needed it; forgotten whenever the node may change
+    /// (`Nodes`' `IndexMut`). Not part of any hash.
+    pub(super) model_hash: ModelHash,
+}
+
+/// A cached hash: no part of the node's own hash, equal for any two.
+#[derive(Clone, Debug, Default)]
+pub(super) struct ModelHash(pub(super) std::sync::OnceLock<u128>);
+
+impl std::hash::Hash for ModelHash {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
+}
+
+/// Every node's runtime, each behind an `Arc`: a snapshot shares the nodes
+/// with the run, and a node is copied only when it next changes
+/// (`IndexMut` is `Arc::make_mut`). Reading (`Index`, `iter`) never
+/// copies. So a clone of the state — a snapshot, a restore — costs a
+/// pointer per node, and `distlab explore`'s successors share every node
+/// their move did not touch. Hashes and digests are those of the nodes
+/// themselves.
+#[derive(Debug)]
+pub(super) struct Nodes<P: Protocol>(Vec<Arc<NodeRt<P>>>);
+
+impl<P: Protocol> Clone for Nodes<P> {
+    fn clone(&self) -> Self {
+        Nodes(self.0.clone())
+    }
+}
+
+impl<P: Protocol> Nodes<P> {
+    pub(super) fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub(super) fn iter(&self) -> impl Iterator<Item = &NodeRt<P>> {
+        self.0.iter().map(|n| &**n)
+    }
+}
+
+impl<P: Protocol> FromIterator<NodeRt<P>> for Nodes<P> {
+    fn from_iter<I: IntoIterator<Item = NodeRt<P>>>(nodes: I) -> Self {
+        Nodes(nodes.into_iter().map(Arc::new).collect())
+    }
+}
+
+impl<'a, P: Protocol> IntoIterator for &'a Nodes<P> {
+    type Item = &'a NodeRt<P>;
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, Arc<NodeRt<P>>>, fn(&Arc<NodeRt<P>>) -> &NodeRt<P>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|n| &**n)
+    }
+}
+
+impl<P: Protocol> std::ops::Index<usize> for Nodes<P> {
+    type Output = NodeRt<P>;
+    #[inline]
+    fn index(&self, i: usize) -> &NodeRt<P> {
+        &self.0[i]
+    }
+}
+
+impl<P: Protocol> std::ops::IndexMut<usize> for Nodes<P> {
+    #[inline]
+    fn index_mut(&mut self, i: usize) -> &mut NodeRt<P> {
+        let node = Arc::make_mut(&mut self.0[i]);
+        node.model_hash.0.take();
+        node
+    }
 }
 
 // ----- effects: running handlers and performing what they recorded -------
@@ -191,7 +260,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                     Payload::Reply { op_id: to.op_id, attempt: to.attempt, reply },
                 ),
                 Effect::Observe(obs) => {
-                    if let Some(c) = self.checker.as_mut() {
+                    if let Some(c) = self.checker.as_mut().map(Arc::make_mut) {
                         c.on_observation(at, node, &obs);
                     }
                     self.trace.record(step, now.0, TraceKind::Observation, node.0, NONE, 0, 0, || {
