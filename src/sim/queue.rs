@@ -86,10 +86,16 @@ pub(super) struct Entry {
     pub(super) slot: u32,
 }
 impl Entry {
-    /// Whether `self` runs before `other`.
+    /// Whether `self` runs before `other` (one 128-bit comparison,
+    /// which compiles without branches).
     #[inline(always)]
     fn before(&self, other: &Entry) -> bool {
-        (self.time, self.key) < (other.time, other.key)
+        self.rank() < other.rank()
+    }
+
+    #[inline(always)]
+    fn rank(&self) -> u128 {
+        (u128::from(self.time) << 64) | u128::from(self.key)
     }
 }
 
@@ -144,27 +150,40 @@ impl EventHeap {
         let Some(&top) = self.v.first() else {
             return Some(last);
         };
-        // Move the hole at the root down to where `last` belongs.
+        // Move the hole at the root down to a leaf along the earliest
+        // children, then `last` up from there (it usually belongs low).
         let n = self.v.len();
         let mut i = 0;
         loop {
             let first = ARITY * i + 1;
-            if first >= n {
-                break;
-            }
-            let end = (first + ARITY).min(n);
-            let mut m = first;
-            for c in first + 1..end {
-                if self.v[c].before(&self.v[m]) {
-                    m = c;
+            if first + ARITY <= n {
+                let (a, b) = (first + usize::from(self.v[first + 1].before(&self.v[first])), first + 2);
+                let b = b + usize::from(self.v[b + 1].before(&self.v[b]));
+                let m = if self.v[b].before(&self.v[a]) { b } else { a };
+                self.v[i] = self.v[m];
+                i = m;
+            } else {
+                if first < n {
+                    let mut m = first;
+                    for c in first + 1..n {
+                        if self.v[c].before(&self.v[m]) {
+                            m = c;
+                        }
+                    }
+                    self.v[i] = self.v[m];
+                    i = m;
                 }
-            }
-            let child = self.v[m];
-            if !child.before(&last) {
                 break;
             }
-            self.v[i] = child;
-            i = m;
+        }
+        while i > 0 {
+            let parent = (i - 1) / ARITY;
+            let p = self.v[parent];
+            if !last.before(&p) {
+                break;
+            }
+            self.v[i] = p;
+            i = parent;
         }
         self.v[i] = last;
         Some(top)
