@@ -4,7 +4,7 @@
 
 mod cli;
 
-/// Every allocation is counted (one relaxed atomic add), so `distlab
+/// Every allocation is counted (one thread-local add), so `distlab
 /// bench` reports allocations per event.
 #[global_allocator]
 static ALLOCATOR: cli::alloc::Counting = cli::alloc::Counting;

@@ -30,13 +30,13 @@ use super::history::{History, HistoryEvent};
 use super::host::{NodeRt, NodeStatus};
 use super::monitor::{At, Checker, Report};
 use super::network::{DropReason, EndpointId, Network, NetworkConfig};
-use super::queue::{Entry, Event, Payload, PendingEvent, PendingSlot, WirePayload, describe, label};
+use super::queue::{Event, EventHeap, Payload, PendingEvent, PendingSlot, WirePayload, describe, label};
 use super::rng::{RngStream, StreamKind};
 use super::time::{SimDuration, SimTime};
 use super::trace::{NONE, Trace, TraceKind, TraceLevel};
 use crate::nodes::client::{ClientSlot, ClientSpec};
 use crate::nodes::{Clock, Cluster, Message, NodeId, Outbox, Protocol, WriteId};
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -90,7 +90,7 @@ pub struct SimState<P: Protocol> {
     pub(super) next_msg: u64,
     pub(super) next_op: u64,
     pub(super) next_process: u32,
-    pub(super) queue: BinaryHeap<Entry>,
+    pub(super) queue: EventHeap,
     pub(super) slab: Vec<Option<PendingSlot<P>>>,
     pub(super) free: Vec<u32>,
     pub(super) nodes: super::host::Nodes<P>,
@@ -289,7 +289,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             next_msg: 0,
             next_op: 0,
             next_process: clients.len() as u32,
-            queue: BinaryHeap::new(),
+            queue: EventHeap::new(),
             slab: Vec::new(),
             free: Vec::new(),
             nodes,
