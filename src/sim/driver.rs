@@ -259,20 +259,7 @@ where
         Digest(h.0.finish128())
     }
     fn in_flight_ids(&self) -> Vec<u64> {
-        let mut v: Vec<(u64, u64, u64)> = self
-            .state
-            .queue
-            .iter()
-            .filter_map(|e| {
-                let s = self.state.slab[e.slot as usize].as_ref().filter(|s| s.key == e.key)?;
-                match s.event {
-                    super::queue::Event::Deliver { id, .. } => Some((e.time, e.key, id)),
-                    _ => None,
-                }
-            })
-            .collect();
-        v.sort_unstable();
-        v.into_iter().map(|(_, _, id)| id).collect()
+        self.deliveries(|_, id, _, _, _| id)
     }
     fn endpoint_name(&self, e: EndpointId) -> String {
         Sim::endpoint_name(self, e)

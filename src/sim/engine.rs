@@ -763,37 +763,44 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         &self.state.network
     }
 
-    /// Messages in flight, in arrival order.
-    pub fn in_flight(&self) -> Vec<InFlight> {
-        let mut v: Vec<(u64, u64, InFlight)> = self
+    /// The deliveries waiting in the queue, in arrival order, as `each`
+    /// makes them of (arrival time, message id, from, to, payload).
+    pub(super) fn deliveries<T>(
+        &self,
+        each: impl Fn(u64, u64, EndpointId, EndpointId, &super::queue::WirePayload<P>) -> T,
+    ) -> Vec<T> {
+        let mut v: Vec<(u64, u64, T)> = self
             .state
             .queue
             .iter()
             .filter_map(|e| {
                 let s = self.state.slab[e.slot as usize].as_ref().filter(|s| s.key == e.key)?;
                 match &s.event {
-                    Event::Deliver { id, from, to, payload } => Some((
-                        e.time,
-                        e.key,
-                        InFlight {
-                            id: *id,
-                            from: *from,
-                            to: *to,
-                            kind: match payload {
-                                Payload::Peer(m) => m.kind(),
-                                Payload::Request(_) => "request",
-                                Payload::Reply { .. } => "reply",
-                            },
-                            summary: describe(payload),
-                            arrives: SimTime(e.time),
-                        },
-                    )),
+                    Event::Deliver { id, from, to, payload } => {
+                        Some((e.time, e.key, each(e.time, *id, *from, *to, payload)))
+                    }
                     _ => None,
                 }
             })
             .collect();
-        v.sort_by_key(|(t, k, _)| (*t, *k));
+        v.sort_unstable_by_key(|(t, k, _)| (*t, *k));
         v.into_iter().map(|(_, _, m)| m).collect()
+    }
+
+    /// Messages in flight, in arrival order.
+    pub fn in_flight(&self) -> Vec<InFlight> {
+        self.deliveries(|time, id, from, to, payload| InFlight {
+            id,
+            from,
+            to,
+            kind: match payload {
+                Payload::Peer(m) => m.kind(),
+                Payload::Request(_) => "request",
+                Payload::Reply { .. } => "reply",
+            },
+            summary: describe(payload),
+            arrives: SimTime(time),
+        })
     }
 
     /// The canonical hash of the simulation state.

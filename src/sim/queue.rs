@@ -129,8 +129,14 @@ impl EventHeap {
 
     #[inline(always)]
     pub(super) fn push(&mut self, e: Entry) {
-        let mut i = self.v.len();
+        let i = self.v.len();
         self.v.push(e);
+        self.sift_up(i, e);
+    }
+
+    /// Puts `e` at the hole `i`, moving it up past later parents.
+    #[inline(always)]
+    fn sift_up(&mut self, mut i: usize, e: Entry) {
         while i > 0 {
             let parent = (i - 1) / ARITY;
             let p = self.v[parent];
@@ -176,16 +182,7 @@ impl EventHeap {
                 break;
             }
         }
-        while i > 0 {
-            let parent = (i - 1) / ARITY;
-            let p = self.v[parent];
-            if !last.before(&p) {
-                break;
-            }
-            self.v[i] = p;
-            i = parent;
-        }
-        self.v[i] = last;
+        self.sift_up(i, last);
         Some(top)
     }
 }
