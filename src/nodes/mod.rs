@@ -17,11 +17,13 @@
 //! and a crash before completion loses the write (design rule 5). On
 //! restart the engine calls [`Protocol::recover`] with what is on disk.
 
+pub mod chunked;
 pub mod client;
 pub mod retention;
 pub mod view;
 pub mod workload;
 
+pub use chunked::ChunkedVec;
 pub use client::{ClientRef, ClientReply, ClientRequest, ClientSpec, Item, Key, Outcome, Value};
 pub use view::{LogCell, LogView, NodeView, Section};
 pub use workload::{Done, KeyValue, KvAnswer, KvOp, RegisterView, Workload};

@@ -77,7 +77,7 @@ impl PrimaryReplica {
         // snapshot alone, a restarted node answered reads with what it held
         // at its last compaction, though the newer writes were on its disk.)
         state.apply_up_to(state.last_index());
-        ctx.observe(Observation::Recovered { base: disk.log.base, entries: disk.log.entries.clone() });
+        ctx.observe(Observation::Recovered { base: disk.log.base, entries: disk.log.entries.to_vec() });
         ctx.note(|| {
             format!(
                 "recovers from disk: epoch {}, {} log entries; rejoins as a replica",

@@ -131,7 +131,7 @@ impl PrimaryReplica {
         let progress =
             ctx.peers().map(|p| (p, Progress { match_index: 0, next_index: next, probing: false })).collect();
         let mut client_table = state.log.sessions.clone();
-        for e in &state.log.entries {
+        for e in state.log.entries.iter() {
             if let Some(w) = e.write {
                 client_table.insert(w.client, (w.idempotency_key, e.index));
             }

@@ -40,8 +40,9 @@ pub struct Log {
     /// index). Kept with the snapshot so a retry of a compacted write is
     /// still recognised (Raft's client sessions).
     pub sessions: BTreeMap<u32, (u64, u64)>,
-    /// Entries `base + 1 ..= last_index()`.
-    pub entries: Vec<Entry>,
+    /// Entries `base + 1 ..= last_index()`, in chunks that the copies of
+    /// this log in snapshots share (see [`ChunkedVec`]).
+    pub entries: ChunkedVec<Entry>,
 }
 
 impl Log {
@@ -60,8 +61,8 @@ impl Log {
         if index == self.base { Some(self.base_epoch) } else { self.get(index).map(|e| e.epoch) }
     }
     /// Entries `from ..= to` (both after `base`).
-    pub fn slice(&self, from: u64, to: u64) -> &[Entry] {
-        &self.entries[(from - self.base - 1) as usize..(to - self.base) as usize]
+    pub fn slice(&self, from: u64, to: u64) -> Vec<Entry> {
+        self.entries.range((from - self.base - 1) as usize, (to - self.base) as usize).copied().collect()
     }
     pub fn push(&mut self, e: Entry) {
         debug_assert_eq!(e.index, self.last_index() + 1, "a log grows one entry at a time");
@@ -79,13 +80,14 @@ impl Log {
             return;
         }
         let n = (upto - self.base) as usize;
-        for e in self.entries.drain(..n) {
+        for e in self.entries.range(0, n) {
             if let Some(w) = e.write {
                 self.snapshot.insert(w.key, (w.value, e.index));
                 self.sessions.insert(w.client, (w.idempotency_key, e.index));
             }
             self.base_epoch = e.epoch;
         }
+        self.entries.remove_front(n);
         self.base = upto;
     }
 }

@@ -114,8 +114,8 @@ pub use observations::Observation;
 pub use params::{Failover, Mode, Params, RawParams, Reads};
 
 use crate::nodes::{
-    ClientRef, ClientReply, ClientRequest, Cluster, Command, Context, Key, KvOp, LogCell, LogView, Message,
-    NodeId, NodeView, Protocol, Value,
+    ChunkedVec, ClientRef, ClientReply, ClientRequest, Cluster, Command, Context, Key, KvOp, LogCell,
+    LogView, Message, NodeId, NodeView, Protocol, Value,
 };
 use crate::time::SimDuration;
 use std::collections::{BTreeMap, BTreeSet};

@@ -107,7 +107,7 @@ impl PrimaryReplica {
             // Optimistic: assume these arrive; a `Behind` answer corrects it.
             p.next_index = to.max(from - 1) + 1;
         }
-        let entries: Vec<Entry> = if from <= to { state.log.slice(from, to).to_vec() } else { Vec::new() };
+        let entries: Vec<Entry> = if from <= to { state.log.slice(from, to) } else { Vec::new() };
         let prev_index = from - 1;
         let prev_epoch =
             state.log.epoch_at(prev_index).expect("the entry before `from` is the base or in the log");

@@ -20,7 +20,8 @@ impl PrimaryReplica {
         if let Some(p) = state.primary {
             log.row("follows", cluster.name(p));
         }
-        for e in state.log.entries.iter().rev().take(5).rev() {
+        let len = state.log.entries.len();
+        for e in state.log.entries.range(len.saturating_sub(5), len) {
             let what = e.write.map_or("no-op".to_string(), |w| format!("k{} = {}", w.key, w.value));
             log.row(format!("#{} (epoch {})", e.index, e.epoch), what);
         }
@@ -34,13 +35,12 @@ impl PrimaryReplica {
                 r.row(cluster.name(*n), format!("match {} next {}", p.match_index, p.next_index));
             }
         }
-        let tail = state.log.entries.len().saturating_sub(LogView::TAIL);
+        let tail = len.saturating_sub(LogView::TAIL);
         v.log = Some(LogView {
             last: state.last_index(),
             commit: state.commit,
             on_disk: disk.log.last_index(),
-            entries: state.log.entries[tail..]
-                .iter()
+            entries: (state.log.entries.range(tail, len))
                 .map(|e| LogCell {
                     index: e.index,
                     epoch: e.epoch,
