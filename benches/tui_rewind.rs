@@ -159,39 +159,29 @@ fn main() {
         mib(one),
         mib(PEAK.load(Ordering::Relaxed)),
     );
-    // What the tape's snapshots hold: the same run, untraced, snapshotted
-    // at each step the tape keeps one at; and what of a snapshot is the
-    // simulation state (the same run without its checker).
-    let build = |checks| {
-        app.lesson.scenario.protocol.build(
-            &app.lesson.scenario,
-            distlab::protocols::RunOptions {
-                checks,
-                trace: distlab::sim::TraceLevel::Off,
-                record_history: false,
-                ..Default::default()
-            },
-        )
-    };
-    let size_at = |d: &mut Box<dyn distlab::sim::Driver>, step: u64| {
-        while d.stats().events < step && d.step().is_some() {}
-        let live = LIVE.load(Ordering::Relaxed);
-        let snapshot = d.snapshot();
-        let size = LIVE.load(Ordering::Relaxed) - live;
-        drop(snapshot);
-        size
-    };
-    let mut checked = build(true);
-    let tape_bytes: usize = app.tape.snapshot_steps().map(|s| size_at(&mut checked, s)).sum();
-    let state = size_at(&mut build(false), TARGET);
-    println!(
-        "  the tape's {} snapshots: {:.1} MiB; of a snapshot at step {TARGET}, the simulation state {:.2} MiB, the checker {:.2} MiB",
-        app.tape.snapshot_count(),
-        mib(tape_bytes),
-        mib(state),
-        mib(one.saturating_sub(state))
+    // What the tape adds to the run: the same run alone (traced, no tape)
+    // at the same step. Snapshots share with the run and with each other
+    // what did not change since (nodes and the checker behind `Arc`s, the
+    // primary-replica logs in shared chunks), so what they cost is what
+    // changed between them, not a copy of the state each.
+    let live = LIVE.load(Ordering::Relaxed);
+    let mut alone = app.lesson.scenario.protocol.build(
+        &app.lesson.scenario,
+        distlab::protocols::RunOptions {
+            seed: Some(app.lesson.seed),
+            trace: distlab::sim::TraceLevel::Full,
+            ..Default::default()
+        },
     );
-    drop(checked);
+    while alone.stats().events < TARGET && alone.step().is_some() {}
+    let run = LIVE.load(Ordering::Relaxed) - live;
+    drop(alone);
+    println!(
+        "  of it the run alone (no tape) {:.1} MiB; the tape's {} snapshots, step records and views {:.1} MiB",
+        mib(run),
+        app.tape.snapshot_count(),
+        mib(held.saturating_sub(run)),
+    );
 
     // Consecutive steps back on the tape: every replay length from the
     // longest (just past a snapshot) down.

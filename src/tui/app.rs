@@ -805,10 +805,12 @@ impl App {
         }
     }
 
-    /// Searches for at most `budget` of wall-clock time. Checks are judged
+    /// Searches for about `budget` of wall-clock time. Checks are judged
     /// after chunks of steps that grow while nothing breaks (and shrink
     /// when one chunk takes more than half the budget, so a slice ends in
-    /// time however slow the steps are: which steps the checks are judged
+    /// time however slow the steps are; a slice also ends early when its
+    /// next chunk, at the pace of the last, would run past the budget:
+    /// which steps the checks are judged
     /// after never changes where the search lands); in a chunk
     /// where one broke, the search goes straight to the step the check
     /// recorded (its first violation), or else runs the chunk again in
@@ -840,13 +842,19 @@ impl App {
                         && (search.only.is_some() || !at_end.contains(v.name))
                 })
                 .collect();
+            // Whether the next chunk, at this one's pace, still fits in
+            // the slice (so a slice ends near its budget, not a chunk past it).
+            let mut next_fits = true;
             if newly.is_empty() {
-                let slow = !budget.is_zero() && chunk_started.elapsed() > budget / 2;
+                let took = chunk_started.elapsed();
+                let slow = !budget.is_zero() && took > budget / 2;
                 search.chunk = if slow {
                     (chunk / 2).max(Search::SLOW_CHUNK)
                 } else {
                     (chunk * 2).min(Search::MAX_CHUNK)
                 };
+                let next = took.mul_f64(search.chunk as f64 / chunk as f64);
+                next_fits = started.elapsed() + next <= budget;
             } else if let Some(step) =
                 newly.iter().filter_map(|v| v.first_violation).map(|at| at.step).filter(|&s| s > from).min()
             {
@@ -882,7 +890,7 @@ impl App {
                 self.landed_on_violation = true;
                 return;
             }
-            if started.elapsed() >= budget {
+            if started.elapsed() >= budget || !next_fits {
                 let step = self.tape.step();
                 self.say(
                     Tone::Info,

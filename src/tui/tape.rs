@@ -31,10 +31,11 @@ pub const SNAPSHOT_EVERY: u64 = 512;
 
 /// Snapshots are kept every [`SNAPSHOT_EVERY`] steps within this many steps
 /// of the current step, and only every [`SPARSE_EVERY`] steps further away.
-/// A snapshot holds the whole simulation state and the checker, which grow
-/// with the run (5 MiB at step 100 000 of the benchmark's primary–replica
-/// run), so keeping all of them would cost memory quadratic in the run's
-/// length; thinned, a jump anywhere — back, or forward over known steps —
+/// A snapshot shares with the run what has not changed since it was taken
+/// (each node and the checker sit behind an `Arc`, a replicated log in
+/// shared chunks), but keeps whatever changed after it — the queue, the
+/// nodes that moved on — so keeping all of them would still cost memory
+/// that grows with the run's length; thinned, a jump anywhere — back, or forward over known steps —
 /// replays at most `SPARSE_EVERY` steps (a few milliseconds), and the
 /// dense ones are laid down again around wherever the tape goes.
 pub const DENSE_WINDOW: u64 = 4 * SNAPSHOT_EVERY;
