@@ -1308,4 +1308,42 @@ mod tests {
             assert!(v.detail.contains("value 10"), "{}", v.detail);
         });
     }
+
+    /// Review: a forgotten (settled, overwritten) value appended again by a
+    /// late duplicate of its request, read from a replica before the
+    /// primary acknowledges it.
+    fn reappended_forgotten_value_read() -> (bool, String) {
+        let (p, r) = (NodeId(0), NodeId(1));
+        let mut c = checker();
+        c.on_observation(at(1), p, &Observation::BecamePrimary { epoch: 0 });
+        write(&mut c, 10, 1, 0, 10);
+        write(&mut c, 20, 2, 0, 20);
+        compacted(&mut c, 30, 2);
+        c.on_observation(at(31), p, &Observation::Appended { entry: entry(0, 3, 10), from: p });
+        c.on_observation(at(32), r, &Observation::Appended { entry: entry(0, 3, 10), from: p });
+        let read = KvOp::Read { key: 0 };
+        let (i, invoke) = event(40, 2, 99, HistoryKind::Invoke, read, None);
+        c.on_history(i, &invoke);
+        let (o, ok) = event(41, 2, 99, HistoryKind::Ok, read, Some(10));
+        c.on_history(o, &ok);
+        let rep = c.report(SimTime(0));
+        let v = rep.verdict("no-stale-reads").unwrap();
+        (v.holds, v.detail.clone())
+    }
+
+    /// A known hole, found by an independent review: a forgotten value's
+    /// committed position is gone, so when the value is appended again
+    /// (a late duplicate of its request that no dedup catches) a read
+    /// returning it is judged at the new position instead of the old one.
+    /// `cargo test --lib review_forgetting -- --ignored` shows it failing;
+    /// un-ignore it with the fix.
+    #[test]
+    #[ignore = "known hole: a forgotten value appended again is judged at its new position"]
+    fn review_forgetting_changes_stale_read_verdict() {
+        crate::sim::monitor::KEEP_SETTLED.with(|k| k.set(Some(usize::MAX)));
+        let kept = reappended_forgotten_value_read();
+        crate::sim::monitor::KEEP_SETTLED.with(|k| k.set(None));
+        let forgot = forgetting(reappended_forgotten_value_read);
+        assert_eq!(kept, forgot);
+    }
 }
