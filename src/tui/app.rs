@@ -849,7 +849,8 @@ impl App {
                 let took = chunk_started.elapsed();
                 let slow = !budget.is_zero() && took > budget / 2;
                 search.chunk = if slow {
-                    (chunk / 2).max(Search::SLOW_CHUNK)
+                    // Halve, but not below the smallest (nor grow a small one).
+                    (chunk / 2).max(Search::SLOW_CHUNK.min(chunk))
                 } else {
                     (chunk * 2).min(Search::MAX_CHUNK)
                 };
