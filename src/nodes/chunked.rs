@@ -56,10 +56,6 @@ impl<T: Clone> ChunkedVec<T> {
         Some(&self.chunks[at / CHUNK][at % CHUNK])
     }
 
-    pub fn first(&self) -> Option<&T> {
-        self.get(0)
-    }
-
     pub fn last(&self) -> Option<&T> {
         self.len.checked_sub(1).and_then(|i| self.get(i))
     }

@@ -806,12 +806,11 @@ impl App {
     }
 
     /// Searches for about `budget` of wall-clock time. Checks are judged
-    /// after chunks of steps that grow while nothing breaks (and shrink
-    /// when one chunk takes more than half the budget, so a slice ends in
-    /// time however slow the steps are; a slice also ends early when its
-    /// next chunk, at the pace of the last, would run past the budget:
-    /// which steps the checks are judged
-    /// after never changes where the search lands); in a chunk
+    /// after chunks of steps that grow while nothing breaks and shrink
+    /// when one takes more than half the budget; the slice ends once the
+    /// budget is spent or the next chunk, at the last one's pace, would
+    /// overrun it. (Which steps the checks are judged after never changes
+    /// where the search lands.) In a chunk
     /// where one broke, the search goes straight to the step the check
     /// recorded (its first violation), or else runs the chunk again in
     /// small pieces and then step by step.

@@ -135,11 +135,6 @@ impl Tape {
         self.snapshots.len()
     }
 
-    /// The steps the kept snapshots were taken at, in order.
-    pub fn snapshot_steps(&self) -> impl Iterator<Item = u64> + '_ {
-        self.snapshots.iter().map(|(s, _)| *s)
-    }
-
     /// Whether the run is over: nothing left before the scenario's end.
     /// Then the clock moves on to the end, as `distlab run`'s does: what
     /// is measured up to *now* (time in doubt, lag) is measured where

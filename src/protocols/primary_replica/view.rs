@@ -40,7 +40,10 @@ impl PrimaryReplica {
             last: state.last_index(),
             commit: state.commit,
             on_disk: disk.log.last_index(),
-            entries: (state.log.entries.range(tail, len))
+            entries: state
+                .log
+                .entries
+                .range(tail, len)
                 .map(|e| LogCell {
                     index: e.index,
                     epoch: e.epoch,
