@@ -15,7 +15,11 @@
 //! no primary has acknowledged, the highest `(epoch, index)` any primary
 //! appended it at so far. (Not simply the highest append: a deposed
 //! primary can re-append a retried write at a higher position after a
-//! newer primary committed it lower down, and that append dies.) Reads and writes are ordered as the history orders
+//! newer primary committed it lower down, and that append dies.) One
+//! exception: a value appended again after *another* write of its key in
+//! the appending primary's log (a duplicate applied twice, which
+//! `writes-applied-once` reports if it survives) is the key's value again
+//! from there, and stands where it lands. Reads and writes are ordered as the history orders
 //! them (by step, as the linearizability checker does), never by comparing
 //! microseconds: one process's write and its next read may share a
 //! microsecond, and the read still began after the write was acknowledged.
@@ -49,7 +53,11 @@
 //! overwritten by a later settled write of its key is no longer any node's
 //! value for that key, so once no read that began before then is still
 //! open and its own client has its answer, nobody can read or report it
-//! again and its positions are forgotten too. So memory stays flat as a
+//! again and its positions are forgotten too. (Unless a duplicate of it
+//! is appended again: that append comes after the write that overwrote
+//! it, so by the exception above it stands where it lands, which needs
+//! nothing forgotten. A value that already stands again past that write
+//! is the key's value, and is kept.) So memory stays flat as a
 //! run grows (`distlab bench --checks --workload primary-replica --scale 1
 //! --scale 20`); tests grade real runs with a checker that keeps
 //! everything and one that forgets, and compare. If the nodes' settled
@@ -108,6 +116,24 @@ impl Settled {
     }
 }
 
+/// A key's writes in the settled prefix, as far as a later append can ask:
+/// its latest settled write, and the index of the latest one of another
+/// value before it.
+#[derive(Clone, Copy, Debug)]
+struct SettledKey {
+    last: (u64, Value),
+    other: Option<u64>,
+}
+
+impl SettledKey {
+    /// Whether a settled write of this key with a value other than `v`
+    /// stands after `index`.
+    fn overwrites(&self, v: Value, index: u64) -> bool {
+        let latest_other = if self.last.1 != v { Some(self.last.0) } else { self.other };
+        latest_other.is_some_and(|i| i > index)
+    }
+}
+
 /// What a primary appended at a position: the value, the entry before it,
 /// and when.
 type PrimaryAppend = (Option<Value>, Option<Slot>, At);
@@ -141,15 +167,17 @@ pub struct ReplicationChecker {
     settled: Settled,
     /// How far each node's log is compacted on disk.
     compacted: Vec<u64>,
-    /// Per key, the value of its latest settled write.
-    settled_value: BTreeMap<Key, Value>,
-    /// Settled values overwritten by a later settled write, with the step
-    /// it settled at: forgotten once no read open since then remains.
-    overwritten: VecDeque<(u64, Value)>,
+    /// Per key, its settled writes (as far as a later append can ask).
+    settled_keys: BTreeMap<Key, SettledKey>,
+    /// Settled values overwritten by a later settled write: the step it
+    /// settled at, the value, and the index of the write that overwrote
+    /// it. Forgotten once no read open since then remains.
+    overwritten: VecDeque<(u64, Value, u64)>,
     /// Writes in progress (their client has no answer yet).
     open_writes: BTreeSet<Value>,
-    /// Overwritten values forgotten when their write's client is answered.
-    forget_when_answered: BTreeSet<Value>,
+    /// Overwritten values forgotten when their write's client is answered
+    /// (with the index of the write that overwrote them).
+    forget_when_answered: BTreeMap<Value, u64>,
     /// Who became primary in each epoch, and when.
     primaries: BTreeMap<u64, (NodeId, At)>,
     /// Times a node became primary (in a new epoch, or a second one in
@@ -206,10 +234,28 @@ impl ReplicationChecker {
         self.primaries.values().next_back().map(|p| p.0)
     }
 
+    /// Where `v` stands (see the module docs), if a primary appended it.
+    fn surviving(&self, v: Value) -> Option<Pos> {
+        self.committed.get(&v).map(|&(_, pos)| pos).or_else(|| self.position.get(&v).copied())
+    }
+
     fn pos_of(&self, v: Option<Value>) -> Pos {
-        let surviving =
-            |v| self.committed.get(&v).map(|&(_, pos)| pos).or_else(|| self.position.get(&v).copied());
-        v.and_then(surviving).unwrap_or((0, 0))
+        v.and_then(|v| self.surviving(v)).unwrap_or((0, 0))
+    }
+
+    /// Whether `node`'s log holds, between where `v` stands and `index`,
+    /// a write of `key` with another value: appended at `index`, `v` is
+    /// the key's value again (a duplicate applied twice).
+    fn overwritten_before(&self, node: NodeId, key: Key, v: Value, index: u64) -> bool {
+        let Some((_, since)) = self.surviving(v) else { return false };
+        if self.settled_keys.get(&key).is_some_and(|k| k.overwrites(v, since)) {
+            return true;
+        }
+        let base = self.settled.len;
+        let (from, to) = (since.max(base) - base, index.saturating_sub(base + 1));
+        let log = &self.logs[node.index()];
+        let between = log.get(from as usize..(to as usize).min(log.len())).unwrap_or(&[]);
+        between.iter().any(|s| s.1.is_some_and(|(k, x)| k == key && x != v))
     }
 
     /// Semi-sync's promise, at the moment `primary` acknowledges the write
@@ -389,6 +435,16 @@ impl ReplicationChecker {
             self.settled.epochs.insert(index, s.0);
         }
         let Some((key, v)) = s.1 else { return };
+        match self.settled_keys.get_mut(&key) {
+            Some(k) if k.last.1 == v => k.last.0 = index,
+            Some(k) => {
+                self.overwritten.push_back((at.step, k.last.1, index));
+                *k = SettledKey { last: (index, v), other: Some(k.last.0) };
+            }
+            None => {
+                self.settled_keys.insert(key, SettledKey { last: (index, v), other: None });
+            }
+        }
         if self.settled.values.contains(v) {
             self.settled.twice.insert(v);
         } else {
@@ -397,11 +453,6 @@ impl ReplicationChecker {
         if self.acked.remove(&v).is_some() {
             self.settled.acked += 1;
         }
-        if let Some(old) = self.settled_value.insert(key, v)
-            && old != v
-        {
-            self.overwritten.push_back((at.step, old));
-        }
     }
 
     /// Forgets the positions of settled values overwritten before every
@@ -409,20 +460,29 @@ impl ReplicationChecker {
     /// them), or, for a write still waiting for its answer, once it has it.
     fn forget_overwritten(&mut self) {
         let oldest_read = self.open_reads.values().map(|r| r.invoked.step).min();
-        while let Some(&(step, v)) = self.overwritten.front() {
+        while let Some(&(step, v, by)) = self.overwritten.front() {
             if oldest_read.is_some_and(|r| r <= step) {
                 break;
             }
             self.overwritten.pop_front();
             if self.open_writes.contains(&v) {
-                self.forget_when_answered.insert(v);
+                self.forget_when_answered.insert(v, by);
             } else {
-                self.forget(v);
+                self.forget(v, by);
             }
         }
     }
 
-    fn forget(&mut self, v: Value) {
+    /// Forgets where `v` stands, overwritten by the settled write at
+    /// index `by` — if it stands below it: then any append of `v` from
+    /// now on comes after that write, and is judged where it lands (see
+    /// [`Self::overwritten_before`]) as the checker that keeps everything
+    /// judges it. (A `v` appended again after `by` is the key's value
+    /// again, and is kept.)
+    fn forget(&mut self, v: Value, by: u64) {
+        if self.surviving(v).is_some_and(|(_, index)| index >= by) {
+            return;
+        }
         self.position.remove(&v);
         self.committed.remove(&v);
     }
@@ -430,8 +490,8 @@ impl ReplicationChecker {
     /// A write's client has its answer.
     fn answered(&mut self, v: Value) {
         self.open_writes.remove(&v);
-        if self.forget_when_answered.remove(&v) {
-            self.forget(v);
+        if let Some(by) = self.forget_when_answered.remove(&v) {
+            self.forget(v, by);
         }
     }
 
@@ -502,10 +562,10 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
             logs: vec![Vec::new(); cluster.len()],
             settled: Settled::default(),
             compacted: vec![0; cluster.len()],
-            settled_value: BTreeMap::new(),
+            settled_keys: BTreeMap::new(),
             overwritten: VecDeque::new(),
             open_writes: BTreeSet::new(),
-            forget_when_answered: BTreeSet::new(),
+            forget_when_answered: BTreeMap::new(),
             primaries: BTreeMap::new(),
             failovers: 0,
             position: BTreeMap::new(),
@@ -563,10 +623,17 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
                 log.push(slot_of(&entry));
                 let pos = (entry.epoch, entry.index);
                 if from == node {
-                    if let Some(v) = value {
-                        // A later epoch's append supersedes a truncated one.
-                        let p = self.position.entry(v).or_insert(pos);
-                        *p = (*p).max(pos);
+                    if let Some(w) = entry.write {
+                        if self.overwritten_before(node, w.key, w.value, entry.index) {
+                            // A duplicate applied again after a later write
+                            // of its key: the value stands here now.
+                            self.committed.remove(&w.value);
+                            self.position.insert(w.value, pos);
+                        } else {
+                            // A later epoch's append supersedes a truncated one.
+                            let p = self.position.entry(w.value).or_insert(pos);
+                            *p = (*p).max(pos);
+                        }
                     }
                     self.appended.insert(pos, (value, before, at));
                     return;
@@ -1313,14 +1380,29 @@ mod tests {
     /// late duplicate of its request, read from a replica before the
     /// primary acknowledges it.
     fn reappended_forgotten_value_read() -> (bool, String) {
+        reappended_value_read(false)
+    }
+
+    /// The same, with all three writes settling at once
+    /// (`settle_duplicate`) before the read: 10 is then k0's settled
+    /// value, overwritten at index 2 but standing again at 3, and must not
+    /// be forgotten.
+    fn reappended_value_read(settle_duplicate: bool) -> (bool, String) {
         let (p, r) = (NodeId(0), NodeId(1));
         let mut c = checker();
         c.on_observation(at(1), p, &Observation::BecamePrimary { epoch: 0 });
         write(&mut c, 10, 1, 0, 10);
         write(&mut c, 20, 2, 0, 20);
-        compacted(&mut c, 30, 2);
+        if !settle_duplicate {
+            compacted(&mut c, 30, 2);
+        }
         c.on_observation(at(31), p, &Observation::Appended { entry: entry(0, 3, 10), from: p });
         c.on_observation(at(32), r, &Observation::Appended { entry: entry(0, 3, 10), from: p });
+        if settle_duplicate {
+            compacted(&mut c, 33, 3);
+            assert!(c.position.contains_key(&10), "10 is k0's value again: not forgotten");
+            assert!(!c.position.contains_key(&20), "20 is overwritten: forgotten");
+        }
         let read = KvOp::Read { key: 0 };
         let (i, invoke) = event(40, 2, 99, HistoryKind::Invoke, read, None);
         c.on_history(i, &invoke);
@@ -1331,19 +1413,40 @@ mod tests {
         (v.holds, v.detail.clone())
     }
 
-    /// A known hole, found by an independent review: a forgotten value's
-    /// committed position is gone, so when the value is appended again
-    /// (a late duplicate of its request that no dedup catches) a read
-    /// returning it is judged at the new position instead of the old one.
-    /// `cargo test --lib review_forgetting -- --ignored` shows it failing;
-    /// un-ignore it with the fix.
+    /// Found by an independent review: a forgotten value's position was
+    /// gone, so when a late duplicate of its write was appended again, a
+    /// read of it was judged at the new position by the checker that
+    /// forgets and at the old one by the checker that keeps everything
+    /// (stale). Both now judge it where it stands again: after write 20
+    /// overwrote it, the duplicate makes 10 the key's value once more.
     #[test]
-    #[ignore = "known hole: a forgotten value appended again is judged at its new position"]
-    fn review_forgetting_changes_stale_read_verdict() {
+    fn a_forgotten_value_appended_again_is_judged_the_same_kept_or_forgotten() {
         crate::sim::monitor::KEEP_SETTLED.with(|k| k.set(Some(usize::MAX)));
         let kept = reappended_forgotten_value_read();
         crate::sim::monitor::KEEP_SETTLED.with(|k| k.set(None));
         let forgot = forgetting(reappended_forgotten_value_read);
         assert_eq!(kept, forgot);
+        assert!(kept.0, "10 stands at index 3, after 20: {}", kept.1);
+        let settled = forgetting(|| reappended_value_read(true));
+        assert_eq!(kept, settled);
+    }
+
+    /// A value appended again with no other write of its key in between
+    /// (a retry re-appended by a deposed primary) still stands where it
+    /// was acknowledged; after another write of its key, where it lands.
+    #[test]
+    fn a_value_stands_again_only_after_another_write_of_its_key() {
+        let (p, r) = (NodeId(0), NodeId(1));
+        let mut c = checker();
+        c.on_observation(at(1), p, &Observation::BecamePrimary { epoch: 0 });
+        write(&mut c, 10, 1, 0, 10);
+        write(&mut c, 20, 2, 1, 20); // another key
+        c.on_observation(at(30), p, &Observation::Appended { entry: entry(0, 3, 10), from: p });
+        c.on_observation(at(31), r, &Observation::Appended { entry: entry(0, 3, 10), from: p });
+        assert_eq!(c.pos_of(Some(10)), (0, 1), "no write of k0 between: 10 stands where it was acknowledged");
+        write(&mut c, 40, 4, 0, 30);
+        c.on_observation(at(50), p, &Observation::Appended { entry: entry(0, 5, 10), from: p });
+        c.on_observation(at(51), r, &Observation::Appended { entry: entry(0, 5, 10), from: p });
+        assert_eq!(c.pos_of(Some(10)), (0, 5), "after 30 at index 4, 10 is k0's value again at 5");
     }
 }
