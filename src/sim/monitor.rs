@@ -182,40 +182,54 @@ impl ViolationTracker {
 /// A set of operation ids, one bit each: what a checker keeps of the
 /// things it has *settled* — judged as far as anything still to come can
 /// change — so that its memory stays flat as a run grows. Ids are the
-/// engine's operation ids (dense from 0); ids past [`IdBits::LIMIT`] are
-/// never kept, whatever a protocol reports, so the set stays small.
+/// engine's operation ids (dense from 0), kept in pages of
+/// [`IdBits::PAGE`] ids, so memory follows the ids seen, not the largest
+/// (a stray id near the limit costs one page); ids past [`IdBits::LIMIT`]
+/// are never kept, whatever a protocol reports.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct IdBits(Vec<u64>);
+pub struct IdBits(BTreeMap<u64, Box<[u64; IdBits::WORDS]>>);
 
 impl IdBits {
     /// Ids past this are never kept (a run's operation ids stay far below).
     pub const LIMIT: u64 = 1 << 32;
+    const WORDS: usize = 64;
+    /// Ids per page.
+    pub const PAGE: u64 = 64 * Self::WORDS as u64;
+
+    fn place(id: u64) -> (u64, usize, u64) {
+        (id / Self::PAGE, (id % Self::PAGE / 64) as usize, 1 << (id % 64))
+    }
 
     /// Adds `id`; returns whether it is kept (below the limit).
     pub fn insert(&mut self, id: u64) -> bool {
         if id >= Self::LIMIT {
             return false;
         }
-        let (word, bit) = ((id / 64) as usize, id % 64);
-        if self.0.len() <= word {
-            self.0.resize(word + 1, 0);
-        }
-        self.0[word] |= 1 << bit;
+        let (page, word, bit) = Self::place(id);
+        self.0.entry(page).or_insert_with(|| Box::new([0; Self::WORDS]))[word] |= bit;
         true
     }
 
     /// Removes `id`; returns whether it was there.
     pub fn remove(&mut self, id: u64) -> bool {
-        let had = self.contains(id);
-        if had {
-            self.0[(id / 64) as usize] &= !(1 << (id % 64));
+        let (page, word, bit) = Self::place(id);
+        let Some(words) = self.0.get_mut(&page) else { return false };
+        let had = words[word] & bit != 0;
+        words[word] &= !bit;
+        if had && words.iter().all(|&w| w == 0) {
+            self.0.remove(&page);
         }
         had
     }
 
     pub fn contains(&self, id: u64) -> bool {
-        let (word, bit) = ((id / 64) as usize, id % 64);
-        id < Self::LIMIT && self.0.get(word).is_some_and(|w| w & (1 << bit) != 0)
+        let (page, word, bit) = Self::place(id);
+        id < Self::LIMIT && self.0.get(&page).is_some_and(|words| words[word] & bit != 0)
+    }
+
+    /// Pages held (memory is this times [`IdBits::PAGE`] bits).
+    pub fn pages(&self) -> usize {
+        self.0.len()
     }
 }
 
@@ -456,5 +470,27 @@ mod tests {
         let worded = t
             .verdict_with("log-prefix", String::new(), |at, what, n| format!("{what}: {n} from {}", at.step));
         assert_eq!(worded.detail, "n2 diverged: 2 from 7");
+    }
+
+    /// The bits behave as a set, and memory follows the ids seen: one id
+    /// just under the limit costs one page (it cost 512 MiB when the bits
+    /// were one vector up to the largest id), an emptied page is freed.
+    #[test]
+    fn id_bits_are_a_set_in_pages_of_the_ids_seen() {
+        let mut bits = IdBits::default();
+        let mut model = std::collections::BTreeSet::new();
+        let far = IdBits::LIMIT - 1;
+        let ids = (0..5000u64).map(|i| i * 7 % 9001).chain([far, far - 1, 4095, 4096]);
+        for id in ids {
+            assert!(bits.insert(id));
+            model.insert(id);
+        }
+        assert!(!bits.insert(IdBits::LIMIT) && !bits.contains(IdBits::LIMIT), "past the limit: never kept");
+        for id in (0..10_000).chain([far, far - 1, far - 2]) {
+            assert_eq!(bits.contains(id), model.contains(&id), "{id}");
+        }
+        assert_eq!(bits.pages(), 3 + 1, "ids below 9001 fill three pages, the far ones one");
+        assert!(bits.remove(far) && !bits.remove(far) && bits.remove(far - 1));
+        assert_eq!(bits.pages(), 3, "the emptied far page is freed");
     }
 }
