@@ -187,17 +187,42 @@ impl ViolationTracker {
 /// (a stray id near the limit costs one page); ids past [`IdBits::LIMIT`]
 /// are never kept, whatever a protocol reports.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct IdBits(BTreeMap<u64, Box<[u64; IdBits::WORDS]>>);
+pub struct IdBits {
+    /// The pages of ids below [`IdBits::DENSE`], by page number.
+    dense: Vec<Option<Box<Page>>>,
+    /// Pages past it.
+    far: BTreeMap<u64, Box<Page>>,
+}
+
+type Page = [u64; 64];
 
 impl IdBits {
     /// Ids past this are never kept (a run's operation ids stay far below).
     pub const LIMIT: u64 = 1 << 32;
-    const WORDS: usize = 64;
     /// Ids per page.
-    pub const PAGE: u64 = 64 * Self::WORDS as u64;
+    pub const PAGE: u64 = 64 * 64;
+    /// Pages of ids below this are found by index (a run's ids), the rest
+    /// by search.
+    const DENSE: u64 = 1 << 26;
 
     fn place(id: u64) -> (u64, usize, u64) {
         (id / Self::PAGE, (id % Self::PAGE / 64) as usize, 1 << (id % 64))
+    }
+
+    fn page(&self, page: u64) -> Option<&Page> {
+        match self.dense.get(page as usize) {
+            Some(p) => p.as_deref(),
+            None if page * Self::PAGE < Self::DENSE => None,
+            None => self.far.get(&page).map(|p| &**p),
+        }
+    }
+
+    fn page_mut(&mut self, page: u64) -> &mut Option<Box<Page>> {
+        let i = page as usize;
+        if self.dense.len() <= i {
+            self.dense.resize(i + 1, None);
+        }
+        &mut self.dense[i]
     }
 
     /// Adds `id`; returns whether it is kept (below the limit).
@@ -206,30 +231,46 @@ impl IdBits {
             return false;
         }
         let (page, word, bit) = Self::place(id);
-        self.0.entry(page).or_insert_with(|| Box::new([0; Self::WORDS]))[word] |= bit;
+        let words = if id < Self::DENSE {
+            self.page_mut(page).get_or_insert_with(|| Box::new([0; 64]))
+        } else {
+            self.far.entry(page).or_insert_with(|| Box::new([0; 64]))
+        };
+        words[word] |= bit;
         true
     }
 
-    /// Removes `id`; returns whether it was there.
+    /// Removes `id`; returns whether it was there. An emptied page is freed.
     pub fn remove(&mut self, id: u64) -> bool {
-        let (page, word, bit) = Self::place(id);
-        let Some(words) = self.0.get_mut(&page) else { return false };
-        let had = words[word] & bit != 0;
-        words[word] &= !bit;
-        if had && words.iter().all(|&w| w == 0) {
-            self.0.remove(&page);
+        if !self.contains(id) {
+            return false;
         }
-        had
+        let (page, word, bit) = Self::place(id);
+        let words = if id < Self::DENSE {
+            self.dense[page as usize].as_deref_mut()
+        } else {
+            self.far.get_mut(&page).map(|p| &mut **p)
+        };
+        let words = words.expect("a page holds what it contains");
+        words[word] &= !bit;
+        if words.iter().all(|&w| w == 0) {
+            if id < Self::DENSE {
+                self.dense[page as usize] = None;
+            } else {
+                self.far.remove(&page);
+            }
+        }
+        true
     }
 
     pub fn contains(&self, id: u64) -> bool {
         let (page, word, bit) = Self::place(id);
-        id < Self::LIMIT && self.0.get(&page).is_some_and(|words| words[word] & bit != 0)
+        id < Self::LIMIT && self.page(page).is_some_and(|words| words[word] & bit != 0)
     }
 
     /// Pages held (memory is this times [`IdBits::PAGE`] bits).
     pub fn pages(&self) -> usize {
-        self.0.len()
+        self.dense.iter().flatten().count() + self.far.len()
     }
 }
 
@@ -492,5 +533,7 @@ mod tests {
         assert_eq!(bits.pages(), 3 + 1, "ids below 9001 fill three pages, the far ones one");
         assert!(bits.remove(far) && !bits.remove(far) && bits.remove(far - 1));
         assert_eq!(bits.pages(), 3, "the emptied far page is freed");
+        assert!(bits.insert(100_000) && bits.pages() == 4 && bits.remove(100_000));
+        assert_eq!(bits.pages(), 3, "and so is an emptied near one");
     }
 }
