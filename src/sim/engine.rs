@@ -517,11 +517,9 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// Runs every event up to and including `until`, then sets the clock
     /// to `until`.
     pub fn run_until(&mut self, until: SimTime) {
-        while self.peek_time().is_some_and(|t| t <= until) || self.keyed_due() {
-            if self.step_within(until).is_none() {
-                break;
-            }
-        }
+        // `step_within` looks at the next event's time itself: no second
+        // look per event.
+        while self.step_within(until).is_some() {}
         if self.state.halt.is_none() {
             self.state.now = self.state.now.max(until);
         }
