@@ -186,7 +186,7 @@ impl ViolationTracker {
 /// [`IdBits::PAGE`] ids, so memory follows the ids seen, not the largest
 /// (a stray id near the limit costs one page); ids past [`IdBits::LIMIT`]
 /// are never kept, whatever a protocol reports.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct IdBits {
     /// The pages of ids below [`IdBits::DENSE`], by page number.
     dense: Vec<Option<Box<Page>>>,
