@@ -402,7 +402,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             {
                 return None;
             }
-            let (time, event) = self.pop()?;
+            let (time, event) = self.pop_live();
             debug_assert!(time >= self.state.now, "time went backwards");
             self.state.now = time;
             if let Some(rec) = self.process(event) {
@@ -662,9 +662,9 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         let step = self.begin_step();
         self.state.stats.delivered += 1;
         let now = self.state.now.0;
-        let full = self.trace.builds_text();
-        let text = if full { (describe(&payload), label(&payload)) } else { Default::default() };
-        self.trace.record_message(step, now, TraceKind::Deliver, to.0, from.0, id, 0, || text);
+        // The words are built only when the trace keeps them.
+        let words = || (describe(&payload), label(&payload));
+        self.trace.record_message(step, now, TraceKind::Deliver, to.0, from.0, id, 0, words);
         match payload {
             Payload::Peer(msg) => {
                 self.handle(NodeId(to.0), |s, ctx| P::on_message(s, ctx, NodeId(from.0), msg))

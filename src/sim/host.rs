@@ -138,24 +138,24 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// Runs one handler of a live node and performs its effects.
     #[inline(always)]
     pub(super) fn handle(&mut self, node: NodeId, f: impl FnOnce(&mut P::State, &mut Context<'_, P>)) {
-        let cfg = self.cfg.clone();
         let (now, notes_on) = (self.state.now, self.trace.full());
+        // Borrowed field by field (no clone of the shared configuration:
+        // its reference count is an atomic, and this runs every event).
         let rt = &mut self.state.nodes[node.index()];
         let Some(state) = rt.state.as_mut() else {
             debug_assert!(false, "handlers run only on live nodes");
             return;
         };
-        f(state, &mut context(node, now, notes_on, &cfg, &mut rt.io, &mut self.out));
+        f(state, &mut context(node, now, notes_on, &self.cfg, &mut rt.io, &mut self.out));
         self.perform(node);
     }
 
     /// Starts a node: `init` the first time, `recover` from disk after a
     /// crash.
     pub(super) fn boot(&mut self, node: NodeId, recovering: bool) {
-        let cfg = self.cfg.clone();
         let (now, notes_on) = (self.state.now, self.trace.full());
         let rt = &mut self.state.nodes[node.index()];
-        let ctx = &mut context(node, now, notes_on, &cfg, &mut rt.io, &mut self.out);
+        let ctx = &mut context(node, now, notes_on, &self.cfg, &mut rt.io, &mut self.out);
         let state = if recovering { P::recover(ctx, &rt.disk) } else { P::init(ctx) };
         rt.state = Some(state);
         rt.status = NodeStatus::Up;
@@ -314,9 +314,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         let step = self.state.stats.events;
         if self.trace.on() {
             let h = super::canon::hash(&payload) as u64;
-            let full = self.trace.builds_text();
-            let text = if full { (describe(&payload), label(&payload)) } else { Default::default() };
-            self.trace.record_message(step, now.0, TraceKind::Send, from.0, to.0, id, h, || text);
+            let words = || (describe(&payload), label(&payload));
+            self.trace.record_message(step, now.0, TraceKind::Send, from.0, to.0, id, h, words);
         }
         match self.state.network.route(from, to, now) {
             Route::Drop(reason) => {

@@ -240,20 +240,20 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         self.push(time, key, event);
     }
 
-    /// Pops the next live event, skipping stale entries.
-    pub(super) fn pop(&mut self) -> Option<(SimTime, PendingEvent<P>)> {
-        while let Some(e) = self.state.queue.pop() {
-            let live = matches!(&self.state.slab[e.slot as usize], Some(s) if s.key == e.key);
-            if live {
-                let slot = self.state.slab[e.slot as usize].take().expect("checked live");
-                self.state.free.push(e.slot);
-                return Some((SimTime(e.time), slot.event));
-            }
-        }
-        None
+    /// Pops the next event, which [`Sim::peek_time`] just found live: its
+    /// slot is taken without looking at its key again.
+    #[inline(always)]
+    pub(super) fn pop_live(&mut self) -> (SimTime, PendingEvent<P>) {
+        let e = self.state.queue.pop().expect("peek_time found an event");
+        let slot = self.state.slab[e.slot as usize].take().expect("peek_time found it live");
+        debug_assert_eq!(slot.key, e.key, "peek_time found it live");
+        self.state.free.push(e.slot);
+        (SimTime(e.time), slot.event)
     }
 
-    /// The time of the next live event, if any.
+    /// The time of the next live event, if any; stale entries on top are
+    /// dropped, so the top entry is then that live event.
+    #[inline(always)]
     pub(super) fn peek_time(&mut self) -> Option<SimTime> {
         while let Some(e) = self.state.queue.peek().copied() {
             if matches!(&self.state.slab[e.slot as usize], Some(s) if s.key == e.key) {
