@@ -251,11 +251,11 @@ impl super::Configure for Echo {
 #[derive(Clone, Debug, Default)]
 pub struct EchoChecker {
     /// Send time of every unanswered ping, by `(server, seq)`.
-    outstanding: BTreeMap<(NodeId, u64), SimTime>,
+    outstanding: Outstanding,
     /// Pings answered (a first pong arrived).
     answered: u64,
-    /// Highest pong sequence seen per server (for reordering).
-    highest: BTreeMap<NodeId, u64>,
+    /// Highest pong sequence seen per server (for reordering), by index.
+    highest: Vec<u64>,
     pongs: u64,
     duplicates: u64,
     reordered: u64,
@@ -263,6 +263,61 @@ pub struct EchoChecker {
     rtt_max_us: u64,
     patience: SimDuration,
     names: Vec<String>,
+}
+
+/// The unanswered pings: per server, `(seq, sent)` in order of `seq`.
+/// Pings go out in order and pongs mostly come back in order, so a ping
+/// joins at the back and its pong usually takes the front; the others are
+/// found by binary search. (A map on `(server, seq)` cost more than the
+/// rest of the run's events together.)
+#[derive(Clone, Debug, Default)]
+struct Outstanding {
+    by_server: Vec<VecDeque<(u64, SimTime)>>,
+    len: usize,
+}
+
+impl Outstanding {
+    /// Ping `seq` to `server` was sent at `sent` (a restarted pinger
+    /// numbers its pings from 1 again: the later send time counts).
+    fn insert(&mut self, server: NodeId, seq: u64, sent: SimTime) {
+        if self.by_server.len() <= server.index() {
+            self.by_server.resize_with(server.index() + 1, VecDeque::new);
+        }
+        let pings = &mut self.by_server[server.index()];
+        if pings.back().is_none_or(|&(last, _)| last < seq) {
+            pings.push_back((seq, sent));
+            self.len += 1;
+            return;
+        }
+        match pings.binary_search_by_key(&seq, |&(s, _)| s) {
+            Ok(i) => pings[i].1 = sent,
+            Err(i) => {
+                pings.insert(i, (seq, sent));
+                self.len += 1;
+            }
+        }
+    }
+
+    /// Takes ping `seq` to `server` as answered: when it was sent, or
+    /// `None` if it was not waiting.
+    fn remove(&mut self, server: NodeId, seq: u64) -> Option<SimTime> {
+        let pings = self.by_server.get_mut(server.index())?;
+        let sent = if pings.front().is_some_and(|&(first, _)| first == seq) {
+            pings.pop_front().map(|(_, sent)| sent)
+        } else {
+            let i = pings.binary_search_by_key(&seq, |&(s, _)| s).ok()?;
+            pings.remove(i).map(|(_, sent)| sent)
+        };
+        self.len -= 1;
+        sent
+    }
+
+    /// Every unanswered ping, in order of `(server, seq)`.
+    fn iter(&self) -> impl Iterator<Item = ((NodeId, u64), SimTime)> + '_ {
+        self.by_server.iter().enumerate().flat_map(|(server, pings)| {
+            pings.iter().map(move |&(seq, sent)| ((NodeId(server as u32), seq), sent))
+        })
+    }
 }
 
 impl Checker<Echo> for EchoChecker {
@@ -284,11 +339,11 @@ impl Checker<Echo> for EchoChecker {
     fn on_observation(&mut self, at: At, _node: NodeId, obs: &EchoObservation) {
         match *obs {
             EchoObservation::PingSent { server, seq } => {
-                self.outstanding.insert((server, seq), at.time);
+                self.outstanding.insert(server, seq, at.time);
             }
             EchoObservation::PongReceived { server, seq } => {
                 self.pongs += 1;
-                if let Some(sent) = self.outstanding.remove(&(server, seq)) {
+                if let Some(sent) = self.outstanding.remove(server, seq) {
                     let rtt = at.time.since(sent).0;
                     self.rtt_sum_us += rtt as u128;
                     self.rtt_max_us = self.rtt_max_us.max(rtt);
@@ -296,7 +351,10 @@ impl Checker<Echo> for EchoChecker {
                 } else {
                     self.duplicates += 1;
                 }
-                let high = self.highest.entry(server).or_insert(0);
+                if self.highest.len() <= server.index() {
+                    self.highest.resize(server.index() + 1, 0);
+                }
+                let high = &mut self.highest[server.index()];
                 if seq < *high {
                     self.reordered += 1;
                 }
@@ -306,7 +364,7 @@ impl Checker<Echo> for EchoChecker {
     }
 
     fn report(&self, now: SimTime) -> Report {
-        let late = self.outstanding.iter().find(|(_, sent)| now.since(**sent) > self.patience);
+        let late = self.outstanding.iter().find(|(_, sent)| now.since(*sent) > self.patience);
         let answered = self.answered as f64;
         let mut r = Report::default();
         r.checks.push(Verdict {
@@ -328,7 +386,7 @@ impl Checker<Echo> for EchoChecker {
         r.metrics.insert("pongs", self.pongs as f64);
         r.metrics.insert("duplicate_pongs", self.duplicates as f64);
         r.metrics.insert("reordered_pongs", self.reordered as f64);
-        r.metrics.insert("outstanding", self.outstanding.len() as f64);
+        r.metrics.insert("outstanding", self.outstanding.len as f64);
         r.metrics.insert(
             "rtt_mean_ms",
             if answered > 0.0 { self.rtt_sum_us as f64 / answered / 1000.0 } else { 0.0 },
@@ -342,7 +400,7 @@ impl Checker<Echo> for EchoChecker {
     /// stops, so a ping still on its way is not pending.
     fn pending(&self, now: SimTime, _nodes: &[crate::sim::NodeSummary]) -> Vec<String> {
         let lost: Vec<_> =
-            self.outstanding.iter().filter(|(_, sent)| now.since(**sent) > self.patience).collect();
+            self.outstanding.iter().filter(|(_, sent)| now.since(*sent) > self.patience).collect();
         let mut out: Vec<String> = lost
             .iter()
             .take(5)
@@ -365,5 +423,57 @@ impl super::Promises for Echo {
             super::LINEARIZABILITY => Err("its clients do not read or write"),
             _ => Err("not a check of this protocol"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{NodeId, Outstanding, SimTime};
+    use std::collections::BTreeMap;
+
+    /// The unanswered pings behave as a map on `(server, seq)`: pings out
+    /// of order, sent again with a later time (a restarted pinger), pongs
+    /// for pings never sent, out of order and twice; the same answers and
+    /// the same iteration order as a `BTreeMap`.
+    #[test]
+    fn outstanding_pings_are_a_map_on_server_and_seq() {
+        let mut pings = Outstanding::default();
+        let mut model: BTreeMap<(NodeId, u64), SimTime> = BTreeMap::new();
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut last = [0u64; 3];
+        for t in 0..20_000u64 {
+            let r = next();
+            let server = NodeId((r % 3) as u32 + 1);
+            let slot = (r % 3) as usize;
+            let seq = match (r >> 8) % 10 {
+                // Mostly the next ping, sometimes an old or a future one.
+                0..=5 => {
+                    last[slot] += 1;
+                    last[slot]
+                }
+                6 => (r >> 16) % (last[slot] + 2),
+                _ => last[slot].saturating_sub((r >> 16) % 20),
+            };
+            if (r >> 12) % 2 == 0 {
+                pings.insert(server, seq, SimTime(t));
+                model.insert((server, seq), SimTime(t));
+            } else {
+                assert_eq!(
+                    pings.remove(server, seq),
+                    model.remove(&(server, seq)),
+                    "pong {seq} from {server:?}"
+                );
+            }
+            assert_eq!(pings.len, model.len());
+        }
+        let listed: Vec<_> = pings.iter().collect();
+        let want: Vec<_> = model.into_iter().collect();
+        assert_eq!(listed, want);
     }
 }
