@@ -82,7 +82,7 @@ pub struct Stats {
 }
 
 /// The simulation state: everything a snapshot captures. See module docs.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct SimState<P: Protocol> {
     pub(super) now: SimTime,
     pub(super) stats: Stats,
@@ -122,6 +122,94 @@ pub struct SimState<P: Protocol> {
     pub(super) spinning_at: SimTime,
     pub(super) spin_next: Option<(String, u64)>,
     pub(super) halt: Option<Box<Halt>>,
+}
+
+impl<P: Protocol> Clone for SimState<P> {
+    fn clone(&self) -> Self {
+        SimState {
+            now: self.now,
+            stats: self.stats,
+            next_key: self.next_key,
+            next_msg: self.next_msg,
+            next_op: self.next_op,
+            next_process: self.next_process,
+            queue: self.queue.clone(),
+            slab: self.slab.clone(),
+            free: self.free.clone(),
+            nodes: self.nodes.clone(),
+            clients: self.clients.clone(),
+            issued: self.issued.clone(),
+            arrivals: self.arrivals.clone(),
+            shed: self.shed.clone(),
+            network: self.network.clone(),
+            in_flight: self.in_flight,
+            faults_pending: self.faults_pending,
+            next_keyed: self.next_keyed,
+            instant: self.instant,
+            events_before_instant: self.events_before_instant,
+            spinning: self.spinning.clone(),
+            spinning_at: self.spinning_at,
+            spin_next: self.spin_next.clone(),
+            halt: self.halt.clone(),
+        }
+    }
+    /// Copies `source` into this state field by field, reusing this
+    /// state's buffers (the queue, the slab, the clients, the network's
+    /// links): a restore — `distlab explore` makes one per move — then
+    /// allocates almost nothing. (The pattern names every field, so a new
+    /// one cannot be forgotten here.)
+    fn clone_from(&mut self, source: &Self) {
+        let SimState {
+            now,
+            stats,
+            next_key,
+            next_msg,
+            next_op,
+            next_process,
+            queue,
+            slab,
+            free,
+            nodes,
+            clients,
+            issued,
+            arrivals,
+            shed,
+            network,
+            in_flight,
+            faults_pending,
+            next_keyed,
+            instant,
+            events_before_instant,
+            spinning,
+            spinning_at,
+            spin_next,
+            halt,
+        } = source;
+        self.now = *now;
+        self.stats = *stats;
+        self.next_key = *next_key;
+        self.next_msg = *next_msg;
+        self.next_op = *next_op;
+        self.next_process = *next_process;
+        self.queue.clone_from(queue);
+        self.slab.clone_from(slab);
+        self.free.clone_from(free);
+        self.nodes.clone_from(nodes);
+        self.clients.clone_from(clients);
+        self.issued.clone_from(issued);
+        self.arrivals.clone_from(arrivals);
+        self.shed.clone_from(shed);
+        self.network.clone_from(network);
+        self.in_flight = *in_flight;
+        self.faults_pending = *faults_pending;
+        self.next_keyed = *next_keyed;
+        self.instant = *instant;
+        self.events_before_instant = *events_before_instant;
+        self.spinning.clone_from(spinning);
+        self.spinning_at = *spinning_at;
+        self.spin_next.clone_from(spin_next);
+        self.halt.clone_from(halt);
+    }
 }
 
 /// How many of the last events before a livelock halt are counted by what
@@ -821,8 +909,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// Returns to a snapshot of this run: the state, the checker, and the
     /// logs truncated to where they were.
     pub fn restore(&mut self, snap: &SimSnapshot<P, C>) {
-        self.state = snap.state.clone();
-        self.checker = snap.checker.clone();
+        self.state.clone_from(&snap.state);
+        self.checker.clone_from(&snap.checker);
         self.trace.rewind(&snap.trace);
         self.history.events.truncate(snap.history);
         self.applied.truncate(snap.applied_faults);
@@ -838,8 +926,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// [`Sim::forget_ahead`]. Panics on a snapshot past the known future
     /// (a programming error).
     pub fn restore_keeping(&mut self, snap: &SimSnapshot<P, C>) {
-        self.state = snap.state.clone();
-        self.checker = snap.checker.clone();
+        self.state.clone_from(&snap.state);
+        self.checker.clone_from(&snap.checker);
         self.trace.rewind_keeping(&snap.trace);
         move_to(&mut self.history.events, &mut self.history_ahead, snap.history);
         move_to(&mut self.applied, &mut self.applied_ahead, snap.applied_faults);

@@ -78,6 +78,9 @@ impl<P: Protocol> Clone for Nodes<P> {
     fn clone(&self) -> Self {
         Nodes(self.0.clone())
     }
+    fn clone_from(&mut self, source: &Self) {
+        self.0.clone_from(&source.0);
+    }
 }
 
 impl<P: Protocol> Nodes<P> {

@@ -146,7 +146,7 @@ pub enum Route {
 /// rules, not a value per link. Clients only ever talk to nodes, so a run
 /// with 1,024 client processes keeps a few thousand links, not the million
 /// a dense endpoints² table would hold (and clone into every snapshot).
-#[derive(Clone, Debug, Hash)]
+#[derive(Debug, Hash)]
 pub struct Network {
     config: Arc<NetworkConfig>,
     seed: u64,
@@ -162,6 +162,29 @@ pub struct Network {
     overrides: Vec<Override>,
     /// The links messages have crossed, per sender, sorted by receiver.
     links: Vec<Vec<(u32, Link)>>,
+}
+
+impl Clone for Network {
+    fn clone(&self) -> Self {
+        Network {
+            config: self.config.clone(),
+            seed: self.seed,
+            group: self.group.clone(),
+            cuts: self.cuts.clone(),
+            overrides: self.overrides.clone(),
+            links: self.links.clone(),
+        }
+    }
+    /// Reuses this network's buffers, the per-sender link lists included
+    /// (a restore copies into the live state).
+    fn clone_from(&mut self, source: &Self) {
+        self.config.clone_from(&source.config);
+        self.seed = source.seed;
+        self.group.clone_from(&source.group);
+        self.cuts.clone_from(&source.cuts);
+        self.overrides.clone_from(&source.overrides);
+        self.links.clone_from(&source.links);
+    }
 }
 
 /// One `set_link_faults` rule: links `from → to` (`None`: any).

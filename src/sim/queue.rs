@@ -104,9 +104,19 @@ impl Entry {
 /// children sit side by side in memory, so a pop touches fewer cache
 /// lines; `push` and `pop` move a hole instead of swapping. The pop order
 /// is exactly the `(time, key)` order, whatever the heap's shape.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub(super) struct EventHeap {
     v: Vec<Entry>,
+}
+
+impl Clone for EventHeap {
+    fn clone(&self) -> Self {
+        EventHeap { v: self.v.clone() }
+    }
+    /// Reuses this heap's buffer (a restore copies into the live state).
+    fn clone_from(&mut self, source: &Self) {
+        self.v.clone_from(&source.v);
+    }
 }
 
 const ARITY: usize = 4;
