@@ -262,7 +262,7 @@ pub struct EchoChecker {
     rtt_sum_us: u128,
     rtt_max_us: u64,
     patience: SimDuration,
-    names: Vec<String>,
+    names: std::sync::Arc<[String]>,
 }
 
 /// The unanswered pings: per server, `(seq, sent)` in order of `seq`.
@@ -333,7 +333,7 @@ impl Checker<Echo> for EchoChecker {
     ];
 
     fn new(params: &EchoParams, cluster: &Cluster) -> Self {
-        EchoChecker { patience: params.patience, names: cluster.names.clone(), ..Default::default() }
+        EchoChecker { patience: params.patience, names: cluster.names.clone().into(), ..Default::default() }
     }
 
     fn on_observation(&mut self, at: At, _node: NodeId, obs: &EchoObservation) {

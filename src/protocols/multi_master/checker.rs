@@ -59,7 +59,7 @@ pub struct MultiMasterChecker {
     /// Each client operation's steps, indexed by op id (the run numbers
     /// operations 1, 2, 3, ...: a vector, not a map, on the hot path).
     steps: Vec<OpSteps>,
-    names: Vec<String>,
+    names: std::sync::Arc<[String]>,
     resolution: Resolution,
     data: Data,
     /// What each node holds now.
@@ -366,7 +366,7 @@ impl Checker<MultiMaster> for MultiMasterChecker {
 
     fn new(params: &Params, cluster: &Cluster) -> Self {
         MultiMasterChecker {
-            names: cluster.names.clone(),
+            names: cluster.names.clone().into(),
             resolution: params.resolution,
             data: params.data,
             holds: vec![BTreeMap::new(); cluster.len()],

@@ -159,7 +159,7 @@ struct OpenRead {
 
 #[derive(Clone, Debug)]
 pub struct ReplicationChecker {
-    names: Vec<String>,
+    names: std::sync::Arc<[String]>,
     /// Each node's log as published, one slot per index, after the
     /// settled prefix (`logs[n][0]` is entry `settled.len + 1`).
     logs: Vec<Vec<Slot>>,
@@ -558,7 +558,7 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
 
     fn new(_: &Params, cluster: &Cluster) -> Self {
         ReplicationChecker {
-            names: cluster.names.clone(),
+            names: cluster.names.clone().into(),
             logs: vec![Vec::new(); cluster.len()],
             settled: Settled::default(),
             compacted: vec![0; cluster.len()],

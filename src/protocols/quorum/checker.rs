@@ -114,7 +114,7 @@ pub struct QuorumChecker {
     handoffs: u64,
     hinted_stores: u64,
     overlap: bool,
-    names: Vec<String>,
+    names: std::sync::Arc<[String]>,
 }
 
 impl QuorumChecker {
@@ -230,7 +230,11 @@ impl Checker<Quorum> for QuorumChecker {
     ];
 
     fn new(p: &Params, cluster: &Cluster) -> Self {
-        QuorumChecker { overlap: p.quorums_overlap(), names: cluster.names.clone(), ..Default::default() }
+        QuorumChecker {
+            overlap: p.quorums_overlap(),
+            names: cluster.names.clone().into(),
+            ..Default::default()
+        }
     }
 
     fn on_observation(&mut self, _at: At, _node: NodeId, obs: &Observation) {
@@ -425,7 +429,7 @@ mod tests {
     }
 
     fn checker() -> QuorumChecker {
-        QuorumChecker { names: vec!["n1".into()], ..Default::default() }
+        QuorumChecker { names: vec!["n1".into()].into(), ..Default::default() }
     }
 
     /// One write after another to k0, each acknowledged before the next

@@ -382,7 +382,7 @@ pub struct SagaChecker {
     resumed: u64,
     refused_too_old: u64,
     /// Node names, for the evidence.
-    names: Vec<String>,
+    names: std::sync::Arc<[String]>,
     /// Answers that differ from the first one for their key.
     changed_answers: ViolationTracker,
     /// Requests answered again for a key answered before.
@@ -647,7 +647,7 @@ impl Checker<Saga> for SagaChecker {
     ];
 
     fn new(_: &Params, cluster: &Cluster) -> Self {
-        SagaChecker { names: cluster.names.clone(), ..SagaChecker::default() }
+        SagaChecker { names: cluster.names.clone().into(), ..SagaChecker::default() }
     }
 
     fn on_observation(&mut self, at: At, node: NodeId, obs: &Observation) {

@@ -56,6 +56,7 @@ use crate::sim::monitor::{CheckInfo, GaugeInfo, IdBits, MetricInfo, Unit, Violat
 use crate::sim::{At, Cause, Checker, HistoryKind, Report, TypedEvent};
 use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 /// How many settled transactions the checker keeps in full.
 const RECENTLY_SETTLED: usize = 4096;
@@ -122,8 +123,10 @@ fn violations(count: u64) -> Option<String> {
 
 #[derive(Clone, Debug)]
 pub struct TwoPhaseCommitChecker {
-    params: Params,
-    names: Vec<String>,
+    /// Shared, not copied, by the clones `distlab explore` makes of a
+    /// checker (one per state whose move it heard).
+    params: Arc<Params>,
+    names: Arc<[String]>,
     txs: BTreeMap<Tx, TxRecord>,
 
     atomicity: ViolationTracker,
@@ -639,8 +642,8 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
 
     fn new(params: &Params, cluster: &Cluster) -> Self {
         TwoPhaseCommitChecker {
-            params: params.clone(),
-            names: cluster.names.clone(),
+            params: Arc::new(params.clone()),
+            names: cluster.names.clone().into(),
             txs: BTreeMap::new(),
             atomicity: ViolationTracker::default(),
             no_commit_after_no: ViolationTracker::default(),
