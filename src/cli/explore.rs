@@ -131,7 +131,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     println!("  speed: {:.0} unique states/s ({:.2} s)", out.states_per_second(), out.seconds);
     if let Some(grown) = grown {
         println!(
-            "  memory: peak RSS grew {:.1} MiB, {} bytes per unique state (frontier peak {} snapshots)",
+            "  memory: peak RSS grew {:.1} MiB, {} bytes per unique state (frontier peak {} states)",
             grown as f64 / (1024.0 * 1024.0),
             grown / out.unique.max(1),
             out.peak_frontier

@@ -12,9 +12,9 @@
 //! - `crash N` (within `--crashes`), and `restart N` for a node that is down.
 //!
 //! States are deduplicated by the model fingerprint ([`Driver::fingerprint`],
-//! 128 bits, with the fault budget used so far: two different states of a
-//! search of n states collide with probability about n²/2¹²⁹, 10⁻²⁵ for
-//! ten million) — and, with `--checker-state` ([`Bounds::checker_state`]),
+//! 128 bits) and the fault budget used so far, hashed together into one
+//! 128-bit key (two different states of a search of n states collide with
+//! probability about n²/2¹²⁹, 10⁻²⁵ for ten million) — and, with `--checker-state` ([`Bounds::checker_state`]),
 //! by a digest of the checker's state too, so two ways to one model state
 //! whose checkers heard different things are not merged. Every check of
 //! the protocol's checker is evaluated on every new state: a check that no
@@ -25,8 +25,14 @@
 //!
 //! A snapshot is cheap to take and restore: the simulator keeps every
 //! node and the checker behind an `Arc`, so a move copies only what it
-//! changes. A path keeps only its moves; the path reported is replayed
-//! once from the root for its words and interventions.
+//! changes. A state waiting to be expanded is not a snapshot of its own:
+//! it is its parent's snapshot, shared with its siblings, and the move
+//! from there, made again when the state is expanded. So the frontier
+//! holds one snapshot per parent rather than one per state (a move costs
+//! less time than a snapshot per state costs memory), and the seen-set
+//! holds one 128-bit key per state. A path keeps only its moves; the path
+//! reported is replayed once from the root for its words and
+//! interventions.
 //!
 //! `--jobs N` ([`explore_parallel`]) searches breadth first on N threads,
 //! a level at a time, with a shared seen-set, and finds the same states
@@ -49,6 +55,7 @@ mod parallel;
 pub use parallel::explore_parallel;
 
 use std::collections::{HashSet, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -116,7 +123,8 @@ pub struct Outcome {
     /// The deepest state reached.
     pub depth_reached: usize,
     pub seconds: f64,
-    /// The most states waiting to be expanded at once (each a snapshot).
+    /// The most states waiting to be expanded at once (each a move from
+    /// a parent's snapshot, which its siblings share).
     pub peak_frontier: usize,
     /// States whose successors were cut off by `--depth`.
     pub cut_by_depth: u64,
@@ -161,11 +169,34 @@ struct Link {
     mv: Move,
 }
 
+/// A state waiting to be expanded: the snapshot of its parent, which its
+/// siblings share, and the path to it, whose last move leads there from
+/// the parent (no path: the root, and `from` is its own snapshot).
 struct Node {
-    snap: Snapshot,
+    from: Arc<Snapshot>,
     depth: usize,
     used: [u8; 3],
     path: Option<Arc<Link>>,
+    /// Its key in the seen-set, to check (in debug builds) that the move
+    /// made again led to the same state.
+    key: Key,
+}
+
+impl Node {
+    /// Puts `driver` in this state: the parent restored, the last move
+    /// made again (the simulator is deterministic: the same state).
+    fn enter(&self, driver: &mut dyn Driver, bounds: &Bounds) {
+        driver.restore(&self.from);
+        if let Some(link) = &self.path {
+            let made = make(driver, &link.mv);
+            debug_assert!(made, "a move made once is made again from the same state");
+        }
+        debug_assert_eq!(
+            key(driver, bounds, self.used),
+            self.key,
+            "a move made again leads to the same state"
+        );
+    }
 }
 
 /// A move from a state.
@@ -182,24 +213,25 @@ enum Move {
 /// Searches `driver`'s run (fresh, at time zero) within `bounds`.
 pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
     let started = Instant::now();
-    let mut seen: HashSet<Key> = HashSet::new();
+    let mut seen: Seen = Seen::default();
     let mut frontier: VecDeque<Node> = VecDeque::new();
     let mut out = Outcome::at_the_root();
-    seen.insert(key(driver, bounds, [0; 3]));
+    let root_key = key(driver, bounds, [0; 3]);
+    seen.insert(root_key);
     if let Some((check, detail)) = broken(driver, bounds, false) {
         out.violation = Some(violation(check, detail, 0, None, driver));
         out.seconds = started.elapsed().as_secs_f64();
         return out;
     }
-    let root = driver.snapshot();
+    let root = Arc::new(driver.snapshot());
     // A violation found: its path is replayed from the root for its words.
     let mut found: Option<(String, String, usize, Option<Arc<Link>>)> = None;
-    frontier.push_back(Node { snap: driver.snapshot(), depth: 0, used: [0; 3], path: None });
+    frontier.push_back(Node { from: root.clone(), depth: 0, used: [0; 3], path: None, key: root_key });
     'search: while let Some(node) = match bounds.order {
         Order::Bfs => frontier.pop_front(),
         Order::Dfs => frontier.pop_back(),
     } {
-        driver.restore(&node.snap);
+        node.enter(driver, bounds);
         if driver.now() >= bounds.until {
             out.past_duration += 1;
             if let Some((check, detail)) = broken(driver, bounds, true) {
@@ -212,9 +244,10 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
             out.cut_by_depth += 1;
             continue;
         }
+        let here = Arc::new(driver.snapshot());
         for (j, mv) in moves(driver, node.used, bounds).into_iter().enumerate() {
             if j > 0 {
-                driver.restore(&node.snap);
+                driver.restore(&here);
             }
             if !make(driver, &mv) {
                 // Nothing left to happen: the run's end.
@@ -231,7 +264,8 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
             }
             out.explored += 1;
             let used = spend(node.used, &mv);
-            if !seen.insert(key(driver, bounds, used)) {
+            let key = key(driver, bounds, used);
+            if !seen.insert(key) {
                 continue;
             }
             out.unique += 1;
@@ -247,7 +281,7 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
                 out.hit_max_states = true;
                 break 'search;
             }
-            frontier.push_back(Node { snap: driver.snapshot(), depth, used, path });
+            frontier.push_back(Node { from: here.clone(), depth, used, path, key });
             out.peak_frontier = out.peak_frontier.max(frontier.len());
         }
     }
@@ -259,14 +293,43 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
     out
 }
 
-/// A state's identity in the seen-set: the model fingerprint, the
-/// checker's digest (zero unless `Bounds::checker_state`), and the fault
-/// budget used.
-type Key = (u128, u128, [u8; 3]);
+/// A state's identity in the seen-set: a 128-bit hash of the model
+/// fingerprint, the checker's digest (zero unless
+/// `Bounds::checker_state`), and the fault budget used. Two different
+/// states of a search of n states collide with probability about
+/// n²/2¹²⁹, as their fingerprints do.
+type Key = u128;
 
 fn key(driver: &dyn Driver, bounds: &Bounds, used: [u8; 3]) -> Key {
     let checker = if bounds.checker_state { driver.checker_digest().0 } else { 0 };
-    (driver.fingerprint().0, checker, used)
+    let mut bytes = [0u8; 35];
+    bytes[..16].copy_from_slice(&driver.fingerprint().0.to_le_bytes());
+    bytes[16..32].copy_from_slice(&checker.to_le_bytes());
+    bytes[32..].copy_from_slice(&used);
+    xxhash_rust::xxh3::xxh3_128(&bytes)
+}
+
+/// The seen-set: keys are already uniform hashes, so the table uses
+/// their low bits as they are instead of hashing them again.
+type Seen = HashSet<Key, BuildHasherDefault<KeyHasher>>;
+
+/// A hasher for [`Key`]s: the key's low 64 bits.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only keys are hashed (`write_u128`); anything else still hashes.
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u128(&mut self, key: u128) {
+        self.0 = key as u64;
+    }
 }
 
 /// The fault budget used after `mv`: drops, duplicates, crashes.

@@ -13,9 +13,12 @@
 //! `states explored` may be higher, because a level is finished before a
 //! violation in it is reported.
 
-use super::{Bounds, Key, Link, Move, Outcome, broken, key, make, moves, quiescent, spend, violation};
-use crate::sim::{Driver, Snapshot};
-use std::collections::{HashMap, HashSet};
+use super::{
+    Bounds, Key, Link, Move, Node, Outcome, Seen, broken, key, make, moves, quiescent, spend, violation,
+};
+use crate::sim::Driver;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Instant;
@@ -25,17 +28,10 @@ type Place = (usize, usize);
 
 const SHARDS: usize = 64;
 
-/// A state waiting to be expanded.
-struct Queued {
-    snap: Snapshot,
-    used: [u8; 3],
-    path: Option<Arc<Link>>,
-}
-
 /// A new state of the next level, found at `place`.
 struct Found {
     place: Place,
-    state: Queued,
+    state: Node,
     /// A judged check it breaks (name, detail).
     broken: Option<(String, String)>,
 }
@@ -43,9 +39,9 @@ struct Found {
 #[derive(Default)]
 struct Shard {
     /// Keys of states on earlier levels.
-    seen: HashSet<Key>,
+    seen: Seen,
     /// New states of the level being expanded.
-    level: HashMap<Key, Found>,
+    level: HashMap<Key, Found, BuildHasherDefault<super::KeyHasher>>,
 }
 
 /// A terminal state that breaks a check: its place, the check (name,
@@ -55,7 +51,7 @@ type Terminal = (Place, (String, String), Option<Arc<Link>>);
 /// What the workers share while expanding one level.
 struct Level<'a> {
     depth: usize,
-    work: &'a Mutex<Vec<(usize, Queued)>>,
+    work: &'a Mutex<Vec<(usize, Node)>>,
     shards: &'a [Mutex<Shard>],
     /// New states found so far on this level, and how many the search
     /// still takes (`--max-states`).
@@ -98,9 +94,10 @@ pub fn explore_parallel(
     }
     let shards: Vec<Mutex<Shard>> = (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect();
     shard(&shards, &root_key).lock().unwrap().seen.insert(root_key);
-    let mut level = vec![Queued { snap: root.snapshot(), used: [0; 3], path: None }];
+    let mut level =
+        vec![Node { from: Arc::new(root.snapshot()), depth: 0, used: [0; 3], path: None, key: root_key }];
     drop(root);
-    let work: Mutex<Vec<(usize, Queued)>> = Mutex::new(Vec::new());
+    let work: Mutex<Vec<(usize, Node)>> = Mutex::new(Vec::new());
     let fresh = AtomicU64::new(0);
     let last = AtomicUsize::new(usize::MAX);
     std::thread::scope(|scope| {
@@ -211,7 +208,8 @@ pub fn explore_parallel(
 }
 
 fn shard<'a>(shards: &'a [Mutex<Shard>], key: &Key) -> &'a Mutex<Shard> {
-    &shards[(key.0 as usize ^ (key.0 >> 64) as usize) % shards.len()]
+    // The high bits: the tables within a shard use the low ones.
+    &shards[(key >> 64) as usize % shards.len()]
 }
 
 /// Expands states of the level at `depth` from `work` until it is empty.
@@ -225,7 +223,7 @@ fn expand(driver: &mut dyn Driver, bounds: &Bounds, level: &Level) -> Done {
             work.lock().unwrap().clear();
             break;
         }
-        driver.restore(&node.snap);
+        node.enter(driver, bounds);
         if driver.now() >= bounds.until {
             done.past_duration.push(i);
             if let Some(b) = broken(driver, bounds, true) {
@@ -238,9 +236,10 @@ fn expand(driver: &mut dyn Driver, bounds: &Bounds, level: &Level) -> Done {
             done.cut_by_depth.push(i);
             continue;
         }
+        let here = Arc::new(driver.snapshot());
         for (j, mv) in moves(driver, node.used, bounds).into_iter().enumerate() {
             if j > 0 {
-                driver.restore(&node.snap);
+                driver.restore(&here);
             }
             if !make(driver, &mv) {
                 if matches!(mv, Move::Step)
@@ -268,7 +267,7 @@ fn expand(driver: &mut dyn Driver, bounds: &Bounds, level: &Level) -> Done {
             let found = Found {
                 place,
                 broken: broken(driver, bounds, quiescent(driver)),
-                state: Queued { snap: driver.snapshot(), used, path },
+                state: Node { from: here.clone(), depth: depth + 1, used, path, key },
             };
             if found.broken.is_some() {
                 level.last.fetch_min(i, Ordering::SeqCst);

@@ -19,8 +19,9 @@ use crate::nodes::{NodeView, Protocol};
 use std::any::Any;
 
 /// An opaque snapshot of a run, restorable into the driver that took it
-/// (or another driver of the same scenario, on another thread).
-pub struct Snapshot(Box<dyn Any + Send>);
+/// (or another driver of the same scenario, on another thread; several
+/// threads may restore one snapshot shared behind an `Arc`).
+pub struct Snapshot(Box<dyn Any + Send + Sync>);
 
 /// A node as the generic views show it.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -132,7 +133,7 @@ pub trait Driver {
 
 impl<P: Protocol, C: Checker<P> + std::fmt::Debug + 'static> Driver for Sim<P, C>
 where
-    super::engine::SimSnapshot<P, C>: Send,
+    super::engine::SimSnapshot<P, C>: Send + Sync,
 {
     fn protocol(&self) -> &'static str {
         P::NAME
