@@ -31,7 +31,6 @@ use super::host::NodeStatus;
 use super::monitor::Checker;
 use super::queue::{Event, PendingEvent, Slot};
 use crate::nodes::{Effect, NodeId, Protocol, TimerId};
-use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 
 impl<P: Protocol, C: Checker<P>> Sim<P, C> {
@@ -57,8 +56,11 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             }
         }
         let mut messages: Vec<u128> = Vec::new();
-        let mut timers: BTreeMap<(NodeId, TimerId), u64> = BTreeMap::new();
-        let mut told: BTreeMap<NodeId, u64> = BTreeMap::new();
+        // Live timers, (node, id) → time left (sorted below; of two with
+        // one key, the later found counts, as a map would keep it).
+        let mut timers: Vec<((NodeId, TimerId), u64)> = Vec::new();
+        // Writes each node is still to be told are on disk.
+        let mut told: Vec<u64> = vec![0; self.state.nodes.len()];
         let mut client_events: Vec<(u32, u8, u64, u64, u32)> = Vec::new();
         let mut faults: Vec<(u32, u64)> = Vec::new();
         for (left, event) in pending {
@@ -69,12 +71,12 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 Event::Arrival { spec } => client_events.push((*spec, 2, left, 0, 0)),
                 Event::Timer { node, incarnation, id, .. } => {
                     if *incarnation == self.state.nodes[node.index()].incarnation {
-                        timers.insert((*node, *id), left);
+                        timers.push(((*node, *id), left));
                     }
                 }
                 Event::Persisted { node, incarnation, .. } => {
                     if *incarnation == self.state.nodes[node.index()].incarnation {
-                        *told.entry(*node).or_default() += 1;
+                        told[node.index()] += 1;
                     }
                 }
                 // The disk events follow from the unflushed writes.
@@ -90,6 +92,14 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 Event::Fault { index } => faults.push((*index, left)),
             }
         }
+        timers.sort_by_key(|t| t.0);
+        timers.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                *kept = *later;
+            }
+            same
+        });
         messages.sort_unstable();
         client_events.sort_unstable();
         faults.sort_unstable();
@@ -112,14 +122,15 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             (rt.io.clock.offset_us(self.state.now), rt.io.clock.drift_ppm).hash(&mut h);
             rt.timers.len().hash(&mut h);
             for (timer, id) in &rt.timers {
-                (timer, timers.get(&(node, *id))).hash(&mut h);
+                let left = timers.binary_search_by_key(&(node, *id), |t| t.0).ok().map(|i| &timers[i].1);
+                (timer, left).hash(&mut h);
             }
             rt.after_disk.len().hash(&mut h);
             for (gate, effect) in &rt.after_disk {
                 gate.0.saturating_sub(rt.io.on_disk).hash(&mut h);
                 hash_effect(effect, &mut h);
             }
-            told.get(&node).hash(&mut h);
+            Some(&told[i]).filter(|&&n| n > 0).hash(&mut h);
             if self.cfg.capacity.is_some() {
                 (rt.load.busy_until.0.saturating_sub(now), rt.load.queued.len()).hash(&mut h);
             }
