@@ -436,6 +436,9 @@ fn quiescent(driver: &dyn Driver) -> bool {
 
 /// The first judged check that no longer holds: its name and detail.
 fn broken(driver: &dyn Driver, bounds: &Bounds, terminal: bool) -> Option<(String, String)> {
+    if driver.checks_hold() {
+        return None;
+    }
     let report = driver.report();
     let broken = report.checks.iter().find(|v| !v.holds && bounds.judged(v.name, terminal))?;
     Some((broken.name.to_string(), broken.detail.clone()))

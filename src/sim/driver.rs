@@ -106,6 +106,9 @@ pub trait Driver {
     /// client (then its report has throughput metrics).
     fn models_load(&self) -> bool;
     fn report(&self) -> Report;
+    /// Whether every check in [`Driver::report`] holds now, without
+    /// building the report (see [`Checker::all_hold`]).
+    fn checks_hold(&self) -> bool;
     /// Values with a meaning at this instant, sampled over a run to draw
     /// them against time: `messages_in_flight`, then the checker's
     /// [`Checker::GAUGES`].
@@ -217,6 +220,9 @@ where
     }
     fn report(&self) -> Report {
         Sim::report(self)
+    }
+    fn checks_hold(&self) -> bool {
+        Sim::checks_hold(self)
     }
     fn gauges(&self) -> Vec<(&'static str, f64)> {
         let mut g = vec![("messages_in_flight", self.messages_in_flight() as f64)];

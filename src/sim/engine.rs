@@ -823,6 +823,11 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     pub fn report(&self) -> Report {
         self.checker.as_ref().map(|c| c.report(self.state.now)).unwrap_or_default()
     }
+    /// Whether every check holds now (see [`Checker::all_hold`]); `true`
+    /// when checks are off.
+    pub fn checks_hold(&self) -> bool {
+        self.checker.as_ref().is_none_or(|c| c.all_hold(self.state.now))
+    }
     /// The checker's gauges now (none when checks are off).
     pub fn checker_gauges(&self) -> Vec<(&'static str, f64)> {
         self.checker.as_ref().map(|c| c.gauges(self.state.now)).unwrap_or_default()

@@ -433,6 +433,14 @@ pub trait Checker<P: Protocol>: Clone {
     fn on_fault(&mut self, _at: At, _fault: &Fault) {}
     /// The verdicts as of now (the run may go on).
     fn report(&self, now: SimTime) -> Report;
+    /// Whether every invariant in [`Checker::report`] holds now, answered
+    /// without building the report's words: `distlab explore` asks it of
+    /// every state and builds the report only when it is `false`. The
+    /// default builds the report; a checker whose verdicts are its
+    /// [`ViolationTracker`]s answers from them.
+    fn all_hold(&self, now: SimTime) -> bool {
+        self.report(now).checks.iter().all(|c| c.holds)
+    }
     /// The gauges it keeps, with one line each: quantities that have a
     /// value *now* (replication lag, participants in doubt), which `distlab
     /// sweep` and `distlab run --trace` sample over the run to draw them

@@ -198,6 +198,18 @@ impl TwoPhaseCommitChecker {
         &self.names[n.index()]
     }
 
+    /// The trackers of the invariants [`Checker::report`] judges, one each.
+    fn trackers(&self) -> [&ViolationTracker; 6] {
+        [
+            &self.atomicity,
+            &self.no_commit_after_no,
+            &self.agreement,
+            &self.conservation,
+            &self.runs_once,
+            &self.told_the_truth,
+        ]
+    }
+
     /// `n` by name, or "a participant" when the checker forgot who.
     fn who(&self, n: Option<NodeId>) -> String {
         n.map_or("a participant".to_string(), |n| self.node(n).to_string())
@@ -784,6 +796,10 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
         vec![("participants_in_doubt", self.in_doubt.len() as f64)]
     }
 
+    fn all_hold(&self, _now: SimTime) -> bool {
+        self.trackers().iter().all(|t| t.holds())
+    }
+
     fn report(&self, now: SimTime) -> Report {
         let decided = self.committed + self.aborted;
         let mut r = Report::default();
@@ -950,7 +966,11 @@ mod tests {
             let at = At { step: i as u64, time: SimTime(i as u64 * 1000) };
             c.on_observation(at, *node, obs);
         }
-        c.report(SimTime(events.len() as u64 * 1000))
+        let now = SimTime(events.len() as u64 * 1000);
+        let report = c.report(now);
+        assert_eq!(report.checks.len(), c.trackers().len(), "a tracker per check");
+        assert_eq!(c.all_hold(now), report.checks.iter().all(|v| v.holds), "all_hold agrees with the report");
+        report
     }
 
     fn decided(tx: Tx, decision: Decision, share: Share) -> Observation {
@@ -1165,11 +1185,13 @@ mod tests {
         let v = c.report(SimTime(60_000)).verdict("client-told-the-truth").unwrap().clone();
         assert!(v.holds, "{}", v.detail);
         assert!(v.detail.ends_with("(1 ok, 1 fail)"), "{}", v.detail);
+        assert!(c.all_hold(SimTime(60_000)));
 
         let mut lied = c.clone();
         lied.on_history(at, &told(1, HistoryKind::Ok));
         let v = lied.report(SimTime(60_000)).verdict("client-told-the-truth").unwrap().clone();
         assert!(!v.holds);
+        assert!(!lied.all_hold(SimTime(60_000)), "all_hold hears the history too");
         assert!(v.detail.contains("tx 1 was told ok, but the coordinator logged abort"), "{}", v.detail);
         assert_eq!(v.first_violation, Some(at));
 
