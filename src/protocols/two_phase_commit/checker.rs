@@ -173,11 +173,45 @@ pub struct TwoPhaseCommitChecker {
     /// Settled transactions still kept in full, oldest first (see
     /// "Memory").
     recently_settled: VecDeque<Tx>,
-    /// Transactions settled long ago and forgotten: whether each was, was
-    /// committed, and had a no vote.
-    long_ago: IdBits,
-    long_ago_commits: IdBits,
-    long_ago_no_votes: IdBits,
+    /// Transactions settled long ago and forgotten, three bits each.
+    long_ago: LongAgo,
+}
+
+/// Transactions settled long ago and forgotten: whether each was, was
+/// committed, and had a no vote — all a late report about one needs.
+#[derive(Clone, Debug, Default)]
+struct LongAgo {
+    settled: IdBits,
+    commits: IdBits,
+    no_votes: IdBits,
+}
+
+impl LongAgo {
+    fn contains(&self, tx: Tx) -> bool {
+        self.settled.contains(tx)
+    }
+
+    /// Keeps the three bits of settled `tx`'s record `r`.
+    fn keep(&mut self, tx: Tx, r: &TxRecord) {
+        self.settled.insert(tx);
+        if r.logged == Some(Decision::Commit) {
+            self.commits.insert(tx);
+        }
+        if r.no_vote().is_some() {
+            self.no_votes.insert(tx);
+        }
+    }
+
+    /// The record of `tx` to keep in full again: brought back from its
+    /// bits if it was settled long ago (and taken out of them), else new.
+    fn take(&mut self, tx: Tx) -> TxRecord {
+        if !self.settled.remove(tx) {
+            return TxRecord::default();
+        }
+        let decision = if self.commits.remove(tx) { Decision::Commit } else { Decision::Abort };
+        let forgotten = Some(Forgotten { decision, voted_no: self.no_votes.remove(tx) });
+        TxRecord { logged: Some(decision), ended: true, told: true, forgotten, ..TxRecord::default() }
+    }
 }
 
 fn name(d: Decision) -> &'static str {
@@ -215,26 +249,12 @@ impl TwoPhaseCommitChecker {
         n.map_or("a participant".to_string(), |n| self.node(n).to_string())
     }
 
-    /// Brings `tx`'s record back from what the checker still knows, if it
-    /// was settled long ago and forgotten.
-    fn revive(&mut self, tx: Tx) {
-        if self.txs.contains_key(&tx) || !self.long_ago.remove(tx) {
-            return;
-        }
-        let decision = if self.long_ago_commits.remove(tx) { Decision::Commit } else { Decision::Abort };
-        let voted_no = self.long_ago_no_votes.remove(tx);
-        let forgotten = Some(Forgotten { decision, voted_no });
-        let r =
-            TxRecord { logged: Some(decision), ended: true, told: true, forgotten, ..TxRecord::default() };
-        self.txs.insert(tx, r);
-    }
-
     /// Whether `r` is settled: its decision logged, decided by every
     /// participant it touches (and by nobody otherwise), ended, and its
     /// client told.
-    fn is_settled(&self, r: &TxRecord) -> bool {
+    fn is_settled(params: &Params, r: &TxRecord) -> bool {
         let Some(d) = r.logged else { return false };
-        let touched = |t| self.params.participants_of(t).all(|n| r.decided.contains_key(&n));
+        let touched = |t| params.participants_of(t).all(|n| r.decided.contains_key(&n));
         r.ended
             && r.told
             && (r.forgotten.is_some() || r.work.is_some_and(touched))
@@ -244,11 +264,10 @@ impl TwoPhaseCommitChecker {
     /// Counts `tx` among the recently settled if it is settled now, and
     /// forgets the oldest of them beyond [`RECENTLY_SETTLED`].
     fn settle(&mut self, tx: Tx) {
-        match self.txs.get(&tx) {
-            Some(r) if !r.queued && self.is_settled(r) => {}
+        match self.txs.get_mut(&tx) {
+            Some(r) if !r.queued && Self::is_settled(&self.params, r) => r.queued = true,
             _ => return,
         }
-        self.txs.get_mut(&tx).expect("present").queued = true;
         self.recently_settled.push_back(tx);
         if self.recently_settled.len() > keep_settled(RECENTLY_SETTLED) {
             let old = self.recently_settled.pop_front().expect("not empty");
@@ -259,19 +278,13 @@ impl TwoPhaseCommitChecker {
     /// Keeps only three bits of settled transaction `tx` (see "Memory"),
     /// unless a report since it settled made it unsettled again.
     fn forget(&mut self, tx: Tx) {
-        let Some(r) = self.txs.get(&tx) else { return };
-        if !self.is_settled(r) || tx >= IdBits::LIMIT {
-            self.txs.get_mut(&tx).expect("present").queued = false;
+        let Some(r) = self.txs.get_mut(&tx) else { return };
+        if !Self::is_settled(&self.params, r) || tx >= IdBits::LIMIT {
+            r.queued = false;
             return;
         }
         let r = self.txs.remove(&tx).expect("present");
-        self.long_ago.insert(tx);
-        if r.logged == Some(Decision::Commit) {
-            self.long_ago_commits.insert(tx);
-        }
-        if r.no_vote().is_some() {
-            self.long_ago_no_votes.insert(tx);
-        }
+        self.long_ago.keep(tx, &r);
     }
 
     /// The parts of `tx` in flight, per unit: the legs of a logged commit
@@ -333,8 +346,7 @@ impl TwoPhaseCommitChecker {
                     NoReason::Refused | NoReason::AlreadyAborted => "votes_no_other",
                 };
                 *self.votes_no_by.entry(why).or_default() += 1;
-                self.revive(tx);
-                let r = self.txs.entry(tx).or_default();
+                let r = self.txs.entry(tx).or_insert_with(|| self.long_ago.take(tx));
                 r.voted_no.entry(node).or_insert(at);
                 let committed_by = (r.logged == Some(Decision::Commit))
                     .then(|| ("the coordinator", logged_cause(tx, r)))
@@ -359,8 +371,7 @@ impl TwoPhaseCommitChecker {
     }
 
     fn on_logged(&mut self, at: At, tx: Tx, decision: Decision, work: Work) {
-        self.revive(tx);
-        let r = self.txs.entry(tx).or_default();
+        let r = self.txs.entry(tx).or_insert_with(|| self.long_ago.take(tx));
         r.work = Some(work);
         match r.logged {
             Some(before) if before == decision => return, // reported again after a restart
@@ -438,8 +449,7 @@ impl TwoPhaseCommitChecker {
         share: Share,
     ) {
         let me = self.node(node).to_string();
-        self.revive(tx);
-        let r = self.txs.entry(tx).or_default();
+        let r = self.txs.entry(tx).or_insert_with(|| self.long_ago.take(tx));
         let this =
             |me: &str| Cause::new(at, format!("{me} decided {} ({learned:?}) for tx {tx}", name(decision)));
         // A node with a share of the transfer is one it touches: if the
@@ -686,17 +696,14 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
             in_doubt_max_us: 0,
             blocked: BTreeSet::new(),
             recently_settled: VecDeque::new(),
-            long_ago: IdBits::default(),
-            long_ago_commits: IdBits::default(),
-            long_ago_no_votes: IdBits::default(),
+            long_ago: LongAgo::default(),
         }
     }
 
     fn on_observation(&mut self, at: At, node: NodeId, obs: &Observation) {
         match *obs {
             Observation::PrepareRound { tx, work } => {
-                self.revive(tx);
-                let r = self.txs.entry(tx).or_default();
+                let r = self.txs.entry(tx).or_insert_with(|| self.long_ago.take(tx));
                 r.work = Some(work);
                 r.started.get_or_insert(at.time);
                 r.rounds += 1;
@@ -724,15 +731,13 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
             Observation::Voted { tx, vote } => self.on_voted(at, node, tx, vote),
             Observation::DecisionLogged { tx, decision, work } => self.on_logged(at, tx, decision, work),
             Observation::DecisionRound { tx, resend } => {
-                self.revive(tx);
-                self.txs.entry(tx).or_default().rounds += 1;
+                self.txs.entry(tx).or_insert_with(|| self.long_ago.take(tx)).rounds += 1;
                 if resend {
                     self.resent += 1;
                 }
             }
             Observation::Ended { tx } => {
-                self.revive(tx);
-                let r = self.txs.entry(tx).or_default();
+                let r = self.txs.entry(tx).or_insert_with(|| self.long_ago.take(tx));
                 if !r.ended {
                     r.ended = true;
                     self.ended += 1;
@@ -768,8 +773,7 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
         }
         // The transaction id is the idempotency key, which is the op id.
         let tx = e.op_id;
-        self.revive(tx);
-        self.txs.entry(tx).or_default().told = true;
+        self.txs.entry(tx).or_insert_with(|| self.long_ago.take(tx)).told = true;
         let record = self.txs.get(&tx);
         let logged = record.and_then(|r| r.logged);
         if logged != Some(told) {
