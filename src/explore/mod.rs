@@ -14,8 +14,9 @@
 //! States are deduplicated by the model fingerprint ([`Driver::fingerprint`],
 //! 128 bits) and the fault budget used so far, hashed together into one
 //! 128-bit key (two different states of a search of n states collide with
-//! probability about n²/2¹²⁹, 10⁻²⁵ for ten million) — and, with `--checker-state` ([`Bounds::checker_state`]),
-//! by a digest of the checker's state too, so two ways to one model state
+//! probability about n²/2¹²⁹, 10⁻²⁵ for ten million) — and, with
+//! `--checker-state` ([`Bounds::checker_state`]), by a digest of the
+//! checker's state too, so two ways to one model state
 //! whose checkers heard different things are not merged. Every check of
 //! the protocol's checker is evaluated on every new state: a check that no
 //! longer holds is a violation. Because every move is an intervention the
