@@ -17,7 +17,6 @@
 use super::hash::Digest;
 use super::history::HistoryEvent;
 use serde::Serialize;
-use std::collections::VecDeque;
 use xxhash_rust::xxh3::Xxh3;
 
 /// How much of a run is traced: nothing (benchmarks), the digest only,
@@ -104,13 +103,13 @@ pub struct Trace {
     level: TraceLevel,
     hasher: Xxh3,
     count: u64,
-    /// The events at level `full`, unless they are streamed to `sink`.
+    /// The events at level `full`, unless they are streamed to `sink`:
+    /// the first `len` are the run so far, the rest the known future —
+    /// events a rewind stepped back over ([`Trace::rewind_keeping`]). A
+    /// replay takes each back instead of building its text again, and a
+    /// rewind or a jump forward to a mark only moves `len`, however far.
     events: Vec<TraceEvent>,
-    /// The known future: events a rewind took off the end of `events`
-    /// ([`Trace::rewind_keeping`]), the next one first. A replay takes
-    /// each back instead of building its text again, and a jump forward
-    /// to a later mark takes them back at once.
-    ahead: VecDeque<TraceEvent>,
+    len: usize,
     sink: Option<Box<dyn TraceSink>>,
 }
 
@@ -124,7 +123,7 @@ pub struct TraceMark {
 
 impl Trace {
     pub fn new(level: TraceLevel) -> Self {
-        Trace { level, hasher: Xxh3::new(), count: 0, events: Vec::new(), ahead: VecDeque::new(), sink: None }
+        Trace { level, hasher: Xxh3::new(), count: 0, events: Vec::new(), len: 0, sink: None }
     }
 
     /// From now on, hands every event to `sink` instead of keeping it:
@@ -132,11 +131,12 @@ impl Trace {
     /// one as it is recorded. A streamed trace cannot be rewound past what
     /// it has written (the TUI, which rewinds, keeps its trace in memory).
     pub fn stream_to(&mut self, mut sink: Box<dyn TraceSink>) {
+        self.events.truncate(self.len);
         for e in self.events.drain(..) {
             sink.event(&e);
         }
         self.events = Vec::new();
-        self.ahead = VecDeque::new();
+        self.len = 0;
         self.sink = Some(sink);
     }
 
@@ -159,17 +159,28 @@ impl Trace {
         }
     }
 
-    /// Events held in memory (zero while streaming, and below level
-    /// `full`): what the trace costs in memory.
+    /// Events held in memory, the known future included (zero while
+    /// streaming, and below level `full`): what the trace costs in memory.
     pub fn held(&self) -> usize {
         self.events.len()
+    }
+
+    /// Whether a replay is within the known future: the next event is
+    /// taken back, not built.
+    #[inline]
+    fn replaying(&self) -> bool {
+        self.len < self.events.len()
     }
 
     #[inline]
     fn keep(&mut self, event: TraceEvent) {
         match self.sink.as_mut() {
             Some(sink) => sink.event(&event),
-            None => self.events.push(event),
+            None => {
+                debug_assert!(!self.replaying(), "a new event comes after the known future");
+                self.events.push(event);
+                self.len += 1;
+            }
         }
     }
     pub fn level(&self) -> TraceLevel {
@@ -184,7 +195,7 @@ impl Trace {
     /// replay takes the event back from the known future.
     #[inline]
     pub fn builds_text(&self) -> bool {
-        self.level == TraceLevel::Full && self.ahead.is_empty()
+        self.level == TraceLevel::Full && !self.replaying()
     }
     #[inline]
     pub fn on(&self) -> bool {
@@ -238,13 +249,14 @@ impl Trace {
         self.hasher.update(&buf);
         self.count += 1;
         if self.level == TraceLevel::Full {
-            if let Some(known) = self.ahead.pop_front() {
+            if self.replaying() {
+                let known = &self.events[self.len];
                 debug_assert!(
                     (known.step, known.time_us, known.kind, known.node, known.peer, known.msg)
                         == (step, time_us, kind, node, peer, msg),
                     "a replay records the event it recorded before"
                 );
-                self.events.push(known);
+                self.len += 1;
                 return;
             }
             let (text, label) = text_and_label();
@@ -257,12 +269,13 @@ impl Trace {
     /// the digest is the same at every level.
     pub fn annotate(&mut self, step: u64, time_us: u64, node: u32, text: String) {
         if self.level == TraceLevel::Full {
-            if let Some(known) = self.ahead.pop_front() {
+            if self.replaying() {
+                let known = &self.events[self.len];
                 debug_assert!(
                     (known.step, known.kind, &known.text) == (step, TraceKind::Note, &text),
                     "a replay records the note it recorded before"
                 );
-                self.events.push(known);
+                self.len += 1;
                 return;
             }
             self.keep(TraceEvent {
@@ -288,17 +301,17 @@ impl Trace {
     }
     /// The events, at level `full` (empty otherwise, and while streaming).
     pub fn events(&self) -> &[TraceEvent] {
-        &self.events
+        &self.events[..self.len]
     }
     pub fn mark(&self) -> TraceMark {
-        TraceMark { hasher: self.hasher.clone(), count: self.count, events: self.events.len() }
+        TraceMark { hasher: self.hasher.clone(), count: self.count, events: self.len }
     }
     /// Returns to `mark`, forgetting every event after it.
     pub fn rewind(&mut self, mark: &TraceMark) {
         self.hasher = mark.hasher.clone();
         self.count = mark.count;
-        self.events.truncate(mark.events);
-        self.ahead.clear();
+        self.len = self.len.min(mark.events);
+        self.events.truncate(self.len);
     }
 
     /// Returns to `mark`, earlier or later on the same line of the run,
@@ -311,19 +324,12 @@ impl Trace {
     pub fn rewind_keeping(&mut self, mark: &TraceMark) {
         self.hasher = mark.hasher.clone();
         self.count = mark.count;
-        if mark.events <= self.events.len() {
-            for e in self.events.drain(mark.events..).rev() {
-                self.ahead.push_front(e);
-            }
-        } else {
-            let more = mark.events - self.events.len();
-            assert!(more <= self.ahead.len(), "a trace moves forward only within its known future");
-            self.events.extend(self.ahead.drain(..more));
-        }
+        assert!(mark.events <= self.events.len(), "a trace moves forward only within its known future");
+        self.len = mark.events;
     }
 
     /// Forgets the known future (the run is about to go another way).
     pub fn forget_ahead(&mut self) {
-        self.ahead.clear();
+        self.events.truncate(self.len);
     }
 }
