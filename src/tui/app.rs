@@ -104,6 +104,9 @@ struct Search {
     chunk: u64,
     /// Only this check stops the search (a jump to where it broke).
     only: Option<&'static str>,
+    /// Whether the last chunk replayed steps already seen (many times
+    /// faster than new ones: its pace says nothing of theirs).
+    replayed: bool,
 }
 
 impl Search {
@@ -774,7 +777,7 @@ impl App {
         self.playing = false;
         let start = self.tape.step();
         let held = broken_checks(self.driver());
-        self.search = Some(Search { start, held, chunk: Search::FIRST_CHUNK, only: None });
+        self.search = Some(Search { start, held, chunk: Search::FIRST_CHUNK, only: None, replayed: false });
         self.search_slice(self.search_slice);
     }
 
@@ -818,7 +821,14 @@ impl App {
         let started = std::time::Instant::now();
         while let Some(search) = &mut self.search {
             let from = self.tape.step();
-            let chunk = search.chunk;
+            let seen = self.tape.frontier();
+            // A chunk stops where the steps seen end, and the first one
+            // past them starts small again.
+            if from >= seen && search.replayed {
+                search.chunk = search.chunk.min(Search::SLOW_CHUNK);
+            }
+            search.replayed = from < seen;
+            let chunk = if from < seen { search.chunk.min(seen - from) } else { search.chunk };
             let chunk_started = std::time::Instant::now();
             if self.tape.skip(chunk) == 0 {
                 let start = search.start;
@@ -975,7 +985,13 @@ impl App {
                 self.playing = false;
                 self.tape.seek(0);
                 let held = broken_checks(self.driver());
-                self.search = Some(Search { start: 0, held, chunk: Search::FIRST_CHUNK, only: Some(v.name) });
+                self.search = Some(Search {
+                    start: 0,
+                    held,
+                    chunk: Search::FIRST_CHUNK,
+                    only: Some(v.name),
+                    replayed: false,
+                });
                 self.search_slice(self.search_slice);
             }
             _ => self.overlay = Some(Overlay::Details),
