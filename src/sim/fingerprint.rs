@@ -1,29 +1,46 @@
 //! The model fingerprint: a hash of the simulated system's state as a
-//! model sees it, so two runs that reach the same state by different
-//! routes fingerprint equal.
+//! model sees it. Two runs that reach the same state by different routes
+//! fingerprint equal, and two states with equal fingerprints have the same
+//! future: whatever the search or the engine does next, both do the same
+//! thing. That is what lets `distlab explore` merge them without losing a
+//! path, and makes what a complete search covers independent of the order
+//! it searches in.
 //!
-//! It covers, per node: status, the protocol's state, the disk, the writes
-//! still on their way to the disk (in order), the clock (its offset now and
-//! its drift), the pending timers (key and time left), the effects waiting
-//! for the disk (each with how many more writes it waits for), and news of
-//! writes held for a paused node; the messages in flight as a *multiset*
-//! (each message's stable hash, sorted: the order they
-//! were sent in does not count); each client process (its open operation
-//! with its age, what it believes, whether it is done, its pending
-//! timeout or next operation with time left) and how many operations each
+//! It covers the clock's reading (protocols keep readings of their local
+//! clocks and compare them later); per node: status, the protocol's state,
+//! the disk, the writes still on their way to the disk (in order), the
+//! clock (its offset now and its drift), the pending timers (key and time
+//! left), the effects waiting for the disk (each with how many more writes
+//! it waits for), the disk's completions and the news of writes held for a
+//! paused node (time left), and how far its random stream is drawn; the
+//! messages in flight, each with the time left until it arrives; each
+//! client process (its open operation with its age, what it believes,
+//! whether it is done, its pending timeout or next operation with time
+//! left, how far its random stream is drawn) and how many operations each
 //! client entry has issued; the network's faults in force (partitions,
-//! cuts, link overrides); and the scripted faults still to come, with time
-//! left.
+//! cuts, link overrides) and, of each link a message has crossed, how far
+//! its random stream is drawn and how long its FIFO order holds; and the
+//! scripted faults still to come, with time left. Every pending event is
+//! hashed with its place in the order the engine will take them: events
+//! due at one instant run in the order they were scheduled, so two
+//! messages due together but sent in the other order are another state
+//! (the next `step` delivers the other one).
 //!
-//! It leaves out what only the engine's bookkeeping or its dice know: the
-//! clock's absolute reading, step and event counters, message ids, the
-//! queue's sequence keys and slab slots, timer generations, write ids (a
-//! gate is counted relative to what is on disk), incarnations, process
-//! ids, the network's per-link state (FIFO tails, RNG positions), and every
-//! random stream's position (the dice are the model's choices, not its
-//! state). It also leaves out when each message will arrive: delivery
-//! delay is the network's choice. [`Sim::state_hash`] remains the exact
-//! state hash (rewinds are checked with it).
+//! It leaves out what only the engine's bookkeeping knows and no future
+//! event depends on: step and event counters, message ids, the queue's
+//! sequence keys (only their order counts) and slab slots, timer ids and
+//! generations, write ids (a gate is counted relative to what is on disk),
+//! incarnations, process ids, the random streams' seeds (only their
+//! positions), and void events (a timer replaced or cancelled, anything of
+//! a node's earlier life, the timeout of an attempt no longer open: they
+//! change nothing when they come up). [`Sim::state_hash`] remains the
+//! exact state hash (rewinds are checked with it).
+//!
+//! (It once left out when messages arrive, the order of events due
+//! together and the random streams, as the network's and the dice's
+//! choices; but the next `step` depends on them, so two states it merged
+//! could go different ways, and a breadth-first and a depth-first search
+//! covered different states — `tests/explore.rs` shows they now agree.)
 
 use super::engine::Sim;
 use super::hash::{Digest, StableHasher};
@@ -31,6 +48,7 @@ use super::host::NodeStatus;
 use super::monitor::Checker;
 use super::queue::{Event, PendingEvent, Slot};
 use crate::nodes::{Effect, NodeId, Protocol, TimerId};
+use crate::rng::RngStream;
 use std::hash::{Hash, Hasher};
 
 impl<P: Protocol, C: Checker<P>> Sim<P, C> {
@@ -39,72 +57,65 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     pub fn fingerprint(&self) -> Digest {
         let now = self.state.now.0;
         let left = |t: u64| t.saturating_sub(now);
-        // Every pending event: queued (live) ones at their time; those held
-        // for a paused node count as due now.
-        let mut pending: Vec<(u64, &PendingEvent<P>)> = self
+        // Every pending event, in the order the engine takes them: queued
+        // (live) ones by time, then by key at one instant; then those held
+        // for a paused node, in the order they are held (they count as due
+        // now). Each is hashed with its place in that order (`rank`).
+        let mut pending: Vec<((u64, u64), u64, &PendingEvent<P>)> = self
             .state
             .queue
             .iter()
             .filter_map(|e| self.state.slab[e.slot as usize].as_ref().filter(|s| s.key == e.key))
-            .map(|s: &Slot<_, _, _, _>| (left(s.time.0), &s.event))
+            .map(|s: &Slot<_, _, _, _>| ((s.time.0, s.key), left(s.time.0), &s.event))
             .collect();
+        let mut held = 0u64;
         for rt in &self.state.nodes {
             for &slot in &rt.held {
                 if let Some(s) = &self.state.slab[slot as usize] {
-                    pending.push((0, &s.event));
+                    pending.push(((u64::MAX, held), 0, &s.event));
+                    held += 1;
                 }
             }
         }
-        let mut messages: Vec<u128> = Vec::new();
-        // Live timers, (node, id) → time left (sorted below; of two with
-        // one key, the later found counts, as a map would keep it).
-        let mut timers: Vec<((NodeId, TimerId), u64)> = Vec::new();
-        // Writes each node is still to be told are on disk.
-        let mut told: Vec<u64> = vec![0; self.state.nodes.len()];
-        let mut client_events: Vec<(u32, u8, u64, u64, u32)> = Vec::new();
-        let mut faults: Vec<(u32, u64)> = Vec::new();
-        for (left, event) in pending {
+        // Void events (a timer replaced or cancelled, anything of a node's
+        // earlier life, a timeout of an attempt no longer open) change
+        // nothing when they come up: they take no place in the order.
+        pending.retain(|(_, _, event)| !self.void(event));
+        pending.sort_unstable_by_key(|p| p.0);
+        let mut messages: Vec<(u32, u128)> = Vec::new();
+        // Live timers, (node, id) → (time left, rank) (sorted below).
+        let mut timers: Vec<((NodeId, TimerId), (u64, u32))> = Vec::new();
+        // Per node: its disk completions, and the writes it is still to be
+        // told are on disk, as (rank, time left).
+        let mut disk: Vec<Vec<(u32, u64)>> = vec![Vec::new(); self.state.nodes.len()];
+        let mut told: Vec<Vec<(u32, u64)>> = vec![Vec::new(); self.state.nodes.len()];
+        let mut client_events: Vec<(u32, u32, u8, u64, u64, u32)> = Vec::new();
+        let mut faults: Vec<(u32, u32, u64)> = Vec::new();
+        for (rank, (_, left, event)) in pending.into_iter().enumerate() {
+            let rank = rank as u32;
             match event {
                 Event::Deliver { from, to, payload, .. } => {
-                    messages.push(super::hash::stable_hash(&(from, to, payload)).0);
+                    messages.push((rank, super::hash::stable_hash(&(left, from, to, payload)).0));
                 }
-                Event::Arrival { spec } => client_events.push((*spec, 2, left, 0, 0)),
-                Event::Timer { node, incarnation, id, .. } => {
-                    if *incarnation == self.state.nodes[node.index()].incarnation {
-                        timers.push(((*node, *id), left));
-                    }
-                }
-                Event::Persisted { node, incarnation, .. } => {
-                    if *incarnation == self.state.nodes[node.index()].incarnation {
-                        told[node.index()] += 1;
-                    }
-                }
-                // The disk events follow from the unflushed writes.
-                Event::Disk { .. } => {}
-                Event::ClientNext { slot } => client_events.push((*slot, 0, left, 0, 0)),
+                Event::Arrival { spec } => client_events.push((*spec, rank, 2, left, 0, 0)),
+                Event::Timer { node, id, .. } => timers.push(((*node, *id), (left, rank))),
+                Event::Persisted { node, .. } => told[node.index()].push((rank, left)),
+                Event::Disk { node, .. } => disk[node.index()].push((rank, left)),
+                Event::ClientNext { slot } => client_events.push((*slot, rank, 0, left, 0, 0)),
                 Event::ClientTimeout { slot, op_id, attempt } => {
-                    // Only the open attempt's timeout counts; others are void.
-                    let open = self.state.clients[*slot as usize].pending.as_ref();
-                    if open.is_some_and(|p| p.op_id == *op_id && p.attempt == *attempt) {
-                        client_events.push((*slot, 1, left, *op_id, *attempt))
-                    }
+                    client_events.push((*slot, rank, 1, left, *op_id, *attempt))
                 }
-                Event::Fault { index } => faults.push((*index, left)),
+                Event::Fault { index } => faults.push((*index, rank, left)),
             }
         }
-        timers.sort_by_key(|t| t.0);
-        timers.dedup_by(|later, kept| {
-            let same = later.0 == kept.0;
-            if same {
-                *kept = *later;
-            }
-            same
-        });
-        messages.sort_unstable();
+        // One live timer event per key (a replaced one is void).
+        timers.sort_unstable_by_key(|t| t.0);
+        // `messages`, `disk` and `told` are in rank order already.
         client_events.sort_unstable();
         faults.sort_unstable();
 
         let mut h = StableHasher::new();
+        now.hash(&mut h);
         for (i, rt) in self.state.nodes.iter().enumerate() {
             let node = NodeId(i as u32);
             rt.status.hash(&mut h);
@@ -119,7 +130,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             for (_, write) in &rt.unflushed {
                 write.hash(&mut h);
             }
-            (rt.io.clock.offset_us(self.state.now), rt.io.clock.drift_ppm).hash(&mut h);
+            (rt.io.clock.offset_us(self.state.now), rt.io.clock.drift_ppm, rt.io.rng.position()).hash(&mut h);
             rt.timers.len().hash(&mut h);
             for (timer, id) in &rt.timers {
                 let left = timers.binary_search_by_key(&(node, *id), |t| t.0).ok().map(|i| &timers[i].1);
@@ -130,14 +141,15 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 gate.0.saturating_sub(rt.io.on_disk).hash(&mut h);
                 hash_effect(effect, &mut h);
             }
-            Some(&told[i]).filter(|&&n| n > 0).hash(&mut h);
+            (&disk[i], &told[i]).hash(&mut h);
             if self.cfg.capacity.is_some() {
                 (rt.load.busy_until.0.saturating_sub(now), rt.load.queued.len()).hash(&mut h);
             }
         }
         messages.hash(&mut h);
         for (slot, c) in self.state.clients.iter().enumerate() {
-            (c.spec, c.endpoint, c.believed_leader, c.session_token, &c.written, c.done).hash(&mut h);
+            (c.spec, c.endpoint, c.believed_leader, c.session_token, &c.written, c.done, c.rng.position())
+                .hash(&mut h);
             c.pending
                 .as_ref()
                 .map(|p| {
@@ -146,13 +158,40 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 .hash(&mut h);
             let events = client_events.iter().filter(|e| e.0 as usize == slot);
             events
-                .map(|&(_, kind, left, op, attempt)| (kind, left, op, attempt))
+                .map(|&(_, rank, kind, left, op, attempt)| (rank, kind, left, op, attempt))
                 .for_each(|e| e.hash(&mut h));
         }
         self.state.issued.hash(&mut h);
-        self.state.network.hash_faults(&mut h);
+        self.state.arrivals.iter().map(RngStream::position).for_each(|p| p.hash(&mut h));
+        self.state.network.hash_faults(self.state.now, &mut h);
         faults.hash(&mut h);
         Digest(h.finish128())
+    }
+}
+
+impl<P: Protocol, C: Checker<P>> Sim<P, C> {
+    /// Whether `event` will change nothing when it comes up: a timer
+    /// replaced or cancelled since, anything of a node's earlier life, the
+    /// timeout of an attempt that is no longer open.
+    fn void(&self, event: &PendingEvent<P>) -> bool {
+        let nodes = &self.state.nodes;
+        match event {
+            Event::Timer { node, incarnation, id, timer } => {
+                let rt = &nodes[node.index()];
+                *incarnation != rt.incarnation || rt.timers.get(timer) != Some(id)
+            }
+            Event::Persisted { node, incarnation, .. } | Event::Disk { node, incarnation } => {
+                *incarnation != nodes[node.index()].incarnation
+            }
+            Event::ClientTimeout { slot, op_id, attempt } => {
+                let open = self.state.clients[*slot as usize].pending.as_ref();
+                !open.is_some_and(|p| p.op_id == *op_id && p.attempt == *attempt)
+            }
+            Event::Deliver { .. }
+            | Event::Arrival { .. }
+            | Event::ClientNext { .. }
+            | Event::Fault { .. } => false,
+        }
     }
 }
 

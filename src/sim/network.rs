@@ -220,12 +220,22 @@ impl std::hash::Hash for NetworkConfig {
 }
 
 impl Network {
-    /// Hashes the faults in force (partitions, cuts, link overrides) and
-    /// nothing of the links' state (FIFO tails, RNG positions): the
-    /// network's part of the model fingerprint.
-    pub(super) fn hash_faults<H: std::hash::Hasher>(&self, h: &mut H) {
+    /// The network's part of the model fingerprint: the faults in force
+    /// (partitions, cuts, link overrides) and, of each link that has drawn
+    /// from its random stream or still holds a FIFO order, how far the
+    /// stream is drawn and how long until the order frees up (a link not
+    /// yet used and one used without either are alike to the future).
+    pub(super) fn hash_faults<H: std::hash::Hasher>(&self, now: SimTime, h: &mut H) {
         use std::hash::Hash;
         (&self.group, &self.cuts, &self.overrides).hash(h);
+        for (from, row) in self.links.iter().enumerate() {
+            for (to, link) in row {
+                let (drawn, fifo_left) = (link.rng.position(), link.fifo_tail.0.saturating_sub(now.0));
+                if drawn > 0 || fifo_left > 0 {
+                    (from, to, drawn, fifo_left).hash(h);
+                }
+            }
+        }
     }
 }
 
