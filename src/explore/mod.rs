@@ -12,13 +12,15 @@
 //! - `crash N` (within `--crashes`), and `restart N` for a node that is down.
 //!
 //! States are deduplicated by the model fingerprint ([`Driver::fingerprint`],
-//! 128 bits) and the fault budget used so far, hashed together into one
-//! 128-bit key (two different states of a search of n states collide with
-//! probability about n²/2¹²⁹, 10⁻²⁵ for ten million) — and, with
-//! `--checker-state` ([`Bounds::checker_state`]), by a digest of the
-//! checker's state too, so two ways to one model state
-//! whose checkers heard different things are not merged. Every check of
-//! the protocol's checker is evaluated on every new state: a check that no
+//! 128 bits: everything a state's future depends on, so two states merged
+//! have the same successors, and a complete search covers the same states
+//! breadth or depth first) and the fault budget used so far, hashed
+//! together into one 128-bit key (two different states of a search of n
+//! states collide with probability about n²/2¹²⁹, 10⁻²⁵ for ten million)
+//! — and, with `--checker-state` ([`Bounds::checker_state`]), by a digest
+//! of the checker's state too, so two ways to one model state whose
+//! checkers heard different things are not merged. Every check of the
+//! protocol's checker is evaluated on every new state: a check that no
 //! longer holds is a violation. Because every move is an intervention the
 //! simulator itself makes, keyed by step, a path is saved as a scenario
 //! whose step-keyed `[[timeline]]` entries replay it exactly in

@@ -70,8 +70,9 @@ pub trait Driver {
     fn state_hash(&self) -> Digest;
     /// The model fingerprint: the simulated system's state without the
     /// engine's bookkeeping (counters, ids, sequence keys, slab slots,
-    /// timer generations, random-stream positions), equal for equal
-    /// states however they were reached. See `sim::fingerprint`.
+    /// timer generations, random-stream seeds), equal for equal states
+    /// however they were reached; two states with one fingerprint have the
+    /// same future. See `sim::fingerprint`.
     fn fingerprint(&self) -> Digest;
     /// A digest of the checker's whole state (its `Debug` form, hashed as
     /// it is written): two runs whose model states fingerprint equal may
