@@ -24,6 +24,16 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "the simulation panicked".into())
 }
 
+/// A memory figure of this process from `/proc/self/status`, in bytes:
+/// `VmRSS` (resident now) or `VmHWM` (the peak). `None` where there is no
+/// such file (off Linux).
+pub fn process_memory(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.strip_prefix(field).is_some_and(|rest| rest.starts_with(':')))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
 /// Formats a number without a trailing `.0` for whole values.
 pub fn fmt_num(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {

@@ -293,3 +293,35 @@ fn a_complete_search_covers_the_same_states_in_either_order() {
         assert_eq!(summary(&b), summary(&d), "{}: breadth first\n{b}\ndepth first\n{d}", EXERCISES[i].0);
     }
 }
+
+/// `--max-memory` stops a search that would outgrow it, and the verdict
+/// says the search is incomplete (exit 3), never that every state was
+/// explored; with two workers too. (Resident memory is read from
+/// `/proc/self/status`: Linux only.)
+#[cfg(target_os = "linux")]
+#[test]
+fn the_memory_bound_stops_a_search_and_says_so() {
+    for jobs in ["1", "2"] {
+        let o = distlab(&[
+            "explore",
+            "explore/bench-abd-2",
+            "--depth",
+            "200",
+            "--max-memory",
+            "64MiB",
+            "--jobs",
+            jobs,
+        ]);
+        let text = stdout(&o);
+        assert_eq!(o.status.code(), Some(3), "--jobs {jobs}: {text}");
+        assert!(
+            text.contains(
+                "no violation within bounds (incomplete: --max-memory was reached: more than 64 MiB resident)"
+            ),
+            "--jobs {jobs}: {text}"
+        );
+    }
+    let bad = distlab(&["explore", "explore/bench-abd-2", "--max-memory", "lots"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not a size such as 4GiB"));
+}

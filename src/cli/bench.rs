@@ -473,10 +473,7 @@ fn reset_peak_rss() {
 
 /// Peak resident memory of this process, in MB (Linux; `None` elsewhere).
 fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
+    Some(distlab::util::process_memory("VmHWM")? as f64 / (1024.0 * 1024.0))
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {

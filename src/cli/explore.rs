@@ -4,7 +4,8 @@
 //! Exit status: 0 no violation and the search was complete; 1 a check
 //! broke (the path is printed, and saved with `--save-counterexample`);
 //! 2 bad input; 3 no violation within the bounds, but a bound
-//! (`--depth`, `--max-states`) cut the search short: not a proof.
+//! (`--depth`, `--max-states`, `--max-memory`) cut the search short: not
+//! a proof.
 
 use super::Outcome;
 use anyhow::Context as _;
@@ -29,6 +30,12 @@ pub struct Args {
     /// Stop after this many unique states.
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub max_states: u64,
+    /// Stop when the process holds more than this much memory (resident,
+    /// looked at every 1024 unique states; Linux): bytes, or with a unit —
+    /// KiB, MiB, GiB (or KB, MB, GB). Where it stops varies from run to
+    /// run; `--max-states` is the bound that does not.
+    #[arg(long, value_name = "SIZE", default_value = "4GiB", value_parser = parse_size)]
+    pub max_memory: u64,
     /// Breadth first (the default): the counterexample found is a shortest one.
     #[arg(long, conflicts_with = "dfs")]
     pub bfs: bool,
@@ -108,6 +115,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             })
             .collect(),
         checker_state: args.checker_state,
+        max_memory: Some(args.max_memory),
     };
     let before = peak_rss();
     let out = if args.jobs > 1 {
@@ -153,6 +161,9 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         let mut cut = Vec::new();
         if out.hit_max_states {
             cut.push("--max-states was reached".to_string());
+        }
+        if out.hit_max_memory {
+            cut.push(format!("--max-memory was reached: more than {} resident", size(args.max_memory)));
         }
         if out.cut_by_depth > 0 {
             cut.push(format!("{} states at --depth were not expanded", out.cut_by_depth));
@@ -207,11 +218,66 @@ fn counterexample(
     Ok(file.finish())
 }
 
+/// A size in bytes: a whole number, optionally followed by a unit (`B`,
+/// `KiB`, `MiB`, `GiB`, or `KB`, `MB`, `GB` in powers of 1000; any case).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let n: u64 = number.parse().map_err(|_| format!("`{text}` is not a size such as 4GiB or 512MiB"))?;
+    let unit_bytes: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        _ => {
+            let unit = unit.trim();
+            return Err(format!("unknown unit `{unit}`: expected B, KiB, MiB, GiB, KB, MB or GB"));
+        }
+    };
+    match n.checked_mul(unit_bytes) {
+        Some(0) => Err("the size must be more than zero".into()),
+        Some(bytes) => Ok(bytes),
+        None => Err(format!("`{text}` is too large")),
+    }
+}
+
+/// A size in words: `4 GiB`, `512 MiB`, or bytes.
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 && b % (1 << 30) == 0 => format!("{} GiB", b >> 30),
+        b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{} MiB", b >> 20),
+        b => format!("{b} bytes"),
+    }
+}
+
 /// The process's peak resident memory in bytes (Linux: `VmHWM` in
 /// `/proc/self/status`); `None` elsewhere.
 fn peak_rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+    distlab::util::process_memory("VmHWM")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_size, size};
+
+    #[test]
+    fn sizes_read_with_their_units_and_bad_ones_say_why() {
+        assert_eq!(parse_size("4GiB"), Ok(4 << 30));
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("64 KiB"), Ok(64 << 10));
+        assert_eq!(parse_size("2GB"), Ok(2_000_000_000));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert_eq!(parse_size("4gb"), Ok(4_000_000_000));
+        assert!(parse_size("4 GiBs").unwrap_err().contains("unknown unit `GiBs`"));
+        assert!(parse_size("GiB").unwrap_err().contains("not a size"));
+        assert!(parse_size("0MiB").unwrap_err().contains("more than zero"));
+        assert!(parse_size("99999999999GiB").unwrap_err().contains("too large"));
+        assert_eq!(size(4 << 30), "4 GiB");
+        assert_eq!(size(64 << 20), "64 MiB");
+        assert_eq!(size(1000), "1000 bytes");
+    }
 }

@@ -93,6 +93,22 @@ pub struct Bounds {
     /// Two states are one only if their checkers' states are equal too
     /// ([`Driver::checker_digest`]), not just their model states.
     pub checker_state: bool,
+    /// Stop when the process holds more than this many bytes resident
+    /// (looked at every [`MEMORY_EVERY`] unique states; Linux only —
+    /// elsewhere the bound is not enforced). The one bound that depends
+    /// on the machine: where it stops varies from run to run, and the
+    /// verdict then says the search is incomplete.
+    pub max_memory: Option<u64>,
+}
+
+/// How often (in unique states) the search looks at its memory.
+pub const MEMORY_EVERY: u64 = 1024;
+
+impl Bounds {
+    /// Whether the process now holds more memory than `--max-memory`.
+    fn over_memory(&self) -> bool {
+        self.max_memory.is_some_and(|max| crate::util::process_memory("VmRSS").is_some_and(|rss| rss > max))
+    }
 }
 
 impl Bounds {
@@ -135,6 +151,8 @@ pub struct Outcome {
     pub past_duration: u64,
     /// The search stopped at `--max-states`.
     pub hit_max_states: bool,
+    /// The search stopped at `--max-memory`.
+    pub hit_max_memory: bool,
     pub violation: Option<Violation>,
 }
 
@@ -150,6 +168,7 @@ impl Outcome {
             cut_by_depth: 0,
             past_duration: 0,
             hit_max_states: false,
+            hit_max_memory: false,
             violation: None,
         }
     }
@@ -157,7 +176,7 @@ impl Outcome {
     /// Whether every state within the bounds was explored (no bound cut
     /// the search short).
     pub fn complete(&self) -> bool {
-        !self.hit_max_states && self.cut_by_depth == 0
+        !self.hit_max_states && !self.hit_max_memory && self.cut_by_depth == 0
     }
     pub fn states_per_second(&self) -> f64 {
         if self.seconds > 0.0 { self.unique as f64 / self.seconds } else { 0.0 }
@@ -282,6 +301,10 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
             }
             if out.unique >= bounds.max_states {
                 out.hit_max_states = true;
+                break 'search;
+            }
+            if out.unique.is_multiple_of(MEMORY_EVERY) && bounds.over_memory() {
+                out.hit_max_memory = true;
                 break 'search;
             }
             frontier.push_back(Node { from: here.clone(), depth, used, path, key });

@@ -19,7 +19,7 @@ use super::{
 use crate::sim::Driver;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Instant;
 
@@ -57,8 +57,11 @@ struct Level<'a> {
     /// still takes (`--max-states`).
     fresh: &'a AtomicU64,
     wanted: u64,
+    /// The process held more than `--max-memory`: the search stops after
+    /// this level.
+    over_memory: &'a AtomicBool,
     /// No parent after this one needs expanding: the search stops within
-    /// it (a violation, or `--max-states`). Parents are taken in order, so
+    /// it (a violation, `--max-states` or `--max-memory`). Parents are taken in order, so
     /// every earlier one is expanded in full, as the sequential search
     /// would have.
     last: &'a AtomicUsize,
@@ -100,6 +103,7 @@ pub fn explore_parallel(
     let work: Mutex<Vec<(usize, Node)>> = Mutex::new(Vec::new());
     let fresh = AtomicU64::new(0);
     let last = AtomicUsize::new(usize::MAX);
+    let over_memory = AtomicBool::new(false);
     std::thread::scope(|scope| {
         let (done_tx, done_rx) = mpsc::channel::<Done>();
         let mut starts = Vec::new();
@@ -134,6 +138,7 @@ pub fn explore_parallel(
                     shards: &shards,
                     fresh: &fresh,
                     wanted: bounds.max_states - out.unique,
+                    over_memory: &over_memory,
                     last: &last,
                 };
                 start.send(level).expect("a worker is waiting");
@@ -190,12 +195,13 @@ pub fn explore_parallel(
             }
             if out.violation.is_none() && !out.hit_max_states {
                 stop = usize::MAX;
+                out.hit_max_memory = over_memory.load(Ordering::SeqCst);
             }
             // Parents after the stop (taken by a worker before it was
             // known) do not count.
             out.cut_by_depth += cut.iter().filter(|&&i| i <= stop).count() as u64;
             out.past_duration += past.iter().filter(|&&i| i <= stop).count() as u64;
-            if out.violation.is_some() || out.hit_max_states {
+            if out.violation.is_some() || out.hit_max_states || out.hit_max_memory {
                 break;
             }
             depth += 1;
@@ -273,10 +279,16 @@ fn expand(driver: &mut dyn Driver, bounds: &Bounds, level: &Level) -> Done {
                 level.last.fetch_min(i, Ordering::SeqCst);
             }
             let mut s = shard.lock().unwrap();
-            if !later(&s)
-                && s.level.insert(key, found).is_none()
-                && level.fresh.fetch_add(1, Ordering::SeqCst) + 1 >= level.wanted
-            {
+            if later(&s) || s.level.insert(key, found).is_some() {
+                continue;
+            }
+            drop(s);
+            let fresh = level.fresh.fetch_add(1, Ordering::SeqCst) + 1;
+            if fresh >= level.wanted {
+                level.last.fetch_min(i, Ordering::SeqCst);
+            }
+            if fresh.is_multiple_of(super::MEMORY_EVERY) && bounds.over_memory() {
+                level.over_memory.store(true, Ordering::SeqCst);
                 level.last.fetch_min(i, Ordering::SeqCst);
             }
         }
