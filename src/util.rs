@@ -316,3 +316,114 @@ mod count_tests {
         assert_eq!(super::count_as(2u64, "process", "processes"), "2 processes");
     }
 }
+
+/// A map kept as one vector sorted by key: for the small maps a checker or
+/// a snapshot copies often. A `BTreeMap` with a single entry allocates a
+/// whole node (eleven slots); this allocates what it holds, and a copy is
+/// one allocation. Lookups are binary searches; an insert or a removal
+/// moves the entries after it, so it suits maps of a few hundred entries
+/// at most, or ones filled mostly in key order. Its `Debug` form is a
+/// `BTreeMap`'s.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct VecMap<K, V> {
+    entries: Vec<(K, V)>,
+}
+
+impl<K, V> Default for VecMap<K, V> {
+    fn default() -> Self {
+        VecMap { entries: Vec::new() }
+    }
+}
+
+impl<K: Ord, V> VecMap<K, V> {
+    fn find(&self, key: &K) -> Result<usize, usize> {
+        self.entries.binary_search_by(|(k, _)| k.cmp(key))
+    }
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.find(key).ok().map(|i| &self.entries[i].1)
+    }
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.find(key).ok().map(|i| &mut self.entries[i].1)
+    }
+    pub fn contains_key(&self, key: &K) -> bool {
+        self.find(key).is_ok()
+    }
+    /// Inserts `value` at `key`, returning the value it replaces.
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        match self.find(&key) {
+            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
+            Err(i) => {
+                self.entries.insert(i, (key, value));
+                None
+            }
+        }
+    }
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        self.find(key).ok().map(|i| self.entries.remove(i).1)
+    }
+    /// The value at `key`, inserting `value` first if there is none (a
+    /// `BTreeMap`'s `entry(key).or_insert(value)`).
+    pub fn or_insert(&mut self, key: K, value: V) -> &mut V {
+        let i = match self.find(&key) {
+            Ok(i) => i,
+            Err(i) => {
+                self.entries.insert(i, (key, value));
+                i
+            }
+        };
+        &mut self.entries[i].1
+    }
+    /// The entries in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl<K: std::fmt::Debug, V: std::fmt::Debug> std::fmt::Debug for VecMap<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.entries.iter().map(|(k, v)| (k, v))).finish()
+    }
+}
+
+#[cfg(test)]
+mod vec_map_tests {
+    use super::VecMap;
+    use std::collections::BTreeMap;
+
+    /// Random inserts, removals and lookups agree with a `BTreeMap`, and so
+    /// do the order of its entries and its `Debug` form.
+    #[test]
+    fn a_vec_map_behaves_as_a_btree_map() {
+        let (mut ours, mut model) = (VecMap::default(), BTreeMap::new());
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        for step in 0..20_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let key = x % 64;
+            match x % 5 {
+                0 | 1 => assert_eq!(ours.insert(key, step), model.insert(key, step)),
+                2 => assert_eq!(ours.remove(&key), model.remove(&key)),
+                3 => assert_eq!(*ours.or_insert(key, step), *model.entry(key).or_insert(step)),
+                _ => {
+                    if let (Some(a), Some(b)) = (ours.get_mut(&key), model.get_mut(&key)) {
+                        *a += 1;
+                        *b += 1;
+                    }
+                }
+            }
+            assert_eq!(ours.get(&key), model.get(&key));
+            assert_eq!(ours.contains_key(&key), model.contains_key(&key));
+            assert_eq!(ours.len(), model.len());
+        }
+        assert!(ours.iter().eq(model.iter()));
+        assert_eq!(format!("{ours:?}"), format!("{model:?}"));
+        assert_eq!(format!("{:#?}", ours), format!("{:#?}", model));
+    }
+}

@@ -38,6 +38,7 @@ use crate::nodes::{Cluster, Key, KvOp, NodeId, Value};
 use crate::sim::monitor::{CheckInfo, IdBits, MetricInfo, Unit, ViolationTracker};
 use crate::sim::{At, Cause, Checker, HistoryKind, Report, TypedEvent};
 use crate::time::SimTime;
+use crate::util::VecMap;
 use std::collections::{BTreeMap, VecDeque};
 
 /// How many settled writes the checker keeps in full.
@@ -85,7 +86,7 @@ pub struct QuorumChecker {
     /// History events seen so far: the next event's position.
     events: u64,
     /// Writes a read could still fairly return, by value.
-    writes: BTreeMap<Value, Write>,
+    writes: VecMap<Value, Write>,
     /// Writes settled as superseded for every read to come (see
     /// "Memory"): a bit per value.
     settled: IdBits,
@@ -100,10 +101,10 @@ pub struct QuorumChecker {
     /// position (0: none acknowledged yet).
     open_floor: BTreeMap<Key, BTreeMap<u64, u32>>,
     /// Per key: of the acknowledged writes, the one invoked last.
-    latest_acked: BTreeMap<Key, LatestBegun>,
+    latest_acked: VecMap<Key, LatestBegun>,
     /// Open reads: op id → when the read was invoked, and what
     /// `latest_acked` held for the key then.
-    reads: BTreeMap<u64, (Moment, Option<LatestBegun>)>,
+    reads: VecMap<u64, (Moment, Option<LatestBegun>)>,
     /// Stale reads: the first, and how many.
     stale: ViolationTracker,
     reads_ok: u64,
@@ -273,7 +274,7 @@ impl Checker<Quorum> for QuorumChecker {
                 let Some(w) = self.writes.get_mut(&value) else { return };
                 w.acked = Some(now);
                 let this = LatestBegun { value, invoked: w.invoked, op: w.op, acked: now };
-                let latest = self.latest_acked.entry(key).or_insert(this);
+                let latest = self.latest_acked.or_insert(key, this);
                 if latest.invoked < this.invoked {
                     *latest = this;
                 }
