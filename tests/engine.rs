@@ -390,3 +390,20 @@ read_fraction = 0.0
     let latencies: Vec<u64> = distlab::check::report::ok_latencies_us(d.as_ref());
     assert!(latencies.iter().all(|&l| l >= 5_000), "no write is acknowledged before the disk has it");
 }
+
+/// A checker that hears faults (`Checker::HEARS_FAULTS`, the
+/// primary–replica one: it notes which nodes are down) is told of a crash;
+/// one that does not is not copied for it. A crash between steps changes
+/// nothing else the checker sees, so its state changes exactly when it
+/// heard the fault.
+#[test]
+fn a_checker_that_hears_faults_is_told_of_a_crash() {
+    for (file, hears) in [("primary-replica/async-crash.toml", true), ("quorum/strict-quorum.toml", false)] {
+        let s = lesson(file);
+        let mut d = s.protocol.build(&s, options(TraceLevel::Digest, None));
+        d.run_until(SimTime(20_000));
+        let before = d.checker_digest();
+        d.intervene(Fault::Crash(NodeId(1))).unwrap();
+        assert_eq!(d.checker_digest() != before, hears, "{file}");
+    }
+}

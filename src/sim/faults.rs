@@ -132,7 +132,9 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         let full = self.trace.builds_text();
         let text = if full { self.describe_fault(text_fault) } else { String::new() };
         self.trace.record(step, now.0, kind, node_ep.map_or(NONE, |e| e.0), NONE, 0, payload, || text);
-        if let Some(c) = self.checker.as_mut().map(std::sync::Arc::make_mut) {
+        if C::HEARS_FAULTS
+            && let Some(c) = self.checker.as_mut().map(std::sync::Arc::make_mut)
+        {
             c.on_fault(at, &f.fault);
         }
         // Effects that run protocol handlers come after the fault's record.

@@ -429,7 +429,14 @@ pub trait Checker<P: Protocol>: Clone {
     fn on_observation(&mut self, at: At, node: NodeId, observation: &P::Observation);
     /// A client history event was recorded.
     fn on_history(&mut self, _at: At, _event: &TypedEvent<P>) {}
-    /// A fault was applied.
+    /// Whether [`Checker::on_fault`] wants to hear of faults: a checker that
+    /// overrides it sets this. The engine copies a checker shared with a
+    /// snapshot before it changes it (`Arc::make_mut`), and most checkers
+    /// ignore faults, so a fault does not copy them (in `distlab explore`
+    /// every message delivered early is a fault).
+    const HEARS_FAULTS: bool = false;
+    /// A fault was applied (the simulator calls it only when
+    /// [`Checker::HEARS_FAULTS`]).
     fn on_fault(&mut self, _at: At, _fault: &Fault) {}
     /// The verdicts as of now (the run may go on).
     fn report(&self, now: SimTime) -> Report;

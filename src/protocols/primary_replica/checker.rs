@@ -827,6 +827,8 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
         }
     }
 
+    const HEARS_FAULTS: bool = true;
+
     fn on_fault(&mut self, at: At, fault: &Fault) {
         match *fault {
             Fault::Crash(n) => {
