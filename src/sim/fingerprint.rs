@@ -163,7 +163,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         }
         self.state.issued.hash(&mut h);
         self.state.arrivals.iter().map(RngStream::position).for_each(|p| p.hash(&mut h));
-        self.state.network.hash_faults(self.state.now, &mut h);
+        self.state.network.hash_model(self.state.now, &mut h);
         faults.hash(&mut h);
         Digest(h.finish128())
     }

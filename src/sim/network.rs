@@ -225,7 +225,7 @@ impl Network {
     /// from its random stream or still holds a FIFO order, how far the
     /// stream is drawn and how long until the order frees up (a link not
     /// yet used and one used without either are alike to the future).
-    pub(super) fn hash_faults<H: std::hash::Hasher>(&self, now: SimTime, h: &mut H) {
+    pub(super) fn hash_model<H: std::hash::Hasher>(&self, now: SimTime, h: &mut H) {
         use std::hash::Hash;
         (&self.group, &self.cuts, &self.overrides).hash(h);
         for (from, row) in self.links.iter().enumerate() {
