@@ -43,7 +43,7 @@
 //! covered different states — `tests/explore.rs` shows they now agree.)
 
 use super::engine::Sim;
-use super::hash::{Digest, StableHasher};
+use super::hash::Digest;
 use super::host::NodeStatus;
 use super::monitor::Checker;
 use super::queue::{Event, PendingEvent, Slot};
@@ -82,90 +82,104 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         // nothing when they come up: they take no place in the order.
         pending.retain(|(_, _, event)| !self.void(event));
         pending.sort_unstable_by_key(|p| p.0);
-        let mut messages: Vec<(u32, u128)> = Vec::new();
-        // Live timers, (node, id) → (time left, rank) (sorted below).
-        let mut timers: Vec<((NodeId, TimerId), (u64, u32))> = Vec::new();
-        // Per node: its disk completions, and the writes it is still to be
-        // told are on disk, as (rank, time left).
-        let mut disk: Vec<Vec<(u32, u64)>> = vec![Vec::new(); self.state.nodes.len()];
-        let mut told: Vec<Vec<(u32, u64)>> = vec![Vec::new(); self.state.nodes.len()];
-        let mut client_events: Vec<(u32, u32, u8, u64, u64, u32)> = Vec::new();
-        let mut faults: Vec<(u32, u32, u64)> = Vec::new();
-        for (rank, (_, left, event)) in pending.into_iter().enumerate() {
-            let rank = rank as u32;
-            match event {
-                Event::Deliver { from, to, payload, .. } => {
-                    messages.push((rank, super::hash::stable_hash(&(left, from, to, payload)).0));
-                }
-                Event::Arrival { spec } => client_events.push((*spec, rank, 2, left, 0, 0)),
-                Event::Timer { node, id, .. } => timers.push(((*node, *id), (left, rank))),
-                Event::Persisted { node, .. } => told[node.index()].push((rank, left)),
-                Event::Disk { node, .. } => disk[node.index()].push((rank, left)),
-                Event::ClientNext { slot } => client_events.push((*slot, rank, 0, left, 0, 0)),
-                Event::ClientTimeout { slot, op_id, attempt } => {
-                    client_events.push((*slot, rank, 1, left, *op_id, *attempt))
-                }
-                Event::Fault { index } => faults.push((*index, rank, left)),
+        // The nodes' model hashes first: each is cached until its node
+        // changes, and computed with a buffer of its own.
+        for rt in &self.state.nodes {
+            if rt.status != NodeStatus::Down {
+                rt.model_hash.0.get_or_init(|| super::hash::stable_hash(&(&rt.state, &rt.disk)).0);
             }
         }
-        // One live timer event per key (a replaced one is void).
-        timers.sort_unstable_by_key(|t| t.0);
-        // `messages`, `disk` and `told` are in rank order already.
-        client_events.sort_unstable();
-        faults.sort_unstable();
+        super::hash::buffered(|h| {
+            now.hash(h);
+            // Live timers, (node, id) → (time left, rank) (sorted below).
+            let mut timers: Vec<((NodeId, TimerId), (u64, u32))> = Vec::new();
+            // Per node: its disk completions, and the writes it is still to be
+            // told are on disk, as (rank, time left).
+            let mut disk: Vec<Vec<(u32, u64)>> = vec![Vec::new(); self.state.nodes.len()];
+            let mut told: Vec<Vec<(u32, u64)>> = vec![Vec::new(); self.state.nodes.len()];
+            let mut client_events: Vec<(u32, u32, u8, u64, u64, u32)> = Vec::new();
+            let mut faults: Vec<(u32, u32, u64)> = Vec::new();
+            for (rank, (_, left, event)) in pending.into_iter().enumerate() {
+                let rank = rank as u32;
+                match event {
+                    // Messages go into the hash as they come, in rank order,
+                    // each after a marker (one hasher, not one per message).
+                    Event::Deliver { from, to, payload, .. } => (1u8, rank, left, from, to, payload).hash(h),
+                    Event::Arrival { spec } => client_events.push((*spec, rank, 2, left, 0, 0)),
+                    Event::Timer { node, id, .. } => timers.push(((*node, *id), (left, rank))),
+                    Event::Persisted { node, .. } => told[node.index()].push((rank, left)),
+                    Event::Disk { node, .. } => disk[node.index()].push((rank, left)),
+                    Event::ClientNext { slot } => client_events.push((*slot, rank, 0, left, 0, 0)),
+                    Event::ClientTimeout { slot, op_id, attempt } => {
+                        client_events.push((*slot, rank, 1, left, *op_id, *attempt))
+                    }
+                    Event::Fault { index } => faults.push((*index, rank, left)),
+                }
+            }
+            // One live timer event per key (a replaced one is void).
+            timers.sort_unstable_by_key(|t| t.0);
+            0u8.hash(h); // the last message
+            // `disk` and `told` are in rank order already.
+            client_events.sort_unstable();
+            faults.sort_unstable();
 
-        let mut h = StableHasher::new();
-        now.hash(&mut h);
-        for (i, rt) in self.state.nodes.iter().enumerate() {
-            let node = NodeId(i as u32);
-            rt.status.hash(&mut h);
-            if rt.status == NodeStatus::Down {
-                // A crashed node is its disk: nothing volatile survives.
-                rt.disk.hash(&mut h);
-                continue;
+            for (i, rt) in self.state.nodes.iter().enumerate() {
+                let node = NodeId(i as u32);
+                rt.status.hash(h);
+                if rt.status == NodeStatus::Down {
+                    // A crashed node is its disk: nothing volatile survives.
+                    rt.disk.hash(h);
+                    continue;
+                }
+                // The protocol's state and disk, hashed once per change.
+                rt.model_hash.0.get_or_init(|| super::hash::stable_hash(&(&rt.state, &rt.disk)).0).hash(h);
+                rt.unflushed.len().hash(h);
+                for (_, write) in &rt.unflushed {
+                    write.hash(h);
+                }
+                (rt.io.clock.offset_us(self.state.now), rt.io.clock.drift_ppm, rt.io.rng.position()).hash(h);
+                rt.timers.len().hash(h);
+                for (timer, id) in &rt.timers {
+                    let left = timers.binary_search_by_key(&(node, *id), |t| t.0).ok().map(|i| &timers[i].1);
+                    (timer, left).hash(h);
+                }
+                rt.after_disk.len().hash(h);
+                for (gate, effect) in &rt.after_disk {
+                    gate.0.saturating_sub(rt.io.on_disk).hash(h);
+                    hash_effect(effect, h);
+                }
+                (&disk[i], &told[i]).hash(h);
+                if self.cfg.capacity.is_some() {
+                    (rt.load.busy_until.0.saturating_sub(now), rt.load.queued.len()).hash(h);
+                }
             }
-            // The protocol's state and disk, hashed once per change.
-            rt.model_hash.0.get_or_init(|| super::hash::stable_hash(&(&rt.state, &rt.disk)).0).hash(&mut h);
-            rt.unflushed.len().hash(&mut h);
-            for (_, write) in &rt.unflushed {
-                write.hash(&mut h);
+            for (slot, c) in self.state.clients.iter().enumerate() {
+                (
+                    c.spec,
+                    c.endpoint,
+                    c.believed_leader,
+                    c.session_token,
+                    &c.written,
+                    c.done,
+                    c.rng.position(),
+                )
+                    .hash(h);
+                c.pending
+                    .as_ref()
+                    .map(|p| {
+                        (p.op_id, &p.op, p.attempt, p.target, p.redirects, now.saturating_sub(p.invoked_at.0))
+                    })
+                    .hash(h);
+                let events = client_events.iter().filter(|e| e.0 as usize == slot);
+                events
+                    .map(|&(_, rank, kind, left, op, attempt)| (rank, kind, left, op, attempt))
+                    .for_each(|e| e.hash(h));
             }
-            (rt.io.clock.offset_us(self.state.now), rt.io.clock.drift_ppm, rt.io.rng.position()).hash(&mut h);
-            rt.timers.len().hash(&mut h);
-            for (timer, id) in &rt.timers {
-                let left = timers.binary_search_by_key(&(node, *id), |t| t.0).ok().map(|i| &timers[i].1);
-                (timer, left).hash(&mut h);
-            }
-            rt.after_disk.len().hash(&mut h);
-            for (gate, effect) in &rt.after_disk {
-                gate.0.saturating_sub(rt.io.on_disk).hash(&mut h);
-                hash_effect(effect, &mut h);
-            }
-            (&disk[i], &told[i]).hash(&mut h);
-            if self.cfg.capacity.is_some() {
-                (rt.load.busy_until.0.saturating_sub(now), rt.load.queued.len()).hash(&mut h);
-            }
-        }
-        messages.hash(&mut h);
-        for (slot, c) in self.state.clients.iter().enumerate() {
-            (c.spec, c.endpoint, c.believed_leader, c.session_token, &c.written, c.done, c.rng.position())
-                .hash(&mut h);
-            c.pending
-                .as_ref()
-                .map(|p| {
-                    (p.op_id, &p.op, p.attempt, p.target, p.redirects, now.saturating_sub(p.invoked_at.0))
-                })
-                .hash(&mut h);
-            let events = client_events.iter().filter(|e| e.0 as usize == slot);
-            events
-                .map(|&(_, rank, kind, left, op, attempt)| (rank, kind, left, op, attempt))
-                .for_each(|e| e.hash(&mut h));
-        }
-        self.state.issued.hash(&mut h);
-        self.state.arrivals.iter().map(RngStream::position).for_each(|p| p.hash(&mut h));
-        self.state.network.hash_model(self.state.now, &mut h);
-        faults.hash(&mut h);
-        Digest(h.finish128())
+            self.state.issued.hash(h);
+            self.state.arrivals.iter().map(RngStream::position).for_each(|p| p.hash(h));
+            self.state.network.hash_model(self.state.now, h);
+            faults.hash(h);
+        })
     }
 }
 

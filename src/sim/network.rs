@@ -160,8 +160,9 @@ pub struct Network {
     /// everything an older one covers replaces it, so the list stays as
     /// short as the distinct overrides in force.
     overrides: Vec<Override>,
-    /// The links messages have crossed, per sender, sorted by receiver.
-    links: Vec<Vec<(u32, Link)>>,
+    /// The links messages have crossed, sorted by [`link_key`]: one
+    /// buffer, so a snapshot copies it in one piece.
+    links: Vec<(u64, Link)>,
 }
 
 impl Clone for Network {
@@ -175,8 +176,8 @@ impl Clone for Network {
             links: self.links.clone(),
         }
     }
-    /// Reuses this network's buffers, the per-sender link lists included
-    /// (a restore copies into the live state).
+    /// Reuses this network's buffers (a restore copies into the live
+    /// state).
     fn clone_from(&mut self, source: &Self) {
         self.config.clone_from(&source.config);
         self.seed = source.seed;
@@ -185,6 +186,11 @@ impl Clone for Network {
         self.overrides.clone_from(&source.overrides);
         self.links.clone_from(&source.links);
     }
+}
+
+/// Link `from → to` as one number, in `(from, to)` order.
+fn link_key(from: u32, to: u32) -> u64 {
+    (u64::from(from) << 32) | u64::from(to)
 }
 
 /// One `set_link_faults` rule: links `from → to` (`None`: any).
@@ -228,12 +234,10 @@ impl Network {
     pub(super) fn hash_model<H: std::hash::Hasher>(&self, now: SimTime, h: &mut H) {
         use std::hash::Hash;
         (&self.group, &self.cuts, &self.overrides).hash(h);
-        for (from, row) in self.links.iter().enumerate() {
-            for (to, link) in row {
-                let (drawn, fifo_left) = (link.rng.position(), link.fifo_tail.0.saturating_sub(now.0));
-                if drawn > 0 || fifo_left > 0 {
-                    (from, to, drawn, fifo_left).hash(h);
-                }
+        for (key, link) in &self.links {
+            let (drawn, fifo_left) = (link.rng.position(), link.fifo_tail.0.saturating_sub(now.0));
+            if drawn > 0 || fifo_left > 0 {
+                (key, drawn, fifo_left).hash(h);
             }
         }
     }
@@ -247,7 +251,7 @@ impl Network {
             group: vec![0; endpoints],
             cuts: BTreeSet::new(),
             overrides: Vec::new(),
-            links: vec![Vec::new(); endpoints],
+            links: Vec::new(),
         }
     }
 
@@ -344,16 +348,16 @@ impl Network {
 
     /// The state of link `from → to`, made the first time it is used.
     fn link(&mut self, from: u32, to: u32) -> &mut Link {
-        let row = &mut self.links[from as usize];
-        let i = match row.binary_search_by_key(&to, |(t, _)| *t) {
+        let key = link_key(from, to);
+        let i = match self.links.binary_search_by_key(&key, |(k, _)| *k) {
             Ok(i) => i,
             Err(i) => {
                 let rng = RngStream::new(self.seed, StreamKind::Link, from as u64, to as u64);
-                row.insert(i, (to, Link { rng, fifo_tail: SimTime::ZERO }));
+                self.links.insert(i, (key, Link { rng, fifo_tail: SimTime::ZERO }));
                 i
             }
         };
-        &mut row[i].1
+        &mut self.links[i].1
     }
 
     /// Decides the fate of one message sent at `now` on `from → to`.
@@ -386,17 +390,16 @@ impl Network {
 
     /// How many links have state (for memory tests).
     pub fn links_in_use(&self) -> usize {
-        self.links.iter().map(Vec::len).sum()
+        self.links.len()
     }
 
     /// The bytes the live network state holds on the heap (its share of a
-    /// snapshot): the partition group and the row of links of each
-    /// endpoint, the links messages crossed, cuts and overrides.
+    /// snapshot): the partition group of each endpoint, the links
+    /// messages crossed, cuts and overrides.
     pub fn heap_bytes(&self) -> usize {
         use std::mem::size_of;
         self.group.capacity() * size_of::<u32>()
-            + self.links.capacity() * size_of::<Vec<(u32, Link)>>()
-            + self.links.iter().map(|row| row.capacity() * size_of::<(u32, Link)>()).sum::<usize>()
+            + self.links.capacity() * size_of::<(u64, Link)>()
             + self.cuts.len() * size_of::<(u32, u32)>()
             + self.overrides.capacity() * size_of::<Override>()
     }
