@@ -198,9 +198,16 @@ where
         P::promise(params, nodes, check)
     }
     fn build(&self, s: &Scenario, options: RunOptions) -> Box<dyn Driver> {
+        Box::new(Self::sim(s, options))
+    }
+}
+
+impl<P: Protocol, C: Checker<P>> Entry<P, C> {
+    /// A run of scenario `s` (of this protocol) with the given options.
+    pub(crate) fn sim(s: &Scenario, options: RunOptions) -> Sim<P, C> {
         let params: &P::Params = s.params.downcast_ref().expect("parameters were parsed by this protocol");
         let seed = options.seed.unwrap_or(s.seed);
-        Box::new(Sim::<P, C>::new(SimConfig {
+        Sim::<P, C>::new(SimConfig {
             seed,
             params: params.clone(),
             cluster: s.cluster.clone(),
@@ -214,7 +221,7 @@ where
             checks: options.checks,
             budget: crate::sim::Budget::default(),
             capacity: s.capacity.clone(),
-        }))
+        })
     }
 }
 

@@ -828,6 +828,11 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     pub fn checks_hold(&self) -> bool {
         self.checker.as_ref().is_none_or(|c| c.all_hold(self.state.now))
     }
+    /// The checker (none when checks are off), for tests that look inside.
+    #[cfg(test)]
+    pub(crate) fn checker(&self) -> Option<&C> {
+        self.checker.as_deref()
+    }
     /// The checker's gauges now (none when checks are off).
     pub fn checker_gauges(&self) -> Vec<(&'static str, f64)> {
         self.checker.as_ref().map(|c| c.gauges(self.state.now)).unwrap_or_default()

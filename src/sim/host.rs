@@ -275,6 +275,11 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             }
         }
         self.out = out;
+        // A zero-latency disk completed this step's writes: once the
+        // step's observations are in, everything the node wrote is durable.
+        if C::HEARS_DISK && !persisted_now.is_empty() {
+            self.tell_durable(node);
+        }
         // Messages to itself are handled now, one handler each, as long as
         // the node lives.
         for msg in loopback.drain(..) {
@@ -441,6 +446,9 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         let (id, write) = rt.unflushed.pop_front().expect("a disk event has a write");
         P::apply_write(&mut rt.disk, &write);
         let paused = rt.status == NodeStatus::Paused;
+        if C::HEARS_DISK {
+            self.tell_durable(node);
+        }
         let now = self.state.now.0;
         self.trace
             .record(step, now, TraceKind::Persisted, node.0, NONE, 0, id.0, || format!("on disk: {write:?}"));
@@ -450,6 +458,16 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             self.persisted(node, id);
         }
         Some(self.record(TraceKind::Persisted, Some(node.endpoint()), None, None))
+    }
+
+    /// Tells the checker that every write of `node` is on disk, if it is.
+    fn tell_durable(&mut self, node: NodeId) {
+        if self.state.nodes[node.index()].unflushed.is_empty() {
+            let at = self.at();
+            if let Some(c) = self.checker.as_mut().map(Arc::make_mut) {
+                c.on_durable(at, node);
+            }
+        }
     }
 
     /// A node that was paused when its write reached the disk hears of it.

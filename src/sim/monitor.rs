@@ -438,6 +438,16 @@ pub trait Checker<P: Protocol>: Clone {
     /// A fault was applied (the simulator calls it only when
     /// [`Checker::HEARS_FAULTS`]).
     fn on_fault(&mut self, _at: At, _fault: &Fault) {}
+    /// Whether [`Checker::on_durable`] wants to hear when a node's disk
+    /// has caught up (as [`Checker::HEARS_FAULTS`], so that most checkers
+    /// are not copied for it).
+    const HEARS_DISK: bool = false;
+    /// Every write `node` has issued so far is on its disk: whatever it
+    /// observed so far rests on writes no crash can lose. Called (only
+    /// when [`Checker::HEARS_DISK`]) when a disk completion leaves the node
+    /// nothing unflushed, and after a step whose writes a zero-latency
+    /// disk completed at once — after the step's observations.
+    fn on_durable(&mut self, _at: At, _node: NodeId) {}
     /// The verdicts as of now (the run may go on).
     fn report(&self, now: SimTime) -> Report;
     /// Whether every invariant in [`Checker::report`] holds now, answered
