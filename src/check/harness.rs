@@ -303,6 +303,16 @@ mod forgetting {
         assert!(grades_the_same("two-phase-commit", 0..6) > 0);
     }
 
+    /// The saga checker forgets every saga the moment it settles (down to
+    /// its shape), and grades every lesson — under its own faults and the
+    /// aggressive nemesis (crashes losing records, duplicated requests
+    /// executed again once their keys expired, sagas begun again after
+    /// the orchestrator forgot them) — exactly as one that keeps them all.
+    #[test]
+    fn saga_forgets_settled_sagas_without_changing_a_verdict() {
+        assert!(grades_the_same("saga", 0..6) > 0);
+    }
+
     /// The primary-replica checker forgets the settled prefix of the logs
     /// (what every node compacted on disk and holds alike) at once, and
     /// grades every lesson — compacting every two entries, so the prefix

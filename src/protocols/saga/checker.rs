@@ -18,6 +18,30 @@
 //! twice is not atomic. Sagas still running when the run ends are counted
 //! (`sagas_unfinished`), not judged: their effects are legitimately
 //! partial.
+//!
+//! # Memory
+//! Flat as a run grows, but for three bits per saga. A saga is *settled*
+//! once it ended atomic in one of four shapes (every step took effect;
+//! or compensated before creating its order, after creating it, or after
+//! charging too — each action once), applied nothing twice or out of
+//! order, got the same answer to every request sent again, its client was
+//! told, and every fact of it is on disk (the engine says when a node's
+//! disk has caught up: [`Checker::on_durable`]). Only a late fact can
+//! change its story then. The latest [`RECENTLY_SETTLED`] settled sagas
+//! are kept in full; an older one is *forgotten* down to its shape, once
+//! the charges of its customer's other sagas it may have seen are settled
+//! too, and what it counted for (ended, completed, money and units,
+//! latency, compensations, isolation anomalies) is added to running sums.
+//! A saga charged and refunded marks, as it is forgotten, the charges of
+//! others made while its charge was in place. A late fact for a forgotten
+//! saga brings it back standing on its shape: begun again is running
+//! twice; an action that took effect again is applied twice; money,
+//! units or an order moved, a record logged, or its client told the
+//! other outcome breaks atomicity. What is not judged again for it:
+//! the order of a late compensation, and whether a request answered
+//! again got the first answer (that answer is forgotten). A test grades
+//! every saga lesson forgetting each saga the moment it settles, and
+//! gets every verdict and metric of the checker that keeps them all.
 
 use super::OrderOp;
 use super::observations::effect_words;
@@ -25,10 +49,10 @@ use super::{
     Action, Effect, Observation, Order, OrderNo, Params, Reason, Saga, SagaId, SagaOutcome, StepResult,
 };
 use crate::nodes::{Cluster, NodeId};
-use crate::sim::monitor::{CheckInfo, MetricInfo, Unit, ViolationTracker};
+use crate::sim::monitor::{CheckInfo, IdBits, MetricInfo, Unit, ViolationTracker, keep_settled};
 use crate::sim::{At, Cause, Checker, HistoryKind, Report, TypedEvent, Verdict};
 use crate::time::SimTime;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Which write of which node a fact depends on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,11 +95,92 @@ struct SagaFacts {
     effects: Vec<Applied>,
     /// What the client was told: ok (`true`) or fail (`false`).
     told: Option<(bool, At)>,
+    /// The client gave up on it (its outcome unknown): it will not be told.
+    gave_up: bool,
     /// The services' answers to this saga's requests that executed them:
     /// the first per action (its idempotency key), and any later one that
     /// executed the request again. A request sent again must get the
     /// first answer; declined charges count for isolation.
     answers: Vec<Answered>,
+    /// Facts resting on writes not yet known to be on their disk.
+    unsettled: u32,
+    /// Brought back from long ago: the saga ended atomic, in this shape,
+    /// and was counted then; the facts above came after (see "Memory").
+    past: Option<Shape>,
+    /// A service answered one of its requests differently the second time.
+    answer_changed: bool,
+    /// Its charge attempts that a saga forgotten since found dirty
+    /// (made while that saga's charge, later refunded, was in place).
+    marked: Vec<At>,
+    /// In the queue of the recently settled.
+    queued: bool,
+    /// Something happened to it since it was queued.
+    touched: bool,
+}
+
+/// The shape of a saga that ended atomic: which actions took effect, once
+/// each. All that is kept of a saga settled long ago (two bits), and
+/// enough to judge anything that still comes for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    /// Every step took effect.
+    Completed,
+    /// Compensated before any order was created.
+    CompensatedEarly,
+    /// The order was created and cancelled.
+    CompensatedCreated,
+    /// The order was created and cancelled, the customer charged and refunded.
+    CompensatedCharged,
+}
+
+impl Shape {
+    fn took_effect(self) -> &'static [Action] {
+        match self {
+            Shape::Completed => &Action::STEPS,
+            Shape::CompensatedEarly => &[],
+            Shape::CompensatedCreated => &[Action::CreateOrder, Action::CancelOrder],
+            Shape::CompensatedCharged => {
+                &[Action::CreateOrder, Action::CancelOrder, Action::Charge, Action::Refund]
+            }
+        }
+    }
+
+    fn completed(self) -> bool {
+        self == Shape::Completed
+    }
+
+    /// The actions its services answered: those that took effect, and the
+    /// step whose failure made it compensate.
+    fn answered(self) -> &'static [Action] {
+        match self {
+            Shape::Completed => &Action::STEPS,
+            Shape::CompensatedEarly => &[Action::CreateOrder],
+            Shape::CompensatedCreated => &[Action::CreateOrder, Action::CancelOrder, Action::Charge],
+            Shape::CompensatedCharged => {
+                &[Action::CreateOrder, Action::CancelOrder, Action::Charge, Action::Refund, Action::Reserve]
+            }
+        }
+    }
+
+    /// The actions as a set of bits.
+    fn mask(actions: impl IntoIterator<Item = Action>) -> u8 {
+        actions.into_iter().fold(0, |m, a| m | 1 << a as u8)
+    }
+
+    /// The shape of an ended saga whose effects are exactly one of the
+    /// shapes', each once (in any order).
+    fn of(f: &SagaFacts) -> Option<Shape> {
+        let (outcome, _, _) = f.ended?;
+        let took = Self::mask(f.effects.iter().map(|e| e.action));
+        let shapes: &[Shape] = match outcome {
+            SagaOutcome::Completed => &[Shape::Completed],
+            SagaOutcome::Compensated(_) => {
+                &[Shape::CompensatedEarly, Shape::CompensatedCreated, Shape::CompensatedCharged]
+            }
+        };
+        let once = |s: &&Shape| s.took_effect().len() == f.effects.len();
+        shapes.iter().filter(once).copied().find(|s| Self::mask(s.took_effect().iter().copied()) == took)
+    }
 }
 
 impl SagaFacts {
@@ -100,6 +205,34 @@ impl SagaFacts {
 
     fn order(&self) -> Option<Order> {
         self.begun.map(|b| b.0)
+    }
+
+    fn customer(&self) -> Option<u64> {
+        self.order().map(|o| o.customer as u64)
+    }
+
+    /// Where isolation files it (once it began).
+    fn indexed(&self, saga: SagaId) -> Option<Indexed> {
+        Some((self.customer()?, self.first_effect(Action::Charge).unwrap_or(NEVER), saga))
+    }
+
+    /// Its charge attempts: every charge that took effect, and every one
+    /// declined for want of credit, with whether it was declined.
+    fn attempts(&self) -> impl Iterator<Item = (At, bool)> + '_ {
+        let done = self.effects.iter().filter(|e| e.action == Action::Charge).map(|e| (e.at, false));
+        let declined = self
+            .answers
+            .iter()
+            .filter(|a| {
+                a.action == Action::Charge && a.result == StepResult::Failed(Reason::InsufficientCredit)
+            })
+            .map(|a| (a.at, true));
+        done.chain(declined)
+    }
+
+    /// While its charge was in place and later refunded: (charged, refunded).
+    fn interval(&self) -> Option<(At, At)> {
+        Some((self.first_effect(Action::Charge)?, self.first_effect(Action::Refund)?))
     }
 
     fn logged(list: &[(Action, Written)]) -> Vec<Action> {
@@ -151,8 +284,10 @@ impl SagaFacts {
 
     /// The effects that repeat an action that had already taken effect.
     fn duplicates(&self) -> impl Iterator<Item = (usize, &Applied)> {
-        self.effects.iter().enumerate().filter_map(|(i, e)| {
-            let before = self.effects[..i].iter().filter(|p| p.action == e.action).count();
+        let long_ago = self.past.map_or(&[][..], Shape::took_effect);
+        self.effects.iter().enumerate().filter_map(move |(i, e)| {
+            let before = self.effects[..i].iter().filter(|p| p.action == e.action).count()
+                + usize::from(long_ago.contains(&e.action));
             (before > 0).then_some((before + 1, e))
         })
     }
@@ -161,6 +296,11 @@ impl SagaFacts {
     /// its step must have taken effect before it, and every compensated
     /// step completed after that step must be compensated before it.
     fn misordered(&self) -> Option<(At, String)> {
+        if self.past.is_some() {
+            // Its steps took effect long ago, in order: what came since is
+            // judged by applied-once and atomicity.
+            return None;
+        }
         let mut comps: Vec<(At, Action)> = [Action::CancelOrder, Action::Refund]
             .into_iter()
             .filter_map(|c| self.first_effect(c).map(|at| (at, c)))
@@ -196,6 +336,12 @@ impl SagaFacts {
 
     /// Why this saga ran twice, if it did: it began, and began again.
     fn ran_twice(&self, saga: SagaId) -> Option<String> {
+        if let (Some(_), Some((again, _))) = (self.past, self.again) {
+            return Some(format!(
+                "saga {saga} ran twice: it had ended long ago, and began again at {}",
+                again.time
+            ));
+        }
         let ((_, first, _), (again, _)) = (self.begun?, self.again?);
         let after = match self.forgotten {
             Some((forgot, _)) if forgot < again => {
@@ -212,6 +358,9 @@ impl SagaFacts {
     fn atomicity_violation(&self, saga: SagaId) -> Option<String> {
         if let Some(twice) = self.ran_twice(saga) {
             return Some(twice);
+        }
+        if let Some(past) = self.past {
+            return self.late_violation(saga, past);
         }
         let (outcome, _, _) = self.ended?;
         let Some(order) = self.order() else {
@@ -285,6 +434,40 @@ impl SagaFacts {
             }
             (Some((false, _)), SagaOutcome::Completed) => {
                 Some(format!("saga {saga} completed, but its client was told it failed"))
+            }
+            _ => None,
+        }
+    }
+
+    /// Why a saga that ended atomic long ago (in shape `past`) is not any
+    /// more, given what came since: what the full story would say —
+    /// money or units moved, an order created, a completed order
+    /// cancelled, a record logged after the end, or its client told the
+    /// other outcome.
+    fn late_violation(&self, saga: SagaId, past: Shape) -> Option<String> {
+        let (money, units) = self.net();
+        if money != 0 {
+            return Some(format!("saga {saga} ended long ago, but a net {money} more was charged since"));
+        }
+        if units != 0 {
+            return Some(format!("saga {saga} ended long ago, but {units} more units were reserved since"));
+        }
+        let orders = self.orders();
+        let created = self.effects.iter().any(|e| matches!(e.effect, Effect::OrderCreated { .. }));
+        let cancelled = past.completed() && orders.values().any(|&(_, cancelled)| cancelled);
+        if created || cancelled {
+            return Some(format!(
+                "saga {saga} ended long ago, but its orders are {} since",
+                describe_orders(&orders)
+            ));
+        }
+        if !self.steps.is_empty() || !self.compensations.is_empty() || self.ended.is_some() {
+            return Some(format!("saga {saga} ended long ago, but the orchestrator logged more of it since"));
+        }
+        match self.told {
+            Some((ok, _)) if ok != past.completed() => {
+                let told = if ok { "ok" } else { "that it failed" };
+                Some(format!("saga {saga} ended long ago, but its client was told {told} since"))
             }
             _ => None,
         }
@@ -389,6 +572,100 @@ pub struct SagaChecker {
     changed_answers: ViolationTracker,
     /// Requests answered again for a key answered before.
     answered_again: u64,
+    /// Sagas settled lately, oldest first: kept in full until
+    /// [`RECENTLY_SETTLED`] more have settled (see "Memory").
+    recently_settled: VecDeque<SagaId>,
+    /// The sagas kept in full, by customer, each with when its charge
+    /// first took effect and when its refund did (what isolation needs
+    /// of the others when one is forgotten).
+    by_customer: BTreeMap<Indexed, Option<At>>,
+    /// What is kept of sagas settled long ago.
+    long_ago: LongAgo,
+    /// What they counted for.
+    folded: Folded,
+}
+
+/// A saga kept in full, as isolation finds it: its customer, when its
+/// charge first took effect ([`NEVER`] if it has not), and its id.
+type Indexed = (u64, At, SagaId);
+
+/// Earlier than anything.
+const FIRST: At = At { step: 0, time: SimTime(0) };
+
+/// Later than anything.
+const NEVER: At = At { step: u64::MAX, time: SimTime(u64::MAX) };
+
+/// How many settled sagas are kept in full before the oldest is forgotten
+/// down to its [`Shape`].
+const RECENTLY_SETTLED: usize = 4096;
+
+/// Two bits per saga settled long ago (its [`Shape`]) and one that says so.
+#[derive(Clone, Debug, Default)]
+struct LongAgo {
+    settled: IdBits,
+    a: IdBits,
+    b: IdBits,
+}
+
+impl LongAgo {
+    fn keep(&mut self, saga: SagaId, shape: Shape) {
+        let (a, b) = match shape {
+            Shape::Completed => (false, false),
+            Shape::CompensatedEarly => (false, true),
+            Shape::CompensatedCreated => (true, false),
+            Shape::CompensatedCharged => (true, true),
+        };
+        self.settled.insert(saga);
+        if a {
+            self.a.insert(saga);
+        }
+        if b {
+            self.b.insert(saga);
+        }
+    }
+
+    /// The facts of `saga` to keep in full again: standing for what was
+    /// forgotten if it settled long ago (and taken out of the bits), else
+    /// none yet.
+    fn take(&mut self, saga: SagaId) -> SagaFacts {
+        if !self.settled.remove(saga) {
+            return SagaFacts::default();
+        }
+        let shape = match (self.a.remove(saga), self.b.remove(saga)) {
+            (false, false) => Shape::Completed,
+            (false, true) => Shape::CompensatedEarly,
+            (true, false) => Shape::CompensatedCreated,
+            (true, true) => Shape::CompensatedCharged,
+        };
+        SagaFacts { past: Some(shape), ..SagaFacts::default() }
+    }
+}
+
+/// What the sagas forgotten down to their shape counted for, in the
+/// report's sums.
+#[derive(Clone, Debug, Default)]
+struct Folded {
+    completed: u64,
+    /// Compensated, per reason ([`Reason::ALL`]).
+    compensated: [u64; 5],
+    compensations: u64,
+    refunds: u64,
+    latency_us: u64,
+    charged: i128,
+    refunded: i128,
+    reserved: i128,
+    owed_money: i128,
+    owed_units: i128,
+    /// Their charges that saw another saga's intermediate state, and of
+    /// those, the ones declined.
+    dirty: u64,
+    declined: u64,
+}
+
+impl Folded {
+    fn ended(&self) -> u64 {
+        self.completed + self.compensated.iter().sum::<u64>()
+    }
 }
 
 /// A service's answer to a request of a saga (its key is the saga's and
@@ -405,18 +682,35 @@ impl SagaChecker {
     /// write number `write`.
     fn facts(&mut self, saga: SagaId, node: NodeId, write: u64) -> &mut SagaFacts {
         self.unsettled.entry(node).or_default().push((write, saga));
-        self.sagas.entry(saga).or_default()
+        let f = self.saga(saga);
+        f.unsettled += 1;
+        f
+    }
+
+    /// The facts of `saga`, brought back if it was forgotten long ago.
+    fn saga(&mut self, saga: SagaId) -> &mut SagaFacts {
+        let long_ago = &mut self.long_ago;
+        let f = self.sagas.entry(saga).or_insert_with(|| long_ago.take(saga));
+        f.touched = true;
+        f
     }
 
     /// `node` answered `saga`'s request for `this.action`: the same answer
     /// as the first time, if it answered before. `executed`: not from its
     /// store of keys.
     fn answer(&mut self, saga: SagaId, node: NodeId, this: Answered, executed: bool) {
-        let answers = &mut self.sagas.entry(saga).or_default().answers;
-        let Some(&first) = answers.iter().find(|a| a.action == this.action) else {
-            answers.push(this);
+        let f = self.saga(saga);
+        let answered_long_ago = f.past.is_some_and(|p| p.answered().contains(&this.action));
+        let Some(&first) = f.answers.iter().find(|a| a.action == this.action) else {
+            if !answered_long_ago || executed {
+                f.answers.push(this);
+            }
+            // Answered again long after: the first answer was forgotten
+            // with the saga, so this one is not compared.
+            self.answered_again += u64::from(answered_long_ago);
             return;
         };
+        let answers = &mut f.answers;
         if executed {
             answers.push(this);
         }
@@ -424,6 +718,7 @@ impl SagaChecker {
         if first.result == this.result {
             return;
         }
+        self.saga(saga).answer_changed = true;
         let service = &self.names[node.index()];
         let key = super::idempotency_key(saga, this.action);
         self.changed_answers.record_because(this.at, || {
@@ -450,36 +745,25 @@ impl SagaChecker {
         // refunded: (when it opens or closes, +1 / -1, saga).
         let mut edges: Vec<(At, i8, u64, SagaId)> = Vec::new();
         for (&saga, f) in &self.sagas {
-            let Some(order) = f.order() else { continue };
-            let (Some(charged), Some(refunded)) =
-                (f.first_effect(Action::Charge), f.first_effect(Action::Refund))
-            else {
-                continue;
-            };
-            edges.push((charged, 1, order.customer as u64, saga));
-            edges.push((refunded, -1, order.customer as u64, saga));
+            let (Some(customer), Some((charged, refunded))) = (f.customer(), f.interval()) else { continue };
+            edges.push((charged, 1, customer, saga));
+            edges.push((refunded, -1, customer, saga));
         }
         // Every charge a service decided: done (an effect), or declined for
-        // want of credit.
-        let mut attempts: Vec<(At, u64, SagaId, bool)> = Vec::new();
+        // want of credit; and whether a saga forgotten since found it dirty.
+        let mut attempts: Vec<(At, u64, SagaId, bool, bool)> = Vec::new();
         for (&saga, f) in &self.sagas {
-            let Some(order) = f.order() else { continue };
-            let customer = order.customer as u64;
-            let done = f.effects.iter().filter(|e| e.action == Action::Charge).map(|e| (e.at, false));
-            let declined_for_credit = |a: &&Answered| {
-                a.action == Action::Charge && a.result == StepResult::Failed(Reason::InsufficientCredit)
-            };
-            let declined = f.answers.iter().filter(declined_for_credit).map(|a| (a.at, true));
-            attempts.extend(done.chain(declined).map(|(at, d)| (at, customer, saga, d)));
+            let Some(customer) = f.customer() else { continue };
+            attempts.extend(f.attempts().map(|(at, d)| (at, customer, saga, d, f.marked.contains(&at))));
         }
         edges.sort();
         attempts.sort();
         // Sweep in step order: a charge counts when, at its moment, another
         // saga's to-be-refunded charge to the same customer is in place.
         let mut open: BTreeMap<(u64, SagaId), u32> = BTreeMap::new();
-        let (mut dirty, mut declined) = (0, 0);
+        let (mut dirty, mut declined) = (self.folded.dirty, self.folded.declined);
         let mut e = edges.iter().peekable();
-        for &(at, customer, saga, was_declined) in &attempts {
+        for &(at, customer, saga, was_declined, marked) in &attempts {
             while let Some(&&(t, delta, c, s)) = e.peek() {
                 if t > at || (t == at && delta > 0) {
                     break;
@@ -495,7 +779,9 @@ impl SagaChecker {
                 }
                 e.next();
             }
-            if open.range((customer, 0)..=(customer, SagaId::MAX)).any(|(&(_, other), _)| other != saga) {
+            if marked
+                || open.range((customer, 0)..=(customer, SagaId::MAX)).any(|(&(_, other), _)| other != saga)
+            {
                 dirty += 1;
                 declined += u64::from(was_declined);
             }
@@ -503,20 +789,182 @@ impl SagaChecker {
         (dirty, declined)
     }
 
+    /// Files `saga` for isolation as it stands now, in place of `was`.
+    fn reindex(&mut self, saga: SagaId, was: Option<Indexed>) {
+        if let Some(was) = was {
+            self.by_customer.remove(&was);
+        }
+        if let Some(f) = self.sagas.get(&saga)
+            && let Some(key) = f.indexed(saga)
+        {
+            self.by_customer.insert(key, f.first_effect(Action::Refund));
+        }
+    }
+
+    /// Whether `saga` is settled: it began, ended atomic in one of the
+    /// shapes, applied each action once and in order, answered every
+    /// request the same, its client was told, and every fact of it is on
+    /// disk. Only a late fact can change its story now.
+    fn is_settled(saga: SagaId, f: &SagaFacts) -> bool {
+        if let Some(past) = f.past {
+            // Brought back by something harmless (a request answered again,
+            // its client told again the same): forgotten again.
+            let quiet = f.effects.is_empty() && f.steps.is_empty() && f.compensations.is_empty();
+            return quiet
+                && f.ended.is_none()
+                && f.again.is_none()
+                && f.unsettled == 0
+                && !f.answer_changed
+                && f.late_violation(saga, past).is_none();
+        }
+        f.begun.is_some()
+            && (f.told.is_some() || f.gave_up)
+            && f.again.is_none()
+            && f.past.is_none()
+            && f.unsettled == 0
+            && !f.answer_changed
+            && Shape::of(f).is_some()
+            && f.atomicity_violation(saga).is_none()
+            && f.duplicates().next().is_none()
+            && f.misordered().is_none()
+    }
+
+    /// Queues `saga` among the recently settled if it is settled now, and
+    /// forgets the oldest of them beyond [`RECENTLY_SETTLED`].
+    fn consider(&mut self, saga: SagaId) {
+        match self.sagas.get_mut(&saga) {
+            Some(f) if !f.queued && Self::is_settled(saga, f) => (f.queued, f.touched) = (true, false),
+            _ => return,
+        }
+        self.recently_settled.push_back(saga);
+        if self.recently_settled.len() > keep_settled(RECENTLY_SETTLED) {
+            let old = self.recently_settled.pop_front().expect("not empty");
+            if !self.forget(old) {
+                // Not yet: another saga's charge it may have seen is still
+                // open. Back of the queue.
+                self.recently_settled.push_back(old);
+            }
+        }
+    }
+
+    /// Forgets settled `saga` down to its shape, counting what it counted
+    /// for — unless something since made it unsettled again (it stays, out
+    /// of the queue: true), or a charge of its could still turn out to
+    /// have seen another saga's intermediate state (false).
+    fn forget(&mut self, saga: SagaId) -> bool {
+        let Some(f) = self.sagas.get(&saga) else { return true };
+        if f.touched && !Self::is_settled(saga, f) {
+            self.sagas.get_mut(&saga).expect("present").queued = false;
+            return true;
+        }
+        if let Some(past) = f.past {
+            // Counted long ago; what came since counted nothing.
+            self.sagas.remove(&saga);
+            self.long_ago.keep(saga, past);
+            return true;
+        }
+        // Isolation: its charges are judged once every saga of the same
+        // customer that charged before them has settled.
+        let customer = f.customer().expect("a settled saga began");
+        // A saga's charge interval is final once it ended and its facts
+        // are on disk (a refund comes before the end; only a late fact
+        // could change it, and late facts are judged on their own).
+        let mut intervals: Vec<(At, At)> = Vec::new();
+        if let Some(last) = f.attempts().map(|a| a.0).max() {
+            let before = self.by_customer.range((customer, FIRST, 0)..(customer, last, 0));
+            for (&(_, charged, other), &refunded) in before.filter(|((.., s), _)| *s != saga) {
+                let o = &self.sagas[&other];
+                if o.ended.is_none() || o.unsettled > 0 {
+                    return false;
+                }
+                intervals.extend(refunded.map(|r| (charged, r)));
+            }
+        }
+        for (at, declined) in f.attempts() {
+            if f.marked.contains(&at) || intervals.iter().any(|&(from, to)| from < at && at < to) {
+                self.folded.dirty += 1;
+                self.folded.declined += u64::from(declined);
+            }
+        }
+        // Its own interval: the charges of others made within it are dirty.
+        let key = f.indexed(saga);
+        if let Some((from, to)) = f.interval() {
+            let all = self.by_customer.range((customer, FIRST, 0)..=(customer, NEVER, SagaId::MAX));
+            let others: Vec<SagaId> = all.map(|(&(.., s), _)| s).filter(|&s| s != saga).collect();
+            for other in others {
+                let o = self.sagas.get_mut(&other).expect("present");
+                let within: Vec<At> = o.attempts().map(|a| a.0).filter(|&at| from < at && at < to).collect();
+                for at in within {
+                    if !o.marked.contains(&at) {
+                        o.marked.push(at);
+                    }
+                }
+            }
+        }
+        let f = self.sagas.remove(&saga).expect("present");
+        key.map(|k| self.by_customer.remove(&k));
+        let shape = Shape::of(&f).expect("settled");
+        self.fold(&f);
+        self.long_ago.keep(saga, shape);
+        true
+    }
+
+    /// Adds what settled saga `f` counts for to the report's sums.
+    fn fold(&mut self, f: &SagaFacts) {
+        let sums = &mut self.folded;
+        let (outcome, ended, _) = f.ended.expect("settled");
+        let order = f.order().expect("settled");
+        match outcome {
+            SagaOutcome::Completed => {
+                sums.completed += 1;
+                sums.owed_money += order.amount as i128;
+                sums.owed_units += order.qty as i128;
+            }
+            SagaOutcome::Compensated(reason) => {
+                let i = Reason::ALL.iter().position(|&r| r == reason).expect("a reason");
+                sums.compensated[i] += 1;
+            }
+        }
+        sums.compensations += f.compensations.len() as u64;
+        sums.latency_us += ended.time.0.saturating_sub(f.begun.expect("settled").1.time.0);
+        for e in &f.effects {
+            match e.effect {
+                Effect::Charged { amount, .. } => sums.charged += amount as i128,
+                Effect::Refunded { amount, .. } => {
+                    sums.refunded += amount as i128;
+                    sums.refunds += 1;
+                }
+                Effect::Reserved { qty, .. } => sums.reserved += qty as i128,
+                _ => {}
+            }
+        }
+    }
+
     /// `node` restarted with its first `writes_on_disk` writes: forgets the
     /// facts of the writes it lost. Its writes are all settled now, kept or
     /// lost.
     fn restarted(&mut self, node: NodeId, writes_on_disk: u64) {
         let Some(unsettled) = self.unsettled.remove(&node) else { return };
-        let lost: BTreeSet<SagaId> = unsettled
-            .into_iter()
-            .filter(|&(write, _)| write > writes_on_disk)
-            .map(|(_, saga)| saga)
-            .collect();
-        for saga in lost {
-            if let Some(facts) = self.sagas.get_mut(&saga) {
-                facts.forget_lost(node, writes_on_disk);
+        let mut lost = BTreeSet::new();
+        for &(write, saga) in &unsettled {
+            if let Some(f) = self.sagas.get_mut(&saga) {
+                f.unsettled -= 1;
             }
+            if write > writes_on_disk {
+                lost.insert(saga);
+            }
+        }
+        for &saga in &lost {
+            if let Some(facts) = self.sagas.get_mut(&saga) {
+                let was = facts.indexed(saga);
+                facts.forget_lost(node, writes_on_disk);
+                facts.touched = true;
+                self.reindex(saga, was);
+            }
+        }
+        let touched: BTreeSet<SagaId> = unsettled.into_iter().map(|(_, saga)| saga).collect();
+        for saga in touched {
+            self.consider(saga);
         }
     }
 }
@@ -657,12 +1105,16 @@ impl Checker<Saga> for SagaChecker {
         match *obs {
             Observation::SagaBegun { saga, order, write } => {
                 let f = self.facts(saga, node, write);
-                if f.begun.is_some() {
+                if f.begun.is_some() || f.past.is_some() {
                     f.again.get_or_insert((at, written(write)));
                 } else {
                     f.begun = Some((order, at, written(write)));
+                    self.reindex(saga, None);
                 }
             }
+            // The orchestrator forgetting a saga the checker forgot long
+            // ago adds nothing to judge (its moment is only words).
+            Observation::SagaForgotten { saga, .. } if self.long_ago.settled.contains(saga) => {}
             Observation::SagaForgotten { saga, write } => {
                 // The forgetting that let it run again, not a later one.
                 let f = self.facts(saga, node, write);
@@ -684,12 +1136,14 @@ impl Checker<Saga> for SagaChecker {
             Observation::Retried { .. } => self.retries += 1,
             Observation::Resumed { .. } => self.resumed += 1,
             Observation::Applied { saga, action, effect, write, .. } => {
-                self.facts(saga, node, write).effects.push(Applied {
-                    action,
-                    effect,
-                    at,
-                    written: written(write),
-                });
+                let f = self.facts(saga, node, write);
+                let first = f.first_effect(action).is_none();
+                let was = f.indexed(saga);
+                f.effects.push(Applied { action, effect, at, written: written(write) });
+                // Isolation keeps the first charge and refund of each saga.
+                if first && matches!(action, Action::Charge | Action::Refund) {
+                    self.reindex(saga, was);
+                }
             }
             Observation::Replied { saga, action, key, result, repeat } => {
                 if repeat {
@@ -701,6 +1155,7 @@ impl Checker<Saga> for SagaChecker {
                     "a request's key is its saga's and action's"
                 );
                 self.answer(saga, node, Answered { action, result, at }, !repeat);
+                self.consider(saga);
             }
             Observation::Restarted { writes_on_disk } => self.restarted(node, writes_on_disk),
         }
@@ -711,7 +1166,21 @@ impl Checker<Saga> for SagaChecker {
     /// Everything `node` wrote is on its disk: no crash can lose the facts
     /// resting on its writes, so they are settled for good.
     fn on_durable(&mut self, _at: At, node: NodeId) {
-        self.unsettled.remove(&node);
+        let Some(list) = self.unsettled.get_mut(&node) else { return };
+        let mut settled = std::mem::take(list);
+        for &(_, saga) in &settled {
+            if let Some(f) = self.sagas.get_mut(&saga) {
+                f.unsettled -= 1;
+                // (Told first, in the usual order: a saga running on is
+                // not looked at again.)
+                if f.unsettled == 0 && (f.told.is_some() || f.gave_up) {
+                    self.consider(saga);
+                }
+            }
+        }
+        // The list's buffer serves the node's next writes.
+        settled.clear();
+        self.unsettled.insert(node, settled);
     }
 
     fn on_history(&mut self, at: At, e: &TypedEvent<Saga>) {
@@ -719,20 +1188,29 @@ impl Checker<Saga> for SagaChecker {
             return;
         }
         match e.kind {
-            HistoryKind::Ok => self.sagas.entry(e.op_id).or_default().told = Some((true, at)),
-            HistoryKind::Fail => self.sagas.entry(e.op_id).or_default().told = Some((false, at)),
-            HistoryKind::Invoke | HistoryKind::Info => {}
+            HistoryKind::Ok => self.saga(e.op_id).told = Some((true, at)),
+            HistoryKind::Fail => self.saga(e.op_id).told = Some((false, at)),
+            HistoryKind::Info => self.saga(e.op_id).gave_up = true,
+            HistoryKind::Invoke => return,
         }
+        self.consider(e.op_id);
     }
 
     fn report(&self, _now: SimTime) -> Report {
         let mut r = Report::default();
+        // The sagas that ended, kept in full; those forgotten long ago are
+        // in `folded`, and the ones brought back since (`past`) add only
+        // what came after.
         let ended: Vec<(&SagaId, &SagaFacts)> =
-            self.sagas.iter().filter(|(_, f)| f.ended.is_some()).collect();
-        let begun = self.sagas.values().filter(|f| f.begun.is_some()).count();
+            self.sagas.iter().filter(|(_, f)| f.ended.is_some() && f.past.is_none()).collect();
+        let came_back: Vec<&SagaFacts> = self.sagas.values().filter(|f| f.past.is_some()).collect();
+        let folded = &self.folded;
+        let begun = self.sagas.values().filter(|f| f.begun.is_some()).count() + folded.ended() as usize;
         let completed =
-            ended.iter().filter(|(_, f)| matches!(f.ended, Some((SagaOutcome::Completed, _, _)))).count();
-        let compensated = ended.len() - completed;
+            ended.iter().filter(|(_, f)| matches!(f.ended, Some((SagaOutcome::Completed, _, _)))).count()
+                + folded.completed as usize;
+        let ended_count = ended.len() + folded.ended() as usize;
+        let compensated = ended_count - completed;
 
         // semantic-atomicity: every ended saga, judged by its effects; no
         // saga run twice; and no effect or answer for a saga that never
@@ -747,7 +1225,8 @@ impl Checker<Saga> for SagaChecker {
         }
         let ran_twice = self.sagas.values().filter(|f| f.again.is_some()).count();
         for (saga, f) in &self.sagas {
-            if f.begun.is_none() && (!f.effects.is_empty() || f.told.is_some_and(|t| t.0)) {
+            if f.begun.is_none() && f.past.is_none() && (!f.effects.is_empty() || f.told.is_some_and(|t| t.0))
+            {
                 let at = f.last_at().expect("something happened");
                 broken.record_because(at, || {
                     (
@@ -760,10 +1239,9 @@ impl Checker<Saga> for SagaChecker {
         r.checks.push(broken.verdict_with(
             "semantic-atomicity",
             format!(
-                "all {} ended sagas are atomic: {completed} completed, {compensated} compensated",
-                ended.len()
+                "all {ended_count} ended sagas are atomic: {completed} completed, {compensated} compensated"
             ),
-            |_, why, count| format!("{why} ({count} of {} ended sagas not atomic)", ended.len()),
+            |_, why, count| format!("{why} ({count} of {ended_count} ended sagas not atomic)"),
         ));
 
         // applied-once
@@ -778,7 +1256,9 @@ impl Checker<Saga> for SagaChecker {
                 // One violation per (saga, action), dated by its first repeat.
                 if nth == 2 {
                     duplicates.record_because(e.at, || {
-                        let times = f.effects.iter().filter(|o| o.action == e.action).count();
+                        let long_ago = f.past.is_some_and(|p| p.took_effect().contains(&e.action));
+                        let times =
+                            f.effects.iter().filter(|o| o.action == e.action).count() + usize::from(long_ago);
                         let each = match e.effect {
                             Effect::Charged { customer, amount } => {
                                 format!(" (c{customer} charged {amount} each time)")
@@ -825,7 +1305,8 @@ impl Checker<Saga> for SagaChecker {
                 });
             }
         }
-        let compensations: usize = self.sagas.values().map(|f| f.compensations.len()).sum();
+        let compensations: usize =
+            self.sagas.values().map(|f| f.compensations.len()).sum::<usize>() + folded.compensations as usize;
         r.checks.push(misordered.verdict_with(
             "compensation-order",
             format!("{compensations} compensations, each in reverse order of its step"),
@@ -842,9 +1323,9 @@ impl Checker<Saga> for SagaChecker {
         ));
 
         // money-conserved
-        let (mut charged, mut refunded, mut reserved) = (0i128, 0i128, 0i128);
-        let (mut owed_money, mut owed_units) = (0i128, 0i128);
-        for (_, f) in &ended {
+        let (mut charged, mut refunded, mut reserved) = (folded.charged, folded.refunded, folded.reserved);
+        let (mut owed_money, mut owed_units) = (folded.owed_money, folded.owed_units);
+        for f in ended.iter().map(|(_, f)| *f).chain(came_back.iter().copied()) {
             for e in &f.effects {
                 match e.effect {
                     Effect::Charged { amount, .. } => charged += amount as i128,
@@ -892,13 +1373,16 @@ impl Checker<Saga> for SagaChecker {
             .filter_map(|(_, f)| Some(f.ended?.1.time.0.saturating_sub(f.begun?.1.time.0)))
             .collect();
         // No mean without a saga that ended: the metric is left out.
-        if !latencies.is_empty() {
-            let mean_ms = latencies.iter().sum::<u64>() as f64 / latencies.len() as f64 / 1000.0;
-            r.metrics.insert("saga_latency_mean_ms", mean_ms);
+        let latency_n = latencies.len() as u64 + folded.ended();
+        if latency_n > 0 {
+            let sum = latencies.iter().sum::<u64>() + folded.latency_us;
+            r.metrics.insert("saga_latency_mean_ms", sum as f64 / latency_n as f64 / 1000.0);
         }
-        let orphans: usize = ended.iter().map(|(_, f)| f.orphans()).sum();
+        let orphans: usize =
+            ended.iter().map(|(_, f)| *f).chain(came_back.iter().copied()).map(SagaFacts::orphans).sum();
         let refunds =
-            self.sagas.values().flat_map(|f| &f.effects).filter(|e| e.action == Action::Refund).count();
+            self.sagas.values().flat_map(|f| &f.effects).filter(|e| e.action == Action::Refund).count()
+                + folded.refunds as usize;
         r.metrics.insert("sagas_begun", begun as f64);
         r.metrics.insert("sagas_completed", completed as f64);
         r.metrics.insert("sagas_compensated", compensated as f64);
@@ -906,7 +1390,7 @@ impl Checker<Saga> for SagaChecker {
             r.metrics.insert("completion_rate", completed as f64 / begun as f64);
             r.metrics.insert("compensation_rate", compensated as f64 / begun as f64);
         }
-        r.metrics.insert("sagas_unfinished", begun.saturating_sub(ended.len()) as f64);
+        r.metrics.insert("sagas_unfinished", begun.saturating_sub(ended_count) as f64);
         r.metrics.insert("duplicate_effects", duplicate_effects as f64);
         r.metrics.insert("double_charges", double_charges as f64);
         r.metrics.insert("orphan_orders", orphans as f64);
@@ -921,12 +1405,12 @@ impl Checker<Saga> for SagaChecker {
         let (dirty, declined) = self.dirty_charges();
         r.metrics.insert("isolation_anomalies", dirty as f64);
         r.metrics.insert("declined_by_intermediate_state", declined as f64);
-        for reason in Reason::ALL {
+        for (i, reason) in Reason::ALL.into_iter().enumerate() {
             let n = ended
                 .iter()
                 .filter(|(_, f)| f.ended.is_some_and(|e| e.0 == SagaOutcome::Compensated(reason)))
                 .count();
-            r.metrics.insert(reason.metric(), n as f64);
+            r.metrics.insert(reason.metric(), (n as u64 + folded.compensated[i]) as f64);
         }
         r
     }
@@ -1217,5 +1701,152 @@ mod tests {
             assert!(facts > 50, "the run got going: {facts} facts (disk {disk:?})");
             assert!(unsettled < 20, "{unsettled} facts wait for a disk, of {facts} (disk {disk:?})");
         }
+    }
+
+    /// Every saga lesson, over a few seeds of its own faults, reports the
+    /// same — every verdict with its first violation, every metric —
+    /// whether the checker keeps every settled saga or forgets each the
+    /// moment it settles; and forgetting happens: most sagas end up as
+    /// bits.
+    #[test]
+    fn forgetting_settled_sagas_changes_no_verdict_and_no_metric() {
+        use crate::sim::monitor::KEEP_SETTLED;
+        let registry = crate::protocols::registry();
+        let mut files: Vec<_> = std::fs::read_dir("scenarios/saga")
+            .expect("the lessons")
+            .map(|e| e.expect("an entry").path())
+            .chain([std::path::PathBuf::from("scenarios/compare/order-saga.toml")])
+            .collect();
+        files.sort();
+        let (mut forgotten, mut settled_at_all) = (0, 0);
+        for file in &files {
+            let name = file.display().to_string();
+            let source = std::fs::read_to_string(file).expect("a lesson");
+            let lesson = crate::scenario::load_str(&registry, &name, &source).expect("a lesson");
+            for seed in 0..3 {
+                let run = |keep: usize| {
+                    KEEP_SETTLED.with(|k| k.set(Some(keep)));
+                    let options = crate::scenario::RunOptions { seed: Some(seed), ..Default::default() };
+                    let mut sim = crate::protocols::Entry::<Saga, SagaChecker>::sim(&lesson, options);
+                    sim.run_until(lesson.duration);
+                    KEEP_SETTLED.with(|k| k.set(None));
+                    let c = sim.checker().expect("checks are on");
+                    let report = c.report(lesson.duration);
+                    let verdicts: Vec<_> =
+                        report.checks.iter().map(|v| (v.name, v.holds, v.first_violation)).collect();
+                    (verdicts, report.metrics, c.long_ago.settled.pages(), c.sagas.len())
+                };
+                let (kept, forgot) = (run(usize::MAX), run(0));
+                assert_eq!(kept.0, forgot.0, "{name} seed {seed}: verdicts");
+                assert_eq!(kept.1, forgot.1, "{name} seed {seed}: metrics");
+                assert_eq!(kept.2, 0, "{name}: nothing forgotten when everything is kept");
+                forgotten += usize::from(forgot.2 > 0);
+                settled_at_all += usize::from(forgot.3 < kept.3);
+            }
+        }
+        assert!(forgotten > 20 && settled_at_all == forgotten, "{forgotten} runs forgot sagas");
+    }
+
+    /// A charge declined while another saga's charge, later refunded, was
+    /// in place counts as an isolation anomaly whichever of the two sagas
+    /// is forgotten first: here the one whose charge was in place, so its
+    /// interval is gone when the declined one is judged — it marked it.
+    #[test]
+    fn a_dirty_charge_counts_when_the_saga_it_saw_was_forgotten_first() {
+        use crate::sim::monitor::KEEP_SETTLED;
+        let run = |keep: usize| {
+            KEEP_SETTLED.with(|k| k.set(Some(keep)));
+            let mut c = SagaChecker::default();
+            let applied = |saga, (action, effect): (Action, Effect), write| Observation::Applied {
+                saga,
+                action,
+                key: 0,
+                effect,
+                write,
+            };
+            let logged = |saga, step, write| Observation::StepDone { saga, step, write };
+            c.on_observation(
+                at(1),
+                ORCHESTRATOR,
+                &Observation::SagaBegun { saga: 1, order: ORDER, write: 1 },
+            );
+            c.on_observation(at(2), SERVICE, &applied(1, CREATED, 1));
+            c.on_observation(at(2), ORCHESTRATOR, &logged(1, Action::CreateOrder, 2));
+            c.on_observation(at(3), SERVICE, &applied(1, CHARGED, 2));
+            c.on_observation(at(3), ORCHESTRATOR, &logged(1, Action::Charge, 3));
+            c.on_observation(
+                at(4),
+                ORCHESTRATOR,
+                &Observation::SagaBegun { saga: 2, order: ORDER, write: 4 },
+            );
+            let declined = StepResult::Failed(Reason::InsufficientCredit);
+            let key = crate::protocols::saga::idempotency_key(2, Action::Charge);
+            let replied = Observation::Replied {
+                saga: 2,
+                action: Action::Charge,
+                key,
+                result: declined,
+                repeat: false,
+            };
+            c.on_observation(at(5), SERVICE, &replied);
+            c.on_observation(at(6), SERVICE, &applied(1, REFUNDED, 3));
+            c.on_observation(at(7), SERVICE, &applied(1, CANCELLED, 4));
+            for (step, comp) in [(6, Action::Refund), (7, Action::CancelOrder)] {
+                let compensated = Observation::Compensated { saga: 1, compensation: comp, write: step };
+                c.on_observation(at(step), ORCHESTRATOR, &compensated);
+            }
+            c.on_observation(
+                at(8),
+                ORCHESTRATOR,
+                &Observation::SagaEnded { saga: 1, outcome: OUT_OF_STOCK, write: 8 },
+            );
+            c.saga(1).told = Some((false, at(9)));
+            c.on_durable(at(9), ORCHESTRATOR);
+            c.on_durable(at(9), SERVICE);
+            let first_forgotten = c.long_ago.settled.contains(1) && !c.long_ago.settled.contains(2);
+            let credit = SagaOutcome::Compensated(Reason::InsufficientCredit);
+            c.on_observation(
+                at(10),
+                ORCHESTRATOR,
+                &Observation::SagaEnded { saga: 2, outcome: credit, write: 9 },
+            );
+            c.saga(2).told = Some((false, at(11)));
+            c.on_durable(at(11), ORCHESTRATOR);
+            KEEP_SETTLED.with(|k| k.set(None));
+            let r = c.report(SimTime(0));
+            (first_forgotten, c.long_ago.settled.contains(2), r.metrics)
+        };
+        let (kept, forgot) = (run(usize::MAX), run(0));
+        assert!(!kept.0 && !kept.1, "nothing is forgotten when everything is kept");
+        assert!(forgot.0 && forgot.1, "saga 1 is forgotten first, then saga 2");
+        assert_eq!(kept.2["isolation_anomalies"], 1.0);
+        assert_eq!(kept.2["declined_by_intermediate_state"], 1.0);
+        assert_eq!(kept.2, forgot.2);
+    }
+
+    /// A saga forgotten long ago that a harmless late fact brings back (a
+    /// request answered again from the keys, the orchestrator forgetting
+    /// it) does not stay: the checker's memory does not grow with them.
+    #[test]
+    fn a_harmless_late_fact_does_not_keep_a_forgotten_saga() {
+        use crate::sim::monitor::KEEP_SETTLED;
+        KEEP_SETTLED.with(|k| k.set(Some(0)));
+        let mut c = checker_with(&[CREATED, CHARGED, RESERVED, APPROVED], &[], SagaOutcome::Completed);
+        c.saga(7).told = Some((true, at(50)));
+        c.on_durable(at(50), ORCHESTRATOR);
+        c.on_durable(at(50), SERVICE);
+        assert!(c.long_ago.settled.contains(7) && c.sagas.is_empty(), "forgotten once settled");
+        let key = crate::protocols::saga::idempotency_key(7, Action::Charge);
+        let done = StepResult::Done { order: None };
+        let again = Observation::Replied { saga: 7, action: Action::Charge, key, result: done, repeat: true };
+        c.on_observation(at(51), SERVICE, &again);
+        c.on_observation(at(52), ORCHESTRATOR, &Observation::SagaForgotten { saga: 7, write: 10 });
+        c.on_durable(at(52), ORCHESTRATOR);
+        KEEP_SETTLED.with(|k| k.set(None));
+        assert!(c.long_ago.settled.contains(7) && c.sagas.is_empty(), "forgotten again");
+        let r = c.report(SimTime(0));
+        assert_eq!(r.metrics["answered_again"], 1.0);
+        assert_eq!(r.metrics["sagas_completed"], 1.0);
+        assert!(r.checks.iter().all(|v| v.holds));
     }
 }
