@@ -1747,6 +1747,15 @@ mod tests {
         assert!(forgotten > 20 && settled_at_all == forgotten, "{forgotten} runs forgot sagas");
     }
 
+    /// Saga `saga` ends with `outcome` at step `step` (logged as write
+    /// `step`), its client is told at the next, and every disk catches up.
+    fn end(c: &mut SagaChecker, saga: SagaId, outcome: SagaOutcome, step: u64) {
+        c.on_observation(at(step), ORCHESTRATOR, &Observation::SagaEnded { saga, outcome, write: step });
+        c.saga(saga).told = Some((outcome == SagaOutcome::Completed, at(step + 1)));
+        c.on_durable(at(step + 1), ORCHESTRATOR);
+        c.on_durable(at(step + 1), SERVICE);
+    }
+
     /// A charge declined while another saga's charge, later refunded, was
     /// in place counts as an isolation anomaly whichever of the two sagas
     /// is forgotten first: here the one whose charge was in place, so its
@@ -1795,23 +1804,9 @@ mod tests {
                 let compensated = Observation::Compensated { saga: 1, compensation: comp, write: step };
                 c.on_observation(at(step), ORCHESTRATOR, &compensated);
             }
-            c.on_observation(
-                at(8),
-                ORCHESTRATOR,
-                &Observation::SagaEnded { saga: 1, outcome: OUT_OF_STOCK, write: 8 },
-            );
-            c.saga(1).told = Some((false, at(9)));
-            c.on_durable(at(9), ORCHESTRATOR);
-            c.on_durable(at(9), SERVICE);
+            end(&mut c, 1, OUT_OF_STOCK, 8);
             let first_forgotten = c.long_ago.settled.contains(1) && !c.long_ago.settled.contains(2);
-            let credit = SagaOutcome::Compensated(Reason::InsufficientCredit);
-            c.on_observation(
-                at(10),
-                ORCHESTRATOR,
-                &Observation::SagaEnded { saga: 2, outcome: credit, write: 9 },
-            );
-            c.saga(2).told = Some((false, at(11)));
-            c.on_durable(at(11), ORCHESTRATOR);
+            end(&mut c, 2, SagaOutcome::Compensated(Reason::InsufficientCredit), 10);
             KEEP_SETTLED.with(|k| k.set(None));
             let r = c.report(SimTime(0));
             (first_forgotten, c.long_ago.settled.contains(2), r.metrics)
