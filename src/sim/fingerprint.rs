@@ -131,8 +131,9 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                     rt.disk.hash(h);
                     continue;
                 }
-                // The protocol's state and disk, hashed once per change.
-                rt.model_hash.0.get_or_init(|| super::hash::stable_hash(&(&rt.state, &rt.disk)).0).hash(h);
+                // The protocol's state and disk, hashed once per change
+                // (above).
+                rt.model_hash.0.get().expect("hashed above").hash(h);
                 rt.unflushed.len().hash(h);
                 for (_, write) in &rt.unflushed {
                     write.hash(h);

@@ -134,6 +134,10 @@ enum Shape {
 }
 
 impl Shape {
+    /// Every shape; a shape's place here is its two bits ([`LongAgo`]).
+    const ALL: [Shape; 4] =
+        [Shape::Completed, Shape::CompensatedEarly, Shape::CompensatedCreated, Shape::CompensatedCharged];
+
     fn took_effect(self) -> &'static [Action] {
         match self {
             Shape::Completed => &Action::STEPS,
@@ -609,17 +613,12 @@ struct LongAgo {
 
 impl LongAgo {
     fn keep(&mut self, saga: SagaId, shape: Shape) {
-        let (a, b) = match shape {
-            Shape::Completed => (false, false),
-            Shape::CompensatedEarly => (false, true),
-            Shape::CompensatedCreated => (true, false),
-            Shape::CompensatedCharged => (true, true),
-        };
+        let i = Shape::ALL.iter().position(|&s| s == shape).expect("a shape");
         self.settled.insert(saga);
-        if a {
+        if i & 2 != 0 {
             self.a.insert(saga);
         }
-        if b {
+        if i & 1 != 0 {
             self.b.insert(saga);
         }
     }
@@ -631,13 +630,8 @@ impl LongAgo {
         if !self.settled.remove(saga) {
             return SagaFacts::default();
         }
-        let shape = match (self.a.remove(saga), self.b.remove(saga)) {
-            (false, false) => Shape::Completed,
-            (false, true) => Shape::CompensatedEarly,
-            (true, false) => Shape::CompensatedCreated,
-            (true, true) => Shape::CompensatedCharged,
-        };
-        SagaFacts { past: Some(shape), ..SagaFacts::default() }
+        let i = 2 * usize::from(self.a.remove(saga)) + usize::from(self.b.remove(saga));
+        SagaFacts { past: Some(Shape::ALL[i]), ..SagaFacts::default() }
     }
 }
 
@@ -820,7 +814,6 @@ impl SagaChecker {
         f.begun.is_some()
             && (f.told.is_some() || f.gave_up)
             && f.again.is_none()
-            && f.past.is_none()
             && f.unsettled == 0
             && !f.answer_changed
             && Shape::of(f).is_some()
@@ -864,11 +857,11 @@ impl SagaChecker {
             return true;
         }
         // Isolation: its charges are judged once every saga of the same
-        // customer that charged before them has settled.
+        // customer that charged before them has a final charge interval:
+        // it ended and its facts are on disk (a refund comes before the
+        // end; only a late fact could change it, and late facts are judged
+        // on their own).
         let customer = f.customer().expect("a settled saga began");
-        // A saga's charge interval is final once it ended and its facts
-        // are on disk (a refund comes before the end; only a late fact
-        // could change it, and late facts are judged on their own).
         let mut intervals: Vec<(At, At)> = Vec::new();
         if let Some(last) = f.attempts().map(|a| a.0).max() {
             let before = self.by_customer.range((customer, FIRST, 0)..(customer, last, 0));
