@@ -18,20 +18,56 @@
 //! | `concurrent-writes-kept` | registers (`lww`, `version-vector`) |
 //! | `no-lost-additions` | carts (`lww`, `merge`) |
 //! | `cart-is-the-merge` | carts (`lww`, `merge`) |
+//!
+//! # Memory
+//!
+//! Most checks judge the end of the run — what nodes hold then — so a
+//! write's part in them is open while a node may still come to hold it.
+//! A write is *settled* once
+//! - it has ended: its client was told, or gave up;
+//! - the [`RECENT_OPERATIONS`] operations after it have been invoked (a
+//!   request sent again still lands within them);
+//! - every earlier write to its key is settled (lost updates are judged
+//!   in invocation order);
+//! - for registers, no node can hold its value again: every node's disk
+//!   holds a version that replaces it (the engine says when a node's disk
+//!   has caught up: [`Checker::on_durable`]). What a node holds only grows,
+//!   and a restart brings back what its disk held, so the value is gone
+//!   for good and its verdicts are final.
+//!
+//! A settled write is *forgotten*: what it counted for is folded into
+//! sums per key (the greatest acknowledged version, lost-updates' running
+//! best, losses counted with their first example) and per cart item (the
+//! quantities carts had, acknowledged adds per quantity). Memory follows
+//! the writes in flight and the keys, not the length of the run. While a
+//! node is down for good or cut off, its disk does not catch up, and the
+//! writes to keys it lags on are kept.
+//!
+//! Not judged again: an operation accepted once more (a duplicated
+//! request arriving late) after it was forgotten counts as a write nobody
+//! was told about, outside the invocation order. A test grades every
+//! lesson forgetting each write the moment it settles and gets every
+//! verdict of the checker that keeps them all — and, forgetting 128
+//! operations after, every word and metric too (at once, a duplicate
+//! accepted again a few operations after its write ended can change a
+//! count).
 
 use super::entry::{Entry, Stamp, VersionVector};
 use super::{CartAnswer, CartOp};
 use super::{Data, MultiMaster, Observation, Params, Resolution};
 use crate::nodes::{Cluster, Item, Key, NodeId, Value};
-use crate::sim::monitor::{CheckInfo, MetricInfo, Unit};
+use crate::sim::monitor::{CheckInfo, MetricInfo, Unit, keep_settled};
 use crate::sim::{At, Cause, Checker, HistoryKind, Report, TypedEvent, Verdict};
 use crate::time::SimTime;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// How many operations are invoked after a write ends before it may be
+/// forgotten (see "Memory").
+const RECENT_OPERATIONS: usize = 4096;
 
 /// When a client operation was invoked, accepted (and where) and
-/// acknowledged: the evidence of a lost write. Kept for every operation,
-/// so packed: [`OpSteps::NOT_YET`] stands for an event that has not
-/// happened (56 bytes an operation, not 80 with `Option`s).
+/// acknowledged: the evidence of a lost write. [`OpSteps::NOT_YET`] stands
+/// for an event that has not happened.
 #[derive(Clone, Copy, Debug)]
 struct OpSteps {
     invoked: At,
@@ -54,33 +90,232 @@ impl OpSteps {
     }
 }
 
+/// A client write (or cart-add) kept in full.
+#[derive(Clone, Debug)]
+struct Write {
+    key: Key,
+    /// Its place among the history's events, if its invocation was seen.
+    invoked: Option<u64>,
+    steps: OpSteps,
+    /// What its latest acceptance made. A retried operation accepted twice
+    /// keeps its last acceptance.
+    entry: Option<Entry>,
+    /// Its client was told "ok".
+    acked: bool,
+    /// An acknowledged cart-add.
+    add: Option<AckedAdd>,
+    /// Its client was told, or gave up: no more history will come.
+    ended: bool,
+    /// A register value that a client write replaced *knowingly*: the
+    /// write was accepted at a node that held this value, with a version
+    /// that replaces it (a greater stamp, a dominating vector).
+    replaced_knowingly: bool,
+}
+
+impl Write {
+    fn new(key: Key) -> Self {
+        Write {
+            key,
+            invoked: None,
+            steps: OpSteps::NONE,
+            entry: None,
+            acked: false,
+            add: None,
+            ended: false,
+            replaced_knowingly: false,
+        }
+    }
+}
+
+/// An acknowledged cart-add: the item, the quantity, and how many adds
+/// were acknowledged before it.
+#[derive(Clone, Copy, Debug)]
+struct AckedAdd {
+    item: Item,
+    qty: u32,
+    order: u64,
+}
+
+/// An operation named in a verdict's example: its id and steps.
+#[derive(Clone, Copy, Debug)]
+struct Named {
+    op: u64,
+    steps: OpSteps,
+}
+
+/// An acknowledged register write lost to one that began earlier.
+#[derive(Clone, Copy, Debug)]
+struct LostUpdate {
+    key: Key,
+    lost: Named,
+    winner: Named,
+}
+
+/// An acknowledged cart-add missing (or short) in some node's final cart.
+#[derive(Clone, Copy, Debug)]
+struct LostAdd {
+    order: u64,
+    add: Named,
+    key: Key,
+    item: Item,
+    qty: u32,
+    node: usize,
+    have: u32,
+}
+
+/// What the forgotten writes to one key counted for.
+#[derive(Clone, Debug, Default)]
+struct KeyPast {
+    /// The greatest version an acknowledged write made (`lww-greatest`).
+    greatest_acked: Option<Entry>,
+    /// Lost-updates' running best: the greatest `(stamp, value)` an
+    /// acknowledged write made.
+    best: Option<(Stamp, Value, Named)>,
+    /// Acknowledged writes lost to an earlier one, and the first.
+    lost_updates: u64,
+    first_lost_update: Option<LostUpdate>,
+}
+
+/// Acknowledged cart-adds of one `(key, item, quantity)` forgotten, and
+/// the first of them acknowledged.
+#[derive(Clone, Copy, Debug)]
+struct AddsPast {
+    count: u64,
+    first: (u64, Named),
+}
+
+/// What the forgotten writes counted for.
+#[derive(Clone, Debug, Default)]
+struct Forgotten {
+    /// How many writes were forgotten.
+    writes: u64,
+    by_key: BTreeMap<Key, KeyPast>,
+    /// Acknowledged register writes that vanished unexcused, and the one
+    /// with the smallest value.
+    vanished: u64,
+    first_vanished: Option<(Value, Key, Named)>,
+    adds: BTreeMap<(Key, Item, u32), AddsPast>,
+    /// Per `(key, item)`: every quantity an accepted cart had, and the
+    /// greatest an acknowledged add's cart had.
+    had: BTreeMap<(Key, Item), (BTreeSet<u32>, u32)>,
+}
+
+/// The writes kept in full: by operation id (in a window from the oldest
+/// kept, since ids are handed out in invocation order), and per key in
+/// invocation order.
+#[derive(Clone, Debug, Default)]
+struct Kept {
+    /// The id of `slots[0]`.
+    first: u64,
+    slots: VecDeque<Option<Write>>,
+    /// Writes older than `first` kept again (a late fact).
+    late: BTreeMap<u64, Write>,
+    by_key: BTreeMap<Key, VecDeque<u64>>,
+}
+
+impl Kept {
+    fn get_mut(&mut self, op: u64) -> Option<&mut Write> {
+        match op.checked_sub(self.first) {
+            Some(i) => self.slots.get_mut(usize::try_from(i).ok()?)?.as_mut(),
+            None => self.late.get_mut(&op),
+        }
+    }
+
+    fn get(&self, op: u64) -> Option<&Write> {
+        match op.checked_sub(self.first) {
+            Some(i) => self.slots.get(usize::try_from(i).ok()?)?.as_ref(),
+            None => self.late.get(&op),
+        }
+    }
+
+    /// Write `op`, a new one if it is not kept.
+    fn get_or_insert(&mut self, op: u64, new: impl FnOnce() -> Write) -> &mut Write {
+        if self.get(op).is_none() {
+            let w = new();
+            let queue = self.by_key.entry(w.key).or_default();
+            match queue.back() {
+                Some(&last) if last > op => {
+                    let at = queue.partition_point(|&o| o < op);
+                    queue.insert(at, op);
+                }
+                _ => queue.push_back(op),
+            }
+            if self.slots.is_empty() {
+                self.first = op;
+            }
+            match op.checked_sub(self.first) {
+                Some(i) => {
+                    let i = usize::try_from(i).expect("a window of writes in memory");
+                    if i >= self.slots.len() {
+                        self.slots.resize_with(i + 1, || None);
+                    }
+                    self.slots[i] = Some(w);
+                }
+                None => {
+                    self.late.insert(op, w);
+                }
+            }
+        }
+        self.get_mut(op).expect("just kept")
+    }
+
+    /// The oldest write to `key` kept.
+    fn oldest(&self, key: Key) -> Option<(u64, &Write)> {
+        let op = *self.by_key.get(&key)?.front()?;
+        Some((op, self.get(op).expect("queued writes are kept")))
+    }
+
+    /// Stops keeping the oldest write to `key`.
+    fn pop_oldest(&mut self, key: Key) -> Option<(u64, Write)> {
+        let op = self.by_key.get_mut(&key)?.pop_front()?;
+        let w = match op.checked_sub(self.first) {
+            Some(i) => self.slots[i as usize].take(),
+            None => self.late.remove(&op),
+        };
+        while let Some(None) = self.slots.front() {
+            self.slots.pop_front();
+            self.first += 1;
+        }
+        Some((op, w.expect("queued writes are kept")))
+    }
+
+    /// Every write kept, by id.
+    fn iter(&self) -> impl Iterator<Item = (u64, &Write)> {
+        let slots = self.slots.iter().zip(self.first..).filter_map(|(w, op)| Some((op, w.as_ref()?)));
+        self.late.iter().map(|(&op, w)| (op, w)).chain(slots)
+    }
+
+    /// The writes to `key` kept, in invocation order.
+    fn of_key(&self, key: Key) -> impl Iterator<Item = (u64, &Write)> {
+        let ops = self.by_key.get(&key).into_iter().flatten();
+        ops.map(|&op| (op, self.get(op).expect("queued writes are kept")))
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct MultiMasterChecker {
-    /// Each client operation's steps, indexed by op id (the run numbers
-    /// operations 1, 2, 3, ...: a vector, not a map, on the hot path).
-    steps: Vec<OpSteps>,
     names: std::sync::Arc<[String]>,
     resolution: Resolution,
     data: Data,
     /// What each node holds now.
     holds: Vec<BTreeMap<Key, Entry>>,
+    /// What each node's disk held, at the latest when its disk last caught
+    /// up (registers).
+    durable: Vec<BTreeMap<Key, Entry>>,
+    /// Keys each node came to hold since its disk last caught up (a key
+    /// may be listed twice).
+    unflushed: Vec<Vec<Key>>,
     /// History events seen so far: the next event's position.
     events: u64,
-    /// When every operation was invoked, as its position in the history
-    /// (writes write their op id). Positions order events within one
-    /// microsecond too, as the linearizability checker does.
-    invoked: BTreeMap<u64, u64>,
-    /// Acknowledged register writes: value → key.
-    acked: BTreeMap<Value, Key>,
-    /// Acknowledged cart-adds: (op, key, item, qty).
-    acked_adds: Vec<(u64, Key, Item, u32)>,
-    /// What each accepted client operation became: op → (key, entry). A
-    /// retried operation accepted twice keeps its last acceptance.
-    accepted: BTreeMap<u64, (Key, Entry)>,
-    /// Register values that a client write replaced *knowingly*: the write
-    /// was accepted at a node that held the value, with a version that
-    /// replaces it (a greater stamp, a dominating vector).
-    replaced_knowingly: BTreeSet<Value>,
+    /// The latest operation invoked.
+    newest_op: u64,
+    /// The writes kept in full.
+    writes: Kept,
+    /// What the writes no longer kept counted for.
+    forgotten: Forgotten,
+    /// Acknowledged register writes, and cart-adds.
+    writes_acked: u64,
+    adds_acked: u64,
     writes_accepted: u64,
     /// Reads that returned several siblings.
     reads_with_siblings: u64,
@@ -117,6 +352,15 @@ fn register_versions(entry: &Entry) -> Vec<(Value, Version<'_>)> {
     }
 }
 
+/// Whether `entry` holds register value `value`.
+fn has_value(entry: &Entry, value: Value) -> bool {
+    match entry {
+        Entry::Register { value: v, .. } => *v == value,
+        Entry::Siblings(s) => s.iter().any(|s| s.value == value),
+        Entry::StampedCart { .. } | Entry::Cart(_) => false,
+    }
+}
+
 impl MultiMasterChecker {
     fn keys(&self) -> BTreeSet<Key> {
         self.holds.iter().flat_map(|h| h.keys().copied()).collect()
@@ -140,13 +384,15 @@ impl MultiMasterChecker {
     /// may vanish.)
     fn candidates(&self) -> BTreeMap<Key, Vec<&Entry>> {
         let mut out: BTreeMap<Key, Vec<&Entry>> = BTreeMap::new();
-        let acked_ops = self.acked.keys().copied().chain(self.acked_adds.iter().map(|a| a.0));
-        for op in acked_ops {
-            if let Some((key, entry)) = self.accepted.get(&op)
+        for (_, w) in self.writes.iter().filter(|(_, w)| w.acked) {
+            if let Some(entry) = &w.entry
                 && entry.stamp().is_some()
             {
-                out.entry(*key).or_default().push(entry);
+                out.entry(w.key).or_default().push(entry);
             }
+        }
+        for (&key, past) in &self.forgotten.by_key {
+            out.entry(key).or_default().extend(&past.greatest_acked);
         }
         for h in &self.holds {
             for (&key, held) in h {
@@ -158,68 +404,95 @@ impl MultiMasterChecker {
 
     /// Acknowledged register writes that LWW discards in favour of a write
     /// that began earlier and could rightly win (a greater `(stamp,
-    /// value)`): (key, the lost write, the earlier write that beat it).
-    fn lost_updates(&self) -> Vec<(Key, Value, Value)> {
+    /// value)`): how many, and the first (by key, then invocation).
+    fn lost_updates(&self) -> (u64, Option<LostUpdate>) {
         let winners: BTreeSet<Value> =
             self.candidates().into_values().flatten().flat_map(|e| e.values()).collect();
-        // Per key, writes in invocation order with their stamps.
-        let mut by_key: BTreeMap<Key, Vec<(u64, Value, Stamp)>> = BTreeMap::new();
-        for (key, entry) in self.accepted.values() {
-            if let Entry::Register { stamp, value } = *entry
-                && let Some(&invoked) = self.invoked.get(&value)
-            {
-                by_key.entry(*key).or_default().push((invoked, value, stamp));
-            }
-        }
-        let mut lost = Vec::new();
-        for (key, mut writes) in by_key {
-            writes.sort();
+        let keys: BTreeSet<Key> =
+            self.writes.by_key.keys().chain(self.forgotten.by_key.keys()).copied().collect();
+        let (mut count, mut first) = (0, None);
+        for key in keys {
+            let past = self.forgotten.by_key.get(&key);
+            count += past.map_or(0, |p| p.lost_updates);
+            let mut example = past.and_then(|p| p.first_lost_update);
             // The greatest (stamp, value) among winners invoked earlier.
-            let mut best: Option<(Stamp, Value)> = None;
-            for (_, value, stamp) in writes {
-                if self.acked.contains_key(&value)
+            let mut best = past.and_then(|p| p.best);
+            for (op, w) in self.writes.of_key(key) {
+                let (Some(_), Some(&Entry::Register { stamp, value })) = (w.invoked, w.entry.as_ref()) else {
+                    continue;
+                };
+                let me = Named { op, steps: w.steps };
+                if w.acked
                     && let Some(b) = best
-                    && b > (stamp, value)
+                    && (b.0, b.1) > (stamp, value)
                 {
-                    lost.push((key, value, b.1));
+                    count += 1;
+                    example.get_or_insert(LostUpdate { key, lost: me, winner: b.2 });
                 }
-                if winners.contains(&value) && best.is_none_or(|b| (stamp, value) > b) {
-                    best = Some((stamp, value));
+                if winners.contains(&value) && best.is_none_or(|b| (stamp, value) > (b.0, b.1)) {
+                    best = Some((stamp, value, me));
                 }
             }
+            first = first.or(example);
         }
-        lost
+        (count, first)
     }
 
     /// Acknowledged register writes that no node holds and that no write
-    /// replaced knowingly: (key, value).
-    fn concurrent_writes_lost(&self) -> Vec<(Key, Value)> {
+    /// replaced knowingly: how many, and the one of the smallest value.
+    fn concurrent_writes_lost(&self) -> (u64, Option<(Value, Key, Named)>) {
         let held: BTreeSet<(Key, Value)> = self
             .holds
             .iter()
             .flat_map(|h| h.iter().flat_map(|(&k, e)| e.values().into_iter().map(move |v| (k, v))))
             .collect();
-        self.acked
-            .iter()
-            .map(|(&v, &k)| (k, v))
-            .filter(|kv| !held.contains(kv) && !self.replaced_knowingly.contains(&kv.1))
-            .collect()
-    }
-
-    /// Acknowledged cart-adds missing (or short) in some node's cart:
-    /// (op, key, item, qty, the first such node, the quantity it has).
-    fn lost_additions(&self) -> Vec<(u64, Key, Item, u32, usize, u32)> {
-        let mut lost = Vec::new();
-        for &(op, key, item, qty) in &self.acked_adds {
-            let short = self.holds.iter().enumerate().find_map(|(i, h)| {
-                let have = h.get(&key).and_then(Entry::cart).and_then(|c| c.get(&item)).copied().unwrap_or(0);
-                (have < qty).then_some((i, have))
-            });
-            if let Some((node, have)) = short {
-                lost.push((op, key, item, qty, node, have));
+        let lost = self.writes.iter().filter(|(_, w)| w.acked && w.add.is_none()).filter_map(|(op, w)| {
+            let value = op;
+            (!held.contains(&(w.key, value)) && !w.replaced_knowingly).then_some((
+                value,
+                w.key,
+                Named { op, steps: w.steps },
+            ))
+        });
+        let (mut count, mut first) = (self.forgotten.vanished, self.forgotten.first_vanished);
+        for l in lost {
+            count += 1;
+            if first.is_none_or(|f| l.0 < f.0) {
+                first = Some(l);
             }
         }
-        lost
+        (count, first)
+    }
+
+    /// Whether `node` has less than `qty` of `item` in cart `key`, and how
+    /// much it has.
+    fn short(&self, key: Key, item: Item, qty: u32) -> Option<(usize, u32)> {
+        self.holds.iter().enumerate().find_map(|(i, h)| {
+            let have = h.get(&key).and_then(Entry::cart).and_then(|c| c.get(&item)).copied().unwrap_or(0);
+            (have < qty).then_some((i, have))
+        })
+    }
+
+    /// Acknowledged cart-adds missing (or short) in some node's cart: how
+    /// many, and the first acknowledged (with the first such node and the
+    /// quantity it has).
+    fn lost_additions(&self) -> (u64, Option<LostAdd>) {
+        let live = self.writes.iter().filter_map(|(op, w)| {
+            let a = w.add?;
+            Some((w.key, a.item, a.qty, 1, (a.order, Named { op, steps: w.steps })))
+        });
+        let past =
+            self.forgotten.adds.iter().map(|(&(key, item, qty), p)| (key, item, qty, p.count, p.first));
+        let (mut count, mut first): (u64, Option<LostAdd>) = (0, None);
+        for (key, item, qty, n, (order, add)) in live.chain(past) {
+            if let Some((node, have)) = self.short(key, item, qty) {
+                count += n;
+                if first.is_none_or(|f| order < f.order) {
+                    first = Some(LostAdd { order, add, key, item, qty, node, have });
+                }
+            }
+        }
+        (count, first)
     }
 
     /// Where a node's final cart is not the merge of the carts the adds
@@ -231,16 +504,9 @@ impl MultiMasterChecker {
     fn cart_merge_misses(&self) -> Vec<(usize, Key, Item, u32, u32)> {
         // Per (key, item): every quantity an accepted cart had, and the
         // greatest an acknowledged add's cart had.
-        let acked: BTreeSet<u64> = self.acked_adds.iter().map(|a| a.0).collect();
-        let mut had: BTreeMap<(Key, Item), (BTreeSet<u32>, u32)> = BTreeMap::new();
-        for (op, (key, entry)) in &self.accepted {
-            for (&item, &qty) in entry.cart().into_iter().flatten() {
-                let (all, floor) = had.entry((*key, item)).or_default();
-                all.insert(qty);
-                if acked.contains(op) {
-                    *floor = (*floor).max(qty);
-                }
-            }
+        let mut had = self.forgotten.had.clone();
+        for (_, w) in self.writes.iter() {
+            Self::count_cart(&mut had, w);
         }
         let mut misses = Vec::new();
         for (node, holds) in self.holds.iter().enumerate() {
@@ -262,10 +528,21 @@ impl MultiMasterChecker {
         misses
     }
 
+    /// Adds the quantities of the cart `w` made to `had`.
+    fn count_cart(had: &mut BTreeMap<(Key, Item), (BTreeSet<u32>, u32)>, w: &Write) {
+        for (&item, &qty) in w.entry.as_ref().and_then(Entry::cart).into_iter().flatten() {
+            let (all, floor) = had.entry((w.key, item)).or_default();
+            all.insert(qty);
+            if w.acked && w.add.is_some() {
+                *floor = (*floor).max(qty);
+            }
+        }
+    }
+
     /// The evidence of client operation `op` (`what`: `write k0 = 2`):
     /// when it was invoked, accepted and where, and acknowledged.
-    fn op_causes(&self, op: u64, what: &str) -> Vec<Cause> {
-        let Some(s) = usize::try_from(op).ok().and_then(|i| self.steps.get(i)) else { return Vec::new() };
+    fn op_causes(&self, op: Named, what: &str) -> Vec<Cause> {
+        let (s, op) = (op.steps, op.op);
         let mut out = Vec::new();
         let accepted_by = &self.names[s.accepted_at.index()];
         out.extend(OpSteps::seen(s.invoked).map(|at| Cause::of_op(at, op, format!("{what} began"))));
@@ -277,13 +554,83 @@ impl MultiMasterChecker {
         out
     }
 
-    /// Operation `op`'s steps, the vector grown to hold it.
-    fn op_steps(&mut self, op: u64) -> &mut OpSteps {
-        let i = op as usize;
-        if i >= self.steps.len() {
-            self.steps.resize(i + 1, OpSteps::NONE);
+    /// Write `op` to `key`, kept in full: a new one if it is not (a fact
+    /// about an operation whose invocation was not seen, or that was
+    /// forgotten, is the last fact of it expected).
+    fn write(&mut self, op: u64, key: Key) -> &mut Write {
+        self.writes.get_or_insert(op, || Write { ended: true, ..Write::new(key) })
+    }
+
+    /// Whether no node can ever hold register write `w`'s value again:
+    /// none holds it, and every node's disk holds a version that replaces
+    /// it.
+    fn gone_for_good(&self, op: u64, w: &Write) -> bool {
+        let Some(entry) = &w.entry else { return true };
+        let value = op;
+        self.holds.iter().zip(&self.durable).all(|(held, disk)| {
+            !held.get(&w.key).is_some_and(|h| has_value(h, value))
+                && disk.get(&w.key).is_some_and(|d| d.absorbs(entry) && !has_value(d, value))
+        })
+    }
+
+    /// Forgets the settled writes to `key`, oldest first (see "Memory").
+    fn forget_settled(&mut self, key: Key) {
+        let recent = keep_settled(RECENT_OPERATIONS) as u64;
+        while let Some((op, w)) = self.writes.oldest(key) {
+            let settled = w.ended
+                && op.saturating_add(recent) <= self.newest_op
+                && (self.data == Data::Cart || self.gone_for_good(op, w));
+            if !settled {
+                return;
+            }
+            let (op, w) = self.writes.pop_oldest(key).expect("the oldest");
+            self.forget(op, w);
         }
-        &mut self.steps[i]
+    }
+
+    /// Folds forgotten write `w` into what the forgotten writes counted
+    /// for: as the report would have counted it, for it can no longer be
+    /// held, accepted or told of.
+    fn forget(&mut self, op: u64, w: Write) {
+        let me = Named { op, steps: w.steps };
+        let f = &mut self.forgotten;
+        f.writes += 1;
+        let past = f.by_key.entry(w.key).or_default();
+        if w.acked
+            && let Some(entry) = &w.entry
+            && entry.stamp().is_some()
+            && past.greatest_acked.as_ref().is_none_or(|g| entry > g)
+        {
+            past.greatest_acked = Some(entry.clone());
+        }
+        if let (Some(_), Some(&Entry::Register { stamp, value })) = (w.invoked, w.entry.as_ref()) {
+            // Forgotten, it is held nowhere: a winner if acknowledged.
+            if w.acked
+                && let Some(b) = past.best
+                && (b.0, b.1) > (stamp, value)
+            {
+                past.lost_updates += 1;
+                past.first_lost_update.get_or_insert(LostUpdate { key: w.key, lost: me, winner: b.2 });
+            }
+            if w.acked && past.best.is_none_or(|b| (stamp, value) > (b.0, b.1)) {
+                past.best = Some((stamp, value, me));
+            }
+        }
+        if w.acked && w.add.is_none() && self.data == Data::Register && !w.replaced_knowingly {
+            f.vanished += 1;
+            if f.first_vanished.is_none_or(|v| op < v.0) {
+                f.first_vanished = Some((op, w.key, me));
+            }
+        }
+        if let Some(a) = w.add {
+            let past =
+                f.adds.entry((w.key, a.item, a.qty)).or_insert(AddsPast { count: 0, first: (a.order, me) });
+            past.count += 1;
+            if a.order < past.first.0 {
+                past.first = (a.order, me);
+            }
+        }
+        Self::count_cart(&mut f.had, &w);
     }
 
     /// `verdict` with the evidence.
@@ -370,13 +717,14 @@ impl Checker<MultiMaster> for MultiMasterChecker {
             resolution: params.resolution,
             data: params.data,
             holds: vec![BTreeMap::new(); cluster.len()],
+            durable: vec![BTreeMap::new(); cluster.len()],
+            unflushed: vec![Vec::new(); cluster.len()],
             events: 0,
-            invoked: BTreeMap::new(),
-            steps: Vec::new(),
-            acked: BTreeMap::new(),
-            acked_adds: Vec::new(),
-            accepted: BTreeMap::new(),
-            replaced_knowingly: BTreeSet::new(),
+            newest_op: 0,
+            writes: Kept::default(),
+            forgotten: Forgotten::default(),
+            writes_acked: 0,
+            adds_acked: 0,
             writes_accepted: 0,
             reads_with_siblings: 0,
             siblings_max: 0,
@@ -387,55 +735,83 @@ impl Checker<MultiMaster> for MultiMasterChecker {
         match obs {
             Observation::Accepted { key, op, entry } => {
                 self.writes_accepted += 1;
-                let steps = self.op_steps(*op);
-                (steps.accepted, steps.accepted_at) = (at, node);
                 // What the accepting node holds now is what the write has
                 // seen: the versions it replaces, it replaces knowingly.
                 if let Some(held) = self.holds[node.index()].get(key) {
                     let newer = register_versions(entry);
                     for (value, older) in register_versions(held) {
-                        if newer.iter().any(|(_, n)| n.replaces(older)) {
-                            self.replaced_knowingly.insert(value);
+                        if newer.iter().any(|(_, n)| n.replaces(older))
+                            && let Some(w) = self.writes.get_mut(value)
+                        {
+                            w.replaced_knowingly = true;
                         }
                     }
                 }
-                self.accepted.insert(*op, (*key, entry.clone()));
+                let w = self.write(*op, *key);
+                (w.steps.accepted, w.steps.accepted_at) = (at, node);
+                w.entry = Some(entry.clone());
             }
             Observation::Holds { key, entry } => {
                 self.holds[node.index()].insert(*key, entry.clone());
+                if self.data == Data::Register {
+                    self.unflushed[node.index()].push(*key);
+                }
             }
-            Observation::Restarted => self.holds[node.index()].clear(),
+            Observation::Restarted => {
+                self.holds[node.index()].clear();
+                self.unflushed[node.index()].clear();
+            }
         }
     }
 
     fn on_history(&mut self, at: At, e: &TypedEvent<MultiMaster>) {
         let position = self.events;
         self.events += 1;
-        match (e.kind, e.op) {
-            (HistoryKind::Invoke, CartOp::Read { .. }) => {
-                self.invoked.insert(e.op_id, position);
-            }
-            (HistoryKind::Invoke, _) => {
-                self.invoked.insert(e.op_id, position);
-                self.op_steps(e.op_id).invoked = at;
-            }
-            (HistoryKind::Ok, CartOp::Write { key, value }) => {
-                self.acked.insert(value, key);
-                self.op_steps(e.op_id).acked = at;
-            }
-            (HistoryKind::Ok, CartOp::CartAdd { key, item, qty }) => {
-                self.acked_adds.push((e.op_id, key, item, qty));
-                self.op_steps(e.op_id).acked = at;
-            }
-            (HistoryKind::Ok, CartOp::Read { .. }) => {
-                if let CartAnswer::Siblings(values) = &e.value {
-                    self.reads_with_siblings += 1;
-                    self.siblings_max = self.siblings_max.max(values.len());
-                } else if matches!(e.value, CartAnswer::Value(_)) {
-                    self.siblings_max = self.siblings_max.max(1);
+        let key = match e.op {
+            CartOp::Read { .. } => {
+                if e.kind == HistoryKind::Ok {
+                    if let CartAnswer::Siblings(values) = &e.value {
+                        self.reads_with_siblings += 1;
+                        self.siblings_max = self.siblings_max.max(values.len());
+                    } else if matches!(e.value, CartAnswer::Value(_)) {
+                        self.siblings_max = self.siblings_max.max(1);
+                    }
                 }
+                return;
             }
-            _ => {}
+            CartOp::Write { key, .. } | CartOp::CartAdd { key, .. } => key,
+        };
+        if e.kind == HistoryKind::Invoke {
+            self.newest_op = self.newest_op.max(e.op_id);
+            let w = self.writes.get_or_insert(e.op_id, || Write::new(key));
+            (w.invoked, w.steps.invoked) = (Some(position), at);
+            return;
+        }
+        let ok = e.kind == HistoryKind::Ok;
+        let add = match e.op {
+            CartOp::CartAdd { item, qty, .. } if ok => Some(AckedAdd { item, qty, order: self.adds_acked }),
+            _ => None,
+        };
+        if ok {
+            *(if add.is_some() { &mut self.adds_acked } else { &mut self.writes_acked }) += 1;
+        }
+        let w = self.write(e.op_id, key);
+        w.ended = true;
+        if ok {
+            (w.acked, w.steps.acked, w.add) = (true, at, add);
+        }
+        self.forget_settled(key);
+    }
+
+    const HEARS_DISK: bool = true;
+
+    /// `node`'s disk has caught up: it holds what the node holds.
+    fn on_durable(&mut self, _at: At, node: NodeId) {
+        let n = node.index();
+        for key in self.unflushed[n].drain(..) {
+            if let Some(entry) = self.holds[n].get(&key) {
+                self.durable[n].insert(key, entry.clone());
+            }
         }
     }
 
@@ -494,65 +870,70 @@ impl Checker<MultiMaster> for MultiMasterChecker {
         }
 
         if lww && registers {
-            let lost = self.lost_updates();
-            let causes = lost.first().map_or(Vec::new(), |&(k, mine, winner)| {
-                let mut c = self.op_causes(mine, &format!("write k{k} = {mine}"));
-                c.extend(self.op_causes(winner, &format!("write k{k} = {winner}")));
+            let (lost, first) = self.lost_updates();
+            let causes = first.map_or(Vec::new(), |l| {
+                let (k, mine, winner) = (l.key, l.lost.op, l.winner.op);
+                let mut c = self.op_causes(l.lost, &format!("write k{k} = {mine}"));
+                c.extend(self.op_causes(l.winner, &format!("write k{k} = {winner}")));
                 c
             });
             r.checks.push(Self::verdict_because(
                 "no-lost-updates",
-                lost.is_empty(),
-                match lost.first() {
-                    Some((k, mine, winner)) => format!(
-                        "{} acknowledged writes lost; e.g. k{k} = {mine} lost to {winner}, which began earlier",
-                        lost.len()
+                lost == 0,
+                match first {
+                    Some(l) => format!(
+                        "{lost} acknowledged writes lost; e.g. k{} = {} lost to {}, which began earlier",
+                        l.key, l.lost.op, l.winner.op
                     ),
                     None => "no acknowledged write lost to an earlier one".into(),
                 },
                 causes,
             ));
-            r.metrics.insert("lost_updates", lost.len() as f64);
+            r.metrics.insert("lost_updates", lost as f64);
         }
 
         if registers {
-            let lost = self.concurrent_writes_lost();
+            let (lost, first) = self.concurrent_writes_lost();
             let causes =
-                lost.first().map_or(Vec::new(), |&(k, v)| self.op_causes(v, &format!("write k{k} = {v}")));
+                first.map_or(Vec::new(), |(v, k, w)| self.op_causes(w, &format!("write k{k} = {v}")));
             r.checks.push(Self::verdict_because(
                 "concurrent-writes-kept",
-                lost.is_empty(),
-                match lost.first() {
-                    Some((k, v)) => format!(
-                        "{} of {} acknowledged writes vanished, replaced by writes that had not seen them; e.g. k{k} = {v}",
-                        lost.len(),
-                        self.acked.len()
+                lost == 0,
+                match first {
+                    Some((v, k, _)) => format!(
+                        "{lost} of {} acknowledged writes vanished, replaced by writes that had not seen them; e.g. k{k} = {v}",
+                        self.writes_acked
                     ),
                     None => "every acknowledged write is held, or was replaced by a write that had seen it".into(),
                 },
                 causes,
             ));
-            r.metrics.insert("concurrent_writes_lost", lost.len() as f64);
+            r.metrics.insert("concurrent_writes_lost", lost as f64);
         } else {
-            let lost = self.lost_additions();
-            let causes = lost.first().map_or(Vec::new(), |&(op, k, item, qty, _, _)| {
-                self.op_causes(op, &format!("op {op} (add item{item} x{qty} to cart k{k})"))
+            let (lost, first) = self.lost_additions();
+            let causes = first.map_or(Vec::new(), |l| {
+                let (op, k, item, qty) = (l.add.op, l.key, l.item, l.qty);
+                self.op_causes(l.add, &format!("op {op} (add item{item} x{qty} to cart k{k})"))
             });
             r.checks.push(Self::verdict_because(
                 "no-lost-additions",
-                lost.is_empty(),
-                match lost.first() {
-                    Some(&(op, k, item, qty, node, have)) => format!(
-                        "{} of {} acknowledged cart-adds lost; e.g. op {op} put item{item} x{qty} in cart k{k}, but {} has x{have}",
-                        lost.len(),
-                        self.acked_adds.len(),
-                        self.names[node]
+                lost == 0,
+                match first {
+                    Some(l) => format!(
+                        "{lost} of {} acknowledged cart-adds lost; e.g. op {} put item{} x{} in cart k{}, but {} has x{}",
+                        self.adds_acked,
+                        l.add.op,
+                        l.item,
+                        l.qty,
+                        l.key,
+                        self.names[l.node],
+                        l.have
                     ),
-                    None => format!("all {} acknowledged cart-adds are in every node's cart", self.acked_adds.len()),
+                    None => format!("all {} acknowledged cart-adds are in every node's cart", self.adds_acked),
                 },
                 causes,
             ));
-            r.metrics.insert("lost_additions", lost.len() as f64);
+            r.metrics.insert("lost_additions", lost as f64);
             let misses = self.cart_merge_misses();
             let carts: BTreeSet<Key> = self
                 .holds
@@ -791,6 +1172,40 @@ mod tests {
         assert!(v.detail.contains("n2 has x1"), "{}", v.detail);
         c.on_observation(at(4), NodeId(1), &Observation::Restarted);
         assert!(!holds(&c, "no-lost-additions"), "an empty cart lacks the item");
+    }
+
+    /// Writes are forgotten as they settle: at the end of a lesson the
+    /// checker keeps a handful, and reports what the checker that keeps
+    /// every write reports. While a partition cuts the nodes in two, a
+    /// version written on one side is on no disk of the other, whose own
+    /// versions are concurrent with it: it is kept. (Under LWW the other
+    /// side's greater stamps replace it, partition or not.)
+    #[test]
+    fn settled_writes_are_forgotten_and_the_report_is_unchanged() {
+        use crate::sim::monitor::KEEP_SETTLED;
+        let registry = crate::protocols::registry();
+        let file = "scenarios/multi-master/partition-heal.toml";
+        let lww = std::fs::read_to_string(file).expect("the lesson");
+        let source = lww.replace("resolution = \"lww\"", "resolution = \"version-vector\"");
+        assert_ne!(source, lww);
+        let lesson = crate::scenario::load_str(&registry, file, &source).expect("a lesson");
+        let run = |keep: usize, until: SimTime| {
+            KEEP_SETTLED.with(|k| k.set(Some(keep)));
+            let options = crate::scenario::RunOptions::default();
+            let mut sim = crate::protocols::Entry::<MultiMaster, MultiMasterChecker>::sim(&lesson, options);
+            sim.run_until(until);
+            KEEP_SETTLED.with(|k| k.set(None));
+            let c = sim.checker().expect("checks are on");
+            (c.writes.iter().count(), c.forgotten.writes, format!("{:?}", c.report(until)))
+        };
+        // The partition lasts from 300ms to 1.2s.
+        let (kept, _, _) = run(0, SimTime(1_100_000));
+        assert!(kept > 50, "writes during the partition are kept: {kept}");
+        let (kept, forgotten, report) = run(0, lesson.duration);
+        assert!(kept < 10 && forgotten > 200, "{kept} kept, {forgotten} forgotten");
+        let (kept_all, forgotten_none, report_all) = run(usize::MAX, lesson.duration);
+        assert_eq!((kept_all as u64, forgotten_none), (kept as u64 + forgotten, 0));
+        assert_eq!(report, report_all);
     }
 
     /// Checks that do not apply to a resolution are left out, so a lesson
