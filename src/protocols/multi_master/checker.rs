@@ -240,7 +240,9 @@ impl Kept {
                 }
                 _ => queue.push_back(op),
             }
-            if self.slots.is_empty() {
+            // An empty window moves on to the new write (never back: the
+            // writes older than `first` live in `late`).
+            if self.slots.is_empty() && op > self.first {
                 self.first = op;
             }
             match op.checked_sub(self.first) {
@@ -269,7 +271,7 @@ impl Kept {
     fn pop_oldest(&mut self, key: Key) -> Option<(u64, Write)> {
         let op = self.by_key.get_mut(&key)?.pop_front()?;
         let w = match op.checked_sub(self.first) {
-            Some(i) => self.slots[i as usize].take(),
+            Some(i) => self.slots.get_mut(usize::try_from(i).ok()?)?.take(),
             None => self.late.remove(&op),
         };
         while let Some(None) = self.slots.front() {
@@ -1206,6 +1208,34 @@ mod tests {
         let (kept_all, forgotten_none, report_all) = run(usize::MAX, lesson.duration);
         assert_eq!((kept_all as u64, forgotten_none), (kept as u64 + forgotten, 0));
         assert_eq!(report, report_all);
+    }
+
+    /// The writes kept are found by id and per key in id order, late
+    /// facts older than the window included — also once the window has
+    /// emptied and moved on.
+    #[test]
+    fn kept_writes_are_found_in_order_late_ones_too() {
+        let mut k = Kept::default();
+        let ids = |k: &Kept| k.iter().map(|(op, _)| op).collect::<Vec<_>>();
+        for op in [5, 7] {
+            k.get_or_insert(op, || Write::new(0));
+        }
+        assert_eq!(k.pop_oldest(0).map(|w| w.0), Some(5));
+        // A late fact of write 3 to key 2, then the window empties.
+        k.get_or_insert(3, || Write::new(2));
+        assert_eq!(ids(&k), [3, 7]);
+        assert_eq!(k.pop_oldest(0).map(|w| w.0), Some(7));
+        assert!(k.pop_oldest(0).is_none());
+        // An older late fact still, and new writes.
+        for op in [1, 9, 8] {
+            k.get_or_insert(op, || Write::new(1));
+        }
+        assert_eq!(ids(&k), [1, 3, 8, 9]);
+        assert!(k.get(3).is_some() && k.get(2).is_none());
+        assert_eq!(k.pop_oldest(2).map(|w| w.0), Some(3));
+        let popped: Vec<u64> = std::iter::from_fn(|| k.pop_oldest(1).map(|w| w.0)).collect();
+        assert_eq!(popped, [1, 8, 9]);
+        assert_eq!(ids(&k), [] as [u64; 0]);
     }
 
     /// Checks that do not apply to a resolution are left out, so a lesson
