@@ -94,8 +94,6 @@ impl OpSteps {
 #[derive(Clone, Debug)]
 struct Write {
     key: Key,
-    /// Its place among the history's events, if its invocation was seen.
-    invoked: Option<u64>,
     steps: OpSteps,
     /// What its latest acceptance made. A retried operation accepted twice
     /// keeps its last acceptance.
@@ -113,10 +111,20 @@ struct Write {
 }
 
 impl Write {
+    /// Its LWW register version, if lost updates judge it: they judge in
+    /// invocation order, so only a write whose invocation was seen.
+    fn lww_version(&self) -> Option<(Stamp, Value)> {
+        match self.entry {
+            Some(Entry::Register { stamp, value }) if self.steps.invoked != OpSteps::NOT_YET => {
+                Some((stamp, value))
+            }
+            _ => None,
+        }
+    }
+
     fn new(key: Key) -> Self {
         Write {
             key,
-            invoked: None,
             steps: OpSteps::NONE,
             entry: None,
             acked: false,
@@ -307,8 +315,6 @@ pub struct MultiMasterChecker {
     /// Keys each node came to hold since its disk last caught up (a key
     /// may be listed twice).
     unflushed: Vec<Vec<Key>>,
-    /// History events seen so far: the next event's position.
-    events: u64,
     /// The latest operation invoked.
     newest_op: u64,
     /// The writes kept in full.
@@ -420,9 +426,7 @@ impl MultiMasterChecker {
             // The greatest (stamp, value) among winners invoked earlier.
             let mut best = past.and_then(|p| p.best);
             for (op, w) in self.writes.of_key(key) {
-                let (Some(_), Some(&Entry::Register { stamp, value })) = (w.invoked, w.entry.as_ref()) else {
-                    continue;
-                };
+                let Some((stamp, value)) = w.lww_version() else { continue };
                 let me = Named { op, steps: w.steps };
                 if w.acked
                     && let Some(b) = best
@@ -535,7 +539,7 @@ impl MultiMasterChecker {
         for (&item, &qty) in w.entry.as_ref().and_then(Entry::cart).into_iter().flatten() {
             let (all, floor) = had.entry((w.key, item)).or_default();
             all.insert(qty);
-            if w.acked && w.add.is_some() {
+            if w.add.is_some() {
                 *floor = (*floor).max(qty);
             }
         }
@@ -605,7 +609,7 @@ impl MultiMasterChecker {
         {
             past.greatest_acked = Some(entry.clone());
         }
-        if let (Some(_), Some(&Entry::Register { stamp, value })) = (w.invoked, w.entry.as_ref()) {
+        if let Some((stamp, value)) = w.lww_version() {
             // Forgotten, it is held nowhere: a winner if acknowledged.
             if w.acked
                 && let Some(b) = past.best
@@ -721,7 +725,6 @@ impl Checker<MultiMaster> for MultiMasterChecker {
             holds: vec![BTreeMap::new(); cluster.len()],
             durable: vec![BTreeMap::new(); cluster.len()],
             unflushed: vec![Vec::new(); cluster.len()],
-            events: 0,
             newest_op: 0,
             writes: Kept::default(),
             forgotten: Forgotten::default(),
@@ -767,8 +770,6 @@ impl Checker<MultiMaster> for MultiMasterChecker {
     }
 
     fn on_history(&mut self, at: At, e: &TypedEvent<MultiMaster>) {
-        let position = self.events;
-        self.events += 1;
         let key = match e.op {
             CartOp::Read { .. } => {
                 if e.kind == HistoryKind::Ok {
@@ -786,7 +787,7 @@ impl Checker<MultiMaster> for MultiMasterChecker {
         if e.kind == HistoryKind::Invoke {
             self.newest_op = self.newest_op.max(e.op_id);
             let w = self.writes.get_or_insert(e.op_id, || Write::new(key));
-            (w.invoked, w.steps.invoked) = (Some(position), at);
+            w.steps.invoked = at;
             return;
         }
         let ok = e.kind == HistoryKind::Ok;
