@@ -46,33 +46,93 @@ use super::engine::Sim;
 use super::hash::Digest;
 use super::host::NodeStatus;
 use super::monitor::Checker;
-use super::queue::{Event, PendingEvent, Slot};
+use super::queue::{Event, PendingEvent};
 use crate::nodes::{Effect, NodeId, Protocol, TimerId};
 use crate::rng::RngStream;
 use std::hash::{Hash, Hasher};
+
+/// The lists a fingerprint sorts the pending events into. One set per
+/// thread, kept from call to call: `distlab explore` takes a fingerprint
+/// of every state it generates, and these would otherwise be a handful of
+/// allocations each time.
+#[derive(Default)]
+struct Scratch {
+    /// Every pending event as `((time, key), time left, slab slot)`.
+    pending: Vec<((u64, u64), u64, u32)>,
+    /// Live timers, `(node, id) → (time left, rank)`.
+    timers: Vec<((NodeId, TimerId), (u64, u32))>,
+    /// Disk completions, and writes a node is still to be told are on
+    /// disk: `(node, rank, time left)`.
+    disk: Vec<(u32, u32, u64)>,
+    told: Vec<(u32, u32, u64)>,
+    /// `(client slot, rank, kind, time left, op id, attempt)`.
+    client_events: Vec<(u32, u32, u8, u64, u64, u32)>,
+    /// Scripted faults still to come: `(index, rank, time left)`.
+    faults: Vec<(u32, u32, u64)>,
+}
+
+impl Scratch {
+    fn clear(&mut self) {
+        let Scratch { pending, timers, disk, told, client_events, faults } = self;
+        pending.clear();
+        timers.clear();
+        disk.clear();
+        told.clear();
+        client_events.clear();
+        faults.clear();
+    }
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+}
+
+/// The entries of `node` at the front of `entries` (sorted by node, then
+/// rank), and the rest.
+fn of_node(entries: &[(u32, u32, u64)], node: u32) -> (&[(u32, u32, u64)], &[(u32, u32, u64)]) {
+    entries.split_at(entries.iter().take_while(|e| e.0 == node).count())
+}
+
+/// A node's `(rank, time left)` entries, hashed as the list they are.
+fn hash_entries<H: Hasher>(entries: &[(u32, u32, u64)], h: &mut H) {
+    entries.len().hash(h);
+    for &(_, rank, left) in entries {
+        (rank, left).hash(h);
+    }
+}
 
 impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// The model fingerprint of the state now (see the module docs): equal
     /// for equal model states, however they were reached.
     pub fn fingerprint(&self) -> Digest {
+        let mut scratch = SCRATCH.take();
+        scratch.clear();
+        let digest = self.fingerprint_with(&mut scratch);
+        SCRATCH.set(scratch);
+        digest
+    }
+
+    fn fingerprint_with(&self, s: &mut Scratch) -> Digest {
         let now = self.state.now.0;
         let left = |t: u64| t.saturating_sub(now);
+        let slab = &self.state.slab;
+        let event = |slot: u32| &slab[slot as usize].as_ref().expect("a pending event's slot is taken").event;
         // Every pending event, in the order the engine takes them: queued
         // (live) ones by time, then by key at one instant; then those held
         // for a paused node, in the order they are held (they count as due
         // now). Each is hashed with its place in that order (`rank`).
-        let mut pending: Vec<((u64, u64), u64, &PendingEvent<P>)> = self
-            .state
-            .queue
-            .iter()
-            .filter_map(|e| self.state.slab[e.slot as usize].as_ref().filter(|s| s.key == e.key))
-            .map(|s: &Slot<_, _, _, _>| ((s.time.0, s.key), left(s.time.0), &s.event))
-            .collect();
+        for e in self.state.queue.iter() {
+            if let Some(slot) = &slab[e.slot as usize]
+                && slot.key == e.key
+            {
+                s.pending.push(((slot.time.0, slot.key), left(slot.time.0), e.slot));
+            }
+        }
         let mut held = 0u64;
         for rt in &self.state.nodes {
             for &slot in &rt.held {
-                if let Some(s) = &self.state.slab[slot as usize] {
-                    pending.push(((u64::MAX, held), 0, &s.event));
+                if slab[slot as usize].is_some() {
+                    s.pending.push(((u64::MAX, held), 0, slot));
                     held += 1;
                 }
             }
@@ -80,8 +140,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         // Void events (a timer replaced or cancelled, anything of a node's
         // earlier life, a timeout of an attempt no longer open) change
         // nothing when they come up: they take no place in the order.
-        pending.retain(|(_, _, event)| !self.void(event));
-        pending.sort_unstable_by_key(|p| p.0);
+        s.pending.retain(|&(_, _, slot)| !self.void(event(slot)));
+        s.pending.sort_unstable_by_key(|p| p.0);
         // The nodes' model hashes first: each is cached until its node
         // changes, and computed with a buffer of its own.
         for rt in &self.state.nodes {
@@ -91,40 +151,38 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         }
         super::hash::buffered(|h| {
             now.hash(h);
-            // Live timers, (node, id) → (time left, rank) (sorted below).
-            let mut timers: Vec<((NodeId, TimerId), (u64, u32))> = Vec::new();
-            // Per node: its disk completions, and the writes it is still to be
-            // told are on disk, as (rank, time left).
-            let mut disk: Vec<Vec<(u32, u64)>> = vec![Vec::new(); self.state.nodes.len()];
-            let mut told: Vec<Vec<(u32, u64)>> = vec![Vec::new(); self.state.nodes.len()];
-            let mut client_events: Vec<(u32, u32, u8, u64, u64, u32)> = Vec::new();
-            let mut faults: Vec<(u32, u32, u64)> = Vec::new();
-            for (rank, (_, left, event)) in pending.into_iter().enumerate() {
+            for (rank, &(_, left, slot)) in s.pending.iter().enumerate() {
                 let rank = rank as u32;
-                match event {
+                match event(slot) {
                     // Messages go into the hash as they come, in rank order,
                     // each after a marker (one hasher, not one per message).
                     Event::Deliver { from, to, payload, .. } => (1u8, rank, left, from, to, payload).hash(h),
-                    Event::Arrival { spec } => client_events.push((*spec, rank, 2, left, 0, 0)),
-                    Event::Timer { node, id, .. } => timers.push(((*node, *id), (left, rank))),
-                    Event::Persisted { node, .. } => told[node.index()].push((rank, left)),
-                    Event::Disk { node, .. } => disk[node.index()].push((rank, left)),
-                    Event::ClientNext { slot } => client_events.push((*slot, rank, 0, left, 0, 0)),
+                    Event::Arrival { spec } => s.client_events.push((*spec, rank, 2, left, 0, 0)),
+                    Event::Timer { node, id, .. } => s.timers.push(((*node, *id), (left, rank))),
+                    Event::Persisted { node, .. } => s.told.push((node.0, rank, left)),
+                    Event::Disk { node, .. } => s.disk.push((node.0, rank, left)),
+                    Event::ClientNext { slot } => s.client_events.push((*slot, rank, 0, left, 0, 0)),
                     Event::ClientTimeout { slot, op_id, attempt } => {
-                        client_events.push((*slot, rank, 1, left, *op_id, *attempt))
+                        s.client_events.push((*slot, rank, 1, left, *op_id, *attempt))
                     }
-                    Event::Fault { index } => faults.push((*index, rank, left)),
+                    Event::Fault { index } => s.faults.push((*index, rank, left)),
                 }
             }
             // One live timer event per key (a replaced one is void).
-            timers.sort_unstable_by_key(|t| t.0);
+            s.timers.sort_unstable_by_key(|t| t.0);
             0u8.hash(h); // the last message
-            // `disk` and `told` are in rank order already.
-            client_events.sort_unstable();
-            faults.sort_unstable();
+            // Per node, in rank order (ranks are unique).
+            s.disk.sort_unstable();
+            s.told.sort_unstable();
+            s.client_events.sort_unstable();
+            s.faults.sort_unstable();
 
+            let (mut disk, mut told) = (&s.disk[..], &s.told[..]);
             for (i, rt) in self.state.nodes.iter().enumerate() {
                 let node = NodeId(i as u32);
+                let (node_disk, node_told);
+                (node_disk, disk) = of_node(disk, node.0);
+                (node_told, told) = of_node(told, node.0);
                 rt.status.hash(h);
                 if rt.status == NodeStatus::Down {
                     // A crashed node is its disk: nothing volatile survives.
@@ -141,7 +199,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 (rt.io.clock.offset_us(self.state.now), rt.io.clock.drift_ppm, rt.io.rng.position()).hash(h);
                 rt.timers.len().hash(h);
                 for (timer, id) in &rt.timers {
-                    let left = timers.binary_search_by_key(&(node, *id), |t| t.0).ok().map(|i| &timers[i].1);
+                    let left =
+                        s.timers.binary_search_by_key(&(node, *id), |t| t.0).ok().map(|i| &s.timers[i].1);
                     (timer, left).hash(h);
                 }
                 rt.after_disk.len().hash(h);
@@ -149,11 +208,13 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                     gate.0.saturating_sub(rt.io.on_disk).hash(h);
                     hash_effect(effect, h);
                 }
-                (&disk[i], &told[i]).hash(h);
+                hash_entries(node_disk, h);
+                hash_entries(node_told, h);
                 if self.cfg.capacity.is_some() {
                     (rt.load.busy_until.0.saturating_sub(now), rt.load.queued.len()).hash(h);
                 }
             }
+            let mut events = &s.client_events[..];
             for (slot, c) in self.state.clients.iter().enumerate() {
                 (
                     c.spec,
@@ -171,15 +232,16 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                         (p.op_id, &p.op, p.attempt, p.target, p.redirects, now.saturating_sub(p.invoked_at.0))
                     })
                     .hash(h);
-                let events = client_events.iter().filter(|e| e.0 as usize == slot);
-                events
-                    .map(|&(_, rank, kind, left, op, attempt)| (rank, kind, left, op, attempt))
-                    .for_each(|e| e.hash(h));
+                let n = events.iter().take_while(|e| e.0 as usize == slot).count();
+                for &(_, rank, kind, left, op, attempt) in &events[..n] {
+                    (rank, kind, left, op, attempt).hash(h);
+                }
+                events = &events[n..];
             }
             self.state.issued.hash(h);
             self.state.arrivals.iter().map(RngStream::position).for_each(|p| p.hash(h));
             self.state.network.hash_model(self.state.now, h);
-            faults.hash(h);
+            s.faults.hash(h);
         })
     }
 }
