@@ -225,6 +225,31 @@ fn two_jobs_find_the_same_counterexamples_as_one() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+/// `distlab explore` asks `checks_hold` of every state and builds the
+/// report only when it says no: on every step of every lesson (their own
+/// faults, and the buggy exercises' violations) it answers as the report
+/// does.
+#[test]
+fn checks_hold_answers_as_the_report_does_on_every_step() {
+    let (mut steps, mut broken) = (0, 0);
+    for path in common::all_lessons() {
+        let s =
+            distlab::scenario::load(&distlab::protocols::registry(), &path).unwrap_or_else(|e| panic!("{e}"));
+        let mut d = s.protocol.build(&s, common::options(TraceLevel::Off, None));
+        for _ in 0..1500 {
+            let Some(step) = d.step() else { break };
+            if step.time > s.duration {
+                break;
+            }
+            let report = d.report().checks.iter().all(|c| c.holds);
+            assert_eq!(d.checks_hold(), report, "{} at step {}", path.display(), step.step);
+            steps += 1;
+            broken += usize::from(!report);
+        }
+    }
+    assert!(steps > 40_000 && broken > 1_000, "{steps} steps, {broken} with a check broken");
+}
+
 /// The fingerprint keeps each node's state hash until the node changes,
 /// and snapshots share nodes: a run fingerprinted after every step (and
 /// restored, intervened on and stepped again) fingerprints as a fresh run

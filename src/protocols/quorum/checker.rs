@@ -336,6 +336,11 @@ impl Checker<Quorum> for QuorumChecker {
         }
     }
 
+    /// The report's one check is `fresh-reads`.
+    fn all_hold(&self, _now: SimTime) -> bool {
+        self.stale.holds()
+    }
+
     fn report(&self, _now: SimTime) -> Report {
         let mut r = Report::default();
         r.checks.push(self.stale.verdict(
