@@ -127,7 +127,9 @@ pub struct TwoPhaseCommitChecker {
     /// checker (one per state whose move it heard).
     params: Arc<Params>,
     names: Arc<[String]>,
-    txs: BTreeMap<Tx, TxRecord>,
+    /// Each record behind an `Arc` too: a clone shares the records and
+    /// copies only the one a move changes.
+    txs: BTreeMap<Tx, Arc<TxRecord>>,
 
     atomicity: ViolationTracker,
     no_commit_after_no: ViolationTracker,
@@ -214,6 +216,12 @@ impl LongAgo {
     }
 }
 
+/// The record of `tx`, to change: brought back from what `long_ago` keeps
+/// of it, or begun, if the checker holds none in full.
+fn record<'a>(txs: &'a mut BTreeMap<Tx, Arc<TxRecord>>, long_ago: &mut LongAgo, tx: Tx) -> &'a mut TxRecord {
+    Arc::make_mut(txs.entry(tx).or_insert_with(|| Arc::new(long_ago.take(tx))))
+}
+
 fn name(d: Decision) -> &'static str {
     match d {
         Decision::Commit => "commit",
@@ -264,7 +272,7 @@ impl TwoPhaseCommitChecker {
     /// Counts `tx` among the recently settled if it is settled now, and
     /// forgets the oldest of them beyond [`RECENTLY_SETTLED`].
     fn settle(&mut self, tx: Tx) {
-        match self.txs.get_mut(&tx) {
+        match self.txs.get_mut(&tx).map(Arc::make_mut) {
             Some(r) if !r.queued && Self::is_settled(&self.params, r) => r.queued = true,
             _ => return,
         }
@@ -278,7 +286,7 @@ impl TwoPhaseCommitChecker {
     /// Keeps only three bits of settled transaction `tx` (see "Memory"),
     /// unless a report since it settled made it unsettled again.
     fn forget(&mut self, tx: Tx) {
-        let Some(r) = self.txs.get_mut(&tx) else { return };
+        let Some(r) = self.txs.get_mut(&tx).map(Arc::make_mut) else { return };
         if !Self::is_settled(&self.params, r) || tx >= IdBits::LIMIT {
             r.queued = false;
             return;
@@ -307,7 +315,7 @@ impl TwoPhaseCommitChecker {
         let r = &self.txs[&tx];
         let now = self.parts_in_flight(r);
         let before = r.in_flight;
-        self.txs.get_mut(&tx).expect("present").in_flight = now;
+        Arc::make_mut(self.txs.get_mut(&tx).expect("present")).in_flight = now;
         for (unit, what) in [(Conserved::Money, "money"), (Conserved::Stock, "stock")] {
             let u = unit as usize;
             self.in_flight[u] += now[u] - before[u];
@@ -346,7 +354,7 @@ impl TwoPhaseCommitChecker {
                     NoReason::Refused | NoReason::AlreadyAborted => "votes_no_other",
                 };
                 *self.votes_no_by.entry(why).or_default() += 1;
-                let r = self.txs.entry(tx).or_insert_with(|| self.long_ago.take(tx));
+                let r = record(&mut self.txs, &mut self.long_ago, tx);
                 r.voted_no.entry(node).or_insert(at);
                 let committed_by = (r.logged == Some(Decision::Commit))
                     .then(|| ("the coordinator", logged_cause(tx, r)))
@@ -371,7 +379,7 @@ impl TwoPhaseCommitChecker {
     }
 
     fn on_logged(&mut self, at: At, tx: Tx, decision: Decision, work: Work) {
-        let r = self.txs.entry(tx).or_insert_with(|| self.long_ago.take(tx));
+        let r = record(&mut self.txs, &mut self.long_ago, tx);
         r.work = Some(work);
         match r.logged {
             Some(before) if before == decision => return, // reported again after a restart
@@ -449,7 +457,7 @@ impl TwoPhaseCommitChecker {
         share: Share,
     ) {
         let me = self.node(node).to_string();
-        let r = self.txs.entry(tx).or_insert_with(|| self.long_ago.take(tx));
+        let r = record(&mut self.txs, &mut self.long_ago, tx);
         let this =
             |me: &str| Cause::new(at, format!("{me} decided {} ({learned:?}) for tx {tx}", name(decision)));
         // A node with a share of the transfer is one it touches: if the
@@ -703,7 +711,7 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
     fn on_observation(&mut self, at: At, node: NodeId, obs: &Observation) {
         match *obs {
             Observation::PrepareRound { tx, work } => {
-                let r = self.txs.entry(tx).or_insert_with(|| self.long_ago.take(tx));
+                let r = record(&mut self.txs, &mut self.long_ago, tx);
                 r.work = Some(work);
                 r.started.get_or_insert(at.time);
                 r.rounds += 1;
@@ -731,13 +739,13 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
             Observation::Voted { tx, vote } => self.on_voted(at, node, tx, vote),
             Observation::DecisionLogged { tx, decision, work } => self.on_logged(at, tx, decision, work),
             Observation::DecisionRound { tx, resend } => {
-                self.txs.entry(tx).or_insert_with(|| self.long_ago.take(tx)).rounds += 1;
+                record(&mut self.txs, &mut self.long_ago, tx).rounds += 1;
                 if resend {
                     self.resent += 1;
                 }
             }
             Observation::Ended { tx } => {
-                let r = self.txs.entry(tx).or_insert_with(|| self.long_ago.take(tx));
+                let r = record(&mut self.txs, &mut self.long_ago, tx);
                 if !r.ended {
                     r.ended = true;
                     self.ended += 1;
@@ -773,7 +781,7 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
         }
         // The transaction id is the idempotency key, which is the op id.
         let tx = e.op_id;
-        self.txs.entry(tx).or_insert_with(|| self.long_ago.take(tx)).told = true;
+        record(&mut self.txs, &mut self.long_ago, tx).told = true;
         let record = self.txs.get(&tx);
         let logged = record.and_then(|r| r.logged);
         if logged != Some(told) {
