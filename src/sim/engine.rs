@@ -332,7 +332,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             .map(|i| NodeRt {
                 status: NodeStatus::Up,
                 state: None,
-                disk: P::Durable::default(),
+                disk: Arc::default(),
                 unflushed: VecDeque::new(),
                 timers: BTreeMap::new(),
                 incarnation: 0,

@@ -32,7 +32,9 @@ pub(super) struct NodeRt<P: Protocol> {
     pub(super) status: NodeStatus,
     /// `None` while down.
     pub(super) state: Option<P::State>,
-    pub(super) disk: P::Durable,
+    /// Shared with snapshots until a write reaches it: a node changes on
+    /// almost every event, its disk far less often.
+    pub(super) disk: Arc<P::Durable>,
     /// Writes issued but not yet on disk, oldest first.
     pub(super) unflushed: VecDeque<(WriteId, P::DurableWrite)>,
     /// Pending timers by key, with the generation that counts: a popped
@@ -227,7 +229,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                         && bandwidth.is_none()
                     {
                         // A zero-latency disk completes the write within the step.
-                        P::apply_write(&mut rt.disk, &write);
+                        P::apply_write(Arc::make_mut(&mut rt.disk), &write);
                         persisted_now.push(id);
                     } else {
                         // With a bandwidth, the write's bytes take their time first.
@@ -444,7 +446,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         let step = self.begin_step();
         let rt = &mut self.state.nodes[node.index()];
         let (id, write) = rt.unflushed.pop_front().expect("a disk event has a write");
-        P::apply_write(&mut rt.disk, &write);
+        P::apply_write(Arc::make_mut(&mut rt.disk), &write);
         let paused = rt.status == NodeStatus::Paused;
         if C::HEARS_DISK {
             self.tell_durable(node);
