@@ -51,6 +51,9 @@ use crate::nodes::{Effect, NodeId, Protocol, TimerId};
 use crate::rng::RngStream;
 use std::hash::{Hash, Hasher};
 
+/// A node's disk event: `(node, rank, time left)`.
+type DiskEvent = (u32, u32, u64);
+
 /// The lists a fingerprint sorts the pending events into. One set per
 /// thread, kept from call to call: `distlab explore` takes a fingerprint
 /// of every state it generates, and these would otherwise be a handful of
@@ -63,8 +66,8 @@ struct Scratch {
     timers: Vec<((NodeId, TimerId), (u64, u32))>,
     /// Disk completions, and writes a node is still to be told are on
     /// disk: `(node, rank, time left)`.
-    disk: Vec<(u32, u32, u64)>,
-    told: Vec<(u32, u32, u64)>,
+    disk: Vec<DiskEvent>,
+    told: Vec<DiskEvent>,
     /// `(client slot, rank, kind, time left, op id, attempt)`.
     client_events: Vec<(u32, u32, u8, u64, u64, u32)>,
     /// Scripted faults still to come: `(index, rank, time left)`.
@@ -89,12 +92,12 @@ thread_local! {
 
 /// The entries of `node` at the front of `entries` (sorted by node, then
 /// rank), and the rest.
-fn of_node(entries: &[(u32, u32, u64)], node: u32) -> (&[(u32, u32, u64)], &[(u32, u32, u64)]) {
+fn of_node(entries: &[DiskEvent], node: u32) -> (&[DiskEvent], &[DiskEvent]) {
     entries.split_at(entries.iter().take_while(|e| e.0 == node).count())
 }
 
 /// A node's `(rank, time left)` entries, hashed as the list they are.
-fn hash_entries<H: Hasher>(entries: &[(u32, u32, u64)], h: &mut H) {
+fn hash_entries<H: Hasher>(entries: &[DiskEvent], h: &mut H) {
     entries.len().hash(h);
     for &(_, rank, left) in entries {
         (rank, left).hash(h);
