@@ -1,6 +1,18 @@
-//! Counting allocations: the binary's global allocator is the system's,
-//! with a counter of allocations (and reallocations) that `distlab bench`
-//! reads before and after a workload to report allocations per event.
+//! Counting allocations: the binary's global allocator is mimalloc, with
+//! a counter of allocations (and reallocations) that `distlab bench` reads
+//! before and after a workload to report allocations per event.
+//!
+//! Why mimalloc and not the system's (glibc's): with two threads — `check
+//! --jobs 2`, `sweep -j 2`, `explore --jobs 2` — glibc's per-thread arenas
+//! give memory back and fault it in again, and a snapshot freed on another
+//! thread than the one that made it takes that arena's lock. Measured with
+//! farm-bench against glibc (same code, 2-core machine): `check --jobs 2`
+//! cpu 0.82, `sweep -j 2` 0.90, `explore --jobs 2` on bench-abd-2 0.90, one
+//! worker on bench-2pc-9 0.92, `bench --checks` two-phase-commit 0.92 and
+//! saga 0.94. Built without transparent huge pages (`no_thp`): with them
+//! it was faster still on two threads but small runs held twice the
+//! memory (primary-replica's bench 35 MB against 17), which the memory
+//! figures are about.
 //!
 //! The counter is per thread: one process-wide atomic was written by every
 //! allocation of every thread, so `check --jobs 2` workers bounced its cache
@@ -8,7 +20,8 @@
 //! processes doing the same seeds). A bench workload runs on the thread
 //! that counts, so its figure is exact.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use mimalloc::MiMalloc;
+use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
 
 thread_local! {
@@ -22,31 +35,39 @@ fn counted() {
     ALLOCATIONS.with(|n| n.set(n.get() + 1));
 }
 
-/// The system allocator, counting.
+/// mimalloc, counting.
 pub struct Counting;
 
-// SAFETY: every call is passed to the system allocator unchanged; the
+// SAFETY: every call is passed to mimalloc unchanged; the
 // counter has no effect on memory.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         counted();
         // SAFETY: the caller's contract, passed on.
-        unsafe { System.alloc(layout) }
+        unsafe { MiMalloc.alloc(layout) }
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         counted();
         // SAFETY: the caller's contract, passed on.
-        unsafe { System.alloc_zeroed(layout) }
+        unsafe { MiMalloc.alloc_zeroed(layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         counted();
         // SAFETY: the caller's contract, passed on.
-        unsafe { System.realloc(ptr, layout, new_size) }
+        unsafe { MiMalloc.realloc(ptr, layout, new_size) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: the caller's contract, passed on.
-        unsafe { System.dealloc(ptr, layout) }
+        unsafe { MiMalloc.dealloc(ptr, layout) }
     }
+}
+
+/// Gives back to the system the memory freed so far, so that the next
+/// peak measured is the next workload's own.
+pub fn give_back_freed() {
+    // SAFETY: `mi_collect` only frees mimalloc's own empty pages and
+    // segments; every live block stays where it is.
+    unsafe { libmimalloc_sys::mi_collect(true) }
 }
 
 /// Allocations (and reallocations) so far, on this thread.

@@ -463,11 +463,7 @@ pub fn measure_linearizability(w: &Workload) -> anyhow::Result<CheckerResult> {
 /// elsewhere nothing happens). The allocator first gives back what an
 /// earlier workload freed, or its pages would count as this one's.
 fn reset_peak_rss() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free heap pages to the system.
-    unsafe {
-        libc::malloc_trim(0);
-    }
+    super::alloc::give_back_freed();
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
