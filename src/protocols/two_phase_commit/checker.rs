@@ -272,8 +272,10 @@ impl TwoPhaseCommitChecker {
     /// Counts `tx` among the recently settled if it is settled now, and
     /// forgets the oldest of them beyond [`RECENTLY_SETTLED`].
     fn settle(&mut self, tx: Tx) {
-        match self.txs.get_mut(&tx).map(Arc::make_mut) {
-            Some(r) if !r.queued && Self::is_settled(&self.params, r) => r.queued = true,
+        // Looked at before it is changed: a record shared with a snapshot
+        // is copied only when it does change.
+        match self.txs.get_mut(&tx) {
+            Some(r) if !r.queued && Self::is_settled(&self.params, r) => Arc::make_mut(r).queued = true,
             _ => return,
         }
         self.recently_settled.push_back(tx);
@@ -286,9 +288,9 @@ impl TwoPhaseCommitChecker {
     /// Keeps only three bits of settled transaction `tx` (see "Memory"),
     /// unless a report since it settled made it unsettled again.
     fn forget(&mut self, tx: Tx) {
-        let Some(r) = self.txs.get_mut(&tx).map(Arc::make_mut) else { return };
+        let Some(r) = self.txs.get_mut(&tx) else { return };
         if !Self::is_settled(&self.params, r) || tx >= IdBits::LIMIT {
-            r.queued = false;
+            Arc::make_mut(r).queued = false;
             return;
         }
         let r = self.txs.remove(&tx).expect("present");
@@ -315,7 +317,9 @@ impl TwoPhaseCommitChecker {
         let r = &self.txs[&tx];
         let now = self.parts_in_flight(r);
         let before = r.in_flight;
-        Arc::make_mut(self.txs.get_mut(&tx).expect("present")).in_flight = now;
+        if now != before {
+            Arc::make_mut(self.txs.get_mut(&tx).expect("present")).in_flight = now;
+        }
         for (unit, what) in [(Conserved::Money, "money"), (Conserved::Stock, "stock")] {
             let u = unit as usize;
             self.in_flight[u] += now[u] - before[u];
