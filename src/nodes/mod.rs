@@ -317,7 +317,12 @@ impl Clock {
     }
     /// The local reading at real time `now`, in µs.
     pub fn read(&self, now: SimTime) -> i64 {
-        let elapsed = now.0.saturating_sub(self.set_at.0) as i128;
+        let elapsed = now.0.saturating_sub(self.set_at.0);
+        if self.drift_ppm == 0 {
+            // The common clock, without the 128-bit division (same reading).
+            return (self.reading_at_set_us as i128 + elapsed as i128) as i64;
+        }
+        let elapsed = elapsed as i128;
         (self.reading_at_set_us as i128 + elapsed + elapsed * self.drift_ppm as i128 / 1_000_000) as i64
     }
     /// Local minus real time, in µs, at `now`.

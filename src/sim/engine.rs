@@ -920,7 +920,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// logs truncated to where they were.
     pub fn restore(&mut self, snap: &SimSnapshot<P, C>) {
         self.state.clone_from(&snap.state);
-        self.checker.clone_from(&snap.checker);
+        share_from(&mut self.checker, &snap.checker);
         self.trace.rewind(&snap.trace);
         self.history.events.truncate(snap.history);
         self.applied.truncate(snap.applied_faults);
@@ -937,7 +937,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// (a programming error).
     pub fn restore_keeping(&mut self, snap: &SimSnapshot<P, C>) {
         self.state.clone_from(&snap.state);
-        self.checker.clone_from(&snap.checker);
+        share_from(&mut self.checker, &snap.checker);
         self.trace.rewind_keeping(&snap.trace);
         move_to(&mut self.history.events, &mut self.history_ahead, snap.history);
         move_to(&mut self.applied, &mut self.applied_ahead, snap.applied_faults);
@@ -948,6 +948,16 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         self.trace.forget_ahead();
         self.history_ahead.clear();
         self.applied_ahead.clear();
+    }
+}
+
+/// `*mine = theirs.clone()`, but nothing at all when the two already
+/// share their value: a restore leaves what the move did not change
+/// without touching its reference count.
+fn share_from<T>(mine: &mut Option<Arc<T>>, theirs: &Option<Arc<T>>) {
+    match (mine.as_ref(), theirs) {
+        (Some(a), Some(b)) if Arc::ptr_eq(a, b) => {}
+        _ => mine.clone_from(theirs),
     }
 }
 

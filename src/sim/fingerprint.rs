@@ -124,9 +124,13 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         // (live) ones by time, then by key at one instant; then those held
         // for a paused node, in the order they are held (they count as due
         // now). Each is hashed with its place in that order (`rank`).
+        // Void events (a timer replaced or cancelled, anything of a node's
+        // earlier life, a timeout of an attempt no longer open) change
+        // nothing when they come up: they take no place in the order.
         for e in self.state.queue.iter() {
             if let Some(slot) = &slab[e.slot as usize]
                 && slot.key == e.key
+                && !self.void(&slot.event)
             {
                 s.pending.push(((slot.time.0, slot.key), left(slot.time.0), e.slot));
             }
@@ -134,17 +138,16 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         let mut held = 0u64;
         for rt in &self.state.nodes {
             for &slot in &rt.held {
-                if slab[slot as usize].is_some() {
-                    s.pending.push(((u64::MAX, held), 0, slot));
+                if let Some(held_event) = &slab[slot as usize] {
+                    if !self.void(&held_event.event) {
+                        s.pending.push(((u64::MAX, held), 0, slot));
+                    }
                     held += 1;
                 }
             }
         }
-        // Void events (a timer replaced or cancelled, anything of a node's
-        // earlier life, a timeout of an attempt no longer open) change
-        // nothing when they come up: they take no place in the order.
-        s.pending.retain(|&(_, _, slot)| !self.void(event(slot)));
-        s.pending.sort_unstable_by_key(|p| p.0);
+        // (One 128-bit key sorts faster than the pair.)
+        s.pending.sort_unstable_by_key(|&((time, key), _, _)| (u128::from(time) << 64) | u128::from(key));
         // The nodes' model hashes first: each is cached until its node
         // changes, and computed with a buffer of its own.
         for rt in &self.state.nodes {
@@ -180,12 +183,13 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             s.client_events.sort_unstable();
             s.faults.sort_unstable();
 
-            let (mut disk, mut told) = (&s.disk[..], &s.told[..]);
+            let (mut disk, mut told, mut timers) = (&s.disk[..], &s.told[..], &s.timers[..]);
             for (i, rt) in self.state.nodes.iter().enumerate() {
                 let node = NodeId(i as u32);
-                let (node_disk, node_told);
+                let (node_disk, node_told, node_timers);
                 (node_disk, disk) = of_node(disk, node.0);
                 (node_told, told) = of_node(told, node.0);
+                (node_timers, timers) = timers.split_at(timers.iter().take_while(|t| t.0.0 == node).count());
                 rt.status.hash(h);
                 if rt.status == NodeStatus::Down {
                     // A crashed node is its disk: nothing volatile survives.
@@ -203,7 +207,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 rt.timers.len().hash(h);
                 for (timer, id) in &rt.timers {
                     let left =
-                        s.timers.binary_search_by_key(&(node, *id), |t| t.0).ok().map(|i| &s.timers[i].1);
+                        node_timers.binary_search_by_key(id, |t| t.0.1).ok().map(|i| &node_timers[i].1);
                     (timer, left).hash(h);
                 }
                 rt.after_disk.len().hash(h);

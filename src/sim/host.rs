@@ -80,8 +80,17 @@ impl<P: Protocol> Clone for Nodes<P> {
     fn clone(&self) -> Self {
         Nodes(self.0.clone())
     }
+    /// A restore: each node the two share already (the same `Arc`) is
+    /// left alone, without touching its reference count.
     fn clone_from(&mut self, source: &Self) {
-        self.0.clone_from(&source.0);
+        if self.0.len() != source.0.len() {
+            return self.0.clone_from(&source.0);
+        }
+        for (mine, theirs) in self.0.iter_mut().zip(&source.0) {
+            if !Arc::ptr_eq(mine, theirs) {
+                *mine = theirs.clone();
+            }
+        }
     }
 }
 
