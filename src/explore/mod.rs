@@ -7,7 +7,9 @@
 //! - `step`: the next event as the seeded run would take it (a timer, a
 //!   client's next operation, a scripted fault, or the earliest delivery);
 //! - `deliver M`: message M in flight delivered next, ahead of everything
-//!   else (the intervention `deliver-next`, then one step);
+//!   else (the intervention `deliver-next`, then one step) — except the
+//!   message `step` delivers anyway (the next event, due now): that move
+//!   would lead to `step`'s state, so it is not made ([`left_to_step`]);
 //! - `drop M`, `duplicate M`: within `--drops` / `--duplicates`;
 //! - `crash N` (within `--crashes`), and `restart N` for a node that is down.
 //!
@@ -267,7 +269,8 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
             continue;
         }
         let here = Arc::new(driver.snapshot());
-        for (j, mv) in moves(driver, node.used, bounds).into_iter().enumerate() {
+        let stepped = left_to_step(driver, bounds);
+        for (j, mv) in moves(driver, node.used, bounds, stepped).into_iter().enumerate() {
             if j > 0 {
                 driver.restore(&here);
             }
@@ -287,6 +290,9 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
             out.explored += 1;
             let used = spend(node.used, &mv);
             let key = key(driver, bounds, used);
+            if j == 0 {
+                debug_assert_left_to_step(driver, &here, stepped, bounds, used, key);
+            }
             if !seen.insert(key) {
                 continue;
             }
@@ -369,11 +375,21 @@ fn spend(mut used: [u8; 3], mv: &Move) -> [u8; 3] {
     used
 }
 
-/// The moves possible from the state `driver` is in.
-fn moves(driver: &dyn Driver, used: [u8; 3], bounds: &Bounds) -> Vec<Move> {
+/// The message whose delivery is left to `step` in the state `driver` is
+/// in: the next event, due now, so that delivering it next leads to the
+/// state the step leads to ([`Driver::delivers_next_now`]) and would only
+/// be found again. Not with `--checker-state`: the checker hears the
+/// intervention, so the two checkers may differ.
+fn left_to_step(driver: &dyn Driver, bounds: &Bounds) -> Option<u64> {
+    if bounds.checker_state { None } else { driver.delivers_next_now() }
+}
+
+/// The moves possible from the state `driver` is in: every delivery but
+/// the one left to the step (`stepped`, see [`left_to_step`]).
+fn moves(driver: &dyn Driver, used: [u8; 3], bounds: &Bounds, stepped: Option<u64>) -> Vec<Move> {
     let mut out = vec![Move::Step];
     let in_flight = driver.in_flight_ids();
-    out.extend(in_flight.iter().map(|&m| Move::Deliver(m)));
+    out.extend(in_flight.iter().filter(|&&m| Some(m) != stepped).map(|&m| Move::Deliver(m)));
     if used[0] < bounds.drops {
         out.extend(in_flight.iter().map(|&m| Move::Drop(m)));
     }
@@ -394,6 +410,29 @@ fn moves(driver: &dyn Driver, used: [u8; 3], bounds: &Bounds) -> Vec<Move> {
         }
     }
     out
+}
+
+/// (Debug builds.) The delivery left to the step, made from `here`, leads
+/// to the state the step led to (`key`); the driver is left where the
+/// step left it.
+fn debug_assert_left_to_step(
+    driver: &mut dyn Driver,
+    here: &Snapshot,
+    stepped: Option<u64>,
+    bounds: &Bounds,
+    used: [u8; 3],
+    key_of_step: Key,
+) {
+    if cfg!(debug_assertions)
+        && let Some(m) = stepped
+    {
+        let after_step = driver.snapshot();
+        driver.restore(here);
+        let made = make(driver, &Move::Deliver(m));
+        assert!(made && driver.halted().is_none(), "message {m} can be delivered next");
+        assert_eq!(key(driver, bounds, used), key_of_step, "delivering message {m} next is the step");
+        driver.restore(&after_step);
+    }
 }
 
 /// Makes `mv`; `false` when it cannot be made (nothing left to step).

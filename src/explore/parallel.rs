@@ -14,7 +14,8 @@
 //! violation in it is reported.
 
 use super::{
-    Bounds, Key, Link, Move, Node, Outcome, Seen, broken, key, make, moves, quiescent, spend, violation,
+    Bounds, Key, Link, Move, Node, Outcome, Seen, broken, debug_assert_left_to_step, key, left_to_step, make,
+    moves, quiescent, spend, violation,
 };
 use crate::sim::Driver;
 use std::collections::HashMap;
@@ -243,7 +244,8 @@ fn expand(driver: &mut dyn Driver, bounds: &Bounds, level: &Level) -> Done {
             continue;
         }
         let here = Arc::new(driver.snapshot());
-        for (j, mv) in moves(driver, node.used, bounds).into_iter().enumerate() {
+        let stepped = left_to_step(driver, bounds);
+        for (j, mv) in moves(driver, node.used, bounds, stepped).into_iter().enumerate() {
             if j > 0 {
                 driver.restore(&here);
             }
@@ -262,6 +264,9 @@ fn expand(driver: &mut dyn Driver, bounds: &Bounds, level: &Level) -> Done {
             done.explored += 1;
             let used = spend(node.used, &mv);
             let key: Key = key(driver, bounds, used);
+            if j == 0 {
+                debug_assert_left_to_step(driver, &here, stepped, bounds, used, key);
+            }
             let place = (i, j);
             let shard = shard(shards, &key);
             let later =

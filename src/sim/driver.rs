@@ -53,6 +53,8 @@ pub trait Driver {
     fn run_until(&mut self, until: SimTime);
     /// See [`Sim::next_time`].
     fn next_time(&mut self) -> Option<SimTime>;
+    /// See [`Sim::delivers_next_now`].
+    fn delivers_next_now(&self) -> Option<u64>;
     /// See [`Sim::run_until_quiet`].
     fn run_until_quiet(&mut self, limit: SimTime) -> bool;
     fn intervene(&mut self, fault: Fault) -> Result<StepRecord, InterventionError>;
@@ -159,6 +161,9 @@ where
     }
     fn next_time(&mut self) -> Option<SimTime> {
         Sim::next_time(self)
+    }
+    fn delivers_next_now(&self) -> Option<u64> {
+        Sim::delivers_next_now(self)
     }
     fn run_until_quiet(&mut self, limit: SimTime) -> bool {
         Sim::run_until_quiet(self, limit)

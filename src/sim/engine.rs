@@ -613,6 +613,24 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         }
     }
 
+    /// The message the next step delivers, if it is due now. Delivering
+    /// it next (`deliver-next`, then a step) is then the same move as the
+    /// step itself: `distlab explore` makes only the step. `None` when the
+    /// next step does something else or happens later — or when the
+    /// queue's first entry is a cancelled one, which only a step drops
+    /// (this looks without changing anything).
+    pub fn delivers_next_now(&self) -> Option<u64> {
+        if self.keyed_due() || self.state.halt.is_some() {
+            return None;
+        }
+        let top = self.state.queue.peek()?;
+        let slot = self.state.slab[top.slot as usize].as_ref().filter(|s| s.key == top.key)?;
+        match slot.event {
+            Event::Deliver { id, .. } if top.time == self.state.now.0 => Some(id),
+            _ => None,
+        }
+    }
+
     /// When the next step happens: now, if a step-keyed fault is due;
     /// else the next queued event's time (`None`: nothing is left). The
     /// next step may still be later, if that event turns out to be void.
