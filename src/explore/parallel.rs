@@ -123,6 +123,10 @@ pub fn explore_parallel(
             });
         }
         let mut depth = 0;
+        // The states a level found, in search order: kept from level to
+        // level, so a level of a hundred thousand states does not fault
+        // its memory in again (the workers wait while this thread sorts).
+        let mut found: Vec<Found> = Vec::new();
         while !level.is_empty() {
             out.peak_frontier = out.peak_frontier.max(level.len());
             {
@@ -153,21 +157,20 @@ pub fn explore_parallel(
                 terminal.extend(done.broken);
             }
             terminal.sort_by_key(|t| t.0);
-            let mut found: Vec<(Key, Found)> = Vec::new();
             for s in &shards {
                 let mut s = s.lock().unwrap();
                 let s = &mut *s;
                 for (key, f) in s.level.drain() {
                     s.seen.insert(key);
-                    found.push((key, f));
+                    found.push(f);
                 }
             }
-            found.sort_by_key(|(_, f)| f.place);
+            found.sort_unstable_by_key(|f| f.place);
             // Walk the level in search order, as one thread would, to the
             // parent where it stops (a violation, `--max-states`).
             let mut terminal = terminal.into_iter().peekable();
             let mut stop = usize::MAX;
-            for (_, f) in found {
+            for f in found.drain(..) {
                 if let Some((place, (check, detail), path)) = terminal.next_if(|t| t.0 < f.place) {
                     out.violation = Some(violation(check, detail, depth, path.as_ref(), build().as_mut()));
                     stop = place.0;
@@ -245,6 +248,7 @@ fn expand(driver: &mut dyn Driver, bounds: &Bounds, level: &Level) -> Done {
         }
         let here = Arc::new(driver.snapshot());
         let stepped = left_to_step(driver, bounds);
+        let mut fresh_here = 0;
         for (j, mv) in moves(driver, node.used, bounds, stepped).into_iter().enumerate() {
             if j > 0 {
                 driver.restore(&here);
@@ -288,11 +292,17 @@ fn expand(driver: &mut dyn Driver, bounds: &Bounds, level: &Level) -> Done {
                 continue;
             }
             drop(s);
-            let fresh = level.fresh.fetch_add(1, Ordering::SeqCst) + 1;
-            if fresh >= level.wanted {
+            fresh_here += 1;
+        }
+        // Counted once per parent, not per state: the workers share the
+        // count, and every parent taken is expanded in full anyway.
+        if fresh_here > 0 {
+            let before = level.fresh.fetch_add(fresh_here, Ordering::SeqCst);
+            let after = before + fresh_here;
+            if after >= level.wanted {
                 level.last.fetch_min(i, Ordering::SeqCst);
             }
-            if fresh.is_multiple_of(super::MEMORY_EVERY) && bounds.over_memory() {
+            if before / super::MEMORY_EVERY != after / super::MEMORY_EVERY && bounds.over_memory() {
                 level.over_memory.store(true, Ordering::SeqCst);
                 level.last.fetch_min(i, Ordering::SeqCst);
             }
