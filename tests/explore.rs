@@ -225,6 +225,17 @@ fn two_jobs_find_the_same_counterexamples_as_one() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+/// Every bundled lesson, loaded, with a fresh run of it (tracing off).
+fn lesson_runs() -> impl Iterator<Item = (PathBuf, distlab::scenario::Scenario, Box<dyn distlab::sim::Driver>)>
+{
+    common::all_lessons().into_iter().map(|path| {
+        let s =
+            distlab::scenario::load(&distlab::protocols::registry(), &path).unwrap_or_else(|e| panic!("{e}"));
+        let d = s.protocol.build(&s, common::options(TraceLevel::Off, None));
+        (path, s, d)
+    })
+}
+
 /// `distlab explore` asks `checks_hold` of every state and builds the
 /// report only when it says no: on every step of every lesson (their own
 /// faults, and the buggy exercises' violations) it answers as the report
@@ -232,10 +243,7 @@ fn two_jobs_find_the_same_counterexamples_as_one() {
 #[test]
 fn checks_hold_answers_as_the_report_does_on_every_step() {
     let (mut steps, mut broken) = (0, 0);
-    for path in common::all_lessons() {
-        let s =
-            distlab::scenario::load(&distlab::protocols::registry(), &path).unwrap_or_else(|e| panic!("{e}"));
-        let mut d = s.protocol.build(&s, common::options(TraceLevel::Off, None));
+    for (path, s, mut d) in lesson_runs() {
         for _ in 0..1500 {
             let Some(step) = d.step() else { break };
             if step.time > s.duration {
@@ -295,10 +303,7 @@ fn a_fingerprint_kept_along_the_way_is_the_fresh_one() {
 #[test]
 fn a_delivery_due_now_is_the_step() {
     let (mut same, mut other) = (0, 0);
-    for path in common::all_lessons() {
-        let s =
-            distlab::scenario::load(&distlab::protocols::registry(), &path).unwrap_or_else(|e| panic!("{e}"));
-        let mut d = s.protocol.build(&s, common::options(TraceLevel::Off, None));
+    for (path, s, mut d) in lesson_runs() {
         for _ in 0..300 {
             let here: Snapshot = d.snapshot();
             let due_now = d.delivers_next_now();
