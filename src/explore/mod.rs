@@ -413,8 +413,9 @@ fn moves(driver: &dyn Driver, used: [u8; 3], bounds: &Bounds, stepped: Option<u6
 }
 
 /// (Debug builds.) The delivery left to the step, made from `here`, leads
-/// to the state the step led to (`key`); the driver is left where the
-/// step left it.
+/// to the state the step led to (`key`) — unless it ran into a budget
+/// (the intervention is one more event), where the search would have
+/// dropped it anyway. The driver is left where the step left it.
 fn debug_assert_left_to_step(
     driver: &mut dyn Driver,
     here: &Snapshot,
@@ -428,9 +429,10 @@ fn debug_assert_left_to_step(
     {
         let after_step = driver.snapshot();
         driver.restore(here);
-        let made = make(driver, &Move::Deliver(m));
-        assert!(made && driver.halted().is_none(), "message {m} can be delivered next");
-        assert_eq!(key(driver, bounds, used), key_of_step, "delivering message {m} next is the step");
+        assert!(make(driver, &Move::Deliver(m)), "message {m} can be delivered next");
+        if driver.halted().is_none() {
+            assert_eq!(key(driver, bounds, used), key_of_step, "delivering message {m} next is the step");
+        }
         driver.restore(&after_step);
     }
 }
