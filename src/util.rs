@@ -427,3 +427,104 @@ mod vec_map_tests {
         assert_eq!(format!("{:#?}", ours), format!("{:#?}", model));
     }
 }
+
+/// A map looked up on nearly every event, by a key with no order the
+/// lookups need (a saga's or a transaction's id): a hash table, where a
+/// `BTreeMap` of a few thousand entries walks a dozen nodes per lookup.
+/// Its hasher has a fixed seed, so the table is laid out the same in
+/// every run; even so nothing may read it in the table's order, which
+/// depends on the order entries came and went: [`IdMap::in_order`] gives
+/// them by key, [`IdMap::values_any_order`] only for sums and counts, and
+/// its `Debug` form (what `--checker-state` hashes) is a `BTreeMap`'s.
+#[derive(Clone)]
+pub struct IdMap<K, V>(std::collections::HashMap<K, V, foldhash::fast::FixedState>);
+
+impl<K, V> Default for IdMap<K, V> {
+    fn default() -> Self {
+        IdMap(std::collections::HashMap::default())
+    }
+}
+
+impl<K: Eq + std::hash::Hash + Ord, V> IdMap<K, V> {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.0.get(key)
+    }
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.0.get_mut(key)
+    }
+    pub fn contains_key(&self, key: &K) -> bool {
+        self.0.contains_key(key)
+    }
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        self.0.remove(key)
+    }
+    pub fn entry(&mut self, key: K) -> std::collections::hash_map::Entry<'_, K, V> {
+        self.0.entry(key)
+    }
+    /// The entries in key order.
+    pub fn in_order(&self) -> Vec<(&K, &V)> {
+        let mut entries: Vec<_> = self.0.iter().collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        entries
+    }
+    /// The values in the table's order: for what does not depend on order
+    /// (counts, sums of integers), never for what is shown or compared.
+    pub fn values_any_order(&self) -> impl Iterator<Item = &V> {
+        self.0.values()
+    }
+    /// The entries in the table's order, under the same rule.
+    pub fn iter_any_order(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.0.iter()
+    }
+}
+
+impl<K: Eq + std::hash::Hash + Ord, V> std::ops::Index<&K> for IdMap<K, V> {
+    type Output = V;
+    fn index(&self, key: &K) -> &V {
+        self.0.get(key).expect("no entry for the key")
+    }
+}
+
+impl<K: Eq + std::hash::Hash + Ord + std::fmt::Debug, V: std::fmt::Debug> std::fmt::Debug for IdMap<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.in_order()).finish()
+    }
+}
+
+#[cfg(test)]
+mod id_map_tests {
+    use super::IdMap;
+    use std::collections::BTreeMap;
+
+    /// However entries came and went, `in_order` and `Debug` give them by
+    /// key, as a `BTreeMap` does.
+    #[test]
+    fn order_is_the_keys_not_the_history() {
+        let (mut a, mut b) = (IdMap::default(), IdMap::default());
+        let mut model = BTreeMap::new();
+        for i in 0..2000u64 {
+            a.entry(i * 7919 % 4001).or_insert(i);
+            model.entry(i * 7919 % 4001).or_insert(i);
+        }
+        for i in (0..2000u64).rev() {
+            b.entry(i * 7919 % 4001).or_insert(i);
+        }
+        for k in (0..4001).step_by(3) {
+            a.remove(&k);
+            b.remove(&k);
+            model.remove(&k);
+        }
+        let keys = |m: &IdMap<u64, u64>| m.in_order().into_iter().map(|(k, _)| *k).collect::<Vec<_>>();
+        assert_eq!(keys(&a), model.keys().copied().collect::<Vec<_>>());
+        assert_eq!(keys(&a), keys(&b));
+        assert_eq!(format!("{a:?}"), format!("{model:?}"));
+        assert_eq!(a.len(), model.len());
+        assert_eq!(a[&3835], 2, "(2 × 7919) mod 4001 went in second");
+    }
+}

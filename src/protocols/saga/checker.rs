@@ -52,6 +52,7 @@ use crate::nodes::{Cluster, NodeId};
 use crate::sim::monitor::{CheckInfo, IdBits, MetricInfo, Unit, ViolationTracker, keep_settled};
 use crate::sim::{At, Cause, Checker, HistoryKind, Report, TypedEvent, Verdict};
 use crate::time::SimTime;
+use crate::util::IdMap;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Which write of which node a fact depends on.
@@ -557,7 +558,10 @@ fn describe_orders(orders: &BTreeMap<OrderNo, (bool, bool)>) -> String {
 
 #[derive(Clone, Debug, Default)]
 pub struct SagaChecker {
-    sagas: BTreeMap<SagaId, SagaFacts>,
+    /// The sagas kept in full. Nearly every event looks one up: a hash
+    /// table, read in turn only in id order (the report) or into what is
+    /// sorted after (isolation's sweep).
+    sagas: IdMap<SagaId, SagaFacts>,
     /// Per node, (write, saga) for every fact resting on one of its writes
     /// not yet known to be on its disk. A restart loses the writes past
     /// what its disk holds and keeps the others for good, so it needs to
@@ -736,9 +740,10 @@ impl SagaChecker {
     /// of the credit that was about to come back.
     fn dirty_charges(&self) -> (u64, u64) {
         // Per customer, the sagas whose charge is in place and later
-        // refunded: (when it opens or closes, +1 / -1, saga).
+        // refunded: (when it opens or closes, +1 / -1, saga). Gathered in
+        // the table's order, then sorted on every field.
         let mut edges: Vec<(At, i8, u64, SagaId)> = Vec::new();
-        for (&saga, f) in &self.sagas {
+        for (&saga, f) in self.sagas.iter_any_order() {
             let (Some(customer), Some((charged, refunded))) = (f.customer(), f.interval()) else { continue };
             edges.push((charged, 1, customer, saga));
             edges.push((refunded, -1, customer, saga));
@@ -746,7 +751,7 @@ impl SagaChecker {
         // Every charge a service decided: done (an effect), or declined for
         // want of credit; and whether a saga forgotten since found it dirty.
         let mut attempts: Vec<(At, u64, SagaId, bool, bool)> = Vec::new();
-        for (&saga, f) in &self.sagas {
+        for (&saga, f) in self.sagas.iter_any_order() {
             let Some(customer) = f.customer() else { continue };
             attempts.extend(f.attempts().map(|(at, d)| (at, customer, saga, d, f.marked.contains(&at))));
         }
@@ -1191,14 +1196,16 @@ impl Checker<Saga> for SagaChecker {
 
     fn report(&self, _now: SimTime) -> Report {
         let mut r = Report::default();
+        let sagas = self.sagas.in_order();
         // The sagas that ended, kept in full; those forgotten long ago are
         // in `folded`, and the ones brought back since (`past`) add only
         // what came after.
         let ended: Vec<(&SagaId, &SagaFacts)> =
-            self.sagas.iter().filter(|(_, f)| f.ended.is_some() && f.past.is_none()).collect();
-        let came_back: Vec<&SagaFacts> = self.sagas.values().filter(|f| f.past.is_some()).collect();
+            sagas.iter().copied().filter(|(_, f)| f.ended.is_some() && f.past.is_none()).collect();
+        let came_back: Vec<&SagaFacts> = sagas.iter().map(|&(_, f)| f).filter(|f| f.past.is_some()).collect();
         let folded = &self.folded;
-        let begun = self.sagas.values().filter(|f| f.begun.is_some()).count() + folded.ended() as usize;
+        let begun =
+            self.sagas.values_any_order().filter(|f| f.begun.is_some()).count() + folded.ended() as usize;
         let completed =
             ended.iter().filter(|(_, f)| matches!(f.ended, Some((SagaOutcome::Completed, _, _)))).count()
                 + folded.completed as usize;
@@ -1209,15 +1216,15 @@ impl Checker<Saga> for SagaChecker {
         // saga run twice; and no effect or answer for a saga that never
         // began.
         let mut broken = ViolationTracker::default();
-        for (saga, f) in &self.sagas {
+        for &(saga, f) in &sagas {
             if let Some(why) = f.atomicity_violation(*saga) {
                 broken.record_because(f.last_at().expect("ended or begun twice"), || {
                     (why, f.evidence(*saga, &self.names, None))
                 });
             }
         }
-        let ran_twice = self.sagas.values().filter(|f| f.again.is_some()).count();
-        for (saga, f) in &self.sagas {
+        let ran_twice = self.sagas.values_any_order().filter(|f| f.again.is_some()).count();
+        for &(saga, f) in &sagas {
             if f.begun.is_none() && f.past.is_none() && (!f.effects.is_empty() || f.told.is_some_and(|t| t.0))
             {
                 let at = f.last_at().expect("something happened");
@@ -1240,8 +1247,8 @@ impl Checker<Saga> for SagaChecker {
         // applied-once
         let mut duplicates = ViolationTracker::default();
         let mut double_charges = 0;
-        let duplicate_effects: usize = self.sagas.values().map(|f| f.duplicates().count()).sum();
-        for (saga, f) in &self.sagas {
+        let duplicate_effects: usize = self.sagas.values_any_order().map(|f| f.duplicates().count()).sum();
+        for &(saga, f) in &sagas {
             for (nth, e) in f.duplicates() {
                 if e.action == Action::Charge {
                     double_charges += 1;
@@ -1291,7 +1298,7 @@ impl Checker<Saga> for SagaChecker {
 
         // compensation-order
         let mut misordered = ViolationTracker::default();
-        for (saga, f) in &self.sagas {
+        for &(saga, f) in &sagas {
             if let Some((at, why)) = f.misordered() {
                 misordered.record_because(at, || {
                     (format!("saga {saga}: {why}"), f.evidence(*saga, &self.names, None))
@@ -1299,7 +1306,8 @@ impl Checker<Saga> for SagaChecker {
             }
         }
         let compensations: usize =
-            self.sagas.values().map(|f| f.compensations.len()).sum::<usize>() + folded.compensations as usize;
+            self.sagas.values_any_order().map(|f| f.compensations.len()).sum::<usize>()
+                + folded.compensations as usize;
         r.checks.push(misordered.verdict_with(
             "compensation-order",
             format!("{compensations} compensations, each in reverse order of its step"),
@@ -1373,9 +1381,13 @@ impl Checker<Saga> for SagaChecker {
         }
         let orphans: usize =
             ended.iter().map(|(_, f)| *f).chain(came_back.iter().copied()).map(SagaFacts::orphans).sum();
-        let refunds =
-            self.sagas.values().flat_map(|f| &f.effects).filter(|e| e.action == Action::Refund).count()
-                + folded.refunds as usize;
+        let refunds = self
+            .sagas
+            .values_any_order()
+            .flat_map(|f| &f.effects)
+            .filter(|e| e.action == Action::Refund)
+            .count()
+            + folded.refunds as usize;
         r.metrics.insert("sagas_begun", begun as f64);
         r.metrics.insert("sagas_completed", completed as f64);
         r.metrics.insert("sagas_compensated", compensated as f64);
@@ -1413,7 +1425,8 @@ impl Checker<Saga> for SagaChecker {
     fn pending(&self, _now: SimTime, _nodes: &[crate::sim::NodeSummary]) -> Vec<String> {
         let open: Vec<String> = self
             .sagas
-            .iter()
+            .in_order()
+            .into_iter()
             .filter(|(_, f)| f.ended.is_none() && f.forgotten.is_none())
             .filter_map(|(saga, f)| {
                 f.begun.map(|b| format!("saga {saga} (begun at {}) has not ended", b.1.time))
@@ -1688,7 +1701,7 @@ mod tests {
             let mut sim = crate::protocols::Entry::<Saga, SagaChecker>::sim(&lesson, options);
             sim.run_until(SimTime(lesson.duration.0 / 2));
             let c = sim.checker().expect("checks are on");
-            let facts: usize = c.sagas.values().map(|f| f.steps.len() + f.effects.len()).sum();
+            let facts: usize = c.sagas.values_any_order().map(|f| f.steps.len() + f.effects.len()).sum();
             let unsettled: usize = c.unsettled.values().map(Vec::len).sum();
             let disk = lesson.disk_latency;
             assert!(facts > 50, "the run got going: {facts} facts (disk {disk:?})");

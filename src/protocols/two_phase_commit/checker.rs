@@ -55,6 +55,7 @@ use crate::nodes::{Cluster, NodeId};
 use crate::sim::monitor::{CheckInfo, GaugeInfo, IdBits, MetricInfo, Unit, ViolationTracker, keep_settled};
 use crate::sim::{At, Cause, Checker, HistoryKind, Report, TypedEvent};
 use crate::time::SimTime;
+use crate::util::IdMap;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
@@ -128,8 +129,9 @@ pub struct TwoPhaseCommitChecker {
     params: Arc<Params>,
     names: Arc<[String]>,
     /// Each record behind an `Arc` too: a clone shares the records and
-    /// copies only the one a move changes.
-    txs: BTreeMap<Tx, Arc<TxRecord>>,
+    /// copies only the one a move changes. Nearly every event looks one
+    /// up: a hash table, read in turn only in id order.
+    txs: IdMap<Tx, Arc<TxRecord>>,
 
     atomicity: ViolationTracker,
     no_commit_after_no: ViolationTracker,
@@ -218,7 +220,7 @@ impl LongAgo {
 
 /// The record of `tx`, to change: brought back from what `long_ago` keeps
 /// of it, or begun, if the checker holds none in full.
-fn record<'a>(txs: &'a mut BTreeMap<Tx, Arc<TxRecord>>, long_ago: &mut LongAgo, tx: Tx) -> &'a mut TxRecord {
+fn record<'a>(txs: &'a mut IdMap<Tx, Arc<TxRecord>>, long_ago: &mut LongAgo, tx: Tx) -> &'a mut TxRecord {
     Arc::make_mut(txs.entry(tx).or_insert_with(|| Arc::new(long_ago.take(tx))))
 }
 
@@ -678,7 +680,7 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
         TwoPhaseCommitChecker {
             params: Arc::new(params.clone()),
             names: cluster.names.clone().into(),
-            txs: BTreeMap::new(),
+            txs: IdMap::default(),
             atomicity: ViolationTracker::default(),
             no_commit_after_no: ViolationTracker::default(),
             agreement: ViolationTracker::default(),
@@ -905,7 +907,7 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
                 format!("{} is in doubt about tx {tx} since {}, holding its locks", self.node(*n), since.time)
             })
             .collect();
-        for (tx, r) in &self.txs {
+        for (tx, r) in self.txs.in_order() {
             if let Some(d) = r.logged.filter(|_| !r.ended) {
                 out.push(format!(
                     "the coordinator's {} of tx {tx} is not acknowledged by every participant",
