@@ -464,6 +464,15 @@ impl<K: Eq + std::hash::Hash + Ord, V> IdMap<K, V> {
     pub fn remove(&mut self, key: &K) -> Option<V> {
         self.0.remove(key)
     }
+    /// Inserts `value` at `key`, returning the value it replaces.
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        self.0.insert(key, value)
+    }
+    /// Keeps the entries `keep` says to (it must not depend on the order
+    /// it is asked in).
+    pub fn retain(&mut self, keep: impl FnMut(&K, &mut V) -> bool) {
+        self.0.retain(keep)
+    }
     pub fn entry(&mut self, key: K) -> std::collections::hash_map::Entry<'_, K, V> {
         self.0.entry(key)
     }

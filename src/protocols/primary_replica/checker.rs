@@ -70,6 +70,7 @@ use crate::sim::fault::Fault;
 use crate::sim::monitor::{CheckInfo, GaugeInfo, IdBits, MetricInfo, Unit, ViolationTracker, keep_settled};
 use crate::sim::{At, Cause, Checker, HistoryKind, Report, TypedEvent, Verdict};
 use crate::time::SimTime;
+use crate::util::IdMap;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// How many settled log entries are kept in full before they are
@@ -184,18 +185,18 @@ pub struct ReplicationChecker {
     /// the same epoch).
     failovers: u64,
     /// The highest position a primary appended each value at so far.
-    position: BTreeMap<Value, Pos>,
+    position: IdMap<Value, Pos>,
     /// Where the primary of the newest epoch that acknowledged each value
     /// holds it: (that epoch, the position).
-    committed: BTreeMap<Value, (u64, Pos)>,
+    committed: IdMap<Value, (u64, Pos)>,
     /// What the primary of `epoch` appended at `index` (for the prefix
     /// check, the lag, and when it accepted a write).
-    appended: BTreeMap<Pos, PrimaryAppend>,
+    appended: IdMap<Pos, PrimaryAppend>,
     lag_sum_us: u128,
     lag_max_us: u64,
     lag_samples: u64,
     /// Writes clients saw acknowledged: value → key, and when.
-    acked: BTreeMap<Value, (Key, AckedWrite)>,
+    acked: IdMap<Value, (Key, AckedWrite)>,
     /// Per key: the newest position of a write acknowledged so far, and
     /// that write's acknowledgement.
     newest_acked: BTreeMap<Key, (Pos, AckedWrite)>,
@@ -365,7 +366,9 @@ impl ReplicationChecker {
         };
         let kept: BTreeSet<Value> = self.logs[p.index()].iter().filter_map(value_of).collect();
         self.acked
-            .keys()
+            .in_order()
+            .into_iter()
+            .map(|(v, _)| v)
             .filter(|&&v| !kept.contains(&v) && !self.settled.values.contains(v))
             .copied()
             .collect()
@@ -568,13 +571,13 @@ impl Checker<PrimaryReplica> for ReplicationChecker {
             forget_when_answered: BTreeMap::new(),
             primaries: BTreeMap::new(),
             failovers: 0,
-            position: BTreeMap::new(),
-            committed: BTreeMap::new(),
-            appended: BTreeMap::new(),
+            position: IdMap::default(),
+            committed: IdMap::default(),
+            appended: IdMap::default(),
             lag_sum_us: 0,
             lag_max_us: 0,
             lag_samples: 0,
-            acked: BTreeMap::new(),
+            acked: IdMap::default(),
             newest_acked: BTreeMap::new(),
             open_reads: BTreeMap::new(),
             own_writes: BTreeMap::new(),
