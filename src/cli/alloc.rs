@@ -18,10 +18,10 @@
 //! and its kin, not to the `_aligned` calls the `mimalloc` crate makes for
 //! every layout: every mimalloc block is word-aligned already, and the
 //! aligned entry takes its fast path only for blocks up to 1 KiB whose free
-//! list happens to be non-empty. Otherwise it over-allocates (size plus
-//! alignment, so a larger size class, never refilling the one asked for).
-//! Measured with `benches/instructions/run`: that path was about 115
-//! instructions per allocation on `explore` (see the README).
+//! list happens to be non-empty. Otherwise, unless the size is a power of
+//! two, it over-allocates (size plus alignment, from a larger size class).
+//! Measured with callgrind on `explore`: about 115 instructions per
+//! allocation through it (see the README).
 //!
 //! The counter is per thread: one process-wide atomic was written by every
 //! allocation of every thread, so `check --jobs 2` workers bounced its cache
