@@ -127,11 +127,13 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             }
             Fault::Note { .. } => TraceKind::Note,
         };
-        let text_fault = &f.fault;
-        let payload = super::canon::hash(text_fault) as u64;
-        let full = self.trace.builds_text();
-        let text = if full { self.describe_fault(text_fault) } else { String::new() };
-        self.trace.record(step, now.0, kind, node_ep.map_or(NONE, |e| e.0), NONE, 0, payload, || text);
+        if self.trace.on() {
+            let text_fault = &f.fault;
+            let payload = super::canon::hash(text_fault) as u64;
+            let full = self.trace.builds_text();
+            let text = if full { self.describe_fault(text_fault) } else { String::new() };
+            self.trace.record(step, now.0, kind, node_ep.map_or(NONE, |e| e.0), NONE, 0, payload, || text);
+        }
         if C::HEARS_FAULTS
             && let Some(c) = self.checker.as_mut().map(std::sync::Arc::make_mut)
         {

@@ -46,7 +46,7 @@ use super::engine::Sim;
 use super::hash::Digest;
 use super::host::NodeStatus;
 use super::monitor::Checker;
-use super::queue::{Event, PendingEvent};
+use super::queue::{Entry, Event, PendingEvent};
 use crate::nodes::{Effect, NodeId, Protocol, TimerId};
 use crate::rng::RngStream;
 use std::hash::{Hash, Hasher};
@@ -60,8 +60,8 @@ type DiskEvent = (u32, u32, u64);
 /// allocations each time.
 #[derive(Default)]
 struct Scratch {
-    /// Every pending event as `((time, key), time left, slab slot)`.
-    pending: Vec<((u64, u64), u64, u32)>,
+    /// Every pending event as its queue entry: `(time, key, slab slot)`.
+    pending: Vec<Entry>,
     /// Live timers, `(node, id) → (time left, rank)`.
     timers: Vec<((NodeId, TimerId), (u64, u32))>,
     /// Disk completions, and writes a node is still to be told are on
@@ -132,7 +132,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 && slot.key == e.key
                 && !self.void(&slot.event)
             {
-                s.pending.push(((slot.time.0, slot.key), left(slot.time.0), e.slot));
+                s.pending.push(Entry { time: slot.time.0, key: slot.key, slot: e.slot });
             }
         }
         let mut held = 0u64;
@@ -140,14 +140,15 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             for &slot in &rt.held {
                 if let Some(held_event) = &slab[slot as usize] {
                     if !self.void(&held_event.event) {
-                        s.pending.push(((u64::MAX, held), 0, slot));
+                        s.pending.push(Entry { time: u64::MAX, key: held, slot });
                     }
                     held += 1;
                 }
             }
         }
-        // (One 128-bit key sorts faster than the pair.)
-        s.pending.sort_unstable_by_key(|&((time, key), _, _)| (u128::from(time) << 64) | u128::from(key));
+        // (The queue's own 24-byte entries, by their 128-bit rank: a
+        // narrower element than a tuple with the time left sorts faster.)
+        s.pending.sort_unstable_by_key(Entry::rank);
         // The nodes' model hashes first: each is cached until its node
         // changes, and computed with a buffer of its own.
         for rt in &self.state.nodes {
@@ -157,8 +158,10 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         }
         super::hash::buffered(|h| {
             now.hash(h);
-            for (rank, &(_, left, slot)) in s.pending.iter().enumerate() {
+            for (rank, &Entry { time, slot, .. }) in s.pending.iter().enumerate() {
                 let rank = rank as u32;
+                // (Held events, at `u64::MAX`, count as due now.)
+                let left = if time == u64::MAX { 0 } else { left(time) };
                 match event(slot) {
                     // Messages go into the hash as they come, in rank order,
                     // each after a marker (one hasher, not one per message).

@@ -89,12 +89,12 @@ impl Entry {
     /// Whether `self` runs before `other` (one 128-bit comparison,
     /// which compiles without branches).
     #[inline(always)]
-    fn before(&self, other: &Entry) -> bool {
+    pub(super) fn before(&self, other: &Entry) -> bool {
         self.rank() < other.rank()
     }
 
     #[inline(always)]
-    fn rank(&self) -> u128 {
+    pub(super) fn rank(&self) -> u128 {
         (u128::from(self.time) << 64) | u128::from(self.key)
     }
 }
