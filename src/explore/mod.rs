@@ -498,7 +498,7 @@ fn make_described(driver: &mut dyn Driver, mv: &Move) -> Option<(String, Option<
 /// that keep running, such as anti-entropy rounds, bring the fingerprint
 /// back to states already seen rather than to an end).
 fn quiescent(driver: &dyn Driver) -> bool {
-    driver.in_flight_ids().is_empty() && driver.pending().is_empty()
+    !driver.delivering() && driver.pending().is_empty()
 }
 
 /// The first judged check that no longer holds: its name and detail.

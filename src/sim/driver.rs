@@ -121,6 +121,9 @@ pub trait Driver {
     /// The ids of [`Driver::in_flight`], in its order, without describing
     /// each message (for `distlab explore`'s inner loop).
     fn in_flight_ids(&self) -> Vec<u64>;
+    /// Whether [`Driver::in_flight_ids`] would list any message (without
+    /// listing them: `distlab explore` asks of every new state).
+    fn delivering(&self) -> bool;
     fn endpoint_name(&self, e: EndpointId) -> String;
     /// Can a message from `from` reach `to` right now (partitions, cuts)?
     fn reachable(&self, from: EndpointId, to: EndpointId) -> bool;
@@ -273,6 +276,9 @@ where
     }
     fn in_flight_ids(&self) -> Vec<u64> {
         self.deliveries(|_, id, _, _, _| id)
+    }
+    fn delivering(&self) -> bool {
+        Sim::delivering(self)
     }
     fn endpoint_name(&self, e: EndpointId) -> String {
         Sim::endpoint_name(self, e)

@@ -901,6 +901,16 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         v.into_iter().map(|(_, _, m)| m).collect()
     }
 
+    /// Whether a delivery waits in the queue: whether
+    /// [`Sim::deliveries`] would list any.
+    pub(super) fn delivering(&self) -> bool {
+        self.state.queue.iter().any(|e| {
+            self.state.slab[e.slot as usize]
+                .as_ref()
+                .is_some_and(|s| s.key == e.key && matches!(s.event, Event::Deliver { .. }))
+        })
+    }
+
     /// Messages in flight, in arrival order.
     pub fn in_flight(&self) -> Vec<InFlight> {
         self.deliveries(|time, id, from, to, payload| InFlight {
