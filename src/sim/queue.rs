@@ -89,10 +89,11 @@ impl Entry {
     /// Whether `self` runs before `other` (one 128-bit comparison,
     /// which compiles without branches).
     #[inline(always)]
-    pub(super) fn before(&self, other: &Entry) -> bool {
+    fn before(&self, other: &Entry) -> bool {
         self.rank() < other.rank()
     }
 
+    /// The order the engine takes entries in: by time, then by key.
     #[inline(always)]
     pub(super) fn rank(&self) -> u128 {
         (u128::from(self.time) << 64) | u128::from(self.key)
