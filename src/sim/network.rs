@@ -163,6 +163,37 @@ pub struct Network {
     /// The links messages have crossed, sorted by [`link_key`]: one
     /// buffer, so a snapshot copies it in one piece.
     links: Vec<(u64, Link)>,
+    /// Where in `links` a link was last found, by a hash of its key.
+    hints: LinkHints,
+}
+
+/// A small cache of positions in `links`: the position a link was last
+/// found at, in a slot chosen by its key. A hint is only ever a guess —
+/// the link at that position is checked before it is used, and a wrong
+/// or stale guess (a link inserted since moved the others) falls back to
+/// the binary search — so it changes no result, only saves the search on
+/// a hot path (every message sent). Not part of the network's state: no
+/// hash, no digest, and a restore keeps its own.
+#[derive(Clone)]
+struct LinkHints([u32; LINK_HINTS]);
+
+const LINK_HINTS: usize = 128;
+
+impl LinkHints {
+    fn slot(key: u64) -> usize {
+        // Fibonacci hashing: the top bits of the key times 2⁶⁴/φ.
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - LINK_HINTS.trailing_zeros())) as usize
+    }
+}
+
+impl std::fmt::Debug for LinkHints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LinkHints")
+    }
+}
+
+impl std::hash::Hash for LinkHints {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
 }
 
 impl Clone for Network {
@@ -174,6 +205,7 @@ impl Clone for Network {
             cuts: self.cuts.clone(),
             overrides: self.overrides.clone(),
             links: self.links.clone(),
+            hints: self.hints.clone(),
         }
     }
     /// Reuses this network's buffers (a restore copies into the live
@@ -185,6 +217,7 @@ impl Clone for Network {
         self.cuts.clone_from(&source.cuts);
         self.overrides.clone_from(&source.overrides);
         self.links.clone_from(&source.links);
+        // (`hints` stay: a guess is checked before it is used.)
     }
 }
 
@@ -252,6 +285,7 @@ impl Network {
             cuts: BTreeSet::new(),
             overrides: Vec::new(),
             links: Vec::new(),
+            hints: LinkHints([0; LINK_HINTS]),
         }
     }
 
@@ -349,11 +383,20 @@ impl Network {
     /// The state of link `from → to`, made the first time it is used.
     fn link(&mut self, from: u32, to: u32) -> &mut Link {
         let key = link_key(from, to);
-        let i = match self.links.binary_search_by_key(&key, |(k, _)| *k) {
-            Ok(i) => i,
-            Err(i) => {
-                let rng = RngStream::new(self.seed, StreamKind::Link, from as u64, to as u64);
-                self.links.insert(i, (key, Link { rng, fifo_tail: SimTime::ZERO }));
+        let hint = &mut self.hints.0[LinkHints::slot(key)];
+        let i = match self.links.get(*hint as usize) {
+            Some((k, _)) if *k == key => *hint as usize,
+            _ => {
+                let i = match self.links.binary_search_by_key(&key, |(k, _)| *k) {
+                    Ok(i) => i,
+                    Err(i) => {
+                        let rng = RngStream::new(self.seed, StreamKind::Link, from as u64, to as u64);
+                        self.links.insert(i, (key, Link { rng, fifo_tail: SimTime::ZERO }));
+                        i
+                    }
+                };
+                // (More than 4 billion links would not fit in memory.)
+                *hint = i as u32;
                 i
             }
         };
