@@ -383,24 +383,27 @@ impl Network {
     /// The state of link `from → to`, made the first time it is used.
     fn link(&mut self, from: u32, to: u32) -> &mut Link {
         let key = link_key(from, to);
-        let hint = &mut self.hints.0[LinkHints::slot(key)];
-        let i = match self.links.get(*hint as usize) {
-            Some((k, _)) if *k == key => *hint as usize,
+        let slot = LinkHints::slot(key);
+        let hint = self.hints.0[slot] as usize;
+        let i = match self.links.get(hint) {
+            Some((k, _)) if *k == key => hint,
             _ => {
-                let i = match self.links.binary_search_by_key(&key, |(k, _)| *k) {
-                    Ok(i) => i,
-                    Err(i) => {
-                        let rng = RngStream::new(self.seed, StreamKind::Link, from as u64, to as u64);
-                        self.links.insert(i, (key, Link { rng, fifo_tail: SimTime::ZERO }));
-                        i
-                    }
-                };
+                let i = self.find_or_add(from, to, key);
                 // (More than 4 billion links would not fit in memory.)
-                *hint = i as u32;
+                self.hints.0[slot] = i as u32;
                 i
             }
         };
         &mut self.links[i].1
+    }
+
+    /// Where link `key` is in `links`, inserted (in key order) if new.
+    fn find_or_add(&mut self, from: u32, to: u32, key: u64) -> usize {
+        self.links.binary_search_by_key(&key, |(k, _)| *k).unwrap_or_else(|i| {
+            let rng = RngStream::new(self.seed, StreamKind::Link, from as u64, to as u64);
+            self.links.insert(i, (key, Link { rng, fifo_tail: SimTime::ZERO }));
+            i
+        })
     }
 
     /// Decides the fate of one message sent at `now` on `from → to`.
@@ -451,6 +454,7 @@ impl Network {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     fn config(fifo: bool) -> Arc<NetworkConfig> {
         Arc::new(NetworkConfig {
@@ -511,6 +515,40 @@ mod tests {
                 b.route(EndpointId(2), EndpointId(1), SimTime(i))
             );
         }
+    }
+
+    /// The cache of link positions only ever saves a search: a link added
+    /// in front of others (which moves them, and leaves their cached
+    /// positions stale) and a restore to fewer links still give each
+    /// link its own draws, as a network that only ever used that link.
+    #[test]
+    fn stale_link_hints_never_pick_another_link() {
+        let alone = |to: u32| {
+            let mut net = Network::new(config(false), 64, 7);
+            (0..6).map(|t| net.route(EndpointId(1), EndpointId(to), SimTime(t))).collect::<Vec<_>>()
+        };
+        let mut net = Network::new(config(false), 64, 7);
+        let snapshot = net.clone();
+        let mut seen: BTreeMap<u32, Vec<Route>> = BTreeMap::new();
+        // Each link is cached where it was added; then a link that sorts
+        // before all of them moves every one, and the cache is stale.
+        for round in 0..2u64 {
+            for to in 2..40 {
+                for t in 0..3 {
+                    let route = net.route(EndpointId(1), EndpointId(to), SimTime(round * 3 + t));
+                    seen.entry(to).or_default().push(route);
+                }
+            }
+            net.route(EndpointId(0), EndpointId(round as u32 + 1), SimTime(0));
+        }
+        for (&to, routes) in &seen {
+            assert_eq!(routes, &alone(to), "link 1 -> {to}");
+        }
+        net.clone_from(&snapshot);
+        assert_eq!(net.links_in_use(), 0);
+        let again: Vec<Route> =
+            (0..6).map(|t| net.route(EndpointId(1), EndpointId(20), SimTime(t))).collect();
+        assert_eq!(again, alone(20), "after a restore, with the hints of a later state");
     }
 
     /// Overrides behave as a table written link by link: the newest write
