@@ -47,75 +47,30 @@ use super::hash::Digest;
 use super::host::NodeStatus;
 use super::monitor::Checker;
 use super::queue::{Entry, Event, PendingEvent};
-use crate::nodes::{Effect, NodeId, Protocol, TimerId};
+use crate::nodes::{Effect, Protocol};
 use crate::rng::RngStream;
 use std::hash::{Hash, Hasher};
 
-/// A node's disk event: `(node, rank, time left)`.
-type DiskEvent = (u32, u32, u64);
-
-/// The lists a fingerprint sorts the pending events into. One set per
-/// thread, kept from call to call: `distlab explore` takes a fingerprint
-/// of every state it generates, and these would otherwise be a handful of
-/// allocations each time.
-#[derive(Default)]
-struct Scratch {
-    /// Every pending event as its queue entry: `(time, key, slab slot)`.
-    pending: Vec<Entry>,
-    /// Live timers, `(node, id) → (time left, rank)`.
-    timers: Vec<((NodeId, TimerId), (u64, u32))>,
-    /// Disk completions, and writes a node is still to be told are on
-    /// disk: `(node, rank, time left)`.
-    disk: Vec<DiskEvent>,
-    told: Vec<DiskEvent>,
-    /// `(client slot, rank, kind, time left, op id, attempt)`.
-    client_events: Vec<(u32, u32, u8, u64, u64, u32)>,
-    /// Scripted faults still to come: `(index, rank, time left)`.
-    faults: Vec<(u32, u32, u64)>,
-}
-
-impl Scratch {
-    fn clear(&mut self) {
-        let Scratch { pending, timers, disk, told, client_events, faults } = self;
-        pending.clear();
-        timers.clear();
-        disk.clear();
-        told.clear();
-        client_events.clear();
-        faults.clear();
-    }
-}
-
 thread_local! {
-    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
-}
-
-/// The entries of `node` at the front of `entries` (sorted by node, then
-/// rank), and the rest.
-fn of_node(entries: &[DiskEvent], node: u32) -> (&[DiskEvent], &[DiskEvent]) {
-    entries.split_at(entries.iter().take_while(|e| e.0 == node).count())
-}
-
-/// A node's `(rank, time left)` entries, hashed as the list they are.
-fn hash_entries<H: Hasher>(entries: &[DiskEvent], h: &mut H) {
-    entries.len().hash(h);
-    for &(_, rank, left) in entries {
-        (rank, left).hash(h);
-    }
+    /// The list a fingerprint sorts the pending events into, as their
+    /// queue entries `(time, key, slab slot)`. One per thread, kept from
+    /// call to call: `distlab explore` takes a fingerprint of every state
+    /// it generates, and this would otherwise be an allocation each time.
+    static PENDING: std::cell::Cell<Vec<Entry>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// The model fingerprint of the state now (see the module docs): equal
     /// for equal model states, however they were reached.
     pub fn fingerprint(&self) -> Digest {
-        let mut scratch = SCRATCH.take();
-        scratch.clear();
-        let digest = self.fingerprint_with(&mut scratch);
-        SCRATCH.set(scratch);
+        let mut pending = PENDING.take();
+        pending.clear();
+        let digest = self.fingerprint_with(&mut pending);
+        PENDING.set(pending);
         digest
     }
 
-    fn fingerprint_with(&self, s: &mut Scratch) -> Digest {
+    fn fingerprint_with(&self, pending: &mut Vec<Entry>) -> Digest {
         let now = self.state.now.0;
         let left = |t: u64| t.saturating_sub(now);
         let slab = &self.state.slab;
@@ -132,7 +87,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 && slot.key == e.key
                 && !self.void(&slot.event)
             {
-                s.pending.push(Entry { time: slot.time.0, key: slot.key, slot: e.slot });
+                pending.push(Entry { time: slot.time.0, key: slot.key, slot: e.slot });
             }
         }
         let mut held = 0u64;
@@ -140,7 +95,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             for &slot in &rt.held {
                 if let Some(held_event) = &slab[slot as usize] {
                     if !self.void(&held_event.event) {
-                        s.pending.push(Entry { time: u64::MAX, key: held, slot });
+                        pending.push(Entry { time: u64::MAX, key: held, slot });
                     }
                     held += 1;
                 }
@@ -148,7 +103,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         }
         // (The queue's own 24-byte entries, by their 128-bit rank: a
         // narrower element than a tuple with the time left sorts faster.)
-        s.pending.sort_unstable_by_key(Entry::rank);
+        pending.sort_unstable_by_key(Entry::rank);
         // The nodes' model hashes first: each is cached until its node
         // changes, and computed with a buffer of its own.
         for rt in &self.state.nodes {
@@ -156,43 +111,40 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 rt.model_hash.0.get_or_init(|| super::hash::stable_hash(&(&rt.state, &rt.disk)).0);
             }
         }
+        debug_assert!(
+            self.state.nodes.iter().enumerate().all(|(i, rt)| rt.timers.len()
+                == pending
+                    .iter()
+                    .filter(|e| matches!(event(e.slot), Event::Timer { node, .. } if node.index() == i))
+                    .count()),
+            "each live timer of a node has one live event, and only those"
+        );
         super::hash::buffered(|h| {
             now.hash(h);
-            for (rank, &Entry { time, slot, .. }) in s.pending.iter().enumerate() {
+            for (rank, &Entry { time, slot, .. }) in pending.iter().enumerate() {
                 let rank = rank as u32;
                 // (Held events, at `u64::MAX`, count as due now.)
                 let left = if time == u64::MAX { 0 } else { left(time) };
+                // Each event goes into the hash as it comes, in rank order,
+                // after a marker of its kind, with the node, client or
+                // fault it is for (one hasher, no list per node or client
+                // to sort). A live timer is its node's entry for its key:
+                // every entry has one.
                 match event(slot) {
-                    // Messages go into the hash as they come, in rank order,
-                    // each after a marker (one hasher, not one per message).
                     Event::Deliver { from, to, payload, .. } => (1u8, rank, left, from, to, payload).hash(h),
-                    Event::Arrival { spec } => s.client_events.push((*spec, rank, 2, left, 0, 0)),
-                    Event::Timer { node, id, .. } => s.timers.push(((*node, *id), (left, rank))),
-                    Event::Persisted { node, .. } => s.told.push((node.0, rank, left)),
-                    Event::Disk { node, .. } => s.disk.push((node.0, rank, left)),
-                    Event::ClientNext { slot } => s.client_events.push((*slot, rank, 0, left, 0, 0)),
+                    Event::Timer { node, timer, .. } => (2u8, rank, left, node, timer).hash(h),
+                    Event::Disk { node, .. } => (3u8, rank, left, node).hash(h),
+                    Event::Persisted { node, .. } => (4u8, rank, left, node).hash(h),
+                    Event::ClientNext { slot } => (5u8, rank, left, slot).hash(h),
                     Event::ClientTimeout { slot, op_id, attempt } => {
-                        s.client_events.push((*slot, rank, 1, left, *op_id, *attempt))
+                        (6u8, rank, left, slot, op_id, attempt).hash(h)
                     }
-                    Event::Fault { index } => s.faults.push((*index, rank, left)),
+                    Event::Arrival { spec } => (7u8, rank, left, spec).hash(h),
+                    Event::Fault { index } => (8u8, rank, left, index).hash(h),
                 }
             }
-            // One live timer event per key (a replaced one is void).
-            s.timers.sort_unstable_by_key(|t| t.0);
-            0u8.hash(h); // the last message
-            // Per node, in rank order (ranks are unique).
-            s.disk.sort_unstable();
-            s.told.sort_unstable();
-            s.client_events.sort_unstable();
-            s.faults.sort_unstable();
-
-            let (mut disk, mut told, mut timers) = (&s.disk[..], &s.told[..], &s.timers[..]);
-            for (i, rt) in self.state.nodes.iter().enumerate() {
-                let node = NodeId(i as u32);
-                let (node_disk, node_told, node_timers);
-                (node_disk, disk) = of_node(disk, node.0);
-                (node_told, told) = of_node(told, node.0);
-                (node_timers, timers) = timers.split_at(timers.iter().take_while(|t| t.0.0 == node).count());
+            0u8.hash(h); // the last event
+            for rt in &self.state.nodes {
                 rt.status.hash(h);
                 if rt.status == NodeStatus::Down {
                     // A crashed node is its disk: nothing volatile survives.
@@ -207,25 +159,18 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                     write.hash(h);
                 }
                 (rt.io.clock.offset_us(self.state.now), rt.io.clock.drift_ppm, rt.io.rng.position()).hash(h);
+                // (Its timers, each with its event, went in above.)
                 rt.timers.len().hash(h);
-                for (timer, id) in &rt.timers {
-                    let left =
-                        node_timers.binary_search_by_key(id, |t| t.0.1).ok().map(|i| &node_timers[i].1);
-                    (timer, left).hash(h);
-                }
                 rt.after_disk.len().hash(h);
                 for (gate, effect) in &rt.after_disk {
                     gate.0.saturating_sub(rt.io.on_disk).hash(h);
                     hash_effect(effect, h);
                 }
-                hash_entries(node_disk, h);
-                hash_entries(node_told, h);
                 if self.cfg.capacity.is_some() {
                     (rt.load.busy_until.0.saturating_sub(now), rt.load.queued.len()).hash(h);
                 }
             }
-            let mut events = &s.client_events[..];
-            for (slot, c) in self.state.clients.iter().enumerate() {
+            for c in &self.state.clients {
                 (
                     c.spec,
                     c.endpoint,
@@ -242,16 +187,10 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                         (p.op_id, &p.op, p.attempt, p.target, p.redirects, now.saturating_sub(p.invoked_at.0))
                     })
                     .hash(h);
-                let n = events.iter().take_while(|e| e.0 as usize == slot).count();
-                for &(_, rank, kind, left, op, attempt) in &events[..n] {
-                    (rank, kind, left, op, attempt).hash(h);
-                }
-                events = &events[n..];
             }
             self.state.issued.hash(h);
             self.state.arrivals.iter().map(RngStream::position).for_each(|p| p.hash(h));
             self.state.network.hash_model(self.state.now, h);
-            s.faults.hash(h);
         })
     }
 }
@@ -259,7 +198,10 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
 impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// Whether `event` will change nothing when it comes up: a timer
     /// replaced or cancelled since, anything of a node's earlier life, the
-    /// timeout of an attempt that is no longer open.
+    /// timeout of an attempt that is no longer open. (Inlined into the
+    /// fingerprint's scan of the queue: most events are not timers and
+    /// are live at a glance.)
+    #[inline(always)]
     fn void(&self, event: &PendingEvent<P>) -> bool {
         let nodes = &self.state.nodes;
         match event {
