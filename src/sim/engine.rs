@@ -313,6 +313,10 @@ pub struct Sim<P: Protocol, C: Checker<P>> {
     pub(super) persisted_scratch: Vec<WriteId>,
     /// Reused buffer of messages a handler sent its own node.
     pub(super) loopback_scratch: Vec<P::Msg>,
+    /// Where the network last found each link's state: a cache of the
+    /// engine's, not part of the state (a snapshot does not copy it, a
+    /// restore leaves it alone).
+    pub(super) link_hints: super::network::LinkHints,
 }
 
 impl<P: Protocol, C: Checker<P>> Sim<P, C> {
@@ -417,6 +421,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             out: Outbox::default(),
             persisted_scratch: Vec::new(),
             loopback_scratch: Vec::new(),
+            link_hints: Default::default(),
         };
         for i in 0..sim.faults.len() {
             let at = sim.faults[i].at;
