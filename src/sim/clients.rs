@@ -24,9 +24,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         if self.state.issued[spec_i] >= self.cfg.clients[spec_i].ops {
             // The last operation of this entry: every slot of the entry is
             // done issuing (open operations still complete).
-            for c in self.state.clients.iter_mut().filter(|c| c.spec as usize == spec_i) {
-                c.done = true;
-            }
+            self.state.clients.change_where(|c| c.spec as usize == spec_i && !c.done, |c| c.done = true);
         }
         let step = self.begin_step();
         self.state.next_op += 1;
@@ -169,9 +167,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 self.state.issued[s] += 1;
                 self.state.shed[s] += 1;
                 if self.state.issued[s] >= self.cfg.clients[s].ops {
-                    for c in self.state.clients.iter_mut().filter(|c| c.spec as u32 == spec) {
-                        c.done = true;
-                    }
+                    self.state.clients.change_where(|c| c.spec as u32 == spec && !c.done, |c| c.done = true);
                 }
                 let step = self.begin_step();
                 let now = self.state.now.0;

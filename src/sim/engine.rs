@@ -94,7 +94,7 @@ pub struct SimState<P: Protocol> {
     pub(super) slab: Vec<Option<PendingSlot<P>>>,
     pub(super) free: Vec<u32>,
     pub(super) nodes: super::host::Nodes<P>,
-    pub(super) clients: Vec<ClientSlot<crate::nodes::OpOf<P>>>,
+    pub(super) clients: super::shared::Shared<ClientSlot<crate::nodes::OpOf<P>>>,
     /// Operations issued so far per `[[clients]]` entry.
     pub(super) issued: Vec<u64>,
     /// Per `[[clients]]` entry: its arrival stream (used by open-loop
@@ -154,9 +154,9 @@ impl<P: Protocol> Clone for SimState<P> {
         }
     }
     /// Copies `source` into this state field by field, reusing this
-    /// state's buffers (the queue, the slab, the clients, the network's
-    /// links): a restore — `distlab explore` makes one per move — then
-    /// allocates almost nothing. (The pattern names every field, so a new
+    /// state's buffers (the queue, the slab, the network's links; nodes
+    /// and clients are shared, `sim::shared`): a restore — `distlab
+    /// explore` makes one per move — then allocates almost nothing. (The pattern names every field, so a new
     /// one cannot be forgotten here.)
     fn clone_from(&mut self, source: &Self) {
         let SimState {
@@ -385,7 +385,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             slab: Vec::new(),
             free: Vec::new(),
             nodes,
-            clients,
+            clients: clients.into_iter().collect(),
             issued: vec![0; cfg.clients.len()],
             arrivals: (0..cfg.clients.len())
                 .map(|s| RngStream::new(cfg.seed, StreamKind::Arrival, s as u64, 0))

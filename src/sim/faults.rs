@@ -276,9 +276,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         for (i, spec) in self.cfg.clients.iter().enumerate() {
             self.state.issued[i] = spec.ops;
         }
-        for c in &mut self.state.clients {
-            c.done = true;
-        }
+        self.state.clients.change_where(|c| !c.done, |c| c.done = true);
         let now = self.state.now;
         let mut heals = vec![Fault::Heal, Fault::Link { from: None, to: None, faults: None }];
         for (i, rt) in self.state.nodes.iter().enumerate() {

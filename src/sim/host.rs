@@ -11,6 +11,7 @@ use super::engine::{Sim, SimConfig, StepRecord};
 use super::monitor::Checker;
 use super::network::{EndpointId, Route};
 use super::queue::{Event, NORMAL, Payload, PendingEvent, Slot, WirePayload, describe, label};
+use super::shared::Shared;
 use super::time::{SimDuration, SimTime};
 use super::trace::{NONE, TraceKind};
 use crate::nodes::{Context, Effect, NodeId, Outbox, Protocol, TimerId, WriteId};
@@ -66,31 +67,19 @@ impl std::hash::Hash for ModelHash {
     fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
 }
 
-/// Every node's runtime, each behind an `Arc`: a snapshot shares the nodes
-/// with the run, and a node is copied only when it next changes
-/// (`IndexMut` is `Arc::make_mut`). Reading (`Index`, `iter`) never
-/// copies. So a clone of the state — a snapshot, a restore — costs a
-/// pointer per node, and `distlab explore`'s successors share every node
-/// their move did not touch. Hashes and digests are those of the nodes
-/// themselves.
+/// Every node's runtime, each behind an `Arc` ([`Shared`]): a snapshot
+/// shares the nodes with the run, and a node is copied only when it next
+/// changes. Writing to a node (`IndexMut`) also forgets its cached model
+/// hash.
 #[derive(Debug)]
-pub(super) struct Nodes<P: Protocol>(Vec<Arc<NodeRt<P>>>);
+pub(super) struct Nodes<P: Protocol>(Shared<NodeRt<P>>);
 
 impl<P: Protocol> Clone for Nodes<P> {
     fn clone(&self) -> Self {
         Nodes(self.0.clone())
     }
-    /// A restore: each node the two share already (the same `Arc`) is
-    /// left alone, without touching its reference count.
     fn clone_from(&mut self, source: &Self) {
-        if self.0.len() != source.0.len() {
-            return self.0.clone_from(&source.0);
-        }
-        for (mine, theirs) in self.0.iter_mut().zip(&source.0) {
-            if !Arc::ptr_eq(mine, theirs) {
-                *mine = theirs.clone();
-            }
-        }
+        self.0.clone_from(&source.0);
     }
 }
 
@@ -99,21 +88,21 @@ impl<P: Protocol> Nodes<P> {
         self.0.len()
     }
     pub(super) fn iter(&self) -> impl Iterator<Item = &NodeRt<P>> {
-        self.0.iter().map(|n| &**n)
+        self.0.iter()
     }
 }
 
 impl<P: Protocol> FromIterator<NodeRt<P>> for Nodes<P> {
     fn from_iter<I: IntoIterator<Item = NodeRt<P>>>(nodes: I) -> Self {
-        Nodes(nodes.into_iter().map(Arc::new).collect())
+        Nodes(nodes.into_iter().collect())
     }
 }
 
 impl<'a, P: Protocol> IntoIterator for &'a Nodes<P> {
     type Item = &'a NodeRt<P>;
-    type IntoIter = std::iter::Map<std::slice::Iter<'a, Arc<NodeRt<P>>>, fn(&Arc<NodeRt<P>>) -> &NodeRt<P>>;
+    type IntoIter = <&'a Shared<NodeRt<P>> as IntoIterator>::IntoIter;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|n| &**n)
+        (&self.0).into_iter()
     }
 }
 
@@ -128,7 +117,7 @@ impl<P: Protocol> std::ops::Index<usize> for Nodes<P> {
 impl<P: Protocol> std::ops::IndexMut<usize> for Nodes<P> {
     #[inline]
     fn index_mut(&mut self, i: usize) -> &mut NodeRt<P> {
-        let node = Arc::make_mut(&mut self.0[i]);
+        let node = &mut self.0[i];
         node.model_hash.0.take();
         node
     }

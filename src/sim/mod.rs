@@ -18,6 +18,7 @@ mod inspect;
 pub mod monitor;
 pub mod network;
 mod queue;
+mod shared;
 pub mod trace;
 
 // Time and randomness sit below both the engine and the protocol contract
