@@ -30,9 +30,10 @@
 //!
 //! A snapshot is cheap to take and restore: the simulator keeps every
 //! node, every client process and the checker behind an `Arc`, so a move
-//! copies only what it changes. A state waiting to be expanded is not a snapshot of its own:
-//! it is its parent's snapshot, shared with its siblings, and the move
-//! from there, made again when the state is expanded. So the frontier
+//! copies only what it changes. A state waiting to be expanded is not a
+//! snapshot of its own: it is its parent's snapshot, shared with its
+//! siblings, and the move from there, made again when the state is
+//! expanded. So the frontier
 //! holds one snapshot per parent rather than one per state (a move costs
 //! less time than a snapshot per state costs memory), and the seen-set
 //! holds one 128-bit key per state. A path keeps only its moves; the path

@@ -42,7 +42,7 @@ use crate::nodes::{
 };
 use crate::rng::{RngStream, StreamKind};
 use crate::scenario::Scenario;
-use crate::sim::network::{Network, Route};
+use crate::sim::network::{LinkHints, Network, Route};
 use crate::sim::{
     At, Checker, Fault, History, HistoryEvent, HistoryKind, Report, Stats, TraceEvent, TraceKind,
 };
@@ -174,6 +174,8 @@ struct World<C> {
     history: History,
     stats: Stats,
     network: Network,
+    /// Where the network last found each link's state ([`LinkHints`]).
+    link_hints: LinkHints,
     /// Each endpoint's socket address (`None`: a node that is down).
     addrs: Vec<Option<SocketAddr>>,
     status: Vec<Status>,
@@ -320,6 +322,7 @@ async fn main<P: Protocol, C: Checker<P> + 'static>(
             history: History::default(),
             stats: Stats::default(),
             network: Network::new(scenario.network.clone(), endpoints, options.seed),
+            link_hints: LinkHints::default(),
             addrs: vec![None; endpoints],
             status: vec![Status::Up; nodes],
             unsynced: vec![0; nodes],
@@ -580,7 +583,8 @@ async fn route<P: Protocol, C: Checker<P> + 'static>(shared: Rc<Shared<P, C>>, s
             if to.0 as usize >= w.addrs.len() {
                 continue;
             }
-            let fate = w.network.route(from, to, shared.clock.now());
+            let World { network, link_hints, .. } = &mut *w;
+            let fate = network.route(link_hints, from, to, shared.clock.now());
             match fate {
                 Route::Drop(why) => {
                     w.stats.dropped += 1;

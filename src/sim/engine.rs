@@ -156,8 +156,8 @@ impl<P: Protocol> Clone for SimState<P> {
     /// Copies `source` into this state field by field, reusing this
     /// state's buffers (the queue, the slab, the network's links; nodes
     /// and clients are shared, `sim::shared`): a restore — `distlab
-    /// explore` makes one per move — then allocates almost nothing. (The pattern names every field, so a new
-    /// one cannot be forgotten here.)
+    /// explore` makes one per move — then allocates almost nothing. (The
+    /// pattern names every field, so a new one cannot be forgotten here.)
     fn clone_from(&mut self, source: &Self) {
         let SimState {
             now,

@@ -325,7 +325,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             let words = || (describe(&payload), label(&payload));
             self.trace.record_message(step, now.0, TraceKind::Send, from.0, to.0, id, h, words);
         }
-        match self.state.network.route_hinted(&mut self.link_hints, from, to, now) {
+        match self.state.network.route(&mut self.link_hints, from, to, now) {
             Route::Drop(reason) => {
                 self.state.stats.dropped += 1;
                 self.trace.record(step, now.0, TraceKind::Drop, to.0, from.0, id, reason as u64, || {

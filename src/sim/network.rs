@@ -171,12 +171,12 @@ pub struct Network {
 /// or stale guess (a link inserted since moved the others) falls back to
 /// the binary search — so it changes no result, only saves the search on
 /// a hot path (every message sent). Not part of the network's state,
-/// so not in it: the simulator keeps one beside its state
-/// ([`Network::route_hinted`]), which a snapshot does not copy and a
-/// restore leaves alone. (In the network, 128 positions — 512 bytes —
-/// were 4-7% of the memory `distlab explore` holds per state; beside it,
-/// one cache per run, it can be larger: with 1024 positions a run with
-/// many clients finds more of its links at the first guess.)
+/// so not in it: whoever routes keeps one ([`Network::route`]) — the
+/// simulator beside its state, where a snapshot does not copy it and a
+/// restore leaves it alone (in the network it was 4-7% of the memory
+/// `distlab explore` holds per state). One per run, it can hold enough
+/// positions for a run with many clients to find most links at the first
+/// guess.
 #[derive(Clone)]
 pub struct LinkHints([u32; LINK_HINTS]);
 
@@ -383,14 +383,10 @@ impl Network {
     }
 
     /// The state of link `from → to`, made the first time it is used
-    /// (found through `hints` when given).
+    /// (found through `hints`).
     #[inline(always)]
-    fn link(&mut self, hints: Option<&mut LinkHints>, from: u32, to: u32) -> &mut Link {
+    fn link(&mut self, hints: &mut LinkHints, from: u32, to: u32) -> &mut Link {
         let key = link_key(from, to);
-        let Some(hints) = hints else {
-            let i = self.find_or_add(from, to, key);
-            return &mut self.links[i].1;
-        };
         let slot = LinkHints::slot(key);
         let hint = hints.0[slot] as usize;
         let i = match self.links.get(hint) {
@@ -414,31 +410,10 @@ impl Network {
         })
     }
 
-    /// Decides the fate of one message sent at `now` on `from → to`.
-    pub fn route(&mut self, from: EndpointId, to: EndpointId, now: SimTime) -> Route {
-        self.route_via(None, from, to, now)
-    }
-
-    /// [`Network::route`], finding the link's state through `hints` (kept
-    /// by the caller from message to message; they change no result).
-    pub fn route_hinted(
-        &mut self,
-        hints: &mut LinkHints,
-        from: EndpointId,
-        to: EndpointId,
-        now: SimTime,
-    ) -> Route {
-        self.route_via(Some(hints), from, to, now)
-    }
-
-    #[inline(always)]
-    fn route_via(
-        &mut self,
-        hints: Option<&mut LinkHints>,
-        from: EndpointId,
-        to: EndpointId,
-        now: SimTime,
-    ) -> Route {
+    /// Decides the fate of one message sent at `now` on `from → to`,
+    /// finding the link's state through `hints` (kept by the caller from
+    /// message to message; they change no result).
+    pub fn route(&mut self, hints: &mut LinkHints, from: EndpointId, to: EndpointId, now: SimTime) -> Route {
         if !self.reachable(from, to) {
             return Route::Drop(DropReason::Partition);
         }
@@ -505,7 +480,7 @@ mod tests {
         let mut net = Network::new(config(true), 3, 9);
         let mut last = SimTime::ZERO;
         for i in 0..200 {
-            match net.route(EndpointId(0), EndpointId(1), SimTime(i * 100)) {
+            match net.route(&mut LinkHints::default(), EndpointId(0), EndpointId(1), SimTime(i * 100)) {
                 Route::Deliver { at, .. } => {
                     assert!(at >= last);
                     last = at;
@@ -540,10 +515,10 @@ mod tests {
             Some(LinkFaults { drop: Probability::new(0.5), ..Default::default() }),
         );
         for i in 0..50 {
-            let _ = b.route(EndpointId(0), EndpointId(1), SimTime(i));
+            let _ = b.route(&mut LinkHints::default(), EndpointId(0), EndpointId(1), SimTime(i));
             assert_eq!(
-                a.route(EndpointId(2), EndpointId(1), SimTime(i)),
-                b.route(EndpointId(2), EndpointId(1), SimTime(i))
+                a.route(&mut LinkHints::default(), EndpointId(2), EndpointId(1), SimTime(i)),
+                b.route(&mut LinkHints::default(), EndpointId(2), EndpointId(1), SimTime(i))
             );
         }
     }
@@ -552,12 +527,14 @@ mod tests {
     /// in front of others (which moves them, and leaves their cached
     /// positions stale) and a restore to fewer links still give each
     /// link its own draws, as a network that only ever used that link
-    /// (found without a cache).
+    /// (with a cache of its own).
     #[test]
     fn stale_link_hints_never_pick_another_link() {
         let alone = |to: u32| {
             let mut net = Network::new(config(false), 64, 7);
-            (0..6).map(|t| net.route(EndpointId(1), EndpointId(to), SimTime(t))).collect::<Vec<_>>()
+            (0..6)
+                .map(|t| net.route(&mut LinkHints::default(), EndpointId(1), EndpointId(to), SimTime(t)))
+                .collect::<Vec<_>>()
         };
         let mut net = Network::new(config(false), 64, 7);
         let mut hints = LinkHints::default();
@@ -568,12 +545,11 @@ mod tests {
         for round in 0..2u64 {
             for to in 2..40 {
                 for t in 0..3 {
-                    let route =
-                        net.route_hinted(&mut hints, EndpointId(1), EndpointId(to), SimTime(round * 3 + t));
+                    let route = net.route(&mut hints, EndpointId(1), EndpointId(to), SimTime(round * 3 + t));
                     seen.entry(to).or_default().push(route);
                 }
             }
-            net.route_hinted(&mut hints, EndpointId(0), EndpointId(round as u32 + 1), SimTime(0));
+            net.route(&mut hints, EndpointId(0), EndpointId(round as u32 + 1), SimTime(0));
         }
         for (&to, routes) in &seen {
             assert_eq!(routes, &alone(to), "link 1 -> {to}");
@@ -581,7 +557,7 @@ mod tests {
         net.clone_from(&snapshot);
         assert_eq!(net.links_in_use(), 0);
         let again: Vec<Route> =
-            (0..6).map(|t| net.route_hinted(&mut hints, EndpointId(1), EndpointId(20), SimTime(t))).collect();
+            (0..6).map(|t| net.route(&mut hints, EndpointId(1), EndpointId(20), SimTime(t))).collect();
         assert_eq!(again, alone(20), "after a restore, with the hints of a later state");
     }
 
@@ -613,8 +589,8 @@ mod tests {
         let endpoints = 1_088;
         let mut net = Network::new(config(false), endpoints, 3);
         for client in 64..endpoints as u32 {
-            let _ = net.route(EndpointId(client), EndpointId(0), SimTime(1));
-            let _ = net.route(EndpointId(0), EndpointId(client), SimTime(2));
+            let _ = net.route(&mut LinkHints::default(), EndpointId(client), EndpointId(0), SimTime(1));
+            let _ = net.route(&mut LinkHints::default(), EndpointId(0), EndpointId(client), SimTime(2));
         }
         assert_eq!(net.links_in_use(), 2 * (endpoints - 64));
         // 1,024 processes and 64 nodes: under 512 KiB (a dense table of

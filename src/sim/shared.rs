@@ -34,7 +34,7 @@ impl<T> Shared<T> {
         self.0.len()
     }
     pub(super) fn iter(&self) -> impl Iterator<Item = &T> {
-        self.0.iter().map(|e| &**e)
+        self.into_iter()
     }
     /// Changes every element `picked` picks, and copies only those.
     pub(super) fn change_where(&mut self, picked: impl Fn(&T) -> bool, mut change: impl FnMut(&mut T))
