@@ -353,7 +353,6 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 held: Vec::new(),
                 after_disk: VecDeque::new(),
                 load: NodeLoad::new(RngStream::new(cfg.seed, StreamKind::Service, i as u64, 0)),
-                model_hash: Default::default(),
             })
             .collect();
         let mut clients = Vec::new();

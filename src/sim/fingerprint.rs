@@ -20,11 +20,14 @@
 //! client entry has issued; the network's faults in force (partitions,
 //! cuts, link overrides) and, of each link a message has crossed, how far
 //! its random stream is drawn and how long its FIFO order holds; and the
-//! scripted faults still to come, with time left. Every pending event is
-//! hashed with its place in the order the engine will take them: events
-//! due at one instant run in the order they were scheduled, so two
-//! messages due together but sent in the other order are another state
-//! (the next `step` delivers the other one).
+//! scripted faults still to come, with time left. The pending events are
+//! hashed in the order the engine will take them: events due at one
+//! instant run in the order they were scheduled, so two messages due
+//! together but sent in the other order are another state (the next
+//! `step` delivers the other one). What it takes from a node or a client
+//! process that does not depend on the time now is hashed once after each
+//! change and kept beside it (a memo: `sim::shared`), so a state costs a
+//! hash of what its step changed, not of every node.
 //!
 //! It leaves out what only the engine's bookkeeping knows and no future
 //! event depends on: step and event counters, message ids, the queue's
@@ -44,9 +47,10 @@
 
 use super::engine::Sim;
 use super::hash::Digest;
-use super::host::NodeStatus;
+use super::host::{NodeRt, NodeStatus};
 use super::monitor::Checker;
 use super::queue::{Entry, Event, PendingEvent};
+use crate::nodes::client::ClientSlot;
 use crate::nodes::{Effect, Protocol};
 use crate::rng::RngStream;
 use std::hash::{Hash, Hasher};
@@ -78,7 +82,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         // Every pending event, in the order the engine takes them: queued
         // (live) ones by time, then by key at one instant; then those held
         // for a paused node, in the order they are held (they count as due
-        // now). Each is hashed with its place in that order (`rank`).
+        // now). Each is hashed in that order.
         // Void events (a timer replaced or cancelled, anything of a node's
         // earlier life, a timeout of an attempt no longer open) change
         // nothing when they come up: they take no place in the order.
@@ -104,13 +108,16 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         // (The queue's own 24-byte entries, by their 128-bit rank: a
         // narrower element than a tuple with the time left sorts faster.)
         pending.sort_unstable_by_key(Entry::rank);
-        // The nodes' model hashes first: each is cached until its node
-        // changes, and computed with a buffer of its own.
-        for rt in &self.state.nodes {
-            if rt.status != NodeStatus::Down {
-                rt.model_hash.0.get_or_init(|| super::hash::stable_hash(&(&rt.state, &rt.disk)).0);
-            }
-        }
+        // Each node's and client process's memo first: a hash of what is
+        // taken from it that does not depend on the time now, kept until
+        // it changes (most do not from one state to the next). Computed
+        // here, outside the hasher below, each takes the thread's buffer.
+        let nodes = &self.state.nodes;
+        let clients = &self.state.clients;
+        let node_memo = |i| nodes.memo(i, |rt| self.node_memo(rt));
+        let client_memo = |i| clients.memo(i, client_memo);
+        (0..nodes.len()).for_each(|i| _ = node_memo(i));
+        (0..clients.len()).for_each(|i| _ = client_memo(i));
         debug_assert!(
             self.state.nodes.iter().enumerate().all(|(i, rt)| rt.timers.len()
                 == pending
@@ -121,72 +128,39 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         );
         super::hash::buffered(|h| {
             now.hash(h);
-            for (rank, &Entry { time, slot, .. }) in pending.iter().enumerate() {
-                let rank = rank as u32;
+            for &Entry { time, slot, .. } in pending.iter() {
                 // (Held events, at `u64::MAX`, count as due now.)
                 let left = if time == u64::MAX { 0 } else { left(time) };
-                // Each event goes into the hash as it comes, in rank order,
-                // after a marker of its kind, with the node, client or
-                // fault it is for (one hasher, no list per node or client
-                // to sort). A live timer is its node's entry for its key:
-                // every entry has one.
+                // Each event goes into the hash as it comes, in rank order
+                // (so its place in that order is said by where it is),
+                // with its time left, after a marker of its kind, with the
+                // node, client or fault it is for (one hasher, no list per
+                // node or client to sort). A live timer is its node's
+                // entry for its key: every entry has one.
                 match event(slot) {
-                    Event::Deliver { from, to, payload, .. } => (1u8, rank, left, from, to, payload).hash(h),
-                    Event::Timer { node, timer, .. } => (2u8, rank, left, node, timer).hash(h),
-                    Event::Disk { node, .. } => (3u8, rank, left, node).hash(h),
-                    Event::Persisted { node, .. } => (4u8, rank, left, node).hash(h),
-                    Event::ClientNext { slot } => (5u8, rank, left, slot).hash(h),
-                    Event::ClientTimeout { slot, op_id, attempt } => {
-                        (6u8, rank, left, slot, op_id, attempt).hash(h)
-                    }
-                    Event::Arrival { spec } => (7u8, rank, left, spec).hash(h),
-                    Event::Fault { index } => (8u8, rank, left, index).hash(h),
+                    Event::Deliver { from, to, payload, .. } => (1u8, left, from, to, payload).hash(h),
+                    Event::Timer { node, timer, .. } => (2u8, left, node, timer).hash(h),
+                    Event::Disk { node, .. } => (3u8, left, node).hash(h),
+                    Event::Persisted { node, .. } => (4u8, left, node).hash(h),
+                    Event::ClientNext { slot } => (5u8, left, slot).hash(h),
+                    Event::ClientTimeout { slot, op_id, attempt } => (6u8, left, slot, op_id, attempt).hash(h),
+                    Event::Arrival { spec } => (7u8, left, spec).hash(h),
+                    Event::Fault { index } => (8u8, left, index).hash(h),
                 }
             }
             0u8.hash(h); // the last event
-            for rt in &self.state.nodes {
-                rt.status.hash(h);
-                if rt.status == NodeStatus::Down {
-                    // A crashed node is its disk: nothing volatile survives.
-                    rt.disk.hash(h);
-                    continue;
-                }
-                // The protocol's state and disk, hashed once per change
-                // (above).
-                rt.model_hash.0.get().expect("hashed above").hash(h);
-                rt.unflushed.len().hash(h);
-                for (_, write) in &rt.unflushed {
-                    write.hash(h);
-                }
-                (rt.io.clock.offset_us(self.state.now), rt.io.clock.drift_ppm, rt.io.rng.position()).hash(h);
-                // (Its timers went in above, each with its event: every
-                // live timer has one, the debug check says.)
-                rt.after_disk.len().hash(h);
-                for (gate, effect) in &rt.after_disk {
-                    gate.0.saturating_sub(rt.io.on_disk).hash(h);
-                    hash_effect(effect, h);
-                }
-                if self.cfg.capacity.is_some() {
-                    (rt.load.busy_until.0.saturating_sub(now), rt.load.queued.len()).hash(h);
+            for (i, rt) in nodes.iter().enumerate() {
+                node_memo(i).hash(h);
+                if rt.status != NodeStatus::Down {
+                    rt.io.clock.offset_us(self.state.now).hash(h);
+                    if self.cfg.capacity.is_some() {
+                        rt.load.busy_until.0.saturating_sub(now).hash(h);
+                    }
                 }
             }
-            for c in &self.state.clients {
-                (
-                    c.spec,
-                    c.endpoint,
-                    c.believed_leader,
-                    c.session_token,
-                    &c.written,
-                    c.done,
-                    c.rng.position(),
-                )
-                    .hash(h);
-                c.pending
-                    .as_ref()
-                    .map(|p| {
-                        (p.op_id, &p.op, p.attempt, p.target, p.redirects, now.saturating_sub(p.invoked_at.0))
-                    })
-                    .hash(h);
+            for (i, c) in clients.iter().enumerate() {
+                client_memo(i).hash(h);
+                c.pending.as_ref().map(|p| now.saturating_sub(p.invoked_at.0)).hash(h);
             }
             self.state.issued.hash(h);
             self.state.arrivals.iter().map(RngStream::position).for_each(|p| p.hash(h));
@@ -196,6 +170,39 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
 }
 
 impl<P: Protocol, C: Checker<P>> Sim<P, C> {
+    /// What the fingerprint takes from a node but its clock's reading and
+    /// how long its server stays busy (those depend on the time now): its
+    /// status; a crashed node's disk (nothing volatile survives), or a
+    /// running node's protocol state, disk, writes on their way to the
+    /// disk, clock drift, how far its random stream is drawn, effects
+    /// waiting for the disk (each with how many more writes it waits for)
+    /// and, with capacity modelled, its queue's length. (Its timers go in
+    /// with their events: every live timer has one, the debug check says.)
+    fn node_memo(&self, rt: &NodeRt<P>) -> u128 {
+        super::hash::buffered(|h| {
+            rt.status.hash(h);
+            if rt.status == NodeStatus::Down {
+                rt.disk.hash(h);
+                return;
+            }
+            (&rt.state, &rt.disk).hash(h);
+            rt.unflushed.len().hash(h);
+            for (_, write) in &rt.unflushed {
+                write.hash(h);
+            }
+            (rt.io.clock.drift_ppm, rt.io.rng.position()).hash(h);
+            rt.after_disk.len().hash(h);
+            for (gate, effect) in &rt.after_disk {
+                gate.0.saturating_sub(rt.io.on_disk).hash(h);
+                hash_effect(effect, h);
+            }
+            if self.cfg.capacity.is_some() {
+                rt.load.queued.len().hash(h);
+            }
+        })
+        .0
+    }
+
     /// Whether `event` will change nothing when it comes up: a timer
     /// replaced or cancelled since, anything of a node's earlier life, the
     /// timeout of an attempt that is no longer open. (Inlined into the
@@ -222,6 +229,17 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             | Event::Fault { .. } => false,
         }
     }
+}
+
+/// What the fingerprint takes from a client process but its open
+/// operation's age: what it believes, whether it is done, how far its
+/// random stream is drawn, and its open operation.
+fn client_memo<O: Hash>(c: &ClientSlot<O>) -> u128 {
+    super::hash::buffered(|h| {
+        (c.spec, c.endpoint, c.believed_leader, c.session_token, &c.written, c.done, c.rng.position()).hash(h);
+        c.pending.as_ref().map(|p| (p.op_id, &p.op, p.attempt, p.target, p.redirects)).hash(h);
+    })
+    .0
 }
 
 /// An effect without its timer generation.

@@ -53,24 +53,12 @@ pub(super) struct NodeRt<P: Protocol> {
     pub(super) after_disk: VecDeque<(WriteId, Effect<P>)>,
     /// The node's server, when capacity is modelled ([`super::capacity`]).
     pub(super) load: super::capacity::NodeLoad,
-    /// The hash of the protocol's state and disk, once the model
-    /// fingerprint has needed it; forgotten whenever the node may change
-    /// (`Nodes`' `IndexMut`). Not part of any hash.
-    pub(super) model_hash: ModelHash,
-}
-
-/// A cached hash: no part of the node's own hash, equal for any two.
-#[derive(Clone, Debug, Default)]
-pub(super) struct ModelHash(pub(super) std::sync::OnceLock<u128>);
-
-impl std::hash::Hash for ModelHash {
-    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
 }
 
 /// Every node's runtime, each behind an `Arc` ([`Shared`]): a snapshot
 /// shares the nodes with the run, and a node is copied only when it next
-/// changes. Writing to a node (`IndexMut`) also forgets its cached model
-/// hash.
+/// changes. Writing to a node (`IndexMut`) also forgets its memo, the
+/// hash of what the model fingerprint takes from it ([`Nodes::memo`]).
 #[derive(Debug)]
 pub(super) struct Nodes<P: Protocol>(Shared<NodeRt<P>>);
 
@@ -89,6 +77,11 @@ impl<P: Protocol> Nodes<P> {
     }
     pub(super) fn iter(&self) -> impl Iterator<Item = &NodeRt<P>> {
         self.0.iter()
+    }
+    /// Node `i`'s memo ([`Shared::memo`]).
+    #[inline]
+    pub(super) fn memo(&self, i: usize, hash: impl FnOnce(&NodeRt<P>) -> u128) -> u128 {
+        self.0.memo(i, hash)
     }
 }
 
@@ -117,9 +110,7 @@ impl<P: Protocol> std::ops::Index<usize> for Nodes<P> {
 impl<P: Protocol> std::ops::IndexMut<usize> for Nodes<P> {
     #[inline]
     fn index_mut(&mut self, i: usize) -> &mut NodeRt<P> {
-        let node = &mut self.0[i];
-        node.model_hash.0.take();
-        node
+        &mut self.0[i]
     }
 }
 

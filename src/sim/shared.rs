@@ -5,11 +5,40 @@
 //! successors share every element their move did not touch. Hashes and
 //! digests are those of the elements themselves (an `Arc` hashes as what
 //! it points to), the same as a plain vector's.
+//!
+//! Each element also keeps a *memo*: a 128-bit hash of it that the model
+//! fingerprint asks for ([`Shared::memo`]), computed once and forgotten
+//! whenever the element changes. A state's fingerprint then hashes only
+//! what changed since its parent's; the rest is a word per element.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 #[derive(Debug, Hash)]
-pub(super) struct Shared<T>(Vec<Arc<T>>);
+pub(super) struct Shared<T>(Vec<Arc<Memo<T>>>);
+
+/// An element and its memo. It hashes (and so digests) as the element
+/// alone: the memo is a cache, not state.
+#[derive(Clone, Debug)]
+pub(super) struct Memo<T> {
+    value: T,
+    hash: OnceLock<u128>,
+}
+
+impl<T: std::hash::Hash> std::hash::Hash for Memo<T> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.value.hash(h);
+    }
+}
+
+impl<T: Clone> Memo<T> {
+    /// The element, to change: its memo is forgotten.
+    #[inline]
+    fn change(memo: &mut Arc<Memo<T>>) -> &mut T {
+        let memo = Arc::make_mut(memo);
+        memo.hash.take();
+        &mut memo.value
+    }
+}
 
 impl<T> Clone for Shared<T> {
     fn clone(&self) -> Self {
@@ -41,23 +70,32 @@ impl<T> Shared<T> {
     where
         T: Clone,
     {
-        for e in self.0.iter_mut().filter(|e| picked(e)) {
-            change(Arc::make_mut(e));
+        for e in self.0.iter_mut().filter(|e| picked(&e.value)) {
+            change(Memo::change(e));
         }
+    }
+
+    /// Element `i`'s memo: `hash` of it, computed the first time it is
+    /// asked for since the element last changed. Every caller passes the
+    /// same `hash` (for a vector, there is one kind of memo).
+    #[inline]
+    pub(super) fn memo(&self, i: usize, hash: impl FnOnce(&T) -> u128) -> u128 {
+        let memo = &self.0[i];
+        *memo.hash.get_or_init(|| hash(&memo.value))
     }
 }
 
 impl<T> FromIterator<T> for Shared<T> {
     fn from_iter<I: IntoIterator<Item = T>>(elements: I) -> Self {
-        Shared(elements.into_iter().map(Arc::new).collect())
+        Shared(elements.into_iter().map(|value| Arc::new(Memo { value, hash: OnceLock::new() })).collect())
     }
 }
 
 impl<'a, T> IntoIterator for &'a Shared<T> {
     type Item = &'a T;
-    type IntoIter = std::iter::Map<std::slice::Iter<'a, Arc<T>>, fn(&Arc<T>) -> &T>;
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, Arc<Memo<T>>>, fn(&Arc<Memo<T>>) -> &T>;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|e| &**e)
+        self.0.iter().map(|e| &e.value)
     }
 }
 
@@ -65,13 +103,15 @@ impl<T> std::ops::Index<usize> for Shared<T> {
     type Output = T;
     #[inline]
     fn index(&self, i: usize) -> &T {
-        &self.0[i]
+        &self.0[i].value
     }
 }
 
 impl<T: Clone> std::ops::IndexMut<usize> for Shared<T> {
+    /// The element, to change: copied first if a clone shares it, and its
+    /// memo forgotten.
     #[inline]
     fn index_mut(&mut self, i: usize) -> &mut T {
-        Arc::make_mut(&mut self.0[i])
+        Memo::change(&mut self.0[i])
     }
 }
