@@ -9,9 +9,11 @@
 //! the level, move's place among the parent's moves)`. After each level
 //! the new states are put in that order. So the parallel search visits the
 //! same states in the same order as one thread does: the same unique
-//! states, the same depth, the same shortest counterexample — only
-//! `states explored` may be higher, because a level is finished before a
-//! violation in it is reported.
+//! states, the same depth, the same shortest counterexample. A worker may
+//! expand parents past the one where the search stops (a level is
+//! finished before a violation or `--max-states` in it is known), but
+//! `states explored` counts only the moves one thread would have made, so
+//! it is the same too.
 
 use super::{
     Bounds, Key, Link, Move, Node, Outcome, Seen, broken, debug_assert_left_to_step, key, left_to_step, make,
@@ -71,13 +73,31 @@ struct Level<'a> {
 /// What one worker did on one level.
 #[derive(Default)]
 struct Done {
-    explored: u64,
+    /// Parents expanded (by place in the level), each with how many moves
+    /// it has; and the moves that made nothing (nothing left to happen, or
+    /// the run halted). The others are the states explored: only those up
+    /// to where the search stops count, as in a search by one thread.
+    expanded: Vec<(usize, u32)>,
+    skipped: Vec<Place>,
     /// Parents (by place in the level) cut off by `--depth`, and past the
     /// lesson's duration.
     cut_by_depth: Vec<usize>,
     past_duration: Vec<usize>,
     /// Terminal states of this level that break a check, by place.
     broken: Vec<Terminal>,
+}
+
+/// The states explored on a level up to `stop` (a parent and a move of
+/// it): every move made from a parent before it, and from it the moves up
+/// to that one — what a search by one thread would have made, whichever
+/// parents the workers took past the stop before they knew of it.
+fn explored_to(stop: Place, expanded: &[(usize, u32)], skipped: &[Place]) -> u64 {
+    let moves: u64 = expanded
+        .iter()
+        .filter(|&&(i, _)| i <= stop.0)
+        .map(|&(i, n)| if i < stop.0 { u64::from(n) } else { u64::from(n).min(stop.1 as u64 + 1) })
+        .sum();
+    moves - skipped.iter().filter(|&&s| s <= stop).count() as u64
 }
 
 /// Searches breadth first with `jobs` workers, each driving its own run
@@ -149,9 +169,11 @@ pub fn explore_parallel(
                 start.send(level).expect("a worker is waiting");
             }
             let (mut terminal, mut cut, mut past) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut expanded, mut skipped) = (Vec::new(), Vec::new());
             for _ in 0..jobs {
                 let done = done_rx.recv().expect("a worker reports");
-                out.explored += done.explored;
+                expanded.extend(done.expanded);
+                skipped.extend(done.skipped);
                 cut.extend(done.cut_by_depth);
                 past.extend(done.past_duration);
                 terminal.extend(done.broken);
@@ -169,14 +191,14 @@ pub fn explore_parallel(
             // Walk the level in search order, as one thread would, to the
             // parent where it stops (a violation, `--max-states`).
             let mut terminal = terminal.into_iter().peekable();
-            let mut stop = usize::MAX;
+            let mut stop: Place = (usize::MAX, usize::MAX);
             for f in found.drain(..) {
                 if let Some((place, (check, detail), path)) = terminal.next_if(|t| t.0 < f.place) {
                     out.violation = Some(violation(check, detail, depth, path.as_ref(), build().as_mut()));
-                    stop = place.0;
+                    stop = place;
                     break;
                 }
-                stop = f.place.0;
+                stop = f.place;
                 out.unique += 1;
                 out.depth_reached = depth + 1;
                 if let Some((check, detail)) = f.broken {
@@ -195,16 +217,17 @@ pub fn explore_parallel(
                 && let Some((place, (check, detail), path)) = terminal.next()
             {
                 out.violation = Some(violation(check, detail, depth, path.as_ref(), build().as_mut()));
-                stop = place.0;
+                stop = place;
             }
             if out.violation.is_none() && !out.hit_max_states {
-                stop = usize::MAX;
+                stop = (usize::MAX, usize::MAX);
                 out.hit_max_memory = over_memory.load(Ordering::SeqCst);
             }
             // Parents after the stop (taken by a worker before it was
             // known) do not count.
-            out.cut_by_depth += cut.iter().filter(|&&i| i <= stop).count() as u64;
-            out.past_duration += past.iter().filter(|&&i| i <= stop).count() as u64;
+            out.cut_by_depth += cut.iter().filter(|&&i| i <= stop.0).count() as u64;
+            out.past_duration += past.iter().filter(|&&i| i <= stop.0).count() as u64;
+            out.explored += explored_to(stop, &expanded, &skipped);
             if out.violation.is_some() || out.hit_max_states || out.hit_max_memory {
                 break;
             }
@@ -249,11 +272,14 @@ fn expand(driver: &mut dyn Driver, bounds: &Bounds, level: &Level) -> Done {
         let here = Arc::new(driver.snapshot());
         let stepped = left_to_step(driver, bounds);
         let mut fresh_here = 0;
-        for (j, mv) in moves(driver, node.used, bounds, stepped).into_iter().enumerate() {
+        let moves = moves(driver, node.used, bounds, stepped);
+        done.expanded.push((i, moves.len() as u32));
+        for (j, mv) in moves.into_iter().enumerate() {
             if j > 0 {
                 driver.restore(&here);
             }
             if !make(driver, &mv) {
+                done.skipped.push((i, j));
                 if matches!(mv, Move::Step)
                     && let Some(b) = broken(driver, bounds, true)
                 {
@@ -263,9 +289,9 @@ fn expand(driver: &mut dyn Driver, bounds: &Bounds, level: &Level) -> Done {
                 continue;
             }
             if driver.halted().is_some() {
+                done.skipped.push((i, j));
                 continue;
             }
-            done.explored += 1;
             let used = spend(node.used, &mv);
             let key: Key = key(driver, bounds, used);
             if j == 0 {
