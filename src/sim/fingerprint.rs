@@ -143,7 +143,9 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                     Event::Disk { node, .. } => (3u8, left, node).hash(h),
                     Event::Persisted { node, .. } => (4u8, left, node).hash(h),
                     Event::ClientNext { slot } => (5u8, left, slot).hash(h),
-                    Event::ClientTimeout { slot, op_id, attempt } => (6u8, left, slot, op_id, attempt).hash(h),
+                    Event::ClientTimeout { slot, op_id, attempt } => {
+                        (6u8, left, slot, op_id, attempt).hash(h)
+                    }
                     Event::Arrival { spec } => (7u8, left, spec).hash(h),
                     Event::Fault { index } => (8u8, left, index).hash(h),
                 }
@@ -236,7 +238,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
 /// random stream is drawn, and its open operation.
 fn client_memo<O: Hash>(c: &ClientSlot<O>) -> u128 {
     super::hash::buffered(|h| {
-        (c.spec, c.endpoint, c.believed_leader, c.session_token, &c.written, c.done, c.rng.position()).hash(h);
+        (c.spec, c.endpoint, c.believed_leader, c.session_token, &c.written, c.done, c.rng.position())
+            .hash(h);
         c.pending.as_ref().map(|p| (p.op_id, &p.op, p.attempt, p.target, p.redirects)).hash(h);
     })
     .0
