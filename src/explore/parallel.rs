@@ -64,9 +64,10 @@ struct Level<'a> {
     /// this level.
     over_memory: &'a AtomicBool,
     /// No parent after this one needs expanding: the search stops within
-    /// it (a violation, `--max-states` or `--max-memory`). Parents are taken in order, so
-    /// every earlier one is expanded in full, as the sequential search
-    /// would have.
+    /// it (a terminal state that breaks a check, `--max-states` or
+    /// `--max-memory`). Parents are taken in order and checked against
+    /// this as they are taken, so every earlier one is expanded in full, as
+    /// the sequential search would have.
     last: &'a AtomicUsize,
 }
 
@@ -250,12 +251,23 @@ fn expand(driver: &mut dyn Driver, bounds: &Bounds, level: &Level) -> Done {
     let Level { depth, work, shards, .. } = *level;
     let mut done = Done::default();
     loop {
-        let Some((i, node)) = work.lock().unwrap().pop() else { break };
-        if i > level.last.load(Ordering::SeqCst) {
-            // The search stops before this parent: leave the rest.
-            work.lock().unwrap().clear();
-            break;
-        }
+        // Taken and checked against `last` under the queue's lock: the
+        // parents expanded are then always every one from the first to
+        // some parent, never one left out between two expanded (checked
+        // after the lock, a parent taken could be dropped while a later
+        // one taken before `last` fell was expanded).
+        let next = {
+            let mut queue = work.lock().unwrap();
+            match queue.pop() {
+                Some((i, _)) if i > level.last.load(Ordering::SeqCst) => {
+                    // The search stops before this parent: leave the rest.
+                    queue.clear();
+                    None
+                }
+                next => next,
+            }
+        };
+        let Some((i, node)) = next else { break };
         node.enter(driver, bounds);
         if driver.now() >= bounds.until {
             done.past_duration.push(i);
@@ -310,9 +322,11 @@ fn expand(driver: &mut dyn Driver, bounds: &Bounds, level: &Level) -> Done {
                 broken: broken(driver, bounds, quiescent(driver)),
                 state: Node { from: here.clone(), depth: depth + 1, used, path, key },
             };
-            if found.broken.is_some() {
-                level.last.fetch_min(i, Ordering::SeqCst);
-            }
+            // (A successor that breaks a check does not end the level
+            // early: an earlier parent may yet reach the same state first,
+            // and a checker that heard another history may judge it
+            // otherwise; the walk after the level finds the first one
+            // kept.)
             let mut s = shard.lock().unwrap();
             if later(&s) || s.level.insert(key, found).is_some() {
                 continue;
