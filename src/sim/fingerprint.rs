@@ -114,10 +114,10 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         // here, outside the hasher below, each takes the thread's buffer.
         let nodes = &self.state.nodes;
         let clients = &self.state.clients;
-        let node_memo = |i| nodes.memo(i, |rt| self.node_memo(rt));
-        let client_memo = |i| clients.memo(i, client_memo);
-        (0..nodes.len()).for_each(|i| _ = node_memo(i));
-        (0..clients.len()).for_each(|i| _ = client_memo(i));
+        let memo_of_node = |i| nodes.memo(i, |rt| self.node_memo(rt));
+        let memo_of_client = |i| clients.memo(i, client_memo);
+        (0..nodes.len()).for_each(|i| _ = memo_of_node(i));
+        (0..clients.len()).for_each(|i| _ = memo_of_client(i));
         debug_assert!(
             self.state.nodes.iter().enumerate().all(|(i, rt)| rt.timers.len()
                 == pending
@@ -152,7 +152,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             }
             0u8.hash(h); // the last event
             for (i, rt) in nodes.iter().enumerate() {
-                node_memo(i).hash(h);
+                memo_of_node(i).hash(h);
                 if rt.status != NodeStatus::Down {
                     rt.io.clock.offset_us(self.state.now).hash(h);
                     if self.cfg.capacity.is_some() {
@@ -161,7 +161,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 }
             }
             for (i, c) in clients.iter().enumerate() {
-                client_memo(i).hash(h);
+                memo_of_client(i).hash(h);
                 c.pending.as_ref().map(|p| now.saturating_sub(p.invoked_at.0)).hash(h);
             }
             self.state.issued.hash(h);

@@ -58,61 +58,8 @@ pub(super) struct NodeRt<P: Protocol> {
 /// Every node's runtime, each behind an `Arc` ([`Shared`]): a snapshot
 /// shares the nodes with the run, and a node is copied only when it next
 /// changes. Writing to a node (`IndexMut`) also forgets its memo, the
-/// hash of what the model fingerprint takes from it ([`Nodes::memo`]).
-#[derive(Debug)]
-pub(super) struct Nodes<P: Protocol>(Shared<NodeRt<P>>);
-
-impl<P: Protocol> Clone for Nodes<P> {
-    fn clone(&self) -> Self {
-        Nodes(self.0.clone())
-    }
-    fn clone_from(&mut self, source: &Self) {
-        self.0.clone_from(&source.0);
-    }
-}
-
-impl<P: Protocol> Nodes<P> {
-    pub(super) fn len(&self) -> usize {
-        self.0.len()
-    }
-    pub(super) fn iter(&self) -> impl Iterator<Item = &NodeRt<P>> {
-        self.0.iter()
-    }
-    /// Node `i`'s memo ([`Shared::memo`]).
-    #[inline]
-    pub(super) fn memo(&self, i: usize, hash: impl FnOnce(&NodeRt<P>) -> u128) -> u128 {
-        self.0.memo(i, hash)
-    }
-}
-
-impl<P: Protocol> FromIterator<NodeRt<P>> for Nodes<P> {
-    fn from_iter<I: IntoIterator<Item = NodeRt<P>>>(nodes: I) -> Self {
-        Nodes(nodes.into_iter().collect())
-    }
-}
-
-impl<'a, P: Protocol> IntoIterator for &'a Nodes<P> {
-    type Item = &'a NodeRt<P>;
-    type IntoIter = <&'a Shared<NodeRt<P>> as IntoIterator>::IntoIter;
-    fn into_iter(self) -> Self::IntoIter {
-        (&self.0).into_iter()
-    }
-}
-
-impl<P: Protocol> std::ops::Index<usize> for Nodes<P> {
-    type Output = NodeRt<P>;
-    #[inline]
-    fn index(&self, i: usize) -> &NodeRt<P> {
-        &self.0[i]
-    }
-}
-
-impl<P: Protocol> std::ops::IndexMut<usize> for Nodes<P> {
-    #[inline]
-    fn index_mut(&mut self, i: usize) -> &mut NodeRt<P> {
-        &mut self.0[i]
-    }
-}
+/// hash of what the model fingerprint takes from it ([`Shared::memo`]).
+pub(super) type Nodes<P> = Shared<NodeRt<P>>;
 
 // ----- effects: running handlers and performing what they recorded -------
 
