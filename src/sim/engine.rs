@@ -8,7 +8,8 @@
 //!
 //! This file is the loop: take the next event, process it as one step,
 //! within the run's budgets. The rest of the engine, by concern:
-//! `queue.rs` (the time-ordered event queue over a slab),
+//! `queue.rs` (the time-ordered event queue over a slab, `slab.rs`, whose
+//! snapshots share the chunks a step did not write),
 //! `host.rs` (runs handlers and performs their effects: the one
 //! place each effect's meaning is written; each node's runtime),
 //! `clients.rs` (the client processes and their history), and
@@ -91,7 +92,7 @@ pub struct SimState<P: Protocol> {
     pub(super) next_op: u64,
     pub(super) next_process: u32,
     pub(super) queue: EventHeap,
-    pub(super) slab: Vec<Option<PendingSlot<P>>>,
+    pub(super) slab: super::slab::Slab<PendingSlot<P>>,
     pub(super) free: Vec<u32>,
     pub(super) nodes: super::host::Nodes<P>,
     pub(super) clients: super::shared::Shared<ClientSlot<crate::nodes::OpOf<P>>>,
@@ -155,8 +156,9 @@ impl<P: Protocol> Clone for SimState<P> {
     }
     /// Copies `source` into this state field by field, reusing this
     /// state's buffers (the queue, the slab, the network's links; nodes
-    /// and clients are shared, `sim::shared`): a restore — `distlab
-    /// explore` makes one per move — then allocates almost nothing. (The
+    /// and clients are shared, `sim::shared`; the slab copies only the
+    /// chunks that differ, `sim::slab`): a restore — `distlab explore`
+    /// makes one per move — then allocates almost nothing. (The
     /// pattern names every field, so a new one cannot be forgotten here.)
     fn clone_from(&mut self, source: &Self) {
         let SimState {
@@ -381,7 +383,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             next_op: 0,
             next_process: clients.len() as u32,
             queue: EventHeap::new(),
-            slab: Vec::new(),
+            slab: Default::default(),
             free: Vec::new(),
             nodes,
             clients: clients.into_iter().collect(),

@@ -19,6 +19,7 @@ pub mod monitor;
 pub mod network;
 mod queue;
 mod shared;
+mod slab;
 pub mod trace;
 
 // Time and randomness sit below both the engine and the protocol contract
