@@ -15,7 +15,13 @@
 //! - a restore copies only the chunks that differ: those written since,
 //!   and those the snapshot does not share with the base.
 //!
-//! A run that never snapshots pays one bit set per write.
+//! A run that never snapshots pays one bit set per write. The tracking
+//! relies on every change to a slot going through `&mut`: the events in
+//! the slots have no interior mutability.
+//!
+//! A snapshot taken without a restore before it (the TUI's tape, taken as
+//! the run goes) shares nothing the run wrote since its last restore: the
+//! base moves only on a restore.
 
 use std::ops::{Index, IndexMut};
 use std::sync::Arc;
@@ -27,14 +33,15 @@ const CHUNK: usize = 8;
 pub(super) struct Slab<T> {
     /// The slots, as the engine uses them. Empty in a copy.
     slots: Vec<Option<T>>,
-    /// A copy's slots, in chunks; the live slab's base, the chunks of the
-    /// snapshot it was last restored from (its unwritten chunks hold the
-    /// same slots).
+    /// Two roles. A copy's slots, in chunks, every chunk full but the
+    /// last. The live slab's *base*: the chunks of the snapshot it was last
+    /// restored from (empty before the first restore), which each of its
+    /// unwritten chunks still equals.
     chunks: Vec<Arc<[Option<T>]>>,
     /// Of the live slab: the chunks written since its restore. Chunk `c`
     /// is bit `c % 64`, so past 64 chunks (a slab of more than 512 slots)
-    /// a write marks every 64th chunk written too: more is copied, never
-    /// less.
+    /// a write to chunk `c` marks chunks `c ± 64k` written too: more is
+    /// copied, never less.
     dirty: u64,
     /// A copy (a snapshot's), whose slots are in `chunks` only.
     copy: bool,
@@ -68,7 +75,8 @@ impl<T> Slab<T> {
         self.dirty |= 1u64.rotate_left((i / CHUNK) as u32);
     }
 
-    /// Whether chunk `c` of the slots still holds what the base's does.
+    /// Whether chunk `c` has not been written since the restore: then it
+    /// holds what the base's chunk `c` does, if the base has one.
     fn unwritten(&self, c: usize) -> bool {
         self.dirty & 1u64.rotate_left(c as u32) == 0
     }
@@ -78,6 +86,7 @@ impl<T> Index<usize> for Slab<T> {
     type Output = Option<T>;
     #[inline(always)]
     fn index(&self, i: usize) -> &Option<T> {
+        debug_assert!(!self.copy, "a snapshot's slab is only restored");
         &self.slots[i]
     }
 }
@@ -119,6 +128,10 @@ impl<T: Clone> Clone for Slab<T> {
             self.dirty = 0;
             return;
         }
+        debug_assert!(
+            source.chunks.iter().rev().skip(1).all(|c| c.len() == CHUNK),
+            "every chunk of a copy is full but the last"
+        );
         let len = source.chunks.iter().map(|c| c.len()).sum();
         self.slots.truncate(len);
         for (c, chunk) in source.chunks.iter().enumerate() {
