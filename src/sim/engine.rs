@@ -134,7 +134,7 @@ impl<P: Protocol> Clone for SimState<P> {
             next_msg: self.next_msg,
             next_op: self.next_op,
             next_process: self.next_process,
-            queue: self.queue.clone(),
+            queue: self.queue.sorted_copy(),
             slab: self.slab.clone(),
             free: self.free.clone(),
             nodes: self.nodes.clone(),
