@@ -348,7 +348,7 @@ fn porcupine(trace: &Path, out: &mut dyn Write) -> anyhow::Result<Exported> {
     Ok(Exported { written, left_out })
 }
 
-/// ShiViz's parsing regex for the lines [`shiviz`] writes.
+/// ShiViz's parsing regex for the lines `shiviz` writes.
 pub const SHIVIZ_REGEX: &str = r"(?<host>\S+) (?<clock>\{[^}]*\}) (?<event>.*)";
 
 fn shiviz(trace: &Path, out: &mut dyn Write, limit: u64) -> anyhow::Result<Exported> {

@@ -70,7 +70,7 @@ pub fn with_history_metrics(mut report: Report, history: &crate::sim::History) -
     report
 }
 
-/// The metrics [`load_metrics`] adds: only a simulated run that models
+/// The metrics `load_metrics` adds: only a simulated run that models
 /// load has them (`distlab live` runs on the machine's own capacity).
 pub const LOAD_METRICS: &[&str] = &[
     "throughput_ops_s",

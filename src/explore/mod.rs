@@ -9,7 +9,7 @@
 //! - `deliver M`: message M in flight delivered next, ahead of everything
 //!   else (the intervention `deliver-next`, then one step) — except the
 //!   message `step` delivers anyway (the next event, due now): that move
-//!   would lead to `step`'s state, so it is not made ([`left_to_step`]);
+//!   would lead to `step`'s state, so it is not made (`left_to_step`);
 //! - `drop M`, `duplicate M`: within `--drops` / `--duplicates`;
 //! - `crash N` (within `--crashes`), and `restart N` for a node that is down.
 //!

@@ -276,7 +276,7 @@ impl IdBits {
 
 /// How many settled things a checker keeps in full before it forgets
 /// them down to bits: `default`, or in this crate's tests what
-/// [`KEEP_SETTLED`] says (0: forget at once; `usize::MAX`: keep
+/// `KEEP_SETTLED` says (0: forget at once; `usize::MAX`: keep
 /// everything), so a short real run shows that forgetting changes no
 /// verdict.
 pub fn keep_settled(default: usize) -> usize {

@@ -25,7 +25,7 @@
 //! write's part in them is open while a node may still come to hold it.
 //! A write is *settled* once
 //! - it has ended: its client was told, or gave up;
-//! - the [`RECENT_OPERATIONS`] operations after it have been invoked (a
+//! - the `RECENT_OPERATIONS` operations after it have been invoked (a
 //!   request sent again still lands within them);
 //! - every earlier write to its key is settled (lost updates are judged
 //!   in invocation order);

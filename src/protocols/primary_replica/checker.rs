@@ -46,7 +46,7 @@
 //! at each index up to it, that prefix is *settled*: it stands in every
 //! log, the final primary's included, whatever happens next. The checker
 //! then keeps of it only what a later event can still ask (see
-//! [`Settled`]): which values it holds (one bit each: none of them can be
+//! `Settled`): which values it holds (one bit each: none of them can be
 //! lost, and one appended again stands twice), the epoch of each run of
 //! entries (an old write acknowledged again by a retry), and the rare
 //! positions whose acknowledgement would be split brain. A settled write

@@ -27,7 +27,7 @@
 //! order, got the same answer to every request sent again, its client was
 //! told, and every fact of it is on disk (the engine says when a node's
 //! disk has caught up: [`Checker::on_durable`]). Only a late fact can
-//! change its story then. The latest [`RECENTLY_SETTLED`] settled sagas
+//! change its story then. The latest `RECENTLY_SETTLED` settled sagas
 //! are kept in full; an older one is *forgotten* down to its shape, once
 //! the charges of its customer's other sagas it may have seen are settled
 //! too, and what it counted for (ended, completed, money and units,

@@ -39,7 +39,7 @@
 //! told: nothing still to come can add to its story but repeats (a
 //! restarted node reporting again from its disk) and violations (a new
 //! prepare round, a different decision). The latest
-//! [`RECENTLY_SETTLED`] settled transactions are kept in full; older ones
+//! `RECENTLY_SETTLED` settled transactions are kept in full; older ones
 //! are *forgotten* down to three bits — settled, committed, and whether a
 //! participant voted no — which is all the checks need to judge a late
 //! report exactly (a participant that voted or has a share of the transfer
