@@ -22,12 +22,13 @@
 //! two, it over-allocates (size plus alignment, from a larger size class).
 //! Measured with callgrind on `explore`: about 115 instructions per
 //! allocation through it (see the README). Layouts aligned to 16 bytes
-//! (anything holding a `u128`: a node behind its memo, a search's keys)
-//! take the plain entry too, and the block's address is checked: a
-//! 16-aligned layout's size is a multiple of 16, mimalloc starts every
-//! page's blocks at a multiple of 16 and rounds such sizes to size
-//! classes that are multiples of 16, so the block is aligned — and one
-//! that were not would be given back for an aligned one.
+//! (anything holding a `u128`: a node behind its memo, a search's keys, a
+//! `HashMap`'s table) take the plain entry too, and the block's address is
+//! checked. On 64-bit targets mimalloc rounds every size over 8 bytes to
+//! an even number of words and starts each page's blocks at a multiple of
+//! 16, so every block over 8 bytes is 16-aligned (mimalloc asserts it); a
+//! block that is not — a layout of 8 bytes or less aligned to 16, or
+//! another target — is given back for one from the aligned entry.
 //!
 //! The counter is per thread: one process-wide atomic was written by every
 //! allocation of every thread, so `check --jobs 2` workers bounced its cache
@@ -41,17 +42,19 @@ use std::cell::Cell;
 use std::ffi::c_void;
 
 /// The alignment every mimalloc block has whatever its size: a word (its
-/// size classes are whole words; `MI_MAX_ALIGN_SIZE`, 16, holds only for
-/// some of them).
+/// size classes are whole words; `MI_MAX_ALIGN_SIZE`, 16, holds for blocks
+/// over 8 bytes on 64-bit targets, see [`MAX_ALIGN`]).
 const WORD: usize = std::mem::size_of::<usize>();
 
-/// The alignment a block of a size that is a multiple of it has in
-/// practice (`MI_MAX_ALIGN_SIZE`: pages start their blocks there, and the
-/// size classes of such sizes are multiples of it). Checked on each block.
+/// The alignment every block of more than 8 bytes has on 64-bit targets
+/// (`MI_MAX_ALIGN_SIZE`: pages start their blocks there, and the size
+/// classes past one word are even numbers of words). Layouts aligned to at
+/// most this take the plain entry, with each block's address checked.
 const MAX_ALIGN: usize = 16;
 
 /// A block from the plain entry `plain` if it has the layout's alignment
-/// (always, for the layouts [`MAX_ALIGN`] covers), else from `aligned`.
+/// (every block over 8 bytes, on 64-bit targets: [`MAX_ALIGN`]), else,
+/// the plain one given back, from `aligned`.
 ///
 /// # Safety
 /// `plain` and `aligned` allocate `layout.size()` bytes from mimalloc.
@@ -88,8 +91,11 @@ pub struct Counting;
 
 // SAFETY: every call goes to mimalloc: a layout of word alignment or less
 // to the plain entry points, whose blocks are all word-aligned (see
-// `WORD`), any other to the aligned ones; `mi_free` frees both. The
-// counter has no effect on memory.
+// `WORD`); one aligned to at most `MAX_ALIGN` to the plain entry points
+// too, its block's address checked and the block exchanged for one from
+// the aligned entry if it is not aligned (`checked`); any other to the
+// aligned entries. `mi_realloc_aligned` keeps a block only where it is
+// aligned. `mi_free` frees them all. The counter has no effect on memory.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         counted();
@@ -209,5 +215,41 @@ mod tests {
         // And through the allocator, a `u128` box and a vector of them.
         let boxes: Vec<Box<u128>> = (0..1000).map(Box::new).collect();
         assert!(boxes.iter().all(|b| (&**b as *const u128 as usize).is_multiple_of(16)));
+    }
+
+    /// Through the allocator itself, 16-aligned layouts of every small
+    /// size — 8 bytes or less, whose plain blocks need not be aligned (the
+    /// fallback), and sizes not in sixteens (a hash table's) — come back
+    /// aligned, zeroed when asked, and reallocate aligned.
+    #[test]
+    fn layouts_aligned_to_16_come_back_aligned() {
+        use super::Counting;
+        use std::alloc::{GlobalAlloc, Layout};
+        let mut held = Vec::new();
+        for size in 1..=200 {
+            let layout = Layout::from_size_align(size, 16).expect("a valid layout");
+            for zeroed in [false, true] {
+                for _ in 0..8 {
+                    // SAFETY: a non-zero size; freed below with its layout.
+                    let p = unsafe {
+                        if zeroed { Counting.alloc_zeroed(layout) } else { Counting.alloc(layout) }
+                    };
+                    assert!(!p.is_null());
+                    assert!((p as usize).is_multiple_of(16), "{size} bytes at {p:p}");
+                    if zeroed {
+                        // SAFETY: `size` bytes just allocated.
+                        assert!(unsafe { std::slice::from_raw_parts(p, size) }.iter().all(|&b| b == 0));
+                    }
+                    // SAFETY: `p` came from `Counting` with `layout`.
+                    let q = unsafe { Counting.realloc(p, layout, size * 3) };
+                    assert!((q as usize).is_multiple_of(16), "{size} -> {} bytes at {q:p}", size * 3);
+                    held.push((q, Layout::from_size_align(size * 3, 16).expect("a valid layout")));
+                }
+            }
+        }
+        for (p, layout) in held {
+            // SAFETY: from `Counting` with this layout, freed once.
+            unsafe { Counting.dealloc(p, layout) };
+        }
     }
 }
