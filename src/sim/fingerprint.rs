@@ -49,7 +49,7 @@ use super::engine::Sim;
 use super::hash::Digest;
 use super::host::{NodeRt, NodeStatus};
 use super::monitor::Checker;
-use super::queue::{Entry, Event, PendingEvent, sort_nearly_sorted};
+use super::queue::{Entry, Event, PendingEvent};
 use crate::nodes::client::ClientSlot;
 use crate::nodes::{Effect, Protocol};
 use crate::rng::RngStream;
@@ -107,9 +107,10 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         }
         // (The queue's own 24-byte entries, by their 128-bit rank: a
         // narrower element than a tuple with the time left sorts faster.
-        // Restored from a snapshot, whose queue is sorted, and moved on by
-        // a step, they are nearly in order already.)
-        sort_nearly_sorted(pending);
+        // A stable sort, though ranks are unique: it finds what is in order
+        // already, and restored from a snapshot, whose queue is sorted, and
+        // moved on by a step, they nearly are.)
+        pending.sort_by_key(Entry::rank);
         // Each node's and client process's memo first: a hash of what is
         // taken from it that does not depend on the time now, kept until
         // it changes (most do not from one state to the next). Computed

@@ -131,8 +131,8 @@ impl EventHeap {
     /// same queue — for a snapshot: the run restored from it and moved on
     /// by a step or two has its entries nearly in order, so the model
     /// fingerprint, which reads them in order, sorts them in a few moves
-    /// ([`sort_nearly_sorted`]). `distlab explore` takes a snapshot of
-    /// each state it expands and a fingerprint of each of its successors.
+    /// (a stable sort finds the runs). `distlab explore` takes a snapshot
+    /// of each state it expands and a fingerprint of each of its successors.
     pub(super) fn sorted_copy(&self) -> Self {
         let mut v = self.v.clone();
         v.sort_unstable_by_key(Entry::rank);
@@ -207,24 +207,6 @@ impl EventHeap {
         }
         self.sift_up(i, last);
         Some(top)
-    }
-}
-
-/// Sorts `entries` by rank: by insertion, a few moves each when they are
-/// nearly in order (a queue restored from a snapshot, [`EventHeap::sorted_copy`],
-/// then moved on by a step); a general sort past a few dozen.
-pub(super) fn sort_nearly_sorted(entries: &mut [Entry]) {
-    if entries.len() > 64 {
-        return entries.sort_unstable_by_key(Entry::rank);
-    }
-    for i in 1..entries.len() {
-        let e = entries[i];
-        let mut j = i;
-        while j > 0 && e.before(&entries[j - 1]) {
-            entries[j] = entries[j - 1];
-            j -= 1;
-        }
-        entries[j] = e;
     }
 }
 
@@ -348,7 +330,7 @@ pub(super) fn describe<M: Message, O: std::fmt::Display, A: std::fmt::Debug>(p: 
 
 #[cfg(test)]
 mod tests {
-    use super::{Entry, EventHeap, sort_nearly_sorted};
+    use super::{Entry, EventHeap};
     use std::collections::BTreeSet;
 
     /// Interleaved pushes and pops, with many equal times, come out in
@@ -384,18 +366,6 @@ mod tests {
             // a restore: the same queue.
             if r % 97 == 0 {
                 heap = heap.sorted_copy();
-            }
-            // The fingerprint's sort of the entries agrees with a plain
-            // sort, nearly sorted or not, by insertion (a few dozen) or not.
-            if step % 251 == 0 {
-                let entries: Vec<Entry> = heap.iter().copied().collect();
-                for n in [entries.len(), entries.len().min(60), entries.len().min(7)] {
-                    let mut mine = entries[..n].to_vec();
-                    let mut plain = mine.clone();
-                    sort_nearly_sorted(&mut mine);
-                    plain.sort_unstable_by_key(Entry::rank);
-                    assert_eq!(mine, plain);
-                }
             }
         }
         while let Some(want) = model.pop_first() {
