@@ -20,11 +20,13 @@
 pub mod chunked;
 pub mod client;
 pub mod retention;
+pub mod small_map;
 pub mod view;
 pub mod workload;
 
 pub use chunked::ChunkedVec;
 pub use client::{ClientRef, ClientReply, ClientRequest, ClientSpec, Item, Key, Outcome, Value};
+pub use small_map::SmallMap;
 pub use view::{LogCell, LogView, NodeView, Section};
 pub use workload::{Done, KeyValue, KvAnswer, KvOp, RegisterView, Workload};
 

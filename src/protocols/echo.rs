@@ -34,13 +34,15 @@
 //! None: echo keeps nothing on disk, so a crashed server forgets nothing
 //! that matters, and a crashed pinger restarts with a fresh window.
 
-use crate::nodes::{ClientReply, ClientRequest, Cluster, Context, KvOp, Message, NodeId, NodeView, Protocol};
+use crate::nodes::{
+    ClientReply, ClientRequest, Cluster, Context, KvOp, Message, NodeId, NodeView, Protocol, SmallMap,
+};
 use crate::scenario::{ParamContext, ScenarioError, raw::S};
 use crate::sim::monitor::{CheckInfo, MetricInfo, Unit};
 use crate::sim::{At, Checker, Report, Verdict};
 use crate::time::{SimDuration, SimTime};
 use serde::Deserialize;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Echo;
@@ -96,7 +98,7 @@ impl Message for EchoMsg {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct EchoState {
     /// The pinger's pings, per server (empty on a server).
-    servers: BTreeMap<NodeId, Pings>,
+    servers: SmallMap<NodeId, Pings>,
     /// Pongs received, duplicates included (pinger), or pings answered
     /// (server).
     count: u64,
@@ -160,7 +162,7 @@ impl Protocol for Echo {
     type Workload = crate::nodes::KeyValue<EchoParams>;
 
     fn init(ctx: &mut Context<'_, Self>) -> EchoState {
-        let mut state = EchoState { servers: BTreeMap::new(), count: 0 };
+        let mut state = EchoState { servers: SmallMap::new(), count: 0 };
         if ctx.me() == ctx.params().pinger {
             let servers: Vec<NodeId> = ctx.peers().collect();
             for server in servers {

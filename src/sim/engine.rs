@@ -340,7 +340,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 state: None,
                 disk: Arc::default(),
                 unflushed: VecDeque::new(),
-                timers: BTreeMap::new(),
+                timers: crate::nodes::SmallMap::new(),
                 incarnation: 0,
                 io: crate::nodes::NodeIo {
                     clock: {

@@ -39,7 +39,7 @@ pub struct Log {
     /// The last compacted write of each client endpoint: (idempotency key,
     /// index). Kept with the snapshot so a retry of a compacted write is
     /// still recognised (Raft's client sessions).
-    pub sessions: BTreeMap<u32, (u64, u64)>,
+    pub sessions: SmallMap<u32, (u64, u64)>,
     /// Entries `base + 1 ..= last_index()`, in chunks that the copies of
     /// this log in snapshots share (see [`ChunkedVec`]).
     pub entries: ChunkedVec<Entry>,

@@ -115,7 +115,7 @@ pub use params::{Failover, Mode, Params, RawParams, Reads};
 
 use crate::nodes::{
     ChunkedVec, ClientRef, ClientReply, ClientRequest, Cluster, Command, Context, Key, KvOp, LogCell,
-    LogView, Message, NodeId, NodeView, Protocol, Value,
+    LogView, Message, NodeId, NodeView, Protocol, SmallMap, Value,
 };
 use crate::time::SimDuration;
 use std::collections::{BTreeMap, BTreeSet};
@@ -145,11 +145,11 @@ pub struct Leading {
     /// replica.
     pub stored: u64,
     /// What it knows of each replica.
-    pub progress: BTreeMap<NodeId, Progress>,
+    pub progress: SmallMap<NodeId, Progress>,
     /// Clients waiting for their write to commit: index → client.
     pub waiting_writes: BTreeMap<u64, Vec<ClientRef>>,
     /// The last write of each client endpoint: idempotency key → index.
-    pub client_table: BTreeMap<u32, (u64, u64)>,
+    pub client_table: SmallMap<u32, (u64, u64)>,
 }
 
 /// What the primary remembers about one replica.

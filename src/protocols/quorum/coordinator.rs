@@ -72,7 +72,7 @@ impl Quorum {
             client,
             key,
             phase,
-            asked: BTreeMap::new(),
+            asked: SmallMap::new(),
             answered: BTreeSet::new(),
             counted: 0,
             needed: 0,

@@ -105,10 +105,10 @@ impl Protocol for Quorum {
             // The node's stream is not rewound by a crash: a fresh base.
             req_base: ctx.choose(1 << 32) << 32,
             next_req: 0,
-            coordinating: BTreeMap::new(),
-            suspected: BTreeMap::new(),
+            coordinating: SmallMap::new(),
+            suspected: SmallMap::new(),
             newest_seen: disk.store.values().map(|(v, _)| *v).max(),
-            stamped: BTreeMap::new(),
+            stamped: SmallMap::new(),
         };
         Self::arm_handoff(&mut state, ctx);
         state

@@ -58,7 +58,7 @@ use replica::Ack;
 
 use crate::nodes::{
     ClientRef, ClientReply, ClientRequest, Cluster, Context, Key, KvOp, Message, NodeId, NodeView, Protocol,
-    Value,
+    SmallMap, Value,
 };
 use crate::time::SimDuration;
 use std::collections::{BTreeMap, BTreeSet};
@@ -115,7 +115,7 @@ struct Coordination {
     key: Key,
     phase: Phase,
     /// Nodes asked in this phase, and whether each counts toward the quorum.
-    asked: BTreeMap<NodeId, bool>,
+    asked: SmallMap<NodeId, bool>,
     /// Nodes that answered in this phase.
     answered: BTreeSet<NodeId>,
     /// Answers that count toward the quorum.
@@ -146,10 +146,10 @@ pub struct State {
     /// every boot, so answers to requests from before a crash never match.
     req_base: u64,
     next_req: u64,
-    coordinating: BTreeMap<u64, Coordination>,
+    coordinating: SmallMap<u64, Coordination>,
     /// Replicas that did not answer in time, suspected until this local
     /// time (sloppy quorum only).
-    suspected: BTreeMap<NodeId, i64>,
+    suspected: SmallMap<NodeId, i64>,
     /// The newest version this node has issued or seen: a coordinator never
     /// stamps a write older than what it has already seen.
     newest_seen: Option<Version>,
@@ -157,7 +157,7 @@ pub struct State {
     /// version it was stamped with). A repeated request (a duplicate, or a
     /// retry) keeps its version, so storing it again changes nothing;
     /// stamped anew it would overwrite writes made since.
-    stamped: BTreeMap<u32, (u64, Version)>,
+    stamped: SmallMap<u32, (u64, Version)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

@@ -51,7 +51,7 @@ use super::{
     Conserved, Decision, Learned, NoReason, Observation, Params, Share, TwoPhaseCommit, Tx, Vote, Work,
     WorkKind,
 };
-use crate::nodes::{Cluster, NodeId};
+use crate::nodes::{Cluster, NodeId, SmallMap};
 use crate::sim::monitor::{CheckInfo, GaugeInfo, IdBits, MetricInfo, Unit, ViolationTracker, keep_settled};
 use crate::sim::{At, Cause, Checker, HistoryKind, Report, TypedEvent};
 use crate::time::SimTime;
@@ -84,9 +84,9 @@ struct TxRecord {
     logged: Option<Decision>,
     logged_at: Option<At>,
     /// Participants that voted no, and when.
-    voted_no: BTreeMap<NodeId, At>,
+    voted_no: SmallMap<NodeId, At>,
     /// Each participant's decision, and when it decided.
-    decided: BTreeMap<NodeId, (Decision, At)>,
+    decided: SmallMap<NodeId, (Decision, At)>,
     /// This transaction's parts in flight, per [`Conserved`] unit.
     in_flight: [i128; 2],
     /// Its client was told the outcome.
@@ -112,7 +112,7 @@ impl TxRecord {
     /// A participant that voted no, if one did: who (when still known) and
     /// when.
     fn no_vote(&self) -> Option<(Option<NodeId>, Option<At>)> {
-        let known = self.voted_no.first_key_value().map(|(n, at)| (Some(*n), Some(*at)));
+        let known = self.voted_no.first().map(|(n, at)| (Some(*n), Some(*at)));
         known.or_else(|| self.forgotten.filter(|f| f.voted_no).map(|_| (None, None)))
     }
 }
@@ -168,7 +168,7 @@ pub struct TwoPhaseCommitChecker {
     forgotten: u64,
     too_old: u64,
     /// Open in-doubt intervals: (participant, tx) → since (its yes vote).
-    in_doubt: BTreeMap<(NodeId, Tx), At>,
+    in_doubt: SmallMap<(NodeId, Tx), At>,
     in_doubt_closed: u64,
     in_doubt_sum_us: u128,
     in_doubt_max_us: u64,
@@ -704,7 +704,7 @@ impl Checker<TwoPhaseCommit> for TwoPhaseCommitChecker {
             heuristic: 0,
             forgotten: 0,
             too_old: 0,
-            in_doubt: BTreeMap::new(),
+            in_doubt: SmallMap::new(),
             in_doubt_closed: 0,
             in_doubt_sum_us: 0,
             in_doubt_max_us: 0,

@@ -55,7 +55,7 @@ pub struct Disk {
     /// Accounts that have changed (the others hold `initial_balance`).
     pub balances: BTreeMap<Key, u64>,
     /// Yes votes without an outcome yet.
-    pub prepared: BTreeMap<Tx, (Work, Share)>,
+    pub prepared: SmallMap<Tx, (Work, Share)>,
     /// Every outcome not yet forgotten, with this participant's share of
     /// the transaction and the transaction's `invoked_at_us`.
     pub outcomes: BTreeMap<Tx, (Decision, Share, i64)>,
@@ -99,7 +99,7 @@ impl TwoPhaseCommit {
     /// The coordinator re-sends the decisions not yet acknowledged by all.
     fn recover_coordinator(ctx: Ctx, disk: &Disk, retention: Retention) -> Coordinator {
         let decisions = disk.decisions.iter().map(|(&tx, l)| (tx, l.decision)).collect();
-        let mut state = Coordinator { decisions, running: BTreeMap::new(), retention };
+        let mut state = Coordinator { decisions, running: SmallMap::new(), retention };
         for (&tx, logged) in disk.decisions.iter().filter(|(_, l)| l.ended) {
             state.retention.finished(ctx, tx, logged.work.invoked_at_us);
         }
@@ -127,8 +127,8 @@ impl TwoPhaseCommit {
         let mut state = Participant {
             holding: ctx.params().holding(ctx.me()).0,
             balances: disk.balances.clone(),
-            locks: BTreeMap::new(),
-            prepared: BTreeMap::new(),
+            locks: SmallMap::new(),
+            prepared: SmallMap::new(),
             outcomes: disk.outcomes.iter().map(|(&tx, &(d, _, _))| (tx, d)).collect(),
             retention,
         };

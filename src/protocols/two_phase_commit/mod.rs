@@ -132,6 +132,7 @@ use crate::nodes::client::{ClientSpec, draw_key};
 use crate::nodes::retention::{ClockFloor, Expiry};
 use crate::nodes::{
     ClientRef, ClientReply, ClientRequest, Cluster, Context, Item, Key, Message, NodeId, NodeView, Protocol,
+    SmallMap,
 };
 use crate::rng::RngStream;
 use crate::time::SimDuration;
@@ -313,7 +314,7 @@ pub struct Coordinator {
     /// one being written).
     decisions: BTreeMap<Tx, Decision>,
     /// The transactions not yet finished: voting, or deciding.
-    running: BTreeMap<Tx, Running>,
+    running: SmallMap<Tx, Running>,
     retention: Retention,
 }
 
@@ -327,9 +328,9 @@ pub struct Participant {
     /// with: `initial_balance`, `credit` or `stock`).
     balances: BTreeMap<Key, u64>,
     /// Account → the prepared transaction holding its lock.
-    locks: BTreeMap<Key, Tx>,
+    locks: SmallMap<Key, Tx>,
     /// Yes votes awaiting the decision: in doubt.
-    prepared: BTreeMap<Tx, Prepared>,
+    prepared: SmallMap<Tx, Prepared>,
     /// Every transaction this participant decided (and has not forgotten).
     outcomes: BTreeMap<Tx, Decision>,
     retention: Retention,
