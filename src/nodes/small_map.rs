@@ -2,8 +2,11 @@
 //! transactions in progress, locks held, the replicas a request asked, the
 //! timers a node has set — but may grow with the number of clients.
 //!
-//! [`SmallMap`] has the API of a `BTreeMap` (`get`, `insert`, `remove`,
-//! `entry`, `iter` in key order, `retain`, `first`...). Up to
+//! [`SmallMap`] has the part of a `BTreeMap`'s API that protocols use
+//! (`get`, `insert`, `remove`, `entry`, `iter` in key order, `retain`,
+//! `clear`, `map[&key]`, `collect`), with `first` and `last` for
+//! `first_key_value` and `last_key_value`; it takes keys as `&K`, and
+//! `retain` shows values as `&V`. Up to
 //! [`FLAT_UP_TO`] entries it keeps them in one vector sorted by key
 //! (`litemap`'s [`LiteMap`], the ICU4X project's flat map); past that it
 //! moves them into a `BTreeMap`, and back once no more than half that
@@ -285,11 +288,14 @@ impl<K: Ord, V> IntoIterator for SmallMap<K, V> {
 
 impl<K: Ord, V> FromIterator<(K, V)> for SmallMap<K, V> {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(entries: I) -> Self {
-        let mut map = SmallMap::new();
-        for (k, v) in entries {
-            map.insert(k, v);
+        // Through a `BTreeMap`: what it keeps of a key given twice is
+        // what this keeps.
+        let tree: BTreeMap<K, V> = entries.into_iter().collect();
+        if tree.len() > FLAT_UP_TO {
+            return SmallMap(Repr::Tree(tree));
         }
-        map
+        let sorted: Vec<(K, V)> = tree.into_iter().collect();
+        SmallMap(Repr::Flat(LiteMap::from_sorted_store_unchecked(sorted)))
     }
 }
 
@@ -389,6 +395,10 @@ mod tests {
             }
             let copy: SmallMap<u8, u64> = small.iter().map(|(&k, &v)| (k, v)).collect();
             prop_assert!(copy == small);
+            // Each key given twice: the later value stays, as in a `BTreeMap`.
+            let twice = || tree.iter().flat_map(|(&k, &v)| [(k, v), (k, v ^ 1)]);
+            let (a, b): (SmallMap<u8, u64>, BTreeMap<u8, u64>) = (twice().collect(), twice().collect());
+            prop_assert_eq!(a.iter().collect::<Vec<_>>(), b.iter().collect::<Vec<_>>());
             prop_assert_eq!(small.into_iter().collect::<Vec<_>>(), tree.into_iter().collect::<Vec<_>>());
         }
     }
