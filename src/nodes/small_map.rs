@@ -290,12 +290,11 @@ impl<K: Ord, V> FromIterator<(K, V)> for SmallMap<K, V> {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(entries: I) -> Self {
         // Through a `BTreeMap`: what it keeps of a key given twice is
         // what this keeps.
-        let tree: BTreeMap<K, V> = entries.into_iter().collect();
-        if tree.len() > FLAT_UP_TO {
-            return SmallMap(Repr::Tree(tree));
+        let mut map = SmallMap(Repr::Tree(entries.into_iter().collect()));
+        if map.len() <= FLAT_UP_TO {
+            map.flatten();
         }
-        let sorted: Vec<(K, V)> = tree.into_iter().collect();
-        SmallMap(Repr::Flat(LiteMap::from_sorted_store_unchecked(sorted)))
+        map
     }
 }
 

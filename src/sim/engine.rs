@@ -36,7 +36,7 @@ use super::rng::{RngStream, StreamKind};
 use super::time::{SimDuration, SimTime};
 use super::trace::{NONE, Trace, TraceKind, TraceLevel};
 use crate::nodes::client::{ClientSlot, ClientSpec};
-use crate::nodes::{Clock, Cluster, Message, NodeId, Outbox, Protocol, WriteId};
+use crate::nodes::{Clock, Cluster, Message, NodeId, Outbox, Protocol, SmallMap, WriteId};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -340,7 +340,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 state: None,
                 disk: Arc::default(),
                 unflushed: VecDeque::new(),
-                timers: crate::nodes::SmallMap::new(),
+                timers: SmallMap::new(),
                 incarnation: 0,
                 io: crate::nodes::NodeIo {
                     clock: {

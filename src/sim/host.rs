@@ -14,7 +14,7 @@ use super::queue::{Event, NORMAL, Payload, PendingEvent, Slot, WirePayload, desc
 use super::shared::Shared;
 use super::time::{SimDuration, SimTime};
 use super::trace::{NONE, TraceKind};
-use crate::nodes::{Context, Effect, NodeId, Outbox, Protocol, TimerId, WriteId};
+use crate::nodes::{Context, Effect, NodeId, Outbox, Protocol, SmallMap, TimerId, WriteId};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -41,7 +41,7 @@ pub(super) struct NodeRt<P: Protocol> {
     /// Pending timers by key, with the generation that counts: a popped
     /// timer whose generation is not the one here was replaced or
     /// cancelled.
-    pub(super) timers: crate::nodes::SmallMap<P::Timer, TimerId>,
+    pub(super) timers: SmallMap<P::Timer, TimerId>,
     /// Clock, RNG stream and handle counters (what a context needs).
     pub(super) io: crate::nodes::NodeIo,
     /// Bumped on crash and restart: events of an earlier life are void.
