@@ -31,7 +31,9 @@ use super::history::{History, HistoryEvent};
 use super::host::{NodeRt, NodeStatus};
 use super::monitor::{At, Checker, Report};
 use super::network::{DropReason, EndpointId, Network, NetworkConfig};
-use super::queue::{Event, EventHeap, Payload, PendingEvent, PendingSlot, WirePayload, describe, label};
+use super::queue::{
+    Event, EventHeap, Payload, PendingEvent, PendingSlot, QueueOrder, WirePayload, describe, label,
+};
 use super::rng::{RngStream, StreamKind};
 use super::time::{SimDuration, SimTime};
 use super::trace::{NONE, Trace, TraceKind, TraceLevel};
@@ -125,16 +127,19 @@ pub struct SimState<P: Protocol> {
     pub(super) halt: Option<Box<Halt>>,
 }
 
-impl<P: Protocol> Clone for SimState<P> {
-    fn clone(&self) -> Self {
-        SimState {
+impl<P: Protocol> SimState<P> {
+    /// A copy for a snapshot. The queue's order is kept apart, as the
+    /// slots of its live events ([`EventHeap::order`]); the copy's own
+    /// queue is empty, and [`SimState::restore_from`] fills it again.
+    fn snapshot(&self) -> (Self, QueueOrder) {
+        let copy = SimState {
             now: self.now,
             stats: self.stats,
             next_key: self.next_key,
             next_msg: self.next_msg,
             next_op: self.next_op,
             next_process: self.next_process,
-            queue: self.queue.sorted_copy(),
+            queue: EventHeap::new(),
             slab: self.slab.clone(),
             free: self.free.clone(),
             nodes: self.nodes.clone(),
@@ -152,15 +157,18 @@ impl<P: Protocol> Clone for SimState<P> {
             spinning_at: self.spinning_at,
             spin_next: self.spin_next.clone(),
             halt: self.halt.clone(),
-        }
+        };
+        (copy, self.queue.order(&self.slab))
     }
-    /// Copies `source` into this state field by field, reusing this
-    /// state's buffers (the queue, the slab, the network's links; nodes
-    /// and clients are shared, `sim::shared`; the slab copies only the
-    /// chunks that differ, `sim::slab`): a restore — `distlab explore`
-    /// makes one per move — then allocates almost nothing. (The
-    /// pattern names every field, so a new one cannot be forgotten here.)
-    fn clone_from(&mut self, source: &Self) {
+
+    /// Copies a snapshot's state `source` into this state field by field,
+    /// reusing this state's buffers (the queue, the slab, the network's
+    /// links; nodes and clients are shared, `sim::shared`; the slab copies
+    /// only the chunks that differ, `sim::slab`), and refills the queue
+    /// from the snapshot's `order`: a restore — `distlab explore` makes
+    /// one per move — then allocates almost nothing. (The pattern names
+    /// every field, so a new one cannot be forgotten here.)
+    fn restore_from(&mut self, source: &Self, order: &QueueOrder) {
         let SimState {
             now,
             stats,
@@ -193,8 +201,9 @@ impl<P: Protocol> Clone for SimState<P> {
         self.next_msg = *next_msg;
         self.next_op = *next_op;
         self.next_process = *next_process;
-        self.queue.clone_from(queue);
+        debug_assert!(queue.iter().next().is_none(), "a snapshot's queue is kept as its order");
         self.slab.clone_from(slab);
+        self.queue.refill(order, &self.slab);
         self.free.clone_from(free);
         self.nodes.clone_from(nodes);
         self.clients.clone_from(clients);
@@ -276,9 +285,10 @@ pub struct InFlight {
 }
 
 /// A snapshot: the state, the checker, and where the logs were.
-#[derive(Clone)]
 pub struct SimSnapshot<P: Protocol, C> {
     state: SimState<P>,
+    /// The queue, as its live events' slots in pop order.
+    order: QueueOrder,
     checker: Option<Arc<C>>,
     trace: super::trace::TraceMark,
     history: usize,
@@ -941,8 +951,10 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     }
 
     pub fn snapshot(&self) -> SimSnapshot<P, C> {
+        let (state, order) = self.state.snapshot();
         SimSnapshot {
-            state: self.state.clone(),
+            state,
+            order,
             checker: self.checker.clone(),
             trace: self.trace.mark(),
             history: self.history.events.len(),
@@ -953,7 +965,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// Returns to a snapshot of this run: the state, the checker, and the
     /// logs truncated to where they were.
     pub fn restore(&mut self, snap: &SimSnapshot<P, C>) {
-        self.state.clone_from(&snap.state);
+        self.state.restore_from(&snap.state, &snap.order);
         share_from(&mut self.checker, &snap.checker);
         self.trace.rewind(&snap.trace);
         self.history.events.truncate(snap.history);
@@ -970,7 +982,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// [`Sim::forget_ahead`]. Panics on a snapshot past the known future
     /// (a programming error).
     pub fn restore_keeping(&mut self, snap: &SimSnapshot<P, C>) {
-        self.state.clone_from(&snap.state);
+        self.state.restore_from(&snap.state, &snap.order);
         share_from(&mut self.checker, &snap.checker);
         self.trace.rewind_keeping(&snap.trace);
         move_to(&mut self.history.events, &mut self.history_ahead, snap.history);

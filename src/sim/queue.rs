@@ -13,6 +13,7 @@
 use super::engine::Sim;
 use super::monitor::Checker;
 use super::network::EndpointId;
+use super::slab::Slab;
 use super::time::SimTime;
 use crate::nodes::{AnswerOf, ClientReply, ClientRequest, Message, NodeId, OpOf, Protocol, TimerId, WriteId};
 
@@ -128,15 +129,41 @@ impl EventHeap {
     }
 
     /// A copy with the entries sorted — a sorted array is a heap too, the
-    /// same queue — for a snapshot: the run restored from it and moved on
-    /// by a step or two has its entries nearly in order, so the model
-    /// fingerprint, which reads them in order, sorts them in a few moves
-    /// (a stable sort finds the runs). `distlab explore` takes a snapshot
-    /// of each state it expands and a fingerprint of each of its successors.
+    /// same queue.
+    #[cfg(test)]
     pub(super) fn sorted_copy(&self) -> Self {
         let mut v = self.v.clone();
         v.sort_unstable_by_key(Entry::rank);
         EventHeap { v }
+    }
+
+    /// What a snapshot keeps of the queue: the slots of its live entries
+    /// (those whose slot still holds the event they were queued for), in
+    /// the order they pop. An entry's time and key are in its slot, which
+    /// the snapshot's slab keeps: four bytes an event where a copy of the
+    /// heap took twenty-four. Stale entries (an event dropped from its
+    /// slot) are left out: the run skips them when they come up, and
+    /// nothing hashes them. (One on top hid the next delivery from
+    /// [`Sim::delivers_next_now`], which looks at the top entry alone, so
+    /// `distlab explore` made that delivery a move of its own, and reached
+    /// the step's state twice: it counts a few states explored fewer now.)
+    pub(super) fn order<M, T, O, A>(&self, slab: &Slab<Slot<M, T, O, A>>) -> QueueOrder {
+        let mut live: Vec<Entry> = self.v.iter().copied().filter(|e| is_live(slab, e)).collect();
+        live.sort_unstable_by_key(Entry::rank);
+        QueueOrder(live.into_iter().map(|e| e.slot).collect())
+    }
+
+    /// The queue a snapshot kept (see [`EventHeap::order`]), with this
+    /// heap's buffer: its entries sorted, which is a heap too. A run
+    /// restored from it and moved on by a step or two has its entries
+    /// nearly in order, so the model fingerprint, which reads them in
+    /// order, sorts them in a few moves (a stable sort finds the runs).
+    pub(super) fn refill<M, T, O, A>(&mut self, order: &QueueOrder, slab: &Slab<Slot<M, T, O, A>>) {
+        self.v.clear();
+        self.v.extend(order.0.iter().map(|&slot| {
+            let s = slab[slot as usize].as_ref().expect("a snapshot's queued slot holds its event");
+            Entry { time: s.time.0, key: s.key, slot }
+        }));
     }
 
     /// The earliest entry.
@@ -210,6 +237,17 @@ impl EventHeap {
     }
 }
 
+/// Whether queue entry `e` is live: its slot still holds the event it was
+/// queued for.
+#[inline(always)]
+fn is_live<M, T, O, A>(slab: &Slab<Slot<M, T, O, A>>, e: &Entry) -> bool {
+    matches!(&slab[e.slot as usize], Some(s) if s.key == e.key)
+}
+
+/// A snapshot's queue: see [`EventHeap::order`].
+#[derive(Clone, Debug)]
+pub(super) struct QueueOrder(Box<[u32]>);
+
 pub(super) const NORMAL: u64 = 1 << 63;
 
 /// A pending event of protocol `P`.
@@ -279,7 +317,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     #[inline(always)]
     pub(super) fn peek_time(&mut self) -> Option<SimTime> {
         while let Some(e) = self.state.queue.peek().copied() {
-            if matches!(&self.state.slab[e.slot as usize], Some(s) if s.key == e.key) {
+            if is_live(&self.state.slab, &e) {
                 return Some(SimTime(e.time));
             }
             self.state.queue.pop();
