@@ -1,9 +1,10 @@
 //! The engine: `Sim<P>`, one deterministic run of protocol `P`.
 //!
-//! The state that changes ([`SimState`]) is one `Clone + Hash` value —
-//! clock, event queue, nodes, clients, network, RNG positions, counters —
-//! so a snapshot is a clone and the state hash is canonical (design rule
-//! 6). The trace, the history and the observation log are append-only and
+//! The state that changes ([`SimState`]) is one `Hash` value — clock,
+//! event queue, nodes, clients, network, RNG positions, counters — so a
+//! snapshot is a copy of it (the queue kept as its order, the nodes and
+//! clients shared until they change) and the state hash is canonical
+//! (design rule 6). The trace, the history and the observation log are append-only and
 //! live outside it; a restore truncates them.
 //!
 //! This file is the loop: take the next event, process it as one step,
@@ -201,7 +202,7 @@ impl<P: Protocol> SimState<P> {
         self.next_msg = *next_msg;
         self.next_op = *next_op;
         self.next_process = *next_process;
-        debug_assert!(queue.iter().next().is_none(), "a snapshot's queue is kept as its order");
+        debug_assert!(queue.is_empty(), "a snapshot's queue is kept as its order");
         self.slab.clone_from(slab);
         self.queue.refill(order, &self.slab);
         self.free.clone_from(free);
@@ -632,17 +633,18 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// The message the next step delivers, if it is due now. Delivering
     /// it next (`deliver-next`, then a step) is then the same move as the
     /// step itself: `distlab explore` makes only the step. `None` when the
-    /// next step does something else or happens later — or when the
-    /// queue's first entry is a cancelled one, which only a step drops
-    /// (this looks without changing anything).
+    /// next step does something else or happens later. (Stale entries —
+    /// an event dropped from its slot, which a step skips — are looked
+    /// past: this changes nothing. It once stopped at one, and the search
+    /// made the step's delivery as a move of its own as well.)
     pub fn delivers_next_now(&self) -> Option<u64> {
         if self.keyed_due() || self.state.halt.is_some() {
             return None;
         }
-        let top = self.state.queue.peek()?;
-        let slot = self.state.slab[top.slot as usize].as_ref().filter(|s| s.key == top.key)?;
+        let next = self.state.queue.first_live(&self.state.slab)?;
+        let slot = self.state.slab[next.slot as usize].as_ref()?;
         match slot.event {
-            Event::Deliver { id, .. } if top.time == self.state.now.0 => Some(id),
+            Event::Deliver { id, .. } if next.time == self.state.now.0 => Some(id),
             _ => None,
         }
     }

@@ -111,30 +111,11 @@ pub(super) struct EventHeap {
     v: Vec<Entry>,
 }
 
-impl Clone for EventHeap {
-    fn clone(&self) -> Self {
-        EventHeap { v: self.v.clone() }
-    }
-    /// Reuses this heap's buffer (a restore copies into the live state).
-    fn clone_from(&mut self, source: &Self) {
-        self.v.clone_from(&source.v);
-    }
-}
-
 const ARITY: usize = 4;
 
 impl EventHeap {
     pub(super) fn new() -> Self {
         EventHeap::default()
-    }
-
-    /// A copy with the entries sorted — a sorted array is a heap too, the
-    /// same queue.
-    #[cfg(test)]
-    pub(super) fn sorted_copy(&self) -> Self {
-        let mut v = self.v.clone();
-        v.sort_unstable_by_key(Entry::rank);
-        EventHeap { v }
     }
 
     /// What a snapshot keeps of the queue: the slots of its live entries
@@ -143,10 +124,7 @@ impl EventHeap {
     /// the snapshot's slab keeps: four bytes an event where a copy of the
     /// heap took twenty-four. Stale entries (an event dropped from its
     /// slot) are left out: the run skips them when they come up, and
-    /// nothing hashes them. (One on top hid the next delivery from
-    /// [`Sim::delivers_next_now`], which looks at the top entry alone, so
-    /// `distlab explore` made that delivery a move of its own, and reached
-    /// the step's state twice: it counts a few states explored fewer now.)
+    /// nothing hashes them or counts them.
     pub(super) fn order<M, T, O, A>(&self, slab: &Slab<Slot<M, T, O, A>>) -> QueueOrder {
         let mut live: Vec<Entry> = self.v.iter().copied().filter(|e| is_live(slab, e)).collect();
         live.sort_unstable_by_key(Entry::rank);
@@ -170,6 +148,21 @@ impl EventHeap {
     #[inline(always)]
     pub(super) fn peek(&self) -> Option<&Entry> {
         self.v.first()
+    }
+
+    /// The earliest live entry, without changing the heap: the top, or,
+    /// when stale entries sit there (a step drops them before it takes
+    /// an event), the earliest of the live ones below.
+    pub(super) fn first_live<M, T, O, A>(&self, slab: &Slab<Slot<M, T, O, A>>) -> Option<Entry> {
+        match self.v.first() {
+            Some(top) if is_live(slab, top) => Some(*top),
+            Some(_) => self.v.iter().copied().filter(|e| is_live(slab, e)).min_by_key(Entry::rank),
+            None => None,
+        }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.v.is_empty()
     }
 
     /// Every entry, in no particular order.
@@ -368,14 +361,34 @@ pub(super) fn describe<M: Message, O: std::fmt::Display, A: std::fmt::Debug>(p: 
 
 #[cfg(test)]
 mod tests {
-    use super::{Entry, EventHeap};
+    use super::{Entry, Event, EventHeap, Slab, Slot, is_live};
+    use crate::sim::time::SimTime;
     use std::collections::BTreeSet;
 
-    /// Interleaved pushes and pops, with many equal times, come out in
-    /// exactly `(time, key)` order, as a sorted set would give them.
+    /// A slab of events that are nothing but their time and key.
+    type TestSlab = Slab<Slot<(), (), (), ()>>;
+
+    /// Pops the earliest live entry, dropping stale ones on the way, as
+    /// the engine's `peek_time` and `pop_live` do.
+    fn pop_live(heap: &mut EventHeap, slab: &mut TestSlab) -> Option<Entry> {
+        loop {
+            let e = heap.pop()?;
+            if is_live(slab, &e) {
+                slab[e.slot as usize] = None;
+                return Some(e);
+            }
+        }
+    }
+
+    /// Interleaved pushes, pops and events dropped from their slots (their
+    /// entries going stale), with many equal times, come out in exactly
+    /// `(time, key)` order, as a sorted set would give them; and now and
+    /// then the queue is kept as a snapshot keeps it and refilled, as a
+    /// restore does, and comes out the same, stale entries gone.
     #[test]
     fn heap_pops_in_time_key_order() {
         let mut heap = EventHeap::new();
+        let mut slab = TestSlab::default();
         let mut model: BTreeSet<(u64, u64, u32)> = BTreeSet::new();
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
         let mut next = || {
@@ -385,31 +398,45 @@ mod tests {
             x
         };
         let mut key = 0u64;
+        let (mut stale, mut refills) = (0, 0);
         for step in 0..20_000u32 {
             let r = next();
-            if r % 5 < 3 || model.is_empty() {
+            // Slot `step` holds this step's event, if it queues one.
+            if r % 6 < 3 || model.is_empty() {
                 key += 1;
                 // Few distinct times, and some keys with the top bit clear.
                 let k = if r % 7 == 0 { key } else { super::NORMAL | key };
                 let e = Entry { time: (r >> 8) % 16 + u64::from(step / 1000), key: k, slot: step };
                 heap.push(e);
+                slab.push(Some(Slot { key: k, time: SimTime(e.time), event: Event::Fault { index: 0 } }));
                 model.insert((e.time, e.key, e.slot));
+            } else if r % 6 == 3 {
+                // An event dropped from its slot, the first or the last.
+                let (_, _, slot) =
+                    if r % 2 == 0 { model.pop_first() } else { model.pop_last() }.expect("not empty");
+                slab[slot as usize] = None;
+                slab.push(None);
+                stale += 1;
             } else {
                 let want = model.pop_first().expect("not empty");
-                let got = heap.pop().expect("not empty");
+                let got = pop_live(&mut heap, &mut slab).expect("not empty");
                 assert_eq!((got.time, got.key, got.slot), want);
+                slab.push(None);
             }
-            assert_eq!(heap.peek().map(|e| (e.time, e.key, e.slot)), model.first().copied());
-            // Now and then the queue is a snapshot's sorted copy, as after
-            // a restore: the same queue.
+            assert_eq!(heap.first_live(&slab).map(|e| (e.time, e.key, e.slot)), model.first().copied());
             if r % 97 == 0 {
-                heap = heap.sorted_copy();
+                let order = heap.order(&slab);
+                heap.refill(&order, &slab);
+                assert!(heap.v.iter().all(|e| is_live(&slab, e)), "a refilled queue holds no stale entry");
+                assert_eq!(heap.v.len(), model.len());
+                refills += 1;
             }
         }
+        assert!(stale > 1_000 && refills > 100, "{stale} events dropped, {refills} refills");
         while let Some(want) = model.pop_first() {
-            let got = heap.pop().expect("not empty");
+            let got = pop_live(&mut heap, &mut slab).expect("not empty");
             assert_eq!((got.time, got.key, got.slot), want);
         }
-        assert!(heap.pop().is_none());
+        assert!(pop_live(&mut heap, &mut slab).is_none());
     }
 }
