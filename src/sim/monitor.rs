@@ -94,7 +94,11 @@ impl Report {
 /// into the invariant's [`Verdict`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ViolationTracker {
-    first: Option<(At, String, Vec<Cause>)>,
+    /// Boxed: a checker holds a tracker per invariant and is copied into
+    /// every snapshot that follows a change to it (`distlab explore` keeps
+    /// one per expanded state), while a violation is rare — 16 bytes a
+    /// tracker instead of 72.
+    first: Option<Box<(At, String, Vec<Cause>)>>,
     count: u64,
 }
 
@@ -113,10 +117,10 @@ impl ViolationTracker {
     /// the earliest violation, so evidence costs nothing on the hot path.
     pub fn record_because(&mut self, at: At, what: impl FnOnce() -> (String, Vec<Cause>)) {
         self.count += 1;
-        if self.first.as_ref().is_none_or(|(first, ..)| at < *first) {
+        if self.first.as_ref().is_none_or(|first| at < first.0) {
             let (words, mut causes) = what();
             causes.sort_by_key(|c| c.step);
-            self.first = Some((at, words, causes));
+            self.first = Some(Box::new((at, words, causes)));
         }
     }
 
@@ -137,7 +141,7 @@ impl ViolationTracker {
 
     /// The earliest violation: when, and in words.
     pub fn first(&self) -> Option<(At, &str)> {
-        self.first.as_ref().map(|(at, what, _)| (*at, what.as_str()))
+        self.first.as_deref().map(|(at, what, _)| (*at, what.as_str()))
     }
 
     /// The verdict on invariant `name`: it holds, detailed `fine`, when
@@ -169,7 +173,7 @@ impl ViolationTracker {
         Verdict {
             name,
             holds: self.holds(),
-            detail: match &self.first {
+            detail: match self.first.as_deref() {
                 Some((at, what, _)) => detail(*at, what, self.count),
                 None => fine,
             },

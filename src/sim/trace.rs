@@ -116,7 +116,10 @@ pub struct Trace {
 /// Where a trace was, for rewinding.
 #[derive(Clone)]
 pub struct TraceMark {
-    hasher: Xxh3,
+    /// The digest's state (`None` at level `off`, where it never changes:
+    /// XXH3's streaming state is over 500 bytes, and `distlab explore`,
+    /// which traces nothing, keeps a mark in every snapshot).
+    hasher: Option<Box<Xxh3>>,
     count: u64,
     events: usize,
 }
@@ -304,11 +307,12 @@ impl Trace {
         &self.events[..self.len]
     }
     pub fn mark(&self) -> TraceMark {
-        TraceMark { hasher: self.hasher.clone(), count: self.count, events: self.len }
+        let hasher = (self.level != TraceLevel::Off).then(|| Box::new(self.hasher.clone()));
+        TraceMark { hasher, count: self.count, events: self.len }
     }
     /// Returns to `mark`, forgetting every event after it.
     pub fn rewind(&mut self, mark: &TraceMark) {
-        self.hasher = mark.hasher.clone();
+        self.rewind_digest(mark);
         self.count = mark.count;
         self.len = self.len.min(mark.events);
         self.events.truncate(self.len);
@@ -322,10 +326,19 @@ impl Trace {
     /// [`Trace::forget_ahead`] first. Panics on a mark past the known
     /// future, which is a programming error.
     pub fn rewind_keeping(&mut self, mark: &TraceMark) {
-        self.hasher = mark.hasher.clone();
+        self.rewind_digest(mark);
         self.count = mark.count;
         assert!(mark.events <= self.events.len(), "a trace moves forward only within its known future");
         self.len = mark.events;
+    }
+
+    /// The digest's state as it was at `mark` (at level `off` it is the
+    /// initial state throughout, and the mark keeps none).
+    fn rewind_digest(&mut self, mark: &TraceMark) {
+        debug_assert_eq!(mark.hasher.is_some(), self.level != TraceLevel::Off, "a mark of this trace");
+        if let Some(hasher) = &mark.hasher {
+            self.hasher.clone_from(hasher);
+        }
     }
 
     /// Forgets the known future (the run is about to go another way).
