@@ -58,7 +58,9 @@ pub trait Driver {
     /// See [`Sim::run_until_quiet`].
     fn run_until_quiet(&mut self, limit: SimTime) -> bool;
     fn intervene(&mut self, fault: Fault) -> Result<StepRecord, InterventionError>;
-    fn snapshot(&self) -> Snapshot;
+    /// A snapshot of the run now. (`&mut`: the nodes it will share give
+    /// back memory they hold but do not use first, see `Sim::snapshot`.)
+    fn snapshot(&mut self) -> Snapshot;
     /// Restores a snapshot taken from this driver. Panics on a snapshot of
     /// another protocol, which is a programming error.
     fn restore(&mut self, snapshot: &Snapshot);
@@ -174,7 +176,7 @@ where
     fn intervene(&mut self, fault: Fault) -> Result<StepRecord, InterventionError> {
         Sim::intervene(self, fault)
     }
-    fn snapshot(&self) -> Snapshot {
+    fn snapshot(&mut self) -> Snapshot {
         Snapshot(Box::new(Sim::snapshot(self)))
     }
     fn restore(&mut self, snapshot: &Snapshot) {

@@ -131,8 +131,13 @@ pub struct SimState<P: Protocol> {
 impl<P: Protocol> SimState<P> {
     /// A copy for a snapshot. The queue's order is kept apart, as the
     /// slots of its live events ([`EventHeap::order`]); the copy's own
-    /// queue is empty, and [`SimState::restore_from`] fills it again.
-    fn snapshot(&self) -> (Self, QueueOrder) {
+    /// queue is empty, and [`SimState::restore_from`] fills it again. The
+    /// nodes the copy will share and nothing else holds (those changed
+    /// since the last snapshot or restore) first give back the room their
+    /// queues keep for writes and effects that have gone
+    /// ([`NodeRt::trim`]).
+    fn snapshot(&mut self) -> (Self, QueueOrder) {
+        self.nodes.trim_unshared(NodeRt::trim);
         let copy = SimState {
             now: self.now,
             stats: self.stats,
@@ -952,7 +957,12 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         Digest(h.finish128())
     }
 
-    pub fn snapshot(&self) -> SimSnapshot<P, C> {
+    /// A snapshot of the run now, to [`Sim::restore`] later: the state
+    /// (sharing what did not change since the last snapshot or restore),
+    /// the checker, and where the logs were. `&mut`, though it changes
+    /// nothing a run or a hash sees: the nodes it will share give back
+    /// memory they hold but do not use first ([`SimState::snapshot`]).
+    pub fn snapshot(&mut self) -> SimSnapshot<P, C> {
         let (state, order) = self.state.snapshot();
         SimSnapshot {
             state,

@@ -61,6 +61,21 @@ pub(super) struct NodeRt<P: Protocol> {
 /// hash of what the model fingerprint takes from it ([`Shared::memo`]).
 pub(super) type Nodes<P> = Shared<NodeRt<P>>;
 
+impl<P: Protocol> NodeRt<P> {
+    /// Gives back the room its queues keep beyond what they hold: a
+    /// snapshot would keep it for as long as it lives. A node copied for a
+    /// move of `distlab explore` and then sent an effect that waits for a
+    /// write held several effects' worth of `after_disk`, empty again
+    /// after the write (a zero-latency disk completes it within the step),
+    /// in every snapshot that shared it. Changes nothing the node's memo
+    /// or the state hash sees.
+    pub(super) fn trim(&mut self) {
+        self.after_disk.shrink_to_fit();
+        self.unflushed.shrink_to_fit();
+        self.held.shrink_to_fit();
+    }
+}
+
 // ----- effects: running handlers and performing what they recorded -------
 
 /// The context a handler of `node` acts through.

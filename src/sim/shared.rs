@@ -75,6 +75,19 @@ impl<T> Shared<T> {
         }
     }
 
+    /// Lets each element that no clone shares (one changed since the last
+    /// clone was taken) give back memory it holds but does not use, before
+    /// a clone shares it — where it would stay for as long as the clone
+    /// lives. `trim` must not change the element as its memo sees it (it
+    /// may only shrink capacities): the memo is kept.
+    pub(super) fn trim_unshared(&mut self, mut trim: impl FnMut(&mut T)) {
+        for e in &mut self.0 {
+            if let Some(memo) = Arc::get_mut(e) {
+                trim(&mut memo.value);
+            }
+        }
+    }
+
     /// Element `i`'s memo: `hash` of it, computed the first time it is
     /// asked for since the element last changed. Every caller passes the
     /// same `hash` (for a vector, there is one kind of memo).
@@ -113,5 +126,27 @@ impl<T: Clone> std::ops::IndexMut<usize> for Shared<T> {
     #[inline]
     fn index_mut(&mut self, i: usize) -> &mut T {
         Memo::change(&mut self.0[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Shared;
+
+    /// A trim reaches only the elements no clone shares (those changed
+    /// since the clone), and keeps their memos.
+    #[test]
+    fn trim_reaches_only_what_no_clone_shares() {
+        let mut v: Shared<Vec<u8>> = (0..2).map(|_| Vec::with_capacity(64)).collect();
+        let snapshot = v.clone();
+        v[1].push(7); // copied from the snapshot's, then grown
+        let grown = v[1].capacity();
+        assert!(grown > 1, "a pushed vector keeps room to grow");
+        let memo = v.memo(1, |e| u128::from(e[0]));
+        v.trim_unshared(Vec::shrink_to_fit);
+        assert_eq!(v[0].capacity(), 64, "shared with the snapshot: left alone");
+        assert_eq!(snapshot[0].capacity(), 64);
+        assert_eq!(v[1].capacity(), 1, "its own: trimmed to what it holds");
+        assert_eq!(v.memo(1, |_| unreachable!("the memo is kept")), memo);
     }
 }

@@ -68,7 +68,7 @@ pub struct Tape {
 
 impl Tape {
     /// Wraps a freshly built run (at step 0) of a scenario ending at `end`.
-    pub fn new(driver: Box<dyn Driver>, end: SimTime) -> Self {
+    pub fn new(mut driver: Box<dyn Driver>, end: SimTime) -> Self {
         assert_eq!(driver.stats().events, 0, "a tape starts at the beginning of a run");
         let first = driver.snapshot();
         Tape {
@@ -86,6 +86,12 @@ impl Tape {
 
     pub fn driver(&self) -> &dyn Driver {
         self.driver.as_ref()
+    }
+
+    /// A snapshot of the run at the current step, like those the tape
+    /// keeps as it goes (the rewind bench measures one).
+    pub fn snapshot(&mut self) -> Snapshot {
+        self.driver.snapshot()
     }
 
     /// The current step: how many events have been processed.
