@@ -30,7 +30,7 @@
 //!
 //! A snapshot is cheap to take and restore: the simulator keeps every
 //! node, every client process and the checker behind an `Arc`, and the
-//! pending events in shared chunks of eight, so a move copies only what it
+//! pending events in shared chunks of four, so a move copies only what it
 //! changes; of the queue a snapshot keeps only the order, four bytes an
 //! event (`EventHeap::order`). A state waiting to be expanded is not a
 //! snapshot of its own: it is its parent's snapshot, shared with its

