@@ -194,6 +194,13 @@ pub struct LoadSummary {
     pub refused: u64,
 }
 
+impl LoadSummary {
+    /// A node that has served nothing (capacity is not modelled).
+    fn idle(node: String) -> Self {
+        LoadSummary { node, served: 0, utilisation: 0.0, waiting: 0, waiting_max: 0, refused: 0 }
+    }
+}
+
 impl NodeLoad {
     /// The summary at time `now`: service accepted but still to come (past
     /// `now`) is not counted as busy yet.
@@ -245,7 +252,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         {
             return self.deliver(id, from, to, payload);
         }
-        let load = &mut self.state.nodes[to.0 as usize].load;
+        let load = self.state.nodes[to.0 as usize].load_mut();
         if load.queued.remove(&id) {
             load.served += 1;
             return self.hand_over(id, from, to, payload);
@@ -269,7 +276,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         };
         let (queue, when_full) = (cap.queue, cap.when_full);
         let now = self.state.now;
-        let load = &mut self.state.nodes[to.0 as usize].load;
+        let load = self.state.nodes[to.0 as usize].load_mut();
         if load.queued.len() as u64 > queue as u64 {
             load.refused += 1;
             return self.refuse(id, from, to, payload, when_full);
@@ -326,7 +333,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
 
     /// A crash loses what waited in the node's queue, and frees its server.
     pub(super) fn empty_queue(&mut self, n: NodeId) {
-        let queued = std::mem::take(&mut self.state.nodes[n.index()].load.queued);
+        let queued = std::mem::take(&mut self.state.nodes[n.index()].load_mut().queued);
         if !queued.is_empty() {
             for i in 0..self.state.slab.len() {
                 let lost = matches!(&self.state.slab[i],
@@ -340,7 +347,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             }
         }
         let now = self.state.now;
-        let load = &mut self.state.nodes[n.index()].load;
+        let load = self.state.nodes[n.index()].load_mut();
         // Service accepted but not given is not counted as busy.
         load.busy_us = load.busy_us.saturating_sub(load.busy_until.0.saturating_sub(now.0));
         load.busy_until = load.busy_until.min(now);
@@ -359,7 +366,13 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         self.cfg
             .cluster
             .nodes()
-            .map(|n| self.state.nodes[n.index()].load.summary(self.cfg.cluster.name(n).to_string(), now))
+            .map(|n| {
+                let name = self.cfg.cluster.name(n).to_string();
+                match &self.state.nodes[n.index()].load {
+                    Some(load) => load.summary(name, now),
+                    None => LoadSummary::idle(name),
+                }
+            })
             .collect()
     }
 
@@ -367,7 +380,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// [`BUSY_WINDOW_US`] spent serving (utilisation over time).
     pub fn busy_now(&self) -> f64 {
         let now = self.state.now;
-        self.cfg.cluster.nodes().map(|n| self.state.nodes[n.index()].load.busy_share(now)).fold(0.0, f64::max)
+        let share = |n: NodeId| self.state.nodes[n.index()].load.as_ref().map_or(0.0, |l| l.busy_share(now));
+        self.cfg.cluster.nodes().map(share).fold(0.0, f64::max)
     }
 
     /// Arrivals shed per `[[clients]]` entry (open-loop entries whose

@@ -370,7 +370,9 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 },
                 held: Vec::new(),
                 after_disk: VecDeque::new(),
-                load: NodeLoad::new(RngStream::new(cfg.seed, StreamKind::Service, i as u64, 0)),
+                load: cfg.capacity.is_some().then(|| {
+                    Box::new(NodeLoad::new(RngStream::new(cfg.seed, StreamKind::Service, i as u64, 0)))
+                }),
             })
             .collect();
         let mut clients = Vec::new();

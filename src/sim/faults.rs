@@ -94,8 +94,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                     // It may have been waiting in a node's queue.
                     // (Indexing mutably copies a node a snapshot shares: only those it was in.)
                     for i in 0..self.state.nodes.len() {
-                        if !self.state.nodes[i].load.queued.is_empty() {
-                            self.state.nodes[i].load.queued.remove(id);
+                        if self.state.nodes[i].load.as_ref().is_some_and(|l| !l.queued.is_empty()) {
+                            self.state.nodes[i].load_mut().queued.remove(id);
                         }
                     }
                 }

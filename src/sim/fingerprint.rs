@@ -158,8 +158,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 memo_of_node(i).hash(h);
                 if rt.status != NodeStatus::Down {
                     rt.io.clock.offset_us(self.state.now).hash(h);
-                    if self.cfg.capacity.is_some() {
-                        rt.load.busy_until.0.saturating_sub(now).hash(h);
+                    if let Some(load) = &rt.load {
+                        load.busy_until.0.saturating_sub(now).hash(h);
                     }
                 }
             }
@@ -201,8 +201,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 gate.0.saturating_sub(rt.io.on_disk).hash(h);
                 hash_effect(effect, h);
             }
-            if self.cfg.capacity.is_some() {
-                rt.load.queued.len().hash(h);
+            if let Some(load) = &rt.load {
+                load.queued.len().hash(h);
             }
         })
         .0

@@ -51,8 +51,10 @@ pub(super) struct NodeRt<P: Protocol> {
     /// Effects waiting for the disk ([`Context::once_durable`]), each with
     /// the write it waits for, in the order recorded.
     pub(super) after_disk: VecDeque<(WriteId, Effect<P>)>,
-    /// The node's server, when capacity is modelled ([`super::capacity`]).
-    pub(super) load: super::capacity::NodeLoad,
+    /// The node's server, when capacity is modelled ([`super::capacity`]);
+    /// `None` otherwise. Boxed: 120 bytes that every copy of a node (one a
+    /// move of `distlab explore` or the TUI's tape makes) would carry.
+    pub(super) load: Option<Box<super::capacity::NodeLoad>>,
 }
 
 /// Every node's runtime, each behind an `Arc` ([`Shared`]): a snapshot
@@ -62,6 +64,12 @@ pub(super) struct NodeRt<P: Protocol> {
 pub(super) type Nodes<P> = Shared<NodeRt<P>>;
 
 impl<P: Protocol> NodeRt<P> {
+    /// The node's server. Only where capacity is modelled (a programming
+    /// error otherwise).
+    pub(super) fn load_mut(&mut self) -> &mut super::capacity::NodeLoad {
+        self.load.as_deref_mut().expect("capacity is modelled")
+    }
+
     /// Gives back the room its queues keep beyond what they hold: a
     /// snapshot would keep it for as long as it lives. A node copied for a
     /// move of `distlab explore` and then sent an effect that waits for a
@@ -185,7 +193,9 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                     } else {
                         // With a bandwidth, the write's bytes take their time first.
                         let start = match bandwidth {
-                            Some(bw) => rt.load.disk_transfer(now, super::capacity::write_size(&write), bw),
+                            Some(bw) => {
+                                rt.load_mut().disk_transfer(now, super::capacity::write_size(&write), bw)
+                            }
                             None => now,
                         };
                         rt.unflushed.push_back((id, write));
