@@ -962,8 +962,10 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// A snapshot of the run now, to [`Sim::restore`] later: the state
     /// (sharing what did not change since the last snapshot or restore),
     /// the checker, and where the logs were. `&mut`, though it changes
-    /// nothing a run or a hash sees: the nodes it will share give back
-    /// memory they hold but do not use first ([`SimState::snapshot`]).
+    /// nothing a run or a hash sees: first, the nodes it will share and
+    /// nothing else holds give back the room their queues keep beyond what
+    /// they hold, which the snapshot would otherwise keep for as long as it
+    /// lives.
     pub fn snapshot(&mut self) -> SimSnapshot<P, C> {
         let (state, order) = self.state.snapshot();
         SimSnapshot {

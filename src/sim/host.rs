@@ -70,13 +70,14 @@ impl<P: Protocol> NodeRt<P> {
         self.load.as_deref_mut().expect("capacity is modelled")
     }
 
-    /// Gives back the room its queues keep beyond what they hold: a
-    /// snapshot would keep it for as long as it lives. A node copied for a
-    /// move of `distlab explore` and then sent an effect that waits for a
-    /// write held several effects' worth of `after_disk`, empty again
-    /// after the write (a zero-latency disk completes it within the step),
-    /// in every snapshot that shared it. Changes nothing the node's memo
-    /// or the state hash sees.
+    /// Gives back the room its queues keep beyond what they hold, which a
+    /// snapshot sharing the node would keep for as long as it lives. After
+    /// a copy (a move of `distlab explore` copies the nodes it changes), a
+    /// node's first effect that waits for a write allocates `after_disk`
+    /// for four; a zero-latency disk completes the write within the step
+    /// and empties it again, but the room stays. Changes nothing the
+    /// node's memo or the state hash sees (they read elements, not
+    /// capacities).
     pub(super) fn trim(&mut self) {
         self.after_disk.shrink_to_fit();
         self.unflushed.shrink_to_fit();

@@ -75,10 +75,10 @@ impl<T> Shared<T> {
         }
     }
 
-    /// Lets each element that no clone shares (one changed since the last
-    /// clone was taken) give back memory it holds but does not use, before
-    /// a clone shares it — where it would stay for as long as the clone
-    /// lives. `trim` must not change the element as its memo sees it (it
+    /// Lets each element that no clone shares (in practice, those changed
+    /// since the last clone or restore) give back memory it holds but does
+    /// not use, before a clone shares it — where it would stay for as long
+    /// as the clone lives. `trim` must not change the element as its memo sees it (it
     /// may only shrink capacities): the memo is kept.
     pub(super) fn trim_unshared(&mut self, mut trim: impl FnMut(&mut T)) {
         for e in &mut self.0 {

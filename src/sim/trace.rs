@@ -116,9 +116,10 @@ pub struct Trace {
 /// Where a trace was, for rewinding.
 #[derive(Clone)]
 pub struct TraceMark {
-    /// The digest's state (`None` at level `off`, where it never changes:
-    /// XXH3's streaming state is over 500 bytes, and `distlab explore`,
-    /// which traces nothing, keeps a mark in every snapshot).
+    /// The digest's state, `None` at level `off`, where it never changes.
+    /// XXH3's streaming state is 576 bytes, and `distlab explore`, which
+    /// traces nothing, keeps a mark in every snapshot; boxed, so the mark
+    /// is small at the other levels too (the TUI's tape keeps a few).
     hasher: Option<Box<Xxh3>>,
     count: u64,
     events: usize,
@@ -335,7 +336,13 @@ impl Trace {
     /// The digest's state as it was at `mark` (at level `off` it is the
     /// initial state throughout, and the mark keeps none).
     fn rewind_digest(&mut self, mark: &TraceMark) {
-        debug_assert_eq!(mark.hasher.is_some(), self.level != TraceLevel::Off, "a mark of this trace");
+        // (A snapshot restored into a run traced at another level would
+        // otherwise go on with a wrong digest, silently.)
+        assert_eq!(
+            mark.hasher.is_some(),
+            self.level != TraceLevel::Off,
+            "a mark of a run traced at this level"
+        );
         if let Some(hasher) = &mark.hasher {
             self.hasher.clone_from(hasher);
         }

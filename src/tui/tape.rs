@@ -89,7 +89,9 @@ impl Tape {
     }
 
     /// A snapshot of the run at the current step, like those the tape
-    /// keeps as it goes (the rewind bench measures one).
+    /// keeps as it goes: for the rewind bench, which measures one (the
+    /// tape cannot be given it back).
+    #[doc(hidden)]
     pub fn snapshot(&mut self) -> Snapshot {
         self.driver.snapshot()
     }
