@@ -58,12 +58,8 @@ pub trait Driver {
     /// See [`Sim::run_until_quiet`].
     fn run_until_quiet(&mut self, limit: SimTime) -> bool;
     fn intervene(&mut self, fault: Fault) -> Result<StepRecord, InterventionError>;
-    /// A snapshot of the run now. It changes nothing a run or a hash sees,
-    /// but takes `&mut`: first, the nodes it will share give back memory
-    /// they hold but do not use, which it would otherwise keep for as long
-    /// as it lives (`distlab explore` keeps one per expanded state; see
-    /// `Sim::snapshot`). Trimming there costs a run that takes no
-    /// snapshots nothing.
+    /// See [`Sim::snapshot`]. `&mut` because it first trims the nodes it
+    /// will share, which costs a run that takes no snapshots nothing.
     fn snapshot(&mut self) -> Snapshot;
     /// Restores a snapshot taken from this driver. Panics on a snapshot of
     /// another protocol, which is a programming error.

@@ -78,8 +78,8 @@ impl<T> Shared<T> {
     /// Lets each element that no clone shares (in practice, those changed
     /// since the last clone or restore) give back memory it holds but does
     /// not use, before a clone shares it — where it would stay for as long
-    /// as the clone lives. `trim` must not change the element as its memo sees it (it
-    /// may only shrink capacities): the memo is kept.
+    /// as the clone lives. `trim` may only shrink capacities, nothing the
+    /// memo sees: the memo is kept.
     pub(super) fn trim_unshared(&mut self, mut trim: impl FnMut(&mut T)) {
         for e in &mut self.0 {
             if let Some(memo) = Arc::get_mut(e) {
