@@ -137,6 +137,11 @@ impl Probability {
     pub fn is_never(self) -> bool {
         self.0 == 0
     }
+    /// Whether the outcome is not settled in advance (`p` is neither 0 nor
+    /// 1): the one case where a chance is a choice.
+    pub fn is_uncertain(self) -> bool {
+        self.0 != 0 && self.0 != u64::MAX
+    }
 }
 
 #[cfg(test)]

@@ -176,6 +176,58 @@ fn saved_counterexamples_replay_in_distlab_run() {
     }
 }
 
+/// A protocol's own random choices are searched. On
+/// explore/choice-rare-refusal the seeded run holds (no participant draws
+/// its one-in-a-hundred refusal); the search branches on each vote's
+/// `chance`, finds the path where one refuses while the coordinator's
+/// timeout commits, names the choice, and saves it as a `choose` entry
+/// that `distlab run` replays. With `--choices 0` the choices follow the
+/// seed: the complete search finds nothing and says so. Two workers find
+/// the same path.
+#[test]
+fn a_protocols_own_choices_are_searched_and_replay() {
+    let lesson = "explore/choice-rare-refusal";
+    let plain = distlab(&["run", lesson]);
+    assert_eq!(plain.status.code(), Some(0), "{}", stdout(&plain));
+    assert!(!stdout(&plain).contains("BROKEN"), "the seeded run holds\n{}", stdout(&plain));
+
+    let out = temp("found-choice.toml");
+    let found = distlab(&["explore", lesson, "--save-counterexample", out.to_str().unwrap()]);
+    let text = stdout(&found);
+    assert_eq!(found.status.code(), Some(1), "{text}");
+    assert!(text.contains("VIOLATION: `no-commit-after-no` breaks after 5 moves"), "{text}");
+    assert!(
+        text.contains("the next choices take 1; step 5: Deliver message 3 at n3, choosing 1 of 2"),
+        "the path names the choice\n{text}"
+    );
+    assert!(!text.contains("followed the seed"), "every choice here has two options\n{text}");
+    let saved = std::fs::read_to_string(&out).unwrap();
+    assert!(saved.contains("choose = [1]"), "{saved}");
+    let run = distlab(&["run", out.to_str().unwrap()]);
+    let replayed = stdout(&run);
+    assert_eq!(run.status.code(), Some(0), "the replay meets its expectation\n{replayed}");
+    assert!(
+        replayed.lines().any(|l| l.trim_start().starts_with("BROKEN") && l.contains("no-commit-after-no")),
+        "{replayed}"
+    );
+
+    let two = stdout(&distlab(&["explore", lesson, "--jobs", "2"]));
+    let shape = |t: &str| -> Vec<String> {
+        t.lines()
+            .skip(1)
+            .filter(|l| !l.contains("speed:") && !l.contains("memory:") && !l.starts_with("saved to"))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(shape(&two), shape(&text), "two workers: the same states and path\n{two}\n{text}");
+
+    let seeded = distlab(&["explore", lesson, "--choices", "0"]);
+    let text = stdout(&seeded);
+    assert_eq!(seeded.status.code(), Some(0), "{text}");
+    assert!(text.contains("no violation: every state within the bounds was explored"), "{text}");
+    assert!(text.contains("the protocol's choices followed the seed (--choices 0)"), "{text}");
+}
+
 #[test]
 fn bad_bounds_are_bad_input() {
     let o = distlab(&["explore", "explore/exercise-2pc-commit-on-timeout", "--depth", "0"]);
@@ -352,8 +404,15 @@ fn a_complete_search_covers_the_same_states_in_either_order() {
             .map(str::to_string)
             .collect()
     };
-    for (i, bounds) in [(0, &[][..]), (1, &[]), (2, &["--drops", "1"])] {
-        let correct_file = without_bug(EXERCISES[i].0);
+    // (The last one branches on the protocol's own choices as well.)
+    let lessons = [
+        (EXERCISES[0].0, &[][..]),
+        (EXERCISES[1].0, &[]),
+        (EXERCISES[2].0, &["--drops", "1"]),
+        ("explore/choice-rare-refusal", &[]),
+    ];
+    for (lesson, bounds) in lessons {
+        let correct_file = without_bug(lesson);
         let mut args = vec!["explore", correct_file.to_str().unwrap(), "--depth", "200"];
         args.extend_from_slice(bounds);
         let bfs = distlab(&args);
@@ -363,7 +422,7 @@ fn a_complete_search_covers_the_same_states_in_either_order() {
         assert_eq!(bfs.status.code(), Some(0), "complete, no violation: {b}");
         assert_eq!(dfs.status.code(), Some(0), "complete, no violation: {d}");
         assert_eq!(summary(&b).len(), 2, "{b}");
-        assert_eq!(summary(&b), summary(&d), "{}: breadth first\n{b}\ndepth first\n{d}", EXERCISES[i].0);
+        assert_eq!(summary(&b), summary(&d), "{lesson}: breadth first\n{b}\ndepth first\n{d}");
     }
 }
 

@@ -758,6 +758,25 @@ crsh = "n1"
         Some("did you mean `crash`?"),
     ),
     (
+        "timeline `choose` with no values",
+        r#"[scenario]
+name = "t"
+protocol = "two-phase-commit"
+duration = "1s"
+
+[cluster]
+nodes = 3
+
+[[timeline]]
+at = "10ms"
+step = 4
+choose = []
+"#,
+        "12:10",
+        "`choose` takes 1 to 64 values (the next choices, in order)",
+        None,
+    ),
+    (
         "timeline entry with two actions",
         r#"[scenario]
 name = "t"

@@ -63,6 +63,7 @@ fn every_fault_round_trips() {
         Fault::DropMessage(17),
         Fault::DuplicateMessage(18),
         Fault::DeliverNext(19),
+        Fault::Choose(vec![1, 0, 3]),
         Fault::Note { text: "a \"quoted\" \\ note\non two lines".into(), pause: true },
     ];
     let mut file = ScenarioWriter::new(BASE).unwrap();

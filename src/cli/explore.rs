@@ -20,7 +20,8 @@ use std::path::PathBuf;
 #[command(after_help = "Examples:
   distlab explore explore/exercise-2pc-commit-on-timeout --depth 12
   distlab explore explore/exercise-2pc-commit-on-timeout --save-counterexample found.toml
-  distlab explore my-lesson.toml --dfs --max-states 100000 --drops 1 --crashes 1")]
+  distlab explore my-lesson.toml --dfs --max-states 100000 --drops 1 --crashes 1
+  distlab explore explore/choice-rare-refusal --choices 0")]
 pub struct Args {
     /// A scenario file, or a lesson name such as `explore/exercise-2pc-commit-on-timeout`.
     pub file: PathBuf,
@@ -61,6 +62,12 @@ pub struct Args {
     /// reached cannot be missed by merging two ways to it.
     #[arg(long)]
     pub checker_state: bool,
+    /// Branch on every nondeterministic choice a step makes among at most
+    /// this many options (a protocol's `choose`, and `chance` as two):
+    /// each option is a successor of its own. A choice among more options
+    /// follows the seed, and the verdict says so. 0 follows the seed always.
+    #[arg(long, value_name = "K", default_value_t = 16)]
+    pub choices: u64,
     /// Use this seed instead of the scenario's (the network's latencies).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -115,6 +122,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             })
             .collect(),
         checker_state: args.checker_state,
+        choices: args.choices,
         max_memory: Some(args.max_memory),
     };
     let before = peak_rss();
@@ -130,8 +138,18 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let jobs = if args.jobs > 1 { format!(", {} jobs", args.jobs) } else { String::new() };
     println!("explore {} (seed {seed}, {order}{jobs})", path.display());
     println!(
-        "  bounds: depth {}, max states {}, drops {}, duplicates {}, crashes {}, until {}",
-        bounds.depth, bounds.max_states, bounds.drops, bounds.duplicates, bounds.crashes, scenario.duration
+        "  bounds: depth {}, max states {}, drops {}, duplicates {}, crashes {}, {}, until {}",
+        bounds.depth,
+        bounds.max_states,
+        bounds.drops,
+        bounds.duplicates,
+        bounds.crashes,
+        if bounds.choices == 0 {
+            "choices the seed's".to_string()
+        } else {
+            format!("choices up to {}", bounds.choices)
+        },
+        scenario.duration
     );
     println!("  states explored: {}", out.explored);
     println!("  unique states: {}", out.unique);
@@ -176,6 +194,16 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
     } else {
         String::new()
     };
+    if let Some(most) = out.seeded_choices {
+        if bounds.choices == 0 {
+            println!("  the protocol's choices followed the seed (--choices 0), one option of each searched");
+        } else {
+            println!(
+                "  choices among more than {} options followed the seed (the largest among {most}; one option of each searched)",
+                bounds.choices
+            );
+        }
+    }
     if out.complete() {
         println!("no violation: every state within the bounds was explored{past}");
         Ok(Outcome::Success)

@@ -11,7 +11,15 @@
 //!   message `step` delivers anyway (the next event, due now): that move
 //!   would lead to `step`'s state, so it is not made (`left_to_step`);
 //! - `drop M`, `duplicate M`: within `--drops` / `--duplicates`;
-//! - `crash N` (within `--crashes`), and `restart N` for a node that is down.
+//! - `crash N` (within `--crashes`), and `restart N` for a node that is down;
+//! - for `step` and `deliver M`, each other way the step's own choices can
+//!   go (`Context::choose`, `Context::chance`; the intervention `choose`,
+//!   then the move): the move is made with the seed's choices first, and
+//!   its step records the choices it made ([`Driver::choices_made`]); for
+//!   each, each other option — the choices before it kept — is a move of
+//!   its own, whose later choices branch in turn (`successors`). Choices
+//!   among more than [`Bounds::choices`] options follow the seed
+//!   ([`Outcome::seeded_choices`]).
 //!
 //! States are deduplicated by the model fingerprint ([`Driver::fingerprint`],
 //! 128 bits: everything a state's future depends on, so two states merged
@@ -49,21 +57,24 @@
 //! What is not covered: timers fire only in the order of their deadlines
 //! relative to `step` (a timer cannot overtake an earlier timer), message
 //! latencies are the seeded network's (any message can be delivered
-//! early, but `step` delivers in the seeded order), and states past the
-//! lesson's duration are not expanded. Checks judged at the end of a run
+//! early, but `step` delivers in the seeded order), choices among more
+//! than `--choices` options, the clients' draws and a recovering node's
+//! choices follow the seed, and states past the lesson's duration are not
+//! expanded. Checks judged at the end of a run
 //! (`at_end`, such as `convergence`) are judged on quiescent states (no
 //! message in flight, no operation open) and at the lesson's duration;
 //! checks the lesson marks `graded = false` are not judged. The verdict says when a bound cut
 //! the search short.
 
 use crate::nodes::NodeId;
-use crate::sim::{Driver, Fault, NodeStatus, Origin, SimTime, Snapshot, TimedFault};
+use crate::sim::{Driver, Fault, MAX_CHOICES, NodeStatus, Origin, SimTime, Snapshot, TimedFault};
 mod parallel;
 
 pub use parallel::explore_parallel;
 
 use std::collections::{HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -98,6 +109,11 @@ pub struct Bounds {
     /// Two states are one only if their checkers' states are equal too
     /// ([`Driver::checker_digest`]), not just their model states.
     pub checker_state: bool,
+    /// A step's nondeterministic choices among at most this many options
+    /// (`Context::choose`, and `Context::chance` as two) are branched on:
+    /// every option is a successor of its own. A choice among more follows
+    /// the seed, and the outcome says so ([`Outcome::seeded_choices`]).
+    pub choices: u64,
     /// Stop when the process holds more than this many bytes resident
     /// (looked at every [`MEMORY_EVERY`] unique states; Linux only —
     /// elsewhere the bound is not enforced). The one bound that depends
@@ -158,6 +174,11 @@ pub struct Outcome {
     pub hit_max_states: bool,
     /// The search stopped at `--max-memory`.
     pub hit_max_memory: bool,
+    /// A step on the way made a choice among more options than
+    /// [`Bounds::choices`] (or past the [`MAX_CHOICES`]th of one step):
+    /// it followed the seed, so the search covered one of its options
+    /// only. The most options of such a choice.
+    pub seeded_choices: Option<u64>,
     pub violation: Option<Violation>,
 }
 
@@ -174,6 +195,7 @@ impl Outcome {
             past_duration: 0,
             hit_max_states: false,
             hit_max_memory: false,
+            seeded_choices: None,
             violation: None,
         }
     }
@@ -229,18 +251,47 @@ impl Node {
 /// A move from a state.
 #[derive(Clone, Debug)]
 enum Move {
-    Step,
-    Deliver(u64),
+    Step(Script),
+    Deliver(u64, Script),
     Drop(u64),
     Duplicate(u64),
     Crash(NodeId),
     Restart(NodeId),
 }
 
+/// The values the choices of a move's step take, in order (the
+/// intervention `choose`); past its end, the seed's. Empty for the seed's
+/// own choices, as every move is first made.
+type Script = Box<[u64]>;
+
+impl Move {
+    /// The step, with the seed's choices.
+    fn step() -> Move {
+        Move::Step(Script::default())
+    }
+    /// The script of a move that runs a step (a step or a delivery).
+    fn script(&self) -> Option<&Script> {
+        match self {
+            Move::Step(script) | Move::Deliver(_, script) => Some(script),
+            _ => None,
+        }
+    }
+    /// The same move with its step's choices taking `script`.
+    fn choosing(&self, script: Script) -> Move {
+        match self {
+            Move::Step(_) => Move::Step(script),
+            Move::Deliver(m, _) => Move::Deliver(*m, script),
+            other => unreachable!("{other:?} runs no step to choose in"),
+        }
+    }
+}
+
 /// Searches `driver`'s run (fresh, at time zero) within `bounds`.
 pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
     let started = Instant::now();
     let mut seen: Seen = Seen::default();
+    // Choices among more options than the bound, by move (see `successors`).
+    let mut seeded = Vec::new();
     let mut frontier: VecDeque<Node> = VecDeque::new();
     let mut out = Outcome::at_the_root();
     let root_key = key(driver, bounds, [0; 3]);
@@ -273,22 +324,20 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
         }
         let here = Arc::new(driver.snapshot());
         let stepped = left_to_step(driver, bounds);
-        for (j, mv) in moves(driver, node.used, bounds, stepped).into_iter().enumerate() {
-            if j > 0 {
-                driver.restore(&here);
-            }
-            if !make(driver, &mv) {
+        let moves = moves(driver, node.used, bounds, stepped);
+        let flow = successors(driver, &here, moves, bounds, &mut seeded, |driver, j, mv, made| {
+            if !made {
                 // Nothing left to happen: the run's end.
-                if matches!(mv, Move::Step)
+                if matches!(&mv, Move::Step(script) if script.is_empty())
                     && let Some((check, detail)) = broken(driver, bounds, true)
                 {
                     found = Some((check, detail, node.depth, node.path.clone()));
-                    break 'search;
+                    return ControlFlow::Break(());
                 }
-                continue;
+                return ControlFlow::Continue(());
             }
             if driver.halted().is_some() {
-                continue;
+                return ControlFlow::Continue(());
             }
             out.explored += 1;
             let used = spend(node.used, &mv);
@@ -297,7 +346,7 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
                 debug_assert_left_to_step(driver, &here, stepped, bounds, used, key);
             }
             if !seen.insert(key) {
-                continue;
+                return ControlFlow::Continue(());
             }
             out.unique += 1;
             let depth = node.depth + 1;
@@ -306,25 +355,31 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
             let quiet = quiescent(driver);
             if let Some((check, detail)) = broken(driver, bounds, quiet) {
                 found = Some((check, detail, depth, path));
-                break 'search;
+                return ControlFlow::Break(());
             }
             if out.unique >= bounds.max_states {
                 out.hit_max_states = true;
-                break 'search;
+                return ControlFlow::Break(());
             }
             if out.unique.is_multiple_of(MEMORY_EVERY) && bounds.over_memory() {
                 out.hit_max_memory = true;
-                break 'search;
+                return ControlFlow::Break(());
             }
             frontier.push_back(Node { from: here.clone(), depth, used, path, key });
             out.peak_frontier = out.peak_frontier.max(frontier.len());
+            ControlFlow::Continue(())
+        });
+        if flow.is_break() {
+            break 'search;
         }
     }
+    out.seeded_choices = seeded.iter().map(|&(_, options)| options).max();
     out.seconds = started.elapsed().as_secs_f64();
     if let Some((check, detail, depth, path)) = found {
         driver.restore(&root);
         out.violation = Some(violation(check, detail, depth, path.as_ref(), driver));
     }
+    driver.record_choices(false);
     out
 }
 
@@ -390,9 +445,11 @@ fn left_to_step(driver: &dyn Driver, bounds: &Bounds) -> Option<u64> {
 /// The moves possible from the state `driver` is in: every delivery but
 /// the one left to the step (`stepped`, see [`left_to_step`]).
 fn moves(driver: &dyn Driver, used: [u8; 3], bounds: &Bounds, stepped: Option<u64>) -> Vec<Move> {
-    let mut out = vec![Move::Step];
+    let mut out = vec![Move::step()];
     let in_flight = driver.in_flight_ids();
-    out.extend(in_flight.iter().filter(|&&m| Some(m) != stepped).map(|&m| Move::Deliver(m)));
+    out.extend(
+        in_flight.iter().filter(|&&m| Some(m) != stepped).map(|&m| Move::Deliver(m, Script::default())),
+    );
     if used[0] < bounds.drops {
         out.extend(in_flight.iter().map(|&m| Move::Drop(m)));
     }
@@ -415,6 +472,63 @@ fn moves(driver: &dyn Driver, used: [u8; 3], bounds: &Bounds, stepped: Option<u6
     out
 }
 
+/// Makes each of `moves` from the state `driver` is in (`here`, restored
+/// before every move but the first) and, for a move that runs a step,
+/// each other way its step's choices can go ([`Bounds::choices`]), and
+/// hands `visit` each state made, in order: its place among this state's
+/// successors, the move, and whether it could be made at all. Stops where
+/// `visit` breaks.
+///
+/// A move is made first with the seed's choices, and its step records the
+/// choices it made; for each of them, each other option, with the
+/// choices before it as they were, is a move of its own (its step may
+/// then make other choices after that one, which branch in turn). So every
+/// way through a step's choices is made once. A choice among more options
+/// than the bound (or past the [`MAX_CHOICES`]th of the step, which one
+/// intervention cannot give) follows the seed, and is noted in `seeded` as
+/// (the move's place, its options).
+fn successors(
+    driver: &mut dyn Driver,
+    here: &Snapshot,
+    moves: Vec<Move>,
+    bounds: &Bounds,
+    seeded: &mut Vec<(usize, u64)>,
+    mut visit: impl FnMut(&mut dyn Driver, usize, Move, bool) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    let mut j = 0;
+    // The other ways through a move's choices, still to make (no
+    // allocation unless there are some).
+    let mut todo: Vec<Move> = Vec::new();
+    for first in moves {
+        let mut next = Some(first);
+        while let Some(mv) = next.take().or_else(|| todo.pop()) {
+            if j > 0 {
+                driver.restore(here);
+            }
+            driver.record_choices(true);
+            let made = make(driver, &mv);
+            if made && let Some(script) = mv.script() {
+                let chosen = driver.choices_made();
+                // Pushed last first, so they are made in order: by choice,
+                // then by option.
+                for (i, &(options, taken)) in chosen.iter().enumerate().skip(script.len()).rev() {
+                    if options > bounds.choices || i >= MAX_CHOICES {
+                        seeded.push((j, options));
+                        continue;
+                    }
+                    for other in (0..options).rev().filter(|&v| v != taken) {
+                        let script = chosen[..i].iter().map(|&(_, v)| v).chain([other]).collect();
+                        todo.push(mv.choosing(script));
+                    }
+                }
+            }
+            visit(driver, j, mv, made)?;
+            j += 1;
+        }
+    }
+    ControlFlow::Continue(())
+}
+
 /// (Debug builds.) The delivery left to the step, made from `here`, leads
 /// to the state the step led to (`key`) — unless it ran into a budget
 /// (the intervention is one more event), where the search would have
@@ -432,7 +546,7 @@ fn debug_assert_left_to_step(
     {
         let after_step = driver.snapshot();
         driver.restore(here);
-        assert!(make(driver, &Move::Deliver(m)), "message {m} can be delivered next");
+        assert!(make(driver, &Move::Deliver(m, Script::default())), "message {m} can be delivered next");
         if driver.halted().is_none() {
             assert_eq!(key(driver, bounds, used), key_of_step, "delivering message {m} next is the step");
         }
@@ -442,57 +556,78 @@ fn debug_assert_left_to_step(
 
 /// Makes `mv`; `false` when it cannot be made (nothing left to step).
 fn make(driver: &mut dyn Driver, mv: &Move) -> bool {
-    let fault = match *mv {
-        Move::Step => return driver.step().is_some(),
-        Move::Deliver(id) => Fault::DeliverNext(id),
+    if let Some(fault) = intervention(mv)
+        && driver.intervene(fault).is_err()
+    {
+        return false;
+    }
+    match mv {
+        // A message delivered next goes first: deliver it now.
+        Move::Step(script) | Move::Deliver(_, script) => steer(driver, script) && driver.step().is_some(),
+        _ => true,
+    }
+}
+
+/// The intervention that makes `mv`, but for its step's choices (a step
+/// needs none).
+fn intervention(mv: &Move) -> Option<Fault> {
+    Some(match *mv {
+        Move::Step(_) => return None,
+        Move::Deliver(id, _) => Fault::DeliverNext(id),
         Move::Drop(id) => Fault::DropMessage(id),
         Move::Duplicate(id) => Fault::DuplicateMessage(id),
         Move::Crash(n) => Fault::Crash(n),
         Move::Restart(n) => Fault::Restart(n),
-    };
-    if driver.intervene(fault).is_err() {
-        return false;
-    }
-    // A message delivered next goes first: deliver it now.
-    !matches!(mv, Move::Deliver(_)) || driver.step().is_some()
+    })
+}
+
+/// Has the next choices take `script` (none: the seed's).
+fn steer(driver: &mut dyn Driver, script: &Script) -> bool {
+    script.is_empty() || driver.intervene(Fault::Choose(script.to_vec())).is_ok()
 }
 
 /// Makes `mv` as [`make`] does, and says what it did: the move in words,
-/// and the intervention that makes it in a replay (`None` for a step).
-fn make_described(driver: &mut dyn Driver, mv: &Move) -> Option<(String, Option<TimedFault>)> {
-    let fault = match *mv {
-        Move::Step => {
+/// and the interventions that make it in a replay (none for a step with
+/// the seed's choices).
+fn make_described(driver: &mut dyn Driver, mv: &Move) -> Option<(String, Vec<TimedFault>)> {
+    driver.record_choices(true);
+    let mut said = Vec::new();
+    let mut interventions = Vec::new();
+    let choose = mv.script().filter(|s| !s.is_empty()).map(|s| Fault::Choose(s.to_vec()));
+    for fault in intervention(mv).into_iter().chain(choose) {
+        let words = driver.describe_fault(&fault);
+        let record = driver.intervene(fault).ok()?;
+        interventions.extend(
+            driver
+                .applied_faults()
+                .iter()
+                .rev()
+                .find(|f| f.origin == Origin::Intervention && f.step == Some(record.step))
+                .cloned(),
+        );
+        said.push(format!("step {}: {words}", record.step));
+    }
+    let mut words = match mv {
+        Move::Step(_) => {
             let r = driver.step()?;
-            let words = match (r.msg, r.node) {
+            said.push(match (r.msg, r.node) {
                 (Some(m), Some(n)) => {
                     format!("step {}: {:?} message {m} at {}", r.step, r.kind, driver.endpoint_name(n))
                 }
                 (None, Some(n)) => format!("step {}: {:?} at {}", r.step, r.kind, driver.endpoint_name(n)),
                 _ => format!("step {}: {:?}", r.step, r.kind),
-            };
-            return Some((words, None));
+            });
+            said.join("; ")
         }
-        Move::Deliver(id) => Fault::DeliverNext(id),
-        Move::Drop(id) => Fault::DropMessage(id),
-        Move::Duplicate(id) => Fault::DuplicateMessage(id),
-        Move::Crash(n) => Fault::Crash(n),
-        Move::Restart(n) => Fault::Restart(n),
-    };
-    let words = driver.describe_fault(&fault);
-    let record = driver.intervene(fault).ok()?;
-    let applied = driver
-        .applied_faults()
-        .iter()
-        .rev()
-        .find(|f| f.origin == Origin::Intervention && f.step == Some(record.step))
-        .cloned();
-    let words = format!("step {}: {words}", record.step);
-    if matches!(mv, Move::Deliver(_)) {
         // The message goes first; deliver it now.
-        let r = driver.step()?;
-        return Some((format!("{words} (delivered at step {})", r.step), applied));
+        Move::Deliver(..) => format!("{} (delivered at step {})", said.join("; "), driver.step()?.step),
+        _ => said.join("; "),
+    };
+    if mv.script().is_some_and(|s| !s.is_empty()) {
+        let chosen: Vec<String> = driver.choices_made().iter().map(|(n, v)| format!("{v} of {n}")).collect();
+        words += &format!(", choosing {}", chosen.join(", "));
     }
-    Some((words, applied))
+    Some((words, interventions))
 }
 
 /// Whether nothing is under way: no message in flight, no client
@@ -533,10 +668,10 @@ fn violation(
     links.reverse();
     let (mut moves, mut interventions) = (Vec::new(), Vec::new());
     for link in &links {
-        let (words, intervention) =
+        let (words, made) =
             make_described(driver, &link.mv).expect("a move on a path found is made again on replay");
         moves.push(words);
-        interventions.extend(intervention);
+        interventions.extend(made);
     }
     Violation { check, detail, depth, interventions, moves }
 }

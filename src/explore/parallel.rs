@@ -16,12 +16,13 @@
 //! it is the same too.
 
 use super::{
-    Bounds, Key, Link, Move, Node, Outcome, Seen, broken, debug_assert_left_to_step, key, left_to_step, make,
-    moves, quiescent, spend, violation,
+    Bounds, Key, Link, Move, Node, Outcome, Seen, broken, debug_assert_left_to_step, key, left_to_step,
+    moves, quiescent, spend, successors, violation,
 };
 use crate::sim::Driver;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Instant;
@@ -86,6 +87,9 @@ struct Done {
     past_duration: Vec<usize>,
     /// Terminal states of this level that break a check, by place.
     broken: Vec<Terminal>,
+    /// Moves (by place) with a choice that followed the seed, and its
+    /// options ([`super::Outcome::seeded_choices`]).
+    seeded: Vec<(Place, u64)>,
 }
 
 /// The states explored on a level up to `stop` (a parent and a move of
@@ -169,13 +173,15 @@ pub fn explore_parallel(
                 };
                 start.send(level).expect("a worker is waiting");
             }
-            let (mut terminal, mut cut, mut past) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut terminal, mut cut, mut past, mut seeded) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             let (mut expanded, mut skipped) = (Vec::new(), Vec::new());
             for _ in 0..jobs {
                 let done = done_rx.recv().expect("a worker reports");
                 expanded.extend(done.expanded);
                 skipped.extend(done.skipped);
                 cut.extend(done.cut_by_depth);
+                seeded.extend(done.seeded);
                 past.extend(done.past_duration);
                 terminal.extend(done.broken);
             }
@@ -228,6 +234,8 @@ pub fn explore_parallel(
             // known) do not count.
             out.cut_by_depth += cut.iter().filter(|&&i| i <= stop.0).count() as u64;
             out.past_duration += past.iter().filter(|&&i| i <= stop.0).count() as u64;
+            let beyond = seeded.iter().filter(|&&(place, _)| place <= stop).map(|&(_, options)| options);
+            out.seeded_choices = out.seeded_choices.max(beyond.max());
             out.explored += explored_to(stop, &expanded, &skipped);
             if out.violation.is_some() || out.hit_max_states || out.hit_max_memory {
                 break;
@@ -284,25 +292,24 @@ fn expand(driver: &mut dyn Driver, bounds: &Bounds, level: &Level) -> Done {
         let here = Arc::new(driver.snapshot());
         let stepped = left_to_step(driver, bounds);
         let mut fresh_here = 0;
+        let mut made_here = 0;
+        let mut seeded = Vec::new();
         let moves = moves(driver, node.used, bounds, stepped);
-        done.expanded.push((i, moves.len() as u32));
-        for (j, mv) in moves.into_iter().enumerate() {
-            if j > 0 {
-                driver.restore(&here);
-            }
-            if !make(driver, &mv) {
+        let _ = successors(driver, &here, moves, bounds, &mut seeded, |driver, j, mv, made| {
+            made_here += 1;
+            if !made {
                 done.skipped.push((i, j));
-                if matches!(mv, Move::Step)
+                if matches!(&mv, Move::Step(script) if script.is_empty())
                     && let Some(b) = broken(driver, bounds, true)
                 {
                     done.broken.push(((i, j), b, node.path.clone()));
                     level.last.fetch_min(i, Ordering::SeqCst);
                 }
-                continue;
+                return ControlFlow::Continue(());
             }
             if driver.halted().is_some() {
                 done.skipped.push((i, j));
-                continue;
+                return ControlFlow::Continue(());
             }
             let used = spend(node.used, &mv);
             let key: Key = key(driver, bounds, used);
@@ -314,7 +321,7 @@ fn expand(driver: &mut dyn Driver, bounds: &Bounds, level: &Level) -> Done {
             let later =
                 |s: &Shard| s.seen.contains(&key) || s.level.get(&key).is_some_and(|f| f.place < place);
             if later(&shard.lock().unwrap()) {
-                continue;
+                return ControlFlow::Continue(());
             }
             let path = Some(Arc::new(Link { parent: node.path.clone(), mv }));
             let found = Found {
@@ -329,11 +336,14 @@ fn expand(driver: &mut dyn Driver, bounds: &Bounds, level: &Level) -> Done {
             // kept.)
             let mut s = shard.lock().unwrap();
             if later(&s) || s.level.insert(key, found).is_some() {
-                continue;
+                return ControlFlow::Continue(());
             }
             drop(s);
             fresh_here += 1;
-        }
+            ControlFlow::Continue(())
+        });
+        done.expanded.push((i, made_here));
+        done.seeded.extend(seeded.into_iter().map(|(j, options)| ((i, j), options)));
         // Counted once per parent, not per state: the workers share the
         // count, and every parent taken is expanded in full anyway.
         if fresh_here > 0 {

@@ -906,6 +906,7 @@ fn apply<P: Protocol, C: Checker<P> + 'static>(
         Fault::Link { from, to, faults } => w.network.set_link_faults(*from, *to, faults.clone()),
         Fault::Clock { .. } => return Err("live nodes read this machine's clock".into()),
         Fault::Command { .. } => return Err("operator commands are for the simulator and the TUI".into()),
+        Fault::Choose(_) => return Err("live nodes make their own choices".into()),
         _ => return Err("an intervention on one simulated message".into()),
     }
     Ok(())

@@ -365,6 +365,57 @@ pub struct NodeIo {
     pub on_disk: u64,
 }
 
+/// How a runtime steers a handler's nondeterministic choices
+/// ([`Context::choose`], [`Context::chance`]) instead of leaving them to
+/// the node's random stream, and what it learns of them: `distlab
+/// explore` branches on each choice (with the intervention `choose`, see
+/// `Fault::Choose`), and a replay of what it found makes the same ones.
+///
+/// Only a real choice counts: `choose(n)` with `n` of at least 2, and a
+/// `chance(p)` with `p` neither 0 nor 1 (two options: 0 for false, 1 for
+/// true). The random stream is drawn as it would be anyway, so a choice
+/// steered leaves the stream where it would have been.
+///
+/// Both parts are the runtime's, lent to the handler's context: the
+/// script is part of the run's state (a snapshot keeps what is left of
+/// it), the record is not.
+pub struct Choices<'a> {
+    /// The values the next choices take, in order, each taken off the
+    /// front; a value not below the number of options is the random
+    /// stream's draw instead. `None` when there is none left.
+    script: &'a mut Option<Box<[u64]>>,
+    /// Each choice made, as (options, value taken), while the runtime
+    /// records them (`Some`).
+    made: &'a mut Option<Vec<(u64, u64)>>,
+}
+
+impl<'a> Choices<'a> {
+    pub fn new(script: &'a mut Option<Box<[u64]>>, made: &'a mut Option<Vec<(u64, u64)>>) -> Self {
+        Choices { script, made }
+    }
+    /// Whether a choice needs this at all (a script to follow, or choices
+    /// to record); otherwise the random stream makes it.
+    fn active(&self) -> bool {
+        self.script.is_some() || self.made.is_some()
+    }
+    /// A choice among `options` that the random stream would make `drawn`.
+    fn take(&mut self, options: u64, drawn: u64) -> u64 {
+        let value = match self.script.take() {
+            Some(script) => {
+                if script.len() > 1 {
+                    *self.script = Some(script[1..].into());
+                }
+                script.first().copied().filter(|&v| v < options).unwrap_or(drawn)
+            }
+            None => drawn,
+        };
+        if let Some(made) = self.made.as_mut() {
+            made.push((options, value));
+        }
+        value
+    }
+}
+
 /// What a handler may see and do. See the module docs.
 pub struct Context<'a, P: Protocol> {
     me: NodeId,
@@ -374,6 +425,9 @@ pub struct Context<'a, P: Protocol> {
     io: &'a mut NodeIo,
     notes_on: bool,
     out: &'a mut Outbox<P>,
+    /// Set by a runtime that steers or records the choices
+    /// ([`Context::with_choices`]).
+    choices: Option<Choices<'a>>,
 }
 
 impl<'a, P: Protocol> Context<'a, P> {
@@ -394,7 +448,24 @@ impl<'a, P: Protocol> Context<'a, P> {
         notes: bool,
         out: &'a mut Outbox<P>,
     ) -> Self {
-        Context { me, now, params, cluster, io, notes_on: notes, out }
+        Self::with_choices(me, now, params, cluster, io, notes, out, None)
+    }
+    /// [`Context::new`], for a runtime that may steer and record the
+    /// handler's choices with `choices` (see [`Choices`]; while it has no
+    /// script and records nothing, the random stream makes them).
+    #[allow(clippy::too_many_arguments)] // `new`'s, and the choices
+    #[inline]
+    pub fn with_choices(
+        me: NodeId,
+        now: SimTime,
+        params: &'a P::Params,
+        cluster: &'a Arc<Cluster>,
+        io: &'a mut NodeIo,
+        notes: bool,
+        out: &'a mut Outbox<P>,
+        choices: Option<Choices<'a>>,
+    ) -> Self {
+        Context { me, now, params, cluster, io, notes_on: notes, out, choices }
     }
     /// This node.
     pub fn me(&self) -> NodeId {
@@ -420,15 +491,25 @@ impl<'a, P: Protocol> Context<'a, P> {
     }
     /// A nondeterministic choice among `n` options: a number in `0..n`.
     /// The only randomness a handler has. The simulator draws it from this
-    /// node's seeded stream (so runs replay); an exhaustive explorer would
-    /// branch on it; a live runtime would use the system's randomness.
+    /// node's seeded stream (so runs replay); `distlab explore` branches on
+    /// it (every option, for `n` up to its `--choices`; see [`Choices`]); a
+    /// live runtime uses the node's own stream.
     pub fn choose(&mut self, n: u64) -> u64 {
-        self.io.rng.below(n)
+        let drawn = self.io.rng.below(n);
+        match &mut self.choices {
+            Some(choices) if n >= 2 && choices.active() => choices.take(n, drawn),
+            _ => drawn,
+        }
     }
     /// True with probability `p`: a weighted choice between two outcomes
-    /// (draws nothing when `p` is 0 or 1).
+    /// (draws nothing when `p` is 0 or 1). An explorer branches on both
+    /// outcomes, however unlikely one is.
     pub fn chance(&mut self, p: Probability) -> bool {
-        self.io.rng.chance(p)
+        let drawn = self.io.rng.chance(p);
+        match &mut self.choices {
+            Some(choices) if p.is_uncertain() && choices.active() => choices.take(2, u64::from(drawn)) == 1,
+            _ => drawn,
+        }
     }
     /// Sends `msg` to node `to`; the network decides when (and whether) it
     /// arrives.
@@ -512,8 +593,34 @@ impl<'a, P: Protocol> Context<'a, P> {
 
 #[cfg(test)]
 mod tests {
-    use super::Clock;
+    use super::{Choices, Clock};
     use crate::time::{SimDuration, SimTime};
+
+    /// The choices take the script in order, each value off the front; a
+    /// value not below the number of options, or any past the script's
+    /// end, is the stream's draw; each choice is recorded as (options,
+    /// value taken) while recording, and what is left of the script stays
+    /// for the next choices.
+    #[test]
+    fn choices_follow_the_script_then_the_seed_and_are_recorded() {
+        let (mut script, mut made) = (None, None);
+        assert!(!Choices::new(&mut script, &mut made).active(), "nothing to steer or record");
+        script = Some(vec![1, 9, 0, 1].into_boxed_slice());
+        made = Some(Vec::new());
+        let mut c = Choices::new(&mut script, &mut made);
+        assert!(c.active());
+        assert_eq!(c.take(2, 0), 1, "the script's value");
+        assert_eq!(c.take(3, 2), 2, "9 is not one of 3 options: the draw");
+        assert_eq!(c.take(4, 3), 0, "the script's value");
+        assert_eq!(script.as_deref(), Some(&[1][..]), "what is left waits for the next choice");
+        let mut c = Choices::new(&mut script, &mut made);
+        assert_eq!(c.take(2, 0), 1);
+        assert_eq!(c.take(5, 4), 4, "past the script: the draw");
+        assert_eq!(script, None);
+        assert_eq!(made.as_deref(), Some(&[(2, 1), (3, 2), (4, 0), (2, 1), (5, 4)][..]));
+        let mut none = None;
+        assert!(!Choices::new(&mut script, &mut none).active(), "the script is used up, nothing recorded");
+    }
 
     /// Regression (issue 11, a hang under clock drift): a local timer of
     /// 1µs or more always takes at least 1µs of real time, whatever the

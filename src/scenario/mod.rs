@@ -1144,6 +1144,19 @@ impl Loader<'_> {
                     actions.push(make(id));
                 }
             }
+            if let Some(values) = &t.choose {
+                let n = values.get_ref().len();
+                if n == 0 || n > crate::sim::MAX_CHOICES {
+                    return Err(self.err(
+                        values.span(),
+                        format!(
+                            "`choose` takes 1 to {} values (the next choices, in order)",
+                            crate::sim::MAX_CHOICES
+                        ),
+                    ));
+                }
+                actions.push(Fault::Choose(values.get_ref().clone()));
+            }
             if actions.len() > 1 {
                 return Err(self
                     .err(
@@ -1157,7 +1170,7 @@ impl Loader<'_> {
             }
             if actions.is_empty() && t.note.is_none() {
                 return Err(self.err(entry.span(), "this timeline entry does nothing").with_help(
-                    "give it an action (crash, restart, pause, resume, partition, cut, heal, clock, link, promote, drop_message, duplicate_message, deliver_next) or a note",
+                    "give it an action (crash, restart, pause, resume, partition, cut, heal, clock, link, promote, drop_message, duplicate_message, deliver_next, choose) or a note",
                 ));
             }
             if let Some(text) = &t.note {

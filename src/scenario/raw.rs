@@ -362,6 +362,12 @@ pub struct RawTimeline {
     /// Deliver this message in flight now, ahead of everything else.
     #[serde(default)]
     pub deliver_next: Option<u64>,
+    /// The values the next nondeterministic choices the nodes make take,
+    /// in order (how `distlab explore` saves a path that branched on a
+    /// choice).
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<u64>>", length(min = 1, max = 64))]
+    pub choose: Option<S<Vec<u64>>>,
     /// Narrative for the student, shown by `distlab tui` when the run reaches
     /// it.
     #[serde(default)]

@@ -266,6 +266,10 @@ pub fn timeline_action(scenario: &Scenario, fault: &Fault) -> Option<Vec<(&'stat
         Fault::DropMessage(id) => vec![("drop_message", Value::from(i64::try_from(*id).ok()?))],
         Fault::DuplicateMessage(id) => vec![("duplicate_message", Value::from(i64::try_from(*id).ok()?))],
         Fault::DeliverNext(id) => vec![("deliver_next", Value::from(i64::try_from(*id).ok()?))],
+        Fault::Choose(values) => {
+            let values = values.iter().map(|&v| i64::try_from(v).ok()).collect::<Option<Array>>()?;
+            vec![("choose", Value::Array(values))]
+        }
         Fault::Note { text, pause } => {
             let mut out = vec![("note", Value::from(text.as_str()))];
             if *pause {

@@ -55,6 +55,13 @@ pub trait Driver {
     fn next_time(&mut self) -> Option<SimTime>;
     /// See [`Sim::delivers_next_now`].
     fn delivers_next_now(&self) -> Option<u64>;
+    /// Records each step's nondeterministic choices from now on (or stops):
+    /// see [`Driver::choices_made`].
+    fn record_choices(&mut self, on: bool);
+    /// The choices the last step made, as (options, value taken), while
+    /// recording ([`Driver::record_choices`]): what `distlab explore`
+    /// branches on (see `nodes::Choices`).
+    fn choices_made(&self) -> &[(u64, u64)];
     /// See [`Sim::run_until_quiet`].
     fn run_until_quiet(&mut self, limit: SimTime) -> bool;
     fn intervene(&mut self, fault: Fault) -> Result<StepRecord, InterventionError>;
@@ -169,6 +176,12 @@ where
     }
     fn delivers_next_now(&self) -> Option<u64> {
         Sim::delivers_next_now(self)
+    }
+    fn record_choices(&mut self, on: bool) {
+        Sim::record_choices(self, on)
+    }
+    fn choices_made(&self) -> &[(u64, u64)] {
+        Sim::choices_made(self)
     }
     fn run_until_quiet(&mut self, limit: SimTime) -> bool {
         Sim::run_until_quiet(self, limit)

@@ -126,6 +126,10 @@ pub struct SimState<P: Protocol> {
     pub(super) spinning_at: SimTime,
     pub(super) spin_next: Option<(String, u64)>,
     pub(super) halt: Option<Box<Halt>>,
+    /// The values the next choices handlers make take, in order (the
+    /// intervention `choose`, [`Fault::Choose`](super::Fault::Choose)):
+    /// what is left of them (see [`crate::nodes::Choices`]).
+    pub(super) script: Option<Box<[u64]>>,
 }
 
 impl<P: Protocol> SimState<P> {
@@ -163,6 +167,7 @@ impl<P: Protocol> SimState<P> {
             spinning_at: self.spinning_at,
             spin_next: self.spin_next.clone(),
             halt: self.halt.clone(),
+            script: self.script.clone(),
         };
         (copy, self.queue.order(&self.slab))
     }
@@ -200,6 +205,7 @@ impl<P: Protocol> SimState<P> {
             spinning_at,
             spin_next,
             halt,
+            script,
         } = source;
         self.now = *now;
         self.stats = *stats;
@@ -226,6 +232,7 @@ impl<P: Protocol> SimState<P> {
         self.spinning_at = *spinning_at;
         self.spin_next.clone_from(spin_next);
         self.halt.clone_from(halt);
+        self.script.clone_from(script);
     }
 }
 
@@ -262,6 +269,11 @@ impl<P: Protocol> Hash for SimState<P> {
         (&self.issued, &self.arrivals, &self.shed).hash(h);
         self.network.hash(h);
         (self.in_flight, self.faults_pending, self.next_keyed).hash(h);
+        // (Only when there is one: every other state hashes as it did
+        // before the intervention existed.)
+        if let Some(script) = &self.script {
+            script.hash(h);
+        }
     }
 }
 
@@ -335,6 +347,10 @@ pub struct Sim<P: Protocol, C: Checker<P>> {
     /// engine's, not part of the state (a snapshot does not copy it, a
     /// restore leaves it alone).
     pub(super) link_hints: super::network::LinkHints,
+    /// The choices the handlers made, as (options, value taken), while
+    /// recorded ([`Sim::record_choices`]; `distlab explore` branches on
+    /// them): engine bookkeeping, not part of the state.
+    pub(super) choices_made: Option<Vec<(u64, u64)>>,
 }
 
 impl<P: Protocol, C: Checker<P>> Sim<P, C> {
@@ -420,6 +436,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             spinning_at: SimTime::ZERO,
             spin_next: None,
             halt: None,
+            script: None,
         };
         let checker = cfg.checks.then(|| Arc::new(C::new(&cfg.params, &cfg.cluster)));
         let trace = Trace::new(cfg.trace);
@@ -441,6 +458,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             persisted_scratch: Vec::new(),
             loopback_scratch: Vec::new(),
             link_hints: Default::default(),
+            choices_made: None,
         };
         for i in 0..sim.faults.len() {
             let at = sim.faults[i].at;
@@ -526,6 +544,22 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 return Some(rec);
             }
         }
+    }
+
+    /// Records the choices handlers make from now on, afresh ([`Sim::choices_made`]
+    /// then holds only those), or stops recording them
+    /// ([`crate::nodes::Choices`]; `distlab explore` branches on them).
+    pub fn record_choices(&mut self, on: bool) {
+        match (&mut self.choices_made, on) {
+            (Some(made), true) => made.clear(),
+            (made, on) => *made = on.then(Vec::new),
+        }
+    }
+
+    /// The choices handlers made since [`Sim::record_choices`], as
+    /// (options, value taken).
+    pub fn choices_made(&self) -> &[(u64, u64)] {
+        self.choices_made.as_deref().unwrap_or_default()
     }
 
     /// At a crowded instant, within [`SPIN_SAMPLE`] events of the limit:

@@ -39,6 +39,12 @@ pub enum Fault {
     DeliverNext(u64),
     /// Narrative text for the student; `pause` asks the TUI to stop here.
     Note { text: String, pause: bool },
+    /// The values the next nondeterministic choices handlers make take,
+    /// in order (`Context::choose` and `Context::chance`, see
+    /// `nodes::Choices`): how `distlab explore` branches on a choice, and
+    /// how a path it found replays it. (Last: a fault's hash, which traces
+    /// keep, depends on its variant's place.)
+    Choose(Vec<u64>),
 }
 
 impl Fault {
@@ -82,6 +88,10 @@ impl Fault {
             Fault::DropMessage(id) => format!("message {id} dropped by hand"),
             Fault::DuplicateMessage(id) => format!("message {id} duplicated by hand"),
             Fault::DeliverNext(id) => format!("message {id} delivered next"),
+            Fault::Choose(values) => format!(
+                "the next choices take {}",
+                values.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+            ),
             Fault::Note { text, .. } => text.clone(),
         }
     }
@@ -102,6 +112,7 @@ impl Fault {
             Fault::DropMessage(_) => "drop-message",
             Fault::DuplicateMessage(_) => "duplicate-message",
             Fault::DeliverNext(_) => "deliver-next",
+            Fault::Choose(_) => "choose",
             Fault::Note { .. } => "note",
         }
     }

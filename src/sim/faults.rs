@@ -17,6 +17,9 @@ use crate::nodes::{Clock, NodeId, Protocol};
 
 // ----- faults and interventions -------------------------------------------
 
+/// The most values one `choose` intervention gives (the next choices).
+pub const MAX_CHOICES: usize = 64;
+
 /// Why an intervention could not be applied.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum InterventionError {
@@ -125,6 +128,10 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 }
                 TraceKind::Deliver
             }
+            Fault::Choose(values) => {
+                self.state.script = Some(values.as_slice().into());
+                TraceKind::Choose
+            }
             Fault::Note { .. } => TraceKind::Note,
         };
         if self.trace.on() {
@@ -218,6 +225,11 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 if self.find_message(*id).is_none() =>
             {
                 return Err(InterventionError::NoSuchMessage(*id));
+            }
+            Fault::Choose(values) if values.is_empty() || values.len() > MAX_CHOICES => {
+                return Err(InterventionError::NotApplicable(format!(
+                    "`choose` takes 1 to {MAX_CHOICES} values"
+                )));
             }
             Fault::Command { command, .. } if !P::COMMANDS.contains(&command.name()) => {
                 return Err(InterventionError::NotApplicable(format!(

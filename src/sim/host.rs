@@ -14,7 +14,7 @@ use super::queue::{Event, NORMAL, Payload, PendingEvent, Slot, WirePayload, desc
 use super::shared::Shared;
 use super::time::{SimDuration, SimTime};
 use super::trace::{NONE, TraceKind};
-use crate::nodes::{Context, Effect, NodeId, Outbox, Protocol, SmallMap, TimerId, WriteId};
+use crate::nodes::{Choices, Context, Effect, NodeId, Outbox, Protocol, SmallMap, TimerId, WriteId};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -95,8 +95,9 @@ pub(super) fn context<'a, P: Protocol>(
     cfg: &'a SimConfig<P>,
     io: &'a mut crate::nodes::NodeIo,
     out: &'a mut Outbox<P>,
+    choices: Option<crate::nodes::Choices<'a>>,
 ) -> Context<'a, P> {
-    Context::new(node, now, &cfg.params, &cfg.cluster, io, notes_on, out)
+    Context::with_choices(node, now, &cfg.params, &cfg.cluster, io, notes_on, out, choices)
 }
 
 impl<P: Protocol, C: Checker<P>> Sim<P, C> {
@@ -111,7 +112,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             debug_assert!(false, "handlers run only on live nodes");
             return;
         };
-        f(state, &mut context(node, now, notes_on, &self.cfg, &mut rt.io, &mut self.out));
+        let choices = Some(Choices::new(&mut self.state.script, &mut self.choices_made));
+        f(state, &mut context(node, now, notes_on, &self.cfg, &mut rt.io, &mut self.out, choices));
         self.perform(node);
     }
 
@@ -120,7 +122,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     pub(super) fn boot(&mut self, node: NodeId, recovering: bool) {
         let (now, notes_on) = (self.state.now, self.trace.full());
         let rt = &mut self.state.nodes[node.index()];
-        let ctx = &mut context(node, now, notes_on, &self.cfg, &mut rt.io, &mut self.out);
+        let choices = Some(Choices::new(&mut self.state.script, &mut self.choices_made));
+        let ctx = &mut context(node, now, notes_on, &self.cfg, &mut rt.io, &mut self.out, choices);
         let state = if recovering { P::recover(ctx, &rt.disk) } else { P::init(ctx) };
         rt.state = Some(state);
         rt.status = NodeStatus::Up;

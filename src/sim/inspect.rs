@@ -61,7 +61,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         }
         let mut io = rt.io.clone();
         let mut out = Outbox::<P>::default();
-        let mut ctx = context(n, self.state.now, false, &self.cfg, &mut io, &mut out);
+        let mut ctx = context(n, self.state.now, false, &self.cfg, &mut io, &mut out, None);
         let state = P::recover(&mut ctx, &rt.disk);
         Some(P::view(&state, &rt.disk, &self.cfg.cluster))
     }

@@ -32,7 +32,7 @@ pub use capacity::{Capacity, LoadSummary, WhenFull};
 pub use driver::{Driver, NodeSummary, Snapshot};
 pub use engine::{InFlight, Sim, SimConfig, Stats, StepRecord};
 pub use fault::{Fault, Origin, TimedFault};
-pub use faults::InterventionError;
+pub use faults::{InterventionError, MAX_CHOICES};
 pub use hash::Digest;
 pub use history::{History, HistoryEvent, HistoryKind, TypedEvent};
 pub use host::NodeStatus;

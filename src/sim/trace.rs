@@ -55,6 +55,7 @@ pub enum TraceKind {
     Observation = 20,
     Note = 21,
     Hold = 22,
+    Choose = 23,
 }
 
 /// One trace event. `node` and `peer` are endpoint indices (`u32::MAX`:

@@ -52,6 +52,7 @@ fn marker(f: &Fault) -> char {
         Fault::DropMessage(_) => 'd',
         Fault::DuplicateMessage(_) => 'D',
         Fault::DeliverNext(_) => 'e',
+        Fault::Choose(_) => '?',
         Fault::Note { pause: true, .. } => '◆',
         Fault::Note { .. } => '•',
     }

@@ -134,6 +134,7 @@ pub fn kind_name(k: TraceKind) -> &'static str {
         Observation => "observe",
         Note => "note",
         Hold => "hold",
+        Choose => "choose",
     }
 }
 
@@ -142,7 +143,7 @@ fn kind_style(app: &App, k: TraceKind) -> Style {
     let t = &app.theme;
     match k {
         Drop | Crash | Partition | Pause => t.bad(),
-        Duplicate | Retry | Hold | Clock | Link => t.warn(),
+        Duplicate | Retry | Hold | Clock | Link | Choose => t.warn(),
         Restart | Resume | Heal | Complete => t.ok(),
         Note => t.note(),
         _ => t.plain(),
