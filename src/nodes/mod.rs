@@ -426,7 +426,7 @@ pub struct Context<'a, P: Protocol> {
     notes_on: bool,
     out: &'a mut Outbox<P>,
     /// Set by a runtime that steers or records the choices
-    /// ([`Context::with_choices`]).
+    /// ([`Context::steer_choices`]).
     choices: Option<Choices<'a>>,
 }
 
@@ -448,24 +448,14 @@ impl<'a, P: Protocol> Context<'a, P> {
         notes: bool,
         out: &'a mut Outbox<P>,
     ) -> Self {
-        Self::with_choices(me, now, params, cluster, io, notes, out, None)
+        Context { me, now, params, cluster, io, notes_on: notes, out, choices: None }
     }
-    /// [`Context::new`], for a runtime that may steer and record the
-    /// handler's choices with `choices` (see [`Choices`]; while it has no
-    /// script and records nothing, the random stream makes them).
-    #[allow(clippy::too_many_arguments)] // `new`'s, and the choices
+    /// For a runtime that may steer and record the handler's choices:
+    /// they go through `choices` (see [`Choices`]; while it has no script
+    /// and records nothing, the random stream makes them).
     #[inline]
-    pub fn with_choices(
-        me: NodeId,
-        now: SimTime,
-        params: &'a P::Params,
-        cluster: &'a Arc<Cluster>,
-        io: &'a mut NodeIo,
-        notes: bool,
-        out: &'a mut Outbox<P>,
-        choices: Option<Choices<'a>>,
-    ) -> Self {
-        Context { me, now, params, cluster, io, notes_on: notes, out, choices }
+    pub fn steer_choices(&mut self, choices: Choices<'a>) {
+        self.choices = Some(choices);
     }
     /// This node.
     pub fn me(&self) -> NodeId {

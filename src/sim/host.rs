@@ -97,7 +97,11 @@ pub(super) fn context<'a, P: Protocol>(
     out: &'a mut Outbox<P>,
     choices: Option<crate::nodes::Choices<'a>>,
 ) -> Context<'a, P> {
-    Context::with_choices(node, now, &cfg.params, &cfg.cluster, io, notes_on, out, choices)
+    let mut ctx = Context::new(node, now, &cfg.params, &cfg.cluster, io, notes_on, out);
+    if let Some(choices) = choices {
+        ctx.steer_choices(choices);
+    }
+    ctx
 }
 
 impl<P: Protocol, C: Checker<P>> Sim<P, C> {
