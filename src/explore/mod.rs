@@ -290,7 +290,8 @@ impl Move {
 pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
     let started = Instant::now();
     let mut seen: Seen = Seen::default();
-    // Choices among more options than the bound, by move (see `successors`).
+    // Choices among more options than the bound, of one parent's moves
+    // (see `successors`).
     let mut seeded = Vec::new();
     let mut frontier: VecDeque<Node> = VecDeque::new();
     let mut out = Outcome::at_the_root();
@@ -369,11 +370,12 @@ pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
             out.peak_frontier = out.peak_frontier.max(frontier.len());
             ControlFlow::Continue(())
         });
+        // (Kept as the most options so far: the list would grow with the search.)
+        out.seeded_choices = out.seeded_choices.max(seeded.drain(..).map(|(_, options)| options).max());
         if flow.is_break() {
             break 'search;
         }
     }
-    out.seeded_choices = seeded.iter().map(|&(_, options)| options).max();
     out.seconds = started.elapsed().as_secs_f64();
     if let Some((check, detail, depth, path)) = found {
         driver.restore(&root);

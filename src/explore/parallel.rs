@@ -343,7 +343,15 @@ fn expand(driver: &mut dyn Driver, bounds: &Bounds, level: &Level) -> Done {
             ControlFlow::Continue(())
         });
         done.expanded.push((i, made_here));
-        done.seeded.extend(seeded.into_iter().map(|(j, options)| ((i, j), options)));
+        // Only a choice with more options than any before it in this
+        // parent can raise the most up to a stop: the rest are not kept.
+        let mut most = 0;
+        for (j, options) in seeded {
+            if options > most {
+                most = options;
+                done.seeded.push(((i, j), options));
+            }
+        }
         // Counted once per parent, not per state: the workers share the
         // count, and every parent taken is expanded in full anyway.
         if fresh_here > 0 {
