@@ -366,7 +366,7 @@ pub struct RawTimeline {
     /// in order (how `distlab explore` saves a path that branched on a
     /// choice).
     #[serde(default)]
-    #[schemars(with = "Option<Vec<u64>>", length(min = 1, max = 64))]
+    #[schemars(with = "Option<Vec<u64>>", length(min = 1, max = crate::sim::MAX_CHOICES))]
     pub choose: Option<S<Vec<u64>>>,
     /// Narrative for the student, shown by `distlab tui` when the run reaches
     /// it.

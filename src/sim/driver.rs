@@ -55,12 +55,9 @@ pub trait Driver {
     fn next_time(&mut self) -> Option<SimTime>;
     /// See [`Sim::delivers_next_now`].
     fn delivers_next_now(&self) -> Option<u64>;
-    /// Records each step's nondeterministic choices from now on (or stops):
-    /// see [`Driver::choices_made`].
+    /// See [`Sim::record_choices`].
     fn record_choices(&mut self, on: bool);
-    /// The choices the last step made, as (options, value taken), while
-    /// recording ([`Driver::record_choices`]): what `distlab explore`
-    /// branches on (see `nodes::Choices`).
+    /// See [`Sim::choices_made`]: what `distlab explore` branches on.
     fn choices_made(&self) -> &[(u64, u64)];
     /// See [`Sim::run_until_quiet`].
     fn run_until_quiet(&mut self, limit: SimTime) -> bool;

@@ -20,8 +20,8 @@
 //! client entry has issued; the network's faults in force (partitions,
 //! cuts, link overrides) and, of each link a message has crossed, how far
 //! its random stream is drawn and how long its FIFO order holds; and the
-//! scripted faults still to come, with time left; and the choices the
-//! next step is to take, if an intervention gave some. The pending events are
+//! scripted faults still to come, with time left; and the values the next
+//! choices are to take, if an intervention gave some. The pending events are
 //! hashed in the order the engine will take them: events due at one
 //! instant run in the order they were scheduled, so two messages due
 //! together but sent in the other order are another state (the next
@@ -171,8 +171,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             self.state.issued.hash(h);
             self.state.arrivals.iter().map(RngStream::position).for_each(|p| p.hash(h));
             self.state.network.hash_model(self.state.now, h);
-            // Choices the next step is to take (the intervention `choose`,
-            // not yet taken: never so in a search, which steps at once).
+            // The values the next choices are to take (the intervention
+            // `choose`): a search's move takes them all within its step.
             if let Some(script) = &self.state.script {
                 script.hash(h);
             }

@@ -95,7 +95,7 @@ pub(super) fn context<'a, P: Protocol>(
     cfg: &'a SimConfig<P>,
     io: &'a mut crate::nodes::NodeIo,
     out: &'a mut Outbox<P>,
-    choices: Option<crate::nodes::Choices<'a>>,
+    choices: Option<Choices<'a>>,
 ) -> Context<'a, P> {
     let mut ctx = Context::new(node, now, &cfg.params, &cfg.cluster, io, notes_on, out);
     if let Some(choices) = choices {
