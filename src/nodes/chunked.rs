@@ -13,7 +13,10 @@
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+// `triomphe`'s `Arc`, which has no weak references: `make_mut` on a chunk
+// no snapshot shares is a load of its count, not a locked compare-and-swap
+// (a push is one).
+use triomphe::Arc;
 
 /// Elements per chunk: a changed chunk copies at most this many.
 const CHUNK: usize = 64;

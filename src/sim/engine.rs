@@ -36,6 +36,7 @@ use super::queue::{
     Event, EventHeap, Payload, PendingEvent, PendingSlot, QueueOrder, WirePayload, describe, label,
 };
 use super::rng::{RngStream, StreamKind};
+use super::shared::CowArc;
 use super::time::{SimDuration, SimTime};
 use super::trace::{NONE, Trace, TraceKind, TraceLevel};
 use crate::nodes::client::{ClientSlot, ClientSpec};
@@ -307,7 +308,7 @@ pub struct SimSnapshot<P: Protocol, C> {
     state: SimState<P>,
     /// The queue, as its live events' slots in pop order.
     order: QueueOrder,
-    checker: Option<Arc<C>>,
+    checker: Option<CowArc<C>>,
     trace: super::trace::TraceMark,
     history: usize,
     applied_faults: usize,
@@ -321,8 +322,8 @@ pub struct Sim<P: Protocol, C: Checker<P>> {
     pub(super) faults: Vec<TimedFault>,
     pub(super) keyed: Vec<TimedFault>,
     pub(super) state: SimState<P>,
-    /// Shared with snapshots until it next changes (`Arc::make_mut`).
-    pub(super) checker: Option<Arc<C>>,
+    /// Shared with snapshots until it next changes (`CowArc::make_mut`).
+    pub(super) checker: Option<CowArc<C>>,
     pub(super) trace: Trace,
     pub(super) history: History,
     /// Faults applied so far, including interventions, in order.
@@ -370,7 +371,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             .map(|i| NodeRt {
                 status: NodeStatus::Up,
                 state: None,
-                disk: Arc::default(),
+                disk: CowArc::default(),
                 unflushed: VecDeque::new(),
                 timers: SmallMap::new(),
                 incarnation: 0,
@@ -438,7 +439,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             halt: None,
             script: None,
         };
-        let checker = cfg.checks.then(|| Arc::new(C::new(&cfg.params, &cfg.cluster)));
+        let checker = cfg.checks.then(|| CowArc::new(C::new(&cfg.params, &cfg.cluster)));
         let trace = Trace::new(cfg.trace);
         let budget = cfg.budget;
         let mut sim = Sim {
@@ -1050,9 +1051,9 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
 /// `*mine = theirs.clone()`, but nothing at all when the two already
 /// share their value: a restore leaves what the move did not change
 /// without touching its reference count.
-fn share_from<T>(mine: &mut Option<Arc<T>>, theirs: &Option<Arc<T>>) {
+fn share_from<T>(mine: &mut Option<CowArc<T>>, theirs: &Option<CowArc<T>>) {
     match (mine.as_ref(), theirs) {
-        (Some(a), Some(b)) if Arc::ptr_eq(a, b) => {}
+        (Some(a), Some(b)) if CowArc::ptr_eq(a, b) => {}
         _ => mine.clone_from(theirs),
     }
 }

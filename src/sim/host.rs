@@ -11,12 +11,11 @@ use super::engine::{Sim, SimConfig, StepRecord};
 use super::monitor::Checker;
 use super::network::{EndpointId, Route};
 use super::queue::{Event, NORMAL, Payload, PendingEvent, Slot, WirePayload, describe, label};
-use super::shared::Shared;
+use super::shared::{CowArc, Shared};
 use super::time::{SimDuration, SimTime};
 use super::trace::{NONE, TraceKind};
 use crate::nodes::{Choices, Context, Effect, NodeId, Outbox, Protocol, SmallMap, TimerId, WriteId};
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 /// Is a node running?
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -35,7 +34,7 @@ pub(super) struct NodeRt<P: Protocol> {
     pub(super) state: Option<P::State>,
     /// Shared with snapshots until a write reaches it: a node changes on
     /// almost every event, its disk far less often.
-    pub(super) disk: Arc<P::Durable>,
+    pub(super) disk: CowArc<P::Durable>,
     /// Writes issued but not yet on disk, oldest first.
     pub(super) unflushed: VecDeque<(WriteId, P::DurableWrite)>,
     /// Pending timers by key, with the generation that counts: a popped
@@ -57,7 +56,7 @@ pub(super) struct NodeRt<P: Protocol> {
     pub(super) load: Option<Box<super::capacity::NodeLoad>>,
 }
 
-/// Every node's runtime, each behind an `Arc` ([`Shared`]): a snapshot
+/// Every node's runtime, each behind a `CowArc` ([`Shared`]): a snapshot
 /// shares the nodes with the run, and a node is copied only when it next
 /// changes. Writing to a node (`IndexMut`) also forgets its memo, the
 /// hash of what the model fingerprint takes from it ([`Shared::memo`]).
@@ -196,7 +195,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                         && bandwidth.is_none()
                     {
                         // A zero-latency disk completes the write within the step.
-                        P::apply_write(Arc::make_mut(&mut rt.disk), &write);
+                        P::apply_write(CowArc::make_mut(&mut rt.disk), &write);
                         persisted_now.push(id);
                     } else {
                         // With a bandwidth, the write's bytes take their time first.
@@ -234,7 +233,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                     Payload::Reply { op_id: to.op_id, attempt: to.attempt, reply },
                 ),
                 Effect::Observe(obs) => {
-                    if let Some(c) = self.checker.as_mut().map(Arc::make_mut) {
+                    if let Some(c) = self.checker.as_mut().map(CowArc::make_mut) {
                         c.on_observation(at, node, &obs);
                     }
                     self.trace.record(step, now.0, TraceKind::Observation, node.0, NONE, 0, 0, || {
@@ -415,7 +414,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         let step = self.begin_step();
         let rt = &mut self.state.nodes[node.index()];
         let (id, write) = rt.unflushed.pop_front().expect("a disk event has a write");
-        P::apply_write(Arc::make_mut(&mut rt.disk), &write);
+        P::apply_write(CowArc::make_mut(&mut rt.disk), &write);
         let paused = rt.status == NodeStatus::Paused;
         if C::HEARS_DISK {
             self.tell_durable(node);
@@ -435,7 +434,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     fn tell_durable(&mut self, node: NodeId) {
         if self.state.nodes[node.index()].unflushed.is_empty() {
             let at = self.at();
-            if let Some(c) = self.checker.as_mut().map(Arc::make_mut) {
+            if let Some(c) = self.checker.as_mut().map(CowArc::make_mut) {
                 c.on_durable(at, node);
             }
         }

@@ -435,7 +435,7 @@ pub trait Checker<P: Protocol>: Clone {
     fn on_history(&mut self, _at: At, _event: &TypedEvent<P>) {}
     /// Whether [`Checker::on_fault`] wants to hear of faults: a checker that
     /// overrides it sets this. The engine copies a checker shared with a
-    /// snapshot before it changes it (`Arc::make_mut`), and most checkers
+    /// snapshot before it changes it (copy on write), and most checkers
     /// ignore faults, so a fault does not copy them (in `distlab explore`
     /// every message delivered early is a fault).
     const HEARS_FAULTS: bool = false;

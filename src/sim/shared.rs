@@ -1,9 +1,9 @@
-//! A vector whose elements a clone shares: each behind an `Arc`, copied
-//! only when it next changes (`IndexMut` is `Arc::make_mut`). Reading
+//! A vector whose elements a clone shares: each behind a [`CowArc`],
+//! copied only when it next changes (`IndexMut` is `CowArc::make_mut`). Reading
 //! (`Index`, `iter`) never copies. So a clone of the state — a snapshot, a
 //! restore — costs a pointer per element, and `distlab explore`'s
 //! successors share every element their move did not touch. Hashes and
-//! digests are those of the elements themselves (an `Arc` hashes as what
+//! digests are those of the elements themselves (a `CowArc` hashes as what
 //! it points to), the same as a plain vector's.
 //!
 //! Each element also keeps a *memo*: a 128-bit hash of it that the model
@@ -11,10 +11,19 @@
 //! whenever the element changes. A state's fingerprint then hashes only
 //! what changed since its parent's; the rest is a word per element.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
+
+/// The pointer through which a snapshot shares what the run changes (here
+/// the nodes and client processes; in the engine the checker and each
+/// node's disk; a checker's records within it), copied when it next changes: `triomphe`'s `Arc`. It has
+/// no weak references, so `make_mut` knows it holds the only reference from
+/// one load of the count; std's `Arc::make_mut` takes a locked
+/// compare-and-swap to rule out a weak one being upgraded, and a run
+/// changes a node on every event.
+pub type CowArc<T> = triomphe::Arc<T>;
 
 #[derive(Debug, Hash)]
-pub(super) struct Shared<T>(Vec<Arc<Memo<T>>>);
+pub(super) struct Shared<T>(Vec<CowArc<Memo<T>>>);
 
 /// An element and its memo. It hashes (and so digests) as the element
 /// alone: the memo is a cache, not state.
@@ -33,8 +42,8 @@ impl<T: std::hash::Hash> std::hash::Hash for Memo<T> {
 impl<T: Clone> Memo<T> {
     /// The element, to change: its memo is forgotten.
     #[inline]
-    fn change(memo: &mut Arc<Memo<T>>) -> &mut T {
-        let memo = Arc::make_mut(memo);
+    fn change(memo: &mut CowArc<Memo<T>>) -> &mut T {
+        let memo = CowArc::make_mut(memo);
         memo.hash.take();
         &mut memo.value
     }
@@ -44,14 +53,14 @@ impl<T> Clone for Shared<T> {
     fn clone(&self) -> Self {
         Shared(self.0.clone())
     }
-    /// A restore: each element the two share already (the same `Arc`) is
+    /// A restore: each element the two share already (the same `CowArc`) is
     /// left alone, without touching its reference count.
     fn clone_from(&mut self, source: &Self) {
         if self.0.len() != source.0.len() {
             return self.0.clone_from(&source.0);
         }
         for (mine, theirs) in self.0.iter_mut().zip(&source.0) {
-            if !Arc::ptr_eq(mine, theirs) {
+            if !CowArc::ptr_eq(mine, theirs) {
                 *mine = theirs.clone();
             }
         }
@@ -82,7 +91,7 @@ impl<T> Shared<T> {
     /// memo sees: the memo is kept.
     pub(super) fn trim_unshared(&mut self, mut trim: impl FnMut(&mut T)) {
         for e in &mut self.0 {
-            if let Some(memo) = Arc::get_mut(e) {
+            if let Some(memo) = CowArc::get_mut(e) {
                 trim(&mut memo.value);
             }
         }
@@ -100,13 +109,13 @@ impl<T> Shared<T> {
 
 impl<T> FromIterator<T> for Shared<T> {
     fn from_iter<I: IntoIterator<Item = T>>(elements: I) -> Self {
-        Shared(elements.into_iter().map(|value| Arc::new(Memo { value, hash: OnceLock::new() })).collect())
+        Shared(elements.into_iter().map(|value| CowArc::new(Memo { value, hash: OnceLock::new() })).collect())
     }
 }
 
 impl<'a, T> IntoIterator for &'a Shared<T> {
     type Item = &'a T;
-    type IntoIter = std::iter::Map<std::slice::Iter<'a, Arc<Memo<T>>>, fn(&Arc<Memo<T>>) -> &T>;
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, CowArc<Memo<T>>>, fn(&CowArc<Memo<T>>) -> &T>;
     fn into_iter(self) -> Self::IntoIter {
         self.0.iter().map(|e| &e.value)
     }
