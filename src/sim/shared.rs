@@ -149,6 +149,7 @@ mod tests {
         let mut v: Shared<Vec<u8>> = (0..2).map(|_| Vec::with_capacity(64)).collect();
         let snapshot = v.clone();
         v[1].push(7); // copied from the snapshot's, then grown
+        assert!(snapshot[1].is_empty(), "a change after a clone leaves the clone as it was");
         let grown = v[1].capacity();
         assert!(grown > 1, "a pushed vector keeps room to grow");
         let memo = v.memo(1, |e| u128::from(e[0]));
