@@ -322,7 +322,7 @@ pub struct Sim<P: Protocol, C: Checker<P>> {
     pub(super) faults: Vec<TimedFault>,
     pub(super) keyed: Vec<TimedFault>,
     pub(super) state: SimState<P>,
-    /// Shared with snapshots until it next changes (`CowArc::make_mut`).
+    /// Shared with snapshots until it next changes (copy on write: `shared::make_mut`).
     pub(super) checker: Option<CowArc<C>>,
     pub(super) trace: Trace,
     pub(super) history: History,

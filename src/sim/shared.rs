@@ -41,12 +41,29 @@ impl<T: std::hash::Hash> std::hash::Hash for Memo<T> {
 
 impl<T: Clone> Memo<T> {
     /// The element, to change: its memo is forgotten.
-    #[inline]
+    #[inline(always)]
     fn change(memo: &mut CowArc<Memo<T>>) -> &mut T {
-        let memo = CowArc::make_mut(memo);
+        let memo = make_mut(memo);
         memo.hash.take();
         &mut memo.value
     }
+}
+
+/// `CowArc::make_mut` with the copy out of line: a run changes what no
+/// snapshot shares (a load of the count and a compare, inlined), and only a
+/// search or the TUI's tape copies.
+#[inline(always)]
+pub fn make_mut<T: Clone>(arc: &mut CowArc<T>) -> &mut T {
+    if !arc.is_unique() {
+        copy(arc);
+    }
+    CowArc::get_mut(arc).unwrap_or_else(|| unreachable!("a copy is held only here"))
+}
+
+#[cold]
+#[inline(never)]
+fn copy<T: Clone>(arc: &mut CowArc<T>) {
+    *arc = CowArc::new(T::clone(arc));
 }
 
 impl<T> Clone for Shared<T> {
