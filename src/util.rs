@@ -1,5 +1,7 @@
-//! Small helpers shared by reports: number formatting, and making text read
-//! from a file safe to print.
+//! Small helpers: for reports, number formatting and making text read from
+//! a file safe to print; for the simulator's hot paths, a hash table with a
+//! fixed layout ([`IdMap`]) and the copy-on-write pointer its snapshots
+//! share state through (`CowArc`, changed with `make_mut`).
 //!
 //! A scenario file (or a trace, or a file name) may come from anyone: a
 //! downloaded lesson could put terminal escape sequences in its name or its
@@ -425,6 +427,60 @@ mod vec_map_tests {
         assert!(ours.iter().eq(model.iter()));
         assert_eq!(format!("{ours:?}"), format!("{model:?}"));
         assert_eq!(format!("{:#?}", ours), format!("{:#?}", model));
+    }
+}
+
+/// The pointer through which copies of the simulated state (a snapshot,
+/// the explorer's frontier, the TUI's tape) share what the run changes:
+/// each node and client process, the checker, each node's disk, two-phase
+/// commit's checker records, a replicated log's chunks. A change goes
+/// through [`make_mut`], which copies it first if anything else holds it.
+///
+/// `triomphe`'s `Arc`: it has no weak references, so whether this is the
+/// only reference is a read of the count. Std's `Arc::make_mut` takes a
+/// locked compare-and-swap instead, to hold off a weak reference being
+/// upgraded while it looks, and a run changes a node on every event.
+pub(crate) type CowArc<T> = triomphe::Arc<T>;
+
+/// The value, to change: copied first if anything else holds it. The test
+/// is inlined (the count read and compared, twice: the second read cannot
+/// fail, as nothing else holds it by then); the copy, which only a search
+/// or the TUI's tape makes, is a call out of line, so a run's handlers
+/// carry no copy of the state's clone.
+#[inline(always)]
+pub(crate) fn make_mut<T: Clone>(arc: &mut CowArc<T>) -> &mut T {
+    if !arc.is_unique() {
+        copy_out(arc);
+    }
+    CowArc::get_mut(arc).unwrap_or_else(|| unreachable!("a copy of its own is held only here"))
+}
+
+/// Replaces what `arc` points at with a copy of its own.
+#[cold]
+#[inline(never)]
+fn copy_out<T: Clone>(arc: &mut CowArc<T>) {
+    *arc = CowArc::new(T::clone(arc));
+}
+
+#[cfg(test)]
+mod cow_tests {
+    use super::{CowArc, make_mut};
+
+    /// A change copies what another holds, and changes in place what
+    /// nothing else holds.
+    #[test]
+    fn make_mut_copies_only_what_is_shared() {
+        let mut live = CowArc::new(vec![1]);
+        let snapshot = live.clone();
+        make_mut(&mut live).push(2);
+        assert!(!CowArc::ptr_eq(&live, &snapshot), "shared: copied");
+        assert_eq!((*live).clone(), vec![1, 2]);
+        assert_eq!(*snapshot, vec![1], "the other holder sees no change");
+        let before = CowArc::as_ptr(&live);
+        make_mut(&mut live).push(3);
+        assert_eq!(CowArc::as_ptr(&live), before, "its own: changed in place");
+        drop(snapshot);
+        assert_eq!(*live, vec![1, 2, 3]);
     }
 }
 

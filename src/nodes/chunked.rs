@@ -5,18 +5,15 @@
 //! TUI's tape, the explorer's frontier). A replicated log held in a `Vec`
 //! would be copied whole each time, so a tape of a long run would hold a
 //! copy of the log per snapshot — memory quadratic in the run's length.
-//! [`ChunkedVec`] keeps its elements in fixed-size chunks behind [`Arc`]s:
+//! [`ChunkedVec`] keeps its elements in fixed-size chunks behind `CowArc`s:
 //! a clone copies only the chunk pointers, and a push, truncation or front
 //! removal copies at most the one chunk it changes (copy on write). To the
 //! protocol it reads like a `Vec`: `len`, `get`, `push`, `truncate`,
 //! `iter`.
 
+use crate::util::{CowArc, make_mut};
 use std::fmt;
 use std::hash::{Hash, Hasher};
-// `triomphe`'s `Arc`, which has no weak references: `make_mut` on a chunk
-// no snapshot shares is a load of its count, not a locked compare-and-swap
-// (a push is one).
-use triomphe::Arc;
 
 /// Elements per chunk: a changed chunk copies at most this many.
 const CHUNK: usize = 64;
@@ -26,7 +23,7 @@ const CHUNK: usize = 64;
 pub struct ChunkedVec<T> {
     /// Every chunk but the last holds `CHUNK` slots; the first `skip`
     /// slots of the first chunk were removed from the front.
-    chunks: Vec<Arc<Vec<T>>>,
+    chunks: Vec<CowArc<Vec<T>>>,
     skip: usize,
     len: usize,
 }
@@ -67,11 +64,11 @@ impl<T: Clone> ChunkedVec<T> {
     /// shares it).
     pub fn push(&mut self, value: T) {
         match self.chunks.last_mut() {
-            Some(last) if last.len() < CHUNK => Arc::make_mut(last).push(value),
+            Some(last) if last.len() < CHUNK => make_mut(last).push(value),
             _ => {
                 let mut chunk = Vec::with_capacity(CHUNK);
                 chunk.push(value);
-                self.chunks.push(Arc::new(chunk));
+                self.chunks.push(CowArc::new(chunk));
             }
         }
         self.len += 1;
@@ -91,7 +88,7 @@ impl<T: Clone> ChunkedVec<T> {
         let keep = end - (self.chunks.len() - 1) * CHUNK;
         let last = self.chunks.last_mut().expect("len > 0 keeps a chunk");
         if last.len() > keep {
-            Arc::make_mut(last).truncate(keep);
+            make_mut(last).truncate(keep);
         }
         self.len = len;
     }
@@ -241,7 +238,7 @@ mod tests {
         let mut w = v.clone();
         w.push(1);
         w.truncate(10 * CHUNK - 3);
-        let shared = v.chunks.iter().zip(&w.chunks).filter(|(a, b)| Arc::ptr_eq(a, b)).count();
+        let shared = v.chunks.iter().zip(&w.chunks).filter(|(a, b)| CowArc::ptr_eq(a, b)).count();
         assert_eq!(shared, 9, "only the last chunk was copied");
         assert_eq!(v.len(), 10 * CHUNK);
     }

@@ -212,7 +212,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             node,
             register,
         };
-        if let Some(ch) = self.checker.as_mut().map(super::shared::make_mut) {
+        if let Some(ch) = self.checker.as_mut().map(crate::util::make_mut) {
             ch.on_history(At { step: ev.step, time: ev.time }, &ev);
         }
         if self.cfg.record_history || self.trace.streaming() {

@@ -36,11 +36,11 @@ use super::queue::{
     Event, EventHeap, Payload, PendingEvent, PendingSlot, QueueOrder, WirePayload, describe, label,
 };
 use super::rng::{RngStream, StreamKind};
-use super::shared::CowArc;
 use super::time::{SimDuration, SimTime};
 use super::trace::{NONE, Trace, TraceKind, TraceLevel};
 use crate::nodes::client::{ClientSlot, ClientSpec};
 use crate::nodes::{Clock, Cluster, Message, NodeId, Outbox, Protocol, SmallMap, WriteId};
+use crate::util::CowArc;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -322,7 +322,8 @@ pub struct Sim<P: Protocol, C: Checker<P>> {
     pub(super) faults: Vec<TimedFault>,
     pub(super) keyed: Vec<TimedFault>,
     pub(super) state: SimState<P>,
-    /// Shared with snapshots until it next changes (copy on write: `shared::make_mut`).
+    /// Shared with snapshots until it next changes (copy on write:
+    /// [`crate::util::make_mut`]).
     pub(super) checker: Option<CowArc<C>>,
     pub(super) trace: Trace,
     pub(super) history: History,

@@ -142,7 +142,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             self.trace.record(step, now.0, kind, node_ep.map_or(NONE, |e| e.0), NONE, 0, payload, || text);
         }
         if C::HEARS_FAULTS
-            && let Some(c) = self.checker.as_mut().map(super::shared::make_mut)
+            && let Some(c) = self.checker.as_mut().map(crate::util::make_mut)
         {
             c.on_fault(at, &f.fault);
         }

@@ -11,10 +11,11 @@ use super::engine::{Sim, SimConfig, StepRecord};
 use super::monitor::Checker;
 use super::network::{EndpointId, Route};
 use super::queue::{Event, NORMAL, Payload, PendingEvent, Slot, WirePayload, describe, label};
-use super::shared::{self, CowArc, Shared};
+use super::shared::Shared;
 use super::time::{SimDuration, SimTime};
 use super::trace::{NONE, TraceKind};
 use crate::nodes::{Choices, Context, Effect, NodeId, Outbox, Protocol, SmallMap, TimerId, WriteId};
+use crate::util::{CowArc, make_mut};
 use std::collections::VecDeque;
 
 /// Is a node running?
@@ -195,7 +196,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                         && bandwidth.is_none()
                     {
                         // A zero-latency disk completes the write within the step.
-                        P::apply_write(shared::make_mut(&mut rt.disk), &write);
+                        P::apply_write(make_mut(&mut rt.disk), &write);
                         persisted_now.push(id);
                     } else {
                         // With a bandwidth, the write's bytes take their time first.
@@ -233,7 +234,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                     Payload::Reply { op_id: to.op_id, attempt: to.attempt, reply },
                 ),
                 Effect::Observe(obs) => {
-                    if let Some(c) = self.checker.as_mut().map(shared::make_mut) {
+                    if let Some(c) = self.checker.as_mut().map(make_mut) {
                         c.on_observation(at, node, &obs);
                     }
                     self.trace.record(step, now.0, TraceKind::Observation, node.0, NONE, 0, 0, || {
@@ -414,7 +415,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         let step = self.begin_step();
         let rt = &mut self.state.nodes[node.index()];
         let (id, write) = rt.unflushed.pop_front().expect("a disk event has a write");
-        P::apply_write(shared::make_mut(&mut rt.disk), &write);
+        P::apply_write(make_mut(&mut rt.disk), &write);
         let paused = rt.status == NodeStatus::Paused;
         if C::HEARS_DISK {
             self.tell_durable(node);
@@ -434,7 +435,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     fn tell_durable(&mut self, node: NodeId) {
         if self.state.nodes[node.index()].unflushed.is_empty() {
             let at = self.at();
-            if let Some(c) = self.checker.as_mut().map(shared::make_mut) {
+            if let Some(c) = self.checker.as_mut().map(make_mut) {
                 c.on_durable(at, node);
             }
         }

@@ -37,6 +37,5 @@ pub use hash::Digest;
 pub use history::{History, HistoryEvent, HistoryKind, TypedEvent};
 pub use host::NodeStatus;
 pub use monitor::{At, Cause, Checker, ObservationRecord, Report, Verdict};
-pub use shared::CowArc;
 pub use time::{SimDuration, SimTime};
 pub use trace::{TraceEvent, TraceKind, TraceLevel, TraceSink};

@@ -1,5 +1,5 @@
 //! A vector whose elements a clone shares: each behind a [`CowArc`],
-//! copied only when it next changes (`IndexMut` is `CowArc::make_mut`). Reading
+//! copied only when it next changes (`IndexMut` is [`make_mut`]). Reading
 //! (`Index`, `iter`) never copies. So a clone of the state — a snapshot, a
 //! restore — costs a pointer per element, and `distlab explore`'s
 //! successors share every element their move did not touch. Hashes and
@@ -11,16 +11,8 @@
 //! whenever the element changes. A state's fingerprint then hashes only
 //! what changed since its parent's; the rest is a word per element.
 
+use crate::util::{CowArc, make_mut};
 use std::sync::OnceLock;
-
-/// The pointer through which a snapshot shares what the run changes (here
-/// the nodes and client processes; in the engine the checker and each
-/// node's disk; a checker's records within it), copied when it next changes: `triomphe`'s `Arc`. It has
-/// no weak references, so `make_mut` knows it holds the only reference from
-/// one load of the count; std's `Arc::make_mut` takes a locked
-/// compare-and-swap to rule out a weak one being upgraded, and a run
-/// changes a node on every event.
-pub type CowArc<T> = triomphe::Arc<T>;
 
 #[derive(Debug, Hash)]
 pub(super) struct Shared<T>(Vec<CowArc<Memo<T>>>);
@@ -47,23 +39,6 @@ impl<T: Clone> Memo<T> {
         memo.hash.take();
         &mut memo.value
     }
-}
-
-/// `CowArc::make_mut` with the copy out of line: a run changes what no
-/// snapshot shares (a load of the count and a compare, inlined), and only a
-/// search or the TUI's tape copies.
-#[inline(always)]
-pub fn make_mut<T: Clone>(arc: &mut CowArc<T>) -> &mut T {
-    if !arc.is_unique() {
-        copy(arc);
-    }
-    CowArc::get_mut(arc).unwrap_or_else(|| unreachable!("a copy is held only here"))
-}
-
-#[cold]
-#[inline(never)]
-fn copy<T: Clone>(arc: &mut CowArc<T>) {
-    *arc = CowArc::new(T::clone(arc));
 }
 
 impl<T> Clone for Shared<T> {

@@ -53,9 +53,9 @@ use super::{
 };
 use crate::nodes::{Cluster, NodeId, SmallMap};
 use crate::sim::monitor::{CheckInfo, GaugeInfo, IdBits, MetricInfo, Unit, ViolationTracker, keep_settled};
-use crate::sim::{At, Cause, Checker, CowArc, HistoryKind, Report, TypedEvent};
+use crate::sim::{At, Cause, Checker, HistoryKind, Report, TypedEvent};
 use crate::time::SimTime;
-use crate::util::IdMap;
+use crate::util::{CowArc, IdMap, make_mut};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
@@ -221,7 +221,7 @@ impl LongAgo {
 /// The record of `tx`, to change: brought back from what `long_ago` keeps
 /// of it, or begun, if the checker holds none in full.
 fn record<'a>(txs: &'a mut IdMap<Tx, CowArc<TxRecord>>, long_ago: &mut LongAgo, tx: Tx) -> &'a mut TxRecord {
-    CowArc::make_mut(txs.entry(tx).or_insert_with(|| CowArc::new(long_ago.take(tx))))
+    make_mut(txs.entry(tx).or_insert_with(|| CowArc::new(long_ago.take(tx))))
 }
 
 fn name(d: Decision) -> &'static str {
@@ -277,7 +277,7 @@ impl TwoPhaseCommitChecker {
         // Looked at before it is changed: a record shared with a snapshot
         // is copied only when it does change.
         match self.txs.get_mut(&tx) {
-            Some(r) if !r.queued && Self::is_settled(&self.params, r) => CowArc::make_mut(r).queued = true,
+            Some(r) if !r.queued && Self::is_settled(&self.params, r) => make_mut(r).queued = true,
             _ => return,
         }
         self.recently_settled.push_back(tx);
@@ -292,7 +292,7 @@ impl TwoPhaseCommitChecker {
     fn forget(&mut self, tx: Tx) {
         let Some(r) = self.txs.get_mut(&tx) else { return };
         if !Self::is_settled(&self.params, r) || tx >= IdBits::LIMIT {
-            CowArc::make_mut(r).queued = false;
+            make_mut(r).queued = false;
             return;
         }
         let r = self.txs.remove(&tx).expect("present");
@@ -320,7 +320,7 @@ impl TwoPhaseCommitChecker {
         let now = self.parts_in_flight(r);
         let before = r.in_flight;
         if now != before {
-            CowArc::make_mut(self.txs.get_mut(&tx).expect("present")).in_flight = now;
+            make_mut(self.txs.get_mut(&tx).expect("present")).in_flight = now;
         }
         for (unit, what) in [(Conserved::Money, "money"), (Conserved::Stock, "stock")] {
             let u = unit as usize;
