@@ -474,7 +474,7 @@ mod cow_tests {
         let snapshot = live.clone();
         make_mut(&mut live).push(2);
         assert!(!CowArc::ptr_eq(&live, &snapshot), "shared: copied");
-        assert_eq!((*live).clone(), vec![1, 2]);
+        assert_eq!(*live, vec![1, 2]);
         assert_eq!(*snapshot, vec![1], "the other holder sees no change");
         let before = CowArc::as_ptr(&live);
         make_mut(&mut live).push(3);

@@ -11,6 +11,7 @@ use super::queue::{Event, Payload};
 use super::trace::{NONE, TraceKind};
 use crate::nodes::client::{ClientAction, Pending as PendingOp};
 use crate::nodes::{AnswerOf, ClientRef, ClientRequest, NodeId, OpOf, Protocol, Workload};
+use crate::util::make_mut;
 
 impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     pub(super) fn client_next(&mut self, slot: u32) -> Option<StepRecord> {
@@ -212,7 +213,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             node,
             register,
         };
-        if let Some(ch) = self.checker.as_mut().map(crate::util::make_mut) {
+        if let Some(ch) = self.checker.as_mut().map(make_mut) {
             ch.on_history(At { step: ev.step, time: ev.time }, &ev);
         }
         if self.cfg.record_history || self.trace.streaming() {

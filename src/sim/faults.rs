@@ -14,6 +14,7 @@ use super::queue::{Entry, Event, Slot};
 use super::time::SimTime;
 use super::trace::{NONE, TraceKind};
 use crate::nodes::{Clock, NodeId, Protocol};
+use crate::util::make_mut;
 
 // ----- faults and interventions -------------------------------------------
 
@@ -142,7 +143,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             self.trace.record(step, now.0, kind, node_ep.map_or(NONE, |e| e.0), NONE, 0, payload, || text);
         }
         if C::HEARS_FAULTS
-            && let Some(c) = self.checker.as_mut().map(crate::util::make_mut)
+            && let Some(c) = self.checker.as_mut().map(make_mut)
         {
             c.on_fault(at, &f.fault);
         }
