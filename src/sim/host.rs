@@ -179,9 +179,9 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         let now = self.state.now;
         let at = self.at();
         let incarnation = self.state.nodes[node.index()].incarnation;
-        let mut persisted_now = std::mem::take(&mut self.persisted_scratch);
-        let mut loopback = std::mem::take(&mut self.loopback_scratch);
-
+        // (Writes completed within the step and messages to itself are
+        // gathered in the engine's own lists, empty at every call's start:
+        // the one that drains them takes them first.)
         for (gate, effect) in out.effects.drain(..) {
             if let Some(w) = gate {
                 self.state.nodes[node.index()].after_disk.push_back((w, effect));
@@ -197,7 +197,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                     {
                         // A zero-latency disk completes the write within the step.
                         P::apply_write(make_mut(&mut rt.disk), &write);
-                        persisted_now.push(id);
+                        self.persisted_scratch.push(id);
                     } else {
                         // With a bandwidth, the write's bytes take their time first.
                         let start = match bandwidth {
@@ -242,10 +242,21 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                     });
                 }
                 Effect::Note(text) => self.trace.annotate(step, now.0, node.0, text),
-                Effect::Loopback(msg) => loopback.push(msg),
+                Effect::Loopback(msg) => self.loopback_scratch.push(msg),
             }
         }
         self.out = out;
+        if !self.persisted_scratch.is_empty() || !self.loopback_scratch.is_empty() {
+            self.after_effects(node);
+        }
+    }
+
+    /// What a handler's effects started within the step: the node hears
+    /// of the writes a zero-latency disk completed, after handling the
+    /// messages it sent itself.
+    fn after_effects(&mut self, node: NodeId) {
+        let mut persisted_now = std::mem::take(&mut self.persisted_scratch);
+        let mut loopback = std::mem::take(&mut self.loopback_scratch);
         // A zero-latency disk completed this step's writes: once the
         // step's observations are in, everything the node wrote is durable.
         if C::HEARS_DISK && !persisted_now.is_empty() {
