@@ -289,6 +289,10 @@ impl Move {
 /// Searches `driver`'s run (fresh, at time zero) within `bounds`.
 pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
     let started = Instant::now();
+    // What is queued in a state must not depend on the path to it: a void
+    // event at the head decides whether a delivery due now is a move of
+    // its own (`Sim::delivers_next_now`).
+    driver.keep_void_events();
     let mut seen: Seen = Seen::default();
     // Choices among more options than the bound, of one parent's moves
     // (see `successors`).

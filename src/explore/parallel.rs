@@ -113,6 +113,12 @@ pub fn explore_parallel(
     jobs: usize,
 ) -> Outcome {
     let started = Instant::now();
+    // (Void events kept queued, as in `explore`.)
+    let build = || {
+        let mut driver = build();
+        driver.keep_void_events();
+        driver
+    };
     let mut out = Outcome::at_the_root();
     let mut root = build();
     let root_key: Key = key(root.as_ref(), bounds, [0; 3]);

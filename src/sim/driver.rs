@@ -57,6 +57,10 @@ pub trait Driver {
     fn delivers_next_now(&self) -> Option<u64>;
     /// See [`Sim::record_choices`].
     fn record_choices(&mut self, on: bool);
+    /// See [`Sim::keep_void_events`].
+    fn keep_void_events(&mut self);
+    /// See [`Sim::events_waiting`].
+    fn events_waiting(&self) -> usize;
     /// See [`Sim::choices_made`]: what `distlab explore` branches on.
     fn choices_made(&self) -> &[(u64, u64)];
     /// See [`Sim::run_until_quiet`].
@@ -176,6 +180,12 @@ where
     }
     fn record_choices(&mut self, on: bool) {
         Sim::record_choices(self, on)
+    }
+    fn keep_void_events(&mut self) {
+        Sim::keep_void_events(self)
+    }
+    fn events_waiting(&self) -> usize {
+        Sim::events_waiting(self)
     }
     fn choices_made(&self) -> &[(u64, u64)] {
         Sim::choices_made(self)

@@ -127,6 +127,11 @@ pub struct SimState<P: Protocol> {
     pub(super) spinning_at: SimTime,
     pub(super) spin_next: Option<(String, u64)>,
     pub(super) halt: Option<Box<Halt>>,
+    /// How many events may wait (slab slots taken) before the queue is
+    /// next swept of void ones ([`Sim::sweep_void`]): bookkeeping too,
+    /// kept by snapshots so that a run replayed from one sweeps where the
+    /// run did.
+    pub(super) sweep_at: u64,
     /// The values the next choices handlers make take, in order (the
     /// intervention `choose`, [`Fault::Choose`](super::Fault::Choose)):
     /// what is left of them (see [`crate::nodes::Choices`]).
@@ -168,6 +173,7 @@ impl<P: Protocol> SimState<P> {
             spinning_at: self.spinning_at,
             spin_next: self.spin_next.clone(),
             halt: self.halt.clone(),
+            sweep_at: self.sweep_at,
             script: self.script.clone(),
         };
         (copy, self.queue.order(&self.slab))
@@ -206,6 +212,7 @@ impl<P: Protocol> SimState<P> {
             spinning_at,
             spin_next,
             halt,
+            sweep_at,
             script,
         } = source;
         self.now = *now;
@@ -233,6 +240,7 @@ impl<P: Protocol> SimState<P> {
         self.spinning_at = *spinning_at;
         self.spin_next.clone_from(spin_next);
         self.halt.clone_from(halt);
+        self.sweep_at = *sweep_at;
         self.script.clone_from(script);
     }
 }
@@ -353,6 +361,9 @@ pub struct Sim<P: Protocol, C: Checker<P>> {
     /// recorded ([`Sim::record_choices`]; `distlab explore` branches on
     /// them): engine bookkeeping, not part of the state.
     pub(super) choices_made: Option<Vec<(u64, u64)>>,
+    /// Whether the queue is swept of void events ([`Sim::sweep_void`]);
+    /// `distlab explore` keeps them ([`Sim::keep_void_events`]).
+    pub(super) sweeps: bool,
 }
 
 impl<P: Protocol, C: Checker<P>> Sim<P, C> {
@@ -438,6 +449,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             spinning_at: SimTime::ZERO,
             spin_next: None,
             halt: None,
+            sweep_at: super::queue::SWEEP_FROM,
             script: None,
         };
         let checker = cfg.checks.then(|| CowArc::new(C::new(&cfg.params, &cfg.cluster)));
@@ -461,6 +473,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             loopback_scratch: Vec::new(),
             link_hints: Default::default(),
             choices_made: None,
+            sweeps: true,
         };
         for i in 0..sim.faults.len() {
             let at = sim.faults[i].at;

@@ -220,7 +220,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// fingerprint's scan of the queue: most events are not timers and
     /// are live at a glance.)
     #[inline(always)]
-    fn void(&self, event: &PendingEvent<P>) -> bool {
+    pub(super) fn void(&self, event: &PendingEvent<P>) -> bool {
         let nodes = &self.state.nodes;
         match event {
             Event::Timer { node, incarnation, id, timer } => {

@@ -144,6 +144,12 @@ impl EventHeap {
         }));
     }
 
+    /// Keeps the entries `keep` keeps, sorted (a heap too).
+    pub(super) fn retain_sorted(&mut self, keep: impl FnMut(&Entry) -> bool) {
+        self.v.retain(keep);
+        self.v.sort_unstable_by_key(Entry::rank);
+    }
+
     /// The earliest entry.
     #[inline(always)]
     pub(super) fn peek(&self) -> Option<&Entry> {
@@ -243,6 +249,10 @@ pub(super) struct QueueOrder(Box<[u32]>);
 
 pub(super) const NORMAL: u64 = 1 << 63;
 
+/// The fewest events waiting at which the queue is swept of void ones
+/// ([`Sim::sweep_void`]).
+pub(super) const SWEEP_FROM: u64 = 256;
+
 /// A pending event of protocol `P`.
 pub(super) type PendingEvent<P> = Event<<P as Protocol>::Msg, <P as Protocol>::Timer, OpOf<P>, AnswerOf<P>>;
 /// A slab slot of protocol `P`.
@@ -264,9 +274,18 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
 
     /// Puts an event in a new slab slot. The slab grows only when every
     /// slot is taken, so its length is the number of events waiting: the
-    /// `pending` budget is checked here, off the hot path.
+    /// `pending` budget is checked here, off the hot path — and, when the
+    /// slab has doubled since, void events are swept first
+    /// ([`Sim::sweep_void`]).
     #[inline(never)]
     pub(super) fn grow(&mut self, slot: PendingSlot<P>) -> u32 {
+        if self.sweeps && self.state.slab.len() as u64 >= self.state.sweep_at {
+            self.sweep_void();
+            if let Some(i) = self.state.free.pop() {
+                self.state.slab[i as usize] = Some(slot);
+                return i;
+            }
+        }
         self.state.slab.push(Some(slot));
         if self.state.slab.len() as u64 > self.budget.pending && self.state.halt.is_none() {
             self.halt_pending();
@@ -278,6 +297,59 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     pub(super) fn push(&mut self, time: SimTime, key: u64, event: PendingEvent<P>) {
         let slot = self.alloc(Slot { key, time, event });
         self.state.queue.push(Entry { time: time.0, key, slot });
+    }
+
+    /// Takes the void events out of the queue and frees their slots: a
+    /// timer cancelled or set again, anything of a node's earlier life, the
+    /// timeout of an operation that has ended. Each would change nothing
+    /// when it came up but the clock, which moves on to the next event
+    /// anyway; until then it would take a slot and make every step of the
+    /// queue deeper. A workload with timeouts longer than its operations
+    /// (two-phase commit's clients wait a second for transactions that take
+    /// milliseconds) would otherwise keep many times more void events than
+    /// live ones. Run from [`Sim::grow`], when every slot of the slab is
+    /// taken and the slab holds at least twice the events the last sweep
+    /// left (and [`SWEEP_FROM`]): a sweep then costs each event a few
+    /// instructions, whatever the run, and the inner loop nothing. The
+    /// trigger is the slab and its free list, which a snapshot keeps
+    /// exactly, so a run replayed from one sweeps where the run did.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn sweep_void(&mut self) {
+        let mut queue = std::mem::take(&mut self.state.queue);
+        let mut voided = Vec::new();
+        queue.retain_sorted(|e| match &self.state.slab[e.slot as usize] {
+            Some(s) if s.key == e.key && self.void(&s.event) => {
+                voided.push(e.slot);
+                false
+            }
+            Some(s) => s.key == e.key,
+            None => false, // stale: the step would skip it
+        });
+        self.state.queue = queue;
+        // (Freed in slot order, not the heap's, which a restore changes:
+        // the free list, and so where later events go, is the same in a
+        // run replayed from a snapshot.)
+        voided.sort_unstable();
+        for &slot in voided.iter().rev() {
+            self.state.slab[slot as usize] = None;
+            self.state.free.push(slot);
+        }
+        let waiting = (self.state.slab.len() - self.state.free.len()) as u64;
+        self.state.sweep_at = SWEEP_FROM.max(2 * waiting);
+    }
+
+    /// Events waiting: queued or held for a paused node, void ones not
+    /// swept yet included (the slab's slots taken).
+    pub fn events_waiting(&self) -> usize {
+        self.state.slab.len() - self.state.free.len()
+    }
+
+    /// Keeps void events queued until they come up, as a run did before
+    /// sweeps: `distlab explore` asks for it, so that what is queued in a
+    /// state does not depend on the path that reached it.
+    pub fn keep_void_events(&mut self) {
+        self.sweeps = false;
     }
 
     #[inline(always)]
