@@ -233,25 +233,32 @@ fn a_runtime_outside_the_simulator_runs_a_handler() {
     assert_eq!(held, [&Tick::HeldThenCancelled, &Tick::Held]);
 }
 
-/// Void events are swept out of the queue: two-phase commit's clients wait
-/// a second for transactions that take milliseconds, so nearly every
-/// client timeout, and every prepare and decision timeout cancelled by a
-/// decision, is void long before it comes up. Kept, they pile up by the
+/// Two-phase commit kept busy for 3 s: clients wait a second for
+/// transactions that take milliseconds, so nearly every client timeout,
+/// and every prepare and decision timeout cancelled by a decision, is void
+/// long before it comes up. `timeline` adds faults.
+fn busy_two_phase_commit(timeline: &str) -> distlab::scenario::Scenario {
+    let text = format!(
+        "[scenario]\nname = \"sweep\"\nprotocol = \"two-phase-commit\"\nduration = \"3s\"\n\
+         [cluster]\nnodes = 5\n[network]\nlatency = \"1ms\"\n\
+         [[clients]]\nprocesses = 16\nops = 100000\ninterval = \"0\"\nkeys = 64\ntimeout = \"1s\"\n{timeline}"
+    );
+    distlab::scenario::load_str(&distlab::protocols::registry(), "sweep.toml", &text)
+        .expect("a valid scenario")
+}
+
+fn digest_only() -> distlab::scenario::RunOptions {
+    distlab::scenario::RunOptions { trace: TraceLevel::Digest, ..Default::default() }
+}
+
+/// Void events are swept out of the queue. Kept, they pile up by the
 /// thousand; swept, what waits stays near what is live — and the run is
 /// the same event for event (trace digest) and verdict for verdict.
 #[test]
 fn void_events_are_swept_without_changing_the_run() {
-    let s = distlab::scenario::load_str(
-        &distlab::protocols::registry(),
-        "sweep.toml",
-        "[scenario]\nname = \"sweep\"\nprotocol = \"two-phase-commit\"\nduration = \"3s\"\n\
-         [cluster]\nnodes = 5\n[network]\nlatency = \"1ms\"\n\
-         [[clients]]\nprocesses = 16\nops = 100000\ninterval = \"0\"\nkeys = 64\ntimeout = \"1s\"\n",
-    )
-    .expect("a valid scenario");
+    let s = busy_two_phase_commit("");
     let run = |sweep: bool| {
-        let opts = distlab::scenario::RunOptions { trace: TraceLevel::Digest, ..Default::default() };
-        let mut d = s.protocol.build(&s, opts);
+        let mut d = s.protocol.build(&s, digest_only());
         if !sweep {
             d.keep_void_events();
         }
@@ -269,4 +276,66 @@ fn void_events_are_swept_without_changing_the_run() {
     assert!(kept.0.is_some());
     assert_eq!(kept.0, swept.0, "the same run, event for event");
     assert_eq!(kept.1, swept.1, "the same verdicts and metrics");
+}
+
+/// A run restored from a snapshot sweeps where the run did: with a crash,
+/// a pause and interventions that leave stale queue entries (a message
+/// delivered next, one dropped), every replay from each of six snapshots,
+/// restored plainly or as the TUI's tape restores them, ends in the
+/// state (exact state hash) and trace of the run straight through — which
+/// is also the run that keeps its void events.
+#[test]
+fn sweeps_replay_from_snapshots() {
+    use distlab::sim::{Driver, Fault, Snapshot};
+    const END: u64 = 60_000;
+    const SNAPSHOTS: [u64; 6] = [300, 1_234, 5_000, 9_999, 20_001, 33_333];
+    /// Steps to event `to`, intervening at fixed step numbers, and takes a
+    /// snapshot once the run passes each step `take` names.
+    fn drive(d: &mut dyn Driver, to: u64, snapshots: &mut Vec<(u64, Snapshot)>, take: &[u64]) {
+        while d.stats().events < to {
+            let next = d.stats().events + 1;
+            let ids = d.in_flight_ids();
+            if (next.is_multiple_of(2_500) || next.is_multiple_of(3_700)) && !ids.is_empty() {
+                let fault = if next.is_multiple_of(2_500) {
+                    Fault::DeliverNext(*ids.iter().max().expect("not empty"))
+                } else {
+                    Fault::DropMessage(*ids.iter().min().expect("not empty"))
+                };
+                d.intervene(fault).expect("the message is in flight");
+            } else if d.step().is_none() {
+                break;
+            }
+            let step = d.stats().events;
+            if take.get(snapshots.len()).is_some_and(|&t| step >= t) {
+                snapshots.push((step, d.snapshot()));
+            }
+        }
+    }
+    let s = busy_two_phase_commit(
+        "[[timeline]]\nat = \"200ms\"\ncrash = \"n1\"\n[[timeline]]\nat = \"260ms\"\nrestart = \"n1\"\n\
+         [[timeline]]\nat = \"300ms\"\npause = \"n2\"\n[[timeline]]\nat = \"420ms\"\nresume = \"n2\"\n",
+    );
+    let mut d = s.protocol.build(&s, digest_only());
+    let mut snapshots = Vec::new();
+    drive(d.as_mut(), END, &mut snapshots, &SNAPSHOTS);
+    assert_eq!(snapshots.len(), SNAPSHOTS.len());
+    assert_eq!(d.stats().events, END, "a run long enough to sweep many times");
+    let (hash, digest, report) = (d.state_hash(), d.digest(), d.report());
+    let mut kept = s.protocol.build(&s, digest_only());
+    kept.keep_void_events();
+    drive(kept.as_mut(), END, &mut Vec::new(), &[]);
+    assert_eq!(kept.digest(), digest, "keeping void events changes nothing");
+    assert_eq!(kept.report(), report);
+    for (step, snapshot) in &snapshots {
+        d.restore(snapshot);
+        assert_eq!(d.stats().events, *step);
+        drive(d.as_mut(), END, &mut Vec::new(), &[]);
+        assert_eq!(d.digest(), digest, "replayed from step {step}");
+        assert_eq!(d.state_hash(), hash, "replayed from step {step}");
+    }
+    for (step, snapshot) in snapshots.iter().rev() {
+        d.restore_keeping(snapshot);
+        drive(d.as_mut(), END, &mut Vec::new(), &[]);
+        assert_eq!(d.state_hash(), hash, "replayed from step {step}, as the tape restores");
+    }
 }

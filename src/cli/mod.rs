@@ -145,7 +145,8 @@ pub struct BudgetArgs {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_events_per_instant: u64,
     /// Stop a run when more than N events wait at once (messages in
-    /// flight, timers, client events: the simulator's memory).
+    /// flight, timers, client events: the simulator's memory; void ones,
+    /// such as cancelled timers, are swept out first and do not count).
     #[arg(long, value_name = "N", default_value_t = Budget::DEFAULT.pending,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_pending: u64,

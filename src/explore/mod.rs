@@ -289,9 +289,9 @@ impl Move {
 /// Searches `driver`'s run (fresh, at time zero) within `bounds`.
 pub fn explore(driver: &mut dyn Driver, bounds: &Bounds) -> Outcome {
     let started = Instant::now();
-    // What is queued in a state must not depend on the path to it: a void
-    // event at the head decides whether a delivery due now is a move of
-    // its own (`Sim::delivers_next_now`).
+    // No sweeps of void events: one at the head of the queue decides
+    // whether a delivery due now is a move of its own
+    // (`Sim::delivers_next_now`), so a sweep would change the moves made.
     driver.keep_void_events();
     let mut seen: Seen = Seen::default();
     // Choices among more options than the bound, of one parent's moves

@@ -32,7 +32,10 @@ pub struct Budget {
     pub events: u64,
     /// Events waiting at once: messages in flight (held for a paused node
     /// included), timers, disk writes and client events. This is what the
-    /// engine's memory grows with; at the default, a few hundred MB.
+    /// engine's memory grows with; at the default, a few hundred MB. Void
+    /// events (a timer cancelled, a timeout of an operation that has
+    /// ended) are swept out before the run halts on it, and do not count
+    /// (but in `distlab explore`, which keeps them).
     pub pending: u64,
 }
 

@@ -255,7 +255,11 @@ impl<P: Protocol> Hash for SimState<P> {
         self.stats.hash(h);
         (self.next_key, self.next_msg, self.next_op, self.next_process).hash(h);
         // The queue in pop order, without slot numbers (which are an
-        // artefact of the slab's free list).
+        // artefact of the slab's free list). Void events not swept yet are
+        // in it: two states of one hash have the same events queued, but
+        // `sweep_at` (left out, as bookkeeping) may sweep them at different
+        // times later; a run replayed from a snapshot, which keeps it,
+        // sweeps where the run did.
         let mut live: Vec<&PendingSlot<P>> = self
             .queue
             .iter()
@@ -515,8 +519,9 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     }
 
     /// Processes the next event at or before `limit`; `None` when there is
-    /// none. (An event can turn out to be void — a cancelled timer, a
-    /// message to a crashed node — and the next one may lie past `limit`.)
+    /// none. (Void events — a cancelled timer, a timeout of an operation
+    /// that has ended — are taken out as they come up, with no step and
+    /// without moving the clock.)
     pub fn step_within(&mut self, limit: SimTime) -> Option<StepRecord> {
         loop {
             if self.state.halt.is_some() {

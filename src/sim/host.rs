@@ -147,8 +147,9 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     ///   node's *local* clock, scaled to real time by the clock's drift
     ///   (rounded up: a timer always moves time forward by at least 1µs).
     ///   A pending timer with the same key is replaced: the key now names
-    ///   this generation, and the old event, still queued, is void when
-    ///   popped. `CancelTimer`: the key names no timer any more (and a
+    ///   this generation, and the old event, still queued, is void:
+    ///   nothing happens when its time comes (it may be swept out before,
+    ///   [`Sim::sweep_void`]). `CancelTimer`: the key names no timer any more (and a
     ///   timer with this key still waiting for the disk is dropped).
     ///   Timers are set and cancelled in the order recorded.
     /// - Gated effects (recorded inside `once_durable`) wait in the node's

@@ -275,11 +275,13 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     /// Puts an event in a new slab slot. The slab grows only when every
     /// slot is taken, so its length is the number of events waiting: the
     /// `pending` budget is checked here, off the hot path — and, when the
-    /// slab has doubled since, void events are swept first
-    /// ([`Sim::sweep_void`]).
+    /// slab has doubled since the last sweep or is about to pass the
+    /// budget, void events are swept first ([`Sim::sweep_void`]), so the
+    /// budget counts events that will do something.
     #[inline(never)]
     pub(super) fn grow(&mut self, slot: PendingSlot<P>) -> u32 {
-        if self.sweeps && self.state.slab.len() as u64 >= self.state.sweep_at {
+        let len = self.state.slab.len() as u64;
+        if self.sweeps && (len >= self.state.sweep_at || len >= self.budget.pending) {
             self.sweep_void();
             if let Some(i) = self.state.free.pop() {
                 self.state.slab[i as usize] = Some(slot);
@@ -300,11 +302,12 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     }
 
     /// Takes the void events out of the queue and frees their slots: a
-    /// timer cancelled or set again, anything of a node's earlier life, the
-    /// timeout of an operation that has ended. Each would change nothing
-    /// when it came up but the clock, which moves on to the next event
-    /// anyway; until then it would take a slot and make every step of the
-    /// queue deeper. A workload with timeouts longer than its operations
+    /// timer cancelled or set again; a timer, disk completion or news of a
+    /// write of a node's earlier life (before a crash; the messages it sent
+    /// still arrive); the timeout of an operation that has ended. Nothing
+    /// happens when one comes up ([`Sim::peek_time`] takes it out then);
+    /// until then it would take a slot and make every step of the queue
+    /// deeper. A workload with timeouts longer than its operations
     /// (two-phase commit's clients wait a second for transactions that take
     /// milliseconds) would otherwise keep many times more void events than
     /// live ones. Run from [`Sim::grow`], when every slot of the slab is
@@ -346,8 +349,10 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     }
 
     /// Keeps void events queued until they come up, as a run did before
-    /// sweeps: `distlab explore` asks for it, so that what is queued in a
-    /// state does not depend on the path that reached it.
+    /// sweeps. `distlab explore` asks for it: a void event at the head of
+    /// the queue decides whether a delivery due now is a move of its own
+    /// ([`Sim::delivers_next_now`]), so a sweep would change which moves a
+    /// search makes; kept, it makes exactly the moves it made before.
     pub fn keep_void_events(&mut self) {
         self.sweeps = false;
     }
@@ -377,13 +382,23 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         (SimTime(e.time), slot.event)
     }
 
-    /// The time of the next live event, if any; stale entries on top are
-    /// dropped, so the top entry is then that live event.
+    /// The time of the next live event, if any. Stale entries on top are
+    /// dropped, and void events taken out (their slots freed) as a sweep
+    /// would: nothing happens when they come up, so they take no step
+    /// and do not move the clock. The top entry is then that live event.
     #[inline(always)]
     pub(super) fn peek_time(&mut self) -> Option<SimTime> {
         while let Some(e) = self.state.queue.peek().copied() {
-            if is_live(&self.state.slab, &e) {
-                return Some(SimTime(e.time));
+            match &self.state.slab[e.slot as usize] {
+                Some(s) if s.key == e.key => {
+                    // (A delivery, the usual event, is never void.)
+                    if matches!(s.event, Event::Deliver { .. }) || !self.void(&s.event) {
+                        return Some(SimTime(e.time));
+                    }
+                    self.state.slab[e.slot as usize] = None;
+                    self.state.free.push(e.slot);
+                }
+                _ => {} // stale
             }
             self.state.queue.pop();
         }
