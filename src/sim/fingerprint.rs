@@ -50,7 +50,7 @@ use super::engine::Sim;
 use super::hash::Digest;
 use super::host::{NodeRt, NodeStatus};
 use super::monitor::Checker;
-use super::queue::{Entry, Event, PendingEvent};
+use super::queue::{Entry, Event, Queued};
 use crate::nodes::client::ClientSlot;
 use crate::nodes::{Effect, Protocol};
 use crate::rng::RngStream;
@@ -84,15 +84,13 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         // (live) ones by time, then by key at one instant; then those held
         // for a paused node, in the order they are held (they count as due
         // now). Each is hashed in that order.
-        // Void events (a timer replaced or cancelled, anything of a node's
-        // earlier life, a timeout of an attempt no longer open) change
-        // nothing when they come up: they take no place in the order.
+        // Void events (`Sim::void`: a timer replaced or cancelled, a timer
+        // or disk event of a node's earlier life, a timeout of an attempt
+        // no longer open) change nothing when they come up: they take no
+        // place in the order.
         for e in self.state.queue.iter() {
-            if let Some(slot) = &slab[e.slot as usize]
-                && slot.key == e.key
-                && !self.void(&slot.event)
-            {
-                pending.push(Entry { time: slot.time.0, key: slot.key, slot: e.slot });
+            if let Queued::Live = self.queued(e) {
+                pending.push(*e);
             }
         }
         let mut held = 0u64;
@@ -212,33 +210,6 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             }
         })
         .0
-    }
-
-    /// Whether `event` will change nothing when it comes up: a timer
-    /// replaced or cancelled since, anything of a node's earlier life, the
-    /// timeout of an attempt that is no longer open. (Inlined into the
-    /// fingerprint's scan of the queue: most events are not timers and
-    /// are live at a glance.)
-    #[inline(always)]
-    pub(super) fn void(&self, event: &PendingEvent<P>) -> bool {
-        let nodes = &self.state.nodes;
-        match event {
-            Event::Timer { node, incarnation, id, timer } => {
-                let rt = &nodes[node.index()];
-                *incarnation != rt.incarnation || rt.timers.get(timer) != Some(id)
-            }
-            Event::Persisted { node, incarnation, .. } | Event::Disk { node, incarnation } => {
-                *incarnation != nodes[node.index()].incarnation
-            }
-            Event::ClientTimeout { slot, op_id, attempt } => {
-                let open = self.state.clients[*slot as usize].pending.as_ref();
-                !open.is_some_and(|p| p.op_id == *op_id && p.attempt == *attempt)
-            }
-            Event::Deliver { .. }
-            | Event::Arrival { .. }
-            | Event::ClientNext { .. }
-            | Event::Fault { .. } => false,
-        }
     }
 }
 

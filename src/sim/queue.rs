@@ -249,6 +249,15 @@ pub(super) struct QueueOrder(Box<[u32]>);
 
 pub(super) const NORMAL: u64 = 1 << 63;
 
+/// What a queue entry stands for now: an event still to happen, a void
+/// one (its slot taken, nothing to happen when it comes up), or none (its
+/// event dropped from the slot, which may hold another since).
+pub(super) enum Queued {
+    Live,
+    Void,
+    Stale,
+}
+
 /// The fewest events waiting at which the queue is swept of void ones
 /// ([`Sim::sweep_void`]).
 pub(super) const SWEEP_FROM: u64 = 256;
@@ -321,13 +330,13 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     pub(super) fn sweep_void(&mut self) {
         let mut queue = std::mem::take(&mut self.state.queue);
         let mut voided = Vec::new();
-        queue.retain_sorted(|e| match &self.state.slab[e.slot as usize] {
-            Some(s) if s.key == e.key && self.void(&s.event) => {
+        queue.retain_sorted(|e| match self.queued(e) {
+            Queued::Live => true,
+            Queued::Void => {
                 voided.push(e.slot);
                 false
             }
-            Some(s) => s.key == e.key,
-            None => false, // stale: the step would skip it
+            Queued::Stale => false, // the step would skip it
         });
         self.state.queue = queue;
         // (Freed in slot order, not the heap's, which a restore changes:
@@ -338,8 +347,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             self.state.slab[slot as usize] = None;
             self.state.free.push(slot);
         }
-        let waiting = (self.state.slab.len() - self.state.free.len()) as u64;
-        self.state.sweep_at = SWEEP_FROM.max(2 * waiting);
+        self.state.sweep_at = SWEEP_FROM.max(2 * self.events_waiting() as u64);
     }
 
     /// Events waiting: queued or held for a paused node, void ones not
@@ -382,6 +390,53 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         (SimTime(e.time), slot.event)
     }
 
+    /// Whether `event` will change nothing when it comes up: a timer
+    /// replaced or cancelled since; a timer, disk completion or news of a
+    /// write of a node's earlier life (the messages it sent still arrive);
+    /// the timeout of an attempt that is no longer open. (Inlined into the
+    /// step's look at the queue and the fingerprint's scan of it: a
+    /// delivery, the usual event, is never void, and is seen to be at a
+    /// glance.)
+    #[inline(always)]
+    pub(super) fn void(&self, event: &PendingEvent<P>) -> bool {
+        if matches!(event, Event::Deliver { .. }) {
+            return false;
+        }
+        let nodes = &self.state.nodes;
+        match event {
+            Event::Timer { node, incarnation, id, timer } => {
+                let rt = &nodes[node.index()];
+                *incarnation != rt.incarnation || rt.timers.get(timer) != Some(id)
+            }
+            Event::Persisted { node, incarnation, .. } | Event::Disk { node, incarnation } => {
+                *incarnation != nodes[node.index()].incarnation
+            }
+            Event::ClientTimeout { slot, op_id, attempt } => {
+                let open = self.state.clients[*slot as usize].pending.as_ref();
+                !open.is_some_and(|p| p.op_id == *op_id && p.attempt == *attempt)
+            }
+            Event::Deliver { .. }
+            | Event::Arrival { .. }
+            | Event::ClientNext { .. }
+            | Event::Fault { .. } => false,
+        }
+    }
+
+    /// What queue entry `e` stands for now.
+    #[inline(always)]
+    pub(super) fn queued(&self, e: &Entry) -> Queued {
+        match &self.state.slab[e.slot as usize] {
+            Some(s) if s.key == e.key => {
+                if self.void(&s.event) {
+                    Queued::Void
+                } else {
+                    Queued::Live
+                }
+            }
+            _ => Queued::Stale,
+        }
+    }
+
     /// The time of the next live event, if any. Stale entries on top are
     /// dropped, and void events taken out (their slots freed) as a sweep
     /// would: nothing happens when they come up, so they take no step
@@ -389,16 +444,13 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     #[inline(always)]
     pub(super) fn peek_time(&mut self) -> Option<SimTime> {
         while let Some(e) = self.state.queue.peek().copied() {
-            match &self.state.slab[e.slot as usize] {
-                Some(s) if s.key == e.key => {
-                    // (A delivery, the usual event, is never void.)
-                    if matches!(s.event, Event::Deliver { .. }) || !self.void(&s.event) {
-                        return Some(SimTime(e.time));
-                    }
+            match self.queued(&e) {
+                Queued::Live => return Some(SimTime(e.time)),
+                Queued::Void => {
                     self.state.slab[e.slot as usize] = None;
                     self.state.free.push(e.slot);
                 }
-                _ => {} // stale
+                Queued::Stale => {}
             }
             self.state.queue.pop();
         }
