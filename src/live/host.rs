@@ -342,10 +342,12 @@ impl<P: Protocol> LiveNode<P> {
     /// loopbacks, then makes the handler's writes durable and releases
     /// what waited for them.
     fn perform(&mut self, out: &mut Vec<Output<P>>) -> std::io::Result<()> {
-        let effects = std::mem::take(&mut self.out.effects);
+        // Drained and put back: the outbox keeps its room for the next
+        // handler (taken whole, every handler's first effect grew it anew).
+        let mut effects = std::mem::take(&mut self.out.effects);
         let mut loopback = Vec::new();
         let now = Instant::now();
-        for (gate, effect) in effects {
+        for (gate, effect) in effects.drain(..) {
             if let Some(w) = gate {
                 self.after_disk.push_back((w, effect));
                 continue;
@@ -371,6 +373,7 @@ impl<P: Protocol> LiveNode<P> {
                 Effect::Loopback(msg) => loopback.push(msg),
             }
         }
+        self.out.effects = effects;
         let me = self.me;
         for msg in loopback {
             self.handle(out, |s, ctx| P::on_message(s, ctx, me, msg))?;
