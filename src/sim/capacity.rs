@@ -339,8 +339,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 let lost = matches!(&self.state.slab[i],
                     Some(Slot { event: Event::Deliver { id, to, .. }, .. }) if to.0 == n.0 && queued.contains(id));
                 if lost {
-                    self.state.slab[i] = None;
-                    self.state.free.push(i as u32);
+                    self.free_slot(i as u32);
                     self.state.in_flight -= 1;
                     self.state.stats.dropped += 1;
                 }

@@ -91,8 +91,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             }
             Fault::DropMessage(id) => {
                 if let Some(slot) = self.find_message(*id) {
-                    self.state.slab[slot] = None;
-                    self.state.free.push(slot as u32);
+                    self.free_slot(slot as u32);
                     self.state.in_flight -= 1;
                     self.state.stats.dropped += 1;
                     // It may have been waiting in a node's queue.
@@ -280,8 +279,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     pub fn end_faults(&mut self) {
         for slot in 0..self.state.slab.len() {
             if matches!(&self.state.slab[slot], Some(Slot { event: Event::Fault { .. }, .. })) {
-                self.state.slab[slot] = None;
-                self.state.free.push(slot as u32);
+                self.free_slot(slot as u32);
             }
         }
         self.state.faults_pending = 0;

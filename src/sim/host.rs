@@ -149,8 +149,9 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     ///   A pending timer with the same key is replaced: the key now names
     ///   this generation, and the old event, still queued, is void:
     ///   nothing happens when its time comes (it may be swept out before,
-    ///   [`Sim::sweep_void`]). `CancelTimer`: the key names no timer any more (and a
-    ///   timer with this key still waiting for the disk is dropped).
+    ///   [`Sim::sweep_void`]). `CancelTimer`: the key names no timer any
+    ///   more (and a timer with this key still waiting for the disk is
+    ///   dropped).
     ///   Timers are set and cancelled in the order recorded.
     /// - Gated effects (recorded inside `once_durable`) wait in the node's
     ///   `after_disk` queue, in the order recorded, until the write they

@@ -284,6 +284,15 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         }
     }
 
+    /// Empties slab slot `slot` (dropping its event, if any) and puts it
+    /// on the free list, for the next event to take. A queue entry for it
+    /// goes stale (the step skips it).
+    #[inline(always)]
+    pub(super) fn free_slot(&mut self, slot: u32) {
+        self.state.slab[slot as usize] = None;
+        self.state.free.push(slot);
+    }
+
     /// Puts an event in a new slab slot. The slab grows only when every
     /// slot is taken, so its length is the number of events waiting: the
     /// `pending` budget is checked here, off the hot path — and, when the
@@ -347,8 +356,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         // run replayed from a snapshot.)
         voided.sort_unstable();
         for &slot in voided.iter().rev() {
-            self.state.slab[slot as usize] = None;
-            self.state.free.push(slot);
+            self.free_slot(slot);
         }
         self.state.sweep_at = SWEEP_FROM.max(2 * self.events_waiting() as u64);
     }
@@ -387,12 +395,13 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
     #[inline(always)]
     pub(super) fn pop_live(&mut self) -> (SimTime, PendingEvent<P>) {
         let e = self.state.queue.pop().expect("peek_time found an event");
-        // The slot is freed before its event is taken out. Freeing may
-        // grow the free list, a call that could panic: after the take, it
-        // made the compiler keep the event whole on the stack (to drop it
-        // on a panic) and copy it from there once more, with wide loads
-        // over the narrow stores of the copy before (see `Outbox::push`
-        // for what that costs). Echo takes 14% less time since.
+        // The slot goes on the free list before its event is taken out.
+        // Pushing may grow the list, and a call that could panic, placed
+        // after the take, made the compiler keep the event whole on the
+        // stack (to drop it on a panic) and copy it from there once more,
+        // with wide loads over the narrow stores of the copy before (see
+        // `Outbox::push` for what that costs). Echo takes 14% less time
+        // since.
         self.state.free.push(e.slot);
         let slot = self.state.slab[e.slot as usize].take().expect("peek_time found it live");
         debug_assert_eq!(slot.key, e.key, "peek_time found it live");
@@ -455,10 +464,7 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         while let Some(e) = self.state.queue.peek().copied() {
             match self.queued(&e) {
                 Queued::Live => return Some(SimTime(e.time)),
-                Queued::Void => {
-                    self.state.slab[e.slot as usize] = None;
-                    self.state.free.push(e.slot);
-                }
+                Queued::Void => self.free_slot(e.slot),
                 Queued::Stale => {}
             }
             self.state.queue.pop();
