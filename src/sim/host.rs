@@ -14,7 +14,10 @@ use super::queue::{Event, NORMAL, Payload, PendingEvent, Slot, WirePayload, desc
 use super::shared::Shared;
 use super::time::{SimDuration, SimTime};
 use super::trace::{NONE, TraceKind};
-use crate::nodes::{Choices, Context, Effect, NodeId, Outbox, Protocol, SmallMap, TimerId, WriteId};
+use crate::nodes::{
+    AnswerOf, Choices, ClientRef, ClientReply, Context, Effect, NodeId, Outbox, Protocol, SmallMap, TimerId,
+    WriteId,
+};
 use crate::util::{CowArc, make_mut};
 use std::collections::VecDeque;
 
@@ -177,80 +180,126 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             return;
         }
         let mut out = std::mem::take(&mut self.out);
-        let step = self.state.stats.events;
-        let now = self.state.now;
-        let at = self.at();
-        let incarnation = self.state.nodes[node.index()].incarnation;
         // (Writes completed within the step and messages to itself are
         // gathered in the engine's own lists, empty at every call's start:
         // the one that drains them takes them first.)
-        for (gate, effect) in out.effects.drain(..) {
-            if let Some(w) = gate {
-                self.state.nodes[node.index()].after_disk.push_back((w, effect));
-                continue;
-            }
-            match effect {
-                Effect::Write { id, write } => {
-                    let rt = &mut self.state.nodes[node.index()];
-                    let bandwidth = self.cfg.capacity.as_ref().and_then(|c| c.disk_bandwidth);
-                    if self.cfg.disk_latency == SimDuration::ZERO
-                        && rt.unflushed.is_empty()
-                        && bandwidth.is_none()
-                    {
-                        // A zero-latency disk completes the write within the step.
-                        P::apply_write(make_mut(&mut rt.disk), &write);
-                        self.persisted_scratch.push(id);
-                    } else {
-                        // With a bandwidth, the write's bytes take their time first.
-                        let start = match bandwidth {
-                            Some(bw) => {
-                                rt.load_mut().disk_transfer(now, super::capacity::write_size(&write), bw)
-                            }
-                            None => now,
-                        };
-                        rt.unflushed.push_back((id, write));
-                        let at = start.after(self.cfg.disk_latency);
-                        self.schedule(at, Event::Disk { node, incarnation });
+        //
+        // The usual effects — a send, a reply, an observation — are
+        // performed in place, moving only the message or answer out of the
+        // outbox. Moved out whole, an effect was read with wide loads over
+        // the narrow stores the handler had just made, which the store
+        // buffer cannot forward (see `Outbox::push`), and what came next
+        // waited on that copy: a stall on every send. So the vector
+        // forgets its effects before the loop, each is moved out (or
+        // dropped) exactly once below, and a panic midway (a checker's,
+        // say) leaks the rest rather than dropping any twice.
+        let effects = &mut out.effects;
+        let len = effects.len();
+        // SAFETY: `len` is the old length, and every effect below it stays
+        // initialised, owned by this loop alone.
+        unsafe { effects.set_len(0) };
+        let base = effects.as_mut_ptr();
+        for i in 0..len {
+            // SAFETY: `i < len`: initialised, and not moved out yet.
+            let place = unsafe { &mut *base.add(i) };
+            match place {
+                (None, Effect::Send { to, msg }) => {
+                    // SAFETY: moved out once; the place is not read again.
+                    let msg = unsafe { std::ptr::read(msg) };
+                    self.send(node.endpoint(), to.endpoint(), Payload::Peer(msg));
+                }
+                (None, Effect::Reply { to, reply }) => {
+                    // SAFETY: moved out once; the place is not read again.
+                    let reply = unsafe { std::ptr::read(reply) };
+                    self.reply(node, *to, reply);
+                }
+                (None, Effect::Observe(obs)) => {
+                    self.observe(node, obs);
+                    // SAFETY: dropped once; the place is not read again.
+                    unsafe { std::ptr::drop_in_place(obs) };
+                }
+                _ => {
+                    // SAFETY: moved out once; the place is not read again.
+                    let (gate, effect) = unsafe { std::ptr::read(place) };
+                    match gate {
+                        Some(w) => self.state.nodes[node.index()].after_disk.push_back((w, effect)),
+                        None => self.perform_one(node, effect),
                     }
                 }
-                Effect::SetTimer { timer, after, generation } => {
-                    let rt = &mut self.state.nodes[node.index()];
-                    let at = now.after(rt.io.clock.real_duration(after));
-                    rt.timers.insert(timer.clone(), generation);
-                    self.schedule(at, Event::Timer { node, incarnation, id: generation, timer });
-                }
-                Effect::CancelTimer(timer) => {
-                    // Also one set earlier to wait for the disk (in this
-                    // handler too: it is in `after_disk` by now).
-                    let rt = &mut self.state.nodes[node.index()];
-                    rt.timers.remove(&timer);
-                    if !rt.after_disk.is_empty() {
-                        rt.after_disk
-                            .retain(|(_, e)| !matches!(e, Effect::SetTimer { timer: t, .. } if *t == timer));
-                    }
-                }
-                Effect::Send { to, msg } => self.send(node.endpoint(), to.endpoint(), Payload::Peer(msg)),
-                Effect::Reply { to, reply } => self.send(
-                    node.endpoint(),
-                    to.endpoint,
-                    Payload::Reply { op_id: to.op_id, attempt: to.attempt, reply },
-                ),
-                Effect::Observe(obs) => {
-                    if let Some(c) = self.checker.as_mut().map(make_mut) {
-                        c.on_observation(at, node, &obs);
-                    }
-                    self.trace.record(step, now.0, TraceKind::Observation, node.0, NONE, 0, 0, || {
-                        P::label_observation(&obs)
-                    });
-                }
-                Effect::Note(text) => self.trace.annotate(step, now.0, node.0, text),
-                Effect::Loopback(msg) => self.loopback_scratch.push(msg),
             }
         }
         self.out = out;
         if !self.persisted_scratch.is_empty() || !self.loopback_scratch.is_empty() {
             self.after_effects(node);
         }
+    }
+
+    /// Performs one effect of node `node`'s handler (see [`Sim::perform`]).
+    fn perform_one(&mut self, node: NodeId, effect: Effect<P>) {
+        let now = self.state.now;
+        let incarnation = self.state.nodes[node.index()].incarnation;
+        match effect {
+            Effect::Write { id, write } => {
+                let rt = &mut self.state.nodes[node.index()];
+                let bandwidth = self.cfg.capacity.as_ref().and_then(|c| c.disk_bandwidth);
+                if self.cfg.disk_latency == SimDuration::ZERO
+                    && rt.unflushed.is_empty()
+                    && bandwidth.is_none()
+                {
+                    // A zero-latency disk completes the write within the step.
+                    P::apply_write(make_mut(&mut rt.disk), &write);
+                    self.persisted_scratch.push(id);
+                } else {
+                    // With a bandwidth, the write's bytes take their time first.
+                    let start = match bandwidth {
+                        Some(bw) => rt.load_mut().disk_transfer(now, super::capacity::write_size(&write), bw),
+                        None => now,
+                    };
+                    rt.unflushed.push_back((id, write));
+                    let at = start.after(self.cfg.disk_latency);
+                    self.schedule(at, Event::Disk { node, incarnation });
+                }
+            }
+            Effect::SetTimer { timer, after, generation } => {
+                let rt = &mut self.state.nodes[node.index()];
+                let at = now.after(rt.io.clock.real_duration(after));
+                rt.timers.insert(timer.clone(), generation);
+                self.schedule(at, Event::Timer { node, incarnation, id: generation, timer });
+            }
+            Effect::CancelTimer(timer) => {
+                // Also one set earlier to wait for the disk (in this
+                // handler too: it is in `after_disk` by now).
+                let rt = &mut self.state.nodes[node.index()];
+                rt.timers.remove(&timer);
+                if !rt.after_disk.is_empty() {
+                    rt.after_disk
+                        .retain(|(_, e)| !matches!(e, Effect::SetTimer { timer: t, .. } if *t == timer));
+                }
+            }
+            Effect::Send { to, msg } => self.send(node.endpoint(), to.endpoint(), Payload::Peer(msg)),
+            Effect::Reply { to, reply } => self.reply(node, to, reply),
+            Effect::Observe(obs) => self.observe(node, &obs),
+            Effect::Note(text) => self.trace.annotate(self.state.stats.events, now.0, node.0, text),
+            Effect::Loopback(msg) => self.loopback_scratch.push(msg),
+        }
+    }
+
+    /// Node `node` answers a client.
+    fn reply(&mut self, node: NodeId, to: ClientRef, reply: ClientReply<AnswerOf<P>>) {
+        let payload = Payload::Reply { op_id: to.op_id, attempt: to.attempt, reply };
+        self.send(node.endpoint(), to.endpoint, payload);
+    }
+
+    /// Node `node` publishes an observation: the checker hears it, the
+    /// trace keeps its label.
+    fn observe(&mut self, node: NodeId, obs: &P::Observation) {
+        let at = self.at();
+        if let Some(c) = self.checker.as_mut().map(make_mut) {
+            c.on_observation(at, node, obs);
+        }
+        let (step, now) = (self.state.stats.events, self.state.now.0);
+        self.trace
+            .record(step, now, TraceKind::Observation, node.0, NONE, 0, 0, || P::label_observation(obs));
     }
 
     /// What a handler's effects started within the step: the node hears
