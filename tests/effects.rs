@@ -114,3 +114,168 @@ fn effects_are_performed_in_the_order_recorded() {
         .collect();
     assert_eq!(n1, ["1", "send", "between", "2", "3", "4", "persisted", "5", "6"]);
 }
+
+// ----- every effect is moved out or dropped exactly once ---------------------
+
+std::thread_local! {
+    /// `Tracked` values alive on this thread (each test runs on its own).
+    static LIVE: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
+    /// The observation the checker panics on, if any.
+    static PANIC_ON: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// A value on the heap that counts its copies: a message or observation
+/// the host dropped twice would take the count below zero (or crash the
+/// allocator), one it forgot would leave it above.
+#[derive(Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+struct Tracked(Box<u64>);
+
+impl Tracked {
+    fn new(n: u64) -> Self {
+        LIVE.with(|l| l.set(l.get() + 1));
+        Tracked(Box::new(n))
+    }
+}
+impl Clone for Tracked {
+    fn clone(&self) -> Self {
+        Tracked::new(*self.0)
+    }
+}
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        LIVE.with(|l| l.set(l.get() - 1));
+    }
+}
+impl Message for Tracked {
+    fn kind(&self) -> &'static str {
+        "tracked"
+    }
+}
+
+/// Node 0 sends, observes, writes and waits for the disk; node 1 answers
+/// every message with two, up to a bound: every kind of effect, gated and
+/// not, with heap values in the messages and observations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+struct Counted;
+
+impl Protocol for Counted {
+    const NAME: &'static str = "counted";
+    type Params = ();
+    type State = ();
+    type Durable = ();
+    type DurableWrite = ();
+    type Msg = Tracked;
+    type Timer = ();
+    type Observation = Tracked;
+    type Workload = distlab::nodes::KeyValue<()>;
+
+    fn recover(ctx: &mut Context<'_, Self>, _: &()) {
+        if ctx.me() != NodeId(0) {
+            return;
+        }
+        for n in 0..4 {
+            ctx.send(NodeId(1), Tracked::new(n));
+            ctx.observe(Tracked::new(100 + n));
+        }
+        ctx.write(());
+        ctx.once_durable(|ctx| {
+            ctx.observe(Tracked::new(200));
+            ctx.send(NodeId(1), Tracked::new(1));
+            ctx.loopback(Tracked::new(2));
+        });
+        ctx.note(|| "recovered".into());
+    }
+    fn on_message(_: &mut (), ctx: &mut Context<'_, Self>, from: NodeId, msg: Tracked) {
+        ctx.observe(msg.clone());
+        if ctx.me() == NodeId(1) && *msg.0 < 64 {
+            ctx.send(from, Tracked::new(*msg.0 * 2 + 1));
+            ctx.send(from, Tracked::new(*msg.0 * 2 + 2));
+        } else if ctx.me() == NodeId(0) && from == NodeId(1) {
+            ctx.send(from, msg);
+        }
+    }
+    fn on_timer(_: &mut (), _: &mut Context<'_, Self>, _: ()) {}
+    fn on_client_request(_: &mut (), _: &mut Context<'_, Self>, _: ClientRequest<KvOp>) {}
+    fn apply_write(_: &mut (), _: &()) {}
+    fn view(_: &(), _: &(), _: &Cluster) -> NodeView {
+        NodeView::new("counted", None)
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct Watcher {
+    seen: u64,
+}
+
+impl Checker<Counted> for Watcher {
+    const CHECKS: &'static [distlab::check::CheckInfo] = &[];
+    const METRICS: &'static [distlab::check::MetricInfo] = &[];
+    fn new(_: &(), _: &Cluster) -> Self {
+        Watcher::default()
+    }
+    fn on_observation(&mut self, _: At, _: NodeId, obs: &Tracked) {
+        self.seen += 1;
+        assert_ne!(PANIC_ON.with(|p| p.get()), Some(*obs.0), "the checker gives up");
+    }
+    fn report(&self, _: SimTime) -> Report {
+        Report::default()
+    }
+}
+
+fn counted_sim(disk_latency: u64) -> Sim<Counted, Watcher> {
+    let s = distlab::scenario::load_str(
+        &distlab::protocols::registry(),
+        "counted.toml",
+        "[scenario]\nname = \"c\"\nprotocol = \"echo\"\nduration = \"1s\"\n[cluster]\nnodes = 2\n",
+    )
+    .expect("a valid scenario");
+    Sim::new(SimConfig {
+        seed: 7,
+        params: (),
+        cluster: Arc::clone(&s.cluster),
+        network: s.network.clone(),
+        clients: Vec::new(),
+        faults: Vec::new(),
+        disk_latency: SimDuration(disk_latency),
+        clocks: Vec::new(),
+        trace: TraceLevel::Full,
+        record_history: false,
+        checks: true,
+        budget: Budget::DEFAULT,
+        capacity: None,
+    })
+}
+
+/// The host performs a send, a reply and an observation in place, moving
+/// only the message out of the outbox, and the rest whole: every value a
+/// handler handed over is dropped exactly once, with a disk that answers
+/// within the step and one that takes its time.
+#[test]
+fn every_effect_is_moved_out_or_dropped_once() {
+    for latency in [0, 2_000] {
+        // Stopped midway, with messages in flight and effects waiting for
+        // the disk; and run to the end.
+        for (until, delivered) in [(3_000, 4), (1_000_000, 250)] {
+            let mut sim = counted_sim(latency);
+            sim.run_until(SimTime(until));
+            assert!(sim.stats().delivered >= delivered, "{until} µs: {:?}", sim.stats());
+            drop(sim);
+            assert_eq!(LIVE.with(|l| l.get()), 0, "disk latency {latency} µs, until {until} µs");
+        }
+    }
+}
+
+/// A checker that panics midway through a handler's effects: the host
+/// leaks the effects not yet performed rather than dropping any twice.
+#[test]
+fn a_panic_midway_through_the_effects_drops_nothing_twice() {
+    // Node 1 observes message 5, then sends two: they are never performed.
+    PANIC_ON.with(|p| p.set(Some(5)));
+    let mut sim = counted_sim(0);
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sim.run_until(SimTime(1_000_000))));
+    PANIC_ON.with(|p| p.set(None));
+    assert!(run.is_err(), "the checker panicked");
+    drop(sim);
+    let live = LIVE.with(|l| l.get());
+    assert!(live >= 0, "{live}: a value was dropped twice");
+}
