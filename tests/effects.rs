@@ -79,27 +79,7 @@ impl Checker<Recorder> for NoChecks {
 
 #[test]
 fn effects_are_performed_in_the_order_recorded() {
-    let s = distlab::scenario::load_str(
-        &distlab::protocols::registry(),
-        "recorder.toml",
-        "[scenario]\nname = \"r\"\nprotocol = \"echo\"\nduration = \"1s\"\n[cluster]\nnodes = 2\n",
-    )
-    .expect("a valid scenario");
-    let mut sim = Sim::<Recorder, NoChecks>::new(SimConfig {
-        seed: 1,
-        params: (),
-        cluster: Arc::clone(&s.cluster),
-        network: s.network.clone(),
-        clients: Vec::new(),
-        faults: Vec::new(),
-        disk_latency: SimDuration(2_000),
-        clocks: Vec::new(),
-        trace: TraceLevel::Full,
-        record_history: false,
-        checks: false,
-        budget: Budget::DEFAULT,
-        capacity: None,
-    });
+    let mut sim = two_nodes::<Recorder, NoChecks>(1, 2_000);
     sim.run_until(SimTime(10_000));
     let n1: Vec<String> = sim
         .trace()
@@ -222,15 +202,17 @@ impl Checker<Counted> for Watcher {
     }
 }
 
-fn counted_sim(disk_latency: u64) -> Sim<Counted, Watcher> {
+/// Two nodes on the default network, traced in full, with checks on:
+/// `seed` and the disk's latency in µs as given.
+fn two_nodes<P: Protocol<Params = ()>, C: Checker<P>>(seed: u64, disk_latency: u64) -> Sim<P, C> {
     let s = distlab::scenario::load_str(
         &distlab::protocols::registry(),
-        "counted.toml",
-        "[scenario]\nname = \"c\"\nprotocol = \"echo\"\nduration = \"1s\"\n[cluster]\nnodes = 2\n",
+        "two.toml",
+        "[scenario]\nname = \"two\"\nprotocol = \"echo\"\nduration = \"1s\"\n[cluster]\nnodes = 2\n",
     )
     .expect("a valid scenario");
     Sim::new(SimConfig {
-        seed: 7,
+        seed,
         params: (),
         cluster: Arc::clone(&s.cluster),
         network: s.network.clone(),
@@ -244,6 +226,10 @@ fn counted_sim(disk_latency: u64) -> Sim<Counted, Watcher> {
         budget: Budget::DEFAULT,
         capacity: None,
     })
+}
+
+fn counted_sim(disk_latency: u64) -> Sim<Counted, Watcher> {
+    two_nodes(7, disk_latency)
 }
 
 /// The host performs a send, a reply and an observation in place, moving
