@@ -133,8 +133,10 @@ impl Message for Tracked {
 }
 
 /// Node 0 sends, observes, writes and waits for the disk; node 1 answers
-/// every message with two, up to a bound: every kind of effect, gated and
-/// not, with heap values in the messages and observations.
+/// every message with two, up to a bound, and node 0 sends back what it
+/// hears: sends, observations, a write, a note and a loopback, gated and
+/// not, with heap values in the messages and observations. (Replies carry
+/// the workload's answers, not counted here; timers carry `()`.)
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 struct Counted;
 
@@ -166,12 +168,17 @@ impl Protocol for Counted {
         ctx.note(|| "recovered".into());
     }
     fn on_message(_: &mut (), ctx: &mut Context<'_, Self>, from: NodeId, msg: Tracked) {
-        ctx.observe(msg.clone());
+        // Each sends before it observes, so an observation that makes the
+        // checker panic comes after a message already moved out.
         if ctx.me() == NodeId(1) && *msg.0 < 64 {
             ctx.send(from, Tracked::new(*msg.0 * 2 + 1));
+            ctx.observe(msg.clone());
             ctx.send(from, Tracked::new(*msg.0 * 2 + 2));
         } else if ctx.me() == NodeId(0) && from == NodeId(1) {
-            ctx.send(from, msg);
+            ctx.send(from, msg.clone());
+            ctx.observe(msg);
+        } else {
+            ctx.observe(msg);
         }
     }
     fn on_timer(_: &mut (), _: &mut Context<'_, Self>, _: ()) {}
@@ -255,7 +262,8 @@ fn every_effect_is_moved_out_or_dropped_once() {
 /// leaks the effects not yet performed rather than dropping any twice.
 #[test]
 fn a_panic_midway_through_the_effects_drops_nothing_twice() {
-    // Node 1 observes message 5, then sends two: they are never performed.
+    // Node 0 hears 5 first (node 1's answer to 2): it sends it back, then
+    // observes it, and the checker panics with the send already performed.
     PANIC_ON.with(|p| p.set(Some(5)));
     let mut sim = counted_sim(0);
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sim.run_until(SimTime(1_000_000))));

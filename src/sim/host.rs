@@ -192,11 +192,12 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         // waited on that copy: a stall on every send. So the vector
         // forgets its effects before the loop, each is moved out (or
         // dropped) exactly once below, and a panic midway (a checker's,
-        // say) leaks the rest rather than dropping any twice.
+        // say) leaks the effect in hand and the rest rather than dropping
+        // any twice.
         let effects = &mut out.effects;
         let len = effects.len();
-        // SAFETY: `len` is the old length, and every effect below it stays
-        // initialised, owned by this loop alone.
+        // SAFETY: 0 is within the capacity. The effects in `0..len` stay
+        // initialised in the buffer, owned by the loop alone from here.
         unsafe { effects.set_len(0) };
         let base = effects.as_mut_ptr();
         for i in 0..len {
@@ -204,22 +205,24 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
             let place = unsafe { &mut *base.add(i) };
             match place {
                 (None, Effect::Send { to, msg }) => {
-                    // SAFETY: moved out once; the place is not read again.
+                    // SAFETY: the message is moved out once and not read
+                    // or dropped again; what stays (`to`, the gate, the
+                    // kind) is `Copy` and needs no drop.
                     let msg = unsafe { std::ptr::read(msg) };
                     self.send(node.endpoint(), to.endpoint(), Payload::Peer(msg));
                 }
                 (None, Effect::Reply { to, reply }) => {
-                    // SAFETY: moved out once; the place is not read again.
+                    // SAFETY: as for a send (`to` is a `Copy` `ClientRef`).
                     let reply = unsafe { std::ptr::read(reply) };
                     self.reply(node, *to, reply);
                 }
                 (None, Effect::Observe(obs)) => {
                     self.observe(node, obs);
-                    // SAFETY: dropped once; the place is not read again.
+                    // SAFETY: dropped once, and not read again.
                     unsafe { std::ptr::drop_in_place(obs) };
                 }
                 _ => {
-                    // SAFETY: moved out once; the place is not read again.
+                    // SAFETY: moved out whole once, and not read again.
                     let (gate, effect) = unsafe { std::ptr::read(place) };
                     match gate {
                         Some(w) => self.state.nodes[node.index()].after_disk.push_back((w, effect)),
@@ -228,6 +231,10 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                 }
             }
         }
+        // Nothing performed above runs a handler (loopbacks and writes done
+        // within the step wait for `after_effects`): no effect was recorded
+        // into the outbox put back here.
+        debug_assert!(self.out.is_empty(), "an effect recorded while effects were performed");
         self.out = out;
         if !self.persisted_scratch.is_empty() || !self.loopback_scratch.is_empty() {
             self.after_effects(node);
@@ -276,6 +283,8 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
                         .retain(|(_, e)| !matches!(e, Effect::SetTimer { timer: t, .. } if *t == timer));
                 }
             }
+            // (`perform` performs these three in place; here for the
+            // record of what every effect means.)
             Effect::Send { to, msg } => self.send(node.endpoint(), to.endpoint(), Payload::Peer(msg)),
             Effect::Reply { to, reply } => self.reply(node, to, reply),
             Effect::Observe(obs) => self.observe(node, &obs),
