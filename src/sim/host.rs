@@ -306,9 +306,9 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         if let Some(c) = self.checker.as_mut().map(make_mut) {
             c.on_observation(at, node, obs);
         }
-        let (step, now) = (self.state.stats.events, self.state.now.0);
-        self.trace
-            .record(step, now, TraceKind::Observation, node.0, NONE, 0, 0, || P::label_observation(obs));
+        self.trace.record(at.step, at.time.0, TraceKind::Observation, node.0, NONE, 0, 0, || {
+            P::label_observation(obs)
+        });
     }
 
     /// What a handler's effects started within the step: the node hears
