@@ -6,7 +6,7 @@
 //! --jobs 2`, `sweep -j 2`, `explore --jobs 2` — glibc's per-thread arenas
 //! give memory back and fault it in again, and a snapshot freed on another
 //! thread than the one that made it takes that arena's lock. Measured with
-//! farm-bench against glibc (same code, 2-core machine): `check --jobs 2`
+//! whole-process timings against glibc (same code, 2-core machine): `check --jobs 2`
 //! cpu 0.82, `sweep -j 2` 0.90, `explore --jobs 2` on bench-abd-2 0.90, one
 //! worker on bench-2pc-9 0.92, `bench --checks` two-phase-commit 0.92 and
 //! saga 0.94. Built without transparent huge pages (`no_thp`): with them
