@@ -499,7 +499,7 @@ pub struct IdMap<K, V>(std::collections::HashMap<K, V, std::hash::BuildHasherDef
 /// one after another) land in buckets close together, so a table that
 /// takes new ids and drops old ones touches a few cache lines at its two
 /// ends instead of one anywhere per id. Ids are placed by blocks of
-/// 2^[`ID_BLOCK_BITS`]: consecutive within a block, each block at an
+/// 64 (2^`ID_BLOCK_BITS`): consecutive within a block, each block at an
 /// offset of its own (a full hash of the block's number), so ids a block
 /// or more apart spread as a plain hash spreads them, and no stride of
 /// ids, however regular, piles up in one place. The top seven bits, which
