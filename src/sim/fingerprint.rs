@@ -88,9 +88,11 @@ impl<P: Protocol, C: Checker<P>> Sim<P, C> {
         // or disk event of a node's earlier life, a timeout of an attempt
         // no longer open) change nothing when they come up: they take no
         // place in the order.
-        for e in self.state.queue.iter() {
-            if let Queued::Live = self.queued(e) {
-                pending.push(*e);
+        for part in self.state.queue.parts() {
+            for e in part {
+                if let Queued::Live = self.queued(e) {
+                    pending.push(*e);
+                }
             }
         }
         let mut held = 0u64;

@@ -203,6 +203,15 @@ impl EventHeap {
         self.run.iter().chain(self.v.iter())
     }
 
+    /// Every entry, in no particular order, as three slices (the run's
+    /// two, then the heap): read in a plain loop each, where the chained
+    /// iterator of [`EventHeap::iter`] tests which part it is in at every
+    /// entry. The run's entries come first, in order.
+    pub(super) fn parts(&self) -> [&[Entry]; 3] {
+        let (front, back) = self.run.as_slices();
+        [front, back, &self.v]
+    }
+
     /// Queues `e`: at the run's end if it comes after the run's last
     /// entry, else in the heap.
     #[inline(always)]
