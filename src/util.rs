@@ -503,9 +503,10 @@ pub struct IdMap<K, V>(std::collections::HashMap<K, V, std::hash::BuildHasherDef
 /// offset of its own (a full hash of the block's number), so ids a block
 /// or more apart spread as a plain hash spreads them, and no stride of
 /// ids, however regular, piles up in one place. The top seven bits, which
-/// the table compares before it compares keys, are a full hash of the id.
-/// A key of several ids (a log position: epoch, index) is placed by its
-/// last one within the block of the others.
+/// the table compares before it compares keys, are a multiplicative hash
+/// of the id. A key of several ids (a log position: epoch, index) is
+/// folded into one (`epoch·φ + index`), so consecutive last ids still sit
+/// side by side.
 #[derive(Clone, Copy, Default)]
 pub struct IdHasher(u64);
 
@@ -528,6 +529,14 @@ impl std::hash::Hasher for IdHasher {
     #[inline(always)]
     fn write_u64(&mut self, id: u64) {
         self.0 = self.0.wrapping_mul(PHI).wrapping_add(id);
+    }
+    #[inline(always)]
+    fn write_u32(&mut self, id: u32) {
+        self.write_u64(u64::from(id));
+    }
+    #[inline(always)]
+    fn write_usize(&mut self, id: usize) {
+        self.write_u64(id as u64);
     }
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
