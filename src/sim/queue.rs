@@ -200,15 +200,16 @@ impl EventHeap {
         self.run.len() + self.v.len()
     }
 
-    /// Every entry, in no particular order.
+    /// Every entry, in no particular order (off the hot path: a loop that
+    /// reads every entry often reads [`EventHeap::parts`] one by one).
     pub(super) fn iter(&self) -> impl Iterator<Item = &Entry> {
-        self.run.iter().chain(self.v.iter())
+        self.parts().into_iter().flatten()
     }
 
     /// Every entry, in no particular order, as three slices (the run's
-    /// two, then the heap): read in a plain loop each, where the chained
-    /// iterator of [`EventHeap::iter`] tests which part it is in at every
-    /// entry. The run's entries come first, in order.
+    /// two, then the heap): read in a plain loop each, where one iterator
+    /// over all three tests which part it is in at every entry. The run's
+    /// entries come first, in order.
     pub(super) fn parts(&self) -> [&[Entry]; 3] {
         let (front, back) = self.run.as_slices();
         [front, back, &self.v]
