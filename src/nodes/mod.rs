@@ -22,12 +22,14 @@ pub mod client;
 pub mod retention;
 pub mod small_map;
 pub mod view;
+pub mod window_map;
 pub mod workload;
 
 pub use chunked::ChunkedVec;
 pub use client::{ClientRef, ClientReply, ClientRequest, ClientSpec, Item, Key, Outcome, Value};
 pub use small_map::SmallMap;
 pub use view::{LogCell, LogView, NodeView, Section};
+pub use window_map::WindowMap;
 pub use workload::{Done, KeyValue, KvAnswer, KvOp, RegisterView, Workload};
 
 /// A protocol's client operation (its workload's `Op`).

@@ -23,8 +23,10 @@
 //! comparisons. But an insert or a removal in a vector moves the entries
 //! after it, which a map of a thousand clients' transactions would pay on
 //! every one: that is what the `BTreeMap` past [`FLAT_UP_TO`] is for. Maps
-//! that grow with the run or the data (a replica's store, a log, the
-//! decisions kept for retention) are `BTreeMap`s from the start.
+//! that grow with the data (a replica's store, balances) are `BTreeMap`s
+//! from the start, and maps keyed by the run's ids that grow with the run
+//! (the decisions, sagas and keys kept for retention) are
+//! [`WindowMap`](super::WindowMap)s.
 
 use litemap::LiteMap;
 use std::collections::{BTreeMap, btree_map};

@@ -72,21 +72,21 @@ pub enum Row {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Disk {
     // --- orchestrator ---
-    pub saga_log: BTreeMap<SagaId, Vec<Record>>,
+    pub saga_log: WindowMap<SagaId, Vec<Record>>,
     /// The orchestrator's clock (µs, local) when it last forgot a saga:
     /// after a restart its retention clock never reads earlier.
     pub forgot_at_us: i64,
     // --- services ---
     /// Orders, until archived `retention` after they were approved or
     /// cancelled.
-    pub orders: BTreeMap<OrderNo, OrderRow>,
+    pub orders: WindowMap<OrderNo, OrderRow>,
     /// The last order number given.
     pub last_order: OrderNo,
     pub balances: BTreeMap<Key, u64>,
     pub stock: BTreeMap<Item, u64>,
     /// Processed idempotency keys (idempotency on): the result, and the
     /// number of the write that stored it (keys expire by it).
-    pub processed: BTreeMap<u64, (StepResult, u64)>,
+    pub processed: WindowMap<u64, (StepResult, u64)>,
     // --- every node ---
     /// Writes this disk has completed (see [`Observation`]).
     pub writes: u64,

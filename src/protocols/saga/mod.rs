@@ -121,7 +121,7 @@ use retention::arm_expiry;
 use crate::nodes::retention::{ClockFloor, Expiry};
 use crate::nodes::{
     ClientRef, ClientReply, ClientRequest, ClientSpec, Cluster, Context, Item, Key, Message, NodeId,
-    NodeView, Protocol, WriteId, client,
+    NodeView, Protocol, WindowMap, WriteId, client,
 };
 use crate::rng::RngStream;
 use crate::time::SimDuration;
@@ -351,7 +351,7 @@ pub struct SagaRun {
 /// ended saga answers its client's late retries).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Orchestrator {
-    sagas: BTreeMap<SagaId, SagaRun>,
+    sagas: WindowMap<SagaId, SagaRun>,
     /// Writes issued since the disk was new.
     writes: u64,
     /// Ended sagas, to forget once they ended `retention` ago and their
@@ -379,13 +379,13 @@ struct Answer {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Service {
     role: Role,
-    orders: BTreeMap<OrderNo, OrderRow>,
+    orders: WindowMap<OrderNo, OrderRow>,
     last_order: OrderNo,
     /// Approved or cancelled orders, to archive after `retention`.
     finished_orders: Expiry<OrderNo>,
     balances: BTreeMap<Key, u64>,
     stock: BTreeMap<Item, u64>,
-    processed: BTreeMap<u64, (StepResult, u64)>,
+    processed: WindowMap<u64, (StepResult, u64)>,
     /// Writes that stored keys, to forget `retention` after they reached
     /// the disk.
     stored_keys: Expiry<u64>,

@@ -117,7 +117,7 @@ impl Orchestrator {
     pub(super) fn recover(ctx: Ctx, disk: &Disk) -> Orchestrator {
         ctx.observe(Observation::Restarted { writes_on_disk: disk.writes });
         let mut o = Orchestrator {
-            sagas: BTreeMap::new(),
+            sagas: WindowMap::new(),
             writes: disk.writes,
             ended: Expiry::default(),
             clock_floor: ClockFloor::new(disk.forgot_at_us),

@@ -50,7 +50,7 @@ pub struct Logged {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Disk {
     // --- the coordinator's log ---
-    pub decisions: BTreeMap<Tx, Logged>,
+    pub decisions: WindowMap<Tx, Logged>,
     // --- a participant's log ---
     /// Accounts that have changed (the others hold `initial_balance`).
     pub balances: BTreeMap<Key, u64>,
@@ -58,7 +58,7 @@ pub struct Disk {
     pub prepared: SmallMap<Tx, (Work, Share)>,
     /// Every outcome not yet forgotten, with this participant's share of
     /// the transaction and the transaction's `invoked_at_us`.
-    pub outcomes: BTreeMap<Tx, (Decision, Share, i64)>,
+    pub outcomes: WindowMap<Tx, (Decision, Share, i64)>,
     // --- both ---
     /// The local time (µs) of the latest forgetting: after a restart the
     /// retention clock never reads earlier.

@@ -132,7 +132,7 @@ use crate::nodes::client::{ClientSpec, draw_key};
 use crate::nodes::retention::{ClockFloor, Expiry};
 use crate::nodes::{
     ClientRef, ClientReply, ClientRequest, Cluster, Context, Item, Key, Message, NodeId, NodeView, Protocol,
-    SmallMap,
+    SmallMap, WindowMap,
 };
 use crate::rng::RngStream;
 use crate::time::SimDuration;
@@ -312,7 +312,7 @@ pub enum State {
 pub struct Coordinator {
     /// Every decision taken and not yet forgotten (mirrors the log, plus
     /// one being written).
-    decisions: BTreeMap<Tx, Decision>,
+    decisions: WindowMap<Tx, Decision>,
     /// The transactions not yet finished: voting, or deciding.
     running: SmallMap<Tx, Running>,
     retention: Retention,
@@ -332,7 +332,7 @@ pub struct Participant {
     /// Yes votes awaiting the decision: in doubt.
     prepared: SmallMap<Tx, Prepared>,
     /// Every transaction this participant decided (and has not forgotten).
-    outcomes: BTreeMap<Tx, Decision>,
+    outcomes: WindowMap<Tx, Decision>,
     retention: Retention,
 }
 

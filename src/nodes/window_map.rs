@@ -1,0 +1,466 @@
+//! A sorted map for entries keyed by the ids a run hands out one after
+//! another — sagas, transactions, idempotency keys, order numbers — which
+//! arrive about in key order and are forgotten about oldest first: a
+//! sliding window over the ids.
+//!
+//! [`WindowMap`] has the part of a `BTreeMap`'s API that protocols use
+//! (`get`, `get_mut`, `insert`, `remove`, `entry(..).or_default()`,
+//! `retain`, `iter` in key order and back, `first`, `last`, `map[&key]`,
+//! `collect`). It keeps its entries in one `VecDeque` sorted by key, so:
+//! - a key later than every key held joins the back, and the oldest key
+//!   leaves the front, each without moving any other entry;
+//! - a lookup is a binary search over one or two contiguous slices, and a
+//!   lookup of the newest key is one comparison;
+//! - an insert or a removal elsewhere moves the entries between it and the
+//!   nearer end. With ids in flight that is the few overtaken by the
+//!   network or ended out of turn; it is never more than half the map.
+//!
+//! A `BTreeMap` walks three or four nodes of eleven keys for each of these
+//! at the map sizes a run's retention keeps (thousands), and allocates a
+//! node every few inserts. Maps keyed by data rather than by ids in the
+//! order of the run (balances by customer, a replica's store) stay
+//! `BTreeMap`s: their inserts land anywhere.
+//!
+//! Like [`SmallMap`](super::SmallMap), it iterates in key order, compares
+//! equal and hashes the same bytes as a `BTreeMap` of the same entries (the
+//! test below), so traces and a search's states do not depend on which of
+//! the two holds a map.
+
+use std::cmp::Ordering;
+use std::collections::{VecDeque, vec_deque};
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+/// A map over a window of ids: see the module docs.
+#[derive(Clone)]
+pub struct WindowMap<K, V> {
+    /// Sorted by key, no key twice.
+    entries: VecDeque<(K, V)>,
+}
+
+/// Below this capacity the map never gives memory back.
+const KEEP_CAPACITY: usize = 64;
+
+impl<K, V> Default for WindowMap<K, V> {
+    fn default() -> Self {
+        WindowMap { entries: VecDeque::new() }
+    }
+}
+
+impl<K: Ord, V> WindowMap<K, V> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Where `key` is (`Ok`) or would go (`Err`). A key at or past the
+    /// newest — the common case — costs one comparison.
+    #[inline]
+    fn find(&self, key: &K) -> Result<usize, usize> {
+        let n = self.entries.len();
+        match self.entries.back() {
+            None => Err(0),
+            Some((last, _)) => match key.cmp(last) {
+                Ordering::Greater => Err(n),
+                Ordering::Equal => Ok(n - 1),
+                Ordering::Less => self.find_before(key, n - 1),
+            },
+        }
+    }
+
+    /// Where `key`, less than the key at `hi`, is or would go. Ids looked
+    /// up are mostly recent, so the search gallops back from `hi` (1, 2,
+    /// 4... entries back) and then halves the last gap: its cost grows with
+    /// the log of how far back the key is, not of the map's size, and it
+    /// reads the entries the run touches most.
+    fn find_before(&self, key: &K, mut hi: usize) -> Result<usize, usize> {
+        let e = &self.entries;
+        let mut step = 1;
+        let mut lo = loop {
+            if hi < step {
+                break 0;
+            }
+            let probe = hi - step;
+            match e[probe].0.cmp(key) {
+                Ordering::Equal => return Ok(probe),
+                Ordering::Less => break probe + 1,
+                Ordering::Greater => {
+                    hi = probe;
+                    step *= 2;
+                }
+            }
+        };
+        // The key is in [lo, hi): every entry before lo is less, the one at
+        // hi greater.
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match e[mid].0.cmp(key) {
+                Ordering::Equal => return Ok(mid),
+                Ordering::Less => lo = mid + 1,
+                Ordering::Greater => hi = mid,
+            }
+        }
+        Err(lo)
+    }
+
+    #[inline]
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.find(key).ok().map(|i| &self.entries[i].1)
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.find(key).ok().map(|i| &mut self.entries[i].1)
+    }
+
+    #[inline]
+    pub fn contains_key(&self, key: &K) -> bool {
+        self.find(key).is_ok()
+    }
+
+    /// Inserts `value` under `key`, returning the value it replaces.
+    #[inline]
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        match self.find(&key) {
+            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
+            Err(i) => {
+                self.put(i, key, value);
+                None
+            }
+        }
+    }
+
+    /// Puts a new entry at its place `i`: the back, or between others.
+    #[inline]
+    fn put(&mut self, i: usize, key: K, value: V) -> &mut V {
+        if i == self.entries.len() {
+            self.entries.push_back((key, value));
+        } else {
+            self.entries.insert(i, (key, value));
+        }
+        &mut self.entries[i].1
+    }
+
+    #[inline]
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        let i = self.find(key).ok()?;
+        let (_, value) = if i == 0 { self.entries.pop_front() } else { self.entries.remove(i) }?;
+        self.give_back();
+        Some(value)
+    }
+
+    /// The entry of `key`, to fill if it is vacant.
+    #[inline]
+    pub fn entry(&mut self, key: K) -> Entry<'_, K, V> {
+        let at = self.find(&key);
+        Entry { map: self, key, at }
+    }
+
+    /// Keeps only the entries for which `keep` says so.
+    pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
+        self.entries.retain_mut(|(k, v)| keep(k, v));
+        self.give_back();
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.give_back();
+    }
+
+    /// The entry with the least key (`BTreeMap::first_key_value`).
+    #[inline]
+    pub fn first(&self) -> Option<(&K, &V)> {
+        self.entries.front().map(|(k, v)| (k, v))
+    }
+
+    /// The entry with the greatest key (`BTreeMap::last_key_value`).
+    #[inline]
+    pub fn last(&self) -> Option<(&K, &V)> {
+        self.entries.back().map(|(k, v)| (k, v))
+    }
+
+    /// The entries in key order (and back, with `rev`).
+    #[inline]
+    pub fn iter(&self) -> Iter<'_, K, V> {
+        Iter(self.entries.iter())
+    }
+
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &K> {
+        self.entries.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> {
+        self.entries.iter().map(|(_, v)| v)
+    }
+
+    pub fn values_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut V> {
+        self.entries.iter_mut().map(|(_, v)| v)
+    }
+
+    /// Memory follows the window: once it holds under a quarter of its
+    /// room, it keeps twice what it holds.
+    #[inline]
+    fn give_back(&mut self) {
+        let room = self.entries.capacity();
+        if room > KEEP_CAPACITY && self.entries.len() < room / 4 {
+            self.entries.shrink_to((self.entries.len() * 2).max(KEEP_CAPACITY));
+        }
+    }
+}
+
+/// A key's place in a [`WindowMap`], found once (`WindowMap::entry`).
+pub struct Entry<'a, K, V> {
+    map: &'a mut WindowMap<K, V>,
+    key: K,
+    at: Result<usize, usize>,
+}
+
+impl<'a, K: Ord, V> Entry<'a, K, V> {
+    pub fn or_insert_with(self, default: impl FnOnce() -> V) -> &'a mut V {
+        match self.at {
+            Ok(i) => &mut self.map.entries[i].1,
+            Err(i) => self.map.put(i, self.key, default()),
+        }
+    }
+
+    pub fn or_insert(self, default: V) -> &'a mut V {
+        self.or_insert_with(|| default)
+    }
+
+    pub fn or_default(self) -> &'a mut V
+    where
+        V: Default,
+    {
+        self.or_insert_with(V::default)
+    }
+}
+
+/// The entries of a [`WindowMap`] in key order.
+pub struct Iter<'a, K, V>(vec_deque::Iter<'a, (K, V)>);
+
+impl<'a, K, V> Iterator for Iter<'a, K, V> {
+    type Item = (&'a K, &'a V);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|(k, v)| (k, v))
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl<K, V> DoubleEndedIterator for Iter<'_, K, V> {
+    #[inline]
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back().map(|(k, v)| (k, v))
+    }
+}
+
+impl<K, V> ExactSizeIterator for Iter<'_, K, V> {}
+
+impl<'a, K: Ord, V> IntoIterator for &'a WindowMap<K, V> {
+    type Item = (&'a K, &'a V);
+    type IntoIter = Iter<'a, K, V>;
+
+    fn into_iter(self) -> Iter<'a, K, V> {
+        self.iter()
+    }
+}
+
+impl<K, V> IntoIterator for WindowMap<K, V> {
+    type Item = (K, V);
+    type IntoIter = vec_deque::IntoIter<(K, V)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.into_iter()
+    }
+}
+
+/// Collects entries in any order; of a key given twice the later value
+/// stays, as in a `BTreeMap`.
+impl<K: Ord, V> FromIterator<(K, V)> for WindowMap<K, V> {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(entries: I) -> Self {
+        let mut entries: Vec<(K, V)> = entries.into_iter().collect();
+        // Stable: equal keys keep the order given, and the last one stays.
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut kept: VecDeque<(K, V)> = VecDeque::with_capacity(entries.len());
+        for entry in entries {
+            match kept.back_mut() {
+                Some(last) if last.0 == entry.0 => *last = entry,
+                _ => kept.push_back(entry),
+            }
+        }
+        WindowMap { entries: kept }
+    }
+}
+
+/// `map[&key]`: the value of a key the map holds (it panics if not, as a
+/// `BTreeMap` does).
+impl<K: Ord, V> std::ops::Index<&K> for WindowMap<K, V> {
+    type Output = V;
+
+    #[inline]
+    fn index(&self, key: &K) -> &V {
+        self.get(key).expect("no entry for the key in the WindowMap")
+    }
+}
+
+impl<K: PartialEq, V: PartialEq> PartialEq for WindowMap<K, V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries
+    }
+}
+
+impl<K: Eq, V: Eq> Eq for WindowMap<K, V> {}
+
+/// Hashes as a `BTreeMap` does: its length, then each entry in key order.
+impl<K: Hash, V: Hash> Hash for WindowMap<K, V> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.entries.hash(h)
+    }
+}
+
+impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for WindowMap<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.entries.iter().map(|(k, v)| (k, v))).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{KEEP_CAPACITY, WindowMap};
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// Inserts the next id less `back` (0: the newest yet), with a value.
+        Next(u8, u64),
+        /// Inserts any key up to the newest.
+        Insert(u16, u64),
+        Remove(u16),
+        /// Removes the oldest key.
+        Forget,
+        /// `entry(key).or_insert(0) += 1`
+        Bump(u16),
+        /// `retain` the entries whose value is even, halving them.
+        RetainEven,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => (prop_oneof![3 => Just(0u8), 1 => any::<u8>()], any::<u64>()).prop_map(|(b, v)| Op::Next(b, v)),
+            1 => (any::<u16>(), any::<u64>()).prop_map(|(k, v)| Op::Insert(k, v)),
+            2 => any::<u16>().prop_map(Op::Remove),
+            3 => Just(Op::Forget),
+            2 => any::<u16>().prop_map(Op::Bump),
+            1 => Just(Op::RetainEven),
+        ]
+    }
+
+    proptest! {
+        /// Under every operation — ids mostly in order, some overtaken,
+        /// some anywhere; the oldest forgotten, others removed anywhere —
+        /// it answers as a `BTreeMap`, holds the same entries in the same
+        /// order, and compares, hashes and prints the same.
+        #[test]
+        fn behaves_and_hashes_as_a_btreemap(ops in proptest::collection::vec(op(), 0..600)) {
+            let hasher = BuildHasherDefault::<DefaultHasher>::default();
+            let mut window: WindowMap<u64, u64> = WindowMap::new();
+            let mut tree: BTreeMap<u64, u64> = BTreeMap::new();
+            let mut next = 300u64;
+            for op in ops {
+                match op {
+                    Op::Next(back, v) => {
+                        next += 1;
+                        let k = next - back as u64;
+                        prop_assert_eq!(window.insert(k, v), tree.insert(k, v));
+                    }
+                    Op::Insert(k, v) => {
+                        let k = k as u64 % next;
+                        prop_assert_eq!(window.insert(k, v), tree.insert(k, v));
+                    }
+                    Op::Remove(k) => {
+                        let k = k as u64 % next;
+                        prop_assert_eq!(window.remove(&k), tree.remove(&k));
+                    }
+                    Op::Forget => {
+                        let oldest = tree.first_key_value().map(|(&k, _)| k);
+                        if let Some(k) = oldest {
+                            prop_assert_eq!(window.remove(&k), tree.remove(&k));
+                        }
+                    }
+                    Op::Bump(k) => {
+                        let k = k as u64 % next;
+                        let (a, b) = (window.entry(k).or_insert(0), tree.entry(k).or_insert(0));
+                        *a = a.wrapping_add(1);
+                        *b = b.wrapping_add(1);
+                    }
+                    Op::RetainEven => {
+                        window.retain(|_, v| { *v /= 2; *v % 2 == 0 });
+                        tree.retain(|_, v| { *v /= 2; *v % 2 == 0 });
+                    }
+                }
+                prop_assert_eq!(window.len(), tree.len());
+                prop_assert!(window.iter().eq(tree.iter()));
+                prop_assert!(window.iter().rev().eq(tree.iter().rev()));
+                prop_assert_eq!(window.first(), tree.first_key_value());
+                prop_assert_eq!(window.last(), tree.last_key_value());
+                prop_assert_eq!(hasher.hash_one(&window), hasher.hash_one(&tree));
+                prop_assert_eq!(format!("{window:?}"), format!("{tree:?}"));
+                for k in tree.keys() {
+                    prop_assert_eq!(window.get(k), tree.get(k));
+                    prop_assert_eq!(window[k], tree[k]);
+                }
+                for k in [0, next / 2, next + 1] {
+                    prop_assert_eq!(window.contains_key(&k), tree.contains_key(&k));
+                }
+            }
+            let copy: WindowMap<u64, u64> = window.iter().rev().map(|(&k, &v)| (k, v)).collect();
+            prop_assert!(copy == window);
+            // Each key given twice: the later value stays, as in a `BTreeMap`.
+            let twice = || tree.iter().flat_map(|(&k, &v)| [(k, v), (k, v ^ 1)]);
+            let (a, b): (WindowMap<u64, u64>, BTreeMap<u64, u64>) = (twice().collect(), twice().collect());
+            prop_assert!(a.iter().eq(b.iter()));
+            prop_assert!(window.into_iter().eq(tree.into_iter()));
+        }
+    }
+
+    /// A window that slides keeps the memory of what it holds, not of all
+    /// it has held; one that empties gives its room back.
+    #[test]
+    fn memory_follows_the_window() {
+        let mut m = WindowMap::new();
+        for id in 0..100_000u64 {
+            m.insert(id, id);
+            if id >= 100 {
+                m.remove(&(id - 100));
+            }
+        }
+        assert_eq!(m.len(), 100);
+        assert!(m.entries.capacity() <= 256, "room for {}", m.entries.capacity());
+        for id in 0..50_000u64 {
+            m.insert(200_000 + id, id);
+        }
+        assert!(m.entries.capacity() >= 50_000);
+        m.retain(|k, _| *k < 200_010);
+        assert!(m.entries.capacity() <= 4 * m.len().max(KEEP_CAPACITY), "room for {}", m.entries.capacity());
+        assert_eq!(
+            m.keys().copied().collect::<Vec<_>>(),
+            (99_900..100_000).chain(200_000..200_010).collect::<Vec<_>>()
+        );
+    }
+}
