@@ -32,7 +32,6 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 
 /// A map over a window of ids: see the module docs.
-#[derive(Clone)]
 pub struct WindowMap<K, V> {
     /// Sorted by key, no key twice.
     entries: VecDeque<(K, V)>,
@@ -40,6 +39,18 @@ pub struct WindowMap<K, V> {
 
 /// Below this capacity the map never gives memory back.
 const KEEP_CAPACITY: usize = 64;
+
+/// A copy's room is a power of two, as growth makes it: a node that
+/// recovers copies its maps from its disk and then grows them, and buffers
+/// of the few sizes growth uses are reused where odd sizes would each take
+/// fresh pages from the allocator.
+impl<K: Clone, V: Clone> Clone for WindowMap<K, V> {
+    fn clone(&self) -> Self {
+        let mut entries = VecDeque::with_capacity(self.entries.len().next_power_of_two());
+        entries.extend(self.entries.iter().cloned());
+        WindowMap { entries }
+    }
+}
 
 impl<K, V> Default for WindowMap<K, V> {
     fn default() -> Self {
@@ -431,6 +442,9 @@ mod tests {
             }
             let copy: WindowMap<u64, u64> = window.iter().rev().map(|(&k, &v)| (k, v)).collect();
             prop_assert!(copy == window);
+            let clone = window.clone();
+            prop_assert!(clone == window);
+            prop_assert!(clone.entries.capacity() >= window.len().next_power_of_two());
             // Each key given twice: the later value stays, as in a `BTreeMap`.
             let twice = || tree.iter().flat_map(|(&k, &v)| [(k, v), (k, v ^ 1)]);
             let (a, b): (WindowMap<u64, u64>, BTreeMap<u64, u64>) = (twice().collect(), twice().collect());
