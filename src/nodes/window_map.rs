@@ -74,16 +74,21 @@ impl<K: Ord, V> WindowMap<K, V> {
     }
 
     /// Where `key` is (`Ok`) or would go (`Err`). A key at or past the
-    /// newest — the common case — costs one comparison.
+    /// newest — the common case — costs one comparison, and the oldest —
+    /// what retention forgets — two.
     #[inline]
     fn find(&self, key: &K) -> Result<usize, usize> {
         let n = self.entries.len();
-        match self.entries.back() {
-            None => Err(0),
-            Some((last, _)) => match key.cmp(last) {
-                Ordering::Greater => Err(n),
-                Ordering::Equal => Ok(n - 1),
-                Ordering::Less => self.find_before(key, n - 1),
+        let (Some((first, _)), Some((last, _))) = (self.entries.front(), self.entries.back()) else {
+            return Err(0);
+        };
+        match key.cmp(last) {
+            Ordering::Greater => Err(n),
+            Ordering::Equal => Ok(n - 1),
+            Ordering::Less => match key.cmp(first) {
+                Ordering::Less => Err(0),
+                Ordering::Equal => Ok(0),
+                Ordering::Greater => self.find_before(key, n - 1),
             },
         }
     }
