@@ -624,7 +624,7 @@ mod tests {
             x
         };
         let mut key = 0u64;
-        let (mut stale, mut refills) = (0, 0);
+        let (mut stale, mut refills, mut sweeps) = (0, 0, 0);
         let (mut in_run, mut in_heap) = (0, 0);
         for step in 0..20_000u32 {
             let r = next();
@@ -660,8 +660,25 @@ mod tests {
                 assert_eq!(heap.len(), model.len());
                 refills += 1;
             }
+            if r % 89 == 1 {
+                // As a sweep does: the void events (here, the live ones in
+                // slots that are multiples of 3) taken out and their slots
+                // freed, and the stale entries dropped.
+                let void = |slot: u32| slot.is_multiple_of(3);
+                heap.retain_sorted(|e| is_live(&slab, e) && !void(e.slot));
+                for &(_, _, slot) in model.iter().filter(|(.., slot)| void(*slot)) {
+                    slab[slot as usize] = None;
+                }
+                model.retain(|(.., slot)| !void(*slot));
+                assert!(heap.iter().all(|e| is_live(&slab, e)), "a swept queue holds no stale entry");
+                assert_eq!(heap.len(), model.len());
+                sweeps += 1;
+            }
         }
-        assert!(stale > 1_000 && refills > 100, "{stale} events dropped, {refills} refills");
+        assert!(
+            stale > 1_000 && refills > 100 && sweeps > 100,
+            "{stale} dropped, {refills} refills, {sweeps} sweeps"
+        );
         assert!(in_run > 1_000 && in_heap > 1_000, "both parts used: {in_run}, {in_heap}");
         while let Some(want) = model.pop_first() {
             let got = pop_live(&mut heap, &mut slab).expect("not empty");
