@@ -9,11 +9,22 @@
 //! `collect`). It keeps its entries in one `VecDeque` sorted by key, so:
 //! - a key later than every key held joins the back, and the oldest key
 //!   leaves the front, each without moving any other entry;
-//! - a lookup is a binary search over one or two contiguous slices, and a
-//!   lookup of the newest key is one comparison;
+//! - a lookup of the newest key is one comparison, of the oldest two; any
+//!   other gallops back from the newest (1, 2, 4... entries back) and then
+//!   halves the last gap, so it costs the log of how far back the key is;
 //! - an insert or a removal elsewhere moves the entries between it and the
-//!   nearer end. With ids in flight that is the few overtaken by the
-//!   network or ended out of turn; it is never more than half the map.
+//!   nearer end: never more than half the map, and as many as the ids
+//!   newer than it already held (or older still held, if fewer).
+//!
+//! So the map fits ids that arrive about in order and leave about oldest
+//! first, and its cost is how far they are from that. Saga ids arrive
+//! overtaken by the few requests the network reorders. Idempotency keys
+//! are the least ordered: a saga's later steps (approve, cancel, refund)
+//! come to a service behind the first steps of every saga begun since, so
+//! an insert there moves about as many entries as there are sagas in
+//! flight — with thousands of clients, a few microseconds' memmove, where
+//! a `BTreeMap` walks its nodes in one. Ids that are not about in order
+//! (keys spread by node, say) belong in a `BTreeMap`.
 //!
 //! A `BTreeMap` walks three or four nodes of eleven keys for each of these
 //! at the map sizes a run's retention keeps (thousands), and allocates a
@@ -32,6 +43,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 
 /// A map over a window of ids: see the module docs.
+#[derive(Clone)]
 pub struct WindowMap<K, V> {
     /// Sorted by key, no key twice.
     entries: VecDeque<(K, V)>,
@@ -40,25 +52,29 @@ pub struct WindowMap<K, V> {
 /// Below this capacity the map never gives memory back.
 const KEEP_CAPACITY: usize = 64;
 
-/// A copy's room is a power of two, as growth makes it: a node that
-/// recovers copies its maps from its disk and then grows them, and buffers
-/// of the few sizes growth uses are reused where odd sizes would each take
-/// fresh pages from the allocator.
-impl<K: Clone, V: Clone> Clone for WindowMap<K, V> {
-    fn clone(&self) -> Self {
-        let mut entries = VecDeque::with_capacity(self.entries.len().next_power_of_two());
-        entries.extend(self.entries.iter().cloned());
-        WindowMap { entries }
-    }
-}
-
 impl<K, V> Default for WindowMap<K, V> {
     fn default() -> Self {
         WindowMap { entries: VecDeque::new() }
     }
 }
 
-impl<K: Ord, V> WindowMap<K, V> {
+impl<K: Clone, V: Clone> WindowMap<K, V> {
+    /// A copy with room for it to grow: the next power of two, as growth
+    /// makes it. For a node that recovers a map from its disk and then
+    /// grows it: a buffer of one of the few sizes growth uses is reused
+    /// where one of an odd size would take fresh pages from the allocator
+    /// at every restart. (`clone`, for snapshots, copies exactly.)
+    pub fn copy_to_grow(&self) -> Self {
+        if self.entries.is_empty() {
+            return Self::default();
+        }
+        let mut entries = VecDeque::with_capacity(self.entries.len().next_power_of_two());
+        entries.extend(self.entries.iter().cloned());
+        WindowMap { entries }
+    }
+}
+
+impl<K, V> WindowMap<K, V> {
     pub fn new() -> Self {
         Self::default()
     }
@@ -73,6 +89,53 @@ impl<K: Ord, V> WindowMap<K, V> {
         self.entries.is_empty()
     }
 
+    /// The entry with the least key (`BTreeMap::first_key_value`).
+    #[inline]
+    pub fn first(&self) -> Option<(&K, &V)> {
+        self.entries.front().map(|(k, v)| (k, v))
+    }
+
+    /// The entry with the greatest key (`BTreeMap::last_key_value`).
+    #[inline]
+    pub fn last(&self) -> Option<(&K, &V)> {
+        self.entries.back().map(|(k, v)| (k, v))
+    }
+
+    /// The entries in key order (and back, with `rev`).
+    #[inline]
+    pub fn iter(&self) -> Iter<'_, K, V> {
+        Iter(self.entries.iter())
+    }
+
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &K> + ExactSizeIterator {
+        self.entries.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> + ExactSizeIterator {
+        self.entries.iter().map(|(_, v)| v)
+    }
+
+    pub fn values_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut V> + ExactSizeIterator {
+        self.entries.iter_mut().map(|(_, v)| v)
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.give_back();
+    }
+
+    /// Memory follows the window: once it holds under a quarter of its
+    /// room, its room is the power of two at or above twice what it holds.
+    #[inline]
+    fn give_back(&mut self) {
+        let room = self.entries.capacity();
+        if room > KEEP_CAPACITY && self.entries.len() < room / 4 {
+            self.entries.shrink_to((self.entries.len() * 2).next_power_of_two().max(KEEP_CAPACITY));
+        }
+    }
+}
+
+impl<K: Ord, V> WindowMap<K, V> {
     /// Where `key` is (`Ok`) or would go (`Err`). A key at or past the
     /// newest — the common case — costs one comparison, and the oldest —
     /// what retention forgets — two.
@@ -186,51 +249,6 @@ impl<K: Ord, V> WindowMap<K, V> {
         self.entries.retain_mut(|(k, v)| keep(k, v));
         self.give_back();
     }
-
-    pub fn clear(&mut self) {
-        self.entries.clear();
-        self.give_back();
-    }
-
-    /// The entry with the least key (`BTreeMap::first_key_value`).
-    #[inline]
-    pub fn first(&self) -> Option<(&K, &V)> {
-        self.entries.front().map(|(k, v)| (k, v))
-    }
-
-    /// The entry with the greatest key (`BTreeMap::last_key_value`).
-    #[inline]
-    pub fn last(&self) -> Option<(&K, &V)> {
-        self.entries.back().map(|(k, v)| (k, v))
-    }
-
-    /// The entries in key order (and back, with `rev`).
-    #[inline]
-    pub fn iter(&self) -> Iter<'_, K, V> {
-        Iter(self.entries.iter())
-    }
-
-    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &K> {
-        self.entries.iter().map(|(k, _)| k)
-    }
-
-    pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> {
-        self.entries.iter().map(|(_, v)| v)
-    }
-
-    pub fn values_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut V> {
-        self.entries.iter_mut().map(|(_, v)| v)
-    }
-
-    /// Memory follows the window: once it holds under a quarter of its
-    /// room, it keeps twice what it holds.
-    #[inline]
-    fn give_back(&mut self) {
-        let room = self.entries.capacity();
-        if room > KEEP_CAPACITY && self.entries.len() < room / 4 {
-            self.entries.shrink_to((self.entries.len() * 2).max(KEEP_CAPACITY));
-        }
-    }
 }
 
 /// A key's place in a [`WindowMap`], found once (`WindowMap::entry`).
@@ -286,7 +304,9 @@ impl<K, V> DoubleEndedIterator for Iter<'_, K, V> {
 
 impl<K, V> ExactSizeIterator for Iter<'_, K, V> {}
 
-impl<'a, K: Ord, V> IntoIterator for &'a WindowMap<K, V> {
+impl<K, V> std::iter::FusedIterator for Iter<'_, K, V> {}
+
+impl<'a, K, V> IntoIterator for &'a WindowMap<K, V> {
     type Item = (&'a K, &'a V);
     type IntoIter = Iter<'a, K, V>;
 
@@ -309,16 +329,18 @@ impl<K, V> IntoIterator for WindowMap<K, V> {
 impl<K: Ord, V> FromIterator<(K, V)> for WindowMap<K, V> {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(entries: I) -> Self {
         let mut entries: Vec<(K, V)> = entries.into_iter().collect();
-        // Stable: equal keys keep the order given, and the last one stays.
+        // Stable: equal keys keep the order given; of each run of equal
+        // keys the last stays (`dedup_by` keeps the first, so each later
+        // one is swapped into its place before it is dropped).
         entries.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut kept: VecDeque<(K, V)> = VecDeque::with_capacity(entries.len());
-        for entry in entries {
-            match kept.back_mut() {
-                Some(last) if last.0 == entry.0 => *last = entry,
-                _ => kept.push_back(entry),
+        entries.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                std::mem::swap(later, kept);
             }
-        }
-        WindowMap { entries: kept }
+            same
+        });
+        WindowMap { entries: VecDeque::from(entries) }
     }
 }
 
@@ -374,6 +396,11 @@ mod tests {
         Bump(u16),
         /// `retain` the entries whose value is even, halving them.
         RetainEven,
+        /// `get_mut(key)` += 1, `entry(key).or_default()` += 3.
+        Mutate(u16),
+        /// Every value += 1 (`values_mut`).
+        BumpAll,
+        Clear,
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -384,6 +411,9 @@ mod tests {
             3 => Just(Op::Forget),
             2 => any::<u16>().prop_map(Op::Bump),
             1 => Just(Op::RetainEven),
+            2 => any::<u16>().prop_map(Op::Mutate),
+            1 => Just(Op::BumpAll),
+            1 => prop_oneof![9 => Just(Op::Forget), 1 => Just(Op::Clear)],
         ]
     }
 
@@ -426,8 +456,29 @@ mod tests {
                         *b = b.wrapping_add(1);
                     }
                     Op::RetainEven => {
-                        window.retain(|_, v| { *v /= 2; *v % 2 == 0 });
-                        tree.retain(|_, v| { *v /= 2; *v % 2 == 0 });
+                        // Visited in key order, as a `BTreeMap` visits them.
+                        let (mut a, mut b) = (Vec::new(), Vec::new());
+                        window.retain(|&k, v| { a.push(k); *v /= 2; *v % 2 == 0 });
+                        tree.retain(|&k, v| { b.push(k); *v /= 2; *v % 2 == 0 });
+                        prop_assert_eq!(a, b);
+                    }
+                    Op::Mutate(k) => {
+                        let k = k as u64 % next;
+                        if let (Some(a), Some(b)) = (window.get_mut(&k), tree.get_mut(&k)) {
+                            *a = a.wrapping_add(1);
+                            *b = b.wrapping_add(1);
+                        }
+                        prop_assert_eq!(window.contains_key(&k), tree.contains_key(&k));
+                        *window.entry(k).or_default() += 3;
+                        *tree.entry(k).or_default() += 3;
+                    }
+                    Op::BumpAll => {
+                        window.values_mut().for_each(|v| *v = v.wrapping_add(1));
+                        tree.values_mut().for_each(|v| *v = v.wrapping_add(1));
+                    }
+                    Op::Clear => {
+                        window.clear();
+                        tree.clear();
                     }
                 }
                 prop_assert_eq!(window.len(), tree.len());
@@ -449,13 +500,55 @@ mod tests {
             prop_assert!(copy == window);
             let clone = window.clone();
             prop_assert!(clone == window);
-            prop_assert!(clone.entries.capacity() >= window.len().next_power_of_two());
+            let grown = window.copy_to_grow();
+            prop_assert!(grown == window);
+            prop_assert!(window.is_empty() || grown.entries.capacity() >= window.len().next_power_of_two());
+            // Unequal where a `BTreeMap` is: one value changed, one entry gone.
+            if let Some((&k, _)) = tree.iter().nth(tree.len() / 2) {
+                let (mut w, mut t) = (window.clone(), tree.clone());
+                *w.get_mut(&k).expect("held") ^= 1;
+                *t.get_mut(&k).expect("held") ^= 1;
+                prop_assert_eq!(w == window, t == tree);
+                prop_assert!(w != window);
+                w.remove(&k);
+                t.remove(&k);
+                prop_assert_eq!(w == window, t == tree);
+                prop_assert_eq!(w.len() + 1, window.len());
+            }
             // Each key given twice: the later value stays, as in a `BTreeMap`.
             let twice = || tree.iter().flat_map(|(&k, &v)| [(k, v), (k, v ^ 1)]);
             let (a, b): (WindowMap<u64, u64>, BTreeMap<u64, u64>) = (twice().collect(), twice().collect());
             prop_assert!(a.iter().eq(b.iter()));
             prop_assert!(window.into_iter().eq(tree.into_iter()));
         }
+
+        /// Collected from entries in any order, with keys given several
+        /// times apart: the last value given for a key stays.
+        #[test]
+        fn collects_as_a_btreemap(entries in proptest::collection::vec((0u8..40, any::<u64>()), 0..200)) {
+            let window: WindowMap<u8, u64> = entries.iter().copied().collect();
+            let tree: BTreeMap<u8, u64> = entries.iter().copied().collect();
+            prop_assert!(window.iter().eq(tree.iter()));
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "no entry for the key")]
+    fn indexing_a_missing_key_panics() {
+        let m: WindowMap<u64, u64> = [(1, 1), (3, 3)].into_iter().collect();
+        let _ = m[&2];
+    }
+
+    /// An empty map copies without allocating; a copy to grow has room to
+    /// the next power of two, a clone exactly what it holds.
+    #[test]
+    fn copies_take_the_room_they_need() {
+        let empty: WindowMap<u64, u64> = WindowMap::new();
+        assert_eq!(empty.clone().entries.capacity(), 0);
+        assert_eq!(empty.copy_to_grow().entries.capacity(), 0);
+        let m: WindowMap<u64, u64> = (0..100).map(|k| (k, k)).collect();
+        assert_eq!(m.clone().entries.capacity(), 100);
+        assert_eq!(m.copy_to_grow().entries.capacity(), 128);
     }
 
     /// A window that slides keeps the memory of what it holds, not of all
