@@ -586,7 +586,7 @@ pub struct SagaChecker {
     /// The sagas kept in full, by customer, each with when its charge
     /// first took effect and when its refund did (what isolation needs
     /// of the others when one is forgotten).
-    by_customer: BTreeMap<Indexed, Option<At>>,
+    by_customer: ByCustomer,
     /// What is kept of sagas settled long ago.
     long_ago: LongAgo,
     /// What they counted for.
@@ -597,8 +597,49 @@ pub struct SagaChecker {
 /// charge first took effect ([`NEVER`] if it has not), and its id.
 type Indexed = (u64, At, SagaId);
 
-/// Earlier than anything.
-const FIRST: At = At { step: 0, time: SimTime(0) };
+/// The sagas kept in full, by customer: each customer's in the order
+/// their charges first took effect ([`NEVER`] for one that has not), with
+/// when the refund did. A customer has few sagas kept at a time (of the
+/// last few thousand to settle), so each customer's are one sorted
+/// vector, where one tree of every saga's took a saga's two moves in it
+/// (its beginning, its first charge) four times the instructions.
+#[derive(Clone, Debug, Default)]
+struct ByCustomer(IdMap<u64, Vec<(At, SagaId, Option<At>)>>);
+
+impl ByCustomer {
+    /// Files saga `saga` under `customer` and when it charged, with when
+    /// it refunded.
+    fn insert(&mut self, (customer, charged, saga): Indexed, refunded: Option<At>) {
+        let list = self.0.entry(customer).or_default();
+        let i = list.partition_point(|&(at, s, _)| (at, s) < (charged, saga));
+        match list.get_mut(i) {
+            Some(entry) if (entry.0, entry.1) == (charged, saga) => entry.2 = refunded,
+            _ => list.insert(i, (charged, saga, refunded)),
+        }
+    }
+
+    fn remove(&mut self, &(customer, charged, saga): &Indexed) {
+        let Some(list) = self.0.get_mut(&customer) else { return };
+        if let Ok(i) = list.binary_search_by(|&(at, s, _)| (at, s).cmp(&(charged, saga))) {
+            list.remove(i);
+        }
+        if list.is_empty() {
+            self.0.remove(&customer);
+        }
+    }
+
+    /// The sagas of `customer` kept in full, in the order they charged:
+    /// (when it charged, the saga, when it refunded).
+    fn of(&self, customer: u64) -> &[(At, SagaId, Option<At>)] {
+        self.0.get(&customer).map_or(&[], Vec::as_slice)
+    }
+
+    /// Those of them that charged before `at`.
+    fn charged_before(&self, customer: u64, at: At) -> &[(At, SagaId, Option<At>)] {
+        let all = self.of(customer);
+        &all[..all.partition_point(|&(charged, ..)| charged < at)]
+    }
+}
 
 /// Later than anything.
 const NEVER: At = At { step: u64::MAX, time: SimTime(u64::MAX) };
@@ -869,8 +910,8 @@ impl SagaChecker {
         let customer = f.customer().expect("a settled saga began");
         let mut intervals: Vec<(At, At)> = Vec::new();
         if let Some(last) = f.attempts().map(|a| a.0).max() {
-            let before = self.by_customer.range((customer, FIRST, 0)..(customer, last, 0));
-            for (&(_, charged, other), &refunded) in before.filter(|((.., s), _)| *s != saga) {
+            let before = self.by_customer.charged_before(customer, last);
+            for &(charged, other, refunded) in before.iter().filter(|&&(_, s, _)| s != saga) {
                 let o = &self.sagas[&other];
                 if o.ended.is_none() || o.unsettled > 0 {
                     return false;
@@ -887,8 +928,8 @@ impl SagaChecker {
         // Its own interval: the charges of others made within it are dirty.
         let key = f.indexed(saga);
         if let Some((from, to)) = f.interval() {
-            let all = self.by_customer.range((customer, FIRST, 0)..=(customer, NEVER, SagaId::MAX));
-            let others: Vec<SagaId> = all.map(|(&(.., s), _)| s).filter(|&s| s != saga).collect();
+            let all = self.by_customer.of(customer);
+            let others: Vec<SagaId> = all.iter().map(|&(_, s, _)| s).filter(|&s| s != saga).collect();
             for other in others {
                 let o = self.sagas.get_mut(&other).expect("present");
                 let within: Vec<At> = o.attempts().map(|a| a.0).filter(|&at| from < at && at < to).collect();
@@ -900,7 +941,9 @@ impl SagaChecker {
             }
         }
         let f = self.sagas.remove(&saga).expect("present");
-        key.map(|k| self.by_customer.remove(&k));
+        if let Some(k) = key {
+            self.by_customer.remove(&k);
+        }
         let shape = Shape::of(&f).expect("settled");
         self.fold(&f);
         self.long_ago.keep(saga, shape);
