@@ -190,9 +190,14 @@ impl<K: Id, V> WindowMap<K, V> {
         let e = &self.entries;
         let (oldest, newest, id) = (e[0].0.number(), e[last].0.number(), key.number());
         // oldest < id < newest, so the guess is strictly inside, and
-        // `last` ≥ 2. (Spans too wide to multiply fall back to the middle.)
-        let back =
-            (newest - id).checked_mul(last as u64).map_or(last as u64 / 2, |ids| ids / (newest - oldest));
+        // `last` ≥ 2. Consecutive ids need no division; spans too wide to
+        // multiply fall back to the middle.
+        let (span, gap) = (newest - oldest, newest - id);
+        let back = if span == last as u64 {
+            gap
+        } else {
+            gap.checked_mul(last as u64).map_or(last as u64 / 2, |ids| ids / span)
+        };
         let guess = last - back as usize;
         match e[guess].0.cmp(key) {
             Ordering::Equal => Ok(guess),
