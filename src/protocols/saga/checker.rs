@@ -618,6 +618,8 @@ impl ByCustomer {
         }
     }
 
+    /// Takes saga `saga` out from under `customer` and when it charged
+    /// (nothing, if it is not filed there).
     fn remove(&mut self, &(customer, charged, saga): &Indexed) {
         let Some(list) = self.0.get_mut(&customer) else { return };
         if let Ok(i) = list.binary_search_by(|&(at, s, _)| (at, s).cmp(&(charged, saga))) {
